@@ -1,0 +1,39 @@
+# brandpunt: two commands on a fresh Debian/Ubuntu machine.
+#   make demo  - install missing system packages, build, create the demo city, serve the map
+#   make test  - the whole suite
+
+SHELL := /bin/bash
+CARGO ?= cargo
+SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config
+DEMO_DIR ?= data/demo
+PORT ?= 8080
+
+.PHONY: demo test deps build lint fmt bench clean
+
+## Install the system packages that are missing (Debian/Ubuntu; needs root or sudo).
+deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(CARGO) build --release
+
+demo: build
+	./target/release/brandpunt --db $(DEMO_DIR)/brandpunt.db demo --dir $(DEMO_DIR)
+
+test: deps
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test --all-targets
+
+bench: deps
+	$(CARGO) bench
+
+clean:
+	$(CARGO) clean

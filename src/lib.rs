@@ -1,0 +1,26 @@
+//! brandpunt: geospatial hotspot analysis for Dutch municipal safety intelligence.
+//!
+//! The crate is split into a pure computational core and adapters around it.
+//!
+//! Core (plain data in, plain data out; no I/O, no SQL, no HTTP):
+//! - [`category`]: the police crime classification (codes, labels, groups).
+//! - [`geocode`]: in-memory BAG address index and matcher.
+//! - [`area_index`]: point -> buurt/wijk/gemeente assignment.
+//! - [`analysis`]: binning, KDE, Gi*, emerging hot spots, time profiles, comparisons.
+//!
+//! Adapters:
+//! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
+//! - [`import`]: readers for the real published source formats (CBS, BAG, police deliveries, open data).
+//! - [`store`]: persistence behind the [`store::Store`] trait; SQLite is the embedded backend.
+//! - [`demo`]: a deterministic synthetic municipality written in the real formats.
+//!
+//! Coordinates are RD New (EPSG:28992) metres everywhere inside the crate unless a name says otherwise.
+
+pub mod analysis;
+pub mod area_index;
+pub mod category;
+pub mod coords;
+pub mod demo;
+pub mod geocode;
+pub mod import;
+pub mod store;
