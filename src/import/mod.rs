@@ -1,1 +1,4 @@
-//! (being written)
+//! Importers: readers for the real published source formats. They turn files into plain records and
+//! precise rejections; the store persists them.
+
+pub mod delivery;
