@@ -9,7 +9,10 @@ pub const NL_WGS84_BOUNDS_DEG: (f64, f64, f64, f64) = (3.2, 50.7, 7.3, 53.7);
 /// True when an RD New point (metres) lies in the valid range for the Netherlands.
 pub fn is_within_netherlands_rd(x_m: f64, y_m: f64) -> bool {
     let (minx, maxx, miny, maxy) = NL_RD_BOUNDS_M;
-    x_m.is_finite() && y_m.is_finite() && (minx..=maxx).contains(&x_m) && (miny..=maxy).contains(&y_m)
+    x_m.is_finite()
+        && y_m.is_finite()
+        && (minx..=maxx).contains(&x_m)
+        && (miny..=maxy).contains(&y_m)
 }
 
 /// True when a WGS84 point (degrees) lies in the rough range of the Netherlands.

@@ -38,7 +38,10 @@ mod tests {
         // Sorted p: 0.001 (<=0.01), 0.03 (>0.02), 0.035 (<=0.03? no), 0.04 (<=0.04 yes), 0.9.
         let p = [0.9, 0.04, 0.001, 0.035, 0.03];
         assert_eq!(benjamini_hochberg_cutoff(&p, 0.05), Some(0.04));
-        assert_eq!(fdr_significant(&p, 0.05), vec![false, true, true, true, true]);
+        assert_eq!(
+            fdr_significant(&p, 0.05),
+            vec![false, true, true, true, true]
+        );
     }
 
     #[test]

@@ -8,7 +8,12 @@ use std::process::ExitCode;
 #[command(name = "brandpunt", version, about)]
 pub struct Cli {
     /// Path of the embedded store.
-    #[arg(long, global = true, env = "BRANDPUNT_DB", default_value = "./data/brandpunt.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "BRANDPUNT_DB",
+        default_value = "./data/brandpunt.db"
+    )]
     pub db: std::path::PathBuf,
 }
 

@@ -1,4 +1,38 @@
 //! Importers: readers for the real published source formats. They turn files into plain records and
-//! precise rejections; the store persists them.
+//! precise errors; the store persists them.
 
+pub mod bag;
+pub mod cbs;
 pub mod delivery;
+pub mod indicators;
+pub mod opendata;
+pub mod text_file;
+pub mod vector;
+
+/// Errors of the CBS, BAG, open-data and indicator readers. Every message names the file and, for a bad row,
+/// where in the file and which column.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: {reason}")]
+    File { file: String, reason: String },
+    #[error("{file}: {what} lacks required column(s): {}", missing.join(", "))]
+    MissingColumns {
+        file: String,
+        what: String,
+        missing: Vec<String>,
+    },
+    #[error("{file}, {location}, column '{column}': {reason}")]
+    Row {
+        file: String,
+        location: String,
+        column: String,
+        reason: String,
+    },
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}

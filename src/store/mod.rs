@@ -1,1 +1,449 @@
-//! (being written)
+//! Persistence behind a narrow interface.
+//!
+//! [`Store`] is everything the importers, the CLI and (later) the HTTP layer need from a database. The embedded
+//! backend is [`SqliteStore`] (WAL, foreign keys, versioned migrations); a PostgreSQL/PostGIS backend can implement
+//! the same trait without touching the core. Each write method is one transaction: it either commits completely or
+//! leaves the store as it was (a crash or `kill -9` included).
+//!
+//! Every tenant-owned row (incidents, deliveries, rejected rows, indicators) carries a tenant; shared reference data
+//! (CBS boundaries, BAG addresses, the police open-data counts) do not. Coordinates are RD New metres.
+
+mod migrations;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use geo_types::MultiPolygon;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Errors from a store backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the directory for database {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database schema version {found} is newer than this program supports ({supported}); upgrade brandpunt")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("unknown tenant '{0}' (create it with `brandpunt tenant add`)")]
+    UnknownTenant(String),
+    #[error("tenant '{0}' already exists")]
+    TenantExists(String),
+    #[error("stored geometry of {code} is unreadable: {reason}")]
+    Geometry { code: String, reason: String },
+    #[error("invalid stored value in {table}.{column}: {value}")]
+    InvalidValue {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    },
+}
+
+/// Administrative level of a CBS area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AreaLevel {
+    Gemeente,
+    Wijk,
+    Buurt,
+}
+
+impl AreaLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaLevel::Gemeente => "gemeente",
+            AreaLevel::Wijk => "wijk",
+            AreaLevel::Buurt => "buurt",
+        }
+    }
+
+    /// Parse `gemeente|wijk|buurt`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "gemeente" | "gemeenten" => Some(AreaLevel::Gemeente),
+            "wijk" | "wijken" => Some(AreaLevel::Wijk),
+            "buurt" | "buurten" => Some(AreaLevel::Buurt),
+            _ => None,
+        }
+    }
+}
+
+/// One CBS area (gemeente, wijk or buurt) of a boundary set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AreaRecord {
+    pub level: AreaLevel,
+    /// `GM0363`, `WK0363AE`, `BU0363AE02`.
+    pub code: String,
+    pub name: String,
+    /// Parent wijk (buurten only).
+    pub wijkcode: Option<String>,
+    /// Parent gemeente (wijken and buurten; the gemeente itself for a gemeente).
+    pub gemeentecode: String,
+    pub gemeentenaam: Option<String>,
+    /// `JA`, `NEE` or `B` (Belgian enclave), as published.
+    pub water: Option<String>,
+    /// `aantal_inwoners`; `None` when missing or suppressed (sentinels <= -99990).
+    pub inhabitants: Option<i64>,
+    /// Every other numeric statistic that was present and not a sentinel.
+    pub stats: BTreeMap<String, f64>,
+    /// RD New metres.
+    pub geometry: MultiPolygon<f64>,
+}
+
+impl AreaRecord {
+    /// True for a buurt consisting of water (`water` = `JA`).
+    pub fn is_water(&self) -> bool {
+        self.water.as_deref() == Some("JA")
+    }
+}
+
+/// Metadata of one imported boundary set (one CBS year).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BoundarySet {
+    pub year: i32,
+    pub source_file: String,
+    pub checksum: String,
+    pub imported_at: String,
+    pub areas: i64,
+}
+
+/// The kind of BAG object an address belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressKind {
+    Verblijfsobject,
+    Ligplaats,
+    Standplaats,
+}
+
+impl AddressKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressKind::Verblijfsobject => "verblijfsobject",
+            AddressKind::Ligplaats => "ligplaats",
+            AddressKind::Standplaats => "standplaats",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "verblijfsobject" => Some(AddressKind::Verblijfsobject),
+            "ligplaats" => Some(AddressKind::Ligplaats),
+            "standplaats" => Some(AddressKind::Standplaats),
+            _ => None,
+        }
+    }
+}
+
+/// One BAG addressable object (hoofdadres) with the attributes kept for phenomenon profiles.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AddressRecord {
+    /// 16-character identificatie with leading zeros.
+    pub bag_id: String,
+    pub kind: AddressKind,
+    pub street: String,
+    pub street_short: Option<String>,
+    pub huisnummer: u32,
+    pub huisletter: Option<String>,
+    pub toevoeging: Option<String>,
+    /// `1012JS`.
+    pub postcode: Option<String>,
+    pub woonplaats: String,
+    /// 4-digit gemeente code without `GM` (BAG `bronhouder_identificatie`).
+    pub bronhouder: Option<String>,
+    pub status: Option<String>,
+    /// Comma-separated, multi-valued (`winkelfunctie,woonfunctie`).
+    pub gebruiksdoel: Option<String>,
+    /// m2 (verblijfsobjecten only).
+    pub oppervlakte_m2: Option<i64>,
+    pub bouwjaar: Option<i32>,
+    pub pand_id: Option<String>,
+    pub pand_status: Option<String>,
+    /// RD New metres (the point, or the polygon centroid for ligplaats/standplaats).
+    pub x_m: f64,
+    pub y_m: f64,
+    /// Buurt the point lies in under the newest boundary set (filled by the store).
+    pub buurtcode: Option<String>,
+}
+
+/// How an incident was placed on the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocatedBy {
+    /// Geocoded to a BAG address.
+    Address,
+    /// Coordinates given in the delivery (RD or WGS84).
+    Coordinates,
+    /// Only a buurtcode was given (no point).
+    Buurt,
+    /// Not located (address not found or ambiguous, nothing else given).
+    None,
+}
+
+impl LocatedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocatedBy::Address => "address",
+            LocatedBy::Coordinates => "coordinates",
+            LocatedBy::Buurt => "buurt",
+            LocatedBy::None => "none",
+        }
+    }
+}
+
+/// One incident ready to be stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentRecord {
+    /// Line in the delivery file it came from.
+    pub line: u64,
+    pub registration: String,
+    pub begin: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub time_known: bool,
+    pub category_code: Option<String>,
+    pub category_label: Option<String>,
+    pub street: Option<String>,
+    pub huisnummer: Option<String>,
+    pub huisletter: Option<String>,
+    pub toevoeging: Option<String>,
+    pub postcode: Option<String>,
+    pub plaats: Option<String>,
+    pub bag_id: Option<String>,
+    pub x_m: Option<f64>,
+    pub y_m: Option<f64>,
+    pub buurtcode: Option<String>,
+    pub located_by: LocatedBy,
+    /// Geocoder match kind (`exact`, ..., `none`) when an address was looked up.
+    pub match_kind: Option<String>,
+    pub match_score: Option<f64>,
+    pub extra: BTreeMap<String, String>,
+    /// Hash of the delivered fields: equal hash = unchanged re-delivery.
+    pub content_hash: String,
+}
+
+/// Metadata of one delivery (one imported file).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryMeta {
+    pub tenant: String,
+    pub source: String,
+    /// `incidents`, `counts`, `indicators`.
+    pub kind: String,
+    pub file_name: String,
+    /// sha256 of the file bytes.
+    pub checksum: String,
+    pub total_rows: u64,
+}
+
+/// A row that was rejected or could not be located, for the import report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportRecord {
+    pub line: u64,
+    pub registration: Option<String>,
+    pub column: Option<String>,
+    pub reason: String,
+    /// `rejected`, `not_located` or `ambiguous`.
+    pub outcome: String,
+}
+
+/// What storing a delivery did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DeliveryOutcome {
+    pub delivery_id: Option<i64>,
+    /// The same file (checksum) was imported before for this tenant and source: nothing changed.
+    pub already_imported: bool,
+    pub inserted: u64,
+    pub replaced: u64,
+    pub unchanged: u64,
+    pub reported: u64,
+}
+
+/// One stored delivery.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeliveryInfo {
+    pub id: i64,
+    pub tenant: String,
+    pub source: String,
+    pub kind: String,
+    pub file_name: String,
+    pub checksum: String,
+    pub imported_at: String,
+    pub total_rows: i64,
+    pub inserted: i64,
+    pub replaced: i64,
+    pub unchanged: i64,
+    pub reported: i64,
+}
+
+/// One row of the police open-data tables (47022NED / 47024NED).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoliceCount {
+    /// `47022NED`.
+    pub table: String,
+    /// Trimmed category key (`1.1.1`).
+    pub category: String,
+    /// Trimmed region key (`BU03630000`, `GM0363`, `NL00`).
+    pub region: String,
+    /// `2024-09` for months, `2024` for years.
+    pub period: String,
+    /// `None` = withheld by the publisher (not zero).
+    pub value: Option<i64>,
+}
+
+/// One municipal indicator value for a buurt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IndicatorValue {
+    pub buurtcode: String,
+    pub name: String,
+    pub value: Option<f64>,
+}
+
+/// Filter for incident queries. Empty lists mean "all".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IncidentFilter {
+    pub tenant: String,
+    pub categories: Vec<String>,
+    pub sources: Vec<String>,
+    /// Incidents whose window begins on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Incidents whose window begins on or before this day.
+    pub to: Option<NaiveDate>,
+}
+
+/// Count of located incidents for one area and category.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AreaCount {
+    pub area_code: String,
+    pub category: String,
+    pub count: i64,
+}
+
+/// A stored incident as read back for analysis and export.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredIncident {
+    pub id: i64,
+    pub source: String,
+    pub registration: String,
+    pub version: i64,
+    pub begin: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub category_code: Option<String>,
+    pub x_m: Option<f64>,
+    pub y_m: Option<f64>,
+    pub buurtcode: Option<String>,
+    pub bag_id: Option<String>,
+    pub located_by: String,
+}
+
+/// BAG pand (building) attributes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PandRecord {
+    pub pand_id: String,
+    pub bouwjaar: Option<i32>,
+    pub status: Option<String>,
+    pub gebruiksdoel: Option<String>,
+    pub oppervlakte_min: Option<i64>,
+    pub oppervlakte_max: Option<i64>,
+    pub aantal_verblijfsobjecten: Option<i64>,
+}
+
+/// Streaming sink for a BAG import; `finish` commits everything at once.
+pub trait AddressSink {
+    fn push(&mut self, address: &AddressRecord) -> Result<(), StoreError>;
+    /// Keep a pand's attributes when an address pushed earlier lies in it; returns whether it was kept.
+    fn push_pand(&mut self, pand: &PandRecord) -> Result<bool, StoreError>;
+    /// Commit: replaces the addresses of the imported gemeenten (or all addresses when unfiltered).
+    fn finish(self: Box<Self>) -> Result<u64, StoreError>;
+}
+
+/// The store interface used by importers, CLI and server.
+pub trait Store {
+    // Tenants.
+    fn tenants(&self) -> Result<Vec<(String, String)>, StoreError>;
+    fn add_tenant(&mut self, code: &str, name: &str) -> Result<(), StoreError>;
+
+    // CBS boundaries (shared reference data).
+    /// Replace the boundary set of `year` with `areas` (one transaction); re-assign buurtcodes of addresses and
+    /// incidents when this is the newest year.
+    fn replace_boundary_set(
+        &mut self,
+        year: i32,
+        source_file: &str,
+        checksum: &str,
+        areas: &[AreaRecord],
+    ) -> Result<(), StoreError>;
+    fn boundary_sets(&self) -> Result<Vec<BoundarySet>, StoreError>;
+    /// Areas of one level of a boundary set (`None` = the newest year).
+    fn areas(&self, level: AreaLevel, year: Option<i32>) -> Result<Vec<AreaRecord>, StoreError>;
+
+    // BAG addresses (shared reference data).
+    /// Start a streaming BAG import. `gemeenten` (4-digit codes) limits what is replaced; empty = everything.
+    fn address_sink<'a>(
+        &'a mut self,
+        gemeenten: &[String],
+    ) -> Result<Box<dyn AddressSink + 'a>, StoreError>;
+    /// Visit every address (streaming; bounded memory).
+    fn for_each_address(
+        &self,
+        f: &mut dyn FnMut(&AddressRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    fn address_count(&self) -> Result<u64, StoreError>;
+
+    // Deliveries (tenant data).
+    fn find_delivery(
+        &self,
+        tenant: &str,
+        source: &str,
+        checksum: &str,
+    ) -> Result<Option<DeliveryInfo>, StoreError>;
+    /// Store a delivery, its incidents and its report rows in one transaction. Re-delivered registrations with
+    /// the same content hash are unchanged; with a changed hash they become a new current version and the previous
+    /// version moves to the history.
+    fn store_incident_delivery(
+        &mut self,
+        meta: &DeliveryMeta,
+        incidents: &[IncidentRecord],
+        report: &[ReportRecord],
+    ) -> Result<DeliveryOutcome, StoreError>;
+    fn deliveries(&self, tenant: &str) -> Result<Vec<DeliveryInfo>, StoreError>;
+    fn report_rows(&self, delivery_id: i64) -> Result<Vec<ReportRecord>, StoreError>;
+    /// Number of stored versions (current + history) of a registration.
+    fn incident_versions(
+        &self,
+        tenant: &str,
+        source: &str,
+        registration: &str,
+    ) -> Result<i64, StoreError>;
+
+    // Police open data (shared) and municipal indicators (tenant).
+    fn store_police_counts(
+        &mut self,
+        meta: &DeliveryMeta,
+        rows: &[PoliceCount],
+    ) -> Result<DeliveryOutcome, StoreError>;
+    fn store_indicators(
+        &mut self,
+        meta: &DeliveryMeta,
+        rows: &[IndicatorValue],
+    ) -> Result<DeliveryOutcome, StoreError>;
+    fn police_counts(&self, region_prefix: Option<&str>) -> Result<Vec<PoliceCount>, StoreError>;
+    fn indicators(&self, tenant: &str) -> Result<Vec<IndicatorValue>, StoreError>;
+
+    // Queries.
+    /// Counts of located incidents per area (at `level`, newest boundary set) and category code.
+    fn count_by_area(
+        &self,
+        level: AreaLevel,
+        filter: &IncidentFilter,
+    ) -> Result<Vec<AreaCount>, StoreError>;
+    /// Current incidents matching the filter (all, located or not).
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError>;
+}

@@ -1,0 +1,950 @@
+//! The embedded SQLite backend of [`Store`](super::Store).
+
+use super::migrations::MIGRATIONS;
+use super::*;
+use gdal::vector::{Geometry, ToGdal};
+use geo::BoundingRect;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::path::Path;
+
+const TS_FORMAT: &str = "%Y-%m-%dT%H:%M";
+
+/// SQLite store: WAL journal, foreign keys on, schema migrated on open.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn now_utc() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn geometry_to_wkb(code: &str, geometry: &MultiPolygon<f64>) -> Result<Vec<u8>, StoreError> {
+    let g = geometry.to_gdal().map_err(|e| StoreError::Geometry {
+        code: code.to_string(),
+        reason: e.to_string(),
+    })?;
+    g.wkb().map_err(|e| StoreError::Geometry {
+        code: code.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn geometry_from_wkb(code: &str, wkb: &[u8]) -> Result<MultiPolygon<f64>, StoreError> {
+    let err = |reason: String| StoreError::Geometry {
+        code: code.to_string(),
+        reason,
+    };
+    let g = Geometry::from_wkb(wkb).map_err(|e| err(e.to_string()))?;
+    match g.to_geo().map_err(|e| err(e.to_string()))? {
+        geo_types::Geometry::MultiPolygon(mp) => Ok(mp),
+        geo_types::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        other => Err(err(format!("expected a (multi)polygon, found {other:?}"))),
+    }
+}
+
+fn parse_ts(s: &str) -> Result<NaiveDateTime, StoreError> {
+    NaiveDateTime::parse_from_str(s, TS_FORMAT).map_err(|_| StoreError::InvalidValue {
+        table: "incident",
+        column: "begin_ts/end_ts",
+        value: s.to_string(),
+    })
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store at `path` and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store (tests, one-off analyses).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Current schema version.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let current = self.schema_version()?;
+        let supported = MIGRATIONS.len() as i64;
+        if current > supported {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                supported,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Direct access for backends sharing this connection (backup, integrity checks).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn tenant_id(conn: &Connection, code: &str) -> Result<i64, StoreError> {
+        conn.query_row("SELECT id FROM tenant WHERE code = ?1", [code], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownTenant(code.to_string()))
+    }
+
+    fn newest_year(conn: &Connection) -> Result<Option<i32>, StoreError> {
+        Ok(conn.query_row("SELECT max(year) FROM boundary_set", [], |r| r.get(0))?)
+    }
+
+    fn insert_delivery(
+        tx: &Transaction<'_>,
+        tenant_id: i64,
+        meta: &DeliveryMeta,
+    ) -> Result<i64, StoreError> {
+        tx.execute(
+            "INSERT INTO delivery (tenant_id, source, kind, file_name, checksum, imported_at, total_rows,
+                                   inserted, replaced, unchanged, reported)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0, 0)",
+            params![
+                tenant_id,
+                meta.source,
+                meta.kind,
+                meta.file_name,
+                meta.checksum,
+                now_utc(),
+                meta.total_rows as i64
+            ],
+        )?;
+        Ok(tx.last_insert_rowid())
+    }
+
+    fn finish_delivery(
+        tx: &Transaction<'_>,
+        id: i64,
+        o: &DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "UPDATE delivery SET inserted = ?2, replaced = ?3, unchanged = ?4, reported = ?5 WHERE id = ?1",
+            params![id, o.inserted as i64, o.replaced as i64, o.unchanged as i64, o.reported as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Re-assign buurtcodes of addresses and of current incidents with coordinates, inside `tx`.
+    fn reassign_buurten(
+        tx: &Transaction<'_>,
+        assign: &dyn Fn(f64, f64) -> Option<String>,
+    ) -> Result<(), StoreError> {
+        let mut updates: Vec<(String, Option<String>)> = Vec::new();
+        {
+            let mut stmt = tx.prepare("SELECT bag_id, x, y FROM address")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (id, x, y): (String, f64, f64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                updates.push((id, assign(x, y)));
+            }
+        }
+        {
+            let mut up = tx.prepare("UPDATE address SET buurtcode = ?2 WHERE bag_id = ?1")?;
+            for (id, code) in &updates {
+                up.execute(params![id, code])?;
+            }
+        }
+        let mut inc: Vec<(i64, Option<String>)> = Vec::new();
+        {
+            let mut stmt =
+                tx.prepare("SELECT id, x, y FROM incident WHERE x IS NOT NULL AND y IS NOT NULL")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (id, x, y): (i64, f64, f64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                inc.push((id, assign(x, y)));
+            }
+        }
+        let mut up = tx.prepare("UPDATE incident SET buurtcode = ?2 WHERE id = ?1")?;
+        for (id, code) in &inc {
+            up.execute(params![id, code])?;
+        }
+        Ok(())
+    }
+
+    /// Replace a boundary set and, when it is the newest year, re-assign buurtcodes using `assign`
+    /// (RD metres -> buurtcode), all in one transaction.
+    pub fn replace_boundary_set_with(
+        &mut self,
+        year: i32,
+        source_file: &str,
+        checksum: &str,
+        areas: &[AreaRecord],
+        assign: &dyn Fn(f64, f64) -> Option<String>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM boundary_set WHERE year = ?1", [year])?;
+        tx.execute(
+            "INSERT INTO boundary_set (year, source_file, checksum, imported_at) VALUES (?1, ?2, ?3, ?4)",
+            params![year, source_file, checksum, now_utc()],
+        )?;
+        let set_id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO area (boundary_set_id, level, code, name, wijkcode, gemeentecode, gemeentenaam, water,
+                                   inhabitants, stats_json, minx, miny, maxx, maxy, geom_wkb)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?;
+            for a in areas {
+                let wkb = geometry_to_wkb(&a.code, &a.geometry)?;
+                let bbox = a.geometry.bounding_rect();
+                let (minx, miny, maxx, maxy) = bbox
+                    .map(|r| (r.min().x, r.min().y, r.max().x, r.max().y))
+                    .unwrap_or((0.0, 0.0, 0.0, 0.0));
+                let stats = serde_json::to_string(&a.stats).unwrap_or_else(|_| "{}".to_string());
+                stmt.execute(params![
+                    set_id,
+                    a.level.as_str(),
+                    a.code,
+                    a.name,
+                    a.wijkcode,
+                    a.gemeentecode,
+                    a.gemeentenaam,
+                    a.water,
+                    a.inhabitants,
+                    stats,
+                    minx,
+                    miny,
+                    maxx,
+                    maxy,
+                    wkb
+                ])?;
+            }
+        }
+        if Self::newest_year(&tx)? == Some(year) {
+            Self::reassign_buurten(&tx, assign)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read_area(r: &rusqlite::Row<'_>) -> Result<AreaRecord, StoreError> {
+        let level: String = r.get(0)?;
+        let code: String = r.get(1)?;
+        let stats_json: String = r.get(8)?;
+        let wkb: Vec<u8> = r.get(9)?;
+        Ok(AreaRecord {
+            level: AreaLevel::parse(&level).ok_or(StoreError::InvalidValue {
+                table: "area",
+                column: "level",
+                value: level.clone(),
+            })?,
+            name: r.get(2)?,
+            wijkcode: r.get(3)?,
+            gemeentecode: r.get(4)?,
+            gemeentenaam: r.get(5)?,
+            water: r.get(6)?,
+            inhabitants: r.get(7)?,
+            stats: serde_json::from_str(&stats_json).unwrap_or_default(),
+            geometry: geometry_from_wkb(&code, &wkb)?,
+            code,
+        })
+    }
+
+    fn read_address(r: &rusqlite::Row<'_>) -> Result<AddressRecord, StoreError> {
+        let kind: String = r.get(1)?;
+        Ok(AddressRecord {
+            bag_id: r.get(0)?,
+            kind: AddressKind::parse(&kind).ok_or(StoreError::InvalidValue {
+                table: "address",
+                column: "kind",
+                value: kind.clone(),
+            })?,
+            street: r.get(2)?,
+            street_short: r.get(3)?,
+            huisnummer: r.get(4)?,
+            huisletter: r.get(5)?,
+            toevoeging: r.get(6)?,
+            postcode: r.get(7)?,
+            woonplaats: r.get(8)?,
+            bronhouder: r.get(9)?,
+            status: r.get(10)?,
+            gebruiksdoel: r.get(11)?,
+            oppervlakte_m2: r.get(12)?,
+            bouwjaar: r.get(13)?,
+            pand_id: r.get(14)?,
+            pand_status: r.get(15)?,
+            x_m: r.get(16)?,
+            y_m: r.get(17)?,
+            buurtcode: r.get(18)?,
+        })
+    }
+
+    /// Build the WHERE clause (and its parameters) for an incident filter on table alias `i`.
+    fn filter_sql(
+        &self,
+        f: &IncidentFilter,
+    ) -> Result<(String, Vec<rusqlite::types::Value>), StoreError> {
+        use rusqlite::types::Value;
+        let tenant = Self::tenant_id(&self.conn, &f.tenant)?;
+        let mut sql = String::from("i.tenant_id = ?");
+        let mut params: Vec<Value> = vec![Value::Integer(tenant)];
+        if !f.categories.is_empty() {
+            sql.push_str(&format!(
+                " AND i.category_code IN ({})",
+                vec!["?"; f.categories.len()].join(",")
+            ));
+            params.extend(f.categories.iter().map(|c| Value::Text(c.clone())));
+        }
+        if !f.sources.is_empty() {
+            sql.push_str(&format!(
+                " AND i.source IN ({})",
+                vec!["?"; f.sources.len()].join(",")
+            ));
+            params.extend(f.sources.iter().map(|c| Value::Text(c.clone())));
+        }
+        if let Some(from) = f.from {
+            sql.push_str(" AND i.begin_ts >= ?");
+            params.push(Value::Text(format!("{}T00:00", from.format("%Y-%m-%d"))));
+        }
+        if let Some(to) = f.to {
+            sql.push_str(" AND i.begin_ts <= ?");
+            params.push(Value::Text(format!("{}T23:59", to.format("%Y-%m-%d"))));
+        }
+        Ok((sql, params))
+    }
+}
+
+struct SqliteAddressSink<'a> {
+    tx: Transaction<'a>,
+    count: u64,
+}
+
+impl AddressSink for SqliteAddressSink<'_> {
+    fn push(&mut self, a: &AddressRecord) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO address (bag_id, kind, street, street_short, huisnummer, huisletter, toevoeging,
+                postcode, woonplaats, bronhouder, status, gebruiksdoel, oppervlakte_m2, bouwjaar, pand_id,
+                pand_status, x, y, buurtcode)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        )?;
+        stmt.execute(params![
+            a.bag_id,
+            a.kind.as_str(),
+            a.street,
+            a.street_short,
+            a.huisnummer,
+            a.huisletter,
+            a.toevoeging,
+            a.postcode,
+            a.woonplaats,
+            a.bronhouder,
+            a.status,
+            a.gebruiksdoel,
+            a.oppervlakte_m2,
+            a.bouwjaar,
+            a.pand_id,
+            a.pand_status,
+            a.x_m,
+            a.y_m,
+            a.buurtcode
+        ])?;
+        self.count += 1;
+        Ok(())
+    }
+
+    fn push_pand(&mut self, p: &PandRecord) -> Result<bool, StoreError> {
+        let referenced: bool = self
+            .tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM address WHERE pand_id = ?1)")?
+            .query_row([&p.pand_id], |r| r.get(0))?;
+        if referenced {
+            self.tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO pand (pand_id, bouwjaar, status, gebruiksdoel, oppervlakte_min,
+                        oppervlakte_max, aantal_verblijfsobjecten) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    p.pand_id,
+                    p.bouwjaar,
+                    p.status,
+                    p.gebruiksdoel,
+                    p.oppervlakte_min,
+                    p.oppervlakte_max,
+                    p.aantal_verblijfsobjecten
+                ])?;
+        }
+        Ok(referenced)
+    }
+
+    fn finish(self: Box<Self>) -> Result<u64, StoreError> {
+        let this = *self;
+        this.tx.commit()?;
+        Ok(this.count)
+    }
+}
+
+impl Store for SqliteStore {
+    fn tenants(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT code, name FROM tenant ORDER BY code")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn add_tenant(&mut self, code: &str, name: &str) -> Result<(), StoreError> {
+        let exists: bool = self.conn.query_row(
+            "SELECT count(*) > 0 FROM tenant WHERE code = ?1",
+            [code],
+            |r| r.get(0),
+        )?;
+        if exists {
+            return Err(StoreError::TenantExists(code.to_string()));
+        }
+        self.conn.execute(
+            "INSERT INTO tenant (code, name, created_at) VALUES (?1, ?2, ?3)",
+            params![code, name, now_utc()],
+        )?;
+        Ok(())
+    }
+
+    fn replace_boundary_set(
+        &mut self,
+        year: i32,
+        source_file: &str,
+        checksum: &str,
+        areas: &[AreaRecord],
+    ) -> Result<(), StoreError> {
+        self.replace_boundary_set_with(year, source_file, checksum, areas, &|_, _| None)
+    }
+
+    fn boundary_sets(&self) -> Result<Vec<BoundarySet>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT b.year, b.source_file, b.checksum, b.imported_at, (SELECT count(*) FROM area a WHERE a.boundary_set_id = b.id)
+             FROM boundary_set b ORDER BY b.year",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(BoundarySet {
+                year: r.get(0)?,
+                source_file: r.get(1)?,
+                checksum: r.get(2)?,
+                imported_at: r.get(3)?,
+                areas: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn areas(&self, level: AreaLevel, year: Option<i32>) -> Result<Vec<AreaRecord>, StoreError> {
+        let year = match year {
+            Some(y) => y,
+            None => match Self::newest_year(&self.conn)? {
+                Some(y) => y,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT a.level, a.code, a.name, a.wijkcode, a.gemeentecode, a.gemeentenaam, a.water, a.inhabitants,
+                    a.stats_json, a.geom_wkb
+             FROM area a JOIN boundary_set b ON b.id = a.boundary_set_id
+             WHERE b.year = ?1 AND a.level = ?2 ORDER BY a.code",
+        )?;
+        let mut rows = stmt.query(params![year, level.as_str()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(Self::read_area(r)?);
+        }
+        Ok(out)
+    }
+
+    fn address_sink<'a>(
+        &'a mut self,
+        gemeenten: &[String],
+    ) -> Result<Box<dyn AddressSink + 'a>, StoreError> {
+        let tx = self.conn.transaction()?;
+        if gemeenten.is_empty() {
+            tx.execute("DELETE FROM address", [])?;
+            tx.execute("DELETE FROM pand", [])?;
+        } else {
+            let mut del_pand = tx.prepare(
+                "DELETE FROM pand WHERE pand_id IN (SELECT pand_id FROM address WHERE bronhouder = ?1)",
+            )?;
+            for g in gemeenten {
+                del_pand.execute([g])?;
+            }
+            let mut del = tx.prepare("DELETE FROM address WHERE bronhouder = ?1")?;
+            for g in gemeenten {
+                del.execute([g])?;
+            }
+        }
+        Ok(Box::new(SqliteAddressSink { tx, count: 0 }))
+    }
+
+    fn for_each_address(
+        &self,
+        f: &mut dyn FnMut(&AddressRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT bag_id, kind, street, street_short, huisnummer, huisletter, toevoeging, postcode, woonplaats,
+                    bronhouder, status, gebruiksdoel, oppervlakte_m2, bouwjaar, pand_id, pand_status, x, y, buurtcode
+             FROM address ORDER BY bag_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            f(&Self::read_address(r)?)?;
+        }
+        Ok(())
+    }
+
+    fn address_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM address", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn find_delivery(
+        &self,
+        tenant: &str,
+        source: &str,
+        checksum: &str,
+    ) -> Result<Option<DeliveryInfo>, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM delivery WHERE tenant_id = ?1 AND source = ?2 AND checksum = ?3",
+                params![tenant_id, source, checksum],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match id {
+            Some(id) => Ok(self.deliveries(tenant)?.into_iter().find(|d| d.id == id)),
+            None => Ok(None),
+        }
+    }
+
+    fn store_incident_delivery(
+        &mut self,
+        meta: &DeliveryMeta,
+        incidents: &[IncidentRecord],
+        report: &[ReportRecord],
+    ) -> Result<DeliveryOutcome, StoreError> {
+        if self
+            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
+            .is_some()
+        {
+            return Ok(DeliveryOutcome {
+                already_imported: true,
+                ..Default::default()
+            });
+        }
+        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
+        let tx = self.conn.transaction()?;
+        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
+        let mut outcome = DeliveryOutcome {
+            delivery_id: Some(delivery_id),
+            ..Default::default()
+        };
+        {
+            let mut find = tx.prepare(
+                "SELECT id, version, content_hash, delivery_id FROM incident
+                 WHERE tenant_id = ?1 AND source = ?2 AND registration = ?3",
+            )?;
+            let mut archive = tx.prepare(
+                "INSERT INTO incident_history (incident_id, tenant_id, source, registration, version, delivery_id,
+                                               superseded_by, record_json)
+                 SELECT id, tenant_id, source, registration, version, delivery_id, ?2,
+                        json_object('begin_ts', begin_ts, 'end_ts', end_ts, 'time_known', time_known,
+                                    'category_code', category_code, 'category_label', category_label,
+                                    'street', street, 'huisnummer', huisnummer, 'huisletter', huisletter,
+                                    'toevoeging', toevoeging, 'postcode', postcode, 'plaats', plaats,
+                                    'bag_id', bag_id, 'x', x, 'y', y, 'buurtcode', buurtcode,
+                                    'located_by', located_by, 'match_kind', match_kind,
+                                    'match_score', match_score, 'extra', json(extra_json),
+                                    'content_hash', content_hash, 'line', line)
+                 FROM incident WHERE id = ?1",
+            )?;
+            let mut delete = tx.prepare("DELETE FROM incident WHERE id = ?1")?;
+            let mut insert = tx.prepare(
+                "INSERT INTO incident (tenant_id, source, registration, version, delivery_id, line, begin_ts, end_ts,
+                    time_known, category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode,
+                    plaats, bag_id, x, y, buurtcode, located_by, match_kind, match_score, extra_json, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                         ?21, ?22, ?23, ?24, ?25, ?26)",
+            )?;
+            for inc in incidents {
+                let existing: Option<(i64, i64, String, i64)> = find
+                    .query_row(params![tenant_id, meta.source, inc.registration], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .optional()?;
+                let version = match existing {
+                    Some((_, _, ref hash, _)) if *hash == inc.content_hash => {
+                        outcome.unchanged += 1;
+                        continue;
+                    }
+                    Some((id, version, _, _)) => {
+                        archive.execute(params![id, delivery_id])?;
+                        delete.execute([id])?;
+                        outcome.replaced += 1;
+                        version + 1
+                    }
+                    None => {
+                        outcome.inserted += 1;
+                        1
+                    }
+                };
+                let extra = serde_json::to_string(&inc.extra).unwrap_or_else(|_| "{}".to_string());
+                insert.execute(params![
+                    tenant_id,
+                    meta.source,
+                    inc.registration,
+                    version,
+                    delivery_id,
+                    inc.line as i64,
+                    inc.begin.format(TS_FORMAT).to_string(),
+                    inc.end.format(TS_FORMAT).to_string(),
+                    inc.time_known,
+                    inc.category_code,
+                    inc.category_label,
+                    inc.street,
+                    inc.huisnummer,
+                    inc.huisletter,
+                    inc.toevoeging,
+                    inc.postcode,
+                    inc.plaats,
+                    inc.bag_id,
+                    inc.x_m,
+                    inc.y_m,
+                    inc.buurtcode,
+                    inc.located_by.as_str(),
+                    inc.match_kind,
+                    inc.match_score,
+                    extra,
+                    inc.content_hash
+                ])?;
+            }
+            let mut rep = tx.prepare(
+                "INSERT INTO report_row (delivery_id, line, registration, column_name, reason, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for r in report {
+                rep.execute(params![
+                    delivery_id,
+                    r.line as i64,
+                    r.registration,
+                    r.column,
+                    r.reason,
+                    r.outcome
+                ])?;
+            }
+            outcome.reported = report.len() as u64;
+        }
+        Self::finish_delivery(&tx, delivery_id, &outcome)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn deliveries(&self, tenant: &str) -> Result<Vec<DeliveryInfo>, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, source, kind, file_name, checksum, imported_at, total_rows, inserted, replaced, unchanged,
+                    reported
+             FROM delivery WHERE tenant_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([tenant_id], |r| {
+            Ok(DeliveryInfo {
+                id: r.get(0)?,
+                tenant: tenant.to_string(),
+                source: r.get(1)?,
+                kind: r.get(2)?,
+                file_name: r.get(3)?,
+                checksum: r.get(4)?,
+                imported_at: r.get(5)?,
+                total_rows: r.get(6)?,
+                inserted: r.get(7)?,
+                replaced: r.get(8)?,
+                unchanged: r.get(9)?,
+                reported: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn report_rows(&self, delivery_id: i64) -> Result<Vec<ReportRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT line, registration, column_name, reason, outcome FROM report_row WHERE delivery_id = ?1 ORDER BY line, id",
+        )?;
+        let rows = stmt.query_map([delivery_id], |r| {
+            Ok(ReportRecord {
+                line: r.get::<_, i64>(0)? as u64,
+                registration: r.get(1)?,
+                column: r.get(2)?,
+                reason: r.get(3)?,
+                outcome: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn incident_versions(
+        &self,
+        tenant: &str,
+        source: &str,
+        registration: &str,
+    ) -> Result<i64, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM incident WHERE tenant_id = ?1 AND source = ?2 AND registration = ?3)
+                  + (SELECT count(*) FROM incident_history WHERE tenant_id = ?1 AND source = ?2 AND registration = ?3)",
+            params![tenant_id, source, registration],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn store_police_counts(
+        &mut self,
+        meta: &DeliveryMeta,
+        rows: &[PoliceCount],
+    ) -> Result<DeliveryOutcome, StoreError> {
+        if self
+            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
+            .is_some()
+        {
+            return Ok(DeliveryOutcome {
+                already_imported: true,
+                ..Default::default()
+            });
+        }
+        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
+        let tx = self.conn.transaction()?;
+        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
+        let mut outcome = DeliveryOutcome {
+            delivery_id: Some(delivery_id),
+            ..Default::default()
+        };
+        {
+            let mut find = tx.prepare(
+                "SELECT value FROM police_count WHERE table_id = ?1 AND category = ?2 AND region = ?3 AND period = ?4",
+            )?;
+            let mut upsert = tx.prepare(
+                "INSERT OR REPLACE INTO police_count (table_id, category, region, period, value, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for r in rows {
+                let existing: Option<Option<i64>> = find
+                    .query_row(params![r.table, r.category, r.region, r.period], |x| {
+                        x.get(0)
+                    })
+                    .optional()?;
+                match existing {
+                    Some(v) if v == r.value => outcome.unchanged += 1,
+                    Some(_) => {
+                        outcome.replaced += 1;
+                        upsert.execute(params![
+                            r.table,
+                            r.category,
+                            r.region,
+                            r.period,
+                            r.value,
+                            delivery_id
+                        ])?;
+                    }
+                    None => {
+                        outcome.inserted += 1;
+                        upsert.execute(params![
+                            r.table,
+                            r.category,
+                            r.region,
+                            r.period,
+                            r.value,
+                            delivery_id
+                        ])?;
+                    }
+                }
+            }
+        }
+        Self::finish_delivery(&tx, delivery_id, &outcome)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn store_indicators(
+        &mut self,
+        meta: &DeliveryMeta,
+        rows: &[IndicatorValue],
+    ) -> Result<DeliveryOutcome, StoreError> {
+        if self
+            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
+            .is_some()
+        {
+            return Ok(DeliveryOutcome {
+                already_imported: true,
+                ..Default::default()
+            });
+        }
+        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
+        let tx = self.conn.transaction()?;
+        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
+        let mut outcome = DeliveryOutcome {
+            delivery_id: Some(delivery_id),
+            ..Default::default()
+        };
+        {
+            let mut find = tx.prepare(
+                "SELECT value FROM indicator WHERE tenant_id = ?1 AND buurtcode = ?2 AND name = ?3",
+            )?;
+            let mut upsert = tx.prepare(
+                "INSERT OR REPLACE INTO indicator (tenant_id, buurtcode, name, value, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for r in rows {
+                let existing: Option<Option<f64>> = find
+                    .query_row(params![tenant_id, r.buurtcode, r.name], |x| x.get(0))
+                    .optional()?;
+                match existing {
+                    Some(v) if v == r.value => outcome.unchanged += 1,
+                    other => {
+                        if other.is_some() {
+                            outcome.replaced += 1;
+                        } else {
+                            outcome.inserted += 1;
+                        }
+                        upsert.execute(params![
+                            tenant_id,
+                            r.buurtcode,
+                            r.name,
+                            r.value,
+                            delivery_id
+                        ])?;
+                    }
+                }
+            }
+        }
+        Self::finish_delivery(&tx, delivery_id, &outcome)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn police_counts(&self, region_prefix: Option<&str>) -> Result<Vec<PoliceCount>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT table_id, category, region, period, value FROM police_count
+             WHERE ?1 IS NULL OR region LIKE ?1 || '%' ORDER BY table_id, region, period, category",
+        )?;
+        let rows = stmt.query_map([region_prefix], |r| {
+            Ok(PoliceCount {
+                table: r.get(0)?,
+                category: r.get(1)?,
+                region: r.get(2)?,
+                period: r.get(3)?,
+                value: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn indicators(&self, tenant: &str) -> Result<Vec<IndicatorValue>, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT buurtcode, name, value FROM indicator WHERE tenant_id = ?1 ORDER BY buurtcode, name")?;
+        let rows = stmt.query_map([tenant_id], |r| {
+            Ok(IndicatorValue {
+                buurtcode: r.get(0)?,
+                name: r.get(1)?,
+                value: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_by_area(
+        &self,
+        level: AreaLevel,
+        filter: &IncidentFilter,
+    ) -> Result<Vec<AreaCount>, StoreError> {
+        let (where_sql, mut params) = self.filter_sql(filter)?;
+        let year = match Self::newest_year(&self.conn)? {
+            Some(y) => y,
+            None => return Ok(Vec::new()),
+        };
+        let key = match level {
+            AreaLevel::Buurt => "a.code",
+            AreaLevel::Wijk => "a.wijkcode",
+            AreaLevel::Gemeente => "a.gemeentecode",
+        };
+        let sql = format!(
+            "SELECT {key}, coalesce(i.category_code, ''), count(*)
+             FROM incident i
+             JOIN area a ON a.code = i.buurtcode AND a.level = 'buurt'
+             JOIN boundary_set b ON b.id = a.boundary_set_id AND b.year = ?
+             WHERE {where_sql} AND i.located_by <> 'none' AND {key} IS NOT NULL
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        );
+        params.insert(0, rusqlite::types::Value::Integer(year as i64));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+            Ok(AreaCount {
+                area_code: r.get(0)?,
+                category: r.get(1)?,
+                count: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError> {
+        let (where_sql, params) = self.filter_sql(filter)?;
+        let sql = format!(
+            "SELECT i.id, i.source, i.registration, i.version, i.begin_ts, i.end_ts, i.category_code, i.x, i.y,
+                    i.buurtcode, i.bag_id, i.located_by
+             FROM incident i WHERE {where_sql} ORDER BY i.begin_ts, i.id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let begin: String = r.get(4)?;
+            let end: String = r.get(5)?;
+            out.push(StoredIncident {
+                id: r.get(0)?,
+                source: r.get(1)?,
+                registration: r.get(2)?,
+                version: r.get(3)?,
+                begin: parse_ts(&begin)?,
+                end: parse_ts(&end)?,
+                category_code: r.get(6)?,
+                x_m: r.get(7)?,
+                y_m: r.get(8)?,
+                buurtcode: r.get(9)?,
+                bag_id: r.get(10)?,
+                located_by: r.get(11)?,
+            });
+        }
+        Ok(out)
+    }
+}
