@@ -1,1 +1,212 @@
-//! (being written)
+//! In-memory BAG address index and geocoder (pure: plain data in, plain data out).
+//!
+//! # What it does
+//! The importer streams BAG addressable objects (`verblijfsobject`, `ligplaats`, `standplaats`) into a
+//! [`GeocodeIndexBuilder`]; [`GeocodeIndexBuilder::finish`] produces a read-only [`GeocodeIndex`] that
+//! resolves police addresses (structured fields through [`GeocodeIndex::geocode`], one-line text through
+//! [`GeocodeIndex::geocode_free_text`]) to one BAG object and its RD New point (metres).
+//!
+//! The guiding rule is *never silently wrong*: when the query fits several objects the result is
+//! [`MatchKind::Ambiguous`] with the candidates, not a guess.
+//!
+//! # Matching rules
+//! 1. **Postcode + house number.** When the query has a valid postcode and an object with that postcode and
+//!    huisnummer exists, the letter/toevoeging select the unit. A street given alongside must *roughly
+//!    agree* with the object's street (same normalised key, a small typo, or one key a prefix of the other);
+//!    then the postcode result is used. When the street clearly contradicts the postcode, the street route
+//!    (step 2, without the postcode) is tried as well and the result is `Ambiguous` with the candidates of
+//!    both routes (conflicting evidence is not resolved by guessing). A woonplaats that disagrees with the
+//!    postcode's woonplaats lowers the score by 0.05 (people often write the gemeente instead of the
+//!    woonplaats) and caps the kind at `Normalized`.
+//! 2. **Street + house number (+ woonplaats).** Street names are compared by their normalised key
+//!    ([`normalize_street`]: case, punctuation, diacritics, abbreviations such as `Burg v Veenln`), against
+//!    both the BAG name and the NEN 5825 short name; woonplaatsen by [`normalize_woonplaats`] (with synonyms
+//!    such as `Den Bosch` = `'s-Hertogenbosch`). The area is the given woonplaats, or else the woonplaatsen
+//!    of the given postcode, or else the whole index. A street found in several woonplaatsen with the number
+//!    in more than one of them is `Ambiguous`. When the postcode was valid but did not contain the number, a
+//!    unique street match is still accepted with a score penalty of 0.1 (kind at most `Normalized`) when its
+//!    postcode differs.
+//! 3. **Typos.** When no street key matches, a Damerau-Levenshtein search (optimal string alignment) runs
+//!    over the streets of the area only (never over the whole country): the best street is accepted when its
+//!    distance is within 1 (names of 5-8 characters), 2 (9-15) or 3 (16+), and every other street name in
+//!    the area is strictly further away. An unknown woonplaats is resolved the same way among all
+//!    woonplaatsen; when it stays unknown the result is `None` (an address in a woonplaats that is not in
+//!    the index is never moved to another woonplaats).
+//! 4. **Units.** Huisletter and toevoeging compare case-insensitively. When the parsed designation finds
+//!    nothing, the other reading is tried (`12-A` as toevoeging `A` instead of letter `A`, `12AB` as letter
+//!    `A` + toevoeging `B`). When the query lacks a toevoeging (or letter) that the objects at that number
+//!    have, or names a unit that does not exist, the result is [`MatchKind::Partial`]: `address` is `None`
+//!    and `candidates` are the units of the building (the objects at that number, restricted to the query's
+//!    letter when any have it). Callers that only need the building location can use any candidate's point.
+//!
+//! # Score scale ([`GeocodeMatch::score`], 0..=1, confidence that `address` is the intended object)
+//! - `Exact` 1.0: every given component equals the BAG value up to letter case and whitespace (postcode
+//!   spacing and case included).
+//! - `Normalized` 0.95: matched after normalisation (abbreviation, diacritics, punctuation, short name,
+//!   woonplaats synonym); 0.9 when the letter/toevoeging needed the alternative reading; minus 0.05 / 0.1 for
+//!   the woonplaats / postcode disagreements described above.
+//! - `Fuzzy` `0.85 * (1 - d / len)` for a typo of edit distance `d` in a name of `len` characters (0.8 for a
+//!   prefix agreement), so roughly 0.6..0.85.
+//! - `Partial` 0.5 when only the toevoeging/letter is missing, 0.4 when the given unit does not exist (capped
+//!   by the name quality). `Ambiguous` and `None` have score 0.0 (no address is returned).
+//!
+//! # Memory layout
+//! One 40-byte record per address (bag_id as `u64`, point as two `f64`, street segment id, huisnummer and
+//! letter packed in one `u32`, interned toevoeging id, postcode packed in a `u32`), sorted by
+//! (woonplaats+street segment, number, letter, toevoeging) so that a street is a contiguous range searched by
+//! binary search. Postcodes have a sorted table of distinct packed postcodes pointing into a permutation of
+//! record ids. Street, short-street, woonplaats and toevoeging strings are interned once. No per-address
+//! `String` is stored.
+//!
+//! [`AddressId`] values are positions in this sorted order, assigned by [`GeocodeIndexBuilder::finish`];
+//! they are not the push order. Use [`GeocodeIndex::bag_id`] to get the stable BAG identifier.
+
+mod freetext;
+mod fxhash;
+mod index;
+mod normalize;
+pub mod synthetic;
+#[cfg(test)]
+mod tests;
+
+pub use index::{GeocodeIndex, GeocodeIndexBuilder};
+pub use normalize::{
+    normalize_postcode, normalize_street, normalize_woonplaats, pack_postcode, parse_house_number,
+    unpack_postcode, HouseNumber, MAX_HUISNUMMER, MAX_TOEVOEGING_LEN,
+};
+
+/// Index of an address in a [`GeocodeIndex`] (0..len), assigned by [`GeocodeIndexBuilder::finish`].
+pub type AddressId = u32;
+
+/// One BAG addressable object, borrowed while pushing into a [`GeocodeIndexBuilder`].
+#[derive(Debug, Clone, Copy)]
+pub struct BagAddress<'a> {
+    /// 16-character `identificatie` with leading zeros (digits only; stored as `u64`, returned as 16-char text).
+    pub bag_id: &'a str,
+    /// `openbare_ruimte_naam`.
+    pub street: &'a str,
+    /// `openbare_ruimte_naam_kort` (NEN 5825, max 24 characters).
+    pub street_short: Option<&'a str>,
+    /// `huisnummer`, 1..=99999.
+    pub huisnummer: u32,
+    /// `huisletter`: one ASCII letter (any case) or `None`/empty.
+    pub huisletter: Option<&'a str>,
+    /// `huisnummertoevoeging`: 1-4 alphanumerics or `None`/empty.
+    pub toevoeging: Option<&'a str>,
+    /// Postcode, `1012JS` (space and lower case tolerated), or `None`/empty.
+    pub postcode: Option<&'a str>,
+    /// `woonplaats_naam`.
+    pub woonplaats: &'a str,
+    /// RD New x in metres.
+    pub x_m: f64,
+    /// RD New y in metres.
+    pub y_m: f64,
+}
+
+/// A structured address query; every field is optional raw text as found in the source data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AddressQuery<'a> {
+    /// Street name, full or abbreviated.
+    pub street: Option<&'a str>,
+    /// Raw house number, possibly with letter and toevoeging: `12`, `12a`, `12 A`, `12-A`, `12A-3`, `12 3`, `12/3`.
+    pub huisnummer: Option<&'a str>,
+    /// Separate huisletter field; overrides a letter parsed from `huisnummer`.
+    pub huisletter: Option<&'a str>,
+    /// Separate toevoeging field; overrides a toevoeging parsed from `huisnummer`.
+    pub toevoeging: Option<&'a str>,
+    /// Postcode with or without space, any case.
+    pub postcode: Option<&'a str>,
+    /// Woonplaats (synonyms such as `Den Haag` accepted).
+    pub woonplaats: Option<&'a str>,
+}
+
+/// How a query was resolved. Ordered from most to least certain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MatchKind {
+    /// All given components equal the BAG object (case and whitespace aside).
+    Exact,
+    /// Unique object after normalisation (abbreviations, diacritics, synonyms, alternative unit reading).
+    Normalized,
+    /// Unique object after accepting a typo in a street or woonplaats name.
+    Fuzzy,
+    /// The building (house number) was found but not the unit; `candidates` are the units, `address` is `None`.
+    Partial,
+    /// Several objects fit (or postcode and street contradict); `candidates` lists them, `address` is `None`.
+    Ambiguous,
+    /// Nothing fits.
+    None,
+}
+
+impl MatchKind {
+    /// Lower-case label: `exact`, `normalized`, `fuzzy`, `partial`, `ambiguous`, `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Normalized => "normalized",
+            MatchKind::Fuzzy => "fuzzy",
+            MatchKind::Partial => "partial",
+            MatchKind::Ambiguous => "ambiguous",
+            MatchKind::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for MatchKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Result of a geocoding query. See the module docs for the score scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeocodeMatch {
+    /// How the query was resolved.
+    pub kind: MatchKind,
+    /// Confidence 0..=1 that `address` is the intended object (0 when `address` is `None`, except `Partial`).
+    pub score: f64,
+    /// The unique matching object (`Exact`, `Normalized`, `Fuzzy` only).
+    pub address: Option<AddressId>,
+    /// For `Partial` the units of the building, for `Ambiguous` the competing objects (sorted, unique).
+    pub candidates: Vec<AddressId>,
+}
+
+impl GeocodeMatch {
+    /// No match.
+    pub fn none() -> Self {
+        GeocodeMatch {
+            kind: MatchKind::None,
+            score: 0.0,
+            address: None,
+            candidates: Vec::new(),
+        }
+    }
+}
+
+/// Why a BAG record was not added to the index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GeocodeError {
+    /// `identificatie` is not 1-16 digits.
+    #[error("invalid BAG identificatie {0:?} (expected up to 16 digits)")]
+    InvalidBagId(String),
+    /// `huisnummer` outside 1..=99999.
+    #[error("invalid huisnummer {0} (expected 1..=99999)")]
+    InvalidHuisnummer(u32),
+    /// `huisletter` is not a single ASCII letter.
+    #[error("invalid huisletter {0:?} (expected one letter)")]
+    InvalidHuisletter(String),
+    /// `toevoeging` is not 1-4 ASCII alphanumerics.
+    #[error("invalid toevoeging {0:?} (expected 1-4 alphanumerics)")]
+    InvalidToevoeging(String),
+    /// Postcode does not match `^[1-9][0-9]{3}[A-Z]{2}$`.
+    #[error("invalid postcode {0:?}")]
+    InvalidPostcode(String),
+    /// Empty street or woonplaats name.
+    #[error("empty street or woonplaats name")]
+    EmptyName,
+    /// Coordinates are not finite numbers.
+    #[error("non-finite coordinates")]
+    InvalidPoint,
+    /// More objects, streets or names than fit the 32-bit ids.
+    #[error("index capacity exceeded")]
+    CapacityExceeded,
+}
