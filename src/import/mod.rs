@@ -2,3 +2,7 @@
 //! precise rejections; the store persists them.
 
 pub mod delivery;
+pub mod mapping;
+pub mod report;
+pub mod sniff;
+pub mod xlsx;
