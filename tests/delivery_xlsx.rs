@@ -21,7 +21,10 @@ enum Cell {
 }
 
 /// Writes a workbook with the given sheets; each sheet is (name, [(header, field type)], rows).
-fn write_xlsx(path: &Path, sheets: &[(&str, &[(&str, OGRFieldType::Type)], Vec<Vec<Cell>>)]) {
+/// A sheet: name, columns (header and GDAL field type), rows of cells.
+type Sheet<'a> = (&'a str, &'a [(&'a str, OGRFieldType::Type)], Vec<Vec<Cell>>);
+
+fn write_xlsx(path: &Path, sheets: &[Sheet<'_>]) {
     let driver = DriverManager::get_driver_by_name("XLSX").unwrap();
     let mut ds = driver.create_vector_only(path).unwrap();
     for (name, fields, rows) in sheets {
