@@ -1,1 +1,1030 @@
-//! (being written)
+//! Reader for incident-level deliveries: weekly police exports (and other incident sources such as
+//! handhaving signals or complaints) as CSV or XLSX, turned into plain [`DeliveryRow`]s plus precise
+//! [`Rejection`]s. This module neither geocodes nor touches the database.
+//!
+//! # Pipeline
+//! 1. **Format**: XLSX when the bytes are a ZIP container (or the name ends in `.xlsx`/`.xlsm`), read
+//!    through GDAL (see [`super::xlsx`]); legacy `.xls` (OLE) is refused with a hint; anything else is CSV.
+//! 2. **CSV dialect** ([`super::sniff`]): BOM / UTF-8 / Windows-1252 decoding, then `;` / tab / `,`
+//!    sniffing (both overridable in the [`Mapping`]). Line numbers are physical lines of the file
+//!    (header = line 1 when it is the first line; a quoted value spanning lines counts them all).
+//! 3. **Header**: the first non-blank record that names `registratienummer` and `pleegdatum begin` among the
+//!    first ten non-blank records (title lines above the header are skipped); columns are recognised by
+//!    canonical name or alias, case-, space-, `_`- and `-`-insensitively, or through the mapping file
+//!    (see [`super::mapping`]). A file is refused as a whole ([`DeliveryError::WrongKind`]) unless it has
+//!    `registratienummer`, `pleegdatum begin` and at least one location source: `straat`+`huisnummer`,
+//!    `postcode`+`huisnummer`, `x`+`y`, `lat`+`lon` or `buurtcode`.
+//! 4. **Rows**: blank rows (only whitespace or delimiters) are skipped and not counted. Every other row
+//!    becomes either a [`DeliveryRow`] or one [`Rejection`] naming its first problem, checked in this
+//!    order: too few fields (or non-empty fields beyond the header: a shifted row), missing
+//!    registratienummer, missing/invalid dates and times, end before begin, unparsable numbers, coordinates
+//!    outside the Netherlands (RD: [`crate::coords::is_within_netherlands_rd`], WGS84:
+//!    [`crate::coords::is_within_netherlands_wgs84`]), and finally no location at all.
+//! 5. **Duplicates**: when a registratienummer occurs on several accepted rows of one file, the **last**
+//!    one wins (exports list later corrections further down) and each earlier one is reported as a
+//!    rejection "dubbel in bestand". Rejected rows do not take part: a valid earlier row survives an
+//!    invalid later one.
+//!
+//! # Time window
+//! `begin` = pleegdatum begin + pleegtijd begin. Without a begin time the window starts at 00:00, and
+//! `time_known` is false. `end` = pleegdatum eind + pleegtijd eind, where an eind date without time means
+//! 23:59 of that day and an eind time without eind date is taken on the begin date. Without any eind value
+//! the end equals the begin when the begin time is known, else 23:59 of the begin day. End before begin
+//! is rejected (a window crossing midnight needs its eind date). A date cell that carries a time
+//! (`2024-03-15 14:30`, XLSX datetime cells) supplies the time when the time column is empty or absent.
+//!
+//! # Values
+//! - `maatschappelijke klasse`: a leading code of digits and dots (`1.1.1`) becomes `category_code`, the
+//!   rest (after `-`/`:`/spaces) `category_label`; a value without such code is a label only.
+//! - `postcode`: normalised to `1012JS` when it is a valid Dutch postcode, else kept as given (trimmed):
+//!   the geocoder reports it.
+//! - `huisnummer`, `huisletter`, `toevoeging`, `straat`, `plaats`, `buurtcode`: trimmed, otherwise raw.
+//! - Numbers accept `,` or `.` as decimal separator, never thousands separators.
+//! - `extra`: every `[extra]` name of the mapping is present, with an empty string for an empty cell.
+//! - `content_hash`: SHA-256 (hex) over all normalised fields (not the line number), so the same incident
+//!   read from CSV or XLSX, in any encoding, gets the same hash, and any change of content a new one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use sha2::{Digest, Sha256};
+
+use super::mapping::{resolve_headers, Column, Mapping, Resolved};
+use super::sniff::{self, decode, parse_date, parse_decimal, parse_time, sniff_delimiter};
+use crate::coords::{is_within_netherlands_rd, is_within_netherlands_wgs84};
+
+/// One accepted incident of a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    /// 1-based physical line number in the file (header = line 1), or the sheet row for XLSX.
+    pub line: u64,
+    /// Registratienummer (trimmed).
+    pub registration: String,
+    /// Start of the time window (local time).
+    pub begin: NaiveDateTime,
+    /// End of the time window (local time), never before `begin`.
+    pub end: NaiveDateTime,
+    /// False when no begin time was given (date-only window).
+    pub time_known: bool,
+    /// Crime code, e.g. `1.1.1`.
+    pub category_code: Option<String>,
+    /// Crime label, e.g. `Diefstal/inbraak woning`.
+    pub category_label: Option<String>,
+    /// Street name as given.
+    pub street: Option<String>,
+    /// Huisnummer as given, e.g. `12a-3` or `12 A`.
+    pub huisnummer: Option<String>,
+    /// Huisletter as given.
+    pub huisletter: Option<String>,
+    /// Huisnummertoevoeging as given.
+    pub toevoeging: Option<String>,
+    /// Postcode, normalised to `1012JS` when valid.
+    pub postcode: Option<String>,
+    /// Woonplaats as given.
+    pub plaats: Option<String>,
+    /// RD New easting in metres, as given.
+    pub x_m: Option<f64>,
+    /// RD New northing in metres, as given.
+    pub y_m: Option<f64>,
+    /// WGS84 latitude in degrees, as given (the caller converts).
+    pub lat: Option<f64>,
+    /// WGS84 longitude in degrees, as given (the caller converts).
+    pub lon: Option<f64>,
+    /// CBS buurtcode as given.
+    pub buurtcode: Option<String>,
+    /// Columns kept through the mapping's `[extra]` section (name -> value).
+    pub extra: BTreeMap<String, String>,
+    /// SHA-256 hex of the row's normalised fields (for "changed version" detection).
+    pub content_hash: String,
+}
+
+/// A row that was not accepted, with the reason in plain (Dutch) words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// 1-based physical line number (or sheet row).
+    pub line: u64,
+    /// Registratienummer, when the row had one.
+    pub registration: Option<String>,
+    /// Header of the offending column as written in the file, when one column is to blame.
+    pub column: Option<String>,
+    /// Plain-words reason, e.g. `ongeldige datum '31-02-2024'`.
+    pub reason: String,
+}
+
+/// The result of reading one delivery file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedDelivery {
+    /// File name (without directories).
+    pub file_name: String,
+    /// SHA-256 hex of the file bytes.
+    pub checksum: String,
+    /// `"csv"` or `"xlsx"`.
+    pub format: &'static str,
+    /// `"utf-8"`, `"windows-1252"`, `"utf-16le"` or `"utf-16be"` (XLSX: `"utf-8"`).
+    pub encoding: &'static str,
+    /// CSV field delimiter; `None` for XLSX.
+    pub delimiter: Option<char>,
+    /// Accepted rows, in file order.
+    pub rows: Vec<DeliveryRow>,
+    /// Rejections, in line order.
+    pub rejections: Vec<Rejection>,
+    /// Number of non-blank data rows (accepted + rejected lines).
+    pub total_rows: u64,
+}
+
+/// Why a delivery file could not be read at all. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The file could not be read.
+    #[error("{file}: kan bestand niet lezen: {source}")]
+    Io {
+        /// File path.
+        file: String,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has no header (empty or blank).
+    #[error("{file}: bestand is leeg")]
+    Empty {
+        /// File path.
+        file: String,
+    },
+    /// The file is not an incident delivery: required columns are missing.
+    #[error(
+        "{file}: geen incidentlevering; ontbrekende kolommen: {}; gevonden kolommen: {}",
+        .missing.join(", "),
+        .found.join(", ")
+    )]
+    WrongKind {
+        /// File path.
+        file: String,
+        /// Missing requirements by canonical name (a location requirement lists its alternatives).
+        missing: Vec<String>,
+        /// Headers found in the file.
+        found: Vec<String>,
+    },
+    /// The mapping file is invalid or does not fit the delivery.
+    #[error("{file}: mapping: {reason}")]
+    Mapping {
+        /// Mapping file path (or the delivery when the mapping does not fit it).
+        file: String,
+        /// What is wrong, naming the section/key.
+        reason: String,
+    },
+    /// The XLSX workbook could not be read.
+    #[error("{file}: XLSX: {reason}")]
+    Xlsx {
+        /// File path.
+        file: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An unsupported file format (e.g. legacy `.xls`).
+    #[error("{file}: {reason}")]
+    Format {
+        /// File path.
+        file: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+}
+
+/// A sheet of text cells with physical line numbers, as produced by the CSV and XLSX readers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Table {
+    pub records: Vec<Record>,
+    /// XLSX cells: plain numbers in date/time columns may be Excel serials.
+    pub excel_serials: bool,
+}
+
+/// One record of a [`Table`].
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub line: u64,
+    pub fields: Vec<String>,
+}
+
+impl Record {
+    fn is_blank(&self) -> bool {
+        self.fields.iter().all(|f| f.trim().is_empty())
+    }
+}
+
+/// Reads a delivery file (CSV or XLSX) from disk.
+pub fn read_delivery(
+    path: &Path,
+    mapping: Option<&Mapping>,
+) -> Result<ParsedDelivery, DeliveryError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| DeliveryError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.clone());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if is_zip(&bytes) || ext == "xlsx" || ext == "xlsm" {
+        let table =
+            super::xlsx::read_xlsx_path(path, &file, mapping.and_then(|m| m.sheet.as_deref()))?;
+        return finish(
+            &file, file_name, &bytes, "xlsx", "utf-8", None, table, mapping,
+        );
+    }
+    parse_bytes(&file, file_name, &bytes, mapping)
+}
+
+/// Reads a delivery from memory (e.g. an HTTP upload). CSV is parsed directly; XLSX goes through GDAL's
+/// in-memory file system. `file_name` is used in messages and in [`ParsedDelivery::file_name`].
+pub fn read_delivery_bytes(
+    file_name: &str,
+    bytes: &[u8],
+    mapping: Option<&Mapping>,
+) -> Result<ParsedDelivery, DeliveryError> {
+    if is_zip(bytes) {
+        let table = super::xlsx::read_xlsx_bytes(
+            bytes,
+            file_name,
+            mapping.and_then(|m| m.sheet.as_deref()),
+        )?;
+        return finish(
+            file_name,
+            file_name.to_string(),
+            bytes,
+            "xlsx",
+            "utf-8",
+            None,
+            table,
+            mapping,
+        );
+    }
+    parse_bytes(file_name, file_name.to_string(), bytes, mapping)
+}
+
+fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+}
+
+fn parse_bytes(
+    file: &str,
+    file_name: String,
+    bytes: &[u8],
+    mapping: Option<&Mapping>,
+) -> Result<ParsedDelivery, DeliveryError> {
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        return Err(DeliveryError::Format {
+            file: file.to_string(),
+            reason: "oud Excel-formaat (.xls) wordt niet ondersteund; sla op als .xlsx of CSV"
+                .to_string(),
+        });
+    }
+    let decoded = decode(bytes, mapping.map(|m| m.encoding).unwrap_or_default());
+    let delimiter = mapping
+        .and_then(|m| m.delimiter)
+        .unwrap_or_else(|| sniff_delimiter(&decoded.text));
+    let table = csv_table(&decoded.text, delimiter);
+    finish(
+        file,
+        file_name,
+        bytes,
+        "csv",
+        decoded.encoding,
+        Some(delimiter),
+        table,
+        mapping,
+    )
+}
+
+/// Splits CSV text into records with physical line numbers. Malformed quoting never fails: the csv crate
+/// reads an unterminated quote to the end of the input, which then shows up as a rejected row.
+fn csv_table(text: &str, delimiter: char) -> Table {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(u8::try_from(delimiter).unwrap_or(b';'))
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = Vec::new();
+    let mut record = csv::StringRecord::new();
+    // The csv crate's own line counter skips blank lines, so count newlines up to each record's byte offset.
+    let bytes = text.as_bytes();
+    let (mut counted_to, mut line) = (0usize, 1u64);
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                let offset = record.position().map_or(counted_to, |p| {
+                    usize::try_from(p.byte()).unwrap_or(counted_to)
+                });
+                // The position is where the reader started, i.e. before any blank lines it skipped.
+                let mut upto = offset.clamp(counted_to, bytes.len());
+                while matches!(bytes.get(upto), Some(b'\n' | b'\r')) {
+                    upto += 1;
+                }
+                line += bytes[counted_to..upto]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64;
+                counted_to = upto;
+                records.push(Record {
+                    line,
+                    fields: record.iter().map(str::to_string).collect(),
+                });
+            }
+            Ok(false) => break,
+            // Only UTF-8 errors are possible on &str input; skip such a record rather than stop.
+            Err(_) => continue,
+        }
+    }
+    Table {
+        records,
+        excel_serials: false,
+    }
+}
+
+/// Number of leading non-blank records searched for the header.
+const HEADER_SEARCH: usize = 10;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What is missing for a header to be accepted, by canonical name (empty = acceptable).
+fn missing_requirements(r: &Resolved) -> Vec<String> {
+    let mut missing = Vec::new();
+    for c in [Column::Registratienummer, Column::PleegdatumBegin] {
+        if r.get(c).is_none() {
+            missing.push(c.canonical_name().to_string());
+        }
+    }
+    let has = |c: Column| r.get(c).is_some();
+    let located = (has(Column::Straat) && has(Column::Huisnummer))
+        || (has(Column::Postcode) && has(Column::Huisnummer))
+        || (has(Column::X) && has(Column::Y))
+        || (has(Column::Lat) && has(Column::Lon))
+        || has(Column::Buurtcode);
+    if !located {
+        missing.push(
+            "locatie (straat+huisnummer, postcode+huisnummer, x+y, lat+lon of buurtcode)"
+                .to_string(),
+        );
+    }
+    missing
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    file: &str,
+    file_name: String,
+    bytes: &[u8],
+    format: &'static str,
+    encoding: &'static str,
+    delimiter: Option<char>,
+    table: Table,
+    mapping: Option<&Mapping>,
+) -> Result<ParsedDelivery, DeliveryError> {
+    let non_blank: Vec<usize> = table
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.is_blank())
+        .map(|(i, _)| i)
+        .collect();
+    let Some(&first) = non_blank.first() else {
+        return Err(DeliveryError::Empty {
+            file: file.to_string(),
+        });
+    };
+    let mut chosen: Option<(usize, Resolved)> = None;
+    for &i in non_blank.iter().take(HEADER_SEARCH) {
+        if let Ok(r) = resolve_headers(&table.records[i].fields, mapping) {
+            if missing_requirements(&r).is_empty() {
+                chosen = Some((i, r));
+                break;
+            }
+        }
+    }
+    let (header_idx, resolved) = match chosen {
+        Some(c) => c,
+        None => {
+            let headers = &table.records[first].fields;
+            let resolved =
+                resolve_headers(headers, mapping).map_err(|reason| DeliveryError::Mapping {
+                    file: file.to_string(),
+                    reason,
+                })?;
+            return Err(DeliveryError::WrongKind {
+                file: file.to_string(),
+                missing: missing_requirements(&resolved),
+                found: headers
+                    .iter()
+                    .map(|h| h.trim().to_string())
+                    .filter(|h| !h.is_empty())
+                    .collect(),
+            });
+        }
+    };
+    let headers = table.records[header_idx].fields.clone();
+    let ctx = RowContext {
+        headers: &headers,
+        resolved: &resolved,
+        date_format: mapping.and_then(|m| m.date_format.as_deref()),
+        excel_serials: table.excel_serials,
+    };
+    let mut rows: Vec<DeliveryRow> = Vec::new();
+    let mut rejections: Vec<Rejection> = Vec::new();
+    let mut total_rows = 0u64;
+    for record in table.records.iter().skip(header_idx + 1) {
+        if record.is_blank() {
+            continue;
+        }
+        total_rows += 1;
+        match ctx.row(record) {
+            Ok(row) => rows.push(row),
+            Err(rej) => rejections.push(rej),
+        }
+    }
+
+    // Duplicates: the last accepted row of a registratienummer wins.
+    let mut last: HashMap<&str, u64> = HashMap::new();
+    for row in &rows {
+        last.insert(row.registration.as_str(), row.line);
+    }
+    let reg_header = resolved
+        .get(Column::Registratienummer)
+        .and_then(|i| headers.get(i))
+        .map(|h| h.trim().to_string());
+    let mut duplicates = Vec::new();
+    for row in &rows {
+        if let Some(&winner) = last.get(row.registration.as_str()) {
+            if winner != row.line {
+                duplicates.push(Rejection {
+                    line: row.line,
+                    registration: Some(row.registration.clone()),
+                    column: reg_header.clone(),
+                    reason: format!("dubbel in bestand: vervangen door regel {winner}"),
+                });
+            }
+        }
+    }
+    drop(last);
+    if !duplicates.is_empty() {
+        let dup_lines: std::collections::HashSet<u64> = duplicates.iter().map(|d| d.line).collect();
+        rows.retain(|r| !dup_lines.contains(&r.line));
+        rejections.extend(duplicates);
+    }
+    rejections.sort_by_key(|r| r.line);
+
+    Ok(ParsedDelivery {
+        file_name,
+        checksum: sha256_hex(bytes),
+        format,
+        encoding,
+        delimiter,
+        rows,
+        rejections,
+        total_rows,
+    })
+}
+
+/// Everything needed to turn one record into a row.
+struct RowContext<'a> {
+    headers: &'a [String],
+    resolved: &'a Resolved,
+    date_format: Option<&'a str>,
+    excel_serials: bool,
+}
+
+/// Builds a rejection for `record` from inside [`RowContext::row`].
+struct Reject<'a> {
+    line: u64,
+    registration: Option<String>,
+    headers: &'a [String],
+    resolved: &'a Resolved,
+}
+
+impl Reject<'_> {
+    fn at(&self, column: Option<Column>, reason: String) -> Rejection {
+        Rejection {
+            line: self.line,
+            registration: self.registration.clone(),
+            column: column
+                .and_then(|c| self.resolved.get(c))
+                .and_then(|i| self.headers.get(i))
+                .map(|h| h.trim().to_string()),
+            reason,
+        }
+    }
+}
+
+fn time_2359() -> NaiveTime {
+    NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN)
+}
+
+/// Splits `1.1.1 Diefstal/inbraak woning` into code and label (see the module docs).
+pub fn split_category(value: &str) -> (Option<String>, Option<String>) {
+    let value = value.trim();
+    let code_len = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let code = value[..code_len].trim_end_matches('.');
+    let is_code = code.starts_with(|c: char| c.is_ascii_digit())
+        && code.contains('.')
+        && !code.contains("..")
+        && (code_len == value.len() || value[code_len..].starts_with([' ', '-', ':', '\t']));
+    if !is_code {
+        return (None, (!value.is_empty()).then(|| value.to_string()));
+    }
+    let label = value[code_len..]
+        .trim_start_matches([' ', '-', ':', '\t'])
+        .trim();
+    (
+        Some(code.to_string()),
+        (!label.is_empty()).then(|| label.to_string()),
+    )
+}
+
+/// Normalises a Dutch postcode (`1012 js` -> `1012JS`); `None` when it is not one.
+pub fn normalise_postcode(value: &str) -> Option<String> {
+    let compact: String = value
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let b = compact.as_bytes();
+    let valid = b.len() == 6
+        && (b'1'..=b'9').contains(&b[0])
+        && b[1..4].iter().all(u8::is_ascii_digit)
+        && b[4..].iter().all(u8::is_ascii_uppercase);
+    valid.then_some(compact)
+}
+
+impl RowContext<'_> {
+    fn field(&self, record: &Record, c: Column) -> Option<String> {
+        let i = self.resolved.get(c)?;
+        let v = record.fields.get(i)?.trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+
+    fn date(&self, v: &str) -> Option<(NaiveDate, Option<NaiveTime>)> {
+        parse_date(v, self.date_format).or_else(|| {
+            if self.excel_serials && self.date_format.is_none() {
+                sniff::excel_serial_datetime(v).map(|dt| {
+                    let t = dt.time();
+                    (dt.date(), (t != NaiveTime::MIN).then_some(t))
+                })
+            } else {
+                None
+            }
+        })
+    }
+
+    fn time(&self, v: &str) -> Option<NaiveTime> {
+        parse_time(v).or_else(|| {
+            if self.excel_serials {
+                sniff::excel_fraction_time(v)
+            } else {
+                None
+            }
+        })
+    }
+
+    fn row(&self, record: &Record) -> Result<DeliveryRow, Rejection> {
+        let registration = self.field(record, Column::Registratienummer);
+        let rj = Reject {
+            line: record.line,
+            registration: registration.clone(),
+            headers: self.headers,
+            resolved: self.resolved,
+        };
+        let needed = self
+            .headers
+            .iter()
+            .rposition(|h| !h.trim().is_empty())
+            .map_or(0, |i| i + 1);
+        if record.fields.len() < needed {
+            return Err(rj.at(
+                None,
+                format!("te weinig velden ({} van {needed})", record.fields.len()),
+            ));
+        }
+        if record
+            .fields
+            .iter()
+            .skip(self.headers.len())
+            .any(|f| !f.trim().is_empty())
+        {
+            return Err(rj.at(
+                None,
+                format!(
+                    "te veel velden ({} van {}): verschoven regel?",
+                    record.fields.len(),
+                    self.headers.len()
+                ),
+            ));
+        }
+        let Some(registration) = registration.clone() else {
+            return Err(rj.at(
+                Some(Column::Registratienummer),
+                "registratienummer ontbreekt".into(),
+            ));
+        };
+
+        // Time window.
+        let Some(begin_raw) = self.field(record, Column::PleegdatumBegin) else {
+            return Err(rj.at(
+                Some(Column::PleegdatumBegin),
+                "pleegdatum begin ontbreekt".into(),
+            ));
+        };
+        let bad_date = |c: Column, v: &str| {
+            let hint = self
+                .date_format
+                .map(|f| format!(" (verwacht formaat {f})"))
+                .unwrap_or_default();
+            rj.at(Some(c), format!("ongeldige datum '{v}'{hint}"))
+        };
+        let (begin_date, begin_embedded) = self
+            .date(&begin_raw)
+            .ok_or_else(|| bad_date(Column::PleegdatumBegin, &begin_raw))?;
+        let begin_time = match self.field(record, Column::PleegtijdBegin) {
+            Some(v) => Some(self.time(&v).ok_or_else(|| {
+                rj.at(
+                    Some(Column::PleegtijdBegin),
+                    format!("ongeldige tijd '{v}'"),
+                )
+            })?),
+            None => begin_embedded,
+        };
+        let time_known = begin_time.is_some();
+        let begin = begin_date.and_time(begin_time.unwrap_or(NaiveTime::MIN));
+
+        let end_date = match self.field(record, Column::PleegdatumEind) {
+            Some(v) => Some(
+                self.date(&v)
+                    .ok_or_else(|| bad_date(Column::PleegdatumEind, &v))?,
+            ),
+            None => None,
+        };
+        let end_time = match self.field(record, Column::PleegtijdEind) {
+            Some(v) => Some(self.time(&v).ok_or_else(|| {
+                rj.at(Some(Column::PleegtijdEind), format!("ongeldige tijd '{v}'"))
+            })?),
+            None => end_date.and_then(|(_, t)| t),
+        };
+        let end = match (end_date, end_time) {
+            (Some((d, _)), Some(t)) => d.and_time(t),
+            (Some((d, _)), None) => d.and_time(time_2359()),
+            (None, Some(t)) => begin_date.and_time(t),
+            (None, None) if time_known => begin,
+            (None, None) => begin_date.and_time(time_2359()),
+        };
+        if end < begin {
+            let column = if end_date.is_some() {
+                Column::PleegdatumEind
+            } else {
+                Column::PleegtijdEind
+            };
+            return Err(rj.at(
+                Some(column),
+                format!(
+                    "einde {} ligt voor begin {}",
+                    end.format("%d-%m-%Y %H:%M"),
+                    begin.format("%d-%m-%Y %H:%M")
+                ),
+            ));
+        }
+
+        // Numbers and coordinates.
+        let number = |c: Column| -> Result<Option<f64>, Rejection> {
+            match self.field(record, c) {
+                None => Ok(None),
+                Some(v) => parse_decimal(&v)
+                    .map(Some)
+                    .ok_or_else(|| rj.at(Some(c), format!("ongeldig getal '{v}'"))),
+            }
+        };
+        let x_m = number(Column::X)?;
+        let y_m = number(Column::Y)?;
+        let lat = number(Column::Lat)?;
+        let lon = number(Column::Lon)?;
+        match (x_m, y_m) {
+            (Some(_), None) => return Err(rj.at(Some(Column::Y), "y ontbreekt bij x".into())),
+            (None, Some(_)) => return Err(rj.at(Some(Column::X), "x ontbreekt bij y".into())),
+            (Some(x), Some(y)) if !is_within_netherlands_rd(x, y) => {
+                return Err(rj.at(
+                    Some(Column::X),
+                    format!("RD-coördinaten buiten Nederland (x={x}, y={y})"),
+                ))
+            }
+            _ => {}
+        }
+        match (lat, lon) {
+            (Some(_), None) => return Err(rj.at(Some(Column::Lon), "lon ontbreekt bij lat".into())),
+            (None, Some(_)) => return Err(rj.at(Some(Column::Lat), "lat ontbreekt bij lon".into())),
+            (Some(la), Some(lo)) if !is_within_netherlands_wgs84(lo, la) => {
+                let hint = if is_within_netherlands_wgs84(la, lo) {
+                    " (lat en lon verwisseld?)"
+                } else {
+                    ""
+                };
+                return Err(rj.at(
+                    Some(Column::Lat),
+                    format!("WGS84-coördinaten buiten Nederland (lat={la}, lon={lo}){hint}"),
+                ));
+            }
+            _ => {}
+        }
+
+        let street = self.field(record, Column::Straat);
+        let huisnummer = self.field(record, Column::Huisnummer);
+        let postcode = self
+            .field(record, Column::Postcode)
+            .map(|p| normalise_postcode(&p).unwrap_or(p));
+        let buurtcode = self.field(record, Column::Buurtcode);
+        if street.is_none()
+            && postcode.is_none()
+            && x_m.is_none()
+            && lat.is_none()
+            && buurtcode.is_none()
+        {
+            return Err(rj.at(
+                None,
+                "geen locatie: adres, coördinaten en buurtcode ontbreken".into(),
+            ));
+        }
+        let (category_code, category_label) = self
+            .field(record, Column::MaatschappelijkeKlasse)
+            .map(|v| split_category(&v))
+            .unwrap_or((None, None));
+        let extra: BTreeMap<String, String> = self
+            .resolved
+            .extra
+            .iter()
+            .map(|(name, i)| {
+                let v = record.fields.get(*i).map(|s| s.trim()).unwrap_or_default();
+                (name.clone(), v.to_string())
+            })
+            .collect();
+        let mut row = DeliveryRow {
+            line: record.line,
+            registration,
+            begin,
+            end,
+            time_known,
+            category_code,
+            category_label,
+            street,
+            huisnummer,
+            huisletter: self.field(record, Column::Huisletter),
+            toevoeging: self.field(record, Column::Toevoeging),
+            postcode,
+            plaats: self.field(record, Column::Plaats),
+            x_m,
+            y_m,
+            lat,
+            lon,
+            buurtcode,
+            extra,
+            content_hash: String::new(),
+        };
+        row.content_hash = content_hash(&row);
+        Ok(row)
+    }
+}
+
+/// The stable content hash of a row: SHA-256 hex over its normalised fields, excluding `line` and
+/// `content_hash` itself. Absent values and empty strings hash differently.
+pub fn content_hash(row: &DeliveryRow) -> String {
+    let mut h = Sha256::new();
+    let mut put = |name: &str, value: Option<&str>| {
+        h.update(name.as_bytes());
+        match value {
+            Some(v) => {
+                h.update(b"\x1f");
+                h.update(v.as_bytes());
+            }
+            None => h.update(b"\x00"),
+        }
+        h.update(b"\x1e");
+    };
+    let num = |v: Option<f64>| v.map(|v| format!("{v}"));
+    put("registratienummer", Some(&row.registration));
+    put(
+        "begin",
+        Some(&row.begin.format("%Y-%m-%dT%H:%M:%S").to_string()),
+    );
+    put(
+        "end",
+        Some(&row.end.format("%Y-%m-%dT%H:%M:%S").to_string()),
+    );
+    put("time_known", Some(if row.time_known { "1" } else { "0" }));
+    put("category_code", row.category_code.as_deref());
+    put("category_label", row.category_label.as_deref());
+    put("straat", row.street.as_deref());
+    put("huisnummer", row.huisnummer.as_deref());
+    put("huisletter", row.huisletter.as_deref());
+    put("toevoeging", row.toevoeging.as_deref());
+    put("postcode", row.postcode.as_deref());
+    put("plaats", row.plaats.as_deref());
+    put("x", num(row.x_m).as_deref());
+    put("y", num(row.y_m).as_deref());
+    put("lat", num(row.lat).as_deref());
+    put("lon", num(row.lon).as_deref());
+    put("buurtcode", row.buurtcode.as_deref());
+    for (k, v) in &row.extra {
+        put(&format!("extra:{k}"), Some(v));
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn read(text: &str) -> ParsedDelivery {
+        read_delivery_bytes("t.csv", text.as_bytes(), None).unwrap()
+    }
+
+    #[test]
+    fn splits_categories() {
+        assert_eq!(
+            split_category("1.1.1 Diefstal/inbraak woning"),
+            (Some("1.1.1".into()), Some("Diefstal/inbraak woning".into()))
+        );
+        assert_eq!(split_category("2.6.10"), (Some("2.6.10".into()), None));
+        assert_eq!(
+            split_category("1.4.5 - Mishandeling"),
+            (Some("1.4.5".into()), Some("Mishandeling".into()))
+        );
+        assert_eq!(
+            split_category("Overlast jeugd"),
+            (None, Some("Overlast jeugd".into()))
+        );
+        assert_eq!(split_category("1.1.1x"), (None, Some("1.1.1x".into())));
+        assert_eq!(
+            split_category("2024 jaar"),
+            (None, Some("2024 jaar".into()))
+        );
+        assert_eq!(split_category(""), (None, None));
+    }
+
+    #[test]
+    fn normalises_postcodes() {
+        assert_eq!(normalise_postcode("1012 js"), Some("1012JS".into()));
+        assert_eq!(normalise_postcode("1012JS"), Some("1012JS".into()));
+        assert_eq!(normalise_postcode("0123AB"), None);
+        assert_eq!(normalise_postcode("1012J"), None);
+        assert_eq!(normalise_postcode("1012ÉS"), None);
+    }
+
+    #[test]
+    fn time_window_rules() {
+        let p = read(
+            "registratienummer;pleegdatum begin;pleegtijd begin;pleegdatum eind;pleegtijd eind;buurtcode\n\
+             A;15-03-2024;;;;BU1\n\
+             B;15-03-2024;14:30;;;BU1\n\
+             C;15-03-2024;22:00;17-03-2024;;BU1\n\
+             D;15-03-2024;08:00;;17:15;BU1\n\
+             E;15-03-2024;;16-03-2024;06:00;BU1\n\
+             F;15-03-2024;22:00;;06:00;BU1\n\
+             G;2024-03-15 10:05;;;;BU1\n",
+        );
+        let w: Vec<(String, NaiveDateTime, NaiveDateTime, bool)> = p
+            .rows
+            .iter()
+            .map(|r| (r.registration.clone(), r.begin, r.end, r.time_known))
+            .collect();
+        assert_eq!(
+            w,
+            vec![
+                (
+                    "A".into(),
+                    dt("2024-03-15 00:00"),
+                    dt("2024-03-15 23:59"),
+                    false
+                ),
+                (
+                    "B".into(),
+                    dt("2024-03-15 14:30"),
+                    dt("2024-03-15 14:30"),
+                    true
+                ),
+                (
+                    "C".into(),
+                    dt("2024-03-15 22:00"),
+                    dt("2024-03-17 23:59"),
+                    true
+                ),
+                (
+                    "D".into(),
+                    dt("2024-03-15 08:00"),
+                    dt("2024-03-15 17:15"),
+                    true
+                ),
+                (
+                    "E".into(),
+                    dt("2024-03-15 00:00"),
+                    dt("2024-03-16 06:00"),
+                    false
+                ),
+                (
+                    "G".into(),
+                    dt("2024-03-15 10:05"),
+                    dt("2024-03-15 10:05"),
+                    true
+                ),
+            ]
+        );
+        assert_eq!(p.rejections.len(), 1);
+        assert_eq!(p.rejections[0].line, 7);
+        assert_eq!(p.rejections[0].column.as_deref(), Some("pleegtijd eind"));
+        assert_eq!(p.total_rows, 7);
+    }
+
+    #[test]
+    fn duplicates_last_valid_row_wins() {
+        let p = read(
+            "registratienummer;pleegdatum;buurtcode\n\
+             A;01-01-2024;BU1\n\
+             A;02-01-2024;BU1\n\
+             B;03-01-2024;BU1\n\
+             B;99-01-2024;BU1\n",
+        );
+        let kept: Vec<(u64, &str)> = p
+            .rows
+            .iter()
+            .map(|r| (r.line, r.registration.as_str()))
+            .collect();
+        assert_eq!(kept, vec![(3, "A"), (4, "B")]);
+        let rej: Vec<(u64, &str)> = p
+            .rejections
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            rej,
+            vec![
+                (2, "dubbel in bestand: vervangen door regel 3"),
+                (5, "ongeldige datum '99-01-2024'")
+            ]
+        );
+    }
+
+    #[test]
+    fn content_hash_ignores_line_but_not_content() {
+        let p = read(
+            "registratienummer;pleegdatum;buurtcode\n\
+             A;01-01-2024;BU1\n\
+             \n\
+             B;01-01-2024;BU1\n\
+             C;01-01-2024;BU2\n",
+        );
+        let a = &p.rows[0];
+        let mut moved = a.clone();
+        moved.line = 99;
+        assert_eq!(content_hash(&moved), a.content_hash);
+        assert_ne!(p.rows[1].content_hash, a.content_hash);
+        assert_ne!(p.rows[2].content_hash, p.rows[1].content_hash);
+        assert_eq!(a.content_hash.len(), 64);
+        assert_eq!(p.rows[1].line, 4);
+        assert_eq!(p.total_rows, 3);
+    }
+
+    #[test]
+    fn title_line_above_header_is_skipped() {
+        let p = read(
+            "Export BVH week 11\n\
+             registratienummer;pleegdatum;x;y\n\
+             A;01-01-2024;155000;463000\n",
+        );
+        assert_eq!(p.rows.len(), 1);
+        assert_eq!(p.rows[0].line, 3);
+        assert_eq!(p.total_rows, 1);
+    }
+
+    #[test]
+    fn xls_and_empty_are_refused() {
+        let xls = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0];
+        assert!(matches!(
+            read_delivery_bytes("a.xls", &xls, None),
+            Err(DeliveryError::Format { .. })
+        ));
+        for empty in ["", "\n\n", " ; ;\n"] {
+            let e = read_delivery_bytes("leeg.csv", empty.as_bytes(), None).unwrap_err();
+            assert!(matches!(e, DeliveryError::Empty { .. }), "{empty:?}");
+            assert!(e.to_string().contains("leeg.csv"));
+        }
+    }
+}

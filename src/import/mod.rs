@@ -5,9 +5,13 @@ pub mod bag;
 pub mod cbs;
 pub mod delivery;
 pub mod indicators;
+pub mod mapping;
 pub mod opendata;
+pub mod report;
+pub mod sniff;
 pub mod text_file;
 pub mod vector;
+pub mod xlsx;
 
 /// Errors of the CBS, BAG, open-data and indicator readers. Every message names the file and, for a bad row,
 /// where in the file and which column.

@@ -1,0 +1,120 @@
+//! XLSX deliveries through GDAL's XLSX driver.
+//!
+//! The driver is told (thread-local configuration, restored afterwards) to type every field as text
+//! (`OGR_XLSX_FIELD_TYPES=STRING`) so that registration numbers, postcodes and coordinates arrive exactly
+//! as shown, and to treat no row as header (`OGR_XLSX_HEADERS=DISABLE`). The header is then found by the same
+//! rules as for CSV (including title rows above it), and GDAL's feature id is the 1-based sheet row, which
+//! becomes the line number. With text typing, date cells arrive as `2024/03/15` and datetime cells as
+//! `2024/03/15 14:30:00`, time cells as `14:30:00`; dates typed as text arrive as typed. Both are handled
+//! by [`super::sniff::parse_date`]; plain numbers in date/time columns are read as Excel serials.
+//!
+//! The first sheet is read unless the mapping names one. In-memory uploads go through GDAL's `/vsimem/`
+//! file system, so nothing is written to disk.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gdal::vector::LayerAccess;
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+
+use super::delivery::{DeliveryError, Record, Table};
+
+/// Sets thread-local GDAL configuration options and clears them again on drop.
+struct ConfigGuard(&'static [(&'static str, &'static str)]);
+
+impl ConfigGuard {
+    fn set(options: &'static [(&'static str, &'static str)]) -> ConfigGuard {
+        for (k, v) in options {
+            // Failure only happens for keys/values containing NUL bytes, which these constants do not.
+            let _ = gdal::config::set_thread_local_config_option(k, v);
+        }
+        ConfigGuard(options)
+    }
+}
+
+impl Drop for ConfigGuard {
+    fn drop(&mut self) {
+        for (k, _) in self.0 {
+            let _ = gdal::config::clear_thread_local_config_option(k);
+        }
+    }
+}
+
+const XLSX_OPTIONS: &[(&str, &str)] = &[
+    ("OGR_XLSX_HEADERS", "DISABLE"),
+    ("OGR_XLSX_FIELD_TYPES", "STRING"),
+];
+
+/// Reads one sheet of an XLSX file on disk (or any GDAL path) into text records. `file` names the
+/// delivery in errors; `sheet` selects a sheet by name (default: the first).
+pub(crate) fn read_xlsx_path(
+    gdal_path: &Path,
+    file: &str,
+    sheet: Option<&str>,
+) -> Result<Table, DeliveryError> {
+    let err = |reason: String| DeliveryError::Xlsx {
+        file: file.to_string(),
+        reason,
+    };
+    let _guard = ConfigGuard::set(XLSX_OPTIONS);
+    let dataset = Dataset::open_ex(
+        gdal_path,
+        DatasetOptions {
+            open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+            allowed_drivers: Some(&["XLSX"]),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| err(format!("kan werkmap niet openen: {e}")))?;
+    let mut layer = match sheet {
+        Some(name) => dataset.layer_by_name(name).map_err(|_| {
+            let sheets: Vec<String> = dataset.layers().map(|l| l.name()).collect();
+            err(format!(
+                "werkblad '{name}' niet gevonden; aanwezig: {}",
+                sheets.join(", ")
+            ))
+        })?,
+        None => dataset
+            .layer(0)
+            .map_err(|_| err("werkmap bevat geen werkblad".to_string()))?,
+    };
+    let mut records = Vec::new();
+    let mut previous = 0u64;
+    for feature in layer.features() {
+        let line = feature.fid().unwrap_or(previous + 1);
+        previous = line;
+        let fields = (0..feature.field_count())
+            .map(|i| {
+                feature
+                    .field_as_string(i)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            })
+            .collect();
+        records.push(Record { line, fields });
+    }
+    Ok(Table {
+        records,
+        excel_serials: true,
+    })
+}
+
+static VSIMEM_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Reads an XLSX workbook held in memory via GDAL's `/vsimem/` (removed again afterwards).
+pub(crate) fn read_xlsx_bytes(
+    bytes: &[u8],
+    file: &str,
+    sheet: Option<&str>,
+) -> Result<Table, DeliveryError> {
+    let n = VSIMEM_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path = format!("/vsimem/brandpunt-delivery-{}-{n}.xlsx", std::process::id());
+    gdal::vsi::create_mem_file(&path, bytes.to_vec()).map_err(|e| DeliveryError::Xlsx {
+        file: file.to_string(),
+        reason: format!("kan werkmap niet in geheugen plaatsen: {e}"),
+    })?;
+    let result = read_xlsx_path(Path::new(&path), file, sheet);
+    let _ = gdal::vsi::unlink_mem_file(&path);
+    result
+}
