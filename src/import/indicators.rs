@@ -7,7 +7,7 @@
 //! An empty cell is a missing value. An unparsable number or an invalid buurtcode rejects that value with its line
 //! and column; a file without a `buurtcode` column is refused.
 
-use super::{text_file, ImportError};
+use super::{read_delimited_text, sniff::parse_decimal, ImportError};
 use crate::store::IndicatorValue;
 use std::path::Path;
 
@@ -26,20 +26,6 @@ pub struct Indicators {
     pub rejections: Vec<IndicatorRejection>,
 }
 
-/// Parse a number with a decimal comma or point (`12,5`, `12.5`, `-3`).
-pub fn parse_decimal(raw: &str) -> Option<f64> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let s = if s.contains(',') && !s.contains('.') {
-        s.replace(',', ".")
-    } else {
-        s.to_string()
-    };
-    s.parse::<f64>().ok().filter(|v| v.is_finite())
-}
-
 fn valid_buurtcode(code: &str) -> bool {
     let b = code.as_bytes();
     b.len() == 10
@@ -53,12 +39,11 @@ fn valid_buurtcode(code: &str) -> bool {
 /// Read an indicator CSV.
 pub fn read_indicators(path: &Path) -> Result<Indicators, ImportError> {
     let file = path.display().to_string();
-    let content = text_file::read_text(path)?;
-    let delimiter = text_file::sniff_delimiter(&content.text);
+    let (text, delimiter) = read_delimited_text(path)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
-        .from_reader(content.text.as_bytes());
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| ImportError::File {

@@ -9,7 +9,6 @@ pub mod mapping;
 pub mod opendata;
 pub mod report;
 pub mod sniff;
-pub mod text_file;
 pub mod vector;
 pub mod xlsx;
 
@@ -39,4 +38,16 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+/// Read a delimited text file as published (UTF-8 with or without BOM, or Windows-1252) and sniff its
+/// delimiter; errors name the file.
+pub fn read_delimited_text(path: &std::path::Path) -> Result<(String, u8), ImportError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        file: path.display().to_string(),
+        source,
+    })?;
+    let text = sniff::decode(&bytes, sniff::TextEncoding::Auto).text.into_owned();
+    let delimiter = sniff::sniff_delimiter(&text) as u8;
+    Ok((text, delimiter))
 }

@@ -4,7 +4,7 @@
 //! (month) or `2024JJ00` (year), and `null` (JSON) or an empty cell / `.` (CSV) for a withheld value - which
 //! is kept as withheld, never read as zero.
 
-use super::{text_file, ImportError};
+use super::{read_delimited_text, ImportError};
 use crate::store::PoliceCount;
 use std::path::Path;
 
@@ -198,12 +198,12 @@ fn finish(
 /// Read an open-data table from OData JSON (`{"value": [...]}` or a bare array) or CSV (by content).
 pub fn read_counts(path: &Path) -> Result<OpenDataCounts, ImportError> {
     let file = path.display().to_string();
-    let content = text_file::read_text(path)?;
-    let trimmed = content.text.trim_start();
+    let (text, delimiter) = read_delimited_text(path)?;
+    let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         read_json(&file, trimmed)
     } else {
-        read_csv(&file, &content.text)
+        read_csv(&file, &text, delimiter)
     }
 }
 
@@ -276,8 +276,7 @@ fn read_json(file: &str, text: &str) -> Result<OpenDataCounts, ImportError> {
     finish(file, parsed, rejections)
 }
 
-fn read_csv(file: &str, text: &str) -> Result<OpenDataCounts, ImportError> {
-    let delimiter = text_file::sniff_delimiter(text);
+fn read_csv(file: &str, text: &str, delimiter: u8) -> Result<OpenDataCounts, ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -367,7 +366,7 @@ mod tests {
                     0;\"A1 \";\"WK036300  \";\"2024MM01\";\"  12\"\n\
                     1;\"A1 \";\"WK036301  \";\"2024MM01\";\".\"\n\
                     2;\"A1 \";\"WK036302  \";\"2024MM01\";\"-3\"\n";
-        let r = read_csv("t.csv", text).unwrap();
+        let r = read_csv("t.csv", text, b';').unwrap();
         assert_eq!(r.table, "47024NED");
         assert_eq!(r.rows.len(), 2);
         assert_eq!(r.rows[0].value, Some(12));
@@ -377,7 +376,7 @@ mod tests {
 
     #[test]
     fn wrong_kind_is_refused() {
-        let e = read_csv("t.csv", "a;b\n1;2\n").unwrap_err();
+        let e = read_csv("t.csv", "a;b\n1;2\n", b';').unwrap_err();
         assert!(e.to_string().contains("WijkenEnBuurten"), "{e}");
     }
 }
