@@ -1,23 +1,111 @@
-//! Command-line interface (the binary's edge; errors are `anyhow` here only).
+//! Command-line interface: the binary's edge. Parses arguments, opens the store, calls the library and prints
+//! results. Errors are `anyhow` here only; the library speaks `thiserror`.
 
-use clap::Parser;
+mod context;
+mod demo;
+mod geocode;
+mod import;
+mod stats;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// brandpunt: hotspot analysis for municipal safety intelligence.
 #[derive(Parser, Debug)]
-#[command(name = "brandpunt", version, about)]
+#[command(name = "brandpunt", version, about, long_about = None)]
 pub struct Cli {
-    /// Path of the embedded store.
-    #[arg(
-        long,
-        global = true,
-        env = "BRANDPUNT_DB",
-        default_value = "./data/brandpunt.db"
-    )]
-    pub db: std::path::PathBuf,
+    /// Path of the embedded store (SQLite).
+    #[arg(long, global = true, env = "BRANDPUNT_DB", default_value = "./data/brandpunt.db")]
+    pub db: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Import source data (CBS boundaries, BAG addresses, incident deliveries, open data, indicators).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Geocode a CSV of addresses against the imported BAG.
+    Geocode(geocode::GeocodeArgs),
+    /// Counts of located incidents per area and category.
+    Stats(stats::StatsArgs),
+    /// Manage tenants (municipalities or cooperations sharing this instance).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// List the imported deliveries of a tenant.
+    Deliveries {
+        #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
+        tenant: String,
+    },
+    /// Generate the demo city in the real formats and import it.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Add a tenant.
+    Add {
+        /// Short code, e.g. `enschede`.
+        code: String,
+        /// Display name, e.g. `Gemeente Enschede`.
+        name: String,
+    },
+    /// List tenants.
+    List,
+}
+
+/// Parse the command line, run it and turn the outcome into an exit code (0 = success).
 pub fn run() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BRANDPUNT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fout: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    use brandpunt::store::Store;
+    match cli.command {
+        Command::Import(cmd) => import::run(&cli.db, cmd),
+        Command::Geocode(args) => geocode::run(&cli.db, args),
+        Command::Stats(args) => stats::run(&cli.db, args),
+        Command::Demo(args) => demo::run(&cli.db, args),
+        Command::Tenant(TenantCommand::Add { code, name }) => {
+            let mut store = context::open_store(&cli.db)?;
+            store.add_tenant(&code, &name)?;
+            println!("Tenant '{code}' toegevoegd.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let store = context::open_store(&cli.db)?;
+            for (code, name) in store.tenants()? {
+                println!("{code}\t{name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deliveries { tenant } => {
+            let store = context::open_store(&cli.db)?;
+            println!("id\tbron\tsoort\tbestand\tingelezen\trijen\tnieuw\tvervangen\tongewijzigd\trapport");
+            for d in store.deliveries(&tenant)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    d.id, d.source, d.kind, d.file_name, d.imported_at, d.total_rows, d.inserted, d.replaced,
+                    d.unchanged, d.reported
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -1,0 +1,301 @@
+//! `brandpunt import ...`
+
+use super::context;
+use anyhow::Context;
+use brandpunt::coords::Transformer;
+use brandpunt::import::{bag, cbs, delivery, incidents, indicators, opendata};
+use brandpunt::store::{AreaLevel, DeliveryMeta, SqliteStore, Store};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// CBS wijk- en buurtkaart (GeoPackage, or pre-2021 shapefile). Replaces the boundary set of that year.
+    Cbs {
+        file: PathBuf,
+        /// Year of the boundaries (default: the `jaar` column or the year in the file name).
+        #[arg(long)]
+        year: Option<i32>,
+    },
+    /// PDOK bag-light.gpkg (verblijfsobject, ligplaats, standplaats, pand).
+    Bag {
+        file: PathBuf,
+        /// Only these gemeenten (4-digit codes, comma-separated, e.g. `0153,0164`).
+        #[arg(long)]
+        gemeente: Option<String>,
+    },
+    /// A police delivery or other incident source (CSV or XLSX).
+    Incidents(IncidentsArgs),
+    /// Police open data per buurt per month (47022NED, 47024NED) as CSV or OData JSON.
+    Counts {
+        file: PathBuf,
+        #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
+        tenant: String,
+    },
+    /// Municipal figures per buurt (CSV keyed by buurtcode).
+    Indicators {
+        file: PathBuf,
+        #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
+        tenant: String,
+        /// Name of the source (e.g. `gemeente`).
+        #[arg(long, default_value = "gemeente")]
+        source: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct IncidentsArgs {
+    pub file: PathBuf,
+    /// Source name, e.g. `politie`, `handhaving`, `klachten`.
+    #[arg(long)]
+    pub source: String,
+    /// Column mapping (TOML) for files that do not use the default column names.
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
+    /// Where to write the report of rejected and unlocated rows (default: next to the input).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Tenant (municipality) the delivery belongs to.
+    #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
+    pub tenant: String,
+}
+
+pub fn run(db: &Path, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ImportCommand::Cbs { file, year } => import_cbs(db, &file, year),
+        ImportCommand::Bag { file, gemeente } => import_bag(db, &file, gemeente.as_deref()),
+        ImportCommand::Incidents(args) => import_incidents(db, &args),
+        ImportCommand::Counts { file, tenant } => import_counts(db, &file, &tenant),
+        ImportCommand::Indicators { file, tenant, source } => import_indicators(db, &file, &tenant, &source),
+    }
+}
+
+fn file_checksum(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: kan het bestand niet lezen", path.display()))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+}
+
+pub fn import_cbs(db: &Path, file: &Path, year: Option<i32>) -> anyhow::Result<ExitCode> {
+    let boundaries = cbs::read_cbs(file, year)?;
+    let checksum = file_checksum(file)?;
+    let mut store = context::open_store(db)?;
+    let buurten: Vec<_> = boundaries
+        .areas
+        .iter()
+        .filter(|a| a.level == AreaLevel::Buurt)
+        .map(|a| brandpunt::area_index::AreaPolygon {
+            buurtcode: a.code.clone(),
+            wijkcode: a.wijkcode.clone().unwrap_or_default(),
+            gemeentecode: a.gemeentecode.clone(),
+            geometry: a.geometry.clone(),
+        })
+        .collect();
+    let index = brandpunt::area_index::AreaIndex::build(buurten);
+    let assign = |x: f64, y: f64| index.locate(x, y).map(|a| a.buurtcode.clone());
+    store.replace_boundary_set_with(boundaries.year, &file_name(file), &checksum, &boundaries.areas, &assign)?;
+    let count = |l: AreaLevel| boundaries.areas.iter().filter(|a| a.level == l).count();
+    let water = boundaries.areas.iter().filter(|a| a.level == AreaLevel::Buurt && a.is_water()).count();
+    println!(
+        "CBS {}: {} gemeenten, {} wijken, {} buurten ({} water) ingelezen uit {}",
+        boundaries.year,
+        count(AreaLevel::Gemeente),
+        count(AreaLevel::Wijk),
+        count(AreaLevel::Buurt),
+        water,
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import_bag(db: &Path, file: &Path, gemeente: Option<&str>) -> anyhow::Result<ExitCode> {
+    let gemeenten = match gemeente {
+        Some(g) => bag::parse_gemeente_filter(g)?,
+        None => Vec::new(),
+    };
+    let mut store = context::open_store(db)?;
+    let index = context::area_index(&store)?;
+    let assign = |x: f64, y: f64| index.locate(x, y).map(|a| a.buurtcode.clone());
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:16} {bar:40} {pos}/{len} [{elapsed}, nog {eta}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut progress = |layer: &str, done: u64, total: u64| {
+        pb.set_message(layer.to_string());
+        pb.set_length(total);
+        pb.set_position(done);
+    };
+    let mut sink = store.address_sink(&gemeenten)?;
+    let summary = bag::read_bag(file, &gemeenten, &assign, sink.as_mut(), &mut progress)?;
+    let stored = sink.finish()?;
+    pb.finish_and_clear();
+    println!(
+        "BAG: {} adressen ingelezen ({} verblijfsobjecten, {} ligplaatsen, {} standplaatsen; {} panden; {} overgeslagen) uit {}",
+        stored,
+        summary.verblijfsobjecten,
+        summary.ligplaatsen,
+        summary.standplaatsen,
+        summary.panden,
+        summary.skipped,
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Build the locator context once and import several incident files with it.
+pub struct IncidentImporter {
+    store: SqliteStore,
+    geocoder: brandpunt::geocode::GeocodeIndex,
+    areas: brandpunt::area_index::AreaIndex,
+    transformer: Transformer,
+    buurtcodes: std::collections::HashSet<String>,
+}
+
+impl IncidentImporter {
+    pub fn new(db: &Path) -> anyhow::Result<Self> {
+        let store = context::open_store(db)?;
+        let geocoder = context::geocoder(&store)?;
+        let areas = context::area_index(&store)?;
+        let buurtcodes = areas.areas().iter().map(|a| a.buurtcode.clone()).collect();
+        Ok(IncidentImporter {
+            store,
+            geocoder,
+            areas,
+            transformer: Transformer::new()?,
+            buurtcodes,
+        })
+    }
+
+    pub fn import(
+        &mut self,
+        file: &Path,
+        options: &incidents::IncidentImportOptions,
+    ) -> anyhow::Result<incidents::IncidentImportSummary> {
+        let locator = incidents::Locator {
+            geocoder: &self.geocoder,
+            areas: &self.areas,
+            transformer: &self.transformer,
+            buurtcodes: self.buurtcodes.clone(),
+        };
+        Ok(incidents::import_incident_file(&mut self.store, &locator, file, options)?)
+    }
+}
+
+pub fn print_incident_summary(s: &incidents::IncidentImportSummary) {
+    if s.outcome.already_imported {
+        println!("{}: dit bestand is al eerder ingelezen; niets gewijzigd.", s.file);
+        return;
+    }
+    println!(
+        "{}: {} rijen; {} nieuw, {} gewijzigd (nieuwe versie), {} ongewijzigd; {} afgekeurd",
+        s.file, s.total_rows, s.outcome.inserted, s.outcome.replaced, s.outcome.unchanged, s.rejected
+    );
+    println!(
+        "  gelokaliseerd: {} op adres ({} alleen pand), {} op coördinaten, {} alleen buurt; niet gelokaliseerd: {} (waarvan {} niet eenduidig)",
+        s.located_by_address,
+        s.partial,
+        s.located_by_coordinates,
+        s.located_by_buurt,
+        s.not_located + s.ambiguous,
+        s.ambiguous
+    );
+    if s.rejected + s.not_located + s.ambiguous > 0 {
+        println!("  rapport: {}", s.report_path);
+    }
+}
+
+fn import_incidents(db: &Path, args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
+    let mapping = match &args.mapping {
+        Some(m) => Some(delivery::Mapping::from_toml_file(m)?),
+        None => None,
+    };
+    let mut importer = IncidentImporter::new(db)?;
+    let summary = importer.import(
+        &args.file,
+        &incidents::IncidentImportOptions {
+            tenant: args.tenant.clone(),
+            source: args.source.clone(),
+            mapping,
+            report_path: args.report.clone(),
+        },
+    )?;
+    print_incident_summary(&summary);
+    let o = &summary.outcome;
+    if !o.already_imported && o.inserted + o.replaced + o.unchanged == 0 {
+        eprintln!("{}: geen enkele rij ingelezen", args.file.display());
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import_counts(db: &Path, file: &Path, tenant: &str) -> anyhow::Result<ExitCode> {
+    let counts = opendata::read_counts(file)?;
+    let mut store = context::open_store(db)?;
+    let meta = DeliveryMeta {
+        tenant: tenant.to_string(),
+        source: format!("open data {}", counts.table),
+        kind: "counts".into(),
+        file_name: file_name(file),
+        checksum: file_checksum(file)?,
+        total_rows: (counts.rows.len() + counts.rejections.len()) as u64,
+    };
+    let outcome = store.store_police_counts(&meta, &counts.rows)?;
+    for r in &counts.rejections {
+        eprintln!("{}: rij {}, kolom '{}': {}", file.display(), r.row, r.column, r.reason);
+    }
+    if outcome.already_imported {
+        println!("{}: dit bestand is al eerder ingelezen; niets gewijzigd.", file.display());
+    } else {
+        let withheld = counts.rows.iter().filter(|r| r.value.is_none()).count();
+        println!(
+            "{} ({}): {} waarden ({} nieuw, {} gewijzigd, {} ongewijzigd; {} geheim), {} afgekeurd",
+            file.display(),
+            counts.table,
+            counts.rows.len(),
+            outcome.inserted,
+            outcome.replaced,
+            outcome.unchanged,
+            withheld,
+            counts.rejections.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import_indicators(db: &Path, file: &Path, tenant: &str, source: &str) -> anyhow::Result<ExitCode> {
+    let read = indicators::read_indicators(file)?;
+    let mut store = context::open_store(db)?;
+    let meta = DeliveryMeta {
+        tenant: tenant.to_string(),
+        source: source.to_string(),
+        kind: "indicators".into(),
+        file_name: file_name(file),
+        checksum: file_checksum(file)?,
+        total_rows: (read.values.len() + read.rejections.len()) as u64,
+    };
+    let outcome = store.store_indicators(&meta, &read.values)?;
+    for r in &read.rejections {
+        eprintln!("{}: regel {}, kolom '{}': {}", file.display(), r.line, r.column, r.reason);
+    }
+    if outcome.already_imported {
+        println!("{}: dit bestand is al eerder ingelezen; niets gewijzigd.", file.display());
+    } else {
+        println!(
+            "{}: {} indicatorwaarden ({} nieuw, {} gewijzigd, {} ongewijzigd), {} afgekeurd",
+            file.display(),
+            read.values.len(),
+            outcome.inserted,
+            outcome.replaced,
+            outcome.unchanged,
+            read.rejections.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,271 @@
+//! Importing an incident delivery end to end: read the file ([`super::delivery`]), place every row
+//! ([`Locator`]), and store delivery, incidents and report in one transaction.
+//!
+//! How a row is placed, in this order:
+//! 1. An address (street + number, or postcode + number) that the geocoder matches uniquely (`exact`,
+//!    `normalized`, `fuzzy`) places the incident on that BAG object; `partial` (the building is certain, the unit is
+//!    not) places it on the building's point without a `bag_id`.
+//! 2. Otherwise given coordinates (RD `x`/`y`, or `lat`/`lon` converted to RD) place it.
+//! 3. Otherwise a known buurtcode places it in that buurt (no point).
+//! 4. Otherwise it is stored as not located (`located_by = none`) and listed in the report, as `ambiguous` (with
+//!    the number of candidates) or `not_located`.
+//!
+//! Rows the reader rejected are listed in the report as `rejected` and not stored as incidents.
+
+use super::delivery::{self, DeliveryRow, Mapping};
+use super::report::{self, ReportEntry};
+use crate::area_index::AreaIndex;
+use crate::coords::Transformer;
+use crate::geocode::{AddressQuery, GeocodeIndex, MatchKind};
+use crate::store::{DeliveryMeta, DeliveryOutcome, IncidentRecord, LocatedBy, ReportRecord, Store};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Errors of an incident import.
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentImportError {
+    #[error(transparent)]
+    Delivery(#[from] delivery::DeliveryError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{file}: cannot write the report: {source}")]
+    Report { file: String, source: std::io::Error },
+}
+
+/// Everything needed to place incidents: the BAG geocoder, the buurt index and a coordinate transformer.
+pub struct Locator<'a> {
+    pub geocoder: &'a GeocodeIndex,
+    pub areas: &'a AreaIndex,
+    pub transformer: &'a Transformer,
+    /// Buurtcodes of the newest boundary set (for rows that give only a buurtcode).
+    pub buurtcodes: HashSet<String>,
+}
+
+/// Result of placing one row.
+pub struct Placed {
+    pub record: IncidentRecord,
+    /// A report line when the row was not located.
+    pub report: Option<ReportRecord>,
+}
+
+fn has_address(row: &DeliveryRow) -> bool {
+    row.huisnummer.is_some() && (row.street.is_some() || row.postcode.is_some())
+}
+
+impl Locator<'_> {
+    /// Place one delivered row (see the module documentation for the order of preference).
+    pub fn place(&self, row: &DeliveryRow) -> Placed {
+        let mut record = IncidentRecord {
+            line: row.line,
+            registration: row.registration.clone(),
+            begin: row.begin,
+            end: row.end,
+            time_known: row.time_known,
+            category_code: row.category_code.clone(),
+            category_label: row.category_label.clone(),
+            street: row.street.clone(),
+            huisnummer: row.huisnummer.clone(),
+            huisletter: row.huisletter.clone(),
+            toevoeging: row.toevoeging.clone(),
+            postcode: row.postcode.clone(),
+            plaats: row.plaats.clone(),
+            bag_id: None,
+            x_m: None,
+            y_m: None,
+            buurtcode: None,
+            located_by: LocatedBy::None,
+            match_kind: None,
+            match_score: None,
+            extra: row.extra.clone().into_iter().collect::<BTreeMap<_, _>>(),
+            content_hash: row.content_hash.clone(),
+        };
+        let mut address_problem: Option<(MatchKind, usize)> = None;
+        if has_address(row) {
+            let m = self.geocoder.geocode(&AddressQuery {
+                street: row.street.as_deref(),
+                huisnummer: row.huisnummer.as_deref(),
+                huisletter: row.huisletter.as_deref(),
+                toevoeging: row.toevoeging.as_deref(),
+                postcode: row.postcode.as_deref(),
+                woonplaats: row.plaats.as_deref(),
+            });
+            record.match_kind = Some(m.kind.as_str().to_string());
+            record.match_score = Some(m.score);
+            match (m.kind, m.address, m.candidates.first()) {
+                (MatchKind::Exact | MatchKind::Normalized | MatchKind::Fuzzy, Some(id), _) => {
+                    let (x, y) = self.geocoder.point_m(id);
+                    record.bag_id = Some(self.geocoder.bag_id(id));
+                    self.set_point(&mut record, x, y, LocatedBy::Address);
+                    return Placed { record, report: None };
+                }
+                (MatchKind::Partial, _, Some(&first)) => {
+                    let (x, y) = self.geocoder.point_m(first);
+                    self.set_point(&mut record, x, y, LocatedBy::Address);
+                    return Placed { record, report: None };
+                }
+                (kind, _, _) => address_problem = Some((kind, m.candidates.len())),
+            }
+        }
+        if let (Some(x), Some(y)) = (row.x_m, row.y_m) {
+            self.set_point(&mut record, x, y, LocatedBy::Coordinates);
+            return Placed { record, report: None };
+        }
+        if let (Some(lon), Some(lat)) = (row.lon, row.lat) {
+            if let Ok((x, y)) = self.transformer.wgs84_to_rd(lon, lat) {
+                self.set_point(&mut record, x, y, LocatedBy::Coordinates);
+                return Placed { record, report: None };
+            }
+        }
+        if let Some(code) = row.buurtcode.as_deref().map(|c| c.trim().to_ascii_uppercase()) {
+            if self.buurtcodes.contains(&code) {
+                record.buurtcode = Some(code);
+                record.located_by = LocatedBy::Buurt;
+                return Placed { record, report: None };
+            }
+        }
+        let (outcome, reason) = match address_problem {
+            Some((MatchKind::Ambiguous, n)) => (
+                "ambiguous",
+                format!("adres is niet eenduidig: past bij {n} adressen (geef postcode of plaats)"),
+            ),
+            Some(_) => ("not_located", "adres niet gevonden in de BAG".to_string()),
+            None if row.buurtcode.is_some() => ("not_located", "onbekende buurtcode".to_string()),
+            None => ("not_located", "geen adres, coördinaten of buurtcode".to_string()),
+        };
+        let column = if address_problem.is_some() {
+            Some("adres".to_string())
+        } else if row.buurtcode.is_some() {
+            Some("buurtcode".to_string())
+        } else {
+            None
+        };
+        let report = ReportRecord {
+            line: row.line,
+            registration: Some(row.registration.clone()),
+            column,
+            reason,
+            outcome: outcome.to_string(),
+        };
+        Placed {
+            record,
+            report: Some(report),
+        }
+    }
+
+    fn set_point(&self, record: &mut IncidentRecord, x: f64, y: f64, by: LocatedBy) {
+        record.x_m = Some(x);
+        record.y_m = Some(y);
+        record.buurtcode = self.areas.locate(x, y).map(|a| a.buurtcode.clone());
+        record.located_by = by;
+    }
+}
+
+/// Options of one incident import.
+#[derive(Clone, Debug)]
+pub struct IncidentImportOptions {
+    pub tenant: String,
+    pub source: String,
+    pub mapping: Option<Mapping>,
+    /// Where to write the report; `None` = next to the input.
+    pub report_path: Option<PathBuf>,
+}
+
+/// What an incident import did (printed by the CLI, returned by the HTTP API).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IncidentImportSummary {
+    pub file: String,
+    pub total_rows: u64,
+    pub rejected: u64,
+    pub located_by_address: u64,
+    pub located_by_coordinates: u64,
+    pub located_by_buurt: u64,
+    pub partial: u64,
+    pub not_located: u64,
+    pub ambiguous: u64,
+    pub outcome: DeliveryOutcome,
+    pub report_path: String,
+}
+
+/// Read, place and store one delivery file.
+pub fn import_incident_file(
+    store: &mut dyn Store,
+    locator: &Locator<'_>,
+    path: &Path,
+    options: &IncidentImportOptions,
+) -> Result<IncidentImportSummary, IncidentImportError> {
+    let parsed = delivery::read_delivery(path, options.mapping.as_ref())?;
+    let report_path = options
+        .report_path
+        .clone()
+        .unwrap_or_else(|| report::default_report_path(path));
+    let mut summary = IncidentImportSummary {
+        file: parsed.file_name.clone(),
+        total_rows: parsed.total_rows,
+        rejected: parsed.rejections.len() as u64,
+        report_path: report_path.display().to_string(),
+        ..Default::default()
+    };
+    let mut report_rows: Vec<ReportRecord> = parsed
+        .rejections
+        .iter()
+        .map(|r| ReportRecord {
+            line: r.line,
+            registration: r.registration.clone(),
+            column: r.column.clone(),
+            reason: r.reason.clone(),
+            outcome: "rejected".to_string(),
+        })
+        .collect();
+    let mut records = Vec::with_capacity(parsed.rows.len());
+    for row in &parsed.rows {
+        let placed = locator.place(row);
+        match placed.record.located_by {
+            LocatedBy::Address => summary.located_by_address += 1,
+            LocatedBy::Coordinates => summary.located_by_coordinates += 1,
+            LocatedBy::Buurt => summary.located_by_buurt += 1,
+            LocatedBy::None => {}
+        }
+        if placed.record.match_kind.as_deref() == Some("partial") && placed.record.located_by == LocatedBy::Address {
+            summary.partial += 1;
+        }
+        if let Some(r) = placed.report {
+            if r.outcome == "ambiguous" {
+                summary.ambiguous += 1;
+            } else {
+                summary.not_located += 1;
+            }
+            report_rows.push(r);
+        }
+        records.push(placed.record);
+    }
+    report_rows.sort_by_key(|r| r.line);
+    let meta = DeliveryMeta {
+        tenant: options.tenant.clone(),
+        source: options.source.clone(),
+        kind: "incidents".to_string(),
+        file_name: parsed.file_name.clone(),
+        checksum: parsed.checksum.clone(),
+        total_rows: parsed.total_rows,
+    };
+    summary.outcome = store.store_incident_delivery(&meta, &records, &report_rows)?;
+    let entries: Vec<ReportEntry> = report_rows
+        .iter()
+        .map(|r| ReportEntry {
+            line: r.line,
+            registration: r.registration.clone(),
+            column: r.column.clone(),
+            reason: r.reason.clone(),
+            outcome: match r.outcome.as_str() {
+                "ambiguous" => "ambiguous",
+                "not_located" => "not_located",
+                _ => "rejected",
+            },
+        })
+        .collect();
+    report::write_report(&report_path, &entries).map_err(|source| IncidentImportError::Report {
+        file: report_path.display().to_string(),
+        source,
+    })?;
+    Ok(summary)
+}
