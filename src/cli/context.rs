@@ -30,7 +30,10 @@ pub fn area_index(store: &dyn Store) -> anyhow::Result<AreaIndex> {
 /// A spinner on stderr for long work (hidden when stderr is not a terminal).
 pub fn spinner(message: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     pb.set_message(message.to_string());
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     pb

@@ -3,7 +3,7 @@
 use super::context;
 use anyhow::Context;
 use brandpunt::geocode::{AddressQuery, GeocodeMatch};
-use brandpunt::import::text_file;
+use brandpunt::import::read_delimited_text;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -17,7 +17,16 @@ pub struct GeocodeArgs {
     pub output: PathBuf,
 }
 
-const ADDED: &[&str] = &["bag_id", "x", "y", "buurtcode", "wijkcode", "gemeentecode", "match", "score"];
+const ADDED: &[&str] = &[
+    "bag_id",
+    "x",
+    "y",
+    "buurtcode",
+    "wijkcode",
+    "gemeentecode",
+    "match",
+    "score",
+];
 
 fn norm(h: &str) -> String {
     h.trim()
@@ -28,19 +37,22 @@ fn norm(h: &str) -> String {
 }
 
 pub fn run(db: &Path, args: GeocodeArgs) -> anyhow::Result<ExitCode> {
-    let content = text_file::read_text(&args.input)?;
-    let delimiter = text_file::sniff_delimiter(&content.text);
+    let (text, delimiter) = read_delimited_text(&args.input)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
-        .from_reader(content.text.as_bytes());
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .with_context(|| format!("{}: kopregel onleesbaar", args.input.display()))?
         .iter()
         .map(str::to_string)
         .collect();
-    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&norm(h).as_str()));
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.contains(&norm(h).as_str()))
+    };
     let free = find(&["adres", "address"]);
     let cols = [
         find(&["straat", "straatnaam", "openbareruimte"]),
@@ -59,17 +71,27 @@ pub fn run(db: &Path, args: GeocodeArgs) -> anyhow::Result<ExitCode> {
     let store = context::open_store(db)?;
     let geocoder = context::geocoder(&store)?;
     let areas = context::area_index(&store)?;
-    anyhow::ensure!(!geocoder.is_empty(), "er zijn nog geen BAG-adressen ingelezen (brandpunt import bag)");
+    anyhow::ensure!(
+        !geocoder.is_empty(),
+        "er zijn nog geen BAG-adressen ingelezen (brandpunt import bag)"
+    );
     let out = std::fs::File::create(&args.output)
         .with_context(|| format!("{}: kan niet schrijven", args.output.display()))?;
-    let mut w = csv::WriterBuilder::new().delimiter(delimiter).from_writer(out);
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(out);
     let mut header_out = headers.clone();
     header_out.extend(ADDED.iter().map(|s| s.to_string()));
     w.write_record(&header_out)?;
     let mut tally = std::collections::BTreeMap::<&'static str, u64>::new();
     for record in reader.records() {
-        let record = record.with_context(|| format!("{}: onleesbare regel", args.input.display()))?;
-        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty());
+        let record =
+            record.with_context(|| format!("{}: onleesbare regel", args.input.display()))?;
+        let get = |i: Option<usize>| {
+            i.and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
         let m: GeocodeMatch = match free.and_then(|i| record.get(i)) {
             Some(text) if cols[1].is_none() => geocoder.geocode_free_text(text),
             _ => geocoder.geocode(&AddressQuery {
@@ -82,7 +104,9 @@ pub fn run(db: &Path, args: GeocodeArgs) -> anyhow::Result<ExitCode> {
             }),
         };
         *tally.entry(m.kind.as_str()).or_default() += 1;
-        let mut row: Vec<String> = (0..headers.len()).map(|i| record.get(i).unwrap_or("").to_string()).collect();
+        let mut row: Vec<String> = (0..headers.len())
+            .map(|i| record.get(i).unwrap_or("").to_string())
+            .collect();
         match m.address {
             Some(id) => {
                 let (x, y) = geocoder.point_m(id);
@@ -102,6 +126,11 @@ pub fn run(db: &Path, args: GeocodeArgs) -> anyhow::Result<ExitCode> {
     }
     w.flush()?;
     let summary: Vec<String> = tally.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    println!("{} -> {} ({})", args.input.display(), args.output.display(), summary.join(", "));
+    println!(
+        "{} -> {} ({})",
+        args.input.display(),
+        args.output.display(),
+        summary.join(", ")
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 use super::context;
 use anyhow::Context;
 use brandpunt::coords::Transformer;
-use brandpunt::import::{bag, cbs, delivery, incidents, indicators, opendata};
+use brandpunt::import::{bag, cbs, incidents, indicators, mapping, opendata};
 use brandpunt::store::{AreaLevel, DeliveryMeta, SqliteStore, Store};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -69,17 +69,24 @@ pub fn run(db: &Path, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
         ImportCommand::Bag { file, gemeente } => import_bag(db, &file, gemeente.as_deref()),
         ImportCommand::Incidents(args) => import_incidents(db, &args),
         ImportCommand::Counts { file, tenant } => import_counts(db, &file, &tenant),
-        ImportCommand::Indicators { file, tenant, source } => import_indicators(db, &file, &tenant, &source),
+        ImportCommand::Indicators {
+            file,
+            tenant,
+            source,
+        } => import_indicators(db, &file, &tenant, &source),
     }
 }
 
 fn file_checksum(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: kan het bestand niet lezen", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("{}: kan het bestand niet lezen", path.display()))?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
 }
 
 pub fn import_cbs(db: &Path, file: &Path, year: Option<i32>) -> anyhow::Result<ExitCode> {
@@ -99,9 +106,19 @@ pub fn import_cbs(db: &Path, file: &Path, year: Option<i32>) -> anyhow::Result<E
         .collect();
     let index = brandpunt::area_index::AreaIndex::build(buurten);
     let assign = |x: f64, y: f64| index.locate(x, y).map(|a| a.buurtcode.clone());
-    store.replace_boundary_set_with(boundaries.year, &file_name(file), &checksum, &boundaries.areas, &assign)?;
+    store.replace_boundary_set_with(
+        boundaries.year,
+        &file_name(file),
+        &checksum,
+        &boundaries.areas,
+        &assign,
+    )?;
     let count = |l: AreaLevel| boundaries.areas.iter().filter(|a| a.level == l).count();
-    let water = boundaries.areas.iter().filter(|a| a.level == AreaLevel::Buurt && a.is_water()).count();
+    let water = boundaries
+        .areas
+        .iter()
+        .filter(|a| a.level == AreaLevel::Buurt && a.is_water())
+        .count();
     println!(
         "CBS {}: {} gemeenten, {} wijken, {} buurten ({} water) ingelezen uit {}",
         boundaries.year,
@@ -184,18 +201,31 @@ impl IncidentImporter {
             transformer: &self.transformer,
             buurtcodes: self.buurtcodes.clone(),
         };
-        Ok(incidents::import_incident_file(&mut self.store, &locator, file, options)?)
+        Ok(incidents::import_incident_file(
+            &mut self.store,
+            &locator,
+            file,
+            options,
+        )?)
     }
 }
 
 pub fn print_incident_summary(s: &incidents::IncidentImportSummary) {
     if s.outcome.already_imported {
-        println!("{}: dit bestand is al eerder ingelezen; niets gewijzigd.", s.file);
+        println!(
+            "{}: dit bestand is al eerder ingelezen; niets gewijzigd.",
+            s.file
+        );
         return;
     }
     println!(
         "{}: {} rijen; {} nieuw, {} gewijzigd (nieuwe versie), {} ongewijzigd; {} afgekeurd",
-        s.file, s.total_rows, s.outcome.inserted, s.outcome.replaced, s.outcome.unchanged, s.rejected
+        s.file,
+        s.total_rows,
+        s.outcome.inserted,
+        s.outcome.replaced,
+        s.outcome.unchanged,
+        s.rejected
     );
     println!(
         "  gelokaliseerd: {} op adres ({} alleen pand), {} op coördinaten, {} alleen buurt; niet gelokaliseerd: {} (waarvan {} niet eenduidig)",
@@ -213,7 +243,7 @@ pub fn print_incident_summary(s: &incidents::IncidentImportSummary) {
 
 fn import_incidents(db: &Path, args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
     let mapping = match &args.mapping {
-        Some(m) => Some(delivery::Mapping::from_toml_file(m)?),
+        Some(m) => Some(mapping::Mapping::from_toml_file(m)?),
         None => None,
     };
     let mut importer = IncidentImporter::new(db)?;
@@ -248,10 +278,19 @@ pub fn import_counts(db: &Path, file: &Path, tenant: &str) -> anyhow::Result<Exi
     };
     let outcome = store.store_police_counts(&meta, &counts.rows)?;
     for r in &counts.rejections {
-        eprintln!("{}: rij {}, kolom '{}': {}", file.display(), r.row, r.column, r.reason);
+        eprintln!(
+            "{}: rij {}, kolom '{}': {}",
+            file.display(),
+            r.row,
+            r.column,
+            r.reason
+        );
     }
     if outcome.already_imported {
-        println!("{}: dit bestand is al eerder ingelezen; niets gewijzigd.", file.display());
+        println!(
+            "{}: dit bestand is al eerder ingelezen; niets gewijzigd.",
+            file.display()
+        );
     } else {
         let withheld = counts.rows.iter().filter(|r| r.value.is_none()).count();
         println!(
@@ -269,7 +308,12 @@ pub fn import_counts(db: &Path, file: &Path, tenant: &str) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn import_indicators(db: &Path, file: &Path, tenant: &str, source: &str) -> anyhow::Result<ExitCode> {
+pub fn import_indicators(
+    db: &Path,
+    file: &Path,
+    tenant: &str,
+    source: &str,
+) -> anyhow::Result<ExitCode> {
     let read = indicators::read_indicators(file)?;
     let mut store = context::open_store(db)?;
     let meta = DeliveryMeta {
@@ -282,10 +326,19 @@ pub fn import_indicators(db: &Path, file: &Path, tenant: &str, source: &str) -> 
     };
     let outcome = store.store_indicators(&meta, &read.values)?;
     for r in &read.rejections {
-        eprintln!("{}: regel {}, kolom '{}': {}", file.display(), r.line, r.column, r.reason);
+        eprintln!(
+            "{}: regel {}, kolom '{}': {}",
+            file.display(),
+            r.line,
+            r.column,
+            r.reason
+        );
     }
     if outcome.already_imported {
-        println!("{}: dit bestand is al eerder ingelezen; niets gewijzigd.", file.display());
+        println!(
+            "{}: dit bestand is al eerder ingelezen; niets gewijzigd.",
+            file.display()
+        );
     } else {
         println!(
             "{}: {} indicatorwaarden ({} nieuw, {} gewijzigd, {} ongewijzigd), {} afgekeurd",

@@ -2,7 +2,7 @@
 //! results. Errors are `anyhow` here only; the library speaks `thiserror`.
 
 mod context;
-mod demo;
+
 mod geocode;
 mod import;
 mod stats;
@@ -16,7 +16,12 @@ use std::process::ExitCode;
 #[command(name = "brandpunt", version, about, long_about = None)]
 pub struct Cli {
     /// Path of the embedded store (SQLite).
-    #[arg(long, global = true, env = "BRANDPUNT_DB", default_value = "./data/brandpunt.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "BRANDPUNT_DB",
+        default_value = "./data/brandpunt.db"
+    )]
     pub db: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -39,8 +44,6 @@ pub enum Command {
         #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
         tenant: String,
     },
-    /// Generate the demo city in the real formats and import it.
-    Demo(demo::DemoArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,10 +72,25 @@ pub fn run() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fout: {e:#}");
+            eprintln!("fout: {}", error_chain(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, skipping a cause whose text the message already contains.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -81,7 +99,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(cmd) => import::run(&cli.db, cmd),
         Command::Geocode(args) => geocode::run(&cli.db, args),
         Command::Stats(args) => stats::run(&cli.db, args),
-        Command::Demo(args) => demo::run(&cli.db, args),
+
         Command::Tenant(TenantCommand::Add { code, name }) => {
             let mut store = context::open_store(&cli.db)?;
             store.add_tenant(&code, &name)?;
@@ -101,8 +119,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             for d in store.deliveries(&tenant)? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                    d.id, d.source, d.kind, d.file_name, d.imported_at, d.total_rows, d.inserted, d.replaced,
-                    d.unchanged, d.reported
+                    d.id,
+                    d.source,
+                    d.kind,
+                    d.file_name,
+                    d.imported_at,
+                    d.total_rows,
+                    d.inserted,
+                    d.replaced,
+                    d.unchanged,
+                    d.reported
                 );
             }
             Ok(ExitCode::SUCCESS)

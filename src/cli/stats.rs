@@ -42,7 +42,12 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
 
 fn split_list(s: &Option<String>) -> Vec<String> {
     s.as_deref()
-        .map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+        .map(|s| {
+            s.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -74,7 +79,11 @@ pub fn run(db: &Path, args: StatsArgs) -> anyhow::Result<ExitCode> {
         let mut w = csv::Writer::from_writer(std::io::stdout());
         w.write_record([key.as_str(), "category", "count"])?;
         for c in &counts {
-            w.write_record([c.area_code.as_str(), c.category.as_str(), &c.count.to_string()])?;
+            w.write_record([
+                c.area_code.as_str(),
+                c.category.as_str(),
+                &c.count.to_string(),
+            ])?;
         }
         w.flush()?;
     }

@@ -12,7 +12,8 @@
 //!
 //! Rows the reader rejected are listed in the report as `rejected` and not stored as incidents.
 
-use super::delivery::{self, DeliveryRow, Mapping};
+use super::delivery::{self, DeliveryRow};
+use super::mapping::Mapping;
 use super::report::{self, ReportEntry};
 use crate::area_index::AreaIndex;
 use crate::coords::Transformer;
@@ -30,7 +31,10 @@ pub enum IncidentImportError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("{file}: cannot write the report: {source}")]
-    Report { file: String, source: std::io::Error },
+    Report {
+        file: String,
+        source: std::io::Error,
+    },
 }
 
 /// Everything needed to place incidents: the BAG geocoder, the buurt index and a coordinate transformer.
@@ -97,31 +101,50 @@ impl Locator<'_> {
                     let (x, y) = self.geocoder.point_m(id);
                     record.bag_id = Some(self.geocoder.bag_id(id));
                     self.set_point(&mut record, x, y, LocatedBy::Address);
-                    return Placed { record, report: None };
+                    return Placed {
+                        record,
+                        report: None,
+                    };
                 }
                 (MatchKind::Partial, _, Some(&first)) => {
                     let (x, y) = self.geocoder.point_m(first);
                     self.set_point(&mut record, x, y, LocatedBy::Address);
-                    return Placed { record, report: None };
+                    return Placed {
+                        record,
+                        report: None,
+                    };
                 }
                 (kind, _, _) => address_problem = Some((kind, m.candidates.len())),
             }
         }
         if let (Some(x), Some(y)) = (row.x_m, row.y_m) {
             self.set_point(&mut record, x, y, LocatedBy::Coordinates);
-            return Placed { record, report: None };
+            return Placed {
+                record,
+                report: None,
+            };
         }
         if let (Some(lon), Some(lat)) = (row.lon, row.lat) {
             if let Ok((x, y)) = self.transformer.wgs84_to_rd(lon, lat) {
                 self.set_point(&mut record, x, y, LocatedBy::Coordinates);
-                return Placed { record, report: None };
+                return Placed {
+                    record,
+                    report: None,
+                };
             }
         }
-        if let Some(code) = row.buurtcode.as_deref().map(|c| c.trim().to_ascii_uppercase()) {
+        if let Some(code) = row
+            .buurtcode
+            .as_deref()
+            .map(|c| c.trim().to_ascii_uppercase())
+        {
             if self.buurtcodes.contains(&code) {
                 record.buurtcode = Some(code);
                 record.located_by = LocatedBy::Buurt;
-                return Placed { record, report: None };
+                return Placed {
+                    record,
+                    report: None,
+                };
             }
         }
         let (outcome, reason) = match address_problem {
@@ -131,7 +154,10 @@ impl Locator<'_> {
             ),
             Some(_) => ("not_located", "adres niet gevonden in de BAG".to_string()),
             None if row.buurtcode.is_some() => ("not_located", "onbekende buurtcode".to_string()),
-            None => ("not_located", "geen adres, coördinaten of buurtcode".to_string()),
+            None => (
+                "not_located",
+                "geen adres, coördinaten of buurtcode".to_string(),
+            ),
         };
         let column = if address_problem.is_some() {
             Some("adres".to_string())
@@ -226,7 +252,9 @@ pub fn import_incident_file(
             LocatedBy::Buurt => summary.located_by_buurt += 1,
             LocatedBy::None => {}
         }
-        if placed.record.match_kind.as_deref() == Some("partial") && placed.record.located_by == LocatedBy::Address {
+        if placed.record.match_kind.as_deref() == Some("partial")
+            && placed.record.located_by == LocatedBy::Address
+        {
             summary.partial += 1;
         }
         if let Some(r) = placed.report {

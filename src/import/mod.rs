@@ -4,6 +4,7 @@
 pub mod bag;
 pub mod cbs;
 pub mod delivery;
+pub mod incidents;
 pub mod indicators;
 pub mod mapping;
 pub mod opendata;
@@ -47,7 +48,9 @@ pub fn read_delimited_text(path: &std::path::Path) -> Result<(String, u8), Impor
         file: path.display().to_string(),
         source,
     })?;
-    let text = sniff::decode(&bytes, sniff::TextEncoding::Auto).text.into_owned();
+    let text = sniff::decode(&bytes, sniff::TextEncoding::Auto)
+        .text
+        .into_owned();
     let delimiter = sniff::sniff_delimiter(&text) as u8;
     Ok((text, delimiter))
 }
