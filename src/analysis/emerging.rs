@@ -43,7 +43,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use super::gistar::gi_star_z;
+use super::gistar::{gi_star_z, has_variation};
 use super::mann_kendall::{mann_kendall, two_sided_normal_p};
 use super::weights::{regular_grid, GridNeighbourhood, SpatialWeights, WeightsError};
 use super::Event;
@@ -697,8 +697,7 @@ pub fn emerging_hot_spots(
                 }
                 let m = (t.min(k) + 1) as f64;
                 let (n, mean, sd) = populations[t];
-                let scale = sd * mean.abs().max(1.0) * 1e-15;
-                z_row[t] = if sd > scale && sd > 0.0 {
+                z_row[t] = if has_variation(mean, sd) {
                     gi_star_z(window, sw * m, sw2 * m, n, mean, sd)
                 } else {
                     0.0

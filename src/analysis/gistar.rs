@@ -98,6 +98,12 @@ pub(crate) fn mean_and_population_sd(x: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// False when the values are constant: a standard deviation of 0, or one that is only rounding noise
+/// (below 1e-12 of the mean, e.g. the SD computed for many copies of 0.1).
+pub(crate) fn has_variation(mean: f64, sd: f64) -> bool {
+    sd > 0.0 && sd > 1e-12 * mean.abs()
+}
+
 /// The Gi* z-score from its parts: `lag = sum_j w_ij x_j` (incl. self), `sw = sum_j w_ij`,
 /// `sw2 = sum_j w_ij^2`, over a population of `n` values with `mean` and population `sd > 0`.
 /// Returns 0 when the variance term vanishes (neighbourhood = everything).
@@ -172,7 +178,7 @@ pub fn gi_star(
         return Err(GiStarError::NoPermutations);
     }
     let (mean, sd) = mean_and_population_sd(values);
-    if sd <= f64::EPSILON * mean.abs().max(1e-300) || sd == 0.0 {
+    if !has_variation(mean, sd) {
         return Err(GiStarError::ConstantValues);
     }
     let nf = n as f64;
@@ -282,6 +288,14 @@ mod tests {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
         assert!(r.p.iter().all(|&p| (0.0..=1.0).contains(&p)));
+    }
+
+    #[test]
+    fn rounding_noise_is_not_variation() {
+        let (mean, sd) = mean_and_population_sd(&vec![0.1; 1000]);
+        assert!(!has_variation(mean, sd), "sd {sd}");
+        let (mean, sd) = mean_and_population_sd(&[1.0, 1.0, 1.0 + 1e-9]);
+        assert!(has_variation(mean, sd));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use thiserror::Error;
 
-use super::gistar::mean_and_population_sd;
+use super::gistar::{has_variation, mean_and_population_sd};
 use super::mann_kendall::two_sided_normal_p;
 use super::weights::SpatialWeights;
 
@@ -99,7 +99,7 @@ pub fn local_moran(
         return Err(MoranError::NoPermutations);
     }
     let (mean, sd) = mean_and_population_sd(values);
-    if sd == 0.0 || sd <= f64::EPSILON * mean.abs() {
+    if !has_variation(mean, sd) {
         return Err(MoranError::ConstantValues);
     }
     let w = weights.row_standardised();
