@@ -1,1 +1,884 @@
-//! (being written)
+//! Emerging hot spot analysis (ESRI "Emerging Hot Spot Analysis", with the exact rules of `methods.md`).
+//!
+//! # Method
+//! 1. **Space-time cube.** Bins = locations x time steps, stored location-major (`[i * n_steps + t]`), so
+//!    memory is proportional to the cube and never locations x locations. Build it from events on an aligned
+//!    RD grid ([`grid_cube_from_events`]) or from a prepared count matrix ([`SpaceTimeCube::from_counts`],
+//!    e.g. per buurt or H3 cell). Time steps ([`TimeSteps`]) are whole days, ISO weeks (Monday-Sunday) or
+//!    calendar months, aligned to the **end** of the period: the final step is the last *complete* unit that
+//!    ends on or before the period end, so only the oldest step may be partial (it starts before the period
+//!    start). A partial final step would create spurious "new cold spots".
+//! 2. **Locations analysed.** Only locations with at least one incident in the whole cube take part
+//!    (their empty steps count 0). Locations without incidents are dropped from the cube and from the
+//!    neighbourhoods of the others.
+//! 3. **Gi\* per bin.** The neighbourhood of bin (i, t) is `i` and its spatial neighbours at steps
+//!    `t, t-1, ..., t-k` (k = time window, default 1, at most 75 % of the steps; only backwards, so early
+//!    steps have a shorter window). The statistic is the Gi* formula of [`super::gistar`] over that
+//!    neighbourhood (spatial weight `w_ij` at every lag, self weight 1). The **global window** (the
+//!    population giving n, mean and SD) is the entire cube by default. Option [`GlobalWindow::PerStep`]
+//!    uses the bins of the steps `t-k..=t` covered by the bin's own time window (for k = 0 exactly one time
+//!    slice), so the neighbourhood always lies inside its population. A population without variation gives
+//!    `z = 0`, `p = 1` for its bins.
+//! 4. **Significance.** Two-sided normal p per bin; a bin is significant when its p passes the
+//!    Benjamini-Hochberg cut-off at alpha = 0.10 over all bins of the cube (options: alpha, FDR off, then
+//!    `p < alpha`). Hot = significant and z > 0, cold = significant and z < 0.
+//! 5. **Trend.** Mann-Kendall ([`super::mann_kendall`]) on each location's series of Gi* z-scores,
+//!    significant at p < 0.05.
+//! 6. **Categories** ([`classify`]), with H / C the hot / cold bins of a location and n steps, deciding on
+//!    the side of the final bin first:
+//!    - final bin hot: `|H| >= 0.9 n` -> intensifying (significant upward trend), diminishing (significant
+//!      downward trend) or persistent (no significant trend); else `|H| = 1` -> new; else the final run of
+//!      consecutive hot bins has length >= 2 and there is no hot bin before it -> consecutive; else some
+//!      earlier bin is cold -> oscillating; else sporadic.
+//!    - final bin cold: the mirror image (intensifying cold = significant *downward* trend).
+//!    - final bin not significant: `|H| >= 0.9 n` -> historical hot; `|C| >= 0.9 n` -> historical cold;
+//!      else no pattern.
+//!
+//! The work per bin is O(neighbours + 1) (spatial lag per step, then a sliding sum over the time window);
+//! locations are processed in parallel with rayon.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use rayon::prelude::*;
+use thiserror::Error;
+
+use super::gistar::{gi_star_z, has_variation};
+use super::mann_kendall::{mann_kendall, two_sided_normal_p};
+use super::weights::{regular_grid, GridNeighbourhood, SpatialWeights, WeightsError};
+use super::Event;
+
+/// Errors from building a cube or running the analysis.
+#[derive(Debug, Error, PartialEq)]
+pub enum EmergingError {
+    /// The period end lies before the period start, or no complete step fits in the period.
+    #[error("the period {start}..={end} contains no complete time step")]
+    EmptyPeriod { start: NaiveDate, end: NaiveDate },
+    /// The count matrix has the wrong length.
+    #[error("count matrix has {got} values, expected {locations} locations x {steps} steps")]
+    CountShape {
+        got: usize,
+        locations: usize,
+        steps: usize,
+    },
+    /// A count is negative or not finite.
+    #[error("count at location {location}, step {step} is not a finite non-negative number")]
+    InvalidCount { location: usize, step: usize },
+    /// The weights cover a different number of locations than the cube.
+    #[error("the cube has {cube} locations but the weights have {weights}")]
+    WeightsMismatch { cube: usize, weights: usize },
+    /// The time window exceeds 75 % of the number of steps.
+    #[error("time window of {k} steps is too large: at most {max} of {steps} steps (75 %)")]
+    TimeWindowTooLarge { k: usize, max: usize, steps: usize },
+    /// No location has any incident.
+    #[error("no location has any incident in the period")]
+    NoIncidents,
+    /// An alpha level outside (0, 1).
+    #[error("{name} must lie in (0, 1), got {value}")]
+    InvalidAlpha { name: &'static str, value: f64 },
+    /// The grid cell size is not a finite positive number.
+    #[error("cell size must be a finite positive number of metres, got {0}")]
+    InvalidCellSize(f64),
+    /// Building spatial weights failed.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+}
+
+/// Length of a time step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeStep {
+    /// Calendar days.
+    Day,
+    /// ISO weeks, Monday to Sunday.
+    IsoWeek,
+    /// Calendar months.
+    Month,
+}
+
+/// The time steps of a cube: step `t` covers the dates `starts[t] ..= ends[t]`, oldest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeSteps {
+    /// Step length.
+    pub step: TimeStep,
+    /// First date with data (events before it are outside the cube; the oldest step may be partial).
+    pub period_start: NaiveDate,
+    /// First day of each step.
+    pub starts: Vec<NaiveDate>,
+    /// Last day (inclusive) of each step.
+    pub ends: Vec<NaiveDate>,
+}
+
+fn month_index(d: NaiveDate) -> i64 {
+    d.year() as i64 * 12 + d.month0() as i64
+}
+
+fn month_start(index: i64) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(
+        index.div_euclid(12) as i32,
+        index.rem_euclid(12) as u32 + 1,
+        1,
+    )
+}
+
+impl TimeSteps {
+    /// Steps covering `period_start ..= period_end` (inclusive dates), aligned to the end: the final step is
+    /// the last complete unit ending on or before `period_end`; the first step is the unit containing
+    /// `period_start` (partial when `period_start` is not the first day of its unit).
+    pub fn new(
+        step: TimeStep,
+        period_start: NaiveDate,
+        period_end: NaiveDate,
+    ) -> Result<Self, EmergingError> {
+        let empty = || EmergingError::EmptyPeriod {
+            start: period_start,
+            end: period_end,
+        };
+        let (mut starts, mut ends) = (Vec::new(), Vec::new());
+        match step {
+            TimeStep::Day | TimeStep::IsoWeek => {
+                let len = if step == TimeStep::Day { 1 } else { 7 };
+                // Last complete unit: for weeks the last Sunday on or before the end.
+                let back = if step == TimeStep::Day {
+                    0
+                } else {
+                    period_end.weekday().num_days_from_sunday()
+                };
+                let mut end = period_end - Duration::days(back as i64);
+                loop {
+                    let start = end - Duration::days(len - 1);
+                    if end < period_start {
+                        break;
+                    }
+                    starts.push(start);
+                    ends.push(end);
+                    end = start - Duration::days(1);
+                }
+            }
+            TimeStep::Month => {
+                let next_day = period_end.succ_opt().ok_or_else(empty)?;
+                // The last complete month: the month before the one containing period_end + 1 day.
+                let mut m = month_index(next_day) - 1;
+                loop {
+                    let (Some(start), Some(next)) = (month_start(m), month_start(m + 1)) else {
+                        return Err(empty());
+                    };
+                    let end = next - Duration::days(1);
+                    if end < period_start {
+                        break;
+                    }
+                    starts.push(start);
+                    ends.push(end);
+                    m -= 1;
+                }
+            }
+        }
+        if starts.is_empty() {
+            return Err(empty());
+        }
+        starts.reverse();
+        ends.reverse();
+        Ok(Self {
+            step,
+            period_start,
+            starts,
+            ends,
+        })
+    }
+
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// True when there are no steps (never for a value built by [`TimeSteps::new`]).
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// The step containing `date`, or `None` outside `period_start ..= ends.last()`.
+    pub fn step_of(&self, date: NaiveDate) -> Option<usize> {
+        let (first, last) = (*self.starts.first()?, *self.ends.last()?);
+        if date < self.period_start || date > last {
+            return None;
+        }
+        let t = match self.step {
+            TimeStep::Day => (date - first).num_days(),
+            TimeStep::IsoWeek => (date - first).num_days() / 7,
+            TimeStep::Month => month_index(date) - month_index(first),
+        };
+        usize::try_from(t).ok().filter(|&t| t < self.len())
+    }
+}
+
+/// A space-time cube of counts (or weighted counts), location-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpaceTimeCube {
+    n_locations: usize,
+    n_steps: usize,
+    counts: Vec<f64>,
+}
+
+impl SpaceTimeCube {
+    /// A cube from a location-major matrix: `counts[i * n_steps + t]` = count of location `i` in step `t`.
+    pub fn from_counts(
+        n_locations: usize,
+        n_steps: usize,
+        counts: Vec<f64>,
+    ) -> Result<Self, EmergingError> {
+        if n_locations.checked_mul(n_steps) != Some(counts.len()) {
+            return Err(EmergingError::CountShape {
+                got: counts.len(),
+                locations: n_locations,
+                steps: n_steps,
+            });
+        }
+        if let Some(k) = counts.iter().position(|c| !(c.is_finite() && *c >= 0.0)) {
+            return Err(EmergingError::InvalidCount {
+                location: k / n_steps,
+                step: k % n_steps,
+            });
+        }
+        Ok(Self {
+            n_locations,
+            n_steps,
+            counts,
+        })
+    }
+
+    /// Number of locations.
+    pub fn n_locations(&self) -> usize {
+        self.n_locations
+    }
+
+    /// Number of time steps.
+    pub fn n_steps(&self) -> usize {
+        self.n_steps
+    }
+
+    /// The count series of location `i` (oldest step first). Panics if `i >= n_locations()`.
+    pub fn series(&self, i: usize) -> &[f64] {
+        &self.counts[i * self.n_steps..(i + 1) * self.n_steps]
+    }
+
+    /// All counts, location-major.
+    pub fn counts(&self) -> &[f64] {
+        &self.counts
+    }
+}
+
+/// A cube on an aligned square RD grid, built by [`grid_cube_from_events`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridCube {
+    /// Cell size in metres.
+    pub cell_size_m: f64,
+    /// Cell `(col, row)` of each location: the cell covers `[col * size, (col + 1) * size)` in x, same in y.
+    pub cells: Vec<(i64, i64)>,
+    /// The time steps.
+    pub steps: TimeSteps,
+    /// The counts (sum of event weights), one location per occupied cell.
+    pub cube: SpaceTimeCube,
+    /// Events without any time (`begin` and `end` both missing).
+    pub skipped_without_time: usize,
+    /// Events outside the period of the steps.
+    pub skipped_outside_period: usize,
+    /// Events with a non-finite coordinate or weight.
+    pub skipped_invalid: usize,
+}
+
+impl GridCube {
+    /// Spatial weights between the cube's cells (fast grid path), e.g. a distance band on cell centres.
+    pub fn weights(&self, rule: GridNeighbourhood) -> Result<SpatialWeights, EmergingError> {
+        Ok(regular_grid(&self.cells, self.cell_size_m, rule)?)
+    }
+}
+
+/// Bin events into a cube on a grid of `cell_size_m` aligned to multiples of the cell size (like CBS
+/// vierkantstatistiek). The time of an event is its `begin` (or `end` when `begin` is missing). Only
+/// occupied cells become locations, ordered by (row, col). Skipped events are counted, never an error.
+pub fn grid_cube_from_events(
+    events: &[Event],
+    cell_size_m: f64,
+    steps: &TimeSteps,
+) -> Result<GridCube, EmergingError> {
+    if !(cell_size_m.is_finite() && cell_size_m > 0.0) {
+        return Err(EmergingError::InvalidCellSize(cell_size_m));
+    }
+    let (mut no_time, mut outside, mut invalid) = (0usize, 0usize, 0usize);
+    let mut binned: Vec<((i64, i64), usize, f64)> = Vec::with_capacity(events.len());
+    for e in events {
+        let Some(time) = e.begin.or(e.end) else {
+            no_time += 1;
+            continue;
+        };
+        if !(e.x_m.is_finite() && e.y_m.is_finite() && e.weight.is_finite()) || e.weight < 0.0 {
+            invalid += 1;
+            continue;
+        }
+        let Some(t) = steps.step_of(time.date()) else {
+            outside += 1;
+            continue;
+        };
+        let col = (e.x_m / cell_size_m).floor();
+        let row = (e.y_m / cell_size_m).floor();
+        if col.abs() > 1e15 || row.abs() > 1e15 {
+            invalid += 1;
+            continue;
+        }
+        binned.push(((col as i64, row as i64), t, e.weight));
+    }
+    let mut index: HashMap<(i64, i64), u32> = HashMap::new();
+    for (cell, _, _) in &binned {
+        let next = index.len() as u32;
+        index.entry(*cell).or_insert(next);
+    }
+    let mut cells: Vec<(i64, i64)> = index.keys().copied().collect();
+    cells.sort_unstable_by_key(|&(c, r)| (r, c));
+    for (k, cell) in cells.iter().enumerate() {
+        index.insert(*cell, k as u32);
+    }
+    let n_steps = steps.len();
+    let mut counts = vec![0.0; cells.len() * n_steps];
+    for (cell, t, w) in &binned {
+        if let Some(&i) = index.get(cell) {
+            counts[i as usize * n_steps + t] += w;
+        }
+    }
+    let cube = SpaceTimeCube {
+        n_locations: cells.len(),
+        n_steps,
+        counts,
+    };
+    Ok(GridCube {
+        cell_size_m,
+        cells,
+        steps: steps.clone(),
+        cube,
+        skipped_without_time: no_time,
+        skipped_outside_period: outside,
+        skipped_invalid: invalid,
+    })
+}
+
+/// Which bins form the population (n, mean, SD) of each bin's Gi*.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalWindow {
+    /// All bins of the cube (default, as ESRI).
+    EntireCube,
+    /// The bins of the steps `t-k ..= t` of the bin's own time window (one slice for k = 0).
+    PerStep,
+}
+
+/// Options for [`emerging_hot_spots`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmergingOptions {
+    /// Time window k in steps (default 1); at most 75 % of the steps.
+    pub time_window: usize,
+    /// Population of the Gi* statistic (default the entire cube).
+    pub global_window: GlobalWindow,
+    /// Benjamini-Hochberg FDR over all bins (default true).
+    pub fdr: bool,
+    /// Significance level for hot/cold bins (default 0.10).
+    pub alpha: f64,
+    /// Significance level for the Mann-Kendall trend (default 0.05).
+    pub trend_alpha: f64,
+}
+
+impl Default for EmergingOptions {
+    fn default() -> Self {
+        Self {
+            time_window: 1,
+            global_window: GlobalWindow::EntireCube,
+            fdr: true,
+            alpha: 0.10,
+            trend_alpha: 0.05,
+        }
+    }
+}
+
+/// Emerging hot spot category of a location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EmergingCategory {
+    NewHotSpot,
+    ConsecutiveHotSpot,
+    IntensifyingHotSpot,
+    PersistentHotSpot,
+    DiminishingHotSpot,
+    SporadicHotSpot,
+    OscillatingHotSpot,
+    HistoricalHotSpot,
+    NewColdSpot,
+    ConsecutiveColdSpot,
+    IntensifyingColdSpot,
+    PersistentColdSpot,
+    DiminishingColdSpot,
+    SporadicColdSpot,
+    OscillatingColdSpot,
+    HistoricalColdSpot,
+    NoPattern,
+}
+
+impl EmergingCategory {
+    /// The output name, e.g. `new_hot_spot`, `no_pattern`.
+    pub fn as_str(self) -> &'static str {
+        use EmergingCategory::*;
+        match self {
+            NewHotSpot => "new_hot_spot",
+            ConsecutiveHotSpot => "consecutive_hot_spot",
+            IntensifyingHotSpot => "intensifying_hot_spot",
+            PersistentHotSpot => "persistent_hot_spot",
+            DiminishingHotSpot => "diminishing_hot_spot",
+            SporadicHotSpot => "sporadic_hot_spot",
+            OscillatingHotSpot => "oscillating_hot_spot",
+            HistoricalHotSpot => "historical_hot_spot",
+            NewColdSpot => "new_cold_spot",
+            ConsecutiveColdSpot => "consecutive_cold_spot",
+            IntensifyingColdSpot => "intensifying_cold_spot",
+            PersistentColdSpot => "persistent_cold_spot",
+            DiminishingColdSpot => "diminishing_cold_spot",
+            SporadicColdSpot => "sporadic_cold_spot",
+            OscillatingColdSpot => "oscillating_cold_spot",
+            HistoricalColdSpot => "historical_cold_spot",
+            NoPattern => "no_pattern",
+        }
+    }
+}
+
+/// The category of one location from its hot and cold bins (oldest first, equal length, a bin is never
+/// both) and the Mann-Kendall trend of its z series. See the module docs for the rules.
+pub fn classify(
+    hot: &[bool],
+    cold: &[bool],
+    trend_z: f64,
+    trend_p: f64,
+    trend_alpha: f64,
+) -> EmergingCategory {
+    use EmergingCategory::*;
+    let n = hot.len();
+    if n == 0 {
+        return NoPattern;
+    }
+    let n_hot = hot.iter().filter(|&&h| h).count();
+    let n_cold = cold.iter().filter(|&&c| c).count();
+    let mostly = |count: usize| 10 * count >= 9 * n;
+    let trend_up = trend_p < trend_alpha && trend_z > 0.0;
+    let trend_down = trend_p < trend_alpha && trend_z < 0.0;
+    // Shared rule for the side of the final bin: (same, other, strengthening, weakening).
+    let side = |same: &[bool],
+                n_same: usize,
+                n_other: usize,
+                strengthening: bool,
+                weakening: bool,
+                cats: [EmergingCategory; 7]| {
+        let [intensifying, diminishing, persistent, new, consecutive, oscillating, sporadic] = cats;
+        if mostly(n_same) {
+            if strengthening {
+                intensifying
+            } else if weakening {
+                diminishing
+            } else {
+                persistent
+            }
+        } else if n_same == 1 {
+            new
+        } else {
+            let run = same.iter().rev().take_while(|&&b| b).count();
+            if run >= 2 && run == n_same {
+                consecutive
+            } else if n_other > 0 {
+                oscillating
+            } else {
+                sporadic
+            }
+        }
+    };
+    if hot[n - 1] {
+        side(
+            hot,
+            n_hot,
+            n_cold,
+            trend_up,
+            trend_down,
+            [
+                IntensifyingHotSpot,
+                DiminishingHotSpot,
+                PersistentHotSpot,
+                NewHotSpot,
+                ConsecutiveHotSpot,
+                OscillatingHotSpot,
+                SporadicHotSpot,
+            ],
+        )
+    } else if cold[n - 1] {
+        side(
+            cold,
+            n_cold,
+            n_hot,
+            trend_down,
+            trend_up,
+            [
+                IntensifyingColdSpot,
+                DiminishingColdSpot,
+                PersistentColdSpot,
+                NewColdSpot,
+                ConsecutiveColdSpot,
+                OscillatingColdSpot,
+                SporadicColdSpot,
+            ],
+        )
+    } else if mostly(n_hot) {
+        HistoricalHotSpot
+    } else if mostly(n_cold) {
+        HistoricalColdSpot
+    } else {
+        NoPattern
+    }
+}
+
+/// Result for one analysed location.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocationTrend {
+    /// Index of the location in the input cube.
+    pub location: usize,
+    /// Emerging hot spot category.
+    pub category: EmergingCategory,
+    /// Mann-Kendall z of the location's Gi* z series.
+    pub trend_z: f64,
+    /// Two-sided Mann-Kendall p.
+    pub trend_p: f64,
+    /// Number of hot bins.
+    pub hot_steps: usize,
+    /// Number of cold bins.
+    pub cold_steps: usize,
+    /// Gi* z of the final step.
+    pub final_z: f64,
+}
+
+/// Result of [`emerging_hot_spots`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmergingResult {
+    /// Number of time steps.
+    pub n_steps: usize,
+    /// One entry per analysed location (locations with at least one incident), in input order.
+    pub locations: Vec<LocationTrend>,
+    /// Gi* z per bin: `bin_z[a * n_steps + t]` for the a-th analysed location.
+    pub bin_z: Vec<f64>,
+    /// Two-sided p per bin, same layout.
+    pub bin_p: Vec<f64>,
+    /// The BH cut-off used (None when FDR is off or nothing is significant).
+    pub fdr_cutoff: Option<f64>,
+}
+
+/// Benjamini-Hochberg cut-off identical to [`super::fdr::benjamini_hochberg_cutoff`], but it only sorts
+/// the p-values `<= alpha` (the cut-off can never exceed alpha), which matters for millions of bins.
+fn bh_cutoff_small(p: &[f64], alpha: f64) -> Option<f64> {
+    let n = p.iter().filter(|v| !v.is_nan()).count();
+    let mut small: Vec<f64> = p.par_iter().copied().filter(|&v| v <= alpha).collect();
+    small.par_sort_unstable_by(f64::total_cmp);
+    small
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(k, &v)| v <= (*k as f64 + 1.0) * alpha / n as f64)
+        .map(|(_, &v)| v)
+}
+
+/// Run emerging hot spot analysis on `cube` with spatial `weights` between its locations (no
+/// self-weights; see the module docs for the method).
+pub fn emerging_hot_spots(
+    cube: &SpaceTimeCube,
+    weights: &SpatialWeights,
+    options: &EmergingOptions,
+) -> Result<EmergingResult, EmergingError> {
+    for (name, value) in [
+        ("alpha", options.alpha),
+        ("trend_alpha", options.trend_alpha),
+    ] {
+        if !(value > 0.0 && value < 1.0) {
+            return Err(EmergingError::InvalidAlpha { name, value });
+        }
+    }
+    if weights.n() != cube.n_locations {
+        return Err(EmergingError::WeightsMismatch {
+            cube: cube.n_locations,
+            weights: weights.n(),
+        });
+    }
+    let n_steps = cube.n_steps;
+    let k = options.time_window;
+    let max_k = 3 * n_steps / 4;
+    if k > max_k {
+        return Err(EmergingError::TimeWindowTooLarge {
+            k,
+            max: max_k,
+            steps: n_steps,
+        });
+    }
+    // Only locations with at least one incident.
+    let keep: Vec<usize> = (0..cube.n_locations)
+        .filter(|&i| cube.series(i).iter().any(|&c| c > 0.0))
+        .collect();
+    if keep.is_empty() {
+        return Err(EmergingError::NoIncidents);
+    }
+    let all_kept = keep.len() == cube.n_locations;
+    let sub_w;
+    let w = if all_kept {
+        weights
+    } else {
+        sub_w = weights.subset(&keep)?;
+        &sub_w
+    };
+    let sub_counts: Vec<f64>;
+    let x: &[f64] = if all_kept {
+        &cube.counts
+    } else {
+        sub_counts = keep
+            .iter()
+            .flat_map(|&i| cube.series(i).iter().copied())
+            .collect();
+        &sub_counts
+    };
+    let n_loc = keep.len();
+
+    // Population statistics: per step sums, then either the whole cube or per time window.
+    let mut step_sum = vec![0.0; n_steps];
+    for row in x.chunks_exact(n_steps) {
+        for (s, v) in step_sum.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    let mut step_sq = vec![0.0; n_steps];
+    let cube_mean = step_sum.iter().sum::<f64>() / (n_loc * n_steps) as f64;
+    // Squared deviations from the cube mean (stable: deviations, not raw squares).
+    for row in x.chunks_exact(n_steps) {
+        for (s, v) in step_sq.iter_mut().zip(row) {
+            *s += (v - cube_mean).powi(2);
+        }
+    }
+    // (n, mean, sd) of the population of step t's bins.
+    let populations: Vec<(f64, f64, f64)> = (0..n_steps)
+        .map(|t| {
+            let steps = match options.global_window {
+                GlobalWindow::EntireCube => 0..n_steps,
+                GlobalWindow::PerStep => t.saturating_sub(k)..t + 1,
+            };
+            let n = (n_loc * steps.len()) as f64;
+            let sum: f64 = step_sum[steps.clone()].iter().sum();
+            let dev2: f64 = step_sq[steps].iter().sum();
+            let mean = sum / n;
+            // sum (x - m)^2 = sum (x - c)^2 - n (m - c)^2 for the cube mean c.
+            let var = ((dev2 - n * (mean - cube_mean).powi(2)) / n).max(0.0);
+            (n, mean, var.sqrt())
+        })
+        .collect();
+
+    let mut bin_z = vec![0.0; n_loc * n_steps];
+    bin_z
+        .par_chunks_mut(n_steps)
+        .enumerate()
+        .with_min_len(64)
+        .for_each(|(i, z_row)| {
+            // Spatial lag per step (incl. self), then the backward sliding window sum.
+            let mut lag: Vec<f64> = x[i * n_steps..(i + 1) * n_steps].to_vec();
+            let (mut sw, mut sw2) = (1.0, 1.0);
+            for (&j, &wij) in w.neighbours(i).iter().zip(w.weights(i)) {
+                let row = &x[j as usize * n_steps..(j as usize + 1) * n_steps];
+                for (l, v) in lag.iter_mut().zip(row) {
+                    *l += wij * v;
+                }
+                sw += wij;
+                sw2 += wij * wij;
+            }
+            let mut window = 0.0;
+            for t in 0..n_steps {
+                window += lag[t];
+                if t > k {
+                    window -= lag[t - k - 1];
+                }
+                let m = (t.min(k) + 1) as f64;
+                let (n, mean, sd) = populations[t];
+                z_row[t] = if has_variation(mean, sd) {
+                    gi_star_z(window, sw * m, sw2 * m, n, mean, sd)
+                } else {
+                    0.0
+                };
+            }
+        });
+    let bin_p: Vec<f64> = bin_z.par_iter().map(|&z| two_sided_normal_p(z)).collect();
+    let cutoff = if options.fdr {
+        bh_cutoff_small(&bin_p, options.alpha)
+    } else {
+        None
+    };
+    let significant = |p: f64| {
+        if options.fdr {
+            cutoff.is_some_and(|c| p <= c)
+        } else {
+            p < options.alpha
+        }
+    };
+
+    let locations: Vec<LocationTrend> = (0..n_loc)
+        .into_par_iter()
+        .map(|a| {
+            let z = &bin_z[a * n_steps..(a + 1) * n_steps];
+            let p = &bin_p[a * n_steps..(a + 1) * n_steps];
+            let hot: Vec<bool> = z
+                .iter()
+                .zip(p)
+                .map(|(&z, &p)| z > 0.0 && significant(p))
+                .collect();
+            let cold: Vec<bool> = z
+                .iter()
+                .zip(p)
+                .map(|(&z, &p)| z < 0.0 && significant(p))
+                .collect();
+            let mk = mann_kendall(z);
+            LocationTrend {
+                location: keep[a],
+                category: classify(&hot, &cold, mk.z, mk.p, options.trend_alpha),
+                trend_z: mk.z,
+                trend_p: mk.p,
+                hot_steps: hot.iter().filter(|&&h| h).count(),
+                cold_steps: cold.iter().filter(|&&c| c).count(),
+                final_z: z[n_steps - 1],
+            }
+        })
+        .collect();
+    Ok(EmergingResult {
+        n_steps,
+        locations,
+        bin_z,
+        bin_p,
+        fdr_cutoff: cutoff,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fdr::benjamini_hochberg_cutoff;
+    use EmergingCategory::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn bools(s: &str, c: char) -> Vec<bool> {
+        s.chars().map(|x| x == c).collect()
+    }
+
+    /// `pattern`: 'H' hot, 'C' cold, '.' neither.
+    fn cat(pattern: &str, trend_z: f64, trend_p: f64) -> EmergingCategory {
+        classify(
+            &bools(pattern, 'H'),
+            &bools(pattern, 'C'),
+            trend_z,
+            trend_p,
+            0.05,
+        )
+    }
+
+    #[test]
+    fn category_rules() {
+        assert_eq!(cat("HHHHHHHHHH", 3.0, 0.001), IntensifyingHotSpot);
+        assert_eq!(cat(".HHHHHHHHH", -3.0, 0.001), DiminishingHotSpot);
+        assert_eq!(cat("HHHHHHHHHH", 1.0, 0.3), PersistentHotSpot);
+        assert_eq!(cat(".........H", 3.0, 0.001), NewHotSpot);
+        assert_eq!(cat("C........H", 0.0, 1.0), NewHotSpot);
+        assert_eq!(cat(".......HHH", 0.0, 1.0), ConsecutiveHotSpot);
+        assert_eq!(cat("CC.....HHH", 0.0, 1.0), ConsecutiveHotSpot);
+        assert_eq!(cat("..C..H..HH", 0.0, 1.0), OscillatingHotSpot);
+        assert_eq!(cat("..H..H..HH", 0.0, 1.0), SporadicHotSpot);
+        assert_eq!(cat("HHHHHHHHH.", 0.0, 1.0), HistoricalHotSpot);
+        assert_eq!(cat("CCCCCCCCCC", -3.0, 0.001), IntensifyingColdSpot);
+        assert_eq!(cat("CCCCCCCCCC", 3.0, 0.001), DiminishingColdSpot);
+        assert_eq!(cat("CCCCCCCCCC", -1.0, 0.2), PersistentColdSpot);
+        assert_eq!(cat("H........C", 0.0, 1.0), NewColdSpot);
+        assert_eq!(cat("........CC", 0.0, 1.0), ConsecutiveColdSpot);
+        assert_eq!(cat("H.C......C", 0.0, 1.0), OscillatingColdSpot);
+        assert_eq!(cat("C.C......C", 0.0, 1.0), SporadicColdSpot);
+        assert_eq!(cat("CCCCCCCCC.", 0.0, 1.0), HistoricalColdSpot);
+        assert_eq!(cat("HHHHHHHH..", 0.0, 1.0), NoPattern);
+        assert_eq!(cat("", 0.0, 1.0), NoPattern);
+        // 90 % is inclusive; below it the other rules apply.
+        assert_eq!(cat("CHHHHHHHHH", 0.0, 1.0), PersistentHotSpot);
+        assert_eq!(cat("CCHHHHHHHH", 0.0, 1.0), ConsecutiveHotSpot);
+        // A one-step cube whose only bin is hot is persistent (|H| = n >= 0.9 n comes first).
+        assert_eq!(cat("H", 0.0, 1.0), PersistentHotSpot);
+    }
+
+    #[test]
+    fn weekly_steps_end_on_the_last_complete_iso_week() {
+        // 2026-11-22 is a Sunday; 2026-11-25 a Wednesday.
+        let s = TimeSteps::new(TimeStep::IsoWeek, d(2026, 10, 28), d(2026, 11, 25)).unwrap();
+        assert_eq!(*s.ends.last().unwrap(), d(2026, 11, 22));
+        assert_eq!(s.starts[0], d(2026, 10, 26)); // Monday of the partial oldest week
+        assert_eq!(s.len(), 4);
+        assert!(s.starts.iter().all(|x| x.weekday() == chrono::Weekday::Mon));
+        assert_eq!(s.step_of(d(2026, 10, 27)), None); // before the period start
+        assert_eq!(s.step_of(d(2026, 10, 28)), Some(0));
+        assert_eq!(s.step_of(d(2026, 11, 22)), Some(3));
+        assert_eq!(s.step_of(d(2026, 11, 23)), None); // the incomplete week is left out
+        let m = TimeSteps::new(TimeStep::Month, d(2025, 12, 15), d(2026, 3, 30)).unwrap();
+        assert_eq!(m.starts, vec![d(2025, 12, 1), d(2026, 1, 1), d(2026, 2, 1)]);
+        assert_eq!(m.ends[2], d(2026, 2, 28));
+        assert_eq!(m.step_of(d(2026, 2, 28)), Some(2));
+        let m2 = TimeSteps::new(TimeStep::Month, d(2026, 1, 1), d(2026, 3, 31)).unwrap();
+        assert_eq!(m2.len(), 3);
+        let days = TimeSteps::new(TimeStep::Day, d(2026, 1, 1), d(2026, 1, 10)).unwrap();
+        assert_eq!(days.len(), 10);
+        assert_eq!(days.step_of(d(2026, 1, 5)), Some(4));
+        assert!(TimeSteps::new(TimeStep::Month, d(2026, 3, 2), d(2026, 3, 30)).is_err());
+    }
+
+    #[test]
+    fn fast_bh_equals_shared_bh() {
+        let p: Vec<f64> = (0..500)
+            .map(|i| {
+                ((i * 7919) % 1000) as f64 / 1000.0 * 0.2 + if i % 3 == 0 { 0.0 } else { 0.0001 }
+            })
+            .collect();
+        for alpha in [0.01, 0.05, 0.1, 0.3] {
+            assert_eq!(
+                bh_cutoff_small(&p, alpha),
+                benjamini_hochberg_cutoff(&p, alpha)
+            );
+        }
+    }
+
+    #[test]
+    fn errors() {
+        let cube =
+            SpaceTimeCube::from_counts(2, 4, vec![1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 1.0, 0.0]).unwrap();
+        let w = SpatialWeights::from_neighbour_lists(&[vec![1], vec![0]]).unwrap();
+        let too_big = EmergingOptions {
+            time_window: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            emerging_hot_spots(&cube, &w, &too_big),
+            Err(EmergingError::TimeWindowTooLarge {
+                k: 4,
+                max: 3,
+                steps: 4
+            })
+        );
+        assert!(emerging_hot_spots(
+            &cube,
+            &w,
+            &EmergingOptions {
+                time_window: 3,
+                ..Default::default()
+            }
+        )
+        .is_ok());
+        assert!(SpaceTimeCube::from_counts(2, 3, vec![0.0; 5]).is_err());
+        assert!(SpaceTimeCube::from_counts(1, 2, vec![0.0, -1.0]).is_err());
+        let empty = SpaceTimeCube::from_counts(2, 4, vec![0.0; 8]).unwrap();
+        assert_eq!(
+            emerging_hot_spots(&empty, &w, &EmergingOptions::default()),
+            Err(EmergingError::NoIncidents)
+        );
+    }
+}
