@@ -43,3 +43,18 @@ fn rate_ratio_matches_scipy_binomtest() {
         }
     }
 }
+
+#[test]
+fn relative_risk_matches_statsmodels_table2x2() {
+    use brandpunt::analysis::profile::relative_risk_katz;
+    let rows = read_rows("profile_riskratio.csv");
+    assert!(rows.len() >= 6);
+    for r in &rows {
+        let (a, n1, c, n0, conf) = (u(r, 0), u(r, 1), u(r, 2), u(r, 3), f(r, 4));
+        let got = relative_risk_katz(a, n1, c, n0, conf).unwrap().unwrap();
+        let what = format!("{a}/{n1} vs {c}/{n0} @{conf}");
+        assert_close(got.rr, f(r, 5), 1e-9, &format!("rr {what}"));
+        assert_close(got.ci_lower, f(r, 6), 1e-7, &format!("lower {what}"));
+        assert_close(got.ci_upper, f(r, 7), 1e-7, &format!("upper {what}"));
+    }
+}

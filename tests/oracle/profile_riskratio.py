@@ -1,8 +1,12 @@
 """Oracle for brandpunt::analysis::profile relative risks.
 
 Relative risk of an address being affected (>= 1 incident) inside a class versus outside it, with the Katz log
-confidence interval, computed by statsmodels Table2x2 (rows: in class / not in class; columns: affected / not
-affected). statsmodels adds 0.5 to every cell when any cell is zero (shift_zeros=True), the same rule as brandpunt.
+confidence interval.
+- Tables without a zero cell: statsmodels Table2x2 (rows: in class / not in class; columns: affected / not
+  affected), riskratio and riskratio_confint(method="normal").
+- Tables with a zero cell: brandpunt adds 0.5 to all four cells (Haldane-Anscombe). statsmodels' shift_zeros
+  (despite its docstring) only replaces the zero cells by 0.5, so these rows use the direct Katz formula on the
+  corrected table with the normal quantile from scipy.
 
 Run: python3 tests/oracle/profile_riskratio.py  (writes tests/oracle/expected/profile_riskratio.csv)
 Needs statsmodels.
@@ -10,7 +14,10 @@ Needs statsmodels.
 import csv
 import os
 
+import math
+
 import numpy as np
+from scipy.stats import norm
 from statsmodels.stats.contingency_tables import Table2x2
 
 CASES = [
@@ -31,7 +38,16 @@ with open(out, "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["affected_in", "n_in", "affected_out", "n_out", "confidence", "rr", "ci_lower", "ci_upper"])
     for a, n1, c, n0, conf in CASES:
-        t = Table2x2(np.array([[a, n1 - a], [c, n0 - c]], dtype=float), shift_zeros=True)
-        lo, hi = t.riskratio_confint(alpha=1 - conf, method="normal")
-        w.writerow([a, n1, c, n0, conf, repr(float(t.riskratio)), repr(float(lo)), repr(float(hi))])
+        cells = [a, n1 - a, c, n0 - c]
+        if min(cells) > 0:
+            t = Table2x2(np.array([cells[:2], cells[2:]], dtype=float), shift_zeros=False)
+            rr = float(t.riskratio)
+            lo, hi = t.riskratio_confint(alpha=1 - conf, method="normal")
+        else:
+            ca, cb, cc, cd = (x + 0.5 for x in cells)
+            rr = (ca / (ca + cb)) / (cc / (cc + cd))
+            se = math.sqrt(1 / ca - 1 / (ca + cb) + 1 / cc - 1 / (cc + cd))
+            z = norm.ppf(1 - (1 - conf) / 2)
+            lo, hi = rr * math.exp(-z * se), rr * math.exp(z * se)
+        w.writerow([a, n1, c, n0, conf, repr(rr), repr(float(lo)), repr(float(hi))])
 print("wrote", out)
