@@ -1,0 +1,131 @@
+//! The statistics modules against committed oracle values (scipy / statsmodels scripts in `tests/oracle/`).
+
+use brandpunt::analysis::compare::rate_ratio;
+
+fn read_rows(name: &str) -> Vec<csv::StringRecord> {
+    let path = format!(
+        "{}/tests/oracle/expected/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut rdr = csv::Reader::from_path(&path).unwrap();
+    rdr.records().map(|r| r.unwrap()).collect()
+}
+
+fn f(r: &csv::StringRecord, i: usize) -> f64 {
+    r[i].parse().unwrap()
+}
+
+fn u(r: &csv::StringRecord, i: usize) -> u64 {
+    r[i].parse().unwrap()
+}
+
+fn assert_close(got: f64, want: f64, rel: f64, what: &str) {
+    let tol = rel * want.abs().max(1e-300);
+    assert!(
+        (got - want).abs() <= tol || (got - want).abs() < 1e-15,
+        "{what}: got {got}, want {want}"
+    );
+}
+
+#[test]
+fn rate_ratio_matches_scipy_binomtest() {
+    let rows = read_rows("compare_rate_ratio.csv");
+    assert!(rows.len() >= 10);
+    for r in &rows {
+        let (a, ea, b, eb, conf) = (u(r, 0), f(r, 1), u(r, 2), f(r, 3), f(r, 4));
+        let got = rate_ratio(a, ea, b, eb, conf).unwrap();
+        let what = format!("{a}/{ea} vs {b}/{eb} @{conf}");
+        assert_close(got.p_value, f(r, 5), 1e-7, &format!("p {what}"));
+        assert_close(got.ci_lower, f(r, 6), 1e-7, &format!("lower {what}"));
+        match got.ci_upper {
+            Some(hi) => assert_close(hi, f(r, 7), 1e-7, &format!("upper {what}")),
+            None => assert!(r[7].is_empty(), "upper {what} should be bounded"),
+        }
+    }
+}
+
+#[test]
+fn relative_risk_matches_statsmodels_table2x2() {
+    use brandpunt::analysis::profile::relative_risk_katz;
+    let rows = read_rows("profile_riskratio.csv");
+    assert!(rows.len() >= 6);
+    for r in &rows {
+        let (a, n1, c, n0, conf) = (u(r, 0), u(r, 1), u(r, 2), u(r, 3), f(r, 4));
+        let got = relative_risk_katz(a, n1, c, n0, conf).unwrap().unwrap();
+        let what = format!("{a}/{n1} vs {c}/{n0} @{conf}");
+        assert_close(got.rr, f(r, 5), 1e-9, &format!("rr {what}"));
+        assert_close(got.ci_lower, f(r, 6), 1e-7, &format!("lower {what}"));
+        assert_close(got.ci_upper, f(r, 7), 1e-7, &format!("upper {what}"));
+    }
+}
+
+#[test]
+fn poisson_tails_match_scipy() {
+    use brandpunt::analysis::striking::poisson_tails;
+    let rows = read_rows("striking_poisson_tails.csv");
+    assert!(rows.len() >= 10);
+    for r in &rows {
+        let (obs, mu) = (u(r, 0), f(r, 1));
+        let (ge, le) = poisson_tails(obs, mu);
+        assert_close(ge, f(r, 2), 1e-9, &format!("P(X >= {obs} | {mu})"));
+        assert_close(le, f(r, 3), 1e-9, &format!("P(X <= {obs} | {mu})"));
+    }
+}
+
+fn check_striking_scenario(file: &str, cfg: brandpunt::analysis::striking::StrikingConfig) {
+    use brandpunt::analysis::striking::{striking_areas, AreaSeries, Baseline};
+    let rows = read_rows(file);
+    assert!(rows.len() >= 20);
+    let series: Vec<AreaSeries> = rows
+        .iter()
+        .map(|r| AreaSeries {
+            area_id: r[0].to_string(),
+            category: None,
+            counts: r[1].split(',').map(|c| c.parse().unwrap()).collect(),
+        })
+        .collect();
+    let report = striking_areas(&series, &cfg).unwrap();
+    assert_eq!(report.areas.len(), rows.len());
+    let mut n_sig = 0;
+    for r in &rows {
+        let a = report.areas.iter().find(|a| a.area_id == r[0]).unwrap();
+        let id = &r[0];
+        assert_eq!(a.observed, u(r, 2), "{id}");
+        assert_close(a.expected, f(r, 3), 1e-12, &format!("expected {id}"));
+        let kind = match a.baseline {
+            Baseline::Seasonal => "seasonal",
+            Baseline::PreviousPeriods => "previous_periods",
+        };
+        assert_eq!(kind, &r[4], "{id}");
+        assert_eq!(a.baseline_periods, r[5].parse::<usize>().unwrap(), "{id}");
+        assert_close(a.p_increase, f(r, 6), 1e-9, &format!("p_increase {id}"));
+        assert_close(a.p_decrease, f(r, 7), 1e-9, &format!("p_decrease {id}"));
+        assert_eq!(a.significant_increase, &r[8] == "1", "{id}");
+        assert_eq!(a.significant_decrease, &r[9] == "1", "{id}");
+        n_sig += usize::from(a.direction.is_some());
+    }
+    // The scenario has both striking increases and decreases, and the significant ones come first.
+    assert!(n_sig >= 4);
+    assert!(report.areas[..n_sig].iter().all(|a| a.direction.is_some()));
+}
+
+#[test]
+fn striking_mean12_scenario_matches_scipy_statsmodels() {
+    use brandpunt::analysis::striking::StrikingConfig;
+    let cfg = StrikingConfig {
+        min_expected: 0.0,
+        ..StrikingConfig::default()
+    };
+    check_striking_scenario("striking_scenario_mean12.csv", cfg);
+}
+
+#[test]
+fn striking_seasonal_scenario_matches_scipy_statsmodels() {
+    use brandpunt::analysis::striking::{Baseline, StrikingConfig};
+    let cfg = StrikingConfig {
+        baseline: Baseline::Seasonal,
+        min_expected: 0.0,
+        ..StrikingConfig::default()
+    };
+    check_striking_scenario("striking_scenario_seasonal.csv", cfg);
+}
