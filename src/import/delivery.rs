@@ -325,10 +325,7 @@ fn csv_table(text: &str, delimiter: char) -> Table {
                 while matches!(bytes.get(upto), Some(b'\n' | b'\r')) {
                     upto += 1;
                 }
-                line += bytes[counted_to..upto]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count() as u64;
+                line += count_line_breaks(bytes, counted_to, upto);
                 counted_to = upto;
                 records.push(Record {
                     line,
@@ -344,6 +341,20 @@ fn csv_table(text: &str, delimiter: char) -> Table {
         records,
         excel_serials: false,
     }
+}
+
+/// Line breaks in `bytes[from..to]` as the csv crate sees them: `\r\n`, `\n` and a lone `\r` each end a
+/// line (the byte before `from` is consulted so a `\r\n` split across calls counts once).
+fn count_line_breaks(bytes: &[u8], from: usize, to: usize) -> u64 {
+    let mut n = 0u64;
+    for i in from..to.min(bytes.len()) {
+        match bytes[i] {
+            b'\r' => n += 1,
+            b'\n' if i == 0 || bytes[i - 1] != b'\r' => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 /// Number of leading non-blank records searched for the header.
@@ -414,7 +425,22 @@ fn finish(
     let (header_idx, resolved) = match chosen {
         Some(c) => c,
         None => {
-            let headers = &table.records[first].fields;
+            // Report on the most header-like record (most recognised columns; the first on ties), so a
+            // title line above a header that lacks only a location column does not hide that header.
+            let best = non_blank
+                .iter()
+                .take(HEADER_SEARCH)
+                .filter_map(|&i| {
+                    let r = resolve_headers(&table.records[i].fields, mapping).ok()?;
+                    Some((r.cols.iter().flatten().count(), i))
+                })
+                .fold(None, |acc: Option<(usize, usize)>, (n, i)| match acc {
+                    Some((best_n, _)) if best_n >= n => acc,
+                    _ => Some((n, i)),
+                })
+                .filter(|&(n, _)| n > 0)
+                .map_or(first, |(_, i)| i);
+            let headers = &table.records[best].fields;
             let resolved =
                 resolve_headers(headers, mapping).map_err(|reason| DeliveryError::Mapping {
                     file: file.to_string(),
@@ -1003,6 +1029,16 @@ mod tests {
     }
 
     #[test]
+    fn line_numbers_count_every_line_ending_style() {
+        let p = read(
+            "registratienummer;pleegdatum;buurtcode\r\rA;01-01-2024;BU1\r\nB;01-01-2024;\"BU\n2\"\n\nC;x;BU3\n",
+        );
+        let lines: Vec<u64> = p.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![3, 4]);
+        assert_eq!(p.rejections[0].line, 7);
+    }
+
+    #[test]
     fn title_line_above_header_is_skipped() {
         let p = read(
             "Export BVH week 11\n\
@@ -1012,6 +1048,24 @@ mod tests {
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].line, 3);
         assert_eq!(p.total_rows, 1);
+    }
+
+    #[test]
+    fn wrong_kind_reports_the_most_header_like_record() {
+        let e = read_delivery_bytes(
+            "t.csv",
+            b"Export week 11\nregistratienummer;pleegdatum;omschrijving\nA;01-01-2024;x\n",
+            None,
+        )
+        .unwrap_err();
+        let DeliveryError::WrongKind { missing, found, .. } = e else {
+            panic!("expected WrongKind");
+        };
+        assert_eq!(
+            found,
+            vec!["registratienummer", "pleegdatum", "omschrijving"]
+        );
+        assert_eq!(missing.len(), 1);
     }
 
     #[test]
