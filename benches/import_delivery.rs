@@ -1,0 +1,118 @@
+//! Importing a police delivery end to end: read a 1 M-row CSV (Windows-1252, `;`, Dutch dates), geocode every
+//! row against a synthetic BAG index, assign buurten, and store delivery, incidents and report in one SQLite
+//! transaction. Target (issue 2): < 15 s for 1 M rows.
+//!
+//! Size: `IMPORT_BENCH_ROWS` rows when set, else 1,000,000 under `cargo bench` (detected by `--bench`) and
+//! 5,000 in the quick test-mode run of `cargo test --all-targets`. The BAG index holds 1 M synthetic addresses
+//! (20 k in test mode); buurten are the synthetic national tiling (15 k buurten).
+
+use brandpunt::area_index::{synthetic as areas_synthetic, AreaIndex};
+use brandpunt::coords::Transformer;
+use brandpunt::geocode::{synthetic, GeocodeIndexBuilder};
+use brandpunt::import::incidents::{import_incident_file, IncidentImportOptions, Locator};
+use brandpunt::store::SqliteStore;
+use criterion::{BatchSize, Criterion};
+use std::io::Write;
+use std::time::Duration;
+
+fn sizes() -> (usize, usize) {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let rows = std::env::var("IMPORT_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 1_000_000 } else { 5_000 });
+    (rows, if bench { 1_000_000 } else { 20_000 })
+}
+
+/// Write a delivery of `rows` rows whose addresses are drawn from the synthetic BAG (every 7th row with a
+/// lower-case postcode with a space, every 11th without postcode, every 13th with `12 A`-style numbers,
+/// every 50th an address that does not exist).
+fn write_delivery(path: &std::path::Path, rows: usize, addresses: usize) {
+    let mut samples = Vec::new();
+    synthetic::for_each_address(addresses, 7, |a| {
+        if samples.len() < rows {
+            samples.push((
+                a.street.to_string(),
+                a.huisnummer,
+                a.huisletter.map(str::to_string),
+                a.toevoeging.map(str::to_string),
+                a.postcode.unwrap_or_default().to_string(),
+                a.woonplaats.to_string(),
+            ));
+        }
+    });
+    let mut out = Vec::with_capacity(rows * 120);
+    out.extend_from_slice(
+        b"Registratienummer;Pleegdatum begin;Pleegtijd begin;Pleegdatum eind;Pleegtijd eind;Maatschappelijke klasse;Straat;Huisnummer;Huisletter;Toevoeging;Postcode;Plaats\r\n",
+    );
+    for i in 0..rows {
+        let (street, nr, letter, toev, pc, wp) = &samples[i % samples.len()];
+        let day = 1 + i % 28;
+        let month = 1 + (i / 28) % 12;
+        let pc = if i % 11 == 0 {
+            String::new()
+        } else if i % 7 == 0 {
+            format!("{} {}", &pc[..4], pc[4..].to_lowercase())
+        } else {
+            pc.clone()
+        };
+        let nr = if i % 50 == 0 { nr + 90_000 } else { *nr };
+        let (nr_cell, letter_cell) = match (letter, i % 13 == 0) {
+            (Some(l), true) => (format!("{nr} {l}"), String::new()),
+            (l, _) => (nr.to_string(), l.clone().unwrap_or_default()),
+        };
+        let line = format!(
+            "PL0600-2024{i:07};{day:02}-{month:02}-2024;{:02}:{:02};{day:02}-{month:02}-2024;23:00;1.1.1 Diefstal/inbraak woning;{street};{nr_cell};{letter_cell};{};{pc};{wp}\r\n",
+            i % 23,
+            i % 60,
+            toev.clone().unwrap_or_default()
+        );
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&line);
+        out.extend_from_slice(&bytes);
+    }
+    std::fs::File::create(path).and_then(|mut f| f.write_all(&out)).expect("write delivery");
+}
+
+fn main() {
+    let (rows, addresses) = sizes();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let delivery = dir.path().join("levering.csv");
+    write_delivery(&delivery, rows, addresses);
+    let mut b = GeocodeIndexBuilder::new();
+    synthetic::for_each_address(addresses, 7, |a| b.push(a));
+    let geocoder = b.finish();
+    let areas = AreaIndex::build(areas_synthetic::tiling(&areas_synthetic::TilingSpec::national()));
+    let transformer = Transformer::new().expect("PROJ");
+    let locator = Locator {
+        geocoder: &geocoder,
+        areas: &areas,
+        transformer: &transformer,
+        buurtcodes: areas.areas().iter().map(|a| a.buurtcode.clone()).collect(),
+    };
+    let options = IncidentImportOptions {
+        tenant: "default".into(),
+        source: "politie".into(),
+        mapping: None,
+        report_path: Some(dir.path().join("rapport.csv")),
+    };
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    let mut run = 0u32;
+    c.bench_function(&format!("import_delivery_{rows}_rows"), |bencher| {
+        bencher.iter_batched(
+            || {
+                run += 1;
+                SqliteStore::open(&dir.path().join(format!("b{run}.db"))).expect("store")
+            },
+            |mut store| {
+                let s = import_incident_file(&mut store, &locator, &delivery, &options).expect("import");
+                assert_eq!(s.total_rows as usize, rows);
+                s
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    c.final_summary();
+}
