@@ -7,6 +7,7 @@ use gdal::vector::{Geometry, LayerAccess};
 use gdal::Dataset;
 use geo::{Area, BooleanOps, BoundingRect, Contains, Intersects, Validation};
 use serde_json::Value;
+use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -839,7 +840,11 @@ fn ground_truth_is_internally_consistent() {
     }
     let rr = (farm_in / farm_n) / (all_in / all);
     assert!(rr >= 4.0, "relative risk {rr}");
-    assert!((rr - p["relative_risk_risk_class"].as_f64().unwrap()).abs() < 1e-9, "{rr} {} {farm_in} {farm_n} {all_in} {all}", p);
+    assert!(
+        (rr - p["relative_risk_risk_class"].as_f64().unwrap()).abs() < 1e-9,
+        "{rr} {} {farm_in} {farm_n} {all_in} {all}",
+        p
+    );
     // Ambiguous registrations are Kerkstraat rows without postcode and plaats.
     let amb: BTreeSet<&str> = gt["ambiguous_registrations"]
         .as_array()
@@ -864,20 +869,53 @@ fn ground_truth_is_internally_consistent() {
 }
 
 #[test]
-fn seasonal_and_diminishing_patterns_over_the_full_period() {
-    // Patterns over two years need the default period; a smaller city keeps it quick.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo_city_two_years");
+fn default_city_patterns_over_two_years() {
+    // The default demo city, as `make demo` writes it.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo_city_default");
     let _ = std::fs::remove_dir_all(&dir);
-    let cfg = DemoConfig {
-        target_addresses: 3_000,
-        ..DemoConfig::default()
-    };
+    let cfg = DemoConfig::default();
     let files = generate(&dir, &cfg).unwrap();
     assert_eq!(files.police_deliveries.len(), 104);
     assert_eq!(
         files.police_deliveries[0].file_name().unwrap(),
         "politie_week_2022-40.csv"
     );
+    // Oracle: tests/oracle/demo_emerging_check.py (independent NumPy emerging hot spot analysis)
+    // ran on exactly this output; its classification of the planted cells must match the truth.
+    let oracle: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/oracle/expected/demo_emerging_default.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let digest = sha2::Sha256::digest(std::fs::read(&files.truth_incidents_csv).unwrap());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        oracle["truth_incidents_sha256"].as_str().unwrap(),
+        hex,
+        "generator output changed: rerun tests/oracle/demo_emerging_check.py (see its docstring)"
+    );
+    for (name, p) in oracle["patterns"].as_object().unwrap() {
+        let expected: Vec<&str> = p["expected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let cells = p["cells"].as_object().unwrap();
+        let total: u64 = cells.values().map(|v| v.as_u64().unwrap()).sum();
+        let good: u64 = cells
+            .iter()
+            .filter(|(k, _)| expected.contains(&k.as_str()))
+            .map(|(_, v)| v.as_u64().unwrap())
+            .sum();
+        assert!(
+            good >= 3 && 2 * good > total,
+            "{name}: {cells:?} vs {expected:?}"
+        );
+    }
     let gt: Value =
         serde_json::from_slice(&std::fs::read(&files.ground_truth_json).unwrap()).unwrap();
     let pats = gt["patterns"].as_array().unwrap();

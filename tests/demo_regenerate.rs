@@ -7,3 +7,14 @@ fn regenerate_fixtures() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     brandpunt::demo::write_fixtures(&dir).unwrap();
 }
+
+#[test]
+#[ignore = "writes the default demo city (~40k addresses, 104 weeks) into $DEMO_DIR for the Python oracle"]
+fn generate_default_city() {
+    let dir = std::env::var("DEMO_DIR").unwrap_or_else(|_| "/tmp/demo-default".to_string());
+    brandpunt::demo::generate(
+        std::path::Path::new(&dir),
+        &brandpunt::demo::DemoConfig::default(),
+    )
+    .unwrap();
+}

@@ -1,12 +1,13 @@
 //! Demo city generator: a deterministic synthetic municipality written in the REAL published formats.
 //!
-//! See `src/demo/GROUND_TRUTH.md` for the full description of the geography, the file formats, the
-//! planted patterns and the injected data problems.
+//! The full description of the geography, the file formats, the planted patterns and the injected
+//! data problems follows below (it is `src/demo/GROUND_TRUTH.md`).
 //!
 //! This is an adapter (it writes files); the generated content itself is plain data built from a
 //! seeded [`rand_chacha::ChaCha8Rng`] (one independent stream per component), so the same seed gives
 //! byte-identical CSV/JSON outputs. GeoPackages, the shapefile and the XLSX deliveries contain
 //! timestamps written by GDAL; their *contents* are identical.
+#![doc = include_str!("GROUND_TRUTH.md")]
 
 mod addresses;
 mod deliveries;
