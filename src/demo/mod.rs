@@ -1,1 +1,254 @@
-//! (being written)
+//! Demo city generator: a deterministic synthetic municipality written in the REAL published formats.
+//!
+//! The full description of the geography, the file formats, the planted patterns and the injected
+//! data problems follows below (it is `src/demo/GROUND_TRUTH.md`).
+//!
+//! This is an adapter (it writes files); the generated content itself is plain data built from a
+//! seeded [`rand_chacha::ChaCha8Rng`] (one independent stream per component), so the same seed gives
+//! byte-identical CSV/JSON outputs. GeoPackages, the shapefile and the XLSX deliveries contain
+//! timestamps written by GDAL; their *contents* are identical.
+#![doc = include_str!("GROUND_TRUTH.md")]
+
+mod addresses;
+mod deliveries;
+mod gpkg;
+mod incidents;
+mod layout;
+mod opendata;
+mod truth;
+
+pub use addresses::{abbreviate, nen_short_form};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+
+/// Errors of the demo generator; every variant names the file it was writing.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Writing a file failed.
+    #[error("writing {file}: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// GDAL failed while writing a file.
+    #[error("GDAL writing {file}: {source}")]
+    Gdal {
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        source: gdal::errors::GdalError,
+    },
+    /// JSON serialisation failed.
+    #[error("JSON for {file}: {source}")]
+    Json {
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// The configuration is unusable.
+    #[error("invalid demo configuration: {0}")]
+    Config(String),
+    /// Internal layout inconsistency (a bug in the generator's tables).
+    #[error("demo layout: {0}")]
+    Layout(String),
+}
+
+/// Demo generator settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoConfig {
+    /// Seed of all random streams.
+    pub seed: u64,
+    /// Approximate number of addresses (BAG addressable objects).
+    pub target_addresses: usize,
+    /// Number of weekly police deliveries.
+    pub weeks: u32,
+    /// Last day of the last delivery week; must be a Sunday.
+    pub last_day: chrono::NaiveDate,
+}
+
+impl Default for DemoConfig {
+    /// ~40,000 addresses, 104 weekly deliveries ending Sunday 2024-09-29.
+    fn default() -> Self {
+        DemoConfig {
+            seed: 20_240_929,
+            target_addresses: 40_000,
+            weeks: 104,
+            last_day: chrono::NaiveDate::from_ymd_opt(2024, 9, 29).unwrap_or_default(),
+        }
+    }
+}
+
+impl DemoConfig {
+    /// A small city (~2,500 addresses, 10 weeks) for tests and committed fixtures.
+    pub fn small() -> Self {
+        DemoConfig {
+            target_addresses: 2_500,
+            weeks: 10,
+            ..DemoConfig::default()
+        }
+    }
+}
+
+/// Paths of everything [`generate`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoFiles {
+    /// CBS wijk- en buurtkaart `wijkenbuurten_2024_v1.gpkg`.
+    pub cbs_gpkg: PathBuf,
+    /// Pre-2021 style buurt shapefile `buurt_2020_v1.shp` (upper-case column names).
+    pub cbs_legacy_shp: PathBuf,
+    /// PDOK `bag-light.gpkg`.
+    pub bag_gpkg: PathBuf,
+    /// Weekly police deliveries `politie_week_YYYY-WW.{csv,xlsx}`, chronological.
+    pub police_deliveries: Vec<PathBuf>,
+    /// Handhaving signals `handhaving_meldingen.csv`.
+    pub handhaving: PathBuf,
+    /// Column mapping of the handhaving CSV `handhaving_mapping.toml`.
+    pub handhaving_mapping: PathBuf,
+    /// Open data `47022NED` as OData JSON `47022NED.json`.
+    pub counts_json: PathBuf,
+    /// Open data `47022NED` as portal CSV `47022NED.csv`.
+    pub counts_csv: PathBuf,
+    /// Municipal indicators `indicatoren_buurt.csv` (long form).
+    pub indicators_csv: PathBuf,
+    /// Ground truth `ground_truth.json`.
+    pub ground_truth_json: PathBuf,
+    /// Every true incident and signal with its real location `truth_incidents.csv`.
+    pub truth_incidents_csv: PathBuf,
+}
+
+/// The generated content before writing (for [`generate`] and the fixtures).
+struct City {
+    layout: layout::Layout,
+    bag: addresses::Bag,
+    events: incidents::Events,
+}
+
+fn build_city(cfg: &DemoConfig) -> Result<City, DemoError> {
+    use chrono::Datelike;
+    if cfg.last_day.weekday() != chrono::Weekday::Sun {
+        return Err(DemoError::Config(format!(
+            "last_day {} is not a Sunday",
+            cfg.last_day
+        )));
+    }
+    if cfg.weeks == 0 || cfg.weeks > 520 {
+        return Err(DemoError::Config(format!(
+            "weeks must be 1..=520, got {}",
+            cfg.weeks
+        )));
+    }
+    if !(500..=2_000_000).contains(&cfg.target_addresses) {
+        return Err(DemoError::Config(format!(
+            "target_addresses must be 500..=2000000, got {}",
+            cfg.target_addresses
+        )));
+    }
+    let mut rng_layout = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6c61_796f_7574);
+    let layout = layout::Layout::build(&mut rng_layout)?;
+    let mut rng_bag = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0062_6167);
+    let bag = addresses::generate(&layout, cfg.target_addresses, &mut rng_bag)?;
+    let mut rng_ev = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6576_656e_7473);
+    let events = incidents::generate(&layout, &bag, cfg.weeks, cfg.last_day, &mut rng_ev);
+    Ok(City {
+        layout,
+        bag,
+        events,
+    })
+}
+
+/// Generates the demo city into `dir` (created if missing) and returns the written paths.
+pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
+    std::fs::create_dir_all(dir).map_err(|e| DemoError::Io {
+        file: dir.to_path_buf(),
+        source: e,
+    })?;
+    let City {
+        layout,
+        bag,
+        events,
+    } = build_city(cfg)?;
+    let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
+    let mut rng_del = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0064_656c);
+    let (police_deliveries, log) = deliveries::write_police(
+        dir,
+        &layout,
+        &bag,
+        &events,
+        cfg.weeks,
+        cfg.last_day,
+        &mut rng_del,
+    )?;
+    let files = DemoFiles {
+        cbs_gpkg: dir.join("wijkenbuurten_2024_v1.gpkg"),
+        cbs_legacy_shp: dir.join("buurt_2020_v1.shp"),
+        bag_gpkg: dir.join("bag-light.gpkg"),
+        police_deliveries,
+        handhaving: dir.join("handhaving_meldingen.csv"),
+        handhaving_mapping: dir.join("handhaving_mapping.toml"),
+        counts_json: dir.join("47022NED.json"),
+        counts_csv: dir.join("47022NED.csv"),
+        indicators_csv: dir.join("indicatoren_buurt.csv"),
+        ground_truth_json: dir.join("ground_truth.json"),
+        truth_incidents_csv: dir.join("truth_incidents.csv"),
+    };
+    gpkg::write_cbs(&files.cbs_gpkg, &layout, &bag)?;
+    gpkg::write_legacy_shapefile(&files.cbs_legacy_shp, &layout, &bag)?;
+    gpkg::write_bag(&files.bag_gpkg, &layout, &bag)?;
+    deliveries::write_handhaving(
+        &files.handhaving,
+        &files.handhaving_mapping,
+        &layout,
+        &bag,
+        &events,
+    )?;
+    let rows = opendata::counts(&layout, &events, first_day, cfg.last_day);
+    opendata::write_counts(&files.counts_json, &files.counts_csv, &rows)?;
+    opendata::write_indicators(&files.indicators_csv, &layout, &bag, &events)?;
+    let gt = truth::ground_truth(cfg, &layout, &bag, &events, &log);
+    truth::write_json(&files.ground_truth_json, &gt)?;
+    truth::write_incidents_csv(&files.truth_incidents_csv, &layout, &bag, &events, &log)?;
+    Ok(files)
+}
+
+/// Writes the small committed test fixtures (from [`DemoConfig::small`]) below `dir`:
+/// `cbs/wijkenbuurten_2024_v1.gpkg`, `cbs/buurt_2020_v1.{shp,shx,dbf,prj,cpg}`,
+/// `bag/bag-light.gpkg`, `counts/47022NED.{json,csv}` and `indicators/indicatoren_buurt.csv`.
+/// Returns the main written paths. `tests/demo_city.rs` regenerates them and compares contents.
+pub fn write_fixtures(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
+    let cfg = DemoConfig::small();
+    let City {
+        layout,
+        bag,
+        events,
+    } = build_city(&cfg)?;
+    let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
+    let sub = |name: &str| -> Result<PathBuf, DemoError> {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).map_err(|e| DemoError::Io {
+            file: d.clone(),
+            source: e,
+        })?;
+        Ok(d)
+    };
+    let (cbs, bagd, counts, ind) = (sub("cbs")?, sub("bag")?, sub("counts")?, sub("indicators")?);
+    let paths = vec![
+        cbs.join("wijkenbuurten_2024_v1.gpkg"),
+        cbs.join("buurt_2020_v1.shp"),
+        bagd.join("bag-light.gpkg"),
+        counts.join("47022NED.json"),
+        counts.join("47022NED.csv"),
+        ind.join("indicatoren_buurt.csv"),
+    ];
+    gpkg::write_cbs(&paths[0], &layout, &bag)?;
+    gpkg::write_legacy_shapefile(&paths[1], &layout, &bag)?;
+    gpkg::write_bag(&paths[2], &layout, &bag)?;
+    let rows = opendata::counts(&layout, &events, first_day, cfg.last_day);
+    opendata::write_counts(&paths[3], &paths[4], &rows)?;
+    opendata::write_indicators(&paths[5], &layout, &bag, &events)?;
+    Ok(paths)
+}
