@@ -70,7 +70,9 @@ fn write_delivery(path: &std::path::Path, rows: usize, addresses: usize) {
         let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&line);
         out.extend_from_slice(&bytes);
     }
-    std::fs::File::create(path).and_then(|mut f| f.write_all(&out)).expect("write delivery");
+    std::fs::File::create(path)
+        .and_then(|mut f| f.write_all(&out))
+        .expect("write delivery");
 }
 
 fn main() {
@@ -81,7 +83,9 @@ fn main() {
     let mut b = GeocodeIndexBuilder::new();
     synthetic::for_each_address(addresses, 7, |a| b.push(a));
     let geocoder = b.finish();
-    let areas = AreaIndex::build(areas_synthetic::tiling(&areas_synthetic::TilingSpec::national()));
+    let areas = AreaIndex::build(areas_synthetic::tiling(
+        &areas_synthetic::TilingSpec::national(),
+    ));
     let transformer = Transformer::new().expect("PROJ");
     let locator = Locator {
         geocoder: &geocoder,
@@ -107,7 +111,8 @@ fn main() {
                 SqliteStore::open(&dir.path().join(format!("b{run}.db"))).expect("store")
             },
             |mut store| {
-                let s = import_incident_file(&mut store, &locator, &delivery, &options).expect("import");
+                let s = import_incident_file(&mut store, &locator, &delivery, &options)
+                    .expect("import");
                 assert_eq!(s.total_rows as usize, rows);
                 s
             },

@@ -2,7 +2,7 @@
 
 use super::import::{self, IncidentImporter};
 use brandpunt::demo::{self, DemoConfig};
-use brandpunt::import::{delivery, incidents::IncidentImportOptions};
+use brandpunt::import::{incidents::IncidentImportOptions, mapping};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,7 +20,11 @@ pub struct DemoArgs {
 }
 
 pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let mut cfg = if args.small { DemoConfig::small() } else { DemoConfig::default() };
+    let mut cfg = if args.small {
+        DemoConfig::small()
+    } else {
+        DemoConfig::default()
+    };
     cfg.seed = args.seed;
     std::fs::create_dir_all(&args.dir)?;
     println!("Demostad genereren in {} ...", args.dir.display());
@@ -30,7 +34,12 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut importer = IncidentImporter::new(db)?;
     let reports = args.dir.join("rapporten");
     std::fs::create_dir_all(&reports)?;
-    let report_for = |f: &Path| reports.join(format!("{}.rapport.csv", f.file_stem().unwrap_or_default().to_string_lossy()));
+    let report_for = |f: &Path| {
+        reports.join(format!(
+            "{}.rapport.csv",
+            f.file_stem().unwrap_or_default().to_string_lossy()
+        ))
+    };
     let mut totals = (0u64, 0u64, 0u64);
     for f in &files.police_deliveries {
         let s = importer.import(
@@ -54,7 +63,7 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         totals.2,
         reports.display()
     );
-    let mapping = delivery::Mapping::from_toml_file(&files.handhaving_mapping)?;
+    let mapping = mapping::Mapping::from_toml_file(&files.handhaving_mapping)?;
     let s = importer.import(
         &files.handhaving,
         &IncidentImportOptions {
@@ -67,6 +76,10 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     import::print_incident_summary(&s);
     import::import_counts(db, &files.counts_json, "default")?;
     import::import_indicators(db, &files.indicators_csv, "default", "gemeente")?;
-    println!("Klaar. Database: {}. Grondwaarheid: {}", db.display(), files.ground_truth_json.display());
+    println!(
+        "Klaar. Database: {}. Grondwaarheid: {}",
+        db.display(),
+        files.ground_truth_json.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! results. Errors are `anyhow` here only; the library speaks `thiserror`.
 
 mod context;
+mod demo;
 
 mod geocode;
 mod import;
@@ -39,6 +40,8 @@ pub enum Command {
     /// Manage tenants (municipalities or cooperations sharing this instance).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Generate the demo city in the real formats and import it.
+    Demo(demo::DemoArgs),
     /// List the imported deliveries of a tenant.
     Deliveries {
         #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
@@ -99,6 +102,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(cmd) => import::run(&cli.db, cmd),
         Command::Geocode(args) => geocode::run(&cli.db, args),
         Command::Stats(args) => stats::run(&cli.db, args),
+        Command::Demo(args) => demo::run(&cli.db, args),
 
         Command::Tenant(TenantCommand::Add { code, name }) => {
             let mut store = context::open_store(&cli.db)?;
