@@ -1046,3 +1046,47 @@ pub fn generate(
     }
     Ok(b.bag)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nen_short_forms() {
+        // The example of data-formats.md.
+        assert_eq!(nen_short_form("Burgemeester van Veenlaan"), "Burg v Veenln");
+        // Names that fit in 24 characters stay as they are.
+        assert_eq!(nen_short_form("Kerkstraat"), "Kerkstraat");
+        assert_eq!(abbreviate("Kerkstraat"), "Kerkstr");
+        assert_eq!(
+            abbreviate("Dokter Ariëns van der Hoevenstraat"),
+            "Dr Ariëns vd Hoevenstr"
+        );
+        assert_eq!(abbreviate("Koningin Julianaplein"), "Kon Julianapln");
+        // Cut at 24 characters when abbreviating is not enough.
+        let long = "Burgemeester Mr Dr Hendrik Jan van der Heijden van Oosterhoutsingel";
+        assert_eq!(nen_short_form(long).chars().count(), 24);
+    }
+
+    #[test]
+    fn number_text_is_written_nummer_letter_dash_toevoeging() {
+        let a = Address {
+            id: String::new(),
+            nummeraanduiding_id: String::new(),
+            kind: ObjectKind::Verblijfsobject,
+            street: 0,
+            huisnummer: 12,
+            huisletter: Some('A'),
+            toevoeging: Some("3".into()),
+            postcode: "7461AB".into(),
+            x_m: 0.0,
+            y_m: 0.0,
+            buurt: 0,
+            pand: None,
+            gebruiksdoel: "woonfunctie".into(),
+            oppervlakte_m2: Some(80),
+            polygon: None,
+        };
+        assert_eq!(a.number_text(), "12A-3");
+    }
+}

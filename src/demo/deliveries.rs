@@ -5,11 +5,10 @@
 //! re-delivered registrations (identical or corrected), one bad row per week.
 
 use super::addresses::Bag;
-use super::gpkg::Val;
 use super::incidents::{Events, Incident, LocMode, Pattern};
 use super::layout::Layout;
 use super::DemoError;
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use gdal::vector::{Feature, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
 use gdal::DriverManager;
 use rand::{Rng, SeedableRng};
@@ -331,40 +330,20 @@ fn write_xlsx(path: &Path, rows: &[[String; 15]]) -> Result<(), DemoError> {
                 if cell.is_empty() {
                     continue;
                 }
-                let v =
-                    match types[i] {
-                        OGRFieldType::OFTDate => NaiveDate::parse_from_str(cell, "%d-%m-%Y")
-                            .map_or(Val::S(cell.clone()), |d| {
-                                Val::I(
-                                    i64::from(d.year()) * 10_000
-                                        + i64::from(d.month()) * 100
-                                        + i64::from(d.day()),
-                                )
-                            }),
-                        OGRFieldType::OFTReal => cell
-                            .replace(',', ".")
-                            .parse::<f64>()
-                            .map_or(Val::S(cell.clone()), Val::R),
-                        _ => Val::S(cell.clone()),
-                    };
-                match v {
-                    Val::I(ymd) => {
-                        let d = NaiveDate::from_ymd_opt(
-                            (ymd / 10_000) as i32,
-                            ((ymd / 100) % 100) as u32,
-                            (ymd % 100) as u32,
-                        )
-                        .unwrap_or_default();
-                        let dt = d
-                            .and_hms_opt(0, 0, 0)
-                            .unwrap_or_default()
-                            .and_utc()
-                            .fixed_offset();
-                        f.set_field_datetime(i, dt)?;
-                    }
-                    Val::R(x) => f.set_field_double(i, x)?,
-                    Val::S(t) => f.set_field_string(i, &t)?,
-                    Val::Null => {}
+                // Dates become date cells and coordinates numbers, as Excel stores them; a value
+                // that does not parse stays text.
+                let date = (types[i] == OGRFieldType::OFTDate)
+                    .then(|| NaiveDate::parse_from_str(cell, "%d-%m-%Y").ok())
+                    .flatten();
+                let real = (types[i] == OGRFieldType::OFTReal)
+                    .then(|| cell.replace(',', ".").parse::<f64>().ok())
+                    .flatten();
+                if let Some(d) = date {
+                    f.set_field_datetime(i, d.and_time(NaiveTime::MIN).and_utc().fixed_offset())?;
+                } else if let Some(x) = real {
+                    f.set_field_double(i, x)?;
+                } else {
+                    f.set_field_string(i, cell)?;
                 }
             }
             f.create(&layer)?;
@@ -656,4 +635,39 @@ pub fn write_handhaving(
     std::fs::write(csv_path, bytes).map_err(io_err(csv_path))?;
     std::fs::write(mapping_path, HANDHAVING_MAPPING).map_err(io_err(mapping_path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_1252_encoding_as_excel_writes_it() {
+        // é is 0xE9 in Windows-1252; Ĳ is not in the code page and becomes "IJ".
+        assert_eq!(to_windows_1252("Ruéstraat"), b"Ru\xe9straat".to_vec());
+        assert_eq!(to_windows_1252("Ĳsselstraat"), b"IJsselstraat".to_vec());
+        // Outside the code page entirely: transliterated, never an HTML entity.
+        assert_eq!(to_windows_1252("Dvořák"), b"Dvor\xe1k".to_vec());
+    }
+
+    #[test]
+    fn week_formats_mix_and_xlsx_twice() {
+        let f: Vec<WeekFormat> = (0..104).map(|w| week_format(w, 104)).collect();
+        assert_eq!(f.iter().filter(|x| **x == WeekFormat::Xlsx).count(), 2);
+        assert!(f.iter().filter(|x| **x == WeekFormat::CsvUtf8Bom).count() >= 10);
+        assert!(
+            f.iter()
+                .filter(|x| **x == WeekFormat::CsvWindows1252)
+                .count()
+                > 80
+        );
+        let small: Vec<WeekFormat> = (0..10).map(|w| week_format(w, 10)).collect();
+        for want in [
+            WeekFormat::Xlsx,
+            WeekFormat::CsvUtf8Bom,
+            WeekFormat::CsvWindows1252,
+        ] {
+            assert!(small.contains(&want));
+        }
+    }
 }

@@ -20,8 +20,6 @@ pub enum Val {
     S(String),
     /// Integer.
     I(i64),
-    /// Real.
-    R(f64),
     /// NULL.
     Null,
 }
@@ -58,7 +56,6 @@ pub fn write_layer(
             match v {
                 Val::S(t) => f.set_field_string(i, t)?,
                 Val::I(n) => f.set_field_integer64(i, *n)?,
-                Val::R(x) => f.set_field_double(i, *x)?,
                 Val::Null => f.set_field_null(i)?,
             }
         }

@@ -626,3 +626,59 @@ impl Layout {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::Area;
+    use rand::SeedableRng;
+
+    #[test]
+    fn rings_of_a_block_with_a_hole() {
+        let mut cells = rect_cells(0, 0, 3, 3);
+        cells.retain(|&c| c != (1, 1));
+        let rings = trace_rings(&cells).unwrap();
+        assert_eq!(rings.len(), 2);
+        let mut areas: Vec<f64> = rings.iter().map(|r| signed_area_idx(r)).collect();
+        areas.sort_by(f64::total_cmp);
+        // Closed form: outer 3 x 3 counter-clockwise, hole 1 x 1 clockwise.
+        assert_eq!(areas, vec![-1.0, 9.0]);
+    }
+
+    #[test]
+    fn pinched_cell_sets_are_rejected() {
+        // Two cells touching in one vertex only.
+        assert!(matches!(
+            trace_rings(&[(0, 0), (1, 1)]),
+            Err(DemoError::Layout(_))
+        ));
+    }
+
+    #[test]
+    fn unjittered_polygon_areas_are_exact() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let layout = Layout::build(&mut rng).unwrap();
+        // Only vertices surrounded by used cells move, so the outer boundary of the two
+        // gemeenten is unjittered: together exactly 8 x 8 km + 3 x 4 km.
+        let total: f64 = layout
+            .gemeenten
+            .iter()
+            .map(|g| g.geometry.unsigned_area())
+            .sum();
+        assert!((total - 76.0e6).abs() < 1e-3, "{total}");
+        let hole = layout
+            .buurten
+            .iter()
+            .filter(|b| b.geometry.0.iter().any(|p| !p.interiors().is_empty()))
+            .count();
+        assert_eq!(hole, 1, "exactly one buurt with an enclave");
+        assert_eq!(
+            layout
+                .buurten
+                .iter()
+                .filter(|b| b.land_use == LandUse::Water)
+                .count(),
+            1
+        );
+    }
+}
