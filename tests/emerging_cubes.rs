@@ -307,3 +307,87 @@ fn grid_cube_from_events_bins_space_and_time() {
     let w = g.weights(GridNeighbourhood::Queen).unwrap();
     assert_eq!(w.neighbours(0), &[1]);
 }
+
+#[test]
+fn planted_stable_and_emerging_clusters_in_synthetic_events() {
+    use rand::{Rng, SeedableRng};
+    // 30 x 30 cells of 100 m, 52 ISO weeks; uniform background plus a cluster active all year and one
+    // that only appears in the last 8 weeks.
+    let end = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    let start = end - chrono::Duration::days(52 * 7 - 1);
+    let steps = TimeSteps::new(TimeStep::IsoWeek, start, end).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut events = Vec::new();
+    let mut push = |x: f64, y: f64, day: i64| {
+        let t = (start + chrono::Duration::days(day)).and_hms_opt(12, 0, 0);
+        events.push(Event {
+            x_m: 200_000.0 + x,
+            y_m: 400_000.0 + y,
+            begin: t,
+            end: t,
+            weight: 1.0,
+        });
+    };
+    for _ in 0..40_000 {
+        push(
+            rng.gen::<f64>() * 3000.0,
+            rng.gen::<f64>() * 3000.0,
+            rng.gen_range(0..364),
+        );
+    }
+    for _ in 0..8_000 {
+        // Stable cluster in cell (8, 8) and its neighbours.
+        push(
+            750.0 + rng.gen::<f64>() * 300.0,
+            750.0 + rng.gen::<f64>() * 300.0,
+            rng.gen_range(0..364),
+        );
+    }
+    for _ in 0..3_000 {
+        // Emerging cluster in cell (22, 20) and its neighbours, last 8 weeks only.
+        push(
+            2150.0 + rng.gen::<f64>() * 300.0,
+            1950.0 + rng.gen::<f64>() * 300.0,
+            rng.gen_range(308..364),
+        );
+    }
+    let grid = grid_cube_from_events(&events, 100.0, &steps).unwrap();
+    assert_eq!(grid.cells.len(), 900);
+    let w = grid
+        .weights(GridNeighbourhood::DistanceBand { threshold_m: 150.0 })
+        .unwrap();
+    let r = emerging_hot_spots(&grid.cube, &w, &EmergingOptions::default()).unwrap();
+    let category_of = |cell: (i64, i64)| {
+        let i = grid.cells.iter().position(|&c| c == cell).unwrap();
+        r.locations
+            .iter()
+            .find(|l| l.location == i)
+            .unwrap()
+            .clone()
+    };
+    let stable = category_of((2008, 4008));
+    assert!(
+        matches!(
+            stable.category,
+            PersistentHotSpot | IntensifyingHotSpot | DiminishingHotSpot
+        ),
+        "{stable:?}"
+    );
+    assert_eq!(stable.hot_steps, 52);
+    let emerging = category_of((2022, 4020));
+    assert!(
+        matches!(emerging.category, ConsecutiveHotSpot),
+        "{emerging:?}"
+    );
+    assert!(
+        emerging.trend_z > 0.0 && emerging.trend_p < 0.05,
+        "{emerging:?}"
+    );
+    // Far from both clusters, most cells show no pattern.
+    let quiet = r
+        .locations
+        .iter()
+        .filter(|l| l.category == NoPattern)
+        .count();
+    assert!(quiet > 700, "{quiet} of 900 cells without pattern");
+}

@@ -266,6 +266,14 @@ impl SpaceTimeCube {
     }
 }
 
+/// Why an event did not make it into a grid cube.
+#[derive(Clone, Copy)]
+enum Skip {
+    NoTime,
+    Outside,
+    Invalid,
+}
+
 /// A cube on an aligned square RD grid, built by [`grid_cube_from_events`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct GridCube {
@@ -303,46 +311,85 @@ pub fn grid_cube_from_events(
     if !(cell_size_m.is_finite() && cell_size_m > 0.0) {
         return Err(EmergingError::InvalidCellSize(cell_size_m));
     }
+    // Classify and bin every event in parallel: Ok((col, row, step, weight)) or the reason it is skipped.
+    let binned: Vec<Result<(i64, i64, u32, f64), Skip>> = events
+        .par_iter()
+        .with_min_len(4096)
+        .map(|e| {
+            let time = e.begin.or(e.end).ok_or(Skip::NoTime)?;
+            if !(e.x_m.is_finite() && e.y_m.is_finite() && e.weight.is_finite()) || e.weight < 0.0 {
+                return Err(Skip::Invalid);
+            }
+            let t = steps.step_of(time.date()).ok_or(Skip::Outside)?;
+            let col = (e.x_m / cell_size_m).floor();
+            let row = (e.y_m / cell_size_m).floor();
+            if col.abs() > 1e15 || row.abs() > 1e15 {
+                return Err(Skip::Invalid);
+            }
+            Ok((col as i64, row as i64, t as u32, e.weight))
+        })
+        .collect();
     let (mut no_time, mut outside, mut invalid) = (0usize, 0usize, 0usize);
-    let mut binned: Vec<((i64, i64), usize, f64)> = Vec::with_capacity(events.len());
-    for e in events {
-        let Some(time) = e.begin.or(e.end) else {
-            no_time += 1;
-            continue;
-        };
-        if !(e.x_m.is_finite() && e.y_m.is_finite() && e.weight.is_finite()) || e.weight < 0.0 {
-            invalid += 1;
-            continue;
+    let (mut c0, mut c1, mut r0, mut r1) = (i64::MAX, i64::MIN, i64::MAX, i64::MIN);
+    for b in &binned {
+        match b {
+            Ok((c, r, _, _)) => {
+                c0 = c0.min(*c);
+                c1 = c1.max(*c);
+                r0 = r0.min(*r);
+                r1 = r1.max(*r);
+            }
+            Err(Skip::NoTime) => no_time += 1,
+            Err(Skip::Outside) => outside += 1,
+            Err(Skip::Invalid) => invalid += 1,
         }
-        let Some(t) = steps.step_of(time.date()) else {
-            outside += 1;
-            continue;
-        };
-        let col = (e.x_m / cell_size_m).floor();
-        let row = (e.y_m / cell_size_m).floor();
-        if col.abs() > 1e15 || row.abs() > 1e15 {
-            invalid += 1;
-            continue;
-        }
-        binned.push(((col as i64, row as i64), t, e.weight));
-    }
-    let mut index: HashMap<(i64, i64), u32> = HashMap::new();
-    for (cell, _, _) in &binned {
-        let next = index.len() as u32;
-        index.entry(*cell).or_insert(next);
-    }
-    let mut cells: Vec<(i64, i64)> = index.keys().copied().collect();
-    cells.sort_unstable_by_key(|&(c, r)| (r, c));
-    for (k, cell) in cells.iter().enumerate() {
-        index.insert(*cell, k as u32);
     }
     let n_steps = steps.len();
-    let mut counts = vec![0.0; cells.len() * n_steps];
-    for (cell, t, w) in &binned {
-        if let Some(&i) = index.get(cell) {
-            counts[i as usize * n_steps + t] += w;
+    let valid = binned.iter().filter_map(|b| b.as_ref().ok());
+    let (cells, counts) = if c0 > c1 {
+        (Vec::new(), Vec::new())
+    } else {
+        let width = (c1 as i128 - c0 as i128 + 1) as u128;
+        let area = width.saturating_mul((r1 as i128 - r0 as i128 + 1) as u128);
+        if area <= (4 * binned.len() as u128).max(1 << 22) {
+            // Dense table over the bounding box; scanning it row-major gives the (row, col) order.
+            let w = width as i64;
+            let slot = |c: i64, r: i64| ((r - r0) * w + (c - c0)) as usize;
+            let mut table = vec![u32::MAX; area as usize];
+            for &(c, r, _, _) in valid.clone() {
+                table[slot(c, r)] = 0;
+            }
+            let mut cells = Vec::new();
+            for (k, v) in table.iter_mut().enumerate() {
+                if *v == 0 {
+                    *v = cells.len() as u32;
+                    let k = k as i64;
+                    cells.push((c0 + k % w, r0 + k / w));
+                }
+            }
+            let mut counts = vec![0.0; cells.len() * n_steps];
+            for &(c, r, t, weight) in valid {
+                counts[table[slot(c, r)] as usize * n_steps + t as usize] += weight;
+            }
+            (cells, counts)
+        } else {
+            let mut cells: Vec<(i64, i64)> = valid.clone().map(|&(c, r, _, _)| (c, r)).collect();
+            cells.par_sort_unstable_by_key(|&(c, r)| (r, c));
+            cells.dedup();
+            let index: HashMap<(i64, i64), usize> = cells
+                .iter()
+                .enumerate()
+                .map(|(k, &cell)| (cell, k))
+                .collect();
+            let mut counts = vec![0.0; cells.len() * n_steps];
+            for &(c, r, t, weight) in valid {
+                if let Some(&i) = index.get(&(c, r)) {
+                    counts[i * n_steps + t as usize] += weight;
+                }
+            }
+            (cells, counts)
         }
-    }
+    };
     let cube = SpaceTimeCube {
         n_locations: cells.len(),
         n_steps,
@@ -845,6 +892,44 @@ mod tests {
                 benjamini_hochberg_cutoff(&p, alpha)
             );
         }
+    }
+
+    #[test]
+    fn dense_and_hashed_cell_index_agree() {
+        let steps = TimeSteps::new(TimeStep::Day, d(2026, 1, 1), d(2026, 1, 5)).unwrap();
+        let at = |x: f64, y: f64, day: u32| {
+            let t = d(2026, 1, day).and_hms_opt(12, 0, 0);
+            Event {
+                x_m: x,
+                y_m: y,
+                begin: t,
+                end: None,
+                weight: 1.5,
+            }
+        };
+        let near: Vec<Event> = (0..40)
+            .map(|k| {
+                at(
+                    1000.0 + (k % 7) as f64 * 130.0,
+                    2000.0 - (k % 5) as f64 * 90.0,
+                    1 + k % 5,
+                )
+            })
+            .collect();
+        let dense = grid_cube_from_events(&near, 100.0, &steps).unwrap();
+        let mut far = near.clone();
+        far.push(at(9.0e12, 9.0e12, 3));
+        let hashed = grid_cube_from_events(&far, 100.0, &steps).unwrap();
+        assert_eq!(hashed.cells.len(), dense.cells.len() + 1);
+        assert_eq!(&hashed.cells[..dense.cells.len()], dense.cells.as_slice());
+        let mut sorted = dense.cells.clone();
+        sorted.sort_by_key(|&(c, r)| (r, c));
+        assert_eq!(sorted, dense.cells);
+        for i in 0..dense.cells.len() {
+            assert_eq!(hashed.cube.series(i), dense.cube.series(i));
+        }
+        let total: f64 = dense.cube.counts().iter().sum();
+        assert_eq!(total, 40.0 * 1.5);
     }
 
     #[test]

@@ -40,13 +40,11 @@ pub fn mann_kendall(x: &[f64]) -> MannKendall {
     let mut s: i64 = 0;
     for k in 0..n {
         let xk = x[k];
-        for &xj in &x[k + 1..] {
-            if xj > xk {
-                s += 1;
-            } else if xj < xk {
-                s -= 1;
-            }
-        }
+        // Branch-free sign sum (vectorises); NaN compares false both ways and adds 0.
+        s += x[k + 1..]
+            .iter()
+            .map(|&xj| i64::from(xj > xk) - i64::from(xj < xk))
+            .sum::<i64>();
     }
     // Tie groups: sort a copy and count runs of equal values.
     let mut sorted: Vec<f64> = x.iter().copied().filter(|v| !v.is_nan()).collect();

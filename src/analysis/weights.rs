@@ -563,46 +563,91 @@ pub fn regular_grid(
     let height = (r1 as i128 - r0 as i128 + 1) as u128;
     let area = width.saturating_mul(height);
     // Dense lookup table when the bounding box is not much larger than the cell list, else a hash map.
-    let lookup: Box<dyn Fn(i64, i64) -> Option<u32> + Sync> =
-        if area <= (16 * cells.len() as u128).max(1 << 20) {
-            let (w, h) = (width as i64, height as i64);
-            let mut dense = vec![u32::MAX; area as usize];
-            for (i, &(c, r)) in cells.iter().enumerate() {
-                let slot = &mut dense[((r - r0) * w + (c - c0)) as usize];
-                if *slot != u32::MAX {
-                    return Err(WeightsError::DuplicateCell(i));
-                }
-                *slot = i as u32;
+    let lookup = if area <= (16 * cells.len() as u128).max(1 << 20) {
+        let (w, h) = (width as i64, height as i64);
+        let mut dense = vec![u32::MAX; area as usize];
+        for (i, &(c, r)) in cells.iter().enumerate() {
+            let slot = &mut dense[((r - r0) * w + (c - c0)) as usize];
+            if *slot != u32::MAX {
+                return Err(WeightsError::DuplicateCell(i));
             }
-            Box::new(move |c, r| {
-                let (dc, dr) = (c.checked_sub(c0)?, r.checked_sub(r0)?);
-                if dc < 0 || dr < 0 || dc >= w || dr >= h {
+            *slot = i as u32;
+        }
+        CellLookup::Dense {
+            dense,
+            c0,
+            r0,
+            w,
+            h,
+        }
+    } else {
+        let mut map: HashMap<(i64, i64), u32> = HashMap::with_capacity(cells.len());
+        for (i, &cell) in cells.iter().enumerate() {
+            if map.insert(cell, i as u32).is_some() {
+                return Err(WeightsError::DuplicateCell(i));
+            }
+        }
+        CellLookup::Hashed(map)
+    };
+    // Build the CSR arrays directly (no per-row allocation).
+    let mut row_offsets = Vec::with_capacity(cells.len() + 1);
+    row_offsets.push(0);
+    let mut neighbours: Vec<u32> = Vec::with_capacity(cells.len() * offsets.len());
+    for &(c, r) in cells {
+        let start = neighbours.len();
+        for &(dc, dr) in &offsets {
+            if let (Some(nc), Some(nr)) = (c.checked_add(dc), r.checked_add(dr)) {
+                if let Some(j) = lookup.get(nc, nr) {
+                    neighbours.push(j);
+                }
+            }
+        }
+        neighbours[start..].sort_unstable();
+        row_offsets.push(neighbours.len());
+    }
+    let weights = vec![1.0; neighbours.len()];
+    Ok(SpatialWeights {
+        offsets: row_offsets,
+        neighbours,
+        weights,
+    })
+}
+
+/// Cell id -> location index for [`regular_grid`].
+enum CellLookup {
+    /// Row-major table over the bounding box (`u32::MAX` = no cell).
+    Dense {
+        dense: Vec<u32>,
+        c0: i64,
+        r0: i64,
+        w: i64,
+        h: i64,
+    },
+    /// For sparse cell sets spread over a large box.
+    Hashed(HashMap<(i64, i64), u32>),
+}
+
+impl CellLookup {
+    #[inline]
+    fn get(&self, c: i64, r: i64) -> Option<u32> {
+        match self {
+            CellLookup::Dense {
+                dense,
+                c0,
+                r0,
+                w,
+                h,
+            } => {
+                let (dc, dr) = (c.checked_sub(*c0)?, r.checked_sub(*r0)?);
+                if dc < 0 || dr < 0 || dc >= *w || dr >= *h {
                     return None;
                 }
                 let v = dense[(dr * w + dc) as usize];
                 (v != u32::MAX).then_some(v)
-            })
-        } else {
-            let mut map: HashMap<(i64, i64), u32> = HashMap::with_capacity(cells.len());
-            for (i, &cell) in cells.iter().enumerate() {
-                if map.insert(cell, i as u32).is_some() {
-                    return Err(WeightsError::DuplicateCell(i));
-                }
             }
-            Box::new(move |c, r| map.get(&(c, r)).copied())
-        };
-    let rows = cells
-        .iter()
-        .map(|&(c, r)| {
-            let mut row: Vec<u32> = offsets
-                .iter()
-                .filter_map(|&(dc, dr)| lookup(c.checked_add(dc)?, r.checked_add(dr)?))
-                .collect();
-            row.sort_unstable();
-            row
-        })
-        .collect();
-    Ok(SpatialWeights::from_sorted_rows(rows))
+            CellLookup::Hashed(map) => map.get(&(c, r)).copied(),
+        }
+    }
 }
 
 #[cfg(test)]
