@@ -129,3 +129,75 @@ fn striking_seasonal_scenario_matches_scipy_statsmodels() {
     };
     check_striking_scenario("striking_scenario_seasonal.csv", cfg);
 }
+
+#[test]
+fn aoristic_profile_and_series_match_python_datetime_oracle() {
+    use brandpunt::analysis::aoristic::{time_profile, time_series, AoristicConfig, Granularity};
+    use brandpunt::analysis::Event;
+    use chrono::{NaiveDate, NaiveDateTime};
+
+    let parse = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap();
+    let events: Vec<Event> = read_rows("stats_aoristic_events.csv")
+        .iter()
+        .map(|r| Event {
+            x_m: 155_000.0,
+            y_m: 463_000.0,
+            begin: Some(parse(&r[0])),
+            end: (!r[1].is_empty()).then(|| parse(&r[1])),
+            weight: 1.0,
+        })
+        .collect();
+    let path = format!(
+        "{}/tests/oracle/expected/stats_aoristic_expected.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let list = |k: &str| -> Vec<f64> {
+        want[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let cfg = AoristicConfig {
+        max_window_hours: want["max_window_hours"].as_f64().unwrap(),
+    };
+    let p = time_profile(&events, &cfg).unwrap();
+    assert_eq!(
+        p.counts.used_incidents as u64,
+        want["used_incidents"].as_u64().unwrap()
+    );
+    assert_eq!(
+        p.counts.excluded_long_windows as u64,
+        want["excluded_long_windows"].as_u64().unwrap()
+    );
+    assert_eq!(
+        p.counts.excluded_missing_time as u64,
+        want["excluded_missing_time"].as_u64().unwrap()
+    );
+    for (i, (g, w)) in p.hour_of_week.iter().zip(list("hour_of_week")).enumerate() {
+        assert!(
+            (g - w).abs() < 1e-9,
+            "hour-of-week slot {i}: got {g}, want {w}"
+        );
+    }
+    for (i, (g, w)) in p.day_of_week.iter().zip(list("day_of_week")).enumerate() {
+        assert!((g - w).abs() < 1e-9, "day {i}: got {g}, want {w}");
+    }
+    let from = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let to = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+    let s = time_series(&events, from, to, Granularity::Month, &cfg).unwrap();
+    assert_eq!(s.buckets.len(), 12);
+    for (i, (b, w)) in s.buckets.iter().zip(list("monthly_2025")).enumerate() {
+        assert!(
+            (b.weight - w).abs() < 1e-9,
+            "month {}: got {}, want {w}",
+            i + 1,
+            b.weight
+        );
+    }
+    let out = want["weight_outside_2025"].as_f64().unwrap();
+    assert!((s.weight_outside_period - out).abs() < 1e-9);
+}

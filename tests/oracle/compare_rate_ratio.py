@@ -11,6 +11,7 @@ Needs scipy (pip install scipy).
 import csv
 import math
 import os
+import random
 
 from scipy.stats import binomtest
 
@@ -31,6 +32,15 @@ CASES = [
     (5, 1.0, 0, 3.0, 0.80),
     (401, 30.0, 380, 31.0, 0.95),
 ]
+
+# Plus seeded random cases over small to large counts and unequal exposures.
+_rng = random.Random(20261122)
+for _ in range(60):
+    scale = _rng.choice([5, 50, 500, 5000])
+    CASES.append((_rng.randint(0, scale), float(_rng.choice([7, 28, 30, 31, 91, 365])),
+                  _rng.randint(0, scale), float(_rng.choice([7, 28, 30, 31, 92, 366])),
+                  _rng.choice([0.9, 0.95, 0.99])))
+CASES = [c for c in CASES if c[0] + c[2] > 0]
 
 here = os.path.dirname(os.path.abspath(__file__))
 out = os.path.join(here, "expected", "compare_rate_ratio.csv")
