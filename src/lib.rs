@@ -21,6 +21,7 @@ pub mod area_index;
 pub mod category;
 pub mod coords;
 pub mod demo;
+pub mod export;
 pub mod geocode;
 pub mod import;
 pub mod store;

@@ -759,7 +759,9 @@ pub fn kde_raster<T: KdeFloat>(events: &[Event], params: &KdeParams) -> Result<K
     };
     let fw = ((extent.maxx_m - extent.minx_m) / c).ceil();
     let fh = ((extent.maxy_m - extent.miny_m) / c).ceil();
-    if !(fw * fh <= MAX_CELLS as f64) {
+    // `fits` is false for NaN too.
+    let fits = fw * fh <= MAX_CELLS as f64;
+    if !fits {
         return Err(KdeError::TooManyCells {
             width: fw as u64,
             height: fh as u64,

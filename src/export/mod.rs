@@ -1,0 +1,38 @@
+//! Export adapters: write analysis results to files other tools read (GIS, BI).
+//!
+//! These are adapters around the pure core (they do I/O through GDAL). Each format lives in its own submodule
+//! and shares [`ExportError`]:
+//! - [`geotiff`]: rasters (KDE surfaces) as single-band Float32 GeoTIFF in RD New (EPSG:28992).
+//!
+//! Later writers (GeoPackage, GeoJSON, CSV) join here with the same shape: `write_<format>(path, &data)`.
+
+pub mod geotiff;
+
+pub use geotiff::{write_geotiff, write_geotiff_with, GeoTiffOptions};
+
+/// Errors of the export adapters.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// GDAL failed (driver missing, file not writable, ...).
+    #[error("GDAL: {0}")]
+    Gdal(#[from] gdal::errors::GdalError),
+    /// The raster has no cells.
+    #[error("raster is empty ({width} x {height} cells)")]
+    EmptyRaster {
+        /// Columns.
+        width: usize,
+        /// Rows.
+        height: usize,
+    },
+    /// The raster's value vector does not match its dimensions, or its geometry is not finite/positive.
+    #[error("invalid raster: {0}")]
+    InvalidRaster(String),
+    /// A data value equals the nodata value and would be lost.
+    #[error("cell {index} has value {value}, which equals the nodata value")]
+    ValueEqualsNodata {
+        /// Row-major cell index.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+}
