@@ -2,8 +2,8 @@
 
 use super::fxhash::{FxMap, Interner};
 use super::normalize::{
-    eq_ignore_case, fold_compact, max_typo_distance, normalize_street, normalize_toevoeging,
-    normalize_woonplaats, osa_distance_bounded, pack_postcode, parse_house_number, EditBuffers,
+    compact, eq_ignore_case, fold, max_typo_distance, normalize_toevoeging, normalize_woonplaats,
+    osa_distance_bounded, pack_postcode, parse_house_number, street_key_from_folded, EditBuffers,
     MAX_HUISNUMMER, MAX_TOEVOEGING_LEN,
 };
 use super::{AddressId, AddressQuery, BagAddress, GeocodeError, GeocodeMatch, MatchKind};
@@ -263,8 +263,9 @@ impl GeocodeIndexBuilder {
         let mut street_key: Vec<u32> = Vec::with_capacity(street_names.len());
         let mut street_fold: Vec<Box<str>> = Vec::with_capacity(street_names.len());
         for name in &street_names {
-            street_key.push(key_interner.intern(&normalize_street(name)));
-            street_fold.push(fold_compact(name).into_boxed_str());
+            let folded = fold(name);
+            street_key.push(key_interner.intern(&street_key_from_folded(&folded)));
+            street_fold.push(compact(&folded).into_boxed_str());
         }
         let mut key_pairs: Vec<(u32, u32)> = Vec::with_capacity(segments.len() * 2);
         for (s, seg) in segments.iter().enumerate() {
@@ -442,10 +443,11 @@ struct QueryStreet<'a> {
 
 impl<'a> QueryStreet<'a> {
     fn new(raw: &'a str) -> Self {
+        let folded = fold(raw);
         QueryStreet {
             raw,
-            key: normalize_street(raw),
-            fold: fold_compact(raw),
+            key: street_key_from_folded(&folded),
+            fold: compact(&folded),
         }
     }
 }
@@ -983,8 +985,9 @@ impl GeocodeIndex {
                         continue;
                     }
                     let n = n as usize;
-                    let key_id = self.street_key[n];
-                    let key = &self.key_names[key_id as usize];
+                    // Identity of the street: the key of its full name (the short name is an alias).
+                    let key_id = self.street_key[seg.street as usize];
+                    let key = &self.key_names[self.street_key[n] as usize];
                     let bound = max.min(best_d.saturating_add(1));
                     let d1 = osa_distance_bounded(
                         self.street_fold[n].as_bytes(),

@@ -165,37 +165,43 @@ pub fn normalize_postcode(raw: &str) -> Option<String> {
 }
 
 /// Fold text for comparison: transliterate to ASCII (diacritics, the `Ĳ` ligature, curly quotes), lower-case,
-/// turn every non-alphanumeric character into a token boundary and return the tokens.
-pub(crate) fn fold_tokens(raw: &str) -> Vec<String> {
-    let mut tokens = Vec::new();
-    let mut cur = String::new();
-    let push_char = |c: char, tokens: &mut Vec<String>, cur: &mut String| {
+/// and turn every run of non-alphanumeric characters into one space; no leading or trailing space.
+pub(crate) fn fold(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending_space = false;
+    let mut push = |c: char, out: &mut String| {
         if c.is_ascii_alphanumeric() {
-            cur.push(c.to_ascii_lowercase());
-        } else if !cur.is_empty() {
-            tokens.push(std::mem::take(cur));
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            pending_space = true;
         }
     };
     for c in raw.chars() {
         if c.is_ascii() {
-            push_char(c, &mut tokens, &mut cur);
+            push(c, &mut out);
         } else {
             let mut buf = [0u8; 4];
             let s: &str = c.encode_utf8(&mut buf);
             for d in deunicode::deunicode(s).chars() {
-                push_char(d, &mut tokens, &mut cur);
+                push(d, &mut out);
             }
         }
     }
-    if !cur.is_empty() {
-        tokens.push(cur);
-    }
-    tokens
+    out
 }
 
 /// Folded text without any separators: the form the fuzzy matcher compares (`Kerk-straat` -> `kerkstraat`).
 pub(crate) fn fold_compact(raw: &str) -> String {
-    fold_tokens(raw).concat()
+    compact(&fold(raw))
+}
+
+/// Remove the spaces of folded text.
+pub(crate) fn compact(folded: &str) -> String {
+    folded.chars().filter(|c| *c != ' ').collect()
 }
 
 /// Whole-word abbreviations, full form -> canonical (NEN 5825 style) short form.
@@ -237,14 +243,19 @@ const SUFFIX_ABBREVIATIONS: &[(&str, &str)] =
 ///    `kerkstr`, and `Burgemeester van Veenlaan`, `Burg v Veenln` and `Burg. v. Veenlaan` all give
 ///    `burgvveenln`. Digits are kept (`Plein 1926` -> `pln1926`).
 pub fn normalize_street(raw: &str) -> String {
-    let tokens = fold_tokens(raw);
-    let mut out = String::with_capacity(raw.len());
+    street_key_from_folded(&fold(raw))
+}
+
+/// [`normalize_street`] on text already folded by [`fold`].
+pub(crate) fn street_key_from_folded(folded: &str) -> String {
+    let tokens: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty()).collect();
+    let mut out = String::with_capacity(folded.len());
     let mut i = 0;
     while i < tokens.len() {
-        let t = tokens[i].as_str();
+        let t = tokens[i];
         if t == "v" || t == "van" {
             if let Some(next) = tokens.get(i + 1) {
-                if matches!(next.as_str(), "d" | "de" | "der" | "den") {
+                if matches!(*next, "d" | "de" | "der" | "den") {
                     out.push_str("vd");
                     i += 2;
                     continue;
