@@ -137,21 +137,40 @@ fn main() {
         .take(BATCH.min(samples.len() * 10))
         .collect();
 
-    // Sanity (printed, not asserted): the sampled queries resolve exactly.
-    let exact = batch
-        .iter()
-        .filter(|s| {
-            let q = AddressQuery {
+    // Sanity (printed, not asserted): how the sampled queries resolve.
+    let kinds = |f: &dyn Fn(&Sample) -> MatchKind| {
+        let mut counts = std::collections::BTreeMap::new();
+        for s in &batch {
+            *counts.entry(f(s).as_str()).or_insert(0usize) += 1;
+        }
+        counts
+    };
+    eprintln!(
+        "sanity full record: {:?}",
+        kinds(&|s| {
+            idx.geocode(&AddressQuery {
                 street: Some(&s.street),
                 huisnummer: Some(&s.number),
                 postcode: Some(&s.postcode),
                 woonplaats: Some(&s.woonplaats),
                 ..Default::default()
-            };
-            idx.geocode(&q).kind == MatchKind::Exact
+            })
+            .kind
         })
-        .count();
-    eprintln!("sanity: {exact}/{} sampled queries exact", batch.len());
+    );
+    eprintln!(
+        "sanity street+number+woonplaats: {:?}",
+        kinds(&|s| {
+            idx.geocode(&AddressQuery {
+                street: Some(&s.street),
+                huisnummer: Some(&s.number),
+                woonplaats: Some(&s.woonplaats),
+                ..Default::default()
+            })
+            .kind
+        })
+    );
+    eprintln!("sanity free text: {:?}", kinds(&|s| idx.geocode_free_text(&s.text).kind));
 
     if std::env::args().any(|a| a == "--bench") {
         let secs = 3.0;

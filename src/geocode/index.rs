@@ -279,7 +279,11 @@ impl GeocodeIndexBuilder {
             }
         }
         key_pairs.sort_unstable();
-        let (key_offsets, key_segs) = group_pairs(&key_pairs, key_interner.len());
+        let (key_offsets, key_seg_ids) = group_pairs(&key_pairs, key_interner.len());
+        let key_segs: Vec<(u32, u32)> = key_seg_ids
+            .iter()
+            .map(|&s| (segments[s as usize].woonplaats, s))
+            .collect();
         let (key_map, key_names) = key_interner.into_parts();
 
         // Woonplaatsen.
@@ -351,7 +355,8 @@ pub struct GeocodeIndex {
     key_map: FxMap<Box<str>, u32>,
     key_names: Vec<Box<str>>,
     key_offsets: Vec<u32>,
-    key_segs: Vec<u32>,
+    /// (woonplaats, segment) per key, grouped by `key_offsets`.
+    key_segs: Vec<(u32, u32)>,
     woonplaats_names: Vec<Box<str>>,
     woonplaats_keys: Vec<Box<str>>,
     woonplaats_map: FxMap<Box<str>, Vec<u32>>,
@@ -434,21 +439,36 @@ struct Want {
     toev_text: Option<String>,
 }
 
-/// Query street in its three comparison forms.
+/// Query street; the normalised forms are computed on first use (an exact raw comparison often
+/// settles the postcode route without them).
 struct QueryStreet<'a> {
     raw: &'a str,
-    key: String,
-    fold: String,
+    forms: std::cell::OnceCell<(String, String)>,
 }
 
 impl<'a> QueryStreet<'a> {
     fn new(raw: &'a str) -> Self {
-        let folded = fold(raw);
         QueryStreet {
             raw,
-            key: street_key_from_folded(&folded),
-            fold: compact(&folded),
+            forms: std::cell::OnceCell::new(),
         }
+    }
+
+    fn forms(&self) -> &(String, String) {
+        self.forms.get_or_init(|| {
+            let folded = fold(self.raw);
+            (street_key_from_folded(&folded), compact(&folded))
+        })
+    }
+
+    /// [`normalize_street`](super::normalize_street) key.
+    fn key(&self) -> &str {
+        &self.forms().0
+    }
+
+    /// Folded text without separators (typo comparison).
+    fn fold(&self) -> &str {
+        &self.forms().1
     }
 }
 
@@ -551,21 +571,28 @@ impl GeocodeIndex {
 
     /// Resolve a structured address. Never panics; see the module docs for the rules and score scale.
     pub fn geocode(&self, q: &AddressQuery<'_>) -> GeocodeMatch {
+        self.geocode_with(q, true)
+    }
+
+    /// [`GeocodeIndex::geocode`] with typo search of street and woonplaats names switched on or off
+    /// (the free-text parser tries several readings without it first, because a wrong reading would
+    /// otherwise trigger an expensive and pointless typo search).
+    pub(crate) fn geocode_with(&self, q: &AddressQuery<'_>, fuzzy: bool) -> GeocodeMatch {
         let Some(want) = self.want(q) else {
             return GeocodeMatch::none();
         };
         let street = non_empty(q.street)
             .map(QueryStreet::new)
-            .filter(|s| !s.key.is_empty());
+            .filter(|s| s.raw.chars().any(char::is_alphanumeric));
         let woonplaats = non_empty(q.woonplaats);
         let pc = non_empty(q.postcode).and_then(pack_postcode);
         if let Some(pc) = pc {
-            if let Some(m) = self.postcode_route(pc, &want, street.as_ref(), woonplaats) {
+            if let Some(m) = self.postcode_route(pc, &want, street.as_ref(), woonplaats, fuzzy) {
                 return m;
             }
         }
         match street {
-            Some(s) => self.street_route(&s, &want, woonplaats, pc),
+            Some(s) => self.street_route(&s, &want, woonplaats, pc, fuzzy),
             None => GeocodeMatch::none(),
         }
     }
@@ -780,38 +807,41 @@ impl GeocodeIndex {
         loose: bool,
         buf: &mut EditBuffers,
     ) -> Option<Quality> {
-        let names = [seg.street, seg.short];
-        let names = names.iter().copied().filter(|&n| n != NO_NAME);
+        let all = [seg.street, seg.short];
+        let names = || {
+            all.iter()
+                .copied()
+                .filter(|&n| n != NO_NAME)
+                .map(|n| n as usize)
+        };
+        if names().any(|n| eq_ignore_case(&self.street_names[n], qs.raw)) {
+            return Some(Quality::EXACT);
+        }
+        let key_of = |n: usize| &*self.key_names[self.street_key[n] as usize];
+        if names().any(|n| key_of(n) == qs.key()) {
+            return Some(Quality::NORMALIZED);
+        }
+        let max = max_typo_distance(qs.fold().len());
         let mut best: Option<Quality> = None;
-        let max = max_typo_distance(qs.fold.len());
-        for n in names {
-            let n = n as usize;
-            let q = if eq_ignore_case(&self.street_names[n], qs.raw) {
-                Some(Quality::EXACT)
-            } else {
-                let key = &*self.key_names[self.street_key[n] as usize];
-                if key == qs.key {
-                    Some(Quality::NORMALIZED)
-                } else {
-                    let d1 = osa_distance_bounded(
-                        self.street_fold[n].as_bytes(),
-                        qs.fold.as_bytes(),
-                        max,
-                        buf,
-                    );
-                    let d2 = osa_distance_bounded(key.as_bytes(), qs.key.as_bytes(), max, buf);
-                    match (d1, d2) {
-                        (None, None) => {
-                            let (a, b) = (key, qs.key.as_str());
-                            let prefix =
-                                a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a));
-                            (loose && prefix).then_some(Quality::PREFIX)
-                        }
-                        (a, b) => {
-                            let d = a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX));
-                            Some(Quality::fuzzy(d, qs.fold.len()))
-                        }
-                    }
+        for n in names() {
+            let key = key_of(n);
+            let d1 = osa_distance_bounded(
+                self.street_fold[n].as_bytes(),
+                qs.fold().as_bytes(),
+                max,
+                buf,
+            );
+            let d2 = osa_distance_bounded(key.as_bytes(), qs.key().as_bytes(), max, buf);
+            let q = match (d1, d2) {
+                (None, None) => {
+                    let (a, b) = (key, qs.key());
+                    let prefix =
+                        a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a));
+                    (loose && prefix).then_some(Quality::PREFIX)
+                }
+                (a, b) => {
+                    let d = a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX));
+                    Some(Quality::fuzzy(d, qs.fold().len()))
                 }
             };
             if let Some(q) = q {
@@ -851,6 +881,7 @@ impl GeocodeIndex {
         want: &Want,
         street: Option<&QueryStreet<'_>>,
         woonplaats: Option<&str>,
+        fuzzy: bool,
     ) -> Option<GeocodeMatch> {
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
         for &id in self.postcode_ids(pc) {
@@ -888,7 +919,7 @@ impl GeocodeIndex {
                     Some(Decision::Partial { ids, .. }) | Some(Decision::Ambiguous(ids)) => ids,
                     None => Vec::new(),
                 };
-                let other = self.street_route(qs, want, woonplaats, None);
+                let other = self.street_route(qs, want, woonplaats, None, fuzzy);
                 ids.extend(other.address);
                 ids.extend(other.candidates);
                 return Some(ambiguous(ids));
@@ -908,7 +939,7 @@ impl GeocodeIndex {
     }
 
     /// Woonplaats ids for a query woonplaats (exact key, else a clearly best typo match among all).
-    fn resolve_woonplaats(&self, raw: &str) -> Option<(Vec<u32>, Quality)> {
+    fn resolve_woonplaats(&self, raw: &str, fuzzy: bool) -> Option<(Vec<u32>, Quality)> {
         let key = normalize_woonplaats(raw);
         if let Some(ids) = self.woonplaats_map.get(key.as_str()) {
             let exact = ids
@@ -924,7 +955,7 @@ impl GeocodeIndex {
             ));
         }
         let max = max_typo_distance(key.len());
-        if max == 0 {
+        if max == 0 || !fuzzy {
             return None;
         }
         let mut buf = EditBuffers::default();
@@ -965,7 +996,7 @@ impl GeocodeIndex {
     /// Typo search for a street among the segments of some woonplaatsen. Returns the segments of the clearly
     /// best street name and the quality.
     fn fuzzy_street(&self, qs: &QueryStreet<'_>, area: &[u32]) -> Option<(Vec<u32>, Quality)> {
-        let max = max_typo_distance(qs.fold.len());
+        let max = max_typo_distance(qs.fold().len());
         if max == 0 {
             return None;
         }
@@ -991,12 +1022,12 @@ impl GeocodeIndex {
                     let bound = max.min(best_d.saturating_add(1));
                     let d1 = osa_distance_bounded(
                         self.street_fold[n].as_bytes(),
-                        qs.fold.as_bytes(),
+                        qs.fold().as_bytes(),
                         bound,
                         &mut buf,
                     );
                     let d2 =
-                        osa_distance_bounded(key.as_bytes(), qs.key.as_bytes(), bound, &mut buf);
+                        osa_distance_bounded(key.as_bytes(), qs.key().as_bytes(), bound, &mut buf);
                     let d = match (d1, d2) {
                         (None, None) => continue,
                         (a, b) => a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX)),
@@ -1026,7 +1057,7 @@ impl GeocodeIndex {
         if best_keys.len() != 1 || second <= best_d {
             return None;
         }
-        Some((best_segs, Quality::fuzzy(best_d, qs.fold.len())))
+        Some((best_segs, Quality::fuzzy(best_d, qs.fold().len())))
     }
 
     fn street_route(
@@ -1035,9 +1066,13 @@ impl GeocodeIndex {
         want: &Want,
         woonplaats: Option<&str>,
         pc: Option<u32>,
+        fuzzy: bool,
     ) -> GeocodeMatch {
+        if qs.key().is_empty() {
+            return GeocodeMatch::none();
+        }
         let (area, wp_quality): (Option<Vec<u32>>, Quality) = match woonplaats {
-            Some(w) => match self.resolve_woonplaats(w) {
+            Some(w) => match self.resolve_woonplaats(w, fuzzy) {
                 Some((ids, q)) => (Some(ids), q),
                 None => return GeocodeMatch::none(),
             },
@@ -1046,22 +1081,19 @@ impl GeocodeIndex {
                 _ => (None, Quality::EXACT),
             },
         };
-        let in_area = |s: &u32| {
-            area.as_ref()
-                .is_none_or(|a| a.contains(&self.segments[*s as usize].woonplaats))
-        };
-        let mut segs: Vec<u32> = match self.key_map.get(qs.key.as_str()) {
+        let in_area = |wp: u32| area.as_ref().is_none_or(|a| a.contains(&wp));
+        let mut segs: Vec<u32> = match self.key_map.get(qs.key()) {
             Some(&k) => self.key_segs
                 [self.key_offsets[k as usize] as usize..self.key_offsets[k as usize + 1] as usize]
                 .iter()
-                .copied()
-                .filter(in_area)
+                .filter(|(wp, _)| in_area(*wp))
+                .map(|&(_, s)| s)
                 .collect(),
             None => Vec::new(),
         };
         let mut street_quality = None;
         if segs.is_empty() {
-            let Some(a) = area.as_ref() else {
+            let Some(a) = area.as_ref().filter(|_| fuzzy) else {
                 return GeocodeMatch::none();
             };
             match self.fuzzy_street(qs, a) {
