@@ -58,6 +58,10 @@ fn thread_cpu_s() -> Option<f64> {
 /// Queries per CPU-second of one thread, run for about `seconds` of wall time. On a shared machine
 /// this is the single-core figure that does not depend on how many other processes compete.
 fn cpu_throughput(label: &str, seconds: f64, mut run_batch: impl FnMut() -> usize) {
+    // GEOCODE_BENCH_ONLY=<substring> restricts these measurements (for profiling one path).
+    if std::env::var("GEOCODE_BENCH_ONLY").is_ok_and(|only| !label.contains(&only)) {
+        return;
+    }
     let wall = Instant::now();
     let (Some(c0), mut queries) = (thread_cpu_s(), 0usize) else {
         return;

@@ -258,7 +258,7 @@ impl GeocodeIndexBuilder {
         drop(pairs);
 
         // Street name keys.
-        let (_, street_names) = streets.into_parts();
+        let (street_name_map, street_names) = streets.into_parts();
         let mut key_interner = Interner::default();
         let mut street_key: Vec<u32> = Vec::with_capacity(street_names.len());
         let mut street_fold: Vec<Box<str>> = Vec::with_capacity(street_names.len());
@@ -287,7 +287,7 @@ impl GeocodeIndexBuilder {
         let (key_map, key_names) = key_interner.into_parts();
 
         // Woonplaatsen.
-        let (_, woonplaats_names) = woonplaatsen.into_parts();
+        let (woonplaats_name_map, woonplaats_names) = woonplaatsen.into_parts();
         let woonplaats_keys: Vec<Box<str>> = woonplaats_names
             .iter()
             .map(|n| normalize_woonplaats(n).into_boxed_str())
@@ -310,6 +310,7 @@ impl GeocodeIndexBuilder {
             recs,
             segments,
             street_names,
+            street_name_map,
             street_key,
             street_fold,
             key_map,
@@ -317,6 +318,7 @@ impl GeocodeIndexBuilder {
             key_offsets,
             key_segs,
             woonplaats_names,
+            woonplaats_name_map,
             woonplaats_keys,
             woonplaats_map,
             wp_offsets,
@@ -348,6 +350,8 @@ pub struct GeocodeIndex {
     recs: Vec<Rec>,
     segments: Vec<Segment>,
     street_names: Vec<Box<str>>,
+    /// Exact BAG street name (full or short) -> street name id (fast path that skips normalisation).
+    street_name_map: FxMap<Box<str>, u32>,
     /// Street name id -> normalised key id.
     street_key: Vec<u32>,
     /// Street name id -> folded compact form (typo search).
@@ -358,6 +362,8 @@ pub struct GeocodeIndex {
     /// (woonplaats, segment) per key, grouped by `key_offsets`.
     key_segs: Vec<(u32, u32)>,
     woonplaats_names: Vec<Box<str>>,
+    /// Exact BAG woonplaats name -> woonplaats id (fast path that skips normalisation).
+    woonplaats_name_map: FxMap<Box<str>, u32>,
     woonplaats_keys: Vec<Box<str>>,
     woonplaats_map: FxMap<Box<str>, Vec<u32>>,
     wp_offsets: Vec<u32>,
@@ -939,14 +945,18 @@ impl GeocodeIndex {
     }
 
     /// Woonplaats ids for a query woonplaats (exact key, else a clearly best typo match among all).
-    fn resolve_woonplaats(&self, raw: &str, fuzzy: bool) -> Option<(Vec<u32>, Quality)> {
+    fn resolve_woonplaats(&self, raw: &str, fuzzy: bool) -> Option<(&[u32], Quality)> {
+        if let Some(&w) = self.woonplaats_name_map.get(raw) {
+            let ids = self.woonplaats_map.get(&self.woonplaats_keys[w as usize])?;
+            return Some((ids, Quality::EXACT));
+        }
         let key = normalize_woonplaats(raw);
         if let Some(ids) = self.woonplaats_map.get(key.as_str()) {
             let exact = ids
                 .iter()
                 .any(|&w| eq_ignore_case(&self.woonplaats_names[w as usize], raw));
             return Some((
-                ids.clone(),
+                ids,
                 if exact {
                     Quality::EXACT
                 } else {
@@ -977,7 +987,7 @@ impl GeocodeIndex {
         if second <= d {
             return None;
         }
-        let ids = self.woonplaats_map.get(k)?.clone();
+        let ids = self.woonplaats_map.get(k)?;
         Some((ids, Quality::fuzzy(d, key.len())))
     }
 
@@ -1068,22 +1078,36 @@ impl GeocodeIndex {
         pc: Option<u32>,
         fuzzy: bool,
     ) -> GeocodeMatch {
-        if qs.key().is_empty() {
-            return GeocodeMatch::none();
-        }
-        let (area, wp_quality): (Option<Vec<u32>>, Quality) = match woonplaats {
+        // Exact BAG spelling first: no normalisation needed.
+        let key_id = match self.street_name_map.get(qs.raw) {
+            Some(&n) => Some(self.street_key[n as usize]),
+            None => {
+                if qs.key().is_empty() {
+                    return GeocodeMatch::none();
+                }
+                self.key_map.get(qs.key()).copied()
+            }
+        };
+        let pc_area;
+        let (area, wp_quality): (Option<&[u32]>, Quality) = match woonplaats {
             Some(w) => match self.resolve_woonplaats(w, fuzzy) {
                 Some((ids, q)) => (Some(ids), q),
                 None => return GeocodeMatch::none(),
             },
-            None => match pc.map(|p| self.postcode_woonplaatsen(p)) {
-                Some(v) if !v.is_empty() => (Some(v), Quality::EXACT),
-                _ => (None, Quality::EXACT),
-            },
+            None => {
+                pc_area = pc
+                    .map(|p| self.postcode_woonplaatsen(p))
+                    .unwrap_or_default();
+                if pc_area.is_empty() {
+                    (None, Quality::EXACT)
+                } else {
+                    (Some(&pc_area[..]), Quality::EXACT)
+                }
+            }
         };
-        let in_area = |wp: u32| area.as_ref().is_none_or(|a| a.contains(&wp));
-        let mut segs: Vec<u32> = match self.key_map.get(qs.key()) {
-            Some(&k) => self.key_segs
+        let in_area = |wp: u32| area.is_none_or(|a| a.contains(&wp));
+        let mut segs: Vec<u32> = match key_id {
+            Some(k) => self.key_segs
                 [self.key_offsets[k as usize] as usize..self.key_offsets[k as usize + 1] as usize]
                 .iter()
                 .filter(|(wp, _)| in_area(*wp))
@@ -1093,7 +1117,7 @@ impl GeocodeIndex {
         };
         let mut street_quality = None;
         if segs.is_empty() {
-            let Some(a) = area.as_ref().filter(|_| fuzzy) else {
+            let Some(a) = area.filter(|_| fuzzy) else {
                 return GeocodeMatch::none();
             };
             match self.fuzzy_street(qs, a) {
