@@ -18,6 +18,11 @@ const BATCH: usize = 1_000;
 
 struct Sample {
     street: String,
+    /// Messy spelling of the same address: lower-case abbreviated street (`burg v ...ln`, `...str.`),
+    /// upper-case woonplaats, letter in upper case and toevoeging after a slash.
+    street_messy: String,
+    number_messy: String,
+    woonplaats_messy: String,
     number: String,
     postcode: String,
     woonplaats: String,
@@ -106,7 +111,26 @@ fn build(n: usize) -> (GeocodeIndex, Vec<Sample>) {
             }
             let pc = a.postcode.unwrap_or_default();
             let pc_spaced = format!("{} {}", &pc[..4.min(pc.len())], &pc[4.min(pc.len())..]);
+            let street_messy = a
+                .street
+                .to_lowercase()
+                .replace("burgemeester", "burg.")
+                .replace("van ", "v. ")
+                .replace("straat", "str.")
+                .replace("laan", "ln");
+            let mut number_messy = a.huisnummer.to_string();
+            if let Some(l) = a.huisletter {
+                number_messy.push(' ');
+                number_messy.push_str(&l.to_uppercase());
+            }
+            if let Some(t) = a.toevoeging {
+                number_messy.push('/');
+                number_messy.push_str(t);
+            }
             samples.push(Sample {
+                street_messy,
+                number_messy,
+                woonplaats_messy: a.woonplaats.to_uppercase(),
                 text: format!("{} {}, {} {}", a.street, number, pc_spaced, a.woonplaats),
                 street: a.street.to_string(),
                 number,
@@ -174,7 +198,22 @@ fn main() {
             .kind
         })
     );
-    eprintln!("sanity free text: {:?}", kinds(&|s| idx.geocode_free_text(&s.text).kind));
+    eprintln!(
+        "sanity messy street+number+woonplaats: {:?}",
+        kinds(&|s| {
+            idx.geocode(&AddressQuery {
+                street: Some(&s.street_messy),
+                huisnummer: Some(&s.number_messy),
+                woonplaats: Some(&s.woonplaats_messy),
+                ..Default::default()
+            })
+            .kind
+        })
+    );
+    eprintln!(
+        "sanity free text: {:?}",
+        kinds(&|s| idx.geocode_free_text(&s.text).kind)
+    );
 
     if std::env::args().any(|a| a == "--bench") {
         let secs = 3.0;
@@ -208,6 +247,18 @@ fn main() {
                     street: Some(&s.street),
                     huisnummer: Some(&s.number),
                     woonplaats: Some(&s.woonplaats),
+                    ..Default::default()
+                };
+                black_box(idx.geocode(black_box(&q)));
+            }
+            batch.len()
+        });
+        cpu_throughput("structured_messy_street_number_woonplaats", secs, || {
+            for s in &batch {
+                let q = AddressQuery {
+                    street: Some(&s.street_messy),
+                    huisnummer: Some(&s.number_messy),
+                    woonplaats: Some(&s.woonplaats_messy),
                     ..Default::default()
                 };
                 black_box(idx.geocode(black_box(&q)));
@@ -258,6 +309,19 @@ fn main() {
                     street: Some(&s.street),
                     huisnummer: Some(&s.number),
                     woonplaats: Some(&s.woonplaats),
+                    ..Default::default()
+                };
+                black_box(idx.geocode(black_box(&q)));
+            }
+        })
+    });
+    g.bench_function("structured_messy_street_number_woonplaats", |bch| {
+        bch.iter(|| {
+            for s in &batch {
+                let q = AddressQuery {
+                    street: Some(&s.street_messy),
+                    huisnummer: Some(&s.number_messy),
+                    woonplaats: Some(&s.woonplaats_messy),
                     ..Default::default()
                 };
                 black_box(idx.geocode(black_box(&q)));

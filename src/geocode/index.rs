@@ -2,9 +2,9 @@
 
 use super::fxhash::{FxMap, Interner};
 use super::normalize::{
-    compact, eq_ignore_case, fold, max_typo_distance, normalize_toevoeging, normalize_woonplaats,
-    osa_distance_bounded, pack_postcode, parse_house_number, street_key_from_folded, EditBuffers,
-    MAX_HUISNUMMER, MAX_TOEVOEGING_LEN,
+    compact, eq_ignore_case, fold, fold_compact, max_typo_distance, normalize_street,
+    normalize_toevoeging, normalize_woonplaats, osa_distance_bounded, pack_postcode,
+    parse_house_number, street_key_from_folded, EditBuffers, MAX_HUISNUMMER, MAX_TOEVOEGING_LEN,
 };
 use super::{AddressId, AddressQuery, BagAddress, GeocodeError, GeocodeMatch, MatchKind};
 
@@ -449,32 +449,27 @@ struct Want {
 /// settles the postcode route without them).
 struct QueryStreet<'a> {
     raw: &'a str,
-    forms: std::cell::OnceCell<(String, String)>,
+    key: std::cell::OnceCell<String>,
+    fold: std::cell::OnceCell<String>,
 }
 
 impl<'a> QueryStreet<'a> {
     fn new(raw: &'a str) -> Self {
         QueryStreet {
             raw,
-            forms: std::cell::OnceCell::new(),
+            key: std::cell::OnceCell::new(),
+            fold: std::cell::OnceCell::new(),
         }
     }
 
-    fn forms(&self) -> &(String, String) {
-        self.forms.get_or_init(|| {
-            let folded = fold(self.raw);
-            (street_key_from_folded(&folded), compact(&folded))
-        })
-    }
-
-    /// [`normalize_street`](super::normalize_street) key.
+    /// [`normalize_street`] key.
     fn key(&self) -> &str {
-        &self.forms().0
+        self.key.get_or_init(|| normalize_street(self.raw))
     }
 
     /// Folded text without separators (typo comparison).
     fn fold(&self) -> &str {
-        &self.forms().1
+        self.fold.get_or_init(|| fold_compact(self.raw))
     }
 }
 

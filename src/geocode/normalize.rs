@@ -167,11 +167,16 @@ pub fn normalize_postcode(raw: &str) -> Option<String> {
 /// Fold text for comparison: transliterate to ASCII (diacritics, the `Ĳ` ligature, curly quotes), lower-case,
 /// and turn every run of non-alphanumeric characters into one space; no leading or trailing space.
 pub(crate) fn fold(raw: &str) -> String {
+    fold_with(raw, true)
+}
+
+/// Fold, keeping single spaces between words (`spaces`) or dropping them.
+fn fold_with(raw: &str, spaces: bool) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
     let mut push = |c: char, out: &mut String| {
         if c.is_ascii_alphanumeric() {
-            if pending_space && !out.is_empty() {
+            if spaces && pending_space && !out.is_empty() {
                 out.push(' ');
             }
             pending_space = false;
@@ -196,7 +201,7 @@ pub(crate) fn fold(raw: &str) -> String {
 
 /// Folded text without any separators: the form the fuzzy matcher compares (`Kerk-straat` -> `kerkstraat`).
 pub(crate) fn fold_compact(raw: &str) -> String {
-    compact(&fold(raw))
+    fold_with(raw, false)
 }
 
 /// Remove the spaces of folded text.
@@ -204,26 +209,25 @@ pub(crate) fn compact(folded: &str) -> String {
     folded.chars().filter(|c| *c != ' ').collect()
 }
 
-/// Whole-word abbreviations, full form -> canonical (NEN 5825 style) short form.
-const WORD_ABBREVIATIONS: &[(&str, &str)] = &[
-    ("burgemeester", "burg"),
-    ("burgem", "burg"),
-    ("van", "v"),
-    ("dokter", "dr"),
-    ("doctor", "dr"),
-    ("sint", "st"),
-    ("prinses", "pr"),
-    ("prins", "pr"),
-    ("koningin", "kon"),
-    ("koning", "kon"),
-    ("professor", "prof"),
-    ("meester", "mr"),
-    ("generaal", "gen"),
-    ("gebroeders", "gebr"),
-    ("straat", "str"),
-    ("laan", "ln"),
-    ("plein", "pln"),
-];
+/// Whole-word abbreviation: full form -> canonical (NEN 5825 style) short form.
+fn word_abbreviation(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "burgemeester" | "burgem" => "burg",
+        "van" => "v",
+        "dokter" | "doctor" => "dr",
+        "sint" => "st",
+        "prinses" | "prins" => "pr",
+        "koningin" | "koning" => "kon",
+        "professor" => "prof",
+        "meester" => "mr",
+        "generaal" => "gen",
+        "gebroeders" => "gebr",
+        "straat" => "str",
+        "laan" => "ln",
+        "plein" => "pln",
+        _ => return None,
+    })
+}
 
 /// Word-final abbreviations: `Kerkstraat` -> `kerkstr`, `Veenlaan` -> `veenln`, `Marktplein` -> `marktpln`.
 const SUFFIX_ABBREVIATIONS: &[(&str, &str)] =
@@ -248,26 +252,23 @@ pub fn normalize_street(raw: &str) -> String {
 
 /// [`normalize_street`] on text already folded by [`fold`].
 pub(crate) fn street_key_from_folded(folded: &str) -> String {
-    let tokens: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty()).collect();
+    let mut tokens = folded.split(' ').filter(|t| !t.is_empty()).peekable();
     let mut out = String::with_capacity(folded.len());
-    let mut i = 0;
-    while i < tokens.len() {
-        let t = tokens[i];
+    while let Some(t) = tokens.next() {
         if t == "v" || t == "van" {
-            if let Some(next) = tokens.get(i + 1) {
+            if let Some(next) = tokens.peek() {
                 if matches!(*next, "d" | "de" | "der" | "den") {
                     out.push_str("vd");
-                    i += 2;
+                    tokens.next();
                     continue;
                 }
             }
         }
         if t == "vd" || t == "vdr" || t == "vden" {
             out.push_str("vd");
-            i += 1;
             continue;
         }
-        if let Some((_, short)) = WORD_ABBREVIATIONS.iter().find(|(full, _)| *full == t) {
+        if let Some(short) = word_abbreviation(t) {
             out.push_str(short);
         } else if let Some((full, short)) = SUFFIX_ABBREVIATIONS
             .iter()
@@ -278,7 +279,6 @@ pub(crate) fn street_key_from_folded(folded: &str) -> String {
         } else {
             out.push_str(t);
         }
-        i += 1;
     }
     out
 }
