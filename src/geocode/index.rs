@@ -717,7 +717,15 @@ impl GeocodeIndex {
     }
 
     /// Decide among the groups (street segments) that have the queried number.
-    fn decide(&self, groups: Vec<(u32, Vec<u32>)>, want: &Want) -> Option<Decision> {
+    fn decide(&self, mut groups: Vec<(u32, Vec<u32>)>, want: &Want) -> Option<Decision> {
+        if groups.len() == 1 {
+            let (seg, objs) = groups.pop()?;
+            if objs.is_empty() {
+                return None;
+            }
+            let (level, ids) = self.select_units(&objs, want);
+            return Some(Self::single_group(Group { seg, level, ids }));
+        }
         let mut scored: Vec<Group> = groups
             .into_iter()
             .filter(|(_, objs)| !objs.is_empty())
@@ -738,24 +746,28 @@ impl GeocodeIndex {
                 scored.into_iter().flat_map(|g| g.ids).collect(),
             ));
         }
-        let g = scored.pop()?;
+        scored.pop().map(Self::single_group)
+    }
+
+    /// Decision when only one street segment is left.
+    fn single_group(g: Group) -> Decision {
         match g.level {
             UnitLevel::Exact | UnitLevel::Reinterpreted => {
                 if g.ids.len() == 1 {
-                    Some(Decision::Unique {
+                    Decision::Unique {
                         id: g.ids[0],
                         seg: g.seg,
                         level: g.level,
-                    })
+                    }
                 } else {
-                    Some(Decision::Ambiguous(g.ids))
+                    Decision::Ambiguous(g.ids)
                 }
             }
-            UnitLevel::Building | UnitLevel::Loose => Some(Decision::Partial {
+            UnitLevel::Building | UnitLevel::Loose => Decision::Partial {
                 ids: g.ids,
                 seg: g.seg,
                 level: g.level,
-            }),
+            },
         }
     }
 
@@ -901,21 +913,17 @@ impl GeocodeIndex {
         let mut quality = Quality::EXACT;
         if let Some(qs) = street {
             let mut buf = EditBuffers::default();
-            let mut agreeing = Vec::with_capacity(groups.len());
-            let mut contradicting = Vec::new();
+            let mut agreement =
+                |seg: u32| self.street_agreement(&self.segments[seg as usize], qs, true, &mut buf);
             let mut best_q: Option<Quality> = None;
-            for g in groups {
-                match self.street_agreement(&self.segments[g.0 as usize], qs, true, &mut buf) {
-                    Some(q) => {
-                        best_q = Some(best_q.map_or(q, |b| if b.score >= q.score { b } else { q }));
-                        agreeing.push(g);
-                    }
-                    None => contradicting.push(g),
+            for g in &groups {
+                if let Some(q) = agreement(g.0) {
+                    best_q = Some(best_q.map_or(q, |b| if b.score >= q.score { b } else { q }));
                 }
             }
-            if agreeing.is_empty() {
+            let Some(best_q) = best_q else {
                 // Postcode and street contradict: collect both routes' objects, do not guess.
-                let mut ids: Vec<u32> = match self.decide(contradicting, want) {
+                let mut ids: Vec<u32> = match self.decide(groups, want) {
                     Some(Decision::Unique { id, .. }) => vec![id],
                     Some(Decision::Partial { ids, .. }) | Some(Decision::Ambiguous(ids)) => ids,
                     None => Vec::new(),
@@ -924,9 +932,12 @@ impl GeocodeIndex {
                 ids.extend(other.address);
                 ids.extend(other.candidates);
                 return Some(ambiguous(ids));
+            };
+            if groups.len() > 1 {
+                // Only the streets that agree best: an exact street beats a typo-close neighbour.
+                groups.retain(|g| agreement(g.0).is_some_and(|q| q.kind == best_q.kind));
             }
-            groups = agreeing;
-            quality = best_q.unwrap_or(Quality::EXACT);
+            quality = best_q;
         }
         let d = self.decide(groups, want)?;
         if let (Some(w), Some(seg)) = (woonplaats, Self::decision_seg(&d)) {
