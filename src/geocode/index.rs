@@ -307,6 +307,7 @@ impl GeocodeIndexBuilder {
         let (toev_map, toev_names) = toevoegingen.into_parts();
 
         GeocodeIndex {
+            numbers: recs.iter().map(Rec::number).collect(),
             recs,
             segments,
             street_names,
@@ -348,6 +349,9 @@ fn group_pairs(pairs: &[(u32, u32)], groups: usize) -> (Vec<u32>, Vec<u32>) {
 /// Read-only BAG address index. Built by [`GeocodeIndexBuilder`].
 pub struct GeocodeIndex {
     recs: Vec<Rec>,
+    /// `huisnummer` of every record, a copy of `recs[i].number()` in a dense column so that the binary
+    /// searches and postcode scans touch 4 instead of 40 bytes per record (fewer cache misses).
+    numbers: Vec<u32>,
     segments: Vec<Segment>,
     street_names: Vec<Box<str>>,
     /// Exact BAG street name (full or short) -> street name id (fast path that skips normalisation).
@@ -635,9 +639,9 @@ impl GeocodeIndex {
 
     /// Record range of `number` within a segment.
     fn number_range(&self, seg: &Segment, number: u32) -> std::ops::Range<usize> {
-        let slice = &self.recs[seg.start as usize..seg.end as usize];
-        let lo = slice.partition_point(|r| r.number() < number);
-        let hi = lo + slice[lo..].partition_point(|r| r.number() == number);
+        let slice = &self.numbers[seg.start as usize..seg.end as usize];
+        let lo = slice.partition_point(|&n| n < number);
+        let hi = lo + slice[lo..].partition_point(|&n| n == number);
         seg.start as usize + lo..seg.start as usize + hi
     }
 
@@ -898,10 +902,10 @@ impl GeocodeIndex {
     ) -> Option<GeocodeMatch> {
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
         for &id in self.postcode_ids(pc) {
-            let r = &self.recs[id as usize];
-            if r.number() != want.number {
+            if self.numbers[id as usize] != want.number {
                 continue;
             }
+            let r = &self.recs[id as usize];
             match groups.iter_mut().find(|(s, _)| *s == r.seg) {
                 Some((_, v)) => v.push(id),
                 None => groups.push((r.seg, vec![id])),
