@@ -153,6 +153,12 @@ fn build(n: usize) -> (GeocodeIndex, Vec<Sample>) {
         total_s - gen_s,
         vm_hwm_kib().map_or(0, |k| k / 1024)
     );
+    eprintln!(
+        "geocode index shape: {} woonplaatsen, {} streets, {} postcodes",
+        idx.woonplaats_count(),
+        idx.street_count(),
+        idx.postcode_count()
+    );
     (idx, samples)
 }
 

@@ -524,6 +524,21 @@ impl GeocodeIndex {
         self.recs.is_empty()
     }
 
+    /// Number of streets (distinct woonplaats + street name pairs).
+    pub fn street_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Number of distinct postcodes.
+    pub fn postcode_count(&self) -> usize {
+        self.pc_keys.len()
+    }
+
+    /// Number of distinct woonplaats names.
+    pub fn woonplaats_count(&self) -> usize {
+        self.woonplaats_names.len()
+    }
+
     /// Number of records the builder skipped as invalid.
     pub fn skipped(&self) -> usize {
         self.skipped

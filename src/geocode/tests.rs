@@ -564,6 +564,10 @@ fn index_basics() {
     assert_eq!(idx.len(), objects().len());
     assert!(!idx.is_empty());
     assert_eq!(idx.skipped(), 0);
+    assert_eq!(idx.woonplaats_count(), 4);
+    assert_eq!(idx.postcode_count(), 17);
+    // Streets are (woonplaats, street) pairs: Kerkstraat counts three times.
+    assert_eq!(idx.street_count(), 17);
     // Every object is present once with its point.
     let mut seen: Vec<String> = (0..idx.len() as u32).map(|i| idx.bag_id(i)).collect();
     seen.sort();
