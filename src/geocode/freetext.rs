@@ -8,7 +8,8 @@
 //! (or, when nothing follows, the text before the street's comma, as in `Enschede, Kerkstraat 12`).
 //! Interpretations whose woonplaats contains a digit are dropped. Each interpretation is resolved with the
 //! structured matcher; the best kind wins, and when two interpretations give different unique objects of
-//! the same kind the result is `Ambiguous`.
+//! the same kind the result is `Ambiguous`. Readings are first resolved without typo search, and only
+//! when none matches anything, again with it.
 
 use super::index::GeocodeIndex;
 use super::normalize::parse_house_number;
@@ -107,6 +108,21 @@ pub(super) fn geocode_free_text(index: &GeocodeIndex, text: &str) -> GeocodeMatc
         None => (None, text.to_string()),
     };
     let tokens = tokenize(&rest);
+    // First every reading without typo search (cheap; a wrong reading then just finds nothing), and only
+    // when no reading matched anything, again with typo search.
+    let strict = resolve_readings(index, &tokens, postcode, false);
+    if strict.kind != MatchKind::None {
+        return strict;
+    }
+    resolve_readings(index, &tokens, postcode, true)
+}
+
+fn resolve_readings(
+    index: &GeocodeIndex,
+    tokens: &[Token<'_>],
+    postcode: Option<&str>,
+    fuzzy: bool,
+) -> GeocodeMatch {
     let mut best: Option<GeocodeMatch> = None;
     let mut tied: Vec<u32> = Vec::new();
     for i in 0..tokens.len() {
@@ -155,7 +171,7 @@ pub(super) fn geocode_free_text(index: &GeocodeIndex, text: &str) -> GeocodeMatc
                 woonplaats: (!woonplaats.is_empty()).then_some(woonplaats.as_str()),
                 ..AddressQuery::default()
             };
-            let m = index.geocode(&q);
+            let m = index.geocode_with(&q, fuzzy);
             match &best {
                 None => best = Some(m),
                 Some(b) => {

@@ -2,9 +2,9 @@
 
 use super::fxhash::{FxMap, Interner};
 use super::normalize::{
-    eq_ignore_case, fold_compact, max_typo_distance, normalize_street, normalize_toevoeging,
-    normalize_woonplaats, osa_distance_bounded, pack_postcode, parse_house_number, EditBuffers,
-    MAX_HUISNUMMER, MAX_TOEVOEGING_LEN,
+    compact, eq_ignore_case, fold, fold_compact, max_typo_distance, normalize_street,
+    normalize_toevoeging, normalize_woonplaats, osa_distance_bounded, pack_postcode,
+    parse_house_number, street_key_from_folded, EditBuffers, MAX_HUISNUMMER, MAX_TOEVOEGING_LEN,
 };
 use super::{AddressId, AddressQuery, BagAddress, GeocodeError, GeocodeMatch, MatchKind};
 
@@ -258,13 +258,14 @@ impl GeocodeIndexBuilder {
         drop(pairs);
 
         // Street name keys.
-        let (_, street_names) = streets.into_parts();
+        let (street_name_map, street_names) = streets.into_parts();
         let mut key_interner = Interner::default();
         let mut street_key: Vec<u32> = Vec::with_capacity(street_names.len());
         let mut street_fold: Vec<Box<str>> = Vec::with_capacity(street_names.len());
         for name in &street_names {
-            street_key.push(key_interner.intern(&normalize_street(name)));
-            street_fold.push(fold_compact(name).into_boxed_str());
+            let folded = fold(name);
+            street_key.push(key_interner.intern(&street_key_from_folded(&folded)));
+            street_fold.push(compact(&folded).into_boxed_str());
         }
         let mut key_pairs: Vec<(u32, u32)> = Vec::with_capacity(segments.len() * 2);
         for (s, seg) in segments.iter().enumerate() {
@@ -278,11 +279,15 @@ impl GeocodeIndexBuilder {
             }
         }
         key_pairs.sort_unstable();
-        let (key_offsets, key_segs) = group_pairs(&key_pairs, key_interner.len());
+        let (key_offsets, key_seg_ids) = group_pairs(&key_pairs, key_interner.len());
+        let key_segs: Vec<(u32, u32)> = key_seg_ids
+            .iter()
+            .map(|&s| (segments[s as usize].woonplaats, s))
+            .collect();
         let (key_map, key_names) = key_interner.into_parts();
 
         // Woonplaatsen.
-        let (_, woonplaats_names) = woonplaatsen.into_parts();
+        let (woonplaats_name_map, woonplaats_names) = woonplaatsen.into_parts();
         let woonplaats_keys: Vec<Box<str>> = woonplaats_names
             .iter()
             .map(|n| normalize_woonplaats(n).into_boxed_str())
@@ -302,9 +307,11 @@ impl GeocodeIndexBuilder {
         let (toev_map, toev_names) = toevoegingen.into_parts();
 
         GeocodeIndex {
+            numbers: recs.iter().map(Rec::number).collect(),
             recs,
             segments,
             street_names,
+            street_name_map,
             street_key,
             street_fold,
             key_map,
@@ -312,6 +319,7 @@ impl GeocodeIndexBuilder {
             key_offsets,
             key_segs,
             woonplaats_names,
+            woonplaats_name_map,
             woonplaats_keys,
             woonplaats_map,
             wp_offsets,
@@ -341,8 +349,13 @@ fn group_pairs(pairs: &[(u32, u32)], groups: usize) -> (Vec<u32>, Vec<u32>) {
 /// Read-only BAG address index. Built by [`GeocodeIndexBuilder`].
 pub struct GeocodeIndex {
     recs: Vec<Rec>,
+    /// `huisnummer` of every record, a copy of `recs[i].number()` in a dense column so that the binary
+    /// searches and postcode scans touch 4 instead of 40 bytes per record (fewer cache misses).
+    numbers: Vec<u32>,
     segments: Vec<Segment>,
     street_names: Vec<Box<str>>,
+    /// Exact BAG street name (full or short) -> street name id (fast path that skips normalisation).
+    street_name_map: FxMap<Box<str>, u32>,
     /// Street name id -> normalised key id.
     street_key: Vec<u32>,
     /// Street name id -> folded compact form (typo search).
@@ -350,8 +363,11 @@ pub struct GeocodeIndex {
     key_map: FxMap<Box<str>, u32>,
     key_names: Vec<Box<str>>,
     key_offsets: Vec<u32>,
-    key_segs: Vec<u32>,
+    /// (woonplaats, segment) per key, grouped by `key_offsets`.
+    key_segs: Vec<(u32, u32)>,
     woonplaats_names: Vec<Box<str>>,
+    /// Exact BAG woonplaats name -> woonplaats id (fast path that skips normalisation).
+    woonplaats_name_map: FxMap<Box<str>, u32>,
     woonplaats_keys: Vec<Box<str>>,
     woonplaats_map: FxMap<Box<str>, Vec<u32>>,
     wp_offsets: Vec<u32>,
@@ -433,20 +449,31 @@ struct Want {
     toev_text: Option<String>,
 }
 
-/// Query street in its three comparison forms.
+/// Query street; the normalised forms are computed on first use (an exact raw comparison often
+/// settles the postcode route without them).
 struct QueryStreet<'a> {
     raw: &'a str,
-    key: String,
-    fold: String,
+    key: std::cell::OnceCell<String>,
+    fold: std::cell::OnceCell<String>,
 }
 
 impl<'a> QueryStreet<'a> {
     fn new(raw: &'a str) -> Self {
         QueryStreet {
             raw,
-            key: normalize_street(raw),
-            fold: fold_compact(raw),
+            key: std::cell::OnceCell::new(),
+            fold: std::cell::OnceCell::new(),
         }
+    }
+
+    /// [`normalize_street`] key.
+    fn key(&self) -> &str {
+        self.key.get_or_init(|| normalize_street(self.raw))
+    }
+
+    /// Folded text without separators (typo comparison).
+    fn fold(&self) -> &str {
+        self.fold.get_or_init(|| fold_compact(self.raw))
     }
 }
 
@@ -495,6 +522,21 @@ impl GeocodeIndex {
     /// True when the index holds no address.
     pub fn is_empty(&self) -> bool {
         self.recs.is_empty()
+    }
+
+    /// Number of streets (distinct woonplaats + street name pairs).
+    pub fn street_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Number of distinct postcodes.
+    pub fn postcode_count(&self) -> usize {
+        self.pc_keys.len()
+    }
+
+    /// Number of distinct woonplaats names.
+    pub fn woonplaats_count(&self) -> usize {
+        self.woonplaats_names.len()
     }
 
     /// Number of records the builder skipped as invalid.
@@ -549,21 +591,28 @@ impl GeocodeIndex {
 
     /// Resolve a structured address. Never panics; see the module docs for the rules and score scale.
     pub fn geocode(&self, q: &AddressQuery<'_>) -> GeocodeMatch {
+        self.geocode_with(q, true)
+    }
+
+    /// [`GeocodeIndex::geocode`] with typo search of street and woonplaats names switched on or off
+    /// (the free-text parser tries several readings without it first, because a wrong reading would
+    /// otherwise trigger an expensive and pointless typo search).
+    pub(crate) fn geocode_with(&self, q: &AddressQuery<'_>, fuzzy: bool) -> GeocodeMatch {
         let Some(want) = self.want(q) else {
             return GeocodeMatch::none();
         };
         let street = non_empty(q.street)
             .map(QueryStreet::new)
-            .filter(|s| !s.key.is_empty());
+            .filter(|s| s.raw.chars().any(char::is_alphanumeric));
         let woonplaats = non_empty(q.woonplaats);
         let pc = non_empty(q.postcode).and_then(pack_postcode);
         if let Some(pc) = pc {
-            if let Some(m) = self.postcode_route(pc, &want, street.as_ref(), woonplaats) {
+            if let Some(m) = self.postcode_route(pc, &want, street.as_ref(), woonplaats, fuzzy) {
                 return m;
             }
         }
         match street {
-            Some(s) => self.street_route(&s, &want, woonplaats, pc),
+            Some(s) => self.street_route(&s, &want, woonplaats, pc, fuzzy),
             None => GeocodeMatch::none(),
         }
     }
@@ -605,9 +654,9 @@ impl GeocodeIndex {
 
     /// Record range of `number` within a segment.
     fn number_range(&self, seg: &Segment, number: u32) -> std::ops::Range<usize> {
-        let slice = &self.recs[seg.start as usize..seg.end as usize];
-        let lo = slice.partition_point(|r| r.number() < number);
-        let hi = lo + slice[lo..].partition_point(|r| r.number() == number);
+        let slice = &self.numbers[seg.start as usize..seg.end as usize];
+        let lo = slice.partition_point(|&n| n < number);
+        let hi = lo + slice[lo..].partition_point(|&n| n == number);
         seg.start as usize + lo..seg.start as usize + hi
     }
 
@@ -687,7 +736,15 @@ impl GeocodeIndex {
     }
 
     /// Decide among the groups (street segments) that have the queried number.
-    fn decide(&self, groups: Vec<(u32, Vec<u32>)>, want: &Want) -> Option<Decision> {
+    fn decide(&self, mut groups: Vec<(u32, Vec<u32>)>, want: &Want) -> Option<Decision> {
+        if groups.len() == 1 {
+            let (seg, objs) = groups.pop()?;
+            if objs.is_empty() {
+                return None;
+            }
+            let (level, ids) = self.select_units(&objs, want);
+            return Some(Self::single_group(Group { seg, level, ids }));
+        }
         let mut scored: Vec<Group> = groups
             .into_iter()
             .filter(|(_, objs)| !objs.is_empty())
@@ -708,24 +765,28 @@ impl GeocodeIndex {
                 scored.into_iter().flat_map(|g| g.ids).collect(),
             ));
         }
-        let g = scored.pop()?;
+        scored.pop().map(Self::single_group)
+    }
+
+    /// Decision when only one street segment is left.
+    fn single_group(g: Group) -> Decision {
         match g.level {
             UnitLevel::Exact | UnitLevel::Reinterpreted => {
                 if g.ids.len() == 1 {
-                    Some(Decision::Unique {
+                    Decision::Unique {
                         id: g.ids[0],
                         seg: g.seg,
                         level: g.level,
-                    })
+                    }
                 } else {
-                    Some(Decision::Ambiguous(g.ids))
+                    Decision::Ambiguous(g.ids)
                 }
             }
-            UnitLevel::Building | UnitLevel::Loose => Some(Decision::Partial {
+            UnitLevel::Building | UnitLevel::Loose => Decision::Partial {
                 ids: g.ids,
                 seg: g.seg,
                 level: g.level,
-            }),
+            },
         }
     }
 
@@ -778,38 +839,41 @@ impl GeocodeIndex {
         loose: bool,
         buf: &mut EditBuffers,
     ) -> Option<Quality> {
-        let names = [seg.street, seg.short];
-        let names = names.iter().copied().filter(|&n| n != NO_NAME);
+        let all = [seg.street, seg.short];
+        let names = || {
+            all.iter()
+                .copied()
+                .filter(|&n| n != NO_NAME)
+                .map(|n| n as usize)
+        };
+        if names().any(|n| eq_ignore_case(&self.street_names[n], qs.raw)) {
+            return Some(Quality::EXACT);
+        }
+        let key_of = |n: usize| &*self.key_names[self.street_key[n] as usize];
+        if names().any(|n| key_of(n) == qs.key()) {
+            return Some(Quality::NORMALIZED);
+        }
+        let max = max_typo_distance(qs.fold().len());
         let mut best: Option<Quality> = None;
-        let max = max_typo_distance(qs.fold.len());
-        for n in names {
-            let n = n as usize;
-            let q = if eq_ignore_case(&self.street_names[n], qs.raw) {
-                Some(Quality::EXACT)
-            } else {
-                let key = &*self.key_names[self.street_key[n] as usize];
-                if key == qs.key {
-                    Some(Quality::NORMALIZED)
-                } else {
-                    let d1 = osa_distance_bounded(
-                        self.street_fold[n].as_bytes(),
-                        qs.fold.as_bytes(),
-                        max,
-                        buf,
-                    );
-                    let d2 = osa_distance_bounded(key.as_bytes(), qs.key.as_bytes(), max, buf);
-                    match (d1, d2) {
-                        (None, None) => {
-                            let (a, b) = (key, qs.key.as_str());
-                            let prefix =
-                                a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a));
-                            (loose && prefix).then_some(Quality::PREFIX)
-                        }
-                        (a, b) => {
-                            let d = a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX));
-                            Some(Quality::fuzzy(d, qs.fold.len()))
-                        }
-                    }
+        for n in names() {
+            let key = key_of(n);
+            let d1 = osa_distance_bounded(
+                self.street_fold[n].as_bytes(),
+                qs.fold().as_bytes(),
+                max,
+                buf,
+            );
+            let d2 = osa_distance_bounded(key.as_bytes(), qs.key().as_bytes(), max, buf);
+            let q = match (d1, d2) {
+                (None, None) => {
+                    let (a, b) = (key, qs.key());
+                    let prefix =
+                        a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a));
+                    (loose && prefix).then_some(Quality::PREFIX)
+                }
+                (a, b) => {
+                    let d = a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX));
+                    Some(Quality::fuzzy(d, qs.fold().len()))
                 }
             };
             if let Some(q) = q {
@@ -849,13 +913,14 @@ impl GeocodeIndex {
         want: &Want,
         street: Option<&QueryStreet<'_>>,
         woonplaats: Option<&str>,
+        fuzzy: bool,
     ) -> Option<GeocodeMatch> {
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
         for &id in self.postcode_ids(pc) {
-            let r = &self.recs[id as usize];
-            if r.number() != want.number {
+            if self.numbers[id as usize] != want.number {
                 continue;
             }
+            let r = &self.recs[id as usize];
             match groups.iter_mut().find(|(s, _)| *s == r.seg) {
                 Some((_, v)) => v.push(id),
                 None => groups.push((r.seg, vec![id])),
@@ -867,32 +932,31 @@ impl GeocodeIndex {
         let mut quality = Quality::EXACT;
         if let Some(qs) = street {
             let mut buf = EditBuffers::default();
-            let mut agreeing = Vec::with_capacity(groups.len());
-            let mut contradicting = Vec::new();
+            let mut agreement =
+                |seg: u32| self.street_agreement(&self.segments[seg as usize], qs, true, &mut buf);
             let mut best_q: Option<Quality> = None;
-            for g in groups {
-                match self.street_agreement(&self.segments[g.0 as usize], qs, true, &mut buf) {
-                    Some(q) => {
-                        best_q = Some(best_q.map_or(q, |b| if b.score >= q.score { b } else { q }));
-                        agreeing.push(g);
-                    }
-                    None => contradicting.push(g),
+            for g in &groups {
+                if let Some(q) = agreement(g.0) {
+                    best_q = Some(best_q.map_or(q, |b| if b.score >= q.score { b } else { q }));
                 }
             }
-            if agreeing.is_empty() {
+            let Some(best_q) = best_q else {
                 // Postcode and street contradict: collect both routes' objects, do not guess.
-                let mut ids: Vec<u32> = match self.decide(contradicting, want) {
+                let mut ids: Vec<u32> = match self.decide(groups, want) {
                     Some(Decision::Unique { id, .. }) => vec![id],
                     Some(Decision::Partial { ids, .. }) | Some(Decision::Ambiguous(ids)) => ids,
                     None => Vec::new(),
                 };
-                let other = self.street_route(qs, want, woonplaats, None);
+                let other = self.street_route(qs, want, woonplaats, None, fuzzy);
                 ids.extend(other.address);
                 ids.extend(other.candidates);
                 return Some(ambiguous(ids));
+            };
+            if groups.len() > 1 {
+                // Only the streets that agree best: an exact street beats a typo-close neighbour.
+                groups.retain(|g| agreement(g.0).is_some_and(|q| q.kind == best_q.kind));
             }
-            groups = agreeing;
-            quality = best_q.unwrap_or(Quality::EXACT);
+            quality = best_q;
         }
         let d = self.decide(groups, want)?;
         if let (Some(w), Some(seg)) = (woonplaats, Self::decision_seg(&d)) {
@@ -906,14 +970,18 @@ impl GeocodeIndex {
     }
 
     /// Woonplaats ids for a query woonplaats (exact key, else a clearly best typo match among all).
-    fn resolve_woonplaats(&self, raw: &str) -> Option<(Vec<u32>, Quality)> {
+    fn resolve_woonplaats(&self, raw: &str, fuzzy: bool) -> Option<(&[u32], Quality)> {
+        if let Some(&w) = self.woonplaats_name_map.get(raw) {
+            let ids = self.woonplaats_map.get(&self.woonplaats_keys[w as usize])?;
+            return Some((ids, Quality::EXACT));
+        }
         let key = normalize_woonplaats(raw);
         if let Some(ids) = self.woonplaats_map.get(key.as_str()) {
             let exact = ids
                 .iter()
                 .any(|&w| eq_ignore_case(&self.woonplaats_names[w as usize], raw));
             return Some((
-                ids.clone(),
+                ids,
                 if exact {
                     Quality::EXACT
                 } else {
@@ -922,7 +990,7 @@ impl GeocodeIndex {
             ));
         }
         let max = max_typo_distance(key.len());
-        if max == 0 {
+        if max == 0 || !fuzzy {
             return None;
         }
         let mut buf = EditBuffers::default();
@@ -944,7 +1012,7 @@ impl GeocodeIndex {
         if second <= d {
             return None;
         }
-        let ids = self.woonplaats_map.get(k)?.clone();
+        let ids = self.woonplaats_map.get(k)?;
         Some((ids, Quality::fuzzy(d, key.len())))
     }
 
@@ -963,7 +1031,7 @@ impl GeocodeIndex {
     /// Typo search for a street among the segments of some woonplaatsen. Returns the segments of the clearly
     /// best street name and the quality.
     fn fuzzy_street(&self, qs: &QueryStreet<'_>, area: &[u32]) -> Option<(Vec<u32>, Quality)> {
-        let max = max_typo_distance(qs.fold.len());
+        let max = max_typo_distance(qs.fold().len());
         if max == 0 {
             return None;
         }
@@ -983,17 +1051,18 @@ impl GeocodeIndex {
                         continue;
                     }
                     let n = n as usize;
-                    let key_id = self.street_key[n];
-                    let key = &self.key_names[key_id as usize];
+                    // Identity of the street: the key of its full name (the short name is an alias).
+                    let key_id = self.street_key[seg.street as usize];
+                    let key = &self.key_names[self.street_key[n] as usize];
                     let bound = max.min(best_d.saturating_add(1));
                     let d1 = osa_distance_bounded(
                         self.street_fold[n].as_bytes(),
-                        qs.fold.as_bytes(),
+                        qs.fold().as_bytes(),
                         bound,
                         &mut buf,
                     );
                     let d2 =
-                        osa_distance_bounded(key.as_bytes(), qs.key.as_bytes(), bound, &mut buf);
+                        osa_distance_bounded(key.as_bytes(), qs.key().as_bytes(), bound, &mut buf);
                     let d = match (d1, d2) {
                         (None, None) => continue,
                         (a, b) => a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX)),
@@ -1023,7 +1092,7 @@ impl GeocodeIndex {
         if best_keys.len() != 1 || second <= best_d {
             return None;
         }
-        Some((best_segs, Quality::fuzzy(best_d, qs.fold.len())))
+        Some((best_segs, Quality::fuzzy(best_d, qs.fold().len())))
     }
 
     fn street_route(
@@ -1032,33 +1101,48 @@ impl GeocodeIndex {
         want: &Want,
         woonplaats: Option<&str>,
         pc: Option<u32>,
+        fuzzy: bool,
     ) -> GeocodeMatch {
-        let (area, wp_quality): (Option<Vec<u32>>, Quality) = match woonplaats {
-            Some(w) => match self.resolve_woonplaats(w) {
+        // Exact BAG spelling first: no normalisation needed.
+        let key_id = match self.street_name_map.get(qs.raw) {
+            Some(&n) => Some(self.street_key[n as usize]),
+            None => {
+                if qs.key().is_empty() {
+                    return GeocodeMatch::none();
+                }
+                self.key_map.get(qs.key()).copied()
+            }
+        };
+        let pc_area;
+        let (area, wp_quality): (Option<&[u32]>, Quality) = match woonplaats {
+            Some(w) => match self.resolve_woonplaats(w, fuzzy) {
                 Some((ids, q)) => (Some(ids), q),
                 None => return GeocodeMatch::none(),
             },
-            None => match pc.map(|p| self.postcode_woonplaatsen(p)) {
-                Some(v) if !v.is_empty() => (Some(v), Quality::EXACT),
-                _ => (None, Quality::EXACT),
-            },
+            None => {
+                pc_area = pc
+                    .map(|p| self.postcode_woonplaatsen(p))
+                    .unwrap_or_default();
+                if pc_area.is_empty() {
+                    (None, Quality::EXACT)
+                } else {
+                    (Some(&pc_area[..]), Quality::EXACT)
+                }
+            }
         };
-        let in_area = |s: &u32| {
-            area.as_ref()
-                .is_none_or(|a| a.contains(&self.segments[*s as usize].woonplaats))
-        };
-        let mut segs: Vec<u32> = match self.key_map.get(qs.key.as_str()) {
-            Some(&k) => self.key_segs
+        let in_area = |wp: u32| area.is_none_or(|a| a.contains(&wp));
+        let mut segs: Vec<u32> = match key_id {
+            Some(k) => self.key_segs
                 [self.key_offsets[k as usize] as usize..self.key_offsets[k as usize + 1] as usize]
                 .iter()
-                .copied()
-                .filter(in_area)
+                .filter(|(wp, _)| in_area(*wp))
+                .map(|&(_, s)| s)
                 .collect(),
             None => Vec::new(),
         };
         let mut street_quality = None;
         if segs.is_empty() {
-            let Some(a) = area.as_ref() else {
+            let Some(a) = area.filter(|_| fuzzy) else {
                 return GeocodeMatch::none();
             };
             match self.fuzzy_street(qs, a) {

@@ -165,59 +165,69 @@ pub fn normalize_postcode(raw: &str) -> Option<String> {
 }
 
 /// Fold text for comparison: transliterate to ASCII (diacritics, the `Ĳ` ligature, curly quotes), lower-case,
-/// turn every non-alphanumeric character into a token boundary and return the tokens.
-pub(crate) fn fold_tokens(raw: &str) -> Vec<String> {
-    let mut tokens = Vec::new();
-    let mut cur = String::new();
-    let push_char = |c: char, tokens: &mut Vec<String>, cur: &mut String| {
+/// and turn every run of non-alphanumeric characters into one space; no leading or trailing space.
+pub(crate) fn fold(raw: &str) -> String {
+    fold_with(raw, true)
+}
+
+/// Fold, keeping single spaces between words (`spaces`) or dropping them.
+fn fold_with(raw: &str, spaces: bool) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending_space = false;
+    let mut push = |c: char, out: &mut String| {
         if c.is_ascii_alphanumeric() {
-            cur.push(c.to_ascii_lowercase());
-        } else if !cur.is_empty() {
-            tokens.push(std::mem::take(cur));
+            if spaces && pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            pending_space = true;
         }
     };
     for c in raw.chars() {
         if c.is_ascii() {
-            push_char(c, &mut tokens, &mut cur);
+            push(c, &mut out);
         } else {
             let mut buf = [0u8; 4];
             let s: &str = c.encode_utf8(&mut buf);
             for d in deunicode::deunicode(s).chars() {
-                push_char(d, &mut tokens, &mut cur);
+                push(d, &mut out);
             }
         }
     }
-    if !cur.is_empty() {
-        tokens.push(cur);
-    }
-    tokens
+    out
 }
 
 /// Folded text without any separators: the form the fuzzy matcher compares (`Kerk-straat` -> `kerkstraat`).
 pub(crate) fn fold_compact(raw: &str) -> String {
-    fold_tokens(raw).concat()
+    fold_with(raw, false)
 }
 
-/// Whole-word abbreviations, full form -> canonical (NEN 5825 style) short form.
-const WORD_ABBREVIATIONS: &[(&str, &str)] = &[
-    ("burgemeester", "burg"),
-    ("burgem", "burg"),
-    ("van", "v"),
-    ("dokter", "dr"),
-    ("doctor", "dr"),
-    ("sint", "st"),
-    ("prinses", "pr"),
-    ("prins", "pr"),
-    ("koningin", "kon"),
-    ("koning", "kon"),
-    ("professor", "prof"),
-    ("meester", "mr"),
-    ("generaal", "gen"),
-    ("gebroeders", "gebr"),
-    ("straat", "str"),
-    ("laan", "ln"),
-    ("plein", "pln"),
-];
+/// Remove the spaces of folded text.
+pub(crate) fn compact(folded: &str) -> String {
+    folded.chars().filter(|c| *c != ' ').collect()
+}
+
+/// Whole-word abbreviation: full form -> canonical (NEN 5825 style) short form.
+fn word_abbreviation(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "burgemeester" | "burgem" => "burg",
+        "van" => "v",
+        "dokter" | "doctor" => "dr",
+        "sint" => "st",
+        "prinses" | "prins" => "pr",
+        "koningin" | "koning" => "kon",
+        "professor" => "prof",
+        "meester" => "mr",
+        "generaal" => "gen",
+        "gebroeders" => "gebr",
+        "straat" => "str",
+        "laan" => "ln",
+        "plein" => "pln",
+        _ => return None,
+    })
+}
 
 /// Word-final abbreviations: `Kerkstraat` -> `kerkstr`, `Veenlaan` -> `veenln`, `Marktplein` -> `marktpln`.
 const SUFFIX_ABBREVIATIONS: &[(&str, &str)] =
@@ -237,26 +247,28 @@ const SUFFIX_ABBREVIATIONS: &[(&str, &str)] =
 ///    `kerkstr`, and `Burgemeester van Veenlaan`, `Burg v Veenln` and `Burg. v. Veenlaan` all give
 ///    `burgvveenln`. Digits are kept (`Plein 1926` -> `pln1926`).
 pub fn normalize_street(raw: &str) -> String {
-    let tokens = fold_tokens(raw);
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < tokens.len() {
-        let t = tokens[i].as_str();
+    street_key_from_folded(&fold(raw))
+}
+
+/// [`normalize_street`] on text already folded by [`fold`].
+pub(crate) fn street_key_from_folded(folded: &str) -> String {
+    let mut tokens = folded.split(' ').filter(|t| !t.is_empty()).peekable();
+    let mut out = String::with_capacity(folded.len());
+    while let Some(t) = tokens.next() {
         if t == "v" || t == "van" {
-            if let Some(next) = tokens.get(i + 1) {
-                if matches!(next.as_str(), "d" | "de" | "der" | "den") {
+            if let Some(next) = tokens.peek() {
+                if matches!(*next, "d" | "de" | "der" | "den") {
                     out.push_str("vd");
-                    i += 2;
+                    tokens.next();
                     continue;
                 }
             }
         }
         if t == "vd" || t == "vdr" || t == "vden" {
             out.push_str("vd");
-            i += 1;
             continue;
         }
-        if let Some((_, short)) = WORD_ABBREVIATIONS.iter().find(|(full, _)| *full == t) {
+        if let Some(short) = word_abbreviation(t) {
             out.push_str(short);
         } else if let Some((full, short)) = SUFFIX_ABBREVIATIONS
             .iter()
@@ -267,7 +279,6 @@ pub fn normalize_street(raw: &str) -> String {
         } else {
             out.push_str(t);
         }
-        i += 1;
     }
     out
 }

@@ -2,7 +2,8 @@
 //!
 //! Shape of a national file scaled to `n` addresses: about `n / 4000` woonplaatsen (2,500 for 10 M) with
 //! skewed sizes, `n / 40` streets (250 k) whose names recur across woonplaatsen (like `Kerkstraat`) but are
-//! unique within one, a new postcode every ~22 addresses along a street (~455 k), about 5 % huisletters and
+//! unique within one, a new postcode at the start of each street and every 26 addresses along
+//! it (~475 k for 10 M), about 5 % huisletters and
 //! 15 % of house numbers being buildings with 2-12 units carrying a toevoeging. Names include abbreviable
 //! words (`Burgemeester ...laan`, `Van ...straat`, `Dokter ...plein`) and the NEN 5825 short name is the
 //! contracted form when the full name exceeds 24 characters. Every generated object is unique on
@@ -35,6 +36,9 @@ const SUFFIXES: &[&str] = &[
 const WP_SUFFIXES: &[&str] = &[
     "dam", "veen", "horst", "wijk", "rode", "broek", "hoven", "dorp", "zijl", "loo",
 ];
+
+/// A street starts a new postcode every this many addresses (and at its first address).
+const POSTCODE_SIZE: usize = 26;
 
 /// Number of distinct street names available.
 fn street_name_count() -> usize {
@@ -132,16 +136,20 @@ pub fn for_each_address(n: usize, seed: u64, mut f: impl FnMut(&BagAddress<'_>))
                 break;
             }
             let (street, short) = street_name((offset + s * 7919) % names);
+            // Street lengths vary between 0.3x and 1.7x the mean; the last street takes the rest.
+            let length = ((per_street as f64) * rng.gen_range(0.3..1.7))
+                .round()
+                .max(1.0) as usize;
             let quota = if s + 1 == wp_streets {
                 wp_quota - wp_done
             } else {
-                per_street.min(wp_quota - wp_done)
+                length.min(wp_quota - wp_done)
             };
             let quota = quota.min(n - produced);
             let mut x = cx + rng.gen_range(-3000.0..3000.0);
             let mut y = cy + rng.gen_range(-3000.0..3000.0);
             let mut number = 0u32;
-            let mut in_postcode = 22usize;
+            let mut in_postcode = POSTCODE_SIZE;
             let mut done = 0usize;
             while done < quota {
                 number += 1 + u32::from(rng.gen_bool(0.1));
@@ -158,7 +166,7 @@ pub fn for_each_address(n: usize, seed: u64, mut f: impl FnMut(&BagAddress<'_>))
                 } else {
                     vec![(0, 0)]
                 };
-                if in_postcode >= 22 {
+                if in_postcode >= POSTCODE_SIZE {
                     postcode_counter += 1;
                     in_postcode = 0;
                     let digits = 1000 + postcode_counter / 676;

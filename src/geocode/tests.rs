@@ -472,6 +472,25 @@ fn objects() -> Vec<Obj> {
         "7516AA",
         "Enschede",
     ));
+    // Another shared postcode where one street name is a prefix of the other.
+    v.push(o(
+        "0153010000010005",
+        "Brink",
+        5,
+        None,
+        None,
+        "7517AA",
+        "Enschede",
+    ));
+    v.push(o(
+        "0153010000011005",
+        "Brink Oost",
+        5,
+        None,
+        None,
+        "7517AA",
+        "Enschede",
+    ));
     v
 }
 
@@ -545,6 +564,10 @@ fn index_basics() {
     assert_eq!(idx.len(), objects().len());
     assert!(!idx.is_empty());
     assert_eq!(idx.skipped(), 0);
+    assert_eq!(idx.woonplaats_count(), 4);
+    assert_eq!(idx.postcode_count(), 17);
+    // Streets are (woonplaats, street) pairs: Kerkstraat counts three times.
+    assert_eq!(idx.street_count(), 17);
     // Every object is present once with its point.
     let mut seen: Vec<String> = (0..idx.len() as u32).map(|i| idx.bag_id(i)).collect();
     seen.sort();
@@ -708,6 +731,29 @@ fn postcode_corner_needs_street() {
         &idx.geocode(&q("Beekstraat", "9", "7516AA", "")),
         MatchKind::Exact,
         "0153010000009109",
+    );
+}
+
+#[test]
+fn postcode_prefers_the_best_agreeing_street() {
+    let idx = index();
+    expect_unique(
+        &idx,
+        &idx.geocode(&q("Brink", "5", "7517AA", "")),
+        MatchKind::Exact,
+        "0153010000010005",
+    );
+    expect_unique(
+        &idx,
+        &idx.geocode(&q("Brink Oost", "5", "7517AA", "")),
+        MatchKind::Exact,
+        "0153010000011005",
+    );
+    expect_set(
+        &idx,
+        &idx.geocode(&q("", "5", "7517 AA", "")),
+        MatchKind::Ambiguous,
+        &["0153010000010005", "0153010000011005"],
     );
 }
 
