@@ -325,10 +325,7 @@ fn csv_table(text: &str, delimiter: char) -> Table {
                 while matches!(bytes.get(upto), Some(b'\n' | b'\r')) {
                     upto += 1;
                 }
-                line += bytes[counted_to..upto]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count() as u64;
+                line += count_line_breaks(bytes, counted_to, upto);
                 counted_to = upto;
                 records.push(Record {
                     line,
@@ -344,6 +341,20 @@ fn csv_table(text: &str, delimiter: char) -> Table {
         records,
         excel_serials: false,
     }
+}
+
+/// Line breaks in `bytes[from..to]` as the csv crate sees them: `\r\n`, `\n` and a lone `\r` each end a
+/// line (the byte before `from` is consulted so a `\r\n` split across calls counts once).
+fn count_line_breaks(bytes: &[u8], from: usize, to: usize) -> u64 {
+    let mut n = 0u64;
+    for i in from..to.min(bytes.len()) {
+        match bytes[i] {
+            b'\r' => n += 1,
+            b'\n' if i == 0 || bytes[i - 1] != b'\r' => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 /// Number of leading non-blank records searched for the header.
@@ -1000,6 +1011,16 @@ mod tests {
         assert_eq!(a.content_hash.len(), 64);
         assert_eq!(p.rows[1].line, 4);
         assert_eq!(p.total_rows, 3);
+    }
+
+    #[test]
+    fn line_numbers_count_every_line_ending_style() {
+        let p = read(
+            "registratienummer;pleegdatum;buurtcode\r\rA;01-01-2024;BU1\r\nB;01-01-2024;\"BU\n2\"\n\nC;x;BU3\n",
+        );
+        let lines: Vec<u64> = p.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![3, 4]);
+        assert_eq!(p.rejections[0].line, 7);
     }
 
     #[test]
