@@ -425,7 +425,22 @@ fn finish(
     let (header_idx, resolved) = match chosen {
         Some(c) => c,
         None => {
-            let headers = &table.records[first].fields;
+            // Report on the most header-like record (most recognised columns; the first on ties), so a
+            // title line above a header that lacks only a location column does not hide that header.
+            let best = non_blank
+                .iter()
+                .take(HEADER_SEARCH)
+                .filter_map(|&i| {
+                    let r = resolve_headers(&table.records[i].fields, mapping).ok()?;
+                    Some((r.cols.iter().flatten().count(), i))
+                })
+                .fold(None, |acc: Option<(usize, usize)>, (n, i)| match acc {
+                    Some((best_n, _)) if best_n >= n => acc,
+                    _ => Some((n, i)),
+                })
+                .filter(|&(n, _)| n > 0)
+                .map_or(first, |(_, i)| i);
+            let headers = &table.records[best].fields;
             let resolved =
                 resolve_headers(headers, mapping).map_err(|reason| DeliveryError::Mapping {
                     file: file.to_string(),
@@ -1033,6 +1048,24 @@ mod tests {
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].line, 3);
         assert_eq!(p.total_rows, 1);
+    }
+
+    #[test]
+    fn wrong_kind_reports_the_most_header_like_record() {
+        let e = read_delivery_bytes(
+            "t.csv",
+            b"Export week 11\nregistratienummer;pleegdatum;omschrijving\nA;01-01-2024;x\n",
+            None,
+        )
+        .unwrap_err();
+        let DeliveryError::WrongKind { missing, found, .. } = e else {
+            panic!("expected WrongKind");
+        };
+        assert_eq!(
+            found,
+            vec!["registratienummer", "pleegdatum", "omschrijving"]
+        );
+        assert_eq!(missing.len(), 1);
     }
 
     #[test]
