@@ -38,7 +38,8 @@
 //!   rest (after `-`/`:`/spaces) `category_label`; a value without such code is a label only.
 //! - `postcode`: normalised to `1012JS` when it is a valid Dutch postcode, else kept as given (trimmed):
 //!   the geocoder reports it.
-//! - `huisnummer`, `huisletter`, `toevoeging`, `straat`, `plaats`, `buurtcode`: trimmed, otherwise raw.
+//! - Every cell is trimmed, and Excel's text-forcing wrapper `="0123"` is removed.
+//! - `huisnummer`, `huisletter`, `toevoeging`, `straat`, `plaats`, `buurtcode`: otherwise raw.
 //! - Numbers accept `,` or `.` as decimal separator, never thousands separators.
 //! - `extra`: every `[extra]` name of the mapping is present, with an empty string for an empty cell.
 //! - `content_hash`: SHA-256 (hex) over all normalised fields (not the line number), so the same incident
@@ -554,6 +555,15 @@ fn time_2359() -> NaiveTime {
     NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN)
 }
 
+/// A cell's text: trimmed, and unwrapped from Excel's text-forcing formula `="0123"`.
+fn cell_text(raw: &str) -> &str {
+    let v = raw.trim();
+    v.strip_prefix("=\"")
+        .and_then(|inner| inner.strip_suffix('"'))
+        .filter(|inner| !inner.contains('"'))
+        .map_or(v, str::trim)
+}
+
 /// Splits `1.1.1 Diefstal/inbraak woning` into code and label (see the module docs).
 pub fn split_category(value: &str) -> (Option<String>, Option<String>) {
     let value = value.trim();
@@ -595,7 +605,7 @@ pub fn normalise_postcode(value: &str) -> Option<String> {
 impl RowContext<'_> {
     fn field(&self, record: &Record, c: Column) -> Option<String> {
         let i = self.resolved.get(c)?;
-        let v = record.fields.get(i)?.trim();
+        let v = cell_text(record.fields.get(i)?);
         (!v.is_empty()).then(|| v.to_string())
     }
 
@@ -795,7 +805,11 @@ impl RowContext<'_> {
             .extra
             .iter()
             .map(|(name, i)| {
-                let v = record.fields.get(*i).map(|s| s.trim()).unwrap_or_default();
+                let v = record
+                    .fields
+                    .get(*i)
+                    .map(|s| cell_text(s))
+                    .unwrap_or_default();
                 (name.clone(), v.to_string())
             })
             .collect();
@@ -904,6 +918,16 @@ mod tests {
             (None, Some("2024 jaar".into()))
         );
         assert_eq!(split_category(""), (None, None));
+    }
+
+    #[test]
+    fn unwraps_excel_text_formulas() {
+        assert_eq!(cell_text(" =\"0123\" "), "0123");
+        assert_eq!(cell_text("=\"a\"\"b\""), "=\"a\"\"b\"");
+        assert_eq!(cell_text("=SUM(A1)"), "=SUM(A1)");
+        let p = read("registratienummer;pleegdatum;postcode;huisnummer\n=\"00123\";01-01-2024;=\"1012 js\";1\n");
+        assert_eq!(p.rows[0].registration, "00123");
+        assert_eq!(p.rows[0].postcode.as_deref(), Some("1012JS"));
     }
 
     #[test]
