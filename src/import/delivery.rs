@@ -8,18 +8,21 @@
 //! 2. **CSV dialect** ([`super::sniff`]): BOM / UTF-8 / Windows-1252 decoding, then `;` / tab / `,`
 //!    sniffing (both overridable in the [`Mapping`]). Line numbers are physical lines of the file
 //!    (header = line 1 when it is the first line; a quoted value spanning lines counts them all).
-//! 3. **Header**: the first non-blank record that names `registratienummer` and `pleegdatum begin` among the
-//!    first ten non-blank records (title lines above the header are skipped); columns are recognised by
-//!    canonical name or alias, case-, space-, `_`- and `-`-insensitively, or through the mapping file
-//!    (see [`super::mapping`]). A file is refused as a whole ([`DeliveryError::WrongKind`]) unless it has
-//!    `registratienummer`, `pleegdatum begin` and at least one location source: `straat`+`huisnummer`,
-//!    `postcode`+`huisnummer`, `x`+`y`, `lat`+`lon` or `buurtcode`.
+//! 3. **Header**: the first of the first ten non-blank records that satisfies the requirements below
+//!    (so title lines above the header are skipped); columns are recognised by canonical name or alias,
+//!    case-, space-, `_`- and `-`-insensitively, or through the mapping file (see [`super::mapping`]).
+//!    A file is refused as a whole ([`DeliveryError::WrongKind`]) unless it has `registratienummer`,
+//!    `pleegdatum begin` and at least one location source: `straat`+`huisnummer`, `postcode`+`huisnummer`,
+//!    `x`+`y`, `lat`+`lon` or `buurtcode`; the error lists what is missing and the headers found.
+//!    Columns listed under `[personal]` in the mapping are never recognised and never read.
 //! 4. **Rows**: blank rows (only whitespace or delimiters) are skipped and not counted. Every other row
 //!    becomes either a [`DeliveryRow`] or one [`Rejection`] naming its first problem, checked in this
 //!    order: too few fields (or non-empty fields beyond the header: a shifted row), missing
-//!    registratienummer, missing/invalid dates and times, end before begin, unparsable numbers, coordinates
-//!    outside the Netherlands (RD: [`crate::coords::is_within_netherlands_rd`], WGS84:
-//!    [`crate::coords::is_within_netherlands_wgs84`]), and finally no location at all.
+//!    registratienummer, missing/invalid dates and times, end before begin, unparsable numbers, half a
+//!    coordinate pair, coordinates outside the Netherlands (RD: [`crate::coords::is_within_netherlands_rd`],
+//!    WGS84: [`crate::coords::is_within_netherlands_wgs84`]), and finally no location value at all (no
+//!    straat, postcode, coordinates or buurtcode in that row). Reasons are plain Dutch, quoting the value:
+//!    `ongeldige datum '31-02-2024'`; the column is the header as written in the file.
 //! 5. **Duplicates**: when a registratienummer occurs on several accepted rows of one file, the **last**
 //!    one wins (exports list later corrections further down) and each earlier one is reported as a
 //!    rejection "dubbel in bestand". Rejected rows do not take part: a valid earlier row survives an
