@@ -365,10 +365,7 @@ fn count_line_breaks(bytes: &[u8], from: usize, to: usize) -> u64 {
 const HEADER_SEARCH: usize = 10;
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    to_hex(&Sha256::digest(bytes))
 }
 
 /// What is missing for a header to be accepted, by canonical name (empty = acceptable).
@@ -860,14 +857,9 @@ pub fn content_hash(row: &DeliveryRow) -> String {
     };
     let num = |v: Option<f64>| v.map(|v| format!("{v}"));
     put("registratienummer", Some(&row.registration));
-    put(
-        "begin",
-        Some(&row.begin.format("%Y-%m-%dT%H:%M:%S").to_string()),
-    );
-    put(
-        "end",
-        Some(&row.end.format("%Y-%m-%dT%H:%M:%S").to_string()),
-    );
+    // NaiveDateTime's Display is the fixed ISO form `2024-03-15 14:30:00` (no strftime parsing per row).
+    put("begin", Some(&row.begin.to_string()));
+    put("end", Some(&row.end.to_string()));
     put("time_known", Some(if row.time_known { "1" } else { "0" }));
     put("category_code", row.category_code.as_deref());
     put("category_label", row.category_label.as_deref());
@@ -885,7 +877,18 @@ pub fn content_hash(row: &DeliveryRow) -> String {
     for (k, v) in &row.extra {
         put(&format!("extra:{k}"), Some(v));
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    to_hex(&h.finalize())
+}
+
+/// Lower-case hex of `bytes`.
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]
