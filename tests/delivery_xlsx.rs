@@ -228,3 +228,75 @@ fn corrupt_workbook_is_an_error_not_a_panic() {
         Err(DeliveryError::Xlsx { .. })
     ));
 }
+
+
+
+/// An Excel-like workbook (made by `make_fixtures.py` from raw SpreadsheetML): title row above the header,
+/// and empty rows absent from the sheet XML. Line numbers must be the sheet rows Excel shows.
+#[test]
+fn title_row_and_missing_rows_keep_sheet_row_numbers() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deliveries/gaps_title.xlsx");
+    let parsed = read_delivery(&path, None).unwrap();
+    assert_eq!(parsed.total_rows, 3);
+    let got: Vec<_> = parsed
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.line,
+                r.registration.as_str(),
+                r.begin,
+                r.end,
+                r.time_known,
+                r.category_code.as_deref(),
+                r.category_label.as_deref(),
+                r.x_m,
+                r.y_m,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                4,
+                "PL2100-2024000301",
+                dt("2024-03-15 23:05"),
+                dt("2024-03-15 23:05"),
+                true,
+                Some("1.4.4"),
+                Some("Bedreiging"),
+                Some(161_234.5),
+                Some(383_456.25)
+            ),
+            (
+                7,
+                "PL2100-2024000302",
+                dt("2024-03-16 00:00"),
+                dt("2024-03-16 23:59"),
+                false,
+                Some("1.1.1"),
+                None,
+                Some(161_000.5),
+                Some(383_000.0)
+            ),
+        ]
+    );
+    assert_eq!(parsed.rejections.len(), 1);
+    let r = &parsed.rejections[0];
+    assert_eq!(
+        (
+            r.line,
+            r.registration.as_deref(),
+            r.column.as_deref(),
+            r.reason.as_str()
+        ),
+        (
+            9,
+            Some("PL2100-2024000303"),
+            Some("Pleegdatum"),
+            "ongeldige datum '30-02-2024'"
+        )
+    );
+}

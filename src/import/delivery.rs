@@ -8,18 +8,21 @@
 //! 2. **CSV dialect** ([`super::sniff`]): BOM / UTF-8 / Windows-1252 decoding, then `;` / tab / `,`
 //!    sniffing (both overridable in the [`Mapping`]). Line numbers are physical lines of the file
 //!    (header = line 1 when it is the first line; a quoted value spanning lines counts them all).
-//! 3. **Header**: the first non-blank record that names `registratienummer` and `pleegdatum begin` among the
-//!    first ten non-blank records (title lines above the header are skipped); columns are recognised by
-//!    canonical name or alias, case-, space-, `_`- and `-`-insensitively, or through the mapping file
-//!    (see [`super::mapping`]). A file is refused as a whole ([`DeliveryError::WrongKind`]) unless it has
-//!    `registratienummer`, `pleegdatum begin` and at least one location source: `straat`+`huisnummer`,
-//!    `postcode`+`huisnummer`, `x`+`y`, `lat`+`lon` or `buurtcode`.
+//! 3. **Header**: the first of the first ten non-blank records that satisfies the requirements below
+//!    (so title lines above the header are skipped); columns are recognised by canonical name or alias,
+//!    case-, space-, `_`- and `-`-insensitively, or through the mapping file (see [`super::mapping`]).
+//!    A file is refused as a whole ([`DeliveryError::WrongKind`]) unless it has `registratienummer`,
+//!    `pleegdatum begin` and at least one location source: `straat`+`huisnummer`, `postcode`+`huisnummer`,
+//!    `x`+`y`, `lat`+`lon` or `buurtcode`; the error lists what is missing and the headers found.
+//!    Columns listed under `[personal]` in the mapping are never recognised and never read.
 //! 4. **Rows**: blank rows (only whitespace or delimiters) are skipped and not counted. Every other row
 //!    becomes either a [`DeliveryRow`] or one [`Rejection`] naming its first problem, checked in this
 //!    order: too few fields (or non-empty fields beyond the header: a shifted row), missing
-//!    registratienummer, missing/invalid dates and times, end before begin, unparsable numbers, coordinates
-//!    outside the Netherlands (RD: [`crate::coords::is_within_netherlands_rd`], WGS84:
-//!    [`crate::coords::is_within_netherlands_wgs84`]), and finally no location at all.
+//!    registratienummer, missing/invalid dates and times, end before begin, unparsable numbers, half a
+//!    coordinate pair, coordinates outside the Netherlands (RD: [`crate::coords::is_within_netherlands_rd`],
+//!    WGS84: [`crate::coords::is_within_netherlands_wgs84`]), and finally no location value at all (no
+//!    straat, postcode, coordinates or buurtcode in that row). Reasons are plain Dutch, quoting the value:
+//!    `ongeldige datum '31-02-2024'`; the column is the header as written in the file.
 //! 5. **Duplicates**: when a registratienummer occurs on several accepted rows of one file, the **last**
 //!    one wins (exports list later corrections further down) and each earlier one is reported as a
 //!    rejection "dubbel in bestand". Rejected rows do not take part: a valid earlier row survives an
@@ -38,7 +41,8 @@
 //!   rest (after `-`/`:`/spaces) `category_label`; a value without such code is a label only.
 //! - `postcode`: normalised to `1012JS` when it is a valid Dutch postcode, else kept as given (trimmed):
 //!   the geocoder reports it.
-//! - `huisnummer`, `huisletter`, `toevoeging`, `straat`, `plaats`, `buurtcode`: trimmed, otherwise raw.
+//! - Every cell is trimmed, and Excel's text-forcing wrapper `="0123"` is removed.
+//! - `huisnummer`, `huisletter`, `toevoeging`, `straat`, `plaats`, `buurtcode`: otherwise raw.
 //! - Numbers accept `,` or `.` as decimal separator, never thousands separators.
 //! - `extra`: every `[extra]` name of the mapping is present, with an empty string for an empty cell.
 //! - `content_hash`: SHA-256 (hex) over all normalised fields (not the line number), so the same incident
@@ -361,10 +365,7 @@ fn count_line_breaks(bytes: &[u8], from: usize, to: usize) -> u64 {
 const HEADER_SEARCH: usize = 10;
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    to_hex(&Sha256::digest(bytes))
 }
 
 /// What is missing for a header to be accepted, by canonical name (empty = acceptable).
@@ -554,6 +555,15 @@ fn time_2359() -> NaiveTime {
     NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN)
 }
 
+/// A cell's text: trimmed, and unwrapped from Excel's text-forcing formula `="0123"`.
+fn cell_text(raw: &str) -> &str {
+    let v = raw.trim();
+    v.strip_prefix("=\"")
+        .and_then(|inner| inner.strip_suffix('"'))
+        .filter(|inner| !inner.contains('"'))
+        .map_or(v, str::trim)
+}
+
 /// Splits `1.1.1 Diefstal/inbraak woning` into code and label (see the module docs).
 pub fn split_category(value: &str) -> (Option<String>, Option<String>) {
     let value = value.trim();
@@ -595,7 +605,7 @@ pub fn normalise_postcode(value: &str) -> Option<String> {
 impl RowContext<'_> {
     fn field(&self, record: &Record, c: Column) -> Option<String> {
         let i = self.resolved.get(c)?;
-        let v = record.fields.get(i)?.trim();
+        let v = cell_text(record.fields.get(i)?);
         (!v.is_empty()).then(|| v.to_string())
     }
 
@@ -795,7 +805,11 @@ impl RowContext<'_> {
             .extra
             .iter()
             .map(|(name, i)| {
-                let v = record.fields.get(*i).map(|s| s.trim()).unwrap_or_default();
+                let v = record
+                    .fields
+                    .get(*i)
+                    .map(|s| cell_text(s))
+                    .unwrap_or_default();
                 (name.clone(), v.to_string())
             })
             .collect();
@@ -843,14 +857,9 @@ pub fn content_hash(row: &DeliveryRow) -> String {
     };
     let num = |v: Option<f64>| v.map(|v| format!("{v}"));
     put("registratienummer", Some(&row.registration));
-    put(
-        "begin",
-        Some(&row.begin.format("%Y-%m-%dT%H:%M:%S").to_string()),
-    );
-    put(
-        "end",
-        Some(&row.end.format("%Y-%m-%dT%H:%M:%S").to_string()),
-    );
+    // NaiveDateTime's Display is the fixed ISO form `2024-03-15 14:30:00` (no strftime parsing per row).
+    put("begin", Some(&row.begin.to_string()));
+    put("end", Some(&row.end.to_string()));
     put("time_known", Some(if row.time_known { "1" } else { "0" }));
     put("category_code", row.category_code.as_deref());
     put("category_label", row.category_label.as_deref());
@@ -868,7 +877,18 @@ pub fn content_hash(row: &DeliveryRow) -> String {
     for (k, v) in &row.extra {
         put(&format!("extra:{k}"), Some(v));
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    to_hex(&h.finalize())
+}
+
+/// Lower-case hex of `bytes`.
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -904,6 +924,16 @@ mod tests {
             (None, Some("2024 jaar".into()))
         );
         assert_eq!(split_category(""), (None, None));
+    }
+
+    #[test]
+    fn unwraps_excel_text_formulas() {
+        assert_eq!(cell_text(" =\"0123\" "), "0123");
+        assert_eq!(cell_text("=\"a\"\"b\""), "=\"a\"\"b\"");
+        assert_eq!(cell_text("=SUM(A1)"), "=SUM(A1)");
+        let p = read("registratienummer;pleegdatum;postcode;huisnummer\n=\"00123\";01-01-2024;=\"1012 js\";1\n");
+        assert_eq!(p.rows[0].registration, "00123");
+        assert_eq!(p.rows[0].postcode.as_deref(), Some("1012JS"));
     }
 
     #[test]

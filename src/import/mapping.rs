@@ -500,6 +500,68 @@ mod tests {
         assert_eq!(Column::from_header("  "), None);
     }
 
+    /// The alias list of the issue, verbatim: every one must resolve to its column.
+    #[test]
+    fn issue_alias_list_is_complete() {
+        use Column::*;
+        let issue: &[(Column, &[&str])] = &[
+            (
+                Registratienummer,
+                &[
+                    "registratienummer",
+                    "registratie nummer",
+                    "reg.nr",
+                    "bvh nummer",
+                    "nummer",
+                ],
+            ),
+            (
+                PleegdatumBegin,
+                &[
+                    "pleegdatum begin",
+                    "begindatum",
+                    "datum begin",
+                    "pleegdatum",
+                ],
+            ),
+            (PleegtijdBegin, &["pleegtijd begin"]),
+            (PleegdatumEind, &["pleegdatum eind"]),
+            (PleegtijdEind, &["pleegtijd eind"]),
+            (
+                MaatschappelijkeKlasse,
+                &[
+                    "maatschappelijke klasse",
+                    "maatsch klasse",
+                    "klasse",
+                    "mk",
+                    "soort misdrijf",
+                    "categorie",
+                ],
+            ),
+            (Straat, &["straat"]),
+            (Huisnummer, &["huisnummer", "huisnr"]),
+            (Huisletter, &["huisletter"]),
+            (Toevoeging, &["toevoeging", "huisnummertoevoeging"]),
+            (Postcode, &["postcode"]),
+            (Plaats, &["plaats", "woonplaats", "pleegplaats"]),
+            (X, &["x", "x-coordinaat", "rd_x"]),
+            (Y, &["y", "y-coordinaat", "rd_y"]),
+            (Lat, &["lat", "latitude"]),
+            (Lon, &["lon", "longitude", "lng"]),
+            (Buurtcode, &["buurtcode", "buurt"]),
+        ];
+        for (column, names) in issue {
+            for name in *names {
+                assert_eq!(Column::from_header(name), Some(*column), "{name}");
+                assert_eq!(
+                    Column::from_header(&name.to_uppercase()),
+                    Some(*column),
+                    "{name}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn canonical_header_beats_alias() {
         let r = resolve_headers(&h(&["Pleegdatum", "Pleegdatum begin", "Nr"]), None).unwrap();

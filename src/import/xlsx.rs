@@ -3,8 +3,11 @@
 //! The driver is told (thread-local configuration, restored afterwards) to type every field as text
 //! (`OGR_XLSX_FIELD_TYPES=STRING`) so that registration numbers, postcodes and coordinates arrive exactly
 //! as shown, and to treat no row as header (`OGR_XLSX_HEADERS=DISABLE`). The header is then found by the same
-//! rules as for CSV (including title rows above it), and GDAL's feature id is the 1-based sheet row, which
-//! becomes the line number. With text typing, date cells arrive as `2024/03/15` and datetime cells as
+//! rules as for CSV, and GDAL's feature id is the 1-based sheet row, which becomes the line number. `FORCE`
+//! would take the first sheet row as header: wrong for exports with a title row (or an empty first row),
+//! and it would not tell us the header's row. Rows that Excel omits from the sheet XML (empty rows) still
+//! get their own feature ids, so line numbers match the row numbers Excel shows (see the
+//! `gaps_title.xlsx` fixture). With text typing, date cells arrive as `2024/03/15` and datetime cells as
 //! `2024/03/15 14:30:00`, time cells as `14:30:00`; dates typed as text arrive as typed. Both are handled
 //! by [`super::sniff::parse_date`]; plain numbers in date/time columns are read as Excel serials.
 //!
