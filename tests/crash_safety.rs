@@ -17,7 +17,11 @@ fn brandpunt(db: &Path) -> Command {
 
 fn write_delivery(path: &Path) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(f, "Registratienummer;Pleegdatum begin;Pleegtijd begin;Maatschappelijke klasse;X;Y").unwrap();
+    writeln!(
+        f,
+        "Registratienummer;Pleegdatum begin;Pleegtijd begin;Maatschappelijke klasse;X;Y"
+    )
+    .unwrap();
     for i in 0..ROWS {
         writeln!(
             f,
@@ -32,7 +36,9 @@ fn write_delivery(path: &Path) {
 }
 
 fn wal_size(db: &Path) -> u64 {
-    std::fs::metadata(db.with_extension("db-wal")).map(|m| m.len()).unwrap_or(0)
+    std::fs::metadata(db.with_extension("db-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -73,16 +79,35 @@ fn kill_9_during_an_import_leaves_the_store_as_it_was() {
         std::thread::sleep(Duration::from_millis(5));
     }
     child.wait().unwrap();
-    assert!(killed_while_writing, "the import finished (or stalled) before it could be killed mid-write");
+    assert!(
+        killed_while_writing,
+        "the import finished (or stalled) before it could be killed mid-write"
+    );
 
     {
         let store = SqliteStore::open(&db).unwrap();
-        let check: String = store.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        let check: String = store
+            .connection()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(check, "ok");
-        assert!(store.deliveries("default").unwrap().is_empty(), "a killed import must not leave a delivery");
-        let n = store.incidents(&IncidentFilter { tenant: "default".into(), ..Default::default() }).unwrap().len();
+        assert!(
+            store.deliveries("default").unwrap().is_empty(),
+            "a killed import must not leave a delivery"
+        );
+        let n = store
+            .incidents(&IncidentFilter {
+                tenant: "default".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .len();
         assert_eq!(n, 0, "a killed import must not leave incidents");
-        assert_eq!(store.boundary_sets().unwrap().len(), 1, "earlier data survive");
+        assert_eq!(
+            store.boundary_sets().unwrap().len(),
+            1,
+            "earlier data survive"
+        );
     }
 
     let status = brandpunt(&db)
@@ -94,6 +119,12 @@ fn kill_9_during_an_import_leaves_the_store_as_it_was() {
         .unwrap();
     assert!(status.success(), "the import can simply be repeated");
     let store = SqliteStore::open(&db).unwrap();
-    let n = store.incidents(&IncidentFilter { tenant: "default".into(), ..Default::default() }).unwrap().len();
+    let n = store
+        .incidents(&IncidentFilter {
+            tenant: "default".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .len();
     assert_eq!(n, ROWS);
 }

@@ -229,8 +229,6 @@ fn corrupt_workbook_is_an_error_not_a_panic() {
     ));
 }
 
-
-
 /// An Excel-like workbook (made by `make_fixtures.py` from raw SpreadsheetML): title row above the header,
 /// and empty rows absent from the sheet XML. Line numbers must be the sheet rows Excel shows.
 #[test]
