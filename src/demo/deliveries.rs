@@ -387,7 +387,11 @@ pub fn write_police(
             .iter()
             .copied()
             .filter(|&i| {
-                ev.incidents[i].end.is_some() && ev.incidents[i].pattern == Pattern::Background
+                // The end must differ from the begin, or filling it in changes nothing.
+                ev.incidents[i]
+                    .end
+                    .is_some_and(|e| e > ev.incidents[i].begin)
+                    && ev.incidents[i].pattern == Pattern::Background
             })
             .collect();
         if !cands.is_empty() {

@@ -612,12 +612,24 @@ pub fn generate(
         }
         // Ambiguous address (Kerkstraat without postcode/plaats) every 3rd week.
         if w % 3 == 1 {
+            // Only numbers that exist on the Kerkstraat of both woonplaatsen are truly ambiguous.
+            let key = |a: &super::addresses::Address| {
+                (a.huisnummer, a.huisletter.clone(), a.toevoeging.clone())
+            };
+            let is_kerk =
+                |a: &super::addresses::Address| bag.streets[a.street].name == "Kerkstraat";
+            let elsewhere: std::collections::BTreeSet<_> = bag
+                .addresses
+                .iter()
+                .filter(|a| is_kerk(a) && !ctx.in_demostad(a.buurt))
+                .map(key)
+                .collect();
             let kerk: Vec<usize> = bag
                 .addresses
                 .iter()
                 .enumerate()
                 .filter(|(_, a)| {
-                    bag.streets[a.street].name == "Kerkstraat" && ctx.in_demostad(a.buurt)
+                    is_kerk(a) && ctx.in_demostad(a.buurt) && elsewhere.contains(&key(a))
                 })
                 .map(|(i, _)| i)
                 .collect();
