@@ -34,12 +34,16 @@
 //! the bandwidth), snapped outwards to multiples of the cell size so rasters of different selections align.
 //!
 //! # Implementation
-//! Rows are split into bands; each incident is bucketed into every band its support disc touches, and bands are
-//! computed in parallel (rayon), each thread writing only its own rows (no atomics, no merging). Per incident and
-//! row, only the span of columns inside the disc is visited; the kernel is evaluated directly from
-//! `d^2 = dx^2 + dy^2` in a branch-free loop the compiler vectorises. Accumulation precision is the caller's
-//! choice: `f32` (fast, ~1e-6 relative, what GeoTIFF stores) or `f64` (exact to rounding, used by the oracle
-//! tests); see [`KdeFloat`].
+//! Points are sorted west to east (cache locality) and the rows are split into bands; each point is bucketed
+//! (counting sort, no per-band allocations) into every band its support disc touches, and the bands are
+//! computed in parallel with rayon, each task writing only its own rows (no atomics, no merging). Per point,
+//! the scaled squared x-distances of its column window (the disc's bounding box, widened to a multiple of 16
+//! cells) are computed once; every row of the disc then adds `w * K(dx^2 + dy^2)` over that window in a
+//! branch-free loop the compiler vectorises (cells of the window outside the disc get exactly 0). On x86-64
+//! CPUs with AVX2 the band loop runs in an AVX2 build of the same code (runtime detection; same IEEE
+//! operations, bit-identical results). Accumulation precision is the caller's choice: `f32` (fast,
+//! ~1e-6 relative, what GeoTIFF stores) or `f64` (exact to rounding, used by the oracle tests); see
+//! [`KdeFloat`]. Sums per cell are taken in west-to-east point order, so results are deterministic.
 //!
 //! [`density_at_points`] evaluates the same sum in `f64` at arbitrary locations (e.g. patrol planning).
 
