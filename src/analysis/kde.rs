@@ -110,6 +110,9 @@ pub enum KdeError {
         /// Rows requested.
         height: u64,
     },
+    /// More events than the raster loop can index (2^32 - 1).
+    #[error("too many events for one raster ({0}); split the input")]
+    TooManyEvents(usize),
     /// Unknown kernel name.
     #[error("unknown kernel {0:?}; expected quartic, gaussian, epanechnikov, triweight, uniform or triangular")]
     UnknownKernel(String),
@@ -723,6 +726,9 @@ pub fn kde_raster<T: KdeFloat>(events: &[Event], params: &KdeParams) -> Result<K
         return Err(KdeError::InvalidCellSize(params.cell_m));
     }
     let (mut pts, skipped) = usable_points(events)?;
+    if pts.len() > u32::MAX as usize {
+        return Err(KdeError::TooManyEvents(pts.len()));
+    }
     // West-to-east order: consecutive points of a band then touch neighbouring columns (cache locality).
     // The sum per cell is then taken in this order; ties keep input order, so results are deterministic.
     pts.par_sort_by(|a, b| a.x.total_cmp(&b.x));
