@@ -21,8 +21,8 @@
 //! # H3 (`h3:<resolution 7..=11>`)
 //! Uber's hexagonal grid via `h3o`. H3 works on WGS84, so the caller supplies the RD -> WGS84 conversion (and
 //! WGS84 -> RD for the cell centres) as closures, or passes pre-converted positions ([`bin_h3_lonlat`]); this
-//! module never calls PROJ itself. Cell centres are the H3
-//! cell centres converted back to RD. Resolution 7 cells are ~5 km2, resolution 11 cells ~2,100 m2.
+//! module never calls PROJ itself. Cell centres are the H3 cell centres converted back to RD. Resolution 7
+//! cells are ~5 km2, resolution 11 cells ~2,100 m2.
 //!
 //! # Areas (`buurt`, `wijk`, `gemeente`)
 //! Assignment goes through a caller-supplied locator `Fn(x_m, y_m) -> Option<usize>` (an index into the caller's
