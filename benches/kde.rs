@@ -64,6 +64,9 @@ fn synthetic_events(n: usize) -> Vec<Event> {
         .collect()
 }
 
+/// The first synthetic point as printed by `benches/kde_sklearn.py`: both sides see identical input.
+const FIRST_POINT_FROM_PYTHON: (f64, f64) = (122_408.844_093_399_7, 495_806.828_306_750_4);
+
 fn full_run() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
@@ -89,6 +92,8 @@ fn bench_kde(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     let mut events: Option<Vec<Event>> = None;
+    let first = synthetic_events(1);
+    assert_eq!((first[0].x_m, first[0].y_m), FIRST_POINT_FROM_PYTHON);
     for (name, kernel) in [
         ("quartic_f32_1M_r250", Kernel::Quartic),
         ("epanechnikov_f32_1M_r250", Kernel::Epanechnikov),

@@ -276,4 +276,12 @@ fn default_extent_contains_the_mass() {
     assert!((r.integral() - total).abs() < 1e-3 * total);
     assert_eq!(kde.bandwidth_m, 50.0);
     assert_eq!(kde.skipped, 0);
+
+    // Events with non-finite coordinates or weight are skipped and counted; the rest is unchanged.
+    let mut with_bad = events.clone();
+    with_bad.push(ev(f64::NAN, 400_000.0, 1.0));
+    with_bad.push(ev(100_000.0, 400_000.0, f64::INFINITY));
+    let kde_bad = kde_raster::<f64>(&with_bad, &p).unwrap();
+    assert_eq!(kde_bad.skipped, 2);
+    assert_eq!(kde_bad.raster, kde.raster);
 }

@@ -20,8 +20,9 @@
 //!
 //! # H3 (`h3:<resolution 7..=11>`)
 //! Uber's hexagonal grid via `h3o`. H3 works on WGS84, so the caller supplies the RD -> WGS84 conversion (and
-//! WGS84 -> RD for the cell centres) as closures; this module never calls PROJ itself. Cell centres are the H3
-//! cell centres converted back to RD. Resolution 7 cells are ~5 km2, resolution 11 cells ~2,100 m2.
+//! WGS84 -> RD for the cell centres) as closures, or passes pre-converted positions ([`bin_h3_lonlat`]); this
+//! module never calls PROJ itself. Cell centres are the H3 cell centres converted back to RD. Resolution 7
+//! cells are ~5 km2, resolution 11 cells ~2,100 m2.
 //!
 //! # Areas (`buurt`, `wijk`, `gemeente`)
 //! Assignment goes through a caller-supplied locator `Fn(x_m, y_m) -> Option<usize>` (an index into the caller's
@@ -70,6 +71,14 @@ pub enum GridError {
         spec: String,
         /// What is missing (e.g. "an RD -> WGS84 conversion").
         missing: &'static str,
+    },
+    /// Pre-converted positions do not match the events one to one.
+    #[error("{positions} positions given for {events} events")]
+    LengthMismatch {
+        /// Number of events.
+        events: usize,
+        /// Number of positions.
+        positions: usize,
     },
     /// A locator returned an area index outside the list of area centres.
     #[error("area locator returned index {index}, but only {n_areas} areas were given")]
@@ -490,6 +499,37 @@ pub fn bin_h3(
     }))
 }
 
+/// Like [`bin_h3`], with the events' WGS84 positions already converted by the caller (e.g. in one PROJ batch):
+/// `lon_lat_deg[k]` is `(lon, lat)` in degrees of `events[k]`; non-finite or invalid positions are unassigned.
+/// The slices must have the same length.
+pub fn bin_h3_lonlat(
+    events: &[Event],
+    lon_lat_deg: &[(f64, f64)],
+    resolution: u8,
+    wgs84_to_rd: impl Fn(f64, f64) -> Option<(f64, f64)>,
+) -> Result<Bins, GridError> {
+    if lon_lat_deg.len() != events.len() {
+        return Err(GridError::LengthMismatch {
+            events: events.len(),
+            positions: lon_lat_deg.len(),
+        });
+    }
+    let spec = BinSpec::h3(resolution)?;
+    let res =
+        Resolution::try_from(resolution).map_err(|_| GridError::InvalidH3Resolution(resolution))?;
+    let keys = lon_lat_deg
+        .iter()
+        .map(|&(lon, lat)| {
+            let ll = LatLng::new(lat, lon).ok()?;
+            Some(BinId::H3(ll.to_cell(res)))
+        })
+        .collect();
+    Ok(collect_sorted(spec, events, keys, |id| match id {
+        BinId::H3(cell) => h3_cell_centre_m(*cell, &wgs84_to_rd),
+        _ => None,
+    }))
+}
+
 /// Bins events into areas with the caller's locator (`Fn(x_m, y_m) -> Option<area index>`). Every area of
 /// `area_centres_m` is listed (in that order, `BinId::Area(i)`), including empty ones. A locator result outside
 /// `0..area_centres_m.len()` is an error.
@@ -744,6 +784,22 @@ mod tests {
         assert_eq!(
             bin_h3(&events, 12, fake_rd_to_wgs, fake_wgs_to_rd),
             Err(GridError::InvalidH3Resolution(12))
+        );
+        // Pre-converted positions give the same bins.
+        let lonlat: Vec<(f64, f64)> = events
+            .iter()
+            .map(|e| fake_rd_to_wgs(e.x_m, e.y_m).unwrap())
+            .collect();
+        assert_eq!(
+            bin_h3_lonlat(&events, &lonlat, 9, fake_wgs_to_rd).unwrap(),
+            bins
+        );
+        assert_eq!(
+            bin_h3_lonlat(&events, &lonlat[1..], 9, fake_wgs_to_rd),
+            Err(GridError::LengthMismatch {
+                events: 50,
+                positions: 49
+            })
         );
         let failing = bin_h3(&events, 9, |_, _| None, fake_wgs_to_rd).unwrap();
         assert_eq!(failing.unassigned, 50);
