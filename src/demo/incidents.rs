@@ -614,7 +614,7 @@ pub fn generate(
         if w % 3 == 1 {
             // Only numbers that exist on the Kerkstraat of both woonplaatsen are truly ambiguous.
             let key = |a: &super::addresses::Address| {
-                (a.huisnummer, a.huisletter.clone(), a.toevoeging.clone())
+                (a.huisnummer, a.huisletter, a.toevoeging.clone())
             };
             let is_kerk =
                 |a: &super::addresses::Address| bag.streets[a.street].name == "Kerkstraat";

@@ -76,6 +76,8 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A large page cache keeps big import transactions from spilling into the WAL page by page.
+        conn.pragma_update(None, "cache_size", -262_144)?;
         let mut store = SqliteStore { conn };
         store.migrate()?;
         Ok(store)
@@ -571,7 +573,7 @@ impl Store for SqliteStore {
         };
         {
             let mut find = tx.prepare(
-                "SELECT id, version, content_hash, delivery_id FROM incident
+                "SELECT id, version, content_hash FROM incident
                  WHERE tenant_id = ?1 AND source = ?2 AND registration = ?3",
             )?;
             let mut archive = tx.prepare(
@@ -594,59 +596,67 @@ impl Store for SqliteStore {
                     time_known, category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode,
                     plaats, bag_id, x, y, buurtcode, located_by, match_kind, match_score, extra_json, content_hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                         ?21, ?22, ?23, ?24, ?25, ?26)",
+                         ?21, ?22, ?23, ?24, ?25, ?26)
+                 ON CONFLICT (tenant_id, source, registration) DO NOTHING",
             )?;
             for inc in incidents {
-                let existing: Option<(i64, i64, String, i64)> = find
-                    .query_row(params![tenant_id, meta.source, inc.registration], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })
-                    .optional()?;
-                let version = match existing {
-                    Some((_, _, ref hash, _)) if *hash == inc.content_hash => {
-                        outcome.unchanged += 1;
-                        continue;
-                    }
-                    Some((id, version, _, _)) => {
-                        archive.execute(params![id, delivery_id])?;
-                        delete.execute([id])?;
-                        outcome.replaced += 1;
-                        version + 1
-                    }
-                    None => {
-                        outcome.inserted += 1;
-                        1
-                    }
+                let extra = if inc.extra.is_empty() {
+                    "{}".to_string()
+                } else {
+                    serde_json::to_string(&inc.extra).unwrap_or_else(|_| "{}".to_string())
                 };
-                let extra = serde_json::to_string(&inc.extra).unwrap_or_else(|_| "{}".to_string());
-                insert.execute(params![
-                    tenant_id,
-                    meta.source,
-                    inc.registration,
-                    version,
-                    delivery_id,
-                    inc.line as i64,
-                    inc.begin.format(TS_FORMAT).to_string(),
-                    inc.end.format(TS_FORMAT).to_string(),
-                    inc.time_known,
-                    inc.category_code,
-                    inc.category_label,
-                    inc.street,
-                    inc.huisnummer,
-                    inc.huisletter,
-                    inc.toevoeging,
-                    inc.postcode,
-                    inc.plaats,
-                    inc.bag_id,
-                    inc.x_m,
-                    inc.y_m,
-                    inc.buurtcode,
-                    inc.located_by.as_str(),
-                    inc.match_kind,
-                    inc.match_score,
-                    extra,
-                    inc.content_hash
-                ])?;
+                let begin = inc.begin.format(TS_FORMAT).to_string();
+                let end = inc.end.format(TS_FORMAT).to_string();
+                let line = inc.line as i64;
+                let located_by = inc.located_by.as_str();
+                let mut insert_version = |version: i64| {
+                    insert.execute(params![
+                        tenant_id,
+                        meta.source,
+                        inc.registration,
+                        version,
+                        delivery_id,
+                        line,
+                        begin,
+                        end,
+                        inc.time_known,
+                        inc.category_code,
+                        inc.category_label,
+                        inc.street,
+                        inc.huisnummer,
+                        inc.huisletter,
+                        inc.toevoeging,
+                        inc.postcode,
+                        inc.plaats,
+                        inc.bag_id,
+                        inc.x_m,
+                        inc.y_m,
+                        inc.buurtcode,
+                        located_by,
+                        inc.match_kind,
+                        inc.match_score,
+                        extra,
+                        inc.content_hash
+                    ])
+                };
+                // The common case is a new registration: try the insert first and only look the registration
+                // up when it already exists.
+                if insert_version(1)? == 1 {
+                    outcome.inserted += 1;
+                    continue;
+                }
+                let (id, version, hash): (i64, i64, String) = find
+                    .query_row(params![tenant_id, meta.source, inc.registration], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?;
+                if hash == inc.content_hash {
+                    outcome.unchanged += 1;
+                    continue;
+                }
+                archive.execute(params![id, delivery_id])?;
+                delete.execute([id])?;
+                outcome.replaced += 1;
+                insert_version(version + 1)?;
             }
             let mut rep = tx.prepare(
                 "INSERT INTO report_row (delivery_id, line, registration, column_name, reason, outcome)
