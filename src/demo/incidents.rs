@@ -613,9 +613,8 @@ pub fn generate(
         // Ambiguous address (Kerkstraat without postcode/plaats) every 3rd week.
         if w % 3 == 1 {
             // Only numbers that exist on the Kerkstraat of both woonplaatsen are truly ambiguous.
-            let key = |a: &super::addresses::Address| {
-                (a.huisnummer, a.huisletter, a.toevoeging.clone())
-            };
+            let key =
+                |a: &super::addresses::Address| (a.huisnummer, a.huisletter, a.toevoeging.clone());
             let is_kerk =
                 |a: &super::addresses::Address| bag.streets[a.street].name == "Kerkstraat";
             let elsewhere: std::collections::BTreeSet<_> = bag
