@@ -115,7 +115,6 @@ CREATE TABLE incident (
     UNIQUE (tenant_id, source, registration)
 );
 CREATE INDEX incident_query ON incident (tenant_id, begin_ts);
-CREATE INDEX incident_buurt ON incident (tenant_id, buurtcode);
 
 -- Superseded versions of incidents (a later delivery changed the registration).
 CREATE TABLE incident_history (
