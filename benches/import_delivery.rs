@@ -7,7 +7,6 @@
 //! (20 k in test mode); buurten are the synthetic national tiling (15 k buurten).
 
 use brandpunt::area_index::{synthetic as areas_synthetic, AreaIndex};
-use brandpunt::coords::Transformer;
 use brandpunt::geocode::{synthetic, GeocodeIndexBuilder};
 use brandpunt::import::incidents::{import_incident_file, IncidentImportOptions, Locator};
 use brandpunt::store::SqliteStore;
@@ -86,11 +85,9 @@ fn main() {
     let areas = AreaIndex::build(areas_synthetic::tiling(
         &areas_synthetic::TilingSpec::national(),
     ));
-    let transformer = Transformer::new().expect("PROJ");
     let locator = Locator {
         geocoder: &geocoder,
         areas: &areas,
-        transformer: &transformer,
         buurtcodes: areas.areas().iter().map(|a| a.buurtcode.clone()).collect(),
     };
     let options = IncidentImportOptions {

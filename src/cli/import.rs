@@ -2,7 +2,6 @@
 
 use super::context;
 use anyhow::Context;
-use brandpunt::coords::Transformer;
 use brandpunt::import::{bag, cbs, incidents, indicators, mapping, opendata};
 use brandpunt::store::{AreaLevel, DeliveryMeta, SqliteStore, Store};
 use clap::Subcommand;
@@ -171,7 +170,6 @@ pub struct IncidentImporter {
     store: SqliteStore,
     geocoder: brandpunt::geocode::GeocodeIndex,
     areas: brandpunt::area_index::AreaIndex,
-    transformer: Transformer,
     buurtcodes: std::collections::HashSet<String>,
 }
 
@@ -185,7 +183,6 @@ impl IncidentImporter {
             store,
             geocoder,
             areas,
-            transformer: Transformer::new()?,
             buurtcodes,
         })
     }
@@ -198,7 +195,6 @@ impl IncidentImporter {
         let locator = incidents::Locator {
             geocoder: &self.geocoder,
             areas: &self.areas,
-            transformer: &self.transformer,
             buurtcodes: self.buurtcodes.clone(),
         };
         Ok(incidents::import_incident_file(

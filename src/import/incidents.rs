@@ -16,9 +16,10 @@ use super::delivery::{self, DeliveryRow};
 use super::mapping::Mapping;
 use super::report::{self, ReportEntry};
 use crate::area_index::AreaIndex;
-use crate::coords::Transformer;
+use crate::coords::with_thread_transformer;
 use crate::geocode::{AddressQuery, GeocodeIndex, MatchKind};
 use crate::store::{DeliveryMeta, DeliveryOutcome, IncidentRecord, LocatedBy, ReportRecord, Store};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -37,11 +38,12 @@ pub enum IncidentImportError {
     },
 }
 
-/// Everything needed to place incidents: the BAG geocoder, the buurt index and a coordinate transformer.
+/// Everything needed to place incidents: the BAG geocoder and the buurt index. WGS84 coordinates are converted
+/// with a per-thread PROJ transformer ([`crate::coords::with_thread_transformer`]), so a `Locator` can place rows
+/// on several threads.
 pub struct Locator<'a> {
     pub geocoder: &'a GeocodeIndex,
     pub areas: &'a AreaIndex,
-    pub transformer: &'a Transformer,
     /// Buurtcodes of the newest boundary set (for rows that give only a buurtcode).
     pub buurtcodes: HashSet<String>,
 }
@@ -125,7 +127,7 @@ impl Locator<'_> {
             };
         }
         if let (Some(lon), Some(lat)) = (row.lon, row.lat) {
-            if let Ok((x, y)) = self.transformer.wgs84_to_rd(lon, lat) {
+            if let Ok(Ok((x, y))) = with_thread_transformer(|t| t.wgs84_to_rd(lon, lat)) {
                 self.set_point(&mut record, x, y, LocatedBy::Coordinates);
                 return Placed {
                     record,
@@ -243,9 +245,13 @@ pub fn import_incident_file(
             outcome: "rejected".to_string(),
         })
         .collect();
-    let mut records = Vec::with_capacity(parsed.rows.len());
-    for row in &parsed.rows {
-        let placed = locator.place(row);
+    let placed_rows: Vec<Placed> = parsed
+        .rows
+        .par_iter()
+        .map(|row| locator.place(row))
+        .collect();
+    let mut records = Vec::with_capacity(placed_rows.len());
+    for placed in placed_rows {
         match placed.record.located_by {
             LocatedBy::Address => summary.located_by_address += 1,
             LocatedBy::Coordinates => summary.located_by_coordinates += 1,
