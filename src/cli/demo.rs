@@ -41,6 +41,7 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         ))
     };
     let mut totals = (0u64, 0u64, 0u64);
+    let mut already = 0usize;
     for f in &files.police_deliveries {
         let s = importer.import(
             f,
@@ -51,13 +52,18 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
                 report_path: Some(report_for(f)),
             },
         )?;
+        if s.outcome.already_imported {
+            already += 1;
+            continue;
+        }
         totals.0 += s.outcome.inserted;
         totals.1 += s.outcome.replaced;
         totals.2 += s.rejected + s.not_located + s.ambiguous;
     }
     println!(
-        "Politie: {} leveringen; {} registraties, {} nieuwe versies, {} rijen in rapporten ({})",
+        "Politie: {} leveringen ({} al eerder ingelezen); {} registraties, {} nieuwe versies, {} rijen in rapporten ({})",
         files.police_deliveries.len(),
+        already,
         totals.0,
         totals.1,
         totals.2,
