@@ -1,0 +1,184 @@
+//! GeoPackage and GeoJSON writers for attribute [`Table`]s with one geometry per row, through GDAL.
+//!
+//! - GeoPackage ([`write_gpkg`]): one layer, geometries as given in RD New metres, declared EPSG:28992.
+//! - GeoJSON ([`write_geojson`]): RFC 7946, so coordinates are WGS84 longitude/latitude; the caller's RD
+//!   geometries are converted with [`crate::coords::Transformer`] (the project's RD <-> WGS84 definition), not by
+//!   GDAL, and written with 7 decimals (about 1 cm).
+//!
+//! Column types map to OGR `String`, `Real` and `Integer64`; [`Value::Null`] and non-finite reals become null.
+//! An existing file is replaced. Every error names the file.
+
+use std::path::Path;
+
+use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
+use gdal::vector::{Feature, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
+use gdal::DriverManager;
+use geo::MapCoords;
+use geo_types::{Coord, Geometry};
+
+use super::table::{ColumnType, Table, Value};
+use super::ExportError;
+use crate::coords::Transformer;
+
+/// Writes `table` with `geometries` (RD New metres, one per row) as layer `layer` of a new GeoPackage.
+pub fn write_gpkg(
+    path: impl AsRef<Path>,
+    layer: &str,
+    table: &Table,
+    geometries: &[Geometry<f64>],
+) -> Result<(), ExportError> {
+    let path = path.as_ref();
+    let srs = SpatialRef::from_epsg(28992).map_err(|e| gdal_err(path, e))?;
+    write_ogr(path, "GPKG", layer, table, geometries, &srs, &[])
+}
+
+/// Writes `table` with `geometries` (RD New metres, one per row) as an RFC 7946 GeoJSON file in WGS84,
+/// converting the coordinates with `transformer`.
+pub fn write_geojson(
+    path: impl AsRef<Path>,
+    layer: &str,
+    table: &Table,
+    geometries: &[Geometry<f64>],
+    transformer: &Transformer,
+) -> Result<(), ExportError> {
+    let path = path.as_ref();
+    let mut wgs84 = Vec::with_capacity(geometries.len());
+    for g in geometries {
+        let converted = g
+            .try_map_coords(|c: Coord<f64>| {
+                transformer
+                    .rd_to_wgs84(c.x, c.y)
+                    .map(|(lon, lat)| Coord { x: lon, y: lat })
+            })
+            .map_err(|e| ExportError::File {
+                file: path.display().to_string(),
+                reason: format!("coordinate conversion RD -> WGS84 failed: {e}"),
+            })?;
+        wgs84.push(converted);
+    }
+    let mut srs = SpatialRef::from_epsg(4326).map_err(|e| gdal_err(path, e))?;
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    write_ogr(
+        path,
+        "GeoJSON",
+        layer,
+        table,
+        &wgs84,
+        &srs,
+        &["RFC7946=YES", "COORDINATE_PRECISION=7"],
+    )
+}
+
+fn gdal_err(path: &Path, e: gdal::errors::GdalError) -> ExportError {
+    ExportError::File {
+        file: path.display().to_string(),
+        reason: format!("GDAL: {e}"),
+    }
+}
+
+fn write_ogr(
+    path: &Path,
+    driver_name: &str,
+    layer_name: &str,
+    table: &Table,
+    geometries: &[Geometry<f64>],
+    srs: &SpatialRef,
+    layer_options: &[&str],
+) -> Result<(), ExportError> {
+    table.validate()?;
+    if geometries.len() != table.rows.len() {
+        return Err(ExportError::InvalidTable(format!(
+            "{} geometries for {} rows",
+            geometries.len(),
+            table.rows.len()
+        )));
+    }
+    if path.exists() {
+        std::fs::remove_file(path).map_err(|e| ExportError::File {
+            file: path.display().to_string(),
+            reason: format!("cannot replace the existing file: {e}"),
+        })?;
+    }
+    let run = || -> gdal::errors::Result<()> {
+        let driver = DriverManager::get_driver_by_name(driver_name)?;
+        let mut ds = driver.create_vector_only(path)?;
+        let options = LayerOptions {
+            name: layer_name,
+            srs: Some(srs),
+            ty: geometry_type(geometries),
+            options: if layer_options.is_empty() {
+                None
+            } else {
+                Some(layer_options)
+            },
+        };
+        if driver_name == "GPKG" {
+            // One transaction: GeoPackage inserts are otherwise committed row by row.
+            let mut txn = ds.start_transaction()?;
+            let layer = txn.create_layer(options)?;
+            fill_layer(&layer, table, geometries)?;
+            txn.commit()?;
+        } else {
+            let layer = ds.create_layer(options)?;
+            fill_layer(&layer, table, geometries)?;
+        }
+        ds.close()
+    };
+    run().map_err(|e| gdal_err(path, e))
+}
+
+fn fill_layer<L: LayerAccess>(
+    layer: &L,
+    table: &Table,
+    geometries: &[Geometry<f64>],
+) -> gdal::errors::Result<()> {
+    let defs: Vec<(&str, OGRFieldType::Type)> = table
+        .columns
+        .iter()
+        .map(|(n, t)| {
+            let ft = match t {
+                ColumnType::Text => OGRFieldType::OFTString,
+                ColumnType::Real => OGRFieldType::OFTReal,
+                ColumnType::Int => OGRFieldType::OFTInteger64,
+            };
+            (n.as_str(), ft)
+        })
+        .collect();
+    layer.create_defn_fields(&defs)?;
+    for (row, geom) in table.rows.iter().zip(geometries) {
+        let mut f = Feature::new(layer.defn())?;
+        f.set_geometry(geom.to_gdal()?)?;
+        for (i, v) in row.iter().enumerate() {
+            match v {
+                Value::Text(s) => f.set_field_string(i, s)?,
+                Value::Real(x) if x.is_finite() => f.set_field_double(i, *x)?,
+                Value::Int(x) => f.set_field_integer64(i, *x)?,
+                Value::Real(_) | Value::Null => f.set_field_null(i)?,
+            }
+        }
+        f.create(layer)?;
+    }
+    Ok(())
+}
+
+/// The OGR layer type: the common type of all geometries, promoted to its multi form when single and multi
+/// forms are mixed; `wkbUnknown` for anything else.
+fn geometry_type(geometries: &[Geometry<f64>]) -> OGRwkbGeometryType::Type {
+    let kind = |g: &Geometry<f64>| match g {
+        Geometry::Point(_) => 1,
+        Geometry::MultiPoint(_) => 2,
+        Geometry::Polygon(_) => 3,
+        Geometry::MultiPolygon(_) => 4,
+        _ => 0,
+    };
+    let mut kinds: Vec<u8> = geometries.iter().map(kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    match kinds.as_slice() {
+        [1] => OGRwkbGeometryType::wkbPoint,
+        [2] | [1, 2] => OGRwkbGeometryType::wkbMultiPoint,
+        [3] => OGRwkbGeometryType::wkbPolygon,
+        [4] | [3, 4] => OGRwkbGeometryType::wkbMultiPolygon,
+        _ => OGRwkbGeometryType::wkbUnknown,
+    }
+}
