@@ -746,3 +746,138 @@ fn nightlife_violence_is_on_weekend_nights_and_new_hot_spot_on_small_demo() {
         .sum();
     assert!(hot >= 3, "{towers:?}");
 }
+
+/// `aantal_inwoners` of an area from the CBS GeoPackage the demo wrote (read independently of the store).
+fn cbs_inhabitants(files: &Path, layer: &str, key: &str, code: &str) -> f64 {
+    let ds = Dataset::open(files.join("wijkenbuurten_2024_v1.gpkg")).unwrap();
+    let mut l = ds.layer_by_name(layer).unwrap();
+    let k = l.defn().field_index(key).unwrap();
+    let v = l.defn().field_index("aantal_inwoners").unwrap();
+    let value = l
+        .features()
+        .find(|f| f.field_as_string(k).unwrap().as_deref() == Some(code))
+        .map(|f| f.field_as_double(v).unwrap().unwrap());
+    value.unwrap()
+}
+
+#[test]
+fn compare_rates_and_change_on_the_default_demo() {
+    let d = default_demo();
+    let out = d.files.join("compare.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "compare",
+            "--areas",
+            "BU19990000,WK1999AE",
+            "--from",
+            "2024-07-01",
+            "--to",
+            "2024-09-29",
+            "--vs-from",
+            "2023-07-01",
+            "--vs-to",
+            "2023-09-30",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    assert_eq!(rows.len(), 2);
+    let (days, days_vs) = (91.0, 92.0);
+    for (r, layer, key) in [
+        (&rows[0], "buurten", "buurtcode"),
+        (&rows[1], "wijken", "wijkcode"),
+    ] {
+        let f = |c: &str| -> f64 { r[c].parse().unwrap() };
+        let inh = cbs_inhabitants(&d.files, layer, key, &r["area"]);
+        assert_eq!(f("inhabitants"), inh);
+        assert!((f("per_1000_inhabitants") - f("count") / inh * 1000.0).abs() < 1e-9);
+        assert!((f("per_1000_addresses") - f("count") / f("addresses") * 1000.0).abs() < 1e-9);
+        let rr = (f("count") / days) / (f("count_vs") / days_vs);
+        assert!((f("rate_ratio") - rr).abs() < 1e-12);
+        assert!(f("ci_lower") < rr && rr < f("ci_upper"));
+    }
+    // Planted: bike theft at the station falls from 12 to 3 a week; the tower block's trouble is new.
+    let f = |r: &HashMap<String, String>, c: &str| -> f64 { r[c].parse().unwrap() };
+    assert!(f(&rows[0], "rate_ratio") < 1.0 && f(&rows[0], "p") < 0.01);
+    assert!(f(&rows[1], "rate_ratio") > 1.0 && f(&rows[1], "p") < 0.01);
+}
+
+#[test]
+fn cannabis_profile_counts_the_planted_farm_addresses() {
+    let d = default_demo();
+    let out = d.files.join("profile.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "profile",
+            "--category",
+            "3.1.1",
+            "--area",
+            "GM1999",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    // Oracle: the farm addresses of the ground truth, their bouwjaar read from bag-light.gpkg, classed as the
+    // profile documents (<1945, 1945-1969, 1970-1989, 1990-2009, >=2010).
+    let gt = ground_truth(&d.files);
+    let farms: Vec<String> = gt["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cannabis_farms")
+        .unwrap()["farm_addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let ds = Dataset::open(d.files.join("bag-light.gpkg")).unwrap();
+    let mut vbo = ds.layer_by_name("verblijfsobject").unwrap();
+    let id = vbo.defn().field_index("identificatie").unwrap();
+    let bj = vbo.defn().field_index("bouwjaar").unwrap();
+    let bouwjaar: HashMap<String, i64> = vbo
+        .features()
+        .filter_map(|f| {
+            Some((
+                f.field_as_string(id).ok()??,
+                f.field_as_integer64(bj).ok()??,
+            ))
+        })
+        .collect();
+    let mut want: BTreeMap<&str, u64> = BTreeMap::new();
+    for a in &farms {
+        let class = match bouwjaar[a] {
+            ..=1944 => "<1945",
+            1945..=1969 => "1945-1969",
+            1970..=1989 => "1970-1989",
+            1990..=2009 => "1990-2009",
+            _ => ">=2010",
+        };
+        *want.entry(class).or_default() += 1;
+    }
+    let got: BTreeMap<&str, u64> = rows
+        .iter()
+        .filter(|r| r["dimension"] == "bouwjaar" && r["incidents"] != "0")
+        .map(|r| (r["class"].as_str(), r["incidents"].parse().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    // The planted risk class (1960-1975, 70-100 m2 dwellings) and the business units stand out.
+    let row = |dim: &str, class: &str| {
+        rows.iter()
+            .find(|r| r["dimension"] == dim && r["class"] == class)
+            .unwrap()
+    };
+    for (dim, class) in [
+        ("oppervlakte", "75-99"),
+        ("gebruiksdoel", "industriefunctie"),
+    ] {
+        let lower: f64 = row(dim, class)["rr_ci_lower"].parse().unwrap();
+        assert!(lower > 1.0, "{dim} {class}: RR lower bound {lower}");
+    }
+}

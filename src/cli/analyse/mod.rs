@@ -2,11 +2,13 @@
 //! call the pure modules in `brandpunt::analysis`, write the result by the extension of `--output`
 //! (`.tif` raster, `.gpkg` GeoPackage in RD New, `.geojson` RFC 7946 in WGS84, `.csv`).
 
+mod compare;
 mod emerging;
 mod hotspot;
 mod input;
 mod kde;
 mod output;
+mod profile;
 mod time;
 
 use std::path::Path;
@@ -25,6 +27,10 @@ pub enum AnalyseCommand {
     Emerging(emerging::EmergingArgs),
     /// Aoristic time profile (hour/day of week) or time series (week/month).
     Time(time::TimeArgs),
+    /// Areas side by side over two periods: counts, rates, rate ratio with exact CI and p.
+    Compare(compare::CompareArgs),
+    /// Phenomenon profile: BAG attributes of the addresses hit against all addresses of the area.
+    Profile(profile::ProfileArgs),
 }
 
 /// Run one analysis.
@@ -35,5 +41,7 @@ pub fn run(db: &Path, cmd: AnalyseCommand) -> anyhow::Result<ExitCode> {
         AnalyseCommand::Moran(args) => hotspot::run(db, args, hotspot::Statistic::Moran),
         AnalyseCommand::Emerging(args) => emerging::run(db, args),
         AnalyseCommand::Time(args) => time::run(db, args),
+        AnalyseCommand::Compare(args) => compare::run(db, args),
+        AnalyseCommand::Profile(args) => profile::run(db, args),
     }
 }

@@ -86,3 +86,23 @@ pub fn write_json(path: &Path, table: &Table) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&rows)?;
     std::fs::write(path, text).with_context(|| format!("{}: kan niet schrijven", path.display()))
 }
+
+/// Writes a table without geometry to `path` (`.csv` or `.json`), or as CSV to standard output.
+pub fn write_plain(path: Option<&Path>, table: &Table) -> anyhow::Result<()> {
+    match path {
+        Some(path) => match format_of(path)? {
+            Format::Json => write_json(path, table),
+            Format::Csv => Ok(write_csv(path, table)?),
+            _ => bail!("{}: kies .csv of .json", path.display()),
+        },
+        None => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record(table.columns.iter().map(|(n, _)| n.as_str()))?;
+            for r in &table.rows {
+                w.write_record(r.iter().map(brandpunt::export::Value::to_text))?;
+            }
+            w.flush()?;
+            Ok(())
+        }
+    }
+}

@@ -2,12 +2,12 @@
 
 use anyhow::Context;
 use brandpunt::analysis::aoristic::{time_profile, time_series, AoristicConfig, Granularity};
-use brandpunt::export::{write_csv, ColumnType, Table, Value};
+use brandpunt::export::{ColumnType, Table, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::input::{self, InputArgs};
-use super::output::{self, Format};
+use super::output;
 
 const DAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
 
@@ -100,21 +100,7 @@ pub fn run(db: &Path, args: TimeArgs) -> anyhow::Result<ExitCode> {
             (t, s.counts)
         }
     };
-    match &args.output {
-        Some(path) => match output::format_of(path)? {
-            Format::Json => output::write_json(path, &table)?,
-            Format::Csv => write_csv(path, &table)?,
-            _ => anyhow::bail!("{}: kies .csv of .json", path.display()),
-        },
-        None => {
-            let mut w = csv::Writer::from_writer(std::io::stdout());
-            w.write_record(table.columns.iter().map(|(n, _)| n.as_str()))?;
-            for r in &table.rows {
-                w.write_record(r.iter().map(Value::to_text))?;
-            }
-            w.flush()?;
-        }
-    }
+    output::write_plain(args.output.as_deref(), &table)?;
     eprintln!(
         "Aoristisch: {} incidenten gebruikt; uitgesloten: {} zonder tijd, {} met een venster > {} uur, {} ongeldig",
         counts.used_incidents,
