@@ -881,3 +881,69 @@ fn cannabis_profile_counts_the_planted_farm_addresses() {
         assert!(lower > 1.0, "{dim} {class}: RR lower bound {lower}");
     }
 }
+
+/// Located incidents of `buurt` in `from..=to` per `brandpunt stats` (a separate code path: SQL aggregation).
+fn stats_count(d: &Demo, buurt: &str, from: &str, to: &str) -> u64 {
+    let out = ok(
+        &d.db,
+        &["stats", "--by", "buurt", "--from", from, "--to", to],
+    );
+    out.lines()
+        .skip(1)
+        .filter(|l| l.starts_with(&format!("{buurt},")))
+        .map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn striking_month_finds_the_new_trouble_at_the_towers() {
+    let d = default_demo();
+    let out = d.files.join("striking.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "striking",
+            "--month",
+            "2024-09",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    assert_eq!(rows.len(), 62, "every buurt of the boundary set");
+    // Planted: new trouble at the tower block in the last 7 weeks -> the most striking buurt, an increase.
+    assert_eq!(rows[0]["area"], "BU1999AE01");
+    assert_eq!(rows[0]["direction"], "increase");
+    for buurt in ["BU1999AE01", "BU19990000"] {
+        let r = rows.iter().find(|r| r["area"] == buurt).unwrap();
+        let observed = stats_count(d, buurt, "2024-09-01", "2024-09-30");
+        assert_eq!(r["observed"], observed.to_string(), "{buurt}");
+        let mut history = 0;
+        for m in 0..12 {
+            let (y, mo) = if m < 4 { (2023, 9 + m) } else { (2024, m - 3) };
+            let first = chrono::NaiveDate::from_ymd_opt(y, mo, 1).unwrap();
+            let last = first
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap()
+                .pred_opt()
+                .unwrap();
+            history += stats_count(d, buurt, &first.to_string(), &last.to_string());
+        }
+        let expected = (history as f64 / 12.0).max(0.5);
+        let got: f64 = r["expected"].parse().unwrap();
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "{buurt}: {got} vs {expected}"
+        );
+        // Exact Poisson upper tail P(X >= observed), summed term by term (no cancellation).
+        let pmf = |k: u64| {
+            let ln = -expected + k as f64 * expected.ln()
+                - (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
+            ln.exp()
+        };
+        let upper: f64 = (observed..observed + 400).map(pmf).sum();
+        let p: f64 = r["p_increase"].parse().unwrap();
+        assert!((p - upper).abs() <= 1e-9 * upper, "{buurt}: {p} vs {upper}");
+    }
+}

@@ -9,6 +9,7 @@ mod input;
 mod kde;
 mod output;
 mod profile;
+mod striking;
 mod time;
 
 use std::path::Path;
@@ -31,6 +32,8 @@ pub enum AnalyseCommand {
     Compare(compare::CompareArgs),
     /// Phenomenon profile: BAG attributes of the addresses hit against all addresses of the area.
     Profile(profile::ProfileArgs),
+    /// Striking ("opvallend") areas of a month: exact Poisson test against the area's history, FDR.
+    Striking(striking::StrikingArgs),
 }
 
 /// Run one analysis.
@@ -43,5 +46,6 @@ pub fn run(db: &Path, cmd: AnalyseCommand) -> anyhow::Result<ExitCode> {
         AnalyseCommand::Time(args) => time::run(db, args),
         AnalyseCommand::Compare(args) => compare::run(db, args),
         AnalyseCommand::Profile(args) => profile::run(db, args),
+        AnalyseCommand::Striking(args) => striking::run(db, args),
     }
 }
