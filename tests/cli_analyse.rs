@@ -947,3 +947,59 @@ fn striking_month_finds_the_new_trouble_at_the_towers() {
         assert!((p - upper).abs() <= 1e-9 * upper, "{buurt}: {p} vs {upper}");
     }
 }
+
+#[test]
+fn evaluate_methods_on_a_train_test_split_of_the_default_demo() {
+    let d = default_demo();
+    let out = d.files.join("evaluate.json");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "evaluate",
+            "--bins",
+            "grid:100",
+            "--train-from",
+            "2023-10-02",
+            "--train-to",
+            "2024-06-30",
+            "--test-from",
+            "2024-07-01",
+            "--test-to",
+            "2024-09-29",
+            "--top",
+            "5",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let rows = rows.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "kde_top5",
+            "gistar_hot95",
+            "emerging_hot",
+            "last_period_top5"
+        ]
+    );
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap();
+    let total = f(&rows[0], "test_total");
+    for r in rows {
+        // The definitions (Chainey et al. 2008; Levine 2008) tie the columns together.
+        assert_eq!(f(r, "test_total"), total);
+        assert!((f(r, "hit_rate") - f(r, "test_hits") / total).abs() < 1e-12);
+        assert!((f(r, "pai") - f(r, "hit_rate") / f(r, "area_share")).abs() < 1e-9);
+        assert!((f(r, "rri") - f(r, "pai") / f(r, "train_pai")).abs() < 1e-9);
+        assert!((0.0..=1.0).contains(&f(r, "pei")));
+        // The demo has planted, lasting hot spots: every method beats random selection clearly.
+        assert!(f(r, "pai") > 2.0, "{r}");
+    }
+    // Top 5 %: the selection stops at the first cell that reaches 5 % of the study area.
+    let kde = &rows[0];
+    let cell_share = f(kde, "area_share") / f(kde, "hotspot_cells");
+    assert!(f(kde, "area_share") >= 0.05 - 1e-12);
+    assert!(f(kde, "area_share") < 0.05 + cell_share);
+}

@@ -4,6 +4,7 @@
 
 mod compare;
 mod emerging;
+mod evaluate;
 mod hotspot;
 mod input;
 mod kde;
@@ -34,6 +35,8 @@ pub enum AnalyseCommand {
     Profile(profile::ProfileArgs),
     /// Striking ("opvallend") areas of a month: exact Poisson test against the area's history, FDR.
     Striking(striking::StrikingArgs),
+    /// Hotspot methods on a train/test split: hit rate, PAI, PEI, RRI.
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 /// Run one analysis.
@@ -47,5 +50,6 @@ pub fn run(db: &Path, cmd: AnalyseCommand) -> anyhow::Result<ExitCode> {
         AnalyseCommand::Compare(args) => compare::run(db, args),
         AnalyseCommand::Profile(args) => profile::run(db, args),
         AnalyseCommand::Striking(args) => striking::run(db, args),
+        AnalyseCommand::Evaluate(args) => evaluate::run(db, args),
     }
 }
