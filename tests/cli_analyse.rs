@@ -7,6 +7,7 @@
 //! - emerging hot spots and time profiles on the demo city against its ground truth (planted patterns) and the
 //!   independent NumPy check (tests/oracle/demo_emerging_check.py -> expected/demo_emerging_default.json).
 
+use brandpunt::store::Store;
 use gdal::vector::LayerAccess;
 use gdal::Dataset;
 use serde_json::Value;
@@ -1002,4 +1003,63 @@ fn evaluate_methods_on_a_train_test_split_of_the_default_demo() {
     let cell_share = f(kde, "area_share") / f(kde, "hotspot_cells");
     assert!(f(kde, "area_share") >= 0.05 - 1e-12);
     assert!(f(kde, "area_share") < 0.05 + cell_share);
+}
+
+#[test]
+fn gistar_per_buurt_counts_equal_stats_and_h3_counts_every_incident() {
+    let d = small_demo();
+    let out = d.files.join("gistar_buurt.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "gistar",
+            "--bins",
+            "buurt",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    // Every buurt of the boundary set, empty ones included, with the count `brandpunt stats` gives.
+    assert_eq!(rows.len(), 62);
+    let stats = ok(&d.db, &["stats", "--by", "buurt"]);
+    let mut want: HashMap<String, f64> = HashMap::new();
+    for l in stats.lines().skip(1) {
+        let parts: Vec<&str> = l.split(',').collect();
+        *want.entry(parts[0].to_string()).or_default() += parts[2].parse::<f64>().unwrap();
+    }
+    for r in &rows {
+        let v: f64 = r["value"].parse().unwrap();
+        assert_eq!(v, want.get(&r["id"]).copied().unwrap_or(0.0), "{}", r["id"]);
+    }
+
+    let out = d.files.join("gistar_h3.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "gistar",
+            "--bins",
+            "h3:9",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    let located = brandpunt::store::SqliteStore::open(&d.db)
+        .unwrap()
+        .incidents(&brandpunt::store::IncidentFilter {
+            tenant: "default".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .iter()
+        .filter(|i| i.x_m.is_some())
+        .count();
+    let total: f64 = col(&rows, "value").iter().sum();
+    assert_eq!(total, located as f64);
+    assert!(rows
+        .iter()
+        .all(|r| r["id"].len() == 15 && r["id"].starts_with("89")));
 }

@@ -301,20 +301,25 @@ fn buurt_locations(
         .map(|(i, a)| (a.code.as_str(), i))
         .collect();
     let mut values = vec![0.0; buurten.len()];
-    // Store incidents carry their buurt; file points are located in the buurt polygons.
-    let locator = if records.iter().any(|r| r.buurtcode.is_none()) {
-        Some(context::area_index(&store)?)
+    if args.input.is_none() {
+        // Store incidents carry their buurt, also those located only to it (no point).
+        for code in input::store_buurtcodes(db, args)? {
+            if let Some(i) = index.get(code.as_str()) {
+                values[*i] += 1.0;
+            }
+        }
     } else {
-        None
-    };
-    for r in records {
-        let code = match (&r.buurtcode, &r.shape, &locator) {
-            (Some(b), _, _) => Some(b.clone()),
-            (None, Shape::Point(x, y), Some(ix)) => ix.locate(*x, *y).map(|a| a.buurtcode.clone()),
-            _ => None,
-        };
-        if let Some(i) = code.as_deref().and_then(|c| index.get(c)) {
-            values[*i] += 1.0;
+        // File points are located in the buurt polygons.
+        let locator = context::area_index(&store)?;
+        for r in records {
+            if let Shape::Point(x, y) = r.shape {
+                if let Some(i) = locator
+                    .locate(x, y)
+                    .and_then(|a| index.get(a.buurtcode.as_str()))
+                {
+                    values[*i] += 1.0;
+                }
+            }
         }
     }
     let polys: Vec<MultiPolygon<f64>> = buurten.iter().map(|a| a.geometry.clone()).collect();

@@ -60,8 +60,6 @@ pub struct Record {
     pub value: Option<f64>,
     pub begin: Option<NaiveDateTime>,
     pub end: Option<NaiveDateTime>,
-    /// Buurtcode (store only).
-    pub buurtcode: Option<String>,
 }
 
 /// The buurtcode prefix selecting `--area` (`GM0363` -> `BU0363`, `WK0363AE` -> `BU0363AE`, a buurtcode itself).
@@ -128,9 +126,8 @@ pub fn load(
     Ok(records)
 }
 
-fn load_store(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Record>> {
-    let store = context::open_store(db)?;
-    let filter = IncidentFilter {
+fn store_filter(args: &InputArgs) -> IncidentFilter {
+    IncidentFilter {
         tenant: args.tenant.clone(),
         categories: args
             .category
@@ -140,7 +137,25 @@ fn load_store(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Record>> {
         sources: split_list(&args.source),
         from: args.from,
         to: args.to,
-    };
+    }
+}
+
+/// The buurtcodes of every filtered store incident that has one, also those located only to their buurt
+/// (no point): the input of per-buurt counts.
+pub fn store_buurtcodes(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<String>> {
+    let store = context::open_store(db)?;
+    let prefix = args.area.as_deref().map(area_prefix).transpose()?;
+    Ok(store
+        .incidents(&store_filter(args))?
+        .into_iter()
+        .filter_map(|i| i.buurtcode)
+        .filter(|b| prefix.as_ref().is_none_or(|p| b.starts_with(p.as_str())))
+        .collect())
+}
+
+fn load_store(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Record>> {
+    let store = context::open_store(db)?;
+    let filter = store_filter(args);
     let prefix = args.area.as_deref().map(area_prefix).transpose()?;
     let incidents = store.incidents(&filter)?;
     Ok(incidents
@@ -157,7 +172,6 @@ fn load_store(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Record>> {
                 value: None,
                 begin: Some(i.begin),
                 end: Some(i.end),
-                buurtcode: i.buurtcode,
             })
         })
         .collect())
@@ -355,7 +369,6 @@ fn load_csv(
             value,
             begin,
             end,
-            buurtcode: None,
         });
     }
     Ok(out)
@@ -458,7 +471,6 @@ fn load_vector(
             value,
             begin,
             end,
-            buurtcode: None,
         });
     }
     Ok(out)
