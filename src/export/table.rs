@@ -138,3 +138,48 @@ pub fn write_csv(path: impl AsRef<Path>, table: &Table) -> Result<(), ExportErro
     w.flush().map_err(|e| file_err(&e))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Table {
+        let mut t = Table::new(&[
+            ("id", ColumnType::Text),
+            ("z", ColumnType::Real),
+            ("n", ColumnType::Int),
+        ]);
+        t.push(vec!["a,b".into(), Value::Real(0.1 + 0.2), Value::Int(-3)])
+            .unwrap();
+        t.push(vec![Value::Null, Value::Real(f64::NAN), Value::Int(7)])
+            .unwrap();
+        t
+    }
+
+    #[test]
+    fn csv_round_trips_reals_exactly_and_quotes_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        write_csv(&path, &sample()).unwrap();
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        assert_eq!(r.headers().unwrap(), vec!["id", "z", "n"]);
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(&rows[0][0], "a,b");
+        assert_eq!(rows[0][1].parse::<f64>().unwrap(), 0.1 + 0.2);
+        assert_eq!(&rows[1][0], "");
+        assert_eq!(&rows[1][1], "", "NaN is written as an empty cell");
+        assert_eq!(&rows[1][2], "7");
+    }
+
+    #[test]
+    fn bad_rows_and_unwritable_files_are_errors_naming_the_file() {
+        let mut t = sample();
+        assert!(t.push(vec![Value::Null]).is_err());
+        t.rows.push(vec![Value::Null]);
+        assert!(matches!(t.validate(), Err(ExportError::InvalidTable(_))));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("t.csv");
+        let err = write_csv(&path, &sample()).unwrap_err().to_string();
+        assert!(err.contains("missing-dir"), "{err}");
+    }
+}

@@ -182,3 +182,75 @@ fn geometry_type(geometries: &[Geometry<f64>]) -> OGRwkbGeometryType::Type {
         _ => OGRwkbGeometryType::wkbUnknown,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdal::Dataset;
+    use geo_types::{polygon, Point};
+
+    fn sample() -> (Table, Vec<Geometry<f64>>) {
+        let mut t = Table::new(&[
+            ("id", ColumnType::Text),
+            ("z", ColumnType::Real),
+            ("bin", ColumnType::Int),
+        ]);
+        t.push(vec!["c1".into(), Value::Real(2.5), Value::Int(3)])
+            .unwrap();
+        t.push(vec!["c2".into(), Value::Real(f64::INFINITY), Value::Null])
+            .unwrap();
+        let square: Geometry<f64> = polygon![
+            (x: 155_000.0, y: 463_000.0),
+            (x: 155_100.0, y: 463_000.0),
+            (x: 155_100.0, y: 463_100.0),
+            (x: 155_000.0, y: 463_100.0),
+        ]
+        .into();
+        (t, vec![square, Point::new(155_000.0, 463_000.0).into()])
+    }
+
+    #[test]
+    fn gpkg_keeps_rd_geometries_and_typed_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.gpkg");
+        let (t, g) = sample();
+        write_gpkg(&path, "result", &t, &g).unwrap();
+        // Writing again replaces the file.
+        write_gpkg(&path, "result", &t, &g).unwrap();
+        let ds = Dataset::open(&path).unwrap();
+        let mut layer = ds.layer_by_name("result").unwrap();
+        assert_eq!(layer.spatial_ref().unwrap().auth_code().unwrap(), 28992);
+        let feats: Vec<_> = layer.features().collect();
+        assert_eq!(feats.len(), 2);
+        assert_eq!(feats[0].field_as_string(0).unwrap().as_deref(), Some("c1"));
+        assert_eq!(feats[0].field_as_double(1).unwrap(), Some(2.5));
+        assert_eq!(feats[0].field_as_integer64(2).unwrap(), Some(3));
+        assert_eq!(feats[1].field_as_double(1).unwrap(), None, "inf -> null");
+        assert_eq!(feats[1].field_as_integer64(2).unwrap(), None);
+        let geo = feats[0].geometry().unwrap().to_geo().unwrap();
+        assert_eq!(geo, g[0]);
+    }
+
+    #[test]
+    fn geojson_is_wgs84_lon_lat() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.geojson");
+        let (t, g) = sample();
+        let tr = Transformer::new().unwrap();
+        write_geojson(&path, "result", &t, &g, &tr).unwrap();
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let c = &j["features"][1]["geometry"]["coordinates"];
+        // RD New's definition point, Amersfoort: 52.15517440 N, 5.38720621 E.
+        assert!((c[0].as_f64().unwrap() - 5.387_206_21).abs() < 5e-6, "{c}");
+        assert!((c[1].as_f64().unwrap() - 52.155_174_40).abs() < 5e-6, "{c}");
+    }
+
+    #[test]
+    fn geometry_count_must_match_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, g) = sample();
+        let err = write_gpkg(dir.path().join("x.gpkg"), "r", &t, &g[..1]).unwrap_err();
+        assert!(matches!(err, ExportError::InvalidTable(_)));
+    }
+}
