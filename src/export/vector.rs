@@ -13,7 +13,7 @@ use std::path::Path;
 use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
 use gdal::vector::{Feature, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
 use gdal::DriverManager;
-use geo::MapCoords;
+use geo::{CoordsIter, MapCoords};
 use geo_types::{Coord, Geometry};
 
 use super::table::{ColumnType, Table, Value};
@@ -42,19 +42,29 @@ pub fn write_geojson(
     transformer: &Transformer,
 ) -> Result<(), ExportError> {
     let path = path.as_ref();
+    let conversion_err = |e: &dyn std::fmt::Display| ExportError::File {
+        file: path.display().to_string(),
+        reason: format!("coordinate conversion RD -> WGS84 failed: {e}"),
+    };
     let mut wgs84 = Vec::with_capacity(geometries.len());
+    let mut buffer: Vec<(f64, f64)> = Vec::new();
     for g in geometries {
-        let converted = g
-            .try_map_coords(|c: Coord<f64>| {
-                transformer
-                    .rd_to_wgs84(c.x, c.y)
-                    .map(|(lon, lat)| Coord { x: lon, y: lat })
-            })
-            .map_err(|e| ExportError::File {
-                file: path.display().to_string(),
-                reason: format!("coordinate conversion RD -> WGS84 failed: {e}"),
-            })?;
-        wgs84.push(converted);
+        // One batched PROJ call per geometry; `map_coords` visits the coordinates in `coords_iter` order.
+        buffer.clear();
+        buffer.extend(g.coords_iter().map(|c| (c.x, c.y)));
+        transformer
+            .rd_to_wgs84_in_place(&mut buffer)
+            .map_err(|e| conversion_err(&e))?;
+        let next = std::cell::Cell::new(0usize);
+        let converted = g.try_map_coords(|_: Coord<f64>| {
+            let i = next.get();
+            next.set(i + 1);
+            buffer
+                .get(i)
+                .map(|&(lon, lat)| Coord { x: lon, y: lat })
+                .ok_or("coordinate count changed")
+        });
+        wgs84.push(converted.map_err(|e| conversion_err(&e))?);
     }
     let mut srs = SpatialRef::from_epsg(4326).map_err(|e| gdal_err(path, e))?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
@@ -244,6 +254,44 @@ mod tests {
         // RD New's definition point, Amersfoort: 52.15517440 N, 5.38720621 E.
         assert!((c[0].as_f64().unwrap() - 5.387_206_21).abs() < 5e-6, "{c}");
         assert!((c[1].as_f64().unwrap() - 52.155_174_40).abs() < 5e-6, "{c}");
+    }
+
+    #[test]
+    fn geojson_polygon_with_hole_equals_per_vertex_conversion() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.geojson");
+        let outer = vec![
+            (150_000.0, 460_000.0),
+            (151_000.0, 460_000.0),
+            (151_000.0, 461_000.0),
+            (150_000.0, 461_000.0),
+            (150_000.0, 460_000.0),
+        ];
+        let hole = vec![
+            (150_400.0, 460_400.0),
+            (150_400.0, 460_600.0),
+            (150_600.0, 460_600.0),
+            (150_400.0, 460_400.0),
+        ];
+        let poly = geo_types::Polygon::new(outer.clone().into(), vec![hole.clone().into()]);
+        let g: Vec<Geometry<f64>> = vec![geo_types::MultiPolygon(vec![poly.clone(), poly]).into()];
+        let mut t = Table::new(&[("id", ColumnType::Int)]);
+        t.push(vec![Value::Int(1)]).unwrap();
+        let tr = Transformer::new().unwrap();
+        write_geojson(&path, "h", &t, &g, &tr).unwrap();
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let rings = &j["features"][0]["geometry"]["coordinates"];
+        for p in 0..2 {
+            for (r, ring) in [&outer, &hole].iter().enumerate() {
+                for (k, &(x, y)) in ring.iter().enumerate() {
+                    let (lon, lat) = tr.rd_to_wgs84(x, y).unwrap();
+                    let c = &rings[p][r][k];
+                    assert!((c[0].as_f64().unwrap() - lon).abs() < 1e-7 + 1e-9);
+                    assert!((c[1].as_f64().unwrap() - lat).abs() < 1e-7 + 1e-9);
+                }
+            }
+        }
     }
 
     #[test]
