@@ -1063,3 +1063,67 @@ fn gistar_per_buurt_counts_equal_stats_and_h3_counts_every_incident() {
         .iter()
         .all(|r| r["id"].len() == 15 && r["id"].starts_with("89")));
 }
+
+#[test]
+fn wdq_of_the_station_against_a_control_wijk() {
+    let d = default_demo();
+    let out = d.files.join("wdq.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "compare",
+            "--areas",
+            "BU19990000",
+            "--from",
+            "2024-07-01",
+            "--to",
+            "2024-09-29",
+            "--vs-from",
+            "2023-07-01",
+            "--vs-to",
+            "2023-09-30",
+            "--intervention-target",
+            "BU19990000",
+            "--buffer-m",
+            "250",
+            "--control",
+            "WK199903",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    assert_eq!(rows.len(), 1);
+    let f = |c: &str| -> f64 { rows[0][c].parse().unwrap() };
+    // Target and control counts are the per-buurt counts of `brandpunt stats` in both periods.
+    let wijk = |from: &str, to: &str| -> u64 {
+        let out = ok(
+            &d.db,
+            &["stats", "--by", "wijk", "--from", from, "--to", to],
+        );
+        out.lines()
+            .filter(|l| l.starts_with("WK199903,"))
+            .map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        f("target_before") as u64,
+        stats_count(d, "BU19990000", "2023-07-01", "2023-09-30")
+    );
+    assert_eq!(
+        f("target_after") as u64,
+        stats_count(d, "BU19990000", "2024-07-01", "2024-09-29")
+    );
+    assert_eq!(f("control_before") as u64, wijk("2023-07-01", "2023-09-30"));
+    assert_eq!(f("control_after") as u64, wijk("2024-07-01", "2024-09-29"));
+    // Bowers & Johnson (2003).
+    let s = f("target_after") / f("control_after") - f("target_before") / f("control_before");
+    let b = f("buffer_after") / f("control_after") - f("buffer_before") / f("control_before");
+    assert!((f("success_measure") - s).abs() < 1e-12);
+    assert!((f("buffer_measure") - b).abs() < 1e-12);
+    assert!((f("wdq") - b / s).abs() < 1e-12);
+    assert_eq!(f("gross_effect"), f("target_before") - f("target_after"));
+    // Planted: bike theft at the station falls from 12 to 3 a week -> the target improved.
+    assert!(s < 0.0);
+}

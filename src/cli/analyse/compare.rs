@@ -43,6 +43,17 @@ pub struct CompareArgs {
     pub confidence: f64,
     #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
     pub tenant: String,
+    /// Intervention evaluation instead of the comparison: the target area (buurt or wijk code). The current
+    /// period (`--from/--to`) is "after", the earlier one (`--vs-from/--vs-to`) "before".
+    #[arg(long, requires = "control")]
+    pub intervention_target: Option<String>,
+    /// Width of the buffer around the target in metres (incidents with a point outside the target within
+    /// this distance of its boundary).
+    #[arg(long, default_value_t = 250.0)]
+    pub buffer_m: f64,
+    /// Control area code for the intervention evaluation.
+    #[arg(long)]
+    pub control: Option<String>,
     /// Output `.csv` or `.json`; default CSV on standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -103,6 +114,9 @@ fn counts(
 pub fn run(db: &Path, args: CompareArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.from <= args.to, "--from ligt na --to");
     anyhow::ensure!(args.vs_from <= args.vs_to, "--vs-from ligt na --vs-to");
+    if let (Some(target), Some(control)) = (&args.intervention_target, &args.control) {
+        return wdq(db, &args, target, control);
+    }
     let codes: Vec<String> = args
         .areas
         .split(',')
@@ -190,6 +204,116 @@ pub fn run(db: &Path, args: CompareArgs) -> anyhow::Result<ExitCode> {
             Value::Real(c.change.p_value),
         ])?;
     }
+    output::write_plain(args.output.as_deref(), &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Weighted Displacement Quotient: counts in the target (by buurtcode), the buffer (incident points outside the
+/// target within `--buffer-m` of its buurt polygons) and the control area (by buurtcode), before and after.
+fn wdq(db: &Path, args: &CompareArgs, target: &str, control: &str) -> anyhow::Result<ExitCode> {
+    use brandpunt::analysis::compare::{weighted_displacement_quotient, WdqCounts};
+    use geo::{Distance, Euclidean};
+    use geo_types::{MultiPolygon, Point};
+    anyhow::ensure!(
+        args.buffer_m.is_finite() && args.buffer_m > 0.0,
+        "--buffer-m moet positief zijn"
+    );
+    let (tp, cp) = (area_prefix(target)?, area_prefix(control)?);
+    let store = context::open_store(db)?;
+    let target_polygons: Vec<_> = store
+        .areas(AreaLevel::Buurt, None)?
+        .into_iter()
+        .filter(|a| a.code.starts_with(tp.as_str()))
+        .flat_map(|a| a.geometry.0)
+        .collect();
+    anyhow::ensure!(
+        !target_polygons.is_empty(),
+        "doelgebied {target} staat niet in de database"
+    );
+    let target_shape = MultiPolygon(target_polygons);
+    // (target, buffer, control) for one period.
+    let period = |from: NaiveDate, to: NaiveDate| -> anyhow::Result<(u64, u64, u64)> {
+        let filter = IncidentFilter {
+            tenant: args.tenant.clone(),
+            categories: args
+                .category
+                .as_deref()
+                .map(brandpunt::category::expand_filter)
+                .unwrap_or_default(),
+            sources: args
+                .source
+                .as_deref()
+                .map(|s| {
+                    s.split(',')
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            from: Some(from),
+            to: Some(to),
+        };
+        let (mut r, mut d, mut c) = (0, 0, 0);
+        for i in store.incidents(&filter)? {
+            let b = i.buurtcode.as_deref().unwrap_or_default();
+            if b.starts_with(tp.as_str()) {
+                r += 1;
+                continue;
+            }
+            if b.starts_with(cp.as_str()) {
+                c += 1;
+            }
+            if let (Some(x), Some(y)) = (i.x_m, i.y_m) {
+                if Euclidean.distance(&target_shape, &Point::new(x, y)) <= args.buffer_m {
+                    d += 1;
+                }
+            }
+        }
+        Ok((r, d, c))
+    };
+    let (rb, db_, cb) = period(args.vs_from, args.vs_to)?;
+    let (ra, da, ca) = period(args.from, args.to)?;
+    let w = weighted_displacement_quotient(WdqCounts {
+        target_before: rb,
+        target_after: ra,
+        buffer_before: db_,
+        buffer_after: da,
+        control_before: cb,
+        control_after: ca,
+    })?;
+    let mut t = Table::new(&[
+        ("target_before", ColumnType::Int),
+        ("target_after", ColumnType::Int),
+        ("buffer_before", ColumnType::Int),
+        ("buffer_after", ColumnType::Int),
+        ("control_before", ColumnType::Int),
+        ("control_after", ColumnType::Int),
+        ("success_measure", ColumnType::Real),
+        ("buffer_measure", ColumnType::Real),
+        ("wdq", ColumnType::Real),
+        ("interpretation", ColumnType::Text),
+        ("gross_effect", ColumnType::Real),
+        ("net_effect", ColumnType::Real),
+    ]);
+    let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    let interpretation = serde_json::to_value(w.interpretation)?
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    t.push(vec![
+        int(rb),
+        int(ra),
+        int(db_),
+        int(da),
+        int(cb),
+        int(ca),
+        Value::Real(w.success_measure),
+        Value::Real(w.buffer_measure),
+        w.wdq.map_or(Value::Null, Value::Real),
+        Value::from(interpretation),
+        Value::Real(w.gross_effect),
+        Value::Real(w.net_effect),
+    ])?;
     output::write_plain(args.output.as_deref(), &t)?;
     Ok(ExitCode::SUCCESS)
 }
