@@ -1,6 +1,7 @@
 //! Command-line interface: the binary's edge. Parses arguments, opens the store, calls the library and prints
 //! results. Errors are `anyhow` here only; the library speaks `thiserror`.
 
+mod analyse;
 mod context;
 mod demo;
 
@@ -40,6 +41,9 @@ pub enum Command {
     /// Manage tenants (municipalities or cooperations sharing this instance).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Hotspot and trend analyses (KDE, Gi*, local Moran, emerging hot spots, time profiles).
+    #[command(subcommand)]
+    Analyse(analyse::AnalyseCommand),
     /// Generate the demo city in the real formats and import it.
     Demo(demo::DemoArgs),
     /// List the imported deliveries of a tenant.
@@ -103,6 +107,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Geocode(args) => geocode::run(&cli.db, args),
         Command::Stats(args) => stats::run(&cli.db, args),
         Command::Demo(args) => demo::run(&cli.db, args),
+        Command::Analyse(cmd) => analyse::run(&cli.db, cmd),
 
         Command::Tenant(TenantCommand::Add { code, name }) => {
             let mut store = context::open_store(&cli.db)?;

@@ -3,12 +3,16 @@
 //! These are adapters around the pure core (they do I/O through GDAL). Each format lives in its own submodule
 //! and shares [`ExportError`]:
 //! - [`geotiff`]: rasters (KDE surfaces) as single-band Float32 GeoTIFF in RD New (EPSG:28992).
-//!
-//! Later writers (GeoPackage, GeoJSON, CSV) join here with the same shape: `write_<format>(path, &data)`.
+//! - [`table`]: attribute tables (rows of typed values) and their CSV writer.
+//! - [`vector`]: tables with one geometry per row as GeoPackage (RD New) or GeoJSON (RFC 7946, WGS84).
 
 pub mod geotiff;
+pub mod table;
+pub mod vector;
 
 pub use geotiff::{write_geotiff, write_geotiff_with, GeoTiffOptions};
+pub use table::{write_csv, ColumnType, Table, Value};
+pub use vector::{write_geojson, write_gpkg};
 
 /// Errors of the export adapters.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +31,17 @@ pub enum ExportError {
     /// The raster's value vector does not match its dimensions, or its geometry is not finite/positive.
     #[error("invalid raster: {0}")]
     InvalidRaster(String),
+    /// A table is malformed (row length differs from the columns, geometry count differs from the rows).
+    #[error("invalid table: {0}")]
+    InvalidTable(String),
+    /// Writing a file failed; names the file.
+    #[error("{file}: {reason}")]
+    File {
+        /// The file.
+        file: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A data value equals the nodata value and would be lost.
     #[error("cell {index} has value {value}, which equals the nodata value")]
     ValueEqualsNodata {

@@ -1,0 +1,265 @@
+//! `brandpunt analyse evaluate`: which hotspot method predicts best? Every method is fitted on the training
+//! period and picks hot cells of a square RD grid; the test period's incidents score them (hit rate, PAI, PEI
+//! and RRI; see `brandpunt::analysis::evaluation`).
+//!
+//! Study area: every grid cell of the bounding box of the training and test incidents (so `A` = number of those
+//! cells x cell area). Methods:
+//! - `kde_top{X}`: quartic KDE (default bandwidth) of the training incidents at the cell centres; the densest
+//!   cells up to X % of the study area;
+//! - `gistar_hot95`: Gi* of the training counts (queen), cells with bin >= 2 (hot at 95 % or more, FDR);
+//! - `emerging_hot`: emerging hot spot analysis of the training period (weekly steps, 8 surrounding cells,
+//!   time window 1): cells in any hot spot category except historical;
+//! - `last_period_top{X}`: naive baseline, the cells with the most incidents in the last 28 days of training,
+//!   up to X % of the study area.
+
+use anyhow::{bail, Context};
+use brandpunt::analysis::emerging::{
+    emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingOptions, TimeStep,
+    TimeSteps,
+};
+use brandpunt::analysis::evaluation::{compare_methods, top_cells_by_score, CellAreas};
+use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
+use brandpunt::analysis::grid::BinSpec;
+use brandpunt::analysis::kde::{kde_raster, Extent, Kde, KdeParams};
+use brandpunt::analysis::weights::{regular_grid, GridNeighbourhood};
+use brandpunt::analysis::Event;
+use brandpunt::export::{ColumnType, Table, Value};
+use chrono::{Days, NaiveDate};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::super::stats::parse_date;
+use super::input::{self, InputArgs};
+use super::output;
+
+/// Largest number of grid cells of the study area.
+const MAX_CELLS: usize = 4_000_000;
+
+#[derive(clap::Args, Debug)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Cells: grid:CELL_M.
+    #[arg(long, default_value = "grid:100")]
+    pub bins: String,
+    /// Training period: first day.
+    #[arg(long, value_parser = parse_date)]
+    pub train_from: NaiveDate,
+    /// Training period: last day.
+    #[arg(long, value_parser = parse_date)]
+    pub train_to: NaiveDate,
+    /// Test period: first day.
+    #[arg(long, value_parser = parse_date)]
+    pub test_from: NaiveDate,
+    /// Test period: last day.
+    #[arg(long, value_parser = parse_date)]
+    pub test_to: NaiveDate,
+    /// Share of the study area (percent) selected by the top-x methods.
+    #[arg(long, default_value_t = 5.0)]
+    pub top: f64,
+    /// Output `.csv` or `.json`; default CSV on standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+type Cell = (i64, i64);
+
+fn cell_of(e: &Event, c: f64) -> Option<Cell> {
+    let (col, row) = ((e.x_m / c).floor(), (e.y_m / c).floor());
+    (col.is_finite() && row.is_finite() && col.abs() < 1e15 && row.abs() < 1e15)
+        .then_some((col as i64, row as i64))
+}
+
+fn counts(events: &[Event], c: f64) -> HashMap<Cell, f64> {
+    let mut m = HashMap::new();
+    for e in events {
+        if let Some(k) = cell_of(e, c) {
+            *m.entry(k).or_insert(0.0) += e.weight;
+        }
+    }
+    m
+}
+
+fn in_period(e: &Event, from: NaiveDate, to: NaiveDate) -> bool {
+    e.begin
+        .or(e.end)
+        .is_some_and(|t| t.date() >= from && t.date() <= to)
+}
+
+pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.train_from <= args.train_to,
+        "--train-from ligt na --train-to"
+    );
+    anyhow::ensure!(
+        args.test_from <= args.test_to,
+        "--test-from ligt na --test-to"
+    );
+    anyhow::ensure!(
+        args.top > 0.0 && args.top <= 100.0,
+        "--top moet tussen 0 en 100 liggen"
+    );
+    let cell_m = match args.bins.parse::<BinSpec>() {
+        Ok(BinSpec::Grid { cell_m }) => cell_m,
+        Ok(other) => bail!("--bins {other}: evaluate ondersteunt alleen grid:CELL_M"),
+        Err(e) => bail!("--bins: {e}"),
+    };
+    let c = f64::from(cell_m);
+    let records = input::load(db, &args.input, None, None)?;
+    let events = input::events(&records)?;
+    let train: Vec<Event> = events
+        .iter()
+        .filter(|e| in_period(e, args.train_from, args.train_to))
+        .cloned()
+        .collect();
+    let test: Vec<Event> = events
+        .iter()
+        .filter(|e| in_period(e, args.test_from, args.test_to))
+        .cloned()
+        .collect();
+    anyhow::ensure!(!train.is_empty(), "geen incidenten in de trainingsperiode");
+    anyhow::ensure!(!test.is_empty(), "geen incidenten in de testperiode");
+    let train_counts = counts(&train, c);
+    let test_counts = counts(&test, c);
+    // Study area: the bounding box of all cells with incidents.
+    let keys = || train_counts.keys().chain(test_counts.keys());
+    let (c0, c1) = (
+        keys().map(|k| k.0).min().context("geen cellen")?,
+        keys().map(|k| k.0).max().context("geen cellen")?,
+    );
+    let (r0, r1) = (
+        keys().map(|k| k.1).min().context("geen cellen")?,
+        keys().map(|k| k.1).max().context("geen cellen")?,
+    );
+    let n_cells = ((c1 - c0 + 1) as u128) * ((r1 - r0 + 1) as u128);
+    anyhow::ensure!(
+        n_cells <= MAX_CELLS as u128,
+        "{n_cells} cellen in het studiegebied; kies een grotere cel"
+    );
+    let mut cells: Vec<Cell> = Vec::with_capacity(n_cells as usize);
+    for row in r0..=r1 {
+        for col in c0..=c1 {
+            cells.push((col, row));
+        }
+    }
+    let cell_area = c * c;
+    let study_m2 = cells.len() as f64 * cell_area;
+    let areas = CellAreas::Uniform(cell_area);
+    let fraction = args.top / 100.0;
+    let mut methods: Vec<(String, Vec<Cell>)> = Vec::new();
+
+    // KDE top x %: density at the cell centres of the study grid.
+    let extent = Extent {
+        minx_m: c0 as f64 * c,
+        miny_m: r0 as f64 * c,
+        maxx_m: (c1 + 1) as f64 * c,
+        maxy_m: (r1 + 1) as f64 * c,
+    };
+    let kde: Kde<f64> = kde_raster(
+        &train,
+        &KdeParams {
+            extent_m: Some(extent),
+            ..KdeParams::new(c)
+        },
+    )
+    .context("KDE van de trainingsperiode")?;
+    let mut kde_scores = HashMap::new();
+    for &(col, row) in &cells {
+        let centre = ((col as f64 + 0.5) * c, (row as f64 + 0.5) * c);
+        if let Some(v) = kde.raster.value_at(centre.0, centre.1) {
+            kde_scores.insert((col, row), v);
+        }
+    }
+    let label = format!("{}", args.top);
+    methods.push((
+        format!("kde_top{label}"),
+        top_cells_by_score(&kde_scores, areas, study_m2, fraction)?,
+    ));
+
+    // Gi* hot cells (95 %+) on the training counts.
+    let values: Vec<f64> = cells
+        .iter()
+        .map(|k| train_counts.get(k).copied().unwrap_or(0.0))
+        .collect();
+    let w = regular_grid(&cells, c, GridNeighbourhood::Queen)?;
+    let gi = gi_star(&values, &w, &GiStarOptions::default())?;
+    methods.push((
+        "gistar_hot95".into(),
+        cells
+            .iter()
+            .zip(&gi.bin)
+            .filter(|(_, &b)| b >= 2)
+            .map(|(k, _)| *k)
+            .collect(),
+    ));
+
+    // Emerging hot spots of the training period (weekly).
+    let steps = TimeSteps::new(TimeStep::IsoWeek, args.train_from, args.train_to)?;
+    let cube = grid_cube_from_events(&train, c, &steps)?;
+    let ew = cube.weights(GridNeighbourhood::DistanceBand {
+        threshold_m: 1.5 * c,
+    })?;
+    let em = emerging_hot_spots(&cube.cube, &ew, &EmergingOptions::default())?;
+    let hot: Vec<Cell> = em
+        .locations
+        .iter()
+        .filter(|l| {
+            let name = l.category.as_str();
+            name.ends_with("hot_spot") && l.category != EmergingCategory::HistoricalHotSpot
+        })
+        .filter_map(|l| cube.cells.get(l.location).copied())
+        .collect();
+    methods.push(("emerging_hot".into(), hot));
+
+    // Naive baseline: the last 28 days of training.
+    let last_from = args
+        .train_to
+        .checked_sub_days(Days::new(27))
+        .unwrap_or(args.train_from)
+        .max(args.train_from);
+    let last: Vec<Event> = train
+        .iter()
+        .filter(|e| in_period(e, last_from, args.train_to))
+        .cloned()
+        .collect();
+    methods.push((
+        format!("last_period_top{label}"),
+        top_cells_by_score(&counts(&last, c), areas, study_m2, fraction)?,
+    ));
+
+    let comparison = compare_methods(&methods, areas, study_m2, &test_counts, Some(&train_counts))?;
+    let mut t = Table::new(&[
+        ("method", ColumnType::Text),
+        ("hotspot_cells", ColumnType::Int),
+        ("area_share", ColumnType::Real),
+        ("test_hits", ColumnType::Real),
+        ("test_total", ColumnType::Real),
+        ("hit_rate", ColumnType::Real),
+        ("pai", ColumnType::Real),
+        ("pei", ColumnType::Real),
+        ("train_pai", ColumnType::Real),
+        ("rri", ColumnType::Real),
+    ]);
+    let opt = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
+    for m in &comparison.methods {
+        let x = &m.metrics;
+        t.push(vec![
+            Value::from(m.method.as_str()),
+            Value::from(x.hotspot_cells),
+            Value::Real(x.area_share),
+            Value::Real(x.test_hits),
+            Value::Real(x.test_total),
+            opt(x.hit_rate),
+            opt(x.pai),
+            opt(x.pei),
+            opt(x.train_pai),
+            opt(x.rri),
+        ])?;
+    }
+    output::write_plain(args.output.as_deref(), &t)?;
+    if let Some(best) = &comparison.best_by_pai {
+        eprintln!("Hoogste PAI: {best}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

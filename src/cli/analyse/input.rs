@@ -1,0 +1,477 @@
+//! Loading analysis input: incidents from the store (with the usual filters) or features from a file (CSV with
+//! RD or WGS84 coordinates, or any GDAL vector file with point or polygon geometries, reprojected to RD New).
+
+use anyhow::{bail, Context};
+use brandpunt::analysis::Event;
+use brandpunt::coords::Transformer;
+use brandpunt::store::{IncidentFilter, Store};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::vector::LayerAccess;
+use geo_types::{Geometry, MultiPolygon};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::super::{context, stats::parse_date};
+
+/// Where the data comes from and how to filter it (shared by every `analyse` command).
+#[derive(clap::Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Input file instead of the store: CSV (`x`,`y` in RD or `lat`,`lon`; optional `datum`/`tijd` or
+    /// `begin`/`eind`) or any GDAL vector file (points or polygons; reprojected to RD New).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Store only: category codes and/or group names, comma-separated (e.g. `1.1.1,geweld`).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Store only: source(s), comma-separated (e.g. `politie`).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// First day (incidents whose window begins on or after it), YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Last day (incidents whose window begins on or before it), YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub to: Option<NaiveDate>,
+    /// Store only: restrict to a buurt, wijk or gemeente (`BU03630000`, `WK036300`, `GM0363`).
+    #[arg(long)]
+    pub area: Option<String>,
+    /// Tenant whose incidents are analysed.
+    #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
+    pub tenant: String,
+}
+
+/// The geometry of one input feature, RD New metres.
+#[derive(Clone, Debug)]
+pub enum Shape {
+    /// A point.
+    Point(f64, f64),
+    /// A (multi)polygon.
+    Area(MultiPolygon<f64>),
+}
+
+/// One input feature or incident.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub shape: Shape,
+    /// `--id` field, the incident id (store) or the 0-based feature/row number.
+    pub id: String,
+    /// `--value` field when requested (None when the cell is empty).
+    pub value: Option<f64>,
+    pub begin: Option<NaiveDateTime>,
+    pub end: Option<NaiveDateTime>,
+}
+
+/// The buurtcode prefix selecting `--area` (`GM0363` -> `BU0363`, `WK0363AE` -> `BU0363AE`, a buurtcode itself).
+pub fn area_prefix(code: &str) -> anyhow::Result<String> {
+    let code = code.trim().to_ascii_uppercase();
+    let rest = code.get(2..).unwrap_or_default();
+    match code.get(..2) {
+        Some("BU") | Some("WK") | Some("GM") if !rest.is_empty() => Ok(format!("BU{rest}")),
+        _ => bail!("--area '{code}' is geen buurt-, wijk- of gemeentecode (BU…, WK…, GM…)"),
+    }
+}
+
+fn split_list(s: &Option<String>) -> Vec<String> {
+    s.as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Loads the records: from `--input` when given, else located incidents from the store.
+pub fn load(
+    db: &Path,
+    args: &InputArgs,
+    value_field: Option<&str>,
+    id_field: Option<&str>,
+) -> anyhow::Result<Vec<Record>> {
+    if let (Some(f), Some(t)) = (args.from, args.to) {
+        anyhow::ensure!(f <= t, "--from ({f}) ligt na --to ({t})");
+    }
+    let Some(path) = &args.input else {
+        anyhow::ensure!(
+            value_field.is_none() && id_field.is_none(),
+            "--value en --id gelden alleen voor --input"
+        );
+        return load_store(db, args);
+    };
+    anyhow::ensure!(
+        args.category.is_none() && args.source.is_none() && args.area.is_none(),
+        "--category, --source en --area gelden alleen voor de database, niet voor --input"
+    );
+    anyhow::ensure!(path.exists(), "{}: bestand bestaat niet", path.display());
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"));
+    let mut records = if is_csv {
+        load_csv(path, value_field, id_field)?
+    } else {
+        load_vector(path, value_field, id_field)?
+    };
+    // Period filter on the begin (or end) day, like the store's filter.
+    if args.from.is_some() || args.to.is_some() {
+        records.retain(|r| {
+            let Some(t) = r.begin.or(r.end) else {
+                return false;
+            };
+            args.from.is_none_or(|f| t.date() >= f) && args.to.is_none_or(|to| t.date() <= to)
+        });
+    }
+    Ok(records)
+}
+
+fn store_filter(args: &InputArgs) -> IncidentFilter {
+    IncidentFilter {
+        tenant: args.tenant.clone(),
+        categories: args
+            .category
+            .as_deref()
+            .map(brandpunt::category::expand_filter)
+            .unwrap_or_default(),
+        sources: split_list(&args.source),
+        from: args.from,
+        to: args.to,
+    }
+}
+
+/// The buurtcodes of every filtered store incident that has one, also those located only to their buurt
+/// (no point): the input of per-buurt counts.
+pub fn store_buurtcodes(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<String>> {
+    let store = context::open_store(db)?;
+    let prefix = args.area.as_deref().map(area_prefix).transpose()?;
+    Ok(store
+        .incidents(&store_filter(args))?
+        .into_iter()
+        .filter_map(|i| i.buurtcode)
+        .filter(|b| prefix.as_ref().is_none_or(|p| b.starts_with(p.as_str())))
+        .collect())
+}
+
+fn load_store(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Record>> {
+    let store = context::open_store(db)?;
+    let filter = store_filter(args);
+    let prefix = args.area.as_deref().map(area_prefix).transpose()?;
+    let incidents = store.incidents(&filter)?;
+    Ok(incidents
+        .into_iter()
+        .filter(|i| match &prefix {
+            Some(p) => i.buurtcode.as_deref().is_some_and(|b| b.starts_with(p)),
+            None => true,
+        })
+        .filter_map(|i| {
+            let (x, y) = (i.x_m?, i.y_m?);
+            Some(Record {
+                shape: Shape::Point(x, y),
+                id: i.id.to_string(),
+                value: None,
+                begin: Some(i.begin),
+                end: Some(i.end),
+            })
+        })
+        .collect())
+}
+
+/// Point events (weight 1) of the records; errors when a record is a polygon.
+pub fn events(records: &[Record]) -> anyhow::Result<Vec<Event>> {
+    records
+        .iter()
+        .map(|r| match r.shape {
+            Shape::Point(x, y) => Ok(Event {
+                x_m: x,
+                y_m: y,
+                begin: r.begin,
+                end: r.end,
+                weight: 1.0,
+            }),
+            Shape::Area(_) => {
+                bail!("deze analyse vraagt punten; de invoer bevat vlakken (polygonen)")
+            }
+        })
+        .collect()
+}
+
+fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    const FORMATS: [&str; 8] = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%d-%m-%Y %H:%M:%S",
+        "%d-%m-%Y %H:%M",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ];
+    FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| parse_day(s).map(|d| d.and_time(NaiveTime::MIN)))
+}
+
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    ["%Y-%m-%d", "%d-%m-%Y", "%Y/%m/%d"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(s.trim(), f).ok())
+}
+
+fn parse_time(s: &str) -> Option<NaiveTime> {
+    ["%H:%M:%S", "%H:%M", "%H%M"]
+        .iter()
+        .find_map(|f| NaiveTime::parse_from_str(s.trim(), f).ok())
+}
+
+/// `begin`/`eind` (also `end`), or `datum` (+ `tijd`): a date without a time is the whole day.
+fn times(
+    get: &dyn Fn(&[&str]) -> Option<String>,
+) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    if let Some(b) = get(&["begin", "start"]).and_then(|s| parse_datetime(&s)) {
+        let e = get(&["eind", "end"]).and_then(|s| parse_datetime(&s));
+        return (Some(b), Some(e.unwrap_or(b)));
+    }
+    let Some(day) = get(&["datum", "date"])
+        .and_then(|s| parse_day(&s).or(parse_datetime(&s).map(|t| t.date())))
+    else {
+        return (None, None);
+    };
+    match get(&["tijd", "time"]).and_then(|s| parse_time(&s)) {
+        Some(t) => (Some(day.and_time(t)), Some(day.and_time(t))),
+        None => (
+            Some(day.and_time(NaiveTime::MIN)),
+            day.and_hms_opt(23, 59, 59),
+        ),
+    }
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<f64>()
+        .ok()
+        .or_else(|| t.replace(',', ".").parse().ok())
+        .filter(|v| v.is_finite())
+}
+
+fn load_csv(
+    path: &Path,
+    value_field: Option<&str>,
+    id_field: Option<&str>,
+) -> anyhow::Result<Vec<Record>> {
+    let text =
+        std::fs::read(path).with_context(|| format!("{}: kan niet lezen", path.display()))?;
+    let first_line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    let delimiter = if first_line.iter().filter(|&&b| b == b';').count()
+        > first_line.iter().filter(|&&b| b == b',').count()
+    {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(text.as_slice());
+    let headers: HashMap<String, usize> = reader
+        .headers()
+        .with_context(|| format!("{}: geen kopregel", path.display()))?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            (
+                h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase(),
+                i,
+            )
+        })
+        .collect();
+    let col = |names: &[&str]| names.iter().find_map(|n| headers.get(*n).copied());
+    let xy = match (col(&["x", "x_m", "rd_x"]), col(&["y", "y_m", "rd_y"])) {
+        (Some(x), Some(y)) => Some((x, y)),
+        _ => None,
+    };
+    let latlon = match (
+        col(&["lat", "latitude", "breedtegraad"]),
+        col(&["lon", "lng", "long", "longitude", "lengtegraad"]),
+    ) {
+        (Some(la), Some(lo)) => Some((la, lo)),
+        _ => None,
+    };
+    if xy.is_none() && latlon.is_none() {
+        bail!(
+            "{}: kolommen x,y (RD) of lat,lon (WGS84) ontbreken",
+            path.display()
+        );
+    }
+    let value_col = match value_field {
+        Some(v) => Some(
+            col(&[v.to_ascii_lowercase().as_str()])
+                .with_context(|| format!("{}: kolom '{v}' (--value) ontbreekt", path.display()))?,
+        ),
+        None => None,
+    };
+    let id_col = match id_field {
+        Some(v) => Some(
+            col(&[v.to_ascii_lowercase().as_str()])
+                .with_context(|| format!("{}: kolom '{v}' (--id) ontbreekt", path.display()))?,
+        ),
+        None => None,
+    };
+    let transformer = if xy.is_none() {
+        Some(Transformer::new().context("PROJ-transformatie WGS84 -> RD")?)
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    for (n, row) in reader.records().enumerate() {
+        let line = n + 2;
+        let row = row.with_context(|| format!("{}: regel {line} onleesbaar", path.display()))?;
+        let cell = |i: usize| row.get(i).unwrap_or_default().to_string();
+        let bad = |what: &str| anyhow::anyhow!("{}: regel {line}: {what}", path.display());
+        let (x, y) = match (xy, latlon, &transformer) {
+            (Some((xi, yi)), _, _) => (
+                parse_number(&cell(xi)).ok_or_else(|| bad("x is geen getal"))?,
+                parse_number(&cell(yi)).ok_or_else(|| bad("y is geen getal"))?,
+            ),
+            (None, Some((la, lo)), Some(t)) => {
+                let lat = parse_number(&cell(la)).ok_or_else(|| bad("lat is geen getal"))?;
+                let lon = parse_number(&cell(lo)).ok_or_else(|| bad("lon is geen getal"))?;
+                t.wgs84_to_rd(lon, lat)
+                    .map_err(|e| bad(&format!("lat/lon niet om te rekenen naar RD: {e}")))?
+            }
+            _ => bail!("{}: geen coördinaatkolommen", path.display()),
+        };
+        let get = |names: &[&str]| {
+            col(names)
+                .map(cell)
+                .filter(|s: &String| !s.trim().is_empty())
+        };
+        let (begin, end) = times(&get);
+        let value = match value_col {
+            Some(i) => {
+                let s = cell(i);
+                if s.trim().is_empty() {
+                    None
+                } else {
+                    Some(parse_number(&s).ok_or_else(|| bad("waarde (--value) is geen getal"))?)
+                }
+            }
+            None => None,
+        };
+        out.push(Record {
+            shape: Shape::Point(x, y),
+            id: id_col.map(cell).unwrap_or_else(|| n.to_string()),
+            value,
+            begin,
+            end,
+        });
+    }
+    Ok(out)
+}
+
+fn load_vector(
+    path: &Path,
+    value_field: Option<&str>,
+    id_field: Option<&str>,
+) -> anyhow::Result<Vec<Record>> {
+    let options = gdal::DatasetOptions {
+        open_flags: gdal::GdalOpenFlags::GDAL_OF_VECTOR | gdal::GdalOpenFlags::GDAL_OF_READONLY,
+        ..Default::default()
+    };
+    let ds = gdal::Dataset::open_ex(path, options)
+        .with_context(|| format!("{}: geen leesbaar vectorbestand", path.display()))?;
+    let mut layer = ds
+        .layer(0)
+        .with_context(|| format!("{}: bevat geen laag", path.display()))?;
+    let fields: HashMap<String, usize> = layer
+        .defn()
+        .fields()
+        .enumerate()
+        .map(|(i, f)| (f.name().to_ascii_lowercase(), i))
+        .collect();
+    let find = |name: &str, flag: &str| -> anyhow::Result<usize> {
+        fields
+            .get(&name.to_ascii_lowercase())
+            .copied()
+            .with_context(|| format!("{}: veld '{name}' ({flag}) ontbreekt", path.display()))
+    };
+    let value_idx = value_field.map(|v| find(v, "--value")).transpose()?;
+    let id_idx = id_field.map(|v| find(v, "--id")).transpose()?;
+    // Reproject to RD New when the layer declares another CRS (no CRS: assumed RD New).
+    let transform = match layer.spatial_ref() {
+        Some(mut src) => {
+            let is_rd = src
+                .auth_name()
+                .is_some_and(|n| n.eq_ignore_ascii_case("EPSG"))
+                && src.auth_code().is_ok_and(|c| c == 28992);
+            if is_rd {
+                None
+            } else {
+                src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+                let mut rd = SpatialRef::from_epsg(28992)?;
+                rd.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+                Some(CoordTransform::new(&src, &rd).with_context(|| {
+                    format!("{}: CRS niet om te zetten naar RD New", path.display())
+                })?)
+            }
+        }
+        None => None,
+    };
+    let mut out = Vec::new();
+    for (n, feature) in layer.features().enumerate() {
+        let bad = |what: &str| anyhow::anyhow!("{}: object {n}: {what}", path.display());
+        let Some(geom) = feature.geometry() else {
+            return Err(bad("geen geometrie"));
+        };
+        let geom = match &transform {
+            Some(t) => geom
+                .transform(t)
+                .map_err(|e| bad(&format!("herprojectie mislukt: {e}")))?,
+            None => geom.clone(),
+        };
+        let shape = match geom.to_geo().map_err(|e| bad(&e.to_string()))? {
+            Geometry::Point(p) => Shape::Point(p.x(), p.y()),
+            Geometry::MultiPoint(mp) if mp.0.len() == 1 => Shape::Point(mp.0[0].x(), mp.0[0].y()),
+            Geometry::Polygon(p) => Shape::Area(MultiPolygon(vec![p])),
+            Geometry::MultiPolygon(mp) => Shape::Area(mp),
+            _ => return Err(bad("geometrie is geen punt of vlak")),
+        };
+        let text = |i: usize| {
+            feature
+                .field_as_string(i)
+                .ok()
+                .flatten()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let value = match value_idx {
+            Some(i) => match feature.field_as_double(i) {
+                Ok(Some(v)) if v.is_finite() => Some(v),
+                Ok(_) => text(i)
+                    .map(|s| parse_number(&s).ok_or_else(|| bad("waarde (--value) is geen getal")))
+                    .transpose()?,
+                Err(e) => return Err(bad(&e.to_string())),
+            },
+            None => None,
+        };
+        let get = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|nm| fields.get(*nm).and_then(|&i| text(i)))
+        };
+        let (begin, end) = times(&get);
+        out.push(Record {
+            shape,
+            id: id_idx.and_then(text).unwrap_or_else(|| n.to_string()),
+            value,
+            begin,
+            end,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,55 @@
+//! `brandpunt analyse`: the analysis engine on the command line. A thin layer: load incidents (store or file),
+//! call the pure modules in `brandpunt::analysis`, write the result by the extension of `--output`
+//! (`.tif` raster, `.gpkg` GeoPackage in RD New, `.geojson` RFC 7946 in WGS84, `.csv`).
+
+mod compare;
+mod emerging;
+mod evaluate;
+mod hotspot;
+mod input;
+mod kde;
+mod output;
+mod profile;
+mod striking;
+mod time;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+/// The analyses.
+#[derive(clap::Subcommand, Debug)]
+pub enum AnalyseCommand {
+    /// Kernel density surface (incidents per km2) as GeoTIFF or CSV of cell centres.
+    Kde(kde::KdeArgs),
+    /// Getis-Ord Gi* hot spots (z, p, confidence bin) of polygons, points or binned incidents.
+    Gistar(hotspot::HotspotArgs),
+    /// Local Moran's I clusters and outliers (I, z, p, quadrant).
+    Moran(hotspot::HotspotArgs),
+    /// Emerging hot spot analysis on a space-time cube of grid cells.
+    Emerging(emerging::EmergingArgs),
+    /// Aoristic time profile (hour/day of week) or time series (week/month).
+    Time(time::TimeArgs),
+    /// Areas side by side over two periods: counts, rates, rate ratio with exact CI and p.
+    Compare(compare::CompareArgs),
+    /// Phenomenon profile: BAG attributes of the addresses hit against all addresses of the area.
+    Profile(profile::ProfileArgs),
+    /// Striking ("opvallend") areas of a month: exact Poisson test against the area's history, FDR.
+    Striking(striking::StrikingArgs),
+    /// Hotspot methods on a train/test split: hit rate, PAI, PEI, RRI.
+    Evaluate(evaluate::EvaluateArgs),
+}
+
+/// Run one analysis.
+pub fn run(db: &Path, cmd: AnalyseCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AnalyseCommand::Kde(args) => kde::run(db, args),
+        AnalyseCommand::Gistar(args) => hotspot::run(db, args, hotspot::Statistic::GiStar),
+        AnalyseCommand::Moran(args) => hotspot::run(db, args, hotspot::Statistic::Moran),
+        AnalyseCommand::Emerging(args) => emerging::run(db, args),
+        AnalyseCommand::Time(args) => time::run(db, args),
+        AnalyseCommand::Compare(args) => compare::run(db, args),
+        AnalyseCommand::Profile(args) => profile::run(db, args),
+        AnalyseCommand::Striking(args) => striking::run(db, args),
+        AnalyseCommand::Evaluate(args) => evaluate::run(db, args),
+    }
+}

@@ -1,0 +1,1129 @@
+//! `brandpunt analyse` end to end through the binary, on real inputs:
+//! - Gi* / local Moran on the libpysal columbus polygons and on the geodanet crime points counted on a grid,
+//!   against the committed esda values (tests/oracle/expected/gistar_esda.json, tests/oracle/gistar_esda.py);
+//! - KDE on a small points CSV against the closed-form quartic kernel sum (methods.md), as CSV and GeoTIFF;
+//! - coordinates: lat/lon input and GeoJSON output against the RD New definition point (Amersfoort,
+//!   RD (155000, 463000) = 52.15517440 N, 5.38720621 E);
+//! - emerging hot spots and time profiles on the demo city against its ground truth (planted patterns) and the
+//!   independent NumPy check (tests/oracle/demo_emerging_check.py -> expected/demo_emerging_default.json).
+
+use brandpunt::store::Store;
+use gdal::vector::LayerAccess;
+use gdal::Dataset;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::f64::consts::PI;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pysal/");
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("run brandpunt")
+}
+
+fn ok(db: &Path, args: &[&str]) -> String {
+    let out = run(db, args);
+    assert!(
+        out.status.success(),
+        "brandpunt {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn esda() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/oracle/expected/gistar_esda.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// CSV rows as column -> text maps.
+fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+fn col(rows: &[HashMap<String, String>], name: &str) -> Vec<f64> {
+    rows.iter().map(|r| r[name].parse().unwrap()).collect()
+}
+
+fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, want {w}");
+    }
+}
+
+#[test]
+fn gistar_and_moran_on_columbus_polygons_equal_esda() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let shp = format!("{FIXTURES}columbus.shp");
+    let e = esda();
+    let c = &e["columbus"];
+    for rule in ["queen", "rook"] {
+        let out = dir.path().join(format!("gistar_{rule}.csv"));
+        ok(
+            &db,
+            &[
+                "analyse",
+                "gistar",
+                "--input",
+                &shp,
+                "--value",
+                "CRIME",
+                "--weights",
+                rule,
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        );
+        let rows = read_csv(&out);
+        let want = &c[format!("gistar_{rule}")];
+        assert_close(&col(&rows, "value"), &floats(&c["crime"]), 1e-12, "value");
+        assert_close(&col(&rows, "z"), &floats(&want["z"]), 1e-9, "z");
+        assert_close(&col(&rows, "p"), &floats(&want["p"]), 1e-9, "p");
+        // The ids are the feature numbers; the bins follow the raw thresholds on esda's p after BH (checked
+        // here only for sign consistency with z: bin != 0 needs p <= 0.10).
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r["id"], i.to_string());
+            let bin: i64 = r["bin"].parse().unwrap();
+            let (z, p): (f64, f64) = (r["z"].parse().unwrap(), r["p"].parse().unwrap());
+            assert!(bin == 0 || (bin.signum() == z.signum() as i64 && p <= 0.10));
+        }
+    }
+    let out = dir.path().join("moran.csv");
+    ok(
+        &db,
+        &[
+            "analyse",
+            "moran",
+            "--input",
+            &shp,
+            "--value",
+            "CRIME",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    let want = &c["moran_queen"];
+    assert_close(&col(&rows, "i"), &floats(&want["I"]), 1e-9, "moran I");
+    assert_close(&col(&rows, "z"), &floats(&want["z"]), 1e-9, "moran z");
+    let q: Vec<u64> = rows
+        .iter()
+        .map(|r| match r["quadrant"].as_str() {
+            "HH" => 1,
+            "LH" => 2,
+            "LL" => 3,
+            "HL" => 4,
+            other => panic!("quadrant {other}"),
+        })
+        .collect();
+    let want_q: Vec<u64> = want["q"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(q, want_q);
+}
+
+#[test]
+fn gistar_geopackage_has_the_polygons_in_rd_and_the_csv_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let shp = format!("{FIXTURES}columbus.shp");
+    let gpkg = dir.path().join("gistar.gpkg");
+    ok(
+        &db,
+        &[
+            "analyse",
+            "gistar",
+            "--input",
+            &shp,
+            "--value",
+            "CRIME",
+            "--output",
+            gpkg.to_str().unwrap(),
+        ],
+    );
+    let want = floats(&esda()["columbus"]["gistar_queen"]["z"]);
+    let src = Dataset::open(&shp).unwrap();
+    let mut src_layer = src.layer(0).unwrap();
+    let src_geoms: Vec<geo_types::Geometry<f64>> = src_layer
+        .features()
+        .map(|f| f.geometry().unwrap().to_geo().unwrap())
+        .collect();
+    let ds = Dataset::open(&gpkg).unwrap();
+    let mut layer = ds.layer_by_name("gistar").unwrap();
+    let srs = layer.spatial_ref().unwrap();
+    assert_eq!(srs.auth_code().unwrap(), 28992);
+    let z_idx = layer.defn().field_index("z").unwrap();
+    let mut n = 0;
+    for (i, f) in layer.features().enumerate() {
+        let z = f.field_as_double(z_idx).unwrap().unwrap();
+        assert!(
+            (z - want[i]).abs() < 1e-9,
+            "feature {i}: z {z} vs {}",
+            want[i]
+        );
+        // Same shape as the input polygon (area and vertex set), as a MultiPolygon.
+        let g = f.geometry().unwrap().to_geo().unwrap();
+        use geo::Area;
+        assert!((g.unsigned_area() - src_geoms[i].unsigned_area()).abs() < 1e-12);
+        n += 1;
+    }
+    assert_eq!(n, 49);
+}
+
+/// The geodanet crime points as a CSV with `x`,`y` (their own projected coordinates; the analysis only needs
+/// metric coordinates).
+fn crimes_csv(dir: &Path) -> PathBuf {
+    let ds = Dataset::open(format!("{FIXTURES}crimes.shp")).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let path = dir.join("crimes.csv");
+    let mut w = csv::Writer::from_path(&path).unwrap();
+    w.write_record(["x", "y"]).unwrap();
+    for f in layer.features() {
+        let geo_types::Geometry::Point(p) = f.geometry().unwrap().to_geo().unwrap() else {
+            panic!("not a point")
+        };
+        w.write_record([p.x().to_string(), p.y().to_string()])
+            .unwrap();
+    }
+    w.flush().unwrap();
+    path
+}
+
+#[test]
+fn gistar_on_points_counted_on_a_grid_equals_esda() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let input = crimes_csv(dir.path());
+    let e = esda();
+    let g = &e["geodanet_grid"];
+    let cells: Vec<(i64, i64)> = g["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v[0].as_i64().unwrap(), v[1].as_i64().unwrap()))
+        .collect();
+    for band in [600, 850] {
+        let out = dir.path().join(format!("grid_{band}.csv"));
+        ok(
+            &db,
+            &[
+                "analyse",
+                "gistar",
+                "--input",
+                input.to_str().unwrap(),
+                "--bins",
+                "grid:400",
+                "--weights",
+                &format!("distance:{band}"),
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        );
+        let rows = read_csv(&out);
+        let ids: Vec<String> = rows.iter().map(|r| r["id"].clone()).collect();
+        let want_ids: Vec<String> = cells.iter().map(|(c, r)| format!("c400_{c}_{r}")).collect();
+        assert_eq!(ids, want_ids, "all cells of the bounding box, row-major");
+        assert_close(&col(&rows, "value"), &floats(&g["counts"]), 0.0, "counts");
+        let want = &g[format!("band_{band}")]["gistar"];
+        assert_close(&col(&rows, "z"), &floats(&want["z"]), 1e-9, "z");
+        assert_close(&col(&rows, "p"), &floats(&want["p"]), 1e-9, "p");
+    }
+}
+
+/// Closed-form quartic density per km2 at `(x, y)` of unit points, bandwidth `r` metres.
+fn quartic_per_km2(points: &[(f64, f64)], x: f64, y: f64, r: f64) -> f64 {
+    points
+        .iter()
+        .map(|&(px, py)| {
+            let u2 = ((x - px).powi(2) + (y - py).powi(2)) / (r * r);
+            if u2 < 1.0 {
+                3.0 / (PI * r * r) * (1.0 - u2).powi(2) * 1e6
+            } else {
+                0.0
+            }
+        })
+        .sum()
+}
+
+const KDE_POINTS: [(f64, f64); 5] = [
+    (155_020.0, 463_010.0),
+    (155_130.0, 463_080.0),
+    (154_900.0, 462_950.0),
+    (155_020.0, 463_010.0),
+    (155_310.0, 462_720.5),
+];
+
+#[test]
+fn kde_csv_and_geotiff_equal_the_closed_form_kernel_sum() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let input = dir.path().join("points.csv");
+    let mut text = String::from("id;x;y;datum\n");
+    for (i, (x, y)) in KDE_POINTS.iter().enumerate() {
+        // Semicolons and decimal commas, as Dutch spreadsheets write them.
+        text.push_str(&format!(
+            "{i};{};{};2024-03-0{}\n",
+            x.to_string().replace('.', ","),
+            y.to_string().replace('.', ","),
+            i + 1
+        ));
+    }
+    std::fs::write(&input, text).unwrap();
+    let common = [
+        "analyse",
+        "kde",
+        "--input",
+        input.to_str().unwrap(),
+        "--kernel",
+        "quartic",
+        "--bandwidth",
+        "300",
+        "--cell",
+        "50",
+        "--extent",
+        "154600,462600,155500,463300",
+    ];
+    let out_csv = dir.path().join("kde.csv");
+    let mut args = common.to_vec();
+    args.extend(["--output", out_csv.to_str().unwrap()]);
+    ok(&db, &args);
+    let rows = read_csv(&out_csv);
+    assert_eq!(rows.len(), 18 * 14);
+    let mut positive = 0;
+    for r in &rows {
+        let (x, y, d): (f64, f64, f64) = (
+            r["x"].parse().unwrap(),
+            r["y"].parse().unwrap(),
+            r["density"].parse().unwrap(),
+        );
+        // Cell centres on the half-cell lattice of the extent.
+        assert_eq!((x - 154_625.0) % 50.0, 0.0);
+        assert_eq!((y - 462_625.0) % 50.0, 0.0);
+        let want = quartic_per_km2(&KDE_POINTS, x, y, 300.0);
+        assert!(
+            (d - want).abs() <= 1e-9 * want.max(1.0),
+            "({x}, {y}): {d} vs {want}"
+        );
+        positive += usize::from(d > 0.0);
+    }
+    assert!(positive > 50);
+
+    let out_tif = dir.path().join("kde.tif");
+    let mut args = common.to_vec();
+    args.extend(["--output", out_tif.to_str().unwrap()]);
+    ok(&db, &args);
+    let ds = Dataset::open(&out_tif).unwrap();
+    assert_eq!(
+        ds.geo_transform().unwrap(),
+        [154_600.0, 50.0, 0.0, 463_300.0, 0.0, -50.0]
+    );
+    assert_eq!(ds.spatial_ref().unwrap().auth_code().unwrap(), 28992);
+    assert_eq!(ds.raster_size(), (18, 14));
+    let band = ds.rasterband(1).unwrap();
+    let buf = band
+        .read_as::<f32>((0, 0), (18, 14), (18, 14), None)
+        .unwrap();
+    let data = buf.data();
+    for j in 0..14 {
+        for i in 0..18 {
+            let (x, y) = (
+                154_600.0 + (i as f64 + 0.5) * 50.0,
+                463_300.0 - (j as f64 + 0.5) * 50.0,
+            );
+            let want = quartic_per_km2(&KDE_POINTS, x, y, 300.0);
+            let got = f64::from(data[j * 18 + i]);
+            assert!(
+                (got - want).abs() <= 1e-5 * want.max(1.0),
+                "pixel ({i},{j})"
+            );
+        }
+    }
+}
+
+/// RD New's definition point: Amersfoort, RD (155000, 463000) = 52.15517440 N, 5.38720621 E.
+const AMERSFOORT_LAT: f64 = 52.155_174_40;
+const AMERSFOORT_LON: f64 = 5.387_206_21;
+
+#[test]
+fn latlon_input_is_converted_to_rd() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let input = dir.path().join("latlon.csv");
+    std::fs::write(
+        &input,
+        format!("lat,lon\n{AMERSFOORT_LAT},{AMERSFOORT_LON}\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("kde.csv");
+    ok(
+        &db,
+        &[
+            "analyse",
+            "kde",
+            "--input",
+            input.to_str().unwrap(),
+            "--bandwidth",
+            "100",
+            "--cell",
+            "10",
+            "--extent",
+            "154900,462900,155100,463100",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    // The densities fit a point within 0.5 m of (155000, 463000): every cell matches the closed form for
+    // that point to the accuracy a 0.5 m shift allows (|dK/dd| <= 12/(pi r^3) * 1e6 per metre).
+    let rows = read_csv(&out);
+    let slope = 12.0 / (PI * 100f64.powi(3)) * 1e6 * 0.5;
+    for r in &rows {
+        let (x, y, d): (f64, f64, f64) = (
+            r["x"].parse().unwrap(),
+            r["y"].parse().unwrap(),
+            r["density"].parse().unwrap(),
+        );
+        let want = quartic_per_km2(&[(155_000.0, 463_000.0)], x, y, 100.0);
+        assert!((d - want).abs() <= slope, "({x}, {y}): {d} vs {want}");
+    }
+}
+
+#[test]
+fn geojson_output_is_wgs84() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let input = dir.path().join("points.csv");
+    // Points in the four 100 m cells around the RD origin and a few further away.
+    std::fs::write(
+        &input,
+        "x,y\n155050,463050\n154950,463050\n154950,462950\n155050,462950\n155050,463050\n155350,463350\n154650,462650\n",
+    )
+    .unwrap();
+    let out = dir.path().join("g.geojson");
+    ok(
+        &db,
+        &[
+            "analyse",
+            "gistar",
+            "--input",
+            input.to_str().unwrap(),
+            "--bins",
+            "grid:100",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let features = j["features"].as_array().unwrap();
+    assert_eq!(features.len(), 8 * 8);
+    let cell = features
+        .iter()
+        .find(|f| f["properties"]["id"] == "c100_1550_4630")
+        .expect("cell with lower-left corner at the origin");
+    assert_eq!(cell["properties"]["value"].as_f64(), Some(2.0));
+    let ring = cell["geometry"]["coordinates"][0].as_array().unwrap();
+    // One vertex is the definition point, in lon/lat order.
+    let best = ring
+        .iter()
+        .map(|c| {
+            let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+            (lon - AMERSFOORT_LON)
+                .abs()
+                .max((lat - AMERSFOORT_LAT).abs())
+        })
+        .fold(f64::INFINITY, f64::min);
+    assert!(best < 5e-6, "closest vertex {best} degrees from Amersfoort");
+}
+
+#[test]
+fn errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let input = dir.path().join("bad.csv");
+    std::fs::write(&input, "a,b\n1,2\n").unwrap();
+    let out = run(
+        &db,
+        &[
+            "analyse",
+            "kde",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            dir.path().join("k.tif").to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.csv"), "{err}");
+    let out = run(
+        &db,
+        &[
+            "analyse",
+            "gistar",
+            "--input",
+            &format!("{FIXTURES}columbus.shp"),
+            "--value",
+            "CRIME",
+            "--output",
+            dir.path().join("x.xlsx").to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("x.xlsx"));
+}
+
+struct Demo {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    files: PathBuf,
+}
+
+fn make_demo(small: bool) -> Demo {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("brandpunt.db");
+    let files = dir.path().join("demo");
+    let mut args = vec!["demo", "--dir", files.to_str().unwrap()];
+    if small {
+        args.push("--small");
+    }
+    ok(&db, &args);
+    Demo {
+        _dir: dir,
+        db,
+        files,
+    }
+}
+
+/// The small demo city (10 weeks), shared by the tests of this file.
+fn small_demo() -> &'static Demo {
+    static DEMO: OnceLock<Demo> = OnceLock::new();
+    DEMO.get_or_init(|| make_demo(true))
+}
+
+/// The default demo city (104 weeks; about 8 s to generate in the test profile).
+fn default_demo() -> &'static Demo {
+    static DEMO: OnceLock<Demo> = OnceLock::new();
+    DEMO.get_or_init(|| make_demo(false))
+}
+
+fn ground_truth(files: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(files.join("ground_truth.json")).unwrap())
+        .unwrap()
+}
+
+/// Category per pattern cell (lower-left corner) from an `analyse emerging` CSV.
+fn emerging_classes(path: &Path) -> HashMap<(i64, i64), String> {
+    read_csv(path)
+        .into_iter()
+        .map(|r| {
+            let x: f64 = r["x"].parse().unwrap();
+            let y: f64 = r["y"].parse().unwrap();
+            (
+                ((x - 50.0) as i64, (y - 50.0) as i64),
+                r["category"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn pattern_classes(
+    gt: &Value,
+    classes: &HashMap<(i64, i64), String>,
+) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for p in gt["patterns"].as_array().unwrap() {
+        let Some(cells) = p["cells_100m"].as_array() else {
+            continue;
+        };
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for c in cells {
+            let key = (c[0].as_i64().unwrap(), c[1].as_i64().unwrap());
+            let class = classes.get(&key).cloned().unwrap_or("absent".into());
+            *counts.entry(class).or_default() += 1;
+        }
+        out.insert(p["name"].as_str().unwrap().to_string(), counts);
+    }
+    out
+}
+
+#[test]
+fn emerging_on_the_default_demo_matches_the_independent_check() {
+    let d = default_demo();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/oracle/expected/demo_emerging_default.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    // The expected file was computed from this exact generator output.
+    use sha2::Digest;
+    let truth = std::fs::read(d.files.join("truth_incidents.csv")).unwrap();
+    let sha = format!("{:x}", sha2::Sha256::digest(&truth));
+    assert_eq!(
+        sha,
+        expected["truth_incidents_sha256"].as_str().unwrap(),
+        "demo changed: rerun tests/oracle/demo_emerging_check.py"
+    );
+    let out = d.files.join("emerging.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--bins",
+            "grid:100",
+            "--step",
+            "week",
+            "--distance",
+            "150",
+            "--time-window",
+            "1",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let got = pattern_classes(&ground_truth(&d.files), &emerging_classes(&out));
+    for (name, want) in expected["patterns"].as_object().unwrap() {
+        let want: BTreeMap<String, u64> = want["cells"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+            .collect();
+        assert_eq!(got[name], want, "pattern {name}");
+        for class in want.keys() {
+            assert!(
+                expected["patterns"][name]["expected"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e == class.as_str()),
+                "{name}: {class}"
+            );
+        }
+    }
+}
+
+#[test]
+fn seasonal_burglary_in_the_monthly_time_series() {
+    let d = default_demo();
+    let out = d.files.join("burglary_months.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "time",
+            "--by",
+            "month",
+            "--category",
+            "1.1.1",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    // Planted: 10 burglaries a week October-February, 4 otherwise (ratio 2.5).
+    let (mut winter, mut winter_days, mut summer, mut summer_days) = (0.0, 0.0, 0.0, 0.0);
+    for r in read_csv(&out) {
+        let month: u32 = r["start"][5..7].parse().unwrap();
+        let w: f64 = r["weight"].parse().unwrap();
+        let days: f64 = r["days_in_period"].parse().unwrap();
+        if matches!(month, 10 | 11 | 12 | 1 | 2) {
+            winter += w;
+            winter_days += days;
+        } else if (4..=9).contains(&month) {
+            summer += w;
+            summer_days += days;
+        }
+    }
+    let ratio = (winter / winter_days) / (summer / summer_days);
+    assert!((1.9..3.2).contains(&ratio), "winter/summer rate {ratio}");
+}
+
+#[test]
+fn nightlife_violence_is_on_weekend_nights_and_new_hot_spot_on_small_demo() {
+    let d = small_demo();
+    let out = d.files.join("centre_hours.json");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "time",
+            "--by",
+            "hour-of-week",
+            "--area",
+            "BU19990004",
+            "--category",
+            "1.4.3,1.4.4,1.4.5,2.1.1,3.6.4",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let slots: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let slots = slots.as_array().unwrap();
+    assert_eq!(slots.len(), 168);
+    let total: f64 = slots.iter().map(|s| s["weight"].as_f64().unwrap()).sum();
+    // Planted: Thursday-Saturday 22:00-04:00 (18 of 168 hours, 11 %), "mostly".
+    let night: f64 = slots
+        .iter()
+        .filter(|s| {
+            let slot = s["slot"].as_u64().unwrap();
+            let (day, hour) = (slot / 24, slot % 24);
+            (matches!(day, 3..=5) && hour >= 22) || (matches!(day, 4..=6) && hour < 4)
+        })
+        .map(|s| s["weight"].as_f64().unwrap())
+        .sum();
+    assert!(total > 20.0);
+    assert!(night / total > 0.5, "night share {}", night / total);
+
+    // Emerging on the 10 weeks: the tower block's cells (planted from week 3) are new or consecutive hot spots.
+    let out = d.files.join("emerging.gpkg");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--bins",
+            "grid:100",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let ds = Dataset::open(&out).unwrap();
+    let mut layer = ds.layer_by_name("emerging").unwrap();
+    let cat = layer.defn().field_index("category").unwrap();
+    let mut classes = HashMap::new();
+    for f in layer.features() {
+        use geo::BoundingRect;
+        let g = f.geometry().unwrap().to_geo().unwrap();
+        let r = g.bounding_rect().unwrap();
+        assert!((r.width() - 100.0).abs() < 1e-9 && (r.height() - 100.0).abs() < 1e-9);
+        classes.insert(
+            (r.min().x as i64, r.min().y as i64),
+            f.field_as_string(cat).unwrap().unwrap(),
+        );
+    }
+    let got = pattern_classes(&ground_truth(&d.files), &classes);
+    let towers = &got["new_torenflats"];
+    let hot: u64 = towers
+        .iter()
+        .filter(|(k, _)| k.as_str() == "new_hot_spot" || k.as_str() == "consecutive_hot_spot")
+        .map(|(_, v)| v)
+        .sum();
+    assert!(hot >= 3, "{towers:?}");
+}
+
+/// `aantal_inwoners` of an area from the CBS GeoPackage the demo wrote (read independently of the store).
+fn cbs_inhabitants(files: &Path, layer: &str, key: &str, code: &str) -> f64 {
+    let ds = Dataset::open(files.join("wijkenbuurten_2024_v1.gpkg")).unwrap();
+    let mut l = ds.layer_by_name(layer).unwrap();
+    let k = l.defn().field_index(key).unwrap();
+    let v = l.defn().field_index("aantal_inwoners").unwrap();
+    let value = l
+        .features()
+        .find(|f| f.field_as_string(k).unwrap().as_deref() == Some(code))
+        .map(|f| f.field_as_double(v).unwrap().unwrap());
+    value.unwrap()
+}
+
+#[test]
+fn compare_rates_and_change_on_the_default_demo() {
+    let d = default_demo();
+    let out = d.files.join("compare.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "compare",
+            "--areas",
+            "BU19990000,WK1999AE",
+            "--from",
+            "2024-07-01",
+            "--to",
+            "2024-09-29",
+            "--vs-from",
+            "2023-07-01",
+            "--vs-to",
+            "2023-09-30",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    assert_eq!(rows.len(), 2);
+    let (days, days_vs) = (91.0, 92.0);
+    for (r, layer, key) in [
+        (&rows[0], "buurten", "buurtcode"),
+        (&rows[1], "wijken", "wijkcode"),
+    ] {
+        let f = |c: &str| -> f64 { r[c].parse().unwrap() };
+        let inh = cbs_inhabitants(&d.files, layer, key, &r["area"]);
+        assert_eq!(f("inhabitants"), inh);
+        assert!((f("per_1000_inhabitants") - f("count") / inh * 1000.0).abs() < 1e-9);
+        assert!((f("per_1000_addresses") - f("count") / f("addresses") * 1000.0).abs() < 1e-9);
+        let rr = (f("count") / days) / (f("count_vs") / days_vs);
+        assert!((f("rate_ratio") - rr).abs() < 1e-12);
+        assert!(f("ci_lower") < rr && rr < f("ci_upper"));
+    }
+    // Planted: bike theft at the station falls from 12 to 3 a week; the tower block's trouble is new.
+    let f = |r: &HashMap<String, String>, c: &str| -> f64 { r[c].parse().unwrap() };
+    assert!(f(&rows[0], "rate_ratio") < 1.0 && f(&rows[0], "p") < 0.01);
+    assert!(f(&rows[1], "rate_ratio") > 1.0 && f(&rows[1], "p") < 0.01);
+}
+
+#[test]
+fn cannabis_profile_counts_the_planted_farm_addresses() {
+    let d = default_demo();
+    let out = d.files.join("profile.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "profile",
+            "--category",
+            "3.1.1",
+            "--area",
+            "GM1999",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    // Oracle: the farm addresses of the ground truth, their bouwjaar read from bag-light.gpkg, classed as the
+    // profile documents (<1945, 1945-1969, 1970-1989, 1990-2009, >=2010).
+    let gt = ground_truth(&d.files);
+    let farms: Vec<String> = gt["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cannabis_farms")
+        .unwrap()["farm_addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let ds = Dataset::open(d.files.join("bag-light.gpkg")).unwrap();
+    let mut vbo = ds.layer_by_name("verblijfsobject").unwrap();
+    let id = vbo.defn().field_index("identificatie").unwrap();
+    let bj = vbo.defn().field_index("bouwjaar").unwrap();
+    let bouwjaar: HashMap<String, i64> = vbo
+        .features()
+        .filter_map(|f| {
+            Some((
+                f.field_as_string(id).ok()??,
+                f.field_as_integer64(bj).ok()??,
+            ))
+        })
+        .collect();
+    let mut want: BTreeMap<&str, u64> = BTreeMap::new();
+    for a in &farms {
+        let class = match bouwjaar[a] {
+            ..=1944 => "<1945",
+            1945..=1969 => "1945-1969",
+            1970..=1989 => "1970-1989",
+            1990..=2009 => "1990-2009",
+            _ => ">=2010",
+        };
+        *want.entry(class).or_default() += 1;
+    }
+    let got: BTreeMap<&str, u64> = rows
+        .iter()
+        .filter(|r| r["dimension"] == "bouwjaar" && r["incidents"] != "0")
+        .map(|r| (r["class"].as_str(), r["incidents"].parse().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    // The planted risk class (1960-1975, 70-100 m2 dwellings) and the business units stand out.
+    let row = |dim: &str, class: &str| {
+        rows.iter()
+            .find(|r| r["dimension"] == dim && r["class"] == class)
+            .unwrap()
+    };
+    for (dim, class) in [
+        ("oppervlakte", "75-99"),
+        ("gebruiksdoel", "industriefunctie"),
+    ] {
+        let lower: f64 = row(dim, class)["rr_ci_lower"].parse().unwrap();
+        assert!(lower > 1.0, "{dim} {class}: RR lower bound {lower}");
+    }
+}
+
+/// Located incidents of `buurt` in `from..=to` per `brandpunt stats` (a separate code path: SQL aggregation).
+fn stats_count(d: &Demo, buurt: &str, from: &str, to: &str) -> u64 {
+    let out = ok(
+        &d.db,
+        &["stats", "--by", "buurt", "--from", from, "--to", to],
+    );
+    out.lines()
+        .skip(1)
+        .filter(|l| l.starts_with(&format!("{buurt},")))
+        .map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn striking_month_finds_the_new_trouble_at_the_towers() {
+    let d = default_demo();
+    let out = d.files.join("striking.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "striking",
+            "--month",
+            "2024-09",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    assert_eq!(rows.len(), 62, "every buurt of the boundary set");
+    // Planted: new trouble at the tower block in the last 7 weeks -> the most striking buurt, an increase.
+    assert_eq!(rows[0]["area"], "BU1999AE01");
+    assert_eq!(rows[0]["direction"], "increase");
+    for buurt in ["BU1999AE01", "BU19990000"] {
+        let r = rows.iter().find(|r| r["area"] == buurt).unwrap();
+        let observed = stats_count(d, buurt, "2024-09-01", "2024-09-30");
+        assert_eq!(r["observed"], observed.to_string(), "{buurt}");
+        let mut history = 0;
+        for m in 0..12 {
+            let (y, mo) = if m < 4 { (2023, 9 + m) } else { (2024, m - 3) };
+            let first = chrono::NaiveDate::from_ymd_opt(y, mo, 1).unwrap();
+            let last = first
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap()
+                .pred_opt()
+                .unwrap();
+            history += stats_count(d, buurt, &first.to_string(), &last.to_string());
+        }
+        let expected = (history as f64 / 12.0).max(0.5);
+        let got: f64 = r["expected"].parse().unwrap();
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "{buurt}: {got} vs {expected}"
+        );
+        // Exact Poisson upper tail P(X >= observed), summed term by term (no cancellation).
+        let pmf = |k: u64| {
+            let ln = -expected + k as f64 * expected.ln()
+                - (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
+            ln.exp()
+        };
+        let upper: f64 = (observed..observed + 400).map(pmf).sum();
+        let p: f64 = r["p_increase"].parse().unwrap();
+        assert!((p - upper).abs() <= 1e-9 * upper, "{buurt}: {p} vs {upper}");
+    }
+}
+
+#[test]
+fn evaluate_methods_on_a_train_test_split_of_the_default_demo() {
+    let d = default_demo();
+    let out = d.files.join("evaluate.json");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "evaluate",
+            "--bins",
+            "grid:100",
+            "--train-from",
+            "2023-10-02",
+            "--train-to",
+            "2024-06-30",
+            "--test-from",
+            "2024-07-01",
+            "--test-to",
+            "2024-09-29",
+            "--top",
+            "5",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let rows = rows.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "kde_top5",
+            "gistar_hot95",
+            "emerging_hot",
+            "last_period_top5"
+        ]
+    );
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap();
+    let total = f(&rows[0], "test_total");
+    for r in rows {
+        // The definitions (Chainey et al. 2008; Levine 2008) tie the columns together.
+        assert_eq!(f(r, "test_total"), total);
+        assert!((f(r, "hit_rate") - f(r, "test_hits") / total).abs() < 1e-12);
+        assert!((f(r, "pai") - f(r, "hit_rate") / f(r, "area_share")).abs() < 1e-9);
+        assert!((f(r, "rri") - f(r, "pai") / f(r, "train_pai")).abs() < 1e-9);
+        assert!((0.0..=1.0).contains(&f(r, "pei")));
+        // The demo has planted, lasting hot spots: every method beats random selection clearly.
+        assert!(f(r, "pai") > 2.0, "{r}");
+    }
+    // Top 5 %: the selection stops at the first cell that reaches 5 % of the study area.
+    let kde = &rows[0];
+    let cell_share = f(kde, "area_share") / f(kde, "hotspot_cells");
+    assert!(f(kde, "area_share") >= 0.05 - 1e-12);
+    assert!(f(kde, "area_share") < 0.05 + cell_share);
+}
+
+#[test]
+fn gistar_per_buurt_counts_equal_stats_and_h3_counts_every_incident() {
+    let d = small_demo();
+    let out = d.files.join("gistar_buurt.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "gistar",
+            "--bins",
+            "buurt",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    // Every buurt of the boundary set, empty ones included, with the count `brandpunt stats` gives.
+    assert_eq!(rows.len(), 62);
+    let stats = ok(&d.db, &["stats", "--by", "buurt"]);
+    let mut want: HashMap<String, f64> = HashMap::new();
+    for l in stats.lines().skip(1) {
+        let parts: Vec<&str> = l.split(',').collect();
+        *want.entry(parts[0].to_string()).or_default() += parts[2].parse::<f64>().unwrap();
+    }
+    for r in &rows {
+        let v: f64 = r["value"].parse().unwrap();
+        assert_eq!(v, want.get(&r["id"]).copied().unwrap_or(0.0), "{}", r["id"]);
+    }
+
+    let out = d.files.join("gistar_h3.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "gistar",
+            "--bins",
+            "h3:9",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    let located = brandpunt::store::SqliteStore::open(&d.db)
+        .unwrap()
+        .incidents(&brandpunt::store::IncidentFilter {
+            tenant: "default".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .iter()
+        .filter(|i| i.x_m.is_some())
+        .count();
+    let total: f64 = col(&rows, "value").iter().sum();
+    assert_eq!(total, located as f64);
+    assert!(rows
+        .iter()
+        .all(|r| r["id"].len() == 15 && r["id"].starts_with("89")));
+}
+
+#[test]
+fn wdq_of_the_station_against_a_control_wijk() {
+    let d = default_demo();
+    let out = d.files.join("wdq.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "compare",
+            "--areas",
+            "BU19990000",
+            "--from",
+            "2024-07-01",
+            "--to",
+            "2024-09-29",
+            "--vs-from",
+            "2023-07-01",
+            "--vs-to",
+            "2023-09-30",
+            "--intervention-target",
+            "BU19990000",
+            "--buffer-m",
+            "250",
+            "--control",
+            "WK199903",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    assert_eq!(rows.len(), 1);
+    let f = |c: &str| -> f64 { rows[0][c].parse().unwrap() };
+    // Target and control counts are the per-buurt counts of `brandpunt stats` in both periods.
+    let wijk = |from: &str, to: &str| -> u64 {
+        let out = ok(
+            &d.db,
+            &["stats", "--by", "wijk", "--from", from, "--to", to],
+        );
+        out.lines()
+            .filter(|l| l.starts_with("WK199903,"))
+            .map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        f("target_before") as u64,
+        stats_count(d, "BU19990000", "2023-07-01", "2023-09-30")
+    );
+    assert_eq!(
+        f("target_after") as u64,
+        stats_count(d, "BU19990000", "2024-07-01", "2024-09-29")
+    );
+    assert_eq!(f("control_before") as u64, wijk("2023-07-01", "2023-09-30"));
+    assert_eq!(f("control_after") as u64, wijk("2024-07-01", "2024-09-29"));
+    // Bowers & Johnson (2003).
+    let s = f("target_after") / f("control_after") - f("target_before") / f("control_before");
+    let b = f("buffer_after") / f("control_after") - f("buffer_before") / f("control_before");
+    assert!((f("success_measure") - s).abs() < 1e-12);
+    assert!((f("buffer_measure") - b).abs() < 1e-12);
+    assert!((f("wdq") - b / s).abs() < 1e-12);
+    assert_eq!(f("gross_effect"), f("target_before") - f("target_after"));
+    // Planted: bike theft at the station falls from 12 to 3 a week -> the target improved.
+    assert!(s < 0.0);
+}
