@@ -53,6 +53,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use rayon::iter::Either;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -602,28 +603,23 @@ fn finish(
     };
     // Records are independent once split, so they are converted in parallel; `collect` keeps file order,
     // which the duplicate rule below relies on.
+    // `partition_map` fills both vectors in order without an intermediate vector of results.
     let data = cells.records.get(header_idx + 1..).unwrap_or_default();
-    let converted: Vec<Option<Result<DeliveryRow, Rejection>>> = data
+    let (mut rows, mut rejections): (Vec<DeliveryRow>, Vec<Rejection>) = data
         .par_iter()
         .with_min_len(1024)
-        .map(|&span| {
+        .filter_map(|&span| {
             let record = Rec {
                 cells: &cells,
                 span,
             };
             (!record.is_blank()).then(|| ctx.row(record))
         })
-        .collect();
-    let mut rows: Vec<DeliveryRow> = Vec::with_capacity(converted.len());
-    let mut rejections: Vec<Rejection> = Vec::new();
-    let mut total_rows = 0u64;
-    for result in converted.into_iter().flatten() {
-        total_rows += 1;
-        match result {
-            Ok(row) => rows.push(row),
-            Err(rej) => rejections.push(rej),
-        }
-    }
+        .partition_map(|result| match result {
+            Ok(row) => Either::Left(row),
+            Err(rej) => Either::Right(rej),
+        });
+    let total_rows = (rows.len() + rejections.len()) as u64;
     drop(cells);
 
     // Duplicates: the last accepted row of a registratienummer wins.
@@ -1015,73 +1011,105 @@ impl RowContext<'_> {
 /// The stable content hash of a row: SHA-256 hex over its normalised fields, excluding `line` and
 /// `content_hash` itself. Absent values and empty strings hash differently.
 pub fn content_hash(row: &DeliveryRow) -> String {
-    // The byte stream is `name \x1f value \x1e` per present value and `name \x00 \x1e` per absent one. The
-    // values are streamed into the hasher (formatting numbers and timestamps without temporary strings);
-    // the bytes are exactly those of `to_string()` / `format!("{v}")`, so stored hashes stay valid.
-    let mut h = HashWriter(Sha256::new());
-    fn text(h: &mut HashWriter, name: &str, value: Option<&str>) {
-        h.0.update(name.as_bytes());
+    // The byte stream is `name \x1f value \x1e` per present value and `name \x00 \x1e` per absent one, with
+    // values formatted exactly as `to_string()` / `format!("{v}")` would (stored hashes stay valid). It is
+    // built in a per-thread buffer and hashed in one call: no allocation per field and no hasher call per
+    // formatted character.
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut buf) => hash_stream(row, &mut buf),
+        // Not reachable (no re-entry), but never panic: use a fresh buffer.
+        Err(_) => hash_stream(row, &mut String::new()),
+    })
+}
+
+fn hash_stream(row: &DeliveryRow, buf: &mut String) -> String {
+    buf.clear();
+    fn text(buf: &mut String, name: &str, value: Option<&str>) {
+        buf.push_str(name);
         match value {
             Some(v) => {
-                h.0.update(b"\x1f");
-                h.0.update(v.as_bytes());
+                buf.push('\x1f');
+                buf.push_str(v);
             }
-            None => h.0.update(b"\x00"),
+            None => buf.push('\x00'),
         }
-        h.0.update(b"\x1e");
+        buf.push('\x1e');
     }
-    fn shown(h: &mut HashWriter, name: &str, value: Option<&dyn std::fmt::Display>) {
-        h.0.update(name.as_bytes());
+    fn number(buf: &mut String, name: &str, value: Option<f64>) {
+        buf.push_str(name);
         match value {
             Some(v) => {
-                h.0.update(b"\x1f");
-                // Writing into the hasher cannot fail.
-                let _ = write!(h, "{v}");
+                buf.push('\x1f');
+                // Writing into a String cannot fail.
+                let _ = write!(buf, "{v}");
             }
-            None => h.0.update(b"\x00"),
+            None => buf.push('\x00'),
         }
-        h.0.update(b"\x1e");
+        buf.push('\x1e');
     }
-    fn num(v: &Option<f64>) -> Option<&dyn std::fmt::Display> {
-        v.as_ref().map(|v| v as &dyn std::fmt::Display)
+    fn timestamp(buf: &mut String, name: &str, value: NaiveDateTime) {
+        buf.push_str(name);
+        buf.push('\x1f');
+        push_datetime(buf, value);
+        buf.push('\x1e');
     }
-    text(&mut h, "registratienummer", Some(&row.registration));
-    // NaiveDateTime's Display is the fixed ISO form `2024-03-15 14:30:00` (no strftime parsing per row).
-    shown(&mut h, "begin", Some(&row.begin));
-    shown(&mut h, "end", Some(&row.end));
+    text(buf, "registratienummer", Some(&row.registration));
+    timestamp(buf, "begin", row.begin);
+    timestamp(buf, "end", row.end);
     text(
-        &mut h,
+        buf,
         "time_known",
         Some(if row.time_known { "1" } else { "0" }),
     );
-    text(&mut h, "category_code", row.category_code.as_deref());
-    text(&mut h, "category_label", row.category_label.as_deref());
-    text(&mut h, "straat", row.street.as_deref());
-    text(&mut h, "huisnummer", row.huisnummer.as_deref());
-    text(&mut h, "huisletter", row.huisletter.as_deref());
-    text(&mut h, "toevoeging", row.toevoeging.as_deref());
-    text(&mut h, "postcode", row.postcode.as_deref());
-    text(&mut h, "plaats", row.plaats.as_deref());
-    shown(&mut h, "x", num(&row.x_m));
-    shown(&mut h, "y", num(&row.y_m));
-    shown(&mut h, "lat", num(&row.lat));
-    shown(&mut h, "lon", num(&row.lon));
-    text(&mut h, "buurtcode", row.buurtcode.as_deref());
+    text(buf, "category_code", row.category_code.as_deref());
+    text(buf, "category_label", row.category_label.as_deref());
+    text(buf, "straat", row.street.as_deref());
+    text(buf, "huisnummer", row.huisnummer.as_deref());
+    text(buf, "huisletter", row.huisletter.as_deref());
+    text(buf, "toevoeging", row.toevoeging.as_deref());
+    text(buf, "postcode", row.postcode.as_deref());
+    text(buf, "plaats", row.plaats.as_deref());
+    number(buf, "x", row.x_m);
+    number(buf, "y", row.y_m);
+    number(buf, "lat", row.lat);
+    number(buf, "lon", row.lon);
+    text(buf, "buurtcode", row.buurtcode.as_deref());
     for (k, v) in &row.extra {
-        h.0.update(b"extra:");
-        text(&mut h, k, Some(v));
+        buf.push_str("extra:");
+        text(buf, k, Some(v));
     }
-    to_hex(&h.0.finalize())
+    to_hex(&Sha256::digest(buf.as_bytes()))
 }
 
-/// Streams formatted text into a SHA-256 state.
-struct HashWriter(Sha256);
-
-impl std::fmt::Write for HashWriter {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.update(s.as_bytes());
-        Ok(())
+/// Appends `dt` as its `Display` form `2024-03-15 14:30:00`. Whole seconds in years 0..=9999 (every
+/// timestamp a delivery can produce) are written digit by digit; anything else goes through `Display`.
+fn push_datetime(buf: &mut String, dt: NaiveDateTime) {
+    use chrono::{Datelike, Timelike};
+    let year = dt.year();
+    if dt.nanosecond() != 0 || !(0..=9999).contains(&year) {
+        let _ = write!(buf, "{dt}");
+        return;
     }
+    let two = |buf: &mut String, v: u32| {
+        buf.push(char::from(b'0' + (v / 10 % 10) as u8));
+        buf.push(char::from(b'0' + (v % 10) as u8));
+    };
+    let year = year.unsigned_abs();
+    two(buf, year / 100);
+    two(buf, year % 100);
+    buf.push('-');
+    two(buf, dt.month());
+    buf.push('-');
+    two(buf, dt.day());
+    buf.push(' ');
+    two(buf, dt.hour());
+    buf.push(':');
+    two(buf, dt.minute());
+    buf.push(':');
+    two(buf, dt.second());
 }
 
 /// Lower-case hex of `bytes`.
@@ -1316,6 +1344,98 @@ mod tests {
             assert_eq!(row.content_hash, reference_hash(row));
         }
         assert_eq!(p.rows[1].x_m, Some(155_000.125));
+    }
+
+    #[test]
+    fn datetime_digits_match_display() {
+        let base = NaiveDate::from_ymd_opt(2024, 2, 29)
+            .unwrap()
+            .and_hms_opt(23, 59, 7)
+            .unwrap();
+        let cases = [
+            base,
+            NaiveDate::from_ymd_opt(1900, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(2199, 12, 31)
+                .unwrap()
+                .and_hms_opt(9, 5, 59)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(7, 3, 4)
+                .unwrap()
+                .and_hms_opt(1, 2, 3)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(12345, 3, 4)
+                .unwrap()
+                .and_hms_opt(1, 2, 3)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(-44, 3, 15)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap(),
+            base + chrono::Duration::milliseconds(250),
+        ];
+        for dt in cases {
+            let mut s = String::new();
+            push_datetime(&mut s, dt);
+            assert_eq!(s, dt.to_string());
+        }
+    }
+
+    /// Large enough to be split over several parallel chunks: order, line numbers and the duplicate rule
+    /// must be those of the documented sequential rule.
+    #[test]
+    fn parallel_conversion_keeps_order_and_duplicate_rule() {
+        let n = 20_000usize;
+        let mut text = String::from("registratienummer;pleegdatum;buurtcode\n");
+        for i in 0..n {
+            let date = if i % 7 == 3 {
+                "31-02-2024"
+            } else {
+                "01-01-2024"
+            };
+            text.push_str(&format!("R{};{date};BU{i}\n", i % 1000));
+            if i % 5000 == 17 {
+                text.push_str(" ; ;\n");
+            }
+        }
+        let p = read(&text);
+        // Physical line of row i: header + i + 1, plus the blank lines inserted before it.
+        let line = |i: usize| (i + 2 + (i + 4982) / 5000) as u64;
+        let valid = |i: usize| i % 7 != 3;
+        let mut winner = std::collections::HashMap::new();
+        for i in (0..n).filter(|&i| valid(i)) {
+            winner.insert(i % 1000, line(i));
+        }
+        let kept: Vec<u64> = (0..n)
+            .filter(|&i| valid(i) && winner[&(i % 1000)] == line(i))
+            .map(line)
+            .collect();
+        assert_eq!(p.rows.iter().map(|r| r.line).collect::<Vec<_>>(), kept);
+        assert_eq!(p.total_rows, n as u64);
+        assert_eq!(p.rejections.len(), n - kept.len());
+        let mut expected: Vec<(u64, String)> = (0..n)
+            .filter(|&i| !(valid(i) && winner[&(i % 1000)] == line(i)))
+            .map(|i| {
+                let reason = if valid(i) {
+                    format!(
+                        "dubbel in bestand: vervangen door regel {}",
+                        winner[&(i % 1000)]
+                    )
+                } else {
+                    "ongeldige datum '31-02-2024'".to_string()
+                };
+                (line(i), reason)
+            })
+            .collect();
+        expected.sort();
+        let got: Vec<(u64, String)> = p
+            .rejections
+            .iter()
+            .map(|r| (r.line, r.reason.clone()))
+            .collect();
+        assert_eq!(got, expected);
     }
 
     #[test]
