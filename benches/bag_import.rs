@@ -89,10 +89,12 @@ fn child(gpkg: &Path, gemeente: &str) -> Result<(), Box<dyn std::error::Error>> 
         samples.push((layer.to_string(), done, status_kib("VmRSS:")));
     };
     let t = Instant::now();
+    let cpu0 = cpu_seconds();
     let mut sink = store.address_sink(&gemeenten)?;
     let summary = read_bag(gpkg, &gemeenten, &assign, sink.as_mut(), &mut progress)?;
     let stored = sink.finish()?;
     let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
     let objects = summary.verblijfsobjecten + summary.ligplaatsen + summary.standplaatsen;
     let hwm = status_kib("VmHWM:");
     let label = if gemeente.is_empty() {
@@ -102,11 +104,14 @@ fn child(gpkg: &Path, gemeente: &str) -> Result<(), Box<dyn std::error::Error>> 
     };
     println!(
         "bag_import [{label}]: {objects} address objects stored ({stored} rows), {} panden kept, {} skipped, \
-         {:.1} s, {:.0} address objects/s; RSS before import {:.0} MiB, peak (VmHWM) {:.0} MiB",
+         {:.1} s wall ({:.0} address objects/s), {:.1} CPU-s ({:.0} address objects per CPU-s); \
+         RSS before import {:.0} MiB, peak (VmHWM) {:.0} MiB",
         summary.panden,
         summary.skipped,
         secs,
         objects as f64 / secs,
+        cpu,
+        objects as f64 / cpu.max(1e-9),
         rss_before as f64 / 1024.0,
         hwm as f64 / 1024.0
     );
@@ -126,6 +131,21 @@ fn child(gpkg: &Path, gemeente: &str) -> Result<(), Box<dyn std::error::Error>> 
     }
     println!("{line}");
     Ok(())
+}
+
+/// User + system CPU seconds of this process so far (`/proc/self/stat`, clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// A `kB` value from `/proc/self/status` (0 when unavailable).
