@@ -47,6 +47,12 @@
 //! - `extra`: every `[extra]` name of the mapping is present, with an empty string for an empty cell.
 //! - `content_hash`: SHA-256 (hex) over all normalised fields (not the line number), so the same incident
 //!   read from CSV or XLSX, in any encoding, gets the same hash, and any change of content a new one.
+//!
+//! # Performance
+//! All cells of a file are kept in one flat buffer (no allocation per record or field); records are
+//! converted to rows in parallel (rayon), collected in file order, so line numbers, the duplicate rule and
+//! the order of rejections do not depend on the thread count. The content hash is built per row in a
+//! per-thread buffer and hashed once. See `BENCHMARKS.md` ("Police delivery reader").
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
