@@ -47,11 +47,20 @@
 //! - `extra`: every `[extra]` name of the mapping is present, with an empty string for an empty cell.
 //! - `content_hash`: SHA-256 (hex) over all normalised fields (not the line number), so the same incident
 //!   read from CSV or XLSX, in any encoding, gets the same hash, and any change of content a new one.
+//!
+//! # Performance
+//! All cells of a file are kept in one flat buffer (no allocation per record or field); records are
+//! converted to rows in parallel (rayon), collected in file order, so line numbers, the duplicate rule and
+//! the order of rejections do not depend on the thread count. The content hash is built per row in a
+//! per-thread buffer and hashed once. See `BENCHMARKS.md` ("Police delivery reader").
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use rayon::iter::Either;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::mapping::{resolve_headers, Column, Mapping, Resolved};
@@ -210,9 +219,124 @@ pub(crate) struct Record {
     pub fields: Vec<String>,
 }
 
-impl Record {
+/// All cells of a sheet in one flat buffer, so that reading a large CSV costs no allocation per record or
+/// per field: the CSV reader appends every field to `text`, `ends` holds the end offset of every field, and
+/// each record names its range of fields.
+#[derive(Debug, Default)]
+struct Cells {
+    /// The concatenated field texts.
+    text: String,
+    /// End offset in `text` of each field (the start is the previous field's end).
+    ends: Vec<usize>,
+    /// The records in file order.
+    records: Vec<Span>,
+    /// XLSX cells: plain numbers in date/time columns may be Excel serials.
+    excel_serials: bool,
+}
+
+/// One record of [`Cells`]: its physical line and fields `first..first + len`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    line: u64,
+    first: usize,
+    len: usize,
+}
+
+impl Cells {
+    /// Starts a record at `line`; the following [`Cells::push_field`] calls fill it.
+    fn start_record(&mut self, line: u64) {
+        self.records.push(Span {
+            line,
+            first: self.ends.len(),
+            len: 0,
+        });
+    }
+
+    /// Appends a field to the last started record.
+    fn push_field(&mut self, field: &str) {
+        if let Some(last) = self.records.last_mut() {
+            self.text.push_str(field);
+            self.ends.push(self.text.len());
+            last.len += 1;
+        }
+    }
+
+    fn record(&self, i: usize) -> Option<Rec<'_>> {
+        self.records.get(i).map(|&span| Rec { cells: self, span })
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Rec<'_>> + '_ {
+        self.records
+            .iter()
+            .map(move |&span| Rec { cells: self, span })
+    }
+
+    /// Copies a [`Table`] (XLSX) into the flat form.
+    fn from_table(table: Table) -> Cells {
+        let n_fields = table.records.iter().map(|r| r.fields.len()).sum();
+        let n_bytes = table
+            .records
+            .iter()
+            .flat_map(|r| r.fields.iter())
+            .map(String::len)
+            .sum();
+        let mut cells = Cells {
+            text: String::with_capacity(n_bytes),
+            ends: Vec::with_capacity(n_fields),
+            records: Vec::with_capacity(table.records.len()),
+            excel_serials: table.excel_serials,
+        };
+        for record in &table.records {
+            cells.start_record(record.line);
+            for f in &record.fields {
+                cells.push_field(f);
+            }
+        }
+        cells
+    }
+}
+
+/// A borrowed record of [`Cells`].
+#[derive(Clone, Copy)]
+struct Rec<'a> {
+    cells: &'a Cells,
+    span: Span,
+}
+
+impl<'a> Rec<'a> {
+    fn line(&self) -> u64 {
+        self.span.line
+    }
+
+    fn len(&self) -> usize {
+        self.span.len
+    }
+
+    /// Field `i`, or `None` beyond the end of the record.
+    fn get(&self, i: usize) -> Option<&'a str> {
+        if i >= self.span.len {
+            return None;
+        }
+        let j = self.span.first + i;
+        let start = match j.checked_sub(1) {
+            Some(prev) => *self.cells.ends.get(prev)?,
+            None => 0,
+        };
+        let end = *self.cells.ends.get(j)?;
+        self.cells.text.get(start..end)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let rec = *self;
+        (0..rec.span.len).filter_map(move |i| rec.get(i))
+    }
+
     fn is_blank(&self) -> bool {
-        self.fields.iter().all(|f| f.trim().is_empty())
+        self.iter().all(|f| f.trim().is_empty())
+    }
+
+    fn to_strings(self) -> Vec<String> {
+        self.iter().map(str::to_string).collect()
     }
 }
 
@@ -238,7 +362,14 @@ pub fn read_delivery(
         let table =
             super::xlsx::read_xlsx_path(path, &file, mapping.and_then(|m| m.sheet.as_deref()))?;
         return finish(
-            &file, file_name, &bytes, "xlsx", "utf-8", None, table, mapping,
+            &file,
+            file_name,
+            &bytes,
+            "xlsx",
+            "utf-8",
+            None,
+            Cells::from_table(table),
+            mapping,
         );
     }
     parse_bytes(&file, file_name, &bytes, mapping)
@@ -264,7 +395,7 @@ pub fn read_delivery_bytes(
             "xlsx",
             "utf-8",
             None,
-            table,
+            Cells::from_table(table),
             mapping,
         );
     }
@@ -307,13 +438,19 @@ fn parse_bytes(
 
 /// Splits CSV text into records with physical line numbers. Malformed quoting never fails: the csv crate
 /// reads an unterminated quote to the end of the input, which then shows up as a rejected row.
-fn csv_table(text: &str, delimiter: char) -> Table {
+fn csv_table(text: &str, delimiter: char) -> Cells {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(u8::try_from(delimiter).unwrap_or(b';'))
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut records = Vec::new();
+    // Typical exports have ~100 bytes and ~14 fields per line.
+    let mut cells = Cells {
+        text: String::with_capacity(text.len()),
+        ends: Vec::with_capacity(text.len() / 8),
+        records: Vec::with_capacity(text.len() / 64),
+        excel_serials: false,
+    };
     let mut record = csv::StringRecord::new();
     // The csv crate's own line counter skips blank lines, so count newlines up to each record's byte offset.
     let bytes = text.as_bytes();
@@ -331,20 +468,17 @@ fn csv_table(text: &str, delimiter: char) -> Table {
                 }
                 line += count_line_breaks(bytes, counted_to, upto);
                 counted_to = upto;
-                records.push(Record {
-                    line,
-                    fields: record.iter().map(str::to_string).collect(),
-                });
+                cells.start_record(line);
+                for field in record.iter() {
+                    cells.push_field(field);
+                }
             }
             Ok(false) => break,
             // Only UTF-8 errors are possible on &str input; skip such a record rather than stop.
             Err(_) => continue,
         }
     }
-    Table {
-        records,
-        excel_serials: false,
-    }
+    cells
 }
 
 /// Line breaks in `bytes[from..to]` as the csv crate sees them: `\r\n`, `\n` and a lone `\r` each end a
@@ -399,26 +533,28 @@ fn finish(
     format: &'static str,
     encoding: &'static str,
     delimiter: Option<char>,
-    table: Table,
+    cells: Cells,
     mapping: Option<&Mapping>,
 ) -> Result<ParsedDelivery, DeliveryError> {
-    let non_blank: Vec<usize> = table
-        .records
+    // The header is searched among the first non-blank records only.
+    let header_candidates: Vec<(usize, Vec<String>)> = cells
         .iter()
         .enumerate()
         .filter(|(_, r)| !r.is_blank())
-        .map(|(i, _)| i)
+        .take(HEADER_SEARCH)
+        .map(|(i, r)| (i, r.to_strings()))
         .collect();
-    let Some(&first) = non_blank.first() else {
+    let Some((first, _)) = header_candidates.first() else {
         return Err(DeliveryError::Empty {
             file: file.to_string(),
         });
     };
+    let first = *first;
     let mut chosen: Option<(usize, Resolved)> = None;
-    for &i in non_blank.iter().take(HEADER_SEARCH) {
-        if let Ok(r) = resolve_headers(&table.records[i].fields, mapping) {
+    for (i, fields) in &header_candidates {
+        if let Ok(r) = resolve_headers(fields, mapping) {
             if missing_requirements(&r).is_empty() {
-                chosen = Some((i, r));
+                chosen = Some((*i, r));
                 break;
             }
         }
@@ -428,12 +564,11 @@ fn finish(
         None => {
             // Report on the most header-like record (most recognised columns; the first on ties), so a
             // title line above a header that lacks only a location column does not hide that header.
-            let best = non_blank
+            let best = header_candidates
                 .iter()
-                .take(HEADER_SEARCH)
-                .filter_map(|&i| {
-                    let r = resolve_headers(&table.records[i].fields, mapping).ok()?;
-                    Some((r.cols.iter().flatten().count(), i))
+                .filter_map(|(i, fields)| {
+                    let r = resolve_headers(fields, mapping).ok()?;
+                    Some((r.cols.iter().flatten().count(), *i))
                 })
                 .fold(None, |acc: Option<(usize, usize)>, (n, i)| match acc {
                     Some((best_n, _)) if best_n >= n => acc,
@@ -441,9 +576,9 @@ fn finish(
                 })
                 .filter(|&(n, _)| n > 0)
                 .map_or(first, |(_, i)| i);
-            let headers = &table.records[best].fields;
+            let headers = cells.record(best).map(Rec::to_strings).unwrap_or_default();
             let resolved =
-                resolve_headers(headers, mapping).map_err(|reason| DeliveryError::Mapping {
+                resolve_headers(&headers, mapping).map_err(|reason| DeliveryError::Mapping {
                     file: file.to_string(),
                     reason,
                 })?;
@@ -458,29 +593,44 @@ fn finish(
             });
         }
     };
-    let headers = table.records[header_idx].fields.clone();
+    let headers = cells
+        .record(header_idx)
+        .map(Rec::to_strings)
+        .unwrap_or_default();
     let ctx = RowContext {
+        needed: headers
+            .iter()
+            .rposition(|h| !h.trim().is_empty())
+            .map_or(0, |i| i + 1),
         headers: &headers,
         resolved: &resolved,
         date_format: mapping.and_then(|m| m.date_format.as_deref()),
-        excel_serials: table.excel_serials,
+        excel_serials: cells.excel_serials,
     };
-    let mut rows: Vec<DeliveryRow> = Vec::new();
-    let mut rejections: Vec<Rejection> = Vec::new();
-    let mut total_rows = 0u64;
-    for record in table.records.iter().skip(header_idx + 1) {
-        if record.is_blank() {
-            continue;
-        }
-        total_rows += 1;
-        match ctx.row(record) {
-            Ok(row) => rows.push(row),
-            Err(rej) => rejections.push(rej),
-        }
-    }
+    // Records are independent once split, so they are converted in parallel; `collect` keeps file order,
+    // which the duplicate rule below relies on.
+    // `partition_map` fills both vectors in order without an intermediate vector of results.
+    let data = cells.records.get(header_idx + 1..).unwrap_or_default();
+    let (mut rows, mut rejections): (Vec<DeliveryRow>, Vec<Rejection>) = data
+        .par_iter()
+        .with_min_len(1024)
+        .filter_map(|&span| {
+            let record = Rec {
+                cells: &cells,
+                span,
+            };
+            (!record.is_blank()).then(|| ctx.row(record))
+        })
+        .partition_map(|result| match result {
+            Ok(row) => Either::Left(row),
+            Err(rej) => Either::Right(rej),
+        });
+    let total_rows = (rows.len() + rejections.len()) as u64;
+    drop(cells);
 
     // Duplicates: the last accepted row of a registratienummer wins.
-    let mut last: HashMap<&str, u64> = HashMap::new();
+    let mut last: HashMap<&str, u64, FxBuild> = HashMap::default();
+    last.reserve(rows.len());
     for row in &rows {
         last.insert(row.registration.as_str(), row.line);
     }
@@ -521,9 +671,37 @@ fn finish(
     })
 }
 
+/// FxHash (the rustc hasher): a fast, non-cryptographic hasher for the in-memory duplicate map. Its values
+/// are never stored; registratienummers come from the police's own systems, not from an adversary.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// Everything needed to turn one record into a row.
 struct RowContext<'a> {
     headers: &'a [String],
+    /// Fields a record needs: up to the last non-blank header.
+    needed: usize,
     resolved: &'a Resolved,
     date_format: Option<&'a str>,
     excel_serials: bool,
@@ -532,7 +710,7 @@ struct RowContext<'a> {
 /// Builds a rejection for `record` from inside [`RowContext::row`].
 struct Reject<'a> {
     line: u64,
-    registration: Option<String>,
+    registration: Option<&'a str>,
     headers: &'a [String],
     resolved: &'a Resolved,
 }
@@ -541,7 +719,7 @@ impl Reject<'_> {
     fn at(&self, column: Option<Column>, reason: String) -> Rejection {
         Rejection {
             line: self.line,
-            registration: self.registration.clone(),
+            registration: self.registration.map(str::to_string),
             column: column
                 .and_then(|c| self.resolved.get(c))
                 .and_then(|i| self.headers.get(i))
@@ -603,10 +781,15 @@ pub fn normalise_postcode(value: &str) -> Option<String> {
 }
 
 impl RowContext<'_> {
-    fn field(&self, record: &Record, c: Column) -> Option<String> {
+    /// The cell of column `c`, trimmed and unwrapped ([`cell_text`]); `None` when absent or empty.
+    fn field<'r>(&self, record: Rec<'r>, c: Column) -> Option<&'r str> {
         let i = self.resolved.get(c)?;
-        let v = cell_text(record.fields.get(i)?);
-        (!v.is_empty()).then(|| v.to_string())
+        let v = cell_text(record.get(i)?);
+        (!v.is_empty()).then_some(v)
+    }
+
+    fn owned(&self, record: Rec<'_>, c: Column) -> Option<String> {
+        self.field(record, c).map(str::to_string)
     }
 
     fn date(&self, v: &str) -> Option<(NaiveDate, Option<NaiveTime>)> {
@@ -632,27 +815,22 @@ impl RowContext<'_> {
         })
     }
 
-    fn row(&self, record: &Record) -> Result<DeliveryRow, Rejection> {
+    fn row(&self, record: Rec<'_>) -> Result<DeliveryRow, Rejection> {
         let registration = self.field(record, Column::Registratienummer);
         let rj = Reject {
-            line: record.line,
-            registration: registration.clone(),
+            line: record.line(),
+            registration,
             headers: self.headers,
             resolved: self.resolved,
         };
-        let needed = self
-            .headers
-            .iter()
-            .rposition(|h| !h.trim().is_empty())
-            .map_or(0, |i| i + 1);
-        if record.fields.len() < needed {
+        let needed = self.needed;
+        if record.len() < needed {
             return Err(rj.at(
                 None,
-                format!("te weinig velden ({} van {needed})", record.fields.len()),
+                format!("te weinig velden ({} van {needed})", record.len()),
             ));
         }
         if record
-            .fields
             .iter()
             .skip(self.headers.len())
             .any(|f| !f.trim().is_empty())
@@ -661,12 +839,12 @@ impl RowContext<'_> {
                 None,
                 format!(
                     "te veel velden ({} van {}): verschoven regel?",
-                    record.fields.len(),
+                    record.len(),
                     self.headers.len()
                 ),
             ));
         }
-        let Some(registration) = registration.clone() else {
+        let Some(registration) = registration.map(str::to_string) else {
             return Err(rj.at(
                 Some(Column::Registratienummer),
                 "registratienummer ontbreekt".into(),
@@ -688,10 +866,10 @@ impl RowContext<'_> {
             rj.at(Some(c), format!("ongeldige datum '{v}'{hint}"))
         };
         let (begin_date, begin_embedded) = self
-            .date(&begin_raw)
-            .ok_or_else(|| bad_date(Column::PleegdatumBegin, &begin_raw))?;
+            .date(begin_raw)
+            .ok_or_else(|| bad_date(Column::PleegdatumBegin, begin_raw))?;
         let begin_time = match self.field(record, Column::PleegtijdBegin) {
-            Some(v) => Some(self.time(&v).ok_or_else(|| {
+            Some(v) => Some(self.time(v).ok_or_else(|| {
                 rj.at(
                     Some(Column::PleegtijdBegin),
                     format!("ongeldige tijd '{v}'"),
@@ -704,13 +882,13 @@ impl RowContext<'_> {
 
         let end_date = match self.field(record, Column::PleegdatumEind) {
             Some(v) => Some(
-                self.date(&v)
-                    .ok_or_else(|| bad_date(Column::PleegdatumEind, &v))?,
+                self.date(v)
+                    .ok_or_else(|| bad_date(Column::PleegdatumEind, v))?,
             ),
             None => None,
         };
         let end_time = match self.field(record, Column::PleegtijdEind) {
-            Some(v) => Some(self.time(&v).ok_or_else(|| {
+            Some(v) => Some(self.time(v).ok_or_else(|| {
                 rj.at(Some(Column::PleegtijdEind), format!("ongeldige tijd '{v}'"))
             })?),
             None => end_date.and_then(|(_, t)| t),
@@ -742,7 +920,7 @@ impl RowContext<'_> {
         let number = |c: Column| -> Result<Option<f64>, Rejection> {
             match self.field(record, c) {
                 None => Ok(None),
-                Some(v) => parse_decimal(&v)
+                Some(v) => parse_decimal(v)
                     .map(Some)
                     .ok_or_else(|| rj.at(Some(c), format!("ongeldig getal '{v}'"))),
             }
@@ -779,12 +957,12 @@ impl RowContext<'_> {
             _ => {}
         }
 
-        let street = self.field(record, Column::Straat);
-        let huisnummer = self.field(record, Column::Huisnummer);
+        let street = self.owned(record, Column::Straat);
+        let huisnummer = self.owned(record, Column::Huisnummer);
         let postcode = self
             .field(record, Column::Postcode)
-            .map(|p| normalise_postcode(&p).unwrap_or(p));
-        let buurtcode = self.field(record, Column::Buurtcode);
+            .map(|p| normalise_postcode(p).unwrap_or_else(|| p.to_string()));
+        let buurtcode = self.owned(record, Column::Buurtcode);
         if street.is_none()
             && postcode.is_none()
             && x_m.is_none()
@@ -798,23 +976,19 @@ impl RowContext<'_> {
         }
         let (category_code, category_label) = self
             .field(record, Column::MaatschappelijkeKlasse)
-            .map(|v| split_category(&v))
+            .map(split_category)
             .unwrap_or((None, None));
         let extra: BTreeMap<String, String> = self
             .resolved
             .extra
             .iter()
             .map(|(name, i)| {
-                let v = record
-                    .fields
-                    .get(*i)
-                    .map(|s| cell_text(s))
-                    .unwrap_or_default();
+                let v = record.get(*i).map(cell_text).unwrap_or_default();
                 (name.clone(), v.to_string())
             })
             .collect();
         let mut row = DeliveryRow {
-            line: record.line,
+            line: record.line(),
             registration,
             begin,
             end,
@@ -823,10 +997,10 @@ impl RowContext<'_> {
             category_label,
             street,
             huisnummer,
-            huisletter: self.field(record, Column::Huisletter),
-            toevoeging: self.field(record, Column::Toevoeging),
+            huisletter: self.owned(record, Column::Huisletter),
+            toevoeging: self.owned(record, Column::Toevoeging),
             postcode,
-            plaats: self.field(record, Column::Plaats),
+            plaats: self.owned(record, Column::Plaats),
             x_m,
             y_m,
             lat,
@@ -843,41 +1017,105 @@ impl RowContext<'_> {
 /// The stable content hash of a row: SHA-256 hex over its normalised fields, excluding `line` and
 /// `content_hash` itself. Absent values and empty strings hash differently.
 pub fn content_hash(row: &DeliveryRow) -> String {
-    let mut h = Sha256::new();
-    let mut put = |name: &str, value: Option<&str>| {
-        h.update(name.as_bytes());
+    // The byte stream is `name \x1f value \x1e` per present value and `name \x00 \x1e` per absent one, with
+    // values formatted exactly as `to_string()` / `format!("{v}")` would (stored hashes stay valid). It is
+    // built in a per-thread buffer and hashed in one call: no allocation per field and no hasher call per
+    // formatted character.
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut buf) => hash_stream(row, &mut buf),
+        // Not reachable (no re-entry), but never panic: use a fresh buffer.
+        Err(_) => hash_stream(row, &mut String::new()),
+    })
+}
+
+fn hash_stream(row: &DeliveryRow, buf: &mut String) -> String {
+    buf.clear();
+    fn text(buf: &mut String, name: &str, value: Option<&str>) {
+        buf.push_str(name);
         match value {
             Some(v) => {
-                h.update(b"\x1f");
-                h.update(v.as_bytes());
+                buf.push('\x1f');
+                buf.push_str(v);
             }
-            None => h.update(b"\x00"),
+            None => buf.push('\x00'),
         }
-        h.update(b"\x1e");
-    };
-    let num = |v: Option<f64>| v.map(|v| format!("{v}"));
-    put("registratienummer", Some(&row.registration));
-    // NaiveDateTime's Display is the fixed ISO form `2024-03-15 14:30:00` (no strftime parsing per row).
-    put("begin", Some(&row.begin.to_string()));
-    put("end", Some(&row.end.to_string()));
-    put("time_known", Some(if row.time_known { "1" } else { "0" }));
-    put("category_code", row.category_code.as_deref());
-    put("category_label", row.category_label.as_deref());
-    put("straat", row.street.as_deref());
-    put("huisnummer", row.huisnummer.as_deref());
-    put("huisletter", row.huisletter.as_deref());
-    put("toevoeging", row.toevoeging.as_deref());
-    put("postcode", row.postcode.as_deref());
-    put("plaats", row.plaats.as_deref());
-    put("x", num(row.x_m).as_deref());
-    put("y", num(row.y_m).as_deref());
-    put("lat", num(row.lat).as_deref());
-    put("lon", num(row.lon).as_deref());
-    put("buurtcode", row.buurtcode.as_deref());
-    for (k, v) in &row.extra {
-        put(&format!("extra:{k}"), Some(v));
+        buf.push('\x1e');
     }
-    to_hex(&h.finalize())
+    fn number(buf: &mut String, name: &str, value: Option<f64>) {
+        buf.push_str(name);
+        match value {
+            Some(v) => {
+                buf.push('\x1f');
+                // Writing into a String cannot fail.
+                let _ = write!(buf, "{v}");
+            }
+            None => buf.push('\x00'),
+        }
+        buf.push('\x1e');
+    }
+    fn timestamp(buf: &mut String, name: &str, value: NaiveDateTime) {
+        buf.push_str(name);
+        buf.push('\x1f');
+        push_datetime(buf, value);
+        buf.push('\x1e');
+    }
+    text(buf, "registratienummer", Some(&row.registration));
+    timestamp(buf, "begin", row.begin);
+    timestamp(buf, "end", row.end);
+    text(
+        buf,
+        "time_known",
+        Some(if row.time_known { "1" } else { "0" }),
+    );
+    text(buf, "category_code", row.category_code.as_deref());
+    text(buf, "category_label", row.category_label.as_deref());
+    text(buf, "straat", row.street.as_deref());
+    text(buf, "huisnummer", row.huisnummer.as_deref());
+    text(buf, "huisletter", row.huisletter.as_deref());
+    text(buf, "toevoeging", row.toevoeging.as_deref());
+    text(buf, "postcode", row.postcode.as_deref());
+    text(buf, "plaats", row.plaats.as_deref());
+    number(buf, "x", row.x_m);
+    number(buf, "y", row.y_m);
+    number(buf, "lat", row.lat);
+    number(buf, "lon", row.lon);
+    text(buf, "buurtcode", row.buurtcode.as_deref());
+    for (k, v) in &row.extra {
+        buf.push_str("extra:");
+        text(buf, k, Some(v));
+    }
+    to_hex(&Sha256::digest(buf.as_bytes()))
+}
+
+/// Appends `dt` as its `Display` form `2024-03-15 14:30:00`. Whole seconds in years 0..=9999 (every
+/// timestamp a delivery can produce) are written digit by digit; anything else goes through `Display`.
+fn push_datetime(buf: &mut String, dt: NaiveDateTime) {
+    use chrono::{Datelike, Timelike};
+    let year = dt.year();
+    if dt.nanosecond() != 0 || !(0..=9999).contains(&year) {
+        let _ = write!(buf, "{dt}");
+        return;
+    }
+    let two = |buf: &mut String, v: u32| {
+        buf.push(char::from(b'0' + (v / 10 % 10) as u8));
+        buf.push(char::from(b'0' + (v % 10) as u8));
+    };
+    let year = year.unsigned_abs();
+    two(buf, year / 100);
+    two(buf, year % 100);
+    buf.push('-');
+    two(buf, dt.month());
+    buf.push('-');
+    two(buf, dt.day());
+    buf.push(' ');
+    two(buf, dt.hour());
+    buf.push(':');
+    two(buf, dt.minute());
+    buf.push(':');
+    two(buf, dt.second());
 }
 
 /// Lower-case hex of `bytes`.
@@ -1056,6 +1294,154 @@ mod tests {
         assert_eq!(a.content_hash.len(), 64);
         assert_eq!(p.rows[1].line, 4);
         assert_eq!(p.total_rows, 3);
+    }
+
+    /// The hash as first specified (SHA-256 over strings built with `to_string` / `format!`): stored hashes
+    /// must stay valid, so the streaming implementation has to produce exactly these bytes.
+    fn reference_hash(row: &DeliveryRow) -> String {
+        let mut h = Sha256::new();
+        let mut put = |name: &str, value: Option<&str>| {
+            h.update(name.as_bytes());
+            match value {
+                Some(v) => {
+                    h.update(b"\x1f");
+                    h.update(v.as_bytes());
+                }
+                None => h.update(b"\x00"),
+            }
+            h.update(b"\x1e");
+        };
+        let num = |v: Option<f64>| v.map(|v| format!("{v}"));
+        put("registratienummer", Some(&row.registration));
+        put("begin", Some(&row.begin.to_string()));
+        put("end", Some(&row.end.to_string()));
+        put("time_known", Some(if row.time_known { "1" } else { "0" }));
+        put("category_code", row.category_code.as_deref());
+        put("category_label", row.category_label.as_deref());
+        put("straat", row.street.as_deref());
+        put("huisnummer", row.huisnummer.as_deref());
+        put("huisletter", row.huisletter.as_deref());
+        put("toevoeging", row.toevoeging.as_deref());
+        put("postcode", row.postcode.as_deref());
+        put("plaats", row.plaats.as_deref());
+        put("x", num(row.x_m).as_deref());
+        put("y", num(row.y_m).as_deref());
+        put("lat", num(row.lat).as_deref());
+        put("lon", num(row.lon).as_deref());
+        put("buurtcode", row.buurtcode.as_deref());
+        for (k, v) in &row.extra {
+            put(&format!("extra:{k}"), Some(v));
+        }
+        to_hex(&h.finalize())
+    }
+
+    #[test]
+    fn content_hash_bytes_are_unchanged() {
+        let mapping =
+            Mapping::from_toml_str("m.toml", "[extra]\nteam = \"Team\"\nleeg = \"Leeg\"\n")
+                .unwrap();
+        let text = "registratienummer;pleegdatum;pleegtijd;straat;huisnummer;postcode;plaats;x;y;lat;lon;buurtcode;mk;Team;Leeg\n\
+                    A;15-03-2024;14:30;Caféstraat;12a;1012 js;Eindhoven;155000,5;463000;52,1;5,25;BU1;1.1.1 Inbraak;Noord;\n\
+                    B;15-03-2024;;;;;;155000.125;463000;;;;;;\n\
+                    C;2024-03-15 10:05:07;;Weg;1;;;;;;;;Overlast;Zuid;x\n";
+        let p = read_delivery_bytes("t.csv", text.as_bytes(), Some(&mapping)).unwrap();
+        assert_eq!(p.rows.len(), 3, "{:?}", p.rejections);
+        for row in &p.rows {
+            assert_eq!(row.content_hash, reference_hash(row));
+        }
+        assert_eq!(p.rows[1].x_m, Some(155_000.125));
+    }
+
+    #[test]
+    fn datetime_digits_match_display() {
+        let base = NaiveDate::from_ymd_opt(2024, 2, 29)
+            .unwrap()
+            .and_hms_opt(23, 59, 7)
+            .unwrap();
+        let cases = [
+            base,
+            NaiveDate::from_ymd_opt(1900, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(2199, 12, 31)
+                .unwrap()
+                .and_hms_opt(9, 5, 59)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(7, 3, 4)
+                .unwrap()
+                .and_hms_opt(1, 2, 3)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(12345, 3, 4)
+                .unwrap()
+                .and_hms_opt(1, 2, 3)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(-44, 3, 15)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap(),
+            base + chrono::Duration::milliseconds(250),
+        ];
+        for dt in cases {
+            let mut s = String::new();
+            push_datetime(&mut s, dt);
+            assert_eq!(s, dt.to_string());
+        }
+    }
+
+    /// Large enough to be split over several parallel chunks: order, line numbers and the duplicate rule
+    /// must be those of the documented sequential rule.
+    #[test]
+    fn parallel_conversion_keeps_order_and_duplicate_rule() {
+        let n = 20_000usize;
+        let mut text = String::from("registratienummer;pleegdatum;buurtcode\n");
+        for i in 0..n {
+            let date = if i % 7 == 3 {
+                "31-02-2024"
+            } else {
+                "01-01-2024"
+            };
+            text.push_str(&format!("R{};{date};BU{i}\n", i % 1000));
+            if i % 5000 == 17 {
+                text.push_str(" ; ;\n");
+            }
+        }
+        let p = read(&text);
+        // Physical line of row i: header + i + 1, plus the blank lines inserted before it.
+        let line = |i: usize| (i + 2 + (i + 4982) / 5000) as u64;
+        let valid = |i: usize| i % 7 != 3;
+        let mut winner = std::collections::HashMap::new();
+        for i in (0..n).filter(|&i| valid(i)) {
+            winner.insert(i % 1000, line(i));
+        }
+        let kept: Vec<u64> = (0..n)
+            .filter(|&i| valid(i) && winner[&(i % 1000)] == line(i))
+            .map(line)
+            .collect();
+        assert_eq!(p.rows.iter().map(|r| r.line).collect::<Vec<_>>(), kept);
+        assert_eq!(p.total_rows, n as u64);
+        assert_eq!(p.rejections.len(), n - kept.len());
+        let mut expected: Vec<(u64, String)> = (0..n)
+            .filter(|&i| !(valid(i) && winner[&(i % 1000)] == line(i)))
+            .map(|i| {
+                let reason = if valid(i) {
+                    format!(
+                        "dubbel in bestand: vervangen door regel {}",
+                        winner[&(i % 1000)]
+                    )
+                } else {
+                    "ongeldige datum '31-02-2024'".to_string()
+                };
+                (line(i), reason)
+            })
+            .collect();
+        expected.sort();
+        let got: Vec<(u64, String)> = p
+            .rejections
+            .iter()
+            .map(|r| (r.line, r.reason.clone()))
+            .collect();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -165,8 +165,11 @@ fn small_number(s: &str, min_len: usize, max_len: usize) -> Option<u32> {
 /// Parses a date part only (no time); see the module docs for accepted forms.
 fn parse_date_only(s: &str) -> Option<NaiveDate> {
     let sep = s.chars().find(|c| matches!(c, '-' | '/' | '.'))?;
-    let parts: Vec<&str> = s.split(sep).collect();
-    let [a, b, c] = parts.as_slice() else {
+    // Exactly three parts, without collecting them (this runs for every date cell of a delivery).
+    let mut parts = s.split(sep);
+    let (Some(a), Some(b), Some(c), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return None;
     };
     let (y, m, d) = if a.len() == 4 {
@@ -228,10 +231,10 @@ pub fn parse_time(s: &str) -> Option<NaiveTime> {
         return NaiveTime::from_hms_opt(s[..2].parse().ok()?, s[2..].parse().ok()?, 0);
     }
     let sep = if s.contains(':') { ':' } else { '.' };
-    let parts: Vec<&str> = s.split(sep).collect();
-    let (h, m, sec) = match parts.as_slice() {
-        [h, m] => (*h, *m, "0"),
-        [h, m, sec] if sep == ':' => (*h, *m, *sec),
+    let mut parts = s.split(sep);
+    let (h, m, sec) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(m), None, _) => (h, m, "0"),
+        (Some(h), Some(m), Some(sec), None) if sep == ':' => (h, m, sec),
         _ => return None,
     };
     let sec = sec.split_once('.').map_or(
@@ -296,7 +299,17 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
     if digits == 0 || separators > 1 {
         return None;
     }
-    let value: f64 = s.replace(',', ".").parse().ok()?;
+    // Only sign, digits and one separator remain, so a short number fits a stack buffer; `,` becomes `.`.
+    let mut buf = [0u8; 64];
+    let value: f64 = match buf.get_mut(..s.len()) {
+        Some(dst) => {
+            for (d, &b) in dst.iter_mut().zip(s.as_bytes()) {
+                *d = if b == b',' { b'.' } else { b };
+            }
+            std::str::from_utf8(dst).ok()?.parse().ok()?
+        }
+        None => s.replace(',', ".").parse().ok()?,
+    };
     value.is_finite().then_some(value)
 }
 
