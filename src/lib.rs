@@ -11,7 +11,8 @@
 //! Adapters:
 //! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
 //! - [`import`]: readers for the real published source formats (CBS, BAG, police deliveries, open data).
-//! - [`store`]: persistence behind the [`store::Store`] trait; SQLite is the embedded backend.
+//! - [`store`]: persistence behind the [`Store`](store::Store) trait; SQLite is the embedded backend.
+//! - [`export`]: writers for analysis results (GeoTIFF, GeoPackage, GeoJSON, CSV).
 //! - [`demo`]: a deterministic synthetic municipality written in the real formats.
 //!
 //! Coordinates are RD New (EPSG:28992) metres everywhere inside the crate unless a name says otherwise.
