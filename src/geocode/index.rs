@@ -278,7 +278,8 @@ impl GeocodeIndexBuilder {
                 }
             }
         }
-        key_pairs.sort_unstable();
+        // Within a key, order by (woonplaats, segment) so an area lookup is a binary search.
+        key_pairs.sort_unstable_by_key(|&(k, s)| (k, segments[s as usize].woonplaats, s));
         let (key_offsets, key_seg_ids) = group_pairs(&key_pairs, key_interner.len());
         let key_segs: Vec<(u32, u32)> = key_seg_ids
             .iter()
@@ -1130,16 +1131,25 @@ impl GeocodeIndex {
                 }
             }
         };
-        let in_area = |wp: u32| area.is_none_or(|a| a.contains(&wp));
-        let mut segs: Vec<u32> = match key_id {
-            Some(k) => self.key_segs
-                [self.key_offsets[k as usize] as usize..self.key_offsets[k as usize + 1] as usize]
-                .iter()
-                .filter(|(wp, _)| in_area(*wp))
-                .map(|&(_, s)| s)
-                .collect(),
-            None => Vec::new(),
-        };
+        let mut segs: Vec<u32> = Vec::new();
+        if let Some(k) = key_id {
+            let group = &self.key_segs
+                [self.key_offsets[k as usize] as usize..self.key_offsets[k as usize + 1] as usize];
+            match area {
+                None => segs.extend(group.iter().map(|&(_, s)| s)),
+                Some(a) => {
+                    for &wp in a {
+                        let lo = group.partition_point(|&(w, _)| w < wp);
+                        segs.extend(
+                            group[lo..]
+                                .iter()
+                                .take_while(|&&(w, _)| w == wp)
+                                .map(|&(_, s)| s),
+                        );
+                    }
+                }
+            }
+        }
         let mut street_quality = None;
         if segs.is_empty() {
             let Some(a) = area.filter(|_| fuzzy) else {
