@@ -100,6 +100,7 @@ fn messy_spellings_resolve_to_the_pushed_object() {
         ] {
             let m = idx.geocode(&q);
             assert!(m.kind <= MatchKind::Normalized, "{q:?}: {m:?}");
+            assert!(m.score > 0.85 && m.score <= 1.0, "{q:?}: {m:?}");
             let a = m.address.expect("unique address");
             assert_eq!(idx.bag_id(a), p.bag, "{q:?}");
         }
@@ -190,6 +191,7 @@ fn single_typos_are_fixed_or_refused_never_misplaced() {
             woonplaats: Some(&p.wp),
             ..Default::default()
         });
+        assert!((0.0..=1.0).contains(&m.score), "{m:?}");
         if let Some(a) = m.address {
             assert_eq!(idx.bag_id(a), p.bag, "{typo}: {m:?}");
             assert!(m.kind <= MatchKind::Fuzzy);
