@@ -267,6 +267,10 @@ impl GeocodeIndexBuilder {
             street_key.push(key_interner.intern(&street_key_from_folded(&folded)));
             street_fold.push(compact(&folded).into_boxed_str());
         }
+        let street_name_map: FxMap<Box<str>, (u32, u32)> = street_name_map
+            .into_iter()
+            .map(|(name, n)| (name, (n, street_key[n as usize])))
+            .collect();
         let mut key_pairs: Vec<(u32, u32)> = Vec::with_capacity(segments.len() * 2);
         for (s, seg) in segments.iter().enumerate() {
             let k = street_key[seg.street as usize];
@@ -278,7 +282,8 @@ impl GeocodeIndexBuilder {
                 }
             }
         }
-        key_pairs.sort_unstable();
+        // Within a key, order by (woonplaats, segment) so an area lookup is a binary search.
+        key_pairs.sort_unstable_by_key(|&(k, s)| (k, segments[s as usize].woonplaats, s));
         let (key_offsets, key_seg_ids) = group_pairs(&key_pairs, key_interner.len());
         let key_segs: Vec<(u32, u32)> = key_seg_ids
             .iter()
@@ -354,8 +359,9 @@ pub struct GeocodeIndex {
     numbers: Vec<u32>,
     segments: Vec<Segment>,
     street_names: Vec<Box<str>>,
-    /// Exact BAG street name (full or short) -> street name id (fast path that skips normalisation).
-    street_name_map: FxMap<Box<str>, u32>,
+    /// Exact BAG street name (full or short) -> (street name id, key id): the fast path that skips
+    /// normalisation.
+    street_name_map: FxMap<Box<str>, (u32, u32)>,
     /// Street name id -> normalised key id.
     street_key: Vec<u32>,
     /// Street name id -> folded compact form (typo search).
@@ -1104,8 +1110,9 @@ impl GeocodeIndex {
         fuzzy: bool,
     ) -> GeocodeMatch {
         // Exact BAG spelling first: no normalisation needed.
-        let key_id = match self.street_name_map.get(qs.raw) {
-            Some(&n) => Some(self.street_key[n as usize]),
+        let raw_hit = self.street_name_map.get(qs.raw).copied();
+        let key_id = match raw_hit {
+            Some((_, k)) => Some(k),
             None => {
                 if qs.key().is_empty() {
                     return GeocodeMatch::none();
@@ -1130,16 +1137,25 @@ impl GeocodeIndex {
                 }
             }
         };
-        let in_area = |wp: u32| area.is_none_or(|a| a.contains(&wp));
-        let mut segs: Vec<u32> = match key_id {
-            Some(k) => self.key_segs
-                [self.key_offsets[k as usize] as usize..self.key_offsets[k as usize + 1] as usize]
-                .iter()
-                .filter(|(wp, _)| in_area(*wp))
-                .map(|&(_, s)| s)
-                .collect(),
-            None => Vec::new(),
-        };
+        let mut segs: Vec<u32> = Vec::new();
+        if let Some(k) = key_id {
+            let group = &self.key_segs
+                [self.key_offsets[k as usize] as usize..self.key_offsets[k as usize + 1] as usize];
+            match area {
+                None => segs.extend(group.iter().map(|&(_, s)| s)),
+                Some(a) => {
+                    for &wp in a {
+                        let lo = group.partition_point(|&(w, _)| w < wp);
+                        segs.extend(
+                            group[lo..]
+                                .iter()
+                                .take_while(|&&(w, _)| w == wp)
+                                .map(|&(_, s)| s),
+                        );
+                    }
+                }
+            }
+        }
         let mut street_quality = None;
         if segs.is_empty() {
             let Some(a) = area.filter(|_| fuzzy) else {
@@ -1167,9 +1183,11 @@ impl GeocodeIndex {
         if let Some(seg) = Self::decision_seg(&d) {
             let sq = street_quality.unwrap_or_else(|| {
                 let segm = &self.segments[seg as usize];
-                let exact = [segm.street, segm.short].iter().any(|&n| {
-                    n != NO_NAME && eq_ignore_case(&self.street_names[n as usize], qs.raw)
-                });
+                let names = [segm.street, segm.short];
+                let exact = raw_hit.is_some_and(|(n, _)| names.contains(&n))
+                    || names.iter().any(|&n| {
+                        n != NO_NAME && eq_ignore_case(&self.street_names[n as usize], qs.raw)
+                    });
                 if exact {
                     Quality::EXACT
                 } else {

@@ -1,13 +1,14 @@
 //! Deterministic synthetic BAG-like addresses for benchmarks and property tests (no real data).
 //!
-//! Shape of a national file scaled to `n` addresses: about `n / 4000` woonplaatsen (2,500 for 10 M) with
-//! skewed sizes, `n / 40` streets (250 k) whose names recur across woonplaatsen (like `Kerkstraat`) but are
-//! unique within one, a new postcode at the start of each street and every 26 addresses along
-//! it (~475 k for 10 M), about 5 % huisletters and
-//! 15 % of house numbers being buildings with 2-12 units carrying a toevoeging. Names include abbreviable
-//! words (`Burgemeester ...laan`, `Van ...straat`, `Dokter ...plein`) and the NEN 5825 short name is the
-//! contracted form when the full name exceeds 24 characters. Every generated object is unique on
-//! (postcode, number, letter, toevoeging) and on (woonplaats, street, number, letter, toevoeging).
+//! Shape of a national file scaled to `n` addresses: about `n / 4000` woonplaatsen (2,500 for 10 M)
+//! with skewed sizes; `n / 40` streets (250 k) of varying length whose names recur across woonplaatsen
+//! (the first 12 streets of every woonplaats share the same names, like `Kerkstraat`) but are unique
+//! within one; a new postcode at the start of each street and every 26 addresses along it (~475 k for
+//! 10 M); about 5 % huisletters and 15 % of house numbers being buildings with 2-12 units carrying a
+//! toevoeging. Names include abbreviable words (`Burgemeester ...laan`, `Van ...straat`,
+//! `Dokter ...plein`, `Plein 1234`) and the NEN 5825 short name is the contracted form when the full name
+//! exceeds 24 characters. Every generated object is unique on (postcode, number, letter, toevoeging) and
+//! on (woonplaats, street, number, letter, toevoeging).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -36,6 +37,9 @@ const SUFFIXES: &[&str] = &[
 const WP_SUFFIXES: &[&str] = &[
     "dam", "veen", "horst", "wijk", "rode", "broek", "hoven", "dorp", "zijl", "loo",
 ];
+
+/// Street names shared by every woonplaats.
+const COMMON_NAMES: usize = 12;
 
 /// A street starts a new postcode every this many addresses (and at its first address).
 const POSTCODE_SIZE: usize = 26;
@@ -135,7 +139,15 @@ pub fn for_each_address(n: usize, seed: u64, mut f: impl FnMut(&BagAddress<'_>))
             if wp_done >= wp_quota || produced >= n {
                 break;
             }
-            let (street, short) = street_name((offset + s * 7919) % names);
+            // The first streets of every woonplaats take the same common names (the `Kerkstraat` effect);
+            // the rest walk the name space from a random offset (7919 is coprime with its size), so names
+            // are unique within a woonplaats.
+            let k = if s < COMMON_NAMES {
+                s
+            } else {
+                COMMON_NAMES + (offset + s * 7919) % (names - COMMON_NAMES)
+            };
+            let (street, short) = street_name(k);
             // Street lengths vary between 0.3x and 1.7x the mean; the last street takes the rest.
             let length = ((per_street as f64) * rng.gen_range(0.3..1.7))
                 .round()

@@ -559,6 +559,39 @@ fn expect_set(idx: &GeocodeIndex, m: &GeocodeMatch, kind: MatchKind, bags: &[&st
 }
 
 #[test]
+fn index_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<GeocodeIndex>();
+    assert_send_sync::<GeocodeIndexBuilder>();
+}
+
+#[test]
+fn kind_labels() {
+    let labels: Vec<&str> = [
+        MatchKind::Exact,
+        MatchKind::Normalized,
+        MatchKind::Fuzzy,
+        MatchKind::Partial,
+        MatchKind::Ambiguous,
+        MatchKind::None,
+    ]
+    .iter()
+    .map(|k| k.as_str())
+    .collect();
+    assert_eq!(
+        labels,
+        [
+            "exact",
+            "normalized",
+            "fuzzy",
+            "partial",
+            "ambiguous",
+            "none"
+        ]
+    );
+}
+
+#[test]
 fn index_basics() {
     let idx = index();
     assert_eq!(idx.len(), objects().len());
