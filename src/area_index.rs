@@ -1081,6 +1081,34 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_and_duplicate_areas_follow_the_rule() {
+        let areas = vec![
+            area("BU00040005", vec![square(0.0, 300_000.0, 100.0)]),
+            area("BU00040002", vec![square(50.0, 300_000.0, 100.0)]),
+            area("BU00040002", vec![square(50.0, 300_000.0, 100.0)]),
+        ];
+        let index = AreaIndex::build(areas.clone());
+        for (x, y) in [
+            (75.0, 300_050.0),
+            (25.0, 300_050.0),
+            (125.0, 300_050.0),
+            (50.0, 300_000.0),
+            (100.0, 300_100.0),
+        ] {
+            assert_eq!(index.locate_index(x, y), oracle(&areas, x, y), "({x}, {y})");
+        }
+        assert_eq!(
+            index.locate_index(75.0, 300_050.0),
+            Some(1),
+            "lower code, then lower position"
+        );
+        assert_eq!(index.locate_all(75.0, 300_050.0), vec![1, 2, 0]);
+        let mut in_box = index.areas_in_envelope(120.0, 300_010.0, 130.0, 300_020.0);
+        in_box.sort_unstable();
+        assert_eq!(in_box, vec![1, 2]);
+    }
+
+    #[test]
     fn matches_brute_force_oracle_on_a_wiggly_tiling_with_enclaves() {
         let spec = TilingSpec {
             cols: 9,
