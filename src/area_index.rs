@@ -1131,6 +1131,21 @@ mod tests {
             assert_eq!(index.locate_index(x, y), oracle(&areas, x, y), "({x}, {y})");
             checked += 1;
         }
+        // Points within 0.5 m of vertices: nearly all fall in mixed cells with several candidates.
+        for a in areas.iter().step_by(2) {
+            for c in a.geometry.0[0].exterior().0.iter().step_by(7) {
+                let (x, y) = (
+                    c.x + rng.gen_range(-0.5..0.5),
+                    c.y + rng.gen_range(-0.5..0.5),
+                );
+                assert_eq!(
+                    index.locate_index(x, y),
+                    oracle(&areas, x, y),
+                    "near vertex ({x}, {y})"
+                );
+                checked += 1;
+            }
+        }
         // Every vertex lies on at least one boundary: the hardest case for the rule.
         for a in areas.iter().step_by(3) {
             for c in a.geometry.0[0].exterior().0.iter().step_by(4) {
