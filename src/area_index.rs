@@ -29,11 +29,15 @@
 //!    way round). The remaining cells of each buurt's bounding box are classified by one exact
 //!    point-in-polygon test per run of consecutive untouched cells in a row, since an untouched run
 //!    is entirely inside or entirely outside.
-//! 2. **Horizontal edge bands per buurt** for the exact test: the buurt's bounding box is cut into
-//!    horizontal bands of about four edges each, and each band lists the edges whose y-range
-//!    overlaps it. The test is a crossing-number (even-odd) count of a ray towards +x over the edges
-//!    of the point's band only, plus an exact on-boundary check. Orientation signs use Shewchuk's
-//!    robust `orient2d` (through `geo`'s `RobustKernel`), so results are exact for any `f64` input.
+//! 2. **Edge bands per buurt, one per grid row** for the exact test: for every grid row the
+//!    buurt's bounding box spans, a list of the buurt's edges whose y-range reaches into that row
+//!    (rows are computed with the same monotone floor function for edges and for query points, so
+//!    an edge whose y-range contains the point's y is always in the point's row band). The test is
+//!    a crossing-number (even-odd) count of a ray towards +x over that band only, with the
+//!    half-open rule for vertices, plus an exact on-boundary check. Each candidate in a mixed
+//!    cell's list stores its band's location directly, so a mixed query reads the list, the band
+//!    and the vertices, nothing else. Orientation signs use Shewchuk's robust `orient2d` (through
+//!    `geo`'s `RobustKernel`), so results are exact for any `f64` input.
 //!
 //! Even-odd counting over all rings of a multipolygon is correct for valid (OGC) geometry, where
 //! the parts of a multipolygon do not overlap and holes lie inside their shell.
@@ -62,10 +66,6 @@ pub struct AreaPolygon {
     pub geometry: MultiPolygon<f64>,
 }
 
-/// Target number of edges listed per horizontal band of a polygon.
-const EDGES_PER_BAND: usize = 4;
-/// Upper bound on bands per polygon.
-const MAX_BANDS: usize = 1 << 14;
 /// Grid cells per polygon edge (sets the cell size; ~77 m cells and ~10 % mixed cells for a
 /// national set). Fewer cells save memory but send more queries to the exact test.
 const CELLS_PER_EDGE: f64 = 4.0;
@@ -88,10 +88,11 @@ struct Accel {
     miny: f64,
     maxx: f64,
     maxy: f64,
-    /// Bands per metre of height.
-    band_inv: f64,
-    /// Number of bands; 0 for an unusable (empty or non-finite) geometry.
-    nbands: usize,
+    /// First grid row the area's bounding box touches.
+    row0: usize,
+    /// Number of grid rows (= edge bands) of the area; 0 for an unusable (empty or non-finite)
+    /// geometry.
+    nrows: usize,
     /// Offset of this area's band table in `AreaIndex::band_offsets`.
     band_start: usize,
 }
@@ -102,16 +103,10 @@ impl Accel {
         miny: 0.0,
         maxx: 0.0,
         maxy: 0.0,
-        band_inv: 0.0,
-        nbands: 0,
+        row0: 0,
+        nrows: 0,
         band_start: 0,
     };
-
-    /// Band of height `y_m` (which must lie in `miny..=maxy`). Monotone in `y_m`.
-    #[inline]
-    fn band_of(&self, y_m: f64) -> usize {
-        (((y_m - self.miny) * self.band_inv) as usize).min(self.nbands - 1)
-    }
 }
 
 /// The uniform grid over all usable areas.
@@ -125,8 +120,10 @@ struct Grid {
     ny: usize,
     /// Per cell: [`CELL_EMPTY`], an area index, or [`CELL_MIXED`] | start of its list in `items`.
     cells: Vec<u32>,
-    /// Mixed lists, each stored as its length followed by area indices (optionally |
-    /// [`ITEM_COVERS`]) in boundary-rule order.
+    /// Mixed lists, each stored as its length followed by one `(area index (optionally |
+    /// [`ITEM_COVERS`]), band start, band length)` triple per candidate in boundary-rule order;
+    /// the band is the candidate's edge band for the cell's row, so the exact test needs no
+    /// further look-up.
     items: Vec<u32>,
 }
 
@@ -247,14 +244,15 @@ impl AreaIndex {
             index.accel.push(accel);
             edge_ranges.push((first_edge, edge_starts.len()));
         }
+        index.grid = grid_geometry(&index.accel, edge_starts.len());
         for (k, &(a, b)) in edge_ranges.iter().enumerate() {
-            index.build_bands(k, &edge_starts[a..b]);
+            index.build_row_bands(k, &edge_starts[a..b]);
         }
         let boxes: Vec<BoxEntry> = index
             .accel
             .iter()
             .enumerate()
-            .filter(|(_, a)| a.nbands > 0)
+            .filter(|(_, a)| a.nrows > 0)
             .map(|(k, a)| {
                 GeomWithData::new(
                     Rectangle::from_corners([a.minx, a.miny], [a.maxx, a.maxy]),
@@ -267,28 +265,33 @@ impl AreaIndex {
         index
     }
 
-    /// Fills the horizontal band table of area `k` from its edges.
-    fn build_bands(&mut self, k: usize, edges: &[u32]) {
+    /// Fills the edge band table of area `k`: one band per grid row its bounding box touches.
+    fn build_row_bands(&mut self, k: usize, edges: &[u32]) {
         let band_start = self.band_offsets.len();
+        let grid = &self.grid;
         let accel = &mut self.accel[k];
-        if accel.nbands == 0 {
+        if accel.nrows == 0 {
             return;
         }
-        let nbands = (edges.len() / EDGES_PER_BAND).clamp(1, MAX_BANDS);
-        let height = accel.maxy - accel.miny;
-        accel.nbands = nbands;
+        // The grid covers every usable bounding box, so these rows are >= 0 and < ny; rows are
+        // monotone in y, so each edge's rows lie within row0..row0 + nrows.
+        let row0 = grid.row_f(accel.miny).max(0.0) as usize;
+        let row_last = (grid.row_f(accel.maxy).max(0.0) as usize).max(row0);
+        let nrows = row_last - row0 + 1;
+        accel.row0 = row0;
+        accel.nrows = nrows;
         accel.band_start = band_start;
-        accel.band_inv = if height > 0.0 {
-            nbands as f64 / height
-        } else {
-            0.0
-        };
-        let accel = accel.clone();
+        let points = &self.points;
         let band_range = |e: u32| {
-            let (a, b) = (self.points[e as usize], self.points[e as usize + 1]);
-            (accel.band_of(a.y.min(b.y)), accel.band_of(a.y.max(b.y)))
+            let (a, b) = (points[e as usize], points[e as usize + 1]);
+            let band = |y: f64| {
+                (grid.row_f(y).max(0.0) as usize)
+                    .saturating_sub(row0)
+                    .min(nrows - 1)
+            };
+            (band(a.y.min(b.y)), band(a.y.max(b.y)))
         };
-        let mut counts = vec![0u32; nbands + 1];
+        let mut counts = vec![0u32; nrows];
         for &e in edges {
             let (lo, hi) = band_range(e);
             for c in &mut counts[lo..=hi] {
@@ -296,41 +299,60 @@ impl AreaIndex {
             }
         }
         // Exclusive prefix sums, offset by the global edge list length.
-        let mut offsets = Vec::with_capacity(nbands + 1);
+        let mut offsets = Vec::with_capacity(nrows + 1);
         let mut running = self.band_edges.len() as u32;
-        for c in &counts[..nbands] {
+        for c in &counts {
             offsets.push(running);
             running += c;
         }
         offsets.push(running);
-        let mut fill: Vec<u32> = offsets[..nbands].to_vec();
-        let base = self.band_edges.len();
-        self.band_edges.resize(running as usize, 0);
+        let mut fill: Vec<u32> = offsets[..nrows].to_vec();
+        let mut band_edges = std::mem::take(&mut self.band_edges);
+        band_edges.resize(running as usize, 0);
         for &e in edges {
             let (lo, hi) = band_range(e);
             for slot in &mut fill[lo..=hi] {
-                self.band_edges[*slot as usize] = e;
+                band_edges[*slot as usize] = e;
                 *slot += 1;
             }
         }
-        debug_assert!(self.band_edges.len() >= base);
+        self.band_edges = band_edges;
         self.band_offsets.extend_from_slice(&offsets);
     }
 
-    /// Exact closed containment (interior or boundary) of `(x_m, y_m)` in area `k`.
+    /// Range `(start, len)` in `band_edges` of area `k`'s edges in grid row `row` (empty outside
+    /// its rows).
     #[inline]
+    fn row_band(&self, k: usize, row: usize) -> (u32, u32) {
+        let a = &self.accel[k];
+        match row.checked_sub(a.row0) {
+            Some(b) if b < a.nrows => {
+                let start = self.band_offsets[a.band_start + b];
+                (start, self.band_offsets[a.band_start + b + 1] - start)
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// Exact closed containment (interior or boundary) of `(x_m, y_m)` in area `k`.
     fn contains_closed(&self, k: usize, x_m: f64, y_m: f64) -> bool {
         let a = &self.accel[k];
-        if a.nbands == 0 || !(x_m >= a.minx && x_m <= a.maxx && y_m >= a.miny && y_m <= a.maxy) {
+        if a.nrows == 0 || !(x_m >= a.minx && x_m <= a.maxx && y_m >= a.miny && y_m <= a.maxy) {
             return false;
         }
-        let band = a.band_start + a.band_of(y_m);
-        let (s, e) = (
-            self.band_offsets[band] as usize,
-            self.band_offsets[band + 1] as usize,
-        );
+        let row = self.grid.row_f(y_m).max(0.0) as usize;
+        let (start, len) = self.row_band(k, row);
+        self.band_contains(start, len, x_m, y_m)
+    }
+
+    /// Exact closed containment of `(x_m, y_m)` given the area's edge band for the point's grid
+    /// row: crossing number of the ray towards +x with the half-open rule, plus an exact
+    /// on-boundary check.
+    #[inline]
+    fn band_contains(&self, start: u32, len: u32, x_m: f64, y_m: f64) -> bool {
         let p = Coord { x: x_m, y: y_m };
         let mut inside = false;
+        let (s, e) = (start as usize, start as usize + len as usize);
         for &ei in &self.band_edges[s..e] {
             let a = self.points[ei as usize];
             let b = self.points[ei as usize + 1];
@@ -361,50 +383,18 @@ impl AreaIndex {
         inside
     }
 
-    /// Builds the uniform grid (see the module docs).
+    /// Classifies the cells of the grid (see the module docs).
     fn build_grid(&mut self, edge_starts: &[u32], edge_ranges: &[(usize, usize)]) {
         let usable: Vec<usize> = (0..self.areas.len())
-            .filter(|&k| self.accel[k].nbands > 0)
+            .filter(|&k| self.accel[k].nrows > 0)
             .collect();
         if usable.is_empty() {
             return;
         }
-        let (mut minx, mut miny, mut maxx, mut maxy) = (
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        );
-        for &k in &usable {
-            let a = &self.accel[k];
-            minx = minx.min(a.minx);
-            miny = miny.min(a.miny);
-            maxx = maxx.max(a.maxx);
-            maxy = maxy.max(a.maxy);
-        }
-        let (w, h) = (maxx - minx, maxy - miny);
-        let total_edges = edge_starts.len() as f64;
-        let target = (total_edges * CELLS_PER_EDGE).clamp(1.0, MAX_CELLS);
-        let side = w.max(h);
-        let area = (w * h).max(side * side / MAX_CELLS);
-        let mut cell_m = (area / target).sqrt();
-        if !(cell_m.is_finite() && cell_m > 0.0) {
-            cell_m = 1.0;
-        }
-        let inv_cell = 1.0 / cell_m;
-        let nx = (w * inv_cell).floor() as usize + 1;
-        let ny = (h * inv_cell).floor() as usize + 1;
-        let mut grid = Grid {
-            x0: minx,
-            y0: miny,
-            cell_m,
-            inv_cell,
-            nx,
-            ny,
-            cells: Vec::new(),
-            items: Vec::new(),
-        };
-        let margin = cell_m * MARGIN_FRACTION;
+        // Still without cells (cheap to clone); `self.grid` keeps serving `contains_closed`.
+        let mut grid = self.grid.clone();
+        let (nx, ny) = (grid.nx, grid.ny);
+        let margin = grid.cell_m * MARGIN_FRACTION;
 
         // Areas in boundary-rule order: buurtcode, then input position.
         let mut order = usable;
@@ -459,7 +449,14 @@ impl AreaIndex {
                 _ => {
                     grid.cells[c] = CELL_MIXED | grid.items.len() as u32;
                     grid.items.push(list.len() as u32);
-                    grid.items.extend_from_slice(list);
+                    for &item in list {
+                        let (start, len) = if item & ITEM_COVERS != 0 {
+                            (0, 0)
+                        } else {
+                            self.row_band(item as usize, c / nx)
+                        };
+                        grid.items.extend_from_slice(&[item, start, len]);
+                    }
                 }
             }
         }
@@ -536,10 +533,14 @@ impl AreaIndex {
         }
         let start = (state & !CELL_MIXED) as usize + 1;
         let len = g.items[start - 1] as usize;
-        g.items[start..start + len].iter().find_map(|&item| {
-            let k = (item & !ITEM_COVERS) as usize;
-            (item & ITEM_COVERS != 0 || self.contains_closed(k, x_m, y_m)).then_some(k)
-        })
+        g.items[start..start + 3 * len]
+            .chunks_exact(3)
+            .find_map(|entry| {
+                let (item, band_start, band_len) = (entry[0], entry[1], entry[2]);
+                let covers = item & ITEM_COVERS != 0;
+                (covers || self.band_contains(band_start, band_len, x_m, y_m))
+                    .then_some((item & !ITEM_COVERS) as usize)
+            })
     }
 
     /// The area containing RD New point `(x_m, y_m)`; `None` outside every area.
@@ -617,7 +618,7 @@ impl AreaIndex {
             empty_cells: empty,
             interior_cells: g.cells.len() - empty - mixed,
             mixed_cells: mixed,
-            mixed_items: g.items.len() - mixed,
+            mixed_items: (g.items.len() - mixed) / 3,
         }
     }
 }
@@ -667,9 +668,47 @@ fn add_geometry(
         miny,
         maxx,
         maxy,
-        band_inv: 0.0,
-        nbands: 1,
+        row0: 0,
+        nrows: 1,
         band_start: 0,
+    }
+}
+
+/// Grid extent and cell size for the usable areas (about [`CELLS_PER_EDGE`] cells per edge).
+fn grid_geometry(accel: &[Accel], total_edges: usize) -> Grid {
+    let (mut minx, mut miny, mut maxx, mut maxy) = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for a in accel.iter().filter(|a| a.nrows > 0) {
+        minx = minx.min(a.minx);
+        miny = miny.min(a.miny);
+        maxx = maxx.max(a.maxx);
+        maxy = maxy.max(a.maxy);
+    }
+    if !(minx <= maxx && miny <= maxy) {
+        return Grid::EMPTY;
+    }
+    let (w, h) = (maxx - minx, maxy - miny);
+    let target = (total_edges as f64 * CELLS_PER_EDGE).clamp(1.0, MAX_CELLS);
+    let side = w.max(h);
+    let area = (w * h).max(side * side / MAX_CELLS);
+    let mut cell_m = (area / target).sqrt();
+    if !(cell_m.is_finite() && cell_m > 0.0) {
+        cell_m = 1.0;
+    }
+    let inv_cell = 1.0 / cell_m;
+    Grid {
+        x0: minx,
+        y0: miny,
+        cell_m,
+        inv_cell,
+        nx: (w * inv_cell).floor() as usize + 1,
+        ny: (h * inv_cell).floor() as usize + 1,
+        cells: Vec::new(),
+        items: Vec::new(),
     }
 }
 
@@ -1081,6 +1120,34 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_and_duplicate_areas_follow_the_rule() {
+        let areas = vec![
+            area("BU00040005", vec![square(0.0, 300_000.0, 100.0)]),
+            area("BU00040002", vec![square(50.0, 300_000.0, 100.0)]),
+            area("BU00040002", vec![square(50.0, 300_000.0, 100.0)]),
+        ];
+        let index = AreaIndex::build(areas.clone());
+        for (x, y) in [
+            (75.0, 300_050.0),
+            (25.0, 300_050.0),
+            (125.0, 300_050.0),
+            (50.0, 300_000.0),
+            (100.0, 300_100.0),
+        ] {
+            assert_eq!(index.locate_index(x, y), oracle(&areas, x, y), "({x}, {y})");
+        }
+        assert_eq!(
+            index.locate_index(75.0, 300_050.0),
+            Some(1),
+            "lower code, then lower position"
+        );
+        assert_eq!(index.locate_all(75.0, 300_050.0), vec![1, 2, 0]);
+        let mut in_box = index.areas_in_envelope(120.0, 300_010.0, 130.0, 300_020.0);
+        in_box.sort_unstable();
+        assert_eq!(in_box, vec![1, 2]);
+    }
+
+    #[test]
     fn matches_brute_force_oracle_on_a_wiggly_tiling_with_enclaves() {
         let spec = TilingSpec {
             cols: 9,
@@ -1102,6 +1169,21 @@ mod tests {
             let y = rng.gen_range(449_900.0..457_100.0);
             assert_eq!(index.locate_index(x, y), oracle(&areas, x, y), "({x}, {y})");
             checked += 1;
+        }
+        // Points within 0.5 m of vertices: nearly all fall in mixed cells with several candidates.
+        for a in areas.iter().step_by(2) {
+            for c in a.geometry.0[0].exterior().0.iter().step_by(7) {
+                let (x, y) = (
+                    c.x + rng.gen_range(-0.5..0.5),
+                    c.y + rng.gen_range(-0.5..0.5),
+                );
+                assert_eq!(
+                    index.locate_index(x, y),
+                    oracle(&areas, x, y),
+                    "near vertex ({x}, {y})"
+                );
+                checked += 1;
+            }
         }
         // Every vertex lies on at least one boundary: the hardest case for the rule.
         for a in areas.iter().step_by(3) {
