@@ -393,3 +393,62 @@ fn reassigns_addresses_when_newest_boundaries_arrive() {
     .unwrap();
     assert_eq!(seen, vec![Some("BU19990001".to_string())]);
 }
+
+#[test]
+fn keyed_values_are_inserted_replaced_or_unchanged() {
+    let (_d, mut s) = temp_store();
+    let count = |region: &str, value: Option<i64>| PoliceCount {
+        table: "47022NED".into(),
+        category: "1.1.1".into(),
+        region: region.into(),
+        period: "2024-09".into(),
+        value,
+    };
+    let m = |c: &str| DeliveryMeta {
+        kind: "counts".into(),
+        ..meta("default", c)
+    };
+    let first = s
+        .store_police_counts(
+            &m("k1"),
+            &[count("BU19990001", Some(3)), count("BU19990002", None)],
+        )
+        .unwrap();
+    assert_eq!((first.inserted, first.replaced, first.unchanged), (2, 0, 0));
+    let second = s
+        .store_police_counts(
+            &m("k2"),
+            &[
+                count("BU19990001", Some(4)),
+                count("BU19990002", None),
+                count("GM1999", Some(9)),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        (second.inserted, second.replaced, second.unchanged),
+        (1, 1, 1)
+    );
+    let stored = s.police_counts(Some("BU")).unwrap();
+    assert_eq!(
+        stored.iter().map(|c| c.value).collect::<Vec<_>>(),
+        vec![Some(4), None]
+    );
+
+    let ind = |name: &str, value: Option<f64>| IndicatorValue {
+        buurtcode: "BU19990001".into(),
+        name: name.into(),
+        value,
+    };
+    let m = |c: &str| DeliveryMeta {
+        kind: "indicators".into(),
+        ..meta("default", c)
+    };
+    s.store_indicators(&m("i1"), &[ind("a", Some(1.5)), ind("b", None)])
+        .unwrap();
+    let o = s
+        .store_indicators(&m("i2"), &[ind("a", Some(1.5)), ind("b", Some(2.0))])
+        .unwrap();
+    assert_eq!((o.inserted, o.replaced, o.unchanged), (0, 1, 1));
+    assert_eq!(s.indicators("default").unwrap()[1].value, Some(2.0));
+}

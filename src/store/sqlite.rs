@@ -159,6 +159,56 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Store a delivery of keyed values (open data, indicators) in one transaction: a value whose key exists
+    /// with the same value is unchanged, with another value replaced, otherwise inserted. `same` looks the key
+    /// up (`None` = absent, `Some(equal)`); `upsert` writes the row.
+    fn store_keyed_values<T>(
+        &mut self,
+        meta: &DeliveryMeta,
+        rows: &[T],
+        find_sql: &str,
+        upsert_sql: &str,
+        same: impl Fn(&mut rusqlite::Statement<'_>, i64, &T) -> rusqlite::Result<Option<bool>>,
+        upsert: impl Fn(&mut rusqlite::Statement<'_>, i64, i64, &T) -> rusqlite::Result<usize>,
+    ) -> Result<DeliveryOutcome, StoreError> {
+        if self
+            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
+            .is_some()
+        {
+            return Ok(DeliveryOutcome {
+                already_imported: true,
+                ..Default::default()
+            });
+        }
+        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
+        let tx = self.conn.transaction()?;
+        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
+        let mut outcome = DeliveryOutcome {
+            delivery_id: Some(delivery_id),
+            ..Default::default()
+        };
+        {
+            let mut find = tx.prepare(find_sql)?;
+            let mut write = tx.prepare(upsert_sql)?;
+            for r in rows {
+                match same(&mut find, tenant_id, r)? {
+                    Some(true) => outcome.unchanged += 1,
+                    Some(false) => {
+                        outcome.replaced += 1;
+                        upsert(&mut write, tenant_id, delivery_id, r)?;
+                    }
+                    None => {
+                        outcome.inserted += 1;
+                        upsert(&mut write, tenant_id, delivery_id, r)?;
+                    }
+                }
+            }
+        }
+        Self::finish_delivery(&tx, delivery_id, &outcome)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
     /// Re-assign buurtcodes of addresses and of current incidents with coordinates, inside `tx`.
     fn reassign_buurten(
         tx: &Transaction<'_>,
@@ -741,66 +791,22 @@ impl Store for SqliteStore {
         meta: &DeliveryMeta,
         rows: &[PoliceCount],
     ) -> Result<DeliveryOutcome, StoreError> {
-        if self
-            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
-            .is_some()
-        {
-            return Ok(DeliveryOutcome {
-                already_imported: true,
-                ..Default::default()
-            });
-        }
-        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
-        let tx = self.conn.transaction()?;
-        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
-        let mut outcome = DeliveryOutcome {
-            delivery_id: Some(delivery_id),
-            ..Default::default()
-        };
-        {
-            let mut find = tx.prepare(
-                "SELECT value FROM police_count WHERE table_id = ?1 AND category = ?2 AND region = ?3 AND period = ?4",
-            )?;
-            let mut upsert = tx.prepare(
-                "INSERT OR REPLACE INTO police_count (table_id, category, region, period, value, delivery_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for r in rows {
-                let existing: Option<Option<i64>> = find
-                    .query_row(params![r.table, r.category, r.region, r.period], |x| {
-                        x.get(0)
-                    })
-                    .optional()?;
-                match existing {
-                    Some(v) if v == r.value => outcome.unchanged += 1,
-                    Some(_) => {
-                        outcome.replaced += 1;
-                        upsert.execute(params![
-                            r.table,
-                            r.category,
-                            r.region,
-                            r.period,
-                            r.value,
-                            delivery_id
-                        ])?;
-                    }
-                    None => {
-                        outcome.inserted += 1;
-                        upsert.execute(params![
-                            r.table,
-                            r.category,
-                            r.region,
-                            r.period,
-                            r.value,
-                            delivery_id
-                        ])?;
-                    }
-                }
-            }
-        }
-        Self::finish_delivery(&tx, delivery_id, &outcome)?;
-        tx.commit()?;
-        Ok(outcome)
+        self.store_keyed_values(
+            meta,
+            rows,
+            "SELECT value FROM police_count WHERE table_id = ?1 AND category = ?2 AND region = ?3 AND period = ?4",
+            "INSERT OR REPLACE INTO police_count (table_id, category, region, period, value, delivery_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            |find, _, r| {
+                find.query_row(params![r.table, r.category, r.region, r.period], |x| {
+                    Ok(x.get::<_, Option<i64>>(0)? == r.value)
+                })
+                .optional()
+            },
+            |upsert, _, delivery_id, r| {
+                upsert.execute(params![r.table, r.category, r.region, r.period, r.value, delivery_id])
+            },
+        )
     }
 
     fn store_indicators(
@@ -808,56 +814,28 @@ impl Store for SqliteStore {
         meta: &DeliveryMeta,
         rows: &[IndicatorValue],
     ) -> Result<DeliveryOutcome, StoreError> {
-        if self
-            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
-            .is_some()
-        {
-            return Ok(DeliveryOutcome {
-                already_imported: true,
-                ..Default::default()
-            });
-        }
-        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
-        let tx = self.conn.transaction()?;
-        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
-        let mut outcome = DeliveryOutcome {
-            delivery_id: Some(delivery_id),
-            ..Default::default()
-        };
-        {
-            let mut find = tx.prepare(
-                "SELECT value FROM indicator WHERE tenant_id = ?1 AND buurtcode = ?2 AND name = ?3",
-            )?;
-            let mut upsert = tx.prepare(
-                "INSERT OR REPLACE INTO indicator (tenant_id, buurtcode, name, value, delivery_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for r in rows {
-                let existing: Option<Option<f64>> = find
-                    .query_row(params![tenant_id, r.buurtcode, r.name], |x| x.get(0))
-                    .optional()?;
-                match existing {
-                    Some(v) if v == r.value => outcome.unchanged += 1,
-                    other => {
-                        if other.is_some() {
-                            outcome.replaced += 1;
-                        } else {
-                            outcome.inserted += 1;
-                        }
-                        upsert.execute(params![
-                            tenant_id,
-                            r.buurtcode,
-                            r.name,
-                            r.value,
-                            delivery_id
-                        ])?;
-                    }
-                }
-            }
-        }
-        Self::finish_delivery(&tx, delivery_id, &outcome)?;
-        tx.commit()?;
-        Ok(outcome)
+        self.store_keyed_values(
+            meta,
+            rows,
+            "SELECT value FROM indicator WHERE tenant_id = ?1 AND buurtcode = ?2 AND name = ?3",
+            "INSERT OR REPLACE INTO indicator (tenant_id, buurtcode, name, value, delivery_id)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            |find, tenant_id, r| {
+                find.query_row(params![tenant_id, r.buurtcode, r.name], |x| {
+                    Ok(x.get::<_, Option<f64>>(0)? == r.value)
+                })
+                .optional()
+            },
+            |upsert, tenant_id, delivery_id, r| {
+                upsert.execute(params![
+                    tenant_id,
+                    r.buurtcode,
+                    r.name,
+                    r.value,
+                    delivery_id
+                ])
+            },
+        )
     }
 
     fn police_counts(&self, region_prefix: Option<&str>) -> Result<Vec<PoliceCount>, StoreError> {
