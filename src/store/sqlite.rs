@@ -147,6 +147,24 @@ impl SqliteStore {
         Ok(tx.last_insert_rowid())
     }
 
+    /// Open the transaction of a new delivery and record it: (transaction, tenant id, delivery id), or `None`
+    /// when the same file (checksum) was already imported for this tenant and source.
+    fn begin_delivery(
+        &mut self,
+        meta: &DeliveryMeta,
+    ) -> Result<Option<(Transaction<'_>, i64, i64)>, StoreError> {
+        if self
+            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
+        let tx = self.conn.transaction()?;
+        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
+        Ok(Some((tx, tenant_id, delivery_id)))
+    }
+
     fn finish_delivery(
         tx: &Transaction<'_>,
         id: i64,
@@ -171,18 +189,12 @@ impl SqliteStore {
         same: impl Fn(&mut rusqlite::Statement<'_>, i64, &T) -> rusqlite::Result<Option<bool>>,
         upsert: impl Fn(&mut rusqlite::Statement<'_>, i64, i64, &T) -> rusqlite::Result<usize>,
     ) -> Result<DeliveryOutcome, StoreError> {
-        if self
-            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
-            .is_some()
-        {
+        let Some((tx, tenant_id, delivery_id)) = self.begin_delivery(meta)? else {
             return Ok(DeliveryOutcome {
                 already_imported: true,
                 ..Default::default()
             });
-        }
-        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
-        let tx = self.conn.transaction()?;
-        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
+        };
         let mut outcome = DeliveryOutcome {
             delivery_id: Some(delivery_id),
             ..Default::default()
@@ -605,18 +617,12 @@ impl Store for SqliteStore {
         incidents: &[IncidentRecord],
         report: &[ReportRecord],
     ) -> Result<DeliveryOutcome, StoreError> {
-        if self
-            .find_delivery(&meta.tenant, &meta.source, &meta.checksum)?
-            .is_some()
-        {
+        let Some((tx, tenant_id, delivery_id)) = self.begin_delivery(meta)? else {
             return Ok(DeliveryOutcome {
                 already_imported: true,
                 ..Default::default()
             });
-        }
-        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
-        let tx = self.conn.transaction()?;
-        let delivery_id = Self::insert_delivery(&tx, tenant_id, meta)?;
+        };
         let mut outcome = DeliveryOutcome {
             delivery_id: Some(delivery_id),
             ..Default::default()
