@@ -67,8 +67,10 @@ pub fn parse_weights(s: &str) -> anyhow::Result<WeightsSpec> {
 
 /// Parses `--bins` with a Dutch error naming the flag.
 pub fn parse_bins(s: &str) -> anyhow::Result<BinSpec> {
-    s.parse().map_err(|e| {
-        anyhow::anyhow!("--bins '{s}': {e}; kies grid:METERS, h3:7..11, buurt, wijk of gemeente")
+    s.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--bins '{s}': kies grid:METERS (een geheel aantal meters > 0), h3:RESOLUTIE (7 t/m 11), buurt, wijk of gemeente"
+        )
     })
 }
 

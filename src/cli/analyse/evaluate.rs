@@ -310,7 +310,19 @@ fn place_methods(
     events: &[Event],
     spec: BinSpec,
 ) -> anyhow::Result<MethodComparison> {
-    let a = bins::assign(db, &args.input, records, spec, Coverage::BoundingBox)?;
+    // Only the training and test incidents span the study area (as for the grid).
+    let in_periods: Vec<Record> = records
+        .iter()
+        .filter(|r| {
+            r.begin.or(r.end).is_some_and(|t| {
+                let d = t.date();
+                (d >= args.train_from && d <= args.train_to)
+                    || (d >= args.test_from && d <= args.test_to)
+            })
+        })
+        .cloned()
+        .collect();
+    let a = bins::assign(db, &args.input, &in_periods, spec, Coverage::BoundingBox)?;
     let places = &a.places;
     let in_hit = |h: &Hit, from: NaiveDate, to: NaiveDate| {
         h.begin

@@ -179,6 +179,24 @@ pub fn run(db: &Path, args: HotspotArgs, statistic: Statistic) -> anyhow::Result
         );
         binned(db, &args, &records, spec)?
     };
+    let n = locations.ids.len();
+    let (what, min) = match statistic {
+        Statistic::GiStar => ("Gi*", 3),
+        Statistic::Moran => ("Local Moran's I", 4),
+    };
+    let source = match (&args.value, &args.bins) {
+        (Some(v), _) => format!("--value {v}"),
+        (None, b) => format!("--bins {}", b.as_deref().unwrap_or("grid:100")),
+    };
+    anyhow::ensure!(
+        n >= min,
+        "{what} vraagt minstens {min} locaties; {source} geeft er {n}"
+    );
+    anyhow::ensure!(
+        locations.values.iter().any(|v| *v != locations.values[0]),
+        "{what}: alle {n} locaties hebben dezelfde waarde ({}); zonder variatie zijn er geen hot spots ({source})",
+        locations.values[0]
+    );
     let islands = locations.weights.islands().len();
     let (table, layer) = match statistic {
         Statistic::GiStar => {

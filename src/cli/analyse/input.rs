@@ -435,8 +435,8 @@ fn load_csv(
         Some(Transformer::new().context("PROJ-transformatie naar RD")?)
     };
     let mut out = Vec::new();
-    // True while every x,y read as RD is also a plausible Dutch lon/lat in degrees.
-    let mut looks_like_degrees = true;
+    // True while every x,y read as RD by default is also a plausible Dutch lon/lat in degrees.
+    let mut looks_like_degrees = crs.is_none() && matches!(coords, CsvCoords::Rd(..));
     for (n, row) in reader.records().enumerate() {
         let line = n + 2;
         let row = row.with_context(|| format!("{}: regel {line} onleesbaar", path.display()))?;
@@ -477,9 +477,7 @@ fn load_csv(
             }
             None => None,
         };
-        if crs.is_none() && matches!(coords, CsvCoords::Rd(..)) {
-            looks_like_degrees &= brandpunt::coords::is_within_netherlands_wgs84(x, y);
-        }
+        looks_like_degrees &= brandpunt::coords::is_within_netherlands_wgs84(x, y);
         out.push(Record {
             shape: Shape::Point(x, y),
             id: id_col.map(cell).unwrap_or_else(|| n.to_string()),
