@@ -1505,9 +1505,11 @@ fn emerging_per_wijk_equals_the_library_with_contiguity_of_the_cbs_wijken() {
     }
 }
 
-/// Counts per area code from `brandpunt stats --by LEVEL` (summed over categories).
-fn stats_by(d: &Demo, level: &str) -> HashMap<String, f64> {
-    let stats = ok(&d.db, &["stats", "--by", level]);
+/// Counts per area code from `brandpunt stats --by LEVEL [ARGS]` (summed over categories).
+fn stats_by(d: &Demo, level: &str, extra: &[&str]) -> HashMap<String, f64> {
+    let mut args = vec!["stats", "--by", level];
+    args.extend(extra);
+    let stats = ok(&d.db, &args);
     let mut want: HashMap<String, f64> = HashMap::new();
     for l in stats.lines().skip(1) {
         let parts: Vec<&str> = l.split(',').collect();
@@ -1541,7 +1543,7 @@ fn gistar_and_moran_per_wijk_count_like_stats_and_equal_the_library() {
         .unwrap();
     // Every wijk of the boundary set, empty ones included, with the count `brandpunt stats` gives.
     assert_eq!(rows.len(), wijken.len());
-    let want = stats_by(d, "wijk");
+    let want = stats_by(d, "wijk", &[]);
     let values: Vec<f64> = wijken
         .iter()
         .map(|w| want.get(&w.code).copied().unwrap_or(0.0))
@@ -1633,6 +1635,41 @@ fn evaluate_on_h3_cells_and_buurten_scores_the_test_incidents() {
                 assert!((f(r, "hit_rate") - f(r, "test_hits") / want_total as f64).abs() < 1e-12);
                 assert!((f(r, "pai") - f(r, "hit_rate") / f(r, "area_share")).abs() < 1e-9);
             }
+        }
+        if bins == "buurt" {
+            // The naive baseline by hand: buurten by their count of the last 28 days of training (`stats`),
+            // most first (ties in boundary-set order), until 5 % of the summed buurt areas is reached.
+            use brandpunt::store::{AreaLevel, SqliteStore};
+            use geo::Area;
+            let buurten = SqliteStore::open(&d.db)
+                .unwrap()
+                .areas(AreaLevel::Buurt, None)
+                .unwrap();
+            let last = stats_by(d, "buurt", &["--from", "2024-08-05", "--to", "2024-09-01"]);
+            let test = stats_by(d, "buurt", &["--from", "2024-09-02", "--to", "2024-09-29"]);
+            let area: Vec<f64> = buurten.iter().map(|b| b.geometry.unsigned_area()).collect();
+            let study: f64 = area.iter().sum();
+            let mut ranked: Vec<(usize, f64)> = buurten
+                .iter()
+                .enumerate()
+                .map(|(k, b)| (k, last.get(&b.code).copied().unwrap_or(0.0)))
+                .filter(|(_, n)| *n > 0.0)
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let (mut used, mut hits, mut n) = (0.0, 0.0, 0.0);
+            for (k, _) in ranked {
+                if used >= 0.05 * study {
+                    break;
+                }
+                used += area[k];
+                hits += test.get(&buurten[k].code).copied().unwrap_or(0.0);
+                n += 1.0;
+            }
+            let base = &rows[3];
+            assert_eq!(base["method"], "last_period_top5");
+            assert_eq!(f(base, "hotspot_cells"), n);
+            assert!((f(base, "area_share") - used / study).abs() < 1e-12);
+            assert_eq!(f(base, "test_hits"), hits);
         }
         // Top 5 % by area: at least 5 % of the study area (the crossing cell included), one cell more at most.
         let kde = &rows[0];
