@@ -12,6 +12,7 @@
 
 use anyhow::{bail, Context};
 use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
+use brandpunt::analysis::grid::BinSpec;
 use brandpunt::analysis::moran::{local_moran, Quadrant};
 use brandpunt::analysis::weights::SpatialWeights;
 use brandpunt::export::{ColumnType, Table, Value};
@@ -122,12 +123,12 @@ fn from_features(records: &[Record], spec: WeightsSpec, snap_m: f64) -> anyhow::
 fn binned(
     db: &Path,
     args: &HotspotArgs,
+    bin_spec: BinSpec,
     records: &[Record],
     spec: WeightsSpec,
 ) -> anyhow::Result<Locations> {
-    let bin_spec = bins::parse_bins(args.bins.as_deref().unwrap_or("grid:100"))?;
     let coverage = match bin_spec {
-        brandpunt::analysis::grid::BinSpec::H3 { .. } => Coverage::Occupied,
+        BinSpec::H3 { .. } => Coverage::Occupied,
         _ => Coverage::BoundingBox,
     };
     let a = bins::assign(db, &args.input, records, bin_spec, coverage)?;
@@ -158,6 +159,7 @@ pub fn run(db: &Path, args: HotspotArgs, statistic: Statistic) -> anyhow::Result
     if args.value.is_some() && args.bins.is_some() {
         bail!("--bins telt incidenten; met --value worden de objecten zelf geanalyseerd: kies een van beide");
     }
+    let bin_spec = bins::parse_bins(args.bins.as_deref().unwrap_or("grid:100"))?;
     let records = input::load(db, &args.input, args.value.as_deref(), args.id.as_deref())?;
     let locations = if args.value.is_some() {
         anyhow::ensure!(!records.is_empty(), "geen invoer (0 objecten)");
@@ -165,19 +167,13 @@ pub fn run(db: &Path, args: HotspotArgs, statistic: Statistic) -> anyhow::Result
     } else if records.iter().any(|r| matches!(r.shape, Shape::Area(_))) {
         bail!("de invoer bevat vlakken: geef met --value het veld met de waarde per vlak")
     } else {
-        let store_areas = args.input.input.is_none()
-            && args.bins.as_deref().is_some_and(|b| {
-                matches!(
-                    bins::parse_bins(b),
-                    Ok(brandpunt::analysis::grid::BinSpec::Area(_))
-                )
-            });
         // Store incidents per area count by buurtcode, so located points are not required there.
+        let store_areas = args.input.input.is_none() && matches!(bin_spec, BinSpec::Area(_));
         anyhow::ensure!(
             !records.is_empty() || store_areas,
             "geen invoer (0 incidenten met coördinaten)"
         );
-        binned(db, &args, &records, spec)?
+        binned(db, &args, bin_spec, &records, spec)?
     };
     let n = locations.ids.len();
     let (what, min) = match statistic {
