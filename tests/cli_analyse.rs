@@ -1970,3 +1970,94 @@ fn bad_combinations_are_clear_errors_naming_the_flag() {
         fails_with(db, &args, &needles);
     }
 }
+
+#[test]
+fn file_points_per_buurt_and_wijk_follow_the_generators_buurtcodes() {
+    use brandpunt::analysis::weights::{contiguity, Contiguity};
+    use brandpunt::store::{AreaLevel, SqliteStore};
+    let d = small_demo();
+    // The planted incidents with a point, with the buurt the generator put each one in.
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(d.files.join("truth_incidents.csv"))
+        .unwrap();
+    let input = d.files.join("points_with_time.csv");
+    let mut w = csv::Writer::from_path(&input).unwrap();
+    w.write_record(["x", "y", "begin", "eind"]).unwrap();
+    let mut truth: Vec<(String, chrono::NaiveDate)> = Vec::new();
+    for rec in r.deserialize::<HashMap<String, String>>() {
+        let rec = rec.unwrap();
+        if rec["x_m"].is_empty() {
+            continue;
+        }
+        w.write_record([&rec["x_m"], &rec["y_m"], &rec["begin"], &rec["eind"]])
+            .unwrap();
+        let day = chrono::NaiveDate::parse_from_str(&rec["begin"][..10], "%Y-%m-%d").unwrap();
+        truth.push((rec["buurtcode"].clone(), day));
+    }
+    w.flush().unwrap();
+    let store = SqliteStore::open(&d.db).unwrap();
+    let buurten = store.areas(AreaLevel::Buurt, None).unwrap();
+    let index: HashMap<&str, usize> = buurten
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.code.as_str(), i))
+        .collect();
+    let hits: Vec<(usize, chrono::NaiveDate)> = truth
+        .iter()
+        .map(|(b, day)| (index[b.as_str()], *day))
+        .collect();
+    let ids: Vec<String> = buurten.iter().map(|b| b.code.clone()).collect();
+    let polys: Vec<_> = buurten.iter().map(|b| b.geometry.clone()).collect();
+    let out = d.files.join("emerging_file_buurt.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--input",
+            input.to_str().unwrap(),
+            "--bins",
+            "buurt",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let wq = contiguity(&polys, Contiguity::Queen, 1e-6).unwrap();
+    assert_emerging_rows(
+        &read_csv(&out),
+        &library_emerging(ids.len(), &hits, &wq),
+        &ids,
+        "file points per buurt",
+    );
+
+    // Gi* per wijk of the same points: the counts of the generator's buurten summed per wijk.
+    let out = d.files.join("gistar_file_wijk.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "gistar",
+            "--input",
+            input.to_str().unwrap(),
+            "--bins",
+            "wijk",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let mut want: HashMap<String, f64> = HashMap::new();
+    for (b, _) in &truth {
+        let wijk = buurten[index[b.as_str()]].wijkcode.clone().unwrap();
+        *want.entry(wijk).or_default() += 1.0;
+    }
+    let rows = read_csv(&out);
+    assert_eq!(
+        rows.len(),
+        store.areas(AreaLevel::Wijk, None).unwrap().len()
+    );
+    for r in &rows {
+        let v: f64 = r["value"].parse().unwrap();
+        assert_eq!(v, want.get(&r["id"]).copied().unwrap_or(0.0), "{}", r["id"]);
+    }
+}

@@ -524,3 +524,43 @@ pub fn assign(
         BinSpec::Area(level) => area_places(db, args, records, level),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_and_bins_parse_or_name_the_flag() {
+        assert_eq!(parse_weights(" Queen ").unwrap(), WeightsSpec::Queen);
+        assert_eq!(parse_weights("knn:6").unwrap(), WeightsSpec::Knn(6));
+        assert_eq!(
+            parse_weights("distance:250.5").unwrap(),
+            WeightsSpec::Distance(250.5)
+        );
+        for bad in [
+            "knn:0",
+            "knn:x",
+            "distance:0",
+            "distance:-1",
+            "distance:inf",
+            "bishop",
+        ] {
+            let e = parse_weights(bad).unwrap_err().to_string();
+            assert!(e.contains("--weights"), "{bad}: {e}");
+        }
+        assert_eq!(parse_bins("h3:11").unwrap(), BinSpec::H3 { resolution: 11 });
+        assert_eq!(parse_bins("wijk").unwrap(), BinSpec::Area(BinLevel::Wijk));
+        for bad in ["h3:6", "h3:12", "grid:0", "grid:", "straat", "wijk:3"] {
+            let e = parse_bins(bad).unwrap_err().to_string();
+            assert!(e.contains("--bins") && e.contains(bad), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn area_codes_compare_with_the_area_prefix() {
+        assert_eq!(as_buurt_prefix("WK036300"), "BU036300");
+        assert_eq!(as_buurt_prefix("GM0363"), "BU0363");
+        assert!(as_buurt_prefix("WK036300").starts_with(&input::area_prefix("GM0363").unwrap()));
+        assert!(!as_buurt_prefix("WK059900").starts_with(&input::area_prefix("GM0363").unwrap()));
+    }
+}

@@ -634,3 +634,22 @@ fn load_vector(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_crs_accepts_epsg_codes_and_names() {
+        assert_eq!(parse_input_crs("EPSG:28992").unwrap(), InputCrs::Rd);
+        assert_eq!(parse_input_crs("epsg:4326").unwrap(), InputCrs::Wgs84);
+        assert_eq!(parse_input_crs(" 3857 ").unwrap(), InputCrs::WebMercator);
+        assert_eq!(parse_input_crs("wgs84").unwrap(), InputCrs::Wgs84);
+        assert_eq!(parse_input_crs("RD").unwrap(), InputCrs::Rd);
+        assert_eq!(parse_input_crs("EPSG:2154").unwrap(), InputCrs::Epsg(2154));
+        for bad in ["", "EPSG:", "EPSG:0", "lambert", "EPSG:-4"] {
+            let e = parse_input_crs(bad).unwrap_err().to_string();
+            assert!(e.contains("--input-crs"), "{bad}: {e}");
+        }
+    }
+}
