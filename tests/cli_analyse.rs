@@ -1832,7 +1832,7 @@ fn bad_combinations_are_clear_errors_naming_the_flag() {
     let csv = dir.path().join("p.csv");
     write_xy(&csv, ["x", "y"], &rd_points());
     let c = csv.to_str().unwrap();
-    let cases: Vec<(&Path, Vec<&str>, Vec<&str>)> = vec![
+    let mut cases: Vec<(&Path, Vec<&str>, Vec<&str>)> = vec![
         (
             &d.db,
             vec!["analyse", "gistar", "--seed", "3", "--output", o],
@@ -1966,6 +1966,34 @@ fn bad_combinations_are_clear_errors_naming_the_flag() {
             vec!["Gi*"],
         ),
     ];
+    cases.push((
+        &d.db,
+        vec![
+            "analyse",
+            "emerging",
+            "--bins",
+            "h3:9",
+            "--time-window",
+            "9",
+            "--output",
+            o,
+        ],
+        vec!["--time-window 9", "10 stappen"],
+    ));
+    cases.push((
+        &d.db,
+        vec![
+            "analyse",
+            "emerging",
+            "--bins",
+            "buurt",
+            "--area",
+            "BU19980000",
+            "--output",
+            o,
+        ],
+        vec!["geen incidenten"],
+    ));
     for (db, args, needles) in cases {
         fails_with(db, &args, &needles);
     }

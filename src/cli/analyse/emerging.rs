@@ -10,11 +10,11 @@
 
 use anyhow::{bail, Context};
 use brandpunt::analysis::emerging::{
-    emerging_hot_spots, grid_cube_from_events, EmergingOptions, EmergingResult, SpaceTimeCube,
-    TimeStep, TimeSteps,
+    emerging_hot_spots, grid_cube_from_events, EmergingError, EmergingOptions, EmergingResult,
+    SpaceTimeCube, TimeStep, TimeSteps,
 };
 use brandpunt::analysis::grid::{BinId, BinSpec};
-use brandpunt::analysis::weights::{distance_band, GridNeighbourhood};
+use brandpunt::analysis::weights::{distance_band, GridNeighbourhood, SpatialWeights};
 use brandpunt::export::{ColumnType, Table, Value};
 use chrono::NaiveDate;
 use geo_types::Geometry;
@@ -66,6 +66,32 @@ fn time_steps(
         .context("geen incidenten met een datum")?;
     TimeSteps::new(step, start, end)
         .with_context(|| format!("periode {start} t/m {end} in stappen van een {}", args.step))
+}
+
+/// Runs the library with Dutch errors (naming the flag) for the usual mistakes.
+fn analyse(
+    args: &EmergingArgs,
+    cube: &SpaceTimeCube,
+    weights: &SpatialWeights,
+    options: &EmergingOptions,
+) -> anyhow::Result<EmergingResult> {
+    emerging_hot_spots(cube, weights, options).map_err(|e| match e {
+        EmergingError::TimeWindowTooLarge { k, max, steps } => anyhow::anyhow!(
+            "--time-window {k}: hoogstens {max} bij {steps} stappen (75 %); kies een kleinere --time-window, een kleinere --step of een langere periode"
+        ),
+        EmergingError::NoIncidents => anyhow::anyhow!(
+            "geen incidenten met een datum in de periode{}",
+            match (args.input.from, args.input.to) {
+                (None, None) => String::new(),
+                (f, t) => format!(
+                    " (--from {} --to {})",
+                    f.map(|d| d.to_string()).unwrap_or_default(),
+                    t.map(|d| d.to_string()).unwrap_or_default()
+                ),
+            }
+        ),
+        other => anyhow::Error::new(other).context("emerging hot spots"),
+    })
 }
 
 /// Where each location of the result goes: its id or centre and its polygon.
@@ -171,8 +197,7 @@ pub fn run(db: &Path, args: EmergingArgs) -> anyhow::Result<ExitCode> {
     let cube = grid_cube_from_events(&events, c, &steps)?;
     let threshold_m = args.distance.unwrap_or(1.5 * c);
     let weights = cube.weights(GridNeighbourhood::DistanceBand { threshold_m })?;
-    let result =
-        emerging_hot_spots(&cube.cube, &weights, &options).context("emerging hot spots")?;
+    let result = analyse(&args, &cube.cube, &weights, &options)?;
     write(&args, &result, true, |i| {
         let (col, row) = *cube
             .cells
@@ -233,7 +258,7 @@ fn run_places(
         }
         (None, Layout::Grid { .. }) => bail!("interne fout: rasterkubus buiten het rasterpad"),
     };
-    let result = emerging_hot_spots(&cube, &weights, options).context("emerging hot spots")?;
+    let result = analyse(args, &cube, &weights, options)?;
     let geometries = if matches!(output::format_of(&args.output)?, output::Format::Csv) {
         None
     } else {

@@ -61,7 +61,7 @@ pub enum InputCrs {
 }
 
 impl InputCrs {
-    /// The `EPSG:CODE` text.
+    /// The EPSG code.
     pub fn epsg(self) -> u32 {
         match self {
             InputCrs::Rd => 28992,
