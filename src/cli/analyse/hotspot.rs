@@ -40,7 +40,8 @@ pub struct HotspotArgs {
     /// Spatial weights: queen, rook, knn:K or distance:M (metres). Default queen (polygons, bins).
     #[arg(long)]
     pub weights: Option<String>,
-    /// Binning of incident points without `--value`: grid:CELL_M, h3:RES (7..11), buurt, wijk or gemeente.
+    /// Binning of incident points without `--value`: grid:CELL_M (default grid:100), h3:RES (7..11), buurt, wijk
+    /// or gemeente.
     #[arg(long)]
     pub bins: Option<String>,
     /// Vertex snapping tolerance in metres for queen/rook contiguity between polygons.
