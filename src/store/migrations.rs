@@ -161,4 +161,44 @@ CREATE TABLE indicator (
     PRIMARY KEY (tenant_id, buurtcode, name)
 ) WITHOUT ROWID;
 "#,
+    // 2: incident time window as integer minutes (bulk imports: no text formatting per row, smaller rows and a
+    //    smaller period index). `begin_min`/`end_min` are minutes since 1970-01-01T00:00 of the naive local time
+    //    (the old `YYYY-MM-DDTHH:MM` text read as if it were UTC). The table is rebuilt with the same ids.
+    r#"
+CREATE TABLE incident_v2 (
+    id              INTEGER PRIMARY KEY,
+    tenant_id       INTEGER NOT NULL REFERENCES tenant(id),
+    source          TEXT NOT NULL,
+    registration    TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    delivery_id     INTEGER NOT NULL REFERENCES delivery(id),
+    line            INTEGER NOT NULL,
+    begin_min       INTEGER NOT NULL,
+    end_min         INTEGER NOT NULL,
+    time_known      INTEGER NOT NULL,
+    category_code   TEXT,
+    category_label  TEXT,
+    street TEXT, huisnummer TEXT, huisletter TEXT, toevoeging TEXT, postcode TEXT, plaats TEXT,
+    bag_id          TEXT,
+    x REAL, y REAL,
+    buurtcode       TEXT,
+    located_by      TEXT NOT NULL CHECK (located_by IN ('address', 'coordinates', 'buurt', 'none')),
+    match_kind      TEXT,
+    match_score     REAL,
+    extra_json      TEXT NOT NULL DEFAULT '{}',
+    content_hash    TEXT NOT NULL,
+    UNIQUE (tenant_id, source, registration)
+);
+INSERT INTO incident_v2 (id, tenant_id, source, registration, version, delivery_id, line, begin_min, end_min,
+    time_known, category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode, plaats, bag_id,
+    x, y, buurtcode, located_by, match_kind, match_score, extra_json, content_hash)
+SELECT id, tenant_id, source, registration, version, delivery_id, line,
+    CAST(strftime('%s', begin_ts) AS INTEGER) / 60, CAST(strftime('%s', end_ts) AS INTEGER) / 60,
+    time_known, category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode, plaats, bag_id,
+    x, y, buurtcode, located_by, match_kind, match_score, extra_json, content_hash
+FROM incident ORDER BY id;
+DROP TABLE incident;
+ALTER TABLE incident_v2 RENAME TO incident;
+CREATE INDEX incident_query ON incident (tenant_id, begin_min);
+"#,
 ];
