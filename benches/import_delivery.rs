@@ -5,14 +5,20 @@
 //! Size: `IMPORT_BENCH_ROWS` rows when set, else 1,000,000 under `cargo bench` (detected by `--bench`) and
 //! 5,000 in the quick test-mode run of `cargo test --all-targets`. The BAG index holds 1 M synthetic addresses
 //! (20 k in test mode); buurten are the synthetic national tiling (15 k buurten).
+//!
+//! `IMPORT_BENCH_PHASES=1 cargo bench --bench import_delivery` instead runs the steps of `import_incident_file`
+//! once each on the same input and prints wall and CPU seconds (utime + stime of the process, all threads) per
+//! phase: read, place, SQLite write, drop + close. No criterion run in that mode.
 
 use brandpunt::area_index::{synthetic as areas_synthetic, AreaIndex};
 use brandpunt::geocode::{synthetic, GeocodeIndexBuilder};
+use brandpunt::import::delivery;
 use brandpunt::import::incidents::{import_incident_file, IncidentImportOptions, Locator};
-use brandpunt::store::SqliteStore;
+use brandpunt::store::{DeliveryMeta, SqliteStore, Store};
 use criterion::{BatchSize, Criterion};
+use rayon::prelude::*;
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn sizes() -> (usize, usize) {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -74,6 +80,58 @@ fn write_delivery(path: &std::path::Path, rows: usize, addresses: usize) {
         .expect("write delivery");
 }
 
+/// CPU seconds (user + system, all threads) of this process so far, from `/proc/self/stat`.
+fn process_cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields after the command name start at field 3 (state): utime is field 14, stime field 15, in clock
+    // ticks of 1/100 s on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Run the phases of `import_incident_file` once each and print their wall and CPU time.
+fn phases(locator: &Locator<'_>, delivery: &std::path::Path, db: &std::path::Path) {
+    let mut store = SqliteStore::open(db).expect("store");
+    let mut mark = (Instant::now(), process_cpu_s());
+    let mut lap = |name: &str| {
+        let (wall, cpu) = (mark.0.elapsed().as_secs_f64(), process_cpu_s() - mark.1);
+        println!("phase {name:<12} wall {wall:6.2} s  cpu {cpu:6.2} s");
+        mark = (Instant::now(), process_cpu_s());
+    };
+    let parsed = delivery::read_delivery(delivery, None).expect("read");
+    lap("read");
+    let meta = DeliveryMeta {
+        tenant: "default".into(),
+        source: "politie".into(),
+        kind: "incidents".into(),
+        file_name: parsed.file_name.clone(),
+        checksum: parsed.checksum.clone(),
+        total_rows: parsed.total_rows,
+    };
+    let records: Vec<_> = parsed
+        .rows
+        .into_par_iter()
+        .map(|row| locator.place_owned(row).record)
+        .collect();
+    lap("place");
+    store
+        .store_incident_delivery(&meta, &records, &[])
+        .expect("write");
+    lap("write");
+    drop(records);
+    drop(store);
+    lap("drop+close");
+}
+
 fn main() {
     let (rows, addresses) = sizes();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -90,6 +148,10 @@ fn main() {
         areas: &areas,
         buurtcodes: areas.areas().iter().map(|a| a.buurtcode.clone()).collect(),
     };
+    if std::env::var_os("IMPORT_BENCH_PHASES").is_some() {
+        phases(&locator, &delivery, &dir.path().join("phases.db"));
+        return;
+    }
     let options = IncidentImportOptions {
         tenant: "default".into(),
         source: "politie".into(),

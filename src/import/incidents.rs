@@ -21,7 +21,7 @@ use crate::geocode::{AddressQuery, GeocodeIndex, MatchKind};
 use crate::store::{DeliveryMeta, DeliveryOutcome, IncidentRecord, LocatedBy, ReportRecord, Store};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Errors of an incident import.
@@ -55,27 +55,51 @@ pub struct Placed {
     pub report: Option<ReportRecord>,
 }
 
-fn has_address(row: &DeliveryRow) -> bool {
-    row.huisnummer.is_some() && (row.street.is_some() || row.postcode.is_some())
-}
-
 impl Locator<'_> {
     /// Place one delivered row (see the module documentation for the order of preference).
     pub fn place(&self, row: &DeliveryRow) -> Placed {
+        self.place_owned(row.clone())
+    }
+
+    /// [`Locator::place`] taking the row by value: its strings move into the record instead of being copied
+    /// (the import places a million rows and drops them anyway).
+    pub fn place_owned(&self, row: DeliveryRow) -> Placed {
+        let DeliveryRow {
+            line,
+            registration,
+            begin,
+            end,
+            time_known,
+            category_code,
+            category_label,
+            street,
+            huisnummer,
+            huisletter,
+            toevoeging,
+            postcode,
+            plaats,
+            x_m,
+            y_m,
+            lat,
+            lon,
+            buurtcode,
+            extra,
+            content_hash,
+        } = row;
         let mut record = IncidentRecord {
-            line: row.line,
-            registration: row.registration.clone(),
-            begin: row.begin,
-            end: row.end,
-            time_known: row.time_known,
-            category_code: row.category_code.clone(),
-            category_label: row.category_label.clone(),
-            street: row.street.clone(),
-            huisnummer: row.huisnummer.clone(),
-            huisletter: row.huisletter.clone(),
-            toevoeging: row.toevoeging.clone(),
-            postcode: row.postcode.clone(),
-            plaats: row.plaats.clone(),
+            line,
+            registration,
+            begin,
+            end,
+            time_known,
+            category_code,
+            category_label,
+            street,
+            huisnummer,
+            huisletter,
+            toevoeging,
+            postcode,
+            plaats,
             bag_id: None,
             x_m: None,
             y_m: None,
@@ -83,18 +107,20 @@ impl Locator<'_> {
             located_by: LocatedBy::None,
             match_kind: None,
             match_score: None,
-            extra: row.extra.clone().into_iter().collect::<BTreeMap<_, _>>(),
-            content_hash: row.content_hash.clone(),
+            extra,
+            content_hash,
         };
         let mut address_problem: Option<(MatchKind, usize)> = None;
-        if has_address(row) {
+        let has_address =
+            record.huisnummer.is_some() && (record.street.is_some() || record.postcode.is_some());
+        if has_address {
             let m = self.geocoder.geocode(&AddressQuery {
-                street: row.street.as_deref(),
-                huisnummer: row.huisnummer.as_deref(),
-                huisletter: row.huisletter.as_deref(),
-                toevoeging: row.toevoeging.as_deref(),
-                postcode: row.postcode.as_deref(),
-                woonplaats: row.plaats.as_deref(),
+                street: record.street.as_deref(),
+                huisnummer: record.huisnummer.as_deref(),
+                huisletter: record.huisletter.as_deref(),
+                toevoeging: record.toevoeging.as_deref(),
+                postcode: record.postcode.as_deref(),
+                woonplaats: record.plaats.as_deref(),
             });
             record.match_kind = Some(m.kind.as_str().to_string());
             record.match_score = Some(m.score);
@@ -119,14 +145,14 @@ impl Locator<'_> {
                 (kind, _, _) => address_problem = Some((kind, m.candidates.len())),
             }
         }
-        if let (Some(x), Some(y)) = (row.x_m, row.y_m) {
+        if let (Some(x), Some(y)) = (x_m, y_m) {
             self.set_point(&mut record, x, y, LocatedBy::Coordinates);
             return Placed {
                 record,
                 report: None,
             };
         }
-        if let (Some(lon), Some(lat)) = (row.lon, row.lat) {
+        if let (Some(lon), Some(lat)) = (lon, lat) {
             if let Ok(Ok((x, y))) = with_thread_transformer(|t| t.wgs84_to_rd(lon, lat)) {
                 self.set_point(&mut record, x, y, LocatedBy::Coordinates);
                 return Placed {
@@ -135,11 +161,7 @@ impl Locator<'_> {
                 };
             }
         }
-        if let Some(code) = row
-            .buurtcode
-            .as_deref()
-            .map(|c| c.trim().to_ascii_uppercase())
-        {
+        if let Some(code) = buurtcode.as_deref().map(|c| c.trim().to_ascii_uppercase()) {
             if self.buurtcodes.contains(&code) {
                 record.buurtcode = Some(code);
                 record.located_by = LocatedBy::Buurt;
@@ -155,7 +177,7 @@ impl Locator<'_> {
                 format!("adres is niet eenduidig: past bij {n} adressen (geef postcode of plaats)"),
             ),
             Some(_) => ("not_located", "adres niet gevonden in de BAG".to_string()),
-            None if row.buurtcode.is_some() => ("not_located", "onbekende buurtcode".to_string()),
+            None if buurtcode.is_some() => ("not_located", "onbekende buurtcode".to_string()),
             None => (
                 "not_located",
                 "geen adres, coördinaten of buurtcode".to_string(),
@@ -163,14 +185,14 @@ impl Locator<'_> {
         };
         let column = if address_problem.is_some() {
             Some("adres".to_string())
-        } else if row.buurtcode.is_some() {
+        } else if buurtcode.is_some() {
             Some("buurtcode".to_string())
         } else {
             None
         };
         let report = ReportRecord {
-            line: row.line,
-            registration: Some(row.registration.clone()),
+            line: record.line,
+            registration: Some(record.registration.clone()),
             column,
             reason,
             outcome: outcome.to_string(),
@@ -247,8 +269,8 @@ pub fn import_incident_file(
         .collect();
     let placed_rows: Vec<Placed> = parsed
         .rows
-        .par_iter()
-        .map(|row| locator.place(row))
+        .into_par_iter()
+        .map(|row| locator.place_owned(row))
         .collect();
     let mut records = Vec::with_capacity(placed_rows.len());
     for placed in placed_rows {

@@ -173,4 +173,175 @@ CREATE TABLE custom_area (
 );
 CREATE INDEX custom_area_tenant ON custom_area (tenant_id);
 "#,
+    // 3: incident time window as integer minutes (bulk imports: no text formatting per row, smaller rows and a
+    //    smaller period index). `begin_min`/`end_min` are minutes since 1970-01-01T00:00 of the naive local time
+    //    (the old `YYYY-MM-DDTHH:MM` text read as if it were UTC). The table is rebuilt with the same ids.
+    r#"
+CREATE TABLE incident_v2 (
+    id              INTEGER PRIMARY KEY,
+    tenant_id       INTEGER NOT NULL REFERENCES tenant(id),
+    source          TEXT NOT NULL,
+    registration    TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    delivery_id     INTEGER NOT NULL REFERENCES delivery(id),
+    line            INTEGER NOT NULL,
+    begin_min       INTEGER NOT NULL,
+    end_min         INTEGER NOT NULL,
+    time_known      INTEGER NOT NULL,
+    category_code   TEXT,
+    category_label  TEXT,
+    street TEXT, huisnummer TEXT, huisletter TEXT, toevoeging TEXT, postcode TEXT, plaats TEXT,
+    bag_id          TEXT,
+    x REAL, y REAL,
+    buurtcode       TEXT,
+    located_by      TEXT NOT NULL CHECK (located_by IN ('address', 'coordinates', 'buurt', 'none')),
+    match_kind      TEXT,
+    match_score     REAL,
+    extra_json      TEXT NOT NULL DEFAULT '{}',
+    content_hash    TEXT NOT NULL,
+    UNIQUE (tenant_id, source, registration)
+);
+INSERT INTO incident_v2 (id, tenant_id, source, registration, version, delivery_id, line, begin_min, end_min,
+    time_known, category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode, plaats, bag_id,
+    x, y, buurtcode, located_by, match_kind, match_score, extra_json, content_hash)
+SELECT id, tenant_id, source, registration, version, delivery_id, line,
+    CAST(strftime('%s', begin_ts) AS INTEGER) / 60, CAST(strftime('%s', end_ts) AS INTEGER) / 60,
+    time_known, category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode, plaats, bag_id,
+    x, y, buurtcode, located_by, match_kind, match_score, extra_json, content_hash
+FROM incident ORDER BY id;
+DROP TABLE incident;
+ALTER TABLE incident_v2 RENAME TO incident;
+CREATE INDEX incident_query ON incident (tenant_id, begin_min);
+"#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::store::{IncidentFilter, SqliteStore, Store};
+    use chrono::{NaiveDate, NaiveDateTime};
+
+    /// A database written by schema v1 (text timestamps) opens as v2 with the same incidents, ids, period
+    /// filter results and history records.
+    #[test]
+    fn v1_incidents_survive_the_upgrade_to_integer_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let texts = [
+            ("R1", "2024-03-01T23:59", "2024-03-02T01:15"),
+            ("R2", "2024-03-02T00:00", "2024-03-02T00:00"),
+            ("R3", "1969-12-31T23:30", "1970-01-01T00:10"),
+            ("R4", "2024-02-29T12:07", "2024-03-01T00:00"),
+        ];
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute_batch(
+                "INSERT INTO delivery (id, tenant_id, source, kind, file_name, checksum, imported_at, total_rows,
+                                       inserted, replaced, unchanged, reported)
+                 VALUES (1, 1, 'politie', 'incidents', 'a.csv', 'c1', '2024-03-05T10:00:00Z', 4, 4, 0, 0, 0);",
+            )
+            .unwrap();
+            for (k, (reg, begin, end)) in texts.iter().enumerate() {
+                c.execute(
+                    "INSERT INTO incident (id, tenant_id, source, registration, version, delivery_id, line, begin_ts,
+                                           end_ts, time_known, category_code, located_by, content_hash)
+                     VALUES (?1, 1, 'politie', ?2, 1, 1, ?3, ?4, ?5, 1, '1.1.1', 'none', 'h')",
+                    rusqlite::params![10 + k as i64, reg, k as i64 + 2, begin, end],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let parse = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap();
+        let all = store
+            .incidents(&IncidentFilter {
+                tenant: "default".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let mut got: Vec<(i64, String, NaiveDateTime, NaiveDateTime)> = all
+            .into_iter()
+            .map(|s| (s.id, s.registration, s.begin, s.end))
+            .collect();
+        got.sort();
+        let want: Vec<(i64, String, NaiveDateTime, NaiveDateTime)> = texts
+            .iter()
+            .enumerate()
+            .map(|(k, (r, b, e))| (10 + k as i64, r.to_string(), parse(b), parse(e)))
+            .collect();
+        assert_eq!(got, want);
+        // Whole-day period filter: 2024-03-01 holds R1 (23:59) but not R2 (00:00 the next day).
+        let day = |d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let regs = |from, to| -> Vec<String> {
+            store
+                .incidents(&IncidentFilter {
+                    tenant: "default".into(),
+                    from: Some(day(from)),
+                    to: Some(day(to)),
+                    ..Default::default()
+                })
+                .unwrap()
+                .into_iter()
+                .map(|s| s.registration)
+                .collect()
+        };
+        assert_eq!(regs("2024-03-01", "2024-03-01"), ["R1"]);
+        assert_eq!(regs("2024-03-02", "2024-03-02"), ["R2"]);
+        assert_eq!(regs("1969-12-31", "1969-12-31"), ["R3"]);
+        assert_eq!(regs("2024-02-29", "2024-03-01"), ["R4", "R1"]);
+        // A changed re-delivery archives the converted row with its timestamps as text, as in v1.
+        let mut store = store;
+        let mut rec = crate::store::IncidentRecord {
+            line: 2,
+            registration: "R1".into(),
+            begin: parse("2024-03-01T23:59"),
+            end: parse("2024-03-02T01:15"),
+            time_known: true,
+            category_code: Some("1.1.2".into()),
+            category_label: None,
+            street: None,
+            huisnummer: None,
+            huisletter: None,
+            toevoeging: None,
+            postcode: None,
+            plaats: None,
+            bag_id: None,
+            x_m: None,
+            y_m: None,
+            buurtcode: None,
+            located_by: crate::store::LocatedBy::None,
+            match_kind: None,
+            match_score: None,
+            extra: Default::default(),
+            content_hash: "h2".into(),
+        };
+        rec.extra.insert("meldkamer".into(), "Noord".into());
+        let meta = crate::store::DeliveryMeta {
+            tenant: "default".into(),
+            source: "politie".into(),
+            kind: "incidents".into(),
+            file_name: "b.csv".into(),
+            checksum: "c2".into(),
+            total_rows: 1,
+        };
+        let o = store.store_incident_delivery(&meta, &[rec], &[]).unwrap();
+        assert_eq!((o.inserted, o.replaced, o.unchanged), (0, 1, 0));
+        let (begin, end, code): (String, String, String) = store
+            .connection()
+            .query_row(
+                "SELECT json_extract(record_json, '$.begin_ts'), json_extract(record_json, '$.end_ts'),
+                        json_extract(record_json, '$.category_code')
+                 FROM incident_history WHERE registration = 'R1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (begin.as_str(), end.as_str(), code.as_str()),
+            ("2024-03-01T23:59", "2024-03-02T01:15", "1.1.1")
+        );
+    }
+}
