@@ -226,6 +226,7 @@ function updateBreaks() {
   const map = state.map;
   if (!map.getSource('buurten') || !map.isSourceLoaded('buurten')) return;
   const feats = map.querySourceFeatures('buurten', { sourceLayer: 'buurten' });
+  if (!feats.length) return; // tiles not there yet (or an empty filter result: keep the old classes)
   const byCode = new Map();
   for (const f of feats) byCode.set(f.properties.code, f.properties);
   const vals = (prop) => [...byCode.values()].map((p) => (p[prop] === undefined || p[prop] === null ? NaN : Number(p[prop])));
@@ -252,7 +253,9 @@ function initMap(meta) {
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
   state.breaksDirty = true;
   const failed = new Set();
+  map.on('load', renderLegend);
   map.on('error', (e) => {
+    console.warn('kaartfout', e.sourceId || '', e.error && e.error.message);
     const src = e.sourceId || (e.source && e.source.id) || '';
     if (src === 'basemap') {
       if (!failed.has(src)) status('De achtergrondkaart van PDOK is niet bereikbaar; de kaart werkt zonder.', 'warn');
@@ -260,9 +263,6 @@ function initMap(meta) {
       status(`Kaartlaag ${src || ''} kon niet worden geladen${e.error && e.error.status ? ` (fout ${e.error.status})` : ''}.`, 'warn');
     }
     failed.add(src);
-  });
-  map.on('sourcedata', (e) => {
-    if (e.sourceId === 'buurten' && e.isSourceLoaded && state.breaksDirty) updateBreaks();
   });
   map.on('idle', () => {
     if (state.breaksDirty) updateBreaks();

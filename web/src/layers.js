@@ -66,6 +66,7 @@ function emergingExpression() {
  * (upper bounds of the first classes); areas without the property are grey.
  */
 export function choroplethExpression(prop, breaks) {
+  if (!breaks.length) return ['case', ['has', prop], CHORO_COLOURS[0], NO_DATA];
   const step = ['step', ['to-number', ['get', prop]], CHORO_COLOURS[0]];
   breaks.forEach((b, i) => step.push(b, CHORO_COLOURS[Math.min(i + 1, CHORO_COLOURS.length - 1)]));
   return ['case', ['has', prop], step, NO_DATA];
