@@ -8,7 +8,7 @@
 // last line is "N passed, N failed".
 
 import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,7 @@ if (!existsSync(CHROMIUM)) {
   process.exit(2);
 }
 mkdirSync(OUT, { recursive: true });
+for (const f of readdirSync(OUT)) if (f.endsWith('.png')) rmSync(join(OUT, f)); // no stale screenshots
 
 // ---------- helpers ----------
 class CheckError extends Error {}
@@ -366,10 +367,11 @@ try {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(15000);
   const pageErrors = [];
   ctx.external = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`    [console] ${m.text()}`); });
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('ERR_INTERNET_DISCONNECTED')) console.log(`    [console] ${m.text()}`); });
   // No internet in tests: anything not on the server is blocked (and recorded).
   await context.route('**/*', (route) => {
     const url = route.request().url();

@@ -17,7 +17,7 @@ export const SERIES_COLOURS = ['#1f5fa8', '#d2552b', '#2e8b57', '#8e44ad', '#b88
  * `lines`: [{name, points: [{period, count}]}]; width/height in px.
  */
 export function trendChart(lines, { width = 320, height = 140, title = 'Verloop' } = {}) {
-  const pad = { l: 34, r: 8, t: 18, b: 22 };
+  const pad = { l: 34, r: 24, t: 18, b: 22 };
   const periods = [];
   for (const l of lines) for (const p of l.points) if (!periods.includes(p.period)) periods.push(p.period);
   periods.sort();
@@ -36,7 +36,8 @@ export function trendChart(lines, { width = 320, height = 140, title = 'Verloop'
   const labelEvery = Math.max(1, Math.ceil(periods.length / 6));
   periods.forEach((p, i) => {
     if (i % labelEvery === 0 || i === periods.length - 1) {
-      svg += `<text x="${x(i)}" y="${height - 6}" class="ax" text-anchor="middle">${esc(p)}</text>`;
+      const anchor = periods.length > 1 && i === periods.length - 1 ? 'end' : i === 0 && periods.length > 1 ? 'start' : 'middle';
+      svg += `<text x="${x(i)}" y="${height - 6}" class="ax" text-anchor="${anchor}">${esc(p)}</text>`;
     }
   });
   lines.forEach((l, li) => {

@@ -129,7 +129,10 @@ export function buildStyle(filter, mode, breaks) {
         'source-layer': 'buurten',
         paint: {
           'fill-color': choroplethExpression(mode, breaks),
-          'fill-opacity': ['case', ['boolean', ['feature-state', 'hover'], false], 0.9, 0.72],
+          // lighter when zoomed in, so the incident points stay visible
+          'fill-opacity': ['interpolate', ['linear'], ['zoom'],
+            13, ['case', ['boolean', ['feature-state', 'hover'], false], 0.9, 0.72],
+            16, ['case', ['boolean', ['feature-state', 'hover'], false], 0.55, 0.35]],
         },
       },
       {
