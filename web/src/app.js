@@ -340,6 +340,7 @@ function selectArea(area) {
   setSelectedState(state.selected, false);
   state.selected = area;
   setSelectedState(area, true);
+  if ($('area-pick').value !== area.code) $('area-pick').value = area.code;
   setView('kaart');
   showArea(area);
 }
@@ -523,6 +524,8 @@ function optionsHtml(withCustom = true) {
   return groups.map(([l, title]) => state.areas[l].length ? `<optgroup label="${title}">${state.areas[l].map((a) => `<option value="${esc(a.code)}">${esc(a.name)} (${esc(a.code)})</option>`).join('')}</optgroup>` : '').join('');
 }
 function renderComparePicker() {
+  $('area-pick').innerHTML = '<option value="">Klik op de kaart of kies hier…</option>' + optionsHtml(true);
+  if (state.selected) $('area-pick').value = state.selected.code;
   $('compare-pick').innerHTML = optionsHtml(true);
   $('cmp-control').innerHTML = optionsHtml(false);
   renderCompareChips();
@@ -627,7 +630,18 @@ function wdqHtml(w) {
   return `<h3>Interventie-evaluatie</h3><table class="data" id="wdq-table">${rows}</table>`;
 }
 
+function levelOf(code) {
+  for (const l of ['custom', 'buurt', 'wijk', 'gemeente']) if (state.areas[l].some((a) => a.code === code)) return l;
+  return 'buurt';
+}
+
 function initCompare() {
+  $('area-pick').addEventListener('change', (e) => {
+    const code = e.target.value;
+    if (!code) return;
+    selectArea({ code, name: areaName(code), level: levelOf(code) });
+    zoomToArea(code);
+  });
   $('compare-add').addEventListener('click', () => { const v = $('compare-pick').value; if (v) addToCompare(v); });
   $('compare-chips').addEventListener('click', (e) => {
     const li = e.target.closest('li[data-code]');
@@ -735,6 +749,7 @@ function setView(view) {
   for (const b of document.querySelectorAll('#tabs button')) b.classList.toggle('active', b.dataset.view === view);
   $('compare-view').hidden = view !== 'vergelijken';
   $('side-kaart').hidden = !(view === 'kaart' || view === 'vergelijken');
+  document.querySelector('.side-pick').hidden = $('side-kaart').hidden;
   $('side-surveillance').hidden = view !== 'surveillance';
   $('side-links').hidden = view !== 'links';
   if (view === 'vergelijken' && !$('cmp-from').value) defaultComparePeriods();
