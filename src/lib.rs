@@ -7,12 +7,15 @@
 //! - [`geocode`]: in-memory BAG address index and matcher.
 //! - [`area_index`]: point -> buurt/wijk/gemeente assignment.
 //! - [`analysis`]: binning, KDE, Gi*, emerging hot spots, time profiles, comparisons.
+//! - [`tiles`]: Mapbox Vector Tile encoding (clipping, simplification, winding).
+//! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //!
 //! Adapters:
 //! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
 //! - [`import`]: readers for the real published source formats (CBS, BAG, police deliveries, open data).
 //! - [`store`]: persistence behind the [`Store`](store::Store) trait; SQLite is the embedded backend.
 //! - [`export`]: writers for analysis results (GeoTIFF, GeoPackage, GeoJSON, CSV).
+//! - [`server`]: the HTTP service (`brandpunt serve`): API, tiles, web app.
 //! - [`demo`]: a deterministic synthetic municipality written in the real formats.
 //!
 //! Coordinates are RD New (EPSG:28992) metres everywhere inside the crate unless a name says otherwise.
@@ -21,8 +24,11 @@ pub mod analysis;
 pub mod area_index;
 pub mod category;
 pub mod coords;
+pub mod custom_area;
 pub mod demo;
 pub mod export;
 pub mod geocode;
 pub mod import;
+pub mod server;
 pub mod store;
+pub mod tiles;

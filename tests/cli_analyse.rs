@@ -1127,3 +1127,965 @@ fn wdq_of_the_station_against_a_control_wijk() {
     // Planted: bike theft at the station falls from 12 to 3 a week -> the target improved.
     assert!(s < 0.0);
 }
+
+/// Columbus polygons and CRIME values as the CLI reads them (no CRS: RD New as is).
+fn columbus() -> (Vec<geo_types::MultiPolygon<f64>>, Vec<f64>) {
+    let ds = Dataset::open(format!("{FIXTURES}columbus.shp")).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let idx = layer.defn().field_index("CRIME").unwrap();
+    let mut polys = Vec::new();
+    let mut values = Vec::new();
+    for f in layer.features() {
+        values.push(f.field_as_double(idx).unwrap().unwrap());
+        polys.push(match f.geometry().unwrap().to_geo().unwrap() {
+            geo_types::Geometry::Polygon(p) => geo_types::MultiPolygon(vec![p]),
+            geo_types::Geometry::MultiPolygon(mp) => mp,
+            other => panic!("not a polygon: {other:?}"),
+        });
+    }
+    (polys, values)
+}
+
+#[test]
+fn permutations_give_the_library_pseudo_p_for_the_seed() {
+    use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
+    use brandpunt::analysis::moran::local_moran;
+    use brandpunt::analysis::weights::{contiguity, Contiguity};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let shp = format!("{FIXTURES}columbus.shp");
+    let (polys, values) = columbus();
+    let w = contiguity(&polys, Contiguity::Queen, 1e-6).unwrap();
+    let esda_z = floats(&esda()["columbus"]["gistar_queen"]["z"]);
+    // (CLI seed argument, seed the library gets): the default seed is 12345.
+    for (seed_args, seed) in [(vec!["--seed", "7"], 7u64), (vec![], 12345u64)] {
+        let out = dir.path().join(format!("gistar_perm_{seed}.csv"));
+        let mut args = vec![
+            "analyse",
+            "gistar",
+            "--input",
+            &shp,
+            "--value",
+            "CRIME",
+            "--permutations",
+            "99",
+        ];
+        args.extend(seed_args.iter().copied());
+        args.extend(["--output", out.to_str().unwrap()]);
+        ok(&db, &args);
+        let rows = read_csv(&out);
+        let want = gi_star(
+            &values,
+            &w,
+            &GiStarOptions {
+                permutations: Some((99, seed)),
+                ..GiStarOptions::default()
+            },
+        )
+        .unwrap();
+        assert_close(
+            &col(&rows, "p_sim"),
+            want.pseudo_p.as_ref().unwrap(),
+            0.0,
+            "gistar p_sim",
+        );
+        // The analytic z stays esda's; a pseudo p is (k + 1) / 100 with k <= 49 (folded, "directed").
+        assert_close(&col(&rows, "z"), &esda_z, 1e-9, "z with permutations");
+        for p in col(&rows, "p_sim") {
+            let k = p * 100.0 - 1.0;
+            assert!(
+                (k - k.round()).abs() < 1e-9 && (0.0..=49.0).contains(&k.round()),
+                "{p}"
+            );
+        }
+    }
+    let out = dir.path().join("moran_perm.csv");
+    ok(
+        &db,
+        &[
+            "analyse",
+            "moran",
+            "--input",
+            &shp,
+            "--value",
+            "CRIME",
+            "--permutations",
+            "199",
+            "--seed",
+            "42",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    let want = local_moran(&values, &w, Some((199, 42))).unwrap();
+    assert_close(
+        &col(&rows, "p_sim"),
+        want.pseudo_p.as_ref().unwrap(),
+        0.0,
+        "moran p_sim",
+    );
+    // Without --permutations there is no p_sim column.
+    let out = dir.path().join("moran_plain.csv");
+    ok(
+        &db,
+        &[
+            "analyse",
+            "moran",
+            "--input",
+            &shp,
+            "--value",
+            "CRIME",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!read_csv(&out)[0].contains_key("p_sim"));
+}
+
+/// Located store incidents of the demo: (RD point, begin day, buurtcode).
+type DemoIncident = (Option<(f64, f64)>, chrono::NaiveDate, Option<String>);
+
+fn demo_incidents(db: &Path) -> Vec<DemoIncident> {
+    brandpunt::store::SqliteStore::open(db)
+        .unwrap()
+        .incidents(&brandpunt::store::IncidentFilter {
+            tenant: "default".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.x_m.zip(i.y_m), i.begin.date(), i.buurtcode.clone()))
+        .collect()
+}
+
+/// Emerging hot spots of the library on a (location, day) list, weekly steps over first..last day.
+fn library_emerging(
+    n_locations: usize,
+    hits: &[(usize, chrono::NaiveDate)],
+    weights: &brandpunt::analysis::weights::SpatialWeights,
+) -> brandpunt::analysis::emerging::EmergingResult {
+    use brandpunt::analysis::emerging::*;
+    let first = hits.iter().map(|h| h.1).min().unwrap();
+    let last = hits.iter().map(|h| h.1).max().unwrap();
+    let steps = TimeSteps::new(TimeStep::IsoWeek, first, last).unwrap();
+    let n = steps.len();
+    let mut counts = vec![0.0; n_locations * n];
+    for &(loc, day) in hits {
+        if let Some(t) = steps.step_of(day) {
+            counts[loc * n + t] += 1.0;
+        }
+    }
+    let cube = SpaceTimeCube::from_counts(n_locations, n, counts).unwrap();
+    emerging_hot_spots(&cube, weights, &EmergingOptions::default()).unwrap()
+}
+
+fn assert_emerging_rows(
+    rows: &[HashMap<String, String>],
+    want: &brandpunt::analysis::emerging::EmergingResult,
+    ids: &[String],
+    what: &str,
+) {
+    assert_eq!(rows.len(), want.locations.len(), "{what}: locations");
+    for (r, l) in rows.iter().zip(&want.locations) {
+        assert_eq!(r["id"], ids[l.location], "{what}");
+        assert_eq!(r["category"], l.category.as_str(), "{what} {}", r["id"]);
+        let f = |k: &str| r[k].parse::<f64>().unwrap();
+        assert!(
+            (f("trend_z") - l.trend_z).abs() < 1e-12,
+            "{what} {}",
+            r["id"]
+        );
+        assert!(
+            (f("final_z") - l.final_z).abs() < 1e-12,
+            "{what} {}",
+            r["id"]
+        );
+        assert_eq!(f("hot_steps") as usize, l.hot_steps);
+        assert_eq!(f("cold_steps") as usize, l.cold_steps);
+    }
+}
+
+#[test]
+fn emerging_on_h3_cells_equals_the_library_on_h3o_cells_of_the_points() {
+    use brandpunt::analysis::weights::{distance_band, h3_k_ring};
+    let d = small_demo();
+    let t = brandpunt::coords::Transformer::new().unwrap();
+    // Every located incident in h3o's resolution-9 cell of its WGS84 position.
+    let mut cells: BTreeMap<h3o::CellIndex, usize> = BTreeMap::new();
+    let mut located = Vec::new();
+    for (p, day, _) in demo_incidents(&d.db) {
+        let Some((x, y)) = p else { continue };
+        let (lon, lat) = t.rd_to_wgs84(x, y).unwrap();
+        let cell = h3o::LatLng::new(lat, lon)
+            .unwrap()
+            .to_cell(h3o::Resolution::Nine);
+        cells.insert(cell, 0);
+        located.push((cell, day));
+    }
+    for (k, v) in cells.values_mut().enumerate() {
+        *v = k;
+    }
+    let list: Vec<h3o::CellIndex> = cells.keys().copied().collect();
+    let ids: Vec<String> = list.iter().map(|c| c.to_string()).collect();
+    let hits: Vec<(usize, chrono::NaiveDate)> =
+        located.iter().map(|(c, day)| (cells[c], *day)).collect();
+
+    let out = d.files.join("emerging_h3.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--bins",
+            "h3:9",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    assert!(!rows[0].contains_key("x"), "H3 rows carry the id, not x,y");
+    let want = library_emerging(list.len(), &hits, &h3_k_ring(&list, 1).unwrap());
+    assert_emerging_rows(&rows, &want, &ids, "h3 1-ring");
+    // Every cell has an incident, so every cell is a location.
+    assert_eq!(rows.len(), list.len());
+
+    // --distance: neighbours by the distance between the cell centres (converted to RD).
+    let centres: Vec<(f64, f64)> = list
+        .iter()
+        .map(|c| {
+            let ll = h3o::LatLng::from(*c);
+            t.wgs84_to_rd(ll.lng(), ll.lat()).unwrap()
+        })
+        .collect();
+    let out = d.files.join("emerging_h3_400.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--bins",
+            "h3:9",
+            "--distance",
+            "400",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let want = library_emerging(list.len(), &hits, &distance_band(&centres, 400.0).unwrap());
+    assert_emerging_rows(&read_csv(&out), &want, &ids, "h3 400 m");
+
+    // GeoPackage: one hexagon per row, around its cell centre.
+    let gpkg = d.files.join("emerging_h3.gpkg");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--bins",
+            "h3:9",
+            "--output",
+            gpkg.to_str().unwrap(),
+        ],
+    );
+    let ds = Dataset::open(&gpkg).unwrap();
+    let mut layer = ds.layer_by_name("emerging").unwrap();
+    assert_eq!(layer.spatial_ref().unwrap().auth_code().unwrap(), 28992);
+    let id_idx = layer.defn().field_index("id").unwrap();
+    let mut n = 0;
+    for f in layer.features() {
+        let id = f.field_as_string(id_idx).unwrap().unwrap();
+        let k = ids.iter().position(|i| *i == id).unwrap();
+        let g = f.geometry().unwrap().to_geo().unwrap();
+        use geo::{Area, Centroid};
+        let c = g.centroid().unwrap();
+        // Resolution 9: ~0.105 km2, centre within a few metres of the H3 centre.
+        assert!((c.x() - centres[k].0).abs() < 5.0 && (c.y() - centres[k].1).abs() < 5.0);
+        assert!(
+            (g.unsigned_area() - 105_000.0).abs() < 15_000.0,
+            "{}",
+            g.unsigned_area()
+        );
+        n += 1;
+    }
+    assert_eq!(n, rows.len());
+}
+
+#[test]
+fn emerging_per_wijk_equals_the_library_with_contiguity_of_the_cbs_wijken() {
+    use brandpunt::analysis::weights::{contiguity, distance_band, Contiguity};
+    use brandpunt::store::{AreaLevel, SqliteStore};
+    use geo::Centroid;
+    let d = small_demo();
+    let store = SqliteStore::open(&d.db).unwrap();
+    let wijken = store.areas(AreaLevel::Wijk, None).unwrap();
+    let buurt_wijk: HashMap<String, String> = store
+        .areas(AreaLevel::Buurt, None)
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.code, b.wijkcode.unwrap()))
+        .collect();
+    let index: HashMap<&str, usize> = wijken
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.code.as_str(), i))
+        .collect();
+    // Every incident with a buurtcode counts in its buurt's wijk (also those without a point).
+    let hits: Vec<(usize, chrono::NaiveDate)> = demo_incidents(&d.db)
+        .into_iter()
+        .filter_map(|(_, day, b)| Some((index[buurt_wijk[&b?].as_str()], day)))
+        .collect();
+    let ids: Vec<String> = wijken.iter().map(|w| w.code.clone()).collect();
+    let polys: Vec<_> = wijken.iter().map(|w| w.geometry.clone()).collect();
+
+    let out = d.files.join("emerging_wijk.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--bins",
+            "wijk",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let w = contiguity(&polys, Contiguity::Queen, 1e-6).unwrap();
+    assert_emerging_rows(
+        &read_csv(&out),
+        &library_emerging(ids.len(), &hits, &w),
+        &ids,
+        "wijk queen",
+    );
+    let centroids: Vec<(f64, f64)> = polys
+        .iter()
+        .map(|p| {
+            let c = p.centroid().unwrap();
+            (c.x(), c.y())
+        })
+        .collect();
+    let out = d.files.join("emerging_wijk_1500.geojson");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--bins",
+            "wijk",
+            "--distance",
+            "1500",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let want = library_emerging(
+        ids.len(),
+        &hits,
+        &distance_band(&centroids, 1500.0).unwrap(),
+    );
+    let gj: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let features = gj["features"].as_array().unwrap();
+    assert_eq!(features.len(), want.locations.len());
+    for (f, l) in features.iter().zip(&want.locations) {
+        assert_eq!(f["properties"]["id"], ids[l.location].as_str());
+        assert_eq!(f["properties"]["category"], l.category.as_str());
+        assert!((f["properties"]["trend_z"].as_f64().unwrap() - l.trend_z).abs() < 1e-9);
+        // The wijk polygon, in WGS84 degrees (the demo city lies in the east of the country).
+        let ty = f["geometry"]["type"].as_str().unwrap();
+        assert!(ty == "Polygon" || ty == "MultiPolygon", "{ty}");
+        let mut c = &f["geometry"]["coordinates"];
+        while c[0].is_array() {
+            c = &c[0];
+        }
+        let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        assert!(
+            (3.2..7.3).contains(&lon) && (50.7..53.7).contains(&lat),
+            "{lon} {lat}"
+        );
+    }
+}
+
+/// Counts per area code from `brandpunt stats --by LEVEL [ARGS]` (summed over categories).
+fn stats_by(d: &Demo, level: &str, extra: &[&str]) -> HashMap<String, f64> {
+    let mut args = vec!["stats", "--by", level];
+    args.extend(extra);
+    let stats = ok(&d.db, &args);
+    let mut want: HashMap<String, f64> = HashMap::new();
+    for l in stats.lines().skip(1) {
+        let parts: Vec<&str> = l.split(',').collect();
+        *want.entry(parts[0].to_string()).or_default() += parts[2].parse::<f64>().unwrap();
+    }
+    want
+}
+
+#[test]
+fn gistar_and_moran_per_wijk_count_like_stats_and_equal_the_library() {
+    use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
+    use brandpunt::analysis::weights::{contiguity, Contiguity};
+    use brandpunt::store::{AreaLevel, SqliteStore};
+    let d = small_demo();
+    let out = d.files.join("gistar_wijk.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "gistar",
+            "--bins",
+            "wijk",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    let wijken = SqliteStore::open(&d.db)
+        .unwrap()
+        .areas(AreaLevel::Wijk, None)
+        .unwrap();
+    // Every wijk of the boundary set, empty ones included, with the count `brandpunt stats` gives.
+    assert_eq!(rows.len(), wijken.len());
+    let want = stats_by(d, "wijk", &[]);
+    let values: Vec<f64> = wijken
+        .iter()
+        .map(|w| want.get(&w.code).copied().unwrap_or(0.0))
+        .collect();
+    for (r, w) in rows.iter().zip(&wijken) {
+        assert_eq!(r["id"], w.code);
+    }
+    assert_close(&col(&rows, "value"), &values, 0.0, "wijk counts");
+    let polys: Vec<_> = wijken.iter().map(|w| w.geometry.clone()).collect();
+    let w = contiguity(&polys, Contiguity::Queen, 1e-6).unwrap();
+    let gi = gi_star(&values, &w, &GiStarOptions::default()).unwrap();
+    assert_close(&col(&rows, "z"), &gi.z, 1e-12, "wijk Gi* z");
+
+    // --area restricts the wijken to a gemeente; gemeente bins list every gemeente.
+    let out = d.files.join("moran_wijk.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "moran",
+            "--bins",
+            "wijk",
+            "--weights",
+            "knn:3",
+            "--area",
+            "GM1999",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let rows = read_csv(&out);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["id"].starts_with("WK1999")));
+    assert!(rows.len() < wijken.len());
+}
+
+#[test]
+fn evaluate_on_h3_cells_and_buurten_scores_the_test_incidents() {
+    let d = small_demo();
+    let incidents = demo_incidents(&d.db);
+    let (test_from, test_to) = (
+        chrono::NaiveDate::from_ymd_opt(2024, 9, 2).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2024, 9, 29).unwrap(),
+    );
+    let in_test = |day: &chrono::NaiveDate| *day >= test_from && *day <= test_to;
+    for (bins, want_total) in [
+        (
+            "h3:9",
+            incidents
+                .iter()
+                .filter(|i| i.0.is_some() && in_test(&i.1))
+                .count(),
+        ),
+        (
+            "buurt",
+            incidents
+                .iter()
+                .filter(|i| i.2.is_some() && in_test(&i.1))
+                .count(),
+        ),
+    ] {
+        let out = d.files.join(format!("evaluate_{}.json", &bins[..2]));
+        ok(
+            &d.db,
+            &[
+                "analyse",
+                "evaluate",
+                "--bins",
+                bins,
+                "--train-from",
+                "2024-07-22",
+                "--train-to",
+                "2024-09-01",
+                "--test-from",
+                "2024-09-02",
+                "--test-to",
+                "2024-09-29",
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        );
+        let rows: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), 4, "{bins}");
+        let f = |r: &Value, k: &str| r[k].as_f64().unwrap();
+        for r in rows {
+            assert_eq!(f(r, "test_total"), want_total as f64, "{bins}");
+            if f(r, "hotspot_cells") > 0.0 && f(r, "test_hits") > 0.0 {
+                assert!((f(r, "hit_rate") - f(r, "test_hits") / want_total as f64).abs() < 1e-12);
+                assert!((f(r, "pai") - f(r, "hit_rate") / f(r, "area_share")).abs() < 1e-9);
+            }
+        }
+        if bins == "buurt" {
+            // The naive baseline by hand: buurten by their count of the last 28 days of training (`stats`),
+            // most first (ties in boundary-set order), until 5 % of the summed buurt areas is reached.
+            use brandpunt::store::{AreaLevel, SqliteStore};
+            use geo::Area;
+            let buurten = SqliteStore::open(&d.db)
+                .unwrap()
+                .areas(AreaLevel::Buurt, None)
+                .unwrap();
+            let last = stats_by(d, "buurt", &["--from", "2024-08-05", "--to", "2024-09-01"]);
+            let test = stats_by(d, "buurt", &["--from", "2024-09-02", "--to", "2024-09-29"]);
+            let area: Vec<f64> = buurten.iter().map(|b| b.geometry.unsigned_area()).collect();
+            let study: f64 = area.iter().sum();
+            let mut ranked: Vec<(usize, f64)> = buurten
+                .iter()
+                .enumerate()
+                .map(|(k, b)| (k, last.get(&b.code).copied().unwrap_or(0.0)))
+                .filter(|(_, n)| *n > 0.0)
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let (mut used, mut hits, mut n) = (0.0, 0.0, 0.0);
+            for (k, _) in ranked {
+                if used >= 0.05 * study {
+                    break;
+                }
+                used += area[k];
+                hits += test.get(&buurten[k].code).copied().unwrap_or(0.0);
+                n += 1.0;
+            }
+            let base = &rows[3];
+            assert_eq!(base["method"], "last_period_top5");
+            assert_eq!(f(base, "hotspot_cells"), n);
+            assert!((f(base, "area_share") - used / study).abs() < 1e-12);
+            assert_eq!(f(base, "test_hits"), hits);
+        }
+        // Top 5 % by area: at least 5 % of the study area (the crossing cell included), one cell more at most.
+        let kde = &rows[0];
+        assert!(f(kde, "area_share") >= 0.05 - 1e-12, "{bins}: {kde}");
+        // Planted hot spots: the KDE selection beats random selection clearly.
+        assert!(f(kde, "pai") > 2.0, "{bins}: {kde}");
+    }
+}
+
+/// Points around the RD New definition point, 40 m from the centres of 100 m cells.
+fn rd_points() -> Vec<(f64, f64)> {
+    let mut pts = Vec::new();
+    for k in 0..120u32 {
+        let (col, row) = (k % 7, (k * k) % 9);
+        let n = 1 + (k % 3);
+        for m in 0..n {
+            let dx = [-40.0, 40.0, 0.0][m as usize];
+            pts.push((
+                155_000.0 + f64::from(col) * 100.0 + 50.0 + dx,
+                463_000.0 + f64::from(row) * 100.0 + 50.0,
+            ));
+        }
+    }
+    pts
+}
+
+fn write_xy(path: &Path, header: [&str; 2], pts: &[(f64, f64)]) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(header).unwrap();
+    for (a, b) in pts {
+        w.write_record([format!("{a:.10}"), format!("{b:.10}")])
+            .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn input_crs_converts_wgs84_and_web_mercator_files_to_rd() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let t = brandpunt::coords::Transformer::new().unwrap();
+    let pts = rd_points();
+    let wgs: Vec<(f64, f64)> = pts
+        .iter()
+        .map(|&(x, y)| t.rd_to_wgs84(x, y).unwrap())
+        .collect();
+    let merc: Vec<(f64, f64)> = pts
+        .iter()
+        .map(|&(x, y)| t.rd_to_web_mercator(x, y).unwrap())
+        .collect();
+    let rd_csv = dir.path().join("rd.csv");
+    write_xy(&rd_csv, ["x", "y"], &pts);
+    let lonlat_xy = dir.path().join("lonlat_as_xy.csv");
+    write_xy(&lonlat_xy, ["x", "y"], &wgs);
+    let merc_csv = dir.path().join("merc.csv");
+    write_xy(&merc_csv, ["x", "y"], &merc);
+    // A shapefile without .prj holding lon/lat points.
+    let shp = dir.path().join("lonlat.shp");
+    {
+        let drv = gdal::DriverManager::get_driver_by_name("ESRI Shapefile").unwrap();
+        let mut ds = drv.create_vector_only(&shp).unwrap();
+        let layer = ds
+            .create_layer(gdal::vector::LayerOptions {
+                name: "lonlat",
+                ty: gdal::vector::OGRwkbGeometryType::wkbPoint,
+                ..Default::default()
+            })
+            .unwrap();
+        for (lon, lat) in &wgs {
+            let g =
+                gdal::vector::Geometry::from_wkt(&format!("POINT ({lon:.10} {lat:.10})")).unwrap();
+            let mut f = gdal::vector::Feature::new(layer.defn()).unwrap();
+            f.set_geometry(g).unwrap();
+            f.create(&layer).unwrap();
+        }
+    }
+    let run_gistar = |input: &Path, crs: Option<&str>, name: &str| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "analyse",
+            "gistar",
+            "--input",
+            input.to_str().unwrap(),
+            "--bins",
+            "grid:100",
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        if let Some(c) = crs {
+            args.extend(["--input-crs", c]);
+        }
+        ok(&db, &args);
+        read_csv(&out)
+    };
+    let base = run_gistar(&rd_csv, None, "rd.csv.out.csv");
+    // Closed form: the counts per cell of the points as laid out.
+    let mut want: HashMap<String, f64> = HashMap::new();
+    for (x, y) in &pts {
+        let key = format!("c100_{}_{}", (x / 100.0).floor(), (y / 100.0).floor());
+        *want.entry(key).or_default() += 1.0;
+    }
+    for r in &base {
+        let v: f64 = r["value"].parse().unwrap();
+        assert_eq!(v, want.get(&r["id"]).copied().unwrap_or(0.0), "{}", r["id"]);
+    }
+    for (input, crs, name) in [
+        (&lonlat_xy, Some("EPSG:4326"), "a.csv"),
+        (&merc_csv, Some("epsg:3857"), "b.csv"),
+        (&rd_csv, Some("28992"), "c.csv"),
+        (&shp, Some("EPSG:4326"), "d.csv"),
+    ] {
+        let rows = run_gistar(input, crs, name);
+        assert_eq!(rows.len(), base.len(), "{name}");
+        for (a, b) in rows.iter().zip(&base) {
+            assert_eq!(a["id"], b["id"], "{name}");
+            assert_eq!(a["value"], b["value"], "{name}");
+            let (za, zb): (f64, f64) = (a["z"].parse().unwrap(), b["z"].parse().unwrap());
+            assert!((za - zb).abs() < 1e-12, "{name}");
+        }
+    }
+    // Degrees in x,y without --input-crs: a clear error that names the flag.
+    let out = run(
+        &db,
+        &[
+            "analyse",
+            "gistar",
+            "--input",
+            lonlat_xy.to_str().unwrap(),
+            "--output",
+            dir.path().join("e.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--input-crs EPSG:4326") && err.contains("lonlat_as_xy.csv"),
+        "{err}"
+    );
+}
+
+/// Runs a command that must fail with a Dutch message containing every one of `needles`, and no panic.
+fn fails_with(db: &Path, args: &[&str], needles: &[&str]) {
+    let out = run(db, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: '{n}' not in: {err}");
+    }
+}
+
+#[test]
+fn bad_combinations_are_clear_errors_naming_the_flag() {
+    let d = small_demo();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.csv");
+    let o = out.to_str().unwrap();
+    let shp = format!("{FIXTURES}columbus.shp");
+    let empty_db = dir.path().join("empty.db");
+    let csv = dir.path().join("p.csv");
+    write_xy(&csv, ["x", "y"], &rd_points());
+    let c = csv.to_str().unwrap();
+    let mut cases: Vec<(&Path, Vec<&str>, Vec<&str>)> = vec![
+        (
+            &d.db,
+            vec!["analyse", "gistar", "--seed", "3", "--output", o],
+            vec!["--seed", "--permutations"],
+        ),
+        (
+            &d.db,
+            vec!["analyse", "moran", "--permutations", "0", "--output", o],
+            vec!["--permutations"],
+        ),
+        (
+            &d.db,
+            vec!["analyse", "emerging", "--bins", "h3:12", "--output", o],
+            vec!["--bins", "h3:12"],
+        ),
+        (
+            &d.db,
+            vec![
+                "analyse",
+                "evaluate",
+                "--bins",
+                "straat",
+                "--train-from",
+                "2024-07-22",
+                "--train-to",
+                "2024-09-01",
+                "--test-from",
+                "2024-09-02",
+                "--test-to",
+                "2024-09-29",
+            ],
+            vec!["--bins", "straat"],
+        ),
+        (
+            &d.db,
+            vec![
+                "analyse",
+                "emerging",
+                "--bins",
+                "wijk",
+                "--distance=-5",
+                "--output",
+                o,
+            ],
+            vec!["--distance"],
+        ),
+        (
+            &empty_db,
+            vec![
+                "analyse", "gistar", "--input", c, "--bins", "wijk", "--output", o,
+            ],
+            vec!["--bins wijk", "CBS"],
+        ),
+        (
+            &d.db,
+            vec![
+                "analyse", "gistar", "--bins", "wijk", "--area", "GM0363", "--output", o,
+            ],
+            vec!["--area GM0363"],
+        ),
+        (
+            &empty_db,
+            vec![
+                "analyse", "gistar", "--input", &shp, "--value", "CRIME", "--bins", "h3:9",
+                "--output", o,
+            ],
+            vec!["--bins", "--value"],
+        ),
+        (
+            &empty_db,
+            vec!["analyse", "gistar", "--input", &shp, "--output", o],
+            vec!["--value"],
+        ),
+        (
+            &d.db,
+            vec![
+                "analyse",
+                "gistar",
+                "--input-crs",
+                "EPSG:4326",
+                "--output",
+                o,
+            ],
+            vec!["--input-crs", "--input"],
+        ),
+        (
+            &empty_db,
+            vec![
+                "analyse",
+                "kde",
+                "--input",
+                c,
+                "--input-crs",
+                "EPSG:2154",
+                "--output",
+                o,
+            ],
+            vec!["--input-crs EPSG:2154", "CSV"],
+        ),
+        (
+            &empty_db,
+            vec![
+                "analyse",
+                "kde",
+                "--input",
+                c,
+                "--input-crs",
+                "lambert",
+                "--output",
+                o,
+            ],
+            vec!["--input-crs 'lambert'"],
+        ),
+        (
+            &empty_db,
+            vec![
+                "analyse",
+                "gistar",
+                "--input",
+                c,
+                "--weights",
+                "knn:0",
+                "--output",
+                o,
+            ],
+            vec!["--weights"],
+        ),
+        (
+            &d.db,
+            vec!["analyse", "gistar", "--bins", "gemeente", "--output", o],
+            vec!["Gi*"],
+        ),
+    ];
+    cases.push((
+        &d.db,
+        vec![
+            "analyse",
+            "emerging",
+            "--bins",
+            "h3:9",
+            "--time-window",
+            "9",
+            "--output",
+            o,
+        ],
+        vec!["--time-window 9", "10 stappen"],
+    ));
+    cases.push((
+        &d.db,
+        vec![
+            "analyse",
+            "emerging",
+            "--bins",
+            "buurt",
+            "--area",
+            "BU19980000",
+            "--output",
+            o,
+        ],
+        vec!["geen incidenten"],
+    ));
+    for (db, args, needles) in cases {
+        fails_with(db, &args, &needles);
+    }
+}
+
+#[test]
+fn file_points_per_buurt_and_wijk_follow_the_generators_buurtcodes() {
+    use brandpunt::analysis::weights::{contiguity, Contiguity};
+    use brandpunt::store::{AreaLevel, SqliteStore};
+    let d = small_demo();
+    // The planted incidents with a point, with the buurt the generator put each one in.
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(d.files.join("truth_incidents.csv"))
+        .unwrap();
+    let input = d.files.join("points_with_time.csv");
+    let mut w = csv::Writer::from_path(&input).unwrap();
+    w.write_record(["x", "y", "begin", "eind"]).unwrap();
+    let mut truth: Vec<(String, chrono::NaiveDate)> = Vec::new();
+    for rec in r.deserialize::<HashMap<String, String>>() {
+        let rec = rec.unwrap();
+        if rec["x_m"].is_empty() {
+            continue;
+        }
+        w.write_record([&rec["x_m"], &rec["y_m"], &rec["begin"], &rec["eind"]])
+            .unwrap();
+        let day = chrono::NaiveDate::parse_from_str(&rec["begin"][..10], "%Y-%m-%d").unwrap();
+        truth.push((rec["buurtcode"].clone(), day));
+    }
+    w.flush().unwrap();
+    let store = SqliteStore::open(&d.db).unwrap();
+    let buurten = store.areas(AreaLevel::Buurt, None).unwrap();
+    let index: HashMap<&str, usize> = buurten
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.code.as_str(), i))
+        .collect();
+    let hits: Vec<(usize, chrono::NaiveDate)> = truth
+        .iter()
+        .map(|(b, day)| (index[b.as_str()], *day))
+        .collect();
+    let ids: Vec<String> = buurten.iter().map(|b| b.code.clone()).collect();
+    let polys: Vec<_> = buurten.iter().map(|b| b.geometry.clone()).collect();
+    let out = d.files.join("emerging_file_buurt.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "emerging",
+            "--input",
+            input.to_str().unwrap(),
+            "--bins",
+            "buurt",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let wq = contiguity(&polys, Contiguity::Queen, 1e-6).unwrap();
+    assert_emerging_rows(
+        &read_csv(&out),
+        &library_emerging(ids.len(), &hits, &wq),
+        &ids,
+        "file points per buurt",
+    );
+
+    // Gi* per wijk of the same points: the counts of the generator's buurten summed per wijk.
+    let out = d.files.join("gistar_file_wijk.csv");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "gistar",
+            "--input",
+            input.to_str().unwrap(),
+            "--bins",
+            "wijk",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let mut want: HashMap<String, f64> = HashMap::new();
+    for (b, _) in &truth {
+        let wijk = buurten[index[b.as_str()]].wijkcode.clone().unwrap();
+        *want.entry(wijk).or_default() += 1.0;
+    }
+    let rows = read_csv(&out);
+    assert_eq!(
+        rows.len(),
+        store.areas(AreaLevel::Wijk, None).unwrap().len()
+    );
+    for r in &rows {
+        let v: f64 = r["value"].parse().unwrap();
+        assert_eq!(v, want.get(&r["id"]).copied().unwrap_or(0.0), "{}", r["id"]);
+    }
+}

@@ -7,6 +7,7 @@ mod demo;
 
 mod geocode;
 mod import;
+mod serve;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,8 @@ pub enum Command {
     /// Hotspot and trend analyses (KDE, Gi*, local Moran, emerging hot spots, time profiles).
     #[command(subcommand)]
     Analyse(analyse::AnalyseCommand),
+    /// Serve the API, tiles, WMS and the web map over HTTP.
+    Serve(serve::ServeArgs),
     /// Generate the demo city in the real formats and import it.
     Demo(demo::DemoArgs),
     /// List the imported deliveries of a tenant.
@@ -108,6 +111,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats(args) => stats::run(&cli.db, args),
         Command::Demo(args) => demo::run(&cli.db, args),
         Command::Analyse(cmd) => analyse::run(&cli.db, cmd),
+        Command::Serve(args) => serve::run(&cli.db, args),
 
         Command::Tenant(TenantCommand::Add { code, name }) => {
             let mut store = context::open_store(&cli.db)?;

@@ -161,4 +161,16 @@ CREATE TABLE indicator (
     PRIMARY KEY (tenant_id, buurtcode, name)
 ) WITHOUT ROWID;
 "#,
+    // 2: custom areas drawn by analysts ("Torenflats en omgeving"), tenant-owned, RD geometry.
+    r#"
+CREATE TABLE custom_area (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   INTEGER NOT NULL REFERENCES tenant(id),
+    name        TEXT NOT NULL,
+    geom_wkb    BLOB NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX custom_area_tenant ON custom_area (tenant_id);
+"#,
 ];

@@ -343,6 +343,17 @@ pub struct StoredIncident {
     pub located_by: String,
 }
 
+/// A custom area drawn by an analyst (tenant data).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomArea {
+    pub id: i64,
+    pub name: String,
+    /// RD New metres.
+    pub geometry: MultiPolygon<f64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 /// BAG pand (building) attributes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PandRecord {
@@ -446,4 +457,24 @@ pub trait Store {
     ) -> Result<Vec<AreaCount>, StoreError>;
     /// Current incidents matching the filter (all, located or not).
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError>;
+
+    // Custom areas (tenant data).
+    fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError>;
+    /// Store a new custom area (one transaction); returns its id.
+    fn insert_custom_area(
+        &mut self,
+        tenant: &str,
+        name: &str,
+        geometry: &MultiPolygon<f64>,
+    ) -> Result<i64, StoreError>;
+    /// Rename/redraw a custom area of `tenant`; `false` when it does not exist (for that tenant).
+    fn update_custom_area(
+        &mut self,
+        tenant: &str,
+        id: i64,
+        name: &str,
+        geometry: &MultiPolygon<f64>,
+    ) -> Result<bool, StoreError>;
+    /// Delete a custom area of `tenant`; `false` when it does not exist (for that tenant).
+    fn delete_custom_area(&mut self, tenant: &str, id: i64) -> Result<bool, StoreError>;
 }

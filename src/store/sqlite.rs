@@ -941,4 +941,71 @@ impl Store for SqliteStore {
         }
         Ok(out)
     }
+
+    fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, geom_wkb, created_at, updated_at FROM custom_area WHERE tenant_id = ?1 ORDER BY id",
+        )?;
+        let mut rows = stmt.query([tenant_id])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let wkb: Vec<u8> = r.get(2)?;
+            out.push(CustomArea {
+                id,
+                name: r.get(1)?,
+                geometry: geometry_from_wkb(&format!("custom:{id}"), &wkb)?,
+                created_at: r.get(3)?,
+                updated_at: r.get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn insert_custom_area(
+        &mut self,
+        tenant: &str,
+        name: &str,
+        geometry: &MultiPolygon<f64>,
+    ) -> Result<i64, StoreError> {
+        let wkb = geometry_to_wkb(name, geometry)?;
+        let tx = self.conn.transaction()?;
+        let tenant_id = Self::tenant_id(&tx, tenant)?;
+        let now = now_utc();
+        tx.execute(
+            "INSERT INTO custom_area (tenant_id, name, geom_wkb, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![tenant_id, name, wkb, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn update_custom_area(
+        &mut self,
+        tenant: &str,
+        id: i64,
+        name: &str,
+        geometry: &MultiPolygon<f64>,
+    ) -> Result<bool, StoreError> {
+        let wkb = geometry_to_wkb(name, geometry)?;
+        let tx = self.conn.transaction()?;
+        let tenant_id = Self::tenant_id(&tx, tenant)?;
+        let n = tx.execute(
+            "UPDATE custom_area SET name = ?1, geom_wkb = ?2, updated_at = ?3 WHERE id = ?4 AND tenant_id = ?5",
+            params![name, wkb, now_utc(), id, tenant_id],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn delete_custom_area(&mut self, tenant: &str, id: i64) -> Result<bool, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let n = self.conn.execute(
+            "DELETE FROM custom_area WHERE id = ?1 AND tenant_id = ?2",
+            params![id, tenant_id],
+        )?;
+        Ok(n > 0)
+    }
 }

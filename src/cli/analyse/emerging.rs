@@ -1,16 +1,27 @@
-//! `brandpunt analyse emerging`: emerging hot spot analysis on a space-time cube of square RD grid cells.
+//! `brandpunt analyse emerging`: emerging hot spot analysis on a space-time cube of locations: square RD grid
+//! cells (`--bins grid:CELL_M`), H3 cells (`h3:RES`) or areas (`buurt`, `wijk`, `gemeente`; see
+//! [`super::bins`]).
+//!
+//! Neighbours: grid cells within `--distance` of each other's centre (default 1.5 cell sizes, the 8 surrounding
+//! cells); H3 cells in each other's 1-ring, or with `--distance` centres within that distance; areas sharing a
+//! boundary point (queen contiguity), or with `--distance` centroids within that distance. Only locations with
+//! at least one incident in the period take part (the library drops the others). CSV output of grid cells has
+//! the cell centre `x`,`y`; of H3 cells and areas the `id`; GeoPackage/GeoJSON carry the cell or area polygons.
 
 use anyhow::{bail, Context};
 use brandpunt::analysis::emerging::{
-    emerging_hot_spots, grid_cube_from_events, EmergingOptions, TimeStep, TimeSteps,
+    emerging_hot_spots, grid_cube_from_events, EmergingError, EmergingOptions, EmergingResult,
+    SpaceTimeCube, TimeStep, TimeSteps,
 };
 use brandpunt::analysis::grid::{BinId, BinSpec};
-use brandpunt::analysis::weights::GridNeighbourhood;
+use brandpunt::analysis::weights::{distance_band, GridNeighbourhood, SpatialWeights};
 use brandpunt::export::{ColumnType, Table, Value};
+use chrono::NaiveDate;
 use geo_types::Geometry;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::bins::{self, Coverage, Layout, WeightsSpec};
 use super::input::{self, InputArgs};
 use super::output;
 
@@ -18,67 +29,91 @@ use super::output;
 pub struct EmergingArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Locations: grid:CELL_M (square RD cells aligned to multiples of the cell size).
+    /// Locations: grid:CELL_M (square RD cells aligned to multiples of the cell size), h3:RES (7..11), buurt,
+    /// wijk or gemeente (areas of the newest CBS boundary set).
     #[arg(long, default_value = "grid:100")]
     pub bins: String,
     /// Time step: day, week (ISO, Monday-Sunday) or month.
     #[arg(long, default_value = "week", value_parser = ["day", "week", "month"])]
     pub step: String,
-    /// Neighbourhood distance in metres between cell centres; default 1.5 cell sizes (the 8 surrounding cells).
+    /// Neighbourhood distance in metres between location centres; default for grid 1.5 cell sizes (the 8
+    /// surrounding cells), for H3 the 1-ring, for areas queen contiguity.
     #[arg(long)]
     pub distance: Option<f64>,
     /// Time window in steps (the bin's own step and this many earlier steps).
     #[arg(long, default_value_t = 1)]
     pub time_window: usize,
-    /// Output: `.csv`, `.gpkg` or `.geojson` (cell polygons).
+    /// Output: `.csv`, `.gpkg` or `.geojson` (cell or area polygons).
     #[arg(long)]
     pub output: PathBuf,
 }
 
-pub fn run(db: &Path, args: EmergingArgs) -> anyhow::Result<ExitCode> {
-    output::format_of(&args.output)?;
-    let cell_m = match args.bins.parse::<BinSpec>() {
-        Ok(BinSpec::Grid { cell_m }) => cell_m,
-        Ok(other) => bail!("--bins {other}: emerging ondersteunt alleen grid:CELL_M"),
-        Err(e) => bail!("--bins: {e}"),
-    };
-    let step = match args.step.as_str() {
-        "day" => TimeStep::Day,
-        "month" => TimeStep::Month,
-        _ => TimeStep::IsoWeek,
-    };
-    let records = input::load(db, &args.input, None, None)?;
-    let events = input::events(&records)?;
-    // Period: --from/--to, else the data's first..last day.
-    let days = || {
-        events
-            .iter()
-            .filter_map(|e| e.begin.or(e.end).map(|t| t.date()))
-    };
+/// The steps from `--from`/`--to`, else the first..last day of `days`.
+fn time_steps(
+    args: &EmergingArgs,
+    step: TimeStep,
+    days: impl Iterator<Item = NaiveDate> + Clone,
+) -> anyhow::Result<TimeSteps> {
     let start = args
         .input
         .from
-        .or_else(|| days().min())
+        .or_else(|| days.clone().min())
         .context("geen incidenten met een datum")?;
     let end = args
         .input
         .to
-        .or_else(|| days().max())
+        .or_else(|| days.clone().max())
         .context("geen incidenten met een datum")?;
-    let steps = TimeSteps::new(step, start, end)?;
-    let c = f64::from(cell_m);
-    let cube = grid_cube_from_events(&events, c, &steps)?;
-    let threshold_m = args.distance.unwrap_or(1.5 * c);
-    let weights = cube.weights(GridNeighbourhood::DistanceBand { threshold_m })?;
-    let options = EmergingOptions {
-        time_window: args.time_window,
-        ..EmergingOptions::default()
-    };
-    let result = emerging_hot_spots(&cube.cube, &weights, &options)?;
+    TimeSteps::new(step, start, end)
+        .with_context(|| format!("periode {start} t/m {end} in stappen van een {}", args.step))
+}
 
-    let mut table = Table::new(&[
-        ("x", ColumnType::Real),
-        ("y", ColumnType::Real),
+/// Runs the library with Dutch errors (naming the flag) for the usual mistakes.
+fn analyse(
+    args: &EmergingArgs,
+    cube: &SpaceTimeCube,
+    weights: &SpatialWeights,
+    options: &EmergingOptions,
+) -> anyhow::Result<EmergingResult> {
+    emerging_hot_spots(cube, weights, options).map_err(|e| match e {
+        EmergingError::TimeWindowTooLarge { k, max, steps } => anyhow::anyhow!(
+            "--time-window {k}: hoogstens {max} bij {steps} stappen (75 %); kies een kleinere --time-window, een kleinere --step of een langere periode"
+        ),
+        EmergingError::NoIncidents => anyhow::anyhow!(
+            "geen incidenten met een datum in de periode{}",
+            match (args.input.from, args.input.to) {
+                (None, None) => String::new(),
+                (f, t) => format!(
+                    " (--from {} --to {})",
+                    f.map(|d| d.to_string()).unwrap_or_default(),
+                    t.map(|d| d.to_string()).unwrap_or_default()
+                ),
+            }
+        ),
+        other => anyhow::Error::new(other).context("emerging hot spots"),
+    })
+}
+
+/// Where each location of the result goes: its id or centre and its polygon.
+struct Located {
+    /// `Some((x, y))` for grid cells (cell centre), else `None` (the id is written).
+    centre: Option<(f64, f64)>,
+    id: String,
+    geometry: Option<Geometry<f64>>,
+}
+
+fn write(
+    args: &EmergingArgs,
+    result: &EmergingResult,
+    grid: bool,
+    locate: impl Fn(usize) -> anyhow::Result<Located>,
+) -> anyhow::Result<()> {
+    let mut columns = if grid {
+        vec![("x", ColumnType::Real), ("y", ColumnType::Real)]
+    } else {
+        vec![("id", ColumnType::Text)]
+    };
+    columns.extend([
         ("category", ColumnType::Text),
         ("trend_z", ColumnType::Real),
         ("trend_p", ColumnType::Real),
@@ -86,37 +121,168 @@ pub fn run(db: &Path, args: EmergingArgs) -> anyhow::Result<ExitCode> {
         ("cold_steps", ColumnType::Int),
         ("final_z", ColumnType::Real),
     ]);
+    let mut table = Table::new(&columns);
     let mut geometries: Vec<Geometry<f64>> = Vec::with_capacity(result.locations.len());
     for loc in &result.locations {
-        let (col, row) = *cube
-            .cells
-            .get(loc.location)
-            .context("interne fout: locatie buiten de kubus")?;
-        let id = BinId::Grid { cell_m, row, col };
-        let (x, y) = id.grid_centre_m().context("interne fout: geen celmidden")?;
-        if let Some(p) = id.grid_polygon_m() {
-            geometries.push(p.into());
-        }
-        table.push(vec![
-            Value::Real(x),
-            Value::Real(y),
+        let l = locate(loc.location)?;
+        let mut row = match l.centre {
+            Some((x, y)) => vec![Value::Real(x), Value::Real(y)],
+            None => vec![Value::from(l.id.as_str())],
+        };
+        row.extend([
             Value::from(loc.category.as_str()),
             Value::Real(loc.trend_z),
             Value::Real(loc.trend_p),
             Value::from(loc.hot_steps),
             Value::from(loc.cold_steps),
             Value::Real(loc.final_z),
-        ])?;
+        ]);
+        table.push(row)?;
+        if let Some(g) = l.geometry {
+            geometries.push(g);
+        }
     }
-    output::write(&args.output, "emerging", &table, &geometries)?;
+    output::write(&args.output, "emerging", &table, &geometries)
+}
+
+fn report(
+    what: &str,
+    result: &EmergingResult,
+    steps: &TimeSteps,
+    without_time: usize,
+    outside: usize,
+) {
     println!(
-        "Emerging hot spots: {} cellen x {} stappen ({} t/m {}); {} incidenten zonder tijd, {} buiten de periode",
+        "Emerging hot spots: {} {what} x {} stappen ({} t/m {}); {} incidenten zonder tijd, {} buiten de periode",
         result.locations.len(),
         result.n_steps,
         steps.starts.first().map(|d| d.to_string()).unwrap_or_default(),
         steps.ends.last().map(|d| d.to_string()).unwrap_or_default(),
-        cube.skipped_without_time,
-        cube.skipped_outside_period
+        without_time,
+        outside
     );
+}
+
+pub fn run(db: &Path, args: EmergingArgs) -> anyhow::Result<ExitCode> {
+    output::format_of(&args.output)?;
+    let spec = bins::parse_bins(&args.bins)?;
+    if let Some(d) = args.distance {
+        anyhow::ensure!(
+            d.is_finite() && d > 0.0,
+            "--distance {d}: geef een afstand in meters groter dan 0"
+        );
+    }
+    let step = match args.step.as_str() {
+        "day" => TimeStep::Day,
+        "month" => TimeStep::Month,
+        _ => TimeStep::IsoWeek,
+    };
+    let options = EmergingOptions {
+        time_window: args.time_window,
+        ..EmergingOptions::default()
+    };
+    let records = input::load(db, &args.input, None, None)?;
+    let BinSpec::Grid { cell_m } = spec else {
+        return run_places(db, &args, spec, step, &records, &options);
+    };
+    let events = input::events(&records)?;
+    let steps = time_steps(
+        &args,
+        step,
+        events
+            .iter()
+            .filter_map(|e| e.begin.or(e.end).map(|t| t.date())),
+    )?;
+    let c = f64::from(cell_m);
+    let cube = grid_cube_from_events(&events, c, &steps)?;
+    let threshold_m = args.distance.unwrap_or(1.5 * c);
+    let weights = cube.weights(GridNeighbourhood::DistanceBand { threshold_m })?;
+    let result = analyse(&args, &cube.cube, &weights, &options)?;
+    write(&args, &result, true, |i| {
+        let (col, row) = *cube
+            .cells
+            .get(i)
+            .context("interne fout: locatie buiten de kubus")?;
+        let id = BinId::Grid { cell_m, row, col };
+        Ok(Located {
+            centre: Some(id.grid_centre_m().context("interne fout: geen celmidden")?),
+            id: id.name(),
+            geometry: id.grid_polygon_m().map(Geometry::from),
+        })
+    })?;
+    report(
+        "cellen",
+        &result,
+        &steps,
+        cube.skipped_without_time,
+        cube.skipped_outside_period,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// H3 cells and areas: the cube from the assigned incidents.
+fn run_places(
+    db: &Path,
+    args: &EmergingArgs,
+    spec: BinSpec,
+    step: TimeStep,
+    records: &[input::Record],
+    options: &EmergingOptions,
+) -> anyhow::Result<ExitCode> {
+    let a = bins::assign(db, &args.input, records, spec, Coverage::Occupied)?;
+    let steps = time_steps(
+        args,
+        step,
+        a.hits
+            .iter()
+            .filter_map(|h| h.begin.or(h.end).map(|t| t.date())),
+    )?;
+    let n_steps = steps.len();
+    let mut counts = vec![0.0; a.places.len() * n_steps];
+    let (mut without_time, mut outside) = (0usize, 0usize);
+    for h in &a.hits {
+        let Some(t) = h.begin.or(h.end) else {
+            without_time += 1;
+            continue;
+        };
+        match steps.step_of(t.date()) {
+            Some(s) => counts[h.place * n_steps + s] += 1.0,
+            None => outside += 1,
+        }
+    }
+    let cube = SpaceTimeCube::from_counts(a.places.len(), n_steps, counts)?;
+    let weights = match (args.distance, &a.places.layout) {
+        (Some(m), _) => distance_band(&a.places.centres_m, m)?,
+        (None, Layout::Areas { .. } | Layout::H3 { .. }) => {
+            a.places.weights(WeightsSpec::Queen, 1e-6)?
+        }
+        (None, Layout::Grid { .. }) => bail!("interne fout: rasterkubus buiten het rasterpad"),
+    };
+    let result = analyse(args, &cube, &weights, options)?;
+    let geometries = if matches!(output::format_of(&args.output)?, output::Format::Csv) {
+        None
+    } else {
+        Some(a.places.geometries()?)
+    };
+    write(args, &result, false, |i| {
+        Ok(Located {
+            centre: None,
+            id: a
+                .places
+                .ids
+                .get(i)
+                .cloned()
+                .context("interne fout: locatie buiten de kubus")?,
+            geometry: geometries.as_ref().and_then(|g| g.get(i).cloned()),
+        })
+    })?;
+    let what = match spec {
+        BinSpec::Area(level) => bins::plural(level),
+        _ => "H3-cellen",
+    };
+    report(what, &result, &steps, without_time, outside);
+    if a.unassigned > 0 {
+        eprintln!("{} incidenten vallen in geen {spec}", a.unassigned);
+    }
     Ok(ExitCode::SUCCESS)
 }

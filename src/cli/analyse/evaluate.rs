@@ -2,25 +2,36 @@
 //! period and picks hot cells of a square RD grid; the test period's incidents score them (hit rate, PAI, PEI
 //! and RRI; see `brandpunt::analysis::evaluation`).
 //!
-//! Study area: every grid cell of the bounding box of the training and test incidents (so `A` = number of those
-//! cells x cell area). Methods:
-//! - `kde_top{X}`: quartic KDE (default bandwidth) of the training incidents at the cell centres; the densest
-//!   cells up to X % of the study area;
-//! - `gistar_hot95`: Gi* of the training counts (queen), cells with bin >= 2 (hot at 95 % or more, FDR);
-//! - `emerging_hot`: emerging hot spot analysis of the training period (weekly steps, 8 surrounding cells,
-//!   time window 1): cells in any hot spot category except historical;
+//! Cells (`--bins`): square grid cells (`grid:CELL_M`), H3 cells (`h3:RES`) or areas (`buurt`, `wijk`,
+//! `gemeente`); see [`super::bins`].
+//!
+//! Study area: grid: every cell of the bounding box of the training and test incidents (so `A` = number of those
+//! cells x cell area); H3: every cell reachable from an occupied cell through cells whose centre lies in that
+//! bounding box; areas: every area of the level (within `--area`). `A` is the sum of the cells' RD areas (H3
+//! hexagons and areas by their polygon). Methods:
+//! - `kde_top{X}`: quartic KDE (default bandwidth) of the training incidents at the cell centres (areas: their
+//!   centroid); the densest cells up to X % of the study area;
+//! - `gistar_hot95`: Gi* of the training counts (queen; H3: 1-ring), cells with bin >= 2 (hot at 95 % or more,
+//!   FDR);
+//! - `emerging_hot`: emerging hot spot analysis of the training period (weekly steps, 8 surrounding cells / H3
+//!   1-ring / queen contiguity, time window 1): cells in any hot spot category except historical;
 //! - `last_period_top{X}`: naive baseline, the cells with the most incidents in the last 28 days of training,
 //!   up to X % of the study area.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use brandpunt::analysis::emerging::{
-    emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingOptions, TimeStep,
-    TimeSteps,
+    emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingOptions, SpaceTimeCube,
+    TimeStep, TimeSteps,
 };
-use brandpunt::analysis::evaluation::{compare_methods, top_cells_by_score, CellAreas};
+use brandpunt::analysis::evaluation::{
+    compare_methods, top_cells_by_score, CellAreas, MethodComparison,
+};
 use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
 use brandpunt::analysis::grid::BinSpec;
-use brandpunt::analysis::kde::{kde_raster, Extent, Kde, KdeParams};
+use brandpunt::analysis::kde::{
+    default_bandwidth_m, density_at_points, kde_raster, Extent, Kde, KdeParams, Kernel,
+    DEFAULT_GAUSSIAN_TAIL,
+};
 use brandpunt::analysis::weights::{regular_grid, GridNeighbourhood};
 use brandpunt::analysis::Event;
 use brandpunt::export::{ColumnType, Table, Value};
@@ -30,7 +41,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::super::stats::parse_date;
-use super::input::{self, InputArgs};
+use super::bins::{self, Coverage, Hit, WeightsSpec};
+use super::input::{self, InputArgs, Record};
 use super::output;
 
 /// Largest number of grid cells of the study area.
@@ -40,7 +52,7 @@ const MAX_CELLS: usize = 4_000_000;
 pub struct EvaluateArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Cells: grid:CELL_M.
+    /// Cells: grid:CELL_M, h3:RES (7..11), buurt, wijk or gemeente.
     #[arg(long, default_value = "grid:100")]
     pub bins: String,
     /// Training period: first day.
@@ -100,14 +112,50 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         args.top > 0.0 && args.top <= 100.0,
         "--top moet tussen 0 en 100 liggen"
     );
-    let cell_m = match args.bins.parse::<BinSpec>() {
-        Ok(BinSpec::Grid { cell_m }) => cell_m,
-        Ok(other) => bail!("--bins {other}: evaluate ondersteunt alleen grid:CELL_M"),
-        Err(e) => bail!("--bins: {e}"),
-    };
-    let c = f64::from(cell_m);
+    let spec = bins::parse_bins(&args.bins)?;
     let records = input::load(db, &args.input, None, None)?;
     let events = input::events(&records)?;
+    let comparison = match spec {
+        BinSpec::Grid { cell_m } => grid_methods(&args, &events, cell_m)?,
+        _ => place_methods(db, &args, &records, &events, spec)?,
+    };
+    let mut t = Table::new(&[
+        ("method", ColumnType::Text),
+        ("hotspot_cells", ColumnType::Int),
+        ("area_share", ColumnType::Real),
+        ("test_hits", ColumnType::Real),
+        ("test_total", ColumnType::Real),
+        ("hit_rate", ColumnType::Real),
+        ("pai", ColumnType::Real),
+        ("pei", ColumnType::Real),
+        ("train_pai", ColumnType::Real),
+        ("rri", ColumnType::Real),
+    ]);
+    let opt = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
+    for m in &comparison.methods {
+        let x = &m.metrics;
+        t.push(vec![
+            Value::from(m.method.as_str()),
+            Value::from(x.hotspot_cells),
+            Value::Real(x.area_share),
+            Value::Real(x.test_hits),
+            Value::Real(x.test_total),
+            opt(x.hit_rate),
+            opt(x.pai),
+            opt(x.pei),
+            opt(x.train_pai),
+            opt(x.rri),
+        ])?;
+    }
+    output::write_plain(args.output.as_deref(), &t)?;
+    if let Some(best) = &comparison.best_by_pai {
+        eprintln!("Hoogste PAI: {best}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The training and test incidents.
+fn split(args: &EvaluateArgs, events: &[Event]) -> (Vec<Event>, Vec<Event>) {
     let train: Vec<Event> = events
         .iter()
         .filter(|e| in_period(e, args.train_from, args.train_to))
@@ -118,6 +166,29 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         .filter(|e| in_period(e, args.test_from, args.test_to))
         .cloned()
         .collect();
+    (train, test)
+}
+
+/// The first day of the naive baseline's last 28 days of training.
+fn last_period_from(args: &EvaluateArgs) -> NaiveDate {
+    args.train_to
+        .checked_sub_days(Days::new(27))
+        .unwrap_or(args.train_from)
+        .max(args.train_from)
+}
+
+fn is_emerging_hot(category: EmergingCategory) -> bool {
+    category.as_str().ends_with("hot_spot") && category != EmergingCategory::HistoricalHotSpot
+}
+
+/// The methods on square grid cells.
+fn grid_methods(
+    args: &EvaluateArgs,
+    events: &[Event],
+    cell_m: u32,
+) -> anyhow::Result<MethodComparison> {
+    let c = f64::from(cell_m);
+    let (train, test) = split(args, events);
     anyhow::ensure!(!train.is_empty(), "geen incidenten in de trainingsperiode");
     anyhow::ensure!(!test.is_empty(), "geen incidenten in de testperiode");
     let train_counts = counts(&train, c);
@@ -183,7 +254,7 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         .map(|k| train_counts.get(k).copied().unwrap_or(0.0))
         .collect();
     let w = regular_grid(&cells, c, GridNeighbourhood::Queen)?;
-    let gi = gi_star(&values, &w, &GiStarOptions::default())?;
+    let gi = gi_star(&values, &w, &GiStarOptions::default()).context("Gi* van de training")?;
     methods.push((
         "gistar_hot95".into(),
         cells
@@ -200,24 +271,18 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let ew = cube.weights(GridNeighbourhood::DistanceBand {
         threshold_m: 1.5 * c,
     })?;
-    let em = emerging_hot_spots(&cube.cube, &ew, &EmergingOptions::default())?;
+    let em = emerging_hot_spots(&cube.cube, &ew, &EmergingOptions::default())
+        .context("emerging hot spots van de training")?;
     let hot: Vec<Cell> = em
         .locations
         .iter()
-        .filter(|l| {
-            let name = l.category.as_str();
-            name.ends_with("hot_spot") && l.category != EmergingCategory::HistoricalHotSpot
-        })
+        .filter(|l| is_emerging_hot(l.category))
         .filter_map(|l| cube.cells.get(l.location).copied())
         .collect();
     methods.push(("emerging_hot".into(), hot));
 
     // Naive baseline: the last 28 days of training.
-    let last_from = args
-        .train_to
-        .checked_sub_days(Days::new(27))
-        .unwrap_or(args.train_from)
-        .max(args.train_from);
+    let last_from = last_period_from(args);
     let last: Vec<Event> = train
         .iter()
         .filter(|e| in_period(e, last_from, args.train_to))
@@ -228,38 +293,137 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         top_cells_by_score(&counts(&last, c), areas, study_m2, fraction)?,
     ));
 
-    let comparison = compare_methods(&methods, areas, study_m2, &test_counts, Some(&train_counts))?;
-    let mut t = Table::new(&[
-        ("method", ColumnType::Text),
-        ("hotspot_cells", ColumnType::Int),
-        ("area_share", ColumnType::Real),
-        ("test_hits", ColumnType::Real),
-        ("test_total", ColumnType::Real),
-        ("hit_rate", ColumnType::Real),
-        ("pai", ColumnType::Real),
-        ("pei", ColumnType::Real),
-        ("train_pai", ColumnType::Real),
-        ("rri", ColumnType::Real),
-    ]);
-    let opt = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
-    for m in &comparison.methods {
-        let x = &m.metrics;
-        t.push(vec![
-            Value::from(m.method.as_str()),
-            Value::from(x.hotspot_cells),
-            Value::Real(x.area_share),
-            Value::Real(x.test_hits),
-            Value::Real(x.test_total),
-            opt(x.hit_rate),
-            opt(x.pai),
-            opt(x.pei),
-            opt(x.train_pai),
-            opt(x.rri),
-        ])?;
+    Ok(compare_methods(
+        &methods,
+        areas,
+        study_m2,
+        &test_counts,
+        Some(&train_counts),
+    )?)
+}
+
+/// The methods on H3 cells or areas (keys: place index).
+fn place_methods(
+    db: &Path,
+    args: &EvaluateArgs,
+    records: &[Record],
+    events: &[Event],
+    spec: BinSpec,
+) -> anyhow::Result<MethodComparison> {
+    // Only the training and test incidents span the study area (as for the grid).
+    let in_periods: Vec<Record> = records
+        .iter()
+        .filter(|r| {
+            r.begin.or(r.end).is_some_and(|t| {
+                let d = t.date();
+                (d >= args.train_from && d <= args.train_to)
+                    || (d >= args.test_from && d <= args.test_to)
+            })
+        })
+        .cloned()
+        .collect();
+    let a = bins::assign(db, &args.input, &in_periods, spec, Coverage::BoundingBox)?;
+    let places = &a.places;
+    let in_hit = |h: &Hit, from: NaiveDate, to: NaiveDate| {
+        h.begin
+            .or(h.end)
+            .is_some_and(|t| t.date() >= from && t.date() <= to)
+    };
+    let count = |from: NaiveDate, to: NaiveDate| -> HashMap<usize, f64> {
+        let mut m = HashMap::new();
+        for h in a.hits.iter().filter(|h| in_hit(h, from, to)) {
+            *m.entry(h.place).or_insert(0.0) += 1.0;
+        }
+        m
+    };
+    let train_counts = count(args.train_from, args.train_to);
+    let test_counts = count(args.test_from, args.test_to);
+    anyhow::ensure!(
+        !train_counts.is_empty(),
+        "geen incidenten in de trainingsperiode (binnen --bins {spec})"
+    );
+    anyhow::ensure!(
+        !test_counts.is_empty(),
+        "geen incidenten in de testperiode (binnen --bins {spec})"
+    );
+    let area_list = places.areas_m2()?;
+    let area_map: HashMap<usize, f64> = area_list.iter().copied().enumerate().collect();
+    let areas = CellAreas::PerCell(&area_map);
+    let study_m2: f64 = area_list.iter().sum();
+    let fraction = args.top / 100.0;
+    let label = format!("{}", args.top);
+    let mut methods: Vec<(String, Vec<usize>)> = Vec::new();
+
+    // KDE top x %: density of the training incidents (points) at the place centres.
+    let (train, _) = split(args, events);
+    let kde_scores: HashMap<usize, f64> = if train.is_empty() {
+        HashMap::new()
+    } else {
+        let bandwidth = default_bandwidth_m(&train).context("KDE-bandbreedte van de training")?;
+        density_at_points(
+            &train,
+            Kernel::Quartic,
+            bandwidth,
+            DEFAULT_GAUSSIAN_TAIL,
+            &places.centres_m,
+        )
+        .context("KDE van de trainingsperiode")?
+        .into_iter()
+        .enumerate()
+        .collect()
+    };
+    methods.push((
+        format!("kde_top{label}"),
+        top_cells_by_score(&kde_scores, areas, study_m2, fraction)?,
+    ));
+
+    // Gi* hot places (95 %+) on the training counts.
+    let w = places.weights(WeightsSpec::Queen, 1e-6)?;
+    let values: Vec<f64> = (0..places.len())
+        .map(|k| train_counts.get(&k).copied().unwrap_or(0.0))
+        .collect();
+    let gi = gi_star(&values, &w, &GiStarOptions::default()).context("Gi* van de training")?;
+    methods.push((
+        "gistar_hot95".into(),
+        (0..places.len()).filter(|&k| gi.bin[k] >= 2).collect(),
+    ));
+
+    // Emerging hot spots of the training period (weekly).
+    let steps = TimeSteps::new(TimeStep::IsoWeek, args.train_from, args.train_to)?;
+    let n_steps = steps.len();
+    let mut cube = vec![0.0; places.len() * n_steps];
+    for h in &a.hits {
+        if let Some(s) = h.begin.or(h.end).and_then(|t| steps.step_of(t.date())) {
+            cube[h.place * n_steps + s] += 1.0;
+        }
     }
-    output::write_plain(args.output.as_deref(), &t)?;
-    if let Some(best) = &comparison.best_by_pai {
-        eprintln!("Hoogste PAI: {best}");
-    }
-    Ok(ExitCode::SUCCESS)
+    let cube = SpaceTimeCube::from_counts(places.len(), n_steps, cube)?;
+    let em = emerging_hot_spots(&cube, &w, &EmergingOptions::default())
+        .context("emerging hot spots van de training")?;
+    methods.push((
+        "emerging_hot".into(),
+        em.locations
+            .iter()
+            .filter(|l| is_emerging_hot(l.category))
+            .map(|l| l.location)
+            .collect(),
+    ));
+
+    // Naive baseline: the last 28 days of training.
+    methods.push((
+        format!("last_period_top{label}"),
+        top_cells_by_score(
+            &count(last_period_from(args), args.train_to),
+            areas,
+            study_m2,
+            fraction,
+        )?,
+    ));
+    Ok(compare_methods(
+        &methods,
+        areas,
+        study_m2,
+        &test_counts,
+        Some(&train_counts),
+    )?)
 }

@@ -8,6 +8,7 @@ use brandpunt::store::{IncidentFilter, Store};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::LayerAccess;
+use geo::MapCoords;
 use geo_types::{Geometry, MultiPolygon};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,61 @@ pub struct InputArgs {
     /// Tenant whose incidents are analysed.
     #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
     pub tenant: String,
+    /// File input only: coordinate system of the input, `EPSG:28992` (RD New), `EPSG:4326` (WGS84 lon/lat) or
+    /// `EPSG:3857` (Web Mercator); for vector files any `EPSG:CODE` (replaces the layer's own CRS). Default:
+    /// CSV `x`,`y` = RD New and `lat`,`lon` = WGS84; vector files their layer's CRS (none: RD New).
+    #[arg(long)]
+    pub input_crs: Option<String>,
+}
+
+/// A coordinate system of `--input-crs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputCrs {
+    /// EPSG:28992, RD New metres.
+    Rd,
+    /// EPSG:4326, WGS84 degrees (lon, lat).
+    Wgs84,
+    /// EPSG:3857, Web Mercator metres.
+    WebMercator,
+    /// Any other EPSG code (vector files only, through GDAL).
+    Epsg(u32),
+}
+
+impl InputCrs {
+    /// The EPSG code.
+    pub fn epsg(self) -> u32 {
+        match self {
+            InputCrs::Rd => 28992,
+            InputCrs::Wgs84 => 4326,
+            InputCrs::WebMercator => 3857,
+            InputCrs::Epsg(c) => c,
+        }
+    }
+}
+
+/// Parses `--input-crs`: `EPSG:CODE` or a bare code (`4326`), or the names `RD`, `WGS84`.
+pub fn parse_input_crs(s: &str) -> anyhow::Result<InputCrs> {
+    let t = s.trim().to_ascii_uppercase();
+    let code = match t.as_str() {
+        "RD" | "RD NEW" | "RDNEW" => 28992,
+        "WGS84" | "WGS 84" => 4326,
+        _ => t
+            .strip_prefix("EPSG:")
+            .unwrap_or(&t)
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&c| c > 0)
+            .with_context(|| {
+                format!("--input-crs '{s}': geen coördinaatsysteem; geef EPSG:28992, EPSG:4326 of EPSG:3857")
+            })?,
+    };
+    Ok(match code {
+        28992 => InputCrs::Rd,
+        4326 => InputCrs::Wgs84,
+        3857 | 900913 => InputCrs::WebMercator,
+        c => InputCrs::Epsg(c),
+    })
 }
 
 /// The geometry of one input feature, RD New metres.
@@ -98,6 +154,10 @@ pub fn load(
             value_field.is_none() && id_field.is_none(),
             "--value en --id gelden alleen voor --input"
         );
+        anyhow::ensure!(
+            args.input_crs.is_none(),
+            "--input-crs geldt alleen voor --input (de database bevat al RD-coördinaten)"
+        );
         return load_store(db, args);
     };
     anyhow::ensure!(
@@ -109,10 +169,11 @@ pub fn load(
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"));
+    let crs = args.input_crs.as_deref().map(parse_input_crs).transpose()?;
     let mut records = if is_csv {
-        load_csv(path, value_field, id_field)?
+        load_csv(path, value_field, id_field, crs)?
     } else {
-        load_vector(path, value_field, id_field)?
+        load_vector(path, value_field, id_field, crs)?
     };
     // Period filter on the begin (or end) day, like the store's filter.
     if args.from.is_some() || args.to.is_some() {
@@ -140,16 +201,33 @@ fn store_filter(args: &InputArgs) -> IncidentFilter {
     }
 }
 
-/// The buurtcodes of every filtered store incident that has one, also those located only to their buurt
-/// (no point): the input of per-buurt counts.
-pub fn store_buurtcodes(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<String>> {
+/// A store incident located to a buurt (with or without a point).
+#[derive(Clone, Debug)]
+pub struct BuurtHit {
+    pub buurtcode: String,
+    pub begin: NaiveDateTime,
+    pub end: NaiveDateTime,
+}
+
+/// Every filtered store incident that has a buurtcode, also those located only to their buurt (no point):
+/// the input of per-area counts.
+pub fn store_buurt_hits(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<BuurtHit>> {
     let store = context::open_store(db)?;
     let prefix = args.area.as_deref().map(area_prefix).transpose()?;
     Ok(store
         .incidents(&store_filter(args))?
         .into_iter()
-        .filter_map(|i| i.buurtcode)
-        .filter(|b| prefix.as_ref().is_none_or(|p| b.starts_with(p.as_str())))
+        .filter_map(|i| {
+            let buurtcode = i.buurtcode?;
+            prefix
+                .as_ref()
+                .is_none_or(|p| buurtcode.starts_with(p.as_str()))
+                .then_some(BuurtHit {
+                    buurtcode,
+                    begin: i.begin,
+                    end: i.end,
+                })
+        })
         .collect())
 }
 
@@ -259,10 +337,22 @@ fn parse_number(s: &str) -> Option<f64> {
         .filter(|v| v.is_finite())
 }
 
+/// How the coordinates of a CSV row are read and converted to RD.
+#[derive(Clone, Copy)]
+enum CsvCoords {
+    /// `x`,`y` columns in RD New.
+    Rd(usize, usize),
+    /// `x`,`y` columns in Web Mercator.
+    WebMercator(usize, usize),
+    /// `lon`, `lat` columns (or `x` = lon, `y` = lat) in WGS84 degrees.
+    Wgs84 { lon: usize, lat: usize },
+}
+
 fn load_csv(
     path: &Path,
     value_field: Option<&str>,
     id_field: Option<&str>,
+    crs: Option<InputCrs>,
 ) -> anyhow::Result<Vec<Record>> {
     let text =
         std::fs::read(path).with_context(|| format!("{}: kan niet lezen", path.display()))?;
@@ -308,6 +398,23 @@ fn load_csv(
             path.display()
         );
     }
+    let coords = match (crs, xy, latlon) {
+        (None, Some((x, y)), _) | (Some(InputCrs::Rd), Some((x, y)), _) => CsvCoords::Rd(x, y),
+        (None, None, Some((lat, lon))) | (Some(InputCrs::Wgs84), _, Some((lat, lon))) => {
+            CsvCoords::Wgs84 { lon, lat }
+        }
+        (Some(InputCrs::Wgs84), Some((x, y)), None) => CsvCoords::Wgs84 { lon: x, lat: y },
+        (Some(InputCrs::WebMercator), Some((x, y)), _) => CsvCoords::WebMercator(x, y),
+        (Some(c @ (InputCrs::Rd | InputCrs::WebMercator)), None, _) => bail!(
+            "{}: --input-crs EPSG:{} vraagt kolommen x,y; het bestand heeft lat,lon (geef dan EPSG:4326)",
+            path.display(),
+            c.epsg()
+        ),
+        (Some(InputCrs::Epsg(c)), _, _) => bail!(
+            "--input-crs EPSG:{c}: voor CSV alleen EPSG:28992 (RD New), EPSG:4326 (WGS84) of EPSG:3857 (Web Mercator)"
+        ),
+        (_, None, None) => bail!("{}: geen coördinaatkolommen", path.display()),
+    };
     let value_col = match value_field {
         Some(v) => Some(
             col(&[v.to_ascii_lowercase().as_str()])
@@ -322,29 +429,36 @@ fn load_csv(
         ),
         None => None,
     };
-    let transformer = if xy.is_none() {
-        Some(Transformer::new().context("PROJ-transformatie WGS84 -> RD")?)
-    } else {
+    let transformer = if matches!(coords, CsvCoords::Rd(..)) {
         None
+    } else {
+        Some(Transformer::new().context("PROJ-transformatie naar RD")?)
     };
     let mut out = Vec::new();
+    // True while every x,y read as RD by default is also a plausible Dutch lon/lat in degrees.
+    let mut looks_like_degrees = crs.is_none() && matches!(coords, CsvCoords::Rd(..));
     for (n, row) in reader.records().enumerate() {
         let line = n + 2;
         let row = row.with_context(|| format!("{}: regel {line} onleesbaar", path.display()))?;
         let cell = |i: usize| row.get(i).unwrap_or_default().to_string();
         let bad = |what: &str| anyhow::anyhow!("{}: regel {line}: {what}", path.display());
-        let (x, y) = match (xy, latlon, &transformer) {
-            (Some((xi, yi)), _, _) => (
-                parse_number(&cell(xi)).ok_or_else(|| bad("x is geen getal"))?,
-                parse_number(&cell(yi)).ok_or_else(|| bad("y is geen getal"))?,
-            ),
-            (None, Some((la, lo)), Some(t)) => {
-                let lat = parse_number(&cell(la)).ok_or_else(|| bad("lat is geen getal"))?;
-                let lon = parse_number(&cell(lo)).ok_or_else(|| bad("lon is geen getal"))?;
+        let number = |i: usize, name: &str| {
+            parse_number(&cell(i)).ok_or_else(|| bad(&format!("{name} is geen getal")))
+        };
+        let (x, y) = match (coords, &transformer) {
+            (CsvCoords::Rd(xi, yi), _) => (number(xi, "x")?, number(yi, "y")?),
+            (CsvCoords::Wgs84 { lon, lat }, Some(t)) => {
+                let (lon, lat) = (number(lon, "lon")?, number(lat, "lat")?);
                 t.wgs84_to_rd(lon, lat)
-                    .map_err(|e| bad(&format!("lat/lon niet om te rekenen naar RD: {e}")))?
+                    .map_err(|e| bad(&format!("lon/lat niet om te rekenen naar RD: {e}")))?
             }
-            _ => bail!("{}: geen coördinaatkolommen", path.display()),
+            (CsvCoords::WebMercator(xi, yi), Some(t)) => {
+                let (mx, my) = (number(xi, "x")?, number(yi, "y")?);
+                t.web_mercator_to_rd(mx, my).map_err(|e| {
+                    bad(&format!("Web Mercator x,y niet om te rekenen naar RD: {e}"))
+                })?
+            }
+            _ => bail!("{}: geen coördinaattransformatie", path.display()),
         };
         let get = |names: &[&str]| {
             col(names)
@@ -363,6 +477,7 @@ fn load_csv(
             }
             None => None,
         };
+        looks_like_degrees &= brandpunt::coords::is_within_netherlands_wgs84(x, y);
         out.push(Record {
             shape: Shape::Point(x, y),
             id: id_col.map(cell).unwrap_or_else(|| n.to_string()),
@@ -371,13 +486,29 @@ fn load_csv(
             end,
         });
     }
+    anyhow::ensure!(
+        out.is_empty() || !looks_like_degrees,
+        "{}: de kolommen x,y lijken graden (WGS84) in plaats van RD-meters; geef --input-crs EPSG:4326",
+        path.display()
+    );
     Ok(out)
+}
+
+/// Reprojection of a vector layer to RD New.
+enum VectorTransform {
+    /// Already RD New.
+    None,
+    /// Through GDAL (the layer's own CRS, or an `--input-crs` other than WGS84 / Web Mercator).
+    Gdal(CoordTransform),
+    /// `--input-crs EPSG:4326` or `EPSG:3857` through `brandpunt::coords` (the fixed EPSG Helmert).
+    Coords(InputCrs, Transformer),
 }
 
 fn load_vector(
     path: &Path,
     value_field: Option<&str>,
     id_field: Option<&str>,
+    crs: Option<InputCrs>,
 ) -> anyhow::Result<Vec<Record>> {
     let options = gdal::DatasetOptions {
         open_flags: gdal::GdalOpenFlags::GDAL_OF_VECTOR | gdal::GdalOpenFlags::GDAL_OF_READONLY,
@@ -402,25 +533,41 @@ fn load_vector(
     };
     let value_idx = value_field.map(|v| find(v, "--value")).transpose()?;
     let id_idx = id_field.map(|v| find(v, "--id")).transpose()?;
-    // Reproject to RD New when the layer declares another CRS (no CRS: assumed RD New).
-    let transform = match layer.spatial_ref() {
-        Some(mut src) => {
+    let to_rd = || -> anyhow::Result<SpatialRef> {
+        let mut rd = SpatialRef::from_epsg(28992)?;
+        rd.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        Ok(rd)
+    };
+    // Reproject to RD New: `--input-crs` replaces the layer's CRS; else the layer's CRS (none: RD New).
+    let transform = match (crs, layer.spatial_ref()) {
+        (Some(InputCrs::Rd), _) => VectorTransform::None,
+        (Some(c @ (InputCrs::Wgs84 | InputCrs::WebMercator)), _) => {
+            VectorTransform::Coords(c, Transformer::new().context("PROJ-transformatie naar RD")?)
+        }
+        (Some(InputCrs::Epsg(code)), _) => {
+            let mut src = SpatialRef::from_epsg(code).map_err(|_| {
+                anyhow::anyhow!("--input-crs EPSG:{code}: onbekend coördinaatsysteem")
+            })?;
+            src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+            VectorTransform::Gdal(CoordTransform::new(&src, &to_rd()?).with_context(|| {
+                format!("--input-crs EPSG:{code}: niet om te zetten naar RD New")
+            })?)
+        }
+        (None, Some(mut src)) => {
             let is_rd = src
                 .auth_name()
                 .is_some_and(|n| n.eq_ignore_ascii_case("EPSG"))
                 && src.auth_code().is_ok_and(|c| c == 28992);
             if is_rd {
-                None
+                VectorTransform::None
             } else {
                 src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-                let mut rd = SpatialRef::from_epsg(28992)?;
-                rd.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-                Some(CoordTransform::new(&src, &rd).with_context(|| {
+                VectorTransform::Gdal(CoordTransform::new(&src, &to_rd()?).with_context(|| {
                     format!("{}: CRS niet om te zetten naar RD New", path.display())
                 })?)
             }
         }
-        None => None,
+        (None, None) => VectorTransform::None,
     };
     let mut out = Vec::new();
     for (n, feature) in layer.features().enumerate() {
@@ -429,12 +576,24 @@ fn load_vector(
             return Err(bad("geen geometrie"));
         };
         let geom = match &transform {
-            Some(t) => geom
+            VectorTransform::Gdal(t) => geom
                 .transform(t)
                 .map_err(|e| bad(&format!("herprojectie mislukt: {e}")))?,
-            None => geom.clone(),
+            _ => geom.clone(),
         };
-        let shape = match geom.to_geo().map_err(|e| bad(&e.to_string()))? {
+        let mut geo = geom.to_geo().map_err(|e| bad(&e.to_string()))?;
+        if let VectorTransform::Coords(c, t) = &transform {
+            geo = geo
+                .try_map_coords(|p| {
+                    let (x, y) = match c {
+                        InputCrs::WebMercator => t.web_mercator_to_rd(p.x, p.y)?,
+                        _ => t.wgs84_to_rd(p.x, p.y)?,
+                    };
+                    Ok::<_, brandpunt::coords::CoordError>(geo_types::Coord { x, y })
+                })
+                .map_err(|e| bad(&format!("herprojectie mislukt: {e}")))?;
+        }
+        let shape = match geo {
             Geometry::Point(p) => Shape::Point(p.x(), p.y()),
             Geometry::MultiPoint(mp) if mp.0.len() == 1 => Shape::Point(mp.0[0].x(), mp.0[0].y()),
             Geometry::Polygon(p) => Shape::Area(MultiPolygon(vec![p])),
@@ -474,4 +633,23 @@ fn load_vector(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_crs_accepts_epsg_codes_and_names() {
+        assert_eq!(parse_input_crs("EPSG:28992").unwrap(), InputCrs::Rd);
+        assert_eq!(parse_input_crs("epsg:4326").unwrap(), InputCrs::Wgs84);
+        assert_eq!(parse_input_crs(" 3857 ").unwrap(), InputCrs::WebMercator);
+        assert_eq!(parse_input_crs("wgs84").unwrap(), InputCrs::Wgs84);
+        assert_eq!(parse_input_crs("RD").unwrap(), InputCrs::Rd);
+        assert_eq!(parse_input_crs("EPSG:2154").unwrap(), InputCrs::Epsg(2154));
+        for bad in ["", "EPSG:", "EPSG:0", "lambert", "EPSG:-4"] {
+            let e = parse_input_crs(bad).unwrap_err().to_string();
+            assert!(e.contains("--input-crs"), "{bad}: {e}");
+        }
+    }
 }

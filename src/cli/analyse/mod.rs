@@ -2,6 +2,7 @@
 //! call the pure modules in `brandpunt::analysis`, write the result by the extension of `--output`
 //! (`.tif` raster, `.gpkg` GeoPackage in RD New, `.geojson` RFC 7946 in WGS84, `.csv`).
 
+mod bins;
 mod compare;
 mod emerging;
 mod evaluate;
@@ -16,40 +17,40 @@ mod time;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// The analyses.
+/// The analyses (arguments boxed: the argument structs are large).
 #[derive(clap::Subcommand, Debug)]
 pub enum AnalyseCommand {
     /// Kernel density surface (incidents per km2) as GeoTIFF or CSV of cell centres.
-    Kde(kde::KdeArgs),
+    Kde(Box<kde::KdeArgs>),
     /// Getis-Ord Gi* hot spots (z, p, confidence bin) of polygons, points or binned incidents.
-    Gistar(hotspot::HotspotArgs),
+    Gistar(Box<hotspot::HotspotArgs>),
     /// Local Moran's I clusters and outliers (I, z, p, quadrant).
-    Moran(hotspot::HotspotArgs),
-    /// Emerging hot spot analysis on a space-time cube of grid cells.
-    Emerging(emerging::EmergingArgs),
+    Moran(Box<hotspot::HotspotArgs>),
+    /// Emerging hot spot analysis on a space-time cube of grid cells, H3 cells or areas.
+    Emerging(Box<emerging::EmergingArgs>),
     /// Aoristic time profile (hour/day of week) or time series (week/month).
-    Time(time::TimeArgs),
+    Time(Box<time::TimeArgs>),
     /// Areas side by side over two periods: counts, rates, rate ratio with exact CI and p.
-    Compare(compare::CompareArgs),
+    Compare(Box<compare::CompareArgs>),
     /// Phenomenon profile: BAG attributes of the addresses hit against all addresses of the area.
-    Profile(profile::ProfileArgs),
+    Profile(Box<profile::ProfileArgs>),
     /// Striking ("opvallend") areas of a month: exact Poisson test against the area's history, FDR.
-    Striking(striking::StrikingArgs),
+    Striking(Box<striking::StrikingArgs>),
     /// Hotspot methods on a train/test split: hit rate, PAI, PEI, RRI.
-    Evaluate(evaluate::EvaluateArgs),
+    Evaluate(Box<evaluate::EvaluateArgs>),
 }
 
 /// Run one analysis.
 pub fn run(db: &Path, cmd: AnalyseCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        AnalyseCommand::Kde(args) => kde::run(db, args),
-        AnalyseCommand::Gistar(args) => hotspot::run(db, args, hotspot::Statistic::GiStar),
-        AnalyseCommand::Moran(args) => hotspot::run(db, args, hotspot::Statistic::Moran),
-        AnalyseCommand::Emerging(args) => emerging::run(db, args),
-        AnalyseCommand::Time(args) => time::run(db, args),
-        AnalyseCommand::Compare(args) => compare::run(db, args),
-        AnalyseCommand::Profile(args) => profile::run(db, args),
-        AnalyseCommand::Striking(args) => striking::run(db, args),
-        AnalyseCommand::Evaluate(args) => evaluate::run(db, args),
+        AnalyseCommand::Kde(args) => kde::run(db, *args),
+        AnalyseCommand::Gistar(args) => hotspot::run(db, *args, hotspot::Statistic::GiStar),
+        AnalyseCommand::Moran(args) => hotspot::run(db, *args, hotspot::Statistic::Moran),
+        AnalyseCommand::Emerging(args) => emerging::run(db, *args),
+        AnalyseCommand::Time(args) => time::run(db, *args),
+        AnalyseCommand::Compare(args) => compare::run(db, *args),
+        AnalyseCommand::Profile(args) => profile::run(db, *args),
+        AnalyseCommand::Striking(args) => striking::run(db, *args),
+        AnalyseCommand::Evaluate(args) => evaluate::run(db, *args),
     }
 }

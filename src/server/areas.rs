@@ -1,0 +1,337 @@
+//! Area endpoints: `/api/meta`, the area list, one area as GeoJSON, its statistics, and custom areas
+//! (`POST /api/areas`, `PUT`/`DELETE /api/areas/custom:{id}`).
+
+use super::error::ApiError;
+use super::filter::Filter;
+use super::snapshot::{Level, Snapshot};
+use super::tiles::rate_per_1000;
+use super::AppState;
+use crate::analysis::compare::rate_ratio;
+use crate::custom_area::{self, CustomAreaError};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use geo_types::MultiPolygon;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/areas", get(list).post(create))
+        .route("/api/areas/{code}", get(feature).put(update).delete(remove))
+        .route("/api/areas/{code}/stats", get(stats))
+}
+
+/// `GET /api/meta`: what the web app needs to start (tenant, extent, period, categories, sources).
+pub async fn meta(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let s = state.snapshot();
+    let mut per_category: BTreeMap<&str, u64> = BTreeMap::new();
+    for inc in &s.incidents {
+        if let Some(c) = s.categories.get(usize::from(inc.category)) {
+            *per_category.entry(c.as_str()).or_default() += 1;
+        }
+    }
+    let categories: Vec<Value> = per_category
+        .iter()
+        .map(|(code, count)| {
+            json!({"code": code, "label": crate::category::label(code), "count": count})
+        })
+        .collect();
+    let groups: Vec<Value> = ["inbraak", "geweld", "overlast"]
+        .iter()
+        .filter_map(|g| crate::category::group_members(g).map(|m| json!({"name": g, "codes": m})))
+        .collect();
+    let mut sources = s.sources.clone();
+    sources.sort();
+    let b = s.bbox_wgs84();
+    Json(json!({
+        "tenant": s.tenant,
+        "name": s.tenant_name,
+        "bbox": b,
+        "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0],
+        "period": {"first": s.first_day, "last": s.last_day},
+        "sources": sources,
+        "categories": categories,
+        "groups": groups,
+        "levels": ["gemeente", "wijk", "buurt", "custom"],
+        "layers": super::tiles::layer_names(),
+        "generation": s.generation,
+        "incidents": s.incidents.len(),
+    }))
+}
+
+fn area_json(s: &Snapshot, idx: u32) -> Value {
+    let a = s.area(idx);
+    json!({
+        "code": a.code,
+        "name": a.name,
+        "level": a.level.as_str(),
+        "wijkcode": a.wijkcode,
+        "gemeentecode": a.gemeentecode,
+        "inhabitants": a.inhabitants,
+        "bbox": a.bbox_wgs84,
+    })
+}
+
+/// `GET /api/areas?level=buurt`.
+async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let level = match params.get("level") {
+        Some(l) => Level::parse(l).ok_or_else(|| {
+            ApiError::param(
+                "level",
+                format!("onbekend niveau '{l}': gemeente, wijk, buurt of custom"),
+            )
+        })?,
+        None => Level::Buurt,
+    };
+    let s = state.snapshot();
+    let areas: Vec<Value> = s
+        .level_areas(level)
+        .iter()
+        .map(|&i| area_json(&s, i))
+        .collect();
+    Ok(Json(Value::Array(areas)))
+}
+
+fn find(s: &Snapshot, code: &str) -> Result<u32, ApiError> {
+    s.area_index(code)
+        .ok_or_else(|| ApiError::NotFound(format!("onbekend gebied '{code}'")))
+}
+
+/// GeoJSON geometry (WGS84) of an RD multipolygon.
+pub fn geojson_geometry(mp: &MultiPolygon<f64>) -> Result<Value, ApiError> {
+    crate::coords::with_thread_transformer(|t| {
+        let polys: Result<Vec<Value>, _> = mp
+            .0
+            .iter()
+            .map(|p| {
+                std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .map(|ring| {
+                        let mut pts: Vec<(f64, f64)> = ring.0.iter().map(|c| (c.x, c.y)).collect();
+                        t.rd_to_wgs84_in_place(&mut pts)?;
+                        Ok(Value::Array(
+                            pts.into_iter()
+                                .map(|(lon, lat)| json!([round6(lon), round6(lat)]))
+                                .collect(),
+                        ))
+                    })
+                    .collect::<Result<Vec<Value>, crate::coords::CoordError>>()
+                    .map(Value::Array)
+            })
+            .collect();
+        polys.map(|p| json!({"type": "MultiPolygon", "coordinates": p}))
+    })
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// `GET /api/areas/{code}`: the area as a GeoJSON Feature.
+async fn feature(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = state.snapshot();
+    let idx = find(&s, &code)?;
+    let a = s.area(idx);
+    Ok(Json(json!({
+        "type": "Feature",
+        "id": a.feature_id,
+        "properties": area_json(&s, idx),
+        "geometry": geojson_geometry(&a.geometry_rd)?,
+    })))
+}
+
+/// Statistics of one area for a filter: count, rate, the previous equally long period and the change.
+pub fn area_stats(state: &AppState, s: &Snapshot, idx: u32, filter: &Filter) -> Value {
+    let a = s.area(idx);
+    let counts = state.counts(s, a.level, filter);
+    let count = counts[idx as usize];
+    let period = filter.period(s);
+    let mut per_category: BTreeMap<&str, u32> = BTreeMap::new();
+    for k in s.incidents_in(idx, filter) {
+        let inc = &s.incidents[k as usize];
+        let code = s
+            .categories
+            .get(usize::from(inc.category))
+            .map(String::as_str)
+            .unwrap_or("onbekend");
+        *per_category.entry(code).or_default() += 1;
+    }
+    let categories: Vec<Value> = per_category
+        .iter()
+        .map(|(code, n)| {
+            json!({
+                "code": code,
+                "label": crate::category::label(code),
+                "count": n,
+                "share": if count > 0 { f64::from(*n) / f64::from(count) } else { 0.0 },
+            })
+        })
+        .collect();
+    let rate = a
+        .inhabitants
+        .filter(|&i| i > 0)
+        .map(|i| rate_per_1000(count, i));
+    let (previous, change) = match (filter.previous(s), period) {
+        (Some(prev), Some((from, to))) => {
+            let prev_count = state.counts(s, a.level, &prev)[idx as usize];
+            let days = ((to - from).num_days() + 1) as f64;
+            let change = rate_ratio(u64::from(count), days, u64::from(prev_count), days, 0.95)
+                .ok()
+                .map(|rr| {
+                    json!({
+                        "rate_ratio": rr.ratio,
+                        "ci_low": rr.ci_lower,
+                        "ci_high": rr.ci_upper,
+                        "p": rr.p_value,
+                    })
+                });
+            (
+                json!({"from": prev.from, "to": prev.to, "count": prev_count}),
+                change.unwrap_or(Value::Null),
+            )
+        }
+        _ => (Value::Null, Value::Null),
+    };
+    json!({
+        "code": a.code,
+        "name": a.name,
+        "level": a.level.as_str(),
+        "period": period.map(|(f, t)| json!({"from": f, "to": t})),
+        "count": count,
+        "inhabitants": a.inhabitants,
+        "rate": rate,
+        "previous": previous,
+        "change": change,
+        "categories": categories,
+    })
+}
+
+/// `GET /api/areas/{code}/stats`.
+async fn stats(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let s = state.snapshot();
+    let idx = find(&s, &code)?;
+    let filter = Filter::parse(&params, &s)?;
+    Ok(Json(area_stats(&state, &s, idx, &filter)))
+}
+
+fn custom_error(e: CustomAreaError) -> ApiError {
+    ApiError::param("body", e.to_string())
+}
+
+/// Parse and validate a custom-area body against the municipality.
+fn parse_body(state: &AppState, body: &Bytes) -> Result<custom_area::CustomAreaInput, ApiError> {
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|e| custom_error(CustomAreaError::NotJson(e.to_string())))?;
+    let input =
+        crate::coords::with_thread_transformer(|t| custom_area::parse_feature(&json, None, t))
+            .map_err(ApiError::internal)?
+            .map_err(custom_error)?;
+    let s = state.snapshot();
+    let municipality = MultiPolygon(
+        s.level_areas(Level::Gemeente)
+            .iter()
+            .flat_map(|&i| s.area(i).geometry_rd.0.iter().cloned())
+            .collect(),
+    );
+    custom_area::check_within(&input.geometry_rd, &municipality).map_err(custom_error)?;
+    Ok(input)
+}
+
+fn custom_id(code: &str) -> Result<i64, ApiError> {
+    code.strip_prefix("custom:")
+        .and_then(|id| id.parse::<i64>().ok())
+        .ok_or_else(|| ApiError::NotFound(format!("'{code}' is geen eigen gebied (custom:ID)")))
+}
+
+/// `POST /api/areas` with a GeoJSON Feature: 201 with the new id.
+async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
+    let st = state.clone();
+    let (id, name) = tokio::task::spawn_blocking(move || -> Result<(i64, String), ApiError> {
+        let input = parse_body(&st, &body)?;
+        let tenant = st.config.tenant.clone();
+        let id = st.with_store(|store| {
+            crate::store::Store::insert_custom_area(store, &tenant, &input.name, &input.geometry_rd)
+        })?;
+        st.reload().map_err(ApiError::internal)?;
+        Ok((id, input.name))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok((
+        StatusCode::CREATED,
+        [(
+            axum::http::header::LOCATION,
+            format!("/api/areas/custom:{id}"),
+        )],
+        Json(json!({"id": id, "code": format!("custom:{id}"), "name": name})),
+    )
+        .into_response())
+}
+
+/// `PUT /api/areas/custom:{id}`: rename/redraw.
+async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = custom_id(&code)?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || -> Result<Json<Value>, ApiError> {
+        let input = parse_body(&st, &body)?;
+        let tenant = st.config.tenant.clone();
+        let found = st.with_store(|store| {
+            crate::store::Store::update_custom_area(
+                store,
+                &tenant,
+                id,
+                &input.name,
+                &input.geometry_rd,
+            )
+        })?;
+        if !found {
+            return Err(ApiError::NotFound(format!("onbekend gebied '{code}'")));
+        }
+        st.reload().map_err(ApiError::internal)?;
+        Ok(Json(json!({"id": id, "code": code, "name": input.name})))
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// `DELETE /api/areas/custom:{id}`: 204.
+async fn remove(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = custom_id(&code)?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || -> Result<StatusCode, ApiError> {
+        let tenant = st.config.tenant.clone();
+        let found =
+            st.with_store(|store| crate::store::Store::delete_custom_area(store, &tenant, id))?;
+        if !found {
+            return Err(ApiError::NotFound(format!("onbekend gebied '{code}'")));
+        }
+        st.reload().map_err(ApiError::internal)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}

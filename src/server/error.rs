@@ -1,0 +1,77 @@
+//! API errors as JSON: `{"error": "...", "parameter": "from"}` with the matching HTTP status. Internal details are
+//! logged, never sent to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An error answered to an API client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// 400: a parameter or body is invalid; `parameter` names it when there is one.
+    BadRequest {
+        parameter: Option<String>,
+        message: String,
+    },
+    /// 404: the thing asked for does not exist (for this tenant).
+    NotFound(String),
+    /// 413: the body is too large.
+    TooLarge(String),
+    /// 500: logged with its detail; the client gets a generic message.
+    Internal(String),
+    /// 503: not ready (data still loading).
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn param(parameter: &str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            parameter: Some(parameter.to_string()),
+            message: message.into(),
+        }
+    }
+    pub fn bad(message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            parameter: None,
+            message: message.into(),
+        }
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            ApiError::BadRequest { parameter, message } => match parameter {
+                Some(p) => serde_json::json!({ "error": message, "parameter": p }),
+                None => serde_json::json!({ "error": message }),
+            },
+            ApiError::NotFound(m) | ApiError::TooLarge(m) | ApiError::Unavailable(m) => {
+                serde_json::json!({ "error": m })
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                serde_json::json!({ "error": "interne fout; zie het serverlog" })
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}

@@ -1,0 +1,250 @@
+//! `brandpunt serve`: the HTTP service (axum + tokio) over the store and the analysis engine.
+//!
+//! The service is a thin layer: every request reads one immutable [`Snapshot`] of the tenant's data (areas,
+//! incidents), computes with the pure core (`tiles`, `analysis`) and answers. Writes (custom areas, deliveries) go
+//! to the store in one transaction and then replace the snapshot. Changes made by other processes (a CLI import
+//! while the server runs) are noticed through SQLite's `PRAGMA data_version` within [`ServerConfig::poll_interval`].
+//! Caches (tiles, counts per filter) are keyed by the snapshot's generation, so a change invalidates them at once.
+//!
+//! Modules: [`filter`] (common query filters), [`snapshot`] (the in-memory data), [`tiles`] (MVT endpoints and
+//! TileJSON), [`areas`] (area list, statistics, custom areas), [`ops`] (health, readiness, metrics, request log),
+//! [`error`] (JSON errors).
+
+pub mod areas;
+pub mod error;
+pub mod filter;
+pub mod ops;
+pub mod snapshot;
+pub mod tiles;
+
+use crate::store::{SqliteStore, StoreError};
+use axum::routing::get;
+use axum::Router;
+pub use error::ApiError;
+pub use snapshot::{Level, Snapshot, SnapshotError};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// Everything `brandpunt serve` is configured with.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub db: PathBuf,
+    /// The tenant served (issue 5 adds users and roles across tenants).
+    pub tenant: String,
+    pub addr: SocketAddr,
+    /// Directory with the built web app (`web/dist`); `None` serves no web app.
+    pub web_dir: Option<PathBuf>,
+    /// Origins allowed by CORS (BI tools such as Power BI); empty = no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// How often to look for changes committed by other processes.
+    pub poll_interval: Duration,
+    /// Entries in the tile cache.
+    pub tile_cache_entries: usize,
+}
+
+impl ServerConfig {
+    pub fn new(db: PathBuf, tenant: &str, addr: SocketAddr) -> Self {
+        ServerConfig {
+            db,
+            tenant: tenant.to_string(),
+            addr,
+            web_dir: None,
+            cors_origins: vec![],
+            poll_interval: Duration::from_secs(1),
+            tile_cache_entries: 200_000,
+        }
+    }
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shared state of all requests.
+pub struct AppState {
+    pub config: ServerConfig,
+    store: Mutex<SqliteStore>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    generation: AtomicU64,
+    ready: AtomicBool,
+    pub tile_cache: tiles::TileCache,
+    counts_cache: quick_cache::sync::Cache<(u64, Level, String), Arc<Vec<u32>>>,
+    pub metrics: ops::Metrics,
+}
+
+impl AppState {
+    /// Open the store and load the first snapshot.
+    pub fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
+        let store = SqliteStore::open(&config.db)?;
+        let snapshot = Snapshot::load(&store, &config.tenant, 1)?;
+        let cache_entries = config.tile_cache_entries.max(16);
+        Ok(Arc::new(AppState {
+            config,
+            store: Mutex::new(store),
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            generation: AtomicU64::new(1),
+            ready: AtomicBool::new(true),
+            tile_cache: tiles::TileCache::new(cache_entries),
+            counts_cache: quick_cache::sync::Cache::new(4096),
+            metrics: ops::Metrics::default(),
+        }))
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Run `f` with the store (one writer at a time).
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut SqliteStore) -> R) -> R {
+        let mut guard = match self.store.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Re-read the tenant's data from the store and make it current; caches keyed by the old generation are
+    /// never hit again.
+    pub fn reload(&self) -> Result<(), SnapshotError> {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let snapshot =
+            self.with_store(|store| Snapshot::load(&*store, &self.config.tenant, generation))?;
+        {
+            let mut slot = match self.snapshot.write() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if slot.generation < generation {
+                *slot = Arc::new(snapshot);
+            }
+        }
+        self.tile_cache.clear();
+        self.counts_cache.clear();
+        self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(generation, "data reloaded");
+        Ok(())
+    }
+
+    /// Counts per area of `level` for `filter` on `snapshot`, cached per generation and filter.
+    pub fn counts(&self, snapshot: &Snapshot, level: Level, f: &filter::Filter) -> Arc<Vec<u32>> {
+        let key = (snapshot.generation, level, f.key());
+        if let Some(v) = self.counts_cache.get(&key) {
+            return v;
+        }
+        let v = Arc::new(snapshot.counts(level, f));
+        self.counts_cache.insert(key, v.clone());
+        v
+    }
+}
+
+/// The complete router (also used by the integration tests).
+pub fn router(state: Arc<AppState>) -> Router {
+    let mut app = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/openapi.json", get(ops::openapi))
+        .route("/api/meta", get(areas::meta))
+        .merge(areas::routes())
+        .merge(tiles::routes())
+        .with_state(state.clone());
+    if let Some(dir) = &state.config.web_dir {
+        let index = dir.join("index.html");
+        app = app.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(index)),
+        );
+    }
+    let app = app
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::observe,
+        ));
+    if state.config.cors_origins.is_empty() {
+        app
+    } else {
+        let origins: Vec<axum::http::HeaderValue> = state
+            .config
+            .cors_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect();
+        app.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([axum::http::header::CONTENT_TYPE]),
+        )
+    }
+}
+
+/// Watch the database for commits by other processes and reload when one happened.
+fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
+    let watcher = SqliteStore::open(&state.config.db)?;
+    std::thread::Builder::new()
+        .name("brandpunt-watch".into())
+        .spawn(move || {
+            let version = |s: &SqliteStore| -> Option<i64> {
+                s.connection()
+                    .query_row("PRAGMA data_version", [], |r| r.get(0))
+                    .ok()
+            };
+            let mut last = version(&watcher);
+            loop {
+                std::thread::sleep(state.config.poll_interval);
+                let now = version(&watcher);
+                if now != last {
+                    last = now;
+                    if let Err(e) = state.reload() {
+                        tracing::error!(error = %e, "reload after a change failed");
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Bind, announce the address on stdout (`listening on http://ADDR`) and serve until Ctrl-C.
+pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
+    let addr = config.addr;
+    let state = tokio::task::spawn_blocking(move || AppState::open(config))
+        .await
+        .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
+    spawn_change_watcher(state.clone())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let local = listener.local_addr()?;
+    println!("listening on http://{local}");
+    tracing::info!(%local, tenant = %state.config.tenant, "brandpunt serve");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Operations: `/healthz` (the process answers), `/readyz` (data loaded), Prometheus `/metrics`, the OpenAPI
+//! document and the structured request log.
+
+use super::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Upper bounds (seconds) of the request duration histogram.
+const BUCKETS_S: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Default)]
+struct RouteStats {
+    count: u64,
+    sum_s: f64,
+    buckets: [u64; BUCKETS_S.len()],
+}
+
+/// Counters exposed at `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    /// (route, status) -> stats.
+    routes: Mutex<std::collections::BTreeMap<(String, u16), RouteStats>>,
+    pub tile_cache_hits: AtomicU64,
+    pub tile_cache_misses: AtomicU64,
+    pub reloads: AtomicU64,
+}
+
+impl Metrics {
+    fn record(&self, route: &str, status: u16, seconds: f64) {
+        let mut routes = match self.routes.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        let s = routes.entry((route.to_string(), status)).or_default();
+        s.count += 1;
+        s.sum_s += seconds;
+        for (i, b) in BUCKETS_S.iter().enumerate() {
+            if seconds <= *b {
+                s.buckets[i] += 1;
+            }
+        }
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    pub fn render(&self, state: &AppState) -> String {
+        let mut out = String::new();
+        let routes = match self.routes.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        out.push_str("# HELP brandpunt_http_requests_total HTTP requests by route and status.\n");
+        out.push_str("# TYPE brandpunt_http_requests_total counter\n");
+        for ((route, status), s) in routes.iter() {
+            let _ = writeln!(
+                out,
+                "brandpunt_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {}",
+                s.count
+            );
+        }
+        out.push_str("# HELP brandpunt_http_request_duration_seconds Request duration by route.\n");
+        out.push_str("# TYPE brandpunt_http_request_duration_seconds histogram\n");
+        let mut per_route: std::collections::BTreeMap<&str, RouteStats> = Default::default();
+        for ((route, _), s) in routes.iter() {
+            let agg = per_route.entry(route.as_str()).or_default();
+            agg.count += s.count;
+            agg.sum_s += s.sum_s;
+            for i in 0..BUCKETS_S.len() {
+                agg.buckets[i] += s.buckets[i];
+            }
+        }
+        for (route, s) in &per_route {
+            for (i, b) in BUCKETS_S.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "brandpunt_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
+                    s.buckets[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "brandpunt_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "brandpunt_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                s.sum_s
+            );
+            let _ = writeln!(
+                out,
+                "brandpunt_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                s.count
+            );
+        }
+        let snapshot = state.snapshot();
+        let gauges = [
+            (
+                "brandpunt_tile_cache_hits_total",
+                "counter",
+                self.tile_cache_hits.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "brandpunt_tile_cache_misses_total",
+                "counter",
+                self.tile_cache_misses.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "brandpunt_tile_cache_entries",
+                "gauge",
+                state.tile_cache.len() as f64,
+            ),
+            (
+                "brandpunt_data_reloads_total",
+                "counter",
+                self.reloads.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "brandpunt_data_generation",
+                "gauge",
+                snapshot.generation as f64,
+            ),
+            (
+                "brandpunt_incidents",
+                "gauge",
+                snapshot.incidents.len() as f64,
+            ),
+        ];
+        for (name, kind, value) in gauges {
+            let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
+        }
+        out
+    }
+}
+
+/// Middleware: time every request, count it per route and status, and log it.
+pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "static".to_string());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.metrics.record(&route, status, elapsed);
+    tracing::info!(
+        target: "brandpunt::http",
+        %method,
+        %path,
+        %route,
+        status,
+        ms = elapsed * 1000.0,
+        "request"
+    );
+    response
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.is_ready() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "loading").into_response()
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&state),
+    )
+        .into_response()
+}
+
+/// The OpenAPI 3 document describing every endpoint.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}

@@ -1,0 +1,425 @@
+//! Tile endpoints: `GET /tiles/{layer}/{z}/{x}/{y}.mvt` (+ the common filters) and TileJSON 3.0 at
+//! `GET /tiles/{layer}.json`. Layer definitions (ids, zooms, fields) live in `tiles/layers.json`.
+//!
+//! Every tile is computed once per (snapshot generation, layer, tile, filter), gzipped and cached; the ETag is
+//! derived from the same key, so `If-None-Match` answers 304 without any work and a data change (new generation)
+//! changes every ETag. Empty tiles are 204.
+
+use super::error::ApiError;
+use super::filter::Filter;
+use super::snapshot::{Level, Snapshot};
+use super::AppState;
+use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use geo_types::{MultiPolygon, Rect};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The layer definitions (`tiles/layers.json`).
+pub const LAYERS_JSON: &str = include_str!("../../tiles/layers.json");
+
+/// Below this zoom the `incidents` layer shows counts per cell instead of points.
+pub const INCIDENT_POINTS_MIN_ZOOM: u8 = 15;
+/// Cells per tile side for the aggregated `incidents` layer.
+const INCIDENT_CELLS_PER_SIDE: u32 = 16;
+
+/// A computed tile: gzipped MVT bytes (empty = 204) and its ETag.
+pub struct CachedTile {
+    pub gzip: Vec<u8>,
+    pub raw_len: usize,
+    pub etag: String,
+}
+
+type TileKey = (u64, String, TileId, String);
+
+/// Bounded cache of computed tiles.
+pub struct TileCache {
+    inner: quick_cache::sync::Cache<TileKey, Arc<CachedTile>>,
+}
+
+impl TileCache {
+    pub fn new(entries: usize) -> Self {
+        TileCache {
+            inner: quick_cache::sync::Cache::new(entries),
+        }
+    }
+    pub fn clear(&self) {
+        self.inner.clear();
+    }
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/tiles/{name}", get(tilejson))
+        .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
+}
+
+/// Names of the vector layers.
+pub fn layer_names() -> Vec<String> {
+    layer_defs()
+        .iter()
+        .filter_map(|l| l.get("id").and_then(|v| v.as_str()).map(str::to_string))
+        .collect()
+}
+
+fn layer_defs() -> Vec<serde_json::Value> {
+    serde_json::from_str::<serde_json::Value>(LAYERS_JSON)
+        .ok()
+        .and_then(|v| v.get("layers").and_then(|l| l.as_array()).cloned())
+        .unwrap_or_default()
+}
+
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+async fn tilejson(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let layer = name
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::NotFound(format!("onbekende tegel-URL '{name}'")))?;
+    let def = layer_defs()
+        .into_iter()
+        .find(|l| l.get("id").and_then(|v| v.as_str()) == Some(layer))
+        .ok_or_else(|| ApiError::NotFound(format!("onbekende laag '{layer}'")))?;
+    let snapshot = state.snapshot();
+    let filter = Filter::parse(&params, &snapshot)?;
+    let qs = filter.query_string();
+    let url = format!(
+        "{}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt{}",
+        base_url(&headers),
+        if qs.is_empty() {
+            String::new()
+        } else {
+            format!("?{qs}")
+        }
+    );
+    let b = snapshot.bbox_wgs84();
+    let body = serde_json::json!({
+        "tilejson": "3.0.0",
+        "name": layer,
+        "description": def.get("description"),
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [url],
+        "minzoom": def.get("minzoom"),
+        "maxzoom": def.get("maxzoom"),
+        "bounds": b,
+        "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, 12],
+        "vector_layers": [{
+            "id": layer,
+            "description": def.get("description"),
+            "minzoom": def.get("minzoom"),
+            "maxzoom": def.get("maxzoom"),
+            "fields": def.get("fields"),
+        }],
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+fn parse_coord(name: &str, v: &str) -> Result<u32, ApiError> {
+    v.parse::<u32>()
+        .map_err(|_| ApiError::param(name, format!("'{v}' is geen tegelcoördinaat")))
+}
+
+/// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`.
+async fn tile(
+    State(state): State<Arc<AppState>>,
+    Path((layer, z, x, file)): Path<(String, String, String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (y, ext) = file
+        .rsplit_once('.')
+        .ok_or_else(|| ApiError::NotFound(format!("onbekend tegelformaat '{file}'")))?;
+    let tile = TileId::new(
+        parse_coord("z", &z)?,
+        parse_coord("x", &x)?,
+        parse_coord("y", y)?,
+    )
+    .map_err(|e| ApiError::param("z", e.to_string()))?;
+    if ext != "mvt" {
+        return Err(ApiError::NotFound(format!(
+            "laag '{layer}' heeft geen .{ext}-tegels"
+        )));
+    }
+    if !layer_names().iter().any(|l| l == &layer) {
+        return Err(ApiError::NotFound(format!("onbekende laag '{layer}'")));
+    }
+    let snapshot = state.snapshot();
+    let filter = Filter::parse(&params, &snapshot)?;
+    let key: TileKey = (snapshot.generation, layer.clone(), tile, filter.key());
+    let cached = match state.tile_cache.inner.get(&key) {
+        Some(c) => {
+            state
+                .metrics
+                .tile_cache_hits
+                .fetch_add(1, Ordering::Relaxed);
+            c
+        }
+        None => {
+            state
+                .metrics
+                .tile_cache_misses
+                .fetch_add(1, Ordering::Relaxed);
+            let raw = render_vector_tile(&state, &snapshot, &layer, tile, &filter)?;
+            let c = Arc::new(compress(&key, raw)?);
+            state.tile_cache.inner.insert(key, c.clone());
+            c
+        }
+    };
+    Ok(tile_response(
+        &cached,
+        &headers,
+        "application/vnd.mapbox-vector-tile",
+    ))
+}
+
+fn compress(key: &TileKey, raw: Option<Vec<u8>>) -> Result<CachedTile, ApiError> {
+    let etag = format!(
+        "\"{:x}-{:x}\"",
+        key.0,
+        super::snapshot::feature_id(&format!("{}/{:?}/{}", key.1, key.2, key.3))
+    );
+    let Some(raw) = raw else {
+        return Ok(CachedTile {
+            gzip: vec![],
+            raw_len: 0,
+            etag,
+        });
+    };
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&raw).map_err(ApiError::internal)?;
+    let gzip = enc.finish().map_err(ApiError::internal)?;
+    Ok(CachedTile {
+        gzip,
+        raw_len: raw.len(),
+        etag,
+    })
+}
+
+/// 304 when the client has it, 204 when empty, else the bytes (gzip when accepted).
+pub fn tile_response(
+    tile: &CachedTile,
+    headers: &HeaderMap,
+    content_type: &'static str,
+) -> Response {
+    let etag_matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == tile.etag || t.trim() == "*")
+        });
+    let mut common = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&tile.etag) {
+        common.insert(header::ETAG, v);
+    }
+    common.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=0, must-revalidate"),
+    );
+    common.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if etag_matches {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    if tile.raw_len == 0 {
+        return (StatusCode::NO_CONTENT, common).into_response();
+    }
+    common.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let gzip_ok = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    if gzip_ok {
+        common.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        (StatusCode::OK, common, tile.gzip.clone()).into_response()
+    } else {
+        let mut raw = Vec::with_capacity(tile.raw_len);
+        let mut dec = flate2::write::GzDecoder::new(&mut raw);
+        if dec
+            .write_all(&tile.gzip)
+            .and_then(|_| dec.finish())
+            .is_err()
+        {
+            return ApiError::Internal("tile cache entry is not valid gzip".into()).into_response();
+        }
+        (StatusCode::OK, common, raw).into_response()
+    }
+}
+
+/// Compute one vector tile (`None` = empty).
+pub fn render_vector_tile(
+    state: &AppState,
+    snapshot: &Snapshot,
+    layer: &str,
+    tile: TileId,
+    filter: &Filter,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
+    let data = match layer {
+        "gemeenten" => area_layer(state, snapshot, Level::Gemeente, layer, tile, bbox, filter),
+        "wijken" => area_layer(state, snapshot, Level::Wijk, layer, tile, bbox, filter),
+        "buurten" => area_layer(state, snapshot, Level::Buurt, layer, tile, bbox, filter),
+        "areas" => area_layer(state, snapshot, Level::Custom, layer, tile, bbox, filter),
+        "incidents" => return incident_tile(snapshot, tile, filter),
+        other => return Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
+    };
+    encode_tile(tile, &[data]).map_err(ApiError::internal)
+}
+
+fn area_layer<'a>(
+    state: &AppState,
+    snapshot: &'a Snapshot,
+    level: Level,
+    name: &str,
+    tile: TileId,
+    bbox: Rect<f64>,
+    filter: &Filter,
+) -> LayerData<'a> {
+    let counts = state.counts(snapshot, level, filter);
+    let prev = filter
+        .previous(snapshot)
+        .map(|p| state.counts(snapshot, level, &p));
+    let features = snapshot
+        .areas_in(level, bbox)
+        .into_iter()
+        .map(|idx| {
+            let a = snapshot.area(idx);
+            let count = counts[idx as usize];
+            let mut properties = vec![
+                ("code", Value::from(a.code.as_str())),
+                ("name", Value::from(a.name.as_str())),
+                ("count", Value::Int(i64::from(count))),
+            ];
+            if let Some(inh) = a.inhabitants.filter(|&i| i > 0) {
+                properties.push(("inhabitants", Value::Int(inh)));
+                properties.push(("rate", Value::Double(rate_per_1000(count, inh))));
+            }
+            if let Some(prev) = &prev {
+                let p = prev[idx as usize];
+                properties.push(("prev_count", Value::Int(i64::from(p))));
+                if p > 0 {
+                    properties.push((
+                        "change",
+                        Value::Double(f64::from(count) / f64::from(p) - 1.0),
+                    ));
+                }
+            }
+            TileFeature {
+                id: a.feature_id,
+                geometry: TileGeometry::Polygons(a.geometry_for_zoom(tile.z)),
+                properties,
+            }
+        })
+        .collect();
+    LayerData {
+        name: name.to_string(),
+        features,
+    }
+}
+
+/// Incidents per 1,000 inhabitants, rounded to 0.01.
+pub fn rate_per_1000(count: u32, inhabitants: i64) -> f64 {
+    (f64::from(count) * 1000.0 / inhabitants as f64 * 100.0).round() / 100.0
+}
+
+fn incident_tile(
+    snapshot: &Snapshot,
+    tile: TileId,
+    filter: &Filter,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let (minx, miny, maxx, maxy) = tile.bounds_m();
+    let inside = |x: f64, y: f64| x >= minx && x < maxx && y > miny && y <= maxy;
+    if tile.z >= INCIDENT_POINTS_MIN_ZOOM {
+        let features = snapshot
+            .incidents
+            .iter()
+            .filter(|i| i.merc_x.is_finite() && inside(i.merc_x, i.merc_y) && filter.matches(i))
+            .map(|i| TileFeature {
+                id: i.id as u64,
+                geometry: TileGeometry::Point(i.merc_x, i.merc_y),
+                properties: vec![
+                    (
+                        "category",
+                        Value::from(
+                            snapshot
+                                .categories
+                                .get(usize::from(i.category))
+                                .map(String::as_str)
+                                .unwrap_or(""),
+                        ),
+                    ),
+                    (
+                        "begin",
+                        Value::from(i.begin().format("%Y-%m-%dT%H:%M").to_string()),
+                    ),
+                ],
+            })
+            .collect();
+        let layer = LayerData {
+            name: "incidents".into(),
+            features,
+        };
+        return encode_tile(tile, &[layer]).map_err(ApiError::internal);
+    }
+    let n = INCIDENT_CELLS_PER_SIDE;
+    let cell = tile.size_m() / f64::from(n);
+    let mut counts = vec![0i64; (n * n) as usize];
+    for i in &snapshot.incidents {
+        if i.merc_x.is_finite() && inside(i.merc_x, i.merc_y) && filter.matches(i) {
+            let cx = (((i.merc_x - minx) / cell) as u32).min(n - 1);
+            let cy = (((maxy - i.merc_y) / cell) as u32).min(n - 1);
+            counts[(cy * n + cx) as usize] += 1;
+        }
+    }
+    let cells: Vec<(u64, i64, MultiPolygon<f64>)> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c > 0)
+        .map(|(k, &c)| {
+            let (cx, cy) = (k as u32 % n, k as u32 / n);
+            let x0 = minx + f64::from(cx) * cell;
+            let y1 = maxy - f64::from(cy) * cell;
+            let poly = Rect::new((x0, y1 - cell), (x0 + cell, y1)).to_polygon();
+            // Stable id: the cell's global position at this zoom.
+            let gx = u64::from(tile.x) * u64::from(n) + u64::from(cx);
+            let gy = u64::from(tile.y) * u64::from(n) + u64::from(cy);
+            let id = (u64::from(tile.z) << 56) ^ (gy << 28) ^ gx;
+            (id, c, MultiPolygon(vec![poly]))
+        })
+        .collect();
+    let features = cells
+        .iter()
+        .map(|(id, c, mp)| TileFeature {
+            id: *id,
+            geometry: TileGeometry::Polygons(mp),
+            properties: vec![("count", Value::Int(*c))],
+        })
+        .collect();
+    let layer = LayerData {
+        name: "incidents".into(),
+        features,
+    };
+    encode_tile(tile, &[layer]).map_err(ApiError::internal)
+}

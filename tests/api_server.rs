@@ -1,0 +1,619 @@
+//! API integration tests: the real server (`brandpunt serve`, the built binary) on the small demo city on a free
+//! port, answered over HTTP; numbers compared with the store (`brandpunt stats`' query) and with independent
+//! computations (point-in-polygon with `geo`, an independent MVT decoder).
+
+mod common;
+
+use brandpunt::coords::Transformer;
+use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
+use chrono::NaiveDate;
+use common::mvt;
+use geo::Contains;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+struct Server {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    base: String,
+    child: std::sync::Mutex<Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
+}
+
+/// Start `brandpunt serve` on `db` at a free port and wait until it is ready (the caller kills and waits).
+#[allow(clippy::zombie_processes)]
+fn start_server(db: &Path) -> (Child, String) {
+    let mut child = bin()
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--poll-seconds", "0.2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if ureq::get(&format!("{base}/readyz")).call().is_ok() {
+            return (child, base);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server not ready");
+}
+
+fn server() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("brandpunt.db");
+        let files = dir.path().join("demo");
+        let out = bin()
+            .args(["--db", db.to_str().unwrap(), "demo", "--small", "--dir"])
+            .arg(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (child, base) = start_server(&db);
+        Server {
+            _dir: dir,
+            db,
+            base,
+            child: std::sync::Mutex::new(child),
+        }
+    })
+}
+
+struct Resp {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+    let mut req = ureq::request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    let r = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = r.status();
+    let headers = r
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| {
+            r.header(&n)
+                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+        })
+        .collect();
+    let mut body = Vec::new();
+    r.into_reader().read_to_end(&mut body).unwrap();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(path: &str) -> Resp {
+    request("GET", &format!("{}{path}", server().base), &[], None)
+}
+
+fn store() -> SqliteStore {
+    SqliteStore::open(&server().db).unwrap()
+}
+
+#[test]
+fn health_ready_metrics_and_openapi() {
+    assert_eq!(get("/healthz").status, 200);
+    assert_eq!(get("/readyz").status, 200);
+    let m = get("/metrics");
+    assert_eq!(m.status, 200);
+    let text = String::from_utf8(m.body).unwrap();
+    assert!(text.contains("brandpunt_http_requests_total{route=\"/healthz\",status=\"200\"}"));
+    let doc = get("/api/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for p in [
+        "/api/areas",
+        "/api/areas/{code}/stats",
+        "/tiles/{layer}/{z}/{x}/{y}.mvt",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} documented");
+    }
+}
+
+#[test]
+fn meta_describes_the_demo_city() {
+    let m = get("/api/meta").json();
+    let s = store();
+    let all = s
+        .incidents(&IncidentFilter {
+            tenant: "default".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(m["incidents"].as_u64().unwrap() as usize, all.len());
+    let first = all.iter().map(|i| i.begin.date()).min().unwrap();
+    assert_eq!(m["period"]["first"], first.to_string());
+    assert!(m["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "politie"));
+    let b: Vec<f64> = m["bbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(b[0] > 3.0 && b[2] < 7.5 && b[1] > 50.5 && b[3] < 54.0 && b[0] < b[2]);
+}
+
+#[test]
+fn area_list_matches_the_store_and_bad_level_is_400() {
+    let s = store();
+    for (level, name) in [(AreaLevel::Buurt, "buurt"), (AreaLevel::Wijk, "wijk")] {
+        let list = get(&format!("/api/areas?level={name}")).json();
+        let mut codes: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["code"].as_str().unwrap().to_string())
+            .collect();
+        codes.sort();
+        let mut expected: Vec<String> = s
+            .areas(level, None)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.code)
+            .collect();
+        expected.sort();
+        assert_eq!(codes, expected);
+    }
+    let r = get("/api/areas?level=provincie");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "level");
+    assert_eq!(get("/api/areas/BU99999999/stats").status, 404);
+}
+
+fn store_counts(level: AreaLevel, category: &str, from: &str, to: &str) -> BTreeMap<String, i64> {
+    let s = store();
+    let filter = IncidentFilter {
+        tenant: "default".into(),
+        categories: brandpunt::category::expand_filter(category),
+        sources: vec![],
+        from: Some(NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap()),
+        to: Some(NaiveDate::parse_from_str(to, "%Y-%m-%d").unwrap()),
+    };
+    let mut out = BTreeMap::new();
+    for c in s.count_by_area(level, &filter).unwrap() {
+        *out.entry(c.area_code).or_insert(0) += c.count;
+    }
+    out
+}
+
+/// The second half of the demo period (from, to) and the equally long period before it.
+fn halves() -> ((String, String), (String, String)) {
+    let m = get("/api/meta").json();
+    let first =
+        NaiveDate::parse_from_str(m["period"]["first"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let last =
+        NaiveDate::parse_from_str(m["period"]["last"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let days = (last - first).num_days() + 1;
+    let from = first + chrono::Duration::days(days / 2);
+    let len = (last - from).num_days() + 1;
+    let prev_to = from - chrono::Duration::days(1);
+    let prev_from = from - chrono::Duration::days(len);
+    (
+        (from.to_string(), last.to_string()),
+        (prev_from.to_string(), prev_to.to_string()),
+    )
+}
+
+#[test]
+fn area_stats_equal_the_store_counts() {
+    let ((from, to), (prev_from, prev_to)) = halves();
+    let counts = store_counts(AreaLevel::Buurt, "inbraak", &from, &to);
+    let prev = store_counts(AreaLevel::Buurt, "inbraak", &prev_from, &prev_to);
+    assert!(!counts.is_empty());
+    for (code, n) in counts.iter().take(8) {
+        let st = get(&format!(
+            "/api/areas/{code}/stats?category=inbraak&from={from}&to={to}"
+        ))
+        .json();
+        assert_eq!(st["count"].as_i64().unwrap(), *n, "{code}");
+        let cat_sum: i64 = st["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["count"].as_i64().unwrap())
+            .sum();
+        assert_eq!(cat_sum, *n);
+        assert_eq!(st["previous"]["from"], prev_from.as_str());
+        assert_eq!(st["previous"]["to"], prev_to.as_str());
+        assert_eq!(
+            st["previous"]["count"].as_i64().unwrap(),
+            prev.get(code).copied().unwrap_or(0)
+        );
+    }
+    let r = get("/api/areas/BU00010000/stats?from=2024-13-01");
+    assert_eq!(r.status, 404, "unknown area first");
+    let some = counts.keys().next().unwrap();
+    let r = get(&format!("/api/areas/{some}/stats?from=2024-13-01"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "from");
+    let r = get(&format!("/api/areas/{some}/stats?category=nonsense"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "category");
+}
+
+/// Tiles at `z` covering the demo city's bbox.
+fn covering_tiles(z: u8) -> Vec<(u8, u32, u32)> {
+    let m = get("/api/meta").json();
+    let b: Vec<f64> = m["bbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let (x0, y0) = brandpunt::coords::lon_lat_to_tile(b[0], b[3], z).unwrap();
+    let (x1, y1) = brandpunt::coords::lon_lat_to_tile(b[2], b[1], z).unwrap();
+    let mut out = vec![];
+    for x in x0..=x1 {
+        for y in y0..=y1 {
+            out.push((z, x, y));
+        }
+    }
+    out
+}
+
+#[test]
+fn buurten_tiles_carry_the_store_counts_with_valid_geometry() {
+    let ((from, to), _) = halves();
+    let counts = store_counts(AreaLevel::Buurt, "inbraak", &from, &to);
+    assert!(!counts.is_empty());
+    let qs = format!("category=inbraak&from={from}&to={to}");
+    let mut seen: BTreeMap<String, (i64, u64)> = BTreeMap::new();
+    for (z, x, y) in covering_tiles(14) {
+        let r = get(&format!("/tiles/buurten/{z}/{x}/{y}.mvt?{qs}"));
+        if r.status == 204 {
+            continue;
+        }
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.headers["content-type"],
+            "application/vnd.mapbox-vector-tile"
+        );
+        let tile = mvt::decode(&r.body);
+        assert_eq!(tile.layers.len(), 1);
+        let layer = &tile.layers[0];
+        assert_eq!(layer.name, "buurten");
+        assert_eq!(layer.version, 2);
+        assert_eq!(layer.extent, Some(4096));
+        for f in &layer.features {
+            assert_eq!(f.r#type, Some(3), "polygon");
+            let props = mvt::properties(layer, f);
+            let code = props["code"].as_str();
+            let count = props["count"].as_f64() as i64;
+            let id = f.id.expect("feature id");
+            if let Some((c, i)) = seen.get(&code) {
+                assert_eq!((*c, *i), (count, id), "same count and id in every tile");
+            }
+            seen.insert(code.clone(), (count, id));
+            assert_eq!(count, counts.get(&code).copied().unwrap_or(0), "{code}");
+            for polygon in mvt::polygons(f) {
+                assert!(mvt::area2(&polygon[0]) > 0, "exterior first, positive area");
+                for ring in &polygon {
+                    assert!(ring.len() >= 3);
+                    for &(px, py) in ring {
+                        assert!(
+                            (-64..=4160).contains(&px) && (-64..=4160).contains(&py),
+                            "{px},{py}"
+                        );
+                    }
+                }
+                let poly = geo_types::Polygon::new(
+                    polygon[0]
+                        .iter()
+                        .map(|&(x, y)| (x as f64, y as f64))
+                        .collect(),
+                    polygon[1..]
+                        .iter()
+                        .map(|r| r.iter().map(|&(x, y)| (x as f64, y as f64)).collect())
+                        .collect(),
+                );
+                assert!(
+                    geo::Validation::is_valid(&poly),
+                    "{code}: {:?}",
+                    geo::Validation::validation_errors(&poly)
+                );
+            }
+        }
+    }
+    let expected: BTreeMap<String, i64> = store()
+        .areas(AreaLevel::Buurt, None)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.code.clone(), counts.get(&a.code).copied().unwrap_or(0)))
+        .collect();
+    let got: BTreeMap<String, i64> = seen.into_iter().map(|(k, (c, _))| (k, c)).collect();
+    assert_eq!(got, expected, "every buurt appears with its count");
+}
+
+#[test]
+fn tile_http_semantics() {
+    let (z, x, y) = covering_tiles(14)[0];
+    let url = format!(
+        "{}/tiles/buurten/{z}/{x}/{y}.mvt?category=geweld",
+        server().base
+    );
+    let plain = request("GET", &url, &[("Accept-Encoding", "identity")], None);
+    assert_eq!(plain.status, 200);
+    let gz = request("GET", &url, &[("Accept-Encoding", "gzip")], None);
+    assert_eq!(gz.headers["content-encoding"], "gzip");
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain.body);
+    let etag = plain.headers["etag"].clone();
+    assert!(plain.headers["cache-control"].contains("must-revalidate"));
+    let again = request("GET", &url, &[("If-None-Match", &etag)], None);
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    // Another filter: another ETag.
+    let other = request("GET", &url.replace("geweld", "inbraak"), &[], None);
+    assert_ne!(other.headers.get("etag"), Some(&etag));
+    // Far away (the North Sea at z14): nothing there.
+    assert_eq!(get("/tiles/buurten/14/8000/5000.mvt").status, 204);
+    assert_eq!(get("/tiles/buurten/14/99999/5000.mvt").status, 400);
+    assert_eq!(get("/tiles/nope/14/8000/5000.mvt").status, 404);
+    let tj = get("/tiles/buurten.json?category=inbraak").json();
+    assert_eq!(tj["tilejson"], "3.0.0");
+    assert!(tj["tiles"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("/tiles/buurten/{z}/{x}/{y}.mvt?category=1.1.1,1.1.2"));
+    assert_eq!(tj["vector_layers"][0]["id"], "buurten");
+}
+
+#[test]
+fn incident_tiles_points_at_high_zoom_and_cells_below() {
+    let s = store();
+    let located: Vec<_> = s
+        .incidents(&IncidentFilter {
+            tenant: "default".into(),
+            categories: vec!["1.1.1".into()],
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.x_m.is_some())
+        .collect();
+    let mut cells_total = 0i64;
+    for (z, x, y) in covering_tiles(12) {
+        let r = get(&format!("/tiles/incidents/{z}/{x}/{y}.mvt?category=1.1.1"));
+        if r.status == 204 {
+            continue;
+        }
+        let tile = mvt::decode(&r.body);
+        for f in &tile.layers[0].features {
+            cells_total += mvt::properties(&tile.layers[0], f)["count"].as_f64() as i64;
+        }
+    }
+    assert_eq!(
+        cells_total as usize,
+        located.len(),
+        "every located incident counted once at z12"
+    );
+    // At z16 the tile holding the first incident shows it as a point with its category.
+    let t = Transformer::new().unwrap();
+    let (mx, my) = t
+        .rd_to_web_mercator(located[0].x_m.unwrap(), located[0].y_m.unwrap())
+        .unwrap();
+    let tid = brandpunt::tiles::TileId::containing(16, mx, my);
+    let r = get(&format!(
+        "/tiles/incidents/16/{}/{}.mvt?category=1.1.1",
+        tid.x, tid.y
+    ));
+    assert_eq!(r.status, 200);
+    let tile = mvt::decode(&r.body);
+    let layer = &tile.layers[0];
+    assert!(layer
+        .features
+        .iter()
+        .any(|f| f.id == Some(located[0].id as u64)
+            && f.r#type == Some(1)
+            && mvt::properties(layer, f)["category"].as_str() == "1.1.1"));
+}
+
+#[test]
+fn custom_area_round_trip() {
+    // A square of about 1 km around the centre of the city.
+    let m = get("/api/meta").json();
+    let c: Vec<f64> = m["center"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let d = 0.007;
+    let ring = serde_json::json!([
+        [c[0] - d, c[1] - d],
+        [c[0] + d, c[1] - d],
+        [c[0] + d, c[1] + d],
+        [c[0] - d, c[1] + d],
+        [c[0] - d, c[1] - d]
+    ]);
+    let body = serde_json::json!({"type": "Feature", "properties": {"name": "Torenflats en omgeving"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]}});
+    let base = &server().base;
+    let r = request(
+        "POST",
+        &format!("{base}/api/areas"),
+        &[],
+        Some(&body.to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let created = r.json();
+    let code = created["code"].as_str().unwrap().to_string();
+    assert_eq!(created["name"], "Torenflats en omgeving");
+    let list = get("/api/areas?level=custom").json();
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["code"] == code.as_str()));
+
+    // Its count equals an independent point-in-polygon over the stored incidents.
+    let t = Transformer::new().unwrap();
+    let mut pts: Vec<(f64, f64)> = ring
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+        .collect();
+    t.wgs84_to_rd_in_place(&mut pts).unwrap();
+    let poly = geo_types::Polygon::new(pts.into_iter().collect(), vec![]);
+    let expected = store()
+        .incidents(&IncidentFilter { tenant: "default".into(), ..Default::default() })
+        .unwrap()
+        .into_iter()
+        .filter(|i| matches!((i.x_m, i.y_m), (Some(x), Some(y)) if poly.contains(&geo_types::Point::new(x, y))))
+        .count();
+    assert!(expected > 0);
+    let st = get(&format!("/api/areas/{code}/stats")).json();
+    assert_eq!(st["count"].as_u64().unwrap() as usize, expected);
+
+    let renamed = body
+        .to_string()
+        .replace("Torenflats en omgeving", "Torenflats");
+    let r = request(
+        "PUT",
+        &format!("{base}/api/areas/{code}"),
+        &[],
+        Some(&renamed),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        get(&format!("/api/areas/{code}")).json()["properties"]["name"],
+        "Torenflats"
+    );
+    let r = request("DELETE", &format!("{base}/api/areas/{code}"), &[], None);
+    assert_eq!(r.status, 204);
+    assert_eq!(get(&format!("/api/areas/{code}")).status, 404);
+    assert_eq!(
+        request("DELETE", &format!("{base}/api/areas/{code}"), &[], None).status,
+        404
+    );
+}
+
+#[test]
+fn invalid_custom_areas_are_refused_with_a_reason() {
+    let base = &server().base;
+    let post = |b: &str| request("POST", &format!("{base}/api/areas"), &[], Some(b));
+    let r = post("{not json");
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("GeoJSON"));
+    let bowtie = r#"{"type":"Feature","properties":{"name":"x"},"geometry":{"type":"Polygon","coordinates":[[[5.0,52.0],[5.01,52.01],[5.01,52.0],[5.0,52.01],[5.0,52.0]]]}}"#;
+    let r = post(bowtie);
+    assert_eq!(r.status, 400);
+    let msg = r.json()["error"].as_str().unwrap().to_string();
+    assert!(msg.contains("snijdt") || msg.contains("buiten"), "{msg}");
+    // Far outside the demo municipality (but in the Netherlands).
+    let elsewhere = r#"{"type":"Feature","properties":{"name":"x"},"geometry":{"type":"Polygon","coordinates":[[[6.5,53.2],[6.51,53.2],[6.51,53.21],[6.5,53.21],[6.5,53.2]]]}}"#;
+    let r = post(elsewhere);
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("buiten de gemeente"));
+    let unnamed = elsewhere.replace(r#""name":"x""#, r#""name":"  ""#);
+    assert!(post(&unnamed).json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("name"));
+}
+
+#[test]
+fn changes_by_another_process_reach_the_server() {
+    // A custom area written straight into the store (as another process would) appears without a restart.
+    let mut s = store();
+    let b = get("/api/meta").json();
+    let c: Vec<f64> = b["center"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let t = Transformer::new().unwrap();
+    let (x, y) = t.wgs84_to_rd(c[0], c[1]).unwrap();
+    let square: geo_types::MultiPolygon<f64> =
+        geo_types::Rect::new((x - 100.0, y - 100.0), (x + 100.0, y + 100.0))
+            .to_polygon()
+            .into();
+    let id = s
+        .insert_custom_area("default", "Van buiten", &square)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let list = get("/api/areas?level=custom").json();
+        if list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == format!("custom:{id}"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "change not picked up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(s.delete_custom_area("default", id).unwrap());
+}
