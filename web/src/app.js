@@ -301,6 +301,17 @@ function initMap(meta) {
     selectArea({ code: f.properties.code, name: f.properties.name, level });
   });
 
+  // Layers this server does not offer (meta.layers) cannot be switched on.
+  const offered = Array.isArray(meta.layers) ? new Set(meta.layers) : null;
+  for (const input of document.querySelectorAll('input[data-layer]')) {
+    const needs = { kde: 'kde', hotspots: 'hotspots', emerging: 'emerging' }[input.dataset.layer];
+    if (offered && needs && !offered.has(needs)) {
+      input.disabled = true;
+      input.checked = false;
+      input.parentElement.classList.add('disabled');
+      input.parentElement.title = 'Deze laag levert de server (nog) niet.';
+    }
+  }
   for (const input of document.querySelectorAll('input[data-layer]')) {
     input.addEventListener('change', () => {
       for (const l of TOGGLES[input.dataset.layer] || []) map.setLayoutProperty(l, 'visibility', input.checked ? 'visible' : 'none');
