@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config
 DEMO_DIR ?= data/demo
 PORT ?= 8080
 
-.PHONY: demo test deps web-deps web e2e build lint fmt bench clean
+.PHONY: demo test deps web-deps web e2e build lint fmt bench load clean
 
 ## Install the system packages that are missing (Debian/Ubuntu; needs root or sudo).
 deps:
@@ -46,6 +46,13 @@ build: deps web
 
 demo: build
 	./target/release/brandpunt --db $(DEMO_DIR)/brandpunt.db demo --dir $(DEMO_DIR)
+	@echo "Demostad staat klaar: open http://localhost:$(PORT) (stoppen met Ctrl-C)"
+	./target/release/brandpunt --db $(DEMO_DIR)/brandpunt.db serve --addr 127.0.0.1:$(PORT)
+
+## Load test of the tile server (needs wrk; figures go to BENCHMARKS.md).
+load: build
+	@command -v wrk >/dev/null || { SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; $$SUDO apt-get install -y -qq wrk; }
+	benches/load_tiles.sh
 
 test: deps web
 	$(CARGO) fmt --check

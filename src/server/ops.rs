@@ -184,9 +184,51 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// The OpenAPI 3 document describing every endpoint.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// The OpenAPI 3 document: `openapi/base.json` plus one fragment per endpoint group (each fragment is a JSON
+/// object `{"paths": {...}, "parameters": {...}}` merged into the base).
+const OPENAPI_BASE: &str = include_str!("openapi/base.json");
+const OPENAPI_FRAGMENTS: &[&str] = &[
+    // One line per endpoint group: include_str!("openapi/NAME.json"),
+];
+
+/// The assembled OpenAPI 3 document.
+pub fn openapi_document() -> serde_json::Value {
+    let mut doc: serde_json::Value = serde_json::from_str(OPENAPI_BASE).unwrap_or_default();
+    for fragment in OPENAPI_FRAGMENTS {
+        let Ok(f) = serde_json::from_str::<serde_json::Value>(fragment) else {
+            tracing::error!("an OpenAPI fragment is not valid JSON");
+            continue;
+        };
+        for (section, target) in [
+            ("paths", "/paths"),
+            ("parameters", "/components/parameters"),
+        ] {
+            if let (Some(src), Some(dst)) = (
+                f.get(section).and_then(|v| v.as_object()),
+                doc.pointer_mut(target).and_then(|v| v.as_object_mut()),
+            ) {
+                for (k, v) in src {
+                    dst.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    doc
+}
 
 pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+    axum::Json(openapi_document()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_fragments_are_valid_json_and_merged() {
+        for f in super::OPENAPI_FRAGMENTS {
+            assert!(serde_json::from_str::<serde_json::Value>(f).is_ok());
+        }
+        let doc = super::openapi_document();
+        assert_eq!(doc["openapi"], "3.0.3");
+        assert!(doc["paths"]["/api/meta"].is_object());
+    }
 }

@@ -1,0 +1,34 @@
+-- wrk script: cycle through the tile paths in $URLS (one path per line, with the filter's query string).
+-- MODE=warm: the same URLs over and over (tile cache hits after the first round).
+-- MODE=cold: every request gets a filter period that was never asked before (tile and count caches miss).
+local paths = {}
+for line in io.lines(os.getenv("URLS")) do
+  paths[#paths + 1] = line
+end
+local mode = os.getenv("MODE") or "warm"
+local counter = 0
+local thread_id = 0
+local next_id = 0
+
+function setup(thread)
+  thread:set("thread_id", next_id)
+  next_id = next_id + 1
+end
+
+local function day(n)
+  -- A date n days after 2023-01-01 (n < 700), as YYYY-MM-DD, via os.time normalisation.
+  return os.date("!%Y-%m-%d", os.time({year = 2023, month = 1, day = 1 + n, hour = 12}))
+end
+
+function request()
+  counter = counter + 1
+  local path = paths[(counter % #paths) + 1]
+  if mode == "cold" then
+    -- Unique (from, to) per request of this thread: from in 0..349, to in 350..699 days after 2023-01-01.
+    local k = counter * 4 + thread_id
+    local from = k % 350
+    local to = 350 + (math.floor(k / 350) % 350)
+    path = path .. "&from=" .. day(from) .. "&to=" .. day(to)
+  end
+  return wrk.format("GET", path, {["Accept-Encoding"] = "gzip"})
+end

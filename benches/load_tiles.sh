@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Load test of the buurten vector tiles (issue 4 target: >= 5,000 tiles/s on 2 cores, p99 < 25 ms at 64
+# concurrent connections, cold and warm cache reported separately).
+#
+# Builds the full demo city in a temp dir, starts the release server on a free port, lists the z14 tiles that cover
+# the city, and runs wrk (Debian package `wrk`) twice: warm (the same filtered tiles again and again, after one
+# priming round) and cold (every request has a filter period never asked before, so the tile cache and the
+# count cache both miss). Client and server share the machine's cores.
+#
+# Usage: benches/load_tiles.sh [DURATION=20s] [CONNECTIONS=64] [THREADS=2]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-20s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+ZOOM=${ZOOM:-14}
+FILTER=${FILTER:-category=inbraak}
+BIN=target/release/brandpunt
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
+[ -x "$BIN" ] || cargo build --release
+TMP=$(mktemp -d)
+cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+"$BIN" --db "$TMP/db" demo --dir "$TMP/demo" >/dev/null
+"$BIN" --db "$TMP/db" serve --addr 127.0.0.1:0 >"$TMP/server.out" 2>/dev/null &
+SERVER_PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$TMP/server.out" 2>/dev/null && break; sleep 0.1; done
+BASE=$(sed -n 's/^listening on //p' "$TMP/server.out")
+until curl -sf "$BASE/readyz" >/dev/null; do sleep 0.1; done
+META=$(curl -sf "$BASE/api/meta")
+# Tile range of the city's bbox at $ZOOM (XYZ, y down), and the period's last day for the warm filter.
+read -r X0 X1 Y0 Y1 < <(echo "$META" | sed -n 's/.*"bbox":\[\([^]]*\)\].*/\1/p' | awk -F, -v z="$ZOOM" '
+  function tx(lon) { return int((lon + 180) / 360 * 2^z) }
+  function ty(lat,  r) { r = lat * 3.141592653589793 / 180; return int((1 - log(sin(r)/cos(r) + 1/cos(r)) / 3.141592653589793) / 2 * 2^z) }
+  { print tx($1), tx($3), ty($4), ty($2) }')
+LAST=$(echo "$META" | sed -n 's/.*"last":"\([0-9-]*\)".*/\1/p')
+URLS="$TMP/urls.txt"
+: >"$URLS"
+for x in $(seq "$X0" "$X1"); do for y in $(seq "$Y0" "$Y1"); do
+  echo "/tiles/buurten/$ZOOM/$x/$y.mvt?$FILTER" >>"$URLS"
+done; done
+N=$(wc -l <"$URLS")
+echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d); server $BASE; $N tiles at z$ZOOM; $CONNECTIONS connections, $THREADS wrk threads, $DURATION"
+# Warm: one priming round, then the same URLs (with the period filter of the last year).
+sed -i "s/\$/\&from=$(date -u -d "$LAST - 364 days" +%Y-%m-%d)\&to=$LAST/" "$URLS"
+while read -r p; do curl -sf -o /dev/null -H 'Accept-Encoding: gzip' "$BASE$p" || true; done <"$URLS"
+echo "== warm cache"
+URLS="$URLS" MODE=warm wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$BASE"
+# Cold: the base URLs without a period; the script adds a unique period per request.
+sed -i 's/&from=.*//' "$URLS"
+echo "== cold cache (a new filter period on every request)"
+URLS="$URLS" MODE=cold wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$BASE"
+echo "== server metrics"
+curl -sf "$BASE/metrics" | grep -E '^brandpunt_(tile_cache|data_generation|incidents)'
