@@ -76,15 +76,11 @@ async function renderedBuurten(page) {
     return out;
   });
 }
-function hexToRgb(h) {
-  const n = parseInt(h.slice(1), 16);
-  return [(n >> 16) & 255, (n >> 8) & 255, n & 255].join(',');
-}
 /** The colour the choropleth must give a value, from the breaks the legend shows. */
 function expectedColour(value, breaks, colours) {
   let i = 0;
   while (i < breaks.length && value >= breaks[i]) i++;
-  return hexToRgb(colours[Math.min(i, colours.length - 1)]);
+  return colours[Math.min(i, colours.length - 1)];
 }
 async function shot(page, name) {
   await page.screenshot({ path: join(OUT, `${name}.png`) });
@@ -115,12 +111,14 @@ async function pixelInside(page, code) {
 }
 
 /**
- * Whether the server offers an endpoint: an unknown route answers 404 without a JSON error (or 405 for a method),
- * a known one anything else (200, or 400/404 with a JSON error about the parameters).
+ * Whether the server offers an endpoint: an unknown route answers 404 without a JSON error, 405, or the web app's
+ * HTML; a known one anything else (JSON, or 400/404 with a JSON error about the parameters).
  */
 async function offers(method, path, body) {
   const res = await fetch(`${BASE}${path}`, method === 'POST' ? { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) } : {});
-  if (res.status === 405) return false;
+  const type = res.headers.get('content-type') || '';
+  // The web app is served as fallback for unknown paths: an HTML answer means "no such endpoint".
+  if (res.status === 405 || type.includes('text/html')) return false;
   if (res.status !== 404) return true;
   try {
     return Boolean((await res.json()).error);
@@ -165,11 +163,12 @@ test('kaart laadt en tekent de buurten', async (page) => {
   }
   // The colour of every buurt follows the legend's classes.
   const { breaks, colours } = await legendState(page);
+  check(new Set(colours).size === colours.length, `legendaklassen hebben niet elk een eigen kleur: ${colours.join(' | ')}`);
   for (const [code, f] of Object.entries(rendered)) {
     check(f.colour === expectedColour(Number(f.count), breaks, colours), `buurt ${code} (${f.count}) heeft kleur ${f.colour}, legenda zegt ${expectedColour(Number(f.count), breaks, colours)}`);
   }
   const legendItems = await page.locator('#legend-choropleth li').count();
-  check(legendItems === breaks.length + 1, `legenda heeft ${legendItems} klassen, verwacht ${breaks.length + 1}`);
+  check(legendItems === breaks.length + 1 && colours.length === breaks.length + 1, `legenda heeft ${legendItems} klassen, verwacht ${breaks.length + 1}`);
   ctx.before = rendered;
   ctx.meta = meta;
   ctx.buurten = buurten;
@@ -179,9 +178,12 @@ test('kaart laadt en tekent de buurten', async (page) => {
 
 async function legendState(page) {
   return page.evaluate(async () => {
-    const { CHORO_COLOURS } = await import('./layers.js');
+    // the colours the user sees in the legend, lightest class first
     const s = window.brandpunt.state;
-    return { breaks: s.breaks[s.mode], colours: CHORO_COLOURS };
+    const breaks = s.breaks[s.mode];
+    const colours = [...document.querySelectorAll('#legend-choropleth li i')].slice(0, breaks.length + 1)
+      .map((i) => getComputedStyle(i).backgroundColor.replace(/[^0-9,]/g, ''));
+    return { breaks, colours };
   });
 }
 
@@ -357,7 +359,12 @@ test('links voor BI volgen het filter en werken', async (page) => {
   const tjRes = await fetch(tj);
   check(tjRes.ok, `TileJSON-link gaf ${tjRes.status}`);
   const tileJson = await tjRes.json();
-  check(tileJson.tiles && tileJson.tiles[0].includes(`category=${encodeURIComponent(cat)}`), `TileJSON ${JSON.stringify(tileJson.tiles)} draagt het filter niet`);
+  // The server may normalise the filter (a group expanded to its codes); it must mean the same.
+  const tq = new URL(tileJson.tiles[0].replace('{z}/{x}/{y}', '0/0/0')).searchParams;
+  const group = (ctx.meta.groups || []).find((g) => g.name === cat);
+  const tCat = (tq.get('category') || '').split(',').sort().join(',');
+  check(tCat === cat || (group && tCat === [...group.codes].sort().join(',')), `TileJSON-categorie "${tq.get('category')}" is niet het filter "${cat}"`);
+  check(tq.get('from') === ctx.filter.from && tq.get('to') === ctx.filter.to, `TileJSON-periode ${tq.get('from')}..${tq.get('to')} is niet ${ctx.filter.from}..${ctx.filter.to}`);
   const tile = urls.find((u) => u.includes('.mvt'));
   const t = await fetch(tile.replace('{z}/{x}/{y}', await page.evaluate(() => {
     const m = window.brandpunt.map;

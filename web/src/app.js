@@ -7,7 +7,7 @@ import { trendChart, hourOfWeekChart, barChart, esc, fmtNum, SERIES_COLOURS } fr
 import { PolygonDrawer } from './draw.js';
 import {
   buildStyle, tileUrl, FILTERED_SOURCES, TOGGLES, choroplethExpression, quantileBreaks,
-  CHORO_COLOURS, NO_DATA, GI_BINS, EMERGING,
+  classColours, NO_DATA, GI_BINS, EMERGING,
 } from './layers.js';
 
 const $ = (id) => document.getElementById(id);
@@ -192,9 +192,11 @@ function toggleSet(set, input) {
 function legendRange(breaks, i, integer) {
   const f = (v) => fmtNum(v, integer ? 0 : 1);
   if (!breaks.length) return 'alle waarden';
-  if (i === 0) return integer ? `${f(0)} – ${f(breaks[0] - 1)}` : `< ${f(breaks[0])}`;
-  if (i === breaks.length) return `≥ ${f(breaks[i - 1])}`;
-  return integer ? `${f(breaks[i - 1])} – ${f(breaks[i] - 1)}` : `${f(breaks[i - 1])} – ${f(breaks[i])}`;
+  if (i === breaks.length) return `${f(breaks[i - 1])} of meer`;
+  if (!integer) return i === 0 ? `minder dan ${f(breaks[0])}` : `${f(breaks[i - 1])} tot ${f(breaks[i])}`;
+  const lo = i === 0 ? 0 : breaks[i - 1];
+  const hi = breaks[i] - 1;
+  return lo === hi ? f(lo) : `${f(lo)} – ${f(hi)}`;
 }
 function renderLegend() {
   const map = state.map;
@@ -204,7 +206,8 @@ function renderLegend() {
     const breaks = state.breaks[state.mode];
     const integer = state.mode === 'count';
     html += `<h4>${state.mode === 'count' ? 'Aantal incidenten per buurt' : 'Incidenten per 1.000 inwoners'}</h4><ul class="legend" id="legend-choropleth">`;
-    for (let i = 0; i <= breaks.length; i++) html += `<li><i style="background:${CHORO_COLOURS[i]}"></i>${legendRange(breaks, i, integer)}</li>`;
+    const colours = classColours(breaks.length);
+    for (let i = 0; i <= breaks.length; i++) html += `<li><i style="background:${colours[i]}"></i>${legendRange(breaks, i, integer)}</li>`;
     if (state.mode === 'rate') html += `<li><i style="background:${NO_DATA}"></i>onbekend (geen inwoners)</li>`;
     html += '</ul>';
   }

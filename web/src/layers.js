@@ -66,10 +66,18 @@ function emergingExpression() {
  * (upper bounds of the first classes); areas without the property are grey.
  */
 export function choroplethExpression(prop, breaks) {
-  if (!breaks.length) return ['case', ['has', prop], CHORO_COLOURS[0], NO_DATA];
-  const step = ['step', ['to-number', ['get', prop]], CHORO_COLOURS[0]];
-  breaks.forEach((b, i) => step.push(b, CHORO_COLOURS[Math.min(i + 1, CHORO_COLOURS.length - 1)]));
+  const colours = classColours(breaks.length);
+  if (!breaks.length) return ['case', ['has', prop], colours[0], NO_DATA];
+  const step = ['step', ['to-number', ['get', prop]], colours[0]];
+  breaks.forEach((b, i) => step.push(b, colours[i + 1]));
   return ['case', ['has', prop], step, NO_DATA];
+}
+
+/** Colours of the classes for `nBreaks` breaks: spread over the whole ramp, lightest first. */
+export function classColours(nBreaks) {
+  const last = CHORO_COLOURS.length - 1;
+  if (nBreaks === 0) return [CHORO_COLOURS[0]];
+  return Array.from({ length: nBreaks + 1 }, (_, i) => CHORO_COLOURS[Math.round((i * last) / nBreaks)]);
 }
 
 /**
