@@ -247,6 +247,61 @@ test('klik op een buurt toont de cijfers in het zijpaneel', async (page) => {
   await shot(page, '03-buurt-zijpaneel');
 });
 
+function inRing(pt, ring) {
+  let c = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if ((yi > pt[1]) !== (yj > pt[1]) && pt[0] < ((xj - xi) * (pt[1] - yi)) / (yj - yi) + xi) c = !c;
+  }
+  return c;
+}
+/** Point in a GeoJSON Polygon/MultiPolygon (even-odd over all rings, so holes count). */
+function inGeometry(pt, g) {
+  const polys = g.type === 'Polygon' ? [g.coordinates] : g.coordinates;
+  return polys.some((rings) => rings.filter((r) => inRing(pt, r)).length % 2 === 1);
+}
+
+test('incidentpunten bij inzoomen kloppen met de buurtcijfers', async (page) => {
+  // The busiest buurt (current filter) that fits the view at zoom 15 (points start at 15) on a large screen.
+  await page.setViewportSize({ width: 2400, height: 1800 });
+  await page.evaluate(() => window.brandpunt.map.resize());
+  const ranked = Object.entries(ctx.after).filter(([, f]) => Number(f.count) > 0).sort((a, b) => Number(b[1].count) - Number(a[1].count));
+  check(ranked.length > 0, 'geen buurt met incidenten in het filter');
+  let chosen = null;
+  for (const [code] of ranked) {
+    const b = ctx.buurten.find((x) => x.code === code);
+    const fits = await page.evaluate((bbox) => {
+      const m = window.brandpunt.map;
+      m.jumpTo({ center: [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2], zoom: 15.05 });
+      const v = m.getBounds().toArray();
+      return bbox[0] > v[0][0] && bbox[1] > v[0][1] && bbox[2] < v[1][0] && bbox[3] < v[1][1];
+    }, b.bbox);
+    if (fits) { chosen = code; break; }
+  }
+  check(chosen, 'geen buurt met incidenten past in beeld op zoom 15');
+  await mapIdle(page);
+  const points = await page.evaluate(() => {
+    const seen = new Map();
+    // the same point can come from two tiles (tile buffer): one entry per feature id
+    for (const f of window.brandpunt.map.queryRenderedFeatures({ layers: ['incidents-points'] })) {
+      const key = f.id !== undefined ? `id:${f.id}` : `${f.properties.id}|${f.properties.begin}|${f.geometry.coordinates.join(',')}`;
+      seen.set(key, f.geometry.coordinates);
+    }
+    return [...seen.values()];
+  });
+  const area = await apiGet(`/api/areas/${encodeURIComponent(chosen)}`);
+  const inside = points.filter((p) => inGeometry(p, area.geometry)).length;
+  const s = await apiGet(`/api/areas/${encodeURIComponent(chosen)}/stats`, ctx.filter);
+  check(inside === s.count, `buurt ${chosen}: ${inside} getekende incidentpunten binnen de grens, /stats zegt ${s.count}`);
+  console.log(`    ${chosen}: ${inside} punten binnen de buurt (van ${points.length} in beeld) = /stats`);
+  await shot(page, '03b-incidentpunten');
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.evaluate(() => window.brandpunt.map.resize());
+  await page.evaluate((bbox) => window.brandpunt.map.fitBounds(bbox, { animate: false, padding: 20 }), ctx.meta.bbox);
+  await mapIdle(page);
+});
+
 test('eigen gebied tekenen en opslaan', async (page) => {
   await page.click('#draw-start');
   const box = await page.locator('#map').boundingBox();

@@ -391,9 +391,10 @@ async function showArea(area) {
     changeText = `vorige periode (${fmtDate(prev.from)} – ${fmtDate(prev.to)}): 0 incidenten`;
   }
   let sig = '';
-  if (ch) {
+  if (ch && ch.rate_ratio !== null && ch.rate_ratio !== undefined) {
     const significant = ch.p !== null && ch.p < 0.05;
-    sig = `<p class="hint">Verhouding ${fmtNum(ch.rate_ratio, 2)} (95 %-BI ${fmtNum(ch.ci_low, 2)} – ${fmtNum(ch.ci_high, 2)}), p = ${fmtNum(ch.p, 3)}: ${significant ? '<strong>significante verandering</strong>' : 'geen significante verandering'}.</p>`;
+    const ci = ch.ci_low !== null && ch.ci_low !== undefined && ch.ci_high !== null && ch.ci_high !== undefined ? ` (95 %-BI ${fmtNum(ch.ci_low, 2)} – ${fmtNum(ch.ci_high, 2)})` : '';
+    sig = `<p class="hint">Verhouding per dag ${fmtNum(ch.rate_ratio, 2)}${ci}${ch.p !== null && ch.p !== undefined ? `, p = ${fmtNum(ch.p, 3)}` : ''}: ${significant ? '<strong>significante verandering</strong>' : 'geen significante verandering'}.</p>`;
   }
   const cats = (s.categories || []).slice().sort((a, b) => b.count - a.count).slice(0, 8);
   let html = `<h2>${esc(s.name || area.name)}</h2>
