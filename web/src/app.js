@@ -289,6 +289,14 @@ function initMap(meta) {
     const p = f.properties;
     popup.setLngLat(e.lngLat).setHTML(`<strong>${esc(p.name)}</strong><br>${fmtNum(p.count)} incidenten${p.rate !== undefined ? `, ${fmtNum(p.rate, 1)} per 1.000 inw.` : ''}`).addTo(map);
   });
+  map.on('mousemove', 'incidents-points', (e) => {
+    const f = e.features && e.features[0];
+    if (!f || (state.drawer && state.drawer.active)) return;
+    const p = f.properties;
+    const cat = (state.meta.categories || []).find((c) => c.code === p.category);
+    const when = p.begin ? new Date(p.begin).toLocaleString('nl-NL', { dateStyle: 'medium', timeStyle: 'short' }) : 'onbekend tijdstip';
+    popup.setLngLat(e.lngLat).setHTML(`<strong>${esc(cat ? cat.label : p.category || 'Incident')}</strong><br>${esc(when)}`).addTo(map);
+  });
   map.on('mouseleave', 'buurten-fill', () => {
     setHover(null);
     popup.remove();

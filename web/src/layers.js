@@ -140,7 +140,7 @@ export function buildStyle(filter, mode, breaks) {
           // lighter when zoomed in, so the incident points stay visible
           'fill-opacity': ['interpolate', ['linear'], ['zoom'],
             13, ['case', ['boolean', ['feature-state', 'hover'], false], 0.9, 0.72],
-            16, ['case', ['boolean', ['feature-state', 'hover'], false], 0.55, 0.35]],
+            16, ['case', ['boolean', ['feature-state', 'hover'], false], 0.45, 0.25]],
         },
       },
       {
@@ -202,7 +202,12 @@ export function buildStyle(filter, mode, breaks) {
         'source-layer': 'incidents',
         minzoom: 15,
         filter: ['==', ['geometry-type'], 'Point'],
-        paint: { 'circle-radius': 4, 'circle-color': '#c0392b', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 },
+        paint: {
+          'circle-radius': ['interpolate', ['linear'], ['zoom'], 15, 4.5, 18, 8],
+          'circle-color': '#c0392b',
+          'circle-stroke-color': '#ffffff',
+          'circle-stroke-width': 1.5,
+        },
       },
       {
         id: 'areas-fill',
