@@ -415,9 +415,9 @@ async function showArea(area) {
     <p id="panel-change" class="change">Verandering: ${changeText}</p>${sig}`;
   html += `<h3>Categorieën</h3>${barChart(cats.map((c) => ({ label: c.label || c.code, value: c.count })), { width: 330 })}`;
   html += '<h3>Verloop</h3>';
-  html += ts.status === 'fulfilled' && ts.value ? trendChart([{ name: s.name, points: ts.value.series || [] }], { width: 330, title: ts.value.step === 'week' ? 'Incidenten per week' : 'Incidenten per maand' }) : `<p class="error">Verloop niet beschikbaar${ts.status === 'rejected' ? `: ${esc(errorMessage(ts.reason))}` : ''}.</p>`;
+  html += ts.status === 'fulfilled' && ts.value ? trendChart([{ name: s.name, points: ts.value.series || [] }], { width: 330, title: ts.value.step === 'week' ? 'Incidenten per week' : 'Incidenten per maand' }) : `<p class="hint">Verloop niet beschikbaar${ts.status === 'rejected' ? `: ${esc(errorMessage(ts.reason))}` : ''}.</p>`;
   html += '<h3>Uur van de week</h3>';
-  html += how.status === 'fulfilled' && how.value ? hourOfWeekChart(how.value.slots, { title: 'Gewogen incidenten per uur (aoristisch)' }) : `<p class="error">Tijdprofiel niet beschikbaar${how.status === 'rejected' ? `: ${esc(errorMessage(how.reason))}` : ''}.</p>`;
+  html += how.status === 'fulfilled' && how.value ? hourOfWeekChart(how.value.slots, { title: 'Gewogen incidenten per uur (aoristisch)' }) : `<p class="hint">Tijdprofiel niet beschikbaar${how.status === 'rejected' ? `: ${esc(errorMessage(how.reason))}` : ''}.</p>`;
   html += `<div class="buttons">
       <button type="button" id="panel-zoom">Inzoomen</button>
       <button type="button" id="panel-compare">Toevoegen aan vergelijking</button>
@@ -619,14 +619,27 @@ async function runCompare() {
   }
   out.innerHTML = '<p class="hint">Berekenen…</p>';
   let res;
+  let fallback = false;
   try {
     res = await api.post('/api/compare', body);
+    if (!res || !Array.isArray(res.areas)) throw new ApiError('geen vergelijking', 404);
   } catch (e) {
-    out.innerHTML = `<p class="error">Vergelijken mislukt: ${esc(errorMessage(e))}</p>`;
-    return;
+    // A server without POST /api/compare (404/405): counts per period from /stats, without CI and p.
+    if (!(e instanceof ApiError) || ![404, 405].includes(e.status) || body.intervention) {
+      out.innerHTML = `<p class="error">Vergelijken mislukt: ${esc(errorMessage(e))}</p>`;
+      return;
+    }
+    try {
+      res = await compareFromStats(body, f);
+      fallback = true;
+    } catch (e2) {
+      out.innerHTML = `<p class="error">Vergelijken mislukt: ${esc(errorMessage(e2))}</p>`;
+      return;
+    }
   }
   const rows = res.areas || [];
-  let html = `<p class="hint">Periode ${fmtDate(body.from)} – ${fmtDate(body.to)} vergeleken met ${fmtDate(body.vs_from)} – ${fmtDate(body.vs_to)}${f.category ? `; categorie ${esc(f.category)}` : ''}.</p>`;
+  let html = fallback ? '<p class="hint">Deze server berekent nog geen vergelijking: aantallen en verhouding per dag uit de gebiedscijfers, zonder betrouwbaarheidsinterval en p.</p>' : '';
+  html += `<p class="hint">Periode ${fmtDate(body.from)} – ${fmtDate(body.to)} vergeleken met ${fmtDate(body.vs_from)} – ${fmtDate(body.vs_to)}${f.category ? `; categorie ${esc(f.category)}` : ''}.</p>`;
   html += `<table id="compare-table" class="data"><thead><tr><th>Gebied</th><th>Incidenten</th><th>Vergelijkingsperiode</th><th>Per 1.000 inw.</th><th>Verhouding</th><th>95 %-BI</th><th>p</th></tr></thead><tbody>`;
   for (const r of rows) {
     const sig = r.p !== null && r.p !== undefined && r.p < 0.05;
@@ -642,6 +655,21 @@ async function runCompare() {
   html += '</div>';
   if (res.wdq) html += wdqHtml(res.wdq);
   out.innerHTML = html;
+}
+
+/** Compare rows from GET /api/areas/{code}/stats for both periods (servers without POST /api/compare). */
+async function compareFromStats(body, f) {
+  const days = (a, b) => Math.round((Date.parse(b) - Date.parse(a)) / 86400000) + 1;
+  const areas = await Promise.all(body.areas.map(async (code) => {
+    const params = { category: f.category, source: f.source };
+    const [now, vs] = await Promise.all([
+      api.get(`/api/areas/${encodeURIComponent(code)}/stats`, { ...params, from: body.from, to: body.to }),
+      api.get(`/api/areas/${encodeURIComponent(code)}/stats`, { ...params, from: body.vs_from, to: body.vs_to }),
+    ]);
+    const ratio = vs.count > 0 ? (now.count / days(body.from, body.to)) / (vs.count / days(body.vs_from, body.vs_to)) : null;
+    return { code, name: now.name, count: now.count, vs_count: vs.count, rate: now.rate, rate_ratio: ratio, ci_low: null, ci_high: null, p: null, series: [] };
+  }));
+  return { areas, wdq: null };
 }
 
 function wdqHtml(w) {
