@@ -38,19 +38,25 @@ pub struct CachedTile {
 
 type TileKey = (u64, String, TileId, String);
 
-/// Bounded cache of computed tiles.
+/// The areas of one level in one tile, clipped and snapped (independent of the filter).
+type TileAreas = Vec<(u32, Vec<Vec<crate::tiles::TileRing>>)>;
+
+/// Bounded caches of computed tiles and of the filter-independent tile geometry.
 pub struct TileCache {
     inner: quick_cache::sync::Cache<TileKey, Arc<CachedTile>>,
+    geometry: quick_cache::sync::Cache<(u64, Level, TileId), Arc<TileAreas>>,
 }
 
 impl TileCache {
     pub fn new(entries: usize) -> Self {
         TileCache {
             inner: quick_cache::sync::Cache::new(entries),
+            geometry: quick_cache::sync::Cache::new((entries / 4).max(16)),
         }
     }
     pub fn clear(&self) {
         self.inner.clear();
+        self.geometry.clear();
     }
     pub fn len(&self) -> usize {
         self.inner.len()
@@ -276,35 +282,59 @@ pub fn render_vector_tile(
     tile: TileId,
     filter: &Filter,
 ) -> Result<Option<Vec<u8>>, ApiError> {
-    let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
-    let data = match layer {
-        "gemeenten" => area_layer(state, snapshot, Level::Gemeente, layer, tile, bbox, filter),
-        "wijken" => area_layer(state, snapshot, Level::Wijk, layer, tile, bbox, filter),
-        "buurten" => area_layer(state, snapshot, Level::Buurt, layer, tile, bbox, filter),
-        "areas" => area_layer(state, snapshot, Level::Custom, layer, tile, bbox, filter),
-        "incidents" => return incident_tile(snapshot, tile, filter),
-        other => return Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
-    };
-    encode_tile(tile, &[data]).map_err(ApiError::internal)
+    match layer {
+        "gemeenten" => area_tile(state, snapshot, Level::Gemeente, layer, tile, filter),
+        "wijken" => area_tile(state, snapshot, Level::Wijk, layer, tile, filter),
+        "buurten" => area_tile(state, snapshot, Level::Buurt, layer, tile, filter),
+        "areas" => area_tile(state, snapshot, Level::Custom, layer, tile, filter),
+        "incidents" => incident_tile(snapshot, tile, filter),
+        other => Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
+    }
 }
 
-fn area_layer<'a>(
+/// The clipped geometry of the areas of `level` in `tile` (cached per generation; filters only change
+/// properties).
+fn tile_areas(state: &AppState, snapshot: &Snapshot, level: Level, tile: TileId) -> Arc<TileAreas> {
+    let key = (snapshot.generation, level, tile);
+    if let Some(g) = state.tile_cache.geometry.get(&key) {
+        return g;
+    }
+    let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
+    let areas: TileAreas = snapshot
+        .areas_in(level, bbox)
+        .into_iter()
+        .map(|idx| {
+            let polygons =
+                crate::tiles::tile_polygons(tile, snapshot.area(idx).geometry_for_zoom(tile.z));
+            (idx, polygons)
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    let g = Arc::new(areas);
+    state.tile_cache.geometry.insert(key, g.clone());
+    g
+}
+
+fn area_tile(
     state: &AppState,
-    snapshot: &'a Snapshot,
+    snapshot: &Snapshot,
     level: Level,
     name: &str,
     tile: TileId,
-    bbox: Rect<f64>,
     filter: &Filter,
-) -> LayerData<'a> {
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let geometry = tile_areas(state, snapshot, level, tile);
+    if geometry.is_empty() {
+        return Ok(None);
+    }
     let counts = state.counts(snapshot, level, filter);
     let prev = filter
         .previous(snapshot)
         .map(|p| state.counts(snapshot, level, &p));
-    let features = snapshot
-        .areas_in(level, bbox)
-        .into_iter()
-        .map(|idx| {
+    let features = geometry
+        .iter()
+        .map(|(idx, polygons)| {
+            let idx = *idx;
             let a = snapshot.area(idx);
             let count = counts[idx as usize];
             let mut properties = vec![
@@ -328,15 +358,16 @@ fn area_layer<'a>(
             }
             TileFeature {
                 id: a.feature_id,
-                geometry: TileGeometry::Polygons(a.geometry_for_zoom(tile.z)),
+                geometry: TileGeometry::Prepared(polygons),
                 properties,
             }
         })
         .collect();
-    LayerData {
+    let layer = LayerData {
         name: name.to_string(),
         features,
-    }
+    };
+    encode_tile(tile, &[layer]).map_err(ApiError::internal)
 }
 
 /// Incidents per 1,000 inhabitants, rounded to 0.01.

@@ -40,7 +40,7 @@
 
 mod clip;
 
-pub use clip::{clip_to_tile, tile_polygons};
+pub use clip::{clip_to_tile, ring_area2, tile_polygons, TileRing};
 
 use geo_types::{MultiPolygon, Rect};
 
@@ -164,6 +164,9 @@ impl From<f64> for Value {
 pub enum TileGeometry<'a> {
     /// Already simplified for the tile's zoom (see [`simplify_tolerance_m`]); clipped here.
     Polygons(&'a MultiPolygon<f64>),
+    /// Polygons already clipped and snapped for this tile by [`tile_polygons`] (lets a caller cache the geometry
+    /// of a tile and re-encode it with other properties).
+    Prepared(&'a [Vec<clip::TileRing>]),
     /// One point; dropped when it lies outside the tile (points are not buffered).
     Point(f64, f64),
 }
@@ -200,16 +203,13 @@ pub fn encode_tile(tile: TileId, layers: &[LayerData<'_>]) -> Result<Option<Vec<
                     if polygons.is_empty() {
                         continue;
                     }
-                    let mut g = mvt::GeomEncoder::<f64>::new(mvt::GeomType::Polygon);
-                    for polygon in &polygons {
-                        for ring in polygon {
-                            for &(x, y) in ring {
-                                g.add_point(x as f64, y as f64).map_err(enc)?;
-                            }
-                            g.complete_geom().map_err(enc)?;
-                        }
+                    encode_polygons(&polygons).map_err(enc)?
+                }
+                TileGeometry::Prepared(polygons) => {
+                    if polygons.is_empty() {
+                        continue;
                     }
-                    g.encode().map_err(enc)?
+                    encode_polygons(polygons).map_err(enc)?
                 }
                 TileGeometry::Point(x_m, y_m) => {
                     let (px, py) = tile.to_tile_units(*x_m, *y_m);
@@ -245,6 +245,19 @@ pub fn encode_tile(tile: TileId, layers: &[LayerData<'_>]) -> Result<Option<Vec<
         return Ok(None);
     }
     out.to_bytes().map(Some).map_err(enc)
+}
+
+fn encode_polygons(polygons: &[Vec<clip::TileRing>]) -> Result<mvt::GeomData, mvt::Error> {
+    let mut g = mvt::GeomEncoder::<f64>::new(mvt::GeomType::Polygon);
+    for polygon in polygons {
+        for ring in polygon {
+            for &(x, y) in ring {
+                g.add_point(x as f64, y as f64)?;
+            }
+            g.complete_geom()?;
+        }
+    }
+    g.encode()
 }
 
 #[cfg(test)]
