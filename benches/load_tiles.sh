@@ -4,8 +4,9 @@
 #
 # Builds the full demo city in a temp dir, starts the release server on a free port, lists the z14 tiles that cover
 # the city, and runs wrk (Debian package `wrk`) twice: warm (the same filtered tiles again and again, after one
-# priming round) and cold (every request has a filter period never asked before, so the tile cache and the
-# count cache both miss). Client and server share the machine's cores.
+# priming round), cold (every round through the tiles uses a filter period never asked before: every request
+# misses the tile cache, counts per filter are computed once per round) and unique (a new filter period on every
+# request: tile and count caches both miss). Client and server share the machine's cores.
 #
 # Usage: benches/load_tiles.sh [DURATION=20s] [CONNECTIONS=64] [THREADS=2]
 set -euo pipefail
@@ -48,7 +49,9 @@ echo "== warm cache"
 URLS="$URLS" MODE=warm wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$BASE"
 # Cold: the base URLs without a period; the script adds a unique period per request.
 sed -i 's/&from=.*//' "$URLS"
-echo "== cold cache (a new filter period on every request)"
+echo "== cold tile cache (a new filter period for every round through the tiles)"
 URLS="$URLS" MODE=cold wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$BASE"
+echo "== unique filter on every request (tile and count caches both miss)"
+URLS="$URLS" MODE=unique wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$BASE"
 echo "== server metrics"
 curl -sf "$BASE/metrics" | grep -E '^brandpunt_(tile_cache|data_generation|incidents)'

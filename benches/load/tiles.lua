@@ -1,13 +1,15 @@
 -- wrk script: cycle through the tile paths in $URLS (one path per line, with the filter's query string).
 -- MODE=warm: the same URLs over and over (tile cache hits after the first round).
--- MODE=cold: every request gets a filter period that was never asked before (tile and count caches miss).
+-- MODE=cold: every round through the tiles gets a filter period never asked before, so every request misses
+--   the tile cache (the counts per filter are computed once per round, as when a user changes the filter).
+-- MODE=unique: every single request gets a new filter period (tile and count caches both miss: worst case).
 local paths = {}
 for line in io.lines(os.getenv("URLS")) do
   paths[#paths + 1] = line
 end
 local mode = os.getenv("MODE") or "warm"
 local counter = 0
-local thread_id = 0
+thread_id = 0
 local next_id = 0
 
 function setup(thread)
@@ -23,9 +25,14 @@ end
 function request()
   counter = counter + 1
   local path = paths[(counter % #paths) + 1]
-  if mode == "cold" then
-    -- Unique (from, to) per request of this thread: from in 0..349, to in 350..699 days after 2023-01-01.
-    local k = counter * 4 + thread_id
+  if mode == "cold" or mode == "unique" then
+    -- A (from, to) pair per round (cold) or per request (unique), distinct between threads: from in 0..349,
+    -- to in 350..699 days after 2023-01-01.
+    local step = counter
+    if mode == "cold" then
+      step = math.floor(counter / #paths)
+    end
+    local k = step * 4 + thread_id
     local from = k % 350
     local to = 350 + (math.floor(k / 350) % 350)
     path = path .. "&from=" .. day(from) .. "&to=" .. day(to)

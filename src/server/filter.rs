@@ -137,6 +137,11 @@ impl Filter {
         }
     }
 
+    /// Half-open interval `[begin, end)` of window begins (minutes since the epoch) that pass the filter.
+    pub fn begin_range_min(&self) -> (i64, i64) {
+        (self.begin_min, self.end_min)
+    }
+
     /// Does the incident pass the filter?
     #[inline]
     pub fn matches(&self, inc: &Incident) -> bool {

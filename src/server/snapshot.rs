@@ -180,6 +180,7 @@ pub struct Snapshot {
     trees: [RTree<AreaEntry>; 4],
     /// Parent indices per buurt area index: (wijk, gemeente), `u32::MAX` when unknown.
     buurt_parents: HashMap<u32, (u32, u32)>,
+    /// Sorted by `begin_min` (so a period is a contiguous range, see [`Snapshot::period_range`]).
     pub incidents: Vec<Incident>,
     /// Incidents (indices) inside each custom area, keyed by area index.
     custom_members: HashMap<u32, Vec<u32>>,
@@ -379,6 +380,7 @@ impl Snapshot {
                 buurt,
             });
         }
+        incidents.sort_by_key(|i| (i.begin_min, i.id));
         let mut custom_members = HashMap::new();
         for &i in &by_level[Level::Custom.index()] {
             let a = &areas[i as usize];
@@ -461,7 +463,7 @@ impl Snapshot {
                 }
             }
             _ => {
-                for inc in &self.incidents {
+                for inc in &self.incidents[self.period_range(filter)] {
                     if inc.buurt == u32::MAX || !filter.matches(inc) {
                         continue;
                     }
@@ -477,6 +479,14 @@ impl Snapshot {
             }
         }
         counts
+    }
+
+    /// The index range of the incidents whose window begins in the filter's period.
+    pub fn period_range(&self, filter: &Filter) -> std::ops::Range<usize> {
+        let (begin, end) = filter.begin_range_min();
+        let lo = self.incidents.partition_point(|i| i.begin_min < begin);
+        let hi = self.incidents.partition_point(|i| i.begin_min < end);
+        lo..hi.max(lo)
     }
 
     /// Indices of the incidents matching `filter` that lie in area `idx` (any level).
