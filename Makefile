@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config
 DEMO_DIR ?= data/demo
 PORT ?= 8080
 
-.PHONY: demo test deps build lint fmt bench load clean
+.PHONY: demo test deps web-deps web e2e build lint fmt bench load clean
 
 ## Install the system packages that are missing (Debian/Ubuntu; needs root or sudo).
 deps:
@@ -21,7 +21,27 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-build: deps
+## Node, npm and chromium for the web map and its browser tests (Debian/Ubuntu; root or sudo).
+web-deps:
+	@missing=""; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+## The web map: npm packages (from package-lock.json) and web/dist (served at / by `brandpunt serve`).
+web: web-deps
+	cd web && npm ci --no-audit --no-fund && node build.mjs
+
+## Browser end-to-end tests (Playwright + chromium against a real server on the demo city).
+e2e: deps web
+	$(CARGO) test --test web_e2e
+
+build: deps web
 	$(CARGO) build --release
 
 demo: build
@@ -34,7 +54,7 @@ load: build
 	@command -v wrk >/dev/null || { SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; $$SUDO apt-get install -y -qq wrk; }
 	benches/load_tiles.sh
 
-test: deps
+test: deps web
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets

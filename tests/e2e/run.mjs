@@ -1,0 +1,523 @@
+// End-to-end tests of the brandpunt web map: Playwright (playwright-core from web/node_modules) driving
+// Debian's chromium against a REAL running server.
+//
+//   node tests/e2e/run.mjs --base http://127.0.0.1:PORT --out target/e2e-artifacts
+//
+// Every check compares what the browser shows with an independent answer of the server's JSON API (or with
+// the pixels clicked by the test). Screenshots are written to --out. Exit status 0 only when all passed; the
+// last line is "N passed, N failed".
+
+import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(join(here, '..', '..', 'web', 'package.json'));
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : dflt;
+}
+const BASE = arg('base', 'http://127.0.0.1:8080').replace(/\/$/, '');
+const OUT = resolve(arg('out', 'target/e2e-artifacts'));
+const CHROMIUM = arg('chromium', process.env.CHROMIUM || '/usr/bin/chromium');
+const ONLY = arg('only', '');
+
+let chromium;
+try {
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  console.error('playwright-core ontbreekt: voer `make web` (npm ci in web/) uit.');
+  process.exit(2);
+}
+if (!existsSync(CHROMIUM)) {
+  console.error(`chromium ontbreekt (${CHROMIUM}): apt-get install -y chromium (of make test).`);
+  process.exit(2);
+}
+mkdirSync(OUT, { recursive: true });
+for (const f of readdirSync(OUT)) if (f.endsWith('.png')) rmSync(join(OUT, f)); // no stale screenshots
+
+// ---------- helpers ----------
+class CheckError extends Error {}
+function check(cond, msg) {
+  if (!cond) throw new CheckError(msg);
+}
+async function apiGet(path, params = {}) {
+  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v != null)).toString();
+  const url = `${BASE}${path}${q ? `?${q}` : ''}`;
+  const res = await fetch(url);
+  check(res.ok, `GET ${url} gaf ${res.status}`);
+  return res.json();
+}
+async function apiPost(path, body) {
+  const res = await fetch(`${BASE}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  check(res.ok, `POST ${path} gaf ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+async function mapIdle(page) {
+  await page.evaluate(() => new Promise((res) => {
+    const m = window.brandpunt.map;
+    const done = () => (m.areTilesLoaded() && !m.isMoving() ? res() : m.once('idle', done));
+    m.once('idle', done);
+    m.triggerRepaint();
+  }));
+}
+/** Rendered buurt features: code -> {count, rate, colour}. */
+async function renderedBuurten(page) {
+  return page.evaluate(() => {
+    const out = {};
+    for (const f of window.brandpunt.map.queryRenderedFeatures({ layers: ['buurten-fill'] })) {
+      const c = f.layer.paint && f.layer.paint['fill-color'];
+      const colour = c && typeof c === 'object' && 'r' in c ? [c.r, c.g, c.b].map((v) => Math.round(v * 255)).join(',') : String(c);
+      out[f.properties.code] = { count: f.properties.count, rate: f.properties.rate, colour };
+    }
+    return out;
+  });
+}
+/** The colour the choropleth must give a value, from the breaks the legend shows. */
+function expectedColour(value, breaks, colours) {
+  let i = 0;
+  while (i < breaks.length && value >= breaks[i]) i++;
+  return colours[Math.min(i, colours.length - 1)];
+}
+async function shot(page, name) {
+  await page.screenshot({ path: join(OUT, `${name}.png`) });
+}
+/** A pixel of the map canvas (page coordinates) inside the rendered buurt `code`, away from its edges. */
+async function pixelInside(page, code) {
+  return page.evaluate((code) => {
+    const m = window.brandpunt.map;
+    const canvas = m.getCanvas().getBoundingClientRect();
+    const w = m.getCanvas().clientWidth;
+    const h = m.getCanvas().clientHeight;
+    let best = null;
+    for (let y = 10; y < h - 10; y += 6) {
+      for (let x = 10; x < w - 10; x += 6) {
+        const hit = m.queryRenderedFeatures([x, y], { layers: ['buurten-fill'] })[0];
+        if (!hit || hit.properties.code !== code) continue;
+        // prefer points whose neighbourhood (+-12 px) is the same buurt
+        const ok = [[12, 0], [-12, 0], [0, 12], [0, -12]].every(([dx, dy]) => {
+          const q = m.queryRenderedFeatures([x + dx, y + dy], { layers: ['buurten-fill'] })[0];
+          return q && q.properties.code === code;
+        });
+        if (ok) return { x: canvas.left + x, y: canvas.top + y };
+        if (!best) best = { x: canvas.left + x, y: canvas.top + y };
+      }
+    }
+    return best;
+  }, code);
+}
+
+/**
+ * Whether the server offers an endpoint: an unknown route answers 404 without a JSON error, 405, or the web app's
+ * HTML; a known one anything else (JSON, or 400/404 with a JSON error about the parameters).
+ */
+async function offers(method, path, body) {
+  const res = await fetch(`${BASE}${path}`, method === 'POST' ? { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) } : {});
+  const type = res.headers.get('content-type') || '';
+  // The web app is served as fallback for unknown paths: an HTML answer means "no such endpoint".
+  if (res.status === 405 || type.includes('text/html')) return false;
+  if (res.status !== 404) return true;
+  try {
+    return Boolean((await res.json()).error);
+  } catch (e) {
+    return false;
+  }
+}
+
+// ---------- tests ----------
+const tests = [];
+/** A test; `needs` lists endpoints (keys of ctx.offered) without which it is reported as skipped. */
+function test(name, fn, needs = []) { tests.push({ name, fn, needs }); }
+const ctx = {};
+
+test('kaart laadt en tekent de buurten', async (page) => {
+  const meta = await apiGet('/api/meta');
+  await page.goto(BASE + '/');
+  await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 30000 });
+  await page.waitForFunction(() => window.brandpunt.state.breaksVersion === 0, null, { timeout: 30000 });
+  await mapIdle(page);
+  const title = await page.textContent('h1');
+  check(title.includes(meta.name), `kop "${title}" noemt de gemeente "${meta.name}" niet`);
+  const buurten = await apiGet('/api/areas', { level: 'buurt' });
+  check(buurten.length > 0, 'GET /api/areas?level=buurt gaf geen buurten');
+  const rendered = await renderedBuurten(page);
+  const codes = Object.keys(rendered);
+  const known = new Set(buurten.map((b) => b.code));
+  const unknown = codes.filter((c) => !known.has(c));
+  check(unknown.length === 0, `getekende buurten die de API niet kent: ${unknown.join(', ')}`);
+  // Every buurt whose bbox lies in view must be drawn.
+  const bounds = await page.evaluate(() => window.brandpunt.map.getBounds().toArray());
+  const inView = buurten.filter((b) => b.bbox && b.bbox[0] >= bounds[0][0] && b.bbox[1] >= bounds[0][1] && b.bbox[2] <= bounds[1][0] && b.bbox[3] <= bounds[1][1]);
+  check(inView.length > 0, 'geen enkele buurt ligt volgens de API in beeld');
+  const missing = inView.filter((b) => !rendered[b.code]).map((b) => b.code);
+  check(missing.length === 0, `buurten in beeld maar niet getekend: ${missing.join(', ')}`);
+  // Counts in the tiles equal the stats endpoint for the same (default) filter.
+  const filter = await page.evaluate(() => window.brandpunt.filterParams());
+  const sample = codes.sort().filter((_, i) => i % Math.max(1, Math.floor(codes.length / 4)) === 0).slice(0, 4);
+  for (const code of sample) {
+    const s = await apiGet(`/api/areas/${encodeURIComponent(code)}/stats`, filter);
+    check(Number(rendered[code].count) === s.count, `buurt ${code}: tegel zegt ${rendered[code].count}, /stats zegt ${s.count}`);
+  }
+  // The colour of every buurt follows the legend's classes.
+  const { breaks, colours } = await legendState(page);
+  check(new Set(colours).size === colours.length, `legendaklassen hebben niet elk een eigen kleur: ${colours.join(' | ')}`);
+  for (const [code, f] of Object.entries(rendered)) {
+    check(f.colour === expectedColour(Number(f.count), breaks, colours), `buurt ${code} (${f.count}) heeft kleur ${f.colour}, legenda zegt ${expectedColour(Number(f.count), breaks, colours)}`);
+  }
+  const legendItems = await page.locator('#legend-choropleth li').count();
+  check(legendItems === breaks.length + 1 && colours.length === breaks.length + 1, `legenda heeft ${legendItems} klassen, verwacht ${breaks.length + 1}`);
+  ctx.before = rendered;
+  ctx.meta = meta;
+  ctx.buurten = buurten;
+  console.log(`    ${codes.length} buurten getekend, ${inView.length} volledig in beeld`);
+  await shot(page, '01-kaart');
+});
+
+async function legendState(page) {
+  return page.evaluate(async () => {
+    // the colours the user sees in the legend, lightest class first
+    const s = window.brandpunt.state;
+    const breaks = s.breaks[s.mode];
+    const colours = [...document.querySelectorAll('#legend-choropleth li i')].slice(0, breaks.length + 1)
+      .map((i) => getComputedStyle(i).backgroundColor.replace(/[^0-9,]/g, ''));
+    return { breaks, colours };
+  });
+}
+
+test('filter op categorie verandert de choropleth', async (page) => {
+  const group = (ctx.meta.groups || []).find((g) => g.name === 'inbraak') || (ctx.meta.groups || [])[0];
+  check(group, '/api/meta noemt geen categoriegroepen');
+  const v0 = await page.evaluate(() => window.brandpunt.state.filterVersion);
+  await page.check(`#groups input[value="${group.name}"]`);
+  await page.waitForFunction((v0) => window.brandpunt.state.filterVersion > v0, v0);
+  check(await page.evaluate(() => window.brandpunt.filterParams().category) === group.name, 'filter bevat de gekozen groep niet');
+  // Wait until the re-requested tiles are drawn with the new counts.
+  await page.waitForFunction(() => window.brandpunt.state.breaksVersion === window.brandpunt.state.filterVersion, null, { timeout: 20000 });
+  await mapIdle(page);
+  const after = await renderedBuurten(page);
+  const filter = await page.evaluate(() => window.brandpunt.filterParams());
+  const sumBefore = Object.values(ctx.before).reduce((s, f) => s + Number(f.count), 0);
+  const sumAfter = Object.values(after).reduce((s, f) => s + Number(f.count), 0);
+  check(sumAfter < sumBefore, `na filter "${group.name}" is het totaal ${sumAfter}, niet minder dan ${sumBefore}`);
+  const changed = Object.keys(after).filter((c) => ctx.before[c] && Number(ctx.before[c].count) !== Number(after[c].count));
+  check(changed.length > 0, 'geen enkele buurt kreeg een ander aantal');
+  for (const code of changed.slice(0, 4)) {
+    const s = await apiGet(`/api/areas/${encodeURIComponent(code)}/stats`, filter);
+    check(Number(after[code].count) === s.count, `buurt ${code} na filter: kaart ${after[code].count}, /stats?category=${group.name} ${s.count}`);
+  }
+  const { breaks, colours } = await legendState(page);
+  for (const [code, f] of Object.entries(after)) {
+    check(f.colour === expectedColour(Number(f.count), breaks, colours), `buurt ${code} (${f.count}) heeft na het filter kleur ${f.colour}`);
+  }
+  const recoloured = Object.keys(after).filter((c) => ctx.before[c] && ctx.before[c].colour !== after[c].colour);
+  console.log(`    ${changed.length} buurten met ander aantal, ${recoloured.length} met andere kleur; totaal ${sumBefore} -> ${sumAfter}`);
+  ctx.filter = filter;
+  ctx.after = after;
+  await shot(page, '02-filter-' + group.name);
+});
+
+test('klik op een buurt toont de cijfers in het zijpaneel', async (page) => {
+  // the buurt with the most incidents in the current filter
+  const [code] = Object.entries(ctx.after).sort((a, b) => Number(b[1].count) - Number(a[1].count))[0];
+  const p = await pixelInside(page, code);
+  check(p, `geen pixel van buurt ${code} gevonden`);
+  await page.mouse.click(p.x, p.y);
+  await page.waitForSelector('#panel-count', { timeout: 15000 });
+  const shown = await page.getAttribute('#panel-count', 'data-value');
+  const filter = await page.evaluate(() => window.brandpunt.filterParams());
+  const s = await apiGet(`/api/areas/${encodeURIComponent(code)}/stats`, filter);
+  check(Number(shown) === s.count, `zijpaneel toont ${shown}, /stats zegt ${s.count}`);
+  const title = await page.textContent('#side-kaart h2');
+  check(title.trim() === s.name, `zijpaneel kop "${title}", verwacht "${s.name}"`);
+  const text = await page.textContent('#side-kaart');
+  check(/Verandering/.test(text), 'zijpaneel toont geen verandering t.o.v. de vorige periode');
+  const charts = await page.locator('#side-kaart svg.chart').count();
+  const expectCharts = 1 + (ctx.offered.timeseries ? 1 : 0) + (ctx.offered.hourOfWeek ? 1 : 0); // categories always
+  check(charts === expectCharts, `zijpaneel heeft ${charts} grafieken, verwacht ${expectCharts} (categorieën, trend, uur van de week)`);
+  if (ctx.offered.timeseries) {
+    const ts = await apiGet(`/api/areas/${encodeURIComponent(code)}/timeseries`, { ...filter, step: 'week' });
+    const total = ts.series.reduce((a, p) => a + p.count, 0);
+    check(total === s.count, `de tijdreeks telt ${total}, /stats ${s.count}`);
+    const points = await page.locator('#side-kaart svg.trend circle').count();
+    check(points === ts.series.length, `trendlijn heeft ${points} punten, /timeseries ${ts.series.length}`);
+  }
+  await shot(page, '03-buurt-zijpaneel');
+});
+
+function inRing(pt, ring) {
+  let c = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if ((yi > pt[1]) !== (yj > pt[1]) && pt[0] < ((xj - xi) * (pt[1] - yi)) / (yj - yi) + xi) c = !c;
+  }
+  return c;
+}
+/** Point in a GeoJSON Polygon/MultiPolygon (even-odd over all rings, so holes count). */
+function inGeometry(pt, g) {
+  const polys = g.type === 'Polygon' ? [g.coordinates] : g.coordinates;
+  return polys.some((rings) => rings.filter((r) => inRing(pt, r)).length % 2 === 1);
+}
+
+test('incidentpunten bij inzoomen kloppen met de buurtcijfers', async (page) => {
+  // The busiest buurt (current filter) that fits the view at zoom 15 (points start at 15) on a large screen.
+  await page.setViewportSize({ width: 2400, height: 1800 });
+  await page.evaluate(() => window.brandpunt.map.resize());
+  const ranked = Object.entries(ctx.after).filter(([, f]) => Number(f.count) > 0).sort((a, b) => Number(b[1].count) - Number(a[1].count));
+  check(ranked.length > 0, 'geen buurt met incidenten in het filter');
+  let chosen = null;
+  for (const [code] of ranked) {
+    const b = ctx.buurten.find((x) => x.code === code);
+    const fits = await page.evaluate((bbox) => {
+      const m = window.brandpunt.map;
+      m.jumpTo({ center: [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2], zoom: 15.05 });
+      const v = m.getBounds().toArray();
+      return bbox[0] > v[0][0] && bbox[1] > v[0][1] && bbox[2] < v[1][0] && bbox[3] < v[1][1];
+    }, b.bbox);
+    if (fits) { chosen = code; break; }
+  }
+  check(chosen, 'geen buurt met incidenten past in beeld op zoom 15');
+  await mapIdle(page);
+  const points = await page.evaluate(() => {
+    const seen = new Map();
+    // the same point can come from two tiles (tile buffer): one entry per feature id
+    for (const f of window.brandpunt.map.queryRenderedFeatures({ layers: ['incidents-points'] })) {
+      const key = f.id !== undefined ? `id:${f.id}` : `${f.properties.id}|${f.properties.begin}|${f.geometry.coordinates.join(',')}`;
+      seen.set(key, f.geometry.coordinates);
+    }
+    return [...seen.values()];
+  });
+  const area = await apiGet(`/api/areas/${encodeURIComponent(chosen)}`);
+  const inside = points.filter((p) => inGeometry(p, area.geometry)).length;
+  const s = await apiGet(`/api/areas/${encodeURIComponent(chosen)}/stats`, ctx.filter);
+  check(inside === s.count, `buurt ${chosen}: ${inside} getekende incidentpunten binnen de grens, /stats zegt ${s.count}`);
+  console.log(`    ${chosen}: ${inside} punten binnen de buurt (van ${points.length} in beeld) = /stats`);
+  await shot(page, '03b-incidentpunten');
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.evaluate(() => window.brandpunt.map.resize());
+  await page.evaluate((bbox) => window.brandpunt.map.fitBounds(bbox, { animate: false, padding: 20 }), ctx.meta.bbox);
+  await mapIdle(page);
+});
+
+test('eigen gebied tekenen en opslaan', async (page) => {
+  await page.click('#draw-start');
+  const box = await page.locator('#map').boundingBox();
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  const pts = [[-70, -50], [80, -60], [90, 50], [-60, 70]].map(([dx, dy]) => [Math.round(cx + dx), Math.round(cy + dy)]);
+  for (const [x, y] of pts) {
+    await page.mouse.click(x, y);
+    await page.waitForTimeout(350); // separate clicks, not a double-click
+  }
+  const expected = await page.evaluate(({ pts, left, top }) => pts.map(([x, y]) => window.brandpunt.map.unproject([x - left, y - top]).toArray()), { pts, left: box.x, top: box.y });
+  await page.click('#draw-finish');
+  await page.waitForSelector('#draw-save:not([hidden])');
+  const name = `E2E winkelgebied ${Date.now()}`;
+  await page.fill('#draw-name', name);
+  await shot(page, '04a-tekenen');
+  await page.click('#draw-save button[type=submit]');
+  await page.waitForFunction((name) => [...document.querySelectorAll('#custom-list li')].some((li) => li.textContent.includes(name)), name, { timeout: 15000 });
+  const list = await apiGet('/api/areas', { level: 'custom' });
+  const a = list.find((x) => x.name === name);
+  check(a, `GET /api/areas?level=custom kent "${name}" niet`);
+  check(/^custom:/.test(a.code), `code ${a.code} begint niet met custom:`);
+  const feat = await apiGet(`/api/areas/${encodeURIComponent(a.code)}`);
+  const ring = feat.geometry.type === 'Polygon' ? feat.geometry.coordinates[0] : feat.geometry.coordinates[0][0];
+  for (const [lon, lat] of expected) {
+    const near = ring.some(([x, y]) => Math.abs(x - lon) < 1e-5 && Math.abs(y - lat) < 1e-5);
+    check(near, `hoekpunt ${lon},${lat} (geklikt) ontbreekt in de opgeslagen geometrie`);
+  }
+  check(ring.length === 5 || ring.length === 4, `opgeslagen ring heeft ${ring.length} punten, verwacht 4 hoekpunten`);
+  // it is selected and its stats are shown; it is offered in the compare view
+  await page.waitForFunction((code) => window.brandpunt.state.selected && window.brandpunt.state.selected.code === code, a.code);
+  await page.waitForSelector('#panel-count');
+  const opt = await page.locator(`#compare-pick option[value="${a.code}"]`).count();
+  check(opt === 1, 'het nieuwe gebied staat niet in de keuzelijst van Vergelijken');
+  await mapIdle(page);
+  const onMap = await page.evaluate((code) => window.brandpunt.map.queryRenderedFeatures({ layers: ['areas-fill'] }).some((f) => f.properties.code === code), a.code);
+  check(onMap, 'het nieuwe gebied wordt niet op de kaart (laag areas) getekend');
+  ctx.custom = a;
+  await shot(page, '04b-eigen-gebied');
+});
+
+test('vergelijken toont de aantallen', async (page) => {
+  check(ctx.custom, 'geen eigen gebied uit de vorige test');
+  const top = Object.entries(ctx.after).sort((a, b) => Number(b[1].count) - Number(a[1].count)).slice(0, 2).map(([c]) => c);
+  await page.click('#tabs button[data-view="vergelijken"]');
+  for (const code of [ctx.custom.code, ...top]) {
+    await page.selectOption('#compare-pick', code);
+    await page.click('#compare-add');
+  }
+  const chips = await page.locator('#compare-chips li[data-code]').count();
+  check(chips === 3, `${chips} gebieden gekozen, verwacht 3`);
+  await page.click('#compare-run');
+  await page.waitForSelector('#compare-table tbody tr', { timeout: 20000 });
+  const period = await page.evaluate(() => ({ from: document.getElementById('cmp-from').value, to: document.getElementById('cmp-to').value, vs_from: document.getElementById('cmp-vs-from').value, vs_to: document.getElementById('cmp-vs-to').value }));
+  const rows = await page.$$eval('#compare-table tbody tr', (trs) => trs.map((tr) => ({
+    code: tr.dataset.code,
+    count: tr.querySelector('[data-col=count]').textContent,
+    vs: tr.querySelector('[data-col=vs_count]').textContent,
+  })));
+  check(rows.length === 3, `tabel heeft ${rows.length} rijen, verwacht 3`);
+  const num = (t) => Number(t.replace(/\./g, '').replace(',', '.'));
+  for (const r of rows) {
+    const now = await apiGet(`/api/areas/${encodeURIComponent(r.code)}/stats`, { ...ctx.filter, from: period.from, to: period.to });
+    const vs = await apiGet(`/api/areas/${encodeURIComponent(r.code)}/stats`, { ...ctx.filter, from: period.vs_from, to: period.vs_to });
+    check(num(r.count) === now.count, `${r.code}: tabel ${r.count}, /stats ${period.from}..${period.to} ${now.count}`);
+    check(num(r.vs) === vs.count, `${r.code}: tabel vergelijkingsperiode ${r.vs}, /stats ${period.vs_from}..${period.vs_to} ${vs.count}`);
+  }
+  const charts = await page.locator('#compare-result svg.chart').count();
+  // Without POST /api/compare the app falls back to /stats per period (no series, so no trend chart).
+  const expect = ctx.offered.compare ? 2 : 1;
+  check(charts === expect, `vergelijking heeft ${charts} grafieken, verwacht ${expect}`);
+  if (!ctx.offered.compare) console.log('    (zonder POST /api/compare: de kaart rekent met /stats per periode)');
+  await shot(page, '05-vergelijken');
+});
+
+test('surveillance: top 10 op de kaart en als lijst', async (page) => {
+  await page.click('#tabs button[data-view="surveillance"]');
+  await page.selectOption('#patrol-day', 'fri');
+  await page.selectOption('#patrol-from', '20');
+  await page.selectOption('#patrol-to', '2');
+  await page.click('#patrol-run');
+  await page.waitForSelector('#patrol-result h3, #patrol-result .error', { timeout: 20000 });
+  const err = await page.locator('#patrol-result .error').count();
+  check(err === 0, `surveillance gaf een fout: ${await page.textContent('#patrol-result')}`);
+  const filter = await page.evaluate(() => window.brandpunt.filterParams());
+  const fc = await apiGet('/api/patrol', { day: 'fri', from_hour: 20, to_hour: 2, top: 10, ...filter });
+  const items = await page.locator('#patrol-list li').count();
+  check(items === fc.features.length, `lijst heeft ${items} regels, API ${fc.features.length} cellen`);
+  check(items > 0 && items <= 10, `lijst heeft ${items} regels, verwacht 1..10`);
+  const markers = await page.locator('.rank-marker').count();
+  check(markers === items, `${markers} rangnummers op de kaart, ${items} in de lijst`);
+  await mapIdle(page);
+  await shot(page, '06-surveillance');
+}, ['patrol']);
+
+test('links voor BI volgen het filter en werken', async (page) => {
+  await page.click('#tabs button[data-view="links"]');
+  const urls = await page.$$eval('#links input', (is) => is.map((i) => i.value));
+  check(urls.length >= 5, `${urls.length} links, verwacht minstens 5`);
+  const cat = ctx.filter.category;
+  for (const u of urls) check(u.includes(`category=${encodeURIComponent(cat)}`), `link ${u} bevat het categoriefilter niet`);
+  const geojson = urls.find((u) => u.includes('/api/stats.geojson'));
+  check(geojson, 'geen GeoJSON-link');
+  if (ctx.offered.statsGeojson) {
+    const res = await fetch(geojson);
+    check(res.ok, `GeoJSON-link gaf ${res.status}`);
+    const fc = await res.json();
+    check(fc.type === 'FeatureCollection' && fc.features.length > 0, 'GeoJSON-link gaf geen features');
+  } else {
+    console.log('    (GeoJSON-link niet gecontroleerd: de server heeft /api/stats.geojson nog niet)');
+  }
+  const tj = urls.find((u) => u.includes('/tiles/buurten.json'));
+  const tjRes = await fetch(tj);
+  check(tjRes.ok, `TileJSON-link gaf ${tjRes.status}`);
+  const tileJson = await tjRes.json();
+  // The server may normalise the filter (a group expanded to its codes); it must mean the same.
+  const tq = new URL(tileJson.tiles[0].replace('{z}/{x}/{y}', '0/0/0')).searchParams;
+  const group = (ctx.meta.groups || []).find((g) => g.name === cat);
+  const tCat = (tq.get('category') || '').split(',').sort().join(',');
+  check(tCat === cat || (group && tCat === [...group.codes].sort().join(',')), `TileJSON-categorie "${tq.get('category')}" is niet het filter "${cat}"`);
+  check(tq.get('from') === ctx.filter.from && tq.get('to') === ctx.filter.to, `TileJSON-periode ${tq.get('from')}..${tq.get('to')} is niet ${ctx.filter.from}..${ctx.filter.to}`);
+  const tile = urls.find((u) => u.includes('.mvt'));
+  const t = await fetch(tile.replace('{z}/{x}/{y}', await page.evaluate(() => {
+    const m = window.brandpunt.map;
+    const z = Math.floor(m.getZoom());
+    const c = m.getCenter();
+    const n = 2 ** z;
+    const x = Math.floor(((c.lng + 180) / 360) * n);
+    const lat = (c.lat * Math.PI) / 180;
+    const y = Math.floor(((1 - Math.log(Math.tan(lat) + 1 / Math.cos(lat)) / Math.PI) / 2) * n);
+    return `${z}/${x}/${y}`;
+  })));
+  check(t.status === 200, `tegel-link gaf ${t.status}`);
+  await shot(page, '07-links');
+});
+
+test('zonder internet: geen verzoeken naar buiten, achtergrondkaart faalt netjes', async (page) => {
+  check(ctx.external.length === 0, `verzoeken naar buiten zonder achtergrondkaart: ${ctx.external.slice(0, 3).join(', ')}`);
+  ctx.basemapOn = true;
+  await page.click('#tabs button[data-view="kaart"]');
+  await page.check('input[data-layer="basemap"]');
+  await page.waitForTimeout(1500);
+  await mapIdle(page);
+  const n = await page.evaluate(() => window.brandpunt.map.queryRenderedFeatures({ layers: ['buurten-fill'] }).length);
+  check(n > 0, 'na het aanzetten van de achtergrondkaart (offline) zijn er geen buurten meer');
+  await page.uncheck('input[data-layer="basemap"]');
+  await shot(page, '08-offline');
+});
+
+// ---------- run ----------
+const userDataDir = mkdtempSync(join(tmpdir(), 'brandpunt-e2e-'));
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+{
+  const buurten = await (await fetch(`${BASE}/api/areas?level=buurt`)).json().catch(() => []);
+  const code = encodeURIComponent((buurten[0] && buurten[0].code) || 'BU0000');
+  ctx.offered = {
+    timeseries: await offers('GET', `/api/areas/${code}/timeseries?step=month`),
+    hourOfWeek: await offers('GET', `/api/areas/${code}/hour-of-week`),
+    compare: await offers('POST', '/api/compare', {}),
+    patrol: await offers('GET', '/api/patrol?day=fri&from_hour=20&to_hour=2&top=10'),
+    statsGeojson: await offers('GET', '/api/stats.geojson?level=buurt'),
+  };
+  const missing = Object.entries(ctx.offered).filter(([, v]) => !v).map(([k]) => k);
+  if (missing.length) console.log(`server biedt (nog) niet: ${missing.join(', ')}`);
+}
+let context;
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    locale: 'nl-NL',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(15000);
+  const pageErrors = [];
+  ctx.external = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('ERR_INTERNET_DISCONNECTED')) console.log(`    [console] ${m.text()}`); });
+  // No internet in tests: anything not on the server is blocked (and recorded).
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(BASE) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+    if (!ctx.basemapOn) ctx.external.push(url);
+    return route.abort('internetdisconnected');
+  });
+  for (const t of tests) {
+    if (ONLY && !t.name.includes(ONLY)) continue;
+    const lacking = t.needs.filter((n) => !ctx.offered[n]);
+    if (lacking.length) {
+      skipped++;
+      console.log(`OVERGESLAGEN ${t.name}: de server heeft ${lacking.join(', ')} nog niet`);
+      continue;
+    }
+    const errsBefore = pageErrors.length;
+    try {
+      await t.fn(page);
+      check(pageErrors.length === errsBefore, `JavaScript-fout in de pagina: ${pageErrors.slice(errsBefore).join(' | ')}`);
+      passed++;
+      console.log(`ok   ${t.name}`);
+    } catch (e) {
+      failed++;
+      console.log(`FOUT ${t.name}: ${e instanceof CheckError ? e.message : e.stack}`);
+      try { await shot(page, `fout-${tests.indexOf(t)}`); } catch (_) { /* page may be gone */ }
+    }
+  }
+} catch (e) {
+  failed++;
+  console.log(`FOUT starten van chromium: ${e.stack}`);
+} finally {
+  if (context) await context.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+console.log(`schermafdrukken: ${OUT}`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -1,0 +1,61 @@
+// HTTP client of the brandpunt API (contract: web/API.md). Every call returns parsed JSON or throws an
+// ApiError whose message is Dutch and names the failing parameter when the server did.
+
+/** Error of an API call: `status` 0 means the server could not be reached. */
+export class ApiError extends Error {
+  constructor(message, status, parameter) {
+    super(message);
+    this.status = status;
+    this.parameter = parameter || null;
+  }
+}
+
+/** Query string of a plain object; empty, null and undefined values are left out. */
+export function qs(params) {
+  const parts = [];
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v === undefined || v === null || v === '') continue;
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+  }
+  return parts.join('&');
+}
+
+/** Absolute URL on this server (tile URLs must be absolute: MapLibre fetches them from a worker). */
+export function absUrl(path, params) {
+  const q = qs(params);
+  return `${location.origin}${path}${q ? (path.includes('?') ? '&' : '?') + q : ''}`;
+}
+
+async function request(method, path, params, body) {
+  let res;
+  try {
+    res = await fetch(absUrl(path, params), {
+      method,
+      headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+  } catch (e) {
+    throw new ApiError(`De server is niet bereikbaar (${path}).`, 0);
+  }
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch (e) {
+    json = null;
+  }
+  if (!res.ok) {
+    const msg = json && json.error ? json.error : `Fout ${res.status} bij ${path}`;
+    const param = json && json.parameter ? json.parameter : null;
+    throw new ApiError(param ? `${msg} (parameter: ${param})` : msg, res.status, param);
+  }
+  return json;
+}
+
+export const api = {
+  get: (path, params) => request('GET', path, params),
+  post: (path, body) => request('POST', path, undefined, body),
+  put: (path, body) => request('PUT', path, undefined, body),
+  del: (path) => request('DELETE', path),
+};
