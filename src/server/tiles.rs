@@ -158,6 +158,9 @@ async fn tile(
         parse_coord("y", y)?,
     )
     .map_err(|e| ApiError::param("z", e.to_string()))?;
+    if ext == "png" {
+        return super::raster::png_tile(state, layer, tile, params, headers).await;
+    }
     if ext != "mvt" {
         return Err(ApiError::NotFound(format!(
             "laag '{layer}' heeft geen .{ext}-tegels"
@@ -283,6 +286,9 @@ pub fn render_vector_tile(
         "buurten" => area_layer(state, snapshot, Level::Buurt, layer, tile, bbox, filter),
         "areas" => area_layer(state, snapshot, Level::Custom, layer, tile, bbox, filter),
         "incidents" => return incident_tile(snapshot, tile, filter),
+        "hotspots" | "emerging" | "kde" => {
+            return super::hotspots::vector_tile(state, snapshot, layer, tile, filter)
+        }
         other => return Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
     };
     encode_tile(tile, &[data]).map_err(ApiError::internal)
