@@ -83,18 +83,18 @@ pub fn threshold_polygons(
             let (a, b) = edges[k];
             ring.push(a);
             let dir = (b.0 - a.0, b.1 - a.1);
+            // The left-most turn (cross product > 0) among all edges leaving `b`: a fixed rule, so every edge
+            // has exactly one predecessor and reaching a used edge means the ring is closed.
             let next = from.get(&b).and_then(|cands| {
-                let free: Vec<usize> = cands.iter().copied().filter(|&c| !used[c]).collect();
-                // Prefer the left-most turn (cross product > 0), then straight, then right.
-                free.into_iter().max_by_key(|&c| {
+                cands.iter().copied().max_by_key(|&c| {
                     let (p, q) = edges[c];
                     let d = (q.0 - p.0, q.1 - p.1);
                     dir.0 * d.1 - dir.1 * d.0
                 })
             });
             match next {
-                Some(n) => k = n,
-                None => break,
+                Some(n) if !used[n] => k = n,
+                _ => break,
             }
         }
         let ring = drop_collinear(&ring);
