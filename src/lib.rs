@@ -8,6 +8,7 @@
 //! - [`area_index`]: point -> buurt/wijk/gemeente assignment.
 //! - [`analysis`]: binning, KDE, Gi*, emerging hot spots, time profiles, comparisons.
 //! - [`tiles`]: Mapbox Vector Tile encoding (clipping, simplification, winding).
+//! - [`render`]: map images (colour ramps, raster sampling, contour polygons, PNG).
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //!
 //! Adapters:
@@ -29,6 +30,7 @@ pub mod demo;
 pub mod export;
 pub mod geocode;
 pub mod import;
+pub mod render;
 pub mod server;
 pub mod store;
 pub mod tiles;

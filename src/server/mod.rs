@@ -13,9 +13,12 @@
 pub mod areas;
 pub mod error;
 pub mod filter;
+pub mod hotspots;
 pub mod ops;
+pub mod raster;
 pub mod snapshot;
 pub mod tiles;
+pub mod wms;
 
 use crate::store::{SqliteStore, StoreError};
 use axum::routing::get;
@@ -170,6 +173,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/meta", get(areas::meta))
         .merge(areas::routes())
         .merge(tiles::routes())
+        .merge(hotspots::routes())
+        .merge(wms::routes())
         .with_state(state.clone());
     if let Some(dir) = &state.config.web_dir {
         let index = dir.join("index.html");

@@ -164,6 +164,9 @@ async fn tile(
         parse_coord("y", y)?,
     )
     .map_err(|e| ApiError::param("z", e.to_string()))?;
+    if ext == "png" {
+        return super::raster::png_tile(state, layer, tile, params, headers).await;
+    }
     if ext != "mvt" {
         return Err(ApiError::NotFound(format!(
             "laag '{layer}' heeft geen .{ext}-tegels"
@@ -188,7 +191,20 @@ async fn tile(
                 .metrics
                 .tile_cache_misses
                 .fetch_add(1, Ordering::Relaxed);
-            let raw = render_vector_tile(&state, &snapshot, &layer, tile, &filter)?;
+            let raw = if matches!(layer.as_str(), "hotspots" | "emerging" | "kde") {
+                // The first tile of an analysis layer computes the analysis (tens of ms): off the async threads.
+                let (st, snap, l, f) = (
+                    state.clone(),
+                    snapshot.clone(),
+                    layer.clone(),
+                    filter.clone(),
+                );
+                tokio::task::spawn_blocking(move || render_vector_tile(&st, &snap, &l, tile, &f))
+                    .await
+                    .map_err(ApiError::internal)??
+            } else {
+                render_vector_tile(&state, &snapshot, &layer, tile, &filter)?
+            };
             let c = Arc::new(compress(&key, raw)?);
             state.tile_cache.inner.insert(key, c.clone());
             c
@@ -315,6 +331,9 @@ pub fn render_vector_tile(
         "buurten" => area_tile(state, snapshot, Level::Buurt, layer, tile, filter),
         "areas" => area_tile(state, snapshot, Level::Custom, layer, tile, filter),
         "incidents" => incident_tile(snapshot, tile, filter),
+        "hotspots" | "emerging" | "kde" => {
+            super::hotspots::vector_tile(state, snapshot, layer, tile, filter)
+        }
         other => Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
     }
 }

@@ -1,0 +1,908 @@
+//! Hot spot analyses served on demand: the KDE surface, Gi* on bins and emerging hot spots on a grid, each
+//! computed once per (server, snapshot generation, filter, parameters) and cached; `GET /api/hotspots` (GeoJSON)
+//! and the vector tile layers `hotspots` (Gi* cells: `id`, `count`, `z`, `p`, `bin`), `emerging` (cells:
+//! `id`, `category`, `label`, `trend_z`, `trend_p`) and `kde` (contour polygons: `level`, `density_per_km2`).
+//!
+//! Parameters (besides the common filters; invalid values are 400 naming the parameter):
+//! - `method=kde|gistar|emerging` (`/api/hotspots` only, default `gistar`);
+//! - KDE: `cell` (m, 10..=1000, default 50), `bandwidth` (m, default the ArcGIS rule), `levels` (contours,
+//!   1..=20, default 5; level `i` is the region with density >= `i / (levels + 1)` times the maximum);
+//! - Gi*: `bins=grid:M|h3:R|buurt|wijk|gemeente` (default `grid:100`). A grid covers every cell of the bounding
+//!   box of the incidents (empty cells count 0), H3 the occupied cells, areas all areas of the level (counted by
+//!   buurtcode); weights: queen for grid cells and areas, the 1-ring for H3; FDR on (as `brandpunt analyse gistar`);
+//! - emerging: `bins=grid:M` (default `grid:100`), `step=week|month` (default week), `time_window` (default 1);
+//!   neighbours within 1.5 cell sizes (as `brandpunt analyse emerging`).
+//!
+//! When the filter leaves too little to analyse (no incidents, all counts equal) the result is empty (an empty
+//! FeatureCollection, an empty tile), not an error.
+
+use super::error::ApiError;
+use super::filter::Filter;
+use super::snapshot::{feature_id, Level, Snapshot};
+use super::AppState;
+use crate::analysis::emerging::{
+    emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingError, EmergingOptions,
+    EmergingResult, TimeStep, TimeSteps,
+};
+use crate::analysis::gistar::{gi_star, GiStarError, GiStarOptions, GiStarResult};
+use crate::analysis::grid::{bin_h3, h3_cell_polygon_m, AreaLevel, BinId, BinSpec};
+use crate::analysis::kde::{kde_raster, Kde, KdeError, KdeParams};
+use crate::analysis::weights::{
+    contiguity, h3_k_ring, regular_grid, Contiguity, GridNeighbourhood,
+};
+use crate::analysis::Event;
+use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use geo::BoundingRect;
+use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// Largest number of places (grid cells) of one Gi* analysis.
+pub const MAX_PLACES: usize = 4_000_000;
+/// Largest number of KDE raster cells.
+pub const MAX_KDE_CELLS: f64 = 16_000_000.0;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/api/hotspots", get(api_hotspots))
+}
+
+fn param_f64(params: &HashMap<String, String>, name: &str) -> Result<Option<f64>, ApiError> {
+    match params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(Some)
+            .ok_or_else(|| ApiError::param(name, format!("'{v}' is geen getal"))),
+    }
+}
+
+/// KDE parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KdeSettings {
+    pub cell_m: f64,
+    /// `None` = the ArcGIS default rule.
+    pub bandwidth_m: Option<f64>,
+    /// Number of contour levels.
+    pub levels: usize,
+}
+
+impl KdeSettings {
+    /// From `cell`, `bandwidth`, `levels`.
+    pub fn parse(params: &HashMap<String, String>) -> Result<KdeSettings, ApiError> {
+        let cell_m = param_f64(params, "cell")?.unwrap_or(50.0);
+        if !(10.0..=1000.0).contains(&cell_m) {
+            return Err(ApiError::param(
+                "cell",
+                format!("celgrootte {cell_m} m: kies 10 t/m 1000 meter"),
+            ));
+        }
+        let bandwidth_m = param_f64(params, "bandwidth")?;
+        if let Some(b) = bandwidth_m {
+            if !(b > 0.0 && b <= 20_000.0) {
+                return Err(ApiError::param(
+                    "bandwidth",
+                    format!("bandbreedte {b} m: kies meer dan 0 en hoogstens 20000 meter"),
+                ));
+            }
+        }
+        let levels = match params
+            .get("levels")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
+            None => 5,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=20).contains(n))
+                .ok_or_else(|| {
+                    ApiError::param(
+                        "levels",
+                        format!("'{v}': kies een aantal niveaus van 1 t/m 20"),
+                    )
+                })?,
+        };
+        Ok(KdeSettings {
+            cell_m,
+            bandwidth_m,
+            levels,
+        })
+    }
+
+    fn key(&self) -> String {
+        format!("kde;{};{:?}", self.cell_m, self.bandwidth_m)
+    }
+}
+
+/// Parses `bins` (default `grid:100`).
+pub fn parse_bins(params: &HashMap<String, String>) -> Result<BinSpec, ApiError> {
+    let raw = params
+        .get("bins")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .unwrap_or("grid:100");
+    raw.parse::<BinSpec>().map_err(|_| {
+        ApiError::param(
+            "bins",
+            format!("'{raw}': kies grid:METERS, h3:RESOLUTIE (7 t/m 11), buurt, wijk of gemeente"),
+        )
+    })
+}
+
+/// Emerging hot spot parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmergingSettings {
+    pub cell_m: u32,
+    pub step: TimeStep,
+    pub time_window: usize,
+}
+
+impl EmergingSettings {
+    /// From `bins` (grid only), `step`, `time_window`.
+    pub fn parse(params: &HashMap<String, String>) -> Result<EmergingSettings, ApiError> {
+        let BinSpec::Grid { cell_m } = parse_bins(params)? else {
+            return Err(ApiError::param(
+                "bins",
+                "opkomende hotspots zijn er alleen op een raster (grid:METERS)",
+            ));
+        };
+        let step = match params.get("step").map(|v| v.trim().to_ascii_lowercase()) {
+            None => TimeStep::IsoWeek,
+            Some(s) if s.is_empty() || s == "week" => TimeStep::IsoWeek,
+            Some(s) if s == "month" || s == "maand" => TimeStep::Month,
+            Some(s) => {
+                return Err(ApiError::param(
+                    "step",
+                    format!("'{s}': kies week of month"),
+                ))
+            }
+        };
+        let time_window = match params
+            .get("time_window")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
+            None => 1,
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                ApiError::param("time_window", format!("'{v}' is geen aantal stappen"))
+            })?,
+        };
+        Ok(EmergingSettings {
+            cell_m,
+            step,
+            time_window,
+        })
+    }
+
+    fn key(&self) -> String {
+        format!("em;{};{:?};{}", self.cell_m, self.step, self.time_window)
+    }
+}
+
+/// A cached KDE surface.
+pub struct KdeSurface {
+    pub kde: Kde<f32>,
+    /// Largest density (per km2), > 0.
+    pub max_per_km2: f64,
+}
+
+/// Places of a binned analysis with their geometry.
+pub struct Places {
+    /// Output id: `c{cell}_{col}_{row}`, the H3 index or the CBS code.
+    pub ids: Vec<String>,
+    /// RD metres.
+    pub polygons_rd: Vec<MultiPolygon<f64>>,
+    /// Web Mercator metres.
+    pub polygons_m: Vec<MultiPolygon<f64>>,
+    /// Web Mercator bounding boxes.
+    pub bbox_m: Vec<Option<Rect<f64>>>,
+    /// Dense lookup for square grid cells.
+    pub grid: Option<GridIndex>,
+}
+
+/// Grid cell -> place lookup over the bounding box of the cells.
+pub struct GridIndex {
+    pub cell_m: f64,
+    pub col0: i64,
+    pub row0: i64,
+    pub ncols: i64,
+    pub nrows: i64,
+    /// Place of cell `(col0 + c, row0 + r)` at `r * ncols + c`, `u32::MAX` when none.
+    pub slot: Vec<u32>,
+}
+
+impl GridIndex {
+    fn new(cell_m: f64, cells: &[(i64, i64)]) -> Option<GridIndex> {
+        let col0 = cells.iter().map(|c| c.0).min()?;
+        let col1 = cells.iter().map(|c| c.0).max()?;
+        let row0 = cells.iter().map(|c| c.1).min()?;
+        let row1 = cells.iter().map(|c| c.1).max()?;
+        let (ncols, nrows) = (col1 - col0 + 1, row1 - row0 + 1);
+        if (ncols as u128) * (nrows as u128) > 4 * MAX_PLACES as u128 {
+            return None;
+        }
+        let mut slot = vec![u32::MAX; (ncols * nrows) as usize];
+        for (k, &(c, r)) in cells.iter().enumerate() {
+            slot[((r - row0) * ncols + (c - col0)) as usize] = k as u32;
+        }
+        Some(GridIndex {
+            cell_m,
+            col0,
+            row0,
+            ncols,
+            nrows,
+            slot,
+        })
+    }
+
+    /// The place whose cell contains RD point `(x_m, y_m)`.
+    pub fn place_at(&self, x_m: f64, y_m: f64) -> Option<usize> {
+        if !(x_m.is_finite() && y_m.is_finite()) {
+            return None;
+        }
+        let c = (x_m / self.cell_m).floor() as i64 - self.col0;
+        let r = (y_m / self.cell_m).floor() as i64 - self.row0;
+        if c < 0 || r < 0 || c >= self.ncols || r >= self.nrows {
+            return None;
+        }
+        let s = self.slot[(r * self.ncols + c) as usize];
+        (s != u32::MAX).then_some(s as usize)
+    }
+}
+
+/// Gi* on bins.
+pub struct GiStarCells {
+    pub bins: BinSpec,
+    pub places: Places,
+    pub counts: Vec<f64>,
+    pub result: GiStarResult,
+}
+
+/// Emerging hot spots on grid cells (only the occupied cells, in the cube's order).
+pub struct EmergingCells {
+    pub places: Places,
+    pub result: EmergingResult,
+    pub steps: TimeSteps,
+}
+
+/// One KDE contour level.
+pub struct Contour {
+    /// 1 = lowest.
+    pub level: usize,
+    pub density_per_km2: f64,
+    pub polygon_rd: MultiPolygon<f64>,
+    pub polygon_m: MultiPolygon<f64>,
+}
+
+type Key = (usize, u64, String);
+
+struct Caches {
+    kde: quick_cache::sync::Cache<Key, Option<Arc<KdeSurface>>>,
+    contours: quick_cache::sync::Cache<Key, Option<Arc<Vec<Contour>>>>,
+    gistar: quick_cache::sync::Cache<Key, Option<Arc<GiStarCells>>>,
+    emerging: quick_cache::sync::Cache<Key, Option<Arc<EmergingCells>>>,
+}
+
+fn caches() -> &'static Caches {
+    static C: OnceLock<Caches> = OnceLock::new();
+    C.get_or_init(|| Caches {
+        kde: quick_cache::sync::Cache::new(64),
+        contours: quick_cache::sync::Cache::new(64),
+        gistar: quick_cache::sync::Cache::new(64),
+        emerging: quick_cache::sync::Cache::new(64),
+    })
+}
+
+fn key(state: &AppState, snapshot: &Snapshot, filter: &Filter, params: String) -> Key {
+    (
+        state as *const AppState as usize,
+        snapshot.generation,
+        format!("{}|{params}", filter.key()),
+    )
+}
+
+/// The located incidents of the filter as unit-weight events (RD metres, begin/end).
+pub fn located_events(snapshot: &Snapshot, filter: &Filter) -> Vec<Event> {
+    snapshot
+        .located_incidents(filter)
+        .into_iter()
+        .map(|k| {
+            let i = &snapshot.incidents[k as usize];
+            Event {
+                x_m: i.x_m,
+                y_m: i.y_m,
+                begin: Some(i.begin()),
+                end: Some(i.end()),
+                weight: 1.0,
+            }
+        })
+        .collect()
+}
+
+/// The KDE surface for the filter (cached); `None` when there is nothing to estimate.
+pub fn kde_surface(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    s: &KdeSettings,
+) -> Result<Option<Arc<KdeSurface>>, ApiError> {
+    let k = key(state, snapshot, filter, s.key());
+    caches().kde.get_or_insert_with(&k, || {
+        let events = located_events(snapshot, filter);
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for e in &events {
+            (x0, y0, x1, y1) = (x0.min(e.x_m), y0.min(e.y_m), x1.max(e.x_m), y1.max(e.y_m));
+        }
+        let pad = 2.0 * s.bandwidth_m.unwrap_or(2000.0);
+        let cells = ((x1 - x0 + pad) / s.cell_m) * ((y1 - y0 + pad) / s.cell_m);
+        if cells > MAX_KDE_CELLS {
+            return Err(ApiError::param(
+                "cell",
+                format!("ongeveer {cells:.0} rastercellen; kies een grotere cel"),
+            ));
+        }
+        let params = KdeParams {
+            bandwidth_m: s.bandwidth_m,
+            ..KdeParams::new(s.cell_m)
+        };
+        match kde_raster::<f32>(&events, &params) {
+            Ok(kde) => {
+                let max = kde.raster.max().map(|m| m.0).unwrap_or(0.0);
+                Ok((max > 0.0).then(|| {
+                    Arc::new(KdeSurface {
+                        kde,
+                        max_per_km2: max,
+                    })
+                }))
+            }
+            Err(KdeError::NoEvents | KdeError::DegenerateBandwidth) => Ok(None),
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    })
+}
+
+/// The KDE contour polygons (cached).
+pub fn kde_contours(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    s: &KdeSettings,
+) -> Result<Option<Arc<Vec<Contour>>>, ApiError> {
+    let Some(surface) = kde_surface(state, snapshot, filter, s)? else {
+        return Ok(None);
+    };
+    let k = key(state, snapshot, filter, format!("{};{}", s.key(), s.levels));
+    caches().contours.get_or_insert_with(&k, || {
+        let r = &surface.kde.raster;
+        let mut out = Vec::with_capacity(s.levels);
+        for level in 1..=s.levels {
+            let t = surface.max_per_km2 * level as f64 / (s.levels as f64 + 1.0);
+            let polygon_rd = crate::render::threshold_polygons(
+                &r.values, r.width, r.height, r.minx_m, r.maxy_m, r.cell_m, t,
+            );
+            let polygon_m = rd_to_mercator(&polygon_rd)?;
+            out.push(Contour {
+                level,
+                density_per_km2: t,
+                polygon_rd,
+                polygon_m,
+            });
+        }
+        Ok(Some(Arc::new(out)))
+    })
+}
+
+type InPlace<'a> = &'a dyn Fn(&mut [(f64, f64)]) -> Result<(), crate::coords::CoordError>;
+
+fn map_polygon(mp: &MultiPolygon<f64>, f: InPlace<'_>) -> Result<MultiPolygon<f64>, ApiError> {
+    let ring = |ls: &LineString<f64>| -> Result<LineString<f64>, ApiError> {
+        let mut pts: Vec<(f64, f64)> = ls.0.iter().map(|c| (c.x, c.y)).collect();
+        f(&mut pts).map_err(ApiError::internal)?;
+        Ok(LineString::from(
+            pts.into_iter()
+                .map(|(x, y)| Coord { x, y })
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let mut polys = Vec::with_capacity(mp.0.len());
+    for p in &mp.0 {
+        let ext = ring(p.exterior())?;
+        let holes = p
+            .interiors()
+            .iter()
+            .map(ring)
+            .collect::<Result<Vec<_>, _>>()?;
+        polys.push(Polygon::new(ext, holes));
+    }
+    Ok(MultiPolygon(polys))
+}
+
+/// RD -> Web Mercator, vertex by vertex.
+pub fn rd_to_mercator(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError> {
+    crate::coords::with_thread_transformer(|t| {
+        map_polygon(mp, &|pts| t.rd_to_web_mercator_in_place(pts))
+    })
+    .map_err(ApiError::internal)?
+}
+
+/// RD -> WGS84 (lon, lat), vertex by vertex.
+pub fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError> {
+    crate::coords::with_thread_transformer(|t| map_polygon(mp, &|pts| t.rd_to_wgs84_in_place(pts)))
+        .map_err(ApiError::internal)?
+}
+
+fn places_from(
+    ids: Vec<String>,
+    polygons_rd: Vec<MultiPolygon<f64>>,
+    grid: Option<GridIndex>,
+) -> Result<Places, ApiError> {
+    let polygons_m = polygons_rd
+        .iter()
+        .map(rd_to_mercator)
+        .collect::<Result<Vec<_>, _>>()?;
+    let bbox_m = polygons_m.iter().map(|p| p.bounding_rect()).collect();
+    Ok(Places {
+        ids,
+        polygons_rd,
+        polygons_m,
+        bbox_m,
+        grid,
+    })
+}
+
+fn grid_places(cell_m: u32, cells: &[(i64, i64)]) -> Result<Places, ApiError> {
+    let ids = cells
+        .iter()
+        .map(|&(col, row)| BinId::Grid { cell_m, row, col }.name())
+        .collect();
+    let polys = cells
+        .iter()
+        .map(|&(col, row)| {
+            MultiPolygon(
+                BinId::Grid { cell_m, row, col }
+                    .grid_polygon_m()
+                    .into_iter()
+                    .collect(),
+            )
+        })
+        .collect();
+    places_from(ids, polys, GridIndex::new(f64::from(cell_m), cells))
+}
+
+fn gi_or_none(
+    values: &[f64],
+    w: &crate::analysis::weights::SpatialWeights,
+) -> Result<Option<GiStarResult>, ApiError> {
+    match gi_star(values, w, &GiStarOptions::default()) {
+        Ok(r) => Ok(Some(r)),
+        Err(GiStarError::TooFewLocations(_) | GiStarError::ConstantValues) => Ok(None),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Gi* on `bins` for the filter (cached); `None` when there is nothing to analyse.
+pub fn gistar_cells(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    bins: BinSpec,
+) -> Result<Option<Arc<GiStarCells>>, ApiError> {
+    let k = key(state, snapshot, filter, format!("gi;{bins}"));
+    caches().gistar.get_or_insert_with(&k, || {
+        let (places, counts, weights) = match bins {
+            BinSpec::Grid { cell_m } => {
+                let c = f64::from(cell_m);
+                let events = located_events(snapshot, filter);
+                let occupied: Vec<(i64, i64)> = events
+                    .iter()
+                    .map(|e| ((e.x_m / c).floor() as i64, (e.y_m / c).floor() as i64))
+                    .collect();
+                let (Some(c0), Some(c1), Some(r0), Some(r1)) = (
+                    occupied.iter().map(|k| k.0).min(),
+                    occupied.iter().map(|k| k.0).max(),
+                    occupied.iter().map(|k| k.1).min(),
+                    occupied.iter().map(|k| k.1).max(),
+                ) else {
+                    return Ok(None);
+                };
+                let n = (c1 - c0 + 1) as u128 * (r1 - r0 + 1) as u128;
+                if n > MAX_PLACES as u128 {
+                    return Err(ApiError::param(
+                        "bins",
+                        format!("{n} rastercellen in het gebied van de incidenten; kies een grotere cel"),
+                    ));
+                }
+                let w = c1 - c0 + 1;
+                let cells: Vec<(i64, i64)> = (r0..=r1)
+                    .flat_map(|r| (c0..=c1).map(move |col| (col, r)))
+                    .collect();
+                let mut counts = vec![0.0; cells.len()];
+                for &(col, row) in &occupied {
+                    counts[((row - r0) * w + (col - c0)) as usize] += 1.0;
+                }
+                let weights = regular_grid(&cells, c, GridNeighbourhood::Queen)
+                    .map_err(ApiError::internal)?;
+                (grid_places(cell_m, &cells)?, counts, weights)
+            }
+            BinSpec::H3 { resolution } => {
+                let events = located_events(snapshot, filter);
+                let t = crate::coords::Transformer::new().map_err(ApiError::internal)?;
+                let b = bin_h3(
+                    &events,
+                    resolution,
+                    |x, y| t.rd_to_wgs84(x, y).ok(),
+                    |lon, lat| t.wgs84_to_rd(lon, lat).ok(),
+                )
+                .map_err(ApiError::internal)?;
+                let cells: Vec<h3o::CellIndex> = b
+                    .ids
+                    .iter()
+                    .filter_map(|id| match id {
+                        BinId::H3(c) => Some(*c),
+                        _ => None,
+                    })
+                    .collect();
+                if cells.len() < 3 {
+                    return Ok(None);
+                }
+                let polys = cells
+                    .iter()
+                    .map(|&c| {
+                        h3_cell_polygon_m(c, |lon, lat| t.wgs84_to_rd(lon, lat).ok())
+                            .map(|p| MultiPolygon(vec![p]))
+                            .ok_or_else(|| ApiError::internal(format!("H3 cell {c} to RD")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let weights = h3_k_ring(&cells, 1).map_err(ApiError::internal)?;
+                let ids = cells.iter().map(|c| c.to_string()).collect();
+                (places_from(ids, polys, None)?, b.values.clone(), weights)
+            }
+            BinSpec::Area(level) => {
+                let level = match level {
+                    AreaLevel::Buurt => Level::Buurt,
+                    AreaLevel::Wijk => Level::Wijk,
+                    AreaLevel::Gemeente => Level::Gemeente,
+                };
+                let all = state.counts(snapshot, level, filter);
+                let idx = snapshot.level_areas(level);
+                if idx.len() < 3 {
+                    return Ok(None);
+                }
+                let counts: Vec<f64> = idx.iter().map(|&i| f64::from(all[i as usize])).collect();
+                let polys: Vec<MultiPolygon<f64>> = idx
+                    .iter()
+                    .map(|&i| snapshot.area(i).geometry_rd.clone())
+                    .collect();
+                let weights =
+                    contiguity(&polys, Contiguity::Queen, 1e-6).map_err(ApiError::internal)?;
+                let ids = idx.iter().map(|&i| snapshot.area(i).code.clone()).collect();
+                (places_from(ids, polys, None)?, counts, weights)
+            }
+        };
+        let Some(result) = gi_or_none(&counts, &weights)? else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(GiStarCells {
+            bins,
+            places,
+            counts,
+            result,
+        })))
+    })
+}
+
+/// Emerging hot spots for the filter (cached); `None` when there is nothing to analyse.
+pub fn emerging_cells(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    s: &EmergingSettings,
+) -> Result<Option<Arc<EmergingCells>>, ApiError> {
+    let k = key(state, snapshot, filter, s.key());
+    caches().emerging.get_or_insert_with(&k, || {
+        let (Some(start), Some(end)) = (
+            filter.from.or(snapshot.first_day),
+            filter.to.or(snapshot.last_day),
+        ) else {
+            return Ok(None);
+        };
+        let steps = match TimeSteps::new(s.step, start, end) {
+            Ok(st) => st,
+            Err(_) => return Ok(None),
+        };
+        let events = located_events(snapshot, filter);
+        let c = f64::from(s.cell_m);
+        let cube = grid_cube_from_events(&events, c, &steps).map_err(ApiError::internal)?;
+        if cube.cells.len() < 3 {
+            return Ok(None);
+        }
+        let weights = cube
+            .weights(GridNeighbourhood::DistanceBand {
+                threshold_m: 1.5 * c,
+            })
+            .map_err(ApiError::internal)?;
+        let options = EmergingOptions {
+            time_window: s.time_window,
+            ..EmergingOptions::default()
+        };
+        let result = match emerging_hot_spots(&cube.cube, &weights, &options) {
+            Ok(r) => r,
+            Err(EmergingError::TimeWindowTooLarge { k, max, steps }) => {
+                return Err(ApiError::param(
+                    "time_window",
+                    format!("{k}: hoogstens {max} bij {steps} stappen; kies een kleinere time_window of een langere periode"),
+                ))
+            }
+            Err(EmergingError::NoIncidents) => return Ok(None),
+            Err(e) => return Err(ApiError::internal(e)),
+        };
+        Ok(Some(Arc::new(EmergingCells {
+            places: grid_places(s.cell_m, &cube.cells)?,
+            result,
+            steps,
+        })))
+    })
+}
+
+/// Dutch label of an emerging hot spot category.
+pub fn emerging_label(c: EmergingCategory) -> &'static str {
+    use EmergingCategory::*;
+    match c {
+        NewHotSpot => "Nieuwe hotspot",
+        ConsecutiveHotSpot => "Opeenvolgende hotspot",
+        IntensifyingHotSpot => "Toenemende hotspot",
+        PersistentHotSpot => "Aanhoudende hotspot",
+        DiminishingHotSpot => "Afnemende hotspot",
+        SporadicHotSpot => "Sporadische hotspot",
+        OscillatingHotSpot => "Wisselende hotspot",
+        HistoricalHotSpot => "Historische hotspot",
+        NewColdSpot => "Nieuwe coldspot",
+        ConsecutiveColdSpot => "Opeenvolgende coldspot",
+        IntensifyingColdSpot => "Toenemende coldspot",
+        PersistentColdSpot => "Aanhoudende coldspot",
+        DiminishingColdSpot => "Afnemende coldspot",
+        SporadicColdSpot => "Sporadische coldspot",
+        OscillatingColdSpot => "Wisselende coldspot",
+        HistoricalColdSpot => "Historische coldspot",
+        NoPattern => "Geen patroon",
+    }
+}
+
+/// A vector tile of `hotspots`, `emerging` or `kde` with the default parameters (`None` = empty).
+pub fn vector_tile(
+    state: &AppState,
+    snapshot: &Snapshot,
+    layer: &str,
+    tile: TileId,
+    filter: &Filter,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
+    let hits = |b: &Option<Rect<f64>>| {
+        b.is_some_and(|b| {
+            b.min().x <= bbox.max().x
+                && b.max().x >= bbox.min().x
+                && b.min().y <= bbox.max().y
+                && b.max().y >= bbox.min().y
+        })
+    };
+    let no_params = HashMap::new();
+    match layer {
+        "hotspots" => {
+            let Some(gi) = gistar_cells(state, snapshot, filter, parse_bins(&no_params)?)? else {
+                return Ok(None);
+            };
+            let features = (0..gi.places.ids.len())
+                .filter(|&k| hits(&gi.places.bbox_m[k]))
+                .map(|k| TileFeature {
+                    id: feature_id(&gi.places.ids[k]),
+                    geometry: TileGeometry::Polygons(&gi.places.polygons_m[k]),
+                    properties: vec![
+                        ("id", Value::from(gi.places.ids[k].as_str())),
+                        ("count", Value::Double(gi.counts[k])),
+                        ("z", Value::Double(gi.result.z[k])),
+                        ("p", Value::Double(gi.result.p[k])),
+                        ("bin", Value::Int(i64::from(gi.result.bin[k]))),
+                    ],
+                })
+                .collect();
+            encode(tile, layer, features)
+        }
+        "emerging" => {
+            let s = EmergingSettings::parse(&no_params)?;
+            let Some(em) = emerging_cells(state, snapshot, filter, &s)? else {
+                return Ok(None);
+            };
+            let features = em
+                .result
+                .locations
+                .iter()
+                .filter(|l| hits(&em.places.bbox_m[l.location]))
+                .map(|l| TileFeature {
+                    id: feature_id(&em.places.ids[l.location]),
+                    geometry: TileGeometry::Polygons(&em.places.polygons_m[l.location]),
+                    properties: vec![
+                        ("id", Value::from(em.places.ids[l.location].as_str())),
+                        ("category", Value::from(l.category.as_str())),
+                        ("label", Value::from(emerging_label(l.category))),
+                        ("trend_z", Value::Double(l.trend_z)),
+                        ("trend_p", Value::Double(l.trend_p)),
+                    ],
+                })
+                .collect();
+            encode(tile, layer, features)
+        }
+        "kde" => {
+            let s = KdeSettings::parse(&no_params)?;
+            let Some(contours) = kde_contours(state, snapshot, filter, &s)? else {
+                return Ok(None);
+            };
+            let features = contours
+                .iter()
+                .filter(|c| hits(&c.polygon_m.bounding_rect()))
+                .map(|c| TileFeature {
+                    id: c.level as u64,
+                    geometry: TileGeometry::Polygons(&c.polygon_m),
+                    properties: vec![
+                        ("level", Value::Int(c.level as i64)),
+                        ("density_per_km2", Value::Double(c.density_per_km2)),
+                    ],
+                })
+                .collect();
+            encode(tile, layer, features)
+        }
+        other => Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
+    }
+}
+
+fn encode(
+    tile: TileId,
+    layer: &str,
+    features: Vec<TileFeature<'_>>,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let data = LayerData {
+        name: layer.to_string(),
+        features,
+    };
+    encode_tile(tile, &[data]).map_err(ApiError::internal)
+}
+
+fn geojson_geometry(mp_wgs84: &MultiPolygon<f64>) -> serde_json::Value {
+    let ring =
+        |ls: &LineString<f64>| -> Vec<[f64; 2]> { ls.0.iter().map(|c| [c.x, c.y]).collect() };
+    let polys: Vec<Vec<Vec<[f64; 2]>>> = mp_wgs84
+        .0
+        .iter()
+        .map(|p| {
+            std::iter::once(ring(p.exterior()))
+                .chain(p.interiors().iter().map(ring))
+                .collect()
+        })
+        .collect();
+    serde_json::json!({"type": "MultiPolygon", "coordinates": polys})
+}
+
+fn finite(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// `GET /api/hotspots?method=kde|gistar|emerging&...` (+ filters): GeoJSON FeatureCollection (WGS84).
+async fn api_hotspots(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot();
+    let filter = Filter::parse(&params, &snapshot)?;
+    let method = params
+        .get("method")
+        .map(|m| m.trim().to_ascii_lowercase())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "gistar".into());
+    // Validate everything before the (possibly slow) computation.
+    enum Job {
+        Kde(KdeSettings),
+        Gi(BinSpec),
+        Em(EmergingSettings),
+    }
+    let job = match method.as_str() {
+        "kde" => Job::Kde(KdeSettings::parse(&params)?),
+        "gistar" | "gi" => Job::Gi(parse_bins(&params)?),
+        "emerging" => Job::Em(EmergingSettings::parse(&params)?),
+        other => {
+            return Err(ApiError::param(
+                "method",
+                format!("'{other}': kies kde, gistar of emerging"),
+            ))
+        }
+    };
+    let body = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+        let mut features = Vec::new();
+        let mut extra = serde_json::Map::new();
+        match job {
+            Job::Kde(s) => {
+                if let Some(surface) = kde_surface(&state, &snapshot, &filter, &s)? {
+                    extra.insert("bandwidth_m".into(), serde_json::json!(surface.kde.bandwidth_m));
+                    extra.insert("cell_m".into(), serde_json::json!(s.cell_m));
+                    extra.insert(
+                        "max_density_per_km2".into(),
+                        serde_json::json!(surface.max_per_km2),
+                    );
+                }
+                if let Some(contours) = kde_contours(&state, &snapshot, &filter, &s)? {
+                    for c in contours.iter().filter(|c| !c.polygon_rd.0.is_empty()) {
+                        features.push(serde_json::json!({
+                            "type": "Feature",
+                            "id": c.level,
+                            "geometry": geojson_geometry(&rd_to_wgs84(&c.polygon_rd)?),
+                            "properties": {"level": c.level, "density_per_km2": c.density_per_km2},
+                        }));
+                    }
+                }
+            }
+            Job::Gi(bins) => {
+                extra.insert("bins".into(), serde_json::json!(bins.to_string()));
+                if let Some(gi) = gistar_cells(&state, &snapshot, &filter, bins)? {
+                    for k in 0..gi.places.ids.len() {
+                        features.push(serde_json::json!({
+                            "type": "Feature",
+                            "id": gi.places.ids[k],
+                            "geometry": geojson_geometry(&rd_to_wgs84(&gi.places.polygons_rd[k])?),
+                            "properties": {
+                                "id": gi.places.ids[k],
+                                "count": gi.counts[k],
+                                "z": finite(gi.result.z[k]),
+                                "p": finite(gi.result.p[k]),
+                                "bin": gi.result.bin[k],
+                            },
+                        }));
+                    }
+                }
+            }
+            Job::Em(s) => {
+                extra.insert("bins".into(), serde_json::json!(format!("grid:{}", s.cell_m)));
+                if let Some(em) = emerging_cells(&state, &snapshot, &filter, &s)? {
+                    extra.insert("steps".into(), serde_json::json!(em.result.n_steps));
+                    for l in &em.result.locations {
+                        let id = &em.places.ids[l.location];
+                        features.push(serde_json::json!({
+                            "type": "Feature",
+                            "id": id,
+                            "geometry": geojson_geometry(&rd_to_wgs84(&em.places.polygons_rd[l.location])?),
+                            "properties": {
+                                "id": id,
+                                "category": l.category.as_str(),
+                                "label": emerging_label(l.category),
+                                "trend_z": finite(l.trend_z),
+                                "trend_p": finite(l.trend_p),
+                                "hot_steps": l.hot_steps,
+                                "cold_steps": l.cold_steps,
+                                "final_z": finite(l.final_z),
+                            },
+                        }));
+                    }
+                }
+            }
+        }
+        let mut fc = serde_json::Map::new();
+        fc.insert("type".into(), serde_json::json!("FeatureCollection"));
+        fc.insert("method".into(), serde_json::json!(method));
+        fc.extend(extra);
+        fc.insert("features".into(), serde_json::Value::Array(features));
+        Ok(serde_json::Value::Object(fc))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(axum::Json(body).into_response())
+}

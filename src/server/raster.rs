@@ -1,0 +1,389 @@
+//! Raster map images: XYZ PNG tiles `GET /tiles/{kde|hotspots|buurten}/{z}/{x}/{y}.png` (+ the common filters)
+//! for the Power BI Azure Maps tile layer and Tableau `.tms`, and the renderer behind WMS GetMap ([`super::wms`]).
+//!
+//! Every image is drawn the same way whatever its CRS: the RD coordinates of a coarse lattice of pixel positions
+//! (every 16 pixels) are computed with PROJ, every pixel centre is interpolated from them
+//! ([`crate::render::interpolate_lattice`]) and the layer is sampled there:
+//! - `kde`: the cached KDE surface ([`super::hotspots::kde_surface`]; `cell`, `bandwidth`), bilinear between
+//!   cell centres, through the density ramp scaled to the surface's maximum (transparent below 2 % of it);
+//! - `hotspots`: the cached Gi* result ([`super::hotspots::gistar_cells`]; `bins`), the colour of the bin of the
+//!   cell containing the pixel (bin 0 transparent);
+//! - `buurten`: choropleth of `metric=count|rate` (rate per 1,000 inhabitants; buurten without inhabitants are
+//!   left out) scaled to the largest value of all buurten.
+//!
+//! An XYZ tile is exactly the WMS GetMap image of the tile's EPSG:3857 bounding box at 256 x 256 pixels. Tiles
+//! are cached per (server, generation, layer, tile, filter, parameters); the ETag derives from the same key, so
+//! `If-None-Match` answers 304 without rendering.
+
+use super::error::ApiError;
+use super::filter::Filter;
+use super::hotspots::{gistar_cells, kde_surface, parse_bins, KdeSettings};
+use super::snapshot::{feature_id, Level, Snapshot};
+use super::AppState;
+use crate::analysis::grid::BinSpec;
+use crate::render::ramp::gi_bin_colour;
+use crate::render::{
+    density_image, interpolate_lattice, lattice_nodes, ColourRamp, Image, PolygonLocator, Rgba,
+    TRANSPARENT,
+};
+use crate::tiles::TileId;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use geo::BoundingRect;
+use geo_types::MultiPolygon;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// Names of the raster layers.
+pub const RASTER_LAYERS: [&str; 3] = ["kde", "hotspots", "buurten"];
+
+/// Pixels per side of an XYZ tile.
+pub const TILE_PX: u32 = 256;
+
+/// The CRS of a map request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapCrs {
+    /// EPSG:3857, metres.
+    WebMercator,
+    /// WGS84 with x = longitude, y = latitude (CRS:84; EPSG:4326 after the WMS 1.3.0 axis swap).
+    LonLat,
+}
+
+/// An image to draw: a bounding box in `crs` (x east, y north) and a size in pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MapRequest {
+    pub crs: MapCrs,
+    /// `[minx, miny, maxx, maxy]`.
+    pub bbox: [f64; 4],
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Choropleth measure of the `buurten` layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Count,
+    Rate,
+}
+
+/// A raster layer with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RasterLayer {
+    Kde(KdeSettings),
+    Hotspots(BinSpec),
+    Buurten(Metric),
+}
+
+impl RasterLayer {
+    /// The layer `name` with its parameters from `params`; 404 for an unknown layer, 400 for a bad parameter.
+    pub fn parse(name: &str, params: &HashMap<String, String>) -> Result<RasterLayer, ApiError> {
+        match name {
+            "kde" => Ok(RasterLayer::Kde(KdeSettings::parse(params)?)),
+            "hotspots" => Ok(RasterLayer::Hotspots(parse_bins(params)?)),
+            "buurten" => {
+                let m = params
+                    .get("metric")
+                    .map(|m| m.trim().to_ascii_lowercase())
+                    .unwrap_or_default();
+                match m.as_str() {
+                    "" | "count" => Ok(RasterLayer::Buurten(Metric::Count)),
+                    "rate" => Ok(RasterLayer::Buurten(Metric::Rate)),
+                    other => Err(ApiError::param(
+                        "metric",
+                        format!("'{other}': kies count of rate"),
+                    )),
+                }
+            }
+            other => Err(ApiError::NotFound(format!(
+                "laag '{other}' heeft geen rastertegels (kies kde, hotspots of buurten)"
+            ))),
+        }
+    }
+
+    /// Canonical text for cache keys.
+    pub fn key(&self) -> String {
+        match self {
+            RasterLayer::Kde(s) => format!("kde;{};{:?}", s.cell_m, s.bandwidth_m),
+            RasterLayer::Hotspots(b) => format!("hotspots;{b}"),
+            RasterLayer::Buurten(m) => format!("buurten;{m:?}"),
+        }
+    }
+}
+
+/// RD coordinates of every pixel centre of `req` (row-major; NaN where the position is far outside the
+/// Netherlands' projection domain).
+pub fn pixel_coords_rd(req: &MapRequest) -> Result<Vec<(f64, f64)>, ApiError> {
+    let (xs, ys) = lattice_nodes(req.width, req.height);
+    let [minx, miny, maxx, maxy] = req.bbox;
+    let mut nodes: Vec<(f64, f64)> = Vec::with_capacity(xs.len() * ys.len());
+    for &py in &ys {
+        for &px in &xs {
+            let x = minx + px / f64::from(req.width) * (maxx - minx);
+            let y = maxy - py / f64::from(req.height) * (maxy - miny);
+            nodes.push(match req.crs {
+                MapCrs::WebMercator => crate::coords::web_mercator_to_wgs84(x, y),
+                MapCrs::LonLat => (x, y),
+            });
+        }
+    }
+    // RD New is only meaningful around the Netherlands; far away positions stay NaN (transparent).
+    let near =
+        |&(lon, lat): &(f64, f64)| (-15.0..=25.0).contains(&lon) && (40.0..=65.0).contains(&lat);
+    let idx: Vec<usize> = (0..nodes.len()).filter(|&k| near(&nodes[k])).collect();
+    let mut sub: Vec<(f64, f64)> = idx.iter().map(|&k| nodes[k]).collect();
+    let converted = crate::coords::with_thread_transformer(|t| {
+        if t.wgs84_to_rd_in_place(&mut sub).is_err() {
+            for (k, p) in idx.iter().zip(sub.iter_mut()) {
+                *p = t
+                    .wgs84_to_rd(nodes[*k].0, nodes[*k].1)
+                    .unwrap_or((f64::NAN, f64::NAN));
+            }
+        }
+    });
+    converted.map_err(ApiError::internal)?;
+    let mut rd = vec![(f64::NAN, f64::NAN); nodes.len()];
+    for (k, p) in idx.into_iter().zip(sub) {
+        rd[k] = p;
+    }
+    interpolate_lattice(&xs, &ys, &rd, req.width, req.height).map_err(ApiError::internal)
+}
+
+/// Draws one layer of `req` for the filter.
+pub fn render_layer(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    layer: &RasterLayer,
+    req: &MapRequest,
+    pixels_rd: &[(f64, f64)],
+) -> Result<Image, ApiError> {
+    let (w, h) = (req.width, req.height);
+    let empty = || Image::transparent(w, h).map_err(ApiError::internal);
+    match layer {
+        RasterLayer::Kde(s) => {
+            let Some(surface) = kde_surface(state, snapshot, filter, s)? else {
+                return empty();
+            };
+            density_image(
+                &surface.kde.raster,
+                pixels_rd,
+                w,
+                h,
+                surface.max_per_km2,
+                &ColourRamp::density(),
+            )
+            .map_err(ApiError::internal)
+        }
+        RasterLayer::Hotspots(bins) => {
+            let Some(gi) = gistar_cells(state, snapshot, filter, *bins)? else {
+                return empty();
+            };
+            let places: Vec<Option<usize>> = match &gi.places.grid {
+                Some(g) => pixels_rd.iter().map(|&(x, y)| g.place_at(x, y)).collect(),
+                None => PolygonLocator::new(&gi.places.polygons_rd).locate_all(pixels_rd),
+            };
+            let px: Vec<Rgba> = places
+                .into_iter()
+                .map(|p| p.map_or(TRANSPARENT, |k| gi_bin_colour(gi.result.bin[k])))
+                .collect();
+            Image::from_pixels(w, h, &px).map_err(ApiError::internal)
+        }
+        RasterLayer::Buurten(metric) => {
+            let counts = state.counts(snapshot, Level::Buurt, filter);
+            let value = |idx: u32| -> Option<f64> {
+                let c = f64::from(counts[idx as usize]);
+                match metric {
+                    Metric::Count => Some(c),
+                    Metric::Rate => snapshot
+                        .area(idx)
+                        .inhabitants
+                        .filter(|&i| i > 0)
+                        .map(|i| c * 1000.0 / i as f64),
+                }
+            };
+            let all = snapshot.level_areas(Level::Buurt);
+            let max = all.iter().filter_map(|&i| value(i)).fold(0.0, f64::max);
+            // Only the buurten near the image take part.
+            let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+            for &(x, y) in pixels_rd
+                .iter()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+            {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+            let near: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    snapshot
+                        .area(i)
+                        .geometry_rd
+                        .bounding_rect()
+                        .is_some_and(|b| {
+                            b.min().x <= x1 && b.max().x >= x0 && b.min().y <= y1 && b.max().y >= y0
+                        })
+                })
+                .collect();
+            if near.is_empty() {
+                return empty();
+            }
+            let polys: Vec<MultiPolygon<f64>> = near
+                .iter()
+                .map(|&i| snapshot.area(i).geometry_rd.clone())
+                .collect();
+            let ramp = ColourRamp::choropleth();
+            let px: Vec<Rgba> = PolygonLocator::new(&polys)
+                .locate_all(pixels_rd)
+                .into_iter()
+                .map(|p| {
+                    p.and_then(|k| value(near[k])).map_or(TRANSPARENT, |v| {
+                        ramp.colour(if max > 0.0 { v / max } else { 0.0 })
+                    })
+                })
+                .collect();
+            Image::from_pixels(w, h, &px).map_err(ApiError::internal)
+        }
+    }
+}
+
+/// Draws `layers` (bottom first) over `background` and encodes the PNG.
+pub fn render_map_png(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    layers: &[RasterLayer],
+    req: &MapRequest,
+    background: Option<Rgba>,
+) -> Result<Vec<u8>, ApiError> {
+    let pixels = pixel_coords_rd(req)?;
+    let mut img = match background {
+        Some(c) => Image::filled(req.width, req.height, c),
+        None => Image::transparent(req.width, req.height),
+    }
+    .map_err(ApiError::internal)?;
+    for (k, layer) in layers.iter().enumerate() {
+        let top = render_layer(state, snapshot, filter, layer, req, &pixels)?;
+        if k == 0 && background.is_none() {
+            img = top;
+        } else {
+            img.composite_over(&top).map_err(ApiError::internal)?;
+        }
+    }
+    if background.is_none() && img.is_fully_transparent() {
+        return transparent_png(req.width, req.height);
+    }
+    img.to_png().map_err(ApiError::internal)
+}
+
+fn transparent_png(width: u32, height: u32) -> Result<Vec<u8>, ApiError> {
+    static TILE: OnceLock<Vec<u8>> = OnceLock::new();
+    if (width, height) == (TILE_PX, TILE_PX) {
+        if let Some(t) = TILE.get() {
+            return Ok(t.clone());
+        }
+    }
+    let png = Image::transparent(width, height)
+        .and_then(|i| i.to_png())
+        .map_err(ApiError::internal)?;
+    if (width, height) == (TILE_PX, TILE_PX) {
+        let _ = TILE.set(png.clone());
+    }
+    Ok(png)
+}
+
+/// The 256 x 256 image of an XYZ tile.
+pub fn render_tile_png(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    layer: &RasterLayer,
+    tile: TileId,
+) -> Result<Vec<u8>, ApiError> {
+    let (minx, miny, maxx, maxy) = tile.bounds_m();
+    let req = MapRequest {
+        crs: MapCrs::WebMercator,
+        bbox: [minx, miny, maxx, maxy],
+        width: TILE_PX,
+        height: TILE_PX,
+    };
+    render_map_png(
+        state,
+        snapshot,
+        filter,
+        std::slice::from_ref(layer),
+        &req,
+        None,
+    )
+}
+
+type PngKey = (usize, u64, String, TileId, String);
+
+fn png_cache() -> &'static quick_cache::sync::Cache<PngKey, Arc<Vec<u8>>> {
+    static C: OnceLock<quick_cache::sync::Cache<PngKey, Arc<Vec<u8>>>> = OnceLock::new();
+    C.get_or_init(|| quick_cache::sync::Cache::new(20_000))
+}
+
+/// A PNG answer with ETag and cache headers.
+pub fn png_response(bytes: &[u8], etag: Option<&str>) -> Response {
+    let mut h = HeaderMap::new();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=0, must-revalidate"),
+    );
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        h.insert(header::ETAG, v);
+    }
+    (StatusCode::OK, h, bytes.to_vec()).into_response()
+}
+
+/// `GET /tiles/{layer}/{z}/{x}/{y}.png` (dispatched from [`super::tiles`]).
+pub async fn png_tile(
+    state: Arc<AppState>,
+    layer: String,
+    tile: TileId,
+    params: HashMap<String, String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let rl = RasterLayer::parse(&layer, &params)?;
+    let snapshot = state.snapshot();
+    let filter = Filter::parse(&params, &snapshot)?;
+    let key: PngKey = (
+        Arc::as_ptr(&state) as usize,
+        snapshot.generation,
+        layer,
+        tile,
+        format!("{}|{}", filter.key(), rl.key()),
+    );
+    let etag = format!(
+        "\"{:x}-{:x}\"",
+        key.1,
+        feature_id(&format!("png/{:?}/{}", key.3, key.4))
+    );
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if not_modified {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            h.insert(header::ETAG, v);
+        }
+        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+    }
+    let bytes = match png_cache().get(&key) {
+        Some(b) => b,
+        None => {
+            let st = state.clone();
+            let b = tokio::task::spawn_blocking(move || {
+                render_tile_png(&st, &snapshot, &filter, &rl, tile)
+            })
+            .await
+            .map_err(ApiError::internal)??;
+            let b = Arc::new(b);
+            png_cache().insert(key, b.clone());
+            b
+        }
+    };
+    Ok(png_response(&bytes, Some(&etag)))
+}

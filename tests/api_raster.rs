@@ -1,0 +1,798 @@
+//! Raster tiles, WMS, the Tableau .tms and the hot spot analyses over HTTP: the real server (`brandpunt serve`)
+//! on the small demo city at a free port. Images are decoded with the `png` crate and their pixels located
+//! with PROJ; numbers are compared with the analysis library run in the test on the incidents read from the
+//! store (KDE maximum, Gi* z-scores and bins, emerging hot spot categories, contour thresholds).
+
+mod common;
+
+use brandpunt::analysis::emerging::{
+    emerging_hot_spots, grid_cube_from_events, EmergingOptions, TimeStep, TimeSteps,
+};
+use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
+use brandpunt::analysis::kde::{kde_raster, Kde, KdeParams};
+use brandpunt::analysis::weights::{contiguity, regular_grid, Contiguity, GridNeighbourhood};
+use brandpunt::analysis::Event;
+use brandpunt::coords::{wgs84_to_web_mercator, Transformer};
+use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
+use brandpunt::tiles::TileId;
+use common::mvt;
+use geo::{Contains, InteriorPoint};
+use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+struct Server {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    base: String,
+    child: std::sync::Mutex<Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
+}
+
+#[allow(clippy::zombie_processes)]
+fn server() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("brandpunt.db");
+        let files = dir.path().join("demo");
+        let out = bin()
+            .args(["--db", db.to_str().unwrap(), "demo", "--small", "--dir"])
+            .arg(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut child = bin()
+            .args([
+                "--db",
+                db.to_str().unwrap(),
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ureq::get(&format!("{base}/readyz")).call().is_err() {
+            assert!(Instant::now() < deadline, "server not ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server {
+            _dir: dir,
+            db,
+            base,
+            child: std::sync::Mutex::new(child),
+        }
+    })
+}
+
+struct Resp {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+}
+
+fn get_url(url: &str) -> Resp {
+    let r = match ureq::get(url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {url}: {e}"),
+    };
+    let status = r.status();
+    let headers = r
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| {
+            r.header(&n)
+                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+        })
+        .collect();
+    let mut body = Vec::new();
+    r.into_reader().read_to_end(&mut body).unwrap();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(path: &str) -> Resp {
+    get_url(&format!("{}{path}", server().base))
+}
+
+/// Decoded RGBA pixels.
+struct Png {
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+}
+
+impl Png {
+    fn pixel(&self, col: u32, row: u32) -> [u8; 4] {
+        let k = 4 * (row * self.width + col) as usize;
+        [
+            self.rgba[k],
+            self.rgba[k + 1],
+            self.rgba[k + 2],
+            self.rgba[k + 3],
+        ]
+    }
+}
+
+fn decode_png(r: &Resp) -> Png {
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.headers.get("content-type").map(String::as_str),
+        Some("image/png")
+    );
+    let dec = png::Decoder::new(std::io::Cursor::new(r.body.clone()));
+    let mut reader = dec.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgba);
+    buf.truncate(info.buffer_size());
+    Png {
+        width: info.width,
+        height: info.height,
+        rgba: buf,
+    }
+}
+
+/// Events of all located incidents in the store (RD metres, unit weight).
+fn store_events() -> (Vec<Event>, Vec<chrono::NaiveDate>) {
+    let s = SqliteStore::open(&server().db).unwrap();
+    let all = s
+        .incidents(&IncidentFilter {
+            tenant: "default".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let days = all.iter().map(|i| i.begin.date()).collect();
+    let events = all
+        .iter()
+        .filter_map(|i| {
+            Some(Event {
+                x_m: i.x_m?,
+                y_m: i.y_m?,
+                begin: Some(i.begin),
+                end: Some(i.end),
+                weight: 1.0,
+            })
+        })
+        .collect();
+    (events, days)
+}
+
+fn library_kde() -> Kde<f32> {
+    let (events, _) = store_events();
+    kde_raster::<f32>(&events, &KdeParams::new(50.0)).unwrap()
+}
+
+fn rd_to_mercator(x: f64, y: f64) -> (f64, f64) {
+    let t = Transformer::new().unwrap();
+    let (lon, lat) = t.rd_to_wgs84(x, y).unwrap();
+    wgs84_to_web_mercator(lon, lat)
+}
+
+/// The tile at zoom `z` containing RD point `(x, y)` and the pixel of that point in it.
+fn tile_and_pixel(z: u8, x: f64, y: f64) -> (TileId, u32, u32) {
+    let (mx, my) = rd_to_mercator(x, y);
+    let tile = TileId::containing(z, mx, my);
+    let (minx, _, _, maxy) = tile.bounds_m();
+    let px = ((mx - minx) / tile.size_m() * 256.0).floor() as u32;
+    let py = ((maxy - my) / tile.size_m() * 256.0).floor() as u32;
+    (tile, px.min(255), py.min(255))
+}
+
+fn tile_path(layer: &str, t: TileId, ext: &str) -> String {
+    format!("/tiles/{layer}/{}/{}/{}.{ext}", t.z, t.x, t.y)
+}
+
+#[test]
+fn kde_png_tile_is_hot_at_the_library_maximum_and_transparent_far_away() {
+    let kde = library_kde();
+    let (_, i, j) = kde.raster.max().unwrap();
+    let (x, y) = kde.raster.cell_centre_m(i, j);
+    let (tile, px, py) = tile_and_pixel(15, x, y);
+    let r = get(&tile_path("kde", tile, "png"));
+    let img = decode_png(&r);
+    assert_eq!((img.width, img.height), (256, 256));
+    let hot = img.pixel(px, py);
+    // Within a pixel of the densest cell centre the density is >= 85 % of the maximum: the dark red end.
+    assert!(
+        hot[3] >= 225 && hot[0] > 150 && hot[1] < 80,
+        "pixel {hot:?}"
+    );
+    // No pixel of the tile is more opaque than the densest one (by more than rounding).
+    let max_alpha = (0..256)
+        .flat_map(|r| (0..256).map(move |c| (c, r)))
+        .map(|(c, r)| img.pixel(c, r)[3])
+        .max()
+        .unwrap();
+    assert!(max_alpha <= hot[3] + 2);
+    // 30 km east of the maximum there is no incident within reach: fully transparent.
+    let (far, _, _) = tile_and_pixel(15, x + 30_000.0, y);
+    let img = decode_png(&get(&tile_path("kde", far, "png")));
+    assert!(img.rgba.chunks(4).all(|p| p[3] == 0));
+    // ETag round trip.
+    let etag = r.headers.get("etag").unwrap().clone();
+    let again = ureq::get(&format!(
+        "{}{}",
+        server().base,
+        tile_path("kde", tile, "png")
+    ))
+    .set("If-None-Match", &etag)
+    .call()
+    .unwrap();
+    assert_eq!(again.status(), 304);
+    // Errors.
+    let bad = get(&format!("{}?cell=5", tile_path("kde", tile, "png")));
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["parameter"], "cell");
+    let bad = get(&format!("{}?from=gisteren", tile_path("kde", tile, "png")));
+    assert_eq!(bad.json()["parameter"], "from");
+    assert_eq!(get("/tiles/nope/3/1/1.png").status, 404);
+    assert_eq!(get("/tiles/kde/3/99/1.png").status, 400);
+}
+
+#[test]
+fn buurten_and_hotspots_png_colour_the_right_places() {
+    let s = SqliteStore::open(&server().db).unwrap();
+    let counts = s
+        .count_by_area(
+            AreaLevel::Buurt,
+            &IncidentFilter {
+                tenant: "default".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let mut per: HashMap<String, i64> = HashMap::new();
+    for c in counts {
+        *per.entry(c.area_code).or_insert(0) += c.count;
+    }
+    let (top, _) = per.iter().max_by_key(|(_, &c)| c).unwrap();
+    let area = s
+        .areas(AreaLevel::Buurt, None)
+        .unwrap()
+        .into_iter()
+        .find(|a| &a.code == top)
+        .unwrap();
+    let p = area.geometry.interior_point().unwrap();
+    let (tile, px, py) = tile_and_pixel(16, p.x(), p.y());
+    let img = decode_png(&get(&tile_path("buurten", tile, "png")));
+    // The busiest buurt gets the top of the ramp.
+    assert_eq!(img.pixel(px, py), [189, 0, 38, 180]);
+    let bad = get(&format!("{}?metric=x", tile_path("buurten", tile, "png")));
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["parameter"], "metric");
+
+    // Gi*: the cell with the largest z is a 99 % hot spot, drawn in the hottest colour.
+    let g = library_gistar_grid(100);
+    let k = (0..g.z.len())
+        .max_by(|&a, &b| g.z[a].total_cmp(&g.z[b]))
+        .unwrap();
+    assert_eq!(g.bin[k], 3);
+    let (col, row) = g.cells[k];
+    let (tile, px, py) = tile_and_pixel(17, (col as f64 + 0.5) * 100.0, (row as f64 + 0.5) * 100.0);
+    let img = decode_png(&get(&tile_path("hotspots", tile, "png")));
+    assert_eq!(img.pixel(px, py), [215, 48, 39, 220]);
+    let bad = get(&format!(
+        "{}?bins=grid:0",
+        tile_path("hotspots", tile, "png")
+    ));
+    assert_eq!(bad.json()["parameter"], "bins");
+}
+
+struct GiGrid {
+    cells: Vec<(i64, i64)>,
+    counts: Vec<f64>,
+    z: Vec<f64>,
+    p: Vec<f64>,
+    bin: Vec<i8>,
+}
+
+/// Gi* as `brandpunt analyse gistar` defines it for a grid: every cell of the bounding box, queen weights.
+fn library_gistar_grid(cell: i64) -> GiGrid {
+    let (events, _) = store_events();
+    let c = cell as f64;
+    let occ: Vec<(i64, i64)> = events
+        .iter()
+        .map(|e| ((e.x_m / c).floor() as i64, (e.y_m / c).floor() as i64))
+        .collect();
+    let c0 = occ.iter().map(|k| k.0).min().unwrap();
+    let c1 = occ.iter().map(|k| k.0).max().unwrap();
+    let r0 = occ.iter().map(|k| k.1).min().unwrap();
+    let r1 = occ.iter().map(|k| k.1).max().unwrap();
+    let mut cells = Vec::new();
+    for r in r0..=r1 {
+        for col in c0..=c1 {
+            cells.push((col, r));
+        }
+    }
+    let mut counts = vec![0.0; cells.len()];
+    for &(col, r) in &occ {
+        counts[((r - r0) * (c1 - c0 + 1) + (col - c0)) as usize] += 1.0;
+    }
+    let w = regular_grid(&cells, c, GridNeighbourhood::Queen).unwrap();
+    let res = gi_star(&counts, &w, &GiStarOptions::default()).unwrap();
+    GiGrid {
+        cells,
+        counts,
+        z: res.z,
+        p: res.p,
+        bin: res.bin,
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * (1.0 + b.abs())
+}
+
+#[test]
+fn hotspots_vector_layer_and_geojson_equal_the_gistar_library() {
+    let g = library_gistar_grid(100);
+    let by_id: HashMap<String, usize> = g
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(k, &(col, row))| (format!("c100_{col}_{row}"), k))
+        .collect();
+    // GeoJSON: every cell, same z, p, bin, count.
+    let fc = get("/api/hotspots?method=gistar&bins=grid:100").json();
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(features.len(), g.cells.len());
+    for f in features {
+        let pr = &f["properties"];
+        let k = by_id[pr["id"].as_str().unwrap()];
+        assert!(close(pr["z"].as_f64().unwrap(), g.z[k]));
+        assert!(close(pr["p"].as_f64().unwrap(), g.p[k]));
+        assert_eq!(pr["bin"].as_i64().unwrap(), i64::from(g.bin[k]));
+        assert_eq!(pr["count"].as_f64().unwrap(), g.counts[k]);
+    }
+    // Vector tile around the hottest cell.
+    let k = (0..g.z.len())
+        .max_by(|&a, &b| g.z[a].total_cmp(&g.z[b]))
+        .unwrap();
+    let (col, row) = g.cells[k];
+    let (tile, _, _) = tile_and_pixel(14, (col as f64 + 0.5) * 100.0, (row as f64 + 0.5) * 100.0);
+    let r = get(&tile_path("hotspots", tile, "mvt"));
+    assert_eq!(r.status, 200);
+    let t = mvt::decode(&r.body);
+    let layer = t.layers.iter().find(|l| l.name == "hotspots").unwrap();
+    assert!(!layer.features.is_empty());
+    let mut seen_hottest = false;
+    for f in &layer.features {
+        let pr = mvt::properties(layer, f);
+        let id = pr["id"].as_str();
+        let k2 = by_id[&id];
+        seen_hottest |= k2 == k;
+        assert!(close(pr["z"].as_f64(), g.z[k2]), "{id}");
+        assert_eq!(pr["bin"].as_f64() as i8, g.bin[k2]);
+    }
+    assert!(seen_hottest);
+    // Buurten: counts by buurtcode from the store, queen contiguity of the store's polygons.
+    let s = SqliteStore::open(&server().db).unwrap();
+    let areas = s.areas(AreaLevel::Buurt, None).unwrap();
+    let mut per: HashMap<String, f64> = HashMap::new();
+    for c in s
+        .count_by_area(
+            AreaLevel::Buurt,
+            &IncidentFilter {
+                tenant: "default".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    {
+        *per.entry(c.area_code).or_insert(0.0) += c.count as f64;
+    }
+    let values: Vec<f64> = areas
+        .iter()
+        .map(|a| per.get(&a.code).copied().unwrap_or(0.0))
+        .collect();
+    let polys: Vec<MultiPolygon<f64>> = areas.iter().map(|a| a.geometry.clone()).collect();
+    let w = contiguity(&polys, Contiguity::Queen, 1e-6).unwrap();
+    let res = gi_star(&values, &w, &GiStarOptions::default()).unwrap();
+    let fc = get("/api/hotspots?bins=buurt").json();
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(features.len(), areas.len());
+    for f in features {
+        let pr = &f["properties"];
+        let k = areas
+            .iter()
+            .position(|a| a.code == pr["id"].as_str().unwrap())
+            .unwrap();
+        assert!(close(pr["z"].as_f64().unwrap(), res.z[k]));
+        assert_eq!(pr["bin"].as_i64().unwrap(), i64::from(res.bin[k]));
+    }
+    // Errors.
+    for (q, p) in [
+        ("method=moran", "method"),
+        ("bins=grid:0", "bins"),
+        ("bins=h3:3", "bins"),
+        ("category=nope", "category"),
+    ] {
+        let r = get(&format!("/api/hotspots?{q}"));
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["parameter"], p, "{q}");
+    }
+}
+
+#[test]
+fn emerging_geojson_and_vector_layer_equal_the_library() {
+    let (events, days) = store_events();
+    let first = *days.iter().min().unwrap();
+    let last = *days.iter().max().unwrap();
+    let steps = TimeSteps::new(TimeStep::IsoWeek, first, last).unwrap();
+    let cube = grid_cube_from_events(&events, 100.0, &steps).unwrap();
+    let w = cube
+        .weights(GridNeighbourhood::DistanceBand { threshold_m: 150.0 })
+        .unwrap();
+    let res = emerging_hot_spots(&cube.cube, &w, &EmergingOptions::default()).unwrap();
+    let expected: HashMap<String, (&str, f64)> = res
+        .locations
+        .iter()
+        .map(|l| {
+            let (col, row) = cube.cells[l.location];
+            (
+                format!("c100_{col}_{row}"),
+                (l.category.as_str(), l.trend_z),
+            )
+        })
+        .collect();
+    let fc = get("/api/hotspots?method=emerging&bins=grid:100&step=week").json();
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(features.len(), expected.len());
+    for f in features {
+        let pr = &f["properties"];
+        let (cat, tz) = expected[pr["id"].as_str().unwrap()];
+        assert_eq!(pr["category"], cat);
+        match pr["trend_z"].as_f64() {
+            Some(z) => assert!(close(z, tz)),
+            None => assert!(!tz.is_finite()),
+        }
+    }
+    // The vector layer at zoom 12 over the first location carries the same categories.
+    let (col, row) = cube.cells[res.locations[0].location];
+    let (tile, _, _) = tile_and_pixel(12, (col as f64 + 0.5) * 100.0, (row as f64 + 0.5) * 100.0);
+    let r = get(&tile_path("emerging", tile, "mvt"));
+    assert_eq!(r.status, 200);
+    let t = mvt::decode(&r.body);
+    let layer = t.layers.iter().find(|l| l.name == "emerging").unwrap();
+    for f in &layer.features {
+        let pr = mvt::properties(layer, f);
+        assert_eq!(pr["category"].as_str(), expected[&pr["id"].as_str()].0);
+    }
+    for (q, p) in [
+        ("step=day", "step"),
+        ("bins=buurt", "bins"),
+        ("time_window=999", "time_window"),
+    ] {
+        let r = get(&format!("/api/hotspots?method=emerging&{q}"));
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["parameter"], p, "{q}");
+    }
+}
+
+fn geojson_multipolygon(g: &serde_json::Value) -> MultiPolygon<f64> {
+    let ring = |r: &serde_json::Value| -> LineString<f64> {
+        LineString::from(
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| Coord {
+                    x: c[0].as_f64().unwrap(),
+                    y: c[1].as_f64().unwrap(),
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(g["type"], "MultiPolygon");
+    MultiPolygon(
+        g["coordinates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let rings = p.as_array().unwrap();
+                Polygon::new(ring(&rings[0]), rings[1..].iter().map(ring).collect())
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn kde_contours_enclose_exactly_the_cells_above_their_level() {
+    let kde = library_kde();
+    let (max, _, _) = kde.raster.max().unwrap();
+    let fc = get("/api/hotspots?method=kde").json();
+    assert!((fc["max_density_per_km2"].as_f64().unwrap() - max).abs() <= 1e-4 * max);
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(features.len(), 5);
+    let t = Transformer::new().unwrap();
+    let r = &kde.raster;
+    for f in features {
+        let level = f["properties"]["level"].as_u64().unwrap() as f64;
+        let thr = f["properties"]["density_per_km2"].as_f64().unwrap();
+        assert!((thr - max * level / 6.0).abs() <= 1e-4 * max);
+        let mp = geojson_multipolygon(&f["geometry"]);
+        let mut checked = 0;
+        for j in (0..r.height).step_by(3) {
+            for i in (0..r.width).step_by(3) {
+                let v = f64::from(r.get(i, j).unwrap());
+                if (v - thr).abs() < 1e-3 * max {
+                    continue;
+                }
+                let (x, y) = r.cell_centre_m(i, j);
+                let (lon, lat) = t.rd_to_wgs84(x, y).unwrap();
+                assert_eq!(
+                    mp.contains(&Point::new(lon, lat)),
+                    v >= thr,
+                    "cell ({i}, {j}) level {level}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100);
+    }
+    // The kde vector layer around the maximum has the top level.
+    let (_, i, j) = r.max().unwrap();
+    let (x, y) = r.cell_centre_m(i, j);
+    let (tile, _, _) = tile_and_pixel(13, x, y);
+    let resp = get(&tile_path("kde", tile, "mvt"));
+    assert_eq!(resp.status, 200);
+    let tl = mvt::decode(&resp.body);
+    let layer = tl.layers.iter().find(|l| l.name == "kde").unwrap();
+    let levels: Vec<f64> = layer
+        .features
+        .iter()
+        .map(|f| mvt::properties(layer, f)["level"].as_f64())
+        .collect();
+    assert!(levels.contains(&5.0));
+    for (q, p) in [
+        ("levels=0", "levels"),
+        ("bandwidth=-3", "bandwidth"),
+        ("cell=abc", "cell"),
+    ] {
+        let r = get(&format!("/api/hotspots?method=kde&{q}"));
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["parameter"], p, "{q}");
+    }
+}
+
+/// Well-formedness: every start tag is closed in order (comments, declarations and self-closing tags skipped).
+fn assert_well_formed(xml: &str) {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').expect("unclosed tag") + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') || tag.ends_with('/') {
+            continue;
+        }
+        let name = tag
+            .trim_start_matches('/')
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        if tag.starts_with('/') {
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.as_str()),
+                "closing {name}"
+            );
+        } else {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "unclosed {stack:?}");
+}
+
+fn between<'a>(s: &'a str, open: &str, close: &str) -> &'a str {
+    let a = s.find(open).unwrap_or_else(|| panic!("{open} missing")) + open.len();
+    let b = s[a..].find(close).unwrap() + a;
+    &s[a..b]
+}
+
+#[test]
+fn wms_capabilities_list_the_layers_and_the_city() {
+    let meta = get("/api/meta").json();
+    let bbox: Vec<f64> = meta["bbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    for v in ["1.3.0", "1.1.1"] {
+        let r = get(&format!(
+            "/wms?SERVICE=WMS&VERSION={v}&REQUEST=GetCapabilities&category=inbraak"
+        ));
+        assert_eq!(r.status, 200);
+        let xml = r.text();
+        assert_well_formed(&xml);
+        for l in ["kde", "hotspots", "buurten"] {
+            assert!(xml.contains(&format!("<Name>{l}</Name>")), "{v} {l}");
+        }
+        assert!(xml.contains("EPSG:4326") && xml.contains("EPSG:3857"));
+        assert!(
+            xml.contains("category="),
+            "the filter is kept in the OnlineResource"
+        );
+        if v == "1.3.0" {
+            assert!(xml.contains("<WMS_Capabilities version=\"1.3.0\""));
+            let west: f64 = between(&xml, "<westBoundLongitude>", "<").parse().unwrap();
+            let north: f64 = between(&xml, "<northBoundLatitude>", "<").parse().unwrap();
+            assert_eq!(west, bbox[0]);
+            assert_eq!(north, bbox[3]);
+        } else {
+            assert!(xml.contains("<WMT_MS_Capabilities version=\"1.1.1\""));
+            let ll = between(&xml, "<LatLonBoundingBox", "/>");
+            let minx: f64 = between(ll, "minx=\"", "\"").parse().unwrap();
+            assert_eq!(minx, bbox[0]);
+        }
+    }
+    let r = get("/wms?SERVICE=WMS&REQUEST=DescribeLayer");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("OperationNotSupported"));
+    assert_well_formed(&r.text());
+}
+
+#[test]
+fn wms_getmap_equals_the_xyz_tile_and_reports_exceptions() {
+    let kde = library_kde();
+    let (_, i, j) = kde.raster.max().unwrap();
+    let (x, y) = kde.raster.cell_centre_m(i, j);
+    let (tile, px, py) = tile_and_pixel(14, x, y);
+    let xyz = decode_png(&get(&tile_path("kde", tile, "png")));
+    let (minx, miny, maxx, maxy) = tile.bounds_m();
+    let wms = decode_png(&get(&format!(
+        "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=kde&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=256&HEIGHT=256&FORMAT=image/png&TRANSPARENT=TRUE"
+    )));
+    assert_eq!(wms.rgba, xyz.rgba);
+    // EPSG:4326: 1.1.1 lon/lat and 1.3.0 lat/lon give the same image; the hot spot is where it should be.
+    let (lon0, lat0) = brandpunt::coords::web_mercator_to_wgs84(minx, miny);
+    let (lon1, lat1) = brandpunt::coords::web_mercator_to_wgs84(maxx, maxy);
+    let a = decode_png(&get(&format!(
+        "/wms?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS=kde&SRS=EPSG:4326&BBOX={lon0},{lat0},{lon1},{lat1}&WIDTH=256&HEIGHT=256&FORMAT=image/png&TRANSPARENT=TRUE"
+    )));
+    let b = decode_png(&get(&format!(
+        "/wms?service=wms&version=1.3.0&request=GetMap&layers=kde&crs=EPSG:4326&bbox={lat0},{lon0},{lat1},{lon1}&width=256&height=256&format=image/png&transparent=true"
+    )));
+    assert_eq!(a.rgba, b.rgba);
+    // Latitude is not linear in Mercator y, but within a zoom-14 tile the shift is below a few pixels.
+    let near = (py.saturating_sub(4)..(py + 5).min(256))
+        .flat_map(|r| (px.saturating_sub(4)..(px + 5).min(256)).map(move |c| (c, r)))
+        .map(|(c, r)| a.pixel(c, r)[3])
+        .max()
+        .unwrap();
+    assert!(near >= 225, "alpha {near}");
+    // Opaque white background without TRANSPARENT, far away from everything.
+    let far = decode_png(&get(
+        "/wms?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS=kde,hotspots,buurten&SRS=EPSG:4326&BBOX=-40,-10,-39,-9&WIDTH=64&HEIGHT=32&FORMAT=image/png",
+    ));
+    assert_eq!((far.width, far.height), (64, 32));
+    assert!(far.rgba.chunks(4).all(|p| p == [255, 255, 255, 255]));
+    // Exceptions.
+    let base = format!(
+        "/wms?SERVICE=WMS&REQUEST=GetMap&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=256&HEIGHT=256"
+    );
+    for (extra, code) in [
+        (
+            "&VERSION=1.3.0&CRS=EPSG:3857&FORMAT=image/png",
+            "MissingParameterValue",
+        ),
+        (
+            "&VERSION=1.3.0&CRS=EPSG:3857&FORMAT=image/png&LAYERS=nope",
+            "LayerNotDefined",
+        ),
+        (
+            "&VERSION=1.3.0&CRS=EPSG:28992&FORMAT=image/png&LAYERS=kde",
+            "InvalidCRS",
+        ),
+        (
+            "&VERSION=1.1.1&SRS=EPSG:28992&FORMAT=image/png&LAYERS=kde",
+            "InvalidSRS",
+        ),
+        (
+            "&VERSION=1.3.0&CRS=EPSG:3857&FORMAT=image/jpeg&LAYERS=kde",
+            "InvalidFormat",
+        ),
+        (
+            "&VERSION=1.3.0&CRS=EPSG:3857&FORMAT=image/png&LAYERS=kde&category=nope",
+            "InvalidParameterValue",
+        ),
+    ] {
+        let r = get(&format!("{base}{extra}"));
+        assert_eq!(r.status, 400, "{extra}");
+        let xml = r.text();
+        assert_well_formed(&xml);
+        assert!(xml.contains("<ServiceExceptionReport"), "{xml}");
+        assert!(xml.contains(&format!("code=\"{code}\"")), "{extra}: {xml}");
+    }
+    let r = get("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=kde&CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=5000&HEIGHT=10&FORMAT=image/png");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("InvalidParameterValue"));
+}
+
+#[test]
+fn tableau_tms_points_at_the_png_tiles() {
+    let r = get("/bi/tableau.tms?layer=hotspots&category=inbraak&bins=grid:200");
+    assert_eq!(r.status, 200);
+    let xml = r.text();
+    assert_well_formed(&xml);
+    assert!(xml.contains("<mapsource"));
+    let url = between(&xml, "url-format='", "'").replace("&amp;", "&");
+    let codes = brandpunt::category::expand_filter("inbraak").join(",");
+    assert_eq!(
+        url,
+        format!(
+            "{}/tiles/hotspots/{{Z}}/{{X}}/{{Y}}.png?category={codes}&bins=grid:200",
+            server().base
+        )
+    );
+    let port = server().base.rsplit(':').next().unwrap().to_string();
+    assert_eq!(between(&xml, "port='", "'"), port);
+    // The template works.
+    let kde = library_kde();
+    let (_, i, j) = kde.raster.max().unwrap();
+    let (x, y) = kde.raster.cell_centre_m(i, j);
+    let (tile, _, _) = tile_and_pixel(13, x, y);
+    let tile_url = url
+        .replace("{Z}", &tile.z.to_string())
+        .replace("{X}", &tile.x.to_string())
+        .replace("{Y}", &tile.y.to_string());
+    let img = decode_png(&get_url(&tile_url));
+    assert_eq!((img.width, img.height), (256, 256));
+    for (q, p) in [
+        ("layer=incidents", "layer"),
+        ("category=nope", "category"),
+        ("metric=x&layer=buurten", "metric"),
+    ] {
+        let r = get(&format!("/bi/tableau.tms?{q}"));
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["parameter"], p, "{q}");
+    }
+}
