@@ -456,7 +456,6 @@ impl Inbox {
 
     fn poll(&mut self, state: &AppState) {
         let candidates = scan_inbox(&self.dir);
-        let mut changed = false;
         let mut seen = HashMap::new();
         for c in candidates {
             let stable = self
@@ -464,21 +463,16 @@ impl Inbox {
                 .get(&c.path)
                 .is_some_and(|prev| *prev == (c.len, c.modified));
             if c.marked || stable {
-                changed |= self.process(state, &c);
+                self.process(state, &c);
             } else {
                 seen.insert(c.path.clone(), (c.len, c.modified));
             }
         }
         self.seen = seen;
-        if changed {
-            if let Err(e) = state.reload() {
-                tracing::error!(error = %e, "reload after an inbox delivery failed");
-            }
-        }
     }
 
-    /// Import one stable file and move it away; true when the store changed.
-    fn process(&self, state: &AppState, c: &Candidate) -> bool {
+    /// Import one stable file, make the data current, and move the file with its report away.
+    fn process(&self, state: &AppState, c: &Candidate) {
         let name = c
             .path
             .file_name()
@@ -527,6 +521,12 @@ impl Inbox {
                 (false, false, json!({"file": name, "error": e.to_string()}))
             }
         };
+        if changed {
+            // Make the data current before the file shows up in done/.
+            if let Err(e) = state.reload() {
+                tracing::error!(error = %e, "reload after an inbox delivery failed");
+            }
+        }
         let target = self.dir.join(if ok { "done" } else { "failed" });
         let taken =
             target.join(&name).exists() || target.join(format!("{stem}.rapport.csv")).exists();
@@ -565,7 +565,6 @@ impl Inbox {
         let marker = c.path.with_file_name(format!("{name}.done"));
         let _ = std::fs::remove_file(marker);
         tracing::info!(file = %name, source = %c.source, ok, "inbox delivery processed");
-        changed
     }
 }
 
