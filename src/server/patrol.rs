@@ -20,7 +20,7 @@
 
 use super::error::ApiError;
 use super::filter::Filter;
-use super::report::html_escape;
+use super::report::{fmt_nl, html_escape};
 use super::AppState;
 use crate::analysis::aoristic::{patrol_block_share, AoristicConfig, PatrolBlock};
 use crate::analysis::grid::BinId;
@@ -452,13 +452,13 @@ fn render_html(
     for (c, centre) in rows {
         body.push_str(&format!(
             "<tr><td class=\"num\">{}</td><td>{}<br><small>{:.5}, {:.5}</small></td><td>{}</td>\
-             <td class=\"num\">{:.1}</td><td class=\"num\">{}</td><td class=\"check\"></td></tr>\n",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"check\"></td></tr>\n",
             c.rank,
             html_escape(&cell_label(&c.cell)),
             centre[1],
             centre[0],
             html_escape(c.street.as_deref().unwrap_or("onbekend")),
-            c.score,
+            fmt_nl(c.score, 1),
             c.count
         ));
     }
@@ -495,9 +495,9 @@ small {{ color: #555; }}
 </style></head>
 <body>
 <h1>Surveillanceplanning {tenant}</h1>
-<p class="meta">Tijdsblok: <strong>{label}</strong> ({hours:.0} uur) &middot; cellen van {cell} m &middot; filter: {filter}<br>
+<p class="meta">Tijdsblok: <strong>{label}</strong> ({hours} uur) &middot; cellen van {cell} m &middot; filter: {filter}<br>
 Score = verwacht aantal incidenten in dit tijdsblok (aoristisch gewogen naar de tijdvensters van de incidenten);
-{used} incidenten gebruikt, totale score {total:.1}.</p>
+{used} incidenten gebruikt, totale score {total}.</p>
 <table>
 <thead><tr><th>Rang</th><th>Cel (lat, lon)</th><th>Straat</th><th>Score</th><th>Incidenten</th><th>Bezocht</th></tr></thead>
 <tbody>
@@ -507,11 +507,11 @@ Score = verwacht aantal incidenten in dit tijdsblok (aoristisch gewogen naar de 
 "#,
         tenant = html_escape(&snapshot.tenant_name),
         label = html_escape(&p.dutch_label()),
-        hours = result.hours,
+        hours = fmt_nl(result.hours, 0),
         cell = p.cell_m,
         filter = html_escape(&filter_text),
         used = result.used,
-        total = result.total_score,
+        total = fmt_nl(result.total_score, 1),
         body = body
     )
 }

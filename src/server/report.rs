@@ -351,7 +351,8 @@ fn dutch_month(d: NaiveDate) -> String {
     format!("{} {}", DUTCH_MONTHS[d.month0() as usize], d.year())
 }
 
-fn fmt_nl(v: f64, decimals: usize) -> String {
+/// A number with a decimal comma (Dutch), e.g. `3,5`.
+pub fn fmt_nl(v: f64, decimals: usize) -> String {
     format!("{v:.decimals$}").replace('.', ",")
 }
 
