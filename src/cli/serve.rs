@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Seconds between checks for changes committed by other processes.
     #[arg(long, default_value_t = 1.0)]
     pub poll_seconds: f64,
+    /// Inbox folder for automated deliveries (SFTP drop): files are imported when stable and moved to
+    /// `done/` or `failed/` with their report; a sub-folder name is the source (default `politie`).
+    #[arg(long, env = "BRANDPUNT_INBOX")]
+    pub inbox: Option<PathBuf>,
 }
 
 pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -35,6 +39,7 @@ pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").exists()));
     config.cors_origins = args.cors_origins;
     config.poll_interval = std::time::Duration::from_secs_f64(args.poll_seconds);
+    config.inbox = args.inbox;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -11,11 +11,14 @@
 //! [`error`] (JSON errors).
 
 pub mod areas;
+pub mod deliveries;
 pub mod error;
 pub mod filter;
 pub mod hotspots;
 pub mod ops;
+pub mod patrol;
 pub mod raster;
+pub mod report;
 pub mod snapshot;
 pub mod tiles;
 pub mod wms;
@@ -46,6 +49,10 @@ pub struct ServerConfig {
     pub poll_interval: Duration,
     /// Entries in the tile cache.
     pub tile_cache_entries: usize,
+    /// Inbox folder for automated deliveries (`serve --inbox DIR`, see [`deliveries`]); `None` = no inbox.
+    pub inbox: Option<PathBuf>,
+    /// Largest accepted upload (`POST /api/deliveries`), bytes.
+    pub max_upload_bytes: u64,
 }
 
 impl ServerConfig {
@@ -58,6 +65,8 @@ impl ServerConfig {
             cors_origins: vec![],
             poll_interval: Duration::from_secs(1),
             tile_cache_entries: 200_000,
+            inbox: None,
+            max_upload_bytes: deliveries::DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -175,6 +184,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(tiles::routes())
         .merge(hotspots::routes())
         .merge(wms::routes())
+        .merge(patrol::routes())
+        .merge(report::routes())
+        .merge(deliveries::routes())
         .with_state(state.clone());
     if let Some(dir) = &state.config.web_dir {
         let index = dir.join("index.html");
@@ -240,6 +252,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         .await
         .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
     spawn_change_watcher(state.clone())?;
+    deliveries::spawn_inbox(&state)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;

@@ -190,6 +190,7 @@ const OPENAPI_BASE: &str = include_str!("openapi/base.json");
 const OPENAPI_FRAGMENTS: &[&str] = &[
     // One line per endpoint group: include_str!("openapi/NAME.json"),
     include_str!("openapi/raster.json"),
+    include_str!("openapi/operations.json"),
 ];
 
 /// The assembled OpenAPI 3 document.

@@ -1,0 +1,636 @@
+//! Automated deliveries: `POST /api/deliveries` (multipart upload) and the inbox folder (`serve --inbox DIR`).
+//! Both run the same importer as `brandpunt import incidents` ([`crate::import::incidents::import_incident_file`])
+//! and make the new data current at once ([`AppState::reload`]): tiles and statistics show a delivery as soon as
+//! it is committed.
+//!
+//! # Upload
+//! `POST /api/deliveries`, `multipart/form-data` with the parts `file` (the delivery, CSV or XLSX; its file name
+//! is kept), `source` (e.g. `politie`) and optionally `mapping` (a column-mapping TOML text, as for
+//! `brandpunt import incidents --mapping`). The upload is streamed to a temporary file first; a body larger than
+//! [`super::ServerConfig::max_upload_bytes`] (default 64 MB) is refused with 413. Answer 200 with the import
+//! summary (`inserted`, `replaced`, `unchanged`, `rejected`, ... in `outcome` and at the top level) and `rows`:
+//! every rejected or unlocated row with `line`, `registration`, `column`, `reason`, `outcome`. A file that is
+//! not an incident delivery at all (unreadable, missing columns, bad mapping) gives 400 naming `file` or
+//! `mapping`, and nothing is stored. Delivering the same file twice changes nothing (`already_imported`).
+//!
+//! # Inbox
+//! With `serve --inbox DIR` a background thread looks at `DIR` every [`super::ServerConfig::poll_interval`]
+//! (at least 200 ms):
+//! - files directly in `DIR` are deliveries of source `politie`; files in a sub-folder `DIR/NAME/` of source
+//!   `NAME` (e.g. `DIR/handhaving/meldingen.csv`). A `mapping.toml` in that folder is used as the column mapping
+//!   for its files.
+//! - a file is imported once it is stable: its size and modification time are unchanged between two
+//!   consecutive polls. A sender that wants immediate, explicit hand-over writes a marker `FILE.done` (empty)
+//!   after `FILE`; then the file is imported at the next poll and the marker removed. Files whose names begin
+//!   with `.` or end in `.part`, `.filepart`, `.tmp` or `.done` are never imported (upload in progress).
+//! - afterwards the file is moved to `DIR/done/` (at least one row stored, or the same file was delivered
+//!   before) or `DIR/failed/` (unreadable file, or every row rejected), together with its report
+//!   `STEM.rapport.csv` (rows that did not make it, or the reason the file failed) and `STEM.json` (the import
+//!   summary). When a name is taken there, the moved files get a time prefix `YYYYMMDDTHHMMSS-`.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::area_index::{AreaIndex, AreaPolygon};
+use crate::geocode::{BagAddress, GeocodeIndexBuilder};
+use crate::import::incidents::{
+    import_incident_file, IncidentImportError, IncidentImportOptions, IncidentImportSummary,
+    Locator,
+};
+use crate::import::mapping::Mapping;
+use crate::import::report::{write_report, ReportEntry};
+use crate::store::{AreaLevel, SqliteStore, Store};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Default limit of an upload: 64 MB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 * 1024 * 1024;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    // The size limit is enforced while streaming (from the configuration), not by axum's fixed default.
+    Router::new().route(
+        "/api/deliveries",
+        post(upload).layer(DefaultBodyLimit::disable()),
+    )
+}
+
+/// One row of the import report as answered by the API.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct ReportRow {
+    pub line: u64,
+    pub registration: Option<String>,
+    pub column: Option<String>,
+    pub reason: String,
+    /// `rejected`, `not_located` or `ambiguous`.
+    pub outcome: String,
+}
+
+/// Read an import report CSV (the format of [`crate::import::report`]) back into rows.
+pub fn read_report(path: &Path) -> Result<Vec<ReportRow>, std::io::Error> {
+    let bytes = std::fs::read(path)?;
+    let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(std::io::Error::other)?;
+        let field = |k: usize| rec.get(k).unwrap_or_default().to_string();
+        let opt = |k: usize| Some(field(k)).filter(|s| !s.is_empty());
+        rows.push(ReportRow {
+            line: field(0).parse().unwrap_or(0),
+            registration: opt(1),
+            column: opt(2),
+            reason: field(3),
+            outcome: field(4),
+        });
+    }
+    Ok(rows)
+}
+
+/// Import one incident delivery file into `store` for `tenant`/`source`, building the locator (BAG geocoder,
+/// buurt index) from the store as `brandpunt import incidents` does; the report goes to `report_path`.
+pub fn import_delivery(
+    store: &mut SqliteStore,
+    tenant: &str,
+    source: &str,
+    mapping: Option<Mapping>,
+    file: &Path,
+    report_path: &Path,
+) -> Result<IncidentImportSummary, IncidentImportError> {
+    let buurten = store.areas(AreaLevel::Buurt, None)?;
+    let areas = AreaIndex::build(
+        buurten
+            .into_iter()
+            .map(|a| AreaPolygon {
+                buurtcode: a.code,
+                wijkcode: a.wijkcode.unwrap_or_default(),
+                gemeentecode: a.gemeentecode,
+                geometry: a.geometry,
+            })
+            .collect(),
+    );
+    let mut builder = GeocodeIndexBuilder::new();
+    store.for_each_address(&mut |a| {
+        builder.push(&BagAddress {
+            bag_id: &a.bag_id,
+            street: &a.street,
+            street_short: a.street_short.as_deref(),
+            huisnummer: a.huisnummer,
+            huisletter: a.huisletter.as_deref(),
+            toevoeging: a.toevoeging.as_deref(),
+            postcode: a.postcode.as_deref(),
+            woonplaats: &a.woonplaats,
+            x_m: a.x_m,
+            y_m: a.y_m,
+        });
+        Ok(())
+    })?;
+    let geocoder = builder.finish();
+    let buurtcodes = areas.areas().iter().map(|a| a.buurtcode.clone()).collect();
+    let locator = Locator {
+        geocoder: &geocoder,
+        areas: &areas,
+        buurtcodes,
+    };
+    import_incident_file(
+        store,
+        &locator,
+        file,
+        &IncidentImportOptions {
+            tenant: tenant.to_string(),
+            source: source.to_string(),
+            mapping,
+            report_path: Some(report_path.to_path_buf()),
+        },
+    )
+}
+
+/// Did the import store anything (or was the file delivered before)?
+fn stored_something(s: &IncidentImportSummary) -> bool {
+    let o = &s.outcome;
+    o.already_imported || o.inserted + o.replaced + o.unchanged > 0
+}
+
+/// A source name: 1..=64 characters, letters, digits, `-`, `_`, `.` or space.
+pub fn valid_source(source: &str) -> bool {
+    let s = source.trim();
+    !s.is_empty()
+        && s.chars().count() <= 64
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+}
+
+/// A file name safe to create in our own directory (no path parts).
+fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim_start_matches('.').trim().to_string();
+    if cleaned.is_empty() {
+        "levering.csv".to_string()
+    } else {
+        cleaned
+    }
+}
+
+/// A private temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir, std::io::Error> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!(
+            "brandpunt-upload-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(format!("upload te groot: {}", e.body_text()))
+    } else {
+        ApiError::bad(format!("ongeldige multipart-body: {}", e.body_text()))
+    }
+}
+
+/// `POST /api/deliveries` (see the module docs).
+async fn upload(
+    State(state): State<Arc<AppState>>,
+    mut multipart: Multipart,
+) -> Result<Response, ApiError> {
+    let dir = TempDir::new().map_err(ApiError::internal)?;
+    let limit = state.config.max_upload_bytes;
+    let mut total: u64 = 0;
+    let mut file: Option<PathBuf> = None;
+    let mut source: Option<String> = None;
+    let mut mapping_text: Option<String> = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "file" => {
+                let file_name = safe_file_name(field.file_name().unwrap_or("levering.csv"));
+                let path = dir.0.join(&file_name);
+                let mut out = std::fs::File::create(&path).map_err(ApiError::internal)?;
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    total += chunk.len() as u64;
+                    if total > limit {
+                        return Err(ApiError::TooLarge(format!(
+                            "upload groter dan {} MB",
+                            limit / (1024 * 1024)
+                        )));
+                    }
+                    out.write_all(&chunk).map_err(ApiError::internal)?;
+                }
+                out.flush().map_err(ApiError::internal)?;
+                file = Some(path);
+            }
+            "source" | "mapping" => {
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                total += bytes.len() as u64;
+                if total > limit {
+                    return Err(ApiError::TooLarge(format!(
+                        "upload groter dan {} MB",
+                        limit / (1024 * 1024)
+                    )));
+                }
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| ApiError::param(&name, "geen geldige UTF-8-tekst"))?;
+                if name == "source" {
+                    source = Some(text.trim().to_string());
+                } else {
+                    mapping_text = Some(text);
+                }
+            }
+            other => {
+                return Err(ApiError::param(
+                    other,
+                    format!("onbekend veld '{other}' (verwacht: file, source, mapping)"),
+                ))
+            }
+        }
+    }
+    let file = file.ok_or_else(|| ApiError::param("file", "het bestand ('file') ontbreekt"))?;
+    let source = source
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::param("source", "de bron ('source') ontbreekt"))?;
+    if !valid_source(&source) {
+        return Err(ApiError::param(
+            "source",
+            format!("ongeldige bron '{source}' (letters, cijfers, -, _, .; hoogstens 64 tekens)"),
+        ));
+    }
+    let mapping = match &mapping_text {
+        Some(t) => Some(
+            Mapping::from_toml_str("mapping", t)
+                .map_err(|e| ApiError::param("mapping", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let st = state.clone();
+    let prefix = format!("{}/", dir.0.display());
+    let report_path = dir.0.join("rapport.csv");
+    let (summary, rows) = tokio::task::spawn_blocking(
+        move || -> Result<(IncidentImportSummary, Vec<ReportRow>), ApiError> {
+            let tenant = st.config.tenant.clone();
+            let result = st.with_store(|store| {
+                import_delivery(store, &tenant, &source, mapping, &file, &report_path)
+            });
+            let summary = match result {
+                Ok(s) => s,
+                Err(IncidentImportError::Delivery(e)) => {
+                    let parameter = match e {
+                        crate::import::delivery::DeliveryError::Mapping { .. } => "mapping",
+                        _ => "file",
+                    };
+                    return Err(ApiError::param(
+                        parameter,
+                        e.to_string().replace(&prefix, ""),
+                    ));
+                }
+                Err(e) => return Err(ApiError::internal(e)),
+            };
+            let rows = read_report(&report_path).map_err(ApiError::internal)?;
+            if !summary.outcome.already_imported {
+                st.reload().map_err(ApiError::internal)?;
+            }
+            Ok((summary, rows))
+        },
+    )
+    .await
+    .map_err(ApiError::internal)??;
+    drop(dir);
+    let mut body = serde_json::to_value(&summary).map_err(ApiError::internal)?;
+    if let Some(obj) = body.as_object_mut() {
+        let o = &summary.outcome;
+        obj.remove("report_path");
+        obj.insert("inserted".into(), json!(o.inserted));
+        obj.insert("replaced".into(), json!(o.replaced));
+        obj.insert("unchanged".into(), json!(o.unchanged));
+        obj.insert("already_imported".into(), json!(o.already_imported));
+        obj.insert("rows".into(), json!(rows));
+        obj.insert("generation".into(), json!(state.snapshot().generation));
+    }
+    Ok(Json(body).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Inbox
+
+/// Start the inbox thread when [`super::ServerConfig::inbox`] is set (creates `done/` and `failed/`).
+pub fn spawn_inbox(state: &Arc<AppState>) -> Result<(), std::io::Error> {
+    let Some(dir) = state.config.inbox.clone() else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir.join("done"))?;
+    std::fs::create_dir_all(dir.join("failed"))?;
+    std::fs::create_dir_all(dir.join(WORK_DIR))?;
+    let state = state.clone();
+    std::thread::Builder::new()
+        .name("brandpunt-inbox".into())
+        .spawn(move || {
+            let mut inbox = Inbox::new(dir);
+            let interval = state.config.poll_interval.max(Duration::from_millis(200));
+            loop {
+                inbox.poll(&state);
+                std::thread::sleep(interval);
+            }
+        })?;
+    tracing::info!("inbox active");
+    Ok(())
+}
+
+const WORK_DIR: &str = ".brandpunt";
+
+/// A file waiting in the inbox.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    pub path: PathBuf,
+    pub source: String,
+    /// `mapping.toml` of its folder, when present.
+    pub mapping: Option<PathBuf>,
+    /// A `.done` marker exists.
+    pub marked: bool,
+    pub len: u64,
+    pub modified: Option<SystemTime>,
+}
+
+fn ignored_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    name.starts_with('.')
+        || [".part", ".filepart", ".tmp", ".done"]
+            .iter()
+            .any(|s| lower.ends_with(s))
+        || lower == "mapping.toml"
+}
+
+/// The files currently in the inbox (see the module docs for the conventions), sorted by path.
+pub fn scan_inbox(dir: &Path) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let scan_folder = |folder: &Path, source: &str, out: &mut Vec<Candidate>| {
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return;
+        };
+        let mapping = Some(folder.join("mapping.toml")).filter(|m| m.is_file());
+        for e in entries.flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().to_string();
+            let Ok(meta) = e.metadata() else { continue };
+            if !meta.is_file() || ignored_name(&name) {
+                continue;
+            }
+            let marked = folder.join(format!("{name}.done")).exists();
+            out.push(Candidate {
+                path,
+                source: source.to_string(),
+                mapping: mapping.clone(),
+                marked,
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            });
+        }
+    };
+    scan_folder(dir, "politie", &mut out);
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if e.path().is_dir()
+                && !name.starts_with('.')
+                && name != "done"
+                && name != "failed"
+                && valid_source(&name)
+            {
+                scan_folder(&e.path(), &name, &mut out);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+struct Inbox {
+    dir: PathBuf,
+    /// Size and modification time seen at the previous poll.
+    seen: HashMap<PathBuf, (u64, Option<SystemTime>)>,
+}
+
+impl Inbox {
+    fn new(dir: PathBuf) -> Inbox {
+        Inbox {
+            dir,
+            seen: HashMap::new(),
+        }
+    }
+
+    fn poll(&mut self, state: &AppState) {
+        let candidates = scan_inbox(&self.dir);
+        let mut seen = HashMap::new();
+        for c in candidates {
+            let stable = self
+                .seen
+                .get(&c.path)
+                .is_some_and(|prev| *prev == (c.len, c.modified));
+            if c.marked || stable {
+                self.process(state, &c);
+            } else {
+                seen.insert(c.path.clone(), (c.len, c.modified));
+            }
+        }
+        self.seen = seen;
+    }
+
+    /// Import one stable file, make the data current, and move the file with its report away.
+    fn process(&self, state: &AppState, c: &Candidate) {
+        let name = c
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let stem = c
+            .path
+            .file_stem()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "levering".into());
+        let work_report = self.dir.join(WORK_DIR).join(format!("{stem}.rapport.csv"));
+        let mapping = match &c.mapping {
+            Some(m) => Mapping::from_toml_file(m).map(Some),
+            None => Ok(None),
+        };
+        let result = match mapping {
+            Ok(mapping) => state.with_store(|store| {
+                import_delivery(
+                    store,
+                    &state.config.tenant,
+                    &c.source,
+                    mapping,
+                    &c.path,
+                    &work_report,
+                )
+            }),
+            Err(e) => Err(IncidentImportError::Delivery(e)),
+        };
+        let (ok, changed, summary_json) = match &result {
+            Ok(s) => (
+                stored_something(s),
+                !s.outcome.already_imported,
+                serde_json::to_value(s).unwrap_or_default(),
+            ),
+            Err(e) => {
+                let entry = ReportEntry {
+                    line: 0,
+                    registration: None,
+                    column: None,
+                    reason: e.to_string(),
+                    outcome: "rejected",
+                };
+                if let Err(w) = write_report(&work_report, &[entry]) {
+                    tracing::error!(error = %w, "cannot write the inbox report");
+                }
+                (false, false, json!({"file": name, "error": e.to_string()}))
+            }
+        };
+        if changed {
+            // Make the data current before the file shows up in done/.
+            if let Err(e) = state.reload() {
+                tracing::error!(error = %e, "reload after an inbox delivery failed");
+            }
+        }
+        let target = self.dir.join(if ok { "done" } else { "failed" });
+        let taken =
+            target.join(&name).exists() || target.join(format!("{stem}.rapport.csv")).exists();
+        let prefix = if taken {
+            format!("{}-", chrono::Local::now().format("%Y%m%dT%H%M%S"))
+        } else {
+            String::new()
+        };
+        let moves = [
+            (c.path.clone(), target.join(format!("{prefix}{name}"))),
+            (
+                work_report,
+                target.join(format!("{prefix}{stem}.rapport.csv")),
+            ),
+        ];
+        for (from, to) in moves {
+            if let Err(e) = std::fs::rename(&from, &to) {
+                tracing::error!(error = %e, from = %from.display(), "inbox: cannot move");
+            }
+        }
+        let report_final = target.join(format!("{prefix}{stem}.rapport.csv"));
+        let mut summary_json = summary_json;
+        if let Some(o) = summary_json.as_object_mut() {
+            o.insert(
+                "report_path".into(),
+                json!(report_final.display().to_string()),
+            );
+        }
+        let summary_path = target.join(format!("{prefix}{stem}.json"));
+        if let Err(e) = std::fs::write(
+            &summary_path,
+            serde_json::to_vec_pretty(&summary_json).unwrap_or_default(),
+        ) {
+            tracing::error!(error = %e, "inbox: cannot write the summary");
+        }
+        let marker = c.path.with_file_name(format!("{name}.done"));
+        let _ = std::fs::remove_file(marker);
+        tracing::info!(file = %name, source = %c.source, ok, "inbox delivery processed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_and_sources_are_sanitised() {
+        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_file_name("C:\\x\\week 30.csv"), "week 30.csv");
+        assert_eq!(safe_file_name(".."), "levering.csv");
+        assert!(valid_source("politie"));
+        assert!(valid_source("handhaving-oost"));
+        assert!(!valid_source(""));
+        assert!(!valid_source("a/b"));
+        assert!(ignored_name("x.csv.part"));
+        assert!(ignored_name(".hidden.csv"));
+        assert!(!ignored_name("week.csv"));
+    }
+
+    #[test]
+    fn inbox_scan_finds_sources_and_markers() {
+        let dir = TempDir::new().unwrap();
+        let d = &dir.0;
+        std::fs::create_dir_all(d.join("handhaving")).unwrap();
+        std::fs::create_dir_all(d.join("done")).unwrap();
+        std::fs::write(d.join("week.csv"), "a").unwrap();
+        std::fs::write(d.join("week.csv.done"), "").unwrap();
+        std::fs::write(d.join("upload.csv.part"), "a").unwrap();
+        std::fs::write(d.join("handhaving/m.csv"), "ab").unwrap();
+        std::fs::write(d.join("handhaving/mapping.toml"), "").unwrap();
+        std::fs::write(d.join("done/old.csv"), "a").unwrap();
+        let c = scan_inbox(d);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[0].source, "handhaving");
+        assert_eq!(c[0].mapping, Some(d.join("handhaving/mapping.toml")));
+        assert_eq!(c[0].len, 2);
+        assert!(!c[0].marked);
+        assert_eq!(c[1].source, "politie");
+        assert!(c[1].marked);
+        assert_eq!(c[1].mapping, None);
+    }
+
+    #[test]
+    fn report_csv_round_trips() {
+        let dir = TempDir::new().unwrap();
+        let p = dir.0.join("r.csv");
+        let entries = vec![ReportEntry {
+            line: 7,
+            registration: Some("PL-1".into()),
+            column: Some("Pleegdatum begin".into()),
+            reason: "geen datum; \"31-02\"".into(),
+            outcome: "rejected",
+        }];
+        write_report(&p, &entries).unwrap();
+        let rows = read_report(&p).unwrap();
+        assert_eq!(
+            rows,
+            vec![ReportRow {
+                line: 7,
+                registration: Some("PL-1".into()),
+                column: Some("Pleegdatum begin".into()),
+                reason: "geen datum; \"31-02\"".into(),
+                outcome: "rejected".into(),
+            }]
+        );
+    }
+}
