@@ -10,8 +10,11 @@
 //! TileJSON), [`areas`] (area list, statistics, custom areas), [`ops`] (health, readiness, metrics, request log),
 //! [`error`] (JSON errors).
 
+pub mod analysis_api;
 pub mod areas;
+pub mod compare;
 pub mod error;
+pub mod export;
 pub mod filter;
 pub mod ops;
 pub mod snapshot;
@@ -170,6 +173,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/meta", get(areas::meta))
         .merge(areas::routes())
         .merge(tiles::routes())
+        .merge(
+            analysis_api::routes()
+                .merge(compare::routes())
+                .merge(export::routes()),
+        )
         .with_state(state.clone());
     if let Some(dir) = &state.config.web_dir {
         let index = dir.join("index.html");

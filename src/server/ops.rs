@@ -189,6 +189,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 const OPENAPI_BASE: &str = include_str!("openapi/base.json");
 const OPENAPI_FRAGMENTS: &[&str] = &[
     // One line per endpoint group: include_str!("openapi/NAME.json"),
+    include_str!("openapi/analysis.json"),
 ];
 
 /// The assembled OpenAPI 3 document.
