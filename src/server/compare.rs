@@ -13,9 +13,8 @@
 //! window begins in the period; CBS levels by buurt, custom areas by point in polygon), so counts equal
 //! `/api/areas/{code}/stats`.
 //!
-//! Intervention: target `R` = the target area's counts; buffer `D` = located incidents whose point lies inside
-//! the target's geometry buffered by `buffer_m` metres (`geo`'s buffer, round joins) but not inside the target
-//! itself; control `C` = the control area's counts. "Before" is the comparison period, "after" the period;
+//! Intervention: target `R` = the target area's counts; buffer `D` = located incidents whose point lies within
+//! `buffer_m` metres (Euclidean distance in RD) of the target's geometry but not inside it; control `C` = the control area's counts. "Before" is the comparison period, "after" the period;
 //! the result is [`crate::analysis::compare::weighted_displacement_quotient`] (methods.md).
 //!
 //! Errors: 400 naming the field (`areas`, `category`, `from`, `vs_to`, `intervention.buffer_m`, ...), 404 for an
@@ -34,11 +33,11 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use chrono::NaiveDate;
-use geo::{BoundingRect, Buffer, Contains};
+use geo::{BoundingRect, Contains, Distance, Euclidean};
 use geo_types::{MultiPolygon, Point};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/api/compare", post(compare))
@@ -316,47 +315,33 @@ fn count_area(s: &Snapshot, idx: u32, req: &Request, union: &Filter) -> AreaResu
     r
 }
 
-/// The target's geometry buffered by `buffer_m` (RD metres), cached per generation.
-fn buffered(state: &AppState, s: &Snapshot, target: u32, buffer_m: f64) -> Arc<MultiPolygon<f64>> {
-    type C = quick_cache::sync::Cache<(u64, String), Arc<MultiPolygon<f64>>>;
-    static CACHE: OnceLock<C> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| C::new(256));
-    let key = (
-        s.generation,
-        format!("{}|{}|{}", server_key(state), target, buffer_m.to_bits()),
-    );
-    if let Some(g) = cache.get(&key) {
-        return g;
-    }
-    let g = Arc::new(s.area(target).geometry_rd.buffer(buffer_m));
-    cache.insert(key, g.clone());
-    g
-}
-
-/// (before, after) counts in the buffer ring around the target.
+/// (before, after) counts in the buffer ring: located incidents within `buffer_m` metres (Euclidean distance in
+/// RD) of the target but not inside it.
 fn ring_counts(
     s: &Snapshot,
-    ring: &MultiPolygon<f64>,
     target: &MultiPolygon<f64>,
+    buffer_m: f64,
     req: &Request,
     union: &Filter,
 ) -> (u64, u64) {
-    let Some(bbox) = ring.bounding_rect() else {
+    let Some(bbox) = target.bounding_rect() else {
         return (0, 0);
     };
+    let (x0, y0) = (bbox.min().x - buffer_m, bbox.min().y - buffer_m);
+    let (x1, y1) = (bbox.max().x + buffer_m, bbox.max().y + buffer_m);
     let (mut before, mut after) = (0, 0);
     for inc in &s.incidents {
         if !inc.has_point()
-            || inc.x_m < bbox.min().x
-            || inc.x_m > bbox.max().x
-            || inc.y_m < bbox.min().y
-            || inc.y_m > bbox.max().y
+            || inc.x_m < x0
+            || inc.x_m > x1
+            || inc.y_m < y0
+            || inc.y_m > y1
             || !union.matches(inc)
         {
             continue;
         }
         let p = Point::new(inc.x_m, inc.y_m);
-        if !ring.contains(&p) || target.contains(&p) {
+        if target.contains(&p) || Euclidean.distance(target, &p) > buffer_m {
             continue;
         }
         if in_period(inc.begin_min, req.vs_period) {
@@ -369,7 +354,7 @@ fn ring_counts(
     (before, after)
 }
 
-fn compute(state: &AppState, s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
+fn compute(s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
     let lo = req.period.0.min(req.vs_period.0);
     let hi = req.period.1.max(req.vs_period.1);
     let union = req.filter.with_period(s, Some(lo), Some(hi));
@@ -404,8 +389,7 @@ fn compute(state: &AppState, s: &Snapshot, req: &Request) -> Result<Value, ApiEr
         Some(iv) => {
             let t = count_area(s, iv.target, req, &union);
             let c = count_area(s, iv.control, req, &union);
-            let ring = buffered(state, s, iv.target, iv.buffer_m);
-            let (db, da) = ring_counts(s, &ring, &s.area(iv.target).geometry_rd, req, &union);
+            let (db, da) = ring_counts(s, &s.area(iv.target).geometry_rd, iv.buffer_m, req, &union);
             let counts = WdqCounts {
                 target_before: t.vs_count,
                 target_after: t.count,
@@ -455,6 +439,5 @@ async fn compare(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Resp
             .as_ref()
             .map(|i| (i.target, i.buffer_m.to_bits(), i.control)),
     );
-    let st = state.clone();
-    cached_json(s.generation, key, move || compute(&st, &s, &req)).await
+    cached_json(s.generation, key, move || compute(&s, &req)).await
 }

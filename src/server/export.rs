@@ -9,9 +9,10 @@
 //!
 //! - GeoJSON: a FeatureCollection of MultiPolygons (`application/geo+json`).
 //! - TopoJSON: a Topology with one GeometryCollection object named after the level (`buurten`, `wijken`,
-//!   `gemeenten`, `custom`), quantized (`transform`, 1e5 steps per axis, delta-encoded arcs). Arcs are NOT
-//!   shared: every ring is one arc (valid TopoJSON that Power BI's Shape Map reads; shared borders are stored
-//!   twice). Rings that collapse under quantization to fewer than 4 positions are dropped.
+//!   `gemeenten`, `custom`), quantized (`transform`, 1e5 steps per axis, delta-encoded arcs) with shared arcs:
+//!   rings are cut at junctions and a border between two areas is stored once (referenced reversed, `~i`, by
+//!   the second area), as `topojson-server` does; Power BI's Shape Map reads it. Rings that collapse under
+//!   quantization to fewer than 4 positions are dropped (a polygon whose exterior collapses too).
 //! - CSV: UTF-8, comma-separated, columns `code,name,level,count,inhabitants,rate,prev_count,change,wkt` with a
 //!   WKT `MULTIPOLYGON` (for Power BI reference layers).
 //!
@@ -246,12 +247,15 @@ fn topojson_body(rows: &[Row], level: Level) -> Value {
     let n = TOPOJSON_QUANTIZATION - 1.0;
     let sx = if b[2] > b[0] { (b[2] - b[0]) / n } else { 1.0 };
     let sy = if b[3] > b[1] { (b[3] - b[1]) / n } else { 1.0 };
-    let mut arcs: Vec<Value> = Vec::new();
-    let mut geometries = Vec::with_capacity(rows.len());
+    // Quantize every ring (dropping repeated positions and rings that collapse to fewer than 4 positions; a
+    // polygon whose exterior collapses is dropped), then cut the rings into shared arcs.
+    let mut flat: Vec<Vec<(i64, i64)>> = Vec::new();
+    // Per row, per polygon: indices into `flat`.
+    let mut layout: Vec<Vec<Vec<usize>>> = Vec::with_capacity(rows.len());
     for r in rows {
-        let mut polys: Vec<Value> = Vec::new();
+        let mut polys = Vec::new();
         for poly in r.rings.iter() {
-            let mut rings_idx: Vec<Value> = Vec::new();
+            let mut idx = Vec::new();
             for (k, ring) in poly.iter().enumerate() {
                 let mut q: Vec<(i64, i64)> = Vec::with_capacity(ring.len());
                 for &(x, y) in ring {
@@ -263,36 +267,56 @@ fn topojson_body(rows: &[Row], level: Level) -> Value {
                         q.push(p);
                     }
                 }
+                if q.first() != q.last() {
+                    if let Some(&p0) = q.first() {
+                        q.push(p0);
+                    }
+                }
                 if q.len() < 4 {
                     if k == 0 {
-                        break; // the exterior collapsed: drop the polygon
+                        break;
                     }
                     continue;
                 }
-                let mut prev = (0i64, 0i64);
-                let arc: Vec<Value> = q
-                    .iter()
+                idx.push(flat.len());
+                flat.push(q);
+            }
+            if !idx.is_empty() {
+                polys.push(idx);
+            }
+        }
+        layout.push(polys);
+    }
+    let (arcs, refs) = shared_arcs(&flat);
+    let arcs: Vec<Value> = arcs
+        .iter()
+        .map(|arc| {
+            let mut prev = (0i64, 0i64);
+            Value::Array(
+                arc.iter()
                     .map(|&(x, y)| {
                         let d = json!([x - prev.0, y - prev.1]);
                         prev = (x, y);
                         d
                     })
-                    .collect();
-                rings_idx.push(json!(arcs.len()));
-                arcs.push(Value::Array(arc));
-            }
-            if !rings_idx.is_empty() {
-                polys.push(Value::Array(
-                    rings_idx.into_iter().map(|i| json!([i])).collect(),
-                ));
-            }
-        }
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut geometries = Vec::with_capacity(rows.len());
+    for (r, polys) in rows.iter().zip(&layout) {
         let mut g = Map::new();
         if polys.is_empty() {
             g.insert("type".into(), json!(null));
         } else {
             g.insert("type".into(), json!("MultiPolygon"));
-            g.insert("arcs".into(), Value::Array(polys));
+            g.insert(
+                "arcs".into(),
+                json!(polys
+                    .iter()
+                    .map(|p| p.iter().map(|&k| refs[k].clone()).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()),
+            );
         }
         g.insert("id".into(), json!(r.code));
         g.insert("properties".into(), r.properties());
@@ -310,6 +334,74 @@ fn topojson_body(rows: &[Row], level: Level) -> Value {
         "objects": objects,
         "arcs": arcs,
     })
+}
+
+/// Cut closed quantized rings (first == last, at least 4 positions) into arcs shared between rings, as TopoJSON
+/// does: a junction is a position that occurs with different (unordered) neighbour pairs; rings are cut at
+/// junctions, a ring without junctions is one closed arc (rotated to start at its smallest position), and an
+/// arc equal to an earlier one reversed is referenced as `!i` (`-i - 1`). Returns the arcs (absolute positions)
+/// and per ring its arc references; stitching the referenced arcs (dropping the first position of every arc after
+/// the first) gives back the ring, possibly rotated.
+fn shared_arcs(rings: &[Vec<(i64, i64)>]) -> (Vec<Vec<(i64, i64)>>, Vec<Vec<i64>>) {
+    type P = (i64, i64);
+    let open = |r: &[P]| -> Vec<P> { r[..r.len().saturating_sub(1)].to_vec() };
+    let mut neighbours: HashMap<P, (P, P)> = HashMap::new();
+    let mut junctions: std::collections::HashSet<P> = std::collections::HashSet::new();
+    for r in rings {
+        let o = open(r);
+        let m = o.len();
+        for k in 0..m {
+            let (a, c) = (o[(k + m - 1) % m], o[(k + 1) % m]);
+            let pair = if a <= c { (a, c) } else { (c, a) };
+            match neighbours.get(&o[k]) {
+                Some(prev) if *prev != pair => {
+                    junctions.insert(o[k]);
+                }
+                Some(_) => {}
+                None => {
+                    neighbours.insert(o[k], pair);
+                }
+            }
+        }
+    }
+    let mut arcs: Vec<Vec<P>> = Vec::new();
+    let mut index: HashMap<Vec<P>, usize> = HashMap::new();
+    let mut reference = |arc: Vec<P>, arcs: &mut Vec<Vec<P>>| -> i64 {
+        if let Some(&i) = index.get(&arc) {
+            return i as i64;
+        }
+        let rev: Vec<P> = arc.iter().rev().copied().collect();
+        if let Some(&i) = index.get(&rev) {
+            return -(i as i64) - 1;
+        }
+        index.insert(arc.clone(), arcs.len());
+        arcs.push(arc);
+        (arcs.len() - 1) as i64
+    };
+    let mut refs = Vec::with_capacity(rings.len());
+    for r in rings {
+        let o = open(r);
+        let m = o.len();
+        let cuts: Vec<usize> = (0..m).filter(|&k| junctions.contains(&o[k])).collect();
+        let mut ring_refs = Vec::new();
+        if cuts.is_empty() {
+            let start = (0..m).min_by_key(|&k| o[k]).unwrap_or(0);
+            let arc: Vec<P> = (0..=m).map(|k| o[(start + k) % m]).collect();
+            ring_refs.push(reference(arc, &mut arcs));
+        } else {
+            for (c, &from) in cuts.iter().enumerate() {
+                let to = if c + 1 < cuts.len() {
+                    cuts[c + 1]
+                } else {
+                    cuts[0] + m
+                };
+                let arc: Vec<P> = (from..=to).map(|k| o[k % m]).collect();
+                ring_refs.push(reference(arc, &mut arcs));
+            }
+        }
+        refs.push(ring_refs);
+    }
+    (arcs, refs)
 }
 
 fn wkt(rings: &Rings) -> String {
@@ -484,5 +576,65 @@ mod tests {
              ((5.5 5, 6 5, 6 6, 5.5 5)))"
         );
         assert_eq!(wkt(&vec![]), "MULTIPOLYGON EMPTY");
+    }
+
+    fn stitch(arcs: &[Vec<(i64, i64)>], refs: &[i64]) -> Vec<(i64, i64)> {
+        let mut out: Vec<(i64, i64)> = Vec::new();
+        for &r in refs {
+            let mut a = if r >= 0 {
+                arcs[r as usize].clone()
+            } else {
+                let mut a = arcs[(-r - 1) as usize].clone();
+                a.reverse();
+                a
+            };
+            if !out.is_empty() {
+                assert_eq!(out.last(), a.first(), "arcs connect");
+                a.remove(0);
+            }
+            out.extend(a);
+        }
+        out
+    }
+
+    /// Same cyclic sequence of positions (closed rings, any rotation).
+    fn same_ring(a: &[(i64, i64)], b: &[(i64, i64)]) -> bool {
+        let (a, b) = (&a[..a.len() - 1], &b[..b.len() - 1]);
+        a.len() == b.len()
+            && (0..a.len()).any(|s| (0..a.len()).all(|k| a[(s + k) % a.len()] == b[k]))
+    }
+
+    #[test]
+    fn neighbouring_squares_share_their_common_edge() {
+        // Two unit squares side by side (both counter-clockwise) and a separate island.
+        let left = vec![(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)];
+        let right = vec![(1, 0), (2, 0), (2, 1), (1, 1), (1, 0)];
+        let island = vec![(5, 5), (6, 5), (6, 6), (5, 5)];
+        let rings = vec![left.clone(), right.clone(), island.clone()];
+        let (arcs, refs) = shared_arcs(&rings);
+        for (ring, r) in rings.iter().zip(&refs) {
+            let s = stitch(&arcs, r);
+            assert_eq!(s.first(), s.last());
+            assert!(same_ring(ring, &s), "{ring:?} vs {s:?}");
+        }
+        // The shared edge (1,0)-(1,1) is one arc, used forward by one square and reversed by the other.
+        let edge: Vec<usize> = arcs
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.len() == 2 && a.contains(&(1, 0)) && a.contains(&(1, 1)))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(edge.len(), 1);
+        let i = edge[0] as i64;
+        let uses: Vec<i64> = refs
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&r| r == i || r == -i - 1)
+            .collect();
+        assert_eq!(uses.len(), 2);
+        assert_ne!(uses[0], uses[1]);
+        // left: shared edge + the rest; right: the same; island: one closed arc.
+        assert_eq!(arcs.len(), 4);
     }
 }
