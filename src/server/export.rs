@@ -336,13 +336,16 @@ fn topojson_body(rows: &[Row], level: Level) -> Value {
     })
 }
 
+/// Quantized positions of a ring or an arc.
+type QuantizedRing = Vec<(i64, i64)>;
+
 /// Cut closed quantized rings (first == last, at least 4 positions) into arcs shared between rings, as TopoJSON
 /// does: a junction is a position that occurs with different (unordered) neighbour pairs; rings are cut at
 /// junctions, a ring without junctions is one closed arc (rotated to start at its smallest position), and an
 /// arc equal to an earlier one reversed is referenced as `!i` (`-i - 1`). Returns the arcs (absolute positions)
 /// and per ring its arc references; stitching the referenced arcs (dropping the first position of every arc after
 /// the first) gives back the ring, possibly rotated.
-fn shared_arcs(rings: &[Vec<(i64, i64)>]) -> (Vec<Vec<(i64, i64)>>, Vec<Vec<i64>>) {
+fn shared_arcs(rings: &[QuantizedRing]) -> (Vec<QuantizedRing>, Vec<Vec<i64>>) {
     type P = (i64, i64);
     let open = |r: &[P]| -> Vec<P> { r[..r.len().saturating_sub(1)].to_vec() };
     let mut neighbours: HashMap<P, (P, P)> = HashMap::new();
