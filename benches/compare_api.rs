@@ -94,7 +94,19 @@ fn fixture() -> Fixture {
         v.into_iter().rev().map(|(_, c)| c).collect()
     };
     let areas: Vec<String> = busiest("buurt").into_iter().take(5).collect();
-    let control = busiest("wijk").into_iter().last().unwrap_or_default();
+    // Control: the busiest wijk that does not hold the target buurt (it has incidents in both periods).
+    let target_wijk = get("/api/areas?level=buurt")
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|b| b["code"].as_str() == areas.first().map(String::as_str))
+                .and_then(|b| b["wijkcode"].as_str().map(str::to_string))
+        })
+        .unwrap_or_default();
+    let control = busiest("wijk")
+        .into_iter()
+        .find(|w| *w != target_wijk)
+        .unwrap_or_default();
     Fixture {
         _dir: dir,
         base,
