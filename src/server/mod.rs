@@ -10,9 +10,12 @@
 //! TileJSON), [`areas`] (area list, statistics, custom areas), [`ops`] (health, readiness, metrics, request log),
 //! [`error`] (JSON errors).
 
+pub mod analysis_api;
 pub mod areas;
+pub mod compare;
 pub mod deliveries;
 pub mod error;
+pub mod export;
 pub mod filter;
 pub mod hotspots;
 pub mod ops;
@@ -187,6 +190,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(patrol::routes())
         .merge(report::routes())
         .merge(deliveries::routes())
+        .merge(
+            analysis_api::routes()
+                .merge(compare::routes())
+                .merge(export::routes()),
+        )
         .with_state(state.clone());
     if let Some(dir) = &state.config.web_dir {
         let index = dir.join("index.html");

@@ -191,6 +191,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     // One line per endpoint group: include_str!("openapi/NAME.json"),
     include_str!("openapi/raster.json"),
     include_str!("openapi/operations.json"),
+    include_str!("openapi/analysis.json"),
 ];
 
 /// The assembled OpenAPI 3 document.

@@ -1,0 +1,486 @@
+//! Area analysis endpoints: `GET /api/areas/{code}/timeseries?step=week|month`, `/hour-of-week` (aoristic) and
+//! `/profile` (phenomenon profile against BAG attributes). Every endpoint takes the common filters and works for
+//! every level, custom areas (`custom:ID`) included.
+//!
+//! - Time series: incidents of the area matching the filter counted per ISO week (Monday start, label
+//!   `2024-W36`) or calendar month (label `2024-09`) by the day their window begins (the same rule as the
+//!   filters and `/stats`, so the buckets sum to the area's count), zero-filled over the filter's period (the
+//!   data's first/last day when `from`/`to` are absent). The first and last bucket may be partial: `days` says
+//!   how many of its days lie inside the period.
+//! - Hour of week: [`crate::analysis::aoristic::time_profile`] of the area's filtered incidents (default 7-day
+//!   window limit): 168 slots (Monday 00:00 first), 7 days, 24 hours and the used/excluded counts.
+//! - Profile: [`crate::analysis::profile::phenomenon_profile`] of the BAG addresses (bag id) of the area's
+//!   filtered incidents against all addresses of the area (CBS levels: by the address's buurt; custom areas: the
+//!   address point inside the polygon). Addresses and the incidents' bag ids are read from the store once per
+//!   snapshot generation and cached.
+//!
+//! Results are computed in `spawn_blocking` and cached by (generation, server, area, filter, parameters).
+
+use super::error::ApiError;
+use super::filter::Filter;
+use super::snapshot::{Level, Snapshot};
+use super::AppState;
+use crate::analysis::aoristic::{time_profile, AoristicConfig};
+use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
+use crate::analysis::Event;
+use crate::store::{IncidentFilter, Store};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{Datelike, Months, NaiveDate};
+use geo::{BoundingRect, Contains};
+use geo_types::Point;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/areas/{code}/timeseries", get(timeseries))
+        .route("/api/areas/{code}/hour-of-week", get(hour_of_week))
+        .route("/api/areas/{code}/profile", get(profile))
+}
+
+/// Cache of finished JSON bodies, keyed by (generation, server identity + request).
+type BodyCache = quick_cache::sync::Cache<(u64, String), Bytes>;
+
+pub(crate) fn body_cache() -> &'static BodyCache {
+    static C: OnceLock<BodyCache> = OnceLock::new();
+    C.get_or_init(|| BodyCache::new(2048))
+}
+
+/// The part of a cache key that tells servers in one process apart (tests, benches run several).
+pub(crate) fn server_key(state: &AppState) -> String {
+    format!(
+        "{:p}|{}|{}",
+        state as *const AppState,
+        state.config.db.display(),
+        state.config.tenant
+    )
+}
+
+/// A cached JSON body as a response.
+pub(crate) fn json_body(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Serve `key` from the body cache, else compute it with `f` in a blocking task and cache it.
+pub(crate) async fn cached_json(
+    generation: u64,
+    key: String,
+    f: impl FnOnce() -> Result<Value, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let cache_key = (generation, key);
+    if let Some(b) = body_cache().get(&cache_key) {
+        return Ok(json_body(b));
+    }
+    let value = tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)??;
+    let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
+    body_cache().insert(cache_key, bytes.clone());
+    Ok(json_body(bytes))
+}
+
+/// Step of a time series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// ISO weeks, Monday to Sunday.
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+impl Step {
+    /// Parse `week`/`month` (also Dutch `week`/`maand`); the error names `parameter`.
+    pub fn parse(parameter: &str, value: &str) -> Result<Step, ApiError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "week" => Ok(Step::Week),
+            "month" | "maand" => Ok(Step::Month),
+            other => Err(ApiError::param(
+                parameter,
+                format!("onbekende stap '{other}': week of month"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Week => "week",
+            Step::Month => "month",
+        }
+    }
+
+    /// First day of the bucket holding `d`.
+    pub fn bucket_start(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Step::Week => d - chrono::Days::new(u64::from(d.weekday().num_days_from_monday())),
+            Step::Month => d.with_day(1).unwrap_or(d),
+        }
+    }
+
+    /// Label of the bucket starting at `start`: `2024-W36` (ISO week) or `2024-09`.
+    pub fn label(self, start: NaiveDate) -> String {
+        match self {
+            Step::Week => start.format("%G-W%V").to_string(),
+            Step::Month => start.format("%Y-%m").to_string(),
+        }
+    }
+
+    fn next(self, start: NaiveDate) -> Option<NaiveDate> {
+        match self {
+            Step::Week => start.checked_add_days(chrono::Days::new(7)),
+            Step::Month => start.checked_add_months(Months::new(1)),
+        }
+    }
+}
+
+/// Zero-filled buckets over the days `from..=to`.
+#[derive(Clone, Debug)]
+pub struct Buckets {
+    pub step: Step,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Bucket starts (the first may lie before `from`).
+    pub starts: Vec<NaiveDate>,
+    pub counts: Vec<u64>,
+}
+
+impl Buckets {
+    pub fn new(step: Step, from: NaiveDate, to: NaiveDate) -> Buckets {
+        let mut starts = Vec::new();
+        let mut s = step.bucket_start(from);
+        while s <= to {
+            starts.push(s);
+            match step.next(s) {
+                Some(n) => s = n,
+                None => break,
+            }
+        }
+        let counts = vec![0; starts.len()];
+        Buckets {
+            step,
+            from,
+            to,
+            starts,
+            counts,
+        }
+    }
+
+    /// Count one incident that began on `day` (ignored outside the period).
+    pub fn add(&mut self, day: NaiveDate) {
+        if day < self.from || day > self.to {
+            return;
+        }
+        let k = self.starts.partition_point(|s| *s <= day);
+        if let Some(c) = k.checked_sub(1).and_then(|k| self.counts.get_mut(k)) {
+            *c += 1;
+        }
+    }
+
+    /// `[{"period","start","days","count"}]`.
+    pub fn to_json(&self) -> Value {
+        Value::Array(
+            self.starts
+                .iter()
+                .zip(&self.counts)
+                .map(|(&start, &count)| {
+                    let end = self
+                        .step
+                        .next(start)
+                        .and_then(|n| n.pred_opt())
+                        .unwrap_or(start)
+                        .min(self.to);
+                    let days = (end - start.max(self.from)).num_days() + 1;
+                    json!({
+                        "period": self.step.label(start),
+                        "start": start,
+                        "days": days,
+                        "count": count,
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+pub(crate) fn find_area(s: &Snapshot, code: &str) -> Result<u32, ApiError> {
+    s.area_index(code)
+        .ok_or_else(|| ApiError::NotFound(format!("onbekend gebied '{code}'")))
+}
+
+/// `GET /api/areas/{code}/timeseries?step=week|month` (+filters).
+async fn timeseries(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let s = state.snapshot();
+    let idx = find_area(&s, &code)?;
+    let filter = Filter::parse(&params, &s)?;
+    let step = match params.get("step") {
+        Some(v) => Step::parse("step", v)?,
+        None => Step::Month,
+    };
+    let key = format!(
+        "{}|ts|{}|{}|{}",
+        server_key(&state),
+        code,
+        filter.key(),
+        step.as_str()
+    );
+    let generation = s.generation;
+    cached_json(generation, key, move || {
+        let a = s.area(idx);
+        let (from, to, series) = match filter.period(&s) {
+            Some((from, to)) => {
+                let mut b = Buckets::new(step, from, to);
+                for k in s.incidents_in(idx, &filter) {
+                    b.add(s.incidents[k as usize].begin().date());
+                }
+                (Some(from), Some(to), b.to_json())
+            }
+            None => (None, None, json!([])),
+        };
+        Ok(json!({
+            "code": a.code,
+            "name": a.name,
+            "step": step.as_str(),
+            "from": from,
+            "to": to,
+            "series": series,
+        }))
+    })
+    .await
+}
+
+/// `GET /api/areas/{code}/hour-of-week` (+filters): aoristic weights.
+async fn hour_of_week(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let s = state.snapshot();
+    let idx = find_area(&s, &code)?;
+    let filter = Filter::parse(&params, &s)?;
+    let key = format!("{}|how|{}|{}", server_key(&state), code, filter.key());
+    cached_json(s.generation, key, move || {
+        let a = s.area(idx);
+        let events: Vec<Event> = s
+            .incidents_in(idx, &filter)
+            .into_iter()
+            .map(|k| {
+                let inc = &s.incidents[k as usize];
+                Event {
+                    x_m: inc.x_m,
+                    y_m: inc.y_m,
+                    begin: Some(inc.begin()),
+                    end: Some(inc.end()),
+                    weight: 1.0,
+                }
+            })
+            .collect();
+        let p = time_profile(&events, &AoristicConfig::default()).map_err(ApiError::internal)?;
+        Ok(json!({
+            "code": a.code,
+            "name": a.name,
+            "slots": p.hour_of_week,
+            "day_of_week": p.day_of_week,
+            "hour_of_day": p.hour_of_day,
+            "counts": p.counts,
+        }))
+    })
+    .await
+}
+
+/// One BAG address as the profile needs it.
+struct AddressEntry {
+    attrs: AddressAttrs,
+    buurtcode: Option<String>,
+    x_m: f64,
+    y_m: f64,
+}
+
+/// The store data the snapshot does not hold: addresses and the incidents' bag ids.
+struct ProfileData {
+    addresses: Vec<AddressEntry>,
+    bag_ids: HashMap<i64, String>,
+}
+
+type ProfileDataCache = quick_cache::sync::Cache<(u64, String), Arc<ProfileData>>;
+
+fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiError> {
+    static C: OnceLock<ProfileDataCache> = OnceLock::new();
+    let cache = C.get_or_init(|| ProfileDataCache::new(4));
+    let key = (s.generation, server_key(state));
+    if let Some(d) = cache.get(&key) {
+        return Ok(d);
+    }
+    let tenant = state.config.tenant.clone();
+    let data = state.with_store(|store| -> Result<ProfileData, crate::store::StoreError> {
+        let mut addresses = Vec::new();
+        store.for_each_address(&mut |a| {
+            addresses.push(AddressEntry {
+                attrs: AddressAttrs {
+                    address_id: a.bag_id.clone(),
+                    bouwjaar: a.bouwjaar,
+                    gebruiksdoelen: a
+                        .gebruiksdoel
+                        .as_deref()
+                        .map(|g| g.split(',').map(|s| s.trim().to_string()).collect())
+                        .unwrap_or_default(),
+                    oppervlakte_m2: a.oppervlakte_m2.map(|v| v as f64),
+                },
+                buurtcode: a.buurtcode.clone(),
+                x_m: a.x_m,
+                y_m: a.y_m,
+            });
+            Ok(())
+        })?;
+        let bag_ids = store
+            .incidents(&IncidentFilter {
+                tenant,
+                ..Default::default()
+            })?
+            .into_iter()
+            .filter_map(|i| i.bag_id.map(|b| (i.id, b)))
+            .collect();
+        Ok(ProfileData { addresses, bag_ids })
+    })?;
+    let data = Arc::new(data);
+    cache.insert(key, data.clone());
+    Ok(data)
+}
+
+/// Is the address in area `idx`? CBS levels by the address's buurt, custom areas by its point.
+fn address_in_area(s: &Snapshot, idx: u32, a: &AddressEntry) -> bool {
+    let area = s.area(idx);
+    if area.level == Level::Custom {
+        return area.geometry_rd.bounding_rect().is_some_and(|b| {
+            a.x_m >= b.min().x && a.x_m <= b.max().x && a.y_m >= b.min().y && a.y_m <= b.max().y
+        }) && area.geometry_rd.contains(&Point::new(a.x_m, a.y_m));
+    }
+    let Some(buurt) = a.buurtcode.as_deref().and_then(|c| s.area_index(c)) else {
+        return false;
+    };
+    let b = s.area(buurt);
+    match area.level {
+        Level::Buurt => buurt == idx,
+        Level::Wijk => b.wijkcode.as_deref() == Some(area.code.as_str()),
+        _ => b.gemeentecode.as_deref() == Some(area.code.as_str()),
+    }
+}
+
+/// `GET /api/areas/{code}/profile` (+filters, `confidence`, default 0.95): phenomenon profile.
+async fn profile(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let s = state.snapshot();
+    let idx = find_area(&s, &code)?;
+    let filter = Filter::parse(&params, &s)?;
+    let confidence = match params.get("confidence") {
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|c| *c > 0.0 && *c < 1.0)
+            .ok_or_else(|| {
+                ApiError::param(
+                    "confidence",
+                    format!("'{v}' is geen betrouwbaarheid tussen 0 en 1 (bijv. 0.95)"),
+                )
+            })?,
+        None => 0.95,
+    };
+    let key = format!(
+        "{}|profile|{}|{}|{}",
+        server_key(&state),
+        code,
+        filter.key(),
+        confidence
+    );
+    let st = state.clone();
+    cached_json(s.generation, key, move || {
+        let data = profile_data(&st, &s)?;
+        let addresses: Vec<AddressAttrs> = data
+            .addresses
+            .iter()
+            .filter(|a| address_in_area(&s, idx, a))
+            .map(|a| a.attrs.clone())
+            .collect();
+        let incidents = s.incidents_in(idx, &filter);
+        let ids: Vec<&str> = incidents
+            .iter()
+            .filter_map(|&k| data.bag_ids.get(&s.incidents[k as usize].id))
+            .map(String::as_str)
+            .collect();
+        let p = phenomenon_profile(&addresses, &ids, confidence)
+            .map_err(|e| ApiError::param("confidence", e.to_string()))?;
+        let a = s.area(idx);
+        let mut v = serde_json::to_value(&p).map_err(ApiError::internal)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("code".into(), json!(a.code));
+            o.insert("name".into(), json!(a.name));
+            o.insert("incidents".into(), json!(incidents.len()));
+            o.insert(
+                "incidents_without_address".into(),
+                json!(incidents.len() - ids.len()),
+            );
+            o.insert("confidence".into(), json!(confidence));
+        }
+        Ok(v)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn weekly_buckets_start_on_monday_and_carry_iso_labels() {
+        // 2024-09-04 is a Wednesday; ISO week 36 of 2024 starts Monday 2024-09-02.
+        let mut b = Buckets::new(Step::Week, d("2024-09-04"), d("2024-09-30"));
+        assert_eq!(b.starts[0], d("2024-09-02"));
+        assert_eq!(b.starts.len(), 5);
+        assert_eq!(Step::Week.label(b.starts[0]), "2024-W36");
+        // 2024-12-30 belongs to ISO week 1 of 2025.
+        assert_eq!(Step::Week.label(d("2024-12-30")), "2025-W01");
+        b.add(d("2024-09-08")); // Sunday: still week 36
+        b.add(d("2024-09-09")); // Monday: week 37
+        b.add(d("2024-09-03")); // before the period: ignored
+        assert_eq!(b.counts, vec![1, 1, 0, 0, 0]);
+        let j = b.to_json();
+        assert_eq!(j[0]["days"], 5);
+        assert_eq!(j[4]["days"], 1);
+    }
+
+    #[test]
+    fn monthly_buckets_cover_the_period_zero_filled() {
+        let mut b = Buckets::new(Step::Month, d("2024-01-15"), d("2024-04-01"));
+        assert_eq!(
+            b.starts,
+            vec![
+                d("2024-01-01"),
+                d("2024-02-01"),
+                d("2024-03-01"),
+                d("2024-04-01")
+            ]
+        );
+        b.add(d("2024-02-29"));
+        b.add(d("2024-04-01"));
+        assert_eq!(b.counts, vec![0, 1, 0, 1]);
+        assert_eq!(b.to_json()[1]["period"], "2024-02");
+        assert_eq!(b.to_json()[1]["days"], 29);
+        assert!(Step::parse("step", "day").is_err());
+    }
+}

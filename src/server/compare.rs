@@ -1,0 +1,443 @@
+//! `POST /api/compare`: areas over two periods, with an optional intervention evaluation (WDQ).
+//!
+//! Body (JSON): `{"areas": ["BU...", "custom:3"], "category": "inbraak" | ["1.1.1", ...], "source": ...,
+//! "from", "to", "vs_from", "vs_to", "step": "week"|"month", "intervention": {"target", "buffer_m", "control"}}`.
+//! `categories` is accepted for `category`. `from`/`to` default to the data's first/last day, `vs_from`/`vs_to`
+//! to the equally long period just before. `step` (series) defaults to `week` for periods up to 92 days, else
+//! `month`.
+//!
+//! Per area: `count` (period), `vs_count` (comparison period), `rate` per 1,000 inhabitants in the period (null
+//! when unknown), and the change as [`crate::analysis::compare::rate_ratio`] with the period lengths in days as
+//! exposures (`rate_ratio` null when `vs_count` = 0, `ci_high` null when unbounded, `p`), the zero-filled
+//! `series` of the period and `vs_series` of the comparison period. Counting follows the filters (incidents whose
+//! window begins in the period; CBS levels by buurt, custom areas by point in polygon), so counts equal
+//! `/api/areas/{code}/stats`.
+//!
+//! Intervention: target `R` = the target area's counts; buffer `D` = located incidents whose point lies within
+//! `buffer_m` metres (Euclidean distance in RD) of the target's geometry but not inside it; control `C` = the control area's counts. "Before" is the comparison period, "after" the period;
+//! the result is [`crate::analysis::compare::weighted_displacement_quotient`] (methods.md).
+//!
+//! Errors: 400 naming the field (`areas`, `category`, `from`, `vs_to`, `intervention.buffer_m`, ...), 404 for an
+//! unknown area. Responses are cached per (generation, body).
+
+use super::analysis_api::{cached_json, find_area, server_key, Buckets, Step};
+use super::error::ApiError;
+use super::filter::{parse_date, Filter};
+use super::snapshot::{day_start_minutes, Snapshot};
+use super::tiles::rate_per_1000;
+use super::AppState;
+use crate::analysis::compare::{rate_ratio, weighted_displacement_quotient, WdqCounts};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use chrono::NaiveDate;
+use geo::{BoundingRect, Contains, Distance, Euclidean};
+use geo_types::{MultiPolygon, Point};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/api/compare", post(compare))
+}
+
+/// Most areas in one request.
+pub const MAX_AREAS: usize = 50;
+/// Largest intervention buffer, metres.
+pub const MAX_BUFFER_M: f64 = 5_000.0;
+
+/// A validated compare request.
+#[derive(Clone, Debug)]
+struct Request {
+    areas: Vec<u32>,
+    filter: Filter,
+    vs_filter: Filter,
+    period: (NaiveDate, NaiveDate),
+    vs_period: (NaiveDate, NaiveDate),
+    step: Step,
+    intervention: Option<Intervention>,
+}
+
+#[derive(Clone, Debug)]
+struct Intervention {
+    target: u32,
+    buffer_m: f64,
+    control: u32,
+}
+
+fn text_list(field: &str, v: &Value) -> Result<String, ApiError> {
+    match v {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str().map(str::to_string).ok_or_else(|| {
+                    ApiError::param(field, format!("'{field}' moet een lijst van teksten zijn"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(",")),
+        _ => Err(ApiError::param(
+            field,
+            format!("'{field}' moet een tekst of een lijst van teksten zijn"),
+        )),
+    }
+}
+
+fn date_field(o: &Map<String, Value>, field: &str) -> Result<Option<NaiveDate>, ApiError> {
+    match o.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => parse_date(field, s).map(Some),
+        Some(_) => Err(ApiError::param(
+            field,
+            format!("'{field}' moet een datum (JJJJ-MM-DD) als tekst zijn"),
+        )),
+    }
+}
+
+fn code_field(o: &Map<String, Value>, field: &str, path: &str) -> Result<String, ApiError> {
+    o.get(field)
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::param(path, format!("'{path}' ontbreekt of is geen gebiedscode")))
+}
+
+fn parse_request(s: &Snapshot, body: &[u8]) -> Result<Request, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::param("body", format!("de body is geen geldige JSON: {e}")))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| ApiError::param("body", "de body moet een JSON-object zijn"))?;
+    let codes: Vec<String> = match o.get("areas") {
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|i| {
+                i.as_str().map(|c| c.trim().to_string()).ok_or_else(|| {
+                    ApiError::param("areas", "'areas' moet een lijst van gebiedscodes zijn")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(ApiError::param(
+                "areas",
+                "'areas' moet een niet-lege lijst van gebiedscodes zijn",
+            ))
+        }
+    };
+    if codes.len() > MAX_AREAS {
+        return Err(ApiError::param(
+            "areas",
+            format!(
+                "hoogstens {MAX_AREAS} gebieden per vergelijking ({})",
+                codes.len()
+            ),
+        ));
+    }
+    // Categories and sources as query-style parameters, so the filter's validation and messages apply.
+    let mut params: HashMap<String, String> = HashMap::new();
+    let category = match (o.get("category"), o.get("categories")) {
+        (Some(c), _) => text_list("category", c)?,
+        (None, Some(c)) => text_list("categories", c)?,
+        (None, None) => String::new(),
+    };
+    params.insert("category".into(), category);
+    if let Some(src) = o.get("source") {
+        params.insert("source".into(), text_list("source", src)?);
+    }
+    let from = date_field(o, "from")?;
+    let to = date_field(o, "to")?;
+    let vs_from = date_field(o, "vs_from")?;
+    let vs_to = date_field(o, "vs_to")?;
+    let base = Filter::parse(&params, s)?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(ApiError::param(
+                "to",
+                format!("'to' ({t}) ligt voor 'from' ({f})"),
+            ));
+        }
+    }
+    if let (Some(f), Some(t)) = (vs_from, vs_to) {
+        if f > t {
+            return Err(ApiError::param(
+                "vs_to",
+                format!("'vs_to' ({t}) ligt voor 'vs_from' ({f})"),
+            ));
+        }
+    }
+    let filter = base.with_period(s, from, to);
+    let period = filter
+        .period(s)
+        .ok_or_else(|| ApiError::param("from", "er zijn geen incidenten; geef 'from' en 'to'"))?;
+    if period.0 > period.1 {
+        return Err(ApiError::param(
+            "from",
+            format!("de periode {} - {} is leeg", period.0, period.1),
+        ));
+    }
+    let vs_period = match (vs_from, vs_to) {
+        (Some(f), Some(t)) => (f, t),
+        (None, None) => {
+            let prev = filter.previous(s).ok_or_else(|| {
+                ApiError::param("vs_from", "geen vergelijkingsperiode te bepalen")
+            })?;
+            prev.period(s)
+                .ok_or_else(|| ApiError::param("vs_from", "geen vergelijkingsperiode te bepalen"))?
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::param(
+                "vs_from",
+                "'vs_from' ontbreekt (naast 'vs_to')",
+            ))
+        }
+        (Some(_), None) => {
+            return Err(ApiError::param(
+                "vs_to",
+                "'vs_to' ontbreekt (naast 'vs_from')",
+            ))
+        }
+    };
+    let vs_filter = base.with_period(s, Some(vs_period.0), Some(vs_period.1));
+    let step = match o.get("step") {
+        None | Some(Value::Null) => {
+            if (period.1 - period.0).num_days() < 92 {
+                Step::Week
+            } else {
+                Step::Month
+            }
+        }
+        Some(Value::String(v)) => Step::parse("step", v)?,
+        Some(_) => {
+            return Err(ApiError::param(
+                "step",
+                "'step' moet 'week' of 'month' zijn",
+            ))
+        }
+    };
+    let intervention = match o.get("intervention") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(iv)) => {
+            let target = code_field(iv, "target", "intervention.target")?;
+            let control = code_field(iv, "control", "intervention.control")?;
+            let buffer_m = iv
+                .get("buffer_m")
+                .and_then(Value::as_f64)
+                .filter(|b| b.is_finite() && *b > 0.0 && *b <= MAX_BUFFER_M)
+                .ok_or_else(|| {
+                    ApiError::param(
+                        "intervention.buffer_m",
+                        format!("'buffer_m' moet een getal in meters zijn, groter dan 0 en hoogstens {MAX_BUFFER_M}"),
+                    )
+                })?;
+            Some((target, buffer_m, control))
+        }
+        Some(_) => {
+            return Err(ApiError::param(
+                "intervention",
+                "'intervention' moet een object {target, buffer_m, control} zijn",
+            ))
+        }
+    };
+    // Unknown areas: 404 after the body is known to be well-formed.
+    let areas = codes
+        .iter()
+        .map(|c| find_area(s, c))
+        .collect::<Result<Vec<u32>, _>>()?;
+    let intervention = match intervention {
+        Some((target, buffer_m, control)) => {
+            let target = find_area(s, &target)?;
+            let control = find_area(s, &control)?;
+            if target == control {
+                return Err(ApiError::param(
+                    "intervention.control",
+                    "het controlegebied moet een ander gebied zijn dan het doelgebied",
+                ));
+            }
+            Some(Intervention {
+                target,
+                buffer_m,
+                control,
+            })
+        }
+        None => None,
+    };
+    Ok(Request {
+        areas,
+        filter,
+        vs_filter,
+        period,
+        vs_period,
+        step,
+        intervention,
+    })
+}
+
+fn days(p: (NaiveDate, NaiveDate)) -> f64 {
+    ((p.1 - p.0).num_days() + 1) as f64
+}
+
+fn in_period(begin_min: i64, p: (NaiveDate, NaiveDate)) -> bool {
+    let end = p.1.succ_opt().map(day_start_minutes).unwrap_or(i64::MAX);
+    begin_min >= day_start_minutes(p.0) && begin_min < end
+}
+
+/// Counts and series of one area in both periods (one scan of the area's incidents).
+struct AreaResult {
+    count: u64,
+    vs_count: u64,
+    series: Buckets,
+    vs_series: Buckets,
+}
+
+fn count_area(s: &Snapshot, idx: u32, req: &Request, union: &Filter) -> AreaResult {
+    let mut r = AreaResult {
+        count: 0,
+        vs_count: 0,
+        series: Buckets::new(req.step, req.period.0, req.period.1),
+        vs_series: Buckets::new(req.step, req.vs_period.0, req.vs_period.1),
+    };
+    for k in s.incidents_in(idx, union) {
+        let inc = &s.incidents[k as usize];
+        if in_period(inc.begin_min, req.period) {
+            r.count += 1;
+            r.series.add(inc.begin().date());
+        }
+        if in_period(inc.begin_min, req.vs_period) {
+            r.vs_count += 1;
+            r.vs_series.add(inc.begin().date());
+        }
+    }
+    r
+}
+
+/// (before, after) counts in the buffer ring: located incidents within `buffer_m` metres (Euclidean distance in
+/// RD) of the target but not inside it.
+fn ring_counts(
+    s: &Snapshot,
+    target: &MultiPolygon<f64>,
+    buffer_m: f64,
+    req: &Request,
+    union: &Filter,
+) -> (u64, u64) {
+    let Some(bbox) = target.bounding_rect() else {
+        return (0, 0);
+    };
+    let (x0, y0) = (bbox.min().x - buffer_m, bbox.min().y - buffer_m);
+    let (x1, y1) = (bbox.max().x + buffer_m, bbox.max().y + buffer_m);
+    let (mut before, mut after) = (0, 0);
+    for inc in &s.incidents {
+        if !inc.has_point()
+            || inc.x_m < x0
+            || inc.x_m > x1
+            || inc.y_m < y0
+            || inc.y_m > y1
+            || !union.matches(inc)
+        {
+            continue;
+        }
+        let p = Point::new(inc.x_m, inc.y_m);
+        if target.contains(&p) || Euclidean.distance(target, &p) > buffer_m {
+            continue;
+        }
+        if in_period(inc.begin_min, req.vs_period) {
+            before += 1;
+        }
+        if in_period(inc.begin_min, req.period) {
+            after += 1;
+        }
+    }
+    (before, after)
+}
+
+fn compute(s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
+    let lo = req.period.0.min(req.vs_period.0);
+    let hi = req.period.1.max(req.vs_period.1);
+    let union = req.filter.with_period(s, Some(lo), Some(hi));
+    let (exp, vs_exp) = (days(req.period), days(req.vs_period));
+    let mut areas = Vec::with_capacity(req.areas.len());
+    for &idx in &req.areas {
+        let a = s.area(idx);
+        let r = count_area(s, idx, req, &union);
+        let rr = rate_ratio(r.count, exp, r.vs_count, vs_exp, 0.95).map_err(ApiError::internal)?;
+        let rate = a
+            .inhabitants
+            .filter(|&i| i > 0)
+            .map(|i| rate_per_1000(u32::try_from(r.count).unwrap_or(u32::MAX), i));
+        areas.push(json!({
+            "code": a.code,
+            "name": a.name,
+            "level": a.level.as_str(),
+            "count": r.count,
+            "vs_count": r.vs_count,
+            "inhabitants": a.inhabitants,
+            "rate": rate,
+            "rate_ratio": rr.ratio,
+            "ci_low": rr.ci_lower,
+            "ci_high": rr.ci_upper,
+            "p": rr.p_value,
+            "series": r.series.to_json(),
+            "vs_series": r.vs_series.to_json(),
+        }));
+    }
+    let wdq = match &req.intervention {
+        None => Value::Null,
+        Some(iv) => {
+            let t = count_area(s, iv.target, req, &union);
+            let c = count_area(s, iv.control, req, &union);
+            let (db, da) = ring_counts(s, &s.area(iv.target).geometry_rd, iv.buffer_m, req, &union);
+            let counts = WdqCounts {
+                target_before: t.vs_count,
+                target_after: t.count,
+                buffer_before: db,
+                buffer_after: da,
+                control_before: c.vs_count,
+                control_after: c.count,
+            };
+            let w = weighted_displacement_quotient(counts).map_err(|e| {
+                ApiError::param(
+                    "intervention.control",
+                    format!("het controlegebied moet in beide perioden incidenten hebben ({e})"),
+                )
+            })?;
+            let mut v = serde_json::to_value(&w).map_err(ApiError::internal)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("target".into(), json!(s.area(iv.target).code));
+                o.insert("control".into(), json!(s.area(iv.control).code));
+                o.insert("buffer_m".into(), json!(iv.buffer_m));
+            }
+            v
+        }
+    };
+    Ok(json!({
+        "period": {"from": req.period.0, "to": req.period.1, "days": exp},
+        "vs_period": {"from": req.vs_period.0, "to": req.vs_period.1, "days": vs_exp},
+        "category": req.filter.category_codes,
+        "source": req.filter.source_names,
+        "step": req.step.as_str(),
+        "areas": areas,
+        "wdq": wdq,
+    }))
+}
+
+/// `POST /api/compare`.
+async fn compare(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
+    let s = state.snapshot();
+    let req = parse_request(&s, &body)?;
+    let key = format!(
+        "{}|compare|{:?}|{}|{}|{:?}|{:?}",
+        server_key(&state),
+        req.areas,
+        req.filter.key(),
+        req.vs_filter.key(),
+        req.step,
+        req.intervention
+            .as_ref()
+            .map(|i| (i.target, i.buffer_m.to_bits(), i.control)),
+    );
+    cached_json(s.generation, key, move || compute(&s, &req)).await
+}

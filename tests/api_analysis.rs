@@ -1,0 +1,831 @@
+//! Area analysis API tests: the real server (`brandpunt serve`) on the small demo city, with a CORS origin. Every
+//! number is recomputed in the test from the store (`Store::incidents`, `count_by_area`, `for_each_address`,
+//! custom-area geometry with `geo`) and the library (`analysis::aoristic`, `analysis::profile`,
+//! `analysis::compare`), never copied from the server's output.
+
+use brandpunt::analysis::aoristic::{time_profile, AoristicConfig};
+use brandpunt::analysis::compare::{rate_ratio, weighted_displacement_quotient, WdqCounts};
+use brandpunt::analysis::profile::{phenomenon_profile, AddressAttrs};
+use brandpunt::analysis::Event;
+use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store, StoredIncident};
+use chrono::{Datelike, NaiveDate};
+use geo::{Contains, Distance, Euclidean};
+use geo_types::{MultiPolygon, Point};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const ORIGIN: &str = "https://app.powerbi.com";
+
+struct Server {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    base: String,
+    child: std::sync::Mutex<Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
+}
+
+#[allow(clippy::zombie_processes)]
+fn server() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("brandpunt.db");
+        let files = dir.path().join("demo");
+        let out = bin()
+            .args(["--db", db.to_str().unwrap(), "demo", "--small", "--dir"])
+            .arg(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut child = bin()
+            .args([
+                "--db",
+                db.to_str().unwrap(),
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+            ])
+            .args(["--poll-seconds", "0.2", "--cors-origin", ORIGIN])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ureq::get(&format!("{base}/readyz")).call().is_err() {
+            assert!(Instant::now() < deadline, "server not ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server {
+            _dir: dir,
+            db,
+            base,
+            child: std::sync::Mutex::new(child),
+        }
+    })
+}
+
+struct Resp {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+    let mut req = ureq::request(method, &format!("{}{path}", server().base));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    let r = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = r.status();
+    let headers = r
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| {
+            r.header(&n)
+                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+        })
+        .collect();
+    let mut body = Vec::new();
+    r.into_reader().read_to_end(&mut body).unwrap();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(path: &str) -> Resp {
+    request("GET", path, &[], None)
+}
+
+fn post(path: &str, body: &Value) -> Resp {
+    request("POST", path, &[], Some(&body.to_string()))
+}
+
+fn store() -> SqliteStore {
+    SqliteStore::open(&server().db).unwrap()
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// The second half of the demo period and the equally long period before it.
+fn halves() -> ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate)) {
+    let m = get("/api/meta").json();
+    let first = date(m["period"]["first"].as_str().unwrap());
+    let last = date(m["period"]["last"].as_str().unwrap());
+    let days = (last - first).num_days() + 1;
+    let from = first + chrono::Duration::days(days / 2);
+    let len = (last - from).num_days() + 1;
+    (
+        (from, last),
+        (
+            from - chrono::Duration::days(len),
+            from - chrono::Duration::days(1),
+        ),
+    )
+}
+
+fn incidents(category: &str, from: NaiveDate, to: NaiveDate) -> Vec<StoredIncident> {
+    store()
+        .incidents(&IncidentFilter {
+            tenant: "default".into(),
+            categories: brandpunt::category::expand_filter(category),
+            sources: vec![],
+            from: Some(from),
+            to: Some(to),
+        })
+        .unwrap()
+}
+
+fn store_counts(
+    level: AreaLevel,
+    category: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> BTreeMap<String, i64> {
+    let filter = IncidentFilter {
+        tenant: "default".into(),
+        categories: brandpunt::category::expand_filter(category),
+        sources: vec![],
+        from: Some(from),
+        to: Some(to),
+    };
+    let mut out = BTreeMap::new();
+    for c in store().count_by_area(level, &filter).unwrap() {
+        *out.entry(c.area_code).or_insert(0) += c.count;
+    }
+    out
+}
+
+/// Buurten with the most incidents of `category` ("" = all) in the second half.
+fn busy(n: usize, category: &str) -> Vec<String> {
+    let ((from, to), _) = halves();
+    let mut v: Vec<(String, i64)> = store_counts(AreaLevel::Buurt, category, from, to)
+        .into_iter()
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().take(n).map(|(c, _)| c).collect()
+}
+
+/// Buurten with the most `inbraak` incidents in the second half.
+fn busy_buurten(n: usize) -> Vec<String> {
+    busy(n, "inbraak")
+}
+
+/// A custom square around the city centre (created once), with its RD geometry from the store.
+fn custom_area() -> &'static (String, MultiPolygon<f64>) {
+    static C: OnceLock<(String, MultiPolygon<f64>)> = OnceLock::new();
+    C.get_or_init(|| {
+        let m = get("/api/meta").json();
+        let c: Vec<f64> = m["center"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let d = 0.006;
+        let ring = json!([
+            [c[0] - d, c[1] - d],
+            [c[0] + d, c[1] - d],
+            [c[0] + d, c[1] + d],
+            [c[0] - d, c[1] + d],
+            [c[0] - d, c[1] - d]
+        ]);
+        let body = json!({"type": "Feature", "properties": {"name": "Centrum-proef"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}});
+        let r = post("/api/areas", &body);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let id = r.json()["id"].as_i64().unwrap();
+        let geom = store()
+            .custom_areas("default")
+            .unwrap()
+            .into_iter()
+            .find(|a| a.id == id)
+            .unwrap()
+            .geometry;
+        (format!("custom:{id}"), geom)
+    })
+}
+
+fn in_custom(i: &StoredIncident, g: &MultiPolygon<f64>) -> bool {
+    matches!((i.x_m, i.y_m), (Some(x), Some(y)) if g.contains(&Point::new(x, y)))
+}
+
+/// Independent bucketing: ISO week label of the Monday, or `YYYY-MM`.
+fn bucket_label(d: NaiveDate, step: &str) -> String {
+    if step == "week" {
+        let w = d.iso_week();
+        format!("{}-W{:02}", w.year(), w.week())
+    } else {
+        format!("{}-{:02}", d.year(), d.month())
+    }
+}
+
+fn series_map(series: &Value) -> BTreeMap<String, i64> {
+    series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["period"].as_str().unwrap().to_string(),
+                b["count"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn expected_series(
+    incs: &[&StoredIncident],
+    from: NaiveDate,
+    to: NaiveDate,
+    step: &str,
+) -> BTreeMap<String, i64> {
+    let mut m: BTreeMap<String, i64> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|d| (bucket_label(d, step), 0))
+        .collect();
+    for i in incs {
+        *m.get_mut(&bucket_label(i.begin.date(), step)).unwrap() += 1;
+    }
+    m
+}
+
+#[test]
+fn timeseries_equals_store_counts_per_week_and_month() {
+    let ((from, to), _) = halves();
+    let all = incidents("inbraak", from, to);
+    let mut areas: Vec<(String, Vec<&StoredIncident>)> = busy_buurten(3)
+        .into_iter()
+        .map(|code| {
+            let v = all
+                .iter()
+                .filter(|i| i.buurtcode.as_deref() == Some(&code))
+                .collect();
+            (code, v)
+        })
+        .collect();
+    let (custom, geom) = custom_area();
+    areas.push((
+        custom.clone(),
+        all.iter().filter(|i| in_custom(i, geom)).collect(),
+    ));
+    for (code, incs) in &areas {
+        for step in ["week", "month"] {
+            let r = get(&format!(
+                "/api/areas/{code}/timeseries?step={step}&category=inbraak&from={from}&to={to}"
+            ));
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            let v = r.json();
+            assert_eq!(v["step"], step);
+            assert_eq!(
+                series_map(&v["series"]),
+                expected_series(incs, from, to, step),
+                "{code} {step}"
+            );
+            if step == "week" {
+                let first = date(v["series"][0]["start"].as_str().unwrap());
+                assert_eq!(first.weekday(), chrono::Weekday::Mon);
+            }
+        }
+    }
+    assert!(areas.iter().any(|(_, v)| !v.is_empty()));
+    let code = &areas[0].0;
+    let r = get(&format!("/api/areas/{code}/timeseries?step=day"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "step");
+    let r = get(&format!("/api/areas/{code}/timeseries?from=2024-02-30"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "from");
+    assert_eq!(get("/api/areas/BU99999999/timeseries").status, 404);
+}
+
+#[test]
+fn hour_of_week_equals_the_aoristic_library_on_store_incidents() {
+    let ((from, to), _) = halves();
+    let all = incidents("inbraak", from, to);
+    let code = &busy_buurten(1)[0];
+    let events: Vec<Event> = all
+        .iter()
+        .filter(|i| i.buurtcode.as_deref() == Some(code.as_str()))
+        .map(|i| Event {
+            x_m: i.x_m.unwrap_or(f64::NAN),
+            y_m: i.y_m.unwrap_or(f64::NAN),
+            begin: Some(i.begin),
+            end: Some(i.end),
+            weight: 1.0,
+        })
+        .collect();
+    assert!(!events.is_empty());
+    let expected = time_profile(&events, &AoristicConfig::default()).unwrap();
+    let v = get(&format!(
+        "/api/areas/{code}/hour-of-week?category=inbraak&from={from}&to={to}"
+    ))
+    .json();
+    let slots: Vec<f64> = v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(slots.len(), 168);
+    for (k, (a, b)) in slots.iter().zip(&expected.hour_of_week).enumerate() {
+        assert!((a - b).abs() < 1e-9, "slot {k}: {a} vs {b}");
+    }
+    for (k, b) in expected.day_of_week.iter().enumerate() {
+        assert!((v["day_of_week"][k].as_f64().unwrap() - b).abs() < 1e-9);
+    }
+    assert_eq!(
+        v["counts"]["used_incidents"].as_u64().unwrap() as usize,
+        expected.counts.used_incidents
+    );
+    let r = get(&format!("/api/areas/{code}/hour-of-week?category=nonsense"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "category");
+    assert_eq!(get("/api/areas/custom:999999/hour-of-week").status, 404);
+}
+
+#[test]
+fn profile_equals_the_library_on_store_addresses() {
+    let ((from, to), _) = halves();
+    let code = busy_buurten(1)[0].clone();
+    let mut addresses = Vec::new();
+    store()
+        .for_each_address(&mut |a| {
+            if a.buurtcode.as_deref() == Some(code.as_str()) {
+                addresses.push(AddressAttrs {
+                    address_id: a.bag_id.clone(),
+                    bouwjaar: a.bouwjaar,
+                    gebruiksdoelen: a
+                        .gebruiksdoel
+                        .as_deref()
+                        .map(|g| g.split(',').map(|s| s.trim().to_string()).collect())
+                        .unwrap_or_default(),
+                    oppervlakte_m2: a.oppervlakte_m2.map(|v| v as f64),
+                });
+            }
+            Ok(())
+        })
+        .unwrap();
+    let ids: Vec<String> = incidents("inbraak", from, to)
+        .into_iter()
+        .filter(|i| i.buurtcode.as_deref() == Some(code.as_str()))
+        .filter_map(|i| i.bag_id)
+        .collect();
+    let expected = phenomenon_profile(&addresses, &ids, 0.9).unwrap();
+    assert!(expected.addresses > 0 && expected.matched_incidents > 0);
+    let v = get(&format!(
+        "/api/areas/{code}/profile?category=inbraak&from={from}&to={to}&confidence=0.9"
+    ))
+    .json();
+    assert_eq!(v["code"], code.as_str());
+    assert_eq!(v["addresses"].as_u64().unwrap(), expected.addresses);
+    assert_eq!(
+        v["matched_incidents"].as_u64().unwrap(),
+        expected.matched_incidents
+    );
+    assert_eq!(
+        v["dimensions"],
+        serde_json::to_value(&expected.dimensions).unwrap()
+    );
+    let r = get(&format!("/api/areas/{code}/profile?confidence=2"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "confidence");
+    assert_eq!(get("/api/areas/WK99999999/profile").status, 404);
+}
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn close(a: Option<f64>, b: Option<f64>, what: &str) {
+    match (a, b) {
+        (Some(a), Some(b)) => assert!(
+            (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+            "{what}: {a} vs {b}"
+        ),
+        (a, b) => assert_eq!(a, b, "{what}"),
+    }
+}
+
+#[test]
+fn compare_equals_library_rate_ratios_and_wdq_from_store_counts() {
+    // All categories: the small demo city has too few burglaries around one buurt for a buffer ring.
+    const ALL: &str = "";
+    let ((from, to), (vs_from, vs_to)) = halves();
+    let now = incidents(ALL, from, to);
+    let before = incidents(ALL, vs_from, vs_to);
+    let mut codes = busy(4, ALL);
+    let (custom, geom) = custom_area();
+    codes.push(custom.clone());
+    // Control: the wijk with the most incidents in both periods that does not hold the target buurt.
+    let target = codes[0].clone();
+    let wijk_now = store_counts(AreaLevel::Wijk, ALL, from, to);
+    let wijk_before = store_counts(AreaLevel::Wijk, ALL, vs_from, vs_to);
+    let target_wijk = store()
+        .areas(AreaLevel::Buurt, None)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.code == target)
+        .and_then(|a| a.wijkcode)
+        .unwrap();
+    let control = wijk_now
+        .iter()
+        .filter(|(c, n)| {
+            **c != target_wijk && **n > 0 && wijk_before.get(*c).copied().unwrap_or(0) > 0
+        })
+        .max_by_key(|(_, n)| **n)
+        .map(|(c, _)| c.clone())
+        .unwrap();
+    let body = json!({"areas": codes, "category": ALL, "from": from.to_string(), "to": to.to_string(),
+        "vs_from": vs_from.to_string(), "vs_to": vs_to.to_string(), "step": "month",
+        "intervention": {"target": target, "buffer_m": 500, "control": control}});
+    let r = post("/api/compare", &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let exp = ((to - from).num_days() + 1) as f64;
+    let vs_exp = ((vs_to - vs_from).num_days() + 1) as f64;
+    let count_in = |incs: &[StoredIncident], code: &str| -> u64 {
+        if code.starts_with("custom:") {
+            incs.iter().filter(|i| in_custom(i, geom)).count() as u64
+        } else {
+            incs.iter()
+                .filter(|i| i.buurtcode.as_deref() == Some(code))
+                .count() as u64
+        }
+    };
+    let areas = v["areas"].as_array().unwrap();
+    assert_eq!(areas.len(), 5);
+    for (a, code) in areas.iter().zip(&codes) {
+        assert_eq!(a["code"], code.as_str());
+        let (n, b) = (count_in(&now, code), count_in(&before, code));
+        assert_eq!(a["count"].as_u64().unwrap(), n, "{code}");
+        assert_eq!(a["vs_count"].as_u64().unwrap(), b, "{code}");
+        let rr = rate_ratio(n, exp, b, vs_exp, 0.95).unwrap();
+        close(f(&a["rate_ratio"]), rr.ratio, "rate_ratio");
+        close(f(&a["ci_low"]), Some(rr.ci_lower), "ci_low");
+        close(f(&a["ci_high"]), rr.ci_upper, "ci_high");
+        close(f(&a["p"]), Some(rr.p_value), "p");
+        let sum: i64 = series_map(&a["series"]).values().sum();
+        assert_eq!(sum as u64, n);
+        let vs_sum: i64 = series_map(&a["vs_series"]).values().sum();
+        assert_eq!(vs_sum as u64, b);
+    }
+    // WDQ: target and control counts from the store; the buffer ring (within 500 m, outside the target) with geo.
+    let target_geom: MultiPolygon<f64> = store()
+        .areas(AreaLevel::Buurt, None)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.code == target)
+        .unwrap()
+        .geometry;
+    let in_ring = |i: &StoredIncident| match (i.x_m, i.y_m) {
+        (Some(x), Some(y)) => {
+            let p = Point::new(x, y);
+            !target_geom.contains(&p) && Euclidean.distance(&target_geom, &p) <= 500.0
+        }
+        _ => false,
+    };
+    let counts = WdqCounts {
+        target_before: count_in(&before, &target),
+        target_after: count_in(&now, &target),
+        buffer_before: before.iter().filter(|i| in_ring(i)).count() as u64,
+        buffer_after: now.iter().filter(|i| in_ring(i)).count() as u64,
+        control_before: wijk_before[&control] as u64,
+        control_after: wijk_now[&control] as u64,
+    };
+    assert!(
+        counts.buffer_before + counts.buffer_after > 0,
+        "the ring holds incidents"
+    );
+    let w = weighted_displacement_quotient(counts).unwrap();
+    let got = &v["wdq"];
+    assert_eq!(got["counts"], serde_json::to_value(counts).unwrap());
+    close(f(&got["success_measure"]), Some(w.success_measure), "S");
+    close(f(&got["wdq"]), w.wdq, "wdq");
+    close(f(&got["net_effect"]), Some(w.net_effect), "net");
+    assert_eq!(
+        got["interpretation"],
+        serde_json::to_value(w.interpretation).unwrap()
+    );
+}
+
+#[test]
+fn compare_defaults_to_the_previous_period_and_names_bad_fields() {
+    let ((from, to), (vs_from, vs_to)) = halves();
+    let code = busy_buurten(1)[0].clone();
+    let v = post(
+        "/api/compare",
+        &json!({"areas": [code], "categories": ["inbraak"], "from": from.to_string(), "to": to.to_string()}),
+    )
+    .json();
+    assert_eq!(v["vs_period"]["from"], vs_from.to_string());
+    assert_eq!(v["vs_period"]["to"], vs_to.to_string());
+    let b = store_counts(AreaLevel::Buurt, "inbraak", vs_from, vs_to);
+    assert_eq!(
+        v["areas"][0]["vs_count"].as_i64().unwrap(),
+        b.get(&code).copied().unwrap_or(0)
+    );
+    assert!(v["wdq"].is_null());
+    let cases = [
+        (json!({"areas": []}), "areas"),
+        (json!({"areas": "BU1"}), "areas"),
+        (json!({"areas": [code], "from": "2024-13-01"}), "from"),
+        (
+            json!({"areas": [code], "vs_from": "2024-01-01", "vs_to": "gisteren"}),
+            "vs_to",
+        ),
+        (json!({"areas": [code], "vs_from": "2024-01-01"}), "vs_to"),
+        (json!({"areas": [code], "category": "nonsense"}), "category"),
+        (json!({"areas": [code], "step": "day"}), "step"),
+        (
+            json!({"areas": [code], "intervention": {"target": code, "buffer_m": -5, "control": code}}),
+            "intervention.buffer_m",
+        ),
+        (
+            json!({"areas": [code], "intervention": {"buffer_m": 100, "control": code}}),
+            "intervention.target",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = post("/api/compare", &body);
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(r.json()["parameter"], field, "{body}");
+    }
+    let r = request("POST", "/api/compare", &[], Some("{not json"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "body");
+    assert_eq!(
+        post("/api/compare", &json!({"areas": ["BU99999999"]})).status,
+        404
+    );
+    let r = post(
+        "/api/compare",
+        &json!({"areas": [code], "intervention": {"target": code, "buffer_m": 100, "control": "WK99999999"}}),
+    );
+    assert_eq!(r.status, 404);
+}
+
+/// Store counts per buurt for the export checks.
+fn expected_rows() -> (String, BTreeMap<String, i64>, BTreeMap<String, i64>) {
+    let ((from, to), (vs_from, vs_to)) = halves();
+    (
+        format!("level=buurt&category=inbraak&from={from}&to={to}"),
+        store_counts(AreaLevel::Buurt, "inbraak", from, to),
+        store_counts(AreaLevel::Buurt, "inbraak", vs_from, vs_to),
+    )
+}
+
+fn check_properties(p: &Value, now: &BTreeMap<String, i64>, prev: &BTreeMap<String, i64>) {
+    let code = p["code"].as_str().unwrap();
+    let n = now.get(code).copied().unwrap_or(0);
+    let b = prev.get(code).copied().unwrap_or(0);
+    assert_eq!(p["count"].as_i64().unwrap(), n, "{code}");
+    assert_eq!(p["prev_count"].as_i64().unwrap(), b, "{code}");
+    if b > 0 {
+        close(f(&p["change"]), Some(n as f64 / b as f64 - 1.0), "change");
+    } else {
+        assert!(p["change"].is_null());
+    }
+    match p["inhabitants"].as_i64() {
+        Some(i) if i > 0 => {
+            let rate = p["rate"].as_f64().unwrap();
+            assert!(
+                (rate - n as f64 * 1000.0 / i as f64).abs() <= 0.005 + 1e-9,
+                "{code}"
+            );
+        }
+        _ => assert!(p["rate"].is_null()),
+    }
+}
+
+/// The positions of a TopoJSON ring: its arcs (`~i` = arc `i` reversed) joined, dropping repeated junctions.
+fn stitch(arcs: &[Vec<(f64, f64)>], refs: &Value) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for r in refs.as_array().unwrap() {
+        let r = r.as_i64().unwrap();
+        let mut a = if r >= 0 {
+            arcs[r as usize].clone()
+        } else {
+            arcs[(-r - 1) as usize].iter().rev().copied().collect()
+        };
+        if let Some(last) = out.last() {
+            assert_eq!(Some(last), a.first(), "consecutive arcs meet");
+            a.remove(0);
+        }
+        out.extend(a);
+    }
+    out
+}
+
+#[test]
+fn stats_geojson_topojson_and_csv_carry_store_counts_with_cors() {
+    let (qs, now, prev) = expected_rows();
+    let n_buurten = store().areas(AreaLevel::Buurt, None).unwrap().len();
+    let r = request(
+        "GET",
+        &format!("/api/stats.geojson?{qs}"),
+        &[("Origin", ORIGIN)],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-type"], "application/geo+json");
+    assert_eq!(r.headers["access-control-allow-origin"], ORIGIN);
+    assert!(r.headers["content-disposition"].starts_with("attachment; filename="));
+    let gj = r.json();
+    assert_eq!(gj["type"], "FeatureCollection");
+    let features = gj["features"].as_array().unwrap();
+    assert_eq!(features.len(), n_buurten);
+    let mut geo_by_code: HashMap<String, Value> = HashMap::new();
+    for ft in features {
+        check_properties(&ft["properties"], &now, &prev);
+        assert_eq!(ft["geometry"]["type"], "MultiPolygon");
+        let p0 = &ft["geometry"]["coordinates"][0][0][0];
+        let (lon, lat) = (p0[0].as_f64().unwrap(), p0[1].as_f64().unwrap());
+        assert!(brandpunt::coords::is_within_netherlands_wgs84(lon, lat));
+        geo_by_code.insert(
+            ft["properties"]["code"].as_str().unwrap().to_string(),
+            ft["geometry"]["coordinates"].clone(),
+        );
+    }
+
+    // TopoJSON: decode the quantized delta-encoded arcs and compare with the GeoJSON rings.
+    let r = get(&format!("/api/stats.topojson?{qs}"));
+    assert_eq!(r.status, 200);
+    assert!(r.headers["content-disposition"].contains(".topojson"));
+    let tj = r.json();
+    assert_eq!(tj["type"], "Topology");
+    let scale = [
+        tj["transform"]["scale"][0].as_f64().unwrap(),
+        tj["transform"]["scale"][1].as_f64().unwrap(),
+    ];
+    let tr = [
+        tj["transform"]["translate"][0].as_f64().unwrap(),
+        tj["transform"]["translate"][1].as_f64().unwrap(),
+    ];
+    let arcs: Vec<Vec<(f64, f64)>> = tj["arcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arc| {
+            let (mut x, mut y) = (0i64, 0i64);
+            arc.as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    x += d[0].as_i64().unwrap();
+                    y += d[1].as_i64().unwrap();
+                    (x as f64 * scale[0] + tr[0], y as f64 * scale[1] + tr[1])
+                })
+                .collect()
+        })
+        .collect();
+    let geoms = tj["objects"]["buurten"]["geometries"].as_array().unwrap();
+    let mut refs = 0usize;
+    assert_eq!(geoms.len(), n_buurten);
+    for g in geoms {
+        check_properties(&g["properties"], &now, &prev);
+        let code = g["properties"]["code"].as_str().unwrap();
+        assert_eq!(g["type"], "MultiPolygon");
+        let exterior = stitch(&arcs, &g["arcs"][0][0]);
+        assert!(exterior.len() >= 4);
+        assert_eq!(exterior.first(), exterior.last(), "closed ring");
+        refs += g["arcs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p.as_array().unwrap())
+            .map(|r| r.as_array().unwrap().len())
+            .sum::<usize>();
+        // Every decoded position lies within one quantization step of a GeoJSON position of the ring.
+        let gj_ring: Vec<(f64, f64)> = geo_by_code[code][0][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+            .collect();
+        for &(x, y) in &exterior {
+            assert!(gj_ring
+                .iter()
+                .any(|&(gx, gy)| (gx - x).abs() <= scale[0] && (gy - y).abs() <= scale[1]));
+        }
+    }
+
+    // Neighbouring buurten share their borders: fewer arcs than arc references.
+    assert!(
+        arcs.len() < refs,
+        "{} arcs for {refs} references",
+        arcs.len()
+    );
+
+    // CSV with WKT.
+    let r = get(&format!("/api/stats.csv?{qs}"));
+    assert_eq!(r.status, 200);
+    assert!(r.headers["content-type"].starts_with("text/csv"));
+    assert!(r.headers["content-disposition"].contains(".csv"));
+    let mut rd = csv::Reader::from_reader(r.body.as_slice());
+    let header: Vec<String> = rd.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header.last().unwrap(), "wkt");
+    let mut rows = 0;
+    for rec in rd.records() {
+        let rec = rec.unwrap();
+        let col = |name: &str| {
+            rec.get(header.iter().position(|h| h == name).unwrap())
+                .unwrap()
+        };
+        let code = col("code");
+        assert_eq!(
+            col("count").parse::<i64>().unwrap(),
+            now.get(code).copied().unwrap_or(0)
+        );
+        let wkt = col("wkt");
+        assert!(wkt.starts_with("MULTIPOLYGON ((("), "{wkt}");
+        let first: Vec<f64> = wkt["MULTIPOLYGON (((".len()..]
+            .split(',')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        let p0 = &geo_by_code[code][0][0][0];
+        assert_eq!(
+            first,
+            vec![p0[0].as_f64().unwrap(), p0[1].as_f64().unwrap()]
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, n_buurten);
+
+    let r = get("/api/stats.csv?level=provincie");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "level");
+    let r = get("/api/stats.geojson?to=morgen");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "to");
+    let r = get("/api/stats.topojson?source=onbekend");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["parameter"], "source");
+}
+
+#[test]
+fn openapi_documents_the_analysis_endpoints() {
+    let doc = get("/api/openapi.json").json();
+    for p in [
+        "/api/areas/{code}/timeseries",
+        "/api/areas/{code}/hour-of-week",
+        "/api/areas/{code}/profile",
+        "/api/compare",
+        "/api/stats.geojson",
+        "/api/stats.topojson",
+        "/api/stats.csv",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} documented");
+    }
+}
