@@ -217,6 +217,9 @@ fn geojson_body(rows: &[Row]) -> Value {
     json!({"type": "FeatureCollection", "features": features})
 }
 
+/// Export bodies kept in the cache (each can be several MB).
+pub const EXPORT_CACHE_ENTRIES: usize = 24;
+
 /// Quantization steps per axis of the TopoJSON export.
 pub const TOPOJSON_QUANTIZATION: f64 = 1e5;
 
@@ -495,7 +498,9 @@ async fn export(
             filter.key()
         ),
     );
-    let cache = super::analysis_api::body_cache();
+    // Export bodies are large (MBs for all buurten): a small cache of their own.
+    static CACHE: OnceLock<quick_cache::sync::Cache<(u64, String), Bytes>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| quick_cache::sync::Cache::new(EXPORT_CACHE_ENTRIES));
     let body = match cache.get(&key) {
         Some(b) => b,
         None => {
