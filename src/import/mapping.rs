@@ -24,9 +24,16 @@
 //! date_format = "%d-%m-%Y"   # chrono strftime; when given, the ONLY accepted date format
 //! sheet = "Blad1"            # XLSX: sheet to read; default: the first sheet
 //!
-//! [personal]           # columns holding personal identifiers: never read into rows, never kept raw
+//! [personal]           # columns holding personal identifiers: never kept raw
 //! columns = ["Kenteken", "BSN"]
 //! ```
+//! Personal columns are pseudonymised at import: with a cooperation key ([`Mapping::pseudonym_key`], set by
+//! the caller from configuration, never from the mapping file) each value is replaced by its keyed HMAC-SHA256
+//! pseudonym ([`crate::pseudonym`]) and kept in the incident's `extra` under the header as written in
+//! `[personal]`; the raw value is never stored, logged or reported. Without a key the columns are not read at
+//! all, and the incident importer refuses such a mapping ([`super::incidents`]). A personal column missing
+//! from the file is not an error. An `[extra]` name equal to a personal header is an error (it would collide
+//! with the pseudonym).
 //! Canonical names in `[columns]` are matched like headers (case, spaces, `_`, `-` ignored), so
 //! `pleegdatum_begin` is accepted. Headers given in `[columns]` and `[extra]` are matched exactly first and
 //! then in normalised form. Columns not named in `[columns]` are still recognised by default rules.
@@ -215,8 +222,11 @@ pub struct Mapping {
     pub date_format: Option<String>,
     /// XLSX sheet name; `None` = first sheet.
     pub sheet: Option<String>,
-    /// Headers of columns holding personal identifiers (never read into rows).
+    /// Headers of columns holding personal identifiers (never read raw into stored rows).
     pub personal_columns: Vec<String>,
+    /// The cooperation key for pseudonymising `personal_columns`. Set by the caller from configuration
+    /// (environment or key file), never read from the mapping file. `None`: personal columns are not read.
+    pub pseudonym_key: Option<crate::pseudonym::PseudonymKey>,
 }
 
 impl Mapping {
@@ -370,6 +380,15 @@ impl Mapping {
                     "[extra] '{name}' = '{header}' staat ook in [personal]: persoonsgegevens worden niet ruw bewaard"
                 )));
             }
+            if mapping
+                .personal_columns
+                .iter()
+                .any(|p| normalise_header(p) == normalise_header(name))
+            {
+                return Err(err(format!(
+                    "[extra] naam '{name}' is ook een kolom in [personal]: daar komt het pseudoniem"
+                )));
+            }
         }
         Ok(mapping)
     }
@@ -421,6 +440,10 @@ pub(crate) fn resolve_headers(
         for p in &m.personal_columns {
             if let Some(i) = find_header(headers, p) {
                 taken[i] = true;
+                // Read only when it will be pseudonymised (see `super::incidents`).
+                if m.pseudonym_key.is_some() {
+                    resolved.extra.push((p.clone(), i));
+                }
             }
         }
         for (column, header) in &m.columns {
