@@ -211,16 +211,16 @@ mod tests {
     fn every_kind_of_tampering_is_found_at_the_right_record() {
         let l = log(20);
         // Edit any field of record 8 (index 7).
-        let edits: Vec<Box<dyn Fn(&mut AuditRecord)>> = vec![
-            Box::new(|r| r.records += 1),
-            Box::new(|r| r.actor.push('x')),
-            Box::new(|r| r.tenant = "hengelo".into()),
-            Box::new(|r| r.action = "x".into()),
-            Box::new(|r| r.endpoint = "y".into()),
-            Box::new(|r| r.filter.clear()),
-            Box::new(|r| r.at = "2020-01-01T00:00:00Z".into()),
+        let edits: [fn(&mut AuditRecord); 7] = [
+            |r| r.records += 1,
+            |r| r.actor.push('x'),
+            |r| r.tenant = "hengelo".into(),
+            |r| r.action = "x".into(),
+            |r| r.endpoint = "y".into(),
+            |r| r.filter.clear(),
+            |r| r.at = "2020-01-01T00:00:00Z".into(),
         ];
-        for edit in &edits {
+        for edit in edits {
             let mut t = l.clone();
             edit(&mut t[7]);
             assert_eq!(verify(&t).unwrap_err().seq, 8);
