@@ -38,7 +38,7 @@
 //! `pleegdatum_begin` is accepted. Headers given in `[columns]` and `[extra]` are matched exactly first and
 //! then in normalised form. Columns not named in `[columns]` are still recognised by default rules.
 //! A header named in the mapping that is missing from the file is an error (the mapping is a promise about
-//! the file); so is any unknown section, key or option value, and a personal column listed in `[extra]`.
+//! the file); so is any unknown section, key or option value, and a personal column listed in `[columns]` or `[extra]`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -370,6 +370,18 @@ impl Mapping {
                 }
             }
         }
+        for (column, header) in &mapping.columns {
+            if mapping
+                .personal_columns
+                .iter()
+                .any(|p| normalise_header(p) == normalise_header(header))
+            {
+                return Err(err(format!(
+                    "[columns] '{}' = '{header}' staat ook in [personal]: persoonsgegevens worden niet ruw bewaard",
+                    column.canonical_name()
+                )));
+            }
+        }
         for (name, header) in &mapping.extra {
             if mapping
                 .personal_columns
@@ -648,6 +660,14 @@ columns = ["Kenteken", "BSN"]
             (
                 "[extra]\nbsn = \"BSN\"\n[personal]\ncolumns = [\"BSN\"]",
                 "BSN",
+            ),
+            (
+                "[extra]\nKenteken = \"Team\"\n[personal]\ncolumns = [\"kenteken\"]",
+                "Kenteken",
+            ),
+            (
+                "[columns]\nstraat = \"Naam\"\n[personal]\ncolumns = [\"Naam\"]",
+                "Naam",
             ),
             ("columns = 3", "columns"),
             ("[columns\n", "TOML"),
