@@ -9,6 +9,9 @@
 //! - [`analysis`]: binning, KDE, Gi*, emerging hot spots, time profiles, comparisons.
 //! - [`tiles`]: Mapbox Vector Tile encoding (clipping, simplification, winding).
 //! - [`render`]: map images (colour ramps, raster sampling, contour polygons, PNG).
+//! - [`access`]: roles, principals, the permission matrix and API tokens (argon2 hashes).
+//! - [`pseudonym`]: keyed HMAC-SHA256 pseudonyms of personal identifiers.
+//! - [`audit`]: the audit log's hash chain.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //!
 //! Adapters:
@@ -21,8 +24,10 @@
 //!
 //! Coordinates are RD New (EPSG:28992) metres everywhere inside the crate unless a name says otherwise.
 
+pub mod access;
 pub mod analysis;
 pub mod area_index;
+pub mod audit;
 pub mod category;
 pub mod coords;
 pub mod custom_area;
@@ -30,6 +35,7 @@ pub mod demo;
 pub mod export;
 pub mod geocode;
 pub mod import;
+pub mod pseudonym;
 pub mod render;
 pub mod server;
 pub mod store;

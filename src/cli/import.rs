@@ -60,6 +60,10 @@ pub struct IncidentsArgs {
     /// Tenant (municipality) the delivery belongs to.
     #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
     pub tenant: String,
+    /// File with the cooperation's pseudonymisation key (hex or base64, >= 32 bytes) for the mapping's
+    /// `[personal]` columns; default: the environment variable BRANDPUNT_PSEUDONYM_KEY.
+    #[arg(long)]
+    pub pseudonym_key_file: Option<PathBuf>,
 }
 
 pub fn run(db: &Path, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
@@ -238,10 +242,13 @@ pub fn print_incident_summary(s: &incidents::IncidentImportSummary) {
 }
 
 fn import_incidents(db: &Path, args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
-    let mapping = match &args.mapping {
+    let mut mapping = match &args.mapping {
         Some(m) => Some(mapping::Mapping::from_toml_file(m)?),
         None => None,
     };
+    if let Some(m) = mapping.as_mut().filter(|m| !m.personal_columns.is_empty()) {
+        m.pseudonym_key = super::access::pseudonym_key(args.pseudonym_key_file.as_deref())?;
+    }
     let mut importer = IncidentImporter::new(db)?;
     let summary = importer.import(
         &args.file,

@@ -1,12 +1,16 @@
 //! Command-line interface: the binary's edge. Parses arguments, opens the store, calls the library and prints
 //! results. Errors are `anyhow` here only; the library speaks `thiserror`.
 
+mod access;
 mod analyse;
+mod audit;
+mod backup;
 mod context;
 mod demo;
 
 mod geocode;
 mod import;
+mod retention;
 mod serve;
 mod stats;
 
@@ -49,6 +53,22 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Generate the demo city in the real formats and import it.
     Demo(demo::DemoArgs),
+    /// Users and their roles per tenant.
+    #[command(subcommand)]
+    User(access::UserCommand),
+    /// API and delivery tokens (stored only as argon2 hashes).
+    #[command(subcommand)]
+    Token(access::TokenCommand),
+    /// The hash-chained audit log (export, verify).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Retention: delete address-level incidents older than a period.
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
+    /// Online backup of the store into FILE.
+    Backup { file: PathBuf },
+    /// Replace the store by the backup FILE (checked first; the store must not be in use).
+    Restore { file: PathBuf },
     /// List the imported deliveries of a tenant.
     Deliveries {
         #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
@@ -112,6 +132,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&cli.db, args),
         Command::Analyse(cmd) => analyse::run(&cli.db, cmd),
         Command::Serve(args) => serve::run(&cli.db, args),
+        Command::User(cmd) => access::run_user(&cli.db, cmd),
+        Command::Token(cmd) => access::run_token(&cli.db, cmd),
+        Command::Audit(cmd) => audit::run(&cli.db, cmd),
+        Command::Retention(cmd) => retention::run(&cli.db, cmd),
+        Command::Backup { file } => backup::backup(&cli.db, &file),
+        Command::Restore { file } => backup::restore(&cli.db, &file),
 
         Command::Tenant(TenantCommand::Add { code, name }) => {
             let mut store = context::open_store(&cli.db)?;

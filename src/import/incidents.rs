@@ -31,6 +31,11 @@ pub enum IncidentImportError {
     Delivery(#[from] delivery::DeliveryError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error("{mapping}: kolommen met persoonsgegevens ({}) maar geen pseudonimiseringssleutel; zet BRANDPUNT_PSEUDONYM_KEY of geef --pseudonym-key-file", columns.join(", "))]
+    PseudonymKeyMissing {
+        mapping: String,
+        columns: Vec<String>,
+    },
     #[error("{file}: cannot write the report: {source}")]
     Report {
         file: String,
@@ -244,7 +249,18 @@ pub fn import_incident_file(
     path: &Path,
     options: &IncidentImportOptions,
 ) -> Result<IncidentImportSummary, IncidentImportError> {
-    let parsed = delivery::read_delivery(path, options.mapping.as_ref())?;
+    if let Some(m) = &options.mapping {
+        if !m.personal_columns.is_empty() && m.pseudonym_key.is_none() {
+            return Err(IncidentImportError::PseudonymKeyMissing {
+                mapping: m.source.clone(),
+                columns: m.personal_columns.clone(),
+            });
+        }
+    }
+    let mut parsed = delivery::read_delivery(path, options.mapping.as_ref())?;
+    if let Some(m) = &options.mapping {
+        pseudonymise_rows(&mut parsed.rows, m);
+    }
     let report_path = options
         .report_path
         .clone()
@@ -324,4 +340,26 @@ pub fn import_incident_file(
         source,
     })?;
     Ok(summary)
+}
+
+/// Replace the raw values of the mapping's personal columns in `rows` (kept in `extra` under the personal
+/// header by the reader when a key is set) by their pseudonyms (empty when the value is empty after
+/// normalisation), and recompute each row's content hash over the pseudonymised row, so neither the value nor
+/// a hash of it is stored. Without a key the reader did not read the columns and nothing changes.
+pub fn pseudonymise_rows(rows: &mut [DeliveryRow], mapping: &Mapping) {
+    let Some(key) = &mapping.pseudonym_key else {
+        return;
+    };
+    rows.par_iter_mut().for_each(|row| {
+        let mut changed = false;
+        for column in &mapping.personal_columns {
+            if let Some(value) = row.extra.get_mut(column) {
+                *value = key.pseudonymise(value).unwrap_or_default();
+                changed = true;
+            }
+        }
+        if changed {
+            row.content_hash = delivery::content_hash(row);
+        }
+    });
 }

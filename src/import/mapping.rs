@@ -24,14 +24,21 @@
 //! date_format = "%d-%m-%Y"   # chrono strftime; when given, the ONLY accepted date format
 //! sheet = "Blad1"            # XLSX: sheet to read; default: the first sheet
 //!
-//! [personal]           # columns holding personal identifiers: never read into rows, never kept raw
+//! [personal]           # columns holding personal identifiers: never kept raw
 //! columns = ["Kenteken", "BSN"]
 //! ```
+//! Personal columns are pseudonymised at import: with a cooperation key ([`Mapping::pseudonym_key`], set by
+//! the caller from configuration, never from the mapping file) each value is replaced by its keyed HMAC-SHA256
+//! pseudonym ([`crate::pseudonym`]) and kept in the incident's `extra` under the header as written in
+//! `[personal]`; the raw value is never stored, logged or reported. Without a key the columns are not read at
+//! all, and the incident importer refuses such a mapping ([`super::incidents`]). A personal column missing
+//! from the file is not an error. An `[extra]` name equal to a personal header is an error (it would collide
+//! with the pseudonym).
 //! Canonical names in `[columns]` are matched like headers (case, spaces, `_`, `-` ignored), so
 //! `pleegdatum_begin` is accepted. Headers given in `[columns]` and `[extra]` are matched exactly first and
 //! then in normalised form. Columns not named in `[columns]` are still recognised by default rules.
 //! A header named in the mapping that is missing from the file is an error (the mapping is a promise about
-//! the file); so is any unknown section, key or option value, and a personal column listed in `[extra]`.
+//! the file); so is any unknown section, key or option value, and a personal column listed in `[columns]` or `[extra]`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -215,8 +222,11 @@ pub struct Mapping {
     pub date_format: Option<String>,
     /// XLSX sheet name; `None` = first sheet.
     pub sheet: Option<String>,
-    /// Headers of columns holding personal identifiers (never read into rows).
+    /// Headers of columns holding personal identifiers (never read raw into stored rows).
     pub personal_columns: Vec<String>,
+    /// The cooperation key for pseudonymising `personal_columns`. Set by the caller from configuration
+    /// (environment or key file), never read from the mapping file. `None`: personal columns are not read.
+    pub pseudonym_key: Option<crate::pseudonym::PseudonymKey>,
 }
 
 impl Mapping {
@@ -360,6 +370,18 @@ impl Mapping {
                 }
             }
         }
+        for (column, header) in &mapping.columns {
+            if mapping
+                .personal_columns
+                .iter()
+                .any(|p| normalise_header(p) == normalise_header(header))
+            {
+                return Err(err(format!(
+                    "[columns] '{}' = '{header}' staat ook in [personal]: persoonsgegevens worden niet ruw bewaard",
+                    column.canonical_name()
+                )));
+            }
+        }
         for (name, header) in &mapping.extra {
             if mapping
                 .personal_columns
@@ -368,6 +390,15 @@ impl Mapping {
             {
                 return Err(err(format!(
                     "[extra] '{name}' = '{header}' staat ook in [personal]: persoonsgegevens worden niet ruw bewaard"
+                )));
+            }
+            if mapping
+                .personal_columns
+                .iter()
+                .any(|p| normalise_header(p) == normalise_header(name))
+            {
+                return Err(err(format!(
+                    "[extra] naam '{name}' is ook een kolom in [personal]: daar komt het pseudoniem"
                 )));
             }
         }
@@ -421,6 +452,10 @@ pub(crate) fn resolve_headers(
         for p in &m.personal_columns {
             if let Some(i) = find_header(headers, p) {
                 taken[i] = true;
+                // Read only when it will be pseudonymised (see `super::incidents`).
+                if m.pseudonym_key.is_some() {
+                    resolved.extra.push((p.clone(), i));
+                }
             }
         }
         for (column, header) in &m.columns {
@@ -625,6 +660,14 @@ columns = ["Kenteken", "BSN"]
             (
                 "[extra]\nbsn = \"BSN\"\n[personal]\ncolumns = [\"BSN\"]",
                 "BSN",
+            ),
+            (
+                "[extra]\nKenteken = \"Team\"\n[personal]\ncolumns = [\"kenteken\"]",
+                "Kenteken",
+            ),
+            (
+                "[columns]\nstraat = \"Naam\"\n[personal]\ncolumns = [\"Naam\"]",
+                "Naam",
             ),
             ("columns = 3", "columns"),
             ("[columns\n", "TOML"),

@@ -213,6 +213,52 @@ DROP TABLE incident;
 ALTER TABLE incident_v2 RENAME TO incident;
 CREATE INDEX incident_query ON incident (tenant_id, begin_min);
 "#,
+    // 4: users, roles and API/delivery tokens (argon2 hashes only); the append-only, hash-chained audit log.
+    r#"
+CREATE TABLE app_user (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   INTEGER NOT NULL REFERENCES tenant(id),
+    name        TEXT NOT NULL UNIQUE,
+    role        TEXT NOT NULL CHECK (role IN ('viewer', 'analyst', 'admin')),
+    -- Granted categories as given (codes, group names, '*'), comma-separated; '' = none.
+    categories  TEXT NOT NULL DEFAULT '',
+    disabled    INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL
+);
+
+CREATE TABLE api_token (
+    id               INTEGER PRIMARY KEY,
+    -- The public lookup id of `bp_<prefix>_<secret>`.
+    prefix           TEXT NOT NULL UNIQUE,
+    user_id          INTEGER REFERENCES app_user(id),
+    tenant_id        INTEGER NOT NULL REFERENCES tenant(id),
+    delivery_source  TEXT,
+    -- argon2id PHC string of the secret; the secret itself is never stored.
+    hash             TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    expires_at       TEXT,
+    revoked_at       TEXT,
+    CHECK ((user_id IS NULL) <> (delivery_source IS NULL))
+);
+
+CREATE TABLE audit_log (
+    seq        INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    tenant     TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    endpoint   TEXT NOT NULL,
+    filter     TEXT NOT NULL,
+    records    INTEGER NOT NULL,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"#,
 ];
 
 #[cfg(test)]

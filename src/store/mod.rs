@@ -10,8 +10,13 @@
 
 mod migrations;
 mod sqlite;
+mod sqlite_privacy;
 
 pub use sqlite::SqliteStore;
+pub use sqlite_privacy::{
+    restore_sqlite, BackupOutcome, PrivacyError, PrivacyStore, RestoreOutcome, RetentionOutcome,
+    TokenInfo, TokenOwner, UserInfo,
+};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::MultiPolygon;
