@@ -480,9 +480,11 @@ impl PrivacyStore for SqliteStore {
         actor: &str,
     ) -> Result<RetentionOutcome, PrivacyError> {
         let cutoff_text = cutoff.format("%Y-%m-%dT%H:%M").to_string();
+        // Incident times are stored as minutes since 1970-01-01T00:00 of the naive local time (schema v3).
+        let cutoff_min = cutoff.and_utc().timestamp().div_euclid(60);
         // History versions are keyed by registration: a new version replaces the incident row (new id).
         const WHERE: &str =
-            "i.tenant_id = ?1 AND i.located_by IN ('address', 'coordinates') AND i.end_ts < ?2";
+            "i.tenant_id = ?1 AND i.located_by IN ('address', 'coordinates') AND i.end_min < ?2";
         let history_where = format!(
             "EXISTS (SELECT 1 FROM incident i WHERE {WHERE} AND i.tenant_id = h.tenant_id
                      AND i.source = h.source AND i.registration = h.registration)"
@@ -491,12 +493,12 @@ impl PrivacyStore for SqliteStore {
             let tid = tenant_id(c, tenant)?;
             let incidents: i64 = c.query_row(
                 &format!("SELECT count(*) FROM incident i WHERE {WHERE}"),
-                params![tid, cutoff_text],
+                params![tid, cutoff_min],
                 |r| r.get(0),
             )?;
             let history: i64 = c.query_row(
                 &format!("SELECT count(*) FROM incident_history h WHERE {history_where}"),
-                params![tid, cutoff_text],
+                params![tid, cutoff_min],
                 |r| r.get(0),
             )?;
             if !dry_run {
@@ -505,11 +507,11 @@ impl PrivacyStore for SqliteStore {
                         "DELETE FROM incident_history WHERE id IN
                          (SELECT h.id FROM incident_history h WHERE {history_where})"
                     ),
-                    params![tid, cutoff_text],
+                    params![tid, cutoff_min],
                 )?;
                 c.execute(
                     &format!("DELETE FROM incident WHERE id IN (SELECT i.id FROM incident i WHERE {WHERE})"),
-                    params![tid, cutoff_text],
+                    params![tid, cutoff_min],
                 )?;
                 append_audit_in(
                     c,
