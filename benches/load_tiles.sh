@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test of the buurten vector tiles (issue 4 target: >= 5,000 tiles/s on 2 cores, p99 < 25 ms at 64
-# concurrent connections, cold and warm cache reported separately).
+# concurrent connections, cold and warm cache reported separately) and of the KDE PNG tiles (p99 < 50 ms warm).
 #
 # Builds the full demo city in a temp dir, starts the release server on a free port, lists the z14 tiles that cover
 # the city, and runs wrk (Debian package `wrk`) twice: warm (the same filtered tiles again and again, after one
@@ -53,5 +53,10 @@ echo "== cold tile cache (a new filter period for every round through the tiles)
 URLS="$URLS" MODE=cold wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$BASE"
 echo "== unique filter on every request (tile and count caches both miss)"
 URLS="$URLS" MODE=unique wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$BASE"
+# KDE raster tiles (PNG), warm: the same tiles after one priming round (issue 4: p99 < 50 ms warm).
+sed "s#/tiles/buurten/\(.*\)\.mvt?#/tiles/kde/\1.png?#; s/\$/\&from=$(date -u -d "$LAST - 364 days" +%Y-%m-%d)\&to=$LAST/" "$URLS" >"$TMP/kde.txt"
+while read -r p; do curl -sf -o /dev/null "$BASE$p" || true; done <"$TMP/kde.txt"
+echo "== KDE PNG tiles, warm cache"
+URLS="$TMP/kde.txt" MODE=warm wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$BASE"
 echo "== server metrics"
 curl -sf "$BASE/metrics" | grep -E '^brandpunt_(tile_cache|data_generation|incidents)'
