@@ -5,7 +5,7 @@
 use anyhow::Context;
 use brandpunt::analysis::compare::{compare_areas, AreaCounts, AreaPeriods};
 use brandpunt::export::{ColumnType, Table, Value};
-use brandpunt::store::{AreaLevel, IncidentFilter, Store};
+use brandpunt::store::{AreaLevel, Store};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,26 +76,13 @@ fn counts(
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<Vec<BTreeMap<String, u64>>> {
-    let filter = IncidentFilter {
-        tenant: args.tenant.clone(),
-        categories: args
-            .category
-            .as_deref()
-            .map(brandpunt::category::expand_filter)
-            .unwrap_or_default(),
-        sources: args
-            .source
-            .as_deref()
-            .map(|s| {
-                s.split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        from: Some(from),
-        to: Some(to),
-    };
+    let filter = super::input::incident_filter(
+        &args.tenant,
+        args.category.as_deref(),
+        &args.source,
+        Some(from),
+        Some(to),
+    );
     let mut out = vec![BTreeMap::new(); prefixes.len()];
     for i in store.incidents(&filter)? {
         let Some(b) = i.buurtcode.as_deref() else {
@@ -233,26 +220,13 @@ fn wdq(db: &Path, args: &CompareArgs, target: &str, control: &str) -> anyhow::Re
     let target_shape = MultiPolygon(target_polygons);
     // (target, buffer, control) for one period.
     let period = |from: NaiveDate, to: NaiveDate| -> anyhow::Result<(u64, u64, u64)> {
-        let filter = IncidentFilter {
-            tenant: args.tenant.clone(),
-            categories: args
-                .category
-                .as_deref()
-                .map(brandpunt::category::expand_filter)
-                .unwrap_or_default(),
-            sources: args
-                .source
-                .as_deref()
-                .map(|s| {
-                    s.split(',')
-                        .map(|p| p.trim().to_string())
-                        .filter(|p| !p.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            from: Some(from),
-            to: Some(to),
-        };
+        let filter = super::input::incident_filter(
+            &args.tenant,
+            args.category.as_deref(),
+            &args.source,
+            Some(from),
+            Some(to),
+        );
         let (mut r, mut d, mut c) = (0, 0, 0);
         for i in store.incidents(&filter)? {
             let b = i.buurtcode.as_deref().unwrap_or_default();

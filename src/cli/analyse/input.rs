@@ -188,16 +188,31 @@ pub fn load(
 }
 
 fn store_filter(args: &InputArgs) -> IncidentFilter {
+    incident_filter(
+        &args.tenant,
+        args.category.as_deref(),
+        &args.source,
+        args.from,
+        args.to,
+    )
+}
+
+/// The store filter of the common `--tenant --category --source` flags for one period.
+pub fn incident_filter(
+    tenant: &str,
+    category: Option<&str>,
+    source: &Option<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> IncidentFilter {
     IncidentFilter {
-        tenant: args.tenant.clone(),
-        categories: args
-            .category
-            .as_deref()
+        tenant: tenant.to_string(),
+        categories: category
             .map(brandpunt::category::expand_filter)
             .unwrap_or_default(),
-        sources: split_list(&args.source),
-        from: args.from,
-        to: args.to,
+        sources: split_list(source),
+        from,
+        to,
     }
 }
 

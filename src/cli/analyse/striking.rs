@@ -8,7 +8,7 @@ use brandpunt::analysis::striking::{
     striking_areas, AreaSeries, Baseline, Direction, StrikingConfig,
 };
 use brandpunt::export::{ColumnType, Table, Value};
-use brandpunt::store::{AreaLevel, IncidentFilter, Store};
+use brandpunt::store::{AreaLevel, Store};
 use chrono::{Datelike, Months, NaiveDate};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -76,26 +76,13 @@ pub fn run(db: &Path, args: StrikingArgs) -> anyhow::Result<ExitCode> {
         .and_then(|d| d.pred_opt())
         .context("--month ligt te laat")?;
     let store = context::open_store(db)?;
-    let filter = IncidentFilter {
-        tenant: args.tenant.clone(),
-        categories: args
-            .category
-            .as_deref()
-            .map(brandpunt::category::expand_filter)
-            .unwrap_or_default(),
-        sources: args
-            .source
-            .as_deref()
-            .map(|s| {
-                s.split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        from: Some(start),
-        to: Some(end),
-    };
+    let filter = super::input::incident_filter(
+        &args.tenant,
+        args.category.as_deref(),
+        &args.source,
+        Some(start),
+        Some(end),
+    );
     let areas = store.areas(level, None)?;
     anyhow::ensure!(
         !areas.is_empty(),
