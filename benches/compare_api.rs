@@ -40,12 +40,9 @@ fn fixture() -> Fixture {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let state = AppState::open(ServerConfig::new(
-        db,
-        "default",
-        "127.0.0.1:0".parse().expect("addr"),
-    ))
-    .expect("open state");
+    let mut config = ServerConfig::new(db, "127.0.0.1:0".parse().expect("addr"));
+    config.public_tenant = Some("default".into());
+    let state = AppState::open(config).expect("open state");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let base = format!("http://{}", listener.local_addr().expect("addr"));

@@ -23,7 +23,7 @@ TMP=$(mktemp -d)
 cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 "$BIN" --db "$TMP/db" demo --dir "$TMP/demo" >/dev/null
-"$BIN" --db "$TMP/db" serve --addr 127.0.0.1:0 >"$TMP/server.out" 2>/dev/null &
+"$BIN" --db "$TMP/db" serve --addr 127.0.0.1:0 --public-tenant default >"$TMP/server.out" 2>/dev/null &
 SERVER_PID=$!
 for _ in $(seq 100); do grep -q "listening on" "$TMP/server.out" 2>/dev/null && break; sleep 0.1; done
 BASE=$(sed -n 's/^listening on //p' "$TMP/server.out")

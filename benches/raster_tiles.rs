@@ -40,13 +40,15 @@ fn setup() -> (tempfile::TempDir, Arc<AppState>) {
         String::from_utf8_lossy(&out.stderr)
     );
     let addr = "127.0.0.1:0".parse().expect("address");
-    let state = AppState::open(ServerConfig::new(db, "default", addr)).expect("open state");
+    let mut config = ServerConfig::new(db, addr);
+    config.public_tenant = Some("default".into());
+    let state = AppState::open(config).expect("open state");
     (dir, state)
 }
 
 /// Every tile of zoom `z` over the city's bounding box.
 fn city_tiles(state: &AppState, z: u8) -> Vec<TileId> {
-    let b = state.snapshot().bbox_wgs84();
+    let b = state.snapshot_of("default").expect("tenant").bbox_wgs84();
     let (x0, y0) = brandpunt::coords::wgs84_to_web_mercator(b[0], b[1]);
     let (x1, y1) = brandpunt::coords::wgs84_to_web_mercator(b[2], b[3]);
     let (a, c) = (TileId::containing(z, x0, y1), TileId::containing(z, x1, y0));
@@ -57,7 +59,7 @@ fn city_tiles(state: &AppState, z: u8) -> Vec<TileId> {
 
 fn bench(c: &mut Criterion) {
     let (_dir, state) = setup();
-    let snapshot = state.snapshot();
+    let snapshot = state.snapshot_of("default").expect("tenant");
     let filter = Filter::all(&snapshot);
     let settings = KdeSettings {
         cell_m: 50.0,

@@ -78,6 +78,9 @@ pub enum PrincipalKind {
     User,
     /// An automated delivery channel of one source (e.g. `politie`): may only upload that source's deliveries.
     Delivery { source: String },
+    /// An unauthenticated caller of a tenant the server publishes openly (`serve --public-tenant`): only
+    /// aggregates, with small counts suppressed.
+    Anonymous,
 }
 
 /// An authenticated caller: what the server checks every request against.
@@ -145,6 +148,7 @@ impl Principal {
             PrincipalKind::Delivery { source } => {
                 matches!(action, Action::ImportDelivery { source: s } if s == source)
             }
+            PrincipalKind::Anonymous => matches!(action, Action::ViewAggregates),
             PrincipalKind::User => match action {
                 Action::ViewAggregates => true,
                 Action::ViewAddressLevel { category } => {
@@ -179,6 +183,29 @@ impl Principal {
             })
             .map(String::as_str)
             .collect()
+    }
+}
+
+impl Principal {
+    /// The unauthenticated caller of the openly published `tenant`.
+    pub fn anonymous(tenant: &str) -> Principal {
+        Principal {
+            tenant: tenant.to_string(),
+            user: "anoniem".to_string(),
+            role: Role::Viewer,
+            categories: Vec::new(),
+            kind: PrincipalKind::Anonymous,
+        }
+    }
+
+    /// True for callers whose aggregates get small-count protection: anonymous callers and viewers (analysts
+    /// and admins see exact counts).
+    pub fn sees_protected_counts(&self) -> bool {
+        match self.kind {
+            PrincipalKind::Anonymous => true,
+            PrincipalKind::Delivery { .. } => true,
+            PrincipalKind::User => self.role == Role::Viewer,
+        }
     }
 }
 
@@ -318,7 +345,7 @@ mod tests {
 
     /// The expected matrix, written out independently of `may` as a table: one row per action, one column
     /// per principal (viewer, analyst granted `inbraak,2.5.1`, admin granted `inbraak,2.5.1`, analyst
-    /// granted `*`, delivery `politie`).
+    /// granted `*`, delivery `politie`, anonymous).
     #[test]
     fn permission_matrix_is_exactly_as_specified() {
         let grant = ["inbraak", "2.5.1"];
@@ -328,22 +355,23 @@ mod tests {
             user(Role::Admin, &grant),
             user(Role::Analyst, &["*"]),
             delivery("politie"),
+            Principal::anonymous("enschede"),
         ];
         #[rustfmt::skip]
-        let expected: [[bool; 5]; 12] = [
-            // viewer analyst admin  all    delivery
-            [true,  true,  true,  true,  false], // aggregates
-            [false, true,  true,  true,  false], // address 1.1.1 (in group inbraak)
-            [false, true,  true,  true,  false], // address 2.5.1 (granted code)
-            [false, false, false, true,  false], // address 1.4.3 (not granted)
-            [false, false, false, true,  false], // address uncategorised
-            [false, false, true,  false, true ], // import politie
-            [false, false, true,  false, false], // import handhaving
-            [false, true,  true,  true,  false], // own custom area
-            [false, false, true,  false, false], // others' custom area
-            [false, false, true,  false, false], // manage users
-            [false, false, true,  false, false], // audit
-            [false, false, true,  false, false], // retention
+        let expected: [[bool; 6]; 12] = [
+            // viewer analyst admin  all    delivery anonymous
+            [true,  true,  true,  true,  false, true ], // aggregates
+            [false, true,  true,  true,  false, false], // address 1.1.1 (in group inbraak)
+            [false, true,  true,  true,  false, false], // address 2.5.1 (granted code)
+            [false, false, false, true,  false, false], // address 1.4.3 (not granted)
+            [false, false, false, true,  false, false], // address uncategorised
+            [false, false, true,  false, true,  false], // import politie
+            [false, false, true,  false, false, false], // import handhaving
+            [false, true,  true,  true,  false, false], // own custom area
+            [false, false, true,  false, false, false], // others' custom area
+            [false, false, true,  false, false, false], // manage users
+            [false, false, true,  false, false, false], // audit
+            [false, false, true,  false, false, false], // retention
         ];
         for (a, action) in actions().iter().enumerate() {
             for (p, principal) in principals.iter().enumerate() {
@@ -363,6 +391,7 @@ mod tests {
             user(Role::Analyst, &["*"]),
             user(Role::Admin, &["*"]),
             delivery("politie"),
+            Principal::anonymous("enschede"),
         ];
         for principal in &principals {
             for action in actions() {

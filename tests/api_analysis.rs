@@ -13,129 +13,52 @@ use geo::{Contains, Distance, Euclidean};
 use geo_types::{MultiPolygon, Point};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+
+mod common;
+
+use brandpunt::access::Role;
+use common::server::{self as srv, Resp};
 
 const ORIGIN: &str = "https://app.powerbi.com";
 
-struct Server {
-    _dir: tempfile::TempDir,
+/// The shared server on the small demo with a CORS origin; the demo tenant is public and an analyst with all
+/// categories has a token.
+struct Shared {
+    _server: srv::Server,
     db: PathBuf,
     base: String,
-    child: std::sync::Mutex<Child>,
+    analyst: String,
+    _dir: tempfile::TempDir,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.child.lock() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
-}
-
-#[allow(clippy::zombie_processes)]
-fn server() -> &'static Server {
-    static S: OnceLock<Server> = OnceLock::new();
+fn server() -> &'static Shared {
+    static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("brandpunt.db");
-        let files = dir.path().join("demo");
-        let out = bin()
-            .args(["--db", db.to_str().unwrap(), "demo", "--small", "--dir"])
-            .arg(&files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let (dir, db) = srv::demo_copy();
+        let analyst = srv::user_token(&db, "default", "analist", Role::Analyst, &["*"]);
+        let server = srv::start(
+            &db,
+            &["--public-tenant", "default", "--cors-origin", ORIGIN],
         );
-        let mut child = bin()
-            .args([
-                "--db",
-                db.to_str().unwrap(),
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-            ])
-            .args(["--poll-seconds", "0.2", "--cors-origin", ORIGIN])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(&format!("{base}/readyz")).call().is_err() {
-            assert!(Instant::now() < deadline, "server not ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Server {
-            _dir: dir,
+        let base = server.base.clone();
+        Shared {
+            _server: server,
             db,
             base,
-            child: std::sync::Mutex::new(child),
+            analyst,
+            _dir: dir,
         }
     })
 }
 
-struct Resp {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
+/// A request as the analyst.
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
-    let mut req = ureq::request(method, &format!("{}{path}", server().base));
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let result = match body {
-        Some(b) => req.set("Content-Type", "application/json").send_string(b),
-        None => req.call(),
-    };
-    let r = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {path}: {e}"),
-    };
-    let status = r.status();
-    let headers = r
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| {
-            r.header(&n)
-                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
-        })
-        .collect();
-    let mut body = Vec::new();
-    r.into_reader().read_to_end(&mut body).unwrap();
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    let auth = format!("Bearer {}", server().analyst);
+    let mut h: Vec<(&str, &str)> = headers.to_vec();
+    h.push(("Authorization", &auth));
+    srv::request(method, &format!("{}{path}", server().base), &h, body)
 }
 
 fn get(path: &str) -> Resp {

@@ -21,6 +21,8 @@ struct Server {
     db: PathBuf,
     base: String,
     inbox: Option<PathBuf>,
+    /// Token of an admin of the demo tenant (uploads deliveries).
+    admin: String,
     child: Mutex<Child>,
 }
 
@@ -64,12 +66,30 @@ fn start(with_inbox: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("brandpunt.db");
     std::fs::copy(&demo().1, &db).unwrap();
+    let admin = {
+        use brandpunt::store::{PrivacyStore, TokenOwner};
+        let mut store = SqliteStore::open(&db).unwrap();
+        store
+            .add_user(
+                "default",
+                "beheerder",
+                brandpunt::access::Role::Admin,
+                &["*".into()],
+            )
+            .unwrap();
+        store
+            .create_token(&TokenOwner::User("beheerder".into()), None)
+            .unwrap()
+            .token
+    };
     let inbox = with_inbox.then(|| dir.path().join("inbox"));
     let mut cmd = bin();
     cmd.args([
         "--db",
         db.to_str().unwrap(),
         "serve",
+        "--public-tenant",
+        "default",
         "--addr",
         "127.0.0.1:0",
     ])
@@ -98,6 +118,7 @@ fn start(with_inbox: bool) -> Server {
                 db,
                 base,
                 inbox,
+                admin,
                 child: Mutex::new(child),
             };
         }
@@ -173,6 +194,7 @@ fn upload(s: &Server, parts: &[(&str, Option<&str>, &[u8])]) -> Resp {
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     finish(
         ureq::post(&format!("{}/api/deliveries", s.base))
+            .set("Authorization", &format!("Bearer {}", s.admin))
             .set(
                 "Content-Type",
                 &format!("multipart/form-data; boundary={boundary}"),

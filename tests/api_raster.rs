@@ -67,6 +67,8 @@ fn server() -> &'static Server {
                 "--db",
                 db.to_str().unwrap(),
                 "serve",
+                "--public-tenant",
+                "default",
                 "--addr",
                 "127.0.0.1:0",
             ])

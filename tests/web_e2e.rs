@@ -95,7 +95,14 @@ fn web_map_end_to_end() {
     let child = Command::new(bin)
         .arg("--db")
         .arg(&db)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--web-dir"])
+        .args([
+            "serve",
+            "--public-tenant",
+            "default",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--web-dir",
+        ])
         .arg(root.join("web/dist"))
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))

@@ -84,8 +84,18 @@ pub enum TenantCommand {
         code: String,
         /// Display name, e.g. `Gemeente Enschede`.
         name: String,
+        /// CBS gemeenten the tenant covers (comma-separated, `0153` or `GM0153`); its areas, tiles and
+        /// statistics are limited to them. Default: not limited.
+        #[arg(long, value_delimiter = ',')]
+        gemeenten: Vec<String>,
     },
-    /// List tenants.
+    /// Set the CBS gemeenten a tenant covers (replaces the list; none = not limited).
+    Gemeenten {
+        code: String,
+        #[arg(value_delimiter = ',')]
+        gemeenten: Vec<String>,
+    },
+    /// List tenants (code, name, gemeenten).
     List,
 }
 
@@ -139,16 +149,44 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { file } => backup::backup(&cli.db, &file),
         Command::Restore { file } => backup::restore(&cli.db, &file),
 
-        Command::Tenant(TenantCommand::Add { code, name }) => {
+        Command::Tenant(TenantCommand::Add {
+            code,
+            name,
+            gemeenten,
+        }) => {
             let mut store = context::open_store(&cli.db)?;
+            // Check the codes before anything is written.
+            for g in &gemeenten {
+                if brandpunt::store::normalize_gemeentecode(g).is_none() {
+                    anyhow::bail!("--gemeenten: '{g}' is geen CBS-gemeentecode (4 cijfers)");
+                }
+            }
             store.add_tenant(&code, &name)?;
+            store.set_tenant_gemeenten(&code, &gemeenten)?;
             println!("Tenant '{code}' toegevoegd.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(TenantCommand::Gemeenten { code, gemeenten }) => {
+            let mut store = context::open_store(&cli.db)?;
+            store.set_tenant_gemeenten(&code, &gemeenten)?;
+            let now = store.tenant_gemeenten(&code)?;
+            if now.is_empty() {
+                println!("Tenant '{code}': niet beperkt tot gemeenten.");
+            } else {
+                println!("Tenant '{code}': {}", now.join(","));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant(TenantCommand::List) => {
             let store = context::open_store(&cli.db)?;
             for (code, name) in store.tenants()? {
-                println!("{code}\t{name}");
+                let g = store.tenant_gemeenten(&code)?;
+                let g = if g.is_empty() {
+                    "alle".to_string()
+                } else {
+                    g.join(",")
+                };
+                println!("{code}\t{name}\t{g}");
             }
             Ok(ExitCode::SUCCESS)
         }

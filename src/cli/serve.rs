@@ -1,45 +1,85 @@
-//! `brandpunt serve`: run the HTTP service.
+//! `brandpunt serve`: run the HTTP service. Settings come from `--config FILE` (see
+//! [`brandpunt::server::config`]); flags given on the command line override the file.
 
-use brandpunt::server::{serve, ServerConfig};
+use brandpunt::server::{serve, ConfigFile, ServerConfig};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on (`127.0.0.1:0` picks a free port; the chosen address is printed).
-    #[arg(long, env = "BRANDPUNT_ADDR", default_value = "127.0.0.1:8080")]
-    pub addr: SocketAddr,
-    /// Tenant whose data are served.
-    #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
-    pub tenant: String,
+    /// Configuration file (TOML: [server], [tls], [proxy], [limits], [privacy], [oidc]).
+    #[arg(long, env = "BRANDPUNT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (`127.0.0.1:0` picks a free port; the chosen address is printed). Default
+    /// 127.0.0.1:8080.
+    #[arg(long, env = "BRANDPUNT_ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// Tenant whose aggregates anonymous callers may see (viewer rights, small counts protected). Without it,
+    /// every request needs a token or a login.
+    #[arg(long, env = "BRANDPUNT_PUBLIC_TENANT")]
+    pub public_tenant: Option<String>,
     /// Directory of the built web app (default: `web/dist` next to the current directory, when present).
     #[arg(long, env = "BRANDPUNT_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
     /// Origin allowed by CORS (repeatable), e.g. `https://app.powerbi.com`.
     #[arg(long = "cors-origin")]
     pub cors_origins: Vec<String>,
-    /// Seconds between checks for changes committed by other processes.
-    #[arg(long, default_value_t = 1.0)]
-    pub poll_seconds: f64,
+    /// Seconds between checks for changes committed by other processes (default 1).
+    #[arg(long)]
+    pub poll_seconds: Option<f64>,
     /// Inbox folder for automated deliveries (SFTP drop): files are imported when stable and moved to
     /// `done/` or `failed/` with their report; a sub-folder name is the source (default `politie`).
     #[arg(long, env = "BRANDPUNT_INBOX")]
     pub inbox: Option<PathBuf>,
+    /// Tenant the inbox deliveries belong to.
+    #[arg(long, default_value = "default")]
+    pub inbox_tenant: String,
+}
+
+/// The server configuration from the file (if any) with the flags over it.
+pub fn config(db: &Path, args: ServeArgs) -> anyhow::Result<ServerConfig> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::read(path)?,
+        None => ConfigFile::default(),
+    };
+    let addr = args
+        .addr
+        .or(file.server.addr)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let poll_seconds = args
+        .poll_seconds
+        .or(file.server.poll_seconds)
+        .unwrap_or(1.0);
+    anyhow::ensure!(
+        poll_seconds > 0.0 && poll_seconds.is_finite(),
+        "--poll-seconds moet groter dan 0 zijn"
+    );
+    let mut config = ServerConfig::new(db.to_path_buf(), addr);
+    config.public_tenant = args.public_tenant.or(file.server.public_tenant.clone());
+    config.web_dir = args
+        .web_dir
+        .or(file.server.web_dir.clone())
+        .or_else(|| Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").exists()));
+    config.cors_origins = if args.cors_origins.is_empty() {
+        file.server.cors_origins.clone().unwrap_or_default()
+    } else {
+        args.cors_origins
+    };
+    config.poll_interval = std::time::Duration::from_secs_f64(poll_seconds);
+    config.inbox = args.inbox.or(file.server.inbox.clone());
+    config.inbox_tenant = args.inbox_tenant;
+    config.limits = file.limits();
+    config.max_upload_bytes = config.limits.max_body_bytes;
+    config.privacy = file.privacy();
+    config.tls = file.tls.clone();
+    config.trusted_proxies = file.proxy.trusted.clone();
+    config.oidc = file.oidc.clone();
+    Ok(config)
 }
 
 pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.poll_seconds > 0.0 && args.poll_seconds.is_finite(),
-        "--poll-seconds moet groter dan 0 zijn"
-    );
-    let mut config = ServerConfig::new(db.to_path_buf(), &args.tenant, args.addr);
-    config.web_dir = args
-        .web_dir
-        .or_else(|| Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").exists()));
-    config.cors_origins = args.cors_origins;
-    config.poll_interval = std::time::Duration::from_secs_f64(args.poll_seconds);
-    config.inbox = args.inbox;
+    let config = config(db, args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

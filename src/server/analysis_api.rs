@@ -20,6 +20,7 @@ use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
 use super::AppState;
+use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
@@ -52,13 +53,13 @@ pub(crate) fn body_cache() -> &'static BodyCache {
     C.get_or_init(|| BodyCache::new(2048))
 }
 
-/// The part of a cache key that tells servers in one process apart (tests, benches run several).
+/// The part of a cache key that tells servers in one process apart (tests, benches run several); the tenant is
+/// told apart by the snapshot generation that every key also holds.
 pub(crate) fn server_key(state: &AppState) -> String {
     format!(
-        "{:p}|{}|{}",
+        "{:p}|{}",
         state as *const AppState,
-        state.config.db.display(),
-        state.config.tenant
+        state.config.db.display()
     )
 }
 
@@ -215,10 +216,11 @@ pub(crate) fn find_area(s: &Snapshot, code: &str) -> Result<u32, ApiError> {
 /// `GET /api/areas/{code}/timeseries?step=week|month` (+filters).
 async fn timeseries(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(code): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let s = state.snapshot();
+    let s = caller.snapshot.clone();
     let idx = find_area(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
     let step = match params.get("step") {
@@ -260,10 +262,11 @@ async fn timeseries(
 /// `GET /api/areas/{code}/hour-of-week` (+filters): aoristic weights.
 async fn hour_of_week(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(code): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let s = state.snapshot();
+    let s = caller.snapshot.clone();
     let idx = find_area(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
     let key = format!("{}|how|{}|{}", server_key(&state), code, filter.key());
@@ -319,7 +322,7 @@ fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiE
     if let Some(d) = cache.get(&key) {
         return Ok(d);
     }
-    let tenant = state.config.tenant.clone();
+    let tenant = s.tenant.clone();
     let data = state.with_store(|store| -> Result<ProfileData, crate::store::StoreError> {
         let mut addresses = Vec::new();
         store.for_each_address(&mut |a| {
@@ -377,10 +380,11 @@ fn address_in_area(s: &Snapshot, idx: u32, a: &AddressEntry) -> bool {
 /// `GET /api/areas/{code}/profile` (+filters, `confidence`, default 0.95): phenomenon profile.
 async fn profile(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(code): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let s = state.snapshot();
+    let s = caller.snapshot.clone();
     let idx = find_area(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
     let confidence = match params.get("confidence") {

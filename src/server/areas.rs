@@ -5,7 +5,8 @@ use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
 use super::tiles::rate_per_1000;
-use super::AppState;
+use super::{AppState, Caller};
+use crate::access::Action;
 use crate::analysis::compare::rate_ratio;
 use crate::custom_area::{self, CustomAreaError};
 use axum::body::Bytes;
@@ -27,8 +28,8 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// `GET /api/meta`: what the web app needs to start (tenant, extent, period, categories, sources).
-pub async fn meta(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let s = state.snapshot();
+pub async fn meta(caller: Caller) -> Json<Value> {
+    let s = caller.snapshot.clone();
     let mut per_category: BTreeMap<&str, u64> = BTreeMap::new();
     for inc in &s.incidents {
         if let Some(c) = s.categories.get(usize::from(inc.category)) {
@@ -79,7 +80,7 @@ fn area_json(s: &Snapshot, idx: u32) -> Value {
 
 /// `GET /api/areas?level=buurt`.
 async fn list(
-    State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let level = match params.get("level") {
@@ -91,7 +92,7 @@ async fn list(
         })?,
         None => Level::Buurt,
     };
-    let s = state.snapshot();
+    let s = caller.snapshot.clone();
     let areas: Vec<Value> = s
         .level_areas(level)
         .iter()
@@ -138,11 +139,8 @@ fn round6(v: f64) -> f64 {
 }
 
 /// `GET /api/areas/{code}`: the area as a GeoJSON Feature.
-async fn feature(
-    State(state): State<Arc<AppState>>,
-    Path(code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let s = state.snapshot();
+async fn feature(caller: Caller, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
+    let s = caller.snapshot.clone();
     let idx = find(&s, &code)?;
     let a = s.area(idx);
     Ok(Json(json!({
@@ -222,10 +220,11 @@ pub fn area_stats(state: &AppState, s: &Snapshot, idx: u32, filter: &Filter) -> 
 /// `GET /api/areas/{code}/stats`.
 async fn stats(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(code): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let s = state.snapshot();
+    let s = caller.snapshot.clone();
     let idx = find(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
     Ok(Json(area_stats(&state, &s, idx, &filter)))
@@ -236,14 +235,13 @@ fn custom_error(e: CustomAreaError) -> ApiError {
 }
 
 /// Parse and validate a custom-area body against the municipality.
-fn parse_body(state: &AppState, body: &Bytes) -> Result<custom_area::CustomAreaInput, ApiError> {
+fn parse_body(s: &Snapshot, body: &Bytes) -> Result<custom_area::CustomAreaInput, ApiError> {
     let json: Value = serde_json::from_slice(body)
         .map_err(|e| custom_error(CustomAreaError::NotJson(e.to_string())))?;
     let input =
         crate::coords::with_thread_transformer(|t| custom_area::parse_feature(&json, None, t))
             .map_err(ApiError::internal)?
             .map_err(custom_error)?;
-    let s = state.snapshot();
     let municipality = MultiPolygon(
         s.level_areas(Level::Gemeente)
             .iter()
@@ -261,11 +259,16 @@ fn custom_id(code: &str) -> Result<i64, ApiError> {
 }
 
 /// `POST /api/areas` with a GeoJSON Feature: 201 with the new id.
-async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(&Action::EditCustomArea { own: true })?;
     let st = state.clone();
     let (id, name) = tokio::task::spawn_blocking(move || -> Result<(i64, String), ApiError> {
-        let input = parse_body(&st, &body)?;
-        let tenant = st.config.tenant.clone();
+        let input = parse_body(&caller.snapshot, &body)?;
+        let tenant = caller.tenant().to_string();
         let id = st.with_store(|store| {
             crate::store::Store::insert_custom_area(store, &tenant, &input.name, &input.geometry_rd)
         })?;
@@ -288,14 +291,16 @@ async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Respo
 /// `PUT /api/areas/custom:{id}`: rename/redraw.
 async fn update(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(code): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require(&Action::EditCustomArea { own: true })?;
     let id = custom_id(&code)?;
     let st = state.clone();
     tokio::task::spawn_blocking(move || -> Result<Json<Value>, ApiError> {
-        let input = parse_body(&st, &body)?;
-        let tenant = st.config.tenant.clone();
+        let input = parse_body(&caller.snapshot, &body)?;
+        let tenant = caller.tenant().to_string();
         let found = st.with_store(|store| {
             crate::store::Store::update_custom_area(
                 store,
@@ -318,12 +323,14 @@ async fn update(
 /// `DELETE /api/areas/custom:{id}`: 204.
 async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(code): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require(&Action::EditCustomArea { own: true })?;
     let id = custom_id(&code)?;
     let st = state.clone();
     tokio::task::spawn_blocking(move || -> Result<StatusCode, ApiError> {
-        let tenant = st.config.tenant.clone();
+        let tenant = caller.tenant().to_string();
         let found =
             st.with_store(|store| crate::store::Store::delete_custom_area(store, &tenant, id))?;
         if !found {

@@ -26,6 +26,7 @@ use super::filter::{parse_date, Filter};
 use super::snapshot::{day_start_minutes, Snapshot};
 use super::tiles::rate_per_1000;
 use super::AppState;
+use super::Caller;
 use crate::analysis::compare::{rate_ratio, weighted_displacement_quotient, WdqCounts};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -425,8 +426,12 @@ fn compute(s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
 }
 
 /// `POST /api/compare`.
-async fn compare(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
-    let s = state.snapshot();
+async fn compare(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let s = caller.snapshot.clone();
     let req = parse_request(&s, &body)?;
     let key = format!(
         "{}|compare|{:?}|{}|{}|{:?}|{:?}",

@@ -29,7 +29,8 @@
 //!   summary). When a name is taken there, the moved files get a time prefix `YYYYMMDDTHHMMSS-`.
 
 use super::error::ApiError;
-use super::AppState;
+use super::{AnyCaller, AppState};
+use crate::access::{Action, PrincipalKind, Role};
 use crate::area_index::{AreaIndex, AreaPolygon};
 use crate::geocode::{BagAddress, GeocodeIndexBuilder};
 use crate::import::incidents::{
@@ -229,8 +230,18 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 /// `POST /api/deliveries` (see the module docs).
 async fn upload(
     State(state): State<Arc<AppState>>,
+    AnyCaller(principal): AnyCaller,
     mut multipart: Multipart,
 ) -> Result<Response, ApiError> {
+    // Before reading the body: only admins and delivery tokens may upload at all.
+    let may_upload_some = match &principal.kind {
+        PrincipalKind::Delivery { .. } => true,
+        PrincipalKind::User => principal.role == Role::Admin,
+        PrincipalKind::Anonymous => false,
+    };
+    if !may_upload_some {
+        return Err(ApiError::Forbidden("geen toegang".into()));
+    }
     let dir = TempDir::new().map_err(ApiError::internal)?;
     let limit = state.config.max_upload_bytes;
     let mut total: u64 = 0;
@@ -292,6 +303,17 @@ async fn upload(
             format!("ongeldige bron '{source}' (letters, cijfers, -, _, .; hoogstens 64 tekens)"),
         ));
     }
+    // A delivery token may only upload deliveries of its own source, for its own tenant.
+    if !principal.may(
+        &principal.tenant,
+        &Action::ImportDelivery {
+            source: source.clone(),
+        },
+    ) {
+        return Err(ApiError::Forbidden(format!(
+            "dit token mag geen leveringen van bron '{source}' aanleveren"
+        )));
+    }
     let mapping = match &mapping_text {
         Some(t) => Some(
             Mapping::from_toml_str("mapping", t)
@@ -300,13 +322,14 @@ async fn upload(
         None => None,
     };
     let st = state.clone();
+    let tenant = principal.tenant.clone();
+    let import_tenant = tenant.clone();
     let prefix = format!("{}/", dir.0.display());
     let report_path = dir.0.join("rapport.csv");
     let (summary, rows) = tokio::task::spawn_blocking(
         move || -> Result<(IncidentImportSummary, Vec<ReportRow>), ApiError> {
-            let tenant = st.config.tenant.clone();
             let result = st.with_store(|store| {
-                import_delivery(store, &tenant, &source, mapping, &file, &report_path)
+                import_delivery(store, &import_tenant, &source, mapping, &file, &report_path)
             });
             let summary = match result {
                 Ok(s) => s,
@@ -341,7 +364,8 @@ async fn upload(
         obj.insert("unchanged".into(), json!(o.unchanged));
         obj.insert("already_imported".into(), json!(o.already_imported));
         obj.insert("rows".into(), json!(rows));
-        obj.insert("generation".into(), json!(state.snapshot().generation));
+        let generation = state.snapshot_of(&tenant).map(|s| s.generation);
+        obj.insert("generation".into(), json!(generation));
     }
     Ok(Json(body).into_response())
 }
@@ -492,7 +516,7 @@ impl Inbox {
             Ok(mapping) => state.with_store(|store| {
                 import_delivery(
                     store,
-                    &state.config.tenant,
+                    &state.config.inbox_tenant,
                     &c.source,
                     mapping,
                     &c.path,

@@ -13,6 +13,10 @@ pub enum ApiError {
         parameter: Option<String>,
         message: String,
     },
+    /// 401: no valid credentials (answered with `WWW-Authenticate: Bearer`).
+    Unauthorized(String),
+    /// 403: authenticated, but not allowed.
+    Forbidden(String),
     /// 404: the thing asked for does not exist (for this tenant).
     NotFound(String),
     /// 413: the body is too large.
@@ -42,6 +46,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -58,7 +64,11 @@ impl IntoResponse for ApiError {
                 Some(p) => serde_json::json!({ "error": message, "parameter": p }),
                 None => serde_json::json!({ "error": message }),
             },
-            ApiError::NotFound(m) | ApiError::TooLarge(m) | ApiError::Unavailable(m) => {
+            ApiError::Unauthorized(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::TooLarge(m)
+            | ApiError::Unavailable(m) => {
                 serde_json::json!({ "error": m })
             }
             ApiError::Internal(detail) => {
@@ -66,6 +76,17 @@ impl IntoResponse for ApiError {
                 serde_json::json!({ "error": "interne fout; zie het serverlog" })
             }
         };
+        if status == StatusCode::UNAUTHORIZED {
+            return (
+                status,
+                [(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"brandpunt\"",
+                )],
+                Json(body),
+            )
+                .into_response();
+        }
         (status, Json(body)).into_response()
     }
 }

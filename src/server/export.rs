@@ -25,6 +25,7 @@ use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
 use super::tiles::rate_per_1000;
 use super::AppState;
+use super::Caller;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -474,10 +475,11 @@ fn csv_body(rows: &[Row]) -> Result<Vec<u8>, ApiError> {
 
 async fn export(
     state: Arc<AppState>,
+    caller: Caller,
     params: HashMap<String, String>,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let s = state.snapshot();
+    let s = caller.snapshot.clone();
     let level = match params.get("level") {
         Some(l) => Level::parse(l).ok_or_else(|| {
             ApiError::param(
@@ -544,25 +546,28 @@ async fn export(
 /// `GET /api/stats.geojson`.
 async fn geojson(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    export(state, params, Format::GeoJson).await
+    export(state, caller, params, Format::GeoJson).await
 }
 
 /// `GET /api/stats.topojson`.
 async fn topojson(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    export(state, params, Format::TopoJson).await
+    export(state, caller, params, Format::TopoJson).await
 }
 
 /// `GET /api/stats.csv`.
 async fn csv_export(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    export(state, params, Format::Csv).await
+    export(state, caller, params, Format::Csv).await
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{feature_id, Level, Snapshot};
 use super::AppState;
+use super::Caller;
 use crate::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingError, EmergingOptions,
     EmergingResult, TimeStep, TimeSteps,
@@ -801,9 +802,10 @@ fn finite(v: f64) -> serde_json::Value {
 /// `GET /api/hotspots?method=kde|gistar|emerging&...` (+ filters): GeoJSON FeatureCollection (WGS84).
 async fn api_hotspots(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let snapshot = state.snapshot();
+    let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let method = params
         .get("method")

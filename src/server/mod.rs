@@ -12,7 +12,9 @@
 
 pub mod analysis_api;
 pub mod areas;
+pub mod auth;
 pub mod compare;
+pub mod config;
 pub mod deliveries;
 pub mod error;
 pub mod export;
@@ -27,10 +29,13 @@ pub mod tiles;
 pub mod wms;
 
 use crate::store::{SqliteStore, StoreError};
+pub use auth::{AnyCaller, Caller};
 use axum::routing::get;
 use axum::Router;
+pub use config::{ConfigFile, Limits, OidcConfig, PrivacyConfig, TlsConfig};
 pub use error::ApiError;
 pub use snapshot::{Level, Snapshot, SnapshotError};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,8 +46,11 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub db: PathBuf,
-    /// The tenant served (issue 5 adds users and roles across tenants).
-    pub tenant: String,
+    /// Tenant whose aggregates anonymous callers may see (viewer rights, small counts protected); `None` =
+    /// every request needs credentials (see [`auth`]). Every tenant of the store is served to its own users.
+    pub public_tenant: Option<String>,
+    /// Tenant that deliveries dropped in the inbox belong to.
+    pub inbox_tenant: String,
     pub addr: SocketAddr,
     /// Directory with the built web app (`web/dist`); `None` serves no web app.
     pub web_dir: Option<PathBuf>,
@@ -56,13 +64,25 @@ pub struct ServerConfig {
     pub inbox: Option<PathBuf>,
     /// Largest accepted upload (`POST /api/deliveries`), bytes.
     pub max_upload_bytes: u64,
+    /// Limits (body size, polygon vertices, zoom range, period, result sizes, rate, timeout).
+    pub limits: Limits,
+    /// Small-count protection and retention.
+    pub privacy: PrivacyConfig,
+    /// Serve HTTPS with these files; `None` = plain HTTP (behind a TLS-terminating proxy or on loopback).
+    pub tls: Option<TlsConfig>,
+    /// Peers (addresses or CIDR ranges) whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// OpenID Connect bearer tokens; `None` = only brandpunt tokens.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl ServerConfig {
-    pub fn new(db: PathBuf, tenant: &str, addr: SocketAddr) -> Self {
+    /// A configuration with defaults: no public tenant, no TLS, no OIDC.
+    pub fn new(db: PathBuf, addr: SocketAddr) -> Self {
         ServerConfig {
             db,
-            tenant: tenant.to_string(),
+            public_tenant: None,
+            inbox_tenant: "default".to_string(),
             addr,
             web_dir: None,
             cors_origins: vec![],
@@ -70,6 +90,11 @@ impl ServerConfig {
             tile_cache_entries: 200_000,
             inbox: None,
             max_upload_bytes: deliveries::DEFAULT_MAX_UPLOAD_BYTES,
+            limits: Limits::default(),
+            privacy: PrivacyConfig::default(),
+            tls: None,
+            trusted_proxies: vec![],
+            oidc: None,
         }
     }
 }
@@ -94,8 +119,11 @@ pub enum ServerError {
 pub struct AppState {
     pub config: ServerConfig,
     store: Mutex<SqliteStore>,
-    snapshot: RwLock<Arc<Snapshot>>,
+    /// The current snapshot of every tenant, by tenant code.
+    snapshots: RwLock<Arc<HashMap<String, Arc<Snapshot>>>>,
     generation: AtomicU64,
+    /// Remembered token checks ([`auth`]).
+    pub token_cache: auth::TokenCache,
     ready: AtomicBool,
     pub tile_cache: tiles::TileCache,
     counts_cache: quick_cache::sync::Cache<(u64, Level, String), Arc<Vec<u32>>>,
@@ -103,16 +131,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Open the store and load the first snapshot.
+    /// Open the store and load the first snapshots (one per tenant). The public tenant, when configured, must
+    /// exist.
     pub fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
         let store = SqliteStore::open(&config.db)?;
-        let snapshot = Snapshot::load(&store, &config.tenant, 1)?;
+        let generation = AtomicU64::new(0);
+        let snapshots = load_all(&store, &generation)?;
+        if let Some(t) = &config.public_tenant {
+            if !snapshots.contains_key(t) {
+                return Err(StoreError::UnknownTenant(t.clone()).into());
+            }
+        }
         let cache_entries = config.tile_cache_entries.max(16);
         Ok(Arc::new(AppState {
             config,
             store: Mutex::new(store),
-            snapshot: RwLock::new(Arc::new(snapshot)),
-            generation: AtomicU64::new(1),
+            snapshots: RwLock::new(Arc::new(snapshots)),
+            generation,
+            token_cache: auth::TokenCache::new(4096),
             ready: AtomicBool::new(true),
             tile_cache: tiles::TileCache::new(cache_entries),
             counts_cache: quick_cache::sync::Cache::new(4096),
@@ -120,9 +156,15 @@ impl AppState {
         }))
     }
 
-    /// The current snapshot.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        match self.snapshot.read() {
+    /// The current snapshot of `tenant` (`None` for an unknown tenant). Handlers get their caller's snapshot
+    /// through [`Caller`]; this is for background tasks and operations.
+    pub fn snapshot_of(&self, tenant: &str) -> Option<Arc<Snapshot>> {
+        self.snapshots().get(tenant).cloned()
+    }
+
+    /// The current snapshots of all tenants.
+    pub fn snapshots(&self) -> Arc<HashMap<String, Arc<Snapshot>>> {
+        match self.snapshots.read() {
             Ok(s) => s.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
@@ -141,25 +183,31 @@ impl AppState {
         f(&mut guard)
     }
 
-    /// Re-read the tenant's data from the store and make it current; caches keyed by the old generation are
-    /// never hit again.
+    /// Re-read every tenant's data from the store and make it current; caches keyed by the old generations are
+    /// never hit again. Every snapshot gets a generation of its own, so cache keys never collide across tenants.
     pub fn reload(&self) -> Result<(), SnapshotError> {
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let snapshot =
-            self.with_store(|store| Snapshot::load(&*store, &self.config.tenant, generation))?;
+        let fresh = self.with_store(|store| load_all(&*store, &self.generation))?;
         {
-            let mut slot = match self.snapshot.write() {
+            let mut slot = match self.snapshots.write() {
                 Ok(s) => s,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            if slot.generation < generation {
-                *slot = Arc::new(snapshot);
+            // A concurrent reload may have installed newer snapshots meanwhile: keep the newest set.
+            let newer = fresh
+                .values()
+                .map(|s| s.generation)
+                .min()
+                .unwrap_or(u64::MAX)
+                > slot.values().map(|s| s.generation).max().unwrap_or(0);
+            if newer || slot.is_empty() {
+                *slot = Arc::new(fresh);
             }
         }
         self.tile_cache.clear();
         self.counts_cache.clear();
+        self.token_cache.clear();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(generation, "data reloaded");
+        tracing::info!("data reloaded");
         Ok(())
     }
 
@@ -173,6 +221,19 @@ impl AppState {
         self.counts_cache.insert(key, v.clone());
         v
     }
+}
+
+/// Load a snapshot of every tenant in the store, numbering them from `generation`.
+fn load_all(
+    store: &dyn crate::store::Store,
+    generation: &AtomicU64,
+) -> Result<HashMap<String, Arc<Snapshot>>, SnapshotError> {
+    let mut out = HashMap::new();
+    for (code, _) in store.tenants()? {
+        let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
+        out.insert(code.clone(), Arc::new(Snapshot::load(store, &code, g)?));
+    }
+    Ok(out)
 }
 
 /// The complete router (also used by the integration tests).
@@ -222,7 +283,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             tower_http::cors::CorsLayer::new()
                 .allow_origin(origins)
                 .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-                .allow_headers([axum::http::header::CONTENT_TYPE]),
+                .allow_headers([
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::header::AUTHORIZATION,
+                ]),
         )
     }
 }
@@ -266,7 +330,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })?;
     let local = listener.local_addr()?;
     println!("listening on http://{local}");
-    tracing::info!(%local, tenant = %state.config.tenant, "brandpunt serve");
+    tracing::info!(%local, public_tenant = ?state.config.public_tenant, "brandpunt serve");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -98,7 +98,7 @@ impl Metrics {
                 s.count
             );
         }
-        let snapshot = state.snapshot();
+        let snapshots = state.snapshots();
         let gauges = [
             (
                 "brandpunt_tile_cache_hits_total",
@@ -123,12 +123,13 @@ impl Metrics {
             (
                 "brandpunt_data_generation",
                 "gauge",
-                snapshot.generation as f64,
+                snapshots.values().map(|s| s.generation).max().unwrap_or(0) as f64,
             ),
             (
                 "brandpunt_incidents",
                 "gauge",
-                snapshot.incidents.len() as f64,
+                // All tenants together: the metrics name no tenant.
+                snapshots.values().map(|s| s.incidents.len()).sum::<usize>() as f64,
             ),
         ];
         for (name, kind, value) in gauges {

@@ -21,7 +21,9 @@
 use super::error::ApiError;
 use super::filter::Filter;
 use super::report::{fmt_nl, html_escape};
+use super::snapshot::Snapshot;
 use super::AppState;
+use super::Caller;
 use crate::analysis::aoristic::{patrol_block_share, AoristicConfig, PatrolBlock};
 use crate::analysis::grid::BinId;
 use crate::analysis::Event;
@@ -258,9 +260,11 @@ fn cache() -> &'static quick_cache::sync::Cache<CacheKey, Arc<PatrolResult>> {
 /// Incident id -> BAG street name of the address-located incidents, read from the store once per generation.
 type Streets = Arc<HashMap<i64, String>>;
 
-fn streets(state: &AppState, generation: u64) -> Result<Streets, ApiError> {
-    static S: OnceLock<Mutex<HashMap<usize, (u64, Streets)>>> = OnceLock::new();
-    let key = state as *const AppState as usize;
+fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
+    type Slot = Mutex<HashMap<(usize, String), (u64, Streets)>>;
+    static S: OnceLock<Slot> = OnceLock::new();
+    let generation = snapshot.generation;
+    let key = (state as *const AppState as usize, snapshot.tenant.clone());
     let slot = S.get_or_init(|| Mutex::new(HashMap::new()));
     let mut guard = match slot.lock() {
         Ok(g) => g,
@@ -277,7 +281,7 @@ fn streets(state: &AppState, generation: u64) -> Result<Streets, ApiError> {
              JOIN address a ON a.bag_id = i.bag_id \
              WHERE t.code = ?1 AND i.located_by = 'address'",
         )?;
-        let rows = stmt.query_map([&state.config.tenant], |r| {
+        let rows = stmt.query_map([&snapshot.tenant], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
         })?;
         rows.collect()
@@ -289,10 +293,10 @@ fn streets(state: &AppState, generation: u64) -> Result<Streets, ApiError> {
 
 fn compute(
     state: &AppState,
+    snapshot: Arc<Snapshot>,
     filter: &Filter,
     p: &PatrolParams,
 ) -> Result<Arc<PatrolResult>, ApiError> {
-    let snapshot = state.snapshot();
     let key = (
         state as *const AppState as usize,
         snapshot.generation,
@@ -303,7 +307,7 @@ fn compute(
         return Ok(r);
     }
     let block = p.block()?;
-    let streets = streets(state, snapshot.generation)?;
+    let streets = streets(state, &snapshot)?;
     let cfg = AoristicConfig::default();
     let mut weighted = Vec::new();
     let (mut used, mut excluded) = (0u64, 0u64);
@@ -376,9 +380,10 @@ fn cell_label(cell: &BinId) -> String {
 
 async fn patrol(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let snapshot = state.snapshot();
+    let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let p = PatrolParams::parse(&params)?;
     let html = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
@@ -394,7 +399,8 @@ async fn patrol(
     };
     let st = state.clone();
     let (pp, ff) = (p.clone(), filter.clone());
-    let result = tokio::task::spawn_blocking(move || compute(&st, &ff, &pp))
+    let snap = snapshot.clone();
+    let result = tokio::task::spawn_blocking(move || compute(&st, snap, &ff, &pp))
         .await
         .map_err(ApiError::internal)??;
     let mut features = Vec::with_capacity(result.cells.len());
@@ -420,7 +426,7 @@ async fn patrol(
         rows.push((c, centre));
     }
     if html {
-        return Ok(Html(render_html(&state, &filter, &p, &result, &rows)).into_response());
+        return Ok(Html(render_html(&snapshot, &filter, &p, &result, &rows)).into_response());
     }
     Ok(Json(json!({
         "type": "FeatureCollection",
@@ -441,13 +447,12 @@ async fn patrol(
 }
 
 fn render_html(
-    state: &AppState,
+    snapshot: &Snapshot,
     filter: &Filter,
     p: &PatrolParams,
     result: &PatrolResult,
     rows: &[(&PatrolCell, [f64; 2])],
 ) -> String {
-    let snapshot = state.snapshot();
     let mut body = String::new();
     for (c, centre) in rows {
         body.push_str(&format!(

@@ -20,6 +20,7 @@ use super::filter::Filter;
 use super::hotspots::{gistar_cells, kde_surface, parse_bins, KdeSettings};
 use super::snapshot::{feature_id, Level, Snapshot};
 use super::AppState;
+use super::Caller;
 use crate::analysis::grid::BinSpec;
 use crate::render::ramp::gi_bin_colour;
 use crate::render::{
@@ -340,13 +341,14 @@ pub fn png_response(bytes: &[u8], etag: Option<&str>) -> Response {
 /// `GET /tiles/{layer}/{z}/{x}/{y}.png` (dispatched from [`super::tiles`]).
 pub async fn png_tile(
     state: Arc<AppState>,
+    caller: Caller,
     layer: String,
     tile: TileId,
     params: HashMap<String, String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let rl = RasterLayer::parse(&layer, &params)?;
-    let snapshot = state.snapshot();
+    let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let key: PngKey = (
         Arc::as_ptr(&state) as usize,

@@ -21,6 +21,7 @@ use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
 use super::AppState;
+use super::Caller;
 use crate::analysis::striking::{
     striking_areas, AreaSeries, Direction, StrikingArea, StrikingConfig,
 };
@@ -280,9 +281,10 @@ pub fn report_json(snapshot: &Snapshot, filter: &Filter, r: &MonthlyReport) -> V
 
 async fn monthly(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let snapshot = state.snapshot();
+    let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let month = match params
         .get("month")

@@ -245,9 +245,14 @@ impl Snapshot {
             .find(|(c, _)| c == tenant)
             .map(|(_, n)| n)
             .ok_or_else(|| StoreError::UnknownTenant(tenant.to_string()))?;
+        // Shared reference data (CBS areas) are scoped to the tenant's gemeenten; none configured = all.
+        let gemeenten = store.tenant_gemeenten(tenant)?;
         let mut areas = Vec::new();
         for level in [AreaLevel::Gemeente, AreaLevel::Wijk, AreaLevel::Buurt] {
             for a in store.areas(level, None)? {
+                if !gemeenten.is_empty() && !gemeenten.contains(&a.gemeentecode) {
+                    continue;
+                }
                 let code = a.code.clone();
                 let gemeentecode = Some(a.gemeentecode.clone()).filter(|g| !g.is_empty());
                 areas.push(build_area(

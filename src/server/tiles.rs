@@ -9,6 +9,7 @@ use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
 use super::AppState;
+use super::Caller;
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -96,7 +97,7 @@ fn base_url(headers: &HeaderMap) -> String {
 }
 
 async fn tilejson(
-    State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -108,7 +109,7 @@ async fn tilejson(
         .into_iter()
         .find(|l| l.get("id").and_then(|v| v.as_str()) == Some(layer))
         .ok_or_else(|| ApiError::NotFound(format!("onbekende laag '{layer}'")))?;
-    let snapshot = state.snapshot();
+    let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let qs = filter.query_string();
     let url = format!(
@@ -151,6 +152,7 @@ fn parse_coord(name: &str, v: &str) -> Result<u32, ApiError> {
 /// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`.
 async fn tile(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path((layer, z, x, file)): Path<(String, String, String, String)>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -165,7 +167,7 @@ async fn tile(
     )
     .map_err(|e| ApiError::param("z", e.to_string()))?;
     if ext == "png" {
-        return super::raster::png_tile(state, layer, tile, params, headers).await;
+        return super::raster::png_tile(state, caller, layer, tile, params, headers).await;
     }
     if ext != "mvt" {
         return Err(ApiError::NotFound(format!(
@@ -175,7 +177,7 @@ async fn tile(
     if !layer_names().iter().any(|l| l == &layer) {
         return Err(ApiError::NotFound(format!("onbekende laag '{layer}'")));
     }
-    let snapshot = state.snapshot();
+    let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let key: TileKey = (snapshot.generation, layer.clone(), tile, filter.key());
     let cached = match state.tile_cache.inner.get(&key) {

@@ -13,7 +13,9 @@
 use super::error::ApiError;
 use super::filter::Filter;
 use super::raster::{png_response, render_map_png, MapCrs, MapRequest, RasterLayer, RASTER_LAYERS};
+use super::snapshot::Snapshot;
 use super::AppState;
+use super::Caller;
 use crate::render::{Rgba, MAX_IMAGE_SIDE};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -94,6 +96,7 @@ fn base_url(headers: &HeaderMap) -> String {
 /// `GET /wms`.
 async fn wms(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(raw): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
@@ -125,8 +128,10 @@ async fn wms(
         }
     }
     match request.as_str() {
-        "getcapabilities" | "capabilities" => capabilities(&state, &params, version, &headers),
-        "getmap" | "map" => match get_map(state, params, version).await {
+        "getcapabilities" | "capabilities" => {
+            capabilities(&caller.snapshot, &params, version, &headers)
+        }
+        "getmap" | "map" => match get_map(state, caller.snapshot, params, version).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
         },
@@ -327,11 +332,11 @@ pub fn parse_get_map(
 
 async fn get_map(
     state: Arc<AppState>,
+    snapshot: Arc<Snapshot>,
     params: HashMap<String, String>,
     version: WmsVersion,
 ) -> Result<Response, WmsError> {
     let gm = parse_get_map(&params, version)?;
-    let snapshot = state.snapshot();
     let filter = Filter::parse(&params, &snapshot).map_err(|e| api_to_wms(version, e))?;
     let layers = gm
         .layers
@@ -373,13 +378,12 @@ fn layer_title(name: &str) -> (&'static str, &'static str) {
 }
 
 fn capabilities(
-    state: &AppState,
+    snapshot: &Snapshot,
     params: &HashMap<String, String>,
     version: WmsVersion,
     headers: &HeaderMap,
 ) -> Response {
-    let snapshot = state.snapshot();
-    let filter = match Filter::parse(params, &snapshot) {
+    let filter = match Filter::parse(params, snapshot) {
         Ok(f) => f,
         Err(e) => return api_to_wms(version, e).into_response(),
     };
@@ -484,7 +488,7 @@ fn capabilities(
 /// `GET /bi/tableau.tms?layer=kde|hotspots|buurten` (+ filters and layer parameters): a Tableau map source
 /// (`.tms`) whose `url-format` is this server's XYZ PNG tile URL with `{Z}/{X}/{Y}` and the query string.
 async fn tableau_tms(
-    State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -501,7 +505,7 @@ async fn tableau_tms(
     }
     // Validate the parameters now rather than in every tile request Tableau makes.
     RasterLayer::parse(&layer_name, &params)?;
-    let snapshot = state.snapshot();
+    let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let mut qs: Vec<String> = vec![];
     let fq = filter.query_string();

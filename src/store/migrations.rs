@@ -259,6 +259,19 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 "#,
+    // 5: several municipalities on one instance: the gemeenten a tenant covers (its areas are scoped to them; none
+    //    = all areas of the boundary set), web-login passwords (argon2id PHC, NULL = no password login), and who
+    //    drew a custom area (NULL = made before users existed, e.g. by the CLI).
+    r#"
+CREATE TABLE tenant_gemeente (
+    tenant_id     INTEGER NOT NULL REFERENCES tenant(id),
+    -- 4-digit CBS gemeente code without `GM`, e.g. '0153'.
+    gemeentecode  TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, gemeentecode)
+);
+ALTER TABLE app_user ADD COLUMN password_hash TEXT;
+ALTER TABLE custom_area ADD COLUMN created_by TEXT;
+"#,
 ];
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod migrations;
 mod sqlite;
 mod sqlite_privacy;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{normalize_gemeentecode, SqliteStore};
 pub use sqlite_privacy::{
     restore_sqlite, BackupOutcome, PrivacyError, PrivacyStore, RestoreOutcome, RetentionOutcome,
     TokenInfo, TokenOwner, UserInfo,
@@ -44,6 +44,8 @@ pub enum StoreError {
     UnknownTenant(String),
     #[error("tenant '{0}' already exists")]
     TenantExists(String),
+    #[error("'{0}' is not a CBS gemeente code (4 digits, optionally with GM prefix)")]
+    GemeenteCode(String),
     #[error("stored geometry of {code} is unreadable: {reason}")]
     Geometry { code: String, reason: String },
     #[error("invalid stored value in {table}.{column}: {value}")]
@@ -385,6 +387,15 @@ pub trait Store {
     // Tenants.
     fn tenants(&self) -> Result<Vec<(String, String)>, StoreError>;
     fn add_tenant(&mut self, code: &str, name: &str) -> Result<(), StoreError>;
+    /// The CBS gemeenten a tenant covers (`GM0153`, sorted); empty = not restricted (all areas). A tenant's
+    /// areas, tiles and statistics are scoped to these gemeenten.
+    fn tenant_gemeenten(&self, tenant: &str) -> Result<Vec<String>, StoreError>;
+    /// Replace the gemeenten a tenant covers (codes as `GM0153` or `0153`); an empty list lifts the restriction.
+    fn set_tenant_gemeenten(
+        &mut self,
+        tenant: &str,
+        gemeenten: &[String],
+    ) -> Result<(), StoreError>;
 
     // CBS boundaries (shared reference data).
     /// Replace the boundary set of `year` with `areas` (one transaction); re-assign buurtcodes of addresses and

@@ -793,6 +793,37 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn tenant_gemeenten(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
+        let id = Self::tenant_id(&self.conn, tenant)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT gemeentecode FROM tenant_gemeente WHERE tenant_id = ?1 ORDER BY gemeentecode",
+        )?;
+        let rows = stmt.query_map([id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_tenant_gemeenten(
+        &mut self,
+        tenant: &str,
+        gemeenten: &[String],
+    ) -> Result<(), StoreError> {
+        let codes = gemeenten
+            .iter()
+            .map(|g| normalize_gemeentecode(g).ok_or_else(|| StoreError::GemeenteCode(g.clone())))
+            .collect::<Result<std::collections::BTreeSet<String>, _>>()?;
+        let tx = self.conn.transaction()?;
+        let id = Self::tenant_id(&tx, tenant)?;
+        tx.execute("DELETE FROM tenant_gemeente WHERE tenant_id = ?1", [id])?;
+        for code in &codes {
+            tx.execute(
+                "INSERT INTO tenant_gemeente (tenant_id, gemeentecode) VALUES (?1, ?2)",
+                params![id, code],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn replace_boundary_set(
         &mut self,
         year: i32,
@@ -1235,5 +1266,57 @@ impl Store for SqliteStore {
             params![id, tenant_id],
         )?;
         Ok(n > 0)
+    }
+}
+
+/// `0153`, `GM0153` or `gm153`... -> `GM0153`; `None` when it is not 1 to 4 digits after an optional `GM`.
+pub fn normalize_gemeentecode(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    let digits = match t.get(..2) {
+        Some(p) if p.eq_ignore_ascii_case("GM") => &t[2..],
+        _ => t,
+    };
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!("GM{digits:0>4}"))
+}
+
+#[cfg(test)]
+mod gemeente_tests {
+    use super::*;
+
+    #[test]
+    fn gemeente_codes_normalise_or_are_refused() {
+        assert_eq!(normalize_gemeentecode("0153").as_deref(), Some("GM0153"));
+        assert_eq!(normalize_gemeentecode(" gm153 ").as_deref(), Some("GM0153"));
+        assert_eq!(normalize_gemeentecode("GM0034").as_deref(), Some("GM0034"));
+        for bad in ["", "GM", "01530", "GMxx", "é1", "BU0153"] {
+            assert_eq!(normalize_gemeentecode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tenant_gemeenten_are_replaced_as_a_whole() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        s.add_tenant("enschede", "Gemeente Enschede").unwrap();
+        assert!(s.tenant_gemeenten("enschede").unwrap().is_empty());
+        s.set_tenant_gemeenten("enschede", &["153".into(), "GM0158".into(), "0153".into()])
+            .unwrap();
+        assert_eq!(
+            s.tenant_gemeenten("enschede").unwrap(),
+            ["GM0153", "GM0158"]
+        );
+        let err = s
+            .set_tenant_gemeenten("enschede", &["0164".into(), "x".into()])
+            .unwrap_err();
+        assert!(matches!(err, StoreError::GemeenteCode(ref c) if c == "x"));
+        assert_eq!(
+            s.tenant_gemeenten("enschede").unwrap(),
+            ["GM0153", "GM0158"]
+        );
+        s.set_tenant_gemeenten("enschede", &[]).unwrap();
+        assert!(s.tenant_gemeenten("enschede").unwrap().is_empty());
+        assert!(s.tenant_gemeenten("hengelo").is_err());
     }
 }

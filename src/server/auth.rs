@@ -1,0 +1,235 @@
+//! Who is calling: every request is resolved to an [`access::Principal`] before a handler sees it.
+//!
+//! Credentials, in this order:
+//! 1. `Authorization: Bearer bp_<id>_<secret>`: an API or delivery token ([`crate::access`]).
+//! 2. `Authorization: Basic` with the token as password (any user name): for BI tools (Tableau, Power BI,
+//!    QGIS) whose WMS/tile connections only offer a user name and password.
+//! 3. No credentials: the anonymous principal of the openly published tenant (`serve --public-tenant`), or
+//!    401 when there is none.
+//!
+//! Presented but invalid credentials always give 401 (never a silent fall-back to anonymous). A token check
+//! costs one argon2 verification (~31 ms), so results (positive and negative) are cached for
+//! [`TOKEN_CACHE_TTL`] under the SHA-256 of the token: revoking a token or disabling a user takes effect within
+//! that time. The token itself is never logged or kept in memory beyond the request.
+//!
+//! Handlers take a [`Caller`] (any principal that may see aggregates of its tenant, with that tenant's
+//! snapshot) or an [`AnyCaller`] (also delivery tokens); tenant scoping is therefore structural: a handler only
+//! ever gets the snapshot of the caller's own tenant.
+
+use super::{ApiError, AppState, Snapshot};
+use crate::access::{Action, Principal};
+use crate::store::{PrivacyStore, SqliteStore};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a token check is remembered.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Remembered token checks: SHA-256 of the token -> (principal or `None` for a refused token, when checked).
+pub struct TokenCache {
+    cache: quick_cache::sync::Cache<[u8; 32], (Option<Principal>, Instant)>,
+}
+
+impl TokenCache {
+    pub fn new(entries: usize) -> Self {
+        TokenCache {
+            cache: quick_cache::sync::Cache::new(entries.max(16)),
+        }
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Option<Principal>> {
+        let (principal, at) = self.cache.get(key)?;
+        (at.elapsed() < TOKEN_CACHE_TTL).then_some(principal)
+    }
+
+    fn insert(&self, key: [u8; 32], principal: Option<Principal>) {
+        self.cache.insert(key, (principal, Instant::now()));
+    }
+
+    /// Forget every remembered check (after a token was revoked or a user disabled through the API).
+    pub fn clear(&self) {
+        self.cache.clear();
+    }
+}
+
+/// The presented credential, if any.
+enum Credential {
+    None,
+    Token(String),
+    Malformed(&'static str),
+}
+
+fn credential(parts: &Parts) -> Credential {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Credential::None;
+    };
+    let Ok(value) = value.to_str() else {
+        return Credential::Malformed("ongeldige Authorization-header");
+    };
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Credential::Token(rest.trim().to_string())
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let Ok(decoded) = STANDARD.decode(rest.trim()) else {
+            return Credential::Malformed("ongeldige Basic-authenticatie");
+        };
+        let Ok(text) = String::from_utf8(decoded) else {
+            return Credential::Malformed("ongeldige Basic-authenticatie");
+        };
+        match text.split_once(':') {
+            Some((_, password)) => Credential::Token(password.to_string()),
+            None => Credential::Malformed("ongeldige Basic-authenticatie"),
+        }
+    } else {
+        Credential::Malformed("onbekend authenticatieschema (gebruik Bearer of Basic)")
+    }
+}
+
+/// Check a token against the store (a connection of its own, so the ~31 ms argon2 check never holds the
+/// writer's lock), through the cache.
+async fn check_token(state: &Arc<AppState>, token: String) -> Result<Option<Principal>, ApiError> {
+    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some(hit) = state.token_cache.get(&key) {
+        return Ok(hit);
+    }
+    let db = state.config.db.clone();
+    let principal = tokio::task::spawn_blocking(move || {
+        let store = SqliteStore::open(&db).map_err(ApiError::internal)?;
+        store.authenticate(&token).map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    state.token_cache.insert(key, principal.clone());
+    Ok(principal)
+}
+
+/// The principal of a request: see the module docs for the order. 401 for bad or missing credentials.
+pub async fn principal(parts: &Parts, state: &Arc<AppState>) -> Result<Principal, ApiError> {
+    match credential(parts) {
+        Credential::Token(token) => match check_token(state, token).await? {
+            Some(p) => Ok(p),
+            None => Err(ApiError::Unauthorized(
+                "onbekend, verlopen of ingetrokken token".into(),
+            )),
+        },
+        Credential::Malformed(reason) => Err(ApiError::Unauthorized(reason.into())),
+        Credential::None => match &state.config.public_tenant {
+            Some(tenant) => Ok(Principal::anonymous(tenant)),
+            None => Err(ApiError::Unauthorized("inloggen vereist".into())),
+        },
+    }
+}
+
+/// A caller allowed to see aggregates of its tenant ([`Action::ViewAggregates`]), with that tenant's current
+/// snapshot. Delivery tokens are refused with 403.
+pub struct Caller {
+    pub principal: Principal,
+    pub snapshot: Arc<Snapshot>,
+}
+
+impl Caller {
+    /// The caller's tenant code.
+    pub fn tenant(&self) -> &str {
+        &self.principal.tenant
+    }
+
+    /// 403 unless the caller may perform `action` on its tenant.
+    pub fn require(&self, action: &Action) -> Result<(), ApiError> {
+        if self.principal.may(&self.principal.tenant, action) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("geen toegang".into()))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = principal(parts, state).await?;
+        if !principal.may(&principal.tenant, &Action::ViewAggregates) {
+            return Err(ApiError::Forbidden("geen toegang".into()));
+        }
+        // A principal of a tenant that no longer exists sees nothing (and learns nothing about others).
+        let snapshot = state
+            .snapshot_of(&principal.tenant)
+            .ok_or_else(|| ApiError::Forbidden("geen toegang".into()))?;
+        Ok(Caller {
+            principal,
+            snapshot,
+        })
+    }
+}
+
+/// Any authenticated caller (including delivery tokens); the handler checks what it may do.
+pub struct AnyCaller(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for AnyCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(AnyCaller(principal(parts, state).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(auth: Option<&str>) -> Parts {
+        let mut b = Request::builder().uri("/api/meta");
+        if let Some(a) = auth {
+            b = b.header(AUTHORIZATION, a);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn credentials_are_read_from_bearer_and_basic() {
+        assert!(matches!(credential(&parts(None)), Credential::None));
+        assert!(
+            matches!(credential(&parts(Some("Bearer bp_x"))), Credential::Token(t) if t == "bp_x")
+        );
+        assert!(
+            matches!(credential(&parts(Some("bearer  bp_y "))), Credential::Token(t) if t == "bp_y")
+        );
+        let basic = format!("Basic {}", STANDARD.encode("tableau:bp_z"));
+        assert!(matches!(credential(&parts(Some(&basic))), Credential::Token(t) if t == "bp_z"));
+        for bad in ["Basic !!!", "Digest abc", "Basic dGFibGVhdQ=="] {
+            assert!(
+                matches!(credential(&parts(Some(bad))), Credential::Malformed(_)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn cached_checks_expire() {
+        let c = TokenCache::new(16);
+        let p = Principal::anonymous("t");
+        c.insert([1; 32], Some(p.clone()));
+        c.insert([2; 32], None);
+        assert_eq!(c.get(&[1; 32]), Some(Some(p)));
+        assert_eq!(c.get(&[2; 32]), Some(None));
+        assert_eq!(c.get(&[3; 32]), None);
+        if let Some(old) = Instant::now().checked_sub(TOKEN_CACHE_TTL + Duration::from_secs(1)) {
+            c.cache.insert([4; 32], (None, old));
+            assert_eq!(c.get(&[4; 32]), None);
+        }
+    }
+}

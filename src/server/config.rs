@@ -1,0 +1,344 @@
+//! The server's configuration file (`brandpunt serve --config brandpunt.toml`): listening address, the openly
+//! published tenant, TLS, trusted proxies, limits, privacy settings and OpenID Connect. Every key is optional;
+//! command-line flags override the file. Secrets are never written in this file: it names files (TLS key,
+//! pseudonym key, JWKS) or environment variables, and nothing here is ever logged with its value.
+//!
+//! ```toml
+//! [server]
+//! addr = "0.0.0.0:8443"
+//! public_tenant = "enschede"        # anonymous callers see this tenant's aggregates (protected counts)
+//! cors_origins = ["https://app.powerbi.com"]
+//!
+//! [tls]
+//! cert = "/etc/brandpunt/cert.pem"
+//! key = "/etc/brandpunt/key.pem"
+//!
+//! [proxy]
+//! trusted = ["127.0.0.1", "10.0.0.0/8"]   # X-Forwarded-For/-Proto are believed from these peers only
+//!
+//! [limits]
+//! max_body_bytes = 67108864
+//! max_polygon_vertices = 10000
+//! min_zoom = 0
+//! max_zoom = 20
+//! max_period_days = 3660
+//! max_results = 100000
+//! requests_per_minute = 6000        # per token (or per address for anonymous callers)
+//! request_timeout_seconds = 60
+//!
+//! [privacy]
+//! min_count = 5                     # k: counts 1..k-1 are shown as "< k" to viewers and anonymous callers
+//! retention_months = 24             # daily retention task in serve; absent = no automatic retention
+//! [privacy.min_count_per_group]
+//! zeden = 10
+//!
+//! [oidc]
+//! issuer = "https://login.microsoftonline.com/<tenant-id>/v2.0"
+//! audience = "api://brandpunt"
+//! jwks_file = "/etc/brandpunt/jwks.json"
+//! username_claim = "preferred_username"
+//! ```
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Errors reading the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: [{section}] {key}: {reason}")]
+    Invalid {
+        file: String,
+        section: &'static str,
+        key: &'static str,
+        reason: String,
+    },
+}
+
+/// The file as written (every key optional).
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub server: ServerSection,
+    pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub proxy: ProxySection,
+    #[serde(default)]
+    pub limits: LimitsSection,
+    #[serde(default)]
+    pub privacy: PrivacySection,
+    pub oidc: Option<OidcConfig>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub addr: Option<SocketAddr>,
+    pub public_tenant: Option<String>,
+    pub web_dir: Option<PathBuf>,
+    pub cors_origins: Option<Vec<String>>,
+    pub inbox: Option<PathBuf>,
+    pub poll_seconds: Option<f64>,
+}
+
+/// TLS with rustls: PEM certificate chain and private key files.
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySection {
+    /// Peer addresses or CIDR ranges whose `X-Forwarded-For` / `X-Forwarded-Proto` headers are believed.
+    #[serde(default)]
+    pub trusted: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub max_body_bytes: Option<u64>,
+    pub max_polygon_vertices: Option<usize>,
+    pub min_zoom: Option<u8>,
+    pub max_zoom: Option<u8>,
+    pub max_period_days: Option<u32>,
+    pub max_results: Option<usize>,
+    pub requests_per_minute: Option<u32>,
+    pub request_timeout_seconds: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySection {
+    pub min_count: Option<u32>,
+    #[serde(default)]
+    pub min_count_per_group: BTreeMap<String, u32>,
+    pub retention_months: Option<u32>,
+}
+
+/// OpenID Connect bearer tokens (JWT, RS256/ES256) from an external identity provider (Azure AD, Keycloak).
+/// The token's user name claim must name a brandpunt user, whose tenant, role and grants apply.
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Expected `aud` claim.
+    pub audience: String,
+    /// The provider's JSON Web Key Set, saved to a file (the service runs offline).
+    pub jwks_file: PathBuf,
+    /// Claim holding the brandpunt user name.
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+}
+
+fn default_username_claim() -> String {
+    "preferred_username".to_string()
+}
+
+/// Limits of the service (defaults in [`Limits::default`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Largest request body (uploads included), bytes.
+    pub max_body_bytes: u64,
+    /// Most vertices of a custom area polygon.
+    pub max_polygon_vertices: usize,
+    /// Tile zoom range served.
+    pub min_zoom: u8,
+    pub max_zoom: u8,
+    /// Longest query period (`from`..`to`), days.
+    pub max_period_days: u32,
+    /// Most rows or features in one answer.
+    pub max_results: usize,
+    /// Requests per minute per token (per client address for anonymous callers); 0 = unlimited.
+    pub requests_per_minute: u32,
+    /// Longest time a request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 64 * 1024 * 1024,
+            max_polygon_vertices: 10_000,
+            min_zoom: 0,
+            max_zoom: 20,
+            max_period_days: 3660,
+            max_results: 100_000,
+            requests_per_minute: 0,
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Small-count protection and retention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivacyConfig {
+    /// k: counts 1..k-1 are published as "< k" to viewers and anonymous callers.
+    pub min_count: u32,
+    /// k per category group (`inbraak`, `zeden`...; see [`crate::category`]), overriding `min_count`.
+    pub min_count_per_group: BTreeMap<String, u32>,
+    /// Address-level incidents older than this many months are deleted daily by the server; `None` = never.
+    pub retention_months: Option<u32>,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            min_count: 5,
+            min_count_per_group: BTreeMap::new(),
+            retention_months: None,
+        }
+    }
+}
+
+impl ConfigFile {
+    /// Read and check `path`.
+    pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::parse(&file, &text)
+    }
+
+    /// Parse the text of a configuration file named `file` (for messages).
+    pub fn parse(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
+        let c: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
+        let invalid = |section, key, reason: &str| ConfigError::Invalid {
+            file: file.to_string(),
+            section,
+            key,
+            reason: reason.to_string(),
+        };
+        if let (Some(lo), Some(hi)) = (c.limits.min_zoom, c.limits.max_zoom) {
+            if lo > hi {
+                return Err(invalid("limits", "min_zoom", "groter dan max_zoom"));
+            }
+        }
+        if c.limits.max_zoom.is_some_and(|z| z > 24) {
+            return Err(invalid("limits", "max_zoom", "hoogstens 24"));
+        }
+        if let Some(t) = c.limits.request_timeout_seconds {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(invalid(
+                    "limits",
+                    "request_timeout_seconds",
+                    "moet groter dan 0 zijn",
+                ));
+            }
+        }
+        if let Some(t) = c.server.poll_seconds {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(invalid("server", "poll_seconds", "moet groter dan 0 zijn"));
+            }
+        }
+        if c.privacy.min_count == Some(0) || c.privacy.min_count_per_group.values().any(|&k| k == 0)
+        {
+            return Err(invalid("privacy", "min_count", "moet minstens 1 zijn"));
+        }
+        if c.privacy.retention_months == Some(0) {
+            return Err(invalid(
+                "privacy",
+                "retention_months",
+                "moet minstens 1 zijn",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The limits with the file's values over the defaults.
+    pub fn limits(&self) -> Limits {
+        let d = Limits::default();
+        let l = &self.limits;
+        Limits {
+            max_body_bytes: l.max_body_bytes.unwrap_or(d.max_body_bytes),
+            max_polygon_vertices: l.max_polygon_vertices.unwrap_or(d.max_polygon_vertices),
+            min_zoom: l.min_zoom.unwrap_or(d.min_zoom),
+            max_zoom: l.max_zoom.unwrap_or(d.max_zoom),
+            max_period_days: l.max_period_days.unwrap_or(d.max_period_days),
+            max_results: l.max_results.unwrap_or(d.max_results),
+            requests_per_minute: l.requests_per_minute.unwrap_or(d.requests_per_minute),
+            request_timeout: l
+                .request_timeout_seconds
+                .map(Duration::from_secs_f64)
+                .unwrap_or(d.request_timeout),
+        }
+    }
+
+    /// The privacy settings with the file's values over the defaults.
+    pub fn privacy(&self) -> PrivacyConfig {
+        let d = PrivacyConfig::default();
+        PrivacyConfig {
+            min_count: self.privacy.min_count.unwrap_or(d.min_count),
+            min_count_per_group: self.privacy.min_count_per_group.clone(),
+            retention_months: self.privacy.retention_months,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = ConfigFile::parse("voorbeeld.toml", &example).unwrap();
+        assert_eq!(c.server.public_tenant.as_deref(), Some("enschede"));
+        assert_eq!(c.privacy().min_count, 5);
+        assert_eq!(c.privacy().min_count_per_group.get("zeden"), Some(&10));
+        assert_eq!(c.limits().requests_per_minute, 6000);
+        assert_eq!(c.oidc.unwrap().username_claim, "preferred_username");
+        assert_eq!(c.proxy.trusted.len(), 2);
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let c = ConfigFile::parse("leeg.toml", "").unwrap();
+        assert_eq!(c.limits(), Limits::default());
+        assert_eq!(c.privacy(), PrivacyConfig::default());
+        assert!(c.tls.is_none() && c.oidc.is_none());
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_key() {
+        let e = ConfigFile::parse("b.toml", "[server]\nadres = \"x\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("b.toml: "), "{e}");
+        assert!(e.to_string().contains("adres"), "{e}");
+        let e = ConfigFile::parse("b.toml", "[limits]\nmin_zoom = 9\nmax_zoom = 3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "b.toml: [limits] min_zoom: groter dan max_zoom"
+        );
+        let e = ConfigFile::parse("b.toml", "[privacy]\nmin_count = 0\n").unwrap_err();
+        assert!(e.to_string().contains("min_count"), "{e}");
+        let e = ConfigFile::parse("b.toml", "[server]\naddr = \"geen adres\"\n").unwrap_err();
+        assert!(e.to_string().contains("addr"), "{e}");
+    }
+}

@@ -1,0 +1,194 @@
+//! The real `brandpunt serve` for integration tests: the built binary on a free port, the small demo city
+//! generated once per test binary, users and tokens made through the library, and a small HTTP client.
+#![allow(dead_code)]
+
+use brandpunt::access::Role;
+use brandpunt::store::{PrivacyStore, SqliteStore, TokenOwner};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
+}
+
+/// The small demo city, generated once per test binary: (its directory, database, demo files).
+pub fn demo() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
+    static D: OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> = OnceLock::new();
+    D.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("demo.db");
+        let files = dir.path().join("demo");
+        let out = bin()
+            .args(["--db", db.to_str().unwrap(), "demo", "--small", "--dir"])
+            .arg(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (dir, db, files)
+    })
+}
+
+/// A copy of the demo database in a new temporary directory: (directory, database).
+pub fn demo_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("brandpunt.db");
+    std::fs::copy(&demo().1, &db).unwrap();
+    (dir, db)
+}
+
+/// Add a user to `tenant` and return a fresh token of theirs.
+pub fn user_token(db: &Path, tenant: &str, user: &str, role: Role, grants: &[&str]) -> String {
+    let mut store = SqliteStore::open(db).unwrap();
+    let grants: Vec<String> = grants.iter().map(|g| g.to_string()).collect();
+    store.add_user(tenant, user, role, &grants).unwrap();
+    store
+        .create_token(&TokenOwner::User(user.to_string()), None)
+        .unwrap()
+        .token
+}
+
+/// A delivery token of `source` for `tenant`.
+pub fn delivery_token(db: &Path, tenant: &str, source: &str) -> String {
+    let mut store = SqliteStore::open(db).unwrap();
+    store
+        .create_token(
+            &TokenOwner::Delivery {
+                tenant: tenant.into(),
+                source: source.into(),
+            },
+            None,
+        )
+        .unwrap()
+        .token
+}
+
+/// A running server; killed when dropped.
+pub struct Server {
+    pub db: PathBuf,
+    pub base: String,
+    child: Mutex<Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Start `brandpunt --db DB serve --addr 127.0.0.1:0 --poll-seconds 0.2 ARGS...` and wait until it is ready.
+#[allow(clippy::zombie_processes)]
+pub fn start(db: &Path, args: &[&str]) -> Server {
+    let mut child = bin()
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--addr", "127.0.0.1:0", "--poll-seconds", "0.2"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("unexpected first line {line:?}")
+        })
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if ureq::get(&format!("{base}/readyz")).call().is_ok() {
+            return Server {
+                db: db.to_path_buf(),
+                base,
+                child: Mutex::new(child),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("server not ready");
+}
+
+/// An HTTP answer.
+pub struct Resp {
+    pub status: u16,
+    /// Lower-case names.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+    pub fn content_type(&self) -> String {
+        self.header("content-type").unwrap_or_default().to_string()
+    }
+}
+
+/// Turn a ureq result (HTTP errors included) into a [`Resp`].
+pub fn finish(result: Result<ureq::Response, ureq::Error>, what: &str) -> Resp {
+    let r = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{what}: {e}"),
+    };
+    let status = r.status();
+    let headers = r
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| {
+            r.header(&n)
+                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+        })
+        .collect();
+    let mut body = Vec::new();
+    r.into_reader().read_to_end(&mut body).unwrap();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `method url` with `headers` and an optional JSON body.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+    let mut req = ureq::request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    finish(result, &format!("{method} {url}"))
+}
+
+/// `Authorization: Bearer TOKEN`.
+pub fn bearer(token: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {token}"))
+}
