@@ -24,6 +24,7 @@ pub mod ops;
 pub mod patrol;
 pub mod raster;
 pub mod report;
+pub mod retention;
 pub mod snapshot;
 pub mod tiles;
 pub mod wms;
@@ -325,6 +326,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
     spawn_change_watcher(state.clone())?;
     deliveries::spawn_inbox(&state)?;
+    retention::spawn(&state)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
