@@ -1,5 +1,6 @@
 //! Operations: `/healthz` (the process answers), `/readyz` (data loaded), Prometheus `/metrics`, the OpenAPI
-//! document and the structured request log.
+//! document and the structured request log (method, path without query, route, client address, status, time;
+//! never headers, query strings or bodies, so no token, password or cookie reaches the log).
 
 use super::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -149,6 +150,14 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         .unwrap_or_else(|| "static".to_string());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // The client address (behind a trusted proxy: from X-Forwarded-For). Never logged: headers (Authorization,
+    // Cookie), the query string (it may hold a filter on personal data), bodies.
+    let client = req
+        .extensions()
+        .get::<super::security::ClientInfo>()
+        .and_then(|c| c.addr)
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let response = next.run(req).await;
     let elapsed = start.elapsed().as_secs_f64();
     let status = response.status().as_u16();
@@ -158,6 +167,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         %method,
         %path,
         %route,
+        %client,
         status,
         ms = elapsed * 1000.0,
         "request"
