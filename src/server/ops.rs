@@ -203,6 +203,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/raster.json"),
     include_str!("openapi/operations.json"),
     include_str!("openapi/analysis.json"),
+    include_str!("openapi/security.json"),
 ];
 
 /// The assembled OpenAPI 3 document.
@@ -213,9 +214,19 @@ pub fn openapi_document() -> serde_json::Value {
             tracing::error!("an OpenAPI fragment is not valid JSON");
             continue;
         };
+        if f.get("responses").is_some() {
+            if let Some(c) = doc
+                .pointer_mut("/components")
+                .and_then(|v| v.as_object_mut())
+            {
+                c.entry("responses")
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            }
+        }
         for (section, target) in [
             ("paths", "/paths"),
             ("parameters", "/components/parameters"),
+            ("responses", "/components/responses"),
         ] {
             if let (Some(src), Some(dst)) = (
                 f.get(section).and_then(|v| v.as_object()),
@@ -244,5 +255,6 @@ mod tests {
         let doc = super::openapi_document();
         assert_eq!(doc["openapi"], "3.0.3");
         assert!(doc["paths"]["/api/meta"].is_object());
+        assert!(doc["components"]["responses"]["TooManyRequests"].is_object());
     }
 }
