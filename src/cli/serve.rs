@@ -70,7 +70,6 @@ pub fn config(db: &Path, args: ServeArgs) -> anyhow::Result<ServerConfig> {
     config.inbox = args.inbox.or(file.server.inbox.clone());
     config.inbox_tenant = args.inbox_tenant;
     config.limits = file.limits();
-    config.max_upload_bytes = config.limits.max_body_bytes;
     config.privacy = file.privacy();
     config.tls = file.tls.clone();
     config.trusted_proxies = file.proxy.trusted.clone();

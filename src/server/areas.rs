@@ -234,14 +234,31 @@ fn custom_error(e: CustomAreaError) -> ApiError {
     ApiError::param("body", e.to_string())
 }
 
-/// Parse and validate a custom-area body against the municipality.
-fn parse_body(s: &Snapshot, body: &Bytes) -> Result<custom_area::CustomAreaInput, ApiError> {
+/// Parse and validate a custom-area body against the municipality and `[limits] max_polygon_vertices` (400
+/// naming `geometry`).
+fn parse_body(
+    s: &Snapshot,
+    body: &Bytes,
+    max_vertices: usize,
+) -> Result<custom_area::CustomAreaInput, ApiError> {
     let json: Value = serde_json::from_slice(body)
         .map_err(|e| custom_error(CustomAreaError::NotJson(e.to_string())))?;
     let input =
         crate::coords::with_thread_transformer(|t| custom_area::parse_feature(&json, None, t))
             .map_err(ApiError::internal)?
             .map_err(custom_error)?;
+    let vertices: usize = input
+        .geometry_rd
+        .0
+        .iter()
+        .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+        .sum();
+    if vertices > max_vertices {
+        return Err(ApiError::param(
+            "geometry",
+            format!("het gebied heeft {vertices} hoekpunten; hoogstens {max_vertices} toegestaan"),
+        ));
+    }
     let municipality = MultiPolygon(
         s.level_areas(Level::Gemeente)
             .iter()
@@ -267,7 +284,11 @@ async fn create(
     caller.require(&Action::EditCustomArea { own: true })?;
     let st = state.clone();
     let (id, name) = tokio::task::spawn_blocking(move || -> Result<(i64, String), ApiError> {
-        let input = parse_body(&caller.snapshot, &body)?;
+        let input = parse_body(
+            &caller.snapshot,
+            &body,
+            st.config.limits.max_polygon_vertices,
+        )?;
         let tenant = caller.tenant().to_string();
         let id = st.with_store(|store| {
             crate::store::Store::insert_custom_area(store, &tenant, &input.name, &input.geometry_rd)
@@ -299,7 +320,11 @@ async fn update(
     let id = custom_id(&code)?;
     let st = state.clone();
     tokio::task::spawn_blocking(move || -> Result<Json<Value>, ApiError> {
-        let input = parse_body(&caller.snapshot, &body)?;
+        let input = parse_body(
+            &caller.snapshot,
+            &body,
+            st.config.limits.max_polygon_vertices,
+        )?;
         let tenant = caller.tenant().to_string();
         let found = st.with_store(|store| {
             crate::store::Store::update_custom_area(

@@ -25,6 +25,7 @@
 //! max_results = 100000
 //! requests_per_minute = 6000        # per token (or per address for anonymous callers)
 //! request_timeout_seconds = 60
+//! header_read_timeout_seconds = 10  # slow clients: the request head must arrive within this time
 //!
 //! [privacy]
 //! min_count = 5                     # k: counts 1..k-1 are shown as "< k" to viewers and anonymous callers
@@ -118,6 +119,7 @@ pub struct LimitsSection {
     pub max_results: Option<usize>,
     pub requests_per_minute: Option<u32>,
     pub request_timeout_seconds: Option<f64>,
+    pub header_read_timeout_seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone, PartialEq)]
@@ -165,8 +167,11 @@ pub struct Limits {
     pub max_results: usize,
     /// Requests per minute per token (per client address for anonymous callers); 0 = unlimited.
     pub requests_per_minute: u32,
-    /// Longest time a request may take.
+    /// Longest time a request may take (503 after it).
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request head (the connection is closed after it; also bounds
+    /// the TLS handshake).
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -180,6 +185,7 @@ impl Default for Limits {
             max_results: 100_000,
             requests_per_minute: 0,
             request_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -245,6 +251,21 @@ impl ConfigFile {
                 ));
             }
         }
+        if let Some(t) = c.limits.header_read_timeout_seconds {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(invalid(
+                    "limits",
+                    "header_read_timeout_seconds",
+                    "moet groter dan 0 zijn",
+                ));
+            }
+        }
+        if c.limits.max_body_bytes == Some(0) {
+            return Err(invalid("limits", "max_body_bytes", "moet minstens 1 zijn"));
+        }
+        if let Err(reason) = super::security::TrustedProxies::parse(&c.proxy.trusted) {
+            return Err(invalid("proxy", "trusted", &reason));
+        }
         if let Some(t) = c.server.poll_seconds {
             if !(t.is_finite() && t > 0.0) {
                 return Err(invalid("server", "poll_seconds", "moet groter dan 0 zijn"));
@@ -280,6 +301,10 @@ impl ConfigFile {
                 .request_timeout_seconds
                 .map(Duration::from_secs_f64)
                 .unwrap_or(d.request_timeout),
+            header_read_timeout: l
+                .header_read_timeout_seconds
+                .map(Duration::from_secs_f64)
+                .unwrap_or(d.header_read_timeout),
         }
     }
 
@@ -338,6 +363,8 @@ mod tests {
         );
         let e = ConfigFile::parse("b.toml", "[privacy]\nmin_count = 0\n").unwrap_err();
         assert!(e.to_string().contains("min_count"), "{e}");
+        let e = ConfigFile::parse("b.toml", "[proxy]\ntrusted = [\"10.0.0.0/40\"]\n").unwrap_err();
+        assert!(e.to_string().contains("[proxy] trusted"), "{e}");
         let e = ConfigFile::parse("b.toml", "[server]\naddr = \"geen adres\"\n").unwrap_err();
         assert!(e.to_string().contains("addr"), "{e}");
     }

@@ -7,7 +7,7 @@
 //! `POST /api/deliveries`, `multipart/form-data` with the parts `file` (the delivery, CSV or XLSX; its file name
 //! is kept), `source` (e.g. `politie`) and optionally `mapping` (a column-mapping TOML text, as for
 //! `brandpunt import incidents --mapping`). The upload is streamed to a temporary file first; a body larger than
-//! [`super::ServerConfig::max_upload_bytes`] (default 64 MB) is refused with 413. Answer 200 with the import
+//! `[limits] max_body_bytes` (default 64 MB) is refused with 413. Answer 200 with the import
 //! summary (`inserted`, `replaced`, `unchanged`, `rejected`, ... in `outcome` and at the top level) and `rows`:
 //! every rejected or unlocated row with `line`, `registration`, `column`, `reason`, `outcome`. A file that is
 //! not an incident delivery at all (unreadable, missing columns, bad mapping) gives 400 naming `file` or
@@ -243,7 +243,7 @@ async fn upload(
         return Err(ApiError::Forbidden("geen toegang".into()));
     }
     let dir = TempDir::new().map_err(ApiError::internal)?;
-    let limit = state.config.max_upload_bytes;
+    let limit = state.config.limits.max_body_bytes;
     let mut total: u64 = 0;
     let mut file: Option<PathBuf> = None;
     let mut source: Option<String> = None;

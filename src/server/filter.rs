@@ -31,6 +31,20 @@ pub fn parse_date(parameter: &str, value: &str) -> Result<NaiveDate, ApiError> {
         .map_err(|_| ApiError::param(parameter, format!("'{v}' is geen datum (JJJJ-MM-DD)")))
 }
 
+/// 400 naming `to` when the period `from..=to` spans more than `max_days` days (`[limits] max_period_days`).
+pub fn check_period(from: NaiveDate, to: NaiveDate, max_days: u32) -> Result<(), ApiError> {
+    let days = (to - from).num_days() + 1;
+    if days > i64::from(max_days) {
+        return Err(ApiError::param(
+            "to",
+            format!(
+                "de periode {from}..{to} is {days} dagen; hoogstens {max_days} dagen toegestaan"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn list(value: Option<&String>) -> Vec<String> {
     value
         .map(|v| {

@@ -8,7 +8,11 @@
 //!
 //! Modules: [`filter`] (common query filters), [`snapshot`] (the in-memory data), [`tiles`] (MVT endpoints and
 //! TileJSON), [`areas`] (area list, statistics, custom areas), [`ops`] (health, readiness, metrics, request log),
-//! [`error`] (JSON errors).
+//! [`error`] (JSON errors), [`security`] (client address behind trusted proxies, security headers, limits, rate
+//! limits, timeouts).
+//!
+//! [`serve`] listens on plain HTTP or, with [`ServerConfig::tls`], on HTTPS (rustls with the ring provider), with
+//! hyper's header-read timeout against slow clients and the peer address available to [`security`].
 
 pub mod analysis_api;
 pub mod areas;
@@ -25,6 +29,7 @@ pub mod patrol;
 pub mod raster;
 pub mod report;
 pub mod retention;
+pub mod security;
 pub mod snapshot;
 pub mod tiles;
 pub mod wms;
@@ -63,9 +68,8 @@ pub struct ServerConfig {
     pub tile_cache_entries: usize,
     /// Inbox folder for automated deliveries (`serve --inbox DIR`, see [`deliveries`]); `None` = no inbox.
     pub inbox: Option<PathBuf>,
-    /// Largest accepted upload (`POST /api/deliveries`), bytes.
-    pub max_upload_bytes: u64,
-    /// Limits (body size, polygon vertices, zoom range, period, result sizes, rate, timeout).
+    /// Limits (body size - uploads included -, polygon vertices, zoom range, period, result sizes, rate,
+    /// timeouts).
     pub limits: Limits,
     /// Small-count protection and retention.
     pub privacy: PrivacyConfig,
@@ -90,7 +94,6 @@ impl ServerConfig {
             poll_interval: Duration::from_secs(1),
             tile_cache_entries: 200_000,
             inbox: None,
-            max_upload_bytes: deliveries::DEFAULT_MAX_UPLOAD_BYTES,
             limits: Limits::default(),
             privacy: PrivacyConfig::default(),
             tls: None,
@@ -114,6 +117,12 @@ pub enum ServerError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// A setting that cannot be used (names the section and key).
+    #[error("configuratie: {0}")]
+    Config(String),
+    /// The TLS certificate or key cannot be used (names the file).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Shared state of all requests.
@@ -129,12 +138,19 @@ pub struct AppState {
     pub tile_cache: tiles::TileCache,
     counts_cache: quick_cache::sync::Cache<(u64, Level, String), Arc<Vec<u32>>>,
     pub metrics: ops::Metrics,
+    /// Parsed `[proxy] trusted` ([`security`]).
+    pub trusted_proxies: security::TrustedProxies,
+    /// Token buckets of `[limits] requests_per_minute`.
+    pub rate_limiter: security::RateLimiter,
 }
 
 impl AppState {
     /// Open the store and load the first snapshots (one per tenant). The public tenant, when configured, must
     /// exist.
     pub fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
+        let trusted_proxies = security::TrustedProxies::parse(&config.trusted_proxies)
+            .map_err(|reason| ServerError::Config(format!("[proxy] trusted: {reason}")))?;
+        let rate_limiter = security::RateLimiter::new(config.limits.requests_per_minute);
         let store = SqliteStore::open(&config.db)?;
         let generation = AtomicU64::new(0);
         let snapshots = load_all(&store, &generation)?;
@@ -154,6 +170,8 @@ impl AppState {
             tile_cache: tiles::TileCache::new(cache_entries),
             counts_cache: quick_cache::sync::Cache::new(4096),
             metrics: ops::Metrics::default(),
+            trusted_proxies,
+            rate_limiter,
         }))
     }
 
@@ -265,13 +283,21 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .fallback(tower_http::services::ServeFile::new(index)),
         );
     }
+    // Layers, innermost first: body limit, zoom/period limits + rate limit + timeout, request log, CORS, then
+    // client resolution + JSON errors + security headers outermost (so every response, CORS preflights and
+    // refusals included, carries them).
+    let body_limit = usize::try_from(state.config.limits.max_body_bytes).unwrap_or(usize::MAX);
     let app = app
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::throttle,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::observe,
         ));
-    if state.config.cors_origins.is_empty() {
+    let app = if state.config.cors_origins.is_empty() {
         app
     } else {
         let origins: Vec<axum::http::HeaderValue> = state
@@ -289,7 +315,11 @@ pub fn router(state: Arc<AppState>) -> Router {
                     axum::http::header::AUTHORIZATION,
                 ]),
         )
-    }
+    };
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        security::guard,
+    ))
 }
 
 /// Watch the database for commits by other processes and reload when one happened.
@@ -318,25 +348,80 @@ fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Bind, announce the address on stdout (`listening on http://ADDR`) and serve until Ctrl-C.
+/// The rustls server configuration from the PEM files of `tls` (ring provider, TLS 1.2 and 1.3, HTTP/1.1).
+pub fn rustls_config(tls: &TlsConfig) -> Result<rustls::ServerConfig, ServerError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let cert_file = tls.cert.display().to_string();
+    let key_file = tls.key.display().to_string();
+    let certs = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| ServerError::Tls(format!("{cert_file}: geen PEM-certificaat ({e})")))?;
+    if certs.is_empty() {
+        return Err(ServerError::Tls(format!(
+            "{cert_file}: bevat geen certificaat"
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .map_err(|e| ServerError::Tls(format!("{key_file}: geen PEM-sleutel ({e})")))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            ServerError::Tls(format!(
+                "{cert_file} en {key_file} horen niet bij elkaar ({e})"
+            ))
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Bind, announce the address on stdout (`listening on http://ADDR`, or `https://` with [`ServerConfig::tls`])
+/// and serve until Ctrl-C (then finish running requests for up to 10 s).
 pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     let addr = config.addr;
+    // Check the certificate before loading the data, so a mistake shows at once.
+    let tls = config.tls.as_ref().map(rustls_config).transpose()?;
+    let header_timeout = config.limits.header_read_timeout;
     let state = tokio::task::spawn_blocking(move || AppState::open(config))
         .await
         .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
     spawn_change_watcher(state.clone())?;
     deliveries::spawn_inbox(&state)?;
     retention::spawn(&state)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServerError::Bind { addr, source })?;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
+    listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    println!("listening on http://{local}");
-    tracing::info!(%local, public_tenant = ?state.config.public_tenant, "brandpunt serve");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let handle = axum_server::Handle::new();
+    let stop = handle.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut server = axum_server::from_tcp(listener)?
+        .handle(handle)
+        .first_request_timeout(header_timeout);
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(header_timeout);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{local}");
+    tracing::info!(%local, scheme, public_tenant = ?state.config.public_tenant, "brandpunt serve");
+    match tls {
+        Some(tls) => {
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
+                axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
+            )
+            .handshake_timeout(header_timeout);
+            server.acceptor(acceptor).serve(app).await?;
+        }
+        None => server.serve(app).await?,
+    }
     Ok(())
 }

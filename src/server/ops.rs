@@ -1,5 +1,6 @@
 //! Operations: `/healthz` (the process answers), `/readyz` (data loaded), Prometheus `/metrics`, the OpenAPI
-//! document and the structured request log.
+//! document and the structured request log (method, path without query, route, client address, status, time;
+//! never headers, query strings or bodies, so no token, password or cookie reaches the log).
 
 use super::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -149,6 +150,14 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         .unwrap_or_else(|| "static".to_string());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // The client address (behind a trusted proxy: from X-Forwarded-For). Never logged: headers (Authorization,
+    // Cookie), the query string (it may hold a filter on personal data), bodies.
+    let client = req
+        .extensions()
+        .get::<super::security::ClientInfo>()
+        .and_then(|c| c.addr)
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let response = next.run(req).await;
     let elapsed = start.elapsed().as_secs_f64();
     let status = response.status().as_u16();
@@ -158,6 +167,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         %method,
         %path,
         %route,
+        %client,
         status,
         ms = elapsed * 1000.0,
         "request"
@@ -193,6 +203,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/raster.json"),
     include_str!("openapi/operations.json"),
     include_str!("openapi/analysis.json"),
+    include_str!("openapi/security.json"),
 ];
 
 /// The assembled OpenAPI 3 document.
@@ -203,9 +214,19 @@ pub fn openapi_document() -> serde_json::Value {
             tracing::error!("an OpenAPI fragment is not valid JSON");
             continue;
         };
+        if f.get("responses").is_some() {
+            if let Some(c) = doc
+                .pointer_mut("/components")
+                .and_then(|v| v.as_object_mut())
+            {
+                c.entry("responses")
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            }
+        }
         for (section, target) in [
             ("paths", "/paths"),
             ("parameters", "/components/parameters"),
+            ("responses", "/components/responses"),
         ] {
             if let (Some(src), Some(dst)) = (
                 f.get(section).and_then(|v| v.as_object()),
@@ -234,5 +255,6 @@ mod tests {
         let doc = super::openapi_document();
         assert_eq!(doc["openapi"], "3.0.3");
         assert!(doc["paths"]["/api/meta"].is_object());
+        assert!(doc["components"]["responses"]["TooManyRequests"].is_object());
     }
 }

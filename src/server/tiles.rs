@@ -7,6 +7,7 @@
 
 use super::error::ApiError;
 use super::filter::Filter;
+use super::security::ClientInfo;
 use super::snapshot::{Level, Snapshot};
 use super::AppState;
 use super::Caller;
@@ -88,19 +89,11 @@ fn layer_defs() -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
 async fn tilejson(
     caller: Caller,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    client: ClientInfo,
 ) -> Result<Response, ApiError> {
     let layer = name
         .strip_suffix(".json")
@@ -114,7 +107,7 @@ async fn tilejson(
     let qs = filter.query_string();
     let url = format!(
         "{}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt{}",
-        base_url(&headers),
+        client.base_url(),
         if qs.is_empty() {
             String::new()
         } else {

@@ -13,12 +13,13 @@
 use super::error::ApiError;
 use super::filter::Filter;
 use super::raster::{png_response, render_map_png, MapCrs, MapRequest, RasterLayer, RASTER_LAYERS};
+use super::security::ClientInfo;
 use super::snapshot::Snapshot;
 use super::AppState;
 use super::Caller;
 use crate::render::{Rgba, MAX_IMAGE_SIDE};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -85,20 +86,12 @@ impl IntoResponse for WmsError {
     }
 }
 
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
 /// `GET /wms`.
 async fn wms(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Query(raw): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    client: ClientInfo,
 ) -> Response {
     // WMS parameter names are case-insensitive.
     let params: HashMap<String, String> = raw
@@ -129,7 +122,7 @@ async fn wms(
     }
     match request.as_str() {
         "getcapabilities" | "capabilities" => {
-            capabilities(&caller.snapshot, &params, version, &headers)
+            capabilities(&caller.snapshot, &params, version, &client)
         }
         "getmap" | "map" => match get_map(state, caller.snapshot, params, version).await {
             Ok(r) => r,
@@ -381,7 +374,7 @@ fn capabilities(
     snapshot: &Snapshot,
     params: &HashMap<String, String>,
     version: WmsVersion,
-    headers: &HeaderMap,
+    client: &ClientInfo,
 ) -> Response {
     let filter = match Filter::parse(params, snapshot) {
         Ok(f) => f,
@@ -390,7 +383,7 @@ fn capabilities(
     let qs = filter.query_string();
     let href = xml_escape(&format!(
         "{}/wms?{}",
-        base_url(headers),
+        client.base_url(),
         if qs.is_empty() {
             String::new()
         } else {
@@ -490,7 +483,7 @@ fn capabilities(
 async fn tableau_tms(
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    client: ClientInfo,
 ) -> Result<Response, ApiError> {
     let layer_name = params
         .get("layer")
@@ -517,17 +510,17 @@ async fn tableau_tms(
             qs.push(format!("{p}={v}"));
         }
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_string();
+    let host = client.host.clone();
     let (server, port) = match host.rsplit_once(':') {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_string(), p.to_string()),
-        _ => (host.clone(), "80".to_string()),
+        _ => (
+            host.clone(),
+            if client.https { "443" } else { "80" }.to_string(),
+        ),
     };
     let url = format!(
-        "http://{host}/tiles/{layer_name}/{{Z}}/{{X}}/{{Y}}.png{}",
+        "{}/tiles/{layer_name}/{{Z}}/{{X}}/{{Y}}.png{}",
+        client.base_url(),
         if qs.is_empty() {
             String::new()
         } else {
