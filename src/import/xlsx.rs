@@ -16,6 +16,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use gdal::vector::LayerAccess;
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
@@ -103,7 +104,14 @@ pub(crate) fn read_xlsx_path(
     })
 }
 
+/// Number of `/vsimem/` names ever created.
 static VSIMEM_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// `/vsimem/` name numbers not in use. GDAL keeps state per archive *name* for the life of the process
+/// (about 1 KB per workbook, more for archives with many entries), so a fresh name per upload made a
+/// long-running server grow without bound (found by the `delivery_xlsx` fuzz target). Names are
+/// therefore reused: there are never more of them than concurrent reads. GDAL notices that a reused
+/// name holds a new file, even one of the same size within the same second.
+static FREE_VSIMEM_IDS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 
 /// Reads an XLSX workbook held in memory via GDAL's `/vsimem/` (removed again afterwards).
 pub(crate) fn read_xlsx_bytes(
@@ -111,13 +119,60 @@ pub(crate) fn read_xlsx_bytes(
     file: &str,
     sheet: Option<&str>,
 ) -> Result<Table, DeliveryError> {
-    let n = VSIMEM_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let free = || {
+        FREE_VSIMEM_IDS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    };
+    let n = free()
+        .pop()
+        .unwrap_or_else(|| VSIMEM_COUNTER.fetch_add(1, Ordering::Relaxed));
     let path = format!("/vsimem/brandpunt-delivery-{}-{n}.xlsx", std::process::id());
-    gdal::vsi::create_mem_file(&path, bytes.to_vec()).map_err(|e| DeliveryError::Xlsx {
-        file: file.to_string(),
-        reason: format!("kan werkmap niet in geheugen plaatsen: {e}"),
-    })?;
-    let result = read_xlsx_path(Path::new(&path), file, sheet);
-    let _ = gdal::vsi::unlink_mem_file(&path);
+    let result = match gdal::vsi::create_mem_file(&path, bytes.to_vec()) {
+        Ok(()) => {
+            let result = read_xlsx_path(Path::new(&path), file, sheet);
+            let _ = gdal::vsi::unlink_mem_file(&path);
+            result
+        }
+        Err(e) => Err(DeliveryError::Xlsx {
+            file: file.to_string(),
+            reason: format!("kan werkmap niet in geheugen plaatsen: {e}"),
+        }),
+    };
+    free().push(n);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (fuzzing): every in-memory read used a new `/vsimem/` name, and GDAL's per-name state
+    /// grew by ~1 KB per upload forever. Sequential reads must reuse one name and still read the right
+    /// workbook each time (rows 1, 3, 4, 7 and 9 of the fixture's sheet XML hold cells).
+    #[test]
+    fn in_memory_reads_reuse_vsimem_names() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/deliveries/gaps_title.xlsx"
+        ))
+        .unwrap();
+        let before = VSIMEM_COUNTER.load(Ordering::Relaxed);
+        for _ in 0..40 {
+            let table = read_xlsx_bytes(&bytes, "gaps_title.xlsx", None).unwrap();
+            let lines: Vec<u64> = table
+                .records
+                .iter()
+                .filter(|r| r.fields.iter().any(|f| !f.is_empty()))
+                .map(|r| r.line)
+                .collect();
+            assert_eq!(lines, [1, 3, 4, 7, 9]);
+        }
+        let created = VSIMEM_COUNTER.load(Ordering::Relaxed) - before;
+        // Other tests may read workbooks concurrently; 40 names would mean no reuse at all.
+        assert!(
+            created < 8,
+            "{created} /vsimem/ names for 40 sequential reads"
+        );
+    }
 }
