@@ -32,7 +32,7 @@ use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -244,10 +244,10 @@ impl LoginThrottle {
 }
 
 /// The throttle keys of a login attempt: the user name (case-insensitive) and the client address.
-pub fn throttle_keys(user: &str, client: Option<&SocketAddr>) -> Vec<String> {
+pub fn throttle_keys(user: &str, client: Option<IpAddr>) -> Vec<String> {
     let mut keys = vec![format!("user:{}", user.trim().to_lowercase())];
     if let Some(a) = client {
-        keys.push(format!("addr:{}", a.ip()));
+        keys.push(format!("addr:{a}"));
     }
     keys
 }
@@ -357,8 +357,60 @@ struct LoginBody {
 const MAX_USER_BYTES: usize = 200;
 const MAX_PASSWORD_BYTES: usize = 1024;
 
-fn client_addr(parts_ext: &axum::http::Extensions) -> Option<SocketAddr> {
-    parts_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+/// True when `ip` matches `entry`: an address (`10.0.0.1`) or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
+fn ip_matches(ip: IpAddr, entry: &str) -> bool {
+    let (addr, bits) = match entry.trim().split_once('/') {
+        Some((a, b)) => (a, b.parse::<u32>().ok()),
+        None => (entry.trim(), None),
+    };
+    let Ok(net) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    let prefix = |a: u128, b: u128, len: u32, width: u32| -> bool {
+        let len = len.min(width);
+        if len == 0 {
+            return true;
+        }
+        let shift = width - len;
+        (a >> shift) == (b >> shift)
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => prefix(
+            u128::from(u32::from(a)),
+            u128::from(u32::from(n)),
+            bits.unwrap_or(32),
+            32,
+        ),
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            prefix(u128::from(a), u128::from(n), bits.unwrap_or(128), 128)
+        }
+        _ => false,
+    }
+}
+
+/// The client address a login is counted against: the peer, or, when the peer is a trusted proxy
+/// (`[proxy] trusted`), the right-most address in `X-Forwarded-For` that is not itself a trusted proxy. Behind a
+/// proxy every client would otherwise share the proxy's address (and lock each other out).
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[String]) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| ip_matches(ip, t));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip))
+            .unwrap_or(peer),
+    )
 }
 
 fn too_many() -> Response {
@@ -384,7 +436,11 @@ async fn login(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let client = client_addr(&parts.extensions);
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
     let body: Bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .map_err(|_| ApiError::bad("ongeldige aanvraag: body te groot of onleesbaar"))?;
@@ -396,9 +452,9 @@ async fn login(
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(ApiError::param("password", "wachtwoord te lang"));
     }
-    let keys = throttle_keys(&user, client.as_ref());
+    let keys = throttle_keys(&user, client);
     if state.login_throttle.blocked(&keys, Instant::now()) {
-        tracing::warn!(user = %user.trim(), client = ?client.map(|c| c.ip()), "login geweigerd: te veel mislukte pogingen");
+        tracing::warn!(user = %user.trim(), client = ?client, "login geweigerd: te veel mislukte pogingen");
         return Ok(too_many());
     }
     let db = state.config.db.clone();
@@ -415,13 +471,13 @@ async fn login(
     let principal = principal.filter(|p| state.snapshot_of(&p.tenant).is_some());
     let Some(principal) = principal else {
         state.login_throttle.failed(&keys, Instant::now());
-        tracing::info!(user = %user.trim(), client = ?client.map(|c| c.ip()), "login mislukt");
+        tracing::info!(user = %user.trim(), client = ?client, "login mislukt");
         return Err(ApiError::Unauthorized(
             "onjuiste gebruikersnaam of wachtwoord".into(),
         ));
     };
     state.login_throttle.clear(&keys[0]);
-    tracing::info!(user = %principal.user, tenant = %principal.tenant, client = ?client.map(|c| c.ip()), "login gelukt");
+    tracing::info!(user = %principal.user, tenant = %principal.tenant, client = ?client, "login gelukt");
     let body = me_body(&principal, &tenant_name(&state, &principal.tenant));
     let id = state.sessions.create(principal, Instant::now());
     let secure = state.config.tls.is_some();
@@ -565,10 +621,10 @@ mod tests {
     #[test]
     fn throttle_blocks_after_ten_failures_within_the_window() {
         let th = LoginThrottle::new();
-        let addr: SocketAddr = "10.0.0.7:5555".parse().unwrap();
-        let other: SocketAddr = "10.0.0.8:5555".parse().unwrap();
+        let addr: IpAddr = "10.0.0.7".parse().unwrap();
+        let other: IpAddr = "10.0.0.8".parse().unwrap();
         let t0 = Instant::now();
-        let keys = throttle_keys("Jan", Some(&addr));
+        let keys = throttle_keys("Jan", Some(addr));
         for i in 0..MAX_FAILURES {
             assert!(!th.blocked(&keys, t0), "after {i} failures");
             th.failed(&keys, t0 + Duration::from_secs(i as u64));
@@ -576,13 +632,45 @@ mod tests {
         let t = t0 + Duration::from_secs(60);
         assert!(th.blocked(&keys, t));
         // The same user from another address, and another user from the same address: both blocked.
-        assert!(th.blocked(&throttle_keys("jan", Some(&other)), t));
-        assert!(th.blocked(&throttle_keys("piet", Some(&addr)), t));
-        assert!(!th.blocked(&throttle_keys("piet", Some(&other)), t));
+        assert!(th.blocked(&throttle_keys("jan", Some(other)), t));
+        assert!(th.blocked(&throttle_keys("piet", Some(addr)), t));
+        assert!(!th.blocked(&throttle_keys("piet", Some(other)), t));
         // When the window has passed for the oldest failures, attempts are allowed again.
         assert!(!th.blocked(&keys, t0 + FAILURE_WINDOW + Duration::from_secs(1)));
         th.clear("user:jan");
-        assert!(!th.blocked(&throttle_keys("jan", Some(&other)), t));
+        assert!(!th.blocked(&throttle_keys("jan", Some(other)), t));
+    }
+
+    #[test]
+    fn the_client_address_is_taken_from_trusted_proxies_only() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.9, 10.1.2.3"),
+        );
+        let trusted = vec!["127.0.0.1".to_string(), "10.0.0.0/8".to_string()];
+        // An untrusted peer: its own address, whatever it claims.
+        assert_eq!(
+            client_ip(Some(ip("198.51.100.4")), &h, &trusted),
+            Some(ip("198.51.100.4"))
+        );
+        // A trusted proxy: the right-most address that is not a trusted proxy (6.6.6.6 may be forged).
+        assert_eq!(
+            client_ip(Some(ip("127.0.0.1")), &h, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.9.9.9")), &HeaderMap::new(), &trusted),
+            Some(ip("10.9.9.9"))
+        );
+        assert_eq!(client_ip(None, &h, &trusted), None);
+        assert!(ip_matches(ip("10.255.0.1"), "10.0.0.0/8"));
+        assert!(!ip_matches(ip("11.0.0.1"), "10.0.0.0/8"));
+        assert!(ip_matches(ip("fd00::1"), "fd00::/8"));
+        assert!(!ip_matches(ip("fe00::1"), "fd00::/8"));
+        assert!(!ip_matches(ip("10.0.0.1"), "geen adres"));
+        assert!(ip_matches(ip("192.0.2.1"), "0.0.0.0/0"));
     }
 
     #[test]
