@@ -173,7 +173,18 @@ fn cookie_sessions_need_the_app_header_or_same_origin_and_logout_ends_them() {
     let r = srv::request("POST", &format!("{base}/api/areas"), &[], Some(&area));
     assert_eq!(r.status, 403);
 
-    let id = session_cookie(&login(base, "analist", DEMO_PASSWORD));
+    // A new login from the same browser replaces its old session.
+    let first = session_cookie(&login(base, "analist", DEMO_PASSWORD));
+    let body = serde_json::json!({"user": "analist", "password": DEMO_PASSWORD}).to_string();
+    let again = srv::request(
+        "POST",
+        &format!("{base}/api/login"),
+        &[("Cookie", &cookie(&first))],
+        Some(&body),
+    );
+    let id = session_cookie(&again);
+    assert_ne!(id, first);
+    assert_eq!(me(base, Some(&first)).status, 401);
     let c = cookie(&id);
     let post = |headers: &[(&str, &str)]| {
         let mut h = vec![("Cookie", c.as_str())];

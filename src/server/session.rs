@@ -477,6 +477,10 @@ async fn login(
         ));
     };
     state.login_throttle.clear(&keys[0]);
+    // A new login replaces the session this browser had.
+    if let Some(old) = session_cookie(&parts.headers) {
+        state.sessions.remove(&old);
+    }
     tracing::info!(user = %principal.user, tenant = %principal.tenant, client = ?client, "login gelukt");
     let body = me_body(&principal, &tenant_name(&state, &principal.tenant));
     let id = state.sessions.create(principal, Instant::now());
