@@ -72,13 +72,13 @@ fn start(with_inbox: bool) -> Server {
         store
             .add_user(
                 "default",
-                "beheerder",
+                "beheerder-api",
                 brandpunt::access::Role::Admin,
                 &["*".into()],
             )
             .unwrap();
         store
-            .create_token(&TokenOwner::User("beheerder".into()), None)
+            .create_token(&TokenOwner::User("beheerder-api".into()), None)
             .unwrap()
             .token
     };

@@ -34,7 +34,7 @@ fn server() -> &'static Shared {
     static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| {
         let (dir, db) = srv::demo_copy();
-        let analyst = srv::user_token(&db, "default", "analist", Role::Analyst, &["*"]);
+        let analyst = srv::user_token(&db, "default", "analist-api", Role::Analyst, &["*"]);
         let server = srv::start(&db, &["--public-tenant", "default"]);
         let base = server.base.clone();
         Shared {

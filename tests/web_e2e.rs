@@ -134,6 +134,8 @@ fn web_map_end_to_end() {
         .arg(&out)
         .arg("--chromium")
         .arg(CHROMIUM)
+        .arg("--demo-password")
+        .arg(brandpunt::demo::DEMO_PASSWORD)
         .status()
         .unwrap();
     if !st.success() {

@@ -25,7 +25,13 @@ pub enum UserCommand {
         /// (`inbraak,2.5.1`), or `*` for all. Default: none.
         #[arg(long, default_value = "")]
         categories: String,
+        /// Also set a web login password, read as one line from standard input (never from the command line).
+        #[arg(long)]
+        password_stdin: bool,
     },
+    /// Set a user's web login password: read as one line from standard input (at least 12 characters; not
+    /// echoed when typed at a terminal).
+    Password { name: String },
     /// List users (of one tenant, or all).
     List {
         #[arg(long)]
@@ -85,16 +91,77 @@ fn audit(
     Ok(())
 }
 
+/// One line from standard input without its line ending: a password. At a terminal a Dutch prompt goes to
+/// stderr and echo is switched off while typing (`stty`); the password is never printed or logged.
+fn read_password_line() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let mut echo_off = false;
+    if terminal {
+        eprint!(
+            "Nieuw wachtwoord (minstens {} tekens): ",
+            brandpunt::store::MIN_PASSWORD_CHARS
+        );
+        let _ = std::io::stderr().flush();
+        echo_off = stty("-echo");
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if echo_off {
+        stty("echo");
+        eprintln!();
+    }
+    let n = read.context("wachtwoord lezen van standaardinvoer mislukt")?;
+    anyhow::ensure!(n > 0, "geen wachtwoord op standaardinvoer");
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    Ok(password.to_string())
+}
+
 pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
     let mut store = context::open_store(db)?;
     match cmd {
+        UserCommand::Password { name } => {
+            let password = read_password_line()?;
+            store.set_password(&name, &password)?;
+            audit(
+                &mut store,
+                "-",
+                "user_password",
+                "cli:user password",
+                format!("user={name}"),
+            )?;
+            println!("Wachtwoord van '{name}' ingesteld.");
+        }
         UserCommand::Add {
             name,
             tenant,
             role,
             categories,
+            password_stdin,
         } => {
             let role = Role::parse(&role)?;
+            // Read (and check) the password before the user is added, so a refused password adds nobody.
+            let password = if password_stdin {
+                let p = read_password_line()?;
+                anyhow::ensure!(
+                    p.chars().count() >= brandpunt::store::MIN_PASSWORD_CHARS,
+                    "wachtwoord te kort: minstens {} tekens",
+                    brandpunt::store::MIN_PASSWORD_CHARS
+                );
+                Some(p)
+            } else {
+                None
+            };
             let grants: Vec<String> = categories
                 .split(',')
                 .map(str::trim)
@@ -102,6 +169,9 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 .map(str::to_string)
                 .collect();
             store.add_user(&tenant, &name, role, &grants)?;
+            if let Some(p) = password {
+                store.set_password(&name, &p)?;
+            }
             audit(
                 &mut store,
                 &tenant,

@@ -3,6 +3,7 @@
 use super::import::{self, IncidentImporter};
 use brandpunt::demo::{self, DemoConfig};
 use brandpunt::import::{incidents::IncidentImportOptions, mapping};
+use brandpunt::store::{PrivacyError, PrivacyStore};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -82,10 +83,29 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     import::print_incident_summary(&s);
     import::import_counts(db, &files.counts_json, "default")?;
     import::import_indicators(db, &files.indicators_csv, "default", "gemeente")?;
+    demo_users(db)?;
     println!(
         "Klaar. Database: {}. Grondwaarheid: {}",
         db.display(),
         files.ground_truth_json.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo users ([`demo::DEMO_USERS`]) of tenant `default` with the documented [`demo::DEMO_PASSWORD`];
+/// existing ones (a repeated `demo`) keep their role and get the password again.
+fn demo_users(db: &Path) -> anyhow::Result<()> {
+    let mut store = super::context::open_store(db)?;
+    for (name, role, grant) in demo::DEMO_USERS {
+        match store.add_user("default", name, role, &[grant.to_string()]) {
+            Ok(()) | Err(PrivacyError::UserExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        store.set_password(name, demo::DEMO_PASSWORD)?;
+    }
+    println!(
+        "Demogebruikers: analist (analyst) en beheerder (admin), wachtwoord '{}' (alleen voor deze synthetische demo).",
+        demo::DEMO_PASSWORD
+    );
+    Ok(())
 }

@@ -58,6 +58,16 @@ pub enum DemoError {
     Layout(String),
 }
 
+/// Password of the demo users `analist` (analyst, all categories) and `beheerder` (admin) that
+/// `brandpunt demo` creates. Public on purpose: the demo data are synthetic; never use it for real data.
+pub const DEMO_PASSWORD: &str = "brandpunt-demo";
+
+/// The demo users: (name, role, category grant).
+pub const DEMO_USERS: [(&str, crate::access::Role, &str); 2] = [
+    ("analist", crate::access::Role::Analyst, "*"),
+    ("beheerder", crate::access::Role::Admin, "*"),
+];
+
 /// Demo generator settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DemoConfig {

@@ -2,12 +2,18 @@
 //!
 //! Credentials, in this order:
 //! 1. `Authorization: Bearer bp_<id>_<secret>`: an API or delivery token ([`crate::access`]).
-//! 2. `Authorization: Basic` with the token as password (any user name): for BI tools (Tableau, Power BI,
+//! 2. `Authorization: Bearer <JWT>` (any bearer token not starting with `bp_`) when `[oidc]` is configured: an
+//!    OpenID Connect token ([`super::oidc`]); its user name claim must name an enabled brandpunt user, whose
+//!    tenant, role and grants apply (the user is re-read at most every [`TOKEN_CACHE_TTL`]).
+//! 3. `Authorization: Basic` with the token as password (any user name): for BI tools (Tableau, Power BI,
 //!    QGIS) whose WMS/tile connections only offer a user name and password.
-//! 3. No credentials: the anonymous principal of the openly published tenant (`serve --public-tenant`), or
+//! 4. The web login's session cookie `brandpunt_sessie` ([`super::session`]). A state-changing request
+//!    authenticated this way needs `X-Brandpunt: 1` or a same-host `Origin` (CSRF), else 403.
+//! 5. No credentials: the anonymous principal of the openly published tenant (`serve --public-tenant`), or
 //!    401 when there is none.
 //!
-//! Presented but invalid credentials always give 401 (never a silent fall-back to anonymous). A token check
+//! Presented but invalid credentials (an ended session included) always give 401 (never a silent fall-back to
+//! anonymous). A token check
 //! costs one argon2 verification (~31 ms), so results (positive and negative) are cached for
 //! [`TOKEN_CACHE_TTL`] under the SHA-256 of the token: revoking a token or disabling a user takes effect within
 //! that time. The token itself is never logged or kept in memory beyond the request.
@@ -16,7 +22,7 @@
 //! snapshot) or an [`AnyCaller`] (also delivery tokens); tenant scoping is therefore structural: a handler only
 //! ever gets the snapshot of the caller's own tenant.
 
-use super::{ApiError, AppState, Snapshot};
+use super::{session, ApiError, AppState, Snapshot};
 use crate::access::{Action, Principal};
 use crate::store::{PrivacyStore, SqliteStore};
 use axum::extract::FromRequestParts;
@@ -58,10 +64,17 @@ impl TokenCache {
     }
 }
 
+/// The 403 message of a cookie-authenticated state-changing request without the CSRF marks.
+pub const CSRF_MESSAGE: &str =
+    "verzoek geweigerd: stuur de header X-Brandpunt: 1 of een Origin van deze server";
+
 /// The presented credential, if any.
 enum Credential {
     None,
+    /// A brandpunt token (`bp_...`, from Bearer or Basic).
     Token(String),
+    /// A bearer token that is not a brandpunt token: an OpenID Connect JWT.
+    Jwt(String),
     Malformed(&'static str),
 }
 
@@ -75,7 +88,12 @@ fn credential(parts: &Parts) -> Credential {
     let value = value.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if scheme.eq_ignore_ascii_case("bearer") {
-        Credential::Token(rest.trim().to_string())
+        let token = rest.trim();
+        if token.starts_with("bp_") {
+            Credential::Token(token.to_string())
+        } else {
+            Credential::Jwt(token.to_string())
+        }
     } else if scheme.eq_ignore_ascii_case("basic") {
         let Ok(decoded) = STANDARD.decode(rest.trim()) else {
             return Credential::Malformed("ongeldige Basic-authenticatie");
@@ -110,20 +128,83 @@ async fn check_token(state: &Arc<AppState>, token: String) -> Result<Option<Prin
     Ok(principal)
 }
 
+/// The current principal of an enabled user (`None`: unknown or disabled), read with a connection of its own.
+async fn read_user(state: &Arc<AppState>, user: String) -> Result<Option<Principal>, ApiError> {
+    let db = state.config.db.clone();
+    tokio::task::spawn_blocking(move || {
+        let store = SqliteStore::open(&db).map_err(ApiError::internal)?;
+        store.user_principal(&user).map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// The user named by a valid OpenID Connect token, through the cache (key: SHA-256 of `oidc\0<user>`, so it
+/// never meets a token's key).
+async fn check_jwt(state: &Arc<AppState>, token: &str) -> Result<Option<Principal>, ApiError> {
+    let Some(verifier) = &state.oidc else {
+        return Ok(None);
+    };
+    let user = match verifier.verify(token) {
+        Ok(u) => u,
+        Err(reason) => {
+            tracing::debug!(%reason, "OpenID Connect token refused");
+            return Ok(None);
+        }
+    };
+    let mut h = Sha256::new();
+    h.update(b"oidc\0");
+    h.update(user.as_bytes());
+    let key: [u8; 32] = h.finalize().into();
+    if let Some(hit) = state.token_cache.get(&key) {
+        return Ok(hit);
+    }
+    let principal = read_user(state, user).await?;
+    state.token_cache.insert(key, principal.clone());
+    Ok(principal)
+}
+
+/// The principal of a session cookie (re-reading the user when due); 401 when the session ended, 403 for a
+/// state-changing request without the CSRF marks.
+async fn check_session(
+    parts: &Parts,
+    state: &Arc<AppState>,
+    id: &str,
+) -> Result<Principal, ApiError> {
+    let ended = || ApiError::Unauthorized("sessie verlopen of beëindigd; log opnieuw in".into());
+    let principal = match state.sessions.lookup(id, Instant::now()) {
+        session::Lookup::Valid(p) => p,
+        session::Lookup::Missing => return Err(ended()),
+        session::Lookup::Refresh { user } => {
+            let current = read_user(state, user).await?;
+            state
+                .sessions
+                .refreshed(id, current, Instant::now())
+                .ok_or_else(ended)?
+        }
+    };
+    if !session::csrf_ok(&parts.method, &parts.headers) {
+        return Err(ApiError::Forbidden(CSRF_MESSAGE.into()));
+    }
+    Ok(principal)
+}
+
 /// The principal of a request: see the module docs for the order. 401 for bad or missing credentials.
 pub async fn principal(parts: &Parts, state: &Arc<AppState>) -> Result<Principal, ApiError> {
+    let refused = || ApiError::Unauthorized("onbekend, verlopen of ingetrokken token".into());
     match credential(parts) {
-        Credential::Token(token) => match check_token(state, token).await? {
-            Some(p) => Ok(p),
-            None => Err(ApiError::Unauthorized(
-                "onbekend, verlopen of ingetrokken token".into(),
-            )),
-        },
+        Credential::Token(token) => check_token(state, token).await?.ok_or_else(refused),
+        Credential::Jwt(token) => check_jwt(state, &token).await?.ok_or_else(refused),
         Credential::Malformed(reason) => Err(ApiError::Unauthorized(reason.into())),
-        Credential::None => match &state.config.public_tenant {
-            Some(tenant) => Ok(Principal::anonymous(tenant)),
-            None => Err(ApiError::Unauthorized("inloggen vereist".into())),
-        },
+        Credential::None => {
+            if let Some(id) = session::session_cookie(&parts.headers) {
+                return check_session(parts, state, &id).await;
+            }
+            match &state.config.public_tenant {
+                Some(tenant) => Ok(Principal::anonymous(tenant)),
+                None => Err(ApiError::Unauthorized("inloggen vereist".into())),
+            }
+        }
     }
 }
 
@@ -207,6 +288,9 @@ mod tests {
         );
         assert!(
             matches!(credential(&parts(Some("bearer  bp_y "))), Credential::Token(t) if t == "bp_y")
+        );
+        assert!(
+            matches!(credential(&parts(Some("Bearer eyJ.a.b"))), Credential::Jwt(t) if t == "eyJ.a.b")
         );
         let basic = format!("Basic {}", STANDARD.encode("tableau:bp_z"));
         assert!(matches!(credential(&parts(Some(&basic))), Credential::Token(t) if t == "bp_z"));

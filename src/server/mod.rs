@@ -24,12 +24,14 @@ pub mod error;
 pub mod export;
 pub mod filter;
 pub mod hotspots;
+pub mod oidc;
 pub mod ops;
 pub mod patrol;
 pub mod raster;
 pub mod report;
 pub mod retention;
 pub mod security;
+pub mod session;
 pub mod snapshot;
 pub mod tiles;
 pub mod wms;
@@ -123,6 +125,8 @@ pub enum ServerError {
     /// The TLS certificate or key cannot be used (names the file).
     #[error("TLS: {0}")]
     Tls(String),
+    #[error(transparent)]
+    Oidc(#[from] oidc::OidcError),
 }
 
 /// Shared state of all requests.
@@ -134,6 +138,12 @@ pub struct AppState {
     generation: AtomicU64,
     /// Remembered token checks ([`auth`]).
     pub token_cache: auth::TokenCache,
+    /// Web login sessions ([`session`]).
+    pub sessions: session::Sessions,
+    /// Failed logins per user and client address ([`session`]).
+    pub login_throttle: session::LoginThrottle,
+    /// OpenID Connect token verification, when `[oidc]` is configured ([`oidc`]).
+    pub oidc: Option<oidc::OidcVerifier>,
     ready: AtomicBool,
     pub tile_cache: tiles::TileCache,
     counts_cache: quick_cache::sync::Cache<(u64, Level, String), Arc<Vec<u32>>>,
@@ -160,12 +170,20 @@ impl AppState {
             }
         }
         let cache_entries = config.tile_cache_entries.max(16);
+        let oidc = config
+            .oidc
+            .as_ref()
+            .map(oidc::OidcVerifier::load)
+            .transpose()?;
         Ok(Arc::new(AppState {
             config,
             store: Mutex::new(store),
             snapshots: RwLock::new(Arc::new(snapshots)),
             generation,
             token_cache: auth::TokenCache::new(4096),
+            sessions: session::Sessions::new(),
+            login_throttle: session::LoginThrottle::new(),
+            oidc,
             ready: AtomicBool::new(true),
             tile_cache: tiles::TileCache::new(cache_entries),
             counts_cache: quick_cache::sync::Cache::new(4096),
@@ -225,6 +243,8 @@ impl AppState {
         self.tile_cache.clear();
         self.counts_cache.clear();
         self.token_cache.clear();
+        // A user may have been disabled or changed: sessions re-read their user before the next request.
+        self.sessions.mark_stale();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
         tracing::info!("data reloaded");
         Ok(())
@@ -270,6 +290,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(patrol::routes())
         .merge(report::routes())
         .merge(deliveries::routes())
+        .merge(session::routes())
         .merge(
             analysis_api::routes()
                 .merge(compare::routes())

@@ -204,6 +204,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/operations.json"),
     include_str!("openapi/analysis.json"),
     include_str!("openapi/security.json"),
+    include_str!("openapi/identity.json"),
 ];
 
 /// The assembled OpenAPI 3 document.

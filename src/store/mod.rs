@@ -15,7 +15,7 @@ mod sqlite_privacy;
 pub use sqlite::{normalize_gemeentecode, SqliteStore};
 pub use sqlite_privacy::{
     restore_sqlite, BackupOutcome, PrivacyError, PrivacyStore, RestoreOutcome, RetentionOutcome,
-    TokenInfo, TokenOwner, UserInfo,
+    TokenInfo, TokenOwner, UserInfo, MIN_PASSWORD_CHARS,
 };
 
 use chrono::{NaiveDate, NaiveDateTime};

@@ -33,6 +33,8 @@ pub enum PrivacyError {
     UserExists(String),
     #[error("gebruiker '{0}' is uitgeschakeld")]
     UserDisabled(String),
+    #[error("wachtwoord te kort: minstens {min} tekens")]
+    PasswordTooShort { min: usize },
     #[error("{file}: geen bruikbare brandpunt-database: {reason}")]
     NotAStore { file: String, reason: String },
     #[error("{file}: {source}")]
@@ -123,6 +125,21 @@ pub trait PrivacyStore {
     /// The principal of a presented token, or `None` when it is malformed, unknown, revoked, expired, of a
     /// disabled user, or its secret does not verify. Costs one indexed lookup and one argon2 check.
     fn authenticate(&self, token: &str) -> Result<Option<Principal>, PrivacyError>;
+    /// Set (or replace) a user's web login password: stored only as an argon2id PHC hash in
+    /// `app_user.password_hash`. At least [`MIN_PASSWORD_CHARS`] characters; error for an unknown user.
+    fn set_password(&mut self, name: &str, password: &str) -> Result<(), PrivacyError>;
+    /// The principal of a user logging in with `name` and `password`, or `None` when the user is unknown,
+    /// disabled, has no password, or the password does not match. Every `None` takes the same path (one
+    /// argon2 check, against a dummy hash when there is no real one), so the answer and its timing do not
+    /// reveal whether the user exists.
+    fn verify_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, PrivacyError>;
+    /// The current principal of an enabled user (role and grants as now stored); `None` when the user is
+    /// unknown or disabled. For sessions and OpenID Connect logins, which re-read it regularly.
+    fn user_principal(&self, name: &str) -> Result<Option<Principal>, PrivacyError>;
     /// Append one record to the audit log (chained to the last one) and return it.
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, PrivacyError>;
     /// Audit records logged on days `from..=to` (UTC dates; `None` = open), in `seq` order.
@@ -230,6 +247,42 @@ fn append_audit_in(conn: &Connection, entry: &AuditEntry) -> Result<AuditRecord,
         ],
     )?;
     Ok(r)
+}
+
+/// Shortest accepted web login password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// An argon2id hash no password is known for: verified against when a login names an unknown user or one
+/// without a password, so that path costs the same as a real check.
+fn dummy_password_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+        let secret = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, secret);
+        // Hashing a fresh random secret cannot fail with the default parameters; should it, the fallback
+        // still is a well-formed PHC string that no password verifies against.
+        access::hash_secret(&secret, &random_salt()).unwrap_or_else(|_| {
+            "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                .to_string()
+        })
+    })
+}
+
+/// The principal of a user row (tenant code, name, role, stored grants).
+fn user_row_principal(
+    tenant: String,
+    user: String,
+    role: &str,
+    grants: &str,
+) -> Result<Principal, PrivacyError> {
+    Ok(Principal {
+        tenant,
+        user,
+        role: Role::parse(role)?,
+        categories: access::expand_grants(&split_grants(grants)),
+        kind: PrincipalKind::User,
+    })
 }
 
 fn random_salt() -> [u8; 16] {
@@ -448,6 +501,79 @@ impl PrivacyStore for SqliteStore {
             _ => return Ok(None),
         };
         Ok(Some(principal))
+    }
+
+    fn set_password(&mut self, name: &str, password: &str) -> Result<(), PrivacyError> {
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(PrivacyError::PasswordTooShort {
+                min: MIN_PASSWORD_CHARS,
+            });
+        }
+        let hash = access::hash_secret(password, &random_salt())?;
+        let n = self.connection().execute(
+            "UPDATE app_user SET password_hash = ?2 WHERE name = ?1",
+            params![name.trim(), hash],
+        )?;
+        if n == 0 {
+            return Err(PrivacyError::UnknownUser(name.to_string()));
+        }
+        Ok(())
+    }
+
+    fn verify_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, PrivacyError> {
+        type Row = (String, String, String, String, bool, Option<String>);
+        let row: Option<Row> = self
+            .connection()
+            .query_row(
+                "SELECT t.code, u.name, u.role, u.categories, u.disabled, u.password_hash
+                 FROM app_user u JOIN tenant t ON t.id = u.tenant_id WHERE u.name = ?1",
+                [name.trim()],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let hash = row
+            .as_ref()
+            .and_then(|r| r.5.as_deref())
+            .unwrap_or_else(|| dummy_password_hash());
+        let matches = access::verify_secret(password, hash);
+        match row {
+            Some((tenant, user, role, grants, false, Some(_))) if matches => {
+                Ok(Some(user_row_principal(tenant, user, &role, &grants)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn user_principal(&self, name: &str) -> Result<Option<Principal>, PrivacyError> {
+        let row: Option<(String, String, String, String)> = self
+            .connection()
+            .query_row(
+                "SELECT t.code, u.name, u.role, u.categories
+                 FROM app_user u JOIN tenant t ON t.id = u.tenant_id
+                 WHERE u.name = ?1 AND u.disabled = 0",
+                [name.trim()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        match row {
+            Some((tenant, user, role, grants)) => {
+                Ok(Some(user_row_principal(tenant, user, &role, &grants)?))
+            }
+            None => Ok(None),
+        }
     }
 
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, PrivacyError> {

@@ -24,6 +24,8 @@ const BASE = arg('base', 'http://127.0.0.1:8080').replace(/\/$/, '');
 const OUT = resolve(arg('out', 'target/e2e-artifacts'));
 const CHROMIUM = arg('chromium', process.env.CHROMIUM || '/usr/bin/chromium');
 const ONLY = arg('only', '');
+// The documented password of the demo users (`brandpunt::demo::DEMO_PASSWORD`; web_e2e.rs passes it).
+const DEMO_PASSWORD = arg('demo-password', 'brandpunt-demo');
 
 let chromium;
 try {
@@ -176,6 +178,59 @@ test('kaart laadt en tekent de buurten', async (page) => {
   await shot(page, '01-kaart');
 });
 
+/** What the page's own session is, asked by the page itself (the cookie is HttpOnly). */
+async function pageMe(page) {
+  return page.evaluate(async () => {
+    const r = await fetch('/api/me', { credentials: 'same-origin' });
+    return { status: r.status, body: r.ok ? await r.json() : null };
+  });
+}
+/** Fill in the login form in the header and submit it. */
+async function submitLogin(page, user, password) {
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', password);
+  await page.click('#login-submit');
+}
+async function waitReady(page) {
+  await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 30000 });
+  await page.waitForFunction(() => window.brandpunt.state.breaksVersion === window.brandpunt.state.filterVersion, null, { timeout: 30000 });
+  await mapIdle(page);
+}
+/** Controls for address-level data and custom areas present in the page. */
+async function privilegedControls(page) {
+  return page.evaluate(() => ({
+    points: document.querySelectorAll('input[data-layer="incidents"]').length,
+    cells: document.querySelectorAll('input[data-layer="cells"]').length,
+    draw: document.querySelectorAll('#draw-start').length,
+    pointsVisible: window.brandpunt.map.getLayoutProperty('incidents-points', 'visibility') !== 'none',
+  }));
+}
+
+test('anoniem: geen puntenlaag en niet tekenen', async (page) => {
+  const me = await pageMe(page);
+  check(me.status === 200 && me.body.anonymous === true, `/api/me voor de pagina: ${me.status} ${JSON.stringify(me.body)}`);
+  const c = await privilegedControls(page);
+  check(c.points === 0 && c.cells === 0, `anoniem ziet een incidentlaag-schakelaar (${JSON.stringify(c)})`);
+  check(!c.pointsVisible, 'de laag incidents-points staat aan voor een anonieme gebruiker');
+  check(c.draw === 0, 'anoniem ziet de knop Gebied tekenen');
+  check(await page.isVisible('#login-form'), 'het inlogformulier is niet zichtbaar');
+  for (const label of ['Gebruikersnaam', 'Wachtwoord']) {
+    check((await page.textContent('#login-form')).includes(label), `het inlogformulier noemt "${label}" niet`);
+  }
+  check((await page.textContent('#login-submit')).trim() === 'Inloggen', 'de inlogknop heet niet Inloggen');
+});
+
+test('verkeerd wachtwoord geeft een Nederlandse foutmelding', async (page) => {
+  await submitLogin(page, 'analist', `${DEMO_PASSWORD}-fout`);
+  await page.waitForFunction(() => document.getElementById('login-error').textContent.length > 0, null, { timeout: 15000 });
+  const msg = (await page.textContent('#login-error')).trim();
+  check(msg === 'Onjuiste gebruikersnaam of wachtwoord.', `foutmelding "${msg}"`);
+  const me = await pageMe(page);
+  check(me.body && me.body.anonymous === true, 'na een fout wachtwoord is de pagina niet meer anoniem');
+  check(!(await page.isVisible('#who')), 'na een fout wachtwoord staat er een gebruiker in de kop');
+  await shot(page, '01b-fout-wachtwoord');
+});
+
 async function legendState(page) {
   return page.evaluate(async () => {
     // the colours the user sees in the legend, lightest class first
@@ -261,6 +316,31 @@ function inGeometry(pt, g) {
   const polys = g.type === 'Polygon' ? [g.coordinates] : g.coordinates;
   return polys.some((rings) => rings.filter((r) => inRing(pt, r)).length % 2 === 1);
 }
+
+test('inloggen als analist toont wie er is ingelogd en de puntenlaag', async (page) => {
+  await submitLogin(page, 'analist', DEMO_PASSWORD);
+  // The app reloads after a login: wait for the new page.
+  await page.waitForFunction(() => window.brandpunt && window.brandpunt.me && window.brandpunt.me.anonymous === false, null, { timeout: 30000 });
+  await waitReady(page);
+  const me = await pageMe(page);
+  check(me.status === 200 && me.body.user === 'analist' && me.body.role === 'analyst', `/api/me na inloggen: ${JSON.stringify(me.body)}`);
+  check((await page.textContent('#who-name')).trim() === 'analist', 'de kop noemt de ingelogde gebruiker niet');
+  check((await page.textContent('#who-role')).includes('analist'), 'de kop noemt de rol niet');
+  check(await page.isVisible('#logout'), 'geen knop Uitloggen');
+  check(!(await page.isVisible('#login-form')), 'het inlogformulier staat er nog');
+  const c = await privilegedControls(page);
+  check(c.points === 1 && c.pointsVisible, `de analist ziet de puntenlaag niet (${JSON.stringify(c)})`);
+  check(c.draw === 1, 'de analist ziet de knop Gebied tekenen niet');
+  // Back to the filter of the earlier tests (the reload reset it).
+  const group = ctx.filter.category;
+  const v0 = await page.evaluate(() => window.brandpunt.state.filterVersion);
+  await page.check(`#groups input[value="${group}"]`);
+  await page.waitForFunction((v0) => window.brandpunt.state.filterVersion > v0, v0);
+  await waitReady(page);
+  const f = await page.evaluate(() => window.brandpunt.filterParams());
+  check(JSON.stringify(f) === JSON.stringify(ctx.filter), `filter na inloggen ${JSON.stringify(f)}, verwacht ${JSON.stringify(ctx.filter)}`);
+  await shot(page, '03a-ingelogd');
+});
 
 test('incidentpunten bij inzoomen kloppen met de buurtcijfers', async (page) => {
   // The busiest buurt (current filter) that fits the view at zoom 15 (points start at 15) on a large screen.
@@ -436,6 +516,19 @@ test('links voor BI volgen het filter en werken', async (page) => {
   })));
   check(t.status === 200, `tegel-link gaf ${t.status}`);
   await shot(page, '07-links');
+});
+
+test('uitloggen: puntenlaag en tekenen weer weg', async (page) => {
+  await page.click('#tabs button[data-view="kaart"]');
+  await page.click('#logout');
+  await page.waitForFunction(() => window.brandpunt && window.brandpunt.me && window.brandpunt.me.anonymous === true, null, { timeout: 30000 });
+  await waitReady(page);
+  const me = await pageMe(page);
+  check(me.body && me.body.anonymous === true, `/api/me na uitloggen: ${JSON.stringify(me.body)}`);
+  const c = await privilegedControls(page);
+  check(c.points === 0 && !c.pointsVisible && c.draw === 0, `na uitloggen nog zichtbaar: ${JSON.stringify(c)}`);
+  check(await page.isVisible('#login-form'), 'na uitloggen geen inlogformulier');
+  await shot(page, '07b-uitgelogd');
 });
 
 test('zonder internet: geen verzoeken naar buiten, achtergrondkaart faalt netjes', async (page) => {

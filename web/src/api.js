@@ -28,10 +28,14 @@ export function absUrl(path, params) {
 
 async function request(method, path, params, body) {
   let res;
+  const headers = body !== undefined ? { 'Content-Type': 'application/json' } : {};
+  // State-changing requests carry the app's mark: the server refuses them for cookie sessions otherwise (CSRF).
+  if (method !== 'GET') headers['X-Brandpunt'] = '1';
   try {
     res = await fetch(absUrl(path, params), {
       method,
-      headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
+      credentials: 'same-origin',
+      headers,
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
   } catch (e) {

@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   meta: null,
+  me: null, // GET /api/me: who is calling and what they may
   months: [],
   groups: new Set(),
   codes: new Set(),
@@ -242,9 +243,14 @@ function updateBreaks() {
 
 // ---------- map ----------
 function initMap(meta) {
+  const style = buildStyle(filterParams(), state.mode, []);
+  // Callers without address-level rights get no incident points (nor their tiles).
+  if (!(state.me && state.me.address_level)) {
+    for (const l of style.layers) if (l.source === 'incidents') l.layout = { ...(l.layout || {}), visibility: 'none' };
+  }
   const map = new maplibregl.Map({
     container: 'map',
-    style: buildStyle(filterParams(), state.mode, []),
+    style,
     bounds: meta.bbox,
     fitBoundsOptions: { padding: 20 },
     attributionControl: { compact: true },
@@ -452,7 +458,7 @@ async function loadAreas(levels = ['gemeente', 'wijk', 'buurt', 'custom']) {
 function renderCustomList() {
   const list = state.areas.custom;
   $('custom-list').innerHTML = list.length
-    ? list.map((a) => `<li data-code="${esc(a.code)}"><button type="button" class="link" data-act="open">${esc(a.name)}</button><button type="button" class="small" data-act="compare" title="Toevoegen aan vergelijking">+ vergelijk</button><button type="button" class="small danger" data-act="delete" title="Verwijderen">×</button></li>`).join('')
+    ? list.map((a) => `<li data-code="${esc(a.code)}"><button type="button" class="link" data-act="open">${esc(a.name)}</button><button type="button" class="small" data-act="compare" title="Toevoegen aan vergelijking">+ vergelijk</button><button type="button" class="small danger custom-delete" data-act="delete" title="Verwijderen">×</button></li>`).join('')
     : '<li class="hint">Nog geen eigen gebieden.</li>';
 }
 
@@ -498,6 +504,8 @@ async function deleteCustom(code, name) {
 }
 
 function initDrawing() {
+  // Callers who may not edit areas have no drawing controls (see applyMe).
+  if (!$('draw-start')) return;
   $('draw-start').addEventListener('click', () => {
     setView('kaart');
     $('draw-panel').hidden = false;
@@ -813,8 +821,90 @@ function setView(view) {
   if (state.map) state.map.resize();
 }
 
+// ---------- login ----------
+const ROLE_NAMES = { viewer: 'kijker', analyst: 'analist', admin: 'beheerder' };
+
+/** GET /api/me; `null` when a login is required. An ended session is cleared by the server: ask once more. */
+async function loadMe() {
+  for (let i = 0; i < 2; i++) {
+    try {
+      return await api.get('/api/me');
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 401) throw e;
+    }
+  }
+  return null;
+}
+
+/** Shows who is logged in (or the login form) and removes controls the caller may not use. */
+function applyMe(me) {
+  state.me = me;
+  window.brandpunt.me = me;
+  const loggedIn = Boolean(me && !me.anonymous);
+  $('login-form').hidden = loggedIn;
+  $('who').hidden = !loggedIn;
+  if (loggedIn) {
+    $('who-name').textContent = me.user;
+    $('who-role').textContent = `(${ROLE_NAMES[me.role] || me.role})`;
+  }
+  for (const el of document.querySelectorAll('[data-needs]')) {
+    if (!(me && me[el.dataset.needs])) el.remove();
+  }
+  const canEdit = Boolean(me && me.edit_areas);
+  document.body.classList.toggle('no-edit', !canEdit);
+  $('draw-login-hint').hidden = canEdit;
+}
+
+function initLogin() {
+  $('login-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    $('login-error').textContent = '';
+    const user = $('login-user').value.trim();
+    const password = $('login-password').value;
+    if (!user || !password) {
+      $('login-error').textContent = 'Vul gebruikersnaam en wachtwoord in.';
+      return;
+    }
+    $('login-submit').disabled = true;
+    try {
+      await api.post('/api/login', { user, password });
+      location.reload();
+    } catch (err) {
+      $('login-password').value = '';
+      $('login-error').textContent = err instanceof ApiError && err.status === 401
+        ? 'Onjuiste gebruikersnaam of wachtwoord.'
+        : errorMessage(err);
+    } finally {
+      $('login-submit').disabled = false;
+    }
+  });
+  $('logout').addEventListener('click', async () => {
+    try {
+      await api.post('/api/logout');
+    } catch (e) {
+      status(`Uitloggen mislukt: ${errorMessage(e)}`, 'error', true);
+      return;
+    }
+    location.reload();
+  });
+}
+
 // ---------- start ----------
 async function main() {
+  initLogin();
+  let me;
+  try {
+    me = await loadMe();
+  } catch (e) {
+    status(`De kaart kan niet starten: ${errorMessage(e)}`, 'error', true);
+    return;
+  }
+  applyMe(me);
+  if (!me) {
+    status('Log in om de kaart te zien.', 'warn', true);
+    document.body.dataset.ready = 'login';
+    return;
+  }
   for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => setView(b.dataset.view));
   $('links').addEventListener('click', (e) => { if (e.target.dataset.copy) copyText(e.target.dataset.copy, e.target); });
   if (typeof maplibregl === 'undefined') {
