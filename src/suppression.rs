@@ -27,8 +27,9 @@
 //! propagation over the relations ([`feasible_intervals`]); take the first suppressed cell (by code) whose
 //! interval has width 0; suppress the smallest published count `>= k` (ties by code) in a relation that contains
 //! that cell, or else in its connected part of the table; until no interval has width 0. Every round withholds
-//! one more cell, so it ends. If a pinned cell has no candidate at all (not seen in practice; the relations'
-//! totals are always candidates), every non-zero cell is withheld ([`Protected::fail_closed`]).
+//! one more cell, so it ends. If a pinned cell has no candidate left (its whole connected part is withheld and
+//! the bounds alone pin it: k = 5, a gemeente with 4 incidents in 4 buurten), every cell of that part, zeros
+//! included, is withheld without bounds ([`Status::Masked`], label "afgeschermd").
 //!
 //! **Exactness** requires the relations to form a forest: in the bipartite graph of cells and relations there
 //! is no cycle (each area has one parent, each time series or category breakdown hangs from one cell). For such
@@ -78,6 +79,10 @@ pub enum Status {
     Primary,
     /// Withheld to protect a primary cell: the count is `>= k`.
     Secondary,
+    /// Withheld without any bound ("afgeschermd", any count including 0): every cell of a connected part of
+    /// the table in which the bounds alone would pin a withheld cell (e.g. k = 5 and a gemeente with 4
+    /// incidents in 4 buurten: 4 x "< 5" summing to a "< 5" total pins every buurt to 1).
+    Masked,
 }
 
 /// Errors in the input of [`protect`].
@@ -118,15 +123,18 @@ impl Protected {
         }
     }
 
-    /// Everything non-zero withheld (the safe answer when the relations cannot be protected exactly).
+    /// Everything withheld without bounds ([`Status::Masked`]; the safe answer when the relations cannot be
+    /// protected exactly).
     pub fn fail_closed(counts: Vec<u64>, k: u32) -> Protected {
+        let status = vec![Status::Masked; counts.len()];
+        Protected { k, counts, status }
+    }
+
+    /// Primary suppression only (no relations): 1..k-1 withheld as "< k".
+    pub fn primary_only(counts: Vec<u64>, k: u32) -> Protected {
         let status = counts
             .iter()
-            .map(|&c| match c {
-                0 => Status::Published,
-                c if c < u64::from(k) => Status::Primary,
-                _ => Status::Secondary,
-            })
+            .map(|&c| primary_status(c, k).unwrap_or(Status::Published))
             .collect();
         Protected { k, counts, status }
     }
@@ -164,6 +172,7 @@ pub fn label(status: Status, k: u32) -> Option<String> {
         Status::Published => None,
         Status::Primary => Some(format!("< {k}")),
         Status::Secondary => Some(format!(">= {k}")),
+        Status::Masked => Some("afgeschermd".to_string()),
     }
 }
 
@@ -259,6 +268,7 @@ fn prior(count: u64, status: Status, k: u32) -> (i64, i64) {
         }
         Status::Primary => (1, i64::from(k) - 1),
         Status::Secondary => (i64::from(k), UNBOUNDED),
+        Status::Masked => (0, UNBOUNDED),
     }
 }
 
@@ -355,14 +365,61 @@ pub fn protect(
     relations: &[Relation],
     k: u32,
 ) -> Result<Protected, SuppressionError> {
+    let counts: Vec<u64> = cells.iter().map(|c| c.count).collect();
+    Ok(protect_fixed(cells, relations, k, &[])?
+        .unwrap_or_else(|| Protected::fail_closed(counts, k)))
+}
+
+/// The cells connected to `start` through the relations (`start` included).
+fn component(
+    start: usize,
+    n: usize,
+    relations: &[Relation],
+    relations_of: &[Vec<usize>],
+) -> Vec<usize> {
+    let mut seen_cell = vec![false; n];
+    let mut seen_rel = vec![false; relations.len()];
+    let mut stack = vec![start];
+    seen_cell[start] = true;
+    let mut out = vec![];
+    while let Some(c) = stack.pop() {
+        out.push(c);
+        for &r in &relations_of[c] {
+            if !std::mem::replace(&mut seen_rel[r], true) {
+                let rel = &relations[r];
+                for m in std::iter::once(rel.total).chain(rel.parts.iter().copied()) {
+                    if !std::mem::replace(&mut seen_cell[m], true) {
+                        stack.push(m);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`protect`] for a table attached to cells whose status is already decided elsewhere (a time series under
+/// an area total published by the area table): `fixed[i] = Some(status)` keeps that status and never makes the
+/// cell a complement (missing entries = not fixed). `Ok(None)` when a withheld cell cannot be protected
+/// without changing a fixed cell; the caller must then withhold the whole attached table.
+pub fn protect_fixed(
+    cells: &[Cell],
+    relations: &[Relation],
+    k: u32,
+    fixed: &[Option<Status>],
+) -> Result<Option<Protected>, SuppressionError> {
     check(cells, relations)?;
     let counts: Vec<u64> = cells.iter().map(|c| c.count).collect();
+    let is_fixed = |i: usize| fixed.get(i).copied().flatten();
     let mut status: Vec<Status> = counts
         .iter()
-        .map(|&c| primary_status(c, k).unwrap_or(Status::Published))
+        .enumerate()
+        .map(|(i, &c)| {
+            is_fixed(i).unwrap_or_else(|| primary_status(c, k).unwrap_or(Status::Published))
+        })
         .collect();
     if k < 3 || relations.is_empty() {
-        return Ok(Protected { k, counts, status });
+        return Ok(Some(Protected { k, counts, status }));
     }
     let n = cells.len();
     let mut by_code: Vec<usize> = (0..n).collect();
@@ -379,8 +436,9 @@ pub fn protect(
     }
     let members =
         |r: usize| std::iter::once(relations[r].total).chain(relations[r].parts.iter().copied());
-    let is_candidate =
-        |status: &[Status], c: usize| status[c] == Status::Published && counts[c] >= u64::from(k);
+    let is_candidate = |status: &[Status], c: usize| {
+        status[c] == Status::Published && counts[c] >= u64::from(k) && is_fixed(c).is_none()
+    };
     let best = |status: &[Status], cands: &mut dyn Iterator<Item = usize>| -> Option<usize> {
         cands
             .filter(|&c| is_candidate(status, c))
@@ -392,33 +450,28 @@ pub fn protect(
             .iter()
             .find(|&&i| status[i] != Status::Published && iv[i].0 >= iv[i].1)
         else {
-            return Ok(Protected { k, counts, status });
+            return Ok(Some(Protected { k, counts, status }));
         };
         let mut local = relations_of[pinned].iter().flat_map(|&r| members(r));
         let choice = best(&status, &mut local).or_else(|| {
-            // The connected part of the table around the pinned cell.
-            let mut seen_cell = vec![false; n];
-            let mut seen_rel = vec![false; relations.len()];
-            let mut stack = vec![pinned];
-            seen_cell[pinned] = true;
-            let mut component = vec![];
-            while let Some(c) = stack.pop() {
-                component.push(c);
-                for &r in &relations_of[c] {
-                    if !std::mem::replace(&mut seen_rel[r], true) {
-                        for m in members(r) {
-                            if !std::mem::replace(&mut seen_cell[m], true) {
-                                stack.push(m);
-                            }
-                        }
-                    }
-                }
-            }
-            best(&status, &mut component.into_iter())
+            best(
+                &status,
+                &mut component(pinned, n, relations, &relations_of).into_iter(),
+            )
         });
         match choice {
             Some(c) => status[c] = Status::Secondary,
-            None => return Ok(Protected::fail_closed(counts, k)),
+            None => {
+                // No complement left: the bounds themselves pin the cell. Withhold its whole connected part
+                // without bounds, unless that would change a fixed cell.
+                let part = component(pinned, n, relations, &relations_of);
+                if part.iter().any(|&c| is_fixed(c).is_some()) {
+                    return Ok(None);
+                }
+                for c in part {
+                    status[c] = Status::Masked;
+                }
+            }
         }
     }
 }
@@ -479,6 +532,36 @@ mod tests {
         // 6 = 3 + 3 leaves each in [2, 4]: no complement needed.
         let p = protect(&cells(&[18, 3, 3, 12]), &rel, 5).unwrap();
         assert_eq!(p.status[3], Status::Published);
+    }
+
+    #[test]
+    fn a_fixed_total_is_never_a_complement() {
+        // Series total 8 (published by the area table) = 4 + 4 + 0: the steps cannot be protected.
+        let rel = [Relation {
+            total: 0,
+            parts: vec![1, 2, 3],
+        }];
+        let fixed = [Some(Status::Published)];
+        assert_eq!(
+            protect_fixed(&cells(&[8, 4, 4, 0]), &rel, 5, &fixed).unwrap(),
+            None
+        );
+        // 9 = 3 + 6: the 6 is the complement, the total stays published.
+        let p = protect_fixed(
+            &cells(&[9, 3, 6]),
+            &[Relation {
+                total: 0,
+                parts: vec![1, 2],
+            }],
+            5,
+            &fixed,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            p.status,
+            vec![Status::Published, Status::Primary, Status::Secondary]
+        );
     }
 
     #[test]
