@@ -14,12 +14,14 @@
 //! - *primary*: the count is in `1..=k-1`; published as `null` with the label `"< k"`;
 //! - *secondary* (complementary): a count `>= k` that is withheld so that no primary cell can be derived; it is
 //!   published as `null` with the label `">= k"` (true: complements are only chosen among counts `>= k`);
+//! - *masked*: withheld without any bound (label `"afgeschermd"`, zeros included), for a whole connected part
+//!   of the table in which the bounds alone would pin a withheld cell (see the algorithm);
 //! - *published*: every other count, exactly (0 is published: it singles out nobody).
 //!
 //! **Criterion** (for `k >= 3`). Consider an attacker who knows every published count, every relation, that a
-//! primary cell lies in `[1, k-1]` and that a secondary cell lies in `[k, inf)`. For every suppressed cell the
-//! set of values it can take over all integer solutions of that system (its *feasible interval*) contains at
-//! least two values (width > 0). Two suppressed cells whose sum is known are therefore not enough when the
+//! primary cell lies in `[1, k-1]`, that a secondary cell lies in `[k, inf)` and a masked one in `[0, inf)`.
+//! For every suppressed cell the set of values it can take over all integer solutions of that system (its
+//! *feasible interval*) contains at least two values (width > 0). Two suppressed cells whose sum is known are therefore not enough when the
 //! bounds pin them (`a + b = 8` with `a, b <= 4` gives `a = b = 4`); such cases get a further complement.
 //! For `k <= 2` the label itself discloses the value (`"< 2"` means 1), so only primary suppression is applied.
 //!

@@ -12,7 +12,8 @@
 //!   left out) scaled to the largest value of all buurten. For viewers and anonymous callers the counts are the
 //!   protected ones ([`super::areas::protected_table`], the same as the tiles and the API): a withheld count
 //!   (and the rate derived from it) is drawn in its own class, [`SUPPRESSED_COLOUR`] ("< k"), and the scale's
-//!   maximum is taken over the published values only.
+//!   maximum is taken over the published values only. WMS GetMap (which does not know the caller's role here)
+//!   always draws the protected choropleth; XYZ tiles draw exact counts for analysts and admins.
 //!
 //! An XYZ tile is exactly the WMS GetMap image of the tile's EPSG:3857 bounding box at 256 x 256 pixels. Tiles
 //! are cached per (server, generation, layer, tile, filter, parameters); the ETag derives from the same key, so
@@ -75,9 +76,10 @@ pub enum Metric {
 pub enum RasterLayer {
     Kde(KdeSettings),
     Hotspots(BinSpec),
+    /// The buurten choropleth with protected counts (the safe default: what [`RasterLayer::parse`] gives).
     Buurten(Metric),
-    /// The buurten choropleth with protected counts (viewers, anonymous callers).
-    BuurtenProtected(Metric),
+    /// The buurten choropleth with exact counts (analysts, admins; see [`RasterLayer::exact`]).
+    BuurtenExact(Metric),
 }
 
 /// The class colour of a withheld ("< k") buurt in the choropleth: neutral grey, outside the colour ramp.
@@ -115,14 +117,14 @@ impl RasterLayer {
             RasterLayer::Kde(s) => format!("kde;{};{:?}", s.cell_m, s.bandwidth_m),
             RasterLayer::Hotspots(b) => format!("hotspots;{b}"),
             RasterLayer::Buurten(m) => format!("buurten;{m:?}"),
-            RasterLayer::BuurtenProtected(m) => format!("buurten-protected;{m:?}"),
+            RasterLayer::BuurtenExact(m) => format!("buurten-exact;{m:?}"),
         }
     }
 
-    /// The layer as protected callers see it (the buurten choropleth with protected counts).
-    pub fn protected(self) -> RasterLayer {
+    /// The layer as callers who see exact counts get it (the buurten choropleth without protection).
+    pub fn exact(self) -> RasterLayer {
         match self {
-            RasterLayer::Buurten(m) => RasterLayer::BuurtenProtected(m),
+            RasterLayer::Buurten(m) => RasterLayer::BuurtenExact(m),
             other => other,
         }
     }
@@ -206,8 +208,8 @@ pub fn render_layer(
                 .collect();
             Image::from_pixels(w, h, &px).map_err(ApiError::internal)
         }
-        RasterLayer::Buurten(metric) | RasterLayer::BuurtenProtected(metric) => {
-            let protect = matches!(layer, RasterLayer::BuurtenProtected(_));
+        RasterLayer::Buurten(metric) | RasterLayer::BuurtenExact(metric) => {
+            let protect = matches!(layer, RasterLayer::Buurten(_));
             let table = super::areas::protected_table(state, snapshot, filter, protect);
             // `Some(NaN)` marks a withheld count (its own class).
             let value = |idx: u32| -> Option<f64> {
@@ -378,9 +380,9 @@ pub async fn png_tile(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut rl = RasterLayer::parse(&layer, &params)?;
-    if caller.principal.sees_protected_counts() {
+    if !caller.principal.sees_protected_counts() {
         // A different layer key: protected and exact images never share a cache entry or ETag.
-        rl = rl.protected();
+        rl = rl.exact();
     }
     let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
