@@ -474,3 +474,116 @@ fn no_withheld_buurt_can_be_derived_from_the_published_wijk_and_gemeente_counts(
     }
     assert!(withheld >= 3, "{withheld} withheld buurten");
 }
+
+/// Every count-like number in `v` (keys `count`, `vs_count`, `prev_count`, `observed`, `previous_month`), with
+/// its JSON path.
+fn counts_in(v: &Value, path: &str, out: &mut Vec<(String, i64)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = format!("{path}/{k}");
+                if matches!(
+                    k.as_str(),
+                    "count" | "vs_count" | "prev_count" | "observed" | "previous_month"
+                ) {
+                    if let Some(n) = x.as_f64() {
+                        out.push((p.clone(), n as i64));
+                    }
+                }
+                counts_in(x, &p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                counts_in(x, &format!("{path}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn post(who: Who, path: &str, body: &Value) -> Resp {
+    let s = server();
+    let auth = match who {
+        Who::Anonymous => None,
+        Who::Viewer => Some(format!("Bearer {}", s.viewer)),
+        Who::Analyst => Some(format!("Bearer {}", s.analyst)),
+    };
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("Authorization", a)])
+        .unwrap_or_default();
+    srv::request(
+        "POST",
+        &format!("{}{path}", s.base),
+        &headers,
+        Some(&body.to_string()),
+    )
+}
+
+#[test]
+fn no_other_count_output_shows_a_small_count_to_protected_callers() {
+    let (from, to) = period();
+    let q = query();
+    let exact = store_counts(AreaLevel::Buurt, "inbraak");
+    // A few buurten with small counts and a busy one.
+    let mut buurten: Vec<&String> = exact
+        .iter()
+        .filter(|(_, &n)| (1..K).contains(&n))
+        .map(|(c, _)| c)
+        .take(3)
+        .collect();
+    buurten.extend(exact.iter().max_by_key(|(_, &n)| n).map(|(c, _)| c));
+    let month = &to[..7];
+    let mut gets: Vec<String> = vec![
+        "/api/meta".into(),
+        format!("/api/report/monthly?month={month}&category=inbraak"),
+        format!("/api/patrol?day=fri&from_hour=20&to_hour=2&top=100&{q}"),
+        format!("/api/hotspots?method=gistar&bins=grid:100&{q}"),
+        format!("/api/hotspots?method=gistar&bins=buurt&{q}"),
+    ];
+    for b in &buurten {
+        gets.push(format!("/api/areas/{b}/stats?{q}"));
+        gets.push(format!("/api/areas/{b}/timeseries?step=week&{q}"));
+    }
+    let compare = serde_json::json!({
+        "areas": buurten, "category": "inbraak", "from": from, "to": to, "step": "week",
+    });
+    let answers = |who: Who| -> Vec<(String, Value)> {
+        let mut out: Vec<(String, Value)> = gets
+            .iter()
+            .map(|g| {
+                let r = get(who, g);
+                assert_eq!(r.status, 200, "{g}: {}", r.text());
+                (g.clone(), r.json())
+            })
+            .collect();
+        let r = post(who, "/api/compare", &compare);
+        assert_eq!(r.status, 200, "{}", r.text());
+        out.push(("/api/compare".into(), r.json()));
+        out
+    };
+    // The analyst sees small counts in these answers (so the check below can fail)...
+    let mut small_for_analyst = 0;
+    for (g, v) in answers(Who::Analyst) {
+        let mut c = vec![];
+        counts_in(&v, &g, &mut c);
+        small_for_analyst += c.iter().filter(|(_, n)| (1..K).contains(n)).count();
+    }
+    assert!(small_for_analyst > 10, "{small_for_analyst}");
+    // ... protected callers never do (meta's categories span every group: k = K_GEWELD there).
+    for who in [Who::Anonymous, Who::Viewer] {
+        for (g, v) in answers(who) {
+            let k = if g == "/api/meta" { K_GEWELD } else { K };
+            let mut c = vec![];
+            counts_in(&v, &g, &mut c);
+            for (path, n) in c {
+                assert!(!(1..k).contains(&n), "{who:?}: {path} = {n}");
+            }
+        }
+    }
+    // The monthly report as HTML shows exact numbers: analysts only.
+    let html = format!("/api/report/monthly?month={month}&format=html");
+    assert_eq!(get(Who::Anonymous, &html).status, 403);
+    assert_eq!(get(Who::Analyst, &html).status, 200);
+}
