@@ -377,3 +377,35 @@ fn cyclic_relations_are_refused() {
         Err(SuppressionError::Cyclic { .. })
     ));
 }
+
+#[test]
+fn separate_parts_of_one_table_are_protected_as_on_their_own() {
+    for seed in 0..100 {
+        let parts: Vec<Instance> = (0..4).map(|j| instance(seed * 4 + j)).collect();
+        let k = parts[0].k;
+        let mut cells = vec![];
+        let mut relations = vec![];
+        for (j, inst) in parts.iter().enumerate() {
+            let offset = cells.len();
+            cells.extend(inst.cells.iter().map(|c| Cell {
+                code: format!("{j}-{}", c.code),
+                count: c.count,
+            }));
+            relations.extend(inst.relations.iter().map(|r| Relation {
+                total: r.total + offset,
+                parts: r.parts.iter().map(|&c| c + offset).collect(),
+            }));
+        }
+        let whole = protect(&cells, &relations, k).unwrap();
+        let mut offset = 0;
+        for inst in &parts {
+            let alone = protect(&inst.cells, &inst.relations, k).unwrap();
+            assert_eq!(
+                &whole.status[offset..offset + inst.cells.len()],
+                alone.status.as_slice(),
+                "seed {seed}"
+            );
+            offset += inst.cells.len();
+        }
+    }
+}
