@@ -12,6 +12,7 @@
 //! - [`access`]: roles, principals, the permission matrix and API tokens (argon2 hashes).
 //! - [`pseudonym`]: keyed HMAC-SHA256 pseudonyms of personal identifiers.
 //! - [`audit`]: the audit log's hash chain.
+//! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //!
 //! Adapters:
@@ -39,4 +40,5 @@ pub mod pseudonym;
 pub mod render;
 pub mod server;
 pub mod store;
+pub mod suppression;
 pub mod tiles;

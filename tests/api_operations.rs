@@ -170,6 +170,16 @@ fn get(s: &Server, path: &str) -> Resp {
     finish(ureq::get(&format!("{}{path}", s.base)).call(), path)
 }
 
+/// A GET as the admin (exact counts; anonymous callers get small counts protected).
+fn admin_get(s: &Server, path: &str) -> Resp {
+    finish(
+        ureq::get(&format!("{}{path}", s.base))
+            .set("Authorization", &format!("Bearer {}", s.admin))
+            .call(),
+        path,
+    )
+}
+
 /// `POST /api/deliveries` with the given multipart parts (name, file name, content).
 fn upload(s: &Server, parts: &[(&str, Option<&str>, &[u8])]) -> Resp {
     let boundary = "----brandpunt-test-boundary-7c1f";
@@ -283,7 +293,7 @@ fn streets(db: &Path) -> HashMap<i64, String> {
 
 fn check_patrol(query: &str, block: PatrolBlock, categories: &[String], cell_m: u32, top: usize) {
     let s = shared();
-    let r = get(s, &format!("/api/patrol?{query}"));
+    let r = admin_get(s, &format!("/api/patrol?{query}"));
     assert_eq!(r.status, 200, "{}", r.text());
     let fc = r.json();
     assert_eq!(fc["type"], "FeatureCollection");
@@ -505,7 +515,7 @@ fn monthly_report_equals_the_library_on_store_counts() {
     let s = shared();
     let month = NaiveDate::from_ymd_opt(2024, 9, 1).unwrap();
     for (query, sources) in [("", vec![]), ("&source=politie", vec!["politie"])] {
-        let r = get(s, &format!("/api/report/monthly?month=2024-09{query}"));
+        let r = admin_get(s, &format!("/api/report/monthly?month=2024-09{query}"));
         assert_eq!(r.status, 200, "{}", r.text());
         let j = r.json();
         let (areas, cats, total) = expected_report(&s.db, month, &sources);
@@ -528,7 +538,7 @@ fn monthly_report_html_shows_the_striking_areas() {
     let s = shared();
     let month = NaiveDate::from_ymd_opt(2024, 9, 1).unwrap();
     let (areas, _, _) = expected_report(&s.db, month, &[]);
-    let r = get(s, "/api/report/monthly?month=2024-09&format=html");
+    let r = admin_get(s, "/api/report/monthly?month=2024-09&format=html");
     assert_eq!(r.status, 200);
     assert!(r.content_type.starts_with("text/html"));
     let html = r.text();

@@ -14,7 +14,16 @@
 //!   address point inside the polygon). Addresses and the incidents' bag ids are read from the store once per
 //!   snapshot generation and cached.
 //!
-//! Results are computed in `spawn_blocking` and cached by (generation, server, area, filter, parameters).
+//! Small-count protection (viewers, anonymous callers; [`crate::suppression`]): the time series is protected
+//! as a table of its own hanging from the area's count (the period total = the sum of the steps; the total's
+//! status is the one of the area table, [`super::areas::protected_table`], so it agrees with the map): withheld
+//! steps are `null` with `count_label` and `suppressed: true`; when the steps cannot be protected without
+//! revealing the published total, every step is withheld (`count_label: "afgeschermd"`). The hour-of-week
+//! profile and the phenomenon profile of an area whose count is withheld are withheld as a whole
+//! (`suppressed: true`, no distributions).
+//!
+//! Results are computed in `spawn_blocking` and cached by (generation, server, area, filter, parameters,
+//! protected or not).
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -227,12 +236,14 @@ async fn timeseries(
         Some(v) => Step::parse("step", v)?,
         None => Step::Month,
     };
+    let protect = caller.principal.sees_protected_counts();
     let key = format!(
-        "{}|ts|{}|{}|{}",
+        "{}|ts|{}|{}|{}|p={}",
         server_key(&state),
         code,
         filter.key(),
-        step.as_str()
+        step.as_str(),
+        u8::from(protect)
     );
     let generation = s.generation;
     cached_json(generation, key, move || {
@@ -243,7 +254,11 @@ async fn timeseries(
                 for k in s.incidents_in(idx, &filter) {
                     b.add(s.incidents[k as usize].begin().date());
                 }
-                (Some(from), Some(to), b.to_json())
+                let mut series = b.to_json();
+                if protect {
+                    protect_series(&state, &s, idx, &filter, &b, &mut series);
+                }
+                (Some(from), Some(to), series)
             }
             None => (None, None, json!([])),
         };
@@ -259,6 +274,56 @@ async fn timeseries(
     .await
 }
 
+/// Protect the steps of a time series (`series`, as [`Buckets::to_json`]) of area `idx` in place: a table of the
+/// steps under the area's total, whose status comes from the area table.
+pub(crate) fn protect_series(
+    state: &AppState,
+    s: &Snapshot,
+    idx: u32,
+    filter: &Filter,
+    b: &Buckets,
+    series: &mut Value,
+) {
+    use crate::suppression::{protect_fixed, Cell, Relation};
+    let table = super::areas::protected_table(state, s, filter, true);
+    let k = table.k;
+    let total = table.counts[idx as usize];
+    let mut cells = vec![Cell {
+        code: String::new(),
+        count: total,
+    }];
+    cells.extend(b.starts.iter().zip(&b.counts).map(|(&start, &count)| Cell {
+        code: start.to_string(),
+        count,
+    }));
+    let rel = Relation {
+        total: 0,
+        parts: (1..cells.len()).collect(),
+    };
+    let fixed = [Some(table.status[idx as usize])];
+    let protected = protect_fixed(&cells, &[rel], k, &fixed).ok().flatten();
+    let Some(items) = series.as_array_mut() else {
+        return;
+    };
+    for (j, item) in items.iter_mut().enumerate() {
+        let Some(o) = item.as_object_mut() else {
+            continue;
+        };
+        let (count, label, suppressed) = match &protected {
+            Some(p) => super::areas::count_fields(p, j + 1),
+            None => (Value::Null, json!("afgeschermd"), true),
+        };
+        o.insert("count".into(), count);
+        o.insert("count_label".into(), label);
+        o.insert("suppressed".into(), json!(suppressed));
+    }
+}
+
+/// Is the count of area `idx` withheld from a protected caller (so its profiles are withheld too)?
+fn area_withheld(state: &AppState, s: &Snapshot, idx: u32, filter: &Filter, protect: bool) -> bool {
+    protect && super::areas::protected_table(state, s, filter, true).is_suppressed(idx as usize)
+}
+
 /// `GET /api/areas/{code}/hour-of-week` (+filters): aoristic weights.
 async fn hour_of_week(
     State(state): State<Arc<AppState>>,
@@ -269,9 +334,20 @@ async fn hour_of_week(
     let s = caller.snapshot.clone();
     let idx = find_area(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
-    let key = format!("{}|how|{}|{}", server_key(&state), code, filter.key());
+    let protect = caller.principal.sees_protected_counts();
+    let key = format!(
+        "{}|how|{}|{}|p={}",
+        server_key(&state),
+        code,
+        filter.key(),
+        u8::from(protect)
+    );
     cached_json(s.generation, key, move || {
         let a = s.area(idx);
+        if area_withheld(&state, &s, idx, &filter, protect) {
+            return Ok(json!({"code": a.code, "name": a.name, "suppressed": true,
+                             "slots": null, "day_of_week": null, "hour_of_day": null, "counts": null}));
+        }
         let events: Vec<Event> = s
             .incidents_in(idx, &filter)
             .into_iter()
@@ -401,15 +477,21 @@ async fn profile(
             })?,
         None => 0.95,
     };
+    let protect = caller.principal.sees_protected_counts();
     let key = format!(
-        "{}|profile|{}|{}|{}",
+        "{}|profile|{}|{}|{}|p={}",
         server_key(&state),
         code,
         filter.key(),
-        confidence
+        confidence,
+        u8::from(protect)
     );
     let st = state.clone();
     cached_json(s.generation, key, move || {
+        if area_withheld(&st, &s, idx, &filter, protect) {
+            let a = s.area(idx);
+            return Ok(json!({"code": a.code, "name": a.name, "suppressed": true}));
+        }
         let data = profile_data(&st, &s)?;
         let addresses: Vec<AddressAttrs> = data
             .addresses

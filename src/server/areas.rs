@@ -1,5 +1,11 @@
 //! Area endpoints: `/api/meta`, the area list, one area as GeoJSON, its statistics, and custom areas
 //! (`POST /api/areas`, `PUT`/`DELETE /api/areas/custom:{id}`).
+//!
+//! It also holds the one place where count tables are protected for viewers and anonymous callers
+//! ([`protected_table`], small-count protection of [`crate::suppression`]): tiles, the statistics API and the
+//! exports all read the same cached table per (snapshot, filter, k), so they publish the same value for the same
+//! area and filter. A withheld count is `null` with `"count_label": "< k"` (or `">= k"` for a complement) and
+//! `"suppressed": true`; rates and changes derived from it are `null` too.
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -9,6 +15,7 @@ use super::{AppState, Caller};
 use crate::access::Action;
 use crate::analysis::compare::rate_ratio;
 use crate::custom_area::{self, CustomAreaError};
+use crate::suppression::{self, Cell, Protected, Relation};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -17,8 +24,149 @@ use axum::routing::get;
 use axum::{Json, Router};
 use geo_types::MultiPolygon;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
+
+/// The k (minimum published count) for `filter`: `[privacy] min_count`, or the largest `min_count_per_group`
+/// among the category groups the filter spans (see [`suppression::k_for_categories`]).
+pub fn min_count_for(state: &AppState, filter: &Filter) -> u32 {
+    suppression::k_for_categories(
+        &filter.category_codes,
+        state.config.privacy.min_count,
+        &state.config.privacy.min_count_per_group,
+    )
+}
+
+/// The sum relations the area outputs publish: every wijk = the sum of its buurten, every gemeente = the sum
+/// of its wijken (plus its buurten without a wijk). Cell `i` is area `i` of the snapshot.
+fn area_relations(s: &Snapshot) -> Vec<Relation> {
+    let mut wijk_parts: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    let mut gemeente_parts: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
+    for &b in s.level_areas(Level::Buurt) {
+        let a = s.area(b);
+        let w = a.wijkcode.as_deref().and_then(|c| s.area_index(c));
+        let g = a.gemeentecode.as_deref().and_then(|c| s.area_index(c));
+        if let Some(w) = w {
+            wijk_parts.entry(w).or_default().push(b as usize);
+        }
+        if let Some(g) = g {
+            gemeente_parts
+                .entry(g)
+                .or_default()
+                .insert(w.map_or(b as usize, |w| w as usize));
+        }
+    }
+    wijk_parts
+        .into_iter()
+        .map(|(w, parts)| Relation {
+            total: w as usize,
+            parts,
+        })
+        .chain(gemeente_parts.into_iter().map(|(g, parts)| Relation {
+            total: g as usize,
+            parts: parts.into_iter().collect(),
+        }))
+        .collect()
+}
+
+/// The published count table of every area of the snapshot (indexed like [`Snapshot::areas`]) for `filter`:
+/// exact when `protect` is false (analysts, admins), else protected with k = [`min_count_for`] over the area
+/// hierarchy (custom areas: primary suppression only). Cached per (server, generation, filter, k); every
+/// count output reads from here, so tiles, API and exports agree. If the hierarchy cannot be protected exactly
+/// (inconsistent boundaries), every non-zero count is withheld.
+pub fn protected_table(
+    state: &AppState,
+    s: &Snapshot,
+    filter: &Filter,
+    protect: bool,
+) -> Arc<Protected> {
+    let k = if protect {
+        min_count_for(state, filter)
+    } else {
+        0
+    };
+    type C = quick_cache::sync::Cache<(u64, String), Arc<Protected>>;
+    static CACHE: OnceLock<C> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| C::new(1024));
+    let key = (
+        s.generation,
+        format!(
+            "{}|{}|k={k}|{}",
+            super::analysis_api::server_key(state),
+            s.tenant,
+            filter.key()
+        ),
+    );
+    if let Some(p) = cache.get(&key) {
+        return p;
+    }
+    let mut counts = vec![0u64; s.areas.len()];
+    for level in [Level::Gemeente, Level::Wijk, Level::Buurt, Level::Custom] {
+        let c = state.counts(s, level, filter);
+        for &i in s.level_areas(level) {
+            counts[i as usize] = u64::from(c[i as usize]);
+        }
+    }
+    let table = if protect {
+        let cells: Vec<Cell> = s
+            .areas
+            .iter()
+            .zip(&counts)
+            .map(|(a, &count)| Cell {
+                code: a.code.clone(),
+                count,
+            })
+            .collect();
+        match suppression::protect(&cells, &area_relations(s), k) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "area hierarchy cannot be protected exactly: withholding every count");
+                Protected::fail_closed(counts, k)
+            }
+        }
+    } else {
+        Protected::exact(counts)
+    };
+    let table = Arc::new(table);
+    cache.insert(key, table.clone());
+    table
+}
+
+/// The JSON fields of one cell: `count` (null when withheld), `count_label` and `suppressed`.
+pub fn count_fields(p: &Protected, idx: usize) -> (Value, Value, bool) {
+    let count = p.published(idx).map_or(Value::Null, |c| json!(c));
+    let label = p.label(idx).map_or(Value::Null, Value::String);
+    (count, label, p.is_suppressed(idx))
+}
+
+/// Protect a small stand-alone list of counts (e.g. per category of a whole tenant) that sum to `total`:
+/// primary suppression and complements under the one relation `total = sum(items)`.
+pub fn protect_list(items: &[(String, u64)], total: u64, k: u32) -> Protected {
+    let mut cells: Vec<Cell> = items
+        .iter()
+        .map(|(code, count)| Cell {
+            code: code.clone(),
+            count: *count,
+        })
+        .collect();
+    let sum: u64 = items.iter().map(|(_, c)| c).sum();
+    cells.push(Cell {
+        code: "\u{10ffff}totaal".into(),
+        count: total,
+    });
+    // What is not itemised is a part of its own, so that the relation holds.
+    cells.push(Cell {
+        code: "\u{10ffff}overig".into(),
+        count: total.saturating_sub(sum),
+    });
+    let n = items.len();
+    let rel = Relation {
+        total: n,
+        parts: (0..n).chain([n + 1]).collect(),
+    };
+    let counts: Vec<u64> = cells.iter().map(|c| c.count).collect();
+    suppression::protect(&cells, &[rel], k).unwrap_or_else(|_| Protected::fail_closed(counts, k))
+}
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -28,18 +176,36 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// `GET /api/meta`: what the web app needs to start (tenant, extent, period, categories, sources).
-pub async fn meta(caller: Caller) -> Json<Value> {
+pub async fn meta(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Value> {
     let s = caller.snapshot.clone();
+    let protect = caller.principal.sees_protected_counts();
     let mut per_category: BTreeMap<&str, u64> = BTreeMap::new();
     for inc in &s.incidents {
         if let Some(c) = s.categories.get(usize::from(inc.category)) {
             *per_category.entry(c.as_str()).or_default() += 1;
         }
     }
-    let categories: Vec<Value> = per_category
+    let k = suppression::k_for_categories(
+        &[],
+        state.config.privacy.min_count,
+        &state.config.privacy.min_count_per_group,
+    );
+    let items: Vec<(String, u64)> = per_category
         .iter()
-        .map(|(code, count)| {
-            json!({"code": code, "label": crate::category::label(code), "count": count})
+        .map(|(c, n)| (c.to_string(), *n))
+        .collect();
+    let table = if protect {
+        protect_list(&items, s.incidents.len() as u64, k)
+    } else {
+        Protected::exact(items.iter().map(|(_, n)| *n).collect())
+    };
+    let categories: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (code, _))| {
+            let (count, label, suppressed) = count_fields(&table, i);
+            json!({"code": code, "label": crate::category::label(code), "count": count,
+                   "count_label": label, "suppressed": suppressed})
         })
         .collect();
     let groups: Vec<Value> = ["inbraak", "geweld", "overlast"]
@@ -61,7 +227,9 @@ pub async fn meta(caller: Caller) -> Json<Value> {
         "levels": ["gemeente", "wijk", "buurt", "custom"],
         "layers": super::tiles::layer_names(),
         "generation": s.generation,
-        "incidents": s.incidents.len(),
+        "incidents": if protect { json!(table.published(items.len())) } else { json!(s.incidents.len()) },
+        "protected": protect,
+        "min_count": if protect { Some(k) } else { None },
     }))
 }
 
@@ -151,11 +319,40 @@ async fn feature(caller: Caller, Path(code): Path<String>) -> Result<Json<Value>
     })))
 }
 
-/// Statistics of one area for a filter: count, rate, the previous equally long period and the change.
-pub fn area_stats(state: &AppState, s: &Snapshot, idx: u32, filter: &Filter) -> Value {
+/// The same filter restricted to one category code (for per-category breakdowns that must agree with a
+/// `category=CODE` map); `None` if the code cannot be filtered on.
+fn single_category(s: &Snapshot, filter: &Filter, code: &str) -> Option<Filter> {
+    let mut params = HashMap::new();
+    params.insert("category".to_string(), code.to_string());
+    if !filter.source_names.is_empty() {
+        params.insert("source".to_string(), filter.source_names.join(","));
+    }
+    if let Some(f) = filter.from {
+        params.insert("from".to_string(), f.to_string());
+    }
+    if let Some(t) = filter.to {
+        params.insert("to".to_string(), t.to_string());
+    }
+    Filter::parse(&params, s).ok()
+}
+
+/// Statistics of one area for a filter: count, rate, the previous equally long period and the change, and the
+/// counts per category. With `protect` (viewers, anonymous callers) every count comes from the protected table
+/// of its filter ([`protected_table`]; a category's count from the table of `category=CODE`), withheld counts
+/// are `null` with `count_label`/`suppressed`, and rates, shares and changes derived from them are `null`.
+pub fn area_stats(
+    state: &AppState,
+    s: &Snapshot,
+    idx: u32,
+    filter: &Filter,
+    protect: bool,
+) -> Value {
     let a = s.area(idx);
-    let counts = state.counts(s, a.level, filter);
-    let count = counts[idx as usize];
+    let i = idx as usize;
+    let table = protected_table(state, s, filter, protect);
+    let exact = table.counts[i].min(u64::from(u32::MAX)) as u32;
+    let shown = table.published(i);
+    let (count_v, count_label, suppressed) = count_fields(&table, i);
     let period = filter.period(s);
     let mut per_category: BTreeMap<&str, u32> = BTreeMap::new();
     for k in s.incidents_in(idx, filter) {
@@ -170,34 +367,61 @@ pub fn area_stats(state: &AppState, s: &Snapshot, idx: u32, filter: &Filter) -> 
     let categories: Vec<Value> = per_category
         .iter()
         .map(|(code, n)| {
+            let (c, label, supp) = if protect {
+                match single_category(s, filter, code) {
+                    Some(f) => count_fields(&protected_table(state, s, &f, true), i),
+                    None => {
+                        // Not filterable (no category): primary suppression, complements not possible.
+                        let k = min_count_for(state, filter);
+                        let p = Protected::primary_only(vec![u64::from(*n)], k);
+                        count_fields(&p, 0)
+                    }
+                }
+            } else {
+                (json!(n), Value::Null, false)
+            };
+            let share = match (c.as_u64(), shown) {
+                (Some(n), Some(total)) if total > 0 => json!(n as f64 / total as f64),
+                (Some(_), Some(_)) => json!(0.0),
+                _ => Value::Null,
+            };
             json!({
                 "code": code,
                 "label": crate::category::label(code),
-                "count": n,
-                "share": if count > 0 { f64::from(*n) / f64::from(count) } else { 0.0 },
+                "count": c,
+                "count_label": label,
+                "suppressed": supp,
+                "share": share,
             })
         })
         .collect();
     let rate = a
         .inhabitants
-        .filter(|&i| i > 0)
-        .map(|i| rate_per_1000(count, i));
+        .filter(|&inh| inh > 0 && shown.is_some())
+        .map(|inh| rate_per_1000(exact, inh));
     let (previous, change) = match (filter.previous(s), period) {
         (Some(prev), Some((from, to))) => {
-            let prev_count = state.counts(s, a.level, &prev)[idx as usize];
+            let prev_table = protected_table(state, s, &prev, protect);
+            let prev_exact = prev_table.counts[i].min(u64::from(u32::MAX)) as u32;
+            let (pc, plabel, psupp) = count_fields(&prev_table, i);
             let days = ((to - from).num_days() + 1) as f64;
-            let change = rate_ratio(u64::from(count), days, u64::from(prev_count), days, 0.95)
-                .ok()
-                .map(|rr| {
-                    json!({
-                        "rate_ratio": rr.ratio,
-                        "ci_low": rr.ci_lower,
-                        "ci_high": rr.ci_upper,
-                        "p": rr.p_value,
+            let change = if shown.is_some() && prev_table.published(i).is_some() {
+                rate_ratio(u64::from(exact), days, u64::from(prev_exact), days, 0.95)
+                    .ok()
+                    .map(|rr| {
+                        json!({
+                            "rate_ratio": rr.ratio,
+                            "ci_low": rr.ci_lower,
+                            "ci_high": rr.ci_upper,
+                            "p": rr.p_value,
+                        })
                     })
-                });
+            } else {
+                None
+            };
             (
-                json!({"from": prev.from, "to": prev.to, "count": prev_count}),
+                json!({"from": prev.from, "to": prev.to, "count": pc, "count_label": plabel,
+                       "suppressed": psupp}),
                 change.unwrap_or(Value::Null),
             )
         }
@@ -208,7 +432,10 @@ pub fn area_stats(state: &AppState, s: &Snapshot, idx: u32, filter: &Filter) -> 
         "name": a.name,
         "level": a.level.as_str(),
         "period": period.map(|(f, t)| json!({"from": f, "to": t})),
-        "count": count,
+        "count": count_v,
+        "count_label": count_label,
+        "suppressed": suppressed,
+        "protected": protect,
         "inhabitants": a.inhabitants,
         "rate": rate,
         "previous": previous,
@@ -227,7 +454,8 @@ async fn stats(
     let s = caller.snapshot.clone();
     let idx = find(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
-    Ok(Json(area_stats(&state, &s, idx, &filter)))
+    let protect = caller.principal.sees_protected_counts();
+    Ok(Json(area_stats(&state, &s, idx, &filter, protect)))
 }
 
 fn custom_error(e: CustomAreaError) -> ApiError {

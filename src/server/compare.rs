@@ -17,6 +17,12 @@
 //! `buffer_m` metres (Euclidean distance in RD) of the target's geometry but not inside it; control `C` = the control area's counts. "Before" is the comparison period, "after" the period;
 //! the result is [`crate::analysis::compare::weighted_displacement_quotient`] (methods.md).
 //!
+//! Small-count protection (viewers, anonymous callers): `count` and `vs_count` come from the protected area
+//! tables of the two periods ([`super::areas::protected_table`], so they equal the map and `/stats`); a withheld
+//! count is `null` with `count_label`/`vs_count_label` and `suppressed`; the rate and the rate ratio derived
+//! from it are `null`; the series are protected under their period's total as in `/timeseries`; the WDQ is
+//! withheld (`{"suppressed": true}`) when any of its six counts is withheld or in `1..k-1`.
+//!
 //! Errors: 400 naming the field (`areas`, `category`, `from`, `vs_to`, `intervention.buffer_m`, ...), 404 for an
 //! unknown area. Responses are cached per (generation, body).
 
@@ -355,7 +361,20 @@ fn ring_counts(
     (before, after)
 }
 
-fn compute(s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
+fn compute(
+    state: &AppState,
+    s: &Snapshot,
+    req: &Request,
+    protect: bool,
+) -> Result<Value, ApiError> {
+    let now_filter = req
+        .filter
+        .with_period(s, Some(req.period.0), Some(req.period.1));
+    let vs_filter = req
+        .filter
+        .with_period(s, Some(req.vs_period.0), Some(req.vs_period.1));
+    let now_table = super::areas::protected_table(state, s, &now_filter, protect);
+    let vs_table = super::areas::protected_table(state, s, &vs_filter, protect);
     let lo = req.period.0.min(req.vs_period.0);
     let hi = req.period.1.max(req.vs_period.1);
     let union = req.filter.with_period(s, Some(lo), Some(hi));
@@ -365,24 +384,53 @@ fn compute(s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
         let a = s.area(idx);
         let r = count_area(s, idx, req, &union);
         let rr = rate_ratio(r.count, exp, r.vs_count, vs_exp, 0.95).map_err(ApiError::internal)?;
+        let i = idx as usize;
+        let (count, count_label, now_withheld) = if protect {
+            super::areas::count_fields(&now_table, i)
+        } else {
+            (json!(r.count), Value::Null, false)
+        };
+        let (vs_count, vs_count_label, vs_withheld) = if protect {
+            super::areas::count_fields(&vs_table, i)
+        } else {
+            (json!(r.vs_count), Value::Null, false)
+        };
         let rate = a
             .inhabitants
-            .filter(|&i| i > 0)
+            .filter(|&i| i > 0 && !now_withheld)
             .map(|i| rate_per_1000(u32::try_from(r.count).unwrap_or(u32::MAX), i));
+        let hide = now_withheld || vs_withheld;
+        let mut series = r.series.to_json();
+        let mut vs_series = r.vs_series.to_json();
+        if protect {
+            super::analysis_api::protect_series(state, s, idx, &now_filter, &r.series, &mut series);
+            super::analysis_api::protect_series(
+                state,
+                s,
+                idx,
+                &vs_filter,
+                &r.vs_series,
+                &mut vs_series,
+            );
+        }
+        let or_null = |v: Value| if hide { Value::Null } else { v };
         areas.push(json!({
             "code": a.code,
             "name": a.name,
             "level": a.level.as_str(),
-            "count": r.count,
-            "vs_count": r.vs_count,
+            "count": count,
+            "count_label": count_label,
+            "vs_count": vs_count,
+            "vs_count_label": vs_count_label,
+            "suppressed": hide,
             "inhabitants": a.inhabitants,
             "rate": rate,
-            "rate_ratio": rr.ratio,
-            "ci_low": rr.ci_lower,
-            "ci_high": rr.ci_upper,
-            "p": rr.p_value,
-            "series": r.series.to_json(),
-            "vs_series": r.vs_series.to_json(),
+            "rate_ratio": or_null(json!(rr.ratio)),
+            "ci_low": or_null(json!(rr.ci_lower)),
+            "ci_high": or_null(json!(rr.ci_upper)),
+            "p": or_null(json!(rr.p_value)),
+            "series": series,
+            "vs_series": vs_series,
         }));
     }
     let wdq = match &req.intervention {
@@ -399,6 +447,18 @@ fn compute(s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
                 control_before: c.vs_count,
                 control_after: c.count,
             };
+            if protect {
+                let k = u64::from(now_table.k.max(vs_table.k));
+                let small = [t.vs_count, t.count, db, da, c.vs_count, c.count]
+                    .iter()
+                    .any(|&n| n >= 1 && n < k);
+                let withheld = [iv.target, iv.control].iter().any(|&a| {
+                    now_table.is_suppressed(a as usize) || vs_table.is_suppressed(a as usize)
+                });
+                if small || withheld {
+                    return Ok(finish(req, areas, json!({"suppressed": true})));
+                }
+            }
             let w = weighted_displacement_quotient(counts).map_err(|e| {
                 ApiError::param(
                     "intervention.control",
@@ -414,7 +474,12 @@ fn compute(s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
             v
         }
     };
-    Ok(json!({
+    Ok(finish(req, areas, wdq))
+}
+
+fn finish(req: &Request, areas: Vec<Value>, wdq: Value) -> Value {
+    let (exp, vs_exp) = (days(req.period), days(req.vs_period));
+    json!({
         "period": {"from": req.period.0, "to": req.period.1, "days": exp},
         "vs_period": {"from": req.vs_period.0, "to": req.vs_period.1, "days": vs_exp},
         "category": req.filter.category_codes,
@@ -422,7 +487,7 @@ fn compute(s: &Snapshot, req: &Request) -> Result<Value, ApiError> {
         "step": req.step.as_str(),
         "areas": areas,
         "wdq": wdq,
-    }))
+    })
 }
 
 /// `POST /api/compare`.
@@ -433,9 +498,11 @@ async fn compare(
 ) -> Result<Response, ApiError> {
     let s = caller.snapshot.clone();
     let req = parse_request(&s, &body)?;
+    let protect = caller.principal.sees_protected_counts();
     let key = format!(
-        "{}|compare|{:?}|{}|{}|{:?}|{:?}",
+        "{}|compare|p={}|{:?}|{}|{}|{:?}|{:?}",
         server_key(&state),
+        u8::from(protect),
         req.areas,
         req.filter.key(),
         req.vs_filter.key(),
@@ -444,5 +511,8 @@ async fn compare(
             .as_ref()
             .map(|i| (i.target, i.buffer_m.to_bits(), i.control)),
     );
-    cached_json(s.generation, key, move || compute(&s, &req)).await
+    cached_json(s.generation, key, move || {
+        compute(&state, &s, &req, protect)
+    })
+    .await
 }

@@ -13,11 +13,18 @@
 //!   rings are cut at junctions and a border between two areas is stored once (referenced reversed, `~i`, by
 //!   the second area), as `topojson-server` does; Power BI's Shape Map reads it. Rings that collapse under
 //!   quantization to fewer than 4 positions are dropped (a polygon whose exterior collapses too).
-//! - CSV: UTF-8, comma-separated, columns `code,name,level,count,inhabitants,rate,prev_count,change,wkt` with a
+//! - CSV: UTF-8, comma-separated, columns
+//!   `code,name,level,count,count_label,inhabitants,rate,prev_count,prev_count_label,change,wkt` with a
 //!   WKT `MULTIPOLYGON` (for Power BI reference layers).
 //!
+//! Viewers and anonymous callers get protected counts (see [`super::areas::protected_table`]; the same values
+//! as the tiles and the statistics API): a withheld count is `null` in GeoJSON/TopoJSON with `count_label`
+//! (`"< k"`, or `">= k"` for a complement) and `suppressed: true`; in CSV the `count` column is empty and the
+//! `count_label` column holds the label (likewise `prev_count`/`prev_count_label`); rates and changes derived
+//! from a withheld count are empty. Exact callers get the same columns with empty labels.
+//!
 //! All three carry `Content-Disposition: attachment; filename="brandpunt-{level}.{ext}"`. Bodies are cached per
-//! (generation, level, filter, format).
+//! (generation, level, filter, format, protected or not).
 
 use super::analysis_api::server_key;
 use super::error::ApiError;
@@ -77,10 +84,13 @@ struct Row {
     code: String,
     name: String,
     level: &'static str,
-    count: u32,
+    /// `None` when withheld.
+    count: Option<u64>,
+    count_label: Option<String>,
     inhabitants: Option<i64>,
     rate: Option<f64>,
-    prev_count: Option<u32>,
+    prev_count: Option<u64>,
+    prev_count_label: Option<String>,
     change: Option<f64>,
     rings: Arc<Rings>,
 }
@@ -92,9 +102,12 @@ impl Row {
             "name": self.name,
             "level": self.level,
             "count": self.count,
+            "count_label": self.count_label,
+            "suppressed": self.count.is_none(),
             "inhabitants": self.inhabitants,
             "rate": self.rate,
             "prev_count": self.prev_count,
+            "prev_count_label": self.prev_count_label,
             "change": self.change,
         })
     }
@@ -159,31 +172,38 @@ fn rows(
     s: &Snapshot,
     level: Level,
     filter: &Filter,
+    protect: bool,
 ) -> Result<Vec<Row>, ApiError> {
-    let counts = state.counts(s, level, filter);
-    let prev = filter.previous(s).map(|p| state.counts(s, level, &p));
+    let table = super::areas::protected_table(state, s, filter, protect);
+    let prev = filter
+        .previous(s)
+        .map(|p| super::areas::protected_table(state, s, &p, protect));
     let rings = wgs84_rings(state, s, level)?;
     Ok(s.level_areas(level)
         .iter()
         .zip(rings.iter())
         .map(|(&i, r)| {
             let a = s.area(i);
-            let count = counts[i as usize];
-            let prev_count = prev.as_ref().map(|p| p[i as usize]);
+            let count = table.published(i as usize);
+            let prev_count = prev.as_ref().and_then(|p| p.published(i as usize));
             Row {
                 code: a.code.clone(),
                 name: a.name.clone(),
                 level: a.level.as_str(),
                 count,
+                count_label: table.label(i as usize),
                 inhabitants: a.inhabitants,
                 rate: a
                     .inhabitants
                     .filter(|&n| n > 0)
-                    .map(|n| rate_per_1000(count, n)),
+                    .zip(count)
+                    .map(|(n, c)| rate_per_1000(c.min(u64::from(u32::MAX)) as u32, n)),
                 prev_count,
+                prev_count_label: prev.as_ref().and_then(|p| p.label(i as usize)),
                 change: prev_count
                     .filter(|&p| p > 0)
-                    .map(|p| f64::from(count) / f64::from(p) - 1.0),
+                    .zip(count)
+                    .map(|(p, c)| c as f64 / p as f64 - 1.0),
                 rings: r.clone(),
             }
         })
@@ -448,9 +468,11 @@ fn csv_body(rows: &[Row]) -> Result<Vec<u8>, ApiError> {
         "name",
         "level",
         "count",
+        "count_label",
         "inhabitants",
         "rate",
         "prev_count",
+        "prev_count_label",
         "change",
         "wkt",
     ])
@@ -461,10 +483,12 @@ fn csv_body(rows: &[Row]) -> Result<Vec<u8>, ApiError> {
             r.code.clone(),
             r.name.clone(),
             r.level.to_string(),
-            r.count.to_string(),
+            opt(r.count.map(|v| v.to_string())),
+            opt(r.count_label.clone()),
             opt(r.inhabitants.map(|v| v.to_string())),
             opt(r.rate.map(|v| v.to_string())),
             opt(r.prev_count.map(|v| v.to_string())),
+            opt(r.prev_count_label.clone()),
             opt(r.change.map(|v| v.to_string())),
             wkt(&r.rings),
         ])
@@ -490,14 +514,16 @@ async fn export(
         None => Level::Buurt,
     };
     let filter = Filter::parse(&params, &s)?;
+    let protect = caller.principal.sees_protected_counts();
     let key = (
         s.generation,
         format!(
-            "{}|export|{}|{}|{}",
+            "{}|export|{}|{}|{}|p={}",
             server_key(&state),
             format.ext(),
             level.as_str(),
-            filter.key()
+            filter.key(),
+            u8::from(protect)
         ),
     );
     // Export bodies are large (MBs for all buurten): a small cache of their own.
@@ -508,7 +534,7 @@ async fn export(
         None => {
             let st = state.clone();
             let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-                let rows = rows(&st, &s, level, &filter)?;
+                let rows = rows(&st, &s, level, &filter, protect)?;
                 match format {
                     Format::GeoJson => {
                         serde_json::to_vec(&geojson_body(&rows)).map_err(ApiError::internal)

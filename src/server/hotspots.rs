@@ -679,12 +679,41 @@ pub fn emerging_label(c: EmergingCategory) -> &'static str {
 }
 
 /// A vector tile of `hotspots`, `emerging` or `kde` with the default parameters (`None` = empty).
+/// The published count of one Gi* cell: `(count, label)`; `count` is `None` when withheld. Unprotected
+/// callers get the exact count. Protected callers: a cell that is an area (area bins) reads the protected area
+/// table (so the hot spot layer agrees with the choropleth); grid and H3 cells get primary suppression (counts
+/// 1..k-1 withheld as "< k"; they stand in no published sum relation).
+pub fn cell_count(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    protect: bool,
+    id: &str,
+    count: f64,
+) -> (Option<f64>, Option<String>) {
+    if !protect {
+        return (Some(count), None);
+    }
+    if let Some(idx) = snapshot.area_index(id) {
+        let t = super::areas::protected_table(state, snapshot, filter, true);
+        let i = idx as usize;
+        return (t.published(i).map(|c| c as f64), t.label(i));
+    }
+    let k = super::areas::min_count_for(state, filter);
+    if count >= 1.0 && count < f64::from(k) {
+        (None, Some(format!("< {k}")))
+    } else {
+        (Some(count), None)
+    }
+}
+
 pub fn vector_tile(
     state: &AppState,
     snapshot: &Snapshot,
     layer: &str,
     tile: TileId,
     filter: &Filter,
+    protect: bool,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
     let hits = |b: &Option<Rect<f64>>| {
@@ -703,16 +732,27 @@ pub fn vector_tile(
             };
             let features = (0..gi.places.ids.len())
                 .filter(|&k| hits(&gi.places.bbox_m[k]))
-                .map(|k| TileFeature {
-                    id: feature_id(&gi.places.ids[k]),
-                    geometry: TileGeometry::Polygons(&gi.places.polygons_m[k]),
-                    properties: vec![
-                        ("id", Value::from(gi.places.ids[k].as_str())),
-                        ("count", Value::Double(gi.counts[k])),
+                .map(|k| {
+                    let id = gi.places.ids[k].as_str();
+                    let mut properties = vec![("id", Value::from(id))];
+                    match cell_count(state, snapshot, filter, protect, id, gi.counts[k]) {
+                        (Some(c), _) => properties.push(("count", Value::Double(c))),
+                        (None, label) => {
+                            properties
+                                .push(("count_label", Value::from(label.unwrap_or_default())));
+                            properties.push(("suppressed", Value::Int(1)));
+                        }
+                    }
+                    properties.extend([
                         ("z", Value::Double(gi.result.z[k])),
                         ("p", Value::Double(gi.result.p[k])),
                         ("bin", Value::Int(i64::from(gi.result.bin[k]))),
-                    ],
+                    ]);
+                    TileFeature {
+                        id: feature_id(id),
+                        geometry: TileGeometry::Polygons(&gi.places.polygons_m[k]),
+                        properties,
+                    }
                 })
                 .collect();
             encode(tile, layer, features)
@@ -807,6 +847,7 @@ async fn api_hotspots(
 ) -> Result<Response, ApiError> {
     let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
+    let protect = caller.principal.sees_protected_counts();
     let method = params
         .get("method")
         .map(|m| m.trim().to_ascii_lowercase())
@@ -857,13 +898,23 @@ async fn api_hotspots(
                 extra.insert("bins".into(), serde_json::json!(bins.to_string()));
                 if let Some(gi) = gistar_cells(&state, &snapshot, &filter, bins)? {
                     for k in 0..gi.places.ids.len() {
+                        let (count, label) = cell_count(
+                            &state,
+                            &snapshot,
+                            &filter,
+                            protect,
+                            &gi.places.ids[k],
+                            gi.counts[k],
+                        );
                         features.push(serde_json::json!({
                             "type": "Feature",
                             "id": gi.places.ids[k],
                             "geometry": geojson_geometry(&rd_to_wgs84(&gi.places.polygons_rd[k])?),
                             "properties": {
                                 "id": gi.places.ids[k],
-                                "count": gi.counts[k],
+                                "count": count,
+                                "count_label": label,
+                                "suppressed": count.is_none(),
                                 "z": finite(gi.result.z[k]),
                                 "p": finite(gi.result.p[k]),
                                 "bin": gi.result.bin[k],

@@ -205,6 +205,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/analysis.json"),
     include_str!("openapi/security.json"),
     include_str!("openapi/identity.json"),
+    include_str!("openapi/suppression.json"),
 ];
 
 /// The assembled OpenAPI 3 document.

@@ -16,7 +16,13 @@
 //!   in the block (ties: alphabetical), absent when none is known.
 //! - Default answer: a GeoJSON FeatureCollection (WGS84 square polygons); `format=html` a printable Dutch list.
 //!
-//! Results are cached per (server, snapshot generation, filter, block, cell, top).
+//! Small-count protection (viewers, anonymous callers): a cell with a `count` in `1..k-1` (k of the filter,
+//! [`super::areas::min_count_for`]) gets `count` and `score` `null`, `count_label` "< k", `suppressed: true`
+//! and no `street`; the HTML list shows "< k". Grid cells stand in no published sum relation, so primary
+//! suppression is all they need.
+//!
+//! Results are cached per (server, snapshot generation, filter, block, cell, top); the protection is applied
+//! per answer.
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -386,6 +392,11 @@ async fn patrol(
     let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let p = PatrolParams::parse(&params)?;
+    // k when the caller sees protected counts.
+    let protect_k = caller
+        .principal
+        .sees_protected_counts()
+        .then(|| super::areas::min_count_for(&state, &filter));
     let html = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
         None => false,
         Some(f) if f.is_empty() || f == "json" || f == "geojson" => false,
@@ -407,14 +418,17 @@ async fn patrol(
     let mut rows = Vec::with_capacity(result.cells.len());
     for c in &result.cells {
         let (ring, centre) = cell_geometry(&c.cell)?;
+        let label = small_label(c.count, protect_k);
         let mut props = json!({
             "rank": c.rank,
-            "score": c.score,
-            "count": c.count,
+            "score": if label.is_some() { json!(null) } else { json!(c.score) },
+            "count": if label.is_some() { json!(null) } else { json!(c.count) },
+            "count_label": label,
+            "suppressed": label.is_some(),
             "cell": cell_label(&c.cell),
             "center": centre,
         });
-        if let Some(s) = &c.street {
+        if let (Some(s), None) = (&c.street, &label) {
             props["street"] = json!(s);
         }
         features.push(json!({
@@ -426,7 +440,10 @@ async fn patrol(
         rows.push((c, centre));
     }
     if html {
-        return Ok(Html(render_html(&snapshot, &filter, &p, &result, &rows)).into_response());
+        return Ok(Html(render_html(
+            &snapshot, &filter, &p, &result, &rows, protect_k,
+        ))
+        .into_response());
     }
     Ok(Json(json!({
         "type": "FeatureCollection",
@@ -446,15 +463,32 @@ async fn patrol(
     .into_response())
 }
 
+/// "< k" when `count` is in `1..k-1` and the caller sees protected counts (`protect_k`).
+fn small_label(count: u64, protect_k: Option<u32>) -> Option<String> {
+    protect_k
+        .filter(|&k| count >= 1 && count < u64::from(k))
+        .map(|k| format!("< {k}"))
+}
+
 fn render_html(
     snapshot: &Snapshot,
     filter: &Filter,
     p: &PatrolParams,
     result: &PatrolResult,
     rows: &[(&PatrolCell, [f64; 2])],
+    protect_k: Option<u32>,
 ) -> String {
     let mut body = String::new();
     for (c, centre) in rows {
+        let label = small_label(c.count, protect_k);
+        let (street, score, count) = match &label {
+            Some(l) => ("afgeschermd".to_string(), l.clone(), l.clone()),
+            None => (
+                c.street.clone().unwrap_or_else(|| "onbekend".into()),
+                fmt_nl(c.score, 1),
+                c.count.to_string(),
+            ),
+        };
         body.push_str(&format!(
             "<tr><td class=\"num\">{}</td><td>{}<br><small>{:.5}, {:.5}</small></td><td>{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"check\"></td></tr>\n",
@@ -462,9 +496,9 @@ fn render_html(
             html_escape(&cell_label(&c.cell)),
             centre[1],
             centre[0],
-            html_escape(c.street.as_deref().unwrap_or("onbekend")),
-            fmt_nl(c.score, 1),
-            c.count
+            html_escape(&street),
+            html_escape(&score),
+            html_escape(&count)
         ));
     }
     if rows.is_empty() {

@@ -9,7 +9,11 @@
 //! - `hotspots`: the cached Gi* result ([`super::hotspots::gistar_cells`]; `bins`), the colour of the bin of the
 //!   cell containing the pixel (bin 0 transparent);
 //! - `buurten`: choropleth of `metric=count|rate` (rate per 1,000 inhabitants; buurten without inhabitants are
-//!   left out) scaled to the largest value of all buurten.
+//!   left out) scaled to the largest value of all buurten. For viewers and anonymous callers the counts are the
+//!   protected ones ([`super::areas::protected_table`], the same as the tiles and the API): a withheld count
+//!   (and the rate derived from it) is drawn in its own class, [`SUPPRESSED_COLOUR`] ("< k"), and the scale's
+//!   maximum is taken over the published values only. WMS GetMap (which does not know the caller's role here)
+//!   always draws the protected choropleth; XYZ tiles draw exact counts for analysts and admins.
 //!
 //! An XYZ tile is exactly the WMS GetMap image of the tile's EPSG:3857 bounding box at 256 x 256 pixels. Tiles
 //! are cached per (server, generation, layer, tile, filter, parameters); the ETag derives from the same key, so
@@ -72,8 +76,14 @@ pub enum Metric {
 pub enum RasterLayer {
     Kde(KdeSettings),
     Hotspots(BinSpec),
+    /// The buurten choropleth with protected counts (the safe default: what [`RasterLayer::parse`] gives).
     Buurten(Metric),
+    /// The buurten choropleth with exact counts (analysts, admins; see [`RasterLayer::exact`]).
+    BuurtenExact(Metric),
 }
+
+/// The class colour of a withheld ("< k") buurt in the choropleth: neutral grey, outside the colour ramp.
+pub const SUPPRESSED_COLOUR: Rgba = [128, 128, 128, 180];
 
 impl RasterLayer {
     /// The layer `name` with its parameters from `params`; 404 for an unknown layer, 400 for a bad parameter.
@@ -107,6 +117,15 @@ impl RasterLayer {
             RasterLayer::Kde(s) => format!("kde;{};{:?}", s.cell_m, s.bandwidth_m),
             RasterLayer::Hotspots(b) => format!("hotspots;{b}"),
             RasterLayer::Buurten(m) => format!("buurten;{m:?}"),
+            RasterLayer::BuurtenExact(m) => format!("buurten-exact;{m:?}"),
+        }
+    }
+
+    /// The layer as callers who see exact counts get it (the buurten choropleth without protection).
+    pub fn exact(self) -> RasterLayer {
+        match self {
+            RasterLayer::Buurten(m) => RasterLayer::BuurtenExact(m),
+            other => other,
         }
     }
 }
@@ -189,10 +208,15 @@ pub fn render_layer(
                 .collect();
             Image::from_pixels(w, h, &px).map_err(ApiError::internal)
         }
-        RasterLayer::Buurten(metric) => {
-            let counts = state.counts(snapshot, Level::Buurt, filter);
+        RasterLayer::Buurten(metric) | RasterLayer::BuurtenExact(metric) => {
+            let protect = matches!(layer, RasterLayer::Buurten(_));
+            let table = super::areas::protected_table(state, snapshot, filter, protect);
+            // `Some(NaN)` marks a withheld count (its own class).
             let value = |idx: u32| -> Option<f64> {
-                let c = f64::from(counts[idx as usize]);
+                let Some(c) = table.published(idx as usize) else {
+                    return Some(f64::NAN);
+                };
+                let c = c as f64;
                 match metric {
                     Metric::Count => Some(c),
                     Metric::Rate => snapshot
@@ -203,7 +227,11 @@ pub fn render_layer(
                 }
             };
             let all = snapshot.level_areas(Level::Buurt);
-            let max = all.iter().filter_map(|&i| value(i)).fold(0.0, f64::max);
+            let max = all
+                .iter()
+                .filter_map(|&i| value(i))
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max);
             // Only the buurten near the image take part.
             let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
             for &(x, y) in pixels_rd
@@ -238,7 +266,11 @@ pub fn render_layer(
                 .into_iter()
                 .map(|p| {
                     p.and_then(|k| value(near[k])).map_or(TRANSPARENT, |v| {
-                        ramp.colour(if max > 0.0 { v / max } else { 0.0 })
+                        if v.is_nan() {
+                            SUPPRESSED_COLOUR
+                        } else {
+                            ramp.colour(if max > 0.0 { v / max } else { 0.0 })
+                        }
                     })
                 })
                 .collect();
@@ -347,7 +379,11 @@ pub async fn png_tile(
     params: HashMap<String, String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let rl = RasterLayer::parse(&layer, &params)?;
+    let mut rl = RasterLayer::parse(&layer, &params)?;
+    if !caller.principal.sees_protected_counts() {
+        // A different layer key: protected and exact images never share a cache entry or ETag.
+        rl = rl.exact();
+    }
     let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let key: PngKey = (

@@ -172,7 +172,14 @@ async fn tile(
     }
     let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
-    let key: TileKey = (snapshot.generation, layer.clone(), tile, filter.key());
+    // Protected (viewer, anonymous) and exact tiles are different tiles: the protection is part of the key.
+    let protect = caller.principal.sees_protected_counts();
+    let key: TileKey = (
+        snapshot.generation,
+        layer.clone(),
+        tile,
+        format!("{}|p={}", filter.key(), u8::from(protect)),
+    );
     let cached = match state.tile_cache.inner.get(&key) {
         Some(c) => {
             state
@@ -194,11 +201,13 @@ async fn tile(
                     layer.clone(),
                     filter.clone(),
                 );
-                tokio::task::spawn_blocking(move || render_vector_tile(&st, &snap, &l, tile, &f))
-                    .await
-                    .map_err(ApiError::internal)??
+                tokio::task::spawn_blocking(move || {
+                    render_vector_tile(&st, &snap, &l, tile, &f, protect)
+                })
+                .await
+                .map_err(ApiError::internal)??
             } else {
-                render_vector_tile(&state, &snapshot, &layer, tile, &filter)?
+                render_vector_tile(&state, &snapshot, &layer, tile, &filter, protect)?
             };
             let c = Arc::new(compress(&key, raw)?);
             state.tile_cache.inner.insert(key, c.clone());
@@ -312,22 +321,25 @@ pub fn tile_response(
     }
 }
 
-/// Compute one vector tile (`None` = empty).
+/// Compute one vector tile (`None` = empty). `protect`: small counts protected (viewers, anonymous callers;
+/// see [`super::areas::protected_table`]).
 pub fn render_vector_tile(
     state: &AppState,
     snapshot: &Snapshot,
     layer: &str,
     tile: TileId,
     filter: &Filter,
+    protect: bool,
 ) -> Result<Option<Vec<u8>>, ApiError> {
+    let area = |level| area_tile(state, snapshot, level, layer, tile, filter, protect);
     match layer {
-        "gemeenten" => area_tile(state, snapshot, Level::Gemeente, layer, tile, filter),
-        "wijken" => area_tile(state, snapshot, Level::Wijk, layer, tile, filter),
-        "buurten" => area_tile(state, snapshot, Level::Buurt, layer, tile, filter),
-        "areas" => area_tile(state, snapshot, Level::Custom, layer, tile, filter),
+        "gemeenten" => area(Level::Gemeente),
+        "wijken" => area(Level::Wijk),
+        "buurten" => area(Level::Buurt),
+        "areas" => area(Level::Custom),
         "incidents" => incident_tile(snapshot, tile, filter),
         "hotspots" | "emerging" | "kde" => {
-            super::hotspots::vector_tile(state, snapshot, layer, tile, filter)
+            super::hotspots::vector_tile(state, snapshot, layer, tile, filter, protect)
         }
         other => Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
     }
@@ -356,6 +368,10 @@ fn tile_areas(state: &AppState, snapshot: &Snapshot, level: Level, tile: TileId)
     g
 }
 
+/// One area layer tile. Properties: `code`, `name`, `count`, `inhabitants`, `rate`, `prev_count`, `change`;
+/// with `protect`, counts come from the protected table: a withheld count is left out (MVT has no null) with
+/// `count_label` ("< k" / ">= k") and `suppressed` = 1 instead, and its rate and change are left out too.
+#[allow(clippy::too_many_arguments)]
 fn area_tile(
     state: &AppState,
     snapshot: &Snapshot,
@@ -363,38 +379,58 @@ fn area_tile(
     name: &str,
     tile: TileId,
     filter: &Filter,
+    protect: bool,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let geometry = tile_areas(state, snapshot, level, tile);
     if geometry.is_empty() {
         return Ok(None);
     }
-    let counts = state.counts(snapshot, level, filter);
+    let table = super::areas::protected_table(state, snapshot, filter, protect);
     let prev = filter
         .previous(snapshot)
-        .map(|p| state.counts(snapshot, level, &p));
+        .map(|p| super::areas::protected_table(state, snapshot, &p, protect));
     let features = geometry
         .iter()
         .map(|(idx, polygons)| {
-            let idx = *idx;
-            let a = snapshot.area(idx);
-            let count = counts[idx as usize];
+            let i = *idx as usize;
+            let a = snapshot.area(*idx);
+            let count = table
+                .published(i)
+                .map(|c| c.min(u64::from(u32::MAX)) as u32);
             let mut properties = vec![
                 ("code", Value::from(a.code.as_str())),
                 ("name", Value::from(a.name.as_str())),
-                ("count", Value::Int(i64::from(count))),
             ];
+            match count {
+                Some(c) => properties.push(("count", Value::Int(i64::from(c)))),
+                None => {
+                    properties.push((
+                        "count_label",
+                        Value::from(table.label(i).unwrap_or_default()),
+                    ));
+                    properties.push(("suppressed", Value::Int(1)));
+                }
+            }
             if let Some(inh) = a.inhabitants.filter(|&i| i > 0) {
                 properties.push(("inhabitants", Value::Int(inh)));
-                properties.push(("rate", Value::Double(rate_per_1000(count, inh))));
+                if let Some(c) = count {
+                    properties.push(("rate", Value::Double(rate_per_1000(c, inh))));
+                }
             }
             if let Some(prev) = &prev {
-                let p = prev[idx as usize];
-                properties.push(("prev_count", Value::Int(i64::from(p))));
-                if p > 0 {
-                    properties.push((
-                        "change",
-                        Value::Double(f64::from(count) / f64::from(p) - 1.0),
-                    ));
+                let p = prev.published(i).map(|c| c.min(u64::from(u32::MAX)) as u32);
+                match p {
+                    Some(p) => properties.push(("prev_count", Value::Int(i64::from(p)))),
+                    None => properties.push((
+                        "prev_count_label",
+                        Value::from(prev.label(i).unwrap_or_default()),
+                    )),
+                }
+                if let (Some(c), Some(p)) = (count, p) {
+                    if p > 0 {
+                        properties
+                            .push(("change", Value::Double(f64::from(c) / f64::from(p) - 1.0)));
+                    }
                 }
             }
             TileFeature {
