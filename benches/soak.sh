@@ -14,13 +14,15 @@
 # - Fails (exit 1) on any response that is not 2xx/3xx, any socket error, or RSS growth > 10% from the sample
 #   at 60 s to the end.
 #
-# Usage: benches/soak.sh [SECONDS=600]   (env: CONNECTIONS=64 THREADS=2 ZOOM=14 BIN=prebuilt/brandpunt)
+# Usage: benches/soak.sh [SECONDS=600]   (env: CONNECTIONS=64 THREADS=2 ZOOM=14 BIN=prebuilt/brandpunt
+#        TOKEN_EVERY=3: every n-th request line carries the token; 0 = all anonymous)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TOTAL=${1:-600}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 ZOOM=${ZOOM:-14}
+TOKEN_EVERY=${TOKEN_EVERY:-3}
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk (make load)" >&2; exit 1; }
 # BIN=path uses an already built binary (e.g. a copy, so rebuilding the worktree meanwhile does not matter).
 if [ -z "${BIN:-}" ]; then
@@ -62,20 +64,21 @@ REQ="$TMP/requests.txt"
 : >"$REQ"
 n=0
 for x in $(seq "$X0" "$X1"); do for y in $(seq "$Y0" "$Y1"); do
-  # Every third request with the token.
-  a=-; [ $((n % 3)) -eq 0 ] && a=T; n=$((n + 1))
+  # Every TOKEN_EVERY-th request with the token.
+  a=-; [ "$TOKEN_EVERY" -gt 0 ] && [ $((n % TOKEN_EVERY)) -eq 0 ] && a=T; n=$((n + 1))
   echo "$a GET /tiles/buurten/$ZOOM/$x/$y.mvt?category=inbraak&from=$FROM&to=$LAST" >>"$REQ"
-  a=-; [ $((n % 3)) -eq 0 ] && a=T; n=$((n + 1))
+  a=-; [ "$TOKEN_EVERY" -gt 0 ] && [ $((n % TOKEN_EVERY)) -eq 0 ] && a=T; n=$((n + 1))
   echo "$a GET /tiles/kde/$ZOOM/$x/$y.png?from=$FROM&to=$LAST" >>"$REQ"
 done; done
 TILES=$(wc -l <"$REQ")
+API_AUTH=T; [ "$TOKEN_EVERY" -gt 0 ] || API_AUTH=-
 for c in "${CODES[@]}"; do
   echo "- GET /api/areas/$c/stats?from=$FROM&to=$LAST" >>"$REQ"
-  echo "T GET /api/areas/$c/timeseries?category=inbraak" >>"$REQ"
+  echo "$API_AUTH GET /api/areas/$c/timeseries?category=inbraak" >>"$REQ"
 done
-echo "T POST /api/compare" >>"$REQ"
+echo "$API_AUTH POST /api/compare" >>"$REQ"
 echo "- GET /api/stats.csv?level=buurt&category=inbraak" >>"$REQ"
-echo "T GET /api/stats.csv?level=wijk" >>"$REQ"
+echo "$API_AUTH GET /api/stats.csv?level=wijk" >>"$REQ"
 printf '{"areas": ["%s", "%s"], "category": "inbraak", "from": "%s", "to": "%s"}' \
   "${CODES[0]}" "${CODES[1]}" "$FROM" "$LAST" >"$TMP/compare.json"
 TOTAL=$(wc -l <"$REQ")

@@ -47,7 +47,9 @@ fn launch(db: &Path, dir: &Path, config: &str, args: &[&str], env: &[(&str, &str
     static N: AtomicUsize = AtomicUsize::new(0);
     let stderr = dir.join(format!("stderr-{}.log", N.fetch_add(1, Ordering::Relaxed)));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_brandpunt"));
-    cmd.arg("--db")
+    // Run outside the repository, so a built `web/dist` is not served (its index.html answers unknown paths).
+    cmd.current_dir(dir)
+        .arg("--db")
         .arg(db)
         .args(["serve", "--addr", "127.0.0.1:0", "--poll-seconds", "0.2"])
         .arg("--config")

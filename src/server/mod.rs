@@ -152,6 +152,8 @@ pub struct AppState {
     pub trusted_proxies: security::TrustedProxies,
     /// Token buckets of `[limits] requests_per_minute`.
     pub rate_limiter: security::RateLimiter,
+    /// Concurrent argon2 token verifications allowed ([`auth`]).
+    pub token_checks: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -190,6 +192,7 @@ impl AppState {
             metrics: ops::Metrics::default(),
             trusted_proxies,
             rate_limiter,
+            token_checks: tokio::sync::Semaphore::new(2),
         }))
     }
 
