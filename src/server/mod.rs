@@ -10,6 +10,7 @@
 //! TileJSON), [`areas`] (area list, statistics, custom areas), [`ops`] (health, readiness, metrics, request log),
 //! [`error`] (JSON errors).
 
+pub mod access_log;
 pub mod analysis_api;
 pub mod areas;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod export;
 pub mod filter;
 pub mod hotspots;
+pub mod incidents;
 pub mod ops;
 pub mod patrol;
 pub mod raster;
@@ -128,6 +130,8 @@ pub struct AppState {
     pub tile_cache: tiles::TileCache,
     counts_cache: quick_cache::sync::Cache<(u64, Level, String), Arc<Vec<u32>>>,
     pub metrics: ops::Metrics,
+    /// Address-level tile accesses counted until the next audit flush.
+    pub access_log: access_log::AccessLog,
 }
 
 impl AppState {
@@ -153,6 +157,7 @@ impl AppState {
             tile_cache: tiles::TileCache::new(cache_entries),
             counts_cache: quick_cache::sync::Cache::new(4096),
             metrics: ops::Metrics::default(),
+            access_log: access_log::AccessLog::default(),
         }))
     }
 
@@ -247,6 +252,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(areas::routes())
         .merge(tiles::routes())
         .merge(hotspots::routes())
+        .merge(incidents::routes())
         .merge(wms::routes())
         .merge(patrol::routes())
         .merge(report::routes())
@@ -331,10 +337,16 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     let local = listener.local_addr()?;
     println!("listening on http://{local}");
     tracing::info!(%local, public_tenant = ?state.config.public_tenant, "brandpunt serve");
-    axum::serve(listener, router(state))
+    access_log::spawn_flusher(&state);
+    axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    // Tile accesses counted since the last flush reach the audit log before the server exits.
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || st.access_log.flush(&st))
+        .await
+        .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
     Ok(())
 }

@@ -193,6 +193,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/raster.json"),
     include_str!("openapi/operations.json"),
     include_str!("openapi/analysis.json"),
+    include_str!("openapi/access.json"),
 ];
 
 /// The assembled OpenAPI 3 document.

@@ -131,7 +131,7 @@ async fn wms(
         "getcapabilities" | "capabilities" => {
             capabilities(&caller.snapshot, &params, version, &headers)
         }
-        "getmap" | "map" => match get_map(state, caller.snapshot, params, version).await {
+        "getmap" | "map" => match get_map(state, caller, params, version).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
         },
@@ -330,13 +330,34 @@ pub fn parse_get_map(
     })
 }
 
+/// The XYZ zoom level whose 256-pixel tiles have the horizontal resolution of `req` (fractional; web mercator
+/// metres per pixel, longitude degrees converted at the equator, as the tiles are).
+pub fn equivalent_zoom(req: &MapRequest) -> f64 {
+    const WORLD_M: f64 = 2.0 * 20_037_508.342_789_244;
+    let width_m = match req.crs {
+        MapCrs::WebMercator => req.bbox[2] - req.bbox[0],
+        MapCrs::LonLat => (req.bbox[2] - req.bbox[0]) / 360.0 * WORLD_M,
+    };
+    let m_per_px = width_m / f64::from(req.width.max(1));
+    (WORLD_M / (256.0 * m_per_px)).log2()
+}
+
 async fn get_map(
     state: Arc<AppState>,
-    snapshot: Arc<Snapshot>,
+    caller: Caller,
     params: HashMap<String, String>,
     version: WmsVersion,
 ) -> Result<Response, WmsError> {
+    let snapshot = caller.snapshot.clone();
     let gm = parse_get_map(&params, version)?;
+    // Viewer limit: no finer than the tiles of the deepest permitted zoom (small rounding tolerance).
+    let z = equivalent_zoom(&gm.request);
+    if z.is_finite() {
+        let zoom = (z - 0.01).ceil().clamp(0.0, 30.0) as u8;
+        if let Err(e) = super::hotspots::check_surface_zoom(&caller.principal, zoom) {
+            return Ok(e.into_response());
+        }
+    }
     let filter = Filter::parse(&params, &snapshot).map_err(|e| api_to_wms(version, e))?;
     let layers = gm
         .layers
@@ -344,7 +365,12 @@ async fn get_map(
         .map(|l| RasterLayer::parse(l, &params))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| api_to_wms(version, e))?;
+    let principal = caller.principal.clone();
     let png = tokio::task::spawn_blocking(move || {
+        let layers: Vec<RasterLayer> = layers
+            .into_iter()
+            .map(|l| l.limited(&principal, &state, &snapshot, &filter))
+            .collect();
         render_map_png(
             &state,
             &snapshot,
