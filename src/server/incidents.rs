@@ -226,8 +226,6 @@ fn details(
     type Detail = (
         String,
         String,
-        String,
-        String,
         Option<String>,
         String,
         Option<String>,
@@ -246,7 +244,7 @@ fn details(
                     .map(|&(k, _, _)| snapshot.incidents[k as usize].id.to_string())
                     .collect();
                 let sql = format!(
-                    "SELECT i.id, i.registration, i.source, i.begin_ts, i.end_ts, i.category_code, i.located_by, \
+                    "SELECT i.id, i.registration, i.source, i.category_code, i.located_by, \
                      a.street, a.huisnummer, a.huisletter, a.toevoeging, a.postcode, i.buurtcode \
                      FROM incident i JOIN tenant t ON t.id = i.tenant_id \
                      LEFT JOIN address a ON a.bag_id = i.bag_id AND i.located_by = 'address' \
@@ -269,8 +267,6 @@ fn details(
                             r.get(8)?,
                             r.get(9)?,
                             r.get(10)?,
-                            r.get(11)?,
-                            r.get(12)?,
                         ),
                     );
                 }
@@ -278,24 +274,25 @@ fn details(
             Ok(())
         })
         .map_err(ApiError::internal)?;
-    let minute = |ts: String| ts.get(..16).map(str::to_string).unwrap_or(ts);
+    let minute = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M").to_string();
     Ok(picked
         .iter()
         .filter_map(|&(k, lon, lat)| {
-            let d = by_id.remove(&snapshot.incidents[k as usize].id)?;
+            let inc = &snapshot.incidents[k as usize];
+            let d = by_id.remove(&inc.id)?;
             Some(Row {
                 registration: d.0,
                 source: d.1,
-                begin: minute(d.2),
-                end: minute(d.3),
-                category: d.4,
-                located_by: d.5,
-                street: d.6,
-                huisnummer: d.7,
-                huisletter: d.8,
-                toevoeging: d.9,
-                postcode: d.10,
-                buurtcode: d.11,
+                begin: minute(inc.begin()),
+                end: minute(inc.end()),
+                category: d.2,
+                located_by: d.3,
+                street: d.4,
+                huisnummer: d.5,
+                huisletter: d.6,
+                toevoeging: d.7,
+                postcode: d.8,
+                buurtcode: d.9,
                 lon: round6(lon),
                 lat: round6(lat),
             })

@@ -9,6 +9,11 @@
 //! use lon/lat. Errors are `ServiceExceptionReport` XML with the specification's exception codes
 //! (`InvalidSRS`/`InvalidCRS`, `LayerNotDefined`, `InvalidFormat`, `MissingParameterValue`,
 //! `InvalidParameterValue`, `OperationNotSupported`) and HTTP 400.
+//!
+//! Access: callers without address-level rights get the layers within the viewer limits
+//! ([`RasterLayer::limited`]) and a GetMap finer than the tiles of [`crate::access::VIEWER_MAX_SURFACE_ZOOM`]
+//! ([`equivalent_zoom`], from the horizontal resolution) is refused with a JSON 403 (an authorisation answer,
+//! not a WMS exception).
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -583,4 +588,36 @@ async fn tableau_tms(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equivalent_zoom_of_a_tile_is_its_zoom() {
+        for z in [0u8, 10, 16, 17] {
+            let t = crate::tiles::TileId::containing(z, 700_000.0, 6_800_000.0);
+            let (x0, y0, x1, y1) = t.bounds_m();
+            let merc = MapRequest {
+                crs: MapCrs::WebMercator,
+                bbox: [x0, y0, x1, y1],
+                width: 256,
+                height: 256,
+            };
+            assert!((equivalent_zoom(&merc) - f64::from(z)).abs() < 1e-9);
+            // The same width in degrees of longitude (360 degrees = the world's width).
+            let deg = (x1 - x0) / (2.0 * 20_037_508.342_789_244) * 360.0;
+            let lonlat = MapRequest {
+                crs: MapCrs::LonLat,
+                bbox: [6.0, 52.0, 6.0 + deg, 52.0 + deg / 2.0],
+                width: 256,
+                height: 128,
+            };
+            assert!((equivalent_zoom(&lonlat) - f64::from(z)).abs() < 1e-9);
+            // Twice the pixels over the same box: one level deeper.
+            let fine = MapRequest { width: 512, ..merc };
+            assert!((equivalent_zoom(&fine) - f64::from(z) - 1.0).abs() < 1e-9);
+        }
+    }
 }
