@@ -357,15 +357,12 @@ fn leaked(body: &str, request: &str, other: &TenantData, other_code: &str) -> Op
         }
     }
     // The other tenant's code as a tenant value or parameter.
-    for pat in [
+    [
         format!("\"tenant\":\"{other_code}\""),
         format!("tenant={other_code}"),
-    ] {
-        if body.contains(&pat) {
-            return Some(pat);
-        }
-    }
-    None
+    ]
+    .into_iter()
+    .find(|pat| body.contains(pat.as_str()))
 }
 
 /// Point features in a GeoJSON document (anywhere in it).
