@@ -209,6 +209,72 @@ impl Principal {
     }
 }
 
+/// Smallest KDE bandwidth (search radius, metres) served to callers without address-level rights (viewers,
+/// anonymous callers): a narrower kernel would draw a peak on every single address.
+pub const VIEWER_MIN_BANDWIDTH_M: f64 = 200.0;
+/// Smallest analysis cell (KDE raster cell, Gi* / emerging grid cell, metres) served to those callers.
+pub const VIEWER_MIN_CELL_M: f64 = 50.0;
+/// Finest H3 resolution served to those callers (resolution 11 cells are ~2,150 m2, finer than a 50 m cell).
+pub const VIEWER_MAX_H3_RESOLUTION: u8 = 10;
+/// Highest tile zoom of density and hot spot surfaces (raster tiles, WMS, `hotspots`/`emerging`/`kde` vector
+/// tiles) served to those callers; deeper requests are refused with 403 (at z16 a 256 px tile is ~400 m wide
+/// in the Netherlands, so one pixel is ~1.5 m).
+pub const VIEWER_MAX_SURFACE_ZOOM: u8 = 16;
+
+/// Which categories of address-level incidents a request may return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CategoryScope {
+    /// Every incident, uncategorised ones included (grant `*` and no category asked for).
+    All,
+    /// Only these category codes (possibly none: an empty result).
+    Only(Vec<String>),
+    /// No address-level data at all (not an analyst/admin of this tenant, anonymous, delivery token).
+    Denied,
+}
+
+impl Principal {
+    /// True when density and hot spot surfaces are served without the viewer limits
+    /// ([`VIEWER_MIN_BANDWIDTH_M`], [`VIEWER_MIN_CELL_M`], [`VIEWER_MAX_SURFACE_ZOOM`]): users with the analyst
+    /// or admin role (who may see address-level data anyway).
+    pub fn unrestricted_surfaces(&self) -> bool {
+        self.kind == PrincipalKind::User && self.role >= Role::Analyst
+    }
+
+    /// The categories of address-level incidents this principal may get on `tenant` for a request that asked
+    /// for `requested` codes (expanded; empty = all), where `available` are the codes present in the data.
+    /// The result is the intersection of the request with the grant (default deny).
+    pub fn address_level_scope(
+        &self,
+        tenant: &str,
+        requested: &[String],
+        available: &[String],
+    ) -> CategoryScope {
+        let any = Action::ViewAddressLevel {
+            category: Some("*".into()),
+        };
+        let is_analyst = self.kind == PrincipalKind::User && self.role >= Role::Analyst;
+        if !is_analyst || self.tenant != tenant || self.categories.is_empty() {
+            return CategoryScope::Denied;
+        }
+        if self.may(tenant, &any) && requested.is_empty() {
+            return CategoryScope::All;
+        }
+        let base = if requested.is_empty() {
+            available
+        } else {
+            requested
+        };
+        let mut codes: Vec<String> = self
+            .address_level_categories(tenant, base)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        codes.sort();
+        codes.dedup();
+        CategoryScope::Only(codes)
+    }
+}
+
 /// A parsed token: the lookup id and the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ParsedToken<'a> {
@@ -425,6 +491,65 @@ mod tests {
             vec!["1.1.1", "1.1.2"]
         );
         assert!(p.address_level_categories("hengelo", &asked).is_empty());
+    }
+
+    #[test]
+    fn address_level_scope_is_the_intersection_of_request_and_grant() {
+        let avail: Vec<String> = ["1.1.1", "1.4.3", "2.5.1"].map(String::from).to_vec();
+        let none: Vec<String> = vec![];
+        let a = user(Role::Analyst, &["inbraak"]);
+        // No category asked: the granted codes present in the data.
+        assert_eq!(
+            a.address_level_scope("enschede", &none, &avail),
+            CategoryScope::Only(vec!["1.1.1".into()])
+        );
+        // Asked for a granted and an ungranted code: only the granted one.
+        let asked: Vec<String> = ["1.4.3", "1.1.2"].map(String::from).to_vec();
+        assert_eq!(
+            a.address_level_scope("enschede", &asked, &avail),
+            CategoryScope::Only(vec!["1.1.2".into()])
+        );
+        // Asked only for ungranted codes: nothing.
+        let asked: Vec<String> = vec!["1.4.3".into()];
+        assert_eq!(
+            a.address_level_scope("enschede", &asked, &avail),
+            CategoryScope::Only(vec![])
+        );
+        // Grant `*`: everything (also uncategorised) unless the request narrows it.
+        let all = user(Role::Admin, &["*"]);
+        assert_eq!(
+            all.address_level_scope("enschede", &none, &avail),
+            CategoryScope::All
+        );
+        assert_eq!(
+            all.address_level_scope("enschede", &asked, &avail),
+            CategoryScope::Only(vec!["1.4.3".into()])
+        );
+        // Viewers, anonymous callers, delivery tokens, no grant, other tenant: denied.
+        for p in [
+            user(Role::Viewer, &["*"]),
+            Principal::anonymous("enschede"),
+            delivery("politie"),
+            user(Role::Analyst, &[]),
+        ] {
+            assert_eq!(
+                p.address_level_scope("enschede", &none, &avail),
+                CategoryScope::Denied
+            );
+        }
+        assert_eq!(
+            all.address_level_scope("hengelo", &none, &avail),
+            CategoryScope::Denied
+        );
+    }
+
+    #[test]
+    fn only_analysts_and_admins_get_unrestricted_surfaces() {
+        assert!(!user(Role::Viewer, &["*"]).unrestricted_surfaces());
+        assert!(user(Role::Analyst, &[]).unrestricted_surfaces());
+        assert!(user(Role::Admin, &[]).unrestricted_surfaces());
+        assert!(!Principal::anonymous("enschede").unrestricted_surfaces());
+        assert!(!delivery("politie").unrestricted_surfaces());
     }
 
     #[test]

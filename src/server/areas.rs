@@ -6,6 +6,11 @@
 //! exports all read the same cached table per (snapshot, filter, k), so they publish the same value for the same
 //! area and filter. A withheld count is `null` with `"count_label": "< k"` (or `">= k"` for a complement) and
 //! `"suppressed": true`; rates and changes derived from it are `null` too.
+//!
+//! Custom areas: analysts and admins may draw them (the creator is recorded as `created_by`); an analyst may
+//! change or delete only the areas they drew, an admin any area of the tenant
+//! ([`Action::EditCustomArea`]; areas without a recorded creator count as someone else's). Viewers get 403,
+//! an area of another tenant (or none) is 404.
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -225,7 +230,7 @@ pub async fn meta(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Va
         "categories": categories,
         "groups": groups,
         "levels": ["gemeente", "wijk", "buurt", "custom"],
-        "layers": super::tiles::layer_names(),
+        "layers": super::tiles::layer_names_for(&caller.principal),
         "generation": s.generation,
         "incidents": if protect { json!(table.published(items.len())) } else { json!(s.incidents.len()) },
         "protected": protect,
@@ -503,6 +508,20 @@ fn custom_id(code: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("'{code}' is geen eigen gebied (custom:ID)")))
 }
 
+/// 404 unless custom area `id` exists for the caller's tenant, 403 unless the caller may edit it (own area:
+/// analyst; someone else's: admin). Run under the store lock together with the write.
+fn check_owner(
+    store: &crate::store::SqliteStore,
+    caller: &Caller,
+    id: i64,
+    code: &str,
+) -> Result<(), ApiError> {
+    let owner = crate::store::Store::custom_area_owner(store, caller.tenant(), id)?
+        .ok_or_else(|| ApiError::NotFound(format!("onbekend gebied '{code}'")))?;
+    let own = owner.as_deref() == Some(caller.principal.actor());
+    caller.require(&Action::EditCustomArea { own })
+}
+
 /// `POST /api/areas` with a GeoJSON Feature: 201 with the new id.
 async fn create(
     State(state): State<Arc<AppState>>,
@@ -519,7 +538,13 @@ async fn create(
         )?;
         let tenant = caller.tenant().to_string();
         let id = st.with_store(|store| {
-            crate::store::Store::insert_custom_area(store, &tenant, &input.name, &input.geometry_rd)
+            crate::store::Store::insert_custom_area_by(
+                store,
+                &tenant,
+                &input.name,
+                &input.geometry_rd,
+                Some(caller.principal.actor()),
+            )
         })?;
         st.reload().map_err(ApiError::internal)?;
         Ok((id, input.name))
@@ -554,14 +579,15 @@ async fn update(
             st.config.limits.max_polygon_vertices,
         )?;
         let tenant = caller.tenant().to_string();
-        let found = st.with_store(|store| {
-            crate::store::Store::update_custom_area(
+        let found = st.with_store(|store| -> Result<bool, ApiError> {
+            check_owner(store, &caller, id, &code)?;
+            Ok(crate::store::Store::update_custom_area(
                 store,
                 &tenant,
                 id,
                 &input.name,
                 &input.geometry_rd,
-            )
+            )?)
         })?;
         if !found {
             return Err(ApiError::NotFound(format!("onbekend gebied '{code}'")));
@@ -584,8 +610,10 @@ async fn remove(
     let st = state.clone();
     tokio::task::spawn_blocking(move || -> Result<StatusCode, ApiError> {
         let tenant = caller.tenant().to_string();
-        let found =
-            st.with_store(|store| crate::store::Store::delete_custom_area(store, &tenant, id))?;
+        let found = st.with_store(|store| -> Result<bool, ApiError> {
+            check_owner(store, &caller, id, &code)?;
+            Ok(crate::store::Store::delete_custom_area(store, &tenant, id)?)
+        })?;
         if !found {
             return Err(ApiError::NotFound(format!("onbekend gebied '{code}'")));
         }

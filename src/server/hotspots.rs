@@ -13,6 +13,14 @@
 //! - emerging: `bins=grid:M` (default `grid:100`), `step=week|month` (default week), `time_window` (default 1);
 //!   neighbours within 1.5 cell sizes (as `brandpunt analyse emerging`).
 //!
+//! Callers without address-level rights (viewers, anonymous callers; [`Principal::unrestricted_surfaces`])
+//! get coarser surfaces, so a surface never pins down a single address: grid cells and KDE cells below
+//! [`crate::access::VIEWER_MIN_CELL_M`] are raised to it, H3 resolutions above
+//! [`crate::access::VIEWER_MAX_H3_RESOLUTION`] lowered to it, the KDE bandwidth (given, or from the default
+//! rule) raised to at least [`crate::access::VIEWER_MIN_BANDWIDTH_M`] ([`limit_bins`], [`KdeSettings::limited`],
+//! [`EmergingSettings::limited`]); tiles deeper than [`crate::access::VIEWER_MAX_SURFACE_ZOOM`] are 403
+//! ([`check_surface_zoom`]). `/api/hotspots` reports the values used (`bandwidth_m`, `cell_m`, `bins`).
+//!
 //! When the filter leaves too little to analyse (no incidents, all counts equal) the result is empty (an empty
 //! FeatureCollection, an empty tile), not an error.
 
@@ -21,6 +29,10 @@ use super::filter::Filter;
 use super::snapshot::{feature_id, Level, Snapshot};
 use super::AppState;
 use super::Caller;
+use crate::access::{
+    Principal, VIEWER_MAX_H3_RESOLUTION, VIEWER_MAX_SURFACE_ZOOM, VIEWER_MIN_BANDWIDTH_M,
+    VIEWER_MIN_CELL_M,
+};
 use crate::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingError, EmergingOptions,
     EmergingResult, TimeStep, TimeSteps,
@@ -119,6 +131,74 @@ impl KdeSettings {
     fn key(&self) -> String {
         format!("kde;{};{:?}", self.cell_m, self.bandwidth_m)
     }
+
+    /// These settings within the limits of `principal` (see the module docs): unchanged for analysts and
+    /// admins; otherwise the cell at least [`VIEWER_MIN_CELL_M`] and the bandwidth (the given one, else the
+    /// default rule's for this filter) at least [`VIEWER_MIN_BANDWIDTH_M`].
+    pub fn limited(
+        mut self,
+        principal: &Principal,
+        state: &AppState,
+        snapshot: &Snapshot,
+        filter: &Filter,
+    ) -> KdeSettings {
+        if principal.unrestricted_surfaces() {
+            return self;
+        }
+        self.cell_m = self.cell_m.max(VIEWER_MIN_CELL_M);
+        let bandwidth = self
+            .bandwidth_m
+            .or_else(|| default_bandwidth(state, snapshot, filter));
+        self.bandwidth_m = Some(bandwidth.unwrap_or(0.0).max(VIEWER_MIN_BANDWIDTH_M));
+        self
+    }
+}
+
+/// The default-rule KDE bandwidth of the filter's located incidents (cached per generation and filter);
+/// `None` when there are none.
+fn default_bandwidth(state: &AppState, snapshot: &Snapshot, filter: &Filter) -> Option<f64> {
+    type C = quick_cache::sync::Cache<(usize, u64, String), Option<f64>>;
+    static CACHE: OnceLock<C> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| quick_cache::sync::Cache::new(1024));
+    let key = (
+        state as *const AppState as usize,
+        snapshot.generation,
+        filter.key(),
+    );
+    if let Some(b) = cache.get(&key) {
+        return b;
+    }
+    let b = crate::analysis::kde::default_bandwidth_m(&located_events(snapshot, filter)).ok();
+    cache.insert(key, b);
+    b
+}
+
+/// `bins` within the limits of `principal`: unchanged for analysts and admins; otherwise grid cells at least
+/// [`VIEWER_MIN_CELL_M`] and H3 resolutions at most [`VIEWER_MAX_H3_RESOLUTION`].
+pub fn limit_bins(bins: BinSpec, principal: &Principal) -> BinSpec {
+    if principal.unrestricted_surfaces() {
+        return bins;
+    }
+    match bins {
+        BinSpec::Grid { cell_m } => BinSpec::Grid {
+            cell_m: cell_m.max(VIEWER_MIN_CELL_M as u32),
+        },
+        BinSpec::H3 { resolution } => BinSpec::H3 {
+            resolution: resolution.min(VIEWER_MAX_H3_RESOLUTION),
+        },
+        other => other,
+    }
+}
+
+/// 403 when `principal` may not see surfaces at tile zoom `z` ([`VIEWER_MAX_SURFACE_ZOOM`]).
+pub fn check_surface_zoom(principal: &Principal, z: u8) -> Result<(), ApiError> {
+    if principal.unrestricted_surfaces() || z <= VIEWER_MAX_SURFACE_ZOOM {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "dichtheid en hotspots zijn zonder analistenrechten beschikbaar tot zoomniveau {VIEWER_MAX_SURFACE_ZOOM}"
+        )))
+    }
 }
 
 /// Parses `bins` (default `grid:100`).
@@ -183,6 +263,15 @@ impl EmergingSettings {
 
     fn key(&self) -> String {
         format!("em;{};{:?};{}", self.cell_m, self.step, self.time_window)
+    }
+
+    /// These settings within the limits of `principal`: grid cells at least [`VIEWER_MIN_CELL_M`] for callers
+    /// without address-level rights.
+    pub fn limited(mut self, principal: &Principal) -> EmergingSettings {
+        if !principal.unrestricted_surfaces() {
+            self.cell_m = self.cell_m.max(VIEWER_MIN_CELL_M as u32);
+        }
+        self
     }
 }
 
@@ -678,7 +767,6 @@ pub fn emerging_label(c: EmergingCategory) -> &'static str {
     }
 }
 
-/// A vector tile of `hotspots`, `emerging` or `kde` with the default parameters (`None` = empty).
 /// The published count of one Gi* cell: `(count, label)`; `count` is `None` when withheld. Unprotected
 /// callers get the exact count. Protected callers: a cell that is an area (area bins) reads the protected area
 /// table (so the hot spot layer agrees with the choropleth); grid and H3 cells get primary suppression (counts
@@ -707,14 +795,18 @@ pub fn cell_count(
     }
 }
 
+/// A vector tile of `hotspots`, `emerging` or `kde` with the default parameters (`None` = empty).
+///
+/// The settings are limited for `principal` (see the module docs); the caller checks the zoom.
 pub fn vector_tile(
     state: &AppState,
     snapshot: &Snapshot,
     layer: &str,
     tile: TileId,
     filter: &Filter,
-    protect: bool,
+    principal: &Principal,
 ) -> Result<Option<Vec<u8>>, ApiError> {
+    let protect = principal.sees_protected_counts();
     let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
     let hits = |b: &Option<Rect<f64>>| {
         b.is_some_and(|b| {
@@ -727,7 +819,8 @@ pub fn vector_tile(
     let no_params = HashMap::new();
     match layer {
         "hotspots" => {
-            let Some(gi) = gistar_cells(state, snapshot, filter, parse_bins(&no_params)?)? else {
+            let bins = limit_bins(parse_bins(&no_params)?, principal);
+            let Some(gi) = gistar_cells(state, snapshot, filter, bins)? else {
                 return Ok(None);
             };
             let features = (0..gi.places.ids.len())
@@ -758,7 +851,7 @@ pub fn vector_tile(
             encode(tile, layer, features)
         }
         "emerging" => {
-            let s = EmergingSettings::parse(&no_params)?;
+            let s = EmergingSettings::parse(&no_params)?.limited(principal);
             let Some(em) = emerging_cells(state, snapshot, filter, &s)? else {
                 return Ok(None);
             };
@@ -782,7 +875,7 @@ pub fn vector_tile(
             encode(tile, layer, features)
         }
         "kde" => {
-            let s = KdeSettings::parse(&no_params)?;
+            let s = KdeSettings::parse(&no_params)?.limited(principal, state, snapshot, filter);
             let Some(contours) = kde_contours(state, snapshot, filter, &s)? else {
                 return Ok(None);
             };
@@ -859,10 +952,11 @@ async fn api_hotspots(
         Gi(BinSpec),
         Em(EmergingSettings),
     }
+    let principal = &caller.principal;
     let job = match method.as_str() {
         "kde" => Job::Kde(KdeSettings::parse(&params)?),
-        "gistar" | "gi" => Job::Gi(parse_bins(&params)?),
-        "emerging" => Job::Em(EmergingSettings::parse(&params)?),
+        "gistar" | "gi" => Job::Gi(limit_bins(parse_bins(&params)?, principal)),
+        "emerging" => Job::Em(EmergingSettings::parse(&params)?.limited(principal)),
         other => {
             return Err(ApiError::param(
                 "method",
@@ -870,11 +964,13 @@ async fn api_hotspots(
             ))
         }
     };
+    let principal = caller.principal.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
         let mut features = Vec::new();
         let mut extra = serde_json::Map::new();
         match job {
             Job::Kde(s) => {
+                let s = s.limited(&principal, &state, &snapshot, &filter);
                 if let Some(surface) = kde_surface(&state, &snapshot, &filter, &s)? {
                     extra.insert("bandwidth_m".into(), serde_json::json!(surface.kde.bandwidth_m));
                     extra.insert("cell_m".into(), serde_json::json!(s.cell_m));

@@ -14,6 +14,7 @@
 //! [`serve`] listens on plain HTTP or, with [`ServerConfig::tls`], on HTTPS (rustls with the ring provider), with
 //! hyper's header-read timeout against slow clients and the peer address available to [`security`].
 
+pub mod access_log;
 pub mod analysis_api;
 pub mod areas;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod export;
 pub mod filter;
 pub mod hotspots;
 pub mod oidc;
+pub mod incidents;
 pub mod ops;
 pub mod patrol;
 pub mod raster;
@@ -154,6 +156,8 @@ pub struct AppState {
     pub rate_limiter: security::RateLimiter,
     /// Concurrent argon2 token verifications allowed ([`auth`]).
     pub token_checks: tokio::sync::Semaphore,
+    /// Address-level tile accesses counted until the next audit flush.
+    pub access_log: access_log::AccessLog,
 }
 
 impl AppState {
@@ -193,6 +197,7 @@ impl AppState {
             trusted_proxies,
             rate_limiter,
             token_checks: tokio::sync::Semaphore::new(2),
+            access_log: access_log::AccessLog::default(),
         }))
     }
 
@@ -289,6 +294,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(areas::routes())
         .merge(tiles::routes())
         .merge(hotspots::routes())
+        .merge(incidents::routes())
         .merge(wms::routes())
         .merge(patrol::routes())
         .merge(report::routes())
@@ -434,6 +440,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         .http_builder()
         .http1()
         .header_read_timeout(header_timeout);
+    access_log::spawn_flusher(&state);
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{local}");
     tracing::info!(%local, scheme, public_tenant = ?state.config.public_tenant, "brandpunt serve");
@@ -447,5 +454,10 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         }
         None => server.serve(app).await?,
     }
+    // Tile accesses counted since the last flush reach the audit log before the server exits.
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || st.access_log.flush(&st))
+        .await
+        .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
     Ok(())
 }

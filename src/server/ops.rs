@@ -206,6 +206,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/security.json"),
     include_str!("openapi/identity.json"),
     include_str!("openapi/suppression.json"),
+    include_str!("openapi/access.json"),
 ];
 
 /// The assembled OpenAPI 3 document.

@@ -15,6 +15,11 @@
 //!   maximum is taken over the published values only. WMS GetMap (which does not know the caller's role here)
 //!   always draws the protected choropleth; XYZ tiles draw exact counts for analysts and admins.
 //!
+//! Callers without address-level rights get the layers within the viewer limits ([`RasterLayer::limited`]:
+//! coarser KDE and Gi* cells, a wider KDE bandwidth) and no tiles deeper than
+//! [`crate::access::VIEWER_MAX_SURFACE_ZOOM`] (403, for every raster layer); the cache key holds the limited
+//! parameters, so a viewer never gets an analyst's finer tile from the cache.
+//!
 //! An XYZ tile is exactly the WMS GetMap image of the tile's EPSG:3857 bounding box at 256 x 256 pixels. Tiles
 //! are cached per (server, generation, layer, tile, filter, parameters); the ETag derives from the same key, so
 //! `If-None-Match` answers 304 without rendering.
@@ -108,6 +113,23 @@ impl RasterLayer {
             other => Err(ApiError::NotFound(format!(
                 "laag '{other}' heeft geen rastertegels (kies kde, hotspots of buurten)"
             ))),
+        }
+    }
+
+    /// The layer within the limits of `principal` (see [`super::hotspots`]); unchanged for analysts and admins.
+    pub fn limited(
+        self,
+        principal: &crate::access::Principal,
+        state: &AppState,
+        snapshot: &Snapshot,
+        filter: &Filter,
+    ) -> RasterLayer {
+        match self {
+            RasterLayer::Kde(s) => RasterLayer::Kde(s.limited(principal, state, snapshot, filter)),
+            RasterLayer::Hotspots(b) => {
+                RasterLayer::Hotspots(super::hotspots::limit_bins(b, principal))
+            }
+            other => other,
         }
     }
 
@@ -380,12 +402,27 @@ pub async fn png_tile(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut rl = RasterLayer::parse(&layer, &params)?;
+    super::hotspots::check_surface_zoom(&caller.principal, tile.z)?;
     if !caller.principal.sees_protected_counts() {
         // A different layer key: protected and exact images never share a cache entry or ETag.
         rl = rl.exact();
     }
     let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
+    let rl = if matches!(rl, RasterLayer::Kde(_)) {
+        // The default bandwidth rule reads every located incident of the filter once (then cached).
+        let (st, snap, f, p) = (
+            state.clone(),
+            snapshot.clone(),
+            filter.clone(),
+            caller.principal.clone(),
+        );
+        tokio::task::spawn_blocking(move || rl.limited(&p, &st, &snap, &f))
+            .await
+            .map_err(ApiError::internal)?
+    } else {
+        rl.limited(&caller.principal, &state, &snapshot, &filter)
+    };
     let key: PngKey = (
         Arc::as_ptr(&state) as usize,
         snapshot.generation,

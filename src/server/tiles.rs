@@ -4,6 +4,18 @@
 //! Every tile is computed once per (snapshot generation, layer, tile, filter), gzipped and cached; the ETag is
 //! derived from the same key, so `If-None-Match` answers 304 without any work and a data change (new generation)
 //! changes every ETag. Empty tiles are 204.
+//!
+//! Access ([`crate::access`]):
+//! - `incidents` (address-level: points from z15, counts per cell below) only for analysts and admins, and only
+//!   the categories granted to them, intersected with the request's `category` filter
+//!   ([`super::incidents::address_filter`]); 403 for everyone else (also for its TileJSON). The cache key holds
+//!   the narrowed filter, so callers with different grants never share a tile. Every tile served counts the
+//!   incidents it shows into the audit log ([`super::access_log`], one record per actor, endpoint and filter
+//!   per minute).
+//! - `hotspots`, `emerging`, `kde`: within the viewer limits for callers without address-level rights
+//!   ([`super::hotspots`]), 403 deeper than [`crate::access::VIEWER_MAX_SURFACE_ZOOM`]; TileJSON advertises
+//!   that maximum zoom to them. The limited parameters and the principal's class are part of the cache key.
+//! - area layers: for every caller of the tenant.
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -11,6 +23,7 @@ use super::security::ClientInfo;
 use super::snapshot::{Level, Snapshot};
 use super::AppState;
 use super::Caller;
+use crate::access::{Principal, VIEWER_MAX_SURFACE_ZOOM};
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -36,6 +49,24 @@ pub struct CachedTile {
     pub gzip: axum::body::Bytes,
     pub raw_len: usize,
     pub etag: String,
+    /// Incidents shown (`incidents` layer: points, or the summed cell counts), for the audit log; 0 otherwise.
+    pub incidents: i64,
+}
+
+/// The audit endpoint name of the `incidents` tiles.
+pub const INCIDENT_TILES_ENDPOINT: &str = "GET /tiles/incidents/{z}/{x}/{y}.mvt";
+
+/// Surface layers whose parameters depend on the caller ([`super::hotspots`]).
+const SURFACE_LAYERS: [&str; 3] = ["hotspots", "emerging", "kde"];
+
+/// The layers `principal` may use: without address-level rights no `incidents` layer.
+pub fn layer_names_for(principal: &Principal) -> Vec<String> {
+    let address_level = principal.address_level_scope(&principal.tenant, &[], &[])
+        != crate::access::CategoryScope::Denied;
+    layer_names()
+        .into_iter()
+        .filter(|l| address_level || l != "incidents")
+        .collect()
 }
 
 type TileKey = (u64, String, TileId, String);
@@ -102,9 +133,24 @@ async fn tilejson(
         .into_iter()
         .find(|l| l.get("id").and_then(|v| v.as_str()) == Some(layer))
         .ok_or_else(|| ApiError::NotFound(format!("onbekende laag '{layer}'")))?;
+    if !layer_names_for(&caller.principal)
+        .iter()
+        .any(|l| l == layer)
+    {
+        return Err(ApiError::Forbidden("geen toegang tot deze laag".into()));
+    }
     let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?;
     let qs = filter.query_string();
+    let maxzoom = match def.get("maxzoom").and_then(|v| v.as_u64()) {
+        Some(z) if SURFACE_LAYERS.contains(&layer) && !caller.principal.unrestricted_surfaces() => {
+            serde_json::json!(z.min(u64::from(VIEWER_MAX_SURFACE_ZOOM)))
+        }
+        _ => def
+            .get("maxzoom")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null),
+    };
     let url = format!(
         "{}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt{}",
         client.base_url(),
@@ -123,14 +169,14 @@ async fn tilejson(
         "scheme": "xyz",
         "tiles": [url],
         "minzoom": def.get("minzoom"),
-        "maxzoom": def.get("maxzoom"),
+        "maxzoom": maxzoom,
         "bounds": b,
         "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, 12],
         "vector_layers": [{
             "id": layer,
             "description": def.get("description"),
             "minzoom": def.get("minzoom"),
-            "maxzoom": def.get("maxzoom"),
+            "maxzoom": maxzoom,
             "fields": def.get("fields"),
         }],
     });
@@ -171,14 +217,33 @@ async fn tile(
         return Err(ApiError::NotFound(format!("onbekende laag '{layer}'")));
     }
     let snapshot = caller.snapshot.clone();
-    let filter = Filter::parse(&params, &snapshot)?;
+    let incidents_layer = layer == "incidents";
+    let filter = if incidents_layer {
+        match super::incidents::address_filter(&caller, &params)? {
+            Some(f) => f,
+            // No granted category in the data: nothing to show (and nothing shown).
+            None => return Ok(StatusCode::NO_CONTENT.into_response()),
+        }
+    } else {
+        Filter::parse(&params, &snapshot)?
+    };
+    let surface = SURFACE_LAYERS.contains(&layer.as_str());
+    if surface {
+        super::hotspots::check_surface_zoom(&caller.principal, tile.z)?;
+    }
+    // Surface tiles differ between limited and unrestricted callers: the class is part of the key.
+    let class = if surface && !caller.principal.unrestricted_surfaces() {
+        ";viewer"
+    } else {
+        ""
+    };
     // Protected (viewer, anonymous) and exact tiles are different tiles: the protection is part of the key.
     let protect = caller.principal.sees_protected_counts();
     let key: TileKey = (
         snapshot.generation,
         layer.clone(),
         tile,
-        format!("{}|p={}", filter.key(), u8::from(protect)),
+        format!("{}{class}|p={}", filter.key(), u8::from(protect)),
     );
     let cached = match state.tile_cache.inner.get(&key) {
         Some(c) => {
@@ -193,27 +258,49 @@ async fn tile(
                 .metrics
                 .tile_cache_misses
                 .fetch_add(1, Ordering::Relaxed);
-            let raw = if matches!(layer.as_str(), "hotspots" | "emerging" | "kde") {
+            let (raw, incidents) = if surface {
                 // The first tile of an analysis layer computes the analysis (tens of ms): off the async threads.
-                let (st, snap, l, f) = (
+                let (st, snap, l, f, p) = (
                     state.clone(),
                     snapshot.clone(),
                     layer.clone(),
                     filter.clone(),
+                    caller.principal.clone(),
                 );
-                tokio::task::spawn_blocking(move || {
-                    render_vector_tile(&st, &snap, &l, tile, &f, protect)
+                let raw = tokio::task::spawn_blocking(move || {
+                    render_vector_tile(&st, &snap, &l, tile, &f, &p)
                 })
                 .await
-                .map_err(ApiError::internal)??
+                .map_err(ApiError::internal)??;
+                (raw, 0)
+            } else if incidents_layer {
+                incident_tile(&snapshot, tile, &filter)?
             } else {
-                render_vector_tile(&state, &snapshot, &layer, tile, &filter, protect)?
+                let raw = render_vector_tile(
+                    &state,
+                    &snapshot,
+                    &layer,
+                    tile,
+                    &filter,
+                    &caller.principal,
+                )?;
+                (raw, 0)
             };
-            let c = Arc::new(compress(&key, raw)?);
+            let mut c = compress(&key, raw)?;
+            c.incidents = incidents;
+            let c = Arc::new(c);
             state.tile_cache.inner.insert(key, c.clone());
             c
         }
     };
+    if incidents_layer {
+        state.access_log.record(
+            &caller.principal,
+            INCIDENT_TILES_ENDPOINT,
+            &filter.key(),
+            cached.incidents,
+        );
+    }
     Ok(tile_response(
         &cached,
         &headers,
@@ -232,12 +319,14 @@ fn compress(key: &TileKey, raw: Option<Vec<u8>>) -> Result<CachedTile, ApiError>
             gzip: Default::default(),
             raw_len: 0,
             etag,
+            incidents: 0,
         });
     };
     Ok(CachedTile {
         gzip: gzip(&raw).map_err(ApiError::internal)?.into(),
         raw_len: raw.len(),
         etag,
+        incidents: 0,
     })
 }
 
@@ -321,25 +410,27 @@ pub fn tile_response(
     }
 }
 
-/// Compute one vector tile (`None` = empty). `protect`: small counts protected (viewers, anonymous callers;
-/// see [`super::areas::protected_table`]).
+/// Compute one vector tile (`None` = empty) for `principal`: small counts protected for viewers and anonymous
+/// callers (see [`super::areas::protected_table`]). The caller checks access first: this does not narrow the
+/// `incidents` filter to the grant ([`super::incidents::address_filter`]) nor check zooms.
 pub fn render_vector_tile(
     state: &AppState,
     snapshot: &Snapshot,
     layer: &str,
     tile: TileId,
     filter: &Filter,
-    protect: bool,
+    principal: &Principal,
 ) -> Result<Option<Vec<u8>>, ApiError> {
+    let protect = principal.sees_protected_counts();
     let area = |level| area_tile(state, snapshot, level, layer, tile, filter, protect);
     match layer {
         "gemeenten" => area(Level::Gemeente),
         "wijken" => area(Level::Wijk),
         "buurten" => area(Level::Buurt),
         "areas" => area(Level::Custom),
-        "incidents" => incident_tile(snapshot, tile, filter),
+        "incidents" => incident_tile(snapshot, tile, filter).map(|(raw, _)| raw),
         "hotspots" | "emerging" | "kde" => {
-            super::hotspots::vector_tile(state, snapshot, layer, tile, filter, protect)
+            super::hotspots::vector_tile(state, snapshot, layer, tile, filter, principal)
         }
         other => Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
     }
@@ -452,11 +543,12 @@ pub fn rate_per_1000(count: u32, inhabitants: i64) -> f64 {
     (f64::from(count) * 1000.0 / inhabitants as f64 * 100.0).round() / 100.0
 }
 
+/// The `incidents` tile and the number of incidents it shows.
 fn incident_tile(
     snapshot: &Snapshot,
     tile: TileId,
     filter: &Filter,
-) -> Result<Option<Vec<u8>>, ApiError> {
+) -> Result<(Option<Vec<u8>>, i64), ApiError> {
     let (minx, miny, maxx, maxy) = tile.bounds_m();
     let inside = |x: f64, y: f64| x >= minx && x < maxx && y > miny && y <= maxy;
     if tile.z >= INCIDENT_POINTS_MIN_ZOOM {
@@ -484,12 +576,15 @@ fn incident_tile(
                     ),
                 ],
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let shown = features.len() as i64;
         let layer = LayerData {
             name: "incidents".into(),
             features,
         };
-        return encode_tile(tile, &[layer]).map_err(ApiError::internal);
+        return encode_tile(tile, &[layer])
+            .map(|raw| (raw, shown))
+            .map_err(ApiError::internal);
     }
     let n = INCIDENT_CELLS_PER_SIDE;
     let cell = tile.size_m() / f64::from(n);
@@ -525,11 +620,14 @@ fn incident_tile(
             properties: vec![("count", Value::Int(*c))],
         })
         .collect();
+    let shown: i64 = counts.iter().sum();
     let layer = LayerData {
         name: "incidents".into(),
         features,
     };
-    encode_tile(tile, &[layer]).map_err(ApiError::internal)
+    encode_tile(tile, &[layer])
+        .map(|raw| (raw, shown))
+        .map_err(ApiError::internal)
 }
 
 #[cfg(test)]

@@ -9,6 +9,11 @@
 //! use lon/lat. Errors are `ServiceExceptionReport` XML with the specification's exception codes
 //! (`InvalidSRS`/`InvalidCRS`, `LayerNotDefined`, `InvalidFormat`, `MissingParameterValue`,
 //! `InvalidParameterValue`, `OperationNotSupported`) and HTTP 400.
+//!
+//! Access: callers without address-level rights get the layers within the viewer limits
+//! ([`RasterLayer::limited`]) and a GetMap finer than the tiles of [`crate::access::VIEWER_MAX_SURFACE_ZOOM`]
+//! ([`equivalent_zoom`], from the horizontal resolution) is refused with a JSON 403 (an authorisation answer,
+//! not a WMS exception).
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -124,7 +129,7 @@ async fn wms(
         "getcapabilities" | "capabilities" => {
             capabilities(&caller.snapshot, &params, version, &client)
         }
-        "getmap" | "map" => match get_map(state, caller.snapshot, params, version).await {
+        "getmap" | "map" => match get_map(state, caller, params, version).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
         },
@@ -323,13 +328,34 @@ pub fn parse_get_map(
     })
 }
 
+/// The XYZ zoom level whose 256-pixel tiles have the horizontal resolution of `req` (fractional; web mercator
+/// metres per pixel, longitude degrees converted at the equator, as the tiles are).
+pub fn equivalent_zoom(req: &MapRequest) -> f64 {
+    const WORLD_M: f64 = 2.0 * 20_037_508.342_789_244;
+    let width_m = match req.crs {
+        MapCrs::WebMercator => req.bbox[2] - req.bbox[0],
+        MapCrs::LonLat => (req.bbox[2] - req.bbox[0]) / 360.0 * WORLD_M,
+    };
+    let m_per_px = width_m / f64::from(req.width.max(1));
+    (WORLD_M / (256.0 * m_per_px)).log2()
+}
+
 async fn get_map(
     state: Arc<AppState>,
-    snapshot: Arc<Snapshot>,
+    caller: Caller,
     params: HashMap<String, String>,
     version: WmsVersion,
 ) -> Result<Response, WmsError> {
+    let snapshot = caller.snapshot.clone();
     let gm = parse_get_map(&params, version)?;
+    // Viewer limit: no finer than the tiles of the deepest permitted zoom (small rounding tolerance).
+    let z = equivalent_zoom(&gm.request);
+    if z.is_finite() {
+        let zoom = (z - 0.01).ceil().clamp(0.0, 30.0) as u8;
+        if let Err(e) = super::hotspots::check_surface_zoom(&caller.principal, zoom) {
+            return Ok(e.into_response());
+        }
+    }
     let filter = Filter::parse(&params, &snapshot).map_err(|e| api_to_wms(version, e))?;
     let layers = gm
         .layers
@@ -337,7 +363,12 @@ async fn get_map(
         .map(|l| RasterLayer::parse(l, &params))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| api_to_wms(version, e))?;
+    let principal = caller.principal.clone();
     let png = tokio::task::spawn_blocking(move || {
+        let layers: Vec<RasterLayer> = layers
+            .into_iter()
+            .map(|l| l.limited(&principal, &state, &snapshot, &filter))
+            .collect();
         render_map_png(
             &state,
             &snapshot,
@@ -550,4 +581,36 @@ async fn tableau_tms(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equivalent_zoom_of_a_tile_is_its_zoom() {
+        for z in [0u8, 10, 16, 17] {
+            let t = crate::tiles::TileId::containing(z, 700_000.0, 6_800_000.0);
+            let (x0, y0, x1, y1) = t.bounds_m();
+            let merc = MapRequest {
+                crs: MapCrs::WebMercator,
+                bbox: [x0, y0, x1, y1],
+                width: 256,
+                height: 256,
+            };
+            assert!((equivalent_zoom(&merc) - f64::from(z)).abs() < 1e-9);
+            // The same width in degrees of longitude (360 degrees = the world's width).
+            let deg = (x1 - x0) / (2.0 * 20_037_508.342_789_244) * 360.0;
+            let lonlat = MapRequest {
+                crs: MapCrs::LonLat,
+                bbox: [6.0, 52.0, 6.0 + deg, 52.0 + deg / 2.0],
+                width: 256,
+                height: 128,
+            };
+            assert!((equivalent_zoom(&lonlat) - f64::from(z)).abs() < 1e-9);
+            // Twice the pixels over the same box: one level deeper.
+            let fine = MapRequest { width: 512, ..merc };
+            assert!((equivalent_zoom(&fine) - f64::from(z) - 1.0).abs() < 1e-9);
+        }
+    }
 }

@@ -359,6 +359,8 @@ pub struct CustomArea {
     pub geometry: MultiPolygon<f64>,
     pub created_at: String,
     pub updated_at: String,
+    /// User who drew it through the API (`None`: created otherwise, e.g. before ownership was recorded).
+    pub created_by: Option<String>,
 }
 
 /// BAG pand (building) attributes.
@@ -476,13 +478,30 @@ pub trait Store {
 
     // Custom areas (tenant data).
     fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError>;
-    /// Store a new custom area (one transaction); returns its id.
+    /// Store a new custom area without an owner (one transaction); returns its id.
     fn insert_custom_area(
         &mut self,
         tenant: &str,
         name: &str,
         geometry: &MultiPolygon<f64>,
+    ) -> Result<i64, StoreError> {
+        self.insert_custom_area_by(tenant, name, geometry, None)
+    }
+    /// Store a new custom area drawn by `created_by` (one transaction); returns its id.
+    fn insert_custom_area_by(
+        &mut self,
+        tenant: &str,
+        name: &str,
+        geometry: &MultiPolygon<f64>,
+        created_by: Option<&str>,
     ) -> Result<i64, StoreError>;
+    /// Who drew custom area `id` of `tenant`: `None` when it does not exist (for that tenant), `Some(None)`
+    /// when it has no recorded owner.
+    fn custom_area_owner(
+        &self,
+        tenant: &str,
+        id: i64,
+    ) -> Result<Option<Option<String>>, StoreError>;
     /// Rename/redraw a custom area of `tenant`; `false` when it does not exist (for that tenant).
     fn update_custom_area(
         &mut self,

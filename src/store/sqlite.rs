@@ -1204,7 +1204,7 @@ impl Store for SqliteStore {
     fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError> {
         let tenant_id = Self::tenant_id(&self.conn, tenant)?;
         let mut stmt = self.conn.prepare(
-            "SELECT id, name, geom_wkb, created_at, updated_at FROM custom_area WHERE tenant_id = ?1 ORDER BY id",
+            "SELECT id, name, geom_wkb, created_at, updated_at, created_by FROM custom_area WHERE tenant_id = ?1 ORDER BY id",
         )?;
         let mut rows = stmt.query([tenant_id])?;
         let mut out = Vec::new();
@@ -1217,24 +1217,26 @@ impl Store for SqliteStore {
                 geometry: geometry_from_wkb(&format!("custom:{id}"), &wkb)?,
                 created_at: r.get(3)?,
                 updated_at: r.get(4)?,
+                created_by: r.get(5)?,
             });
         }
         Ok(out)
     }
 
-    fn insert_custom_area(
+    fn insert_custom_area_by(
         &mut self,
         tenant: &str,
         name: &str,
         geometry: &MultiPolygon<f64>,
+        created_by: Option<&str>,
     ) -> Result<i64, StoreError> {
         let wkb = geometry_to_wkb(name, geometry)?;
         let tx = self.conn.transaction()?;
         let tenant_id = Self::tenant_id(&tx, tenant)?;
         let now = now_utc();
         tx.execute(
-            "INSERT INTO custom_area (tenant_id, name, geom_wkb, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-            params![tenant_id, name, wkb, now],
+            "INSERT INTO custom_area (tenant_id, name, geom_wkb, created_at, updated_at, created_by) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+            params![tenant_id, name, wkb, now, created_by],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -1257,6 +1259,22 @@ impl Store for SqliteStore {
         )?;
         tx.commit()?;
         Ok(n > 0)
+    }
+
+    fn custom_area_owner(
+        &self,
+        tenant: &str,
+        id: i64,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT created_by FROM custom_area WHERE id = ?1 AND tenant_id = ?2",
+                params![id, tenant_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?)
     }
 
     fn delete_custom_area(&mut self, tenant: &str, id: i64) -> Result<bool, StoreError> {

@@ -192,3 +192,53 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
 pub fn bearer(token: &str) -> (&'static str, String) {
     ("Authorization", format!("Bearer {token}"))
 }
+
+/// `POST {base}/api/deliveries` (multipart: `file` with `file_name`, `source`) with `token`.
+pub fn upload_delivery(
+    base: &str,
+    token: &str,
+    source: &str,
+    file_name: &str,
+    content: &[u8],
+) -> Resp {
+    let boundary = "----brandpunt-access-boundary-91d2";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"source\"\r\n\r\n{source}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    finish(
+        ureq::post(&format!("{base}/api/deliveries"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )
+            .send_bytes(&body),
+        "upload",
+    )
+}
+
+/// Stop the server as Ctrl-C does (SIGINT: graceful shutdown) and wait until it has exited.
+pub fn interrupt(server: &Server) {
+    let mut child = server.child.lock().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not stop after SIGINT");
+}
