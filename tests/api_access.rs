@@ -625,8 +625,20 @@ fn expected(who: Who, probe: &Probe) -> Vec<u16> {
     if probe.open {
         return vec![200];
     }
+    // The login endpoints take no credentials: logging in with an empty body is a bad request, logging out
+    // always succeeds (it only ends a session, if any).
+    if probe.path.starts_with("/api/login") {
+        return vec![400];
+    }
+    if probe.path.starts_with("/api/logout") {
+        return vec![204];
+    }
     if who.bad_credentials() {
         return vec![401];
+    }
+    // Who am I: every valid credential, delivery tokens included, learns only its own identity.
+    if probe.path == "/api/me" || probe.path.starts_with("/api/me?") {
+        return vec![200];
     }
     if probe.path.starts_with("/api/deliveries") {
         // Only admins and delivery tokens may upload; the empty body is then refused as a bad upload.
@@ -966,7 +978,7 @@ fn address_level_access_is_audited_and_the_chain_verifies() {
 #[test]
 fn viewers_get_coarse_surfaces_analysts_the_asked_ones() {
     let (_dir, db) = srv::demo_copy();
-    let analyst = srv::user_token(&db, A, "analist", Role::Analyst, &["*"]);
+    let analyst = srv::user_token(&db, A, "analist-alles", Role::Analyst, &["*"]);
     let viewer = srv::user_token(&db, A, "kijker", Role::Viewer, &["*"]);
     let server = srv::start(&db, &[]);
     let get = |token: &str, path: &str| {

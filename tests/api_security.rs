@@ -426,7 +426,7 @@ fn limits_answer_400_naming_the_parameter() {
         &[],
         &[],
     );
-    let token = srv::user_token(&db, "default", "analist", Role::Analyst, &["*"]);
+    let token = srv::user_token(&db, "default", "analist-test", Role::Analyst, &["*"]);
     let a = srv::bearer(&token);
     let auth = [(a.0, a.1.as_str())];
     let param = |r: &Resp| {
@@ -671,7 +671,7 @@ fn error_bodies_never_leak_internals_or_other_tenants() {
 #[test]
 fn secrets_never_reach_the_log() {
     let (dir, db) = srv::demo_copy();
-    let token = srv::user_token(&db, "default", "analist", Role::Analyst, &["*"]);
+    let token = srv::user_token(&db, "default", "analist-test", Role::Analyst, &["*"]);
     let secret = token.rsplit('_').next().unwrap().to_string();
     let s = launch_http(
         &db,

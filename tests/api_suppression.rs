@@ -36,7 +36,7 @@ fn server() -> &'static Shared {
     S.get_or_init(|| {
         let (dir, db) = srv::demo_copy();
         let viewer = srv::user_token(&db, "default", "kijker", Role::Viewer, &[]);
-        let analyst = srv::user_token(&db, "default", "analist", Role::Analyst, &["*"]);
+        let analyst = srv::user_token(&db, "default", "analist-test", Role::Analyst, &["*"]);
         let config = dir.path().join("brandpunt.toml");
         std::fs::write(
             &config,

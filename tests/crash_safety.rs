@@ -142,7 +142,7 @@ fn kill_9_during_custom_area_writes_leaves_whole_areas() {
     use std::sync::{Arc, Mutex};
 
     let (_dir, db) = srv::demo_copy();
-    let token = srv::user_token(&db, "default", "analist", Role::Analyst, &["*"]);
+    let token = srv::user_token(&db, "default", "analist-test", Role::Analyst, &["*"]);
     let centre = {
         let s = srv::start(&db, &["--public-tenant", "default"]);
         let meta = srv::request("GET", &format!("{}/api/meta", s.base), &[], None).json();

@@ -25,8 +25,8 @@ pub mod error;
 pub mod export;
 pub mod filter;
 pub mod hotspots;
-pub mod oidc;
 pub mod incidents;
+pub mod oidc;
 pub mod ops;
 pub mod patrol;
 pub mod raster;
@@ -364,11 +364,19 @@ fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
                     .ok()
             };
             let mut last = version(&watcher);
+            let mut last_print = data_fingerprint(&watcher);
             loop {
                 std::thread::sleep(state.config.poll_interval);
                 let now = version(&watcher);
                 if now != last {
                     last = now;
+                    // Audit records (written on every address-level export and every minute of tile access)
+                    // commit too: reload only when what the server shows changed.
+                    let print = data_fingerprint(&watcher);
+                    if print.is_some() && print == last_print {
+                        continue;
+                    }
+                    last_print = print;
                     if let Err(e) = state.reload() {
                         tracing::error!(error = %e, "reload after a change failed");
                     }
@@ -376,6 +384,26 @@ fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
             }
         })?;
     Ok(())
+}
+
+/// A cheap summary of everything a snapshot, a session or a token check reads (tenants and their gemeenten,
+/// boundaries, addresses, incidents, custom areas, users, tokens) but not the audit log: equal summaries mean
+/// nothing the server shows changed. `None` when it cannot be read (then the caller reloads).
+fn data_fingerprint(store: &SqliteStore) -> Option<String> {
+    const SQL: &str = "SELECT
+        (SELECT count(*) || ',' || ifnull(group_concat(code || '=' || name), '') FROM tenant) || '|' ||
+        (SELECT count(*) FROM tenant_gemeente) || '|' ||
+        (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(group_concat(checksum), '') FROM boundary_set)
+            || '|' ||
+        (SELECT count(*) FROM address) || '|' ||
+        (SELECT count(*) || ',' || ifnull(max(id), 0) FROM incident) || '|' ||
+        (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '') FROM custom_area)
+            || '|' ||
+        (SELECT count(*) || ',' || total(disabled) || ',' ||
+                ifnull(group_concat(role || ':' || categories || ':' || ifnull(password_hash, '')), '')
+         FROM app_user) || '|' ||
+        (SELECT count(*) || ',' || count(revoked_at) FROM api_token)";
+    store.connection().query_row(SQL, [], |r| r.get(0)).ok()
 }
 
 /// The rustls server configuration from the PEM files of `tls` (ring provider, TLS 1.2 and 1.3, HTTP/1.1).
@@ -460,4 +488,43 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         .await
         .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::Role;
+    use crate::audit::AuditEntry;
+    use crate::store::{PrivacyStore, Store};
+
+    #[test]
+    fn audit_records_leave_the_data_fingerprint_alone_and_data_changes_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("b.db")).unwrap();
+        let before = data_fingerprint(&store).unwrap();
+        store
+            .append_audit(&AuditEntry {
+                actor: "jan".into(),
+                tenant: "default".into(),
+                action: "view_address_level".into(),
+                endpoint: "/api/incidents.csv".into(),
+                filter: "".into(),
+                records: 3,
+            })
+            .unwrap();
+        assert_eq!(data_fingerprint(&store).unwrap(), before);
+        let square: geo_types::MultiPolygon<f64> = geo_types::Rect::new((0.0, 0.0), (10.0, 10.0))
+            .to_polygon()
+            .into();
+        store
+            .insert_custom_area("default", "proef", &square)
+            .unwrap();
+        let with_area = data_fingerprint(&store).unwrap();
+        assert_ne!(with_area, before);
+        store.add_user("default", "jan", Role::Viewer, &[]).unwrap();
+        let with_user = data_fingerprint(&store).unwrap();
+        assert_ne!(with_user, with_area);
+        store.disable_user("jan").unwrap();
+        assert_ne!(data_fingerprint(&store).unwrap(), with_user);
+    }
 }
