@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config
 DEMO_DIR ?= data/demo
 PORT ?= 8080
 
-.PHONY: demo test deps web-deps web e2e build lint fmt bench load clean
+.PHONY: fuzz demo test deps web-deps web e2e build lint fmt bench load clean
 
 ## Install the system packages that are missing (Debian/Ubuntu; needs root or sudo).
 deps:
@@ -64,3 +64,8 @@ bench: deps
 
 clean:
 	$(CARGO) clean
+
+## Fuzzing (cargo-fuzz on the nightly toolchain; not part of `make test`): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 300
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
