@@ -9,6 +9,10 @@
 //! use lon/lat. Errors are `ServiceExceptionReport` XML with the specification's exception codes
 //! (`InvalidSRS`/`InvalidCRS`, `LayerNotDefined`, `InvalidFormat`, `MissingParameterValue`,
 //! `InvalidParameterValue`, `OperationNotSupported`) and HTTP 400.
+//!
+//! The `buurten` layer follows the caller, like the XYZ tiles: exact classes for analysts and admins, the
+//! protected choropleth (withheld buurten in the neutral grey class) for viewers and anonymous callers
+//! ([`wms_layer`]).
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -124,10 +128,13 @@ async fn wms(
         "getcapabilities" | "capabilities" => {
             capabilities(&caller.snapshot, &params, version, &client)
         }
-        "getmap" | "map" => match get_map(state, caller.snapshot, params, version).await {
-            Ok(r) => r,
-            Err(e) => e.into_response(),
-        },
+        "getmap" | "map" => {
+            let protected = caller.principal.sees_protected_counts();
+            match get_map(state, caller.snapshot, protected, params, version).await {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            }
+        }
         "" => err(
             Some("MissingParameterValue"),
             "REQUEST ontbreekt (GetCapabilities of GetMap)".into(),
@@ -323,9 +330,12 @@ pub fn parse_get_map(
     })
 }
 
+/// GetMap for a caller who sees `protected` counts (viewers, anonymous callers: withheld buurten grey) or exact
+/// ones (analysts, admins: exact classes), as the XYZ tiles.
 async fn get_map(
     state: Arc<AppState>,
     snapshot: Arc<Snapshot>,
+    protected: bool,
     params: HashMap<String, String>,
     version: WmsVersion,
 ) -> Result<Response, WmsError> {
@@ -334,7 +344,7 @@ async fn get_map(
     let layers = gm
         .layers
         .iter()
-        .map(|l| RasterLayer::parse(l, &params))
+        .map(|l| wms_layer(l, &params, protected))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| api_to_wms(version, e))?;
     let png = tokio::task::spawn_blocking(move || {
@@ -351,6 +361,17 @@ async fn get_map(
     .map_err(|e| api_to_wms(version, ApiError::internal(e)))?
     .map_err(|e| api_to_wms(version, e))?;
     Ok(png_response(&png, None))
+}
+
+/// The raster layer `name` for a caller who sees protected counts (`protected`) or exact ones. The exact variant
+/// has its own layer key ([`RasterLayer::key`]), so protected and exact images never share a cache entry.
+pub fn wms_layer(
+    name: &str,
+    params: &HashMap<String, String>,
+    protected: bool,
+) -> Result<RasterLayer, ApiError> {
+    let layer = RasterLayer::parse(name, params)?;
+    Ok(if protected { layer } else { layer.exact() })
 }
 
 fn layer_title(name: &str) -> (&'static str, &'static str) {
@@ -550,4 +571,25 @@ async fn tableau_tms(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buurten_layer_follows_the_caller_and_keys_differ() {
+        let params = HashMap::new();
+        let protected = wms_layer("buurten", &params, true).unwrap();
+        let exact = wms_layer("buurten", &params, false).unwrap();
+        assert!(matches!(protected, RasterLayer::Buurten(_)));
+        assert!(matches!(exact, RasterLayer::BuurtenExact(_)));
+        assert_ne!(protected.key(), exact.key());
+        // Layers without counts are the same for everyone.
+        assert_eq!(
+            wms_layer("kde", &params, true).unwrap(),
+            wms_layer("kde", &params, false).unwrap()
+        );
+        assert!(wms_layer("nope", &params, false).is_err());
+    }
 }
