@@ -348,7 +348,11 @@ test('klik op een buurt toont de cijfers in het zijpaneel', async (page) => {
   // categories: a chart when /stats publishes a category count > 0; withheld ones are listed with their label
   const published = (s.categories || []).filter((c) => c.count > 0).length;
   const withheldCats = (s.categories || []).filter((c) => c.suppressed);
-  const expectCharts = (published ? 1 : 0) + (ctx.offered.timeseries ? 1 : 0) + (ctx.offered.hourOfWeek ? 1 : 0);
+  // hour of week: withheld as a whole for an area whose count is withheld (then a hint instead of the chart)
+  const how = ctx.offered.hourOfWeek ? await apiGet(`/api/areas/${encodeURIComponent(code)}/hour-of-week`, filter) : null;
+  const howShown = how && !how.suppressed;
+  if (how && how.suppressed) check(await page.locator('#panel-how-suppressed').count() === 1, 'zijpaneel zegt niet dat het tijdprofiel is afgeschermd');
+  const expectCharts = (published ? 1 : 0) + (ctx.offered.timeseries ? 1 : 0) + (howShown ? 1 : 0);
   if (withheldCats.length) {
     const hint = (await page.textContent('#panel-hidden-categories').catch(() => '')) || '';
     for (const c of withheldCats) check(hint.includes(`(${c.count_label})`), `zijpaneel noemt afgeschermde categorie ${c.code} niet met "${c.count_label}": "${hint}"`);

@@ -449,7 +449,9 @@ async function showArea(area) {
   html += '<h3>Verloop</h3>';
   html += ts.status === 'fulfilled' && ts.value ? trendChart([{ name: s.name, points: ts.value.series || [] }], { width: 330, title: ts.value.step === 'week' ? 'Incidenten per week' : 'Incidenten per maand' }) : `<p class="hint">Verloop niet beschikbaar${ts.status === 'rejected' ? `: ${esc(errorMessage(ts.reason))}` : ''}.</p>`;
   html += '<h3>Uur van de week</h3>';
-  html += how.status === 'fulfilled' && how.value ? hourOfWeekChart(how.value.slots, { title: 'Gewogen incidenten per uur (aoristisch)' }) : `<p class="hint">Tijdprofiel niet beschikbaar${how.status === 'rejected' ? `: ${esc(errorMessage(how.reason))}` : ''}.</p>`;
+  // An area whose count is withheld (small-count protection) gets no time profile: the server withholds it whole.
+  if (how.status === 'fulfilled' && how.value && how.value.suppressed) html += `<p class="hint" id="panel-how-suppressed">Te weinig incidenten om een tijdprofiel te tonen${s.count_label ? ` (${esc(s.count_label)})` : ''}.</p>`;
+  else html += how.status === 'fulfilled' && how.value ? hourOfWeekChart(how.value.slots, { title: 'Gewogen incidenten per uur (aoristisch)' }) : `<p class="hint">Tijdprofiel niet beschikbaar${how.status === 'rejected' ? `: ${esc(errorMessage(how.reason))}` : ''}.</p>`;
   html += `<div class="buttons">
       <button type="button" id="panel-zoom">Inzoomen</button>
       <button type="button" id="panel-compare">Toevoegen aan vergelijking</button>
