@@ -35,8 +35,8 @@ fn server() -> &'static Shared {
     static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| {
         let (dir, db) = srv::demo_copy();
-        let viewer = srv::user_token(&db, "default", "kijker", Role::Viewer, &[]);
-        let analyst = srv::user_token(&db, "default", "analist", Role::Analyst, &["*"]);
+        let viewer = srv::user_token(&db, "default", "supp-kijker", Role::Viewer, &[]);
+        let analyst = srv::user_token(&db, "default", "supp-analist", Role::Analyst, &["*"]);
         let config = dir.path().join("brandpunt.toml");
         std::fs::write(
             &config,
