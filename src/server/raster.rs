@@ -12,8 +12,8 @@
 //!   left out) scaled to the largest value of all buurten. For viewers and anonymous callers the counts are the
 //!   protected ones ([`super::areas::protected_table`], the same as the tiles and the API): a withheld count
 //!   (and the rate derived from it) is drawn in its own class, [`SUPPRESSED_COLOUR`] ("< k"), and the scale's
-//!   maximum is taken over the published values only. WMS GetMap (which does not know the caller's role here)
-//!   always draws the protected choropleth; XYZ tiles draw exact counts for analysts and admins.
+//!   maximum is taken over the published values only. Analysts and admins get exact counts, in the XYZ tiles and
+//!   in WMS GetMap alike (the exact variant has its own layer key).
 //!
 //! Callers without address-level rights get the layers within the viewer limits ([`RasterLayer::limited`]:
 //! coarser KDE and Gi* cells, a wider KDE bandwidth) and no tiles deeper than

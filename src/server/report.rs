@@ -20,8 +20,10 @@
 //! categories are protected as one table under the month's total, the history months as one table under their
 //! sum (which `history_mean` publishes); the month's own total gets primary suppression. A withheld value is
 //! `null` with `count_label` and `suppressed: true`, and `ratio`, `p_increase`, `p_decrease`, `change` and
-//! `history_mean` derived from it are `null`. The HTML page shows exact numbers and is for analysts only (403
-//! for protected callers).
+//! `history_mean` derived from it are `null`. `protected` says whether the answer is protected. The HTML page
+//! is rendered from the caller's JSON ([`render_html`]): a protected caller's page shows the labels (`"< 5"`)
+//! of the values their JSON withholds, withheld buurten are grey on the map, and no withheld number appears
+//! anywhere in the page, its SVG map or its tables.
 //!
 //! Results are cached per (server, snapshot generation, filter, month); the protection is applied per answer
 //! from the cached protected tables.
@@ -421,24 +423,19 @@ async fn monthly(
         }
     };
     let protect = caller.principal.sees_protected_counts();
-    if html && protect {
-        return Err(ApiError::Forbidden(
-            "het maandrapport als HTML toont exacte aantallen en is alleen voor analisten; \
-             vraag format=json"
-                .into(),
-        ));
-    }
-    if html {
-        let s = snapshot.clone();
-        let f = filter.clone();
-        let page = tokio::task::spawn_blocking(move || render_html(&s, &f, &report))
-            .await
-            .map_err(ApiError::internal)?;
-        return Ok(Html(page).into_response());
-    }
     let mut v = report_json(&snapshot, &filter, &report);
     if protect {
         protect_report(&state, &snapshot, &filter, &report, &mut v);
+    }
+    v["protected"] = json!(protect);
+    if html {
+        // Rendered from the caller's JSON: a protected caller's page withholds what their JSON withholds.
+        let s = snapshot.clone();
+        let f = filter.clone();
+        let page = tokio::task::spawn_blocking(move || render_html(&s, &f, &report, &v))
+            .await
+            .map_err(ApiError::internal)?;
+        return Ok(Html(page).into_response());
     }
     Ok(Json(v).into_response())
 }
@@ -475,8 +472,60 @@ fn fmt_p(p: f64) -> String {
     }
 }
 
-fn verdict(a: &StrikingArea) -> &'static str {
-    match a.direction {
+/// One assessed row (buurt or category) as the HTML shows it: read from the JSON answer, so a protected caller's
+/// page carries exactly what their JSON carries (withheld values are `None` with their label).
+struct ShownRow {
+    code: String,
+    observed: Option<u64>,
+    label: Option<String>,
+    expected: Option<f64>,
+    ratio: Option<f64>,
+    p_increase: Option<f64>,
+    p_decrease: Option<f64>,
+    direction: Option<Direction>,
+}
+
+impl ShownRow {
+    fn from_json(v: &Value) -> ShownRow {
+        ShownRow {
+            code: v["code"].as_str().unwrap_or_default().to_string(),
+            observed: v["observed"].as_u64(),
+            label: v["count_label"].as_str().map(str::to_string),
+            expected: v["expected"].as_f64(),
+            ratio: v["ratio"].as_f64(),
+            p_increase: v["p_increase"].as_f64(),
+            p_decrease: v["p_decrease"].as_f64(),
+            direction: match v["direction"].as_str() {
+                Some("increase") => Some(Direction::Increase),
+                Some("decrease") => Some(Direction::Decrease),
+                _ => None,
+            },
+        }
+    }
+
+    /// The count as shown: the number, or the label of a withheld count (HTML-escaped).
+    fn observed_text(&self) -> String {
+        count_text(self.observed, self.label.as_deref())
+    }
+}
+
+/// A count as shown in the page: the number, or for a withheld count its label ("&lt; 5"), escaped.
+fn count_text(count: Option<u64>, label: Option<&str>) -> String {
+    match count {
+        Some(c) => c.to_string(),
+        None => html_escape(label.unwrap_or("afgeschermd")),
+    }
+}
+
+fn rows_of(v: &Value, key: &str) -> Vec<ShownRow> {
+    v[key]
+        .as_array()
+        .map(|a| a.iter().map(ShownRow::from_json).collect())
+        .unwrap_or_default()
+}
+
+fn verdict(direction: Option<Direction>) -> &'static str {
+    match direction {
         Some(Direction::Increase) => "opvallend meer",
         Some(Direction::Decrease) => "opvallend minder",
         None => "",
@@ -501,8 +550,12 @@ fn ratio_colour(ratio: Option<f64>) -> String {
     format!("#{:02x}{:02x}{:02x}", r0 as u8, g0 as u8, b0 as u8)
 }
 
-/// Inline SVG map of the buurten coloured by ratio (RD coordinates, north up).
-fn svg_map(snapshot: &Snapshot, r: &MonthlyReport) -> String {
+/// Fill of buurten whose count is withheld (small-count protection).
+const WITHHELD_FILL: &str = "#9e9e9e";
+
+/// Inline SVG map of the buurten coloured by ratio (RD coordinates, north up); withheld buurten grey.
+fn svg_map(snapshot: &Snapshot, areas: &[ShownRow]) -> String {
+    let by_code: HashMap<&str, &ShownRow> = areas.iter().map(|a| (a.code.as_str(), a)).collect();
     let buurten = snapshot.level_areas(Level::Buurt);
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     for &i in buurten {
@@ -532,7 +585,7 @@ fn svg_map(snapshot: &Snapshot, r: &MonthlyReport) -> String {
     );
     for &i in buurten {
         let area = snapshot.area(i);
-        let a = r.by_area.get(&i).map(|&k| &r.areas[k]);
+        let a = by_code.get(area.code.as_str()).copied();
         let mut d = String::new();
         for p in &area.geometry_rd.0 {
             for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
@@ -549,40 +602,61 @@ fn svg_map(snapshot: &Snapshot, r: &MonthlyReport) -> String {
             }
         }
         let significant = a.is_some_and(|a| a.direction.is_some());
+        let withheld = a.is_some_and(|a| a.observed.is_none());
         let title = match a {
             Some(a) => format!(
-                "{} ({}): {} incidenten, verwacht {}{}",
-                area.name,
-                area.code,
-                a.observed,
-                fmt_nl(a.expected, 1),
+                "{} ({}): {} incidenten{}{}",
+                html_escape(&area.name),
+                html_escape(&area.code),
+                a.observed_text(),
+                a.expected
+                    .map(|e| format!(", verwacht {}", fmt_nl(e, 1)))
+                    .unwrap_or_default(),
                 if significant {
-                    format!(" - {}", verdict(a))
+                    format!(" - {}", verdict(a.direction))
                 } else {
                     String::new()
                 }
             ),
-            None => format!("{} ({})", area.name, area.code),
+            None => format!("{} ({})", html_escape(&area.name), html_escape(&area.code)),
+        };
+        let fill = if withheld {
+            WITHHELD_FILL.to_string()
+        } else {
+            ratio_colour(a.and_then(|a| a.ratio))
         };
         let _ = writeln!(
             svg,
-            "<path d=\"{d}\" fill=\"{}\" fill-rule=\"evenodd\" stroke=\"{}\" stroke-width=\"{}\" \
-             data-code=\"{}\"><title>{}</title></path>",
-            ratio_colour(a.and_then(|a| a.ratio)),
+            "<path d=\"{d}\" fill=\"{fill}\" fill-rule=\"evenodd\" stroke=\"{}\" stroke-width=\"{}\" \
+             data-code=\"{}\"><title>{title}</title></path>",
             if significant { "#000" } else { "#888" },
             if significant { 2.5 } else { 0.6 },
             html_escape(&area.code),
-            html_escape(&title)
         );
     }
     svg.push_str("</svg>");
     svg
 }
 
-/// Vertical bar chart of the monthly counts (the month under test highlighted).
-fn svg_series(r: &MonthlyReport) -> String {
-    let n = r.series.len().max(1);
-    let max = r.series.iter().copied().max().unwrap_or(0).max(1) as f64;
+/// Vertical bar chart of the monthly counts (the month under test highlighted); a withheld month gets a
+/// hatched-grey stub and its label instead of a number.
+fn svg_series(v: &Value) -> String {
+    let items: Vec<(String, Option<u64>, Option<String>)> = v["series"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    (
+                        s["start"].as_str().unwrap_or_default().to_string(),
+                        s["count"].as_u64(),
+                        s["count_label"].as_str().map(str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let n = items.len().max(1);
+    let max = items.iter().filter_map(|i| i.1).max().unwrap_or(0).max(1) as f64;
     let (bar, gap, h) = (36.0, 8.0, 160.0);
     let width = n as f64 * (bar + gap) + gap;
     let mut svg = format!(
@@ -591,40 +665,48 @@ fn svg_series(r: &MonthlyReport) -> String {
         h + 40.0,
         h + 40.0
     );
-    for (k, (m, &c)) in r.months.iter().zip(&r.series).enumerate() {
-        let bh = c as f64 / max * h;
+    for (k, (start, count, label)) in items.iter().enumerate() {
+        let bh = count.map(|c| c as f64 / max * h).unwrap_or(4.0);
         let x = gap + k as f64 * (bar + gap);
-        let last = k + 1 == r.series.len();
+        let last = k + 1 == items.len();
+        let text = count_text(*count, label.as_deref());
+        let (period, short) = match NaiveDate::parse_from_str(start, "%Y-%m-%d") {
+            Ok(m) => (period_label(m), m.format("%m-%y").to_string()),
+            Err(_) => (html_escape(start), String::new()),
+        };
+        let fill = match (count, last) {
+            (None, _) => WITHHELD_FILL,
+            (Some(_), true) => "#c0392b",
+            (Some(_), false) => "#7f8c8d",
+        };
         let _ = writeln!(
             svg,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar}\" height=\"{bh:.1}\" fill=\"{}\"><title>{}: {c}</title></rect>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{c}</text>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar}\" height=\"{bh:.1}\" fill=\"{fill}\"><title>{period}: {text}</title></rect>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{text}</text>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{short}</text>",
             h + 15.0 - bh,
-            if last { "#c0392b" } else { "#7f8c8d" },
-            period_label(*m),
             x + bar / 2.0,
             h + 12.0 - bh,
             x + bar / 2.0,
             h + 30.0,
-            m.format("%m-%y")
         );
     }
     svg.push_str("</svg>");
     svg
 }
 
-/// Horizontal bars: observed vs expected per category (at most 12, by observed count).
-fn svg_categories(r: &MonthlyReport) -> String {
-    let mut cats: Vec<&StrikingArea> = r.categories.iter().collect();
-    cats.sort_by(|a, b| b.observed.cmp(&a.observed).then(a.area_id.cmp(&b.area_id)));
+/// Horizontal bars: observed vs expected per category (at most 12, by observed count; withheld ones last,
+/// with their label and no bar).
+fn svg_categories(categories: &[ShownRow]) -> String {
+    let mut cats: Vec<&ShownRow> = categories.iter().collect();
+    cats.sort_by(|a, b| b.observed.cmp(&a.observed).then(a.code.cmp(&b.code)));
     cats.truncate(12);
     if cats.is_empty() {
         return "<p>Geen incidenten in deze periode.</p>".to_string();
     }
     let max = cats
         .iter()
-        .map(|a| (a.observed as f64).max(a.expected))
+        .map(|a| (a.observed.unwrap_or(0) as f64).max(a.expected.unwrap_or(0.0)))
         .fold(1.0, f64::max);
     let (label_w, bar_w, row_h) = (300.0, 320.0, 26.0);
     let height = cats.len() as f64 * row_h + 10.0;
@@ -638,11 +720,11 @@ fn svg_categories(r: &MonthlyReport) -> String {
         let y = 5.0 + k as f64 * row_h;
         let label = format!(
             "{} {}",
-            a.area_id,
-            crate::category::label(&a.area_id).unwrap_or("")
+            a.code,
+            crate::category::label(&a.code).unwrap_or("")
         );
-        let w_obs = a.observed as f64 / max * bar_w;
-        let w_exp = a.expected / max * bar_w;
+        let w_obs = a.observed.unwrap_or(0) as f64 / max * bar_w;
+        let w_exp = a.expected.unwrap_or(0.0) / max * bar_w;
         let _ = writeln!(
             svg,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>\
@@ -660,16 +742,19 @@ fn svg_categories(r: &MonthlyReport) -> String {
             y + 13.0,
             label_w + w_obs.max(w_exp) + 6.0,
             y + 11.0,
-            a.observed,
-            fmt_nl(a.expected, 1)
+            a.observed_text(),
+            a.expected
+                .map(|e| fmt_nl(e, 1))
+                .unwrap_or_else(|| "-".into())
         );
     }
     svg.push_str("</svg>");
     svg
 }
 
-fn table_rows(rows: &[(String, &StrikingArea)]) -> String {
+fn table_rows(rows: &[(String, &ShownRow)]) -> String {
     let mut out = String::new();
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     for (name, a) in rows {
         let _ = writeln!(
             out,
@@ -681,52 +766,56 @@ fn table_rows(rows: &[(String, &StrikingArea)]) -> String {
                 None => "",
             },
             name,
-            a.observed,
-            fmt_nl(a.expected, 1),
-            a.ratio.map(|r| fmt_nl(r, 2)).unwrap_or_else(|| "-".into()),
-            fmt_p(a.p_increase),
-            fmt_p(a.p_decrease),
-            verdict(a)
+            a.observed_text(),
+            opt(a.expected.map(|e| fmt_nl(e, 1))),
+            opt(a.ratio.map(|r| fmt_nl(r, 2))),
+            opt(a.p_increase.map(fmt_p)),
+            opt(a.p_decrease.map(fmt_p)),
+            verdict(a.direction)
         );
     }
     out
 }
 
-/// The self-contained Dutch HTML page.
-pub fn render_html(snapshot: &Snapshot, filter: &Filter, r: &MonthlyReport) -> String {
-    let count = r.series.last().copied().unwrap_or(0);
-    let history = &r.series[..r.series.len().saturating_sub(1)];
-    let mean =
-        (!history.is_empty()).then(|| history.iter().sum::<u64>() as f64 / history.len() as f64);
-    let sig_areas: Vec<&StrikingArea> = r.areas.iter().filter(|a| a.direction.is_some()).collect();
-    let shown_areas: Vec<(String, &StrikingArea)> = r
-        .areas
+/// The self-contained Dutch HTML page, rendered from the JSON answer `v` ([`report_json`], after
+/// [`protect_report`] for protected callers): every count, ratio and p-value in the page, the SVG map and the
+/// charts comes from `v`, so the page withholds exactly what the caller's JSON withholds (labels instead).
+/// `r` supplies only the dates and the configuration.
+pub fn render_html(snapshot: &Snapshot, filter: &Filter, r: &MonthlyReport, v: &Value) -> String {
+    let total = &v["total"];
+    let count = count_text(total["count"].as_u64(), total["count_label"].as_str());
+    let history_months = r.months.len().saturating_sub(1);
+    let mean = total["history_mean"].as_f64();
+    let areas = rows_of(v, "areas");
+    let categories = rows_of(v, "categories");
+    let sig_areas = areas.iter().filter(|a| a.direction.is_some()).count();
+    let sig_cats = categories.iter().filter(|a| a.direction.is_some()).count();
+    let shown_areas: Vec<(String, &ShownRow)> = areas
         .iter()
-        .take(sig_areas.len().max(15))
+        .take(sig_areas.max(15))
         .map(|a| {
             let name = snapshot
-                .area_index(&a.area_id)
+                .area_index(&a.code)
                 .map(|i| snapshot.area(i).name.clone())
                 .unwrap_or_default();
             (
                 format!(
                     "{} <small>{}</small>",
                     html_escape(&name),
-                    html_escape(&a.area_id)
+                    html_escape(&a.code)
                 ),
                 a,
             )
         })
         .collect();
-    let shown_cats: Vec<(String, &StrikingArea)> = r
-        .categories
+    let shown_cats: Vec<(String, &ShownRow)> = categories
         .iter()
         .map(|a| {
             (
                 format!(
                     "{} <small>{}</small>",
-                    html_escape(crate::category::label(&a.area_id).unwrap_or("")),
-                    html_escape(&a.area_id)
+                    html_escape(crate::category::label(&a.code).unwrap_or("")),
+                    html_escape(&a.code)
                 ),
                 a,
             )
@@ -736,28 +825,45 @@ pub fn render_html(snapshot: &Snapshot, filter: &Filter, r: &MonthlyReport) -> S
         "<p>In {} zijn <strong>{count}</strong> incidenten geregistreerd",
         dutch_month(r.month)
     );
-    match mean {
-        Some(m) => {
+    match (mean, history_months) {
+        (_, 0) => summary.push_str("; er is geen eerdere maand om mee te vergelijken."),
+        (Some(m), n) => {
             let _ = write!(
                 summary,
-                "; het gemiddelde over de {} voorgaande maand{} was {}.",
-                history.len(),
-                if history.len() == 1 { "" } else { "en" },
+                "; het gemiddelde over de {n} voorgaande maand{} was {}.",
+                if n == 1 { "" } else { "en" },
                 fmt_nl(m, 1)
             );
         }
-        None => summary.push_str("; er is geen eerdere maand om mee te vergelijken."),
+        (None, n) => {
+            let _ = write!(
+                summary,
+                "; het gemiddelde over de {n} voorgaande maand{} is te klein om te tonen.",
+                if n == 1 { "" } else { "en" },
+            );
+        }
     }
     let _ = write!(
         summary,
         " {} buurt{} en {} categorie{} wijken opvallend af (exacte Poisson-toets tegen de eigen geschiedenis, \
          FDR {}).</p>",
-        sig_areas.len(),
-        if sig_areas.len() == 1 { "" } else { "en" },
-        r.categories.iter().filter(|a| a.direction.is_some()).count(),
-        if r.categories.iter().filter(|a| a.direction.is_some()).count() == 1 { "" } else { "ën" },
+        sig_areas,
+        if sig_areas == 1 { "" } else { "en" },
+        sig_cats,
+        if sig_cats == 1 { "" } else { "ën" },
         fmt_nl(r.config.alpha, 2)
     );
+    if v["protected"].as_bool() == Some(true)
+        || areas
+            .iter()
+            .chain(&categories)
+            .any(|a| a.observed.is_none())
+    {
+        summary.push_str(
+            "\n<p><small>Kleine aantallen worden niet getoond (&quot;&lt; k&quot;); afgeleide waarden \
+             (verhouding, p) ontbreken dan ook. Grijze buurten op de kaart: te weinig om te tonen.</small></p>",
+        );
+    }
     let filter_text = {
         let q = filter.query_string();
         if q.is_empty() {
@@ -796,7 +902,7 @@ svg {{ max-width: 100%; height: auto; }}
 <p><small>Periode {from} t/m {to}; vergeleken met {hfrom} t/m {hto}; filter: {filter}.</small></p>
 {summary}
 <h2>Kaart: verhouding waargenomen / verwacht per buurt</h2>
-<p class="legend">Minder<span style="background:{c_low}"></span><span style="background:{c_mid}"></span><span style="background:{c_high}"></span>Meer &middot; dikke rand = opvallend</p>
+<p class="legend">Minder<span style="background:{c_low}"></span><span style="background:{c_mid}"></span><span style="background:{c_high}"></span>Meer &middot; dikke rand = opvallend{withheld_legend}</p>
 {map}
 <h2>Incidenten per maand</h2>
 {series}
@@ -822,11 +928,18 @@ Poisson-toetsen, opvallend na Benjamini-Hochberg-correctie op {alpha}. Gegeneree
         c_low = ratio_colour(Some(0.25)),
         c_mid = ratio_colour(Some(1.0)),
         c_high = ratio_colour(Some(4.0)),
-        map = svg_map(snapshot, r),
-        series = svg_series(r),
+        withheld_legend = if areas.iter().any(|a| a.observed.is_none()) {
+            format!(
+                " &middot; <span style=\"background:{WITHHELD_FILL}\"></span>te weinig om te tonen"
+            )
+        } else {
+            String::new()
+        },
+        map = svg_map(snapshot, &areas),
+        series = svg_series(v),
         head = head,
         area_rows = table_rows(&shown_areas),
-        cat_chart = svg_categories(r),
+        cat_chart = svg_categories(&categories),
         cat_rows = table_rows(&shown_cats),
         min_exp = fmt_nl(r.config.min_expected, 1),
         alpha = fmt_nl(r.config.alpha, 2),

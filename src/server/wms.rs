@@ -14,6 +14,10 @@
 //! ([`RasterLayer::limited`]) and a GetMap finer than the tiles of [`crate::access::VIEWER_MAX_SURFACE_ZOOM`]
 //! ([`equivalent_zoom`], from the horizontal resolution) is refused with a JSON 403 (an authorisation answer,
 //! not a WMS exception).
+//!
+//! The `buurten` layer follows the caller, like the XYZ tiles: exact classes for analysts and admins, the
+//! protected choropleth (withheld buurten in the neutral grey class) for viewers and anonymous callers
+//! ([`wms_layer`]).
 
 use super::error::ApiError;
 use super::filter::Filter;
@@ -340,6 +344,8 @@ pub fn equivalent_zoom(req: &MapRequest) -> f64 {
     (WORLD_M / (256.0 * m_per_px)).log2()
 }
 
+/// GetMap for `caller`: exact classes for analysts and admins, the protected choropleth (withheld buurten
+/// grey) for viewers and anonymous callers, as the XYZ tiles.
 async fn get_map(
     state: Arc<AppState>,
     caller: Caller,
@@ -347,6 +353,7 @@ async fn get_map(
     version: WmsVersion,
 ) -> Result<Response, WmsError> {
     let snapshot = caller.snapshot.clone();
+    let protected = caller.principal.sees_protected_counts();
     let gm = parse_get_map(&params, version)?;
     // Viewer limit: no finer than the tiles of the deepest permitted zoom (small rounding tolerance).
     let z = equivalent_zoom(&gm.request);
@@ -360,7 +367,7 @@ async fn get_map(
     let layers = gm
         .layers
         .iter()
-        .map(|l| RasterLayer::parse(l, &params))
+        .map(|l| wms_layer(l, &params, protected))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| api_to_wms(version, e))?;
     let principal = caller.principal.clone();
@@ -382,6 +389,17 @@ async fn get_map(
     .map_err(|e| api_to_wms(version, ApiError::internal(e)))?
     .map_err(|e| api_to_wms(version, e))?;
     Ok(png_response(&png, None))
+}
+
+/// The raster layer `name` for a caller who sees protected counts (`protected`) or exact ones. The exact variant
+/// has its own layer key ([`RasterLayer::key`]), so protected and exact images never share a cache entry.
+pub fn wms_layer(
+    name: &str,
+    params: &HashMap<String, String>,
+    protected: bool,
+) -> Result<RasterLayer, ApiError> {
+    let layer = RasterLayer::parse(name, params)?;
+    Ok(if protected { layer } else { layer.exact() })
 }
 
 fn layer_title(name: &str) -> (&'static str, &'static str) {
@@ -612,5 +630,21 @@ mod tests {
             let fine = MapRequest { width: 512, ..merc };
             assert!((equivalent_zoom(&fine) - f64::from(z) - 1.0).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn buurten_layer_follows_the_caller_and_keys_differ() {
+        let params = HashMap::new();
+        let protected = wms_layer("buurten", &params, true).unwrap();
+        let exact = wms_layer("buurten", &params, false).unwrap();
+        assert!(matches!(protected, RasterLayer::Buurten(_)));
+        assert!(matches!(exact, RasterLayer::BuurtenExact(_)));
+        assert_ne!(protected.key(), exact.key());
+        // Layers without counts are the same for everyone.
+        assert_eq!(
+            wms_layer("kde", &params, true).unwrap(),
+            wms_layer("kde", &params, false).unwrap()
+        );
+        assert!(wms_layer("nope", &params, false).is_err());
     }
 }

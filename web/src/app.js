@@ -7,10 +7,24 @@ import { trendChart, hourOfWeekChart, barChart, esc, fmtNum, SERIES_COLOURS } fr
 import { PolygonDrawer } from './draw.js';
 import {
   buildStyle, tileUrl, FILTERED_SOURCES, TOGGLES, choroplethExpression, quantileBreaks,
-  classColours, NO_DATA, GI_BINS, EMERGING,
+  classColours, NO_DATA, SUPPRESSED, GI_BINS, EMERGING,
 } from './layers.js';
 
 const $ = (id) => document.getElementById(id);
+
+/**
+ * A count as the user sees it: the number, or, when the server withheld it (small-count protection: `null`
+ * with a label such as "< 5", ">= 5" or "afgeschermd"), that label; '–' when there is neither.
+ */
+function countText(value, label, digits = 0) {
+  if ((value === null || value === undefined) && label) return label;
+  return fmtNum(value, digits);
+}
+/** The k of the "< k" labels the caller gets, or null when counts are exact (analysts, admins). */
+function protectedK() {
+  if (state.suppressedK) return state.suppressedK;
+  return state.meta && state.meta.protected && state.meta.min_count ? state.meta.min_count : null;
+}
 
 const state = {
   meta: null,
@@ -209,6 +223,8 @@ function renderLegend() {
     html += `<h4>${state.mode === 'count' ? 'Aantal incidenten per buurt' : 'Incidenten per 1.000 inwoners'}</h4><ul class="legend" id="legend-choropleth">`;
     const colours = classColours(breaks.length);
     for (let i = 0; i <= breaks.length; i++) html += `<li><i style="background:${colours[i]}"></i>${legendRange(breaks, i, integer)}</li>`;
+    const k = protectedK();
+    if (k) html += `<li id="legend-suppressed"><i class="suppressed" style="background-color:${SUPPRESSED}"></i>te weinig om te tonen (&lt; ${esc(k)})</li>`;
     if (state.mode === 'rate') html += `<li><i style="background:${NO_DATA}"></i>onbekend (geen inwoners)</li>`;
     html += '</ul>';
   }
@@ -235,6 +251,9 @@ function updateBreaks() {
   for (const f of feats) byCode.set(f.properties.code, f.properties);
   const vals = (prop) => [...byCode.values()].map((p) => (p[prop] === undefined || p[prop] === null ? NaN : Number(p[prop])));
   state.breaks = { count: quantileBreaks(vals('count')), rate: quantileBreaks(vals('rate')) };
+  // The k of this filter's protection, from a "< k" label in the tiles (k can differ per category group).
+  const lt = [...byCode.values()].map((p) => /^<\s*(\d+)$/.exec(String(p.count_label || ''))).find(Boolean);
+  state.suppressedK = lt ? Number(lt[1]) : null;
   state.breaksDirty = false;
   state.breaksVersion = state.filterVersion;
   map.setPaintProperty('buurten-fill', 'fill-color', choroplethExpression(state.mode, state.breaks[state.mode]));
@@ -293,7 +312,8 @@ function initMap(meta) {
     setHover(f.properties.code);
     map.getCanvas().style.cursor = 'pointer';
     const p = f.properties;
-    popup.setLngLat(e.lngLat).setHTML(`<strong>${esc(p.name)}</strong><br>${fmtNum(p.count)} incidenten${p.rate !== undefined ? `, ${fmtNum(p.rate, 1)} per 1.000 inw.` : ''}`).addTo(map);
+    const n = p.suppressed ? `${esc(p.count_label || 'afgeschermd')} incidenten (te weinig om te tonen)` : `${fmtNum(p.count)} incidenten`;
+    popup.setLngLat(e.lngLat).setHTML(`<strong>${esc(p.name)}</strong><br>${n}${p.rate !== undefined ? `, ${fmtNum(p.rate, 1)} per 1.000 inw.` : ''}`).addTo(map);
   });
   map.on('mousemove', 'incidents-points', (e) => {
     const f = e.features && e.features[0];
@@ -396,10 +416,14 @@ async function showArea(area) {
   const s = stats.value;
   const levelName = { buurt: 'Buurt', wijk: 'Wijk', gemeente: 'Gemeente', custom: 'Eigen gebied' }[s.level] || s.level;
   const prev = s.previous || {};
-  const changePct = prev.count > 0 ? (s.count / prev.count - 1) * 100 : null;
+  const known = (v) => v !== null && v !== undefined;
+  const changePct = known(s.count) && known(prev.count) && prev.count > 0 ? (s.count / prev.count - 1) * 100 : null;
   const ch = s.change;
   let changeText = 'geen vorige periode om mee te vergelijken';
-  if (changePct !== null) {
+  if (s.previous && (s.suppressed || prev.suppressed)) {
+    // Withheld counts (small-count protection): no percentage, the labels instead.
+    changeText = `niet te berekenen, te weinig incidenten om te tonen: ${esc(countText(s.count, s.count_label))} t.o.v. ${esc(countText(prev.count, prev.count_label))} (${fmtDate(prev.from)} – ${fmtDate(prev.to)})`;
+  } else if (changePct !== null) {
     changeText = `${changePct >= 0 ? '+' : ''}${fmtNum(changePct, 0)} % t.o.v. ${fmtNum(prev.count)} (${fmtDate(prev.from)} – ${fmtDate(prev.to)})`;
   } else if (prev.count === 0) {
     changeText = `vorige periode (${fmtDate(prev.from)} – ${fmtDate(prev.to)}): 0 incidenten`;
@@ -410,20 +434,24 @@ async function showArea(area) {
     const ci = ch.ci_low !== null && ch.ci_low !== undefined && ch.ci_high !== null && ch.ci_high !== undefined ? ` (95 %-BI ${fmtNum(ch.ci_low, 2)} – ${fmtNum(ch.ci_high, 2)})` : '';
     sig = `<p class="hint">Verhouding per dag ${fmtNum(ch.rate_ratio, 2)}${ci}${ch.p !== null && ch.p !== undefined ? `, p = ${fmtNum(ch.p, 3)}` : ''}: ${significant ? '<strong>significante verandering</strong>' : 'geen significante verandering'}.</p>`;
   }
-  const cats = (s.categories || []).slice().sort((a, b) => b.count - a.count).slice(0, 8);
+  const cats = (s.categories || []).slice().sort((a, b) => (b.count ?? -1) - (a.count ?? -1)).slice(0, 8);
+  const hiddenCats = cats.filter((c) => c.suppressed);
   let html = `<h2>${esc(s.name || area.name)}</h2>
     <p class="hint">${esc(levelName)} <code>${esc(s.code)}</code> · ${fmtDate(f.from)} – ${fmtDate(f.to)}</p>
     <dl class="figures">
-      <div><dt>Incidenten</dt><dd id="panel-count" data-value="${esc(s.count)}">${fmtNum(s.count)}</dd></div>
+      <div><dt>Incidenten</dt><dd id="panel-count" data-value="${esc(s.count)}" data-label="${esc(s.count_label)}" data-suppressed="${s.suppressed ? '1' : '0'}">${esc(countText(s.count, s.count_label))}</dd></div>
       <div><dt>Inwoners</dt><dd id="panel-inhabitants">${fmtNum(s.inhabitants)}</dd></div>
       <div><dt>Per 1.000 inwoners</dt><dd id="panel-rate">${s.rate === null || s.rate === undefined ? '–' : fmtNum(s.rate, 1)}</dd></div>
     </dl>
     <p id="panel-change" class="change">Verandering: ${changeText}</p>${sig}`;
-  html += `<h3>Categorieën</h3>${barChart(cats.map((c) => ({ label: c.label || c.code, value: c.count })), { width: 330 })}`;
+  html += `<h3>Categorieën</h3>${barChart(cats.filter((c) => !c.suppressed).map((c) => ({ label: c.label || c.code, value: c.count })), { width: 330 })}`;
+  if (hiddenCats.length) html += `<p class="hint" id="panel-hidden-categories">Te weinig om te tonen: ${hiddenCats.map((c) => `${esc(c.label || c.code)} (${esc(c.count_label || 'afgeschermd')})`).join(', ')}.</p>`;
   html += '<h3>Verloop</h3>';
   html += ts.status === 'fulfilled' && ts.value ? trendChart([{ name: s.name, points: ts.value.series || [] }], { width: 330, title: ts.value.step === 'week' ? 'Incidenten per week' : 'Incidenten per maand' }) : `<p class="hint">Verloop niet beschikbaar${ts.status === 'rejected' ? `: ${esc(errorMessage(ts.reason))}` : ''}.</p>`;
   html += '<h3>Uur van de week</h3>';
-  html += how.status === 'fulfilled' && how.value ? hourOfWeekChart(how.value.slots, { title: 'Gewogen incidenten per uur (aoristisch)' }) : `<p class="hint">Tijdprofiel niet beschikbaar${how.status === 'rejected' ? `: ${esc(errorMessage(how.reason))}` : ''}.</p>`;
+  // An area whose count is withheld (small-count protection) gets no time profile: the server withholds it whole.
+  if (how.status === 'fulfilled' && how.value && how.value.suppressed) html += `<p class="hint" id="panel-how-suppressed">Te weinig incidenten om een tijdprofiel te tonen${s.count_label ? ` (${esc(s.count_label)})` : ''}.</p>`;
+  else html += how.status === 'fulfilled' && how.value ? hourOfWeekChart(how.value.slots, { title: 'Gewogen incidenten per uur (aoristisch)' }) : `<p class="hint">Tijdprofiel niet beschikbaar${how.status === 'rejected' ? `: ${esc(errorMessage(how.reason))}` : ''}.</p>`;
   html += `<div class="buttons">
       <button type="button" id="panel-zoom">Inzoomen</button>
       <button type="button" id="panel-compare">Toevoegen aan vergelijking</button>
@@ -651,14 +679,15 @@ async function runCompare() {
   html += `<table id="compare-table" class="data"><thead><tr><th>Gebied</th><th>Incidenten</th><th>Vergelijkingsperiode</th><th>Per 1.000 inw.</th><th>Verhouding</th><th>95 %-BI</th><th>p</th></tr></thead><tbody>`;
   for (const r of rows) {
     const sig = r.p !== null && r.p !== undefined && r.p < 0.05;
-    html += `<tr data-code="${esc(r.code)}"><td>${esc(r.name || r.code)}</td><td class="num" data-col="count">${fmtNum(r.count)}</td><td class="num" data-col="vs_count">${fmtNum(r.vs_count)}</td><td class="num">${r.rate === null || r.rate === undefined ? '–' : fmtNum(r.rate, 1)}</td><td class="num">${fmtNum(r.rate_ratio, 2)}</td><td class="num">${r.ci_low === null || r.ci_low === undefined ? '–' : `${fmtNum(r.ci_low, 2)} – ${fmtNum(r.ci_high, 2)}`}</td><td class="num${sig ? ' sig' : ''}">${fmtNum(r.p, 3)}</td></tr>`;
+    html += `<tr data-code="${esc(r.code)}"><td>${esc(r.name || r.code)}</td><td class="num" data-col="count">${esc(countText(r.count, r.count_label))}</td><td class="num" data-col="vs_count">${esc(countText(r.vs_count, r.vs_count_label))}</td><td class="num">${r.rate === null || r.rate === undefined ? '–' : fmtNum(r.rate, 1)}</td><td class="num">${fmtNum(r.rate_ratio, 2)}</td><td class="num">${r.ci_low === null || r.ci_low === undefined ? '–' : `${fmtNum(r.ci_low, 2)} – ${fmtNum(r.ci_high, 2)}`}</td><td class="num${sig ? ' sig' : ''}">${fmtNum(r.p, 3)}</td></tr>`;
   }
   html += '</tbody></table>';
   html += '<div class="charts">';
+  // Withheld counts (small-count protection) get no bar: their label is in the table.
   html += barChart(rows.flatMap((r, i) => [
     { label: `${r.name || r.code}`, value: r.count, colour: SERIES_COLOURS[i % SERIES_COLOURS.length] },
     { label: `${r.name || r.code} (vgl.)`, value: r.vs_count, colour: '#bbbbbb' },
-  ]), { width: 420, title: 'Incidenten: periode en vergelijkingsperiode' });
+  ]).filter((b) => b.value !== null && b.value !== undefined), { width: 420, title: 'Incidenten: periode en vergelijkingsperiode' });
   html += trendChart(rows.map((r) => ({ name: r.name || r.code, points: r.series || [] })), { width: 480, height: 180, title: 'Verloop per gebied' });
   html += '</div>';
   if (res.wdq) html += wdqHtml(res.wdq);
@@ -674,8 +703,9 @@ async function compareFromStats(body, f) {
       api.get(`/api/areas/${encodeURIComponent(code)}/stats`, { ...params, from: body.from, to: body.to }),
       api.get(`/api/areas/${encodeURIComponent(code)}/stats`, { ...params, from: body.vs_from, to: body.vs_to }),
     ]);
-    const ratio = vs.count > 0 ? (now.count / days(body.from, body.to)) / (vs.count / days(body.vs_from, body.vs_to)) : null;
-    return { code, name: now.name, count: now.count, vs_count: vs.count, rate: now.rate, rate_ratio: ratio, ci_low: null, ci_high: null, p: null, series: [] };
+    const hidden = now.count === null || now.count === undefined || vs.count === null || vs.count === undefined;
+    const ratio = !hidden && vs.count > 0 ? (now.count / days(body.from, body.to)) / (vs.count / days(body.vs_from, body.vs_to)) : null;
+    return { code, name: now.name, count: now.count, count_label: now.count_label, vs_count: vs.count, vs_count_label: vs.count_label, rate: now.rate, rate_ratio: ratio, ci_low: null, ci_high: null, p: null, series: [] };
   }));
   return { areas, wdq: null };
 }

@@ -22,7 +22,7 @@ export function trendChart(lines, { width = 320, height = 140, title = 'Verloop'
   for (const l of lines) for (const p of l.points) if (!periods.includes(p.period)) periods.push(p.period);
   periods.sort();
   if (periods.length === 0) return `<p class="leeg">Geen gegevens voor ${esc(title.toLowerCase())}.</p>`;
-  const max = Math.max(1, ...lines.flatMap((l) => l.points.map((p) => p.count)));
+  const max = Math.max(1, ...lines.flatMap((l) => l.points.map((p) => p.count ?? 0)));
   const w = width - pad.l - pad.r;
   const h = height - pad.t - pad.b;
   const x = (i) => pad.l + (periods.length === 1 ? w / 2 : (i * w) / (periods.length - 1));
@@ -42,11 +42,26 @@ export function trendChart(lines, { width = 320, height = 140, title = 'Verloop'
   });
   lines.forEach((l, li) => {
     const colour = SERIES_COLOURS[li % SERIES_COLOURS.length];
-    const byPeriod = new Map(l.points.map((p) => [p.period, p.count]));
-    const pts = periods.map((p, i) => [x(i), y(byPeriod.get(p) ?? 0), p, byPeriod.get(p) ?? 0]);
-    svg += `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map((q) => `${q[0].toFixed(1)},${q[1].toFixed(1)}`).join(' ')}"/>`;
+    const byPeriod = new Map(l.points.map((p) => [p.period, p]));
+    // A withheld step (small-count protection: count null with a label) breaks the line and gets a hollow
+    // marker on the axis whose tooltip is the label; a missing step counts 0.
+    const pts = periods.map((p, i) => {
+      const pt = byPeriod.get(p);
+      const hidden = pt !== undefined && (pt.count === null || pt.count === undefined);
+      const v = hidden ? 0 : (pt ? pt.count : 0);
+      return { x: x(i), y: y(v), period: p, v, hidden, label: hidden ? (pt.count_label || 'afgeschermd') : null };
+    });
+    let run = [];
+    const flush = () => {
+      if (run.length) svg += `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${run.map((q) => `${q.x.toFixed(1)},${q.y.toFixed(1)}`).join(' ')}"/>`;
+      run = [];
+    };
+    for (const q of pts) (q.hidden ? flush() : run.push(q));
+    flush();
     for (const q of pts) {
-      svg += `<circle cx="${q[0].toFixed(1)}" cy="${q[1].toFixed(1)}" r="2.5" fill="${colour}"><title>${esc(l.name)} ${esc(q[2])}: ${fmtNum(q[3])}</title></circle>`;
+      svg += q.hidden
+        ? `<circle class="suppressed" cx="${q.x.toFixed(1)}" cy="${q.y.toFixed(1)}" r="2.5" fill="#fff" stroke="#9e9e9e"><title>${esc(l.name)} ${esc(q.period)}: ${esc(q.label)}</title></circle>`
+        : `<circle cx="${q.x.toFixed(1)}" cy="${q.y.toFixed(1)}" r="2.5" fill="${colour}"><title>${esc(l.name)} ${esc(q.period)}: ${fmtNum(q.v)}</title></circle>`;
     }
   });
   svg += '</svg>';

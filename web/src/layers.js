@@ -17,6 +17,8 @@ export function tileUrl(layer, filter, format = 'mvt') {
 
 export const CHORO_COLOURS = ['#fff5eb', '#fdd0a2', '#fd8d3c', '#d94801', '#7f2704'];
 export const NO_DATA = '#d9d9d9';
+/** Neutral class of areas whose count is withheld (small-count protection: `suppressed` in the tiles). */
+export const SUPPRESSED = '#9e9e9e';
 
 export const GI_BINS = [
   { bin: 3, label: 'Hotspot, 99 % betrouwbaar', colour: '#b2182b' },
@@ -63,14 +65,16 @@ function emergingExpression() {
 
 /**
  * Choropleth fill expression for property `prop` ('count' or 'rate') with ascending class breaks
- * (upper bounds of the first classes); areas without the property are grey.
+ * (upper bounds of the first classes); areas whose count is withheld (`suppressed`) get the neutral class
+ * SUPPRESSED, other areas without the property NO_DATA.
  */
 export function choroplethExpression(prop, breaks) {
   const colours = classColours(breaks.length);
-  if (!breaks.length) return ['case', ['has', prop], colours[0], NO_DATA];
+  // Withheld counts (small-count protection) get their own neutral class, before "no data".
+  if (!breaks.length) return ['case', ['has', 'suppressed'], SUPPRESSED, ['has', prop], colours[0], NO_DATA];
   const step = ['step', ['to-number', ['get', prop]], colours[0]];
   breaks.forEach((b, i) => step.push(b, colours[i + 1]));
-  return ['case', ['has', prop], step, NO_DATA];
+  return ['case', ['has', 'suppressed'], SUPPRESSED, ['has', prop], step, NO_DATA];
 }
 
 /** Colours of the classes for `nBreaks` breaks: spread over the whole ramp, lightest first. */
