@@ -10,160 +10,53 @@ use brandpunt::coords::Transformer;
 use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
 use chrono::{Datelike, Months, NaiveDate, Weekday};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use brandpunt::access::Role;
+use common::server::{self as srv, demo, finish, Resp};
+
+/// A server on its own copy of the demo database (optionally with an inbox), with an admin token.
 struct Server {
+    _server: srv::Server,
     _dir: tempfile::TempDir,
     db: PathBuf,
     base: String,
     inbox: Option<PathBuf>,
     /// Token of an admin of the demo tenant (uploads deliveries).
     admin: String,
-    child: Mutex<Child>,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.child.lock() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
-}
-
-/// The small demo, generated once: (database, demo files directory).
-fn demo() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
-    static D: OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("demo.db");
-        let files = dir.path().join("demo");
-        let out = bin()
-            .args(["--db", db.to_str().unwrap(), "demo", "--small", "--dir"])
-            .arg(&files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (dir, db, files)
-    })
-}
-
-/// A server on its own copy of the demo database (optionally with an inbox).
-#[allow(clippy::zombie_processes)]
 fn start(with_inbox: bool) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("brandpunt.db");
-    std::fs::copy(&demo().1, &db).unwrap();
-    let admin = {
-        use brandpunt::store::{PrivacyStore, TokenOwner};
-        let mut store = SqliteStore::open(&db).unwrap();
-        store
-            .add_user(
-                "default",
-                "beheerder-api",
-                brandpunt::access::Role::Admin,
-                &["*".into()],
-            )
-            .unwrap();
-        store
-            .create_token(&TokenOwner::User("beheerder-api".into()), None)
-            .unwrap()
-            .token
-    };
+    let (dir, db) = srv::demo_copy();
+    let admin = srv::user_token(&db, "default", "beheerder-api", Role::Admin, &["*"]);
     let inbox = with_inbox.then(|| dir.path().join("inbox"));
-    let mut cmd = bin();
-    cmd.args([
-        "--db",
-        db.to_str().unwrap(),
-        "serve",
-        "--public-tenant",
-        "default",
-        "--addr",
-        "127.0.0.1:0",
-    ])
-    .args(["--poll-seconds", "0.2"]);
-    if let Some(i) = &inbox {
-        cmd.arg("--inbox").arg(i);
+    let mut args = vec!["--public-tenant", "default"];
+    let inbox_arg = inbox.as_ref().map(|i| i.to_string_lossy().to_string());
+    if let Some(i) = &inbox_arg {
+        args.extend(["--inbox", i.as_str()]);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if ureq::get(&format!("{base}/readyz")).call().is_ok() {
-            return Server {
-                _dir: dir,
-                db,
-                base,
-                inbox,
-                admin,
-                child: Mutex::new(child),
-            };
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let server = srv::start(&db, &args);
+    let base = server.base.clone();
+    Server {
+        _server: server,
+        _dir: dir,
+        db,
+        base,
+        inbox,
+        admin,
     }
-    panic!("server not ready");
 }
 
 /// The read-only server shared by the patrol and report tests.
 fn shared() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| start(false))
-}
-
-struct Resp {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).to_string()
-    }
-}
-
-fn finish(result: Result<ureq::Response, ureq::Error>, what: &str) -> Resp {
-    let r = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{what}: {e}"),
-    };
-    let status = r.status();
-    let content_type = r.header("content-type").unwrap_or_default().to_string();
-    let mut body = Vec::new();
-    r.into_reader().read_to_end(&mut body).unwrap();
-    Resp {
-        status,
-        content_type,
-        body,
-    }
 }
 
 fn get(s: &Server, path: &str) -> Resp {
@@ -378,9 +271,9 @@ fn patrol_html_is_a_printable_dutch_list() {
     );
     assert_eq!(r.status, 200);
     assert!(
-        r.content_type.starts_with("text/html"),
+        r.content_type().starts_with("text/html"),
         "{}",
-        r.content_type
+        r.content_type()
     );
     let html = r.text();
     assert!(html.contains("Surveillanceplanning"));
@@ -540,7 +433,7 @@ fn monthly_report_html_shows_the_striking_areas() {
     let (areas, _, _) = expected_report(&s.db, month, &[]);
     let r = admin_get(s, "/api/report/monthly?month=2024-09&format=html");
     assert_eq!(r.status, 200);
-    assert!(r.content_type.starts_with("text/html"));
+    assert!(r.content_type().starts_with("text/html"));
     let html = r.text();
     assert!(html.contains("Maandanalyse") && html.contains("september 2024"));
     assert!(html.contains("<svg") && html.contains("@media print"));

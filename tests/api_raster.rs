@@ -19,123 +19,36 @@ use common::mvt;
 use geo::{Contains, InteriorPoint};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-struct Server {
-    _dir: tempfile::TempDir,
+use common::server::{self as srv, Resp};
+
+/// The shared server on the small demo; the demo tenant is public (anonymous callers are viewers).
+struct Shared {
+    _server: srv::Server,
     db: PathBuf,
     base: String,
-    child: std::sync::Mutex<Child>,
+    _dir: tempfile::TempDir,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.child.lock() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
-}
-
-#[allow(clippy::zombie_processes)]
-fn server() -> &'static Server {
-    static S: OnceLock<Server> = OnceLock::new();
+fn server() -> &'static Shared {
+    static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("brandpunt.db");
-        let files = dir.path().join("demo");
-        let out = bin()
-            .args(["--db", db.to_str().unwrap(), "demo", "--small", "--dir"])
-            .arg(&files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut child = bin()
-            .args([
-                "--db",
-                db.to_str().unwrap(),
-                "serve",
-                "--public-tenant",
-                "default",
-                "--addr",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(&format!("{base}/readyz")).call().is_err() {
-            assert!(Instant::now() < deadline, "server not ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Server {
-            _dir: dir,
+        let (dir, db) = srv::demo_copy();
+        let server = srv::start(&db, &["--public-tenant", "default"]);
+        let base = server.base.clone();
+        Shared {
+            _server: server,
             db,
             base,
-            child: std::sync::Mutex::new(child),
+            _dir: dir,
         }
     })
 }
 
-struct Resp {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).unwrap()
-    }
-}
-
 fn get_url(url: &str) -> Resp {
-    let r = match ureq::get(url).call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("GET {url}: {e}"),
-    };
-    let status = r.status();
-    let headers = r
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| {
-            r.header(&n)
-                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
-        })
-        .collect();
-    let mut body = Vec::new();
-    r.into_reader().read_to_end(&mut body).unwrap();
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    srv::request("GET", url, &[], None)
 }
 
 fn get(path: &str) -> Resp {
