@@ -68,16 +68,12 @@ enum Who {
 
 fn get(who: Who, path: &str) -> Resp {
     let s = server();
-    let auth = match who {
+    let token = match who {
         Who::Anonymous => None,
-        Who::Viewer => Some(format!("Bearer {}", s.viewer)),
-        Who::Analyst => Some(format!("Bearer {}", s.analyst)),
+        Who::Viewer => Some(s.viewer.as_str()),
+        Who::Analyst => Some(s.analyst.as_str()),
     };
-    let headers: Vec<(&str, &str)> = auth
-        .as_deref()
-        .map(|a| vec![("Authorization", a)])
-        .unwrap_or_default();
-    srv::request("GET", &format!("{}{path}", s.base), &headers, None)
+    srv::get_as(&s.base, token, path)
 }
 
 /// The second half of the demo period: many buurten have only a few burglaries in it.

@@ -242,3 +242,13 @@ pub fn interrupt(server: &Server) {
     }
     panic!("server did not stop after SIGINT");
 }
+
+/// `GET base+path`, with `Authorization: Bearer TOKEN` when a token is given (anonymous otherwise).
+pub fn get_as(base: &str, token: Option<&str>, path: &str) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("Authorization", a)])
+        .unwrap_or_default();
+    request("GET", &format!("{base}{path}"), &headers, None)
+}
