@@ -17,6 +17,7 @@
 //! Logins are logged (user name, client address, outcome) through `tracing`, never the password. The audit log
 //! is not involved: it records access to address-level data.
 
+use super::security::ClientInfo;
 use super::{auth, ApiError, AppState};
 use crate::access::{Action, Principal, PrincipalKind};
 use crate::store::{PrivacyStore, SqliteStore};
@@ -357,62 +358,6 @@ struct LoginBody {
 const MAX_USER_BYTES: usize = 200;
 const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// True when `ip` matches `entry`: an address (`10.0.0.1`) or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
-fn ip_matches(ip: IpAddr, entry: &str) -> bool {
-    let (addr, bits) = match entry.trim().split_once('/') {
-        Some((a, b)) => (a, b.parse::<u32>().ok()),
-        None => (entry.trim(), None),
-    };
-    let Ok(net) = addr.parse::<IpAddr>() else {
-        return false;
-    };
-    let prefix = |a: u128, b: u128, len: u32, width: u32| -> bool {
-        let len = len.min(width);
-        if len == 0 {
-            return true;
-        }
-        let shift = width - len;
-        (a >> shift) == (b >> shift)
-    };
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => prefix(
-            u128::from(u32::from(a)),
-            u128::from(u32::from(n)),
-            bits.unwrap_or(32),
-            32,
-        ),
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            prefix(u128::from(a), u128::from(n), bits.unwrap_or(128), 128)
-        }
-        _ => false,
-    }
-}
-
-/// The client address a login is counted against: the peer, or, when the peer is a trusted proxy
-/// (`[proxy] trusted`), the right-most address in `X-Forwarded-For` that is not itself a trusted proxy. Behind a
-/// proxy every client would otherwise share the proxy's address (and lock each other out).
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[String]) -> Option<IpAddr> {
-    let peer = peer?;
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| ip_matches(ip, t));
-    if !is_trusted(peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !is_trusted(*ip))
-            .unwrap_or(peer),
-    )
-}
-
 fn too_many() -> Response {
     (
         StatusCode::TOO_MANY_REQUESTS,
@@ -440,7 +385,11 @@ async fn login(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let client = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
+    // The client address as the security layer resolved it (trusted proxies' `X-Forwarded-For`).
+    let client = match parts.extensions.get::<ClientInfo>() {
+        Some(info) => info.addr,
+        None => ClientInfo::resolve(peer, &parts.headers, &state.trusted_proxies, false).addr,
+    };
     let body: Bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .map_err(|_| ApiError::bad("ongeldige aanvraag: body te groot of onleesbaar"))?;
@@ -647,28 +596,36 @@ mod tests {
 
     #[test]
     fn the_client_address_is_taken_from_trusted_proxies_only() {
+        use crate::server::security::TrustedProxies;
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let mut h = HeaderMap::new();
         h.insert(
             "x-forwarded-for",
             HeaderValue::from_static("6.6.6.6, 203.0.113.9, 10.1.2.3"),
         );
-        let trusted = vec!["127.0.0.1".to_string(), "10.0.0.0/8".to_string()];
+        let trusted =
+            TrustedProxies::parse(&["127.0.0.1".to_string(), "10.0.0.0/8".to_string()]).unwrap();
+        let client_ip = |peer: Option<IpAddr>, h: &HeaderMap| {
+            ClientInfo::resolve(peer, h, &trusted, false).addr
+        };
         // An untrusted peer: its own address, whatever it claims.
         assert_eq!(
-            client_ip(Some(ip("198.51.100.4")), &h, &trusted),
+            client_ip(Some(ip("198.51.100.4")), &h),
             Some(ip("198.51.100.4"))
         );
         // A trusted proxy: the right-most address that is not a trusted proxy (6.6.6.6 may be forged).
         assert_eq!(
-            client_ip(Some(ip("127.0.0.1")), &h, &trusted),
+            client_ip(Some(ip("127.0.0.1")), &h),
             Some(ip("203.0.113.9"))
         );
         assert_eq!(
-            client_ip(Some(ip("10.9.9.9")), &HeaderMap::new(), &trusted),
+            client_ip(Some(ip("10.9.9.9")), &HeaderMap::new()),
             Some(ip("10.9.9.9"))
         );
-        assert_eq!(client_ip(None, &h, &trusted), None);
+        assert_eq!(client_ip(None, &h), None);
+        let ip_matches = |a: IpAddr, entry: &str| {
+            TrustedProxies::parse(&[entry.to_string()]).is_ok_and(|t| t.contains(a))
+        };
         assert!(ip_matches(ip("10.255.0.1"), "10.0.0.0/8"));
         assert!(!ip_matches(ip("11.0.0.1"), "10.0.0.0/8"));
         assert!(ip_matches(ip("fd00::1"), "fd00::/8"));
