@@ -769,3 +769,51 @@ fn slow_clients_are_cut_off_after_the_header_timeout() {
     let ok = get(&format!("{}/api/meta", s.base), &[]);
     assert_eq!(ok.status, 200);
 }
+
+/// The value of an unlabelled metric in the Prometheus text of `/metrics`.
+fn metric(base: &str, name: &str) -> f64 {
+    let text = srv::request("GET", &format!("{base}/metrics"), &[], None).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+}
+
+#[test]
+fn concurrent_requests_with_a_new_token_cost_one_verification_each_worker_at_most() {
+    let (_dir, db) = srv::demo_copy();
+    let token = srv::user_token(&db, "default", "gelijktijdig", Role::Analyst, &["*"]);
+    let server = srv::start(&db, &[]);
+    let before = metric(&server.base, "brandpunt_token_checks_total");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(24));
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..24)
+            .map(|_| {
+                let barrier = barrier.clone();
+                let (base, token) = (&server.base, &token);
+                s.spawn(move || {
+                    barrier.wait();
+                    srv::get_as(base, Some(token), "/api/meta").status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    let checks = metric(&server.base, "brandpunt_token_checks_total") - before;
+    // Each of the two credential workers looks in the cache before verifying, so 24 simultaneous first uses
+    // cost at most one argon2 check per worker, not 24.
+    assert!(
+        (1.0..=brandpunt::server::credential_worker::WORKERS as f64).contains(&checks),
+        "{checks} token verifications for one token"
+    );
+    // Later requests are answered from the cache.
+    assert_eq!(
+        srv::get_as(&server.base, Some(&token), "/api/meta").status,
+        200
+    );
+    assert_eq!(
+        metric(&server.base, "brandpunt_token_checks_total") - before,
+        checks
+    );
+}

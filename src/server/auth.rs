@@ -14,9 +14,12 @@
 //!
 //! Presented but invalid credentials (an ended session included) always give 401 (never a silent fall-back to
 //! anonymous). A token check
-//! costs one argon2 verification (~31 ms), so results (positive and negative) are cached for
-//! [`TOKEN_CACHE_TTL`] under the SHA-256 of the token: revoking a token or disabling a user takes effect within
-//! that time. The token itself is never logged or kept in memory beyond the request.
+//! costs one argon2 verification (~31 ms, 19 MiB), run by the credential workers
+//! ([`super::credential_worker`]), so results (positive and negative) are cached for [`TOKEN_CACHE_TTL`] under the
+//! SHA-256 of the token: revoking a token or disabling a user takes effect within that time. A valid token still
+//! in use is re-checked in the background after [`TOKEN_REFRESH_AFTER`], so its requests never wait for argon2
+//! again; simultaneous first uses of one token share one check. The token itself is never logged or kept in
+//! memory beyond the request (and its background re-check).
 //!
 //! Handlers take a [`Caller`] (any principal that may see aggregates of its tenant, with that tenant's
 //! snapshot) or an [`AnyCaller`] (also delivery tokens); tenant scoping is therefore structural: a handler only
@@ -24,28 +27,46 @@
 
 use super::{session, ApiError, AppState, Snapshot};
 use crate::access::{Action, Principal};
-use crate::store::{PrivacyStore, SqliteStore};
+use crate::store::PrivacyStore;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a token check is remembered.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(30);
 
+/// Age after which a remembered valid token is re-checked in the background while the remembered answer is
+/// still served, so a token in steady use never waits for argon2 after its first request.
+pub const TOKEN_REFRESH_AFTER: Duration = Duration::from_secs(20);
+
 /// Remembered token checks: SHA-256 of the token -> (principal or `None` for a refused token, when checked).
 pub struct TokenCache {
     cache: quick_cache::sync::Cache<[u8; 32], (Option<Principal>, Instant)>,
+    /// Keys with a background re-check under way (at most one per token).
+    refreshing: Mutex<HashSet<[u8; 32]>>,
+}
+
+/// What the cache knows about a token.
+enum Remembered {
+    /// Checked less than [`TOKEN_REFRESH_AFTER`] ago (or refused less than [`TOKEN_CACHE_TTL`] ago).
+    Fresh(Option<Principal>),
+    /// Valid when checked, between [`TOKEN_REFRESH_AFTER`] and [`TOKEN_CACHE_TTL`] ago: usable, due a re-check.
+    Due(Principal),
+    Unknown,
 }
 
 impl TokenCache {
     pub fn new(entries: usize) -> Self {
         TokenCache {
             cache: quick_cache::sync::Cache::new(entries.max(16)),
+            refreshing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -54,8 +75,35 @@ impl TokenCache {
         (at.elapsed() < TOKEN_CACHE_TTL).then_some(principal)
     }
 
+    fn lookup(&self, key: &[u8; 32]) -> Remembered {
+        let Some((principal, at)) = self.cache.get(key) else {
+            return Remembered::Unknown;
+        };
+        let age = at.elapsed();
+        match principal {
+            _ if age >= TOKEN_CACHE_TTL => Remembered::Unknown,
+            Some(p) if age >= TOKEN_REFRESH_AFTER => Remembered::Due(p),
+            p => Remembered::Fresh(p),
+        }
+    }
+
     fn insert(&self, key: [u8; 32], principal: Option<Principal>) {
         self.cache.insert(key, (principal, Instant::now()));
+    }
+
+    /// Claim the background re-check of `key`; false when one is already under way.
+    fn start_refresh(&self, key: [u8; 32]) -> bool {
+        match self.refreshing.lock() {
+            Ok(mut set) => set.insert(key),
+            Err(poisoned) => poisoned.into_inner().insert(key),
+        }
+    }
+
+    fn end_refresh(&self, key: &[u8; 32]) {
+        match self.refreshing.lock() {
+            Ok(mut set) => set.remove(key),
+            Err(poisoned) => poisoned.into_inner().remove(key),
+        };
     }
 
     /// Forget every remembered check (after a token was revoked or a user disabled through the API).
@@ -110,45 +158,62 @@ fn credential(parts: &Parts) -> Credential {
     }
 }
 
-/// Check a token against the store (a connection of its own, so the ~31 ms argon2 check never holds the
-/// writer's lock), through the cache.
+/// Check a token through the cache; a miss is checked by a credential worker ([`super::credential_worker`]),
+/// which looks in the cache again first, so concurrent requests with the same token cost one argon2 check.
 async fn check_token(state: &Arc<AppState>, token: String) -> Result<Option<Principal>, ApiError> {
     let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    if let Some(hit) = state.token_cache.get(&key) {
-        return Ok(hit);
+    match state.token_cache.lookup(&key) {
+        Remembered::Fresh(p) => return Ok(p),
+        Remembered::Due(p) => {
+            if state.token_cache.start_refresh(key) {
+                let st = state.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = verify_token(&st, key, token, true).await {
+                        tracing::warn!(error = ?e, "background token re-check failed");
+                    }
+                    st.token_cache.end_refresh(&key);
+                });
+            }
+            return Ok(Some(p));
+        }
+        Remembered::Unknown => {}
     }
-    // At most a few argon2 verifications at a time (19 MiB, ~31 ms each): when a cached check expires, the
-    // concurrent requests with that token wait for one check and then find it cached (instead of all verifying
-    // at once: the soak test saw 1.3 GiB and multi-second stalls every 30 s), and a flood of made-up tokens
-    // cannot exhaust memory or the blocking pool.
-    let _permit = state
-        .token_checks
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
-    if let Some(hit) = state.token_cache.get(&key) {
-        return Ok(hit);
-    }
-    let db = state.config.db.clone();
-    let principal = tokio::task::spawn_blocking(move || {
-        let store = SqliteStore::open(&db).map_err(ApiError::internal)?;
-        store.authenticate(&token).map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    state.token_cache.insert(key, principal.clone());
-    Ok(principal)
+    verify_token(state, key, token, false).await
 }
 
-/// The current principal of an enabled user (`None`: unknown or disabled), read with a connection of its own.
+/// Verify `token` (SHA-256 `key`) on a credential worker and remember the answer. Unless `again`, an answer
+/// another request remembered meanwhile is used instead.
+async fn verify_token(
+    state: &Arc<AppState>,
+    key: [u8; 32],
+    token: String,
+    again: bool,
+) -> Result<Option<Principal>, ApiError> {
+    let st = state.clone();
+    state
+        .credentials
+        .run(move |store| {
+            if !again {
+                if let Some(hit) = st.token_cache.get(&key) {
+                    return Ok(hit);
+                }
+            }
+            st.metrics.token_checks.fetch_add(1, Ordering::Relaxed);
+            let principal = store.authenticate(&token)?;
+            st.token_cache.insert(key, principal.clone());
+            Ok(principal)
+        })
+        .await?
+        .map_err(|e: crate::store::PrivacyError| ApiError::internal(e))
+}
+
+/// The current principal of an enabled user (`None`: unknown or disabled), read by a credential worker.
 async fn read_user(state: &Arc<AppState>, user: String) -> Result<Option<Principal>, ApiError> {
-    let db = state.config.db.clone();
-    tokio::task::spawn_blocking(move || {
-        let store = SqliteStore::open(&db).map_err(ApiError::internal)?;
-        store.user_principal(&user).map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)?
+    state
+        .credentials
+        .run(move |store| store.user_principal(&user))
+        .await?
+        .map_err(ApiError::internal)
 }
 
 /// The user named by a valid OpenID Connect token, through the cache (key: SHA-256 of `oidc\0<user>`, so it

@@ -20,6 +20,7 @@ pub mod areas;
 pub mod auth;
 pub mod compare;
 pub mod config;
+pub mod credential_worker;
 pub mod deliveries;
 pub mod error;
 pub mod export;
@@ -154,8 +155,8 @@ pub struct AppState {
     pub trusted_proxies: security::TrustedProxies,
     /// Token buckets of `[limits] requests_per_minute`.
     pub rate_limiter: security::RateLimiter,
-    /// Concurrent argon2 token verifications allowed ([`auth`]).
-    pub token_checks: tokio::sync::Semaphore,
+    /// The threads that verify tokens and passwords and re-read users ([`credential_worker`]).
+    pub credentials: credential_worker::CredentialWorkers,
     /// Address-level tile accesses counted until the next audit flush.
     pub access_log: access_log::AccessLog,
 }
@@ -176,6 +177,11 @@ impl AppState {
             }
         }
         let cache_entries = config.tile_cache_entries.max(16);
+        let credentials = credential_worker::CredentialWorkers::start(
+            &config.db,
+            credential_worker::WORKERS,
+            credential_worker::QUEUE,
+        )?;
         let oidc = config
             .oidc
             .as_ref()
@@ -196,7 +202,7 @@ impl AppState {
             metrics: ops::Metrics::default(),
             trusted_proxies,
             rate_limiter,
-            token_checks: tokio::sync::Semaphore::new(2),
+            credentials,
             access_log: access_log::AccessLog::default(),
         }))
     }

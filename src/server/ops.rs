@@ -30,6 +30,8 @@ pub struct Metrics {
     pub tile_cache_hits: AtomicU64,
     pub tile_cache_misses: AtomicU64,
     pub reloads: AtomicU64,
+    /// Token verifications run against the store (cache misses and background re-checks; [`super::auth`]).
+    pub token_checks: AtomicU64,
 }
 
 impl Metrics {
@@ -120,6 +122,11 @@ impl Metrics {
                 "brandpunt_data_reloads_total",
                 "counter",
                 self.reloads.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "brandpunt_token_checks_total",
+                "counter",
+                self.token_checks.load(Ordering::Relaxed) as f64,
             ),
             (
                 "brandpunt_data_generation",

@@ -20,7 +20,7 @@
 use super::security::ClientInfo;
 use super::{auth, ApiError, AppState};
 use crate::access::{Action, Principal, PrincipalKind};
-use crate::store::{PrivacyStore, SqliteStore};
+use crate::store::PrivacyStore;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{COOKIE, HOST, ORIGIN, RETRY_AFTER, SET_COOKIE};
@@ -406,16 +406,12 @@ async fn login(
         tracing::warn!(user = %user.trim(), client = ?client, "login geweigerd: te veel mislukte pogingen");
         return Ok(too_many());
     }
-    let db = state.config.db.clone();
     let name = user.clone();
-    let principal = tokio::task::spawn_blocking(move || {
-        let store = SqliteStore::open(&db).map_err(ApiError::internal)?;
-        store
-            .verify_password(&name, &password)
-            .map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let principal = state
+        .credentials
+        .run(move |store| store.verify_password(&name, &password))
+        .await?
+        .map_err(ApiError::internal)?;
     // A user of a tenant that is not served cannot log in (and learns nothing more than a wrong password).
     let principal = principal.filter(|p| state.snapshot_of(&p.tenant).is_some());
     let Some(principal) = principal else {
