@@ -538,3 +538,55 @@ fn changes_by_another_process_reach_the_server() {
     }
     assert!(s.delete_custom_area("default", id).unwrap());
 }
+
+#[test]
+fn the_web_app_answers_its_own_paths_but_unknown_api_paths_stay_json_404() {
+    let (dir, db) = srv::demo_copy();
+    let web = dir.path().join("web");
+    std::fs::create_dir(&web).unwrap();
+    std::fs::write(
+        web.join("index.html"),
+        "<!doctype html><title>brandpunt</title>",
+    )
+    .unwrap();
+    std::fs::write(web.join("app.js"), "console.log(1)").unwrap();
+    let server = srv::start(
+        &db,
+        &[
+            "--public-tenant",
+            "default",
+            "--web-dir",
+            web.to_str().unwrap(),
+        ],
+    );
+    let get = |path: &str| srv::request("GET", &format!("{}{path}", server.base), &[], None);
+    // The web app: its files, and index.html for client-side routes.
+    let r = get("/app.js");
+    assert_eq!((r.status, r.text().as_str()), (200, "console.log(1)"));
+    for path in ["/", "/kaart/enschede"] {
+        let r = get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.text().contains("<title>brandpunt</title>"), "{path}");
+    }
+    // The API: known paths work, unknown ones are JSON 404s, never the index page.
+    assert_eq!(get("/api/meta").status, 200);
+    for path in [
+        "/api/bestaat-niet",
+        "/api",
+        "/tiles/buurten/14/1/2/3.mvt",
+        "/bi/x",
+        "/wmsx",
+    ] {
+        let r = get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.content_type().starts_with("application/json"), "{path}");
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
+    let r = srv::request(
+        "POST",
+        &format!("{}/api/bestaat-niet", server.base),
+        &[],
+        Some("{}"),
+    );
+    assert_eq!(r.status, 404);
+}

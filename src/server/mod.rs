@@ -41,6 +41,7 @@ pub mod wms;
 
 use crate::store::{SqliteStore, StoreError};
 pub use auth::{AnyCaller, Caller};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 pub use config::{ConfigFile, Limits, OidcConfig, PrivacyConfig, TlsConfig};
@@ -289,6 +290,16 @@ fn load_all(
     Ok(out)
 }
 
+/// Path prefixes of the API (everything the web app does not own).
+const API_PREFIXES: &[&str] = &[
+    "/api/", "/tiles/", "/bi/", "/wms", "/healthz", "/readyz", "/metrics",
+];
+
+/// Whether `path` belongs to the API rather than the web app.
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path == "/tiles" || API_PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
 /// The complete router (also used by the integration tests).
 pub fn router(state: Arc<AppState>) -> Router {
     let mut app = Router::new()
@@ -313,11 +324,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .with_state(state.clone());
     if let Some(dir) = &state.config.web_dir {
-        let index = dir.join("index.html");
-        app = app.fallback_service(
-            tower_http::services::ServeDir::new(dir)
-                .fallback(tower_http::services::ServeFile::new(index)),
-        );
+        // The web app answers every other path with its index.html (client-side routes), but an unknown path
+        // under the API's prefixes stays a JSON 404: a client with a typo must not get HTML with status 200.
+        let web = tower_http::services::ServeDir::new(dir)
+            .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+        app = app.fallback(move |req: axum::extract::Request| async move {
+            if is_api_path(req.uri().path()) {
+                return ApiError::NotFound("onbekend pad".into()).into_response();
+            }
+            match tower::ServiceExt::oneshot(web, req).await {
+                Ok(response) => response.map(axum::body::Body::new).into_response(),
+                Err(never) => match never {},
+            }
+        });
     }
     // Layers, innermost first: body limit, zoom/period limits + rate limit + timeout, request log, CORS, then
     // client resolution + JSON errors + security headers outermost (so every response, CORS preflights and
