@@ -467,6 +467,36 @@ fn limits_answer_400_naming_the_parameter() {
         "{}",
         long.text()
     );
+    // The same limit on the periods in a POST /api/compare body.
+    let areas = get(&format!("{}/api/areas?level=buurt", s.base), &auth).json();
+    let code = areas[0]["code"].as_str().unwrap().to_string();
+    let compare = |period: &str| {
+        let body = format!(r#"{{"areas": ["{code}"], {period}}}"#);
+        srv::request(
+            "POST",
+            &format!("{}/api/compare", s.base),
+            &auth,
+            Some(&body),
+        )
+    };
+    let r = compare(r#""from": "2023-01-01", "to": "2024-02-04""#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = compare(r#""from": "2023-01-01", "to": "2024-02-05""#);
+    assert_eq!(
+        (r.status, param(&r)),
+        (400, "to".to_string()),
+        "{}",
+        r.text()
+    );
+    let r = compare(
+        r#""from": "2024-01-01", "to": "2024-01-31", "vs_from": "2020-01-01", "vs_to": "2023-12-31""#,
+    );
+    assert_eq!(
+        (r.status, param(&r)),
+        (400, "vs_to".to_string()),
+        "{}",
+        r.text()
+    );
     // Polygon vertices: 40 are fine, 60 are too many.
     let r = srv::request(
         "POST",

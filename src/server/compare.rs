@@ -28,7 +28,7 @@
 
 use super::analysis_api::{cached_json, find_area, server_key, Buckets, Step};
 use super::error::ApiError;
-use super::filter::{parse_date, Filter};
+use super::filter::{self, parse_date, Filter};
 use super::snapshot::{day_start_minutes, Snapshot};
 use super::tiles::rate_per_1000;
 use super::AppState;
@@ -114,7 +114,7 @@ fn code_field(o: &Map<String, Value>, field: &str, path: &str) -> Result<String,
         .ok_or_else(|| ApiError::param(path, format!("'{path}' ontbreekt of is geen gebiedscode")))
 }
 
-fn parse_request(s: &Snapshot, body: &[u8]) -> Result<Request, ApiError> {
+fn parse_request(s: &Snapshot, body: &[u8], max_period_days: u32) -> Result<Request, ApiError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::param("body", format!("de body is geen geldige JSON: {e}")))?;
     let o = v
@@ -176,6 +176,16 @@ fn parse_request(s: &Snapshot, body: &[u8]) -> Result<Request, ApiError> {
                 format!("'vs_to' ({t}) ligt voor 'vs_from' ({f})"),
             ));
         }
+    }
+    // `[limits] max_period_days` as for the query parameters of GET requests.
+    if let (Some(f), Some(t)) = (from, to) {
+        filter::check_period(f, t, max_period_days)?;
+    }
+    if let (Some(f), Some(t)) = (vs_from, vs_to) {
+        filter::check_period(f, t, max_period_days).map_err(|e| match e {
+            ApiError::BadRequest { message, .. } => ApiError::param("vs_to", message),
+            other => other,
+        })?;
     }
     let filter = base.with_period(s, from, to);
     let period = filter
@@ -497,7 +507,7 @@ async fn compare(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let s = caller.snapshot.clone();
-    let req = parse_request(&s, &body)?;
+    let req = parse_request(&s, &body, state.config.limits.max_period_days)?;
     let protect = caller.principal.sees_protected_counts();
     let key = format!(
         "{}|compare|p={}|{:?}|{}|{}|{:?}|{:?}",
