@@ -9,6 +9,7 @@
 //! [`check_within`], for the most part inside the municipality.
 
 use crate::coords::{is_within_netherlands_wgs84, CoordError, Transformer};
+use geo::line_measures::{Euclidean, Length};
 use geo::{Area, BooleanOps, Validation};
 use geo_types::{Coord, LineString, MultiPolygon, Polygon};
 use serde_json::Value;
@@ -17,6 +18,10 @@ use serde_json::Value;
 pub const MAX_VERTICES: usize = 10_000;
 /// Longest name.
 pub const MAX_NAME_CHARS: usize = 200;
+/// Smallest area and smallest mean width (2 x area / perimeter) of a custom area, in m² and m: anything smaller
+/// or thinner is a drawing mistake (a double click, a line drawn as a polygon), not a place.
+pub const MIN_AREA_M2: f64 = 1.0;
+pub const MIN_MEAN_WIDTH_M: f64 = 1.0;
 /// Largest share of a custom area that may lie outside the municipality (drawing along a border is imprecise).
 pub const MAX_OUTSIDE_SHARE: f64 = 0.05;
 
@@ -188,8 +193,21 @@ pub fn parse_feature(
             &e.to_string(),
         )));
     }
-    if geometry_rd.unsigned_area() <= 0.0 {
+    let area_m2 = geometry_rd.unsigned_area();
+    if area_m2 <= 0.0 {
         return Err(CustomAreaError::Invalid("de oppervlakte is nul".into()));
+    }
+    let perimeter_m: f64 = geometry_rd
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .map(|ring| Euclidean.length(ring))
+        .sum();
+    let mean_width_m = 2.0 * area_m2 / perimeter_m;
+    if area_m2 < MIN_AREA_M2 || mean_width_m < MIN_MEAN_WIDTH_M {
+        return Err(CustomAreaError::Invalid(format!(
+            "het gebied is te klein of te smal om een plek te zijn ({area_m2:.1} m², gemiddeld {mean_width_m:.2} m \
+             breed; minimaal {MIN_AREA_M2} m² en {MIN_MEAN_WIDTH_M} m)"
+        )));
     }
     Ok(CustomAreaInput { name, geometry_rd })
 }
@@ -307,6 +325,22 @@ mod tests {
             parse_feature(&feat(big, json!("x")), None, &t),
             Err(CustomAreaError::TooManyVertices(_))
         ));
+        // Slivers and specks: 1 km by 0.5 m (mean width ~0.5 m), 0.8 m by 0.8 m; 3 m by 3 m is accepted.
+        let rect = |w_deg: f64, h_deg: f64| {
+            json!({"type": "Polygon", "coordinates": [[[5.0, 52.0], [5.0 + w_deg, 52.0],
+                [5.0 + w_deg, 52.0 + h_deg], [5.0, 52.0 + h_deg], [5.0, 52.0]]]})
+        };
+        // At 52° N: 1° longitude ~ 68.7 km, 1° latitude ~ 111.3 km.
+        for (w, h) in [(0.0146, 0.0000045), (0.0000116, 0.0000072)] {
+            match parse_feature(&feat(rect(w, h), json!("x")), None, &t) {
+                Err(CustomAreaError::Invalid(m)) => {
+                    assert!(m.contains("te klein of te smal"), "{m}")
+                }
+                other => panic!("{w} x {h}: {other:?}"),
+            }
+        }
+        let ok = parse_feature(&feat(rect(0.0000437, 0.000027), json!("x")), None, &t);
+        assert!(ok.is_ok(), "{ok:?}");
         let long = "a".repeat(MAX_NAME_CHARS + 1);
         assert_eq!(
             parse_feature(&feat(poly, json!(long)), None, &t),
