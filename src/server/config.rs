@@ -30,8 +30,9 @@
 //! [privacy]
 //! min_count = 5                     # k: counts 1..k-1 are shown as "< k" to viewers and anonymous callers
 //! retention_months = 24             # daily retention task in serve; absent = no automatic retention
-//! [privacy.min_count_per_group]
-//! zeden = 10
+//! [privacy.min_count_per_group]     # a category group or a crime code
+//! inbraak = 10
+//! "1.4.1" = 10                      # zedenmisdrijf
 //!
 //! [oidc]
 //! issuer = "https://login.microsoftonline.com/<tenant-id>/v2.0"
@@ -195,7 +196,8 @@ impl Default for Limits {
 pub struct PrivacyConfig {
     /// k: counts 1..k-1 are published as "< k" to viewers and anonymous callers.
     pub min_count: u32,
-    /// k per category group (`inbraak`, `zeden`...; see [`crate::category`]), overriding `min_count`.
+    /// k per category group or crime code (`inbraak`, `"1.4.1"`; see [`crate::category`]), overriding
+    /// `min_count`; other keys are refused.
     pub min_count_per_group: BTreeMap<String, u32>,
     /// Address-level incidents older than this many months are deleted daily by the server; `None` = never.
     pub retention_months: Option<u32>,
@@ -275,6 +277,20 @@ impl ConfigFile {
         {
             return Err(invalid("privacy", "min_count", "moet minstens 1 zijn"));
         }
+        // A key that is neither a group nor a crime code would silently never apply.
+        if let Some(key) = c.privacy.min_count_per_group.keys().find(|k| {
+            crate::category::group_members(k).is_none() && crate::category::label(k).is_none()
+        }) {
+            let groups: Vec<&str> = crate::category::GROUPS.iter().map(|g| g.0).collect();
+            return Err(invalid(
+                "privacy.min_count_per_group",
+                "sleutel",
+                &format!(
+                    "'{key}' is geen categoriegroep ({}) en geen misdrijfcode (zoals \"1.4.1\")",
+                    groups.join(", ")
+                ),
+            ));
+        }
         if c.privacy.retention_months == Some(0) {
             return Err(invalid(
                 "privacy",
@@ -337,7 +353,8 @@ mod tests {
         let c = ConfigFile::parse("voorbeeld.toml", &example).unwrap();
         assert_eq!(c.server.public_tenant.as_deref(), Some("enschede"));
         assert_eq!(c.privacy().min_count, 5);
-        assert_eq!(c.privacy().min_count_per_group.get("zeden"), Some(&10));
+        assert_eq!(c.privacy().min_count_per_group.get("1.4.1"), Some(&10));
+        assert_eq!(c.privacy().min_count_per_group.get("inbraak"), Some(&10));
         assert_eq!(c.limits().requests_per_minute, 6000);
         assert_eq!(c.oidc.unwrap().username_claim, "preferred_username");
         assert_eq!(c.proxy.trusted.len(), 2);
@@ -367,5 +384,15 @@ mod tests {
         assert!(e.to_string().contains("[proxy] trusted"), "{e}");
         let e = ConfigFile::parse("b.toml", "[server]\naddr = \"geen adres\"\n").unwrap_err();
         assert!(e.to_string().contains("addr"), "{e}");
+        let e =
+            ConfigFile::parse("b.toml", "[privacy.min_count_per_group]\nzeden = 10\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "b.toml: [privacy.min_count_per_group] sleutel: 'zeden' is geen categoriegroep"
+            ),
+            "{e}"
+        );
+        let ok = "[privacy.min_count_per_group]\nGeweld = 8\n\"1.4.1\" = 10\n";
+        assert!(ConfigFile::parse("b.toml", ok).is_ok());
     }
 }
