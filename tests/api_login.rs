@@ -441,3 +441,32 @@ fn store_password_rules() {
     assert_eq!(store.verify_password("zonder", twelve).unwrap(), None);
     assert_eq!(store.user_principal("zonder").unwrap(), None);
 }
+
+#[test]
+fn each_live_session_has_its_own_rate_limit_bucket_and_made_up_cookies_count_against_the_address() {
+    let (dir, db) = srv::demo_copy();
+    let cfg = dir.path().join("brandpunt.toml");
+    std::fs::write(&cfg, "[limits]\nrequests_per_minute = 5\n").unwrap();
+    let server = srv::start(&db, &["--config", cfg.to_str().unwrap()]);
+    let base = &server.base;
+    let user = DEMO_USERS[0].0;
+    // Two logins from the same address (two browsers in one office): 2 of the address's 5 requests.
+    let a = session_cookie(&login(base, user, DEMO_PASSWORD));
+    let b = session_cookie(&login(base, user, DEMO_PASSWORD));
+    // Each session has 5 requests of its own, then 429.
+    for id in [&a, &b] {
+        for i in 0..5 {
+            assert_eq!(me(base, Some(id)).status, 200, "request {i}");
+        }
+        let r = me(base, Some(id));
+        assert_eq!(r.status, 429, "{}", r.text());
+        assert!(r.header("retry-after").is_some());
+    }
+    // Made-up session ids are no session: they share the address's bucket (3 left), so the 4th is refused.
+    for i in 0..3 {
+        let made_up = format!("{i:0>43}");
+        assert_eq!(me(base, Some(&made_up)).status, 401, "made-up cookie {i}");
+    }
+    assert_eq!(me(base, Some(&format!("{:x>43}", ""))).status, 429);
+    assert_eq!(me(base, None).status, 429);
+}

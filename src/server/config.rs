@@ -23,7 +23,7 @@
 //! max_zoom = 20
 //! max_period_days = 3660
 //! max_results = 100000
-//! requests_per_minute = 6000        # per token (or per address for anonymous callers)
+//! requests_per_minute = 6000        # per token or web session (else per client address)
 //! request_timeout_seconds = 60
 //! header_read_timeout_seconds = 10  # slow clients: the request head must arrive within this time
 //!
@@ -166,7 +166,7 @@ pub struct Limits {
     pub max_period_days: u32,
     /// Most rows or features in one answer.
     pub max_results: usize,
-    /// Requests per minute per token (per client address for anonymous callers); 0 = unlimited.
+    /// Requests per minute per token or web session (else per client address); 0 = unlimited.
     pub requests_per_minute: u32,
     /// Longest time a request may take (503 after it).
     pub request_timeout: Duration,

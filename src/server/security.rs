@@ -296,17 +296,27 @@ impl TokenBucket {
 }
 
 /// What a rate limit counts against: the presented credential (SHA-256 of the `Authorization` header, so the
-/// secret is not kept) or, without one, the client address.
+/// secret is not kept), a live web session (SHA-256 of its id), or else the client address. A session cookie that
+/// names no live session counts as none, so made-up cookies cannot escape the limit of their address.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum RateKey {
     Credential([u8; 32]),
+    Session([u8; 32]),
     Address(Option<IpAddr>),
 }
 
 impl RateKey {
-    pub fn of(headers: &HeaderMap, client: Option<&ClientInfo>) -> RateKey {
-        match headers.get(header::AUTHORIZATION) {
-            Some(v) => RateKey::Credential(Sha256::digest(v.as_bytes()).into()),
+    /// The key of a request; `live_session` tells whether a session cookie's id names a live session.
+    pub fn of(
+        headers: &HeaderMap,
+        client: Option<&ClientInfo>,
+        live_session: impl Fn(&str) -> bool,
+    ) -> RateKey {
+        if let Some(v) = headers.get(header::AUTHORIZATION) {
+            return RateKey::Credential(Sha256::digest(v.as_bytes()).into());
+        }
+        match super::session::session_cookie(headers).filter(|id| live_session(id)) {
+            Some(id) => RateKey::Session(Sha256::digest(id.as_bytes()).into()),
             None => RateKey::Address(client.and_then(|c| c.addr)),
         }
     }
@@ -478,8 +488,11 @@ pub async fn throttle(State(state): State<Arc<AppState>>, req: Request, next: Ne
         return e.into_response();
     }
     if !unlimited(req.uri().path()) {
-        let key = RateKey::of(req.headers(), req.extensions().get::<ClientInfo>());
-        if let Err(wait) = state.rate_limiter.check(key, Instant::now()) {
+        let now = Instant::now();
+        let key = RateKey::of(req.headers(), req.extensions().get::<ClientInfo>(), |id| {
+            state.sessions.is_live(id, now)
+        });
+        if let Err(wait) = state.rate_limiter.check(key, now) {
             let secs = wait.as_secs().max(1);
             let body = serde_json::json!({
                 "error": format!(

@@ -138,6 +138,13 @@ impl Sessions {
         }
     }
 
+    /// Whether `id` names a live session at `now` (no side effects: the session does not count as used).
+    pub fn is_live(&self, id: &str, now: Instant) -> bool {
+        lock(&self.map)
+            .get(&session_key(id))
+            .is_some_and(|s| !expired(s, now))
+    }
+
     /// Record a re-read user: `Some` = the user's current principal (the session goes on with it), `None` =
     /// the user is gone or disabled (the session ends). Returns the principal to use, `None` when ended.
     pub fn refreshed(
