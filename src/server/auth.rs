@@ -393,4 +393,28 @@ mod tests {
             assert_eq!(c.get(&[4; 32]), None);
         }
     }
+
+    #[test]
+    fn valid_tokens_are_due_a_recheck_before_they_expire_refused_ones_are_not() {
+        let c = TokenCache::new(16);
+        let p = Principal::anonymous("t");
+        let ago = |s: u64| Instant::now().checked_sub(Duration::from_secs(s));
+        let (Some(t10), Some(t25), Some(t31)) = (ago(10), ago(25), ago(31)) else {
+            return; // a machine up for less than 31 s
+        };
+        c.cache.insert([1; 32], (Some(p.clone()), t10));
+        c.cache.insert([2; 32], (Some(p.clone()), t25));
+        c.cache.insert([3; 32], (Some(p.clone()), t31));
+        c.cache.insert([4; 32], (None, t25));
+        assert!(matches!(c.lookup(&[1; 32]), Remembered::Fresh(Some(_))));
+        assert!(matches!(c.lookup(&[2; 32]), Remembered::Due(_)));
+        assert!(matches!(c.lookup(&[3; 32]), Remembered::Unknown));
+        assert!(matches!(c.lookup(&[4; 32]), Remembered::Fresh(None)));
+        assert!(matches!(c.lookup(&[5; 32]), Remembered::Unknown));
+        // One background re-check per token at a time.
+        assert!(c.start_refresh([2; 32]));
+        assert!(!c.start_refresh([2; 32]));
+        c.end_refresh(&[2; 32]);
+        assert!(c.start_refresh([2; 32]));
+    }
 }
