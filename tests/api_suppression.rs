@@ -584,3 +584,53 @@ fn no_other_count_output_shows_a_small_count_to_protected_callers() {
     assert_eq!(get(Who::Anonymous, &html).status, 200);
     assert_eq!(get(Who::Analyst, &html).status, 200);
 }
+
+#[test]
+fn patrol_streets_reach_protected_callers_only_where_the_analyst_sees_them_too() {
+    // Saturdays on 500 m cells over the whole period, categories outside the geweld group (k = K) that have
+    // address-located incidents in the demo: some cells' top street reaches k, others do not.
+    let path = "/api/patrol?day=sat&from_hour=0&to_hour=24&cell=500&top=100\
+                &category=1.2.3,2.1.1,2.2.1,1.1.1,1.6.2";
+    let by_cell = |who: Who| -> BTreeMap<String, Value> {
+        let r = get(who, path);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["properties"]["cell"].as_str().unwrap().to_string(),
+                    f["properties"].clone(),
+                )
+            })
+            .collect()
+    };
+    let analyst = by_cell(Who::Analyst);
+    let viewer = by_cell(Who::Viewer);
+    assert_eq!(
+        analyst.keys().collect::<Vec<_>>(),
+        viewer.keys().collect::<Vec<_>>()
+    );
+    let (mut shown, mut withheld) = (0, 0);
+    for (cell, v) in &viewer {
+        let a = &analyst[cell];
+        match (v.get("street"), a.get("street")) {
+            (Some(vs), Some(a_s)) => {
+                assert_eq!(vs, a_s, "{cell}");
+                assert!(v["count"].as_i64().unwrap() >= K, "{cell}");
+                shown += 1;
+            }
+            (Some(_), None) => panic!("{cell}: the viewer sees a street the analyst does not"),
+            // A cell shown with its count, whose street the analyst sees but the viewer does not: fewer than k
+            // of its incidents lie on that street.
+            (None, Some(_)) if v["count"].as_i64().is_some_and(|n| n >= K) => withheld += 1,
+            _ => {}
+        }
+    }
+    // Both cases occur in the demo data, so the comparison means something.
+    assert!(
+        shown > 0 && withheld > 0,
+        "shown {shown}, withheld {withheld}"
+    );
+}

@@ -18,7 +18,8 @@
 //!
 //! Small-count protection (viewers, anonymous callers): a cell with a `count` in `1..k-1` (k of the filter,
 //! [`super::areas::min_count_for`]) gets `count` and `score` `null`, `count_label` "< k", `suppressed: true`
-//! and no `street`; the HTML list shows "< k". Grid cells stand in no published sum relation, so primary
+//! and no `street`; the HTML list shows "< k". A cell's `street` is also left out (HTML: "afgeschermd") when
+//! fewer than k of its incidents lie on it ([`PatrolCell::shown_street`]). Grid cells stand in no published sum relation, so primary
 //! suppression is all they need.
 //!
 //! Results are cached per (server, snapshot generation, filter, block, cell, top); the protection is applied
@@ -68,6 +69,21 @@ pub struct PatrolCell {
     pub count: u64,
     /// Most common street of the cell's address-located incidents (ties: alphabetical).
     pub street: Option<String>,
+    /// The cell's incidents on `street`.
+    pub street_count: u64,
+}
+
+impl PatrolCell {
+    /// The street a caller may see: for protected callers (`protect_k = Some(k)`) only when the cell's count
+    /// and its incidents on that street are both at least k, so a street never points at fewer than k
+    /// incidents.
+    pub fn shown_street(&self, protect_k: Option<u32>) -> Option<&str> {
+        let street = self.street.as_deref()?;
+        match protect_k {
+            Some(k) if self.count < u64::from(k) || self.street_count < u64::from(k) => None,
+            _ => Some(street),
+        }
+    }
 }
 
 /// Bin `incidents` on the `cell_m` grid and return the `top` cells by score (pure; see the module contract).
@@ -122,6 +138,7 @@ pub fn rank_cells(incidents: &[WeightedIncident<'_>], cell_m: u32, top: usize) -
                 score: acc.score,
                 count: acc.count,
                 street: best.map(|(s, _)| s.to_string()),
+                street_count: best.map_or(0, |(_, n)| n),
             }
         })
         .collect()
@@ -428,7 +445,7 @@ async fn patrol(
             "cell": cell_label(&c.cell),
             "center": centre,
         });
-        if let (Some(s), None) = (&c.street, &label) {
+        if let (Some(s), None) = (c.shown_street(protect_k), &label) {
             props["street"] = json!(s);
         }
         features.push(json!({
@@ -484,7 +501,11 @@ fn render_html(
         let (street, score, count) = match &label {
             Some(l) => ("afgeschermd".to_string(), l.clone(), l.clone()),
             None => (
-                c.street.clone().unwrap_or_else(|| "onbekend".into()),
+                match (c.shown_street(protect_k), &c.street) {
+                    (Some(s), _) => s.to_string(),
+                    (None, Some(_)) => "afgeschermd".to_string(),
+                    (None, None) => "onbekend".to_string(),
+                },
                 fmt_nl(c.score, 1),
                 c.count.to_string(),
             ),
@@ -587,6 +608,29 @@ mod tests {
         assert_eq!(cells[1].rank, 2);
         assert_eq!(cells[1].street, None);
         assert_eq!(rank_cells(&incidents, 100, 1).len(), 1);
+    }
+
+    #[test]
+    fn streets_are_shown_to_protected_callers_only_with_k_incidents_on_them() {
+        let mut incidents = vec![w(10.0, 10.0, 1.0, Some("Dijk")); 5];
+        incidents.extend(vec![w(20.0, 20.0, 1.0, Some("Markt")); 2]);
+        incidents.push(w(30.0, 30.0, 1.0, None));
+        let cells = rank_cells(&incidents, 100, 5);
+        assert_eq!(cells.len(), 1);
+        let c = &cells[0];
+        assert_eq!(
+            (c.count, c.street.as_deref(), c.street_count),
+            (8, Some("Dijk"), 5)
+        );
+        assert_eq!(c.shown_street(None), Some("Dijk"));
+        assert_eq!(c.shown_street(Some(5)), Some("Dijk"));
+        assert_eq!(c.shown_street(Some(6)), None, "5 on the street, k = 6");
+        assert_eq!(c.shown_street(Some(9)), None, "the cell itself is below k");
+        let none = rank_cells(&[w(10.0, 10.0, 1.0, None)], 100, 5);
+        assert_eq!(
+            (none[0].shown_street(None), none[0].street_count),
+            (None, 0)
+        );
     }
 
     #[test]
