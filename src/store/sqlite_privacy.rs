@@ -490,13 +490,9 @@ impl PrivacyStore for SqliteStore {
                 categories: Vec::new(),
                 kind: PrincipalKind::Delivery { source },
             },
-            (None, Some(user), Some(role)) => Principal {
-                tenant,
-                user,
-                role: Role::parse(&role)?,
-                categories: access::expand_grants(&split_grants(&grants.unwrap_or_default())),
-                kind: PrincipalKind::User,
-            },
+            (None, Some(user), Some(role)) => {
+                user_row_principal(tenant, user, &role, &grants.unwrap_or_default())?
+            }
             // A user token whose user row is gone: deny.
             _ => return Ok(None),
         };
