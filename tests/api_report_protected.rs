@@ -14,8 +14,7 @@
 
 mod common;
 
-use brandpunt::access::Role;
-use common::server::{self as srv, Resp};
+use common::server::{self as srv, Resp, Who};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -23,53 +22,14 @@ use std::sync::OnceLock;
 /// `[privacy] min_count` of these tests.
 const K: u64 = 5;
 
-struct Shared {
-    _server: srv::Server,
-    base: String,
-    viewer: String,
-    analyst: String,
-    _dir: tempfile::TempDir,
-}
-
-fn server() -> &'static Shared {
-    static S: OnceLock<Shared> = OnceLock::new();
-    S.get_or_init(|| {
-        let (dir, db) = srv::demo_copy();
-        let viewer = srv::user_token(&db, "default", "rapport-kijker", Role::Viewer, &[]);
-        let analyst = srv::user_token(&db, "default", "rapport-analist", Role::Analyst, &["*"]);
-        let config = dir.path().join("brandpunt.toml");
-        std::fs::write(
-            &config,
-            format!("[server]\npublic_tenant = \"default\"\n\n[privacy]\nmin_count = {K}\n"),
-        )
-        .unwrap();
-        let server = srv::start(&db, &["--config", config.to_str().unwrap()]);
-        let base = server.base.clone();
-        Shared {
-            _server: server,
-            base,
-            viewer,
-            analyst,
-            _dir: dir,
-        }
-    })
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Who {
-    Anonymous,
-    Viewer,
-    Analyst,
+/// The shared server: anonymous callers of the public tenant, a viewer and an analyst.
+fn server() -> &'static srv::RoleServer {
+    static S: OnceLock<srv::RoleServer> = OnceLock::new();
+    S.get_or_init(|| srv::RoleServer::start("rapport", &format!("[privacy]\nmin_count = {K}\n")))
 }
 
 fn get(who: Who, path: &str) -> Resp {
-    let s = server();
-    let token = match who {
-        Who::Anonymous => None,
-        Who::Viewer => Some(s.viewer.as_str()),
-        Who::Analyst => Some(s.analyst.as_str()),
-    };
-    srv::get_as(&s.base, token, path)
+    server().get(who, path)
 }
 
 /// The report query: the last month of the demo data, burglaries only (many buurten have a few).

@@ -8,72 +8,33 @@
 
 mod common;
 
-use brandpunt::access::Role;
 use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
 use chrono::NaiveDate;
 use common::mvt;
-use common::server::{self as srv, Resp};
+use common::server::{self as srv, Resp, Who};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// k for the filters of these tests (`[privacy] min_count`); the `geweld` group has its own, larger k.
 const K: i64 = 4;
 const K_GEWELD: i64 = 7;
 
-struct Shared {
-    _server: srv::Server,
-    db: PathBuf,
-    base: String,
-    viewer: String,
-    analyst: String,
-    _dir: tempfile::TempDir,
-}
-
-fn server() -> &'static Shared {
-    static S: OnceLock<Shared> = OnceLock::new();
+/// The shared server: anonymous callers of the public tenant, a viewer and an analyst.
+fn server() -> &'static srv::RoleServer {
+    static S: OnceLock<srv::RoleServer> = OnceLock::new();
     S.get_or_init(|| {
-        let (dir, db) = srv::demo_copy();
-        let viewer = srv::user_token(&db, "default", "supp-kijker", Role::Viewer, &[]);
-        let analyst = srv::user_token(&db, "default", "supp-analist", Role::Analyst, &["*"]);
-        let config = dir.path().join("brandpunt.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\npublic_tenant = \"default\"\n\n[privacy]\nmin_count = {K}\n\
-                 [privacy.min_count_per_group]\ngeweld = {K_GEWELD}\n"
+        srv::RoleServer::start(
+            "supp",
+            &format!(
+                "[privacy]\nmin_count = {K}\n[privacy.min_count_per_group]\ngeweld = {K_GEWELD}\n"
             ),
         )
-        .unwrap();
-        let server = srv::start(&db, &["--config", config.to_str().unwrap()]);
-        let base = server.base.clone();
-        Shared {
-            _server: server,
-            db,
-            base,
-            viewer,
-            analyst,
-            _dir: dir,
-        }
     })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Who {
-    Anonymous,
-    Viewer,
-    Analyst,
-}
-
 fn get(who: Who, path: &str) -> Resp {
-    let s = server();
-    let token = match who {
-        Who::Anonymous => None,
-        Who::Viewer => Some(s.viewer.as_str()),
-        Who::Analyst => Some(s.analyst.as_str()),
-    };
-    srv::get_as(&s.base, token, path)
+    server().get(who, path)
 }
 
 /// The second half of the demo period: many buurten have only a few burglaries in it.
@@ -94,7 +55,7 @@ fn query() -> String {
 /// Exact counts per area code from the store.
 fn store_counts(level: AreaLevel, category: &str) -> BTreeMap<String, i64> {
     let (from, to) = period();
-    let s = SqliteStore::open(&server().db).unwrap();
+    let s = SqliteStore::open(&server().server.db).unwrap();
     let filter = IncidentFilter {
         tenant: "default".into(),
         categories: brandpunt::category::expand_filter(category),
@@ -499,22 +460,7 @@ fn counts_in(v: &Value, path: &str, out: &mut Vec<(String, i64)>) {
 }
 
 fn post(who: Who, path: &str, body: &Value) -> Resp {
-    let s = server();
-    let auth = match who {
-        Who::Anonymous => None,
-        Who::Viewer => Some(format!("Bearer {}", s.viewer)),
-        Who::Analyst => Some(format!("Bearer {}", s.analyst)),
-    };
-    let headers: Vec<(&str, &str)> = auth
-        .as_deref()
-        .map(|a| vec![("Authorization", a)])
-        .unwrap_or_default();
-    srv::request(
-        "POST",
-        &format!("{}{path}", s.base),
-        &headers,
-        Some(&body.to_string()),
-    )
+    server().post(who, path, &body.to_string())
 }
 
 #[test]

@@ -252,3 +252,73 @@ pub fn get_as(base: &str, token: Option<&str>, path: &str) -> Resp {
         .unwrap_or_default();
     request("GET", &format!("{base}{path}"), &headers, None)
 }
+
+/// Who asks, in tests that compare what each role gets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Who {
+    Anonymous,
+    Viewer,
+    Analyst,
+}
+
+/// A server on a copy of the small demo whose tenant is public, with a viewer's token and the token of an
+/// analyst granted every category.
+pub struct RoleServer {
+    pub server: Server,
+    pub viewer: String,
+    pub analyst: String,
+    _dir: tempfile::TempDir,
+}
+
+impl RoleServer {
+    /// Start it; the users are `{name}-kijker` and `{name}-analist`, and `extra_config` (e.g. a `[privacy]`
+    /// section) follows `[server] public_tenant = "default"` in its config file.
+    pub fn start(name: &str, extra_config: &str) -> RoleServer {
+        let (dir, db) = demo_copy();
+        let viewer = user_token(&db, "default", &format!("{name}-kijker"), Role::Viewer, &[]);
+        let analyst = user_token(
+            &db,
+            "default",
+            &format!("{name}-analist"),
+            Role::Analyst,
+            &["*"],
+        );
+        let config = dir.path().join("brandpunt.toml");
+        std::fs::write(
+            &config,
+            format!("[server]\npublic_tenant = \"default\"\n\n{extra_config}"),
+        )
+        .unwrap();
+        let server = start(&db, &["--config", config.to_str().unwrap()]);
+        RoleServer {
+            server,
+            viewer,
+            analyst,
+            _dir: dir,
+        }
+    }
+
+    /// The bearer token of `who` (`None` for anonymous).
+    pub fn token(&self, who: Who) -> Option<&str> {
+        match who {
+            Who::Anonymous => None,
+            Who::Viewer => Some(&self.viewer),
+            Who::Analyst => Some(&self.analyst),
+        }
+    }
+
+    pub fn get(&self, who: Who, path: &str) -> Resp {
+        get_as(&self.server.base, self.token(who), path)
+    }
+
+    pub fn post(&self, who: Who, path: &str, body: &str) -> Resp {
+        let auth = self.token(who).map(bearer);
+        let headers: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        request(
+            "POST",
+            &format!("{}{path}", self.server.base),
+            &headers,
+            Some(body),
+        )
+    }
+}
