@@ -98,16 +98,5 @@ fn serve_applies_retention_at_start_and_logs_it() {
     drop(server);
 
     // The chain still verifies.
-    let out = srv::bin()
-        .arg("--db")
-        .arg(&db)
-        .args(["audit", "verify"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    srv::cli_ok(&db, &["audit", "verify"]);
 }

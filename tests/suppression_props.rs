@@ -21,6 +21,16 @@ struct Instance {
     k: u32,
 }
 
+/// Cells from (code, count) pairs.
+fn cells(list: &[(&str, u64)]) -> Vec<Cell> {
+    list.iter()
+        .map(|(c, n)| Cell {
+            code: c.to_string(),
+            count: *n,
+        })
+        .collect()
+}
+
 fn leaf_count(rng: &mut ChaCha8Rng, k: u32) -> u64 {
     let k = u64::from(k);
     match rng.gen_range(0..10) {
@@ -271,20 +281,14 @@ fn the_result_is_deterministic_and_independent_of_cell_order() {
 fn two_small_cells_with_a_known_sum_are_not_left_alone() {
     // Wijk 8 = buurten 4 + 4 + 0 under gemeente 20 = 8 + 12; k = 5. Withholding only the two 4s would give
     // 4 + 4 = 8 with both <= 4: pinned. An independent check: the enumeration must leave both free.
-    let cells: Vec<Cell> = [
+    let cells = cells(&[
         ("GM", 20),
         ("WK1", 8),
         ("WK2", 12),
         ("BU1", 4),
         ("BU2", 4),
         ("BU3", 0),
-    ]
-    .iter()
-    .map(|(c, n)| Cell {
-        code: c.to_string(),
-        count: *n,
-    })
-    .collect();
+    ]);
     let inst = Instance {
         children: vec![vec![1, 2], vec![3, 4, 5], vec![], vec![], vec![], vec![]],
         relations: vec![
@@ -311,20 +315,14 @@ fn two_small_cells_with_a_known_sum_are_not_left_alone() {
 fn bounds_that_pin_a_fully_withheld_part_mask_it() {
     // k = 5: gemeente 4 = wijk 4 = 1 + 1 + 1 + 1. With "< 5" everywhere the wijk is >= 4, so = 4, and every
     // buurt = 1: the whole part must lose its bounds.
-    let cells: Vec<Cell> = [
+    let cells = cells(&[
         ("GM", 4),
         ("WK", 4),
         ("B1", 1),
         ("B2", 1),
         ("B3", 1),
         ("B4", 1),
-    ]
-    .iter()
-    .map(|(c, n)| Cell {
-        code: c.to_string(),
-        count: *n,
-    })
-    .collect();
+    ]);
     let inst = Instance {
         children: vec![vec![1], vec![2, 3, 4, 5], vec![], vec![], vec![], vec![]],
         relations: vec![
@@ -361,13 +359,7 @@ fn k_below_three_only_withholds_primary_cells() {
 
 #[test]
 fn cyclic_relations_are_refused() {
-    let cells: Vec<Cell> = [("A", 5), ("B", 2), ("C", 3)]
-        .iter()
-        .map(|(c, n)| Cell {
-            code: c.to_string(),
-            count: *n,
-        })
-        .collect();
+    let cells = cells(&[("A", 5), ("B", 2), ("C", 3)]);
     let r = Relation {
         total: 0,
         parts: vec![1, 2],

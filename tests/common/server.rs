@@ -322,3 +322,15 @@ impl RoleServer {
         )
     }
 }
+
+/// Run `brandpunt --db DB ARGS...`, assert that it succeeded (else fail with its output) and return stdout.
+pub fn cli_ok(db: &Path, args: &[&str]) -> String {
+    let out = bin().arg("--db").arg(db).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "brandpunt {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
