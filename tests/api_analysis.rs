@@ -145,23 +145,7 @@ fn busy_buurten(n: usize) -> Vec<String> {
 fn custom_area() -> &'static (String, MultiPolygon<f64>) {
     static C: OnceLock<(String, MultiPolygon<f64>)> = OnceLock::new();
     C.get_or_init(|| {
-        let m = get("/api/meta").json();
-        let c: Vec<f64> = m["center"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
-        let d = 0.006;
-        let ring = json!([
-            [c[0] - d, c[1] - d],
-            [c[0] + d, c[1] - d],
-            [c[0] + d, c[1] + d],
-            [c[0] - d, c[1] + d],
-            [c[0] - d, c[1] - d]
-        ]);
-        let body = json!({"type": "Feature", "properties": {"name": "Centrum-proef"},
-            "geometry": {"type": "Polygon", "coordinates": [ring]}});
+        let body = srv::square_feature(&server().base, "Centrum-proef", 0.006);
         let r = post("/api/areas", &body);
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
         let id = r.json()["id"].as_i64().unwrap();

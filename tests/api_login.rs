@@ -53,21 +53,9 @@ fn me(base: &str, id: Option<&str>) -> Resp {
     srv::request("GET", &format!("{base}/api/me"), &headers, None)
 }
 
-/// A square custom area of about 1 km around the demo city's centre (WGS84, as the web app sends it).
+/// A square custom area of about 1 km around the demo city's centre.
 fn area_body(base: &str) -> String {
-    let m = srv::request("GET", &format!("{base}/api/meta"), &[], None).json();
-    let c: Vec<f64> = m["center"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let d = 0.005;
-    serde_json::json!({"type": "Feature", "properties": {"name": "Inlogtest"},
-        "geometry": {"type": "Polygon", "coordinates": [[
-            [c[0] - d, c[1] - d], [c[0] + d, c[1] - d], [c[0] + d, c[1] + d],
-            [c[0] - d, c[1] + d], [c[0] - d, c[1] - d]]]}})
-    .to_string()
+    srv::square_feature(base, "Inlogtest", 0.005).to_string()
 }
 
 #[test]

@@ -397,23 +397,8 @@ fn incident_tiles_points_at_high_zoom_and_cells_below() {
 #[test]
 fn custom_area_round_trip() {
     // A square of about 1 km around the centre of the city.
-    let m = get("/api/meta").json();
-    let c: Vec<f64> = m["center"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let d = 0.007;
-    let ring = serde_json::json!([
-        [c[0] - d, c[1] - d],
-        [c[0] + d, c[1] - d],
-        [c[0] + d, c[1] + d],
-        [c[0] - d, c[1] + d],
-        [c[0] - d, c[1] - d]
-    ]);
-    let body = serde_json::json!({"type": "Feature", "properties": {"name": "Torenflats en omgeving"},
-        "geometry": {"type": "Polygon", "coordinates": [ring]}});
+    let body = srv::square_feature(&server().base, "Torenflats en omgeving", 0.007);
+    let ring = body["geometry"]["coordinates"][0].clone();
     let base = &server().base;
     let r = request(
         "POST",

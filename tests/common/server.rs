@@ -334,3 +334,17 @@ pub fn cli_ok(db: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A custom-area GeoJSON Feature named `name` (WGS84, as the web app sends it): the square of ±`d_deg` degrees
+/// around the city centre that `/api/meta` of `base` reports.
+pub fn square_feature(base: &str, name: &str, d_deg: f64) -> serde_json::Value {
+    let m = request("GET", &format!("{base}/api/meta"), &[], None).json();
+    let (x, y) = (
+        m["center"][0].as_f64().unwrap(),
+        m["center"][1].as_f64().unwrap(),
+    );
+    let d = d_deg;
+    serde_json::json!({"type": "Feature", "properties": {"name": name},
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]]}})
+}
