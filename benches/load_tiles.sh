@@ -11,6 +11,7 @@
 # Usage: benches/load_tiles.sh [DURATION=20s] [CONNECTIONS=64] [THREADS=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/load/common.sh
 DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
@@ -25,16 +26,11 @@ trap cleanup EXIT
 "$BIN" --db "$TMP/db" demo --dir "$TMP/demo" >/dev/null
 "$BIN" --db "$TMP/db" serve --addr 127.0.0.1:0 --public-tenant default >"$TMP/server.out" 2>/dev/null &
 SERVER_PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$TMP/server.out" 2>/dev/null && break; sleep 0.1; done
-BASE=$(sed -n 's/^listening on //p' "$TMP/server.out")
-until curl -sf "$BASE/readyz" >/dev/null; do sleep 0.1; done
+wait_for_server "$TMP/server.out"
 META=$(curl -sf "$BASE/api/meta")
 # Tile range of the city's bbox at $ZOOM (XYZ, y down), and the period's last day for the warm filter.
-read -r X0 X1 Y0 Y1 < <(echo "$META" | sed -n 's/.*"bbox":\[\([^]]*\)\].*/\1/p' | awk -F, -v z="$ZOOM" '
-  function tx(lon) { return int((lon + 180) / 360 * 2^z) }
-  function ty(lat,  r) { r = lat * 3.141592653589793 / 180; return int((1 - log(sin(r)/cos(r) + 1/cos(r)) / 3.141592653589793) / 2 * 2^z) }
-  { print tx($1), tx($3), ty($4), ty($2) }')
-LAST=$(echo "$META" | sed -n 's/.*"last":"\([0-9-]*\)".*/\1/p')
+read -r X0 X1 Y0 Y1 < <(tile_range "$META" "$ZOOM")
+LAST=$(last_day "$META")
 URLS="$TMP/urls.txt"
 : >"$URLS"
 for x in $(seq "$X0" "$X1"); do for y in $(seq "$Y0" "$Y1"); do

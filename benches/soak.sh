@@ -18,6 +18,7 @@
 #        TOKEN_EVERY=3: every n-th request line carries the token; 0 = all anonymous)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/load/common.sh
 SECONDS_TOTAL=${1:-600}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
@@ -48,15 +49,10 @@ requests_per_minute = 100000000
 TOML
 "$BIN" --db "$TMP/db" serve --config "$TMP/brandpunt.toml" >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
-for _ in $(seq 300); do grep -q "listening on" "$TMP/server.out" 2>/dev/null && break; sleep 0.1; done
-BASE=$(sed -n 's/^listening on //p' "$TMP/server.out")
-until curl -sf "$BASE/readyz" >/dev/null; do sleep 0.1; done
+wait_for_server "$TMP/server.out"
 META=$(curl -sf "$BASE/api/meta")
-read -r X0 X1 Y0 Y1 < <(echo "$META" | sed -n 's/.*"bbox":\[\([^]]*\)\].*/\1/p' | awk -F, -v z="$ZOOM" '
-  function tx(lon) { return int((lon + 180) / 360 * 2^z) }
-  function ty(lat,  r) { r = lat * 3.141592653589793 / 180; return int((1 - log(sin(r)/cos(r) + 1/cos(r)) / 3.141592653589793) / 2 * 2^z) }
-  { print tx($1), tx($3), ty($4), ty($2) }')
-LAST=$(echo "$META" | sed -n 's/.*"last":"\([0-9-]*\)".*/\1/p')
+read -r X0 X1 Y0 Y1 < <(tile_range "$META" "$ZOOM")
+LAST=$(last_day "$META")
 FROM=$(date -u -d "$LAST - 364 days" +%Y-%m-%d)
 CODES=($(curl -sf "$BASE/api/areas?level=buurt" | grep -o '"code":"BU[0-9]*"' | head -n 4 | sed 's/"code":"\(.*\)"/\1/'))
 [ "${#CODES[@]}" -ge 2 ] || { echo "no buurten in the demo" >&2; exit 1; }
