@@ -12,6 +12,7 @@
 //! - [`access`]: roles, principals, the permission matrix and API tokens (argon2 hashes).
 //! - [`pseudonym`]: keyed HMAC-SHA256 pseudonyms of personal identifiers.
 //! - [`audit`]: the audit log's hash chain.
+//! - [`calendar`]: date parsing and the clock that date-relative rules are evaluated against.
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //!
@@ -29,6 +30,7 @@ pub mod access;
 pub mod analysis;
 pub mod area_index;
 pub mod audit;
+pub mod calendar;
 pub mod category;
 pub mod coords;
 pub mod custom_area;

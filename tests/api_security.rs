@@ -52,9 +52,10 @@ fn launch(db: &Path, dir: &Path, config: &str, args: &[&str], env: &[(&str, &str
         .arg("--db")
         .arg(db)
         .args(["serve", "--addr", "127.0.0.1:0", "--poll-seconds", "0.2"])
-        .arg("--config")
+        .args(["--stop-on-stdin-close", "--config"])
         .arg(&cfg)
         .args(args)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).unwrap());
     for (k, v) in env {

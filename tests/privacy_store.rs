@@ -411,8 +411,11 @@ fn audit_log_is_append_only_and_tampering_is_detected() {
         serde_json::from_str(&ok(&db, &["audit", "export", "--format", "json"])).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 6);
     assert_eq!(json[5]["filter"], "categories=1.1.1;page=5");
-    let today = chrono::Utc::now().date_naive();
-    let yesterday = today.pred_opt().unwrap().to_string();
+    // The day before the first record was written (not "yesterday": the test may run across midnight).
+    let first_day =
+        chrono::NaiveDate::parse_from_str(&json[0]["at"].as_str().unwrap()[..10], "%Y-%m-%d")
+            .unwrap();
+    let yesterday = first_day.pred_opt().unwrap().to_string();
     let none: serde_json::Value = serde_json::from_str(&ok(
         &db,
         &["audit", "export", "--format", "json", "--to", &yesterday],

@@ -25,21 +25,37 @@ const KEPT: &str =
 fn serve_applies_retention_at_start_and_logs_it() {
     let (dir, db) = srv::demo_copy();
     let conn = Connection::open(&db).unwrap();
-    // A retention period that cuts the demo's two years roughly in half, whatever today's date is.
-    let (first_min, last_min): (i64, i64) = conn
-        .query_row(
-            "SELECT min(begin_min), max(end_min) FROM incident",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    let middle = chrono::DateTime::from_timestamp((first_min + last_min) / 2 * 60, 0)
+    // The server's clock is set (`--now`) so that a retention of two months cuts the demo's incidents in the
+    // middle, in the widest gap between incident ends there: the few seconds between the server's start and the
+    // task's run cannot move an incident across the cutoff, and neither can today's date.
+    let ends: Vec<i64> = conn
+        .prepare("SELECT DISTINCT end_min FROM incident ORDER BY end_min")
         .unwrap()
-        .naive_utc();
-    let now = chrono::Utc::now().naive_utc();
-    let months = (now.year() - middle.year()) as u32 * 12 + now.month() - middle.month();
-    let cutoff = now.checked_sub_months(chrono::Months::new(months)).unwrap();
-    let cutoff_min = cutoff.and_utc().timestamp().div_euclid(60);
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let middle = &ends[ends.len() * 2 / 5..ends.len() * 3 / 5];
+    let minute = |m: i64| {
+        chrono::DateTime::from_timestamp(m * 60, 0)
+            .unwrap()
+            .naive_utc()
+    };
+    let (gap_start, _) = middle
+        .windows(2)
+        .map(|w| (w[0], w[1] - w[0]))
+        .filter(|&(a, _)| minute(a + 1).day() <= 28)
+        .max_by_key(|&(_, gap)| gap)
+        .unwrap();
+    let cutoff_min = gap_start + 1;
+    let months = 2;
+    let now = minute(cutoff_min)
+        .checked_add_months(chrono::Months::new(months))
+        .unwrap();
+    assert_eq!(
+        brandpunt::server::retention::cutoff(now, months),
+        Some(minute(cutoff_min))
+    );
     let old = count(&conn, OLD_LOCATED, cutoff_min);
     let kept = count(&conn, KEPT, cutoff_min);
     assert!(old > 100 && kept > 100, "old {old}, kept {kept}");
@@ -55,7 +71,8 @@ fn serve_applies_retention_at_start_and_logs_it() {
         ),
     )
     .unwrap();
-    let server = srv::start(&db, &["--config", config.to_str().unwrap()]);
+    let now = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let server = srv::start(&db, &["--config", config.to_str().unwrap(), "--now", &now]);
 
     // The task runs at start; wait for its audit record.
     let deadline = Instant::now() + Duration::from_secs(60);

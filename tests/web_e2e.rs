@@ -97,6 +97,7 @@ fn web_map_end_to_end() {
         .arg(&db)
         .args([
             "serve",
+            "--stop-on-stdin-close",
             "--public-tenant",
             "default",
             "--addr",
@@ -104,6 +105,7 @@ fn web_map_end_to_end() {
             "--web-dir",
         ])
         .arg(root.join("web/dist"))
+        .stdin(Stdio::piped())
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()

@@ -19,6 +19,9 @@ pub enum RetentionCommand {
         /// Only count what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        /// Count the months back from this moment instead of now (`YYYY-MM-DD` or RFC 3339, UTC).
+        #[arg(long, value_parser = super::serve::parse_now)]
+        now: Option<chrono::NaiveDateTime>,
     },
 }
 
@@ -27,8 +30,9 @@ pub fn run(db: &Path, cmd: RetentionCommand) -> anyhow::Result<ExitCode> {
         tenant,
         months,
         dry_run,
+        now,
     } = cmd;
-    let now = chrono::Utc::now().naive_utc();
+    let now = now.unwrap_or_else(|| brandpunt::calendar::Clock::system().now());
     let cutoff = now
         .checked_sub_months(chrono::Months::new(months))
         .ok_or_else(|| anyhow::anyhow!("--months {months} is te groot"))?;

@@ -35,6 +35,18 @@ pub struct ServeArgs {
     /// Tenant the inbox deliveries belong to.
     #[arg(long, default_value = "default")]
     pub inbox_tenant: String,
+    /// Evaluate date-relative rules (retention) as if the clock read this moment at start (`YYYY-MM-DD`,
+    /// `YYYY-MM-DDTHH:MM:SS` or RFC 3339, UTC); the clock runs on from there. For reproducing a run.
+    #[arg(long, value_parser = parse_now)]
+    pub now: Option<chrono::NaiveDateTime>,
+    /// Stop gracefully when standard input reaches its end (run under a supervisor that holds a pipe to it).
+    #[arg(long)]
+    pub stop_on_stdin_close: bool,
+}
+
+/// `--now`: a moment, with the parameter named in the error.
+pub fn parse_now(s: &str) -> Result<chrono::NaiveDateTime, String> {
+    brandpunt::calendar::parse_moment(s).map_err(|e| format!("--now: {e}"))
 }
 
 /// The server configuration from the file (if any) with the flags over it.
@@ -74,6 +86,10 @@ pub fn config(db: &Path, args: ServeArgs) -> anyhow::Result<ServerConfig> {
     config.tls = file.tls.clone();
     config.trusted_proxies = file.proxy.trusted.clone();
     config.oidc = file.oidc.clone();
+    if let Some(now) = args.now {
+        config.clock = brandpunt::calendar::Clock::starting_at(now);
+    }
+    config.stop_on_stdin_close = args.stop_on_stdin_close;
     Ok(config)
 }
 

@@ -35,9 +35,7 @@ fn parse_level(s: &str) -> Result<AreaLevel, String> {
 }
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(s.trim(), "%d-%m-%Y"))
-        .map_err(|_| format!("'{s}' is geen datum (JJJJ-MM-DD)"))
+    brandpunt::calendar::parse_date(s).map_err(|e| e.to_string())
 }
 
 fn split_list(s: &Option<String>) -> Vec<String> {

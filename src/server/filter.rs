@@ -25,10 +25,7 @@ pub struct Filter {
 
 /// Parse a date parameter (`YYYY-MM-DD`, also `DD-MM-YYYY`).
 pub fn parse_date(parameter: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    let v = value.trim();
-    NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(v, "%d-%m-%Y"))
-        .map_err(|_| ApiError::param(parameter, format!("'{v}' is geen datum (JJJJ-MM-DD)")))
+    crate::calendar::parse_date(value).map_err(|e| ApiError::param(parameter, e.to_string()))
 }
 
 /// 400 naming `to` when the period `from..=to` spans more than `max_days` days (`[limits] max_period_days`).

@@ -85,6 +85,11 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     /// OpenID Connect bearer tokens; `None` = only brandpunt tokens.
     pub oidc: Option<OidcConfig>,
+    /// The clock that date-relative rules (retention) are evaluated against.
+    pub clock: crate::calendar::Clock,
+    /// Stop gracefully when standard input reaches its end (for a supervisor that holds the other end of a
+    /// pipe, such as a test harness: the server ends with its parent, however the parent ends).
+    pub stop_on_stdin_close: bool,
 }
 
 impl ServerConfig {
@@ -105,6 +110,8 @@ impl ServerConfig {
             tls: None,
             trusted_proxies: vec![],
             oidc: None,
+            clock: crate::calendar::Clock::system(),
+            stop_on_stdin_close: false,
         }
     }
 }
@@ -481,8 +488,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     let local = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let stop = handle.clone();
+    let stdin_closed = stdin_watch(state.config.stop_on_stdin_close)?;
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = stdin_closed => tracing::info!("standard input closed: stopping"),
+        }
         stop.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -513,6 +524,24 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         .await
         .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
     Ok(())
+}
+
+/// With `enabled`, a thread that reads standard input to its end and then completes the returned receiver;
+/// otherwise a receiver that never completes.
+fn stdin_watch(enabled: bool) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if enabled {
+        std::thread::Builder::new()
+            .name("brandpunt-stdin".into())
+            .spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+                let _ = tx.send(());
+            })?;
+    } else {
+        // Keep the sender alive for the life of the process, so the receiver never completes.
+        std::mem::forget(tx);
+    }
+    Ok(rx)
 }
 
 #[cfg(test)]

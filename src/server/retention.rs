@@ -1,5 +1,6 @@
 //! The daily retention task of `brandpunt serve`: with `[privacy] retention_months` configured, the
-//! address-level incidents of every tenant whose window ended more than that many months ago are deleted (with
+//! address-level incidents of every tenant whose window ended more than that many months before the server's
+//! clock ([`ServerConfig::clock`](super::ServerConfig::clock)) are deleted (with
 //! their history versions) at start and then every 24 hours, each run one transaction per tenant with an audit
 //! record by [`RETENTION_ACTOR`] (the same operation as `brandpunt retention apply`). A run that deleted
 //! something reloads the snapshots, so the served data never show removed incidents.
@@ -69,7 +70,7 @@ pub fn spawn(state: &Arc<AppState>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("brandpunt-retention".into())
         .spawn(move || loop {
-            run_once(&state, months, chrono::Utc::now().naive_utc());
+            run_once(&state, months, state.config.clock.now());
             std::thread::sleep(RETENTION_INTERVAL);
         })?;
     tracing::info!(months, "daily retention active");
