@@ -99,7 +99,14 @@ fn is_continuation(t: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.'))
 }
 
-pub(super) fn geocode_free_text(index: &GeocodeIndex, text: &str) -> GeocodeMatch {
+impl GeocodeIndex {
+    /// Resolve a one-line address such as `Burg. v. Veenlaan 12a-3, 7511 AB Enschede`.
+    pub fn geocode_free_text(&self, text: &str) -> GeocodeMatch {
+        geocode_free_text(self, text)
+    }
+}
+
+fn geocode_free_text(index: &GeocodeIndex, text: &str) -> GeocodeMatch {
     let (postcode, rest): (Option<&str>, String) = match find_postcode(text) {
         Some((s, e)) => (
             Some(&text[s..e]),

@@ -1,6 +1,6 @@
 //! Index construction and structured matching. See the module docs of [`crate::geocode`] for the rules.
 
-use super::fxhash::{FxMap, Interner};
+use super::interner::{FxMap, Interner};
 use super::normalize::{
     compact, eq_ignore_case, fold, fold_compact, max_typo_distance, normalize_street,
     normalize_toevoeging, normalize_woonplaats, osa_distance_bounded, pack_postcode,
@@ -621,11 +621,6 @@ impl GeocodeIndex {
             Some(s) => self.street_route(&s, &want, woonplaats, pc, fuzzy),
             None => GeocodeMatch::none(),
         }
-    }
-
-    /// Resolve a one-line address such as `Burg. v. Veenlaan 12a-3, 7511 AB Enschede`.
-    pub fn geocode_free_text(&self, text: &str) -> GeocodeMatch {
-        super::freetext::geocode_free_text(self, text)
     }
 
     fn want(&self, q: &AddressQuery<'_>) -> Option<Want> {

@@ -73,8 +73,8 @@
 //! matched anything) and returns `Ambiguous` when two readings give different objects of the same kind.
 
 mod freetext;
-mod fxhash;
 mod index;
+mod interner;
 mod normalize;
 pub mod synthetic;
 #[cfg(test)]

@@ -54,7 +54,7 @@
 //! the order of rejections do not depend on the thread count. The content hash is built per row in a
 //! per-thread buffer and hashed once. See `BENCHMARKS.md` ("Police delivery reader").
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -63,7 +63,9 @@ use rayon::iter::Either;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+pub use super::delivery_error::DeliveryError;
 use super::mapping::{resolve_headers, Column, Mapping, Resolved};
+use super::sheet::Table;
 use super::sniff::{self, decode, parse_date, parse_decimal, parse_time, sniff_delimiter};
 use crate::coords::{is_within_netherlands_rd, is_within_netherlands_wgs84};
 
@@ -144,79 +146,6 @@ pub struct ParsedDelivery {
     pub rejections: Vec<Rejection>,
     /// Number of non-blank data rows (accepted + rejected lines).
     pub total_rows: u64,
-}
-
-/// Why a delivery file could not be read at all. Every message names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    /// The file could not be read.
-    #[error("{file}: kan bestand niet lezen: {source}")]
-    Io {
-        /// File path.
-        file: String,
-        /// Underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file has no header (empty or blank).
-    #[error("{file}: bestand is leeg")]
-    Empty {
-        /// File path.
-        file: String,
-    },
-    /// The file is not an incident delivery: required columns are missing.
-    #[error(
-        "{file}: geen incidentlevering; ontbrekende kolommen: {}; gevonden kolommen: {}",
-        .missing.join(", "),
-        .found.join(", ")
-    )]
-    WrongKind {
-        /// File path.
-        file: String,
-        /// Missing requirements by canonical name (a location requirement lists its alternatives).
-        missing: Vec<String>,
-        /// Headers found in the file.
-        found: Vec<String>,
-    },
-    /// The mapping file is invalid or does not fit the delivery.
-    #[error("{file}: mapping: {reason}")]
-    Mapping {
-        /// Mapping file path (or the delivery when the mapping does not fit it).
-        file: String,
-        /// What is wrong, naming the section/key.
-        reason: String,
-    },
-    /// The XLSX workbook could not be read.
-    #[error("{file}: XLSX: {reason}")]
-    Xlsx {
-        /// File path.
-        file: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// An unsupported file format (e.g. legacy `.xls`).
-    #[error("{file}: {reason}")]
-    Format {
-        /// File path.
-        file: String,
-        /// What is wrong and what to do.
-        reason: String,
-    },
-}
-
-/// A sheet of text cells with physical line numbers, as produced by the CSV and XLSX readers.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Table {
-    pub records: Vec<Record>,
-    /// XLSX cells: plain numbers in date/time columns may be Excel serials.
-    pub excel_serials: bool,
-}
-
-/// One record of a [`Table`].
-#[derive(Debug, Clone)]
-pub(crate) struct Record {
-    pub line: u64,
-    pub fields: Vec<String>,
 }
 
 /// All cells of a sheet in one flat buffer, so that reading a large CSV costs no allocation per record or
@@ -629,7 +558,8 @@ fn finish(
     drop(cells);
 
     // Duplicates: the last accepted row of a registratienummer wins.
-    let mut last: HashMap<&str, u64, FxBuild> = HashMap::default();
+    // FxHash: registratienummers come from the police's own systems, not from an adversary.
+    let mut last: rustc_hash::FxHashMap<&str, u64> = Default::default();
     last.reserve(rows.len());
     for row in &rows {
         last.insert(row.registration.as_str(), row.line);
@@ -670,32 +600,6 @@ fn finish(
         total_rows,
     })
 }
-
-/// FxHash (the rustc hasher): a fast, non-cryptographic hasher for the in-memory duplicate map. Its values
-/// are never stored; registratienummers come from the police's own systems, not from an adversary.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 /// Everything needed to turn one record into a row.
 struct RowContext<'a> {

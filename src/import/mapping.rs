@@ -45,7 +45,7 @@ use std::path::Path;
 
 use chrono::format::{Item, StrftimeItems};
 
-use super::delivery::DeliveryError;
+use super::delivery_error::DeliveryError;
 use super::sniff::TextEncoding;
 
 /// The canonical columns of an incident delivery.

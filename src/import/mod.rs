@@ -4,11 +4,13 @@
 pub mod bag;
 pub mod cbs;
 pub mod delivery;
+pub mod delivery_error;
 pub mod incidents;
 pub mod indicators;
 pub mod mapping;
 pub mod opendata;
 pub mod report;
+pub(crate) mod sheet;
 pub mod sniff;
 pub mod vector;
 pub mod xlsx;

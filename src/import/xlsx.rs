@@ -21,7 +21,8 @@ use std::sync::{Mutex, PoisonError};
 use gdal::vector::LayerAccess;
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 
-use super::delivery::{DeliveryError, Record, Table};
+use super::delivery_error::DeliveryError;
+use super::sheet::{Record, Table};
 
 /// Sets thread-local GDAL configuration options and clears them again on drop.
 struct ConfigGuard(&'static [(&'static str, &'static str)]);

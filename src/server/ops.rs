@@ -202,18 +202,25 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// The OpenAPI 3 document: `openapi/base.json` plus one fragment per endpoint group (each fragment is a JSON
-/// object `{"paths": {...}, "parameters": {...}}` merged into the base).
+/// The OpenAPI 3 document: `openapi/base.json` (info, shared parameters, schemas and responses) plus one fragment
+/// per route module, named after it (`openapi/MODULE.json`, a JSON object `{"paths": {...}}`, optionally with
+/// `"parameters"` and `"responses"`), merged into the base. A module that adds a route documents it in its own
+/// fragment.
 const OPENAPI_BASE: &str = include_str!("openapi/base.json");
 const OPENAPI_FRAGMENTS: &[&str] = &[
-    // One line per endpoint group: include_str!("openapi/NAME.json"),
-    include_str!("openapi/raster.json"),
-    include_str!("openapi/operations.json"),
-    include_str!("openapi/analysis.json"),
-    include_str!("openapi/security.json"),
-    include_str!("openapi/identity.json"),
-    include_str!("openapi/suppression.json"),
-    include_str!("openapi/access.json"),
+    include_str!("openapi/analysis_api.json"),
+    include_str!("openapi/areas.json"),
+    include_str!("openapi/compare.json"),
+    include_str!("openapi/deliveries.json"),
+    include_str!("openapi/export.json"),
+    include_str!("openapi/hotspots.json"),
+    include_str!("openapi/incidents.json"),
+    include_str!("openapi/ops.json"),
+    include_str!("openapi/patrol.json"),
+    include_str!("openapi/report.json"),
+    include_str!("openapi/session.json"),
+    include_str!("openapi/tiles.json"),
+    include_str!("openapi/wms.json"),
 ];
 
 /// The assembled OpenAPI 3 document.

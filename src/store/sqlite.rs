@@ -6,7 +6,6 @@ use chrono::NaiveTime;
 use gdal::vector::{Geometry, ToGdal};
 use geo::BoundingRect;
 use rusqlite::{params, Connection, OptionalExtension, Statement, Transaction};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// SQLite store: WAL journal, foreign keys on, schema migrated on open.
@@ -470,32 +469,9 @@ fn bind_incident(
     Ok(())
 }
 
-/// FxHash (the rustc hasher) for the in-memory registration maps of [`write_incidents`]: registration numbers
-/// come from the police's and municipalities' own systems, not from an adversary, and SipHash showed up in the
-/// import profile.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+/// The in-memory registration maps of [`write_incidents`] use FxHash: registration numbers come from the police's
+/// and municipalities' own systems, not from an adversary, and SipHash showed up in the import profile.
+type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// The current version of a registration: row id (`None` while it waits in the insert batch), version, hash.
 type Current<'a> = (Option<i64>, i64, &'a str);
