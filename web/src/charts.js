@@ -1,5 +1,6 @@
 // Small hand-written SVG charts: trend line(s), 7x24 hour-of-week heat chart, horizontal bars.
 // Each function returns an SVG string; inputs are plain arrays. Labels are Dutch.
+// Also the HTML escaping and the Dutch number formatting the charts and the panels share.
 
 export function esc(s) {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
@@ -8,6 +9,15 @@ export function esc(s) {
 export function fmtNum(v, digits = 0) {
   if (v === null || v === undefined || Number.isNaN(v)) return '–';
   return Number(v).toLocaleString('nl-NL', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/**
+ * A count as the user sees it: the number, or, when the server withheld it (small-count protection: `null`
+ * with a label such as "< 5", ">= 5" or "afgeschermd"), that label; '–' when there is neither.
+ */
+export function countText(value, label, digits = 0) {
+  if ((value === null || value === undefined) && label) return label;
+  return fmtNum(value, digits);
 }
 
 export const SERIES_COLOURS = ['#1f5fa8', '#d2552b', '#2e8b57', '#8e44ad', '#b8860b', '#555555'];
