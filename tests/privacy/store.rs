@@ -521,6 +521,10 @@ fn retention_deletes_exactly_the_old_address_level_incidents() {
     drop(store);
 
     // Through the CLI: a dry run reports, a real run with a short period removes the rest of the located ones.
+    // The clock is set (`--now`) to more than a month after the demo's last incident, so today's date plays no
+    // part.
+    let now = *ends.last().unwrap() + chrono::Duration::days(40);
+    let now_arg = now.format("%Y-%m-%dT%H:%M:%S").to_string();
     let out = ok(
         &db,
         &[
@@ -531,15 +535,25 @@ fn retention_deletes_exactly_the_old_address_level_incidents() {
             "--months",
             "1",
             "--dry-run",
+            "--now",
+            &now_arg,
         ],
     );
     assert!(out.contains("Proefdraai"), "{out}");
     ok(
         &db,
-        &["retention", "apply", "--tenant", "default", "--months", "1"],
+        &[
+            "retention",
+            "apply",
+            "--tenant",
+            "default",
+            "--months",
+            "1",
+            "--now",
+            &now_arg,
+        ],
     );
     let store = SqliteStore::open(&db).unwrap();
-    let now = chrono::Utc::now().naive_utc();
     let month_ago = now.checked_sub_months(chrono::Months::new(1)).unwrap();
     assert!(store
         .incidents(&filter)
