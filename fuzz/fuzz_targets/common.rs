@@ -1,4 +1,5 @@
-//! Shared by the delivery targets: the police mapping of `tests/delivery_fuzz.rs` and the reader's contract.
+//! Shared by the delivery targets: the police mapping of `tests/import/delivery_fuzz.rs` and the reader's
+//! contract.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -24,7 +25,7 @@ fn is_hex64(s: &str) -> bool {
 
 /// `max_line`: the largest line number the input can have (CSV: physical lines; XLSX: `u64::MAX`).
 pub fn check_invariants(p: &ParsedDelivery, max_line: u64, mapped: bool) {
-    // The same checks as tests/delivery_fuzz.rs ...
+    // The same checks as tests/import/delivery_fuzz.rs ...
     let rejected: BTreeSet<u64> = p.rejections.iter().map(|r| r.line).collect();
     assert_eq!(rejected.len(), p.rejections.len(), "one rejection per line");
     assert_eq!(p.rows.len() as u64 + rejected.len() as u64, p.total_rows);

@@ -1,6 +1,7 @@
 //! Delivery CSV reader: arbitrary bytes -> `read_delivery_bytes`, without a mapping and with the police
-//! mapping of `tests/delivery_fuzz.rs`. Never panics; every successful read satisfies the reader's contract
-//! (module docs of `brandpunt::import::delivery`). ZIP (XLSX) input is left to the `delivery_xlsx` target.
+//! mapping of `tests/import/delivery_fuzz.rs`. Never panics; every successful read satisfies the reader's
+//! contract (module docs of `brandpunt::import::delivery`). ZIP (XLSX) input is left to the `delivery_xlsx`
+//! target.
 #![no_main]
 
 #[path = "common.rs"]

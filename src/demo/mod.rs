@@ -228,7 +228,7 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
 /// Writes the small committed test fixtures (from [`DemoConfig::small`]) below `dir`:
 /// `cbs/wijkenbuurten_2024_v1.gpkg`, `cbs/buurt_2020_v1.{shp,shx,dbf,prj,cpg}`,
 /// `bag/bag-light.gpkg`, `counts/47022NED.{json,csv}` and `indicators/indicatoren_buurt.csv`.
-/// Returns the main written paths. `tests/demo_city.rs` regenerates them and compares contents.
+/// Returns the main written paths. `tests/cli/demo_city.rs` regenerates them and compares contents.
 pub fn write_fixtures(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
     let cfg = DemoConfig::small();
     let City {

@@ -1,48 +1,16 @@
-//! The real `brandpunt serve` for integration tests: the built binary on a free port, the small demo city
-//! generated once per test binary, users and tokens made through the library, and a small HTTP client.
+//! The real `brandpunt serve` for integration tests: the built binary on a free port (on a copy of the small demo
+//! city of [`super::demo`]), users and tokens made through the library, and a small HTTP client.
 #![allow(dead_code)]
 
+use super::demo::{bin, demo_copy};
 use brandpunt::access::Role;
 use brandpunt::store::{PrivacyStore, SqliteStore, TokenOwner};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
-}
-
-/// The small demo city, generated once per test binary: (its directory, database, demo files).
-pub fn demo() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
-    static D: OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("demo.db");
-        let files = dir.path().join("demo");
-        let out = bin()
-            .args(["--db", db.to_str().unwrap(), "demo", "--small", "--dir"])
-            .arg(&files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (dir, db, files)
-    })
-}
-
-/// A copy of the demo database in a new temporary directory: (directory, database).
-pub fn demo_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("brandpunt.db");
-    std::fs::copy(&demo().1, &db).unwrap();
-    (dir, db)
-}
 
 /// Add a user to `tenant` and return a fresh token of theirs.
 pub fn user_token(db: &Path, tenant: &str, user: &str, role: Role, grants: &[&str]) -> String {
@@ -325,18 +293,6 @@ impl RoleServer {
             Some(body),
         )
     }
-}
-
-/// Run `brandpunt --db DB ARGS...`, assert that it succeeded (else fail with its output) and return stdout.
-pub fn cli_ok(db: &Path, args: &[&str]) -> String {
-    let out = bin().arg("--db").arg(db).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "brandpunt {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A custom-area GeoJSON Feature named `name` (WGS84, as the web app sends it): the square of ±`d_deg` degrees

@@ -8,7 +8,7 @@ ties) on the z series, ESRI categories. Input: the true police incident location
 demo (truth_incidents.csv) and ground_truth.json.
 
 Usage (after generating the default city into DIR, e.g. with `brandpunt demo --dir DIR` or the
-ignored test in tests/demo_regenerate.rs):
+ignored test generate_default_city in tests/cli/demo_regenerate.rs):
     python3 tests/oracle/demo_emerging_check.py DIR > tests/oracle/expected/demo_emerging_default.json
 """
 import sys, csv, json, hashlib, datetime as dt

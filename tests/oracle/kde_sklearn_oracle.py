@@ -2,7 +2,7 @@
 """Oracle for brandpunt's KDE: scikit-learn KernelDensity on real point data shipped in the libpysal wheel.
 
 Usage:  pip install libpysal scikit-learn && python tests/oracle/kde_sklearn_oracle.py
-Writes  tests/oracle/expected/kde_sklearn.json (read by tests/kde_sklearn.rs; Python is not needed at test time).
+Writes  tests/oracle/expected/kde_sklearn.json (read by tests/oracles/kde_sklearn.rs; Python is not needed at test time).
 
 Data: libpysal.examples `geodanet/crimes.shp` (287 crime points, US survey feet) and `juvenile/juvenile.shp`
 (168 offender residences, arbitrary grid units). The coordinates are used as plain numbers ("map units");

@@ -6,12 +6,10 @@
 //! a withheld buurt can take given everything the anonymous exports publish (gemeente, wijk and buurt counts and
 //! labels) - written here, independent of the server's bound propagation.
 
-mod common;
-
+use crate::common::mvt;
+use crate::common::server::{self as srv, Resp, Who};
 use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
 use chrono::NaiveDate;
-use common::mvt;
-use common::server::{self as srv, Resp, Who};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -525,7 +523,7 @@ fn no_other_count_output_shows_a_small_count_to_protected_callers() {
         }
     }
     // The monthly report as HTML is rendered from the caller's protected JSON (checked in
-    // tests/api_report_protected.rs).
+    // tests/api/report_protected.rs).
     let html = format!("/api/report/monthly?month={month}&format=html");
     assert_eq!(get(Who::Anonymous, &html).status, 200);
     assert_eq!(get(Who::Analyst, &html).status, 200);

@@ -8,13 +8,12 @@
 //! Oracles: the store itself (SQL counts, the tenant's registrations and area codes), an independent MVT
 //! decoder and the CLI's `audit verify`.
 
-mod common;
-
+use crate::common::demo::{cli_ok, demo_copy};
+use crate::common::mvt;
+use crate::common::server::{self as srv, Resp};
 use brandpunt::access::Role;
 use brandpunt::coords::Transformer;
 use brandpunt::store::{AreaLevel, PrivacyStore, SqliteStore, Store};
-use common::mvt;
-use common::server::{self as srv, Resp};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -243,7 +242,7 @@ fn area_names(db: &Path, gemeente: &str) -> Vec<String> {
 
 /// The two-tenant store and the server with `--public-tenant default`.
 fn world() -> World {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let mut tokens = BTreeMap::new();
     let (a_custom, b_custom);
     {
@@ -832,7 +831,7 @@ fn located_count(db: &Path, tenant: &str, codes: &BTreeSet<String>) -> i64 {
 
 #[test]
 fn address_level_access_is_audited_and_the_chain_verifies() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let analyst = srv::user_token(&db, A, "analist_inbraak", Role::Analyst, &["inbraak"]);
     let server = srv::start(&db, &[]);
     let started = std::time::Instant::now();
@@ -960,13 +959,13 @@ fn address_level_access_is_audited_and_the_chain_verifies() {
         assert!(r.filter.contains("1.1.1"), "{}", r.filter);
         assert!(!regs.iter().any(|reg| r.filter.contains(reg.as_str())));
     }
-    srv::cli_ok(&db, &["audit", "verify"]);
+    cli_ok(&db, &["audit", "verify"]);
     drop(dir);
 }
 
 #[test]
 fn viewers_get_coarse_surfaces_analysts_the_asked_ones() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let analyst = srv::user_token(&db, A, "analist-alles", Role::Analyst, &["*"]);
     let viewer = srv::user_token(&db, A, "kijker", Role::Viewer, &["*"]);
     let server = srv::start(&db, &[]);
@@ -1064,7 +1063,7 @@ fn viewers_get_coarse_surfaces_analysts_the_asked_ones() {
 
 #[test]
 fn custom_areas_belong_to_their_creator() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let ann = srv::user_token(&db, A, "ann", Role::Analyst, &[]);
     let bob = srv::user_token(&db, A, "bob", Role::Analyst, &[]);
     let admin = srv::user_token(&db, A, "beheer", Role::Admin, &[]);

@@ -4,12 +4,11 @@
 //! throttling. Expected roles and grants come from the store (`PrivacyStore::users`) and from the demo's
 //! documented users, never from our own server output.
 
-mod common;
-
+use crate::common::demo::{bin, demo_copy};
+use crate::common::server::{self as srv, Resp};
 use brandpunt::access::Role;
 use brandpunt::demo::{DEMO_PASSWORD, DEMO_USERS};
 use brandpunt::store::{PrivacyError, PrivacyStore, SqliteStore, MIN_PASSWORD_CHARS};
-use common::server::{self as srv, Resp};
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
@@ -60,7 +59,7 @@ fn area_body(base: &str) -> String {
 
 #[test]
 fn demo_users_log_in_and_me_reports_the_stored_role_and_grants() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let stored = SqliteStore::open(&db).unwrap().users(None).unwrap();
     let server = srv::start(&db, &["--public-tenant", "default"]);
     let base = &server.base;
@@ -118,7 +117,7 @@ impl TenantName for SqliteStore {
 
 #[test]
 fn wrong_passwords_and_unknown_users_get_the_same_answer_and_no_cookie() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let server = srv::start(&db, &[]);
     let base = &server.base;
     let wrong = login(base, "analist", "niet-het-wachtwoord");
@@ -152,7 +151,7 @@ fn wrong_passwords_and_unknown_users_get_the_same_answer_and_no_cookie() {
 
 #[test]
 fn cookie_sessions_need_the_app_header_or_same_origin_and_logout_ends_them() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let server = srv::start(&db, &["--public-tenant", "default"]);
     let base = &server.base;
     let host = base.strip_prefix("http://").unwrap();
@@ -242,7 +241,7 @@ fn cookie_sessions_need_the_app_header_or_same_origin_and_logout_ends_them() {
 
 #[test]
 fn disabling_a_user_ends_their_session() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let server = srv::start(&db, &[]);
     let base = &server.base;
     let id = session_cookie(&login(base, "analist", DEMO_PASSWORD));
@@ -273,7 +272,7 @@ fn disabling_a_user_ends_their_session() {
 
 #[test]
 fn ten_failures_block_further_logins_of_that_user_and_address() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let server = srv::start(&db, &[]);
     let base = &server.base;
     for i in 0..10 {
@@ -290,7 +289,7 @@ fn ten_failures_block_further_logins_of_that_user_and_address() {
 }
 
 fn cli(db: &Path, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = srv::bin()
+    let mut child = bin()
         .arg("--db")
         .arg(db)
         .args(args)
@@ -310,7 +309,7 @@ fn cli(db: &Path, args: &[&str], stdin: &str) -> std::process::Output {
 
 #[test]
 fn passwords_from_the_cli_are_read_from_stdin_and_work_for_login() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let secret = "paarden-staart-batterij";
     let out = cli(
         &db,
@@ -395,7 +394,7 @@ fn passwords_from_the_cli_are_read_from_stdin_and_work_for_login() {
 
 #[test]
 fn store_password_rules() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let mut store = SqliteStore::open(&db).unwrap();
     store
         .add_user("default", "zonder", Role::Analyst, &["inbraak".into()])
@@ -432,7 +431,7 @@ fn store_password_rules() {
 
 #[test]
 fn each_live_session_has_its_own_rate_limit_bucket_and_made_up_cookies_count_against_the_address() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let cfg = dir.path().join("brandpunt.toml");
     std::fs::write(&cfg, "[limits]\nrequests_per_minute = 5\n").unwrap();
     let server = srv::start(&db, &["--config", cfg.to_str().unwrap()]);

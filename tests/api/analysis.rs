@@ -16,10 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-mod common;
-
+use crate::common::demo::demo_copy;
+use crate::common::server::{self as srv, Resp};
 use brandpunt::access::Role;
-use common::server::{self as srv, Resp};
 
 const ORIGIN: &str = "https://app.powerbi.com";
 
@@ -36,7 +35,7 @@ struct Shared {
 fn server() -> &'static Shared {
     static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| {
-        let (dir, db) = srv::demo_copy();
+        let (dir, db) = demo_copy();
         let analyst = srv::user_token(&db, "default", "analist-api", Role::Analyst, &["*"]);
         let server = srv::start(
             &db,

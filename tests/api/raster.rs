@@ -3,8 +3,7 @@
 //! with PROJ; numbers are compared with the analysis library run in the test on the incidents read from the
 //! store (KDE maximum, Gi* z-scores and bins, emerging hot spot categories, contour thresholds).
 
-mod common;
-
+use crate::common::mvt;
 use brandpunt::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingOptions, TimeStep, TimeSteps,
 };
@@ -15,36 +14,17 @@ use brandpunt::analysis::Event;
 use brandpunt::coords::{wgs84_to_web_mercator, Transformer};
 use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
 use brandpunt::tiles::TileId;
-use common::mvt;
 use geo::{Contains, InteriorPoint};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon};
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::OnceLock;
 
-use common::server::{self as srv, Resp};
+use crate::common::server::{self as srv, Resp};
+use crate::shared;
 
-/// The shared server on the small demo; the demo tenant is public (anonymous callers are viewers).
-struct Shared {
-    _server: srv::Server,
-    db: PathBuf,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-fn server() -> &'static Shared {
-    static S: OnceLock<Shared> = OnceLock::new();
-    S.get_or_init(|| {
-        let (dir, db) = srv::demo_copy();
-        let server = srv::start(&db, &["--public-tenant", "default"]);
-        let base = server.base.clone();
-        Shared {
-            _server: server,
-            db,
-            base,
-            _dir: dir,
-        }
-    })
+/// The read-only server shared by this binary ([`crate::shared::read_only`]): the demo tenant is public
+/// (anonymous callers are viewers).
+fn server() -> &'static shared::Server {
+    shared::read_only()
 }
 
 fn get_url(url: &str) -> Resp {
@@ -229,7 +209,7 @@ fn buurten_and_hotspots_png_colour_the_right_places() {
         .unwrap();
     assert_eq!(g.bin[k], 3);
     let (col, row) = g.cells[k];
-    // z16: the deepest surface zoom anonymous callers (viewers) get (tests/api_access.rs).
+    // z16: the deepest surface zoom anonymous callers (viewers) get (tests/api/access.rs).
     let (tile, px, py) = tile_and_pixel(16, (col as f64 + 0.5) * 100.0, (row as f64 + 0.5) * 100.0);
     let img = decode_png(&get(&tile_path("hotspots", tile, "png")));
     assert_eq!(img.pixel(px, py), [215, 48, 39, 220]);

@@ -4,13 +4,12 @@
 //! JWT library is used to make them. A valid token acts as its brandpunt user (role from the store); wrong
 //! issuer, audience, expired, not yet valid, unknown kid, tampered, unsigned, unknown or disabled users: 401.
 
-mod common;
-
+use crate::common::demo::{bin, demo_copy};
+use crate::common::server::{self as srv, Resp};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use brandpunt::access::Role;
 use brandpunt::store::{PrivacyStore, SqliteStore};
-use common::server::{self as srv, Resp};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -177,7 +176,7 @@ fn me(base: &str, token: &str) -> Resp {
 #[test]
 fn openid_connect_tokens_act_as_their_brandpunt_user_and_everything_else_is_refused() {
     let k = keys();
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     {
         let mut store = SqliteStore::open(&db).unwrap();
         store
@@ -300,7 +299,7 @@ fn openid_connect_tokens_act_as_their_brandpunt_user_and_everything_else_is_refu
 
 #[test]
 fn a_broken_jwks_file_stops_the_server_with_a_clear_message() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let jwks = dir.path().join("jwks.json");
     std::fs::write(&jwks, r#"{"keys": []}"#).unwrap();
     let config = dir.path().join("brandpunt.toml");
@@ -312,7 +311,7 @@ fn a_broken_jwks_file_stops_the_server_with_a_clear_message() {
         ),
     )
     .unwrap();
-    let out = srv::bin()
+    let out = bin()
         .arg("--db")
         .arg(&db)
         .args(["serve", "--addr", "127.0.0.1:0", "--config"])

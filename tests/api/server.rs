@@ -2,13 +2,11 @@
 //! port, answered over HTTP; numbers compared with the store (`brandpunt stats`' query) and with independent
 //! computations (point-in-polygon with `geo`, an independent MVT decoder).
 
-mod common;
-
+use crate::common::mvt;
 use brandpunt::access::Role;
 use brandpunt::coords::Transformer;
 use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
 use chrono::NaiveDate;
-use common::mvt;
 use geo::Contains;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -18,7 +16,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::server::{self as srv, Resp};
+use crate::common::demo::demo_copy;
+use crate::common::server::{self as srv, Resp};
 
 /// The shared server on the small demo: the demo tenant is public (anonymous callers are viewers), and an
 /// analyst with all categories has a token.
@@ -33,7 +32,7 @@ struct Shared {
 fn server() -> &'static Shared {
     static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| {
-        let (dir, db) = srv::demo_copy();
+        let (dir, db) = demo_copy();
         let analyst = srv::user_token(&db, "default", "analist-api", Role::Analyst, &["*"]);
         let server = srv::start(&db, &["--public-tenant", "default"]);
         let base = server.base.clone();
@@ -358,7 +357,7 @@ fn incident_tiles_points_at_high_zoom_and_cells_below() {
         .collect();
     let mut cells_total = 0i64;
     for (z, x, y) in covering_tiles(12) {
-        // Address-level tiles need an analyst (tests/api_access.rs covers the refusals).
+        // Address-level tiles need an analyst (tests/api/access.rs covers the refusals).
         let r = analyst_get(&format!("/tiles/incidents/{z}/{x}/{y}.mvt?category=1.1.1"));
         if r.status == 204 {
             continue;
@@ -526,7 +525,7 @@ fn changes_by_another_process_reach_the_server() {
 
 #[test]
 fn the_web_app_answers_its_own_paths_but_unknown_api_paths_stay_json_404() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let web = dir.path().join("web");
     std::fs::create_dir(&web).unwrap();
     std::fs::write(

@@ -3,10 +3,9 @@
 //! SQL beforehand), keeps everything else, logs one audit record per tenant by `serve:retentie`, keeps the
 //! audit chain intact and serves the reduced data without a restart.
 
-mod common;
-
+use crate::common::demo::{cli_ok, demo_copy};
+use crate::common::server as srv;
 use chrono::Datelike;
-use common::server as srv;
 use rusqlite::Connection;
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ const KEPT: &str =
 
 #[test]
 fn serve_applies_retention_at_start_and_logs_it() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let conn = Connection::open(&db).unwrap();
     // The server's clock is set (`--now`) so that a retention of two months cuts the demo's incidents in the
     // middle, in the widest gap between incident ends there: the few seconds between the server's start and the
@@ -115,5 +114,5 @@ fn serve_applies_retention_at_start_and_logs_it() {
     drop(server);
 
     // The chain still verifies.
-    srv::cli_ok(&db, &["audit", "verify"]);
+    cli_ok(&db, &["audit", "verify"]);
 }

@@ -2,13 +2,13 @@
 //! garbage and of a store in use), users and tokens (argon2, revocation, expiry, disabled users), the
 //! append-only hash-chained audit log (tampering through a raw connection is detected), and retention.
 
+use crate::common::demo::demo;
 use brandpunt::access::{Action, PrincipalKind, Role};
 use brandpunt::audit::AuditEntry;
 use brandpunt::store::{IncidentFilter, PrivacyStore, SqliteStore, Store, TokenOwner};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 fn run(db: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_brandpunt"))
@@ -31,23 +31,11 @@ fn ok(db: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// The small demo, generated and imported once; tests copy the database file before changing anything.
-fn demo_db() -> &'static Path {
-    static DEMO: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, db) = DEMO.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("demo.db");
-        let files = dir.path().join("demo");
-        ok(&db, &["demo", "--small", "--dir", files.to_str().unwrap()]);
-        (dir, db)
-    });
-    db
-}
-
-/// A private copy of the demo database (made with the backup API, so it is consistent).
+/// A private copy of the binary's shared small demo database (made with the backup API, so it is
+/// consistent).
 fn demo_copy(dir: &Path) -> PathBuf {
     let db = dir.join("brandpunt.db");
-    let src = Connection::open(demo_db()).unwrap();
+    let src = Connection::open(&demo().db).unwrap();
     src.backup(rusqlite::DatabaseName::Main, &db, None).unwrap();
     db
 }
@@ -533,6 +521,10 @@ fn retention_deletes_exactly_the_old_address_level_incidents() {
     drop(store);
 
     // Through the CLI: a dry run reports, a real run with a short period removes the rest of the located ones.
+    // The clock is set (`--now`) to more than a month after the demo's last incident, so today's date plays no
+    // part.
+    let now = *ends.last().unwrap() + chrono::Duration::days(40);
+    let now_arg = now.format("%Y-%m-%dT%H:%M:%S").to_string();
     let out = ok(
         &db,
         &[
@@ -543,15 +535,25 @@ fn retention_deletes_exactly_the_old_address_level_incidents() {
             "--months",
             "1",
             "--dry-run",
+            "--now",
+            &now_arg,
         ],
     );
     assert!(out.contains("Proefdraai"), "{out}");
     ok(
         &db,
-        &["retention", "apply", "--tenant", "default", "--months", "1"],
+        &[
+            "retention",
+            "apply",
+            "--tenant",
+            "default",
+            "--months",
+            "1",
+            "--now",
+            &now_arg,
+        ],
     );
     let store = SqliteStore::open(&db).unwrap();
-    let now = chrono::Utc::now().naive_utc();
     let month_ago = now.checked_sub_months(chrono::Months::new(1)).unwrap();
     assert!(store
         .incidents(&filter)

@@ -11,53 +11,13 @@ use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
 use chrono::{Datelike, Months, NaiveDate, Weekday};
 use std::collections::{BTreeMap, HashMap};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-mod common;
-
-use brandpunt::access::Role;
-use common::server::{self as srv, demo, finish, Resp};
-
-/// A server on its own copy of the demo database (optionally with an inbox), with an admin token.
-struct Server {
-    _server: srv::Server,
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-    base: String,
-    inbox: Option<PathBuf>,
-    /// Token of an admin of the demo tenant (uploads deliveries).
-    admin: String,
-}
-
-fn start(with_inbox: bool) -> Server {
-    let (dir, db) = srv::demo_copy();
-    let admin = srv::user_token(&db, "default", "beheerder-api", Role::Admin, &["*"]);
-    let inbox = with_inbox.then(|| dir.path().join("inbox"));
-    let mut args = vec!["--public-tenant", "default"];
-    let inbox_arg = inbox.as_ref().map(|i| i.to_string_lossy().to_string());
-    if let Some(i) = &inbox_arg {
-        args.extend(["--inbox", i.as_str()]);
-    }
-    let server = srv::start(&db, &args);
-    let base = server.base.clone();
-    Server {
-        _server: server,
-        _dir: dir,
-        db,
-        base,
-        inbox,
-        admin,
-    }
-}
-
-/// The read-only server shared by the patrol and report tests.
-fn shared() -> &'static Server {
-    static S: OnceLock<Server> = OnceLock::new();
-    S.get_or_init(|| start(false))
-}
+use crate::common::demo::demo;
+use crate::common::server::{finish, Resp};
+use crate::shared::{self, Server};
 
 fn get(s: &Server, path: &str) -> Resp {
     finish(ureq::get(&format!("{}{path}", s.base)).call(), path)
@@ -185,7 +145,7 @@ fn streets(db: &Path) -> HashMap<i64, String> {
 }
 
 fn check_patrol(query: &str, block: PatrolBlock, categories: &[String], cell_m: u32, top: usize) {
-    let s = shared();
+    let s = shared::read_only();
     let r = admin_get(s, &format!("/api/patrol?{query}"));
     assert_eq!(r.status, 200, "{}", r.text());
     let fc = r.json();
@@ -263,7 +223,7 @@ fn patrol_top_cells_equal_an_independent_computation() {
 
 #[test]
 fn patrol_html_is_a_printable_dutch_list() {
-    let s = shared();
+    let s = shared::read_only();
     let json = get(s, "/api/patrol?day=fri&from_hour=20&to_hour=2&top=3").json();
     let r = get(
         s,
@@ -286,7 +246,7 @@ fn patrol_html_is_a_printable_dutch_list() {
 
 #[test]
 fn patrol_rejects_bad_parameters() {
-    let s = shared();
+    let s = shared::read_only();
     assert_400(&get(s, "/api/patrol?from_hour=20&to_hour=2"), "day");
     assert_400(
         &get(s, "/api/patrol?day=vrijdagavond&from_hour=20&to_hour=2"),
@@ -405,7 +365,7 @@ fn compare_assessments(
 
 #[test]
 fn monthly_report_equals_the_library_on_store_counts() {
-    let s = shared();
+    let s = shared::read_only();
     let month = NaiveDate::from_ymd_opt(2024, 9, 1).unwrap();
     for (query, sources) in [("", vec![]), ("&source=politie", vec!["politie"])] {
         let r = admin_get(s, &format!("/api/report/monthly?month=2024-09{query}"));
@@ -428,7 +388,7 @@ fn monthly_report_equals_the_library_on_store_counts() {
 
 #[test]
 fn monthly_report_html_shows_the_striking_areas() {
-    let s = shared();
+    let s = shared::read_only();
     let month = NaiveDate::from_ymd_opt(2024, 9, 1).unwrap();
     let (areas, _, _) = expected_report(&s.db, month, &[]);
     let r = admin_get(s, "/api/report/monthly?month=2024-09&format=html");
@@ -466,7 +426,7 @@ fn monthly_report_html_shows_the_striking_areas() {
 
 #[test]
 fn monthly_report_rejects_bad_parameters() {
-    let s = shared();
+    let s = shared::read_only();
     assert_400(&get(s, "/api/report/monthly"), "month");
     assert_400(&get(s, "/api/report/monthly?month=2024-13"), "month");
     assert_400(&get(s, "/api/report/monthly?month=september"), "month");
@@ -519,7 +479,7 @@ fn api_gemeente_counts(s: &Server) -> BTreeMap<String, i64> {
 
 /// A demo delivery with new registration numbers (so it is new data, not a repeat).
 fn fresh_delivery(name: &str, marker: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(demo().2.join(name)).unwrap();
+    let text = std::fs::read_to_string(demo().files.join(name)).unwrap();
     text.replace("PL0600-2024", marker).into_bytes()
 }
 
@@ -529,7 +489,7 @@ fn incident_total(db: &Path) -> usize {
 
 #[test]
 fn upload_changes_the_statistics_at_once() {
-    let s = start(false);
+    let s = shared::start(false);
     let before = api_gemeente_counts(&s);
     assert_eq!(before, gemeente_counts(&s.db));
     let n_before = incident_total(&s.db);
@@ -573,10 +533,10 @@ fn upload_changes_the_statistics_at_once() {
     assert_eq!(incident_total(&s.db), n_after);
     // A delivery with a column mapping (handhaving).
     let hh_before = all_incidents(&s.db, &["handhaving"]).len() as u64;
-    let hh = std::fs::read_to_string(demo().2.join("handhaving_meldingen.csv"))
+    let hh = std::fs::read_to_string(demo().files.join("handhaving_meldingen.csv"))
         .unwrap()
         .replace("HH-2024-", "HH-2099-");
-    let mapping = std::fs::read(demo().2.join("handhaving_mapping.toml")).unwrap();
+    let mapping = std::fs::read(demo().files.join("handhaving_mapping.toml")).unwrap();
     let r = upload(
         &s,
         &[
@@ -596,7 +556,7 @@ fn upload_changes_the_statistics_at_once() {
 
 #[test]
 fn bad_uploads_give_a_report_or_a_400_and_change_nothing() {
-    let s = start(false);
+    let s = shared::start(false);
     let before = api_gemeente_counts(&s);
     let n_before = incident_total(&s.db);
     let bad =
@@ -678,7 +638,7 @@ fn wait_for(path: &Path, what: &str) {
 
 #[test]
 fn inbox_imports_stable_files_and_moves_them_with_their_report() {
-    let s = start(true);
+    let s = shared::start(true);
     let inbox = s.inbox.clone().unwrap();
     let before = api_gemeente_counts(&s);
     let n_before = incident_total(&s.db);
@@ -695,11 +655,11 @@ fn inbox_imports_stable_files_and_moves_them_with_their_report() {
     // A handhaving delivery in its own folder with its mapping.
     std::fs::create_dir_all(inbox.join("handhaving")).unwrap();
     std::fs::copy(
-        demo().2.join("handhaving_mapping.toml"),
+        demo().files.join("handhaving_mapping.toml"),
         inbox.join("handhaving/mapping.toml"),
     )
     .unwrap();
-    let hh = std::fs::read_to_string(demo().2.join("handhaving_meldingen.csv"))
+    let hh = std::fs::read_to_string(demo().files.join("handhaving_meldingen.csv"))
         .unwrap()
         .replace("HH-2024-", "HH-2098-");
     std::fs::write(inbox.join("handhaving/meldingen.csv"), hh).unwrap();

@@ -1,5 +1,5 @@
 //! Regenerates the committed demo fixtures after a deliberate generator change:
-//! `cargo test --test demo_regenerate -- --ignored`. `demo_city.rs` checks they are up to date.
+//! `cargo test --test cli regenerate_fixtures -- --ignored`. `demo_city.rs` checks they are up to date.
 
 #[test]
 #[ignore = "writes into tests/fixtures; run by hand after changing the generator"]

@@ -12,9 +12,7 @@
 //! image has pixels of the neutral withheld class (`raster::SUPPRESSED_COLOUR`) where the report JSON withholds
 //! buurten, the analyst's image has none (exact classes).
 
-mod common;
-
-use common::server::{self as srv, Resp, Who};
+use crate::common::server::{self as srv, Resp, Who};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

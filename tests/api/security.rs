@@ -4,11 +4,10 @@
 //! period, body size, polygon vertices) naming the parameter; rate limit and timeout; error bodies without
 //! internals; secrets never in the debug log; slow clients cut off.
 
-mod common;
-
+use crate::common::demo::{bin, demo_copy};
+use crate::common::server::{self as srv, Resp};
 use brandpunt::access::Role;
 use brandpunt::store::{SqliteStore, Store};
-use common::server::{self as srv, Resp};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -108,7 +107,7 @@ fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
 
 #[test]
 fn tls_serves_https_with_the_configured_certificate() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let cert = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");
     let out = Command::new("openssl")
@@ -193,7 +192,7 @@ fn tls_serves_https_with_the_configured_certificate() {
 
 #[test]
 fn a_bad_certificate_file_is_named_at_start() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let cert = dir.path().join("geen-cert.pem");
     std::fs::write(&cert, "geen certificaat\n").unwrap();
     let cfg = dir.path().join("b.toml");
@@ -202,7 +201,7 @@ fn a_bad_certificate_file_is_named_at_start() {
         format!("[tls]\ncert = \"{0}\"\nkey = \"{0}\"\n", cert.display()),
     )
     .unwrap();
-    let out = srv::bin()
+    let out = bin()
         .arg("--db")
         .arg(&db)
         .args(["serve", "--addr", "127.0.0.1:0", "--config"])
@@ -216,7 +215,7 @@ fn a_bad_certificate_file_is_named_at_start() {
 
 #[test]
 fn forwarded_headers_are_believed_only_from_trusted_proxies() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let forwarded = [
         ("X-Forwarded-Proto", "https"),
         ("X-Forwarded-Host", "kaart.example.nl"),
@@ -331,7 +330,7 @@ fn forwarded_headers_are_believed_only_from_trusted_proxies() {
 
 #[test]
 fn security_headers_on_every_response_and_cors_only_for_listed_origins() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let s = launch_http(
         &db,
         dir.path(),
@@ -419,7 +418,7 @@ fn circle_feature(base: &str, auth: &[(&str, &str)], n: usize) -> String {
 
 #[test]
 fn limits_answer_400_naming_the_parameter() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let s = launch_http(
         &db,
         dir.path(),
@@ -531,7 +530,7 @@ fn limits_answer_400_naming_the_parameter() {
 
 #[test]
 fn error_bodies_never_leak_internals_or_other_tenants() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     {
         let mut store = SqliteStore::open(&db).unwrap();
         store.add_tenant("geheim", "Geheimstad").unwrap();
@@ -701,7 +700,7 @@ fn error_bodies_never_leak_internals_or_other_tenants() {
 
 #[test]
 fn secrets_never_reach_the_log() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let token = srv::user_token(&db, "default", "analist-test", Role::Analyst, &["*"]);
     let secret = token.rsplit('_').next().unwrap().to_string();
     let s = launch_http(
@@ -771,7 +770,7 @@ fn base64_encode(data: &[u8]) -> String {
 
 #[test]
 fn slow_clients_are_cut_off_after_the_header_timeout() {
-    let (dir, db) = srv::demo_copy();
+    let (dir, db) = demo_copy();
     let s = launch_http(
         &db,
         dir.path(),
@@ -812,7 +811,7 @@ fn metric(base: &str, name: &str) -> f64 {
 
 #[test]
 fn concurrent_requests_with_a_new_token_cost_one_verification_each_worker_at_most() {
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let token = srv::user_token(&db, "default", "gelijktijdig", Role::Analyst, &["*"]);
     let server = srv::start(&db, &[]);
     let before = metric(&server.base, "brandpunt_token_checks_total");

@@ -7,6 +7,7 @@
 //! - emerging hot spots and time profiles on the demo city against its ground truth (planted patterns) and the
 //!   independent NumPy check (tests/oracle/demo_emerging_check.py -> expected/demo_emerging_default.json).
 
+use crate::common::demo::{demo, Demo};
 use brandpunt::store::Store;
 use gdal::vector::LayerAccess;
 use gdal::Dataset;
@@ -506,38 +507,11 @@ fn errors_name_the_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("x.xlsx"));
 }
 
-struct Demo {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-    files: PathBuf,
-}
-
-fn make_demo(small: bool) -> Demo {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("brandpunt.db");
-    let files = dir.path().join("demo");
-    let mut args = vec!["demo", "--dir", files.to_str().unwrap()];
-    if small {
-        args.push("--small");
-    }
-    ok(&db, &args);
-    Demo {
-        _dir: dir,
-        db,
-        files,
-    }
-}
-
-/// The small demo city (10 weeks), shared by the tests of this file.
-fn small_demo() -> &'static Demo {
-    static DEMO: OnceLock<Demo> = OnceLock::new();
-    DEMO.get_or_init(|| make_demo(true))
-}
-
-/// The default demo city (104 weeks; about 8 s to generate in the test profile).
+/// The default demo city (104 weeks; about 8 s to generate in the test profile), shared by the tests of this
+/// file.
 fn default_demo() -> &'static Demo {
     static DEMO: OnceLock<Demo> = OnceLock::new();
-    DEMO.get_or_init(|| make_demo(false))
+    DEMO.get_or_init(|| Demo::generate(&[]))
 }
 
 fn ground_truth(files: &Path) -> Value {
@@ -676,9 +650,10 @@ fn seasonal_burglary_in_the_monthly_time_series() {
 }
 
 #[test]
-fn nightlife_violence_is_on_weekend_nights_and_new_hot_spot_on_small_demo() {
-    let d = small_demo();
-    let out = d.files.join("centre_hours.json");
+fn nightlife_violence_is_on_weekend_nights_and_new_hot_spot_on_demo() {
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("centre_hours.json");
     ok(
         &d.db,
         &[
@@ -712,7 +687,7 @@ fn nightlife_violence_is_on_weekend_nights_and_new_hot_spot_on_small_demo() {
     assert!(night / total > 0.5, "night share {}", night / total);
 
     // Emerging on the 10 weeks: the tower block's cells (planted from week 3) are new or consecutive hot spots.
-    let out = d.files.join("emerging.gpkg");
+    let out = tmp.path().join("emerging.gpkg");
     ok(
         &d.db,
         &[
@@ -1007,8 +982,9 @@ fn evaluate_methods_on_a_train_test_split_of_the_default_demo() {
 
 #[test]
 fn gistar_per_buurt_counts_equal_stats_and_h3_counts_every_incident() {
-    let d = small_demo();
-    let out = d.files.join("gistar_buurt.csv");
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("gistar_buurt.csv");
     ok(
         &d.db,
         &[
@@ -1034,7 +1010,7 @@ fn gistar_per_buurt_counts_equal_stats_and_h3_counts_every_incident() {
         assert_eq!(v, want.get(&r["id"]).copied().unwrap_or(0.0), "{}", r["id"]);
     }
 
-    let out = d.files.join("gistar_h3.csv");
+    let out = tmp.path().join("gistar_h3.csv");
     ok(
         &d.db,
         &[
@@ -1309,7 +1285,8 @@ fn assert_emerging_rows(
 #[test]
 fn emerging_on_h3_cells_equals_the_library_on_h3o_cells_of_the_points() {
     use brandpunt::analysis::weights::{distance_band, h3_k_ring};
-    let d = small_demo();
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
     let t = brandpunt::coords::Transformer::new().unwrap();
     // Every located incident in h3o's resolution-9 cell of its WGS84 position.
     let mut cells: BTreeMap<h3o::CellIndex, usize> = BTreeMap::new();
@@ -1331,7 +1308,7 @@ fn emerging_on_h3_cells_equals_the_library_on_h3o_cells_of_the_points() {
     let hits: Vec<(usize, chrono::NaiveDate)> =
         located.iter().map(|(c, day)| (cells[c], *day)).collect();
 
-    let out = d.files.join("emerging_h3.csv");
+    let out = tmp.path().join("emerging_h3.csv");
     ok(
         &d.db,
         &[
@@ -1358,7 +1335,7 @@ fn emerging_on_h3_cells_equals_the_library_on_h3o_cells_of_the_points() {
             t.wgs84_to_rd(ll.lng(), ll.lat()).unwrap()
         })
         .collect();
-    let out = d.files.join("emerging_h3_400.csv");
+    let out = tmp.path().join("emerging_h3_400.csv");
     ok(
         &d.db,
         &[
@@ -1376,7 +1353,7 @@ fn emerging_on_h3_cells_equals_the_library_on_h3o_cells_of_the_points() {
     assert_emerging_rows(&read_csv(&out), &want, &ids, "h3 400 m");
 
     // GeoPackage: one hexagon per row, around its cell centre.
-    let gpkg = d.files.join("emerging_h3.gpkg");
+    let gpkg = tmp.path().join("emerging_h3.gpkg");
     ok(
         &d.db,
         &[
@@ -1416,7 +1393,8 @@ fn emerging_per_wijk_equals_the_library_with_contiguity_of_the_cbs_wijken() {
     use brandpunt::analysis::weights::{contiguity, distance_band, Contiguity};
     use brandpunt::store::{AreaLevel, SqliteStore};
     use geo::Centroid;
-    let d = small_demo();
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&d.db).unwrap();
     let wijken = store.areas(AreaLevel::Wijk, None).unwrap();
     let buurt_wijk: HashMap<String, String> = store
@@ -1438,7 +1416,7 @@ fn emerging_per_wijk_equals_the_library_with_contiguity_of_the_cbs_wijken() {
     let ids: Vec<String> = wijken.iter().map(|w| w.code.clone()).collect();
     let polys: Vec<_> = wijken.iter().map(|w| w.geometry.clone()).collect();
 
-    let out = d.files.join("emerging_wijk.csv");
+    let out = tmp.path().join("emerging_wijk.csv");
     ok(
         &d.db,
         &[
@@ -1464,7 +1442,7 @@ fn emerging_per_wijk_equals_the_library_with_contiguity_of_the_cbs_wijken() {
             (c.x(), c.y())
         })
         .collect();
-    let out = d.files.join("emerging_wijk_1500.geojson");
+    let out = tmp.path().join("emerging_wijk_1500.geojson");
     ok(
         &d.db,
         &[
@@ -1523,8 +1501,9 @@ fn gistar_and_moran_per_wijk_count_like_stats_and_equal_the_library() {
     use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
     use brandpunt::analysis::weights::{contiguity, Contiguity};
     use brandpunt::store::{AreaLevel, SqliteStore};
-    let d = small_demo();
-    let out = d.files.join("gistar_wijk.csv");
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("gistar_wijk.csv");
     ok(
         &d.db,
         &[
@@ -1558,7 +1537,7 @@ fn gistar_and_moran_per_wijk_count_like_stats_and_equal_the_library() {
     assert_close(&col(&rows, "z"), &gi.z, 1e-12, "wijk Gi* z");
 
     // --area restricts the wijken to a gemeente; gemeente bins list every gemeente.
-    let out = d.files.join("moran_wijk.csv");
+    let out = tmp.path().join("moran_wijk.csv");
     ok(
         &d.db,
         &[
@@ -1582,7 +1561,8 @@ fn gistar_and_moran_per_wijk_count_like_stats_and_equal_the_library() {
 
 #[test]
 fn evaluate_on_h3_cells_and_buurten_scores_the_test_incidents() {
-    let d = small_demo();
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
     let incidents = demo_incidents(&d.db);
     let (test_from, test_to) = (
         chrono::NaiveDate::from_ymd_opt(2024, 9, 2).unwrap(),
@@ -1605,7 +1585,7 @@ fn evaluate_on_h3_cells_and_buurten_scores_the_test_incidents() {
                 .count(),
         ),
     ] {
-        let out = d.files.join(format!("evaluate_{}.json", &bins[..2]));
+        let out = tmp.path().join(format!("evaluate_{}.json", &bins[..2]));
         ok(
             &d.db,
             &[
@@ -1823,7 +1803,7 @@ fn fails_with(db: &Path, args: &[&str], needles: &[&str]) {
 
 #[test]
 fn bad_combinations_are_clear_errors_naming_the_flag() {
-    let d = small_demo();
+    let d = demo();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.csv");
     let o = out.to_str().unwrap();
@@ -2003,13 +1983,14 @@ fn bad_combinations_are_clear_errors_naming_the_flag() {
 fn file_points_per_buurt_and_wijk_follow_the_generators_buurtcodes() {
     use brandpunt::analysis::weights::{contiguity, Contiguity};
     use brandpunt::store::{AreaLevel, SqliteStore};
-    let d = small_demo();
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
     // The planted incidents with a point, with the buurt the generator put each one in.
     let mut r = csv::ReaderBuilder::new()
         .delimiter(b';')
         .from_path(d.files.join("truth_incidents.csv"))
         .unwrap();
-    let input = d.files.join("points_with_time.csv");
+    let input = tmp.path().join("points_with_time.csv");
     let mut w = csv::Writer::from_path(&input).unwrap();
     w.write_record(["x", "y", "begin", "eind"]).unwrap();
     let mut truth: Vec<(String, chrono::NaiveDate)> = Vec::new();
@@ -2037,7 +2018,7 @@ fn file_points_per_buurt_and_wijk_follow_the_generators_buurtcodes() {
         .collect();
     let ids: Vec<String> = buurten.iter().map(|b| b.code.clone()).collect();
     let polys: Vec<_> = buurten.iter().map(|b| b.geometry.clone()).collect();
-    let out = d.files.join("emerging_file_buurt.csv");
+    let out = tmp.path().join("emerging_file_buurt.csv");
     ok(
         &d.db,
         &[
@@ -2060,7 +2041,7 @@ fn file_points_per_buurt_and_wijk_follow_the_generators_buurtcodes() {
     );
 
     // Gi* per wijk of the same points: the counts of the generator's buurten summed per wijk.
-    let out = d.files.join("gistar_file_wijk.csv");
+    let out = tmp.path().join("gistar_file_wijk.csv");
     ok(
         &d.db,
         &[

@@ -137,11 +137,12 @@ fn kill_9_during_an_import_leaves_the_store_as_it_was() {
 #[test]
 fn kill_9_during_custom_area_writes_leaves_whole_areas() {
     use brandpunt::access::Role;
+    use common::demo::demo_copy;
     use common::server as srv;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
-    let (_dir, db) = srv::demo_copy();
+    let (_dir, db) = demo_copy();
     let token = srv::user_token(&db, "default", "analist-test", Role::Analyst, &["*"]);
     let centre = {
         let s = srv::start(&db, &["--public-tenant", "default"]);

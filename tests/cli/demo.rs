@@ -1,16 +1,13 @@
 //! End to end through the `brandpunt` binary on the small demo city: generate it in the real formats, import it
-//! with the ordinary importers, and check the result against the generator's ground truth (every true incident
-//! with its buurt and BAG object), plus idempotent re-import and refusal of a wrong file.
+//! with the ordinary importers (once per test binary: [`crate::common::demo::demo`]), and check the result
+//! against the generator's ground truth (every true incident with its buurt and BAG object), plus idempotent
+//! re-import and refusal of a wrong file.
 
+use crate::common::demo::{bin, demo};
 use brandpunt::store::{IncidentFilter, SqliteStore, Store};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brandpunt"))
-}
+use std::path::Path;
+use std::process::Output;
 
 fn run(db: &Path, args: &[&str]) -> Output {
     let out = bin()
@@ -31,28 +28,6 @@ fn ok(db: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-struct Demo {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-    files: PathBuf,
-}
-
-/// One demo import shared by the read-only tests of this file.
-fn demo() -> &'static Demo {
-    static DEMO: OnceLock<Demo> = OnceLock::new();
-    DEMO.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("brandpunt.db");
-        let files = dir.path().join("demo");
-        ok(&db, &["demo", "--small", "--dir", files.to_str().unwrap()]);
-        Demo {
-            _dir: dir,
-            db,
-            files,
-        }
-    })
 }
 
 fn truth(files: &Path) -> Vec<HashMap<String, String>> {

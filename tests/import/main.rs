@@ -1,0 +1,9 @@
+//! Reading deliveries (CSV, XLSX, random and mutated bytes), geocoding messy addresses, and the SQLite store's
+//! write paths, through the library on fixtures and generated data. No server and no demo city.
+
+mod delivery_csv;
+mod delivery_fuzz;
+mod delivery_xlsx;
+mod geocode_messy;
+mod store_incident_write;
+mod store_sqlite;
