@@ -113,7 +113,7 @@ impl HeapSize for LineString<f64> {
 impl HeapSize for Polygon<f64> {
     fn heap_bytes(&self) -> usize {
         self.exterior().heap_bytes()
-            + self.interiors().len() * size_of::<LineString<f64>>()
+            + std::mem::size_of_val(self.interiors())
             + self
                 .interiors()
                 .iter()
