@@ -15,6 +15,7 @@
 //! - [`calendar`]: date parsing and the clock that date-relative rules are evaluated against.
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
+//! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
 //!
 //! Adapters:
 //! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
@@ -37,6 +38,7 @@ pub mod custom_area;
 pub mod demo;
 pub mod export;
 pub mod geocode;
+pub mod heap_size;
 pub mod import;
 pub mod pseudonym;
 pub mod render;

@@ -85,7 +85,7 @@ pub enum EmergingError {
 }
 
 /// Length of a time step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimeStep {
     /// Calendar days.
     Day,

@@ -22,9 +22,10 @@
 //! profile and the phenomenon profile of an area whose count is withheld are withheld as a whole
 //! (`suppressed: true`, no distributions).
 //!
-//! Results are computed in `spawn_blocking` and cached by (generation, server, area, filter, parameters,
-//! protected or not).
+//! Results are computed in `spawn_blocking` and cached ([`super::caches`]) by (generation, area, filter,
+//! parameters, protected or not).
 
+use super::caches::{AnalysisBodyKey, AnalysisRequest, ProfileDataKey};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
@@ -33,6 +34,7 @@ use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
+use crate::heap_size::HeapSize;
 use crate::store::{IncidentFilter, Store};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -45,7 +47,7 @@ use geo::{BoundingRect, Contains};
 use geo_types::Point;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -54,49 +56,30 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/areas/{code}/profile", get(profile))
 }
 
-/// Cache of finished JSON bodies, keyed by (generation, server identity + request).
-type BodyCache = quick_cache::sync::Cache<(u64, String), Bytes>;
-
-pub(crate) fn body_cache() -> &'static BodyCache {
-    static C: OnceLock<BodyCache> = OnceLock::new();
-    C.get_or_init(|| BodyCache::new(2048))
-}
-
-/// The part of a cache key that tells servers in one process apart (tests, benches run several); the tenant is
-/// told apart by the snapshot generation that every key also holds.
-pub(crate) fn server_key(state: &AppState) -> String {
-    format!(
-        "{:p}|{}",
-        state as *const AppState,
-        state.config.db.display()
-    )
-}
-
 /// A cached JSON body as a response.
 pub(crate) fn json_body(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Serve `key` from the body cache, else compute it with `f` in a blocking task and cache it.
+/// Serve `key` from the caches, else compute the body with `f` in a blocking task and cache it.
 pub(crate) async fn cached_json(
-    generation: u64,
-    key: String,
+    state: &AppState,
+    key: AnalysisBodyKey,
     f: impl FnOnce() -> Result<Value, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
-    let cache_key = (generation, key);
-    if let Some(b) = body_cache().get(&cache_key) {
+    if let Some(b) = state.caches.get(&key) {
         return Ok(json_body(b));
     }
     let value = tokio::task::spawn_blocking(f)
         .await
         .map_err(ApiError::internal)??;
     let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
-    body_cache().insert(cache_key, bytes.clone());
+    state.caches.insert(key, bytes.clone());
     Ok(json_body(bytes))
 }
 
 /// Step of a time series.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Step {
     /// ISO weeks, Monday to Sunday.
     Week,
@@ -237,16 +220,17 @@ async fn timeseries(
         None => Step::Month,
     };
     let protect = caller.principal.sees_protected_counts();
-    let key = format!(
-        "{}|ts|{}|{}|{}|p={}",
-        server_key(&state),
-        code,
-        filter.key(),
-        step.as_str(),
-        u8::from(protect)
-    );
-    let generation = s.generation;
-    cached_json(generation, key, move || {
+    let key = AnalysisBodyKey {
+        generation: s.generation,
+        protect,
+        request: AnalysisRequest::TimeSeries {
+            area: idx,
+            filter: filter.cache_key(),
+            step,
+        },
+    };
+    let st = state.clone();
+    cached_json(&st, key, move || {
         let a = s.area(idx);
         let (from, to, series) = match filter.period(&s) {
             Some((from, to)) => {
@@ -335,14 +319,16 @@ async fn hour_of_week(
     let idx = find_area(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
     let protect = caller.principal.sees_protected_counts();
-    let key = format!(
-        "{}|how|{}|{}|p={}",
-        server_key(&state),
-        code,
-        filter.key(),
-        u8::from(protect)
-    );
-    cached_json(s.generation, key, move || {
+    let key = AnalysisBodyKey {
+        generation: s.generation,
+        protect,
+        request: AnalysisRequest::HourOfWeek {
+            area: idx,
+            filter: filter.cache_key(),
+        },
+    };
+    let st = state.clone();
+    cached_json(&st, key, move || {
         let a = s.area(idx);
         if area_withheld(&state, &s, idx, &filter, protect) {
             return Ok(json!({"code": a.code, "name": a.name, "suppressed": true,
@@ -384,18 +370,28 @@ struct AddressEntry {
 }
 
 /// The store data the snapshot does not hold: addresses and the incidents' bag ids.
-struct ProfileData {
+pub struct ProfileData {
     addresses: Vec<AddressEntry>,
     bag_ids: HashMap<i64, String>,
 }
 
-type ProfileDataCache = quick_cache::sync::Cache<(u64, String), Arc<ProfileData>>;
+impl HeapSize for ProfileData {
+    fn heap_bytes(&self) -> usize {
+        self.addresses.heap_bytes() + self.bag_ids.heap_bytes()
+    }
+}
+
+impl HeapSize for AddressEntry {
+    fn heap_bytes(&self) -> usize {
+        self.attrs.heap_bytes() + self.buurtcode.heap_bytes()
+    }
+}
 
 fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiError> {
-    static C: OnceLock<ProfileDataCache> = OnceLock::new();
-    let cache = C.get_or_init(|| ProfileDataCache::new(4));
-    let key = (s.generation, server_key(state));
-    if let Some(d) = cache.get(&key) {
+    let key = ProfileDataKey {
+        generation: s.generation,
+    };
+    if let Some(d) = state.caches.get(&key) {
         return Ok(d);
     }
     let tenant = s.tenant.clone();
@@ -430,7 +426,7 @@ fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiE
         Ok(ProfileData { addresses, bag_ids })
     })?;
     let data = Arc::new(data);
-    cache.insert(key, data.clone());
+    state.caches.insert(key, data.clone());
     Ok(data)
 }
 
@@ -478,16 +474,17 @@ async fn profile(
         None => 0.95,
     };
     let protect = caller.principal.sees_protected_counts();
-    let key = format!(
-        "{}|profile|{}|{}|{}|p={}",
-        server_key(&state),
-        code,
-        filter.key(),
-        confidence,
-        u8::from(protect)
-    );
+    let key = AnalysisBodyKey {
+        generation: s.generation,
+        protect,
+        request: AnalysisRequest::Profile {
+            area: idx,
+            filter: filter.cache_key(),
+            confidence: confidence.into(),
+        },
+    };
     let st = state.clone();
-    cached_json(s.generation, key, move || {
+    cached_json(&state, key, move || {
         if area_withheld(&st, &s, idx, &filter, protect) {
             let a = s.area(idx);
             return Ok(json!({"code": a.code, "name": a.name, "suppressed": true}));

@@ -12,6 +12,7 @@
 //! ([`Action::EditCustomArea`]; areas without a recorded creator count as someone else's). Viewers get 403,
 //! an area of another tenant (or none) is 404.
 
+use super::caches::ProtectedTableKey;
 use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
@@ -30,7 +31,7 @@ use axum::{Json, Router};
 use geo_types::MultiPolygon;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The k (minimum published count) for `filter`: `[privacy] min_count`, or the largest `min_count_per_group`
 /// among the category groups the filter spans (see [`suppression::k_for_categories`]).
@@ -76,7 +77,7 @@ fn area_relations(s: &Snapshot) -> Vec<Relation> {
 
 /// The published count table of every area of the snapshot (indexed like [`Snapshot::areas`]) for `filter`:
 /// exact when `protect` is false (analysts, admins), else protected with k = [`min_count_for`] over the area
-/// hierarchy (custom areas: primary suppression only). Cached per (server, generation, filter, k); every
+/// hierarchy (custom areas: primary suppression only). Cached per (generation, filter, k); every
 /// count output reads from here, so tiles, API and exports agree. If the hierarchy cannot be protected exactly
 /// (inconsistent boundaries), every non-zero count is withheld.
 pub fn protected_table(
@@ -90,19 +91,12 @@ pub fn protected_table(
     } else {
         0
     };
-    type C = quick_cache::sync::Cache<(u64, String), Arc<Protected>>;
-    static CACHE: OnceLock<C> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| C::new(1024));
-    let key = (
-        s.generation,
-        format!(
-            "{}|{}|k={k}|{}",
-            super::analysis_api::server_key(state),
-            s.tenant,
-            filter.key()
-        ),
-    );
-    if let Some(p) = cache.get(&key) {
+    let key = ProtectedTableKey {
+        generation: s.generation,
+        k,
+        filter: filter.cache_key(),
+    };
+    if let Some(p) = state.caches.get(&key) {
         return p;
     }
     let mut counts = vec![0u64; s.areas.len()];
@@ -133,7 +127,7 @@ pub fn protected_table(
         Protected::exact(counts)
     };
     let table = Arc::new(table);
-    cache.insert(key, table.clone());
+    state.caches.insert(key, table.clone());
     table
 }
 

@@ -26,7 +26,8 @@
 //! Errors: 400 naming the field (`areas`, `category`, `from`, `vs_to`, `intervention.buffer_m`, ...), 404 for an
 //! unknown area. Responses are cached per (generation, body).
 
-use super::analysis_api::{cached_json, find_area, server_key, Buckets, Step};
+use super::analysis_api::{cached_json, find_area, Buckets, Step};
+use super::caches::{AnalysisBodyKey, AnalysisRequest};
 use super::error::ApiError;
 use super::filter::{self, parse_date, Filter};
 use super::snapshot::{day_start_minutes, Snapshot};
@@ -509,20 +510,20 @@ async fn compare(
     let s = caller.snapshot.clone();
     let req = parse_request(&s, &body, state.config.limits.max_period_days)?;
     let protect = caller.principal.sees_protected_counts();
-    let key = format!(
-        "{}|compare|p={}|{:?}|{}|{}|{:?}|{:?}",
-        server_key(&state),
-        u8::from(protect),
-        req.areas,
-        req.filter.key(),
-        req.vs_filter.key(),
-        req.step,
-        req.intervention
-            .as_ref()
-            .map(|i| (i.target, i.buffer_m.to_bits(), i.control)),
-    );
-    cached_json(s.generation, key, move || {
-        compute(&state, &s, &req, protect)
-    })
-    .await
+    let key = AnalysisBodyKey {
+        generation: s.generation,
+        protect,
+        request: AnalysisRequest::Compare {
+            areas: req.areas.clone(),
+            filter: req.filter.cache_key(),
+            vs_filter: req.vs_filter.cache_key(),
+            step: req.step,
+            intervention: req
+                .intervention
+                .as_ref()
+                .map(|i| (i.target, i.buffer_m.into(), i.control)),
+        },
+    };
+    let st = state.clone();
+    cached_json(&st, key, move || compute(&state, &s, &req, protect)).await
 }

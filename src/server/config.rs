@@ -26,6 +26,7 @@
 //! requests_per_minute = 6000        # per token or web session (else per client address)
 //! request_timeout_seconds = 60
 //! header_read_timeout_seconds = 10  # slow clients: the request head must arrive within this time
+//! cache_bytes = 2147483648          # all caches together; default a quarter of the physical memory
 //!
 //! [privacy]
 //! min_count = 5                     # k: counts 1..k-1 are shown as "< k" to viewers and anonymous callers
@@ -121,6 +122,7 @@ pub struct LimitsSection {
     pub requests_per_minute: Option<u32>,
     pub request_timeout_seconds: Option<f64>,
     pub header_read_timeout_seconds: Option<f64>,
+    pub cache_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone, PartialEq)]
@@ -173,6 +175,9 @@ pub struct Limits {
     /// Longest time a client may take to send a request head (the connection is closed after it; also bounds
     /// the TLS handshake).
     pub header_read_timeout: Duration,
+    /// Bytes all caches together may hold (tiles, counts, analyses, response bodies; see
+    /// [`super::caches`]). Default: a quarter of the physical memory, 1 GiB when that is unknown.
+    pub cache_bytes: u64,
 }
 
 impl Default for Limits {
@@ -187,8 +192,29 @@ impl Default for Limits {
             requests_per_minute: 0,
             request_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(10),
+            cache_bytes: default_cache_bytes(),
         }
     }
+}
+
+/// The default cache budget: a quarter of the physical memory (`MemTotal` of `/proc/meminfo`), 1 GiB when that
+/// cannot be read.
+pub fn default_cache_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| quarter_of_mem_total(&text))
+        .unwrap_or(1 << 30)
+}
+
+/// A quarter of the `MemTotal` line of a `/proc/meminfo` text (kB), in bytes.
+fn quarter_of_mem_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let mut parts = line["MemTotal:".len()..].split_whitespace();
+    let kb: u64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some_and(|unit| unit != "kB") {
+        return None;
+    }
+    Some(kb.saturating_mul(1024) / 4).filter(|&b| b > 0)
 }
 
 /// Small-count protection and retention.
@@ -262,6 +288,9 @@ impl ConfigFile {
                 ));
             }
         }
+        if c.limits.cache_bytes == Some(0) {
+            return Err(invalid("limits", "cache_bytes", "moet minstens 1 zijn"));
+        }
         if c.limits.max_body_bytes == Some(0) {
             return Err(invalid("limits", "max_body_bytes", "moet minstens 1 zijn"));
         }
@@ -321,6 +350,7 @@ impl ConfigFile {
                 .header_read_timeout_seconds
                 .map(Duration::from_secs_f64)
                 .unwrap_or(d.header_read_timeout),
+            cache_bytes: l.cache_bytes.unwrap_or(d.cache_bytes),
         }
     }
 
@@ -356,8 +386,19 @@ mod tests {
         assert_eq!(c.privacy().min_count_per_group.get("1.4.1"), Some(&10));
         assert_eq!(c.privacy().min_count_per_group.get("inbraak"), Some(&10));
         assert_eq!(c.limits().requests_per_minute, 6000);
+        assert_eq!(c.limits().cache_bytes, 2 << 30);
         assert_eq!(c.oidc.unwrap().username_claim, "preferred_username");
         assert_eq!(c.proxy.trusted.len(), 2);
+    }
+
+    #[test]
+    fn the_default_cache_budget_is_a_quarter_of_mem_total() {
+        let meminfo = "MemTotal:       16318480 kB\nMemFree:         1234 kB\n";
+        assert_eq!(quarter_of_mem_total(meminfo), Some(16318480 * 1024 / 4));
+        assert_eq!(quarter_of_mem_total("MemFree: 1 kB\n"), None);
+        assert_eq!(quarter_of_mem_total("MemTotal: veel kB\n"), None);
+        assert_eq!(quarter_of_mem_total("MemTotal: 0 kB\n"), None);
+        assert!(default_cache_bytes() > 0);
     }
 
     #[test]
@@ -391,6 +432,11 @@ mod tests {
                 "b.toml: [privacy.min_count_per_group] sleutel: 'zeden' is geen categoriegroep"
             ),
             "{e}"
+        );
+        let e = ConfigFile::parse("b.toml", "[limits]\ncache_bytes = 0\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "b.toml: [limits] cache_bytes: moet minstens 1 zijn"
         );
         let ok = "[privacy.min_count_per_group]\nGeweld = 8\n\"1.4.1\" = 10\n";
         assert!(ConfigFile::parse("b.toml", ok).is_ok());

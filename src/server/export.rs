@@ -26,7 +26,7 @@
 //! All three carry `Content-Disposition: attachment; filename="brandpunt-{level}.{ext}"`. Bodies are cached per
 //! (generation, level, filter, format, protected or not).
 
-use super::analysis_api::server_key;
+use super::caches::{ExportBodyKey, Wgs84RingsKey};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
@@ -42,7 +42,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -52,8 +52,8 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// Export format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
     GeoJson,
     TopoJson,
     Csv,
@@ -77,7 +77,7 @@ impl Format {
 }
 
 /// WGS84 rings of a multipolygon: polygons -> rings -> (lon, lat).
-type Rings = Vec<Vec<Vec<(f64, f64)>>>;
+pub type Rings = Vec<Vec<Vec<(f64, f64)>>>;
 
 /// One area's row.
 struct Row {
@@ -123,14 +123,11 @@ fn wgs84_rings(
     s: &Snapshot,
     level: Level,
 ) -> Result<Arc<Vec<Arc<Rings>>>, ApiError> {
-    type C = quick_cache::sync::Cache<(u64, String), Arc<Vec<Arc<Rings>>>>;
-    static CACHE: OnceLock<C> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| C::new(32));
-    let key = (
-        s.generation,
-        format!("{}|{}", server_key(state), level.as_str()),
-    );
-    if let Some(v) = cache.get(&key) {
+    let key = Wgs84RingsKey {
+        generation: s.generation,
+        level,
+    };
+    if let Some(v) = state.caches.get(&key) {
         return Ok(v);
     }
     let v = crate::coords::with_thread_transformer(|t| {
@@ -163,7 +160,7 @@ fn wgs84_rings(
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
     let v = Arc::new(v);
-    cache.insert(key, v.clone());
+    state.caches.insert(key, v.clone());
     Ok(v)
 }
 
@@ -237,9 +234,6 @@ fn geojson_body(rows: &[Row]) -> Value {
         .collect();
     json!({"type": "FeatureCollection", "features": features})
 }
-
-/// Export bodies kept in the cache (each can be several MB).
-pub const EXPORT_CACHE_ENTRIES: usize = 24;
 
 /// Quantization steps per axis of the TopoJSON export.
 pub const TOPOJSON_QUANTIZATION: f64 = 1e5;
@@ -515,21 +509,14 @@ async fn export(
     };
     let filter = Filter::parse(&params, &s)?;
     let protect = caller.principal.sees_protected_counts();
-    let key = (
-        s.generation,
-        format!(
-            "{}|export|{}|{}|{}|p={}",
-            server_key(&state),
-            format.ext(),
-            level.as_str(),
-            filter.key(),
-            u8::from(protect)
-        ),
-    );
-    // Export bodies are large (MBs for all buurten): a small cache of their own.
-    static CACHE: OnceLock<quick_cache::sync::Cache<(u64, String), Bytes>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| quick_cache::sync::Cache::new(EXPORT_CACHE_ENTRIES));
-    let body = match cache.get(&key) {
+    let key = ExportBodyKey {
+        generation: s.generation,
+        format,
+        level,
+        filter: filter.cache_key(),
+        protect,
+    };
+    let body = match state.caches.get(&key) {
         Some(b) => b,
         None => {
             let st = state.clone();
@@ -548,7 +535,7 @@ async fn export(
             .await
             .map_err(ApiError::internal)??;
             let b = Bytes::from(body);
-            cache.insert(key, b.clone());
+            state.caches.insert(key, b.clone());
             b
         }
     };

@@ -4,6 +4,7 @@
 use super::error::ApiError;
 use super::snapshot::{day_start_minutes, Incident, Snapshot};
 use crate::category;
+use crate::heap_size::HeapSize;
 use chrono::NaiveDate;
 use std::collections::HashMap;
 
@@ -21,6 +22,22 @@ pub struct Filter {
     /// Half-open interval of window begins, minutes since the epoch.
     begin_min: i64,
     end_min: i64,
+}
+
+/// What identifies a [`Filter`] in a cache key: its expanded category codes and sources (sorted) and its
+/// period. Together with the snapshot generation it determines the selected incidents.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FilterKey {
+    category_codes: Vec<String>,
+    source_names: Vec<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl HeapSize for FilterKey {
+    fn heap_bytes(&self) -> usize {
+        self.category_codes.heap_bytes() + self.source_names.heap_bytes()
+    }
 }
 
 /// Parse a date parameter (`YYYY-MM-DD`, also `DD-MM-YYYY`).
@@ -204,7 +221,17 @@ impl Filter {
         Some(self.with_period(snapshot, Some(prev_from), Some(prev_to)))
     }
 
-    /// Canonical text of the filter, for cache keys and ETags.
+    /// The filter as a typed cache key: equal keys select the same incidents of the same snapshot.
+    pub fn cache_key(&self) -> FilterKey {
+        FilterKey {
+            category_codes: self.category_codes.clone(),
+            source_names: self.source_names.clone(),
+            from: self.from,
+            to: self.to,
+        }
+    }
+
+    /// Canonical text of the filter, for ETags and the audit log.
     pub fn key(&self) -> String {
         format!(
             "c={};s={};f={};t={}",

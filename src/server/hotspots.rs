@@ -1,6 +1,6 @@
 //! Hot spot analyses served on demand: the KDE surface, Gi* on bins and emerging hot spots on a grid, each
-//! computed once per (server, snapshot generation, filter, parameters) and cached; `GET /api/hotspots` (GeoJSON)
-//! and the vector tile layers `hotspots` (Gi* cells: `id`, `count`, `z`, `p`, `bin`), `emerging` (cells:
+//! computed once per (snapshot generation, filter, parameters) and cached ([`super::caches`]);
+//! `GET /api/hotspots` (GeoJSON) and the vector tile layers `hotspots` (Gi* cells: `id`, `count`, `z`, `p`, `bin`), `emerging` (cells:
 //! `id`, `category`, `label`, `trend_z`, `trend_p`) and `kde` (contour polygons: `level`, `density_per_km2`).
 //!
 //! Parameters (besides the common filters; invalid values are 400 naming the parameter):
@@ -24,6 +24,9 @@
 //! When the filter leaves too little to analyse (no incidents, all counts equal) the result is empty (an empty
 //! FeatureCollection, an empty tile), not an error.
 
+use super::caches::{
+    EmergingKey, F64Key, GiStarKey, KdeBandwidthKey, KdeContoursKey, KdeKey, KdeSurfaceKey,
+};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{feature_id, Level, Snapshot};
@@ -52,7 +55,7 @@ use axum::Router;
 use geo::BoundingRect;
 use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Largest number of places (grid cells) of one Gi* analysis.
 pub const MAX_PLACES: usize = 4_000_000;
@@ -128,8 +131,12 @@ impl KdeSettings {
         })
     }
 
-    fn key(&self) -> String {
-        format!("kde;{};{:?}", self.cell_m, self.bandwidth_m)
+    /// The parameters that determine the surface, as a cache key.
+    pub fn cache_key(&self) -> KdeKey {
+        KdeKey {
+            cell_m: self.cell_m.into(),
+            bandwidth_m: self.bandwidth_m.map(F64Key::from),
+        }
     }
 
     /// These settings within the limits of `principal` (see the module docs): unchanged for analysts and
@@ -157,19 +164,15 @@ impl KdeSettings {
 /// The default-rule KDE bandwidth of the filter's located incidents (cached per generation and filter);
 /// `None` when there are none.
 fn default_bandwidth(state: &AppState, snapshot: &Snapshot, filter: &Filter) -> Option<f64> {
-    type C = quick_cache::sync::Cache<(usize, u64, String), Option<f64>>;
-    static CACHE: OnceLock<C> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| quick_cache::sync::Cache::new(1024));
-    let key = (
-        state as *const AppState as usize,
-        snapshot.generation,
-        filter.key(),
-    );
-    if let Some(b) = cache.get(&key) {
+    let key = KdeBandwidthKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+    };
+    if let Some(b) = state.caches.get(&key) {
         return b;
     }
     let b = crate::analysis::kde::default_bandwidth_m(&located_events(snapshot, filter)).ok();
-    cache.insert(key, b);
+    state.caches.insert(key, b);
     b
 }
 
@@ -259,10 +262,6 @@ impl EmergingSettings {
             step,
             time_window,
         })
-    }
-
-    fn key(&self) -> String {
-        format!("em;{};{:?};{}", self.cell_m, self.step, self.time_window)
     }
 
     /// These settings within the limits of `principal`: grid cells at least [`VIEWER_MIN_CELL_M`] for callers
@@ -370,33 +369,6 @@ pub struct Contour {
     pub polygon_m: MultiPolygon<f64>,
 }
 
-type Key = (usize, u64, String);
-
-struct Caches {
-    kde: quick_cache::sync::Cache<Key, Option<Arc<KdeSurface>>>,
-    contours: quick_cache::sync::Cache<Key, Option<Arc<Vec<Contour>>>>,
-    gistar: quick_cache::sync::Cache<Key, Option<Arc<GiStarCells>>>,
-    emerging: quick_cache::sync::Cache<Key, Option<Arc<EmergingCells>>>,
-}
-
-fn caches() -> &'static Caches {
-    static C: OnceLock<Caches> = OnceLock::new();
-    C.get_or_init(|| Caches {
-        kde: quick_cache::sync::Cache::new(64),
-        contours: quick_cache::sync::Cache::new(64),
-        gistar: quick_cache::sync::Cache::new(64),
-        emerging: quick_cache::sync::Cache::new(64),
-    })
-}
-
-fn key(state: &AppState, snapshot: &Snapshot, filter: &Filter, params: String) -> Key {
-    (
-        state as *const AppState as usize,
-        snapshot.generation,
-        format!("{}|{params}", filter.key()),
-    )
-}
-
 /// The located incidents of the filter as unit-weight events (RD metres, begin/end).
 pub fn located_events(snapshot: &Snapshot, filter: &Filter) -> Vec<Event> {
     snapshot
@@ -422,8 +394,12 @@ pub fn kde_surface(
     filter: &Filter,
     s: &KdeSettings,
 ) -> Result<Option<Arc<KdeSurface>>, ApiError> {
-    let k = key(state, snapshot, filter, s.key());
-    caches().kde.get_or_insert_with(&k, || {
+    let key = KdeSurfaceKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+        kde: s.cache_key(),
+    };
+    state.caches.get_or_insert_with(key, || {
         let events = located_events(snapshot, filter);
         if events.is_empty() {
             return Ok(None);
@@ -470,8 +446,13 @@ pub fn kde_contours(
     let Some(surface) = kde_surface(state, snapshot, filter, s)? else {
         return Ok(None);
     };
-    let k = key(state, snapshot, filter, format!("{};{}", s.key(), s.levels));
-    caches().contours.get_or_insert_with(&k, || {
+    let key = KdeContoursKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+        kde: s.cache_key(),
+        levels: s.levels,
+    };
+    state.caches.get_or_insert_with(key, || {
         let r = &surface.kde.raster;
         let mut out = Vec::with_capacity(s.levels);
         for level in 1..=s.levels {
@@ -586,8 +567,12 @@ pub fn gistar_cells(
     filter: &Filter,
     bins: BinSpec,
 ) -> Result<Option<Arc<GiStarCells>>, ApiError> {
-    let k = key(state, snapshot, filter, format!("gi;{bins}"));
-    caches().gistar.get_or_insert_with(&k, || {
+    let key = GiStarKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+        bins,
+    };
+    state.caches.get_or_insert_with(key, || {
         let (places, counts, weights) = match bins {
             BinSpec::Grid { cell_m } => {
                 let c = f64::from(cell_m);
@@ -697,8 +682,14 @@ pub fn emerging_cells(
     filter: &Filter,
     s: &EmergingSettings,
 ) -> Result<Option<Arc<EmergingCells>>, ApiError> {
-    let k = key(state, snapshot, filter, s.key());
-    caches().emerging.get_or_insert_with(&k, || {
+    let key = EmergingKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+        cell_m: s.cell_m,
+        step: s.step,
+        time_window: s.time_window,
+    };
+    state.caches.get_or_insert_with(key, || {
         let (Some(start), Some(end)) = (
             filter.from.or(snapshot.first_day),
             filter.to.or(snapshot.last_day),

@@ -4,7 +4,8 @@
 //! incidents), computes with the pure core (`tiles`, `analysis`) and answers. Writes (custom areas, deliveries) go
 //! to the store in one transaction and then replace the snapshot. Changes made by other processes (a CLI import
 //! while the server runs) are noticed through SQLite's `PRAGMA data_version` within [`ServerConfig::poll_interval`].
-//! Caches (tiles, counts per filter) are keyed by the snapshot's generation, so a change invalidates them at once.
+//! Caches ([`caches`]: tiles, counts per filter, analyses, bodies; one byte budget) are keyed by the snapshot's
+//! generation, so a change invalidates them at once.
 //!
 //! Modules: [`filter`] (common query filters), [`snapshot`] (the in-memory data), [`tiles`] (MVT endpoints and
 //! TileJSON), [`areas`] (area list, statistics, custom areas), [`ops`] (health, readiness, metrics, request log),
@@ -18,6 +19,7 @@ pub mod access_log;
 pub mod analysis_api;
 pub mod areas;
 pub mod auth;
+pub mod caches;
 pub mod compare;
 pub mod config;
 pub mod credential_worker;
@@ -70,8 +72,6 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// How often to look for changes committed by other processes.
     pub poll_interval: Duration,
-    /// Entries in the tile cache.
-    pub tile_cache_entries: usize,
     /// Inbox folder for automated deliveries (`serve --inbox DIR`, see [`deliveries`]); `None` = no inbox.
     pub inbox: Option<PathBuf>,
     /// Limits (body size - uploads included -, polygon vertices, zoom range, period, result sizes, rate,
@@ -103,7 +103,6 @@ impl ServerConfig {
             web_dir: None,
             cors_origins: vec![],
             poll_interval: Duration::from_secs(1),
-            tile_cache_entries: 200_000,
             inbox: None,
             limits: Limits::default(),
             privacy: PrivacyConfig::default(),
@@ -156,8 +155,8 @@ pub struct AppState {
     /// OpenID Connect token verification, when `[oidc]` is configured ([`oidc`]).
     pub oidc: Option<oidc::OidcVerifier>,
     ready: AtomicBool,
-    pub tile_cache: tiles::TileCache,
-    counts_cache: quick_cache::sync::Cache<(u64, Level, String), Arc<Vec<u32>>>,
+    /// Every cached result, bounded together by `[limits] cache_bytes` ([`caches`]).
+    pub caches: caches::Caches,
     pub metrics: ops::Metrics,
     /// Parsed `[proxy] trusted` ([`security`]).
     pub trusted_proxies: security::TrustedProxies,
@@ -184,7 +183,12 @@ impl AppState {
                 return Err(StoreError::UnknownTenant(t.clone()).into());
             }
         }
-        let cache_entries = config.tile_cache_entries.max(16);
+        if config.limits.cache_bytes == 0 {
+            return Err(ServerError::Config(
+                "[limits] cache_bytes: moet minstens 1 zijn".into(),
+            ));
+        }
+        let caches = caches::Caches::new(config.limits.cache_bytes);
         let credentials = credential_worker::CredentialWorkers::start(
             &config.db,
             credential_worker::WORKERS,
@@ -205,8 +209,7 @@ impl AppState {
             login_throttle: session::LoginThrottle::new(),
             oidc,
             ready: AtomicBool::new(true),
-            tile_cache: tiles::TileCache::new(cache_entries),
-            counts_cache: quick_cache::sync::Cache::new(4096),
+            caches,
             metrics: ops::Metrics::default(),
             trusted_proxies,
             rate_limiter,
@@ -262,8 +265,7 @@ impl AppState {
                 *slot = Arc::new(fresh);
             }
         }
-        self.tile_cache.clear();
-        self.counts_cache.clear();
+        self.caches.clear();
         self.token_cache.clear();
         // A user may have been disabled or changed: sessions re-read their user before the next request.
         self.sessions.mark_stale();
@@ -274,12 +276,16 @@ impl AppState {
 
     /// Counts per area of `level` for `filter` on `snapshot`, cached per generation and filter.
     pub fn counts(&self, snapshot: &Snapshot, level: Level, f: &filter::Filter) -> Arc<Vec<u32>> {
-        let key = (snapshot.generation, level, f.key());
-        if let Some(v) = self.counts_cache.get(&key) {
+        let key = caches::CountsKey {
+            generation: snapshot.generation,
+            level,
+            filter: f.cache_key(),
+        };
+        if let Some(v) = self.caches.get(&key) {
             return v;
         }
         let v = Arc::new(snapshot.counts(level, f));
-        self.counts_cache.insert(key, v.clone());
+        self.caches.insert(key, v.clone());
         v
     }
 }

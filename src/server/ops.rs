@@ -27,8 +27,6 @@ struct RouteStats {
 pub struct Metrics {
     /// (route, status) -> stats.
     routes: Mutex<std::collections::BTreeMap<(String, u16), RouteStats>>,
-    pub tile_cache_hits: AtomicU64,
-    pub tile_cache_misses: AtomicU64,
     pub reloads: AtomicU64,
     /// Token verifications run against the store (cache misses and background re-checks; [`super::auth`]).
     pub token_checks: AtomicU64,
@@ -104,21 +102,6 @@ impl Metrics {
         let snapshots = state.snapshots();
         let gauges = [
             (
-                "brandpunt_tile_cache_hits_total",
-                "counter",
-                self.tile_cache_hits.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "brandpunt_tile_cache_misses_total",
-                "counter",
-                self.tile_cache_misses.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "brandpunt_tile_cache_entries",
-                "gauge",
-                state.tile_cache.len() as f64,
-            ),
-            (
                 "brandpunt_data_reloads_total",
                 "counter",
                 self.reloads.load(Ordering::Relaxed) as f64,
@@ -143,6 +126,7 @@ impl Metrics {
         for (name, kind, value) in gauges {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
         }
+        state.caches.render_metrics(&mut out);
         out
     }
 }

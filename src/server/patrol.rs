@@ -22,9 +22,10 @@
 //! fewer than k of its incidents lie on it ([`PatrolCell::shown_street`]). Grid cells stand in no published sum relation, so primary
 //! suppression is all they need.
 //!
-//! Results are cached per (server, snapshot generation, filter, block, cell, top); the protection is applied
-//! per answer.
+//! Results are cached ([`super::caches`]) per (snapshot generation, filter, block, cell, top); the protection
+//! is applied per answer.
 
+use super::caches::{PatrolKey, StreetsKey};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::report::{fmt_nl, html_escape};
@@ -34,6 +35,7 @@ use super::Caller;
 use crate::analysis::aoristic::{patrol_block_share, AoristicConfig, PatrolBlock};
 use crate::analysis::grid::BinId;
 use crate::analysis::Event;
+use crate::heap_size::HeapSize;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -41,7 +43,7 @@ use axum::{Json, Router};
 use chrono::Weekday;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/api/patrol", get(patrol))
@@ -173,7 +175,7 @@ pub fn dutch_day(d: Weekday) -> &'static str {
 
 /// The parsed request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct PatrolParams {
+pub struct PatrolParams {
     day: Weekday,
     from_hour: u32,
     to_hour: u32,
@@ -265,7 +267,7 @@ impl PatrolParams {
 }
 
 /// What one patrol request computes.
-struct PatrolResult {
+pub struct PatrolResult {
     cells: Vec<PatrolCell>,
     used: u64,
     excluded: u64,
@@ -273,30 +275,27 @@ struct PatrolResult {
     hours: f64,
 }
 
-type CacheKey = (usize, u64, String, PatrolParams);
+impl HeapSize for PatrolResult {
+    fn heap_bytes(&self) -> usize {
+        self.cells.heap_bytes()
+    }
+}
 
-fn cache() -> &'static quick_cache::sync::Cache<CacheKey, Arc<PatrolResult>> {
-    static C: OnceLock<quick_cache::sync::Cache<CacheKey, Arc<PatrolResult>>> = OnceLock::new();
-    C.get_or_init(|| quick_cache::sync::Cache::new(512))
+impl HeapSize for PatrolCell {
+    fn heap_bytes(&self) -> usize {
+        self.street.heap_bytes()
+    }
 }
 
 /// Incident id -> BAG street name of the address-located incidents, read from the store once per generation.
 type Streets = Arc<HashMap<i64, String>>;
 
 fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
-    type Slot = Mutex<HashMap<(usize, String), (u64, Streets)>>;
-    static S: OnceLock<Slot> = OnceLock::new();
-    let generation = snapshot.generation;
-    let key = (state as *const AppState as usize, snapshot.tenant.clone());
-    let slot = S.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut guard = match slot.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
+    let key = StreetsKey {
+        generation: snapshot.generation,
     };
-    if let Some((g, m)) = guard.get(&key) {
-        if *g == generation {
-            return Ok(m.clone());
-        }
+    if let Some(m) = state.caches.get(&key) {
+        return Ok(m);
     }
     let map = state.with_store(|s| -> Result<HashMap<i64, String>, rusqlite::Error> {
         let mut stmt = s.connection().prepare(
@@ -310,7 +309,7 @@ fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
         rows.collect()
     });
     let map = Arc::new(map.map_err(ApiError::internal)?);
-    guard.insert(key, (generation, map.clone()));
+    state.caches.insert(key, map.clone());
     Ok(map)
 }
 
@@ -320,13 +319,12 @@ fn compute(
     filter: &Filter,
     p: &PatrolParams,
 ) -> Result<Arc<PatrolResult>, ApiError> {
-    let key = (
-        state as *const AppState as usize,
-        snapshot.generation,
-        filter.key(),
-        p.clone(),
-    );
-    if let Some(r) = cache().get(&key) {
+    let key = PatrolKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+        params: p.clone(),
+    };
+    if let Some(r) = state.caches.get(&key) {
         return Ok(r);
     }
     let block = p.block()?;
@@ -364,7 +362,7 @@ fn compute(
         total_score,
         hours: block.hours(),
     });
-    cache().insert(key, result.clone());
+    state.caches.insert(key, result.clone());
     Ok(result)
 }
 

@@ -21,9 +21,10 @@
 //! parameters, so a viewer never gets an analyst's finer tile from the cache.
 //!
 //! An XYZ tile is exactly the WMS GetMap image of the tile's EPSG:3857 bounding box at 256 x 256 pixels. Tiles
-//! are cached per (server, generation, layer, tile, filter, parameters); the ETag derives from the same key, so
-//! `If-None-Match` answers 304 without rendering.
+//! are cached ([`super::caches`]) per (generation, layer, tile, filter, parameters); the ETag derives from the
+//! same values, so `If-None-Match` answers 304 without rendering.
 
+use super::caches::{BlankPngKey, PngTileKey, RasterLayerKey};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::hotspots::{gistar_cells, kde_surface, parse_bins, KdeSettings};
@@ -42,7 +43,7 @@ use axum::response::{IntoResponse, Response};
 use geo::BoundingRect;
 use geo_types::MultiPolygon;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Names of the raster layers.
 pub const RASTER_LAYERS: [&str; 3] = ["kde", "hotspots", "buurten"];
@@ -70,7 +71,7 @@ pub struct MapRequest {
 }
 
 /// Choropleth measure of the `buurten` layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Metric {
     Count,
     Rate,
@@ -133,7 +134,17 @@ impl RasterLayer {
         }
     }
 
-    /// Canonical text for cache keys.
+    /// The layer as a cache key.
+    pub fn cache_key(&self) -> RasterLayerKey {
+        match self {
+            RasterLayer::Kde(s) => RasterLayerKey::Kde(s.cache_key()),
+            RasterLayer::Hotspots(b) => RasterLayerKey::Hotspots(*b),
+            RasterLayer::Buurten(m) => RasterLayerKey::Buurten(*m),
+            RasterLayer::BuurtenExact(m) => RasterLayerKey::BuurtenExact(*m),
+        }
+    }
+
+    /// Canonical text of the layer, for ETags.
     pub fn key(&self) -> String {
         match self {
             RasterLayer::Kde(s) => format!("kde;{};{:?}", s.cell_m, s.bandwidth_m),
@@ -325,25 +336,22 @@ pub fn render_map_png(
         }
     }
     if background.is_none() && img.is_fully_transparent() {
-        return transparent_png(req.width, req.height);
+        return transparent_png(state, req.width, req.height);
     }
     img.to_png().map_err(ApiError::internal)
 }
 
-fn transparent_png(width: u32, height: u32) -> Result<Vec<u8>, ApiError> {
-    static TILE: OnceLock<Vec<u8>> = OnceLock::new();
-    if (width, height) == (TILE_PX, TILE_PX) {
-        if let Some(t) = TILE.get() {
-            return Ok(t.clone());
-        }
-    }
-    let png = Image::transparent(width, height)
-        .and_then(|i| i.to_png())
-        .map_err(ApiError::internal)?;
-    if (width, height) == (TILE_PX, TILE_PX) {
-        let _ = TILE.set(png.clone());
-    }
-    Ok(png)
+/// The fully transparent PNG of `width` x `height` (cached per size).
+fn transparent_png(state: &AppState, width: u32, height: u32) -> Result<Vec<u8>, ApiError> {
+    let png = state
+        .caches
+        .get_or_insert_with(BlankPngKey { width, height }, || {
+            Image::transparent(width, height)
+                .and_then(|i| i.to_png())
+                .map(Arc::new)
+                .map_err(ApiError::internal)
+        })?;
+    Ok(png.to_vec())
 }
 
 /// The 256 x 256 image of an XYZ tile.
@@ -369,13 +377,6 @@ pub fn render_tile_png(
         &req,
         None,
     )
-}
-
-type PngKey = (usize, u64, String, TileId, String);
-
-fn png_cache() -> &'static quick_cache::sync::Cache<PngKey, Arc<Vec<u8>>> {
-    static C: OnceLock<quick_cache::sync::Cache<PngKey, Arc<Vec<u8>>>> = OnceLock::new();
-    C.get_or_init(|| quick_cache::sync::Cache::new(20_000))
 }
 
 /// A PNG answer with ETag and cache headers.
@@ -423,18 +424,17 @@ pub async fn png_tile(
     } else {
         rl.limited(&caller.principal, &state, &snapshot, &filter)
     };
-    let key: PngKey = (
-        Arc::as_ptr(&state) as usize,
-        snapshot.generation,
-        layer,
-        tile,
-        format!("{}|{}", filter.key(), rl.key()),
-    );
     let etag = format!(
         "\"{:x}-{:x}\"",
-        key.1,
-        feature_id(&format!("png/{:?}/{}", key.3, key.4))
+        snapshot.generation,
+        feature_id(&format!("png/{tile:?}/{}|{}", filter.key(), rl.key()))
     );
+    let key = PngTileKey {
+        generation: snapshot.generation,
+        layer: rl.cache_key(),
+        tile,
+        filter: filter.cache_key(),
+    };
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -446,7 +446,7 @@ pub async fn png_tile(
         }
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
-    let bytes = match png_cache().get(&key) {
+    let bytes = match state.caches.get(&key) {
         Some(b) => b,
         None => {
             let st = state.clone();
@@ -456,7 +456,7 @@ pub async fn png_tile(
             .await
             .map_err(ApiError::internal)??;
             let b = Arc::new(b);
-            png_cache().insert(key, b.clone());
+            state.caches.insert(key, b.clone());
             b
         }
     };

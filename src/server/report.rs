@@ -25,9 +25,10 @@
 //! of the values their JSON withholds, withheld buurten are grey on the map, and no withheld number appears
 //! anywhere in the page, its SVG map or its tables.
 //!
-//! Results are cached per (server, snapshot generation, filter, month); the protection is applied per answer
-//! from the cached protected tables.
+//! Results are cached ([`super::caches`]) per (snapshot generation, filter, month); the protection is applied
+//! per answer from the cached protected tables.
 
+use super::caches::MonthlyReportKey;
 use super::error::ApiError;
 use super::filter::Filter;
 use super::snapshot::{Level, Snapshot};
@@ -44,7 +45,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/api/report/monthly", get(monthly))
@@ -185,13 +186,6 @@ pub fn compute_report(
         config,
         by_area,
     })
-}
-
-type CacheKey = (usize, u64, String, NaiveDate);
-
-fn cache() -> &'static quick_cache::sync::Cache<CacheKey, Arc<MonthlyReport>> {
-    static C: OnceLock<quick_cache::sync::Cache<CacheKey, Arc<MonthlyReport>>> = OnceLock::new();
-    C.get_or_init(|| quick_cache::sync::Cache::new(128))
 }
 
 fn direction_str(d: Option<Direction>) -> Option<&'static str> {
@@ -404,13 +398,12 @@ async fn monthly(
             ))
         }
     };
-    let key = (
-        Arc::as_ptr(&state) as usize,
-        snapshot.generation,
-        filter.key(),
+    let key = MonthlyReportKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
         month,
-    );
-    let report = match cache().get(&key) {
+    };
+    let report = match state.caches.get(&key) {
         Some(r) => r,
         None => {
             let (s, f) = (snapshot.clone(), filter.clone());
@@ -418,7 +411,7 @@ async fn monthly(
                 .await
                 .map_err(ApiError::internal)??;
             let r = Arc::new(r);
-            cache().insert(key, r.clone());
+            state.caches.insert(key, r.clone());
             r
         }
     };

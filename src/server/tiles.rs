@@ -17,6 +17,7 @@
 //!   that maximum zoom to them. The limited parameters and the principal's class are part of the cache key.
 //! - area layers: for every caller of the tenant.
 
+use super::caches::{TileGeometryKey, VectorTileKey};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::security::ClientInfo;
@@ -33,7 +34,6 @@ use axum::Router;
 use geo_types::{MultiPolygon, Rect};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The layer definitions (`tiles/layers.json`).
@@ -69,35 +69,8 @@ pub fn layer_names_for(principal: &Principal) -> Vec<String> {
         .collect()
 }
 
-type TileKey = (u64, String, TileId, String);
-
 /// The areas of one level in one tile, clipped and snapped (independent of the filter).
-type TileAreas = Vec<(u32, Vec<Vec<crate::tiles::TileRing>>)>;
-
-/// Bounded caches of computed tiles and of the filter-independent tile geometry.
-pub struct TileCache {
-    inner: quick_cache::sync::Cache<TileKey, Arc<CachedTile>>,
-    geometry: quick_cache::sync::Cache<(u64, Level, TileId), Arc<TileAreas>>,
-}
-
-impl TileCache {
-    pub fn new(entries: usize) -> Self {
-        TileCache {
-            inner: quick_cache::sync::Cache::new(entries),
-            geometry: quick_cache::sync::Cache::new((entries / 4).max(16)),
-        }
-    }
-    pub fn clear(&self) {
-        self.inner.clear();
-        self.geometry.clear();
-    }
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-}
+pub type TileAreas = Vec<(u32, Vec<Vec<crate::tiles::TileRing>>)>;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -239,25 +212,23 @@ async fn tile(
     };
     // Protected (viewer, anonymous) and exact tiles are different tiles: the protection is part of the key.
     let protect = caller.principal.sees_protected_counts();
-    let key: TileKey = (
-        snapshot.generation,
-        layer.clone(),
+    let key = VectorTileKey {
+        generation: snapshot.generation,
+        layer: layer.clone(),
         tile,
-        format!("{}{class}|p={}", filter.key(), u8::from(protect)),
-    );
-    let cached = match state.tile_cache.inner.get(&key) {
-        Some(c) => {
-            state
-                .metrics
-                .tile_cache_hits
-                .fetch_add(1, Ordering::Relaxed);
-            c
-        }
+        filter: filter.cache_key(),
+        limited_surface: !class.is_empty(),
+        protect,
+    };
+    let cached = match state.caches.get(&key) {
+        Some(c) => c,
         None => {
-            state
-                .metrics
-                .tile_cache_misses
-                .fetch_add(1, Ordering::Relaxed);
+            let etag = tile_etag(
+                snapshot.generation,
+                &layer,
+                tile,
+                &format!("{}{class}|p={}", filter.key(), u8::from(protect)),
+            );
             let (raw, incidents) = if surface {
                 // The first tile of an analysis layer computes the analysis (tens of ms): off the async threads.
                 let (st, snap, l, f, p) = (
@@ -286,10 +257,10 @@ async fn tile(
                 )?;
                 (raw, 0)
             };
-            let mut c = compress(&key, raw)?;
+            let mut c = compress(etag, raw)?;
             c.incidents = incidents;
             let c = Arc::new(c);
-            state.tile_cache.inner.insert(key, c.clone());
+            state.caches.insert(key, c.clone());
             c
         }
     };
@@ -308,12 +279,16 @@ async fn tile(
     ))
 }
 
-fn compress(key: &TileKey, raw: Option<Vec<u8>>) -> Result<CachedTile, ApiError> {
-    let etag = format!(
+/// The ETag of a tile: the generation and a hash of the layer, the tile and the request's variant.
+fn tile_etag(generation: u64, layer: &str, tile: TileId, variant: &str) -> String {
+    format!(
         "\"{:x}-{:x}\"",
-        key.0,
-        super::snapshot::feature_id(&format!("{}/{:?}/{}", key.1, key.2, key.3))
-    );
+        generation,
+        super::snapshot::feature_id(&format!("{layer}/{tile:?}/{variant}"))
+    )
+}
+
+fn compress(etag: String, raw: Option<Vec<u8>>) -> Result<CachedTile, ApiError> {
     let Some(raw) = raw else {
         return Ok(CachedTile {
             gzip: Default::default(),
@@ -439,8 +414,12 @@ pub fn render_vector_tile(
 /// The clipped geometry of the areas of `level` in `tile` (cached per generation; filters only change
 /// properties).
 fn tile_areas(state: &AppState, snapshot: &Snapshot, level: Level, tile: TileId) -> Arc<TileAreas> {
-    let key = (snapshot.generation, level, tile);
-    if let Some(g) = state.tile_cache.geometry.get(&key) {
+    let key = TileGeometryKey {
+        generation: snapshot.generation,
+        level,
+        tile,
+    };
+    if let Some(g) = state.caches.get(&key) {
         return g;
     }
     let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
@@ -455,7 +434,7 @@ fn tile_areas(state: &AppState, snapshot: &Snapshot, level: Level, tile: TileId)
         .filter(|(_, p)| !p.is_empty())
         .collect();
     let g = Arc::new(areas);
-    state.tile_cache.geometry.insert(key, g.clone());
+    state.caches.insert(key, g.clone());
     g
 }
 

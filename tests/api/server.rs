@@ -574,3 +574,150 @@ fn the_web_app_answers_its_own_paths_but_unknown_api_paths_stay_json_404() {
     );
     assert_eq!(r.status, 404);
 }
+
+/// An in-process server (the router, no socket) on a copy of the demo database whose caches may hold
+/// `cache_bytes`; the demo tenant is public.
+struct InProcess {
+    state: std::sync::Arc<brandpunt::server::AppState>,
+    runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    fn open(cache_bytes: u64) -> InProcess {
+        let (dir, db) = srv::demo_copy();
+        let mut config =
+            brandpunt::server::ServerConfig::new(db, "127.0.0.1:0".parse().expect("address"));
+        config.public_tenant = Some("default".into());
+        config.limits.cache_bytes = cache_bytes;
+        InProcess {
+            state: brandpunt::server::AppState::open(config).unwrap(),
+            runtime: tokio::runtime::Runtime::new().unwrap(),
+            _dir: dir,
+        }
+    }
+
+    /// An anonymous GET: (status, body).
+    fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        use tower::ServiceExt;
+        let app = brandpunt::server::router(self.state.clone());
+        let req = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        self.runtime.block_on(async {
+            let response = app.oneshot(req).await.unwrap();
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, body.to_vec())
+        })
+    }
+
+    /// The value of metric `series` (name with labels) in `/metrics`.
+    fn metric(&self, series: &str) -> u64 {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200);
+        let text = String::from_utf8(body).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{series} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing from /metrics:\n{text}"))
+    }
+
+    /// Paths that exercise most caches: statistics, a time series, tiles (areas, hot spots), a PNG tile,
+    /// exports, the monthly report and the patrol list.
+    fn paths(&self) -> Vec<String> {
+        let s = self.state.snapshot_of("default").unwrap();
+        let buurt = &s
+            .area(s.level_areas(brandpunt::server::Level::Buurt)[0])
+            .code;
+        let b = s.bbox_wgs84();
+        let (x, y) =
+            brandpunt::coords::wgs84_to_web_mercator((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+        let t = brandpunt::tiles::TileId::containing(13, x, y);
+        let month = s.last_day.unwrap().format("%Y-%m");
+        vec![
+            format!("/api/areas/{buurt}/stats"),
+            format!("/api/areas/{buurt}/timeseries?step=week"),
+            format!("/tiles/buurten/{}/{}/{}.mvt", t.z, t.x, t.y),
+            format!("/tiles/hotspots/{}/{}/{}.mvt", t.z, t.x, t.y),
+            format!("/tiles/kde/{}/{}/{}.png", t.z, t.x, t.y),
+            "/api/stats.csv?level=wijk".to_string(),
+            "/api/stats.geojson?level=buurt".to_string(),
+            format!("/api/report/monthly?month={month}"),
+            "/api/patrol?day=fri&from_hour=18&to_hour=23".to_string(),
+        ]
+    }
+}
+
+#[test]
+fn cache_metrics_count_a_repeated_request_as_a_hit() {
+    let p = InProcess::open(64 << 20);
+    let series = |kind: &str, what: &str| format!("brandpunt_cache_{what}{{cache=\"{kind}\"}}");
+    assert_eq!(p.metric("brandpunt_cache_budget_bytes"), 64 << 20);
+    let paths = p.paths();
+    let (timeseries, tile) = (&paths[1], &paths[2]);
+    let first = p.get(timeseries);
+    assert_eq!(first.0, 200);
+    assert_eq!(p.metric(&series("analysis_body", "hits_total")), 0);
+    assert_eq!(p.metric(&series("analysis_body", "misses_total")), 1);
+    assert_eq!(p.metric(&series("analysis_body", "entries")), 1);
+    assert!(p.metric(&series("analysis_body", "bytes")) >= first.1.len() as u64);
+    assert_eq!(p.get(timeseries), first);
+    assert_eq!(p.metric(&series("analysis_body", "hits_total")), 1);
+    assert_eq!(p.metric(&series("analysis_body", "misses_total")), 1);
+
+    let first = p.get(tile);
+    assert!([200, 204].contains(&first.0), "{}", first.0);
+    assert_eq!(p.get(tile), first);
+    assert_eq!(p.metric(&series("vector_tile", "hits_total")), 1);
+    assert_eq!(p.metric(&series("vector_tile", "misses_total")), 1);
+    assert_eq!(p.metric("brandpunt_tile_cache_hits_total"), 1);
+    assert_eq!(p.metric("brandpunt_tile_cache_entries"), 1);
+    // The protected table behind the time series and the tile was computed once and then read again.
+    assert!(p.metric(&series("protected_table", "hits_total")) >= 1);
+}
+
+#[test]
+fn a_tiny_cache_budget_holds_its_bytes_under_it_and_answers_the_same() {
+    let tiny = InProcess::open(4096);
+    let ample = InProcess::open(256 << 20);
+    let kinds = [
+        "counts",
+        "protected_table",
+        "vector_tile",
+        "tile_geometry",
+        "png_tile",
+        "blank_png",
+        "analysis_body",
+        "export_body",
+        "wgs84_rings",
+        "kde_bandwidth",
+        "kde_surface",
+        "kde_contours",
+        "gistar",
+        "emerging",
+        "profile_data",
+        "monthly_report",
+        "patrol",
+        "streets",
+    ];
+    let held = |p: &InProcess| -> u64 {
+        kinds
+            .iter()
+            .map(|k| p.metric(&format!("brandpunt_cache_bytes{{cache=\"{k}\"}}")))
+            .sum()
+    };
+    for round in 0..2 {
+        for path in tiny.paths() {
+            let answer = tiny.get(&path);
+            assert!([200, 204].contains(&answer.0), "{path}: {}", answer.0);
+            assert_eq!(answer, ample.get(&path), "{path} (round {round})");
+            assert!(held(&tiny) <= 4096, "{path}: {} bytes", held(&tiny));
+        }
+    }
+    assert_eq!(tiny.metric("brandpunt_cache_budget_bytes"), 4096);
+    // The ample budget keeps what the tiny one cannot.
+    assert!(held(&ample) > 4096);
+}
