@@ -9,35 +9,48 @@
 //! (CBS boundaries, BAG addresses, the police open-data counts) do not. Coordinates are RD New metres.
 
 mod migrations;
+mod privacy;
 mod sqlite;
 mod sqlite_privacy;
 
-pub use sqlite::{normalize_gemeentecode, SqliteStore};
-pub use sqlite_privacy::{
-    restore_sqlite, BackupOutcome, PrivacyError, PrivacyStore, RestoreOutcome, RetentionOutcome,
-    TokenInfo, TokenOwner, UserInfo, MIN_PASSWORD_CHARS,
+pub use privacy::{
+    BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
+    MIN_PASSWORD_CHARS,
 };
+pub use sqlite::{normalize_gemeentecode, SqliteStore};
+pub use sqlite_privacy::{restore_sqlite, RestoreOutcome};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::MultiPolygon;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Errors from a store backend.
+/// Errors from a store backend. Backend-neutral: each backend maps its own errors into these variants (the
+/// message keeps the backend's wording).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
+    /// The store at `path` cannot be opened.
+    #[error("database {path}: {reason}")]
+    Open { path: String, reason: String },
     #[error("cannot create the directory for database {path}: {source}")]
     CreateDir {
         path: String,
         source: std::io::Error,
     },
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The location names a kind of store this build cannot open.
+    #[error(
+        "database {location}: unsupported kind of store '{scheme}' (supported: a SQLite file path)"
+    )]
+    UnsupportedBackend { location: String, scheme: String },
+    /// Another writer holds the store longer than the backend waits.
+    #[error("database error: {message}")]
+    Busy { message: String },
+    /// A write broke a uniqueness, foreign-key or check constraint.
+    #[error("database error: {message}")]
+    Constraint { message: String },
+    /// Any other failure of the backend.
+    #[error("database error: {message}")]
+    Backend { message: String },
     #[error("database schema version {found} is newer than this program supports ({supported}); upgrade brandpunt")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("unknown tenant '{0}' (create it with `brandpunt tenant add`)")]

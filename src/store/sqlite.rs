@@ -14,6 +14,19 @@ pub struct SqliteStore {
     conn: Connection,
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let message = e.to_string();
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy { message }
+            }
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Constraint { message },
+            _ => StoreError::Backend { message },
+        }
+    }
+}
+
 fn now_utc() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -70,9 +83,9 @@ impl SqliteStore {
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
-            source,
+            reason: e.to_string(),
         })?;
         Self::init(conn)
     }
