@@ -33,7 +33,7 @@ use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
-use crate::store::{IncidentFilter, Store};
+use crate::store::IncidentFilter;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
