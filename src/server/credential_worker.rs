@@ -121,7 +121,6 @@ fn work(opener: &StoreOpener, rx: &Mutex<Receiver<Job>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
 
     fn temp_db() -> (tempfile::TempDir, StoreOpener) {
         let dir = tempfile::tempdir().unwrap();
