@@ -99,7 +99,7 @@ fn process_cpu_s() -> f64 {
 }
 
 /// Run the phases of `import_incident_file` once each and print their wall and CPU time.
-fn phases(locator: &Locator<'_>, delivery: &std::path::Path, db: &std::path::Path) {
+fn phases(locator: &Locator, delivery: &std::path::Path, db: &std::path::Path) {
     let mut store = SqliteStore::open(db).expect("store");
     let mut mark = (Instant::now(), process_cpu_s());
     let mut lap = |name: &str| {
@@ -143,11 +143,7 @@ fn main() {
     let areas = AreaIndex::build(areas_synthetic::tiling(
         &areas_synthetic::TilingSpec::national(),
     ));
-    let locator = Locator {
-        geocoder: &geocoder,
-        areas: &areas,
-        buurtcodes: areas.areas().iter().map(|a| a.buurtcode.clone()).collect(),
-    };
+    let locator = Locator::new(geocoder, areas);
     if std::env::var_os("IMPORT_BENCH_PHASES").is_some() {
         phases(&locator, &delivery, &dir.path().join("phases.db"));
         return;

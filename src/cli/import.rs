@@ -169,26 +169,17 @@ pub fn import_bag(db: &Path, file: &Path, gemeente: Option<&str>) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-/// Build the locator context once and import several incident files with it.
+/// Build the locator once and import several incident files with it.
 pub struct IncidentImporter {
     store: SqliteStore,
-    geocoder: brandpunt::geocode::GeocodeIndex,
-    areas: brandpunt::area_index::AreaIndex,
-    buurtcodes: std::collections::HashSet<String>,
+    locator: incidents::Locator,
 }
 
 impl IncidentImporter {
     pub fn new(db: &Path) -> anyhow::Result<Self> {
         let store = context::open_store(db)?;
-        let geocoder = context::geocoder(&store)?;
-        let areas = context::area_index(&store)?;
-        let buurtcodes = areas.areas().iter().map(|a| a.buurtcode.clone()).collect();
-        Ok(IncidentImporter {
-            store,
-            geocoder,
-            areas,
-            buurtcodes,
-        })
+        let locator = context::locator(&store)?;
+        Ok(IncidentImporter { store, locator })
     }
 
     pub fn import(
@@ -196,14 +187,9 @@ impl IncidentImporter {
         file: &Path,
         options: &incidents::IncidentImportOptions,
     ) -> anyhow::Result<incidents::IncidentImportSummary> {
-        let locator = incidents::Locator {
-            geocoder: &self.geocoder,
-            areas: &self.areas,
-            buurtcodes: self.buurtcodes.clone(),
-        };
         Ok(incidents::import_incident_file(
             &mut self.store,
-            &locator,
+            &self.locator,
             file,
             options,
         )?)

@@ -15,10 +15,13 @@
 use super::delivery::{self, DeliveryRow};
 use super::mapping::Mapping;
 use super::report::{self, ReportEntry};
-use crate::area_index::AreaIndex;
+use crate::area_index::{AreaIndex, AreaPolygon};
 use crate::coords::with_thread_transformer;
-use crate::geocode::{AddressQuery, GeocodeIndex, MatchKind};
-use crate::store::{DeliveryMeta, DeliveryOutcome, IncidentRecord, LocatedBy, ReportRecord, Store};
+use crate::geocode::{AddressQuery, BagAddress, GeocodeIndex, GeocodeIndexBuilder, MatchKind};
+use crate::store::{
+    AreaLevel, DeliveryMeta, DeliveryOutcome, IncidentRecord, LocatedBy, ReportRecord, Store,
+    StoreError,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -45,10 +48,10 @@ pub enum IncidentImportError {
 
 /// Everything needed to place incidents: the BAG geocoder and the buurt index. WGS84 coordinates are converted
 /// with a per-thread PROJ transformer ([`crate::coords::with_thread_transformer`]), so a `Locator` can place rows
-/// on several threads.
-pub struct Locator<'a> {
-    pub geocoder: &'a GeocodeIndex,
-    pub areas: &'a AreaIndex,
+/// on several threads. Build it from a store with [`Locator::from_store`].
+pub struct Locator {
+    pub geocoder: GeocodeIndex,
+    pub areas: AreaIndex,
     /// Buurtcodes of the newest boundary set (for rows that give only a buurtcode).
     pub buurtcodes: HashSet<String>,
 }
@@ -60,7 +63,32 @@ pub struct Placed {
     pub report: Option<ReportRecord>,
 }
 
-impl Locator<'_> {
+impl Locator {
+    /// A locator over `geocoder` and the buurten of `areas`; the buurtcodes of `areas` are the known ones.
+    pub fn new(geocoder: GeocodeIndex, areas: AreaIndex) -> Locator {
+        let buurtcodes = areas.areas().iter().map(|a| a.buurtcode.clone()).collect();
+        Locator {
+            geocoder,
+            areas,
+            buurtcodes,
+        }
+    }
+
+    /// The locator of a store's reference data: the geocoder over every stored BAG address ([`geocoder`]) and
+    /// the buurt index of the newest boundary set ([`buurt_index`]). Both are empty when nothing was imported.
+    ///
+    /// ```
+    /// use brandpunt::import::incidents::Locator;
+    /// let store = brandpunt::store::SqliteStore::open_in_memory()?;
+    /// let locator = Locator::from_store(&store)?;
+    /// assert!(locator.geocoder.is_empty());
+    /// assert!(locator.buurtcodes.is_empty());
+    /// # Ok::<(), brandpunt::store::StoreError>(())
+    /// ```
+    pub fn from_store(store: &dyn Store) -> Result<Locator, StoreError> {
+        Ok(Locator::new(geocoder(store)?, buurt_index(store)?))
+    }
+
     /// Place one delivered row (see the module documentation for the order of preference).
     pub fn place(&self, row: &DeliveryRow) -> Placed {
         self.place_owned(row.clone())
@@ -216,6 +244,43 @@ impl Locator<'_> {
     }
 }
 
+/// The buurt index of the newest boundary set in `store` (empty when no CBS file was imported).
+pub fn buurt_index(store: &dyn Store) -> Result<AreaIndex, StoreError> {
+    let buurten = store.areas(AreaLevel::Buurt, None)?;
+    Ok(AreaIndex::build(
+        buurten
+            .into_iter()
+            .map(|a| AreaPolygon {
+                buurtcode: a.code,
+                wijkcode: a.wijkcode.unwrap_or_default(),
+                gemeentecode: a.gemeentecode,
+                geometry: a.geometry,
+            })
+            .collect(),
+    ))
+}
+
+/// The geocoder over every BAG address in `store` (empty when no BAG file was imported).
+pub fn geocoder(store: &dyn Store) -> Result<GeocodeIndex, StoreError> {
+    let mut builder = GeocodeIndexBuilder::new();
+    store.for_each_address(&mut |a| {
+        builder.push(&BagAddress {
+            bag_id: &a.bag_id,
+            street: &a.street,
+            street_short: a.street_short.as_deref(),
+            huisnummer: a.huisnummer,
+            huisletter: a.huisletter.as_deref(),
+            toevoeging: a.toevoeging.as_deref(),
+            postcode: a.postcode.as_deref(),
+            woonplaats: &a.woonplaats,
+            x_m: a.x_m,
+            y_m: a.y_m,
+        });
+        Ok(())
+    })?;
+    Ok(builder.finish())
+}
+
 /// Options of one incident import.
 #[derive(Clone, Debug)]
 pub struct IncidentImportOptions {
@@ -240,12 +305,16 @@ pub struct IncidentImportSummary {
     pub ambiguous: u64,
     pub outcome: DeliveryOutcome,
     pub report_path: String,
+    /// The rows of the report (rejected, not located, ambiguous), by line: what the report file at
+    /// `report_path` lists, as values.
+    #[serde(skip)]
+    pub report: Vec<ReportRecord>,
 }
 
 /// Read, place and store one delivery file.
 pub fn import_incident_file(
     store: &mut dyn Store,
-    locator: &Locator<'_>,
+    locator: &Locator,
     path: &Path,
     options: &IncidentImportOptions,
 ) -> Result<IncidentImportSummary, IncidentImportError> {
@@ -339,6 +408,7 @@ pub fn import_incident_file(
         file: report_path.display().to_string(),
         source,
     })?;
+    summary.report = report_rows;
     Ok(summary)
 }
 

@@ -16,7 +16,6 @@ use super::error::ApiError;
 use super::AppState;
 use crate::access::Principal;
 use crate::audit::AuditEntry;
-use crate::store::PrivacyStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -35,7 +35,7 @@ use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
 use crate::heap_size::HeapSize;
-use crate::store::{IncidentFilter, Store};
+use crate::store::IncidentFilter;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;

@@ -505,7 +505,7 @@ fn custom_id(code: &str) -> Result<i64, ApiError> {
 /// 404 unless custom area `id` exists for the caller's tenant, 403 unless the caller may edit it (own area:
 /// analyst; someone else's: admin). Run under the store lock together with the write.
 fn check_owner(
-    store: &crate::store::SqliteStore,
+    store: &dyn crate::store::Store,
     caller: &Caller,
     id: i64,
     code: &str,
@@ -574,7 +574,7 @@ async fn update(
         )?;
         let tenant = caller.tenant().to_string();
         let found = st.with_store(|store| -> Result<bool, ApiError> {
-            check_owner(store, &caller, id, &code)?;
+            check_owner(store.as_store(), &caller, id, &code)?;
             Ok(crate::store::Store::update_custom_area(
                 store,
                 &tenant,
@@ -605,7 +605,7 @@ async fn remove(
     tokio::task::spawn_blocking(move || -> Result<StatusCode, ApiError> {
         let tenant = caller.tenant().to_string();
         let found = st.with_store(|store| -> Result<bool, ApiError> {
-            check_owner(store, &caller, id, &code)?;
+            check_owner(store.as_store(), &caller, id, &code)?;
             Ok(crate::store::Store::delete_custom_area(store, &tenant, id)?)
         })?;
         if !found {

@@ -27,7 +27,6 @@
 
 use super::{session, ApiError, AppState, Snapshot};
 use crate::access::{Action, Principal};
-use crate::store::PrivacyStore;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;

@@ -6,7 +6,8 @@
 //! pool the check lands on whichever thread is free, threads come and go, and glibc gives each thread a malloc
 //! arena that keeps the freed 19 MiB: the release soak test saw the server's memory triple in ten minutes, one
 //! step per token-cache expiry. Here at most [`WORKERS`] checks run at once, always on the same threads, and each
-//! thread reuses its one connection instead of opening the store per check.
+//! thread reuses its one store handle (opened with the server's [`StoreOpener`]) instead of opening the store per
+//! check.
 //!
 //! The queue is bounded ([`QUEUE`]): when it is full (a flood of made-up tokens or logins), a new check is
 //! answered 503 at once instead of piling up memory and latency.
@@ -20,9 +21,8 @@
 //! ```
 
 use super::ApiError;
-use crate::store::SqliteStore;
+use crate::store::{ServerStore, StoreOpener};
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -33,7 +33,7 @@ pub const WORKERS: usize = 2;
 pub const QUEUE: usize = 256;
 
 /// A job gets the worker's store, or `None` when the store cannot be opened.
-type Job = Box<dyn FnOnce(Option<&SqliteStore>) + Send>;
+type Job = Box<dyn FnOnce(Option<&dyn ServerStore>) + Send>;
 
 /// Handle to the worker threads. The threads end when the handle is dropped.
 pub struct CredentialWorkers {
@@ -41,16 +41,17 @@ pub struct CredentialWorkers {
 }
 
 impl CredentialWorkers {
-    /// Start `workers` threads (at least one) reading the store at `db`, with room for `queue` waiting jobs.
-    pub fn start(db: &Path, workers: usize, queue: usize) -> std::io::Result<Self> {
+    /// Start `workers` threads (at least one), each reading the store through a handle of its own from `opener`,
+    /// with room for `queue` waiting jobs.
+    pub fn start(opener: StoreOpener, workers: usize, queue: usize) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..workers.max(1) {
             let rx = rx.clone();
-            let db = db.to_path_buf();
+            let opener = opener.clone();
             std::thread::Builder::new()
                 .name(format!("brandpunt-credentials-{i}"))
-                .spawn(move || work(&db, &rx))?;
+                .spawn(move || work(&opener, &rx))?;
         }
         Ok(CredentialWorkers { queue: tx })
     }
@@ -60,7 +61,7 @@ impl CredentialWorkers {
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&SqliteStore) -> T + Send + 'static,
+        F: FnOnce(&dyn ServerStore) -> T + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |store| {
@@ -90,8 +91,8 @@ impl CredentialWorkers {
 }
 
 /// One worker: take jobs until every sender is gone.
-fn work(db: &Path, rx: &Mutex<Receiver<Job>>) {
-    let mut store: Option<SqliteStore> = None;
+fn work(opener: &StoreOpener, rx: &Mutex<Receiver<Job>>) {
+    let mut store: Option<Box<dyn ServerStore>> = None;
     loop {
         let job = {
             let guard = match rx.lock() {
@@ -104,12 +105,12 @@ fn work(db: &Path, rx: &Mutex<Receiver<Job>>) {
             }
         };
         if store.is_none() {
-            match SqliteStore::open(db) {
+            match opener.open() {
                 Ok(s) => store = Some(s),
                 Err(e) => tracing::error!(error = %e, "credential worker cannot open the store"),
             }
         }
-        let conn = store.as_ref();
+        let conn = store.as_deref();
         if std::panic::catch_unwind(AssertUnwindSafe(|| job(conn))).is_err() {
             tracing::error!("credential check panicked; reopening the store connection");
             store = None;
@@ -120,27 +121,31 @@ fn work(db: &Path, rx: &Mutex<Receiver<Job>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    fn temp_db() -> (tempfile::TempDir, StoreOpener) {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("db.sqlite");
-        SqliteStore::open(&db).unwrap();
-        (dir, db)
+        let opener = StoreOpener::new(&dir.path().join("db.sqlite")).unwrap();
+        opener.open().unwrap();
+        (dir, opener)
+    }
+
+    /// The address of the store handle a job got.
+    fn address(s: &dyn ServerStore) -> usize {
+        (s as *const dyn ServerStore).cast::<()>() as usize
     }
 
     #[tokio::test]
     async fn runs_jobs_on_the_named_worker_threads_with_one_connection() {
-        let (_dir, db) = temp_db();
-        let workers = CredentialWorkers::start(&db, 1, 8).unwrap();
+        let (_dir, opener) = temp_db();
+        let workers = CredentialWorkers::start(opener, 1, 8).unwrap();
         let a = workers
             .run(|s| {
                 let name = std::thread::current().name().map(str::to_string);
-                (name, s.schema_version().unwrap(), s as *const _ as usize)
+                (name, s.schema_version().unwrap(), address(s))
             })
             .await
             .unwrap();
-        let b = workers.run(|s| s as *const _ as usize).await.unwrap();
+        let b = workers.run(address).await.unwrap();
         assert_eq!(a.0.as_deref(), Some("brandpunt-credentials-0"));
         assert!(a.1 > 0);
         assert_eq!(a.2, b, "the worker keeps its connection between jobs");
@@ -148,8 +153,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_job_is_a_500_and_the_worker_goes_on() {
-        let (_dir, db) = temp_db();
-        let workers = CredentialWorkers::start(&db, 1, 8).unwrap();
+        let (_dir, opener) = temp_db();
+        let workers = CredentialWorkers::start(opener, 1, 8).unwrap();
         let err = workers.run(|_| -> u8 { panic!("boom") }).await.unwrap_err();
         assert!(matches!(err, ApiError::Internal(_)));
         assert_eq!(workers.run(|_| 7).await.unwrap(), 7);
@@ -157,8 +162,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_is_refused_with_503() {
-        let (_dir, db) = temp_db();
-        let workers = Arc::new(CredentialWorkers::start(&db, 1, 1).unwrap());
+        let (_dir, opener) = temp_db();
+        let workers = Arc::new(CredentialWorkers::start(opener, 1, 1).unwrap());
         // Hold the only worker until released, then fill the one queue slot.
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
@@ -193,7 +198,7 @@ mod tests {
         // A directory where the database file should be: SQLite cannot open it.
         let db = dir.path().join("db");
         std::fs::create_dir(&db).unwrap();
-        let workers = CredentialWorkers::start(&db, 1, 8).unwrap();
+        let workers = CredentialWorkers::start(StoreOpener::new(&db).unwrap(), 1, 8).unwrap();
         let err = workers.run(|_| 1).await.unwrap_err();
         assert!(matches!(err, ApiError::Internal(_)));
     }

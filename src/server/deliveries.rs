@@ -31,20 +31,17 @@
 use super::error::ApiError;
 use super::{AnyCaller, AppState};
 use crate::access::{Action, PrincipalKind, Role};
-use crate::area_index::{AreaIndex, AreaPolygon};
-use crate::geocode::{BagAddress, GeocodeIndexBuilder};
 use crate::import::incidents::{
     import_incident_file, IncidentImportError, IncidentImportOptions, IncidentImportSummary,
     Locator,
 };
 use crate::import::mapping::Mapping;
 use crate::import::report::{write_report, ReportEntry};
-use crate::store::{AreaLevel, SqliteStore, Store};
+use crate::store::{ReportRecord, Store};
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Write;
@@ -64,86 +61,18 @@ pub fn routes() -> Router<Arc<AppState>> {
     )
 }
 
-/// One row of the import report as answered by the API.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct ReportRow {
-    pub line: u64,
-    pub registration: Option<String>,
-    pub column: Option<String>,
-    pub reason: String,
-    /// `rejected`, `not_located` or `ambiguous`.
-    pub outcome: String,
-}
-
-/// Read an import report CSV (the format of [`crate::import::report`]) back into rows.
-pub fn read_report(path: &Path) -> Result<Vec<ReportRow>, std::io::Error> {
-    let bytes = std::fs::read(path)?;
-    let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes));
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    for rec in reader.records() {
-        let rec = rec.map_err(std::io::Error::other)?;
-        let field = |k: usize| rec.get(k).unwrap_or_default().to_string();
-        let opt = |k: usize| Some(field(k)).filter(|s| !s.is_empty());
-        rows.push(ReportRow {
-            line: field(0).parse().unwrap_or(0),
-            registration: opt(1),
-            column: opt(2),
-            reason: field(3),
-            outcome: field(4),
-        });
-    }
-    Ok(rows)
-}
-
-/// Import one incident delivery file into `store` for `tenant`/`source`, building the locator (BAG geocoder,
-/// buurt index) from the store as `brandpunt import incidents` does; the report goes to `report_path`.
+/// Import one incident delivery file into `store` for `tenant`/`source`, placing its rows with the store's
+/// locator ([`Locator::from_store`]) as `brandpunt import incidents` does. The report is written to
+/// `report_path` and returned as values in the summary's `report`.
 pub fn import_delivery(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     tenant: &str,
     source: &str,
     mapping: Option<Mapping>,
     file: &Path,
     report_path: &Path,
 ) -> Result<IncidentImportSummary, IncidentImportError> {
-    let buurten = store.areas(AreaLevel::Buurt, None)?;
-    let areas = AreaIndex::build(
-        buurten
-            .into_iter()
-            .map(|a| AreaPolygon {
-                buurtcode: a.code,
-                wijkcode: a.wijkcode.unwrap_or_default(),
-                gemeentecode: a.gemeentecode,
-                geometry: a.geometry,
-            })
-            .collect(),
-    );
-    let mut builder = GeocodeIndexBuilder::new();
-    store.for_each_address(&mut |a| {
-        builder.push(&BagAddress {
-            bag_id: &a.bag_id,
-            street: &a.street,
-            street_short: a.street_short.as_deref(),
-            huisnummer: a.huisnummer,
-            huisletter: a.huisletter.as_deref(),
-            toevoeging: a.toevoeging.as_deref(),
-            postcode: a.postcode.as_deref(),
-            woonplaats: &a.woonplaats,
-            x_m: a.x_m,
-            y_m: a.y_m,
-        });
-        Ok(())
-    })?;
-    let geocoder = builder.finish();
-    let buurtcodes = areas.areas().iter().map(|a| a.buurtcode.clone()).collect();
-    let locator = Locator {
-        geocoder: &geocoder,
-        areas: &areas,
-        buurtcodes,
-    };
+    let locator = Locator::from_store(store)?;
     import_incident_file(
         store,
         &locator,
@@ -327,11 +256,18 @@ async fn upload(
     let prefix = format!("{}/", dir.0.display());
     let report_path = dir.0.join("rapport.csv");
     let (summary, rows) = tokio::task::spawn_blocking(
-        move || -> Result<(IncidentImportSummary, Vec<ReportRow>), ApiError> {
+        move || -> Result<(IncidentImportSummary, Vec<ReportRecord>), ApiError> {
             let result = st.with_store(|store| {
-                import_delivery(store, &import_tenant, &source, mapping, &file, &report_path)
+                import_delivery(
+                    store.as_store_mut(),
+                    &import_tenant,
+                    &source,
+                    mapping,
+                    &file,
+                    &report_path,
+                )
             });
-            let summary = match result {
+            let mut summary = match result {
                 Ok(s) => s,
                 Err(IncidentImportError::Delivery(e)) => {
                     let parameter = match e {
@@ -345,7 +281,7 @@ async fn upload(
                 }
                 Err(e) => return Err(ApiError::internal(e)),
             };
-            let rows = read_report(&report_path).map_err(ApiError::internal)?;
+            let rows = std::mem::take(&mut summary.report);
             if !summary.outcome.already_imported {
                 st.reload().map_err(ApiError::internal)?;
             }
@@ -515,7 +451,7 @@ impl Inbox {
         let result = match mapping {
             Ok(mapping) => state.with_store(|store| {
                 import_delivery(
-                    store,
+                    store.as_store_mut(),
                     &state.config.inbox_tenant,
                     &c.source,
                     mapping,
@@ -634,27 +570,53 @@ mod tests {
     }
 
     #[test]
-    fn report_csv_round_trips() {
+    fn the_report_comes_back_as_the_values_the_report_file_lists() {
         let dir = TempDir::new().unwrap();
-        let p = dir.0.join("r.csv");
-        let entries = vec![ReportEntry {
-            line: 7,
-            registration: Some("PL-1".into()),
-            column: Some("Pleegdatum begin".into()),
-            reason: "geen datum; \"31-02\"".into(),
-            outcome: "rejected",
-        }];
-        write_report(&p, &entries).unwrap();
-        let rows = read_report(&p).unwrap();
+        let mut store = crate::store::open(&dir.0.join("b.db")).unwrap();
+        let file = dir.0.join("bad.csv");
+        std::fs::write(
+            &file,
+            "Registratienummer;Pleegdatum begin;Maatschappelijke klasse;Straat;Huisnummer;Postcode\n\
+             X-1;31-02-2024;1.1.1 Diefstal/inbraak woning;Dijklaan;2;7478AQ\n\
+             =X-2;gisteren;1.1.1 Diefstal/inbraak woning;Dijklaan;2;7478AQ\n",
+        )
+        .unwrap();
+        let report_path = dir.0.join("rapport.csv");
+        let summary = import_delivery(
+            store.as_store_mut(),
+            "default",
+            "politie",
+            None,
+            &file,
+            &report_path,
+        )
+        .unwrap();
+        let lines: Vec<u64> = summary.report.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3]);
+        assert_eq!(summary.report[0].registration.as_deref(), Some("X-1"));
         assert_eq!(
-            rows,
-            vec![ReportRow {
-                line: 7,
-                registration: Some("PL-1".into()),
-                column: Some("Pleegdatum begin".into()),
-                reason: "geen datum; \"31-02\"".into(),
-                outcome: "rejected".into(),
-            }]
+            summary.report[0].column.as_deref(),
+            Some("Pleegdatum begin")
         );
+        assert_eq!(summary.report[1].registration.as_deref(), Some("=X-2"));
+        assert!(summary.report.iter().all(|r| r.outcome == "rejected"));
+        let entries: Vec<ReportEntry> = summary
+            .report
+            .iter()
+            .map(|r| ReportEntry {
+                line: r.line,
+                registration: r.registration.clone(),
+                column: r.column.clone(),
+                reason: r.reason.clone(),
+                outcome: "rejected",
+            })
+            .collect();
+        let mut expected = Vec::new();
+        crate::import::report::write_report_to(&mut expected, &entries).unwrap();
+        assert_eq!(std::fs::read(&report_path).unwrap(), expected);
+        // The JSON rows carry the delivered value, not the CSV file's formula guard.
+        let json = serde_json::to_value(&summary.report).unwrap();
+        assert_eq!(json[1]["registration"], "=X-2");
+        assert_eq!(json[0]["column"], "Pleegdatum begin");
     }
 }

@@ -35,6 +35,7 @@ use super::error::ApiError;
 use super::filter::Filter;
 use super::{AppState, Caller};
 use crate::access::CategoryScope;
+use crate::store::IncidentDetail;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -223,57 +224,16 @@ fn details(
     snapshot: &super::Snapshot,
     picked: &[(u32, f64, f64)],
 ) -> Result<Vec<Row>, ApiError> {
-    type Detail = (
-        String,
-        String,
-        Option<String>,
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let mut by_id: HashMap<i64, Detail> = HashMap::with_capacity(picked.len());
-    state
-        .with_store(|s| -> Result<(), rusqlite::Error> {
-            for chunk in picked.chunks(500) {
-                let ids: Vec<String> = chunk
-                    .iter()
-                    .map(|&(k, _, _)| snapshot.incidents[k as usize].id.to_string())
-                    .collect();
-                let sql = format!(
-                    "SELECT i.id, i.registration, i.source, i.category_code, i.located_by, \
-                     a.street, a.huisnummer, a.huisletter, a.toevoeging, a.postcode, i.buurtcode \
-                     FROM incident i JOIN tenant t ON t.id = i.tenant_id \
-                     LEFT JOIN address a ON a.bag_id = i.bag_id AND i.located_by = 'address' \
-                     WHERE t.code = ?1 AND i.id IN ({})",
-                    ids.join(",")
-                );
-                let mut stmt = s.connection().prepare(&sql)?;
-                let mut rows = stmt.query([&snapshot.tenant])?;
-                while let Some(r) = rows.next()? {
-                    by_id.insert(
-                        r.get(0)?,
-                        (
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                            r.get(9)?,
-                            r.get(10)?,
-                        ),
-                    );
-                }
-            }
-            Ok(())
-        })
-        .map_err(ApiError::internal)?;
+    let ids: Vec<i64> = picked
+        .iter()
+        .map(|&(k, _, _)| snapshot.incidents[k as usize].id)
+        .collect();
+    let mut by_id: HashMap<i64, IncidentDetail> = state
+        .with_store(|s| s.incident_details(&snapshot.tenant, &ids))
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|d| (d.id, d))
+        .collect();
     let minute = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M").to_string();
     Ok(picked
         .iter()
@@ -281,18 +241,18 @@ fn details(
             let inc = &snapshot.incidents[k as usize];
             let d = by_id.remove(&inc.id)?;
             Some(Row {
-                registration: d.0,
-                source: d.1,
+                registration: d.registration,
+                source: d.source,
                 begin: minute(inc.begin()),
                 end: minute(inc.end()),
-                category: d.2,
-                located_by: d.3,
-                street: d.4,
-                huisnummer: d.5,
-                huisletter: d.6,
-                toevoeging: d.7,
-                postcode: d.8,
-                buurtcode: d.9,
+                category: d.category_code,
+                located_by: d.located_by,
+                street: d.street,
+                huisnummer: d.huisnummer,
+                huisletter: d.huisletter,
+                toevoeging: d.toevoeging,
+                postcode: d.postcode,
+                buurtcode: d.buurtcode,
                 lon: round6(lon),
                 lat: round6(lat),
             })

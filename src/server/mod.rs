@@ -3,7 +3,9 @@
 //! The service is a thin layer: every request reads one immutable [`Snapshot`] of the tenant's data (areas,
 //! incidents), computes with the pure core (`tiles`, `analysis`) and answers. Writes (custom areas, deliveries) go
 //! to the store in one transaction and then replace the snapshot. Changes made by other processes (a CLI import
-//! while the server runs) are noticed through SQLite's `PRAGMA data_version` within [`ServerConfig::poll_interval`].
+//! while the server runs) are noticed through the store's change token ([`crate::store::Changes`]) within
+//! [`ServerConfig::poll_interval`]. The server reaches storage only through the store traits
+//! ([`crate::store::ServerStore`]), opened with one [`crate::store::StoreOpener`].
 //! Caches ([`caches`]: tiles, counts per filter, analyses, bodies; one byte budget) are keyed by the snapshot's
 //! generation, so a change invalidates them at once.
 //!
@@ -41,7 +43,7 @@ pub mod snapshot;
 pub mod tiles;
 pub mod wms;
 
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{ServerStore, StoreError, StoreOpener};
 pub use auth::{AnyCaller, Caller};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -59,6 +61,7 @@ use std::time::Duration;
 /// Everything `brandpunt serve` is configured with.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
+    /// Where the store is (see [`StoreOpener`]: a SQLite file path).
     pub db: PathBuf,
     /// Tenant whose aggregates anonymous callers may see (viewer rights, small counts protected); `None` =
     /// every request needs credentials (see [`auth`]). Every tenant of the store is served to its own users.
@@ -142,7 +145,9 @@ pub enum ServerError {
 /// Shared state of all requests.
 pub struct AppState {
     pub config: ServerConfig,
-    store: Mutex<SqliteStore>,
+    store: Mutex<Box<dyn ServerStore>>,
+    /// Opens further handles onto the store (the change watcher's).
+    opener: StoreOpener,
     /// The current snapshot of every tenant, by tenant code.
     snapshots: RwLock<Arc<HashMap<String, Arc<Snapshot>>>>,
     generation: AtomicU64,
@@ -175,9 +180,10 @@ impl AppState {
         let trusted_proxies = security::TrustedProxies::parse(&config.trusted_proxies)
             .map_err(|reason| ServerError::Config(format!("[proxy] trusted: {reason}")))?;
         let rate_limiter = security::RateLimiter::new(config.limits.requests_per_minute);
-        let store = SqliteStore::open(&config.db)?;
+        let opener = StoreOpener::new(&config.db)?;
+        let store = opener.open()?;
         let generation = AtomicU64::new(0);
-        let snapshots = load_all(&store, &generation)?;
+        let snapshots = load_all(store.as_store(), &generation)?;
         if let Some(t) = &config.public_tenant {
             if !snapshots.contains_key(t) {
                 return Err(StoreError::UnknownTenant(t.clone()).into());
@@ -190,7 +196,7 @@ impl AppState {
         }
         let caches = caches::Caches::new(config.limits.cache_bytes);
         let credentials = credential_worker::CredentialWorkers::start(
-            &config.db,
+            opener.clone(),
             credential_worker::WORKERS,
             credential_worker::QUEUE,
         )?;
@@ -202,6 +208,7 @@ impl AppState {
         Ok(Arc::new(AppState {
             config,
             store: Mutex::new(store),
+            opener,
             snapshots: RwLock::new(Arc::new(snapshots)),
             generation,
             token_cache: auth::TokenCache::new(4096),
@@ -237,18 +244,18 @@ impl AppState {
     }
 
     /// Run `f` with the store (one writer at a time).
-    pub fn with_store<R>(&self, f: impl FnOnce(&mut SqliteStore) -> R) -> R {
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut dyn ServerStore) -> R) -> R {
         let mut guard = match self.store.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        f(&mut guard)
+        f(guard.as_mut())
     }
 
     /// Re-read every tenant's data from the store and make it current; caches keyed by the old generations are
     /// never hit again. Every snapshot gets a generation of its own, so cache keys never collide across tenants.
     pub fn reload(&self) -> Result<(), SnapshotError> {
-        let fresh = self.with_store(|store| load_all(&*store, &self.generation))?;
+        let fresh = self.with_store(|store| load_all(store.as_store(), &self.generation))?;
         {
             let mut slot = match self.snapshots.write() {
                 Ok(s) => s,
@@ -390,27 +397,23 @@ pub fn router(state: Arc<AppState>) -> Router {
     ))
 }
 
-/// Watch the database for commits by other processes and reload when one happened.
+/// Watch the store for commits by other processes and reload when one changed what the server shows.
 fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
-    let watcher = SqliteStore::open(&state.config.db)?;
+    let watcher = state.opener.open()?;
     std::thread::Builder::new()
         .name("brandpunt-watch".into())
         .spawn(move || {
-            let version = |s: &SqliteStore| -> Option<i64> {
-                s.connection()
-                    .query_row("PRAGMA data_version", [], |r| r.get(0))
-                    .ok()
-            };
-            let mut last = version(&watcher);
-            let mut last_print = data_fingerprint(&watcher);
+            let mut last = watcher.change_token().ok();
+            // `None` when it cannot be read: then every change reloads.
+            let mut last_print = watcher.data_fingerprint().ok();
             loop {
                 std::thread::sleep(state.config.poll_interval);
-                let now = version(&watcher);
+                let now = watcher.change_token().ok();
                 if now != last {
                     last = now;
                     // Audit records (written on every address-level export and every minute of tile access)
                     // commit too: reload only when what the server shows changed.
-                    let print = data_fingerprint(&watcher);
+                    let print = watcher.data_fingerprint().ok();
                     if print.is_some() && print == last_print {
                         continue;
                     }
@@ -422,26 +425,6 @@ fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
             }
         })?;
     Ok(())
-}
-
-/// A cheap summary of everything a snapshot, a session or a token check reads (tenants and their gemeenten,
-/// boundaries, addresses, incidents, custom areas, users, tokens) but not the audit log: equal summaries mean
-/// nothing the server shows changed. `None` when it cannot be read (then the caller reloads).
-fn data_fingerprint(store: &SqliteStore) -> Option<String> {
-    const SQL: &str = "SELECT
-        (SELECT count(*) || ',' || ifnull(group_concat(code || '=' || name), '') FROM tenant) || '|' ||
-        (SELECT count(*) FROM tenant_gemeente) || '|' ||
-        (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(group_concat(checksum), '') FROM boundary_set)
-            || '|' ||
-        (SELECT count(*) FROM address) || '|' ||
-        (SELECT count(*) || ',' || ifnull(max(id), 0) FROM incident) || '|' ||
-        (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '') FROM custom_area)
-            || '|' ||
-        (SELECT count(*) || ',' || total(disabled) || ',' ||
-                ifnull(group_concat(role || ':' || categories || ':' || ifnull(password_hash, '')), '')
-         FROM app_user) || '|' ||
-        (SELECT count(*) || ',' || count(revoked_at) FROM api_token)";
-    store.connection().query_row(SQL, [], |r| r.get(0)).ok()
 }
 
 /// The rustls server configuration from the PEM files of `tls` (ring provider, TLS 1.2 and 1.3, HTTP/1.1).
@@ -548,43 +531,4 @@ fn stdin_watch(enabled: bool) -> std::io::Result<tokio::sync::oneshot::Receiver<
         std::mem::forget(tx);
     }
     Ok(rx)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::access::Role;
-    use crate::audit::AuditEntry;
-    use crate::store::{PrivacyStore, Store};
-
-    #[test]
-    fn audit_records_leave_the_data_fingerprint_alone_and_data_changes_do_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("b.db")).unwrap();
-        let before = data_fingerprint(&store).unwrap();
-        store
-            .append_audit(&AuditEntry {
-                actor: "jan".into(),
-                tenant: "default".into(),
-                action: "view_address_level".into(),
-                endpoint: "/api/incidents.csv".into(),
-                filter: "".into(),
-                records: 3,
-            })
-            .unwrap();
-        assert_eq!(data_fingerprint(&store).unwrap(), before);
-        let square: geo_types::MultiPolygon<f64> = geo_types::Rect::new((0.0, 0.0), (10.0, 10.0))
-            .to_polygon()
-            .into();
-        store
-            .insert_custom_area("default", "proef", &square)
-            .unwrap();
-        let with_area = data_fingerprint(&store).unwrap();
-        assert_ne!(with_area, before);
-        store.add_user("default", "jan", Role::Viewer, &[]).unwrap();
-        let with_user = data_fingerprint(&store).unwrap();
-        assert_ne!(with_user, with_area);
-        store.disable_user("jan").unwrap();
-        assert_ne!(data_fingerprint(&store).unwrap(), with_user);
-    }
 }

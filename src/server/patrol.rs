@@ -297,17 +297,7 @@ fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
     if let Some(m) = state.caches.get(&key) {
         return Ok(m);
     }
-    let map = state.with_store(|s| -> Result<HashMap<i64, String>, rusqlite::Error> {
-        let mut stmt = s.connection().prepare(
-            "SELECT i.id, a.street FROM incident i JOIN tenant t ON t.id = i.tenant_id \
-             JOIN address a ON a.bag_id = i.bag_id \
-             WHERE t.code = ?1 AND i.located_by = 'address'",
-        )?;
-        let rows = stmt.query_map([&snapshot.tenant], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        rows.collect()
-    });
+    let map = state.with_store(|s| s.incident_streets(&snapshot.tenant));
     let map = Arc::new(map.map_err(ApiError::internal)?);
     state.caches.insert(key, map.clone());
     Ok(map)

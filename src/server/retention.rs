@@ -6,7 +6,6 @@
 //! something reloads the snapshots, so the served data never show removed incidents.
 
 use super::AppState;
-use crate::store::{PrivacyStore, Store};
 use chrono::NaiveDateTime;
 use std::sync::Arc;
 use std::time::Duration;

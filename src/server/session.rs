@@ -1,6 +1,6 @@
 //! Web login: password sessions with a cookie, `POST /api/login`, `POST /api/logout`, `GET /api/me`.
 //!
-//! - `POST /api/login` with `{"user", "password"}` checks the password ([`PrivacyStore::verify_password`]) and
+//! - `POST /api/login` with `{"user", "password"}` checks the password ([`crate::store::PrivacyStore::verify_password`]) and
 //!   answers 200 with the body of `/api/me` and `Set-Cookie: brandpunt_sessie=<id>; HttpOnly; SameSite=Strict;
 //!   Path=/` (plus `Secure` when the server runs TLS). The id is 32 random bytes in unpadded base64url; the
 //!   server keeps only its SHA-256, in memory ([`Sessions`]). A restart therefore ends every session.
@@ -20,7 +20,6 @@
 use super::security::ClientInfo;
 use super::{auth, ApiError, AppState};
 use crate::access::{Action, Principal, PrincipalKind};
-use crate::store::PrivacyStore;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{COOKIE, HOST, ORIGIN, RETRY_AFTER, SET_COOKIE};

@@ -9,35 +9,50 @@
 //! (CBS boundaries, BAG addresses, the police open-data counts) do not. Coordinates are RD New metres.
 
 mod migrations;
+mod privacy;
 mod sqlite;
 mod sqlite_privacy;
 
-pub use sqlite::{normalize_gemeentecode, SqliteStore};
-pub use sqlite_privacy::{
-    restore_sqlite, BackupOutcome, PrivacyError, PrivacyStore, RestoreOutcome, RetentionOutcome,
-    TokenInfo, TokenOwner, UserInfo, MIN_PASSWORD_CHARS,
+pub use privacy::{
+    BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
+    MIN_PASSWORD_CHARS,
 };
+pub use sqlite::{normalize_gemeentecode, SqliteStore};
+pub use sqlite_privacy::{restore_sqlite, RestoreOutcome};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::MultiPolygon;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Errors from a store backend.
+/// Errors from a store backend. Backend-neutral: each backend maps its own errors into these variants (the
+/// message keeps the backend's wording).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
+    /// The store at `path` cannot be opened.
+    #[error("database {path}: {reason}")]
+    Open { path: String, reason: String },
     #[error("cannot create the directory for database {path}: {source}")]
     CreateDir {
         path: String,
         source: std::io::Error,
     },
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The location names a kind of store this build cannot open.
+    #[error(
+        "database {location}: unsupported kind of store '{scheme}' (supported: a SQLite file path)"
+    )]
+    UnsupportedBackend { location: String, scheme: String },
+    /// Another writer holds the store longer than the backend waits.
+    #[error("database error: {message}")]
+    Busy { message: String },
+    /// A write broke a uniqueness, foreign-key or check constraint.
+    #[error("database error: {message}")]
+    Constraint { message: String },
+    /// Any other failure of the backend.
+    #[error("database error: {message}")]
+    Backend { message: String },
     #[error("database schema version {found} is newer than this program supports ({supported}); upgrade brandpunt")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("unknown tenant '{0}' (create it with `brandpunt tenant add`)")]
@@ -375,6 +390,23 @@ pub struct PandRecord {
     pub aantal_verblijfsobjecten: Option<i64>,
 }
 
+/// The stored details of one incident for an address-level listing: what the snapshot does not hold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IncidentDetail {
+    pub id: i64,
+    pub registration: String,
+    pub source: String,
+    pub category_code: Option<String>,
+    pub located_by: String,
+    /// The BAG address (incidents located by address only).
+    pub street: Option<String>,
+    pub huisnummer: Option<i64>,
+    pub huisletter: Option<String>,
+    pub toevoeging: Option<String>,
+    pub postcode: Option<String>,
+    pub buurtcode: Option<String>,
+}
+
 /// Streaming sink for a BAG import; `finish` commits everything at once.
 pub trait AddressSink {
     fn push(&mut self, address: &AddressRecord) -> Result<(), StoreError>;
@@ -386,6 +418,9 @@ pub trait AddressSink {
 
 /// The store interface used by importers, CLI and server.
 pub trait Store {
+    /// Version of the stored schema (the number of migrations applied).
+    fn schema_version(&self) -> Result<i64, StoreError>;
+
     // Tenants.
     fn tenants(&self) -> Result<Vec<(String, String)>, StoreError>;
     fn add_tenant(&mut self, code: &str, name: &str) -> Result<(), StoreError>;
@@ -475,6 +510,15 @@ pub trait Store {
     ) -> Result<Vec<AreaCount>, StoreError>;
     /// Current incidents matching the filter (all, located or not).
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError>;
+    /// The details of the current incidents of `tenant` with these ids (ids of other tenants, or no longer
+    /// current, are left out), in no particular order. Any number of ids.
+    fn incident_details(
+        &self,
+        tenant: &str,
+        ids: &[i64],
+    ) -> Result<Vec<IncidentDetail>, StoreError>;
+    /// Incident id -> BAG street name, for every current incident of `tenant` located by address.
+    fn incident_streets(&self, tenant: &str) -> Result<HashMap<i64, String>, StoreError>;
 
     // Custom areas (tenant data).
     fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError>;
@@ -512,4 +556,109 @@ pub trait Store {
     ) -> Result<bool, StoreError>;
     /// Delete a custom area of `tenant`; `false` when it does not exist (for that tenant).
     fn delete_custom_area(&mut self, tenant: &str, id: i64) -> Result<bool, StoreError>;
+}
+
+/// Noticing what other handles (another process, another connection) committed to the store.
+pub trait Changes {
+    /// A token that is different between two calls on this handle when another handle committed anything in
+    /// between (the audit log included); cheap enough to poll every second.
+    fn change_token(&self) -> Result<i64, StoreError>;
+    /// A cheap summary of everything a snapshot, a session or a token check reads (tenants and their gemeenten,
+    /// boundaries, addresses, incidents, custom areas, users, tokens) but not the audit log: equal fingerprints
+    /// mean nothing the server shows changed.
+    fn data_fingerprint(&self) -> Result<String, StoreError>;
+}
+
+/// Everything the HTTP server needs from a store: the core [`Store`], [`PrivacyStore`] (users, tokens, audit,
+/// retention) and [`Changes`]. Implemented for every type that implements those; the server holds it as
+/// `Box<dyn ServerStore>` from [`open`].
+pub trait ServerStore: Store + PrivacyStore + Changes + Send {
+    /// This store as a [`Store`] trait object.
+    fn as_store(&self) -> &dyn Store;
+    /// This store as a mutable [`Store`] trait object.
+    fn as_store_mut(&mut self) -> &mut dyn Store;
+}
+
+impl<T: Store + PrivacyStore + Changes + Send> ServerStore for T {
+    fn as_store(&self) -> &dyn Store {
+        self
+    }
+    fn as_store_mut(&mut self) -> &mut dyn Store {
+        self
+    }
+}
+
+/// The backend a store location names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Backend {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+}
+
+/// Opens handles onto one store, each call a new, independent handle (connection). The server opens its request
+/// store, its change watcher and its credential workers through one opener, so which backend serves them is
+/// decided here alone.
+///
+/// A location is a SQLite database file path, optionally written as `sqlite://PATH`. Other `SCHEME://` locations
+/// (`postgres://...`) are refused with [`StoreError::UnsupportedBackend`] until a backend for them exists.
+///
+/// ```
+/// use brandpunt::store::{Store, StoreOpener};
+/// let dir = tempfile::tempdir()?;
+/// let opener = StoreOpener::new(&dir.path().join("brandpunt.db"))?;
+/// let mut first = opener.open()?;
+/// first.add_tenant("enschede", "Gemeente Enschede")?;
+/// let second = opener.open()?;
+/// assert_eq!(second.tenants()?, [("enschede".to_string(), "Gemeente Enschede".to_string())]);
+/// assert!(StoreOpener::new(std::path::Path::new("postgres://db.example/brandpunt")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct StoreOpener {
+    backend: Arc<Backend>,
+}
+
+impl StoreOpener {
+    /// An opener for the store at `location` (checked for its kind only; nothing is opened yet).
+    pub fn new(location: &Path) -> Result<StoreOpener, StoreError> {
+        let text = location.to_string_lossy();
+        let backend = match text.split_once("://") {
+            Some(("sqlite", path)) => Backend::Sqlite(PathBuf::from(path)),
+            Some((scheme, _))
+                if !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+            {
+                return Err(StoreError::UnsupportedBackend {
+                    location: text.to_string(),
+                    scheme: scheme.to_string(),
+                })
+            }
+            _ => Backend::Sqlite(location.to_path_buf()),
+        };
+        Ok(StoreOpener {
+            backend: Arc::new(backend),
+        })
+    }
+
+    /// Open a new handle (creating the store and bringing its schema up to date when needed).
+    pub fn open(&self) -> Result<Box<dyn ServerStore>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
+        }
+    }
+}
+
+/// Open the store at `location` (see [`StoreOpener`] for the locations understood).
+///
+/// ```
+/// use brandpunt::store::{open, Store};
+/// let dir = tempfile::tempdir()?;
+/// let store = open(&dir.path().join("brandpunt.db"))?;
+/// assert!(store.schema_version()? > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open(location: &Path) -> Result<Box<dyn ServerStore>, StoreError> {
+    StoreOpener::new(location)?.open()
 }

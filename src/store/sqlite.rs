@@ -13,6 +13,19 @@ pub struct SqliteStore {
     conn: Connection,
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let message = e.to_string();
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy { message }
+            }
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Constraint { message },
+            _ => StoreError::Backend { message },
+        }
+    }
+}
+
 fn now_utc() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -69,9 +82,9 @@ impl SqliteStore {
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
-            source,
+            reason: e.to_string(),
         })?;
         Self::init(conn)
     }
@@ -91,13 +104,6 @@ impl SqliteStore {
         let mut store = SqliteStore { conn };
         store.migrate()?;
         Ok(store)
-    }
-
-    /// Current schema version.
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -745,6 +751,12 @@ impl AddressSink for SqliteAddressSink<'_> {
 }
 
 impl Store for SqliteStore {
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
     fn tenants(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self
             .conn
@@ -1177,6 +1189,61 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn incident_details(
+        &self,
+        tenant: &str,
+        ids: &[i64],
+    ) -> Result<Vec<IncidentDetail>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        // Ids are integers written into the statement: no parameter limit, nothing to escape.
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "SELECT i.id, i.registration, i.source, i.category_code, i.located_by, \
+                 a.street, a.huisnummer, a.huisletter, a.toevoeging, a.postcode, i.buurtcode \
+                 FROM incident i JOIN tenant t ON t.id = i.tenant_id \
+                 LEFT JOIN address a ON a.bag_id = i.bag_id AND i.located_by = 'address' \
+                 WHERE t.code = ?1 AND i.id IN ({list})"
+            );
+            let mut stmt = self.conn.prepare(&sql)?;
+            let rows = stmt.query_map([tenant], |r| {
+                Ok(IncidentDetail {
+                    id: r.get(0)?,
+                    registration: r.get(1)?,
+                    source: r.get(2)?,
+                    category_code: r.get(3)?,
+                    located_by: r.get(4)?,
+                    street: r.get(5)?,
+                    huisnummer: r.get(6)?,
+                    huisletter: r.get(7)?,
+                    toevoeging: r.get(8)?,
+                    postcode: r.get(9)?,
+                    buurtcode: r.get(10)?,
+                })
+            })?;
+            for row in rows {
+                out.push(row?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn incident_streets(&self, tenant: &str) -> Result<HashMap<i64, String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT i.id, a.street FROM incident i JOIN tenant t ON t.id = i.tenant_id \
+             JOIN address a ON a.bag_id = i.bag_id \
+             WHERE t.code = ?1 AND i.located_by = 'address'",
+        )?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError> {
         let tenant_id = Self::tenant_id(&self.conn, tenant)?;
         let mut stmt = self.conn.prepare(
@@ -1263,6 +1330,32 @@ impl Store for SqliteStore {
     }
 }
 
+impl Changes for SqliteStore {
+    /// SQLite's `PRAGMA data_version` of this connection.
+    fn change_token(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    fn data_fingerprint(&self) -> Result<String, StoreError> {
+        const SQL: &str = "SELECT
+            (SELECT count(*) || ',' || ifnull(group_concat(code || '=' || name), '') FROM tenant) || '|' ||
+            (SELECT count(*) FROM tenant_gemeente) || '|' ||
+            (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(group_concat(checksum), '')
+             FROM boundary_set) || '|' ||
+            (SELECT count(*) FROM address) || '|' ||
+            (SELECT count(*) || ',' || ifnull(max(id), 0) FROM incident) || '|' ||
+            (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '') FROM custom_area)
+                || '|' ||
+            (SELECT count(*) || ',' || total(disabled) || ',' ||
+                    ifnull(group_concat(role || ':' || categories || ':' || ifnull(password_hash, '')), '')
+             FROM app_user) || '|' ||
+            (SELECT count(*) || ',' || count(revoked_at) FROM api_token)";
+        Ok(self.conn.query_row(SQL, [], |r| r.get(0))?)
+    }
+}
+
 /// `0153`, `GM0153` or `gm153`... -> `GM0153`; `None` when it is not 1 to 4 digits after an optional `GM`.
 pub fn normalize_gemeentecode(raw: &str) -> Option<String> {
     let t = raw.trim();
@@ -1312,5 +1405,56 @@ mod gemeente_tests {
         s.set_tenant_gemeenten("enschede", &[]).unwrap();
         assert!(s.tenant_gemeenten("enschede").unwrap().is_empty());
         assert!(s.tenant_gemeenten("hengelo").is_err());
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+    use crate::access::Role;
+    use crate::audit::AuditEntry;
+    use crate::store::PrivacyStore;
+
+    #[test]
+    fn audit_records_leave_the_data_fingerprint_alone_and_data_changes_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("b.db")).unwrap();
+        let before = store.data_fingerprint().unwrap();
+        store
+            .append_audit(&AuditEntry {
+                actor: "jan".into(),
+                tenant: "default".into(),
+                action: "view_address_level".into(),
+                endpoint: "/api/incidents.csv".into(),
+                filter: "".into(),
+                records: 3,
+            })
+            .unwrap();
+        assert_eq!(store.data_fingerprint().unwrap(), before);
+        let square: geo_types::MultiPolygon<f64> = geo_types::Rect::new((0.0, 0.0), (10.0, 10.0))
+            .to_polygon()
+            .into();
+        store
+            .insert_custom_area("default", "proef", &square)
+            .unwrap();
+        let with_area = store.data_fingerprint().unwrap();
+        assert_ne!(with_area, before);
+        store.add_user("default", "jan", Role::Viewer, &[]).unwrap();
+        let with_user = store.data_fingerprint().unwrap();
+        assert_ne!(with_user, with_area);
+        store.disable_user("jan").unwrap();
+        assert_ne!(store.data_fingerprint().unwrap(), with_user);
+    }
+
+    #[test]
+    fn the_change_token_moves_when_another_connection_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let watcher = SqliteStore::open(&path).unwrap();
+        let mut writer = SqliteStore::open(&path).unwrap();
+        let before = watcher.change_token().unwrap();
+        assert_eq!(watcher.change_token().unwrap(), before);
+        writer.add_tenant("hengelo", "Gemeente Hengelo").unwrap();
+        assert_ne!(watcher.change_token().unwrap(), before);
     }
 }

@@ -1,11 +1,13 @@
-//! Privacy and security persistence for [`SqliteStore`]: users, tokens, the audit log, retention, and online
-//! backup/restore. A separate trait ([`PrivacyStore`]) so the core [`Store`](super::Store) stays narrow; the
-//! server needs [`PrivacyStore::authenticate`] and [`PrivacyStore::append_audit`].
+//! The SQLite backend of [`PrivacyStore`]: users, tokens, the audit log, retention, and online backup/restore.
 //!
 //! Every write is one `BEGIN IMMEDIATE` transaction (so concurrent audit appenders serialise instead of forking
 //! the hash chain). Token secrets are never stored, only argon2id hashes ([`crate::access`]).
 
 use super::migrations::MIGRATIONS;
+use super::privacy::{
+    BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
+    MIN_PASSWORD_CHARS,
+};
 use super::{SqliteStore, StoreError};
 use crate::access::{self, AccessError, Principal, PrincipalKind, Role};
 use crate::audit::{self, AuditEntry, AuditRecord};
@@ -16,152 +18,12 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Errors of the privacy store. Messages are Dutch: the CLI shows them as they are.
-#[derive(Debug, thiserror::Error)]
-pub enum PrivacyError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("databasefout: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(transparent)]
-    Access(#[from] AccessError),
-    #[error("onbekende tenant '{0}'")]
-    UnknownTenant(String),
-    #[error("onbekende gebruiker '{0}'")]
-    UnknownUser(String),
-    #[error("gebruiker '{0}' bestaat al")]
-    UserExists(String),
-    #[error("gebruiker '{0}' is uitgeschakeld")]
-    UserDisabled(String),
-    #[error("wachtwoord te kort: minstens {min} tekens")]
-    PasswordTooShort { min: usize },
-    #[error("{file}: geen bruikbare brandpunt-database: {reason}")]
-    NotAStore { file: String, reason: String },
-    #[error("{file}: {source}")]
-    Io {
-        file: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: de database is in gebruik (stop `brandpunt serve` en andere processen en probeer opnieuw)")]
-    InUse { path: String },
-}
-
-/// A stored user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct UserInfo {
-    pub name: String,
-    pub tenant: String,
-    pub role: Role,
-    /// The grant as given (codes, group names, `*`).
-    pub categories: Vec<String>,
-    pub disabled: bool,
-    pub created_at: String,
-}
-
-/// Who a new token is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TokenOwner {
-    /// A user (the token acts on the user's tenant with the user's role and grants).
-    User(String),
-    /// A delivery channel: may only upload deliveries of `source` for `tenant`.
-    Delivery { tenant: String, source: String },
-}
-
-/// A stored token (never its secret or hash).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TokenInfo {
-    /// The public id (`bp_<id>_...`).
-    pub id: String,
-    pub tenant: String,
-    /// User name, or `levering:<source>`.
-    pub owner: String,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub revoked_at: Option<String>,
-}
-
-/// What a retention run did (or would do, for a dry run).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RetentionOutcome {
-    /// Incidents whose window ended before this moment are removed (`%Y-%m-%dT%H:%M`).
-    pub cutoff: String,
-    pub incidents: u64,
-    pub history_versions: u64,
-    pub dry_run: bool,
-}
-
-/// What a backup wrote.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BackupOutcome {
-    pub file: String,
-    pub schema_version: i64,
-    pub bytes: u64,
-}
-
-/// Privacy and security operations of a store.
-pub trait PrivacyStore {
-    /// Add a user to `tenant`. User names are unique over all tenants.
-    fn add_user(
-        &mut self,
-        tenant: &str,
-        name: &str,
-        role: Role,
-        categories: &[String],
-    ) -> Result<(), PrivacyError>;
-    /// Users of `tenant` (`None` = all), by name.
-    fn users(&self, tenant: Option<&str>) -> Result<Vec<UserInfo>, PrivacyError>;
-    /// Disable a user: their tokens stop authenticating. Error when the user does not exist.
-    fn disable_user(&mut self, name: &str) -> Result<(), PrivacyError>;
-    /// Create a token and return it; the full text exists only in the return value. `expires_at` is UTC
-    /// (`%Y-%m-%dT%H:%M:%SZ`).
-    fn create_token(
-        &mut self,
-        owner: &TokenOwner,
-        expires_at: Option<&str>,
-    ) -> Result<access::NewToken, PrivacyError>;
-    /// Revoke a token by id; `false` when no unrevoked token has that id.
-    fn revoke_token(&mut self, id: &str) -> Result<bool, PrivacyError>;
-    fn tokens(&self) -> Result<Vec<TokenInfo>, PrivacyError>;
-    /// The principal of a presented token, or `None` when it is malformed, unknown, revoked, expired, of a
-    /// disabled user, or its secret does not verify. Costs one indexed lookup and one argon2 check.
-    fn authenticate(&self, token: &str) -> Result<Option<Principal>, PrivacyError>;
-    /// Set (or replace) a user's web login password: stored only as an argon2id PHC hash in
-    /// `app_user.password_hash`. At least [`MIN_PASSWORD_CHARS`] characters; error for an unknown user.
-    fn set_password(&mut self, name: &str, password: &str) -> Result<(), PrivacyError>;
-    /// The principal of a user logging in with `name` and `password`, or `None` when the user is unknown,
-    /// disabled, has no password, or the password does not match. Every `None` takes the same path (one
-    /// argon2 check, against a dummy hash when there is no real one), so the answer and its timing do not
-    /// reveal whether the user exists.
-    fn verify_password(
-        &self,
-        name: &str,
-        password: &str,
-    ) -> Result<Option<Principal>, PrivacyError>;
-    /// The current principal of an enabled user (role and grants as now stored); `None` when the user is
-    /// unknown or disabled. For sessions and OpenID Connect logins, which re-read it regularly.
-    fn user_principal(&self, name: &str) -> Result<Option<Principal>, PrivacyError>;
-    /// Append one record to the audit log (chained to the last one) and return it.
-    fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, PrivacyError>;
-    /// Audit records logged on days `from..=to` (UTC dates; `None` = open), in `seq` order.
-    fn audit_records(
-        &self,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<Vec<AuditRecord>, PrivacyError>;
-    /// Delete the address-level incidents of `tenant` (located by address or coordinates) whose window ended
-    /// before `cutoff`, with their history versions, in one transaction that also appends one audit record
-    /// (action `retention`, by `actor`). A dry run only counts and logs nothing.
-    fn apply_retention(
-        &mut self,
-        tenant: &str,
-        cutoff: NaiveDateTime,
-        dry_run: bool,
-        actor: &str,
-    ) -> Result<RetentionOutcome, PrivacyError>;
-    /// Online backup into `path` (SQLite backup API; the store may be in use meanwhile). Written to a temporary
-    /// file next to `path`, checked (`integrity_check`), switched to a rollback journal so the file stands alone,
-    /// then renamed into place.
-    fn backup_to(&self, path: &Path) -> Result<BackupOutcome, PrivacyError>;
+impl From<rusqlite::Error> for PrivacyError {
+    fn from(e: rusqlite::Error) -> Self {
+        PrivacyError::Backend {
+            message: e.to_string(),
+        }
+    }
 }
 
 fn now_utc() -> String {
@@ -248,9 +110,6 @@ fn append_audit_in(conn: &Connection, entry: &AuditEntry) -> Result<AuditRecord,
     )?;
     Ok(r)
 }
-
-/// Shortest accepted web login password, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// An argon2id hash no password is known for: verified against when a login names an unknown user or one
 /// without a password, so that path costs the same as a real check.

@@ -585,7 +585,7 @@ struct InProcess {
 
 impl InProcess {
     fn open(cache_bytes: u64) -> InProcess {
-        let (dir, db) = srv::demo_copy();
+        let (dir, db) = demo_copy();
         let mut config =
             brandpunt::server::ServerConfig::new(db, "127.0.0.1:0".parse().expect("address"));
         config.public_tenant = Some("default".into());

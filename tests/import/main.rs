@@ -7,3 +7,7 @@ mod delivery_xlsx;
 mod geocode_messy;
 mod store_incident_write;
 mod store_sqlite;
+
+/// The store conformance suite, written against the store traits (run on SQLite by `store_sqlite`).
+#[path = "../common/store_conformance.rs"]
+mod store_conformance;

@@ -1,9 +1,22 @@
 //! The SQLite store against a real database file: migrations, tenant scoping, idempotent deliveries,
-//! versioning with history, atomicity of a failing write, and area counts.
+//! versioning with history, atomicity of a failing write, and area counts; and the store conformance suite
+//! ([`store_conformance`]) on SQLite.
 
 use brandpunt::store::*;
 use chrono::NaiveDate;
 use geo_types::{polygon, MultiPolygon};
+
+use crate::store_conformance;
+
+/// The SQLite backend passes the store conformance suite (written against the store traits only).
+#[test]
+fn sqlite_store_conforms() {
+    store_conformance::run_all(&|| {
+        let dir = tempfile::tempdir().unwrap();
+        let opener = StoreOpener::new(&dir.path().join("brandpunt.db")).unwrap();
+        store_conformance::EmptyStore::new(opener, Box::new(dir))
+    });
+}
 
 fn ts(d: &str, h: u32) -> chrono::NaiveDateTime {
     NaiveDate::parse_from_str(d, "%Y-%m-%d")
