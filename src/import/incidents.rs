@@ -433,3 +433,93 @@ pub fn pseudonymise_rows(rows: &mut [DeliveryRow], mapping: &Mapping) {
         }
     });
 }
+
+#[cfg(test)]
+mod locator_tests {
+    use super::*;
+    use crate::store::{AddressKind, AddressRecord, AreaRecord, SqliteStore};
+    use geo_types::{polygon, MultiPolygon};
+
+    fn buurt(code: &str, x0: f64) -> AreaRecord {
+        AreaRecord {
+            level: AreaLevel::Buurt,
+            code: code.into(),
+            name: code.into(),
+            wijkcode: Some("WK199901".into()),
+            gemeentecode: "GM1999".into(),
+            gemeentenaam: None,
+            water: None,
+            inhabitants: None,
+            stats: Default::default(),
+            geometry: MultiPolygon(vec![polygon![
+                (x: x0, y: 0.0), (x: x0 + 100.0, y: 0.0), (x: x0 + 100.0, y: 100.0), (x: x0, y: 100.0),
+                (x: x0, y: 0.0)
+            ]]),
+        }
+    }
+
+    #[test]
+    fn the_locator_of_a_store_has_its_buurten_and_addresses() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store
+            .replace_boundary_set(
+                2024,
+                "b.gpkg",
+                "c",
+                &[buurt("BU19990101", 0.0), buurt("BU19990102", 100.0)],
+            )
+            .unwrap();
+        let mut sink = store.address_sink(&[]).unwrap();
+        sink.push(&AddressRecord {
+            bag_id: "0001010000000001".into(),
+            kind: AddressKind::Verblijfsobject,
+            street: "Dijklaan".into(),
+            street_short: None,
+            huisnummer: 2,
+            huisletter: None,
+            toevoeging: None,
+            postcode: Some("1999AA".into()),
+            woonplaats: "Demostad".into(),
+            bronhouder: None,
+            status: None,
+            gebruiksdoel: None,
+            oppervlakte_m2: None,
+            bouwjaar: None,
+            pand_id: None,
+            pand_status: None,
+            x_m: 150.0,
+            y_m: 50.0,
+            buurtcode: None,
+        })
+        .unwrap();
+        sink.finish().unwrap();
+
+        let locator = Locator::from_store(&store).unwrap();
+        assert_eq!(locator.geocoder.len(), 1);
+        assert_eq!(locator.buurtcodes.len(), 2);
+        assert!(locator.buurtcodes.contains("BU19990102"));
+        assert_eq!(
+            locator
+                .areas
+                .locate(150.0, 50.0)
+                .map(|a| a.buurtcode.as_str()),
+            Some("BU19990102")
+        );
+        let m = locator.geocoder.geocode(&AddressQuery {
+            street: Some("Dijklaan"),
+            huisnummer: Some("2"),
+            woonplaats: Some("Demostad"),
+            ..Default::default()
+        });
+        assert_eq!(m.kind, MatchKind::Exact, "{m:?}");
+    }
+
+    #[test]
+    fn the_locator_of_an_empty_store_places_nothing() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let locator = Locator::from_store(&store).unwrap();
+        assert!(locator.geocoder.is_empty());
+        assert!(locator.areas.areas().is_empty());
+        assert!(locator.buurtcodes.is_empty());
+    }
+}

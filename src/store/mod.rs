@@ -1,9 +1,14 @@
 //! Persistence behind a narrow interface.
 //!
-//! [`Store`] is everything the importers, the CLI and (later) the HTTP layer need from a database. The embedded
-//! backend is [`SqliteStore`] (WAL, foreign keys, versioned migrations); a PostgreSQL/PostGIS backend can implement
-//! the same trait without touching the core. Each write method is one transaction: it either commits completely or
-//! leaves the store as it was (a crash or `kill -9` included).
+//! [`Store`] is the core data the importers, the CLI and the HTTP layer need from a database; [`PrivacyStore`]
+//! holds users, tokens, the audit log, retention and backups; [`Changes`] lets a server notice what other
+//! processes committed. The server holds all three as one [`ServerStore`] trait object opened through a
+//! [`StoreOpener`] ([`open`]), so it names no backend. The embedded backend is [`SqliteStore`] (WAL, foreign keys,
+//! versioned migrations); a PostgreSQL/PostGIS backend implements the same traits, passes the conformance suite
+//! (`tests/common/store_conformance.rs`) and gets a location scheme in [`StoreOpener`], without touching the core
+//! or the server. Each write method is one transaction: it either commits completely or leaves the store as it
+//! was (a crash or `kill -9` included). Backend errors are mapped into the neutral [`StoreError`] and
+//! [`PrivacyError`].
 //!
 //! Every tenant-owned row (incidents, deliveries, rejected rows, indicators) carries a tenant; shared reference data
 //! (CBS boundaries, BAG addresses, the police open-data counts) do not. Coordinates are RD New metres.
@@ -609,7 +614,7 @@ enum Backend {
 /// let mut first = opener.open()?;
 /// first.add_tenant("enschede", "Gemeente Enschede")?;
 /// let second = opener.open()?;
-/// assert_eq!(second.tenants()?, [("enschede".to_string(), "Gemeente Enschede".to_string())]);
+/// assert!(second.tenants()?.iter().any(|(code, _)| code == "enschede"));
 /// assert!(StoreOpener::new(std::path::Path::new("postgres://db.example/brandpunt")).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -661,4 +666,57 @@ impl StoreOpener {
 /// ```
 pub fn open(location: &Path) -> Result<Box<dyn ServerStore>, StoreError> {
     StoreOpener::new(location)?.open()
+}
+
+#[cfg(test)]
+mod opener_tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_sqlite_urls_open_sqlite_and_other_schemes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/b.db");
+        let plain = StoreOpener::new(&path).unwrap();
+        assert_eq!(*plain.backend, Backend::Sqlite(path.clone()));
+        plain
+            .open()
+            .unwrap()
+            .add_tenant("hengelo", "Hengelo")
+            .unwrap();
+        let url = PathBuf::from(format!("sqlite://{}", path.display()));
+        let by_url = StoreOpener::new(&url).unwrap();
+        assert_eq!(*by_url.backend, Backend::Sqlite(path.clone()));
+        assert!(by_url
+            .open()
+            .unwrap()
+            .tenants()
+            .unwrap()
+            .iter()
+            .any(|(code, _)| code == "hengelo"));
+        // Not a scheme: a (Windows) path with a drive letter or odd characters stays a file path.
+        for p in [r"C:\data\b.db", "data/b:c.db", "./x ://y.db"] {
+            assert_eq!(
+                *StoreOpener::new(Path::new(p)).unwrap().backend,
+                Backend::Sqlite(PathBuf::from(p))
+            );
+        }
+        let err = StoreOpener::new(Path::new("postgres://db.example/brandpunt")).unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnsupportedBackend { ref scheme, .. } if scheme == "postgres"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("postgres://db.example/brandpunt"));
+    }
+
+    #[test]
+    fn an_unopenable_location_is_an_open_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the database file should be.
+        let err = open(dir.path()).err().expect("a directory is no database");
+        assert!(
+            matches!(err, StoreError::Open { .. } | StoreError::Backend { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with("database "), "{err}");
+    }
 }

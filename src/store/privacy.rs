@@ -152,9 +152,9 @@ pub trait PrivacyStore {
         dry_run: bool,
         actor: &str,
     ) -> Result<RetentionOutcome, PrivacyError>;
-    /// Online backup into `path` (SQLite backup API; the store may be in use meanwhile). Written to a temporary
-    /// file next to `path`, checked (`integrity_check`), switched to a rollback journal so the file stands alone,
-    /// then renamed into place.
+    /// Online backup into the file `path` (the store may be in use meanwhile): written to a temporary file next
+    /// to `path`, checked, then renamed into place, so `path` is either the complete backup or untouched. (SQLite:
+    /// the backup API, `integrity_check`, and a rollback journal so the file stands alone.)
     fn backup_to(&self, path: &Path) -> Result<BackupOutcome, PrivacyError>;
 }
 
