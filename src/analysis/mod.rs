@@ -15,6 +15,7 @@ pub mod grid;
 pub mod kde;
 pub mod mann_kendall;
 pub mod moran;
+pub mod patrol;
 pub mod profile;
 pub mod striking;
 pub mod weights;

@@ -26,7 +26,7 @@
 //! Errors: 400 naming the field (`areas`, `category`, `from`, `vs_to`, `intervention.buffer_m`, ...), 404 for an
 //! unknown area. Responses are cached per (generation, body).
 
-use super::analysis_api::{cached_json, find_area, server_key, Buckets, Step};
+use super::analysis_api::{buckets_json, cached_json, find_area, parse_step, server_key};
 use super::error::ApiError;
 use super::filter::{self, parse_date, Filter};
 use super::snapshot::{day_start_minutes, Snapshot};
@@ -34,6 +34,7 @@ use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
 use crate::analysis::compare::{rate_ratio, weighted_displacement_quotient, WdqCounts};
+use crate::calendar::{Buckets, Step};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
@@ -228,7 +229,7 @@ fn parse_request(s: &Snapshot, body: &[u8], max_period_days: u32) -> Result<Requ
                 Step::Month
             }
         }
-        Some(Value::String(v)) => Step::parse("step", v)?,
+        Some(Value::String(v)) => parse_step("step", v)?,
         Some(_) => {
             return Err(ApiError::param(
                 "step",
@@ -410,8 +411,8 @@ fn compute(
             .filter(|&i| i > 0 && !now_withheld)
             .map(|i| rate_per_1000(u32::try_from(r.count).unwrap_or(u32::MAX), i));
         let hide = now_withheld || vs_withheld;
-        let mut series = r.series.to_json();
-        let mut vs_series = r.vs_series.to_json();
+        let mut series = buckets_json(&r.series);
+        let mut vs_series = buckets_json(&r.vs_series);
         if protect {
             super::analysis_api::protect_series(state, s, idx, &now_filter, &r.series, &mut series);
             super::analysis_api::protect_series(

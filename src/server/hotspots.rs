@@ -35,7 +35,7 @@ use crate::access::{
 };
 use crate::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingError, EmergingOptions,
-    EmergingResult, TimeStep, TimeSteps,
+    EmergingResult, TimeSteps,
 };
 use crate::analysis::gistar::{gi_star, GiStarError, GiStarOptions, GiStarResult};
 use crate::analysis::grid::{bin_h3, h3_cell_polygon_m, AreaLevel, BinId, BinSpec};
@@ -44,6 +44,7 @@ use crate::analysis::weights::{
     contiguity, h3_k_ring, regular_grid, Contiguity, GridNeighbourhood,
 };
 use crate::analysis::Event;
+use crate::calendar::Step;
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -220,7 +221,7 @@ pub fn parse_bins(params: &HashMap<String, String>) -> Result<BinSpec, ApiError>
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmergingSettings {
     pub cell_m: u32,
-    pub step: TimeStep,
+    pub step: Step,
     pub time_window: usize,
 }
 
@@ -234,9 +235,9 @@ impl EmergingSettings {
             ));
         };
         let step = match params.get("step").map(|v| v.trim().to_ascii_lowercase()) {
-            None => TimeStep::IsoWeek,
-            Some(s) if s.is_empty() || s == "week" => TimeStep::IsoWeek,
-            Some(s) if s == "month" || s == "maand" => TimeStep::Month,
+            None => Step::Week,
+            Some(s) if s.is_empty() || s == "week" => Step::Week,
+            Some(s) if s == "month" || s == "maand" => Step::Month,
             Some(s) => {
                 return Err(ApiError::param(
                     "step",

@@ -11,10 +11,11 @@
 use anyhow::{bail, Context};
 use brandpunt::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingError, EmergingOptions, EmergingResult,
-    SpaceTimeCube, TimeStep, TimeSteps,
+    SpaceTimeCube, TimeSteps,
 };
 use brandpunt::analysis::grid::{BinId, BinSpec};
 use brandpunt::analysis::weights::{distance_band, GridNeighbourhood, SpatialWeights};
+use brandpunt::calendar::Step;
 use brandpunt::export::{ColumnType, Table, Value};
 use chrono::NaiveDate;
 use geo_types::Geometry;
@@ -51,7 +52,7 @@ pub struct EmergingArgs {
 /// The steps from `--from`/`--to`, else the first..last day of `days`.
 fn time_steps(
     args: &EmergingArgs,
-    step: TimeStep,
+    step: Step,
     days: impl Iterator<Item = NaiveDate> + Clone,
 ) -> anyhow::Result<TimeSteps> {
     let start = args
@@ -172,11 +173,7 @@ pub fn run(db: &Path, args: EmergingArgs) -> anyhow::Result<ExitCode> {
             "--distance {d}: geef een afstand in meters groter dan 0"
         );
     }
-    let step = match args.step.as_str() {
-        "day" => TimeStep::Day,
-        "month" => TimeStep::Month,
-        _ => TimeStep::IsoWeek,
-    };
+    let step = Step::parse(&args.step).unwrap_or(Step::Week);
     let options = EmergingOptions {
         time_window: args.time_window,
         ..EmergingOptions::default()
@@ -225,7 +222,7 @@ fn run_places(
     db: &Path,
     args: &EmergingArgs,
     spec: BinSpec,
-    step: TimeStep,
+    step: Step,
     records: &[input::Record],
     options: &EmergingOptions,
 ) -> anyhow::Result<ExitCode> {

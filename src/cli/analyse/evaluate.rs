@@ -21,7 +21,7 @@
 use anyhow::Context;
 use brandpunt::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingOptions, SpaceTimeCube,
-    TimeStep, TimeSteps,
+    TimeSteps,
 };
 use brandpunt::analysis::evaluation::{
     compare_methods, top_cells_by_score, CellAreas, MethodComparison,
@@ -34,6 +34,7 @@ use brandpunt::analysis::kde::{
 };
 use brandpunt::analysis::weights::{regular_grid, GridNeighbourhood};
 use brandpunt::analysis::Event;
+use brandpunt::calendar::Step;
 use brandpunt::export::{ColumnType, Table, Value};
 use chrono::{Days, NaiveDate};
 use std::collections::HashMap;
@@ -266,7 +267,7 @@ fn grid_methods(
     ));
 
     // Emerging hot spots of the training period (weekly).
-    let steps = TimeSteps::new(TimeStep::IsoWeek, args.train_from, args.train_to)?;
+    let steps = TimeSteps::new(Step::Week, args.train_from, args.train_to)?;
     let cube = grid_cube_from_events(&train, c, &steps)?;
     let ew = cube.weights(GridNeighbourhood::DistanceBand {
         threshold_m: 1.5 * c,
@@ -389,7 +390,7 @@ fn place_methods(
     ));
 
     // Emerging hot spots of the training period (weekly).
-    let steps = TimeSteps::new(TimeStep::IsoWeek, args.train_from, args.train_to)?;
+    let steps = TimeSteps::new(Step::Week, args.train_from, args.train_to)?;
     let n_steps = steps.len();
     let mut cube = vec![0.0; places.len() * n_steps];
     for h in &a.hits {
