@@ -5,7 +5,7 @@
 //! is scaled down (20 000 incidents, 40 x 40 cells, 26 weeks) so the smoke run stays quick.
 
 use brandpunt::analysis::emerging::{
-    emerging_hot_spots, grid_cube_from_events, EmergingOptions, TimeStep, TimeSteps,
+    emerging_hot_spots, grid_cube_from_events, EmergingOptions, TimeSteps,
 };
 use brandpunt::analysis::weights::GridNeighbourhood;
 use brandpunt::analysis::Event;
@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
     let s = scale();
     let end = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"); // a Sunday
     let start = end - Duration::days(s.weeks * 7 - 1);
-    let steps = TimeSteps::new(TimeStep::IsoWeek, start, end).expect("steps");
+    let steps = TimeSteps::new(brandpunt::calendar::Step::Week, start, end).expect("steps");
     let events = events(&s, end);
     let band = GridNeighbourhood::DistanceBand { threshold_m: 150.0 };
     let options = EmergingOptions::default();

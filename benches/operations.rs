@@ -4,8 +4,8 @@
 //! benchmark function, so `cargo test --all-targets` (one iteration) stays fast.
 
 use brandpunt::analysis::aoristic::{patrol_block_share, AoristicConfig, PatrolBlock};
+use brandpunt::analysis::patrol::{rank_cells, WeightedIncident};
 use brandpunt::analysis::Event;
-use brandpunt::server::patrol::{rank_cells, WeightedIncident};
 use chrono::{Duration, NaiveDate, Weekday};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};

@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
-use brandpunt::analysis::aoristic::{time_profile, time_series, AoristicConfig, Granularity};
+use brandpunt::analysis::aoristic::{time_profile, time_series, AoristicConfig};
 use brandpunt::analysis::compare::rate_ratio;
 use brandpunt::analysis::evaluation::{evaluate, top_cells_by_score, CellAreas};
 use brandpunt::analysis::profile::{phenomenon_profile, AddressAttrs};
 use brandpunt::analysis::striking::{striking_areas, AreaSeries, Baseline, StrikingConfig};
 use brandpunt::analysis::Event;
+use brandpunt::calendar::Step;
 use chrono::{Duration, NaiveDate};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
@@ -49,7 +50,7 @@ fn bench_aoristic(c: &mut Criterion) {
     let from = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
     let to = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default();
     c.bench_function("aoristic_daily_series_100k_1y", |b| {
-        b.iter(|| time_series(black_box(&ev), from, to, Granularity::Day, &cfg))
+        b.iter(|| time_series(black_box(&ev), from, to, Step::Day, &cfg))
     });
 }
 

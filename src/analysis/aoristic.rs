@@ -28,10 +28,11 @@
 //!   [`TimeSeries::weight_outside_period`] and not added to any bucket. The first and last week/month bucket may
 //!   cover only part of the period: [`TimeBucket::days_in_period`] says how many of its days are inside.
 
-use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, Weekday};
+use chrono::{NaiveDate, NaiveDateTime, Weekday};
 use serde::{Serialize, Serializer};
 
 use super::Event;
+use crate::calendar::Step;
 
 /// Number of hour-of-week slots (slot 0 = Monday 00:00-01:00).
 pub const HOURS_PER_WEEK: usize = 168;
@@ -115,18 +116,6 @@ pub struct TimeProfile {
     pub counts: AoristicCounts,
 }
 
-/// Time-series resolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Granularity {
-    /// Calendar days.
-    Day,
-    /// ISO weeks (Monday to Sunday), labelled by their Monday.
-    Week,
-    /// Calendar months, labelled by their first day.
-    Month,
-}
-
 /// One bucket of a [`TimeSeries`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimeBucket {
@@ -143,7 +132,7 @@ pub struct TimeBucket {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimeSeries {
     /// Bucket resolution.
-    pub granularity: Granularity,
+    pub granularity: Step,
     /// First day of the period (inclusive).
     #[serde(serialize_with = "serialize_date")]
     pub from: NaiveDate,
@@ -287,22 +276,12 @@ pub fn time_profile(events: &[Event], cfg: &AoristicConfig) -> Result<TimeProfil
     })
 }
 
-fn bucket_start(date: NaiveDate, granularity: Granularity) -> NaiveDate {
-    match granularity {
-        Granularity::Day => date,
-        Granularity::Week => date
-            .checked_sub_days(Days::new(u64::from(date.weekday().num_days_from_monday())))
-            .unwrap_or(date),
-        Granularity::Month => date.with_day(1).unwrap_or(date),
-    }
-}
-
 /// Zero-filled aoristic time series of `events` over the days `from..=to` (see the module rules).
 pub fn time_series(
     events: &[Event],
     from: NaiveDate,
     to: NaiveDate,
-    granularity: Granularity,
+    granularity: Step,
     cfg: &AoristicConfig,
 ) -> Result<TimeSeries, AoristicError> {
     if from > to {
@@ -312,7 +291,7 @@ pub fn time_series(
     let mut buckets: Vec<TimeBucket> = Vec::new();
     let mut day_to_bucket: Vec<usize> = Vec::new();
     for date in from.iter_days().take_while(|d| *d <= to) {
-        let start = bucket_start(date, granularity);
+        let start = granularity.bucket_start(date);
         if buckets.last().map(|b| b.start) != Some(start) {
             buckets.push(TimeBucket {
                 start,
@@ -515,6 +494,7 @@ pub fn patrol_block_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
     use rand::{Rng, SeedableRng};
 
     fn dt(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
@@ -608,7 +588,7 @@ mod tests {
                 std::slice::from_ref(&e),
                 start.date(),
                 end.date(),
-                Granularity::Week,
+                Step::Week,
                 &cfg,
             )
             .unwrap();
@@ -687,7 +667,7 @@ mod tests {
             &[e, exact, outside],
             from,
             to,
-            Granularity::Month,
+            Step::Month,
             &AoristicConfig::default(),
         )
         .unwrap();
@@ -708,16 +688,16 @@ mod tests {
         assert_eq!(s.buckets[1].days_in_period, 28);
         assert_eq!(s.weight_outside_period, 1.0);
         // Weeks are labelled by their Monday; 2026-01-15 is a Thursday.
-        let w = time_series(&[], from, to, Granularity::Week, &AoristicConfig::default()).unwrap();
+        let w = time_series(&[], from, to, Step::Week, &AoristicConfig::default()).unwrap();
         assert_eq!(w.buckets[0].start.to_string(), "2026-01-12");
         assert_eq!(w.buckets[0].days_in_period, 4);
         assert!(w
             .buckets
             .iter()
             .all(|b| b.start.weekday() == Weekday::Mon && b.weight == 0.0));
-        let d = time_series(&[], from, to, Granularity::Day, &AoristicConfig::default()).unwrap();
+        let d = time_series(&[], from, to, Step::Day, &AoristicConfig::default()).unwrap();
         assert_eq!(d.buckets.len(), 137);
-        assert!(time_series(&[], to, from, Granularity::Day, &AoristicConfig::default()).is_err());
+        assert!(time_series(&[], to, from, Step::Day, &AoristicConfig::default()).is_err());
         let json = serde_json::to_string(&s).unwrap();
         assert!(json.contains("\"start\":\"2026-01-01\""));
     }

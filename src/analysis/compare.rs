@@ -33,12 +33,24 @@
 //! - net effect: the gross effect corrected for the control trend, `R_b * (C_a / C_b) - R_a`: the incidents the
 //!   target would have had after the intervention had it followed the control area, minus what it had
 //!   (positive: a reduction beyond the general trend).
+//!
+//! # Counting over periods and in a buffer ring
+//! An incident counts in a period (inclusive days) when its window begins on one of the period's days
+//! ([`begins_in`]); the exposure of a period is its number of days ([`period_days`]). [`PeriodCounts`] counts
+//! one area in the period and the comparison period at once, with zero-filled series per [`Step`]. The buffer
+//! `D` of the WDQ is a [`BufferRing`]: the points within `buffer_m` metres (Euclidean distance in RD) of the
+//! target's geometry but not inside it ([`ring_counts`]).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use chrono::{NaiveDate, NaiveDateTime};
+use geo::{BoundingRect, Contains, Distance, Euclidean};
+use geo_types::{MultiPolygon, Point, Rect};
 use serde::Serialize;
 use statrs::distribution::{Beta, Binomial, ContinuousCDF, Discrete, DiscreteCDF};
+
+use crate::calendar::{Buckets, Step};
 
 /// Errors for invalid inputs to the comparisons.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -523,6 +535,168 @@ pub fn weighted_displacement_quotient(counts: WdqCounts) -> Result<WdqResult, Co
     })
 }
 
+/// An inclusive period of days: `(first, last)`.
+pub type Period = (NaiveDate, NaiveDate);
+
+/// Number of days of `period` (`last - first + 1`): the exposure of a rate ratio.
+///
+/// ```
+/// use brandpunt::analysis::compare::{begins_in, period_days};
+/// use chrono::NaiveDate;
+///
+/// let d = |m, day| NaiveDate::from_ymd_opt(2024, m, day).unwrap();
+/// let september = (d(9, 1), d(9, 30));
+/// assert_eq!(period_days(september), 30.0);
+/// assert!(begins_in(d(9, 30).and_hms_opt(23, 59, 0).unwrap(), september));
+/// assert!(!begins_in(d(10, 1).and_hms_opt(0, 0, 0).unwrap(), september));
+/// ```
+pub fn period_days(period: Period) -> f64 {
+    ((period.1 - period.0).num_days() + 1) as f64
+}
+
+/// Does a window beginning at `begin` count in `period` (the day it begins lies in the period)?
+pub fn begins_in(begin: NaiveDateTime, period: Period) -> bool {
+    let day = begin.date();
+    day >= period.0 && day <= period.1
+}
+
+/// Counts and zero-filled series of one area in a period and in the comparison period.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeriodCounts {
+    /// Incidents in the period.
+    pub count: u64,
+    /// Incidents in the comparison period.
+    pub vs_count: u64,
+    /// Per step over the period.
+    pub series: Buckets,
+    /// Per step over the comparison period.
+    pub vs_series: Buckets,
+}
+
+impl PeriodCounts {
+    /// Count the windows beginning at `begins` in `period` and `vs_period` (one pass; the periods may overlap).
+    ///
+    /// ```
+    /// use brandpunt::analysis::compare::PeriodCounts;
+    /// use brandpunt::calendar::Step;
+    /// use chrono::NaiveDate;
+    ///
+    /// let d = |m, day| NaiveDate::from_ymd_opt(2024, m, day).unwrap();
+    /// let begins = [d(9, 2), d(9, 3), d(8, 20)].map(|d| d.and_hms_opt(12, 0, 0).unwrap());
+    /// let c = PeriodCounts::count(begins, Step::Week, (d(9, 1), d(9, 30)), (d(8, 1), d(8, 31)));
+    /// assert_eq!((c.count, c.vs_count), (2, 1));
+    /// assert_eq!(c.series.counts[..2], [0, 2]);
+    /// ```
+    pub fn count(
+        begins: impl IntoIterator<Item = NaiveDateTime>,
+        step: Step,
+        period: Period,
+        vs_period: Period,
+    ) -> PeriodCounts {
+        let mut r = PeriodCounts {
+            count: 0,
+            vs_count: 0,
+            series: Buckets::new(step, period.0, period.1),
+            vs_series: Buckets::new(step, vs_period.0, vs_period.1),
+        };
+        for begin in begins {
+            if begins_in(begin, period) {
+                r.count += 1;
+                r.series.add(begin.date());
+            }
+            if begins_in(begin, vs_period) {
+                r.vs_count += 1;
+                r.vs_series.add(begin.date());
+            }
+        }
+        r
+    }
+}
+
+/// The buffer of an intervention's target: the points within `buffer_m` metres (Euclidean distance in RD) of the
+/// target's geometry but not inside it.
+#[derive(Clone, Debug)]
+pub struct BufferRing<'a> {
+    target: &'a MultiPolygon<f64>,
+    buffer_m: f64,
+    /// The target's bounding box grown by `buffer_m` (`None` for an empty target).
+    bbox: Option<Rect<f64>>,
+}
+
+impl<'a> BufferRing<'a> {
+    /// The ring of `buffer_m` metres around `target` (RD metres).
+    pub fn new(target: &'a MultiPolygon<f64>, buffer_m: f64) -> Self {
+        let bbox = target.bounding_rect().map(|b| {
+            Rect::new(
+                (b.min().x - buffer_m, b.min().y - buffer_m),
+                (b.max().x + buffer_m, b.max().y + buffer_m),
+            )
+        });
+        BufferRing {
+            target,
+            buffer_m,
+            bbox,
+        }
+    }
+
+    /// Is RD point `(x_m, y_m)` inside the ring's bounding box (a quick test before [`BufferRing::contains`])?
+    pub fn may_contain(&self, x_m: f64, y_m: f64) -> bool {
+        self.bbox.is_some_and(|b| {
+            x_m >= b.min().x && x_m <= b.max().x && y_m >= b.min().y && y_m <= b.max().y
+        })
+    }
+
+    /// Is RD point `(x_m, y_m)` in the ring (outside the target, within `buffer_m` of it)?
+    pub fn contains(&self, x_m: f64, y_m: f64) -> bool {
+        if !self.may_contain(x_m, y_m) {
+            return false;
+        }
+        let p = Point::new(x_m, y_m);
+        !self.target.contains(&p) && Euclidean.distance(self.target, &p) <= self.buffer_m
+    }
+}
+
+/// `(before, after)`: the `incidents` (RD point and the moment their window begins) in `ring` whose window begins
+/// in `before` and in `after`.
+///
+/// ```
+/// use brandpunt::analysis::compare::{ring_counts, BufferRing};
+/// use chrono::NaiveDate;
+/// use geo_types::{polygon, MultiPolygon};
+///
+/// let target = MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)]]);
+/// let ring = BufferRing::new(&target, 50.0);
+/// let d = |m, day| NaiveDate::from_ymd_opt(2024, m, day).unwrap();
+/// let at = |m, day| d(m, day).and_hms_opt(12, 0, 0).unwrap();
+/// let incidents = [
+///     (120.0, 50.0, at(8, 10)), // in the ring, before
+///     (140.0, 50.0, at(9, 10)), // in the ring, after
+///     (50.0, 50.0, at(9, 10)),  // inside the target
+///     (170.0, 50.0, at(9, 10)), // too far
+/// ];
+/// assert_eq!(ring_counts(&ring, incidents, (d(8, 1), d(8, 31)), (d(9, 1), d(9, 30))), (1, 1));
+/// ```
+pub fn ring_counts(
+    ring: &BufferRing<'_>,
+    incidents: impl IntoIterator<Item = (f64, f64, NaiveDateTime)>,
+    before: Period,
+    after: Period,
+) -> (u64, u64) {
+    let (mut b, mut a) = (0, 0);
+    for (x, y, begin) in incidents {
+        if !ring.contains(x, y) {
+            continue;
+        }
+        if begins_in(begin, before) {
+            b += 1;
+        }
+        if begins_in(begin, after) {
+            a += 1;
+        }
+    }
+    (b, a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,5 +879,67 @@ mod tests {
             control_after: 1,
         })
         .is_err());
+    }
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, m, d).unwrap()
+    }
+
+    #[test]
+    fn periods_count_by_the_day_the_window_begins() {
+        let p = (day(9, 2), day(9, 8));
+        assert_eq!(period_days(p), 7.0);
+        assert_eq!(period_days((day(2, 29), day(2, 29))), 1.0);
+        let at = |d: NaiveDate, h, m| d.and_hms_opt(h, m, 0).unwrap();
+        assert!(!begins_in(at(day(9, 1), 23, 59), p));
+        assert!(begins_in(at(day(9, 2), 0, 0), p));
+        assert!(begins_in(at(day(9, 8), 23, 59), p));
+        assert!(!begins_in(at(day(9, 9), 0, 0), p));
+        let open_end = (day(9, 2), NaiveDate::MAX);
+        assert!(begins_in(at(day(12, 31), 0, 0), open_end));
+    }
+
+    #[test]
+    fn period_counts_fill_both_series_in_one_pass() {
+        let at = |m, d| day(m, d).and_hms_opt(8, 0, 0).unwrap();
+        // Overlapping periods: an incident in both counts in both.
+        let c = PeriodCounts::count(
+            [at(9, 3), at(9, 10), at(8, 30), at(7, 1)],
+            Step::Month,
+            (day(9, 1), day(9, 30)),
+            (day(8, 15), day(9, 5)),
+        );
+        assert_eq!((c.count, c.vs_count), (2, 2));
+        assert_eq!(c.series.counts, vec![2]);
+        assert_eq!(c.vs_series.counts, vec![1, 1]);
+    }
+
+    #[test]
+    fn the_ring_excludes_the_target_and_what_lies_beyond_the_buffer() {
+        use geo_types::polygon;
+        let target = MultiPolygon(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)
+        ]]);
+        let ring = BufferRing::new(&target, 50.0);
+        assert!(ring.contains(150.0, 50.0), "on the buffer's edge");
+        assert!(!ring.contains(150.1, 50.0));
+        assert!(!ring.contains(50.0, 50.0), "inside the target");
+        // The corner: inside the grown bounding box, but farther than 50 m from the square.
+        assert!(ring.may_contain(140.0, 140.0) && !ring.contains(140.0, 140.0));
+        assert!(ring.contains(130.0, 130.0));
+        let empty = MultiPolygon::<f64>(vec![]);
+        let none = BufferRing::new(&empty, 50.0);
+        assert!(!none.may_contain(0.0, 0.0) && !none.contains(0.0, 0.0));
+        let at = |m, d| day(m, d).and_hms_opt(8, 0, 0).unwrap();
+        let before = (day(8, 1), day(8, 31));
+        let after = (day(9, 1), day(9, 30));
+        let incidents = [
+            (120.0, 50.0, at(8, 1)),
+            (120.0, 60.0, at(9, 30)),
+            (120.0, 70.0, at(10, 1)),
+            (50.0, 50.0, at(9, 1)),
+        ];
+        assert_eq!(ring_counts(&ring, incidents, before, after), (1, 1));
+        assert_eq!(ring_counts(&none, incidents, before, after), (0, 0));
     }
 }

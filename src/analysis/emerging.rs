@@ -47,6 +47,7 @@ use super::gistar::{gi_star_z, has_variation};
 use super::mann_kendall::{mann_kendall, two_sided_normal_p};
 use super::weights::{regular_grid, GridNeighbourhood, SpatialWeights, WeightsError};
 use super::Event;
+use crate::calendar::{month_index, month_start, Step};
 
 /// Errors from building a cube or running the analysis.
 #[derive(Debug, Error, PartialEq)]
@@ -84,22 +85,11 @@ pub enum EmergingError {
     Weights(#[from] WeightsError),
 }
 
-/// Length of a time step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TimeStep {
-    /// Calendar days.
-    Day,
-    /// ISO weeks, Monday to Sunday.
-    IsoWeek,
-    /// Calendar months.
-    Month,
-}
-
 /// The time steps of a cube: step `t` covers the dates `starts[t] ..= ends[t]`, oldest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimeSteps {
     /// Step length.
-    pub step: TimeStep,
+    pub step: Step,
     /// First date with data (events before it are outside the cube; the oldest step may be partial).
     pub period_start: NaiveDate,
     /// First day of each step.
@@ -108,24 +98,12 @@ pub struct TimeSteps {
     pub ends: Vec<NaiveDate>,
 }
 
-fn month_index(d: NaiveDate) -> i64 {
-    d.year() as i64 * 12 + d.month0() as i64
-}
-
-fn month_start(index: i64) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(
-        index.div_euclid(12) as i32,
-        index.rem_euclid(12) as u32 + 1,
-        1,
-    )
-}
-
 impl TimeSteps {
     /// Steps covering `period_start ..= period_end` (inclusive dates), aligned to the end: the final step is
     /// the last complete unit ending on or before `period_end`; the first step is the unit containing
     /// `period_start` (partial when `period_start` is not the first day of its unit).
     pub fn new(
-        step: TimeStep,
+        step: Step,
         period_start: NaiveDate,
         period_end: NaiveDate,
     ) -> Result<Self, EmergingError> {
@@ -135,10 +113,10 @@ impl TimeSteps {
         };
         let (mut starts, mut ends) = (Vec::new(), Vec::new());
         match step {
-            TimeStep::Day | TimeStep::IsoWeek => {
-                let len = if step == TimeStep::Day { 1 } else { 7 };
+            Step::Day | Step::Week => {
+                let len = if step == Step::Day { 1 } else { 7 };
                 // Last complete unit: for weeks the last Sunday on or before the end.
-                let back = if step == TimeStep::Day {
+                let back = if step == Step::Day {
                     0
                 } else {
                     period_end.weekday().num_days_from_sunday()
@@ -154,7 +132,7 @@ impl TimeSteps {
                     end = start - Duration::days(1);
                 }
             }
-            TimeStep::Month => {
+            Step::Month => {
                 let next_day = period_end.succ_opt().ok_or_else(empty)?;
                 // The last complete month: the month before the one containing period_end + 1 day.
                 let mut m = month_index(next_day) - 1;
@@ -202,9 +180,9 @@ impl TimeSteps {
             return None;
         }
         let t = match self.step {
-            TimeStep::Day => (date - first).num_days(),
-            TimeStep::IsoWeek => (date - first).num_days() / 7,
-            TimeStep::Month => month_index(date) - month_index(first),
+            Step::Day => (date - first).num_days(),
+            Step::Week => (date - first).num_days() / 7,
+            Step::Month => month_index(date) - month_index(first),
         };
         usize::try_from(t).ok().filter(|&t| t < self.len())
     }
@@ -858,7 +836,7 @@ mod tests {
     #[test]
     fn weekly_steps_end_on_the_last_complete_iso_week() {
         // 2026-11-22 is a Sunday; 2026-11-25 a Wednesday.
-        let s = TimeSteps::new(TimeStep::IsoWeek, d(2026, 10, 28), d(2026, 11, 25)).unwrap();
+        let s = TimeSteps::new(Step::Week, d(2026, 10, 28), d(2026, 11, 25)).unwrap();
         assert_eq!(*s.ends.last().unwrap(), d(2026, 11, 22));
         assert_eq!(s.starts[0], d(2026, 10, 26)); // Monday of the partial oldest week
         assert_eq!(s.len(), 4);
@@ -867,16 +845,16 @@ mod tests {
         assert_eq!(s.step_of(d(2026, 10, 28)), Some(0));
         assert_eq!(s.step_of(d(2026, 11, 22)), Some(3));
         assert_eq!(s.step_of(d(2026, 11, 23)), None); // the incomplete week is left out
-        let m = TimeSteps::new(TimeStep::Month, d(2025, 12, 15), d(2026, 3, 30)).unwrap();
+        let m = TimeSteps::new(Step::Month, d(2025, 12, 15), d(2026, 3, 30)).unwrap();
         assert_eq!(m.starts, vec![d(2025, 12, 1), d(2026, 1, 1), d(2026, 2, 1)]);
         assert_eq!(m.ends[2], d(2026, 2, 28));
         assert_eq!(m.step_of(d(2026, 2, 28)), Some(2));
-        let m2 = TimeSteps::new(TimeStep::Month, d(2026, 1, 1), d(2026, 3, 31)).unwrap();
+        let m2 = TimeSteps::new(Step::Month, d(2026, 1, 1), d(2026, 3, 31)).unwrap();
         assert_eq!(m2.len(), 3);
-        let days = TimeSteps::new(TimeStep::Day, d(2026, 1, 1), d(2026, 1, 10)).unwrap();
+        let days = TimeSteps::new(Step::Day, d(2026, 1, 1), d(2026, 1, 10)).unwrap();
         assert_eq!(days.len(), 10);
         assert_eq!(days.step_of(d(2026, 1, 5)), Some(4));
-        assert!(TimeSteps::new(TimeStep::Month, d(2026, 3, 2), d(2026, 3, 30)).is_err());
+        assert!(TimeSteps::new(Step::Month, d(2026, 3, 2), d(2026, 3, 30)).is_err());
     }
 
     #[test]
@@ -896,7 +874,7 @@ mod tests {
 
     #[test]
     fn dense_and_hashed_cell_index_agree() {
-        let steps = TimeSteps::new(TimeStep::Day, d(2026, 1, 1), d(2026, 1, 5)).unwrap();
+        let steps = TimeSteps::new(Step::Day, d(2026, 1, 1), d(2026, 1, 5)).unwrap();
         let at = |x: f64, y: f64, day: u32| {
             let t = d(2026, 1, day).and_hms_opt(12, 0, 0);
             Event {

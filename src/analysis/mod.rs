@@ -15,6 +15,8 @@ pub mod grid;
 pub mod kde;
 pub mod mann_kendall;
 pub mod moran;
+pub mod patrol;
+pub mod places;
 pub mod profile;
 pub mod striking;
 pub mod weights;

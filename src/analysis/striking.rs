@@ -20,13 +20,26 @@
 //! by how far the ratio is from 1 (on the log scale), then by area id and category.
 //! A series with no history (only the last period) cannot be assessed and is listed in
 //! [`StrikingReport::skipped`].
+//!
+//! # The monthly report
+//! [`monthly_report`] counts incidents per month and assesses one month against its history:
+//! - the history is the 12 months before the month, fewer when the data begin later: months before the month of
+//!   the first incident in the data are left out ([`history_start`]), so a young database does not count months
+//!   without deliveries as zeros. Incidents count in the month in which their window begins;
+//! - every area of the caller's list is assessed (default configuration: mean of the history, expected value
+//!   floored at 0.5, exact one-sided Poisson tests, Benjamini-Hochberg at 0.05 over all areas);
+//! - every category with at least one incident in the period is assessed the same way, as one family, counted
+//!   over all incidents (also those without an area);
+//! - the series counts all incidents per month over history and month.
 
 use std::cmp::Ordering;
 
+use chrono::{Datelike, Months, NaiveDate};
 use serde::Serialize;
 use statrs::distribution::{DiscreteCDF, Poisson};
 
 use super::fdr::fdr_significant;
+use crate::calendar::{Buckets, Step};
 
 /// Errors for invalid parameters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -40,6 +53,9 @@ pub enum StrikingError {
     /// `min_expected` must be finite and >= 0.
     #[error("min_expected must be finite and >= 0, got {0}")]
     InvalidMinExpected(f64),
+    /// The month lies at the end of the calendar (its last day cannot be represented).
+    #[error("month {0} is out of range")]
+    MonthOutOfRange(NaiveDate),
 }
 
 /// How the expected value is derived from the history.
@@ -273,6 +289,163 @@ pub fn striking_areas(
     })
 }
 
+/// First day of the history of a monthly report: 12 months before `month`, but not before the month of
+/// `first_day` (the first incident in the data) and never after `month`.
+///
+/// ```
+/// use brandpunt::analysis::striking::history_start;
+/// use chrono::NaiveDate;
+///
+/// let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+/// assert_eq!(history_start(d(2024, 9, 1), Some(d(2020, 3, 5))), d(2023, 9, 1));
+/// assert_eq!(history_start(d(2024, 9, 1), Some(d(2024, 7, 22))), d(2024, 7, 1));
+/// ```
+pub fn history_start(month: NaiveDate, first_day: Option<NaiveDate>) -> NaiveDate {
+    let nominal = month.checked_sub_months(Months::new(12)).unwrap_or(month);
+    let data_start = first_day.and_then(|d| d.with_day(1)).unwrap_or(month);
+    nominal.max(data_start).min(month)
+}
+
+/// The month under test and its history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MonthlyPeriod {
+    /// First day of the month under test.
+    pub month: NaiveDate,
+    /// Last day of the month under test.
+    pub month_end: NaiveDate,
+    /// First day of the history ([`history_start`]).
+    pub history_from: NaiveDate,
+}
+
+impl MonthlyPeriod {
+    /// The period of the month starting at `month` (its first day), with the data's first day `first_day`.
+    pub fn new(month: NaiveDate, first_day: Option<NaiveDate>) -> Result<Self, StrikingError> {
+        let month_end = month
+            .checked_add_months(Months::new(1))
+            .and_then(|d| d.pred_opt())
+            .ok_or(StrikingError::MonthOutOfRange(month))?;
+        Ok(MonthlyPeriod {
+            month,
+            month_end,
+            history_from: history_start(month, first_day),
+        })
+    }
+
+    /// Month buckets of history and month, oldest first (the last one is the month under test).
+    pub fn months(&self) -> Buckets {
+        Buckets::new(Step::Month, self.history_from, self.month_end)
+    }
+}
+
+/// One incident as the monthly report counts it: the day its window begins, and its area and category as
+/// indices into the caller's lists (`None`: it has none, or one not in the list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonthlyIncident {
+    pub day: NaiveDate,
+    pub area: Option<usize>,
+    pub category: Option<usize>,
+}
+
+/// A computed monthly report (see the module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonthlyReport {
+    pub month: NaiveDate,
+    pub month_end: NaiveDate,
+    pub history_from: NaiveDate,
+    /// Month starts of history and month, oldest first (the last one is the month under test).
+    pub months: Vec<NaiveDate>,
+    /// All incidents per month, aligned with `months`.
+    pub series: Vec<u64>,
+    /// Assessment per area, most significant first.
+    pub areas: Vec<StrikingArea>,
+    pub areas_skipped: usize,
+    /// Assessment per category with incidents in the period (`area_id` and `category` are the category code).
+    pub categories: Vec<StrikingArea>,
+    pub categories_skipped: usize,
+    pub config: StrikingConfig,
+}
+
+/// Count `incidents` per month of `period` and assess the month (see the module docs): the areas are the
+/// caller's `areas` (codes; every one is assessed), the categories its `categories` (codes; those with at least
+/// one incident are assessed). Incidents outside the period are ignored.
+///
+/// ```
+/// use brandpunt::analysis::striking::{monthly_report, MonthlyIncident, MonthlyPeriod};
+/// use chrono::NaiveDate;
+///
+/// let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+/// let period = MonthlyPeriod::new(d(2024, 9, 1), Some(d(2024, 1, 10))).unwrap();
+/// // One incident a month in BU01, twenty in September.
+/// let mut incidents: Vec<MonthlyIncident> = (1..=8)
+///     .map(|m| MonthlyIncident { day: d(2024, m, 15), area: Some(0), category: Some(0) })
+///     .collect();
+/// incidents.extend((1..=20).map(|day| MonthlyIncident { day: d(2024, 9, day), area: Some(0), category: None }));
+/// let r = monthly_report(&period, &["BU01", "BU02"], &["1.1.1"], incidents).unwrap();
+/// assert_eq!(r.months.len(), 9);
+/// assert_eq!(r.series, vec![1, 1, 1, 1, 1, 1, 1, 1, 20]);
+/// assert_eq!(r.areas[0].area_id, "BU01");
+/// assert!(r.areas[0].significant_increase);
+/// assert_eq!(r.categories.len(), 1);
+/// ```
+pub fn monthly_report<A: AsRef<str>, C: AsRef<str>>(
+    period: &MonthlyPeriod,
+    areas: &[A],
+    categories: &[C],
+    incidents: impl IntoIterator<Item = MonthlyIncident>,
+) -> Result<MonthlyReport, StrikingError> {
+    let buckets = period.months();
+    let n = buckets.starts.len();
+    let mut series = vec![0u64; n];
+    let mut per_area = vec![vec![0u64; n]; areas.len()];
+    let mut per_category = vec![vec![0u64; n]; categories.len()];
+    for inc in incidents {
+        let Some(t) = buckets.index_of(inc.day) else {
+            continue;
+        };
+        series[t] += 1;
+        if let Some(a) = inc.area.and_then(|a| per_area.get_mut(a)) {
+            a[t] += 1;
+        }
+        if let Some(c) = inc.category.and_then(|c| per_category.get_mut(c)) {
+            c[t] += 1;
+        }
+    }
+    let config = StrikingConfig::default();
+    let area_series: Vec<AreaSeries> = areas
+        .iter()
+        .zip(per_area)
+        .map(|(code, counts)| AreaSeries {
+            area_id: code.as_ref().to_string(),
+            category: None,
+            counts,
+        })
+        .collect();
+    let area_report = striking_areas(&area_series, &config)?;
+    let category_series: Vec<AreaSeries> = categories
+        .iter()
+        .zip(per_category)
+        .filter(|(_, c)| c.iter().any(|&v| v > 0))
+        .map(|(code, counts)| AreaSeries {
+            area_id: code.as_ref().to_string(),
+            category: Some(code.as_ref().to_string()),
+            counts,
+        })
+        .collect();
+    let category_report = striking_areas(&category_series, &config)?;
+    Ok(MonthlyReport {
+        month: period.month,
+        month_end: period.month_end,
+        history_from: period.history_from,
+        months: buckets.starts,
+        series,
+        areas: area_report.areas,
+        areas_skipped: area_report.skipped.len(),
+        categories: category_report.areas,
+        categories_skipped: category_report.skipped.len(),
+        config,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,5 +535,81 @@ mod tests {
             ..StrikingConfig::default()
         };
         assert!(striking_areas(&[], &bad).is_err());
+    }
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn history_is_twelve_months_or_since_the_data_begin() {
+        assert_eq!(history_start(d(2024, 9, 1), None), d(2024, 9, 1));
+        assert_eq!(
+            history_start(d(2024, 9, 1), Some(d(2020, 3, 5))),
+            d(2023, 9, 1)
+        );
+        assert_eq!(
+            history_start(d(2024, 9, 1), Some(d(2024, 7, 22))),
+            d(2024, 7, 1)
+        );
+        assert_eq!(
+            history_start(d(2024, 9, 1), Some(d(2025, 1, 1))),
+            d(2024, 9, 1)
+        );
+    }
+
+    #[test]
+    fn monthly_reports_count_months_areas_and_categories() {
+        let period = MonthlyPeriod::new(d(2024, 2, 1), Some(d(2023, 1, 1))).unwrap();
+        assert_eq!(
+            (period.month_end, period.history_from),
+            (d(2024, 2, 29), d(2023, 2, 1))
+        );
+        let inc = |day, area, category| MonthlyIncident {
+            day,
+            area,
+            category,
+        };
+        let incidents = vec![
+            inc(d(2023, 2, 1), Some(1), Some(0)),
+            inc(d(2024, 2, 29), Some(0), Some(2)),
+            inc(d(2024, 2, 3), None, Some(2)),
+            // Outside the period, an unknown area and category: ignored or counted only in the series.
+            inc(d(2023, 1, 31), Some(0), Some(0)),
+            inc(d(2024, 3, 1), Some(0), Some(0)),
+            inc(d(2023, 6, 1), Some(7), Some(9)),
+        ];
+        let r = monthly_report(&period, &["A", "B", "C"], &["x", "y", "z"], incidents).unwrap();
+        assert_eq!(r.months.len(), 13);
+        assert_eq!(r.months[0], d(2023, 2, 1));
+        assert_eq!(r.months[12], d(2024, 2, 1));
+        let mut want = vec![0; 13];
+        want[0] = 1;
+        want[4] = 1;
+        want[12] = 2;
+        assert_eq!(r.series, want);
+        assert_eq!(r.areas.len(), 3);
+        let observed = |code: &str| r.areas.iter().find(|a| a.area_id == code).unwrap().observed;
+        assert_eq!((observed("A"), observed("B"), observed("C")), (1, 0, 0));
+        let cats: Vec<(&str, u64)> = r
+            .categories
+            .iter()
+            .map(|c| (c.area_id.as_str(), c.observed))
+            .collect();
+        assert_eq!(cats.len(), 2, "y has no incidents: {cats:?}");
+        assert!(cats.contains(&("z", 2)) && cats.contains(&("x", 0)));
+        assert_eq!(
+            r.categories[0].category.as_deref(),
+            Some(r.categories[0].area_id.as_str())
+        );
+        assert_eq!(r.config, StrikingConfig::default());
+    }
+
+    #[test]
+    fn the_last_month_of_the_calendar_is_out_of_range() {
+        assert!(matches!(
+            MonthlyPeriod::new(NaiveDate::MAX.with_day(1).unwrap(), None),
+            Err(StrikingError::MonthOutOfRange(_))
+        ));
     }
 }

@@ -4,9 +4,15 @@
 //! coordinates of a coarse lattice of pixel positions and [`interpolate_lattice`] fills in every pixel).
 //!
 //! Images are RGBA, 8 bits per channel, straight (not premultiplied) alpha, row-major, top row first.
+//!
+//! The printable HTML pages (monthly report with inline SVG map and charts, patrol list) are rendered here too,
+//! from plain data: [`report`], [`patrol`], with the text primitives of [`html`].
 
 pub mod contour;
+pub mod html;
+pub mod patrol;
 pub mod ramp;
+pub mod report;
 
 pub use contour::threshold_polygons;
 pub use ramp::{ColourRamp, Rgba, TRANSPARENT};

@@ -34,6 +34,7 @@ use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
+use crate::calendar::{Buckets, Step};
 use crate::heap_size::HeapSize;
 use crate::store::IncidentFilter;
 use axum::body::Bytes;
@@ -42,7 +43,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{Datelike, Months, NaiveDate};
 use geo::{BoundingRect, Contains};
 use geo_types::Point;
 use serde_json::{json, Value};
@@ -78,126 +78,23 @@ pub(crate) async fn cached_json(
     Ok(json_body(bytes))
 }
 
-/// Step of a time series.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Step {
-    /// ISO weeks, Monday to Sunday.
-    Week,
-    /// Calendar months.
-    Month,
-}
-
-impl Step {
-    /// Parse `week`/`month` (also Dutch `week`/`maand`); the error names `parameter`.
-    pub fn parse(parameter: &str, value: &str) -> Result<Step, ApiError> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "week" => Ok(Step::Week),
-            "month" | "maand" => Ok(Step::Month),
-            other => Err(ApiError::param(
-                parameter,
-                format!("onbekende stap '{other}': week of month"),
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Week => "week",
-            Step::Month => "month",
-        }
-    }
-
-    /// First day of the bucket holding `d`.
-    pub fn bucket_start(self, d: NaiveDate) -> NaiveDate {
-        match self {
-            Step::Week => d - chrono::Days::new(u64::from(d.weekday().num_days_from_monday())),
-            Step::Month => d.with_day(1).unwrap_or(d),
-        }
-    }
-
-    /// Label of the bucket starting at `start`: `2024-W36` (ISO week) or `2024-09`.
-    pub fn label(self, start: NaiveDate) -> String {
-        match self {
-            Step::Week => start.format("%G-W%V").to_string(),
-            Step::Month => start.format("%Y-%m").to_string(),
-        }
-    }
-
-    fn next(self, start: NaiveDate) -> Option<NaiveDate> {
-        match self {
-            Step::Week => start.checked_add_days(chrono::Days::new(7)),
-            Step::Month => start.checked_add_months(Months::new(1)),
-        }
+/// Parse the `step` of a time series: `week` or `month` (also Dutch `maand`); the error names `parameter`.
+pub fn parse_step(parameter: &str, value: &str) -> Result<Step, ApiError> {
+    match Step::parse(value) {
+        Some(step @ (Step::Week | Step::Month)) => Ok(step),
+        _ => Err(ApiError::param(
+            parameter,
+            format!(
+                "onbekende stap '{}': week of month",
+                value.trim().to_ascii_lowercase()
+            ),
+        )),
     }
 }
 
-/// Zero-filled buckets over the days `from..=to`.
-#[derive(Clone, Debug)]
-pub struct Buckets {
-    pub step: Step,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    /// Bucket starts (the first may lie before `from`).
-    pub starts: Vec<NaiveDate>,
-    pub counts: Vec<u64>,
-}
-
-impl Buckets {
-    pub fn new(step: Step, from: NaiveDate, to: NaiveDate) -> Buckets {
-        let mut starts = Vec::new();
-        let mut s = step.bucket_start(from);
-        while s <= to {
-            starts.push(s);
-            match step.next(s) {
-                Some(n) => s = n,
-                None => break,
-            }
-        }
-        let counts = vec![0; starts.len()];
-        Buckets {
-            step,
-            from,
-            to,
-            starts,
-            counts,
-        }
-    }
-
-    /// Count one incident that began on `day` (ignored outside the period).
-    pub fn add(&mut self, day: NaiveDate) {
-        if day < self.from || day > self.to {
-            return;
-        }
-        let k = self.starts.partition_point(|s| *s <= day);
-        if let Some(c) = k.checked_sub(1).and_then(|k| self.counts.get_mut(k)) {
-            *c += 1;
-        }
-    }
-
-    /// `[{"period","start","days","count"}]`.
-    pub fn to_json(&self) -> Value {
-        Value::Array(
-            self.starts
-                .iter()
-                .zip(&self.counts)
-                .map(|(&start, &count)| {
-                    let end = self
-                        .step
-                        .next(start)
-                        .and_then(|n| n.pred_opt())
-                        .unwrap_or(start)
-                        .min(self.to);
-                    let days = (end - start.max(self.from)).num_days() + 1;
-                    json!({
-                        "period": self.step.label(start),
-                        "start": start,
-                        "days": days,
-                        "count": count,
-                    })
-                })
-                .collect(),
-        )
-    }
+/// `[{"period","start","days","count"}]` of zero-filled buckets.
+pub fn buckets_json(b: &Buckets) -> Value {
+    serde_json::to_value(b.rows()).unwrap_or_else(|_| json!([]))
 }
 
 pub(crate) fn find_area(s: &Snapshot, code: &str) -> Result<u32, ApiError> {
@@ -216,7 +113,7 @@ async fn timeseries(
     let idx = find_area(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
     let step = match params.get("step") {
-        Some(v) => Step::parse("step", v)?,
+        Some(v) => parse_step("step", v)?,
         None => Step::Month,
     };
     let protect = caller.principal.sees_protected_counts();
@@ -238,7 +135,7 @@ async fn timeseries(
                 for k in s.incidents_in(idx, &filter) {
                     b.add(s.incidents[k as usize].begin().date());
                 }
-                let mut series = b.to_json();
+                let mut series = buckets_json(&b);
                 if protect {
                     protect_series(&state, &s, idx, &filter, &b, &mut series);
                 }
@@ -258,7 +155,7 @@ async fn timeseries(
     .await
 }
 
-/// Protect the steps of a time series (`series`, as [`Buckets::to_json`]) of area `idx` in place: a table of the
+/// Protect the steps of a time series (`series`, as [`buckets_json`]) of area `idx` in place: a table of the
 /// steps under the area's total, whose status comes from the area table.
 pub(crate) fn protect_series(
     state: &AppState,
@@ -525,45 +422,27 @@ async fn profile(
 mod tests {
     use super::*;
 
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    #[test]
+    fn series_steps_are_week_or_month_and_errors_name_the_parameter() {
+        assert_eq!(parse_step("step", " Maand ").unwrap(), Step::Month);
+        assert_eq!(parse_step("step", "week").unwrap(), Step::Week);
+        assert!(parse_step("step", "day").is_err());
+        assert!(matches!(
+            parse_step("step", "jaar"),
+            Err(ApiError::BadRequest { parameter: Some(p), .. }) if p == "step"
+        ));
     }
 
     #[test]
-    fn weekly_buckets_start_on_monday_and_carry_iso_labels() {
-        // 2024-09-04 is a Wednesday; ISO week 36 of 2024 starts Monday 2024-09-02.
-        let mut b = Buckets::new(Step::Week, d("2024-09-04"), d("2024-09-30"));
-        assert_eq!(b.starts[0], d("2024-09-02"));
-        assert_eq!(b.starts.len(), 5);
-        assert_eq!(Step::Week.label(b.starts[0]), "2024-W36");
-        // 2024-12-30 belongs to ISO week 1 of 2025.
-        assert_eq!(Step::Week.label(d("2024-12-30")), "2025-W01");
-        b.add(d("2024-09-08")); // Sunday: still week 36
-        b.add(d("2024-09-09")); // Monday: week 37
-        b.add(d("2024-09-03")); // before the period: ignored
-        assert_eq!(b.counts, vec![1, 1, 0, 0, 0]);
-        let j = b.to_json();
-        assert_eq!(j[0]["days"], 5);
-        assert_eq!(j[4]["days"], 1);
-    }
-
-    #[test]
-    fn monthly_buckets_cover_the_period_zero_filled() {
+    fn buckets_publish_period_start_days_and_count() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let mut b = Buckets::new(Step::Month, d("2024-01-15"), d("2024-04-01"));
-        assert_eq!(
-            b.starts,
-            vec![
-                d("2024-01-01"),
-                d("2024-02-01"),
-                d("2024-03-01"),
-                d("2024-04-01")
-            ]
-        );
         b.add(d("2024-02-29"));
-        b.add(d("2024-04-01"));
-        assert_eq!(b.counts, vec![0, 1, 0, 1]);
-        assert_eq!(b.to_json()[1]["period"], "2024-02");
-        assert_eq!(b.to_json()[1]["days"], 29);
-        assert!(Step::parse("step", "day").is_err());
+        let j = buckets_json(&b);
+        assert_eq!(j[1]["period"], "2024-02");
+        assert_eq!(j[1]["start"], "2024-02-01");
+        assert_eq!(j[1]["days"], 29);
+        assert_eq!(j[1]["count"], 1);
+        assert_eq!(j[0]["days"], 17);
     }
 }

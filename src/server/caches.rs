@@ -15,17 +15,19 @@
 //!
 //! `/metrics` shows hits, misses, bytes and entries per kind ([`Caches::render_metrics`]).
 
-use super::analysis_api::{ProfileData, Step};
+use super::analysis_api::ProfileData;
 use super::export::{Format, Rings};
 use super::filter::FilterKey;
-use super::hotspots::{Contour, EmergingCells, GiStarCells, GridIndex, KdeSurface, Places};
-use super::patrol::{PatrolParams, PatrolResult};
+use super::hotspots::{Contour, EmergingCells, GiStarCells, KdeSurface, MappedPlaces};
+use super::patrol::PatrolParams;
 use super::raster::Metric;
-use super::report::MonthlyReport;
 use super::snapshot::Level;
 use super::tiles::{CachedTile, TileAreas};
-use crate::analysis::emerging::TimeStep;
 use crate::analysis::grid::BinSpec;
+use crate::analysis::patrol::PatrolResult;
+use crate::analysis::places::GridIndex;
+use crate::analysis::striking::MonthlyReport;
+use crate::calendar::Step;
 use crate::heap_size::HeapSize;
 use crate::suppression::Protected;
 use crate::tiles::TileId;
@@ -303,7 +305,7 @@ pub struct EmergingKey {
     pub generation: u64,
     pub filter: FilterKey,
     pub cell_m: u32,
-    pub step: TimeStep,
+    pub step: Step,
     pub time_window: usize,
 }
 
@@ -428,7 +430,7 @@ impl HeapSize for GridIndex {
     }
 }
 
-impl HeapSize for Places {
+impl HeapSize for MappedPlaces {
     fn heap_bytes(&self) -> usize {
         self.ids.heap_bytes()
             + self.polygons_rd.heap_bytes()
@@ -456,7 +458,6 @@ impl HeapSize for MonthlyReport {
             + self.series.heap_bytes()
             + self.areas.heap_bytes()
             + self.categories.heap_bytes()
-            + self.by_area.heap_bytes()
     }
 }
 

@@ -14,8 +14,10 @@
 //! `/api/areas/{code}/stats`.
 //!
 //! Intervention: target `R` = the target area's counts; buffer `D` = located incidents whose point lies within
-//! `buffer_m` metres (Euclidean distance in RD) of the target's geometry but not inside it; control `C` = the control area's counts. "Before" is the comparison period, "after" the period;
-//! the result is [`crate::analysis::compare::weighted_displacement_quotient`] (methods.md).
+//! `buffer_m` metres (Euclidean distance in RD) of the target's geometry but not inside it
+//! ([`crate::analysis::compare::BufferRing`]); control `C` = the control area's counts. "Before" is the
+//! comparison period, "after" the period; the result is
+//! [`crate::analysis::compare::weighted_displacement_quotient`] (methods.md).
 //!
 //! Small-count protection (viewers, anonymous callers): `count` and `vs_count` come from the protected area
 //! tables of the two periods ([`super::areas::protected_table`], so they equal the map and `/stats`); a withheld
@@ -26,23 +28,25 @@
 //! Errors: 400 naming the field (`areas`, `category`, `from`, `vs_to`, `intervention.buffer_m`, ...), 404 for an
 //! unknown area. Responses are cached per (generation, body).
 
-use super::analysis_api::{cached_json, find_area, Buckets, Step};
+use super::analysis_api::{buckets_json, cached_json, find_area, parse_step};
 use super::caches::{AnalysisBodyKey, AnalysisRequest};
 use super::error::ApiError;
 use super::filter::{self, parse_date, Filter};
-use super::snapshot::{day_start_minutes, Snapshot};
+use super::snapshot::Snapshot;
 use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
-use crate::analysis::compare::{rate_ratio, weighted_displacement_quotient, WdqCounts};
+use crate::analysis::compare::{
+    period_days, rate_ratio, ring_counts, weighted_displacement_quotient, BufferRing, PeriodCounts,
+    WdqCounts,
+};
+use crate::calendar::Step;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use chrono::NaiveDate;
-use geo::{BoundingRect, Contains, Distance, Euclidean};
-use geo_types::{MultiPolygon, Point};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -229,7 +233,7 @@ fn parse_request(s: &Snapshot, body: &[u8], max_period_days: u32) -> Result<Requ
                 Step::Month
             }
         }
-        Some(Value::String(v)) => Step::parse("step", v)?,
+        Some(Value::String(v)) => parse_step("step", v)?,
         Some(_) => {
             return Err(ApiError::param(
                 "step",
@@ -295,81 +299,30 @@ fn parse_request(s: &Snapshot, body: &[u8], max_period_days: u32) -> Result<Requ
     })
 }
 
-fn days(p: (NaiveDate, NaiveDate)) -> f64 {
-    ((p.1 - p.0).num_days() + 1) as f64
+/// Counts and series of area `idx` in both periods (one scan of the area's incidents).
+fn count_area(s: &Snapshot, idx: u32, req: &Request, union: &Filter) -> PeriodCounts {
+    let begins = s
+        .incidents_in(idx, union)
+        .into_iter()
+        .map(|k| s.incidents[k as usize].begin());
+    PeriodCounts::count(begins, req.step, req.period, req.vs_period)
 }
 
-fn in_period(begin_min: i64, p: (NaiveDate, NaiveDate)) -> bool {
-    let end = p.1.succ_opt().map(day_start_minutes).unwrap_or(i64::MAX);
-    begin_min >= day_start_minutes(p.0) && begin_min < end
-}
-
-/// Counts and series of one area in both periods (one scan of the area's incidents).
-struct AreaResult {
-    count: u64,
-    vs_count: u64,
-    series: Buckets,
-    vs_series: Buckets,
-}
-
-fn count_area(s: &Snapshot, idx: u32, req: &Request, union: &Filter) -> AreaResult {
-    let mut r = AreaResult {
-        count: 0,
-        vs_count: 0,
-        series: Buckets::new(req.step, req.period.0, req.period.1),
-        vs_series: Buckets::new(req.step, req.vs_period.0, req.vs_period.1),
-    };
-    for k in s.incidents_in(idx, union) {
-        let inc = &s.incidents[k as usize];
-        if in_period(inc.begin_min, req.period) {
-            r.count += 1;
-            r.series.add(inc.begin().date());
-        }
-        if in_period(inc.begin_min, req.vs_period) {
-            r.vs_count += 1;
-            r.vs_series.add(inc.begin().date());
-        }
-    }
-    r
-}
-
-/// (before, after) counts in the buffer ring: located incidents within `buffer_m` metres (Euclidean distance in
-/// RD) of the target but not inside it.
-fn ring_counts(
+/// (before, after) counts in the buffer ring of `target` ([`BufferRing`]).
+fn buffer_counts(
     s: &Snapshot,
-    target: &MultiPolygon<f64>,
+    target: u32,
     buffer_m: f64,
     req: &Request,
     union: &Filter,
 ) -> (u64, u64) {
-    let Some(bbox) = target.bounding_rect() else {
-        return (0, 0);
-    };
-    let (x0, y0) = (bbox.min().x - buffer_m, bbox.min().y - buffer_m);
-    let (x1, y1) = (bbox.max().x + buffer_m, bbox.max().y + buffer_m);
-    let (mut before, mut after) = (0, 0);
-    for inc in &s.incidents {
-        if !inc.has_point()
-            || inc.x_m < x0
-            || inc.x_m > x1
-            || inc.y_m < y0
-            || inc.y_m > y1
-            || !union.matches(inc)
-        {
-            continue;
-        }
-        let p = Point::new(inc.x_m, inc.y_m);
-        if target.contains(&p) || Euclidean.distance(target, &p) > buffer_m {
-            continue;
-        }
-        if in_period(inc.begin_min, req.vs_period) {
-            before += 1;
-        }
-        if in_period(inc.begin_min, req.period) {
-            after += 1;
-        }
-    }
-    (before, after)
+    let ring = BufferRing::new(&s.area(target).geometry_rd, buffer_m);
+    let incidents = s
+        .incidents
+        .iter()
+        .filter(|inc| inc.has_point() && ring.may_contain(inc.x_m, inc.y_m) && union.matches(inc))
+        .map(|inc| (inc.x_m, inc.y_m, inc.begin()));
+    ring_counts(&ring, incidents, req.vs_period, req.period)
 }
 
 fn compute(
@@ -389,7 +342,7 @@ fn compute(
     let lo = req.period.0.min(req.vs_period.0);
     let hi = req.period.1.max(req.vs_period.1);
     let union = req.filter.with_period(s, Some(lo), Some(hi));
-    let (exp, vs_exp) = (days(req.period), days(req.vs_period));
+    let (exp, vs_exp) = (period_days(req.period), period_days(req.vs_period));
     let mut areas = Vec::with_capacity(req.areas.len());
     for &idx in &req.areas {
         let a = s.area(idx);
@@ -411,8 +364,8 @@ fn compute(
             .filter(|&i| i > 0 && !now_withheld)
             .map(|i| rate_per_1000(u32::try_from(r.count).unwrap_or(u32::MAX), i));
         let hide = now_withheld || vs_withheld;
-        let mut series = r.series.to_json();
-        let mut vs_series = r.vs_series.to_json();
+        let mut series = buckets_json(&r.series);
+        let mut vs_series = buckets_json(&r.vs_series);
         if protect {
             super::analysis_api::protect_series(state, s, idx, &now_filter, &r.series, &mut series);
             super::analysis_api::protect_series(
@@ -449,7 +402,7 @@ fn compute(
         Some(iv) => {
             let t = count_area(s, iv.target, req, &union);
             let c = count_area(s, iv.control, req, &union);
-            let (db, da) = ring_counts(s, &s.area(iv.target).geometry_rd, iv.buffer_m, req, &union);
+            let (db, da) = buffer_counts(s, iv.target, iv.buffer_m, req, &union);
             let counts = WdqCounts {
                 target_before: t.vs_count,
                 target_after: t.count,
@@ -489,7 +442,7 @@ fn compute(
 }
 
 fn finish(req: &Request, areas: Vec<Value>, wdq: Value) -> Value {
-    let (exp, vs_exp) = (days(req.period), days(req.vs_period));
+    let (exp, vs_exp) = (period_days(req.period), period_days(req.vs_period));
     json!({
         "period": {"from": req.period.0, "to": req.period.1, "days": exp},
         "vs_period": {"from": req.vs_period.0, "to": req.vs_period.1, "days": vs_exp},

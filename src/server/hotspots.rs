@@ -9,9 +9,11 @@
 //!   1..=20, default 5; level `i` is the region with density >= `i / (levels + 1)` times the maximum);
 //! - Gi*: `bins=grid:M|h3:R|buurt|wijk|gemeente` (default `grid:100`). A grid covers every cell of the bounding
 //!   box of the incidents (empty cells count 0), H3 the occupied cells, areas all areas of the level (counted by
-//!   buurtcode); weights: queen for grid cells and areas, the 1-ring for H3; FDR on (as `brandpunt analyse gistar`);
+//!   buurtcode); weights: queen for grid cells and areas, the 1-ring for H3 ([`crate::analysis::places`], as
+//!   `brandpunt analyse gistar`); FDR on;
 //! - emerging: `bins=grid:M` (default `grid:100`), `step=week|month` (default week), `time_window` (default 1);
-//!   neighbours within 1.5 cell sizes (as `brandpunt analyse emerging`).
+//!   neighbours within 1.5 cell sizes ([`crate::analysis::places::emerging_grid_neighbourhood`], as
+//!   `brandpunt analyse emerging`).
 //!
 //! Callers without address-level rights (viewers, anonymous callers; [`Principal::unrestricted_surfaces`])
 //! get coarser surfaces, so a surface never pins down a single address: grid cells and KDE cells below
@@ -38,15 +40,16 @@ use crate::access::{
 };
 use crate::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingError, EmergingOptions,
-    EmergingResult, TimeStep, TimeSteps,
+    EmergingResult, TimeSteps,
 };
 use crate::analysis::gistar::{gi_star, GiStarError, GiStarOptions, GiStarResult};
-use crate::analysis::grid::{bin_h3, h3_cell_polygon_m, AreaLevel, BinId, BinSpec};
+use crate::analysis::grid::{AreaLevel, BinSpec};
 use crate::analysis::kde::{kde_raster, Kde, KdeError, KdeParams};
-use crate::analysis::weights::{
-    contiguity, h3_k_ring, regular_grid, Contiguity, GridNeighbourhood,
+use crate::analysis::places::{
+    emerging_grid_neighbourhood, grid_places, h3_places, Coverage, GridIndex, Places, PlacesError,
 };
 use crate::analysis::Event;
+use crate::calendar::Step;
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -57,8 +60,6 @@ use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Largest number of places (grid cells) of one Gi* analysis.
-pub const MAX_PLACES: usize = 4_000_000;
 /// Largest number of KDE raster cells.
 pub const MAX_KDE_CELLS: f64 = 16_000_000.0;
 
@@ -223,7 +224,7 @@ pub fn parse_bins(params: &HashMap<String, String>) -> Result<BinSpec, ApiError>
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmergingSettings {
     pub cell_m: u32,
-    pub step: TimeStep,
+    pub step: Step,
     pub time_window: usize,
 }
 
@@ -237,9 +238,9 @@ impl EmergingSettings {
             ));
         };
         let step = match params.get("step").map(|v| v.trim().to_ascii_lowercase()) {
-            None => TimeStep::IsoWeek,
-            Some(s) if s.is_empty() || s == "week" => TimeStep::IsoWeek,
-            Some(s) if s == "month" || s == "maand" => TimeStep::Month,
+            None => Step::Week,
+            Some(s) if s.is_empty() || s == "week" => Step::Week,
+            Some(s) if s == "month" || s == "maand" => Step::Month,
             Some(s) => {
                 return Err(ApiError::param(
                     "step",
@@ -281,8 +282,8 @@ pub struct KdeSurface {
     pub max_per_km2: f64,
 }
 
-/// Places of a binned analysis with their geometry.
-pub struct Places {
+/// Places ([`Places`]) as the maps draw them.
+pub struct MappedPlaces {
     /// Output id: `c{cell}_{col}_{row}`, the H3 index or the CBS code.
     pub ids: Vec<String>,
     /// RD metres.
@@ -295,67 +296,42 @@ pub struct Places {
     pub grid: Option<GridIndex>,
 }
 
-/// Grid cell -> place lookup over the bounding box of the cells.
-pub struct GridIndex {
-    pub cell_m: f64,
-    pub col0: i64,
-    pub row0: i64,
-    pub ncols: i64,
-    pub nrows: i64,
-    /// Place of cell `(col0 + c, row0 + r)` at `r * ncols + c`, `u32::MAX` when none.
-    pub slot: Vec<u32>,
-}
-
-impl GridIndex {
-    fn new(cell_m: f64, cells: &[(i64, i64)]) -> Option<GridIndex> {
-        let col0 = cells.iter().map(|c| c.0).min()?;
-        let col1 = cells.iter().map(|c| c.0).max()?;
-        let row0 = cells.iter().map(|c| c.1).min()?;
-        let row1 = cells.iter().map(|c| c.1).max()?;
-        let (ncols, nrows) = (col1 - col0 + 1, row1 - row0 + 1);
-        if (ncols as u128) * (nrows as u128) > 4 * MAX_PLACES as u128 {
-            return None;
-        }
-        let mut slot = vec![u32::MAX; (ncols * nrows) as usize];
-        for (k, &(c, r)) in cells.iter().enumerate() {
-            slot[((r - row0) * ncols + (c - col0)) as usize] = k as u32;
-        }
-        Some(GridIndex {
-            cell_m,
-            col0,
-            row0,
-            ncols,
-            nrows,
-            slot,
+impl MappedPlaces {
+    /// The map geometry of `places` (H3 vertices converted with `wgs84_to_rd`).
+    fn new(
+        places: Places,
+        wgs84_to_rd: impl Fn(f64, f64) -> Option<(f64, f64)>,
+    ) -> Result<MappedPlaces, ApiError> {
+        let grid = places.grid_index();
+        let (ids, polygons_rd) = places
+            .into_polygons(wgs84_to_rd)
+            .map_err(ApiError::internal)?;
+        let polygons_m = polygons_rd
+            .iter()
+            .map(rd_to_mercator)
+            .collect::<Result<Vec<_>, _>>()?;
+        let bbox_m = polygons_m.iter().map(|p| p.bounding_rect()).collect();
+        Ok(MappedPlaces {
+            ids,
+            polygons_rd,
+            polygons_m,
+            bbox_m,
+            grid,
         })
-    }
-
-    /// The place whose cell contains RD point `(x_m, y_m)`.
-    pub fn place_at(&self, x_m: f64, y_m: f64) -> Option<usize> {
-        if !(x_m.is_finite() && y_m.is_finite()) {
-            return None;
-        }
-        let c = (x_m / self.cell_m).floor() as i64 - self.col0;
-        let r = (y_m / self.cell_m).floor() as i64 - self.row0;
-        if c < 0 || r < 0 || c >= self.ncols || r >= self.nrows {
-            return None;
-        }
-        let s = self.slot[(r * self.ncols + c) as usize];
-        (s != u32::MAX).then_some(s as usize)
     }
 }
 
 /// Gi* on bins.
 pub struct GiStarCells {
     pub bins: BinSpec,
-    pub places: Places,
+    pub places: MappedPlaces,
     pub counts: Vec<f64>,
     pub result: GiStarResult,
 }
 
 /// Emerging hot spots on grid cells (only the occupied cells, in the cube's order).
 pub struct EmergingCells {
-    pub places: Places,
+    pub places: MappedPlaces,
     pub result: EmergingResult,
     pub steps: TimeSteps,
 }
@@ -511,44 +487,6 @@ pub fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError
         .map_err(ApiError::internal)?
 }
 
-fn places_from(
-    ids: Vec<String>,
-    polygons_rd: Vec<MultiPolygon<f64>>,
-    grid: Option<GridIndex>,
-) -> Result<Places, ApiError> {
-    let polygons_m = polygons_rd
-        .iter()
-        .map(rd_to_mercator)
-        .collect::<Result<Vec<_>, _>>()?;
-    let bbox_m = polygons_m.iter().map(|p| p.bounding_rect()).collect();
-    Ok(Places {
-        ids,
-        polygons_rd,
-        polygons_m,
-        bbox_m,
-        grid,
-    })
-}
-
-fn grid_places(cell_m: u32, cells: &[(i64, i64)]) -> Result<Places, ApiError> {
-    let ids = cells
-        .iter()
-        .map(|&(col, row)| BinId::Grid { cell_m, row, col }.name())
-        .collect();
-    let polys = cells
-        .iter()
-        .map(|&(col, row)| {
-            MultiPolygon(
-                BinId::Grid { cell_m, row, col }
-                    .grid_polygon_m()
-                    .into_iter()
-                    .collect(),
-            )
-        })
-        .collect();
-    places_from(ids, polys, GridIndex::new(f64::from(cell_m), cells))
-}
-
 fn gi_or_none(
     values: &[f64],
     w: &crate::analysis::weights::SpatialWeights,
@@ -575,71 +513,40 @@ pub fn gistar_cells(
     state.caches.get_or_insert_with(key, || {
         let (places, counts, weights) = match bins {
             BinSpec::Grid { cell_m } => {
-                let c = f64::from(cell_m);
                 let events = located_events(snapshot, filter);
-                let occupied: Vec<(i64, i64)> = events
-                    .iter()
-                    .map(|e| ((e.x_m / c).floor() as i64, (e.y_m / c).floor() as i64))
-                    .collect();
-                let (Some(c0), Some(c1), Some(r0), Some(r1)) = (
-                    occupied.iter().map(|k| k.0).min(),
-                    occupied.iter().map(|k| k.0).max(),
-                    occupied.iter().map(|k| k.1).min(),
-                    occupied.iter().map(|k| k.1).max(),
-                ) else {
-                    return Ok(None);
+                let binned = match grid_places(&events, cell_m, Coverage::BoundingBox) {
+                    Ok(b) => b,
+                    Err(PlacesError::NoLocatedIncidents) => return Ok(None),
+                    Err(PlacesError::TooManyGridCells { cells: n }) => {
+                        return Err(ApiError::param(
+                            "bins",
+                            format!("{n} rastercellen in het gebied van de incidenten; kies een grotere cel"),
+                        ))
+                    }
+                    Err(e) => return Err(ApiError::internal(e)),
                 };
-                let n = (c1 - c0 + 1) as u128 * (r1 - r0 + 1) as u128;
-                if n > MAX_PLACES as u128 {
-                    return Err(ApiError::param(
-                        "bins",
-                        format!("{n} rastercellen in het gebied van de incidenten; kies een grotere cel"),
-                    ));
-                }
-                let w = c1 - c0 + 1;
-                let cells: Vec<(i64, i64)> = (r0..=r1)
-                    .flat_map(|r| (c0..=c1).map(move |col| (col, r)))
-                    .collect();
-                let mut counts = vec![0.0; cells.len()];
-                for &(col, row) in &occupied {
-                    counts[((row - r0) * w + (col - c0)) as usize] += 1.0;
-                }
-                let weights = regular_grid(&cells, c, GridNeighbourhood::Queen)
-                    .map_err(ApiError::internal)?;
-                (grid_places(cell_m, &cells)?, counts, weights)
+                let weights = binned.places.default_weights().map_err(ApiError::internal)?;
+                let counts = binned.counts();
+                (MappedPlaces::new(binned.places, |_, _| None)?, counts, weights)
             }
             BinSpec::H3 { resolution } => {
                 let events = located_events(snapshot, filter);
                 let t = crate::coords::Transformer::new().map_err(ApiError::internal)?;
-                let b = bin_h3(
+                let to_rd = |lon, lat| t.wgs84_to_rd(lon, lat).ok();
+                let binned = h3_places(
                     &events,
                     resolution,
+                    Coverage::Occupied,
                     |x, y| t.rd_to_wgs84(x, y).ok(),
-                    |lon, lat| t.wgs84_to_rd(lon, lat).ok(),
+                    to_rd,
                 )
                 .map_err(ApiError::internal)?;
-                let cells: Vec<h3o::CellIndex> = b
-                    .ids
-                    .iter()
-                    .filter_map(|id| match id {
-                        BinId::H3(c) => Some(*c),
-                        _ => None,
-                    })
-                    .collect();
-                if cells.len() < 3 {
+                if binned.places.len() < 3 {
                     return Ok(None);
                 }
-                let polys = cells
-                    .iter()
-                    .map(|&c| {
-                        h3_cell_polygon_m(c, |lon, lat| t.wgs84_to_rd(lon, lat).ok())
-                            .map(|p| MultiPolygon(vec![p]))
-                            .ok_or_else(|| ApiError::internal(format!("H3 cell {c} to RD")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let weights = h3_k_ring(&cells, 1).map_err(ApiError::internal)?;
-                let ids = cells.iter().map(|c| c.to_string()).collect();
-                (places_from(ids, polys, None)?, b.values.clone(), weights)
+                let weights = binned.places.default_weights().map_err(ApiError::internal)?;
+                let counts = binned.counts();
+                (MappedPlaces::new(binned.places, to_rd)?, counts, weights)
             }
             BinSpec::Area(level) => {
                 let level = match level {
@@ -653,14 +560,14 @@ pub fn gistar_cells(
                     return Ok(None);
                 }
                 let counts: Vec<f64> = idx.iter().map(|&i| f64::from(all[i as usize])).collect();
-                let polys: Vec<MultiPolygon<f64>> = idx
-                    .iter()
-                    .map(|&i| snapshot.area(i).geometry_rd.clone())
-                    .collect();
-                let weights =
-                    contiguity(&polys, Contiguity::Queen, 1e-6).map_err(ApiError::internal)?;
-                let ids = idx.iter().map(|&i| snapshot.area(i).code.clone()).collect();
-                (places_from(ids, polys, None)?, counts, weights)
+                let places = Places::areas(
+                    idx.iter().map(|&i| snapshot.area(i).code.clone()).collect(),
+                    idx.iter()
+                        .map(|&i| snapshot.area(i).geometry_rd.clone())
+                        .collect(),
+                );
+                let weights = places.default_weights().map_err(ApiError::internal)?;
+                (MappedPlaces::new(places, |_, _| None)?, counts, weights)
             }
         };
         let Some(result) = gi_or_none(&counts, &weights)? else {
@@ -707,9 +614,7 @@ pub fn emerging_cells(
             return Ok(None);
         }
         let weights = cube
-            .weights(GridNeighbourhood::DistanceBand {
-                threshold_m: 1.5 * c,
-            })
+            .weights(emerging_grid_neighbourhood(c))
             .map_err(ApiError::internal)?;
         let options = EmergingOptions {
             time_window: s.time_window,
@@ -727,7 +632,7 @@ pub fn emerging_cells(
             Err(e) => return Err(ApiError::internal(e)),
         };
         Ok(Some(Arc::new(EmergingCells {
-            places: grid_places(s.cell_m, &cube.cells)?,
+            places: MappedPlaces::new(Places::grid(s.cell_m, cube.cells.clone()), |_, _| None)?,
             result,
             steps,
         })))

@@ -7,14 +7,15 @@
 //!   midnight). `from_hour` is 0..=23, `to_hour` 0..=24 and must differ from `from_hour`.
 //! - Every located incident passing the filter gets the aoristic share of its window that falls in the block
 //!   ([`crate::analysis::aoristic::patrol_block_share`], default window limit of 7 days; longer or invalid
-//!   windows are left out and counted in `excluded`).
+//!   windows are left out and counted in `excluded`). The ranking is [`crate::analysis::patrol::plan`].
 //! - Incidents are binned on the square RD grid of `cell` metres ([`crate::analysis::grid::BinId::grid_cell`],
 //!   default 100 m, 25..=2000). A cell's `score` is the sum of the shares (the expected number of its incidents
 //!   that happened inside the block), `count` the number of incidents with a share > 0. Cells are ranked by score
 //!   (then count, then cell name); the first `top` (default 10, 1..=500) are returned.
 //! - `street` is the most common BAG street name of the address-located incidents of the cell that fall (partly)
 //!   in the block (ties: alphabetical), absent when none is known.
-//! - Default answer: a GeoJSON FeatureCollection (WGS84 square polygons); `format=html` a printable Dutch list.
+//! - Default answer: a GeoJSON FeatureCollection (WGS84 square polygons); `format=html` a printable Dutch list
+//!   ([`crate::render::patrol`]).
 //!
 //! Small-count protection (viewers, anonymous callers): a cell with a `count` in `1..k-1` (k of the filter,
 //! [`super::areas::min_count_for`]) gets `count` and `score` `null`, `count_label` "< k", `suppressed: true`
@@ -28,157 +29,33 @@
 use super::caches::{PatrolKey, StreetsKey};
 use super::error::ApiError;
 use super::filter::Filter;
-use super::report::{fmt_nl, html_escape};
 use super::snapshot::Snapshot;
 use super::AppState;
 use super::Caller;
-use crate::analysis::aoristic::{patrol_block_share, AoristicConfig, PatrolBlock};
+use crate::analysis::aoristic::AoristicConfig;
 use crate::analysis::grid::BinId;
+use crate::analysis::patrol::{plan, PatrolCell, PatrolResult, WeeklyHours};
 use crate::analysis::Event;
+use crate::calendar::parse_weekday;
 use crate::heap_size::HeapSize;
+use crate::render::html::{filter_description, fmt_nl};
+use crate::render::patrol::{patrol_html, PatrolPage, PatrolRow};
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::Weekday;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/api/patrol", get(patrol))
 }
 
-/// One incident as input of [`rank_cells`]: RD position, share in the block, BAG street when known.
-#[derive(Clone, Debug)]
-pub struct WeightedIncident<'a> {
-    pub x_m: f64,
-    pub y_m: f64,
-    /// Aoristic share (0..=1) of the incident inside the block.
-    pub share: f64,
-    pub street: Option<&'a str>,
-}
-
-/// One ranked grid cell.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PatrolCell {
-    /// 1 = highest score.
-    pub rank: usize,
-    pub cell: BinId,
-    /// Sum of the shares of the cell's incidents.
-    pub score: f64,
-    /// Incidents with a share > 0.
-    pub count: u64,
-    /// Most common street of the cell's address-located incidents (ties: alphabetical).
-    pub street: Option<String>,
-    /// The cell's incidents on `street`.
-    pub street_count: u64,
-}
-
-impl PatrolCell {
-    /// The street a caller may see: for protected callers (`protect_k = Some(k)`) only when the cell's count
-    /// and its incidents on that street are both at least k, so a street never points at fewer than k
-    /// incidents.
-    pub fn shown_street(&self, protect_k: Option<u32>) -> Option<&str> {
-        let street = self.street.as_deref()?;
-        match protect_k {
-            Some(k) if self.count < u64::from(k) || self.street_count < u64::from(k) => None,
-            _ => Some(street),
-        }
-    }
-}
-
-/// Bin `incidents` on the `cell_m` grid and return the `top` cells by score (pure; see the module contract).
-/// Incidents with a share of 0 or non-finite coordinates are ignored.
-pub fn rank_cells(incidents: &[WeightedIncident<'_>], cell_m: u32, top: usize) -> Vec<PatrolCell> {
-    struct Acc<'a> {
-        score: f64,
-        count: u64,
-        streets: BTreeMap<&'a str, u64>,
-    }
-    let mut cells: HashMap<BinId, Acc<'_>> = HashMap::new();
-    for inc in incidents {
-        if inc.share.is_nan() || inc.share <= 0.0 {
-            continue;
-        }
-        let Some(id) = BinId::grid_cell(inc.x_m, inc.y_m, cell_m) else {
-            continue;
-        };
-        let acc = cells.entry(id).or_insert_with(|| Acc {
-            score: 0.0,
-            count: 0,
-            streets: BTreeMap::new(),
-        });
-        acc.score += inc.share;
-        acc.count += 1;
-        if let Some(s) = inc.street.filter(|s| !s.trim().is_empty()) {
-            *acc.streets.entry(s).or_default() += 1;
-        }
-    }
-    let mut ranked: Vec<(BinId, Acc<'_>)> = cells.into_iter().collect();
-    ranked.sort_by(|(ia, a), (ib, b)| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.count.cmp(&a.count))
-            .then_with(|| ia.name().cmp(&ib.name()))
-    });
-    ranked
-        .into_iter()
-        .take(top)
-        .enumerate()
-        .map(|(k, (cell, acc))| {
-            // BTreeMap iterates alphabetically; keep the first street with the highest count.
-            let mut best: Option<(&str, u64)> = None;
-            for (s, n) in acc.streets {
-                if best.is_none_or(|(_, m)| n > m) {
-                    best = Some((s, n));
-                }
-            }
-            PatrolCell {
-                rank: k + 1,
-                cell,
-                score: acc.score,
-                count: acc.count,
-                street: best.map(|(s, _)| s.to_string()),
-                street_count: best.map_or(0, |(_, n)| n),
-            }
-        })
-        .collect()
-}
-
-/// Parse a day name (English or Dutch, full or abbreviated).
-pub fn parse_weekday(value: &str) -> Option<Weekday> {
-    Some(match value.trim().to_ascii_lowercase().as_str() {
-        "mon" | "monday" | "ma" | "maandag" => Weekday::Mon,
-        "tue" | "tuesday" | "di" | "dinsdag" => Weekday::Tue,
-        "wed" | "wednesday" | "wo" | "woensdag" => Weekday::Wed,
-        "thu" | "thursday" | "do" | "donderdag" => Weekday::Thu,
-        "fri" | "friday" | "vr" | "vrijdag" => Weekday::Fri,
-        "sat" | "saturday" | "za" | "zaterdag" => Weekday::Sat,
-        "sun" | "sunday" | "zo" | "zondag" => Weekday::Sun,
-        _ => return None,
-    })
-}
-
-/// Dutch name of a weekday.
-pub fn dutch_day(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "maandag",
-        Weekday::Tue => "dinsdag",
-        Weekday::Wed => "woensdag",
-        Weekday::Thu => "donderdag",
-        Weekday::Fri => "vrijdag",
-        Weekday::Sat => "zaterdag",
-        Weekday::Sun => "zondag",
-    }
-}
-
 /// The parsed request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PatrolParams {
-    day: Weekday,
-    from_hour: u32,
-    to_hour: u32,
+    hours: WeeklyHours,
     top: usize,
     cell_m: u32,
 }
@@ -229,50 +106,21 @@ impl PatrolParams {
         let top = int_param(params, "top", Some(10usize), 1, 500)?;
         let cell_m = int_param(params, "cell", Some(100u32), 25, 2000)?;
         Ok(PatrolParams {
-            day,
-            from_hour,
-            to_hour,
+            hours: WeeklyHours {
+                day,
+                from_hour,
+                to_hour,
+            },
             top,
             cell_m,
         })
     }
 
-    fn block(&self) -> Result<PatrolBlock, ApiError> {
-        let end = if self.to_hour == 24 {
-            (self.day.succ(), 0)
-        } else if self.to_hour > self.from_hour {
-            (self.day, self.to_hour)
-        } else {
-            (self.day.succ(), self.to_hour)
-        };
-        PatrolBlock::new((self.day, self.from_hour, 0), (end.0, end.1, 0))
+    fn block(&self) -> Result<crate::analysis::aoristic::PatrolBlock, ApiError> {
+        self.hours
+            .block()
             .map_err(|e| ApiError::param("to_hour", e.to_string()))
     }
-
-    /// `vrijdag 20:00 - zaterdag 02:00`.
-    fn dutch_label(&self) -> String {
-        let end_day = if self.to_hour > self.from_hour && self.to_hour < 24 {
-            self.day
-        } else {
-            self.day.succ()
-        };
-        format!(
-            "{} {:02}:00 - {} {:02}:00",
-            dutch_day(self.day),
-            self.from_hour,
-            dutch_day(end_day),
-            self.to_hour % 24
-        )
-    }
-}
-
-/// What one patrol request computes.
-pub struct PatrolResult {
-    cells: Vec<PatrolCell>,
-    used: u64,
-    excluded: u64,
-    total_score: f64,
-    hours: f64,
 }
 
 impl HeapSize for PatrolResult {
@@ -319,39 +167,31 @@ fn compute(
     }
     let block = p.block()?;
     let streets = streets(state, &snapshot)?;
-    let cfg = AoristicConfig::default();
-    let mut weighted = Vec::new();
-    let (mut used, mut excluded) = (0u64, 0u64);
-    for k in snapshot.located_incidents(filter) {
-        let inc = &snapshot.incidents[k as usize];
-        let event = Event {
-            x_m: inc.x_m,
-            y_m: inc.y_m,
-            begin: Some(inc.begin()),
-            end: Some(inc.end()),
-            weight: 1.0,
-        };
-        match patrol_block_share(&event, &block, &cfg).map_err(ApiError::internal)? {
-            Some(share) => {
-                used += 1;
-                weighted.push(WeightedIncident {
-                    x_m: inc.x_m,
-                    y_m: inc.y_m,
-                    share,
-                    street: streets.get(&inc.id).map(String::as_str),
-                });
-            }
-            None => excluded += 1,
-        }
-    }
-    let total_score = weighted.iter().map(|w| w.share).sum();
-    let result = Arc::new(PatrolResult {
-        cells: rank_cells(&weighted, p.cell_m, p.top),
-        used,
-        excluded,
-        total_score,
-        hours: block.hours(),
-    });
+    let incidents: Vec<(Event, Option<&str>)> = snapshot
+        .located_incidents(filter)
+        .into_iter()
+        .map(|k| {
+            let inc = &snapshot.incidents[k as usize];
+            let event = Event {
+                x_m: inc.x_m,
+                y_m: inc.y_m,
+                begin: Some(inc.begin()),
+                end: Some(inc.end()),
+                weight: 1.0,
+            };
+            (event, streets.get(&inc.id).map(String::as_str))
+        })
+        .collect();
+    let result = Arc::new(
+        plan(
+            &incidents,
+            &block,
+            &AoristicConfig::default(),
+            p.cell_m,
+            p.top,
+        )
+        .map_err(ApiError::internal)?,
+    );
     state.caches.insert(key, result.clone());
     Ok(result)
 }
@@ -383,10 +223,6 @@ fn cell_geometry(cell: &BinId) -> Result<(Vec<[f64; 2]>, [f64; 2]), ApiError> {
         Ok((ring, [lon, lat]))
     })
     .map_err(ApiError::internal)?
-}
-
-fn cell_label(cell: &BinId) -> String {
-    cell.cbs_code().unwrap_or_else(|| cell.name())
 }
 
 async fn patrol(
@@ -430,7 +266,7 @@ async fn patrol(
             "count": if label.is_some() { json!(null) } else { json!(c.count) },
             "count_label": label,
             "suppressed": label.is_some(),
-            "cell": cell_label(&c.cell),
+            "cell": c.label(),
             "center": centre,
         });
         if let (Some(s), None) = (c.shown_street(protect_k), &label) {
@@ -453,11 +289,11 @@ async fn patrol(
     Ok(Json(json!({
         "type": "FeatureCollection",
         "block": {
-            "day": format!("{}", p.day).to_ascii_lowercase(),
-            "from_hour": p.from_hour,
-            "to_hour": p.to_hour,
+            "day": format!("{}", p.hours.day).to_ascii_lowercase(),
+            "from_hour": p.hours.from_hour,
+            "to_hour": p.hours.to_hour,
             "hours": result.hours,
-            "label": p.dutch_label(),
+            "label": p.hours.dutch_label(),
         },
         "cell_m": p.cell_m,
         "incidents_used": result.used,
@@ -475,6 +311,7 @@ fn small_label(count: u64, protect_k: Option<u32>) -> Option<String> {
         .map(|k| format!("< {k}"))
 }
 
+/// The printable list ([`patrol_html`]) with the texts `protect_k` lets the caller see.
 fn render_html(
     snapshot: &Snapshot,
     filter: &Filter,
@@ -483,155 +320,47 @@ fn render_html(
     rows: &[(&PatrolCell, [f64; 2])],
     protect_k: Option<u32>,
 ) -> String {
-    let mut body = String::new();
-    for (c, centre) in rows {
-        let label = small_label(c.count, protect_k);
-        let (street, score, count) = match &label {
-            Some(l) => ("afgeschermd".to_string(), l.clone(), l.clone()),
-            None => (
-                match (c.shown_street(protect_k), &c.street) {
-                    (Some(s), _) => s.to_string(),
-                    (None, Some(_)) => "afgeschermd".to_string(),
-                    (None, None) => "onbekend".to_string(),
-                },
-                fmt_nl(c.score, 1),
-                c.count.to_string(),
-            ),
-        };
-        body.push_str(&format!(
-            "<tr><td class=\"num\">{}</td><td>{}<br><small>{:.5}, {:.5}</small></td><td>{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"check\"></td></tr>\n",
-            c.rank,
-            html_escape(&cell_label(&c.cell)),
-            centre[1],
-            centre[0],
-            html_escape(&street),
-            html_escape(&score),
-            html_escape(&count)
-        ));
-    }
-    if rows.is_empty() {
-        body.push_str("<tr><td colspan=\"6\">Geen incidenten in dit tijdsblok.</td></tr>\n");
-    }
-    let filter_text = {
-        let q = filter.query_string();
-        if q.is_empty() {
-            "alle incidenten".to_string()
-        } else {
-            q.replace('&', ", ")
-        }
-    };
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="nl"><head><meta charset="utf-8">
-<title>Surveillanceplanning {tenant} - {label}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-h1 {{ font-size: 1.4em; margin-bottom: 0.2em; }}
-table {{ border-collapse: collapse; width: 100%; margin-top: 1em; }}
-th, td {{ border: 1px solid #999; padding: 0.35em 0.5em; text-align: left; vertical-align: top; }}
-th {{ background: #eee; }}
-td.num {{ text-align: right; }}
-td.check {{ width: 4em; }}
-small {{ color: #555; }}
-.meta {{ color: #444; }}
-@media print {{
-  body {{ margin: 0; font-size: 10pt; }}
-  tr {{ page-break-inside: avoid; }}
-  th {{ -webkit-print-color-adjust: exact; print-color-adjust: exact; }}
-}}
-</style></head>
-<body>
-<h1>Surveillanceplanning {tenant}</h1>
-<p class="meta">Tijdsblok: <strong>{label}</strong> ({hours} uur) &middot; cellen van {cell} m &middot; filter: {filter}<br>
-Score = verwacht aantal incidenten in dit tijdsblok (aoristisch gewogen naar de tijdvensters van de incidenten);
-{used} incidenten gebruikt, totale score {total}.</p>
-<table>
-<thead><tr><th>Rang</th><th>Cel (lat, lon)</th><th>Straat</th><th>Score</th><th>Incidenten</th><th>Bezocht</th></tr></thead>
-<tbody>
-{body}</tbody>
-</table>
-</body></html>
-"#,
-        tenant = html_escape(&snapshot.tenant_name),
-        label = html_escape(&p.dutch_label()),
-        hours = fmt_nl(result.hours, 0),
-        cell = p.cell_m,
-        filter = html_escape(&filter_text),
-        used = result.used,
-        total = fmt_nl(result.total_score, 1),
-        body = body
-    )
+    let rows: Vec<PatrolRow> = rows
+        .iter()
+        .map(|(c, centre)| {
+            let label = small_label(c.count, protect_k);
+            let (street, score, count) = match &label {
+                Some(l) => ("afgeschermd".to_string(), l.clone(), l.clone()),
+                None => (
+                    match (c.shown_street(protect_k), &c.street) {
+                        (Some(s), _) => s.to_string(),
+                        (None, Some(_)) => "afgeschermd".to_string(),
+                        (None, None) => "onbekend".to_string(),
+                    },
+                    fmt_nl(c.score, 1),
+                    c.count.to_string(),
+                ),
+            };
+            PatrolRow {
+                rank: c.rank,
+                cell: c.label(),
+                centre_lon_lat: *centre,
+                street,
+                score,
+                count,
+            }
+        })
+        .collect();
+    patrol_html(&PatrolPage {
+        tenant_name: &snapshot.tenant_name,
+        block_label: &p.hours.dutch_label(),
+        hours: result.hours,
+        cell_m: p.cell_m,
+        filter: &filter_description(&filter.query_string()),
+        used: result.used,
+        total_score: result.total_score,
+        rows: &rows,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn w(x: f64, y: f64, share: f64, street: Option<&str>) -> WeightedIncident<'_> {
-        WeightedIncident {
-            x_m: x,
-            y_m: y,
-            share,
-            street,
-        }
-    }
-
-    #[test]
-    fn cells_are_ranked_by_summed_share() {
-        let incidents = vec![
-            w(150.0, 150.0, 0.5, Some("Brink")),
-            w(160.0, 190.0, 0.25, Some("Dijk")),
-            w(199.9, 100.0, 0.25, Some("Dijk")),
-            w(250.0, 150.0, 0.9, None),
-            w(350.0, 150.0, 0.0, Some("Laan")),
-            w(f64::NAN, 150.0, 1.0, None),
-        ];
-        let cells = rank_cells(&incidents, 100, 10);
-        assert_eq!(cells.len(), 2);
-        assert_eq!(cells[0].cell, BinId::grid_cell(150.0, 150.0, 100).unwrap());
-        assert!((cells[0].score - 1.0).abs() < 1e-12);
-        assert_eq!(cells[0].count, 3);
-        assert_eq!(cells[0].street.as_deref(), Some("Dijk"));
-        assert_eq!(cells[1].rank, 2);
-        assert_eq!(cells[1].street, None);
-        assert_eq!(rank_cells(&incidents, 100, 1).len(), 1);
-    }
-
-    #[test]
-    fn streets_are_shown_to_protected_callers_only_with_k_incidents_on_them() {
-        let mut incidents = vec![w(10.0, 10.0, 1.0, Some("Dijk")); 5];
-        incidents.extend(vec![w(20.0, 20.0, 1.0, Some("Markt")); 2]);
-        incidents.push(w(30.0, 30.0, 1.0, None));
-        let cells = rank_cells(&incidents, 100, 5);
-        assert_eq!(cells.len(), 1);
-        let c = &cells[0];
-        assert_eq!(
-            (c.count, c.street.as_deref(), c.street_count),
-            (8, Some("Dijk"), 5)
-        );
-        assert_eq!(c.shown_street(None), Some("Dijk"));
-        assert_eq!(c.shown_street(Some(5)), Some("Dijk"));
-        assert_eq!(c.shown_street(Some(6)), None, "5 on the street, k = 6");
-        assert_eq!(c.shown_street(Some(9)), None, "the cell itself is below k");
-        let none = rank_cells(&[w(10.0, 10.0, 1.0, None)], 100, 5);
-        assert_eq!(
-            (none[0].shown_street(None), none[0].street_count),
-            (None, 0)
-        );
-    }
-
-    #[test]
-    fn street_ties_go_to_the_alphabetically_first() {
-        let incidents = vec![
-            w(10.0, 10.0, 1.0, Some("Zuid")),
-            w(20.0, 20.0, 1.0, Some("Akker")),
-        ];
-        assert_eq!(
-            rank_cells(&incidents, 100, 5)[0].street.as_deref(),
-            Some("Akker")
-        );
-    }
 
     #[test]
     fn blocks_wrap_midnight() {
@@ -644,7 +373,7 @@ mod tests {
         };
         let p = q("fri", "20", "2").unwrap();
         assert_eq!(p.block().unwrap().hours(), 6.0);
-        assert_eq!(p.dutch_label(), "vrijdag 20:00 - zaterdag 02:00");
+        assert_eq!(p.hours.dutch_label(), "vrijdag 20:00 - zaterdag 02:00");
         assert_eq!(q("zo", "22", "24").unwrap().block().unwrap().hours(), 2.0);
         assert_eq!(q("ma", "8", "17").unwrap().block().unwrap().hours(), 9.0);
         let bad = |r: Result<PatrolParams, ApiError>, param: &str| match r {

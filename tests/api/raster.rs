@@ -5,7 +5,7 @@
 
 use crate::common::mvt;
 use brandpunt::analysis::emerging::{
-    emerging_hot_spots, grid_cube_from_events, EmergingOptions, TimeStep, TimeSteps,
+    emerging_hot_spots, grid_cube_from_events, EmergingOptions, TimeSteps,
 };
 use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
 use brandpunt::analysis::kde::{kde_raster, Kde, KdeParams};
@@ -367,7 +367,7 @@ fn emerging_geojson_and_vector_layer_equal_the_library() {
     let (events, days) = store_events();
     let first = *days.iter().min().unwrap();
     let last = *days.iter().max().unwrap();
-    let steps = TimeSteps::new(TimeStep::IsoWeek, first, last).unwrap();
+    let steps = TimeSteps::new(brandpunt::calendar::Step::Week, first, last).unwrap();
     let cube = grid_cube_from_events(&events, 100.0, &steps).unwrap();
     let w = cube
         .weights(GridNeighbourhood::DistanceBand { threshold_m: 150.0 })

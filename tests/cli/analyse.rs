@@ -1244,7 +1244,7 @@ fn library_emerging(
     use brandpunt::analysis::emerging::*;
     let first = hits.iter().map(|h| h.1).min().unwrap();
     let last = hits.iter().map(|h| h.1).max().unwrap();
-    let steps = TimeSteps::new(TimeStep::IsoWeek, first, last).unwrap();
+    let steps = TimeSteps::new(brandpunt::calendar::Step::Week, first, last).unwrap();
     let n = steps.len();
     let mut counts = vec![0.0; n_locations * n];
     for &(loc, day) in hits {

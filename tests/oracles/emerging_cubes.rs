@@ -8,10 +8,11 @@
 
 use brandpunt::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingCategory::*,
-    EmergingError, EmergingOptions, GlobalWindow, SpaceTimeCube, TimeStep, TimeSteps,
+    EmergingError, EmergingOptions, GlobalWindow, SpaceTimeCube, TimeSteps,
 };
 use brandpunt::analysis::weights::{regular_grid, GridNeighbourhood, SpatialWeights};
 use brandpunt::analysis::Event;
+use brandpunt::calendar::Step;
 use chrono::NaiveDate;
 
 /// Naive Gi* per bin over the analysed locations `keep`: dense weights over all bins.
@@ -278,7 +279,7 @@ fn grid_cube_from_events_bins_space_and_time() {
     };
     // Weeks: Mon 2 .. Sun 22 November 2026 (3 complete ISO weeks), period end Wed 25 (incomplete week).
     let steps = TimeSteps::new(
-        TimeStep::IsoWeek,
+        Step::Week,
         NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
         NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
     )
@@ -315,7 +316,7 @@ fn planted_stable_and_emerging_clusters_in_synthetic_events() {
     // that only appears in the last 8 weeks.
     let end = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
     let start = end - chrono::Duration::days(52 * 7 - 1);
-    let steps = TimeSteps::new(TimeStep::IsoWeek, start, end).unwrap();
+    let steps = TimeSteps::new(Step::Week, start, end).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut events = Vec::new();
     let mut push = |x: f64, y: f64, day: i64| {

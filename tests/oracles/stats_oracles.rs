@@ -132,8 +132,9 @@ fn striking_seasonal_scenario_matches_scipy_statsmodels() {
 
 #[test]
 fn aoristic_profile_and_series_match_python_datetime_oracle() {
-    use brandpunt::analysis::aoristic::{time_profile, time_series, AoristicConfig, Granularity};
+    use brandpunt::analysis::aoristic::{time_profile, time_series, AoristicConfig};
     use brandpunt::analysis::Event;
+    use brandpunt::calendar::Step;
     use chrono::{NaiveDate, NaiveDateTime};
 
     let parse = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap();
@@ -188,7 +189,7 @@ fn aoristic_profile_and_series_match_python_datetime_oracle() {
     }
     let from = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
     let to = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
-    let s = time_series(&events, from, to, Granularity::Month, &cfg).unwrap();
+    let s = time_series(&events, from, to, Step::Month, &cfg).unwrap();
     assert_eq!(s.buckets.len(), 12);
     for (i, (b, w)) in s.buckets.iter().zip(list("monthly_2025")).enumerate() {
         assert!(

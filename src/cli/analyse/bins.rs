@@ -1,65 +1,44 @@
-//! Locations of the binned analyses (`gistar`/`moran` on incidents, `emerging`, `evaluate`): square RD grid
-//! cells, H3 cells or the areas (buurten, wijken, gemeenten) of the store's newest CBS boundary set, with their
-//! output ids, centres (RD metres), polygons, surface areas and spatial weights, and the incidents assigned to
-//! them.
+//! Locations of the binned analyses (`gistar`/`moran` on incidents, `emerging`, `evaluate`) from the command
+//! line: the places of [`brandpunt::analysis::places`] (square RD grid cells, H3 cells) for the loaded incidents,
+//! or the areas (buurten, wijken, gemeenten) of the store's newest CBS boundary set, with the incidents assigned
+//! to them and Dutch errors naming the flag.
 //!
-//! Which places exist:
-//! - grid (`grid:CELL_M`): the occupied cells, or every cell of the bounding box of the occupied cells
-//!   ([`Coverage::BoundingBox`]);
-//! - H3 (`h3:RES`, 7..=11): the occupied cells, or ([`Coverage::BoundingBox`]) every cell reachable from an
-//!   occupied cell through cells whose centre lies in the RD bounding box of the incidents;
-//! - areas (`buurt`, `wijk`, `gemeente`): every area of the level (within `--area`), empty ones included. Store
-//!   incidents count by their buurtcode (also those located only to their buurt, like `brandpunt stats`), file
-//!   points by the buurt polygon that contains them.
+//! Which places exist: see [`brandpunt::analysis::places`]; areas (`buurt`, `wijk`, `gemeente`) are every area
+//! of the level (within `--area`), empty ones included. Store incidents count by their buurtcode (also those
+//! located only to their buurt, like `brandpunt stats`), file points by the buurt polygon that contains them.
 
 use anyhow::{bail, Context};
-use brandpunt::analysis::grid::{
-    bin_grid, bin_h3, h3_cell_polygon_m, AreaLevel as BinLevel, BinId, BinSpec,
+use brandpunt::analysis::grid::{AreaLevel as BinLevel, BinSpec};
+use brandpunt::analysis::places::{
+    self, grid_places, h3_places, Binned, Coverage, Places, PlacesError, WeightsRule, MAX_PLACES,
 };
-use brandpunt::analysis::weights::{
-    contiguity, distance_band, h3_k_ring, k_nearest, regular_grid, Contiguity, GridNeighbourhood,
-    SpatialWeights,
-};
+use brandpunt::analysis::weights::SpatialWeights;
 use brandpunt::coords::Transformer;
 use brandpunt::store::{AreaLevel, Store};
 use chrono::NaiveDateTime;
-use geo::{Area, Centroid};
 use geo_types::{Geometry, MultiPolygon};
-use h3o::CellIndex;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::super::context;
 use super::input::{self, InputArgs, Record};
 
-/// Largest number of places (grid or H3 cells) of a bounding box analysed.
-pub const MAX_PLACES: usize = 4_000_000;
-
-/// A spatial weights rule from the command line.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum WeightsSpec {
-    Queen,
-    Rook,
-    Knn(usize),
-    Distance(f64),
-}
-
 /// Parses `--weights`: `queen`, `rook`, `knn:K` (K >= 1) or `distance:M` (M > 0 metres).
-pub fn parse_weights(s: &str) -> anyhow::Result<WeightsSpec> {
+pub fn parse_weights(s: &str) -> anyhow::Result<WeightsRule> {
     let s = s.trim().to_ascii_lowercase();
     let bad = || anyhow::anyhow!("--weights '{s}': kies queen, rook, knn:K of distance:M");
     Ok(match s.split_once(':') {
-        None if s == "queen" => WeightsSpec::Queen,
-        None if s == "rook" => WeightsSpec::Rook,
+        None if s == "queen" => WeightsRule::Queen,
+        None if s == "rook" => WeightsRule::Rook,
         Some(("knn", k)) => {
             let k: usize = k.trim().parse().map_err(|_| bad())?;
             anyhow::ensure!(k >= 1, "--weights knn:{k}: K moet minstens 1 zijn");
-            WeightsSpec::Knn(k)
+            WeightsRule::Knn(k)
         }
         Some(("distance", m)) => {
             let m: f64 = m.trim().parse().map_err(|_| bad())?;
             anyhow::ensure!(m.is_finite() && m > 0.0, bad());
-            WeightsSpec::Distance(m)
+            WeightsRule::Distance(m)
         }
         _ => return Err(bad()),
     })
@@ -74,73 +53,69 @@ pub fn parse_bins(s: &str) -> anyhow::Result<BinSpec> {
     })
 }
 
+/// The Dutch message of a places error, naming the flag to change.
+fn places_error(e: PlacesError) -> anyhow::Error {
+    match e {
+        PlacesError::TooManyGridCells { cells } => anyhow::anyhow!(
+            "{cells} rastercellen in het gebied van de incidenten; kies een grotere cel (--bins grid:M) of een kleiner gebied"
+        ),
+        PlacesError::TooManyH3Cells => anyhow::anyhow!(
+            "meer dan {MAX_PLACES} H3-cellen in het gebied van de incidenten; kies een lagere resolutie"
+        ),
+        PlacesError::NoLocatedIncidents => anyhow::anyhow!("geen incidenten met coördinaten"),
+        PlacesError::H3Conversion(c) => anyhow::anyhow!("H3-cel {c} niet om te rekenen naar RD"),
+        PlacesError::TooFewPlacesForKnn { k, places } => anyhow::anyhow!(
+            "--weights knn:{k}: er zijn maar {places} locaties; kies K kleiner dan het aantal locaties"
+        ),
+        PlacesError::ContiguityOfPoints => anyhow::anyhow!(
+            "--weights queen/rook gelden voor vlakken en cellen; kies voor punten knn:K of distance:M"
+        ),
+        other => anyhow::Error::new(other),
+    }
+}
+
 /// Knn or distance-band weights between points; errors for queen/rook.
-pub fn point_weights(points: &[(f64, f64)], spec: WeightsSpec) -> anyhow::Result<SpatialWeights> {
-    Ok(match spec {
-        WeightsSpec::Knn(k) => {
-            anyhow::ensure!(
-                k < points.len(),
-                "--weights knn:{k}: er zijn maar {} locaties; kies K kleiner dan het aantal locaties",
-                points.len()
-            );
-            k_nearest(points, k)?
-        }
-        WeightsSpec::Distance(m) => distance_band(points, m)?,
-        WeightsSpec::Queen | WeightsSpec::Rook => {
-            bail!("--weights queen/rook gelden voor vlakken en cellen; kies voor punten knn:K of distance:M")
-        }
-    })
+pub fn point_weights(points: &[(f64, f64)], rule: WeightsRule) -> anyhow::Result<SpatialWeights> {
+    places::point_weights(points, rule).map_err(places_error)
 }
 
 /// Contiguity between polygons, or knn/distance between their centroids.
 pub fn polygon_weights(
     polygons: &[MultiPolygon<f64>],
-    spec: WeightsSpec,
+    rule: WeightsRule,
     snap_m: f64,
 ) -> anyhow::Result<SpatialWeights> {
-    Ok(match spec {
-        WeightsSpec::Queen => contiguity(polygons, Contiguity::Queen, snap_m)?,
-        WeightsSpec::Rook => contiguity(polygons, Contiguity::Rook, snap_m)?,
-        _ => point_weights(&centroids(polygons), spec)?,
-    })
+    places::polygon_weights(polygons, rule, snap_m).map_err(places_error)
 }
 
-fn centroids(polygons: &[MultiPolygon<f64>]) -> Vec<(f64, f64)> {
-    polygons
-        .iter()
-        .map(|p| {
-            p.centroid()
-                .map_or((f64::NAN, f64::NAN), |c| (c.x(), c.y()))
-        })
-        .collect()
+/// Spatial weights between the places ([`Places::weights`]).
+pub fn weights(places: &Places, rule: WeightsRule, snap_m: f64) -> anyhow::Result<SpatialWeights> {
+    places.weights(rule, snap_m).map_err(places_error)
 }
 
-/// Which grid / H3 cells are places.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Coverage {
-    /// Only cells with at least one incident.
-    Occupied,
-    /// Every cell of the incidents' bounding box (see the module docs).
-    BoundingBox,
+/// Runs `f` with a WGS84 -> RD conversion: PROJ for H3 places, none needed for the others.
+fn with_to_rd<T>(
+    places: &Places,
+    f: impl FnOnce(&dyn Fn(f64, f64) -> Option<(f64, f64)>) -> Result<T, PlacesError>,
+) -> anyhow::Result<T> {
+    let result = match places.layout {
+        places::Layout::H3 { .. } => {
+            let t = Transformer::new().context("PROJ-transformatie WGS84 -> RD")?;
+            f(&|lon, lat| t.wgs84_to_rd(lon, lat).ok())
+        }
+        _ => f(&|_, _| None),
+    };
+    result.map_err(places_error)
 }
 
-/// The kind of places and their geometry keys.
-pub enum Layout {
-    /// Square cells `(col, row)` of `cell_m` metres.
-    Grid { cell_m: u32, cells: Vec<(i64, i64)> },
-    /// H3 cells.
-    H3 { cells: Vec<CellIndex> },
-    /// Areas with their RD polygons.
-    Areas { polygons: Vec<MultiPolygon<f64>> },
+/// Place polygons in RD metres (grid squares, H3 hexagons converted vertex by vertex, area polygons).
+pub fn geometries(places: &Places) -> anyhow::Result<Vec<Geometry<f64>>> {
+    with_to_rd(places, |to_rd| places.geometries(to_rd))
 }
 
-/// The places of an analysis.
-pub struct Places {
-    /// Output id: `c{cell}_{col}_{row}`, the H3 index or the CBS code.
-    pub ids: Vec<String>,
-    /// Representative point in RD metres (cell centre; area centroid).
-    pub centres_m: Vec<(f64, f64)>,
-    pub layout: Layout,
+/// Surface area of each place in m2 (grid: cell size squared; H3 and areas: of the RD polygon).
+pub fn areas_m2(places: &Places) -> anyhow::Result<Vec<f64>> {
+    with_to_rd(places, |to_rd| places.areas_m2(to_rd))
 }
 
 /// One incident assigned to a place.
@@ -169,219 +144,26 @@ impl Assignment {
         }
         v
     }
-}
 
-impl Places {
-    /// Number of places.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// Place polygons in RD metres (grid squares, H3 hexagons converted vertex by vertex, area polygons).
-    pub fn geometries(&self) -> anyhow::Result<Vec<Geometry<f64>>> {
-        Ok(match &self.layout {
-            Layout::Grid { cell_m, cells } => cells
-                .iter()
-                .filter_map(|&(col, row)| {
-                    BinId::Grid {
-                        cell_m: *cell_m,
-                        row,
-                        col,
-                    }
-                    .grid_polygon_m()
-                })
-                .map(Geometry::from)
-                .collect(),
-            Layout::H3 { cells } => {
-                let t = Transformer::new().context("PROJ-transformatie WGS84 -> RD")?;
-                let to_rd = |lon: f64, lat: f64| t.wgs84_to_rd(lon, lat).ok();
-                cells
-                    .iter()
-                    .map(|&c| {
-                        h3_cell_polygon_m(c, to_rd)
-                            .map(Geometry::from)
-                            .with_context(|| format!("H3-cel {c} niet om te rekenen naar RD"))
-                    })
-                    .collect::<anyhow::Result<_>>()?
-            }
-            Layout::Areas { polygons, .. } => {
-                polygons.iter().cloned().map(Geometry::from).collect()
-            }
-        })
-    }
-
-    /// Surface area of each place in m2 (grid: cell size squared; H3 and areas: of the RD polygon).
-    pub fn areas_m2(&self) -> anyhow::Result<Vec<f64>> {
-        Ok(match &self.layout {
-            Layout::Grid { cell_m, cells } => vec![f64::from(*cell_m).powi(2); cells.len()],
-            _ => self
-                .geometries()?
-                .iter()
-                .map(|g| g.unsigned_area())
-                .collect(),
-        })
-    }
-
-    /// Spatial weights between the places. Grid: queen/rook/distance by the fast grid rule, knn on the
-    /// centres; H3: queen/rook = the 1-ring, knn/distance on the cell centres; areas: queen/rook contiguity
-    /// (vertex snapping `snap_m`), knn/distance on the centroids.
-    pub fn weights(&self, spec: WeightsSpec, snap_m: f64) -> anyhow::Result<SpatialWeights> {
-        Ok(match (&self.layout, spec) {
-            (Layout::Grid { cell_m, cells }, WeightsSpec::Queen) => {
-                regular_grid(cells, f64::from(*cell_m), GridNeighbourhood::Queen)?
-            }
-            (Layout::Grid { cell_m, cells }, WeightsSpec::Rook) => {
-                regular_grid(cells, f64::from(*cell_m), GridNeighbourhood::Rook)?
-            }
-            (Layout::Grid { cell_m, cells }, WeightsSpec::Distance(m)) => regular_grid(
-                cells,
-                f64::from(*cell_m),
-                GridNeighbourhood::DistanceBand { threshold_m: m },
-            )?,
-            (Layout::H3 { cells }, WeightsSpec::Queen | WeightsSpec::Rook) => h3_k_ring(cells, 1)?,
-            (Layout::Areas { polygons, .. }, _) => polygon_weights(polygons, spec, snap_m)?,
-            _ => point_weights(&self.centres_m, spec)?,
-        })
-    }
-}
-
-/// Square grid places: occupied cells (sorted by row, then column) or the whole bounding box (row-major).
-fn grid_places(records: &[Record], cell_m: u32, coverage: Coverage) -> anyhow::Result<Assignment> {
-    let events = input::events(records)?;
-    let bins = bin_grid(&events, cell_m)?;
-    let occupied: Vec<(i64, i64)> = bins
-        .ids
-        .iter()
-        .filter_map(|id| match id {
-            BinId::Grid { row, col, .. } => Some((*col, *row)),
-            _ => None,
-        })
-        .collect();
-    let cells = match coverage {
-        Coverage::Occupied => occupied.clone(),
-        Coverage::BoundingBox => {
-            let (Some(c0), Some(c1), Some(r0), Some(r1)) = (
-                occupied.iter().map(|k| k.0).min(),
-                occupied.iter().map(|k| k.0).max(),
-                occupied.iter().map(|k| k.1).min(),
-                occupied.iter().map(|k| k.1).max(),
-            ) else {
-                bail!("geen incidenten met coördinaten");
-            };
-            let n_cells = ((c1 - c0 + 1) as u128) * ((r1 - r0 + 1) as u128);
-            anyhow::ensure!(
-                n_cells <= MAX_PLACES as u128,
-                "{n_cells} rastercellen in het gebied van de incidenten; kies een grotere cel (--bins grid:M) of een kleiner gebied"
-            );
-            let mut cells = Vec::with_capacity(n_cells as usize);
-            for row in r0..=r1 {
-                for col in c0..=c1 {
-                    cells.push((col, row));
-                }
-            }
-            cells
-        }
-    };
-    let index: HashMap<(i64, i64), usize> =
-        cells.iter().enumerate().map(|(i, &k)| (k, i)).collect();
-    let c = f64::from(cell_m);
-    let mut hits = Vec::with_capacity(records.len());
-    let mut unassigned = 0;
-    for (r, bin) in records.iter().zip(&bins.event_bin) {
-        match bin.and_then(|b| index.get(&occupied[b])) {
-            Some(&place) => hits.push(Hit {
-                place,
-                begin: r.begin,
-                end: r.end,
-            }),
-            None => unassigned += 1,
-        }
-    }
-    Ok(Assignment {
-        places: Places {
-            ids: cells
-                .iter()
-                .map(|&(col, row)| BinId::Grid { cell_m, row, col }.name())
-                .collect(),
-            centres_m: cells
-                .iter()
-                .map(|&(col, row)| ((col as f64 + 0.5) * c, (row as f64 + 0.5) * c))
-                .collect(),
-            layout: Layout::Grid { cell_m, cells },
-        },
-        hits,
-        unassigned,
-    })
-}
-
-/// H3 places: occupied cells (sorted by index) or the bounding-box fill (occupied cells first, then the filled
-/// ones in breadth-first order).
-fn h3_places(records: &[Record], resolution: u8, coverage: Coverage) -> anyhow::Result<Assignment> {
-    let events = input::events(records)?;
-    let t = Transformer::new().context("PROJ-transformatie RD <-> WGS84")?;
-    let to_wgs = |x: f64, y: f64| t.rd_to_wgs84(x, y).ok();
-    let to_rd = |lon: f64, lat: f64| t.wgs84_to_rd(lon, lat).ok();
-    let bins = bin_h3(&events, resolution, to_wgs, to_rd)?;
-    let mut cells: Vec<CellIndex> = bins
-        .ids
-        .iter()
-        .filter_map(|id| match id {
-            BinId::H3(c) => Some(*c),
-            _ => None,
-        })
-        .collect();
-    let mut centres_m = bins.centres_m.clone();
-    if coverage == Coverage::BoundingBox {
-        let pts = events
+    /// The assignment of `records` (in the order of the events they were binned as).
+    fn of_records(records: &[Record], binned: Binned) -> Assignment {
+        let hits = records
             .iter()
-            .map(|e| (e.x_m, e.y_m))
-            .filter(|p| p.0.is_finite() && p.1.is_finite());
-        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        for (x, y) in pts {
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-        }
-        let inside = |(x, y): (f64, f64)| x >= x0 && x <= x1 && y >= y0 && y <= y1;
-        let mut seen: HashSet<CellIndex> = cells.iter().copied().collect();
-        let mut queue: VecDeque<CellIndex> = cells.iter().copied().collect();
-        while let Some(c) = queue.pop_front() {
-            for n in c.grid_disk::<Vec<CellIndex>>(1) {
-                if !seen.insert(n) {
-                    continue;
-                }
-                let Some(centre) = brandpunt::analysis::grid::h3_cell_centre_m(n, to_rd) else {
-                    continue;
-                };
-                if inside(centre) {
-                    anyhow::ensure!(
-                        cells.len() < MAX_PLACES,
-                        "meer dan {MAX_PLACES} H3-cellen in het gebied van de incidenten; kies een lagere resolutie"
-                    );
-                    cells.push(n);
-                    centres_m.push(centre);
-                    queue.push_back(n);
-                }
-            }
+            .zip(&binned.event_place)
+            .filter_map(|(r, p)| {
+                p.map(|place| Hit {
+                    place,
+                    begin: r.begin,
+                    end: r.end,
+                })
+            })
+            .collect();
+        Assignment {
+            places: binned.places,
+            hits,
+            unassigned: binned.unassigned,
         }
     }
-    let mut hits = Vec::with_capacity(records.len());
-    for (r, bin) in records.iter().zip(&bins.event_bin) {
-        if let Some(place) = *bin {
-            hits.push(Hit {
-                place,
-                begin: r.begin,
-                end: r.end,
-            });
-        }
-    }
-    Ok(Assignment {
-        places: Places {
-            ids: cells.iter().map(|c| c.to_string()).collect(),
-            centres_m,
-            layout: Layout::H3 { cells },
-        },
-        hits,
-        unassigned: bins.unassigned,
-    })
 }
 
 fn store_level(level: BinLevel) -> AreaLevel {
@@ -499,11 +281,7 @@ fn area_places(
     }
     let polygons: Vec<MultiPolygon<f64>> = areas.iter().map(|a| a.geometry.clone()).collect();
     Ok(Assignment {
-        places: Places {
-            ids: areas.iter().map(|a| a.code.clone()).collect(),
-            centres_m: centroids(&polygons),
-            layout: Layout::Areas { polygons },
-        },
+        places: Places::areas(areas.iter().map(|a| a.code.clone()).collect(), polygons),
         hits,
         unassigned,
     })
@@ -519,8 +297,24 @@ pub fn assign(
     coverage: Coverage,
 ) -> anyhow::Result<Assignment> {
     match spec {
-        BinSpec::Grid { cell_m } => grid_places(records, cell_m, coverage),
-        BinSpec::H3 { resolution } => h3_places(records, resolution, coverage),
+        BinSpec::Grid { cell_m } => {
+            let events = input::events(records)?;
+            let binned = grid_places(&events, cell_m, coverage).map_err(places_error)?;
+            Ok(Assignment::of_records(records, binned))
+        }
+        BinSpec::H3 { resolution } => {
+            let events = input::events(records)?;
+            let t = Transformer::new().context("PROJ-transformatie RD <-> WGS84")?;
+            let binned = h3_places(
+                &events,
+                resolution,
+                coverage,
+                |x, y| t.rd_to_wgs84(x, y).ok(),
+                |lon, lat| t.wgs84_to_rd(lon, lat).ok(),
+            )
+            .map_err(places_error)?;
+            Ok(Assignment::of_records(records, binned))
+        }
         BinSpec::Area(level) => area_places(db, args, records, level),
     }
 }
@@ -531,11 +325,11 @@ mod tests {
 
     #[test]
     fn weights_and_bins_parse_or_name_the_flag() {
-        assert_eq!(parse_weights(" Queen ").unwrap(), WeightsSpec::Queen);
-        assert_eq!(parse_weights("knn:6").unwrap(), WeightsSpec::Knn(6));
+        assert_eq!(parse_weights(" Queen ").unwrap(), WeightsRule::Queen);
+        assert_eq!(parse_weights("knn:6").unwrap(), WeightsRule::Knn(6));
         assert_eq!(
             parse_weights("distance:250.5").unwrap(),
-            WeightsSpec::Distance(250.5)
+            WeightsRule::Distance(250.5)
         );
         for bad in [
             "knn:0",

@@ -3,7 +3,7 @@
 //! (exposure = period length in days) with exact conditional confidence interval and p-value.
 
 use anyhow::Context;
-use brandpunt::analysis::compare::{compare_areas, AreaCounts, AreaPeriods};
+use brandpunt::analysis::compare::{compare_areas, period_days, AreaCounts, AreaPeriods};
 use brandpunt::export::{ColumnType, Table, Value};
 use brandpunt::store::{AreaLevel, Store};
 use chrono::NaiveDate;
@@ -138,7 +138,6 @@ pub fn run(db: &Path, args: CompareArgs) -> anyhow::Result<ExitCode> {
     })?;
     let current = counts(&store, &args, &prefixes, args.from, args.to)?;
     let previous = counts(&store, &args, &prefixes, args.vs_from, args.vs_to)?;
-    let days = |a: NaiveDate, b: NaiveDate| (b - a).num_days() as f64 + 1.0;
     let periods: Vec<AreaPeriods> = codes
         .iter()
         .enumerate()
@@ -151,9 +150,9 @@ pub fn run(db: &Path, args: CompareArgs) -> anyhow::Result<ExitCode> {
             };
             AreaPeriods {
                 current: area(&current[k]),
-                exposure_current: days(args.from, args.to),
+                exposure_current: period_days((args.from, args.to)),
                 previous: area(&previous[k]),
-                exposure_previous: days(args.vs_from, args.vs_to),
+                exposure_previous: period_days((args.vs_from, args.vs_to)),
             }
         })
         .collect();

@@ -11,17 +11,19 @@
 use anyhow::{bail, Context};
 use brandpunt::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingError, EmergingOptions, EmergingResult,
-    SpaceTimeCube, TimeStep, TimeSteps,
+    SpaceTimeCube, TimeSteps,
 };
 use brandpunt::analysis::grid::{BinId, BinSpec};
+use brandpunt::analysis::places::{emerging_grid_neighbourhood, Coverage, Layout};
 use brandpunt::analysis::weights::{distance_band, GridNeighbourhood, SpatialWeights};
+use brandpunt::calendar::Step;
 use brandpunt::export::{ColumnType, Table, Value};
 use chrono::NaiveDate;
 use geo_types::Geometry;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::bins::{self, Coverage, Layout, WeightsSpec};
+use super::bins;
 use super::input::{self, InputArgs};
 use super::output;
 
@@ -51,7 +53,7 @@ pub struct EmergingArgs {
 /// The steps from `--from`/`--to`, else the first..last day of `days`.
 fn time_steps(
     args: &EmergingArgs,
-    step: TimeStep,
+    step: Step,
     days: impl Iterator<Item = NaiveDate> + Clone,
 ) -> anyhow::Result<TimeSteps> {
     let start = args
@@ -172,11 +174,7 @@ pub fn run(db: &Path, args: EmergingArgs) -> anyhow::Result<ExitCode> {
             "--distance {d}: geef een afstand in meters groter dan 0"
         );
     }
-    let step = match args.step.as_str() {
-        "day" => TimeStep::Day,
-        "month" => TimeStep::Month,
-        _ => TimeStep::IsoWeek,
-    };
+    let step = Step::parse(&args.step).unwrap_or(Step::Week);
     let options = EmergingOptions {
         time_window: args.time_window,
         ..EmergingOptions::default()
@@ -195,8 +193,11 @@ pub fn run(db: &Path, args: EmergingArgs) -> anyhow::Result<ExitCode> {
     )?;
     let c = f64::from(cell_m);
     let cube = grid_cube_from_events(&events, c, &steps)?;
-    let threshold_m = args.distance.unwrap_or(1.5 * c);
-    let weights = cube.weights(GridNeighbourhood::DistanceBand { threshold_m })?;
+    let neighbourhood = match args.distance {
+        Some(threshold_m) => GridNeighbourhood::DistanceBand { threshold_m },
+        None => emerging_grid_neighbourhood(c),
+    };
+    let weights = cube.weights(neighbourhood)?;
     let result = analyse(&args, &cube.cube, &weights, &options)?;
     write(&args, &result, true, |i| {
         let (col, row) = *cube
@@ -225,7 +226,7 @@ fn run_places(
     db: &Path,
     args: &EmergingArgs,
     spec: BinSpec,
-    step: TimeStep,
+    step: Step,
     records: &[input::Record],
     options: &EmergingOptions,
 ) -> anyhow::Result<ExitCode> {
@@ -253,16 +254,14 @@ fn run_places(
     let cube = SpaceTimeCube::from_counts(a.places.len(), n_steps, counts)?;
     let weights = match (args.distance, &a.places.layout) {
         (Some(m), _) => distance_band(&a.places.centres_m, m)?,
-        (None, Layout::Areas { .. } | Layout::H3 { .. }) => {
-            a.places.weights(WeightsSpec::Queen, 1e-6)?
-        }
+        (None, Layout::Areas { .. } | Layout::H3 { .. }) => a.places.default_weights()?,
         (None, Layout::Grid { .. }) => bail!("interne fout: rasterkubus buiten het rasterpad"),
     };
     let result = analyse(args, &cube, &weights, options)?;
     let geometries = if matches!(output::format_of(&args.output)?, output::Format::Csv) {
         None
     } else {
-        Some(a.places.geometries()?)
+        Some(bins::geometries(&a.places)?)
     };
     write(args, &result, false, |i| {
         Ok(Located {

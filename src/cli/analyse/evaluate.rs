@@ -21,7 +21,7 @@
 use anyhow::Context;
 use brandpunt::analysis::emerging::{
     emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingOptions, SpaceTimeCube,
-    TimeStep, TimeSteps,
+    TimeSteps,
 };
 use brandpunt::analysis::evaluation::{
     compare_methods, top_cells_by_score, CellAreas, MethodComparison,
@@ -32,8 +32,12 @@ use brandpunt::analysis::kde::{
     default_bandwidth_m, density_at_points, kde_raster, Extent, Kde, KdeParams, Kernel,
     DEFAULT_GAUSSIAN_TAIL,
 };
+use brandpunt::analysis::places::{
+    bounding_box_cells, emerging_grid_neighbourhood, Coverage, PlacesError, MAX_PLACES,
+};
 use brandpunt::analysis::weights::{regular_grid, GridNeighbourhood};
 use brandpunt::analysis::Event;
+use brandpunt::calendar::Step;
 use brandpunt::export::{ColumnType, Table, Value};
 use chrono::{Days, NaiveDate};
 use std::collections::HashMap;
@@ -41,12 +45,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::super::stats::parse_date;
-use super::bins::{self, Coverage, Hit, WeightsSpec};
+use super::bins::{self, Hit};
 use super::input::{self, InputArgs, Record};
 use super::output;
-
-/// Largest number of grid cells of the study area.
-const MAX_CELLS: usize = 4_000_000;
 
 #[derive(clap::Args, Debug)]
 pub struct EvaluateArgs {
@@ -194,26 +195,15 @@ fn grid_methods(
     let train_counts = counts(&train, c);
     let test_counts = counts(&test, c);
     // Study area: the bounding box of all cells with incidents.
-    let keys = || train_counts.keys().chain(test_counts.keys());
-    let (c0, c1) = (
-        keys().map(|k| k.0).min().context("geen cellen")?,
-        keys().map(|k| k.0).max().context("geen cellen")?,
-    );
-    let (r0, r1) = (
-        keys().map(|k| k.1).min().context("geen cellen")?,
-        keys().map(|k| k.1).max().context("geen cellen")?,
-    );
-    let n_cells = ((c1 - c0 + 1) as u128) * ((r1 - r0 + 1) as u128);
-    anyhow::ensure!(
-        n_cells <= MAX_CELLS as u128,
-        "{n_cells} cellen in het studiegebied; kies een grotere cel"
-    );
-    let mut cells: Vec<Cell> = Vec::with_capacity(n_cells as usize);
-    for row in r0..=r1 {
-        for col in c0..=c1 {
-            cells.push((col, row));
+    let keys = train_counts.keys().chain(test_counts.keys()).copied();
+    let cells: Vec<Cell> = match bounding_box_cells(keys, MAX_PLACES) {
+        Ok(cells) => cells.context("geen cellen")?,
+        Err(PlacesError::TooManyGridCells { cells: n_cells }) => {
+            anyhow::bail!("{n_cells} cellen in het studiegebied; kies een grotere cel")
         }
-    }
+        Err(e) => return Err(e.into()),
+    };
+    let ((c0, r0), (c1, r1)) = (cells[0], cells[cells.len() - 1]);
     let cell_area = c * c;
     let study_m2 = cells.len() as f64 * cell_area;
     let areas = CellAreas::Uniform(cell_area);
@@ -266,11 +256,9 @@ fn grid_methods(
     ));
 
     // Emerging hot spots of the training period (weekly).
-    let steps = TimeSteps::new(TimeStep::IsoWeek, args.train_from, args.train_to)?;
+    let steps = TimeSteps::new(Step::Week, args.train_from, args.train_to)?;
     let cube = grid_cube_from_events(&train, c, &steps)?;
-    let ew = cube.weights(GridNeighbourhood::DistanceBand {
-        threshold_m: 1.5 * c,
-    })?;
+    let ew = cube.weights(emerging_grid_neighbourhood(c))?;
     let em = emerging_hot_spots(&cube.cube, &ew, &EmergingOptions::default())
         .context("emerging hot spots van de training")?;
     let hot: Vec<Cell> = em
@@ -346,7 +334,7 @@ fn place_methods(
         !test_counts.is_empty(),
         "geen incidenten in de testperiode (binnen --bins {spec})"
     );
-    let area_list = places.areas_m2()?;
+    let area_list = bins::areas_m2(places)?;
     let area_map: HashMap<usize, f64> = area_list.iter().copied().enumerate().collect();
     let areas = CellAreas::PerCell(&area_map);
     let study_m2: f64 = area_list.iter().sum();
@@ -378,7 +366,7 @@ fn place_methods(
     ));
 
     // Gi* hot places (95 %+) on the training counts.
-    let w = places.weights(WeightsSpec::Queen, 1e-6)?;
+    let w = places.default_weights()?;
     let values: Vec<f64> = (0..places.len())
         .map(|k| train_counts.get(&k).copied().unwrap_or(0.0))
         .collect();
@@ -389,7 +377,7 @@ fn place_methods(
     ));
 
     // Emerging hot spots of the training period (weekly).
-    let steps = TimeSteps::new(TimeStep::IsoWeek, args.train_from, args.train_to)?;
+    let steps = TimeSteps::new(Step::Week, args.train_from, args.train_to)?;
     let n_steps = steps.len();
     let mut cube = vec![0.0; places.len() * n_steps];
     for h in &a.hits {

@@ -14,13 +14,14 @@ use anyhow::{bail, Context};
 use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
 use brandpunt::analysis::grid::BinSpec;
 use brandpunt::analysis::moran::{local_moran, Quadrant};
+use brandpunt::analysis::places::{Coverage, WeightsRule};
 use brandpunt::analysis::weights::SpatialWeights;
 use brandpunt::export::{ColumnType, Table, Value};
 use geo_types::{Geometry, MultiPolygon, Point};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::bins::{self, Coverage, WeightsSpec};
+use super::bins;
 use super::input::{self, InputArgs, Record, Shape};
 use super::output;
 
@@ -76,7 +77,7 @@ struct Locations {
     weights: SpatialWeights,
 }
 
-fn from_features(records: &[Record], spec: WeightsSpec, snap_m: f64) -> anyhow::Result<Locations> {
+fn from_features(records: &[Record], spec: WeightsRule, snap_m: f64) -> anyhow::Result<Locations> {
     let mut values = Vec::with_capacity(records.len());
     for r in records {
         values.push(
@@ -126,7 +127,7 @@ fn binned(
     args: &HotspotArgs,
     bin_spec: BinSpec,
     records: &[Record],
-    spec: WeightsSpec,
+    spec: WeightsRule,
 ) -> anyhow::Result<Locations> {
     let coverage = match bin_spec {
         BinSpec::H3 { .. } => Coverage::Occupied,
@@ -141,8 +142,8 @@ fn binned(
         );
     }
     Ok(Locations {
-        weights: a.places.weights(spec, args.snap_m)?,
-        geometries: a.places.geometries()?,
+        weights: bins::weights(&a.places, spec, args.snap_m)?,
+        geometries: bins::geometries(&a.places)?,
         ids: a.places.ids,
         values,
     })

@@ -1,7 +1,8 @@
 //! `brandpunt analyse time`: aoristic time profile (hour of week, day of week) or time series (week, month).
 
 use anyhow::Context;
-use brandpunt::analysis::aoristic::{time_profile, time_series, AoristicConfig, Granularity};
+use brandpunt::analysis::aoristic::{time_profile, time_series, AoristicConfig};
+use brandpunt::calendar::Step;
 use brandpunt::export::{ColumnType, Table, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,9 +70,9 @@ pub fn run(db: &Path, args: TimeArgs) -> anyhow::Result<ExitCode> {
         }
         by => {
             let granularity = if by == "week" {
-                Granularity::Week
+                Step::Week
             } else {
-                Granularity::Month
+                Step::Month
             };
             let days = || events.iter().filter_map(|e| e.begin.map(|t| t.date()));
             let from = args
