@@ -27,6 +27,7 @@
 //! `thread_local!` instance; the first call on each thread costs a few milliseconds), or construct one
 //! per worker, e.g. `rayon`'s `map_init(|| Transformer::new(), ...)`. Never share one across threads.
 
+use geo_types::{Coord, LineString, MultiPolygon, Polygon};
 use proj::Proj;
 use std::cell::OnceCell;
 
@@ -295,6 +296,49 @@ impl Transformer {
         }
         self.wgs84_to_rd_in_place(xy)
     }
+
+    /// An RD New multipolygon in WGS84 `(lon, lat)` degrees, vertex by vertex.
+    pub fn multipolygon_rd_to_wgs84(
+        &self,
+        mp: &MultiPolygon<f64>,
+    ) -> Result<MultiPolygon<f64>, CoordError> {
+        map_multipolygon(mp, |pts| self.rd_to_wgs84_in_place(pts))
+    }
+
+    /// An RD New multipolygon in Web Mercator metres, vertex by vertex.
+    pub fn multipolygon_rd_to_web_mercator(
+        &self,
+        mp: &MultiPolygon<f64>,
+    ) -> Result<MultiPolygon<f64>, CoordError> {
+        map_multipolygon(mp, |pts| self.rd_to_web_mercator_in_place(pts))
+    }
+}
+
+/// `mp` with every ring's positions converted by `f` (in place, per ring).
+fn map_multipolygon(
+    mp: &MultiPolygon<f64>,
+    f: impl Fn(&mut [(f64, f64)]) -> Result<(), CoordError>,
+) -> Result<MultiPolygon<f64>, CoordError> {
+    let ring = |ls: &LineString<f64>| -> Result<LineString<f64>, CoordError> {
+        let mut pts: Vec<(f64, f64)> = ls.0.iter().map(|c| (c.x, c.y)).collect();
+        f(&mut pts)?;
+        Ok(LineString::from(
+            pts.into_iter()
+                .map(|(x, y)| Coord { x, y })
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let mut polys = Vec::with_capacity(mp.0.len());
+    for p in &mp.0 {
+        let ext = ring(p.exterior())?;
+        let holes = p
+            .interiors()
+            .iter()
+            .map(ring)
+            .collect::<Result<Vec<_>, _>>()?;
+        polys.push(Polygon::new(ext, holes));
+    }
+    Ok(MultiPolygon(polys))
 }
 
 thread_local! {
@@ -668,5 +712,35 @@ mod tests {
         assert!(!is_within_netherlands_rd(f64::NAN, 463_000.0));
         assert!(is_within_netherlands_wgs84(5.387, 52.155));
         assert!(!is_within_netherlands_wgs84(2.35, 48.85));
+    }
+
+    #[test]
+    fn multipolygons_convert_vertex_by_vertex_keeping_holes() {
+        let t = Transformer::new().unwrap();
+        let ring = |x0: f64, y0: f64, d: f64| {
+            LineString::from(vec![
+                (x0, y0),
+                (x0 + d, y0),
+                (x0 + d, y0 + d),
+                (x0, y0 + d),
+                (x0, y0),
+            ])
+        };
+        let mp = MultiPolygon(vec![Polygon::new(
+            ring(155_000.0, 463_000.0, 1000.0),
+            vec![ring(155_400.0, 463_400.0, 100.0)],
+        )]);
+        let wgs = t.multipolygon_rd_to_wgs84(&mp).unwrap();
+        assert_eq!(wgs.0[0].interiors().len(), 1);
+        let v = wgs.0[0].interiors()[0].0[2];
+        assert_eq!((v.x, v.y), t.rd_to_wgs84(155_500.0, 463_500.0).unwrap());
+        let merc = t.multipolygon_rd_to_web_mercator(&mp).unwrap();
+        let c = merc.0[0].exterior().0[1];
+        assert_eq!(
+            (c.x, c.y),
+            t.rd_to_web_mercator(156_000.0, 463_000.0).unwrap()
+        );
+        let bad = MultiPolygon(vec![Polygon::new(ring(f64::NAN, 0.0, 1.0), vec![])]);
+        assert!(t.multipolygon_rd_to_wgs84(&bad).is_err());
     }
 }

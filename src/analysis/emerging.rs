@@ -466,6 +466,37 @@ impl EmergingCategory {
             NoPattern => "no_pattern",
         }
     }
+
+    /// Dutch label, as the maps and the web app show it (`Nieuwe hotspot`, `Geen patroon`).
+    ///
+    /// ```
+    /// use brandpunt::analysis::emerging::EmergingCategory;
+    ///
+    /// assert_eq!(EmergingCategory::IntensifyingHotSpot.dutch_label(), "Toenemende hotspot");
+    /// assert_eq!(EmergingCategory::NoPattern.dutch_label(), "Geen patroon");
+    /// ```
+    pub fn dutch_label(self) -> &'static str {
+        use EmergingCategory::*;
+        match self {
+            NewHotSpot => "Nieuwe hotspot",
+            ConsecutiveHotSpot => "Opeenvolgende hotspot",
+            IntensifyingHotSpot => "Toenemende hotspot",
+            PersistentHotSpot => "Aanhoudende hotspot",
+            DiminishingHotSpot => "Afnemende hotspot",
+            SporadicHotSpot => "Sporadische hotspot",
+            OscillatingHotSpot => "Wisselende hotspot",
+            HistoricalHotSpot => "Historische hotspot",
+            NewColdSpot => "Nieuwe coldspot",
+            ConsecutiveColdSpot => "Opeenvolgende coldspot",
+            IntensifyingColdSpot => "Toenemende coldspot",
+            PersistentColdSpot => "Aanhoudende coldspot",
+            DiminishingColdSpot => "Afnemende coldspot",
+            SporadicColdSpot => "Sporadische coldspot",
+            OscillatingColdSpot => "Wisselende coldspot",
+            HistoricalColdSpot => "Historische coldspot",
+            NoPattern => "Geen patroon",
+        }
+    }
 }
 
 /// The category of one location from its hot and cold bins (oldest first, equal length, a bin is never
@@ -943,5 +974,35 @@ mod tests {
             emerging_hot_spots(&empty, &w, &EmergingOptions::default()),
             Err(EmergingError::NoIncidents)
         );
+    }
+
+    #[test]
+    fn every_category_has_its_own_dutch_label() {
+        use EmergingCategory::*;
+        let all = [
+            NewHotSpot,
+            ConsecutiveHotSpot,
+            IntensifyingHotSpot,
+            PersistentHotSpot,
+            DiminishingHotSpot,
+            SporadicHotSpot,
+            OscillatingHotSpot,
+            HistoricalHotSpot,
+            NewColdSpot,
+            ConsecutiveColdSpot,
+            IntensifyingColdSpot,
+            PersistentColdSpot,
+            DiminishingColdSpot,
+            SporadicColdSpot,
+            OscillatingColdSpot,
+            HistoricalColdSpot,
+            NoPattern,
+        ];
+        let labels: std::collections::HashSet<&str> = all.iter().map(|c| c.dutch_label()).collect();
+        assert_eq!(labels.len(), all.len());
+        for c in all {
+            let hot = c.as_str().ends_with("hot_spot");
+            assert_eq!(c.dutch_label().ends_with("hotspot"), hot, "{c:?}");
+        }
     }
 }

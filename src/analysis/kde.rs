@@ -116,6 +116,14 @@ pub enum KdeError {
     /// Unknown kernel name.
     #[error("unknown kernel {0:?}; expected quartic, gaussian, epanechnikov, triweight, uniform or triangular")]
     UnknownKernel(String),
+    /// A map surface would have more cells than its caller allows ([`map_surface`]).
+    #[error("about {cells:.0} raster cells, more than {max_cells:.0}")]
+    SurfaceTooLarge {
+        /// Estimated cells.
+        cells: f64,
+        /// The caller's limit.
+        max_cells: f64,
+    },
 }
 
 /// Kernel shape; see the module documentation for the formulas.
@@ -1076,6 +1084,65 @@ pub fn density_at_points(
         .collect())
 }
 
+/// A density surface for maps: the `f32` raster of the default extent and its largest density (> 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapSurface {
+    pub kde: Kde<f32>,
+    /// Largest density (per km2).
+    pub max_per_km2: f64,
+}
+
+/// The quartic KDE surface of `events` for maps at `cell_m` (bandwidth `bandwidth_m`, else the default rule) over
+/// the default extent, refused ([`KdeError::SurfaceTooLarge`]) when the events' bounding box padded by twice the
+/// bandwidth (2 km without one) would hold more than `max_cells` cells. `None` when there is nothing to
+/// estimate: no events, all at one location without a bandwidth, or no density anywhere.
+///
+/// ```
+/// use brandpunt::analysis::kde::{map_surface, KdeError};
+/// use brandpunt::analysis::Event;
+///
+/// let at = |x_m, y_m| Event { x_m, y_m, begin: None, end: None, weight: 1.0 };
+/// let events = [at(1000.0, 1000.0), at(1100.0, 1050.0)];
+/// let s = map_surface(&events, 50.0, Some(200.0), 1e6).unwrap().unwrap();
+/// assert!(s.max_per_km2 > 0.0 && s.kde.bandwidth_m == 200.0);
+/// assert!(map_surface(&[], 50.0, None, 1e6).unwrap().is_none());
+/// assert!(matches!(map_surface(&events, 1.0, None, 1e6), Err(KdeError::SurfaceTooLarge { .. })));
+/// ```
+pub fn map_surface(
+    events: &[Event],
+    cell_m: f64,
+    bandwidth_m: Option<f64>,
+    max_cells: f64,
+) -> Result<Option<MapSurface>, KdeError> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for e in events {
+        (x0, y0, x1, y1) = (x0.min(e.x_m), y0.min(e.y_m), x1.max(e.x_m), y1.max(e.y_m));
+    }
+    let pad = 2.0 * bandwidth_m.unwrap_or(2000.0);
+    let cells = ((x1 - x0 + pad) / cell_m) * ((y1 - y0 + pad) / cell_m);
+    if cells > max_cells {
+        return Err(KdeError::SurfaceTooLarge { cells, max_cells });
+    }
+    let params = KdeParams {
+        bandwidth_m,
+        ..KdeParams::new(cell_m)
+    };
+    match kde_raster::<f32>(events, &params) {
+        Ok(kde) => {
+            let max = kde.raster.max().map(|m| m.0).unwrap_or(0.0);
+            Ok((max > 0.0).then_some(MapSurface {
+                kde,
+                max_per_km2: max,
+            }))
+        }
+        Err(KdeError::NoEvents | KdeError::DegenerateBandwidth) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1206,5 +1273,36 @@ mod tests {
         assert_eq!(r.cell_of(5.0, 8.5), None);
         assert_eq!(r.row(1).unwrap(), &[5.0, 6.0, 7.0, 8.0, 0.0]);
         assert_eq!(r.miny_m(), 8.0);
+    }
+
+    #[test]
+    fn map_surfaces_are_bounded_and_empty_without_events() {
+        let at = |x_m, y_m| Event {
+            x_m,
+            y_m,
+            begin: None,
+            end: None,
+            weight: 1.0,
+        };
+        // One location without a bandwidth: the default rule degenerates, nothing to show.
+        assert_eq!(
+            map_surface(&[at(0.0, 0.0), at(0.0, 0.0)], 50.0, None, 1e9),
+            Ok(None)
+        );
+        let events = [at(0.0, 0.0), at(1000.0, 0.0)];
+        // (1000 + 4000) x 4000 m at 100 m: 50 x 40 = 2000 cells.
+        assert!(map_surface(&events, 100.0, None, 2000.0).unwrap().is_some());
+        assert_eq!(
+            map_surface(&events, 100.0, None, 1999.0),
+            Err(KdeError::SurfaceTooLarge {
+                cells: 2000.0,
+                max_cells: 1999.0
+            })
+        );
+        let s = map_surface(&events, 100.0, Some(300.0), 1e9)
+            .unwrap()
+            .unwrap();
+        let max = s.kde.raster.max().unwrap().0;
+        assert_eq!(s.max_per_km2, max);
     }
 }

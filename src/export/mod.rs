@@ -5,9 +5,11 @@
 //! - [`geotiff`]: rasters (KDE surfaces) as single-band Float32 GeoTIFF in RD New (EPSG:28992).
 //! - [`table`]: attribute tables (rows of typed values) and their CSV writer.
 //! - [`vector`]: tables with one geometry per row as GeoPackage (RD New) or GeoJSON (RFC 7946, WGS84).
+//! - [`geojson`]: WGS84 polygons as GeoJSON geometry values (in memory, no I/O).
 //! - [`topojson`]: WGS84 polygons as a quantized TopoJSON topology with shared arcs (in memory, no I/O).
 //! - [`wkt`]: WGS84 polygons as WKT text (in memory, no I/O).
 
+pub mod geojson;
 pub mod geotiff;
 pub mod table;
 pub mod topojson;

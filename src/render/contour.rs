@@ -8,6 +8,7 @@
 //! removed. Rings with positive area are exteriors; each hole goes to the smallest exterior containing the
 //! region cell next to it.
 
+use crate::analysis::kde::Raster;
 use geo::{Area, Contains};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon};
 use std::collections::HashMap;
@@ -160,6 +161,49 @@ fn drop_collinear(ring: &[(i64, i64)]) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// One contour level of a density surface: the region with at least `density_per_km2`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContourLevel {
+    /// 1 = lowest.
+    pub level: usize,
+    pub density_per_km2: f64,
+    /// The region, in the raster's coordinates (RD metres).
+    pub polygon_rd: MultiPolygon<f64>,
+}
+
+/// `levels` contour regions of a density raster with maximum `max_per_km2`: level `i` (1 = lowest) is the region
+/// with density >= `i / (levels + 1)` times the maximum ([`threshold_polygons`]).
+///
+/// ```
+/// use brandpunt::analysis::kde::Raster;
+/// use brandpunt::render::contour::density_contours;
+///
+/// // 3 x 1 cells of 10 m: densities 1, 2, 3.
+/// let r = Raster { minx_m: 0.0, maxy_m: 10.0, cell_m: 10.0, width: 3, height: 1, values: vec![1.0f32, 2.0, 3.0] };
+/// let c = density_contours(&r, 3.0, 2);
+/// assert_eq!((c[0].level, c[0].density_per_km2, c[1].density_per_km2), (1, 1.0, 2.0));
+/// assert_eq!(c[1].polygon_rd.0.len(), 1); // cells 2 and 3 together
+/// ```
+pub fn density_contours(
+    raster: &Raster<f32>,
+    max_per_km2: f64,
+    levels: usize,
+) -> Vec<ContourLevel> {
+    let r = raster;
+    (1..=levels)
+        .map(|level| {
+            let t = max_per_km2 * level as f64 / (levels as f64 + 1.0);
+            ContourLevel {
+                level,
+                density_per_km2: t,
+                polygon_rd: threshold_polygons(
+                    &r.values, r.width, r.height, r.minx_m, r.maxy_m, r.cell_m, t,
+                ),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +278,24 @@ mod tests {
                 .collect();
             check_against_cells(&v, w, h, 0.5, false);
         }
+    }
+
+    #[test]
+    fn density_levels_split_the_maximum_evenly() {
+        let r = Raster {
+            minx_m: 0.0,
+            maxy_m: 20.0,
+            cell_m: 10.0,
+            width: 2,
+            height: 2,
+            values: vec![0.0f32, 1.0, 2.0, 4.0],
+        };
+        let c = density_contours(&r, 4.0, 3);
+        let t: Vec<f64> = c.iter().map(|l| l.density_per_km2).collect();
+        assert_eq!(t, [1.0, 2.0, 3.0]);
+        assert_eq!(c[0].polygon_rd.unsigned_area(), 300.0);
+        assert_eq!(c[1].polygon_rd.unsigned_area(), 200.0);
+        assert_eq!(c[2].polygon_rd.unsigned_area(), 100.0);
+        assert!(density_contours(&r, 4.0, 0).is_empty());
     }
 }

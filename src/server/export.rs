@@ -31,6 +31,7 @@ use super::snapshot::{Level, Snapshot};
 use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
+use crate::export::geojson::{lon_lat_rings, round_degrees};
 use crate::export::topojson::{topology, TopoFeature};
 use crate::export::{wkt, LonLatRings};
 use axum::body::Bytes;
@@ -112,10 +113,6 @@ impl Row {
     }
 }
 
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
-
 /// WGS84 rings of every area of `level`, cached per generation.
 fn wgs84_rings(
     state: &AppState,
@@ -146,7 +143,7 @@ fn wgs84_rings(
                                 t.rd_to_wgs84_in_place(&mut pts)?;
                                 Ok(pts
                                     .into_iter()
-                                    .map(|(x, y)| (round6(x), round6(y)))
+                                    .map(|(x, y)| (round_degrees(x), round_degrees(y)))
                                     .collect())
                             })
                             .collect::<Result<Vec<_>, crate::coords::CoordError>>()
@@ -210,24 +207,11 @@ fn geojson_body(rows: &[Row]) -> Value {
     let features: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let coords: Vec<Value> = r
-                .rings
-                .iter()
-                .map(|poly| {
-                    Value::Array(
-                        poly.iter()
-                            .map(|ring| {
-                                Value::Array(ring.iter().map(|&(x, y)| json!([x, y])).collect())
-                            })
-                            .collect(),
-                    )
-                })
-                .collect();
             json!({
                 "type": "Feature",
                 "id": super::snapshot::feature_id(&r.code),
                 "properties": r.properties(),
-                "geometry": {"type": "MultiPolygon", "coordinates": coords},
+                "geometry": lon_lat_rings(&r.rings),
             })
         })
         .collect();

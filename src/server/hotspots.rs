@@ -39,24 +39,26 @@ use crate::access::{
     VIEWER_MIN_CELL_M,
 };
 use crate::analysis::emerging::{
-    emerging_hot_spots, grid_cube_from_events, EmergingCategory, EmergingError, EmergingOptions,
-    EmergingResult, TimeSteps,
+    emerging_hot_spots, grid_cube_from_events, EmergingError, EmergingOptions, EmergingResult,
+    TimeSteps,
 };
 use crate::analysis::gistar::{gi_star, GiStarError, GiStarOptions, GiStarResult};
 use crate::analysis::grid::{AreaLevel, BinSpec};
-use crate::analysis::kde::{kde_raster, Kde, KdeError, KdeParams};
+use crate::analysis::kde::{map_surface, Kde, KdeError};
 use crate::analysis::places::{
     emerging_grid_neighbourhood, grid_places, h3_places, Coverage, GridIndex, Places, PlacesError,
 };
 use crate::analysis::Event;
 use crate::calendar::Step;
+use crate::export::geojson;
+use crate::render::contour::density_contours;
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use geo::BoundingRect;
-use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
+use geo_types::{MultiPolygon, Rect};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -377,36 +379,17 @@ pub fn kde_surface(
     };
     state.caches.get_or_insert_with(key, || {
         let events = located_events(snapshot, filter);
-        if events.is_empty() {
-            return Ok(None);
-        }
-        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        for e in &events {
-            (x0, y0, x1, y1) = (x0.min(e.x_m), y0.min(e.y_m), x1.max(e.x_m), y1.max(e.y_m));
-        }
-        let pad = 2.0 * s.bandwidth_m.unwrap_or(2000.0);
-        let cells = ((x1 - x0 + pad) / s.cell_m) * ((y1 - y0 + pad) / s.cell_m);
-        if cells > MAX_KDE_CELLS {
-            return Err(ApiError::param(
+        match map_surface(&events, s.cell_m, s.bandwidth_m, MAX_KDE_CELLS) {
+            Ok(surface) => Ok(surface.map(|m| {
+                Arc::new(KdeSurface {
+                    kde: m.kde,
+                    max_per_km2: m.max_per_km2,
+                })
+            })),
+            Err(KdeError::SurfaceTooLarge { cells, .. }) => Err(ApiError::param(
                 "cell",
                 format!("ongeveer {cells:.0} rastercellen; kies een grotere cel"),
-            ));
-        }
-        let params = KdeParams {
-            bandwidth_m: s.bandwidth_m,
-            ..KdeParams::new(s.cell_m)
-        };
-        match kde_raster::<f32>(&events, &params) {
-            Ok(kde) => {
-                let max = kde.raster.max().map(|m| m.0).unwrap_or(0.0);
-                Ok((max > 0.0).then(|| {
-                    Arc::new(KdeSurface {
-                        kde,
-                        max_per_km2: max,
-                    })
-                }))
-            }
-            Err(KdeError::NoEvents | KdeError::DegenerateBandwidth) => Ok(None),
+            )),
             Err(e) => Err(ApiError::internal(e)),
         }
     })
@@ -429,62 +412,31 @@ pub fn kde_contours(
         levels: s.levels,
     };
     state.caches.get_or_insert_with(key, || {
-        let r = &surface.kde.raster;
         let mut out = Vec::with_capacity(s.levels);
-        for level in 1..=s.levels {
-            let t = surface.max_per_km2 * level as f64 / (s.levels as f64 + 1.0);
-            let polygon_rd = crate::render::threshold_polygons(
-                &r.values, r.width, r.height, r.minx_m, r.maxy_m, r.cell_m, t,
-            );
-            let polygon_m = rd_to_mercator(&polygon_rd)?;
+        for c in density_contours(&surface.kde.raster, surface.max_per_km2, s.levels) {
             out.push(Contour {
-                level,
-                density_per_km2: t,
-                polygon_rd,
-                polygon_m,
+                level: c.level,
+                density_per_km2: c.density_per_km2,
+                polygon_m: rd_to_mercator(&c.polygon_rd)?,
+                polygon_rd: c.polygon_rd,
             });
         }
         Ok(Some(Arc::new(out)))
     })
 }
 
-type InPlace<'a> = &'a dyn Fn(&mut [(f64, f64)]) -> Result<(), crate::coords::CoordError>;
-
-fn map_polygon(mp: &MultiPolygon<f64>, f: InPlace<'_>) -> Result<MultiPolygon<f64>, ApiError> {
-    let ring = |ls: &LineString<f64>| -> Result<LineString<f64>, ApiError> {
-        let mut pts: Vec<(f64, f64)> = ls.0.iter().map(|c| (c.x, c.y)).collect();
-        f(&mut pts).map_err(ApiError::internal)?;
-        Ok(LineString::from(
-            pts.into_iter()
-                .map(|(x, y)| Coord { x, y })
-                .collect::<Vec<_>>(),
-        ))
-    };
-    let mut polys = Vec::with_capacity(mp.0.len());
-    for p in &mp.0 {
-        let ext = ring(p.exterior())?;
-        let holes = p
-            .interiors()
-            .iter()
-            .map(ring)
-            .collect::<Result<Vec<_>, _>>()?;
-        polys.push(Polygon::new(ext, holes));
-    }
-    Ok(MultiPolygon(polys))
-}
-
 /// RD -> Web Mercator, vertex by vertex.
 pub fn rd_to_mercator(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError> {
-    crate::coords::with_thread_transformer(|t| {
-        map_polygon(mp, &|pts| t.rd_to_web_mercator_in_place(pts))
-    })
-    .map_err(ApiError::internal)?
+    crate::coords::with_thread_transformer(|t| t.multipolygon_rd_to_web_mercator(mp))
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 /// RD -> WGS84 (lon, lat), vertex by vertex.
 pub fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError> {
-    crate::coords::with_thread_transformer(|t| map_polygon(mp, &|pts| t.rd_to_wgs84_in_place(pts)))
+    crate::coords::with_thread_transformer(|t| t.multipolygon_rd_to_wgs84(mp))
         .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 fn gi_or_none(
@@ -639,30 +591,6 @@ pub fn emerging_cells(
     })
 }
 
-/// Dutch label of an emerging hot spot category.
-pub fn emerging_label(c: EmergingCategory) -> &'static str {
-    use EmergingCategory::*;
-    match c {
-        NewHotSpot => "Nieuwe hotspot",
-        ConsecutiveHotSpot => "Opeenvolgende hotspot",
-        IntensifyingHotSpot => "Toenemende hotspot",
-        PersistentHotSpot => "Aanhoudende hotspot",
-        DiminishingHotSpot => "Afnemende hotspot",
-        SporadicHotSpot => "Sporadische hotspot",
-        OscillatingHotSpot => "Wisselende hotspot",
-        HistoricalHotSpot => "Historische hotspot",
-        NewColdSpot => "Nieuwe coldspot",
-        ConsecutiveColdSpot => "Opeenvolgende coldspot",
-        IntensifyingColdSpot => "Toenemende coldspot",
-        PersistentColdSpot => "Aanhoudende coldspot",
-        DiminishingColdSpot => "Afnemende coldspot",
-        SporadicColdSpot => "Sporadische coldspot",
-        OscillatingColdSpot => "Wisselende coldspot",
-        HistoricalColdSpot => "Historische coldspot",
-        NoPattern => "Geen patroon",
-    }
-}
-
 /// The published count of one Gi* cell: `(count, label)`; `count` is `None` when withheld. Unprotected
 /// callers get the exact count. Protected callers: a cell that is an area (area bins) reads the protected area
 /// table (so the hot spot layer agrees with the choropleth); grid and H3 cells get primary suppression (counts
@@ -762,7 +690,7 @@ pub fn vector_tile(
                     properties: vec![
                         ("id", Value::from(em.places.ids[l.location].as_str())),
                         ("category", Value::from(l.category.as_str())),
-                        ("label", Value::from(emerging_label(l.category))),
+                        ("label", Value::from(l.category.dutch_label())),
                         ("trend_z", Value::Double(l.trend_z)),
                         ("trend_p", Value::Double(l.trend_p)),
                     ],
@@ -803,21 +731,6 @@ fn encode(
         features,
     };
     encode_tile(tile, &[data]).map_err(ApiError::internal)
-}
-
-fn geojson_geometry(mp_wgs84: &MultiPolygon<f64>) -> serde_json::Value {
-    let ring =
-        |ls: &LineString<f64>| -> Vec<[f64; 2]> { ls.0.iter().map(|c| [c.x, c.y]).collect() };
-    let polys: Vec<Vec<Vec<[f64; 2]>>> = mp_wgs84
-        .0
-        .iter()
-        .map(|p| {
-            std::iter::once(ring(p.exterior()))
-                .chain(p.interiors().iter().map(ring))
-                .collect()
-        })
-        .collect();
-    serde_json::json!({"type": "MultiPolygon", "coordinates": polys})
 }
 
 fn finite(v: f64) -> serde_json::Value {
@@ -880,7 +793,7 @@ async fn api_hotspots(
                         features.push(serde_json::json!({
                             "type": "Feature",
                             "id": c.level,
-                            "geometry": geojson_geometry(&rd_to_wgs84(&c.polygon_rd)?),
+                            "geometry": geojson::multipolygon(&rd_to_wgs84(&c.polygon_rd)?),
                             "properties": {"level": c.level, "density_per_km2": c.density_per_km2},
                         }));
                     }
@@ -901,7 +814,7 @@ async fn api_hotspots(
                         features.push(serde_json::json!({
                             "type": "Feature",
                             "id": gi.places.ids[k],
-                            "geometry": geojson_geometry(&rd_to_wgs84(&gi.places.polygons_rd[k])?),
+                            "geometry": geojson::multipolygon(&rd_to_wgs84(&gi.places.polygons_rd[k])?),
                             "properties": {
                                 "id": gi.places.ids[k],
                                 "count": count,
@@ -924,11 +837,11 @@ async fn api_hotspots(
                         features.push(serde_json::json!({
                             "type": "Feature",
                             "id": id,
-                            "geometry": geojson_geometry(&rd_to_wgs84(&em.places.polygons_rd[l.location])?),
+                            "geometry": geojson::multipolygon(&rd_to_wgs84(&em.places.polygons_rd[l.location])?),
                             "properties": {
                                 "id": id,
                                 "category": l.category.as_str(),
-                                "label": emerging_label(l.category),
+                                "label": l.category.dutch_label(),
                                 "trend_z": finite(l.trend_z),
                                 "trend_p": finite(l.trend_p),
                                 "hot_steps": l.hot_steps,
