@@ -22,10 +22,10 @@ use super::hotspots::{Contour, EmergingCells, GiStarCells, GridIndex, KdeSurface
 use super::patrol::{PatrolParams, PatrolResult};
 use super::raster::Metric;
 use super::report::MonthlyReport;
-use super::snapshot::Level;
 use super::tiles::{CachedTile, TileAreas};
 use crate::analysis::emerging::TimeStep;
 use crate::analysis::grid::BinSpec;
+use crate::dataset::Level;
 use crate::heap_size::HeapSize;
 use crate::suppression::Protected;
 use crate::tiles::TileId;

@@ -29,10 +29,10 @@
 use super::caches::{ExportBodyKey, Wgs84RingsKey};
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::{Level, Snapshot};
 use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
+use crate::dataset::{Level, Snapshot};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -226,7 +226,7 @@ fn geojson_body(rows: &[Row]) -> Value {
                 .collect();
             json!({
                 "type": "Feature",
-                "id": super::snapshot::feature_id(&r.code),
+                "id": crate::dataset::feature_id(&r.code),
                 "properties": r.properties(),
                 "geometry": {"type": "MultiPolygon", "coordinates": coords},
             })

@@ -29,7 +29,6 @@ use super::caches::{
 };
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::{feature_id, Level, Snapshot};
 use super::AppState;
 use super::Caller;
 use crate::access::{
@@ -47,6 +46,7 @@ use crate::analysis::weights::{
     contiguity, h3_k_ring, regular_grid, Contiguity, GridNeighbourhood,
 };
 use crate::analysis::Event;
+use crate::dataset::{feature_id, Level, Snapshot};
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};

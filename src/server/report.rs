@@ -31,12 +31,12 @@
 use super::caches::MonthlyReportKey;
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::{Level, Snapshot};
 use super::AppState;
 use super::Caller;
 use crate::analysis::striking::{
     striking_areas, AreaSeries, Direction, StrikingArea, StrikingConfig,
 };
+use crate::dataset::{Level, Snapshot};
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
