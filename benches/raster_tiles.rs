@@ -7,7 +7,7 @@
 //! --all-targets` (no `--bench` argument) the small demo city and a few tiles are used.
 
 use brandpunt::analysis::kde::{kde_raster, KdeParams};
-use brandpunt::server::filter::Filter;
+use brandpunt::dataset::Filter;
 use brandpunt::server::hotspots::{kde_surface, located_events, KdeSettings};
 use brandpunt::server::raster::{render_tile_png, RasterLayer};
 use brandpunt::server::{AppState, ServerConfig};

@@ -15,6 +15,7 @@
 //! - [`calendar`]: date parsing and the clock that date-relative rules are evaluated against.
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
+//! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
 //!
 //! Adapters:
@@ -35,6 +36,7 @@ pub mod calendar;
 pub mod category;
 pub mod coords;
 pub mod custom_area;
+pub mod dataset;
 pub mod demo;
 pub mod export;
 pub mod geocode;

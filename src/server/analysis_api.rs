@@ -28,13 +28,13 @@
 use super::caches::{AnalysisBodyKey, AnalysisRequest, ProfileDataKey};
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::{Level, Snapshot};
 use super::AppState;
 use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
 use crate::calendar::{Buckets, Step};
+use crate::dataset::{Level, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::store::IncidentFilter;
 use axum::body::Bytes;

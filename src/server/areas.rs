@@ -15,12 +15,12 @@
 use super::caches::ProtectedTableKey;
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::{Level, Snapshot};
 use super::tiles::rate_per_1000;
 use super::{AppState, Caller};
 use crate::access::Action;
 use crate::analysis::compare::rate_ratio;
 use crate::custom_area::{self, CustomAreaError};
+use crate::dataset::{Level, Snapshot};
 use crate::suppression::{self, Cell, Protected, Relation};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

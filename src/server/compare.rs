@@ -32,7 +32,6 @@ use super::analysis_api::{buckets_json, cached_json, find_area, parse_step};
 use super::caches::{AnalysisBodyKey, AnalysisRequest};
 use super::error::ApiError;
 use super::filter::{self, parse_date, Filter};
-use super::snapshot::Snapshot;
 use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
@@ -41,6 +40,7 @@ use crate::analysis::compare::{
     WdqCounts,
 };
 use crate::calendar::Step;
+use crate::dataset::Snapshot;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;

@@ -27,10 +27,10 @@
 use super::caches::{ExportBodyKey, Wgs84RingsKey};
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::{Level, Snapshot};
 use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
+use crate::dataset::{Level, Snapshot};
 use crate::export::geojson::{lon_lat_rings, round_degrees};
 use crate::export::topojson::{topology, TopoFeature};
 use crate::export::{wkt, LonLatRings};
@@ -209,7 +209,7 @@ fn geojson_body(rows: &[Row]) -> Value {
         .map(|r| {
             json!({
                 "type": "Feature",
-                "id": super::snapshot::feature_id(&r.code),
+                "id": crate::dataset::feature_id(&r.code),
                 "properties": r.properties(),
                 "geometry": lon_lat_rings(&r.rings),
             })

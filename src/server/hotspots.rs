@@ -31,7 +31,6 @@ use super::caches::{
 };
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::{feature_id, Level, Snapshot};
 use super::AppState;
 use super::Caller;
 use crate::access::{
@@ -50,6 +49,7 @@ use crate::analysis::places::{
 };
 use crate::analysis::Event;
 use crate::calendar::Step;
+use crate::dataset::{feature_id, Level, Snapshot};
 use crate::export::geojson;
 use crate::render::contour::density_contours;
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};

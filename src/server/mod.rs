@@ -9,10 +9,10 @@
 //! Caches ([`caches`]: tiles, counts per filter, analyses, bodies; one byte budget) are keyed by the snapshot's
 //! generation, so a change invalidates them at once.
 //!
-//! Modules: [`filter`] (common query filters), [`snapshot`] (the in-memory data), [`tiles`] (MVT endpoints and
-//! TileJSON), [`areas`] (area list, statistics, custom areas), [`ops`] (health, readiness, metrics, request log),
-//! [`error`] (JSON errors), [`security`] (client address behind trusted proxies, security headers, limits, rate
-//! limits, timeouts).
+//! Modules: [`filter`] (common query filters, read into the [`crate::dataset`] filters), [`caches`] (every cached
+//! result, one byte budget), [`tiles`] (MVT endpoints and TileJSON), [`areas`] (area list, statistics, custom
+//! areas), [`ops`] (health, readiness, metrics, request log), [`error`] (JSON errors), [`security`] (client
+//! address behind trusted proxies, security headers, limits, rate limits, timeouts).
 //!
 //! [`serve`] listens on plain HTTP or, with [`ServerConfig::tls`], on HTTPS (rustls with the ring provider), with
 //! hyper's header-read timeout against slow clients and the peer address available to [`security`].
@@ -39,10 +39,10 @@ pub mod report;
 pub mod retention;
 pub mod security;
 pub mod session;
-pub mod snapshot;
 pub mod tiles;
 pub mod wms;
 
+pub use crate::dataset::{Level, Snapshot, SnapshotError};
 use crate::store::{ServerStore, StoreError, StoreOpener};
 pub use auth::{AnyCaller, Caller};
 use axum::response::IntoResponse;
@@ -50,7 +50,6 @@ use axum::routing::get;
 use axum::Router;
 pub use config::{ConfigFile, Limits, OidcConfig, PrivacyConfig, TlsConfig};
 pub use error::ApiError;
-pub use snapshot::{Level, Snapshot, SnapshotError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

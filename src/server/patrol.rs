@@ -29,7 +29,6 @@
 use super::caches::{PatrolKey, StreetsKey};
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::Snapshot;
 use super::AppState;
 use super::Caller;
 use crate::analysis::aoristic::AoristicConfig;
@@ -37,6 +36,7 @@ use crate::analysis::grid::BinId;
 use crate::analysis::patrol::{plan, PatrolCell, PatrolResult, WeeklyHours};
 use crate::analysis::Event;
 use crate::calendar::parse_weekday;
+use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
 use crate::render::html::{filter_description, fmt_nl};
 use crate::render::patrol::{patrol_html, PatrolPage, PatrolRow};

@@ -28,10 +28,10 @@ use super::caches::{BlankPngKey, PngTileKey, RasterLayerKey};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::hotspots::{gistar_cells, kde_surface, parse_bins, KdeSettings};
-use super::snapshot::{feature_id, Level, Snapshot};
 use super::AppState;
 use super::Caller;
 use crate::analysis::grid::BinSpec;
+use crate::dataset::{feature_id, Level, Snapshot};
 use crate::render::ramp::gi_bin_colour;
 use crate::render::{
     density_image, interpolate_lattice, lattice_nodes, ColourRamp, Image, PolygonLocator, Rgba,

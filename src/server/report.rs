@@ -31,13 +31,13 @@
 use super::caches::MonthlyReportKey;
 use super::error::ApiError;
 use super::filter::Filter;
-use super::snapshot::{Level, Snapshot};
 use super::AppState;
 use super::Caller;
 use crate::analysis::striking::{
     monthly_report, Direction, MonthlyIncident, MonthlyPeriod, MonthlyReport, StrikingArea,
 };
 use crate::calendar::Step;
+use crate::dataset::{Level, Snapshot};
 use crate::render::html::filter_description;
 use crate::render::report::{monthly_html, MapArea, MonthlyPage};
 use axum::extract::{Query, State};

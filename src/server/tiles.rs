@@ -21,10 +21,10 @@ use super::caches::{TileGeometryKey, VectorTileKey};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::security::ClientInfo;
-use super::snapshot::{Level, Snapshot};
 use super::AppState;
 use super::Caller;
 use crate::access::{Principal, VIEWER_MAX_SURFACE_ZOOM};
+use crate::dataset::{Level, Snapshot};
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -284,7 +284,7 @@ fn tile_etag(generation: u64, layer: &str, tile: TileId, variant: &str) -> Strin
     format!(
         "\"{:x}-{:x}\"",
         generation,
-        super::snapshot::feature_id(&format!("{layer}/{tile:?}/{variant}"))
+        crate::dataset::feature_id(&format!("{layer}/{tile:?}/{variant}"))
     )
 }
 

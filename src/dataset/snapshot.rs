@@ -1,14 +1,13 @@
-//! The server's in-memory view of one tenant's data: areas (CBS levels and custom areas) with their geometry in
-//! RD and Web Mercator, and the tenant's current incidents in a compact columnar form. Built from the store in one
-//! go ([`Snapshot::load`]) and replaced as a whole when the data change, so every request sees one consistent
-//! version (its [`Snapshot::generation`]).
+//! The in-memory view of one tenant's data: areas (CBS levels and custom areas) with their geometry in RD and
+//! Web Mercator, and the tenant's current incidents in a compact columnar form. Built in one go, from the store
+//! ([`Snapshot::load`]) or from plain records ([`Snapshot::build`]), and replaced as a whole when the data change,
+//! so every reader sees one consistent version (its [`Snapshot::generation`]).
 //!
-//! Counting for a filter is a scan over the compact incidents (about 1 ns per incident per level), cached per
-//! filter by the server.
+//! Selecting incidents by a filter (counts per area, the incidents of an area) is in [`super::filter`]: a scan
+//! over the compact incidents (about 1 ns per incident per level).
 
-use super::filter::Filter;
 use crate::coords::Transformer;
-use crate::store::{AreaLevel, IncidentFilter, Store, StoreError};
+use crate::store::{AreaLevel, IncidentFilter, Store, StoreError, StoredIncident};
 use chrono::{NaiveDate, NaiveDateTime};
 use geo::{BoundingRect, Contains, Simplify};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon, Rect};
@@ -179,11 +178,11 @@ pub struct Snapshot {
     by_level: [Vec<u32>; 4],
     trees: [RTree<AreaEntry>; 4],
     /// Parent indices per buurt area index: (wijk, gemeente), `u32::MAX` when unknown.
-    buurt_parents: HashMap<u32, (u32, u32)>,
+    pub(super) buurt_parents: HashMap<u32, (u32, u32)>,
     /// Sorted by `begin_min` (so a period is a contiguous range, see [`Snapshot::period_range`]).
     pub incidents: Vec<Incident>,
     /// Incidents (indices) inside each custom area, keyed by area index.
-    custom_members: HashMap<u32, Vec<u32>>,
+    pub(super) custom_members: HashMap<u32, Vec<u32>>,
     pub categories: Vec<String>,
     pub sources: Vec<String>,
     /// First and last day on which an incident window begins.
@@ -222,24 +221,68 @@ fn to_mercator(t: &Transformer, mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
     )
 }
 
-/// Errors building a snapshot.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("coordinate transformation: {0}")]
-    Coords(#[from] crate::coords::CoordError),
+/// One area of a tenant (CBS or custom) as plain data: what a snapshot derives its [`Area`] from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantArea {
+    pub level: Level,
+    /// `BU03630000`, `WK036300`, `GM0363` or `custom:12`.
+    pub code: String,
+    pub name: String,
+    /// The buurt's wijk.
+    pub wijkcode: Option<String>,
+    /// The buurt's or wijk's gemeente.
+    pub gemeentecode: Option<String>,
+    pub inhabitants: Option<i64>,
+    /// RD New metres.
+    pub geometry_rd: MultiPolygon<f64>,
 }
 
-impl Snapshot {
-    /// Read everything the server shows for `tenant` from the store.
-    pub fn load(
-        store: &dyn Store,
-        tenant: &str,
-        generation: u64,
-    ) -> Result<Snapshot, SnapshotError> {
-        let transformer = Transformer::new()?;
-        let tenant_name = store
+impl TenantArea {
+    /// An area without parents or inhabitants.
+    pub fn new(level: Level, code: &str, name: &str, geometry_rd: MultiPolygon<f64>) -> TenantArea {
+        TenantArea {
+            level,
+            code: code.to_string(),
+            name: name.to_string(),
+            wijkcode: None,
+            gemeentecode: None,
+            inhabitants: None,
+            geometry_rd,
+        }
+    }
+}
+
+/// Everything a snapshot shows of one tenant, as plain records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantData {
+    /// Tenant code.
+    pub code: String,
+    pub name: String,
+    /// CBS areas (gemeenten, wijken, buurten) and custom areas, in this order of levels.
+    pub areas: Vec<TenantArea>,
+    pub incidents: Vec<StoredIncident>,
+}
+
+impl TenantData {
+    /// Read `tenant` from the store: the CBS areas of its gemeenten (all areas when it has none configured), its
+    /// custom areas (`custom:ID`) and its current incidents.
+    ///
+    /// ```
+    /// use brandpunt::dataset::{Level, Snapshot, TenantData};
+    /// use brandpunt::store::{SqliteStore, Store};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut store = SqliteStore::open(&dir.path().join("brandpunt.db")).unwrap();
+    /// let square: geo_types::MultiPolygon<f64> =
+    ///     geo_types::Rect::new((155_000.0, 463_000.0), (155_100.0, 463_100.0)).to_polygon().into();
+    /// let id = store.insert_custom_area("default", "Plein", &square).unwrap();
+    /// let data = TenantData::read(&store, "default").unwrap();
+    /// assert_eq!(data.areas[0].code, format!("custom:{id}"));
+    /// let s = Snapshot::build(1, data).unwrap();
+    /// assert_eq!(s.level_areas(Level::Custom).len(), 1);
+    /// ```
+    pub fn read(store: &dyn Store, tenant: &str) -> Result<TenantData, StoreError> {
+        let name = store
             .tenants()?
             .into_iter()
             .find(|(c, _)| c == tenant)
@@ -253,42 +296,85 @@ impl Snapshot {
                 if !gemeenten.is_empty() && !gemeenten.contains(&a.gemeentecode) {
                     continue;
                 }
-                let code = a.code.clone();
                 let gemeentecode = Some(a.gemeentecode.clone()).filter(|g| !g.is_empty());
-                areas.push(build_area(
-                    &transformer,
-                    Level::from(level),
-                    code,
-                    a.name,
-                    a.wijkcode,
+                areas.push(TenantArea {
+                    level: Level::from(level),
+                    code: a.code,
+                    name: a.name,
+                    wijkcode: a.wijkcode,
                     gemeentecode,
-                    a.inhabitants,
-                    a.geometry,
-                ));
+                    inhabitants: a.inhabitants,
+                    geometry_rd: a.geometry,
+                });
             }
         }
         for c in store.custom_areas(tenant)? {
-            areas.push(build_area(
-                &transformer,
+            areas.push(TenantArea::new(
                 Level::Custom,
-                format!("custom:{}", c.id),
-                c.name,
-                None,
-                None,
-                None,
+                &format!("custom:{}", c.id),
+                &c.name,
                 c.geometry,
             ));
         }
-        let stored = store.incidents(&IncidentFilter {
+        let incidents = store.incidents(&IncidentFilter {
             tenant: tenant.to_string(),
             ..Default::default()
         })?;
+        Ok(TenantData {
+            code: tenant.to_string(),
+            name,
+            areas,
+            incidents,
+        })
+    }
+}
+
+/// Errors building a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("coordinate transformation: {0}")]
+    Coords(#[from] crate::coords::CoordError),
+}
+
+impl Snapshot {
+    /// Read everything shown of `tenant` from the store ([`TenantData::read`]) and build the snapshot.
+    pub fn load(
+        store: &dyn Store,
+        tenant: &str,
+        generation: u64,
+    ) -> Result<Snapshot, SnapshotError> {
+        Snapshot::build(generation, TenantData::read(store, tenant)?)
+    }
+
+    /// The snapshot of `data`, numbered `generation`: Web Mercator geometry and bounding boxes of the areas,
+    /// the area hierarchy (buurt -> wijk, gemeente by their codes), incidents sorted by the begin of their window,
+    /// and the incidents inside each custom area.
+    pub fn build(generation: u64, data: TenantData) -> Result<Snapshot, SnapshotError> {
+        let transformer = Transformer::new()?;
+        let areas = data
+            .areas
+            .into_iter()
+            .map(|a| {
+                build_area(
+                    &transformer,
+                    a.level,
+                    a.code,
+                    a.name,
+                    a.wijkcode,
+                    a.gemeentecode,
+                    a.inhabitants,
+                    a.geometry_rd,
+                )
+            })
+            .collect();
         Ok(Self::assemble(
             generation,
-            tenant,
-            tenant_name,
+            &data.code,
+            data.name,
             areas,
-            stored,
+            data.incidents,
             &transformer,
         ))
     }
@@ -298,7 +384,7 @@ impl Snapshot {
         tenant: &str,
         tenant_name: String,
         areas: Vec<Area>,
-        stored: Vec<crate::store::StoredIncident>,
+        stored: Vec<StoredIncident>,
         transformer: &Transformer,
     ) -> Snapshot {
         let mut by_code = HashMap::new();
@@ -453,94 +539,6 @@ impl Snapshot {
         v
     }
 
-    /// Incidents matching `filter` counted per area of `level`, indexed like [`Snapshot::areas`] (areas of
-    /// other levels count 0). Only located incidents count (CBS levels: those with a known buurt; custom areas:
-    /// those with a point inside).
-    pub fn counts(&self, level: Level, filter: &Filter) -> Vec<u32> {
-        let mut counts = vec![0u32; self.areas.len()];
-        match level {
-            Level::Custom => {
-                for (&area, members) in &self.custom_members {
-                    counts[area as usize] = members
-                        .iter()
-                        .filter(|&&k| filter.matches(&self.incidents[k as usize]))
-                        .count() as u32;
-                }
-            }
-            _ => {
-                for inc in &self.incidents[self.period_range(filter)] {
-                    if inc.buurt == u32::MAX || !filter.matches(inc) {
-                        continue;
-                    }
-                    let target = match level {
-                        Level::Buurt => inc.buurt,
-                        Level::Wijk => self.buurt_parents.get(&inc.buurt).map_or(u32::MAX, |p| p.0),
-                        _ => self.buurt_parents.get(&inc.buurt).map_or(u32::MAX, |p| p.1),
-                    };
-                    if target != u32::MAX {
-                        counts[target as usize] += 1;
-                    }
-                }
-            }
-        }
-        counts
-    }
-
-    /// The index range of the incidents whose window begins in the filter's period.
-    pub fn period_range(&self, filter: &Filter) -> std::ops::Range<usize> {
-        let (begin, end) = filter.begin_range_min();
-        let lo = self.incidents.partition_point(|i| i.begin_min < begin);
-        let hi = self.incidents.partition_point(|i| i.begin_min < end);
-        lo..hi.max(lo)
-    }
-
-    /// Indices of the incidents matching `filter` that lie in area `idx` (any level).
-    pub fn incidents_in(&self, idx: u32, filter: &Filter) -> Vec<u32> {
-        let area = self.area(idx);
-        if area.level == Level::Custom {
-            return self
-                .custom_members
-                .get(&idx)
-                .map(|m| {
-                    m.iter()
-                        .copied()
-                        .filter(|&k| filter.matches(&self.incidents[k as usize]))
-                        .collect()
-                })
-                .unwrap_or_default();
-        }
-        self.incidents
-            .iter()
-            .enumerate()
-            .filter(|(_, inc)| {
-                inc.buurt != u32::MAX && filter.matches(inc) && {
-                    match area.level {
-                        Level::Buurt => inc.buurt == idx,
-                        Level::Wijk => self
-                            .buurt_parents
-                            .get(&inc.buurt)
-                            .is_some_and(|p| p.0 == idx),
-                        _ => self
-                            .buurt_parents
-                            .get(&inc.buurt)
-                            .is_some_and(|p| p.1 == idx),
-                    }
-                }
-            })
-            .map(|(k, _)| k as u32)
-            .collect()
-    }
-
-    /// Incidents with a point matching `filter` (indices).
-    pub fn located_incidents(&self, filter: &Filter) -> Vec<u32> {
-        self.incidents
-            .iter()
-            .enumerate()
-            .filter(|(_, inc)| inc.has_point() && filter.matches(inc))
-            .map(|(k, _)| k as u32)
-            .collect()
-    }
-
     /// Category index of a code, if any incident has it.
     pub fn category_index(&self, code: &str) -> Option<u16> {
         self.categories
@@ -610,5 +608,181 @@ fn build_area(
         simplified: (0..=crate::tiles::MAX_ZOOM)
             .map(|_| OnceLock::new())
             .collect(),
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    const X0: f64 = 155_000.0;
+    const Y0: f64 = 463_000.0;
+
+    fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
+        Rect::new((X0 + x0, Y0 + y0), (X0 + x1, Y0 + y1))
+            .to_polygon()
+            .into()
+    }
+
+    fn incident(
+        id: i64,
+        (month, day): (u32, u32),
+        code: &str,
+        point: Option<(f64, f64)>,
+        buurt: Option<&str>,
+    ) -> StoredIncident {
+        let at = NaiveDate::from_ymd_opt(2024, month, day)
+            .and_then(|d| d.and_hms_opt(21, 30, 0))
+            .unwrap();
+        StoredIncident {
+            id,
+            source: "politie".into(),
+            registration: format!("PL{id}"),
+            version: 1,
+            begin: at,
+            end: at,
+            category_code: Some(code.into()),
+            x_m: point.map(|p| X0 + p.0),
+            y_m: point.map(|p| Y0 + p.1),
+            buurtcode: buurt.map(str::to_string),
+            bag_id: None,
+            located_by: "coordinates".into(),
+        }
+    }
+
+    /// A gemeente with one wijk of two buurten (west and east half), a custom area around two incidents, and six
+    /// incidents from January to April 2024: one without a point (but with a buurt), one without a buurt.
+    pub(in crate::dataset) fn town() -> Snapshot {
+        let buurt = |code: &str, name: &str, x0: f64| TenantArea {
+            wijkcode: Some("WK999900".into()),
+            gemeentecode: Some("GM9999".into()),
+            inhabitants: Some(500),
+            ..TenantArea::new(
+                Level::Buurt,
+                code,
+                name,
+                square(x0, 0.0, x0 + 1000.0, 1000.0),
+            )
+        };
+        let areas = vec![
+            TenantArea::new(
+                Level::Gemeente,
+                "GM9999",
+                "Proefstad",
+                square(0.0, 0.0, 2000.0, 1000.0),
+            ),
+            TenantArea {
+                gemeentecode: Some("GM9999".into()),
+                ..TenantArea::new(
+                    Level::Wijk,
+                    "WK999900",
+                    "Centrum",
+                    square(0.0, 0.0, 2000.0, 1000.0),
+                )
+            },
+            buurt("BU99990001", "West", 0.0),
+            buurt("BU99990002", "Oost", 1000.0),
+            TenantArea::new(
+                Level::Custom,
+                "custom:1",
+                "Plein",
+                square(50.0, 50.0, 250.0, 250.0),
+            ),
+        ];
+        let incidents = vec![
+            incident(6, (4, 2), "1.1.1", Some((5000.0, 5000.0)), None),
+            incident(
+                1,
+                (1, 10),
+                "1.1.1",
+                Some((100.0, 100.0)),
+                Some("BU99990001"),
+            ),
+            incident(
+                2,
+                (2, 5),
+                "2.2.1",
+                Some((1500.0, 500.0)),
+                Some("BU99990002"),
+            ),
+            incident(3, (3, 1), "1.1.1", Some((200.0, 200.0)), Some("BU99990001")),
+            incident(
+                4,
+                (3, 15),
+                "1.1.1",
+                Some((1200.0, 300.0)),
+                Some("BU99990002"),
+            ),
+            incident(5, (3, 31), "2.2.1", None, Some("BU99990001")),
+        ];
+        Snapshot::build(
+            7,
+            TenantData {
+                code: "proef".into(),
+                name: "Proefstad".into(),
+                areas,
+                incidents,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn build_indexes_areas_by_code_and_level_and_sorts_incidents_by_begin() {
+        let s = town();
+        assert_eq!((s.generation, s.tenant.as_str()), (7, "proef"));
+        assert_eq!(s.level_areas(Level::Buurt).len(), 2);
+        assert_eq!(s.level_areas(Level::Custom).len(), 1);
+        let west = s.area_index(" BU99990001 ").unwrap();
+        assert_eq!(s.area(west).name, "West");
+        assert_eq!(s.area(west).feature_id, feature_id("BU99990001"));
+        assert!(s.area_index("BU00000000").is_none());
+        let ids: Vec<i64> = s.incidents.iter().map(|i| i.id).collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(s.first_day, NaiveDate::from_ymd_opt(2024, 1, 10));
+        assert_eq!(s.last_day, NaiveDate::from_ymd_opt(2024, 4, 2));
+        assert_eq!(s.categories.len(), 2);
+        assert_eq!(s.source_index("politie"), Some(0));
+        assert!(!s.incidents[4].has_point() && s.incidents[4].buurt == west);
+        assert_eq!(s.incidents[5].buurt, u32::MAX);
+    }
+
+    #[test]
+    fn areas_are_found_by_their_web_mercator_box() {
+        let s = town();
+        let west = s.area(s.area_index("BU99990001").unwrap());
+        let inside = west.bbox_m;
+        assert_eq!(s.areas_in(Level::Buurt, inside).len(), 2, "the boxes touch");
+        let far = Rect::new((0.0, 0.0), (1.0, 1.0));
+        assert!(s.areas_in(Level::Buurt, far).is_empty());
+        let b = s.bbox_wgs84();
+        assert!(b[0] < b[2] && b[1] < b[3] && b[0] > 3.0 && b[3] < 54.0);
+        // Simplified geometry keeps the square.
+        assert_eq!(west.geometry_for_zoom(5).0.len(), 1);
+    }
+
+    #[test]
+    fn minutes_round_trip_through_datetimes() {
+        let t = NaiveDate::from_ymd_opt(2024, 2, 29)
+            .and_then(|d| d.and_hms_opt(23, 59, 0))
+            .unwrap();
+        assert_eq!(minutes_to_datetime(datetime_to_minutes(t)), t);
+        let d = t.date();
+        assert_eq!(day_start_minutes(d) + 23 * 60 + 59, datetime_to_minutes(t));
+    }
+
+    #[test]
+    fn a_tenant_is_read_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::SqliteStore::open(&dir.path().join("b.db")).unwrap();
+        let data = TenantData::read(&store, "default").unwrap();
+        assert!(data.areas.is_empty() && data.incidents.is_empty());
+        assert!(matches!(
+            TenantData::read(&store, "onbekend"),
+            Err(StoreError::UnknownTenant(_))
+        ));
+        let s = Snapshot::load(&store, "default", 1).unwrap();
+        assert_eq!(s.tenant, "default");
+        assert!(s.incidents.is_empty() && s.first_day.is_none());
     }
 }

@@ -1,0 +1,418 @@
+//! Filters over a [`Snapshot`] and their evaluation: which incidents a filter selects (category codes,
+//! sources, the period in which an incident's window begins), counted per area or listed per area.
+//!
+//! A [`Filter`] is resolved against one snapshot (category and source indices); [`FilterKey`] identifies it in
+//! cache keys. Reading a filter from request parameters belongs to the caller (the server's
+//! `server::filter`).
+//!
+//! ```
+//! use brandpunt::dataset::{TenantArea, Filter, Level, Snapshot, TenantData};
+//! use brandpunt::store::StoredIncident;
+//! use chrono::NaiveDate;
+//!
+//! let square = geo_types::Rect::new((155_000.0, 463_000.0), (156_000.0, 464_000.0)).to_polygon();
+//! let buurt = TenantArea::new(Level::Buurt, "BU99990001", "Centrum", square.into());
+//! let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).unwrap().and_hms_opt(12, 0, 0).unwrap();
+//! let incident = |id, d, code: &str| StoredIncident {
+//!     id,
+//!     source: "politie".into(),
+//!     registration: format!("R{id}"),
+//!     version: 1,
+//!     begin: day(d),
+//!     end: day(d),
+//!     category_code: Some(code.into()),
+//!     x_m: Some(155_500.0),
+//!     y_m: Some(463_500.0),
+//!     buurtcode: Some("BU99990001".into()),
+//!     bag_id: None,
+//!     located_by: "coordinates".into(),
+//! };
+//! let data = TenantData {
+//!     code: "demo".into(),
+//!     name: "Demo".into(),
+//!     areas: vec![buurt],
+//!     incidents: vec![incident(1, 1, "1.1.1"), incident(2, 20, "1.1.1"), incident(3, 21, "2.2.1")],
+//! };
+//! let s = Snapshot::build(1, data).unwrap();
+//! let march_1_to_20 = Filter::new(&s, vec!["1.1.1".into()], vec![], NaiveDate::from_ymd_opt(2024, 3, 1), NaiveDate::from_ymd_opt(2024, 3, 20));
+//! let idx = s.area_index("BU99990001").unwrap();
+//! assert_eq!(s.counts(Level::Buurt, &march_1_to_20)[idx as usize], 2);
+//! assert_eq!(s.counts(Level::Buurt, &Filter::all(&s))[idx as usize], 3);
+//! assert_eq!(s.incidents_in(idx, &march_1_to_20).len(), 2);
+//! ```
+
+use super::snapshot::{day_start_minutes, Incident, Level, Snapshot};
+use crate::heap_size::HeapSize;
+use chrono::NaiveDate;
+
+/// A filter resolved against one snapshot.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    /// Expanded category codes (sorted), empty = all.
+    pub category_codes: Vec<String>,
+    /// `allowed[i]` for snapshot category index `i`; `None` = all.
+    categories: Option<Vec<bool>>,
+    /// Sources (sorted), empty = all.
+    pub source_names: Vec<String>,
+    sources: Option<Vec<bool>>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Half-open interval of window begins, minutes since the epoch.
+    begin_min: i64,
+    end_min: i64,
+}
+
+/// What identifies a [`Filter`] in a cache key: its expanded category codes and sources (sorted) and its
+/// period. Together with the snapshot generation it determines the selected incidents.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FilterKey {
+    category_codes: Vec<String>,
+    source_names: Vec<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl HeapSize for FilterKey {
+    fn heap_bytes(&self) -> usize {
+        self.category_codes.heap_bytes() + self.source_names.heap_bytes()
+    }
+}
+
+impl Filter {
+    /// No restriction.
+    pub fn all(snapshot: &Snapshot) -> Filter {
+        Filter::new(snapshot, vec![], vec![], None, None)
+    }
+
+    /// Incidents with one of `category_codes` (expanded codes, not group names; empty = all), from one of
+    /// `source_names` (empty = all), whose window begins in `from..=to` (open ends when `None`). Codes and
+    /// sources the snapshot does not hold select nothing.
+    pub fn new(
+        snapshot: &Snapshot,
+        mut category_codes: Vec<String>,
+        mut source_names: Vec<String>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Filter {
+        category_codes.sort();
+        category_codes.dedup();
+        source_names.sort();
+        source_names.dedup();
+        let categories = (!category_codes.is_empty()).then(|| {
+            snapshot
+                .categories
+                .iter()
+                .map(|c| category_codes.binary_search(c).is_ok())
+                .collect()
+        });
+        let sources = (!source_names.is_empty()).then(|| {
+            snapshot
+                .sources
+                .iter()
+                .map(|s| source_names.binary_search(s).is_ok())
+                .collect()
+        });
+        let begin_min = from.map(day_start_minutes).unwrap_or(i64::MIN);
+        let end_min = to
+            .and_then(|t| t.succ_opt())
+            .map(day_start_minutes)
+            .unwrap_or(i64::MAX);
+        Filter {
+            category_codes,
+            categories,
+            source_names,
+            sources,
+            from,
+            to,
+            begin_min,
+            end_min,
+        }
+    }
+
+    /// Half-open interval `[begin, end)` of window begins (minutes since the epoch) that pass the filter.
+    pub fn begin_range_min(&self) -> (i64, i64) {
+        (self.begin_min, self.end_min)
+    }
+
+    /// Does the incident pass the filter?
+    #[inline]
+    pub fn matches(&self, inc: &Incident) -> bool {
+        if inc.begin_min < self.begin_min || inc.begin_min >= self.end_min {
+            return false;
+        }
+        if let Some(c) = &self.categories {
+            if !c.get(usize::from(inc.category)).copied().unwrap_or(false) {
+                return false;
+            }
+        }
+        if let Some(s) = &self.sources {
+            if !s.get(usize::from(inc.source)).copied().unwrap_or(false) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The same filter with another period.
+    pub fn with_period(
+        &self,
+        snapshot: &Snapshot,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Filter {
+        Filter::new(
+            snapshot,
+            self.category_codes.clone(),
+            self.source_names.clone(),
+            from,
+            to,
+        )
+    }
+
+    /// The effective period: the given bounds, else the data's first/last day.
+    pub fn period(&self, snapshot: &Snapshot) -> Option<(NaiveDate, NaiveDate)> {
+        let from = self.from.or(snapshot.first_day)?;
+        let to = self.to.or(snapshot.last_day)?;
+        Some((from, to))
+    }
+
+    /// The equally long period just before [`Filter::period`], as a filter; `None` without data.
+    pub fn previous(&self, snapshot: &Snapshot) -> Option<Filter> {
+        let (from, to) = self.period(snapshot)?;
+        let days = (to - from).num_days() + 1;
+        let prev_to = from.pred_opt()?;
+        let prev_from = prev_to.checked_sub_days(chrono::Days::new((days - 1).max(0) as u64))?;
+        Some(self.with_period(snapshot, Some(prev_from), Some(prev_to)))
+    }
+
+    /// The filter as a typed cache key: equal keys select the same incidents of the same snapshot.
+    pub fn cache_key(&self) -> FilterKey {
+        FilterKey {
+            category_codes: self.category_codes.clone(),
+            source_names: self.source_names.clone(),
+            from: self.from,
+            to: self.to,
+        }
+    }
+
+    /// Canonical text of the filter, for ETags and the audit log.
+    pub fn key(&self) -> String {
+        format!(
+            "c={};s={};f={};t={}",
+            self.category_codes.join(","),
+            self.source_names.join(","),
+            self.from.map(|d| d.to_string()).unwrap_or_default(),
+            self.to.map(|d| d.to_string()).unwrap_or_default()
+        )
+    }
+
+    /// The filter as a query string (`category=...&from=...`), empty when unrestricted.
+    pub fn query_string(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.category_codes.is_empty() {
+            parts.push(format!("category={}", self.category_codes.join(",")));
+        }
+        if !self.source_names.is_empty() {
+            parts.push(format!("source={}", self.source_names.join(",")));
+        }
+        if let Some(f) = self.from {
+            parts.push(format!("from={f}"));
+        }
+        if let Some(t) = self.to {
+            parts.push(format!("to={t}"));
+        }
+        parts.join("&")
+    }
+}
+
+/// Evaluation of filters over the snapshot.
+impl Snapshot {
+    /// Incidents matching `filter` counted per area of `level`, indexed like [`Snapshot::areas`] (areas of
+    /// other levels count 0). Only located incidents count (CBS levels: those with a known buurt; custom areas:
+    /// those with a point inside).
+    pub fn counts(&self, level: Level, filter: &Filter) -> Vec<u32> {
+        let mut counts = vec![0u32; self.areas.len()];
+        match level {
+            Level::Custom => {
+                for (&area, members) in &self.custom_members {
+                    counts[area as usize] = members
+                        .iter()
+                        .filter(|&&k| filter.matches(&self.incidents[k as usize]))
+                        .count() as u32;
+                }
+            }
+            _ => {
+                for inc in &self.incidents[self.period_range(filter)] {
+                    if inc.buurt == u32::MAX || !filter.matches(inc) {
+                        continue;
+                    }
+                    let target = match level {
+                        Level::Buurt => inc.buurt,
+                        Level::Wijk => self.buurt_parents.get(&inc.buurt).map_or(u32::MAX, |p| p.0),
+                        _ => self.buurt_parents.get(&inc.buurt).map_or(u32::MAX, |p| p.1),
+                    };
+                    if target != u32::MAX {
+                        counts[target as usize] += 1;
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    /// The index range of the incidents whose window begins in the filter's period.
+    pub fn period_range(&self, filter: &Filter) -> std::ops::Range<usize> {
+        let (begin, end) = filter.begin_range_min();
+        let lo = self.incidents.partition_point(|i| i.begin_min < begin);
+        let hi = self.incidents.partition_point(|i| i.begin_min < end);
+        lo..hi.max(lo)
+    }
+
+    /// Indices of the incidents matching `filter` that lie in area `idx` (any level).
+    pub fn incidents_in(&self, idx: u32, filter: &Filter) -> Vec<u32> {
+        let area = self.area(idx);
+        if area.level == Level::Custom {
+            return self
+                .custom_members
+                .get(&idx)
+                .map(|m| {
+                    m.iter()
+                        .copied()
+                        .filter(|&k| filter.matches(&self.incidents[k as usize]))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        self.incidents
+            .iter()
+            .enumerate()
+            .filter(|(_, inc)| {
+                inc.buurt != u32::MAX && filter.matches(inc) && {
+                    match area.level {
+                        Level::Buurt => inc.buurt == idx,
+                        Level::Wijk => self
+                            .buurt_parents
+                            .get(&inc.buurt)
+                            .is_some_and(|p| p.0 == idx),
+                        _ => self
+                            .buurt_parents
+                            .get(&inc.buurt)
+                            .is_some_and(|p| p.1 == idx),
+                    }
+                }
+            })
+            .map(|(k, _)| k as u32)
+            .collect()
+    }
+
+    /// Incidents with a point matching `filter` (indices).
+    pub fn located_incidents(&self, filter: &Filter) -> Vec<u32> {
+        self.incidents
+            .iter()
+            .enumerate()
+            .filter(|(_, inc)| inc.has_point() && filter.matches(inc))
+            .map(|(k, _)| k as u32)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::snapshot::tests::town;
+    use super::*;
+
+    fn date(m: u32, d: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(2024, m, d)
+    }
+
+    #[test]
+    fn a_filter_selects_by_category_source_and_the_day_the_window_begins() {
+        let s = town();
+        let all = Filter::all(&s);
+        assert_eq!(s.located_incidents(&all).len(), s.incidents.len() - 1);
+        let inbraak = Filter::new(&s, vec!["1.1.1".into()], vec![], None, None);
+        assert!(s
+            .located_incidents(&inbraak)
+            .iter()
+            .all(|&k| s.categories[usize::from(s.incidents[k as usize].category)] == "1.1.1"));
+        let march = Filter::new(&s, vec![], vec![], date(3, 1), date(3, 31));
+        let begins: Vec<i64> = s
+            .period_range(&march)
+            .map(|k| s.incidents[k].begin_min)
+            .collect();
+        assert_eq!(begins.len(), 3);
+        assert!(s.incidents[s.period_range(&march)]
+            .iter()
+            .all(|i| march.matches(i)));
+        let none = Filter::new(&s, vec![], vec!["onbekend".into()], None, None);
+        assert!(s.located_incidents(&none).is_empty());
+    }
+
+    #[test]
+    fn counts_roll_up_the_hierarchy_and_custom_areas_count_points_inside() {
+        let s = town();
+        let all = Filter::all(&s);
+        let buurt = s.counts(Level::Buurt, &all);
+        let wijk = s.counts(Level::Wijk, &all);
+        let gemeente = s.counts(Level::Gemeente, &all);
+        let custom = s.counts(Level::Custom, &all);
+        let at = |code: &str| s.area_index(code).unwrap() as usize;
+        assert_eq!(
+            buurt[at("BU99990001")] + buurt[at("BU99990002")],
+            wijk[at("WK999900")]
+        );
+        assert_eq!(wijk[at("WK999900")], gemeente[at("GM9999")]);
+        // The incident without a buurt counts nowhere; the one without a point counts in its buurt.
+        assert_eq!(gemeente[at("GM9999")] as usize, s.incidents.len() - 1);
+        assert_eq!(custom[at("custom:1")], 2);
+        assert_eq!(
+            s.incidents_in(s.area_index("WK999900").unwrap(), &all)
+                .len(),
+            wijk[at("WK999900")] as usize
+        );
+        assert_eq!(
+            s.incidents_in(s.area_index("custom:1").unwrap(), &all)
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn previous_is_the_equally_long_period_before() {
+        let s = town();
+        let march = Filter::new(&s, vec!["1.1.1".into()], vec![], date(3, 1), date(3, 31));
+        let prev = march.previous(&s).unwrap();
+        assert_eq!((prev.from, prev.to), (date(1, 30), date(2, 29)));
+        assert_eq!(prev.category_codes, march.category_codes);
+        // Open ends take the data's first and last day.
+        let open = Filter::all(&s);
+        assert_eq!(
+            open.period(&s),
+            Some((s.first_day.unwrap(), s.last_day.unwrap()))
+        );
+    }
+
+    #[test]
+    fn equal_filters_have_equal_keys() {
+        let s = town();
+        let a = Filter::new(
+            &s,
+            vec!["2.2.1".into(), "1.1.1".into()],
+            vec![],
+            date(3, 1),
+            None,
+        );
+        let b = Filter::new(
+            &s,
+            vec!["1.1.1".into(), "2.2.1".into(), "1.1.1".into()],
+            vec![],
+            date(3, 1),
+            None,
+        );
+        assert_eq!(a.cache_key(), b.cache_key());
+        assert_eq!(a.key(), b.key());
+        assert_ne!(a.cache_key(), Filter::all(&s).cache_key());
+        assert_eq!(a.query_string(), "category=1.1.1,2.2.1&from=2024-03-01");
+        assert!(a.cache_key().heap_bytes() >= "1.1.1".len() * 2);
+    }
+}
