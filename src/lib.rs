@@ -16,8 +16,11 @@
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
+//! - [`proxy`]: trusted proxies, address ranges and the `X-Forwarded-For` rule for a client's address.
+//! - [`rate_limit`]: token buckets per credential, session or client address.
 //!
 //! Adapters:
+//! - [`config`]: the `brandpunt serve` configuration file (TOML) and its validation.
 //! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
 //! - [`import`]: readers for the real published source formats (CBS, BAG, police deliveries, open data).
 //! - [`store`]: persistence behind the [`Store`](store::Store) trait; SQLite is the embedded backend.
@@ -33,6 +36,7 @@ pub mod area_index;
 pub mod audit;
 pub mod calendar;
 pub mod category;
+pub mod config;
 pub mod coords;
 pub mod custom_area;
 pub mod demo;
@@ -40,7 +44,9 @@ pub mod export;
 pub mod geocode;
 pub mod heap_size;
 pub mod import;
+pub mod proxy;
 pub mod pseudonym;
+pub mod rate_limit;
 pub mod render;
 pub mod server;
 pub mod store;

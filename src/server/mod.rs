@@ -23,7 +23,6 @@ pub mod areas;
 pub mod auth;
 pub mod caches;
 pub mod compare;
-pub mod config;
 pub mod credential_worker;
 pub mod deliveries;
 pub mod error;
@@ -43,12 +42,12 @@ pub mod snapshot;
 pub mod tiles;
 pub mod wms;
 
+use crate::config::{Limits, OidcConfig, PrivacyConfig, TlsConfig};
 use crate::store::{ServerStore, StoreError, StoreOpener};
 pub use auth::{AnyCaller, Caller};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-pub use config::{ConfigFile, Limits, OidcConfig, PrivacyConfig, TlsConfig};
 pub use error::ApiError;
 pub use snapshot::{Level, Snapshot, SnapshotError};
 use std::collections::HashMap;
@@ -164,9 +163,9 @@ pub struct AppState {
     pub caches: caches::Caches,
     pub metrics: ops::Metrics,
     /// Parsed `[proxy] trusted` ([`security`]).
-    pub trusted_proxies: security::TrustedProxies,
+    pub trusted_proxies: crate::proxy::TrustedProxies,
     /// Token buckets of `[limits] requests_per_minute`.
-    pub rate_limiter: security::RateLimiter,
+    pub rate_limiter: crate::rate_limit::RateLimiter,
     /// The threads that verify tokens and passwords and re-read users ([`credential_worker`]).
     pub credentials: credential_worker::CredentialWorkers,
     /// Address-level tile accesses counted until the next audit flush.
@@ -177,9 +176,9 @@ impl AppState {
     /// Open the store and load the first snapshots (one per tenant). The public tenant, when configured, must
     /// exist.
     pub fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
-        let trusted_proxies = security::TrustedProxies::parse(&config.trusted_proxies)
+        let trusted_proxies = crate::proxy::TrustedProxies::parse(&config.trusted_proxies)
             .map_err(|reason| ServerError::Config(format!("[proxy] trusted: {reason}")))?;
-        let rate_limiter = security::RateLimiter::new(config.limits.requests_per_minute);
+        let rate_limiter = crate::rate_limit::RateLimiter::new(config.limits.requests_per_minute);
         let opener = StoreOpener::new(&config.db)?;
         let store = opener.open()?;
         let generation = AtomicU64::new(0);

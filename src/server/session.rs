@@ -598,7 +598,7 @@ mod tests {
 
     #[test]
     fn the_client_address_is_taken_from_trusted_proxies_only() {
-        use crate::server::security::TrustedProxies;
+        use crate::proxy::TrustedProxies;
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let mut h = HeaderMap::new();
         h.insert(
