@@ -18,6 +18,7 @@
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
 //! - [`proxy`]: trusted proxies, address ranges and the `X-Forwarded-For` rule for a client's address.
 //! - [`rate_limit`]: token buckets per credential, session or client address.
+//! - [`session`]: the web session table and the failed-login throttle.
 //!
 //! Adapters:
 //! - [`config`]: the `brandpunt serve` configuration file (TOML) and its validation.
@@ -49,6 +50,7 @@ pub mod pseudonym;
 pub mod rate_limit;
 pub mod render;
 pub mod server;
+pub mod session;
 pub mod store;
 pub mod suppression;
 pub mod tiles;

@@ -23,6 +23,7 @@ pub mod areas;
 pub mod auth;
 pub mod caches;
 pub mod compare;
+pub mod cookie;
 pub mod credential_worker;
 pub mod deliveries;
 pub mod error;
@@ -153,9 +154,9 @@ pub struct AppState {
     /// Remembered token checks ([`auth`]).
     pub token_cache: auth::TokenCache,
     /// Web login sessions ([`session`]).
-    pub sessions: session::Sessions,
+    pub sessions: crate::session::Sessions,
     /// Failed logins per user and client address ([`session`]).
-    pub login_throttle: session::LoginThrottle,
+    pub login_throttle: crate::session::LoginThrottle,
     /// OpenID Connect token verification, when `[oidc]` is configured ([`oidc`]).
     pub oidc: Option<oidc::OidcVerifier>,
     ready: AtomicBool,
@@ -211,8 +212,8 @@ impl AppState {
             snapshots: RwLock::new(Arc::new(snapshots)),
             generation,
             token_cache: auth::TokenCache::new(4096),
-            sessions: session::Sessions::new(),
-            login_throttle: session::LoginThrottle::new(),
+            sessions: crate::session::Sessions::new(),
+            login_throttle: crate::session::LoginThrottle::new(),
             oidc,
             ready: AtomicBool::new(true),
             caches,

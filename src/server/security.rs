@@ -160,7 +160,7 @@ pub fn rate_key(
     if let Some(v) = headers.get(header::AUTHORIZATION) {
         return RateKey::Credential(Sha256::digest(v.as_bytes()).into());
     }
-    match super::session::session_cookie(headers).filter(|id| live_session(id)) {
+    match super::cookie::session_cookie(headers).filter(|id| live_session(id)) {
         Some(id) => RateKey::Session(Sha256::digest(id.as_bytes()).into()),
         None => RateKey::Address(client.and_then(|c| c.addr)),
     }
