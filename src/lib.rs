@@ -17,8 +17,12 @@
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
+//! - [`proxy`]: trusted proxies, address ranges and the `X-Forwarded-For` rule for a client's address.
+//! - [`rate_limit`]: token buckets per credential, session or client address.
+//! - [`session`]: the web session table and the failed-login throttle.
 //!
 //! Adapters:
+//! - [`config`]: the `brandpunt serve` configuration file (TOML) and its validation.
 //! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
 //! - [`import`]: readers for the real published source formats (CBS, BAG, police deliveries, open data).
 //! - [`store`]: persistence behind the [`Store`](store::Store) trait; SQLite is the embedded backend.
@@ -34,6 +38,7 @@ pub mod area_index;
 pub mod audit;
 pub mod calendar;
 pub mod category;
+pub mod config;
 pub mod coords;
 pub mod custom_area;
 pub mod dataset;
@@ -42,9 +47,12 @@ pub mod export;
 pub mod geocode;
 pub mod heap_size;
 pub mod import;
+pub mod proxy;
 pub mod pseudonym;
+pub mod rate_limit;
 pub mod render;
 pub mod server;
+pub mod session;
 pub mod store;
 pub mod suppression;
 pub mod tiles;

@@ -1,7 +1,8 @@
 //! `brandpunt serve`: run the HTTP service. Settings come from `--config FILE` (see
-//! [`brandpunt::server::config`]); flags given on the command line override the file.
+//! [`brandpunt::config`]); flags given on the command line override the file.
 
-use brandpunt::server::{serve, ConfigFile, ServerConfig};
+use brandpunt::config::ConfigFile;
+use brandpunt::server::{serve, ServerConfig};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -25,7 +25,7 @@
 //! snapshot) or an [`AnyCaller`] (also delivery tokens); tenant scoping is therefore structural: a handler only
 //! ever gets the snapshot of the caller's own tenant.
 
-use super::{session, ApiError, AppState, Snapshot};
+use super::{cookie, ApiError, AppState, Snapshot};
 use crate::access::{Action, Principal};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -249,9 +249,9 @@ async fn check_session(
 ) -> Result<Principal, ApiError> {
     let ended = || ApiError::Unauthorized("sessie verlopen of beëindigd; log opnieuw in".into());
     let principal = match state.sessions.lookup(id, Instant::now()) {
-        session::Lookup::Valid(p) => p,
-        session::Lookup::Missing => return Err(ended()),
-        session::Lookup::Refresh { user } => {
+        crate::session::Lookup::Valid(p) => p,
+        crate::session::Lookup::Missing => return Err(ended()),
+        crate::session::Lookup::Refresh { user } => {
             let current = read_user(state, user).await?;
             state
                 .sessions
@@ -259,7 +259,7 @@ async fn check_session(
                 .ok_or_else(ended)?
         }
     };
-    if !session::csrf_ok(&parts.method, &parts.headers) {
+    if !cookie::csrf_ok(&parts.method, &parts.headers) {
         return Err(ApiError::Forbidden(CSRF_MESSAGE.into()));
     }
     Ok(principal)
@@ -273,7 +273,7 @@ pub async fn principal(parts: &Parts, state: &Arc<AppState>) -> Result<Principal
         Credential::Jwt(token) => check_jwt(state, &token).await?.ok_or_else(refused),
         Credential::Malformed(reason) => Err(ApiError::Unauthorized(reason.into())),
         Credential::None => {
-            if let Some(id) = session::session_cookie(&parts.headers) {
+            if let Some(id) = cookie::session_cookie(&parts.headers) {
                 return check_session(parts, state, &id).await;
             }
             match &state.config.public_tenant {

@@ -23,7 +23,7 @@ pub mod areas;
 pub mod auth;
 pub mod caches;
 pub mod compare;
-pub mod config;
+pub mod cookie;
 pub mod credential_worker;
 pub mod deliveries;
 pub mod error;
@@ -42,13 +42,13 @@ pub mod session;
 pub mod tiles;
 pub mod wms;
 
+use crate::config::{Limits, OidcConfig, PrivacyConfig, TlsConfig};
 pub use crate::dataset::{Level, Snapshot, SnapshotError};
 use crate::store::{ServerStore, StoreError, StoreOpener};
 pub use auth::{AnyCaller, Caller};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-pub use config::{ConfigFile, Limits, OidcConfig, PrivacyConfig, TlsConfig};
 pub use error::ApiError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -153,9 +153,9 @@ pub struct AppState {
     /// Remembered token checks ([`auth`]).
     pub token_cache: auth::TokenCache,
     /// Web login sessions ([`session`]).
-    pub sessions: session::Sessions,
+    pub sessions: crate::session::Sessions,
     /// Failed logins per user and client address ([`session`]).
-    pub login_throttle: session::LoginThrottle,
+    pub login_throttle: crate::session::LoginThrottle,
     /// OpenID Connect token verification, when `[oidc]` is configured ([`oidc`]).
     pub oidc: Option<oidc::OidcVerifier>,
     ready: AtomicBool,
@@ -163,9 +163,9 @@ pub struct AppState {
     pub caches: caches::Caches,
     pub metrics: ops::Metrics,
     /// Parsed `[proxy] trusted` ([`security`]).
-    pub trusted_proxies: security::TrustedProxies,
+    pub trusted_proxies: crate::proxy::TrustedProxies,
     /// Token buckets of `[limits] requests_per_minute`.
-    pub rate_limiter: security::RateLimiter,
+    pub rate_limiter: crate::rate_limit::RateLimiter,
     /// The threads that verify tokens and passwords and re-read users ([`credential_worker`]).
     pub credentials: credential_worker::CredentialWorkers,
     /// Address-level tile accesses counted until the next audit flush.
@@ -176,9 +176,9 @@ impl AppState {
     /// Open the store and load the first snapshots (one per tenant). The public tenant, when configured, must
     /// exist.
     pub fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
-        let trusted_proxies = security::TrustedProxies::parse(&config.trusted_proxies)
+        let trusted_proxies = crate::proxy::TrustedProxies::parse(&config.trusted_proxies)
             .map_err(|reason| ServerError::Config(format!("[proxy] trusted: {reason}")))?;
-        let rate_limiter = security::RateLimiter::new(config.limits.requests_per_minute);
+        let rate_limiter = crate::rate_limit::RateLimiter::new(config.limits.requests_per_minute);
         let opener = StoreOpener::new(&config.db)?;
         let store = opener.open()?;
         let generation = AtomicU64::new(0);
@@ -211,8 +211,8 @@ impl AppState {
             snapshots: RwLock::new(Arc::new(snapshots)),
             generation,
             token_cache: auth::TokenCache::new(4096),
-            sessions: session::Sessions::new(),
-            login_throttle: session::LoginThrottle::new(),
+            sessions: crate::session::Sessions::new(),
+            login_throttle: crate::session::LoginThrottle::new(),
             oidc,
             ready: AtomicBool::new(true),
             caches,

@@ -11,12 +11,14 @@
 //!   `z` or `to`), the token bucket per credential or client address (429 + `Retry-After`), and the request
 //!   timeout (503).
 //!
-//! The decisions themselves ([`TrustedProxies`], [`ClientInfo::resolve`], [`TokenBucket`], [`check_zoom`]) are
-//! pure functions of their inputs, tested without a server.
+//! The decisions themselves ([`ClientInfo::resolve`], [`check_zoom`], and in the core [`crate::proxy`] and
+//! [`crate::rate_limit`]) are pure functions of their inputs, tested without a server.
 
 use super::error::ApiError;
 use super::filter;
 use super::{AppState, Limits};
+use crate::proxy::{clean_host, TrustedProxies};
+use crate::rate_limit::RateKey;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
@@ -24,10 +26,9 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Content-Security-Policy of every response. The web app is plain ES modules from the same origin; MapLibre GL
 /// needs `blob:` workers and `data:`/`blob:` images, and sets inline styles (as does the legend); the optional
@@ -39,79 +40,6 @@ font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; f
 
 /// `Strict-Transport-Security` sent on HTTPS (direct TLS, or `X-Forwarded-Proto: https` from a trusted proxy).
 pub const HSTS: &str = "max-age=31536000; includeSubDomains";
-
-/// Most rate-limit buckets remembered; beyond it, full (idle) buckets are forgotten first.
-const MAX_BUCKETS: usize = 50_000;
-
-/// An address range: an IP address and a prefix length (`10.0.0.0/8`, `::1/128`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    /// Parse `ADDR` or `ADDR/PREFIX` (IPv4 or IPv6). The error says why, in Dutch.
-    pub fn parse(text: &str) -> Result<IpNet, String> {
-        let t = text.trim();
-        let (addr, prefix) = match t.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (t, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("'{t}' is geen IP-adres of CIDR-bereik"))?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => match p.parse::<u8>() {
-                Ok(p) if p <= max => p,
-                _ => return Err(format!("'{t}': prefixlengte moet 0..{max} zijn")),
-            },
-        };
-        Ok(IpNet { addr, prefix })
-    }
-
-    /// Is `ip` inside the range? (IPv4-mapped IPv6 addresses count as IPv4.)
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// The peers whose `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host` headers are believed
-/// (config `[proxy] trusted`). Empty = nobody's.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TrustedProxies(Vec<IpNet>);
-
-impl TrustedProxies {
-    /// Parse every entry; the error names the first bad one.
-    pub fn parse(entries: &[String]) -> Result<TrustedProxies, String> {
-        entries
-            .iter()
-            .map(|e| IpNet::parse(e))
-            .collect::<Result<Vec<_>, _>>()
-            .map(TrustedProxies)
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|n| n.contains(ip))
-    }
-}
 
 /// Who sent a request, as far as the service can tell, and under which URL it reached the service.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,25 +64,6 @@ fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// A host name with optional port, or `None` when it has characters a host never has (an attempt to inject
-/// markup or a path into absolute URLs).
-fn clean_host(h: &str) -> Option<String> {
-    let ok = !h.is_empty()
-        && h.len() <= 255
-        && h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'));
-    ok.then(|| h.to_string())
-}
-
-/// One address of `X-Forwarded-For` (`1.2.3.4`, `1.2.3.4:5678`, `[::1]:80`, `::1`).
-fn forwarded_addr(text: &str) -> Option<IpAddr> {
-    let t = text.trim();
-    t.parse::<IpAddr>()
-        .ok()
-        .or_else(|| t.parse::<SocketAddr>().ok().map(|s| s.ip()))
-        .map(|ip| ip.to_canonical())
-}
-
 impl ClientInfo {
     /// Resolve the client of a request from the TCP peer address, the headers, the trusted proxies and whether
     /// the connection itself is TLS. Headers of untrusted peers are ignored. `X-Forwarded-For` is walked from
@@ -168,24 +77,13 @@ impl ClientInfo {
     ) -> ClientInfo {
         let peer = peer.map(|p| p.to_canonical());
         let via_proxy = peer.is_some_and(|p| trusted.contains(p));
-        let mut addr = peer;
-        if via_proxy {
-            let hops: Vec<&str> = headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .collect();
-            for hop in hops.iter().rev() {
-                if !addr.is_some_and(|a| trusted.contains(a)) {
-                    break;
-                }
-                match forwarded_addr(hop) {
-                    Some(ip) => addr = Some(ip),
-                    None => break,
-                }
-            }
-        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        let addr = trusted.client_addr(peer, &hops);
         let https = tls
             || (via_proxy
                 && first_value(headers, "x-forwarded-proto")
@@ -252,112 +150,19 @@ pub fn apply_headers(headers: &mut HeaderMap, https: bool) {
     }
 }
 
-/// A token bucket: `capacity` requests at once, refilled at `capacity` per minute.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    /// A full bucket.
-    pub fn new(capacity: u32, now: Instant) -> Self {
-        TokenBucket {
-            tokens: f64::from(capacity),
-            last: now,
-        }
+/// The [`RateKey`] of a request: the presented credential, else a session cookie whose id names a live session
+/// (`live_session`), else the client address.
+pub fn rate_key(
+    headers: &HeaderMap,
+    client: Option<&ClientInfo>,
+    live_session: impl Fn(&str) -> bool,
+) -> RateKey {
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        return RateKey::Credential(Sha256::digest(v.as_bytes()).into());
     }
-
-    fn refill(&mut self, capacity: u32, now: Instant) {
-        let per_s = f64::from(capacity) / 60.0;
-        let dt = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + dt * per_s).min(f64::from(capacity));
-        self.last = now;
-    }
-
-    /// Take one token at `now`; `Err(wait)` (how long until one is available, at least 1 s) when empty.
-    pub fn take(&mut self, capacity: u32, now: Instant) -> Result<(), Duration> {
-        self.refill(capacity, now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            let per_s = f64::from(capacity) / 60.0;
-            let secs = ((1.0 - self.tokens) / per_s).ceil().max(1.0);
-            Err(Duration::from_secs_f64(secs))
-        }
-    }
-
-    fn is_full(&self, capacity: u32, now: Instant) -> bool {
-        let mut b = *self;
-        b.refill(capacity, now);
-        b.tokens >= f64::from(capacity)
-    }
-}
-
-/// What a rate limit counts against: the presented credential (SHA-256 of the `Authorization` header, so the
-/// secret is not kept), a live web session (SHA-256 of its id), or else the client address. A session cookie that
-/// names no live session counts as none, so made-up cookies cannot escape the limit of their address.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub enum RateKey {
-    Credential([u8; 32]),
-    Session([u8; 32]),
-    Address(Option<IpAddr>),
-}
-
-impl RateKey {
-    /// The key of a request; `live_session` tells whether a session cookie's id names a live session.
-    pub fn of(
-        headers: &HeaderMap,
-        client: Option<&ClientInfo>,
-        live_session: impl Fn(&str) -> bool,
-    ) -> RateKey {
-        if let Some(v) = headers.get(header::AUTHORIZATION) {
-            return RateKey::Credential(Sha256::digest(v.as_bytes()).into());
-        }
-        match super::session::session_cookie(headers).filter(|id| live_session(id)) {
-            Some(id) => RateKey::Session(Sha256::digest(id.as_bytes()).into()),
-            None => RateKey::Address(client.and_then(|c| c.addr)),
-        }
-    }
-}
-
-/// Token buckets per [`RateKey`] (`[limits] requests_per_minute`; 0 = no limit).
-pub struct RateLimiter {
-    per_minute: u32,
-    buckets: Mutex<HashMap<RateKey, TokenBucket>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        RateLimiter {
-            per_minute,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Count one request of `key` at `now`; `Err(wait)` when its bucket is empty.
-    pub fn check(&self, key: RateKey, now: Instant) -> Result<(), Duration> {
-        if self.per_minute == 0 {
-            return Ok(());
-        }
-        let cap = self.per_minute;
-        let mut buckets = match self.buckets.lock() {
-            Ok(b) => b,
-            Err(p) => p.into_inner(),
-        };
-        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&key) {
-            // Idle (full) buckets carry no information: forget them; if every bucket is in use, start over
-            // rather than grow without bound.
-            buckets.retain(|_, b| !b.is_full(cap, now));
-            if buckets.len() >= MAX_BUCKETS {
-                buckets.clear();
-            }
-        }
-        buckets
-            .entry(key)
-            .or_insert_with(|| TokenBucket::new(cap, now))
-            .take(cap, now)
+    match super::cookie::session_cookie(headers).filter(|id| live_session(id)) {
+        Some(id) => RateKey::Session(Sha256::digest(id.as_bytes()).into()),
+        None => RateKey::Address(client.and_then(|c| c.addr)),
     }
 }
 
@@ -489,7 +294,7 @@ pub async fn throttle(State(state): State<Arc<AppState>>, req: Request, next: Ne
     }
     if !unlimited(req.uri().path()) {
         let now = Instant::now();
-        let key = RateKey::of(req.headers(), req.extensions().get::<ClientInfo>(), |id| {
+        let key = rate_key(req.headers(), req.extensions().get::<ClientInfo>(), |id| {
             state.sessions.is_live(id, now)
         });
         if let Err(wait) = state.rate_limiter.check(key, now) {
@@ -542,25 +347,6 @@ mod tests {
     }
 
     #[test]
-    fn cidr_ranges_match_by_prefix() {
-        let n = IpNet::parse("10.0.0.0/8").unwrap();
-        assert!(n.contains(ip("10.255.3.4")));
-        assert!(!n.contains(ip("11.0.0.1")));
-        assert!(n.contains(ip("::ffff:10.1.2.3")), "IPv4-mapped IPv6");
-        let one = IpNet::parse("127.0.0.1").unwrap();
-        assert!(one.contains(ip("127.0.0.1")) && !one.contains(ip("127.0.0.2")));
-        let all = IpNet::parse("0.0.0.0/0").unwrap();
-        assert!(all.contains(ip("8.8.8.8")) && !all.contains(ip("::1")));
-        let v6 = IpNet::parse("fd00::/8").unwrap();
-        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
-        assert!(IpNet::parse("10.0.0.0/33").is_err());
-        assert!(IpNet::parse("proxy.local").is_err());
-        assert!(TrustedProxies::parse(&["10.0.0.1".into(), "x".into()])
-            .unwrap_err()
-            .contains("'x'"));
-    }
-
-    #[test]
     fn forwarded_headers_are_believed_only_from_trusted_peers() {
         let trusted = TrustedProxies::parse(&["127.0.0.1".into(), "10.0.0.0/8".into()]).unwrap();
         let h = headers(&[
@@ -585,29 +371,6 @@ mod tests {
         let bad = headers(&[("host", "x\"><script>")]);
         let c = ClientInfo::resolve(None, &bad, &trusted, true);
         assert_eq!(c.base_url(), "https://localhost");
-    }
-
-    #[test]
-    fn token_bucket_allows_the_burst_then_refills_per_minute() {
-        let t0 = Instant::now();
-        let mut b = TokenBucket::new(3, t0);
-        for _ in 0..3 {
-            assert!(b.take(3, t0).is_ok());
-        }
-        // 3 per minute = one per 20 s.
-        assert_eq!(b.take(3, t0), Err(Duration::from_secs(20)));
-        assert!(b.take(3, t0 + Duration::from_secs(19)).is_err());
-        assert!(b.take(3, t0 + Duration::from_secs(21)).is_ok());
-        let limiter = RateLimiter::new(1);
-        let a = RateKey::Address(Some(ip("192.0.2.1")));
-        assert!(limiter.check(a.clone(), t0).is_ok());
-        assert!(limiter.check(a, t0).is_err());
-        assert!(limiter
-            .check(RateKey::Address(Some(ip("192.0.2.2"))), t0)
-            .is_ok());
-        assert!(RateLimiter::new(0)
-            .check(RateKey::Address(None), t0)
-            .is_ok());
     }
 
     #[test]

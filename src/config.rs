@@ -176,7 +176,7 @@ pub struct Limits {
     /// the TLS handshake).
     pub header_read_timeout: Duration,
     /// Bytes all caches together may hold (tiles, counts, analyses, response bodies; see
-    /// [`super::caches`]). Default: a quarter of the physical memory, 1 GiB when that is unknown.
+    /// `server::caches`). Default: a quarter of the physical memory, 1 GiB when that is unknown.
     pub cache_bytes: u64,
 }
 
@@ -294,7 +294,7 @@ impl ConfigFile {
         if c.limits.max_body_bytes == Some(0) {
             return Err(invalid("limits", "max_body_bytes", "moet minstens 1 zijn"));
         }
-        if let Err(reason) = super::security::TrustedProxies::parse(&c.proxy.trusted) {
+        if let Err(reason) = crate::proxy::TrustedProxies::parse(&c.proxy.trusted) {
             return Err(invalid("proxy", "trusted", &reason));
         }
         if let Some(t) = c.server.poll_seconds {
