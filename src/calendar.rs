@@ -32,6 +32,19 @@ pub fn parse_date(value: &str) -> Result<NaiveDate, DateError> {
         .map_err(|_| DateError(v.to_string()))
 }
 
+/// Parse a month as users write it, `YYYY-MM` (surrounding white space ignored), to its first day.
+///
+/// ```
+/// use brandpunt::calendar::parse_month;
+/// use chrono::NaiveDate;
+///
+/// assert_eq!(parse_month(" 2024-09 "), Some(NaiveDate::from_ymd_opt(2024, 9, 1).unwrap()));
+/// assert_eq!(parse_month("2024-13"), None);
+/// ```
+pub fn parse_month(value: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(&format!("{}-01", value.trim()), "%Y-%m-%d").ok()
+}
+
 /// Parse a moment: a date (its midnight), `YYYY-MM-DDTHH:MM:SS` or RFC 3339 (taken in UTC).
 pub fn parse_moment(value: &str) -> Result<NaiveDateTime, DateError> {
     let v = value.trim();
@@ -390,6 +403,15 @@ mod tests {
         assert_eq!(parse_weekday(""), None);
         assert_eq!(dutch_month(d("2025-01-01")), "januari 2025");
         assert_eq!(dutch_month(d("2024-12-31")), "december 2024");
+    }
+
+    #[test]
+    fn months_parse_to_their_first_day() {
+        assert_eq!(parse_month("2024-02"), Some(d("2024-02-01")));
+        assert_eq!(parse_month("2024-2"), Some(d("2024-02-01")));
+        for bad in ["2024-13", "2024", "sept 2024", "2024-09-01", ""] {
+            assert_eq!(parse_month(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -56,8 +56,8 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// Parse `YYYY-MM` to the first day of the month.
 pub fn parse_month(value: &str) -> Result<NaiveDate, ApiError> {
     let v = value.trim();
-    NaiveDate::parse_from_str(&format!("{v}-01"), "%Y-%m-%d")
-        .map_err(|_| ApiError::param("month", format!("'{v}' is geen maand (JJJJ-MM)")))
+    crate::calendar::parse_month(v)
+        .ok_or_else(|| ApiError::param("month", format!("'{v}' is geen maand (JJJJ-MM)")))
 }
 
 /// Count and assess (see the module contract).

@@ -7,9 +7,10 @@ use anyhow::Context;
 use brandpunt::analysis::striking::{
     striking_areas, AreaSeries, Baseline, Direction, StrikingConfig,
 };
+use brandpunt::calendar::{month_index, parse_month};
 use brandpunt::export::{ColumnType, Table, Value};
 use brandpunt::store::{AreaLevel, Store};
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::Months;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,7 +58,7 @@ fn area_of(buurtcode: &str, level: AreaLevel) -> Option<String> {
 }
 
 pub fn run(db: &Path, args: StrikingArgs) -> anyhow::Result<ExitCode> {
-    let month = NaiveDate::parse_from_str(&format!("{}-01", args.month.trim()), "%Y-%m-%d")
+    let month = parse_month(&args.month)
         .with_context(|| format!("--month '{}' is geen maand (JJJJ-MM)", args.month))?;
     let level = AreaLevel::parse(&args.level)
         .with_context(|| format!("--level '{}': kies buurt, wijk of gemeente", args.level))?;
@@ -95,7 +96,6 @@ pub fn run(db: &Path, args: StrikingArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let n_periods = history + 1;
     let mut counts = vec![vec![0u64; n_periods]; areas.len()];
-    let month_index = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
     let first = month_index(start);
     for i in store.incidents(&filter)? {
         let Some(code) = i.buurtcode.as_deref().and_then(|b| area_of(b, level)) else {
