@@ -1,4 +1,4 @@
-//! Who is calling: every request is resolved to an [`access::Principal`] before a handler sees it.
+//! Who is calling: every request is resolved to an [`crate::access::Principal`] before a handler sees it.
 //!
 //! Credentials, in this order:
 //! 1. `Authorization: Bearer bp_<id>_<secret>`: an API or delivery token ([`crate::access`]).

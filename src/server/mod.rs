@@ -9,10 +9,22 @@
 //! Caches ([`caches`]: tiles, counts per filter, analyses, bodies; one byte budget) are keyed by the snapshot's
 //! generation, so a change invalidates them at once.
 //!
-//! Modules: [`filter`] (common query filters, read into the [`crate::dataset`] filters), [`caches`] (every cached
-//! result, one byte budget), [`tiles`] (MVT endpoints and TileJSON), [`areas`] (area list, statistics, custom
-//! areas), [`ops`] (health, readiness, metrics, request log), [`error`] (JSON errors), [`security`] (client
-//! address behind trusted proxies, security headers, limits, rate limits, timeouts).
+//! Every request is parsed here, computed by the core and serialised here. The modules, by what they own:
+//! - request plumbing: [`security`] (client address, security headers, limits, rate limits, timeouts around
+//!   every handler), [`auth`] (credentials -> [`Caller`]: principal and the tenant's snapshot), [`cookie`] (the
+//!   session cookie and its CSRF rule), [`session`] (`/api/login`, `/api/logout`, `/api/me`), [`oidc`] (OpenID
+//!   Connect bearer tokens), [`credential_worker`] (token and password checks off the request path), [`filter`]
+//!   (query parameters -> [`crate::dataset`] filters), [`error`] (JSON errors), [`ops`] (health, readiness,
+//!   metrics, request log, the OpenAPI document assembled from `openapi/MODULE.json`);
+//! - state: [`caches`] (every cached result under one byte budget, typed keys) and the snapshots in
+//!   [`AppState`];
+//! - routes, one module each with its OpenAPI fragment: [`areas`] (meta, area list, area GeoJSON and statistics,
+//!   custom areas), [`analysis_api`] (time series, hour of week, phenomenon profile), [`compare`], [`export`]
+//!   (statistics as GeoJSON, TopoJSON, CSV), [`hotspots`] (KDE, Gi*, emerging hot spots), [`incidents`]
+//!   (address-level exports), [`patrol`], [`report`] (the monthly analysis), [`tiles`] (MVT and TileJSON),
+//!   [`raster`] (PNG tiles), [`wms`] (WMS and the Tableau `.tms` file), [`deliveries`] (uploads and the inbox);
+//! - background tasks: [`retention`] (daily retention), [`access_log`] (audit of address-level tile access),
+//!   the change watcher (below).
 //!
 //! [`serve`] listens on plain HTTP or, with [`ServerConfig::tls`], on HTTPS (rustls with the ring provider), with
 //! hyper's header-read timeout against slow clients and the peer address available to [`security`].
