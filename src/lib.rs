@@ -6,13 +6,16 @@
 //! - [`category`]: the police crime classification (codes, labels, groups).
 //! - [`geocode`]: in-memory BAG address index and matcher.
 //! - [`area_index`]: point -> buurt/wijk/gemeente assignment.
-//! - [`analysis`]: binning, KDE, Gi*, emerging hot spots, time profiles, comparisons.
+//! - [`analysis`]: places and binning, KDE, Gi*, emerging hot spots, time profiles, comparisons, striking areas
+//!   and the monthly report, patrol ranking.
 //! - [`tiles`]: Mapbox Vector Tile encoding (clipping, simplification, winding).
-//! - [`render`]: map images (colour ramps, raster sampling, contour polygons, PNG).
+//! - [`render`]: map images (colour ramps, raster sampling, contour polygons, choropleths, PNG) and the printable
+//!   HTML pages (monthly report, patrol list).
 //! - [`access`]: roles, principals, the permission matrix and API tokens (argon2 hashes).
 //! - [`pseudonym`]: keyed HMAC-SHA256 pseudonyms of personal identifiers.
 //! - [`audit`]: the audit log's hash chain.
-//! - [`calendar`]: date parsing and the clock that date-relative rules are evaluated against.
+//! - [`calendar`]: date and month parsing, the calendar step (day/week/month) with its buckets, and the clock that
+//!   date-relative rules are evaluated against.
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
@@ -26,7 +29,8 @@
 //! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
 //! - [`import`]: readers for the real published source formats (CBS, BAG, police deliveries, open data).
 //! - [`store`]: persistence behind the [`Store`](store::Store) trait; SQLite is the embedded backend.
-//! - [`export`]: writers for analysis results (GeoTIFF, GeoPackage, GeoJSON, CSV).
+//! - [`export`]: writers for analysis results (GeoTIFF, GeoPackage, GeoJSON, CSV) and in-memory encoders (GeoJSON
+//!   geometries, TopoJSON, WKT).
 //! - [`server`]: the HTTP service (`brandpunt serve`): API, tiles, web app.
 //! - [`demo`]: a deterministic synthetic municipality written in the real formats.
 //!

@@ -5,11 +5,15 @@
 //!
 //! Images are RGBA, 8 bits per channel, straight (not premultiplied) alpha, row-major, top row first.
 //!
+//! [`map`] holds the map request (bounding box in Web Mercator or WGS84, size in pixels), the RD positions of
+//! its pixels and the choropleth of polygons.
+//!
 //! The printable HTML pages (monthly report with inline SVG map and charts, patrol list) are rendered here too,
 //! from plain data: [`report`], [`patrol`], with the text primitives of [`html`].
 
 pub mod contour;
 pub mod html;
+pub mod map;
 pub mod patrol;
 pub mod ramp;
 pub mod report;

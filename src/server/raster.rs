@@ -32,15 +32,12 @@ use super::AppState;
 use super::Caller;
 use crate::analysis::grid::BinSpec;
 use crate::dataset::{feature_id, Level, Snapshot};
+use crate::render::map::{choropleth_image, MapCrs, MapRequest};
 use crate::render::ramp::gi_bin_colour;
-use crate::render::{
-    density_image, interpolate_lattice, lattice_nodes, ColourRamp, Image, PolygonLocator, Rgba,
-    TRANSPARENT,
-};
+use crate::render::{density_image, ColourRamp, Image, PolygonLocator, Rgba, TRANSPARENT};
 use crate::tiles::TileId;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use geo::BoundingRect;
 use geo_types::MultiPolygon;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,25 +47,6 @@ pub const RASTER_LAYERS: [&str; 3] = ["kde", "hotspots", "buurten"];
 
 /// Pixels per side of an XYZ tile.
 pub const TILE_PX: u32 = 256;
-
-/// The CRS of a map request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapCrs {
-    /// EPSG:3857, metres.
-    WebMercator,
-    /// WGS84 with x = longitude, y = latitude (CRS:84; EPSG:4326 after the WMS 1.3.0 axis swap).
-    LonLat,
-}
-
-/// An image to draw: a bounding box in `crs` (x east, y north) and a size in pixels.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MapRequest {
-    pub crs: MapCrs,
-    /// `[minx, miny, maxx, maxy]`.
-    pub bbox: [f64; 4],
-    pub width: u32,
-    pub height: u32,
-}
 
 /// Choropleth measure of the `buurten` layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -166,39 +144,18 @@ impl RasterLayer {
 /// RD coordinates of every pixel centre of `req` (row-major; NaN where the position is far outside the
 /// Netherlands' projection domain).
 pub fn pixel_coords_rd(req: &MapRequest) -> Result<Vec<(f64, f64)>, ApiError> {
-    let (xs, ys) = lattice_nodes(req.width, req.height);
-    let [minx, miny, maxx, maxy] = req.bbox;
-    let mut nodes: Vec<(f64, f64)> = Vec::with_capacity(xs.len() * ys.len());
-    for &py in &ys {
-        for &px in &xs {
-            let x = minx + px / f64::from(req.width) * (maxx - minx);
-            let y = maxy - py / f64::from(req.height) * (maxy - miny);
-            nodes.push(match req.crs {
-                MapCrs::WebMercator => crate::coords::web_mercator_to_wgs84(x, y),
-                MapCrs::LonLat => (x, y),
-            });
-        }
-    }
-    // RD New is only meaningful around the Netherlands; far away positions stay NaN (transparent).
-    let near =
-        |&(lon, lat): &(f64, f64)| (-15.0..=25.0).contains(&lon) && (40.0..=65.0).contains(&lat);
-    let idx: Vec<usize> = (0..nodes.len()).filter(|&k| near(&nodes[k])).collect();
-    let mut sub: Vec<(f64, f64)> = idx.iter().map(|&k| nodes[k]).collect();
-    let converted = crate::coords::with_thread_transformer(|t| {
-        if t.wgs84_to_rd_in_place(&mut sub).is_err() {
-            for (k, p) in idx.iter().zip(sub.iter_mut()) {
-                *p = t
-                    .wgs84_to_rd(nodes[*k].0, nodes[*k].1)
-                    .unwrap_or((f64::NAN, f64::NAN));
+    crate::coords::with_thread_transformer(|t| {
+        req.pixels_rd(|pts| {
+            let lon_lat = pts.to_vec();
+            if t.wgs84_to_rd_in_place(pts).is_err() {
+                for (p, (lon, lat)) in pts.iter_mut().zip(lon_lat) {
+                    *p = t.wgs84_to_rd(lon, lat).unwrap_or((f64::NAN, f64::NAN));
+                }
             }
-        }
-    });
-    converted.map_err(ApiError::internal)?;
-    let mut rd = vec![(f64::NAN, f64::NAN); nodes.len()];
-    for (k, p) in idx.into_iter().zip(sub) {
-        rd[k] = p;
-    }
-    interpolate_lattice(&xs, &ys, &rd, req.width, req.height).map_err(ApiError::internal)
+        })
+    })
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
 }
 
 /// Draws one layer of `req` for the filter.
@@ -259,55 +216,20 @@ pub fn render_layer(
                         .map(|i| c * 1000.0 / i as f64),
                 }
             };
-            let all = snapshot.level_areas(Level::Buurt);
-            let max = all
+            let areas: Vec<(&MultiPolygon<f64>, Option<f64>)> = snapshot
+                .level_areas(Level::Buurt)
                 .iter()
-                .filter_map(|&i| value(i))
-                .filter(|v| v.is_finite())
-                .fold(0.0, f64::max);
-            // Only the buurten near the image take part.
-            let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-            for &(x, y) in pixels_rd
-                .iter()
-                .filter(|p| p.0.is_finite() && p.1.is_finite())
-            {
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            }
-            let near: Vec<u32> = all
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    snapshot
-                        .area(i)
-                        .geometry_rd
-                        .bounding_rect()
-                        .is_some_and(|b| {
-                            b.min().x <= x1 && b.max().x >= x0 && b.min().y <= y1 && b.max().y >= y0
-                        })
-                })
+                .map(|&i| (&snapshot.area(i).geometry_rd, value(i)))
                 .collect();
-            if near.is_empty() {
-                return empty();
-            }
-            let polys: Vec<MultiPolygon<f64>> = near
-                .iter()
-                .map(|&i| snapshot.area(i).geometry_rd.clone())
-                .collect();
-            let ramp = ColourRamp::choropleth();
-            let px: Vec<Rgba> = PolygonLocator::new(&polys)
-                .locate_all(pixels_rd)
-                .into_iter()
-                .map(|p| {
-                    p.and_then(|k| value(near[k])).map_or(TRANSPARENT, |v| {
-                        if v.is_nan() {
-                            SUPPRESSED_COLOUR
-                        } else {
-                            ramp.colour(if max > 0.0 { v / max } else { 0.0 })
-                        }
-                    })
-                })
-                .collect();
-            Image::from_pixels(w, h, &px).map_err(ApiError::internal)
+            choropleth_image(
+                &areas,
+                pixels_rd,
+                w,
+                h,
+                &ColourRamp::choropleth(),
+                SUPPRESSED_COLOUR,
+            )
+            .map_err(ApiError::internal)
         }
     }
 }

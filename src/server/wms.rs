@@ -21,11 +21,12 @@
 
 use super::error::ApiError;
 use super::filter::Filter;
-use super::raster::{png_response, render_map_png, MapCrs, MapRequest, RasterLayer, RASTER_LAYERS};
+use super::raster::{png_response, render_map_png, RasterLayer, RASTER_LAYERS};
 use super::security::ClientInfo;
 use super::AppState;
 use super::Caller;
 use crate::dataset::Snapshot;
+use crate::render::map::{MapCrs, MapRequest};
 use crate::render::{Rgba, MAX_IMAGE_SIDE};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
