@@ -25,7 +25,7 @@
 //! Results are computed in `spawn_blocking` and cached ([`super::caches`]) by (generation, area, filter,
 //! parameters, protected or not).
 
-use super::caches::{AnalysisBodyKey, AnalysisRequest, ProfileDataKey};
+use super::caches::{CacheEntry, CacheKind, F64Key};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -34,6 +34,7 @@ use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
 use crate::calendar::{Buckets, Step};
+use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::store::IncidentFilter;
@@ -54,6 +55,63 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/areas/{code}/timeseries", get(timeseries))
         .route("/api/areas/{code}/hour-of-week", get(hour_of_week))
         .route("/api/areas/{code}/profile", get(profile))
+}
+
+/// Cache key of a JSON body of an area analysis or a comparison ([`cached_json`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AnalysisBodyKey {
+    pub generation: u64,
+    /// Counts protected (viewers, anonymous callers).
+    pub protect: bool,
+    pub request: AnalysisRequest,
+}
+
+/// The request behind an analysis body; areas are snapshot area indices.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AnalysisRequest {
+    TimeSeries {
+        area: u32,
+        filter: FilterKey,
+        step: Step,
+    },
+    HourOfWeek {
+        area: u32,
+        filter: FilterKey,
+    },
+    Profile {
+        area: u32,
+        filter: FilterKey,
+        confidence: F64Key,
+    },
+    Compare {
+        areas: Vec<u32>,
+        filter: FilterKey,
+        vs_filter: FilterKey,
+        step: Step,
+        /// Target area, buffer (m) and control area.
+        intervention: Option<(u32, F64Key, u32)>,
+    },
+}
+
+impl HeapSize for AnalysisBodyKey {
+    fn heap_bytes(&self) -> usize {
+        match &self.request {
+            AnalysisRequest::TimeSeries { filter, .. }
+            | AnalysisRequest::HourOfWeek { filter, .. }
+            | AnalysisRequest::Profile { filter, .. } => filter.heap_bytes(),
+            AnalysisRequest::Compare {
+                areas,
+                filter,
+                vs_filter,
+                ..
+            } => areas.heap_bytes() + filter.heap_bytes() + vs_filter.heap_bytes(),
+        }
+    }
+}
+
+impl CacheEntry for AnalysisBodyKey {
+    type Value = Bytes;
+    const KIND: CacheKind = CacheKind::AnalysisBody;
 }
 
 /// A cached JSON body as a response.
@@ -282,6 +340,23 @@ impl HeapSize for AddressEntry {
     fn heap_bytes(&self) -> usize {
         self.attrs.heap_bytes() + self.buurtcode.heap_bytes()
     }
+}
+
+/// Cache key of [`ProfileData`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProfileDataKey {
+    pub generation: u64,
+}
+
+impl HeapSize for ProfileDataKey {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl CacheEntry for ProfileDataKey {
+    type Value = Arc<ProfileData>;
+    const KIND: CacheKind = CacheKind::ProfileData;
 }
 
 fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiError> {

@@ -12,7 +12,7 @@
 //! ([`Action::EditCustomArea`]; areas without a recorded creator count as someone else's). Viewers get 403,
 //! an area of another tenant (or none) is 404.
 
-use super::caches::ProtectedTableKey;
+use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::tiles::rate_per_1000;
@@ -21,6 +21,7 @@ use crate::access::Action;
 use crate::analysis::compare::rate_ratio;
 use crate::custom_area::{self, CustomAreaError};
 use crate::dataset::{Level, Snapshot};
+use crate::heap_size::HeapSize;
 use crate::suppression::{self, Cell, Protected, Relation};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -73,6 +74,26 @@ fn area_relations(s: &Snapshot) -> Vec<Relation> {
             parts: parts.into_iter().collect(),
         }))
         .collect()
+}
+
+/// Cache key of [`protected_table`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProtectedTableKey {
+    pub generation: u64,
+    /// The k applied (0 = exact counts).
+    pub k: u32,
+    pub filter: crate::dataset::FilterKey,
+}
+
+impl HeapSize for ProtectedTableKey {
+    fn heap_bytes(&self) -> usize {
+        self.filter.heap_bytes()
+    }
+}
+
+impl CacheEntry for ProtectedTableKey {
+    type Value = Arc<Protected>;
+    const KIND: CacheKind = CacheKind::ProtectedTable;
 }
 
 /// The published count table of every area of the snapshot (indexed like [`Snapshot::areas`]) for `filter`:

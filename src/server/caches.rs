@@ -2,11 +2,12 @@
 //! keeping between requests (counts per filter, protected tables, tiles, analyses, response bodies) under one
 //! budget of bytes (`[limits] cache_bytes`, [`super::Limits::cache_bytes`]).
 //!
-//! Every kind of result has a key type of its own ([`CountsKey`], [`VectorTileKey`], ...). The key type names
-//! its kind and its value type ([`CacheEntry`]), so every lookup is typed. Keys hold the snapshot generation
-//! wherever the value derives from the data: a reload gives every tenant a new generation, so an entry of old
-//! data is never hit again (and [`Caches::clear`] drops them at once). Filters are keyed by their
-//! [`FilterKey`], parameters by their parsed values.
+//! Every kind of result has a key type of its own, defined by the module that caches it (`CountsKey` in
+//! [`super`], `VectorTileKey` in [`super::tiles`], ...). The key type names its kind and its value type
+//! ([`CacheEntry`]), so every lookup is typed; keys of different types never compare equal. Keys hold the snapshot
+//! generation wherever the value derives from the data: a reload gives every tenant a new generation, so an
+//! entry of old data is never hit again (and [`Caches::clear`] drops them at once). Filters are keyed by their
+//! [`crate::dataset::FilterKey`], parameters by their parsed values.
 //!
 //! Values report their approximate heap bytes ([`HeapSize`]); an entry weighs its value, its key and a fixed
 //! overhead, and the cache evicts (CLOCK-Pro, [`quick_cache`]) to keep the total weight within the budget. The
@@ -15,135 +16,114 @@
 //!
 //! `/metrics` shows hits, misses, bytes and entries per kind ([`Caches::render_metrics`]).
 
-use super::analysis_api::ProfileData;
-use super::export::{Format, Rings};
-use super::filter::FilterKey;
-use super::hotspots::{Contour, EmergingCells, GiStarCells, KdeSurface, MappedPlaces};
-use super::patrol::PatrolParams;
-use super::raster::Metric;
-use super::tiles::{CachedTile, TileAreas};
-use crate::analysis::grid::BinSpec;
-use crate::analysis::patrol::PatrolResult;
-use crate::analysis::places::GridIndex;
-use crate::analysis::striking::MonthlyReport;
-use crate::calendar::Step;
-use crate::dataset::Level;
 use crate::heap_size::HeapSize;
-use crate::suppression::Protected;
-use crate::tiles::TileId;
 use axum::body::Bytes;
-use chrono::NaiveDate;
 use quick_cache::sync::{Cache, GuardResult};
 use quick_cache::{DefaultHashBuilder, OptionsBuilder, Weighter};
-use std::any::Any;
-use std::collections::HashMap;
+use std::any::{Any, TypeId};
 use std::fmt::Write;
+use std::hash::{Hash, Hasher};
 use std::mem::size_of;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A key type of one kind of cached value.
-pub trait CacheEntry: Clone + HeapSize + Into<CacheKey> {
+/// What is cached (the `cache` label of the metrics): one kind per key type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CacheKind {
+    /// Incidents per area of one level for a filter ([`super::AppState::counts`]).
+    Counts,
+    /// The published count table of every area for a filter and k ([`super::areas::protected_table`]).
+    ProtectedTable,
+    /// A gzipped vector tile ([`super::tiles`]).
+    VectorTile,
+    /// The clipped area geometry of one level in one tile ([`super::tiles`]).
+    TileGeometry,
+    /// A PNG tile ([`super::raster`]).
+    PngTile,
+    /// The fully transparent PNG of a size ([`super::raster`]).
+    BlankPng,
+    /// A JSON body of an area analysis or a comparison ([`super::analysis_api`], [`super::compare`]).
+    AnalysisBody,
+    /// An export body ([`super::export`]).
+    ExportBody,
+    /// WGS84 rings of every area of a level ([`super::export`]).
+    Wgs84Rings,
+    /// The default-rule KDE bandwidth of a filter ([`super::hotspots`]).
+    KdeBandwidth,
+    /// A KDE surface ([`super::hotspots::kde_surface`]).
+    KdeSurface,
+    /// KDE contour polygons ([`super::hotspots::kde_contours`]).
+    KdeContours,
+    /// Gi* on bins ([`super::hotspots::gistar_cells`]).
+    GiStar,
+    /// Emerging hot spots ([`super::hotspots::emerging_cells`]).
+    Emerging,
+    /// Addresses and bag ids for the phenomenon profile ([`super::analysis_api`]).
+    ProfileData,
+    /// A computed monthly report ([`super::report`]).
+    MonthlyReport,
+    /// A computed patrol ranking ([`super::patrol`]).
+    Patrol,
+    /// Incident id -> BAG street of a tenant's address-located incidents ([`super::patrol`]).
+    Streets,
+}
+
+impl CacheKind {
+    /// Every kind, in the order of the metrics.
+    pub const ALL: [CacheKind; 18] = [
+        CacheKind::Counts,
+        CacheKind::ProtectedTable,
+        CacheKind::VectorTile,
+        CacheKind::TileGeometry,
+        CacheKind::PngTile,
+        CacheKind::BlankPng,
+        CacheKind::AnalysisBody,
+        CacheKind::ExportBody,
+        CacheKind::Wgs84Rings,
+        CacheKind::KdeBandwidth,
+        CacheKind::KdeSurface,
+        CacheKind::KdeContours,
+        CacheKind::GiStar,
+        CacheKind::Emerging,
+        CacheKind::ProfileData,
+        CacheKind::MonthlyReport,
+        CacheKind::Patrol,
+        CacheKind::Streets,
+    ];
+
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            CacheKind::Counts => "counts",
+            CacheKind::ProtectedTable => "protected_table",
+            CacheKind::VectorTile => "vector_tile",
+            CacheKind::TileGeometry => "tile_geometry",
+            CacheKind::PngTile => "png_tile",
+            CacheKind::BlankPng => "blank_png",
+            CacheKind::AnalysisBody => "analysis_body",
+            CacheKind::ExportBody => "export_body",
+            CacheKind::Wgs84Rings => "wgs84_rings",
+            CacheKind::KdeBandwidth => "kde_bandwidth",
+            CacheKind::KdeSurface => "kde_surface",
+            CacheKind::KdeContours => "kde_contours",
+            CacheKind::GiStar => "gistar",
+            CacheKind::Emerging => "emerging",
+            CacheKind::ProfileData => "profile_data",
+            CacheKind::MonthlyReport => "monthly_report",
+            CacheKind::Patrol => "patrol",
+            CacheKind::Streets => "streets",
+        }
+    }
+}
+
+/// A key type of one kind of cached value. The module that caches a result defines its key type (the snapshot
+/// generation, the [`crate::dataset::FilterKey`], the parsed parameters) and names the value type here, so
+/// every lookup is typed.
+pub trait CacheEntry: Clone + Eq + Hash + HeapSize + Send + Sync + 'static {
     /// What is cached under this key.
     type Value: Clone + Send + Sync + HeapSize + 'static;
     /// The kind, for the metrics.
     const KIND: CacheKind;
-}
-
-/// Declares the kinds: the [`CacheKind`] enum, the [`CacheKey`] enum with one variant per key type, and the
-/// [`CacheEntry`] implementation of every key type.
-macro_rules! cache_kinds {
-    ($($(#[$doc:meta])* $kind:ident($key:ty) => $value:ty, $label:literal;)*) => {
-        /// What is cached (the `cache` label of the metrics).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum CacheKind {
-            $($(#[$doc])* $kind,)*
-        }
-
-        impl CacheKind {
-            /// Every kind, in the order of the metrics.
-            pub const ALL: &'static [CacheKind] = &[$(CacheKind::$kind,)*];
-
-            /// The metrics label.
-            pub fn label(self) -> &'static str {
-                match self {
-                    $(CacheKind::$kind => $label,)*
-                }
-            }
-        }
-
-        /// A key of any kind.
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-        pub enum CacheKey {
-            $($kind($key),)*
-        }
-
-        impl CacheKey {
-            pub fn kind(&self) -> CacheKind {
-                match self {
-                    $(CacheKey::$kind(_) => CacheKind::$kind,)*
-                }
-            }
-
-            fn key_heap_bytes(&self) -> usize {
-                match self {
-                    $(CacheKey::$kind(k) => k.heap_bytes(),)*
-                }
-            }
-        }
-
-        $(
-            impl From<$key> for CacheKey {
-                fn from(k: $key) -> CacheKey {
-                    CacheKey::$kind(k)
-                }
-            }
-
-            impl CacheEntry for $key {
-                type Value = $value;
-                const KIND: CacheKind = CacheKind::$kind;
-            }
-        )*
-    };
-}
-
-cache_kinds! {
-    /// Incidents per area of one level for a filter ([`super::AppState::counts`]).
-    Counts(CountsKey) => Arc<Vec<u32>>, "counts";
-    /// The published count table of every area for a filter and k ([`super::areas::protected_table`]).
-    ProtectedTable(ProtectedTableKey) => Arc<Protected>, "protected_table";
-    /// A gzipped vector tile ([`super::tiles`]).
-    VectorTile(VectorTileKey) => Arc<CachedTile>, "vector_tile";
-    /// The clipped area geometry of one level in one tile ([`super::tiles`]).
-    TileGeometry(TileGeometryKey) => Arc<TileAreas>, "tile_geometry";
-    /// A PNG tile ([`super::raster`]).
-    PngTile(PngTileKey) => Arc<Vec<u8>>, "png_tile";
-    /// The fully transparent PNG of a size ([`super::raster`]).
-    BlankPng(BlankPngKey) => Arc<Vec<u8>>, "blank_png";
-    /// A JSON body of an area analysis or a comparison ([`super::analysis_api`], [`super::compare`]).
-    AnalysisBody(AnalysisBodyKey) => Bytes, "analysis_body";
-    /// An export body ([`super::export`]).
-    ExportBody(ExportBodyKey) => Bytes, "export_body";
-    /// WGS84 rings of every area of a level ([`super::export`]).
-    Wgs84Rings(Wgs84RingsKey) => Arc<Vec<Arc<Rings>>>, "wgs84_rings";
-    /// The default-rule KDE bandwidth of a filter ([`super::hotspots`]).
-    KdeBandwidth(KdeBandwidthKey) => Option<f64>, "kde_bandwidth";
-    /// A KDE surface ([`super::hotspots::kde_surface`]).
-    KdeSurface(KdeSurfaceKey) => Option<Arc<KdeSurface>>, "kde_surface";
-    /// KDE contour polygons ([`super::hotspots::kde_contours`]).
-    KdeContours(KdeContoursKey) => Option<Arc<Vec<Contour>>>, "kde_contours";
-    /// Gi* on bins ([`super::hotspots::gistar_cells`]).
-    GiStar(GiStarKey) => Option<Arc<GiStarCells>>, "gistar";
-    /// Emerging hot spots ([`super::hotspots::emerging_cells`]).
-    Emerging(EmergingKey) => Option<Arc<EmergingCells>>, "emerging";
-    /// Addresses and bag ids for the phenomenon profile ([`super::analysis_api`]).
-    ProfileData(ProfileDataKey) => Arc<ProfileData>, "profile_data";
-    /// A computed monthly report ([`super::report`]).
-    MonthlyReport(MonthlyReportKey) => Arc<MonthlyReport>, "monthly_report";
-    /// A computed patrol ranking ([`super::patrol`]).
-    Patrol(PatrolKey) => Arc<PatrolResult>, "patrol";
-    /// Incident id -> BAG street of a tenant's address-located incidents ([`super::patrol`]).
-    Streets(StreetsKey) => Arc<HashMap<i64, String>>, "streets";
 }
 
 /// An `f64` parameter in a key: equal when the bits are equal (parameters are finite, parsed values).
@@ -156,308 +136,59 @@ impl From<f64> for F64Key {
     }
 }
 
-/// The KDE parameters that determine a surface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct KdeKey {
-    pub cell_m: F64Key,
-    /// `None` = the default rule.
-    pub bandwidth_m: Option<F64Key>,
-}
-
-/// A raster layer with the parameters that determine its image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RasterLayerKey {
-    Kde(KdeKey),
-    Hotspots(BinSpec),
-    Buurten(Metric),
-    BuurtenExact(Metric),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CountsKey {
-    pub generation: u64,
-    pub level: Level,
-    pub filter: FilterKey,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ProtectedTableKey {
-    pub generation: u64,
-    /// The k applied (0 = exact counts).
-    pub k: u32,
-    pub filter: FilterKey,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct VectorTileKey {
-    pub generation: u64,
-    pub layer: String,
-    pub tile: TileId,
-    pub filter: FilterKey,
-    /// A surface layer within the viewer limits.
-    pub limited_surface: bool,
-    /// Counts protected (viewers, anonymous callers).
-    pub protect: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TileGeometryKey {
-    pub generation: u64,
-    pub level: Level,
-    pub tile: TileId,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PngTileKey {
-    pub generation: u64,
-    /// The layer as drawn (limited parameters, protected or exact counts).
-    pub layer: RasterLayerKey,
-    pub tile: TileId,
-    pub filter: FilterKey,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct BlankPngKey {
-    pub width: u32,
-    pub height: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct AnalysisBodyKey {
-    pub generation: u64,
-    /// Counts protected (viewers, anonymous callers).
-    pub protect: bool,
-    pub request: AnalysisRequest,
-}
-
-/// The request behind an analysis body; areas are snapshot area indices.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum AnalysisRequest {
-    TimeSeries {
-        area: u32,
-        filter: FilterKey,
-        step: Step,
-    },
-    HourOfWeek {
-        area: u32,
-        filter: FilterKey,
-    },
-    Profile {
-        area: u32,
-        filter: FilterKey,
-        confidence: F64Key,
-    },
-    Compare {
-        areas: Vec<u32>,
-        filter: FilterKey,
-        vs_filter: FilterKey,
-        step: Step,
-        /// Target area, buffer (m) and control area.
-        intervention: Option<(u32, F64Key, u32)>,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ExportBodyKey {
-    pub generation: u64,
-    pub format: Format,
-    pub level: Level,
-    pub filter: FilterKey,
-    pub protect: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Wgs84RingsKey {
-    pub generation: u64,
-    pub level: Level,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct KdeBandwidthKey {
-    pub generation: u64,
-    pub filter: FilterKey,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct KdeSurfaceKey {
-    pub generation: u64,
-    pub filter: FilterKey,
-    pub kde: KdeKey,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct KdeContoursKey {
-    pub generation: u64,
-    pub filter: FilterKey,
-    pub kde: KdeKey,
-    pub levels: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct GiStarKey {
-    pub generation: u64,
-    pub filter: FilterKey,
-    pub bins: BinSpec,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct EmergingKey {
-    pub generation: u64,
-    pub filter: FilterKey,
-    pub cell_m: u32,
-    pub step: Step,
-    pub time_window: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ProfileDataKey {
-    pub generation: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct MonthlyReportKey {
-    pub generation: u64,
-    pub filter: FilterKey,
-    /// First day of the month.
-    pub month: NaiveDate,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PatrolKey {
-    pub generation: u64,
-    pub filter: FilterKey,
-    pub params: PatrolParams,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct StreetsKey {
-    pub generation: u64,
-}
-
-/// Keys whose only heap memory is their filter.
-macro_rules! filter_heap {
-    ($($key:ty),* $(,)?) => {
-        $(impl HeapSize for $key {
-            fn heap_bytes(&self) -> usize {
-                self.filter.heap_bytes()
-            }
-        })*
-    };
-}
-
-filter_heap!(
-    CountsKey,
-    ProtectedTableKey,
-    PngTileKey,
-    ExportBodyKey,
-    KdeBandwidthKey,
-    KdeSurfaceKey,
-    KdeContoursKey,
-    GiStarKey,
-    EmergingKey,
-    MonthlyReportKey,
-    PatrolKey,
-);
-
-/// Keys without heap memory.
-macro_rules! no_key_heap {
-    ($($key:ty),* $(,)?) => {
-        $(impl HeapSize for $key {
-            fn heap_bytes(&self) -> usize {
-                0
-            }
-        })*
-    };
-}
-
-no_key_heap!(
-    TileGeometryKey,
-    BlankPngKey,
-    Wgs84RingsKey,
-    ProfileDataKey,
-    StreetsKey
-);
-
-impl HeapSize for VectorTileKey {
-    fn heap_bytes(&self) -> usize {
-        self.layer.heap_bytes() + self.filter.heap_bytes()
-    }
-}
-
-impl HeapSize for AnalysisBodyKey {
-    fn heap_bytes(&self) -> usize {
-        match &self.request {
-            AnalysisRequest::TimeSeries { filter, .. }
-            | AnalysisRequest::HourOfWeek { filter, .. }
-            | AnalysisRequest::Profile { filter, .. } => filter.heap_bytes(),
-            AnalysisRequest::Compare {
-                areas,
-                filter,
-                vs_filter,
-                ..
-            } => areas.heap_bytes() + filter.heap_bytes() + vs_filter.heap_bytes(),
-        }
-    }
-}
-
 impl HeapSize for Bytes {
     fn heap_bytes(&self) -> usize {
         self.len()
     }
 }
 
-impl HeapSize for CachedTile {
-    fn heap_bytes(&self) -> usize {
-        self.gzip.heap_bytes() + self.etag.heap_bytes()
+/// A key of any kind, behind one pointer: equal when of the same type and equal.
+trait AnyKey: Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn eq_key(&self, other: &dyn AnyKey) -> bool;
+    fn hash_key(&self, state: &mut dyn Hasher);
+    fn kind(&self) -> CacheKind;
+}
+
+impl<K: CacheEntry> AnyKey for K {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn eq_key(&self, other: &dyn AnyKey) -> bool {
+        other.as_any().downcast_ref::<K>() == Some(self)
+    }
+
+    fn hash_key(&self, mut state: &mut dyn Hasher) {
+        TypeId::of::<K>().hash(&mut state);
+        self.hash(&mut state);
+    }
+
+    fn kind(&self) -> CacheKind {
+        K::KIND
     }
 }
 
-impl HeapSize for KdeSurface {
-    fn heap_bytes(&self) -> usize {
-        self.kde.heap_bytes()
+#[derive(Clone)]
+struct Key(Arc<dyn AnyKey>);
+
+impl Key {
+    fn of<K: CacheEntry>(key: K) -> Key {
+        Key(Arc::new(key))
     }
 }
 
-impl HeapSize for Contour {
-    fn heap_bytes(&self) -> usize {
-        self.polygon_rd.heap_bytes() + self.polygon_m.heap_bytes()
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.0.eq_key(&*other.0)
     }
 }
 
-impl HeapSize for GridIndex {
-    fn heap_bytes(&self) -> usize {
-        self.slot.heap_bytes()
-    }
-}
+impl Eq for Key {}
 
-impl HeapSize for MappedPlaces {
-    fn heap_bytes(&self) -> usize {
-        self.ids.heap_bytes()
-            + self.polygons_rd.heap_bytes()
-            + self.polygons_m.heap_bytes()
-            + self.bbox_m.heap_bytes()
-            + self.grid.heap_bytes()
-    }
-}
-
-impl HeapSize for GiStarCells {
-    fn heap_bytes(&self) -> usize {
-        self.places.heap_bytes() + self.counts.heap_bytes() + self.result.heap_bytes()
-    }
-}
-
-impl HeapSize for EmergingCells {
-    fn heap_bytes(&self) -> usize {
-        self.places.heap_bytes() + self.result.heap_bytes() + self.steps.heap_bytes()
-    }
-}
-
-impl HeapSize for MonthlyReport {
-    fn heap_bytes(&self) -> usize {
-        self.months.heap_bytes()
-            + self.series.heap_bytes()
-            + self.areas.heap_bytes()
-            + self.categories.heap_bytes()
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash_key(state);
     }
 }
 
@@ -471,8 +202,8 @@ struct Stored {
 #[derive(Clone)]
 struct ByWeight;
 
-impl Weighter<CacheKey, Stored> for ByWeight {
-    fn weight(&self, _key: &CacheKey, stored: &Stored) -> u64 {
+impl Weighter<Key, Stored> for ByWeight {
+    fn weight(&self, _key: &Key, stored: &Stored) -> u64 {
         stored.weight
     }
 }
@@ -488,7 +219,7 @@ pub struct KindStats {
 
 /// Every cache of the server, bounded together by bytes (see the module docs).
 pub struct Caches {
-    entries: Cache<CacheKey, Stored, ByWeight>,
+    entries: Cache<Key, Stored, ByWeight>,
     budget_bytes: u64,
     hits: Vec<AtomicU64>,
     misses: Vec<AtomicU64>,
@@ -553,9 +284,11 @@ impl Caches {
         }
     }
 
-    fn stored<K: CacheEntry>(key: &CacheKey, value: &K::Value) -> Stored {
-        let weight = size_of::<CacheKey>()
-            + key.key_heap_bytes()
+    fn stored<K: CacheEntry>(key: &K, value: &K::Value) -> Stored {
+        let weight = size_of::<Key>()
+            + 2 * size_of::<usize>()
+            + size_of::<K>()
+            + key.heap_bytes()
             + size_of::<Stored>()
             + 2 * size_of::<usize>()
             + size_of::<K::Value>()
@@ -574,7 +307,7 @@ impl Caches {
     pub fn get<K: CacheEntry>(&self, key: &K) -> Option<K::Value> {
         let found = self
             .entries
-            .get(&key.clone().into())
+            .get(&Key::of(key.clone()))
             .and_then(|s| Self::value_of::<K>(&s));
         self.count(K::KIND, found.is_some());
         found
@@ -583,9 +316,8 @@ impl Caches {
     /// Remember `value` under `key` (evicting other entries to stay within the budget; a value heavier than a
     /// shard's share of the budget is not kept).
     pub fn insert<K: CacheEntry>(&self, key: K, value: K::Value) {
-        let key: CacheKey = key.into();
         let stored = Self::stored::<K>(&key, &value);
-        self.entries.insert(key, stored);
+        self.entries.insert(Key::of(key), stored);
     }
 
     /// The value under `key`, else `f`'s value, remembered when `f` succeeds. Concurrent callers with the same
@@ -595,8 +327,8 @@ impl Caches {
         key: K,
         f: impl FnOnce() -> Result<K::Value, E>,
     ) -> Result<K::Value, E> {
-        let key: CacheKey = key.into();
-        match self.entries.get_value_or_guard(&key, None) {
+        let any = Key::of(key.clone());
+        match self.entries.get_value_or_guard(&any, None) {
             GuardResult::Value(stored) => {
                 if let Some(v) = Self::value_of::<K>(&stored) {
                     self.count(K::KIND, true);
@@ -604,8 +336,7 @@ impl Caches {
                 }
                 self.count(K::KIND, false);
                 let v = f()?;
-                let stored = Self::stored::<K>(&key, &v);
-                self.entries.insert(key, stored);
+                self.entries.insert(any, Self::stored::<K>(&key, &v));
                 Ok(v)
             }
             GuardResult::Guard(guard) => {
@@ -638,7 +369,7 @@ impl Caches {
             })
             .collect();
         for (key, stored) in self.entries.iter() {
-            let s = &mut stats[key.kind() as usize];
+            let s = &mut stats[key.0.kind() as usize];
             s.bytes += stored.weight;
             s.entries += 1;
         }
@@ -706,12 +437,47 @@ impl Caches {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
-    fn counts_key(generation: u64) -> CountsKey {
-        CountsKey {
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    struct CountsOf {
+        generation: u64,
+        filter: String,
+    }
+
+    impl HeapSize for CountsOf {
+        fn heap_bytes(&self) -> usize {
+            self.filter.heap_bytes()
+        }
+    }
+
+    impl CacheEntry for CountsOf {
+        type Value = Arc<Vec<u32>>;
+        const KIND: CacheKind = CacheKind::Counts;
+    }
+
+    /// A second key type with the same fields: never equal to a [`CountsOf`].
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    struct StreetsOf {
+        generation: u64,
+        filter: String,
+    }
+
+    impl HeapSize for StreetsOf {
+        fn heap_bytes(&self) -> usize {
+            self.filter.heap_bytes()
+        }
+    }
+
+    impl CacheEntry for StreetsOf {
+        type Value = Arc<HashMap<i64, String>>;
+        const KIND: CacheKind = CacheKind::Streets;
+    }
+
+    fn counts_key(generation: u64) -> CountsOf {
+        CountsOf {
             generation,
-            level: Level::Buurt,
-            filter: FilterKey::default(),
+            filter: "c=;s=".into(),
         }
     }
 
@@ -725,14 +491,32 @@ mod tests {
         assert_eq!(c.get(&counts_key(2)), None);
         let s = c.stats()[CacheKind::Counts as usize].1;
         assert_eq!((s.hits, s.misses, s.entries), (1, 2, 1));
-        assert!(s.bytes as usize >= 3 * 4 + size_of::<CacheKey>());
+        assert!(s.bytes as usize >= 3 * 4 + size_of::<CountsOf>());
         assert_eq!(c.bytes(), s.bytes);
+    }
+
+    #[test]
+    fn keys_of_different_types_never_meet() {
+        let c = Caches::new(1 << 20);
+        c.insert(counts_key(1), Arc::new(vec![1]));
+        let streets = StreetsOf {
+            generation: 1,
+            filter: "c=;s=".into(),
+        };
+        assert_eq!(c.get(&streets), None);
+        c.insert(streets.clone(), Arc::new(HashMap::new()));
+        assert_eq!(c.get(&counts_key(1)).as_deref(), Some(&vec![1]));
+        assert!(c.get(&streets).is_some_and(|m| m.is_empty()));
+        assert_eq!(c.stats()[CacheKind::Streets as usize].1.entries, 1);
     }
 
     #[test]
     fn get_or_insert_computes_once_and_keeps_no_error() {
         let c = Caches::new(1 << 20);
-        let key = StreetsKey { generation: 7 };
+        let key = StreetsOf {
+            generation: 7,
+            filter: String::new(),
+        };
         let failed: Result<_, &str> = c.get_or_insert_with(key.clone(), || Err("store"));
         assert_eq!(failed, Err("store"));
         let mut calls = 0;
@@ -763,13 +547,6 @@ mod tests {
     fn clear_drops_everything() {
         let c = Caches::new(1 << 20);
         c.insert(counts_key(1), Arc::new(vec![1]));
-        c.insert(
-            BlankPngKey {
-                width: 1,
-                height: 1,
-            },
-            Arc::new(vec![0u8; 10]),
-        );
         c.clear();
         assert_eq!(c.bytes(), 0);
         assert!(c.stats().iter().all(|(_, s)| s.entries == 0));

@@ -29,7 +29,7 @@
 //! unknown area. Responses are cached per (generation, body).
 
 use super::analysis_api::{buckets_json, cached_json, find_area, parse_step};
-use super::caches::{AnalysisBodyKey, AnalysisRequest};
+use super::analysis_api::{AnalysisBodyKey, AnalysisRequest};
 use super::error::ApiError;
 use super::filter::{self, parse_date, Filter};
 use super::tiles::rate_per_1000;

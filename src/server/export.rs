@@ -24,16 +24,18 @@
 //! All three carry `Content-Disposition: attachment; filename="brandpunt-{level}.{ext}"`. Bodies are cached per
 //! (generation, level, filter, format, protected or not).
 
-use super::caches::{ExportBodyKey, Wgs84RingsKey};
+use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
+use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
 use crate::export::geojson::{lon_lat_rings, round_degrees};
 use crate::export::topojson::{topology, TopoFeature};
 use crate::export::{wkt, LonLatRings};
+use crate::heap_size::HeapSize;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -111,6 +113,45 @@ impl Row {
             "change": self.change,
         })
     }
+}
+
+/// Cache key of [`wgs84_rings`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Wgs84RingsKey {
+    pub generation: u64,
+    pub level: Level,
+}
+
+impl HeapSize for Wgs84RingsKey {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl CacheEntry for Wgs84RingsKey {
+    type Value = Arc<Vec<Arc<Rings>>>;
+    const KIND: CacheKind = CacheKind::Wgs84Rings;
+}
+
+/// Cache key of an export body.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExportBodyKey {
+    pub generation: u64,
+    pub format: Format,
+    pub level: Level,
+    pub filter: FilterKey,
+    pub protect: bool,
+}
+
+impl HeapSize for ExportBodyKey {
+    fn heap_bytes(&self) -> usize {
+        self.filter.heap_bytes()
+    }
+}
+
+impl CacheEntry for ExportBodyKey {
+    type Value = Bytes;
+    const KIND: CacheKind = CacheKind::ExportBody;
 }
 
 /// WGS84 rings of every area of `level`, cached per generation.

@@ -26,9 +26,7 @@
 //! When the filter leaves too little to analyse (no incidents, all counts equal) the result is empty (an empty
 //! FeatureCollection, an empty tile), not an error.
 
-use super::caches::{
-    EmergingKey, F64Key, GiStarKey, KdeBandwidthKey, KdeContoursKey, KdeKey, KdeSurfaceKey,
-};
+use super::caches::{CacheEntry, CacheKind, F64Key};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -49,8 +47,10 @@ use crate::analysis::places::{
 };
 use crate::analysis::Event;
 use crate::calendar::Step;
+use crate::dataset::FilterKey;
 use crate::dataset::{feature_id, Level, Snapshot};
 use crate::export::geojson;
+use crate::heap_size::HeapSize;
 use crate::render::contour::density_contours;
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Query, State};
@@ -345,6 +345,118 @@ pub struct Contour {
     pub density_per_km2: f64,
     pub polygon_rd: MultiPolygon<f64>,
     pub polygon_m: MultiPolygon<f64>,
+}
+
+/// The KDE parameters that determine a surface, as a cache key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KdeKey {
+    pub cell_m: F64Key,
+    /// `None` = the default rule.
+    pub bandwidth_m: Option<F64Key>,
+}
+
+/// Cache keys of the analyses of this module: per snapshot generation, filter and parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KdeBandwidthKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KdeSurfaceKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    pub kde: KdeKey,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KdeContoursKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    pub kde: KdeKey,
+    pub levels: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GiStarKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    pub bins: BinSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EmergingKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    pub cell_m: u32,
+    pub step: Step,
+    pub time_window: usize,
+}
+
+/// The key types: their filter is all they own on the heap; their kind and value.
+macro_rules! analysis_keys {
+    ($($key:ty => $value:ty, $kind:ident;)*) => {
+        $(
+            impl HeapSize for $key {
+                fn heap_bytes(&self) -> usize {
+                    self.filter.heap_bytes()
+                }
+            }
+
+            impl CacheEntry for $key {
+                type Value = $value;
+                const KIND: CacheKind = CacheKind::$kind;
+            }
+        )*
+    };
+}
+
+analysis_keys! {
+    KdeBandwidthKey => Option<f64>, KdeBandwidth;
+    KdeSurfaceKey => Option<Arc<KdeSurface>>, KdeSurface;
+    KdeContoursKey => Option<Arc<Vec<Contour>>>, KdeContours;
+    GiStarKey => Option<Arc<GiStarCells>>, GiStar;
+    EmergingKey => Option<Arc<EmergingCells>>, Emerging;
+}
+
+impl HeapSize for KdeSurface {
+    fn heap_bytes(&self) -> usize {
+        self.kde.heap_bytes()
+    }
+}
+
+impl HeapSize for Contour {
+    fn heap_bytes(&self) -> usize {
+        self.polygon_rd.heap_bytes() + self.polygon_m.heap_bytes()
+    }
+}
+
+impl HeapSize for GridIndex {
+    fn heap_bytes(&self) -> usize {
+        self.slot.heap_bytes()
+    }
+}
+
+impl HeapSize for MappedPlaces {
+    fn heap_bytes(&self) -> usize {
+        self.ids.heap_bytes()
+            + self.polygons_rd.heap_bytes()
+            + self.polygons_m.heap_bytes()
+            + self.bbox_m.heap_bytes()
+            + self.grid.heap_bytes()
+    }
+}
+
+impl HeapSize for GiStarCells {
+    fn heap_bytes(&self) -> usize {
+        self.places.heap_bytes() + self.counts.heap_bytes() + self.result.heap_bytes()
+    }
+}
+
+impl HeapSize for EmergingCells {
+    fn heap_bytes(&self) -> usize {
+        self.places.heap_bytes() + self.result.heap_bytes() + self.steps.heap_bytes()
+    }
 }
 
 /// The located incidents of the filter as unit-weight events (RD metres, begin/end).

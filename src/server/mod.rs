@@ -294,7 +294,7 @@ impl AppState {
 
     /// Counts per area of `level` for `filter` on `snapshot`, cached per generation and filter.
     pub fn counts(&self, snapshot: &Snapshot, level: Level, f: &filter::Filter) -> Arc<Vec<u32>> {
-        let key = caches::CountsKey {
+        let key = CountsKey {
             generation: snapshot.generation,
             level,
             filter: f.cache_key(),
@@ -306,6 +306,25 @@ impl AppState {
         self.caches.insert(key, v.clone());
         v
     }
+}
+
+/// Cache key of [`AppState::counts`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CountsKey {
+    pub generation: u64,
+    pub level: Level,
+    pub filter: crate::dataset::FilterKey,
+}
+
+impl crate::heap_size::HeapSize for CountsKey {
+    fn heap_bytes(&self) -> usize {
+        self.filter.heap_bytes()
+    }
+}
+
+impl caches::CacheEntry for CountsKey {
+    type Value = Arc<Vec<u32>>;
+    const KIND: caches::CacheKind = caches::CacheKind::Counts;
 }
 
 /// Load a snapshot of every tenant in the store, numbering them from `generation`.

@@ -26,7 +26,7 @@
 //! Results are cached ([`super::caches`]) per (snapshot generation, filter, block, cell, top); the protection
 //! is applied per answer.
 
-use super::caches::{PatrolKey, StreetsKey};
+use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -36,6 +36,7 @@ use crate::analysis::grid::BinId;
 use crate::analysis::patrol::{plan, PatrolCell, PatrolResult, WeeklyHours};
 use crate::analysis::Event;
 use crate::calendar::parse_weekday;
+use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
 use crate::render::html::{filter_description, fmt_nl};
@@ -137,6 +138,42 @@ impl HeapSize for PatrolCell {
 
 /// Incident id -> BAG street name of the address-located incidents, read from the store once per generation.
 type Streets = Arc<HashMap<i64, String>>;
+
+/// Cache key of a computed [`PatrolResult`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PatrolKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    pub params: PatrolParams,
+}
+
+impl HeapSize for PatrolKey {
+    fn heap_bytes(&self) -> usize {
+        self.filter.heap_bytes()
+    }
+}
+
+impl CacheEntry for PatrolKey {
+    type Value = Arc<PatrolResult>;
+    const KIND: CacheKind = CacheKind::Patrol;
+}
+
+/// Cache key of a tenant's incident streets ([`streets`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StreetsKey {
+    pub generation: u64,
+}
+
+impl HeapSize for StreetsKey {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl CacheEntry for StreetsKey {
+    type Value = Streets;
+    const KIND: CacheKind = CacheKind::Streets;
+}
 
 fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
     let key = StreetsKey {

@@ -24,14 +24,17 @@
 //! are cached ([`super::caches`]) per (generation, layer, tile, filter, parameters); the ETag derives from the
 //! same values, so `If-None-Match` answers 304 without rendering.
 
-use super::caches::{BlankPngKey, PngTileKey, RasterLayerKey};
+use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
+use super::hotspots::KdeKey;
 use super::hotspots::{gistar_cells, kde_surface, parse_bins, KdeSettings};
 use super::AppState;
 use super::Caller;
 use crate::analysis::grid::BinSpec;
+use crate::dataset::FilterKey;
 use crate::dataset::{feature_id, Level, Snapshot};
+use crate::heap_size::HeapSize;
 use crate::render::map::{choropleth_image, MapCrs, MapRequest};
 use crate::render::ramp::gi_bin_colour;
 use crate::render::{density_image, ColourRamp, Image, PolygonLocator, Rgba, TRANSPARENT};
@@ -139,6 +142,54 @@ impl RasterLayer {
             other => other,
         }
     }
+}
+
+/// A raster layer with the parameters that determine its image, as a cache key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RasterLayerKey {
+    Kde(KdeKey),
+    Hotspots(BinSpec),
+    Buurten(Metric),
+    BuurtenExact(Metric),
+}
+
+/// Cache key of a PNG tile.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PngTileKey {
+    pub generation: u64,
+    /// The layer as drawn (limited parameters, protected or exact counts).
+    pub layer: RasterLayerKey,
+    pub tile: TileId,
+    pub filter: FilterKey,
+}
+
+impl HeapSize for PngTileKey {
+    fn heap_bytes(&self) -> usize {
+        self.filter.heap_bytes()
+    }
+}
+
+impl CacheEntry for PngTileKey {
+    type Value = Arc<Vec<u8>>;
+    const KIND: CacheKind = CacheKind::PngTile;
+}
+
+/// Cache key of the fully transparent PNG of a size.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BlankPngKey {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl HeapSize for BlankPngKey {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl CacheEntry for BlankPngKey {
+    type Value = Arc<Vec<u8>>;
+    const KIND: CacheKind = CacheKind::BlankPng;
 }
 
 /// RD coordinates of every pixel centre of `req` (row-major; NaN where the position is far outside the

@@ -28,7 +28,7 @@
 //! Results are cached ([`super::caches`]) per (snapshot generation, filter, month); the protection is applied
 //! per answer from the cached protected tables.
 
-use super::caches::MonthlyReportKey;
+use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -37,7 +37,9 @@ use crate::analysis::striking::{
     monthly_report, Direction, MonthlyIncident, MonthlyPeriod, MonthlyReport, StrikingArea,
 };
 use crate::calendar::Step;
+use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
+use crate::heap_size::HeapSize;
 use crate::render::html::filter_description;
 use crate::render::report::{monthly_html, MapArea, MonthlyPage};
 use axum::extract::{Query, State};
@@ -58,6 +60,35 @@ pub fn parse_month(value: &str) -> Result<NaiveDate, ApiError> {
     let v = value.trim();
     crate::calendar::parse_month(v)
         .ok_or_else(|| ApiError::param("month", format!("'{v}' is geen maand (JJJJ-MM)")))
+}
+
+/// Cache key of a computed [`MonthlyReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MonthlyReportKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    /// First day of the month.
+    pub month: NaiveDate,
+}
+
+impl HeapSize for MonthlyReportKey {
+    fn heap_bytes(&self) -> usize {
+        self.filter.heap_bytes()
+    }
+}
+
+impl CacheEntry for MonthlyReportKey {
+    type Value = Arc<MonthlyReport>;
+    const KIND: CacheKind = CacheKind::MonthlyReport;
+}
+
+impl HeapSize for MonthlyReport {
+    fn heap_bytes(&self) -> usize {
+        self.months.heap_bytes()
+            + self.series.heap_bytes()
+            + self.areas.heap_bytes()
+            + self.categories.heap_bytes()
+    }
 }
 
 /// Count and assess (see the module contract).

@@ -17,14 +17,16 @@
 //!   that maximum zoom to them. The limited parameters and the principal's class are part of the cache key.
 //! - area layers: for every caller of the tenant.
 
-use super::caches::{TileGeometryKey, VectorTileKey};
+use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::security::ClientInfo;
 use super::AppState;
 use super::Caller;
 use crate::access::{Principal, VIEWER_MAX_SURFACE_ZOOM};
+use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
+use crate::heap_size::HeapSize;
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -71,6 +73,55 @@ pub fn layer_names_for(principal: &Principal) -> Vec<String> {
 
 /// The areas of one level in one tile, clipped and snapped (independent of the filter).
 pub type TileAreas = Vec<(u32, Vec<Vec<crate::tiles::TileRing>>)>;
+
+/// Cache key of a vector tile.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VectorTileKey {
+    pub generation: u64,
+    pub layer: String,
+    pub tile: TileId,
+    pub filter: FilterKey,
+    /// A surface layer within the viewer limits.
+    pub limited_surface: bool,
+    /// Counts protected (viewers, anonymous callers).
+    pub protect: bool,
+}
+
+impl HeapSize for VectorTileKey {
+    fn heap_bytes(&self) -> usize {
+        self.layer.heap_bytes() + self.filter.heap_bytes()
+    }
+}
+
+impl CacheEntry for VectorTileKey {
+    type Value = Arc<CachedTile>;
+    const KIND: CacheKind = CacheKind::VectorTile;
+}
+
+impl HeapSize for CachedTile {
+    fn heap_bytes(&self) -> usize {
+        self.gzip.heap_bytes() + self.etag.heap_bytes()
+    }
+}
+
+/// Cache key of the clipped area geometry of one level in one tile.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TileGeometryKey {
+    pub generation: u64,
+    pub level: Level,
+    pub tile: TileId,
+}
+
+impl HeapSize for TileGeometryKey {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl CacheEntry for TileGeometryKey {
+    type Value = Arc<TileAreas>;
+    const KIND: CacheKind = CacheKind::TileGeometry;
+}
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
