@@ -17,6 +17,7 @@
 //! - [`calendar`]: date and month parsing, the calendar step (day/week/month) with its buckets, and the clock that
 //!   date-relative rules are evaluated against.
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
+//! - [`publish`]: the publishing policy: who sees exact counts, which k applies, how a withheld count is shown.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
@@ -53,6 +54,7 @@ pub mod heap_size;
 pub mod import;
 pub mod proxy;
 pub mod pseudonym;
+pub mod publish;
 pub mod rate_limit;
 pub mod render;
 pub mod server;

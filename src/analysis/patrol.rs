@@ -117,10 +117,7 @@ impl PatrolCell {
     /// incidents.
     pub fn shown_street(&self, protect_k: Option<u32>) -> Option<&str> {
         let street = self.street.as_deref()?;
-        match protect_k {
-            Some(k) if self.count < u64::from(k) || self.street_count < u64::from(k) => None,
-            _ => Some(street),
-        }
+        crate::publish::street_shown(self.count, self.street_count, protect_k).then_some(street)
     }
 
     /// The cell's label: its CBS code (`E1234N4567`) when it has one, else its name (`c250_480_1948`).

@@ -16,7 +16,7 @@
 //!
 //! Small-count protection (viewers, anonymous callers; [`crate::suppression`]): the time series is protected
 //! as a table of its own hanging from the area's count (the period total = the sum of the steps; the total's
-//! status is the one of the area table, [`super::areas::protected_table`], so it agrees with the map): withheld
+//! status is the one of the area table, [`super::AppState::protected_table`], so it agrees with the map): withheld
 //! steps are `null` with `count_label` and `suppressed: true`; when the steps cannot be protected without
 //! revealing the published total, every step is withheld (`count_label: "afgeschermd"`). The hour-of-week
 //! profile and the phenomenon profile of an area whose count is withheld are withheld as a whole
@@ -223,24 +223,15 @@ pub(crate) fn protect_series(
     b: &Buckets,
     series: &mut Value,
 ) {
-    use crate::suppression::{protect_fixed, Cell, Relation};
-    let table = super::areas::protected_table(state, s, filter, true);
-    let k = table.k;
-    let total = table.counts[idx as usize];
-    let mut cells = vec![Cell {
-        code: String::new(),
-        count: total,
-    }];
-    cells.extend(b.starts.iter().zip(&b.counts).map(|(&start, &count)| Cell {
-        code: start.to_string(),
-        count,
-    }));
-    let rel = Relation {
-        total: 0,
-        parts: (1..cells.len()).collect(),
-    };
-    let fixed = [Some(table.status[idx as usize])];
-    let protected = protect_fixed(&cells, &[rel], k, &fixed).ok().flatten();
+    let table = state.protected_table(s, filter, true);
+    let i = idx as usize;
+    let steps: Vec<(String, u64)> = b
+        .starts
+        .iter()
+        .zip(&b.counts)
+        .map(|(start, &count)| (start.to_string(), count))
+        .collect();
+    let protected = crate::publish::series_table(table.counts[i], table.status[i], &steps, table.k);
     let Some(items) = series.as_array_mut() else {
         return;
     };
@@ -248,10 +239,7 @@ pub(crate) fn protect_series(
         let Some(o) = item.as_object_mut() else {
             continue;
         };
-        let (count, label, suppressed) = match &protected {
-            Some(p) => super::areas::count_fields(p, j + 1),
-            None => (Value::Null, json!("afgeschermd"), true),
-        };
+        let (count, label, suppressed) = crate::publish::series_fields(protected.as_ref(), j + 1);
         o.insert("count".into(), count);
         o.insert("count_label".into(), label);
         o.insert("suppressed".into(), json!(suppressed));
@@ -260,7 +248,10 @@ pub(crate) fn protect_series(
 
 /// Is the count of area `idx` withheld from a protected caller (so its profiles are withheld too)?
 fn area_withheld(state: &AppState, s: &Snapshot, idx: u32, filter: &Filter, protect: bool) -> bool {
-    protect && super::areas::protected_table(state, s, filter, true).is_suppressed(idx as usize)
+    protect
+        && state
+            .protected_table(s, filter, true)
+            .is_suppressed(idx as usize)
 }
 
 /// `GET /api/areas/{code}/hour-of-week` (+filters): aoristic weights.

@@ -1,28 +1,23 @@
 //! Area endpoints: `/api/meta`, the area list, one area as GeoJSON, its statistics, and custom areas
 //! (`POST /api/areas`, `PUT`/`DELETE /api/areas/custom:{id}`).
 //!
-//! It also holds the one place where count tables are protected for viewers and anonymous callers
-//! ([`protected_table`], small-count protection of [`crate::suppression`]): tiles, the statistics API and the
-//! exports all read the same cached table per (snapshot, filter, k), so they publish the same value for the same
-//! area and filter. A withheld count is `null` with `"count_label": "< k"` (or `">= k"` for a complement) and
-//! `"suppressed": true`; rates and changes derived from it are `null` too.
+//! Counts are published as the policy of [`crate::publish`] says: viewers and anonymous callers read the
+//! protected area table ([`AppState::protected_table`]), the same one the tiles and exports read.
 //!
 //! Custom areas: analysts and admins may draw them (the creator is recorded as `created_by`); an analyst may
 //! change or delete only the areas they drew, an admin any area of the tenant
 //! ([`Action::EditCustomArea`]; areas without a recorded creator count as someone else's). Viewers get 403,
 //! an area of another tenant (or none) is 404.
 
-use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
-use super::tiles::rate_per_1000;
 use super::{AppState, Caller};
 use crate::access::Action;
 use crate::analysis::compare::rate_ratio;
 use crate::custom_area::{self, CustomAreaError};
 use crate::dataset::{Level, Snapshot};
-use crate::heap_size::HeapSize;
-use crate::suppression::{self, Cell, Protected, Relation};
+use crate::publish::{self, rate_per_1000};
+use crate::suppression::Protected;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -31,162 +26,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use geo_types::MultiPolygon;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-/// The k (minimum published count) for `filter`: `[privacy] min_count`, or the largest `min_count_per_group`
-/// among the category groups the filter spans (see [`suppression::k_for_categories`]).
-pub fn min_count_for(state: &AppState, filter: &Filter) -> u32 {
-    suppression::k_for_categories(
-        &filter.category_codes,
-        state.config.privacy.min_count,
-        &state.config.privacy.min_count_per_group,
-    )
-}
-
-/// The sum relations the area outputs publish: every wijk = the sum of its buurten, every gemeente = the sum
-/// of its wijken (plus its buurten without a wijk). Cell `i` is area `i` of the snapshot.
-fn area_relations(s: &Snapshot) -> Vec<Relation> {
-    let mut wijk_parts: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    let mut gemeente_parts: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
-    for &b in s.level_areas(Level::Buurt) {
-        let a = s.area(b);
-        let w = a.wijkcode.as_deref().and_then(|c| s.area_index(c));
-        let g = a.gemeentecode.as_deref().and_then(|c| s.area_index(c));
-        if let Some(w) = w {
-            wijk_parts.entry(w).or_default().push(b as usize);
-        }
-        if let Some(g) = g {
-            gemeente_parts
-                .entry(g)
-                .or_default()
-                .insert(w.map_or(b as usize, |w| w as usize));
-        }
-    }
-    wijk_parts
-        .into_iter()
-        .map(|(w, parts)| Relation {
-            total: w as usize,
-            parts,
-        })
-        .chain(gemeente_parts.into_iter().map(|(g, parts)| Relation {
-            total: g as usize,
-            parts: parts.into_iter().collect(),
-        }))
-        .collect()
-}
-
-/// Cache key of [`protected_table`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ProtectedTableKey {
-    pub generation: u64,
-    /// The k applied (0 = exact counts).
-    pub k: u32,
-    pub filter: crate::dataset::FilterKey,
-}
-
-impl HeapSize for ProtectedTableKey {
-    fn heap_bytes(&self) -> usize {
-        self.filter.heap_bytes()
-    }
-}
-
-impl CacheEntry for ProtectedTableKey {
-    type Value = Arc<Protected>;
-    const KIND: CacheKind = CacheKind::ProtectedTable;
-}
-
-/// The published count table of every area of the snapshot (indexed like [`Snapshot::areas`]) for `filter`:
-/// exact when `protect` is false (analysts, admins), else protected with k = [`min_count_for`] over the area
-/// hierarchy (custom areas: primary suppression only). Cached per (generation, filter, k); every
-/// count output reads from here, so tiles, API and exports agree. If the hierarchy cannot be protected exactly
-/// (inconsistent boundaries), every non-zero count is withheld.
-pub fn protected_table(
-    state: &AppState,
-    s: &Snapshot,
-    filter: &Filter,
-    protect: bool,
-) -> Arc<Protected> {
-    let k = if protect {
-        min_count_for(state, filter)
-    } else {
-        0
-    };
-    let key = ProtectedTableKey {
-        generation: s.generation,
-        k,
-        filter: filter.cache_key(),
-    };
-    if let Some(p) = state.caches.get(&key) {
-        return p;
-    }
-    let mut counts = vec![0u64; s.areas.len()];
-    for level in [Level::Gemeente, Level::Wijk, Level::Buurt, Level::Custom] {
-        let c = state.counts(s, level, filter);
-        for &i in s.level_areas(level) {
-            counts[i as usize] = u64::from(c[i as usize]);
-        }
-    }
-    let table = if protect {
-        let cells: Vec<Cell> = s
-            .areas
-            .iter()
-            .zip(&counts)
-            .map(|(a, &count)| Cell {
-                code: a.code.clone(),
-                count,
-            })
-            .collect();
-        match suppression::protect(&cells, &area_relations(s), k) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "area hierarchy cannot be protected exactly: withholding every count");
-                Protected::fail_closed(counts, k)
-            }
-        }
-    } else {
-        Protected::exact(counts)
-    };
-    let table = Arc::new(table);
-    state.caches.insert(key, table.clone());
-    table
-}
-
-/// The JSON fields of one cell: `count` (null when withheld), `count_label` and `suppressed`.
-pub fn count_fields(p: &Protected, idx: usize) -> (Value, Value, bool) {
-    let count = p.published(idx).map_or(Value::Null, |c| json!(c));
-    let label = p.label(idx).map_or(Value::Null, Value::String);
-    (count, label, p.is_suppressed(idx))
-}
-
-/// Protect a small stand-alone list of counts (e.g. per category of a whole tenant) that sum to `total`:
-/// primary suppression and complements under the one relation `total = sum(items)`.
-pub fn protect_list(items: &[(String, u64)], total: u64, k: u32) -> Protected {
-    let mut cells: Vec<Cell> = items
-        .iter()
-        .map(|(code, count)| Cell {
-            code: code.clone(),
-            count: *count,
-        })
-        .collect();
-    let sum: u64 = items.iter().map(|(_, c)| c).sum();
-    cells.push(Cell {
-        code: "\u{10ffff}totaal".into(),
-        count: total,
-    });
-    // What is not itemised is a part of its own, so that the relation holds.
-    cells.push(Cell {
-        code: "\u{10ffff}overig".into(),
-        count: total.saturating_sub(sum),
-    });
-    let n = items.len();
-    let rel = Relation {
-        total: n,
-        parts: (0..n).chain([n + 1]).collect(),
-    };
-    let counts: Vec<u64> = cells.iter().map(|c| c.count).collect();
-    suppression::protect(&cells, &[rel], k).unwrap_or_else(|_| Protected::fail_closed(counts, k))
-}
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -205,17 +46,13 @@ pub async fn meta(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Va
             *per_category.entry(c.as_str()).or_default() += 1;
         }
     }
-    let k = suppression::k_for_categories(
-        &[],
-        state.config.privacy.min_count,
-        &state.config.privacy.min_count_per_group,
-    );
+    let k = state.policy.k_for(&[]);
     let items: Vec<(String, u64)> = per_category
         .iter()
         .map(|(c, n)| (c.to_string(), *n))
         .collect();
     let table = if protect {
-        protect_list(&items, s.incidents.len() as u64, k)
+        publish::list_table(&items, s.incidents.len() as u64, k)
     } else {
         Protected::exact(items.iter().map(|(_, n)| *n).collect())
     };
@@ -223,7 +60,7 @@ pub async fn meta(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Va
         .iter()
         .enumerate()
         .map(|(i, (code, _))| {
-            let (count, label, suppressed) = count_fields(&table, i);
+            let (count, label, suppressed) = publish::count_fields(&table, i);
             json!({"code": code, "label": crate::category::label(code), "count": count,
                    "count_label": label, "suppressed": suppressed})
         })
@@ -358,7 +195,7 @@ fn single_category(s: &Snapshot, filter: &Filter, code: &str) -> Option<Filter> 
 
 /// Statistics of one area for a filter: count, rate, the previous equally long period and the change, and the
 /// counts per category. With `protect` (viewers, anonymous callers) every count comes from the protected table
-/// of its filter ([`protected_table`]; a category's count from the table of `category=CODE`), withheld counts
+/// of its filter ([`AppState::protected_table`]; a category's count from the table of `category=CODE`), withheld counts
 /// are `null` with `count_label`/`suppressed`, and rates, shares and changes derived from them are `null`.
 pub fn area_stats(
     state: &AppState,
@@ -369,10 +206,10 @@ pub fn area_stats(
 ) -> Value {
     let a = s.area(idx);
     let i = idx as usize;
-    let table = protected_table(state, s, filter, protect);
+    let table = state.protected_table(s, filter, protect);
     let exact = table.counts[i].min(u64::from(u32::MAX)) as u32;
     let shown = table.published(i);
-    let (count_v, count_label, suppressed) = count_fields(&table, i);
+    let (count_v, count_label, suppressed) = publish::count_fields(&table, i);
     let period = filter.period(s);
     let mut per_category: BTreeMap<&str, u32> = BTreeMap::new();
     for k in s.incidents_in(idx, filter) {
@@ -389,12 +226,12 @@ pub fn area_stats(
         .map(|(code, n)| {
             let (c, label, supp) = if protect {
                 match single_category(s, filter, code) {
-                    Some(f) => count_fields(&protected_table(state, s, &f, true), i),
+                    Some(f) => publish::count_fields(&state.protected_table(s, &f, true), i),
                     None => {
                         // Not filterable (no category): primary suppression, complements not possible.
-                        let k = min_count_for(state, filter);
+                        let k = state.policy.k_for(&filter.category_codes);
                         let p = Protected::primary_only(vec![u64::from(*n)], k);
-                        count_fields(&p, 0)
+                        publish::count_fields(&p, 0)
                     }
                 }
             } else {
@@ -421,9 +258,9 @@ pub fn area_stats(
         .map(|inh| rate_per_1000(exact, inh));
     let (previous, change) = match (filter.previous(s), period) {
         (Some(prev), Some((from, to))) => {
-            let prev_table = protected_table(state, s, &prev, protect);
+            let prev_table = state.protected_table(s, &prev, protect);
             let prev_exact = prev_table.counts[i].min(u64::from(u32::MAX)) as u32;
-            let (pc, plabel, psupp) = count_fields(&prev_table, i);
+            let (pc, plabel, psupp) = publish::count_fields(&prev_table, i);
             let days = ((to - from).num_days() + 1) as f64;
             let change = if shown.is_some() && prev_table.published(i).is_some() {
                 rate_ratio(u64::from(exact), days, u64::from(prev_exact), days, 0.95)

@@ -32,7 +32,7 @@ use std::sync::Arc;
 pub enum CacheKind {
     /// Incidents per area of one level for a filter ([`super::AppState::counts`]).
     Counts,
-    /// The published count table of every area for a filter and k ([`super::areas::protected_table`]).
+    /// The published count table of every area for a filter and k ([`super::AppState::protected_table`]).
     ProtectedTable,
     /// A gzipped vector tile ([`super::tiles`]).
     VectorTile,

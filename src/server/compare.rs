@@ -20,7 +20,7 @@
 //! [`crate::analysis::compare::weighted_displacement_quotient`] (methods.md).
 //!
 //! Small-count protection (viewers, anonymous callers): `count` and `vs_count` come from the protected area
-//! tables of the two periods ([`super::areas::protected_table`], so they equal the map and `/stats`); a withheld
+//! tables of the two periods ([`super::AppState::protected_table`], so they equal the map and `/stats`); a withheld
 //! count is `null` with `count_label`/`vs_count_label` and `suppressed`; the rate and the rate ratio derived
 //! from it are `null`; the series are protected under their period's total as in `/timeseries`; the WDQ is
 //! withheld (`{"suppressed": true}`) when any of its six counts is withheld or in `1..k-1`.
@@ -32,7 +32,6 @@ use super::analysis_api::{buckets_json, cached_json, find_area, parse_step};
 use super::analysis_api::{AnalysisBodyKey, AnalysisRequest};
 use super::error::ApiError;
 use super::filter::{self, parse_date, Filter};
-use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
 use crate::analysis::compare::{
@@ -41,6 +40,7 @@ use crate::analysis::compare::{
 };
 use crate::calendar::Step;
 use crate::dataset::Snapshot;
+use crate::publish::rate_per_1000;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
@@ -337,8 +337,8 @@ fn compute(
     let vs_filter = req
         .filter
         .with_period(s, Some(req.vs_period.0), Some(req.vs_period.1));
-    let now_table = super::areas::protected_table(state, s, &now_filter, protect);
-    let vs_table = super::areas::protected_table(state, s, &vs_filter, protect);
+    let now_table = state.protected_table(s, &now_filter, protect);
+    let vs_table = state.protected_table(s, &vs_filter, protect);
     let lo = req.period.0.min(req.vs_period.0);
     let hi = req.period.1.max(req.vs_period.1);
     let union = req.filter.with_period(s, Some(lo), Some(hi));
@@ -350,12 +350,12 @@ fn compute(
         let rr = rate_ratio(r.count, exp, r.vs_count, vs_exp, 0.95).map_err(ApiError::internal)?;
         let i = idx as usize;
         let (count, count_label, now_withheld) = if protect {
-            super::areas::count_fields(&now_table, i)
+            crate::publish::count_fields(&now_table, i)
         } else {
             (json!(r.count), Value::Null, false)
         };
         let (vs_count, vs_count_label, vs_withheld) = if protect {
-            super::areas::count_fields(&vs_table, i)
+            crate::publish::count_fields(&vs_table, i)
         } else {
             (json!(r.vs_count), Value::Null, false)
         };

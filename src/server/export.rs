@@ -15,7 +15,7 @@
 //!   `code,name,level,count,count_label,inhabitants,rate,prev_count,prev_count_label,change,wkt` with a
 //!   WKT `MULTIPOLYGON` ([`crate::export::wkt`], for Power BI reference layers).
 //!
-//! Viewers and anonymous callers get protected counts (see [`super::areas::protected_table`]; the same values
+//! Viewers and anonymous callers get protected counts (see [`super::AppState::protected_table`]; the same values
 //! as the tiles and the statistics API): a withheld count is `null` in GeoJSON/TopoJSON with `count_label`
 //! (`"< k"`, or `">= k"` for a complement) and `suppressed: true`; in CSV the `count` column is empty and the
 //! `count_label` column holds the label (likewise `prev_count`/`prev_count_label`); rates and changes derived
@@ -27,7 +27,6 @@
 use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
-use super::tiles::rate_per_1000;
 use super::AppState;
 use super::Caller;
 use crate::dataset::FilterKey;
@@ -36,6 +35,7 @@ use crate::export::geojson::{lon_lat_rings, round_degrees};
 use crate::export::topojson::{topology, TopoFeature};
 use crate::export::{wkt, LonLatRings};
 use crate::heap_size::HeapSize;
+use crate::publish::rate_per_1000;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -208,10 +208,10 @@ fn rows(
     filter: &Filter,
     protect: bool,
 ) -> Result<Vec<Row>, ApiError> {
-    let table = super::areas::protected_table(state, s, filter, protect);
+    let table = state.protected_table(s, filter, protect);
     let prev = filter
         .previous(s)
-        .map(|p| super::areas::protected_table(state, s, &p, protect));
+        .map(|p| state.protected_table(s, &p, protect));
     let rings = wgs84_rings(state, s, level)?;
     Ok(s.level_areas(level)
         .iter()

@@ -719,15 +719,15 @@ pub fn cell_count(
         return (Some(count), None);
     }
     if let Some(idx) = snapshot.area_index(id) {
-        let t = super::areas::protected_table(state, snapshot, filter, true);
+        let t = state.protected_table(snapshot, filter, true);
         let i = idx as usize;
         return (t.published(i).map(|c| c as f64), t.label(i));
     }
-    let k = super::areas::min_count_for(state, filter);
-    if count >= 1.0 && count < f64::from(k) {
-        (None, Some(format!("< {k}")))
-    } else {
-        (Some(count), None)
+    let k = state.policy.k_for(&filter.category_codes);
+    // Counts of incidents are whole numbers.
+    match crate::publish::small_count_label(count as u64, k) {
+        Some(label) => (None, Some(label)),
+        None => (Some(count), None),
     }
 }
 
@@ -764,14 +764,9 @@ pub fn vector_tile(
                 .map(|k| {
                     let id = gi.places.ids[k].as_str();
                     let mut properties = vec![("id", Value::from(id))];
-                    match cell_count(state, snapshot, filter, protect, id, gi.counts[k]) {
-                        (Some(c), _) => properties.push(("count", Value::Double(c))),
-                        (None, label) => {
-                            properties
-                                .push(("count_label", Value::from(label.unwrap_or_default())));
-                            properties.push(("suppressed", Value::Int(1)));
-                        }
-                    }
+                    let (count, label) =
+                        cell_count(state, snapshot, filter, protect, id, gi.counts[k]);
+                    properties.extend(crate::publish::mvt_count(count.map(Value::Double), label));
                     properties.extend([
                         ("z", Value::Double(gi.result.z[k])),
                         ("p", Value::Double(gi.result.p[k])),

@@ -173,6 +173,8 @@ pub struct AppState {
     ready: AtomicBool,
     /// Every cached result, bounded together by `[limits] cache_bytes` ([`caches`]).
     pub caches: caches::Caches,
+    /// The k settings of `[privacy]` ([`crate::publish`]).
+    pub policy: crate::publish::Policy,
     pub metrics: ops::Metrics,
     /// Parsed `[proxy] trusted` ([`security`]).
     pub trusted_proxies: crate::proxy::TrustedProxies,
@@ -206,6 +208,10 @@ impl AppState {
             ));
         }
         let caches = caches::Caches::new(config.limits.cache_bytes);
+        let policy = crate::publish::Policy {
+            min_count: config.privacy.min_count,
+            min_count_per_group: config.privacy.min_count_per_group.clone(),
+        };
         let credentials = credential_worker::CredentialWorkers::start(
             opener.clone(),
             credential_worker::WORKERS,
@@ -228,6 +234,7 @@ impl AppState {
             oidc,
             ready: AtomicBool::new(true),
             caches,
+            policy,
             metrics: ops::Metrics::default(),
             trusted_proxies,
             rate_limiter,
@@ -306,6 +313,57 @@ impl AppState {
         self.caches.insert(key, v.clone());
         v
     }
+
+    /// The published count table of every area of `s` for `filter` (indexed like [`Snapshot::areas`]): exact
+    /// unless `protect`, else protected with the filter's k over the area hierarchy ([`crate::publish`], rules 2
+    /// and 3). Cached per (generation, filter, k): every area count of every output reads from here, so they
+    /// agree.
+    pub fn protected_table(
+        &self,
+        s: &Snapshot,
+        filter: &filter::Filter,
+        protect: bool,
+    ) -> Arc<crate::suppression::Protected> {
+        let k = protect.then(|| self.policy.k_for(&filter.category_codes));
+        let key = ProtectedTableKey {
+            generation: s.generation,
+            k: k.unwrap_or(0),
+            filter: filter.cache_key(),
+        };
+        if let Some(p) = self.caches.get(&key) {
+            return p;
+        }
+        let mut counts = vec![0u64; s.areas.len()];
+        for level in Level::ALL {
+            let c = self.counts(s, level, filter);
+            for &i in s.level_areas(level) {
+                counts[i as usize] = u64::from(c[i as usize]);
+            }
+        }
+        let table = Arc::new(crate::publish::area_table(s, counts, k));
+        self.caches.insert(key, table.clone());
+        table
+    }
+}
+
+/// Cache key of [`AppState::protected_table`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProtectedTableKey {
+    pub generation: u64,
+    /// The k applied (0 = exact counts).
+    pub k: u32,
+    pub filter: crate::dataset::FilterKey,
+}
+
+impl crate::heap_size::HeapSize for ProtectedTableKey {
+    fn heap_bytes(&self) -> usize {
+        self.filter.heap_bytes()
+    }
+}
+
+impl caches::CacheEntry for ProtectedTableKey {
+    type Value = Arc<crate::suppression::Protected>;
+    const KIND: caches::CacheKind = caches::CacheKind::ProtectedTable;
 }
 
 /// Cache key of [`AppState::counts`].

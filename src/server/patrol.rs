@@ -18,7 +18,7 @@
 //!   ([`crate::render::patrol`]).
 //!
 //! Small-count protection (viewers, anonymous callers): a cell with a `count` in `1..k-1` (k of the filter,
-//! [`super::areas::min_count_for`]) gets `count` and `score` `null`, `count_label` "< k", `suppressed: true`
+//! [`crate::publish::Policy::k_for`]) gets `count` and `score` `null`, `count_label` "< k", `suppressed: true`
 //! and no `street`; the HTML list shows "< k". A cell's `street` is also left out (HTML: "afgeschermd") when
 //! fewer than k of its incidents lie on it ([`PatrolCell::shown_street`]). Grid cells stand in no published sum relation, so primary
 //! suppression is all they need.
@@ -274,7 +274,7 @@ async fn patrol(
     let protect_k = caller
         .principal
         .sees_protected_counts()
-        .then(|| super::areas::min_count_for(&state, &filter));
+        .then(|| state.policy.k_for(&filter.category_codes));
     let html = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
         None => false,
         Some(f) if f.is_empty() || f == "json" || f == "geojson" => false,
@@ -343,9 +343,7 @@ async fn patrol(
 
 /// "< k" when `count` is in `1..k-1` and the caller sees protected counts (`protect_k`).
 fn small_label(count: u64, protect_k: Option<u32>) -> Option<String> {
-    protect_k
-        .filter(|&k| count >= 1 && count < u64::from(k))
-        .map(|k| format!("< {k}"))
+    protect_k.and_then(|k| crate::publish::small_count_label(count, k))
 }
 
 /// The printable list ([`patrol_html`]) with the texts `protect_k` lets the caller see.

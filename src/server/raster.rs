@@ -10,7 +10,7 @@
 //!   cell containing the pixel (bin 0 transparent);
 //! - `buurten`: choropleth of `metric=count|rate` (rate per 1,000 inhabitants; buurten without inhabitants are
 //!   left out) scaled to the largest value of all buurten. For viewers and anonymous callers the counts are the
-//!   protected ones ([`super::areas::protected_table`], the same as the tiles and the API): a withheld count
+//!   protected ones ([`super::AppState::protected_table`], the same as the tiles and the API): a withheld count
 //!   (and the rate derived from it) is drawn in its own class, [`SUPPRESSED_COLOUR`] ("< k"), and the scale's
 //!   maximum is taken over the published values only. Analysts and admins get exact counts, in the XYZ tiles and
 //!   in WMS GetMap alike (the exact variant has its own layer key).
@@ -251,7 +251,7 @@ pub fn render_layer(
         }
         RasterLayer::Buurten(metric) | RasterLayer::BuurtenExact(metric) => {
             let protect = matches!(layer, RasterLayer::Buurten(_));
-            let table = super::areas::protected_table(state, snapshot, filter, protect);
+            let table = state.protected_table(snapshot, filter, protect);
             // `Some(NaN)` marks a withheld count (its own class).
             let value = |idx: u32| -> Option<f64> {
                 let Some(c) = table.published(idx as usize) else {

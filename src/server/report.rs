@@ -16,7 +16,7 @@
 //! - `series`: all matching incidents per month over history and month; `total` the month's count vs the mean.
 //!
 //! Small-count protection (viewers, anonymous callers; JSON): a buurt's `observed` comes from the protected
-//! buurt table of the month ([`super::areas::protected_table`], the same as the map for that month); the
+//! buurt table of the month ([`super::AppState::protected_table`], the same as the map for that month); the
 //! categories are protected as one table under the month's total, the history months as one table under their
 //! sum (which `history_mean` publishes); the month's own total gets primary suppression. A withheld value is
 //! `null` with `count_label` and `suppressed: true`, and `ratio`, `p_increase`, `p_decrease`, `change` and
@@ -214,18 +214,6 @@ pub fn report_json(snapshot: &Snapshot, filter: &Filter, r: &MonthlyReport) -> V
     })
 }
 
-/// Mark a withheld value in an assessment or series object.
-fn withhold(o: &mut Value, count_key: &str, label: Option<String>, derived: &[&str]) {
-    if let Some(m) = o.as_object_mut() {
-        m.insert(count_key.into(), Value::Null);
-        m.insert("count_label".into(), json!(label));
-        m.insert("suppressed".into(), json!(true));
-        for d in derived {
-            m.insert((*d).into(), Value::Null);
-        }
-    }
-}
-
 /// Apply small-count protection to the JSON answer `v` of [`report_json`] (see the module contract).
 fn protect_report(
     state: &AppState,
@@ -234,9 +222,10 @@ fn protect_report(
     r: &MonthlyReport,
     v: &mut Value,
 ) {
-    use crate::suppression::{protect, Cell, Protected, Relation};
+    use crate::publish::{breakdown_table, list_table, withhold_json};
+    use crate::suppression::Protected;
     let month_filter = filter.with_period(s, Some(r.month), Some(r.month_end));
-    let table = super::areas::protected_table(state, s, &month_filter, true);
+    let table = state.protected_table(s, &month_filter, true);
     let k = table.k;
     let derived = ["ratio", "p_increase", "p_decrease"];
     if let Some(areas) = v["areas"].as_array_mut() {
@@ -244,8 +233,8 @@ fn protect_report(
             let idx = a["code"].as_str().and_then(|c| s.area_index(c));
             match idx {
                 Some(i) if !table.is_suppressed(i as usize) => {}
-                Some(i) => withhold(a, "observed", table.label(i as usize), &derived),
-                None => withhold(a, "observed", None, &derived),
+                Some(i) => withhold_json(a, "observed", table.label(i as usize), &derived),
+                None => withhold_json(a, "observed", None, &derived),
             }
         }
     }
@@ -255,37 +244,29 @@ fn protect_report(
         .iter()
         .map(|c| (c.area_id.clone(), c.observed))
         .collect();
-    let cats = super::areas::protect_list(&items, month_total, k);
+    let cats = list_table(&items, month_total, k);
     if let Some(list) = v["categories"].as_array_mut() {
         for (j, c) in list.iter_mut().enumerate() {
             if cats.is_suppressed(j) {
-                withhold(c, "observed", cats.label(j), &derived);
+                withhold_json(c, "observed", cats.label(j), &derived);
             }
         }
     }
     // History months under their sum (published through history_mean); the month itself: primary.
     let n = r.series.len().saturating_sub(1);
     let history = &r.series[..n];
-    let mut cells = vec![Cell {
-        code: String::new(),
-        count: history.iter().sum(),
-    }];
-    cells.extend(r.months[..n].iter().zip(history).map(|(m, &c)| Cell {
-        code: m.to_string(),
-        count: c,
-    }));
-    let rel = Relation {
-        total: 0,
-        parts: (1..=n).collect(),
-    };
-    let counts: Vec<u64> = cells.iter().map(|c| c.count).collect();
-    let hist = protect(&cells, &[rel], k).unwrap_or_else(|_| Protected::fail_closed(counts, k));
+    let parts: Vec<(String, u64)> = r.months[..n]
+        .iter()
+        .zip(history)
+        .map(|(m, &c)| (m.to_string(), c))
+        .collect();
+    let hist = breakdown_table(&parts, k);
     let month = Protected::primary_only(vec![month_total], k);
     if let Some(series) = v["series"].as_array_mut() {
         for (j, item) in series.iter_mut().enumerate() {
             let (p, i) = if j < n { (&hist, j + 1) } else { (&month, 0) };
             if p.is_suppressed(i) {
-                withhold(item, "count", p.label(i), &[]);
+                withhold_json(item, "count", p.label(i), &[]);
             }
         }
     }
@@ -298,7 +279,7 @@ fn protect_report(
         total["previous_month"] = Value::Null;
     }
     if month.is_suppressed(0) {
-        withhold(total, "count", month.label(0), &["change"]);
+        withhold_json(total, "count", month.label(0), &["change"]);
     }
 }
 

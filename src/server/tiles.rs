@@ -27,6 +27,7 @@ use crate::access::{Principal, VIEWER_MAX_SURFACE_ZOOM};
 use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
 use crate::heap_size::HeapSize;
+use crate::publish::rate_per_1000;
 use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -437,7 +438,7 @@ pub fn tile_response(
 }
 
 /// Compute one vector tile (`None` = empty) for `principal`: small counts protected for viewers and anonymous
-/// callers (see [`super::areas::protected_table`]). The caller checks access first: this does not narrow the
+/// callers (see [`super::AppState::protected_table`]). The caller checks access first: this does not narrow the
 /// `incidents` filter to the grant ([`super::incidents::address_filter`]) nor check zooms.
 pub fn render_vector_tile(
     state: &AppState,
@@ -506,10 +507,10 @@ fn area_tile(
     if geometry.is_empty() {
         return Ok(None);
     }
-    let table = super::areas::protected_table(state, snapshot, filter, protect);
+    let table = state.protected_table(snapshot, filter, protect);
     let prev = filter
         .previous(snapshot)
-        .map(|p| super::areas::protected_table(state, snapshot, &p, protect));
+        .map(|p| state.protected_table(snapshot, &p, protect));
     let features = geometry
         .iter()
         .map(|(idx, polygons)| {
@@ -522,16 +523,10 @@ fn area_tile(
                 ("code", Value::from(a.code.as_str())),
                 ("name", Value::from(a.name.as_str())),
             ];
-            match count {
-                Some(c) => properties.push(("count", Value::Int(i64::from(c)))),
-                None => {
-                    properties.push((
-                        "count_label",
-                        Value::from(table.label(i).unwrap_or_default()),
-                    ));
-                    properties.push(("suppressed", Value::Int(1)));
-                }
-            }
+            properties.extend(crate::publish::mvt_count(
+                count.map(|c| Value::Int(i64::from(c))),
+                table.label(i),
+            ));
             if let Some(inh) = a.inhabitants.filter(|&i| i > 0) {
                 properties.push(("inhabitants", Value::Int(inh)));
                 if let Some(c) = count {
@@ -566,11 +561,6 @@ fn area_tile(
         features,
     };
     encode_tile(tile, &[layer]).map_err(ApiError::internal)
-}
-
-/// Incidents per 1,000 inhabitants, rounded to 0.01.
-pub fn rate_per_1000(count: u32, inhabitants: i64) -> f64 {
-    (f64::from(count) * 1000.0 / inhabitants as f64 * 100.0).round() / 100.0
 }
 
 /// The `incidents` tile and the number of incidents it shows.
