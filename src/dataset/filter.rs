@@ -6,26 +6,21 @@
 //! `server::filter`).
 //!
 //! ```
-//! use brandpunt::dataset::{TenantArea, Filter, Level, Snapshot, TenantData};
-//! use brandpunt::store::StoredIncident;
+//! use brandpunt::dataset::{Filter, IncidentRecord, Level, Snapshot, TenantArea, TenantData};
 //! use chrono::NaiveDate;
 //!
 //! let square = geo_types::Rect::new((155_000.0, 463_000.0), (156_000.0, 464_000.0)).to_polygon();
 //! let buurt = TenantArea::new(Level::Buurt, "BU99990001", "Centrum", square.into());
 //! let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).unwrap().and_hms_opt(12, 0, 0).unwrap();
-//! let incident = |id, d, code: &str| StoredIncident {
+//! let incident = |id, d, code: &str| IncidentRecord {
 //!     id,
 //!     source: "politie".into(),
-//!     registration: format!("R{id}"),
-//!     version: 1,
 //!     begin: day(d),
 //!     end: day(d),
 //!     category_code: Some(code.into()),
 //!     x_m: Some(155_500.0),
 //!     y_m: Some(463_500.0),
 //!     buurtcode: Some("BU99990001".into()),
-//!     bag_id: None,
-//!     located_by: "coordinates".into(),
 //! };
 //! let data = TenantData {
 //!     code: "demo".into(),

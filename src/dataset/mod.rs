@@ -2,9 +2,9 @@
 //! geometry and hierarchy, incidents in compact form, one consistent version numbered by its generation) and
 //! [`Filter`]s over it (categories, sources, period), evaluated as counts per area or incidents per area.
 //!
-//! Plain data in, plain data out: a snapshot is read from any [`crate::store::Store`] ([`Snapshot::load`]) or
-//! built from records ([`Snapshot::build`]); nothing here knows HTTP. The server holds one snapshot per tenant
-//! and parses filters from query parameters into [`Filter`]s.
+//! Plain data in, plain data out: a snapshot is built from records ([`Snapshot::build`] of a [`TenantData`],
+//! which any store reads with `Store::tenant_data`); nothing here does I/O or knows HTTP. The server holds one
+//! snapshot per tenant and parses filters from query parameters into [`Filter`]s.
 //!
 //! ```
 //! use brandpunt::dataset::{Filter, Level, Snapshot, TenantArea, TenantData};
@@ -27,6 +27,6 @@ pub mod snapshot;
 
 pub use filter::{Filter, FilterKey};
 pub use snapshot::{
-    datetime_to_minutes, day_start_minutes, feature_id, minutes_to_datetime, Area, Incident, Level,
-    Snapshot, SnapshotError, TenantArea, TenantData,
+    datetime_to_minutes, day_start_minutes, feature_id, minutes_to_datetime, Area, Incident,
+    IncidentRecord, Level, Snapshot, SnapshotError, TenantArea, TenantData,
 };

@@ -1,13 +1,12 @@
 //! The in-memory view of one tenant's data: areas (CBS levels and custom areas) with their geometry in RD and
-//! Web Mercator, and the tenant's current incidents in a compact columnar form. Built in one go, from the store
-//! ([`Snapshot::load`]) or from plain records ([`Snapshot::build`]), and replaced as a whole when the data change,
-//! so every reader sees one consistent version (its [`Snapshot::generation`]).
+//! Web Mercator, and the tenant's current incidents in a compact columnar form. Built in one go from plain records
+//! ([`Snapshot::build`] of a [`TenantData`], which the store reads with `Store::tenant_data`) and replaced as a
+//! whole when the data change, so every reader sees one consistent version (its [`Snapshot::generation`]).
 //!
 //! Selecting incidents by a filter (counts per area, the incidents of an area) is in [`super::filter`]: a scan
 //! over the compact incidents (about 1 ns per incident per level).
 
 use crate::coords::Transformer;
-use crate::store::{AreaLevel, IncidentFilter, Store, StoreError, StoredIncident};
 use chrono::{NaiveDate, NaiveDateTime};
 use geo::{BoundingRect, Contains, Simplify};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon, Rect};
@@ -36,25 +35,19 @@ impl Level {
         }
     }
 
+    /// `gemeente`, `wijk`, `buurt` (also plural), `custom` or `eigen`; case and surrounding space ignored.
     pub fn parse(s: &str) -> Option<Level> {
         match s.trim().to_ascii_lowercase().as_str() {
+            "gemeente" | "gemeenten" => Some(Level::Gemeente),
+            "wijk" | "wijken" => Some(Level::Wijk),
+            "buurt" | "buurten" => Some(Level::Buurt),
             "custom" | "eigen" => Some(Level::Custom),
-            other => AreaLevel::parse(other).map(Level::from),
+            _ => None,
         }
     }
 
     fn index(self) -> usize {
         self as usize
-    }
-}
-
-impl From<AreaLevel> for Level {
-    fn from(l: AreaLevel) -> Self {
-        match l {
-            AreaLevel::Gemeente => Level::Gemeente,
-            AreaLevel::Wijk => Level::Wijk,
-            AreaLevel::Buurt => Level::Buurt,
-        }
     }
 }
 
@@ -258,96 +251,37 @@ pub struct TenantData {
     /// Tenant code.
     pub code: String,
     pub name: String,
-    /// CBS areas (gemeenten, wijken, buurten) and custom areas, in this order of levels.
+    /// CBS areas (gemeenten, wijken, buurten) and custom areas, in this order of levels. The store reads them
+    /// with `Store::tenant_data`.
     pub areas: Vec<TenantArea>,
-    pub incidents: Vec<StoredIncident>,
+    pub incidents: Vec<IncidentRecord>,
 }
 
-impl TenantData {
-    /// Read `tenant` from the store: the CBS areas of its gemeenten (all areas when it has none configured), its
-    /// custom areas (`custom:ID`) and its current incidents.
-    ///
-    /// ```
-    /// use brandpunt::dataset::{Level, Snapshot, TenantData};
-    /// use brandpunt::store::{SqliteStore, Store};
-    ///
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let mut store = SqliteStore::open(&dir.path().join("brandpunt.db")).unwrap();
-    /// let square: geo_types::MultiPolygon<f64> =
-    ///     geo_types::Rect::new((155_000.0, 463_000.0), (155_100.0, 463_100.0)).to_polygon().into();
-    /// let id = store.insert_custom_area("default", "Plein", &square).unwrap();
-    /// let data = TenantData::read(&store, "default").unwrap();
-    /// assert_eq!(data.areas[0].code, format!("custom:{id}"));
-    /// let s = Snapshot::build(1, data).unwrap();
-    /// assert_eq!(s.level_areas(Level::Custom).len(), 1);
-    /// ```
-    pub fn read(store: &dyn Store, tenant: &str) -> Result<TenantData, StoreError> {
-        let name = store
-            .tenants()?
-            .into_iter()
-            .find(|(c, _)| c == tenant)
-            .map(|(_, n)| n)
-            .ok_or_else(|| StoreError::UnknownTenant(tenant.to_string()))?;
-        // Shared reference data (CBS areas) are scoped to the tenant's gemeenten; none configured = all.
-        let gemeenten = store.tenant_gemeenten(tenant)?;
-        let mut areas = Vec::new();
-        for level in [AreaLevel::Gemeente, AreaLevel::Wijk, AreaLevel::Buurt] {
-            for a in store.areas(level, None)? {
-                if !gemeenten.is_empty() && !gemeenten.contains(&a.gemeentecode) {
-                    continue;
-                }
-                let gemeentecode = Some(a.gemeentecode.clone()).filter(|g| !g.is_empty());
-                areas.push(TenantArea {
-                    level: Level::from(level),
-                    code: a.code,
-                    name: a.name,
-                    wijkcode: a.wijkcode,
-                    gemeentecode,
-                    inhabitants: a.inhabitants,
-                    geometry_rd: a.geometry,
-                });
-            }
-        }
-        for c in store.custom_areas(tenant)? {
-            areas.push(TenantArea::new(
-                Level::Custom,
-                &format!("custom:{}", c.id),
-                &c.name,
-                c.geometry,
-            ));
-        }
-        let incidents = store.incidents(&IncidentFilter {
-            tenant: tenant.to_string(),
-            ..Default::default()
-        })?;
-        Ok(TenantData {
-            code: tenant.to_string(),
-            name,
-            areas,
-            incidents,
-        })
-    }
+/// One incident as plain data: what a snapshot keeps of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentRecord {
+    pub id: i64,
+    /// Where it was delivered from (`politie`, a municipal source).
+    pub source: String,
+    /// The window in which it happened (local time as delivered); `begin == end` when exact.
+    pub begin: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub category_code: Option<String>,
+    /// RD New metres, when located at a point.
+    pub x_m: Option<f64>,
+    pub y_m: Option<f64>,
+    /// The buurt it lies in, when known.
+    pub buurtcode: Option<String>,
 }
 
 /// Errors building a snapshot.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
     #[error("coordinate transformation: {0}")]
     Coords(#[from] crate::coords::CoordError),
 }
 
 impl Snapshot {
-    /// Read everything shown of `tenant` from the store ([`TenantData::read`]) and build the snapshot.
-    pub fn load(
-        store: &dyn Store,
-        tenant: &str,
-        generation: u64,
-    ) -> Result<Snapshot, SnapshotError> {
-        Snapshot::build(generation, TenantData::read(store, tenant)?)
-    }
-
     /// The snapshot of `data`, numbered `generation`: Web Mercator geometry and bounding boxes of the areas,
     /// the area hierarchy (buurt -> wijk, gemeente by their codes), incidents sorted by the begin of their window,
     /// and the incidents inside each custom area.
@@ -384,7 +318,7 @@ impl Snapshot {
         tenant: &str,
         tenant_name: String,
         areas: Vec<Area>,
-        stored: Vec<StoredIncident>,
+        stored: Vec<IncidentRecord>,
         transformer: &Transformer,
     ) -> Snapshot {
         let mut by_code = HashMap::new();
@@ -630,23 +564,19 @@ pub(super) mod tests {
         code: &str,
         point: Option<(f64, f64)>,
         buurt: Option<&str>,
-    ) -> StoredIncident {
+    ) -> IncidentRecord {
         let at = NaiveDate::from_ymd_opt(2024, month, day)
             .and_then(|d| d.and_hms_opt(21, 30, 0))
             .unwrap();
-        StoredIncident {
+        IncidentRecord {
             id,
             source: "politie".into(),
-            registration: format!("PL{id}"),
-            version: 1,
             begin: at,
             end: at,
             category_code: Some(code.into()),
             x_m: point.map(|p| X0 + p.0),
             y_m: point.map(|p| Y0 + p.1),
             buurtcode: buurt.map(str::to_string),
-            bag_id: None,
-            located_by: "coordinates".into(),
         }
     }
 
@@ -772,17 +702,19 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_tenant_is_read_from_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::SqliteStore::open(&dir.path().join("b.db")).unwrap();
-        let data = TenantData::read(&store, "default").unwrap();
-        assert!(data.areas.is_empty() && data.incidents.is_empty());
-        assert!(matches!(
-            TenantData::read(&store, "onbekend"),
-            Err(StoreError::UnknownTenant(_))
-        ));
-        let s = Snapshot::load(&store, "default", 1).unwrap();
-        assert_eq!(s.tenant, "default");
-        assert!(s.incidents.is_empty() && s.first_day.is_none());
+    fn levels_parse_in_dutch_and_english_forms() {
+        for (text, level) in [
+            ("gemeente", Level::Gemeente),
+            (" Wijken ", Level::Wijk),
+            ("BUURT", Level::Buurt),
+            ("eigen", Level::Custom),
+            ("custom", Level::Custom),
+        ] {
+            assert_eq!(Level::parse(text), Some(level), "{text}");
+        }
+        assert_eq!(Level::parse("provincie"), None);
+        for l in Level::ALL {
+            assert_eq!(Level::parse(l.as_str()), Some(l));
+        }
     }
 }

@@ -272,7 +272,7 @@ impl AppState {
 
     /// Re-read every tenant's data from the store and make it current; caches keyed by the old generations are
     /// never hit again. Every snapshot gets a generation of its own, so cache keys never collide across tenants.
-    pub fn reload(&self) -> Result<(), SnapshotError> {
+    pub fn reload(&self) -> Result<(), ServerError> {
         let fresh = self.with_store(|store| load_all(store.as_store(), &self.generation))?;
         {
             let mut slot = match self.snapshots.write() {
@@ -389,11 +389,14 @@ impl caches::CacheEntry for CountsKey {
 fn load_all(
     store: &dyn crate::store::Store,
     generation: &AtomicU64,
-) -> Result<HashMap<String, Arc<Snapshot>>, SnapshotError> {
+) -> Result<HashMap<String, Arc<Snapshot>>, ServerError> {
     let mut out = HashMap::new();
     for (code, _) in store.tenants()? {
         let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
-        out.insert(code.clone(), Arc::new(Snapshot::load(store, &code, g)?));
+        out.insert(
+            code.clone(),
+            Arc::new(Snapshot::build(g, store.tenant_data(&code)?)?),
+        );
     }
     Ok(out)
 }

@@ -105,6 +105,16 @@ impl AreaLevel {
     }
 }
 
+impl From<AreaLevel> for crate::dataset::Level {
+    fn from(l: AreaLevel) -> Self {
+        match l {
+            AreaLevel::Gemeente => crate::dataset::Level::Gemeente,
+            AreaLevel::Wijk => crate::dataset::Level::Wijk,
+            AreaLevel::Buurt => crate::dataset::Level::Buurt,
+        }
+    }
+}
+
 /// One CBS area (gemeente, wijk or buurt) of a boundary set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AreaRecord {
@@ -527,6 +537,83 @@ pub trait Store {
 
     // Custom areas (tenant data).
     fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError>;
+    /// Everything a [`crate::dataset::Snapshot`] shows of `tenant`: the CBS areas of its gemeenten (all areas
+    /// when it has none configured), its custom areas (`custom:ID`) and its current incidents.
+    ///
+    /// ```
+    /// use brandpunt::dataset::{Level, Snapshot};
+    /// use brandpunt::store::{SqliteStore, Store};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut store = SqliteStore::open(&dir.path().join("brandpunt.db")).unwrap();
+    /// let square: geo_types::MultiPolygon<f64> =
+    ///     geo_types::Rect::new((155_000.0, 463_000.0), (155_100.0, 463_100.0)).to_polygon().into();
+    /// let id = store.insert_custom_area("default", "Plein", &square).unwrap();
+    /// let data = store.tenant_data("default").unwrap();
+    /// assert_eq!(data.areas[0].code, format!("custom:{id}"));
+    /// let s = Snapshot::build(1, data).unwrap();
+    /// assert_eq!(s.level_areas(Level::Custom).len(), 1);
+    /// ```
+    fn tenant_data(&self, tenant: &str) -> Result<crate::dataset::TenantData, StoreError> {
+        use crate::dataset::{IncidentRecord, Level, TenantArea, TenantData};
+        let name = self
+            .tenants()?
+            .into_iter()
+            .find(|(c, _)| c == tenant)
+            .map(|(_, n)| n)
+            .ok_or_else(|| StoreError::UnknownTenant(tenant.to_string()))?;
+        // Shared reference data (CBS areas) are scoped to the tenant's gemeenten; none configured = all.
+        let gemeenten = self.tenant_gemeenten(tenant)?;
+        let mut areas = Vec::new();
+        for level in [AreaLevel::Gemeente, AreaLevel::Wijk, AreaLevel::Buurt] {
+            for a in self.areas(level, None)? {
+                if !gemeenten.is_empty() && !gemeenten.contains(&a.gemeentecode) {
+                    continue;
+                }
+                let gemeentecode = Some(a.gemeentecode.clone()).filter(|g| !g.is_empty());
+                areas.push(TenantArea {
+                    level: Level::from(level),
+                    code: a.code,
+                    name: a.name,
+                    wijkcode: a.wijkcode,
+                    gemeentecode,
+                    inhabitants: a.inhabitants,
+                    geometry_rd: a.geometry,
+                });
+            }
+        }
+        for c in self.custom_areas(tenant)? {
+            areas.push(TenantArea::new(
+                Level::Custom,
+                &format!("custom:{}", c.id),
+                &c.name,
+                c.geometry,
+            ));
+        }
+        let incidents = self
+            .incidents(&IncidentFilter {
+                tenant: tenant.to_string(),
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|i| IncidentRecord {
+                id: i.id,
+                source: i.source,
+                begin: i.begin,
+                end: i.end,
+                category_code: i.category_code,
+                x_m: i.x_m,
+                y_m: i.y_m,
+                buurtcode: i.buurtcode,
+            })
+            .collect();
+        Ok(TenantData {
+            code: tenant.to_string(),
+            name,
+            areas,
+            incidents,
+        })
+    }
     /// Store a new custom area without an owner (one transaction); returns its id.
     fn insert_custom_area(
         &mut self,
