@@ -41,6 +41,7 @@ pub mod access;
 pub mod analysis;
 pub mod area_index;
 pub mod audit;
+pub mod cache;
 pub mod calendar;
 pub mod category;
 pub mod config;

@@ -26,7 +26,6 @@
 //! When the filter leaves too little to analyse (no incidents, all counts equal) the result is empty (an empty
 //! FeatureCollection, an empty tile), not an error.
 
-use super::caches::{CacheEntry, CacheKind, F64Key};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -46,6 +45,7 @@ use crate::analysis::places::{
     emerging_grid_neighbourhood, grid_places, h3_places, Coverage, GridIndex, Places, PlacesError,
 };
 use crate::analysis::Event;
+use crate::cache::{CacheEntry, F64Key};
 use crate::calendar::Step;
 use crate::dataset::FilterKey;
 use crate::dataset::{feature_id, Level, Snapshot};
@@ -395,7 +395,7 @@ pub struct EmergingKey {
 
 /// The key types: their filter is all they own on the heap; their kind and value.
 macro_rules! analysis_keys {
-    ($($key:ty => $value:ty, $kind:ident;)*) => {
+    ($($key:ty => $value:ty, $kind:literal;)*) => {
         $(
             impl HeapSize for $key {
                 fn heap_bytes(&self) -> usize {
@@ -405,18 +405,18 @@ macro_rules! analysis_keys {
 
             impl CacheEntry for $key {
                 type Value = $value;
-                const KIND: CacheKind = CacheKind::$kind;
+                const KIND: &'static str = $kind;
             }
         )*
     };
 }
 
 analysis_keys! {
-    KdeBandwidthKey => Option<f64>, KdeBandwidth;
-    KdeSurfaceKey => Option<Arc<KdeSurface>>, KdeSurface;
-    KdeContoursKey => Option<Arc<Vec<Contour>>>, KdeContours;
-    GiStarKey => Option<Arc<GiStarCells>>, GiStar;
-    EmergingKey => Option<Arc<EmergingCells>>, Emerging;
+    KdeBandwidthKey => Option<f64>, "kde_bandwidth";
+    KdeSurfaceKey => Option<Arc<KdeSurface>>, "kde_surface";
+    KdeContoursKey => Option<Arc<Vec<Contour>>>, "kde_contours";
+    GiStarKey => Option<Arc<GiStarCells>>, "gistar";
+    EmergingKey => Option<Arc<EmergingCells>>, "emerging";
 }
 
 impl HeapSize for KdeSurface {

@@ -6,8 +6,9 @@
 //! while the server runs) are noticed through the store's change token ([`crate::store::Changes`]) within
 //! [`ServerConfig::poll_interval`]. The server reaches storage only through the store traits
 //! ([`crate::store::ServerStore`]), opened with one [`crate::store::StoreOpener`].
-//! Caches ([`caches`]: tiles, counts per filter, analyses, bodies; one byte budget) are keyed by the snapshot's
-//! generation, so a change invalidates them at once.
+//! Cached results ([`AppState::caches`], a [`crate::cache::Caches`]: tiles, counts per filter, analyses, bodies;
+//! one byte budget) are keyed by the snapshot's generation, so a change invalidates them at once. Each route
+//! module defines the key types of what it caches; [`CACHE_KINDS`] lists them for `/metrics`.
 //!
 //! Every request is parsed here, computed by the core and serialised here. The modules, by what they own:
 //! - request plumbing: [`security`] (client address, security headers, limits, rate limits, timeouts around
@@ -16,8 +17,7 @@
 //!   Connect bearer tokens), [`credential_worker`] (token and password checks off the request path), [`filter`]
 //!   (query parameters -> [`crate::dataset`] filters), [`error`] (JSON errors), [`ops`] (health, readiness,
 //!   metrics, request log, the OpenAPI document assembled from `openapi/MODULE.json`);
-//! - state: [`caches`] (every cached result under one byte budget, typed keys) and the snapshots in
-//!   [`AppState`];
+//! - state: the caches and the snapshots in [`AppState`];
 //! - routes, one module each with its OpenAPI fragment: [`areas`] (meta, area list, area GeoJSON and statistics,
 //!   custom areas), [`analysis_api`] (time series, hour of week, phenomenon profile), [`compare`], [`export`]
 //!   (statistics as GeoJSON, TopoJSON, CSV), [`hotspots`] (KDE, Gi*, emerging hot spots), [`incidents`]
@@ -33,7 +33,6 @@ pub mod access_log;
 pub mod analysis_api;
 pub mod areas;
 pub mod auth;
-pub mod caches;
 pub mod compare;
 pub mod cookie;
 pub mod credential_worker;
@@ -54,6 +53,7 @@ pub mod session;
 pub mod tiles;
 pub mod wms;
 
+use crate::cache::{CacheEntry, Caches};
 use crate::config::{Limits, OidcConfig, PrivacyConfig, TlsConfig};
 pub use crate::dataset::{Level, Snapshot, SnapshotError};
 use crate::store::{ServerStore, StoreError, StoreOpener};
@@ -171,8 +171,8 @@ pub struct AppState {
     /// OpenID Connect token verification, when `[oidc]` is configured ([`oidc`]).
     pub oidc: Option<oidc::OidcVerifier>,
     ready: AtomicBool,
-    /// Every cached result, bounded together by `[limits] cache_bytes` ([`caches`]).
-    pub caches: caches::Caches,
+    /// Every cached result, bounded together by `[limits] cache_bytes`.
+    pub caches: Caches,
     /// The k settings of `[privacy]` ([`crate::publish`]).
     pub policy: crate::publish::Policy,
     pub metrics: ops::Metrics,
@@ -207,7 +207,7 @@ impl AppState {
                 "[limits] cache_bytes: moet minstens 1 zijn".into(),
             ));
         }
-        let caches = caches::Caches::new(config.limits.cache_bytes);
+        let caches = Caches::new(config.limits.cache_bytes, CACHE_KINDS);
         let policy = crate::publish::Policy {
             min_count: config.privacy.min_count,
             min_count_per_group: config.privacy.min_count_per_group.clone(),
@@ -361,9 +361,9 @@ impl crate::heap_size::HeapSize for ProtectedTableKey {
     }
 }
 
-impl caches::CacheEntry for ProtectedTableKey {
+impl CacheEntry for ProtectedTableKey {
     type Value = Arc<crate::suppression::Protected>;
-    const KIND: caches::CacheKind = caches::CacheKind::ProtectedTable;
+    const KIND: &'static str = "protected_table";
 }
 
 /// Cache key of [`AppState::counts`].
@@ -380,9 +380,38 @@ impl crate::heap_size::HeapSize for CountsKey {
     }
 }
 
-impl caches::CacheEntry for CountsKey {
+impl CacheEntry for CountsKey {
     type Value = Arc<Vec<u32>>;
-    const KIND: caches::CacheKind = caches::CacheKind::Counts;
+    const KIND: &'static str = "counts";
+}
+
+/// Every kind the server caches, in the order of `/metrics`: the kind of each key type of the route modules.
+pub const CACHE_KINDS: &[&str] = &[
+    CountsKey::KIND,
+    ProtectedTableKey::KIND,
+    tiles::VectorTileKey::KIND,
+    tiles::TileGeometryKey::KIND,
+    raster::PngTileKey::KIND,
+    raster::BlankPngKey::KIND,
+    analysis_api::AnalysisBodyKey::KIND,
+    export::ExportBodyKey::KIND,
+    export::Wgs84RingsKey::KIND,
+    hotspots::KdeBandwidthKey::KIND,
+    hotspots::KdeSurfaceKey::KIND,
+    hotspots::KdeContoursKey::KIND,
+    hotspots::GiStarKey::KIND,
+    hotspots::EmergingKey::KIND,
+    analysis_api::ProfileDataKey::KIND,
+    report::MonthlyReportKey::KIND,
+    patrol::PatrolKey::KIND,
+    patrol::StreetsKey::KIND,
+];
+
+/// A cached response body weighs its bytes.
+impl crate::heap_size::HeapSize for axum::body::Bytes {
+    fn heap_bytes(&self) -> usize {
+        self.len()
+    }
 }
 
 /// Load a snapshot of every tenant in the store, numbering them from `generation`.

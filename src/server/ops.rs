@@ -127,6 +127,17 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
         }
         state.caches.render_metrics(&mut out);
+        // The vector tile figures also under their first names.
+        let tiles = state
+            .caches
+            .kind_stats(<super::tiles::VectorTileKey as crate::cache::CacheEntry>::KIND);
+        for (name, kind, value) in [
+            ("brandpunt_tile_cache_hits_total", "counter", tiles.hits),
+            ("brandpunt_tile_cache_misses_total", "counter", tiles.misses),
+            ("brandpunt_tile_cache_entries", "gauge", tiles.entries),
+        ] {
+            let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
+        }
         out
     }
 }

@@ -26,7 +26,6 @@
 //! Results are cached ([`super::caches`]) per (snapshot generation, filter, block, cell, top); the protection
 //! is applied per answer.
 
-use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -35,6 +34,7 @@ use crate::analysis::aoristic::AoristicConfig;
 use crate::analysis::grid::BinId;
 use crate::analysis::patrol::{plan, PatrolCell, PatrolResult, WeeklyHours};
 use crate::analysis::Event;
+use crate::cache::CacheEntry;
 use crate::calendar::parse_weekday;
 use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
@@ -155,7 +155,7 @@ impl HeapSize for PatrolKey {
 
 impl CacheEntry for PatrolKey {
     type Value = Arc<PatrolResult>;
-    const KIND: CacheKind = CacheKind::Patrol;
+    const KIND: &'static str = "patrol";
 }
 
 /// Cache key of a tenant's incident streets ([`streets`]).
@@ -172,7 +172,7 @@ impl HeapSize for StreetsKey {
 
 impl CacheEntry for StreetsKey {
     type Value = Streets;
-    const KIND: CacheKind = CacheKind::Streets;
+    const KIND: &'static str = "streets";
 }
 
 fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {

@@ -17,13 +17,13 @@
 //!   that maximum zoom to them. The limited parameters and the principal's class are part of the cache key.
 //! - area layers: for every caller of the tenant.
 
-use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::security::ClientInfo;
 use super::AppState;
 use super::Caller;
 use crate::access::{Principal, VIEWER_MAX_SURFACE_ZOOM};
+use crate::cache::CacheEntry;
 use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
 use crate::heap_size::HeapSize;
@@ -96,7 +96,7 @@ impl HeapSize for VectorTileKey {
 
 impl CacheEntry for VectorTileKey {
     type Value = Arc<CachedTile>;
-    const KIND: CacheKind = CacheKind::VectorTile;
+    const KIND: &'static str = "vector_tile";
 }
 
 impl HeapSize for CachedTile {
@@ -121,7 +121,7 @@ impl HeapSize for TileGeometryKey {
 
 impl CacheEntry for TileGeometryKey {
     type Value = Arc<TileAreas>;
-    const KIND: CacheKind = CacheKind::TileGeometry;
+    const KIND: &'static str = "tile_geometry";
 }
 
 pub fn routes() -> Router<Arc<AppState>> {
