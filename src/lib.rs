@@ -21,6 +21,7 @@
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
+//! - [`cache`]: the typed cache bounded by bytes, with hits, misses and bytes per kind.
 //! - [`proxy`]: trusted proxies, address ranges and the `X-Forwarded-For` rule for a client's address.
 //! - [`rate_limit`]: token buckets per credential, session or client address.
 //! - [`session`]: the web session table and the failed-login throttle.
