@@ -398,7 +398,8 @@ async fn create(
                 Some(caller.principal.actor()),
             )
         })?;
-        st.reload().map_err(ApiError::internal)?;
+        st.reload_tenants(std::slice::from_ref(&tenant))
+            .map_err(ApiError::internal)?;
         Ok((id, input.name))
     })
     .await
@@ -444,7 +445,8 @@ async fn update(
         if !found {
             return Err(ApiError::NotFound(format!("onbekend gebied '{code}'")));
         }
-        st.reload().map_err(ApiError::internal)?;
+        st.reload_tenants(std::slice::from_ref(&tenant))
+            .map_err(ApiError::internal)?;
         Ok(Json(json!({"id": id, "code": code, "name": input.name})))
     })
     .await
@@ -469,7 +471,8 @@ async fn remove(
         if !found {
             return Err(ApiError::NotFound(format!("onbekend gebied '{code}'")));
         }
-        st.reload().map_err(ApiError::internal)?;
+        st.reload_tenants(std::slice::from_ref(&tenant))
+            .map_err(ApiError::internal)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

@@ -283,7 +283,8 @@ async fn upload(
             };
             let rows = std::mem::take(&mut summary.report);
             if !summary.outcome.already_imported {
-                st.reload().map_err(ApiError::internal)?;
+                st.reload_tenants(std::slice::from_ref(&import_tenant))
+                    .map_err(ApiError::internal)?;
             }
             Ok((summary, rows))
         },
@@ -483,7 +484,7 @@ impl Inbox {
         };
         if changed {
             // Make the data current before the file shows up in done/.
-            if let Err(e) = state.reload() {
+            if let Err(e) = state.reload_tenants(std::slice::from_ref(&state.config.inbox_tenant)) {
                 tracing::error!(error = %e, "reload after an inbox delivery failed");
             }
         }

@@ -56,7 +56,7 @@ pub mod wms;
 use crate::cache::{CacheEntry, Caches};
 use crate::config::{Limits, OidcConfig, PrivacyConfig, TlsConfig};
 pub use crate::dataset::{Level, Snapshot, SnapshotError};
-use crate::store::{ServerStore, StoreError, StoreOpener};
+use crate::store::{DataChange, DataFingerprint, ServerStore, StoreError, StoreOpener};
 pub use auth::{AnyCaller, Caller};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -162,6 +162,9 @@ pub struct AppState {
     /// The current snapshot of every tenant, by tenant code.
     snapshots: RwLock<Arc<HashMap<String, Arc<Snapshot>>>>,
     generation: AtomicU64,
+    /// What the store held when the current snapshots were read, and its users and tokens when they were last
+    /// taken into account: the change watcher reloads what differs from this.
+    loaded: Mutex<DataFingerprint>,
     /// Remembered token checks ([`auth`]).
     pub token_cache: auth::TokenCache,
     /// Web login sessions ([`session`]).
@@ -196,6 +199,8 @@ impl AppState {
         let opener = StoreOpener::new(&config.db)?;
         let store = opener.open()?;
         let generation = AtomicU64::new(0);
+        // Read before the data: a change committed in between is seen again, never missed.
+        let loaded = store.data_fingerprint()?;
         let snapshots = load_all(store.as_store(), &generation)?;
         if let Some(t) = &config.public_tenant {
             if !snapshots.contains_key(t) {
@@ -228,6 +233,7 @@ impl AppState {
             opener,
             snapshots: RwLock::new(Arc::new(snapshots)),
             generation,
+            loaded: Mutex::new(loaded),
             token_cache: auth::TokenCache::new(4096),
             sessions: crate::session::Sessions::new(),
             login_throttle: crate::session::LoginThrottle::new(),
@@ -270,33 +276,110 @@ impl AppState {
         f(guard.as_mut())
     }
 
-    /// Re-read every tenant's data from the store and make it current; caches keyed by the old generations are
-    /// never hit again. Every snapshot gets a generation of its own, so cache keys never collide across tenants.
+    /// Re-read every tenant's data from the store and make it current: after a change that every tenant reads
+    /// (boundaries, addresses, the tenant list) or one that cannot be traced to its tenants. Every snapshot gets a
+    /// generation of its own, so cache keys never collide across tenants; the old generations' entries are dropped.
+    /// Users, tokens and sessions are not touched ([`AppState::access_changed`]).
     pub fn reload(&self) -> Result<(), ServerError> {
-        let fresh = self.with_store(|store| load_all(store.as_store(), &self.generation))?;
+        let (print, fresh) = self.with_store(|store| -> Result<_, ServerError> {
+            // Read before the data: a change committed in between is seen again, never missed.
+            let print = store.data_fingerprint()?;
+            Ok((print, load_all(store.as_store(), &self.generation)?))
+        })?;
+        let tenants = fresh.len() as u64;
+        self.install(fresh, true);
         {
-            let mut slot = match self.snapshots.write() {
-                Ok(s) => s,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            // A concurrent reload may have installed newer snapshots meanwhile: keep the newest set.
-            let newer = fresh
-                .values()
-                .map(|s| s.generation)
-                .min()
-                .unwrap_or(u64::MAX)
-                > slot.values().map(|s| s.generation).max().unwrap_or(0);
-            if newer || slot.is_empty() {
-                *slot = Arc::new(fresh);
-            }
+            let mut loaded = lock(&self.loaded);
+            loaded.shared = print.shared;
+            loaded.tenants = print.tenants;
         }
         self.caches.clear();
-        self.token_cache.clear();
-        // A user may have been disabled or changed: sessions re-read their user before the next request.
-        self.sessions.mark_stale();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        tracing::info!("data reloaded");
+        self.metrics
+            .tenant_reloads
+            .fetch_add(tenants, Ordering::Relaxed);
+        tracing::info!(tenants, "data reloaded");
         Ok(())
+    }
+
+    /// Re-read the data of `tenants` only (after a write or a delivery of theirs) and make it current. Every
+    /// other tenant keeps its snapshot, so its cached tiles, counts and analyses stay warm; the cached results of
+    /// the replaced snapshots are never hit again and age out of the cache. A tenant that no longer exists makes
+    /// it a full [`AppState::reload`].
+    pub fn reload_tenants(&self, tenants: &[String]) -> Result<(), ServerError> {
+        let fresh = self.with_store(|store| {
+            let print = store.data_fingerprint()?;
+            let mut fresh = HashMap::new();
+            for code in tenants {
+                let data = match store.tenant_data(code) {
+                    Ok(data) => data,
+                    Err(StoreError::UnknownTenant(_)) => return Ok(None),
+                    Err(e) => return Err(ServerError::from(e)),
+                };
+                let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                fresh.insert(code.clone(), Arc::new(Snapshot::build(g, data)?));
+            }
+            Ok(Some((print, fresh)))
+        })?;
+        let Some((print, fresh)) = fresh else {
+            return self.reload();
+        };
+        let count = fresh.len() as u64;
+        self.install(fresh, false);
+        {
+            let mut loaded = lock(&self.loaded);
+            for code in tenants {
+                match print.tenants.get(code) {
+                    Some(p) => loaded.tenants.insert(code.clone(), p.clone()),
+                    None => loaded.tenants.remove(code),
+                };
+            }
+        }
+        self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .tenant_reloads
+            .fetch_add(count, Ordering::Relaxed);
+        tracing::info!(tenants = ?tenants, "tenant data reloaded");
+        Ok(())
+    }
+
+    /// Make `fresh` current: every tenant's snapshot when `whole` (tenants missing from `fresh` are gone), else
+    /// only the tenants in it. A concurrent reload may have installed a newer snapshot of a tenant meanwhile: the
+    /// newest generation of each tenant wins.
+    fn install(&self, fresh: HashMap<String, Arc<Snapshot>>, whole: bool) {
+        let mut slot = match self.snapshots.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut next: HashMap<String, Arc<Snapshot>> = if whole {
+            HashMap::with_capacity(fresh.len())
+        } else {
+            (**slot).clone()
+        };
+        for (code, snapshot) in fresh {
+            let newest = match slot.get(&code) {
+                Some(current) if current.generation > snapshot.generation => current.clone(),
+                _ => snapshot,
+            };
+            next.insert(code, newest);
+        }
+        *slot = Arc::new(next);
+    }
+
+    /// Users or API tokens changed: remembered token checks are forgotten and every session re-reads its user
+    /// before its next request. Data changes never call this.
+    pub fn access_changed(&self) {
+        self.token_cache.clear();
+        self.sessions.mark_stale();
+    }
+
+    /// What changed in the store since the current snapshots were read (`now` is the store's fingerprint), and
+    /// whether users or tokens changed since they were last taken into account (which this records).
+    fn changes_since_loaded(&self, now: &DataFingerprint) -> (DataChange, bool) {
+        let mut loaded = lock(&self.loaded);
+        let access = now.access_changed(&loaded);
+        loaded.access = now.access.clone();
+        (now.data_change(&loaded), access)
     }
 
     /// Counts per area of `level` for `filter` on `snapshot`, cached per generation and filter.
@@ -414,6 +497,11 @@ impl crate::heap_size::HeapSize for axum::body::Bytes {
     }
 }
 
+/// The guarded value, also after a panic elsewhere poisoned the lock (every writer leaves it consistent).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Load a snapshot of every tenant in the store, numbering them from `generation`.
 fn load_all(
     store: &dyn crate::store::Store,
@@ -524,23 +612,33 @@ fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
         .name("brandpunt-watch".into())
         .spawn(move || {
             let mut last = watcher.change_token().ok();
-            // `None` when it cannot be read: then every change reloads.
-            let mut last_print = watcher.data_fingerprint().ok();
             loop {
                 std::thread::sleep(state.config.poll_interval);
                 let now = watcher.change_token().ok();
-                if now != last {
-                    last = now;
-                    // Audit records (written on every address-level export and every minute of tile access)
-                    // commit too: reload only when what the server shows changed.
-                    let print = watcher.data_fingerprint().ok();
-                    if print.is_some() && print == last_print {
-                        continue;
+                if now == last {
+                    continue;
+                }
+                last = now;
+                // Audit records (written on every address-level export and every minute of tile access) commit
+                // too, and the server's own writes reload their tenant at once: reload only what differs from
+                // what the current snapshots were read from, and only the tenants it belongs to.
+                let (data, access) = match watcher.data_fingerprint() {
+                    Ok(print) => state.changes_since_loaded(&print),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the store's fingerprint: reloading everything");
+                        (DataChange::All, true)
                     }
-                    last_print = print;
-                    if let Err(e) = state.reload() {
-                        tracing::error!(error = %e, "reload after a change failed");
-                    }
+                };
+                let reloaded = match data {
+                    DataChange::None => Ok(()),
+                    DataChange::Tenants(tenants) => state.reload_tenants(&tenants),
+                    DataChange::All => state.reload(),
+                };
+                if let Err(e) = reloaded {
+                    tracing::error!(error = %e, "reload after a change failed");
+                }
+                if access {
+                    state.access_changed();
                 }
             }
         })?;
