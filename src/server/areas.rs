@@ -389,6 +389,7 @@ async fn create(
             st.config.limits.max_polygon_vertices,
         )?;
         let tenant = caller.tenant().to_string();
+        let _writing = st.writing();
         let id = st.with_store(|store| {
             crate::store::Store::insert_custom_area_by(
                 store,
@@ -432,6 +433,7 @@ async fn update(
             st.config.limits.max_polygon_vertices,
         )?;
         let tenant = caller.tenant().to_string();
+        let _writing = st.writing();
         let found = st.with_store(|store| -> Result<bool, ApiError> {
             check_owner(store.as_store(), &caller, id, &code)?;
             Ok(crate::store::Store::update_custom_area(
@@ -464,6 +466,7 @@ async fn remove(
     let st = state.clone();
     tokio::task::spawn_blocking(move || -> Result<StatusCode, ApiError> {
         let tenant = caller.tenant().to_string();
+        let _writing = st.writing();
         let found = st.with_store(|store| -> Result<bool, ApiError> {
             check_owner(store.as_store(), &caller, id, &code)?;
             Ok(crate::store::Store::delete_custom_area(store, &tenant, id)?)

@@ -257,6 +257,7 @@ async fn upload(
     let report_path = dir.0.join("rapport.csv");
     let (summary, rows) = tokio::task::spawn_blocking(
         move || -> Result<(IncidentImportSummary, Vec<ReportRecord>), ApiError> {
+            let _writing = st.writing();
             let result = st.with_store(|store| {
                 import_delivery(
                     store.as_store_mut(),
@@ -449,6 +450,7 @@ impl Inbox {
             Some(m) => Mapping::from_toml_file(m).map(Some),
             None => Ok(None),
         };
+        let _writing = state.writing();
         let result = match mapping {
             Ok(mapping) => state.with_store(|store| {
                 import_delivery(

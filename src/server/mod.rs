@@ -165,6 +165,9 @@ pub struct AppState {
     /// What the store held when the current snapshots were read, and its users and tokens when they were last
     /// taken into account: the change watcher reloads what differs from this.
     loaded: Mutex<DataFingerprint>,
+    /// Held by a write of the server together with its reload, and by the change watcher around its check and
+    /// reload ([`AppState::writing`]).
+    writing: Mutex<()>,
     /// Remembered token checks ([`auth`]).
     pub token_cache: auth::TokenCache,
     /// Web login sessions ([`session`]).
@@ -234,6 +237,7 @@ impl AppState {
             snapshots: RwLock::new(Arc::new(snapshots)),
             generation,
             loaded: Mutex::new(loaded),
+            writing: Mutex::new(()),
             token_cache: auth::TokenCache::new(4096),
             sessions: crate::session::Sessions::new(),
             login_throttle: crate::session::LoginThrottle::new(),
@@ -364,6 +368,13 @@ impl AppState {
             next.insert(code, newest);
         }
         *slot = Arc::new(next);
+    }
+
+    /// Hold this around a write of the server and the reload of its tenant: the change watcher checks the store
+    /// under the same lock, so it never sees the server's own write before the server has reloaded for it (and
+    /// never reads that tenant a second time).
+    pub fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        lock(&self.writing)
     }
 
     /// Users or API tokens changed: remembered token checks are forgotten and every session re-reads its user
@@ -622,6 +633,7 @@ fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
                 // Audit records (written on every address-level export and every minute of tile access) commit
                 // too, and the server's own writes reload their tenant at once: reload only what differs from
                 // what the current snapshots were read from, and only the tenants it belongs to.
+                let _writing = state.writing();
                 let (data, access) = match watcher.data_fingerprint() {
                     Ok(print) => state.changes_since_loaded(&print),
                     Err(e) => {

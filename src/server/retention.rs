@@ -29,6 +29,7 @@ pub fn run_once(state: &AppState, months: u32, now: NaiveDateTime) -> u64 {
         tracing::error!(months, "retention: period too long");
         return 0;
     };
+    let _writing = state.writing();
     let tenants = match state.with_store(|s| s.tenants()) {
         Ok(t) => t,
         Err(e) => {
