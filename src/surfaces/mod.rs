@@ -38,6 +38,7 @@
 pub mod emerging;
 pub mod gistar;
 pub mod kde;
+pub mod layers;
 
 use crate::analysis::emerging::EmergingError;
 use crate::analysis::gistar::GiStarError;
