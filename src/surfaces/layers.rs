@@ -5,6 +5,25 @@
 //!
 //! Plain inputs (a [`Snapshot`], a [`Filter`], a [`TileId`], count tables), bytes out; the server caches the
 //! clipped geometry and the tiles and chooses the tables per caller.
+//!
+//! ```
+//! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantData};
+//! use brandpunt::surfaces::layers::incident_tile;
+//! use brandpunt::tiles::TileId;
+//!
+//! let at = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
+//! let incidents = (0..3).map(|k| IncidentRecord {
+//!     id: k, source: "politie".into(), begin: at, end: at, category_code: None,
+//!     x_m: Some(155_000.0), y_m: Some(463_000.0), buurtcode: None,
+//! }).collect();
+//! let data = TenantData { code: "d".into(), name: "D".into(), areas: vec![], incidents };
+//! let s = Snapshot::build(1, data).unwrap();
+//! let i = &s.incidents[0];
+//! let tile = TileId::containing(12, i.merc_x, i.merc_y);
+//! let (bytes, shown) = incident_tile(&s, tile, &Filter::all(&s)).unwrap();
+//! assert!(bytes.is_some());
+//! assert_eq!(shown, 3);
+//! ```
 
 use crate::dataset::{Filter, Level, Snapshot};
 use crate::publish::rate_per_1000;
