@@ -17,6 +17,8 @@
 //! - [`calendar`]: date and month parsing, the calendar step (day/week/month) with its buckets, and the clock that
 //!   date-relative rules are evaluated against.
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
+//! - [`surfaces`]: the map surfaces of a dataset and filter (KDE and its contours, Gi* on bins, emerging hot
+//!   spots) with their cell polygons and vector tile layers.
 //! - [`publish`]: the publishing policy: who sees exact counts, which k applies, how a withheld count is shown.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
@@ -63,4 +65,5 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod suppression;
+pub mod surfaces;
 pub mod tiles;

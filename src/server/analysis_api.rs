@@ -22,7 +22,7 @@
 //! profile and the phenomenon profile of an area whose count is withheld are withheld as a whole
 //! (`suppressed: true`, no distributions).
 //!
-//! Results are computed in `spawn_blocking` and cached ([`super::caches`]) by (generation, area, filter,
+//! Results are computed in `spawn_blocking` and cached ([`crate::cache`]) by (generation, area, filter,
 //! parameters, protected or not).
 
 use super::error::ApiError;
@@ -57,7 +57,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/areas/{code}/profile", get(profile))
 }
 
-/// Cache key of a JSON body of an area analysis or a comparison ([`cached_json`]).
+/// Cache key of a JSON body of an area analysis or a comparison (`cached_json`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AnalysisBodyKey {
     pub generation: u64,

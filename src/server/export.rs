@@ -115,7 +115,7 @@ impl Row {
     }
 }
 
-/// Cache key of [`wgs84_rings`].
+/// Cache key of `wgs84_rings`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Wgs84RingsKey {
     pub generation: u64,

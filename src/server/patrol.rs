@@ -23,7 +23,7 @@
 //! fewer than k of its incidents lie on it ([`crate::publish::shown_street`]). Grid cells stand in no published sum relation, so primary
 //! suppression is all they need.
 //!
-//! Results are cached ([`super::caches`]) per (snapshot generation, filter, block, cell, top); the protection
+//! Results are cached ([`crate::cache`]) per (snapshot generation, filter, block, cell, top); the protection
 //! is applied per answer.
 
 use super::error::ApiError;
@@ -158,7 +158,7 @@ impl CacheEntry for PatrolKey {
     const KIND: &'static str = "patrol";
 }
 
-/// Cache key of a tenant's incident streets ([`streets`]).
+/// Cache key of a tenant's incident streets (`streets`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StreetsKey {
     pub generation: u64,

@@ -21,7 +21,7 @@
 //! parameters, so a viewer never gets an analyst's finer tile from the cache.
 //!
 //! An XYZ tile is exactly the WMS GetMap image of the tile's EPSG:3857 bounding box at 256 x 256 pixels. Tiles
-//! are cached ([`super::caches`]) per (generation, layer, tile, filter, parameters); the ETag derives from the
+//! are cached ([`crate::cache`]) per (generation, layer, tile, filter, parameters); the ETag derives from the
 //! same values, so `If-None-Match` answers 304 without rendering.
 
 use super::error::ApiError;

@@ -25,7 +25,7 @@
 //! of the values their JSON withholds, withheld buurten are grey on the map, and no withheld number appears
 //! anywhere in the page, its SVG map or its tables.
 //!
-//! Results are cached ([`super::caches`]) per (snapshot generation, filter, month); the protection is applied
+//! Results are cached ([`crate::cache`]) per (snapshot generation, filter, month); the protection is applied
 //! per answer from the cached protected tables.
 
 use super::error::ApiError;
