@@ -6,6 +6,7 @@
 //! - [`category`]: the police crime classification (codes, labels, groups).
 //! - [`geocode`]: in-memory BAG address index and matcher.
 //! - [`area_index`]: point -> buurt/wijk/gemeente assignment.
+//! - [`area_level`]: the level of an area (gemeente, wijk, buurt, custom), one type for every use.
 //! - [`analysis`]: places and binning, KDE, Gi*, emerging hot spots, time profiles, comparisons, striking areas
 //!   and the monthly report, patrol ranking.
 //! - [`tiles`]: Mapbox Vector Tile encoding (clipping, simplification, winding).
@@ -43,6 +44,7 @@
 pub mod access;
 pub mod analysis;
 pub mod area_index;
+pub mod area_level;
 pub mod audit;
 pub mod cache;
 pub mod calendar;

@@ -39,7 +39,8 @@
 //! ```
 
 use crate::analysis::patrol::PatrolCell;
-use crate::dataset::{Level, Snapshot};
+use crate::area_level::AreaLevel;
+use crate::dataset::Snapshot;
 use crate::suppression::{self, Cell, Protected, Relation, Status};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,7 +66,7 @@ impl Policy {
 fn area_relations(s: &Snapshot) -> Vec<Relation> {
     let mut wijk_parts: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     let mut gemeente_parts: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
-    for &b in s.level_areas(Level::Buurt) {
+    for &b in s.level_areas(AreaLevel::Buurt) {
         let a = s.area(b);
         let w = a.wijkcode.as_deref().and_then(|c| s.area_index(c));
         let g = a.gemeentecode.as_deref().and_then(|c| s.area_index(c));
@@ -279,16 +280,16 @@ mod tests {
         let buurt = |code: &str, x0| TenantArea {
             wijkcode: Some("WK999900".into()),
             gemeentecode: Some("GM9999".into()),
-            ..TenantArea::new(Level::Buurt, code, code, square(x0))
+            ..TenantArea::new(AreaLevel::Buurt, code, code, square(x0))
         };
         let data = TenantData {
             code: "proef".into(),
             name: "Proefstad".into(),
             areas: vec![
-                TenantArea::new(Level::Gemeente, "GM9999", "Proefstad", square(0.0)),
+                TenantArea::new(AreaLevel::Gemeente, "GM9999", "Proefstad", square(0.0)),
                 TenantArea {
                     gemeentecode: Some("GM9999".into()),
-                    ..TenantArea::new(Level::Wijk, "WK999900", "Centrum", square(0.0))
+                    ..TenantArea::new(AreaLevel::Wijk, "WK999900", "Centrum", square(0.0))
                 },
                 buurt("BU99990001", 0.0),
                 buurt("BU99990002", 500.0),

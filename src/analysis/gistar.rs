@@ -59,7 +59,7 @@ pub enum GiStarError {
 pub struct GiStarOptions {
     /// Apply Benjamini-Hochberg FDR to the bins (default true).
     pub fdr: bool,
-    /// Level for `fdr_significant` (default 0.05).
+    /// AreaLevel for `fdr_significant` (default 0.05).
     pub alpha: f64,
     /// Conditional permutation inference: `(count, seed)`, e.g. `(999, 12345)`. Default none.
     pub permutations: Option<(usize, u64)>,

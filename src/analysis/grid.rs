@@ -36,6 +36,7 @@
 //! that cannot be located (conversion failure, no area) are counted in [`Bins::unassigned`], never silently
 //! dropped without trace.
 
+use crate::area_level::AreaLevel;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -90,28 +91,6 @@ pub enum GridError {
     },
 }
 
-/// The administrative level used for area binning.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AreaLevel {
-    /// CBS buurt (neighbourhood).
-    Buurt,
-    /// CBS wijk (district).
-    Wijk,
-    /// Gemeente (municipality).
-    Gemeente,
-}
-
-impl AreaLevel {
-    /// The spec keyword (`buurt`, `wijk`, `gemeente`).
-    pub fn keyword(self) -> &'static str {
-        match self {
-            AreaLevel::Buurt => "buurt",
-            AreaLevel::Wijk => "wijk",
-            AreaLevel::Gemeente => "gemeente",
-        }
-    }
-}
-
 /// How to bin incidents into locations. Parse from `grid:100`, `h3:9`, `buurt`, `wijk`, `gemeente`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinSpec {
@@ -152,7 +131,7 @@ impl fmt::Display for BinSpec {
         match self {
             BinSpec::Grid { cell_m } => write!(f, "grid:{cell_m}"),
             BinSpec::H3 { resolution } => write!(f, "h3:{resolution}"),
-            BinSpec::Area(level) => f.write_str(level.keyword()),
+            BinSpec::Area(level) => f.write_str(level.as_str()),
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use super::context;
 use anyhow::Context;
+use brandpunt::area_level::AreaLevel;
 use brandpunt::import::{bag, cbs, incidents, indicators, mapping, opendata};
-use brandpunt::store::{AreaLevel, DeliveryMeta, SqliteStore, Store};
+use brandpunt::store::{DeliveryMeta, SqliteStore, Store};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};

@@ -1,7 +1,8 @@
 //! `brandpunt stats`: counts of located incidents per area and category.
 
 use super::context;
-use brandpunt::store::{AreaLevel, IncidentFilter, Store};
+use brandpunt::area_level::AreaLevel;
+use brandpunt::store::{IncidentFilter, Store};
 use chrono::NaiveDate;
 use std::path::Path;
 use std::process::ExitCode;
@@ -31,7 +32,8 @@ pub struct StatsArgs {
 }
 
 fn parse_level(s: &str) -> Result<AreaLevel, String> {
-    AreaLevel::parse(s).ok_or_else(|| format!("'{s}' is geen niveau: kies buurt, wijk of gemeente"))
+    AreaLevel::parse_cbs(s)
+        .ok_or_else(|| format!("'{s}' is geen niveau: kies buurt, wijk of gemeente"))
 }
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {

@@ -6,11 +6,11 @@
 //! `server::filter`).
 //!
 //! ```
-//! use brandpunt::dataset::{Filter, IncidentRecord, Level, Snapshot, TenantArea, TenantData};
+//! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantArea, TenantData};
 //! use chrono::NaiveDate;
 //!
 //! let square = geo_types::Rect::new((155_000.0, 463_000.0), (156_000.0, 464_000.0)).to_polygon();
-//! let buurt = TenantArea::new(Level::Buurt, "BU99990001", "Centrum", square.into());
+//! let buurt = TenantArea::new(AreaLevel::Buurt, "BU99990001", "Centrum", square.into());
 //! let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).unwrap().and_hms_opt(12, 0, 0).unwrap();
 //! let incident = |id, d, code: &str| IncidentRecord {
 //!     id,
@@ -31,12 +31,13 @@
 //! let s = Snapshot::build(1, data).unwrap();
 //! let march_1_to_20 = Filter::new(&s, vec!["1.1.1".into()], vec![], NaiveDate::from_ymd_opt(2024, 3, 1), NaiveDate::from_ymd_opt(2024, 3, 20));
 //! let idx = s.area_index("BU99990001").unwrap();
-//! assert_eq!(s.counts(Level::Buurt, &march_1_to_20)[idx as usize], 2);
-//! assert_eq!(s.counts(Level::Buurt, &Filter::all(&s))[idx as usize], 3);
+//! assert_eq!(s.counts(AreaLevel::Buurt, &march_1_to_20)[idx as usize], 2);
+//! assert_eq!(s.counts(AreaLevel::Buurt, &Filter::all(&s))[idx as usize], 3);
 //! assert_eq!(s.incidents_in(idx, &march_1_to_20).len(), 2);
 //! ```
 
-use super::snapshot::{day_start_minutes, Incident, Level, Snapshot};
+use super::snapshot::{day_start_minutes, Incident, Snapshot};
+use crate::area_level::AreaLevel;
 use crate::heap_size::HeapSize;
 use chrono::NaiveDate;
 
@@ -225,10 +226,10 @@ impl Snapshot {
     /// Incidents matching `filter` counted per area of `level`, indexed like [`Snapshot::areas`] (areas of
     /// other levels count 0). Only located incidents count (CBS levels: those with a known buurt; custom areas:
     /// those with a point inside).
-    pub fn counts(&self, level: Level, filter: &Filter) -> Vec<u32> {
+    pub fn counts(&self, level: AreaLevel, filter: &Filter) -> Vec<u32> {
         let mut counts = vec![0u32; self.areas.len()];
         match level {
-            Level::Custom => {
+            AreaLevel::Custom => {
                 for (&area, members) in &self.custom_members {
                     counts[area as usize] = members
                         .iter()
@@ -242,8 +243,10 @@ impl Snapshot {
                         continue;
                     }
                     let target = match level {
-                        Level::Buurt => inc.buurt,
-                        Level::Wijk => self.buurt_parents.get(&inc.buurt).map_or(u32::MAX, |p| p.0),
+                        AreaLevel::Buurt => inc.buurt,
+                        AreaLevel::Wijk => {
+                            self.buurt_parents.get(&inc.buurt).map_or(u32::MAX, |p| p.0)
+                        }
                         _ => self.buurt_parents.get(&inc.buurt).map_or(u32::MAX, |p| p.1),
                     };
                     if target != u32::MAX {
@@ -266,7 +269,7 @@ impl Snapshot {
     /// Indices of the incidents matching `filter` that lie in area `idx` (any level).
     pub fn incidents_in(&self, idx: u32, filter: &Filter) -> Vec<u32> {
         let area = self.area(idx);
-        if area.level == Level::Custom {
+        if area.level == AreaLevel::Custom {
             return self
                 .custom_members
                 .get(&idx)
@@ -284,8 +287,8 @@ impl Snapshot {
             .filter(|(_, inc)| {
                 inc.buurt != u32::MAX && filter.matches(inc) && {
                     match area.level {
-                        Level::Buurt => inc.buurt == idx,
-                        Level::Wijk => self
+                        AreaLevel::Buurt => inc.buurt == idx,
+                        AreaLevel::Wijk => self
                             .buurt_parents
                             .get(&inc.buurt)
                             .is_some_and(|p| p.0 == idx),
@@ -347,10 +350,10 @@ mod tests {
     fn counts_roll_up_the_hierarchy_and_custom_areas_count_points_inside() {
         let s = town();
         let all = Filter::all(&s);
-        let buurt = s.counts(Level::Buurt, &all);
-        let wijk = s.counts(Level::Wijk, &all);
-        let gemeente = s.counts(Level::Gemeente, &all);
-        let custom = s.counts(Level::Custom, &all);
+        let buurt = s.counts(AreaLevel::Buurt, &all);
+        let wijk = s.counts(AreaLevel::Wijk, &all);
+        let gemeente = s.counts(AreaLevel::Gemeente, &all);
+        let custom = s.counts(AreaLevel::Custom, &all);
         let at = |code: &str| s.area_index(code).unwrap() as usize;
         assert_eq!(
             buurt[at("BU99990001")] + buurt[at("BU99990002")],

@@ -7,19 +7,19 @@
 //! snapshot per tenant and parses filters from query parameters into [`Filter`]s.
 //!
 //! ```
-//! use brandpunt::dataset::{Filter, Level, Snapshot, TenantArea, TenantData};
+//! use brandpunt::dataset::{Filter, Snapshot, TenantArea, TenantData};
 //!
 //! let square = geo_types::Rect::new((155_000.0, 463_000.0), (156_000.0, 464_000.0)).to_polygon();
 //! let data = TenantData {
 //!     code: "demo".into(),
 //!     name: "Demo".into(),
-//!     areas: vec![TenantArea::new(Level::Gemeente, "GM9999", "Proefstad", square.into())],
+//!     areas: vec![TenantArea::new(AreaLevel::Gemeente, "GM9999", "Proefstad", square.into())],
 //!     incidents: vec![],
 //! };
 //! let s = Snapshot::build(1, data).unwrap();
 //! let gm = s.area_index("GM9999").unwrap();
 //! assert_eq!(s.area(gm).name, "Proefstad");
-//! assert_eq!(s.counts(Level::Gemeente, &Filter::all(&s)), vec![0]);
+//! assert_eq!(s.counts(AreaLevel::Gemeente, &Filter::all(&s)), vec![0]);
 //! ```
 
 pub mod filter;
@@ -28,5 +28,5 @@ pub mod snapshot;
 pub use filter::{Filter, FilterKey};
 pub use snapshot::{
     datetime_to_minutes, day_start_minutes, feature_id, minutes_to_datetime, Area, Incident,
-    IncidentRecord, Level, Snapshot, SnapshotError, TenantArea, TenantData,
+    IncidentRecord, Snapshot, SnapshotError, TenantArea, TenantData,
 };

@@ -6,6 +6,7 @@
 //! Selecting incidents by a filter (counts per area, the incidents of an area) is in [`super::filter`]: a scan
 //! over the compact incidents (about 1 ns per incident per level).
 
+use crate::area_level::AreaLevel;
 use crate::coords::Transformer;
 use chrono::{NaiveDate, NaiveDateTime};
 use geo::{BoundingRect, Contains, Simplify};
@@ -14,49 +15,12 @@ use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// Level of an area in the snapshot: the CBS levels plus custom areas.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Level {
-    Gemeente,
-    Wijk,
-    Buurt,
-    Custom,
-}
-
-impl Level {
-    pub const ALL: [Level; 4] = [Level::Gemeente, Level::Wijk, Level::Buurt, Level::Custom];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Gemeente => "gemeente",
-            Level::Wijk => "wijk",
-            Level::Buurt => "buurt",
-            Level::Custom => "custom",
-        }
-    }
-
-    /// `gemeente`, `wijk`, `buurt` (also plural), `custom` or `eigen`; case and surrounding space ignored.
-    pub fn parse(s: &str) -> Option<Level> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "gemeente" | "gemeenten" => Some(Level::Gemeente),
-            "wijk" | "wijken" => Some(Level::Wijk),
-            "buurt" | "buurten" => Some(Level::Buurt),
-            "custom" | "eigen" => Some(Level::Custom),
-            _ => None,
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
 /// One area as served.
 #[derive(Debug)]
 pub struct Area {
     /// Stable feature id: a hash of the code (the same area has the same id in every tile and every snapshot).
     pub feature_id: u64,
-    pub level: Level,
+    pub level: AreaLevel,
     /// `BU03630000`, `WK036300`, `GM0363` or `custom:12`.
     pub code: String,
     pub name: String,
@@ -217,7 +181,7 @@ fn to_mercator(t: &Transformer, mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
 /// One area of a tenant (CBS or custom) as plain data: what a snapshot derives its [`Area`] from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TenantArea {
-    pub level: Level,
+    pub level: AreaLevel,
     /// `BU03630000`, `WK036300`, `GM0363` or `custom:12`.
     pub code: String,
     pub name: String,
@@ -232,7 +196,12 @@ pub struct TenantArea {
 
 impl TenantArea {
     /// An area without parents or inhabitants.
-    pub fn new(level: Level, code: &str, name: &str, geometry_rd: MultiPolygon<f64>) -> TenantArea {
+    pub fn new(
+        level: AreaLevel,
+        code: &str,
+        name: &str,
+        geometry_rd: MultiPolygon<f64>,
+    ) -> TenantArea {
         TenantArea {
             level,
             code: code.to_string(),
@@ -326,10 +295,10 @@ impl Snapshot {
         let mut entries: [Vec<AreaEntry>; 4] = Default::default();
         for (i, a) in areas.iter().enumerate() {
             by_code.insert(a.code.clone(), i as u32);
-            by_level[a.level.index()].push(i as u32);
+            by_level[a.level as usize].push(i as u32);
             let (lo, hi) = (a.bbox_m.min(), a.bbox_m.max());
             if lo.x.is_finite() && hi.y.is_finite() {
-                entries[a.level.index()].push(GeomWithData::new(
+                entries[a.level as usize].push(GeomWithData::new(
                     Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]),
                     i as u32,
                 ));
@@ -337,7 +306,7 @@ impl Snapshot {
         }
         let trees = entries.map(RTree::bulk_load);
         let mut buurt_parents = HashMap::new();
-        for &i in &by_level[Level::Buurt.index()] {
+        for &i in &by_level[AreaLevel::Buurt as usize] {
             let a = &areas[i as usize];
             let w = a
                 .wijkcode
@@ -407,7 +376,7 @@ impl Snapshot {
         }
         incidents.sort_by_key(|i| (i.begin_min, i.id));
         let mut custom_members = HashMap::new();
-        for &i in &by_level[Level::Custom.index()] {
+        for &i in &by_level[AreaLevel::Custom as usize] {
             let a = &areas[i as usize];
             let bbox = a.geometry_rd.bounding_rect();
             let members: Vec<u32> = incidents
@@ -455,17 +424,17 @@ impl Snapshot {
     }
 
     /// Area indices of one level, in store order.
-    pub fn level_areas(&self, level: Level) -> &[u32] {
-        &self.by_level[level.index()]
+    pub fn level_areas(&self, level: AreaLevel) -> &[u32] {
+        &self.by_level[level as usize]
     }
 
     /// Areas of `level` whose Web Mercator bounding box intersects `bbox_m`.
-    pub fn areas_in(&self, level: Level, bbox_m: Rect<f64>) -> Vec<u32> {
+    pub fn areas_in(&self, level: AreaLevel, bbox_m: Rect<f64>) -> Vec<u32> {
         let env = AABB::from_corners(
             [bbox_m.min().x, bbox_m.min().y],
             [bbox_m.max().x, bbox_m.max().y],
         );
-        let mut v: Vec<u32> = self.trees[level.index()]
+        let mut v: Vec<u32> = self.trees[level as usize]
             .locate_in_envelope_intersecting(&env)
             .map(|e| e.data)
             .collect();
@@ -497,7 +466,7 @@ impl Snapshot {
             f64::NEG_INFINITY,
             f64::NEG_INFINITY,
         ];
-        for a in self.areas.iter().filter(|a| a.level != Level::Custom) {
+        for a in self.areas.iter().filter(|a| a.level != AreaLevel::Custom) {
             b[0] = b[0].min(a.bbox_wgs84[0]);
             b[1] = b[1].min(a.bbox_wgs84[1]);
             b[2] = b[2].max(a.bbox_wgs84[2]);
@@ -514,7 +483,7 @@ impl Snapshot {
 #[allow(clippy::too_many_arguments)]
 fn build_area(
     t: &Transformer,
-    level: Level,
+    level: AreaLevel,
     code: String,
     name: String,
     wijkcode: Option<String>,
@@ -588,7 +557,7 @@ pub(super) mod tests {
             gemeentecode: Some("GM9999".into()),
             inhabitants: Some(500),
             ..TenantArea::new(
-                Level::Buurt,
+                AreaLevel::Buurt,
                 code,
                 name,
                 square(x0, 0.0, x0 + 1000.0, 1000.0),
@@ -596,7 +565,7 @@ pub(super) mod tests {
         };
         let areas = vec![
             TenantArea::new(
-                Level::Gemeente,
+                AreaLevel::Gemeente,
                 "GM9999",
                 "Proefstad",
                 square(0.0, 0.0, 2000.0, 1000.0),
@@ -604,7 +573,7 @@ pub(super) mod tests {
             TenantArea {
                 gemeentecode: Some("GM9999".into()),
                 ..TenantArea::new(
-                    Level::Wijk,
+                    AreaLevel::Wijk,
                     "WK999900",
                     "Centrum",
                     square(0.0, 0.0, 2000.0, 1000.0),
@@ -613,7 +582,7 @@ pub(super) mod tests {
             buurt("BU99990001", "West", 0.0),
             buurt("BU99990002", "Oost", 1000.0),
             TenantArea::new(
-                Level::Custom,
+                AreaLevel::Custom,
                 "custom:1",
                 "Plein",
                 square(50.0, 50.0, 250.0, 250.0),
@@ -661,8 +630,8 @@ pub(super) mod tests {
     fn build_indexes_areas_by_code_and_level_and_sorts_incidents_by_begin() {
         let s = town();
         assert_eq!((s.generation, s.tenant.as_str()), (7, "proef"));
-        assert_eq!(s.level_areas(Level::Buurt).len(), 2);
-        assert_eq!(s.level_areas(Level::Custom).len(), 1);
+        assert_eq!(s.level_areas(AreaLevel::Buurt).len(), 2);
+        assert_eq!(s.level_areas(AreaLevel::Custom).len(), 1);
         let west = s.area_index(" BU99990001 ").unwrap();
         assert_eq!(s.area(west).name, "West");
         assert_eq!(s.area(west).feature_id, feature_id("BU99990001"));
@@ -682,9 +651,13 @@ pub(super) mod tests {
         let s = town();
         let west = s.area(s.area_index("BU99990001").unwrap());
         let inside = west.bbox_m;
-        assert_eq!(s.areas_in(Level::Buurt, inside).len(), 2, "the boxes touch");
+        assert_eq!(
+            s.areas_in(AreaLevel::Buurt, inside).len(),
+            2,
+            "the boxes touch"
+        );
         let far = Rect::new((0.0, 0.0), (1.0, 1.0));
-        assert!(s.areas_in(Level::Buurt, far).is_empty());
+        assert!(s.areas_in(AreaLevel::Buurt, far).is_empty());
         let b = s.bbox_wgs84();
         assert!(b[0] < b[2] && b[1] < b[3] && b[0] > 3.0 && b[3] < 54.0);
         // Simplified geometry keeps the square.
@@ -704,17 +677,17 @@ pub(super) mod tests {
     #[test]
     fn levels_parse_in_dutch_and_english_forms() {
         for (text, level) in [
-            ("gemeente", Level::Gemeente),
-            (" Wijken ", Level::Wijk),
-            ("BUURT", Level::Buurt),
-            ("eigen", Level::Custom),
-            ("custom", Level::Custom),
+            ("gemeente", AreaLevel::Gemeente),
+            (" Wijken ", AreaLevel::Wijk),
+            ("BUURT", AreaLevel::Buurt),
+            ("eigen", AreaLevel::Custom),
+            ("custom", AreaLevel::Custom),
         ] {
-            assert_eq!(Level::parse(text), Some(level), "{text}");
+            assert_eq!(AreaLevel::parse(text), Some(level), "{text}");
         }
-        assert_eq!(Level::parse("provincie"), None);
-        for l in Level::ALL {
-            assert_eq!(Level::parse(l.as_str()), Some(l));
+        assert_eq!(AreaLevel::parse("provincie"), None);
+        for l in AreaLevel::ALL {
+            assert_eq!(AreaLevel::parse(l.as_str()), Some(l));
         }
     }
 }

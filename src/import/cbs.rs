@@ -7,7 +7,8 @@
 //! Codes are validated (`^BU\d{4}[0-9A-Z]{4}$`, `^WK\d{4}[0-9A-Z]{2}$`, `^GM\d{4}$`); geometries must be RD New.
 
 use super::{vector, ImportError};
-use crate::store::{AreaLevel, AreaRecord};
+use crate::area_level::AreaLevel;
+use crate::store::AreaRecord;
 use gdal::vector::LayerAccess;
 use geo_types::{Geometry, MultiPolygon};
 use std::collections::BTreeMap;
@@ -92,6 +93,8 @@ fn valid_code(level: AreaLevel, code: &str) -> bool {
         AreaLevel::Buurt => {
             b.len() == 10 && code.starts_with("BU") && digits(&b[2..6]) && alnum(&b[6..])
         }
+        // Not a CBS code: custom areas are drawn, never imported.
+        AreaLevel::Custom => false,
     }
 }
 
@@ -138,6 +141,7 @@ pub fn read_cbs(path: &Path, year: Option<i32>) -> Result<CbsBoundaries, ImportE
             AreaLevel::Buurt => &["buurtcode", "buurtnaam", "wijkcode", "gemeentecode"],
             AreaLevel::Wijk => &["wijkcode", "wijknaam", "gemeentecode"],
             AreaLevel::Gemeente => &["gemeentecode", "gemeentenaam"],
+            AreaLevel::Custom => continue,
         };
         let missing: Vec<String> = required
             .iter()
@@ -170,6 +174,7 @@ pub fn read_cbs(path: &Path, year: Option<i32>) -> Result<CbsBoundaries, ImportE
             AreaLevel::Buurt => (col("buurtcode"), col("buurtnaam")),
             AreaLevel::Wijk => (col("wijkcode"), col("wijknaam")),
             AreaLevel::Gemeente => (col("gemeentecode"), col("gemeentenaam")),
+            AreaLevel::Custom => continue,
         };
         let stat_cols: Vec<(String, usize)> = {
             let defn = layer.defn();

@@ -16,11 +16,11 @@ use super::delivery::{self, DeliveryRow};
 use super::mapping::Mapping;
 use super::report::{self, ReportEntry};
 use crate::area_index::{AreaIndex, AreaPolygon};
+use crate::area_level::AreaLevel;
 use crate::coords::with_thread_transformer;
 use crate::geocode::{AddressQuery, BagAddress, GeocodeIndex, GeocodeIndexBuilder, MatchKind};
 use crate::store::{
-    AreaLevel, DeliveryMeta, DeliveryOutcome, IncidentRecord, LocatedBy, ReportRecord, Store,
-    StoreError,
+    DeliveryMeta, DeliveryOutcome, IncidentRecord, LocatedBy, ReportRecord, Store, StoreError,
 };
 use rayon::prelude::*;
 use serde::Serialize;

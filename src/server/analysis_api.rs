@@ -32,10 +32,11 @@ use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
+use crate::area_level::AreaLevel;
 use crate::cache::{CacheEntry, F64Key};
 use crate::calendar::{Buckets, Step};
 use crate::dataset::FilterKey;
-use crate::dataset::{Level, Snapshot};
+use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
 use crate::store::IncidentFilter;
 use axum::body::Bytes;
@@ -396,7 +397,7 @@ fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiE
 /// Is the address in area `idx`? CBS levels by the address's buurt, custom areas by its point.
 fn address_in_area(s: &Snapshot, idx: u32, a: &AddressEntry) -> bool {
     let area = s.area(idx);
-    if area.level == Level::Custom {
+    if area.level == AreaLevel::Custom {
         return area.geometry_rd.bounding_rect().is_some_and(|b| {
             a.x_m >= b.min().x && a.x_m <= b.max().x && a.y_m >= b.min().y && a.y_m <= b.max().y
         }) && area.geometry_rd.contains(&Point::new(a.x_m, a.y_m));
@@ -406,8 +407,8 @@ fn address_in_area(s: &Snapshot, idx: u32, a: &AddressEntry) -> bool {
     };
     let b = s.area(buurt);
     match area.level {
-        Level::Buurt => buurt == idx,
-        Level::Wijk => b.wijkcode.as_deref() == Some(area.code.as_str()),
+        AreaLevel::Buurt => buurt == idx,
+        AreaLevel::Wijk => b.wijkcode.as_deref() == Some(area.code.as_str()),
         _ => b.gemeentecode.as_deref() == Some(area.code.as_str()),
     }
 }

@@ -14,8 +14,9 @@ use super::filter::Filter;
 use super::{AppState, Caller};
 use crate::access::Action;
 use crate::analysis::compare::rate_ratio;
+use crate::area_level::AreaLevel;
 use crate::custom_area::{self, CustomAreaError};
-use crate::dataset::{Level, Snapshot};
+use crate::dataset::Snapshot;
 use crate::publish::{self, rate_per_1000};
 use crate::suppression::Protected;
 use axum::body::Bytes;
@@ -109,13 +110,13 @@ async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let level = match params.get("level") {
-        Some(l) => Level::parse(l).ok_or_else(|| {
+        Some(l) => AreaLevel::parse(l).ok_or_else(|| {
             ApiError::param(
                 "level",
                 format!("onbekend niveau '{l}': gemeente, wijk, buurt of custom"),
             )
         })?,
-        None => Level::Buurt,
+        None => AreaLevel::Buurt,
     };
     let s = caller.snapshot.clone();
     let areas: Vec<Value> = s
@@ -345,7 +346,7 @@ fn parse_body(
         ));
     }
     let municipality = MultiPolygon(
-        s.level_areas(Level::Gemeente)
+        s.level_areas(AreaLevel::Gemeente)
             .iter()
             .flat_map(|&i| s.area(i).geometry_rd.0.iter().cloned())
             .collect(),

@@ -28,9 +28,10 @@ use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
 use super::Caller;
+use crate::area_level::AreaLevel;
 use crate::cache::CacheEntry;
 use crate::dataset::FilterKey;
-use crate::dataset::{Level, Snapshot};
+use crate::dataset::Snapshot;
 use crate::export::geojson::{lon_lat_rings, round_degrees};
 use crate::export::topojson::{topology, TopoFeature};
 use crate::export::{wkt, LonLatRings};
@@ -119,7 +120,7 @@ impl Row {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Wgs84RingsKey {
     pub generation: u64,
-    pub level: Level,
+    pub level: AreaLevel,
 }
 
 impl HeapSize for Wgs84RingsKey {
@@ -138,7 +139,7 @@ impl CacheEntry for Wgs84RingsKey {
 pub struct ExportBodyKey {
     pub generation: u64,
     pub format: Format,
-    pub level: Level,
+    pub level: AreaLevel,
     pub filter: FilterKey,
     pub protect: bool,
 }
@@ -158,7 +159,7 @@ impl CacheEntry for ExportBodyKey {
 fn wgs84_rings(
     state: &AppState,
     s: &Snapshot,
-    level: Level,
+    level: AreaLevel,
 ) -> Result<Arc<Vec<Arc<Rings>>>, ApiError> {
     let key = Wgs84RingsKey {
         generation: s.generation,
@@ -204,7 +205,7 @@ fn wgs84_rings(
 fn rows(
     state: &AppState,
     s: &Snapshot,
-    level: Level,
+    level: AreaLevel,
     filter: &Filter,
     protect: bool,
 ) -> Result<Vec<Row>, ApiError> {
@@ -259,16 +260,16 @@ fn geojson_body(rows: &[Row]) -> Value {
     json!({"type": "FeatureCollection", "features": features})
 }
 
-fn object_name(level: Level) -> &'static str {
+fn object_name(level: AreaLevel) -> &'static str {
     match level {
-        Level::Gemeente => "gemeenten",
-        Level::Wijk => "wijken",
-        Level::Buurt => "buurten",
-        Level::Custom => "custom",
+        AreaLevel::Gemeente => "gemeenten",
+        AreaLevel::Wijk => "wijken",
+        AreaLevel::Buurt => "buurten",
+        AreaLevel::Custom => "custom",
     }
 }
 
-fn topojson_body(rows: &[Row], level: Level) -> Value {
+fn topojson_body(rows: &[Row], level: AreaLevel) -> Value {
     let features: Vec<TopoFeature<'_>> = rows
         .iter()
         .map(|r| TopoFeature {
@@ -324,13 +325,13 @@ async fn export(
 ) -> Result<Response, ApiError> {
     let s = caller.snapshot.clone();
     let level = match params.get("level") {
-        Some(l) => Level::parse(l).ok_or_else(|| {
+        Some(l) => AreaLevel::parse(l).ok_or_else(|| {
             ApiError::param(
                 "level",
                 format!("onbekend niveau '{l}': gemeente, wijk, buurt of custom"),
             )
         })?,
-        None => Level::Buurt,
+        None => AreaLevel::Buurt,
     };
     let filter = Filter::parse(&params, &s)?;
     let protect = caller.principal.sees_protected_counts();

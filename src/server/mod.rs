@@ -53,9 +53,10 @@ pub mod session;
 pub mod tiles;
 pub mod wms;
 
+use crate::area_level::AreaLevel;
 use crate::cache::{CacheEntry, Caches};
 use crate::config::{Limits, OidcConfig, PrivacyConfig, TlsConfig};
-pub use crate::dataset::{Level, Snapshot, SnapshotError};
+pub use crate::dataset::{Snapshot, SnapshotError};
 use crate::store::{DataChange, DataFingerprint, ServerStore, StoreError, StoreOpener};
 pub use auth::{AnyCaller, Caller};
 use axum::response::IntoResponse;
@@ -394,7 +395,12 @@ impl AppState {
     }
 
     /// Counts per area of `level` for `filter` on `snapshot`, cached per generation and filter.
-    pub fn counts(&self, snapshot: &Snapshot, level: Level, f: &filter::Filter) -> Arc<Vec<u32>> {
+    pub fn counts(
+        &self,
+        snapshot: &Snapshot,
+        level: AreaLevel,
+        f: &filter::Filter,
+    ) -> Arc<Vec<u32>> {
         let key = CountsKey {
             generation: snapshot.generation,
             level,
@@ -428,7 +434,7 @@ impl AppState {
             return p;
         }
         let mut counts = vec![0u64; s.areas.len()];
-        for level in Level::ALL {
+        for level in AreaLevel::ALL {
             let c = self.counts(s, level, filter);
             for &i in s.level_areas(level) {
                 counts[i as usize] = u64::from(c[i as usize]);
@@ -464,7 +470,7 @@ impl CacheEntry for ProtectedTableKey {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CountsKey {
     pub generation: u64,
-    pub level: Level,
+    pub level: AreaLevel,
     pub filter: crate::dataset::FilterKey,
 }
 

@@ -31,9 +31,10 @@ use super::hotspots::{gistar_cells, kde_surface, parse_bins, KdeSettings};
 use super::AppState;
 use super::Caller;
 use crate::analysis::grid::BinSpec;
+use crate::area_level::AreaLevel;
 use crate::cache::CacheEntry;
 use crate::dataset::FilterKey;
-use crate::dataset::{feature_id, Level, Snapshot};
+use crate::dataset::{feature_id, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::render::map::{choropleth_image, MapCrs, MapRequest};
 use crate::render::ramp::gi_bin_colour;
@@ -268,7 +269,7 @@ pub fn render_layer(
                 }
             };
             let areas: Vec<(&MultiPolygon<f64>, Option<f64>)> = snapshot
-                .level_areas(Level::Buurt)
+                .level_areas(AreaLevel::Buurt)
                 .iter()
                 .map(|&i| (&snapshot.area(i).geometry_rd, value(i)))
                 .collect();

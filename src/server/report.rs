@@ -35,10 +35,11 @@ use super::Caller;
 use crate::analysis::striking::{
     monthly_report, Direction, MonthlyIncident, MonthlyPeriod, MonthlyReport, StrikingArea,
 };
+use crate::area_level::AreaLevel;
 use crate::cache::CacheEntry;
 use crate::calendar::Step;
 use crate::dataset::FilterKey;
-use crate::dataset::{Level, Snapshot};
+use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
 use crate::render::html::filter_description;
 use crate::render::report::{monthly_html, MapArea, MonthlyPage};
@@ -100,7 +101,7 @@ pub fn compute_report(
     let period = MonthlyPeriod::new(month, snapshot.first_day)
         .map_err(|_| ApiError::param("month", "maand buiten het bereik"))?;
     let f = filter.with_period(snapshot, Some(period.history_from), Some(period.month_end));
-    let buurten = snapshot.level_areas(Level::Buurt);
+    let buurten = snapshot.level_areas(AreaLevel::Buurt);
     let pos: HashMap<u32, usize> = buurten.iter().enumerate().map(|(p, &a)| (a, p)).collect();
     let codes: Vec<&str> = buurten
         .iter()
@@ -348,7 +349,7 @@ async fn monthly(
 /// callers), with the buurten of the snapshot on the map.
 fn render_html(snapshot: &Snapshot, filter: &Filter, r: &MonthlyReport, v: &Value) -> String {
     let buurten: Vec<MapArea<'_>> = snapshot
-        .level_areas(Level::Buurt)
+        .level_areas(AreaLevel::Buurt)
         .iter()
         .map(|&i| {
             let a = snapshot.area(i);

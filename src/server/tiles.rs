@@ -23,9 +23,10 @@ use super::security::ClientInfo;
 use super::AppState;
 use super::Caller;
 use crate::access::{Principal, VIEWER_MAX_SURFACE_ZOOM};
+use crate::area_level::AreaLevel;
 use crate::cache::CacheEntry;
 use crate::dataset::FilterKey;
-use crate::dataset::{Level, Snapshot};
+use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
 use crate::tiles::TileId;
 use axum::extract::{Path, Query, State};
@@ -101,7 +102,7 @@ impl HeapSize for CachedTile {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TileGeometryKey {
     pub generation: u64,
-    pub level: Level,
+    pub level: AreaLevel,
     pub tile: TileId,
 }
 
@@ -443,10 +444,10 @@ pub fn render_vector_tile(
     let protect = principal.sees_protected_counts();
     let area = |level| area_tile(state, snapshot, level, layer, tile, filter, protect);
     match layer {
-        "gemeenten" => area(Level::Gemeente),
-        "wijken" => area(Level::Wijk),
-        "buurten" => area(Level::Buurt),
-        "areas" => area(Level::Custom),
+        "gemeenten" => area(AreaLevel::Gemeente),
+        "wijken" => area(AreaLevel::Wijk),
+        "buurten" => area(AreaLevel::Buurt),
+        "areas" => area(AreaLevel::Custom),
         "incidents" => incident_tile(snapshot, tile, filter).map(|(raw, _)| raw),
         "hotspots" | "emerging" | "kde" => {
             super::hotspots::vector_tile(state, snapshot, layer, tile, filter, principal)
@@ -457,7 +458,12 @@ pub fn render_vector_tile(
 
 /// The clipped geometry of the areas of `level` in `tile` (cached per generation; filters only change
 /// properties).
-fn tile_areas(state: &AppState, snapshot: &Snapshot, level: Level, tile: TileId) -> Arc<TileAreas> {
+fn tile_areas(
+    state: &AppState,
+    snapshot: &Snapshot,
+    level: AreaLevel,
+    tile: TileId,
+) -> Arc<TileAreas> {
     let key = TileGeometryKey {
         generation: snapshot.generation,
         level,
@@ -475,7 +481,7 @@ fn tile_areas(state: &AppState, snapshot: &Snapshot, level: Level, tile: TileId)
 fn area_tile(
     state: &AppState,
     snapshot: &Snapshot,
-    level: Level,
+    level: AreaLevel,
     name: &str,
     tile: TileId,
     filter: &Filter,

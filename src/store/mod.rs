@@ -25,6 +25,7 @@ pub use privacy::{
 pub use sqlite::{normalize_gemeentecode, SqliteStore};
 pub use sqlite_privacy::{restore_sqlite, RestoreOutcome};
 
+use crate::area_level::AreaLevel;
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::MultiPolygon;
 use serde::Serialize;
@@ -74,45 +75,6 @@ pub enum StoreError {
         column: &'static str,
         value: String,
     },
-}
-
-/// Administrative level of a CBS area.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AreaLevel {
-    Gemeente,
-    Wijk,
-    Buurt,
-}
-
-impl AreaLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AreaLevel::Gemeente => "gemeente",
-            AreaLevel::Wijk => "wijk",
-            AreaLevel::Buurt => "buurt",
-        }
-    }
-
-    /// Parse `gemeente|wijk|buurt`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "gemeente" | "gemeenten" => Some(AreaLevel::Gemeente),
-            "wijk" | "wijken" => Some(AreaLevel::Wijk),
-            "buurt" | "buurten" => Some(AreaLevel::Buurt),
-            _ => None,
-        }
-    }
-}
-
-impl From<AreaLevel> for crate::dataset::Level {
-    fn from(l: AreaLevel) -> Self {
-        match l {
-            AreaLevel::Gemeente => crate::dataset::Level::Gemeente,
-            AreaLevel::Wijk => crate::dataset::Level::Wijk,
-            AreaLevel::Buurt => crate::dataset::Level::Buurt,
-        }
-    }
 }
 
 /// One CBS area (gemeente, wijk or buurt) of a boundary set.
@@ -541,7 +503,7 @@ pub trait Store {
     /// when it has none configured), its custom areas (`custom:ID`) and its current incidents.
     ///
     /// ```
-    /// use brandpunt::dataset::{Level, Snapshot};
+    /// use brandpunt::dataset::Snapshot;
     /// use brandpunt::store::{SqliteStore, Store};
     ///
     /// let dir = tempfile::tempdir().unwrap();
@@ -552,10 +514,10 @@ pub trait Store {
     /// let data = store.tenant_data("default").unwrap();
     /// assert_eq!(data.areas[0].code, format!("custom:{id}"));
     /// let s = Snapshot::build(1, data).unwrap();
-    /// assert_eq!(s.level_areas(Level::Custom).len(), 1);
+    /// assert_eq!(s.level_areas(AreaLevel::Custom).len(), 1);
     /// ```
     fn tenant_data(&self, tenant: &str) -> Result<crate::dataset::TenantData, StoreError> {
-        use crate::dataset::{IncidentRecord, Level, TenantArea, TenantData};
+        use crate::dataset::{IncidentRecord, TenantArea, TenantData};
         let name = self
             .tenants()?
             .into_iter()
@@ -572,7 +534,7 @@ pub trait Store {
                 }
                 let gemeentecode = Some(a.gemeentecode.clone()).filter(|g| !g.is_empty());
                 areas.push(TenantArea {
-                    level: Level::from(level),
+                    level,
                     code: a.code,
                     name: a.name,
                     wijkcode: a.wijkcode,
@@ -584,7 +546,7 @@ pub trait Store {
         }
         for c in self.custom_areas(tenant)? {
             areas.push(TenantArea::new(
-                Level::Custom,
+                AreaLevel::Custom,
                 &format!("custom:{}", c.id),
                 &c.name,
                 c.geometry,

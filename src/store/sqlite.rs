@@ -336,7 +336,7 @@ impl SqliteStore {
         let stats_json: String = r.get(8)?;
         let wkb: Vec<u8> = r.get(9)?;
         Ok(AreaRecord {
-            level: AreaLevel::parse(&level).ok_or(StoreError::InvalidValue {
+            level: AreaLevel::parse_cbs(&level).ok_or(StoreError::InvalidValue {
                 table: "area",
                 column: "level",
                 value: level.clone(),
@@ -1137,6 +1137,8 @@ impl Store for SqliteStore {
             AreaLevel::Buurt => "a.code",
             AreaLevel::Wijk => "a.wijkcode",
             AreaLevel::Gemeente => "a.gemeentecode",
+            // Custom areas are not in the boundary sets: the tenant snapshot counts them.
+            AreaLevel::Custom => return Ok(Vec::new()),
         };
         let sql = format!(
             "SELECT {key}, coalesce(i.category_code, ''), count(*)

@@ -24,10 +24,11 @@
 
 use super::{encode_layer, located_events, reaches_tile, MappedPlaces, SurfaceError};
 use crate::analysis::gistar::{gi_star, GiStarError, GiStarOptions, GiStarResult};
-use crate::analysis::grid::{AreaLevel, BinSpec};
+use crate::analysis::grid::BinSpec;
 use crate::analysis::places::{grid_places, h3_places, Coverage, Places, PlacesError};
 use crate::analysis::weights::SpatialWeights;
-use crate::dataset::{feature_id, Filter, Level, Snapshot};
+use crate::area_level::AreaLevel;
+use crate::dataset::{feature_id, Filter, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::tiles::{TileFeature, TileGeometry, TileId, Value};
 use std::sync::Arc;
@@ -55,7 +56,7 @@ pub fn gistar_cells(
     snapshot: &Snapshot,
     filter: &Filter,
     bins: BinSpec,
-    area_counts: impl FnOnce(Level) -> Arc<Vec<u32>>,
+    area_counts: impl FnOnce(AreaLevel) -> Arc<Vec<u32>>,
 ) -> Result<Option<GiStarCells>, SurfaceError> {
     let (places, counts, weights) = match bins {
         BinSpec::Grid { cell_m } => {
@@ -95,11 +96,6 @@ pub fn gistar_cells(
             (MappedPlaces::new(binned.places, to_rd)?, counts, weights)
         }
         BinSpec::Area(level) => {
-            let level = match level {
-                AreaLevel::Buurt => Level::Buurt,
-                AreaLevel::Wijk => Level::Wijk,
-                AreaLevel::Gemeente => Level::Gemeente,
-            };
             let idx = snapshot.level_areas(level);
             if idx.len() < 3 {
                 return Ok(None);
@@ -170,7 +166,7 @@ mod tests {
     use super::super::fixture;
     use super::*;
 
-    fn counts_of<'a>(s: &'a Snapshot, f: &Filter) -> impl FnOnce(Level) -> Arc<Vec<u32>> + 'a {
+    fn counts_of<'a>(s: &'a Snapshot, f: &Filter) -> impl FnOnce(AreaLevel) -> Arc<Vec<u32>> + 'a {
         let f = f.clone();
         move |level| Arc::new(s.counts(level, &f))
     }

@@ -25,7 +25,8 @@
 //! assert_eq!(shown, 3);
 //! ```
 
-use crate::dataset::{Filter, Level, Snapshot};
+use crate::area_level::AreaLevel;
+use crate::dataset::{Filter, Snapshot};
 use crate::publish::rate_per_1000;
 use crate::suppression::Protected;
 use crate::tiles::{encode_tile, LayerData, TileError, TileFeature, TileGeometry, TileId, Value};
@@ -40,7 +41,7 @@ pub const INCIDENT_CELLS_PER_SIDE: u32 = 16;
 pub type TileAreas = Vec<(u32, Vec<Vec<crate::tiles::TileRing>>)>;
 
 /// The clipped and snapped geometry of the areas of `level` in `tile` (independent of any filter).
-pub fn tile_areas(snapshot: &Snapshot, level: Level, tile: TileId) -> TileAreas {
+pub fn tile_areas(snapshot: &Snapshot, level: AreaLevel, tile: TileId) -> TileAreas {
     let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
     let areas: TileAreas = snapshot
         .areas_in(level, bbox)
@@ -216,10 +217,10 @@ mod tests {
         let s = fixture::town();
         let all = Filter::all(&s);
         let tile = fixture::tile_over(725.0, 725.0, 14);
-        let geometry = tile_areas(&s, Level::Buurt, tile);
+        let geometry = tile_areas(&s, AreaLevel::Buurt, tile);
         assert_eq!(geometry.len(), 9);
         let counts: Vec<u64> = s
-            .counts(Level::Buurt, &all)
+            .counts(AreaLevel::Buurt, &all)
             .into_iter()
             .map(u64::from)
             .collect();
@@ -228,7 +229,7 @@ mod tests {
             .unwrap()
             .is_some());
         let far = TileId::new(14, 0, 0).unwrap();
-        let none = tile_areas(&s, Level::Buurt, far);
+        let none = tile_areas(&s, AreaLevel::Buurt, far);
         assert!(none.is_empty());
         assert!(area_tile(&s, "buurten", far, &none, &table, None)
             .unwrap()

@@ -202,7 +202,8 @@ fn encode_layer(
 
 #[cfg(test)]
 pub(crate) mod fixture {
-    use crate::dataset::{IncidentRecord, Level, Snapshot, TenantArea, TenantData};
+    use crate::area_level::AreaLevel;
+    use crate::dataset::{IncidentRecord, Snapshot, TenantArea, TenantData};
     use chrono::NaiveDate;
     use geo_types::Rect;
 
@@ -224,7 +225,7 @@ pub(crate) mod fixture {
     /// days 21..=60.
     pub fn town() -> Snapshot {
         let mut areas = vec![TenantArea::new(
-            Level::Gemeente,
+            AreaLevel::Gemeente,
             "GM9999",
             "Proefstad",
             Rect::new((X0, Y0), (X0 + 1500.0, Y0 + 1500.0))
@@ -237,7 +238,7 @@ pub(crate) mod fixture {
                 areas.push(TenantArea {
                     gemeentecode: Some("GM9999".into()),
                     ..TenantArea::new(
-                        Level::Buurt,
+                        AreaLevel::Buurt,
                         &format!("BU9999000{}", row * 3 + col),
                         "buurt",
                         Rect::new((x, y), (x + 500.0, y + 500.0))

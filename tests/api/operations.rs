@@ -6,8 +6,9 @@ use brandpunt::analysis::aoristic::{patrol_block_share, AoristicConfig, PatrolBl
 use brandpunt::analysis::grid::BinId;
 use brandpunt::analysis::striking::{striking_areas, AreaSeries, StrikingConfig};
 use brandpunt::analysis::Event;
+use brandpunt::area_level::AreaLevel;
 use brandpunt::coords::Transformer;
-use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
+use brandpunt::store::{IncidentFilter, SqliteStore, Store};
 use chrono::{Datelike, Months, NaiveDate, Weekday};
 use std::collections::{BTreeMap, HashMap};
 

@@ -5,7 +5,8 @@
 use crate::common::demo::demo_copy;
 use crate::common::server::{self as srv, Resp};
 use brandpunt::access::Role;
-use brandpunt::store::{AreaLevel, SqliteStore, Store};
+use brandpunt::area_level::AreaLevel;
+use brandpunt::store::{SqliteStore, Store};
 use std::time::{Duration, Instant};
 
 const A: &str = "default";

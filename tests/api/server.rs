@@ -4,8 +4,9 @@
 
 use crate::common::mvt;
 use brandpunt::access::Role;
+use brandpunt::area_level::AreaLevel;
 use brandpunt::coords::Transformer;
-use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
+use brandpunt::store::{IncidentFilter, SqliteStore, Store};
 use chrono::NaiveDate;
 use geo::Contains;
 use std::collections::BTreeMap;
@@ -630,7 +631,7 @@ impl InProcess {
     fn paths(&self) -> Vec<String> {
         let s = self.state.snapshot_of("default").unwrap();
         let buurt = &s
-            .area(s.level_areas(brandpunt::server::Level::Buurt)[0])
+            .area(s.level_areas(brandpunt::area_level::AreaLevel::Buurt)[0])
             .code;
         let b = s.bbox_wgs84();
         let (x, y) =

@@ -8,7 +8,8 @@
 
 use crate::common::mvt;
 use crate::common::server::{self as srv, Resp, Who};
-use brandpunt::store::{AreaLevel, IncidentFilter, SqliteStore, Store};
+use brandpunt::area_level::AreaLevel;
+use brandpunt::store::{IncidentFilter, SqliteStore, Store};
 use chrono::NaiveDate;
 use serde_json::Value;
 use std::collections::BTreeMap;

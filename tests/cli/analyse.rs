@@ -8,6 +8,7 @@
 //!   independent NumPy check (tests/oracle/demo_emerging_check.py -> expected/demo_emerging_default.json).
 
 use crate::common::demo::{demo, Demo};
+use brandpunt::area_level::AreaLevel;
 use brandpunt::store::Store;
 use gdal::vector::LayerAccess;
 use gdal::Dataset;
@@ -1391,7 +1392,7 @@ fn emerging_on_h3_cells_equals_the_library_on_h3o_cells_of_the_points() {
 #[test]
 fn emerging_per_wijk_equals_the_library_with_contiguity_of_the_cbs_wijken() {
     use brandpunt::analysis::weights::{contiguity, distance_band, Contiguity};
-    use brandpunt::store::{AreaLevel, SqliteStore};
+    use brandpunt::store::SqliteStore;
     use geo::Centroid;
     let d = demo();
     let tmp = tempfile::tempdir().unwrap();
@@ -1500,7 +1501,7 @@ fn stats_by(d: &Demo, level: &str, extra: &[&str]) -> HashMap<String, f64> {
 fn gistar_and_moran_per_wijk_count_like_stats_and_equal_the_library() {
     use brandpunt::analysis::gistar::{gi_star, GiStarOptions};
     use brandpunt::analysis::weights::{contiguity, Contiguity};
-    use brandpunt::store::{AreaLevel, SqliteStore};
+    use brandpunt::store::SqliteStore;
     let d = demo();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("gistar_wijk.csv");
@@ -1619,7 +1620,7 @@ fn evaluate_on_h3_cells_and_buurten_scores_the_test_incidents() {
         if bins == "buurt" {
             // The naive baseline by hand: buurten by their count of the last 28 days of training (`stats`),
             // most first (ties in boundary-set order), until 5 % of the summed buurt areas is reached.
-            use brandpunt::store::{AreaLevel, SqliteStore};
+            use brandpunt::store::SqliteStore;
             use geo::Area;
             let buurten = SqliteStore::open(&d.db)
                 .unwrap()
@@ -1982,7 +1983,7 @@ fn bad_combinations_are_clear_errors_naming_the_flag() {
 #[test]
 fn file_points_per_buurt_and_wijk_follow_the_generators_buurtcodes() {
     use brandpunt::analysis::weights::{contiguity, Contiguity};
-    use brandpunt::store::{AreaLevel, SqliteStore};
+    use brandpunt::store::SqliteStore;
     let d = demo();
     let tmp = tempfile::tempdir().unwrap();
     // The planted incidents with a point, with the buurt the generator put each one in.

@@ -1,7 +1,8 @@
 //! The reference-data importers through the `brandpunt` binary on the committed fixtures (real published
 //! schemas): CBS GeoPackage and the pre-2021 shapefile, BAG, open data as CSV and JSON, and refusals.
 
-use brandpunt::store::{AreaLevel, SqliteStore, Store};
+use brandpunt::area_level::AreaLevel;
+use brandpunt::store::{SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -8,9 +8,10 @@
 //! data fingerprint).
 
 use brandpunt::access::{PrincipalKind, Role};
+use brandpunt::area_level::AreaLevel;
 use brandpunt::audit::{self, AuditEntry};
 use brandpunt::store::{
-    AddressKind, AddressRecord, AreaLevel, AreaRecord, DataChange, DataFingerprint, DeliveryMeta,
+    AddressKind, AddressRecord, AreaRecord, DataChange, DataFingerprint, DeliveryMeta,
     IncidentFilter, IncidentRecord, IndicatorValue, LocatedBy, PandRecord, PoliceCount,
     PrivacyError, ReportRecord, ServerStore, StoreError, StoreOpener, TokenOwner,
 };

@@ -2,6 +2,7 @@
 //! versioning with history, atomicity of a failing write, and area counts; and the store conformance suite
 //! ([`store_conformance`]) on SQLite.
 
+use brandpunt::area_level::AreaLevel;
 use brandpunt::store::*;
 use chrono::NaiveDate;
 use geo_types::{polygon, MultiPolygon};

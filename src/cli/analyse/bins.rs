@@ -8,13 +8,14 @@
 //! located only to their buurt, like `brandpunt stats`), file points by the buurt polygon that contains them.
 
 use anyhow::{bail, Context};
-use brandpunt::analysis::grid::{AreaLevel as BinLevel, BinSpec};
+use brandpunt::analysis::grid::BinSpec;
 use brandpunt::analysis::places::{
     self, grid_places, h3_places, Binned, Coverage, Places, PlacesError, WeightsRule, MAX_PLACES,
 };
 use brandpunt::analysis::weights::SpatialWeights;
+use brandpunt::area_level::AreaLevel;
 use brandpunt::coords::Transformer;
-use brandpunt::store::{AreaLevel, Store};
+use brandpunt::store::Store;
 use chrono::NaiveDateTime;
 use geo_types::{Geometry, MultiPolygon};
 use std::collections::HashMap;
@@ -166,20 +167,13 @@ impl Assignment {
     }
 }
 
-fn store_level(level: BinLevel) -> AreaLevel {
-    match level {
-        BinLevel::Buurt => AreaLevel::Buurt,
-        BinLevel::Wijk => AreaLevel::Wijk,
-        BinLevel::Gemeente => AreaLevel::Gemeente,
-    }
-}
-
 /// Dutch plural of an area level (`buurten`, `wijken`, `gemeenten`).
-pub fn plural(level: BinLevel) -> &'static str {
+pub fn plural(level: AreaLevel) -> &'static str {
     match level {
-        BinLevel::Buurt => "buurten",
-        BinLevel::Wijk => "wijken",
-        BinLevel::Gemeente => "gemeenten",
+        AreaLevel::Buurt => "buurten",
+        AreaLevel::Wijk => "wijken",
+        AreaLevel::Gemeente => "gemeenten",
+        AreaLevel::Custom => "eigen gebieden",
     }
 }
 
@@ -194,12 +188,12 @@ fn area_places(
     db: &Path,
     args: &InputArgs,
     records: &[Record],
-    level: BinLevel,
+    level: AreaLevel,
 ) -> anyhow::Result<Assignment> {
     let store = context::open_store(db)?;
     let prefix = args.area.as_deref().map(input::area_prefix).transpose()?;
     let areas: Vec<_> = store
-        .areas(store_level(level), None)?
+        .areas(level, None)?
         .into_iter()
         .filter(|a| {
             prefix
@@ -211,12 +205,12 @@ fn area_places(
         match &args.area {
             Some(a) => bail!(
                 "--bins {}: geen {} binnen --area {a} in de database",
-                level.keyword(),
+                level.as_str(),
                 plural(level)
             ),
             None => bail!(
                 "--bins {}: geen CBS-gebieden in de database (importeer eerst de CBS wijken en buurten)",
-                level.keyword()
+                level.as_str()
             ),
         }
     }
@@ -231,16 +225,17 @@ fn area_places(
         .iter()
         .map(|b| {
             let p = match level {
-                BinLevel::Buurt => b.code.as_str(),
-                BinLevel::Wijk => b.wijkcode.as_deref().unwrap_or_default(),
-                BinLevel::Gemeente => b.gemeentecode.as_str(),
+                AreaLevel::Buurt => b.code.as_str(),
+                AreaLevel::Wijk => b.wijkcode.as_deref().unwrap_or_default(),
+                AreaLevel::Gemeente => b.gemeentecode.as_str(),
+                AreaLevel::Custom => "",
             };
             (b.code.as_str(), p)
         })
         .collect();
     let place_of_buurt = |code: &str| -> Option<usize> {
         let p = parent.get(code).copied().unwrap_or(match level {
-            BinLevel::Buurt => code,
+            AreaLevel::Buurt => code,
             _ => "",
         });
         index.get(p).copied()
@@ -263,9 +258,10 @@ fn area_places(
         for (r, e) in records.iter().zip(input::events(records)?) {
             let place = locator.locate(e.x_m, e.y_m).and_then(|a| {
                 let code = match level {
-                    BinLevel::Buurt => a.buurtcode.as_str(),
-                    BinLevel::Wijk => a.wijkcode.as_str(),
-                    BinLevel::Gemeente => a.gemeentecode.as_str(),
+                    AreaLevel::Buurt => a.buurtcode.as_str(),
+                    AreaLevel::Wijk => a.wijkcode.as_str(),
+                    AreaLevel::Gemeente => a.gemeentecode.as_str(),
+                    AreaLevel::Custom => "",
                 };
                 index.get(code).copied()
             });
@@ -343,7 +339,7 @@ mod tests {
             assert!(e.contains("--weights"), "{bad}: {e}");
         }
         assert_eq!(parse_bins("h3:11").unwrap(), BinSpec::H3 { resolution: 11 });
-        assert_eq!(parse_bins("wijk").unwrap(), BinSpec::Area(BinLevel::Wijk));
+        assert_eq!(parse_bins("wijk").unwrap(), BinSpec::Area(AreaLevel::Wijk));
         for bad in ["h3:6", "h3:12", "grid:0", "grid:", "straat", "wijk:3"] {
             let e = parse_bins(bad).unwrap_err().to_string();
             assert!(e.contains("--bins") && e.contains(bad), "{bad}: {e}");

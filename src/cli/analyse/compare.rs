@@ -4,8 +4,9 @@
 
 use anyhow::Context;
 use brandpunt::analysis::compare::{compare_areas, period_days, AreaCounts, AreaPeriods};
+use brandpunt::area_level::AreaLevel;
 use brandpunt::export::{ColumnType, Table, Value};
-use brandpunt::store::{AreaLevel, Store};
+use brandpunt::store::Store;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,9 +7,10 @@ use anyhow::Context;
 use brandpunt::analysis::striking::{
     striking_areas, AreaSeries, Baseline, Direction, StrikingConfig,
 };
+use brandpunt::area_level::AreaLevel;
 use brandpunt::calendar::{month_index, parse_month};
 use brandpunt::export::{ColumnType, Table, Value};
-use brandpunt::store::{AreaLevel, Store};
+use brandpunt::store::Store;
 use chrono::Months;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,13 +55,14 @@ fn area_of(buurtcode: &str, level: AreaLevel) -> Option<String> {
         AreaLevel::Buurt => Some(buurtcode.to_string()),
         AreaLevel::Wijk => buurtcode.get(2..8).map(|s| format!("WK{s}")),
         AreaLevel::Gemeente => buurtcode.get(2..6).map(|s| format!("GM{s}")),
+        AreaLevel::Custom => None,
     }
 }
 
 pub fn run(db: &Path, args: StrikingArgs) -> anyhow::Result<ExitCode> {
     let month = parse_month(&args.month)
         .with_context(|| format!("--month '{}' is geen maand (JJJJ-MM)", args.month))?;
-    let level = AreaLevel::parse(&args.level)
+    let level = AreaLevel::parse_cbs(&args.level)
         .with_context(|| format!("--level '{}': kies buurt, wijk of gemeente", args.level))?;
     anyhow::ensure!(args.window >= 1, "--window moet minstens 1 zijn");
     let history = if args.seasonal {
