@@ -6,6 +6,7 @@
 //! `server::filter`).
 //!
 //! ```
+//! use brandpunt::area_level::AreaLevel;
 //! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantArea, TenantData};
 //! use chrono::NaiveDate;
 //!

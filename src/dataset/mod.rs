@@ -7,6 +7,7 @@
 //! snapshot per tenant and parses filters from query parameters into [`Filter`]s.
 //!
 //! ```
+//! use brandpunt::area_level::AreaLevel;
 //! use brandpunt::dataset::{Filter, Snapshot, TenantArea, TenantData};
 //!
 //! let square = geo_types::Rect::new((155_000.0, 463_000.0), (156_000.0, 464_000.0)).to_polygon();

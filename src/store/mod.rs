@@ -503,6 +503,7 @@ pub trait Store {
     /// when it has none configured), its custom areas (`custom:ID`) and its current incidents.
     ///
     /// ```
+    /// use brandpunt::area_level::AreaLevel;
     /// use brandpunt::dataset::Snapshot;
     /// use brandpunt::store::{SqliteStore, Store};
     ///
