@@ -28,6 +28,7 @@
 //! Adapters:
 //! - [`config`]: the `brandpunt serve` configuration file (TOML) and its validation.
 //! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
+//! - [`oidc`]: OpenID Connect bearer tokens verified against the keys of a JWKS file.
 //! - [`import`]: readers for the real published source formats (CBS, BAG, police deliveries, open data).
 //! - [`store`]: persistence behind the [`Store`](store::Store) trait; SQLite is the embedded backend.
 //! - [`export`]: writers for analysis results (GeoTIFF, GeoPackage, GeoJSON, CSV) and in-memory encoders (GeoJSON
@@ -52,6 +53,7 @@ pub mod export;
 pub mod geocode;
 pub mod heap_size;
 pub mod import;
+pub mod oidc;
 pub mod proxy;
 pub mod pseudonym;
 pub mod publish;
