@@ -19,6 +19,7 @@
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
 //! - [`publish`]: the publishing policy: who sees exact counts, which k applies, how a withheld count is shown.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
+//! - [`wms`]: the OGC WMS 1.1.1/1.3.0 protocol without HTTP (GetMap parameters, capabilities, exceptions).
 //! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
 //! - [`proxy`]: trusted proxies, address ranges and the `X-Forwarded-For` rule for a client's address.
@@ -64,3 +65,4 @@ pub mod session;
 pub mod store;
 pub mod suppression;
 pub mod tiles;
+pub mod wms;
