@@ -8,9 +8,10 @@
 
 use brandpunt::analysis::kde::{kde_raster, KdeParams};
 use brandpunt::dataset::Filter;
-use brandpunt::server::hotspots::{kde_surface, located_events, KdeSettings};
+use brandpunt::server::hotspots::{kde_surface, KdeSettings};
 use brandpunt::server::raster::{render_tile_png, RasterLayer};
 use brandpunt::server::{AppState, ServerConfig};
+use brandpunt::surfaces::located_events;
 use brandpunt::tiles::TileId;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::process::Command;

@@ -17,11 +17,14 @@
 //! - [`calendar`]: date and month parsing, the calendar step (day/week/month) with its buckets, and the clock that
 //!   date-relative rules are evaluated against.
 //! - [`suppression`]: small-count protection ("< k") of count tables, safe against differencing.
+//! - [`surfaces`]: the map surfaces of a dataset and filter (KDE and its contours, Gi* on bins, emerging hot
+//!   spots) with their cell polygons and vector tile layers.
 //! - [`publish`]: the publishing policy: who sees exact counts, which k applies, how a withheld count is shown.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
 //! - [`wms`]: the OGC WMS 1.1.1/1.3.0 protocol without HTTP (GetMap parameters, capabilities, exceptions).
 //! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
+//! - [`cache`]: the typed cache bounded by bytes, with hits, misses and bytes per kind.
 //! - [`proxy`]: trusted proxies, address ranges and the `X-Forwarded-For` rule for a client's address.
 //! - [`rate_limit`]: token buckets per credential, session or client address.
 //! - [`session`]: the web session table and the failed-login throttle.
@@ -43,6 +46,7 @@ pub mod access;
 pub mod analysis;
 pub mod area_index;
 pub mod audit;
+pub mod cache;
 pub mod calendar;
 pub mod category;
 pub mod config;
@@ -64,5 +68,6 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod suppression;
+pub mod surfaces;
 pub mod tiles;
 pub mod wms;

@@ -23,7 +23,7 @@
 //!    own grey; HTML shows the label where the number would be. Everything derived from a withheld count
 //!    (rates, shares, changes, rate ratios, their intervals and p-values, scores) is withheld with it.
 //! 5. **Streets.** The patrol list names a cell's most common street only when the cell's count and its count on
-//!    that street are both at least k ([`street_shown`]).
+//!    that street are both at least k ([`shown_street`]).
 //!
 //! ```
 //! use brandpunt::publish::{count_fields, list_table, Policy};
@@ -38,6 +38,7 @@
 //! assert_eq!(label, "< 5");
 //! ```
 
+use crate::analysis::patrol::PatrolCell;
 use crate::dataset::{Level, Snapshot};
 use crate::suppression::{self, Cell, Protected, Relation, Status};
 use serde_json::{json, Value};
@@ -245,12 +246,14 @@ pub fn mvt_count(
     }
 }
 
-/// May a cell's most common street be named? Always for exact callers (`k` = `None`); for protected callers
-/// only when the cell's `count` and its `street_count` are both at least k.
-pub fn street_shown(count: u64, street_count: u64, k: Option<u32>) -> bool {
+/// The street of a patrol cell a caller may see (rule 5): its most common street, always for exact callers
+/// (`k` = `None`); for protected callers only when the cell's count and its incidents on that street are both at
+/// least k, so a street never points at fewer than k incidents.
+pub fn shown_street(cell: &PatrolCell, k: Option<u32>) -> Option<&str> {
+    let street = cell.street.as_deref()?;
     match k {
-        Some(k) => count >= u64::from(k) && street_count >= u64::from(k),
-        None => true,
+        Some(k) if cell.count < u64::from(k) || cell.street_count < u64::from(k) => None,
+        _ => Some(street),
     }
 }
 
@@ -365,9 +368,23 @@ mod tests {
         assert_eq!(small_count_label(0, 5), None);
         assert_eq!(small_count_label(4, 5).as_deref(), Some("< 5"));
         assert_eq!(small_count_label(5, 5), None);
-        assert!(street_shown(1, 1, None));
-        assert!(!street_shown(9, 4, Some(5)));
-        assert!(street_shown(9, 5, Some(5)));
+        use crate::analysis::patrol::{rank_cells, WeightedIncident};
+        let at = |x_m, street| WeightedIncident {
+            x_m,
+            y_m: 10.0,
+            share: 1.0,
+            street,
+        };
+        let mut incidents = vec![at(10.0, Some("Dijk")); 5];
+        incidents.extend(vec![at(20.0, Some("Markt")); 2]);
+        incidents.push(at(30.0, None));
+        let c = &rank_cells(&incidents, 100, 5)[0];
+        assert_eq!(shown_street(c, None), Some("Dijk"));
+        assert_eq!(shown_street(c, Some(5)), Some("Dijk"));
+        assert_eq!(shown_street(c, Some(6)), None, "5 on the street, k = 6");
+        assert_eq!(shown_street(c, Some(9)), None, "the cell itself is below k");
+        let none = &rank_cells(&[at(10.0, None)], 100, 5)[0];
+        assert_eq!(shown_street(none, None), None);
         assert_eq!(rate_per_1000(3, 700), 4.29);
     }
 

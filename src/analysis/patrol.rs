@@ -112,14 +112,6 @@ pub struct PatrolCell {
 }
 
 impl PatrolCell {
-    /// The street a caller may see: for protected callers (`protect_k = Some(k)`) only when the cell's count
-    /// and its incidents on that street are both at least k, so a street never points at fewer than k
-    /// incidents.
-    pub fn shown_street(&self, protect_k: Option<u32>) -> Option<&str> {
-        let street = self.street.as_deref()?;
-        crate::publish::street_shown(self.count, self.street_count, protect_k).then_some(street)
-    }
-
     /// The cell's label: its CBS code (`E1234N4567`) when it has one, else its name (`c250_480_1948`).
     pub fn label(&self) -> String {
         self.cell.cbs_code().unwrap_or_else(|| self.cell.name())
@@ -280,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn streets_are_shown_to_protected_callers_only_with_k_incidents_on_them() {
+    fn a_cell_names_its_most_common_street_and_its_count_there() {
         let mut incidents = vec![w(10.0, 10.0, 1.0, Some("Dijk")); 5];
         incidents.extend(vec![w(20.0, 20.0, 1.0, Some("Markt")); 2]);
         incidents.push(w(30.0, 30.0, 1.0, None));
@@ -291,15 +283,8 @@ mod tests {
             (c.count, c.street.as_deref(), c.street_count),
             (8, Some("Dijk"), 5)
         );
-        assert_eq!(c.shown_street(None), Some("Dijk"));
-        assert_eq!(c.shown_street(Some(5)), Some("Dijk"));
-        assert_eq!(c.shown_street(Some(6)), None, "5 on the street, k = 6");
-        assert_eq!(c.shown_street(Some(9)), None, "the cell itself is below k");
         let none = rank_cells(&[w(10.0, 10.0, 1.0, None)], 100, 5);
-        assert_eq!(
-            (none[0].shown_street(None), none[0].street_count),
-            (None, 0)
-        );
+        assert_eq!((none[0].street.as_deref(), none[0].street_count), (None, 0));
     }
 
     #[test]

@@ -22,10 +22,9 @@
 //! profile and the phenomenon profile of an area whose count is withheld are withheld as a whole
 //! (`suppressed: true`, no distributions).
 //!
-//! Results are computed in `spawn_blocking` and cached ([`super::caches`]) by (generation, area, filter,
+//! Results are computed in `spawn_blocking` and cached ([`crate::cache`]) by (generation, area, filter,
 //! parameters, protected or not).
 
-use super::caches::{CacheEntry, CacheKind, F64Key};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -33,6 +32,7 @@ use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
 use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
 use crate::analysis::Event;
+use crate::cache::{CacheEntry, F64Key};
 use crate::calendar::{Buckets, Step};
 use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
@@ -57,7 +57,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/areas/{code}/profile", get(profile))
 }
 
-/// Cache key of a JSON body of an area analysis or a comparison ([`cached_json`]).
+/// Cache key of a JSON body of an area analysis or a comparison (`cached_json`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AnalysisBodyKey {
     pub generation: u64,
@@ -111,7 +111,7 @@ impl HeapSize for AnalysisBodyKey {
 
 impl CacheEntry for AnalysisBodyKey {
     type Value = Bytes;
-    const KIND: CacheKind = CacheKind::AnalysisBody;
+    const KIND: &'static str = "analysis_body";
 }
 
 /// A cached JSON body as a response.
@@ -347,7 +347,7 @@ impl HeapSize for ProfileDataKey {
 
 impl CacheEntry for ProfileDataKey {
     type Value = Arc<ProfileData>;
-    const KIND: CacheKind = CacheKind::ProfileData;
+    const KIND: &'static str = "profile_data";
 }
 
 fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiError> {

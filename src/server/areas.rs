@@ -389,6 +389,7 @@ async fn create(
             st.config.limits.max_polygon_vertices,
         )?;
         let tenant = caller.tenant().to_string();
+        let _writing = st.writing();
         let id = st.with_store(|store| {
             crate::store::Store::insert_custom_area_by(
                 store,
@@ -398,7 +399,8 @@ async fn create(
                 Some(caller.principal.actor()),
             )
         })?;
-        st.reload().map_err(ApiError::internal)?;
+        st.reload_tenants(std::slice::from_ref(&tenant))
+            .map_err(ApiError::internal)?;
         Ok((id, input.name))
     })
     .await
@@ -431,6 +433,7 @@ async fn update(
             st.config.limits.max_polygon_vertices,
         )?;
         let tenant = caller.tenant().to_string();
+        let _writing = st.writing();
         let found = st.with_store(|store| -> Result<bool, ApiError> {
             check_owner(store.as_store(), &caller, id, &code)?;
             Ok(crate::store::Store::update_custom_area(
@@ -444,7 +447,8 @@ async fn update(
         if !found {
             return Err(ApiError::NotFound(format!("onbekend gebied '{code}'")));
         }
-        st.reload().map_err(ApiError::internal)?;
+        st.reload_tenants(std::slice::from_ref(&tenant))
+            .map_err(ApiError::internal)?;
         Ok(Json(json!({"id": id, "code": code, "name": input.name})))
     })
     .await
@@ -462,6 +466,7 @@ async fn remove(
     let st = state.clone();
     tokio::task::spawn_blocking(move || -> Result<StatusCode, ApiError> {
         let tenant = caller.tenant().to_string();
+        let _writing = st.writing();
         let found = st.with_store(|store| -> Result<bool, ApiError> {
             check_owner(store.as_store(), &caller, id, &code)?;
             Ok(crate::store::Store::delete_custom_area(store, &tenant, id)?)
@@ -469,7 +474,8 @@ async fn remove(
         if !found {
             return Err(ApiError::NotFound(format!("onbekend gebied '{code}'")));
         }
-        st.reload().map_err(ApiError::internal)?;
+        st.reload_tenants(std::slice::from_ref(&tenant))
+            .map_err(ApiError::internal)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

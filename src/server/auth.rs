@@ -86,6 +86,16 @@ impl TokenCache {
         }
     }
 
+    /// Remembered token checks (valid and refused).
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Whether no token check is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.cache.len() == 0
+    }
+
     fn insert(&self, key: [u8; 32], principal: Option<Principal>) {
         self.cache.insert(key, (principal, Instant::now()));
     }

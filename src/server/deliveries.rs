@@ -196,6 +196,7 @@ async fn upload(
     let report_path = dir.0.join("rapport.csv");
     let (summary, rows) = tokio::task::spawn_blocking(
         move || -> Result<(IncidentImportSummary, Vec<ReportRecord>), ApiError> {
+            let _writing = st.writing();
             let result = st.with_store(|store| {
                 import_delivery(
                     store.as_store_mut(),
@@ -222,7 +223,8 @@ async fn upload(
             };
             let rows = std::mem::take(&mut summary.report);
             if !summary.outcome.already_imported {
-                st.reload().map_err(ApiError::internal)?;
+                st.reload_tenants(std::slice::from_ref(&import_tenant))
+                    .map_err(ApiError::internal)?;
             }
             Ok((summary, rows))
         },
@@ -321,6 +323,7 @@ impl Inbox {
             Some(m) => Mapping::from_toml_file(m).map(Some),
             None => Ok(None),
         };
+        let _writing = state.writing();
         let result = match mapping {
             Ok(mapping) => state.with_store(|store| {
                 import_delivery(
@@ -356,7 +359,7 @@ impl Inbox {
         };
         if changed {
             // Make the data current before the file shows up in done/.
-            if let Err(e) = state.reload() {
+            if let Err(e) = state.reload_tenants(std::slice::from_ref(&state.config.inbox_tenant)) {
                 tracing::error!(error = %e, "reload after an inbox delivery failed");
             }
         }

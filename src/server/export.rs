@@ -24,11 +24,11 @@
 //! All three carry `Content-Disposition: attachment; filename="brandpunt-{level}.{ext}"`. Bodies are cached per
 //! (generation, level, filter, format, protected or not).
 
-use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
 use super::Caller;
+use crate::cache::CacheEntry;
 use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
 use crate::export::geojson::{lon_lat_rings, round_degrees};
@@ -115,7 +115,7 @@ impl Row {
     }
 }
 
-/// Cache key of [`wgs84_rings`].
+/// Cache key of `wgs84_rings`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Wgs84RingsKey {
     pub generation: u64,
@@ -130,7 +130,7 @@ impl HeapSize for Wgs84RingsKey {
 
 impl CacheEntry for Wgs84RingsKey {
     type Value = Arc<Vec<Arc<Rings>>>;
-    const KIND: CacheKind = CacheKind::Wgs84Rings;
+    const KIND: &'static str = "wgs84_rings";
 }
 
 /// Cache key of an export body.
@@ -151,7 +151,7 @@ impl HeapSize for ExportBodyKey {
 
 impl CacheEntry for ExportBodyKey {
     type Value = Bytes;
-    const KIND: CacheKind = CacheKind::ExportBody;
+    const KIND: &'static str = "export_body";
 }
 
 /// WGS84 rings of every area of `level`, cached per generation.

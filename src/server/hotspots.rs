@@ -1,5 +1,5 @@
 //! Hot spot analyses served on demand: the KDE surface, Gi* on bins and emerging hot spots on a grid, each
-//! computed once per (snapshot generation, filter, parameters) and cached ([`super::caches`]);
+//! computed once per (snapshot generation, filter, parameters) and cached ([`crate::cache`]);
 //! `GET /api/hotspots` (GeoJSON) and the vector tile layers `hotspots` (Gi* cells: `id`, `count`, `z`, `p`, `bin`), `emerging` (cells:
 //! `id`, `category`, `label`, `trend_z`, `trend_p`) and `kde` (contour polygons: `level`, `density_per_km2`).
 //!
@@ -26,7 +26,6 @@
 //! When the filter leaves too little to analyse (no incidents, all counts equal) the result is empty (an empty
 //! FeatureCollection, an empty tile), not an error.
 
-use super::caches::{CacheEntry, CacheKind, F64Key};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -35,35 +34,25 @@ use crate::access::{
     Principal, VIEWER_MAX_H3_RESOLUTION, VIEWER_MAX_SURFACE_ZOOM, VIEWER_MIN_BANDWIDTH_M,
     VIEWER_MIN_CELL_M,
 };
-use crate::analysis::emerging::{
-    emerging_hot_spots, grid_cube_from_events, EmergingError, EmergingOptions, EmergingResult,
-    TimeSteps,
-};
-use crate::analysis::gistar::{gi_star, GiStarError, GiStarOptions, GiStarResult};
-use crate::analysis::grid::{AreaLevel, BinSpec};
-use crate::analysis::kde::{map_surface, Kde, KdeError};
-use crate::analysis::places::{
-    emerging_grid_neighbourhood, grid_places, h3_places, Coverage, GridIndex, Places, PlacesError,
-};
-use crate::analysis::Event;
+use crate::analysis::grid::BinSpec;
+use crate::cache::{CacheEntry, F64Key};
 use crate::calendar::Step;
 use crate::dataset::FilterKey;
-use crate::dataset::{feature_id, Level, Snapshot};
+use crate::dataset::Snapshot;
 use crate::export::geojson;
 use crate::heap_size::HeapSize;
-use crate::render::contour::density_contours;
-use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
+use crate::surfaces::emerging::{emerging_tile, EmergingCells};
+use crate::surfaces::gistar::{gistar_tile, GiStarCells};
+use crate::surfaces::kde::{kde_tile, Contour, KdeSurface};
+use crate::surfaces::SurfaceError;
+use crate::tiles::TileId;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use geo::BoundingRect;
-use geo_types::{MultiPolygon, Rect};
+use geo_types::MultiPolygon;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Largest number of KDE raster cells.
-pub const MAX_KDE_CELLS: f64 = 16_000_000.0;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/api/hotspots", get(api_hotspots))
@@ -174,7 +163,7 @@ fn default_bandwidth(state: &AppState, snapshot: &Snapshot, filter: &Filter) -> 
     if let Some(b) = state.caches.get(&key) {
         return b;
     }
-    let b = crate::analysis::kde::default_bandwidth_m(&located_events(snapshot, filter)).ok();
+    let b = crate::surfaces::kde::default_bandwidth_m(snapshot, filter);
     state.caches.insert(key, b);
     b
 }
@@ -277,76 +266,6 @@ impl EmergingSettings {
     }
 }
 
-/// A cached KDE surface.
-pub struct KdeSurface {
-    pub kde: Kde<f32>,
-    /// Largest density (per km2), > 0.
-    pub max_per_km2: f64,
-}
-
-/// Places ([`Places`]) as the maps draw them.
-pub struct MappedPlaces {
-    /// Output id: `c{cell}_{col}_{row}`, the H3 index or the CBS code.
-    pub ids: Vec<String>,
-    /// RD metres.
-    pub polygons_rd: Vec<MultiPolygon<f64>>,
-    /// Web Mercator metres.
-    pub polygons_m: Vec<MultiPolygon<f64>>,
-    /// Web Mercator bounding boxes.
-    pub bbox_m: Vec<Option<Rect<f64>>>,
-    /// Dense lookup for square grid cells.
-    pub grid: Option<GridIndex>,
-}
-
-impl MappedPlaces {
-    /// The map geometry of `places` (H3 vertices converted with `wgs84_to_rd`).
-    fn new(
-        places: Places,
-        wgs84_to_rd: impl Fn(f64, f64) -> Option<(f64, f64)>,
-    ) -> Result<MappedPlaces, ApiError> {
-        let grid = places.grid_index();
-        let (ids, polygons_rd) = places
-            .into_polygons(wgs84_to_rd)
-            .map_err(ApiError::internal)?;
-        let polygons_m = polygons_rd
-            .iter()
-            .map(rd_to_mercator)
-            .collect::<Result<Vec<_>, _>>()?;
-        let bbox_m = polygons_m.iter().map(|p| p.bounding_rect()).collect();
-        Ok(MappedPlaces {
-            ids,
-            polygons_rd,
-            polygons_m,
-            bbox_m,
-            grid,
-        })
-    }
-}
-
-/// Gi* on bins.
-pub struct GiStarCells {
-    pub bins: BinSpec,
-    pub places: MappedPlaces,
-    pub counts: Vec<f64>,
-    pub result: GiStarResult,
-}
-
-/// Emerging hot spots on grid cells (only the occupied cells, in the cube's order).
-pub struct EmergingCells {
-    pub places: MappedPlaces,
-    pub result: EmergingResult,
-    pub steps: TimeSteps,
-}
-
-/// One KDE contour level.
-pub struct Contour {
-    /// 1 = lowest.
-    pub level: usize,
-    pub density_per_km2: f64,
-    pub polygon_rd: MultiPolygon<f64>,
-    pub polygon_m: MultiPolygon<f64>,
-}
-
 /// The KDE parameters that determine a surface, as a cache key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct KdeKey {
@@ -395,7 +314,7 @@ pub struct EmergingKey {
 
 /// The key types: their filter is all they own on the heap; their kind and value.
 macro_rules! analysis_keys {
-    ($($key:ty => $value:ty, $kind:ident;)*) => {
+    ($($key:ty => $value:ty, $kind:literal;)*) => {
         $(
             impl HeapSize for $key {
                 fn heap_bytes(&self) -> usize {
@@ -405,76 +324,28 @@ macro_rules! analysis_keys {
 
             impl CacheEntry for $key {
                 type Value = $value;
-                const KIND: CacheKind = CacheKind::$kind;
+                const KIND: &'static str = $kind;
             }
         )*
     };
 }
 
 analysis_keys! {
-    KdeBandwidthKey => Option<f64>, KdeBandwidth;
-    KdeSurfaceKey => Option<Arc<KdeSurface>>, KdeSurface;
-    KdeContoursKey => Option<Arc<Vec<Contour>>>, KdeContours;
-    GiStarKey => Option<Arc<GiStarCells>>, GiStar;
-    EmergingKey => Option<Arc<EmergingCells>>, Emerging;
+    KdeBandwidthKey => Option<f64>, "kde_bandwidth";
+    KdeSurfaceKey => Option<Arc<KdeSurface>>, "kde_surface";
+    KdeContoursKey => Option<Arc<Vec<Contour>>>, "kde_contours";
+    GiStarKey => Option<Arc<GiStarCells>>, "gistar";
+    EmergingKey => Option<Arc<EmergingCells>>, "emerging";
 }
 
-impl HeapSize for KdeSurface {
-    fn heap_bytes(&self) -> usize {
-        self.kde.heap_bytes()
+impl From<SurfaceError> for ApiError {
+    /// A parameter asking too much is a 400 naming it; anything else is internal.
+    fn from(e: SurfaceError) -> ApiError {
+        match e.parameter() {
+            Some(parameter) => ApiError::param(parameter, e.to_string()),
+            None => ApiError::internal(e),
+        }
     }
-}
-
-impl HeapSize for Contour {
-    fn heap_bytes(&self) -> usize {
-        self.polygon_rd.heap_bytes() + self.polygon_m.heap_bytes()
-    }
-}
-
-impl HeapSize for GridIndex {
-    fn heap_bytes(&self) -> usize {
-        self.slot.heap_bytes()
-    }
-}
-
-impl HeapSize for MappedPlaces {
-    fn heap_bytes(&self) -> usize {
-        self.ids.heap_bytes()
-            + self.polygons_rd.heap_bytes()
-            + self.polygons_m.heap_bytes()
-            + self.bbox_m.heap_bytes()
-            + self.grid.heap_bytes()
-    }
-}
-
-impl HeapSize for GiStarCells {
-    fn heap_bytes(&self) -> usize {
-        self.places.heap_bytes() + self.counts.heap_bytes() + self.result.heap_bytes()
-    }
-}
-
-impl HeapSize for EmergingCells {
-    fn heap_bytes(&self) -> usize {
-        self.places.heap_bytes() + self.result.heap_bytes() + self.steps.heap_bytes()
-    }
-}
-
-/// The located incidents of the filter as unit-weight events (RD metres, begin/end).
-pub fn located_events(snapshot: &Snapshot, filter: &Filter) -> Vec<Event> {
-    snapshot
-        .located_incidents(filter)
-        .into_iter()
-        .map(|k| {
-            let i = &snapshot.incidents[k as usize];
-            Event {
-                x_m: i.x_m,
-                y_m: i.y_m,
-                begin: Some(i.begin()),
-                end: Some(i.end()),
-                weight: 1.0,
-            }
-        })
-        .collect()
 }
 
 /// The KDE surface for the filter (cached); `None` when there is nothing to estimate.
@@ -490,20 +361,8 @@ pub fn kde_surface(
         kde: s.cache_key(),
     };
     state.caches.get_or_insert_with(key, || {
-        let events = located_events(snapshot, filter);
-        match map_surface(&events, s.cell_m, s.bandwidth_m, MAX_KDE_CELLS) {
-            Ok(surface) => Ok(surface.map(|m| {
-                Arc::new(KdeSurface {
-                    kde: m.kde,
-                    max_per_km2: m.max_per_km2,
-                })
-            })),
-            Err(KdeError::SurfaceTooLarge { cells, .. }) => Err(ApiError::param(
-                "cell",
-                format!("ongeveer {cells:.0} rastercellen; kies een grotere cel"),
-            )),
-            Err(e) => Err(ApiError::internal(e)),
-        }
+        let surface = crate::surfaces::kde::kde_surface(snapshot, filter, s.cell_m, s.bandwidth_m)?;
+        Ok(surface.map(Arc::new))
     })
 }
 
@@ -524,42 +383,14 @@ pub fn kde_contours(
         levels: s.levels,
     };
     state.caches.get_or_insert_with(key, || {
-        let mut out = Vec::with_capacity(s.levels);
-        for c in density_contours(&surface.kde.raster, surface.max_per_km2, s.levels) {
-            out.push(Contour {
-                level: c.level,
-                density_per_km2: c.density_per_km2,
-                polygon_m: rd_to_mercator(&c.polygon_rd)?,
-                polygon_rd: c.polygon_rd,
-            });
-        }
-        Ok(Some(Arc::new(out)))
+        let contours = crate::surfaces::kde::kde_contours(&surface, s.levels)?;
+        Ok(Some(Arc::new(contours)))
     })
 }
 
-/// RD -> Web Mercator, vertex by vertex.
-pub fn rd_to_mercator(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError> {
-    crate::coords::with_thread_transformer(|t| t.multipolygon_rd_to_web_mercator(mp))
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}
-
 /// RD -> WGS84 (lon, lat), vertex by vertex.
-pub fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError> {
-    crate::coords::with_thread_transformer(|t| t.multipolygon_rd_to_wgs84(mp))
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}
-
-fn gi_or_none(
-    values: &[f64],
-    w: &crate::analysis::weights::SpatialWeights,
-) -> Result<Option<GiStarResult>, ApiError> {
-    match gi_star(values, w, &GiStarOptions::default()) {
-        Ok(r) => Ok(Some(r)),
-        Err(GiStarError::TooFewLocations(_) | GiStarError::ConstantValues) => Ok(None),
-        Err(e) => Err(ApiError::internal(e)),
-    }
+fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError> {
+    Ok(crate::surfaces::rd_to_wgs84(mp)?)
 }
 
 /// Gi* on `bins` for the filter (cached); `None` when there is nothing to analyse.
@@ -575,74 +406,9 @@ pub fn gistar_cells(
         bins,
     };
     state.caches.get_or_insert_with(key, || {
-        let (places, counts, weights) = match bins {
-            BinSpec::Grid { cell_m } => {
-                let events = located_events(snapshot, filter);
-                let binned = match grid_places(&events, cell_m, Coverage::BoundingBox) {
-                    Ok(b) => b,
-                    Err(PlacesError::NoLocatedIncidents) => return Ok(None),
-                    Err(PlacesError::TooManyGridCells { cells: n }) => {
-                        return Err(ApiError::param(
-                            "bins",
-                            format!("{n} rastercellen in het gebied van de incidenten; kies een grotere cel"),
-                        ))
-                    }
-                    Err(e) => return Err(ApiError::internal(e)),
-                };
-                let weights = binned.places.default_weights().map_err(ApiError::internal)?;
-                let counts = binned.counts();
-                (MappedPlaces::new(binned.places, |_, _| None)?, counts, weights)
-            }
-            BinSpec::H3 { resolution } => {
-                let events = located_events(snapshot, filter);
-                let t = crate::coords::Transformer::new().map_err(ApiError::internal)?;
-                let to_rd = |lon, lat| t.wgs84_to_rd(lon, lat).ok();
-                let binned = h3_places(
-                    &events,
-                    resolution,
-                    Coverage::Occupied,
-                    |x, y| t.rd_to_wgs84(x, y).ok(),
-                    to_rd,
-                )
-                .map_err(ApiError::internal)?;
-                if binned.places.len() < 3 {
-                    return Ok(None);
-                }
-                let weights = binned.places.default_weights().map_err(ApiError::internal)?;
-                let counts = binned.counts();
-                (MappedPlaces::new(binned.places, to_rd)?, counts, weights)
-            }
-            BinSpec::Area(level) => {
-                let level = match level {
-                    AreaLevel::Buurt => Level::Buurt,
-                    AreaLevel::Wijk => Level::Wijk,
-                    AreaLevel::Gemeente => Level::Gemeente,
-                };
-                let all = state.counts(snapshot, level, filter);
-                let idx = snapshot.level_areas(level);
-                if idx.len() < 3 {
-                    return Ok(None);
-                }
-                let counts: Vec<f64> = idx.iter().map(|&i| f64::from(all[i as usize])).collect();
-                let places = Places::areas(
-                    idx.iter().map(|&i| snapshot.area(i).code.clone()).collect(),
-                    idx.iter()
-                        .map(|&i| snapshot.area(i).geometry_rd.clone())
-                        .collect(),
-                );
-                let weights = places.default_weights().map_err(ApiError::internal)?;
-                (MappedPlaces::new(places, |_, _| None)?, counts, weights)
-            }
-        };
-        let Some(result) = gi_or_none(&counts, &weights)? else {
-            return Ok(None);
-        };
-        Ok(Some(Arc::new(GiStarCells {
-            bins,
-            places,
-            counts,
-            result,
-        })))
+        let area_counts = |level| state.counts(snapshot, level, filter);
+        let gi = crate::surfaces::gistar::gistar_cells(snapshot, filter, bins, area_counts)?;
+        Ok(gi.map(Arc::new))
     })
 }
 
@@ -661,45 +427,14 @@ pub fn emerging_cells(
         time_window: s.time_window,
     };
     state.caches.get_or_insert_with(key, || {
-        let (Some(start), Some(end)) = (
-            filter.from.or(snapshot.first_day),
-            filter.to.or(snapshot.last_day),
-        ) else {
-            return Ok(None);
-        };
-        let steps = match TimeSteps::new(s.step, start, end) {
-            Ok(st) => st,
-            Err(_) => return Ok(None),
-        };
-        let events = located_events(snapshot, filter);
-        let c = f64::from(s.cell_m);
-        let cube = grid_cube_from_events(&events, c, &steps).map_err(ApiError::internal)?;
-        if cube.cells.len() < 3 {
-            return Ok(None);
-        }
-        let weights = cube
-            .weights(emerging_grid_neighbourhood(c))
-            .map_err(ApiError::internal)?;
-        let options = EmergingOptions {
-            time_window: s.time_window,
-            ..EmergingOptions::default()
-        };
-        let result = match emerging_hot_spots(&cube.cube, &weights, &options) {
-            Ok(r) => r,
-            Err(EmergingError::TimeWindowTooLarge { k, max, steps }) => {
-                return Err(ApiError::param(
-                    "time_window",
-                    format!("{k}: hoogstens {max} bij {steps} stappen; kies een kleinere time_window of een langere periode"),
-                ))
-            }
-            Err(EmergingError::NoIncidents) => return Ok(None),
-            Err(e) => return Err(ApiError::internal(e)),
-        };
-        Ok(Some(Arc::new(EmergingCells {
-            places: MappedPlaces::new(Places::grid(s.cell_m, cube.cells.clone()), |_, _| None)?,
-            result,
-            steps,
-        })))
+        let em = crate::surfaces::emerging::emerging_cells(
+            snapshot,
+            filter,
+            s.cell_m,
+            s.step,
+            s.time_window,
+        )?;
+        Ok(em.map(Arc::new))
     })
 }
 
@@ -743,101 +478,34 @@ pub fn vector_tile(
     principal: &Principal,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let protect = principal.sees_protected_counts();
-    let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
-    let hits = |b: &Option<Rect<f64>>| {
-        b.is_some_and(|b| {
-            b.min().x <= bbox.max().x
-                && b.max().x >= bbox.min().x
-                && b.min().y <= bbox.max().y
-                && b.max().y >= bbox.min().y
-        })
-    };
     let no_params = HashMap::new();
-    match layer {
+    let raw = match layer {
         "hotspots" => {
             let bins = limit_bins(parse_bins(&no_params)?, principal);
             let Some(gi) = gistar_cells(state, snapshot, filter, bins)? else {
                 return Ok(None);
             };
-            let features = (0..gi.places.ids.len())
-                .filter(|&k| hits(&gi.places.bbox_m[k]))
-                .map(|k| {
-                    let id = gi.places.ids[k].as_str();
-                    let mut properties = vec![("id", Value::from(id))];
-                    let (count, label) =
-                        cell_count(state, snapshot, filter, protect, id, gi.counts[k]);
-                    properties.extend(crate::publish::mvt_count(count.map(Value::Double), label));
-                    properties.extend([
-                        ("z", Value::Double(gi.result.z[k])),
-                        ("p", Value::Double(gi.result.p[k])),
-                        ("bin", Value::Int(i64::from(gi.result.bin[k]))),
-                    ]);
-                    TileFeature {
-                        id: feature_id(id),
-                        geometry: TileGeometry::Polygons(&gi.places.polygons_m[k]),
-                        properties,
-                    }
-                })
-                .collect();
-            encode(tile, layer, features)
+            gistar_tile(&gi, tile, |id, count| {
+                cell_count(state, snapshot, filter, protect, id, count)
+            })?
         }
         "emerging" => {
             let s = EmergingSettings::parse(&no_params)?.limited(principal);
             let Some(em) = emerging_cells(state, snapshot, filter, &s)? else {
                 return Ok(None);
             };
-            let features = em
-                .result
-                .locations
-                .iter()
-                .filter(|l| hits(&em.places.bbox_m[l.location]))
-                .map(|l| TileFeature {
-                    id: feature_id(&em.places.ids[l.location]),
-                    geometry: TileGeometry::Polygons(&em.places.polygons_m[l.location]),
-                    properties: vec![
-                        ("id", Value::from(em.places.ids[l.location].as_str())),
-                        ("category", Value::from(l.category.as_str())),
-                        ("label", Value::from(l.category.dutch_label())),
-                        ("trend_z", Value::Double(l.trend_z)),
-                        ("trend_p", Value::Double(l.trend_p)),
-                    ],
-                })
-                .collect();
-            encode(tile, layer, features)
+            emerging_tile(&em, tile)?
         }
         "kde" => {
             let s = KdeSettings::parse(&no_params)?.limited(principal, state, snapshot, filter);
             let Some(contours) = kde_contours(state, snapshot, filter, &s)? else {
                 return Ok(None);
             };
-            let features = contours
-                .iter()
-                .filter(|c| hits(&c.polygon_m.bounding_rect()))
-                .map(|c| TileFeature {
-                    id: c.level as u64,
-                    geometry: TileGeometry::Polygons(&c.polygon_m),
-                    properties: vec![
-                        ("level", Value::Int(c.level as i64)),
-                        ("density_per_km2", Value::Double(c.density_per_km2)),
-                    ],
-                })
-                .collect();
-            encode(tile, layer, features)
+            kde_tile(&contours, tile)?
         }
-        other => Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
-    }
-}
-
-fn encode(
-    tile: TileId,
-    layer: &str,
-    features: Vec<TileFeature<'_>>,
-) -> Result<Option<Vec<u8>>, ApiError> {
-    let data = LayerData {
-        name: layer.to_string(),
-        features,
+        other => return Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
     };
-    encode_tile(tile, &[data]).map_err(ApiError::internal)
+    Ok(raw)
 }
 
 fn finite(v: f64) -> serde_json::Value {

@@ -6,8 +6,9 @@
 //! while the server runs) are noticed through the store's change token ([`crate::store::Changes`]) within
 //! [`ServerConfig::poll_interval`]. The server reaches storage only through the store traits
 //! ([`crate::store::ServerStore`]), opened with one [`crate::store::StoreOpener`].
-//! Caches ([`caches`]: tiles, counts per filter, analyses, bodies; one byte budget) are keyed by the snapshot's
-//! generation, so a change invalidates them at once.
+//! Cached results ([`AppState::caches`], a [`crate::cache::Caches`]: tiles, counts per filter, analyses, bodies;
+//! one byte budget) are keyed by the snapshot's generation, so a change invalidates them at once. Each route
+//! module defines the key types of what it caches; [`CACHE_KINDS`] lists them for `/metrics`.
 //!
 //! Every request is parsed here, computed by the core and serialised here. The modules, by what they own:
 //! - request plumbing: [`security`] (client address, security headers, limits, rate limits, timeouts around
@@ -16,8 +17,7 @@
 //!   (`/api/login`, `/api/logout`, `/api/me`), [`credential_worker`] (token and password checks off the request
 //!   path), [`filter`] (query parameters -> [`crate::dataset`] filters), [`error`] (JSON errors), [`ops`]
 //!   (health, readiness, metrics, request log, the OpenAPI document assembled from `openapi/MODULE.json`);
-//! - state: [`caches`] (every cached result under one byte budget, typed keys) and the snapshots in
-//!   [`AppState`];
+//! - state: the caches and the snapshots in [`AppState`];
 //! - routes, one module each with its OpenAPI fragment: [`areas`] (meta, area list, area GeoJSON and statistics,
 //!   custom areas), [`analysis_api`] (time series, hour of week, phenomenon profile), [`compare`], [`export`]
 //!   (statistics as GeoJSON, TopoJSON, CSV), [`hotspots`] (KDE, Gi*, emerging hot spots), [`incidents`]
@@ -33,7 +33,6 @@ pub mod access_log;
 pub mod analysis_api;
 pub mod areas;
 pub mod auth;
-pub mod caches;
 pub mod compare;
 pub mod cookie;
 pub mod credential_worker;
@@ -54,9 +53,10 @@ pub mod session;
 pub mod tiles;
 pub mod wms;
 
+use crate::cache::{CacheEntry, Caches};
 use crate::config::{Limits, OidcConfig, PrivacyConfig, TlsConfig};
 pub use crate::dataset::{Level, Snapshot, SnapshotError};
-use crate::store::{ServerStore, StoreError, StoreOpener};
+use crate::store::{DataChange, DataFingerprint, ServerStore, StoreError, StoreOpener};
 pub use auth::{AnyCaller, Caller};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -162,6 +162,12 @@ pub struct AppState {
     /// The current snapshot of every tenant, by tenant code.
     snapshots: RwLock<Arc<HashMap<String, Arc<Snapshot>>>>,
     generation: AtomicU64,
+    /// What the store held when the current snapshots were read, and its users and tokens when they were last
+    /// taken into account: the change watcher reloads what differs from this.
+    loaded: Mutex<DataFingerprint>,
+    /// Held by a write of the server together with its reload, and by the change watcher around its check and
+    /// reload ([`AppState::writing`]).
+    writing: Mutex<()>,
     /// Remembered token checks ([`auth`]).
     pub token_cache: auth::TokenCache,
     /// Web login sessions ([`session`]).
@@ -171,8 +177,8 @@ pub struct AppState {
     /// OpenID Connect token verification, when `[oidc]` is configured ([`oidc`]).
     pub oidc: Option<oidc::OidcVerifier>,
     ready: AtomicBool,
-    /// Every cached result, bounded together by `[limits] cache_bytes` ([`caches`]).
-    pub caches: caches::Caches,
+    /// Every cached result, bounded together by `[limits] cache_bytes`.
+    pub caches: Caches,
     /// The k settings of `[privacy]` ([`crate::publish`]).
     pub policy: crate::publish::Policy,
     pub metrics: ops::Metrics,
@@ -196,6 +202,8 @@ impl AppState {
         let opener = StoreOpener::new(&config.db)?;
         let store = opener.open()?;
         let generation = AtomicU64::new(0);
+        // Read before the data: a change committed in between is seen again, never missed.
+        let loaded = store.data_fingerprint()?;
         let snapshots = load_all(store.as_store(), &generation)?;
         if let Some(t) = &config.public_tenant {
             if !snapshots.contains_key(t) {
@@ -207,7 +215,7 @@ impl AppState {
                 "[limits] cache_bytes: moet minstens 1 zijn".into(),
             ));
         }
-        let caches = caches::Caches::new(config.limits.cache_bytes);
+        let caches = Caches::new(config.limits.cache_bytes, CACHE_KINDS);
         let policy = crate::publish::Policy {
             min_count: config.privacy.min_count,
             min_count_per_group: config.privacy.min_count_per_group.clone(),
@@ -228,6 +236,8 @@ impl AppState {
             opener,
             snapshots: RwLock::new(Arc::new(snapshots)),
             generation,
+            loaded: Mutex::new(loaded),
+            writing: Mutex::new(()),
             token_cache: auth::TokenCache::new(4096),
             sessions: crate::session::Sessions::new(),
             login_throttle: crate::session::LoginThrottle::new(),
@@ -270,33 +280,117 @@ impl AppState {
         f(guard.as_mut())
     }
 
-    /// Re-read every tenant's data from the store and make it current; caches keyed by the old generations are
-    /// never hit again. Every snapshot gets a generation of its own, so cache keys never collide across tenants.
+    /// Re-read every tenant's data from the store and make it current: after a change that every tenant reads
+    /// (boundaries, addresses, the tenant list) or one that cannot be traced to its tenants. Every snapshot gets a
+    /// generation of its own, so cache keys never collide across tenants; the old generations' entries are dropped.
+    /// Users, tokens and sessions are not touched ([`AppState::access_changed`]).
     pub fn reload(&self) -> Result<(), ServerError> {
-        let fresh = self.with_store(|store| load_all(store.as_store(), &self.generation))?;
+        let (print, fresh) = self.with_store(|store| -> Result<_, ServerError> {
+            // Read before the data: a change committed in between is seen again, never missed.
+            let print = store.data_fingerprint()?;
+            Ok((print, load_all(store.as_store(), &self.generation)?))
+        })?;
+        let tenants = fresh.len() as u64;
+        self.install(fresh, true);
         {
-            let mut slot = match self.snapshots.write() {
-                Ok(s) => s,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            // A concurrent reload may have installed newer snapshots meanwhile: keep the newest set.
-            let newer = fresh
-                .values()
-                .map(|s| s.generation)
-                .min()
-                .unwrap_or(u64::MAX)
-                > slot.values().map(|s| s.generation).max().unwrap_or(0);
-            if newer || slot.is_empty() {
-                *slot = Arc::new(fresh);
-            }
+            let mut loaded = lock(&self.loaded);
+            loaded.shared = print.shared;
+            loaded.tenants = print.tenants;
         }
         self.caches.clear();
-        self.token_cache.clear();
-        // A user may have been disabled or changed: sessions re-read their user before the next request.
-        self.sessions.mark_stale();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        tracing::info!("data reloaded");
+        self.metrics
+            .tenant_reloads
+            .fetch_add(tenants, Ordering::Relaxed);
+        tracing::info!(tenants, "data reloaded");
         Ok(())
+    }
+
+    /// Re-read the data of `tenants` only (after a write or a delivery of theirs) and make it current. Every
+    /// other tenant keeps its snapshot, so its cached tiles, counts and analyses stay warm; the cached results of
+    /// the replaced snapshots are never hit again and age out of the cache. A tenant that no longer exists makes
+    /// it a full [`AppState::reload`].
+    pub fn reload_tenants(&self, tenants: &[String]) -> Result<(), ServerError> {
+        let fresh = self.with_store(|store| {
+            let print = store.data_fingerprint()?;
+            let mut fresh = HashMap::new();
+            for code in tenants {
+                let data = match store.tenant_data(code) {
+                    Ok(data) => data,
+                    Err(StoreError::UnknownTenant(_)) => return Ok(None),
+                    Err(e) => return Err(ServerError::from(e)),
+                };
+                let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                fresh.insert(code.clone(), Arc::new(Snapshot::build(g, data)?));
+            }
+            Ok(Some((print, fresh)))
+        })?;
+        let Some((print, fresh)) = fresh else {
+            return self.reload();
+        };
+        let count = fresh.len() as u64;
+        self.install(fresh, false);
+        {
+            let mut loaded = lock(&self.loaded);
+            for code in tenants {
+                match print.tenants.get(code) {
+                    Some(p) => loaded.tenants.insert(code.clone(), p.clone()),
+                    None => loaded.tenants.remove(code),
+                };
+            }
+        }
+        self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .tenant_reloads
+            .fetch_add(count, Ordering::Relaxed);
+        tracing::info!(tenants = ?tenants, "tenant data reloaded");
+        Ok(())
+    }
+
+    /// Make `fresh` current: every tenant's snapshot when `whole` (tenants missing from `fresh` are gone), else
+    /// only the tenants in it. A concurrent reload may have installed a newer snapshot of a tenant meanwhile: the
+    /// newest generation of each tenant wins.
+    fn install(&self, fresh: HashMap<String, Arc<Snapshot>>, whole: bool) {
+        let mut slot = match self.snapshots.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut next: HashMap<String, Arc<Snapshot>> = if whole {
+            HashMap::with_capacity(fresh.len())
+        } else {
+            (**slot).clone()
+        };
+        for (code, snapshot) in fresh {
+            let newest = match slot.get(&code) {
+                Some(current) if current.generation > snapshot.generation => current.clone(),
+                _ => snapshot,
+            };
+            next.insert(code, newest);
+        }
+        *slot = Arc::new(next);
+    }
+
+    /// Hold this around a write of the server and the reload of its tenant: the change watcher checks the store
+    /// under the same lock, so it never sees the server's own write before the server has reloaded for it (and
+    /// never reads that tenant a second time).
+    pub fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        lock(&self.writing)
+    }
+
+    /// Users or API tokens changed: remembered token checks are forgotten and every session re-reads its user
+    /// before its next request. Data changes never call this.
+    pub fn access_changed(&self) {
+        self.token_cache.clear();
+        self.sessions.mark_stale();
+    }
+
+    /// What changed in the store since the current snapshots were read (`now` is the store's fingerprint), and
+    /// whether users or tokens changed since they were last taken into account (which this records).
+    fn changes_since_loaded(&self, now: &DataFingerprint) -> (DataChange, bool) {
+        let mut loaded = lock(&self.loaded);
+        let access = now.access_changed(&loaded);
+        loaded.access = now.access.clone();
+        (now.data_change(&loaded), access)
     }
 
     /// Counts per area of `level` for `filter` on `snapshot`, cached per generation and filter.
@@ -361,9 +455,9 @@ impl crate::heap_size::HeapSize for ProtectedTableKey {
     }
 }
 
-impl caches::CacheEntry for ProtectedTableKey {
+impl CacheEntry for ProtectedTableKey {
     type Value = Arc<crate::suppression::Protected>;
-    const KIND: caches::CacheKind = caches::CacheKind::ProtectedTable;
+    const KIND: &'static str = "protected_table";
 }
 
 /// Cache key of [`AppState::counts`].
@@ -380,9 +474,43 @@ impl crate::heap_size::HeapSize for CountsKey {
     }
 }
 
-impl caches::CacheEntry for CountsKey {
+impl CacheEntry for CountsKey {
     type Value = Arc<Vec<u32>>;
-    const KIND: caches::CacheKind = caches::CacheKind::Counts;
+    const KIND: &'static str = "counts";
+}
+
+/// Every kind the server caches, in the order of `/metrics`: the kind of each key type of the route modules.
+pub const CACHE_KINDS: &[&str] = &[
+    CountsKey::KIND,
+    ProtectedTableKey::KIND,
+    tiles::VectorTileKey::KIND,
+    tiles::TileGeometryKey::KIND,
+    raster::PngTileKey::KIND,
+    raster::BlankPngKey::KIND,
+    analysis_api::AnalysisBodyKey::KIND,
+    export::ExportBodyKey::KIND,
+    export::Wgs84RingsKey::KIND,
+    hotspots::KdeBandwidthKey::KIND,
+    hotspots::KdeSurfaceKey::KIND,
+    hotspots::KdeContoursKey::KIND,
+    hotspots::GiStarKey::KIND,
+    hotspots::EmergingKey::KIND,
+    analysis_api::ProfileDataKey::KIND,
+    report::MonthlyReportKey::KIND,
+    patrol::PatrolKey::KIND,
+    patrol::StreetsKey::KIND,
+];
+
+/// A cached response body weighs its bytes.
+impl crate::heap_size::HeapSize for axum::body::Bytes {
+    fn heap_bytes(&self) -> usize {
+        self.len()
+    }
+}
+
+/// The guarded value, also after a panic elsewhere poisoned the lock (every writer leaves it consistent).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Load a snapshot of every tenant in the store, numbering them from `generation`.
@@ -495,23 +623,34 @@ fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
         .name("brandpunt-watch".into())
         .spawn(move || {
             let mut last = watcher.change_token().ok();
-            // `None` when it cannot be read: then every change reloads.
-            let mut last_print = watcher.data_fingerprint().ok();
             loop {
                 std::thread::sleep(state.config.poll_interval);
                 let now = watcher.change_token().ok();
-                if now != last {
-                    last = now;
-                    // Audit records (written on every address-level export and every minute of tile access)
-                    // commit too: reload only when what the server shows changed.
-                    let print = watcher.data_fingerprint().ok();
-                    if print.is_some() && print == last_print {
-                        continue;
+                if now == last {
+                    continue;
+                }
+                last = now;
+                // Audit records (written on every address-level export and every minute of tile access) commit
+                // too, and the server's own writes reload their tenant at once: reload only what differs from
+                // what the current snapshots were read from, and only the tenants it belongs to.
+                let _writing = state.writing();
+                let (data, access) = match watcher.data_fingerprint() {
+                    Ok(print) => state.changes_since_loaded(&print),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the store's fingerprint: reloading everything");
+                        (DataChange::All, true)
                     }
-                    last_print = print;
-                    if let Err(e) = state.reload() {
-                        tracing::error!(error = %e, "reload after a change failed");
-                    }
+                };
+                let reloaded = match data {
+                    DataChange::None => Ok(()),
+                    DataChange::Tenants(tenants) => state.reload_tenants(&tenants),
+                    DataChange::All => state.reload(),
+                };
+                if let Err(e) = reloaded {
+                    tracing::error!(error = %e, "reload after a change failed");
+                }
+                if access {
+                    state.access_changed();
                 }
             }
         })?;

@@ -27,7 +27,10 @@ struct RouteStats {
 pub struct Metrics {
     /// (route, status) -> stats.
     routes: Mutex<std::collections::BTreeMap<(String, u16), RouteStats>>,
+    /// Reloads of snapshots (one per reload, whatever its number of tenants).
     pub reloads: AtomicU64,
+    /// Tenant snapshots rebuilt by the reloads.
+    pub tenant_reloads: AtomicU64,
     /// Token verifications run against the store (cache misses and background re-checks; [`super::auth`]).
     pub token_checks: AtomicU64,
 }
@@ -107,9 +110,19 @@ impl Metrics {
                 self.reloads.load(Ordering::Relaxed) as f64,
             ),
             (
+                "brandpunt_tenant_reloads_total",
+                "counter",
+                self.tenant_reloads.load(Ordering::Relaxed) as f64,
+            ),
+            (
                 "brandpunt_token_checks_total",
                 "counter",
                 self.token_checks.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "brandpunt_token_cache_entries",
+                "gauge",
+                state.token_cache.len() as f64,
             ),
             (
                 "brandpunt_data_generation",
@@ -127,6 +140,17 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
         }
         state.caches.render_metrics(&mut out);
+        // The vector tile figures also under their first names.
+        let tiles = state
+            .caches
+            .kind_stats(<super::tiles::VectorTileKey as crate::cache::CacheEntry>::KIND);
+        for (name, kind, value) in [
+            ("brandpunt_tile_cache_hits_total", "counter", tiles.hits),
+            ("brandpunt_tile_cache_misses_total", "counter", tiles.misses),
+            ("brandpunt_tile_cache_entries", "gauge", tiles.entries),
+        ] {
+            let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
+        }
         out
     }
 }

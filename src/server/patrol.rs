@@ -20,13 +20,12 @@
 //! Small-count protection (viewers, anonymous callers): a cell with a `count` in `1..k-1` (k of the filter,
 //! [`crate::publish::Policy::k_for`]) gets `count` and `score` `null`, `count_label` "< k", `suppressed: true`
 //! and no `street`; the HTML list shows "< k". A cell's `street` is also left out (HTML: "afgeschermd") when
-//! fewer than k of its incidents lie on it ([`PatrolCell::shown_street`]). Grid cells stand in no published sum relation, so primary
+//! fewer than k of its incidents lie on it ([`crate::publish::shown_street`]). Grid cells stand in no published sum relation, so primary
 //! suppression is all they need.
 //!
-//! Results are cached ([`super::caches`]) per (snapshot generation, filter, block, cell, top); the protection
+//! Results are cached ([`crate::cache`]) per (snapshot generation, filter, block, cell, top); the protection
 //! is applied per answer.
 
-use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -35,6 +34,7 @@ use crate::analysis::aoristic::AoristicConfig;
 use crate::analysis::grid::BinId;
 use crate::analysis::patrol::{plan, PatrolCell, PatrolResult, WeeklyHours};
 use crate::analysis::Event;
+use crate::cache::CacheEntry;
 use crate::calendar::parse_weekday;
 use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
@@ -155,10 +155,10 @@ impl HeapSize for PatrolKey {
 
 impl CacheEntry for PatrolKey {
     type Value = Arc<PatrolResult>;
-    const KIND: CacheKind = CacheKind::Patrol;
+    const KIND: &'static str = "patrol";
 }
 
-/// Cache key of a tenant's incident streets ([`streets`]).
+/// Cache key of a tenant's incident streets (`streets`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StreetsKey {
     pub generation: u64,
@@ -172,7 +172,7 @@ impl HeapSize for StreetsKey {
 
 impl CacheEntry for StreetsKey {
     type Value = Streets;
-    const KIND: CacheKind = CacheKind::Streets;
+    const KIND: &'static str = "streets";
 }
 
 fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
@@ -306,7 +306,7 @@ async fn patrol(
             "cell": c.label(),
             "center": centre,
         });
-        if let (Some(s), None) = (c.shown_street(protect_k), &label) {
+        if let (Some(s), None) = (crate::publish::shown_street(c, protect_k), &label) {
             props["street"] = json!(s);
         }
         features.push(json!({
@@ -362,7 +362,7 @@ fn render_html(
             let (street, score, count) = match &label {
                 Some(l) => ("afgeschermd".to_string(), l.clone(), l.clone()),
                 None => (
-                    match (c.shown_street(protect_k), &c.street) {
+                    match (crate::publish::shown_street(c, protect_k), &c.street) {
                         (Some(s), _) => s.to_string(),
                         (None, Some(_)) => "afgeschermd".to_string(),
                         (None, None) => "onbekend".to_string(),

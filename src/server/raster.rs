@@ -21,10 +21,9 @@
 //! parameters, so a viewer never gets an analyst's finer tile from the cache.
 //!
 //! An XYZ tile is exactly the WMS GetMap image of the tile's EPSG:3857 bounding box at 256 x 256 pixels. Tiles
-//! are cached ([`super::caches`]) per (generation, layer, tile, filter, parameters); the ETag derives from the
+//! are cached ([`crate::cache`]) per (generation, layer, tile, filter, parameters); the ETag derives from the
 //! same values, so `If-None-Match` answers 304 without rendering.
 
-use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::hotspots::KdeKey;
@@ -32,6 +31,7 @@ use super::hotspots::{gistar_cells, kde_surface, parse_bins, KdeSettings};
 use super::AppState;
 use super::Caller;
 use crate::analysis::grid::BinSpec;
+use crate::cache::CacheEntry;
 use crate::dataset::FilterKey;
 use crate::dataset::{feature_id, Level, Snapshot};
 use crate::heap_size::HeapSize;
@@ -171,7 +171,7 @@ impl HeapSize for PngTileKey {
 
 impl CacheEntry for PngTileKey {
     type Value = Arc<Vec<u8>>;
-    const KIND: CacheKind = CacheKind::PngTile;
+    const KIND: &'static str = "png_tile";
 }
 
 /// Cache key of the fully transparent PNG of a size.
@@ -189,7 +189,7 @@ impl HeapSize for BlankPngKey {
 
 impl CacheEntry for BlankPngKey {
     type Value = Arc<Vec<u8>>;
-    const KIND: CacheKind = CacheKind::BlankPng;
+    const KIND: &'static str = "blank_png";
 }
 
 /// RD coordinates of every pixel centre of `req` (row-major; NaN where the position is far outside the

@@ -25,10 +25,9 @@
 //! of the values their JSON withholds, withheld buurten are grey on the map, and no withheld number appears
 //! anywhere in the page, its SVG map or its tables.
 //!
-//! Results are cached ([`super::caches`]) per (snapshot generation, filter, month); the protection is applied
+//! Results are cached ([`crate::cache`]) per (snapshot generation, filter, month); the protection is applied
 //! per answer from the cached protected tables.
 
-use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::AppState;
@@ -36,6 +35,7 @@ use super::Caller;
 use crate::analysis::striking::{
     monthly_report, Direction, MonthlyIncident, MonthlyPeriod, MonthlyReport, StrikingArea,
 };
+use crate::cache::CacheEntry;
 use crate::calendar::Step;
 use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
@@ -79,7 +79,7 @@ impl HeapSize for MonthlyReportKey {
 
 impl CacheEntry for MonthlyReportKey {
     type Value = Arc<MonthlyReport>;
-    const KIND: CacheKind = CacheKind::MonthlyReport;
+    const KIND: &'static str = "monthly_report";
 }
 
 impl HeapSize for MonthlyReport {

@@ -29,6 +29,7 @@ pub fn run_once(state: &AppState, months: u32, now: NaiveDateTime) -> u64 {
         tracing::error!(months, "retention: period too long");
         return 0;
     };
+    let _writing = state.writing();
     let tenants = match state.with_store(|s| s.tenants()) {
         Ok(t) => t,
         Err(e) => {
@@ -37,10 +38,14 @@ pub fn run_once(state: &AppState, months: u32, now: NaiveDateTime) -> u64 {
         }
     };
     let mut deleted = 0;
+    let mut changed = Vec::new();
     for (tenant, _) in tenants {
         match state.with_store(|s| s.apply_retention(&tenant, cutoff, false, RETENTION_ACTOR)) {
             Ok(o) => {
                 deleted += o.incidents;
+                if o.incidents > 0 || o.history_versions > 0 {
+                    changed.push(tenant.clone());
+                }
                 tracing::info!(
                     %tenant,
                     incidents = o.incidents,
@@ -52,8 +57,8 @@ pub fn run_once(state: &AppState, months: u32, now: NaiveDateTime) -> u64 {
             Err(e) => tracing::error!(%tenant, error = %e, "retention failed"),
         }
     }
-    if deleted > 0 {
-        if let Err(e) = state.reload() {
+    if !changed.is_empty() {
+        if let Err(e) = state.reload_tenants(&changed) {
             tracing::error!(error = %e, "reload after retention failed");
         }
     }

@@ -17,24 +17,22 @@
 //!   that maximum zoom to them. The limited parameters and the principal's class are part of the cache key.
 //! - area layers: for every caller of the tenant.
 
-use super::caches::{CacheEntry, CacheKind};
 use super::error::ApiError;
 use super::filter::Filter;
 use super::security::ClientInfo;
 use super::AppState;
 use super::Caller;
 use crate::access::{Principal, VIEWER_MAX_SURFACE_ZOOM};
+use crate::cache::CacheEntry;
 use crate::dataset::FilterKey;
 use crate::dataset::{Level, Snapshot};
 use crate::heap_size::HeapSize;
-use crate::publish::rate_per_1000;
-use crate::tiles::{encode_tile, LayerData, TileFeature, TileGeometry, TileId, Value};
+use crate::tiles::TileId;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use geo_types::{MultiPolygon, Rect};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
@@ -42,10 +40,7 @@ use std::sync::Arc;
 /// The layer definitions (`tiles/layers.json`).
 pub const LAYERS_JSON: &str = include_str!("../../tiles/layers.json");
 
-/// Below this zoom the `incidents` layer shows counts per cell instead of points.
-pub const INCIDENT_POINTS_MIN_ZOOM: u8 = 15;
-/// Cells per tile side for the aggregated `incidents` layer.
-const INCIDENT_CELLS_PER_SIDE: u32 = 16;
+pub use crate::surfaces::layers::{TileAreas, INCIDENT_POINTS_MIN_ZOOM};
 
 /// A computed tile: gzipped MVT bytes (empty = 204) and its ETag.
 pub struct CachedTile {
@@ -72,9 +67,6 @@ pub fn layer_names_for(principal: &Principal) -> Vec<String> {
         .collect()
 }
 
-/// The areas of one level in one tile, clipped and snapped (independent of the filter).
-pub type TileAreas = Vec<(u32, Vec<Vec<crate::tiles::TileRing>>)>;
-
 /// Cache key of a vector tile.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VectorTileKey {
@@ -96,7 +88,7 @@ impl HeapSize for VectorTileKey {
 
 impl CacheEntry for VectorTileKey {
     type Value = Arc<CachedTile>;
-    const KIND: CacheKind = CacheKind::VectorTile;
+    const KIND: &'static str = "vector_tile";
 }
 
 impl HeapSize for CachedTile {
@@ -121,7 +113,7 @@ impl HeapSize for TileGeometryKey {
 
 impl CacheEntry for TileGeometryKey {
     type Value = Arc<TileAreas>;
-    const KIND: CacheKind = CacheKind::TileGeometry;
+    const KIND: &'static str = "tile_geometry";
 }
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -474,26 +466,12 @@ fn tile_areas(state: &AppState, snapshot: &Snapshot, level: Level, tile: TileId)
     if let Some(g) = state.caches.get(&key) {
         return g;
     }
-    let bbox = tile.buffered_bounds_m(crate::tiles::BUFFER);
-    let areas: TileAreas = snapshot
-        .areas_in(level, bbox)
-        .into_iter()
-        .map(|idx| {
-            let polygons =
-                crate::tiles::tile_polygons(tile, snapshot.area(idx).geometry_for_zoom(tile.z));
-            (idx, polygons)
-        })
-        .filter(|(_, p)| !p.is_empty())
-        .collect();
-    let g = Arc::new(areas);
+    let g = Arc::new(crate::surfaces::layers::tile_areas(snapshot, level, tile));
     state.caches.insert(key, g.clone());
     g
 }
 
-/// One area layer tile. Properties: `code`, `name`, `count`, `inhabitants`, `rate`, `prev_count`, `change`;
-/// with `protect`, counts come from the protected table: a withheld count is left out (MVT has no null) with
-/// `count_label` ("< k" / ">= k") and `suppressed` = 1 instead, and its rate and change are left out too.
-#[allow(clippy::too_many_arguments)]
+/// One area layer tile with the protected (or exact) counts of the filter and of its previous period.
 fn area_tile(
     state: &AppState,
     snapshot: &Snapshot,
@@ -511,56 +489,8 @@ fn area_tile(
     let prev = filter
         .previous(snapshot)
         .map(|p| state.protected_table(snapshot, &p, protect));
-    let features = geometry
-        .iter()
-        .map(|(idx, polygons)| {
-            let i = *idx as usize;
-            let a = snapshot.area(*idx);
-            let count = table
-                .published(i)
-                .map(|c| c.min(u64::from(u32::MAX)) as u32);
-            let mut properties = vec![
-                ("code", Value::from(a.code.as_str())),
-                ("name", Value::from(a.name.as_str())),
-            ];
-            properties.extend(crate::publish::mvt_count(
-                count.map(|c| Value::Int(i64::from(c))),
-                table.label(i),
-            ));
-            if let Some(inh) = a.inhabitants.filter(|&i| i > 0) {
-                properties.push(("inhabitants", Value::Int(inh)));
-                if let Some(c) = count {
-                    properties.push(("rate", Value::Double(rate_per_1000(c, inh))));
-                }
-            }
-            if let Some(prev) = &prev {
-                let p = prev.published(i).map(|c| c.min(u64::from(u32::MAX)) as u32);
-                match p {
-                    Some(p) => properties.push(("prev_count", Value::Int(i64::from(p)))),
-                    None => properties.push((
-                        "prev_count_label",
-                        Value::from(prev.label(i).unwrap_or_default()),
-                    )),
-                }
-                if let (Some(c), Some(p)) = (count, p) {
-                    if p > 0 {
-                        properties
-                            .push(("change", Value::Double(f64::from(c) / f64::from(p) - 1.0)));
-                    }
-                }
-            }
-            TileFeature {
-                id: a.feature_id,
-                geometry: TileGeometry::Prepared(polygons),
-                properties,
-            }
-        })
-        .collect();
-    let layer = LayerData {
-        name: name.to_string(),
-        features,
-    };
-    encode_tile(tile, &[layer]).map_err(ApiError::internal)
+    crate::surfaces::layers::area_tile(snapshot, name, tile, &geometry, &table, prev.as_deref())
+        .map_err(ApiError::internal)
 }
 
 /// The `incidents` tile and the number of incidents it shows.
@@ -569,85 +499,7 @@ fn incident_tile(
     tile: TileId,
     filter: &Filter,
 ) -> Result<(Option<Vec<u8>>, i64), ApiError> {
-    let (minx, miny, maxx, maxy) = tile.bounds_m();
-    let inside = |x: f64, y: f64| x >= minx && x < maxx && y > miny && y <= maxy;
-    if tile.z >= INCIDENT_POINTS_MIN_ZOOM {
-        let features = snapshot
-            .incidents
-            .iter()
-            .filter(|i| i.merc_x.is_finite() && inside(i.merc_x, i.merc_y) && filter.matches(i))
-            .map(|i| TileFeature {
-                id: i.id as u64,
-                geometry: TileGeometry::Point(i.merc_x, i.merc_y),
-                properties: vec![
-                    (
-                        "category",
-                        Value::from(
-                            snapshot
-                                .categories
-                                .get(usize::from(i.category))
-                                .map(String::as_str)
-                                .unwrap_or(""),
-                        ),
-                    ),
-                    (
-                        "begin",
-                        Value::from(i.begin().format("%Y-%m-%dT%H:%M").to_string()),
-                    ),
-                ],
-            })
-            .collect::<Vec<_>>();
-        let shown = features.len() as i64;
-        let layer = LayerData {
-            name: "incidents".into(),
-            features,
-        };
-        return encode_tile(tile, &[layer])
-            .map(|raw| (raw, shown))
-            .map_err(ApiError::internal);
-    }
-    let n = INCIDENT_CELLS_PER_SIDE;
-    let cell = tile.size_m() / f64::from(n);
-    let mut counts = vec![0i64; (n * n) as usize];
-    for i in &snapshot.incidents {
-        if i.merc_x.is_finite() && inside(i.merc_x, i.merc_y) && filter.matches(i) {
-            let cx = (((i.merc_x - minx) / cell) as u32).min(n - 1);
-            let cy = (((maxy - i.merc_y) / cell) as u32).min(n - 1);
-            counts[(cy * n + cx) as usize] += 1;
-        }
-    }
-    let cells: Vec<(u64, i64, MultiPolygon<f64>)> = counts
-        .iter()
-        .enumerate()
-        .filter(|(_, &c)| c > 0)
-        .map(|(k, &c)| {
-            let (cx, cy) = (k as u32 % n, k as u32 / n);
-            let x0 = minx + f64::from(cx) * cell;
-            let y1 = maxy - f64::from(cy) * cell;
-            let poly = Rect::new((x0, y1 - cell), (x0 + cell, y1)).to_polygon();
-            // Stable id: the cell's global position at this zoom.
-            let gx = u64::from(tile.x) * u64::from(n) + u64::from(cx);
-            let gy = u64::from(tile.y) * u64::from(n) + u64::from(cy);
-            let id = (u64::from(tile.z) << 56) ^ (gy << 28) ^ gx;
-            (id, c, MultiPolygon(vec![poly]))
-        })
-        .collect();
-    let features = cells
-        .iter()
-        .map(|(id, c, mp)| TileFeature {
-            id: *id,
-            geometry: TileGeometry::Polygons(mp),
-            properties: vec![("count", Value::Int(*c))],
-        })
-        .collect();
-    let shown: i64 = counts.iter().sum();
-    let layer = LayerData {
-        name: "incidents".into(),
-        features,
-    };
-    encode_tile(tile, &[layer])
-        .map(|raw| (raw, shown))
-        .map_err(ApiError::internal)
+    crate::surfaces::layers::incident_tile(snapshot, tile, filter).map_err(ApiError::internal)
 }
 
 #[cfg(test)]

@@ -656,9 +656,74 @@ pub trait Changes {
     /// between (the audit log included); cheap enough to poll every second.
     fn change_token(&self) -> Result<i64, StoreError>;
     /// A cheap summary of everything a snapshot, a session or a token check reads (tenants and their gemeenten,
-    /// boundaries, addresses, incidents, custom areas, users, tokens) but not the audit log: equal fingerprints
-    /// mean nothing the server shows changed.
-    fn data_fingerprint(&self) -> Result<String, StoreError>;
+    /// boundaries, addresses, incidents, deliveries, custom areas, users, tokens) but not the audit log, in parts
+    /// ([`DataFingerprint`]): equal parts mean nothing the server shows of that part changed.
+    fn data_fingerprint(&self) -> Result<DataFingerprint, StoreError>;
+}
+
+/// What the server shows, summarised in parts so that a change can be traced to what it touches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DataFingerprint {
+    /// What every tenant's snapshot reads: the tenant list (codes and names), the boundary sets, the addresses.
+    pub shared: String,
+    /// Per tenant code: what only that tenant's snapshot reads (its gemeenten, incidents, deliveries, custom
+    /// areas).
+    pub tenants: BTreeMap<String, String>,
+    /// Users and API tokens: what sessions and token checks read, and no snapshot.
+    pub access: String,
+}
+
+/// Which snapshots a change between two [`DataFingerprint`]s touches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataChange {
+    /// Nothing a snapshot reads.
+    None,
+    /// Only these tenants' own data (sorted codes).
+    Tenants(Vec<String>),
+    /// Something every tenant reads, or the tenant list itself.
+    All,
+}
+
+impl DataFingerprint {
+    /// The snapshots that differ between `before` and `self`.
+    ///
+    /// ```
+    /// use brandpunt::store::{DataChange, DataFingerprint};
+    ///
+    /// let before = DataFingerprint {
+    ///     shared: "s1".into(),
+    ///     tenants: [("almere".to_string(), "a1".to_string()), ("enschede".into(), "e1".into())].into(),
+    ///     access: "u1".into(),
+    /// };
+    /// let mut after = before.clone();
+    /// after.tenants.insert("enschede".into(), "e2".into());
+    /// after.access = "u2".into();
+    /// assert_eq!(after.data_change(&before), DataChange::Tenants(vec!["enschede".into()]));
+    /// assert!(after.access_changed(&before));
+    /// after.shared = "s2".into();
+    /// assert_eq!(after.data_change(&before), DataChange::All);
+    /// ```
+    pub fn data_change(&self, before: &DataFingerprint) -> DataChange {
+        if self.shared != before.shared || !self.tenants.keys().eq(before.tenants.keys()) {
+            return DataChange::All;
+        }
+        let changed: Vec<String> = self
+            .tenants
+            .iter()
+            .filter(|(code, print)| before.tenants.get(*code) != Some(*print))
+            .map(|(code, _)| code.clone())
+            .collect();
+        if changed.is_empty() {
+            DataChange::None
+        } else {
+            DataChange::Tenants(changed)
+        }
+    }
+
+    /// Whether users or API tokens changed between `before` and `self`.
+    pub fn access_changed(&self, before: &DataFingerprint) -> bool {
+        self.access != before.access
+    }
 }
 
 /// Everything the HTTP server needs from a store: the core [`Store`], [`PrivacyStore`] (users, tokens, audit,

@@ -1338,21 +1338,38 @@ impl Changes for SqliteStore {
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
-    fn data_fingerprint(&self) -> Result<String, StoreError> {
-        const SQL: &str = "SELECT
+    fn data_fingerprint(&self) -> Result<DataFingerprint, StoreError> {
+        const SHARED: &str = "SELECT
             (SELECT count(*) || ',' || ifnull(group_concat(code || '=' || name), '') FROM tenant) || '|' ||
-            (SELECT count(*) FROM tenant_gemeente) || '|' ||
             (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(group_concat(checksum), '')
              FROM boundary_set) || '|' ||
-            (SELECT count(*) FROM address) || '|' ||
-            (SELECT count(*) || ',' || ifnull(max(id), 0) FROM incident) || '|' ||
-            (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '') FROM custom_area)
-                || '|' ||
+            (SELECT count(*) FROM address)";
+        // One row per tenant; every aggregate is over the tenant's own rows (the indexes on tenant_id). A
+        // changed registration is a new row (the old one goes to incident_history), so count and max(id) follow
+        // every change of a tenant's incidents.
+        const TENANTS: &str = "SELECT t.code,
+            (SELECT count(*) FROM tenant_gemeente g WHERE g.tenant_id = t.id) || '|' ||
+            (SELECT count(*) || ',' || ifnull(max(id), 0) FROM incident i WHERE i.tenant_id = t.id) || '|' ||
+            (SELECT count(*) || ',' || ifnull(max(id), 0) FROM delivery d WHERE d.tenant_id = t.id) || '|' ||
+            (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '')
+             FROM custom_area c WHERE c.tenant_id = t.id)
+            FROM tenant t ORDER BY t.code";
+        const ACCESS: &str = "SELECT
             (SELECT count(*) || ',' || total(disabled) || ',' ||
                     ifnull(group_concat(role || ':' || categories || ':' || ifnull(password_hash, '')), '')
              FROM app_user) || '|' ||
             (SELECT count(*) || ',' || count(revoked_at) FROM api_token)";
-        Ok(self.conn.query_row(SQL, [], |r| r.get(0))?)
+        let shared = self.conn.query_row(SHARED, [], |r| r.get(0))?;
+        let access = self.conn.query_row(ACCESS, [], |r| r.get(0))?;
+        let mut stmt = self.conn.prepare(TENANTS)?;
+        let tenants = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<BTreeMap<String, String>, _>>()?;
+        Ok(DataFingerprint {
+            shared,
+            tenants,
+            access,
+        })
     }
 }
 

@@ -13,6 +13,7 @@ mod login;
 mod oidc;
 mod operations;
 mod raster;
+mod reload;
 mod report_protected;
 mod security;
 mod server;

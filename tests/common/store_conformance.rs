@@ -10,9 +10,9 @@
 use brandpunt::access::{PrincipalKind, Role};
 use brandpunt::audit::{self, AuditEntry};
 use brandpunt::store::{
-    AddressKind, AddressRecord, AreaLevel, AreaRecord, DeliveryMeta, IncidentFilter,
-    IncidentRecord, IndicatorValue, LocatedBy, PandRecord, PoliceCount, PrivacyError, ReportRecord,
-    ServerStore, StoreError, StoreOpener, TokenOwner,
+    AddressKind, AddressRecord, AreaLevel, AreaRecord, DataChange, DataFingerprint, DeliveryMeta,
+    IncidentFilter, IncidentRecord, IndicatorValue, LocatedBy, PandRecord, PoliceCount,
+    PrivacyError, ReportRecord, ServerStore, StoreError, StoreOpener, TokenOwner,
 };
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::{polygon, MultiPolygon};
@@ -1126,29 +1126,43 @@ pub fn changes(s: &EmptyStore) {
         "but not a data change"
     );
 
+    // Every change shows in exactly the part it belongs to: what every tenant reads, one tenant's own data, or
+    // users and tokens.
     let mut prints = vec![before];
-    let changed = |what: &str, prints: &mut Vec<String>| {
+    let changed = |what: &str, part: &str, prints: &mut Vec<DataFingerprint>| {
         let print = watcher.data_fingerprint().unwrap();
         assert!(!prints.contains(&print), "{what} changes the fingerprint");
+        let last = prints.last().unwrap();
+        let data = print.data_change(last);
+        let access = print.access_changed(last);
+        match part {
+            "shared" => assert_eq!((data, access), (DataChange::All, false), "{what}"),
+            "access" => assert_eq!((data, access), (DataChange::None, true), "{what}"),
+            tenant => assert_eq!(
+                (data, access),
+                (DataChange::Tenants(vec![tenant.to_string()]), false),
+                "{what}"
+            ),
+        }
         prints.push(print);
     };
     writer.add_tenant("hengelo", "Gemeente Hengelo").unwrap();
-    changed("a tenant", &mut prints);
+    changed("a tenant", "shared", &mut prints);
     writer
         .set_tenant_gemeenten("hengelo", &["0164".into()])
         .unwrap();
-    changed("a tenant's gemeenten", &mut prints);
+    changed("a tenant's gemeenten", "hengelo", &mut prints);
     writer
         .replace_boundary_set(2024, "wijkenbuurten_2024.gpkg", "c2024", &boundaries())
         .unwrap();
-    changed("a boundary set", &mut prints);
+    changed("a boundary set", "shared", &mut prints);
     {
         let mut sink = writer.address_sink(&[]).unwrap();
         sink.push(&address("0001010000000001", "Dijklaan", 1, "P1", 40.0))
             .unwrap();
         sink.finish().unwrap();
     }
-    changed("an address", &mut prints);
+    changed("an address", "shared", &mut prints);
     writer
         .store_incident_delivery(
             &meta("default", "c1", 1),
@@ -1156,30 +1170,46 @@ pub fn changes(s: &EmptyStore) {
             &[],
         )
         .unwrap();
-    changed("an incident", &mut prints);
-    let id = writer
-        .insert_custom_area("default", "proef", &square(0.0, 0.0, 10.0))
-        .unwrap();
-    changed("a custom area", &mut prints);
+    changed("an incident", "default", &mut prints);
     writer
-        .update_custom_area("default", id, "proef 2", &square(0.0, 0.0, 20.0))
+        .store_incident_delivery(
+            &meta("default", "c2", 1),
+            &[march("A", "1.1.1", Some("BU19990101"), "b")],
+            &[],
+        )
+        .unwrap();
+    changed("a changed registration", "default", &mut prints);
+    let id = writer
+        .insert_custom_area("hengelo", "proef", &square(0.0, 0.0, 10.0))
+        .unwrap();
+    changed("a custom area", "hengelo", &mut prints);
+    writer
+        .update_custom_area("hengelo", id, "proef 2", &square(0.0, 0.0, 20.0))
         .unwrap();
     // (An update is seen by its `updated_at`, in whole seconds: not asserted, the check must not depend on time.)
+    let print = watcher.data_fingerprint().unwrap();
+    let touched = match print.data_change(prints.last().unwrap()) {
+        DataChange::None => true,
+        DataChange::Tenants(t) => t == ["hengelo"],
+        DataChange::All => false,
+    };
+    assert!(touched, "an update touches its tenant only");
+    prints.push(print);
     writer
         .add_user("default", "jan", Role::Viewer, &[])
         .unwrap();
-    changed("a user", &mut prints);
+    changed("a user", "access", &mut prints);
     writer
         .set_password("jan", "lang genoeg wachtwoord")
         .unwrap();
-    changed("a password", &mut prints);
+    changed("a password", "access", &mut prints);
     let token = writer
         .create_token(&TokenOwner::User("jan".into()), None)
         .unwrap();
-    changed("a token", &mut prints);
+    changed("a token", "access", &mut prints);
     writer.revoke_token(&token.id).unwrap();
-    changed("a revocation", &mut prints);
+    changed("a revocation", "access", &mut prints);
     writer.disable_user("jan").unwrap();
-    changed("disabling a user", &mut prints);
+    changed("disabling a user", "access", &mut prints);
     assert_ne!(watcher.change_token().unwrap(), after_audit);
 }

@@ -1,0 +1,135 @@
+//! Per-tenant reloads: a write of one tenant (a custom area through the API, or another process writing to the
+//! store) rebuilds that tenant's snapshot only. The other tenants keep theirs, so their tiles keep their ETags and
+//! stay in the cache; data changes leave remembered token checks alone, user changes do not.
+
+use crate::common::demo::demo_copy;
+use crate::common::server::{self as srv, Resp};
+use brandpunt::access::Role;
+use brandpunt::store::{AreaLevel, SqliteStore, Store};
+use std::time::{Duration, Instant};
+
+const A: &str = "default";
+const B: &str = "tweede";
+
+/// The value of `series` in `/metrics`.
+fn metric(base: &str, series: &str) -> f64 {
+    let text = srv::request("GET", &format!("{base}/metrics"), &[], None).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{series} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing from /metrics"))
+}
+
+/// The z12 tile that holds the first vertex of gemeente `code`'s boundary (as `token` sees it).
+fn tile_of(base: &str, token: &str, code: &str) -> String {
+    let g = srv::get_as(base, Some(token), &format!("/api/areas/{code}")).json();
+    let mut ring = &g["geometry"]["coordinates"];
+    while ring[0].is_array() {
+        ring = &ring[0];
+    }
+    let (lon, lat) = (ring[0].as_f64().unwrap(), ring[1].as_f64().unwrap());
+    let (x, y) = brandpunt::coords::wgs84_to_web_mercator(lon, lat);
+    let t = brandpunt::tiles::TileId::containing(12, x, y);
+    format!("/tiles/buurten/{}/{}/{}.mvt", t.z, t.x, t.y)
+}
+
+fn etag(r: &Resp) -> String {
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.header("etag").expect("an ETag").to_string()
+}
+
+#[test]
+fn a_write_reloads_its_tenant_only_and_data_changes_keep_token_checks() {
+    let (_dir, db) = demo_copy();
+    let (a_buurt, b_buurt);
+    {
+        let mut s = SqliteStore::open(&db).unwrap();
+        s.set_tenant_gemeenten(A, &["GM1999".into()]).unwrap();
+        s.add_tenant(B, "Tweede Gemeente").unwrap();
+        s.set_tenant_gemeenten(B, &["GM1998".into()]).unwrap();
+        let buurten = s.areas(AreaLevel::Buurt, None).unwrap();
+        let of = |g: &str| buurten.iter().find(|b| b.gemeentecode == g).unwrap();
+        a_buurt = of("GM1999").code.clone();
+        b_buurt = of("GM1998").geometry.clone();
+    }
+    let analyst_a = srv::user_token(&db, A, "analyst_a", Role::Analyst, &["*"]);
+    let analyst_b = srv::user_token(&db, B, "analyst_b", Role::Analyst, &["*"]);
+    let server = srv::start(&db, &[]);
+    let base = server.base.as_str();
+    let tile_a = tile_of(base, &analyst_a, "GM1999");
+    let tile_b = tile_of(base, &analyst_b, "GM1998");
+    let get_a = || srv::get_as(base, Some(&analyst_a), &tile_a);
+    let get_b = || srv::get_as(base, Some(&analyst_b), &tile_b);
+    let (a0, b0) = (etag(&get_a()), etag(&get_b()));
+    let reloads0 = metric(base, "brandpunt_tenant_reloads_total");
+    let tile_hits = || metric(base, "brandpunt_cache_hits_total{cache=\"vector_tile\"}");
+
+    // A custom area drawn by tenant A's analyst: A is rebuilt, B keeps its snapshot and its cached tile.
+    let g = srv::get_as(base, Some(&analyst_a), &format!("/api/areas/{a_buurt}")).json();
+    let area = serde_json::json!({"type": "Feature", "properties": {"name": "Torenflats"},
+        "geometry": g["geometry"]})
+    .to_string();
+    let r = srv::request(
+        "POST",
+        &format!("{base}/api/areas"),
+        &[("Authorization", &format!("Bearer {analyst_a}"))],
+        Some(&area),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        metric(base, "brandpunt_tenant_reloads_total"),
+        reloads0 + 1.0
+    );
+    let a1 = etag(&get_a());
+    assert_ne!(a1, a0, "tenant A has a new snapshot");
+    let hits = tile_hits();
+    assert_eq!(etag(&get_b()), b0, "tenant B kept its snapshot");
+    assert_eq!(tile_hits(), hits + 1.0, "and its tile stayed cached");
+
+    // Another process writes tenant B's data: the change watcher rebuilds B only (A's snapshot already holds
+    // the server's own write, so it is not read again).
+    let remembered = metric(base, "brandpunt_token_cache_entries");
+    assert!(remembered >= 2.0, "both analysts' tokens are remembered");
+    SqliteStore::open(&db)
+        .unwrap()
+        .insert_custom_area(B, "Haven", &b_buurt)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let b2 = loop {
+        let e = etag(&get_b());
+        if e != b0 {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "the change was never noticed");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_ne!(b2, b0);
+    assert_eq!(etag(&get_a()), a1, "tenant A kept its snapshot");
+    assert_eq!(
+        metric(base, "brandpunt_tenant_reloads_total"),
+        reloads0 + 2.0
+    );
+    assert_eq!(
+        metric(base, "brandpunt_token_cache_entries"),
+        remembered,
+        "a data change forgets no token check"
+    );
+
+    // A user change is an access change: remembered token checks are forgotten.
+    brandpunt::store::PrivacyStore::disable_user(&mut SqliteStore::open(&db).unwrap(), "analyst_b")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(base, "brandpunt_token_cache_entries") > 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the user change was never noticed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get_b().status, 401, "the disabled user's token is refused");
+    assert_eq!(
+        metric(base, "brandpunt_tenant_reloads_total"),
+        reloads0 + 2.0,
+        "a user change reloads no data"
+    );
+}
