@@ -22,6 +22,7 @@
 //!   spots) with their cell polygons and vector tile layers.
 //! - [`publish`]: the publishing policy: who sees exact counts, which k applies, how a withheld count is shown.
 //! - [`custom_area`]: parsing and validating analysts' custom areas (GeoJSON in, RD polygon out).
+//! - [`wms`]: the OGC WMS 1.1.1/1.3.0 protocol without HTTP (GetMap parameters, capabilities, exceptions).
 //! - [`dataset`]: the in-memory snapshot of a tenant's areas and incidents, and filters evaluated over it.
 //! - [`heap_size`]: approximate heap bytes of values, for caches bounded by memory.
 //! - [`cache`]: the typed cache bounded by bytes, with hits, misses and bytes per kind.
@@ -32,6 +33,7 @@
 //! Adapters:
 //! - [`config`]: the `brandpunt serve` configuration file (TOML) and its validation.
 //! - [`coords`]: coordinate transformations through PROJ (RD New, WGS84, Web Mercator).
+//! - [`oidc`]: OpenID Connect bearer tokens verified against the keys of a JWKS file.
 //! - [`import`]: readers for the real published source formats (CBS, BAG, police deliveries, open data).
 //! - [`store`]: persistence behind the [`Store`](store::Store) trait; SQLite is the embedded backend.
 //! - [`export`]: writers for analysis results (GeoTIFF, GeoPackage, GeoJSON, CSV) and in-memory encoders (GeoJSON
@@ -58,6 +60,7 @@ pub mod export;
 pub mod geocode;
 pub mod heap_size;
 pub mod import;
+pub mod oidc;
 pub mod proxy;
 pub mod pseudonym;
 pub mod publish;
@@ -69,3 +72,4 @@ pub mod store;
 pub mod suppression;
 pub mod surfaces;
 pub mod tiles;
+pub mod wms;

@@ -5,6 +5,7 @@ pub mod bag;
 pub mod cbs;
 pub mod delivery;
 pub mod delivery_error;
+pub mod inbox;
 pub mod incidents;
 pub mod indicators;
 pub mod mapping;

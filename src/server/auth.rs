@@ -3,7 +3,7 @@
 //! Credentials, in this order:
 //! 1. `Authorization: Bearer bp_<id>_<secret>`: an API or delivery token ([`crate::access`]).
 //! 2. `Authorization: Bearer <JWT>` (any bearer token not starting with `bp_`) when `[oidc]` is configured: an
-//!    OpenID Connect token ([`super::oidc`]); its user name claim must name an enabled brandpunt user, whose
+//!    OpenID Connect token ([`crate::oidc`]); its user name claim must name an enabled brandpunt user, whose
 //!    tenant, role and grants apply (the user is re-read at most every [`TOKEN_CACHE_TTL`]).
 //! 3. `Authorization: Basic` with the token as password (any user name): for BI tools (Tableau, Power BI,
 //!    QGIS) whose WMS/tile connections only offer a user name and password.

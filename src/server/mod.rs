@@ -12,11 +12,11 @@
 //!
 //! Every request is parsed here, computed by the core and serialised here. The modules, by what they own:
 //! - request plumbing: [`security`] (client address, security headers, limits, rate limits, timeouts around
-//!   every handler), [`auth`] (credentials -> [`Caller`]: principal and the tenant's snapshot), [`cookie`] (the
-//!   session cookie and its CSRF rule), [`session`] (`/api/login`, `/api/logout`, `/api/me`), [`oidc`] (OpenID
-//!   Connect bearer tokens), [`credential_worker`] (token and password checks off the request path), [`filter`]
-//!   (query parameters -> [`crate::dataset`] filters), [`error`] (JSON errors), [`ops`] (health, readiness,
-//!   metrics, request log, the OpenAPI document assembled from `openapi/MODULE.json`);
+//!   every handler), [`auth`] (credentials, OpenID Connect tokens through [`crate::oidc`] -> [`Caller`]:
+//!   principal and the tenant's snapshot), [`cookie`] (the session cookie and its CSRF rule), [`session`]
+//!   (`/api/login`, `/api/logout`, `/api/me`), [`credential_worker`] (token and password checks off the request
+//!   path), [`filter`] (query parameters -> [`crate::dataset`] filters), [`error`] (JSON errors), [`ops`]
+//!   (health, readiness, metrics, request log, the OpenAPI document assembled from `openapi/MODULE.json`);
 //! - state: the caches and the snapshots in [`AppState`];
 //! - routes, one module each with its OpenAPI fragment: [`areas`] (meta, area list, area GeoJSON and statistics,
 //!   custom areas), [`analysis_api`] (time series, hour of week, phenomenon profile), [`compare`], [`export`]
@@ -42,7 +42,7 @@ pub mod export;
 pub mod filter;
 pub mod hotspots;
 pub mod incidents;
-pub mod oidc;
+use crate::oidc;
 pub mod ops;
 pub mod patrol;
 pub mod raster;

@@ -1,17 +1,43 @@
-//! OpenID Connect bearer tokens: a JWT from the municipality's identity provider (Azure AD, Keycloak) is
-//! accepted in `Authorization: Bearer` when `[oidc]` is configured ([`super::OidcConfig`]).
+//! OpenID Connect bearer tokens: verification of a JWT from the municipality's identity provider (Azure AD,
+//! Keycloak) against the keys of a JWKS file, configured by `[oidc]` ([`OidcConfig`]). No HTTP: the server
+//! passes the token of an `Authorization: Bearer` header to [`OidcVerifier::verify`].
 //!
 //! Contract of [`OidcVerifier::verify`]: the token must be signed with RS256 or ES256 (P-256) by the key named
 //! by its header's `kid` in the JWKS file loaded at start (the header's `alg` must be the key's algorithm);
 //! `iss` must equal the configured issuer, `aud` must contain the configured audience, `exp` must lie in the
 //! future and `nbf` (when present) in the past, each with [`LEEWAY_SECONDS`] of clock skew allowed. The claim
 //! `username_claim` (a string) names the brandpunt user; whether that user exists and is enabled is checked by
-//! the caller ([`super::auth`]), whose tenant, role and grants then apply. Anything else is refused (401).
+//! the caller (the server's authentication), whose tenant, role and grants then apply. Anything else is a
+//! [`Rejection`] (the server answers 401).
 //!
-//! The JWKS is read once from a file (the service runs offline, so keys are not fetched); after a key rotation
-//! the file is replaced and the server restarted.
+//! The JWKS is read once from a file ([`OidcVerifier::load`]; the service runs offline, so keys are not
+//! fetched); after a key rotation the file is replaced and the server restarted. A JWKS file that cannot be read
+//! or holds no usable key is an [`OidcError`] naming the file:
+//!
+//! ```
+//! use brandpunt::config::OidcConfig;
+//! use brandpunt::oidc::{OidcError, OidcVerifier, Rejection};
+//!
+//! let mut config = OidcConfig {
+//!     issuer: "https://idp.example/realms/gemeente".into(),
+//!     audience: "brandpunt".into(),
+//!     jwks_file: "/niet/aanwezig/jwks.json".into(),
+//!     username_claim: "preferred_username".into(),
+//! };
+//! let missing = OidcVerifier::load(&config).unwrap_err();
+//! assert!(matches!(missing, OidcError::Io { .. }));
+//! assert!(missing.to_string().starts_with("[oidc] jwks_file /niet/aanwezig/jwks.json: "));
+//!
+//! // A P-256 signing key with a kid (RFC 7515 appendix A.3); a token that is no JWT is refused.
+//! let jwks = r#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "ec1",
+//!     "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+//!     "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+//! config.jwks_file = "jwks.json".into();
+//! let verifier = OidcVerifier::from_jwks(&config, "jwks.json", jwks).unwrap();
+//! assert_eq!(verifier.verify("geen.jwt"), Err(Rejection::Header));
+//! ```
 
-use super::OidcConfig;
+use crate::config::OidcConfig;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::collections::HashMap;
