@@ -4,7 +4,8 @@
 //! `cargo bench` uses the default demo city (104 weeks) and also prints p50/p99 over 2,000 cold requests (the
 //! target is p99 < 20 ms); `cargo test --all-targets` uses the small city and runs every benchmark once.
 
-use brandpunt::server::{router, AppState, ServerConfig};
+use brandpunt::config::ServerConfig;
+use brandpunt::server::{router, AppState};
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};

@@ -7,10 +7,11 @@
 //! --all-targets` (no `--bench` argument) the small demo city and a few tiles are used.
 
 use brandpunt::analysis::kde::{kde_raster, KdeParams};
+use brandpunt::config::ServerConfig;
 use brandpunt::dataset::Filter;
 use brandpunt::server::hotspots::{kde_surface, KdeSettings};
 use brandpunt::server::raster::{render_tile_png, RasterLayer};
-use brandpunt::server::{AppState, ServerConfig};
+use brandpunt::server::AppState;
 use brandpunt::surfaces::located_events;
 use brandpunt::tiles::TileId;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};

@@ -102,6 +102,34 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
+impl TlsConfig {
+    /// The rustls server configuration from the PEM files (ring provider, TLS 1.2 and 1.3, HTTP/1.1); the error
+    /// names the file and the reason, in Dutch.
+    pub fn rustls_server_config(&self) -> Result<rustls::ServerConfig, String> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let cert_file = self.cert.display().to_string();
+        let key_file = self.key.display().to_string();
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("{cert_file}: geen PEM-certificaat ({e})"))?;
+        if certs.is_empty() {
+            return Err(format!("{cert_file}: bevat geen certificaat"));
+        }
+        let key = PrivateKeyDer::from_pem_file(&self.key)
+            .map_err(|e| format!("{key_file}: geen PEM-sleutel ({e})"))?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| format!("{cert_file} en {key_file} horen niet bij elkaar ({e})"))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
 #[derive(Debug, Default, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProxySection {
@@ -361,6 +389,66 @@ impl ConfigFile {
             min_count: self.privacy.min_count.unwrap_or(d.min_count),
             min_count_per_group: self.privacy.min_count_per_group.clone(),
             retention_months: self.privacy.retention_months,
+        }
+    }
+}
+
+/// Everything `brandpunt serve` is configured with.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where the store is (see [`crate::store::StoreOpener`]: a SQLite file path).
+    pub db: PathBuf,
+    /// Tenant whose aggregates anonymous callers may see (viewer rights, small counts protected); `None` =
+    /// every request needs credentials (see [`crate::server::auth`]). Every tenant of the store is served to its own users.
+    pub public_tenant: Option<String>,
+    /// Tenant that deliveries dropped in the inbox belong to.
+    pub inbox_tenant: String,
+    pub addr: SocketAddr,
+    /// Directory with the built web app (`web/dist`); `None` serves no web app.
+    pub web_dir: Option<PathBuf>,
+    /// Origins allowed by CORS (BI tools such as Power BI); empty = no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// How often to look for changes committed by other processes.
+    pub poll_interval: Duration,
+    /// Inbox folder for automated deliveries (`serve --inbox DIR`, see [`crate::server::deliveries`]); `None` = no inbox.
+    pub inbox: Option<PathBuf>,
+    /// Limits (body size - uploads included -, polygon vertices, zoom range, period, result sizes, rate,
+    /// timeouts).
+    pub limits: Limits,
+    /// Small-count protection and retention.
+    pub privacy: PrivacyConfig,
+    /// Serve HTTPS with these files; `None` = plain HTTP (behind a TLS-terminating proxy or on loopback).
+    pub tls: Option<TlsConfig>,
+    /// Peers (addresses or CIDR ranges) whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// OpenID Connect bearer tokens; `None` = only brandpunt tokens.
+    pub oidc: Option<OidcConfig>,
+    /// The clock that date-relative rules (retention) are evaluated against.
+    pub clock: crate::calendar::Clock,
+    /// Stop gracefully when standard input reaches its end (for a supervisor that holds the other end of a
+    /// pipe, such as a test harness: the server ends with its parent, however the parent ends).
+    pub stop_on_stdin_close: bool,
+}
+
+impl ServerConfig {
+    /// A configuration with defaults: no public tenant, no TLS, no OIDC.
+    pub fn new(db: PathBuf, addr: SocketAddr) -> Self {
+        ServerConfig {
+            db,
+            public_tenant: None,
+            inbox_tenant: "default".to_string(),
+            addr,
+            web_dir: None,
+            cors_origins: vec![],
+            poll_interval: Duration::from_secs(1),
+            inbox: None,
+            limits: Limits::default(),
+            privacy: PrivacyConfig::default(),
+            tls: None,
+            trusted_proxies: vec![],
+            oidc: None,
+            clock: crate::calendar::Clock::system(),
+            stop_on_stdin_close: false,
         }
     }
 }

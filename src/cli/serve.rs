@@ -2,7 +2,8 @@
 //! [`brandpunt::config`]); flags given on the command line override the file.
 
 use brandpunt::config::ConfigFile;
-use brandpunt::server::{serve, ServerConfig};
+use brandpunt::config::ServerConfig;
+use brandpunt::server::serve;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -14,7 +14,7 @@
 //! `mapping`, and nothing is stored. Delivering the same file twice changes nothing (`already_imported`).
 //!
 //! # Inbox
-//! With `serve --inbox DIR` a background thread looks at `DIR` every [`super::ServerConfig::poll_interval`]
+//! With `serve --inbox DIR` a background thread looks at `DIR` every [`crate::config::ServerConfig::poll_interval`]
 //! (at least 200 ms):
 //! - files directly in `DIR` are deliveries of source `politie`; files in a sub-folder `DIR/NAME/` of source
 //!   `NAME` (e.g. `DIR/handhaving/meldingen.csv`). A `mapping.toml` in that folder is used as the column mapping
@@ -250,7 +250,7 @@ async fn upload(
 // ---------------------------------------------------------------------------------------------------------
 // Inbox
 
-/// Start the inbox thread when [`super::ServerConfig::inbox`] is set (creates `done/` and `failed/`).
+/// Start the inbox thread when [`crate::config::ServerConfig::inbox`] is set (creates `done/` and `failed/`).
 pub fn spawn_inbox(state: &Arc<AppState>) -> Result<(), std::io::Error> {
     let Some(dir) = state.config.inbox.clone() else {
         return Ok(());

@@ -1,6 +1,6 @@
 //! The daily retention task of `brandpunt serve`: with `[privacy] retention_months` configured, the
 //! address-level incidents of every tenant whose window ended more than that many months before the server's
-//! clock ([`ServerConfig::clock`](super::ServerConfig::clock)) are deleted (with
+//! clock ([`crate::config::ServerConfig::clock`]) are deleted (with
 //! their history versions) at start and then every 24 hours, each run one transaction per tenant with an audit
 //! record by [`RETENTION_ACTOR`] (the same operation as `brandpunt retention apply`). A run that deleted
 //! something reloads the snapshots, so the served data never show removed incidents.

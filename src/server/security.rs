@@ -16,7 +16,8 @@
 
 use super::error::ApiError;
 use super::filter;
-use super::{AppState, Limits};
+use super::AppState;
+use crate::config::Limits;
 use crate::proxy::{clean_host, TrustedProxies};
 use crate::rate_limit::RateKey;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};

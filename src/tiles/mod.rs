@@ -39,6 +39,7 @@
 //! ```
 
 mod clip;
+pub mod gzip;
 
 pub use clip::{clip_to_tile, ring_area2, tile_polygons, TileRing};
 

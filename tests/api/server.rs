@@ -588,7 +588,7 @@ impl InProcess {
     fn open(cache_bytes: u64) -> InProcess {
         let (dir, db) = demo_copy();
         let mut config =
-            brandpunt::server::ServerConfig::new(db, "127.0.0.1:0".parse().expect("address"));
+            brandpunt::config::ServerConfig::new(db, "127.0.0.1:0".parse().expect("address"));
         config.public_tenant = Some("default".into());
         config.limits.cache_bytes = cache_bytes;
         InProcess {
