@@ -22,6 +22,7 @@
 //! assert_eq!(s.counts(Level::Gemeente, &Filter::all(&s)), vec![0]);
 //! ```
 
+pub mod compare;
 pub mod filter;
 pub mod snapshot;
 
