@@ -35,10 +35,10 @@ use super::filter::{self, parse_date, Filter};
 use super::AppState;
 use super::Caller;
 use crate::analysis::compare::{
-    period_days, rate_ratio, ring_counts, weighted_displacement_quotient, BufferRing, PeriodCounts,
-    WdqCounts,
+    period_days, rate_ratio, weighted_displacement_quotient, PeriodCounts, WdqCounts,
 };
 use crate::calendar::Step;
+use crate::dataset::compare::{area_period_counts, buffer_ring_counts};
 use crate::dataset::Snapshot;
 use crate::publish::rate_per_1000;
 use axum::body::Bytes;
@@ -299,30 +299,9 @@ fn parse_request(s: &Snapshot, body: &[u8], max_period_days: u32) -> Result<Requ
     })
 }
 
-/// Counts and series of area `idx` in both periods (one scan of the area's incidents).
+/// Counts and series of area `idx` in both periods ([`area_period_counts`]).
 fn count_area(s: &Snapshot, idx: u32, req: &Request, union: &Filter) -> PeriodCounts {
-    let begins = s
-        .incidents_in(idx, union)
-        .into_iter()
-        .map(|k| s.incidents[k as usize].begin());
-    PeriodCounts::count(begins, req.step, req.period, req.vs_period)
-}
-
-/// (before, after) counts in the buffer ring of `target` ([`BufferRing`]).
-fn buffer_counts(
-    s: &Snapshot,
-    target: u32,
-    buffer_m: f64,
-    req: &Request,
-    union: &Filter,
-) -> (u64, u64) {
-    let ring = BufferRing::new(&s.area(target).geometry_rd, buffer_m);
-    let incidents = s
-        .incidents
-        .iter()
-        .filter(|inc| inc.has_point() && ring.may_contain(inc.x_m, inc.y_m) && union.matches(inc))
-        .map(|inc| (inc.x_m, inc.y_m, inc.begin()));
-    ring_counts(&ring, incidents, req.vs_period, req.period)
+    area_period_counts(s, idx, union, req.step, req.period, req.vs_period)
 }
 
 fn compute(
@@ -402,7 +381,8 @@ fn compute(
         Some(iv) => {
             let t = count_area(s, iv.target, req, &union);
             let c = count_area(s, iv.control, req, &union);
-            let (db, da) = buffer_counts(s, iv.target, iv.buffer_m, req, &union);
+            let (db, da) =
+                buffer_ring_counts(s, iv.target, iv.buffer_m, &union, req.vs_period, req.period);
             let counts = WdqCounts {
                 target_before: t.vs_count,
                 target_after: t.count,

@@ -33,7 +33,7 @@ use super::filter::Filter;
 use super::AppState;
 use super::Caller;
 use crate::analysis::striking::{
-    monthly_report, Direction, MonthlyIncident, MonthlyPeriod, MonthlyReport, StrikingArea,
+    monthly_report, MonthlyIncident, MonthlyPeriod, MonthlyReport, StrikingArea,
 };
 use crate::area_level::AreaLevel;
 use crate::cache::CacheEntry;
@@ -119,13 +119,6 @@ pub fn compute_report(
     monthly_report(&period, &codes, &snapshot.categories, incidents).map_err(ApiError::internal)
 }
 
-fn direction_str(d: Option<Direction>) -> Option<&'static str> {
-    d.map(|d| match d {
-        Direction::Increase => "increase",
-        Direction::Decrease => "decrease",
-    })
-}
-
 fn assessment_json(a: &StrikingArea) -> Value {
     json!({
         "observed": a.observed,
@@ -135,7 +128,7 @@ fn assessment_json(a: &StrikingArea) -> Value {
         "ratio": a.ratio,
         "p_increase": a.p_increase,
         "p_decrease": a.p_decrease,
-        "direction": direction_str(a.direction),
+        "direction": a.direction,
     })
 }
 
