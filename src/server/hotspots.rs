@@ -39,10 +39,9 @@ use crate::cache::{CacheEntry, F64Key};
 use crate::calendar::Step;
 use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
-use crate::export::geojson;
 use crate::heap_size::HeapSize;
-use crate::surfaces::emerging::{emerging_tile, EmergingCells};
-use crate::surfaces::gistar::{gistar_tile, GiStarCells};
+use crate::surfaces::emerging::{emerging_features, emerging_tile, EmergingCells};
+use crate::surfaces::gistar::{gistar_features, gistar_tile, GiStarCells};
 use crate::surfaces::kde::{kde_tile, Contour, KdeSurface};
 use crate::surfaces::SurfaceError;
 use crate::tiles::TileId;
@@ -50,7 +49,6 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use geo_types::MultiPolygon;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -388,11 +386,6 @@ pub fn kde_contours(
     })
 }
 
-/// RD -> WGS84 (lon, lat), vertex by vertex.
-fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, ApiError> {
-    Ok(crate::surfaces::rd_to_wgs84(mp)?)
-}
-
 /// Gi* on `bins` for the filter (cached); `None` when there is nothing to analyse.
 pub fn gistar_cells(
     state: &AppState,
@@ -508,14 +501,6 @@ pub fn vector_tile(
     Ok(raw)
 }
 
-fn finite(v: f64) -> serde_json::Value {
-    if v.is_finite() {
-        serde_json::json!(v)
-    } else {
-        serde_json::Value::Null
-    }
-}
-
 /// `GET /api/hotspots?method=kde|gistar|emerging&...` (+ filters): GeoJSON FeatureCollection (WGS84).
 async fn api_hotspots(
     State(state): State<Arc<AppState>>,
@@ -556,7 +541,10 @@ async fn api_hotspots(
             Job::Kde(s) => {
                 let s = s.limited(&principal, &state, &snapshot, &filter);
                 if let Some(surface) = kde_surface(&state, &snapshot, &filter, &s)? {
-                    extra.insert("bandwidth_m".into(), serde_json::json!(surface.kde.bandwidth_m));
+                    extra.insert(
+                        "bandwidth_m".into(),
+                        serde_json::json!(surface.kde.bandwidth_m),
+                    );
                     extra.insert("cell_m".into(), serde_json::json!(s.cell_m));
                     extra.insert(
                         "max_density_per_km2".into(),
@@ -564,67 +552,25 @@ async fn api_hotspots(
                     );
                 }
                 if let Some(contours) = kde_contours(&state, &snapshot, &filter, &s)? {
-                    for c in contours.iter().filter(|c| !c.polygon_rd.0.is_empty()) {
-                        features.push(serde_json::json!({
-                            "type": "Feature",
-                            "id": c.level,
-                            "geometry": geojson::multipolygon(&rd_to_wgs84(&c.polygon_rd)?),
-                            "properties": {"level": c.level, "density_per_km2": c.density_per_km2},
-                        }));
-                    }
+                    features = crate::surfaces::kde::contour_features(&contours)?;
                 }
             }
             Job::Gi(bins) => {
                 extra.insert("bins".into(), serde_json::json!(bins.to_string()));
                 if let Some(gi) = gistar_cells(&state, &snapshot, &filter, bins)? {
-                    for k in 0..gi.places.ids.len() {
-                        let (count, label) = cell_count(
-                            &state,
-                            &snapshot,
-                            &filter,
-                            protect,
-                            &gi.places.ids[k],
-                            gi.counts[k],
-                        );
-                        features.push(serde_json::json!({
-                            "type": "Feature",
-                            "id": gi.places.ids[k],
-                            "geometry": geojson::multipolygon(&rd_to_wgs84(&gi.places.polygons_rd[k])?),
-                            "properties": {
-                                "id": gi.places.ids[k],
-                                "count": count,
-                                "count_label": label,
-                                "suppressed": count.is_none(),
-                                "z": finite(gi.result.z[k]),
-                                "p": finite(gi.result.p[k]),
-                                "bin": gi.result.bin[k],
-                            },
-                        }));
-                    }
+                    features = gistar_features(&gi, |id, count| {
+                        cell_count(&state, &snapshot, &filter, protect, id, count)
+                    })?;
                 }
             }
             Job::Em(s) => {
-                extra.insert("bins".into(), serde_json::json!(format!("grid:{}", s.cell_m)));
+                extra.insert(
+                    "bins".into(),
+                    serde_json::json!(format!("grid:{}", s.cell_m)),
+                );
                 if let Some(em) = emerging_cells(&state, &snapshot, &filter, &s)? {
                     extra.insert("steps".into(), serde_json::json!(em.result.n_steps));
-                    for l in &em.result.locations {
-                        let id = &em.places.ids[l.location];
-                        features.push(serde_json::json!({
-                            "type": "Feature",
-                            "id": id,
-                            "geometry": geojson::multipolygon(&rd_to_wgs84(&em.places.polygons_rd[l.location])?),
-                            "properties": {
-                                "id": id,
-                                "category": l.category.as_str(),
-                                "label": l.category.dutch_label(),
-                                "trend_z": finite(l.trend_z),
-                                "trend_p": finite(l.trend_p),
-                                "hot_steps": l.hot_steps,
-                                "cold_steps": l.cold_steps,
-                                "final_z": finite(l.final_z),
-                            },
-                        }));
-                    }
+                    features = emerging_features(&em)?;
                 }
             }
         }

@@ -116,6 +116,32 @@ pub fn emerging_tile(em: &EmergingCells, tile: TileId) -> Result<Option<Vec<u8>>
     encode_layer(tile, "emerging", features)
 }
 
+/// The GeoJSON features (WGS84) of the classified locations: `id`, the pattern (`category` and its Dutch
+/// `label`), the Mann-Kendall trend (`trend_z`, `trend_p`), hot and cold steps and the last step's z.
+pub fn emerging_features(em: &EmergingCells) -> Result<Vec<serde_json::Value>, SurfaceError> {
+    em.result
+        .locations
+        .iter()
+        .map(|l| {
+            let id = &em.places.ids[l.location];
+            super::geojson_feature(
+                serde_json::json!(id),
+                &em.places.polygons_rd[l.location],
+                serde_json::json!({
+                    "id": id,
+                    "category": l.category.as_str(),
+                    "label": l.category.dutch_label(),
+                    "trend_z": super::json_number(l.trend_z),
+                    "trend_p": super::json_number(l.trend_p),
+                    "hot_steps": l.hot_steps,
+                    "cold_steps": l.cold_steps,
+                    "final_z": super::json_number(l.final_z),
+                }),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture;
@@ -155,6 +181,22 @@ mod tests {
         assert!(emerging_cells(&s, &none, 100, Step::Week, 1)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn features_name_the_pattern_of_every_location() {
+        let s = fixture::town();
+        let em = emerging_cells(&s, &Filter::all(&s), 100, Step::Week, 1)
+            .unwrap()
+            .unwrap();
+        let features = emerging_features(&em).unwrap();
+        assert_eq!(features.len(), em.result.locations.len());
+        for (f, l) in features.iter().zip(&em.result.locations) {
+            assert_eq!(f["id"], em.places.ids[l.location].as_str());
+            assert_eq!(f["properties"]["category"], l.category.as_str());
+            assert_eq!(f["properties"]["label"], l.category.dutch_label());
+            assert_eq!(f["geometry"]["type"], "MultiPolygon");
+        }
     }
 
     #[test]

@@ -161,6 +161,33 @@ pub fn gistar_tile(
     encode_layer(tile, "hotspots", features)
 }
 
+/// The GeoJSON features (WGS84) of the Gi* cells: `id`, the published `count` of each cell as `published`
+/// gives it (`None` = withheld, with its label), `z`, `p` and the confidence `bin`.
+pub fn gistar_features(
+    gi: &GiStarCells,
+    published: impl Fn(&str, f64) -> (Option<f64>, Option<String>),
+) -> Result<Vec<serde_json::Value>, SurfaceError> {
+    (0..gi.places.ids.len())
+        .map(|k| {
+            let id = &gi.places.ids[k];
+            let (count, label) = published(id, gi.counts[k]);
+            super::geojson_feature(
+                serde_json::json!(id),
+                &gi.places.polygons_rd[k],
+                serde_json::json!({
+                    "id": id,
+                    "count": count,
+                    "count_label": label,
+                    "suppressed": count.is_none(),
+                    "z": super::json_number(gi.result.z[k]),
+                    "p": super::json_number(gi.result.p[k]),
+                    "bin": gi.result.bin[k],
+                }),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture;
@@ -169,6 +196,36 @@ mod tests {
     fn counts_of<'a>(s: &'a Snapshot, f: &Filter) -> impl FnOnce(AreaLevel) -> Arc<Vec<u32>> + 'a {
         let f = f.clone();
         move |level| Arc::new(s.counts(level, &f))
+    }
+
+    #[test]
+    fn features_carry_the_published_counts_and_wgs84_cells() {
+        let s = fixture::town();
+        let all = Filter::all(&s);
+        let gi = gistar_cells(&s, &all, BinSpec::Grid { cell_m: 100 }, counts_of(&s, &all))
+            .unwrap()
+            .unwrap();
+        let withheld = |_: &str, c: f64| {
+            if c < 5.0 {
+                (None, Some("< 5".to_string()))
+            } else {
+                (Some(c), None)
+            }
+        };
+        let features = gistar_features(&gi, withheld).unwrap();
+        assert_eq!(features.len(), 64);
+        for (k, f) in features.iter().enumerate() {
+            let p = &f["properties"];
+            assert_eq!(p["id"], gi.places.ids[k].as_str());
+            assert_eq!(p["suppressed"], gi.counts[k] < 5.0);
+            if gi.counts[k] < 5.0 {
+                assert!(p["count"].is_null() && p["count_label"] == "< 5");
+            } else {
+                assert_eq!(p["count"], gi.counts[k]);
+            }
+            let lon = f["geometry"]["coordinates"][0][0][0][0].as_f64().unwrap();
+            assert!((3.0..8.0).contains(&lon), "WGS84 longitude {lon}");
+        }
     }
 
     #[test]

@@ -119,10 +119,45 @@ pub fn kde_tile(contours: &[Contour], tile: TileId) -> Result<Option<Vec<u8>>, S
     encode_layer(tile, "kde", features)
 }
 
+/// The GeoJSON features (WGS84) of the non-empty contours: `id` and `level` the contour level,
+/// `density_per_km2` its lower density bound.
+pub fn contour_features(contours: &[Contour]) -> Result<Vec<serde_json::Value>, SurfaceError> {
+    contours
+        .iter()
+        .filter(|c| !c.polygon_rd.0.is_empty())
+        .map(|c| {
+            super::geojson_feature(
+                serde_json::json!(c.level),
+                &c.polygon_rd,
+                serde_json::json!({"level": c.level, "density_per_km2": c.density_per_km2}),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture;
     use super::*;
+
+    #[test]
+    fn contour_features_are_the_non_empty_levels() {
+        let s = fixture::town();
+        let surface = kde_surface(&s, &Filter::all(&s), 25.0, Some(200.0))
+            .unwrap()
+            .unwrap();
+        let mut contours = kde_contours(&surface, 5).unwrap();
+        contours[0].polygon_rd = geo_types::MultiPolygon(vec![]);
+        let features = contour_features(&contours).unwrap();
+        assert_eq!(
+            features.iter().map(|f| f["id"].clone()).collect::<Vec<_>>(),
+            [2, 3, 4, 5]
+        );
+        assert_eq!(
+            features[3]["properties"]["density_per_km2"],
+            contours[4].density_per_km2
+        );
+    }
 
     #[test]
     fn surface_peaks_at_the_cluster_and_contours_nest() {

@@ -169,6 +169,29 @@ pub fn rd_to_mercator(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, Surfa
     })??)
 }
 
+/// A number of a GeoJSON property: `null` when not finite (JSON has no NaN or infinity).
+pub fn json_number(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// One GeoJSON feature (WGS84) of a surface cell or contour: `id`, the RD geometry converted, `properties`.
+fn geojson_feature(
+    id: serde_json::Value,
+    geometry_rd: &MultiPolygon<f64>,
+    properties: serde_json::Value,
+) -> Result<serde_json::Value, SurfaceError> {
+    Ok(serde_json::json!({
+        "type": "Feature",
+        "id": id,
+        "geometry": crate::export::geojson::multipolygon(&rd_to_wgs84(geometry_rd)?),
+        "properties": properties,
+    }))
+}
+
 /// RD -> WGS84 (lon, lat), vertex by vertex.
 pub fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, SurfaceError> {
     Ok(crate::coords::with_thread_transformer(|t| {
