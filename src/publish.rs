@@ -247,6 +247,32 @@ pub fn mvt_count(
     }
 }
 
+/// The published count of one analysis bin (rule 3) for a caller with `k` (`None` = exact counts): a bin that is
+/// an area of the snapshot (its `id` an area code) shows the value of the protected area table (`area_table`,
+/// asked for only then); a grid or H3 cell gets primary suppression. Returns the count (`None` when withheld)
+/// and its label.
+pub fn bin_count(
+    s: &Snapshot,
+    id: &str,
+    count: f64,
+    k: Option<u32>,
+    area_table: impl FnOnce() -> std::sync::Arc<Protected>,
+) -> (Option<f64>, Option<String>) {
+    let Some(k) = k else {
+        return (Some(count), None);
+    };
+    if let Some(idx) = s.area_index(id) {
+        let t = area_table();
+        let i = idx as usize;
+        return (t.published(i).map(|c| c as f64), t.label(i));
+    }
+    // Counts of incidents are whole numbers.
+    match small_count_label(count as u64, k) {
+        Some(label) => (None, Some(label)),
+        None => (Some(count), None),
+    }
+}
+
 /// The street of a patrol cell a caller may see (rule 5): its most common street, always for exact callers
 /// (`k` = `None`); for protected callers only when the cell's count and its incidents on that street are both at
 /// least k, so a street never points at fewer than k incidents.
@@ -362,6 +388,30 @@ mod tests {
             (Value::Null, json!("afgeschermd"), true)
         );
         assert_eq!(series_fields(Some(&s), 0), (json!(19), Value::Null, false));
+    }
+
+    #[test]
+    fn area_bins_read_the_area_table_and_grid_cells_get_primary_suppression() {
+        let s = town();
+        let table = std::sync::Arc::new(area_table(&s, vec![7, 7, 3, 4], Some(5)));
+        let buurt = s.area(s.area_index("BU99990001").unwrap()).code.clone();
+        let from_table = || table.clone();
+        assert_eq!(
+            bin_count(&s, &buurt, 3.0, None, from_table),
+            (Some(3.0), None)
+        );
+        let (count, label) = bin_count(&s, &buurt, 3.0, Some(5), || table.clone());
+        assert_eq!(count, None);
+        assert!(label.is_some());
+        let never = || -> std::sync::Arc<Protected> { panic!("a grid cell needs no area table") };
+        assert_eq!(
+            bin_count(&s, "c100_1_2", 4.0, Some(5), never),
+            (None, Some("< 5".into()))
+        );
+        assert_eq!(
+            bin_count(&s, "c100_1_2", 5.0, Some(5), never),
+            (Some(5.0), None)
+        );
     }
 
     #[test]

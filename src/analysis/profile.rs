@@ -68,6 +68,35 @@ pub struct AddressAttrs {
     pub oppervlakte_m2: Option<f64>,
 }
 
+/// One BAG address as the profile needs it: its attributes, its buurt and its position (RD metres).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileAddress {
+    pub attrs: AddressAttrs,
+    pub buurtcode: Option<String>,
+    pub x_m: f64,
+    pub y_m: f64,
+}
+
+/// What a profile reads besides the incidents: every address, and the incident id -> BAG id of the incidents
+/// located at an address.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProfileData {
+    pub addresses: Vec<ProfileAddress>,
+    pub bag_ids: std::collections::HashMap<i64, String>,
+}
+
+impl crate::heap_size::HeapSize for ProfileData {
+    fn heap_bytes(&self) -> usize {
+        self.addresses.heap_bytes() + self.bag_ids.heap_bytes()
+    }
+}
+
+impl crate::heap_size::HeapSize for ProfileAddress {
+    fn heap_bytes(&self) -> usize {
+        self.attrs.heap_bytes() + self.buurtcode.heap_bytes()
+    }
+}
+
 /// A relative risk with its Katz log confidence interval.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RelativeRisk {

@@ -25,6 +25,7 @@
 
 pub mod compare;
 pub mod filter;
+pub mod monthly;
 pub mod snapshot;
 
 pub use filter::{Filter, FilterKey};

@@ -414,6 +414,26 @@ impl Snapshot {
         }
     }
 
+    /// Whether an address lies in area `idx`: for the CBS levels by the address's buurt (`buurtcode`), for a
+    /// custom area by its point (`x_m`, `y_m`, RD metres).
+    pub fn holds_address(&self, idx: u32, buurtcode: Option<&str>, x_m: f64, y_m: f64) -> bool {
+        let area = self.area(idx);
+        if area.level == AreaLevel::Custom {
+            return area.geometry_rd.bounding_rect().is_some_and(|b| {
+                x_m >= b.min().x && x_m <= b.max().x && y_m >= b.min().y && y_m <= b.max().y
+            }) && area.geometry_rd.contains(&geo_types::Point::new(x_m, y_m));
+        }
+        let Some(buurt) = buurtcode.and_then(|c| self.area_index(c)) else {
+            return false;
+        };
+        let b = self.area(buurt);
+        match area.level {
+            AreaLevel::Buurt => buurt == idx,
+            AreaLevel::Wijk => b.wijkcode.as_deref() == Some(area.code.as_str()),
+            _ => b.gemeentecode.as_deref() == Some(area.code.as_str()),
+        }
+    }
+
     /// Index of the area with `code` (`BU...`, `WK...`, `GM...`, `custom:ID`).
     pub fn area_index(&self, code: &str) -> Option<u32> {
         self.by_code.get(code.trim()).copied()

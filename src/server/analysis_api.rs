@@ -30,9 +30,8 @@ use super::filter::Filter;
 use super::AppState;
 use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
-use crate::analysis::profile::{phenomenon_profile, AddressAttrs};
+use crate::analysis::profile::{phenomenon_profile, AddressAttrs, ProfileAddress, ProfileData};
 use crate::analysis::Event;
-use crate::area_level::AreaLevel;
 use crate::cache::{CacheEntry, F64Key};
 use crate::calendar::{Buckets, Step};
 use crate::dataset::FilterKey;
@@ -45,8 +44,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use geo::{BoundingRect, Contains};
-use geo_types::Point;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -308,33 +305,7 @@ async fn hour_of_week(
     .await
 }
 
-/// One BAG address as the profile needs it.
-struct AddressEntry {
-    attrs: AddressAttrs,
-    buurtcode: Option<String>,
-    x_m: f64,
-    y_m: f64,
-}
-
-/// The store data the snapshot does not hold: addresses and the incidents' bag ids.
-pub struct ProfileData {
-    addresses: Vec<AddressEntry>,
-    bag_ids: HashMap<i64, String>,
-}
-
-impl HeapSize for ProfileData {
-    fn heap_bytes(&self) -> usize {
-        self.addresses.heap_bytes() + self.bag_ids.heap_bytes()
-    }
-}
-
-impl HeapSize for AddressEntry {
-    fn heap_bytes(&self) -> usize {
-        self.attrs.heap_bytes() + self.buurtcode.heap_bytes()
-    }
-}
-
-/// Cache key of [`ProfileData`].
+/// Cache key of the [`ProfileData`] of a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ProfileDataKey {
     pub generation: u64,
@@ -362,7 +333,7 @@ fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiE
     let data = state.with_store(|store| -> Result<ProfileData, crate::store::StoreError> {
         let mut addresses = Vec::new();
         store.for_each_address(&mut |a| {
-            addresses.push(AddressEntry {
+            addresses.push(ProfileAddress {
                 attrs: AddressAttrs {
                     address_id: a.bag_id.clone(),
                     bouwjaar: a.bouwjaar,
@@ -392,25 +363,6 @@ fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiE
     let data = Arc::new(data);
     state.caches.insert(key, data.clone());
     Ok(data)
-}
-
-/// Is the address in area `idx`? CBS levels by the address's buurt, custom areas by its point.
-fn address_in_area(s: &Snapshot, idx: u32, a: &AddressEntry) -> bool {
-    let area = s.area(idx);
-    if area.level == AreaLevel::Custom {
-        return area.geometry_rd.bounding_rect().is_some_and(|b| {
-            a.x_m >= b.min().x && a.x_m <= b.max().x && a.y_m >= b.min().y && a.y_m <= b.max().y
-        }) && area.geometry_rd.contains(&Point::new(a.x_m, a.y_m));
-    }
-    let Some(buurt) = a.buurtcode.as_deref().and_then(|c| s.area_index(c)) else {
-        return false;
-    };
-    let b = s.area(buurt);
-    match area.level {
-        AreaLevel::Buurt => buurt == idx,
-        AreaLevel::Wijk => b.wijkcode.as_deref() == Some(area.code.as_str()),
-        _ => b.gemeentecode.as_deref() == Some(area.code.as_str()),
-    }
 }
 
 /// `GET /api/areas/{code}/profile` (+filters, `confidence`, default 0.95): phenomenon profile.
@@ -457,7 +409,7 @@ async fn profile(
         let addresses: Vec<AddressAttrs> = data
             .addresses
             .iter()
-            .filter(|a| address_in_area(&s, idx, a))
+            .filter(|a| s.holds_address(idx, a.buurtcode.as_deref(), a.x_m, a.y_m))
             .map(|a| a.attrs.clone())
             .collect();
         let incidents = s.incidents_in(idx, &filter);

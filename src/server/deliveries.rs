@@ -1,7 +1,7 @@
 //! Automated deliveries: `POST /api/deliveries` (multipart upload) and the inbox folder (`serve --inbox DIR`).
 //! Both run the same importer as `brandpunt import incidents` ([`crate::import::incidents::import_incident_file`])
-//! and make the new data current at once ([`AppState::reload`]): tiles and statistics show a delivery as soon as
-//! it is committed.
+//! and make the tenant's new data current at once ([`AppState::reload_tenants`]): tiles and statistics show a
+//! delivery as soon as it is committed.
 //!
 //! # Upload
 //! `POST /api/deliveries`, `multipart/form-data` with the parts `file` (the delivery, CSV or XLSX; its file name
@@ -15,18 +15,11 @@
 //!
 //! # Inbox
 //! With `serve --inbox DIR` a background thread looks at `DIR` every [`crate::config::ServerConfig::poll_interval`]
-//! (at least 200 ms):
-//! - files directly in `DIR` are deliveries of source `politie`; files in a sub-folder `DIR/NAME/` of source
-//!   `NAME` (e.g. `DIR/handhaving/meldingen.csv`). A `mapping.toml` in that folder is used as the column mapping
-//!   for its files.
-//! - a file is imported once it is stable: its size and modification time are unchanged between two
-//!   consecutive polls. A sender that wants immediate, explicit hand-over writes a marker `FILE.done` (empty)
-//!   after `FILE`; then the file is imported at the next poll and the marker removed. Files whose names begin
-//!   with `.` or end in `.part`, `.filepart`, `.tmp` or `.done` are never imported (upload in progress).
-//! - afterwards the file is moved to `DIR/done/` (at least one row stored, or the same file was delivered
-//!   before) or `DIR/failed/` (unreadable file, or every row rejected), together with its report
-//!   `STEM.rapport.csv` (rows that did not make it, or the reason the file failed) and `STEM.json` (the import
-//!   summary). When a name is taken there, the moved files get a time prefix `YYYYMMDDTHHMMSS-`.
+//! (at least 200 ms) for deliveries named by the conventions of [`crate::import::inbox`] (source by sub-folder,
+//! `mapping.toml`, `FILE.done` markers, files in progress ignored). A file is imported once it is stable (size
+//! and modification time unchanged between two polls) or marked, then moved to `DIR/done/` (at least one row
+//! stored, or delivered before) or `DIR/failed/` (unreadable, or every row rejected) with its report
+//! `STEM.rapport.csv` and summary `STEM.json`; a taken name gets a time prefix `YYYYMMDDTHHMMSS-`.
 
 use super::error::ApiError;
 use super::{AnyCaller, AppState};

@@ -431,10 +431,8 @@ pub fn emerging_cells(
     })
 }
 
-/// The published count of one Gi* cell: `(count, label)`; `count` is `None` when withheld. Unprotected
-/// callers get the exact count. Protected callers: a cell that is an area (area bins) reads the protected area
-/// table (so the hot spot layer agrees with the choropleth); grid and H3 cells get primary suppression (counts
-/// 1..k-1 withheld as "< k"; they stand in no published sum relation).
+/// The published count of one Gi* cell for the caller ([`crate::publish::bin_count`]): an area cell reads the
+/// cached protected area table, so the hot spot layer agrees with the choropleth.
 pub fn cell_count(
     state: &AppState,
     snapshot: &Snapshot,
@@ -443,20 +441,10 @@ pub fn cell_count(
     id: &str,
     count: f64,
 ) -> (Option<f64>, Option<String>) {
-    if !protect {
-        return (Some(count), None);
-    }
-    if let Some(idx) = snapshot.area_index(id) {
-        let t = state.protected_table(snapshot, filter, true);
-        let i = idx as usize;
-        return (t.published(i).map(|c| c as f64), t.label(i));
-    }
-    let k = state.policy.k_for(&filter.category_codes);
-    // Counts of incidents are whole numbers.
-    match crate::publish::small_count_label(count as u64, k) {
-        Some(label) => (None, Some(label)),
-        None => (Some(count), None),
-    }
+    let k = protect.then(|| state.policy.k_for(&filter.category_codes));
+    crate::publish::bin_count(snapshot, id, count, k, || {
+        state.protected_table(snapshot, filter, true)
+    })
 }
 
 /// A vector tile of `hotspots`, `emerging` or `kde` with the default parameters (`None` = empty).
