@@ -174,6 +174,18 @@ impl HeapSize for crate::analysis::profile::AddressAttrs {
     }
 }
 
+impl HeapSize for crate::analysis::profile::ProfileData {
+    fn heap_bytes(&self) -> usize {
+        self.addresses.heap_bytes() + self.bag_ids.heap_bytes()
+    }
+}
+
+impl HeapSize for crate::analysis::profile::ProfileAddress {
+    fn heap_bytes(&self) -> usize {
+        self.attrs.heap_bytes() + self.buurtcode.heap_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

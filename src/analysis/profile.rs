@@ -85,18 +85,6 @@ pub struct ProfileData {
     pub bag_ids: std::collections::HashMap<i64, String>,
 }
 
-impl crate::heap_size::HeapSize for ProfileData {
-    fn heap_bytes(&self) -> usize {
-        self.addresses.heap_bytes() + self.bag_ids.heap_bytes()
-    }
-}
-
-impl crate::heap_size::HeapSize for ProfileAddress {
-    fn heap_bytes(&self) -> usize {
-        self.attrs.heap_bytes() + self.buurtcode.heap_bytes()
-    }
-}
-
 /// A relative risk with its Katz log confidence interval.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RelativeRisk {
