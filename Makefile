@@ -58,6 +58,7 @@ test: deps web
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
+	$(CARGO) test --doc
 
 bench: deps
 	$(CARGO) bench

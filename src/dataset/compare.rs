@@ -6,11 +6,12 @@
 //! use brandpunt::analysis::compare::PeriodCounts;
 //! use brandpunt::calendar::Step;
 //! use brandpunt::dataset::compare::{area_period_counts, buffer_ring_counts};
-//! use brandpunt::dataset::{Filter, IncidentRecord, Level, Snapshot, TenantArea, TenantData};
+//! use brandpunt::area_level::AreaLevel;
+//! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantArea, TenantData};
 //! use chrono::NaiveDate;
 //!
 //! let square = geo_types::Rect::new((155_000.0, 463_000.0), (156_000.0, 464_000.0)).to_polygon();
-//! let buurt = TenantArea::new(Level::Buurt, "BU99990001", "Centrum", square.into());
+//! let buurt = TenantArea::new(AreaLevel::Buurt, "BU99990001", "Centrum", square.into());
 //! let date = |m, d| NaiveDate::from_ymd_opt(2024, m, d).unwrap();
 //! let incident = |id, m, d, x_m: f64, buurt: Option<&str>| IncidentRecord {
 //!     id,
