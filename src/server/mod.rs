@@ -63,7 +63,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 pub use error::ApiError;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -249,12 +249,18 @@ impl AppState {
     /// Re-read the data of `tenants` only (after a write or a delivery of theirs) and make it current. Every
     /// other tenant keeps its snapshot, so its cached tiles, counts and analyses stay warm; the cached results of
     /// the replaced snapshots are never hit again and age out of the cache. A tenant that no longer exists makes
-    /// it a full [`AppState::reload`].
+    /// it a full [`AppState::reload`]. Only these tenants' rows are read
+    /// ([`crate::store::Changes::tenant_fingerprint`]).
     pub fn reload_tenants(&self, tenants: &[String]) -> Result<(), ServerError> {
         let fresh = self.with_store(|store| {
-            let print = store.data_fingerprint()?;
+            let mut print = BTreeMap::new();
             let mut fresh = HashMap::new();
             for code in tenants {
+                // Read before the data: a change committed in between is seen again, never missed.
+                match store.tenant_fingerprint(code)? {
+                    Some(p) => print.insert(code.clone(), p),
+                    None => return Ok(None),
+                };
                 let data = match store.tenant_data(code) {
                     Ok(data) => data,
                     Err(StoreError::UnknownTenant(_)) => return Ok(None),
@@ -272,12 +278,7 @@ impl AppState {
         self.install(fresh, false);
         {
             let mut loaded = lock(&self.loaded);
-            for code in tenants {
-                match print.tenants.get(code) {
-                    Some(p) => loaded.tenants.insert(code.clone(), p.clone()),
-                    None => loaded.tenants.remove(code),
-                };
-            }
+            loaded.tenants.extend(print);
         }
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
         self.metrics

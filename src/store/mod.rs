@@ -622,6 +622,9 @@ pub trait Changes {
     /// boundaries, addresses, incidents, deliveries, custom areas, users, tokens) but not the audit log, in parts
     /// ([`DataFingerprint`]): equal parts mean nothing the server shows of that part changed.
     fn data_fingerprint(&self) -> Result<DataFingerprint, StoreError>;
+    /// The part of [`Changes::data_fingerprint`] that is `tenant`'s own (its entry in
+    /// [`DataFingerprint::tenants`]), read from that tenant's rows only; `None` when there is no such tenant.
+    fn tenant_fingerprint(&self, tenant: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// What the server shows, summarised in parts so that a change can be traced to what it touches.

@@ -1332,6 +1332,16 @@ impl Store for SqliteStore {
     }
 }
 
+/// The fingerprint of the tenant `t` (SQL over the tenant row `t`): every aggregate is over the tenant's own rows
+/// (the indexes on tenant_id). A changed registration is a new row (the old one goes to incident_history), so
+/// count and max(id) follow every change of a tenant's incidents.
+const TENANT_PRINT: &str = "
+    (SELECT count(*) FROM tenant_gemeente g WHERE g.tenant_id = t.id) || '|' ||
+    (SELECT count(*) || ',' || ifnull(max(id), 0) FROM incident i WHERE i.tenant_id = t.id) || '|' ||
+    (SELECT count(*) || ',' || ifnull(max(id), 0) FROM delivery d WHERE d.tenant_id = t.id) || '|' ||
+    (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '')
+     FROM custom_area c WHERE c.tenant_id = t.id)";
+
 impl Changes for SqliteStore {
     /// SQLite's `PRAGMA data_version` of this connection.
     fn change_token(&self) -> Result<i64, StoreError> {
@@ -1349,13 +1359,6 @@ impl Changes for SqliteStore {
         // One row per tenant; every aggregate is over the tenant's own rows (the indexes on tenant_id). A
         // changed registration is a new row (the old one goes to incident_history), so count and max(id) follow
         // every change of a tenant's incidents.
-        const TENANTS: &str = "SELECT t.code,
-            (SELECT count(*) FROM tenant_gemeente g WHERE g.tenant_id = t.id) || '|' ||
-            (SELECT count(*) || ',' || ifnull(max(id), 0) FROM incident i WHERE i.tenant_id = t.id) || '|' ||
-            (SELECT count(*) || ',' || ifnull(max(id), 0) FROM delivery d WHERE d.tenant_id = t.id) || '|' ||
-            (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '')
-             FROM custom_area c WHERE c.tenant_id = t.id)
-            FROM tenant t ORDER BY t.code";
         const ACCESS: &str = "SELECT
             (SELECT count(*) || ',' || total(disabled) || ',' ||
                     ifnull(group_concat(role || ':' || categories || ':' || ifnull(password_hash, '')), '')
@@ -1363,7 +1366,9 @@ impl Changes for SqliteStore {
             (SELECT count(*) || ',' || count(revoked_at) FROM api_token)";
         let shared = self.conn.query_row(SHARED, [], |r| r.get(0))?;
         let access = self.conn.query_row(ACCESS, [], |r| r.get(0))?;
-        let mut stmt = self.conn.prepare(TENANTS)?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT t.code, {TENANT_PRINT} FROM tenant t ORDER BY t.code"
+        ))?;
         let tenants = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<BTreeMap<String, String>, _>>()?;
@@ -1372,6 +1377,17 @@ impl Changes for SqliteStore {
             tenants,
             access,
         })
+    }
+
+    fn tenant_fingerprint(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {TENANT_PRINT} FROM tenant t WHERE t.code = ?1"),
+                [tenant],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 }
 

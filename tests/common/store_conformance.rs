@@ -1133,6 +1133,13 @@ pub fn changes(s: &EmptyStore) {
     let changed = |what: &str, part: &str, prints: &mut Vec<DataFingerprint>| {
         let print = watcher.data_fingerprint().unwrap();
         assert!(!prints.contains(&print), "{what} changes the fingerprint");
+        for (tenant, part) in &print.tenants {
+            assert_eq!(
+                watcher.tenant_fingerprint(tenant).unwrap().as_ref(),
+                Some(part),
+                "{what}: {tenant}'s own part, read alone"
+            );
+        }
         let last = prints.last().unwrap();
         let data = print.data_change(last);
         let access = print.access_changed(last);
@@ -1147,6 +1154,7 @@ pub fn changes(s: &EmptyStore) {
         }
         prints.push(print);
     };
+    assert_eq!(watcher.tenant_fingerprint("hengelo").unwrap(), None);
     writer.add_tenant("hengelo", "Gemeente Hengelo").unwrap();
     changed("a tenant", "shared", &mut prints);
     writer
