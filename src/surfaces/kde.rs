@@ -2,6 +2,14 @@
 //! ([`kde_contours`]: level `i` of `levels` is the region with density >= `i / (levels + 1)` times the maximum)
 //! and the `kde` vector tile layer of those contours ([`kde_tile`]: `level`, `density_per_km2`).
 //!
+//! Maps read the surface window by window through a [`KdeField`] ([`kde_field`]): the filter's incidents in a
+//! [`PointIndex`], the bandwidth and the surface's maximum, from which [`KdeField::raster`] computes the cells of
+//! any window (a tile, a WMS bounding box) from the incidents within the kernel radius of it only. The cells lie
+//! on one lattice for the whole country (centres at `(k + 0.5) cell_m` in RD), so a window's values are the
+//! whole surface's values at those cells; the maximum (the colour scale and the contour levels) is computed once
+//! per field, block by block over the occupied part of the lattice only ([`kde_tile_local`] draws the `kde`
+//! layer of one tile this way).
+//!
 //! ```
 //! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantData};
 //! use brandpunt::surfaces::kde::{kde_contours, kde_surface};
@@ -20,14 +28,21 @@
 //! assert!(contours[0].density_per_km2 < contours[2].density_per_km2);
 //! ```
 
+use super::points::PointIndex;
 use super::{encode_layer, located_events, rd_to_mercator, reaches_tile, SurfaceError};
-use crate::analysis::kde::{map_surface, Kde, KdeError};
+use crate::analysis::kde::{
+    kde_raster, map_surface, Extent, Kde, KdeError, KdeFloat, KdeParams, Kernel, Raster,
+    DEFAULT_GAUSSIAN_TAIL,
+};
+use crate::analysis::Event;
 use crate::dataset::{Filter, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::render::contour::density_contours;
 use crate::tiles::{TileFeature, TileGeometry, TileId, Value};
 use geo::BoundingRect;
-use geo_types::MultiPolygon;
+use geo_types::{MultiPolygon, Rect};
+use rayon::prelude::*;
+use std::collections::HashSet;
 
 /// Largest number of KDE raster cells.
 pub const MAX_KDE_CELLS: f64 = 16_000_000.0;
@@ -101,6 +116,195 @@ pub fn kde_contours(surface: &KdeSurface, levels: usize) -> Result<Vec<Contour>,
     Ok(out)
 }
 
+/// Cells per side of the blocks in which [`kde_field`] finds the surface's maximum.
+const MAX_BLOCK_CELLS: f64 = 256.0;
+
+/// The quartic KDE surface of a filter's incidents, ready to be computed window by window (see the module docs).
+pub struct KdeField {
+    /// The filter's located incidents (buckets of at least the kernel radius).
+    pub points: PointIndex,
+    /// Cell size (m): cell centres at `(k + 0.5) cell_m`.
+    pub cell_m: f64,
+    /// The bandwidth used (given, or the default rule over all the filter's incidents), m.
+    pub bandwidth_m: f64,
+    /// The largest density of the whole surface (per km2), > 0.
+    pub max_per_km2: f64,
+}
+
+impl HeapSize for KdeField {
+    fn heap_bytes(&self) -> usize {
+        self.points.heap_bytes()
+    }
+}
+
+/// The [`KdeField`] of the filter's located incidents with cells of `cell_m` and the bandwidth `bandwidth_m`
+/// (`None` = the default rule); `None` when there is nothing to estimate (as [`kde_surface`]). Costs the
+/// filter's incidents and the occupied part of the lattice (blocks of 256 x 256 cells within the kernel radius of
+/// an incident), whatever the extent of the incidents.
+pub fn kde_field(
+    snapshot: &Snapshot,
+    filter: &Filter,
+    cell_m: f64,
+    bandwidth_m: Option<f64>,
+) -> Result<Option<KdeField>, SurfaceError> {
+    KdeField::new(&located_events(snapshot, filter), cell_m, bandwidth_m)
+}
+
+impl KdeField {
+    /// The field of `events` (see [`kde_field`]).
+    pub fn new(
+        events: &[Event],
+        cell_m: f64,
+        bandwidth_m: Option<f64>,
+    ) -> Result<Option<KdeField>, SurfaceError> {
+        if !(cell_m.is_finite() && cell_m > 0.0) {
+            return Err(KdeError::InvalidCellSize(cell_m).into());
+        }
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let bandwidth_m = match bandwidth_m {
+            Some(b) => b,
+            None => match crate::analysis::kde::default_bandwidth_m(events) {
+                Ok(b) => b,
+                Err(KdeError::NoEvents | KdeError::DegenerateBandwidth) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if !(bandwidth_m.is_finite() && bandwidth_m > 0.0) {
+            return Err(KdeError::InvalidBandwidth(bandwidth_m).into());
+        }
+        let support_m = Kernel::Quartic.support_radius_m(bandwidth_m, DEFAULT_GAUSSIAN_TAIL);
+        let points = PointIndex::new(
+            events.iter().map(|e| (e.x_m, e.y_m)),
+            support_m.max(4.0 * cell_m).max(250.0),
+        );
+        let mut field = KdeField {
+            points,
+            cell_m,
+            bandwidth_m,
+            max_per_km2: 0.0,
+        };
+        field.max_per_km2 = field.largest_density()?;
+        Ok((field.max_per_km2 > 0.0).then_some(field))
+    }
+
+    /// The kernel radius (m): a cell's value depends on the incidents within it only.
+    pub fn support_m(&self) -> f64 {
+        Kernel::Quartic.support_radius_m(self.bandwidth_m, DEFAULT_GAUSSIAN_TAIL)
+    }
+
+    /// The cells of the lattice covering `window` (RD metres) and one more cell around it, so that bilinear
+    /// sampling anywhere in the window has its four cell centres; densities per km2 from the incidents within the
+    /// kernel radius of those cells. [`SurfaceError::KdeTooManyCells`] when that is more than [`MAX_KDE_CELLS`].
+    pub fn raster<T: KdeFloat>(&self, window: Rect<f64>) -> Result<Raster<T>, SurfaceError> {
+        let c = self.cell_m;
+        let extent = Extent {
+            minx_m: ((window.min().x / c).floor() - 1.0) * c,
+            miny_m: ((window.min().y / c).floor() - 1.0) * c,
+            maxx_m: ((window.max().x / c).ceil() + 1.0) * c,
+            maxy_m: ((window.max().y / c).ceil() + 1.0) * c,
+        };
+        let cells = ((extent.maxx_m - extent.minx_m) / c) * ((extent.maxy_m - extent.miny_m) / c);
+        if !(cells <= MAX_KDE_CELLS) {
+            return Err(SurfaceError::KdeTooManyCells { cells });
+        }
+        self.raster_of_extent(extent)
+    }
+
+    fn raster_of_extent<T: KdeFloat>(&self, extent: Extent) -> Result<Raster<T>, SurfaceError> {
+        let s = self.support_m();
+        let reach = Rect::new(
+            (extent.minx_m - s, extent.miny_m - s),
+            (extent.maxx_m + s, extent.maxy_m + s),
+        );
+        let events: Vec<Event> = self
+            .points
+            .within(reach)
+            .map(|(x_m, y_m)| Event {
+                x_m,
+                y_m,
+                begin: None,
+                end: None,
+                weight: 1.0,
+            })
+            .collect();
+        let params = KdeParams {
+            bandwidth_m: Some(self.bandwidth_m),
+            extent_m: Some(extent),
+            ..KdeParams::new(self.cell_m)
+        };
+        Ok(kde_raster::<T>(&events, &params)?.raster)
+    }
+
+    /// The largest cell value of the whole surface: block by block over the blocks within the kernel radius of
+    /// an incident (in parallel); the blocks' rasters are dropped as soon as their maximum is known.
+    fn largest_density(&self) -> Result<f64, SurfaceError> {
+        let block_m = MAX_BLOCK_CELLS * self.cell_m;
+        let s = self.support_m();
+        let b = self.points.bucket_m();
+        let mut blocks = HashSet::new();
+        for (i, j) in self.points.occupied_buckets() {
+            // The bucket's square grown by the kernel radius: every cell an incident in it reaches.
+            let (x0, y0) = (i as f64 * b - s, j as f64 * b - s);
+            let (x1, y1) = ((i + 1) as f64 * b + s, (j + 1) as f64 * b + s);
+            for bj in (y0 / block_m).floor() as i64..=(y1 / block_m).floor() as i64 {
+                for bi in (x0 / block_m).floor() as i64..=(x1 / block_m).floor() as i64 {
+                    blocks.insert((bi, bj));
+                }
+            }
+        }
+        let blocks: Vec<(i64, i64)> = blocks.into_iter().collect();
+        let maxima = blocks
+            .par_iter()
+            .map(|&(bi, bj)| {
+                let extent = Extent {
+                    minx_m: bi as f64 * block_m,
+                    miny_m: bj as f64 * block_m,
+                    maxx_m: (bi + 1) as f64 * block_m,
+                    maxy_m: (bj + 1) as f64 * block_m,
+                };
+                let raster = self.raster_of_extent::<f64>(extent)?;
+                Ok(raster.max().map_or(0.0, |m| m.0))
+            })
+            .collect::<Result<Vec<f64>, SurfaceError>>()?;
+        Ok(maxima.into_iter().fold(0.0, f64::max))
+    }
+}
+
+/// The `kde` layer of `tile` computed from `field` over the tile and its clip buffer only: the contour polygons
+/// of `levels` levels (level `i` is the region with density >= `i / (levels + 1)` times the field's maximum; id =
+/// level; `level`, `density_per_km2`); `None` when empty. `window_rd` is the RD bounding box of the tile with its
+/// buffer (see [`crate::tiles::TileId::buffered_bounds_m`]).
+pub fn kde_tile_local(
+    field: &KdeField,
+    levels: usize,
+    tile: TileId,
+    window_rd: Rect<f64>,
+) -> Result<Option<Vec<u8>>, SurfaceError> {
+    // Two more cells around the window: the contours' artificial edges along the raster's border stay outside
+    // the clipped tile.
+    let c = field.cell_m;
+    let grown = Rect::new(
+        (window_rd.min().x - 2.0 * c, window_rd.min().y - 2.0 * c),
+        (window_rd.max().x + 2.0 * c, window_rd.max().y + 2.0 * c),
+    );
+    let raster = field.raster::<f32>(grown)?;
+    let mut contours = Vec::with_capacity(levels);
+    for c in density_contours(&raster, field.max_per_km2, levels) {
+        if c.polygon_rd.0.is_empty() {
+            continue;
+        }
+        contours.push(Contour {
+            level: c.level,
+            density_per_km2: c.density_per_km2,
+            polygon_m: rd_to_mercator(&c.polygon_rd)?,
+            polygon_rd: c.polygon_rd,
+        });
+    }
+    kde_tile(&contours, tile)
+}
+
 /// The `kde` layer of `tile`: the contours reaching into it (id = level; `level`, `density_per_km2`); `None`
 /// when empty.
 pub fn kde_tile(contours: &[Contour], tile: TileId) -> Result<Option<Vec<u8>>, SurfaceError> {
@@ -139,6 +343,78 @@ pub fn contour_features(contours: &[Contour]) -> Result<Vec<serde_json::Value>, 
 mod tests {
     use super::super::fixture;
     use super::*;
+
+    /// `a` and `b` equal to 1e-9 relative (values below 1e-12 of the maximum count as zero).
+    fn same(a: f64, b: f64, max: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) + 1e-12 * max
+    }
+
+    #[test]
+    fn every_window_of_the_field_is_the_whole_surface_there() {
+        let s = fixture::town();
+        let events = located_events(&s, &Filter::all(&s));
+        for (cell_m, bandwidth_m) in [(25.0, Some(200.0)), (10.0, None), (33.3, Some(150.0))] {
+            let field = KdeField::new(&events, cell_m, bandwidth_m)
+                .unwrap()
+                .unwrap();
+            let params = KdeParams {
+                bandwidth_m: Some(field.bandwidth_m),
+                ..KdeParams::new(cell_m)
+            };
+            let whole = kde_raster::<f64>(&events, &params).unwrap().raster;
+            let max = whole.max().unwrap().0;
+            assert!(
+                same(field.max_per_km2, max, max),
+                "{cell_m}: {} vs {max}",
+                field.max_per_km2
+            );
+            let (x0, y0) = (fixture::X0, fixture::Y0);
+            for (a, b, c, d) in [
+                (600.0, 600.0, 900.0, 800.0),
+                (-500.0, -500.0, 2_000.0, 2_000.0),
+                (534.5, -77.0, 1_000.0, 300.0),
+                (5_000.0, 5_000.0, 5_100.0, 5_100.0),
+            ] {
+                let window = Rect::new((x0 + a, y0 + b), (x0 + c, y0 + d));
+                let local = field.raster::<f64>(window).unwrap();
+                let mut compared = 0;
+                for j in 0..local.height {
+                    for i in 0..local.width {
+                        let (x, y) = local.cell_centre_m(i, j);
+                        let v = local.get(i, j).unwrap();
+                        let w = whole.value_at(x, y).unwrap_or(0.0);
+                        assert!(same(v, w, max), "{cell_m} at ({x}, {y}): {v} vs {w}");
+                        compared += usize::from(w > 0.0);
+                    }
+                }
+                assert!(
+                    compared > 0 || a > 4_000.0,
+                    "the window {a},{b} holds density"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_tile_layer_of_the_field_draws_the_contours_near_the_tile() {
+        let s = fixture::town();
+        let events = located_events(&s, &Filter::all(&s));
+        let field = KdeField::new(&events, 25.0, Some(200.0)).unwrap().unwrap();
+        let tile = fixture::tile_over(725.0, 725.0, 15);
+        let window = super::super::tile_window_rd(tile).unwrap();
+        let bytes = kde_tile_local(&field, 5, tile, window).unwrap().unwrap();
+        assert!(
+            bytes.windows(3).any(|w| w == b"kde"),
+            "the layer is named kde"
+        );
+        let far = fixture::tile_over(30_000.0, 30_000.0, 15);
+        let window = super::super::tile_window_rd(far).unwrap();
+        assert!(kde_tile_local(&field, 5, far, window).unwrap().is_none());
+        assert!(matches!(
+            field.raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6))),
+            Err(SurfaceError::KdeTooManyCells { .. })
+        ));
+    }
 
     #[test]
     fn contour_features_are_the_non_empty_levels() {

@@ -39,6 +39,7 @@ pub mod emerging;
 pub mod gistar;
 pub mod kde;
 pub mod layers;
+pub mod points;
 
 use crate::analysis::emerging::EmergingError;
 use crate::analysis::gistar::GiStarError;
@@ -197,6 +198,34 @@ pub fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, SurfaceE
     Ok(crate::coords::with_thread_transformer(|t| {
         t.multipolygon_rd_to_wgs84(mp)
     })??)
+}
+
+/// The RD bounding box of `tile` with its clip buffer ([`crate::tiles::BUFFER`]): the box of its corners and
+/// edge midpoints, grown by 1 % of its size for the curvature of the edges in RD.
+pub fn tile_window_rd(tile: TileId) -> Result<Rect<f64>, SurfaceError> {
+    let b = tile.buffered_bounds_m(crate::tiles::BUFFER);
+    let (x0, y0, x1, y1) = (b.min().x, b.min().y, b.max().x, b.max().y);
+    let (xm, ym) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    let mut pts = [
+        (x0, y0),
+        (xm, y0),
+        (x1, y0),
+        (x0, ym),
+        (x1, ym),
+        (x0, y1),
+        (xm, y1),
+        (x1, y1),
+    ];
+    crate::coords::with_thread_transformer(|t| t.web_mercator_to_rd_in_place(&mut pts))??;
+    let (mut minx, mut miny, mut maxx, mut maxy) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for (x, y) in pts {
+        (minx, miny, maxx, maxy) = (minx.min(x), miny.min(y), maxx.max(x), maxy.max(y));
+    }
+    let grow = 0.01 * (maxx - minx).max(maxy - miny);
+    Ok(Rect::new(
+        (minx - grow, miny - grow),
+        (maxx + grow, maxy + grow),
+    ))
 }
 
 /// Whether a Web Mercator bounding box reaches into `tile` with its clip buffer.

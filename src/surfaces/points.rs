@@ -1,0 +1,187 @@
+//! The located incidents of a filter as points in a bucket grid ([`PointIndex`]), so that a tile or any other
+//! window reads only the points near it: a window query costs the buckets it overlaps plus the points in them,
+//! never the whole filter.
+//!
+//! ```
+//! use brandpunt::surfaces::points::PointIndex;
+//! use geo_types::Rect;
+//!
+//! let index = PointIndex::new([(10.0, 10.0), (1_500.0, 20.0), (5_000.0, 5_000.0)], 1_000.0);
+//! assert_eq!(index.len(), 3);
+//! let near: Vec<_> = index.within(Rect::new((0.0, 0.0), (2_000.0, 100.0))).collect();
+//! assert_eq!(near, [(10.0, 10.0), (1_500.0, 20.0)]);
+//! assert_eq!(index.bounds(), Some(Rect::new((10.0, 10.0), (5_000.0, 5_000.0))));
+//! ```
+
+use crate::heap_size::HeapSize;
+use geo_types::Rect;
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// Points (RD metres) in square buckets of `bucket_m`, each bucket's points contiguous.
+#[derive(Clone, Debug)]
+pub struct PointIndex {
+    bucket_m: f64,
+    /// Points sorted by bucket.
+    points: Vec<(f64, f64)>,
+    /// Bucket (column, row) -> its range in `points`.
+    buckets: HashMap<(i64, i64), Range<usize>>,
+    bounds: Option<Rect<f64>>,
+}
+
+impl PointIndex {
+    /// The index of the finite points of `points` in buckets of `bucket_m` (> 0) metres; other points are left out.
+    pub fn new(points: impl IntoIterator<Item = (f64, f64)>, bucket_m: f64) -> PointIndex {
+        let bucket_m = if bucket_m.is_finite() && bucket_m > 0.0 {
+            bucket_m
+        } else {
+            1_000.0
+        };
+        let key =
+            |(x, y): (f64, f64)| ((x / bucket_m).floor() as i64, (y / bucket_m).floor() as i64);
+        let mut keyed: Vec<((i64, i64), (f64, f64))> = points
+            .into_iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|p| (key(p), p))
+            .collect();
+        // Stable: within a bucket the points keep their input order.
+        keyed.sort_by_key(|(k, _)| *k);
+        let mut buckets = HashMap::new();
+        let mut start = 0;
+        for k in 1..=keyed.len() {
+            if k == keyed.len() || keyed[k].0 != keyed[start].0 {
+                buckets.insert(keyed[start].0, start..k);
+                start = k;
+            }
+        }
+        let bounds = keyed
+            .iter()
+            .fold(None, |b: Option<Rect<f64>>, (_, (x, y))| {
+                Some(match b {
+                    None => Rect::new((*x, *y), (*x, *y)),
+                    Some(r) => Rect::new(
+                        (r.min().x.min(*x), r.min().y.min(*y)),
+                        (r.max().x.max(*x), r.max().y.max(*y)),
+                    ),
+                })
+            });
+        PointIndex {
+            bucket_m,
+            points: keyed.into_iter().map(|(_, p)| p).collect(),
+            buckets,
+            bounds,
+        }
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The bounding box of the points; `None` without points.
+    pub fn bounds(&self) -> Option<Rect<f64>> {
+        self.bounds
+    }
+
+    /// The bucket size (m).
+    pub fn bucket_m(&self) -> f64 {
+        self.bucket_m
+    }
+
+    /// The occupied buckets' (column, row) keys: bucket `(i, j)` covers `[i b, (i+1) b) x [j b, (j+1) b)`.
+    pub fn occupied_buckets(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.buckets.keys().copied()
+    }
+
+    /// The points inside `window` (edges included), bucket by bucket. Costs the buckets the window overlaps
+    /// (or the occupied buckets, when there are fewer) plus the points in them.
+    pub fn within(&self, window: Rect<f64>) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let b = self.bucket_m;
+        let (i0, i1) = ((window.min().x / b).floor(), (window.max().x / b).floor());
+        let (j0, j1) = ((window.min().y / b).floor(), (window.max().y / b).floor());
+        let overlapped = (i1 - i0 + 1.0) * (j1 - j0 + 1.0);
+        let ranges: Vec<Range<usize>> = if !(overlapped.is_finite()) {
+            Vec::new()
+        } else if overlapped > self.buckets.len() as f64 {
+            let (i0, i1, j0, j1) = (i0 as i64, i1 as i64, j0 as i64, j1 as i64);
+            self.buckets
+                .iter()
+                .filter(|((i, j), _)| (i0..=i1).contains(i) && (j0..=j1).contains(j))
+                .map(|(_, r)| r.clone())
+                .collect()
+        } else {
+            let (i0, i1, j0, j1) = (i0 as i64, i1 as i64, j0 as i64, j1 as i64);
+            (j0..=j1)
+                .flat_map(|j| (i0..=i1).map(move |i| (i, j)))
+                .filter_map(|k| self.buckets.get(&k).cloned())
+                .collect()
+        };
+        ranges.into_iter().flat_map(move |r| {
+            self.points[r].iter().copied().filter(move |(x, y)| {
+                *x >= window.min().x
+                    && *x <= window.max().x
+                    && *y >= window.min().y
+                    && *y <= window.max().y
+            })
+        })
+    }
+}
+
+impl HeapSize for PointIndex {
+    fn heap_bytes(&self) -> usize {
+        self.points.capacity() * std::mem::size_of::<(f64, f64)>()
+            + self.buckets.capacity()
+                * (std::mem::size_of::<(i64, i64)>() + std::mem::size_of::<Range<usize>>() + 8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_queries_return_exactly_the_points_inside() {
+        // A deterministic scatter over 10 x 10 km, negative coordinates included.
+        let pts: Vec<(f64, f64)> = (0..2_000u32)
+            .map(|k| {
+                let a = f64::from(k.wrapping_mul(2_654_435_761) % 10_000);
+                let b = f64::from(k.wrapping_mul(40_503) % 10_000);
+                (a - 2_000.0, b - 3_000.0)
+            })
+            .collect();
+        let index = PointIndex::new(pts.iter().copied().chain([(f64::NAN, 0.0)]), 700.0);
+        assert_eq!(index.len(), 2_000);
+        for (x0, y0, x1, y1) in [
+            (0.0, 0.0, 1_000.0, 1_000.0),
+            (-2_500.0, -3_500.0, 9_000.0, 8_000.0),
+            (-1_999.0, -2_999.0, -1_000.0, 7_000.0),
+            (100_000.0, 0.0, 100_001.0, 1.0),
+            (-1e12, -1e12, 1e12, 1e12),
+        ] {
+            let w = Rect::new((x0, y0), (x1, y1));
+            let mut got: Vec<(f64, f64)> = index.within(w).collect();
+            let mut want: Vec<(f64, f64)> = pts
+                .iter()
+                .copied()
+                .filter(|(x, y)| *x >= x0 && *x <= x1 && *y >= y0 && *y <= y1)
+                .collect();
+            got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            assert_eq!(got, want, "{w:?}");
+        }
+        assert!(index.heap_bytes() >= 2_000 * 16);
+    }
+
+    #[test]
+    fn an_empty_index_has_no_bounds() {
+        let index = PointIndex::new([], 100.0);
+        assert!(index.is_empty());
+        assert_eq!(index.bounds(), None);
+        assert_eq!(index.within(Rect::new((0.0, 0.0), (1.0, 1.0))).count(), 0);
+    }
+}
