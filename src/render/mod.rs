@@ -253,19 +253,18 @@ pub fn bilinear<T: Copy + Into<f64>>(raster: &Raster<T>, x_m: f64, y_m: f64) -> 
     top * (1.0 - ty) + bottom * ty
 }
 
-/// A density image: each pixel's value ([`bilinear`] at its RD coordinate) divided by `scale` through `ramp`.
-pub fn density_image<T: Copy + Into<f64>>(
-    raster: &Raster<T>,
-    pixels_rd: &[(f64, f64)],
+/// A density image of `width` x `height` pixels (row-major `values`): each value divided by `scale` through
+/// `ramp`; transparent where the value is not finite or `scale` is not positive.
+pub fn density_image(
+    values: &[f64],
     width: u32,
     height: u32,
     scale: f64,
     ramp: &ColourRamp,
 ) -> Result<Image, RenderError> {
-    let px: Vec<Rgba> = pixels_rd
+    let px: Vec<Rgba> = values
         .iter()
-        .map(|&(x, y)| {
-            let v = bilinear(raster, x, y);
+        .map(|&v| {
             if scale > 0.0 && v.is_finite() {
                 ramp.colour(v / scale)
             } else {

@@ -42,7 +42,7 @@ use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
 use crate::surfaces::emerging::{emerging_features, emerging_tile, EmergingCells};
 use crate::surfaces::gistar::{gistar_features, gistar_tile, GiStarCells};
-use crate::surfaces::kde::{kde_tile, Contour, KdeSurface};
+use crate::surfaces::kde::{kde_tile_local, Contour, KdeField, KdeSurface};
 use crate::surfaces::SurfaceError;
 use crate::tiles::TileId;
 use axum::extract::{Query, State};
@@ -287,6 +287,13 @@ pub struct KdeSurfaceKey {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KdeFieldKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    pub kde: KdeKey,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KdeContoursKey {
     pub generation: u64,
     pub filter: FilterKey,
@@ -331,6 +338,7 @@ macro_rules! analysis_keys {
 analysis_keys! {
     KdeBandwidthKey => Option<f64>, "kde_bandwidth";
     KdeSurfaceKey => Option<Arc<KdeSurface>>, "kde_surface";
+    KdeFieldKey => Option<Arc<KdeField>>, "kde_field";
     KdeContoursKey => Option<Arc<Vec<Contour>>>, "kde_contours";
     GiStarKey => Option<Arc<GiStarCells>>, "gistar";
     EmergingKey => Option<Arc<EmergingCells>>, "emerging";
@@ -361,6 +369,25 @@ pub fn kde_surface(
     state.caches.get_or_insert_with(key, || {
         let surface = crate::surfaces::kde::kde_surface(snapshot, filter, s.cell_m, s.bandwidth_m)?;
         Ok(surface.map(Arc::new))
+    })
+}
+
+/// The KDE field for the filter (cached): what the map layers compute their tiles and images from, window by
+/// window; `None` when there is nothing to estimate.
+pub fn kde_field(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    s: &KdeSettings,
+) -> Result<Option<Arc<KdeField>>, ApiError> {
+    let key = KdeFieldKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+        kde: s.cache_key(),
+    };
+    state.caches.get_or_insert_with(key, || {
+        let field = crate::surfaces::kde::kde_field(snapshot, filter, s.cell_m, s.bandwidth_m)?;
+        Ok(field.map(Arc::new))
     })
 }
 
@@ -479,10 +506,11 @@ pub fn vector_tile(
         }
         "kde" => {
             let s = KdeSettings::parse(&no_params)?.limited(principal, state, snapshot, filter);
-            let Some(contours) = kde_contours(state, snapshot, filter, &s)? else {
+            let Some(field) = kde_field(state, snapshot, filter, &s)? else {
                 return Ok(None);
             };
-            kde_tile(&contours, tile)?
+            let window = crate::surfaces::tile_window_rd(tile)?;
+            kde_tile_local(&field, s.levels, tile, window)?
         }
         other => return Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
     };

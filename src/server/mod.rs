@@ -438,6 +438,7 @@ pub const CACHE_KINDS: &[&str] = &[
     export::Wgs84RingsKey::KIND,
     hotspots::KdeBandwidthKey::KIND,
     hotspots::KdeSurfaceKey::KIND,
+    hotspots::KdeFieldKey::KIND,
     hotspots::KdeContoursKey::KIND,
     hotspots::GiStarKey::KIND,
     hotspots::EmergingKey::KIND,

@@ -4,8 +4,9 @@
 //! Every image is drawn the same way whatever its CRS: the RD coordinates of a coarse lattice of pixel positions
 //! (every 16 pixels) are computed with PROJ, every pixel centre is interpolated from them
 //! ([`crate::render::interpolate_lattice`]) and the layer is sampled there:
-//! - `kde`: the cached KDE surface ([`super::hotspots::kde_surface`]; `cell`, `bandwidth`), bilinear between
-//!   cell centres, through the density ramp scaled to the surface's maximum (transparent below 2 % of it);
+//! - `kde`: the cells of the KDE surface under the image only, computed from the incidents near it (the cached
+//!   [`super::hotspots::kde_field`]; `cell`, `bandwidth`), bilinear between cell centres, through the density ramp
+//!   scaled to the whole surface's maximum (transparent below 2 % of it);
 //! - `hotspots`: the cached Gi* result ([`super::hotspots::gistar_cells`]; `bins`), the colour of the bin of the
 //!   cell containing the pixel (bin 0 transparent);
 //! - `buurten`: choropleth of `metric=count|rate` (rate per 1,000 inhabitants; buurten without inhabitants are
@@ -27,7 +28,7 @@
 use super::error::ApiError;
 use super::filter::Filter;
 use super::hotspots::KdeKey;
-use super::hotspots::{gistar_cells, kde_surface, parse_bins, KdeSettings};
+use super::hotspots::{gistar_cells, kde_field, parse_bins, KdeSettings};
 use super::AppState;
 use super::Caller;
 use crate::analysis::grid::BinSpec;
@@ -223,15 +224,14 @@ pub fn render_layer(
     let empty = || Image::transparent(w, h).map_err(ApiError::internal);
     match layer {
         RasterLayer::Kde(s) => {
-            let Some(surface) = kde_surface(state, snapshot, filter, s)? else {
+            let Some(field) = kde_field(state, snapshot, filter, s)? else {
                 return empty();
             };
             density_image(
-                &surface.kde.raster,
-                pixels_rd,
+                &field.sample(pixels_rd)?,
                 w,
                 h,
-                surface.max_per_km2,
+                field.max_per_km2,
                 &ColourRamp::density(),
             )
             .map_err(ApiError::internal)

@@ -31,8 +31,8 @@
 use super::points::PointIndex;
 use super::{encode_layer, located_events, rd_to_mercator, reaches_tile, SurfaceError};
 use crate::analysis::kde::{
-    kde_raster, map_surface, Extent, Kde, KdeError, KdeFloat, KdeParams, Kernel, Raster,
-    DEFAULT_GAUSSIAN_TAIL,
+    density_at_points, kde_raster, map_surface, Extent, Kde, KdeError, KdeFloat, KdeParams, Kernel,
+    Raster, DEFAULT_GAUSSIAN_TAIL,
 };
 use crate::analysis::Event;
 use crate::dataset::{Filter, Snapshot};
@@ -114,6 +114,19 @@ pub fn kde_contours(surface: &KdeSurface, levels: usize) -> Result<Vec<Contour>,
         });
     }
     Ok(out)
+}
+
+/// The bounding box of the finite points of `points`; `None` when there are none.
+pub fn finite_bounds(points: &[(f64, f64)]) -> Option<Rect<f64>> {
+    let mut finite = points
+        .iter()
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
+    let &(x, y) = finite.next()?;
+    let (mut minx, mut miny, mut maxx, mut maxy) = (x, y, x, y);
+    for &(x, y) in finite {
+        (minx, miny, maxx, maxy) = (minx.min(x), miny.min(y), maxx.max(x), maxy.max(y));
+    }
+    Some(Rect::new((minx, miny), (maxx, maxy)))
 }
 
 /// Cells per side of the blocks in which [`kde_field`] finds the surface's maximum.
@@ -206,10 +219,89 @@ impl KdeField {
             maxy_m: ((window.max().y / c).ceil() + 1.0) * c,
         };
         let cells = ((extent.maxx_m - extent.minx_m) / c) * ((extent.maxy_m - extent.miny_m) / c);
-        if !(cells <= MAX_KDE_CELLS) {
+        if cells.is_nan() || cells > MAX_KDE_CELLS {
             return Err(SurfaceError::KdeTooManyCells { cells });
         }
         self.raster_of_extent(extent)
+    }
+
+    /// The surface at each of `points_rd` (RD metres): bilinear between the four nearest cell centres, as
+    /// [`crate::render::bilinear`] on the whole surface; NaN for a non-finite point. Costs the incidents within the
+    /// kernel radius of the points' bounding box and at most four cells per point, however large that box is.
+    pub fn sample(&self, points_rd: &[(f64, f64)]) -> Result<Vec<f64>, SurfaceError> {
+        let Some(window) = finite_bounds(points_rd) else {
+            return Ok(vec![f64::NAN; points_rd.len()]);
+        };
+        let c = self.cell_m;
+        let cells = (window.width() / c + 3.0) * (window.height() / c + 3.0);
+        if cells <= 4.0 * points_rd.len() as f64 {
+            let raster = self.raster::<f64>(window)?;
+            return Ok(points_rd
+                .iter()
+                .map(|&(x, y)| crate::render::bilinear(&raster, x, y))
+                .collect());
+        }
+        // Fewer points than cells: the four cells around each point only. Lattice cell (i, j) has its centre at
+        // ((i + 0.5) c, (j + 0.5) c).
+        let corner = |x: f64, y: f64| {
+            let (fx, fy) = (x / c - 0.5, y / c - 0.5);
+            let (i0, j0) = (fx.floor(), fy.floor());
+            (i0 as i64, j0 as i64, fx - i0, fy - j0)
+        };
+        let mut slot: std::collections::HashMap<(i64, i64), usize> = Default::default();
+        let mut centres = Vec::new();
+        for &(x, y) in points_rd
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+        {
+            let (i0, j0, _, _) = corner(x, y);
+            for (i, j) in [(i0, j0), (i0 + 1, j0), (i0, j0 + 1), (i0 + 1, j0 + 1)] {
+                slot.entry((i, j)).or_insert_with(|| {
+                    centres.push(((i as f64 + 0.5) * c, (j as f64 + 0.5) * c));
+                    centres.len() - 1
+                });
+            }
+        }
+        let s = self.support_m();
+        let reach = Rect::new(
+            (window.min().x - c - s, window.min().y - c - s),
+            (window.max().x + c + s, window.max().y + c + s),
+        );
+        let events = self.events_within(reach);
+        let values = density_at_points(
+            &events,
+            Kernel::Quartic,
+            self.bandwidth_m,
+            DEFAULT_GAUSSIAN_TAIL,
+            &centres,
+        )?;
+        let at = |i: i64, j: i64| slot.get(&(i, j)).map_or(0.0, |&k| values[k]);
+        Ok(points_rd
+            .iter()
+            .map(|&(x, y)| {
+                if !(x.is_finite() && y.is_finite()) {
+                    return f64::NAN;
+                }
+                let (i0, j0, tx, ty) = corner(x, y);
+                let south = at(i0, j0) * (1.0 - tx) + at(i0 + 1, j0) * tx;
+                let north = at(i0, j0 + 1) * (1.0 - tx) + at(i0 + 1, j0 + 1) * tx;
+                south * (1.0 - ty) + north * ty
+            })
+            .collect())
+    }
+
+    /// The incidents inside `window` as unit events.
+    fn events_within(&self, window: Rect<f64>) -> Vec<Event> {
+        self.points
+            .within(window)
+            .map(|(x_m, y_m)| Event {
+                x_m,
+                y_m,
+                begin: None,
+                end: None,
+                weight: 1.0,
+            })
+            .collect()
     }
 
     fn raster_of_extent<T: KdeFloat>(&self, extent: Extent) -> Result<Raster<T>, SurfaceError> {
@@ -218,17 +310,7 @@ impl KdeField {
             (extent.minx_m - s, extent.miny_m - s),
             (extent.maxx_m + s, extent.maxy_m + s),
         );
-        let events: Vec<Event> = self
-            .points
-            .within(reach)
-            .map(|(x_m, y_m)| Event {
-                x_m,
-                y_m,
-                begin: None,
-                end: None,
-                weight: 1.0,
-            })
-            .collect();
+        let events = self.events_within(reach);
         let params = KdeParams {
             bandwidth_m: Some(self.bandwidth_m),
             extent_m: Some(extent),
@@ -391,6 +473,49 @@ mod tests {
                     compared > 0 || a > 4_000.0,
                     "the window {a},{b} holds density"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn samples_are_bilinear_on_the_whole_surface_dense_or_sparse() {
+        let s = fixture::town();
+        let events = located_events(&s, &Filter::all(&s));
+        let field = KdeField::new(&events, 25.0, Some(200.0)).unwrap().unwrap();
+        let params = KdeParams {
+            bandwidth_m: Some(200.0),
+            ..KdeParams::new(25.0)
+        };
+        let whole = kde_raster::<f64>(&events, &params).unwrap().raster;
+        let max = field.max_per_km2;
+        let (x0, y0) = (fixture::X0, fixture::Y0);
+        // A dense patch (more points than cells) and a sparse scatter over 3 km (fewer points than cells).
+        let dense: Vec<(f64, f64)> = (0..400)
+            .map(|k| {
+                (
+                    x0 + 600.0 + 3.1 * f64::from(k % 20),
+                    y0 + 650.0 + 2.7 * f64::from(k / 20),
+                )
+            })
+            .collect();
+        let sparse: Vec<(f64, f64)> = (0..50)
+            .map(|k| {
+                (
+                    x0 - 700.0 + 61.3 * f64::from(k),
+                    y0 + 2_300.0 - 57.9 * f64::from(k),
+                )
+            })
+            .chain([(f64::NAN, y0)])
+            .collect();
+        for points in [dense, sparse] {
+            let got = field.sample(&points).unwrap();
+            for (&(x, y), v) in points.iter().zip(got) {
+                let want = crate::render::bilinear(&whole, x, y);
+                if x.is_nan() {
+                    assert!(v.is_nan());
+                } else {
+                    assert!(same(v, want, max), "({x}, {y}): {v} vs {want}");
+                }
             }
         }
     }

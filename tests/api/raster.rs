@@ -171,6 +171,80 @@ fn kde_png_tile_is_hot_at_the_library_maximum_and_transparent_far_away() {
     assert_eq!(get("/tiles/kde/3/99/1.png").status, 400);
 }
 
+/// Issue 12: the map layers compute each tile from the incidents near it. On the demo city every z14 tile's cells
+/// and every pixel of the z13 tiles equal the whole surface computed at once (to 1e-9 relative), and the field's
+/// maximum (the colour scale) is the whole surface's.
+#[test]
+fn tile_local_kde_equals_the_whole_surface_on_the_demo_city() {
+    use brandpunt::surfaces::kde::KdeField;
+    use brandpunt::surfaces::tile_window_rd;
+    let (events, _) = store_events();
+    let field = KdeField::new(&events, 50.0, None).unwrap().unwrap();
+    let params = KdeParams {
+        bandwidth_m: Some(field.bandwidth_m),
+        ..KdeParams::new(50.0)
+    };
+    let whole = kde_raster::<f64>(&events, &params).unwrap().raster;
+    let max = whole.max().unwrap().0;
+    let same = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) + 1e-12 * max;
+    assert!(
+        same(field.max_per_km2, max),
+        "{} vs {max}",
+        field.max_per_km2
+    );
+    // The tiles covering the whole surface.
+    let (x0, y0) = rd_to_mercator(whole.minx_m, whole.miny_m());
+    let (x1, y1) = rd_to_mercator(whole.maxx_m(), whole.maxy_m);
+    for z in [9u8, 13, 14] {
+        let (a, b) = (TileId::containing(z, x0, y1), TileId::containing(z, x1, y0));
+        let (mut tiles, mut dense) = (0, 0);
+        for tx in a.x..=b.x {
+            for ty in a.y..=b.y {
+                let tile = TileId::new(u32::from(z), tx, ty).unwrap();
+                tiles += 1;
+                if z == 14 {
+                    let local = field.raster::<f64>(tile_window_rd(tile).unwrap()).unwrap();
+                    for j in 0..local.height {
+                        for i in 0..local.width {
+                            let (x, y) = local.cell_centre_m(i, j);
+                            let (v, w) = (
+                                local.get(i, j).unwrap(),
+                                whole.value_at(x, y).unwrap_or(0.0),
+                            );
+                            assert!(same(v, w), "{tile:?} ({x}, {y}): {v} vs {w}");
+                        }
+                    }
+                } else {
+                    // Every pixel centre of the tile, as the PNG layer samples it.
+                    let (minx, miny, maxx, maxy) = tile.bounds_m();
+                    let t = Transformer::new().unwrap();
+                    let pixels: Vec<(f64, f64)> = (0..256 * 256)
+                        .map(|k| {
+                            let (c, r) = (f64::from(k % 256) + 0.5, f64::from(k / 256) + 0.5);
+                            let (mx, my) = (
+                                minx + c / 256.0 * (maxx - minx),
+                                maxy - r / 256.0 * (maxy - miny),
+                            );
+                            t.web_mercator_to_rd(mx, my).unwrap()
+                        })
+                        .collect();
+                    let got = field.sample(&pixels).unwrap();
+                    for (&(x, y), v) in pixels.iter().zip(got) {
+                        let w = brandpunt::render::bilinear(&whole, x, y);
+                        assert!(same(v, w), "{tile:?} ({x}, {y}): {v} vs {w}");
+                        dense += usize::from(w > 0.01 * max);
+                    }
+                }
+            }
+        }
+        assert!(tiles >= 4 || z < 12, "z{z}: {tiles} tiles");
+        assert!(
+            z == 14 || dense > if z < 12 { 100 } else { 1_000 },
+            "z{z}: {dense} pixels with density"
+        );
+    }
+}
+
 #[test]
 fn buurten_and_hotspots_png_colour_the_right_places() {
     let s = SqliteStore::open(&server().db).unwrap();
