@@ -6,6 +6,7 @@
 //! - [`category`]: the police crime classification (codes, labels, groups).
 //! - [`geocode`]: in-memory BAG address index and matcher.
 //! - [`area_index`]: point -> buurt/wijk/gemeente assignment.
+//! - [`point_index`]: points in a bucket grid, so that a window reads only the points near it.
 //! - [`area_level`]: the level of an area (gemeente, wijk, buurt, custom), one type for every use.
 //! - [`analysis`]: places and binning, KDE, Gi*, emerging hot spots, time profiles, comparisons, striking areas
 //!   and the monthly report, patrol ranking.
@@ -61,6 +62,7 @@ pub mod geocode;
 pub mod heap_size;
 pub mod import;
 pub mod oidc;
+pub mod point_index;
 pub mod proxy;
 pub mod pseudonym;
 pub mod publish;

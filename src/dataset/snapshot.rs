@@ -8,12 +8,16 @@
 
 use crate::area_level::AreaLevel;
 use crate::coords::Transformer;
+use crate::point_index::PointIndex;
 use chrono::{NaiveDate, NaiveDateTime};
 use geo::{BoundingRect, Contains, Simplify};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon, Rect};
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+/// Bucket size of the snapshot's incident index (RD metres).
+const INCIDENT_BUCKET_M: f64 = 500.0;
 
 /// One area as served.
 #[derive(Debug)]
@@ -138,6 +142,8 @@ pub struct Snapshot {
     pub(super) buurt_parents: HashMap<u32, (u32, u32)>,
     /// Sorted by `begin_min` (so a period is a contiguous range, see [`Snapshot::period_range`]).
     pub incidents: Vec<Incident>,
+    /// The located incidents' RD points (ids: indices into `incidents`).
+    points: PointIndex,
     /// Incidents (indices) inside each custom area, keyed by area index.
     pub(super) custom_members: HashMap<u32, Vec<u32>>,
     pub categories: Vec<String>,
@@ -375,25 +381,29 @@ impl Snapshot {
             });
         }
         incidents.sort_by_key(|i| (i.begin_min, i.id));
+        let points = PointIndex::new(
+            incidents.iter().map(|i| {
+                if i.has_point() {
+                    (i.x_m, i.y_m)
+                } else {
+                    (f64::NAN, f64::NAN)
+                }
+            }),
+            INCIDENT_BUCKET_M,
+        );
         let mut custom_members = HashMap::new();
         for &i in &by_level[AreaLevel::Custom as usize] {
             let a = &areas[i as usize];
-            let bbox = a.geometry_rd.bounding_rect();
-            let members: Vec<u32> = incidents
-                .iter()
-                .enumerate()
-                .filter(|(_, inc)| {
-                    inc.has_point()
-                        && bbox.is_some_and(|b| {
-                            inc.x_m >= b.min().x
-                                && inc.x_m <= b.max().x
-                                && inc.y_m >= b.min().y
-                                && inc.y_m <= b.max().y
-                        })
-                        && a.geometry_rd.contains(&Point::new(inc.x_m, inc.y_m))
-                })
-                .map(|(k, _)| k as u32)
+            let Some(bbox) = a.geometry_rd.bounding_rect() else {
+                custom_members.insert(i, Vec::new());
+                continue;
+            };
+            let mut members: Vec<u32> = points
+                .within_ids(bbox)
+                .filter(|(_, (x, y))| a.geometry_rd.contains(&Point::new(*x, *y)))
+                .map(|(k, _)| k)
                 .collect();
+            members.sort_unstable();
             custom_members.insert(i, members);
         }
         Snapshot {
@@ -406,12 +416,21 @@ impl Snapshot {
             trees,
             buurt_parents,
             incidents,
+            points,
             custom_members,
             categories,
             sources,
             first_day: first,
             last_day: last,
         }
+    }
+
+    /// The located incidents whose RD point lies in `window_rd` (edges included): indices into
+    /// [`Snapshot::incidents`], ascending. Costs the incidents near the window, not all of them.
+    pub fn incidents_within(&self, window_rd: Rect<f64>) -> Vec<u32> {
+        let mut k: Vec<u32> = self.points.within_ids(window_rd).map(|(k, _)| k).collect();
+        k.sort_unstable();
+        k
     }
 
     /// Whether an address lies in area `idx`: for the CBS levels by the address's buurt (`buurtcode`), for a

@@ -41,7 +41,9 @@ use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
 use crate::surfaces::emerging::{emerging_features, emerging_tile, EmergingCells};
-use crate::surfaces::gistar::{gistar_features, gistar_tile, GiStarCells};
+use crate::surfaces::gistar::{
+    gistar_features, gistar_grid_tile, gistar_tile, GiStarCells, GiStarGrid,
+};
 use crate::surfaces::kde::{kde_tile_local, Contour, KdeField, KdeSurface};
 use crate::surfaces::SurfaceError;
 use crate::tiles::TileId;
@@ -309,6 +311,13 @@ pub struct GiStarKey {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GiStarGridKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    pub cell_m: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EmergingKey {
     pub generation: u64,
     pub filter: FilterKey,
@@ -341,6 +350,7 @@ analysis_keys! {
     KdeFieldKey => Option<Arc<KdeField>>, "kde_field";
     KdeContoursKey => Option<Arc<Vec<Contour>>>, "kde_contours";
     GiStarKey => Option<Arc<GiStarCells>>, "gistar";
+    GiStarGridKey => Option<Arc<GiStarGrid>>, "gistar_grid";
     EmergingKey => Option<Arc<EmergingCells>>, "emerging";
 }
 
@@ -410,6 +420,25 @@ pub fn kde_contours(
     state.caches.get_or_insert_with(key, || {
         let contours = crate::surfaces::kde::kde_contours(&surface, s.levels)?;
         Ok(Some(Arc::new(contours)))
+    })
+}
+
+/// Gi* on a grid of `cell_m` for the filter, cell by cell (cached): what the map layers read their tiles and
+/// images from; `None` when there is nothing to analyse.
+pub fn gistar_grid(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    cell_m: u32,
+) -> Result<Option<Arc<GiStarGrid>>, ApiError> {
+    let key = GiStarGridKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+        cell_m,
+    };
+    state.caches.get_or_insert_with(key, || {
+        let grid = crate::surfaces::gistar::gistar_grid(snapshot, filter, cell_m)?;
+        Ok(grid.map(Arc::new))
     })
 }
 
@@ -490,6 +519,15 @@ pub fn vector_tile(
     let raw = match layer {
         "hotspots" => {
             let bins = limit_bins(parse_bins(&no_params)?, principal);
+            if let BinSpec::Grid { cell_m } = bins {
+                let Some(grid) = gistar_grid(state, snapshot, filter, cell_m)? else {
+                    return Ok(None);
+                };
+                let window = crate::surfaces::tile_window_rd(tile)?;
+                return Ok(gistar_grid_tile(&grid, tile, window, |id, count| {
+                    cell_count(state, snapshot, filter, protect, id, count)
+                })?);
+            }
             let Some(gi) = gistar_cells(state, snapshot, filter, bins)? else {
                 return Ok(None);
             };

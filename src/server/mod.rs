@@ -441,6 +441,7 @@ pub const CACHE_KINDS: &[&str] = &[
     hotspots::KdeFieldKey::KIND,
     hotspots::KdeContoursKey::KIND,
     hotspots::GiStarKey::KIND,
+    hotspots::GiStarGridKey::KIND,
     hotspots::EmergingKey::KIND,
     analysis_api::ProfileDataKey::KIND,
     report::MonthlyReportKey::KIND,

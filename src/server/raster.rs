@@ -7,8 +7,9 @@
 //! - `kde`: the cells of the KDE surface under the image only, computed from the incidents near it (the cached
 //!   [`super::hotspots::kde_field`]; `cell`, `bandwidth`), bilinear between cell centres, through the density ramp
 //!   scaled to the whole surface's maximum (transparent below 2 % of it);
-//! - `hotspots`: the cached Gi* result ([`super::hotspots::gistar_cells`]; `bins`), the colour of the bin of the
-//!   cell containing the pixel (bin 0 transparent);
+//! - `hotspots`: the colour of the Gi* bin of the cell containing the pixel (bin 0 transparent; `bins`): on a grid
+//!   the cells under the image only, from the cached sparse statistics ([`super::hotspots::gistar_grid`]); H3 and
+//!   area bins from the cached whole result ([`super::hotspots::gistar_cells`]);
 //! - `buurten`: choropleth of `metric=count|rate` (rate per 1,000 inhabitants; buurten without inhabitants are
 //!   left out) scaled to the largest value of all buurten. For viewers and anonymous callers the counts are the
 //!   protected ones ([`super::AppState::protected_table`], the same as the tiles and the API): a withheld count
@@ -28,7 +29,7 @@
 use super::error::ApiError;
 use super::filter::Filter;
 use super::hotspots::KdeKey;
-use super::hotspots::{gistar_cells, kde_field, parse_bins, KdeSettings};
+use super::hotspots::{gistar_cells, gistar_grid, kde_field, parse_bins, KdeSettings};
 use super::AppState;
 use super::Caller;
 use crate::analysis::grid::BinSpec;
@@ -235,6 +236,20 @@ pub fn render_layer(
                 &ColourRamp::density(),
             )
             .map_err(ApiError::internal)
+        }
+        RasterLayer::Hotspots(BinSpec::Grid { cell_m }) => {
+            let Some(grid) = gistar_grid(state, snapshot, filter, *cell_m)? else {
+                return empty();
+            };
+            let px: Vec<Rgba> = pixels_rd
+                .iter()
+                .map(|&(x, y)| {
+                    grid.cell_at(x, y)
+                        .and_then(|k| grid.cell(k))
+                        .map_or(TRANSPARENT, |c| gi_bin_colour(c.bin))
+                })
+                .collect();
+            Image::from_pixels(w, h, &px).map_err(ApiError::internal)
         }
         RasterLayer::Hotspots(bins) => {
             let Some(gi) = gistar_cells(state, snapshot, filter, *bins)? else {

@@ -4,6 +4,13 @@
 //! `brandpunt analyse gistar`); FDR on. The `hotspots` vector tile layer of the result ([`gistar_tile`]: `id`,
 //! the published `count`, `z`, `p`, `bin`).
 //!
+//! On square grids the maps read Gi* cell by cell through a [`GiStarGrid`] ([`gistar_grid`]): the statistics
+//! that are global by definition (the number of cells of the grid over the bounding box of the incidents, their
+//! mean and standard deviation, the Benjamini-Hochberg cut-offs over all cells) come from the occupied cells and
+//! their neighbours only, the empty rest counted in classes of equal neighbourhood size; a cell's `z`, `p` and
+//! `bin` then need its 3 x 3 neighbourhood only ([`GiStarGrid::cell`]), and a tile the cells under it
+//! ([`gistar_grid_tile`]). The values equal [`gistar_cells`] on the same grid.
+//!
 //! ```
 //! use brandpunt::analysis::grid::BinSpec;
 //! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantData};
@@ -23,14 +30,19 @@
 //! ```
 
 use super::{encode_layer, located_events, reaches_tile, MappedPlaces, SurfaceError};
-use crate::analysis::gistar::{gi_star, GiStarError, GiStarOptions, GiStarResult};
+use crate::analysis::gistar::{
+    gi_star, gi_star_z, has_variation, GiStarError, GiStarOptions, GiStarResult,
+};
 use crate::analysis::grid::BinSpec;
+use crate::analysis::mann_kendall::two_sided_normal_p;
 use crate::analysis::places::{grid_places, h3_places, Coverage, Places, PlacesError};
 use crate::analysis::weights::SpatialWeights;
 use crate::area_level::AreaLevel;
 use crate::dataset::{feature_id, Filter, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::tiles::{TileFeature, TileGeometry, TileId, Value};
+use geo_types::{MultiPolygon, Rect};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Gi* on bins.
@@ -161,6 +173,302 @@ pub fn gistar_tile(
     encode_layer(tile, "hotspots", features)
 }
 
+/// Gi* of one grid cell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GiCell {
+    /// Incidents in the cell (unpublished).
+    pub count: f64,
+    pub z: f64,
+    pub p: f64,
+    /// Significance bin -3..=3 with FDR.
+    pub bin: i8,
+}
+
+/// Gi* on a square grid over the bounding box of a filter's incidents, cell by cell (see the module docs).
+pub struct GiStarGrid {
+    pub cell_m: u32,
+    /// First and last column and row of the grid (cell `(col, row)` covers `[col c, (col + 1) c) x [row c,
+    /// (row + 1) c)` in RD metres).
+    pub cols: (i64, i64),
+    pub rows: (i64, i64),
+    /// Incidents per occupied cell.
+    counts: HashMap<(i64, i64), f64>,
+    /// Number of cells, mean and population standard deviation of the counts over all cells.
+    n: f64,
+    mean: f64,
+    sd: f64,
+    /// Benjamini-Hochberg cut-offs over all cells at 0.01, 0.05 and 0.10 (bins 3, 2, 1).
+    cutoffs: [Option<f64>; 3],
+}
+
+impl HeapSize for GiStarGrid {
+    fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * (std::mem::size_of::<((i64, i64), f64)>() + 8)
+    }
+}
+
+/// The [`GiStarGrid`] of the filter's located incidents on a grid of `cell_m`; `None` when there is nothing to
+/// analyse (as [`gistar_cells`]). Costs the filter's incidents and the occupied cells, not the grid's extent.
+pub fn gistar_grid(
+    snapshot: &Snapshot,
+    filter: &Filter,
+    cell_m: u32,
+) -> Result<Option<GiStarGrid>, SurfaceError> {
+    GiStarGrid::new(&located_events(snapshot, filter), cell_m)
+}
+
+impl GiStarGrid {
+    /// The grid of `events` (see [`gistar_grid`]).
+    pub fn new(
+        events: &[crate::analysis::Event],
+        cell_m: u32,
+    ) -> Result<Option<GiStarGrid>, SurfaceError> {
+        if cell_m == 0 {
+            return Err(
+                PlacesError::Grid(crate::analysis::grid::GridError::InvalidCellSize(cell_m)).into(),
+            );
+        }
+        let c = f64::from(cell_m);
+        let mut counts: HashMap<(i64, i64), f64> = HashMap::new();
+        for e in events
+            .iter()
+            .filter(|e| e.x_m.is_finite() && e.y_m.is_finite())
+        {
+            let key = ((e.x_m / c).floor() as i64, (e.y_m / c).floor() as i64);
+            *counts.entry(key).or_default() += 1.0;
+        }
+        let (Some(c0), Some(c1), Some(r0), Some(r1)) = (
+            counts.keys().map(|k| k.0).min(),
+            counts.keys().map(|k| k.0).max(),
+            counts.keys().map(|k| k.1).min(),
+            counts.keys().map(|k| k.1).max(),
+        ) else {
+            return Ok(None);
+        };
+        let (width, height) = ((c1 - c0 + 1) as u128, (r1 - r0 + 1) as u128);
+        if width * height > crate::analysis::places::MAX_PLACES as u128 {
+            return Err(SurfaceError::TooManyGridCells {
+                cells: width * height,
+            });
+        }
+        let n = (width * height) as f64;
+        if n < 3.0 {
+            return Ok(None);
+        }
+        let mean = counts.values().sum::<f64>() / n;
+        let empty = n - counts.len() as f64;
+        // Summed in a fixed order, so that every computation of the same grid gives the same bits.
+        let mut occupied: Vec<f64> = counts.values().copied().collect();
+        occupied.sort_by(f64::total_cmp);
+        let var =
+            (occupied.iter().map(|v| (v - mean).powi(2)).sum::<f64>() + empty * mean * mean) / n;
+        let sd = var.sqrt();
+        if !has_variation(mean, sd) {
+            return Ok(None);
+        }
+        let mut grid = GiStarGrid {
+            cell_m,
+            cols: (c0, c1),
+            rows: (r0, r1),
+            counts,
+            n,
+            mean,
+            sd,
+            cutoffs: [None; 3],
+        };
+        grid.cutoffs = grid.fdr_cutoffs();
+        Ok(Some(grid))
+    }
+
+    /// Number of cells of the grid.
+    pub fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Whether the grid has no cells (never: a grid has at least 3).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0.0
+    }
+
+    /// The cell holding RD point `(x_m, y_m)`; `None` outside the grid.
+    pub fn cell_at(&self, x_m: f64, y_m: f64) -> Option<(i64, i64)> {
+        if !(x_m.is_finite() && y_m.is_finite()) {
+            return None;
+        }
+        let c = f64::from(self.cell_m);
+        let key = ((x_m / c).floor() as i64, (y_m / c).floor() as i64);
+        self.contains(key).then_some(key)
+    }
+
+    fn contains(&self, (col, row): (i64, i64)) -> bool {
+        (self.cols.0..=self.cols.1).contains(&col) && (self.rows.0..=self.rows.1).contains(&row)
+    }
+
+    /// The cells within `window` (RD metres), row by row.
+    pub fn cells_within(&self, window: Rect<f64>) -> impl Iterator<Item = (i64, i64)> + '_ {
+        let c = f64::from(self.cell_m);
+        let col0 = ((window.min().x / c).floor() as i64).max(self.cols.0);
+        let col1 = ((window.max().x / c).floor() as i64).min(self.cols.1);
+        let row0 = ((window.min().y / c).floor() as i64).max(self.rows.0);
+        let row1 = ((window.max().y / c).floor() as i64).min(self.rows.1);
+        (row0..=row1).flat_map(move |row| (col0..=col1).map(move |col| (col, row)))
+    }
+
+    /// The output id of a cell: `c{cell}_{col}_{row}`.
+    pub fn cell_id(&self, (col, row): (i64, i64)) -> String {
+        format!("c{}_{col}_{row}", self.cell_m)
+    }
+
+    /// The cell's square in RD metres.
+    pub fn cell_polygon_rd(&self, (col, row): (i64, i64)) -> MultiPolygon<f64> {
+        let c = f64::from(self.cell_m);
+        let (x, y) = (col as f64 * c, row as f64 * c);
+        Rect::new((x, y), (x + c, y + c)).to_polygon().into()
+    }
+
+    /// Neighbourhood sum (the cell and its queen neighbours inside the grid) and its number of cells.
+    fn neighbourhood(&self, (col, row): (i64, i64)) -> (f64, f64) {
+        let (mut lag, mut sw) = (0.0, 0.0);
+        for r in row - 1..=row + 1 {
+            for c in col - 1..=col + 1 {
+                if self.contains((c, r)) {
+                    sw += 1.0;
+                    lag += self.counts.get(&(c, r)).copied().unwrap_or(0.0);
+                }
+            }
+        }
+        (lag, sw)
+    }
+
+    fn z_p(&self, lag: f64, sw: f64) -> (f64, f64) {
+        let z = gi_star_z(lag, sw, sw, self.n, self.mean, self.sd);
+        (z, two_sided_normal_p(z))
+    }
+
+    /// Gi* of the cell `(col, row)`; `None` outside the grid.
+    pub fn cell(&self, key: (i64, i64)) -> Option<GiCell> {
+        if !self.contains(key) {
+            return None;
+        }
+        let (lag, sw) = self.neighbourhood(key);
+        let (z, p) = self.z_p(lag, sw);
+        let level = [3i8, 2, 1]
+            .iter()
+            .zip(self.cutoffs)
+            .find(|(_, cut)| cut.is_some_and(|c| p <= c))
+            .map_or(0, |(b, _)| *b);
+        let bin = if z > 0.0 {
+            level
+        } else if z < 0.0 {
+            -level
+        } else {
+            0
+        };
+        Some(GiCell {
+            count: self.counts.get(&key).copied().unwrap_or(0.0),
+            z,
+            p,
+            bin,
+        })
+    }
+
+    /// The Benjamini-Hochberg cut-offs over the p-values of all cells: the cells near an incident one by one,
+    /// the others (no incident in their neighbourhood) by the number of cells in it, which fixes their p-value.
+    fn fdr_cutoffs(&self) -> [Option<f64>; 3] {
+        // Cells with an incident in their neighbourhood.
+        let mut near: Vec<(i64, i64)> = self
+            .counts
+            .keys()
+            .flat_map(|&(c, r)| {
+                (r - 1..=r + 1).flat_map(move |rr| (c - 1..=c + 1).map(move |cc| (cc, rr)))
+            })
+            .filter(|&k| self.contains(k))
+            .collect();
+        near.sort_unstable();
+        near.dedup();
+        // (p, number of cells with it).
+        let mut groups: Vec<(f64, f64)> = Vec::with_capacity(near.len() + 9);
+        let mut near_per_size: HashMap<u8, f64> = HashMap::new();
+        for &k in &near {
+            let (lag, sw) = self.neighbourhood(k);
+            *near_per_size.entry(sw as u8).or_default() += 1.0;
+            groups.push((self.z_p(lag, sw).1, 1.0));
+        }
+        // Cells per neighbourhood size: the product of the columns' and the rows' clipped span counts.
+        let spans = |first: i64, last: i64| -> Vec<(f64, f64)> {
+            let len = (last - first + 1) as f64;
+            match last - first {
+                0 => vec![(1.0, 1.0)],
+                _ => vec![(2.0, 2.0), (3.0, len - 2.0)],
+            }
+        };
+        let mut per_size: HashMap<u8, f64> = HashMap::new();
+        for (wc, nc) in spans(self.cols.0, self.cols.1) {
+            for (wr, nr) in spans(self.rows.0, self.rows.1) {
+                *per_size.entry((wc * wr) as u8).or_default() += nc * nr;
+            }
+        }
+        for (sw, cells) in per_size {
+            let quiet = cells - near_per_size.get(&sw).copied().unwrap_or(0.0);
+            if quiet > 0.0 {
+                groups.push((self.z_p(0.0, f64::from(sw)).1, quiet));
+            }
+        }
+        groups.retain(|(p, _)| !p.is_nan());
+        groups.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: f64 = groups.iter().map(|g| g.1).sum();
+        [0.01, 0.05, 0.10].map(|alpha| {
+            // The largest p whose highest rank k satisfies p <= k alpha / n.
+            let mut rank = 0.0;
+            let mut cut = None;
+            for &(p, m) in &groups {
+                rank += m;
+                if p <= rank * alpha / total {
+                    cut = Some(p);
+                }
+            }
+            cut
+        })
+    }
+}
+
+/// The `hotspots` layer of `tile` from a [`GiStarGrid`]: the grid cells under the tile and its buffer
+/// (`window_rd`, see [`super::tile_window_rd`]) with the properties of [`gistar_tile`]; `None` when empty.
+pub fn gistar_grid_tile(
+    grid: &GiStarGrid,
+    tile: TileId,
+    window_rd: Rect<f64>,
+    published: impl Fn(&str, f64) -> (Option<f64>, Option<String>),
+) -> Result<Option<Vec<u8>>, SurfaceError> {
+    let mut cells = Vec::new();
+    for key in grid.cells_within(window_rd) {
+        let Some(cell) = grid.cell(key) else {
+            continue;
+        };
+        let polygon_m = super::rd_to_mercator(&grid.cell_polygon_rd(key))?;
+        cells.push((grid.cell_id(key), cell, polygon_m));
+    }
+    let features = cells
+        .iter()
+        .map(|(id, cell, polygon_m)| {
+            let mut properties = vec![("id", Value::from(id.as_str()))];
+            let (count, label) = published(id, cell.count);
+            properties.extend(crate::publish::mvt_count(count.map(Value::Double), label));
+            properties.extend([
+                ("z", Value::Double(cell.z)),
+                ("p", Value::Double(cell.p)),
+                ("bin", Value::Int(i64::from(cell.bin))),
+            ]);
+            TileFeature {
+                id: feature_id(id),
+                geometry: TileGeometry::Polygons(polygon_m),
+                properties,
+            }
+        })
+        .collect();
+    encode_layer(tile, "hotspots", features)
+}
+
 /// The GeoJSON features (WGS84) of the Gi* cells: `id`, the published `count` of each cell as `published`
 /// gives it (`None` = withheld, with its label), `z`, `p` and the confidence `bin`.
 pub fn gistar_features(
@@ -192,6 +500,43 @@ pub fn gistar_features(
 mod tests {
     use super::super::fixture;
     use super::*;
+
+    #[test]
+    fn the_sparse_grid_equals_gistar_on_the_whole_grid() {
+        let s = fixture::town();
+        let mut significant = 0;
+        for cell_m in [25, 50, 100, 300] {
+            let all = Filter::all(&s);
+            let whole = gistar_cells(&s, &all, BinSpec::Grid { cell_m }, counts_of(&s, &all))
+                .unwrap()
+                .unwrap();
+            let grid = gistar_grid(&s, &all, cell_m).unwrap().unwrap();
+            assert_eq!(grid.len(), whole.places.ids.len());
+            let g = whole.places.grid.as_ref().unwrap();
+            for k in 0..whole.places.ids.len() {
+                let centre = geo::Centroid::centroid(&whole.places.polygons_rd[k]).unwrap();
+                let key = grid.cell_at(centre.x(), centre.y()).unwrap();
+                assert_eq!(g.place_at(centre.x(), centre.y()), Some(k));
+                assert_eq!(grid.cell_id(key), whole.places.ids[k]);
+                let cell = grid.cell(key).unwrap();
+                let close =
+                    |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
+                assert_eq!(cell.count, whole.counts[k]);
+                assert!(
+                    close(cell.z, whole.result.z[k]),
+                    "{cell_m} {key:?}: {} vs {}",
+                    cell.z,
+                    whole.result.z[k]
+                );
+                assert!(close(cell.p, whole.result.p[k]), "{cell_m} {key:?}");
+                assert_eq!(cell.bin, whole.result.bin[k], "{cell_m} {key:?}");
+                significant += usize::from(cell.bin != 0);
+            }
+        }
+        assert!(significant > 0, "some cells are hot spots");
+        let far = gistar_grid(&s, &Filter::all(&s), 100).unwrap().unwrap();
+        assert_eq!(far.cell((0, 0)), None);
+    }
 
     fn counts_of<'a>(s: &'a Snapshot, f: &Filter) -> impl FnOnce(AreaLevel) -> Arc<Vec<u32>> + 'a {
         let f = f.clone();

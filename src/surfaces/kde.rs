@@ -28,7 +28,6 @@
 //! assert!(contours[0].density_per_km2 < contours[2].density_per_km2);
 //! ```
 
-use super::points::PointIndex;
 use super::{encode_layer, located_events, rd_to_mercator, reaches_tile, SurfaceError};
 use crate::analysis::kde::{
     density_at_points, kde_raster, map_surface, Extent, Kde, KdeError, KdeFloat, KdeParams, Kernel,
@@ -37,6 +36,7 @@ use crate::analysis::kde::{
 use crate::analysis::Event;
 use crate::dataset::{Filter, Snapshot};
 use crate::heap_size::HeapSize;
+use crate::point_index::PointIndex;
 use crate::render::contour::density_contours;
 use crate::tiles::{TileFeature, TileGeometry, TileId, Value};
 use geo::BoundingRect;
@@ -207,11 +207,32 @@ impl KdeField {
         Kernel::Quartic.support_radius_m(self.bandwidth_m, DEFAULT_GAUSSIAN_TAIL)
     }
 
-    /// The cells of the lattice covering `window` (RD metres) and one more cell around it, so that bilinear
-    /// sampling anywhere in the window has its four cell centres; densities per km2 from the incidents within the
-    /// kernel radius of those cells. [`SurfaceError::KdeTooManyCells`] when that is more than [`MAX_KDE_CELLS`].
+    /// The cells of the lattice covering `window` (RD metres; cut to the kernel radius around the incidents) and
+    /// one more cell around it, so that bilinear sampling anywhere in the window has its four cell centres;
+    /// densities per km2 from the incidents within the kernel radius of those cells. [`SurfaceError::KdeTooManyCells`] when that is more than [`MAX_KDE_CELLS`].
     pub fn raster<T: KdeFloat>(&self, window: Rect<f64>) -> Result<Raster<T>, SurfaceError> {
         let c = self.cell_m;
+        // Beyond the kernel radius of the incidents the surface is 0: a window reaching further is cut there.
+        let window = match self.points.bounds() {
+            Some(b) => {
+                let s = self.support_m() + c;
+                let (x0, y0) = (
+                    window.min().x.max(b.min().x - s),
+                    window.min().y.max(b.min().y - s),
+                );
+                let (x1, y1) = (
+                    window.max().x.min(b.max().x + s),
+                    window.max().y.min(b.max().y + s),
+                );
+                if x0 <= x1 && y0 <= y1 {
+                    Rect::new((x0, y0), (x1, y1))
+                } else {
+                    // Nothing of the surface in the window: one empty cell.
+                    Rect::new(window.min(), window.min())
+                }
+            }
+            None => window,
+        };
         let extent = Extent {
             minx_m: ((window.min().x / c).floor() - 1.0) * c,
             miny_m: ((window.min().y / c).floor() - 1.0) * c,
@@ -290,10 +311,13 @@ impl KdeField {
             .collect())
     }
 
-    /// The incidents inside `window` as unit events.
+    /// The incidents inside `window` as unit events, west to east (then south to north): a fixed order, so that
+    /// every computation of the same cells sums in the same order and gives the same bits.
     fn events_within(&self, window: Rect<f64>) -> Vec<Event> {
-        self.points
-            .within(window)
+        let mut points: Vec<(f64, f64)> = self.points.within(window).collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        points
+            .into_iter()
             .map(|(x_m, y_m)| Event {
                 x_m,
                 y_m,
@@ -535,8 +559,26 @@ mod tests {
         let far = fixture::tile_over(30_000.0, 30_000.0, 15);
         let window = super::super::tile_window_rd(far).unwrap();
         assert!(kde_tile_local(&field, 5, far, window).unwrap().is_none());
+        // A window is cut to the incidents' reach: a huge one over the town is small...
+        assert!(field
+            .raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6)))
+            .is_ok());
+        // ... but one over incidents 300 km apart is refused, while the field itself costs two blocks.
+        let at = |x_m, y_m| Event {
+            x_m,
+            y_m,
+            begin: None,
+            end: None,
+            weight: 1.0,
+        };
+        let apart = [
+            at(10_000.0, 300_000.0),
+            at(290_000.0, 600_000.0),
+            at(290_050.0, 600_000.0),
+        ];
+        let wide = KdeField::new(&apart, 10.0, Some(100.0)).unwrap().unwrap();
         assert!(matches!(
-            field.raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6))),
+            wide.raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6))),
             Err(SurfaceError::KdeTooManyCells { .. })
         ));
     }

@@ -132,10 +132,14 @@ pub fn incident_tile(
 ) -> Result<(Option<Vec<u8>>, i64), TileError> {
     let (minx, miny, maxx, maxy) = tile.bounds_m();
     let inside = |x: f64, y: f64| x >= minx && x < maxx && y > miny && y <= maxy;
+    // The incidents near the tile only (its RD window), in snapshot order.
+    let Ok(window) = super::tile_window_rd(tile) else {
+        return Ok((None, 0));
+    };
+    let near = snapshot.incidents_within(window);
+    let candidates = near.iter().map(|&k| &snapshot.incidents[k as usize]);
     if tile.z >= INCIDENT_POINTS_MIN_ZOOM {
-        let features = snapshot
-            .incidents
-            .iter()
+        let features = candidates
             .filter(|i| i.merc_x.is_finite() && inside(i.merc_x, i.merc_y) && filter.matches(i))
             .map(|i| TileFeature {
                 id: i.id as u64,
@@ -168,7 +172,7 @@ pub fn incident_tile(
     let n = INCIDENT_CELLS_PER_SIDE;
     let cell = tile.size_m() / f64::from(n);
     let mut counts = vec![0i64; (n * n) as usize];
-    for i in &snapshot.incidents {
+    for i in candidates {
         if i.merc_x.is_finite() && inside(i.merc_x, i.merc_y) && filter.matches(i) {
             let cx = (((i.merc_x - minx) / cell) as u32).min(n - 1);
             let cy = (((maxy - i.merc_y) / cell) as u32).min(n - 1);

@@ -39,7 +39,6 @@ pub mod emerging;
 pub mod gistar;
 pub mod kde;
 pub mod layers;
-pub mod points;
 
 use crate::analysis::emerging::EmergingError;
 use crate::analysis::gistar::GiStarError;
@@ -201,8 +200,13 @@ pub fn rd_to_wgs84(mp: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, SurfaceE
 }
 
 /// The RD bounding box of `tile` with its clip buffer ([`crate::tiles::BUFFER`]): the box of its corners and
-/// edge midpoints, grown by 1 % of its size for the curvature of the edges in RD.
+/// edge midpoints, grown by 1 % of its size for the curvature of the edges in RD; below zoom 6 a box around the
+/// whole country and far beyond.
 pub fn tile_window_rd(tile: TileId) -> Result<Rect<f64>, SurfaceError> {
+    if tile.z < 6 {
+        // Tiles of hundreds of kilometres and more hold the whole country.
+        return Ok(Rect::new((-1e7, -1e7), (1e7, 1e7)));
+    }
     let b = tile.buffered_bounds_m(crate::tiles::BUFFER);
     let (x0, y0, x1, y1) = (b.min().x, b.min().y, b.max().x, b.max().y);
     let (xm, ym) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);

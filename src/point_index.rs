@@ -1,15 +1,19 @@
-//! The located incidents of a filter as points in a bucket grid ([`PointIndex`]), so that a tile or any other
-//! window reads only the points near it: a window query costs the buckets it overlaps plus the points in them,
-//! never the whole filter.
+//! Points in a bucket grid ([`PointIndex`]), so that a tile or any other window reads only the points near it: a
+//! window query costs the buckets it overlaps plus the points in them, never all points. Each point keeps its
+//! position in the input ([`PointIndex::within_ids`]). The snapshot indexes its incidents this way (Web Mercator
+//! metres) and the KDE field a filter's incidents (RD metres).
 //!
 //! ```
-//! use brandpunt::surfaces::points::PointIndex;
+//! use brandpunt::point_index::PointIndex;
 //! use geo_types::Rect;
 //!
 //! let index = PointIndex::new([(10.0, 10.0), (1_500.0, 20.0), (5_000.0, 5_000.0)], 1_000.0);
 //! assert_eq!(index.len(), 3);
 //! let near: Vec<_> = index.within(Rect::new((0.0, 0.0), (2_000.0, 100.0))).collect();
 //! assert_eq!(near, [(10.0, 10.0), (1_500.0, 20.0)]);
+//! let mut ids: Vec<u32> = index.within_ids(Rect::new((0.0, 0.0), (6_000.0, 100.0))).map(|(k, _)| k).collect();
+//! ids.sort();
+//! assert_eq!(ids, [0, 1]);
 //! assert_eq!(index.bounds(), Some(Rect::new((10.0, 10.0), (5_000.0, 5_000.0))));
 //! ```
 
@@ -18,19 +22,25 @@ use geo_types::Rect;
 use std::collections::HashMap;
 use std::ops::Range;
 
-/// Points (RD metres) in square buckets of `bucket_m`, each bucket's points contiguous.
-#[derive(Clone, Debug)]
+/// A bucket's (column, row).
+type Bucket = (i64, i64);
+
+/// Points (metres) in square buckets of `bucket_m`, each bucket's points contiguous.
+#[derive(Clone, Debug, Default)]
 pub struct PointIndex {
     bucket_m: f64,
     /// Points sorted by bucket.
     points: Vec<(f64, f64)>,
+    /// Position of each point in the input.
+    ids: Vec<u32>,
     /// Bucket (column, row) -> its range in `points`.
     buckets: HashMap<(i64, i64), Range<usize>>,
     bounds: Option<Rect<f64>>,
 }
 
 impl PointIndex {
-    /// The index of the finite points of `points` in buckets of `bucket_m` (> 0) metres; other points are left out.
+    /// The index of the finite points of `points` in buckets of `bucket_m` (> 0) metres; other points are left out
+    /// (at most 2^32 points: the rest are left out too).
     pub fn new(points: impl IntoIterator<Item = (f64, f64)>, bucket_m: f64) -> PointIndex {
         let bucket_m = if bucket_m.is_finite() && bucket_m > 0.0 {
             bucket_m
@@ -39,13 +49,15 @@ impl PointIndex {
         };
         let key =
             |(x, y): (f64, f64)| ((x / bucket_m).floor() as i64, (y / bucket_m).floor() as i64);
-        let mut keyed: Vec<((i64, i64), (f64, f64))> = points
+        let mut keyed: Vec<(Bucket, (f64, f64), u32)> = points
             .into_iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|p| (key(p), p))
+            .take(u32::MAX as usize)
+            .enumerate()
+            .filter(|(_, (x, y))| x.is_finite() && y.is_finite())
+            .map(|(k, p)| (key(p), p, k as u32))
             .collect();
         // Stable: within a bucket the points keep their input order.
-        keyed.sort_by_key(|(k, _)| *k);
+        keyed.sort_by_key(|(k, _, _)| *k);
         let mut buckets = HashMap::new();
         let mut start = 0;
         for k in 1..=keyed.len() {
@@ -56,7 +68,7 @@ impl PointIndex {
         }
         let bounds = keyed
             .iter()
-            .fold(None, |b: Option<Rect<f64>>, (_, (x, y))| {
+            .fold(None, |b: Option<Rect<f64>>, (_, (x, y), _)| {
                 Some(match b {
                     None => Rect::new((*x, *y), (*x, *y)),
                     Some(r) => Rect::new(
@@ -67,7 +79,8 @@ impl PointIndex {
             });
         PointIndex {
             bucket_m,
-            points: keyed.into_iter().map(|(_, p)| p).collect(),
+            points: keyed.iter().map(|(_, p, _)| *p).collect(),
+            ids: keyed.iter().map(|(_, _, k)| *k).collect(),
             buckets,
             bounds,
         }
@@ -101,11 +114,16 @@ impl PointIndex {
     /// The points inside `window` (edges included), bucket by bucket. Costs the buckets the window overlaps
     /// (or the occupied buckets, when there are fewer) plus the points in them.
     pub fn within(&self, window: Rect<f64>) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.within_ids(window).map(|(_, p)| p)
+    }
+
+    /// As [`PointIndex::within`], with each point's position in the input.
+    pub fn within_ids(&self, window: Rect<f64>) -> impl Iterator<Item = (u32, (f64, f64))> + '_ {
         let b = self.bucket_m;
         let (i0, i1) = ((window.min().x / b).floor(), (window.max().x / b).floor());
         let (j0, j1) = ((window.min().y / b).floor(), (window.max().y / b).floor());
         let overlapped = (i1 - i0 + 1.0) * (j1 - j0 + 1.0);
-        let ranges: Vec<Range<usize>> = if !(overlapped.is_finite()) {
+        let ranges: Vec<Range<usize>> = if !overlapped.is_finite() || self.points.is_empty() {
             Vec::new()
         } else if overlapped > self.buckets.len() as f64 {
             let (i0, i1, j0, j1) = (i0 as i64, i1 as i64, j0 as i64, j1 as i64);
@@ -122,11 +140,13 @@ impl PointIndex {
                 .collect()
         };
         ranges.into_iter().flat_map(move |r| {
-            self.points[r].iter().copied().filter(move |(x, y)| {
-                *x >= window.min().x
-                    && *x <= window.max().x
-                    && *y >= window.min().y
-                    && *y <= window.max().y
+            r.filter_map(move |k| {
+                let (x, y) = self.points[k];
+                (x >= window.min().x
+                    && x <= window.max().x
+                    && y >= window.min().y
+                    && y <= window.max().y)
+                    .then_some((self.ids[k], (x, y)))
             })
         })
     }
@@ -135,6 +155,7 @@ impl PointIndex {
 impl HeapSize for PointIndex {
     fn heap_bytes(&self) -> usize {
         self.points.capacity() * std::mem::size_of::<(f64, f64)>()
+            + self.ids.capacity() * 4
             + self.buckets.capacity()
                 * (std::mem::size_of::<(i64, i64)>() + std::mem::size_of::<Range<usize>>() + 8)
     }
