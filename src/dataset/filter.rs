@@ -1,5 +1,6 @@
 //! Filters over a [`Snapshot`] and their evaluation: which incidents a filter selects (category codes,
-//! sources, the period in which an incident's window begins), counted per area or listed per area.
+//! sources, the period in which an incident's window begins, optionally a [`StudyArea`]: one area or a box),
+//! counted per area or listed per area.
 //!
 //! A [`Filter`] is resolved against one snapshot (category and source indices); [`FilterKey`] identifies it in
 //! cache keys. Reading a filter from request parameters belongs to the caller (the server's
@@ -41,6 +42,101 @@ use super::snapshot::{day_start_minutes, Incident, Snapshot};
 use crate::area_level::AreaLevel;
 use crate::heap_size::HeapSize;
 use chrono::NaiveDate;
+use geo::{BoundingRect, Contains};
+use geo_types::{MultiPolygon, Point, Rect};
+use std::sync::Arc;
+
+/// Where a filter looks: the incidents of one area (a CBS gemeente, wijk or buurt by the incident's buurt; a
+/// custom area by the incident's point) or of a box (by the point), with the RD bounding box that holds them.
+#[derive(Clone, Debug)]
+pub struct StudyArea {
+    /// Canonical text: the area code (`GM0153`, `custom:12`) or `bbox:` and the box as the caller gave it.
+    pub key: String,
+    /// RD bounding box of the study area: no selected incident lies outside it.
+    pub bbox_rd: Rect<f64>,
+    members: Members,
+}
+
+#[derive(Clone, Debug)]
+enum Members {
+    /// `buurten[i]`: buurt area `i` lies in the study area.
+    Buurten(Vec<bool>),
+    /// Incidents with their point inside.
+    Polygon(MultiPolygon<f64>),
+    /// Incidents with their point inside `bbox_rd`.
+    Box,
+}
+
+impl StudyArea {
+    /// The area `idx` of `snapshot` (any level); `None` when it has no geometry to bound it.
+    pub fn area(snapshot: &Snapshot, idx: u32) -> Option<StudyArea> {
+        let area = snapshot.area(idx);
+        let bbox_rd = area.geometry_rd.bounding_rect()?;
+        let members = if area.level == AreaLevel::Custom {
+            Members::Polygon(area.geometry_rd.clone())
+        } else {
+            let mut buurten = vec![false; snapshot.areas.len()];
+            for &b in snapshot.level_areas(AreaLevel::Buurt) {
+                let (wijk, gemeente) = snapshot
+                    .buurt_parents
+                    .get(&b)
+                    .copied()
+                    .unwrap_or((u32::MAX, u32::MAX));
+                buurten[b as usize] = b == idx || wijk == idx || gemeente == idx;
+            }
+            Members::Buurten(buurten)
+        };
+        Some(StudyArea {
+            key: area.code.clone(),
+            bbox_rd: snapshot_bbox_of_members(snapshot, &members).unwrap_or(bbox_rd),
+            members,
+        })
+    }
+
+    /// The box `bbox_rd` (RD metres), given by the caller as `given` (e.g. WGS84 `lon,lat,lon,lat`).
+    pub fn bbox(bbox_rd: Rect<f64>, given: &str) -> StudyArea {
+        StudyArea {
+            key: format!("bbox:{given}"),
+            bbox_rd,
+            members: Members::Box,
+        }
+    }
+
+    /// Whether the incident lies in the study area.
+    #[inline]
+    pub fn holds(&self, inc: &Incident) -> bool {
+        match &self.members {
+            Members::Buurten(b) => {
+                inc.buurt != u32::MAX && b.get(inc.buurt as usize).copied().unwrap_or(false)
+            }
+            Members::Polygon(p) => self.in_box(inc) && p.contains(&Point::new(inc.x_m, inc.y_m)),
+            Members::Box => self.in_box(inc),
+        }
+    }
+
+    fn in_box(&self, inc: &Incident) -> bool {
+        let (a, b) = (self.bbox_rd.min(), self.bbox_rd.max());
+        inc.has_point() && inc.x_m >= a.x && inc.x_m <= b.x && inc.y_m >= a.y && inc.y_m <= b.y
+    }
+}
+
+/// The bounding box of the buurten of a CBS study area (their geometry, not the area's own, in case the
+/// buurten reach beyond it).
+fn snapshot_bbox_of_members(snapshot: &Snapshot, members: &Members) -> Option<Rect<f64>> {
+    let Members::Buurten(b) = members else {
+        return None;
+    };
+    b.iter()
+        .enumerate()
+        .filter(|(_, &inside)| inside)
+        .filter_map(|(i, _)| snapshot.area(i as u32).geometry_rd.bounding_rect())
+        .reduce(|a, r| {
+            Rect::new(
+                (a.min().x.min(r.min().x), a.min().y.min(r.min().y)),
+                (a.max().x.max(r.max().x), a.max().y.max(r.max().y)),
+            )
+        })
+}
 
 /// A filter resolved against one snapshot.
 #[derive(Clone, Debug)]
@@ -54,6 +150,8 @@ pub struct Filter {
     sources: Option<Vec<bool>>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// Where to look; `None` = everywhere.
+    pub study: Option<Arc<StudyArea>>,
     /// Half-open interval of window begins, minutes since the epoch.
     begin_min: i64,
     end_min: i64,
@@ -67,11 +165,12 @@ pub struct FilterKey {
     source_names: Vec<String>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    study: Option<String>,
 }
 
 impl HeapSize for FilterKey {
     fn heap_bytes(&self) -> usize {
-        self.category_codes.heap_bytes() + self.source_names.heap_bytes()
+        self.category_codes.heap_bytes() + self.source_names.heap_bytes() + self.study.heap_bytes()
     }
 }
 
@@ -121,9 +220,16 @@ impl Filter {
             sources,
             from,
             to,
+            study: None,
             begin_min,
             end_min,
         }
+    }
+
+    /// The same filter within `study` only.
+    pub fn within(mut self, study: StudyArea) -> Filter {
+        self.study = Some(Arc::new(study));
+        self
     }
 
     /// Half-open interval `[begin, end)` of window begins (minutes since the epoch) that pass the filter.
@@ -147,7 +253,7 @@ impl Filter {
                 return false;
             }
         }
-        true
+        self.study.as_ref().is_none_or(|s| s.holds(inc))
     }
 
     /// The same filter with another period.
@@ -157,13 +263,16 @@ impl Filter {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Filter {
-        Filter::new(
-            snapshot,
-            self.category_codes.clone(),
-            self.source_names.clone(),
-            from,
-            to,
-        )
+        Filter {
+            study: self.study.clone(),
+            ..Filter::new(
+                snapshot,
+                self.category_codes.clone(),
+                self.source_names.clone(),
+                from,
+                to,
+            )
+        }
     }
 
     /// The effective period: the given bounds, else the data's first/last day.
@@ -189,18 +298,24 @@ impl Filter {
             source_names: self.source_names.clone(),
             from: self.from,
             to: self.to,
+            study: self.study.as_ref().map(|s| s.key.clone()),
         }
     }
 
     /// Canonical text of the filter, for ETags and the audit log.
     pub fn key(&self) -> String {
-        format!(
+        let mut key = format!(
             "c={};s={};f={};t={}",
             self.category_codes.join(","),
             self.source_names.join(","),
             self.from.map(|d| d.to_string()).unwrap_or_default(),
             self.to.map(|d| d.to_string()).unwrap_or_default()
-        )
+        );
+        if let Some(s) = &self.study {
+            key.push_str(";a=");
+            key.push_str(&s.key);
+        }
+        key
     }
 
     /// The filter as a query string (`category=...&from=...`), empty when unrestricted.
@@ -217,6 +332,12 @@ impl Filter {
         }
         if let Some(t) = self.to {
             parts.push(format!("to={t}"));
+        }
+        if let Some(s) = &self.study {
+            match s.key.strip_prefix("bbox:") {
+                Some(b) => parts.push(format!("bbox={b}")),
+                None => parts.push(format!("area={}", s.key)),
+            }
         }
         parts.join("&")
     }
@@ -306,6 +427,14 @@ impl Snapshot {
 
     /// Incidents with a point matching `filter` (indices).
     pub fn located_incidents(&self, filter: &Filter) -> Vec<u32> {
+        if let Some(study) = &filter.study {
+            // The incidents near the study area only.
+            return self
+                .incidents_within(study.bbox_rd)
+                .into_iter()
+                .filter(|&k| filter.matches(&self.incidents[k as usize]))
+                .collect();
+        }
         self.incidents
             .iter()
             .enumerate()

@@ -425,6 +425,11 @@ impl Snapshot {
         }
     }
 
+    /// The RD bounding box of the located incidents; `None` without any.
+    pub fn incident_bounds_rd(&self) -> Option<Rect<f64>> {
+        self.points.bounds()
+    }
+
     /// The located incidents whose RD point lies in `window_rd` (edges included): indices into
     /// [`Snapshot::incidents`], ascending. Costs the incidents near the window, not all of them.
     pub fn incidents_within(&self, window_rd: Rect<f64>) -> Vec<u32> {

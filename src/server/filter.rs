@@ -1,10 +1,12 @@
 //! The common filters of every data and tile endpoint, read from query parameters: `category` (codes or group
-//! names, comma-separated), `from`, `to` (dates; incidents whose window begins in `[from, to]`) and `source`
-//! (comma-separated). The filter itself and its evaluation are [`crate::dataset::Filter`]; this module checks
+//! names, comma-separated), `from`, `to` (dates; incidents whose window begins in `[from, to]`), `source`
+//! (comma-separated) and the study area: `area` (a CBS gemeente, wijk or buurt code of the tenant, or
+//! `custom:ID`) or `bbox` (`minlon,minlat,maxlon,maxlat`, WGS84 degrees, within the Netherlands). The filter itself and its evaluation are [`crate::dataset::Filter`]; this module checks
 //! the parameters against the caller's snapshot and names the parameter in every refusal.
 
 use super::error::ApiError;
 use crate::category;
+use crate::dataset::filter::StudyArea;
 use crate::dataset::Snapshot;
 pub use crate::dataset::{Filter, FilterKey};
 use chrono::NaiveDate;
@@ -89,6 +91,71 @@ impl Filter {
                 ));
             }
         }
-        Ok(Filter::new(snapshot, codes, sources, from, to))
+        let filter = Filter::new(snapshot, codes, sources, from, to);
+        Ok(match study_area(params, snapshot)? {
+            Some(study) => filter.within(study),
+            None => filter,
+        })
+    }
+}
+
+/// The study area of `area` or `bbox` (at most one of them); `None` when neither is given.
+fn study_area(
+    params: &HashMap<String, String>,
+    snapshot: &Snapshot,
+) -> Result<Option<StudyArea>, ApiError> {
+    let given = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    match (given("area"), given("bbox")) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(ApiError::param(
+            "bbox",
+            "geef een gebied (area) of een kader (bbox), niet allebei",
+        )),
+        (Some(code), None) => {
+            let idx = snapshot
+                .area_index(code)
+                .or_else(|| snapshot.area_index(&code.to_ascii_uppercase()))
+                .ok_or_else(|| ApiError::param("area", format!("onbekend gebied '{code}'")))?;
+            StudyArea::area(snapshot, idx).map(Some).ok_or_else(|| {
+                ApiError::param("area", format!("gebied '{code}' heeft geen geometrie"))
+            })
+        }
+        (None, Some(raw)) => {
+            let bad = || {
+                ApiError::param(
+                    "bbox",
+                    format!("'{raw}': geef minlon,minlat,maxlon,maxlat in graden (WGS84) binnen Nederland"),
+                )
+            };
+            let v: Vec<f64> = raw
+                .split(',')
+                .map(|p| p.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad())?;
+            let [x0, y0, x1, y1] = v[..] else {
+                return Err(bad());
+            };
+            let within = x0 < x1
+                && y0 < y1
+                && crate::coords::is_within_netherlands_wgs84(x0, y0)
+                && crate::coords::is_within_netherlands_wgs84(x1, y1);
+            if !within {
+                return Err(bad());
+            }
+            let mut corners = [(x0, y0), (x1, y0), (x0, y1), (x1, y1)];
+            crate::coords::with_thread_transformer(|t| t.wgs84_to_rd_in_place(&mut corners))
+                .map_err(ApiError::internal)?
+                .map_err(|_| bad())?;
+            let xs = corners.iter().map(|c| c.0);
+            let ys = corners.iter().map(|c| c.1);
+            let rect = geo_types::Rect::new(
+                (
+                    xs.clone().fold(f64::MAX, f64::min),
+                    ys.clone().fold(f64::MAX, f64::min),
+                ),
+                (xs.fold(f64::MIN, f64::max), ys.fold(f64::MIN, f64::max)),
+            );
+            Ok(Some(StudyArea::bbox(rect, &format!("{x0},{y0},{x1},{y1}"))))
+        }
     }
 }

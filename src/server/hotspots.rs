@@ -555,6 +555,44 @@ pub fn vector_tile(
     Ok(raw)
 }
 
+/// 400 naming `bins` when a grid of `cell_m` over `extent` (RD) has more than
+/// [`crate::analysis::places::MAX_PLACES`] cells, with the smallest cell size that fits.
+pub fn check_grid_size(extent: geo_types::Rect<f64>, cell_m: u32) -> Result<(), ApiError> {
+    let max = crate::analysis::places::MAX_PLACES as f64;
+    let c = f64::from(cell_m.max(1));
+    let cells = ((extent.width() / c).floor() + 2.0) * ((extent.height() / c).floor() + 2.0);
+    if cells <= max {
+        return Ok(());
+    }
+    let smallest = ((extent.width() * extent.height() / max).sqrt() * 1.01).ceil() as u64 + 1;
+    Err(ApiError::param(
+        "bins",
+        format!(
+            "grid:{cell_m} geeft ongeveer {cells:.0} cellen in het studiegebied; hoogstens {max:.0}: kies grid:{smallest} of groter, of een kleiner gebied (area, bbox)"
+        ),
+    ))
+}
+
+/// 400 naming `cell` when the KDE surface over `extent` (RD, padded by twice the bandwidth, 2 km without one)
+/// has more than [`crate::surfaces::kde::MAX_KDE_CELLS`] cells, with the smallest cell size that fits.
+pub fn check_kde_size(extent: geo_types::Rect<f64>, s: &KdeSettings) -> Result<(), ApiError> {
+    let max = crate::surfaces::kde::MAX_KDE_CELLS;
+    let pad = 2.0 * s.bandwidth_m.unwrap_or(2000.0);
+    let area_m2 = (extent.width() + pad) * (extent.height() + pad);
+    let cells = area_m2 / (s.cell_m * s.cell_m);
+    if cells <= max {
+        return Ok(());
+    }
+    let smallest = ((area_m2 / max).sqrt() * 1.01).ceil();
+    Err(ApiError::param(
+        "cell",
+        format!(
+            "cel {} m geeft ongeveer {cells:.0} rastercellen in het studiegebied; hoogstens {max:.0}: kies cell={smallest} of groter, of een kleiner gebied (area, bbox)",
+            s.cell_m
+        ),
+    ))
+}
+
 /// `GET /api/hotspots?method=kde|gistar|emerging&...` (+ filters): GeoJSON FeatureCollection (WGS84).
 async fn api_hotspots(
     State(state): State<Arc<AppState>>,
@@ -587,6 +625,20 @@ async fn api_hotspots(
             ))
         }
     };
+    // The size limits, on the study area's extent (else the extent of the tenant's incidents), before any work.
+    if let Some(extent) = filter
+        .study
+        .as_ref()
+        .map(|s| s.bbox_rd)
+        .or_else(|| snapshot.incident_bounds_rd())
+    {
+        match &job {
+            Job::Kde(s) => check_kde_size(extent, s)?,
+            Job::Gi(BinSpec::Grid { cell_m }) => check_grid_size(extent, *cell_m)?,
+            Job::Em(s) => check_grid_size(extent, s.cell_m)?,
+            Job::Gi(_) => {}
+        }
+    }
     let principal = caller.principal.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
         let mut features = Vec::new();
@@ -638,4 +690,72 @@ async fn api_hotspots(
     .await
     .map_err(ApiError::internal)??;
     Ok(axum::Json(body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_limits_name_the_parameter_and_the_largest_size_that_fits() {
+        // The Netherlands: about 280 x 300 km.
+        let country = geo_types::Rect::new((13_000.0, 306_000.0), (278_000.0, 620_000.0));
+        let err = check_grid_size(country, 100).unwrap_err();
+        let ApiError::BadRequest {
+            parameter: Some(parameter),
+            message,
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(parameter, "bins");
+        let smallest: u32 = message
+            .split("kies grid:")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(message.contains("hoogstens 4000000"), "{message}");
+        check_grid_size(country, smallest).unwrap();
+        assert!(check_grid_size(country, smallest - 5).is_err());
+        // A gemeente of 20 x 20 km takes a grid of 25 m.
+        check_grid_size(geo_types::Rect::new((0.0, 0.0), (20_000.0, 20_000.0)), 25).unwrap();
+
+        let kde = KdeSettings {
+            cell_m: 10.0,
+            bandwidth_m: Some(300.0),
+            levels: 5,
+        };
+        let err = check_kde_size(country, &kde).unwrap_err();
+        let ApiError::BadRequest {
+            parameter: Some(parameter),
+            message,
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(parameter, "cell");
+        let smallest: f64 = message
+            .split("kies cell=")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        check_kde_size(
+            country,
+            &KdeSettings {
+                cell_m: smallest,
+                ..kde.clone()
+            },
+        )
+        .unwrap();
+        assert!(check_kde_size(
+            country,
+            &KdeSettings {
+                cell_m: smallest - 1.0,
+                ..kde
+            }
+        )
+        .is_err());
+    }
 }

@@ -119,7 +119,8 @@ async fn get_map(
             return Ok(e.into_response());
         }
     }
-    let filter = Filter::parse(&params, &snapshot).map_err(|e| api_to_wms(version, e))?;
+    let filter =
+        Filter::parse(&filter_params(&params), &snapshot).map_err(|e| api_to_wms(version, e))?;
     let layers = gm
         .layers
         .iter()
@@ -158,6 +159,13 @@ pub fn wms_layer(
     Ok(if protected { layer } else { layer.exact() })
 }
 
+/// The WMS parameters as common filters: WMS's `BBOX` is the map's extent, not a study area (`area` is).
+fn filter_params(params: &HashMap<String, String>) -> HashMap<String, String> {
+    let mut p = params.clone();
+    p.remove("bbox");
+    p
+}
+
 /// GetCapabilities for the caller's tenant, with the filters of the request kept in the service URL.
 fn capabilities(
     snapshot: &Snapshot,
@@ -165,7 +173,7 @@ fn capabilities(
     version: WmsVersion,
     client: &ClientInfo,
 ) -> Response {
-    let filter = match Filter::parse(params, snapshot) {
+    let filter = match Filter::parse(&filter_params(params), snapshot) {
         Ok(f) => f,
         Err(e) => return api_to_wms(version, e).into_response(),
     };

@@ -245,6 +245,108 @@ fn tile_local_kde_equals_the_whole_surface_on_the_demo_city() {
     }
 }
 
+/// Issue 12: `/api/hotspots` analyses a study area (`area`, `bbox`): the grid covers the incidents in it only.
+#[test]
+fn hotspots_analyse_a_study_area() {
+    let s = SqliteStore::open(&server().db).unwrap();
+    let all = s
+        .incidents(&IncidentFilter {
+            tenant: "default".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    // The wijk of the busiest buurt.
+    let mut per_buurt: HashMap<String, usize> = HashMap::new();
+    for i in &all {
+        if let Some(b) = &i.buurtcode {
+            *per_buurt.entry(b.clone()).or_default() += 1;
+        }
+    }
+    let busiest = per_buurt
+        .iter()
+        .max_by_key(|(b, n)| (**n, (*b).clone()))
+        .unwrap()
+        .0;
+    let wijk = format!("WK{}", &busiest[2..8]);
+    // The grid cells of 200 m over the bounding box of the located incidents selected by `inside`.
+    let expected_cells = |inside: &dyn Fn(&brandpunt::store::StoredIncident) -> bool| -> usize {
+        let keys: Vec<(i64, i64)> = all
+            .iter()
+            .filter(|i| inside(i))
+            .filter_map(|i| {
+                Some((
+                    (i.x_m? / 200.0).floor() as i64,
+                    (i.y_m? / 200.0).floor() as i64,
+                ))
+            })
+            .collect();
+        let span = |f: fn(&(i64, i64)) -> i64| {
+            (keys.iter().map(f).max().unwrap() - keys.iter().map(f).min().unwrap() + 1) as usize
+        };
+        span(|k| k.0) * span(|k| k.1)
+    };
+    let whole = get("/api/hotspots?method=gistar&bins=grid:200").json();
+    let in_wijk = get(&format!(
+        "/api/hotspots?method=gistar&bins=grid:200&area={wijk}"
+    ))
+    .json();
+    let n_whole = whole["features"].as_array().unwrap().len();
+    let n_wijk = in_wijk["features"].as_array().unwrap().len();
+    assert_eq!(n_whole, expected_cells(&|_| true));
+    let prefix = format!("BU{}", &wijk[2..]);
+    let want = expected_cells(&|i| {
+        i.buurtcode
+            .as_deref()
+            .is_some_and(|b| b.starts_with(&prefix))
+    });
+    assert_eq!(n_wijk, want, "{wijk}");
+    assert!(n_wijk < n_whole, "{wijk}: {n_wijk} of {n_whole} cells");
+    // A box of about 2 x 2 km around the busiest buurt's first incident (WGS84).
+    let first = all
+        .iter()
+        .find(|i| i.buurtcode.as_deref() == Some(busiest.as_str()) && i.x_m.is_some())
+        .unwrap();
+    let (x, y) = (first.x_m.unwrap(), first.y_m.unwrap());
+    let t = Transformer::new().unwrap();
+    let (lon0, lat0) = t.rd_to_wgs84(x - 1000.0, y - 1000.0).unwrap();
+    let (lon1, lat1) = t.rd_to_wgs84(x + 1000.0, y + 1000.0).unwrap();
+    let bbox = format!("{lon0},{lat0},{lon1},{lat1}");
+    let boxed = get(&format!(
+        "/api/hotspots?method=gistar&bins=grid:200&bbox={bbox}"
+    ));
+    assert_eq!(
+        boxed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&boxed.body)
+    );
+    let n_box = boxed.json()["features"].as_array().unwrap().len();
+    // The corners converted to RD span a box a little wider than 2 km (RD is turned against WGS84): the cells of
+    // the incidents within 2 km +- 50 m bound the answer.
+    let cells_within = |d: f64| {
+        expected_cells(&|i| {
+            i.x_m.is_some_and(|ix| (ix - x).abs() <= d)
+                && i.y_m.is_some_and(|iy| (iy - y).abs() <= d)
+        })
+    };
+    assert!(
+        (cells_within(950.0)..=cells_within(1050.0)).contains(&n_box),
+        "{n_box}"
+    );
+    // Refusals name the parameter.
+    for (q, parameter) in [
+        ("area=BU00000000", "area"),
+        ("area=WK999999&bbox=5,52,5.1,52.1", "bbox"),
+        ("bbox=5,52,5.1", "bbox"),
+        ("bbox=5.1,52,5,52.1", "bbox"),
+        ("bbox=-40,0,-39,1", "bbox"),
+    ] {
+        let r = get(&format!("/api/hotspots?method=gistar&{q}"));
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["parameter"], parameter, "{q}");
+    }
+}
+
 #[test]
 fn buurten_and_hotspots_png_colour_the_right_places() {
     let s = SqliteStore::open(&server().db).unwrap();
