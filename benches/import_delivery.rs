@@ -164,6 +164,16 @@ fn once(locator: &Locator, delivery: &std::path::Path, dir: &std::path::Path) {
         report_path: Some(dir.join("rapport.csv")),
     };
     let mut store = SqliteStore::open(&dir.join("once.db")).expect("store");
+    if std::env::var_os("IMPORT_BENCH_OPEN").is_some() {
+        // The scans of DeliveryReader::open alone (checksum and encoding, rows and duplicates).
+        let started = Instant::now();
+        let reader = delivery::DeliveryReader::open(delivery, None).expect("open");
+        println!(
+            "open rows {} wall {:.2} s",
+            reader.total_rows(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     // Reset the peak resident set to the current one (Linux >= 4.0).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = status_mib("VmRSS:");

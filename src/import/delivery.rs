@@ -1613,6 +1613,93 @@ mod tests {
         read_delivery_bytes("t.csv", text.as_bytes(), None).unwrap()
     }
 
+    /// Every row and rejection of `reader`, read in batches of `batch` records.
+    fn in_batches(reader: &DeliveryReader<'_>, batch: usize) -> (Vec<DeliveryRow>, Vec<Rejection>) {
+        let (mut rows, mut rejections) = (Vec::new(), Vec::new());
+        reader
+            .for_each_batch(batch, |items| {
+                for item in items {
+                    match item {
+                        Ok(row) => rows.push(row),
+                        Err(r) => rejections.push(r),
+                    }
+                }
+                Ok::<(), DeliveryError>(())
+            })
+            .unwrap();
+        (rows, rejections)
+    }
+
+    #[test]
+    fn batches_of_any_size_read_the_same_rows_lines_and_rejections() {
+        let text = "Export week 11\r\n\r\nregistratienummer;pleegdatum begin;straat;huisnummer;buurtcode\r\n\
+                    A;01-03-2024;\"Kerk\r\nstraat\";1;BU1\r\n\r\n\
+                    B;31-02-2024;;;BU1\r\n\
+                    A;02-03-2024;;;BU2\r\n\
+                    ;\r\n\
+                    C;03-03-2024;Dorpsstraat;2\r\n\
+                    E;04-03-2024;Café;3;BU3\n\
+                    \"D;04-03-2024;;;BU3\r\n";
+        let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+        for bytes in [text.as_bytes(), &cp1252[..]] {
+            let whole = read_delivery_bytes("t.csv", bytes, None).unwrap();
+            let lines = |rows: &[DeliveryRow]| rows.iter().map(|r| r.line).collect::<Vec<_>>();
+            assert_eq!(lines(&whole.rows), [8, 11]);
+            assert_eq!(whole.rows[1].street.as_deref(), Some("Café"));
+            let rejected: Vec<(u64, &str)> = whole
+                .rejections
+                .iter()
+                .map(|r| (r.line, r.reason.as_str()))
+                .collect();
+            assert_eq!(
+                rejected,
+                [
+                    (4, "dubbel in bestand: vervangen door regel 8"),
+                    (7, "ongeldige datum '31-02-2024'"),
+                    (10, "te weinig velden (4 van 5)"),
+                    (12, "te weinig velden (1 van 5)"),
+                ]
+            );
+            assert_eq!(whole.total_rows, 6);
+            let reader = DeliveryReader::from_bytes("t.csv", bytes, None).unwrap();
+            assert_eq!((reader.total_rows(), reader.rejected_rows()), (6, 4));
+            assert_eq!(reader.accepted_rows(), 2);
+            for batch in [1, 2, 3, 5, 1000] {
+                let (rows, rejections) = in_batches(&reader, batch);
+                assert_eq!(rows, whole.rows, "batch {batch}");
+                assert_eq!(rejections, whole.rejections, "batch {batch}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_changed_after_opening_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("week.csv");
+        std::fs::write(
+            &path,
+            "registratienummer;pleegdatum begin;buurtcode\nA;01-03-2024;BU1\n",
+        )
+        .unwrap();
+        let reader = DeliveryReader::open(&path, None).unwrap();
+        assert_eq!(in_batches(&reader, 10).0.len(), 1);
+        std::fs::write(
+            &path,
+            "registratienummer;pleegdatum begin;buurtcode\nA;01-03-2024;BU2\n",
+        )
+        .unwrap();
+        let result = reader.for_each_batch(10, |_| Ok::<(), DeliveryError>(()));
+        match result {
+            Err(e @ DeliveryError::Changed { .. }) => {
+                assert!(
+                    e.to_string().contains("week.csv: bestand is gewijzigd"),
+                    "{e}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn splits_categories() {
         assert_eq!(
