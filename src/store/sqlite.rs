@@ -484,12 +484,50 @@ type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 /// (about 190 bytes per preloaded registration).
 const PRELOAD_MAX: i64 = 1_000_000;
 
-/// The FxHash of a registration, for [`SqliteIncidentSink::written`].
-fn registration_key(registration: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    registration.hash(&mut h);
-    h.finish()
+/// Bits of the filter of registrations an incident sink wrote ([`Written`]): 2^26 bits = 8 MiB whatever the
+/// size of the delivery.
+const WRITTEN_FILTER_BITS: u64 = 1 << 26;
+
+/// A Bloom filter (two bit positions per registration) of the registrations an incident sink inserted or
+/// replaced. "Not written" is certain; "maybe written" (a registration repeated within the delivery, or a false
+/// positive: about 2 % of rows after 5 M rows, 0.1 % after 1 M) costs one exact look-up in the unique index. Its
+/// memory is fixed, so the sink's memory does not grow with the delivery.
+struct Written {
+    bits: Vec<u64>,
+}
+
+impl Written {
+    fn new() -> Written {
+        // Zeroed memory: pages are only made resident when a bit in them is set.
+        Written {
+            bits: vec![0; (WRITTEN_FILTER_BITS / 64) as usize],
+        }
+    }
+
+    /// The two bit positions of `registration` (SipHash-1-3, fixed keys).
+    fn positions(registration: &str) -> [u64; 2] {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        registration.hash(&mut h);
+        let h = h.finish();
+        [h % WRITTEN_FILTER_BITS, (h >> 32) % WRITTEN_FILTER_BITS]
+    }
+
+    fn insert(&mut self, registration: &str) {
+        for p in Self::positions(registration) {
+            if let Some(word) = self.bits.get_mut((p / 64) as usize) {
+                *word |= 1 << (p % 64);
+            }
+        }
+    }
+
+    fn maybe_contains(&self, registration: &str) -> bool {
+        Self::positions(registration).iter().all(|p| {
+            self.bits
+                .get((p / 64) as usize)
+                .is_some_and(|word| word & (1 << (p % 64)) != 0)
+        })
+    }
 }
 
 /// The streaming writer of one incident delivery ([`Store::incident_sink`]) inside the delivery's transaction,
@@ -507,8 +545,8 @@ fn registration_key(registration: &str) -> u64 {
 ///   dropped and rebuilt after the rows are in (one sort instead of a random B-tree insert per row). All of it
 ///   happens inside the delivery's transaction.
 ///
-/// Memory: the preloaded map (bounded by [`PRELOAD_MAX`]), at most 32 pending rows, and 8 bytes (plus the hash
-/// set's overhead) per registration written, in `written`.
+/// Memory: the preloaded map (bounded by [`PRELOAD_MAX`]), at most 32 pending rows and the fixed-size filter
+/// [`Written`]: bounded, whatever the size of the delivery.
 struct SqliteIncidentSink<'a> {
     tx: Transaction<'a>,
     tenant_id: i64,
@@ -519,9 +557,8 @@ struct SqliteIncidentSink<'a> {
     index_sql: Option<String>,
     /// Registration -> (row id, version, content hash) of the tenant and source, when preloaded.
     preloaded: Option<FxMap<String, (i64, i64, String)>>,
-    /// [`registration_key`] of every registration this delivery inserted or replaced: a key found here may
-    /// have been written by this delivery (or collide with one that was), so that row is looked up exactly.
-    written: rustc_hash::FxHashSet<u64>,
+    /// The registrations this delivery inserted or replaced: one that may be here is looked up exactly.
+    written: Written,
     /// New rows waiting for the next multi-row insert (all version 1).
     pending: Vec<IncidentRecord>,
     insert_one_sql: String,
@@ -606,7 +643,7 @@ impl<'a> SqliteIncidentSink<'a> {
             },
             index_sql,
             preloaded,
-            written: Default::default(),
+            written: Written::new(),
             pending: Vec::with_capacity(INSERT_BATCH),
             insert_one_sql: format!("INSERT INTO incident ({INCIDENT_COLUMNS}) VALUES {group}"),
             insert_batch_sql: format!(
@@ -678,10 +715,16 @@ impl<'a> SqliteIncidentSink<'a> {
 impl IncidentSink for SqliteIncidentSink<'_> {
     fn push(&mut self, inc: IncidentRecord) -> Result<(), StoreError> {
         self.rows += 1;
-        let key = registration_key(&inc.registration);
-        let stored = if self.written.contains(&key) {
-            // Possibly written by this delivery: make pending rows visible and look it up exactly.
-            self.flush()?;
+        let stored = if self.written.maybe_contains(&inc.registration) {
+            // Possibly written by this delivery: when it waits in the batch, write the batch first; then the
+            // unique index knows it exactly.
+            if self
+                .pending
+                .iter()
+                .any(|p| p.registration == inc.registration)
+            {
+                self.flush()?;
+            }
             self.find(&inc)?
         } else if let Some(map) = &self.preloaded {
             map.get(inc.registration.as_str())
@@ -691,7 +734,7 @@ impl IncidentSink for SqliteIncidentSink<'_> {
         };
         match stored {
             None => {
-                self.written.insert(key);
+                self.written.insert(&inc.registration);
                 self.outcome.inserted += 1;
                 self.pending.push(inc);
                 if self.pending.len() == INSERT_BATCH {
@@ -720,7 +763,7 @@ impl IncidentSink for SqliteIncidentSink<'_> {
                 )?;
                 insert.raw_execute()?;
                 drop(insert);
-                self.written.insert(key);
+                self.written.insert(&inc.registration);
                 self.outcome.replaced += 1;
             }
         }
