@@ -15,7 +15,8 @@
 //! of the import alone: the peak (`VmHWM`) is reset through `/proc/self/clear_refs` after the input file and the
 //! locator were built, so the figure is the locator's resident memory plus what the import itself adds.
 //! `benches/import_memory.sh` runs it for several row counts. `IMPORT_BENCH_DIR` puts the temporary files
-//! (delivery, store, report) in that folder instead of the system temporary folder.
+//! (delivery, store, report) in that folder instead of the system temporary folder. With `IMPORT_BENCH_OPEN=1`
+//! it first times `DeliveryReader::open` alone (the checksum/encoding pass and the row and duplicate scan).
 
 use brandpunt::area_index::{synthetic as areas_synthetic, AreaIndex};
 use brandpunt::geocode::{synthetic, GeocodeIndexBuilder};
