@@ -9,6 +9,14 @@
 //! `IMPORT_BENCH_PHASES=1 cargo bench --bench import_delivery` instead runs the steps of `import_incident_file`
 //! once each on the same input and prints wall and CPU seconds (utime + stime of the process, all threads) per
 //! phase: read, place, SQLite write, drop + close. No criterion run in that mode.
+//!
+//! `IMPORT_BENCH_ONCE=1 cargo bench --bench import_delivery` imports the delivery once with
+//! `import_incident_file` into a fresh store file and prints the rows, the wall time and the peak resident set
+//! of the import alone: the peak (`VmHWM`) is reset through `/proc/self/clear_refs` after the input file and the
+//! locator were built, so the figure is the locator's resident memory plus what the import itself adds.
+//! `benches/import_memory.sh` runs it for several row counts. `IMPORT_BENCH_DIR` puts the temporary files
+//! (delivery, store, report) in that folder instead of the system temporary folder. With `IMPORT_BENCH_OPEN=1`
+//! it first times `DeliveryReader::open` alone (the checksum/encoding pass and the row and duplicate scan).
 
 use brandpunt::area_index::{synthetic as areas_synthetic, AreaIndex};
 use brandpunt::geocode::{synthetic, GeocodeIndexBuilder};
@@ -46,10 +54,12 @@ fn write_delivery(path: &std::path::Path, rows: usize, addresses: usize) {
             ));
         }
     });
-    let mut out = Vec::with_capacity(rows * 120);
-    out.extend_from_slice(
+    let file = std::fs::File::create(path).expect("create delivery");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    out.write_all(
         b"Registratienummer;Pleegdatum begin;Pleegtijd begin;Pleegdatum eind;Pleegtijd eind;Maatschappelijke klasse;Straat;Huisnummer;Huisletter;Toevoeging;Postcode;Plaats\r\n",
-    );
+    )
+    .expect("write delivery");
     for i in 0..rows {
         let (street, nr, letter, toev, pc, wp) = &samples[i % samples.len()];
         let day = 1 + i % 28;
@@ -73,11 +83,9 @@ fn write_delivery(path: &std::path::Path, rows: usize, addresses: usize) {
             toev.clone().unwrap_or_default()
         );
         let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&line);
-        out.extend_from_slice(&bytes);
+        out.write_all(&bytes).expect("write delivery");
     }
-    std::fs::File::create(path)
-        .and_then(|mut f| f.write_all(&out))
-        .expect("write delivery");
+    out.flush().expect("write delivery");
 }
 
 /// CPU seconds (user + system, all threads) of this process so far, from `/proc/self/stat`.
@@ -132,9 +140,63 @@ fn phases(locator: &Locator, delivery: &std::path::Path, db: &std::path::Path) {
     lap("drop+close");
 }
 
+/// A `VmHWM`/`VmRSS`-style line of `/proc/self/status` in MiB.
+fn status_mib(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Import once into a fresh store and print rows, wall time and the peak resident set of the import.
+fn once(locator: &Locator, delivery: &std::path::Path, dir: &std::path::Path) {
+    let options = IncidentImportOptions {
+        tenant: "default".into(),
+        source: "politie".into(),
+        mapping: None,
+        report_path: Some(dir.join("rapport.csv")),
+    };
+    let mut store = SqliteStore::open(&dir.join("once.db")).expect("store");
+    if std::env::var_os("IMPORT_BENCH_OPEN").is_some() {
+        // The scans of DeliveryReader::open alone (checksum and encoding, rows and duplicates).
+        let started = Instant::now();
+        let reader = delivery::DeliveryReader::open(delivery, None).expect("open");
+        println!(
+            "open rows {} wall {:.2} s",
+            reader.total_rows(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    // Reset the peak resident set to the current one (Linux >= 4.0).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = status_mib("VmRSS:");
+    let started = Instant::now();
+    let s = import_incident_file(&mut store, locator, delivery, &options).expect("import");
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "once rows {} stored {} reported {} wall {wall:.2} s rss_before {rss_before:.0} MiB peak {:.0} MiB",
+        s.total_rows,
+        s.outcome.inserted + s.outcome.replaced + s.outcome.unchanged,
+        s.outcome.reported,
+        status_mib("VmHWM:")
+    );
+}
+
 fn main() {
     let (rows, addresses) = sizes();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = match std::env::var_os("IMPORT_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .expect("tempdir");
     let delivery = dir.path().join("levering.csv");
     write_delivery(&delivery, rows, addresses);
     let mut b = GeocodeIndexBuilder::new();
@@ -146,6 +208,10 @@ fn main() {
     let locator = Locator::new(geocoder, areas);
     if std::env::var_os("IMPORT_BENCH_PHASES").is_some() {
         phases(&locator, &delivery, &dir.path().join("phases.db"));
+        return;
+    }
+    if std::env::var_os("IMPORT_BENCH_ONCE").is_some() {
+        once(&locator, &delivery, dir.path());
         return;
     }
     let options = IncidentImportOptions {

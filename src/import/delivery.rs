@@ -54,19 +54,21 @@
 //! the order of rejections do not depend on the thread count. The content hash is built per row in a
 //! per-thread buffer and hashed once. See `BENCHMARKS.md` ("Police delivery reader").
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use rayon::iter::Either;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 pub use super::delivery_error::DeliveryError;
 use super::mapping::{resolve_headers, Column, Mapping, Resolved};
 use super::sheet::Table;
-use super::sniff::{self, decode, parse_date, parse_decimal, parse_time, sniff_delimiter};
+use super::sniff::{self, parse_date, parse_decimal, parse_time};
 use crate::coords::{is_within_netherlands_rd, is_within_netherlands_wgs84};
 
 /// One accepted incident of a delivery.
@@ -190,6 +192,13 @@ impl Cells {
         }
     }
 
+    /// Forgets every record (keeping the buffers).
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.records.clear();
+    }
+
     fn record(&self, i: usize) -> Option<Rec<'_>> {
         self.records.get(i).map(|&span| Rec { cells: self, span })
     }
@@ -269,39 +278,13 @@ impl<'a> Rec<'a> {
     }
 }
 
-/// Reads a delivery file (CSV or XLSX) from disk.
+/// Reads a delivery file (CSV or XLSX) from disk, all rows at once (see [`DeliveryReader`] for reading a
+/// delivery of any size in batches).
 pub fn read_delivery(
     path: &Path,
     mapping: Option<&Mapping>,
 ) -> Result<ParsedDelivery, DeliveryError> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| DeliveryError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| file.clone());
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    if is_zip(&bytes) || ext == "xlsx" || ext == "xlsm" {
-        let table =
-            super::xlsx::read_xlsx_path(path, &file, mapping.and_then(|m| m.sheet.as_deref()))?;
-        return finish(
-            &file,
-            file_name,
-            &bytes,
-            "xlsx",
-            "utf-8",
-            None,
-            Cells::from_table(table),
-            mapping,
-        );
-    }
-    parse_bytes(&file, file_name, &bytes, mapping)
+    DeliveryReader::open(path, mapping)?.read_all()
 }
 
 /// Reads a delivery from memory (e.g. an HTTP upload). CSV is parsed directly; XLSX goes through GDAL's
@@ -311,125 +294,792 @@ pub fn read_delivery_bytes(
     bytes: &[u8],
     mapping: Option<&Mapping>,
 ) -> Result<ParsedDelivery, DeliveryError> {
-    if is_zip(bytes) {
-        let table = super::xlsx::read_xlsx_bytes(
-            bytes,
-            file_name,
-            mapping.and_then(|m| m.sheet.as_deref()),
-        )?;
-        return finish(
-            file_name,
-            file_name.to_string(),
-            bytes,
-            "xlsx",
-            "utf-8",
-            None,
-            Cells::from_table(table),
-            mapping,
-        );
-    }
-    parse_bytes(file_name, file_name.to_string(), bytes, mapping)
+    DeliveryReader::from_bytes(file_name, bytes, mapping)?.read_all()
 }
 
 fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04")
 }
 
-fn parse_bytes(
-    file: &str,
-    file_name: String,
-    bytes: &[u8],
-    mapping: Option<&Mapping>,
-) -> Result<ParsedDelivery, DeliveryError> {
-    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
-        return Err(DeliveryError::Format {
-            file: file.to_string(),
-            reason: "oud Excel-formaat (.xls) wordt niet ondersteund; sla op als .xlsx of CSV"
-                .to_string(),
-        });
-    }
-    let decoded = decode(bytes, mapping.map(|m| m.encoding).unwrap_or_default());
-    let delimiter = mapping
-        .and_then(|m| m.delimiter)
-        .unwrap_or_else(|| sniff_delimiter(&decoded.text));
-    let table = csv_table(&decoded.text, delimiter);
-    finish(
-        file,
-        file_name,
-        bytes,
-        "csv",
-        decoded.encoding,
-        Some(delimiter),
-        table,
-        mapping,
-    )
+/// Records per batch of [`DeliveryReader::for_each_batch`] when the caller does not choose.
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+
+/// Where the bytes of a delivery come from: a file, read again for each pass, or memory.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
 }
 
-/// Splits CSV text into records with physical line numbers. Malformed quoting never fails: the csv crate
-/// reads an unterminated quote to the end of the input, which then shows up as a rejected row.
-fn csv_table(text: &str, delimiter: char) -> Cells {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(u8::try_from(delimiter).unwrap_or(b';'))
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    // Typical exports have ~100 bytes and ~14 fields per line.
-    let mut cells = Cells {
-        text: String::with_capacity(text.len()),
-        ends: Vec::with_capacity(text.len() / 8),
-        records: Vec::with_capacity(text.len() / 64),
-        excel_serials: false,
-    };
-    let mut record = csv::StringRecord::new();
-    // The csv crate's own line counter skips blank lines, so count newlines up to each record's byte offset.
-    let bytes = text.as_bytes();
-    let (mut counted_to, mut line) = (0usize, 1u64);
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {
-                let offset = record.position().map_or(counted_to, |p| {
-                    usize::try_from(p.byte()).unwrap_or(counted_to)
+/// How the bytes of a CSV delivery become UTF-8 text: skip a byte-order mark, then pass the bytes through
+/// (valid UTF-8) or decode them.
+#[derive(Clone, Copy)]
+struct TextDecoding {
+    skip: usize,
+    decode: Option<&'static encoding_rs::Encoding>,
+}
+
+/// What one pass over the raw bytes found: checksum, container format, byte-order mark, UTF-8 validity.
+struct RawScan {
+    checksum: String,
+    head: Vec<u8>,
+    utf8_valid: bool,
+}
+
+/// The text of a CSV delivery as a stream of UTF-8 bytes (see [`TextDecoding`]): the same text the whole-file
+/// decoding of [`sniff::decode`] produces, in bounded memory.
+struct DecodeRead<'a> {
+    inner: Box<dyn Read + 'a>,
+    decoder: Option<encoding_rs::Decoder>,
+    raw: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    finished: bool,
+}
+
+impl Read for DecodeRead<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let Some(decoder) = self.decoder.as_mut() else {
+            return self.inner.read(out);
+        };
+        if out.len() < 4 {
+            // Never called so by the CSV reader (8 KiB buffer); a too small buffer cannot take a character.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "buffer too small for decoded text",
+            ));
+        }
+        loop {
+            if self.finished {
+                return Ok(0);
+            }
+            if self.start == self.end && !self.eof {
+                self.start = 0;
+                self.end = self.inner.read(&mut self.raw)?;
+                self.eof = self.end == 0;
+            }
+            let (result, read, written, _) =
+                decoder.decode_to_utf8(&self.raw[self.start..self.end], out, self.eof);
+            self.start += read;
+            if self.eof && result == encoding_rs::CoderResult::InputEmpty {
+                self.finished = true;
+            }
+            if written > 0 {
+                return Ok(written);
+            }
+        }
+    }
+}
+
+/// The bytes read so far by a CSV reader that are still needed to count physical lines: everything from
+/// shortly before the current record on (the CSV reader reads ahead in 8 KiB blocks).
+#[derive(Default)]
+struct Window {
+    /// Offset in the text of `bytes[0]`.
+    base: u64,
+    bytes: Vec<u8>,
+}
+
+impl Window {
+    fn at(&self, offset: u64) -> Option<u8> {
+        let i = usize::try_from(offset.checked_sub(self.base)?).ok()?;
+        self.bytes.get(i).copied()
+    }
+
+    fn end(&self) -> u64 {
+        self.base + self.bytes.len() as u64
+    }
+
+    /// Line breaks in `from..to` as the csv crate sees them: `\r\n`, `\n` and a lone `\r` each end a line (the
+    /// byte before `from` is consulted so a `\r\n` split across calls counts once).
+    fn line_breaks(&self, from: u64, to: u64) -> u64 {
+        let mut n = 0u64;
+        for i in from..to {
+            match self.at(i) {
+                Some(b'\r') => n += 1,
+                Some(b'\n') if i == 0 || self.at(i - 1) != Some(b'\r') => n += 1,
+                _ => {}
+            }
+        }
+        n
+    }
+
+    /// Forget the bytes before `offset - 1`.
+    fn forget_before(&mut self, offset: u64) {
+        let keep_from = offset.saturating_sub(1);
+        if keep_from > self.base + (1 << 20) {
+            let n = usize::try_from(keep_from - self.base)
+                .unwrap_or(self.bytes.len())
+                .min(self.bytes.len());
+            self.bytes.drain(..n);
+            self.base += n as u64;
+        }
+    }
+}
+
+/// Adds the bytes read to a SHA-256.
+struct HashRead<'a> {
+    inner: Box<dyn Read + 'a>,
+    sha: Rc<RefCell<Sha256>>,
+}
+
+impl Read for HashRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(read) = buf.get(..n) {
+            self.sha.borrow_mut().update(read);
+        }
+        Ok(n)
+    }
+}
+
+/// Copies what the CSV reader reads into the shared [`Window`].
+struct Tee<R> {
+    inner: R,
+    window: Rc<RefCell<Window>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(read) = buf.get(..n) {
+            self.window.borrow_mut().bytes.extend_from_slice(read);
+        }
+        Ok(n)
+    }
+}
+
+/// The records of a CSV text with their physical line numbers, read one by one. Malformed quoting never
+/// fails: the csv crate reads an unterminated quote to the end of the input, which then shows up as a
+/// rejected row.
+struct CsvRecords<'a> {
+    reader: csv::Reader<Tee<DecodeRead<'a>>>,
+    window: Rc<RefCell<Window>>,
+    record: csv::StringRecord,
+    counted_to: u64,
+    line: u64,
+}
+
+impl<'a> CsvRecords<'a> {
+    fn new(text: DecodeRead<'a>, delimiter: char) -> CsvRecords<'a> {
+        let window = Rc::new(RefCell::new(Window::default()));
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(u8::try_from(delimiter).unwrap_or(b';'))
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(Tee {
+                inner: text,
+                window: window.clone(),
+            });
+        CsvRecords {
+            reader,
+            window,
+            record: csv::StringRecord::new(),
+            counted_to: 0,
+            line: 1,
+        }
+    }
+
+    /// Appends the next record to `cells`; `false` at the end of the text.
+    fn next_into(&mut self, cells: &mut Cells) -> Result<bool, std::io::Error> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(true) => break,
+                Ok(false) => return Ok(false),
+                Err(e) => match e.into_kind() {
+                    csv::ErrorKind::Io(io) => return Err(io),
+                    // Only UTF-8 errors are possible on decoded text; skip such a record rather than stop.
+                    _ => continue,
+                },
+            }
+        }
+        // The csv crate's own line counter skips blank lines, so count line breaks up to each record's byte
+        // offset. The position is where the reader started, i.e. before any blank lines it skipped.
+        let mut window = self.window.borrow_mut();
+        let offset = self.record.position().map_or(self.counted_to, |p| p.byte());
+        let mut upto = offset.max(self.counted_to).min(window.end());
+        while matches!(window.at(upto), Some(b'\n' | b'\r')) {
+            upto += 1;
+        }
+        self.line += window.line_breaks(self.counted_to, upto);
+        self.counted_to = upto;
+        window.forget_before(upto);
+        cells.start_record(self.line);
+        for field in self.record.iter() {
+            cells.push_field(field);
+        }
+        Ok(true)
+    }
+}
+
+/// The header of a delivery: which record it is and what its columns mean.
+struct Header {
+    /// Index of the header among all records of the file (blank ones included).
+    index: usize,
+    headers: Vec<String>,
+    resolved: Resolved,
+}
+
+/// A delivery opened for reading: its identity, format and header are known and its rows counted; the rows
+/// themselves are read in batches by [`DeliveryReader::for_each_batch`], so a delivery of any size is read in
+/// memory bounded by the batch size (XLSX workbooks, at most 1,048,576 rows by Excel's limit, are held as
+/// cells).
+///
+/// Opening reads a CSV file twice: once for its checksum and encoding, once to count its rows and find the
+/// registrations that occur on several accepted rows (the **last** one wins, see the module docs). That scan
+/// keeps 24 bytes per accepted row (a 128-bit hash of the registration and the line) until it ends, and then
+/// only the duplicated lines. [`DeliveryReader::for_each_batch`] reads the file a third time; it fails when the
+/// file changed in between.
+///
+/// ```
+/// use brandpunt::import::delivery::DeliveryReader;
+/// let csv = "registratienummer;pleegdatum begin;buurtcode\nA;01-03-2024;BU1\nB;31-02-2024;BU1\nA;02-03-2024;BU2\n";
+/// let reader = DeliveryReader::from_bytes("week.csv", csv.as_bytes(), None)?;
+/// assert_eq!(reader.total_rows(), 3);
+/// assert_eq!(reader.rejected_rows(), 2); // an impossible date, and line 2 replaced by line 4
+/// let mut lines = Vec::new();
+/// reader.for_each_batch(2, |batch| {
+///     lines.extend(batch.iter().map(|item| match item {
+///         Ok(row) => (row.line, "ok"),
+///         Err(rejection) => (rejection.line, "rejected"),
+///     }));
+///     Ok::<(), brandpunt::import::delivery::DeliveryError>(())
+/// })?;
+/// assert_eq!(lines, [(2, "rejected"), (3, "rejected"), (4, "ok")]);
+/// # Ok::<(), brandpunt::import::delivery::DeliveryError>(())
+/// ```
+pub struct DeliveryReader<'a> {
+    file: String,
+    file_name: String,
+    source: Source<'a>,
+    mapping: Option<&'a Mapping>,
+    checksum: String,
+    format: &'static str,
+    encoding: &'static str,
+    delimiter: Option<char>,
+    text: TextDecoding,
+    /// All cells of an XLSX workbook's sheet.
+    xlsx: Option<Cells>,
+    header: Header,
+    total_rows: u64,
+    rejected_rows: u64,
+    /// Accepted rows replaced by a later row of the same registration: line -> winning line.
+    duplicates: rustc_hash::FxHashMap<u64, u64>,
+}
+
+impl<'a> DeliveryReader<'a> {
+    /// Opens a delivery file (CSV or XLSX) on disk.
+    pub fn open(
+        path: &'a Path,
+        mapping: Option<&'a Mapping>,
+    ) -> Result<DeliveryReader<'a>, DeliveryError> {
+        let file = path.display().to_string();
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.clone());
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        DeliveryReader::new(
+            file,
+            file_name,
+            Source::File(path),
+            ext == "xlsx" || ext == "xlsm",
+            mapping,
+        )
+    }
+
+    /// Opens a delivery held in memory (e.g. an HTTP upload); `file_name` names it in messages.
+    pub fn from_bytes(
+        file_name: &str,
+        bytes: &'a [u8],
+        mapping: Option<&'a Mapping>,
+    ) -> Result<DeliveryReader<'a>, DeliveryError> {
+        DeliveryReader::new(
+            file_name.to_string(),
+            file_name.to_string(),
+            Source::Bytes(bytes),
+            false,
+            mapping,
+        )
+    }
+
+    fn new(
+        file: String,
+        file_name: String,
+        source: Source<'a>,
+        xlsx_name: bool,
+        mapping: Option<&'a Mapping>,
+    ) -> Result<DeliveryReader<'a>, DeliveryError> {
+        let scan = raw_scan(&file, source)?;
+        let mut reader = if is_zip(&scan.head) || xlsx_name {
+            let sheet = mapping.and_then(|m| m.sheet.as_deref());
+            let table = match source {
+                Source::File(path) => super::xlsx::read_xlsx_path(path, &file, sheet)?,
+                Source::Bytes(bytes) => super::xlsx::read_xlsx_bytes(bytes, &file, sheet)?,
+            };
+            let cells = Cells::from_table(table);
+            let header = find_header(&file, &cells, mapping)?;
+            DeliveryReader {
+                file,
+                file_name,
+                source,
+                mapping,
+                checksum: scan.checksum,
+                format: "xlsx",
+                encoding: "utf-8",
+                delimiter: None,
+                text: TextDecoding {
+                    skip: 0,
+                    decode: None,
+                },
+                xlsx: Some(cells),
+                header,
+                total_rows: 0,
+                rejected_rows: 0,
+                duplicates: Default::default(),
+            }
+        } else {
+            if scan
+                .head
+                .starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1])
+            {
+                return Err(DeliveryError::Format {
+                    file,
+                    reason:
+                        "oud Excel-formaat (.xls) wordt niet ondersteund; sla op als .xlsx of CSV"
+                            .to_string(),
                 });
-                // The position is where the reader started, i.e. before any blank lines it skipped.
-                let mut upto = offset.clamp(counted_to, bytes.len());
-                while matches!(bytes.get(upto), Some(b'\n' | b'\r')) {
-                    upto += 1;
-                }
-                line += count_line_breaks(bytes, counted_to, upto);
-                counted_to = upto;
-                cells.start_record(line);
-                for field in record.iter() {
-                    cells.push_field(field);
+            }
+            let requested = mapping.map(|m| m.encoding).unwrap_or_default();
+            let (text, encoding) = text_decoding(&scan, requested);
+            let mut reader = DeliveryReader {
+                file,
+                file_name,
+                source,
+                mapping,
+                checksum: scan.checksum,
+                format: "csv",
+                encoding,
+                delimiter: None,
+                text,
+                xlsx: None,
+                header: Header {
+                    index: 0,
+                    headers: Vec::new(),
+                    resolved: Resolved::default(),
+                },
+                total_rows: 0,
+                rejected_rows: 0,
+                duplicates: Default::default(),
+            };
+            let delimiter = match mapping.and_then(|m| m.delimiter) {
+                Some(d) => d,
+                None => sniff::sniff_delimiter_in(&mut || {
+                    reader
+                        .text()
+                        .map(|t| Box::new(t) as Box<dyn Read + '_>)
+                        .unwrap_or_else(|_| Box::new(std::io::empty()))
+                }),
+            };
+            reader.delimiter = Some(delimiter);
+            // The header is searched among the first non-blank records.
+            let mut records = CsvRecords::new(reader.text()?, delimiter);
+            let mut first = Cells::default();
+            let mut non_blank = 0;
+            while non_blank < HEADER_SEARCH && reader.next_record(&mut records, &mut first)? {
+                if first
+                    .record(first.records.len() - 1)
+                    .is_some_and(|r| !r.is_blank())
+                {
+                    non_blank += 1;
                 }
             }
-            Ok(false) => break,
-            // Only UTF-8 errors are possible on &str input; skip such a record rather than stop.
-            Err(_) => continue,
+            reader.header = find_header(&reader.file, &first, mapping)?;
+            reader
+        };
+        reader.count_rows()?;
+        Ok(reader)
+    }
+
+    /// The text of a CSV delivery from its start.
+    fn text(&self) -> Result<DecodeRead<'a>, DeliveryError> {
+        self.text_hashed(None)
+    }
+
+    /// [`DeliveryReader::text`], adding every raw byte read to `sha` when given.
+    fn text_hashed(
+        &self,
+        sha: Option<Rc<RefCell<Sha256>>>,
+    ) -> Result<DecodeRead<'a>, DeliveryError> {
+        let mut inner = open_source(&self.file, self.source)?;
+        if let Some(sha) = sha {
+            inner = Box::new(HashRead { inner, sha });
+        }
+        let mut bom = [0u8; 4];
+        if let Some(skip) = bom.get_mut(..self.text.skip) {
+            inner.read_exact(skip).map_err(|source| self.io(source))?;
+        }
+        Ok(DecodeRead {
+            inner,
+            decoder: self
+                .text
+                .decode
+                .map(|e| e.new_decoder_without_bom_handling()),
+            raw: vec![
+                0;
+                if self.text.decode.is_some() {
+                    1 << 16
+                } else {
+                    0
+                }
+            ],
+            start: 0,
+            end: 0,
+            eof: false,
+            finished: false,
+        })
+    }
+
+    fn io(&self, source: std::io::Error) -> DeliveryError {
+        DeliveryError::Io {
+            file: self.file.clone(),
+            source,
         }
     }
-    cells
+
+    fn next_record(
+        &self,
+        records: &mut CsvRecords<'_>,
+        cells: &mut Cells,
+    ) -> Result<bool, DeliveryError> {
+        records.next_into(cells).map_err(|e| self.io(e))
+    }
+
+    /// The scan behind [`DeliveryReader::total_rows`], [`DeliveryReader::rejected_rows`] and the duplicate rule.
+    fn count_rows(&mut self) -> Result<(), DeliveryError> {
+        // (128-bit hash of the registration, line) of every accepted row.
+        let mut keys: Vec<(u64, u64, u64)> = Vec::new();
+        let (mut total, mut rejected) = (0u64, 0u64);
+        self.batches(DEFAULT_BATCH_ROWS, false, false, &mut |items| {
+            total += items.len() as u64;
+            for item in items {
+                match item {
+                    Ok(row) => {
+                        let (a, b) = registration_key(&row.registration);
+                        keys.push((a, b, row.line));
+                    }
+                    Err(_) => rejected += 1,
+                }
+            }
+            Ok(())
+        })?;
+        keys.par_sort_unstable();
+        let mut duplicates = rustc_hash::FxHashMap::default();
+        for group in keys.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+            if let Some((&(_, _, winner), earlier)) = group.split_last() {
+                for &(_, _, line) in earlier {
+                    duplicates.insert(line, winner);
+                }
+            }
+        }
+        self.total_rows = total;
+        self.rejected_rows = rejected + duplicates.len() as u64;
+        self.duplicates = duplicates;
+        Ok(())
+    }
+
+    /// Calls `f` with the rows and rejections of each batch of at most `batch_rows` records, in file order
+    /// (`hash`: with content hashes). `verify`: fail with [`DeliveryError::Changed`] when the bytes of a CSV
+    /// file are no longer those that were opened.
+    fn batches<E: From<DeliveryError>>(
+        &self,
+        batch_rows: usize,
+        hash: bool,
+        verify: bool,
+        f: &mut dyn FnMut(Vec<Result<DeliveryRow, Rejection>>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let batch_rows = batch_rows.max(1);
+        let data_from = self.header.index + 1;
+        if let Some(cells) = &self.xlsx {
+            let data = cells.records.get(data_from..).unwrap_or_default();
+            for spans in data.chunks(batch_rows) {
+                f(self.convert(cells, spans, hash))?;
+            }
+            return Ok(());
+        }
+        let sha = verify.then(|| Rc::new(RefCell::new(Sha256::new())));
+        let mut records = CsvRecords::new(
+            self.text_hashed(sha.clone())?,
+            self.delimiter.unwrap_or(';'),
+        );
+        let mut index = 0usize;
+        let mut cells = Cells::default();
+        loop {
+            cells.clear();
+            while cells.records.len() < batch_rows {
+                if !self.next_record(&mut records, &mut cells)? {
+                    break;
+                }
+                index += 1;
+                if index <= data_from {
+                    cells.clear();
+                }
+            }
+            if cells.records.is_empty() {
+                break;
+            }
+            f(self.convert(&cells, &cells.records, hash))?;
+        }
+        drop(records);
+        if let Some(sha) = sha {
+            let checksum = to_hex(&sha.take().finalize());
+            if checksum != self.checksum {
+                return Err(DeliveryError::Changed {
+                    file: self.file.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows and rejections of `spans` (blank records skipped), in file order.
+    fn convert(
+        &self,
+        cells: &Cells,
+        spans: &[Span],
+        hash: bool,
+    ) -> Vec<Result<DeliveryRow, Rejection>> {
+        let headers = &self.header.headers;
+        let ctx = RowContext {
+            needed: headers
+                .iter()
+                .rposition(|h| !h.trim().is_empty())
+                .map_or(0, |i| i + 1),
+            headers,
+            resolved: &self.header.resolved,
+            date_format: self.mapping.and_then(|m| m.date_format.as_deref()),
+            excel_serials: cells.excel_serials,
+            hash,
+        };
+        let reg_header = || {
+            self.header
+                .resolved
+                .get(Column::Registratienummer)
+                .and_then(|i| headers.get(i))
+                .map(|h| h.trim().to_string())
+        };
+        // Records are independent once split, so they are converted in parallel; `collect` keeps file order.
+        spans
+            .par_iter()
+            .with_min_len(1024)
+            .filter_map(|&span| {
+                let record = Rec { cells, span };
+                if record.is_blank() {
+                    return None;
+                }
+                Some(
+                    ctx.row(record)
+                        .and_then(|row| match self.duplicates.get(&row.line) {
+                            Some(&winner) => Err(Rejection {
+                                line: row.line,
+                                registration: Some(row.registration),
+                                column: reg_header(),
+                                reason: format!("dubbel in bestand: vervangen door regel {winner}"),
+                            }),
+                            None => Ok(row),
+                        }),
+                )
+            })
+            .collect()
+    }
+
+    /// Reads every row: calls `f` with the accepted rows and the rejections of each batch of at most
+    /// `batch_rows` records, in file order (a registration's earlier rows are rejections "dubbel in bestand").
+    /// Fails with [`DeliveryError::Changed`] when the file is no longer the one that was opened.
+    pub fn for_each_batch<E: From<DeliveryError>>(
+        &self,
+        batch_rows: usize,
+        mut f: impl FnMut(Vec<Result<DeliveryRow, Rejection>>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.batches(batch_rows, true, true, &mut f)
+    }
+
+    /// Reads every row into memory.
+    pub fn read_all(self) -> Result<ParsedDelivery, DeliveryError> {
+        let mut rows = Vec::new();
+        let mut rejections = Vec::new();
+        self.batches(DEFAULT_BATCH_ROWS, true, false, &mut |items| {
+            for item in items {
+                match item {
+                    Ok(row) => rows.push(row),
+                    Err(rejection) => rejections.push(rejection),
+                }
+            }
+            Ok::<(), DeliveryError>(())
+        })?;
+        Ok(ParsedDelivery {
+            file_name: self.file_name,
+            checksum: self.checksum,
+            format: self.format,
+            encoding: self.encoding,
+            delimiter: self.delimiter,
+            rows,
+            rejections,
+            total_rows: self.total_rows,
+        })
+    }
+
+    /// File name (without directories).
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
+    /// SHA-256 hex of the file bytes.
+    pub fn checksum(&self) -> &str {
+        &self.checksum
+    }
+
+    /// Number of non-blank data rows (accepted + rejected).
+    pub fn total_rows(&self) -> u64 {
+        self.total_rows
+    }
+
+    /// Number of rejected rows, duplicates included.
+    pub fn rejected_rows(&self) -> u64 {
+        self.rejected_rows
+    }
+
+    /// Number of accepted rows: what [`DeliveryReader::for_each_batch`] yields as rows.
+    pub fn accepted_rows(&self) -> u64 {
+        self.total_rows - self.rejected_rows
+    }
 }
 
-/// Line breaks in `bytes[from..to]` as the csv crate sees them: `\r\n`, `\n` and a lone `\r` each end a
-/// line (the byte before `from` is consulted so a `\r\n` split across calls counts once).
-fn count_line_breaks(bytes: &[u8], from: usize, to: usize) -> u64 {
-    let mut n = 0u64;
-    for i in from..to.min(bytes.len()) {
-        match bytes[i] {
-            b'\r' => n += 1,
-            b'\n' if i == 0 || bytes[i - 1] != b'\r' => n += 1,
-            _ => {}
+/// A 128-bit hash of a registration (two independent 64-bit hashes), for the duplicate scan: registrations
+/// come from the police's own systems, not from an adversary, and two different ones share it with
+/// probability about n² / 2¹²⁹ (10⁻²⁵ for 5 M rows).
+fn registration_key(registration: &str) -> (u64, u64) {
+    use std::hash::{Hash, Hasher};
+    let mut fx = rustc_hash::FxHasher::default();
+    registration.hash(&mut fx);
+    // SipHash-1-3 with fixed keys.
+    #[allow(deprecated)]
+    let mut sip = std::hash::SipHasher::new_with_keys(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
+    registration.hash(&mut sip);
+    (fx.finish(), sip.finish())
+}
+
+fn open_source<'a>(file: &str, source: Source<'a>) -> Result<Box<dyn Read + 'a>, DeliveryError> {
+    match source {
+        Source::File(path) => std::fs::File::open(path)
+            .map(|f| Box::new(std::io::BufReader::with_capacity(1 << 16, f)) as Box<dyn Read>)
+            .map_err(|source| DeliveryError::Io {
+                file: file.to_string(),
+                source,
+            }),
+        Source::Bytes(bytes) => Ok(Box::new(bytes)),
+    }
+}
+
+/// One pass over the raw bytes: SHA-256, the first bytes, and whether the whole file is valid UTF-8.
+fn raw_scan(file: &str, source: Source<'_>) -> Result<RawScan, DeliveryError> {
+    let io = |source| DeliveryError::Io {
+        file: file.to_string(),
+        source,
+    };
+    let mut input = open_source(file, source)?;
+    let mut sha = Sha256::new();
+    let mut head = Vec::new();
+    let mut utf8_valid = true;
+    // An incomplete UTF-8 sequence at the end of a block continues in the next one.
+    let mut buf = vec![0u8; 1 << 20];
+    let mut carry = 0usize;
+    loop {
+        let n = match input.read(&mut buf[carry..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        if n == 0 {
+            break;
+        }
+        let block = &buf[carry..carry + n];
+        sha.update(block);
+        if head.len() < 8 {
+            head.extend(block.iter().take(8 - head.len()));
+        }
+        let filled = carry + n;
+        carry = 0;
+        if utf8_valid {
+            if let Err(e) = std::str::from_utf8(&buf[..filled]) {
+                match e.error_len() {
+                    Some(_) => utf8_valid = false,
+                    None => {
+                        let valid = e.valid_up_to();
+                        buf.copy_within(valid..filled, 0);
+                        carry = filled - valid;
+                    }
+                }
+            }
         }
     }
-    n
+    Ok(RawScan {
+        checksum: to_hex(&sha.finalize()),
+        head,
+        utf8_valid: utf8_valid && carry == 0,
+    })
+}
+
+/// How the text of a CSV delivery is decoded, with the encoding's name (the rules of [`sniff::decode`]).
+fn text_decoding(scan: &RawScan, requested: sniff::TextEncoding) -> (TextDecoding, &'static str) {
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(&scan.head) {
+        let name = sniff::encoding_name(enc);
+        return (
+            TextDecoding {
+                skip: bom_len,
+                decode: Some(enc),
+            },
+            name,
+        );
+    }
+    let pass = TextDecoding {
+        skip: 0,
+        decode: None,
+    };
+    match requested {
+        sniff::TextEncoding::Windows1252 => (
+            TextDecoding {
+                skip: 0,
+                decode: Some(encoding_rs::WINDOWS_1252),
+            },
+            "windows-1252",
+        ),
+        sniff::TextEncoding::Utf8 if scan.utf8_valid => (pass, "utf-8"),
+        sniff::TextEncoding::Utf8 => (
+            TextDecoding {
+                skip: 0,
+                decode: Some(encoding_rs::UTF_8),
+            },
+            "utf-8",
+        ),
+        sniff::TextEncoding::Auto if scan.utf8_valid => (pass, "utf-8"),
+        sniff::TextEncoding::Auto => (
+            TextDecoding {
+                skip: 0,
+                decode: Some(encoding_rs::WINDOWS_1252),
+            },
+            "windows-1252",
+        ),
+    }
 }
 
 /// Number of leading non-blank records searched for the header.
 const HEADER_SEARCH: usize = 10;
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    to_hex(&Sha256::digest(bytes))
-}
 
 /// What is missing for a header to be accepted, by canonical name (empty = acceptable).
 fn missing_requirements(r: &Resolved) -> Vec<String> {
@@ -454,18 +1104,13 @@ fn missing_requirements(r: &Resolved) -> Vec<String> {
     missing
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
+/// The header among the first [`HEADER_SEARCH`] non-blank records of `cells` (the first that satisfies the
+/// requirements), or why the file is not a delivery.
+fn find_header(
     file: &str,
-    file_name: String,
-    bytes: &[u8],
-    format: &'static str,
-    encoding: &'static str,
-    delimiter: Option<char>,
-    cells: Cells,
+    cells: &Cells,
     mapping: Option<&Mapping>,
-) -> Result<ParsedDelivery, DeliveryError> {
-    // The header is searched among the first non-blank records only.
+) -> Result<Header, DeliveryError> {
     let header_candidates: Vec<(usize, Vec<String>)> = cells
         .iter()
         .enumerate()
@@ -479,125 +1124,44 @@ fn finish(
         });
     };
     let first = *first;
-    let mut chosen: Option<(usize, Resolved)> = None;
     for (i, fields) in &header_candidates {
         if let Ok(r) = resolve_headers(fields, mapping) {
             if missing_requirements(&r).is_empty() {
-                chosen = Some((*i, r));
-                break;
-            }
-        }
-    }
-    let (header_idx, resolved) = match chosen {
-        Some(c) => c,
-        None => {
-            // Report on the most header-like record (most recognised columns; the first on ties), so a
-            // title line above a header that lacks only a location column does not hide that header.
-            let best = header_candidates
-                .iter()
-                .filter_map(|(i, fields)| {
-                    let r = resolve_headers(fields, mapping).ok()?;
-                    Some((r.cols.iter().flatten().count(), *i))
-                })
-                .fold(None, |acc: Option<(usize, usize)>, (n, i)| match acc {
-                    Some((best_n, _)) if best_n >= n => acc,
-                    _ => Some((n, i)),
-                })
-                .filter(|&(n, _)| n > 0)
-                .map_or(first, |(_, i)| i);
-            let headers = cells.record(best).map(Rec::to_strings).unwrap_or_default();
-            let resolved =
-                resolve_headers(&headers, mapping).map_err(|reason| DeliveryError::Mapping {
-                    file: file.to_string(),
-                    reason,
-                })?;
-            return Err(DeliveryError::WrongKind {
-                file: file.to_string(),
-                missing: missing_requirements(&resolved),
-                found: headers
-                    .iter()
-                    .map(|h| h.trim().to_string())
-                    .filter(|h| !h.is_empty())
-                    .collect(),
-            });
-        }
-    };
-    let headers = cells
-        .record(header_idx)
-        .map(Rec::to_strings)
-        .unwrap_or_default();
-    let ctx = RowContext {
-        needed: headers
-            .iter()
-            .rposition(|h| !h.trim().is_empty())
-            .map_or(0, |i| i + 1),
-        headers: &headers,
-        resolved: &resolved,
-        date_format: mapping.and_then(|m| m.date_format.as_deref()),
-        excel_serials: cells.excel_serials,
-    };
-    // Records are independent once split, so they are converted in parallel; `collect` keeps file order,
-    // which the duplicate rule below relies on.
-    // `partition_map` fills both vectors in order without an intermediate vector of results.
-    let data = cells.records.get(header_idx + 1..).unwrap_or_default();
-    let (mut rows, mut rejections): (Vec<DeliveryRow>, Vec<Rejection>) = data
-        .par_iter()
-        .with_min_len(1024)
-        .filter_map(|&span| {
-            let record = Rec {
-                cells: &cells,
-                span,
-            };
-            (!record.is_blank()).then(|| ctx.row(record))
-        })
-        .partition_map(|result| match result {
-            Ok(row) => Either::Left(row),
-            Err(rej) => Either::Right(rej),
-        });
-    let total_rows = (rows.len() + rejections.len()) as u64;
-    drop(cells);
-
-    // Duplicates: the last accepted row of a registratienummer wins.
-    // FxHash: registratienummers come from the police's own systems, not from an adversary.
-    let mut last: rustc_hash::FxHashMap<&str, u64> = Default::default();
-    last.reserve(rows.len());
-    for row in &rows {
-        last.insert(row.registration.as_str(), row.line);
-    }
-    let reg_header = resolved
-        .get(Column::Registratienummer)
-        .and_then(|i| headers.get(i))
-        .map(|h| h.trim().to_string());
-    let mut duplicates = Vec::new();
-    for row in &rows {
-        if let Some(&winner) = last.get(row.registration.as_str()) {
-            if winner != row.line {
-                duplicates.push(Rejection {
-                    line: row.line,
-                    registration: Some(row.registration.clone()),
-                    column: reg_header.clone(),
-                    reason: format!("dubbel in bestand: vervangen door regel {winner}"),
+                return Ok(Header {
+                    index: *i,
+                    headers: fields.clone(),
+                    resolved: r,
                 });
             }
         }
     }
-    drop(last);
-    if !duplicates.is_empty() {
-        let dup_lines: std::collections::HashSet<u64> = duplicates.iter().map(|d| d.line).collect();
-        rows.retain(|r| !dup_lines.contains(&r.line));
-        rejections.extend(duplicates);
-    }
-    rejections.sort_by_key(|r| r.line);
-
-    Ok(ParsedDelivery {
-        file_name,
-        checksum: sha256_hex(bytes),
-        format,
-        encoding,
-        delimiter,
-        rows,
-        rejections,
-        total_rows,
+    // Report on the most header-like record (most recognised columns; the first on ties), so a title line
+    // above a header that lacks only a location column does not hide that header.
+    let best = header_candidates
+        .iter()
+        .filter_map(|(i, fields)| {
+            let r = resolve_headers(fields, mapping).ok()?;
+            Some((r.cols.iter().flatten().count(), *i))
+        })
+        .fold(None, |acc: Option<(usize, usize)>, (n, i)| match acc {
+            Some((best_n, _)) if best_n >= n => acc,
+            _ => Some((n, i)),
+        })
+        .filter(|&(n, _)| n > 0)
+        .map_or(first, |(_, i)| i);
+    let headers = cells.record(best).map(Rec::to_strings).unwrap_or_default();
+    let resolved = resolve_headers(&headers, mapping).map_err(|reason| DeliveryError::Mapping {
+        file: file.to_string(),
+        reason,
+    })?;
+    Err(DeliveryError::WrongKind {
+        file: file.to_string(),
+        missing: missing_requirements(&resolved),
+        found: headers
+            .iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .collect(),
     })
 }
 
@@ -609,6 +1173,8 @@ struct RowContext<'a> {
     resolved: &'a Resolved,
     date_format: Option<&'a str>,
     excel_serials: bool,
+    /// Compute the content hash (the duplicate scan does not need it).
+    hash: bool,
 }
 
 /// Builds a rejection for `record` from inside [`RowContext::row`].
@@ -913,7 +1479,9 @@ impl RowContext<'_> {
             extra,
             content_hash: String::new(),
         };
-        row.content_hash = content_hash(&row);
+        if self.hash {
+            row.content_hash = content_hash(&row);
+        }
         Ok(row)
     }
 }
@@ -1043,6 +1611,93 @@ mod tests {
 
     fn read(text: &str) -> ParsedDelivery {
         read_delivery_bytes("t.csv", text.as_bytes(), None).unwrap()
+    }
+
+    /// Every row and rejection of `reader`, read in batches of `batch` records.
+    fn in_batches(reader: &DeliveryReader<'_>, batch: usize) -> (Vec<DeliveryRow>, Vec<Rejection>) {
+        let (mut rows, mut rejections) = (Vec::new(), Vec::new());
+        reader
+            .for_each_batch(batch, |items| {
+                for item in items {
+                    match item {
+                        Ok(row) => rows.push(row),
+                        Err(r) => rejections.push(r),
+                    }
+                }
+                Ok::<(), DeliveryError>(())
+            })
+            .unwrap();
+        (rows, rejections)
+    }
+
+    #[test]
+    fn batches_of_any_size_read_the_same_rows_lines_and_rejections() {
+        let text = "Export week 11\r\n\r\nregistratienummer;pleegdatum begin;straat;huisnummer;buurtcode\r\n\
+                    A;01-03-2024;\"Kerk\r\nstraat\";1;BU1\r\n\r\n\
+                    B;31-02-2024;;;BU1\r\n\
+                    A;02-03-2024;;;BU2\r\n\
+                    ;\r\n\
+                    C;03-03-2024;Dorpsstraat;2\r\n\
+                    E;04-03-2024;Café;3;BU3\n\
+                    \"D;04-03-2024;;;BU3\r\n";
+        let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+        for bytes in [text.as_bytes(), &cp1252[..]] {
+            let whole = read_delivery_bytes("t.csv", bytes, None).unwrap();
+            let lines = |rows: &[DeliveryRow]| rows.iter().map(|r| r.line).collect::<Vec<_>>();
+            assert_eq!(lines(&whole.rows), [8, 11]);
+            assert_eq!(whole.rows[1].street.as_deref(), Some("Café"));
+            let rejected: Vec<(u64, &str)> = whole
+                .rejections
+                .iter()
+                .map(|r| (r.line, r.reason.as_str()))
+                .collect();
+            assert_eq!(
+                rejected,
+                [
+                    (4, "dubbel in bestand: vervangen door regel 8"),
+                    (7, "ongeldige datum '31-02-2024'"),
+                    (10, "te weinig velden (4 van 5)"),
+                    (12, "te weinig velden (1 van 5)"),
+                ]
+            );
+            assert_eq!(whole.total_rows, 6);
+            let reader = DeliveryReader::from_bytes("t.csv", bytes, None).unwrap();
+            assert_eq!((reader.total_rows(), reader.rejected_rows()), (6, 4));
+            assert_eq!(reader.accepted_rows(), 2);
+            for batch in [1, 2, 3, 5, 1000] {
+                let (rows, rejections) = in_batches(&reader, batch);
+                assert_eq!(rows, whole.rows, "batch {batch}");
+                assert_eq!(rejections, whole.rejections, "batch {batch}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_changed_after_opening_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("week.csv");
+        std::fs::write(
+            &path,
+            "registratienummer;pleegdatum begin;buurtcode\nA;01-03-2024;BU1\n",
+        )
+        .unwrap();
+        let reader = DeliveryReader::open(&path, None).unwrap();
+        assert_eq!(in_batches(&reader, 10).0.len(), 1);
+        std::fs::write(
+            &path,
+            "registratienummer;pleegdatum begin;buurtcode\nA;01-03-2024;BU2\n",
+        )
+        .unwrap();
+        let result = reader.for_each_batch(10, |_| Ok::<(), DeliveryError>(()));
+        match result {
+            Err(e @ DeliveryError::Changed { .. }) => {
+                assert!(
+                    e.to_string().contains("week.csv: bestand is gewijzigd"),
+                    "{e}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -13,6 +13,12 @@ pub enum DeliveryError {
         #[source]
         source: std::io::Error,
     },
+    /// The file changed while it was being read (it is read more than once).
+    #[error("{file}: bestand is gewijzigd tijdens het inlezen; lever het opnieuw aan")]
+    Changed {
+        /// File path.
+        file: String,
+    },
     /// The file has no header (empty or blank).
     #[error("{file}: bestand is leeg")]
     Empty {

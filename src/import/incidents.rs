@@ -14,13 +14,14 @@
 
 use super::delivery::{self, DeliveryRow};
 use super::mapping::Mapping;
-use super::report::{self, ReportEntry};
+use super::report::{self, ReportEntry, ReportWriter};
 use crate::area_index::{AreaIndex, AreaPolygon};
 use crate::area_level::AreaLevel;
 use crate::coords::with_thread_transformer;
 use crate::geocode::{AddressQuery, BagAddress, GeocodeIndex, GeocodeIndexBuilder, MatchKind};
 use crate::store::{
-    DeliveryMeta, DeliveryOutcome, IncidentRecord, LocatedBy, ReportRecord, Store, StoreError,
+    DeliveryMeta, DeliveryOutcome, IncidentRecord, IncidentSink, LocatedBy, ReportRecord, Store,
+    StoreError,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -291,6 +292,14 @@ pub struct IncidentImportOptions {
     pub report_path: Option<PathBuf>,
 }
 
+/// Report rows an import keeps as values in [`IncidentImportSummary::report`]; the report file and the stored
+/// report list every row.
+pub const REPORT_ROWS_KEPT: usize = 10_000;
+
+/// Records per batch of the import pipeline (read, place, write): the import's memory follows this, not the
+/// size of the delivery.
+pub const IMPORT_BATCH_ROWS: usize = 16_384;
+
 /// What an incident import did (printed by the CLI, returned by the HTTP API).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct IncidentImportSummary {
@@ -305,13 +314,72 @@ pub struct IncidentImportSummary {
     pub ambiguous: u64,
     pub outcome: DeliveryOutcome,
     pub report_path: String,
-    /// The rows of the report (rejected, not located, ambiguous), by line: what the report file at
-    /// `report_path` lists, as values.
+    /// The first [`REPORT_ROWS_KEPT`] rows of the report (rejected, not located, ambiguous), by line: what the
+    /// report file at `report_path` lists first, as values.
     #[serde(skip)]
     pub report: Vec<ReportRecord>,
+    /// Report rows beyond `report` (listed in the report file and stored with the delivery).
+    pub report_omitted: u64,
 }
 
-/// Read, place and store one delivery file.
+impl IncidentImportSummary {
+    /// Count one placed row (and its report row, when it was not located).
+    fn count(&mut self, placed: &Placed) {
+        match placed.record.located_by {
+            LocatedBy::Address => self.located_by_address += 1,
+            LocatedBy::Coordinates => self.located_by_coordinates += 1,
+            LocatedBy::Buurt => self.located_by_buurt += 1,
+            LocatedBy::None => {}
+        }
+        if placed.record.match_kind.as_deref() == Some("partial")
+            && placed.record.located_by == LocatedBy::Address
+        {
+            self.partial += 1;
+        }
+        if let Some(r) = &placed.report {
+            if r.outcome == "ambiguous" {
+                self.ambiguous += 1;
+            } else {
+                self.not_located += 1;
+            }
+        }
+    }
+
+    /// Keep a report row as a value, or count it as omitted.
+    fn keep(&mut self, row: &ReportRecord) {
+        if self.report.len() < REPORT_ROWS_KEPT {
+            self.report.push(row.clone());
+        } else {
+            self.report_omitted += 1;
+        }
+    }
+}
+
+/// One batch of placed rows on its way to the store, in line order.
+struct PlacedBatch {
+    records: Vec<IncidentRecord>,
+    reports: Vec<ReportRecord>,
+}
+
+/// Why the reading side of the import stopped.
+enum ProduceError {
+    Import(IncidentImportError),
+    /// The writing side ended first (it failed; its error is the import's).
+    Stopped,
+}
+
+impl From<delivery::DeliveryError> for ProduceError {
+    fn from(e: delivery::DeliveryError) -> ProduceError {
+        ProduceError::Import(e.into())
+    }
+}
+
+/// Read, place and store one delivery file, as a pipeline in memory independent of the file's size: the file
+/// is read in batches of [`IMPORT_BATCH_ROWS`] records ([`delivery::DeliveryReader`]), each batch is placed in
+/// parallel and handed to the store's [`crate::store::IncidentSink`] on the calling thread, while the next batch
+/// is read; the report is written to disk line by line. Everything is stored in one transaction: an error
+/// anywhere stores nothing and leaves an earlier report file as it was. The same file delivered again changes
+/// nothing in the store (`outcome.already_imported`) and yields the same summary and report.
 pub fn import_incident_file(
     store: &mut dyn Store,
     locator: &Locator,
@@ -326,90 +394,176 @@ pub fn import_incident_file(
             });
         }
     }
-    let mut parsed = delivery::read_delivery(path, options.mapping.as_ref())?;
-    if let Some(m) = &options.mapping {
-        pseudonymise_rows(&mut parsed.rows, m);
-    }
+    let reader = delivery::DeliveryReader::open(path, options.mapping.as_ref())?;
     let report_path = options
         .report_path
         .clone()
         .unwrap_or_else(|| report::default_report_path(path));
     let mut summary = IncidentImportSummary {
-        file: parsed.file_name.clone(),
-        total_rows: parsed.total_rows,
-        rejected: parsed.rejections.len() as u64,
+        file: reader.file_name().to_string(),
+        total_rows: reader.total_rows(),
+        rejected: reader.rejected_rows(),
         report_path: report_path.display().to_string(),
         ..Default::default()
     };
-    let mut report_rows: Vec<ReportRecord> = parsed
-        .rejections
-        .iter()
-        .map(|r| ReportRecord {
-            line: r.line,
-            registration: r.registration.clone(),
-            column: r.column.clone(),
-            reason: r.reason.clone(),
-            outcome: "rejected".to_string(),
-        })
-        .collect();
-    let placed_rows: Vec<Placed> = parsed
-        .rows
-        .into_par_iter()
-        .map(|row| locator.place_owned(row))
-        .collect();
-    let mut records = Vec::with_capacity(placed_rows.len());
-    for placed in placed_rows {
-        match placed.record.located_by {
-            LocatedBy::Address => summary.located_by_address += 1,
-            LocatedBy::Coordinates => summary.located_by_coordinates += 1,
-            LocatedBy::Buurt => summary.located_by_buurt += 1,
-            LocatedBy::None => {}
-        }
-        if placed.record.match_kind.as_deref() == Some("partial")
-            && placed.record.located_by == LocatedBy::Address
-        {
-            summary.partial += 1;
-        }
-        if let Some(r) = placed.report {
-            if r.outcome == "ambiguous" {
-                summary.ambiguous += 1;
-            } else {
-                summary.not_located += 1;
-            }
-            report_rows.push(r);
-        }
-        records.push(placed.record);
-    }
-    report_rows.sort_by_key(|r| r.line);
     let meta = DeliveryMeta {
         tenant: options.tenant.clone(),
         source: options.source.clone(),
         kind: "incidents".to_string(),
-        file_name: parsed.file_name.clone(),
-        checksum: parsed.checksum.clone(),
-        total_rows: parsed.total_rows,
+        file_name: reader.file_name().to_string(),
+        checksum: reader.checksum().to_string(),
+        total_rows: reader.total_rows(),
     };
-    summary.outcome = store.store_incident_delivery(&meta, &records, &report_rows)?;
-    let entries: Vec<ReportEntry> = report_rows
-        .iter()
-        .map(|r| ReportEntry {
-            line: r.line,
-            registration: r.registration.clone(),
-            column: r.column.clone(),
-            reason: r.reason.clone(),
-            outcome: match r.outcome.as_str() {
-                "ambiguous" => "ambiguous",
-                "not_located" => "not_located",
-                _ => "rejected",
-            },
-        })
-        .collect();
-    report::write_report(&report_path, &entries).map_err(|source| IncidentImportError::Report {
+    let sink = store.incident_sink(&meta, reader.accepted_rows())?;
+    // The report goes to a file next to its place and takes that place once the delivery is stored.
+    let mut part = report_path.clone().into_os_string();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let report_error = |source| IncidentImportError::Report {
         file: report_path.display().to_string(),
         source,
+    };
+    let result = (|| {
+        let file = std::fs::File::create(&part).map_err(report_error)?;
+        let writer = ReportWriter::new(std::io::BufWriter::new(file)).map_err(report_error)?;
+        let mapping = options.mapping.as_ref();
+        let outcome = pipeline(&reader, locator, mapping, sink, writer, &mut summary)?;
+        std::fs::rename(&part, &report_path).map_err(report_error)?;
+        Ok(outcome)
+    })();
+    match result {
+        Ok(outcome) => {
+            summary.outcome = outcome.unwrap_or(DeliveryOutcome {
+                already_imported: true,
+                ..Default::default()
+            });
+            Ok(summary)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            Err(e)
+        }
+    }
+}
+
+/// Reads and places batches on a second thread while this thread writes them into `sink` (`None`: the file was
+/// imported before, only the summary and the report are made); the outcome of the committed delivery.
+fn pipeline<W: std::io::Write + Send>(
+    reader: &delivery::DeliveryReader<'_>,
+    locator: &Locator,
+    mapping: Option<&Mapping>,
+    sink: Option<Box<dyn IncidentSink + '_>>,
+    writer: ReportWriter<W>,
+    summary: &mut IncidentImportSummary,
+) -> Result<Option<DeliveryOutcome>, IncidentImportError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<PlacedBatch>(2);
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || produce(reader, locator, mapping, writer, summary, tx));
+        let mut sink = sink;
+        let mut written: Result<(), IncidentImportError> = Ok(());
+        for batch in &rx {
+            let Some(sink) = sink.as_mut() else { continue };
+            let pushed = batch
+                .records
+                .into_iter()
+                .try_for_each(|r| sink.push(r))
+                .and_then(|()| batch.reports.iter().try_for_each(|r| sink.push_report(r)));
+            if let Err(e) = pushed {
+                written = Err(e.into());
+                break;
+            }
+        }
+        // Ends the producer's sends when the writing stopped early.
+        drop(rx);
+        let produced = producer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        written?;
+        match produced {
+            Ok(()) => {}
+            Err(ProduceError::Import(e)) => return Err(e),
+            // Only after a failed write, which returned above.
+            Err(ProduceError::Stopped) => {}
+        }
+        match sink {
+            Some(sink) => Ok(Some(sink.finish()?)),
+            None => Ok(None),
+        }
+    })
+}
+
+/// The reading side of [`pipeline`]: batches of rows, pseudonymised, placed in parallel, counted in `summary`,
+/// their report rows written by `writer`, sent on `tx` in line order.
+fn produce<W: std::io::Write>(
+    reader: &delivery::DeliveryReader<'_>,
+    locator: &Locator,
+    mapping: Option<&Mapping>,
+    mut writer: ReportWriter<W>,
+    summary: &mut IncidentImportSummary,
+    tx: std::sync::mpsc::SyncSender<PlacedBatch>,
+) -> Result<(), ProduceError> {
+    let report_file = summary.report_path.clone();
+    let report_error = |source| {
+        ProduceError::Import(IncidentImportError::Report {
+            file: report_file.clone(),
+            source,
+        })
+    };
+    reader.for_each_batch(IMPORT_BATCH_ROWS, |mut items| {
+        if let Some(m) = mapping {
+            items.par_iter_mut().for_each(|item| {
+                if let Ok(row) = item {
+                    pseudonymise_row(row, m);
+                }
+            });
+        }
+        let placed: Vec<Result<Placed, delivery::Rejection>> = items
+            .into_par_iter()
+            .map(|item| item.map(|row| locator.place_owned(row)))
+            .collect();
+        let mut batch = PlacedBatch {
+            records: Vec::with_capacity(placed.len()),
+            reports: Vec::new(),
+        };
+        for item in placed {
+            let report = match item {
+                Ok(placed) => {
+                    summary.count(&placed);
+                    batch.records.push(placed.record);
+                    placed.report
+                }
+                Err(r) => Some(ReportRecord {
+                    line: r.line,
+                    registration: r.registration,
+                    column: r.column,
+                    reason: r.reason,
+                    outcome: "rejected".to_string(),
+                }),
+            };
+            if let Some(r) = report {
+                writer.write(&report_entry(&r)).map_err(report_error)?;
+                summary.keep(&r);
+                batch.reports.push(r);
+            }
+        }
+        tx.send(batch).map_err(|_| ProduceError::Stopped)
     })?;
-    summary.report = report_rows;
-    Ok(summary)
+    writer.finish().map_err(report_error)
+}
+
+/// The report file's line of a report row.
+fn report_entry(r: &ReportRecord) -> ReportEntry {
+    ReportEntry {
+        line: r.line,
+        registration: r.registration.clone(),
+        column: r.column.clone(),
+        reason: r.reason.clone(),
+        outcome: match r.outcome.as_str() {
+            "ambiguous" => "ambiguous",
+            "not_located" => "not_located",
+            _ => "rejected",
+        },
+    }
 }
 
 /// Replace the raw values of the mapping's personal columns in `rows` (kept in `extra` under the personal
@@ -417,21 +571,25 @@ pub fn import_incident_file(
 /// normalisation), and recompute each row's content hash over the pseudonymised row, so neither the value nor
 /// a hash of it is stored. Without a key the reader did not read the columns and nothing changes.
 pub fn pseudonymise_rows(rows: &mut [DeliveryRow], mapping: &Mapping) {
+    rows.par_iter_mut()
+        .for_each(|row| pseudonymise_row(row, mapping));
+}
+
+/// [`pseudonymise_rows`] for one row.
+fn pseudonymise_row(row: &mut DeliveryRow, mapping: &Mapping) {
     let Some(key) = &mapping.pseudonym_key else {
         return;
     };
-    rows.par_iter_mut().for_each(|row| {
-        let mut changed = false;
-        for column in &mapping.personal_columns {
-            if let Some(value) = row.extra.get_mut(column) {
-                *value = key.pseudonymise(value).unwrap_or_default();
-                changed = true;
-            }
+    let mut changed = false;
+    for column in &mapping.personal_columns {
+        if let Some(value) = row.extra.get_mut(column) {
+            *value = key.pseudonymise(value).unwrap_or_default();
+            changed = true;
         }
-        if changed {
-            row.content_hash = delivery::content_hash(row);
-        }
-    });
+    }
+    if changed {
+        row.content_hash = delivery::content_hash(row);
+    }
 }
 
 #[cfg(test)]

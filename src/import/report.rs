@@ -48,25 +48,65 @@ fn excel_safe(field: &str) -> std::borrow::Cow<'_, str> {
 
 /// Writes the report to any writer (BOM, header, entries).
 pub fn write_report_to<W: Write>(out: W, entries: &[ReportEntry]) -> Result<(), std::io::Error> {
-    let mut out = out;
-    out.write_all(b"\xEF\xBB\xBF")?;
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    w.write_record(["regel", "registratienummer", "kolom", "reden", "uitkomst"])?;
+    let mut writer = ReportWriter::new(out)?;
     for e in entries {
+        writer.write(e)?;
+    }
+    writer.finish()
+}
+
+/// The report written entry by entry, so a report of any length is written in bounded memory: BOM and
+/// header at [`ReportWriter::new`], one line per [`ReportWriter::write`], flushed by [`ReportWriter::finish`].
+///
+/// ```
+/// use brandpunt::import::report::{ReportEntry, ReportWriter};
+/// let mut out = Vec::new();
+/// let mut writer = ReportWriter::new(&mut out)?;
+/// writer.write(&ReportEntry {
+///     line: 3,
+///     registration: Some("PL-1".into()),
+///     column: None,
+///     reason: "adres niet gevonden in de BAG".into(),
+///     outcome: "not_located",
+/// })?;
+/// writer.finish()?;
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.ends_with("3;PL-1;;adres niet gevonden in de BAG;not_located\r\n"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct ReportWriter<W: Write> {
+    csv: csv::Writer<W>,
+}
+
+impl<W: Write> ReportWriter<W> {
+    /// Starts the report: BOM and header.
+    pub fn new(mut out: W) -> Result<ReportWriter<W>, std::io::Error> {
+        out.write_all(b"\xEF\xBB\xBF")?;
+        let mut csv = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
+        csv.write_record(["regel", "registratienummer", "kolom", "reden", "uitkomst"])?;
+        Ok(ReportWriter { csv })
+    }
+
+    /// Writes one line.
+    pub fn write(&mut self, e: &ReportEntry) -> Result<(), std::io::Error> {
         let line = e.line.to_string();
-        w.write_record([
+        self.csv.write_record([
             line.as_str(),
             &excel_safe(e.registration.as_deref().unwrap_or_default()),
             &excel_safe(e.column.as_deref().unwrap_or_default()),
             &excel_safe(&e.reason),
             e.outcome,
         ])?;
+        Ok(())
     }
-    w.flush()?;
-    Ok(())
+
+    /// Flushes everything written.
+    pub fn finish(mut self) -> Result<(), std::io::Error> {
+        self.csv.flush()
+    }
 }
 
 /// Writes the report as a file (see the module docs for the format).

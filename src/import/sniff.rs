@@ -50,7 +50,7 @@ pub struct Decoded<'a> {
     pub had_bom: bool,
 }
 
-fn encoding_name(enc: &'static encoding_rs::Encoding) -> &'static str {
+pub(crate) fn encoding_name(enc: &'static encoding_rs::Encoding) -> &'static str {
     if enc == encoding_rs::UTF_16LE {
         "utf-16le"
     } else if enc == encoding_rs::UTF_16BE {
@@ -110,13 +110,19 @@ const SNIFF_RECORDS: usize = 25;
 /// Picks the field delimiter of a CSV text among `;`, tab and `,` (see the module docs). Returns `;` when
 /// nothing splits the header (a one-column file is then refused later as the wrong kind).
 pub fn sniff_delimiter(text: &str) -> char {
+    sniff_delimiter_in(&mut || text.as_bytes())
+}
+
+/// [`sniff_delimiter`] over a text that `open` reads from its start (once per candidate), so a large file
+/// need not be in memory; a read error ends the text.
+pub(crate) fn sniff_delimiter_in<R: std::io::Read>(open: &mut dyn FnMut() -> R) -> char {
     let mut best = (';', (false, 0usize, 0usize));
     for cand in [';', '\t', ','] {
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(cand as u8)
             .has_headers(false)
             .flexible(true)
-            .from_reader(text.as_bytes());
+            .from_reader(open());
         // Field count -> number of records with that count.
         let mut counts: std::collections::BTreeMap<usize, usize> =
             std::collections::BTreeMap::new();

@@ -9,7 +9,9 @@
 //! `brandpunt import incidents --mapping`). The upload is streamed to a temporary file first; a body larger than
 //! `[limits] max_body_bytes` (default 64 MB) is refused with 413. Answer 200 with the import
 //! summary (`inserted`, `replaced`, `unchanged`, `rejected`, ... in `outcome` and at the top level) and `rows`:
-//! every rejected or unlocated row with `line`, `registration`, `column`, `reason`, `outcome`. A file that is
+//! the rejected or unlocated rows with `line`, `registration`, `column`, `reason`, `outcome` (the first
+//! [`crate::import::incidents::REPORT_ROWS_KEPT`]; `report_omitted` counts the rest, which the stored report
+//! lists). A file that is
 //! not an incident delivery at all (unreadable, missing columns, bad mapping) gives 400 naming `file` or
 //! `mapping`, and nothing is stored. Delivering the same file twice changes nothing (`already_imported`).
 //!

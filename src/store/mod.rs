@@ -393,6 +393,19 @@ pub trait AddressSink {
     fn finish(self: Box<Self>) -> Result<u64, StoreError>;
 }
 
+/// Streaming writer of one incident delivery, opened by [`Store::incident_sink`]: everything pushed is written
+/// inside the delivery's one transaction, with the semantics of [`Store::store_incident_delivery`] (rows in
+/// push order), and becomes visible at [`IncidentSink::finish`]. Dropping the sink unfinished rolls the
+/// delivery back.
+pub trait IncidentSink {
+    /// Write one incident of the delivery.
+    fn push(&mut self, incident: IncidentRecord) -> Result<(), StoreError>;
+    /// Keep one report row (a rejected, not located or ambiguous row) with the delivery.
+    fn push_report(&mut self, row: &ReportRecord) -> Result<(), StoreError>;
+    /// Record the delivery's counts and commit; returns what was stored.
+    fn finish(self: Box<Self>) -> Result<DeliveryOutcome, StoreError>;
+}
+
 /// The store interface used by importers, CLI and server.
 pub trait Store {
     /// Version of the stored schema (the number of migrations applied).
@@ -447,13 +460,59 @@ pub trait Store {
     ) -> Result<Option<DeliveryInfo>, StoreError>;
     /// Store a delivery, its incidents and its report rows in one transaction. Re-delivered registrations with
     /// the same content hash are unchanged; with a changed hash they become a new current version and the previous
-    /// version moves to the history.
+    /// version moves to the history. A registration repeated within `incidents` is compared with its previous
+    /// row. The same file (checksum) delivered again for the tenant and source changes nothing
+    /// (`already_imported`). Written through [`Store::incident_sink`].
     fn store_incident_delivery(
         &mut self,
         meta: &DeliveryMeta,
         incidents: &[IncidentRecord],
         report: &[ReportRecord],
-    ) -> Result<DeliveryOutcome, StoreError>;
+    ) -> Result<DeliveryOutcome, StoreError> {
+        let Some(mut sink) = self.incident_sink(meta, incidents.len() as u64)? else {
+            return Ok(DeliveryOutcome {
+                already_imported: true,
+                ..Default::default()
+            });
+        };
+        for incident in incidents {
+            sink.push(incident.clone())?;
+        }
+        for row in report {
+            sink.push_report(row)?;
+        }
+        sink.finish()
+    }
+    /// Open the one transaction of a delivery and return its streaming writer, or `None` when the same file
+    /// (checksum) was already imported for this tenant and source. `expected_rows` (the number of incidents that
+    /// will be pushed) only tunes the write strategy. Nothing is visible to other readers before
+    /// [`IncidentSink::finish`]; dropping the sink (for example on an error halfway) rolls the whole delivery
+    /// back. The sink's memory does not grow with the delivery beyond a few bytes per registration.
+    ///
+    /// ```
+    /// use brandpunt::store::{DeliveryMeta, IncidentFilter, SqliteStore, Store};
+    /// let mut store = SqliteStore::open_in_memory()?;
+    /// let meta = DeliveryMeta {
+    ///     tenant: "default".into(),
+    ///     source: "politie".into(),
+    ///     kind: "incidents".into(),
+    ///     file_name: "week.csv".into(),
+    ///     checksum: "c0ffee".into(),
+    ///     total_rows: 0,
+    /// };
+    /// let sink = store.incident_sink(&meta, 0)?.expect("a new delivery");
+    /// let outcome = sink.finish()?;
+    /// assert_eq!(outcome.inserted, 0);
+    /// assert!(outcome.delivery_id.is_some());
+    /// // The same file again is recognised by its checksum.
+    /// assert!(store.incident_sink(&meta, 0)?.is_none());
+    /// # Ok::<(), brandpunt::store::StoreError>(())
+    /// ```
+    fn incident_sink<'a>(
+        &'a mut self,
+        meta: &DeliveryMeta,
+        expected_rows: u64,
+    ) -> Result<Option<Box<dyn IncidentSink + 'a>>, StoreError>;
     fn deliveries(&self, tenant: &str) -> Result<Vec<DeliveryInfo>, StoreError>;
     fn report_rows(&self, delivery_id: i64) -> Result<Vec<ReportRecord>, StoreError>;
     /// Number of stored versions (current + history) of a registration.

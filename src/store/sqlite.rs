@@ -475,210 +475,336 @@ fn bind_incident(
     Ok(())
 }
 
-/// The in-memory registration maps of [`write_incidents`] use FxHash: registration numbers come from the police's
-/// and municipalities' own systems, not from an adversary, and SipHash showed up in the import profile.
+/// The in-memory registration maps of [`SqliteIncidentSink`] use FxHash: registration numbers come from the
+/// police's and municipalities' own systems, not from an adversary, and SipHash showed up in the import profile.
 type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
-/// The current version of a registration: row id (`None` while it waits in the insert batch), version, hash.
-type Current<'a> = (Option<i64>, i64, &'a str);
+/// At most this many stored registrations are preloaded into memory by an incident sink; a larger tenant and
+/// source looks every row up in the unique index instead, so the sink's memory does not grow with the table
+/// (about 190 bytes per preloaded registration).
+const PRELOAD_MAX: i64 = 1_000_000;
 
-/// Write the incidents of one delivery inside `tx` with the semantics of [`Store::store_incident_delivery`]:
-/// a new registration is inserted as version 1, one with the same content hash is unchanged, one with another
-/// hash is archived to `incident_history` and replaced by the next version. Rows are handled in slice order, so
-/// a registration repeated within the delivery is compared with its previous row.
+/// Bits of the filter of registrations an incident sink wrote ([`Written`]): 2^26 bits = 8 MiB whatever the
+/// size of the delivery.
+const WRITTEN_FILTER_BITS: u64 = 1 << 26;
+
+/// A Bloom filter (two bit positions per registration) of the registrations an incident sink inserted or
+/// replaced. "Not written" is certain; "maybe written" (a registration repeated within the delivery, or a false
+/// positive: about 2 % of rows after 5 M rows, 0.1 % after 1 M) costs one exact look-up in the unique index. Its
+/// memory is fixed, so the sink's memory does not grow with the delivery.
+struct Written {
+    bits: Vec<u64>,
+}
+
+impl Written {
+    fn new() -> Written {
+        // Zeroed memory: pages are only made resident when a bit in them is set.
+        Written {
+            bits: vec![0; (WRITTEN_FILTER_BITS / 64) as usize],
+        }
+    }
+
+    /// The two bit positions of `registration` (SipHash-1-3, fixed keys).
+    fn positions(registration: &str) -> [u64; 2] {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        registration.hash(&mut h);
+        let h = h.finish();
+        [h % WRITTEN_FILTER_BITS, (h >> 32) % WRITTEN_FILTER_BITS]
+    }
+
+    fn insert(&mut self, registration: &str) {
+        for p in Self::positions(registration) {
+            if let Some(word) = self.bits.get_mut((p / 64) as usize) {
+                *word |= 1 << (p % 64);
+            }
+        }
+    }
+
+    fn maybe_contains(&self, registration: &str) -> bool {
+        Self::positions(registration).iter().all(|p| {
+            self.bits
+                .get((p / 64) as usize)
+                .is_some_and(|word| word & (1 << (p % 64)) != 0)
+        })
+    }
+}
+
+/// The streaming writer of one incident delivery ([`Store::incident_sink`]) inside the delivery's transaction,
+/// with the semantics of [`Store::store_incident_delivery`]: a new registration is inserted as version 1, one
+/// with the same content hash is unchanged, one with another hash is archived to `incident_history` and
+/// replaced by the next version. Rows are handled in push order, so a registration repeated within the delivery
+/// is compared with its previous row. Dropping the sink without [`IncidentSink::finish`] rolls everything back.
 ///
 /// Bulk strategy (measured in BENCHMARKS.md, "Importing a delivery end to end"):
 /// - the registrations this tenant and source already have are loaded into a map in one query when there are
-///   at most twice as many as delivered rows (an initial load, a re-delivery); otherwise each row is looked up
-///   in the unique index;
+///   at most twice as many as expected rows and at most [`PRELOAD_MAX`] (an initial load, a re-delivery);
+///   otherwise each row is looked up in the unique index;
 /// - new registrations are inserted 32 rows per statement;
 /// - when the delivery is at least half as large as the incident table, the period index `incident_query` is
 ///   dropped and rebuilt after the rows are in (one sort instead of a random B-tree insert per row). All of it
 ///   happens inside the delivery's transaction.
-fn write_incidents(
-    tx: &Transaction<'_>,
+///
+/// Memory: the preloaded map (bounded by [`PRELOAD_MAX`]), at most 32 pending rows and the fixed-size filter
+/// [`Written`]: bounded, whatever the size of the delivery.
+struct SqliteIncidentSink<'a> {
+    tx: Transaction<'a>,
     tenant_id: i64,
     delivery_id: i64,
-    source: &str,
-    incidents: &[IncidentRecord],
-    outcome: &mut DeliveryOutcome,
-) -> Result<(), StoreError> {
-    let n = incidents.len() as i64;
-    if n == 0 {
-        return Ok(());
-    }
-    let max_id: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM incident", [], |r| {
-        r.get(0)
-    })?;
-    let index_sql: Option<String> = if n.saturating_mul(2) >= max_id {
-        tx.query_row(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'incident_query'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-    } else {
-        None
-    };
-    if index_sql.is_some() {
-        tx.execute_batch("DROP INDEX incident_query")?;
-    }
+    source: String,
+    outcome: DeliveryOutcome,
+    /// The period index to recreate at the end, when it was dropped for a bulk load.
+    index_sql: Option<String>,
+    /// Registration -> (row id, version, content hash) of the tenant and source, when preloaded.
+    preloaded: Option<FxMap<String, (i64, i64, String)>>,
+    /// The registrations this delivery inserted or replaced: one that may be here is looked up exactly.
+    written: Written,
+    /// New rows waiting for the next multi-row insert (all version 1).
+    pending: Vec<IncidentRecord>,
+    insert_one_sql: String,
+    insert_batch_sql: String,
+    rows: u64,
+    started: std::time::Instant,
+}
 
-    let limit = n.saturating_mul(2);
-    let existing: i64 = tx.query_row(
-        "SELECT count(*) FROM (SELECT 1 FROM incident WHERE tenant_id = ?1 AND source = ?2 LIMIT ?3)",
-        params![tenant_id, source, limit.saturating_add(1)],
-        |r| r.get(0),
-    )?;
-    let preloaded: Option<FxMap<String, (i64, i64, String)>> = if existing <= limit {
-        let mut map = FxMap::with_capacity_and_hasher(existing as usize, Default::default());
-        let mut stmt = tx.prepare(
-            "SELECT registration, id, version, content_hash FROM incident WHERE tenant_id = ?1 AND source = ?2",
-        )?;
-        let mut rows = stmt.query(params![tenant_id, source])?;
-        while let Some(r) = rows.next()? {
-            map.insert(r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?));
+const FIND_INCIDENT_SQL: &str =
+    "SELECT id, version, content_hash FROM incident WHERE tenant_id = ?1 AND source = ?2 AND registration = ?3";
+const ARCHIVE_INCIDENT_SQL: &str =
+    "INSERT INTO incident_history (incident_id, tenant_id, source, registration, version, delivery_id,
+                                   superseded_by, record_json)
+     SELECT id, tenant_id, source, registration, version, delivery_id, ?2,
+            json_object('begin_ts', strftime('%Y-%m-%dT%H:%M', begin_min * 60, 'unixepoch'),
+                        'end_ts', strftime('%Y-%m-%dT%H:%M', end_min * 60, 'unixepoch'),
+                        'time_known', time_known,
+                        'category_code', category_code, 'category_label', category_label,
+                        'street', street, 'huisnummer', huisnummer, 'huisletter', huisletter,
+                        'toevoeging', toevoeging, 'postcode', postcode, 'plaats', plaats,
+                        'bag_id', bag_id, 'x', x, 'y', y, 'buurtcode', buurtcode,
+                        'located_by', located_by, 'match_kind', match_kind,
+                        'match_score', match_score, 'extra', json(extra_json),
+                        'content_hash', content_hash, 'line', line)
+     FROM incident WHERE id = ?1";
+const INSERT_REPORT_SQL: &str =
+    "INSERT INTO report_row (delivery_id, line, registration, column_name, reason, outcome)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+impl<'a> SqliteIncidentSink<'a> {
+    fn new(
+        tx: Transaction<'a>,
+        tenant_id: i64,
+        delivery_id: i64,
+        source: &str,
+        expected_rows: u64,
+    ) -> Result<SqliteIncidentSink<'a>, StoreError> {
+        let n = i64::try_from(expected_rows).unwrap_or(i64::MAX);
+        let max_id: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM incident", [], |r| {
+            r.get(0)
+        })?;
+        let index_sql: Option<String> = if n > 0 && n.saturating_mul(2) >= max_id {
+            tx.query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'incident_query'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+        } else {
+            None
+        };
+        if index_sql.is_some() {
+            tx.execute_batch("DROP INDEX incident_query")?;
         }
-        Some(map)
-    } else {
-        None
-    };
+        let limit = n.saturating_mul(2).min(PRELOAD_MAX);
+        let existing: i64 = tx.query_row(
+            "SELECT count(*) FROM (SELECT 1 FROM incident WHERE tenant_id = ?1 AND source = ?2 LIMIT ?3)",
+            params![tenant_id, source, limit.saturating_add(1)],
+            |r| r.get(0),
+        )?;
+        let preloaded = if existing <= limit {
+            let mut map = FxMap::with_capacity_and_hasher(existing as usize, Default::default());
+            let mut stmt = tx.prepare(
+                "SELECT registration, id, version, content_hash FROM incident WHERE tenant_id = ?1 AND source = ?2",
+            )?;
+            let mut rows = stmt.query(params![tenant_id, source])?;
+            while let Some(r) = rows.next()? {
+                map.insert(r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?));
+            }
+            Some(map)
+        } else {
+            None
+        };
+        let group = format!("({})", ["?"; INCIDENT_PARAMS].join(","));
+        Ok(SqliteIncidentSink {
+            tenant_id,
+            delivery_id,
+            source: source.to_string(),
+            outcome: DeliveryOutcome {
+                delivery_id: Some(delivery_id),
+                ..Default::default()
+            },
+            index_sql,
+            preloaded,
+            written: Written::new(),
+            pending: Vec::with_capacity(INSERT_BATCH),
+            insert_one_sql: format!("INSERT INTO incident ({INCIDENT_COLUMNS}) VALUES {group}"),
+            insert_batch_sql: format!(
+                "INSERT INTO incident ({INCIDENT_COLUMNS}) VALUES {}",
+                vec![group.as_str(); INSERT_BATCH].join(",")
+            ),
+            rows: 0,
+            started: std::time::Instant::now(),
+            tx,
+        })
+    }
 
-    let mut find = tx.prepare(
-        "SELECT id, version, content_hash FROM incident WHERE tenant_id = ?1 AND source = ?2 AND registration = ?3",
-    )?;
-    let mut archive = tx.prepare(
-        "INSERT INTO incident_history (incident_id, tenant_id, source, registration, version, delivery_id,
-                                       superseded_by, record_json)
-         SELECT id, tenant_id, source, registration, version, delivery_id, ?2,
-                json_object('begin_ts', strftime('%Y-%m-%dT%H:%M', begin_min * 60, 'unixepoch'),
-                            'end_ts', strftime('%Y-%m-%dT%H:%M', end_min * 60, 'unixepoch'),
-                            'time_known', time_known,
-                            'category_code', category_code, 'category_label', category_label,
-                            'street', street, 'huisnummer', huisnummer, 'huisletter', huisletter,
-                            'toevoeging', toevoeging, 'postcode', postcode, 'plaats', plaats,
-                            'bag_id', bag_id, 'x', x, 'y', y, 'buurtcode', buurtcode,
-                            'located_by', located_by, 'match_kind', match_kind,
-                            'match_score', match_score, 'extra', json(extra_json),
-                            'content_hash', content_hash, 'line', line)
-         FROM incident WHERE id = ?1",
-    )?;
-    let mut delete = tx.prepare("DELETE FROM incident WHERE id = ?1")?;
-    let group = format!("({})", ["?"; INCIDENT_PARAMS].join(","));
-    let mut insert_one = tx.prepare(&format!(
-        "INSERT INTO incident ({INCIDENT_COLUMNS}) VALUES {group}"
-    ))?;
-    let mut insert_batch = tx.prepare(&format!(
-        "INSERT INTO incident ({INCIDENT_COLUMNS}) VALUES {}",
-        vec![group.as_str(); INSERT_BATCH].join(",")
-    ))?;
+    /// The stored (row id, version, same content hash) of a registration, looked up in the unique index.
+    fn find(&self, inc: &IncidentRecord) -> rusqlite::Result<Option<(i64, i64, bool)>> {
+        self.tx
+            .prepare_cached(FIND_INCIDENT_SQL)?
+            .query_row(
+                params![self.tenant_id, self.source, inc.registration],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get_ref(2)?.as_str()? == inc.content_hash,
+                    ))
+                },
+            )
+            .optional()
+    }
 
-    // New rows waiting for the next multi-row insert (all version 1).
-    let mut pending: Vec<&IncidentRecord> = Vec::with_capacity(INSERT_BATCH);
-    let mut flush = |pending: &mut Vec<&IncidentRecord>,
-                     insert_one: &mut Statement<'_>|
-     -> rusqlite::Result<()> {
-        if pending.len() == INSERT_BATCH {
-            for (k, inc) in pending.iter().enumerate() {
+    /// Insert the pending new rows: one multi-row statement for a full batch, else row by row.
+    fn flush(&mut self) -> rusqlite::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.pending.len() == INSERT_BATCH {
+            let mut stmt = self.tx.prepare_cached(&self.insert_batch_sql)?;
+            for (k, inc) in self.pending.iter().enumerate() {
                 bind_incident(
-                    &mut insert_batch,
+                    &mut stmt,
                     k * INCIDENT_PARAMS,
-                    tenant_id,
-                    source,
+                    self.tenant_id,
+                    &self.source,
                     1,
-                    delivery_id,
+                    self.delivery_id,
                     inc,
                 )?;
             }
-            insert_batch.raw_execute()?;
+            stmt.raw_execute()?;
         } else {
-            for inc in pending.iter() {
-                bind_incident(insert_one, 0, tenant_id, source, 1, delivery_id, inc)?;
-                insert_one.raw_execute()?;
+            let mut stmt = self.tx.prepare_cached(&self.insert_one_sql)?;
+            for inc in &self.pending {
+                bind_incident(
+                    &mut stmt,
+                    0,
+                    self.tenant_id,
+                    &self.source,
+                    1,
+                    self.delivery_id,
+                    inc,
+                )?;
+                stmt.raw_execute()?;
             }
         }
-        pending.clear();
+        self.pending.clear();
         Ok(())
-    };
-    // Registrations written by this delivery so far.
-    let mut written: FxMap<&str, Current<'_>> =
-        FxMap::with_capacity_and_hasher(incidents.len(), Default::default());
-    for inc in incidents {
-        let reg = inc.registration.as_str();
-        let (id, version, same) = match written.get(reg) {
-            Some(&(id, version, hash)) => (id, version, hash == inc.content_hash),
+    }
+}
+
+impl IncidentSink for SqliteIncidentSink<'_> {
+    fn push(&mut self, inc: IncidentRecord) -> Result<(), StoreError> {
+        self.rows += 1;
+        let stored = if self.written.maybe_contains(&inc.registration) {
+            // Possibly written by this delivery: when it waits in the batch, write the batch first; then the
+            // unique index knows it exactly.
+            if self
+                .pending
+                .iter()
+                .any(|p| p.registration == inc.registration)
+            {
+                self.flush()?;
+            }
+            self.find(&inc)?
+        } else if let Some(map) = &self.preloaded {
+            map.get(inc.registration.as_str())
+                .map(|(id, version, hash)| (*id, *version, *hash == inc.content_hash))
+        } else {
+            self.find(&inc)?
+        };
+        match stored {
             None => {
-                let stored = match &preloaded {
-                    Some(map) => map
-                        .get(reg)
-                        .map(|(id, version, hash)| (*id, *version, *hash == inc.content_hash)),
-                    None => find
-                        .query_row(params![tenant_id, source, reg], |r| {
-                            Ok((
-                                r.get(0)?,
-                                r.get(1)?,
-                                r.get_ref(2)?.as_str()? == inc.content_hash,
-                            ))
-                        })
-                        .optional()?,
-                };
-                match stored {
-                    Some((id, version, same)) => (Some(id), version, same),
-                    None => {
-                        written.insert(reg, (None, 1, inc.content_hash.as_str()));
-                        pending.push(inc);
-                        outcome.inserted += 1;
-                        if pending.len() == INSERT_BATCH {
-                            flush(&mut pending, &mut insert_one)?;
-                        }
-                        continue;
-                    }
+                self.written.insert(&inc.registration);
+                self.outcome.inserted += 1;
+                self.pending.push(inc);
+                if self.pending.len() == INSERT_BATCH {
+                    self.flush()?;
                 }
             }
-        };
-        if same {
-            outcome.unchanged += 1;
-            continue;
+            Some((_, _, true)) => self.outcome.unchanged += 1,
+            Some((id, version, false)) => {
+                // Pending rows go first, so rows keep push order.
+                self.flush()?;
+                self.tx
+                    .prepare_cached(ARCHIVE_INCIDENT_SQL)?
+                    .execute(params![id, self.delivery_id])?;
+                self.tx
+                    .prepare_cached("DELETE FROM incident WHERE id = ?1")?
+                    .execute([id])?;
+                let mut insert = self.tx.prepare_cached(&self.insert_one_sql)?;
+                bind_incident(
+                    &mut insert,
+                    0,
+                    self.tenant_id,
+                    &self.source,
+                    version + 1,
+                    self.delivery_id,
+                    &inc,
+                )?;
+                insert.raw_execute()?;
+                drop(insert);
+                self.written.insert(&inc.registration);
+                self.outcome.replaced += 1;
+            }
         }
-        // A changed registration: write the batch first (rows keep file order, and a registration repeated
-        // within this delivery gets its row id).
-        flush(&mut pending, &mut insert_one)?;
-        let id = match id {
-            Some(id) => id,
-            None => find.query_row(params![tenant_id, source, reg], |r| r.get(0))?,
-        };
-        archive.execute(params![id, delivery_id])?;
-        delete.execute([id])?;
-        bind_incident(
-            &mut insert_one,
-            0,
-            tenant_id,
-            source,
-            version + 1,
-            delivery_id,
-            inc,
-        )?;
-        insert_one.raw_execute()?;
-        written.insert(
-            reg,
-            (
-                Some(tx.last_insert_rowid()),
-                version + 1,
-                inc.content_hash.as_str(),
-            ),
-        );
-        outcome.replaced += 1;
+        Ok(())
     }
-    flush(&mut pending, &mut insert_one)?;
-    if let Some(sql) = index_sql {
-        let started = std::time::Instant::now();
-        tx.execute_batch(&sql)?;
+
+    fn push_report(&mut self, r: &ReportRecord) -> Result<(), StoreError> {
+        self.tx.prepare_cached(INSERT_REPORT_SQL)?.execute(params![
+            self.delivery_id,
+            r.line as i64,
+            r.registration,
+            r.column,
+            r.reason,
+            r.outcome
+        ])?;
+        self.outcome.reported += 1;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<DeliveryOutcome, StoreError> {
+        let mut this = *self;
+        this.flush()?;
+        if let Some(sql) = this.index_sql.take() {
+            let started = std::time::Instant::now();
+            this.tx.execute_batch(&sql)?;
+            tracing::debug!(
+                seconds = started.elapsed().as_secs_f64(),
+                "incident_query index rebuilt"
+            );
+        }
+        SqliteStore::finish_delivery(&this.tx, this.delivery_id, &this.outcome)?;
+        let written = this.started.elapsed();
+        this.tx.commit()?;
         tracing::debug!(
-            seconds = started.elapsed().as_secs_f64(),
-            "incident_query index rebuilt"
+            rows = this.rows,
+            write_s = written.as_secs_f64(),
+            commit_s = (this.started.elapsed() - written).as_secs_f64(),
+            "incident delivery stored"
         );
+        Ok(this.outcome)
     }
-    Ok(())
 }
 
 struct SqliteAddressSink<'a> {
@@ -928,58 +1054,21 @@ impl Store for SqliteStore {
         }
     }
 
-    fn store_incident_delivery(
-        &mut self,
+    fn incident_sink<'a>(
+        &'a mut self,
         meta: &DeliveryMeta,
-        incidents: &[IncidentRecord],
-        report: &[ReportRecord],
-    ) -> Result<DeliveryOutcome, StoreError> {
+        expected_rows: u64,
+    ) -> Result<Option<Box<dyn IncidentSink + 'a>>, StoreError> {
         let Some((tx, tenant_id, delivery_id)) = self.begin_delivery(meta)? else {
-            return Ok(DeliveryOutcome {
-                already_imported: true,
-                ..Default::default()
-            });
+            return Ok(None);
         };
-        let mut outcome = DeliveryOutcome {
-            delivery_id: Some(delivery_id),
-            ..Default::default()
-        };
-        let started = std::time::Instant::now();
-        {
-            write_incidents(
-                &tx,
-                tenant_id,
-                delivery_id,
-                &meta.source,
-                incidents,
-                &mut outcome,
-            )?;
-            let mut rep = tx.prepare(
-                "INSERT INTO report_row (delivery_id, line, registration, column_name, reason, outcome)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for r in report {
-                rep.execute(params![
-                    delivery_id,
-                    r.line as i64,
-                    r.registration,
-                    r.column,
-                    r.reason,
-                    r.outcome
-                ])?;
-            }
-            outcome.reported = report.len() as u64;
-        }
-        Self::finish_delivery(&tx, delivery_id, &outcome)?;
-        let written = started.elapsed();
-        tx.commit()?;
-        tracing::debug!(
-            rows = incidents.len(),
-            write_s = written.as_secs_f64(),
-            commit_s = (started.elapsed() - written).as_secs_f64(),
-            "incident delivery stored"
-        );
-        Ok(outcome)
+        Ok(Some(Box::new(SqliteIncidentSink::new(
+            tx,
+            tenant_id,
+            delivery_id,
+            &meta.source,
+            expected_rows,
+        )?)))
     }
 
     fn deliveries(&self, tenant: &str) -> Result<Vec<DeliveryInfo>, StoreError> {

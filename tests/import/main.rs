@@ -5,6 +5,7 @@ mod delivery_csv;
 mod delivery_fuzz;
 mod delivery_xlsx;
 mod geocode_messy;
+mod import_streaming;
 mod store_incident_write;
 mod store_sqlite;
 
