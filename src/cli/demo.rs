@@ -154,8 +154,27 @@ fn run_national(db: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         files.probe_delivery.display()
     );
     if args.no_import {
+        // Lines for scripts: the CBS file, the probe (buurtcode, file), one per tenant: code, rows,
+        // gemeenten (`-` = not restricted), delivery.
+        println!("cbs\t{}", files.cbs_gpkg.display());
+        println!(
+            "probe\t{}\t{}",
+            files.probe_buurtcode,
+            files.probe_delivery.display()
+        );
         for t in &files.tenants {
-            println!("{}\t{}\t{}", t.code, t.rows, t.delivery.display());
+            let gemeenten = if t.gemeenten.is_empty() {
+                "-".to_string()
+            } else {
+                t.gemeenten.join(",")
+            };
+            println!(
+                "tenant\t{}\t{}\t{}\t{}",
+                t.code,
+                t.rows,
+                gemeenten,
+                t.delivery.display()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
