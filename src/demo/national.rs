@@ -777,7 +777,7 @@ impl<'a> Sampler<'a> {
                 cumulative.push(total);
             }
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e61_745f_696e_63);
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x006e_6174_5f69_6e63);
         rng.set_stream(tenant as u64);
         Sampler {
             country,
