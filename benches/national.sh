@@ -22,7 +22,7 @@
 #
 # Usage: benches/national.sh
 # env: INCIDENTS (5000000; regional 2000000) YEARS=5 REGIONAL=0 TENANTS (1; regional 25) DURATION=10s
-#      CONNECTIONS=8 THREADS=2 ZOOMS="8 12 16" HOTSPOTS=4 PROBE_TIMEOUT=120 WRK_TIMEOUT=10s READY_TIMEOUT=900
+#      CONNECTIONS=8 THREADS=2 ZOOMS="8 12 16" HOTSPOTS=4 PROBE_TIMEOUT=120 WRK_TIMEOUT=5s READY_TIMEOUT=900
 #      BIN=path (default: cargo build --release) DATA=dir (keep the generated data and database there and reuse
 #      them on the next run; default a temp dir that is removed) NICENESS=10 (everything runs under nice)
 # Needs wrk (Debian package `wrk`), python3, curl and /usr/bin/time (Debian package `time`).
@@ -43,7 +43,7 @@ THREADS=${THREADS:-2}
 ZOOMS=${ZOOMS:-8 12 16}
 HOTSPOTS=${HOTSPOTS:-4}
 PROBE_TIMEOUT=${PROBE_TIMEOUT:-120}
-WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
+WRK_TIMEOUT=${WRK_TIMEOUT:-5s}
 READY_TIMEOUT=${READY_TIMEOUT:-900}
 NICE="nice -n ${NICENESS:-10}"
 PY="python3 benches/load/national.py"
@@ -145,21 +145,26 @@ probe() {
   curl -s -o "$W/probe.body" -w '%{http_code} %{time_total}\n' --max-time "$PROBE_TIMEOUT" \
     -H "Authorization: Bearer $2" -H 'Accept-Encoding: gzip' "$BASE$1" || true
 }
-# wrk_run MODE URLS TOKEN: prints "p50 p99 req/s non2xx timeouts".
+# wrk_run MODE URLS TOKEN: prints "p50 p99 req/s non2xx timeouts done" (done = requests completed; wrk leaves out
+# requests still running when the run ends, so with few completed requests the percentiles are of the fast ones).
 wrk_run() {
   URLS=$2 MODE=$1 TOKEN=$3 $NICE wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$WRK_TIMEOUT" \
     --latency -s benches/load/tiles.lua "$BASE" >"$W/wrk.out" 2>&1 || true
   awk '
     /^ +50%/ {p50 = $2} /^ +99%/ {p99 = $2} /^Requests\/sec/ {rps = $2}
+    /requests in/ {done = $1}
     /Non-2xx or 3xx responses/ {bad = $NF} /Socket errors/ {for (i = 1; i <= NF; i++) if ($i == "timeout") to = $(i + 1)}
-    END {printf "%s %s %s %d %d\n", p50 == "" ? "-" : p50, p99 == "" ? "-" : p99, rps == "" ? 0 : rps, bad, to}' "$W/wrk.out"
+    END {
+      if (done + 0 == 0) {p50 = "-"; p99 = "-"}
+      printf "%s %s %s %d %d %d\n", p50 == "" ? "-" : p50, p99 == "" ? "-" : p99, rps == "" ? 0 : rps, bad, to, done
+    }' "$W/wrk.out"
 }
 
 if [ "$REGIONAL" != 1 ]; then
   say "== tiles over dense areas (top $HOTSPOTS buurten by count; 3 x 3 tiles around each); $CONNECTIONS connections, $THREADS wrk threads, $DURATION per run"
   # shellcheck disable=SC2086
   $PY dense "$BASE" "$TOKEN" "$HOTSPOTS" $ZOOMS >"$W/tiles.txt"
-  printf '%-10s %-4s %-6s %-28s %-30s %-30s\n' layer zoom tiles "probe (status, s)" "cold p50 / p99, req/s, fail" "warm p50 / p99, req/s, fail"
+  printf '%-10s %-4s %-6s %-28s %-40s %-40s\n' layer zoom tiles "first request (status, s)" "cold p50 / p99, req/s, done, failures" "warm p50 / p99, req/s, done, failures"
   for layer in kde.png hotspots.png emerging.mvt incidents.mvt; do
     name=${layer%.*}
     ext=${layer#*.}
@@ -176,12 +181,12 @@ if [ "$REGIONAL" != 1 ]; then
         printf '%-10s z%-3s %-6s %-28s FAILS: HTTP %s %s\n' "$name" "$z" "$n_tiles" "$probe_txt" "$status" "$msg"
         continue
       fi
-      read -r c50 c99 crps cbad cto < <(wrk_run cold "$W/cold.txt" "$TOKEN")
+      read -r c50 c99 crps cbad cto cdone < <(wrk_run cold "$W/cold.txt" "$TOKEN")
       sed "s/\$/\&from=$FROM\&to=$LAST/" "$W/cold.txt" >"$W/warm.txt"
       while read -r p; do curl -s -o /dev/null --max-time "$PROBE_TIMEOUT" -H "Authorization: Bearer $TOKEN" "$BASE$p" || true; done <"$W/warm.txt"
-      read -r w50 w99 wrps wbad wto < <(wrk_run warm "$W/warm.txt" "$TOKEN")
-      printf '%-10s z%-3s %-6s %-28s %-30s %-30s\n' "$name" "$z" "$n_tiles" "$probe_txt" \
-        "$c50 / $c99, $crps, ${cbad} non-2xx ${cto} t/o" "$w50 / $w99, $wrps, ${wbad} non-2xx ${wto} t/o"
+      read -r w50 w99 wrps wbad wto wdone < <(wrk_run warm "$W/warm.txt" "$TOKEN")
+      printf '%-10s z%-3s %-6s %-28s %-40s %-40s\n' "$name" "$z" "$n_tiles" "$probe_txt" \
+        "$c50 / $c99, $crps/s, $cdone done, $cbad non-2xx, $cto t/o" "$w50 / $w99, $wrps/s, $wdone done, $wbad non-2xx, $wto t/o"
     done
   done
   say "server after the tile runs: $(rss_of "$SERVER_PID")"
