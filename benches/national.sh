@@ -13,7 +13,8 @@
 #   a priming round): p50, p99, requests/s, non-2xx responses and timeouts as wrk reports them; the z12 cold
 #   KDE requests/s is the "cold z12 KDE tiles/s" figure;
 # - a 1-row delivery (a copy of the generator's probe with a fresh registration number) imported with the CLI
-#   while the server runs: seconds from the end of the import until the area statistics of its buurt count it;
+#   while the server runs: seconds from the end of the import until the area statistics of its buurt count it
+#   and until the z12 incident-cell tile over that buurt changes;
 # - the server's RSS (VmRSS and peak VmHWM) at the end.
 # REGIONAL=1: 25 tenants (regio01..regio25, blocks of gemeenten) of 80,000 incidents each (INCIDENTS=2000000),
 # one analyst token per tenant; warms tiles of every other tenant, imports the 1-row delivery of regio01, and
@@ -160,6 +161,27 @@ wrk_run() {
     }' "$W/wrk.out"
 }
 
+# probe_delivery TENANT: imports a copy of the generator's 1-row probe delivery (fresh registration number) with
+# the CLI while the server runs and reports the seconds from the end of the import until the probe's buurt
+# statistics count it and until the z12 incident-cell tile over that buurt changes (limit 120 s).
+probe_delivery() {
+  read -r BEFORE_COUNT BEFORE_HASH < <($PY state "$BASE" "$TOKEN" "$PROBE_BUURT")
+  sed "s/P0000001/P$(date +%s | tail -c 8)/" "$PROBE_FILE" >"$W/probe_$$.csv"
+  timed "import 1-row delivery ($1)" "$BIN" --db "$DB" import incidents "$W/probe_$$.csv" --source politie \
+    --tenant "$1" --report "$W/probe_report.csv"
+  read -r STATS_S TILE_S NOW < <($PY watch "$BASE" "$TOKEN" "$PROBE_BUURT" "$BEFORE_COUNT" "$BEFORE_HASH" 120)
+  if [ "$STATS_S" = - ]; then
+    say "1-row delivery NOT visible in the statistics of $PROBE_BUURT after 120 s (count still $BEFORE_COUNT)"
+  else
+    say "1-row delivery visible in the statistics of $PROBE_BUURT after ${STATS_S} s (count $BEFORE_COUNT -> $NOW)"
+  fi
+  if [ "$TILE_S" = - ]; then
+    say "1-row delivery NOT visible in the z12 incident-cell tile after 120 s"
+  else
+    say "1-row delivery visible in the z12 incident-cell tile after ${TILE_S} s"
+  fi
+}
+
 if [ "$REGIONAL" != 1 ]; then
   say "== tiles over dense areas (top $HOTSPOTS buurten by count; 3 x 3 tiles around each); $CONNECTIONS connections, $THREADS wrk threads, $DURATION per run"
   # shellcheck disable=SC2086
@@ -191,23 +213,7 @@ if [ "$REGIONAL" != 1 ]; then
   done
   say "server after the tile runs: $(rss_of "$SERVER_PID")"
   say "== a 1-row delivery while serving (buurt $PROBE_BUURT)"
-  BEFORE=$($PY count "$BASE" "$TOKEN" "$PROBE_BUURT")
-  sed "s/P0000001/P$(date +%s | tail -c 8)/" "$PROBE_FILE" >"$W/probe_$$.csv"
-  timed "import 1-row delivery" "$BIN" --db "$DB" import incidents "$W/probe_$$.csv" --source politie \
-    --tenant "$FIRST_TENANT" --report "$W/probe_report.csv"
-  T0=$(date +%s.%N)
-  seen=no
-  while awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {exit !(b - a < 120)}'; do
-    NOW=$($PY count "$BASE" "$TOKEN" "$PROBE_BUURT")
-    if [ "$NOW" != "$BEFORE" ] && [ "${NOW%% *}" != error ]; then seen=yes; break; fi
-    sleep 0.1
-  done
-  T1=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-  if [ "$seen" = yes ]; then
-    say "1-row delivery visible in the area statistics after ${T1} s (count $BEFORE -> $NOW)"
-  else
-    say "1-row delivery NOT visible after ${T1} s (count still $BEFORE; last answer: $NOW)"
-  fi
+  probe_delivery "$FIRST_TENANT"
 else
   say "== regional: warm tiles of the other tenants, then a 1-row delivery for $FIRST_TENANT"
   : >"$W/others.txt"
@@ -228,23 +234,7 @@ else
     say "others' tiles ($round): $(printf '%s\n' "${codes[@]}" | sort | uniq -c | awk '{printf "%s x HTTP %s; ", $1, $2}')"
   done
   curl -sf "$BASE/metrics" >"$W/metrics_before.txt"
-  BEFORE=$($PY count "$BASE" "$TOKEN" "$PROBE_BUURT")
-  sed "s/P0000001/P$(date +%s | tail -c 8)/" "$PROBE_FILE" >"$W/probe_$$.csv"
-  timed "import 1-row delivery ($FIRST_TENANT)" "$BIN" --db "$DB" import incidents "$W/probe_$$.csv" \
-    --source politie --tenant "$FIRST_TENANT" --report "$W/probe_report.csv"
-  T0=$(date +%s.%N)
-  seen=no
-  while awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {exit !(b - a < 120)}'; do
-    NOW=$($PY count "$BASE" "$TOKEN" "$PROBE_BUURT")
-    if [ "$NOW" != "$BEFORE" ] && [ "${NOW%% *}" != error ]; then seen=yes; break; fi
-    sleep 0.1
-  done
-  T1=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-  if [ "$seen" = yes ]; then
-    say "1-row delivery of $FIRST_TENANT visible after ${T1} s (count $BEFORE -> $NOW)"
-  else
-    say "1-row delivery of $FIRST_TENANT NOT visible after ${T1} s (count still $BEFORE)"
-  fi
+  probe_delivery "$FIRST_TENANT"
   curl -sf "$BASE/metrics" >"$W/metrics_mid.txt"
   START_OTHERS=$(date +%s.%N)
   codes=()
