@@ -22,9 +22,9 @@
 //!
 //! # Tenants
 //! With `tenants = T` the gemeenten are cut into `T` compact blocks (consecutive runs of a serpentine walk
-//! through bands of the grid); each tenant gets its own delivery with `incidents / T` rows (the first `incidents % T` tenants
-//! one more) in its own gemeenten. One tenant is `default` (not restricted to gemeenten); several are
-//! `regio01`, `regio02`, ... restricted to their block.
+//! through bands of the grid); each tenant gets its own delivery with `incidents / T` rows (the first
+//! `incidents % T` tenants one more) in its own gemeenten. One tenant is `default` (not restricted to
+//! gemeenten); several are `regio01`, `regio02`, ... restricted to their block.
 //!
 //! # Formats and memory
 //! The CBS GeoPackage has the layers, columns and sentinels of the demo city's `wijkenbuurten_2024_v1.gpkg`.
@@ -103,6 +103,12 @@ impl Default for NationalConfig {
 
 impl NationalConfig {
     /// The regional case of the issue: 25 tenants of 80,000 incidents each.
+    ///
+    /// ```
+    /// use brandpunt::demo::national::NationalConfig;
+    /// let cfg = NationalConfig::regional();
+    /// assert_eq!((cfg.tenants, cfg.incidents / u64::from(cfg.tenants)), (25, 80_000));
+    /// ```
     pub fn regional() -> Self {
         NationalConfig {
             incidents: 2_000_000,
@@ -111,7 +117,13 @@ impl NationalConfig {
         }
     }
 
-    /// First day of the period.
+    /// First day of the period: `years` x 365 days ending on `last_day`.
+    ///
+    /// ```
+    /// use brandpunt::demo::national::NationalConfig;
+    /// let cfg = NationalConfig { years: 1, ..NationalConfig::default() };
+    /// assert_eq!(cfg.first_day().to_string(), "2023-10-01"); // 365 days with 2024-02-29
+    /// ```
     pub fn first_day(&self) -> NaiveDate {
         self.last_day - Duration::days(i64::from(self.years) * 365 - 1)
     }
