@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config
 DEMO_DIR ?= data/demo
 PORT ?= 8080
 
-.PHONY: fuzz demo test deps web-deps web e2e build lint fmt bench load clean
+.PHONY: fuzz demo test deps web-deps web e2e build lint fmt bench load load-national clean
 
 ## Install the system packages that are missing (Debian/Ubuntu; needs root or sudo).
 deps:
@@ -53,6 +53,12 @@ demo: build
 load: build
 	@command -v wrk >/dev/null || { SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; $$SUDO apt-get install -y -qq wrk; }
 	benches/load_tiles.sh
+
+## National-scale benchmark (issue 12; needs wrk, python3, /usr/bin/time; minutes and several GB of RAM at the
+## default 5 M incidents; REGIONAL=1 for 25 tenants x 80 k; figures go to BENCHMARKS.md).
+load-national: build
+	@command -v wrk >/dev/null || { SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; $$SUDO apt-get install -y -qq wrk; }
+	BIN=./target/release/brandpunt benches/national.sh
 
 test: deps web
 	$(CARGO) fmt --check

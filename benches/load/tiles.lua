@@ -8,6 +8,8 @@ for line in io.lines(os.getenv("URLS")) do
   paths[#paths + 1] = line
 end
 local mode = os.getenv("MODE") or "warm"
+-- TOKEN (optional): an API token sent as `Authorization: Bearer` with every request.
+local token = os.getenv("TOKEN")
 local counter = 0
 thread_id = 0
 local next_id = 0
@@ -37,5 +39,9 @@ function request()
     local to = 350 + (math.floor(k / 350) % 350)
     path = path .. "&from=" .. day(from) .. "&to=" .. day(to)
   end
-  return wrk.format("GET", path, {["Accept-Encoding"] = "gzip"})
+  local headers = {["Accept-Encoding"] = "gzip"}
+  if token and token ~= "" then
+    headers["Authorization"] = "Bearer " .. token
+  end
+  return wrk.format("GET", path, headers)
 end

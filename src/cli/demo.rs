@@ -1,39 +1,71 @@
 //! `brandpunt demo`: generate the demo city in the real formats and import it with the ordinary importers.
 
 use super::import::{self, IncidentImporter};
+use brandpunt::demo::national::{self, NationalConfig};
 use brandpunt::demo::{self, DemoConfig};
 use brandpunt::import::{incidents::IncidentImportOptions, mapping};
-use brandpunt::store::{PrivacyError, PrivacyStore};
+use brandpunt::store::{PrivacyError, PrivacyStore, Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// Directory for the generated source files.
-    #[arg(long, default_value = "data/demo")]
-    pub dir: PathBuf,
+    /// Directory for the generated source files (default `data/demo`, with `--national` `data/national`).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
     /// Random seed (the same seed gives the same city).
     #[arg(long, default_value_t = DemoConfig::default().seed)]
     pub seed: u64,
     /// A small city (for quick tries and tests).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "national")]
     pub small: bool,
+    /// National-scale benchmark data instead of the demo city: 420 gemeenten, 15,120 buurten (CBS
+    /// GeoPackage) and police deliveries with RD coordinates.
+    #[arg(long)]
+    pub national: bool,
+    /// With `--national`: number of incidents over all tenants.
+    #[arg(long, requires = "national", default_value_t = NationalConfig::default().incidents)]
+    pub incidents: u64,
+    /// With `--national`: length of the period in years (ending 2024-09-29).
+    #[arg(long, requires = "national", default_value_t = NationalConfig::default().years)]
+    pub years: u32,
+    /// With `--national`: number of tenants, each a block of gemeenten with its own delivery
+    /// (1: the tenant `default`; more: `regio01`, `regio02`, ...).
+    #[arg(long, requires = "national", default_value_t = NationalConfig::default().tenants)]
+    pub tenants: u32,
+    /// Only write the files; do not import them.
+    #[arg(long)]
+    pub no_import: bool,
 }
 
 pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if args.national {
+        return run_national(db, &args);
+    }
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("data/demo"));
     let mut cfg = if args.small {
         DemoConfig::small()
     } else {
         DemoConfig::default()
     };
     cfg.seed = args.seed;
-    std::fs::create_dir_all(&args.dir)?;
-    println!("Demostad genereren in {} ...", args.dir.display());
-    let files = demo::generate(&args.dir, &cfg)?;
+    std::fs::create_dir_all(&dir)?;
+    println!("Demostad genereren in {} ...", dir.display());
+    let files = demo::generate(&dir, &cfg)?;
+    if args.no_import {
+        println!(
+            "Bestanden geschreven in {} (niet ingelezen).",
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     import::import_cbs(db, &files.cbs_gpkg, None)?;
     import::import_bag(db, &files.bag_gpkg, None)?;
     let mut importer = IncidentImporter::new(db)?;
-    let reports = args.dir.join("rapporten");
+    let reports = dir.join("rapporten");
     std::fs::create_dir_all(&reports)?;
     let report_for = |f: &Path| {
         reports.join(format!(
@@ -89,6 +121,94 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         db.display(),
         files.ground_truth_json.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `demo --national`: writes the national data and imports the CBS file, the tenants with their gemeenten and
+/// every tenant's delivery with the ordinary importers.
+fn run_national(db: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("data/national"));
+    let cfg = NationalConfig {
+        seed: args.seed,
+        incidents: args.incidents,
+        years: args.years,
+        tenants: args.tenants,
+        ..NationalConfig::default()
+    };
+    println!(
+        "Landelijke data genereren in {}: {} incidenten over {} jaar, {} tenant(s) ...",
+        dir.display(),
+        cfg.incidents,
+        cfg.years,
+        cfg.tenants
+    );
+    let files = national::generate_national(&dir, &cfg)?;
+    println!(
+        "CBS: {}; leveringen: {}; proeflevering (1 rij, buurt {}): {}",
+        files.cbs_gpkg.display(),
+        files.tenants.len(),
+        files.probe_buurtcode,
+        files.probe_delivery.display()
+    );
+    if args.no_import {
+        // Lines for scripts: the CBS file, the probe (buurtcode, file), one per tenant: code, rows,
+        // gemeenten (`-` = not restricted), delivery.
+        println!("cbs\t{}", files.cbs_gpkg.display());
+        println!(
+            "probe\t{}\t{}",
+            files.probe_buurtcode,
+            files.probe_delivery.display()
+        );
+        for t in &files.tenants {
+            let gemeenten = if t.gemeenten.is_empty() {
+                "-".to_string()
+            } else {
+                t.gemeenten.join(",")
+            };
+            println!(
+                "tenant\t{}\t{}\t{}\t{}",
+                t.code,
+                t.rows,
+                gemeenten,
+                t.delivery.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    import::import_cbs(db, &files.cbs_gpkg, None)?;
+    {
+        let mut store = super::context::open_store(db)?;
+        for t in &files.tenants {
+            match store.add_tenant(&t.code, &t.name) {
+                Ok(()) | Err(StoreError::TenantExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            store.set_tenant_gemeenten(&t.code, &t.gemeenten)?;
+        }
+    }
+    let mut importer = IncidentImporter::new(db)?;
+    let reports = dir.join("rapporten");
+    std::fs::create_dir_all(&reports)?;
+    for t in &files.tenants {
+        let s = importer.import(
+            &t.delivery,
+            &IncidentImportOptions {
+                tenant: t.code.clone(),
+                source: "politie".into(),
+                mapping: None,
+                report_path: Some(reports.join(format!("politie_{}.rapport.csv", t.code))),
+            },
+        )?;
+        print!("{}: ", t.code);
+        import::print_incident_summary(&s);
+    }
+    if cfg.tenants == 1 {
+        demo_users(db)?;
+    }
+    println!("Klaar. Database: {}", db.display());
     Ok(ExitCode::SUCCESS)
 }
 

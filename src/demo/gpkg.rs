@@ -151,7 +151,7 @@ pub const SENTINEL_SUPPRESSED: i64 = -99_997;
 /// Sentinel for "not available" values, 2021+ files.
 pub const SENTINEL_MISSING: i64 = -99_995;
 
-fn stat_values(
+pub(super) fn stat_values(
     code: &str,
     stats: &AreaStats,
     area_m2: f64,
@@ -206,7 +206,7 @@ fn stat_values(
     ]
 }
 
-fn fields_with(
+pub(super) fn fields_with(
     prefix: &[(&'static str, OGRFieldType::Type)],
 ) -> Vec<(&'static str, OGRFieldType::Type)> {
     let mut v = prefix.to_vec();

@@ -14,6 +14,7 @@ mod deliveries;
 mod gpkg;
 mod incidents;
 mod layout;
+pub mod national;
 mod opendata;
 mod truth;
 

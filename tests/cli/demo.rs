@@ -358,3 +358,55 @@ fn geocode_command_adds_columns_and_flags_ambiguity() {
     assert_eq!(rows[1][5], "");
     assert_eq!(rows[2][11], "none");
 }
+
+/// `demo --national` with several tenants: every tenant exists with its block of gemeenten, got its own delivery
+/// and every one of its incidents lies in its own gemeenten.
+#[test]
+fn national_demo_imports_one_delivery_per_tenant_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let dir = tmp.path().join("national");
+    ok(
+        &db,
+        &[
+            "demo",
+            "--national",
+            "--incidents",
+            "300",
+            "--years",
+            "1",
+            "--tenants",
+            "3",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let tenants = ok(&db, &["tenant", "list"]);
+    let mut all = HashSet::new();
+    for code in ["regio01", "regio02", "regio03"] {
+        let line = tenants
+            .lines()
+            .find(|l| l.starts_with(code))
+            .unwrap_or_else(|| panic!("{code} missing in {tenants}"));
+        let gemeenten: HashSet<String> = line
+            .split('\t')
+            .nth(2)
+            .unwrap()
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        assert_eq!(gemeenten.len(), 140, "{line}");
+        assert!(all.is_disjoint(&gemeenten));
+        all.extend(gemeenten.iter().cloned());
+        let stats = ok(&db, &["stats", "--by", "gemeente", "--tenant", code]);
+        let mut total = 0u64;
+        for row in stats.lines().skip(1) {
+            let cols: Vec<&str> = row.rsplitn(2, ',').collect();
+            let gemeente = row.split(',').next().unwrap();
+            assert!(gemeenten.contains(gemeente), "{code}: {row}");
+            total += cols[0].parse::<u64>().unwrap();
+        }
+        assert_eq!(total, 100, "{code}: {stats}");
+    }
+    assert_eq!(all.len(), 420);
+}
