@@ -208,7 +208,8 @@ impl HeapSize for GiStarGrid {
 }
 
 /// The [`GiStarGrid`] of the filter's located incidents on a grid of `cell_m`; `None` when there is nothing to
-/// analyse (as [`gistar_cells`]). Costs the filter's incidents and the occupied cells, not the grid's extent.
+/// analyse (as [`gistar_cells`]). Costs the filter's incidents and the occupied cells, not the grid's extent,
+/// which therefore has no size limit.
 pub fn gistar_grid(
     snapshot: &Snapshot,
     filter: &Filter,
@@ -245,13 +246,8 @@ impl GiStarGrid {
         ) else {
             return Ok(None);
         };
-        let (width, height) = ((c1 - c0 + 1) as u128, (r1 - r0 + 1) as u128);
-        if width * height > crate::analysis::places::MAX_PLACES as u128 {
-            return Err(SurfaceError::TooManyGridCells {
-                cells: width * height,
-            });
-        }
-        let n = (width * height) as f64;
+        // No limit on the grid's size: only the occupied cells and their neighbours are ever held.
+        let n = (c1 - c0 + 1) as f64 * (r1 - r0 + 1) as f64;
         if n < 3.0 {
             return Ok(None);
         }
@@ -432,16 +428,26 @@ impl GiStarGrid {
     }
 }
 
+/// Most grid cells a `hotspots` tile draws one by one; a tile over more cells (a low zoom) draws the cells with
+/// incidents only.
+pub const MAX_TILE_CELLS: f64 = 65_536.0;
+
 /// The `hotspots` layer of `tile` from a [`GiStarGrid`]: the grid cells under the tile and its buffer
-/// (`window_rd`, see [`super::tile_window_rd`]) with the properties of [`gistar_tile`]; `None` when empty.
+/// (`window_rd`, see [`super::tile_window_rd`]) with the properties of [`gistar_tile`] (only the cells with
+/// incidents when that is more than [`MAX_TILE_CELLS`] cells); `None` when empty.
 pub fn gistar_grid_tile(
     grid: &GiStarGrid,
     tile: TileId,
     window_rd: Rect<f64>,
     published: impl Fn(&str, f64) -> (Option<f64>, Option<String>),
 ) -> Result<Option<Vec<u8>>, SurfaceError> {
+    let c = f64::from(grid.cell_m);
+    let sparse = (window_rd.width() / c) * (window_rd.height() / c) > MAX_TILE_CELLS;
     let mut cells = Vec::new();
     for key in grid.cells_within(window_rd) {
+        if sparse && !grid.counts.contains_key(&key) {
+            continue;
+        }
         let Some(cell) = grid.cell(key) else {
             continue;
         };
@@ -500,6 +506,40 @@ pub fn gistar_features(
 mod tests {
     use super::super::fixture;
     use super::*;
+
+    #[test]
+    fn a_grid_over_the_whole_country_holds_its_occupied_cells_only() {
+        let at = |x_m, y_m| crate::analysis::Event {
+            x_m,
+            y_m,
+            begin: None,
+            end: None,
+            weight: 1.0,
+        };
+        // 40 incidents in one 50 m cell, 200 spread out, one 250 km away: a grid of 12 M cells.
+        let mut events: Vec<_> = (0..40)
+            .map(|k| at(100_010.0 + f64::from(k), 400_010.0))
+            .collect();
+        events.extend((0..200).map(|k| {
+            at(
+                90_000.0 + 97.0 * f64::from(k),
+                395_000.0 + 53.0 * f64::from(k),
+            )
+        }));
+        events.push(at(250_000.0, 600_000.0));
+        let grid = GiStarGrid::new(&events, 50).unwrap().unwrap();
+        assert!(grid.len() > 12_000_000, "{}", grid.len());
+        assert!(grid.heap_bytes() < 100_000);
+        let hot = grid
+            .cell(grid.cell_at(100_020.0, 400_020.0).unwrap())
+            .unwrap();
+        assert_eq!(hot.count, 40.0);
+        assert!(hot.z > 10.0 && hot.bin == 3, "{hot:?}");
+        let quiet = grid
+            .cell(grid.cell_at(200_000.0, 500_000.0).unwrap())
+            .unwrap();
+        assert_eq!((quiet.count, quiet.bin), (0.0, 0));
+    }
 
     #[test]
     fn the_sparse_grid_equals_gistar_on_the_whole_grid() {
