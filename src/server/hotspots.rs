@@ -23,6 +23,10 @@
 //! [`EmergingSettings::limited`]); tiles deeper than [`crate::access::VIEWER_MAX_SURFACE_ZOOM`] are 403
 //! ([`check_surface_zoom`]). `/api/hotspots` reports the values used (`bandwidth_m`, `cell_m`, `bins`).
 //!
+//! The study area is the filter's (`area`, `bbox`, see [`super::filter`]); `/api/hotspots` checks the grid and
+//! KDE sizes on its extent (else on the extent of the tenant's incidents) before any work ([`check_grid_size`],
+//! [`check_kde_size`]). The map layers read the per-filter [`kde_field`] and [`gistar_grid`] tile by tile.
+//!
 //! When the filter leaves too little to analyse (no incidents, all counts equal) the result is empty (an empty
 //! FeatureCollection, an empty tile), not an error.
 
