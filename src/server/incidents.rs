@@ -59,7 +59,11 @@ pub fn address_filter(
     params: &HashMap<String, String>,
 ) -> Result<Option<Filter>, ApiError> {
     let snapshot = &caller.snapshot;
-    let asked = Filter::parse(params, snapshot)?;
+    // The exports read `area` and `bbox` themselves (both together, 404 for an unknown area).
+    let mut params = params.clone();
+    params.remove("area");
+    params.remove("bbox");
+    let asked = Filter::parse(&params, snapshot)?;
     match caller.principal.address_level_scope(
         caller.tenant(),
         &asked.category_codes,
