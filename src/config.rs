@@ -27,6 +27,8 @@
 //! request_timeout_seconds = 60
 //! header_read_timeout_seconds = 10  # slow clients: the request head must arrive within this time
 //! cache_bytes = 2147483648          # all caches together; default a quarter of the physical memory
+//! heavy_analyses = 2                # hotspots/patrol analyses at once; default the number of cores
+//! heavy_queue = 4                   # waiting beyond that; more get 503 + Retry-After; default 2 x heavy_analyses
 //!
 //! [privacy]
 //! min_count = 5                     # k: counts 1..k-1 are shown as "< k" to viewers and anonymous callers
@@ -151,6 +153,8 @@ pub struct LimitsSection {
     pub request_timeout_seconds: Option<f64>,
     pub header_read_timeout_seconds: Option<f64>,
     pub cache_bytes: Option<u64>,
+    pub heavy_analyses: Option<usize>,
+    pub heavy_queue: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone, PartialEq)]
@@ -206,6 +210,11 @@ pub struct Limits {
     /// Bytes all caches together may hold (tiles, counts, analyses, response bodies; see
     /// `server::caches`). Default: a quarter of the physical memory, 1 GiB when that is unknown.
     pub cache_bytes: u64,
+    /// Heavy analyses (`/api/hotspots`, `/api/patrol`) running at once (default: the number of cores).
+    pub heavy_analyses: usize,
+    /// Heavy analyses waiting for a turn; more are refused with 503 and `Retry-After` (default: twice
+    /// `heavy_analyses`).
+    pub heavy_queue: usize,
 }
 
 impl Default for Limits {
@@ -221,8 +230,15 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(10),
             cache_bytes: default_cache_bytes(),
+            heavy_analyses: default_heavy_analyses(),
+            heavy_queue: 2 * default_heavy_analyses(),
         }
     }
+}
+
+/// The default number of heavy analyses at once: the number of cores (1 when unknown).
+pub fn default_heavy_analyses() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The default cache budget: a quarter of the physical memory (`MemTotal` of `/proc/meminfo`), 1 GiB when that
@@ -297,6 +313,9 @@ impl ConfigFile {
         }
         if c.limits.max_zoom.is_some_and(|z| z > 24) {
             return Err(invalid("limits", "max_zoom", "hoogstens 24"));
+        }
+        if c.limits.heavy_analyses == Some(0) {
+            return Err(invalid("limits", "heavy_analyses", "minstens 1"));
         }
         if let Some(t) = c.limits.request_timeout_seconds {
             if !(t.is_finite() && t > 0.0) {
@@ -379,6 +398,10 @@ impl ConfigFile {
                 .map(Duration::from_secs_f64)
                 .unwrap_or(d.header_read_timeout),
             cache_bytes: l.cache_bytes.unwrap_or(d.cache_bytes),
+            heavy_analyses: l.heavy_analyses.unwrap_or(d.heavy_analyses),
+            heavy_queue: l
+                .heavy_queue
+                .unwrap_or(2 * l.heavy_analyses.unwrap_or(d.heavy_analyses)),
         }
     }
 

@@ -25,6 +25,8 @@ pub enum ApiError {
     Internal(String),
     /// 503: not ready (data still loading).
     Unavailable(String),
+    /// 503 with `Retry-After`: too much work at once ([`super::heavy`]).
+    Busy { message: String, retry_after_s: u64 },
 }
 
 impl ApiError {
@@ -51,7 +53,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -68,7 +70,8 @@ impl IntoResponse for ApiError {
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::TooLarge(m)
-            | ApiError::Unavailable(m) => {
+            | ApiError::Unavailable(m)
+            | ApiError::Busy { message: m, .. } => {
                 serde_json::json!({ "error": m })
             }
             ApiError::Internal(detail) => {
@@ -76,6 +79,14 @@ impl IntoResponse for ApiError {
                 serde_json::json!({ "error": "interne fout; zie het serverlog" })
             }
         };
+        if let ApiError::Busy { retry_after_s, .. } = &self {
+            return (
+                status,
+                [(axum::http::header::RETRY_AFTER, retry_after_s.to_string())],
+                Json(body),
+            )
+                .into_response();
+        }
         if status == StatusCode::UNAUTHORIZED {
             return (
                 status,

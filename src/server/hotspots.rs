@@ -644,7 +644,9 @@ async fn api_hotspots(
         }
     }
     let principal = caller.principal.clone();
+    let turn = state.heavy.enter().await?;
     let body = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+        let _turn = turn;
         let mut features = Vec::new();
         let mut extra = serde_json::Map::new();
         match job {

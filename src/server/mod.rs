@@ -40,6 +40,7 @@ pub mod deliveries;
 pub mod error;
 pub mod export;
 pub mod filter;
+pub mod heavy;
 pub mod hotspots;
 pub mod incidents;
 use crate::oidc;
@@ -110,6 +111,8 @@ pub struct AppState {
     writing: Mutex<()>,
     /// Remembered token checks ([`auth`]).
     pub token_cache: auth::TokenCache,
+    /// Admission of heavy analyses ([`heavy`]).
+    pub heavy: heavy::HeavyGate,
     /// Web login sessions ([`session`]).
     pub sessions: crate::session::Sessions,
     /// Failed logins per user and client address ([`session`]).
@@ -156,6 +159,7 @@ impl AppState {
             ));
         }
         let caches = Caches::new(config.limits.cache_bytes, CACHE_KINDS);
+        let heavy = heavy::HeavyGate::new(config.limits.heavy_analyses, config.limits.heavy_queue);
         let policy = crate::publish::Policy {
             min_count: config.privacy.min_count,
             min_count_per_group: config.privacy.min_count_per_group.clone(),
@@ -179,6 +183,7 @@ impl AppState {
             loaded: Mutex::new(loaded),
             writing: Mutex::new(()),
             token_cache: auth::TokenCache::new(4096),
+            heavy,
             sessions: crate::session::Sessions::new(),
             login_throttle: crate::session::LoginThrottle::new(),
             oidc,

@@ -125,6 +125,21 @@ impl Metrics {
                 state.token_cache.len() as f64,
             ),
             (
+                "brandpunt_heavy_running",
+                "gauge",
+                state.heavy.running() as f64,
+            ),
+            (
+                "brandpunt_heavy_waiting",
+                "gauge",
+                state.heavy.waiting() as f64,
+            ),
+            (
+                "brandpunt_heavy_refused_total",
+                "counter",
+                state.heavy.refused() as f64,
+            ),
+            (
                 "brandpunt_data_generation",
                 "gauge",
                 snapshots.values().map(|s| s.generation).max().unwrap_or(0) as f64,

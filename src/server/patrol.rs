@@ -289,9 +289,13 @@ async fn patrol(
     let st = state.clone();
     let (pp, ff) = (p.clone(), filter.clone());
     let snap = snapshot.clone();
-    let result = tokio::task::spawn_blocking(move || compute(&st, snap, &ff, &pp))
-        .await
-        .map_err(ApiError::internal)??;
+    let turn = state.heavy.enter().await?;
+    let result = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        compute(&st, snap, &ff, &pp)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let mut features = Vec::with_capacity(result.cells.len());
     let mut rows = Vec::with_capacity(result.cells.len());
     for c in &result.cells {

@@ -586,16 +586,42 @@ struct InProcess {
 
 impl InProcess {
     fn open(cache_bytes: u64) -> InProcess {
+        InProcess::open_with(|config| config.limits.cache_bytes = cache_bytes)
+    }
+
+    /// A server on a copy of the demo city, its public tenant `default`, configured by `configure`.
+    fn open_with(configure: impl FnOnce(&mut brandpunt::config::ServerConfig)) -> InProcess {
         let (dir, db) = demo_copy();
         let mut config =
             brandpunt::config::ServerConfig::new(db, "127.0.0.1:0".parse().expect("address"));
         config.public_tenant = Some("default".into());
-        config.limits.cache_bytes = cache_bytes;
+        configure(&mut config);
         InProcess {
             state: brandpunt::server::AppState::open(config).unwrap(),
             runtime: tokio::runtime::Runtime::new().unwrap(),
             _dir: dir,
         }
+    }
+
+    /// An anonymous GET: (status, the `Retry-After` header, body).
+    fn get_retry_after(&self, path: &str) -> (u16, Option<String>, Vec<u8>) {
+        use tower::ServiceExt;
+        let app = brandpunt::server::router(self.state.clone());
+        let req = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        self.runtime.block_on(async {
+            let response = app.oneshot(req).await.unwrap();
+            let status = response.status().as_u16();
+            let retry = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, retry, body.to_vec())
+        })
     }
 
     /// An anonymous GET: (status, body).
@@ -723,4 +749,37 @@ fn a_tiny_cache_budget_holds_its_bytes_under_it_and_answers_the_same() {
     assert_eq!(tiny.metric("brandpunt_cache_budget_bytes"), 4096);
     // The ample budget keeps what the tiny one cannot.
     assert!(held(&ample) > 4096);
+}
+
+/// Issue 12: heavy analyses beyond `heavy_analyses` running and `heavy_queue` waiting are refused at once with 503
+/// and `Retry-After`; other requests are not held up, and the refusals are counted in `/metrics`.
+#[test]
+fn heavy_analyses_beyond_the_queue_get_503_with_retry_after() {
+    let p = InProcess::open_with(|config| {
+        config.limits.heavy_analyses = 1;
+        config.limits.heavy_queue = 0;
+    });
+    let hotspots = "/api/hotspots?method=gistar&bins=grid:200";
+    let patrol = "/api/patrol?day=fri&from_hour=20&to_hour=2&top=5";
+    // Another analysis holds the only turn.
+    let turn = p.runtime.block_on(p.state.heavy.enter()).unwrap();
+    for path in [hotspots, patrol] {
+        let (status, retry, body) = p.get_retry_after(path);
+        assert_eq!(status, 503, "{path}");
+        assert_eq!(retry.as_deref(), Some("5"), "{path}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            v["error"].as_str().unwrap().contains("zware analyses"),
+            "{v}"
+        );
+    }
+    assert_eq!(p.get("/api/meta").0, 200, "light requests go on");
+    assert_eq!(p.metric("brandpunt_heavy_refused_total"), 2);
+    assert_eq!(p.metric("brandpunt_heavy_running"), 1);
+    drop(turn);
+    for path in [hotspots, patrol] {
+        assert_eq!(p.get(path).0, 200, "{path}");
+    }
+    assert_eq!(p.metric("brandpunt_heavy_running"), 0);
+    assert_eq!(p.metric("brandpunt_heavy_refused_total"), 2);
 }
