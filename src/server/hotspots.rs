@@ -702,25 +702,32 @@ async fn api_hotspots(
 mod tests {
     use super::*;
 
-    #[test]
-    fn size_limits_name_the_parameter_and_the_largest_size_that_fits() {
-        // The Netherlands: about 280 x 300 km.
-        let country = geo_types::Rect::new((13_000.0, 306_000.0), (278_000.0, 620_000.0));
-        let err = check_grid_size(country, 100).unwrap_err();
+    /// The parameter a size refusal names and the size it suggests after `suggests` (e.g. `kies cell=`).
+    fn refusal(err: ApiError, suggests: &str) -> (String, String, f64) {
         let ApiError::BadRequest {
             parameter: Some(parameter),
             message,
-        } = &err
+        } = err
         else {
             panic!("{err:?}")
         };
-        assert_eq!(parameter, "bins");
-        let smallest: u32 = message
-            .split("kies grid:")
+        let size = message
+            .split(suggests)
             .nth(1)
             .and_then(|r| r.split(' ').next())
             .and_then(|n| n.parse().ok())
             .unwrap();
+        (parameter, message, size)
+    }
+
+    #[test]
+    fn size_limits_name_the_parameter_and_the_largest_size_that_fits() {
+        // The Netherlands: about 280 x 300 km.
+        let country = geo_types::Rect::new((13_000.0, 306_000.0), (278_000.0, 620_000.0));
+        let (parameter, message, smallest) =
+            refusal(check_grid_size(country, 100).unwrap_err(), "kies grid:");
+        assert_eq!(parameter, "bins");
+        let smallest = smallest as u32;
         assert!(message.contains("hoogstens 4000000"), "{message}");
         check_grid_size(country, smallest).unwrap();
         assert!(check_grid_size(country, smallest - 5).is_err());
@@ -732,21 +739,9 @@ mod tests {
             bandwidth_m: Some(300.0),
             levels: 5,
         };
-        let err = check_kde_size(country, &kde).unwrap_err();
-        let ApiError::BadRequest {
-            parameter: Some(parameter),
-            message,
-        } = &err
-        else {
-            panic!("{err:?}")
-        };
+        let (parameter, _, smallest) =
+            refusal(check_kde_size(country, &kde).unwrap_err(), "kies cell=");
         assert_eq!(parameter, "cell");
-        let smallest: f64 = message
-            .split("kies cell=")
-            .nth(1)
-            .and_then(|r| r.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap();
         check_kde_size(
             country,
             &KdeSettings {

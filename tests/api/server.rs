@@ -626,19 +626,8 @@ impl InProcess {
 
     /// An anonymous GET: (status, body).
     fn get(&self, path: &str) -> (u16, Vec<u8>) {
-        use tower::ServiceExt;
-        let app = brandpunt::server::router(self.state.clone());
-        let req = axum::http::Request::get(path)
-            .body(axum::body::Body::empty())
-            .unwrap();
-        self.runtime.block_on(async {
-            let response = app.oneshot(req).await.unwrap();
-            let status = response.status().as_u16();
-            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            (status, body.to_vec())
-        })
+        let (status, _, body) = self.get_retry_after(path);
+        (status, body)
     }
 
     /// The value of metric `series` (name with labels) in `/metrics`.
