@@ -51,6 +51,7 @@ pub mod area_level;
 pub mod audit;
 pub mod cache;
 pub mod calendar;
+pub mod cancel;
 pub mod category;
 pub mod config;
 pub mod coords;
