@@ -7,6 +7,7 @@
 //! --all-targets` (no `--bench` argument) the small demo city and a few tiles are used.
 
 use brandpunt::analysis::kde::{kde_raster, KdeParams};
+use brandpunt::cancel::Cancel;
 use brandpunt::config::ServerConfig;
 use brandpunt::dataset::Filter;
 use brandpunt::server::hotspots::{kde_surface, KdeSettings};
@@ -69,7 +70,7 @@ fn bench(c: &mut Criterion) {
         levels: 5,
     };
     let layer = RasterLayer::Kde(settings.clone());
-    let surface = kde_surface(&state, &snapshot, &filter, &settings)
+    let surface = kde_surface(&state, &snapshot, &filter, &settings, &Cancel::never())
         .expect("kde")
         .expect("incidents");
     let mut tiles = city_tiles(&state, 15);
@@ -87,7 +88,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 k = (k + 1) % tiles.len();
                 black_box(
-                    render_tile_png(&state, &snapshot, &filter, &layer, tiles[k]).expect("tile"),
+                    render_tile_png(
+                        &state,
+                        &snapshot,
+                        &filter,
+                        &layer,
+                        tiles[k],
+                        &Cancel::never(),
+                    )
+                    .expect("tile"),
                 )
             })
         },
@@ -120,13 +129,19 @@ fn bench(c: &mut Criterion) {
         all.into_iter().take(4).collect()
     };
     for t in &all {
-        black_box(render_tile_png(&state, &snapshot, &filter, &layer, *t).expect("tile"));
+        black_box(
+            render_tile_png(&state, &snapshot, &filter, &layer, *t, &Cancel::never())
+                .expect("tile"),
+        );
     }
     let mut ms: Vec<f64> = all
         .iter()
         .map(|t| {
             let start = Instant::now();
-            black_box(render_tile_png(&state, &snapshot, &filter, &layer, *t).expect("tile"));
+            black_box(
+                render_tile_png(&state, &snapshot, &filter, &layer, *t, &Cancel::never())
+                    .expect("tile"),
+            );
             start.elapsed().as_secs_f64() * 1e3
         })
         .collect();

@@ -25,7 +25,9 @@
 //! let hours = WeeklyHours { day: Weekday::Fri, from_hour: 20, to_hour: 2 };
 //! assert_eq!(hours.dutch_label(), "vrijdag 20:00 - zaterdag 02:00");
 //! let block = hours.block().unwrap();
-//! let result = plan(&[(event, Some("Dorpsstraat"))], &block, &AoristicConfig::default(), 100, 10).unwrap();
+//! let never = brandpunt::cancel::Cancel::never();
+//! let result = plan(&[(event, Some("Dorpsstraat"))], &block, &AoristicConfig::default(), 100, 10, &never)
+//!     .unwrap();
 //! assert_eq!((result.used, result.excluded, result.hours), (1, 0, 6.0));
 //! assert_eq!(result.cells[0].street.as_deref(), Some("Dorpsstraat"));
 //! assert!((result.cells[0].score - 1.0).abs() < 1e-12);
@@ -39,6 +41,7 @@ use super::aoristic::{patrol_block_share, AoristicConfig, AoristicError, PatrolB
 use super::grid::BinId;
 use super::Event;
 use crate::calendar::dutch_weekday;
+use crate::cancel::{Cancel, Cancelled};
 
 /// A weekly time block in whole hours (see the module rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -186,6 +189,18 @@ pub fn rank_cells(incidents: &[WeightedIncident<'_>], cell_m: u32, top: usize) -
         .collect()
 }
 
+/// Why a patrol plan was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum PatrolError {
+    #[error(transparent)]
+    Aoristic(#[from] AoristicError),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+/// Incidents weighed between two cancellation checks.
+const INCIDENTS_PER_CHECK: usize = 1 << 16;
+
 /// A patrol plan: the ranked cells and what went into them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PatrolResult {
@@ -202,17 +217,22 @@ pub struct PatrolResult {
 }
 
 /// The `top` cells of `cell_m` metres for `block`: every incident (with its street, when known) gets its aoristic
-/// share under `cfg` (see the module rules and the example there).
+/// share under `cfg` (see the module rules and the example there). A cancelled `cancel` is
+/// [`PatrolError::Cancelled`].
 pub fn plan(
     incidents: &[(Event, Option<&str>)],
     block: &PatrolBlock,
     cfg: &AoristicConfig,
     cell_m: u32,
     top: usize,
-) -> Result<PatrolResult, AoristicError> {
+    cancel: &Cancel,
+) -> Result<PatrolResult, PatrolError> {
     let mut weighted = Vec::with_capacity(incidents.len());
     let (mut used, mut excluded) = (0u64, 0u64);
-    for (event, street) in incidents {
+    for (k, (event, street)) in incidents.iter().enumerate() {
+        if k % INCIDENTS_PER_CHECK == 0 {
+            cancel.check()?;
+        }
         match patrol_block_share(event, block, cfg)? {
             Some(share) => {
                 used += 1;
@@ -227,6 +247,7 @@ pub fn plan(
         }
     }
     let total_score = weighted.iter().map(|w| w.share).sum();
+    cancel.check()?;
     Ok(PatrolResult {
         cells: rank_cells(&weighted, cell_m, top),
         used,
@@ -353,7 +374,26 @@ mod tests {
             // No end: excluded.
             (e(t(6, 21), None), None),
         ];
-        let r = plan(&incidents, &block, &AoristicConfig::default(), 100, 10).unwrap();
+        let r = plan(
+            &incidents,
+            &block,
+            &AoristicConfig::default(),
+            100,
+            10,
+            &Cancel::never(),
+        )
+        .unwrap();
+        let (cancel, guard) = Cancel::new();
+        drop(guard);
+        let stopped = plan(
+            &incidents,
+            &block,
+            &AoristicConfig::default(),
+            100,
+            10,
+            &cancel,
+        );
+        assert!(matches!(stopped, Err(PatrolError::Cancelled(_))));
         assert_eq!((r.used, r.excluded), (2, 1));
         assert!((r.total_score - 0.5).abs() < 1e-12);
         assert_eq!(r.cells.len(), 1);

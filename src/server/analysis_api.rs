@@ -22,7 +22,7 @@
 //! profile and the phenomenon profile of an area whose count is withheld are withheld as a whole
 //! (`suppressed: true`, no distributions).
 //!
-//! Results are computed in `spawn_blocking` and cached ([`crate::cache`]) by (generation, area, filter,
+//! Results are computed on the blocking pool ([`super::blocking`]) and cached ([`crate::cache`]) by (generation, area, filter,
 //! parameters, protected or not).
 
 use super::error::ApiError;
@@ -126,9 +126,14 @@ pub(crate) async fn cached_json(
     if let Some(b) = state.caches.get(&key) {
         return Ok(json_body(b));
     }
-    let value = tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)??;
+    // The analyses of this module cost the incidents of one area (or two); the token stops them between steps.
+    let value = state
+        .blocking
+        .run(move |cancel| {
+            cancel.check()?;
+            f()
+        })
+        .await?;
     let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
     state.caches.insert(key, bytes.clone());
     Ok(json_body(bytes))

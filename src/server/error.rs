@@ -27,6 +27,9 @@ pub enum ApiError {
     Unavailable(String),
     /// 503 with `Retry-After`: too much work at once ([`super::heavy`]).
     Busy { message: String, retry_after_s: u64 },
+    /// 503: the computation was cancelled ([`crate::cancel`]); its client has gone or its time ran out, so this
+    /// answer is rarely seen.
+    Cancelled,
 }
 
 impl ApiError {
@@ -53,7 +56,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy { .. } | ApiError::Cancelled => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }
@@ -73,6 +78,9 @@ impl IntoResponse for ApiError {
             | ApiError::Unavailable(m)
             | ApiError::Busy { message: m, .. } => {
                 serde_json::json!({ "error": m })
+            }
+            ApiError::Cancelled => {
+                serde_json::json!({ "error": crate::cancel::Cancelled.to_string() })
             }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -105,5 +113,11 @@ impl IntoResponse for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+impl From<crate::cancel::Cancelled> for ApiError {
+    fn from(_: crate::cancel::Cancelled) -> Self {
+        ApiError::Cancelled
     }
 }

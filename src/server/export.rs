@@ -346,20 +346,21 @@ async fn export(
         Some(b) => b,
         None => {
             let st = state.clone();
-            let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-                let rows = rows(&st, &s, level, &filter, protect)?;
-                match format {
-                    Format::GeoJson => {
-                        serde_json::to_vec(&geojson_body(&rows)).map_err(ApiError::internal)
+            let body = state
+                .blocking
+                .run(move |cancel| -> Result<Vec<u8>, ApiError> {
+                    let rows = rows(&st, &s, level, &filter, protect)?;
+                    cancel.check()?;
+                    match format {
+                        Format::GeoJson => {
+                            serde_json::to_vec(&geojson_body(&rows)).map_err(ApiError::internal)
+                        }
+                        Format::TopoJson => serde_json::to_vec(&topojson_body(&rows, level))
+                            .map_err(ApiError::internal),
+                        Format::Csv => csv_body(&rows),
                     }
-                    Format::TopoJson => {
-                        serde_json::to_vec(&topojson_body(&rows, level)).map_err(ApiError::internal)
-                    }
-                    Format::Csv => csv_body(&rows),
-                }
-            })
-            .await
-            .map_err(ApiError::internal)??;
+                })
+                .await?;
             let b = Bytes::from(body);
             state.caches.insert(key, b.clone());
             b

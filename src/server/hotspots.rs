@@ -41,6 +41,7 @@ use crate::access::{
 use crate::analysis::grid::BinSpec;
 use crate::cache::{CacheEntry, F64Key};
 use crate::calendar::Step;
+use crate::cancel::Cancel;
 use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
@@ -361,6 +362,9 @@ analysis_keys! {
 impl From<SurfaceError> for ApiError {
     /// A parameter asking too much is a 400 naming it; anything else is internal.
     fn from(e: SurfaceError) -> ApiError {
+        if let SurfaceError::Cancelled(_) = e {
+            return ApiError::Cancelled;
+        }
         match e.parameter() {
             Some(parameter) => ApiError::param(parameter, e.to_string()),
             None => ApiError::internal(e),
@@ -374,6 +378,7 @@ pub fn kde_surface(
     snapshot: &Snapshot,
     filter: &Filter,
     s: &KdeSettings,
+    cancel: &Cancel,
 ) -> Result<Option<Arc<KdeSurface>>, ApiError> {
     let key = KdeSurfaceKey {
         generation: snapshot.generation,
@@ -381,6 +386,7 @@ pub fn kde_surface(
         kde: s.cache_key(),
     };
     state.caches.get_or_insert_with(key, || {
+        cancel.check()?;
         let surface = crate::surfaces::kde::kde_surface(snapshot, filter, s.cell_m, s.bandwidth_m)?;
         Ok(surface.map(Arc::new))
     })
@@ -393,6 +399,7 @@ pub fn kde_field(
     snapshot: &Snapshot,
     filter: &Filter,
     s: &KdeSettings,
+    cancel: &Cancel,
 ) -> Result<Option<Arc<KdeField>>, ApiError> {
     let key = KdeFieldKey {
         generation: snapshot.generation,
@@ -400,6 +407,7 @@ pub fn kde_field(
         kde: s.cache_key(),
     };
     state.caches.get_or_insert_with(key, || {
+        cancel.check()?;
         let field = crate::surfaces::kde::kde_field(snapshot, filter, s.cell_m, s.bandwidth_m)?;
         Ok(field.map(Arc::new))
     })
@@ -411,8 +419,9 @@ pub fn kde_contours(
     snapshot: &Snapshot,
     filter: &Filter,
     s: &KdeSettings,
+    cancel: &Cancel,
 ) -> Result<Option<Arc<Vec<Contour>>>, ApiError> {
-    let Some(surface) = kde_surface(state, snapshot, filter, s)? else {
+    let Some(surface) = kde_surface(state, snapshot, filter, s, cancel)? else {
         return Ok(None);
     };
     let key = KdeContoursKey {
@@ -422,6 +431,7 @@ pub fn kde_contours(
         levels: s.levels,
     };
     state.caches.get_or_insert_with(key, || {
+        cancel.check()?;
         let contours = crate::surfaces::kde::kde_contours(&surface, s.levels)?;
         Ok(Some(Arc::new(contours)))
     })
@@ -434,6 +444,7 @@ pub fn gistar_grid(
     snapshot: &Snapshot,
     filter: &Filter,
     cell_m: u32,
+    cancel: &Cancel,
 ) -> Result<Option<Arc<GiStarGrid>>, ApiError> {
     let key = GiStarGridKey {
         generation: snapshot.generation,
@@ -441,7 +452,7 @@ pub fn gistar_grid(
         cell_m,
     };
     state.caches.get_or_insert_with(key, || {
-        let grid = crate::surfaces::gistar::gistar_grid(snapshot, filter, cell_m)?;
+        let grid = crate::surfaces::gistar::gistar_grid(snapshot, filter, cell_m, cancel)?;
         Ok(grid.map(Arc::new))
     })
 }
@@ -452,6 +463,7 @@ pub fn gistar_cells(
     snapshot: &Snapshot,
     filter: &Filter,
     bins: BinSpec,
+    cancel: &Cancel,
 ) -> Result<Option<Arc<GiStarCells>>, ApiError> {
     let key = GiStarKey {
         generation: snapshot.generation,
@@ -460,7 +472,8 @@ pub fn gistar_cells(
     };
     state.caches.get_or_insert_with(key, || {
         let area_counts = |level| state.counts(snapshot, level, filter);
-        let gi = crate::surfaces::gistar::gistar_cells(snapshot, filter, bins, area_counts)?;
+        let gi =
+            crate::surfaces::gistar::gistar_cells(snapshot, filter, bins, area_counts, cancel)?;
         Ok(gi.map(Arc::new))
     })
 }
@@ -471,6 +484,7 @@ pub fn emerging_cells(
     snapshot: &Snapshot,
     filter: &Filter,
     s: &EmergingSettings,
+    cancel: &Cancel,
 ) -> Result<Option<Arc<EmergingCells>>, ApiError> {
     let key = EmergingKey {
         generation: snapshot.generation,
@@ -480,6 +494,7 @@ pub fn emerging_cells(
         time_window: s.time_window,
     };
     state.caches.get_or_insert_with(key, || {
+        cancel.check()?;
         let em = crate::surfaces::emerging::emerging_cells(
             snapshot,
             filter,
@@ -517,6 +532,7 @@ pub fn vector_tile(
     tile: TileId,
     filter: &Filter,
     principal: &Principal,
+    cancel: &Cancel,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let protect = principal.sees_protected_counts();
     let no_params = HashMap::new();
@@ -524,7 +540,7 @@ pub fn vector_tile(
         "hotspots" => {
             let bins = limit_bins(parse_bins(&no_params)?, principal);
             if let BinSpec::Grid { cell_m } = bins {
-                let Some(grid) = gistar_grid(state, snapshot, filter, cell_m)? else {
+                let Some(grid) = gistar_grid(state, snapshot, filter, cell_m, cancel)? else {
                     return Ok(None);
                 };
                 let window = crate::surfaces::tile_window_rd(tile)?;
@@ -532,7 +548,7 @@ pub fn vector_tile(
                     cell_count(state, snapshot, filter, protect, id, count)
                 })?);
             }
-            let Some(gi) = gistar_cells(state, snapshot, filter, bins)? else {
+            let Some(gi) = gistar_cells(state, snapshot, filter, bins, cancel)? else {
                 return Ok(None);
             };
             gistar_tile(&gi, tile, |id, count| {
@@ -541,14 +557,14 @@ pub fn vector_tile(
         }
         "emerging" => {
             let s = EmergingSettings::parse(&no_params)?.limited(principal);
-            let Some(em) = emerging_cells(state, snapshot, filter, &s)? else {
+            let Some(em) = emerging_cells(state, snapshot, filter, &s, cancel)? else {
                 return Ok(None);
             };
             emerging_tile(&em, tile)?
         }
         "kde" => {
             let s = KdeSettings::parse(&no_params)?.limited(principal, state, snapshot, filter);
-            let Some(field) = kde_field(state, snapshot, filter, &s)? else {
+            let Some(field) = kde_field(state, snapshot, filter, &s, cancel)? else {
                 return Ok(None);
             };
             let window = crate::surfaces::tile_window_rd(tile)?;
@@ -645,56 +661,58 @@ async fn api_hotspots(
     }
     let principal = caller.principal.clone();
     let turn = state.heavy.enter().await?;
-    let body = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
-        let _turn = turn;
-        let mut features = Vec::new();
-        let mut extra = serde_json::Map::new();
-        match job {
-            Job::Kde(s) => {
-                let s = s.limited(&principal, &state, &snapshot, &filter);
-                if let Some(surface) = kde_surface(&state, &snapshot, &filter, &s)? {
+    let st = state.clone();
+    let body = st
+        .blocking
+        .run(move |cancel| -> Result<serde_json::Value, ApiError> {
+            let _turn = turn;
+            let mut features = Vec::new();
+            let mut extra = serde_json::Map::new();
+            match job {
+                Job::Kde(s) => {
+                    let s = s.limited(&principal, &state, &snapshot, &filter);
+                    if let Some(surface) = kde_surface(&state, &snapshot, &filter, &s, cancel)? {
+                        extra.insert(
+                            "bandwidth_m".into(),
+                            serde_json::json!(surface.kde.bandwidth_m),
+                        );
+                        extra.insert("cell_m".into(), serde_json::json!(s.cell_m));
+                        extra.insert(
+                            "max_density_per_km2".into(),
+                            serde_json::json!(surface.max_per_km2),
+                        );
+                    }
+                    if let Some(contours) = kde_contours(&state, &snapshot, &filter, &s, cancel)? {
+                        features = crate::surfaces::kde::contour_features(&contours)?;
+                    }
+                }
+                Job::Gi(bins) => {
+                    extra.insert("bins".into(), serde_json::json!(bins.to_string()));
+                    if let Some(gi) = gistar_cells(&state, &snapshot, &filter, bins, cancel)? {
+                        features = gistar_features(&gi, |id, count| {
+                            cell_count(&state, &snapshot, &filter, protect, id, count)
+                        })?;
+                    }
+                }
+                Job::Em(s) => {
                     extra.insert(
-                        "bandwidth_m".into(),
-                        serde_json::json!(surface.kde.bandwidth_m),
+                        "bins".into(),
+                        serde_json::json!(format!("grid:{}", s.cell_m)),
                     );
-                    extra.insert("cell_m".into(), serde_json::json!(s.cell_m));
-                    extra.insert(
-                        "max_density_per_km2".into(),
-                        serde_json::json!(surface.max_per_km2),
-                    );
-                }
-                if let Some(contours) = kde_contours(&state, &snapshot, &filter, &s)? {
-                    features = crate::surfaces::kde::contour_features(&contours)?;
+                    if let Some(em) = emerging_cells(&state, &snapshot, &filter, &s, cancel)? {
+                        extra.insert("steps".into(), serde_json::json!(em.result.n_steps));
+                        features = emerging_features(&em)?;
+                    }
                 }
             }
-            Job::Gi(bins) => {
-                extra.insert("bins".into(), serde_json::json!(bins.to_string()));
-                if let Some(gi) = gistar_cells(&state, &snapshot, &filter, bins)? {
-                    features = gistar_features(&gi, |id, count| {
-                        cell_count(&state, &snapshot, &filter, protect, id, count)
-                    })?;
-                }
-            }
-            Job::Em(s) => {
-                extra.insert(
-                    "bins".into(),
-                    serde_json::json!(format!("grid:{}", s.cell_m)),
-                );
-                if let Some(em) = emerging_cells(&state, &snapshot, &filter, &s)? {
-                    extra.insert("steps".into(), serde_json::json!(em.result.n_steps));
-                    features = emerging_features(&em)?;
-                }
-            }
-        }
-        let mut fc = serde_json::Map::new();
-        fc.insert("type".into(), serde_json::json!("FeatureCollection"));
-        fc.insert("method".into(), serde_json::json!(method));
-        fc.extend(extra);
-        fc.insert("features".into(), serde_json::Value::Array(features));
-        Ok(serde_json::Value::Object(fc))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+            let mut fc = serde_json::Map::new();
+            fc.insert("type".into(), serde_json::json!("FeatureCollection"));
+            fc.insert("method".into(), serde_json::json!(method));
+            fc.extend(extra);
+            fc.insert("features".into(), serde_json::Value::Array(features));
+            Ok(serde_json::Value::Object(fc))
+        })
+        .await?;
     Ok(axum::Json(body).into_response())
 }
 

@@ -270,9 +270,13 @@ async fn run(
     params: HashMap<String, String>,
     endpoint: &'static str,
 ) -> Result<Vec<Row>, ApiError> {
-    tokio::task::spawn_blocking(move || collect(&state, &caller, &params, endpoint))
+    let st = state.clone();
+    st.blocking
+        .run(move |cancel| {
+            cancel.check()?;
+            collect(&state, &caller, &params, endpoint)
+        })
         .await
-        .map_err(ApiError::internal)?
 }
 
 /// `GET /api/incidents.geojson`: a FeatureCollection of Point features (WGS84).

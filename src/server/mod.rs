@@ -33,6 +33,7 @@ pub mod access_log;
 pub mod analysis_api;
 pub mod areas;
 pub mod auth;
+pub mod blocking;
 pub mod compare;
 pub mod cookie;
 pub mod credential_worker;
@@ -113,6 +114,8 @@ pub struct AppState {
     pub token_cache: auth::TokenCache,
     /// Admission of heavy analyses ([`heavy`]).
     pub heavy: heavy::HeavyGate,
+    /// Core computations on the blocking pool, cancelled with their request ([`blocking`]).
+    pub blocking: blocking::Blocking,
     /// Web login sessions ([`session`]).
     pub sessions: crate::session::Sessions,
     /// Failed logins per user and client address ([`session`]).
@@ -184,6 +187,7 @@ impl AppState {
             writing: Mutex::new(()),
             token_cache: auth::TokenCache::new(4096),
             heavy,
+            blocking: blocking::Blocking::default(),
             sessions: crate::session::Sessions::new(),
             login_throttle: crate::session::LoginThrottle::new(),
             oidc,

@@ -140,6 +140,16 @@ impl Metrics {
                 state.heavy.refused() as f64,
             ),
             (
+                "brandpunt_computations_running",
+                "gauge",
+                state.blocking.running() as f64,
+            ),
+            (
+                "brandpunt_cancelled_total",
+                "counter",
+                state.blocking.cancelled() as f64,
+            ),
+            (
                 "brandpunt_data_generation",
                 "gauge",
                 snapshots.values().map(|s| s.generation).max().unwrap_or(0) as f64,

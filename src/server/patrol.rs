@@ -32,10 +32,11 @@ use super::AppState;
 use super::Caller;
 use crate::analysis::aoristic::AoristicConfig;
 use crate::analysis::grid::BinId;
-use crate::analysis::patrol::{plan, PatrolCell, PatrolResult, WeeklyHours};
+use crate::analysis::patrol::{plan, PatrolCell, PatrolError, PatrolResult, WeeklyHours};
 use crate::analysis::Event;
 use crate::cache::CacheEntry;
 use crate::calendar::parse_weekday;
+use crate::cancel::Cancel;
 use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
@@ -193,6 +194,7 @@ fn compute(
     snapshot: Arc<Snapshot>,
     filter: &Filter,
     p: &PatrolParams,
+    cancel: &Cancel,
 ) -> Result<Arc<PatrolResult>, ApiError> {
     let key = PatrolKey {
         generation: snapshot.generation,
@@ -204,6 +206,7 @@ fn compute(
     }
     let block = p.block()?;
     let streets = streets(state, &snapshot)?;
+    cancel.check()?;
     let incidents: Vec<(Event, Option<&str>)> = snapshot
         .located_incidents(filter)
         .into_iter()
@@ -226,8 +229,12 @@ fn compute(
             &AoristicConfig::default(),
             p.cell_m,
             p.top,
+            cancel,
         )
-        .map_err(ApiError::internal)?,
+        .map_err(|e| match e {
+            PatrolError::Cancelled(c) => ApiError::from(c),
+            e => ApiError::internal(e),
+        })?,
     );
     state.caches.insert(key, result.clone());
     Ok(result)
@@ -290,12 +297,13 @@ async fn patrol(
     let (pp, ff) = (p.clone(), filter.clone());
     let snap = snapshot.clone();
     let turn = state.heavy.enter().await?;
-    let result = tokio::task::spawn_blocking(move || {
-        let _turn = turn;
-        compute(&st, snap, &ff, &pp)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let result = state
+        .blocking
+        .run(move |cancel| {
+            let _turn = turn;
+            compute(&st, snap, &ff, &pp, cancel)
+        })
+        .await?;
     let mut features = Vec::with_capacity(result.cells.len());
     let mut rows = Vec::with_capacity(result.cells.len());
     for c in &result.cells {

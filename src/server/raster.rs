@@ -35,6 +35,7 @@ use super::Caller;
 use crate::analysis::grid::BinSpec;
 use crate::area_level::AreaLevel;
 use crate::cache::CacheEntry;
+use crate::cancel::Cancel;
 use crate::dataset::FilterKey;
 use crate::dataset::{feature_id, Snapshot};
 use crate::heap_size::HeapSize;
@@ -220,12 +221,13 @@ pub fn render_layer(
     layer: &RasterLayer,
     req: &MapRequest,
     pixels_rd: &[(f64, f64)],
+    cancel: &Cancel,
 ) -> Result<Image, ApiError> {
     let (w, h) = (req.width, req.height);
     let empty = || Image::transparent(w, h).map_err(ApiError::internal);
     match layer {
         RasterLayer::Kde(s) => {
-            let Some(field) = kde_field(state, snapshot, filter, s)? else {
+            let Some(field) = kde_field(state, snapshot, filter, s, cancel)? else {
                 return empty();
             };
             density_image(
@@ -238,7 +240,7 @@ pub fn render_layer(
             .map_err(ApiError::internal)
         }
         RasterLayer::Hotspots(BinSpec::Grid { cell_m }) => {
-            let Some(grid) = gistar_grid(state, snapshot, filter, *cell_m)? else {
+            let Some(grid) = gistar_grid(state, snapshot, filter, *cell_m, cancel)? else {
                 return empty();
             };
             let px: Vec<Rgba> = pixels_rd
@@ -252,7 +254,7 @@ pub fn render_layer(
             Image::from_pixels(w, h, &px).map_err(ApiError::internal)
         }
         RasterLayer::Hotspots(bins) => {
-            let Some(gi) = gistar_cells(state, snapshot, filter, *bins)? else {
+            let Some(gi) = gistar_cells(state, snapshot, filter, *bins, cancel)? else {
                 return empty();
             };
             let places: Vec<Option<usize>> = match &gi.places.grid {
@@ -309,6 +311,7 @@ pub fn render_map_png(
     layers: &[RasterLayer],
     req: &MapRequest,
     background: Option<Rgba>,
+    cancel: &Cancel,
 ) -> Result<Vec<u8>, ApiError> {
     let pixels = pixel_coords_rd(req)?;
     let mut img = match background {
@@ -317,7 +320,8 @@ pub fn render_map_png(
     }
     .map_err(ApiError::internal)?;
     for (k, layer) in layers.iter().enumerate() {
-        let top = render_layer(state, snapshot, filter, layer, req, &pixels)?;
+        cancel.check()?;
+        let top = render_layer(state, snapshot, filter, layer, req, &pixels, cancel)?;
         if k == 0 && background.is_none() {
             img = top;
         } else {
@@ -350,6 +354,7 @@ pub fn render_tile_png(
     filter: &Filter,
     layer: &RasterLayer,
     tile: TileId,
+    cancel: &Cancel,
 ) -> Result<Vec<u8>, ApiError> {
     let (minx, miny, maxx, maxy) = tile.bounds_m();
     let req = MapRequest {
@@ -365,6 +370,7 @@ pub fn render_tile_png(
         std::slice::from_ref(layer),
         &req,
         None,
+        cancel,
     )
 }
 
@@ -439,11 +445,10 @@ pub async fn png_tile(
         Some(b) => b,
         None => {
             let st = state.clone();
-            let b = tokio::task::spawn_blocking(move || {
-                render_tile_png(&st, &snapshot, &filter, &rl, tile)
-            })
-            .await
-            .map_err(ApiError::internal)??;
+            let b = state
+                .blocking
+                .run(move |cancel| render_tile_png(&st, &snapshot, &filter, &rl, tile, cancel))
+                .await?;
             let b = Arc::new(b);
             state.caches.insert(key, b.clone());
             b

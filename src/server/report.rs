@@ -139,9 +139,13 @@ async fn monthly(
         Some(r) => r,
         None => {
             let (s, f) = (snapshot.clone(), filter.clone());
-            let r = tokio::task::spawn_blocking(move || compute_report(&s, &f, month))
-                .await
-                .map_err(ApiError::internal)??;
+            let r = state
+                .blocking
+                .run(move |cancel| {
+                    cancel.check()?;
+                    compute_report(&s, &f, month)
+                })
+                .await?;
             let r = Arc::new(r);
             state.caches.insert(key, r.clone());
             r

@@ -25,6 +25,7 @@ use super::Caller;
 use crate::access::{Principal, VIEWER_MAX_SURFACE_ZOOM};
 use crate::area_level::AreaLevel;
 use crate::cache::CacheEntry;
+use crate::cancel::Cancel;
 use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
@@ -283,11 +284,10 @@ async fn tile(
                     filter.clone(),
                     caller.principal.clone(),
                 );
-                let raw = tokio::task::spawn_blocking(move || {
-                    render_vector_tile(&st, &snap, &l, tile, &f, &p)
-                })
-                .await
-                .map_err(ApiError::internal)??;
+                let raw = state
+                    .blocking
+                    .run(move |cancel| render_vector_tile(&st, &snap, &l, tile, &f, &p, cancel))
+                    .await?;
                 (raw, 0)
             } else if incidents_layer {
                 incident_tile(&snapshot, tile, &filter)?
@@ -299,6 +299,7 @@ async fn tile(
                     tile,
                     &filter,
                     &caller.principal,
+                    &Cancel::never(),
                 )?;
                 (raw, 0)
             };
@@ -412,6 +413,7 @@ pub fn render_vector_tile(
     tile: TileId,
     filter: &Filter,
     principal: &Principal,
+    cancel: &Cancel,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let protect = principal.sees_protected_counts();
     let area = |level| area_tile(state, snapshot, level, layer, tile, filter, protect);
@@ -422,7 +424,7 @@ pub fn render_vector_tile(
         "areas" => area(AreaLevel::Custom),
         "incidents" => incident_tile(snapshot, tile, filter).map(|(raw, _)| raw),
         "hotspots" | "emerging" | "kde" => {
-            super::hotspots::vector_tile(state, snapshot, layer, tile, filter, principal)
+            super::hotspots::vector_tile(state, snapshot, layer, tile, filter, principal, cancel)
         }
         other => Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
     }

@@ -128,23 +128,26 @@ async fn get_map(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| api_to_wms(version, e))?;
     let principal = caller.principal.clone();
-    let png = tokio::task::spawn_blocking(move || {
-        let layers: Vec<RasterLayer> = layers
-            .into_iter()
-            .map(|l| l.limited(&principal, &state, &snapshot, &filter))
-            .collect();
-        render_map_png(
-            &state,
-            &snapshot,
-            &filter,
-            &layers,
-            &gm.request,
-            gm.background,
-        )
-    })
-    .await
-    .map_err(|e| api_to_wms(version, ApiError::internal(e)))?
-    .map_err(|e| api_to_wms(version, e))?;
+    let st = state.clone();
+    let png = st
+        .blocking
+        .run(move |cancel| {
+            let layers: Vec<RasterLayer> = layers
+                .into_iter()
+                .map(|l| l.limited(&principal, &state, &snapshot, &filter))
+                .collect();
+            render_map_png(
+                &state,
+                &snapshot,
+                &filter,
+                &layers,
+                &gm.request,
+                gm.background,
+                cancel,
+            )
+        })
+        .await
+        .map_err(|e| api_to_wms(version, e))?;
     Ok(png_response(&png, None))
 }
 

@@ -26,7 +26,8 @@
 //!     incidents: (0..5).map(|k| incident(k, 155_000.0, 463_000.0)).collect() };
 //! let s = Snapshot::build(1, data).unwrap();
 //! let grid = BinSpec::Grid { cell_m: 100 };
-//! assert!(gistar_cells(&s, &Filter::all(&s), grid, |_| Default::default()).unwrap().is_none());
+//! let never = brandpunt::cancel::Cancel::never();
+//! assert!(gistar_cells(&s, &Filter::all(&s), grid, |_| Default::default(), &never).unwrap().is_none());
 //! ```
 
 use super::{encode_layer, located_events, reaches_tile, MappedPlaces, SurfaceError};
@@ -38,6 +39,7 @@ use crate::analysis::mann_kendall::two_sided_normal_p;
 use crate::analysis::places::{grid_places, h3_places, Coverage, Places, PlacesError};
 use crate::analysis::weights::SpatialWeights;
 use crate::area_level::AreaLevel;
+use crate::cancel::{Cancel, Cancelled};
 use crate::dataset::{feature_id, Filter, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::tiles::{TileFeature, TileGeometry, TileId, Value};
@@ -63,13 +65,15 @@ impl HeapSize for GiStarCells {
 /// Gi* on `bins` for the filter; `None` when there is nothing to analyse (no located incidents, fewer than three
 /// places, all counts equal). Area bins read the counts of their level from `area_counts` (indexed like
 /// [`Snapshot::areas`], as [`Snapshot::counts`] gives them; the server passes its cached table). A grid with too
-/// many cells is [`SurfaceError::TooManyGridCells`].
+/// many cells is [`SurfaceError::TooManyGridCells`]; a cancelled `cancel` is [`SurfaceError::Cancelled`].
 pub fn gistar_cells(
     snapshot: &Snapshot,
     filter: &Filter,
     bins: BinSpec,
     area_counts: impl FnOnce(AreaLevel) -> Arc<Vec<u32>>,
+    cancel: &Cancel,
 ) -> Result<Option<GiStarCells>, SurfaceError> {
+    cancel.check()?;
     let (places, counts, weights) = match bins {
         BinSpec::Grid { cell_m } => {
             let events = located_events(snapshot, filter);
@@ -124,9 +128,11 @@ pub fn gistar_cells(
             (MappedPlaces::new(places, |_, _| None)?, counts, weights)
         }
     };
+    cancel.check()?;
     let Some(result) = gi_or_none(&counts, &weights)? else {
         return Ok(None);
     };
+    cancel.check()?;
     Ok(Some(GiStarCells {
         bins,
         places,
@@ -209,20 +215,26 @@ impl HeapSize for GiStarGrid {
 
 /// The [`GiStarGrid`] of the filter's located incidents on a grid of `cell_m`; `None` when there is nothing to
 /// analyse (as [`gistar_cells`]). Costs the filter's incidents and the occupied cells, not the grid's extent,
-/// which therefore has no size limit.
+/// which therefore has no size limit. A cancelled `cancel` is [`SurfaceError::Cancelled`].
 pub fn gistar_grid(
     snapshot: &Snapshot,
     filter: &Filter,
     cell_m: u32,
+    cancel: &Cancel,
 ) -> Result<Option<GiStarGrid>, SurfaceError> {
-    GiStarGrid::new(&located_events(snapshot, filter), cell_m)
+    cancel.check()?;
+    GiStarGrid::new(&located_events(snapshot, filter), cell_m, cancel)
 }
+
+/// Events counted between two cancellation checks.
+const EVENTS_PER_CHECK: usize = 1 << 16;
 
 impl GiStarGrid {
     /// The grid of `events` (see [`gistar_grid`]).
     pub fn new(
         events: &[crate::analysis::Event],
         cell_m: u32,
+        cancel: &Cancel,
     ) -> Result<Option<GiStarGrid>, SurfaceError> {
         if cell_m == 0 {
             return Err(
@@ -231,12 +243,15 @@ impl GiStarGrid {
         }
         let c = f64::from(cell_m);
         let mut counts: HashMap<(i64, i64), f64> = HashMap::new();
-        for e in events
-            .iter()
-            .filter(|e| e.x_m.is_finite() && e.y_m.is_finite())
-        {
-            let key = ((e.x_m / c).floor() as i64, (e.y_m / c).floor() as i64);
-            *counts.entry(key).or_default() += 1.0;
+        for chunk in events.chunks(EVENTS_PER_CHECK) {
+            cancel.check()?;
+            for e in chunk
+                .iter()
+                .filter(|e| e.x_m.is_finite() && e.y_m.is_finite())
+            {
+                let key = ((e.x_m / c).floor() as i64, (e.y_m / c).floor() as i64);
+                *counts.entry(key).or_default() += 1.0;
+            }
         }
         let (Some(c0), Some(c1), Some(r0), Some(r1)) = (
             counts.keys().map(|k| k.0).min(),
@@ -272,7 +287,7 @@ impl GiStarGrid {
             sd,
             cutoffs: [None; 3],
         };
-        grid.cutoffs = grid.fdr_cutoffs();
+        grid.cutoffs = grid.fdr_cutoffs(cancel)?;
         Ok(Some(grid))
     }
 
@@ -370,7 +385,7 @@ impl GiStarGrid {
 
     /// The Benjamini-Hochberg cut-offs over the p-values of all cells: the cells near an incident one by one,
     /// the others (no incident in their neighbourhood) by the number of cells in it, which fixes their p-value.
-    fn fdr_cutoffs(&self) -> [Option<f64>; 3] {
+    fn fdr_cutoffs(&self, cancel: &Cancel) -> Result<[Option<f64>; 3], Cancelled> {
         // Cells with an incident in their neighbourhood.
         let mut near: Vec<(i64, i64)> = self
             .counts
@@ -380,12 +395,17 @@ impl GiStarGrid {
             })
             .filter(|&k| self.contains(k))
             .collect();
+        cancel.check()?;
         near.sort_unstable();
         near.dedup();
+        cancel.check()?;
         // (p, number of cells with it).
         let mut groups: Vec<(f64, f64)> = Vec::with_capacity(near.len() + 9);
         let mut near_per_size: HashMap<u8, f64> = HashMap::new();
-        for &k in &near {
+        for (i, &k) in near.iter().enumerate() {
+            if i % EVENTS_PER_CHECK == 0 {
+                cancel.check()?;
+            }
             let (lag, sw) = self.neighbourhood(k);
             *near_per_size.entry(sw as u8).or_default() += 1.0;
             groups.push((self.z_p(lag, sw).1, 1.0));
@@ -413,7 +433,7 @@ impl GiStarGrid {
         groups.retain(|(p, _)| !p.is_nan());
         groups.sort_by(|a, b| a.0.total_cmp(&b.0));
         let total: f64 = groups.iter().map(|g| g.1).sum();
-        [0.01, 0.05, 0.10].map(|alpha| {
+        Ok([0.01, 0.05, 0.10].map(|alpha| {
             // The largest p whose highest rank k satisfies p <= k alpha / n.
             let mut rank = 0.0;
             let mut cut = None;
@@ -424,7 +444,7 @@ impl GiStarGrid {
                 }
             }
             cut
-        })
+        }))
     }
 }
 
@@ -507,6 +527,33 @@ mod tests {
     use super::super::fixture;
     use super::*;
 
+    fn never() -> Cancel {
+        Cancel::never()
+    }
+
+    #[test]
+    fn a_cancelled_computation_stops_with_cancelled() {
+        let s = fixture::town();
+        let all = Filter::all(&s);
+        let (cancel, guard) = Cancel::new();
+        drop(guard);
+        let grid = gistar_grid(&s, &all, 100, &cancel);
+        assert!(
+            matches!(grid, Err(SurfaceError::Cancelled(_))),
+            "{:?}",
+            grid.err()
+        );
+        let bins = BinSpec::Grid { cell_m: 100 };
+        let cells = gistar_cells(&s, &all, bins, counts_of(&s, &all), &cancel);
+        assert!(
+            matches!(cells, Err(SurfaceError::Cancelled(_))),
+            "{:?}",
+            cells.err()
+        );
+        // The same computations finish with a live token.
+        assert!(gistar_grid(&s, &all, 100, &never()).unwrap().is_some());
+    }
+
     #[test]
     fn a_grid_over_the_whole_country_holds_its_occupied_cells_only() {
         let at = |x_m, y_m| crate::analysis::Event {
@@ -527,7 +574,7 @@ mod tests {
             )
         }));
         events.push(at(250_000.0, 600_000.0));
-        let grid = GiStarGrid::new(&events, 50).unwrap().unwrap();
+        let grid = GiStarGrid::new(&events, 50, &never()).unwrap().unwrap();
         assert!(grid.len() > 12_000_000, "{}", grid.len());
         assert!(grid.heap_bytes() < 100_000);
         let hot = grid
@@ -547,10 +594,16 @@ mod tests {
         let mut significant = 0;
         for cell_m in [25, 50, 100, 300] {
             let all = Filter::all(&s);
-            let whole = gistar_cells(&s, &all, BinSpec::Grid { cell_m }, counts_of(&s, &all))
-                .unwrap()
-                .unwrap();
-            let grid = gistar_grid(&s, &all, cell_m).unwrap().unwrap();
+            let whole = gistar_cells(
+                &s,
+                &all,
+                BinSpec::Grid { cell_m },
+                counts_of(&s, &all),
+                &never(),
+            )
+            .unwrap()
+            .unwrap();
+            let grid = gistar_grid(&s, &all, cell_m, &never()).unwrap().unwrap();
             assert_eq!(grid.len(), whole.places.ids.len());
             let g = whole.places.grid.as_ref().unwrap();
             for k in 0..whole.places.ids.len() {
@@ -574,7 +627,9 @@ mod tests {
             }
         }
         assert!(significant > 0, "some cells are hot spots");
-        let far = gistar_grid(&s, &Filter::all(&s), 100).unwrap().unwrap();
+        let far = gistar_grid(&s, &Filter::all(&s), 100, &never())
+            .unwrap()
+            .unwrap();
         assert_eq!(far.cell((0, 0)), None);
     }
 
@@ -587,9 +642,15 @@ mod tests {
     fn features_carry_the_published_counts_and_wgs84_cells() {
         let s = fixture::town();
         let all = Filter::all(&s);
-        let gi = gistar_cells(&s, &all, BinSpec::Grid { cell_m: 100 }, counts_of(&s, &all))
-            .unwrap()
-            .unwrap();
+        let gi = gistar_cells(
+            &s,
+            &all,
+            BinSpec::Grid { cell_m: 100 },
+            counts_of(&s, &all),
+            &never(),
+        )
+        .unwrap()
+        .unwrap();
         let withheld = |_: &str, c: f64| {
             if c < 5.0 {
                 (None, Some("< 5".to_string()))
@@ -617,9 +678,15 @@ mod tests {
     fn grid_bins_find_the_cluster() {
         let s = fixture::town();
         let all = Filter::all(&s);
-        let gi = gistar_cells(&s, &all, BinSpec::Grid { cell_m: 100 }, counts_of(&s, &all))
-            .unwrap()
-            .unwrap();
+        let gi = gistar_cells(
+            &s,
+            &all,
+            BinSpec::Grid { cell_m: 100 },
+            counts_of(&s, &all),
+            &never(),
+        )
+        .unwrap()
+        .unwrap();
         // The bounding box 0..800 m in both directions: 8 x 8 cells, every incident counted once.
         assert_eq!(gi.counts.len(), 64);
         assert_eq!(gi.counts.iter().sum::<f64>(), 60.0);
@@ -638,7 +705,7 @@ mod tests {
         let s = fixture::town();
         let all = Filter::all(&s);
         let by_area = BinSpec::Area(AreaLevel::Buurt);
-        let gi = gistar_cells(&s, &all, by_area, counts_of(&s, &all))
+        let gi = gistar_cells(&s, &all, by_area, counts_of(&s, &all), &never())
             .unwrap()
             .unwrap();
         assert_eq!(gi.places.ids.len(), 9);
@@ -652,16 +719,21 @@ mod tests {
         assert_eq!(gi.counts[centre], 40.0);
         // Fewer than three gemeenten: nothing to analyse (and the counts are not asked for).
         let by_gemeente = BinSpec::Area(AreaLevel::Gemeente);
-        assert!(
-            gistar_cells(&s, &all, by_gemeente, |_| unreachable!("no counts needed"))
-                .unwrap()
-                .is_none()
-        );
+        assert!(gistar_cells(
+            &s,
+            &all,
+            by_gemeente,
+            |_| unreachable!("no counts needed"),
+            &never()
+        )
+        .unwrap()
+        .is_none());
         let h3 = gistar_cells(
             &s,
             &all,
             BinSpec::H3 { resolution: 10 },
             counts_of(&s, &all),
+            &never(),
         )
         .unwrap()
         .unwrap();
@@ -674,9 +746,11 @@ mod tests {
         let s = fixture::town();
         let none = Filter::new(&s, vec!["9.9.9".into()], vec![], None, None);
         let grid = BinSpec::Grid { cell_m: 100 };
-        assert!(gistar_cells(&s, &none, grid, counts_of(&s, &none))
-            .unwrap()
-            .is_none());
+        assert!(
+            gistar_cells(&s, &none, grid, counts_of(&s, &none), &never())
+                .unwrap()
+                .is_none()
+        );
         // Two incidents 100 km apart at 10 m cells: 10,000 x 10,000 cells.
         let at = chrono::NaiveDate::from_ymd_opt(2024, 3, 1)
             .and_then(|d| d.and_hms_opt(12, 0, 0))
@@ -710,6 +784,7 @@ mod tests {
             &wide_all,
             BinSpec::Grid { cell_m: 10 },
             |_| unreachable!(),
+            &never(),
         )
         .err()
         .unwrap();
@@ -724,9 +799,15 @@ mod tests {
     fn tile_carries_the_published_counts() {
         let s = fixture::town();
         let all = Filter::all(&s);
-        let gi = gistar_cells(&s, &all, BinSpec::Grid { cell_m: 100 }, counts_of(&s, &all))
-            .unwrap()
-            .unwrap();
+        let gi = gistar_cells(
+            &s,
+            &all,
+            BinSpec::Grid { cell_m: 100 },
+            counts_of(&s, &all),
+            &never(),
+        )
+        .unwrap()
+        .unwrap();
         let over = fixture::tile_over(725.0, 725.0, 15);
         let asked = std::cell::Cell::new(0);
         let raw = gistar_tile(&gi, over, |_, c| {

@@ -28,7 +28,8 @@
 //! let all = Filter::all(&s);
 //! assert_eq!(located_events(&s, &all).len(), 32);
 //! let no_areas = |_| std::sync::Arc::new(Vec::new());
-//! let gi = gistar_cells(&s, &all, BinSpec::Grid { cell_m: 100 }, no_areas).unwrap().unwrap();
+//! let never = brandpunt::cancel::Cancel::never();
+//! let gi = gistar_cells(&s, &all, BinSpec::Grid { cell_m: 100 }, no_areas, &never).unwrap().unwrap();
 //! assert_eq!(gi.counts.iter().sum::<f64>(), 32.0);
 //! // The cluster's cell also holds one of the spread incidents.
 //! let cluster = gi.counts.iter().position(|&c| c == 21.0).unwrap();
@@ -77,6 +78,9 @@ pub enum SurfaceError {
     Coords(#[from] CoordError),
     #[error("vector tile: {0}")]
     Tile(#[from] TileError),
+    /// The computation was cancelled ([`crate::cancel`]).
+    #[error("{0}")]
+    Cancelled(#[from] crate::cancel::Cancelled),
 }
 
 impl SurfaceError {
