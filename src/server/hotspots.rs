@@ -53,7 +53,7 @@ use crate::surfaces::kde::{kde_tile_local, Contour, KdeField, KdeSurface};
 use crate::surfaces::SurfaceError;
 use crate::tiles::TileId;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::collections::HashMap;
@@ -661,59 +661,80 @@ async fn api_hotspots(
     }
     let principal = caller.principal.clone();
     let turn = state.heavy.enter().await?;
-    let st = state.clone();
-    let body = st
+    // What was found, kept by reference: the features are made one by one while the body is written.
+    enum Found {
+        Nothing,
+        Contours(Arc<Vec<Contour>>),
+        Gi(Arc<GiStarCells>),
+        Em(Arc<EmergingCells>),
+    }
+    let (st, snap, filt) = (state.clone(), snapshot.clone(), filter.clone());
+    let (head, found, turn) = state
         .blocking
-        .run(move |cancel| -> Result<serde_json::Value, ApiError> {
-            let _turn = turn;
-            let mut features = Vec::new();
-            let mut extra = serde_json::Map::new();
-            match job {
+        .run(move |cancel| {
+            let (state, snapshot, filter) = (st, snap, filt);
+            let mut head = serde_json::Map::new();
+            head.insert("type".into(), serde_json::json!("FeatureCollection"));
+            head.insert("method".into(), serde_json::json!(method));
+            let found = match job {
                 Job::Kde(s) => {
                     let s = s.limited(&principal, &state, &snapshot, &filter);
                     if let Some(surface) = kde_surface(&state, &snapshot, &filter, &s, cancel)? {
-                        extra.insert(
+                        head.insert(
                             "bandwidth_m".into(),
                             serde_json::json!(surface.kde.bandwidth_m),
                         );
-                        extra.insert("cell_m".into(), serde_json::json!(s.cell_m));
-                        extra.insert(
+                        head.insert("cell_m".into(), serde_json::json!(s.cell_m));
+                        head.insert(
                             "max_density_per_km2".into(),
                             serde_json::json!(surface.max_per_km2),
                         );
                     }
-                    if let Some(contours) = kde_contours(&state, &snapshot, &filter, &s, cancel)? {
-                        features = crate::surfaces::kde::contour_features(&contours)?;
-                    }
+                    kde_contours(&state, &snapshot, &filter, &s, cancel)?
+                        .map_or(Found::Nothing, Found::Contours)
                 }
                 Job::Gi(bins) => {
-                    extra.insert("bins".into(), serde_json::json!(bins.to_string()));
-                    if let Some(gi) = gistar_cells(&state, &snapshot, &filter, bins, cancel)? {
-                        features = gistar_features(&gi, |id, count| {
-                            cell_count(&state, &snapshot, &filter, protect, id, count)
-                        })?;
-                    }
+                    head.insert("bins".into(), serde_json::json!(bins.to_string()));
+                    gistar_cells(&state, &snapshot, &filter, bins, cancel)?
+                        .map_or(Found::Nothing, Found::Gi)
                 }
                 Job::Em(s) => {
-                    extra.insert(
+                    head.insert(
                         "bins".into(),
                         serde_json::json!(format!("grid:{}", s.cell_m)),
                     );
-                    if let Some(em) = emerging_cells(&state, &snapshot, &filter, &s, cancel)? {
-                        extra.insert("steps".into(), serde_json::json!(em.result.n_steps));
-                        features = emerging_features(&em)?;
+                    let em = emerging_cells(&state, &snapshot, &filter, &s, cancel)?;
+                    if let Some(em) = &em {
+                        head.insert("steps".into(), serde_json::json!(em.result.n_steps));
                     }
+                    em.map_or(Found::Nothing, Found::Em)
                 }
-            }
-            let mut fc = serde_json::Map::new();
-            fc.insert("type".into(), serde_json::json!("FeatureCollection"));
-            fc.insert("method".into(), serde_json::json!(method));
-            fc.extend(extra);
-            fc.insert("features".into(), serde_json::Value::Array(features));
-            Ok(serde_json::Value::Object(fc))
+            };
+            Ok((head, found, turn))
         })
         .await?;
-    Ok(axum::Json(body).into_response())
+    // The body can be large (a national grid: hundreds of MB): written as it is made (`super::streaming`).
+    Ok(super::streaming::streamed("application/json", move |w| {
+        let _turn = turn;
+        use super::streaming::write_feature_collection as write;
+        match found {
+            Found::Nothing => write(w, &head, || Ok(None)),
+            Found::Contours(contours) => {
+                let mut features = crate::surfaces::kde::contour_features(&contours)?.into_iter();
+                write(w, &head, || Ok(features.next()))
+            }
+            Found::Gi(gi) => {
+                let mut features = gistar_features(&gi, |id, count| {
+                    cell_count(&state, &snapshot, &filter, protect, id, count)
+                });
+                write(w, &head, || Ok(features.next().transpose()?))
+            }
+            Found::Em(em) => {
+                let mut features = emerging_features(&em);
+                write(w, &head, || Ok(features.next().transpose()?))
+            }
+        }
+    }))
 }
 
 #[cfg(test)]

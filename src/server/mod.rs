@@ -44,6 +44,7 @@ pub mod filter;
 pub mod heavy;
 pub mod hotspots;
 pub mod incidents;
+pub mod streaming;
 use crate::oidc;
 pub mod ops;
 pub mod patrol;

@@ -117,29 +117,28 @@ pub fn emerging_tile(em: &EmergingCells, tile: TileId) -> Result<Option<Vec<u8>>
 }
 
 /// The GeoJSON features (WGS84) of the classified locations: `id`, the pattern (`category` and its Dutch
-/// `label`), the Mann-Kendall trend (`trend_z`, `trend_p`), hot and cold steps and the last step's z.
-pub fn emerging_features(em: &EmergingCells) -> Result<Vec<serde_json::Value>, SurfaceError> {
-    em.result
-        .locations
-        .iter()
-        .map(|l| {
-            let id = &em.places.ids[l.location];
-            super::geojson_feature(
-                serde_json::json!(id),
-                &em.places.polygons_rd[l.location],
-                serde_json::json!({
-                    "id": id,
-                    "category": l.category.as_str(),
-                    "label": l.category.dutch_label(),
-                    "trend_z": super::json_number(l.trend_z),
-                    "trend_p": super::json_number(l.trend_p),
-                    "hot_steps": l.hot_steps,
-                    "cold_steps": l.cold_steps,
-                    "final_z": super::json_number(l.final_z),
-                }),
-            )
-        })
-        .collect()
+/// `label`), the Mann-Kendall trend (`trend_z`, `trend_p`), hot and cold steps and the last step's z; produced
+/// one by one, so a large answer can be written as it is made.
+pub fn emerging_features(
+    em: &EmergingCells,
+) -> impl Iterator<Item = Result<serde_json::Value, SurfaceError>> + '_ {
+    em.result.locations.iter().map(|l| {
+        let id = &em.places.ids[l.location];
+        super::geojson_feature(
+            serde_json::json!(id),
+            &em.places.polygons_rd[l.location],
+            serde_json::json!({
+                "id": id,
+                "category": l.category.as_str(),
+                "label": l.category.dutch_label(),
+                "trend_z": super::json_number(l.trend_z),
+                "trend_p": super::json_number(l.trend_p),
+                "hot_steps": l.hot_steps,
+                "cold_steps": l.cold_steps,
+                "final_z": super::json_number(l.final_z),
+            }),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -189,7 +188,7 @@ mod tests {
         let em = emerging_cells(&s, &Filter::all(&s), 100, Step::Week, 1)
             .unwrap()
             .unwrap();
-        let features = emerging_features(&em).unwrap();
+        let features: Vec<_> = emerging_features(&em).collect::<Result<_, _>>().unwrap();
         assert_eq!(features.len(), em.result.locations.len());
         for (f, l) in features.iter().zip(&em.result.locations) {
             assert_eq!(f["id"], em.places.ids[l.location].as_str());

@@ -496,30 +496,29 @@ pub fn gistar_grid_tile(
 }
 
 /// The GeoJSON features (WGS84) of the Gi* cells: `id`, the published `count` of each cell as `published`
-/// gives it (`None` = withheld, with its label), `z`, `p` and the confidence `bin`.
-pub fn gistar_features(
-    gi: &GiStarCells,
-    published: impl Fn(&str, f64) -> (Option<f64>, Option<String>),
-) -> Result<Vec<serde_json::Value>, SurfaceError> {
-    (0..gi.places.ids.len())
-        .map(|k| {
-            let id = &gi.places.ids[k];
-            let (count, label) = published(id, gi.counts[k]);
-            super::geojson_feature(
-                serde_json::json!(id),
-                &gi.places.polygons_rd[k],
-                serde_json::json!({
-                    "id": id,
-                    "count": count,
-                    "count_label": label,
-                    "suppressed": count.is_none(),
-                    "z": super::json_number(gi.result.z[k]),
-                    "p": super::json_number(gi.result.p[k]),
-                    "bin": gi.result.bin[k],
-                }),
-            )
-        })
-        .collect()
+/// gives it (`None` = withheld, with its label), `z`, `p` and the confidence `bin`; produced one by one, so a
+/// large answer can be written as it is made.
+pub fn gistar_features<'a>(
+    gi: &'a GiStarCells,
+    published: impl Fn(&str, f64) -> (Option<f64>, Option<String>) + 'a,
+) -> impl Iterator<Item = Result<serde_json::Value, SurfaceError>> + 'a {
+    (0..gi.places.ids.len()).map(move |k| {
+        let id = &gi.places.ids[k];
+        let (count, label) = published(id, gi.counts[k]);
+        super::geojson_feature(
+            serde_json::json!(id),
+            &gi.places.polygons_rd[k],
+            serde_json::json!({
+                "id": id,
+                "count": count,
+                "count_label": label,
+                "suppressed": count.is_none(),
+                "z": super::json_number(gi.result.z[k]),
+                "p": super::json_number(gi.result.p[k]),
+                "bin": gi.result.bin[k],
+            }),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -658,7 +657,9 @@ mod tests {
                 (Some(c), None)
             }
         };
-        let features = gistar_features(&gi, withheld).unwrap();
+        let features: Vec<_> = gistar_features(&gi, withheld)
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(features.len(), 64);
         for (k, f) in features.iter().enumerate() {
             let p = &f["properties"];
