@@ -55,6 +55,53 @@ pub fn is_within_netherlands_wgs84(lon_deg: f64, lat_deg: f64) -> bool {
         && (minlat..=maxlat).contains(&lat_deg)
 }
 
+/// A box given as `minlon,minlat,maxlon,maxlat` (WGS84 degrees) that is not four numbers, is empty, or does not
+/// lie within the Netherlands (the text says so in Dutch).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("'{0}': geef minlon,minlat,maxlon,maxlat in graden (WGS84) binnen Nederland")]
+pub struct BboxError(pub String);
+
+/// The RD New rectangle (metres) holding the WGS84 box `minlon,minlat,maxlon,maxlat` (the study area of
+/// `bbox=` and `--bbox`): the smallest RD rectangle around the box's four corners.
+///
+/// ```
+/// let r = brandpunt::coords::bbox_wgs84_to_rd("5.38,52.15,5.40,52.16").unwrap();
+/// assert!(r.min().x < 155_000.0 && r.max().x > 155_000.0);
+/// assert!(brandpunt::coords::bbox_wgs84_to_rd("5.4,52.1,5.3,52.2").is_err());
+/// assert!(brandpunt::coords::bbox_wgs84_to_rd("13,52,14,53").is_err());
+/// ```
+pub fn bbox_wgs84_to_rd(raw: &str) -> Result<geo_types::Rect<f64>, BboxError> {
+    let bad = || BboxError(raw.to_string());
+    let v: Vec<f64> = raw
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    let [x0, y0, x1, y1] = v[..] else {
+        return Err(bad());
+    };
+    let within = x0 < x1
+        && y0 < y1
+        && is_within_netherlands_wgs84(x0, y0)
+        && is_within_netherlands_wgs84(x1, y1);
+    if !within {
+        return Err(bad());
+    }
+    let mut corners = [(x0, y0), (x1, y0), (x0, y1), (x1, y1)];
+    with_thread_transformer(|t| t.wgs84_to_rd_in_place(&mut corners))
+        .map_err(|_| bad())?
+        .map_err(|_| bad())?;
+    let xs = corners.iter().map(|c| c.0);
+    let ys = corners.iter().map(|c| c.1);
+    Ok(geo_types::Rect::new(
+        (
+            xs.clone().fold(f64::MAX, f64::min),
+            ys.clone().fold(f64::MAX, f64::min),
+        ),
+        (xs.fold(f64::MIN, f64::max), ys.fold(f64::MIN, f64::max)),
+    ))
+}
+
 /// WGS84 semi-major axis in metres, the sphere radius of EPSG:3857.
 pub const WEB_MERCATOR_RADIUS_M: f64 = 6_378_137.0;
 

@@ -121,41 +121,15 @@ fn study_area(
             })
         }
         (None, Some(raw)) => {
-            let bad = || {
-                ApiError::param(
-                    "bbox",
-                    format!("'{raw}': geef minlon,minlat,maxlon,maxlat in graden (WGS84) binnen Nederland"),
-                )
-            };
-            let v: Vec<f64> = raw
+            let rect = crate::coords::bbox_wgs84_to_rd(raw)
+                .map_err(|e| ApiError::param("bbox", e.to_string()))?;
+            // Canonical text (numbers as parsed), so equal boxes share cache entries and links.
+            let given: Vec<String> = raw
                 .split(',')
-                .map(|p| p.trim().parse::<f64>())
+                .map(|p| p.trim().parse::<f64>().map(|v| v.to_string()))
                 .collect::<Result<_, _>>()
-                .map_err(|_| bad())?;
-            let [x0, y0, x1, y1] = v[..] else {
-                return Err(bad());
-            };
-            let within = x0 < x1
-                && y0 < y1
-                && crate::coords::is_within_netherlands_wgs84(x0, y0)
-                && crate::coords::is_within_netherlands_wgs84(x1, y1);
-            if !within {
-                return Err(bad());
-            }
-            let mut corners = [(x0, y0), (x1, y0), (x0, y1), (x1, y1)];
-            crate::coords::with_thread_transformer(|t| t.wgs84_to_rd_in_place(&mut corners))
-                .map_err(ApiError::internal)?
-                .map_err(|_| bad())?;
-            let xs = corners.iter().map(|c| c.0);
-            let ys = corners.iter().map(|c| c.1);
-            let rect = geo_types::Rect::new(
-                (
-                    xs.clone().fold(f64::MAX, f64::min),
-                    ys.clone().fold(f64::MAX, f64::min),
-                ),
-                (xs.fold(f64::MIN, f64::max), ys.fold(f64::MIN, f64::max)),
-            );
-            Ok(Some(StudyArea::bbox(rect, &format!("{x0},{y0},{x1},{y1}"))))
+                .map_err(|_| ApiError::param("bbox", format!("'{raw}'")))?;
+            Ok(Some(StudyArea::bbox(rect, &given.join(","))))
         }
     }
 }

@@ -2071,3 +2071,112 @@ fn file_points_per_buurt_and_wijk_follow_the_generators_buurtcodes() {
         assert_eq!(v, want.get(&r["id"]).copied().unwrap_or(0.0), "{}", r["id"]);
     }
 }
+
+/// `--bbox` and `--area custom:ID` restrict an analysis to the incidents located in the box or the drawn area.
+#[test]
+fn analyses_take_a_box_or_a_drawn_area_as_study_area() {
+    use geo::{BoundingRect, Intersects};
+    // Own database: this test draws an area.
+    let d = demo();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("study.db");
+    std::fs::copy(&d.db, &db).unwrap();
+    let mut store = brandpunt::store::SqliteStore::open(&db).unwrap();
+    let filter = brandpunt::store::IncidentFilter {
+        tenant: "default".into(),
+        categories: vec![],
+        sources: vec![],
+        from: None,
+        to: None,
+    };
+    let located: Vec<(f64, f64)> = store
+        .incidents(&filter)
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| i.x_m.zip(i.y_m))
+        .collect();
+    // Gi* on 100 m cells: the cells' values add up to the incidents analysed.
+    let total_weight = |args: &[&str]| -> f64 {
+        let out = dir.path().join("t.csv");
+        let mut all: Vec<String> = ["analyse", "gistar", "--bins", "grid:100", "--output"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        all.push(out.to_str().unwrap().to_string());
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        ok(&db, &all);
+        col(&read_csv(&out), "value").iter().sum()
+    };
+    let everything = total_weight(&[]);
+    assert!((everything - located.len() as f64).abs() < 1e-6);
+    assert!((total_weight(&["--bbox", "3.2,50.7,7.3,53.6"]) - everything).abs() < 1e-6);
+
+    // A box of about 1.4 x 2.2 km around the middle incident: the incidents whose RD point lies in it.
+    let mut xs: Vec<f64> = located.iter().map(|p| p.0).collect();
+    let mut ys: Vec<f64> = located.iter().map(|p| p.1).collect();
+    xs.sort_by(f64::total_cmp);
+    ys.sort_by(f64::total_cmp);
+    let t = brandpunt::coords::Transformer::new().unwrap();
+    let (lon, lat) = t.rd_to_wgs84(xs[xs.len() / 2], ys[ys.len() / 2]).unwrap();
+    let bbox = format!(
+        "{},{},{},{}",
+        lon - 0.01,
+        lat - 0.01,
+        lon + 0.01,
+        lat + 0.01
+    );
+    let bbox = bbox.as_str();
+    let rect = brandpunt::coords::bbox_wgs84_to_rd(bbox).unwrap();
+    let inside = located
+        .iter()
+        .filter(|&&(x, y)| {
+            (rect.min().x..=rect.max().x).contains(&x) && (rect.min().y..=rect.max().y).contains(&y)
+        })
+        .count();
+    let boxed = total_weight(&["--bbox", bbox]);
+    assert!(inside > 0 && inside < located.len(), "{inside}");
+    assert!((boxed - inside as f64).abs() < 1e-6, "{boxed} vs {inside}");
+
+    // A drawn area: the polygon of the buurt holding the first located incident, drawn as a custom area.
+    let first = geo_types::Point::new(located[0].0, located[0].1);
+    let buurt = store
+        .areas(AreaLevel::Buurt, None)
+        .unwrap()
+        .into_iter()
+        .find(|b| b.geometry.intersects(&first))
+        .unwrap();
+    let id = store
+        .insert_custom_area("default", "Getekend", &buurt.geometry)
+        .unwrap();
+    drop(store);
+    let in_drawn = located
+        .iter()
+        .filter(|&&(x, y)| buurt.geometry.intersects(&geo_types::Point::new(x, y)))
+        .count();
+    assert!(buurt.geometry.bounding_rect().is_some());
+    let drawn = total_weight(&["--area", &format!("custom:{id}")]);
+    assert!(
+        (drawn - in_drawn as f64).abs() < 1e-6,
+        "{drawn} vs {in_drawn}"
+    );
+
+    // Clear errors naming the flag.
+    let out = dir.path().join("e.csv");
+    let o = out.to_str().unwrap();
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["--bbox", "13,52,14,53"], &["--bbox", "binnen Nederland"]),
+        (&["--bbox", "6.9,52.2,6.85,52.23"], &["--bbox"]),
+        (&["--area", "custom:99999"], &["--area", "99999"]),
+        (&["--area", "custom:x"], &["--area"]),
+        (
+            &["--area", "GM1999", "--bbox", "6.0,52.0,6.1,52.1"],
+            &["--bbox"],
+        ),
+    ];
+    for (extra, needles) in cases {
+        let mut args = vec!["analyse", "gistar", "--bins", "grid:100", "--output", o];
+        args.extend_from_slice(extra);
+        fails_with(&db, &args, needles);
+    }
+}

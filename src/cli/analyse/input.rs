@@ -8,7 +8,7 @@ use brandpunt::store::{IncidentFilter, Store};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::LayerAccess;
-use geo::MapCoords;
+use geo::{Intersects, MapCoords};
 use geo_types::{Geometry, MultiPolygon};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,9 +34,14 @@ pub struct InputArgs {
     /// Last day (incidents whose window begins on or before it), YYYY-MM-DD.
     #[arg(long, value_parser = parse_date)]
     pub to: Option<NaiveDate>,
-    /// Store only: restrict to a buurt, wijk or gemeente (`BU03630000`, `WK036300`, `GM0363`).
-    #[arg(long)]
+    /// Store only: restrict to a buurt, wijk or gemeente (`BU03630000`, `WK036300`, `GM0363`) or a drawn area
+    /// (`custom:ID`, the id `GET /api/areas/custom` lists).
+    #[arg(long, conflicts_with = "bbox")]
     pub area: Option<String>,
+    /// Store only: restrict to the incidents located within a box, `minlon,minlat,maxlon,maxlat` in WGS84
+    /// degrees within the Netherlands (the API's `bbox=`).
+    #[arg(long, allow_hyphen_values = true)]
+    pub bbox: Option<String>,
     /// Tenant whose incidents are analysed.
     #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
     pub tenant: String,
@@ -118,6 +123,60 @@ pub struct Record {
     pub end: Option<NaiveDateTime>,
 }
 
+/// The study area of `--area` or `--bbox`.
+pub enum Study {
+    /// The buurten whose code starts with this prefix (a CBS `--area`).
+    Buurten(String),
+    /// A drawn area (`--area custom:ID`), RD metres: the incidents located in it.
+    Drawn(MultiPolygon<f64>),
+    /// `--bbox` in RD metres: the incidents located in it.
+    Box(geo_types::Rect<f64>),
+}
+
+impl Study {
+    /// The study area of the arguments; `None` when neither `--area` nor `--bbox` is given.
+    pub fn of(store: &dyn Store, args: &InputArgs) -> anyhow::Result<Option<Study>> {
+        if let Some(raw) = &args.bbox {
+            let rect = brandpunt::coords::bbox_wgs84_to_rd(raw).context("--bbox")?;
+            return Ok(Some(Study::Box(rect)));
+        }
+        let Some(code) = args.area.as_deref() else {
+            return Ok(None);
+        };
+        let Some(id) = code.trim().strip_prefix("custom:") else {
+            return Ok(Some(Study::Buurten(area_prefix(code)?)));
+        };
+        let id: i64 = id.trim().parse().with_context(|| {
+            format!("--area '{code}': na custom: volgt het nummer van een getekend gebied")
+        })?;
+        let area = store
+            .custom_areas(&args.tenant)?
+            .into_iter()
+            .find(|a| a.id == id)
+            .with_context(|| {
+                format!(
+                    "--area '{code}': tenant '{}' heeft geen getekend gebied {id}",
+                    args.tenant
+                )
+            })?;
+        Ok(Some(Study::Drawn(area.geometry)))
+    }
+
+    /// Whether an incident with this buurt and point lies in the study area (a drawn area or a box needs the point).
+    pub fn holds(&self, buurtcode: Option<&str>, point: Option<(f64, f64)>) -> bool {
+        match self {
+            Study::Buurten(prefix) => buurtcode.is_some_and(|b| b.starts_with(prefix.as_str())),
+            Study::Drawn(polygon) => {
+                point.is_some_and(|(x, y)| polygon.intersects(&geo_types::Point::new(x, y)))
+            }
+            Study::Box(rect) => point.is_some_and(|(x, y)| {
+                (rect.min().x..=rect.max().x).contains(&x)
+                    && (rect.min().y..=rect.max().y).contains(&y)
+            }),
+        }
+    }
+}
+
 /// The buurtcode prefix selecting `--area` (`GM0363` -> `BU0363`, `WK0363AE` -> `BU0363AE`, a buurtcode itself).
 pub fn area_prefix(code: &str) -> anyhow::Result<String> {
     let code = code.trim().to_ascii_uppercase();
@@ -161,8 +220,11 @@ pub fn load(
         return load_store(db, args);
     };
     anyhow::ensure!(
-        args.category.is_none() && args.source.is_none() && args.area.is_none(),
-        "--category, --source en --area gelden alleen voor de database, niet voor --input"
+        args.category.is_none()
+            && args.source.is_none()
+            && args.area.is_none()
+            && args.bbox.is_none(),
+        "--category, --source, --area en --bbox gelden alleen voor de database, niet voor --input"
     );
     anyhow::ensure!(path.exists(), "{}: bestand bestaat niet", path.display());
     let is_csv = path
@@ -228,15 +290,16 @@ pub struct BuurtHit {
 /// the input of per-area counts.
 pub fn store_buurt_hits(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<BuurtHit>> {
     let store = context::open_store(db)?;
-    let prefix = args.area.as_deref().map(area_prefix).transpose()?;
+    let study = Study::of(&store, args)?;
     Ok(store
         .incidents(&store_filter(args))?
         .into_iter()
         .filter_map(|i| {
+            let point = i.x_m.zip(i.y_m);
             let buurtcode = i.buurtcode?;
-            prefix
+            study
                 .as_ref()
-                .is_none_or(|p| buurtcode.starts_with(p.as_str()))
+                .is_none_or(|s| s.holds(Some(&buurtcode), point))
                 .then_some(BuurtHit {
                     buurtcode,
                     begin: i.begin,
@@ -249,13 +312,14 @@ pub fn store_buurt_hits(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Buurt
 fn load_store(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Record>> {
     let store = context::open_store(db)?;
     let filter = store_filter(args);
-    let prefix = args.area.as_deref().map(area_prefix).transpose()?;
+    let study = Study::of(&store, args)?;
     let incidents = store.incidents(&filter)?;
     Ok(incidents
         .into_iter()
-        .filter(|i| match &prefix {
-            Some(p) => i.buurtcode.as_deref().is_some_and(|b| b.starts_with(p)),
-            None => true,
+        .filter(|i| {
+            study
+                .as_ref()
+                .is_none_or(|s| s.holds(i.buurtcode.as_deref(), i.x_m.zip(i.y_m)))
         })
         .filter_map(|i| {
             let (x, y) = (i.x_m?, i.y_m?);
