@@ -637,7 +637,7 @@ fn bh_cutoff_small(p: &[f64], alpha: f64) -> Option<f64> {
 }
 
 /// The Benjamini-Hochberg cut-off from the p-values `<= alpha`, sorted ascending, of `n` non-NaN p-values.
-pub(crate) fn bh_cutoff_sorted(small: &[f64], n: usize, alpha: f64) -> Option<f64> {
+fn bh_cutoff_sorted(small: &[f64], n: usize, alpha: f64) -> Option<f64> {
     small
         .iter()
         .enumerate()
@@ -735,13 +735,25 @@ pub(crate) fn gi_star_series(
         if t > k {
             window -= lag[t - k - 1];
         }
-        let m = (t.min(k) + 1) as f64;
-        let (n, mean, sd) = populations[t];
-        z[t] = if has_variation(mean, sd) {
-            gi_star_z(window, sw * m, sw2 * m, n, mean, sd)
-        } else {
-            0.0
-        };
+        z[t] = gi_star_bin(window, sw, sw2, t, k, populations);
+    }
+}
+
+/// The Gi* z of the bin at step `t` whose time window (steps `t-k..=t`) has the lag sum `window`.
+pub(crate) fn gi_star_bin(
+    window: f64,
+    sw: f64,
+    sw2: f64,
+    t: usize,
+    k: usize,
+    populations: &[(f64, f64, f64)],
+) -> f64 {
+    let m = (t.min(k) + 1) as f64;
+    let (n, mean, sd) = populations[t];
+    if has_variation(mean, sd) {
+        gi_star_z(window, sw * m, sw2 * m, n, mean, sd)
+    } else {
+        0.0
     }
 }
 
