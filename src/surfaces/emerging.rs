@@ -4,6 +4,13 @@
 //! `brandpunt analyse emerging`); and the `emerging` vector tile layer ([`emerging_tile`]: `id`, `category`,
 //! `label`, `trend_z`, `trend_p`).
 //!
+//! The maps read the layer cell by cell through an [`EmergingGrid`] ([`emerging_grid`]): what is global by
+//! definition (the Gi* population of every time step over the analysed cells, the Benjamini-Hochberg cut-off
+//! over all bins of the cube) is computed once per filter from the occupied cells, without a cube over the
+//! extent; a tile ([`emerging_grid_tile`]) then computes the Gi* series, trend and category of its own cells
+//! from the filter's incidents under it and one cell around it. The values and tile bytes equal
+//! [`emerging_cells`] and [`emerging_tile`]. Only analysed (occupied) cells are drawn, at every zoom.
+//!
 //! ```
 //! use brandpunt::calendar::Step;
 //! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantData};
