@@ -252,6 +252,9 @@ impl HeapSize for EmergingGrid {
     }
 }
 
+/// A grid cell `(col, row)` with its trend and category.
+pub type CellTrend = ((i64, i64), LocationTrend);
+
 /// Locations per unit of parallel work (and per cancellation check).
 const CHUNK_CELLS: usize = 256;
 
@@ -518,7 +521,7 @@ impl EmergingGrid {
         filter: &Filter,
         window_rd: Rect<f64>,
         cancel: &Cancel,
-    ) -> Result<Vec<((i64, i64), LocationTrend)>, SurfaceError> {
+    ) -> Result<Vec<CellTrend>, SurfaceError> {
         let c = f64::from(self.cell_m);
         let span = |lo: f64, hi: f64| ((lo / c).floor() as i64, (hi / c).floor() as i64);
         let (col0, col1) = span(window_rd.min().x, window_rd.max().x);
@@ -552,7 +555,7 @@ impl EmergingGrid {
             .map_err(EmergingError::from)?;
         let n_steps = self.steps.len();
         let k = self.options.time_window;
-        let trends: Vec<Vec<((i64, i64), LocationTrend)>> = targets
+        let trends: Vec<Vec<CellTrend>> = targets
             .par_chunks(CHUNK_CELLS / 4)
             .enumerate()
             .map(|(chunk, part)| {

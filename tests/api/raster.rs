@@ -247,8 +247,9 @@ fn tile_local_kde_equals_the_whole_surface_on_the_demo_city() {
 
 /// Issue 12: the `emerging` map layer computes each tile's cells from the incidents near it, with the cube's
 /// per-step statistics and FDR cut-off from the per-filter grid. On the demo city, for two cell sizes and two
-/// step sizes, every tile at z12 and z15 has the bytes of the whole cube's tile, and every analysed cell read
-/// through the tiles' windows has the whole cube's trend_z and trend_p (to 1e-9 relative) and category.
+/// step sizes, the FDR cut-off is the whole cube's, every tile at z12 and z15 has the bytes of the whole cube's
+/// tile, and every analysed cell read through the tiles' windows has the whole cube's trend_z and trend_p (to 1e-9
+/// relative) and category.
 #[test]
 fn tile_local_emerging_equals_the_whole_cube_on_the_demo_city() {
     use brandpunt::calendar::Step;
@@ -272,6 +273,7 @@ fn tile_local_emerging_equals_the_whole_cube_on_the_demo_city() {
             .unwrap()
             .unwrap();
         assert_eq!(grid.n_cells, whole.result.locations.len());
+        assert_eq!(grid.fdr_cutoff(), whole.result.fdr_cutoff);
         let by_id: HashMap<&str, _> = whole
             .result
             .locations
