@@ -83,6 +83,9 @@ pub enum EmergingError {
     /// Building spatial weights failed.
     #[error(transparent)]
     Weights(#[from] WeightsError),
+    /// The computation was cancelled.
+    #[error(transparent)]
+    Cancelled(#[from] crate::cancel::Cancelled),
 }
 
 /// The time steps of a cube: step `t` covers the dates `starts[t] ..= ends[t]`, oldest first.
@@ -630,6 +633,11 @@ fn bh_cutoff_small(p: &[f64], alpha: f64) -> Option<f64> {
     let n = p.iter().filter(|v| !v.is_nan()).count();
     let mut small: Vec<f64> = p.par_iter().copied().filter(|&v| v <= alpha).collect();
     small.par_sort_unstable_by(f64::total_cmp);
+    bh_cutoff_sorted(&small, n, alpha)
+}
+
+/// The Benjamini-Hochberg cut-off from the p-values `<= alpha`, sorted ascending, of `n` non-NaN p-values.
+fn bh_cutoff_sorted(small: &[f64], n: usize, alpha: f64) -> Option<f64> {
     small
         .iter()
         .enumerate()
@@ -638,13 +646,8 @@ fn bh_cutoff_small(p: &[f64], alpha: f64) -> Option<f64> {
         .map(|(_, &v)| v)
 }
 
-/// Run emerging hot spot analysis on `cube` with spatial `weights` between its locations (no
-/// self-weights; see the module docs for the method).
-pub fn emerging_hot_spots(
-    cube: &SpaceTimeCube,
-    weights: &SpatialWeights,
-    options: &EmergingOptions,
-) -> Result<EmergingResult, EmergingError> {
+/// The alpha levels of `options` must lie in (0, 1).
+pub(crate) fn check_alphas(options: &EmergingOptions) -> Result<(), EmergingError> {
     for (name, value) in [
         ("alpha", options.alpha),
         ("trend_alpha", options.trend_alpha),
@@ -653,13 +656,14 @@ pub fn emerging_hot_spots(
             return Err(EmergingError::InvalidAlpha { name, value });
         }
     }
-    if weights.n() != cube.n_locations {
-        return Err(EmergingError::WeightsMismatch {
-            cube: cube.n_locations,
-            weights: weights.n(),
-        });
-    }
-    let n_steps = cube.n_steps;
+    Ok(())
+}
+
+/// The time window of `options` must be at most 75 % of `n_steps`.
+pub(crate) fn check_time_window(
+    options: &EmergingOptions,
+    n_steps: usize,
+) -> Result<(), EmergingError> {
     let k = options.time_window;
     let max_k = 3 * n_steps / 4;
     if k > max_k {
@@ -669,6 +673,156 @@ pub fn emerging_hot_spots(
             steps: n_steps,
         });
     }
+    Ok(())
+}
+
+/// The Gi* population `(n, mean, sd)` of each step's bins over `n_locations` analysed locations whose count
+/// rows (`n_steps` values each, in location order) `rows` hands to its visitor, twice (sums, then squared
+/// deviations from the cube mean). The summation order is the location order, so the same rows give the same
+/// bits whichever way they are stored.
+pub(crate) fn step_populations(
+    n_locations: usize,
+    n_steps: usize,
+    options: &EmergingOptions,
+    rows: impl Fn(&mut dyn FnMut(&[f64])),
+) -> Vec<(f64, f64, f64)> {
+    let k = options.time_window;
+    let mut step_sum = vec![0.0; n_steps];
+    rows(&mut |row: &[f64]| {
+        for (s, v) in step_sum.iter_mut().zip(row) {
+            *s += v;
+        }
+    });
+    let mut step_sq = vec![0.0; n_steps];
+    let cube_mean = step_sum.iter().sum::<f64>() / (n_locations * n_steps) as f64;
+    // Squared deviations from the cube mean (stable: deviations, not raw squares).
+    rows(&mut |row: &[f64]| {
+        for (s, v) in step_sq.iter_mut().zip(row) {
+            *s += (v - cube_mean).powi(2);
+        }
+    });
+    (0..n_steps)
+        .map(|t| {
+            let steps = match options.global_window {
+                GlobalWindow::EntireCube => 0..n_steps,
+                GlobalWindow::PerStep => t.saturating_sub(k)..t + 1,
+            };
+            let n = (n_locations * steps.len()) as f64;
+            let sum: f64 = step_sum[steps.clone()].iter().sum();
+            let dev2: f64 = step_sq[steps].iter().sum();
+            let mean = sum / n;
+            // sum (x - m)^2 = sum (x - c)^2 - n (m - c)^2 for the cube mean c.
+            let var = ((dev2 - n * (mean - cube_mean).powi(2)) / n).max(0.0);
+            (n, mean, var.sqrt())
+        })
+        .collect()
+}
+
+/// The Gi* z series of one location from its spatial lag per step (its own count plus the weighted counts of
+/// its neighbours), the sum of its weights `sw` and of their squares `sw2` (self weight 1 included), the time
+/// window `k` and the step populations; written to `z` (same length as `lag`).
+pub(crate) fn gi_star_series(
+    lag: &[f64],
+    sw: f64,
+    sw2: f64,
+    k: usize,
+    populations: &[(f64, f64, f64)],
+    z: &mut [f64],
+) {
+    let mut window = 0.0;
+    for t in 0..lag.len() {
+        window += lag[t];
+        if t > k {
+            window -= lag[t - k - 1];
+        }
+        z[t] = gi_star_bin(window, sw, sw2, t, k, populations);
+    }
+}
+
+/// The Gi* z of the bin at step `t` whose time window (steps `t-k..=t`) has the lag sum `window`.
+pub(crate) fn gi_star_bin(
+    window: f64,
+    sw: f64,
+    sw2: f64,
+    t: usize,
+    k: usize,
+    populations: &[(f64, f64, f64)],
+) -> f64 {
+    let m = (t.min(k) + 1) as f64;
+    let (n, mean, sd) = populations[t];
+    if has_variation(mean, sd) {
+        gi_star_z(window, sw * m, sw2 * m, n, mean, sd)
+    } else {
+        0.0
+    }
+}
+
+/// Which bins are significant: with FDR those whose p is at most the Benjamini-Hochberg cut-off over all bins
+/// (none without a cut-off), else those with `p < alpha`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Significance {
+    pub fdr: bool,
+    pub alpha: f64,
+    pub cutoff: Option<f64>,
+}
+
+impl Significance {
+    pub fn is_significant(&self, p: f64) -> bool {
+        if self.fdr {
+            self.cutoff.is_some_and(|c| p <= c)
+        } else {
+            p < self.alpha
+        }
+    }
+}
+
+/// The trend and category of the analysed location `location` from its Gi* z and p series.
+pub(crate) fn location_trend(
+    location: usize,
+    z: &[f64],
+    p: &[f64],
+    significance: &Significance,
+    trend_alpha: f64,
+) -> LocationTrend {
+    let hot: Vec<bool> = z
+        .iter()
+        .zip(p)
+        .map(|(&z, &p)| z > 0.0 && significance.is_significant(p))
+        .collect();
+    let cold: Vec<bool> = z
+        .iter()
+        .zip(p)
+        .map(|(&z, &p)| z < 0.0 && significance.is_significant(p))
+        .collect();
+    let mk = mann_kendall(z);
+    LocationTrend {
+        location,
+        category: classify(&hot, &cold, mk.z, mk.p, trend_alpha),
+        trend_z: mk.z,
+        trend_p: mk.p,
+        hot_steps: hot.iter().filter(|&&h| h).count(),
+        cold_steps: cold.iter().filter(|&&c| c).count(),
+        final_z: z[z.len() - 1],
+    }
+}
+
+/// Run emerging hot spot analysis on `cube` with spatial `weights` between its locations (no
+/// self-weights; see the module docs for the method).
+pub fn emerging_hot_spots(
+    cube: &SpaceTimeCube,
+    weights: &SpatialWeights,
+    options: &EmergingOptions,
+) -> Result<EmergingResult, EmergingError> {
+    check_alphas(options)?;
+    if weights.n() != cube.n_locations {
+        return Err(EmergingError::WeightsMismatch {
+            cube: cube.n_locations,
+            weights: weights.n(),
+        });
+    }
+    let n_steps = cube.n_steps;
+    let k = options.time_window;
+    check_time_window(options, n_steps)?;
     // Only locations with at least one incident.
     let keep: Vec<usize> = (0..cube.n_locations)
         .filter(|&i| cube.series(i).iter().any(|&c| c > 0.0))
@@ -697,36 +851,11 @@ pub fn emerging_hot_spots(
     let n_loc = keep.len();
 
     // Population statistics: per step sums, then either the whole cube or per time window.
-    let mut step_sum = vec![0.0; n_steps];
-    for row in x.chunks_exact(n_steps) {
-        for (s, v) in step_sum.iter_mut().zip(row) {
-            *s += v;
+    let populations = step_populations(n_loc, n_steps, options, |visit| {
+        for row in x.chunks_exact(n_steps) {
+            visit(row);
         }
-    }
-    let mut step_sq = vec![0.0; n_steps];
-    let cube_mean = step_sum.iter().sum::<f64>() / (n_loc * n_steps) as f64;
-    // Squared deviations from the cube mean (stable: deviations, not raw squares).
-    for row in x.chunks_exact(n_steps) {
-        for (s, v) in step_sq.iter_mut().zip(row) {
-            *s += (v - cube_mean).powi(2);
-        }
-    }
-    // (n, mean, sd) of the population of step t's bins.
-    let populations: Vec<(f64, f64, f64)> = (0..n_steps)
-        .map(|t| {
-            let steps = match options.global_window {
-                GlobalWindow::EntireCube => 0..n_steps,
-                GlobalWindow::PerStep => t.saturating_sub(k)..t + 1,
-            };
-            let n = (n_loc * steps.len()) as f64;
-            let sum: f64 = step_sum[steps.clone()].iter().sum();
-            let dev2: f64 = step_sq[steps].iter().sum();
-            let mean = sum / n;
-            // sum (x - m)^2 = sum (x - c)^2 - n (m - c)^2 for the cube mean c.
-            let var = ((dev2 - n * (mean - cube_mean).powi(2)) / n).max(0.0);
-            (n, mean, var.sqrt())
-        })
-        .collect();
+    });
 
     let mut bin_z = vec![0.0; n_loc * n_steps];
     bin_z
@@ -745,20 +874,7 @@ pub fn emerging_hot_spots(
                 sw += wij;
                 sw2 += wij * wij;
             }
-            let mut window = 0.0;
-            for t in 0..n_steps {
-                window += lag[t];
-                if t > k {
-                    window -= lag[t - k - 1];
-                }
-                let m = (t.min(k) + 1) as f64;
-                let (n, mean, sd) = populations[t];
-                z_row[t] = if has_variation(mean, sd) {
-                    gi_star_z(window, sw * m, sw2 * m, n, mean, sd)
-                } else {
-                    0.0
-                };
-            }
+            gi_star_series(&lag, sw, sw2, k, &populations, z_row);
         });
     let bin_p: Vec<f64> = bin_z.par_iter().map(|&z| two_sided_normal_p(z)).collect();
     let cutoff = if options.fdr {
@@ -766,12 +882,10 @@ pub fn emerging_hot_spots(
     } else {
         None
     };
-    let significant = |p: f64| {
-        if options.fdr {
-            cutoff.is_some_and(|c| p <= c)
-        } else {
-            p < options.alpha
-        }
+    let significance = Significance {
+        fdr: options.fdr,
+        alpha: options.alpha,
+        cutoff,
     };
 
     let locations: Vec<LocationTrend> = (0..n_loc)
@@ -779,26 +893,7 @@ pub fn emerging_hot_spots(
         .map(|a| {
             let z = &bin_z[a * n_steps..(a + 1) * n_steps];
             let p = &bin_p[a * n_steps..(a + 1) * n_steps];
-            let hot: Vec<bool> = z
-                .iter()
-                .zip(p)
-                .map(|(&z, &p)| z > 0.0 && significant(p))
-                .collect();
-            let cold: Vec<bool> = z
-                .iter()
-                .zip(p)
-                .map(|(&z, &p)| z < 0.0 && significant(p))
-                .collect();
-            let mk = mann_kendall(z);
-            LocationTrend {
-                location: keep[a],
-                category: classify(&hot, &cold, mk.z, mk.p, options.trend_alpha),
-                trend_z: mk.z,
-                trend_p: mk.p,
-                hot_steps: hot.iter().filter(|&&h| h).count(),
-                cold_steps: cold.iter().filter(|&&c| c).count(),
-                final_z: z[n_steps - 1],
-            }
+            location_trend(keep[a], z, p, &significance, options.trend_alpha)
         })
         .collect();
     Ok(EmergingResult {

@@ -25,7 +25,8 @@
 //!
 //! The study area is the filter's (`area`, `bbox`, see [`super::filter`]); `/api/hotspots` checks the grid and
 //! KDE sizes on its extent (else on the extent of the tenant's incidents) before any work ([`check_grid_size`],
-//! [`check_kde_size`]). The map layers read the per-filter [`kde_field`] and [`gistar_grid`] tile by tile.
+//! [`check_kde_size`]). The map layers read the per-filter [`kde_field`], [`gistar_grid`] and [`emerging_grid`] tile
+//! by tile (a tile computes its cells from the incidents near it).
 //!
 //! When the filter leaves too little to analyse (no incidents, all counts equal) the result is empty (an empty
 //! FeatureCollection, an empty tile), not an error.
@@ -45,7 +46,9 @@ use crate::cancel::Cancel;
 use crate::dataset::FilterKey;
 use crate::dataset::Snapshot;
 use crate::heap_size::HeapSize;
-use crate::surfaces::emerging::{emerging_features, emerging_tile, EmergingCells};
+use crate::surfaces::emerging::{
+    emerging_features, emerging_grid_tile, EmergingCells, EmergingGrid,
+};
 use crate::surfaces::gistar::{
     gistar_features, gistar_grid_tile, gistar_tile, GiStarCells, GiStarGrid,
 };
@@ -331,6 +334,15 @@ pub struct EmergingKey {
     pub time_window: usize,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EmergingGridKey {
+    pub generation: u64,
+    pub filter: FilterKey,
+    pub cell_m: u32,
+    pub step: Step,
+    pub time_window: usize,
+}
+
 /// The key types: their filter is all they own on the heap; their kind and value.
 macro_rules! analysis_keys {
     ($($key:ty => $value:ty, $kind:literal;)*) => {
@@ -357,12 +369,13 @@ analysis_keys! {
     GiStarKey => Option<Arc<GiStarCells>>, "gistar";
     GiStarGridKey => Option<Arc<GiStarGrid>>, "gistar_grid";
     EmergingKey => Option<Arc<EmergingCells>>, "emerging";
+    EmergingGridKey => Option<Arc<EmergingGrid>>, "emerging_grid";
 }
 
 impl From<SurfaceError> for ApiError {
     /// A parameter asking too much is a 400 naming it; anything else is internal.
     fn from(e: SurfaceError) -> ApiError {
-        if let SurfaceError::Cancelled(_) = e {
+        if e.is_cancelled() {
             return ApiError::Cancelled;
         }
         match e.parameter() {
@@ -506,6 +519,35 @@ pub fn emerging_cells(
     })
 }
 
+/// Emerging hot spots on a grid for the filter, cell by cell (cached): what the `emerging` vector layer reads
+/// its tiles from; `None` when there is nothing to analyse.
+pub fn emerging_grid(
+    state: &AppState,
+    snapshot: &Snapshot,
+    filter: &Filter,
+    s: &EmergingSettings,
+    cancel: &Cancel,
+) -> Result<Option<Arc<EmergingGrid>>, ApiError> {
+    let key = EmergingGridKey {
+        generation: snapshot.generation,
+        filter: filter.cache_key(),
+        cell_m: s.cell_m,
+        step: s.step,
+        time_window: s.time_window,
+    };
+    state.caches.get_or_insert_with(key, || {
+        let grid = crate::surfaces::emerging::emerging_grid(
+            snapshot,
+            filter,
+            s.cell_m,
+            s.step,
+            s.time_window,
+            cancel,
+        )?;
+        Ok(grid.map(Arc::new))
+    })
+}
+
 /// The published count of one Gi* cell for the caller ([`crate::publish::bin_count`]): an area cell reads the
 /// cached protected area table, so the hot spot layer agrees with the choropleth.
 pub fn cell_count(
@@ -557,10 +599,11 @@ pub fn vector_tile(
         }
         "emerging" => {
             let s = EmergingSettings::parse(&no_params)?.limited(principal);
-            let Some(em) = emerging_cells(state, snapshot, filter, &s, cancel)? else {
+            let Some(grid) = emerging_grid(state, snapshot, filter, &s, cancel)? else {
                 return Ok(None);
             };
-            emerging_tile(&em, tile)?
+            let window = crate::surfaces::tile_window_rd(tile)?;
+            emerging_grid_tile(&grid, snapshot, filter, tile, window, cancel)?
         }
         "kde" => {
             let s = KdeSettings::parse(&no_params)?.limited(principal, state, snapshot, filter);

@@ -453,6 +453,7 @@ pub const CACHE_KINDS: &[&str] = &[
     hotspots::GiStarKey::KIND,
     hotspots::GiStarGridKey::KIND,
     hotspots::EmergingKey::KIND,
+    hotspots::EmergingGridKey::KIND,
     analysis_api::ProfileDataKey::KIND,
     report::MonthlyReportKey::KIND,
     patrol::PatrolKey::KIND,

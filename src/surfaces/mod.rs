@@ -84,6 +84,14 @@ pub enum SurfaceError {
 }
 
 impl SurfaceError {
+    /// Whether the computation was cancelled (here or in the analysis it called).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            SurfaceError::Cancelled(_) | SurfaceError::Emerging(EmergingError::Cancelled(_))
+        )
+    }
+
     /// The request parameter a parameter error is about (`cell`, `bins`, `time_window`); `None` for failures.
     pub fn parameter(&self) -> Option<&'static str> {
         match self {

@@ -245,6 +245,92 @@ fn tile_local_kde_equals_the_whole_surface_on_the_demo_city() {
     }
 }
 
+/// Issue 12: the `emerging` map layer computes each tile's cells from the incidents near it, with the cube's
+/// per-step statistics and FDR cut-off from the per-filter grid. On the demo city, for two cell sizes and two
+/// step sizes, the FDR cut-off is the whole cube's, every tile at z12 and z15 has the bytes of the whole cube's
+/// tile, and every analysed cell read through the tiles' windows has the whole cube's trend_z and trend_p (to 1e-9
+/// relative) and category.
+#[test]
+fn tile_local_emerging_equals_the_whole_cube_on_the_demo_city() {
+    use brandpunt::calendar::Step;
+    use brandpunt::cancel::Cancel;
+    use brandpunt::dataset::{Filter, Snapshot};
+    use brandpunt::surfaces::emerging::{
+        emerging_cells, emerging_grid, emerging_grid_tile, emerging_tile,
+    };
+    use brandpunt::surfaces::tile_window_rd;
+    let store = SqliteStore::open(&server().db).unwrap();
+    let snapshot = Snapshot::build(1, store.tenant_data("default").unwrap()).unwrap();
+    let all = Filter::all(&snapshot);
+    let never = Cancel::never();
+    let same = |a: f64, b: f64| a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
+    let mut patterned = 0;
+    for (cell_m, step) in [(100, Step::Week), (250, Step::Week), (250, Step::Month)] {
+        let whole = emerging_cells(&snapshot, &all, cell_m, step, 1)
+            .unwrap()
+            .unwrap();
+        let grid = emerging_grid(&snapshot, &all, cell_m, step, 1, &never)
+            .unwrap()
+            .unwrap();
+        assert_eq!(grid.n_cells, whole.result.locations.len());
+        assert_eq!(grid.fdr_cutoff(), whole.result.fdr_cutoff);
+        let by_id: HashMap<&str, _> = whole
+            .result
+            .locations
+            .iter()
+            .map(|l| (whole.places.ids[l.location].as_str(), l))
+            .collect();
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for b in whole.places.bbox_m.iter().flatten() {
+            (x0, y0) = (x0.min(b.min().x), y0.min(b.min().y));
+            (x1, y1) = (x1.max(b.max().x), y1.max(b.max().y));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for z in [12u8, 15] {
+            let (a, b) = (TileId::containing(z, x0, y1), TileId::containing(z, x1, y0));
+            for tx in a.x..=b.x {
+                for ty in a.y..=b.y {
+                    let tile = TileId::new(u32::from(z), tx, ty).unwrap();
+                    let window = tile_window_rd(tile).unwrap();
+                    let local =
+                        emerging_grid_tile(&grid, &snapshot, &all, tile, window, &never).unwrap();
+                    assert_eq!(local, emerging_tile(&whole, tile).unwrap(), "{tile:?}");
+                    for (cell, t) in grid.trends_within(&snapshot, &all, window, &never).unwrap() {
+                        let id = grid.cell_id(cell);
+                        let w = by_id[id.as_str()];
+                        assert_eq!(t.category, w.category, "{id}");
+                        assert!(
+                            same(t.trend_z, w.trend_z),
+                            "{id}: {} vs {}",
+                            t.trend_z,
+                            w.trend_z
+                        );
+                        assert!(
+                            same(t.trend_p, w.trend_p),
+                            "{id}: {} vs {}",
+                            t.trend_p,
+                            w.trend_p
+                        );
+                        seen.insert(id);
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            whole.result.locations.len(),
+            "{cell_m} {step:?}"
+        );
+        patterned += whole
+            .result
+            .locations
+            .iter()
+            .filter(|l| l.hot_steps + l.cold_steps > 0)
+            .count();
+    }
+    assert!(patterned > 0, "some cells have hot or cold bins");
+}
+
 /// Issue 12: `/api/hotspots` analyses a study area (`area`, `bbox`): the grid covers the incidents in it only.
 #[test]
 fn hotspots_analyse_a_study_area() {

@@ -716,6 +716,7 @@ fn a_tiny_cache_budget_holds_its_bytes_under_it_and_answers_the_same() {
         "gistar",
         "gistar_grid",
         "emerging",
+        "emerging_grid",
         "profile_data",
         "monthly_report",
         "patrol",
