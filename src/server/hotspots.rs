@@ -400,7 +400,13 @@ pub fn kde_field(
         kde: s.cache_key(),
     };
     state.caches.get_or_insert_with(key, || {
-        let field = crate::surfaces::kde::kde_field(snapshot, filter, s.cell_m, s.bandwidth_m)?;
+        let field = crate::surfaces::kde::kde_field(
+            snapshot,
+            filter,
+            s.cell_m,
+            s.bandwidth_m,
+            &crate::cancel::Cancel::never(),
+        )?;
         Ok(field.map(Arc::new))
     })
 }

@@ -77,6 +77,9 @@ pub enum SurfaceError {
     Coords(#[from] CoordError),
     #[error("vector tile: {0}")]
     Tile(#[from] TileError),
+    /// The computation was cancelled ([`crate::cancel::Cancel`]).
+    #[error(transparent)]
+    Cancelled(#[from] crate::cancel::Cancelled),
 }
 
 impl SurfaceError {
