@@ -23,7 +23,7 @@
 #
 # Usage: benches/national.sh
 # env: INCIDENTS (5000000; regional 2000000) YEARS=5 REGIONAL=0 TENANTS (1; regional 25) DURATION=10s
-#      CONNECTIONS=8 THREADS=2 ZOOMS="8 12 16" HOTSPOTS=4 PROBE_TIMEOUT=120 WRK_TIMEOUT=5s READY_TIMEOUT=900
+#      CONNECTIONS=8 THREADS=2 ZOOMS="8 12 16" LAYERS="kde.png hotspots.png emerging.mvt incidents.mvt" HOTSPOTS=4 PROBE_TIMEOUT=120 WRK_TIMEOUT=5s READY_TIMEOUT=900
 #      BIN=path (default: cargo build --release) DATA=dir (keep the generated data and database there and reuse
 #      them on the next run; default a temp dir that is removed) NICENESS=10 (everything runs under nice)
 # Needs wrk (Debian package `wrk`), python3, curl and /usr/bin/time (Debian package `time`).
@@ -42,6 +42,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-8}
 THREADS=${THREADS:-2}
 ZOOMS=${ZOOMS:-8 12 16}
+LAYERS=${LAYERS:-kde.png hotspots.png emerging.mvt incidents.mvt}
 HOTSPOTS=${HOTSPOTS:-4}
 PROBE_TIMEOUT=${PROBE_TIMEOUT:-120}
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}
@@ -187,7 +188,7 @@ if [ "$REGIONAL" != 1 ]; then
   # shellcheck disable=SC2086
   $PY dense "$BASE" "$TOKEN" "$HOTSPOTS" $ZOOMS >"$W/tiles.txt"
   printf '%-10s %-4s %-6s %-28s %-40s %-40s\n' layer zoom tiles "first request (status, s)" "cold p50 / p99, req/s, done, failures" "warm p50 / p99, req/s, done, failures"
-  for layer in kde.png hotspots.png emerging.mvt incidents.mvt; do
+  for layer in $LAYERS; do
     name=${layer%.*}
     ext=${layer#*.}
     for z in $ZOOMS; do
