@@ -7,8 +7,9 @@
 //! any window (a tile, a WMS bounding box) from the incidents within the kernel radius of it only. The cells lie
 //! on one lattice for the whole country (centres at `(k + 0.5) cell_m` in RD), so a window's values are the
 //! whole surface's values at those cells; the maximum (the colour scale and the contour levels) is computed once
-//! per field, block by block over the occupied part of the lattice only ([`kde_tile_local`] draws the `kde`
-//! layer of one tile this way).
+//! per field, exactly, by branch and bound over blocks of the lattice: only the blocks whose upper bound (from
+//! incident counts) beats the largest value found are computed ([`kde_tile_local`] draws the `kde` layer of one
+//! tile from the field).
 //!
 //! ```
 //! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantData};
