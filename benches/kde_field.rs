@@ -43,12 +43,16 @@ impl Lcg {
 
 /// Hot spots `(x, y, spread_m, weight)`: 4 cities x 40, 30 towns x 10, the rest of 1,232 single.
 fn hot_spots(g: &mut Lcg) -> Vec<(f64, f64, f64, f64)> {
-    let mut place = || (40_000.0 + 200_000.0 * g.next(), 340_000.0 + 220_000.0 * g.next());
-    let places: Vec<((f64, f64), usize, f64)> = (0..4)
-        .map(|_| (place(), 40, 4.0))
-        .chain((0..30).map(|_| (place(), 10, 2.0)))
-        .chain((0..1_232 - 160 - 300).map(|_| (place(), 1, 1.0)))
-        .collect();
+    let mut places: Vec<((f64, f64), usize, f64)> = Vec::new();
+    for (count, spots, weight) in [(4, 40, 4.0), (30, 10, 2.0), (1_232 - 160 - 300, 1, 1.0)] {
+        for _ in 0..count {
+            let at = (
+                40_000.0 + 200_000.0 * g.next(),
+                340_000.0 + 220_000.0 * g.next(),
+            );
+            places.push((at, spots, weight));
+        }
+    }
     let mut spots = Vec::new();
     for ((x, y), n, w) in places {
         for _ in 0..n {
@@ -74,7 +78,10 @@ fn national_events(n: usize) -> Vec<Event> {
     (0..n)
         .map(|_| {
             let (x_m, y_m) = if g.next() < 0.5 {
-                (20_000.0 + 240_000.0 * g.next(), 325_000.0 + 252_000.0 * g.next())
+                (
+                    20_000.0 + 240_000.0 * g.next(),
+                    325_000.0 + 252_000.0 * g.next(),
+                )
             } else {
                 let u = g.next();
                 let k = cumulative.partition_point(|&c| c < u).min(spots.len() - 1);
