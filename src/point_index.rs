@@ -15,10 +15,12 @@
 //! ids.sort();
 //! assert_eq!(ids, [0, 1]);
 //! assert_eq!(index.bounds(), Some(Rect::new((10.0, 10.0), (5_000.0, 5_000.0))));
+//! assert_eq!(index.iter().count(), 3);
 //! ```
 
 use crate::heap_size::HeapSize;
 use geo_types::Rect;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -56,8 +58,8 @@ impl PointIndex {
             .filter(|(_, (x, y))| x.is_finite() && y.is_finite())
             .map(|(k, p)| (key(p), p, k as u32))
             .collect();
-        // Stable: within a bucket the points keep their input order.
-        keyed.sort_by_key(|(k, _, _)| *k);
+        // By bucket, then input position (unique keys: the same order as a stable sort by bucket, in parallel).
+        keyed.par_sort_unstable_by_key(|(b, _, k)| (*b, *k));
         let mut buckets = HashMap::new();
         let mut start = 0;
         for k in 1..=keyed.len() {
@@ -104,6 +106,11 @@ impl PointIndex {
     /// The bucket size (m).
     pub fn bucket_m(&self) -> f64 {
         self.bucket_m
+    }
+
+    /// Every point, bucket by bucket.
+    pub fn iter(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.points.iter().copied()
     }
 
     /// The occupied buckets' (column, row) keys: bucket `(i, j)` covers `[i b, (i+1) b) x [j b, (j+1) b)`.
@@ -196,6 +203,11 @@ mod tests {
             assert_eq!(got, want, "{w:?}");
         }
         assert!(index.heap_bytes() >= 2_000 * 16);
+        let mut all: Vec<(f64, f64)> = index.iter().collect();
+        let mut want = pts.clone();
+        all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(all, want);
     }
 
     #[test]

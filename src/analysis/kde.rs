@@ -562,18 +562,36 @@ fn bandwidth_from_points(pts: &[Pt]) -> Result<f64, KdeError> {
     let sxx = pts.iter().map(|p| p.w * (p.x - mx).powi(2)).sum::<f64>() / n;
     let syy = pts.iter().map(|p| p.w * (p.y - my).powi(2)).sum::<f64>() / n;
     let sd = (sxx + syy).sqrt();
-    let mut dist: Vec<(f64, f64)> = pts
-        .iter()
-        .map(|p| ((p.x - mx).hypot(p.y - my), p.w))
-        .collect();
-    dist.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let dm = weighted_median(&dist, n);
+    let dm = if pts.iter().all(|p| p.w == 1.0) {
+        // Unit weights: the ordinary median by selection, O(n); the same value as the weighted median below.
+        let mut dist: Vec<f64> = pts.par_iter().map(|p| (p.x - mx).hypot(p.y - my)).collect();
+        unit_median(&mut dist)
+    } else {
+        let mut dist: Vec<(f64, f64)> = pts
+            .iter()
+            .map(|p| ((p.x - mx).hypot(p.y - my), p.w))
+            .collect();
+        dist.sort_by(|a, b| a.0.total_cmp(&b.0));
+        weighted_median(&dist, n)
+    };
     let r = 0.9 * sd.min((1.0 / std::f64::consts::LN_2).sqrt() * dm) * n.powf(-0.2);
     if r > 0.0 && r.is_finite() {
         Ok(r)
     } else {
         Err(KdeError::DegenerateBandwidth)
     }
+}
+
+/// The median of `values` (not empty; reordered): the middle value, or the mean of the two middle values for an
+/// even count, as [`weighted_median`] of the sorted values with unit weights, found by selection in O(n).
+fn unit_median(values: &mut [f64]) -> f64 {
+    let (m, odd) = (values.len() / 2, values.len() % 2 == 1);
+    let (below, &mut mid, _) = values.select_nth_unstable_by(m, f64::total_cmp);
+    if odd {
+        return mid;
+    }
+    let lower = below.iter().copied().max_by(f64::total_cmp).unwrap_or(mid);
+    0.5 * (lower + mid)
 }
 
 /// Weighted median of sorted `(value, weight)` pairs with total weight `total`: the first value whose cumulative
@@ -1216,6 +1234,25 @@ mod tests {
         assert_eq!(weighted_median(&odd, 3.0), 2.0);
         let even = [(1.0, 1.0), (2.0, 1.0), (4.0, 1.0), (7.0, 1.0)];
         assert_eq!(weighted_median(&even, 4.0), 3.0);
+    }
+
+    #[test]
+    fn unit_median_by_selection_is_the_weighted_median_of_the_sorted_values() {
+        let mut g = 12_345u64;
+        for n in [1usize, 2, 3, 4, 7, 10, 101, 1_000] {
+            let values: Vec<f64> = (0..n)
+                .map(|_| {
+                    g = g.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    // Few distinct values: ties at the middle too.
+                    ((g >> 40) % 17) as f64 * 0.37
+                })
+                .collect();
+            let mut sorted: Vec<(f64, f64)> = values.iter().map(|&v| (v, 1.0)).collect();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let want = weighted_median(&sorted, n as f64);
+            let mut scratch = values.clone();
+            assert_eq!(unit_median(&mut scratch).to_bits(), want.to_bits(), "{n}");
+        }
     }
 
     #[test]

@@ -420,8 +420,13 @@ pub fn kde_field(
         kde: s.cache_key(),
     };
     state.caches.get_or_insert_with(key, || {
-        cancel.check()?;
-        let field = crate::surfaces::kde::kde_field(snapshot, filter, s.cell_m, s.bandwidth_m)?;
+        let field = crate::surfaces::kde::kde_field(
+            snapshot,
+            filter,
+            s.cell_m,
+            s.bandwidth_m,
+            cancel,
+        )?;
         Ok(field.map(Arc::new))
     })
 }

@@ -7,8 +7,9 @@
 //! any window (a tile, a WMS bounding box) from the incidents within the kernel radius of it only. The cells lie
 //! on one lattice for the whole country (centres at `(k + 0.5) cell_m` in RD), so a window's values are the
 //! whole surface's values at those cells; the maximum (the colour scale and the contour levels) is computed once
-//! per field, block by block over the occupied part of the lattice only ([`kde_tile_local`] draws the `kde`
-//! layer of one tile this way).
+//! per field, exactly, by branch and bound over blocks of the lattice: only the blocks whose upper bound (from
+//! incident counts) beats the largest value found are computed ([`kde_tile_local`] draws the `kde` layer of one
+//! tile from the field).
 //!
 //! ```
 //! use brandpunt::dataset::{Filter, IncidentRecord, Snapshot, TenantData};
@@ -34,6 +35,7 @@ use crate::analysis::kde::{
     Raster, DEFAULT_GAUSSIAN_TAIL,
 };
 use crate::analysis::Event;
+use crate::cancel::Cancel;
 use crate::dataset::{Filter, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::point_index::PointIndex;
@@ -42,7 +44,7 @@ use crate::tiles::{TileFeature, TileGeometry, TileId, Value};
 use geo::BoundingRect;
 use geo_types::{MultiPolygon, Rect};
 use rayon::prelude::*;
-use std::collections::HashSet;
+use std::collections::BinaryHeap;
 
 /// Largest number of KDE raster cells.
 pub const MAX_KDE_CELLS: f64 = 16_000_000.0;
@@ -129,9 +131,6 @@ pub fn finite_bounds(points: &[(f64, f64)]) -> Option<Rect<f64>> {
     Some(Rect::new((minx, miny), (maxx, maxy)))
 }
 
-/// Cells per side of the blocks in which [`kde_field`] finds the surface's maximum.
-const MAX_BLOCK_CELLS: f64 = 256.0;
-
 /// The quartic KDE surface of a filter's incidents, ready to be computed window by window (see the module docs).
 pub struct KdeField {
     /// The filter's located incidents (buckets of at least the kernel radius).
@@ -152,23 +151,32 @@ impl HeapSize for KdeField {
 
 /// The [`KdeField`] of the filter's located incidents with cells of `cell_m` and the bandwidth `bandwidth_m`
 /// (`None` = the default rule); `None` when there is nothing to estimate (as [`kde_surface`]). Costs the
-/// filter's incidents and the occupied part of the lattice (blocks of 256 x 256 cells within the kernel radius of
-/// an incident), whatever the extent of the incidents.
+/// filter's incidents (the bandwidth rule and the index in O(n log n) at most) and the search for the maximum
+/// (see [`KdeField::new`]), whatever the extent of the incidents; [`SurfaceError::Cancelled`] once `cancel` is.
 pub fn kde_field(
     snapshot: &Snapshot,
     filter: &Filter,
     cell_m: f64,
     bandwidth_m: Option<f64>,
+    cancel: &Cancel,
 ) -> Result<Option<KdeField>, SurfaceError> {
-    KdeField::new(&located_events(snapshot, filter), cell_m, bandwidth_m)
+    KdeField::new(
+        &located_events(snapshot, filter),
+        cell_m,
+        bandwidth_m,
+        cancel,
+    )
 }
 
 impl KdeField {
-    /// The field of `events` (see [`kde_field`]).
+    /// The field of `events` (see [`kde_field`]). The maximum is the largest value of every cell of the
+    /// lattice, found by branch and bound (blocks whose upper bound cannot beat the largest value found are never
+    /// computed): it costs the incidents near the densest places, not the occupied lattice.
     pub fn new(
         events: &[Event],
         cell_m: f64,
         bandwidth_m: Option<f64>,
+        cancel: &Cancel,
     ) -> Result<Option<KdeField>, SurfaceError> {
         if !(cell_m.is_finite() && cell_m > 0.0) {
             return Err(KdeError::InvalidCellSize(cell_m).into());
@@ -198,7 +206,7 @@ impl KdeField {
             bandwidth_m,
             max_per_km2: 0.0,
         };
-        field.max_per_km2 = field.largest_density()?;
+        field.max_per_km2 = field.largest_density(cancel)?;
         Ok((field.max_per_km2 > 0.0).then_some(field))
     }
 
@@ -343,38 +351,235 @@ impl KdeField {
         Ok(kde_raster::<T>(&events, &params)?.raster)
     }
 
-    /// The largest cell value of the whole surface: block by block over the blocks within the kernel radius of
-    /// an incident (in parallel); the blocks' rasters are dropped as soon as their maximum is known.
-    fn largest_density(&self) -> Result<f64, SurfaceError> {
-        let block_m = MAX_BLOCK_CELLS * self.cell_m;
-        let s = self.support_m();
-        let b = self.points.bucket_m();
-        let mut blocks = HashSet::new();
-        for (i, j) in self.points.occupied_buckets() {
-            // The bucket's square grown by the kernel radius: every cell an incident in it reaches.
-            let (x0, y0) = (i as f64 * b - s, j as f64 * b - s);
-            let (x1, y1) = ((i + 1) as f64 * b + s, (j + 1) as f64 * b + s);
-            for bj in (y0 / block_m).floor() as i64..=(y1 / block_m).floor() as i64 {
-                for bi in (x0 / block_m).floor() as i64..=(x1 / block_m).floor() as i64 {
-                    blocks.insert((bi, bj));
+    /// The largest cell value of the whole surface, exactly, by branch and bound: square blocks of the lattice
+    /// (from blocks at least twice the kernel radius wide down to [`LEAF_CELLS`] cells) get an upper bound from
+    /// the incident counts in squares of half their side ([`CountLevel`]): every incident counts with the kernel
+    /// at its square's shortest distance to the block's cell centres. Blocks are taken in descending bound
+    /// order; a block is split while its bound beats the largest value found so far, a leaf block is computed
+    /// exactly (as any window), and the search ends when no bound beats it: every cell not computed is at most
+    /// its block's bound, so the result is the maximum over every cell of the lattice.
+    fn largest_density(&self, cancel: &Cancel) -> Result<f64, SurfaceError> {
+        let c = self.cell_m;
+        let r = self.support_m();
+        // Level k: blocks of LEAF_CELLS << k cells, counts in squares of half their side.
+        let mut top = 0;
+        while ((LEAF_CELLS << top) as f64) * c < 2.0 * r && top < MAX_LEVEL {
+            top += 1;
+        }
+        let mut levels = vec![CountLevel::of_points(
+            self.points.iter(),
+            LEAF_CELLS as f64 * c / 2.0,
+        )];
+        for _ in 0..top {
+            cancel.check()?;
+            let coarser = levels[levels.len() - 1].coarser();
+            levels.push(coarser);
+        }
+        let bound = |k: usize, bi: i64, bj: i64| -> f64 {
+            let cells = LEAF_CELLS << k;
+            let (cx0, cy0) = (
+                ((bi * cells) as f64 + 0.5) * c,
+                ((bj * cells) as f64 + 0.5) * c,
+            );
+            let (cx1, cy1) = (
+                (((bi + 1) * cells) as f64 - 0.5) * c,
+                (((bj + 1) * cells) as f64 - 0.5) * c,
+            );
+            let mut sum = 0.0;
+            levels[k].for_each_within(cx0 - r, cy0 - r, cx1 + r, cy1 + r, |(x0, y0, x1, y1), n| {
+                let dx = (cx0 - x1).max(x0 - cx1).max(0.0);
+                let dy = (cy0 - y1).max(y0 - cy1).max(0.0);
+                sum += f64::from(n) * Kernel::Quartic.value_per_m2(dx.hypot(dy), self.bandwidth_m);
+            });
+            // Per km2, with room for rounding: the cells' sums round differently from this one.
+            let peak = Kernel::Quartic.value_per_m2(0.0, self.bandwidth_m);
+            (sum * (1.0 + 1e-9) + 1e-9 * peak) * 1e6
+        };
+        // The top blocks within the kernel radius of an incident.
+        let top_m = (LEAF_CELLS << top) as f64 * c;
+        let mut starts = Vec::new();
+        for &(j, i, _) in &levels[top].buckets {
+            let g = levels[top].side_m;
+            let (x0, y0) = (i as f64 * g - r, j as f64 * g - r);
+            let (x1, y1) = ((i + 1) as f64 * g + r, (j + 1) as f64 * g + r);
+            for bj in (y0 / top_m).floor() as i64..=(y1 / top_m).floor() as i64 {
+                for bi in (x0 / top_m).floor() as i64..=(x1 / top_m).floor() as i64 {
+                    starts.push((bi, bj));
                 }
             }
         }
-        let blocks: Vec<(i64, i64)> = blocks.into_iter().collect();
-        let maxima = blocks
-            .par_iter()
-            .map(|&(bi, bj)| {
-                let extent = Extent {
-                    minx_m: bi as f64 * block_m,
-                    miny_m: bj as f64 * block_m,
-                    maxx_m: (bi + 1) as f64 * block_m,
-                    maxy_m: (bj + 1) as f64 * block_m,
-                };
-                let raster = self.raster_of_extent::<f64>(extent)?;
-                Ok(raster.max().map_or(0.0, |m| m.0))
+        starts.sort_unstable();
+        starts.dedup();
+        let mut queue: BinaryHeap<Block> = starts
+            .into_iter()
+            .map(|(bi, bj)| Block {
+                bound: bound(top, bi, bj),
+                level: top,
+                bi,
+                bj,
             })
-            .collect::<Result<Vec<f64>, SurfaceError>>()?;
-        Ok(maxima.into_iter().fold(0.0, f64::max))
+            .collect();
+        let mut best = 0.0_f64;
+        let batch = rayon::current_num_threads().max(1);
+        while let Some(block) = queue.pop() {
+            cancel.check()?;
+            if block.bound <= best {
+                break;
+            }
+            if block.level > 0 {
+                let k = block.level - 1;
+                for (bi, bj) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let (bi, bj) = (2 * block.bi + bi, 2 * block.bj + bj);
+                    let b = bound(k, bi, bj);
+                    if b > best {
+                        queue.push(Block {
+                            bound: b,
+                            level: k,
+                            bi,
+                            bj,
+                        });
+                    }
+                }
+                continue;
+            }
+            // Leaves are computed a few at a time, in parallel.
+            let mut leaves = vec![block];
+            while leaves.len() < batch {
+                match queue.peek() {
+                    Some(next) if next.level == 0 && next.bound > best => {
+                        leaves.extend(queue.pop());
+                    }
+                    _ => break,
+                }
+            }
+            let maxima = leaves
+                .par_iter()
+                .map(|leaf| {
+                    let m = LEAF_CELLS as f64 * c;
+                    let extent = Extent {
+                        minx_m: leaf.bi as f64 * m,
+                        miny_m: leaf.bj as f64 * m,
+                        maxx_m: (leaf.bi + 1) as f64 * m,
+                        maxy_m: (leaf.bj + 1) as f64 * m,
+                    };
+                    let raster = self.raster_of_extent::<f64>(extent)?;
+                    Ok(raster.max().map_or(0.0, |m| m.0))
+                })
+                .collect::<Result<Vec<f64>, SurfaceError>>()?;
+            best = maxima.into_iter().fold(best, f64::max);
+        }
+        Ok(best)
+    }
+}
+
+/// Lattice cells per side of the blocks whose cells [`KdeField`] computes exactly when searching the maximum.
+const LEAF_CELLS: i64 = 8;
+
+/// Most levels of blocks above the leaves (blocks of `LEAF_CELLS << MAX_LEVEL` cells at most).
+const MAX_LEVEL: usize = 40;
+
+/// A block of the lattice in the search for the maximum: cells `[bi s, (bi + 1) s) x [bj s, (bj + 1) s)` with
+/// `s = LEAF_CELLS << level`, and an upper bound of its cells' values. Ordered by bound (then position).
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    bound: f64,
+    level: usize,
+    bi: i64,
+    bj: i64,
+}
+
+impl PartialEq for Block {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Block {}
+
+impl PartialOrd for Block {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Block {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bound
+            .total_cmp(&other.bound)
+            .then_with(|| (self.level, self.bi, self.bj).cmp(&(other.level, other.bi, other.bj)))
+    }
+}
+
+/// The number of incidents in each occupied square `[i s, (i + 1) s) x [j s, (j + 1) s)` of side `s = side_m`.
+struct CountLevel {
+    side_m: f64,
+    /// `(j, i, count)`, sorted by row then column.
+    buckets: Vec<(i64, i64, u32)>,
+}
+
+impl CountLevel {
+    /// The counts of `points` in squares of `side_m`.
+    fn of_points(points: impl Iterator<Item = (f64, f64)>, side_m: f64) -> CountLevel {
+        let mut keys: Vec<(i64, i64)> = points
+            .map(|(x, y)| ((y / side_m).floor() as i64, (x / side_m).floor() as i64))
+            .collect();
+        keys.par_sort_unstable();
+        CountLevel {
+            side_m,
+            buckets: Self::runs(keys.into_iter().map(|(j, i)| (j, i, 1))),
+        }
+    }
+
+    /// The counts in squares of twice the side.
+    fn coarser(&self) -> CountLevel {
+        let mut keyed: Vec<(i64, i64, u32)> = self
+            .buckets
+            .iter()
+            .map(|&(j, i, n)| (j.div_euclid(2), i.div_euclid(2), n))
+            .collect();
+        keyed.sort_unstable_by_key(|&(j, i, _)| (j, i));
+        CountLevel {
+            side_m: 2.0 * self.side_m,
+            buckets: Self::runs(keyed.into_iter()),
+        }
+    }
+
+    /// Sorted `(j, i, n)` with equal squares summed.
+    fn runs(sorted: impl Iterator<Item = (i64, i64, u32)>) -> Vec<(i64, i64, u32)> {
+        let mut out: Vec<(i64, i64, u32)> = Vec::new();
+        for (j, i, n) in sorted {
+            match out.last_mut() {
+                Some((lj, li, ln)) if (*lj, *li) == (j, i) => *ln = ln.saturating_add(n),
+                _ => out.push((j, i, n)),
+            }
+        }
+        out
+    }
+
+    /// Calls `f((x0, y0, x1, y1), count)` for every occupied square overlapping `[x0, x1] x [y0, y1]`.
+    fn for_each_within(
+        &self,
+        x0: f64,
+        y0: f64,
+        x1: f64,
+        y1: f64,
+        mut f: impl FnMut((f64, f64, f64, f64), u32),
+    ) {
+        let s = self.side_m;
+        let (i0, i1) = ((x0 / s).floor() as i64, (x1 / s).floor() as i64);
+        let (j0, j1) = ((y0 / s).floor() as i64, (y1 / s).floor() as i64);
+        for j in j0..=j1 {
+            let start = self
+                .buckets
+                .partition_point(|&(bj, bi, _)| (bj, bi) < (j, i0));
+            for &(bj, bi, n) in &self.buckets[start..] {
+                if bj != j || bi > i1 {
+                    break;
+                }
+                let (x, y) = (bi as f64 * s, bj as f64 * s);
+                f((x, y, x + s, y + s), n);
+            }
+        }
     }
 }
 
@@ -460,7 +665,7 @@ mod tests {
         let s = fixture::town();
         let events = located_events(&s, &Filter::all(&s));
         for (cell_m, bandwidth_m) in [(25.0, Some(200.0)), (10.0, None), (33.3, Some(150.0))] {
-            let field = KdeField::new(&events, cell_m, bandwidth_m)
+            let field = KdeField::new(&events, cell_m, bandwidth_m, &Cancel::never())
                 .unwrap()
                 .unwrap();
             let params = KdeParams {
@@ -502,10 +707,81 @@ mod tests {
     }
 
     #[test]
+    fn the_maximum_by_branch_and_bound_is_the_largest_cell_of_the_whole_surface() {
+        // Clusters of different sizes and spreads over 30 x 30 km, some nearly equal in height, plus background.
+        let mut g = 7_u64;
+        let mut next = || {
+            g = g
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (g >> 11) as f64 / 9_007_199_254_740_992.0
+        };
+        let centres: Vec<(f64, f64, f64)> = (0..12)
+            .map(|_| {
+                (
+                    100_000.0 + 30_000.0 * next(),
+                    400_000.0 + 30_000.0 * next(),
+                    50.0 + 800.0 * next(),
+                )
+            })
+            .collect();
+        let events: Vec<Event> = (0..6_000)
+            .map(|k| {
+                let (x_m, y_m) = if k % 3 == 0 {
+                    (100_000.0 + 30_000.0 * next(), 400_000.0 + 30_000.0 * next())
+                } else {
+                    let (x, y, spread) = centres[k % centres.len()];
+                    (x + spread * (next() - 0.5), y + spread * (next() - 0.5))
+                };
+                Event {
+                    x_m,
+                    y_m,
+                    begin: None,
+                    end: None,
+                    weight: 1.0,
+                }
+            })
+            .collect();
+        for (cell_m, bandwidth_m) in [
+            (50.0, Some(400.0)),
+            (100.0, None),
+            (20.0, Some(150.0)),
+            (500.0, Some(300.0)),
+        ] {
+            let field = KdeField::new(&events, cell_m, bandwidth_m, &Cancel::never())
+                .unwrap()
+                .unwrap();
+            let params = KdeParams {
+                bandwidth_m: Some(field.bandwidth_m),
+                ..KdeParams::new(cell_m)
+            };
+            let max = kde_raster::<f64>(&events, &params)
+                .unwrap()
+                .raster
+                .max()
+                .unwrap()
+                .0;
+            assert!(
+                same(field.max_per_km2, max, max),
+                "{cell_m}: {} vs {max}",
+                field.max_per_km2
+            );
+        }
+        let (cancel, guard) = Cancel::new();
+        drop(guard);
+        assert!(matches!(
+            KdeField::new(&events, 50.0, Some(400.0), &cancel),
+            Err(SurfaceError::Cancelled(_))
+        ));
+    }
+
+    #[test]
     fn samples_are_bilinear_on_the_whole_surface_dense_or_sparse() {
         let s = fixture::town();
         let events = located_events(&s, &Filter::all(&s));
-        let field = KdeField::new(&events, 25.0, Some(200.0)).unwrap().unwrap();
+        let field = KdeField::new(&events, 25.0, Some(200.0), &Cancel::never())
+            .unwrap()
+            .unwrap();
         let params = KdeParams {
             bandwidth_m: Some(200.0),
             ..KdeParams::new(25.0)
@@ -548,7 +824,9 @@ mod tests {
     fn the_tile_layer_of_the_field_draws_the_contours_near_the_tile() {
         let s = fixture::town();
         let events = located_events(&s, &Filter::all(&s));
-        let field = KdeField::new(&events, 25.0, Some(200.0)).unwrap().unwrap();
+        let field = KdeField::new(&events, 25.0, Some(200.0), &Cancel::never())
+            .unwrap()
+            .unwrap();
         let tile = fixture::tile_over(725.0, 725.0, 15);
         let window = super::super::tile_window_rd(tile).unwrap();
         let bytes = kde_tile_local(&field, 5, tile, window).unwrap().unwrap();
@@ -576,7 +854,9 @@ mod tests {
             at(290_000.0, 600_000.0),
             at(290_050.0, 600_000.0),
         ];
-        let wide = KdeField::new(&apart, 10.0, Some(100.0)).unwrap().unwrap();
+        let wide = KdeField::new(&apart, 10.0, Some(100.0), &Cancel::never())
+            .unwrap()
+            .unwrap();
         assert!(matches!(
             wide.raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6))),
             Err(SurfaceError::KdeTooManyCells { .. })

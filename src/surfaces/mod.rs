@@ -78,8 +78,8 @@ pub enum SurfaceError {
     Coords(#[from] CoordError),
     #[error("vector tile: {0}")]
     Tile(#[from] TileError),
-    /// The computation was cancelled ([`crate::cancel`]).
-    #[error("{0}")]
+    /// The computation was cancelled ([`crate::cancel::Cancel`]).
+    #[error(transparent)]
     Cancelled(#[from] crate::cancel::Cancelled),
 }
 

@@ -179,7 +179,9 @@ fn tile_local_kde_equals_the_whole_surface_on_the_demo_city() {
     use brandpunt::surfaces::kde::KdeField;
     use brandpunt::surfaces::tile_window_rd;
     let (events, _) = store_events();
-    let field = KdeField::new(&events, 50.0, None).unwrap().unwrap();
+    let field = KdeField::new(&events, 50.0, None, &brandpunt::cancel::Cancel::never())
+        .unwrap()
+        .unwrap();
     let params = KdeParams {
         bandwidth_m: Some(field.bandwidth_m),
         ..KdeParams::new(50.0)
