@@ -66,17 +66,7 @@ impl PointIndex {
                 start = k;
             }
         }
-        let bounds = keyed
-            .iter()
-            .fold(None, |b: Option<Rect<f64>>, (_, (x, y), _)| {
-                Some(match b {
-                    None => Rect::new((*x, *y), (*x, *y)),
-                    Some(r) => Rect::new(
-                        (r.min().x.min(*x), r.min().y.min(*y)),
-                        (r.max().x.max(*x), r.max().y.max(*y)),
-                    ),
-                })
-            });
+        let bounds = bounds_of(keyed.iter().map(|(_, p, _)| p));
         PointIndex {
             bucket_m,
             points: keyed.iter().map(|(_, p, _)| *p).collect(),
@@ -149,6 +139,133 @@ impl PointIndex {
                     .then_some((self.ids[k], (x, y)))
             })
         })
+    }
+}
+
+/// The bounding box of `points`; `None` without any.
+fn bounds_of<'a>(points: impl IntoIterator<Item = &'a (f64, f64)>) -> Option<Rect<f64>> {
+    points
+        .into_iter()
+        .fold(None, |b: Option<Rect<f64>>, (x, y)| {
+            Some(match b {
+                None => Rect::new((*x, *y), (*x, *y)),
+                Some(r) => Rect::new(
+                    (r.min().x.min(*x), r.min().y.min(*y)),
+                    (r.max().x.max(*x), r.max().y.max(*y)),
+                ),
+            })
+        })
+}
+
+impl PointIndex {
+    /// This index after its input changed: input position `k` moved to `moved[k]` (`u32::MAX`, or beyond
+    /// `moved`: removed), and the points of `added` (their new positions with the point) came in. `moved` must
+    /// keep the order of the positions it keeps (a sorted merge does). Equal to [`PointIndex::new`] of the
+    /// changed input; costs one pass over the points, bucket by bucket, plus sorting `added` and the bucket keys,
+    /// not a sort of all points.
+    ///
+    /// ```
+    /// use brandpunt::point_index::PointIndex;
+    /// use geo_types::Rect;
+    ///
+    /// let index = PointIndex::new([(10.0, 10.0), (20.0, 20.0)], 100.0);
+    /// // Position 0 is removed, 1 moves to 0, and a point comes in at position 1.
+    /// let next = index.updated(&[u32::MAX, 0], [(1, (5_000.0, 5_000.0))]);
+    /// let all: Vec<_> = next.within_ids(Rect::new((0.0, 0.0), (9_000.0, 9_000.0))).collect();
+    /// assert_eq!(all.len(), 2);
+    /// assert!(all.contains(&(0, (20.0, 20.0))) && all.contains(&(1, (5_000.0, 5_000.0))));
+    /// assert_eq!(next.bounds(), Some(Rect::new((20.0, 20.0), (5_000.0, 5_000.0))));
+    /// ```
+    pub fn updated(
+        &self,
+        moved: &[u32],
+        added: impl IntoIterator<Item = (u32, (f64, f64))>,
+    ) -> PointIndex {
+        let b = self.bucket_m;
+        let key = |(x, y): (f64, f64)| ((x / b).floor() as i64, (y / b).floor() as i64);
+        let mut fresh: Vec<(Bucket, (f64, f64), u32)> = added
+            .into_iter()
+            .filter(|(_, (x, y))| x.is_finite() && y.is_finite())
+            .map(|(k, p)| (key(p), p, k))
+            .collect();
+        fresh.sort_by_key(|(bucket, _, k)| (*bucket, *k));
+        let mut keys: Vec<Bucket> = self
+            .buckets
+            .keys()
+            .copied()
+            .chain(fresh.iter().map(|(bucket, _, _)| *bucket))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut points = Vec::with_capacity(self.points.len() + fresh.len());
+        let mut ids = Vec::with_capacity(self.points.len() + fresh.len());
+        let mut buckets = HashMap::with_capacity(keys.len());
+        let mut removed = false;
+        let mut f = 0;
+        for bucket in keys {
+            let start = points.len();
+            let mut old = self
+                .buckets
+                .get(&bucket)
+                .cloned()
+                .unwrap_or(0..0)
+                .peekable();
+            loop {
+                // The next kept old point of the bucket, with its new position.
+                let next_old = loop {
+                    match old.peek() {
+                        None => break None,
+                        Some(&k) => {
+                            let to = moved.get(self.ids[k] as usize).copied().unwrap_or(u32::MAX);
+                            if to == u32::MAX {
+                                removed = true;
+                                old.next();
+                            } else {
+                                break Some((k, to));
+                            }
+                        }
+                    }
+                };
+                let next_fresh = fresh.get(f).filter(|(fb, _, _)| *fb == bucket);
+                match (next_old, next_fresh) {
+                    (None, None) => break,
+                    (Some((k, to)), p) if p.is_none_or(|p| to < p.2) => {
+                        points.push(self.points[k]);
+                        ids.push(to);
+                        old.next();
+                    }
+                    (_, p) => {
+                        if let Some(&(_, point, to)) = p {
+                            points.push(point);
+                            ids.push(to);
+                        }
+                        f += 1;
+                    }
+                }
+            }
+            if points.len() > start {
+                buckets.insert(bucket, start..points.len());
+            }
+        }
+        let bounds = if removed {
+            bounds_of(&points)
+        } else {
+            bounds_of(
+                self.bounds
+                    .iter()
+                    .flat_map(|r| [(r.min().x, r.min().y), (r.max().x, r.max().y)])
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .chain(fresh.iter().map(|(_, p, _)| p)),
+            )
+        };
+        PointIndex {
+            bucket_m: self.bucket_m,
+            points,
+            ids,
+            buckets,
+            bounds,
+        }
     }
 }
 
