@@ -316,6 +316,65 @@ mod tests {
     }
 
     #[test]
+    fn an_updated_index_equals_the_index_of_the_changed_input() {
+        let pts: Vec<(f64, f64)> = (0..1_000u32)
+            .map(|k| {
+                let a = f64::from(k.wrapping_mul(2_654_435_761) % 3_000);
+                let b = f64::from(k.wrapping_mul(40_503) % 3_000);
+                if k % 13 == 0 {
+                    (f64::NAN, f64::NAN)
+                } else {
+                    (a - 1_000.0, b)
+                }
+            })
+            .collect();
+        let index = PointIndex::new(pts.iter().copied(), 250.0);
+        // Remove every 7th point and the extreme ones, insert new points after every 5th kept one.
+        let (lo, hi) = (index.bounds().unwrap().min(), index.bounds().unwrap().max());
+        let mut changed: Vec<(f64, f64)> = Vec::new();
+        let mut moved = Vec::new();
+        let mut added = Vec::new();
+        for (k, &p) in pts.iter().enumerate() {
+            let extreme = p.0 == lo.x || p.0 == hi.x || p.1 == lo.y || p.1 == hi.y;
+            if k % 7 == 3 || extreme {
+                moved.push(u32::MAX);
+                continue;
+            }
+            moved.push(changed.len() as u32);
+            changed.push(p);
+            if k % 5 == 0 {
+                let q = (p.0 + 37.0, (p.1 * 1.3) % 3_000.0);
+                added.push((changed.len() as u32, q));
+                changed.push(q);
+            }
+        }
+        let updated = index.updated(&moved, added);
+        let want = PointIndex::new(changed, 250.0);
+        assert_eq!(updated.len(), want.len());
+        assert_eq!(updated.bounds(), want.bounds());
+        for (x0, y0, x1, y1) in [
+            (0.0, 0.0, 700.0, 900.0),
+            (-1_000.0, 0.0, 2_000.0, 3_000.0),
+            (-1e12, -1e12, 1e12, 1e12),
+        ] {
+            let w = Rect::new((x0, y0), (x1, y1));
+            let mut got: Vec<_> = updated.within_ids(w).collect();
+            let mut expected: Vec<_> = want.within_ids(w).collect();
+            got.sort_by_key(|(k, _)| *k);
+            expected.sort_by_key(|(k, _)| *k);
+            assert_eq!(got, expected, "{w:?}");
+        }
+        // Within each bucket the points keep their input order, as in a new index.
+        for (bucket, range) in &want.buckets {
+            assert_eq!(
+                updated.ids[updated.buckets[bucket].clone()],
+                want.ids[range.clone()]
+            );
+        }
+        assert_eq!(updated.buckets.len(), want.buckets.len());
+    }
+
+    #[test]
     fn an_empty_index_has_no_bounds() {
         let index = PointIndex::new([], 100.0);
         assert!(index.is_empty());

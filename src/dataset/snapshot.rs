@@ -805,6 +805,11 @@ pub(super) mod tests {
     /// A gemeente with one wijk of two buurten (west and east half), a custom area around two incidents, and six
     /// incidents from January to April 2024: one without a point (but with a buurt), one without a buurt.
     pub(in crate::dataset) fn town() -> Snapshot {
+        Snapshot::build(7, town_data()).unwrap()
+    }
+
+    /// The data of [`town`].
+    fn town_data() -> TenantData {
         let buurt = |code: &str, name: &str, x0: f64| TenantArea {
             wijkcode: Some("WK999900".into()),
             gemeentecode: Some("GM9999".into()),
@@ -867,16 +872,184 @@ pub(super) mod tests {
             ),
             incident(5, (3, 31), "2.2.1", None, Some("BU99990001")),
         ];
-        Snapshot::build(
-            7,
-            TenantData {
-                code: "proef".into(),
-                name: "Proefstad".into(),
-                areas,
-                incidents,
-            },
-        )
-        .unwrap()
+        TenantData {
+            code: "proef".into(),
+            name: "Proefstad".into(),
+            areas,
+            incidents,
+        }
+    }
+
+    /// Everything a reader sees of a snapshot's incidents, codes instead of indices.
+    #[allow(clippy::type_complexity)]
+    fn incident_view(
+        s: &Snapshot,
+    ) -> Vec<(i64, i64, i64, [u64; 4], Option<&str>, &str, Option<&str>)> {
+        s.incidents
+            .iter()
+            .map(|i| {
+                (
+                    i.id,
+                    i.begin_min,
+                    i.end_min,
+                    [i.x_m, i.y_m, i.merc_x, i.merc_y].map(f64::to_bits),
+                    s.categories
+                        .get(usize::from(i.category))
+                        .map(String::as_str),
+                    s.sources[usize::from(i.source)].as_str(),
+                    (i.buurt != u32::MAX).then(|| s.area(i.buurt).code.as_str()),
+                )
+            })
+            .collect()
+    }
+
+    /// `got` (an applied snapshot) answers like `want` (built from the same data): incidents in the same order,
+    /// counts per area for several filters, the incidents of every area, point index windows and bounds.
+    fn assert_same_answers(got: &Snapshot, want: &Snapshot) {
+        use crate::dataset::Filter;
+        assert_eq!(incident_view(got), incident_view(want));
+        assert_eq!(
+            (got.first_day, got.last_day),
+            (want.first_day, want.last_day)
+        );
+        let mut cats = (got.categories.clone(), want.categories.clone());
+        cats.0.sort();
+        cats.1.sort();
+        assert_eq!(cats.0, cats.1);
+        let day = |m, d| NaiveDate::from_ymd_opt(2024, m, d);
+        let filters = |s: &Snapshot| {
+            vec![
+                Filter::all(s),
+                Filter::new(s, vec!["1.1.1".into()], vec![], None, None),
+                Filter::new(s, vec!["3.3.3".into(), "2.2.1".into()], vec![], None, None),
+                Filter::new(s, vec![], vec!["gemeente".into()], None, None),
+                Filter::new(s, vec![], vec![], day(2, 1), day(3, 20)),
+            ]
+        };
+        for (fg, fw) in filters(got).iter().zip(filters(want).iter()) {
+            for level in AreaLevel::ALL {
+                assert_eq!(got.counts(level, fg), want.counts(level, fw), "{level:?}");
+            }
+            for idx in 0..got.areas.len() as u32 {
+                assert_eq!(got.incidents_in(idx, fg), want.incidents_in(idx, fw));
+            }
+            assert_eq!(got.located_incidents(fg), want.located_incidents(fw));
+        }
+        for (x0, y0, x1, y1) in [
+            (0.0, 0.0, 1000.0, 1000.0),
+            (150.0, 150.0, 1600.0, 600.0),
+            (-1e6, -1e6, 1e6, 1e6),
+            (4000.0, 4000.0, 6000.0, 6000.0),
+        ] {
+            let w = Rect::new((X0 + x0, Y0 + y0), (X0 + x1, Y0 + y1));
+            assert_eq!(got.incidents_within(w), want.incidents_within(w), "{w:?}");
+        }
+        assert_eq!(got.incident_bounds_rd(), want.incident_bounds_rd());
+    }
+
+    /// The incidents of `data` less `superseded`, with `written` replacing equal ids.
+    fn changed(mut data: TenantData, delta: &IncidentDelta) -> TenantData {
+        data.incidents.retain(|i| {
+            !delta.superseded.contains(&i.id) && !delta.written.iter().any(|w| w.id == i.id)
+        });
+        data.incidents.extend(delta.written.iter().cloned());
+        data
+    }
+
+    #[test]
+    fn apply_equals_build_of_the_changed_data() {
+        let before = town();
+        let mut new_source = incident(12, (1, 2), "3.3.3", Some((1900.0, 900.0)), None);
+        new_source.source = "gemeente".into();
+        let delta = IncidentDelta {
+            written: vec![
+                // A new version of 3 (id 3 superseded), moved out of the custom area and later.
+                incident(
+                    9,
+                    (3, 20),
+                    "1.1.1",
+                    Some((1300.0, 700.0)),
+                    Some("BU99990002"),
+                ),
+                // New registrations: into the custom area, without a point, the new first and last day.
+                incident(10, (2, 5), "2.2.1", Some((60.0, 240.0)), Some("BU99990001")),
+                incident(11, (5, 1), "1.1.1", None, Some("BU99990002")),
+                new_source,
+                // A new row that reuses id 4 (the store can hand an id out again after deleting it).
+                incident(
+                    4,
+                    (3, 16),
+                    "2.2.1",
+                    Some((100.0, 900.0)),
+                    Some("BU99990001"),
+                ),
+            ],
+            // 6 superseded by 11 and 3 by 9; 42 is not in the snapshot.
+            superseded: vec![3, 6, 42],
+        };
+        let want = Snapshot::build(8, changed(town_data(), &delta)).unwrap();
+        let got = before.apply(8, delta.clone(), &Cancel::never()).unwrap();
+        assert_eq!(got.generation, 8);
+        assert!(Arc::ptr_eq(&before.areas, &got.areas));
+        assert_same_answers(&got, &want);
+        assert_eq!(got.first_day, NaiveDate::from_ymd_opt(2024, 1, 2));
+        assert_eq!(got.last_day, NaiveDate::from_ymd_opt(2024, 5, 1));
+        // The old snapshot is untouched.
+        assert_same_answers(&before, &town());
+        // Applying the same delta again (a snapshot read after part of it committed) changes nothing more.
+        let again = got.apply(9, delta, &Cancel::never()).unwrap();
+        assert_same_answers(&again, &want);
+        // An empty delta keeps everything.
+        let same = before
+            .apply(10, IncidentDelta::default(), &Cancel::never())
+            .unwrap();
+        assert_same_answers(&same, &before);
+    }
+
+    #[test]
+    fn apply_equals_build_for_many_incidents_in_shared_buckets() {
+        // 3,000 incidents over 4 x 2 km (a few per 500 m bucket), then deliveries replacing and adding some.
+        let scatter = |k: u32| {
+            let x = f64::from(k.wrapping_mul(2_654_435_761) % 4_000);
+            let y = f64::from(k.wrapping_mul(40_503) % 2_000) - 500.0;
+            let (m, d) = (1 + k % 4, 1 + k % 28);
+            let buurt = ["BU99990001", "BU99990002"][(k % 3).min(1) as usize];
+            let point = (k % 17 != 0).then_some((x, y));
+            incident(
+                i64::from(k),
+                (m, d),
+                ["1.1.1", "2.2.1"][(k % 2) as usize],
+                point,
+                Some(buurt),
+            )
+        };
+        let mut data = town_data();
+        data.incidents = (100..3_100).map(scatter).collect();
+        let mut snapshot = Snapshot::build(1, data.clone()).unwrap();
+        let mut next_id: u32 = 3_100;
+        for round in 0..3u32 {
+            let written: Vec<IncidentRecord> = (0..200)
+                .map(|k| {
+                    let mut w = scatter((next_id + k) * 7 + round);
+                    w.id = i64::from(next_id + k);
+                    w
+                })
+                .collect();
+            next_id += 200;
+            let superseded: Vec<i64> = (0..150)
+                .map(|k| 100 + (k * 19 + i64::from(round) * 7) % 3_000)
+                .collect();
+            let delta = IncidentDelta {
+                written,
+                superseded,
+            };
+            data = changed(data, &delta);
+            snapshot = snapshot
+                .apply(u64::from(round) + 2, delta, &Cancel::never())
+                .unwrap();
+            let want = Snapshot::build(u64::from(round) + 2, data.clone()).unwrap();
+            assert_same_answers(&snapshot, &want);
+        }
     }
 
     #[test]
