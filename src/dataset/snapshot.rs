@@ -1,7 +1,10 @@
 //! The in-memory view of one tenant's data: areas (CBS levels and custom areas) with their geometry in RD and
 //! Web Mercator, and the tenant's current incidents in a compact columnar form. Built in one go from plain records
 //! ([`Snapshot::build`] of a [`TenantData`], which the store reads with `Store::tenant_data`) and replaced as a
-//! whole when the data change, so every reader sees one consistent version (its [`Snapshot::generation`]).
+//! whole when the data change, so every reader sees one consistent version (its [`Snapshot::generation`]). A
+//! delivery that only adds or replaces incidents makes the next version with [`Snapshot::apply`] of an
+//! [`IncidentDelta`] (read with `Store::incident_changes`): the areas and everything derived from them are
+//! shared between the versions (`Arc`), only the incidents and their indexes are new.
 //!
 //! Selecting incidents by a filter (counts per area, the incidents of an area) is in [`super::filter`]: a scan
 //! over the compact incidents (about 1 ns per incident per level).
