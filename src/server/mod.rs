@@ -270,7 +270,9 @@ impl AppState {
     /// proportional to the delivery plus a copy-like pass over the incidents. Everything else rebuilds the
     /// tenant's snapshot from [`crate::store::Store::tenant_data`]: a change of its gemeenten or custom areas,
     /// incidents removed other than by a new version (retention: the updated snapshot's count differs from the
-    /// store's), or a snapshot without a recorded mark.
+    /// store's), or a snapshot without a recorded mark. A delta of any size takes the update: it costs the
+    /// delivered rows plus a copy of the incidents, never more than a rebuild, which converts and sorts them all
+    /// and transforms every area again.
     pub fn reload_tenants(&self, tenants: &[String]) -> Result<(), ServerError> {
         let current = self.snapshots();
         let fresh = self.with_store(|store| {
