@@ -68,17 +68,7 @@ impl PointIndex {
                 start = k;
             }
         }
-        let bounds = keyed
-            .iter()
-            .fold(None, |b: Option<Rect<f64>>, (_, (x, y), _)| {
-                Some(match b {
-                    None => Rect::new((*x, *y), (*x, *y)),
-                    Some(r) => Rect::new(
-                        (r.min().x.min(*x), r.min().y.min(*y)),
-                        (r.max().x.max(*x), r.max().y.max(*y)),
-                    ),
-                })
-            });
+        let bounds = bounds_of(keyed.iter().map(|(_, p, _)| p));
         PointIndex {
             bucket_m,
             points: keyed.iter().map(|(_, p, _)| *p).collect(),
@@ -159,6 +149,133 @@ impl PointIndex {
     }
 }
 
+/// The bounding box of `points`; `None` without any.
+fn bounds_of<'a>(points: impl IntoIterator<Item = &'a (f64, f64)>) -> Option<Rect<f64>> {
+    points
+        .into_iter()
+        .fold(None, |b: Option<Rect<f64>>, (x, y)| {
+            Some(match b {
+                None => Rect::new((*x, *y), (*x, *y)),
+                Some(r) => Rect::new(
+                    (r.min().x.min(*x), r.min().y.min(*y)),
+                    (r.max().x.max(*x), r.max().y.max(*y)),
+                ),
+            })
+        })
+}
+
+impl PointIndex {
+    /// This index after its input changed: input position `k` moved to `moved[k]` (`u32::MAX`, or beyond
+    /// `moved`: removed), and the points of `added` (their new positions with the point) came in. `moved` must
+    /// keep the order of the positions it keeps (a sorted merge does). Equal to [`PointIndex::new`] of the
+    /// changed input; costs one pass over the points, bucket by bucket, plus sorting `added` and the bucket keys,
+    /// not a sort of all points.
+    ///
+    /// ```
+    /// use brandpunt::point_index::PointIndex;
+    /// use geo_types::Rect;
+    ///
+    /// let index = PointIndex::new([(10.0, 10.0), (20.0, 20.0)], 100.0);
+    /// // Position 0 is removed, 1 moves to 0, and a point comes in at position 1.
+    /// let next = index.updated(&[u32::MAX, 0], [(1, (5_000.0, 5_000.0))]);
+    /// let all: Vec<_> = next.within_ids(Rect::new((0.0, 0.0), (9_000.0, 9_000.0))).collect();
+    /// assert_eq!(all.len(), 2);
+    /// assert!(all.contains(&(0, (20.0, 20.0))) && all.contains(&(1, (5_000.0, 5_000.0))));
+    /// assert_eq!(next.bounds(), Some(Rect::new((20.0, 20.0), (5_000.0, 5_000.0))));
+    /// ```
+    pub fn updated(
+        &self,
+        moved: &[u32],
+        added: impl IntoIterator<Item = (u32, (f64, f64))>,
+    ) -> PointIndex {
+        let b = self.bucket_m;
+        let key = |(x, y): (f64, f64)| ((x / b).floor() as i64, (y / b).floor() as i64);
+        let mut fresh: Vec<(Bucket, (f64, f64), u32)> = added
+            .into_iter()
+            .filter(|(_, (x, y))| x.is_finite() && y.is_finite())
+            .map(|(k, p)| (key(p), p, k))
+            .collect();
+        fresh.sort_by_key(|(bucket, _, k)| (*bucket, *k));
+        let mut keys: Vec<Bucket> = self
+            .buckets
+            .keys()
+            .copied()
+            .chain(fresh.iter().map(|(bucket, _, _)| *bucket))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut points = Vec::with_capacity(self.points.len() + fresh.len());
+        let mut ids = Vec::with_capacity(self.points.len() + fresh.len());
+        let mut buckets = HashMap::with_capacity(keys.len());
+        let mut removed = false;
+        let mut f = 0;
+        for bucket in keys {
+            let start = points.len();
+            let mut old = self
+                .buckets
+                .get(&bucket)
+                .cloned()
+                .unwrap_or(0..0)
+                .peekable();
+            loop {
+                // The next kept old point of the bucket, with its new position.
+                let next_old = loop {
+                    match old.peek() {
+                        None => break None,
+                        Some(&k) => {
+                            let to = moved.get(self.ids[k] as usize).copied().unwrap_or(u32::MAX);
+                            if to == u32::MAX {
+                                removed = true;
+                                old.next();
+                            } else {
+                                break Some((k, to));
+                            }
+                        }
+                    }
+                };
+                let next_fresh = fresh.get(f).filter(|(fb, _, _)| *fb == bucket);
+                match (next_old, next_fresh) {
+                    (None, None) => break,
+                    (Some((k, to)), p) if p.is_none_or(|p| to < p.2) => {
+                        points.push(self.points[k]);
+                        ids.push(to);
+                        old.next();
+                    }
+                    (_, p) => {
+                        if let Some(&(_, point, to)) = p {
+                            points.push(point);
+                            ids.push(to);
+                        }
+                        f += 1;
+                    }
+                }
+            }
+            if points.len() > start {
+                buckets.insert(bucket, start..points.len());
+            }
+        }
+        let bounds = if removed {
+            bounds_of(&points)
+        } else {
+            bounds_of(
+                self.bounds
+                    .iter()
+                    .flat_map(|r| [(r.min().x, r.min().y), (r.max().x, r.max().y)])
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .chain(fresh.iter().map(|(_, p, _)| p)),
+            )
+        };
+        PointIndex {
+            bucket_m: self.bucket_m,
+            points,
+            ids,
+            buckets,
+            bounds,
+        }
+    }
+}
+
 impl HeapSize for PointIndex {
     fn heap_bytes(&self) -> usize {
         self.points.capacity() * std::mem::size_of::<(f64, f64)>()
@@ -208,6 +325,65 @@ mod tests {
         all.sort_by(|a, b| a.partial_cmp(b).unwrap());
         want.sort_by(|a, b| a.partial_cmp(b).unwrap());
         assert_eq!(all, want);
+    }
+
+    #[test]
+    fn an_updated_index_equals_the_index_of_the_changed_input() {
+        let pts: Vec<(f64, f64)> = (0..1_000u32)
+            .map(|k| {
+                let a = f64::from(k.wrapping_mul(2_654_435_761) % 3_000);
+                let b = f64::from(k.wrapping_mul(40_503) % 3_000);
+                if k % 13 == 0 {
+                    (f64::NAN, f64::NAN)
+                } else {
+                    (a - 1_000.0, b)
+                }
+            })
+            .collect();
+        let index = PointIndex::new(pts.iter().copied(), 250.0);
+        // Remove every 7th point and the extreme ones, insert new points after every 5th kept one.
+        let (lo, hi) = (index.bounds().unwrap().min(), index.bounds().unwrap().max());
+        let mut changed: Vec<(f64, f64)> = Vec::new();
+        let mut moved = Vec::new();
+        let mut added = Vec::new();
+        for (k, &p) in pts.iter().enumerate() {
+            let extreme = p.0 == lo.x || p.0 == hi.x || p.1 == lo.y || p.1 == hi.y;
+            if k % 7 == 3 || extreme {
+                moved.push(u32::MAX);
+                continue;
+            }
+            moved.push(changed.len() as u32);
+            changed.push(p);
+            if k % 5 == 0 {
+                let q = (p.0 + 37.0, (p.1 * 1.3) % 3_000.0);
+                added.push((changed.len() as u32, q));
+                changed.push(q);
+            }
+        }
+        let updated = index.updated(&moved, added);
+        let want = PointIndex::new(changed, 250.0);
+        assert_eq!(updated.len(), want.len());
+        assert_eq!(updated.bounds(), want.bounds());
+        for (x0, y0, x1, y1) in [
+            (0.0, 0.0, 700.0, 900.0),
+            (-1_000.0, 0.0, 2_000.0, 3_000.0),
+            (-1e12, -1e12, 1e12, 1e12),
+        ] {
+            let w = Rect::new((x0, y0), (x1, y1));
+            let mut got: Vec<_> = updated.within_ids(w).collect();
+            let mut expected: Vec<_> = want.within_ids(w).collect();
+            got.sort_by_key(|(k, _)| *k);
+            expected.sort_by_key(|(k, _)| *k);
+            assert_eq!(got, expected, "{w:?}");
+        }
+        // Within each bucket the points keep their input order, as in a new index.
+        for (bucket, range) in &want.buckets {
+            assert_eq!(
+                updated.ids[updated.buckets[bucket].clone()],
+                want.ids[range.clone()]
+            );
+        }
+        assert_eq!(updated.buckets.len(), want.buckets.len());
     }
 
     #[test]

@@ -31,5 +31,5 @@ pub mod snapshot;
 pub use filter::{Filter, FilterKey};
 pub use snapshot::{
     datetime_to_minutes, day_start_minutes, feature_id, minutes_to_datetime, Area, Incident,
-    IncidentRecord, Snapshot, SnapshotError, TenantArea, TenantData,
+    IncidentDelta, IncidentRecord, Snapshot, SnapshotError, TenantArea, TenantData,
 };

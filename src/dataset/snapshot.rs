@@ -1,12 +1,16 @@
 //! The in-memory view of one tenant's data: areas (CBS levels and custom areas) with their geometry in RD and
 //! Web Mercator, and the tenant's current incidents in a compact columnar form. Built in one go from plain records
 //! ([`Snapshot::build`] of a [`TenantData`], which the store reads with `Store::tenant_data`) and replaced as a
-//! whole when the data change, so every reader sees one consistent version (its [`Snapshot::generation`]).
+//! whole when the data change, so every reader sees one consistent version (its [`Snapshot::generation`]). A
+//! delivery that only adds or replaces incidents makes the next version with [`Snapshot::apply`] of an
+//! [`IncidentDelta`] (read with `Store::incident_changes`): the areas and everything derived from them are
+//! shared between the versions (`Arc`), only the incidents and their indexes are new.
 //!
 //! Selecting incidents by a filter (counts per area, the incidents of an area) is in [`super::filter`]: a scan
 //! over the compact incidents (about 1 ns per incident per level).
 
 use crate::area_level::AreaLevel;
+use crate::cancel::{Cancel, Cancelled};
 use crate::coords::Transformer;
 use crate::point_index::PointIndex;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -14,7 +18,7 @@ use geo::{BoundingRect, Contains, Simplify};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon, Rect};
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Bucket size of the snapshot's incident index (RD metres).
 const INCIDENT_BUCKET_M: f64 = 500.0;
@@ -134,12 +138,14 @@ pub struct Snapshot {
     pub generation: u64,
     pub tenant: String,
     pub tenant_name: String,
-    pub areas: Vec<Area>,
-    by_code: HashMap<String, u32>,
-    by_level: [Vec<u32>; 4],
-    trees: [RTree<AreaEntry>; 4],
+    /// The areas and everything derived from them alone (indexes, R-trees, hierarchy) are shared, unchanged,
+    /// by the snapshots [`Snapshot::apply`] derives from this one.
+    pub areas: Arc<Vec<Area>>,
+    by_code: Arc<HashMap<String, u32>>,
+    by_level: Arc<[Vec<u32>; 4]>,
+    trees: Arc<[RTree<AreaEntry>; 4]>,
     /// Parent indices per buurt area index: (wijk, gemeente), `u32::MAX` when unknown.
-    pub(super) buurt_parents: HashMap<u32, (u32, u32)>,
+    pub(super) buurt_parents: Arc<HashMap<u32, (u32, u32)>>,
     /// Sorted by `begin_min` (so a period is a contiguous range, see [`Snapshot::period_range`]).
     pub incidents: Vec<Incident>,
     /// The located incidents' RD points (ids: indices into `incidents`).
@@ -254,6 +260,132 @@ pub struct IncidentRecord {
 pub enum SnapshotError {
     #[error("coordinate transformation: {0}")]
     Coords(#[from] crate::coords::CoordError),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+/// What deliveries changed in a tenant's current incidents (the store reads it with `Store::incident_changes`):
+/// [`Snapshot::apply`] turns a snapshot into the one of the changed data.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IncidentDelta {
+    /// Current incidents written since (new registrations and new versions), in any order. An id the snapshot
+    /// already holds replaces that incident.
+    pub written: Vec<IncidentRecord>,
+    /// Ids that are no longer current (superseded versions); ids the snapshot does not hold are ignored.
+    pub superseded: Vec<i64>,
+}
+
+impl IncidentDelta {
+    /// Number of incidents written and superseded.
+    pub fn len(&self) -> usize {
+        self.written.len() + self.superseded.len()
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Category and source codes -> their indices in a snapshot, extended as new codes appear.
+struct Codes {
+    categories: Vec<String>,
+    category_idx: HashMap<String, u16>,
+    sources: Vec<String>,
+    source_idx: HashMap<String, u16>,
+}
+
+impl Codes {
+    fn new(categories: Vec<String>, sources: Vec<String>) -> Codes {
+        let index = |v: &[String]| -> HashMap<String, u16> {
+            v.iter()
+                .enumerate()
+                .map(|(k, c)| (c.clone(), k as u16))
+                .collect()
+        };
+        Codes {
+            category_idx: index(&categories),
+            source_idx: index(&sources),
+            categories,
+            sources,
+        }
+    }
+
+    /// The compact form of `s` (its buurt looked up in `by_code`).
+    fn incident(
+        &mut self,
+        s: IncidentRecord,
+        by_code: &HashMap<String, u32>,
+        transformer: &Transformer,
+    ) -> Incident {
+        let category = match &s.category_code {
+            Some(c) => match self.category_idx.get(c) {
+                Some(&k) => k,
+                None => {
+                    self.categories.push(c.clone());
+                    let k = (self.categories.len() - 1) as u16;
+                    self.category_idx.insert(c.clone(), k);
+                    k
+                }
+            },
+            None => u16::MAX,
+        };
+        let source = match self.source_idx.get(&s.source) {
+            Some(&k) => k,
+            None => {
+                self.sources.push(s.source.clone());
+                let k = (self.sources.len() - 1) as u16;
+                self.source_idx.insert(s.source, k);
+                k
+            }
+        };
+        let (x_m, y_m) = match (s.x_m, s.y_m) {
+            (Some(x), Some(y)) => (x, y),
+            _ => (f64::NAN, f64::NAN),
+        };
+        let (merc_x, merc_y) = if x_m.is_finite() {
+            transformer
+                .rd_to_web_mercator(x_m, y_m)
+                .unwrap_or((f64::NAN, f64::NAN))
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        let buurt = s
+            .buurtcode
+            .as_ref()
+            .and_then(|c| by_code.get(c))
+            .copied()
+            .unwrap_or(u32::MAX);
+        Incident {
+            id: s.id,
+            x_m,
+            y_m,
+            merc_x,
+            merc_y,
+            begin_min: datetime_to_minutes(s.begin),
+            end_min: datetime_to_minutes(s.end),
+            category,
+            source,
+            buurt,
+        }
+    }
+}
+
+/// The RD point a snapshot's point index holds for `i` (NaN, left out, without one).
+fn index_point(i: &Incident) -> (f64, f64) {
+    if i.has_point() {
+        (i.x_m, i.y_m)
+    } else {
+        (f64::NAN, f64::NAN)
+    }
+}
+
+/// First and last day on which an incident of `sorted` (by begin) begins.
+fn day_range(sorted: &[Incident]) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    (
+        sorted.first().map(|i| i.begin().date()),
+        sorted.last().map(|i| i.begin().date()),
+    )
 }
 
 impl Snapshot {
@@ -329,68 +461,13 @@ impl Snapshot {
             buurt_parents.insert(i, (w, g));
         }
 
-        let mut categories: Vec<String> = Vec::new();
-        let mut category_idx: HashMap<String, u16> = HashMap::new();
-        let mut sources: Vec<String> = Vec::new();
-        let mut source_idx: HashMap<String, u16> = HashMap::new();
-        let mut incidents = Vec::with_capacity(stored.len());
-        let (mut first, mut last): (Option<NaiveDate>, Option<NaiveDate>) = (None, None);
-        for s in stored {
-            let category = match &s.category_code {
-                Some(c) => *category_idx.entry(c.clone()).or_insert_with(|| {
-                    categories.push(c.clone());
-                    (categories.len() - 1) as u16
-                }),
-                None => u16::MAX,
-            };
-            let source = *source_idx.entry(s.source.clone()).or_insert_with(|| {
-                sources.push(s.source.clone());
-                (sources.len() - 1) as u16
-            });
-            let (x_m, y_m) = match (s.x_m, s.y_m) {
-                (Some(x), Some(y)) => (x, y),
-                _ => (f64::NAN, f64::NAN),
-            };
-            let (merc_x, merc_y) = if x_m.is_finite() {
-                transformer
-                    .rd_to_web_mercator(x_m, y_m)
-                    .unwrap_or((f64::NAN, f64::NAN))
-            } else {
-                (f64::NAN, f64::NAN)
-            };
-            let buurt = s
-                .buurtcode
-                .as_ref()
-                .and_then(|c| by_code.get(c))
-                .copied()
-                .unwrap_or(u32::MAX);
-            let day = s.begin.date();
-            first = Some(first.map_or(day, |f| f.min(day)));
-            last = Some(last.map_or(day, |l| l.max(day)));
-            incidents.push(Incident {
-                id: s.id,
-                x_m,
-                y_m,
-                merc_x,
-                merc_y,
-                begin_min: datetime_to_minutes(s.begin),
-                end_min: datetime_to_minutes(s.end),
-                category,
-                source,
-                buurt,
-            });
-        }
+        let mut codes = Codes::new(Vec::new(), Vec::new());
+        let mut incidents: Vec<Incident> = stored
+            .into_iter()
+            .map(|s| codes.incident(s, &by_code, transformer))
+            .collect();
         incidents.sort_by_key(|i| (i.begin_min, i.id));
-        let points = PointIndex::new(
-            incidents.iter().map(|i| {
-                if i.has_point() {
-                    (i.x_m, i.y_m)
-                } else {
-                    (f64::NAN, f64::NAN)
-                }
-            }),
-            INCIDENT_BUCKET_M,
-        );
+        let points = PointIndex::new(incidents.iter().map(index_point), INCIDENT_BUCKET_M);
         let mut custom_members = HashMap::new();
         for &i in &by_level[AreaLevel::Custom as usize] {
             let a = &areas[i as usize];
@@ -406,23 +483,158 @@ impl Snapshot {
             members.sort_unstable();
             custom_members.insert(i, members);
         }
+        let (first_day, last_day) = day_range(&incidents);
         Snapshot {
             generation,
             tenant: tenant.to_string(),
             tenant_name,
-            areas,
-            by_code,
-            by_level,
-            trees,
-            buurt_parents,
+            areas: Arc::new(areas),
+            by_code: Arc::new(by_code),
+            by_level: Arc::new(by_level),
+            trees: Arc::new(trees),
+            buurt_parents: Arc::new(buurt_parents),
             incidents,
             points,
             custom_members,
-            categories,
-            sources,
-            first_day: first,
-            last_day: last,
+            categories: codes.categories,
+            sources: codes.sources,
+            first_day,
+            last_day,
         }
+    }
+
+    /// The snapshot of this one's data changed by `delta`, numbered `generation`: equal to [`Snapshot::build`]
+    /// of the changed data (the same incidents in the same order, the same point index answers and custom area
+    /// members), except that category and source codes new to the tenant get the next indices rather than
+    /// their place in begin order. The areas, their geometry, R-trees and hierarchy are shared with this
+    /// snapshot, not copied or transformed again; only the delta's incidents are converted.
+    ///
+    /// Cost: the delta's incidents (conversion, sort, custom area tests) plus one linear, copy-like pass over
+    /// the incidents (the sorted merge), the point index (bucket by bucket) and the custom areas' members
+    /// (indices shift with the merge); no hashing, transforming or sorting of unchanged incidents. Checks
+    /// `cancel` between these passes and every 64 k incidents of the merge.
+    ///
+    /// ```
+    /// use brandpunt::area_level::AreaLevel;
+    /// use brandpunt::cancel::Cancel;
+    /// use brandpunt::dataset::{IncidentDelta, IncidentRecord, Snapshot, TenantData};
+    ///
+    /// let at = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap().and_hms_opt(22, 0, 0).unwrap();
+    /// let record = |id| IncidentRecord {
+    ///     id,
+    ///     source: "politie".into(),
+    ///     begin: at,
+    ///     end: at,
+    ///     category_code: Some("1.1.1".into()),
+    ///     x_m: Some(155_000.0),
+    ///     y_m: Some(463_000.0),
+    ///     buurtcode: None,
+    /// };
+    /// let data = TenantData { code: "t".into(), name: "T".into(), areas: vec![], incidents: vec![record(1)] };
+    /// let s = Snapshot::build(1, data).unwrap();
+    /// // Registration 1 got a new version (id 3) and registration 2 arrived.
+    /// let delta = IncidentDelta { written: vec![record(3), record(2)], superseded: vec![1] };
+    /// let next = s.apply(2, delta, &Cancel::never()).unwrap();
+    /// assert_eq!(next.incidents.iter().map(|i| i.id).collect::<Vec<_>>(), [2, 3]);
+    /// assert_eq!(next.generation, 2);
+    /// assert!(std::sync::Arc::ptr_eq(&s.areas, &next.areas));
+    /// ```
+    pub fn apply(
+        &self,
+        generation: u64,
+        delta: IncidentDelta,
+        cancel: &Cancel,
+    ) -> Result<Snapshot, SnapshotError> {
+        const STEP: usize = 1 << 16;
+        let transformer = Transformer::new()?;
+        let mut codes = Codes::new(self.categories.clone(), self.sources.clone());
+        // Ids leaving: superseded ones and the ones the delta writes again (a new row with a reused id).
+        let mut leaving: Vec<i64> = delta.superseded;
+        leaving.extend(delta.written.iter().map(|r| r.id));
+        leaving.sort_unstable();
+        leaving.dedup();
+        let mut added: Vec<Incident> = delta
+            .written
+            .into_iter()
+            .map(|r| codes.incident(r, &self.by_code, &transformer))
+            .collect();
+        added.sort_by_key(|i| (i.begin_min, i.id));
+        cancel.check()?;
+
+        // The sorted merge: `moved[k]` is the new index of old incident k (u32::MAX: gone), `placed[j]` that of
+        // added incident j.
+        let old = &self.incidents;
+        let mut incidents = Vec::with_capacity(old.len() + added.len());
+        let mut moved = vec![u32::MAX; old.len()];
+        let mut placed = Vec::with_capacity(added.len());
+        let (lo, hi) = match (leaving.first(), leaving.last()) {
+            (Some(&lo), Some(&hi)) => (lo, hi),
+            _ => (1, 0),
+        };
+        let mut next_added = added.iter().peekable();
+        for (k, inc) in old.iter().enumerate() {
+            if k % STEP == 0 {
+                cancel.check()?;
+            }
+            while let Some(a) =
+                next_added.next_if(|a| (a.begin_min, a.id) < (inc.begin_min, inc.id))
+            {
+                placed.push(incidents.len() as u32);
+                incidents.push(*a);
+            }
+            if inc.id >= lo && inc.id <= hi && leaving.binary_search(&inc.id).is_ok() {
+                continue;
+            }
+            moved[k] = incidents.len() as u32;
+            incidents.push(*inc);
+        }
+        for a in next_added {
+            placed.push(incidents.len() as u32);
+            incidents.push(*a);
+        }
+        cancel.check()?;
+
+        let points = self.points.updated(
+            &moved,
+            placed.iter().zip(&added).map(|(&k, a)| (k, index_point(a))),
+        );
+        cancel.check()?;
+
+        let mut custom_members = HashMap::with_capacity(self.custom_members.len());
+        for (&area, members) in &self.custom_members {
+            let geometry = &self.area(area).geometry_rd;
+            let mut next: Vec<u32> = members
+                .iter()
+                .map(|&k| moved[k as usize])
+                .filter(|&k| k != u32::MAX)
+                .collect();
+            let before = next.len();
+            next.extend(placed.iter().zip(&added).filter_map(|(&k, a)| {
+                (a.has_point() && geometry.contains(&Point::new(a.x_m, a.y_m))).then_some(k)
+            }));
+            if next.len() > before {
+                next.sort_unstable();
+            }
+            custom_members.insert(area, next);
+        }
+        let (first_day, last_day) = day_range(&incidents);
+        Ok(Snapshot {
+            generation,
+            tenant: self.tenant.clone(),
+            tenant_name: self.tenant_name.clone(),
+            areas: self.areas.clone(),
+            by_code: self.by_code.clone(),
+            by_level: self.by_level.clone(),
+            trees: self.trees.clone(),
+            buurt_parents: self.buurt_parents.clone(),
+            incidents,
+            points,
+            custom_members,
+            categories: codes.categories,
+            sources: codes.sources,
+            first_day,
+            last_day,
+        })
     }
 
     /// The RD bounding box of the located incidents; `None` without any.
@@ -596,6 +808,11 @@ pub(super) mod tests {
     /// A gemeente with one wijk of two buurten (west and east half), a custom area around two incidents, and six
     /// incidents from January to April 2024: one without a point (but with a buurt), one without a buurt.
     pub(in crate::dataset) fn town() -> Snapshot {
+        Snapshot::build(7, town_data()).unwrap()
+    }
+
+    /// The data of [`town`].
+    fn town_data() -> TenantData {
         let buurt = |code: &str, name: &str, x0: f64| TenantArea {
             wijkcode: Some("WK999900".into()),
             gemeentecode: Some("GM9999".into()),
@@ -658,16 +875,184 @@ pub(super) mod tests {
             ),
             incident(5, (3, 31), "2.2.1", None, Some("BU99990001")),
         ];
-        Snapshot::build(
-            7,
-            TenantData {
-                code: "proef".into(),
-                name: "Proefstad".into(),
-                areas,
-                incidents,
-            },
-        )
-        .unwrap()
+        TenantData {
+            code: "proef".into(),
+            name: "Proefstad".into(),
+            areas,
+            incidents,
+        }
+    }
+
+    /// Everything a reader sees of a snapshot's incidents, codes instead of indices.
+    #[allow(clippy::type_complexity)]
+    fn incident_view(
+        s: &Snapshot,
+    ) -> Vec<(i64, i64, i64, [u64; 4], Option<&str>, &str, Option<&str>)> {
+        s.incidents
+            .iter()
+            .map(|i| {
+                (
+                    i.id,
+                    i.begin_min,
+                    i.end_min,
+                    [i.x_m, i.y_m, i.merc_x, i.merc_y].map(f64::to_bits),
+                    s.categories
+                        .get(usize::from(i.category))
+                        .map(String::as_str),
+                    s.sources[usize::from(i.source)].as_str(),
+                    (i.buurt != u32::MAX).then(|| s.area(i.buurt).code.as_str()),
+                )
+            })
+            .collect()
+    }
+
+    /// `got` (an applied snapshot) answers like `want` (built from the same data): incidents in the same order,
+    /// counts per area for several filters, the incidents of every area, point index windows and bounds.
+    fn assert_same_answers(got: &Snapshot, want: &Snapshot) {
+        use crate::dataset::Filter;
+        assert_eq!(incident_view(got), incident_view(want));
+        assert_eq!(
+            (got.first_day, got.last_day),
+            (want.first_day, want.last_day)
+        );
+        let mut cats = (got.categories.clone(), want.categories.clone());
+        cats.0.sort();
+        cats.1.sort();
+        assert_eq!(cats.0, cats.1);
+        let day = |m, d| NaiveDate::from_ymd_opt(2024, m, d);
+        let filters = |s: &Snapshot| {
+            vec![
+                Filter::all(s),
+                Filter::new(s, vec!["1.1.1".into()], vec![], None, None),
+                Filter::new(s, vec!["3.3.3".into(), "2.2.1".into()], vec![], None, None),
+                Filter::new(s, vec![], vec!["gemeente".into()], None, None),
+                Filter::new(s, vec![], vec![], day(2, 1), day(3, 20)),
+            ]
+        };
+        for (fg, fw) in filters(got).iter().zip(filters(want).iter()) {
+            for level in AreaLevel::ALL {
+                assert_eq!(got.counts(level, fg), want.counts(level, fw), "{level:?}");
+            }
+            for idx in 0..got.areas.len() as u32 {
+                assert_eq!(got.incidents_in(idx, fg), want.incidents_in(idx, fw));
+            }
+            assert_eq!(got.located_incidents(fg), want.located_incidents(fw));
+        }
+        for (x0, y0, x1, y1) in [
+            (0.0, 0.0, 1000.0, 1000.0),
+            (150.0, 150.0, 1600.0, 600.0),
+            (-1e6, -1e6, 1e6, 1e6),
+            (4000.0, 4000.0, 6000.0, 6000.0),
+        ] {
+            let w = Rect::new((X0 + x0, Y0 + y0), (X0 + x1, Y0 + y1));
+            assert_eq!(got.incidents_within(w), want.incidents_within(w), "{w:?}");
+        }
+        assert_eq!(got.incident_bounds_rd(), want.incident_bounds_rd());
+    }
+
+    /// The incidents of `data` less `superseded`, with `written` replacing equal ids.
+    fn changed(mut data: TenantData, delta: &IncidentDelta) -> TenantData {
+        data.incidents.retain(|i| {
+            !delta.superseded.contains(&i.id) && !delta.written.iter().any(|w| w.id == i.id)
+        });
+        data.incidents.extend(delta.written.iter().cloned());
+        data
+    }
+
+    #[test]
+    fn apply_equals_build_of_the_changed_data() {
+        let before = town();
+        let mut new_source = incident(12, (1, 2), "3.3.3", Some((1900.0, 900.0)), None);
+        new_source.source = "gemeente".into();
+        let delta = IncidentDelta {
+            written: vec![
+                // A new version of 3 (id 3 superseded), moved out of the custom area and later.
+                incident(
+                    9,
+                    (3, 20),
+                    "1.1.1",
+                    Some((1300.0, 700.0)),
+                    Some("BU99990002"),
+                ),
+                // New registrations: into the custom area, without a point, the new first and last day.
+                incident(10, (2, 5), "2.2.1", Some((60.0, 240.0)), Some("BU99990001")),
+                incident(11, (5, 1), "1.1.1", None, Some("BU99990002")),
+                new_source,
+                // A new row that reuses id 4 (the store can hand an id out again after deleting it).
+                incident(
+                    4,
+                    (3, 16),
+                    "2.2.1",
+                    Some((100.0, 900.0)),
+                    Some("BU99990001"),
+                ),
+            ],
+            // 6 superseded by 11 and 3 by 9; 42 is not in the snapshot.
+            superseded: vec![3, 6, 42],
+        };
+        let want = Snapshot::build(8, changed(town_data(), &delta)).unwrap();
+        let got = before.apply(8, delta.clone(), &Cancel::never()).unwrap();
+        assert_eq!(got.generation, 8);
+        assert!(Arc::ptr_eq(&before.areas, &got.areas));
+        assert_same_answers(&got, &want);
+        assert_eq!(got.first_day, NaiveDate::from_ymd_opt(2024, 1, 2));
+        assert_eq!(got.last_day, NaiveDate::from_ymd_opt(2024, 5, 1));
+        // The old snapshot is untouched.
+        assert_same_answers(&before, &town());
+        // Applying the same delta again (a snapshot read after part of it committed) changes nothing more.
+        let again = got.apply(9, delta, &Cancel::never()).unwrap();
+        assert_same_answers(&again, &want);
+        // An empty delta keeps everything.
+        let same = before
+            .apply(10, IncidentDelta::default(), &Cancel::never())
+            .unwrap();
+        assert_same_answers(&same, &before);
+    }
+
+    #[test]
+    fn apply_equals_build_for_many_incidents_in_shared_buckets() {
+        // 3,000 incidents over 4 x 2 km (a few per 500 m bucket), then deliveries replacing and adding some.
+        let scatter = |k: u32| {
+            let x = f64::from(k.wrapping_mul(2_654_435_761) % 4_000);
+            let y = f64::from(k.wrapping_mul(40_503) % 2_000) - 500.0;
+            let (m, d) = (1 + k % 4, 1 + k % 28);
+            let buurt = ["BU99990001", "BU99990002"][(k % 3).min(1) as usize];
+            let point = (k % 17 != 0).then_some((x, y));
+            incident(
+                i64::from(k),
+                (m, d),
+                ["1.1.1", "2.2.1"][(k % 2) as usize],
+                point,
+                Some(buurt),
+            )
+        };
+        let mut data = town_data();
+        data.incidents = (100..3_100).map(scatter).collect();
+        let mut snapshot = Snapshot::build(1, data.clone()).unwrap();
+        let mut next_id: u32 = 3_100;
+        for round in 0..3u32 {
+            let written: Vec<IncidentRecord> = (0..200)
+                .map(|k| {
+                    let mut w = scatter((next_id + k) * 7 + round);
+                    w.id = i64::from(next_id + k);
+                    w
+                })
+                .collect();
+            next_id += 200;
+            let superseded: Vec<i64> = (0..150)
+                .map(|k| 100 + (k * 19 + i64::from(round) * 7) % 3_000)
+                .collect();
+            let delta = IncidentDelta {
+                written,
+                superseded,
+            };
+            data = changed(data, &delta);
+            snapshot = snapshot
+                .apply(u64::from(round) + 2, delta, &Cancel::never())
+                .unwrap();
+            let want = Snapshot::build(u64::from(round) + 2, data.clone()).unwrap();
+            assert_same_answers(&snapshot, &want);
+        }
     }
 
     #[test]

@@ -58,9 +58,12 @@ pub mod wms;
 
 use crate::area_level::AreaLevel;
 use crate::cache::{CacheEntry, Caches};
+use crate::cancel::Cancel;
 use crate::config::ServerConfig;
 pub use crate::dataset::{Snapshot, SnapshotError};
-use crate::store::{DataChange, DataFingerprint, ServerStore, StoreError, StoreOpener};
+use crate::store::{
+    DataChange, DataFingerprint, IncidentMark, ServerStore, StoreError, StoreOpener,
+};
 pub use auth::{AnyCaller, Caller};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -105,6 +108,9 @@ pub struct AppState {
     /// The current snapshot of every tenant, by tenant code.
     snapshots: RwLock<Arc<HashMap<String, Arc<Snapshot>>>>,
     generation: AtomicU64,
+    /// Per tenant: the generation of a snapshot and where the store stood when it was read
+    /// ([`crate::store::Store::incident_mark`]): a reload of that snapshot reads only the changes since.
+    marks: Mutex<HashMap<String, (u64, IncidentMark)>>,
     /// What the store held when the current snapshots were read, and its users and tokens when they were last
     /// taken into account: the change watcher reloads what differs from this.
     loaded: Mutex<DataFingerprint>,
@@ -151,7 +157,7 @@ impl AppState {
         let generation = AtomicU64::new(0);
         // Read before the data: a change committed in between is seen again, never missed.
         let loaded = store.data_fingerprint()?;
-        let snapshots = load_all(store.as_store(), &generation)?;
+        let (snapshots, marks) = load_all(store.as_store(), &generation)?;
         if let Some(t) = &config.public_tenant {
             if !snapshots.contains_key(t) {
                 return Err(StoreError::UnknownTenant(t.clone()).into());
@@ -184,6 +190,7 @@ impl AppState {
             opener,
             snapshots: RwLock::new(Arc::new(snapshots)),
             generation,
+            marks: Mutex::new(marks),
             loaded: Mutex::new(loaded),
             writing: Mutex::new(()),
             token_cache: auth::TokenCache::new(4096),
@@ -235,13 +242,14 @@ impl AppState {
     /// generation of its own, so cache keys never collide across tenants; the old generations' entries are dropped.
     /// Users, tokens and sessions are not touched ([`AppState::access_changed`]).
     pub fn reload(&self) -> Result<(), ServerError> {
-        let (print, fresh) = self.with_store(|store| -> Result<_, ServerError> {
+        let (print, (fresh, marks)) = self.with_store(|store| -> Result<_, ServerError> {
             // Read before the data: a change committed in between is seen again, never missed.
             let print = store.data_fingerprint()?;
             Ok((print, load_all(store.as_store(), &self.generation)?))
         })?;
         let tenants = fresh.len() as u64;
         self.install(fresh, true);
+        *lock(&self.marks) = marks;
         {
             let mut loaded = lock(&self.loaded);
             loaded.shared = print.shared;
@@ -261,15 +269,59 @@ impl AppState {
     /// the replaced snapshots are never hit again and age out of the cache. A tenant that no longer exists makes
     /// it a full [`AppState::reload`]. Only these tenants' rows are read
     /// ([`crate::store::Changes::tenant_fingerprint`]).
+    ///
+    /// When only deliveries changed a tenant since its snapshot was read, the snapshot is updated with the
+    /// delivered incidents alone ([`crate::store::Store::incident_changes`], [`Snapshot::apply`]), in time
+    /// proportional to the delivery plus a copy-like pass over the incidents. Everything else rebuilds the
+    /// tenant's snapshot from [`crate::store::Store::tenant_data`]: a change of its gemeenten or custom areas,
+    /// incidents removed other than by a new version (retention: the updated snapshot's count differs from the
+    /// store's), or a snapshot without a recorded mark. A delta of any size takes the update: it costs the
+    /// delivered rows plus a copy of the incidents, never more than a rebuild, which converts and sorts them all
+    /// and transforms every area again.
     pub fn reload_tenants(&self, tenants: &[String]) -> Result<(), ServerError> {
+        let current = self.snapshots();
         let fresh = self.with_store(|store| {
             let mut print = BTreeMap::new();
             let mut fresh = HashMap::new();
+            let mut marks = HashMap::new();
+            let mut incremental = 0u64;
             for code in tenants {
                 // Read before the data: a change committed in between is seen again, never missed.
                 match store.tenant_fingerprint(code)? {
                     Some(p) => print.insert(code.clone(), p),
                     None => return Ok(None),
+                };
+                let since = current.get(code).and_then(|s| {
+                    lock(&self.marks)
+                        .get(code)
+                        .filter(|(g, _)| *g == s.generation)
+                        .map(|(_, mark)| (s.clone(), mark.clone()))
+                });
+                if let Some((snapshot, since)) = since {
+                    let changes = match store.incident_changes(code, &since) {
+                        Ok(changes) => changes,
+                        Err(StoreError::UnknownTenant(_)) => return Ok(None),
+                        Err(e) => return Err(ServerError::from(e)),
+                    };
+                    if let Some(changes) = changes {
+                        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                        let next = snapshot.apply(g, changes.delta, &Cancel::never())?;
+                        if next.incidents.len() as u64 == changes.current {
+                            fresh.insert(code.clone(), Arc::new(next));
+                            marks.insert(code.clone(), (g, changes.mark));
+                            incremental += 1;
+                            continue;
+                        }
+                        tracing::info!(
+                            tenant = %code,
+                            "incidents were removed other than by a delivery: rebuilding the snapshot"
+                        );
+                    }
+                }
+                let mark = match store.incident_mark(code) {
+                    Ok(mark) => mark,
+                    Err(StoreError::UnknownTenant(_)) => return Ok(None),
+                    Err(e) => return Err(ServerError::from(e)),
                 };
                 let data = match store.tenant_data(code) {
                     Ok(data) => data,
@@ -278,14 +330,24 @@ impl AppState {
                 };
                 let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 fresh.insert(code.clone(), Arc::new(Snapshot::build(g, data)?));
+                marks.insert(code.clone(), (g, mark));
             }
-            Ok(Some((print, fresh)))
+            Ok(Some((print, fresh, marks, incremental)))
         })?;
-        let Some((print, fresh)) = fresh else {
+        let Some((print, fresh, marks, incremental)) = fresh else {
             return self.reload();
         };
         let count = fresh.len() as u64;
         self.install(fresh, false);
+        {
+            let mut current = lock(&self.marks);
+            for (code, (g, mark)) in marks {
+                // The newest generation wins, as in `install`.
+                if current.get(&code).is_none_or(|(had, _)| *had < g) {
+                    current.insert(code, (g, mark));
+                }
+            }
+        }
         {
             let mut loaded = lock(&self.loaded);
             loaded.tenants.extend(print);
@@ -294,7 +356,10 @@ impl AppState {
         self.metrics
             .tenant_reloads
             .fetch_add(count, Ordering::Relaxed);
-        tracing::info!(tenants = ?tenants, "tenant data reloaded");
+        self.metrics
+            .tenant_incremental_reloads
+            .fetch_add(incremental, Ordering::Relaxed);
+        tracing::info!(tenants = ?tenants, incremental, "tenant data reloaded");
         Ok(())
     }
 
@@ -472,20 +537,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Load a snapshot of every tenant in the store, numbering them from `generation`.
+/// The snapshots of all tenants with the marks they were read at ([`AppState::marks`]).
+type Loaded = (
+    HashMap<String, Arc<Snapshot>>,
+    HashMap<String, (u64, IncidentMark)>,
+);
+
+/// Load a snapshot of every tenant in the store, numbering them from `generation`, with the store's
+/// [`crate::store::Store::incident_mark`] of each, read before its data.
 fn load_all(
     store: &dyn crate::store::Store,
     generation: &AtomicU64,
-) -> Result<HashMap<String, Arc<Snapshot>>, ServerError> {
+) -> Result<Loaded, ServerError> {
     let mut out = HashMap::new();
+    let mut marks = HashMap::new();
     for (code, _) in store.tenants()? {
+        let mark = store.incident_mark(&code)?;
         let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
         out.insert(
             code.clone(),
             Arc::new(Snapshot::build(g, store.tenant_data(&code)?)?),
         );
+        marks.insert(code, (g, mark));
     }
-    Ok(out)
+    Ok((out, marks))
 }
 
 /// Path prefixes of the API (everything the web app does not own).

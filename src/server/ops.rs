@@ -31,6 +31,8 @@ pub struct Metrics {
     pub reloads: AtomicU64,
     /// Tenant snapshots rebuilt by the reloads.
     pub tenant_reloads: AtomicU64,
+    /// Of those, the ones updated with a delivery's incidents only ([`crate::dataset::Snapshot::apply`]).
+    pub tenant_incremental_reloads: AtomicU64,
     /// Token verifications run against the store (cache misses and background re-checks; [`super::auth`]).
     pub token_checks: AtomicU64,
 }
@@ -113,6 +115,11 @@ impl Metrics {
                 "brandpunt_tenant_reloads_total",
                 "counter",
                 self.tenant_reloads.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "brandpunt_tenant_incremental_reloads_total",
+                "counter",
+                self.tenant_incremental_reloads.load(Ordering::Relaxed) as f64,
             ),
             (
                 "brandpunt_token_checks_total",

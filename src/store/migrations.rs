@@ -272,6 +272,13 @@ CREATE TABLE tenant_gemeente (
 ALTER TABLE app_user ADD COLUMN password_hash TEXT;
 ALTER TABLE custom_area ADD COLUMN created_by TEXT;
 "#,
+    // 6: incremental snapshot updates: the incidents a delivery wrote (`delivery_id`) and the versions it
+    //    superseded (`superseded_by`) are found without scanning the tenant's incidents
+    //    (`Store::incident_changes`). Delivery ids only grow, so both indexes are appended to at their end.
+    r#"
+CREATE INDEX incident_delivery ON incident (delivery_id);
+CREATE INDEX incident_history_superseded ON incident_history (superseded_by);
+"#,
 ];
 
 #[cfg(test)]

@@ -384,6 +384,26 @@ pub struct IncidentDetail {
     pub buurtcode: Option<String>,
 }
 
+/// Where a tenant's data stood ([`Store::incident_mark`]): compared by value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IncidentMark {
+    /// The tenant's last delivery id (0 before any).
+    pub delivery: i64,
+    /// A backend's summary of what else a snapshot reads of the tenant (gemeenten, custom areas).
+    pub other: String,
+}
+
+/// What deliveries changed in a tenant's incidents since an [`IncidentMark`] ([`Store::incident_changes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentChanges {
+    /// Where the data stand now (pass it to the next call).
+    pub mark: IncidentMark,
+    /// The written incidents and the superseded ids, for [`crate::dataset::Snapshot::apply`].
+    pub delta: crate::dataset::IncidentDelta,
+    /// Number of current incidents of the tenant now.
+    pub current: u64,
+}
+
 /// Streaming sink for a BAG import; `finish` commits everything at once.
 pub trait AddressSink {
     fn push(&mut self, address: &AddressRecord) -> Result<(), StoreError>;
@@ -555,6 +575,45 @@ pub trait Store {
     ) -> Result<Vec<IncidentDetail>, StoreError>;
     /// Incident id -> BAG street name, for every current incident of `tenant` located by address.
     fn incident_streets(&self, tenant: &str) -> Result<HashMap<i64, String>, StoreError>;
+
+    /// Where `tenant`'s data stand now, for a later [`Store::incident_changes`]: the last delivery and a summary
+    /// of everything else a snapshot reads of the tenant (its gemeenten and custom areas). Read it before the data
+    /// a snapshot is built from, so a delivery committed in between is seen again, never missed.
+    fn incident_mark(&self, tenant: &str) -> Result<IncidentMark, StoreError>;
+    /// What deliveries changed in `tenant`'s current incidents since `since` (an [`Store::incident_mark`]), read
+    /// consistently at one moment: the current incidents the later deliveries wrote (new registrations and new
+    /// versions, sorted like a snapshot: by begin, then id), the ids of the versions they superseded, the new
+    /// mark and the number of current incidents. `None` when something other than incidents changed since
+    /// (gemeenten, custom areas): then only a full [`Store::tenant_data`] tells. Incidents removed otherwise
+    /// (retention) are not listed: the caller notices them by [`IncidentChanges::current`]. Costs the changed
+    /// rows, not the tenant's incidents (plus a count of them).
+    ///
+    /// Delivery ids grow in commit order (a backend with ids that do not must keep its own commit sequence).
+    ///
+    /// ```
+    /// use brandpunt::store::{DeliveryMeta, SqliteStore, Store};
+    /// let mut store = SqliteStore::open_in_memory()?;
+    /// let before = store.incident_mark("default")?;
+    /// let meta = DeliveryMeta {
+    ///     tenant: "default".into(),
+    ///     source: "politie".into(),
+    ///     kind: "incidents".into(),
+    ///     file_name: "leeg.csv".into(),
+    ///     checksum: "c0ffee".into(),
+    ///     total_rows: 0,
+    /// };
+    /// store.store_incident_delivery(&meta, &[], &[])?;
+    /// let changes = store.incident_changes("default", &before)?.expect("only a delivery");
+    /// assert!(changes.delta.written.is_empty() && changes.delta.superseded.is_empty());
+    /// assert_ne!(changes.mark, before);
+    /// assert_eq!(changes.current, 0);
+    /// # Ok::<(), brandpunt::store::StoreError>(())
+    /// ```
+    fn incident_changes(
+        &self,
+        tenant: &str,
+        since: &IncidentMark,
+    ) -> Result<Option<IncidentChanges>, StoreError>;
 
     // Custom areas (tenant data).
     fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError>;

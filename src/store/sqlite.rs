@@ -137,6 +137,24 @@ impl SqliteStore {
         .ok_or_else(|| StoreError::UnknownTenant(code.to_string()))
     }
 
+    /// [`Store::incident_mark`] of the tenant with row id `tenant_id`.
+    fn mark_of(conn: &Connection, tenant_id: i64) -> Result<IncidentMark, StoreError> {
+        Ok(conn.query_row(
+            "SELECT (SELECT ifnull(max(id), 0) FROM delivery WHERE tenant_id = ?1),
+                    (SELECT count(*) || ',' || ifnull(group_concat(gemeentecode), '')
+                     FROM tenant_gemeente WHERE tenant_id = ?1) || '|' ||
+                    (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '')
+                     FROM custom_area WHERE tenant_id = ?1)",
+            [tenant_id],
+            |r| {
+                Ok(IncidentMark {
+                    delivery: r.get(0)?,
+                    other: r.get(1)?,
+                })
+            },
+        )?)
+    }
+
     fn newest_year(conn: &Connection) -> Result<Option<i32>, StoreError> {
         Ok(conn.query_row("SELECT max(year) FROM boundary_set", [], |r| r.get(0))?)
     }
@@ -1333,6 +1351,69 @@ impl Store for SqliteStore {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn incident_mark(&self, tenant: &str) -> Result<IncidentMark, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        Self::mark_of(&self.conn, tenant_id)
+    }
+
+    fn incident_changes(
+        &self,
+        tenant: &str,
+        since: &IncidentMark,
+    ) -> Result<Option<IncidentChanges>, StoreError> {
+        // One read transaction: the mark, the rows and the count belong to one moment.
+        let tx = self.conn.unchecked_transaction()?;
+        let tenant_id = Self::tenant_id(&tx, tenant)?;
+        let mark = Self::mark_of(&tx, tenant_id)?;
+        if mark.other != since.other {
+            return Ok(None);
+        }
+        let mut written = Vec::new();
+        let mut superseded = Vec::new();
+        if mark.delivery != since.delivery {
+            let mut stmt = tx.prepare(
+                "SELECT id, source, begin_min, end_min, category_code, x, y, buurtcode
+                 FROM incident INDEXED BY incident_delivery
+                 WHERE delivery_id > ?1 AND tenant_id = ?2",
+            )?;
+            let mut rows = stmt.query(params![since.delivery, tenant_id])?;
+            while let Some(r) = rows.next()? {
+                written.push(crate::dataset::IncidentRecord {
+                    id: r.get(0)?,
+                    source: r.get(1)?,
+                    begin: from_minutes(r.get(2)?)?,
+                    end: from_minutes(r.get(3)?)?,
+                    category_code: r.get(4)?,
+                    x_m: r.get(5)?,
+                    y_m: r.get(6)?,
+                    buurtcode: r.get(7)?,
+                });
+            }
+            written.sort_by_key(|i| (i.begin, i.id));
+            let mut stmt = tx.prepare(
+                "SELECT incident_id FROM incident_history INDEXED BY incident_history_superseded
+                 WHERE superseded_by > ?1 AND tenant_id = ?2",
+            )?;
+            superseded = stmt
+                .query_map(params![since.delivery, tenant_id], |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>()?;
+        }
+        let current: i64 = tx.query_row(
+            "SELECT count(*) FROM incident WHERE tenant_id = ?1",
+            [tenant_id],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(Some(IncidentChanges {
+            mark,
+            delta: crate::dataset::IncidentDelta {
+                written,
+                superseded,
+            },
+            current: current as u64,
+        }))
     }
 
     fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError> {

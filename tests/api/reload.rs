@@ -1,6 +1,7 @@
 //! Per-tenant reloads: a write of one tenant (a custom area through the API, or another process writing to the
 //! store) rebuilds that tenant's snapshot only. The other tenants keep theirs, so their tiles keep their ETags and
-//! stay in the cache; data changes leave remembered token checks alone, user changes do not.
+//! stay in the cache; data changes leave remembered token checks alone, user changes do not. A delivery that only
+//! adds or replaces incidents updates its tenant's snapshot with the delivered incidents alone.
 
 use crate::common::demo::demo_copy;
 use crate::common::server::{self as srv, Resp};
@@ -133,4 +134,140 @@ fn a_write_reloads_its_tenant_only_and_data_changes_keep_token_checks() {
         reloads0 + 2.0,
         "a user change reloads no data"
     );
+}
+
+/// The sum of the cell counts of an incident tile (0 when empty).
+fn incident_cells(r: &Resp) -> i64 {
+    if r.status == 204 {
+        return 0;
+    }
+    assert_eq!(r.status, 200, "{}", r.text());
+    let tile = crate::common::mvt::decode(&r.body);
+    tile.layers
+        .iter()
+        .flat_map(|l| {
+            l.features
+                .iter()
+                .map(move |f| crate::common::mvt::properties(l, f)["count"].as_f64() as i64)
+        })
+        .sum()
+}
+
+#[test]
+fn a_delivery_imported_while_serving_updates_its_tenant_incrementally() {
+    use brandpunt::store::{DeliveryMeta, IncidentFilter, IncidentRecord, LocatedBy};
+    let (_dir, db) = demo_copy();
+    let near;
+    {
+        let mut s = SqliteStore::open(&db).unwrap();
+        s.set_tenant_gemeenten(A, &["GM1999".into()]).unwrap();
+        s.add_tenant(B, "Tweede Gemeente").unwrap();
+        s.set_tenant_gemeenten(B, &["GM1998".into()]).unwrap();
+        near = s
+            .incidents(&IncidentFilter {
+                tenant: A.into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .find(|i| i.x_m.is_some() && i.buurtcode.is_some())
+            .expect("a located incident of tenant A");
+    }
+    let buurt = near.buurtcode.clone().unwrap();
+    let (x_m, y_m) = (near.x_m.unwrap(), near.y_m.unwrap());
+    let analyst_a = srv::user_token(&db, A, "analyst_a", Role::Analyst, &["*"]);
+    let analyst_b = srv::user_token(&db, B, "analyst_b", Role::Analyst, &["*"]);
+    let server = srv::start(&db, &[]);
+    let base = server.base.as_str();
+    let (mx, my) = brandpunt::coords::Transformer::new()
+        .unwrap()
+        .rd_to_web_mercator(x_m, y_m)
+        .unwrap();
+    let t = brandpunt::tiles::TileId::containing(12, mx, my);
+    let cells_a = format!("/tiles/incidents/{}/{}/{}.mvt", t.z, t.x, t.y);
+    let stats_a = format!("/api/areas/{buurt}/stats");
+    let count_a = || srv::get_as(base, Some(&analyst_a), &stats_a).json()["count"].as_i64();
+    let tile_b = tile_of(base, &analyst_b, "GM1998");
+    let get_b = || srv::get_as(base, Some(&analyst_b), &tile_b);
+    let before = count_a().expect("an exact count for the analyst");
+    let cells_before = incident_cells(&srv::get_as(base, Some(&analyst_a), &cells_a));
+    let b0 = etag(&get_b());
+    let (reloads0, incremental0) = (
+        metric(base, "brandpunt_tenant_reloads_total"),
+        metric(base, "brandpunt_tenant_incremental_reloads_total"),
+    );
+    let tile_hits = || metric(base, "brandpunt_cache_hits_total{cache=\"vector_tile\"}");
+
+    // Another process imports a one-row delivery for tenant A: one new registration where `near` is, and a new
+    // version of `near` itself (same place and category, so it is counted once, as before).
+    let row = |registration: &str, category: &str, hash: &str| IncidentRecord {
+        line: 2,
+        registration: registration.into(),
+        begin: near.begin,
+        end: near.end,
+        time_known: true,
+        category_code: Some(category.into()),
+        category_label: None,
+        street: None,
+        huisnummer: None,
+        huisletter: None,
+        toevoeging: None,
+        postcode: None,
+        plaats: None,
+        bag_id: None,
+        x_m: Some(x_m),
+        y_m: Some(y_m),
+        buurtcode: Some(buurt.clone()),
+        located_by: LocatedBy::Coordinates,
+        match_kind: None,
+        match_score: None,
+        extra: Default::default(),
+        content_hash: hash.into(),
+    };
+    let meta = DeliveryMeta {
+        tenant: A.into(),
+        source: near.source.clone(),
+        kind: "incidents".into(),
+        file_name: "nagekomen.csv".into(),
+        checksum: "nagekomen-1".into(),
+        total_rows: 2,
+    };
+    let outcome = SqliteStore::open(&db)
+        .unwrap()
+        .store_incident_delivery(
+            &meta,
+            &[
+                row("NAGEKOMEN-1", "1.1.1", "nieuw"),
+                row(
+                    &near.registration,
+                    near.category_code.as_deref().unwrap_or("1.1.1"),
+                    "gewijzigd",
+                ),
+            ],
+            &[],
+        )
+        .unwrap();
+    assert_eq!((outcome.inserted, outcome.replaced), (1, 1));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_a() != Some(before + 1) {
+        assert!(Instant::now() < deadline, "the delivery was never visible");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        incident_cells(&srv::get_as(base, Some(&analyst_a), &cells_a)),
+        cells_before + 1,
+        "the incident tile counts the new incident, and the new version once"
+    );
+    assert_eq!(
+        metric(base, "brandpunt_tenant_incremental_reloads_total"),
+        incremental0 + 1.0,
+        "tenant A was updated with the delivery only"
+    );
+    assert_eq!(
+        metric(base, "brandpunt_tenant_reloads_total"),
+        reloads0 + 1.0
+    );
+    let hits = tile_hits();
+    assert_eq!(etag(&get_b()), b0, "tenant B kept its snapshot");
+    assert_eq!(tile_hits(), hits + 1.0, "and its tile stayed cached");
 }

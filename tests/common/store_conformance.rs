@@ -4,8 +4,8 @@
 //!
 //! Covered: tenants and their gemeenten, boundary sets and areas, BAG addresses, incident deliveries with
 //! versioning and history, queries (filters, counts per area, details, streets), custom areas, police counts and
-//! indicators, users and tokens, passwords, the audit log, retention, and noticing changes (change token and
-//! data fingerprint).
+//! indicators, users and tokens, passwords, the audit log, retention, and noticing changes (change token, data
+//! fingerprint, and the incidents deliveries changed since a mark).
 
 use brandpunt::access::{PrincipalKind, Role};
 use brandpunt::area_level::AreaLevel;
@@ -66,6 +66,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("audit_log", audit_log),
     ("retention", retention),
     ("changes", changes),
+    (
+        "incident_changes_since_a_mark",
+        incident_changes_since_a_mark,
+    ),
 ];
 
 /// Run every check, each on a new store from `fresh`; panics naming every check that failed.
@@ -1221,4 +1225,109 @@ pub fn changes(s: &EmptyStore) {
     writer.disable_user("jan").unwrap();
     changed("disabling a user", "access", &mut prints);
     assert_ne!(watcher.change_token().unwrap(), after_audit);
+}
+
+/// `incident_mark` and `incident_changes`: the incidents later deliveries of the tenant wrote and superseded,
+/// nothing for another tenant's delivery, `None` once the tenant's custom areas changed; the delta turns a snapshot
+/// of the earlier data into one of the current data.
+pub fn incident_changes_since_a_mark(s: &EmptyStore) {
+    use brandpunt::cancel::Cancel;
+    use brandpunt::dataset::Snapshot;
+    let mut store = s.open();
+    store.add_tenant("ander", "Andere gemeente").unwrap();
+    assert!(matches!(
+        store.incident_mark("onbekend"),
+        Err(StoreError::UnknownTenant(_))
+    ));
+    let start = store.incident_mark("default").unwrap();
+    let first = vec![
+        march("PL-1", "1.1.1", Some("BU19990101"), "h1"),
+        incident(
+            "PL-2",
+            "1.1.1",
+            None,
+            ts("2024-02-01", 8),
+            ts("2024-02-01", 9),
+            "h2",
+        ),
+    ];
+    store
+        .store_incident_delivery(&meta("default", "c1", 2), &first, &[])
+        .unwrap();
+    let c1 = store
+        .incident_changes("default", &start)
+        .unwrap()
+        .expect("only a delivery");
+    let stored = store.incidents(&all_of("default")).unwrap();
+    // Sorted by begin: PL-2 (February) before PL-1 (March).
+    let ids: Vec<i64> = c1.delta.written.iter().map(|i| i.id).collect();
+    assert_eq!(ids, stored.iter().map(|i| i.id).collect::<Vec<_>>());
+    assert_eq!(c1.delta.written[1].buurtcode.as_deref(), Some("BU19990101"));
+    assert_eq!(c1.delta.written[1].begin, ts("2024-03-01", 10));
+    assert!(c1.delta.superseded.is_empty());
+    assert_eq!(c1.current, 2);
+    assert_ne!(c1.mark, start);
+    assert_eq!(c1.mark, store.incident_mark("default").unwrap());
+    let earlier = Snapshot::build(1, store.tenant_data("default").unwrap()).unwrap();
+
+    // Nothing new; another tenant's delivery is not this tenant's change.
+    let none = store
+        .incident_changes("default", &c1.mark)
+        .unwrap()
+        .unwrap();
+    assert!(none.delta.is_empty());
+    assert_eq!((none.current, &none.mark), (2, &c1.mark));
+    store
+        .store_incident_delivery(
+            &meta("ander", "a1", 1),
+            &[march("A-1", "1.1.1", None, "a")],
+            &[],
+        )
+        .unwrap();
+    assert!(store
+        .incident_changes("default", &c1.mark)
+        .unwrap()
+        .unwrap()
+        .delta
+        .is_empty());
+
+    // A new version of PL-1 and a new registration PL-4.
+    let second = vec![
+        march("PL-1", "1.1.1", Some("BU19990102"), "h1b"),
+        march("PL-4", "2.5.1", Some("BU19990201"), "h4"),
+    ];
+    store
+        .store_incident_delivery(&meta("default", "c2", 2), &second, &[])
+        .unwrap();
+    let c2 = store
+        .incident_changes("default", &c1.mark)
+        .unwrap()
+        .unwrap();
+    let now = store.incidents(&all_of("default")).unwrap();
+    let id_of = |reg: &str| now.iter().find(|i| i.registration == reg).unwrap().id;
+    let mut written: Vec<i64> = c2.delta.written.iter().map(|i| i.id).collect();
+    written.sort_unstable();
+    let mut want = vec![id_of("PL-1"), id_of("PL-4")];
+    want.sort_unstable();
+    assert_eq!(written, want);
+    let old_pl1 = stored.iter().find(|i| i.registration == "PL-1").unwrap().id;
+    assert_eq!(c2.delta.superseded, [old_pl1]);
+    assert_eq!(c2.current, 3);
+    let applied = earlier
+        .apply(2, c2.delta.clone(), &Cancel::never())
+        .unwrap();
+    let built = Snapshot::build(2, store.tenant_data("default").unwrap()).unwrap();
+    let view = |s: &Snapshot| {
+        s.incidents
+            .iter()
+            .map(|i| (i.id, i.begin_min, i.buurt))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(view(&applied), view(&built));
+
+    // A changed custom area is not an incident change.
+    store
+        .insert_custom_area("default", "Plein", &square(0.0, 0.0, 50.0))
+        .unwrap();
+    assert_eq!(store.incident_changes("default", &c2.mark).unwrap(), None);
 }
