@@ -104,13 +104,27 @@ fn bench(c: &mut Criterion) {
     let grid = grid_cube_from_events(&events, 100.0, &steps).expect("cube");
     let w = grid.weights(band).expect("weights");
     group.bench_function(format!("analysis_{label}"), |b| {
-        b.iter(|| emerging_hot_spots(black_box(&grid.cube), &w, &options).expect("emerging"))
+        b.iter(|| {
+            emerging_hot_spots(
+                black_box(&grid.cube),
+                &w,
+                &options,
+                &brandpunt::cancel::Cancel::never(),
+            )
+            .expect("emerging")
+        })
     });
     group.bench_function(format!("end_to_end_{label}"), |b| {
         b.iter(|| {
             let grid = grid_cube_from_events(black_box(&events), 100.0, &steps).expect("cube");
             let w = grid.weights(band).expect("weights");
-            emerging_hot_spots(&grid.cube, &w, &options).expect("emerging")
+            emerging_hot_spots(
+                &grid.cube,
+                &w,
+                &options,
+                &brandpunt::cancel::Cancel::never(),
+            )
+            .expect("emerging")
         })
     });
     group.finish();

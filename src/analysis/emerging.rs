@@ -37,6 +37,7 @@
 //! The work per bin is O(neighbours + 1) (spatial lag per step, then a sliding sum over the time window);
 //! locations are processed in parallel with rayon.
 
+use crate::cancel::Cancel;
 use std::collections::HashMap;
 
 use chrono::{Datelike, Duration, NaiveDate};
@@ -807,11 +808,13 @@ pub(crate) fn location_trend(
 }
 
 /// Run emerging hot spot analysis on `cube` with spatial `weights` between its locations (no
-/// self-weights; see the module docs for the method).
+/// self-weights; see the module docs for the method). `cancel` is checked between the steps and, in the long
+/// steps, before each location ([`EmergingError::Cancelled`]).
 pub fn emerging_hot_spots(
     cube: &SpaceTimeCube,
     weights: &SpatialWeights,
     options: &EmergingOptions,
+    cancel: &Cancel,
 ) -> Result<EmergingResult, EmergingError> {
     check_alphas(options)?;
     if weights.n() != cube.n_locations {
@@ -850,6 +853,7 @@ pub fn emerging_hot_spots(
     };
     let n_loc = keep.len();
 
+    cancel.check()?;
     // Population statistics: per step sums, then either the whole cube or per time window.
     let populations = step_populations(n_loc, n_steps, options, |visit| {
         for row in x.chunks_exact(n_steps) {
@@ -863,6 +867,9 @@ pub fn emerging_hot_spots(
         .enumerate()
         .with_min_len(64)
         .for_each(|(i, z_row)| {
+            if cancel.is_cancelled() {
+                return;
+            }
             // Spatial lag per step (incl. self), then the backward sliding window sum.
             let mut lag: Vec<f64> = x[i * n_steps..(i + 1) * n_steps].to_vec();
             let (mut sw, mut sw2) = (1.0, 1.0);
@@ -876,7 +883,9 @@ pub fn emerging_hot_spots(
             }
             gi_star_series(&lag, sw, sw2, k, &populations, z_row);
         });
+    cancel.check()?;
     let bin_p: Vec<f64> = bin_z.par_iter().map(|&z| two_sided_normal_p(z)).collect();
+    cancel.check()?;
     let cutoff = if options.fdr {
         bh_cutoff_small(&bin_p, options.alpha)
     } else {
@@ -896,6 +905,7 @@ pub fn emerging_hot_spots(
             location_trend(keep[a], z, p, &significance, options.trend_alpha)
         })
         .collect();
+    cancel.check()?;
     Ok(EmergingResult {
         n_steps,
         locations,
@@ -1046,7 +1056,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            emerging_hot_spots(&cube, &w, &too_big),
+            emerging_hot_spots(&cube, &w, &too_big, &Cancel::never()),
             Err(EmergingError::TimeWindowTooLarge {
                 k: 4,
                 max: 3,
@@ -1059,14 +1069,15 @@ mod tests {
             &EmergingOptions {
                 time_window: 3,
                 ..Default::default()
-            }
+            },
+            &Cancel::never()
         )
         .is_ok());
         assert!(SpaceTimeCube::from_counts(2, 3, vec![0.0; 5]).is_err());
         assert!(SpaceTimeCube::from_counts(1, 2, vec![0.0, -1.0]).is_err());
         let empty = SpaceTimeCube::from_counts(2, 4, vec![0.0; 8]).unwrap();
         assert_eq!(
-            emerging_hot_spots(&empty, &w, &EmergingOptions::default()),
+            emerging_hot_spots(&empty, &w, &EmergingOptions::default(), &Cancel::never()),
             Err(EmergingError::NoIncidents)
         );
     }

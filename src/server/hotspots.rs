@@ -420,13 +420,8 @@ pub fn kde_field(
         kde: s.cache_key(),
     };
     state.caches.get_or_insert_with(key, || {
-        let field = crate::surfaces::kde::kde_field(
-            snapshot,
-            filter,
-            s.cell_m,
-            s.bandwidth_m,
-            cancel,
-        )?;
+        let field =
+            crate::surfaces::kde::kde_field(snapshot, filter, s.cell_m, s.bandwidth_m, cancel)?;
         Ok(field.map(Arc::new))
     })
 }
@@ -512,13 +507,13 @@ pub fn emerging_cells(
         time_window: s.time_window,
     };
     state.caches.get_or_insert_with(key, || {
-        cancel.check()?;
         let em = crate::surfaces::emerging::emerging_cells(
             snapshot,
             filter,
             s.cell_m,
             s.step,
             s.time_window,
+            cancel,
         )?;
         Ok(em.map(Arc::new))
     })

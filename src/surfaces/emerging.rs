@@ -25,7 +25,8 @@
 //! }).collect();
 //! let data = TenantData { code: "d".into(), name: "D".into(), areas: vec![], incidents };
 //! let s = Snapshot::build(1, data).unwrap();
-//! let em = emerging_cells(&s, &Filter::all(&s), 100, Step::Week, 1).unwrap().unwrap();
+//! let never = brandpunt::cancel::Cancel::never();
+//! let em = emerging_cells(&s, &Filter::all(&s), 100, Step::Week, 1, &never).unwrap().unwrap();
 //! assert_eq!(em.places.ids.len(), 4);
 //! assert_eq!(em.result.n_steps, em.steps.len());
 //! ```
@@ -63,29 +64,34 @@ impl HeapSize for EmergingCells {
 
 /// Emerging hot spots for the filter on `cell_m` cells with `step` steps and a Gi* time window of
 /// `time_window` steps; `None` when there is nothing to analyse (no period, fewer than three occupied cells, no
-/// incidents in the cube). A window too long for the period is [`SurfaceError::TimeWindowTooLarge`].
+/// incidents in the cube). A window too long for the period is [`SurfaceError::TimeWindowTooLarge`]; `cancel` is
+/// checked between the steps of the computation.
 pub fn emerging_cells(
     snapshot: &Snapshot,
     filter: &Filter,
     cell_m: u32,
     step: Step,
     time_window: usize,
+    cancel: &Cancel,
 ) -> Result<Option<EmergingCells>, SurfaceError> {
     let Some(steps) = cube_steps(snapshot, filter, step) else {
         return Ok(None);
     };
     let events = located_events(snapshot, filter);
+    cancel.check()?;
     let c = f64::from(cell_m);
     let cube = grid_cube_from_events(&events, c, &steps)?;
     if cube.cells.len() < 3 {
         return Ok(None);
     }
+    cancel.check()?;
     let weights = cube.weights(emerging_grid_neighbourhood(c))?;
+    cancel.check()?;
     let options = EmergingOptions {
         time_window,
         ..EmergingOptions::default()
     };
-    let result = match emerging_hot_spots(&cube.cube, &weights, &options) {
+    let result = match emerging_hot_spots(&cube.cube, &weights, &options, cancel) {
         Ok(r) => r,
         Err(EmergingError::TimeWindowTooLarge { k, max, steps }) => {
             return Err(SurfaceError::TimeWindowTooLarge { k, max, steps })
@@ -93,6 +99,7 @@ pub fn emerging_cells(
         Err(EmergingError::NoIncidents) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    cancel.check()?;
     Ok(Some(EmergingCells {
         places: MappedPlaces::new(Places::grid(cell_m, cube.cells.clone()), |_, _| None)?,
         result,
@@ -281,7 +288,7 @@ const CHUNK_CELLS: usize = 256;
 /// let s = Snapshot::build(1, data).unwrap();
 /// let all = Filter::all(&s);
 /// let grid = emerging_grid(&s, &all, 100, Step::Week, 1, &Cancel::never()).unwrap().unwrap();
-/// let whole = emerging_cells(&s, &all, 100, Step::Week, 1).unwrap().unwrap();
+/// let whole = emerging_cells(&s, &all, 100, Step::Week, 1, &Cancel::never()).unwrap().unwrap();
 /// let window = geo_types::Rect::new((154_000.0, 462_000.0), (156_000.0, 464_000.0));
 /// let cells = grid.trends_within(&s, &all, window, &Cancel::never()).unwrap();
 /// assert_eq!(cells.len(), whole.result.locations.len());
@@ -641,7 +648,7 @@ mod tests {
     fn cells_are_the_occupied_grid_cells_over_the_period() {
         let s = fixture::town();
         let all = Filter::all(&s);
-        let em = emerging_cells(&s, &all, 100, Step::Week, 1)
+        let em = emerging_cells(&s, &all, 100, Step::Week, 1, &Cancel::never())
             .unwrap()
             .unwrap();
         // The cluster's cell plus the 20 spread cells.
@@ -649,7 +656,7 @@ mod tests {
         assert_eq!(em.result.locations.len(), 21);
         assert_eq!(em.result.n_steps, em.steps.len());
         assert!(em.heap_bytes() > 0);
-        let months = emerging_cells(&s, &all, 100, Step::Month, 1)
+        let months = emerging_cells(&s, &all, 100, Step::Month, 1, &Cancel::never())
             .unwrap()
             .unwrap();
         assert!(months.result.n_steps < em.result.n_steps);
@@ -659,7 +666,7 @@ mod tests {
     fn too_long_a_window_is_a_parameter_error_and_nothing_is_none() {
         let s = fixture::town();
         let all = Filter::all(&s);
-        let e = emerging_cells(&s, &all, 100, Step::Month, 50)
+        let e = emerging_cells(&s, &all, 100, Step::Month, 50, &Cancel::never())
             .err()
             .unwrap();
         assert!(
@@ -668,15 +675,17 @@ mod tests {
         );
         assert_eq!(e.parameter(), Some("time_window"));
         let none = Filter::new(&s, vec!["9.9.9".into()], vec![], None, None);
-        assert!(emerging_cells(&s, &none, 100, Step::Week, 1)
-            .unwrap()
-            .is_none());
+        assert!(
+            emerging_cells(&s, &none, 100, Step::Week, 1, &Cancel::never())
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn features_name_the_pattern_of_every_location() {
         let s = fixture::town();
-        let em = emerging_cells(&s, &Filter::all(&s), 100, Step::Week, 1)
+        let em = emerging_cells(&s, &Filter::all(&s), 100, Step::Week, 1, &Cancel::never())
             .unwrap()
             .unwrap();
         let features: Vec<_> = emerging_features(&em).collect::<Result<_, _>>().unwrap();
@@ -692,7 +701,7 @@ mod tests {
     #[test]
     fn tile_holds_the_cells_over_it() {
         let s = fixture::town();
-        let em = emerging_cells(&s, &Filter::all(&s), 100, Step::Week, 1)
+        let em = emerging_cells(&s, &Filter::all(&s), 100, Step::Week, 1, &Cancel::never())
             .unwrap()
             .unwrap();
         assert!(emerging_tile(&em, fixture::tile_over(725.0, 725.0, 15))
@@ -768,7 +777,9 @@ mod tests {
         step: Step,
         k: usize,
     ) -> usize {
-        let whole = emerging_cells(s, filter, cell_m, step, k).unwrap().unwrap();
+        let whole = emerging_cells(s, filter, cell_m, step, k, &Cancel::never())
+            .unwrap()
+            .unwrap();
         let grid = emerging_grid(s, filter, cell_m, step, k, &Cancel::never())
             .unwrap()
             .unwrap();
@@ -860,7 +871,7 @@ mod tests {
     fn grid_tiles_are_the_whole_cubes_tiles() {
         let s = synthetic();
         let all = Filter::all(&s);
-        let whole = emerging_cells(&s, &all, 100, Step::Week, 1)
+        let whole = emerging_cells(&s, &all, 100, Step::Week, 1, &Cancel::never())
             .unwrap()
             .unwrap();
         let grid = emerging_grid(&s, &all, 100, Step::Week, 1, &Cancel::never())

@@ -160,12 +160,9 @@ pub fn kde_field(
     bandwidth_m: Option<f64>,
     cancel: &Cancel,
 ) -> Result<Option<KdeField>, SurfaceError> {
-    KdeField::new(
-        &located_events(snapshot, filter),
-        cell_m,
-        bandwidth_m,
-        cancel,
-    )
+    let events = located_events(snapshot, filter);
+    cancel.check()?;
+    KdeField::new(&events, cell_m, bandwidth_m, cancel)
 }
 
 impl KdeField {
@@ -195,6 +192,7 @@ impl KdeField {
         if !(bandwidth_m.is_finite() && bandwidth_m > 0.0) {
             return Err(KdeError::InvalidBandwidth(bandwidth_m).into());
         }
+        cancel.check()?;
         let support_m = Kernel::Quartic.support_radius_m(bandwidth_m, DEFAULT_GAUSSIAN_TAIL);
         let points = PointIndex::new(
             events.iter().map(|e| (e.x_m, e.y_m)),
@@ -206,6 +204,7 @@ impl KdeField {
             bandwidth_m,
             max_per_km2: 0.0,
         };
+        cancel.check()?;
         field.max_per_km2 = field.largest_density(cancel)?;
         Ok((field.max_per_km2 > 0.0).then_some(field))
     }

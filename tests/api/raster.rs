@@ -268,9 +268,16 @@ fn tile_local_emerging_equals_the_whole_cube_on_the_demo_city() {
     let same = |a: f64, b: f64| a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
     let mut patterned = 0;
     for (cell_m, step) in [(100, Step::Week), (250, Step::Week), (250, Step::Month)] {
-        let whole = emerging_cells(&snapshot, &all, cell_m, step, 1)
-            .unwrap()
-            .unwrap();
+        let whole = emerging_cells(
+            &snapshot,
+            &all,
+            cell_m,
+            step,
+            1,
+            &brandpunt::cancel::Cancel::never(),
+        )
+        .unwrap()
+        .unwrap();
         let grid = emerging_grid(&snapshot, &all, cell_m, step, 1, &never)
             .unwrap()
             .unwrap();
@@ -637,7 +644,13 @@ fn emerging_geojson_and_vector_layer_equal_the_library() {
     let w = cube
         .weights(GridNeighbourhood::DistanceBand { threshold_m: 150.0 })
         .unwrap();
-    let res = emerging_hot_spots(&cube.cube, &w, &EmergingOptions::default()).unwrap();
+    let res = emerging_hot_spots(
+        &cube.cube,
+        &w,
+        &EmergingOptions::default(),
+        &brandpunt::cancel::Cancel::never(),
+    )
+    .unwrap();
     let expected: HashMap<String, (&str, f64)> = res
         .locations
         .iter()

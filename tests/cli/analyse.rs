@@ -1254,7 +1254,13 @@ fn library_emerging(
         }
     }
     let cube = SpaceTimeCube::from_counts(n_locations, n, counts).unwrap();
-    emerging_hot_spots(&cube, weights, &EmergingOptions::default()).unwrap()
+    emerging_hot_spots(
+        &cube,
+        weights,
+        &EmergingOptions::default(),
+        &brandpunt::cancel::Cancel::never(),
+    )
+    .unwrap()
 }
 
 fn assert_emerging_rows(

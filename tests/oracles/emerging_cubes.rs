@@ -97,7 +97,8 @@ fn bin_z_matches_naive_space_time_gi_star() {
                 global_window: global,
                 ..Default::default()
             };
-            let r = emerging_hot_spots(&cube, &w, &opts).unwrap();
+            let r =
+                emerging_hot_spots(&cube, &w, &opts, &brandpunt::cancel::Cancel::never()).unwrap();
             assert_eq!(
                 r.locations.iter().map(|l| l.location).collect::<Vec<_>>(),
                 keep
@@ -139,7 +140,7 @@ fn centre_category(block: &[Option<f64>], options: &EmergingOptions) -> Emerging
         }
     }
     let cube = SpaceTimeCube::from_counts(81, steps, counts).unwrap();
-    let r = emerging_hot_spots(&cube, &w, options).unwrap();
+    let r = emerging_hot_spots(&cube, &w, options, &brandpunt::cancel::Cancel::never()).unwrap();
     let centre = r.locations.iter().find(|l| l.location == 40).unwrap();
     centre.category
 }
@@ -227,7 +228,13 @@ fn constant_cube_and_ties_give_no_pattern_without_nan() {
     )
     .unwrap();
     let cube = SpaceTimeCube::from_counts(4, 8, vec![1.0; 32]).unwrap();
-    let r = emerging_hot_spots(&cube, &w, &EmergingOptions::default()).unwrap();
+    let r = emerging_hot_spots(
+        &cube,
+        &w,
+        &EmergingOptions::default(),
+        &brandpunt::cancel::Cancel::never(),
+    )
+    .unwrap();
     for l in &r.locations {
         assert_eq!(l.category, NoPattern);
         assert_eq!((l.trend_z, l.trend_p, l.final_z), (0.0, 1.0, 0.0));
@@ -244,7 +251,7 @@ fn time_window_above_75_percent_is_an_error() {
         ..Default::default()
     };
     assert_eq!(
-        emerging_hot_spots(&cube, &w, &opts),
+        emerging_hot_spots(&cube, &w, &opts, &brandpunt::cancel::Cancel::never()),
         Err(EmergingError::TimeWindowTooLarge {
             k: 7,
             max: 6,
@@ -257,7 +264,8 @@ fn time_window_above_75_percent_is_an_error() {
         &EmergingOptions {
             time_window: 6,
             ..opts
-        }
+        },
+        &brandpunt::cancel::Cancel::never()
     )
     .is_ok());
 }
@@ -357,7 +365,13 @@ fn planted_stable_and_emerging_clusters_in_synthetic_events() {
     let w = grid
         .weights(GridNeighbourhood::DistanceBand { threshold_m: 150.0 })
         .unwrap();
-    let r = emerging_hot_spots(&grid.cube, &w, &EmergingOptions::default()).unwrap();
+    let r = emerging_hot_spots(
+        &grid.cube,
+        &w,
+        &EmergingOptions::default(),
+        &brandpunt::cancel::Cancel::never(),
+    )
+    .unwrap();
     let category_of = |cell: (i64, i64)| {
         let i = grid.cells.iter().position(|&c| c == cell).unwrap();
         r.locations

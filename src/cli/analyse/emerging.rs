@@ -77,7 +77,7 @@ fn analyse(
     weights: &SpatialWeights,
     options: &EmergingOptions,
 ) -> anyhow::Result<EmergingResult> {
-    emerging_hot_spots(cube, weights, options).map_err(|e| match e {
+    emerging_hot_spots(cube, weights, options, &brandpunt::cancel::Cancel::never()).map_err(|e| match e {
         EmergingError::TimeWindowTooLarge { k, max, steps } => anyhow::anyhow!(
             "--time-window {k}: hoogstens {max} bij {steps} stappen (75 %); kies een kleinere --time-window, een kleinere --step of een langere periode"
         ),

@@ -259,8 +259,13 @@ fn grid_methods(
     let steps = TimeSteps::new(Step::Week, args.train_from, args.train_to)?;
     let cube = grid_cube_from_events(&train, c, &steps)?;
     let ew = cube.weights(emerging_grid_neighbourhood(c))?;
-    let em = emerging_hot_spots(&cube.cube, &ew, &EmergingOptions::default())
-        .context("emerging hot spots van de training")?;
+    let em = emerging_hot_spots(
+        &cube.cube,
+        &ew,
+        &EmergingOptions::default(),
+        &brandpunt::cancel::Cancel::never(),
+    )
+    .context("emerging hot spots van de training")?;
     let hot: Vec<Cell> = em
         .locations
         .iter()
@@ -386,8 +391,13 @@ fn place_methods(
         }
     }
     let cube = SpaceTimeCube::from_counts(places.len(), n_steps, cube)?;
-    let em = emerging_hot_spots(&cube, &w, &EmergingOptions::default())
-        .context("emerging hot spots van de training")?;
+    let em = emerging_hot_spots(
+        &cube,
+        &w,
+        &EmergingOptions::default(),
+        &brandpunt::cancel::Cancel::never(),
+    )
+    .context("emerging hot spots van de training")?;
     methods.push((
         "emerging_hot".into(),
         em.locations
