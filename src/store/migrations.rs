@@ -491,9 +491,11 @@ mod tests {
         let counted = || -> Vec<i64> {
             (1..=4)
                 .map(|t| {
-                    c.query_row("SELECT count(*) FROM incident WHERE tenant_id = ?1", [t], |r| {
-                        r.get(0)
-                    })
+                    c.query_row(
+                        "SELECT count(*) FROM incident WHERE tenant_id = ?1",
+                        [t],
+                        |r| r.get(0),
+                    )
                     .unwrap()
                 })
                 .collect()
@@ -505,7 +507,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(record()[3], (4, 0, 0), "a new tenant gets its record");
-        c.execute("DELETE FROM incident WHERE id IN (1, 2)", []).unwrap();
+        c.execute("DELETE FROM incident WHERE id IN (1, 2)", [])
+            .unwrap();
         assert_eq!(record(), [(1, 2, 1), (2, 0, 2), (3, 0, 0), (4, 0, 0)]);
         c.execute("UPDATE incident SET buurtcode = 'BU1' WHERE id = 4", [])
             .unwrap();

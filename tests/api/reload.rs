@@ -285,7 +285,10 @@ fn a_delivery_imported_while_serving_updates_its_tenant_incrementally() {
         "test",
     )
     .unwrap();
-    assert!(removed.incidents >= 2, "the delivered incidents are old enough");
+    assert!(
+        removed.incidents >= 2,
+        "the delivered incidents are old enough"
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while count_a() == Some(before + 1) {
         assert!(Instant::now() < deadline, "the retention was never visible");
