@@ -279,6 +279,39 @@ ALTER TABLE custom_area ADD COLUMN created_by TEXT;
 CREATE INDEX incident_delivery ON incident (delivery_id);
 CREATE INDEX incident_history_superseded ON incident_history (superseded_by);
 "#,
+    // 7: change detection whose cost does not grow with the incidents: one `tenant_change` row per tenant with a
+    //    version bumped by every insert, delete or update of one of its incident rows and the exact number of its
+    //    current incidents, both kept by triggers in the writing transaction (every write path, present and
+    //    future, included). Existing databases are counted once here. A migration that rebuilds the `incident`
+    //    table must create these triggers again.
+    r#"
+CREATE TABLE tenant_change (
+    tenant_id          INTEGER PRIMARY KEY REFERENCES tenant(id) ON DELETE CASCADE,
+    incidents_version  INTEGER NOT NULL DEFAULT 0,
+    incident_count     INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO tenant_change (tenant_id, incident_count)
+SELECT t.id, (SELECT count(*) FROM incident i WHERE i.tenant_id = t.id) FROM tenant t;
+CREATE TRIGGER tenant_change_tenant AFTER INSERT ON tenant BEGIN
+    INSERT INTO tenant_change (tenant_id) VALUES (NEW.id);
+END;
+CREATE TRIGGER tenant_change_insert AFTER INSERT ON incident BEGIN
+    UPDATE tenant_change SET incidents_version = incidents_version + 1, incident_count = incident_count + 1
+    WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER tenant_change_delete AFTER DELETE ON incident BEGIN
+    UPDATE tenant_change SET incidents_version = incidents_version + 1, incident_count = incident_count - 1
+    WHERE tenant_id = OLD.tenant_id;
+END;
+CREATE TRIGGER tenant_change_update AFTER UPDATE ON incident BEGIN
+    UPDATE tenant_change SET incidents_version = incidents_version + 1
+    WHERE tenant_id IN (OLD.tenant_id, NEW.tenant_id);
+END;
+CREATE TRIGGER tenant_change_move AFTER UPDATE OF tenant_id ON incident WHEN OLD.tenant_id IS NOT NEW.tenant_id BEGIN
+    UPDATE tenant_change SET incident_count = incident_count - 1 WHERE tenant_id = OLD.tenant_id;
+    UPDATE tenant_change SET incident_count = incident_count + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+"#,
 ];
 
 #[cfg(test)]
@@ -409,5 +442,81 @@ mod tests {
             (begin.as_str(), end.as_str(), code.as_str()),
             ("2024-03-01T23:59", "2024-03-02T01:15", "1.1.1")
         );
+    }
+
+    /// The per-tenant change record of schema v7: filled with each tenant's incident count when an older
+    /// database is upgraded, and kept equal to the count by every later write of incident rows (insert, delete,
+    /// update, a move to another tenant), each of which bumps the version of the tenants it touches only.
+    #[test]
+    fn tenant_change_counts_existing_incidents_and_follows_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..6] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 6).unwrap();
+            c.execute_batch(
+                "INSERT INTO tenant (id, code, name, created_at) VALUES (2, 'ander', 'Ander', '2024-01-01T00:00:00Z');
+                 INSERT INTO tenant (id, code, name, created_at) VALUES (3, 'leeg', 'Leeg', '2024-01-01T00:00:00Z');
+                 INSERT INTO delivery (id, tenant_id, source, kind, file_name, checksum, imported_at, total_rows,
+                                       inserted, replaced, unchanged, reported)
+                 VALUES (1, 1, 'politie', 'incidents', 'a.csv', 'c1', '2024-03-05T10:00:00Z', 5, 5, 0, 0, 0);",
+            )
+            .unwrap();
+            for (id, tenant) in [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2)] {
+                c.execute(
+                    "INSERT INTO incident (id, tenant_id, source, registration, version, delivery_id, line,
+                                           begin_min, end_min, time_known, located_by, content_hash)
+                     VALUES (?1, ?2, 'politie', 'R' || ?1, 1, 1, 2, 0, 0, 1, 'none', 'h')",
+                    rusqlite::params![id, tenant],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let c = store.connection();
+        let record = || -> Vec<(i64, i64, i64)> {
+            let mut stmt = c
+                .prepare(
+                    "SELECT tenant_id, incidents_version, incident_count FROM tenant_change ORDER BY tenant_id",
+                )
+                .unwrap();
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        let counted = || -> Vec<i64> {
+            (1..=4)
+                .map(|t| {
+                    c.query_row(
+                        "SELECT count(*) FROM incident WHERE tenant_id = ?1",
+                        [t],
+                        |r| r.get(0),
+                    )
+                    .unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(record(), [(1, 0, 3), (2, 0, 2), (3, 0, 0)]);
+        c.execute(
+            "INSERT INTO tenant (id, code, name, created_at) VALUES (4, 'nieuw', 'Nieuw', '2024-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(record()[3], (4, 0, 0), "a new tenant gets its record");
+        c.execute("DELETE FROM incident WHERE id IN (1, 2)", [])
+            .unwrap();
+        assert_eq!(record(), [(1, 2, 1), (2, 0, 2), (3, 0, 0), (4, 0, 0)]);
+        c.execute("UPDATE incident SET buurtcode = 'BU1' WHERE id = 4", [])
+            .unwrap();
+        assert_eq!(record(), [(1, 2, 1), (2, 1, 2), (3, 0, 0), (4, 0, 0)]);
+        c.execute("UPDATE incident SET tenant_id = 3 WHERE id = 5", [])
+            .unwrap();
+        assert_eq!(record(), [(1, 2, 1), (2, 2, 1), (3, 1, 1), (4, 0, 0)]);
+        let counts: Vec<i64> = record().iter().map(|r| r.2).collect();
+        assert_eq!(counts, counted());
     }
 }

@@ -585,8 +585,9 @@ pub trait Store {
     /// versions, sorted like a snapshot: by begin, then id), the ids of the versions they superseded, the new
     /// mark and the number of current incidents. `None` when something other than incidents changed since
     /// (gemeenten, custom areas): then only a full [`Store::tenant_data`] tells. Incidents removed otherwise
-    /// (retention) are not listed: the caller notices them by [`IncidentChanges::current`]. Costs the changed
-    /// rows, not the tenant's incidents (plus a count of them).
+    /// (retention) are not listed: the caller notices them by [`IncidentChanges::current`], which every write of
+    /// incident rows keeps exact in its own transaction (never counted here). Costs the changed rows, not the
+    /// tenant's incidents.
     ///
     /// Delivery ids grow in commit order (a backend with ids that do not must keep its own commit sequence).
     ///
@@ -739,9 +740,18 @@ pub trait Changes {
     /// A cheap summary of everything a snapshot, a session or a token check reads (tenants and their gemeenten,
     /// boundaries, addresses, incidents, deliveries, custom areas, users, tokens) but not the audit log, in parts
     /// ([`DataFingerprint`]): equal parts mean nothing the server shows of that part changed.
+    ///
+    /// Contract for every backend: the server polls this every second, so its cost must not grow with the number
+    /// of incidents. A backend keeps, per tenant, a change record (a version and the exact number of current
+    /// incidents) updated in the same transaction as every write of that tenant's incident rows: a delivery (new
+    /// registrations, new versions), retention deletes, buurtcode re-assignment, and any write path added later
+    /// (the SQLite store does this with triggers on the incident table). Every such write changes the writing
+    /// tenant's entry in [`DataFingerprint::tenants`] and no other tenant's entry; the store conformance suite
+    /// checks this for every write path.
     fn data_fingerprint(&self) -> Result<DataFingerprint, StoreError>;
     /// The part of [`Changes::data_fingerprint`] that is `tenant`'s own (its entry in
-    /// [`DataFingerprint::tenants`]), read from that tenant's rows only; `None` when there is no such tenant.
+    /// [`DataFingerprint::tenants`]), read from that tenant's rows only, at a cost that does not grow with its
+    /// incidents (see [`Changes::data_fingerprint`]); `None` when there is no such tenant.
     fn tenant_fingerprint(&self, tenant: &str) -> Result<Option<String>, StoreError>;
 }
 

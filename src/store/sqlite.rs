@@ -1401,7 +1401,7 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<i64>, _>>()?;
         }
         let current: i64 = tx.query_row(
-            "SELECT count(*) FROM incident WHERE tenant_id = ?1",
+            "SELECT incident_count FROM tenant_change WHERE tenant_id = ?1",
             [tenant_id],
             |r| r.get(0),
         )?;
@@ -1503,11 +1503,12 @@ impl Store for SqliteStore {
 }
 
 /// The fingerprint of the tenant `t` (SQL over the tenant row `t`): every aggregate is over the tenant's own rows
-/// (the indexes on tenant_id). A changed registration is a new row (the old one goes to incident_history), so
-/// count and max(id) follow every change of a tenant's incidents.
+/// (the indexes on tenant_id). Its incidents are summarised by its `tenant_change` row (migration 7), which the
+/// triggers on `incident` bump in the same transaction as every insert, delete or update of one of its incident
+/// rows: one row read, whatever the number of incidents.
 const TENANT_PRINT: &str = "
     (SELECT count(*) FROM tenant_gemeente g WHERE g.tenant_id = t.id) || '|' ||
-    (SELECT count(*) || ',' || ifnull(max(id), 0) FROM incident i WHERE i.tenant_id = t.id) || '|' ||
+    (SELECT incidents_version || ',' || incident_count FROM tenant_change c WHERE c.tenant_id = t.id) || '|' ||
     (SELECT count(*) || ',' || ifnull(max(id), 0) FROM delivery d WHERE d.tenant_id = t.id) || '|' ||
     (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '')
      FROM custom_area c WHERE c.tenant_id = t.id)";
@@ -1526,9 +1527,6 @@ impl Changes for SqliteStore {
             (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(group_concat(checksum), '')
              FROM boundary_set) || '|' ||
             (SELECT count(*) FROM address)";
-        // One row per tenant; every aggregate is over the tenant's own rows (the indexes on tenant_id). A
-        // changed registration is a new row (the old one goes to incident_history), so count and max(id) follow
-        // every change of a tenant's incidents.
         const ACCESS: &str = "SELECT
             (SELECT count(*) || ',' || total(disabled) || ',' ||
                     ifnull(group_concat(role || ':' || categories || ':' || ifnull(password_hash, '')), '')

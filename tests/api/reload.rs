@@ -270,4 +270,56 @@ fn a_delivery_imported_while_serving_updates_its_tenant_incrementally() {
     let hits = tile_hits();
     assert_eq!(etag(&get_b()), b0, "tenant B kept its snapshot");
     assert_eq!(tile_hits(), hits + 1.0, "and its tile stayed cached");
+
+    // Another process applies retention to tenant A (every located incident, the delivered ones included): no
+    // delivery lists the removed incidents, so the changed count makes it a full rebuild of A's snapshot.
+    let cutoff = chrono::NaiveDate::from_ymd_opt(2100, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let removed = brandpunt::store::PrivacyStore::apply_retention(
+        &mut SqliteStore::open(&db).unwrap(),
+        A,
+        cutoff,
+        false,
+        "test",
+    )
+    .unwrap();
+    assert!(
+        removed.incidents >= 2,
+        "the delivered incidents are old enough"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_a() == Some(before + 1) {
+        assert!(Instant::now() < deadline, "the retention was never visible");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = SqliteStore::open(&db)
+        .unwrap()
+        .incidents(&IncidentFilter {
+            tenant: A.into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.buurtcode.as_deref() == Some(buurt.as_str()))
+        .count() as i64;
+    assert!(left < before, "retention removed incidents of the buurt");
+    assert_eq!(count_a(), Some(left), "the snapshot holds what is left");
+    assert_eq!(
+        incident_cells(&srv::get_as(base, Some(&analyst_a), &cells_a)),
+        0,
+        "no located incident is left on the incident tile"
+    );
+    assert_eq!(
+        metric(base, "brandpunt_tenant_incremental_reloads_total"),
+        incremental0 + 1.0,
+        "removed incidents are not an incremental update"
+    );
+    assert_eq!(
+        metric(base, "brandpunt_tenant_reloads_total"),
+        reloads0 + 2.0,
+        "tenant A was rebuilt"
+    );
+    assert_eq!(etag(&get_b()), b0, "tenant B kept its snapshot");
 }

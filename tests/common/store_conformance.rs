@@ -1192,6 +1192,29 @@ pub fn changes(s: &EmptyStore) {
         )
         .unwrap();
     changed("a changed registration", "default", &mut prints);
+    writer
+        .store_incident_delivery(
+            &meta("hengelo", "h1", 1),
+            &[march("H", "1.1.1", None, "h")],
+            &[],
+        )
+        .unwrap();
+    changed("another tenant's incident", "hengelo", &mut prints);
+    let cutoff = ts("2025-01-01", 0);
+    let dry = writer
+        .apply_retention("default", cutoff, true, "test")
+        .unwrap();
+    assert_eq!(dry.incidents, 1);
+    assert_eq!(
+        &watcher.data_fingerprint().unwrap(),
+        prints.last().unwrap(),
+        "a retention dry run changes nothing"
+    );
+    let done = writer
+        .apply_retention("default", cutoff, false, "test")
+        .unwrap();
+    assert_eq!(done.incidents, 1);
+    changed("retention deleting incidents", "default", &mut prints);
     let id = writer
         .insert_custom_area("hengelo", "proef", &square(0.0, 0.0, 10.0))
         .unwrap();
@@ -1324,6 +1347,23 @@ pub fn incident_changes_since_a_mark(s: &EmptyStore) {
             .collect::<Vec<_>>()
     };
     assert_eq!(view(&applied), view(&built));
+
+    // Retention deletes the located PL-1 and PL-4 (PL-2 has no place): no delivery, so nothing is listed, but
+    // the current count follows.
+    let removed = store
+        .apply_retention("default", ts("2025-01-01", 0), false, "test")
+        .unwrap();
+    assert_eq!(removed.incidents, 2);
+    let c3 = store
+        .incident_changes("default", &c2.mark)
+        .unwrap()
+        .unwrap();
+    assert!(c3.delta.is_empty());
+    assert_eq!(c3.current, 1);
+    assert_eq!(
+        store.incidents(&all_of("default")).unwrap().len() as u64,
+        c3.current
+    );
 
     // A changed custom area is not an incident change.
     store
