@@ -65,7 +65,7 @@ printf '%-8s %-10s %-34s %-22s %-22s\n' round case request answer "still computi
 for r in $(seq "$ROUNDS"); do
   # A new filter each round: a period ending on a different day, so nothing is cached.
   for case in timeout gone; do
-    from=$(date -u -d "$LAST - $((400 + 2 * r + ${#case})) days" +%Y-%m-%d)
+    from=$(date -u -d "$LAST - $((1500 + 2 * r + ${#case})) days" +%Y-%m-%d)
     for what in kde emerging; do
       if [ "$what" = kde ]; then
         path="/tiles/kde/$Z/$X/$Y.png?from=$from&to=$LAST&source=politie"

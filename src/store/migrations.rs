@@ -312,6 +312,30 @@ CREATE TRIGGER tenant_change_move AFTER UPDATE OF tenant_id ON incident WHEN OLD
     UPDATE tenant_change SET incident_count = incident_count + 1 WHERE tenant_id = NEW.tenant_id;
 END;
 "#,
+    // 8: a version of a tenant's areas (its gemeenten and its drawn areas), bumped by triggers on every write of
+    //    them, so the incremental reload notices any such change (a rename in the second the area was made
+    //    included) without comparing the rows.
+    r#"
+ALTER TABLE tenant_change ADD COLUMN areas_version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER tenant_change_area_insert AFTER INSERT ON custom_area BEGIN
+    UPDATE tenant_change SET areas_version = areas_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER tenant_change_area_update AFTER UPDATE ON custom_area BEGIN
+    UPDATE tenant_change SET areas_version = areas_version + 1 WHERE tenant_id IN (OLD.tenant_id, NEW.tenant_id);
+END;
+CREATE TRIGGER tenant_change_area_delete AFTER DELETE ON custom_area BEGIN
+    UPDATE tenant_change SET areas_version = areas_version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+CREATE TRIGGER tenant_change_gemeente_insert AFTER INSERT ON tenant_gemeente BEGIN
+    UPDATE tenant_change SET areas_version = areas_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER tenant_change_gemeente_update AFTER UPDATE ON tenant_gemeente BEGIN
+    UPDATE tenant_change SET areas_version = areas_version + 1 WHERE tenant_id IN (OLD.tenant_id, NEW.tenant_id);
+END;
+CREATE TRIGGER tenant_change_gemeente_delete AFTER DELETE ON tenant_gemeente BEGIN
+    UPDATE tenant_change SET areas_version = areas_version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+"#,
 ];
 
 #[cfg(test)]

@@ -389,7 +389,8 @@ pub struct IncidentDetail {
 pub struct IncidentMark {
     /// The tenant's last delivery id (0 before any).
     pub delivery: i64,
-    /// A backend's summary of what else a snapshot reads of the tenant (gemeenten, custom areas).
+    /// A backend's summary of what else a snapshot reads of the tenant (gemeenten, custom areas): it must change
+    /// with every write of them (SQLite: a version bumped by triggers), however soon after the previous one.
     pub other: String,
 }
 

@@ -141,10 +141,7 @@ impl SqliteStore {
     fn mark_of(conn: &Connection, tenant_id: i64) -> Result<IncidentMark, StoreError> {
         Ok(conn.query_row(
             "SELECT (SELECT ifnull(max(id), 0) FROM delivery WHERE tenant_id = ?1),
-                    (SELECT count(*) || ',' || ifnull(group_concat(gemeentecode), '')
-                     FROM tenant_gemeente WHERE tenant_id = ?1) || '|' ||
-                    (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '')
-                     FROM custom_area WHERE tenant_id = ?1)",
+                    (SELECT 'areas ' || ifnull(max(areas_version), 0) FROM tenant_change WHERE tenant_id = ?1)",
             [tenant_id],
             |r| {
                 Ok(IncidentMark {
@@ -1505,13 +1502,12 @@ impl Store for SqliteStore {
 /// The fingerprint of the tenant `t` (SQL over the tenant row `t`): every aggregate is over the tenant's own rows
 /// (the indexes on tenant_id). Its incidents are summarised by its `tenant_change` row (migration 7), which the
 /// triggers on `incident` bump in the same transaction as every insert, delete or update of one of its incident
-/// rows: one row read, whatever the number of incidents.
+/// rows, and its areas by the same row's `areas_version` (migration 8: triggers on `custom_area` and
+/// `tenant_gemeente`): one row read, whatever the number of incidents.
 const TENANT_PRINT: &str = "
-    (SELECT count(*) FROM tenant_gemeente g WHERE g.tenant_id = t.id) || '|' ||
-    (SELECT incidents_version || ',' || incident_count FROM tenant_change c WHERE c.tenant_id = t.id) || '|' ||
-    (SELECT count(*) || ',' || ifnull(max(id), 0) FROM delivery d WHERE d.tenant_id = t.id) || '|' ||
-    (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(max(updated_at), '')
-     FROM custom_area c WHERE c.tenant_id = t.id)";
+    (SELECT incidents_version || ',' || incident_count || ',' || areas_version
+     FROM tenant_change c WHERE c.tenant_id = t.id) || '|' ||
+    (SELECT count(*) || ',' || ifnull(max(id), 0) FROM delivery d WHERE d.tenant_id = t.id)";
 
 impl Changes for SqliteStore {
     /// SQLite's `PRAGMA data_version` of this connection.
