@@ -144,7 +144,9 @@ fn render(field: &KdeField, tile: TileId) -> (Vec<u8>, Duration, Duration) {
     let start = Instant::now();
     let req = tile_request(tile);
     let pixels = pixel_coords_rd(&req).expect("pixels");
-    let values = field.sample(&pixels).expect("sample");
+    let values = field
+        .sample(&pixels, &brandpunt::cancel::Cancel::never())
+        .expect("sample");
     let sampled = start.elapsed();
     let img = density_image(
         &values,

@@ -231,7 +231,7 @@ pub fn render_layer(
                 return empty();
             };
             density_image(
-                &field.sample(pixels_rd)?,
+                &field.sample(pixels_rd, cancel)?,
                 w,
                 h,
                 field.max_per_km2,

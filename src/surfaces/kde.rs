@@ -165,6 +165,9 @@ pub fn kde_field(
     KdeField::new(&events, cell_m, bandwidth_m, cancel)
 }
 
+/// Cell centres a sparse [`KdeField::sample`] computes between two cancellation checks.
+const CENTRES_PER_CHECK: usize = 16_384;
+
 impl KdeField {
     /// The field of `events` (see [`kde_field`]). The maximum is the largest value of every cell of the
     /// lattice, found by branch and bound (blocks whose upper bound cannot beat the largest value found are never
@@ -256,7 +259,13 @@ impl KdeField {
     /// The surface at each of `points_rd` (RD metres): bilinear between the four nearest cell centres, as
     /// [`crate::render::bilinear`] on the whole surface; NaN for a non-finite point. Costs the incidents within the
     /// kernel radius of the points' bounding box and at most four cells per point, however large that box is.
-    pub fn sample(&self, points_rd: &[(f64, f64)]) -> Result<Vec<f64>, SurfaceError> {
+    /// A cancelled `cancel` is [`SurfaceError::Cancelled`].
+    pub fn sample(
+        &self,
+        points_rd: &[(f64, f64)],
+        cancel: &Cancel,
+    ) -> Result<Vec<f64>, SurfaceError> {
+        cancel.check()?;
         let Some(window) = finite_bounds(points_rd) else {
             return Ok(vec![f64::NAN; points_rd.len()]);
         };
@@ -296,13 +305,19 @@ impl KdeField {
             (window.max().x + c + s, window.max().y + c + s),
         );
         let events = self.events_within(reach);
-        let values = density_at_points(
-            &events,
-            Kernel::Quartic,
-            self.bandwidth_m,
-            DEFAULT_GAUSSIAN_TAIL,
-            &centres,
-        )?;
+        // In pieces, with a cancellation check between them (each value is computed on its own, so the pieces
+        // give the same values as one call).
+        let mut values = Vec::with_capacity(centres.len());
+        for piece in centres.chunks(CENTRES_PER_CHECK) {
+            cancel.check()?;
+            values.extend(density_at_points(
+                &events,
+                Kernel::Quartic,
+                self.bandwidth_m,
+                DEFAULT_GAUSSIAN_TAIL,
+                piece,
+            )?);
+        }
         let at = |i: i64, j: i64| slot.get(&(i, j)).map_or(0.0, |&k| values[k]);
         Ok(points_rd
             .iter()
@@ -807,7 +822,7 @@ mod tests {
             .chain([(f64::NAN, y0)])
             .collect();
         for points in [dense, sparse] {
-            let got = field.sample(&points).unwrap();
+            let got = field.sample(&points, &Cancel::never()).unwrap();
             for (&(x, y), v) in points.iter().zip(got) {
                 let want = crate::render::bilinear(&whole, x, y);
                 if x.is_nan() {

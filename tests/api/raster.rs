@@ -230,7 +230,9 @@ fn tile_local_kde_equals_the_whole_surface_on_the_demo_city() {
                             t.web_mercator_to_rd(mx, my).unwrap()
                         })
                         .collect();
-                    let got = field.sample(&pixels).unwrap();
+                    let got = field
+                        .sample(&pixels, &brandpunt::cancel::Cancel::never())
+                        .unwrap();
                     for (&(x, y), v) in pixels.iter().zip(got) {
                         let w = brandpunt::render::bilinear(&whole, x, y);
                         assert!(same(v, w), "{tile:?} ({x}, {y}): {v} vs {w}");
