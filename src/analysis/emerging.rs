@@ -397,6 +397,9 @@ pub enum GlobalWindow {
     PerStep,
 }
 
+/// Bins (or Mann-Kendall pair comparisons) computed between two cancellation checks: a few ms of work.
+const BINS_PER_CHECK: usize = 1 << 18;
+
 /// Options for [`emerging_hot_spots`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmergingOptions {
@@ -884,7 +887,11 @@ pub fn emerging_hot_spots(
             gi_star_series(&lag, sw, sw2, k, &populations, z_row);
         });
     cancel.check()?;
-    let bin_p: Vec<f64> = bin_z.par_iter().map(|&z| two_sided_normal_p(z)).collect();
+    let mut bin_p: Vec<f64> = Vec::with_capacity(bin_z.len());
+    for piece in bin_z.chunks(BINS_PER_CHECK) {
+        cancel.check()?;
+        bin_p.par_extend(piece.par_iter().map(|&z| two_sided_normal_p(z)));
+    }
     cancel.check()?;
     let cutoff = if options.fdr {
         bh_cutoff_small(&bin_p, options.alpha)
@@ -897,14 +904,21 @@ pub fn emerging_hot_spots(
         cutoff,
     };
 
-    let locations: Vec<LocationTrend> = (0..n_loc)
-        .into_par_iter()
-        .map(|a| {
-            let z = &bin_z[a * n_steps..(a + 1) * n_steps];
-            let p = &bin_p[a * n_steps..(a + 1) * n_steps];
-            location_trend(keep[a], z, p, &significance, options.trend_alpha)
-        })
-        .collect();
+    // The Mann-Kendall trends cost O(steps^2) per location: checked every piece of locations.
+    let per_check = (BINS_PER_CHECK / (n_steps * n_steps).max(1)).max(1);
+    let mut locations: Vec<LocationTrend> = Vec::with_capacity(n_loc);
+    for start in (0..n_loc).step_by(per_check) {
+        cancel.check()?;
+        locations.par_extend(
+            (start..(start + per_check).min(n_loc))
+                .into_par_iter()
+                .map(|a| {
+                    let z = &bin_z[a * n_steps..(a + 1) * n_steps];
+                    let p = &bin_p[a * n_steps..(a + 1) * n_steps];
+                    location_trend(keep[a], z, p, &significance, options.trend_alpha)
+                }),
+        );
+    }
     cancel.check()?;
     Ok(EmergingResult {
         n_steps,

@@ -65,9 +65,14 @@ enum Members {
     Polygon(MultiPolygon<f64>),
     /// Incidents with their point inside `bbox_rd`.
     Box,
+    /// Incidents in any buurt of the snapshot.
+    AnyBuurt,
 }
 
 impl StudyArea {
+    /// The key of the default study area ([`StudyArea::gemeenten`]).
+    pub const GEMEENTEN_KEY: &'static str = "gemeenten";
+
     /// The area `idx` of `snapshot` (any level); `None` when it has no geometry to bound it.
     pub fn area(snapshot: &Snapshot, idx: u32) -> Option<StudyArea> {
         let area = snapshot.area(idx);
@@ -102,6 +107,23 @@ impl StudyArea {
         }
     }
 
+    /// The default study area of a tenant: its gemeenten, i.e. the incidents in one of the snapshot's buurten (a
+    /// snapshot holds the CBS areas of the tenant's gemeenten, all gemeenten when none are set), with the
+    /// buurten's bounding box; `None` when the snapshot has no buurten (nothing to bound a default with: every
+    /// incident is analysed). Costs a pass over the buurten's geometry.
+    pub fn gemeenten(snapshot: &Snapshot) -> Option<StudyArea> {
+        let buurten = snapshot.level_areas(AreaLevel::Buurt);
+        let bbox_rd = buurten
+            .iter()
+            .filter_map(|&b| snapshot.area(b).geometry_rd.bounding_rect())
+            .reduce(union)?;
+        Some(StudyArea {
+            key: StudyArea::GEMEENTEN_KEY.into(),
+            bbox_rd,
+            members: Members::AnyBuurt,
+        })
+    }
+
     /// Whether the incident lies in the study area.
     #[inline]
     pub fn holds(&self, inc: &Incident) -> bool {
@@ -111,6 +133,7 @@ impl StudyArea {
             }
             Members::Polygon(p) => self.in_box(inc) && p.contains(&Point::new(inc.x_m, inc.y_m)),
             Members::Box => self.in_box(inc),
+            Members::AnyBuurt => inc.buurt != u32::MAX,
         }
     }
 
@@ -130,12 +153,15 @@ fn snapshot_bbox_of_members(snapshot: &Snapshot, members: &Members) -> Option<Re
         .enumerate()
         .filter(|(_, &inside)| inside)
         .filter_map(|(i, _)| snapshot.area(i as u32).geometry_rd.bounding_rect())
-        .reduce(|a, r| {
-            Rect::new(
-                (a.min().x.min(r.min().x), a.min().y.min(r.min().y)),
-                (a.max().x.max(r.max().x), a.max().y.max(r.max().y)),
-            )
-        })
+        .reduce(union)
+}
+
+/// The smallest box holding both.
+fn union(a: Rect<f64>, r: Rect<f64>) -> Rect<f64> {
+    Rect::new(
+        (a.min().x.min(r.min().x), a.min().y.min(r.min().y)),
+        (a.max().x.max(r.max().x), a.max().y.max(r.max().y)),
+    )
 }
 
 /// A filter resolved against one snapshot.
@@ -230,6 +256,18 @@ impl Filter {
     pub fn within(mut self, study: StudyArea) -> Filter {
         self.study = Some(Arc::new(study));
         self
+    }
+
+    /// The same filter, within the tenant's gemeenten ([`StudyArea::gemeenten`]) when it has no study area: the
+    /// default study area of the analyses.
+    pub fn within_gemeenten_by_default(self, snapshot: &Snapshot) -> Filter {
+        if self.study.is_some() {
+            return self;
+        }
+        match StudyArea::gemeenten(snapshot) {
+            Some(study) => self.within(study),
+            None => self,
+        }
     }
 
     /// Half-open interval `[begin, end)` of window begins (minutes since the epoch) that pass the filter.
@@ -336,6 +374,8 @@ impl Filter {
         if let Some(s) = &self.study {
             match s.key.strip_prefix("bbox:") {
                 Some(b) => parts.push(format!("bbox={b}")),
+                // The default study area: no parameter.
+                None if s.key == StudyArea::GEMEENTEN_KEY => {}
                 None => parts.push(format!("area={}", s.key)),
             }
         }
@@ -474,6 +514,34 @@ mod tests {
             .all(|i| march.matches(i)));
         let none = Filter::new(&s, vec![], vec!["onbekend".into()], None, None);
         assert!(s.located_incidents(&none).is_empty());
+    }
+
+    #[test]
+    fn the_default_study_area_is_the_tenants_gemeenten() {
+        let s = town();
+        let all = Filter::all(&s);
+        let default = Filter::all(&s).within_gemeenten_by_default(&s);
+        let study = default.study.as_ref().unwrap();
+        assert_eq!(study.key, StudyArea::GEMEENTEN_KEY);
+        // The buurten's box: 2 x 1 km.
+        assert_eq!(study.bbox_rd.width(), 2000.0);
+        assert_eq!(study.bbox_rd.height(), 1000.0);
+        // The located incident outside every buurt is left out, the others stay.
+        let everything = s.located_incidents(&all);
+        let inside = s.located_incidents(&default);
+        assert_eq!(inside.len(), everything.len() - 1);
+        assert!(inside
+            .iter()
+            .all(|&k| s.incidents[k as usize].buurt != u32::MAX));
+        assert!(everything
+            .iter()
+            .any(|&k| s.incidents[k as usize].buurt == u32::MAX));
+        // A study area given stays; the default is no parameter in links.
+        let west = StudyArea::area(&s, s.area_index("BU99990001").unwrap()).unwrap();
+        let given = Filter::all(&s).within(west).within_gemeenten_by_default(&s);
+        assert_eq!(given.study.as_ref().unwrap().key, "BU99990001");
+        assert_eq!(default.query_string(), "");
+        assert_ne!(default.cache_key(), all.cache_key());
     }
 
     #[test]

@@ -23,8 +23,10 @@
 //! [`EmergingSettings::limited`]); tiles deeper than [`crate::access::VIEWER_MAX_SURFACE_ZOOM`] are 403
 //! ([`check_surface_zoom`]). `/api/hotspots` reports the values used (`bandwidth_m`, `cell_m`, `bins`).
 //!
-//! The study area is the filter's (`area`, `bbox`, see [`super::filter`]); `/api/hotspots` checks the grid and
-//! KDE sizes on its extent (else on the extent of the tenant's incidents) before any work ([`check_grid_size`],
+//! The study area is the filter's (`area`, `bbox`, see [`super::filter`]); without one, `/api/hotspots` and
+//! `/api/patrol` analyse the tenant's gemeenten (the incidents in its buurten,
+//! [`crate::dataset::filter::StudyArea::gemeenten`]). `/api/hotspots` checks the grid and
+//! KDE sizes on the study area's extent (else on the extent of the tenant's incidents) before any work ([`check_grid_size`],
 //! [`check_kde_size`]). The map layers read the per-filter [`kde_field`], [`gistar_grid`] and [`emerging_grid`] tile
 //! by tile (a tile computes its cells from the incidents near it).
 //!
@@ -663,7 +665,7 @@ async fn api_hotspots(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let snapshot = caller.snapshot.clone();
-    let filter = Filter::parse(&params, &snapshot)?;
+    let filter = Filter::parse(&params, &snapshot)?.within_gemeenten_by_default(&snapshot);
     let protect = caller.principal.sees_protected_counts();
     let method = params
         .get("method")

@@ -275,7 +275,7 @@ async fn patrol(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let snapshot = caller.snapshot.clone();
-    let filter = Filter::parse(&params, &snapshot)?;
+    let filter = Filter::parse(&params, &snapshot)?.within_gemeenten_by_default(&snapshot);
     let p = PatrolParams::parse(&params)?;
     // k when the caller sees protected counts.
     let protect_k = caller

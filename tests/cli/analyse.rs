@@ -2167,6 +2167,25 @@ fn analyses_take_a_box_or_a_drawn_area_as_study_area() {
         "{drawn} vs {in_drawn}"
     );
 
+    // Without --area or --bbox the study area is the tenant's gemeenten: an incident outside every buurt is left
+    // out, while a box that holds it takes it.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE incident SET buurtcode = NULL \
+             WHERE id = (SELECT min(id) FROM incident WHERE x IS NOT NULL)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let outside_left_out = total_weight(&[]);
+    assert!(
+        (outside_left_out - (everything - 1.0)).abs() < 1e-6,
+        "{outside_left_out} vs {everything}"
+    );
+    assert!((total_weight(&["--bbox", "3.2,50.7,7.3,53.6"]) - everything).abs() < 1e-6);
+
     // Clear errors naming the flag.
     let out = dir.path().join("e.csv");
     let o = out.to_str().unwrap();

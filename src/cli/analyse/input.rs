@@ -123,10 +123,13 @@ pub struct Record {
     pub end: Option<NaiveDateTime>,
 }
 
-/// The study area of `--area` or `--bbox`.
+/// The study area of `--area` or `--bbox`; without them the tenant's gemeenten.
 pub enum Study {
     /// The buurten whose code starts with this prefix (a CBS `--area`).
     Buurten(String),
+    /// The default: the incidents in a buurt of the tenant's gemeenten (`BU` + gemeente number prefixes), or in
+    /// any buurt when the tenant's gemeenten are not set (all gemeenten).
+    Gemeenten(Vec<String>),
     /// A drawn area (`--area custom:ID`), RD metres: the incidents located in it.
     Drawn(MultiPolygon<f64>),
     /// `--bbox` in RD metres: the incidents located in it.
@@ -134,14 +137,24 @@ pub enum Study {
 }
 
 impl Study {
-    /// The study area of the arguments; `None` when neither `--area` nor `--bbox` is given.
+    /// The study area of the arguments; without `--area` and `--bbox` the tenant's gemeenten, as the server's
+    /// default ([`brandpunt::dataset::filter::StudyArea::gemeenten`]); `None` (every incident) when no CBS
+    /// boundaries are loaded.
     pub fn of(store: &dyn Store, args: &InputArgs) -> anyhow::Result<Option<Study>> {
         if let Some(raw) = &args.bbox {
             let rect = brandpunt::coords::bbox_wgs84_to_rd(raw).context("--bbox")?;
             return Ok(Some(Study::Box(rect)));
         }
         let Some(code) = args.area.as_deref() else {
-            return Ok(None);
+            if store.boundary_sets()?.is_empty() {
+                return Ok(None);
+            }
+            let prefixes = store
+                .tenant_gemeenten(&args.tenant)?
+                .iter()
+                .map(|g| area_prefix(g))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            return Ok(Some(Study::Gemeenten(prefixes)));
         };
         let Some(id) = code.trim().strip_prefix("custom:") else {
             return Ok(Some(Study::Buurten(area_prefix(code)?)));
@@ -166,6 +179,9 @@ impl Study {
     pub fn holds(&self, buurtcode: Option<&str>, point: Option<(f64, f64)>) -> bool {
         match self {
             Study::Buurten(prefix) => buurtcode.is_some_and(|b| b.starts_with(prefix.as_str())),
+            Study::Gemeenten(prefixes) => buurtcode.is_some_and(|b| {
+                prefixes.is_empty() || prefixes.iter().any(|p| b.starts_with(p.as_str()))
+            }),
             Study::Drawn(polygon) => {
                 point.is_some_and(|(x, y)| polygon.intersects(&geo_types::Point::new(x, y)))
             }
