@@ -20,6 +20,12 @@ if body_file then
     f:close()
   end
 end
+-- ROTATE (optional, comma-separated values): `@ROTATE@` in a path is replaced by the value of the current round
+-- through the lines (round r uses value r modulo their number), so those requests ask a new filter every round.
+local rotate = {}
+for v in string.gmatch(os.getenv("ROTATE") or "", "[^,]+") do
+  rotate[#rotate + 1] = v
+end
 local counter = 0
 local next_id = 0
 
@@ -31,13 +37,17 @@ end
 function request()
   counter = counter + 1
   local r = lines[(counter % #lines) + 1]
+  local path = r.path
+  if #rotate > 0 then
+    path = path:gsub("@ROTATE@", rotate[(math.floor(counter / #lines) % #rotate) + 1])
+  end
   local headers = {["Accept-Encoding"] = "gzip"}
   if r.auth == "T" then
     headers["Authorization"] = "Bearer " .. token
   end
   if r.method == "POST" then
     headers["Content-Type"] = "application/json"
-    return wrk.format("POST", r.path, headers, body)
+    return wrk.format("POST", path, headers, body)
   end
-  return wrk.format("GET", r.path, headers)
+  return wrk.format("GET", path, headers)
 end
