@@ -38,7 +38,7 @@
 //! locations are processed in parallel with rayon.
 
 use crate::cancel::Cancel;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rayon::prelude::*;
@@ -358,7 +358,7 @@ pub fn grid_cube_from_events(
             let mut cells: Vec<(i64, i64)> = valid.clone().map(|&(c, r, _, _)| (c, r)).collect();
             cells.par_sort_unstable_by_key(|&(c, r)| (r, c));
             cells.dedup();
-            let index: HashMap<(i64, i64), usize> = cells
+            let index: FxHashMap<(i64, i64), usize> = cells
                 .iter()
                 .enumerate()
                 .map(|(k, &cell)| (cell, k))

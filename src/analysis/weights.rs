@@ -19,6 +19,7 @@
 //! The Gi* "star" self-weight (w_ii = 1) is *not* stored here: `gistar` adds it. Local Moran's I uses
 //! [`SpatialWeights::row_standardised`].
 
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 use geo_types::{LineString, MultiPolygon};
@@ -581,7 +582,8 @@ pub fn regular_grid(
             h,
         }
     } else {
-        let mut map: HashMap<(i64, i64), u32> = HashMap::with_capacity(cells.len());
+        let mut map: FxHashMap<(i64, i64), u32> =
+            FxHashMap::with_capacity_and_hasher(cells.len(), Default::default());
         for (i, &cell) in cells.iter().enumerate() {
             if map.insert(cell, i as u32).is_some() {
                 return Err(WeightsError::DuplicateCell(i));
@@ -624,7 +626,7 @@ enum CellLookup {
         h: i64,
     },
     /// For sparse cell sets spread over a large box.
-    Hashed(HashMap<(i64, i64), u32>),
+    Hashed(FxHashMap<(i64, i64), u32>),
 }
 
 impl CellLookup {

@@ -44,7 +44,7 @@ use crate::dataset::{feature_id, Filter, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::tiles::{TileFeature, TileGeometry, TileId, Value};
 use geo_types::{MultiPolygon, Rect};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// Gi* on bins.
@@ -198,7 +198,7 @@ pub struct GiStarGrid {
     pub cols: (i64, i64),
     pub rows: (i64, i64),
     /// Incidents per occupied cell.
-    counts: HashMap<(i64, i64), f64>,
+    counts: FxHashMap<(i64, i64), f64>,
     /// Number of cells, mean and population standard deviation of the counts over all cells.
     n: f64,
     mean: f64,
@@ -242,7 +242,7 @@ impl GiStarGrid {
             );
         }
         let c = f64::from(cell_m);
-        let mut counts: HashMap<(i64, i64), f64> = HashMap::new();
+        let mut counts: FxHashMap<(i64, i64), f64> = FxHashMap::default();
         for chunk in events.chunks(EVENTS_PER_CHECK) {
             cancel.check()?;
             for e in chunk
@@ -401,7 +401,7 @@ impl GiStarGrid {
         cancel.check()?;
         // (p, number of cells with it).
         let mut groups: Vec<(f64, f64)> = Vec::with_capacity(near.len() + 9);
-        let mut near_per_size: HashMap<u8, f64> = HashMap::new();
+        let mut near_per_size: FxHashMap<u8, f64> = FxHashMap::default();
         for (i, &k) in near.iter().enumerate() {
             if i % EVENTS_PER_CHECK == 0 {
                 cancel.check()?;
@@ -418,7 +418,7 @@ impl GiStarGrid {
                 _ => vec![(2.0, 2.0), (3.0, len - 2.0)],
             }
         };
-        let mut per_size: HashMap<u8, f64> = HashMap::new();
+        let mut per_size: FxHashMap<u8, f64> = FxHashMap::default();
         for (wc, nc) in spans(self.cols.0, self.cols.1) {
             for (wr, nr) in spans(self.rows.0, self.rows.1) {
                 *per_size.entry((wc * wr) as u8).or_default() += nc * nr;
