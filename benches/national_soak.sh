@@ -4,8 +4,11 @@
 # request grows RSS past the cache budget + 1 GB".
 #
 # - Data: a directory made by benches/national.sh (DATA=dir: `db` and `files.txt`), e.g. 1 M or 5 M incidents.
-#   The script adds an analyst with a token and starts `serve` on it (defaults of `[limits]`: the cache budget is
-#   a quarter of RAM, the heavy-analysis queue the number of cores).
+#   The script adds an analyst with a token and starts `serve` on it with `[limits] cache_bytes = CACHE_BYTES`
+#   (default 512 MiB; the other limits at their defaults: the heavy-analysis queue follows the number of cores).
+#   A small budget makes the caches full within the first minute, so that "RSS flat after the first minute"
+#   tests for leaks rather than for caches still filling up to a budget of gigabytes (the server's default is a
+#   quarter of RAM: CACHE_BYTES=0 keeps that default).
 # - The mix (benches/load/soak.lua, every request with the analyst's token): over the 3 x 3 tiles around the
 #   HOTSPOTS busiest buurten at z8, z12 and z16, the KDE and Gi* PNG tiles, the emerging, incident-cell and
 #   buurten MVT tiles, each with FILTERS different filters (periods ending at the data's last day, one of them
@@ -13,16 +16,17 @@
 #   buurten, the gemeente CSV export, /api/meta); and heavy analyses (`/api/hotspots` Gi* on 200 m cells and
 #   KDE within the busiest buurten's gemeenten, emerging hot spots within their wijken, `/api/patrol` within the
 #   gemeenten); and a group whose period ends on another day in every round through the mix (z12 KDE, Gi* and
-#   emerging tiles and a Gi* analysis), so that new filters' work goes on all the time. Each request line is sent once before the clock starts (any status is accepted then: the first
-#   requests of a filter may queue).
-# - Samples the server's RSS every 10 s; reads /metrics before and after: the statuses by route (only 2xx, 304,
+#   emerging tiles and a Gi* analysis), so that new filters' work goes on all the time. One request of every
+#   shape is sent before the clock starts (to refuse a mix with a wrong path: 2xx, 304, 429 and 503 pass); the
+#   rest of the mix starts cold.
+# - Samples the server's RSS and the bytes of all caches every 10 s; reads /metrics before and after: the statuses by route (only 2xx, 304,
 #   429 and 503 are allowed: 503 is the heavy queue being full or a request past its timeout, both documented),
 #   the cache bytes and budget, cancellations.
 # - Exit 1 on any other status or socket error, RSS growth > 10 % from 60 s to the end, or peak RSS above the
 #   cache budget + 1 GiB.
 #
 # Usage: DATA=dir [BIN=path] benches/national_soak.sh [SECONDS=600]
-#   env: CONNECTIONS=16 THREADS=2 HOTSPOTS=4 FILTERS=4 TIMEOUT=60s (wrk's timeout; the server's request timeout
+#   env: CACHE_BYTES=536870912 CONNECTIONS=16 THREADS=2 HOTSPOTS=4 FILTERS=4 TIMEOUT=60s (wrk's timeout; the server's request timeout
 #   is its default) NICENESS=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +35,7 @@ CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
 HOTSPOTS=${HOTSPOTS:-4}
 FILTERS=${FILTERS:-4}
+CACHE_BYTES=${CACHE_BYTES:-536870912}
 TIMEOUT=${TIMEOUT:-60s}
 NICE="nice -n ${NICENESS:-10}"
 PY="python3 benches/load/national.py"
@@ -55,8 +60,13 @@ TENANT=$(awk -F'\t' '$1 == "tenant" {print $2; exit}' "$DATA/files.txt")
 user="bench_soak_$$"
 "$BIN" --db "$DB" user add "$user" --tenant "$TENANT" --role analyst --categories '*' >/dev/null
 TOKEN=$("$BIN" --db "$DB" token create --user "$user" 2>/dev/null | tail -n 1)
+if [ "$CACHE_BYTES" != 0 ]; then
+  printf '[limits]\ncache_bytes = %s\n' "$CACHE_BYTES" >"$W/config.toml"
+else
+  : >"$W/config.toml"
+fi
 START=$(date +%s.%N)
-$NICE "$BIN" --db "$DB" serve --addr 127.0.0.1:0 >"$W/server.out" 2>"$W/server.err" &
+$NICE "$BIN" --db "$DB" serve --addr 127.0.0.1:0 --config "$W/config.toml" >"$W/server.out" 2>"$W/server.err" &
 SERVER_PID=$!
 BASE=
 for _ in $(seq 9000); do
@@ -128,18 +138,22 @@ import random, sys
 lines = open(sys.argv[1]).read().splitlines()
 random.Random(20240929).shuffle(lines)
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")' "$REQ"
-# Every line once before the clock starts: the paths must be valid (no 400/404).
+# One line of every shape (the path with its numbers and dates left out) before the clock starts: the paths must be
+# valid (no 400/404). The rest of the mix starts cold.
+awk '{ k = $3; gsub(/[0-9]+/, "N", k) } !seen[k]++' "$REQ" >"$W/prime.txt"
+echo "== checking $(wc -l <"$W/prime.txt") request shapes"
 while read -r _ _ p; do
   p=${p//@ROTATE@/$LAST}
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 120 -H "Authorization: Bearer $TOKEN" "$BASE$p" || true)
-  case "$code" in 2??|304|429|503) ;; *) echo "priming: $p -> $code" >&2; exit 1 ;; esac
-done <"$REQ"
+  case "$code" in 2??|304|429|503) ;; *) echo "checking: $p -> $code" >&2; exit 1 ;; esac
+done <"$W/prime.txt"
 curl -sf "$BASE/metrics" >"$W/metrics.before"
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); data $DATA"
 echo "== serve ready after ${READY} s; $TOTAL requests in the mix ($(wc -l <"$W/tiles.txt") tiles x 5 layers x $FILTERS filters, the rest statistics and heavy analyses); $CONNECTIONS connections, $THREADS wrk threads, ${SECONDS_TOTAL} s"
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status"; }
+cache_kb() { curl -sf --max-time 5 "$BASE/metrics" >"$W/metrics.now" && echo $(( $($PY metric "$W/metrics.now" brandpunt_cache_bytes) / 1024 )) || echo -; }
 ( start=$(date +%s); while kill -0 "$SERVER_PID" 2>/dev/null; do
-    echo "$(( $(date +%s) - start )) $(rss)"; sleep 10; done ) >"$W/rss.txt" &
+    echo "$(( $(date +%s) - start )) $(rss) $(cache_kb)"; sleep 10; done ) >"$W/rss.txt" &
 SAMPLER_PID=$!
 REQUESTS="$REQ" TOKEN="$TOKEN" ROTATE="$ROTATE" $NICE wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_TOTAL}s" --timeout "$TIMEOUT" \
   --latency -s benches/load/soak.lua "$BASE" | tee "$W/wrk.txt"
@@ -147,7 +161,7 @@ kill "$SAMPLER_PID" 2>/dev/null || true
 SAMPLER_PID=
 curl -sf "$BASE/metrics" >"$W/metrics.after"
 PEAK_KB=$(awk '/^VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
-echo "== RSS (s kB)"
+echo "== RSS and bytes of all caches (s, RSS kB, caches kB)"
 cat "$W/rss.txt"
 echo "== statuses during the run (route status count), from /metrics"
 python3 - "$W/metrics.before" "$W/metrics.after" >"$W/statuses.txt" <<'PY'
@@ -175,11 +189,13 @@ AT60_KB=$(awk '$1 >= 60 { print $2; exit }' "$W/rss.txt")
 END_KB=$(awk 'END { print $2 }' "$W/rss.txt")
 [ -n "$AT60_KB" ] || AT60_KB=$(awk 'NR == 1 { print $2 }' "$W/rss.txt")
 GROWTH=$(awk -v a="$AT60_KB" -v b="$END_KB" 'BEGIN { printf "%.1f", (b - a) * 100 / a }')
+CACHE60=$(awk '$1 >= 60 { print $3; exit }' "$W/rss.txt")
+CACHE_END=$(awk 'END { print $3 }' "$W/rss.txt")
 OTHER=$(awk '$2 !~ /^(2..|304|429|503)$/ { n += $3 } END { print n + 0 }' "$W/statuses.txt")
 LIMITED=$(awk '$2 ~ /^(429|503)$/ { n += $3 } END { print n + 0 }' "$W/statuses.txt")
 SOCKET=$(sed -n 's/.*Socket errors: *\(.*\)/\1/p' "$W/wrk.txt")
 echo "== summary: RSS at 60 s ${AT60_KB} kB, end ${END_KB} kB (growth ${GROWTH}% since 60 s), peak ${PEAK_KB} kB;" \
-  "cache budget ${BUDGET_KB} kB; 429/503: ${LIMITED}; other non-2xx/304: ${OTHER}; socket errors: ${SOCKET:-none}"
+  "caches at 60 s ${CACHE60:-?} kB, end ${CACHE_END:-?} kB; cache budget ${BUDGET_KB} kB; 429/503: ${LIMITED}; other non-2xx/304: ${OTHER}; socket errors: ${SOCKET:-none}"
 fail=0
 [ "$OTHER" -eq 0 ] || { echo "FAIL: $OTHER responses other than 2xx/304/429/503" >&2; fail=1; }
 [ -z "$SOCKET" ] || { echo "FAIL: socket errors: $SOCKET" >&2; fail=1; }
