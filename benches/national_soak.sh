@@ -22,12 +22,12 @@
 # - Samples the server's RSS and the bytes of all caches every 10 s; reads /metrics before and after: the statuses by route (only 2xx, 304,
 #   429 and 503 are allowed: 503 is the heavy queue being full or a request past its timeout, both documented),
 #   the cache bytes and budget, cancellations.
-# - Exit 1 on any other status or socket error, RSS growth > 10 % from 60 s to the end, or peak RSS above the
-#   cache budget + 1 GiB.
+# - Exit 1 on any other status or socket error, RSS growth > 10 % from 60 s to the end, or a peak RSS more than
+#   the cache budget + 1 GiB above the RSS of the server when it was ready (its data).
 #
 # Usage: DATA=dir [BIN=path] benches/national_soak.sh [SECONDS=600]
-#   env: CACHE_BYTES=536870912 CONNECTIONS=16 THREADS=2 HOTSPOTS=4 FILTERS=4 TIMEOUT=60s (wrk's timeout; the server's request timeout
-#   is its default) NICENESS=10
+#   env: CACHE_BYTES=536870912 CONNECTIONS=16 THREADS=2 HOTSPOTS=4 FILTERS=4 TIMEOUT=70s (wrk's timeout: longer than the server's
+#   default request timeout of 60 s, so a request past it is the server's 503, not a socket timeout) NICENESS=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TOTAL=${1:-600}
@@ -36,7 +36,7 @@ THREADS=${THREADS:-2}
 HOTSPOTS=${HOTSPOTS:-4}
 FILTERS=${FILTERS:-4}
 CACHE_BYTES=${CACHE_BYTES:-536870912}
-TIMEOUT=${TIMEOUT:-60s}
+TIMEOUT=${TIMEOUT:-70s}
 NICE="nice -n ${NICENESS:-10}"
 PY="python3 benches/load/national.py"
 : "${DATA:?DATA=dir of a benches/national.sh run (db and files.txt)}"
@@ -76,6 +76,7 @@ for _ in $(seq 9000); do
   sleep 0.1
 done
 READY=$(awk -v a="$START" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+READY_KB=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
 get() { curl -sf -H "Authorization: Bearer $TOKEN" "$BASE$1"; }
 META=$(get /api/meta)
 LAST=$(echo "$META" | sed -n 's/.*"last":"\([0-9-]*\)".*/\1/p')
@@ -194,13 +195,14 @@ CACHE_END=$(awk 'END { print $3 }' "$W/rss.txt")
 OTHER=$(awk '$2 !~ /^(2..|304|429|503)$/ { n += $3 } END { print n + 0 }' "$W/statuses.txt")
 LIMITED=$(awk '$2 ~ /^(429|503)$/ { n += $3 } END { print n + 0 }' "$W/statuses.txt")
 SOCKET=$(sed -n 's/.*Socket errors: *\(.*\)/\1/p' "$W/wrk.txt")
-echo "== summary: RSS at 60 s ${AT60_KB} kB, end ${END_KB} kB (growth ${GROWTH}% since 60 s), peak ${PEAK_KB} kB;" \
+echo "== summary: RSS at 60 s ${AT60_KB} kB, end ${END_KB} kB (growth ${GROWTH}% since 60 s), peak ${PEAK_KB} kB (ready: ${READY_KB} kB);" \
   "caches at 60 s ${CACHE60:-?} kB, end ${CACHE_END:-?} kB; cache budget ${BUDGET_KB} kB; 429/503: ${LIMITED}; other non-2xx/304: ${OTHER}; socket errors: ${SOCKET:-none}"
 fail=0
 [ "$OTHER" -eq 0 ] || { echo "FAIL: $OTHER responses other than 2xx/304/429/503" >&2; fail=1; }
 [ -z "$SOCKET" ] || { echo "FAIL: socket errors: $SOCKET" >&2; fail=1; }
 awk -v g="$GROWTH" 'BEGIN { exit !(g > 10) }' && { echo "FAIL: RSS grew ${GROWTH}% (> 10%)" >&2; fail=1; }
-[ "$PEAK_KB" -le $((BUDGET_KB + 1048576)) ] || { echo "FAIL: peak RSS ${PEAK_KB} kB above the cache budget + 1 GiB" >&2; fail=1; }
+[ $((PEAK_KB - READY_KB)) -le $((BUDGET_KB + 1048576)) ] ||
+  { echo "FAIL: peak RSS ${PEAK_KB} kB is more than the cache budget + 1 GiB above the RSS when ready (${READY_KB} kB)" >&2; fail=1; }
 if grep -q "panicked" "$W/server.err"; then echo "FAIL: panics in the server log:" >&2; grep "panicked" "$W/server.err" | head >&2; fail=1; fi
 [ "$fail" -eq 0 ] && echo "national soak: OK"
 exit "$fail"
