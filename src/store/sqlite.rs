@@ -446,8 +446,6 @@ const INCIDENT_COLUMNS: &str = "tenant_id, source, version, delivery_id, registr
 const SHARED_PARAMS: usize = 4;
 /// Parameters of one row after the shared ones.
 const INCIDENT_PARAMS: usize = 22;
-/// Helper threads SQLite's sorter may use while a bulk load rebuilds the period index (`PRAGMA threads`).
-const INDEX_SORT_THREADS: i64 = 2;
 /// Rows per multi-row `INSERT` of new incidents (4 + 22 x 32 = 708 parameters; one statement step per 32 rows).
 const INSERT_BATCH: usize = 32;
 
@@ -924,12 +922,7 @@ impl IncidentSink for SqliteIncidentSink<'_> {
         this.flush()?;
         if let Some(sql) = this.index_sql.take() {
             let started = std::time::Instant::now();
-            // The rebuild's sort may use helper threads: the reading side is done by now.
-            let threads: i64 = this.tx.query_row("PRAGMA threads", [], |r| r.get(0))?;
-            this.tx.pragma_update(None, "threads", INDEX_SORT_THREADS)?;
-            let built = this.tx.execute_batch(&sql);
-            this.tx.pragma_update(None, "threads", threads)?;
-            built?;
+            this.tx.execute_batch(&sql)?;
             tracing::debug!(
                 seconds = started.elapsed().as_secs_f64(),
                 "incident_query index rebuilt"
@@ -1792,5 +1785,177 @@ mod change_tests {
         assert_eq!(watcher.change_token().unwrap(), before);
         writer.add_tenant("hengelo", "Gemeente Hengelo").unwrap();
         assert_ne!(watcher.change_token().unwrap(), before);
+    }
+}
+
+#[cfg(test)]
+mod bulk_tests {
+    use super::*;
+
+    fn record(registration: &str, hash: &str, line: u64) -> IncidentRecord {
+        let begin = chrono::NaiveDate::from_ymd_opt(2024, 3, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        IncidentRecord {
+            line,
+            registration: registration.into(),
+            begin,
+            end: begin,
+            time_known: true,
+            category_code: Some("1.1.1".into()),
+            category_label: Some("Diefstal/inbraak woning".into()),
+            street: None,
+            huisnummer: None,
+            huisletter: None,
+            toevoeging: None,
+            postcode: None,
+            plaats: None,
+            bag_id: None,
+            x_m: Some(155_000.0),
+            y_m: Some(463_000.0),
+            buurtcode: None,
+            located_by: LocatedBy::Coordinates,
+            match_kind: None,
+            match_score: None,
+            extra: Default::default(),
+            content_hash: hash.into(),
+        }
+    }
+
+    fn meta(checksum: &str, rows: u64) -> DeliveryMeta {
+        DeliveryMeta {
+            tenant: "default".into(),
+            source: "politie".into(),
+            kind: "incidents".into(),
+            file_name: format!("{checksum}.csv"),
+            checksum: checksum.into(),
+            total_rows: rows,
+        }
+    }
+
+    /// (incidents_version, incident_count) of the default tenant.
+    fn change_record(store: &SqliteStore) -> (i64, i64) {
+        store
+            .connection()
+            .query_row(
+                "SELECT incidents_version, incident_count FROM tenant_change
+                 WHERE tenant_id = (SELECT id FROM tenant WHERE code = 'default')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    }
+
+    fn schema_of_incident(store: &SqliteStore) -> Vec<(String, String)> {
+        let mut stmt = store
+            .connection()
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'incident' AND sql IS NOT NULL
+                 ORDER BY name",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        rows
+    }
+
+    #[test]
+    fn the_known_insert_trigger_is_the_migrations_one() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let sql: String = store
+            .connection()
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'tenant_change_insert'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            collapse_whitespace(&sql),
+            collapse_whitespace(COUNTER_TRIGGER_SQL)
+        );
+    }
+
+    /// A bulk load (the first delivery into an empty table) counts its rows in the change record exactly as
+    /// the per-row trigger does for a small delivery, and leaves the schema (trigger, period index) and the
+    /// connection's temp_store as they were; a bulk load that is abandoned changes nothing.
+    #[test]
+    fn a_bulk_load_keeps_the_change_record_exact_and_the_schema_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("b.db")).unwrap();
+        let schema = schema_of_incident(&store);
+        let temp_store: i64 = store
+            .connection()
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(change_record(&store), (0, 0));
+
+        // Abandoned halfway: rolled back, trigger and index still there.
+        let mut sink = store.incident_sink(&meta("c0", 40), 40).unwrap().unwrap();
+        for i in 0..40 {
+            sink.push(record(&format!("R{i}"), "h", i + 2)).unwrap();
+        }
+        drop(sink);
+        assert_eq!(change_record(&store), (0, 0));
+        assert_eq!(schema_of_incident(&store), schema);
+
+        // 70 new rows (two full multi-row inserts and 6 single ones), bulk: the trigger is suspended.
+        let rows: Vec<IncidentRecord> = (0..70)
+            .map(|i| record(&format!("R{i}"), "h", i + 2))
+            .collect();
+        let o = store
+            .store_incident_delivery(&meta("c1", 70), &rows, &[])
+            .unwrap();
+        assert_eq!((o.inserted, o.replaced, o.unchanged), (70, 0, 0));
+        assert_eq!(change_record(&store), (70, 70));
+        assert_eq!(schema_of_incident(&store), schema);
+        let (count, extra): (i64, i64) = store
+            .connection()
+            .query_row(
+                "SELECT count(*), sum(extra_json = '{}') FROM incident",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((count, extra), (70, 70));
+
+        // A re-delivery of all 70 (bulk again: 70 >= 70 / 2) with 10 changed rows: each replacement deletes
+        // (trigger: version + 1, count - 1) and inserts (counted at the end: version + 1, count + 1).
+        let mut again = rows.clone();
+        for r in again.iter_mut().take(10) {
+            r.content_hash = "h2".into();
+        }
+        again[3].extra.insert("meldkamer".into(), "Noord".into());
+        let o = store
+            .store_incident_delivery(&meta("c2", 70), &again, &[])
+            .unwrap();
+        assert_eq!((o.inserted, o.replaced, o.unchanged), (0, 10, 60));
+        assert_eq!(change_record(&store), (90, 70));
+        let extra: String = store
+            .connection()
+            .query_row(
+                "SELECT extra_json FROM incident WHERE registration = 'R3'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(extra, r#"{"meldkamer":"Noord"}"#);
+
+        // A small delivery into the now larger table runs the trigger row by row: the same counting.
+        let o = store
+            .store_incident_delivery(&meta("c3", 1), &[record("R999", "h", 2)], &[])
+            .unwrap();
+        assert_eq!(o.inserted, 1);
+        assert_eq!(change_record(&store), (91, 71));
+        assert_eq!(schema_of_incident(&store), schema);
+        let after: i64 = store
+            .connection()
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(after, temp_store);
     }
 }
