@@ -323,13 +323,16 @@ impl AppState {
                     Err(StoreError::UnknownTenant(_)) => return Ok(None),
                     Err(e) => return Err(ServerError::from(e)),
                 };
-                let data = match store.tenant_data(code) {
+                let data = match store.tenant_table(code) {
                     Ok(data) => data,
                     Err(StoreError::UnknownTenant(_)) => return Ok(None),
                     Err(e) => return Err(ServerError::from(e)),
                 };
                 let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-                fresh.insert(code.clone(), Arc::new(Snapshot::build(g, data)?));
+                fresh.insert(
+                    code.clone(),
+                    Arc::new(Snapshot::build_table(g, data, &Cancel::never())?),
+                );
                 marks.insert(code.clone(), (g, mark));
             }
             Ok(Some((print, fresh, marks, incremental)))
@@ -551,16 +554,25 @@ fn load_all(
 ) -> Result<Loaded, ServerError> {
     let mut out = HashMap::new();
     let mut marks = HashMap::new();
+    // Every mark before any data: a delivery committed while reading is seen again, never missed.
     for (code, _) in store.tenants()? {
-        let mark = store.incident_mark(&code)?;
+        marks.insert(code.clone(), store.incident_mark(&code)?);
+    }
+    let mut loaded_marks = HashMap::new();
+    for table in store.tenant_tables()? {
+        let Some(mark) = marks.remove(&table.code) else {
+            // A tenant added after the marks were read: the change watcher loads it.
+            continue;
+        };
         let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let code = table.code.clone();
         out.insert(
             code.clone(),
-            Arc::new(Snapshot::build(g, store.tenant_data(&code)?)?),
+            Arc::new(Snapshot::build_table(g, table, &Cancel::never())?),
         );
-        marks.insert(code, (g, mark));
+        loaded_marks.insert(code, (g, mark));
     }
-    Ok((out, marks))
+    Ok((out, loaded_marks))
 }
 
 /// Path prefixes of the API (everything the web app does not own).
