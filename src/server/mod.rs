@@ -305,7 +305,16 @@ impl AppState {
                     };
                     if let Some(changes) = changes {
                         let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                        let started = std::time::Instant::now();
+                        let delivered = changes.delta.len();
                         let next = snapshot.apply(g, changes.delta, &Cancel::never())?;
+                        tracing::info!(
+                            tenant = %code,
+                            incidents = next.incidents.len(),
+                            delivered,
+                            apply_ms = started.elapsed().as_secs_f64() * 1e3,
+                            "snapshot updated with the delivered incidents"
+                        );
                         if next.incidents.len() as u64 == changes.current {
                             fresh.insert(code.clone(), Arc::new(next));
                             marks.insert(code.clone(), (g, changes.mark));
@@ -559,17 +568,30 @@ fn load_all(
         marks.insert(code.clone(), store.incident_mark(&code)?);
     }
     let mut loaded_marks = HashMap::new();
-    for table in store.tenant_tables()? {
+    let started = std::time::Instant::now();
+    let tables = store.tenant_tables()?;
+    tracing::info!(
+        tenants = tables.len(),
+        incidents = tables.iter().map(|t| t.incidents.len()).sum::<usize>(),
+        read_ms = started.elapsed().as_secs_f64() * 1e3,
+        "tenant data read"
+    );
+    for table in tables {
         let Some(mark) = marks.remove(&table.code) else {
             // A tenant added after the marks were read: the change watcher loads it.
             continue;
         };
         let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
         let code = table.code.clone();
-        out.insert(
-            code.clone(),
-            Arc::new(Snapshot::build_table(g, table, &Cancel::never())?),
+        let started = std::time::Instant::now();
+        let snapshot = Snapshot::build_table(g, table, &Cancel::never())?;
+        tracing::info!(
+            tenant = %code,
+            incidents = snapshot.incidents.len(),
+            build_ms = started.elapsed().as_secs_f64() * 1e3,
+            "snapshot built"
         );
+        out.insert(code.clone(), Arc::new(snapshot));
         loaded_marks.insert(code, (g, mark));
     }
     Ok((out, loaded_marks))
