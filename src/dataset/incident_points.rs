@@ -126,7 +126,10 @@ impl IncidentPoints {
         change: &PositionShift,
     ) -> IncidentPoints {
         let limit = (next.len() / 16).max(MIN_REBUILD_CHANGES);
-        if self.removed_base.len() + self.extras.len() + change.removed().len() + change.inserted().len()
+        if self.removed_base.len()
+            + self.extras.len()
+            + change.removed().len()
+            + change.inserted().len()
             > limit
         {
             return IncidentPoints::new(next);
@@ -176,9 +179,11 @@ impl IncidentPoints {
             .collect();
         let mut all: Vec<(u32, Extra)> = kept.into_iter().chain(fresh).collect();
         all.sort_unstable_by_key(|(q, _)| *q);
-        debug_assert!(all.iter().all(|(q, e)| next
-            .get(*q as usize)
-            .is_some_and(|i| (i.begin_min, i.id) == (e.begin_min, e.id))));
+        debug_assert!(all
+            .iter()
+            .all(|(q, e)| next
+                .get(*q as usize)
+                .is_some_and(|i| (i.begin_min, i.id) == (e.begin_min, e.id))));
         let (positions, extras): (Vec<u32>, Vec<Extra>) = all.into_iter().unzip();
         let kept_base_bounds = if edge_removed {
             // Every base point lies within the base's bounds.

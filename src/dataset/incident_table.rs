@@ -18,7 +18,7 @@
 //! ```
 
 use super::snapshot::{datetime_to_minutes, IncidentRecord, TenantArea, TenantData};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// One incident in compact form, its codes as indices into its [`IncidentTable`]'s code tables.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -126,12 +126,7 @@ impl IncidentTable {
         buurtcode: Option<&str>,
     ) {
         let category = match category {
-            Some(c) => intern(
-                &mut self.categories,
-                &mut self.category_idx,
-                c,
-                u16::MAX,
-            ),
+            Some(c) => intern(&mut self.categories, &mut self.category_idx, c, u16::MAX),
             None => u16::MAX,
         };
         let source = intern(&mut self.sources, &mut self.source_idx, source, u16::MAX);
@@ -172,6 +167,38 @@ impl IncidentTable {
             );
         }
         table
+    }
+
+    /// Append the incidents of `other` after this table's (its codes interned into this table's tables).
+    pub fn append(&mut self, other: IncidentTable) {
+        let categories: Vec<u16> = other
+            .categories
+            .iter()
+            .map(|c| intern(&mut self.categories, &mut self.category_idx, c, u16::MAX))
+            .collect();
+        let sources: Vec<u16> = other
+            .sources
+            .iter()
+            .map(|c| intern(&mut self.sources, &mut self.source_idx, c, u16::MAX))
+            .collect();
+        let buurten: Vec<u32> = other
+            .buurtcodes
+            .iter()
+            .map(|c| intern(&mut self.buurtcodes, &mut self.buurt_idx, c, u32::MAX))
+            .collect();
+        self.rows.reserve(other.rows.len());
+        self.rows.extend(other.rows.into_iter().map(|mut r| {
+            r.category = categories
+                .get(usize::from(r.category))
+                .copied()
+                .unwrap_or(u16::MAX);
+            r.source = sources
+                .get(usize::from(r.source))
+                .copied()
+                .unwrap_or(u16::MAX);
+            r.buurt = buurten.get(r.buurt as usize).copied().unwrap_or(u32::MAX);
+            r
+        }));
     }
 
     /// Number of incidents.
@@ -293,6 +320,52 @@ mod tests {
         assert_eq!(pushed.rows()[..2], table.rows()[..2]);
         assert_eq!(pushed.rows()[3], table.rows()[3]);
         assert_eq!(pushed.categories(), table.categories());
+    }
+
+    #[test]
+    fn an_appended_table_keeps_its_codes() {
+        let mut a = IncidentTable::default();
+        a.push(1, "politie", 0, 0, Some("1.1.1"), None, Some("BU1"))
+            .unwrap();
+        let mut b = IncidentTable::default();
+        b.push(
+            2,
+            "gemeente",
+            5,
+            5,
+            Some("2.2.1"),
+            Some((1.0, 2.0)),
+            Some("BU2"),
+        )
+        .unwrap();
+        b.push(3, "politie", 6, 6, Some("1.1.1"), None, None)
+            .unwrap();
+        b.push(4, "politie", 7, 7, None, None, Some("BU1")).unwrap();
+        a.append(b);
+        let view: Vec<(i64, &str, Option<&str>, Option<&str>)> = a
+            .rows()
+            .iter()
+            .map(|r| {
+                (
+                    r.id,
+                    a.sources()[usize::from(r.source)].as_str(),
+                    a.categories()
+                        .get(usize::from(r.category))
+                        .map(String::as_str),
+                    a.buurtcodes().get(r.buurt as usize).map(String::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (1, "politie", Some("1.1.1"), Some("BU1")),
+                (2, "gemeente", Some("2.2.1"), Some("BU2")),
+                (3, "politie", Some("1.1.1"), None),
+                (4, "politie", None, Some("BU1")),
+            ]
+        );
+        assert_eq!(a.categories(), ["1.1.1", "2.2.1"]);
     }
 
     #[test]

@@ -11,15 +11,15 @@
 //! Selecting incidents by a filter (counts per area, the incidents of an area) is in [`super::filter`]: a scan
 //! over the compact incidents (about 1 ns per incident per level).
 
+use super::incident_points::IncidentPoints;
+use super::incident_table::{IncidentRow, IncidentTable, TenantTable};
+use super::sorted_incidents::SortedIncidents;
 use crate::area_level::AreaLevel;
 use crate::cancel::{Cancel, Cancelled};
 use crate::coords::Transformer;
 use chrono::{NaiveDate, NaiveDateTime};
 use geo::{BoundingRect, Contains, Simplify};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon, Rect};
-use super::incident_points::IncidentPoints;
-use super::incident_table::{IncidentRow, IncidentTable, TenantTable};
-use super::sorted_incidents::SortedIncidents;
 use rayon::prelude::*;
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
 use std::collections::HashMap;

@@ -405,7 +405,10 @@ mod tests {
             .iter()
             .filter(|c| list.chunks.iter().any(|o| Arc::ptr_eq(c, o)))
             .count();
-        assert_eq!((one.chunks.len(), shared), (list.chunks.len(), list.chunks.len() - 1));
+        assert_eq!(
+            (one.chunks.len(), shared),
+            (list.chunks.len(), list.chunks.len() - 1)
+        );
         // Every kept incident is where the shift says; every inserted one is listed.
         for (k, i) in all.iter().enumerate() {
             match shift.map(k as u32) {
@@ -432,7 +435,10 @@ mod tests {
         let found = next.positions_of_ids(&[-1, 30_001, 123_456]);
         assert_eq!(found.len(), 2);
         assert_eq!(next[found[0] as usize].id, -1);
-        assert_eq!((next.first().unwrap().id, next.last().unwrap().id), (-1, 30_000));
+        assert_eq!(
+            (next.first().unwrap().id, next.last().unwrap().id),
+            (-1, 30_000)
+        );
     }
 
     #[test]

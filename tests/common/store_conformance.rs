@@ -1348,12 +1348,8 @@ pub fn incident_changes_since_a_mark(s: &EmptyStore) {
     };
     assert_eq!(view(&applied), view(&built));
     // The compact read of the same data builds the same snapshot.
-    let from_table = Snapshot::build_table(
-        2,
-        store.tenant_table("default").unwrap(),
-        &Cancel::never(),
-    )
-    .unwrap();
+    let from_table =
+        Snapshot::build_table(2, store.tenant_table("default").unwrap(), &Cancel::never()).unwrap();
     assert_eq!(view(&from_table), view(&built));
     assert_eq!(
         (&from_table.categories, &from_table.sources),
