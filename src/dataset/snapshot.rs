@@ -675,18 +675,20 @@ impl Snapshot {
         delta: IncidentDelta,
         cancel: &Cancel,
     ) -> Result<Snapshot, SnapshotError> {
-        let transformer = Transformer::new()?;
         let mut codes = Codes::new(self.categories.clone(), self.sources.clone());
         // Ids leaving: superseded ones and the ones the delta writes again (a new row with a reused id).
         let mut leaving: Vec<i64> = delta.superseded;
         leaving.extend(delta.written.iter().map(|r| r.id));
         leaving.sort_unstable();
         leaving.dedup();
-        let mut added: Vec<Incident> = delta
-            .written
-            .into_iter()
-            .map(|r| codes.incident(r, &self.by_code, &transformer))
-            .collect();
+        // This thread's transformer: PROJ's set-up (a `proj.db` query) once per thread, not once per delivery.
+        let mut added: Vec<Incident> = crate::coords::with_thread_transformer(|t| {
+            delta
+                .written
+                .into_iter()
+                .map(|r| codes.incident(r, &self.by_code, t))
+                .collect()
+        })?;
         added.sort_by_key(|i| (i.begin_min, i.id));
         cancel.check()?;
         let removed = self.incidents.positions_of_ids(&leaving);

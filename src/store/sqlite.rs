@@ -164,7 +164,7 @@ impl SqliteStore {
             read_incident_rows(rows, tables)
         };
         let path = match path {
-            Some(p) if hi.saturating_sub(lo) >= 2 * min_rows_per_half => p,
+            Some(p) if hi.saturating_sub(lo) >= min_rows_per_half.saturating_mul(2) => p,
             _ => return read(&self.conn, lo, hi, tables),
         };
         let mid = lo + (hi - lo) / 2;
