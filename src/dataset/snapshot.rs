@@ -382,6 +382,9 @@ fn day_range(sorted: &SortedIncidents) -> (Option<NaiveDate>, Option<NaiveDate>)
     )
 }
 
+/// Incidents sorted by begin with their category and source code tables.
+type CompactIncidents = (Vec<Incident>, Vec<String>, Vec<String>);
+
 /// Incidents converted per 16 k between checks of the cancellation token.
 const CONVERT_STEP: usize = 1 << 14;
 
@@ -393,7 +396,7 @@ fn compact_incidents(
     by_code: &HashMap<String, u32>,
     transformer: &Transformer,
     cancel: &Cancel,
-) -> Result<(Vec<Incident>, Vec<String>, Vec<String>), Cancelled> {
+) -> Result<CompactIncidents, Cancelled> {
     let (rows, categories, sources, buurtcodes) = table.into_parts();
     let buurt_area: Vec<u32> = buurtcodes
         .iter()
