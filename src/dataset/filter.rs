@@ -400,7 +400,7 @@ impl Snapshot {
                 }
             }
             _ => {
-                for inc in &self.incidents[self.period_range(filter)] {
+                for inc in self.incidents.range(self.period_range(filter)) {
                     if inc.buurt == u32::MAX || !filter.matches(inc) {
                         continue;
                     }
@@ -509,8 +509,9 @@ mod tests {
             .map(|k| s.incidents[k].begin_min)
             .collect();
         assert_eq!(begins.len(), 3);
-        assert!(s.incidents[s.period_range(&march)]
-            .iter()
+        assert!(s
+            .incidents
+            .range(s.period_range(&march))
             .all(|i| march.matches(i)));
         let none = Filter::new(&s, vec![], vec!["onbekend".into()], None, None);
         assert!(s.located_incidents(&none).is_empty());

@@ -25,11 +25,16 @@
 
 pub mod compare;
 pub mod filter;
+mod incident_points;
+pub mod incident_table;
 pub mod monthly;
 pub mod snapshot;
+pub mod sorted_incidents;
 
 pub use filter::{Filter, FilterKey};
+pub use incident_table::{IncidentRow, IncidentTable, IncidentTableError, TenantTable};
 pub use snapshot::{
     datetime_to_minutes, day_start_minutes, feature_id, minutes_to_datetime, Area, Incident,
     IncidentDelta, IncidentRecord, Snapshot, SnapshotError, TenantArea, TenantData,
 };
+pub use sorted_incidents::{PositionShift, SortedIncidents};

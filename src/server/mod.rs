@@ -305,7 +305,16 @@ impl AppState {
                     };
                     if let Some(changes) = changes {
                         let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                        let started = std::time::Instant::now();
+                        let delivered = changes.delta.len();
                         let next = snapshot.apply(g, changes.delta, &Cancel::never())?;
+                        tracing::info!(
+                            tenant = %code,
+                            incidents = next.incidents.len(),
+                            delivered,
+                            apply_ms = started.elapsed().as_secs_f64() * 1e3,
+                            "snapshot updated with the delivered incidents"
+                        );
                         if next.incidents.len() as u64 == changes.current {
                             fresh.insert(code.clone(), Arc::new(next));
                             marks.insert(code.clone(), (g, changes.mark));
@@ -323,13 +332,16 @@ impl AppState {
                     Err(StoreError::UnknownTenant(_)) => return Ok(None),
                     Err(e) => return Err(ServerError::from(e)),
                 };
-                let data = match store.tenant_data(code) {
+                let data = match store.tenant_table(code) {
                     Ok(data) => data,
                     Err(StoreError::UnknownTenant(_)) => return Ok(None),
                     Err(e) => return Err(ServerError::from(e)),
                 };
                 let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-                fresh.insert(code.clone(), Arc::new(Snapshot::build(g, data)?));
+                fresh.insert(
+                    code.clone(),
+                    Arc::new(Snapshot::build_table(g, data, &Cancel::never())?),
+                );
                 marks.insert(code.clone(), (g, mark));
             }
             Ok(Some((print, fresh, marks, incremental)))
@@ -551,16 +563,38 @@ fn load_all(
 ) -> Result<Loaded, ServerError> {
     let mut out = HashMap::new();
     let mut marks = HashMap::new();
+    // Every mark before any data: a delivery committed while reading is seen again, never missed.
     for (code, _) in store.tenants()? {
-        let mark = store.incident_mark(&code)?;
-        let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
-        out.insert(
-            code.clone(),
-            Arc::new(Snapshot::build(g, store.tenant_data(&code)?)?),
-        );
-        marks.insert(code, (g, mark));
+        marks.insert(code.clone(), store.incident_mark(&code)?);
     }
-    Ok((out, marks))
+    let mut loaded_marks = HashMap::new();
+    let started = std::time::Instant::now();
+    let tables = store.tenant_tables()?;
+    tracing::info!(
+        tenants = tables.len(),
+        incidents = tables.iter().map(|t| t.incidents.len()).sum::<usize>(),
+        read_ms = started.elapsed().as_secs_f64() * 1e3,
+        "tenant data read"
+    );
+    for table in tables {
+        let Some(mark) = marks.remove(&table.code) else {
+            // A tenant added after the marks were read: the change watcher loads it.
+            continue;
+        };
+        let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let code = table.code.clone();
+        let started = std::time::Instant::now();
+        let snapshot = Snapshot::build_table(g, table, &Cancel::never())?;
+        tracing::info!(
+            tenant = %code,
+            incidents = snapshot.incidents.len(),
+            build_ms = started.elapsed().as_secs_f64() * 1e3,
+            "snapshot built"
+        );
+        out.insert(code.clone(), Arc::new(snapshot));
+        loaded_marks.insert(code, (g, mark));
+    }
+    Ok((out, loaded_marks))
 }
 
 /// Path prefixes of the API (everything the web app does not own).

@@ -638,7 +638,38 @@ pub trait Store {
     /// assert_eq!(s.level_areas(AreaLevel::Custom).len(), 1);
     /// ```
     fn tenant_data(&self, tenant: &str) -> Result<crate::dataset::TenantData, StoreError> {
-        use crate::dataset::{IncidentRecord, TenantArea, TenantData};
+        use crate::dataset::{IncidentRecord, TenantData};
+        let (name, areas) = self.tenant_areas(tenant)?;
+        let incidents = self
+            .incidents(&IncidentFilter {
+                tenant: tenant.to_string(),
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|i| IncidentRecord {
+                id: i.id,
+                source: i.source,
+                begin: i.begin,
+                end: i.end,
+                category_code: i.category_code,
+                x_m: i.x_m,
+                y_m: i.y_m,
+                buurtcode: i.buurtcode,
+            })
+            .collect();
+        Ok(TenantData {
+            code: tenant.to_string(),
+            name,
+            areas,
+            incidents,
+        })
+    }
+    /// The name of `tenant` and the areas a snapshot shows of it ([`Store::tenant_data`]'s `name` and `areas`).
+    fn tenant_areas(
+        &self,
+        tenant: &str,
+    ) -> Result<(String, Vec<crate::dataset::TenantArea>), StoreError> {
+        use crate::dataset::TenantArea;
         let name = self
             .tenants()?
             .into_iter()
@@ -673,29 +704,31 @@ pub trait Store {
                 c.geometry,
             ));
         }
-        let incidents = self
-            .incidents(&IncidentFilter {
-                tenant: tenant.to_string(),
-                ..Default::default()
-            })?
+        Ok((name, areas))
+    }
+    /// [`Store::tenant_data`] with the incidents in compact form, in any order: what
+    /// [`crate::dataset::Snapshot::build_table`] takes. A backend reads it without a per-incident allocation
+    /// and without sorting (the SQLite store scans the incident table in storage order when the tenant holds a
+    /// large part of it).
+    ///
+    /// ```
+    /// use brandpunt::store::{SqliteStore, Store};
+    ///
+    /// let store = SqliteStore::open_in_memory().unwrap();
+    /// let table = store.tenant_table("default").unwrap();
+    /// assert_eq!((table.code.as_str(), table.incidents.len()), ("default", 0));
+    /// assert!(store.tenant_table("nope").is_err());
+    /// ```
+    fn tenant_table(&self, tenant: &str) -> Result<crate::dataset::TenantTable, StoreError> {
+        Ok(self.tenant_data(tenant)?.into())
+    }
+    /// [`Store::tenant_table`] of every tenant, in [`Store::tenants`] order (a backend may read the incidents of
+    /// all tenants in one pass).
+    fn tenant_tables(&self) -> Result<Vec<crate::dataset::TenantTable>, StoreError> {
+        self.tenants()?
             .into_iter()
-            .map(|i| IncidentRecord {
-                id: i.id,
-                source: i.source,
-                begin: i.begin,
-                end: i.end,
-                category_code: i.category_code,
-                x_m: i.x_m,
-                y_m: i.y_m,
-                buurtcode: i.buurtcode,
-            })
-            .collect();
-        Ok(TenantData {
-            code: tenant.to_string(),
-            name,
-            areas,
-            incidents,
-        })
+            .map(|(code, _)| self.tenant_table(&code))
+            .collect()
     }
     /// Store a new custom area without an owner (one transaction); returns its id.
     fn insert_custom_area(

@@ -73,7 +73,131 @@ fn from_minutes(minutes: i64) -> Result<NaiveDateTime, StoreError> {
         })
 }
 
+/// Add the rows of a `SELECT tenant_id, id, source, begin_min, end_min, category_code, x, y, buurtcode` to the
+/// table of their tenant in `tables` (rows of other tenants are skipped); text is read in place (interned, not
+/// allocated per row).
+fn read_incident_rows(
+    mut rows: rusqlite::Rows<'_>,
+    tables: &mut HashMap<i64, crate::dataset::IncidentTable>,
+) -> Result<(), StoreError> {
+    fn text<'r>(
+        r: &'r rusqlite::Row<'_>,
+        k: usize,
+        column: &'static str,
+    ) -> Result<Option<&'r str>, StoreError> {
+        match r.get_ref(k)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            v => v.as_str().map(Some).map_err(|e| StoreError::InvalidValue {
+                table: "incident",
+                column,
+                value: e.to_string(),
+            }),
+        }
+    }
+    while let Some(r) = rows.next()? {
+        let tenant_id: i64 = r.get(0)?;
+        let Some(table) = tables.get_mut(&tenant_id) else {
+            continue;
+        };
+        let id: i64 = r.get(1)?;
+        let source = text(r, 2, "source")?.unwrap_or_default();
+        let (x, y): (Option<f64>, Option<f64>) = (r.get(6)?, r.get(7)?);
+        let point = x.zip(y);
+        table
+            .push(
+                id,
+                source,
+                r.get(3)?,
+                r.get(4)?,
+                text(r, 5, "category_code")?,
+                point,
+                text(r, 8, "buurtcode")?,
+            )
+            .map_err(|e| match e {
+                crate::dataset::IncidentTableError::Moment { minutes, .. } => {
+                    StoreError::InvalidValue {
+                        table: "incident",
+                        column: "begin_min/end_min",
+                        value: minutes.to_string(),
+                    }
+                }
+            })?;
+    }
+    Ok(())
+}
+
+/// Rows per half from which [`SqliteStore::scan_incidents`] reads the second half on a second connection.
+const PARALLEL_SCAN_ROWS: i64 = 200_000;
+
 impl SqliteStore {
+    /// Add the incidents of `tenant` (all tenants: `None`) to the tables of their tenants in `tables`, scanning
+    /// the incident table in storage (rowid) order. A store in a file with many rows reads the upper half of the
+    /// rowids on a second connection in parallel (its own read transaction: a delivery committed meanwhile can be
+    /// seen by one half only, which the caller's later `incident_changes` since the mark it read first
+    /// reconciles, as for any delivery committed while reading).
+    fn scan_incidents(
+        &self,
+        tenant: Option<i64>,
+        tables: &mut HashMap<i64, crate::dataset::IncidentTable>,
+        min_rows_per_half: i64,
+    ) -> Result<(), StoreError> {
+        const SELECT: &str =
+            "SELECT tenant_id, id, source, begin_min, end_min, category_code, x, y, buurtcode
+             FROM incident WHERE id BETWEEN ?1 AND ?2 AND +tenant_id = ifnull(?3, tenant_id)";
+        let (lo, hi): (i64, i64) = self.conn.query_row(
+            "SELECT ifnull(min(id), 0), ifnull(max(id), -1) FROM incident",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let path = self
+            .conn
+            .path()
+            .filter(|p| !p.is_empty() && !p.starts_with(":memory:"))
+            .map(str::to_string);
+        let read = |conn: &Connection,
+                    from: i64,
+                    to: i64,
+                    tables: &mut HashMap<i64, crate::dataset::IncidentTable>|
+         -> Result<(), StoreError> {
+            let mut stmt = conn.prepare(SELECT)?;
+            let rows = stmt.query(params![from, to, tenant])?;
+            read_incident_rows(rows, tables)
+        };
+        let path = match path {
+            Some(p) if hi.saturating_sub(lo) >= min_rows_per_half.saturating_mul(2) => p,
+            _ => return read(&self.conn, lo, hi, tables),
+        };
+        let mid = lo + (hi - lo) / 2;
+        let mut upper: HashMap<i64, crate::dataset::IncidentTable> = tables
+            .keys()
+            .map(|&t| (t, crate::dataset::IncidentTable::default()))
+            .collect();
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let second = scope.spawn(|| -> Result<(), StoreError> {
+                let conn = Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(30))?;
+                read(&conn, mid + 1, hi, &mut upper)
+            });
+            let first = read(&self.conn, lo, mid, tables);
+            let second = second.join().unwrap_or_else(|_| {
+                Err(StoreError::Backend {
+                    message: "the second incident reader stopped".into(),
+                })
+            });
+            first.and(second)
+        })?;
+        for (t, rows) in upper {
+            if let Some(table) = tables.get_mut(&t) {
+                table.append(rows);
+            }
+        }
+        Ok(())
+    }
+
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -1543,6 +1667,74 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn tenant_table(&self, tenant: &str) -> Result<crate::dataset::TenantTable, StoreError> {
+        let (name, areas) = self.tenant_areas(tenant)?;
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let (count, total): (i64, i64) = self.conn.query_row(
+            "SELECT ifnull((SELECT incident_count FROM tenant_change WHERE tenant_id = ?1), 0),
+                    ifnull((SELECT sum(incident_count) FROM tenant_change), 0)",
+            [tenant_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut tables = HashMap::from([(
+            tenant_id,
+            crate::dataset::IncidentTable::with_capacity(usize::try_from(count).unwrap_or(0)),
+        )]);
+        // A tenant with a large part of the rows: a scan in storage order beats a lookup per row through the
+        // tenant's index (random reads, about ten times slower per row).
+        if count.saturating_mul(4) >= total {
+            self.scan_incidents(Some(tenant_id), &mut tables, PARALLEL_SCAN_ROWS)?;
+        } else {
+            let mut stmt = self.conn.prepare(
+                "SELECT tenant_id, id, source, begin_min, end_min, category_code, x, y, buurtcode
+                 FROM incident INDEXED BY incident_query WHERE tenant_id = ?1",
+            )?;
+            read_incident_rows(stmt.query([tenant_id])?, &mut tables)?;
+        }
+        Ok(crate::dataset::TenantTable {
+            code: tenant.to_string(),
+            name,
+            areas,
+            incidents: tables.remove(&tenant_id).unwrap_or_default(),
+        })
+    }
+
+    fn tenant_tables(&self) -> Result<Vec<crate::dataset::TenantTable>, StoreError> {
+        let mut tables = HashMap::new();
+        let mut out = Vec::new();
+        for (code, _) in self.tenants()? {
+            let tenant_id = Self::tenant_id(&self.conn, &code)?;
+            let count: i64 = self
+                .conn
+                .query_row(
+                    "SELECT incident_count FROM tenant_change WHERE tenant_id = ?1",
+                    [tenant_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            tables.insert(
+                tenant_id,
+                crate::dataset::IncidentTable::with_capacity(usize::try_from(count).unwrap_or(0)),
+            );
+            let (name, areas) = self.tenant_areas(&code)?;
+            out.push((tenant_id, code, name, areas));
+        }
+        // One scan of all incidents in storage order, each row to its tenant.
+        self.scan_incidents(None, &mut tables, PARALLEL_SCAN_ROWS)?;
+        Ok(out
+            .into_iter()
+            .map(
+                |(tenant_id, code, name, areas)| crate::dataset::TenantTable {
+                    code,
+                    name,
+                    areas,
+                    incidents: tables.remove(&tenant_id).unwrap_or_default(),
+                },
+            )
+            .collect())
+    }
+
     fn custom_areas(&self, tenant: &str) -> Result<Vec<CustomArea>, StoreError> {
         let tenant_id = Self::tenant_id(&self.conn, tenant)?;
         let mut stmt = self.conn.prepare(
@@ -1773,6 +1965,81 @@ mod change_tests {
         assert_ne!(with_user, with_area);
         store.disable_user("jan").unwrap();
         assert_ne!(store.data_fingerprint().unwrap(), with_user);
+    }
+
+    #[test]
+    fn a_scan_in_two_halves_reads_what_one_reads() {
+        use crate::dataset::IncidentTable;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("b.db")).unwrap();
+        let at = |d: u32| {
+            chrono::NaiveDate::from_ymd_opt(2024, 3, d)
+                .and_then(|d| d.and_hms_opt(12, 0, 0))
+                .unwrap()
+        };
+        let incidents: Vec<IncidentRecord> = (1..=9u32)
+            .map(|k| IncidentRecord {
+                line: u64::from(k),
+                registration: format!("R{k}"),
+                begin: at(k),
+                end: at(k),
+                time_known: true,
+                category_code: Some(["1.1.1", "2.2.1"][(k % 2) as usize].into()),
+                category_label: None,
+                street: None,
+                huisnummer: None,
+                huisletter: None,
+                toevoeging: None,
+                postcode: None,
+                plaats: None,
+                bag_id: None,
+                x_m: (k % 3 != 0).then_some(155_000.0 + f64::from(k)),
+                y_m: (k % 3 != 0).then_some(463_000.0),
+                buurtcode: (k % 4 != 0).then(|| format!("BU000000{}", k % 2)),
+                located_by: LocatedBy::Coordinates,
+                match_kind: None,
+                match_score: None,
+                extra: Default::default(),
+                content_hash: format!("h{k}"),
+            })
+            .collect();
+        let meta = DeliveryMeta {
+            tenant: "default".into(),
+            source: "politie".into(),
+            kind: "incidents".into(),
+            file_name: "a.csv".into(),
+            checksum: "c".into(),
+            total_rows: 9,
+        };
+        store
+            .store_incident_delivery(&meta, &incidents, &[])
+            .unwrap();
+        let tenant = SqliteStore::tenant_id(&store.conn, "default").unwrap();
+        let view = |t: &IncidentTable| {
+            t.rows()
+                .iter()
+                .map(|r| {
+                    (
+                        r.id,
+                        r.begin_min,
+                        r.x_m.to_bits(),
+                        t.categories().get(usize::from(r.category)).cloned(),
+                        t.buurtcodes().get(r.buurt as usize).cloned(),
+                        t.sources()[usize::from(r.source)].clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut whole = HashMap::from([(tenant, IncidentTable::default())]);
+        store
+            .scan_incidents(Some(tenant), &mut whole, i64::MAX)
+            .unwrap();
+        let mut halves = HashMap::from([(tenant, IncidentTable::default())]);
+        store.scan_incidents(None, &mut halves, 1).unwrap();
+        assert_eq!(whole[&tenant].len(), 9);
+        assert_eq!(view(&halves[&tenant]), view(&whole[&tenant]));
+        let table = store.tenant_table("default").unwrap();
+        assert_eq!(view(&table.incidents), view(&whole[&tenant]));
     }
 
     #[test]

@@ -1347,6 +1347,26 @@ pub fn incident_changes_since_a_mark(s: &EmptyStore) {
             .collect::<Vec<_>>()
     };
     assert_eq!(view(&applied), view(&built));
+    // The compact read of the same data builds the same snapshot.
+    let from_table =
+        Snapshot::build_table(2, store.tenant_table("default").unwrap(), &Cancel::never()).unwrap();
+    assert_eq!(view(&from_table), view(&built));
+    assert_eq!(
+        (&from_table.categories, &from_table.sources),
+        (&built.categories, &built.sources)
+    );
+    let all = store.tenant_tables().unwrap();
+    assert_eq!(
+        all.iter().map(|t| t.code.as_str()).collect::<Vec<_>>(),
+        store
+            .tenants()
+            .unwrap()
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .collect::<Vec<_>>()
+    );
+    let default = all.iter().find(|t| t.code == "default").unwrap();
+    assert_eq!(default.incidents.len(), built.incidents.len());
 
     // Retention deletes the located PL-1 and PL-4 (PL-2 has no place): no delivery, so nothing is listed, but
     // the current count follows.
