@@ -303,12 +303,18 @@ mod tests {
             let k = PseudonymKey::from_bytes(&bytes).unwrap();
             let id = k.key_id();
             assert_eq!(id.len(), 16);
-            assert!(id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+            assert!(id
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
             assert_eq!(id, PseudonymKey::from_bytes(&bytes).unwrap().key_id());
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
             assert!(!hex.contains(&id));
             // Not the pseudonym of the label either: a key id never equals a pseudonym's prefix of a value.
-            assert_ne!(Some(id.clone()), k.pseudonymise("brandpunt-pseudonym-key-id-v1").map(|p| p[..16].to_string()));
+            assert_ne!(
+                Some(id.clone()),
+                k.pseudonymise("brandpunt-pseudonym-key-id-v1")
+                    .map(|p| p[..16].to_string())
+            );
             assert!(seen.insert(id));
         }
         for kind in IdentifierKind::ALL {

@@ -52,8 +52,8 @@ use std::path::Path;
 use chrono::format::{Item, StrftimeItems};
 
 use super::delivery_error::DeliveryError;
-use crate::pseudonym::IdentifierKind;
 use super::sniff::TextEncoding;
+use crate::pseudonym::IdentifierKind;
 
 /// The canonical columns of an incident delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -254,10 +254,7 @@ impl Mapping {
     /// assert_eq!(m.personal_kind("Naam"), IdentifierKind::Other);
     /// ```
     pub fn personal_kind(&self, header: &str) -> IdentifierKind {
-        self.personal_kinds
-            .get(header)
-            .copied()
-            .unwrap_or_default()
+        self.personal_kinds.get(header).copied().unwrap_or_default()
     }
 
     /// Reads and validates a mapping file. Errors name the file and the offending section/key.

@@ -128,7 +128,10 @@ mod tests {
             assert!(matches!(e, RelationsError::BadNode { .. }), "{bad}");
             assert!(e.to_string().starts_with("van:"), "{e}");
         }
-        assert_eq!(NodeKind::Subject(IdentifierKind::Vehicle).as_str(), "vehicle");
+        assert_eq!(
+            NodeKind::Subject(IdentifierKind::Vehicle).as_str(),
+            "vehicle"
+        );
         assert_eq!(NodeKind::all().len(), 7);
     }
 }

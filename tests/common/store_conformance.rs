@@ -1435,8 +1435,13 @@ pub fn personal_columns_give_linked_incidents(s: &EmptyStore) {
             &[("BSN", &p1), ("Kenteken", &p2), ("team", "Noord")],
         ))
         .unwrap();
-        sink.push(with_extra("2", "1.2.1", "h2", &[("BSN", &p1), ("Kenteken", "")]))
-            .unwrap();
+        sink.push(with_extra(
+            "2",
+            "1.2.1",
+            "h2",
+            &[("BSN", &p1), ("Kenteken", "")],
+        ))
+        .unwrap();
         sink.push(with_extra("3", "1.1.1", "h3", &[])).unwrap();
         sink.finish().unwrap();
     }
@@ -1445,7 +1450,11 @@ pub fn personal_columns_give_linked_incidents(s: &EmptyStore) {
     other.source = "handhaving".into();
     store
         .as_store_mut()
-        .store_incident_delivery(&other, &[with_extra("9", "1.1.1", "h9", &[("BSN", &p2)])], &[])
+        .store_incident_delivery(
+            &other,
+            &[with_extra("9", "1.1.1", "h9", &[("BSN", &p2)])],
+            &[],
+        )
         .unwrap();
     // Rolled back: records nothing.
     {
@@ -1455,7 +1464,8 @@ pub fn personal_columns_give_linked_incidents(s: &EmptyStore) {
             .unwrap()
             .unwrap();
         sink.personal_columns(&columns("ffffffffffffffff")).unwrap();
-        sink.push(with_extra("1", "1.1.1", "h1-new", &[("BSN", &p2)])).unwrap();
+        sink.push(with_extra("1", "1.1.1", "h1-new", &[("BSN", &p2)]))
+            .unwrap();
     }
     let all = linked(store.as_ref(), &all_of("default"));
     let regs: Vec<(&str, &str)> = all
@@ -1463,14 +1473,16 @@ pub fn personal_columns_give_linked_incidents(s: &EmptyStore) {
         .map(|i| (i.source.as_str(), i.registration.as_str()))
         .collect();
     assert_eq!(regs.len(), 4);
-    for r in [("politie", "1"), ("politie", "2"), ("politie", "3"), ("handhaving", "9")] {
+    for r in [
+        ("politie", "1"),
+        ("politie", "2"),
+        ("politie", "3"),
+        ("handhaving", "9"),
+    ] {
         assert!(regs.contains(&r), "{r:?} in {regs:?}");
     }
     let get = |all: &[LinkedIncident], reg: &str| {
-        all.iter()
-            .find(|i| i.registration == reg)
-            .cloned()
-            .unwrap()
+        all.iter().find(|i| i.registration == reg).cloned().unwrap()
     };
     let one = get(&all, "1");
     assert_eq!(one.bag_id.as_deref(), Some("0001010000000001"));
@@ -1479,13 +1491,30 @@ pub fn personal_columns_give_linked_incidents(s: &EmptyStore) {
     let summary: Vec<(&str, IdentifierKind, &str, &str)> = one
         .pseudonyms
         .iter()
-        .map(|p| (p.role.as_str(), p.kind, p.key_id.as_str(), p.pseudonym.as_str()))
+        .map(|p| {
+            (
+                p.role.as_str(),
+                p.kind,
+                p.key_id.as_str(),
+                p.pseudonym.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
         vec![
-            ("BSN", IdentifierKind::Person, "0123456789abcdef", p1.as_str()),
-            ("Kenteken", IdentifierKind::Vehicle, "0123456789abcdef", p2.as_str()),
+            (
+                "BSN",
+                IdentifierKind::Person,
+                "0123456789abcdef",
+                p1.as_str()
+            ),
+            (
+                "Kenteken",
+                IdentifierKind::Vehicle,
+                "0123456789abcdef",
+                p2.as_str()
+            ),
         ]
     );
     // An empty pseudonym is no pseudonym.
@@ -1501,9 +1530,15 @@ pub fn personal_columns_give_linked_incidents(s: &EmptyStore) {
             .unwrap()
             .unwrap();
         sink.personal_columns(&columns("fedcba9876543210")).unwrap();
-        sink.push(with_extra("1", "1.1.1", "h1-new", &[("BSN", &p2)])).unwrap();
-        sink.push(with_extra("2", "1.2.1", "h2", &[("BSN", &p1), ("Kenteken", "")]))
+        sink.push(with_extra("1", "1.1.1", "h1-new", &[("BSN", &p2)]))
             .unwrap();
+        sink.push(with_extra(
+            "2",
+            "1.2.1",
+            "h2",
+            &[("BSN", &p1), ("Kenteken", "")],
+        ))
+        .unwrap();
         sink.finish().unwrap();
     }
     let all = linked(store.as_ref(), &all_of("default"));
