@@ -13,11 +13,11 @@
 
 use super::adjacency::Adjacency;
 use super::node::{NodeId, NodeKind};
+use super::registration::LinkedIncident;
 use super::RelationsError;
 use crate::access::CategoryScope;
 use crate::cancel::Cancel;
 use crate::pseudonym::IdentifierKind;
-use crate::store::LinkedIncident;
 use chrono::{Datelike, NaiveDate};
 use rustc_hash::FxHashMap;
 use std::collections::HashSet;
@@ -565,7 +565,7 @@ fn co_occur(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::StoredPseudonym;
+    use crate::relations::StoredPseudonym;
 
     pub(crate) fn subject(p: char, kind: IdentifierKind, role: &str) -> StoredPseudonym {
         StoredPseudonym {

@@ -4,7 +4,8 @@
 //! - [`node`]: node ids (`incident:<registratienummer>`, `address:<BAG verblijfsobject id>`,
 //!   `subject:<pseudonym>`) and kinds.
 //! - [`adjacency`]: the compact undirected graph the queries run on (u32 node indices, CSR adjacency).
-//! - [`graph`]: building the [`Graph`] from [`LinkedIncident`](crate::store::LinkedIncident)s after the
+//! - [`registration`]: the input, a [`LinkedIncident`] (an incident with its pseudonyms) as the store reads it.
+//! - [`graph`]: building the [`Graph`] from [`LinkedIncident`]s after the
 //!   caller's category grants ([`CategoryScope`](crate::access::CategoryScope)) removed what the user may not
 //!   see, so nothing links through an invisible registration.
 //! - [`queries`]: neighbourhood, shortest paths, connecting network, components, repeat subjects.
@@ -26,11 +27,13 @@ pub mod export;
 pub mod graph;
 pub mod node;
 pub mod queries;
+pub mod registration;
 
 pub use adjacency::Adjacency;
 pub use graph::{EdgeKind, Graph, GraphEdge, GraphNode};
 pub use node::{NodeId, NodeKind};
 pub use queries::Subgraph;
+pub use registration::{LinkedIncident, StoredPseudonym};
 
 use crate::cancel::Cancelled;
 

@@ -18,6 +18,7 @@ mod privacy;
 mod sqlite;
 mod sqlite_privacy;
 
+pub use crate::relations::{LinkedIncident, StoredPseudonym};
 pub use privacy::{
     BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
     MIN_PASSWORD_CHARS,
@@ -413,31 +414,6 @@ pub struct PersonalColumn {
     pub role: String,
     pub kind: crate::pseudonym::IdentifierKind,
     pub key_id: String,
-}
-
-/// One stored pseudonym of an incident, with its kind, role (column) and key id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct StoredPseudonym {
-    /// 64 hex characters ([`crate::pseudonym`]).
-    pub pseudonym: String,
-    pub kind: crate::pseudonym::IdentifierKind,
-    pub role: String,
-    pub key_id: String,
-}
-
-/// A current incident as the relation graph reads it ([`Store::linked_incidents`]): where and when, and the
-/// pseudonyms it carries (only those of typed personal columns; never a raw identifier).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LinkedIncident {
-    pub id: i64,
-    pub source: String,
-    pub registration: String,
-    pub begin: NaiveDateTime,
-    pub category_code: Option<String>,
-    /// BAG verblijfsobject id when located on an address.
-    pub bag_id: Option<String>,
-    /// Sorted by role, then pseudonym; empty values (nothing left after normalisation) are left out.
-    pub pseudonyms: Vec<StoredPseudonym>,
 }
 
 /// Streaming sink for a BAG import; `finish` commits everything at once.
