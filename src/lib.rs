@@ -30,6 +30,8 @@
 //! - [`proxy`]: trusted proxies, address ranges and the `X-Forwarded-For` rule for a client's address.
 //! - [`rate_limit`]: token buckets per credential, session or client address.
 //! - [`session`]: the web session table and the failed-login throttle.
+//! - [`relations`]: the network of registrations, addresses and pseudonymised subjects (graph, queries,
+//!   centrality, exports).
 //!
 //! Adapters:
 //! - [`config`]: the `brandpunt serve` configuration file (TOML) and its validation.
@@ -68,6 +70,7 @@ pub mod proxy;
 pub mod pseudonym;
 pub mod publish;
 pub mod rate_limit;
+pub mod relations;
 pub mod render;
 pub mod server;
 pub mod session;

@@ -13,6 +13,15 @@
 //! # Keys
 //! At least 32 bytes, given as hex (only hex digits, even length) or base64 (standard or url-safe alphabet,
 //! padding optional). [`PseudonymKey`]'s `Debug` never shows the key, and no error quotes it.
+//!
+//! # Key ids
+//! [`PseudonymKey::key_id`] names a key without revealing it: the first 8 bytes (16 hex characters) of
+//! `HMAC-SHA256(key, "brandpunt-pseudonym-key-id-v1")`. Every stored pseudonym keeps the id of the key that made
+//! it, so pseudonyms of a rotated key are never matched silently with those of the old one.
+//!
+//! # Kinds
+//! [`IdentifierKind`] says what a personal column identifies (a person, a vehicle, ...); the mapping file gives
+//! it per column (`[personal.kinds]`), and it travels with every stored pseudonym.
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -83,6 +92,82 @@ impl PseudonymKey {
         mac.update(n.as_bytes());
         let digest = mac.finalize().into_bytes();
         Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// The fixed label whose keyed HMAC is a key's id ([`PseudonymKey::key_id`]).
+const KEY_ID_LABEL: &[u8] = b"brandpunt-pseudonym-key-id-v1";
+
+impl PseudonymKey {
+    /// The key's id: 16 lower-case hex characters (see the module docs); equal for equal keys, different (up to
+    /// a 2^-64 chance) for different keys, and revealing nothing of the key.
+    ///
+    /// ```
+    /// use brandpunt::pseudonym::PseudonymKey;
+    /// let a = PseudonymKey::from_bytes(&[7; 32]).unwrap();
+    /// let b = PseudonymKey::from_bytes(&[8; 32]).unwrap();
+    /// assert_eq!(a.key_id().len(), 16);
+    /// assert_eq!(a.key_id(), a.clone().key_id());
+    /// assert_ne!(a.key_id(), b.key_id());
+    /// ```
+    pub fn key_id(&self) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.0) else {
+            // HMAC accepts keys of any length; unreachable, but stay panic-free.
+            return String::new();
+        };
+        mac.update(KEY_ID_LABEL);
+        let digest = mac.finalize().into_bytes();
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What a personal identifier identifies: the kind of a `[personal]` column and of every pseudonym made from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentifierKind {
+    /// A natural person (BSN, name).
+    Person,
+    /// A vehicle (licence plate).
+    Vehicle,
+    /// An organisation (KvK number, name).
+    Organisation,
+    /// A phone number.
+    Phone,
+    /// Anything else (the kind of a column the mapping gives none for).
+    #[default]
+    Other,
+}
+
+impl IdentifierKind {
+    /// Every kind, in this order.
+    pub const ALL: [IdentifierKind; 5] = [
+        IdentifierKind::Person,
+        IdentifierKind::Vehicle,
+        IdentifierKind::Organisation,
+        IdentifierKind::Phone,
+        IdentifierKind::Other,
+    ];
+
+    /// The name used in mapping files, the store and exports (`person`, `vehicle`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentifierKind::Person => "person",
+            IdentifierKind::Vehicle => "vehicle",
+            IdentifierKind::Organisation => "organisation",
+            IdentifierKind::Phone => "phone",
+            IdentifierKind::Other => "other",
+        }
+    }
+
+    /// The kind named `name` (exactly as [`IdentifierKind::as_str`] spells it), or `None`.
+    ///
+    /// ```
+    /// use brandpunt::pseudonym::IdentifierKind;
+    /// assert_eq!(IdentifierKind::parse("vehicle"), Some(IdentifierKind::Vehicle));
+    /// assert_eq!(IdentifierKind::parse("auto"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<IdentifierKind> {
+        IdentifierKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -206,6 +291,37 @@ mod tests {
         assert_eq!(k.pseudonymise("1234.56.782"), k.pseudonymise("123456782"));
         assert_eq!(k.pseudonymise(" - . "), None);
         assert_eq!(k.pseudonymise(""), None);
+    }
+
+    #[test]
+    fn key_ids_are_stable_distinct_and_not_the_key() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let mut bytes = [0u8; 32];
+            rng.fill_bytes(&mut bytes);
+            let k = PseudonymKey::from_bytes(&bytes).unwrap();
+            let id = k.key_id();
+            assert_eq!(id.len(), 16);
+            assert!(id
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+            assert_eq!(id, PseudonymKey::from_bytes(&bytes).unwrap().key_id());
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            assert!(!hex.contains(&id));
+            // Not the pseudonym of the label either: a key id never equals a pseudonym's prefix of a value.
+            assert_ne!(
+                Some(id.clone()),
+                k.pseudonymise("brandpunt-pseudonym-key-id-v1")
+                    .map(|p| p[..16].to_string())
+            );
+            assert!(seen.insert(id));
+        }
+        for kind in IdentifierKind::ALL {
+            assert_eq!(IdentifierKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(IdentifierKind::default(), IdentifierKind::Other);
+        assert_eq!(IdentifierKind::parse("Person"), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod demo;
 
 mod geocode;
 mod import;
+mod relations;
 mod retention;
 mod serve;
 mod stats;
@@ -62,6 +63,9 @@ pub enum Command {
     /// The hash-chained audit log (export, verify).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The network of registrations, addresses and pseudonymised subjects (persons, vehicles, ...).
+    #[command(subcommand)]
+    Relations(relations::RelationsCommand),
     /// Retention: delete address-level incidents older than a period.
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
@@ -145,6 +149,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(cmd) => access::run_user(&cli.db, cmd),
         Command::Token(cmd) => access::run_token(&cli.db, cmd),
         Command::Audit(cmd) => audit::run(&cli.db, cmd),
+        Command::Relations(cmd) => relations::run(&cli.db, cmd),
         Command::Retention(cmd) => retention::run(&cli.db, cmd),
         Command::Backup { file } => backup::backup(&cli.db, &file),
         Command::Restore { file } => backup::restore(&cli.db, &file),

@@ -20,8 +20,8 @@ use crate::area_level::AreaLevel;
 use crate::coords::with_thread_transformer;
 use crate::geocode::{AddressQuery, BagAddress, GeocodeIndex, GeocodeIndexBuilder, MatchKind};
 use crate::store::{
-    DeliveryMeta, DeliveryOutcome, IncidentRecord, IncidentSink, LocatedBy, ReportRecord, Store,
-    StoreError,
+    DeliveryMeta, DeliveryOutcome, IncidentRecord, IncidentSink, LocatedBy, PersonalColumn,
+    ReportRecord, Store, StoreError,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -414,7 +414,10 @@ pub fn import_incident_file(
         checksum: reader.checksum().to_string(),
         total_rows: reader.total_rows(),
     };
-    let sink = store.incident_sink(&meta, reader.accepted_rows())?;
+    let mut sink = store.incident_sink(&meta, reader.accepted_rows())?;
+    if let (Some(sink), Some(m)) = (sink.as_mut(), options.mapping.as_ref()) {
+        sink.personal_columns(&personal_columns(m))?;
+    }
     // The report goes to a file next to its place and takes that place once the delivery is stored.
     let mut part = report_path.clone().into_os_string();
     part.push(".part");
@@ -573,6 +576,24 @@ fn report_entry(r: &ReportRecord) -> ReportEntry {
 pub fn pseudonymise_rows(rows: &mut [DeliveryRow], mapping: &Mapping) {
     rows.par_iter_mut()
         .for_each(|row| pseudonymise_row(row, mapping));
+}
+
+/// The personal columns a delivery read with `mapping` records with its incidents: each `[personal]` header
+/// with its kind and the key's id; none without a key (then the columns were not read).
+pub fn personal_columns(mapping: &Mapping) -> Vec<PersonalColumn> {
+    let Some(key) = &mapping.pseudonym_key else {
+        return Vec::new();
+    };
+    let key_id = key.key_id();
+    mapping
+        .personal_columns
+        .iter()
+        .map(|role| PersonalColumn {
+            role: role.clone(),
+            kind: mapping.personal_kind(role),
+            key_id: key_id.clone(),
+        })
+        .collect()
 }
 
 /// [`pseudonymise_rows`] for one row.

@@ -26,6 +26,9 @@
 //!
 //! [personal]           # columns holding personal identifiers: never kept raw
 //! columns = ["Kenteken", "BSN"]
+//! [personal.kinds]     # optional: what each column identifies; default "other"
+//! "BSN" = "person"     # person | vehicle | organisation | phone | other
+//! "Kenteken" = "vehicle"
 //! ```
 //! Personal columns are pseudonymised at import: with a cooperation key ([`Mapping::pseudonym_key`], set by
 //! the caller from configuration, never from the mapping file) each value is replaced by its keyed HMAC-SHA256
@@ -33,7 +36,10 @@
 //! `[personal]`; the raw value is never stored, logged or reported. Without a key the columns are not read at
 //! all, and the incident importer refuses such a mapping ([`super::incidents`]). A personal column missing
 //! from the file is not an error. An `[extra]` name equal to a personal header is an error (it would collide
-//! with the pseudonym).
+//! with the pseudonym). `[personal.kinds]` gives a column's [`IdentifierKind`] (default `other`); an unknown kind,
+//! or a kind for a header not in `columns` (compared like headers), is an error naming the key. The store keeps,
+//! with every delivery, each personal column's header (the role), kind and the id of the key
+//! ([`crate::pseudonym::PseudonymKey::key_id`]), so every stored pseudonym has them ([`Mapping::personal_kind`]).
 //! Canonical names in `[columns]` are matched like headers (case, spaces, `_`, `-` ignored), so
 //! `pleegdatum_begin` is accepted. Headers given in `[columns]` and `[extra]` are matched exactly first and
 //! then in normalised form. Columns not named in `[columns]` are still recognised by default rules.
@@ -47,6 +53,7 @@ use chrono::format::{Item, StrftimeItems};
 
 use super::delivery_error::DeliveryError;
 use super::sniff::TextEncoding;
+use crate::pseudonym::IdentifierKind;
 
 /// The canonical columns of an incident delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -224,12 +231,32 @@ pub struct Mapping {
     pub sheet: Option<String>,
     /// Headers of columns holding personal identifiers (never read raw into stored rows).
     pub personal_columns: Vec<String>,
+    /// `[personal.kinds]`: personal header (as written in `personal_columns`) -> kind; absent = `other`.
+    pub personal_kinds: BTreeMap<String, IdentifierKind>,
     /// The cooperation key for pseudonymising `personal_columns`. Set by the caller from configuration
     /// (environment or key file), never read from the mapping file. `None`: personal columns are not read.
     pub pseudonym_key: Option<crate::pseudonym::PseudonymKey>,
 }
 
 impl Mapping {
+    /// The kind of the personal column `header` (as written in `personal_columns`): from `[personal.kinds]`,
+    /// else [`IdentifierKind::Other`].
+    ///
+    /// ```
+    /// use brandpunt::import::mapping::Mapping;
+    /// use brandpunt::pseudonym::IdentifierKind;
+    /// let m = Mapping::from_toml_str(
+    ///     "m.toml",
+    ///     "[personal]\ncolumns = [\"BSN\", \"Naam\"]\n[personal.kinds]\nBSN = \"person\"",
+    /// )
+    /// .unwrap();
+    /// assert_eq!(m.personal_kind("BSN"), IdentifierKind::Person);
+    /// assert_eq!(m.personal_kind("Naam"), IdentifierKind::Other);
+    /// ```
+    pub fn personal_kind(&self, header: &str) -> IdentifierKind {
+        self.personal_kinds.get(header).copied().unwrap_or_default()
+    }
+
     /// Reads and validates a mapping file. Errors name the file and the offending section/key.
     pub fn from_toml_file(path: &Path) -> Result<Mapping, DeliveryError> {
         let source = path.display().to_string();
@@ -343,11 +370,22 @@ impl Mapping {
                     }
                 }
                 "personal" => {
+                    let mut kinds: Option<&toml::Table> = None;
                     for (key, v) in entries {
-                        if key != "columns" {
-                            return Err(err(format!(
-                                "[personal] onbekende sleutel '{key}' (columns)"
-                            )));
+                        match key.as_str() {
+                            "columns" => {}
+                            "kinds" => {
+                                kinds = Some(v.as_table().ok_or_else(|| {
+                                    err("[personal.kinds] moet een sectie zijn: kolom = \"soort\""
+                                        .to_string())
+                                })?);
+                                continue;
+                            }
+                            _ => {
+                                return Err(err(format!(
+                                    "[personal] onbekende sleutel '{key}' (columns, kinds)"
+                                )))
+                            }
                         }
                         let list = v.as_array().ok_or_else(|| {
                             err("[personal] columns moet een lijst met teksten zijn".to_string())
@@ -360,6 +398,31 @@ impl Mapping {
                                 )
                             })?;
                             mapping.personal_columns.push(header);
+                        }
+                    }
+                    for (key, v) in kinds.into_iter().flatten() {
+                        let names: Vec<&str> =
+                            IdentifierKind::ALL.iter().map(|k| k.as_str()).collect();
+                        let kind = v.as_str().and_then(IdentifierKind::parse).ok_or_else(|| {
+                            err(format!(
+                                "[personal.kinds] '{key}': onbekende soort {v}; geldig: {}",
+                                names.join(", ")
+                            ))
+                        })?;
+                        let header = mapping
+                            .personal_columns
+                            .iter()
+                            .find(|p| normalise_header(p) == normalise_header(key))
+                            .cloned()
+                            .ok_or_else(|| {
+                                err(format!(
+                                    "[personal.kinds] '{key}' staat niet in [personal] columns"
+                                ))
+                            })?;
+                        if mapping.personal_kinds.insert(header, kind).is_some() {
+                            return Err(err(format!(
+                                "[personal.kinds] '{key}' staat er meer dan eens"
+                            )));
                         }
                     }
                 }
@@ -671,6 +734,57 @@ columns = ["Kenteken", "BSN"]
             ),
             ("columns = 3", "columns"),
             ("[columns\n", "TOML"),
+        ];
+        for (text, key) in bad {
+            let e = Mapping::from_toml_str("lev.toml", text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("lev.toml") && e.contains(key), "{text:?} -> {e}");
+        }
+    }
+
+    #[test]
+    fn personal_kinds_are_read_and_default_to_other() {
+        let text = r#"
+[personal]
+columns = ["BSN betrokkene", "Kenteken", "Telefoon"]
+[personal.kinds]
+"BSN betrokkene" = "person"
+"kenteken" = "vehicle"
+"#;
+        let m = Mapping::from_toml_str("m.toml", text).unwrap();
+        assert_eq!(m.personal_kind("BSN betrokkene"), IdentifierKind::Person);
+        // Matched like a header; stored under the header as written in `columns`.
+        assert_eq!(m.personal_kind("Kenteken"), IdentifierKind::Vehicle);
+        assert_eq!(m.personal_kind("Telefoon"), IdentifierKind::Other);
+        assert_eq!(m.personal_kinds.len(), 2);
+        // The form without kinds stays valid.
+        let m = Mapping::from_toml_str("m.toml", "[personal]\ncolumns = [\"BSN\"]").unwrap();
+        assert!(m.personal_kinds.is_empty());
+        assert_eq!(m.personal_kind("BSN"), IdentifierKind::Other);
+    }
+
+    #[test]
+    fn bad_personal_kinds_are_refused_naming_the_key() {
+        let bad = [
+            (
+                "[personal]\ncolumns = [\"BSN\"]\n[personal.kinds]\nBSN = \"persoon\"",
+                "BSN",
+            ),
+            (
+                "[personal]\ncolumns = [\"BSN\"]\n[personal.kinds]\nKenteken = \"vehicle\"",
+                "Kenteken",
+            ),
+            (
+                "[personal]\ncolumns = [\"BSN\"]\n[personal.kinds]\nBSN = 3",
+                "BSN",
+            ),
+            ("[personal]\ncolumns = [\"BSN\"]\nkinds = \"x\"", "kinds"),
+            (
+                "[personal]\ncolumns = [\"BSN\"]\n[personal.kinds]\nBSN = \"person\"\nbsn = \"phone\"",
+                "bsn",
+            ),
+            ("[personal]\nsoorten = 1", "soorten"),
         ];
         for (text, key) in bad {
             let e = Mapping::from_toml_str("lev.toml", text)

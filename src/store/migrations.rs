@@ -336,6 +336,19 @@ CREATE TRIGGER tenant_change_gemeente_delete AFTER DELETE ON tenant_gemeente BEG
     UPDATE tenant_change SET areas_version = areas_version + 1 WHERE tenant_id = OLD.tenant_id;
 END;
 "#,
+    // 9: typed personal columns (relations): per incident delivery, each `[personal]` column's header (the role,
+    //    also the key of its pseudonym in the incidents' `extra_json`), what it identifies and the id of the key
+    //    that made its pseudonyms. Every stored pseudonym gets these through its incident's `delivery_id`;
+    //    deliveries from before have none (their pseudonyms are not linked until delivered again).
+    r#"
+CREATE TABLE delivery_personal (
+    delivery_id  INTEGER NOT NULL REFERENCES delivery(id) ON DELETE CASCADE,
+    role         TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('person', 'vehicle', 'organisation', 'phone', 'other')),
+    key_id       TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, role)
+) WITHOUT ROWID;
+"#,
 ];
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod privacy;
 mod sqlite;
 mod sqlite_privacy;
 
+pub use crate::relations::{LinkedIncident, StoredPseudonym};
 pub use privacy::{
     BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
     MIN_PASSWORD_CHARS,
@@ -405,6 +406,16 @@ pub struct IncidentChanges {
     pub current: u64,
 }
 
+/// One personal column of an incident delivery (mapping `[personal]`): the header its pseudonyms are kept under
+/// in the incidents' `extra` (the role), what it identifies and the id of the key that made them
+/// ([`crate::pseudonym::PseudonymKey::key_id`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PersonalColumn {
+    pub role: String,
+    pub kind: crate::pseudonym::IdentifierKind,
+    pub key_id: String,
+}
+
 /// Streaming sink for a BAG import; `finish` commits everything at once.
 pub trait AddressSink {
     fn push(&mut self, address: &AddressRecord) -> Result<(), StoreError>;
@@ -423,6 +434,10 @@ pub trait IncidentSink {
     fn push(&mut self, incident: IncidentRecord) -> Result<(), StoreError>;
     /// Keep one report row (a rejected, not located or ambiguous row) with the delivery.
     fn push_report(&mut self, row: &ReportRecord) -> Result<(), StoreError>;
+    /// Record the delivery's personal columns (role, kind, key id), replacing any recorded before in this
+    /// delivery; the pseudonyms of its incidents are kept in `extra` under each role. A delivery without
+    /// personal columns records none.
+    fn personal_columns(&mut self, columns: &[PersonalColumn]) -> Result<(), StoreError>;
     /// Record the delivery's counts and commit; returns what was stored.
     fn finish(self: Box<Self>) -> Result<DeliveryOutcome, StoreError>;
 }
@@ -567,6 +582,14 @@ pub trait Store {
     ) -> Result<Vec<AreaCount>, StoreError>;
     /// Current incidents matching the filter (all, located or not).
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError>;
+    /// Visit the current incidents matching the filter with the pseudonyms of the personal columns their
+    /// delivery recorded ([`IncidentSink::personal_columns`]), ordered by begin, then id; streaming (bounded
+    /// memory). An incident whose delivery recorded none is visited with no pseudonyms.
+    fn for_each_linked_incident(
+        &self,
+        filter: &IncidentFilter,
+        f: &mut dyn FnMut(LinkedIncident) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
     /// The details of the current incidents of `tenant` with these ids (ids of other tenants, or no longer
     /// current, are left out), in no particular order. Any number of ids.
     fn incident_details(

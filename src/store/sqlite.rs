@@ -1041,6 +1041,20 @@ impl IncidentSink for SqliteIncidentSink<'_> {
         Ok(())
     }
 
+    fn personal_columns(&mut self, columns: &[PersonalColumn]) -> Result<(), StoreError> {
+        self.tx.execute(
+            "DELETE FROM delivery_personal WHERE delivery_id = ?1",
+            [self.delivery_id],
+        )?;
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO delivery_personal (delivery_id, role, kind, key_id) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for c in columns {
+            insert.execute(params![self.delivery_id, c.role, c.kind.as_str(), c.key_id])?;
+        }
+        Ok(())
+    }
+
     fn finish(self: Box<Self>) -> Result<DeliveryOutcome, StoreError> {
         let mut this = *self;
         this.flush()?;
@@ -1547,6 +1561,81 @@ impl Store for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn for_each_linked_incident(
+        &self,
+        filter: &IncidentFilter,
+        f: &mut dyn FnMut(LinkedIncident) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, &filter.tenant)?;
+        let mut personal: FxMap<i64, Vec<PersonalColumn>> = FxMap::default();
+        {
+            let mut stmt = self.conn.prepare(
+                "SELECT p.delivery_id, p.role, p.kind, p.key_id FROM delivery_personal p
+                 JOIN delivery d ON d.id = p.delivery_id WHERE d.tenant_id = ?1",
+            )?;
+            let mut rows = stmt.query([tenant_id])?;
+            while let Some(r) = rows.next()? {
+                let kind: String = r.get(2)?;
+                let kind = crate::pseudonym::IdentifierKind::parse(&kind).ok_or(
+                    StoreError::InvalidValue {
+                        table: "delivery_personal",
+                        column: "kind",
+                        value: kind,
+                    },
+                )?;
+                personal.entry(r.get(0)?).or_default().push(PersonalColumn {
+                    role: r.get(1)?,
+                    kind,
+                    key_id: r.get(3)?,
+                });
+            }
+        }
+        let (where_sql, params) = self.filter_sql(filter)?;
+        let sql = format!(
+            "SELECT i.id, i.source, i.registration, i.begin_min, i.category_code, i.bag_id, i.delivery_id,
+                    i.extra_json
+             FROM incident i WHERE {where_sql} ORDER BY i.begin_min, i.id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(r) = rows.next()? {
+            let delivery_id: i64 = r.get(6)?;
+            let mut pseudonyms = Vec::new();
+            if let Some(columns) = personal.get(&delivery_id) {
+                let extra_json: String = r.get(7)?;
+                let extra: BTreeMap<String, serde_json::Value> = serde_json::from_str(&extra_json)
+                    .map_err(|_| StoreError::InvalidValue {
+                        table: "incident",
+                        column: "extra_json",
+                        value: extra_json.chars().take(40).collect(),
+                    })?;
+                for c in columns {
+                    if let Some(p) = extra.get(&c.role).and_then(|v| v.as_str()) {
+                        if !p.is_empty() {
+                            pseudonyms.push(StoredPseudonym {
+                                pseudonym: p.to_string(),
+                                kind: c.kind,
+                                role: c.role.clone(),
+                                key_id: c.key_id.clone(),
+                            });
+                        }
+                    }
+                }
+                pseudonyms.sort_by(|a, b| (&a.role, &a.pseudonym).cmp(&(&b.role, &b.pseudonym)));
+            }
+            f(LinkedIncident {
+                id: r.get(0)?,
+                source: r.get(1)?,
+                registration: r.get(2)?,
+                begin: from_minutes(r.get(3)?)?,
+                category_code: r.get(4)?,
+                bag_id: r.get(5)?,
+                pseudonyms,
+            })?;
+        }
+        Ok(())
     }
 
     fn incident_details(

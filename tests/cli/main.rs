@@ -11,3 +11,4 @@ mod demo;
 mod demo_city;
 mod demo_regenerate;
 mod import;
+mod relations;

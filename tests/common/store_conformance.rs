@@ -10,10 +10,12 @@
 use brandpunt::access::{PrincipalKind, Role};
 use brandpunt::area_level::AreaLevel;
 use brandpunt::audit::{self, AuditEntry};
+use brandpunt::pseudonym::IdentifierKind;
 use brandpunt::store::{
     AddressKind, AddressRecord, AreaRecord, DataChange, DataFingerprint, DeliveryMeta,
-    IncidentFilter, IncidentRecord, IndicatorValue, LocatedBy, PandRecord, PoliceCount,
-    PrivacyError, ReportRecord, ServerStore, StoreError, StoreOpener, TokenOwner,
+    IncidentFilter, IncidentRecord, IndicatorValue, LinkedIncident, LocatedBy, PandRecord,
+    PersonalColumn, PoliceCount, PrivacyError, ReportRecord, ServerStore, StoreError, StoreOpener,
+    TokenOwner,
 };
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::{polygon, MultiPolygon};
@@ -69,6 +71,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "incident_changes_since_a_mark",
         incident_changes_since_a_mark,
+    ),
+    (
+        "personal_columns_give_linked_incidents",
+        personal_columns_give_linked_incidents,
     ),
 ];
 
@@ -1390,4 +1396,189 @@ pub fn incident_changes_since_a_mark(s: &EmptyStore) {
         .insert_custom_area("default", "Plein", &square(0.0, 0.0, 50.0))
         .unwrap();
     assert_eq!(store.incident_changes("default", &c2.mark).unwrap(), None);
+}
+
+/// The linked incidents of `filter`, in the order the store visits them.
+fn linked(store: &dyn ServerStore, filter: &IncidentFilter) -> Vec<LinkedIncident> {
+    let mut out = Vec::new();
+    store
+        .as_store()
+        .for_each_linked_incident(filter, &mut |i| {
+            out.push(i);
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+/// A delivery's personal columns (role, kind, key id) reach every pseudonym of its incidents; incidents of a
+/// delivery without them carry none; an unchanged re-delivered row keeps the columns of the delivery that wrote
+/// it, a changed one (a new key) those of the new delivery; a rolled-back delivery records nothing; filters apply.
+pub fn personal_columns_give_linked_incidents(s: &EmptyStore) {
+    let mut store = s.open();
+    let p1 = "a".repeat(64);
+    let p2 = "b".repeat(64);
+    let with_extra = |reg: &str, category: &str, hash: &str, extra: &[(&str, &str)]| {
+        let mut i = march(reg, category, Some("BU19990101"), hash);
+        i.bag_id = Some(format!("0001010000{reg:0>6}"));
+        i.extra = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        i
+    };
+    let columns = |key_id: &str| {
+        vec![
+            PersonalColumn {
+                role: "BSN".into(),
+                kind: IdentifierKind::Person,
+                key_id: key_id.into(),
+            },
+            PersonalColumn {
+                role: "Kenteken".into(),
+                kind: IdentifierKind::Vehicle,
+                key_id: key_id.into(),
+            },
+        ]
+    };
+    {
+        let mut sink = store
+            .as_store_mut()
+            .incident_sink(&meta("default", "p1", 3), 3)
+            .unwrap()
+            .unwrap();
+        sink.personal_columns(&columns("0123456789abcdef")).unwrap();
+        sink.push(with_extra(
+            "1",
+            "1.1.1",
+            "h1",
+            &[("BSN", &p1), ("Kenteken", &p2), ("team", "Noord")],
+        ))
+        .unwrap();
+        sink.push(with_extra(
+            "2",
+            "1.2.1",
+            "h2",
+            &[("BSN", &p1), ("Kenteken", "")],
+        ))
+        .unwrap();
+        sink.push(with_extra("3", "1.1.1", "h3", &[])).unwrap();
+        sink.finish().unwrap();
+    }
+    // A delivery without personal columns: its `BSN` extra is not a pseudonym of a typed column.
+    let mut other = meta("default", "p2", 1);
+    other.source = "handhaving".into();
+    store
+        .as_store_mut()
+        .store_incident_delivery(
+            &other,
+            &[with_extra("9", "1.1.1", "h9", &[("BSN", &p2)])],
+            &[],
+        )
+        .unwrap();
+    // Rolled back: records nothing.
+    {
+        let mut sink = store
+            .as_store_mut()
+            .incident_sink(&meta("default", "p3", 1), 1)
+            .unwrap()
+            .unwrap();
+        sink.personal_columns(&columns("ffffffffffffffff")).unwrap();
+        sink.push(with_extra("1", "1.1.1", "h1-new", &[("BSN", &p2)]))
+            .unwrap();
+    }
+    let all = linked(store.as_ref(), &all_of("default"));
+    let regs: Vec<(&str, &str)> = all
+        .iter()
+        .map(|i| (i.source.as_str(), i.registration.as_str()))
+        .collect();
+    assert_eq!(regs.len(), 4);
+    for r in [
+        ("politie", "1"),
+        ("politie", "2"),
+        ("politie", "3"),
+        ("handhaving", "9"),
+    ] {
+        assert!(regs.contains(&r), "{r:?} in {regs:?}");
+    }
+    let get = |all: &[LinkedIncident], reg: &str| {
+        all.iter().find(|i| i.registration == reg).cloned().unwrap()
+    };
+    let one = get(&all, "1");
+    assert_eq!(one.bag_id.as_deref(), Some("0001010000000001"));
+    assert_eq!(one.category_code.as_deref(), Some("1.1.1"));
+    assert_eq!(one.begin, ts("2024-03-01", 10));
+    let summary: Vec<(&str, IdentifierKind, &str, &str)> = one
+        .pseudonyms
+        .iter()
+        .map(|p| {
+            (
+                p.role.as_str(),
+                p.kind,
+                p.key_id.as_str(),
+                p.pseudonym.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "BSN",
+                IdentifierKind::Person,
+                "0123456789abcdef",
+                p1.as_str()
+            ),
+            (
+                "Kenteken",
+                IdentifierKind::Vehicle,
+                "0123456789abcdef",
+                p2.as_str()
+            ),
+        ]
+    );
+    // An empty pseudonym is no pseudonym.
+    assert_eq!(get(&all, "2").pseudonyms.len(), 1);
+    assert!(get(&all, "3").pseudonyms.is_empty());
+    assert!(get(&all, "9").pseudonyms.is_empty());
+
+    // Re-delivered: 1 changed (new key id), 2 unchanged (keeps the first delivery's columns).
+    {
+        let mut sink = store
+            .as_store_mut()
+            .incident_sink(&meta("default", "p4", 2), 2)
+            .unwrap()
+            .unwrap();
+        sink.personal_columns(&columns("fedcba9876543210")).unwrap();
+        sink.push(with_extra("1", "1.1.1", "h1-new", &[("BSN", &p2)]))
+            .unwrap();
+        sink.push(with_extra(
+            "2",
+            "1.2.1",
+            "h2",
+            &[("BSN", &p1), ("Kenteken", "")],
+        ))
+        .unwrap();
+        sink.finish().unwrap();
+    }
+    let all = linked(store.as_ref(), &all_of("default"));
+    let one = get(&all, "1");
+    assert_eq!(one.pseudonyms.len(), 1);
+    assert_eq!(one.pseudonyms[0].pseudonym, p2);
+    assert_eq!(one.pseudonyms[0].key_id, "fedcba9876543210");
+    assert_eq!(get(&all, "2").pseudonyms[0].key_id, "0123456789abcdef");
+
+    // Filters: category and source; another tenant sees nothing.
+    let mut f = all_of("default");
+    f.categories = vec!["1.2.1".into()];
+    let regs: Vec<String> = linked(store.as_ref(), &f)
+        .into_iter()
+        .map(|i| i.registration)
+        .collect();
+    assert_eq!(regs, vec!["2".to_string()]);
+    let mut f = all_of("default");
+    f.sources = vec!["handhaving".into()];
+    assert_eq!(linked(store.as_ref(), &f).len(), 1);
+    store.as_store_mut().add_tenant("ander", "Ander").unwrap();
+    assert!(linked(store.as_ref(), &all_of("ander")).is_empty());
 }

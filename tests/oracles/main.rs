@@ -8,5 +8,6 @@ mod gistar_esda;
 mod kde_closed_form;
 mod kde_geotiff;
 mod kde_sklearn;
+mod relations_networkx;
 mod stats_oracles;
 mod suppression_props;

@@ -1,0 +1,753 @@
+//! Building the relation graph from linked incidents.
+//!
+//! [`Graph::build`] takes the current incidents of one filter (period, category, source: applied by the store's
+//! [`IncidentFilter`](crate::store::IncidentFilter)) and the caller's [`CategoryScope`]; incidents outside the
+//! scope are dropped BEFORE anything is built, so no node or edge comes from a registration the caller may not
+//! see. Nodes: one per incident, per BAG verblijfsobject an incident is located on, and per pseudonym of a typed
+//! personal column. A subject seen with different kinds (`other` in one delivery, `person` in another) takes the
+//! first kind other than `other` in the order of [`IdentifierKind::ALL`]. Base edges: incident-address
+//! ([`EdgeKind::LocatedAt`]) and incident-subject ([`EdgeKind::Involves`], with the roles: the column names, sorted
+//! and joined by `,` when one incident names a subject in several columns). Derived edges
+//! ([`EdgeKind::CoOccurs`]): subject-subject and subject-address pairs that share incidents, with the count of
+//! shared incidents, their first and last day and sources.
+
+use super::adjacency::Adjacency;
+use super::node::{NodeId, NodeKind};
+use super::registration::LinkedIncident;
+use super::RelationsError;
+use crate::access::CategoryScope;
+use crate::cancel::Cancel;
+use crate::pseudonym::IdentifierKind;
+use chrono::{Datelike, NaiveDate};
+use rustc_hash::FxHashMap;
+use std::collections::HashSet;
+
+/// What an edge is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    /// Incident - address (base).
+    LocatedAt,
+    /// Incident - subject (base), with roles.
+    Involves,
+    /// Subject - subject or subject - address sharing incidents (derived).
+    CoOccurs,
+}
+
+impl EdgeKind {
+    /// `located_at`, `involves`, `co_occurs`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::LocatedAt => "located_at",
+            EdgeKind::Involves => "involves",
+            EdgeKind::CoOccurs => "co_occurs",
+        }
+    }
+}
+
+/// One node. Days are counted from 1 January of year 1 (`NaiveDate::num_days_from_ce`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphNode {
+    pub kind: NodeKind,
+    /// Registration number, BAG id or pseudonym (the id without its prefix; an incident whose registration
+    /// number occurs in several sources: `<registratienummer>@<source>`).
+    pub key: Box<str>,
+    /// First and last day of its incidents.
+    pub first_day: i32,
+    pub last_day: i32,
+    /// Number of incidents (1 for an incident).
+    pub incidents: u32,
+    /// Bit `i` set: source `i` of [`Graph::sources`] has one of its incidents.
+    pub sources: u64,
+    /// Incidents: index into [`Graph::categories`], or `u32::MAX` for none.
+    pub category: u32,
+    /// Subjects: index into [`Graph::key_ids`] of the key that made the pseudonym; `u32::MAX` otherwise.
+    pub key_id: u32,
+}
+
+/// One edge (`a < b` for derived edges; base edges are `a` = incident).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphEdge {
+    pub a: u32,
+    pub b: u32,
+    pub kind: EdgeKind,
+    /// Shared incidents (1 for base edges).
+    pub count: u32,
+    pub first_day: i32,
+    pub last_day: i32,
+    /// Bit mask of [`Graph::sources`].
+    pub sources: u64,
+    /// [`EdgeKind::Involves`]: index into [`Graph::roles`]; `u32::MAX` otherwise.
+    pub roles: u32,
+}
+
+/// The relation graph of one filter and scope.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    nodes: Vec<GraphNode>,
+    /// Base edges `0..base_edges`, then derived edges.
+    edges: Vec<GraphEdge>,
+    base_edges: usize,
+    base: Adjacency,
+    /// Over the derived edges; edge index `k` here is `base_edges + k` in `edges`.
+    derived: Adjacency,
+    sources: Vec<String>,
+    categories: Vec<String>,
+    roles: Vec<String>,
+    key_ids: Vec<String>,
+    incident_index: FxHashMap<Box<str>, u32>,
+    address_index: FxHashMap<Box<str>, u32>,
+    subject_index: FxHashMap<Box<str>, u32>,
+}
+
+/// Interns strings into a list.
+struct Interner<'a> {
+    list: Vec<String>,
+    index: FxHashMap<&'a str, u32>,
+}
+
+impl<'a> Interner<'a> {
+    fn new() -> Self {
+        Interner {
+            list: Vec::new(),
+            index: FxHashMap::default(),
+        }
+    }
+    fn get(&mut self, s: &'a str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(s.to_string());
+        self.index.insert(s, i);
+        i
+    }
+}
+
+/// Does `scope` let the caller see an incident of `category`?
+fn visible(scope: &CategoryScope, category: Option<&str>) -> bool {
+    match scope {
+        CategoryScope::All => true,
+        CategoryScope::Only(codes) => category.is_some_and(|c| codes.iter().any(|k| k == c.trim())),
+        CategoryScope::Denied => false,
+    }
+}
+
+fn day_of(d: NaiveDate) -> i32 {
+    d.num_days_from_ce()
+}
+
+impl Graph {
+    /// The graph of `incidents` as far as `scope` lets the caller see them (see the module docs). Checks
+    /// `cancel` every 16,384 incidents.
+    ///
+    /// ```
+    /// use brandpunt::access::CategoryScope;
+    /// use brandpunt::cancel::Cancel;
+    /// use brandpunt::pseudonym::IdentifierKind;
+    /// use brandpunt::relations::{Graph, NodeId};
+    /// use brandpunt::store::{LinkedIncident, StoredPseudonym};
+    /// let person = |p: &str| StoredPseudonym {
+    ///     pseudonym: p.repeat(64),
+    ///     kind: IdentifierKind::Person,
+    ///     role: "BSN".into(),
+    ///     key_id: "0123456789abcdef".into(),
+    /// };
+    /// let incident = |reg: &str, category: &str, who: &str| LinkedIncident {
+    ///     id: 1,
+    ///     source: "politie".into(),
+    ///     registration: reg.into(),
+    ///     begin: chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap().and_hms_opt(10, 0, 0).unwrap(),
+    ///     category_code: Some(category.into()),
+    ///     bag_id: Some("0363010000000001".into()),
+    ///     pseudonyms: vec![person(who)],
+    /// };
+    /// let incidents = [incident("A", "1.1.1", "a"), incident("B", "2.5.1", "b")];
+    /// let all = Graph::build(&incidents, &CategoryScope::All, &Cancel::never())?;
+    /// // 2 incidents, 1 address, 2 persons; 4 base edges and 2 derived person-address edges.
+    /// assert_eq!((all.node_count(), all.base_edge_count(), all.edge_count()), (5, 4, 6));
+    /// // Only 1.1.1 granted: B and its person are not there at all.
+    /// let some = Graph::build(&incidents, &CategoryScope::Only(vec!["1.1.1".into()]), &Cancel::never())?;
+    /// assert_eq!(some.node_count(), 3);
+    /// assert!(some.find(&NodeId::parse("node", &format!("subject:{}", "b".repeat(64)))?).is_none());
+    /// # Ok::<(), brandpunt::relations::RelationsError>(())
+    /// ```
+    pub fn build(
+        incidents: &[LinkedIncident],
+        scope: &CategoryScope,
+        cancel: &Cancel,
+    ) -> Result<Graph, RelationsError> {
+        const STEP: usize = 16_384;
+        let seen: Vec<&LinkedIncident> = incidents
+            .iter()
+            .filter(|i| visible(scope, i.category_code.as_deref()))
+            .collect();
+        // Registration numbers delivered by more than one source get the source in their id.
+        let mut first_source: FxHashMap<&str, &str> = FxHashMap::default();
+        let mut shared: HashSet<&str> = HashSet::new();
+        for (k, inc) in seen.iter().enumerate() {
+            if k % STEP == 0 {
+                cancel.check()?;
+            }
+            let s = first_source
+                .entry(inc.registration.as_str())
+                .or_insert(inc.source.as_str());
+            if *s != inc.source {
+                shared.insert(inc.registration.as_str());
+            }
+        }
+        drop(first_source);
+
+        let mut sources = Interner::new();
+        let mut categories = Interner::new();
+        let mut roles = Interner::new();
+        let mut key_ids = Interner::new();
+        let mut g = Graph::default();
+        g.nodes.reserve(seen.len() * 2);
+        let mut base_pairs: Vec<(u32, u32)> = Vec::with_capacity(seen.len() * 2);
+        let mut derived_at: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+        let mut derived: Vec<GraphEdge> = Vec::new();
+        let mut subjects: Vec<(u32, &str)> = Vec::new();
+        let mut role_text = String::new();
+        for (k, inc) in seen.iter().enumerate() {
+            if k % STEP == 0 {
+                cancel.check()?;
+            }
+            let source = sources.get(inc.source.as_str());
+            if source >= 64 {
+                return Err(RelationsError::TooManySources {
+                    found: source as usize + 1,
+                });
+            }
+            let bit = 1u64 << source;
+            let day = day_of(inc.begin.date());
+            let key: Box<str> = if shared.contains(inc.registration.as_str()) {
+                format!("{}@{}", inc.registration, inc.source).into()
+            } else {
+                inc.registration.as_str().into()
+            };
+            let this = g.nodes.len() as u32;
+            // A registration repeated within one source cannot happen in the store (unique); keep the first.
+            if g.incident_index.contains_key(&key) {
+                continue;
+            }
+            g.incident_index.insert(key.clone(), this);
+            g.nodes.push(GraphNode {
+                kind: NodeKind::Incident,
+                key,
+                first_day: day,
+                last_day: day,
+                incidents: 1,
+                sources: bit,
+                category: inc
+                    .category_code
+                    .as_deref()
+                    .map_or(u32::MAX, |c| categories.get(c)),
+                key_id: u32::MAX,
+            });
+            let address = match inc.bag_id.as_deref().filter(|b| !b.is_empty()) {
+                Some(bag) => {
+                    let v = node_for(
+                        &mut g.nodes,
+                        &mut g.address_index,
+                        bag,
+                        NodeKind::Address,
+                        u32::MAX,
+                    );
+                    touch(&mut g.nodes[v as usize], day, bit);
+                    base_pairs.push((this, v));
+                    g.edges.push(GraphEdge {
+                        a: this,
+                        b: v,
+                        kind: EdgeKind::LocatedAt,
+                        count: 1,
+                        first_day: day,
+                        last_day: day,
+                        sources: bit,
+                        roles: u32::MAX,
+                    });
+                    Some(v)
+                }
+                None => None,
+            };
+            // The incident's subjects: one node per pseudonym, its roles joined.
+            subjects.clear();
+            for p in &inc.pseudonyms {
+                let key_id = key_ids.get(p.key_id.as_str());
+                let v = node_for(
+                    &mut g.nodes,
+                    &mut g.subject_index,
+                    &p.pseudonym,
+                    NodeKind::Subject(p.kind),
+                    key_id,
+                );
+                let node = &mut g.nodes[v as usize];
+                if node.kind == NodeKind::Subject(IdentifierKind::Other)
+                    && p.kind != IdentifierKind::Other
+                {
+                    node.kind = NodeKind::Subject(p.kind);
+                }
+                subjects.push((v, p.role.as_str()));
+            }
+            subjects.sort_unstable();
+            let mut i = 0;
+            while i < subjects.len() {
+                let v = subjects[i].0;
+                let mut j = i;
+                role_text.clear();
+                while j < subjects.len() && subjects[j].0 == v {
+                    if j > i {
+                        role_text.push(',');
+                    }
+                    role_text.push_str(subjects[j].1);
+                    j += 1;
+                }
+                let role = if j - i == 1 {
+                    roles.get(subjects[i].1)
+                } else {
+                    // Joined role sets are rare: intern an owned copy.
+                    match roles.list.iter().position(|r| *r == role_text) {
+                        Some(r) => r as u32,
+                        None => {
+                            roles.list.push(role_text.clone());
+                            (roles.list.len() - 1) as u32
+                        }
+                    }
+                };
+                touch(&mut g.nodes[v as usize], day, bit);
+                base_pairs.push((this, v));
+                g.edges.push(GraphEdge {
+                    a: this,
+                    b: v,
+                    kind: EdgeKind::Involves,
+                    count: 1,
+                    first_day: day,
+                    last_day: day,
+                    sources: bit,
+                    roles: role,
+                });
+                i = j;
+            }
+            subjects.dedup_by_key(|s| s.0);
+            // Derived co-occurrence: every pair of its subjects, and each subject with its address.
+            for x in 0..subjects.len() {
+                let s = subjects[x].0;
+                for &(t, _) in &subjects[x + 1..] {
+                    co_occur(&mut derived_at, &mut derived, s, t, day, bit);
+                }
+                if let Some(a) = address {
+                    co_occur(&mut derived_at, &mut derived, s.min(a), s.max(a), day, bit);
+                }
+            }
+        }
+        cancel.check()?;
+        let n = g.nodes.len();
+        g.base_edges = g.edges.len();
+        g.base = Adjacency::from_edges(n, &base_pairs, cancel)?;
+        drop(base_pairs);
+        let derived_pairs: Vec<(u32, u32)> = derived.iter().map(|e| (e.a, e.b)).collect();
+        g.derived = Adjacency::from_edges(n, &derived_pairs, cancel)?;
+        g.edges.extend(derived);
+        g.sources = sources.list;
+        g.categories = categories.list;
+        g.roles = roles.list;
+        g.key_ids = key_ids.list;
+        Ok(g)
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Number of edges, base and derived.
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Number of base edges (incident-address, incident-subject): edges `0..base_edge_count()`.
+    pub fn base_edge_count(&self) -> usize {
+        self.base_edges
+    }
+
+    /// Node `v`.
+    pub fn node(&self, v: u32) -> &GraphNode {
+        &self.nodes[v as usize]
+    }
+
+    /// Edge `e`.
+    pub fn edge(&self, e: u32) -> &GraphEdge {
+        &self.edges[e as usize]
+    }
+
+    /// The adjacency of the base edges (what queries traverse); its edge indices are [`Graph::edge`] indices.
+    pub fn adjacency(&self) -> &Adjacency {
+        &self.base
+    }
+
+    /// The derived edges between nodes of `nodes` (sorted, distinct node indices), sorted by edge index.
+    pub fn derived_edges_within(&self, nodes: &[u32]) -> Vec<u32> {
+        let mut out = Vec::new();
+        for &v in nodes {
+            for (&t, &e) in self
+                .derived
+                .neighbours(v)
+                .iter()
+                .zip(self.derived.edges_of(v))
+            {
+                if v < t && nodes.binary_search(&t).is_ok() {
+                    out.push(self.base_edges as u32 + e);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// The id of node `v` as text (`incident:...`, `address:...`, `subject:...`).
+    pub fn node_id(&self, v: u32) -> String {
+        let n = self.node(v);
+        let prefix = match n.kind {
+            NodeKind::Incident => "incident",
+            NodeKind::Address => "address",
+            NodeKind::Subject(_) => "subject",
+        };
+        format!("{prefix}:{}", n.key)
+    }
+
+    /// A short label: the registration number, the BAG id, or the subject's kind and the first 8 characters of
+    /// its pseudonym.
+    pub fn label(&self, v: u32) -> String {
+        let n = self.node(v);
+        match n.kind {
+            NodeKind::Incident | NodeKind::Address => n.key.to_string(),
+            NodeKind::Subject(k) => format!("{} {}", k.as_str(), &n.key[..n.key.len().min(8)]),
+        }
+    }
+
+    /// The node of `id`, if it is in the graph.
+    pub fn find(&self, id: &NodeId) -> Option<u32> {
+        match id {
+            NodeId::Incident(r) => self.incident_index.get(r.as_str()).copied(),
+            NodeId::Address(b) => self.address_index.get(b.as_str()).copied(),
+            NodeId::Subject(p) => self.subject_index.get(p.as_str()).copied(),
+        }
+    }
+
+    /// Parse `text` and find its node; errors name `parameter`.
+    pub fn lookup(&self, parameter: &str, text: &str) -> Result<u32, RelationsError> {
+        let id = NodeId::parse(parameter, text)?;
+        self.find(&id).ok_or_else(|| RelationsError::UnknownNode {
+            parameter: parameter.to_string(),
+            value: id.as_text(),
+        })
+    }
+
+    /// The source names, by bit.
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+
+    /// The names of the sources in `mask`, in [`Graph::sources`] order.
+    pub fn source_names(&self, mask: u64) -> Vec<&str> {
+        self.sources
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1u64 << i) != 0)
+            .map(|(_, s)| s.as_str())
+            .collect()
+    }
+
+    /// Category codes (by [`GraphNode::category`]).
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The category of incident `v`.
+    pub fn category(&self, v: u32) -> Option<&str> {
+        self.categories
+            .get(self.node(v).category as usize)
+            .map(String::as_str)
+    }
+
+    /// Role sets (by [`GraphEdge::roles`]).
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    /// The roles of edge `e` (`None` for edges other than [`EdgeKind::Involves`]).
+    pub fn edge_roles(&self, e: u32) -> Option<&str> {
+        self.roles
+            .get(self.edge(e).roles as usize)
+            .map(String::as_str)
+    }
+
+    /// The key id of subject `v`.
+    pub fn key_id(&self, v: u32) -> Option<&str> {
+        self.key_ids
+            .get(self.node(v).key_id as usize)
+            .map(String::as_str)
+    }
+
+    /// The date of a day number of [`GraphNode`]/[`GraphEdge`].
+    pub fn date(day: i32) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(day).unwrap_or(NaiveDate::MIN)
+    }
+}
+
+/// The node of `key` in `index`, made when new.
+fn node_for(
+    nodes: &mut Vec<GraphNode>,
+    index: &mut FxHashMap<Box<str>, u32>,
+    key: &str,
+    kind: NodeKind,
+    key_id: u32,
+) -> u32 {
+    if let Some(&v) = index.get(key) {
+        return v;
+    }
+    let v = nodes.len() as u32;
+    let key: Box<str> = key.into();
+    index.insert(key.clone(), v);
+    nodes.push(GraphNode {
+        kind,
+        key,
+        first_day: i32::MAX,
+        last_day: i32::MIN,
+        incidents: 0,
+        sources: 0,
+        category: u32::MAX,
+        key_id,
+    });
+    v
+}
+
+/// Count one incident of `day` and source `bit` on an address or subject node.
+fn touch(node: &mut GraphNode, day: i32, bit: u64) {
+    node.first_day = node.first_day.min(day);
+    node.last_day = node.last_day.max(day);
+    node.incidents += 1;
+    node.sources |= bit;
+}
+
+/// Count one shared incident on the derived edge `a - b` (`a < b`).
+fn co_occur(
+    at: &mut FxHashMap<(u32, u32), u32>,
+    derived: &mut Vec<GraphEdge>,
+    a: u32,
+    b: u32,
+    day: i32,
+    bit: u64,
+) {
+    match at.get(&(a, b)) {
+        Some(&e) => {
+            let edge = &mut derived[e as usize];
+            edge.count += 1;
+            edge.first_day = edge.first_day.min(day);
+            edge.last_day = edge.last_day.max(day);
+            edge.sources |= bit;
+        }
+        None => {
+            at.insert((a, b), derived.len() as u32);
+            derived.push(GraphEdge {
+                a,
+                b,
+                kind: EdgeKind::CoOccurs,
+                count: 1,
+                first_day: day,
+                last_day: day,
+                sources: bit,
+                roles: u32::MAX,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::relations::StoredPseudonym;
+
+    pub(crate) fn subject(p: char, kind: IdentifierKind, role: &str) -> StoredPseudonym {
+        StoredPseudonym {
+            pseudonym: p.to_string().repeat(64),
+            kind,
+            role: role.into(),
+            key_id: "0123456789abcdef".into(),
+        }
+    }
+
+    pub(crate) fn incident(
+        reg: &str,
+        source: &str,
+        day: u32,
+        category: &str,
+        bag: Option<&str>,
+        pseudonyms: Vec<StoredPseudonym>,
+    ) -> LinkedIncident {
+        LinkedIncident {
+            id: 0,
+            source: source.into(),
+            registration: reg.into(),
+            begin: NaiveDate::from_ymd_opt(2024, 3, day)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap(),
+            category_code: Some(category.into()),
+            bag_id: bag.map(|b| format!("036301000000000{b}")),
+            pseudonyms,
+        }
+    }
+
+    /// Four incidents: person a and vehicle v in 1 and 2 (two sources), a and person b in 3, b alone at
+    /// address 2 in 4 (category 2.5.1); a in two roles in 1.
+    pub(crate) fn sample() -> Vec<LinkedIncident> {
+        use IdentifierKind::*;
+        vec![
+            incident(
+                "1",
+                "politie",
+                1,
+                "1.1.1",
+                Some("1"),
+                vec![
+                    subject('a', Person, "BSN verdachte"),
+                    subject('a', Person, "BSN aangever"),
+                    subject('c', Vehicle, "Kenteken"),
+                ],
+            ),
+            incident(
+                "2",
+                "handhaving",
+                5,
+                "1.1.1",
+                Some("1"),
+                vec![
+                    subject('a', Other, "BSN"),
+                    subject('c', Vehicle, "Kenteken"),
+                ],
+            ),
+            incident(
+                "3",
+                "politie",
+                9,
+                "1.1.1",
+                None,
+                vec![
+                    subject('a', Person, "BSN verdachte"),
+                    subject('b', Person, "BSN verdachte"),
+                ],
+            ),
+            incident(
+                "4",
+                "politie",
+                12,
+                "2.5.1",
+                Some("2"),
+                vec![subject('b', Person, "BSN verdachte")],
+            ),
+        ]
+    }
+
+    fn id(g: &Graph, text: &str) -> u32 {
+        g.lookup("node", text).unwrap()
+    }
+
+    #[test]
+    fn builds_nodes_base_and_derived_edges() {
+        let g = Graph::build(&sample(), &CategoryScope::All, &Cancel::never()).unwrap();
+        // 4 incidents, 2 addresses, 3 subjects.
+        assert_eq!(g.node_count(), 9);
+        // Base: 3 located_at + (2 + 2 + 2 + 1) involves.
+        assert_eq!(g.base_edge_count(), 10);
+        let a = id(&g, &format!("subject:{}", "a".repeat(64)));
+        let b = id(&g, &format!("subject:{}", "b".repeat(64)));
+        let c = id(&g, &format!("subject:{}", "c".repeat(64)));
+        let addr1 = id(&g, "address:0363010000000001");
+        let i1 = id(&g, "incident:1");
+        assert_eq!(g.node(a).kind, NodeKind::Subject(IdentifierKind::Person));
+        assert_eq!(g.node(a).incidents, 3);
+        assert_eq!(
+            g.source_names(g.node(a).sources),
+            vec!["politie", "handhaving"]
+        );
+        assert_eq!(
+            Graph::date(g.node(a).first_day),
+            NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()
+        );
+        assert_eq!(
+            Graph::date(g.node(a).last_day),
+            NaiveDate::from_ymd_opt(2024, 3, 9).unwrap()
+        );
+        assert_eq!(g.key_id(a), Some("0123456789abcdef"));
+        assert_eq!(g.category(i1), Some("1.1.1"));
+        // a appears in two roles in incident 1: one edge with both roles.
+        let e = g
+            .adjacency()
+            .edges_of(i1)
+            .iter()
+            .copied()
+            .find(|&e| g.edge(e).b == a)
+            .unwrap();
+        assert_eq!(g.edge_roles(e), Some("BSN aangever,BSN verdachte"));
+        // Derived: a-c (2 incidents, both sources), a-b (1), a-addr1 (2), c-addr1 (2), b-addr2 (1).
+        let all: Vec<u32> = (0..g.node_count() as u32).collect();
+        let derived = g.derived_edges_within(&all);
+        assert_eq!(derived.len(), 5);
+        let ac = derived
+            .iter()
+            .map(|&e| g.edge(e))
+            .find(|e| (e.a, e.b) == (a.min(c), a.max(c)))
+            .unwrap();
+        assert_eq!(ac.count, 2);
+        assert_eq!(ac.kind, EdgeKind::CoOccurs);
+        assert_eq!(g.source_names(ac.sources), vec!["politie", "handhaving"]);
+        let a_addr = derived
+            .iter()
+            .map(|&e| g.edge(e))
+            .find(|e| (e.a, e.b) == (a.min(addr1), a.max(addr1)))
+            .unwrap();
+        assert_eq!((a_addr.count, a_addr.last_day - a_addr.first_day), (2, 4));
+        assert!(derived
+            .iter()
+            .all(|&e| g.edge(e).a != b || g.edge(e).b != c));
+        assert_eq!(g.label(c), "vehicle cccccccc");
+    }
+
+    #[test]
+    fn grants_apply_before_building_so_nothing_links_through_a_hidden_registration() {
+        // Without 1.1.1, b is only in incident 4: a is not in the graph at all.
+        let scope = CategoryScope::Only(vec!["2.5.1".into()]);
+        let g = Graph::build(&sample(), &scope, &Cancel::never()).unwrap();
+        assert_eq!(g.node_count(), 3);
+        assert!(g.find(&NodeId::Subject("a".repeat(64))).is_none());
+        assert!(g.find(&NodeId::Incident("3".into())).is_none());
+        let e = g.lookup("van", "incident:3").unwrap_err();
+        assert!(
+            matches!(e, RelationsError::UnknownNode { .. }) && e.to_string().starts_with("van:")
+        );
+        let none = Graph::build(&sample(), &CategoryScope::Denied, &Cancel::never()).unwrap();
+        assert_eq!(none.node_count(), 0);
+    }
+
+    #[test]
+    fn a_registration_number_in_two_sources_gets_the_source_in_its_id() {
+        let mut incidents = sample();
+        incidents.push(incident("1", "handhaving", 2, "1.1.1", None, vec![]));
+        let g = Graph::build(&incidents, &CategoryScope::All, &Cancel::never()).unwrap();
+        assert!(g.find(&NodeId::Incident("1".into())).is_none());
+        let p = id(&g, "incident:1@politie");
+        let h = id(&g, "incident:1@handhaving");
+        assert_ne!(p, h);
+        assert_eq!(g.node_id(h), "incident:1@handhaving");
+    }
+
+    #[test]
+    fn a_cancelled_build_stops() {
+        let (cancel, guard) = Cancel::new();
+        drop(guard);
+        assert!(matches!(
+            Graph::build(&sample(), &CategoryScope::All, &cancel),
+            Err(RelationsError::Cancelled(_))
+        ));
+    }
+}
