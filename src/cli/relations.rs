@@ -3,6 +3,7 @@
 //! subjects, centrality and exports. The command line acts with every category (like the other commands); the
 //! graph is built from the current incidents of the filter.
 
+use super::analyse::input::incident_filter;
 use super::context;
 use super::stats::parse_date;
 use brandpunt::access::CategoryScope;
@@ -11,7 +12,7 @@ use brandpunt::relations::export::{Elements, Format};
 use brandpunt::relations::{
     centrality, queries, Graph, Subgraph, MAX_BETWEENNESS_NODES, MAX_PATHS, MAX_RESULT_NODES,
 };
-use brandpunt::store::{IncidentFilter, Store};
+use brandpunt::store::Store;
 use chrono::NaiveDate;
 use clap::Subcommand;
 use std::io::Write;
@@ -122,34 +123,19 @@ pub enum RelationsCommand {
     },
 }
 
-fn split_list(s: &Option<String>) -> Vec<String> {
-    s.as_deref()
-        .map(|s| {
-            s.split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The graph of `filter` read from the store at `db`.
 fn build(db: &Path, filter: &GraphFilter) -> anyhow::Result<Graph> {
     if let (Some(f), Some(t)) = (filter.from, filter.to) {
         anyhow::ensure!(f <= t, "--from ({f}) ligt na --to ({t})");
     }
     let store = context::open_store(db)?;
-    let f = IncidentFilter {
-        tenant: filter.tenant.clone(),
-        categories: filter
-            .category
-            .as_deref()
-            .map(brandpunt::category::expand_filter)
-            .unwrap_or_default(),
-        sources: split_list(&filter.source),
-        from: filter.from,
-        to: filter.to,
-    };
+    let f = incident_filter(
+        &filter.tenant,
+        filter.category.as_deref(),
+        &filter.source,
+        filter.from,
+        filter.to,
+    );
     let mut incidents = Vec::new();
     store.for_each_linked_incident(&f, &mut |i| {
         incidents.push(i);

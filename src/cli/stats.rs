@@ -1,8 +1,9 @@
 //! `brandpunt stats`: counts of located incidents per area and category.
 
+use super::analyse::input::incident_filter;
 use super::context;
 use brandpunt::area_level::AreaLevel;
-use brandpunt::store::{IncidentFilter, Store};
+use brandpunt::store::Store;
 use chrono::NaiveDate;
 use std::path::Path;
 use std::process::ExitCode;
@@ -40,33 +41,18 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     brandpunt::calendar::parse_date(s).map_err(|e| e.to_string())
 }
 
-fn split_list(s: &Option<String>) -> Vec<String> {
-    s.as_deref()
-        .map(|s| {
-            s.split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub fn run(db: &Path, args: StatsArgs) -> anyhow::Result<ExitCode> {
     if let (Some(f), Some(t)) = (args.from, args.to) {
         anyhow::ensure!(f <= t, "--from ({f}) ligt na --to ({t})");
     }
     let store = context::open_store(db)?;
-    let filter = IncidentFilter {
-        tenant: args.tenant.clone(),
-        categories: args
-            .category
-            .as_deref()
-            .map(brandpunt::category::expand_filter)
-            .unwrap_or_default(),
-        sources: split_list(&args.source),
-        from: args.from,
-        to: args.to,
-    };
+    let filter = incident_filter(
+        &args.tenant,
+        args.category.as_deref(),
+        &args.source,
+        args.from,
+        args.to,
+    );
     let counts = store.count_by_area(args.by, &filter)?;
     let key = format!("{}code", args.by.as_str());
     if args.format == "json" {

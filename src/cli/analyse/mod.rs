@@ -7,7 +7,7 @@ mod compare;
 mod emerging;
 mod evaluate;
 mod hotspot;
-mod input;
+pub(super) mod input;
 mod kde;
 mod output;
 mod profile;
