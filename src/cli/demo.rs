@@ -4,6 +4,7 @@ use super::import::{self, IncidentImporter};
 use brandpunt::demo::national::{self, NationalConfig};
 use brandpunt::demo::{self, DemoConfig};
 use brandpunt::import::{incidents::IncidentImportOptions, mapping};
+use brandpunt::pseudonym::PseudonymKey;
 use brandpunt::store::{PrivacyError, PrivacyStore, Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,6 +74,15 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
             f.file_stem().unwrap_or_default().to_string_lossy()
         ))
     };
+    // The demo's identifiers are synthetic: they are pseudonymised with the demo's own public key, never with
+    // the cooperation key of the environment.
+    let key = PseudonymKey::parse(&std::fs::read_to_string(&files.pseudonym_key)?)?;
+    let with_key = |file: &Path| -> anyhow::Result<mapping::Mapping> {
+        let mut m = mapping::Mapping::from_toml_file(file)?;
+        m.pseudonym_key = Some(key.clone());
+        Ok(m)
+    };
+    let police_mapping = with_key(&files.police_mapping)?;
     let mut totals = (0u64, 0u64, 0u64);
     let mut already = 0usize;
     for f in &files.police_deliveries {
@@ -81,7 +91,7 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
             &IncidentImportOptions {
                 tenant: "default".into(),
                 source: "politie".into(),
-                mapping: None,
+                mapping: Some(police_mapping.clone()),
                 report_path: Some(report_for(f)),
             },
         )?;
@@ -102,7 +112,7 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
         totals.2,
         reports.display()
     );
-    let mapping = mapping::Mapping::from_toml_file(&files.handhaving_mapping)?;
+    let mapping = with_key(&files.handhaving_mapping)?;
     let s = importer.import(
         &files.handhaving,
         &IncidentImportOptions {

@@ -7,6 +7,9 @@
 use super::addresses::Bag;
 use super::incidents::{Events, Incident, LocMode, Pattern};
 use super::layout::Layout;
+use super::subjects::{
+    RowIdentifiers, Subjects, HANDHAVING_PERSONAL_HEADER, POLICE_PERSONAL_HEADER,
+};
 use super::DemoError;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use gdal::vector::{Feature, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
@@ -34,6 +37,29 @@ pub const POLICE_HEADER: [&str; 15] = [
     "Y",
     "Buurtcode",
 ];
+
+/// Header of the demo's weekly police deliveries: the default vocabulary, then the personal columns
+/// ([`POLICE_PERSONAL_HEADER`], read through `politie_mapping.toml`).
+pub fn demo_police_header() -> [&'static str; 17] {
+    let mut h = [""; 17];
+    h[..15].copy_from_slice(&POLICE_HEADER);
+    h[15..].copy_from_slice(&POLICE_PERSONAL_HEADER);
+    h
+}
+
+/// One row of a demo police delivery: the 15 default cells and the 2 personal ones.
+type PoliceRow = [String; 17];
+
+/// A 15-cell police row followed by the row's personal identifiers.
+fn with_identifiers(r: [String; 15], ids: &RowIdentifiers) -> PoliceRow {
+    let mut out: PoliceRow = Default::default();
+    for (o, c) in out.iter_mut().zip(r) {
+        *o = c;
+    }
+    out[15].clone_from(&ids[0]);
+    out[16].clone_from(&ids[1]);
+    out
+}
 
 /// File format of one weekly delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -246,7 +272,7 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> DemoError + '_ {
     }
 }
 
-fn csv_bytes(rows: &[[String; 15]], crlf: bool, path: &Path) -> Result<Vec<u8>, DemoError> {
+fn csv_bytes(rows: &[PoliceRow], crlf: bool, path: &Path) -> Result<Vec<u8>, DemoError> {
     let mut w = csv::WriterBuilder::new()
         .delimiter(b';')
         .terminator(if crlf {
@@ -259,7 +285,7 @@ fn csv_bytes(rows: &[[String; 15]], crlf: bool, path: &Path) -> Result<Vec<u8>, 
         file: path.to_path_buf(),
         source: std::io::Error::other(e),
     };
-    w.write_record(POLICE_HEADER).map_err(err)?;
+    w.write_record(demo_police_header()).map_err(err)?;
     for r in rows {
         w.write_record(r).map_err(err)?;
     }
@@ -291,7 +317,7 @@ pub fn to_windows_1252(text: &str) -> Vec<u8> {
     out
 }
 
-fn write_xlsx(path: &Path, rows: &[[String; 15]]) -> Result<(), DemoError> {
+fn write_xlsx(path: &Path, rows: &[PoliceRow]) -> Result<(), DemoError> {
     if path.exists() {
         std::fs::remove_file(path).map_err(io_err(path))?;
     }
@@ -320,9 +346,11 @@ fn write_xlsx(path: &Path, rows: &[[String; 15]]) -> Result<(), DemoError> {
             OGRFieldType::OFTReal,
             OGRFieldType::OFTReal,
             OGRFieldType::OFTString,
+            OGRFieldType::OFTString,
+            OGRFieldType::OFTString,
         ];
         let defs: Vec<(&str, OGRFieldType::Type)> =
-            POLICE_HEADER.iter().copied().zip(types).collect();
+            demo_police_header().iter().copied().zip(types).collect();
         layer.create_defn_fields(&defs)?;
         for r in rows {
             let mut f = Feature::new(layer.defn())?;
@@ -362,10 +390,11 @@ pub fn write_police(
     layout: &Layout,
     bag: &Bag,
     ev: &Events,
-    weeks: u32,
-    last_day: NaiveDate,
+    subjects: &Subjects,
+    cfg: &super::DemoConfig,
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<PathBuf>, DeliveryLog), DemoError> {
+    let (weeks, last_day) = (cfg.weeks, cfg.last_day);
     // Each incident's row is rendered with its own stream, so a re-delivery repeats its values.
     let row_seed: u64 = rng.gen();
     let first_day = last_day - Duration::days(i64::from(weeks) * 7 - 1);
@@ -420,15 +449,18 @@ pub fn write_police(
         let format = week_format(w, weeks);
         let style = RowStyle { format };
         let name = &names[w as usize];
-        let mut rows: Vec<[String; 15]> = Vec::new();
+        let mut rows: Vec<PoliceRow> = Vec::new();
         for &i in &by_week[w as usize] {
-            rows.push(police_row(
-                &ev.incidents[i],
-                layout,
-                bag,
-                &style,
-                corrected_in[i].is_some(),
-                &mut row_rng(row_seed, i),
+            rows.push(with_identifiers(
+                police_row(
+                    &ev.incidents[i],
+                    layout,
+                    bag,
+                    &style,
+                    corrected_in[i].is_some(),
+                    &mut row_rng(row_seed, i),
+                ),
+                &subjects.police[i],
             ));
         }
         // Re-deliveries: two identical rows from the last four weeks, plus this week's correction.
@@ -451,13 +483,16 @@ pub fn write_police(
             }
             for i in picked {
                 // Identical: the same values as the first delivery (rendered in this week's format).
-                rows.push(police_row(
-                    &ev.incidents[i],
-                    layout,
-                    bag,
-                    &style,
-                    false,
-                    &mut row_rng(row_seed, i),
+                rows.push(with_identifiers(
+                    police_row(
+                        &ev.incidents[i],
+                        layout,
+                        bag,
+                        &style,
+                        false,
+                        &mut row_rng(row_seed, i),
+                    ),
+                    &subjects.police[i],
                 ));
                 log.redeliveries.push(Redelivery {
                     registratienummer: ev.incidents[i].reg.clone(),
@@ -469,13 +504,16 @@ pub fn write_police(
             }
             for (i, c) in corrected_in.iter().enumerate() {
                 if *c == Some(w) {
-                    rows.push(police_row(
-                        &ev.incidents[i],
-                        layout,
-                        bag,
-                        &style,
-                        false,
-                        &mut row_rng(row_seed, i),
+                    rows.push(with_identifiers(
+                        police_row(
+                            &ev.incidents[i],
+                            layout,
+                            bag,
+                            &style,
+                            false,
+                            &mut row_rng(row_seed, i),
+                        ),
+                        &subjects.police[i],
                     ));
                     log.redeliveries.push(Redelivery {
                         registratienummer: ev.incidents[i].reg.clone(),
@@ -497,7 +535,7 @@ pub fn write_police(
         next_bad += 1;
         let reg = format!("PL0600-{year}{next_bad}");
         let base_day = monday + Duration::days(2);
-        let mut r: [String; 15] = Default::default();
+        let mut r: PoliceRow = Default::default();
         r[0].clone_from(&reg);
         r[1] = style.date(base_day);
         r[2] = "14:30".into();
@@ -580,6 +618,26 @@ plaats = "Plaats"
 
 [extra]
 team = "Team"
+
+# Personal identifiers: stored only as keyed pseudonyms (import with the demo key).
+[personal]
+columns = ["BSN betrokkene", "Kenteken"]
+
+[personal.kinds]
+"BSN betrokkene" = "person"
+"Kenteken" = "vehicle"
+"#;
+
+/// The mapping of the demo's police deliveries (TOML): the default vocabulary, plus its personal columns.
+pub const POLICE_MAPPING: &str = r#"# Column mapping for the demo's weekly police deliveries (source "politie").
+# The default vocabulary is recognised without a mapping; this file adds the personal identifiers, which are
+# stored only as keyed pseudonyms (import with the demo key, pseudoniemsleutel-demo.txt).
+[personal]
+columns = ["BSN verdachte", "Kenteken"]
+
+[personal.kinds]
+"BSN verdachte" = "person"
+"Kenteken" = "vehicle"
 "#;
 
 /// Writes `handhaving_meldingen.csv` (UTF-8, `;`, `dd-mm-jjjj`) and `handhaving_mapping.toml`.
@@ -589,6 +647,7 @@ pub fn write_handhaving(
     layout: &Layout,
     bag: &Bag,
     ev: &Events,
+    subjects: &Subjects,
 ) -> Result<(), DemoError> {
     let mut w = csv::WriterBuilder::new()
         .delimiter(b';')
@@ -607,9 +666,11 @@ pub fn write_handhaving(
         "Postcode",
         "Plaats",
         "Team",
+        HANDHAVING_PERSONAL_HEADER[0],
+        HANDHAVING_PERSONAL_HEADER[1],
     ])
     .map_err(err)?;
-    for s in &ev.signals {
+    for (s, ids) in ev.signals.iter().zip(&subjects.signals) {
         let a = &bag.addresses[s.address];
         let st = &bag.streets[a.street];
         let wijk = &layout.wijken[layout.buurten[a.buurt].wijk];
@@ -629,6 +690,8 @@ pub fn write_handhaving(
             &a.postcode,
             &layout.woonplaatsen[st.woonplaats].naam,
             team,
+            &ids[0],
+            &ids[1],
         ])
         .map_err(err)?;
     }

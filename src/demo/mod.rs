@@ -16,6 +16,7 @@ mod incidents;
 mod layout;
 pub mod national;
 mod opendata;
+pub mod subjects;
 mod truth;
 
 pub use addresses::{abbreviate, nen_short_form};
@@ -116,6 +117,10 @@ pub struct DemoFiles {
     pub bag_gpkg: PathBuf,
     /// Weekly police deliveries `politie_week_YYYY-WW.{csv,xlsx}`, chronological.
     pub police_deliveries: Vec<PathBuf>,
+    /// Column mapping of the police deliveries `politie_mapping.toml` (their personal columns).
+    pub police_mapping: PathBuf,
+    /// The demo's public pseudonymisation key `pseudoniemsleutel-demo.txt` (hex; synthetic data only).
+    pub pseudonym_key: PathBuf,
     /// Handhaving signals `handhaving_meldingen.csv`.
     pub handhaving: PathBuf,
     /// Column mapping of the handhaving CSV `handhaving_mapping.toml`.
@@ -137,6 +142,7 @@ struct City {
     layout: layout::Layout,
     bag: addresses::Bag,
     events: incidents::Events,
+    subjects: subjects::Subjects,
 }
 
 fn build_city(cfg: &DemoConfig) -> Result<City, DemoError> {
@@ -165,10 +171,13 @@ fn build_city(cfg: &DemoConfig) -> Result<City, DemoError> {
     let bag = addresses::generate(&layout, cfg.target_addresses, &mut rng_bag)?;
     let mut rng_ev = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6576_656e_7473);
     let events = incidents::generate(&layout, &bag, cfg.weeks, cfg.last_day, &mut rng_ev);
+    let mut rng_subjects = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7375_626a_6563_7473);
+    let subjects = subjects::generate(&bag, &events, &mut rng_subjects);
     Ok(City {
         layout,
         bag,
         events,
+        subjects,
     })
 }
 
@@ -182,6 +191,7 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
         layout,
         bag,
         events,
+        subjects,
     } = build_city(cfg)?;
     let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let mut rng_del = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0064_656c);
@@ -190,8 +200,8 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
         &layout,
         &bag,
         &events,
-        cfg.weeks,
-        cfg.last_day,
+        &subjects,
+        cfg,
         &mut rng_del,
     )?;
     let files = DemoFiles {
@@ -199,6 +209,8 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
         cbs_legacy_shp: dir.join("buurt_2020_v1.shp"),
         bag_gpkg: dir.join("bag-light.gpkg"),
         police_deliveries,
+        police_mapping: dir.join("politie_mapping.toml"),
+        pseudonym_key: dir.join("pseudoniemsleutel-demo.txt"),
         handhaving: dir.join("handhaving_meldingen.csv"),
         handhaving_mapping: dir.join("handhaving_mapping.toml"),
         counts_json: dir.join("47022NED.json"),
@@ -216,14 +228,27 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
         &layout,
         &bag,
         &events,
+        &subjects,
+    )?;
+    write_text(&files.police_mapping, deliveries::POLICE_MAPPING)?;
+    write_text(
+        &files.pseudonym_key,
+        &format!("{}\n", subjects::demo_key_hex(cfg.seed)),
     )?;
     let rows = opendata::counts(&layout, &events, first_day, cfg.last_day);
     opendata::write_counts(&files.counts_json, &files.counts_csv, &rows)?;
     opendata::write_indicators(&files.indicators_csv, &layout, &bag, &events)?;
-    let gt = truth::ground_truth(cfg, &layout, &bag, &events, &log);
+    let gt = truth::ground_truth(cfg, &layout, &bag, &events, &log, &subjects);
     truth::write_json(&files.ground_truth_json, &gt)?;
     truth::write_incidents_csv(&files.truth_incidents_csv, &layout, &bag, &events, &log)?;
     Ok(files)
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), DemoError> {
+    std::fs::write(path, text).map_err(|e| DemoError::Io {
+        file: path.to_path_buf(),
+        source: e,
+    })
 }
 
 /// Writes the small committed test fixtures (from [`DemoConfig::small`]) below `dir`:
@@ -236,6 +261,7 @@ pub fn write_fixtures(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
         layout,
         bag,
         events,
+        subjects: _,
     } = build_city(&cfg)?;
     let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let sub = |name: &str| -> Result<PathBuf, DemoError> {

@@ -5,6 +5,7 @@ use super::addresses::{tower_plan, Bag, ObjectKind, TOWER_CELL};
 use super::deliveries::DeliveryLog;
 use super::incidents::{self, Events, Pattern};
 use super::layout::{LandUse, Layout};
+use super::subjects::{Subjects, HANDHAVING_PERSONAL_HEADER, POLICE_PERSONAL_HEADER};
 use super::{DemoConfig, DemoError};
 use chrono::{Datelike, Duration, NaiveDate};
 use serde_json::{json, Value};
@@ -63,6 +64,7 @@ pub fn ground_truth(
     bag: &Bag,
     ev: &Events,
     log: &DeliveryLog,
+    subjects: &Subjects,
 ) -> Value {
     let first_day = cfg.last_day - Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let c = incidents::centres(layout);
@@ -179,6 +181,20 @@ pub fn ground_truth(
             "ligplaatsen": bag.addresses.iter().filter(|a| a.kind == ObjectKind::Ligplaats).count(),
             "standplaatsen": bag.addresses.iter().filter(|a| a.kind == ObjectKind::Standplaats).count(),
             "neighbour_gemeente": "GM1998",
+        },
+        "relations": {
+            "what": "synthetic BSNs and licence plates; the demo imports them with its public key, so only pseudonyms are stored; background identifiers never occur in both sources",
+            "pseudonym_key_file": "pseudoniemsleutel-demo.txt",
+            "police_mapping": "politie_mapping.toml",
+            "personal_columns": {
+                "politie": {POLICE_PERSONAL_HEADER[0]: "person", POLICE_PERSONAL_HEADER[1]: "vehicle"},
+                "handhaving": {HANDHAVING_PERSONAL_HEADER[0]: "person", HANDHAVING_PERSONAL_HEADER[1]: "vehicle"},
+            },
+            "police_rows_with_person": subjects.police.iter().filter(|r| !r[0].is_empty()).count(),
+            "police_rows_with_vehicle": subjects.police.iter().filter(|r| !r[1].is_empty()).count(),
+            "signals_with_person": subjects.signals.iter().filter(|r| !r[0].is_empty()).count(),
+            "signals_with_vehicle": subjects.signals.iter().filter(|r| !r[1].is_empty()).count(),
+            "patterns": subjects.patterns,
         },
         "counts": {
             "addresses": bag.addresses.len(),

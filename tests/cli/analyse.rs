@@ -7,7 +7,7 @@
 //! - emerging hot spots and time profiles on the demo city against its ground truth (planted patterns) and the
 //!   independent NumPy check (tests/oracle/demo_emerging_check.py -> expected/demo_emerging_default.json).
 
-use crate::common::demo::{demo, Demo};
+use crate::common::demo::{default_demo, demo, Demo};
 use brandpunt::area_level::AreaLevel;
 use brandpunt::store::Store;
 use gdal::vector::LayerAccess;
@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pysal/");
 
@@ -506,13 +505,6 @@ fn errors_name_the_file() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("x.xlsx"));
-}
-
-/// The default demo city (104 weeks; about 8 s to generate in the test profile), shared by the tests of this
-/// file.
-fn default_demo() -> &'static Demo {
-    static DEMO: OnceLock<Demo> = OnceLock::new();
-    DEMO.get_or_init(|| Demo::generate(&[]))
 }
 
 fn ground_truth(files: &Path) -> Value {

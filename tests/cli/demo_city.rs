@@ -506,6 +506,8 @@ fn police_deliveries_are_weekly_in_mixed_formats() {
         "X",
         "Y",
         "Buurtcode",
+        "BSN verdachte",
+        "Kenteken",
     ];
     let gt = truth();
     let weeks = gt["deliveries"]["weeks"].as_array().unwrap();
@@ -523,7 +525,7 @@ fn police_deliveries_are_weekly_in_mixed_formats() {
             let mut rows = vec![fields];
             for feat in l.features() {
                 rows.push(
-                    (0..15)
+                    (0..header.len())
                         .map(|i| feat.field_as_string(i).unwrap().unwrap_or_default())
                         .collect(),
                 );

@@ -1,8 +1,12 @@
 //! `brandpunt relations` end to end: the fixture deliveries of tests/fixtures/relations/ imported through the
 //! binary with their mapping and key, then every query and export; the GraphML and GEXF files are read back by
 //! networkx (`read_graphml`, `read_gexf`) with the same node and edge counts; a bad node id is refused naming the
-//! option.
+//! option. On the small and the default demo city, the three planted relation patterns of the ground truth are
+//! found.
 
+use crate::common::demo::{default_demo, demo, Demo};
+use brandpunt::pseudonym::PseudonymKey;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -225,4 +229,174 @@ fn relations_queries_and_exports_through_the_binary() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(name), "{args:?}: {err}");
     }
+}
+
+/// The node ids of a Cytoscape answer, by kind.
+fn nodes_by_kind(cytoscape: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let v: serde_json::Value = serde_json::from_str(cytoscape).unwrap();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for n in v["elements"]["nodes"].as_array().unwrap() {
+        out.entry(n["data"]["kind"].as_str().unwrap().to_string())
+            .or_default()
+            .insert(n["data"]["id"].as_str().unwrap().to_string());
+    }
+    out
+}
+
+/// The three relation patterns planted in a demo city, found with the relations queries from the pseudonyms of
+/// the ground truth's raw values under the demo's key.
+fn planted_patterns_are_found(d: &Demo) {
+    let gt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.files.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let rel = &gt["relations"];
+    let key_text =
+        std::fs::read_to_string(d.files.join(rel["pseudonym_key_file"].as_str().unwrap())).unwrap();
+    let key = PseudonymKey::parse(&key_text).unwrap();
+    let node = |value: &serde_json::Value| {
+        format!(
+            "subject:{}",
+            key.pseudonymise(value.as_str().unwrap()).unwrap()
+        )
+    };
+    let ids = |prefix: &str, values: &serde_json::Value| -> BTreeSet<String> {
+        values
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| format!("{prefix}:{}", v.as_str().unwrap()))
+            .collect()
+    };
+    let pattern = |name: &str| {
+        rel["patterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("pattern {name} in the ground truth"))
+            .clone()
+    };
+    let neighbours = |id: &str, depth: &str| {
+        nodes_by_kind(&ok(
+            &d.db,
+            &["relations", "neighbours", "--node", id, "--depth", depth],
+        ))
+    };
+
+    // (1) The person across sources: the only subject in two sources; its registrations and their addresses.
+    let p1 = pattern("person_across_sources");
+    let person = node(&p1["subjects"][0]["value"]);
+    let repeats = ok(
+        &d.db,
+        &[
+            "relations",
+            "repeats",
+            "--min-sources",
+            "2",
+            "--min-registrations",
+            "1000000",
+        ],
+    );
+    let cross: Vec<&str> = repeats
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(cross, vec![person.as_str()], "{repeats}");
+    let around = neighbours(&person, "2");
+    assert_eq!(around["incident"], ids("incident", &p1["registrations"]));
+    assert_eq!(around["address"], ids("address", &p1["addresses"]));
+    assert!(around["address"].len() >= 3, "{around:?}");
+
+    // (2) The vehicle in the burglary series: its registrations, and through them the three persons.
+    let p2 = pattern("vehicle_burglary_series");
+    let subjects = p2["subjects"].as_array().unwrap();
+    assert_eq!(subjects[0]["kind"], "vehicle");
+    let vehicle = node(&subjects[0]["value"]);
+    let around = neighbours(&vehicle, "1");
+    assert_eq!(around["incident"], ids("incident", &p2["registrations"]));
+    let around = neighbours(&vehicle, "2");
+    let persons: BTreeSet<String> = subjects[1..].iter().map(|s| node(&s["value"])).collect();
+    assert_eq!(persons.len(), 3);
+    assert_eq!(around["person"], persons);
+    let burglaries = ok(
+        &d.db,
+        &[
+            "relations",
+            "neighbours",
+            "--node",
+            &vehicle,
+            "--depth",
+            "1",
+            "--category",
+            "1.1.1",
+        ],
+    );
+    assert_eq!(
+        nodes_by_kind(&burglaries)["incident"],
+        ids("incident", &p2["registrations"])
+    );
+
+    // (3) The address hub: every planted person at it, and more persons than at any other address.
+    let p3 = pattern("address_hub");
+    let hub = format!("address:{}", p3["addresses"][0].as_str().unwrap());
+    let planted: BTreeSet<String> = p3["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| node(&s["value"]))
+        .collect();
+    assert!(planted.len() >= 4, "{planted:?}");
+    let around = neighbours(&hub, "2");
+    assert!(around["person"].is_superset(&planted), "{around:?}");
+    let links = ok(&d.db, &["relations", "export", "--format", "csv"]);
+    let mut persons_at: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut r = csv::Reader::from_reader(links.as_bytes());
+    for row in r.records() {
+        let row = row.unwrap();
+        let (from, from_kind, to, to_kind, link) = (&row[0], &row[1], &row[3], &row[4], &row[6]);
+        if link == "co_occurs" && from_kind == "person" && to_kind == "address" {
+            persons_at
+                .entry(to.to_string())
+                .or_default()
+                .insert(from.to_string());
+        } else if link == "co_occurs" && from_kind == "address" && to_kind == "person" {
+            persons_at
+                .entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+        }
+    }
+    // Only pseudonyms are stored: no planted raw value is anywhere in the database file.
+    let stored = std::fs::read(&d.db).unwrap();
+    for p in rel["patterns"].as_array().unwrap() {
+        for s in p["subjects"].as_array().unwrap() {
+            let raw = s["value"].as_str().unwrap();
+            for form in [raw.to_string(), raw.replace('-', "")] {
+                assert!(
+                    !stored.windows(form.len()).any(|w| w == form.as_bytes()),
+                    "{form} stored raw"
+                );
+            }
+        }
+    }
+    let at_hub = persons_at[&hub].len();
+    assert_eq!(persons_at[&hub], around["person"]);
+    for (address, persons) in &persons_at {
+        assert!(
+            address == &hub || persons.len() < at_hub,
+            "{address} has {} persons, the hub {at_hub}",
+            persons.len()
+        );
+    }
+}
+
+#[test]
+fn the_small_demo_citys_planted_relations_are_found() {
+    planted_patterns_are_found(demo());
+}
+
+#[test]
+fn the_default_demo_citys_planted_relations_are_found() {
+    planted_patterns_are_found(default_demo());
 }

@@ -23,8 +23,8 @@ pub struct Demo {
 
 impl Demo {
     /// Generate a demo city and import it (`brandpunt demo --dir DIR ARGS...`, e.g. `--small`) in a new
-    /// temporary directory. The import is never pseudonymised (`BRANDPUNT_PSEUDONYM_KEY` of the caller's
-    /// environment is not passed on).
+    /// temporary directory. Its personal columns are pseudonymised with the demo's own key (written beside the
+    /// files); `BRANDPUNT_PSEUDONYM_KEY` of the caller's environment is not passed on.
     pub fn generate(args: &[&str]) -> Demo {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("demo.db");
@@ -57,6 +57,12 @@ impl Demo {
 pub fn demo() -> &'static Demo {
     static D: OnceLock<Demo> = OnceLock::new();
     D.get_or_init(|| Demo::generate(&["--small"]))
+}
+
+/// The default demo city (104 weeks, as `make demo` writes it), generated and imported once per test binary.
+pub fn default_demo() -> &'static Demo {
+    static D: OnceLock<Demo> = OnceLock::new();
+    D.get_or_init(|| Demo::generate(&[]))
 }
 
 /// A copy of the demo database in a new temporary directory: (directory, database).
