@@ -451,6 +451,9 @@ pub struct ServerConfig {
     /// Stop gracefully when standard input reaches its end (for a supervisor that holds the other end of a
     /// pipe, such as a test harness: the server ends with its parent, however the parent ends).
     pub stop_on_stdin_close: bool,
+    /// The cooperation's pseudonymisation key for uploaded and inbox deliveries whose mapping has `[personal]`
+    /// columns; `None`: such deliveries are refused (400 naming `mapping`; the inbox moves them to `failed/`).
+    pub pseudonym_key: Option<crate::pseudonym::PseudonymKey>,
 }
 
 impl ServerConfig {
@@ -472,6 +475,7 @@ impl ServerConfig {
             oidc: None,
             clock: crate::calendar::Clock::system(),
             stop_on_stdin_close: false,
+            pseudonym_key: None,
         }
     }
 }

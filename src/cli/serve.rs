@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// Tenant the inbox deliveries belong to.
     #[arg(long, default_value = "default")]
     pub inbox_tenant: String,
+    /// File with the cooperation's pseudonymisation key for uploaded and inbox deliveries with `[personal]`
+    /// columns; default: the environment variable BRANDPUNT_PSEUDONYM_KEY. Without a key such deliveries are
+    /// refused.
+    #[arg(long)]
+    pub pseudonym_key_file: Option<PathBuf>,
     /// Evaluate date-relative rules (retention) as if the clock read this moment at start (`YYYY-MM-DD`,
     /// `YYYY-MM-DDTHH:MM:SS` or RFC 3339, UTC); the clock runs on from there. For reproducing a run.
     #[arg(long, value_parser = parse_now)]
@@ -92,6 +97,7 @@ pub fn config(db: &Path, args: ServeArgs) -> anyhow::Result<ServerConfig> {
         config.clock = brandpunt::calendar::Clock::starting_at(now);
     }
     config.stop_on_stdin_close = args.stop_on_stdin_close;
+    config.pseudonym_key = super::access::pseudonym_key(args.pseudonym_key_file.as_deref())?;
     Ok(config)
 }
 

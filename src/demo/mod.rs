@@ -195,15 +195,8 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
     } = build_city(cfg)?;
     let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let mut rng_del = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0064_656c);
-    let (police_deliveries, log) = deliveries::write_police(
-        dir,
-        &layout,
-        &bag,
-        &events,
-        &subjects,
-        cfg,
-        &mut rng_del,
-    )?;
+    let (police_deliveries, log) =
+        deliveries::write_police(dir, &layout, &bag, &events, &subjects, cfg, &mut rng_del)?;
     let files = DemoFiles {
         cbs_gpkg: dir.join("wijkenbuurten_2024_v1.gpkg"),
         cbs_legacy_shp: dir.join("buurt_2020_v1.shp"),

@@ -178,10 +178,12 @@ async fn upload(
         )));
     }
     let mapping = match &mapping_text {
-        Some(t) => Some(
-            Mapping::from_toml_str("mapping", t)
-                .map_err(|e| ApiError::param("mapping", e.to_string()))?,
-        ),
+        Some(t) => {
+            let mut m = Mapping::from_toml_str("mapping", t)
+                .map_err(|e| ApiError::param("mapping", e.to_string()))?;
+            m.pseudonym_key = state.config.pseudonym_key.clone();
+            Some(m)
+        }
         None => None,
     };
     let st = state.clone();
@@ -212,6 +214,15 @@ async fn upload(
                     return Err(ApiError::param(
                         parameter,
                         e.to_string().replace(&prefix, ""),
+                    ));
+                }
+                Err(IncidentImportError::PseudonymKeyMissing { columns, .. }) => {
+                    return Err(ApiError::param(
+                        "mapping",
+                        format!(
+                            "kolommen met persoonsgegevens ({}) maar de server heeft geen pseudonimiseringssleutel; start `brandpunt serve` met BRANDPUNT_PSEUDONYM_KEY of --pseudonym-key-file",
+                            columns.join(", ")
+                        ),
                     ));
                 }
                 Err(e) => return Err(ApiError::internal(e)),
@@ -315,7 +326,10 @@ impl Inbox {
             .unwrap_or_else(|| "levering".into());
         let work_report = self.dir.join(WORK_DIR).join(format!("{stem}.rapport.csv"));
         let mapping = match &c.mapping {
-            Some(m) => Mapping::from_toml_file(m).map(Some),
+            Some(m) => Mapping::from_toml_file(m).map(|mut m| {
+                m.pseudonym_key = state.config.pseudonym_key.clone();
+                Some(m)
+            }),
             None => Ok(None),
         };
         let _writing = state.writing();

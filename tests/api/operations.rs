@@ -538,19 +538,36 @@ fn upload_changes_the_statistics_at_once() {
         .unwrap()
         .replace("HH-2024-", "HH-2099-");
     let mapping = std::fs::read(demo().files.join("handhaving_mapping.toml")).unwrap();
-    let r = upload(
-        &s,
-        &[
-            ("file", Some("hh.csv"), hh.as_bytes()),
-            ("source", None, b"handhaving"),
-            ("mapping", Some("mapping.toml"), &mapping),
-        ],
+    let hh_upload = |s: &shared::Server| {
+        upload(
+            s,
+            &[
+                ("file", Some("hh.csv"), hh.as_bytes()),
+                ("source", None, b"handhaving"),
+                ("mapping", Some("mapping.toml"), &mapping),
+            ],
+        )
+    };
+    // Its mapping has personal columns: without a pseudonymisation key the server refuses it, storing nothing.
+    let r = hh_upload(&s);
+    assert_400(&r, "mapping");
+    assert!(
+        r.text().contains("pseudonimiseringssleutel"),
+        "{}",
+        r.text()
     );
+    assert_eq!(
+        all_incidents(&s.db, &["handhaving"]).len() as u64,
+        hh_before
+    );
+    // A server with the key pseudonymises them.
+    let keyed = shared::start_with(false, true);
+    let r = hh_upload(&keyed);
     assert_eq!(r.status, 200, "{}", r.text());
     let inserted = r.json()["inserted"].as_u64().unwrap();
     assert!(inserted > 0);
     assert_eq!(
-        all_incidents(&s.db, &["handhaving"]).len() as u64,
+        all_incidents(&keyed.db, &["handhaving"]).len() as u64,
         hh_before + inserted
     );
 }
@@ -639,7 +656,8 @@ fn wait_for(path: &Path, what: &str) {
 
 #[test]
 fn inbox_imports_stable_files_and_moves_them_with_their_report() {
-    let s = shared::start(true);
+    // With the demo's key: the handhaving mapping has personal columns.
+    let s = shared::start_with(true, true);
     let inbox = s.inbox.clone().unwrap();
     let before = api_gemeente_counts(&s);
     let n_before = incident_total(&s.db);

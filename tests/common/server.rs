@@ -54,8 +54,8 @@ impl Drop for Server {
     }
 }
 
-/// Start `brandpunt --db DB serve --addr 127.0.0.1:0 --poll-seconds 0.2 --stop-on-stdin-close ARGS...` and wait
-/// until it is ready. Its standard input is a pipe held by the child handle: when the test binary ends, however it
+/// Start `brandpunt --db DB serve --addr 127.0.0.1:0 --poll-seconds 0.2 --stop-on-stdin-close ARGS...` (without
+/// the caller's `BRANDPUNT_PSEUDONYM_KEY`) and wait until it is ready. Its standard input is a pipe held by the child handle: when the test binary ends, however it
 /// ends (shared servers in statics are never dropped), the pipe closes and the server stops.
 #[allow(clippy::zombie_processes)]
 pub fn start(db: &Path, args: &[&str]) -> Server {
@@ -65,6 +65,7 @@ pub fn start(db: &Path, args: &[&str]) -> Server {
         .args(["serve", "--addr", "127.0.0.1:0", "--poll-seconds", "0.2"])
         .arg("--stop-on-stdin-close")
         .args(args)
+        .env_remove("BRANDPUNT_PSEUDONYM_KEY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
