@@ -47,7 +47,8 @@ build: deps web
 demo: build
 	./target/release/brandpunt --db $(DEMO_DIR)/brandpunt.db demo --dir $(DEMO_DIR)
 	@echo "Demostad staat klaar: open http://localhost:$(PORT) (stoppen met Ctrl-C)"
-	./target/release/brandpunt --db $(DEMO_DIR)/brandpunt.db serve --addr 127.0.0.1:$(PORT) --public-tenant default
+	./target/release/brandpunt --db $(DEMO_DIR)/brandpunt.db serve --addr 127.0.0.1:$(PORT) --public-tenant default \
+		--pseudonym-key-file $(DEMO_DIR)/pseudoniemsleutel-demo.txt
 
 ## Load test of the tile server (needs wrk; figures go to BENCHMARKS.md).
 load: build
