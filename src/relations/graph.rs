@@ -20,7 +20,12 @@ use crate::cancel::Cancel;
 use crate::pseudonym::IdentifierKind;
 use chrono::{Datelike, NaiveDate};
 use rustc_hash::FxHashMap;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+/// A map keyed by text (registration numbers, BAG ids, pseudonyms). foldhash, not FxHash: FxHash (rustc-hash 1)
+/// spreads keys that differ only in a few characters so poorly that lookups in a million keys spend most of their
+/// time comparing colliding strings. Fixed seed: deterministic.
+type TextMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 /// What an edge is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,22 +99,22 @@ pub struct Graph {
     categories: Vec<String>,
     roles: Vec<String>,
     key_ids: Vec<String>,
-    incident_index: FxHashMap<Box<str>, u32>,
-    address_index: FxHashMap<Box<str>, u32>,
-    subject_index: FxHashMap<Box<str>, u32>,
+    incident_index: TextMap<Box<str>, u32>,
+    address_index: TextMap<Box<str>, u32>,
+    subject_index: TextMap<Box<str>, u32>,
 }
 
 /// Interns strings into a list.
 struct Interner<'a> {
     list: Vec<String>,
-    index: FxHashMap<&'a str, u32>,
+    index: TextMap<&'a str, u32>,
 }
 
 impl<'a> Interner<'a> {
     fn new() -> Self {
         Interner {
             list: Vec::new(),
-            index: FxHashMap::default(),
+            index: TextMap::default(),
         }
     }
     fn get(&mut self, s: &'a str) -> u32 {
@@ -182,7 +187,8 @@ impl Graph {
             .filter(|i| visible(scope, i.category_code.as_deref()))
             .collect();
         // Registration numbers delivered by more than one source get the source in their id.
-        let mut first_source: FxHashMap<&str, &str> = FxHashMap::default();
+        let mut first_source: TextMap<&str, &str> = TextMap::default();
+        first_source.reserve(seen.len());
         let mut shared: HashSet<&str> = HashSet::new();
         for (k, inc) in seen.iter().enumerate() {
             if k % STEP == 0 {
@@ -203,6 +209,7 @@ impl Graph {
         let mut key_ids = Interner::new();
         let mut g = Graph::default();
         g.nodes.reserve(seen.len() * 2);
+        g.incident_index.reserve(seen.len());
         let mut base_pairs: Vec<(u32, u32)> = Vec::with_capacity(seen.len() * 2);
         let mut derived_at: FxHashMap<(u32, u32), u32> = FxHashMap::default();
         let mut derived: Vec<GraphEdge> = Vec::new();
@@ -497,7 +504,7 @@ impl Graph {
 /// The node of `key` in `index`, made when new.
 fn node_for(
     nodes: &mut Vec<GraphNode>,
-    index: &mut FxHashMap<Box<str>, u32>,
+    index: &mut TextMap<Box<str>, u32>,
     key: &str,
     kind: NodeKind,
     key_id: u32,
