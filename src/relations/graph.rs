@@ -488,9 +488,39 @@ impl Graph {
             .map(String::as_str)
     }
 
+    /// Bytes held on the heap (an estimate within a few percent: exact for the vectors and strings, the hash
+    /// indexes counted by their capacity), for byte-bounded caches.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let strings = |v: &[String]| v.iter().map(|s| s.capacity() + size_of::<String>()).sum::<usize>();
+        let index = |m: &FxHashMap<Box<str>, u32>| {
+            // Each slot holds the key (a pointer and a length) and the value, plus one control byte.
+            m.capacity() * (size_of::<Box<str>>() + size_of::<u32>() + 1)
+                + m.keys().map(|k| k.len()).sum::<usize>()
+        };
+        self.nodes.capacity() * size_of::<GraphNode>()
+            + self.nodes.iter().map(|n| n.key.len()).sum::<usize>()
+            + self.edges.capacity() * size_of::<GraphEdge>()
+            + self.base.heap_bytes()
+            + self.derived.heap_bytes()
+            + strings(&self.sources)
+            + strings(&self.categories)
+            + strings(&self.roles)
+            + strings(&self.key_ids)
+            + index(&self.incident_index)
+            + index(&self.address_index)
+            + index(&self.subject_index)
+    }
+
     /// The date of a day number of [`GraphNode`]/[`GraphEdge`].
     pub fn date(day: i32) -> NaiveDate {
         NaiveDate::from_num_days_from_ce_opt(day).unwrap_or(NaiveDate::MIN)
+    }
+}
+
+impl crate::heap_size::HeapSize for Graph {
+    fn heap_bytes(&self) -> usize {
+        Graph::heap_bytes(self)
     }
 }
 
