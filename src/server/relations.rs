@@ -107,7 +107,7 @@ fn relations_error(e: RelationsError) -> ApiError {
     }
 }
 
-/// A numeric parameter in `1..=max` (or `0..=max` when `zero` is allowed), `default` when absent.
+/// A numeric parameter in `1..=max` (400 naming it otherwise), `default` when absent.
 fn number(
     params: &HashMap<String, String>,
     name: &str,
