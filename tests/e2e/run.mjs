@@ -670,7 +670,7 @@ test('Relaties: het netwerk toont wat de API geeft, uitbreiden voegt knooppunten
   await page.waitForFunction(() => window.brandpunt && window.brandpunt.me && window.brandpunt.me.anonymous === true, null, { timeout: 30000 });
   await waitReady(page);
   await submitLogin(page, RELATIONS_USER, DEMO_PASSWORD);
-  await page.waitForFunction((u) => window.brandpunt.me && window.brandpunt.me.user === u, RELATIONS_USER, { timeout: 30000 });
+  await page.waitForFunction((u) => window.brandpunt && window.brandpunt.me && window.brandpunt.me.user === u, RELATIONS_USER, { timeout: 30000 });
   await waitReady(page);
   ctx.cookie = await apiLogin(RELATIONS_USER);
   check(await page.isVisible('#tab-relaties'), 'de tab Relaties ontbreekt voor een gebruiker met het recht');
@@ -688,7 +688,12 @@ test('Relaties: het netwerk toont wat de API geeft, uitbreiden voegt knooppunten
   check(shown.edges === api1.elements.edges.length, `verbindingen in beeld ${shown.edges}, API ${api1.elements.edges.length}`);
   const counted = await page.evaluate(() => document.getElementById('relations-count').dataset);
   check(Number(counted.nodes) === shown.nodes.length && Number(counted.edges) === shown.edges, `de teller zegt ${counted.nodes}/${counted.edges}`);
-  await page.waitForFunction(() => Number(document.getElementById('relations-on-map').dataset.points) > 0 || document.getElementById('relations-hint').classList.contains('error'), null, { timeout: 30000 });
+  // The network's registrations on the map: those of the address-level export (same filter) that are in it.
+  await page.waitForFunction(() => document.getElementById('relations-on-map').dataset.ready === '1', null, { timeout: 30000 });
+  const regs = new Set(api1.elements.nodes.filter((n) => n.data.kind === 'incident').map((n) => n.data.label));
+  const located = (await apiGet('/api/incidents.geojson', f)).features.filter((x) => regs.has(x.properties.registration)).length;
+  const onMap = Number(await page.evaluate(() => document.getElementById('relations-on-map').dataset.points));
+  check(onMap === located, `${onMap} registraties op de kaart, de export geeft er ${located}`);
   // Expand a neighbour whose own neighbours are not all shown yet (chosen with the API), by tapping it.
   let target = null;
   let union = null;

@@ -163,6 +163,7 @@ const MAP_SOURCE = 'relations-points';
 async function showOnMap() {
   const map = state.map;
   if (!map || !cy) return;
+  $('relations-on-map').dataset.ready = '0';
   const regs = new Set(cy.nodes('[kind = "incident"]').map((n) => n.data('label')));
   let fc = { type: 'FeatureCollection', features: [] };
   if (regs.size) {
@@ -175,6 +176,7 @@ async function showOnMap() {
   }
   $('relations-on-map').dataset.points = String(fc.features.length);
   $('relations-on-map').textContent = `${fc.features.length} registratie(s) op de kaart.`;
+  $('relations-on-map').dataset.ready = '1';
   const src = map.getSource(MAP_SOURCE);
   if (src) {
     src.setData(fc);
