@@ -492,7 +492,11 @@ impl Graph {
     /// indexes counted by their capacity), for byte-bounded caches.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        let strings = |v: &[String]| v.iter().map(|s| s.capacity() + size_of::<String>()).sum::<usize>();
+        let strings = |v: &[String]| {
+            v.iter()
+                .map(|s| s.capacity() + size_of::<String>())
+                .sum::<usize>()
+        };
         let index = |m: &FxHashMap<Box<str>, u32>| {
             // Each slot holds the key (a pointer and a length) and the value, plus one control byte.
             m.capacity() * (size_of::<Box<str>>() + size_of::<u32>() + 1)

@@ -153,7 +153,10 @@ struct GraphRequest {
 
 /// 403 without the `relations` grant; the filter narrowed to the caller's categories (400 naming the parameter
 /// for a bad filter, 403 for a request that names only ungranted categories).
-fn graph_request(caller: &Caller, params: &HashMap<String, String>) -> Result<GraphRequest, ApiError> {
+fn graph_request(
+    caller: &Caller,
+    params: &HashMap<String, String>,
+) -> Result<GraphRequest, ApiError> {
     require_grant(caller)?;
     for name in ["area", "bbox"] {
         if params.get(name).is_some_and(|v| !v.trim().is_empty()) {
@@ -318,10 +321,7 @@ where
 {
     let request = graph_request(&caller, &params)?;
     let g = graph(&state, &request).await?;
-    let (value, records) = state
-        .blocking
-        .run(move |cancel| query(&g, cancel))
-        .await?;
+    let (value, records) = state.blocking.run(move |cancel| query(&g, cancel)).await?;
     let st = state.clone();
     let filter = format!("{};{query_text}", request.filter_text);
     st.blocking
@@ -332,7 +332,11 @@ where
 
 /// `depth` (default `default`): 400 naming `depth` above [`crate::relations::MAX_DEPTH`] or not a number.
 fn depth(params: &HashMap<String, String>, default: u32) -> Result<u32, ApiError> {
-    let d = match params.get("depth").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    let d = match params
+        .get("depth")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
         None => default,
         Some(raw) => raw
             .parse::<u32>()
@@ -460,7 +464,10 @@ async fn network(
         }
     }
     if ids.is_empty() {
-        return Err(ApiError::param("node", "ontbreekt (node=ID&node=ID of nodes=ID,ID)"));
+        return Err(ApiError::param(
+            "node",
+            "ontbreekt (node=ID&node=ID of nodes=ID,ID)",
+        ));
     }
     if ids.len() > 100 {
         return Err(ApiError::param("node", "hoogstens 100 knooppunten"));
@@ -593,7 +600,11 @@ async fn centrality_of(
 ) -> Result<Response, ApiError> {
     require_grant(&caller)?;
     let params = last_values(&pairs);
-    let node = match params.get("node").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    let node = match params
+        .get("node")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
         Some(_) => Some(node_param(&params, "node")?),
         None => None,
     };
@@ -680,7 +691,11 @@ async fn export(
         }
     };
     let params = last_values(&pairs);
-    let node = match params.get("node").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    let node = match params
+        .get("node")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
         Some(_) => Some(node_param(&params, "node")?),
         None => None,
     };
@@ -728,9 +743,8 @@ async fn export(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"relaties.{extension}\""
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"relaties.{extension}\""))
+    {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)

@@ -377,15 +377,13 @@ impl PrivacyStore for SqliteStore {
                 relations: false,
                 kind: PrincipalKind::Delivery { source },
             },
-            (None, Some(user), Some(role)) => {
-                user_row_principal(
-                    tenant,
-                    user,
-                    &role,
-                    &grants.unwrap_or_default(),
-                    relations == Some(true),
-                )?
-            }
+            (None, Some(user), Some(role)) => user_row_principal(
+                tenant,
+                user,
+                &role,
+                &grants.unwrap_or_default(),
+                relations == Some(true),
+            )?,
             // A user token whose user row is gone: deny.
             _ => return Ok(None),
         };

@@ -104,7 +104,16 @@ fn relations_need_the_grant_follow_category_grants_and_are_audited() {
     let vic = user(&db, "vic", "viewer", "", false);
     // A viewer never gets the grant: refused naming the role, at `user add` and at `user grant`.
     for args in [
-        &["user", "add", "vera", "--tenant", "default", "--role", "viewer", "--relations"][..],
+        &[
+            "user",
+            "add",
+            "vera",
+            "--tenant",
+            "default",
+            "--role",
+            "viewer",
+            "--relations",
+        ][..],
         &["user", "grant", "vic", "--relations"][..],
     ] {
         let out = bin().arg("--db").arg(&db).args(args).output().unwrap();
@@ -116,8 +125,9 @@ fn relations_need_the_grant_follow_category_grants_and_are_audited() {
     let list = cli_ok(&db, &["user", "list"]);
     for (name, granted) in [("ann", "ja"), ("ina", "ja"), ("noa", "nee"), ("vic", "nee")] {
         assert!(
-            list.lines()
-                .any(|l| l.starts_with(&format!("{name}\t")) && l.ends_with(&format!("\t{granted}"))),
+            list.lines().any(
+                |l| l.starts_with(&format!("{name}\t")) && l.ends_with(&format!("\t{granted}"))
+            ),
             "{list}"
         );
     }
@@ -160,7 +170,11 @@ fn relations_need_the_grant_follow_category_grants_and_are_audited() {
         "/api/relations/export.json?node=persoon:1".to_string(),
     ];
     for path in &endpoints {
-        assert_eq!(get(Some(&noa), path).status, 403, "admin without grant {path}");
+        assert_eq!(
+            get(Some(&noa), path).status,
+            403,
+            "admin without grant {path}"
+        );
         assert_eq!(get(Some(&vic), path).status, 403, "viewer {path}");
         assert_eq!(get(None, path).status, 401, "anonymous {path}");
     }
@@ -291,27 +305,58 @@ fn relations_need_the_grant_follow_category_grants_and_are_audited() {
 
     // Bad input: 400 naming the parameter.
     for (path, parameter) in [
-        ("/api/relations/neighbours?node=persoon:1".to_string(), "node"),
+        (
+            "/api/relations/neighbours?node=persoon:1".to_string(),
+            "node",
+        ),
         ("/api/relations/neighbours".to_string(), "node"),
-        (format!("/api/relations/neighbours?node={person}&depth=4"), "depth"),
-        (format!("/api/relations/neighbours?node={person}&depth=x"), "depth"),
+        (
+            format!("/api/relations/neighbours?node={person}&depth=4"),
+            "depth",
+        ),
+        (
+            format!("/api/relations/neighbours?node={person}&depth=x"),
+            "depth",
+        ),
         (
             format!("/api/relations/neighbours?node={person}&depth=2&max_nodes=2"),
             "max_nodes",
         ),
-        ("/api/relations/paths?start=incident:PL-001&target=adres:1".to_string(), "target"),
-        ("/api/relations/network?node=subject:abc".to_string(), "node"),
-        (format!("/api/relations/neighbours?node={person}&category=geen"), "category"),
-        (format!("/api/relations/neighbours?node={person}&from=gisteren"), "from"),
-        (format!("/api/relations/neighbours?node={person}&area=GM1999"), "area"),
-        ("/api/relations/export.gexf?max_nodes=1".to_string(), "max_nodes"),
+        (
+            "/api/relations/paths?start=incident:PL-001&target=adres:1".to_string(),
+            "target",
+        ),
+        (
+            "/api/relations/network?node=subject:abc".to_string(),
+            "node",
+        ),
+        (
+            format!("/api/relations/neighbours?node={person}&category=geen"),
+            "category",
+        ),
+        (
+            format!("/api/relations/neighbours?node={person}&from=gisteren"),
+            "from",
+        ),
+        (
+            format!("/api/relations/neighbours?node={person}&area=GM1999"),
+            "area",
+        ),
+        (
+            "/api/relations/export.gexf?max_nodes=1".to_string(),
+            "max_nodes",
+        ),
     ] {
         let r = get(Some(&ann), &path);
         assert_eq!(r.status, 400, "{path}: {}", r.text());
         assert_eq!(r.json()["parameter"], parameter, "{path}");
     }
     assert_eq!(
-        get(Some(&ann), "/api/relations/neighbours?node=incident:GEEN-NR").status,
+        get(
+            Some(&ann),
+            "/api/relations/neighbours?node=incident:GEEN-NR"
+        )
+        .status,
         404
     );
 
@@ -325,7 +370,11 @@ fn relations_need_the_grant_follow_category_grants_and_are_audited() {
         assert_eq!(r.status, 200, "{ext}");
         let file = dir.path().join(format!("net.{ext}"));
         std::fs::write(&file, &r.body).unwrap();
-        assert_eq!(networkx_counts(reader, &file), (nodes.len(), edges), "{ext}");
+        assert_eq!(
+            networkx_counts(reader, &file),
+            (nodes.len(), edges),
+            "{ext}"
+        );
         for raw in ["111111110", "AB-123-C", "AB123C"] {
             assert!(!r.text().contains(raw), "{ext} holds {raw}");
         }
@@ -362,5 +411,9 @@ fn relations_need_the_grant_follow_category_grants_and_are_audited() {
         .find(|r| r.actor == "ina")
         .expect("ina's record");
     assert!(granted.filter.contains("categories="), "{}", granted.filter);
-    assert!(!granted.filter.contains("categories=*"), "{}", granted.filter);
+    assert!(
+        !granted.filter.contains("categories=*"),
+        "{}",
+        granted.filter
+    );
 }

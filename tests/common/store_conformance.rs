@@ -1034,7 +1034,9 @@ pub fn relations_grant(s: &EmptyStore) {
 
     assert!(matches!(
         store.set_relations_grant("vic", true),
-        Err(PrivacyError::Access(AccessError::RelationsNotForRole { .. }))
+        Err(PrivacyError::Access(
+            AccessError::RelationsNotForRole { .. }
+        ))
     ));
     assert!(matches!(
         store.set_relations_grant("niemand", true),
