@@ -490,6 +490,16 @@ impl Graph {
 
     /// Bytes held on the heap (an estimate within a few percent: exact for the vectors and strings, the hash
     /// indexes counted by their capacity), for byte-bounded caches.
+    ///
+    /// ```
+    /// use brandpunt::access::CategoryScope;
+    /// use brandpunt::cancel::Cancel;
+    /// use brandpunt::relations::Graph;
+    /// let empty = Graph::build(&[], &CategoryScope::All, &Cancel::never())?;
+    /// assert_eq!(empty.node_count(), 0);
+    /// assert!(empty.heap_bytes() < 1024);
+    /// # Ok::<(), brandpunt::relations::RelationsError>(())
+    /// ```
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         let strings = |v: &[String]| {
@@ -773,6 +783,21 @@ pub(crate) mod tests {
         let h = id(&g, "incident:1@handhaving");
         assert_ne!(p, h);
         assert_eq!(g.node_id(h), "incident:1@handhaving");
+    }
+
+    #[test]
+    fn heap_bytes_count_at_least_the_nodes_edges_and_keys() {
+        let g = Graph::build(&sample(), &CategoryScope::All, &Cancel::never()).unwrap();
+        let keys: usize = (0..g.node_count() as u32)
+            .map(|v| g.node(v).key.len())
+            .sum();
+        let floor = g.node_count() * std::mem::size_of::<GraphNode>()
+            + g.edge_count() * std::mem::size_of::<GraphEdge>()
+            + 2 * keys;
+        assert!(g.heap_bytes() >= floor, "{} < {floor}", g.heap_bytes());
+        // A graph of fewer incidents weighs less.
+        let half = Graph::build(&sample()[..2], &CategoryScope::All, &Cancel::never()).unwrap();
+        assert!(half.heap_bytes() < g.heap_bytes());
     }
 
     #[test]
