@@ -38,6 +38,9 @@ pub enum AccessError {
     UnknownRole(String),
     #[error("tokenhash kan niet worden berekend: {0}")]
     Hash(String),
+    /// The `relations` grant asked for a user whose role may not hold it (viewers).
+    #[error("het recht 'relations' is alleen voor analisten en beheerders; '{user}' heeft de rol {role}")]
+    RelationsNotForRole { user: String, role: &'static str },
 }
 
 /// A user's role within their tenant.
@@ -95,6 +98,9 @@ pub struct Principal {
     pub role: Role,
     /// Granted category codes, expanded (groups resolved); `*` = all. Empty = none.
     pub categories: Vec<String>,
+    /// The `relations` grant: the network of registrations, addresses and pseudonymised subjects
+    /// ([`Action::ViewRelations`]). Off by default; only effective for analysts and admins.
+    pub relations: bool,
     pub kind: PrincipalKind,
 }
 
@@ -115,6 +121,27 @@ pub enum Action {
     ViewAudit,
     /// Apply the retention policy.
     ApplyRetention,
+    /// Query and export the relations network (of the granted categories only).
+    ViewRelations,
+}
+
+/// Check that a user of `role` may hold the `relations` grant (analysts and admins only): the error names the
+/// user and the role.
+///
+/// ```
+/// use brandpunt::access::{check_relations_grant, Role};
+/// assert!(check_relations_grant("ann", Role::Analyst).is_ok());
+/// assert!(check_relations_grant("vic", Role::Viewer).is_err());
+/// ```
+pub fn check_relations_grant(user: &str, role: Role) -> Result<(), AccessError> {
+    if role >= Role::Analyst {
+        Ok(())
+    } else {
+        Err(AccessError::RelationsNotForRole {
+            user: user.to_string(),
+            role: role.as_str(),
+        })
+    }
 }
 
 /// Expand a user's stored grant (codes, group names, `*`) into the codes kept in [`Principal::categories`].
@@ -156,6 +183,7 @@ impl Principal {
                     self.role >= Role::Analyst && self.has_category(category.as_deref())
                 }
                 Action::EditCustomArea { own: true } => self.role >= Role::Analyst,
+                Action::ViewRelations => self.role >= Role::Analyst && self.relations,
                 Action::EditCustomArea { own: false }
                 | Action::ImportDelivery { .. }
                 | Action::ManageUsers
@@ -195,6 +223,7 @@ impl Principal {
             user: "anoniem".to_string(),
             role: Role::Viewer,
             categories: Vec::new(),
+            relations: false,
             kind: PrincipalKind::Anonymous,
         }
     }
@@ -416,6 +445,7 @@ mod tests {
             user: "jan".into(),
             role,
             categories: expand_grants(&cats.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+            relations: true,
             kind: PrincipalKind::User,
         }
     }
@@ -426,6 +456,7 @@ mod tests {
             user: format!("levering:{source}"),
             role: Role::Viewer,
             categories: vec![],
+            relations: false,
             kind: PrincipalKind::Delivery {
                 source: source.into(),
             },
@@ -456,12 +487,13 @@ mod tests {
             Action::ManageUsers,
             Action::ViewAudit,
             Action::ApplyRetention,
+            Action::ViewRelations,
         ]
     }
 
     /// The expected matrix, written out independently of `may` as a table: one row per action, one column
     /// per principal (viewer, analyst granted `inbraak,2.5.1`, admin granted `inbraak,2.5.1`, analyst
-    /// granted `*`, delivery `politie`, anonymous).
+    /// granted `*`, delivery `politie`, anonymous; every user holds the `relations` grant).
     #[test]
     fn permission_matrix_is_exactly_as_specified() {
         let grant = ["inbraak", "2.5.1"];
@@ -474,7 +506,7 @@ mod tests {
             Principal::anonymous("enschede"),
         ];
         #[rustfmt::skip]
-        let expected: [[bool; 6]; 12] = [
+        let expected: [[bool; 6]; 13] = [
             // viewer analyst admin  all    delivery anonymous
             [true,  true,  true,  true,  false, true ], // aggregates
             [false, true,  true,  true,  false, false], // address 1.1.1 (in group inbraak)
@@ -488,6 +520,7 @@ mod tests {
             [false, false, true,  false, false, false], // manage users
             [false, false, true,  false, false, false], // audit
             [false, false, true,  false, false, false], // retention
+            [false, true,  true,  true,  false, false], // relations (viewers never)
         ];
         for (a, action) in actions().iter().enumerate() {
             for (p, principal) in principals.iter().enumerate() {
@@ -515,6 +548,27 @@ mod tests {
                 assert!(!principal.may("", &action), "{action:?}");
             }
         }
+    }
+
+    #[test]
+    fn relations_need_the_grant_and_an_analyst_role() {
+        for role in Role::ALL {
+            let mut p = user(role, &["*"]);
+            p.relations = false;
+            assert!(!p.may("enschede", &Action::ViewRelations), "{role:?}");
+            p.relations = true;
+            assert_eq!(
+                p.may("enschede", &Action::ViewRelations),
+                role >= Role::Analyst
+            );
+            assert_eq!(
+                check_relations_grant("jan", role).is_ok(),
+                role >= Role::Analyst
+            );
+        }
+        let err = check_relations_grant("vic", Role::Viewer).unwrap_err();
+        assert!(err.to_string().contains("vic") && err.to_string().contains("viewer"));
+        assert!(!Principal::anonymous("enschede").relations);
     }
 
     #[test]

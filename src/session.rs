@@ -15,6 +15,7 @@
 //!     user: "alice".into(),
 //!     role: Role::Analyst,
 //!     categories: vec!["*".into()],
+//!     relations: false,
 //!     kind: PrincipalKind::User,
 //! };
 //! let t0 = Instant::now();
@@ -262,6 +263,7 @@ mod tests {
             user: name.into(),
             role,
             categories: vec!["*".into()],
+            relations: false,
             kind: PrincipalKind::User,
         }
     }

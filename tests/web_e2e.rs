@@ -54,7 +54,7 @@ fn require_tools(root: &Path) {
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} ontbreekt: `apt-get install -y chromium` (`make test` doet dat)"
     );
-    for dep in ["playwright-core", "maplibre-gl"] {
+    for dep in ["playwright-core", "maplibre-gl", "cytoscape"] {
         assert!(
             root.join("web/node_modules").join(dep).exists(),
             "web/node_modules/{dep} ontbreekt: voer `make web` uit (npm ci in web/)"
@@ -89,6 +89,66 @@ fn web_map_end_to_end() {
         String::from_utf8_lossy(&demo.stdout),
         String::from_utf8_lossy(&demo.stderr)
     );
+
+    // The relations fixture deliveries (pseudonymised BSNs and licence plates) and an analyst with the
+    // `relations` grant (the demo password), for the "Relaties" view. Their dates are moved 6 months on (January
+    // to March 2024 -> July to September), into the small demo's 10 weeks, so the demo's period stays short
+    // enough for the weekly trend line the other tests compare.
+    let fixtures = root.join("tests/fixtures/relations");
+    for source in ["politie", "handhaving"] {
+        let text = std::fs::read_to_string(fixtures.join(format!("{source}.csv"))).unwrap();
+        let moved = text
+            .replace(";2024-01-", ";2024-07-")
+            .replace(";2024-02-", ";2024-08-")
+            .replace(";2024-03-", ";2024-09-");
+        let delivery = tmp.path().join(format!("{source}.csv"));
+        std::fs::write(&delivery, moved).unwrap();
+        let out = Command::new(bin)
+            .arg("--db")
+            .arg(&db)
+            .args(["import", "incidents"])
+            .arg(&delivery)
+            .args(["--source", source, "--mapping"])
+            .arg(fixtures.join("mapping.toml"))
+            .arg("--pseudonym-key-file")
+            .arg(fixtures.join("key.hex"))
+            .arg("--report")
+            .arg(tmp.path().join(format!("{source}.report.csv")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "import {source}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut add = Command::new(bin)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "user",
+            "add",
+            "relaties",
+            "--tenant",
+            "default",
+            "--role",
+            "analyst",
+            "--categories",
+            "*",
+            "--relations",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(
+        add.stdin.take().unwrap(),
+        "{}",
+        brandpunt::demo::DEMO_PASSWORD
+    )
+    .unwrap();
+    assert!(add.wait().unwrap().success(), "user add relaties");
 
     let port = free_port();
     let log = std::fs::File::create(tmp.path().join("serve.log")).unwrap();

@@ -1,5 +1,6 @@
-// Build step of the web map: copies src/ and the MapLibre GL JS distribution into dist/.
-// No bundler: the app is plain ES modules; maplibre-gl.js is loaded as a classic script (global `maplibregl`).
+// Build step of the web map: copies src/ and the MapLibre GL JS and Cytoscape.js distributions into dist/.
+// No bundler: the app is plain ES modules; maplibre-gl.js and cytoscape.min.js are loaded as classic scripts
+// (globals `maplibregl` and `cytoscape`).
 import { cpSync, mkdirSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
 const maplibre = join(here, 'node_modules', 'maplibre-gl', 'dist');
-if (!existsSync(maplibre)) {
-  console.error('maplibre-gl ontbreekt: voer eerst `npm ci` uit in web/');
+const cytoscape = join(here, 'node_modules', 'cytoscape');
+if (!existsSync(maplibre) || !existsSync(cytoscape)) {
+  console.error('maplibre-gl of cytoscape ontbreekt: voer eerst `npm ci` uit in web/');
   process.exit(1);
 }
 rmSync(dist, { recursive: true, force: true });
@@ -17,4 +19,6 @@ cpSync(join(here, 'src'), dist, { recursive: true });
 for (const f of ['maplibre-gl.js', 'maplibre-gl.css', 'LICENSE.txt']) {
   cpSync(join(maplibre, f), join(dist, 'vendor', f === 'LICENSE.txt' ? 'maplibre-gl-LICENSE.txt' : f));
 }
+cpSync(join(cytoscape, 'dist', 'cytoscape.min.js'), join(dist, 'vendor', 'cytoscape.min.js'));
+cpSync(join(cytoscape, 'LICENSE'), join(dist, 'vendor', 'cytoscape-LICENSE.txt'));
 console.log(`web/dist gebouwd (${readdirSync(dist).length} items)`);

@@ -28,6 +28,23 @@ pub enum UserCommand {
         /// Also set a web login password, read as one line from standard input (never from the command line).
         #[arg(long)]
         password_stdin: bool,
+        /// Give the `relations` grant (the network of registrations, addresses and pseudonymised persons and
+        /// vehicles; analysts and admins only). Default: off.
+        #[arg(long)]
+        relations: bool,
+    },
+    /// Give a user a grant: `--relations` (analysts and admins only).
+    Grant {
+        name: String,
+        /// The network of registrations, addresses and pseudonymised subjects.
+        #[arg(long, required = true)]
+        relations: bool,
+    },
+    /// Take a grant from a user: `--relations`.
+    Revoke {
+        name: String,
+        #[arg(long, required = true)]
+        relations: bool,
     },
     /// Set a user's web login password: read as one line from standard input (at least 12 characters; not
     /// echoed when typed at a terminal).
@@ -148,8 +165,13 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             role,
             categories,
             password_stdin,
+            relations,
         } => {
             let role = Role::parse(&role)?;
+            if relations {
+                // Refused before anything is stored.
+                brandpunt::access::check_relations_grant(&name, role)?;
+            }
             // Read (and check) the password before the user is added, so a refused password adds nobody.
             let password = if password_stdin {
                 let p = read_password_line()?;
@@ -172,13 +194,16 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             if let Some(p) = password {
                 store.set_password(&name, &p)?;
             }
+            if relations {
+                store.set_relations_grant(&name, true)?;
+            }
             audit(
                 &mut store,
                 &tenant,
                 "user_add",
                 "cli:user add",
                 format!(
-                    "user={name};role={};categories={}",
+                    "user={name};role={};categories={};relations={relations}",
                     role.as_str(),
                     grants.join(",")
                 ),
@@ -189,10 +214,10 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             );
         }
         UserCommand::List { tenant } => {
-            println!("naam\ttenant\trol\tcategorieen\tstatus\taangemaakt");
+            println!("naam\ttenant\trol\tcategorieen\tstatus\taangemaakt\trelaties");
             for u in store.users(tenant.as_deref())? {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     u.name,
                     u.tenant,
                     u.role.as_str(),
@@ -202,9 +227,37 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                     } else {
                         "actief"
                     },
-                    u.created_at
+                    u.created_at,
+                    if u.relations { "ja" } else { "nee" }
                 );
             }
+        }
+        UserCommand::Grant { name, relations } | UserCommand::Revoke { name, relations }
+            if !relations =>
+        {
+            anyhow::bail!("geef het recht: --relations (gebruiker '{name}')");
+        }
+        UserCommand::Grant { name, .. } => {
+            store.set_relations_grant(&name, true)?;
+            audit(
+                &mut store,
+                "-",
+                "user_grant",
+                "cli:user grant",
+                format!("user={name};relations=true"),
+            )?;
+            println!("Gebruiker '{name}' heeft nu het recht 'relations'.");
+        }
+        UserCommand::Revoke { name, .. } => {
+            store.set_relations_grant(&name, false)?;
+            audit(
+                &mut store,
+                "-",
+                "user_revoke",
+                "cli:user revoke",
+                format!("user={name};relations=false"),
+            )?;
+            println!("Gebruiker '{name}' heeft het recht 'relations' niet meer.");
         }
         UserCommand::Disable { name } => {
             store.disable_user(&name)?;

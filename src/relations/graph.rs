@@ -495,9 +495,53 @@ impl Graph {
             .map(String::as_str)
     }
 
+    /// Bytes held on the heap (an estimate within a few percent: exact for the vectors and strings, the hash
+    /// indexes counted by their capacity), for byte-bounded caches.
+    ///
+    /// ```
+    /// use brandpunt::access::CategoryScope;
+    /// use brandpunt::cancel::Cancel;
+    /// use brandpunt::relations::Graph;
+    /// let empty = Graph::build(&[], &CategoryScope::All, &Cancel::never())?;
+    /// assert_eq!(empty.node_count(), 0);
+    /// assert!(empty.heap_bytes() < 1024);
+    /// # Ok::<(), brandpunt::relations::RelationsError>(())
+    /// ```
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let strings = |v: &[String]| {
+            v.iter()
+                .map(|s| s.capacity() + size_of::<String>())
+                .sum::<usize>()
+        };
+        let index = |m: &FxHashMap<Box<str>, u32>| {
+            // Each slot holds the key (a pointer and a length) and the value, plus one control byte.
+            m.capacity() * (size_of::<Box<str>>() + size_of::<u32>() + 1)
+                + m.keys().map(|k| k.len()).sum::<usize>()
+        };
+        self.nodes.capacity() * size_of::<GraphNode>()
+            + self.nodes.iter().map(|n| n.key.len()).sum::<usize>()
+            + self.edges.capacity() * size_of::<GraphEdge>()
+            + self.base.heap_bytes()
+            + self.derived.heap_bytes()
+            + strings(&self.sources)
+            + strings(&self.categories)
+            + strings(&self.roles)
+            + strings(&self.key_ids)
+            + index(&self.incident_index)
+            + index(&self.address_index)
+            + index(&self.subject_index)
+    }
+
     /// The date of a day number of [`GraphNode`]/[`GraphEdge`].
     pub fn date(day: i32) -> NaiveDate {
         NaiveDate::from_num_days_from_ce_opt(day).unwrap_or(NaiveDate::MIN)
+    }
+}
+
+impl crate::heap_size::HeapSize for Graph {
+    fn heap_bytes(&self) -> usize {
+        Graph::heap_bytes(self)
     }
 }
 
@@ -746,6 +790,21 @@ pub(crate) mod tests {
         let h = id(&g, "incident:1@handhaving");
         assert_ne!(p, h);
         assert_eq!(g.node_id(h), "incident:1@handhaving");
+    }
+
+    #[test]
+    fn heap_bytes_count_at_least_the_nodes_edges_and_keys() {
+        let g = Graph::build(&sample(), &CategoryScope::All, &Cancel::never()).unwrap();
+        let keys: usize = (0..g.node_count() as u32)
+            .map(|v| g.node(v).key.len())
+            .sum();
+        let floor = g.node_count() * std::mem::size_of::<GraphNode>()
+            + g.edge_count() * std::mem::size_of::<GraphEdge>()
+            + 2 * keys;
+        assert!(g.heap_bytes() >= floor, "{} < {floor}", g.heap_bytes());
+        // A graph of fewer incidents weighs less.
+        let half = Graph::build(&sample()[..2], &CategoryScope::All, &Cancel::never()).unwrap();
+        assert!(half.heap_bytes() < g.heap_bytes());
     }
 
     #[test]

@@ -22,7 +22,8 @@
 //!   custom areas), [`analysis_api`] (time series, hour of week, phenomenon profile), [`compare`], [`export`]
 //!   (statistics as GeoJSON, TopoJSON, CSV), [`hotspots`] (KDE, Gi*, emerging hot spots), [`incidents`]
 //!   (address-level exports), [`patrol`], [`report`] (the monthly analysis), [`tiles`] (MVT and TileJSON),
-//!   [`raster`] (PNG tiles), [`wms`] (WMS and the Tableau `.tms` file), [`deliveries`] (uploads and the inbox);
+//!   [`raster`] (PNG tiles), [`wms`] (WMS and the Tableau `.tms` file), [`deliveries`] (uploads and the inbox),
+//!   [`relations`] (the network of registrations, addresses and pseudonymised subjects);
 //! - background tasks: [`retention`] (daily retention), [`access_log`] (audit of address-level tile access),
 //!   the change watcher (below).
 //!
@@ -49,6 +50,7 @@ use crate::oidc;
 pub mod ops;
 pub mod patrol;
 pub mod raster;
+pub mod relations;
 pub mod report;
 pub mod retention;
 pub mod security;
@@ -535,6 +537,7 @@ pub const CACHE_KINDS: &[&str] = &[
     report::MonthlyReportKey::KIND,
     patrol::PatrolKey::KIND,
     patrol::StreetsKey::KIND,
+    relations::RelationsGraphKey::KIND,
 ];
 
 /// A cached response body weighs its bytes.
@@ -622,6 +625,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(wms::routes())
         .merge(patrol::routes())
         .merge(report::routes())
+        .merge(relations::routes())
         .merge(deliveries::routes())
         .merge(session::routes())
         .merge(

@@ -257,6 +257,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/incidents.json"),
     include_str!("openapi/ops.json"),
     include_str!("openapi/patrol.json"),
+    include_str!("openapi/relations.json"),
     include_str!("openapi/report.json"),
     include_str!("openapi/session.json"),
     include_str!("openapi/tiles.json"),

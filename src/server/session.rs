@@ -63,6 +63,7 @@ pub fn me_body(principal: &Principal, tenant_name: &str) -> serde_json::Value {
         "address_level": address_level,
         "edit_areas": principal.may(t, &Action::EditCustomArea { own: true }),
         "admin": principal.may(t, &Action::ManageUsers),
+        "relations": principal.may(t, &Action::ViewRelations),
     })
 }
 
@@ -218,6 +219,7 @@ mod tests {
             user: name.into(),
             role,
             categories: vec!["*".into()],
+            relations: false,
             kind: PrincipalKind::User,
         }
     }

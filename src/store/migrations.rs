@@ -349,6 +349,12 @@ CREATE TABLE delivery_personal (
     PRIMARY KEY (delivery_id, role)
 ) WITHOUT ROWID;
 "#,
+    // 10: the `relations` grant (the network of registrations, addresses and pseudonymised subjects): off by
+    //     default, and never for viewers.
+    r#"
+ALTER TABLE app_user ADD COLUMN relations INTEGER NOT NULL DEFAULT 0
+    CHECK (relations IN (0, 1) AND (relations = 0 OR role <> 'viewer'));
+"#,
 ];
 
 #[cfg(test)]

@@ -48,6 +48,8 @@ pub struct UserInfo {
     pub role: Role,
     /// The grant as given (codes, group names, `*`).
     pub categories: Vec<String>,
+    /// The `relations` grant (see [`crate::access::Action::ViewRelations`]).
+    pub relations: bool,
     pub disabled: bool,
     pub created_at: String,
 }
@@ -104,6 +106,10 @@ pub trait PrivacyStore {
     ) -> Result<(), PrivacyError>;
     /// Users of `tenant` (`None` = all), by name.
     fn users(&self, tenant: Option<&str>) -> Result<Vec<UserInfo>, PrivacyError>;
+    /// Give (`true`) or take (`false`) a user's `relations` grant; the user's tokens and sessions carry the new
+    /// value from their next check. Giving it to a viewer is refused
+    /// ([`AccessError::RelationsNotForRole`]); error for an unknown user.
+    fn set_relations_grant(&mut self, name: &str, granted: bool) -> Result<(), PrivacyError>;
     /// Disable a user: their tokens stop authenticating. Error when the user does not exist.
     fn disable_user(&mut self, name: &str) -> Result<(), PrivacyError>;
     /// Create a token and return it; the full text exists only in the return value. `expires_at` is UTC

@@ -1936,7 +1936,8 @@ impl Changes for SqliteStore {
             (SELECT count(*) FROM address)";
         const ACCESS: &str = "SELECT
             (SELECT count(*) || ',' || total(disabled) || ',' ||
-                    ifnull(group_concat(role || ':' || categories || ':' || ifnull(password_hash, '')), '')
+                    ifnull(group_concat(role || ':' || categories || ':' || relations || ':' ||
+                                        ifnull(password_hash, '')), '')
              FROM app_user) || '|' ||
             (SELECT count(*) || ',' || count(revoked_at) FROM api_token)";
         let shared = self.conn.query_row(SHARED, [], |r| r.get(0))?;

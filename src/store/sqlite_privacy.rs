@@ -128,18 +128,20 @@ fn dummy_password_hash() -> &'static str {
     })
 }
 
-/// The principal of a user row (tenant code, name, role, stored grants).
+/// The principal of a user row (tenant code, name, role, stored category grants, `relations` grant).
 fn user_row_principal(
     tenant: String,
     user: String,
     role: &str,
     grants: &str,
+    relations: bool,
 ) -> Result<Principal, PrivacyError> {
     Ok(Principal {
         tenant,
         user,
         role: Role::parse(role)?,
         categories: access::expand_grants(&split_grants(grants)),
+        relations,
         kind: PrincipalKind::User,
     })
 }
@@ -180,7 +182,7 @@ impl PrivacyStore for SqliteStore {
 
     fn users(&self, tenant: Option<&str>) -> Result<Vec<UserInfo>, PrivacyError> {
         let mut stmt = self.connection().prepare(
-            "SELECT u.name, t.code, u.role, u.categories, u.disabled, u.created_at
+            "SELECT u.name, t.code, u.role, u.categories, u.disabled, u.created_at, u.relations
              FROM app_user u JOIN tenant t ON t.id = u.tenant_id
              WHERE ?1 IS NULL OR t.code = ?1 ORDER BY u.name",
         )?;
@@ -192,11 +194,12 @@ impl PrivacyStore for SqliteStore {
                 r.get::<_, String>(3)?,
                 r.get::<_, bool>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, bool>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (name, tenant, role, categories, disabled, created_at) = row?;
+            let (name, tenant, role, categories, disabled, created_at, relations) = row?;
             let role = Role::parse(&role).map_err(|_| StoreError::InvalidValue {
                 table: "app_user",
                 column: "role",
@@ -207,11 +210,32 @@ impl PrivacyStore for SqliteStore {
                 tenant,
                 role,
                 categories: split_grants(&categories),
+                relations,
                 disabled,
                 created_at,
             });
         }
         Ok(out)
+    }
+
+    fn set_relations_grant(&mut self, name: &str, granted: bool) -> Result<(), PrivacyError> {
+        let name = name.trim();
+        immediate(self.connection(), |c| {
+            let role: String = c
+                .query_row("SELECT role FROM app_user WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .ok_or_else(|| PrivacyError::UnknownUser(name.to_string()))?;
+            if granted {
+                access::check_relations_grant(name, Role::parse(&role)?)?;
+            }
+            c.execute(
+                "UPDATE app_user SET relations = ?2 WHERE name = ?1",
+                params![name, granted],
+            )?;
+            Ok(())
+        })
     }
 
     fn disable_user(&mut self, name: &str) -> Result<(), PrivacyError> {
@@ -307,12 +331,13 @@ impl PrivacyStore for SqliteStore {
             Option<String>,
             Option<String>,
             Option<bool>,
+            Option<bool>,
         );
         let row: Option<Row> = self
             .connection()
             .query_row(
                 "SELECT k.hash, k.expires_at, k.revoked_at, k.delivery_source, t.code, u.name, u.role,
-                        u.categories, u.disabled
+                        u.categories, u.disabled, u.relations
                  FROM api_token k JOIN tenant t ON t.id = k.tenant_id LEFT JOIN app_user u ON u.id = k.user_id
                  WHERE k.prefix = ?1",
                 [parsed.id],
@@ -327,11 +352,13 @@ impl PrivacyStore for SqliteStore {
                         r.get(6)?,
                         r.get(7)?,
                         r.get(8)?,
+                        r.get(9)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((hash, expires, revoked, source, tenant, user, role, grants, disabled)) = row
+        let Some((hash, expires, revoked, source, tenant, user, role, grants, disabled, relations)) =
+            row
         else {
             return Ok(None);
         };
@@ -347,11 +374,16 @@ impl PrivacyStore for SqliteStore {
                 user: format!("levering:{source}"),
                 role: Role::Viewer,
                 categories: Vec::new(),
+                relations: false,
                 kind: PrincipalKind::Delivery { source },
             },
-            (None, Some(user), Some(role)) => {
-                user_row_principal(tenant, user, &role, &grants.unwrap_or_default())?
-            }
+            (None, Some(user), Some(role)) => user_row_principal(
+                tenant,
+                user,
+                &role,
+                &grants.unwrap_or_default(),
+                relations == Some(true),
+            )?,
             // A user token whose user row is gone: deny.
             _ => return Ok(None),
         };
@@ -380,11 +412,11 @@ impl PrivacyStore for SqliteStore {
         name: &str,
         password: &str,
     ) -> Result<Option<Principal>, PrivacyError> {
-        type Row = (String, String, String, String, bool, Option<String>);
+        type Row = (String, String, String, String, bool, Option<String>, bool);
         let row: Option<Row> = self
             .connection()
             .query_row(
-                "SELECT t.code, u.name, u.role, u.categories, u.disabled, u.password_hash
+                "SELECT t.code, u.name, u.role, u.categories, u.disabled, u.password_hash, u.relations
                  FROM app_user u JOIN tenant t ON t.id = u.tenant_id WHERE u.name = ?1",
                 [name.trim()],
                 |r| {
@@ -395,6 +427,7 @@ impl PrivacyStore for SqliteStore {
                         r.get(3)?,
                         r.get(4)?,
                         r.get(5)?,
+                        r.get(6)?,
                     ))
                 },
             )
@@ -405,28 +438,28 @@ impl PrivacyStore for SqliteStore {
             .unwrap_or_else(|| dummy_password_hash());
         let matches = access::verify_secret(password, hash);
         match row {
-            Some((tenant, user, role, grants, false, Some(_))) if matches => {
-                Ok(Some(user_row_principal(tenant, user, &role, &grants)?))
-            }
+            Some((tenant, user, role, grants, false, Some(_), relations)) if matches => Ok(Some(
+                user_row_principal(tenant, user, &role, &grants, relations)?,
+            )),
             _ => Ok(None),
         }
     }
 
     fn user_principal(&self, name: &str) -> Result<Option<Principal>, PrivacyError> {
-        let row: Option<(String, String, String, String)> = self
+        let row: Option<(String, String, String, String, bool)> = self
             .connection()
             .query_row(
-                "SELECT t.code, u.name, u.role, u.categories
+                "SELECT t.code, u.name, u.role, u.categories, u.relations
                  FROM app_user u JOIN tenant t ON t.id = u.tenant_id
                  WHERE u.name = ?1 AND u.disabled = 0",
                 [name.trim()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
         match row {
-            Some((tenant, user, role, grants)) => {
-                Ok(Some(user_row_principal(tenant, user, &role, &grants)?))
-            }
+            Some((tenant, user, role, grants, relations)) => Ok(Some(user_row_principal(
+                tenant, user, &role, &grants, relations,
+            )?)),
             None => Ok(None),
         }
     }

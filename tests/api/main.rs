@@ -13,6 +13,7 @@ mod login;
 mod oidc;
 mod operations;
 mod raster;
+mod relations;
 mod reload;
 mod report_protected;
 mod security;

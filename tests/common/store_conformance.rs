@@ -7,7 +7,7 @@
 //! indicators, users and tokens, passwords, the audit log, retention, and noticing changes (change token, data
 //! fingerprint, and the incidents deliveries changed since a mark).
 
-use brandpunt::access::{PrincipalKind, Role};
+use brandpunt::access::{AccessError, PrincipalKind, Role};
 use brandpunt::area_level::AreaLevel;
 use brandpunt::audit::{self, AuditEntry};
 use brandpunt::pseudonym::IdentifierKind;
@@ -65,6 +65,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("police_counts_and_indicators", police_counts_and_indicators),
     ("users_and_tokens", users_and_tokens),
     ("passwords", passwords),
+    ("relations_grant", relations_grant),
     ("audit_log", audit_log),
     ("retention", retention),
     ("changes", changes),
@@ -988,6 +989,63 @@ pub fn passwords(s: &EmptyStore) {
     );
     assert_eq!(store.user_principal("jan").unwrap(), None);
     assert_eq!(store.user_principal("niemand").unwrap(), None);
+}
+
+/// The `relations` grant: off by default, given and taken per user, never to a viewer, carried by tokens,
+/// password logins and the re-read principal, and seen as an access change.
+pub fn relations_grant(s: &EmptyStore) {
+    let mut store = s.open();
+    store
+        .add_user("default", "ann", Role::Analyst, &["*".into()])
+        .unwrap();
+    store.add_user("default", "vic", Role::Viewer, &[]).unwrap();
+    store.set_password("ann", "lang genoeg wachtwoord").unwrap();
+    let token = store
+        .create_token(&TokenOwner::User("ann".into()), None)
+        .unwrap();
+    let grant_of = |store: &dyn ServerStore| {
+        let listed = store
+            .users(None)
+            .unwrap()
+            .iter()
+            .map(|u| (u.name.clone(), u.relations))
+            .collect::<Vec<_>>();
+        let by_token = store.authenticate(&token.token).unwrap().unwrap().relations;
+        let by_password = store
+            .verify_password("ann", "lang genoeg wachtwoord")
+            .unwrap()
+            .unwrap()
+            .relations;
+        let re_read = store.user_principal("ann").unwrap().unwrap().relations;
+        assert_eq!(by_token, by_password);
+        assert_eq!(by_token, re_read);
+        (listed, by_token)
+    };
+    let off = vec![("ann".to_string(), false), ("vic".to_string(), false)];
+    assert_eq!(grant_of(&*store), (off.clone(), false), "off by default");
+
+    let before = store.data_fingerprint().unwrap();
+    store.set_relations_grant("ann", true).unwrap();
+    assert!(store.data_fingerprint().unwrap().access_changed(&before));
+    let on = vec![("ann".to_string(), true), ("vic".to_string(), false)];
+    assert_eq!(grant_of(&*store), (on.clone(), true));
+    // Another handle sees it.
+    assert_eq!(grant_of(&*s.open()), (on, true));
+
+    assert!(matches!(
+        store.set_relations_grant("vic", true),
+        Err(PrivacyError::Access(
+            AccessError::RelationsNotForRole { .. }
+        ))
+    ));
+    assert!(matches!(
+        store.set_relations_grant("niemand", true),
+        Err(PrivacyError::UnknownUser(_))
+    ));
+    // Taking it from a viewer (who never had it) is allowed and changes nothing.
+    store.set_relations_grant("vic", false).unwrap();
+    store.set_relations_grant("ann", false).unwrap();
+    assert_eq!(grant_of(&*store), (off, false), "taken again");
 }
 
 /// The audit log is a hash chain, appended from any handle, read back whole or by day.

@@ -26,6 +26,8 @@ const CHROMIUM = arg('chromium', process.env.CHROMIUM || '/usr/bin/chromium');
 const ONLY = arg('only', '');
 // The documented password of the demo users (`brandpunt::demo::DEMO_PASSWORD`; web_e2e.rs passes it).
 const DEMO_PASSWORD = arg('demo-password', 'brandpunt-demo');
+// An analyst with the `relations` grant (same password), made by web_e2e.rs next to the demo users.
+const RELATIONS_USER = arg('relations-user', 'relaties');
 
 let chromium;
 try {
@@ -641,6 +643,74 @@ test('links voor BI volgen het filter en werken', async (page) => {
   })));
   check(t.status === 200, `tegel-link gaf ${t.status}`);
   await shot(page, '07-links');
+});
+
+test('zonder relatierecht geen tab Relaties', async (page) => {
+  const me = await pageMe(page);
+  check(me.body && me.body.relations === false, `/api/me noemt geen ontbrekend relatierecht: ${JSON.stringify(me.body)}`);
+  check(!(await page.isVisible('#tab-relaties')), `${me.body && me.body.user} ziet de tab Relaties zonder het recht`);
+  const r = await fetch(`${BASE}/api/relations/components`, { headers: ctx.cookie ? { Cookie: ctx.cookie } : {} });
+  check(r.status === 403, `/api/relations/components zonder recht gaf ${r.status}`);
+});
+
+/** Node ids and edge count of the Cytoscape graph in the page. */
+async function shownGraph(page) {
+  return page.evaluate(() => {
+    const cy = window.brandpunt.relations.cy;
+    return { nodes: cy.nodes().map((n) => n.id()).sort(), edges: cy.edges().length };
+  });
+}
+function idsOf(answer) {
+  return answer.elements.nodes.map((n) => n.data.id).sort();
+}
+
+test('Relaties: het netwerk toont wat de API geeft, uitbreiden voegt knooppunten toe', async (page) => {
+  await page.click('#tabs button[data-view="kaart"]');
+  await page.click('#logout');
+  await page.waitForFunction(() => window.brandpunt && window.brandpunt.me && window.brandpunt.me.anonymous === true, null, { timeout: 30000 });
+  await waitReady(page);
+  await submitLogin(page, RELATIONS_USER, DEMO_PASSWORD);
+  await page.waitForFunction((u) => window.brandpunt && window.brandpunt.me && window.brandpunt.me.user === u, RELATIONS_USER, { timeout: 30000 });
+  await waitReady(page);
+  ctx.cookie = await apiLogin(RELATIONS_USER);
+  check(await page.isVisible('#tab-relaties'), 'de tab Relaties ontbreekt voor een gebruiker met het recht');
+  // The page's filter applies to the view: the API is asked with the same.
+  const f = await page.evaluate(() => window.brandpunt.filterParams());
+  // A subject in at least 2 registrations: its network has several registrations to expand.
+  const repeats = await apiGet('/api/relations/repeats', { ...f, min_sources: 64, min_registrations: 2 });
+  check(repeats.subjects.length > 0, 'de API geeft geen persoon of voertuig in 2 registraties');
+  const subject = repeats.subjects[0].id;
+  await page.evaluate((n) => window.brandpunt.relations.openNetwork(n), subject);
+  await page.waitForFunction(() => document.body.dataset.view === 'relaties' && Number(document.getElementById('relations-count').dataset.nodes) > 0, null, { timeout: 30000 });
+  const api1 = await apiGet('/api/relations/neighbours', { ...f, node: subject, depth: 1 });
+  let shown = await shownGraph(page);
+  check(JSON.stringify(shown.nodes) === JSON.stringify(idsOf(api1)), `knooppunten in beeld ${shown.nodes.length}, API ${api1.elements.nodes.length}`);
+  check(shown.edges === api1.elements.edges.length, `verbindingen in beeld ${shown.edges}, API ${api1.elements.edges.length}`);
+  const counted = await page.evaluate(() => document.getElementById('relations-count').dataset);
+  check(Number(counted.nodes) === shown.nodes.length && Number(counted.edges) === shown.edges, `de teller zegt ${counted.nodes}/${counted.edges}`);
+  // The network's registrations on the map: those of the address-level export (same filter) that are in it.
+  await page.waitForFunction(() => document.getElementById('relations-on-map').dataset.ready === '1', null, { timeout: 30000 });
+  const regs = new Set(api1.elements.nodes.filter((n) => n.data.kind === 'incident').map((n) => n.data.label));
+  const located = (await apiGet('/api/incidents.geojson', f)).features.filter((x) => regs.has(x.properties.registration)).length;
+  const onMap = Number(await page.evaluate(() => document.getElementById('relations-on-map').dataset.points));
+  check(onMap === located, `${onMap} registraties op de kaart, de export geeft er ${located}`);
+  // Expand a neighbour whose own neighbours are not all shown yet (chosen with the API), by tapping it.
+  let target = null;
+  let union = null;
+  for (const id of idsOf(api1)) {
+    if (id === subject) continue;
+    const more = await apiGet('/api/relations/neighbours', { ...f, node: id, depth: 1 });
+    const all = new Set([...idsOf(api1), ...idsOf(more)]);
+    if (all.size > api1.elements.nodes.length) { target = id; union = all; break; }
+  }
+  check(target, 'geen buur om uit te breiden');
+  await page.evaluate((id) => window.brandpunt.relations.cy.getElementById(id).emit('tap'), target);
+  await page.waitForFunction((n) => Number(document.getElementById('relations-count').dataset.nodes) === n, union.size, { timeout: 30000 });
+  shown = await shownGraph(page);
+  check(JSON.stringify(shown.nodes) === JSON.stringify([...union].sort()), `na uitbreiden ${shown.nodes.length} knooppunten, verwacht ${union.size}`);
+  const href = await page.getAttribute('#relations-exports a[data-format="graphml"]', 'href');
+  check(href && href.includes('/api/relations/export.graphml') && href.includes(encodeURIComponent(subject)), `exportknop: ${href}`);
+  await shot(page, '07c-relaties');
 });
 
 test('uitloggen: puntenlaag en tekenen weer weg', async (page) => {

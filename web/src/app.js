@@ -14,6 +14,7 @@ import { applyMe, initLogin, loadMe } from './login.js';
 import { initMap } from './map.js';
 import { initPanel } from './panel.js';
 import { initPatrol } from './patrol.js';
+import { initRelations } from './relations.js';
 import { state, setMeta } from './state.js';
 import { status, errorMessage } from './status.js';
 import { initViews } from './views.js';
@@ -69,6 +70,7 @@ async function main() {
   initCompare();
   initPatrol();
   initLinks();
+  initRelations(map);
   await loadAreas();
   document.body.dataset.ready = '1';
 }

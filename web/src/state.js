@@ -15,7 +15,7 @@
 export const state = {
   meta: null, // GET /api/meta
   me: null, // GET /api/me: who is calling and what they may
-  view: 'kaart', // 'kaart' | 'vergelijken' | 'surveillance' | 'links'
+  view: 'kaart', // 'kaart' | 'vergelijken' | 'surveillance' | 'links' | 'relaties'
   // filter
   months: [], // 'YYYY-MM' of the data period (the time slider's steps)
   groups: new Set(),

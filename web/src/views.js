@@ -1,4 +1,4 @@
-// The four views (tabs): Kaart, Vergelijken, Surveillance, Links voor BI. Shows the parts of the page that
+// The views (tabs): Kaart, Vergelijken, Surveillance, Links voor BI, and Relaties (only with the relations grant). Shows the parts of the page that
 // belong to the current view; the compare and patrol views react to the change themselves.
 
 import { setView, subscribe } from './state.js';
@@ -13,6 +13,7 @@ function showView(view) {
   document.querySelector('.side-pick').hidden = $('side-kaart').hidden;
   $('side-surveillance').hidden = view !== 'surveillance';
   $('side-links').hidden = view !== 'links';
+  $('side-relaties').hidden = view !== 'relaties';
 }
 
 /** The tabs switch the view. */
