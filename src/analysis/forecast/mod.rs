@@ -146,7 +146,9 @@ impl GridSpec {
         let fw = ((maxx_m - minx_m) / cell_m).ceil();
         let fh = ((maxy_m - miny_m) / cell_m).ceil();
         let cells = fw * fh;
-        if !(cells <= MAX_CELLS as f64) {
+        // `fits` is false for NaN too.
+        let fits = cells <= MAX_CELLS as f64;
+        if !fits {
             return Err(ForecastError::TooManyCells {
                 cells,
                 max: MAX_CELLS,

@@ -337,12 +337,11 @@ mod tests {
 
     #[test]
     fn too_few_events_and_bad_iterations() {
-        let t = Some(
-            NaiveDate::from_ymd_opt(2024, 1, 1)
-                .unwrap()
-                .and_hms_opt(0, 0, 0)
-                .unwrap(),
-        );
+        let t0 = NaiveDate::from_ymd_opt(2024, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let t = Some(t0);
         let e = Event {
             x_m: 5.0,
             y_m: 5.0,
@@ -360,7 +359,7 @@ mod tests {
             10.0,
         )
         .unwrap();
-        let at = t.unwrap() + Duration::days(1);
+        let at = t0 + Duration::days(1);
         let c = Cancel::never();
         assert_eq!(
             sepp(

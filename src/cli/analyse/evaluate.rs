@@ -175,7 +175,7 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         "--top moet tussen 0 en 100 liggen"
     );
     let spec = bins::parse_bins(&bins_spec)?;
-    let records = input::load(db, &args.input, None, None)?;
+    let records = input::load(db, args.input, None, None)?;
     let events = input::events(&records)?;
     let comparison = match spec {
         BinSpec::Grid { cell_m } => grid_methods(&args, &events, cell_m)?,
@@ -376,7 +376,7 @@ fn place_methods(
         })
         .cloned()
         .collect();
-    let a = bins::assign(db, &args.input, &in_periods, spec, Coverage::BoundingBox)?;
+    let a = bins::assign(db, args.input, &in_periods, spec, Coverage::BoundingBox)?;
     let places = &a.places;
     let in_hit = |h: &Hit, from: NaiveDate, to: NaiveDate| {
         h.begin
