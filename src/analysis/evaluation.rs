@@ -329,6 +329,233 @@ pub fn compare_methods<K: Eq + Hash>(
     })
 }
 
+/// Relative tolerance within which a grid value counts as tied with the coverage threshold (open_cp oracle's
+/// `tolerant_ties`): sums that differ only by rounding must not decide which tied cell is "selected".
+pub const TIE_RELATIVE: f64 = 1e-9;
+
+/// The cells a forecast grid selects at a coverage (fixed share of the cells), with fractional ties.
+///
+/// `n = floor(N coverage / 100)` cells are selected, `N` = every cell of the grid. With `v` the `n`-th largest
+/// value, cells above `v (1 + TIE_RELATIVE)` (in absolute terms) are selected whole; the `n_tied` cells within
+/// `TIE_RELATIVE |v|` of `v` share the `n - n_above` remaining places, each counted with weight
+/// `(n - n_above) / n_tied` (**fractional hits**: the expected hits of a random choice among the tied cells,
+/// independent of cell order). Without ties this is exactly the top-`n` cells (open_cp's `hit_counts`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CoverageSelection {
+    /// Coverage in percent of the cells.
+    pub coverage_pct: f64,
+    /// All cells `N`.
+    pub n_cells: usize,
+    /// Selected cells `n`.
+    pub n_selected: usize,
+    /// The `n`-th largest value (`+inf` when `n = 0`).
+    pub threshold: f64,
+    /// Cells selected whole.
+    pub n_above: usize,
+    /// Cells tied with the threshold.
+    pub n_tied: usize,
+    /// Weight of each tied cell, `(n - n_above) / n_tied`.
+    pub tied_share: f64,
+    tie_low: f64,
+    tie_high: f64,
+}
+
+impl CoverageSelection {
+    /// The selected share (0, `tied_share` or 1) of a cell with value `v`.
+    pub fn share(&self, v: f64) -> f64 {
+        if self.n_selected == 0 || v < self.tie_low {
+            0.0
+        } else if v > self.tie_high {
+            1.0
+        } else {
+            self.tied_share
+        }
+    }
+}
+
+/// The selection of [`CoverageSelection`] on `scores` (one value per cell; all must be finite).
+pub fn select_coverage(
+    scores: &[f64],
+    coverage_pct: f64,
+) -> Result<CoverageSelection, EvaluationError> {
+    if !(coverage_pct > 0.0 && coverage_pct <= 100.0) {
+        return Err(EvaluationError::InvalidFraction(coverage_pct / 100.0));
+    }
+    if let Some(&bad) = scores.iter().find(|v| !v.is_finite()) {
+        return Err(EvaluationError::InvalidCount(bad));
+    }
+    let n_cells = scores.len();
+    // floor(N p / 100), robust against 2.9999999 from the division.
+    let n = ((n_cells as f64 * coverage_pct / 100.0) * (1.0 + 1e-12)).floor() as usize;
+    let n = n.min(n_cells);
+    if n == 0 {
+        return Ok(CoverageSelection {
+            coverage_pct,
+            n_cells,
+            n_selected: 0,
+            threshold: f64::INFINITY,
+            n_above: 0,
+            n_tied: 0,
+            tied_share: 0.0,
+            tie_low: f64::INFINITY,
+            tie_high: f64::INFINITY,
+        });
+    }
+    let mut sorted = scores.to_vec();
+    let idx = n_cells - n;
+    let (_, kth, _) = sorted.select_nth_unstable_by(idx, f64::total_cmp);
+    let v = *kth;
+    let tol = TIE_RELATIVE * v.abs();
+    let (tie_low, tie_high) = (v - tol, v + tol);
+    let n_above = scores.iter().filter(|&&x| x > tie_high).count();
+    let n_tied = scores
+        .iter()
+        .filter(|&&x| x >= tie_low && x <= tie_high)
+        .count();
+    Ok(CoverageSelection {
+        coverage_pct,
+        n_cells,
+        n_selected: n,
+        threshold: v,
+        n_above,
+        n_tied,
+        tied_share: (n - n_above) as f64 / n_tied as f64,
+        tie_low,
+        tie_high,
+    })
+}
+
+/// Hit rate, PAI, PEI and RRI of a forecast grid at one coverage (fractional ties, see [`CoverageSelection`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CoverageMetrics {
+    /// The selection.
+    pub selection: CoverageSelection,
+    /// Test incidents in the selected cells (fractional with ties).
+    pub hits: f64,
+    /// All test incidents (also those outside the grid).
+    pub test_total: usize,
+    /// `hits / test_total`.
+    pub hit_rate: Option<f64>,
+    /// `hit_rate / (n / N)`.
+    pub pai: Option<f64>,
+    /// Most test incidents any `n` cells hold (the PEI denominator; open_cp's `maximum_hit_rate` x total).
+    pub best_hits: f64,
+    /// `hits / best_hits` (= PAI / best PAI).
+    pub pei: Option<f64>,
+    /// Training incidents in the selected cells, when given.
+    pub train_hits: Option<f64>,
+    /// PAI of the training incidents in the selected cells.
+    pub train_pai: Option<f64>,
+    /// `PAI / train PAI`.
+    pub rri: Option<f64>,
+}
+
+/// The metrics of `scores` at `coverage_pct` for the test incidents' cells (`None`: outside the grid, still in
+/// the total) and optionally the training incidents' cells (for RRI).
+pub fn coverage_metrics(
+    scores: &[f64],
+    test_cells: &[Option<usize>],
+    train_cells: Option<&[Option<usize>]>,
+    coverage_pct: f64,
+) -> Result<CoverageMetrics, EvaluationError> {
+    let sel = select_coverage(scores, coverage_pct)?;
+    let hits_of = |cells: &[Option<usize>]| -> f64 {
+        cells
+            .iter()
+            .flatten()
+            .filter_map(|&k| scores.get(k))
+            .map(|&v| sel.share(v))
+            .sum()
+    };
+    let area_share = sel.n_selected as f64 / sel.n_cells.max(1) as f64;
+    let hits = hits_of(test_cells);
+    let test_total = test_cells.len();
+    let hit_rate = (test_total > 0).then(|| hits / test_total as f64);
+    let pai = hit_rate
+        .filter(|_| area_share > 0.0)
+        .map(|h| h / area_share);
+    let mut per_cell: HashMap<usize, f64> = HashMap::new();
+    for &k in test_cells.iter().flatten() {
+        *per_cell.entry(k).or_insert(0.0) += 1.0;
+    }
+    let mut counts: Vec<f64> = per_cell.into_values().collect();
+    counts.sort_by(|a, b| b.total_cmp(a));
+    let best_hits: f64 = counts.iter().take(sel.n_selected).sum();
+    let pei = (best_hits > 0.0 && sel.n_selected > 0).then(|| hits / best_hits);
+    let (train_hits, train_pai) = match train_cells {
+        Some(tc) => {
+            let h = hits_of(tc);
+            let p = (!tc.is_empty() && area_share > 0.0).then(|| h / tc.len() as f64 / area_share);
+            (Some(h), p)
+        }
+        None => (None, None),
+    };
+    let rri = match (pai, train_pai) {
+        (Some(p), Some(t)) if t > 0.0 => Some(p / t),
+        _ => None,
+    };
+    Ok(CoverageMetrics {
+        selection: sel,
+        hits,
+        test_total,
+        hit_rate,
+        pai,
+        best_hits,
+        pei,
+        train_hits,
+        train_pai,
+        rri,
+    })
+}
+
+/// A one-sided paired sign-flip (permutation) test that the mean of `a - b` is > 0.
+///
+/// Chosen over the paired t-test because per-fold hit rates are bounded, skewed and few (12 folds): the
+/// permutation test needs no normality and is exact. Under the null (no difference) each paired difference is
+/// equally likely positive or negative; `p` is the share of the `2^n` sign assignments whose sum is at least the
+/// observed sum (zero differences do not change the sum). Exact enumeration up to 20 non-zero differences,
+/// beyond that the normal approximation of the sign-flip distribution (mean 0, variance `sum d^2`).
+/// Returns 1 without data. With `n` non-zero differences the smallest possible `p` is `2^-n`, so at least 5
+/// folds are needed to reach `p < 0.05`.
+pub fn paired_sign_flip_p(a: &[f64], b: &[f64]) -> f64 {
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x - y)
+        .filter(|d| d.is_finite() && *d != 0.0)
+        .collect();
+    if d.is_empty() {
+        return 1.0;
+    }
+    let observed: f64 = d.iter().sum();
+    // Sums within rounding of the observed count as "at least".
+    let tol = 1e-12 * d.iter().map(|x| x.abs()).sum::<f64>();
+    if d.len() <= 20 {
+        let n = d.len();
+        let mut at_least = 0u64;
+        for mask in 0u64..(1 << n) {
+            let s: f64 = d
+                .iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    if mask >> i & 1 == 1 {
+                        -x.abs()
+                    } else {
+                        x.abs()
+                    }
+                })
+                .sum();
+            if s >= observed - tol {
+                at_least += 1;
+            }
+        }
+        at_least as f64 / (1u64 << n) as f64
+    } else {
+        let sd = d.iter().map(|x| x * x).sum::<f64>().sqrt();
+        0.5 * libm::erfc(observed / sd / std::f64::consts::SQRT_2)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +566,62 @@ mod tests {
 
     const CELL: f64 = 10_000.0; // 100 m x 100 m
     const STUDY: f64 = 1_000_000.0; // 100 cells
+
+    #[test]
+    fn coverage_with_fractional_ties() {
+        // 10 cells; 30 % = 3 cells; values 5, 4, 4, 4, 1, ... : one above, three tied for two places.
+        let scores = [
+            5.0,
+            4.0,
+            4.0,
+            4.0 * (1.0 + 1e-12),
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+        ];
+        let sel = select_coverage(&scores, 30.0).unwrap();
+        assert_eq!((sel.n_selected, sel.n_above, sel.n_tied), (3, 1, 3));
+        assert!((sel.tied_share - 2.0 / 3.0).abs() < 1e-15);
+        // Test incidents: 2 in cell 0, 3 in cell 1, 1 in cell 4, 1 outside the grid.
+        let test = [Some(0), Some(0), Some(1), Some(1), Some(1), Some(4), None];
+        let train = [Some(0), Some(5)];
+        let m = coverage_metrics(&scores, &test, Some(&train), 30.0).unwrap();
+        assert!((m.hits - 4.0).abs() < 1e-12);
+        assert_eq!(m.test_total, 7);
+        assert!((m.pai.unwrap() - (4.0 / 7.0) / 0.3).abs() < 1e-12);
+        // Best 3 cells: 3 + 2 + 1.
+        assert_eq!(m.best_hits, 6.0);
+        assert!((m.pei.unwrap() - 4.0 / 6.0).abs() < 1e-12);
+        assert!((m.rri.unwrap() - m.pai.unwrap() / ((1.0 / 2.0) / 0.3)).abs() < 1e-12);
+        // Without ties: the top cells exactly; 5 % of 10 cells selects none.
+        let m = coverage_metrics(&[3.0, 2.0, 1.0, 0.0], &[Some(1)], None, 50.0).unwrap();
+        assert_eq!(m.hits, 1.0);
+        let m = coverage_metrics(&scores, &test, None, 5.0).unwrap();
+        assert_eq!((m.hits, m.pai, m.pei), (0.0, None, None));
+        assert!(select_coverage(&scores, 0.0).is_err());
+        assert!(select_coverage(&[f64::NAN], 10.0).is_err());
+    }
+
+    #[test]
+    fn sign_flip_test() {
+        // All 6 differences positive and distinct: only the observed assignment reaches the sum.
+        let a = [0.5, 0.6, 0.7, 0.4, 0.55, 0.65];
+        let b = [0.4, 0.45, 0.5, 0.35, 0.5, 0.61];
+        assert!((paired_sign_flip_p(&a, &b) - 1.0 / 64.0).abs() < 1e-15);
+        // Reversed: every assignment is at least as large.
+        assert_eq!(paired_sign_flip_p(&b, &a), 1.0);
+        assert_eq!(paired_sign_flip_p(&a, &a), 1.0);
+        // Two equal differences of opposite sign: sums -2, 0, 0, 2 -> 3 of 4 are >= 0.
+        assert_eq!(paired_sign_flip_p(&[1.0, 0.0], &[0.0, 1.0]), 0.75);
+        // Normal approximation beyond 20 differences: 30 differences of +1 give z = sqrt(30).
+        let ones = vec![1.0; 30];
+        let zeros = vec![0.0; 30];
+        let p = paired_sign_flip_p(&ones, &zeros);
+        assert!(p > 0.0 && p < 1e-7);
+    }
 
     #[test]
     fn uniform_grid_closed_form() {

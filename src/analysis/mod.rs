@@ -10,6 +10,7 @@ pub mod compare;
 pub mod emerging;
 pub mod evaluation;
 pub mod fdr;
+pub mod forecast;
 pub mod gistar;
 pub mod grid;
 pub mod kde;

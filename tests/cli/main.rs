@@ -10,5 +10,6 @@ mod analyse;
 mod demo;
 mod demo_city;
 mod demo_regenerate;
+mod forecast;
 mod import;
 mod relations;

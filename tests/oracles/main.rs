@@ -4,6 +4,7 @@
 
 mod emerging_cubes;
 mod emerging_mann_kendall;
+mod forecast_open_cp;
 mod gistar_esda;
 mod kde_closed_form;
 mod kde_geotiff;

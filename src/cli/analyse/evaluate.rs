@@ -58,22 +58,66 @@ pub struct EvaluateArgs {
     pub bins: String,
     /// Training period: first day.
     #[arg(long, value_parser = parse_date)]
-    pub train_from: NaiveDate,
+    pub train_from: Option<NaiveDate>,
     /// Training period: last day.
     #[arg(long, value_parser = parse_date)]
-    pub train_to: NaiveDate,
+    pub train_to: Option<NaiveDate>,
     /// Test period: first day.
     #[arg(long, value_parser = parse_date)]
-    pub test_from: NaiveDate,
+    pub test_from: Option<NaiveDate>,
     /// Test period: last day.
     #[arg(long, value_parser = parse_date)]
-    pub test_to: NaiveDate,
+    pub test_to: Option<NaiveDate>,
     /// Share of the study area (percent) selected by the top-x methods.
     #[arg(long, default_value_t = 5.0)]
     pub top: f64,
     /// Output `.csv` or `.json`; default CSV on standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Rolling origins instead of one train/test split: the number of folds (forecast instants `--horizon`
+    /// days apart, the last test window ending with `--until`); methods of `--methods` on `--bins grid:C`.
+    #[arg(long, conflicts_with_all = ["train_from", "train_to", "test_from", "test_to"])]
+    pub folds: Option<u32>,
+    /// Rolling origins: days of each test window.
+    #[arg(long, default_value_t = 7)]
+    pub horizon: u32,
+    /// Rolling origins: last day of the last test window (default: the last incident's day).
+    #[arg(long, value_parser = parse_date)]
+    pub until: Option<NaiveDate>,
+    /// Rolling origins: forecast methods, the first is the baseline (naive, kde, prospective, sepp).
+    #[arg(long, default_value = "naive,kde,prospective,sepp")]
+    pub methods: String,
+    /// Rolling origins: coverages in percent of the grid cells.
+    #[arg(long, default_value = "1,3,5,10")]
+    pub coverages: String,
+    /// Rolling origins: grid extent `minx,miny,maxx,maxy` (default the incidents' bounding box).
+    #[arg(long, value_parser = super::kde::parse_extent, allow_hyphen_values = true)]
+    pub extent: Option<brandpunt::analysis::kde::Extent>,
+    /// Rolling origins: naive/kde/sepp window, N days or `all` (also the RRI's training period; default 28).
+    #[arg(long)]
+    pub days: Option<String>,
+    /// Rolling origins: kde radius in metres.
+    #[arg(long, default_value_t = 200.0)]
+    pub bandwidth: f64,
+    /// Rolling origins: prospective space cut-off in cells.
+    #[arg(long, default_value_t = 8)]
+    pub space_cells: u32,
+    /// Rolling origins: prospective time cut-off in weeks.
+    #[arg(long, default_value_t = 8)]
+    pub time_weeks: u32,
+    /// Rolling origins: sepp EM iterations.
+    #[arg(long, default_value_t = 20)]
+    pub iterations: u32,
+}
+
+/// The classic single train/test split.
+struct Classic<'a> {
+    input: &'a InputArgs,
+    train_from: NaiveDate,
+    train_to: NaiveDate,
+    test_from: NaiveDate,
+    test_to: NaiveDate,
+    top: f64,
 }
 
 type Cell = (i64, i64);
@@ -101,6 +145,23 @@ fn in_period(e: &Event, from: NaiveDate, to: NaiveDate) -> bool {
 }
 
 pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    if args.folds.is_some() {
+        return super::rolling::run(db, &args);
+    }
+    let need = |v: Option<NaiveDate>, name: &str| {
+        v.with_context(|| format!("{name} ontbreekt (of kies --folds voor rolling origins)"))
+    };
+    let classic = Classic {
+        input: &args.input,
+        train_from: need(args.train_from, "--train-from")?,
+        train_to: need(args.train_to, "--train-to")?,
+        test_from: need(args.test_from, "--test-from")?,
+        test_to: need(args.test_to, "--test-to")?,
+        top: args.top,
+    };
+    let output = args.output.clone();
+    let bins_spec = args.bins.clone();
+    let args = classic;
     anyhow::ensure!(
         args.train_from <= args.train_to,
         "--train-from ligt na --train-to"
@@ -113,8 +174,8 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         args.top > 0.0 && args.top <= 100.0,
         "--top moet tussen 0 en 100 liggen"
     );
-    let spec = bins::parse_bins(&args.bins)?;
-    let records = input::load(db, &args.input, None, None)?;
+    let spec = bins::parse_bins(&bins_spec)?;
+    let records = input::load(db, args.input, None, None)?;
     let events = input::events(&records)?;
     let comparison = match spec {
         BinSpec::Grid { cell_m } => grid_methods(&args, &events, cell_m)?,
@@ -148,7 +209,7 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
             opt(x.rri),
         ])?;
     }
-    output::write_plain(args.output.as_deref(), &t)?;
+    output::write_plain(output.as_deref(), &t)?;
     if let Some(best) = &comparison.best_by_pai {
         eprintln!("Hoogste PAI: {best}");
     }
@@ -156,7 +217,7 @@ pub fn run(db: &Path, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The training and test incidents.
-fn split(args: &EvaluateArgs, events: &[Event]) -> (Vec<Event>, Vec<Event>) {
+fn split(args: &Classic<'_>, events: &[Event]) -> (Vec<Event>, Vec<Event>) {
     let train: Vec<Event> = events
         .iter()
         .filter(|e| in_period(e, args.train_from, args.train_to))
@@ -171,7 +232,7 @@ fn split(args: &EvaluateArgs, events: &[Event]) -> (Vec<Event>, Vec<Event>) {
 }
 
 /// The first day of the naive baseline's last 28 days of training.
-fn last_period_from(args: &EvaluateArgs) -> NaiveDate {
+fn last_period_from(args: &Classic<'_>) -> NaiveDate {
     args.train_to
         .checked_sub_days(Days::new(27))
         .unwrap_or(args.train_from)
@@ -184,7 +245,7 @@ fn is_emerging_hot(category: EmergingCategory) -> bool {
 
 /// The methods on square grid cells.
 fn grid_methods(
-    args: &EvaluateArgs,
+    args: &Classic<'_>,
     events: &[Event],
     cell_m: u32,
 ) -> anyhow::Result<MethodComparison> {
@@ -298,7 +359,7 @@ fn grid_methods(
 /// The methods on H3 cells or areas (keys: place index).
 fn place_methods(
     db: &Path,
-    args: &EvaluateArgs,
+    args: &Classic<'_>,
     records: &[Record],
     events: &[Event],
     spec: BinSpec,
@@ -315,7 +376,7 @@ fn place_methods(
         })
         .cloned()
         .collect();
-    let a = bins::assign(db, &args.input, &in_periods, spec, Coverage::BoundingBox)?;
+    let a = bins::assign(db, args.input, &in_periods, spec, Coverage::BoundingBox)?;
     let places = &a.places;
     let in_hit = |h: &Hit, from: NaiveDate, to: NaiveDate| {
         h.begin

@@ -30,7 +30,7 @@ pub struct KdeArgs {
     pub output: PathBuf,
 }
 
-fn parse_extent(s: &str) -> Result<Extent, String> {
+pub(super) fn parse_extent(s: &str) -> Result<Extent, String> {
     let v: Vec<f64> = s
         .split(',')
         .map(|p| p.trim().parse::<f64>())

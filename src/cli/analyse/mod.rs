@@ -6,11 +6,13 @@ mod bins;
 mod compare;
 mod emerging;
 mod evaluate;
+mod forecast;
 mod hotspot;
 pub(super) mod input;
 mod kde;
 mod output;
 mod profile;
+mod rolling;
 mod striking;
 mod time;
 
@@ -38,6 +40,8 @@ pub enum AnalyseCommand {
     Striking(Box<striking::StrikingArgs>),
     /// Hotspot methods on a train/test split: hit rate, PAI, PEI, RRI.
     Evaluate(Box<evaluate::EvaluateArgs>),
+    /// Forecast risk per grid cell from the incidents before --at (naive, kde, prospective, sepp).
+    Forecast(Box<forecast::ForecastArgs>),
 }
 
 /// Run one analysis.
@@ -52,5 +56,6 @@ pub fn run(db: &Path, cmd: AnalyseCommand) -> anyhow::Result<ExitCode> {
         AnalyseCommand::Profile(args) => profile::run(db, *args),
         AnalyseCommand::Striking(args) => striking::run(db, *args),
         AnalyseCommand::Evaluate(args) => evaluate::run(db, *args),
+        AnalyseCommand::Forecast(args) => forecast::run(db, *args),
     }
 }

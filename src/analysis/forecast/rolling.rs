@@ -1,0 +1,332 @@
+//! Honest evaluation of forecast methods on rolling origins (a backtest).
+//!
+//! For every origin `at` (fold) each method forecasts from the incidents before `at` only; the incidents of
+//! `[at, at + horizon days)` are the test set. At each coverage (share of the grid's cells, default 1, 3, 5 and
+//! 10 %) the fold's hit rate, PAI, PEI and RRI are computed by
+//! [`coverage_metrics`](crate::analysis::evaluation::coverage_metrics) with **fractional ties** (cells tied with
+//! the threshold share the remaining places: the expected hits of a random choice among them). RRI compares with
+//! the incidents of the `rri_days` before `at`.
+//!
+//! Per method and coverage the averages over the folds are reported with a one-sided paired sign-flip test of
+//! the per-fold hit rates against the baseline (`naive`) ([`paired_sign_flip_p`]); a method is called better
+//! than the baseline only when `p < 0.05`, otherwise "niet beter dan tellen" (no better than counting).
+//!
+//! ```
+//! use brandpunt::analysis::forecast::rolling::{rolling_evaluation, RollingParams};
+//! use brandpunt::analysis::forecast::{GridSpec, Method, Window};
+//! use brandpunt::analysis::kde::Extent;
+//! use brandpunt::analysis::Event;
+//! use brandpunt::cancel::Cancel;
+//! use chrono::{Duration, NaiveDate};
+//!
+//! let t0 = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
+//! // A fixed hot cell with an incident every day, and background incidents moving across the grid.
+//! let mut events = Vec::new();
+//! for d in 0..120 {
+//!     let t = Some(t0 + Duration::days(d));
+//!     events.push(Event { x_m: 5.0, y_m: 5.0, begin: t, end: t, weight: 1.0 });
+//!     let x = 15.0 + 10.0 * (d % 9) as f64;
+//!     events.push(Event { x_m: x, y_m: 55.0, begin: t, end: t, weight: 1.0 });
+//! }
+//! let grid = GridSpec::covering(
+//!     Extent { minx_m: 0.0, miny_m: 0.0, maxx_m: 100.0, maxy_m: 100.0 },
+//!     10.0,
+//! )
+//! .unwrap();
+//! let origins: Vec<_> = (0..6).map(|k| t0.date().and_hms_opt(0, 0, 0).unwrap() + Duration::days(70 + 7 * k)).collect();
+//! let methods = vec![
+//!     ("naive".to_string(), Method::Naive { window: Window::Days(28) }),
+//!     ("prospective".to_string(), Method::Prospective { space_cells: 8, time_weeks: 8 }),
+//! ];
+//! let params = RollingParams { origins, horizon_days: 7, coverages_pct: vec![1.0, 10.0], rri_days: 28 };
+//! let r = rolling_evaluation(&events, &grid, &methods, &params, &Cancel::never()).unwrap();
+//! assert_eq!(r.folds.len(), 6 * 2 * 2);
+//! // 1 % of 100 cells is the hot cell for both methods: half of the test incidents.
+//! assert!(r.summaries.iter().filter(|s| s.coverage_pct == 1.0).all(|s| s.mean_hit_rate == Some(0.5)));
+//! ```
+
+use chrono::{Duration, NaiveDateTime};
+use serde::Serialize;
+
+use super::{event_time, forecast, ForecastError, GridSpec, Method};
+use crate::analysis::evaluation::{coverage_metrics, paired_sign_flip_p, CoverageMetrics};
+use crate::analysis::Event;
+use crate::cancel::Cancel;
+
+/// Significance level of the comparison with the baseline.
+pub const ALPHA: f64 = 0.05;
+
+/// The verdict when a method does not beat the baseline significantly.
+pub const NOT_BETTER: &str = "niet beter dan tellen";
+/// The verdict when it does.
+pub const BETTER: &str = "beter dan tellen";
+
+/// The folds and scores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RollingParams {
+    /// Forecast instants, one per fold.
+    pub origins: Vec<NaiveDateTime>,
+    /// Days after each origin that form its test set.
+    pub horizon_days: u32,
+    /// Coverages in percent of the cells.
+    pub coverages_pct: Vec<f64>,
+    /// Days before each origin whose incidents give the RRI's training PAI.
+    pub rri_days: u32,
+}
+
+/// One method at one coverage in one fold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FoldScore {
+    /// The fold's origin.
+    pub origin: NaiveDateTime,
+    /// Method name.
+    pub method: String,
+    /// Coverage in percent.
+    pub coverage_pct: f64,
+    /// The metrics.
+    pub metrics: CoverageMetrics,
+}
+
+/// One method at one coverage over all folds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MethodSummary {
+    /// Method name.
+    pub method: String,
+    /// Coverage in percent.
+    pub coverage_pct: f64,
+    /// Folds with test incidents.
+    pub folds: usize,
+    /// Mean hit rate over those folds.
+    pub mean_hit_rate: Option<f64>,
+    /// Mean PAI.
+    pub mean_pai: Option<f64>,
+    /// Mean PEI.
+    pub mean_pei: Option<f64>,
+    /// Mean RRI (folds where it is defined).
+    pub mean_rri: Option<f64>,
+    /// One-sided paired sign-flip p of "hit rate higher than the baseline's" (`None` for the baseline itself).
+    pub p_vs_baseline: Option<f64>,
+    /// [`BETTER`], [`NOT_BETTER`], or `None` for the baseline.
+    pub verdict: Option<&'static str>,
+}
+
+/// The backtest: every fold's scores and the summaries (methods in input order, coverages in input order).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RollingEvaluation {
+    /// Baseline method name (the first method).
+    pub baseline: String,
+    /// Per fold, method and coverage.
+    pub folds: Vec<FoldScore>,
+    /// Per method and coverage.
+    pub summaries: Vec<MethodSummary>,
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let (mut s, mut n) = (0.0, 0usize);
+    for x in v {
+        s += x;
+        n += 1;
+    }
+    (n > 0).then(|| s / n as f64)
+}
+
+/// Runs the backtest. The **first** method is the baseline (normally `naive`).
+pub fn rolling_evaluation(
+    events: &[Event],
+    grid: &GridSpec,
+    methods: &[(String, Method)],
+    params: &RollingParams,
+    cancel: &Cancel,
+) -> Result<RollingEvaluation, ForecastError> {
+    let Some((baseline, _)) = methods.first() else {
+        return Err(ForecastError::InvalidParameter {
+            parameter: "--methods",
+            reason: "no methods".into(),
+        });
+    };
+    if params.origins.is_empty() {
+        return Err(ForecastError::InvalidParameter {
+            parameter: "--folds",
+            reason: "no folds".into(),
+        });
+    }
+    if params.horizon_days == 0 {
+        return Err(ForecastError::InvalidParameter {
+            parameter: "--horizon",
+            reason: "must be >= 1 day".into(),
+        });
+    }
+    for &c in &params.coverages_pct {
+        if !(c > 0.0 && c <= 100.0) {
+            return Err(ForecastError::InvalidParameter {
+                parameter: "--coverages",
+                reason: format!("{c} is not in (0, 100]"),
+            });
+        }
+    }
+    let mut folds = Vec::new();
+    for &at in &params.origins {
+        let end = at + Duration::days(i64::from(params.horizon_days));
+        let rri_from = at - Duration::days(i64::from(params.rri_days));
+        let (mut test, mut train) = (Vec::new(), Vec::new());
+        for e in events {
+            let Some(t) = event_time(e) else { continue };
+            if t >= at && t < end {
+                test.push(grid.cell_of(e.x_m, e.y_m));
+            } else if t >= rri_from && t < at {
+                train.push(grid.cell_of(e.x_m, e.y_m));
+            }
+        }
+        for (name, method) in methods {
+            cancel.check()?;
+            let f = forecast(events, grid, at, method, cancel)?;
+            for &c in &params.coverages_pct {
+                let metrics =
+                    coverage_metrics(&f.grid.values, &test, Some(&train), c).map_err(|e| {
+                        ForecastError::InvalidParameter {
+                            parameter: "--coverages",
+                            reason: e.to_string(),
+                        }
+                    })?;
+                folds.push(FoldScore {
+                    origin: at,
+                    method: name.clone(),
+                    coverage_pct: c,
+                    metrics,
+                });
+            }
+        }
+    }
+    let mut summaries = Vec::new();
+    for (name, _) in methods {
+        for &c in &params.coverages_pct {
+            let rows: Vec<&FoldScore> = folds
+                .iter()
+                .filter(|f| &f.method == name && f.coverage_pct == c)
+                .collect();
+            let base: Vec<&FoldScore> = folds
+                .iter()
+                .filter(|f| &f.method == baseline && f.coverage_pct == c)
+                .collect();
+            let scored = || rows.iter().filter(|f| f.metrics.hit_rate.is_some());
+            // Paired per fold (same origins, same order); folds without test incidents drop out.
+            let (mine, theirs): (Vec<f64>, Vec<f64>) = rows
+                .iter()
+                .zip(&base)
+                .filter_map(|(a, b)| Some((a.metrics.hit_rate?, b.metrics.hit_rate?)))
+                .unzip();
+            let p = (name != baseline).then(|| paired_sign_flip_p(&mine, &theirs));
+            summaries.push(MethodSummary {
+                method: name.clone(),
+                coverage_pct: c,
+                folds: scored().count(),
+                mean_hit_rate: mean(scored().filter_map(|f| f.metrics.hit_rate)),
+                mean_pai: mean(scored().filter_map(|f| f.metrics.pai)),
+                mean_pei: mean(scored().filter_map(|f| f.metrics.pei)),
+                mean_rri: mean(scored().filter_map(|f| f.metrics.rri)),
+                p_vs_baseline: p,
+                verdict: p.map(|p| if p < ALPHA { BETTER } else { NOT_BETTER }),
+            });
+        }
+    }
+    Ok(RollingEvaluation {
+        baseline: baseline.clone(),
+        folds,
+        summaries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::forecast::Window;
+    use crate::analysis::kde::Extent;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_method_that_sees_the_pattern_beats_counting() {
+        // The hot cell jumps to a new place every 4 weeks. In the 2nd and 3rd week after a jump, counting the
+        // last 28 days still ranks the old place first (or ties), the prospective method (last two weeks, the
+        // last one counted double) already ranks the new one first.
+        let t0 = NaiveDate::from_ymd_opt(2024, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let mut events = Vec::new();
+        for d in 0..200i64 {
+            let t = Some(t0 + Duration::days(d) + Duration::hours(10));
+            let col = ((d / 28) * 5) % 20;
+            for _ in 0..3 {
+                events.push(Event {
+                    x_m: 5.0 + 10.0 * col as f64,
+                    y_m: 5.0,
+                    begin: t,
+                    end: t,
+                    weight: 1.0,
+                });
+            }
+            // Background.
+            events.push(Event {
+                x_m: 5.0 + 10.0 * ((d * 7) % 20) as f64,
+                y_m: 105.0 + 10.0 * ((d * 3) % 9) as f64,
+                begin: t,
+                end: t,
+                weight: 1.0,
+            });
+        }
+        let grid = GridSpec::covering(
+            Extent {
+                minx_m: 0.0,
+                miny_m: 0.0,
+                maxx_m: 200.0,
+                maxy_m: 200.0,
+            },
+            10.0,
+        )
+        .unwrap();
+        let origins: Vec<NaiveDateTime> =
+            (0..12).map(|k| t0 + Duration::days(84 + 7 * k)).collect();
+        let methods = vec![
+            (
+                "naive".to_string(),
+                Method::Naive {
+                    window: Window::Days(28),
+                },
+            ),
+            (
+                "prospective".to_string(),
+                Method::Prospective {
+                    space_cells: 1,
+                    time_weeks: 2,
+                },
+            ),
+        ];
+        let params = RollingParams {
+            origins,
+            horizon_days: 7,
+            coverages_pct: vec![0.25, 1.0],
+            rri_days: 28,
+        };
+        let r = rolling_evaluation(&events, &grid, &methods, &params, &Cancel::never()).unwrap();
+        assert_eq!(r.baseline, "naive");
+        let s = r
+            .summaries
+            .iter()
+            .find(|s| s.method == "prospective" && s.coverage_pct == 0.25)
+            .unwrap();
+        assert_eq!(s.folds, 12);
+        assert!(s.p_vs_baseline.unwrap() < ALPHA, "{s:?}");
+        assert_eq!(s.verdict, Some(BETTER));
+        let base = r.summaries.iter().find(|s| s.method == "naive").unwrap();
+        assert_eq!((base.p_vs_baseline, base.verdict), (None, None));
+        // The baseline against itself would never be better: same method twice.
+        let twice = vec![methods[0].clone(), ("naive2".to_string(), methods[0].1)];
+        let r = rolling_evaluation(&events, &grid, &twice, &params, &Cancel::never()).unwrap();
+        assert!(r
+            .summaries
+            .iter()
+            .filter(|s| s.method == "naive2")
+            .all(|s| s.verdict == Some(NOT_BETTER) && s.p_vs_baseline == Some(1.0)));
+        assert!(rolling_evaluation(&events, &grid, &[], &params, &Cancel::never()).is_err());
+    }
+}
