@@ -232,9 +232,11 @@ fn demo_users(db: &Path) -> anyhow::Result<()> {
             Err(e) => return Err(e.into()),
         }
         store.set_password(name, demo::DEMO_PASSWORD)?;
+        // The demo's identifiers are synthetic: both demo users may open the relations view.
+        store.set_relations_grant(name, true)?;
     }
     println!(
-        "Demogebruikers: analist (analyst) en beheerder (admin), wachtwoord '{}' (alleen voor deze synthetische demo).",
+        "Demogebruikers: analist (analyst) en beheerder (admin), met de grant relaties, wachtwoord '{}' (alleen voor deze synthetische demo).",
         demo::DEMO_PASSWORD
     );
     Ok(())

@@ -514,7 +514,7 @@ impl Graph {
                 .map(|s| s.capacity() + size_of::<String>())
                 .sum::<usize>()
         };
-        let index = |m: &FxHashMap<Box<str>, u32>| {
+        let index = |m: &TextMap<Box<str>, u32>| {
             // Each slot holds the key (a pointer and a length) and the value, plus one control byte.
             m.capacity() * (size_of::<Box<str>>() + size_of::<u32>() + 1)
                 + m.keys().map(|k| k.len()).sum::<usize>()
