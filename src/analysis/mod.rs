@@ -14,10 +14,12 @@ pub mod gistar;
 pub mod grid;
 pub mod kde;
 pub mod mann_kendall;
+pub mod near_repeat;
 pub mod moran;
 pub mod patrol;
 pub mod places;
 pub mod profile;
+pub mod repeat_victims;
 pub mod striking;
 pub mod weights;
 

@@ -11,4 +11,5 @@ mod demo;
 mod demo_city;
 mod demo_regenerate;
 mod import;
+mod near_repeat;
 mod relations;

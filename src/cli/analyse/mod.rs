@@ -9,8 +9,10 @@ mod evaluate;
 mod hotspot;
 pub(super) mod input;
 mod kde;
+mod near_repeat;
 mod output;
 mod profile;
+mod repeats;
 mod striking;
 mod time;
 
@@ -38,6 +40,10 @@ pub enum AnalyseCommand {
     Striking(Box<striking::StrikingArgs>),
     /// Hotspot methods on a train/test split: hit rate, PAI, PEI, RRI.
     Evaluate(Box<evaluate::EvaluateArgs>),
+    /// Near-repeat (Knox) test: pairs by distance and time band against permutations of the days.
+    NearRepeat(Box<near_repeat::NearRepeatArgs>),
+    /// Repeat victims per BAG address: the 1/2/3/4+ histogram, repeats and the time to the next incident.
+    Repeats(Box<repeats::RepeatsArgs>),
 }
 
 /// Run one analysis.
@@ -52,5 +58,7 @@ pub fn run(db: &Path, cmd: AnalyseCommand) -> anyhow::Result<ExitCode> {
         AnalyseCommand::Profile(args) => profile::run(db, *args),
         AnalyseCommand::Striking(args) => striking::run(db, *args),
         AnalyseCommand::Evaluate(args) => evaluate::run(db, *args),
+        AnalyseCommand::NearRepeat(args) => near_repeat::run(db, *args),
+        AnalyseCommand::Repeats(args) => repeats::run(db, *args),
     }
 }
