@@ -489,8 +489,8 @@ fn column_totals(days: &[i64], bounds: &[u32], pairs: u64) -> Vec<u64> {
         .map(|&bound| {
             let mut count = 0u64;
             let mut lo = 0;
-            for hi in 0..sorted.len() {
-                while sorted[hi] - sorted[lo] >= i64::from(bound) {
+            for (hi, &day) in sorted.iter().enumerate() {
+                while day - sorted[lo] >= i64::from(bound) {
                     lo += 1;
                 }
                 count += (hi - lo) as u64;
@@ -826,8 +826,18 @@ mod tests {
 
     #[test]
     fn a_planted_near_repeat_cluster_is_significant() {
-        let mut events = scattered(300, 5);
-        // 20 pairs: a second event 20 m away two days later.
+        use rand::Rng;
+        // A year of 300 events spread over 10 x 10 km, then 20 pairs: a second event 20 m away two days later.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut events: Vec<NearRepeatEvent> = (0..300)
+            .map(|_| {
+                ev(
+                    rng.gen_range(0.0..10_000.0),
+                    rng.gen_range(0.0..10_000.0),
+                    rng.gen_range(0..365),
+                )
+            })
+            .collect();
         for k in 0..20 {
             let e = events[k];
             events.push(ev(e.x_m + 20.0, e.y_m, e.day + 2));
