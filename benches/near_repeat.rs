@@ -59,9 +59,10 @@ fn bench(c: &mut Criterion) {
     );
     let mut group = c.benchmark_group("near_repeat");
     group.sample_size(10);
-    group.bench_function(format!("knox_{n}_events_4x4_bands_{iterations}_permutations"), |b| {
-        b.iter(|| knox(black_box(&ev), &params, &Cancel::never()).expect("knox"))
-    });
+    group.bench_function(
+        format!("knox_{n}_events_4x4_bands_{iterations}_permutations"),
+        |b| b.iter(|| knox(black_box(&ev), &params, &Cancel::never()).expect("knox")),
+    );
     group.finish();
 }
 

@@ -450,7 +450,8 @@ fn close_pairs(
                     }
                 }
             }
-            let total = found.fetch_add(out.len(), std::sync::atomic::Ordering::Relaxed) + out.len();
+            let total =
+                found.fetch_add(out.len(), std::sync::atomic::Ordering::Relaxed) + out.len();
             if total > MAX_CLOSE_PAIRS {
                 return Err(NearRepeatError::TooManyClosePairs { pairs: total });
             }
@@ -645,7 +646,14 @@ pub fn knox(
                 rng.set_stream(u64::from(iteration));
                 shuffled.copy_from_slice(&days);
                 shuffled.shuffle(&mut rng);
-                count_close(&close, &shuffled, &column_of, columns, &mut sim_close, cancel)?;
+                count_close(
+                    &close,
+                    &shuffled,
+                    &column_of,
+                    columns,
+                    &mut sim_close,
+                    cancel,
+                )?;
                 with_far_row(&sim_close, &col_totals, &mut sim);
                 tally.add(&sim, &observed);
                 Ok::<_, Cancelled>((tally, shuffled, sim_close, sim))
@@ -714,7 +722,11 @@ mod tests {
     }
 
     fn ev(x: f64, y: f64, day: i64) -> NearRepeatEvent {
-        NearRepeatEvent { x_m: x, y_m: y, day }
+        NearRepeatEvent {
+            x_m: x,
+            y_m: y,
+            day,
+        }
     }
 
     /// Every pair counted by brute force with the same band rules.
@@ -810,7 +822,15 @@ mod tests {
         let a = knox(&events, &p, &Cancel::never()).unwrap();
         let b = knox(&events, &p, &Cancel::never()).unwrap();
         assert_eq!(a, b);
-        let other = knox(&events, &KnoxParams { seed: 8, ..p.clone() }, &Cancel::never()).unwrap();
+        let other = knox(
+            &events,
+            &KnoxParams {
+                seed: 8,
+                ..p.clone()
+            },
+            &Cancel::never(),
+        )
+        .unwrap();
         assert_ne!(a.cells, other.cells);
         for c in &a.cells {
             // The Monte Carlo mean of 999 permutations is within 5 standard errors of the exact mean; the
@@ -894,8 +914,20 @@ mod tests {
         // 0.01 m apart at 500 km: equal in f32 (same location), distinct in f64.
         let events = [ev(500_000.0, 0.0, 0), ev(500_000.01, 0.0, 0)];
         let mut p = params(&[100.0], &[7], 19);
-        assert_eq!(knox(&events, &p, &Cancel::never()).unwrap().cell(1, 0).observed, 1);
+        assert_eq!(
+            knox(&events, &p, &Cancel::never())
+                .unwrap()
+                .cell(1, 0)
+                .observed,
+            1
+        );
         p.nrc_compatible = true;
-        assert_eq!(knox(&events, &p, &Cancel::never()).unwrap().cell(0, 0).observed, 1);
+        assert_eq!(
+            knox(&events, &p, &Cancel::never())
+                .unwrap()
+                .cell(0, 0)
+                .observed,
+            1
+        );
     }
 }

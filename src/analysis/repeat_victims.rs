@@ -169,7 +169,11 @@ pub fn repeat_victims(incidents: &[AddressIncident]) -> RepeatVictims {
             shortest_gap_days: shortest,
         });
     }
-    per_address.sort_by(|a, b| b.incidents.cmp(&a.incidents).then(a.address.cmp(&b.address)));
+    per_address.sort_by(|a, b| {
+        b.incidents
+            .cmp(&a.incidents)
+            .then(a.address.cmp(&b.address))
+    });
     let total = incidents.len() as u64;
     let addresses = per_address.len() as u64;
     let repeats = total - addresses;
@@ -222,20 +226,24 @@ mod tests {
     fn counts_histogram_and_intervals() {
         let incidents = [
             at("a", 0),
-            at("a", 7),  // 7 days: 0-7
-            at("a", 15), // 8 days: 8-14
+            at("a", 7),   // 7 days: 0-7
+            at("a", 15),  // 8 days: 8-14
             at("a", 400), // 385: > 365
             at("b", 100),
             at("b", 130), // 30: 15-30
             at("c", 5),
             at("d", 1),
-            at("d", 1), // same day: 0-7
+            at("d", 1),  // same day: 0-7
             at("d", 92), // 91: 91-365
         ];
         let r = repeat_victims(&incidents);
         assert_eq!((r.incidents, r.addresses, r.repeats), (10, 4, 6));
         assert_eq!(r.repeat_share, 0.6);
-        let h: Vec<(u64, u64)> = r.histogram.iter().map(|b| (b.addresses, b.incidents)).collect();
+        let h: Vec<(u64, u64)> = r
+            .histogram
+            .iter()
+            .map(|b| (b.addresses, b.incidents))
+            .collect();
         assert_eq!(h, [(1, 1), (1, 2), (1, 3), (1, 4)]);
         let g: Vec<u64> = r.time_to_next.iter().map(|b| b.count).collect();
         assert_eq!(g, [2, 1, 1, 0, 1, 1]);
@@ -250,7 +258,12 @@ mod tests {
 
     #[test]
     fn percentages_add_up_to_a_hundred() {
-        for counts in [vec![1, 1, 1], vec![2, 3, 7, 11, 13, 17], vec![1, 0, 0], vec![5]] {
+        for counts in [
+            vec![1, 1, 1],
+            vec![2, 3, 7, 11, 13, 17],
+            vec![1, 0, 0],
+            vec![5],
+        ] {
             let p = percentages(&counts);
             let units: i64 = p.iter().map(|v| (v * 10.0).round() as i64).sum();
             assert_eq!(units, 1000, "{counts:?}: {p:?}");

@@ -184,7 +184,10 @@ mod tests {
         let p = parse_params(&params(&[])).unwrap();
         assert_eq!(p.distance_bands_m, [100.0, 200.0, 300.0, 400.0]);
         assert_eq!(p.time_bands_days, [7, 14, 21, 28]);
-        assert_eq!((p.iterations, p.seed, p.metric), (999, 1, Metric::Euclidean));
+        assert_eq!(
+            (p.iterations, p.seed, p.metric),
+            (999, 1, Metric::Euclidean)
+        );
         for (k, v) in [
             ("distance_bands", "200,100"),
             ("distance_bands", "a"),

@@ -790,7 +790,10 @@ fn near_repeat_equals_the_library_on_store_incidents() {
         assert_eq!(got["distance_band"], json!(want.distance_band));
         assert_eq!(got["time_band"], json!(want.time_band));
         assert_eq!(got["observed"], json!(want.observed));
-        assert_eq!(got["expected_analytic"].as_f64(), Some(want.expected_analytic));
+        assert_eq!(
+            got["expected_analytic"].as_f64(),
+            Some(want.expected_analytic)
+        );
         let p = got["p"].as_f64().unwrap();
         assert!(p > 0.0 && p <= 1.0);
     }
@@ -842,7 +845,12 @@ fn repeats_list_addresses_for_analysts_and_protect_aggregates_for_others() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["address"].as_str().unwrap().to_string(), a["incidents"].as_u64().unwrap()))
+        .map(|a| {
+            (
+                a["address"].as_str().unwrap().to_string(),
+                a["incidents"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(listed, per_address);
     let gaps: u64 = v["time_to_next"]
@@ -858,10 +866,22 @@ fn repeats_list_addresses_for_analysts_and_protect_aggregates_for_others() {
     assert!(a.get("per_address").is_none(), "{a}");
     if a["suppressed"] != json!(true) {
         for key in ["histogram", "time_to_next"] {
-            let count = if key == "histogram" { "addresses" } else { "count" };
-            for (mine, theirs) in a[key].as_array().unwrap().iter().zip(v[key].as_array().unwrap()) {
+            let count = if key == "histogram" {
+                "addresses"
+            } else {
+                "count"
+            };
+            for (mine, theirs) in a[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(v[key].as_array().unwrap())
+            {
                 if mine["suppressed"] == json!(true) {
-                    assert!(mine[count].is_null() && mine["count_label"].is_string(), "{mine}");
+                    assert!(
+                        mine[count].is_null() && mine["count_label"].is_string(),
+                        "{mine}"
+                    );
                 } else {
                     assert_eq!(mine[count], theirs[count], "{key}");
                     let c = mine[count].as_u64().unwrap();

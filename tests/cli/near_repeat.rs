@@ -43,7 +43,13 @@ fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
     r.records()
-        .map(|rec| headers.iter().cloned().zip(rec.unwrap().iter().map(str::to_string)).collect())
+        .map(|rec| {
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(str::to_string))
+                .collect()
+        })
         .collect()
 }
 
@@ -100,7 +106,10 @@ fn nrc_compatible_tables_equal_the_calculator_on_the_chicago_files() {
         let columns = nrc[0].as_array().unwrap().len();
         assert_eq!(rows.len(), nrc.len() * columns, "{data}");
         assert_eq!(
-            rows[0].keys().map(String::as_str).collect::<std::collections::BTreeSet<_>>(),
+            rows[0]
+                .keys()
+                .map(String::as_str)
+                .collect::<std::collections::BTreeSet<_>>(),
             [
                 "distance_band",
                 "time_band",
@@ -133,7 +142,10 @@ fn nrc_compatible_tables_equal_the_calculator_on_the_chicago_files() {
         let cells = json["cells"].as_array().unwrap();
         for (k, row) in rows.iter().enumerate() {
             assert_eq!(cells[k]["observed"].to_string(), row["observed"]);
-            assert_eq!(cells[k]["p"].as_f64().unwrap(), row["p"].parse::<f64>().unwrap());
+            assert_eq!(
+                cells[k]["p"].as_f64().unwrap(),
+                row["p"].parse::<f64>().unwrap()
+            );
         }
     }
 }
@@ -146,7 +158,10 @@ fn a_header_gives_the_same_table_as_the_header_less_form() {
     let text = std::fs::read_to_string(format!("{FIXTURES}chicago_arson.csv")).unwrap();
     std::fs::write(&with_header, format!("x,y,datum\n{text}")).unwrap();
     let mut tables = Vec::new();
-    for input in [format!("{FIXTURES}chicago_arson.csv"), with_header.display().to_string()] {
+    for input in [
+        format!("{FIXTURES}chicago_arson.csv"),
+        with_header.display().to_string(),
+    ] {
         let out = dir.path().join(format!("{}.csv", tables.len()));
         ok(
             &db,
@@ -194,20 +209,44 @@ fn bad_settings_and_files_are_named() {
     std::fs::write(&bad, "1.0,2.0,2016-01-01\n3.0,abc,2016-01-02\n").unwrap();
     let e = failure(
         &db,
-        &["analyse", "near-repeat", "--input", bad.to_str().unwrap(), "--output", out],
+        &[
+            "analyse",
+            "near-repeat",
+            "--input",
+            bad.to_str().unwrap(),
+            "--output",
+            out,
+        ],
     );
-    assert!(e.contains("bad.csv") && e.contains("regel 2") && e.contains("kolom 2"), "{e}");
+    assert!(
+        e.contains("bad.csv") && e.contains("regel 2") && e.contains("kolom 2"),
+        "{e}"
+    );
     std::fs::write(&bad, "1.0,2.0,2016-01-01\n3.0,4.0,gisteren\n").unwrap();
     let e = failure(
         &db,
-        &["analyse", "near-repeat", "--input", bad.to_str().unwrap(), "--output", out],
+        &[
+            "analyse",
+            "near-repeat",
+            "--input",
+            bad.to_str().unwrap(),
+            "--output",
+            out,
+        ],
     );
     assert!(e.contains("regel 2") && e.contains("kolom 3"), "{e}");
     // One event: no pairs.
     std::fs::write(&bad, "1.0,2.0,2016-01-01\n").unwrap();
     let e = failure(
         &db,
-        &["analyse", "near-repeat", "--input", bad.to_str().unwrap(), "--output", out],
+        &[
+            "analyse",
+            "near-repeat",
+            "--input",
+            bad.to_str().unwrap(),
+            "--output",
+            out,
+        ],
     );
     assert!(e.contains("minstens 2"), "{e}");
 }
@@ -250,6 +289,9 @@ fn repeat_victims_of_the_demo_burglaries_add_up() {
     assert!((percent - 100.0).abs() < 1e-9);
     let rows = read_csv(&csv);
     assert_eq!(rows.len() as u64, n("addresses"));
-    let listed: u64 = rows.iter().map(|r| r["incidents"].parse::<u64>().unwrap()).sum();
+    let listed: u64 = rows
+        .iter()
+        .map(|r| r["incidents"].parse::<u64>().unwrap())
+        .sum();
     assert_eq!(listed, n("incidents"));
 }

@@ -107,7 +107,9 @@ fn knox_matches_the_near_repeat_calculator() {
         let analytic = grid(&case["expected_analytic"]);
         let ratio_analytic = grid(&case["ratio_analytic"]);
         let nrc_p = grid(&case["nrc_pvalue"]);
-        let nrc_iterations = case["nrc_settings"]["iterations_requested"].as_f64().unwrap();
+        let nrc_iterations = case["nrc_settings"]["iterations_requested"]
+            .as_f64()
+            .unwrap();
         for (r, row) in rows.iter().enumerate() {
             for (t, nrc) in row.iter().enumerate() {
                 let cell = table.cell(r, t);
@@ -170,7 +172,11 @@ fn the_p_and_ratio_arithmetic_reproduces_the_calculator_from_its_own_simulations
                     .map(|v| v.as_u64().unwrap())
                     .collect();
                 let at = format!("{name} cell ({r},{t})");
-                assert_eq!(monte_carlo_p(obs, &sims), nrc_p[r][t].as_f64().unwrap(), "{at}");
+                assert_eq!(
+                    monte_carlo_p(obs, &sims),
+                    nrc_p[r][t].as_f64().unwrap(),
+                    "{at}"
+                );
                 // The NRC prints ratios to 3 decimals and a blank where the count or the mean is 0.
                 match (nrc_ratio[r][t].as_f64(), simulation_ratio(obs, &sims)) {
                     (Some(theirs), Some(ours)) => {

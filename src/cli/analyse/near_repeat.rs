@@ -76,12 +76,8 @@ pub fn run(db: &Path, args: NearRepeatArgs) -> anyhow::Result<ExitCode> {
             args.output.display()
         );
     }
-    let metric = Metric::parse(&args.metric).with_context(|| {
-        format!(
-            "--metric '{}': kies euclidean of manhattan",
-            args.metric
-        )
-    })?;
+    let metric = Metric::parse(&args.metric)
+        .with_context(|| format!("--metric '{}': kies euclidean of manhattan", args.metric))?;
     let params = KnoxParams {
         distance_bands_m: bounds("--distance-bands", &args.distance_bands)?,
         time_bands_days: bounds("--time-bands", &args.time_bands)?,
@@ -180,7 +176,10 @@ fn load_events(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<NearRepeatEven
             .collect();
     };
     anyhow::ensure!(
-        args.category.is_none() && args.source.is_none() && args.area.is_none() && args.bbox.is_none(),
+        args.category.is_none()
+            && args.source.is_none()
+            && args.area.is_none()
+            && args.bbox.is_none(),
         "--category, --source, --area en --bbox gelden alleen voor de database, niet voor --input"
     );
     if let (Some(f), Some(t)) = (args.from, args.to) {
@@ -230,9 +229,8 @@ fn read_csv(
         .map(|f| f.trim().to_string())
         .collect();
     let is_number = |s: &str| s.parse::<f64>().is_ok_and(f64::is_finite);
-    let has_header = !(first_fields.len() >= 3
-        && is_number(&first_fields[0])
-        && is_number(&first_fields[1]));
+    let has_header =
+        !(first_fields.len() >= 3 && is_number(&first_fields[0]) && is_number(&first_fields[1]));
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -245,7 +243,12 @@ fn read_csv(
             .with_context(|| format!("{name}: kopregel onleesbaar"))?
             .iter()
             .enumerate()
-            .map(|(i, h)| (h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase(), i))
+            .map(|(i, h)| {
+                (
+                    h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase(),
+                    i,
+                )
+            })
             .collect();
         let col = |names: &[&str]| names.iter().find_map(|n| headers.get(*n).copied());
         let date = col(&["datum", "date", "begin", "start"]).with_context(|| {
@@ -302,7 +305,10 @@ fn read_csv(
                 .or_else(|| s.replace(',', ".").parse().ok())
                 .filter(|v: &f64| v.is_finite())
                 .with_context(|| {
-                    format!("{name}: regel {line}, kolom {} ({what}): '{s}' is geen getal", i + 1)
+                    format!(
+                        "{name}: regel {line}, kolom {} ({what}): '{s}' is geen getal",
+                        i + 1
+                    )
                 })
         };
         let (a, b) = (number(x_col, names[0])?, number(y_col, names[1])?);
