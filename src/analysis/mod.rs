@@ -16,9 +16,11 @@ pub mod grid;
 pub mod kde;
 pub mod mann_kendall;
 pub mod moran;
+pub mod near_repeat;
 pub mod patrol;
 pub mod places;
 pub mod profile;
+pub mod repeat_victims;
 pub mod striking;
 pub mod weights;
 

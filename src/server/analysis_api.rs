@@ -327,7 +327,7 @@ impl CacheEntry for ProfileDataKey {
     const KIND: &'static str = "profile_data";
 }
 
-fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiError> {
+pub(crate) fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<ProfileData>, ApiError> {
     let key = ProfileDataKey {
         generation: s.generation,
     };

@@ -45,12 +45,14 @@ pub mod filter;
 pub mod heavy;
 pub mod hotspots;
 pub mod incidents;
+pub mod near_repeat;
 pub mod streaming;
 use crate::oidc;
 pub mod ops;
 pub mod patrol;
 pub mod raster;
 pub mod relations;
+pub mod repeats;
 pub mod report;
 pub mod retention;
 pub mod security;
@@ -621,6 +623,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(areas::routes())
         .merge(tiles::routes())
         .merge(hotspots::routes())
+        .merge(near_repeat::routes())
+        .merge(repeats::routes())
         .merge(incidents::routes())
         .merge(wms::routes())
         .merge(patrol::routes())

@@ -732,7 +732,161 @@ fn openapi_documents_the_analysis_endpoints() {
         "/api/stats.geojson",
         "/api/stats.topojson",
         "/api/stats.csv",
+        "/api/near-repeat",
+        "/api/areas/{code}/repeats",
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} documented");
+    }
+}
+
+/// A request without credentials (the public tenant's anonymous caller).
+fn anonymous(path: &str) -> Resp {
+    srv::request("GET", &format!("{}{path}", server().base), &[], None)
+}
+
+/// The located `inbraak` incidents of the store as Knox events (day = the day the window begins).
+fn burglary_events() -> Vec<brandpunt::analysis::near_repeat::NearRepeatEvent> {
+    let ((_, to), (from, _)) = halves();
+    incidents("inbraak", from, to)
+        .into_iter()
+        .filter(|i| i.buurtcode.is_some())
+        .filter_map(|i| {
+            Some(brandpunt::analysis::near_repeat::NearRepeatEvent::on(
+                i.x_m?,
+                i.y_m?,
+                i.begin.date(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn near_repeat_equals_the_library_on_store_incidents() {
+    use brandpunt::analysis::near_repeat::{knox, KnoxParams, Metric};
+    let ((_, to), (from, _)) = halves();
+    let path = format!(
+        "/api/near-repeat?category=inbraak&from={from}&to={to}&distance_bands=100,250,500&time_bands=7,14&iterations=99&seed=3"
+    );
+    let r = get(&path);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let events = burglary_events();
+    let params = KnoxParams {
+        distance_bands_m: vec![100.0, 250.0, 500.0],
+        time_bands_days: vec![7, 14],
+        metric: Metric::Euclidean,
+        iterations: 99,
+        seed: 3,
+        nrc_compatible: false,
+    };
+    // The table's counts do not depend on the order of the events; the permutations do, so only they are
+    // compared through their exact expectation.
+    let want = knox(&events, &params, &brandpunt::cancel::Cancel::never()).unwrap();
+    assert_eq!(v["events"], json!(want.events));
+    assert_eq!(v["pairs"], json!(want.pairs));
+    let cells = v["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), want.cells.len());
+    for (got, want) in cells.iter().zip(&want.cells) {
+        assert_eq!(got["distance_band"], json!(want.distance_band));
+        assert_eq!(got["time_band"], json!(want.time_band));
+        assert_eq!(got["observed"], json!(want.observed));
+        // serde_json's default float parsing may miss the last bit.
+        let ea = got["expected_analytic"].as_f64().unwrap();
+        assert!((ea - want.expected_analytic).abs() <= 4.0 * f64::EPSILON * ea.abs());
+        let p = got["p"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= 1.0);
+    }
+    // The same request gives the same table (seeded).
+    assert_eq!(get(&path).json(), v);
+
+    // Viewers and anonymous callers: 403. Bad settings: 400 naming the parameter.
+    assert_eq!(anonymous("/api/near-repeat?category=inbraak").status, 403);
+    for (query, parameter) in [
+        ("distance_bands=200,100", "distance_bands"),
+        ("time_bands=0", "time_bands"),
+        ("iterations=18", "iterations"),
+        ("iterations=10000", "iterations"),
+        ("metric=chebyshev", "metric"),
+        ("category=inbraak&from=2000-01-01&to=2000-01-02", "category"),
+    ] {
+        let r = get(&format!("/api/near-repeat?{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        assert_eq!(r.json()["parameter"], parameter, "{query}");
+    }
+}
+
+#[test]
+fn repeats_list_addresses_for_analysts_and_protect_aggregates_for_others() {
+    let ((_, to), (from, _)) = halves();
+    let area = busy_buurten(1)[0].clone();
+    let path = format!("/api/areas/{area}/repeats?category=inbraak&from={from}&to={to}");
+    let r = get(&path);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    // Recomputed from the store: the area's inbraak incidents with a BAG address.
+    let mut per_address: BTreeMap<String, u64> = BTreeMap::new();
+    let mut without = 0;
+    for i in incidents("inbraak", from, to) {
+        if i.buurtcode.as_deref() != Some(area.as_str()) {
+            continue;
+        }
+        match i.bag_id {
+            Some(b) => *per_address.entry(b).or_default() += 1,
+            None => without += 1,
+        }
+    }
+    let total: u64 = per_address.values().sum();
+    assert_eq!(v["incidents"], json!(total));
+    assert_eq!(v["incidents_without_address"], json!(without));
+    assert_eq!(v["addresses"], json!(per_address.len()));
+    assert_eq!(v["repeats"], json!(total - per_address.len() as u64));
+    let listed: BTreeMap<String, u64> = v["per_address"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["address"].as_str().unwrap().to_string(),
+                a["incidents"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, per_address);
+    let gaps: u64 = v["time_to_next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(gaps, total - per_address.len() as u64);
+
+    // The anonymous caller: no addresses; every published bin equals the analyst's, withheld ones are labelled.
+    let a = anonymous(&path).json();
+    assert!(a.get("per_address").is_none(), "{a}");
+    if a["suppressed"] != json!(true) {
+        for key in ["histogram", "time_to_next"] {
+            let count = if key == "histogram" {
+                "addresses"
+            } else {
+                "count"
+            };
+            for (mine, theirs) in a[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(v[key].as_array().unwrap())
+            {
+                if mine["suppressed"] == json!(true) {
+                    assert!(
+                        mine[count].is_null() && mine["count_label"].is_string(),
+                        "{mine}"
+                    );
+                } else {
+                    assert_eq!(mine[count], theirs[count], "{key}");
+                    let c = mine[count].as_u64().unwrap();
+                    assert!(c == 0 || c >= 5, "{key}: published {c} below k");
+                }
+            }
+        }
     }
 }

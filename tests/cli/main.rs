@@ -12,4 +12,5 @@ mod demo_city;
 mod demo_regenerate;
 mod forecast;
 mod import;
+mod near_repeat;
 mod relations;

@@ -9,6 +9,7 @@ mod gistar_esda;
 mod kde_closed_form;
 mod kde_geotiff;
 mod kde_sklearn;
+mod near_repeat_nrc;
 mod relations_networkx;
 mod stats_oracles;
 mod suppression_props;

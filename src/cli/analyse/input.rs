@@ -387,6 +387,11 @@ fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
         .or_else(|| parse_day(s).map(|d| d.and_time(NaiveTime::MIN)))
 }
 
+/// A date, or the date of a date and time, in the formats the CSV reader accepts.
+pub fn parse_date_or_datetime(s: &str) -> Option<NaiveDate> {
+    parse_day(s).or_else(|| parse_datetime(s).map(|t| t.date()))
+}
+
 fn parse_day(s: &str) -> Option<NaiveDate> {
     ["%Y-%m-%d", "%d-%m-%Y", "%Y/%m/%d"]
         .iter()

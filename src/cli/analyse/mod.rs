@@ -10,8 +10,10 @@ mod forecast;
 mod hotspot;
 pub(super) mod input;
 mod kde;
+mod near_repeat;
 mod output;
 mod profile;
+mod repeats;
 mod rolling;
 mod striking;
 mod time;
@@ -42,6 +44,10 @@ pub enum AnalyseCommand {
     Evaluate(Box<evaluate::EvaluateArgs>),
     /// Forecast risk per grid cell from the incidents before --at (naive, kde, prospective, sepp).
     Forecast(Box<forecast::ForecastArgs>),
+    /// Near-repeat (Knox) test: pairs by distance and time band against permutations of the days.
+    NearRepeat(Box<near_repeat::NearRepeatArgs>),
+    /// Repeat victims per BAG address: the 1/2/3/4+ histogram, repeats and the time to the next incident.
+    Repeats(Box<repeats::RepeatsArgs>),
 }
 
 /// Run one analysis.
@@ -57,5 +63,7 @@ pub fn run(db: &Path, cmd: AnalyseCommand) -> anyhow::Result<ExitCode> {
         AnalyseCommand::Striking(args) => striking::run(db, *args),
         AnalyseCommand::Evaluate(args) => evaluate::run(db, *args),
         AnalyseCommand::Forecast(args) => forecast::run(db, *args),
+        AnalyseCommand::NearRepeat(args) => near_repeat::run(db, *args),
+        AnalyseCommand::Repeats(args) => repeats::run(db, *args),
     }
 }
