@@ -35,6 +35,7 @@ pub use filter::{Filter, FilterKey};
 pub use incident_table::{IncidentRow, IncidentTable, IncidentTableError, TenantTable};
 pub use snapshot::{
     datetime_to_minutes, day_start_minutes, feature_id, minutes_to_datetime, Area, Incident,
-    IncidentDelta, IncidentRecord, Snapshot, SnapshotError, TenantArea, TenantData,
+    IncidentDelta, IncidentRecord, Snapshot, SnapshotError, SupersededVersion, TenantArea,
+    TenantData,
 };
 pub use sorted_incidents::{PositionShift, SortedIncidents};

@@ -271,11 +271,20 @@ pub enum SnapshotError {
 /// [`Snapshot::apply`] turns a snapshot into the one of the changed data.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IncidentDelta {
-    /// Current incidents written since (new registrations and new versions), in any order. An id the snapshot
-    /// already holds replaces that incident.
+    /// Current incidents written since (new registrations and new versions), in any order. One the snapshot
+    /// already holds (same id and begin) replaces it; the version a new one replaces is in `superseded`.
     pub written: Vec<IncidentRecord>,
-    /// Ids that are no longer current (superseded versions); ids the snapshot does not hold are ignored.
-    pub superseded: Vec<i64>,
+    /// The versions that are no longer current: every version the snapshot may hold that a later delivery
+    /// replaced, with the begin it had (the snapshot finds it by begin and id, without scanning its incidents).
+    /// Versions the snapshot does not hold are ignored.
+    pub superseded: Vec<SupersededVersion>,
+}
+
+/// A version of an incident that a later delivery replaced: its id and the begin of that version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SupersededVersion {
+    pub id: i64,
+    pub begin: NaiveDateTime,
 }
 
 impl IncidentDelta {
@@ -644,13 +653,17 @@ impl Snapshot {
     /// Cost: the delta's incidents (conversion, sort, custom area tests), the chunks of incidents they touch
     /// (about 4 k incidents each; untouched chunks are shared with this snapshot), the changes accumulated in
     /// the point index since it was last rebuilt (rebuilt when they exceed a sixteenth of the incidents) and the
-    /// custom areas' members; plus one parallel read-only pass over the incidents' ids to find the leaving ones.
-    /// No copy, hashing, transforming or sorting of unchanged incidents. Checks `cancel` between these steps.
+    /// custom areas' members; the leaving versions are found by binary search on their begin and id. No pass
+    /// over, copy, hashing, transforming or sorting of unchanged incidents. Checks `cancel` between these steps.
+    ///
+    /// Incidents removed otherwise than by a delivery (retention; a store may then hand a removed id out again)
+    /// are not in a delta: the snapshot keeps them, and its count tells the caller to rebuild (the server
+    /// compares it with [`crate::store::IncidentChanges::current`]).
     ///
     /// ```
     /// use brandpunt::area_level::AreaLevel;
     /// use brandpunt::cancel::Cancel;
-    /// use brandpunt::dataset::{IncidentDelta, IncidentRecord, Snapshot, TenantData};
+    /// use brandpunt::dataset::{IncidentDelta, IncidentRecord, Snapshot, SupersededVersion, TenantData};
     ///
     /// let at = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap().and_hms_opt(22, 0, 0).unwrap();
     /// let record = |id| IncidentRecord {
@@ -666,7 +679,10 @@ impl Snapshot {
     /// let data = TenantData { code: "t".into(), name: "T".into(), areas: vec![], incidents: vec![record(1)] };
     /// let s = Snapshot::build(1, data).unwrap();
     /// // Registration 1 got a new version (id 3) and registration 2 arrived.
-    /// let delta = IncidentDelta { written: vec![record(3), record(2)], superseded: vec![1] };
+    /// let delta = IncidentDelta {
+    ///     written: vec![record(3), record(2)],
+    ///     superseded: vec![SupersededVersion { id: 1, begin: at }],
+    /// };
     /// let next = s.apply(2, delta, &Cancel::never()).unwrap();
     /// assert_eq!(next.incidents.iter().map(|i| i.id).collect::<Vec<_>>(), [2, 3]);
     /// assert_eq!(next.generation, 2);
@@ -679,11 +695,21 @@ impl Snapshot {
         cancel: &Cancel,
     ) -> Result<Snapshot, SnapshotError> {
         let mut codes = Codes::new(self.categories.clone(), self.sources.clone());
-        // Ids leaving: superseded ones and the ones the delta writes again (a new row with a reused id).
-        let mut leaving: Vec<i64> = delta.superseded;
-        leaving.extend(delta.written.iter().map(|r| r.id));
-        leaving.sort_unstable();
-        leaving.dedup();
+        // Positions leaving, found by (begin, id): the superseded versions this snapshot holds, and the written
+        // versions it already holds (read with data committed after its mark).
+        let versions = delta
+            .superseded
+            .iter()
+            .map(|v| (v.begin, v.id))
+            .chain(delta.written.iter().map(|r| (r.begin, r.id)));
+        let mut removed: Vec<u32> = versions
+            .filter_map(|(begin, id)| {
+                let k = self.incidents.position(datetime_to_minutes(begin), id)?;
+                u32::try_from(k).ok()
+            })
+            .collect();
+        removed.sort_unstable();
+        removed.dedup();
         // This thread's transformer: PROJ's set-up (a `proj.db` query) once per thread, not once per delivery.
         let mut added: Vec<Incident> = crate::coords::with_thread_transformer(|t| {
             delta
@@ -693,8 +719,6 @@ impl Snapshot {
                 .collect()
         })?;
         added.sort_by_key(|i| (i.begin_min, i.id));
-        cancel.check()?;
-        let removed = self.incidents.positions_of_ids(&leaving);
         cancel.check()?;
         // `shift` maps this snapshot's positions to the next one's; `added` lands at `shift.inserted()`.
         let (incidents, shift) = self.incidents.changed(&removed, added.clone());
@@ -1050,13 +1074,30 @@ pub(super) mod tests {
         assert_eq!(got.incident_bounds_rd(), want.incident_bounds_rd());
     }
 
-    /// The incidents of `data` less `superseded`, with `written` replacing equal ids.
+    /// The incidents of `data` less the `superseded` versions, plus `written`.
     fn changed(mut data: TenantData, delta: &IncidentDelta) -> TenantData {
         data.incidents.retain(|i| {
-            !delta.superseded.contains(&i.id) && !delta.written.iter().any(|w| w.id == i.id)
+            !delta.superseded.contains(&SupersededVersion {
+                id: i.id,
+                begin: i.begin,
+            })
         });
         data.incidents.extend(delta.written.iter().cloned());
         data
+    }
+
+    /// The versions of `ids` as `data` holds them; an id it does not hold gets a begin of its own.
+    fn versions(data: &TenantData, ids: impl IntoIterator<Item = i64>) -> Vec<SupersededVersion> {
+        ids.into_iter()
+            .map(|id| SupersededVersion {
+                id,
+                begin: data
+                    .incidents
+                    .iter()
+                    .find(|i| i.id == id)
+                    .map_or_else(|| minutes_to_datetime(28_000_000), |i| i.begin),
+            })
+            .collect()
     }
 
     #[test]
@@ -1078,7 +1119,8 @@ pub(super) mod tests {
                 incident(10, (2, 5), "2.2.1", Some((60.0, 240.0)), Some("BU99990001")),
                 incident(11, (5, 1), "1.1.1", None, Some("BU99990002")),
                 new_source,
-                // A new row that reuses id 4 (the store can hand an id out again after deleting it).
+                // A new version of 4 that got the same id (the store deletes the old row and inserts the new one,
+                // which can get the id again).
                 incident(
                     4,
                     (3, 16),
@@ -1087,8 +1129,15 @@ pub(super) mod tests {
                     Some("BU99990001"),
                 ),
             ],
-            // 6 superseded by 11 and 3 by 9; 42 is not in the snapshot.
-            superseded: vec![3, 6, 42],
+            // 6 superseded by 11, 3 by 9, 4 by 4; 42 is not in the snapshot, nor is 5 with another begin.
+            superseded: [
+                versions(&town_data(), [3, 6, 42, 4]),
+                vec![SupersededVersion {
+                    id: 5,
+                    begin: minutes_to_datetime(28_000_000),
+                }],
+            ]
+            .concat(),
         };
         let want = Snapshot::build(8, changed(town_data(), &delta)).unwrap();
         let got = before.apply(8, delta.clone(), &Cancel::never()).unwrap();
@@ -1139,9 +1188,10 @@ pub(super) mod tests {
                 })
                 .collect();
             next_id += 200;
-            let superseded: Vec<i64> = (0..150)
-                .map(|k| 100 + (k * 19 + i64::from(round) * 7) % 3_000)
-                .collect();
+            let superseded = versions(
+                &data,
+                (0..150).map(|k| 100 + (k * 19 + i64::from(round) * 7) % 3_000),
+            );
             let delta = IncidentDelta {
                 written,
                 superseded,
@@ -1214,7 +1264,7 @@ pub(super) mod tests {
             next_id += size;
             let delta = IncidentDelta {
                 written,
-                superseded,
+                superseded: versions(&data, superseded),
             };
             data = changed(data, &delta);
             snapshot = snapshot

@@ -206,27 +206,6 @@ impl SortedIncidents {
             .map(|_| k)
     }
 
-    /// The positions of the incidents whose id is in `ids` (sorted ascending), ascending: one parallel pass over
-    /// the ids of the list.
-    pub fn positions_of_ids(&self, ids: &[i64]) -> Vec<u32> {
-        let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
-            return Vec::new();
-        };
-        let mut found: Vec<u32> = self
-            .chunks
-            .par_iter()
-            .zip(self.starts.par_iter())
-            .flat_map_iter(|(chunk, &start)| {
-                chunk.iter().enumerate().filter_map(move |(o, i)| {
-                    (i.id >= lo && i.id <= hi && ids.binary_search(&i.id).is_ok())
-                        .then_some((start + o) as u32)
-                })
-            })
-            .collect();
-        found.sort_unstable();
-        found
-    }
-
     /// This list without the incidents at the positions `removed` (ascending) and with `added` (any order),
     /// and where the positions went. Only the chunks that lose or gain incidents are copied; the others are
     /// shared with this list. Costs those chunks plus sorting `added` and `O(chunks)`.
@@ -433,9 +412,6 @@ mod tests {
         let at_40_005 = want.iter().position(|i| i.id == 40_005);
         assert_eq!(next.position(2_000, 40_005), at_40_005);
         assert_eq!(next.position(2_000, 7), None);
-        let found = next.positions_of_ids(&[-1, 30_001, 123_456]);
-        assert_eq!(found.len(), 2);
-        assert_eq!(next[found[0] as usize].id, -1);
         assert_eq!(
             (next.first().unwrap().id, next.last().unwrap().id),
             (-1, 30_000)

@@ -1736,13 +1736,29 @@ impl Store for SqliteStore {
                 });
             }
             written.sort_by_key(|i| (i.begin, i.id));
+            // The archived record keeps the version's begin to the minute (`ARCHIVE_INCIDENT_SQL`).
             let mut stmt = tx.prepare(
-                "SELECT incident_id FROM incident_history INDEXED BY incident_history_superseded
+                "SELECT incident_id, json_extract(record_json, '$.begin_ts')
+                 FROM incident_history INDEXED BY incident_history_superseded
                  WHERE superseded_by > ?1 AND tenant_id = ?2",
             )?;
-            superseded = stmt
-                .query_map(params![since.delivery, tenant_id], |r| r.get(0))?
-                .collect::<Result<Vec<i64>, _>>()?;
+            let mut rows = stmt.query(params![since.delivery, tenant_id])?;
+            while let Some(r) = rows.next()? {
+                let begin: String = r.get(1)?;
+                let begin =
+                    NaiveDateTime::parse_from_str(&begin, "%Y-%m-%dT%H:%M").map_err(|_| {
+                        StoreError::InvalidValue {
+                            table: "incident_history",
+                            column: "record_json",
+                            value: begin.clone(),
+                        }
+                    })?;
+                superseded.push(crate::dataset::SupersededVersion {
+                    id: r.get(0)?,
+                    begin,
+                });
+            }
+            superseded.sort_unstable();
         }
         let current: i64 = tx.query_row(
             "SELECT incident_count FROM tenant_change WHERE tenant_id = ?1",

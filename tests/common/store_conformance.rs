@@ -1398,7 +1398,14 @@ pub fn incident_changes_since_a_mark(s: &EmptyStore) {
     want.sort_unstable();
     assert_eq!(written, want);
     let old_pl1 = stored.iter().find(|i| i.registration == "PL-1").unwrap().id;
-    assert_eq!(c2.delta.superseded, [old_pl1]);
+    // The superseded version with the begin it had (a snapshot finds it by begin and id).
+    assert_eq!(
+        c2.delta.superseded,
+        [brandpunt::dataset::SupersededVersion {
+            id: old_pl1,
+            begin: ts("2024-03-01", 10),
+        }]
+    );
     assert_eq!(c2.current, 3);
     let applied = earlier
         .apply(2, c2.delta.clone(), &Cancel::never())
@@ -1431,6 +1438,42 @@ pub fn incident_changes_since_a_mark(s: &EmptyStore) {
     );
     let default = all.iter().find(|t| t.code == "default").unwrap();
     assert_eq!(default.incidents.len(), built.incidents.len());
+
+    // A new version of PL-2 that moves from February to April: the snapshot finds the old version by the
+    // begin it had.
+    let old_pl2 = id_of("PL-2");
+    store
+        .store_incident_delivery(
+            &meta("default", "c2b", 1),
+            &[incident(
+                "PL-2",
+                "1.1.1",
+                None,
+                ts("2024-04-02", 8),
+                ts("2024-04-02", 9),
+                "h2b",
+            )],
+            &[],
+        )
+        .unwrap();
+    let moved = store
+        .incident_changes("default", &c2.mark)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        moved.delta.superseded,
+        [brandpunt::dataset::SupersededVersion {
+            id: old_pl2,
+            begin: ts("2024-02-01", 8),
+        }]
+    );
+    let applied = applied
+        .apply(3, moved.delta.clone(), &Cancel::never())
+        .unwrap();
+    let built = Snapshot::build(3, store.tenant_data("default").unwrap()).unwrap();
+    assert_eq!(view(&applied), view(&built));
+    assert_eq!(applied.incidents.len() as u64, moved.current);
+    let c2 = moved;
 
     // Retention deletes the located PL-1 and PL-4 (PL-2 has no place): no delivery, so nothing is listed, but
     // the current count follows.
