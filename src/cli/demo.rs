@@ -65,6 +65,8 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     import::import_cbs(db, &files.cbs_gpkg, None)?;
     import::import_bag(db, &files.bag_gpkg, None)?;
+    // The demo's tenant is the demo city, not "Standaard".
+    super::context::open_store(db)?.rename_tenant("default", demo::DEMO_CITY)?;
     let mut importer = IncidentImporter::new(db)?;
     let reports = dir.join("rapporten");
     std::fs::create_dir_all(&reports)?;

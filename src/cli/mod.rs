@@ -99,6 +99,8 @@ pub enum TenantCommand {
         #[arg(value_delimiter = ',')]
         gemeenten: Vec<String>,
     },
+    /// Change a tenant's display name (shown in the web app and the reports).
+    Rename { code: String, name: String },
     /// List tenants (code, name, gemeenten).
     List,
 }
@@ -180,6 +182,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 println!("Tenant '{code}': {}", now.join(","));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(TenantCommand::Rename { code, name }) => {
+            let mut store = context::open_store(&cli.db)?;
+            store.rename_tenant(&code, &name)?;
+            println!("Tenant '{code}' heet nu '{}'.", name.trim());
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant(TenantCommand::List) => {

@@ -64,6 +64,9 @@ pub enum DemoError {
 /// `brandpunt demo` creates. Public on purpose: the demo data are synthetic; never use it for real data.
 pub const DEMO_PASSWORD: &str = "brandpunt-demo";
 
+/// The demo city's name: the gemeente GM1999 and the display name of the demo's tenant `default`.
+pub const DEMO_CITY: &str = "Demostad";
+
 /// The demo users: (name, role, category grant).
 pub const DEMO_USERS: [(&str, crate::access::Role, &str); 2] = [
     ("analist", crate::access::Role::Analyst, "*"),

@@ -263,23 +263,42 @@ pub fn area_stats(
             let prev_exact = prev_table.counts[i].min(u64::from(u32::MAX)) as u32;
             let (pc, plabel, psupp) = publish::count_fields(&prev_table, i);
             let days = ((to - from).num_days() + 1) as f64;
-            let change = if shown.is_some() && prev_table.published(i).is_some() {
-                rate_ratio(u64::from(exact), days, u64::from(prev_exact), days, 0.95)
-                    .ok()
-                    .map(|rr| {
-                        json!({
-                            "rate_ratio": rr.ratio,
-                            "ci_low": rr.ci_lower,
-                            "ci_high": rr.ci_upper,
-                            "p": rr.p_value,
-                        })
+            // The days of the previous period that the tenant's data cover (they begin on `first_day`): a
+            // period before the data is no comparison ("no data", not "0 incidents"), a partly covered one is
+            // compared per covered day.
+            let covered_days = match (prev.from, prev.to) {
+                (Some(pf), Some(pt)) => {
+                    let start = s.first_day.map_or(pf, |first| first.max(pf));
+                    ((pt - start).num_days() + 1).max(0)
+                }
+                _ => 0,
+            };
+            let change = if covered_days > 0 && shown.is_some() && prev_table.published(i).is_some()
+            {
+                let prev_days = covered_days as f64;
+                rate_ratio(
+                    u64::from(exact),
+                    days,
+                    u64::from(prev_exact),
+                    prev_days,
+                    0.95,
+                )
+                .ok()
+                .map(|rr| {
+                    json!({
+                        "rate_ratio": rr.ratio,
+                        "ci_low": rr.ci_lower,
+                        "ci_high": rr.ci_upper,
+                        "p": rr.p_value,
                     })
+                })
             } else {
                 None
             };
             (
                 json!({"from": prev.from, "to": prev.to, "count": pc, "count_label": plabel,
-                       "suppressed": psupp}),
+                       "suppressed": psupp, "covered_days": covered_days,
+                       "data_from": s.first_day}),
                 change.unwrap_or(Value::Null),
             )
         }

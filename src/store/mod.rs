@@ -450,6 +450,9 @@ pub trait Store {
     // Tenants.
     fn tenants(&self) -> Result<Vec<(String, String)>, StoreError>;
     fn add_tenant(&mut self, code: &str, name: &str) -> Result<(), StoreError>;
+    /// Give tenant `code` the display name `name` (trimmed, not empty: else [`StoreError::InvalidValue`]);
+    /// [`StoreError::UnknownTenant`] when there is no such tenant.
+    fn rename_tenant(&mut self, code: &str, name: &str) -> Result<(), StoreError>;
     /// The CBS gemeenten a tenant covers (`GM0153`, sorted); empty = not restricted (all areas). A tenant's
     /// areas, tiles and statistics are scoped to these gemeenten.
     fn tenant_gemeenten(&self, tenant: &str) -> Result<Vec<String>, StoreError>;

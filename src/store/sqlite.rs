@@ -1188,6 +1188,25 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn rename_tenant(&mut self, code: &str, name: &str) -> Result<(), StoreError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(StoreError::InvalidValue {
+                table: "tenant",
+                column: "name",
+                value: String::new(),
+            });
+        }
+        let n = self.conn.execute(
+            "UPDATE tenant SET name = ?2 WHERE code = ?1",
+            params![code, name],
+        )?;
+        if n == 0 {
+            return Err(StoreError::UnknownTenant(code.to_string()));
+        }
+        Ok(())
+    }
+
     fn tenant_gemeenten(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
         let id = Self::tenant_id(&self.conn, tenant)?;
         let mut stmt = self.conn.prepare(

@@ -96,6 +96,8 @@ fn demo_users_log_in_and_me_reports_the_stored_role_and_grants() {
         assert_eq!(m["admin"], role == Role::Admin);
         let names = SqliteStore::open(&db).unwrap().tenants_named();
         assert_eq!(m["tenant_name"], names);
+        // The demo's tenant is named after the demo city, not "Standaard".
+        assert_eq!(m["tenant_name"], brandpunt::demo::DEMO_CITY);
     }
 }
 

@@ -213,6 +213,39 @@ fn area_stats_equal_the_store_counts() {
     assert_eq!(r.json()["parameter"], "category");
 }
 
+/// A previous period before the data begin is "no data", not zero incidents: no change is computed; a partly
+/// covered one says how many of its days the data cover and compares per covered day.
+#[test]
+fn area_stats_say_when_the_previous_period_lies_before_the_data() {
+    let m = get("/api/meta").json();
+    let first =
+        NaiveDate::parse_from_str(m["period"]["first"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let ((from, to), _) = halves();
+    let counts = store_counts(AreaLevel::Buurt, "", &from, &to);
+    let code = counts.iter().max_by_key(|(_, n)| **n).unwrap().0.clone();
+    let stats = |from: NaiveDate, to: NaiveDate| {
+        analyst_get(&format!("/api/areas/{code}/stats?from={from}&to={to}")).json()
+    };
+    // The first 30 days of data: the 30 days before are wholly before the data.
+    let st = stats(first, first + chrono::Duration::days(29));
+    assert_eq!(st["previous"]["covered_days"], 0);
+    assert_eq!(st["previous"]["data_from"], first.to_string().as_str());
+    assert_eq!(st["previous"]["count"], 0);
+    assert!(st["change"].is_null(), "{st}");
+    // Days 11-40: the previous 30 days are days -19..10, of which 10 have data.
+    let st = stats(
+        first + chrono::Duration::days(10),
+        first + chrono::Duration::days(39),
+    );
+    assert_eq!(st["previous"]["covered_days"], 10);
+    // A period well inside the data: wholly covered.
+    let st = stats(
+        first + chrono::Duration::days(100),
+        first + chrono::Duration::days(129),
+    );
+    assert_eq!(st["previous"]["covered_days"], 30);
+}
+
 /// Tiles at `z` covering the demo city's bbox.
 fn covering_tiles(z: u8) -> Vec<(u8, u32, u32)> {
     let m = get("/api/meta").json();

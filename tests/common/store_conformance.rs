@@ -281,6 +281,20 @@ pub fn tenants_and_their_gemeenten(s: &EmptyStore) {
         .tenants()
         .unwrap()
         .contains(&("hengelo".to_string(), "Gemeente Hengelo".to_string())));
+    store.rename_tenant("default", " Demostad ").unwrap();
+    assert_eq!(
+        store.tenants().unwrap()[0],
+        ("default".to_string(), "Demostad".to_string())
+    );
+    assert!(matches!(
+        store.rename_tenant("default", "  "),
+        Err(StoreError::InvalidValue { column: "name", .. })
+    ));
+    assert!(matches!(
+        store.rename_tenant("almelo", "Gemeente Almelo"),
+        Err(StoreError::UnknownTenant(ref t)) if t == "almelo"
+    ));
+    assert_eq!(store.tenants().unwrap()[0].1, "Demostad");
 
     assert!(store.tenant_gemeenten("enschede").unwrap().is_empty());
     store

@@ -386,6 +386,30 @@ async function openBuurt(page, code) {
   });
 }
 
+test('zijpaneel: een vorige periode vóór het begin van de gegevens heet "geen gegevens", niet 0 incidenten', async (page) => {
+  const first = ctx.meta.period && ctx.meta.period.first;
+  check(first, '/api/meta noemt geen eerste dag');
+  const code = await page.evaluate(() => window.brandpunt.state.selected && window.brandpunt.state.selected.code);
+  check(code, 'geen gebied geselecteerd in het zijpaneel');
+  const saved = await page.evaluate(() => ({ from: document.getElementById('from').value, to: document.getElementById('to').value }));
+  const plusDays = (d, n) => new Date(Date.parse(d) + n * 86400000).toISOString().slice(0, 10);
+  const setPeriod = (from, to) => page.evaluate(([f, t]) => {
+    document.getElementById('from').value = f;
+    document.getElementById('to').value = t;
+    document.getElementById('to').dispatchEvent(new Event('change'));
+  }, [from, to]);
+  await setPeriod(first, plusDays(first, 29));
+  await page.waitForFunction(() => /geen gegevens over de vorige periode/.test(document.getElementById('panel-change')?.textContent || ''), null, { timeout: 15000 });
+  const s = await apiGet(`/api/areas/${encodeURIComponent(code)}/stats`, await page.evaluate(() => window.brandpunt.filterParams()));
+  check(s.previous && s.previous.covered_days === 0 && s.change === null, `/stats zegt covered_days ${s.previous && s.previous.covered_days}, change ${JSON.stringify(s.change)}`);
+  const text = await page.textContent('#panel-change');
+  check(!/: 0 incidenten/.test(text), `zijpaneel zegt "${text}"`);
+  const [fy, , fd] = first.split('-').map(Number);
+  check(text.includes(`beginnen op ${fd} `) && text.includes(String(fy)), `zijpaneel noemt de eerste dag ${first} niet: "${text}"`);
+  await setPeriod(saved.from, saved.to);
+  await page.waitForFunction(() => !/geen gegevens over de vorige periode/.test(document.getElementById('panel-change')?.textContent || ''), null, { timeout: 15000 });
+});
+
 test('anoniem ziet "< k" voor een buurt met 1..k-1 incidenten', async (page) => {
   const k = ctx.meta.min_count;
   check(ctx.meta.protected === true && Number.isInteger(k) && k >= 2, `/api/meta anoniem: protected ${ctx.meta.protected}, min_count ${k}`);

@@ -44,9 +44,17 @@ async function showArea(area) {
   const changePct = known(s.count) && known(prev.count) && prev.count > 0 ? (s.count / prev.count - 1) * 100 : null;
   const ch = s.change;
   let changeText = 'geen vorige periode om mee te vergelijken';
-  if (s.previous && (s.suppressed || prev.suppressed)) {
+  const prevDays = prev.from && prev.to ? (Date.parse(prev.to) - Date.parse(prev.from)) / 86400000 + 1 : null;
+  const partly = known(prev.covered_days) && prevDays !== null && prev.covered_days > 0 && prev.covered_days < prevDays;
+  if (s.previous && prev.covered_days === 0) {
+    // The previous period lies before the data begin: no data, not "0 incidents".
+    changeText = `geen gegevens over de vorige periode (${fmtDate(prev.from)} – ${fmtDate(prev.to)}): de gegevens beginnen op ${fmtDate(prev.data_from)}`;
+  } else if (s.previous && (s.suppressed || prev.suppressed)) {
     // Withheld counts (small-count protection): no percentage, the labels instead.
     changeText = `niet te berekenen, te weinig incidenten om te tonen: ${esc(countText(s.count, s.count_label))} t.o.v. ${esc(countText(prev.count, prev.count_label))} (${fmtDate(prev.from)} – ${fmtDate(prev.to)})`;
+  } else if (partly) {
+    // Partly before the data: the count covers only the days with data; the change below is per day.
+    changeText = `vorige periode (${fmtDate(prev.from)} – ${fmtDate(prev.to)}) heeft alleen gegevens vanaf ${fmtDate(prev.data_from)} (${fmtNum(prev.covered_days)} dagen): ${fmtNum(prev.count)} incidenten`;
   } else if (changePct !== null) {
     changeText = `${changePct >= 0 ? '+' : ''}${fmtNum(changePct, 0)} % t.o.v. ${fmtNum(prev.count)} (${fmtDate(prev.from)} – ${fmtDate(prev.to)})`;
   } else if (prev.count === 0) {
