@@ -99,9 +99,46 @@ pub struct Graph {
     categories: Vec<String>,
     roles: Vec<String>,
     key_ids: Vec<String>,
-    incident_index: TextMap<Box<str>, u32>,
-    address_index: TextMap<Box<str>, u32>,
-    subject_index: TextMap<Box<str>, u32>,
+    incident_index: KeyIndex,
+    address_index: KeyIndex,
+    subject_index: KeyIndex,
+}
+
+/// Node numbers by their key: a hash table of node numbers whose keys are the nodes' own (no second copy of a key,
+/// no allocation per entry). Hashes with foldhash (fixed seed: deterministic).
+#[derive(Clone, Debug, Default)]
+struct KeyIndex {
+    table: hashbrown::HashTable<u32>,
+}
+
+impl KeyIndex {
+    fn hash(key: &str) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::default().hash_one(key)
+    }
+
+    /// The node whose key is `key`.
+    fn get(&self, nodes: &[GraphNode], key: &str) -> Option<u32> {
+        self.table
+            .find(Self::hash(key), |&v| &*nodes[v as usize].key == key)
+            .copied()
+    }
+
+    /// Adds node `v`, whose key is `key` and not in the index yet.
+    fn insert(&mut self, nodes: &[GraphNode], key: &str, v: u32) {
+        self.table
+            .insert_unique(Self::hash(key), v, |&w| Self::hash(&nodes[w as usize].key));
+    }
+
+    fn reserve(&mut self, nodes: &[GraphNode], additional: usize) {
+        self.table
+            .reserve(additional, |&w| Self::hash(&nodes[w as usize].key));
+    }
+
+    /// Bytes of the table (a node number and a control byte per slot).
+    fn heap_bytes(&self) -> usize {
+        self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
 }
 
 /// Interns strings into a list.
@@ -209,7 +246,7 @@ impl Graph {
         let mut key_ids = Interner::new();
         let mut g = Graph::default();
         g.nodes.reserve(seen.len() * 2);
-        g.incident_index.reserve(seen.len());
+        g.incident_index.reserve(&g.nodes, seen.len());
         let mut base_pairs: Vec<(u32, u32)> = Vec::with_capacity(seen.len() * 2);
         let mut derived_at: FxHashMap<(u32, u32), u32> = FxHashMap::default();
         let mut derived: Vec<GraphEdge> = Vec::new();
@@ -234,10 +271,9 @@ impl Graph {
             };
             let this = g.nodes.len() as u32;
             // A registration repeated within one source cannot happen in the store (unique); keep the first.
-            if g.incident_index.contains_key(&key) {
+            if g.incident_index.get(&g.nodes, &key).is_some() {
                 continue;
             }
-            g.incident_index.insert(key.clone(), this);
             g.nodes.push(GraphNode {
                 kind: NodeKind::Incident,
                 key,
@@ -251,6 +287,8 @@ impl Graph {
                     .map_or(u32::MAX, |c| categories.get(c)),
                 key_id: u32::MAX,
             });
+            let key = &g.nodes[this as usize].key;
+            g.incident_index.insert(&g.nodes, key, this);
             let address = match inc.bag_id.as_deref().filter(|b| !b.is_empty()) {
                 Some(bag) => {
                     let v = node_for(
@@ -434,9 +472,9 @@ impl Graph {
     /// The node of `id`, if it is in the graph.
     pub fn find(&self, id: &NodeId) -> Option<u32> {
         match id {
-            NodeId::Incident(r) => self.incident_index.get(r.as_str()).copied(),
-            NodeId::Address(b) => self.address_index.get(b.as_str()).copied(),
-            NodeId::Subject(p) => self.subject_index.get(p.as_str()).copied(),
+            NodeId::Incident(r) => self.incident_index.get(&self.nodes, r),
+            NodeId::Address(b) => self.address_index.get(&self.nodes, b),
+            NodeId::Subject(p) => self.subject_index.get(&self.nodes, p),
         }
     }
 
@@ -514,11 +552,6 @@ impl Graph {
                 .map(|s| s.capacity() + size_of::<String>())
                 .sum::<usize>()
         };
-        let index = |m: &TextMap<Box<str>, u32>| {
-            // Each slot holds the key (a pointer and a length) and the value, plus one control byte.
-            m.capacity() * (size_of::<Box<str>>() + size_of::<u32>() + 1)
-                + m.keys().map(|k| k.len()).sum::<usize>()
-        };
         self.nodes.capacity() * size_of::<GraphNode>()
             + self.nodes.iter().map(|n| n.key.len()).sum::<usize>()
             + self.edges.capacity() * size_of::<GraphEdge>()
@@ -528,9 +561,9 @@ impl Graph {
             + strings(&self.categories)
             + strings(&self.roles)
             + strings(&self.key_ids)
-            + index(&self.incident_index)
-            + index(&self.address_index)
-            + index(&self.subject_index)
+            + self.incident_index.heap_bytes()
+            + self.address_index.heap_bytes()
+            + self.subject_index.heap_bytes()
     }
 
     /// The date of a day number of [`GraphNode`]/[`GraphEdge`].
@@ -548,20 +581,18 @@ impl crate::heap_size::HeapSize for Graph {
 /// The node of `key` in `index`, made when new.
 fn node_for(
     nodes: &mut Vec<GraphNode>,
-    index: &mut TextMap<Box<str>, u32>,
+    index: &mut KeyIndex,
     key: &str,
     kind: NodeKind,
     key_id: u32,
 ) -> u32 {
-    if let Some(&v) = index.get(key) {
+    if let Some(v) = index.get(nodes, key) {
         return v;
     }
     let v = nodes.len() as u32;
-    let key: Box<str> = key.into();
-    index.insert(key.clone(), v);
     nodes.push(GraphNode {
         kind,
-        key,
+        key: key.into(),
         first_day: i32::MAX,
         last_day: i32::MIN,
         incidents: 0,
@@ -569,6 +600,7 @@ fn node_for(
         category: u32::MAX,
         key_id,
     });
+    index.insert(nodes, key, v);
     v
 }
 
