@@ -149,6 +149,19 @@ fn web_map_end_to_end() {
     )
     .unwrap();
     assert!(add.wait().unwrap().success(), "user add relaties");
+    // The demo's analyst has the grant (the demo's identifiers are synthetic); the browser test checks that a
+    // user without it sees no "Relaties" tab, so it takes the grant back.
+    let revoke = Command::new(bin)
+        .arg("--db")
+        .arg(&db)
+        .args(["user", "revoke", "analist", "--relations"])
+        .output()
+        .unwrap();
+    assert!(
+        revoke.status.success(),
+        "user revoke analist --relations: {}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
 
     let port = free_port();
     let log = std::fs::File::create(tmp.path().join("serve.log")).unwrap();

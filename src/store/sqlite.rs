@@ -5,7 +5,9 @@ use super::*;
 use chrono::NaiveTime;
 use gdal::vector::{Geometry, ToGdal};
 use geo::BoundingRect;
-use rusqlite::{params, Connection, OptionalExtension, Statement, Transaction};
+use rusqlite::{
+    params, Connection, OptionalExtension, Statement, Transaction, TransactionBehavior,
+};
 use std::path::Path;
 
 /// SQLite store: WAL journal, foreign keys on, schema migrated on open.
@@ -1204,7 +1206,9 @@ impl Store for SqliteStore {
             .iter()
             .map(|g| normalize_gemeentecode(g).ok_or_else(|| StoreError::GemeenteCode(g.clone())))
             .collect::<Result<std::collections::BTreeSet<String>, _>>()?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let id = Self::tenant_id(&tx, tenant)?;
         tx.execute("DELETE FROM tenant_gemeente WHERE tenant_id = ?1", [id])?;
         for code in &codes {
@@ -1854,7 +1858,9 @@ impl Store for SqliteStore {
         created_by: Option<&str>,
     ) -> Result<i64, StoreError> {
         let wkb = geometry_to_wkb(name, geometry)?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tenant_id = Self::tenant_id(&tx, tenant)?;
         let now = now_utc();
         tx.execute(
@@ -1874,7 +1880,9 @@ impl Store for SqliteStore {
         geometry: &MultiPolygon<f64>,
     ) -> Result<bool, StoreError> {
         let wkb = geometry_to_wkb(name, geometry)?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tenant_id = Self::tenant_id(&tx, tenant)?;
         let n = tx.execute(
             "UPDATE custom_area SET name = ?1, geom_wkb = ?2, updated_at = ?3 WHERE id = ?4 AND tenant_id = ?5",

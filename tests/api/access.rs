@@ -656,6 +656,10 @@ fn expected(who: Who, probe: &Probe) -> Vec<u16> {
     if probe.path.starts_with("/api/relations/") {
         return vec![403];
     }
+    // The near-repeat table reveals repeats at single addresses on small areas: analysts and admins only.
+    if probe.path.starts_with("/api/near-repeat") && !who.address_level() {
+        return vec![403];
+    }
     if probe.write {
         // Writes on areas of the other tenant (or invalid bodies): viewers may not write at all; analysts and
         // admins find no such area (PUT validates the body first: 400) or send an invalid new area (400).

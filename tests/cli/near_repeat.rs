@@ -5,7 +5,7 @@
 //! - bad settings and bad files are errors naming the flag, or the file, line and column;
 //! - repeat victims on the small demo city: the histogram and the time-to-next bins add up.
 
-use crate::common::demo::demo;
+use crate::common::demo::{cli_ok as ok, demo};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,17 +20,6 @@ fn run(db: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run brandpunt")
-}
-
-fn ok(db: &Path, args: &[&str]) -> String {
-    let out = run(db, args);
-    assert!(
-        out.status.success(),
-        "brandpunt {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 fn failure(db: &Path, args: &[&str]) -> String {

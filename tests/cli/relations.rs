@@ -394,6 +394,16 @@ fn planted_patterns_are_found(d: &Demo) {
 #[test]
 fn the_small_demo_citys_planted_relations_are_found() {
     planted_patterns_are_found(demo());
+    // Both demo users may open the relations view.
+    let users = ok(&demo().db, &["user", "list"]);
+    for name in ["analist", "beheerder"] {
+        assert!(
+            users
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}\t")) && l.ends_with("\tja")),
+            "{users}"
+        );
+    }
 }
 
 #[test]
