@@ -7,6 +7,10 @@
 # (reported separately) and picks the node: the example node of the largest component. Client and server share the machine's cores.
 #
 # Usage: benches/load_relations.sh [REQUESTS=2000]; BIN=target/debug/brandpunt to measure a debug build.
+# DB=path: measure on that database instead of the small demo (e.g. a copy of a national database given personal
+# columns by benches/relations_national.py; the user `relbench` is added to it once); MIN_SIZE=N: the first
+# request is `/components?min_size=N` (default 1; a national graph has more than the 20,000 components one answer
+# may list); NODE=id: the node to ask about (default: the example of the largest component).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/load/common.sh
@@ -16,21 +20,29 @@ BIN=${BIN:-target/release/brandpunt}
 TMP=$(mktemp -d)
 cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
-"$BIN" --db "$TMP/db" demo --small --dir "$TMP/demo" >/dev/null
-F=tests/fixtures/relations
-for s in politie handhaving; do
-  "$BIN" --db "$TMP/db" import incidents "$F/$s.csv" --source "$s" --mapping "$F/mapping.toml" \
-    --pseudonym-key-file "$F/key.hex" --report "$TMP/$s.report.csv" >/dev/null
-done
-"$BIN" --db "$TMP/db" user add bench --tenant default --role analyst --categories '*' --relations >/dev/null
-TOKEN=$("$BIN" --db "$TMP/db" token create --user bench 2>/dev/null)
-"$BIN" --db "$TMP/db" serve --addr 127.0.0.1:0 >"$TMP/server.out" 2>/dev/null &
+if [ -n "${DB:-}" ]; then
+  USER_NAME=relbench
+  "$BIN" --db "$DB" user list 2>/dev/null | grep -qw "$USER_NAME" \
+    || "$BIN" --db "$DB" user add "$USER_NAME" --tenant default --role analyst --categories '*' --relations >/dev/null
+else
+  DB=$TMP/db
+  USER_NAME=bench
+  "$BIN" --db "$DB" demo --small --dir "$TMP/demo" >/dev/null
+  F=tests/fixtures/relations
+  for s in politie handhaving; do
+    "$BIN" --db "$DB" import incidents "$F/$s.csv" --source "$s" --mapping "$F/mapping.toml" \
+      --pseudonym-key-file "$F/key.hex" --report "$TMP/$s.report.csv" >/dev/null
+  done
+  "$BIN" --db "$DB" user add "$USER_NAME" --tenant default --role analyst --categories '*' --relations >/dev/null
+fi
+TOKEN=$("$BIN" --db "$DB" token create --user "$USER_NAME" 2>/dev/null)
+"$BIN" --db "$DB" serve --addr 127.0.0.1:0 >"$TMP/server.out" 2>/dev/null &
 SERVER_PID=$!
 wait_for_server "$TMP/server.out"
 echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg); $BIN; $REQUESTS requests"
-python3 - "$BASE" "$TOKEN" "$REQUESTS" <<'EOF'
+python3 - "$BASE" "$TOKEN" "$REQUESTS" "${MIN_SIZE:-1}" "${NODE:-}" <<'EOF'
 import http.client, json, sys, time, urllib.parse
-base, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+base, token, n, min_size, node = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 host = urllib.parse.urlparse(base).netloc
 conn = http.client.HTTPConnection(host)
 head = {"Authorization": f"Bearer {token}"}
@@ -41,11 +53,11 @@ def get(path):
     body = r.read()
     return r.status, body, (time.perf_counter() - t) * 1e3
 # The first request builds the graph (the cold one); the node is the example of the largest component.
-status, body, cold = get("/api/relations/components")
+status, body, cold = get(f"/api/relations/components?min_size={min_size}")
 assert status == 200, body
 comps = json.loads(body)["components"]
 graph_nodes = sum(c["size"] for c in comps)
-example = max(comps, key=lambda c: (c["size"], -c["index"]))["example"]
+example = node or max(comps, key=lambda c: (c["size"], -c["index"]))["example"]
 path = f"/api/relations/neighbours?node={example}&depth=2"
 status, body, _ = get(path)
 assert status == 200, body
@@ -57,7 +69,7 @@ for _ in range(n):
     times.append(ms)
 times.sort()
 q = lambda p: times[min(len(times) - 1, int(p * len(times)))]
-print(f"graph of {graph_nodes} nodes in {len(comps)} components: first request (build + components) {cold:.1f} ms; "
+print(f"{graph_nodes} nodes in the {len(comps)} components of >= {min_size} nodes: first request (build + components) {cold:.1f} ms; "
       f"depth-2 neighbourhood of {nodes} nodes ({example}): warm p50 {q(0.5):.2f} ms, "
       f"p99 {q(0.99):.2f} ms, max {times[-1]:.2f} ms")
 EOF

@@ -10,22 +10,35 @@
 //! and joined by `,` when one incident names a subject in several columns). Derived edges
 //! ([`EdgeKind::CoOccurs`]): subject-subject and subject-address pairs that share incidents, with the count of
 //! shared incidents, their first and last day and sources.
+//!
+//! Nodes are numbered in the order they first occur (an incident, then its address, then its subjects in the
+//! order of [`LinkedIncident::pseudonyms`]), edges in the order they are first made.
+//!
+//! # How the build is laid out
+//! The keys (registration numbers, BAG ids, pseudonyms) are interned per kind first: registrations, addresses
+//! and subjects in three independent passes that run in parallel (rayon), each a hash table of numbers into one
+//! contiguous key buffer of its kind (no allocation per key). A sequential pass then numbers the nodes in
+//! first-occurrence order through plain arrays and makes the edges; the two CSR adjacencies are built in parallel
+//! by counting (no sort). A registration number that occurs more than once takes a slower sequential path for
+//! the incidents (it needs `<registratienummer>@<source>` ids or drops a repeated registration).
 
 use super::adjacency::Adjacency;
 use super::node::{NodeId, NodeKind};
 use super::registration::LinkedIncident;
 use super::RelationsError;
 use crate::access::CategoryScope;
-use crate::cancel::Cancel;
+use crate::cancel::{Cancel, Cancelled};
 use crate::pseudonym::IdentifierKind;
 use chrono::{Datelike, NaiveDate};
-use rustc_hash::FxHashMap;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-/// A map keyed by text (registration numbers, BAG ids, pseudonyms). foldhash, not FxHash: FxHash (rustc-hash 1)
-/// spreads keys that differ only in a few characters so poorly that lookups in a million keys spend most of their
-/// time comparing colliding strings. Fixed seed: deterministic.
-type TextMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+/// A map keyed by text or by a pair of node numbers. foldhash, not FxHash: FxHash (rustc-hash 1) spreads keys
+/// that differ only in a few characters so poorly that lookups in a million keys spend most of their time
+/// comparing colliding strings. Fixed seed: deterministic.
+type FoldMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+/// Incidents between two checks of the cancel token.
+const STEP: usize = 16_384;
 
 /// What an edge is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,13 +62,11 @@ impl EdgeKind {
     }
 }
 
-/// One node. Days are counted from 1 January of year 1 (`NaiveDate::num_days_from_ce`).
+/// One node. Days are counted from 1 January of year 1 (`NaiveDate::num_days_from_ce`). Its key (registration
+/// number, BAG id or pseudonym) is [`Graph::key`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GraphNode {
     pub kind: NodeKind,
-    /// Registration number, BAG id or pseudonym (the id without its prefix; an incident whose registration
-    /// number occurs in several sources: `<registratienummer>@<source>`).
-    pub key: Box<str>,
     /// First and last day of its incidents.
     pub first_day: i32,
     pub last_day: i32,
@@ -89,6 +100,8 @@ pub struct GraphEdge {
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     nodes: Vec<GraphNode>,
+    /// The nodes' keys, by node number.
+    keys: Keys,
     /// Base edges `0..base_edges`, then derived edges.
     edges: Vec<GraphEdge>,
     base_edges: usize,
@@ -99,31 +112,212 @@ pub struct Graph {
     categories: Vec<String>,
     roles: Vec<String>,
     key_ids: Vec<String>,
-    incident_index: TextMap<Box<str>, u32>,
-    address_index: TextMap<Box<str>, u32>,
-    subject_index: TextMap<Box<str>, u32>,
+    incident_index: KeyIndex,
+    address_index: KeyIndex,
+    subject_index: KeyIndex,
+}
+
+/// Texts in one buffer, numbered in the order they were added: text `i` is `text[ends[i - 1]..ends[i]]`
+/// (`ends[-1]` = 0). No allocation per text.
+#[derive(Clone, Debug, Default)]
+struct Keys {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Keys {
+    fn with_capacity(texts: usize, bytes: usize) -> Keys {
+        Keys {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(texts),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Text `i`.
+    fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// Adds the concatenation of `parts` as the next text.
+    fn push(&mut self, parts: &[&str]) {
+        for p in parts {
+            self.text.push_str(p);
+        }
+        self.ends.push(self.text.len());
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+}
+
+/// Numbers by their key: a hash table of numbers into a [`Keys`] (no second copy of a key, no allocation per
+/// entry). Hashes with foldhash (fixed seed: deterministic).
+#[derive(Clone, Debug, Default)]
+struct KeyIndex {
+    table: hashbrown::HashTable<u32>,
+}
+
+impl KeyIndex {
+    fn hash(key: &str) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::default().hash_one(key)
+    }
+
+    fn with_capacity(capacity: usize) -> KeyIndex {
+        KeyIndex {
+            table: hashbrown::HashTable::with_capacity(capacity),
+        }
+    }
+
+    /// The number whose key in `keys` is `key`.
+    fn get(&self, keys: &Keys, key: &str) -> Option<u32> {
+        self.table
+            .find(Self::hash(key), |&v| keys.get(v) == key)
+            .copied()
+    }
+
+    /// Adds `v`, whose key in `keys` is `key` and not in the index yet.
+    fn insert(&mut self, keys: &Keys, key: &str, v: u32) {
+        self.table
+            .insert_unique(Self::hash(key), v, |&w| Self::hash(keys.get(w)));
+    }
+
+    /// The number of `key`, added to `keys` and the index when new.
+    fn intern(&mut self, keys: &mut Keys, key: &str) -> u32 {
+        let hash = Self::hash(key);
+        if let Some(&v) = self.table.find(hash, |&v| keys.get(v) == key) {
+            return v;
+        }
+        let v = keys.len() as u32;
+        keys.push(&[key]);
+        self.table
+            .insert_unique(hash, v, |&w| Self::hash(keys.get(w)));
+        v
+    }
+
+    /// Replaces every number `i` by `to[i]`; the keys the numbers stand for must stay the same.
+    fn renumber(&mut self, to: &[u32]) {
+        for v in self.table.iter_mut() {
+            *v = to[*v as usize];
+        }
+    }
+
+    /// Bytes of the table (a number and a control byte per slot).
+    fn heap_bytes(&self) -> usize {
+        self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+}
+
+/// The distinct keys of one kind in the order they first occur, with the number of each occurrence.
+struct Interned {
+    keys: Keys,
+    index: KeyIndex,
+    /// The number of the key of each occurrence, in the order of the occurrences.
+    of: Vec<u32>,
+}
+
+impl Interned {
+    /// Interns `occurrences` (`count` of them, at most `bytes` bytes), checking `cancel` every [`STEP`].
+    fn new<'a>(
+        occurrences: impl Iterator<Item = &'a str>,
+        count: usize,
+        bytes: usize,
+        cancel: &Cancel,
+    ) -> Result<Interned, Cancelled> {
+        let mut keys = Keys::with_capacity(count, bytes);
+        let mut index = KeyIndex::with_capacity(count);
+        let mut of = Vec::with_capacity(count);
+        for (k, key) in occurrences.enumerate() {
+            if k % STEP == 0 {
+                cancel.check()?;
+            }
+            of.push(index.intern(&mut keys, key));
+        }
+        Ok(Interned { keys, index, of })
+    }
+
+    /// The BAG ids of the located incidents among `incidents`.
+    fn addresses(incidents: &[&LinkedIncident], cancel: &Cancel) -> Result<Interned, Cancelled> {
+        let (count, bytes) = incidents
+            .iter()
+            .filter_map(|i| bag_of(i))
+            .fold((0, 0), |(n, b), s| (n + 1, b + s.len()));
+        Interned::new(
+            incidents.iter().filter_map(|i| bag_of(i)),
+            count,
+            bytes,
+            cancel,
+        )
+    }
+
+    /// The pseudonyms of `incidents`.
+    fn subjects(incidents: &[&LinkedIncident], cancel: &Cancel) -> Result<Interned, Cancelled> {
+        let (count, bytes) = incidents
+            .iter()
+            .flat_map(|i| &i.pseudonyms)
+            .fold((0, 0), |(n, b), p| (n + 1, b + p.pseudonym.len()));
+        let all = incidents
+            .iter()
+            .flat_map(|i| &i.pseudonyms)
+            .map(|p| p.pseudonym.as_str());
+        Interned::new(all, count, bytes, cancel)
+    }
+
+    /// The registration numbers of `incidents`.
+    fn registrations(
+        incidents: &[&LinkedIncident],
+        cancel: &Cancel,
+    ) -> Result<Interned, Cancelled> {
+        let bytes = incidents.iter().map(|i| i.registration.len()).sum();
+        let all = incidents.iter().map(|i| i.registration.as_str());
+        Interned::new(all, incidents.len(), bytes, cancel)
+    }
+}
+
+/// The BAG id an incident is located on, if any.
+fn bag_of(incident: &LinkedIncident) -> Option<&str> {
+    incident.bag_id.as_deref().filter(|b| !b.is_empty())
 }
 
 /// Interns strings into a list.
 struct Interner<'a> {
     list: Vec<String>,
-    index: TextMap<&'a str, u32>,
+    index: FoldMap<&'a str, u32>,
+    /// The last string asked for and its number (runs of one value are common).
+    last: Option<(&'a str, u32)>,
 }
 
 impl<'a> Interner<'a> {
     fn new() -> Self {
         Interner {
             list: Vec::new(),
-            index: TextMap::default(),
+            index: FoldMap::default(),
+            last: None,
         }
     }
     fn get(&mut self, s: &'a str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
+        if let Some((t, i)) = self.last {
+            if t == s {
+                return i;
+            }
         }
-        let i = self.list.len() as u32;
-        self.list.push(s.to_string());
-        self.index.insert(s, i);
+        let i = match self.index.get(s) {
+            Some(&i) => i,
+            None => {
+                let i = self.list.len() as u32;
+                self.list.push(s.to_string());
+                self.index.insert(s, i);
+                i
+            }
+        };
+        self.last = Some((s, i));
         i
     }
 }
@@ -139,6 +333,47 @@ fn visible(scope: &CategoryScope, category: Option<&str>) -> bool {
 
 fn day_of(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
+}
+
+/// How each incident enters the graph when registration numbers repeat: its id key (`None`: a repeat of a
+/// registration of the same source, left out).
+fn incident_keys(
+    seen: &[&LinkedIncident],
+    cancel: &Cancel,
+) -> Result<Vec<Option<String>>, Cancelled> {
+    // Registration numbers delivered by more than one source get the source in their id.
+    let mut first_source: FoldMap<&str, &str> = FoldMap::default();
+    let mut shared: FoldMap<&str, ()> = FoldMap::default();
+    for (k, inc) in seen.iter().enumerate() {
+        if k % STEP == 0 {
+            cancel.check()?;
+        }
+        let s = first_source
+            .entry(inc.registration.as_str())
+            .or_insert(inc.source.as_str());
+        if *s != inc.source {
+            shared.insert(inc.registration.as_str(), ());
+        }
+    }
+    // A registration repeated within one source cannot happen in the store (unique); keep the first.
+    let mut made: FoldMap<String, ()> = FoldMap::default();
+    let mut out = Vec::with_capacity(seen.len());
+    for (k, inc) in seen.iter().enumerate() {
+        if k % STEP == 0 {
+            cancel.check()?;
+        }
+        let key = if shared.contains_key(inc.registration.as_str()) {
+            format!("{}@{}", inc.registration, inc.source)
+        } else {
+            inc.registration.clone()
+        };
+        out.push(if made.insert(key.clone(), ()).is_none() {
+            Some(key)
+        } else {
+            None
+        });
+    }
+    Ok(out)
 }
 
 impl Graph {
@@ -181,38 +416,99 @@ impl Graph {
         scope: &CategoryScope,
         cancel: &Cancel,
     ) -> Result<Graph, RelationsError> {
-        const STEP: usize = 16_384;
-        let seen: Vec<&LinkedIncident> = incidents
+        let visible_incidents: Vec<&LinkedIncident> = incidents
             .iter()
             .filter(|i| visible(scope, i.category_code.as_deref()))
             .collect();
-        // Registration numbers delivered by more than one source get the source in their id.
-        let mut first_source: TextMap<&str, &str> = TextMap::default();
-        first_source.reserve(seen.len());
-        let mut shared: HashSet<&str> = HashSet::new();
-        for (k, inc) in seen.iter().enumerate() {
-            if k % STEP == 0 {
-                cancel.check()?;
-            }
-            let s = first_source
-                .entry(inc.registration.as_str())
-                .or_insert(inc.source.as_str());
-            if *s != inc.source {
-                shared.insert(inc.registration.as_str());
-            }
+        // The three kinds of keys, interned in parallel.
+        let (registrations, (addresses, subjects)) = rayon::join(
+            || Interned::registrations(&visible_incidents, cancel),
+            || {
+                rayon::join(
+                    || Interned::addresses(&visible_incidents, cancel),
+                    || Interned::subjects(&visible_incidents, cancel),
+                )
+            },
+        );
+        let (registrations, mut addresses, mut subjects) = (registrations?, addresses?, subjects?);
+        // Every registration number once (the rule): the incident keys are the registration numbers, and the
+        // registrations' index is the incidents' index once renumbered. Otherwise work out the keys and drop
+        // repeats; the addresses and subjects of the incidents left are interned again when some were dropped.
+        let unique = registrations.keys.len() == visible_incidents.len();
+        let keys = if unique {
+            Vec::new()
+        } else {
+            incident_keys(&visible_incidents, cancel)?
+        };
+        if keys.iter().any(Option::is_none) {
+            let kept: Vec<&LinkedIncident> = visible_incidents
+                .iter()
+                .zip(&keys)
+                .filter(|(_, k)| k.is_some())
+                .map(|(i, _)| *i)
+                .collect();
+            addresses = Interned::addresses(&kept, cancel)?;
+            subjects = Interned::subjects(&kept, cancel)?;
         }
-        drop(first_source);
+        let mut g = Graph::number(&visible_incidents, &keys, addresses, subjects, cancel)?;
+        g.incident_index = if unique {
+            // Incidents were numbered in registration order, so incident `i` is the `i`th incident node.
+            let incident_nodes: Vec<u32> = (0..g.nodes.len() as u32)
+                .filter(|&v| g.nodes[v as usize].kind == NodeKind::Incident)
+                .collect();
+            let mut index = registrations.index;
+            index.renumber(&incident_nodes);
+            index
+        } else {
+            let mut index = KeyIndex::with_capacity(visible_incidents.len());
+            for v in 0..g.nodes.len() as u32 {
+                if g.nodes[v as usize].kind == NodeKind::Incident {
+                    index.insert(&g.keys, g.keys.get(v), v);
+                }
+            }
+            index
+        };
+        Ok(g)
+    }
 
+    /// Numbers the nodes in the order they first occur and makes the edges and adjacencies, from the interned
+    /// addresses and subjects of the incidents kept. `keys`: empty when every registration number occurs once,
+    /// else per incident its id key (`None`: left out).
+    fn number(
+        seen: &[&LinkedIncident],
+        keys: &[Option<String>],
+        addresses: Interned,
+        subjects_of: Interned,
+        cancel: &Cancel,
+    ) -> Result<Graph, RelationsError> {
         let mut sources = Interner::new();
         let mut categories = Interner::new();
         let mut roles = Interner::new();
         let mut key_ids = Interner::new();
         let mut g = Graph::default();
-        g.nodes.reserve(seen.len() * 2);
-        g.incident_index.reserve(seen.len());
-        let mut base_pairs: Vec<(u32, u32)> = Vec::with_capacity(seen.len() * 2);
-        let mut derived_at: FxHashMap<(u32, u32), u32> = FxHashMap::default();
-        let mut derived: Vec<GraphEdge> = Vec::new();
+        let node_estimate = seen.len() + addresses.keys.len() + subjects_of.keys.len();
+        let key_bytes = seen.iter().map(|i| i.registration.len()).sum::<usize>()
+            + addresses.keys.text.len()
+            + subjects_of.keys.text.len();
+        g.nodes.reserve_exact(node_estimate);
+        g.keys = Keys::with_capacity(node_estimate, key_bytes);
+        let base_estimate = addresses.of.len() + subjects_of.of.len();
+        g.edges.reserve_exact(base_estimate);
+        let mut base_pairs: Vec<(u32, u32)> = Vec::with_capacity(base_estimate);
+        // At most one derived edge per pair of subjects and per subject of a located incident.
+        let pair_estimate: usize = seen
+            .iter()
+            .map(|i| {
+                let k = i.pseudonyms.len();
+                k * k.saturating_sub(1) / 2 + if bag_of(i).is_some() { k } else { 0 }
+            })
+            .sum();
+        let mut derived_at: FoldMap<u64, u32> = FoldMap::default();
+        derived_at.reserve(pair_estimate);
+        let mut derived: Vec<GraphEdge> = Vec::with_capacity(pair_estimate);
+        let mut address_node = vec![u32::MAX; addresses.keys.len()];
+        let mut subject_node = vec![u32::MAX; subjects_of.keys.len()];
+        let (mut next_address, mut next_subject) = (0usize, 0usize);
         let mut subjects: Vec<(u32, &str)> = Vec::new();
         let mut role_text = String::new();
         for (k, inc) in seen.iter().enumerate() {
@@ -227,20 +523,14 @@ impl Graph {
             }
             let bit = 1u64 << source;
             let day = day_of(inc.begin.date());
-            let key: Box<str> = if shared.contains(inc.registration.as_str()) {
-                format!("{}@{}", inc.registration, inc.source).into()
-            } else {
-                inc.registration.as_str().into()
-            };
             let this = g.nodes.len() as u32;
-            // A registration repeated within one source cannot happen in the store (unique); keep the first.
-            if g.incident_index.contains_key(&key) {
-                continue;
+            match keys.get(k) {
+                None => g.keys.push(&[&inc.registration]),
+                Some(Some(key)) => g.keys.push(&[key]),
+                Some(None) => continue,
             }
-            g.incident_index.insert(key.clone(), this);
             g.nodes.push(GraphNode {
                 kind: NodeKind::Incident,
-                key,
                 first_day: day,
                 last_day: day,
                 incidents: 1,
@@ -251,15 +541,14 @@ impl Graph {
                     .map_or(u32::MAX, |c| categories.get(c)),
                 key_id: u32::MAX,
             });
-            let address = match inc.bag_id.as_deref().filter(|b| !b.is_empty()) {
+            let address = match bag_of(inc) {
                 Some(bag) => {
-                    let v = node_for(
-                        &mut g.nodes,
-                        &mut g.address_index,
-                        bag,
-                        NodeKind::Address,
-                        u32::MAX,
-                    );
+                    let local = addresses.of[next_address] as usize;
+                    next_address += 1;
+                    if address_node[local] == u32::MAX {
+                        address_node[local] = g.add_node(bag, NodeKind::Address, u32::MAX);
+                    }
+                    let v = address_node[local];
                     touch(&mut g.nodes[v as usize], day, bit);
                     base_pairs.push((this, v));
                     g.edges.push(GraphEdge {
@@ -280,13 +569,13 @@ impl Graph {
             subjects.clear();
             for p in &inc.pseudonyms {
                 let key_id = key_ids.get(p.key_id.as_str());
-                let v = node_for(
-                    &mut g.nodes,
-                    &mut g.subject_index,
-                    &p.pseudonym,
-                    NodeKind::Subject(p.kind),
-                    key_id,
-                );
+                let local = subjects_of.of[next_subject] as usize;
+                next_subject += 1;
+                if subject_node[local] == u32::MAX {
+                    subject_node[local] =
+                        g.add_node(&p.pseudonym, NodeKind::Subject(p.kind), key_id);
+                }
+                let v = subject_node[local];
                 let node = &mut g.nodes[v as usize];
                 if node.kind == NodeKind::Subject(IdentifierKind::Other)
                     && p.kind != IdentifierKind::Other
@@ -346,18 +635,27 @@ impl Graph {
                 }
             }
         }
+        drop(derived_at);
         cancel.check()?;
         let n = g.nodes.len();
         g.base_edges = g.edges.len();
-        g.base = Adjacency::from_edges(n, &base_pairs, cancel)?;
-        drop(base_pairs);
         let derived_pairs: Vec<(u32, u32)> = derived.iter().map(|e| (e.a, e.b)).collect();
-        g.derived = Adjacency::from_edges(n, &derived_pairs, cancel)?;
+        let (base, derived_adjacency) = rayon::join(
+            || Adjacency::from_edges(n, &base_pairs, cancel),
+            || Adjacency::from_edges(n, &derived_pairs, cancel),
+        );
+        g.base = base?;
+        g.derived = derived_adjacency?;
         g.edges.extend(derived);
         g.sources = sources.list;
         g.categories = categories.list;
         g.roles = roles.list;
         g.key_ids = key_ids.list;
+        // The address and subject indexes: the interned ones, renumbered to node numbers.
+        g.address_index = addresses.index;
+        g.address_index.renumber(&address_node);
+        g.subject_index = subjects_of.index;
+        g.subject_index.renumber(&subject_node);
         Ok(g)
     }
 
@@ -379,6 +677,12 @@ impl Graph {
     /// Node `v`.
     pub fn node(&self, v: u32) -> &GraphNode {
         &self.nodes[v as usize]
+    }
+
+    /// The key of node `v`: its registration number (`<registratienummer>@<source>` when that number occurs in
+    /// several sources of the graph), BAG id or pseudonym; its id without the prefix.
+    pub fn key(&self, v: u32) -> &str {
+        self.keys.get(v)
     }
 
     /// Edge `e`.
@@ -412,31 +716,30 @@ impl Graph {
 
     /// The id of node `v` as text (`incident:...`, `address:...`, `subject:...`).
     pub fn node_id(&self, v: u32) -> String {
-        let n = self.node(v);
-        let prefix = match n.kind {
+        let prefix = match self.node(v).kind {
             NodeKind::Incident => "incident",
             NodeKind::Address => "address",
             NodeKind::Subject(_) => "subject",
         };
-        format!("{prefix}:{}", n.key)
+        format!("{prefix}:{}", self.key(v))
     }
 
     /// A short label: the registration number, the BAG id, or the subject's kind and the first 8 characters of
     /// its pseudonym.
     pub fn label(&self, v: u32) -> String {
-        let n = self.node(v);
-        match n.kind {
-            NodeKind::Incident | NodeKind::Address => n.key.to_string(),
-            NodeKind::Subject(k) => format!("{} {}", k.as_str(), &n.key[..n.key.len().min(8)]),
+        let key = self.key(v);
+        match self.node(v).kind {
+            NodeKind::Incident | NodeKind::Address => key.to_string(),
+            NodeKind::Subject(k) => format!("{} {}", k.as_str(), &key[..key.len().min(8)]),
         }
     }
 
     /// The node of `id`, if it is in the graph.
     pub fn find(&self, id: &NodeId) -> Option<u32> {
         match id {
-            NodeId::Incident(r) => self.incident_index.get(r.as_str()).copied(),
-            NodeId::Address(b) => self.address_index.get(b.as_str()).copied(),
-            NodeId::Subject(p) => self.subject_index.get(p.as_str()).copied(),
+            NodeId::Incident(r) => self.incident_index.get(&self.keys, r),
+            NodeId::Address(b) => self.address_index.get(&self.keys, b),
+            NodeId::Subject(p) => self.subject_index.get(&self.keys, p),
         }
     }
 
@@ -514,13 +817,8 @@ impl Graph {
                 .map(|s| s.capacity() + size_of::<String>())
                 .sum::<usize>()
         };
-        let index = |m: &TextMap<Box<str>, u32>| {
-            // Each slot holds the key (a pointer and a length) and the value, plus one control byte.
-            m.capacity() * (size_of::<Box<str>>() + size_of::<u32>() + 1)
-                + m.keys().map(|k| k.len()).sum::<usize>()
-        };
         self.nodes.capacity() * size_of::<GraphNode>()
-            + self.nodes.iter().map(|n| n.key.len()).sum::<usize>()
+            + self.keys.heap_bytes()
             + self.edges.capacity() * size_of::<GraphEdge>()
             + self.base.heap_bytes()
             + self.derived.heap_bytes()
@@ -528,9 +826,9 @@ impl Graph {
             + strings(&self.categories)
             + strings(&self.roles)
             + strings(&self.key_ids)
-            + index(&self.incident_index)
-            + index(&self.address_index)
-            + index(&self.subject_index)
+            + self.incident_index.heap_bytes()
+            + self.address_index.heap_bytes()
+            + self.subject_index.heap_bytes()
     }
 
     /// The date of a day number of [`GraphNode`]/[`GraphEdge`].
@@ -545,31 +843,22 @@ impl crate::heap_size::HeapSize for Graph {
     }
 }
 
-/// The node of `key` in `index`, made when new.
-fn node_for(
-    nodes: &mut Vec<GraphNode>,
-    index: &mut TextMap<Box<str>, u32>,
-    key: &str,
-    kind: NodeKind,
-    key_id: u32,
-) -> u32 {
-    if let Some(&v) = index.get(key) {
-        return v;
+impl Graph {
+    /// Adds a node of `kind` with key `key` and no incidents yet.
+    fn add_node(&mut self, key: &str, kind: NodeKind, key_id: u32) -> u32 {
+        let v = self.nodes.len() as u32;
+        self.keys.push(&[key]);
+        self.nodes.push(GraphNode {
+            kind,
+            first_day: i32::MAX,
+            last_day: i32::MIN,
+            incidents: 0,
+            sources: 0,
+            category: u32::MAX,
+            key_id,
+        });
+        v
     }
-    let v = nodes.len() as u32;
-    let key: Box<str> = key.into();
-    index.insert(key.clone(), v);
-    nodes.push(GraphNode {
-        kind,
-        key,
-        first_day: i32::MAX,
-        last_day: i32::MIN,
-        incidents: 0,
-        sources: 0,
-        category: u32::MAX,
-        key_id,
-    });
-    v
 }
 
 /// Count one incident of `day` and source `bit` on an address or subject node.
@@ -580,25 +869,25 @@ fn touch(node: &mut GraphNode, day: i32, bit: u64) {
     node.sources |= bit;
 }
 
-/// Count one shared incident on the derived edge `a - b` (`a < b`).
+/// Count one shared incident on the derived edge `a - b` (`a < b`); `at` holds the edges by `a << 32 | b`.
 fn co_occur(
-    at: &mut FxHashMap<(u32, u32), u32>,
+    at: &mut FoldMap<u64, u32>,
     derived: &mut Vec<GraphEdge>,
     a: u32,
     b: u32,
     day: i32,
     bit: u64,
 ) {
-    match at.get(&(a, b)) {
-        Some(&e) => {
-            let edge = &mut derived[e as usize];
+    match at.entry(u64::from(a) << 32 | u64::from(b)) {
+        std::collections::hash_map::Entry::Occupied(e) => {
+            let edge = &mut derived[*e.get() as usize];
             edge.count += 1;
             edge.first_day = edge.first_day.min(day);
             edge.last_day = edge.last_day.max(day);
             edge.sources |= bit;
         }
-        None => {
-            at.insert((a, b), derived.len() as u32);
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(derived.len() as u32);
             derived.push(GraphEdge {
                 a,
                 b,
@@ -795,9 +1084,7 @@ pub(crate) mod tests {
     #[test]
     fn heap_bytes_count_at_least_the_nodes_edges_and_keys() {
         let g = Graph::build(&sample(), &CategoryScope::All, &Cancel::never()).unwrap();
-        let keys: usize = (0..g.node_count() as u32)
-            .map(|v| g.node(v).key.len())
-            .sum();
+        let keys: usize = (0..g.node_count() as u32).map(|v| g.key(v).len()).sum();
         let floor = g.node_count() * std::mem::size_of::<GraphNode>()
             + g.edge_count() * std::mem::size_of::<GraphEdge>()
             + 2 * keys;

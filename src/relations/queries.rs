@@ -436,7 +436,7 @@ pub fn repeat_subjects(
                 && (n.sources.count_ones() >= min_sources || n.incidents >= min_registrations)
         })
         .collect();
-    out.sort_by_key(|&v| &g.node(v).key);
+    out.sort_by_key(|&v| g.key(v));
     Ok(out)
 }
 
