@@ -1,7 +1,8 @@
 //! The planted near-repeat burglary pattern and the planted repeat addresses (`GROUND_TRUTH.md`, "Near repeats").
 //!
-//! In the buurten of the wijken [`AREA_WIJKEN`] (six buurten, about 9 km2), residential burglaries start at [`INITIATORS_PER_WEEK`] per week at
-//! random dwellings of the area. After each of them, with probability [`FOLLOW_UP_PROBABILITY`], a follow-up
+//! In the buurten of the wijken [`AREA_WIJKEN`] (six buurten, about 9 km2), residential burglaries start at
+//! [`initiators_per_week`] (2.5 times as many in October-February, as the seasonal burglaries) at random dwellings
+//! of the area. After each of them, with probability [`FOLLOW_UP_PROBABILITY`], a follow-up
 //! burglary hits another dwelling of the area: at a distance in `(0, 100)` m with probability
 //! [`P_FOLLOW_UP_WITHIN_100_M`], else in `[100, 200)` m (when the drawn band holds no dwelling, anywhere in
 //! `(0, 200)` m; when that holds none either, the chain ends), and `1..=6` days later with probability
@@ -26,8 +27,18 @@ use std::collections::BTreeMap;
 pub const AREA_WIJKEN: [&str; 2] = ["Weide", "Tuindorp"];
 /// Category of the planted burglaries (in the `inbraak` group).
 pub const CATEGORY: &str = "1.1.1 Diefstal/inbraak woning";
-/// Initiating burglaries per week in the area (both city sizes).
-pub const INITIATORS_PER_WEEK: f64 = 1.5;
+/// Initiating burglaries per week in the area (both city sizes) in October-February and in the other months: the
+/// seasonal burglaries' ratio of 2.5 (`incidents::burglary_per_week`).
+pub const INITIATORS_PER_WEEK_PEAK_OFFPEAK: (f64, f64) = (3.75, 1.5);
+
+/// Initiating burglaries per week in `month`.
+pub fn initiators_per_week(month: u32) -> f64 {
+    if matches!(month, 10 | 11 | 12 | 1 | 2) {
+        INITIATORS_PER_WEEK_PEAK_OFFPEAK.0
+    } else {
+        INITIATORS_PER_WEEK_PEAK_OFFPEAK.1
+    }
+}
 /// Probability that a burglary of the pattern is followed by a near repeat.
 pub const FOLLOW_UP_PROBABILITY: f64 = 0.6;
 /// Probability that a follow-up lies in `(0, 100)` m of its predecessor (else `[100, 200)` m).
@@ -168,7 +179,7 @@ pub fn plant(
     // Near-repeat chains.
     for d in 0..(i64::from(weeks) * 7) {
         let day = first_day + Duration::days(d);
-        for _ in 0..poisson(rng, INITIATORS_PER_WEEK / 7.0) {
+        for _ in 0..poisson(rng, initiators_per_week(day.month()) / 7.0) {
             let mut a = dwellings[rng.gen_range(0..dwellings.len())];
             let mut inc = burglary(rng, day, Pattern::NearRepeatBurglary);
             place(&mut inc, a);

@@ -306,7 +306,7 @@ fn near_repeat_truth(near: &Planted) -> Value {
         "analysis_category": "inbraak",
         "area_wijken": near_repeats::AREA_WIJKEN,
         "area_buurtcodes": near.area_buurtcodes,
-        "initiators_per_week": near_repeats::INITIATORS_PER_WEEK,
+        "initiators_per_week_peak_offpeak": [near_repeats::INITIATORS_PER_WEEK_PEAK_OFFPEAK.0, near_repeats::INITIATORS_PER_WEEK_PEAK_OFFPEAK.1],
         "follow_up_probability": near_repeats::FOLLOW_UP_PROBABILITY,
         "p_follow_up_within_100_m": near_repeats::P_FOLLOW_UP_WITHIN_100_M,
         "p_follow_up_within_7_days": near_repeats::P_FOLLOW_UP_WITHIN_7_DAYS,
