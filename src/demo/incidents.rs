@@ -43,6 +43,10 @@ pub enum Pattern {
     Ambiguous,
     /// Address that does not exist in the BAG.
     UnknownAddress,
+    /// (f) near-repeat burglary chains in wijk Weide (`near_repeats`).
+    NearRepeatBurglary,
+    /// (f) planted repeat addresses: the same dwelling burgled 2-4 times (`near_repeats`).
+    RepeatAddress,
 }
 
 impl Pattern {
@@ -57,6 +61,8 @@ impl Pattern {
             Pattern::Cannabis => "cannabis_farms",
             Pattern::Ambiguous => "ambiguous_address",
             Pattern::UnknownAddress => "unknown_address",
+            Pattern::NearRepeatBurglary => "near_repeat_burglary",
+            Pattern::RepeatAddress => "repeat_address_burglary",
         }
     }
 }
@@ -148,7 +154,8 @@ pub fn centres(layout: &Layout) -> Centres {
     }
 }
 
-fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u32 {
+/// A Poisson draw with mean `lambda`.
+pub(super) fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u32 {
     if lambda <= 0.0 {
         return 0;
     }

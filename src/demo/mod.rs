@@ -15,6 +15,7 @@ mod gpkg;
 mod incidents;
 mod layout;
 pub mod national;
+mod near_repeats;
 mod opendata;
 pub mod subjects;
 mod truth;
@@ -146,6 +147,7 @@ struct City {
     bag: addresses::Bag,
     events: incidents::Events,
     subjects: subjects::Subjects,
+    near_repeats: near_repeats::Planted,
 }
 
 fn build_city(cfg: &DemoConfig) -> Result<City, DemoError> {
@@ -173,7 +175,17 @@ fn build_city(cfg: &DemoConfig) -> Result<City, DemoError> {
     let mut rng_bag = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0062_6167);
     let bag = addresses::generate(&layout, cfg.target_addresses, &mut rng_bag)?;
     let mut rng_ev = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6576_656e_7473);
-    let events = incidents::generate(&layout, &bag, cfg.weeks, cfg.last_day, &mut rng_ev);
+    let mut events = incidents::generate(&layout, &bag, cfg.weeks, cfg.last_day, &mut rng_ev);
+    // Appended after the other events, from its own stream: they keep their values and numbers.
+    let mut rng_near = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e65_6172_5f72_6570);
+    let near_repeats = near_repeats::plant(
+        &layout,
+        &bag,
+        cfg.weeks,
+        cfg.last_day,
+        &mut events,
+        &mut rng_near,
+    );
     let mut rng_subjects = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7375_626a_6563_7473);
     let subjects = subjects::generate(&bag, &events, &mut rng_subjects);
     Ok(City {
@@ -181,6 +193,7 @@ fn build_city(cfg: &DemoConfig) -> Result<City, DemoError> {
         bag,
         events,
         subjects,
+        near_repeats,
     })
 }
 
@@ -195,6 +208,7 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
         bag,
         events,
         subjects,
+        near_repeats,
     } = build_city(cfg)?;
     let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let mut rng_del = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0064_656c);
@@ -234,7 +248,7 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
     let rows = opendata::counts(&layout, &events, first_day, cfg.last_day);
     opendata::write_counts(&files.counts_json, &files.counts_csv, &rows)?;
     opendata::write_indicators(&files.indicators_csv, &layout, &bag, &events)?;
-    let gt = truth::ground_truth(cfg, &layout, &bag, &events, &log, &subjects);
+    let gt = truth::ground_truth(cfg, &layout, &bag, &events, &log, &subjects, &near_repeats);
     truth::write_json(&files.ground_truth_json, &gt)?;
     truth::write_incidents_csv(&files.truth_incidents_csv, &layout, &bag, &events, &log)?;
     Ok(files)
@@ -258,6 +272,7 @@ pub fn write_fixtures(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
         bag,
         events,
         subjects: _,
+        near_repeats: _,
     } = build_city(&cfg)?;
     let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let sub = |name: &str| -> Result<PathBuf, DemoError> {

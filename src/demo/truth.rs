@@ -5,6 +5,7 @@ use super::addresses::{tower_plan, Bag, ObjectKind, TOWER_CELL};
 use super::deliveries::DeliveryLog;
 use super::incidents::{self, Events, Pattern};
 use super::layout::{LandUse, Layout};
+use super::near_repeats::{self, Planted};
 use super::subjects::{Subjects, HANDHAVING_PERSONAL_HEADER, POLICE_PERSONAL_HEADER};
 use super::{DemoConfig, DemoError};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -65,6 +66,7 @@ pub fn ground_truth(
     ev: &Events,
     log: &DeliveryLog,
     subjects: &Subjects,
+    near: &Planted,
 ) -> Value {
     let first_day = cfg.last_day - Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let c = incidents::centres(layout);
@@ -265,9 +267,59 @@ pub fn ground_truth(
                 "share_of_addresses_in_class": share_all,
             },
         ],
+        "near_repeat": near_repeat_truth(near),
         "deliveries": log,
         "ambiguous_registrations": regs(Pattern::Ambiguous),
         "unknown_address_registrations": regs(Pattern::UnknownAddress),
+    })
+}
+
+/// The distance bands (metres) and time bands (days) the near-repeat truth is stated in.
+pub const NEAR_REPEAT_BANDS: ([f64; 4], [u32; 4]) = ([100.0, 200.0, 300.0, 400.0], [7, 14, 21, 28]);
+
+/// The `near_repeat` section: the planted chains and repeat addresses, and the Knox cells they raise.
+fn near_repeat_truth(near: &Planted) -> Value {
+    use crate::analysis::near_repeat::{distance_labels, time_labels};
+    let (d, t) = NEAR_REPEAT_BANDS;
+    let (dl, tl) = (distance_labels(&d), time_labels(&t));
+    // Labels in the table order: same location, (0,100), [100,200), ...; [0,7), [7,14), ...
+    let cell = |di: usize, ti: usize| json!([dl[di], tl[ti]]);
+    let mut by_cell: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &near.follow_ups {
+        let di = d
+            .iter()
+            .position(|&b| f.distance_m < b)
+            .map_or(d.len() + 1, |i| i + 1);
+        let ti = t
+            .iter()
+            .position(|&b| f.lag_days < i64::from(b))
+            .unwrap_or(t.len());
+        *by_cell
+            .entry(format!("{} x {}", dl[di], tl[ti]))
+            .or_insert(0) += 1;
+    }
+    json!({
+        "what": "residential burglary (1.1.1, group inbraak) in the buurten of the wijken named below: initiating burglaries at random dwellings of the area; after each burglary of a chain, with the stated probability, a follow-up at another dwelling of the area in (0,100) m (else [100,200) m) that begins 1-6 days (else 7-13 days) later, up to the stated chain length; plus repeat addresses burgled 2-4 times each, 7 days to 2 months apart",
+        "pattern": Pattern::NearRepeatBurglary.name(),
+        "repeat_pattern": Pattern::RepeatAddress.name(),
+        "category": near_repeats::CATEGORY,
+        "analysis_category": "inbraak",
+        "area_wijken": near_repeats::AREA_WIJKEN,
+        "area_buurtcodes": near.area_buurtcodes,
+        "initiators_per_week_peak_offpeak": [near_repeats::INITIATORS_PER_WEEK_PEAK_OFFPEAK.0, near_repeats::INITIATORS_PER_WEEK_PEAK_OFFPEAK.1],
+        "follow_up_probability": near_repeats::FOLLOW_UP_PROBABILITY,
+        "p_follow_up_within_100_m": near_repeats::P_FOLLOW_UP_WITHIN_100_M,
+        "p_follow_up_within_7_days": near_repeats::P_FOLLOW_UP_WITHIN_7_DAYS,
+        "max_chain": near_repeats::MAX_CHAIN,
+        "chains": near.chains,
+        "chain_incidents": near.chain_incidents,
+        "distance_bands_m": d,
+        "time_bands_days": t,
+        "expected_elevated_cells": [cell(1, 0), cell(1, 1), cell(2, 0), cell(2, 1)],
+        "expected_not_elevated_distance_band": dl[dl.len() - 1],
+        "follow_ups_by_cell": by_cell,
+        "follow_ups": near.follow_ups,
+        "repeat_addresses": near.repeat_addresses,
     })
 }
 

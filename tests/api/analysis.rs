@@ -890,3 +890,45 @@ fn repeats_list_addresses_for_analysts_and_protect_aggregates_for_others() {
         }
     }
 }
+
+#[test]
+fn near_repeat_finds_the_demos_planted_burglary_chains() {
+    // The small demo city plants near-repeat burglaries (ground truth `near_repeat`); the analyst's table of all
+    // `inbraak` incidents shows them in the planted [0,7) cells, as `analyse near-repeat` does (tests/cli).
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::common::demo::demo().files.join("ground_truth.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let nr = &truth["near_repeat"];
+    assert_eq!(nr["distance_bands_m"], json!([100.0, 200.0, 300.0, 400.0]));
+    let r = get("/api/near-repeat?category=inbraak&distance_bands=100,200,300,400&time_bands=7,14,21,28&iterations=999&seed=1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let cells = v["cells"].as_array().unwrap();
+    let find = |d: &str, t: &str| {
+        cells
+            .iter()
+            .find(|c| c["distance_band"] == d && c["time_band"] == t)
+            .unwrap_or_else(|| panic!("no cell {d} x {t}"))
+    };
+    for (d, t) in [("(0,100)", "[0,7)"), ("[100,200)", "[0,7)")] {
+        assert!(nr["expected_elevated_cells"]
+            .as_array()
+            .unwrap()
+            .contains(&json!([d, t])));
+        let c = find(d, t);
+        let planted = nr["follow_ups_by_cell"][format!("{d} x {t}")]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(
+            c["observed"].as_u64().unwrap() >= planted.max(1),
+            "{d} x {t}: {c}"
+        );
+        // More pairs than the time shuffle gives, significantly (see tests/cli/near_repeat.rs for the bound).
+        assert!(c["observed"].as_f64().unwrap() > c["expected_analytic"].as_f64().unwrap());
+        assert!(c["p"].as_f64().unwrap() <= 0.01, "{d} x {t}: {c}");
+    }
+    let far = find("[400,inf)", "[0,7)");
+    assert!(far["p"].as_f64().unwrap() > 0.05, "{far}");
+}
