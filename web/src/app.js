@@ -8,6 +8,7 @@ import { initChoropleth } from './choropleth.js';
 import { initCompare } from './compare.js';
 import { initCustomAreas } from './custom-areas.js';
 import { filterParams, initFilters } from './filters.js';
+import { initForecast } from './forecast.js';
 import { initLegend, renderLegend } from './legend.js';
 import { initCopyButtons, initLinks } from './links.js';
 import { applyMe, initLogin, loadMe } from './login.js';
@@ -68,6 +69,7 @@ async function main() {
   initCustomAreas(map);
   initPanel();
   initCompare();
+  initForecast();
   initPatrol();
   initLinks();
   initRelations(map);
