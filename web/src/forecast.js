@@ -12,10 +12,10 @@ const $ = (id) => document.getElementById(id);
 
 /** The forecast methods of the API with their Dutch names. */
 export const FORECAST_METHODS = [
-  { key: 'prospective', label: 'prospectieve hotspot (Bowers-Johnson-Pease)' },
-  { key: 'naive', label: 'tellen (laatste 28 dagen)' },
-  { key: 'kde', label: 'dichtheid (KDE, laatste 28 dagen)' },
-  { key: 'sepp', label: 'zelfversterkend model (SEPP)' },
+  { key: 'prospective', label: 'prospectieve hotspot' },
+  { key: 'naive', label: 'tellen (28 dagen)' },
+  { key: 'kde', label: 'dichtheid (KDE, 28 dagen)' },
+  { key: 'sepp', label: 'zelfversterkend (SEPP)' },
 ];
 
 /** The Dutch name of a method key. */
