@@ -323,6 +323,13 @@ pub fn ranked_cells(values: &[f64], threshold: Option<f64>) -> Vec<(usize, usize
     out
 }
 
+/// The incidents of a forecast cell before `at` and its most common street with the incidents on it.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct CellStreet {
+    incidents: u64,
+    street: Option<(String, u64)>,
+}
+
 /// Per cell of `cells`: the number of address-located incidents before `at` and its most common street with
 /// its count (ties alphabetical).
 fn cell_streets(
@@ -332,7 +339,7 @@ fn cell_streets(
     cells: &[(usize, usize)],
     at: chrono::NaiveDateTime,
     cancel: &Cancel,
-) -> Result<HashMap<usize, (u64, Option<(String, u64)>)>, ApiError> {
+) -> Result<HashMap<usize, CellStreet>, ApiError> {
     let wanted: std::collections::HashSet<usize> = cells.iter().map(|(k, _)| *k).collect();
     let mut per: HashMap<usize, (u64, HashMap<&str, u64>)> = HashMap::new();
     for (i, (e, id)) in events.iter().enumerate() {
@@ -358,7 +365,13 @@ fn cell_streets(
                 .into_iter()
                 .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
                 .map(|(s, c)| (s.to_string(), c));
-            (k, (n, best))
+            (
+                k,
+                CellStreet {
+                    incidents: n,
+                    street: best,
+                },
+            )
         })
         .collect())
 }
@@ -370,7 +383,7 @@ struct Answer {
     forecast: Forecast,
     threshold: Option<f64>,
     cells: Vec<(usize, usize)>,
-    streets: HashMap<usize, (u64, Option<(String, u64)>)>,
+    streets: HashMap<usize, CellStreet>,
 }
 
 fn compute(
@@ -511,9 +524,14 @@ fn geojson_body(a: &Answer, protect_k: Option<u32>) -> Result<Vec<u8>, ApiError>
                 "y_m": y,
                 "center": deg(x, y)?,
             });
-            if let Some((n, Some((street, on_street)))) = a.streets.get(&k) {
+            if let Some(CellStreet {
+                incidents: n,
+                street: Some((street, on_street)),
+            }) = a.streets.get(&k)
+            {
                 // `crate::publish::shown_street`'s rule: never a street pointing at fewer than k incidents.
-                let shown = protect_k.is_none_or(|k| *n >= u64::from(k) && *on_street >= u64::from(k));
+                let shown = protect_k
+                    .is_none_or(|k| *n >= u64::from(k) && *on_street >= u64::from(k));
                 if shown && label.is_none() {
                     props["street"] = json!(street);
                 }
