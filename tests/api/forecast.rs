@@ -296,6 +296,7 @@ fn viewers_get_the_surface_limits_and_protected_counts() {
             Some(brandpunt::access::VIEWER_MIN_CELL_M),
             "{who:?}"
         );
+        assert!(!v["features"].as_array().unwrap().is_empty(), "{who:?}");
         // Naive risks are counts: small ones are withheld, the rest exact.
         let k = server().get(who, "/api/meta").json()["min_count"]
             .as_f64()
