@@ -19,7 +19,8 @@
 //! edge `floor(min / c) c`, east/north edge `floor(max / c) c + c`, the rule of the command line's default
 //! extent; [`GridSpec::snapped_around`]), so the cost follows the study area. Only the incidents of the study
 //! area are used; cells are not masked by its outline (as the KDE of `/api/hotspots`). A grid of more than
-//! [`MAX_API_CELLS`] cells is a 400 naming `cell` with the smallest cell size that fits.
+//! [`MAX_API_CELLS`] cells is a 400 naming `cell` with the smallest cell size that fits. A tenant without incidents
+//! (no default `at`, nothing to bound a grid with) gets an empty answer, not an error (as `/api/hotspots`).
 //!
 //! GeoJSON: a FeatureCollection (WGS84) with `method`, `at`, `horizon_days`, `cell_m`, `grid` (`minx_m`,
 //! `miny_m`, `ncols`, `nrows`: the command line's `--extent` for the same grid is `extent_rd`), `cells`,
@@ -569,6 +570,33 @@ fn geojson_body(a: &Answer, protect_k: Option<u32>) -> Result<Vec<u8>, ApiError>
     serde_json::to_vec(&head).map_err(ApiError::internal)
 }
 
+/// The answer when there is nothing to forecast: an empty FeatureCollection, or a CSV of only its header.
+fn empty_answer(p: &ForecastParams) -> Response {
+    if p.csv {
+        return (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            "x,y,risk\n",
+        )
+            .into_response();
+    }
+    let body = json!({
+        "type": "FeatureCollection",
+        "method": p.method.name(),
+        "at": p.at,
+        "horizon_days": p.horizon_days,
+        "cells": 0,
+        "events_used": 0,
+        "top_percent": p.top_percent,
+        "top_cells": p.top_percent.map(|_| 0),
+        "features": [],
+    });
+    (
+        [(header::CONTENT_TYPE, "application/geo+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// `GET /api/forecast` (see the module docs).
 async fn api_forecast(
     State(state): State<Arc<AppState>>,
@@ -578,22 +606,16 @@ async fn api_forecast(
     let snapshot = caller.snapshot.clone();
     let filter = Filter::parse(&params, &snapshot)?.within_gemeenten_by_default(&snapshot);
     let p = ForecastParams::parse(&params)?.limited(&caller.principal);
-    let at = match p.at.or_else(|| default_at(&snapshot)) {
-        Some(at) => at,
-        None => {
-            return Err(ApiError::param(
-                "at",
-                "er zijn geen incidenten; geef een voorspeldag (at)",
-            ))
-        }
-    };
     // The size limit, on the study area's extent (else the extent of the tenant's incidents), before any work.
     let extent = filter
         .study
         .as_ref()
         .map(|s| s.bbox_rd)
-        .or_else(|| snapshot.incident_bounds_rd())
-        .ok_or_else(|| ApiError::param("area", "het studiegebied heeft geen omvang"))?;
+        .or_else(|| snapshot.incident_bounds_rd());
+    let (Some(at), Some(extent)) = (p.at.or_else(|| default_at(&snapshot)), extent) else {
+        // No incidents (no default day) or nothing to bound a grid with: nothing to forecast.
+        return Ok(empty_answer(&p));
+    };
     let spec = grid_over(extent, p.cell_m)?;
     let protect_k = caller
         .principal
