@@ -383,6 +383,8 @@ struct Answer {
     at: NaiveDate,
     forecast: Forecast,
     threshold: Option<f64>,
+    /// Sum of the risk of every cell.
+    total: f64,
     cells: Vec<(usize, usize)>,
     streets: HashMap<usize, CellStreet>,
 }
@@ -444,6 +446,7 @@ fn compute(
     Ok(Answer {
         params,
         at,
+        total: f.grid.values.iter().sum(),
         forecast: f,
         threshold,
         cells,
@@ -459,10 +462,15 @@ fn small_label(method: &Method, risk: f64, protect_k: Option<u32>) -> Option<Str
     }
 }
 
-fn csv_body(a: &Answer, protect_k: Option<u32>) -> Result<Vec<u8>, ApiError> {
+/// Writes the CSV answer (see the module docs) into `w`.
+fn write_csv(
+    w: &mut impl std::io::Write,
+    a: &Answer,
+    protect_k: Option<u32>,
+) -> Result<(), ApiError> {
     let spec = &a.forecast.grid.spec;
     let values = &a.forecast.grid.values;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv::Writer::from_writer(w);
     w.write_record(["x", "y", "risk"])
         .map_err(ApiError::internal)?;
     let mut row = |k: usize| -> Result<(), ApiError> {
@@ -486,67 +494,14 @@ fn csv_body(a: &Answer, protect_k: Option<u32>) -> Result<Vec<u8>, ApiError> {
             row(k)?;
         }
     }
-    w.into_inner().map_err(ApiError::internal)
+    w.flush().map_err(ApiError::internal)
 }
 
-fn geojson_body(a: &Answer, protect_k: Option<u32>) -> Result<Vec<u8>, ApiError> {
+/// The members of the GeoJSON answer before its features.
+fn geojson_head(a: &Answer) -> Result<serde_json::Map<String, Value>, ApiError> {
     let f = &a.forecast;
     let spec = &f.grid.spec;
-    let total: f64 = f.grid.values.iter().sum();
     let extent = spec.extent();
-    let h = spec.cell_m / 2.0;
-    let features = crate::coords::with_thread_transformer(|t| -> Result<Vec<Value>, ApiError> {
-        let deg = |x: f64, y: f64| -> Result<[f64; 2], ApiError> {
-            let (lon, lat) = t.rd_to_wgs84(x, y).map_err(ApiError::internal)?;
-            Ok([
-                crate::export::geojson::round_degrees(lon),
-                crate::export::geojson::round_degrees(lat),
-            ])
-        };
-        let mut out = Vec::with_capacity(a.cells.len());
-        for &(k, rank) in &a.cells {
-            let (x, y) = spec.centre_m(k);
-            let risk = f.grid.values[k];
-            let ring = vec![
-                deg(x - h, y - h)?,
-                deg(x + h, y - h)?,
-                deg(x + h, y + h)?,
-                deg(x - h, y + h)?,
-                deg(x - h, y - h)?,
-            ];
-            let label = small_label(&a.params.method, risk, protect_k);
-            let mut props = json!({
-                "rank": rank,
-                "risk": if label.is_some() { Value::Null } else { json!(risk) },
-                "share": if label.is_some() || total <= 0.0 { Value::Null } else { json!(risk / total) },
-                "suppressed": label.is_some(),
-                "count_label": label,
-                "x_m": x,
-                "y_m": y,
-                "center": deg(x, y)?,
-            });
-            if let Some(CellStreet {
-                incidents: n,
-                street: Some((street, on_street)),
-            }) = a.streets.get(&k)
-            {
-                // `crate::publish::shown_street`'s rule: never a street pointing at fewer than k incidents.
-                let shown = protect_k
-                    .is_none_or(|k| *n >= u64::from(k) && *on_street >= u64::from(k));
-                if shown && label.is_none() {
-                    props["street"] = json!(street);
-                }
-            }
-            out.push(json!({
-                "type": "Feature",
-                "id": k,
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "properties": props,
-            }));
-        }
-        Ok(out)
-    })
-    .map_err(ApiError::internal)??;
     let mut head = json!({
         "type": "FeatureCollection",
         "method": a.params.method.name(),
@@ -558,16 +513,77 @@ fn geojson_body(a: &Answer, protect_k: Option<u32>) -> Result<Vec<u8>, ApiError>
         "extent_rd": [extent.minx_m, extent.miny_m, extent.maxx_m, extent.maxy_m],
         "cells": spec.len(),
         "events_used": f.events_used,
-        "total_risk": total,
+        "total_risk": a.total,
         "top_percent": a.params.top_percent,
         "top_cells": a.params.top_percent.map(|_| a.cells.len()),
         "threshold": a.threshold,
-        "features": features,
     });
     if let Some(fit) = &f.sepp {
         head["sepp"] = serde_json::to_value(fit).map_err(ApiError::internal)?;
     }
-    serde_json::to_vec(&head).map_err(ApiError::internal)
+    match head {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::internal("forecast head is no object")),
+    }
+}
+
+/// The GeoJSON feature (WGS84 square) of cell `k` with rank `rank`.
+fn cell_feature(
+    a: &Answer,
+    k: usize,
+    rank: usize,
+    protect_k: Option<u32>,
+) -> Result<Value, ApiError> {
+    let spec = &a.forecast.grid.spec;
+    let h = spec.cell_m / 2.0;
+    let (x, y) = spec.centre_m(k);
+    let risk = a.forecast.grid.values[k];
+    let (ring, centre) = crate::coords::with_thread_transformer(|t| -> Result<_, ApiError> {
+        let deg = |x: f64, y: f64| -> Result<[f64; 2], ApiError> {
+            let (lon, lat) = t.rd_to_wgs84(x, y).map_err(ApiError::internal)?;
+            Ok([
+                crate::export::geojson::round_degrees(lon),
+                crate::export::geojson::round_degrees(lat),
+            ])
+        };
+        let ring = vec![
+            deg(x - h, y - h)?,
+            deg(x + h, y - h)?,
+            deg(x + h, y + h)?,
+            deg(x - h, y + h)?,
+            deg(x - h, y - h)?,
+        ];
+        Ok((ring, deg(x, y)?))
+    })
+    .map_err(ApiError::internal)??;
+    let label = small_label(&a.params.method, risk, protect_k);
+    let mut props = json!({
+        "rank": rank,
+        "risk": if label.is_some() { Value::Null } else { json!(risk) },
+        "share": if label.is_some() || a.total <= 0.0 { Value::Null } else { json!(risk / a.total) },
+        "suppressed": label.is_some(),
+        "count_label": label,
+        "x_m": x,
+        "y_m": y,
+        "center": centre,
+    });
+    if let Some(CellStreet {
+        incidents: n,
+        street: Some((street, on_street)),
+    }) = a.streets.get(&k)
+    {
+        // `crate::publish::shown_street`'s rule: never a street pointing at fewer than k incidents.
+        let shown = protect_k.is_none_or(|k| *n >= u64::from(k) && *on_street >= u64::from(k));
+        if shown && label.is_none() {
+            props["street"] = json!(street);
+        }
+    }
+    Ok(json!({
+        "type": "Feature",
+        "id": k,
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": props,
+    }))
 }
 
 /// The answer when there is nothing to forecast: an empty FeatureCollection, or a CSV of only its header.
@@ -621,28 +637,39 @@ async fn api_forecast(
         .principal
         .sees_protected_counts()
         .then(|| state.policy.k_for(&filter.category_codes));
-    let csv = p.csv;
     let turn = state.heavy.enter().await?;
     let st = state.clone();
-    let body = state
+    let (answer, turn) = state
         .blocking
         .run(move |cancel| {
-            let _turn = turn;
             let answer = compute(&st, &snapshot, &filter, p, at, spec, cancel)?;
-            cancel.check()?;
-            if answer.params.csv {
-                csv_body(&answer, protect_k)
-            } else {
-                geojson_body(&answer, protect_k)
-            }
+            Ok((answer, turn))
         })
         .await?;
-    let content_type = if csv {
-        "text/csv; charset=utf-8"
-    } else {
-        "application/geo+json"
-    };
-    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+    // The body can be large (every cell of a national grid): written as it is made (`super::streaming`).
+    if answer.params.csv {
+        return Ok(super::streaming::streamed(
+            "text/csv; charset=utf-8",
+            move |w| {
+                let _turn = turn;
+                write_csv(w, &answer, protect_k)
+            },
+        ));
+    }
+    let head = geojson_head(&answer)?;
+    Ok(super::streaming::streamed(
+        "application/geo+json",
+        move |w| {
+            let _turn = turn;
+            let mut cells = answer.cells.iter();
+            super::streaming::write_feature_collection(w, &head, || {
+                cells
+                    .next()
+                    .map(|&(k, rank)| cell_feature(&answer, k, rank, protect_k))
+                    .transpose()
+            })
+        },
+    ))
 }
 
 #[cfg(test)]
