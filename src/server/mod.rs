@@ -42,6 +42,7 @@ pub mod deliveries;
 pub mod error;
 pub mod export;
 pub mod filter;
+pub mod forecast;
 pub mod heavy;
 pub mod hotspots;
 pub mod incidents;
@@ -624,6 +625,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(tiles::routes())
         .merge(hotspots::routes())
         .merge(near_repeat::routes())
+        .merge(forecast::routes())
         .merge(repeats::routes())
         .merge(incidents::routes())
         .merge(wms::routes())

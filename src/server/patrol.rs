@@ -138,7 +138,7 @@ impl HeapSize for PatrolCell {
 }
 
 /// Incident id -> BAG street name of the address-located incidents, read from the store once per generation.
-type Streets = Arc<HashMap<i64, String>>;
+pub(super) type Streets = Arc<HashMap<i64, String>>;
 
 /// Cache key of a computed [`PatrolResult`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -176,7 +176,7 @@ impl CacheEntry for StreetsKey {
     const KIND: &'static str = "streets";
 }
 
-fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
+pub(super) fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
     let key = StreetsKey {
         generation: snapshot.generation,
     };

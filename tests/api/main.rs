@@ -9,6 +9,7 @@ mod common;
 
 mod access;
 mod analysis;
+mod forecast;
 mod login;
 mod oidc;
 mod operations;

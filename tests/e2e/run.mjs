@@ -628,6 +628,44 @@ test('surveillance: top 10 op de kaart en als lijst', async (page) => {
   await shot(page, '06-surveillance');
 }, ['patrol']);
 
+test('verwachting: kaartlaag en surveillance tonen de cellen van de API', async (page) => {
+  await page.click('#tabs button[data-view="kaart"]');
+  const sourceCount = (id) => page.evaluate((id) => window.brandpunt.map.getSource(id).serialize().data.features.length, id);
+  await page.check('input[data-layer="forecast"]');
+  for (const top of ['5', '1']) {
+    if (top !== '5') await page.selectOption('#forecast-top', top);
+    await page.waitForFunction(() => document.body.dataset.forecastReady === '1', null, { timeout: 30000 });
+    await mapIdle(page);
+    const params = await page.evaluate((t) => window.brandpunt.forecastParams('prospective', Number(t)), top);
+    const fc = await apiGet('/api/forecast', params);
+    const shown = await sourceCount('forecast');
+    check(fc.features.length > 0, `de API gaf geen verwachtingscellen (top ${top} %)`);
+    check(shown === fc.features.length, `kaartlaag heeft ${shown} cellen, API ${fc.features.length} (top ${top} %)`);
+    check(fc.top_cells === fc.features.length, `top_cells ${fc.top_cells} tegen ${fc.features.length} cellen`);
+    const legend = (await page.textContent('#legend-forecast')) || '';
+    check(legend.includes(`hoogste ${top} %`) && legend.includes(fc.at), `legenda van de verwachting: "${legend}" (top ${top} %, vanaf ${fc.at})`);
+  }
+  await shot(page, '07-verwachting');
+  await page.uncheck('input[data-layer="forecast"]');
+  await page.selectOption('#forecast-top', '5');
+  // The patrol view draws and lists the top 5 % cells with their streets.
+  await page.click('#tabs button[data-view="surveillance"]');
+  await page.check('#patrol-forecast');
+  await page.waitForSelector('#patrol-forecast-list li, #patrol-forecast-result .error, #patrol-forecast-result p:not(.hint)', { timeout: 30000 });
+  const params = await page.evaluate(() => window.brandpunt.forecastParams('prospective', 5));
+  const fc = await apiGet('/api/forecast', params);
+  const items = await page.locator('#patrol-forecast-list li').count();
+  check(items === fc.features.length && items > 0, `surveillance toont ${items} verwachtingscellen, API ${fc.features.length}`);
+  const drawn = await sourceCount('patrol-forecast');
+  check(drawn === items, `${drawn} verwachtingscellen op de kaart, ${items} in de lijst`);
+  const streets = fc.features.filter((f) => f.properties.street).map((f) => f.properties.street);
+  const listed = await page.textContent('#patrol-forecast-list');
+  for (const s of streets.slice(0, 3)) check(listed.includes(s), `straat ${s} ontbreekt in de lijst`);
+  await mapIdle(page);
+  await shot(page, '07-surveillance-verwachting');
+  await page.uncheck('#patrol-forecast');
+}, ['forecast']);
+
 test('links voor BI volgen het filter en werken', async (page) => {
   await page.click('#tabs button[data-view="links"]');
   const urls = await page.$$eval('#links input', (is) => is.map((i) => i.value));
@@ -777,6 +815,7 @@ let skipped = 0;
     hourOfWeek: await offers('GET', `/api/areas/${code}/hour-of-week`),
     compare: await offers('POST', '/api/compare', {}),
     patrol: await offers('GET', '/api/patrol?day=fri&from_hour=20&to_hour=2&top=10'),
+    forecast: await offers('GET', '/api/forecast?top=5'),
     statsGeojson: await offers('GET', '/api/stats.geojson?level=buurt'),
   };
   const missing = Object.entries(ctx.offered).filter(([, v]) => !v).map(([k]) => k);

@@ -8,6 +8,7 @@ import { initChoropleth } from './choropleth.js';
 import { initCompare } from './compare.js';
 import { initCustomAreas } from './custom-areas.js';
 import { filterParams, initFilters } from './filters.js';
+import { forecastParams, initForecast } from './forecast.js';
 import { initLegend, renderLegend } from './legend.js';
 import { initCopyButtons, initLinks } from './links.js';
 import { applyMe, initLogin, loadMe } from './login.js';
@@ -23,6 +24,7 @@ import { initViews } from './views.js';
 window.brandpunt = {
   state,
   filterParams,
+  forecastParams,
   get map() { return state.map; },
   get me() { return state.me; },
 };
@@ -68,6 +70,7 @@ async function main() {
   initCustomAreas(map);
   initPanel();
   initCompare();
+  initForecast();
   initPatrol();
   initLinks();
   initRelations(map);

@@ -15,6 +15,9 @@ export function tileUrl(layer, filter, format = 'mvt') {
   return q ? `${base}?${q}` : base;
 }
 
+/** Colour of the forecast cells (map layer and patrol view). */
+export const FORECAST_COLOUR = '#c51b8a';
+
 export const CHORO_COLOURS = ['#fff5eb', '#fdd0a2', '#fd8d3c', '#d94801', '#7f2704'];
 export const NO_DATA = '#d9d9d9';
 /** Neutral class of areas whose count is withheld (small-count protection: `suppressed` in the tiles). */
@@ -130,6 +133,8 @@ export function buildStyle(filter, mode, breaks) {
       areas: { type: 'vector', tiles: [tileUrl('areas', {})], maxzoom: 16, promoteId: 'code' },
       draw: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
       patrol: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+      forecast: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+      'patrol-forecast': { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
     },
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': '#eef0ec' } },
@@ -173,6 +178,20 @@ export function buildStyle(filter, mode, breaks) {
         'source-layer': 'emerging',
         layout: { visibility: 'none' },
         paint: { 'fill-color': emergingExpression(), 'fill-opacity': 0.8 },
+      },
+      {
+        id: 'forecast-fill',
+        type: 'fill',
+        source: 'forecast',
+        layout: { visibility: 'none' },
+        paint: { 'fill-color': FORECAST_COLOUR, 'fill-opacity': 0.55 },
+      },
+      {
+        id: 'forecast-line',
+        type: 'line',
+        source: 'forecast',
+        layout: { visibility: 'none' },
+        paint: { 'line-color': '#7a0177', 'line-width': 1 },
       },
       {
         id: 'cells-fill',
@@ -238,6 +257,12 @@ export function buildStyle(filter, mode, breaks) {
       },
       { id: 'patrol-line', type: 'line', source: 'patrol', paint: { 'line-color': '#4a148c', 'line-width': 2 } },
       {
+        id: 'patrol-forecast-line',
+        type: 'line',
+        source: 'patrol-forecast',
+        paint: { 'line-color': FORECAST_COLOUR, 'line-width': 2.5, 'line-dasharray': [1.5, 1] },
+      },
+      {
         id: 'draw-fill',
         type: 'fill',
         source: 'draw',
@@ -268,6 +293,7 @@ export const TOGGLES = {
   kde: ['kde-fill'],
   hotspots: ['hotspots-fill'],
   emerging: ['emerging-fill'],
+  forecast: ['forecast-fill', 'forecast-line'],
   incidents: ['incidents-points'],
   cells: ['cells-fill'],
   basemap: ['basemap'],

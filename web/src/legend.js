@@ -1,8 +1,8 @@
 // The legend of the visible map layers: choropleth classes (with the class of withheld counts), KDE, Gi*
-// hotspots, emerging hotspots, incidents, cells and custom areas.
+// hotspots, emerging hotspots, the forecast, incidents, cells and custom areas.
 
 import { esc, fmtNum } from './charts.js';
-import { classColours, NO_DATA, SUPPRESSED, GI_BINS, EMERGING } from './layers.js';
+import { classColours, NO_DATA, SUPPRESSED, GI_BINS, EMERGING, FORECAST_COLOUR } from './layers.js';
 import { state, subscribe } from './state.js';
 
 /** The k of the "< k" labels the caller gets, or null when counts are exact (analysts, admins). */
@@ -43,6 +43,14 @@ export function renderLegend() {
   }
   if (vis('emerging-fill')) {
     html += '<h4>Opkomende hotspots</h4><ul class="legend">' + EMERGING.map((e) => `<li><i style="background:${e.colour}"></i>${esc(e.label)}</li>`).join('') + '</ul>';
+  }
+  if (vis('forecast-fill')) {
+    const f = state.forecast;
+    html += '<h4>Verwachting komende week</h4><ul class="legend" id="legend-forecast">';
+    html += f
+      ? `<li><i style="background:${FORECAST_COLOUR}"></i>hoogste ${esc(fmtNum(f.top))} % van de cellen van ${esc(f.cell_m)} m (${esc(fmtNum(f.cells))} cellen): ${esc(f.label)}, van ${esc(f.at)} t/m ${esc(f.until)}, uit de incidenten vóór ${esc(f.at)}</li>`
+      : '<li>laden…</li>';
+    html += '</ul>';
   }
   if (vis('incidents-points')) html += '<ul class="legend"><li><i class="dot"></i>incident (vanaf zoom 15)</li></ul>';
   if (vis('cells-fill')) html += '<h4>Incidentcellen</h4><div class="ramp cells"></div><div class="ramp-labels"><span>0</span><span>20+</span></div>';

@@ -1,10 +1,12 @@
 // The patrol view: for a day and a time block, the top 10 cells of GET /api/patrol on the map (numbered
 // markers) and as a printable list. The list follows the filter while the view is open and is taken off
-// the map when the view is left.
+// the map when the view is left. "toon verwachting" adds the top 5 % forecast cells of the coming week
+// (GET /api/forecast, method prospective) to the map and lists them with their streets.
 
 import { api, absUrl } from './api.js';
 import { esc, fmtNum } from './charts.js';
 import { filterParams } from './filters.js';
+import { fetchForecast, methodLabel } from './forecast.js';
 import { state, subscribe, setPatrolShown } from './state.js';
 import { errorMessage } from './status.js';
 
@@ -73,17 +75,59 @@ async function runPatrol() {
   $('patrol-print').addEventListener('click', () => window.print());
 }
 
+function clearForecast() {
+  if (state.map && state.map.getSource('patrol-forecast')) state.map.getSource('patrol-forecast').setData({ type: 'FeatureCollection', features: [] });
+  $('patrol-forecast-result').innerHTML = '';
+}
+
+// Answers of superseded forecast requests are dropped.
+let forecastAsked = 0;
+
+/** Draws and lists the forecast cells while "toon verwachting" is ticked; clears them otherwise. */
+async function showForecast() {
+  const mine = ++forecastAsked;
+  if (!$('patrol-forecast').checked) { clearForecast(); return; }
+  const out = $('patrol-forecast-result');
+  out.innerHTML = '<p class="hint">Verwachting laden…</p>';
+  let fc;
+  try {
+    fc = await fetchForecast('prospective', 5);
+  } catch (e) {
+    if (mine === forecastAsked) out.innerHTML = `<p class="error">Verwachting niet beschikbaar: ${esc(errorMessage(e))}</p>`;
+    return;
+  }
+  if (mine !== forecastAsked || !$('patrol-forecast').checked) return;
+  const features = (fc && fc.features) || [];
+  state.map.getSource('patrol-forecast').setData({ type: 'FeatureCollection', features });
+  const rows = features.map((f) => {
+    const q = f.properties;
+    const risk = q.suppressed ? esc(q.count_label || 'afgeschermd') : `${fmtNum((q.share || 0) * 100, 1)} % van de verwachting`;
+    return `<li value="${esc(q.rank)}"><strong>${esc(q.street || 'Cel zonder straatnaam')}</strong><br><span class="hint">${risk}</span></li>`;
+  }).join('');
+  out.innerHTML = `<h3>Verwachting ${esc(fc.at)} t/m ${esc(fc.forecast_until)}</h3>
+    <p class="hint">${esc(methodLabel(fc.method))}: de hoogste 5 % van de cellen van ${esc(fc.cell_m)} m (${esc(fmtNum(fc.top_cells))} cellen), gestippeld op de kaart.</p>
+    ${features.length ? `<ol id="patrol-forecast-list" class="patrol">${rows}</ol>` : '<p>Geen verwachting: te weinig incidenten.</p>'}`;
+}
+
 /** Fills the hour pickers and wires the patrol view to its button, the filter and the view changes. */
 export function initPatrol() {
   const hours = [...Array(24).keys()];
   $('patrol-from').innerHTML = hours.map((h) => `<option value="${h}"${h === 20 ? ' selected' : ''}>${String(h).padStart(2, '0')}:00</option>`).join('');
   $('patrol-to').innerHTML = hours.map((h) => `<option value="${h}"${h === 2 ? ' selected' : ''}>${String(h).padStart(2, '0')}:00</option>`).join('');
   $('patrol-run').addEventListener('click', runPatrol);
-  subscribe('filter', () => { if (state.view === 'surveillance' && state.patrolShown) runPatrol(); });
+  $('patrol-forecast').addEventListener('change', showForecast);
+  subscribe('filter', () => {
+    if (state.view !== 'surveillance') return;
+    if (state.patrolShown) runPatrol();
+    if ($('patrol-forecast').checked) showForecast();
+  });
   subscribe('view', (view) => {
     if (view === 'surveillance') return;
     clearMarkers();
     if (state.map && state.map.getSource('patrol')) state.map.getSource('patrol').setData({ type: 'FeatureCollection', features: [] });
     setPatrolShown(false);
+    $('patrol-forecast').checked = false;
+    forecastAsked++;
+    clearForecast();
   });
 }

@@ -163,6 +163,33 @@ impl GridSpec {
         })
     }
 
+    /// The grid over `extent` snapped outwards to multiples of `cell_m`: west/south edge `floor(min / c) c`,
+    /// east/north edge `floor(max / c) c + c` (a point on the east or north edge still gets a cell).
+    ///
+    /// ```
+    /// use brandpunt::analysis::forecast::GridSpec;
+    /// use brandpunt::analysis::kde::Extent;
+    ///
+    /// let e = Extent { minx_m: 1_010.0, miny_m: 2_060.0, maxx_m: 1_500.0, maxy_m: 2_990.0 };
+    /// let g = GridSpec::snapped_around(e, 125.0).unwrap();
+    /// assert_eq!((g.minx_m, g.miny_m, g.ncols, g.nrows), (1_000.0, 2_000.0, 5, 8));
+    /// ```
+    pub fn snapped_around(extent: Extent, cell_m: f64) -> Result<GridSpec, ForecastError> {
+        if !(cell_m.is_finite() && cell_m > 0.0) {
+            return Err(ForecastError::InvalidCellSize(cell_m));
+        }
+        let down = |v: f64| (v / cell_m).floor() * cell_m;
+        GridSpec::covering(
+            Extent {
+                minx_m: down(extent.minx_m),
+                miny_m: down(extent.miny_m),
+                maxx_m: down(extent.maxx_m) + cell_m,
+                maxy_m: down(extent.maxy_m) + cell_m,
+            },
+            cell_m,
+        )
+    }
+
     /// Number of cells.
     pub fn len(&self) -> usize {
         self.ncols * self.nrows

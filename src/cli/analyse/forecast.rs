@@ -144,35 +144,32 @@ pub fn grid_of(events: &[Event], extent: Option<Extent>, cell_m: f64) -> anyhow:
         cell_m.is_finite() && cell_m > 0.0,
         "--cell {cell_m}: moet een positief aantal meters zijn"
     );
-    let extent = match extent {
-        Some(e) => e,
-        None => {
-            let pts = events
-                .iter()
-                .filter(|e| e.x_m.is_finite() && e.y_m.is_finite());
-            let (mut minx, mut miny, mut maxx, mut maxy) = (
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            );
-            for e in pts {
-                minx = minx.min(e.x_m);
-                miny = miny.min(e.y_m);
-                maxx = maxx.max(e.x_m);
-                maxy = maxy.max(e.y_m);
-            }
-            anyhow::ensure!(minx.is_finite(), "geen incidenten met coördinaten");
-            Extent {
-                minx_m: (minx / cell_m).floor() * cell_m,
-                miny_m: (miny / cell_m).floor() * cell_m,
-                // A point on the east/north edge still gets a cell.
-                maxx_m: (maxx / cell_m).floor() * cell_m + cell_m,
-                maxy_m: (maxy / cell_m).floor() * cell_m + cell_m,
-            }
-        }
+    if let Some(e) = extent {
+        return GridSpec::covering(e, cell_m).map_err(|e| anyhow::anyhow!("--extent/--cell: {e}"));
+    }
+    let (mut minx, mut miny, mut maxx, mut maxy) = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for e in events
+        .iter()
+        .filter(|e| e.x_m.is_finite() && e.y_m.is_finite())
+    {
+        minx = minx.min(e.x_m);
+        miny = miny.min(e.y_m);
+        maxx = maxx.max(e.x_m);
+        maxy = maxy.max(e.y_m);
+    }
+    anyhow::ensure!(minx.is_finite(), "geen incidenten met coördinaten");
+    let extent = Extent {
+        minx_m: minx,
+        miny_m: miny,
+        maxx_m: maxx,
+        maxy_m: maxy,
     };
-    GridSpec::covering(extent, cell_m).map_err(|e| anyhow::anyhow!("--extent/--cell: {e}"))
+    GridSpec::snapped_around(extent, cell_m).map_err(|e| anyhow::anyhow!("--extent/--cell: {e}"))
 }
 
 fn midnight(d: NaiveDate) -> NaiveDateTime {

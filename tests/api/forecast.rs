@@ -1,0 +1,357 @@
+//! `GET /api/forecast` against the real server on the small demo city: the cells equal the command line's
+//! `brandpunt analyse forecast` CSV for the same parameters and grid, `top=x` answers the top x % of the cells
+//! with the ties at the threshold, the study area restricts the grid, refusals name the parameter, and callers
+//! without address-level rights get the hot spot surfaces' limits. The expected values are recomputed from the
+//! command line's output, never copied from the server's.
+
+use chrono::NaiveDate;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+use crate::common::demo::{cli_ok, demo};
+use crate::common::server::{RoleServer, Who};
+
+fn server() -> &'static RoleServer {
+    static S: OnceLock<RoleServer> = OnceLock::new();
+    S.get_or_init(|| RoleServer::start("forecast", ""))
+}
+
+fn get(path: &str) -> Value {
+    let r = server().get(Who::Analyst, path);
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    r.json()
+}
+
+/// The codes of the demo's areas of `level`.
+fn area_codes(level: &str) -> Vec<String> {
+    let v = get(&format!("/api/areas?level={level}"));
+    let list = v
+        .as_array()
+        .cloned()
+        .or_else(|| v["areas"].as_array().cloned())
+        .unwrap_or_default();
+    list.iter()
+        .filter_map(|a| a["code"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `x`, `y`, `risk` rows of a forecast CSV (an empty risk is NaN).
+fn rows(csv: &str) -> Vec<[f64; 3]> {
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("x,y,risk"), "{csv:.200}");
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let v: Vec<f64> = l
+                .split(',')
+                .map(|p| {
+                    if p.is_empty() {
+                        f64::NAN
+                    } else {
+                        p.parse().unwrap()
+                    }
+                })
+                .collect();
+            [v[0], v[1], v[2]]
+        })
+        .collect()
+}
+
+/// The command line's CSV for `args` on the demo database.
+fn cli_csv(args: &[&str]) -> Vec<[f64; 3]> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.csv");
+    let mut all = vec!["analyse", "forecast"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--output", out.to_str().unwrap()]);
+    cli_ok(&demo().db, &all);
+    rows(&std::fs::read_to_string(&out).unwrap())
+}
+
+/// The demo gemeente with the most wijken and its wijken.
+fn gemeente_and_wijken() -> (String, Vec<String>) {
+    let wijken = area_codes("wijk");
+    area_codes("gemeente")
+        .into_iter()
+        .map(|g| {
+            let prefix = format!("WK{}", &g[2..]);
+            let mine: Vec<String> = wijken
+                .iter()
+                .filter(|w| w.starts_with(&prefix))
+                .cloned()
+                .collect();
+            (g, mine)
+        })
+        .max_by_key(|(_, w)| w.len())
+        .unwrap()
+}
+
+#[test]
+fn forecast_cells_equal_the_command_line_and_top_counts_ties() {
+    let gemeente = gemeente_and_wijken().0;
+    let last = get("/api/meta")["period"]["last"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let last = NaiveDate::parse_from_str(&last, "%Y-%m-%d").unwrap();
+    for (method, extra) in [
+        ("naive", "&days=28"),
+        ("naive", "&days=all&category=inbraak"),
+        ("kde", "&bandwidth=250&days=all"),
+        ("prospective", "&space_cells=4&time_weeks=6"),
+        ("sepp", "&iterations=5"),
+    ] {
+        let q = format!("method={method}&cell=125&area={gemeente}{extra}");
+        let head = get(&format!("/api/forecast?{q}"));
+        // `at` defaults to the day after the tenant's last incident day.
+        let at = head["at"].as_str().unwrap().to_string();
+        assert_eq!(at, last.succ_opt().unwrap().to_string(), "{method}");
+        let e: Vec<f64> = head["extent_rd"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let extent = format!("{},{},{},{}", e[0], e[1], e[2], e[3]);
+        let api = rows(
+            &server()
+                .get(Who::Analyst, &format!("/api/forecast?{q}&format=csv"))
+                .text(),
+        );
+        let mut args = vec![
+            "--method", method, "--cell", "125", "--area", &gemeente, "--extent", &extent, "--at",
+            &at,
+        ];
+        let extra_args: Vec<String> = extra
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .flat_map(|p| {
+                let (k, v) = p.split_once('=').unwrap();
+                [format!("--{}", k.replace('_', "-")), v.to_string()]
+            })
+            .collect();
+        args.extend(extra_args.iter().map(String::as_str));
+        let cli = cli_csv(&args);
+        assert_eq!(api.len(), cli.len(), "{method}: cells");
+        assert_eq!(
+            api.len() as u64,
+            head["cells"].as_u64().unwrap(),
+            "{method}"
+        );
+        assert_eq!(
+            api, cli,
+            "{method}: the API's cells equal the command line's"
+        );
+        let total: f64 = cli.iter().map(|r| r[2]).sum();
+        assert!(
+            total > 0.0,
+            "{method}: the demo has incidents to forecast from"
+        );
+        let positive = cli.iter().filter(|r| r[2] > 0.0).count();
+        assert_eq!(
+            head["features"].as_array().unwrap().len(),
+            positive,
+            "{method}"
+        );
+
+        // top=x: every cell at or above the risk of the cell at ceil(cells x / 100), ties included.
+        for top in [1.0, 5.0, 10.0] {
+            let mut sorted: Vec<f64> = cli.iter().map(|r| r[2]).filter(|v| *v > 0.0).collect();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            let k = ((cli.len() as f64 * top / 100.0).ceil() as usize).clamp(1, sorted.len());
+            let threshold = sorted[k - 1];
+            let want = sorted.iter().filter(|v| **v >= threshold).count();
+            let fc = get(&format!("/api/forecast?{q}&top={top}"));
+            assert_eq!(
+                fc["top_cells"].as_u64().unwrap() as usize,
+                want,
+                "{method} top {top}"
+            );
+            let features = fc["features"].as_array().unwrap();
+            assert_eq!(features.len(), want, "{method} top {top}");
+            // serde_json's default float parsing may miss the last bit: the exact risk is the CSV's.
+            let close = |a: f64, b: f64| (a - b).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs());
+            assert!(close(fc["threshold"].as_f64().unwrap(), threshold));
+            let mut previous = f64::INFINITY;
+            for (i, f) in features.iter().enumerate() {
+                let p = &f["properties"];
+                let (x, y) = (p["x_m"].as_f64().unwrap(), p["y_m"].as_f64().unwrap());
+                let risk = cli
+                    .iter()
+                    .find(|r| r[0] == x && r[1] == y)
+                    .map(|r| r[2])
+                    .unwrap_or_else(|| panic!("{method}: cell {x},{y} is no cell of the grid"));
+                assert!(close(p["risk"].as_f64().unwrap(), risk), "{method} #{i}");
+                assert!(
+                    risk >= threshold && risk <= previous,
+                    "{method}: ordered by risk"
+                );
+                let higher = sorted.iter().filter(|v| **v > risk).count();
+                assert_eq!(
+                    p["rank"].as_u64().unwrap() as usize,
+                    higher + 1,
+                    "{method} #{i}"
+                );
+                let share = p["share"].as_f64().unwrap();
+                assert!((share - risk / total).abs() <= 1e-12 * share.max(1.0));
+                assert_eq!(f["geometry"]["type"], "Polygon");
+                previous = risk;
+            }
+            // The CSV with top has the same cells.
+            let top_csv = rows(
+                &server()
+                    .get(
+                        Who::Analyst,
+                        &format!("/api/forecast?{q}&top={top}&format=csv"),
+                    )
+                    .text(),
+            );
+            assert_eq!(top_csv.len(), want);
+        }
+    }
+}
+
+#[test]
+fn the_study_area_restricts_the_grid() {
+    let (gemeente, wijken) = gemeente_and_wijken();
+    assert!(wijken.len() > 1, "{gemeente}: {wijken:?}");
+    let wijk = wijken[0].clone();
+    let whole = get(&format!(
+        "/api/forecast?method=naive&days=all&area={gemeente}"
+    ));
+    let part = get(&format!("/api/forecast?method=naive&days=all&area={wijk}"));
+    let cells = |v: &Value| v["cells"].as_u64().unwrap();
+    assert!(
+        cells(&part) < cells(&whole),
+        "{} < {}",
+        cells(&part),
+        cells(&whole)
+    );
+    let e = |v: &Value, i: usize| v["extent_rd"][i].as_f64().unwrap();
+    assert!(e(&part, 0) >= e(&whole, 0) && e(&part, 2) <= e(&whole, 2));
+    assert!(e(&part, 1) >= e(&whole, 1) && e(&part, 3) <= e(&whole, 3));
+    // Every answered cell lies in the grid of the study area, and fewer incidents were used.
+    for f in part["features"].as_array().unwrap() {
+        let (x, y) = (
+            f["properties"]["x_m"].as_f64().unwrap(),
+            f["properties"]["y_m"].as_f64().unwrap(),
+        );
+        assert!(x > e(&part, 0) && x < e(&part, 2) && y > e(&part, 1) && y < e(&part, 3));
+    }
+    assert!(part["events_used"].as_u64() < whole["events_used"].as_u64());
+}
+
+#[test]
+fn refusals_name_the_parameter_before_any_work() {
+    for (query, parameter) in [
+        ("method=magic", "method"),
+        ("cell=10", "cell"),
+        ("at=gisteren", "at"),
+        ("horizon=0", "horizon"),
+        ("top=0", "top"),
+        ("top=250", "top"),
+        ("method=naive&days=0", "days"),
+        ("method=kde&bandwidth=-5", "bandwidth"),
+        ("space_cells=0", "space_cells"),
+        ("method=sepp&iterations=0", "iterations"),
+        ("format=xml", "format"),
+        ("area=GM9999", "area"),
+        ("category=geen-categorie", "category"),
+        // 25 m cells over the whole country: too many cells.
+        ("cell=25&bbox=3.4,50.8,7.2,53.5", "cell"),
+    ] {
+        let r = server().get(Who::Analyst, &format!("/api/forecast?{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["parameter"], parameter, "{query}");
+        if parameter == "cell" && query.contains("bbox") {
+            // The smallest cell size that fits is named.
+            let msg = v["error"].as_str().unwrap();
+            let smallest: f64 = msg
+                .split("kies cell=")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{msg}"));
+            let r = server().get(
+                Who::Analyst,
+                &format!("/api/forecast?method=naive&cell={smallest}&bbox=3.4,50.8,7.2,53.5&top=1"),
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    }
+}
+
+#[test]
+fn viewers_get_the_surface_limits_and_protected_counts() {
+    let q = "/api/forecast?method=naive&days=all&cell=25&category=inbraak";
+    let analyst = get(q);
+    assert_eq!(analyst["cell_m"].as_f64(), Some(25.0));
+    for who in [Who::Viewer, Who::Anonymous] {
+        let r = server().get(who, q);
+        assert_eq!(r.status, 200, "{who:?}: {}", r.text());
+        let v = r.json();
+        assert_eq!(
+            v["cell_m"].as_f64(),
+            Some(brandpunt::access::VIEWER_MIN_CELL_M),
+            "{who:?}"
+        );
+        assert!(!v["features"].as_array().unwrap().is_empty(), "{who:?}");
+        // Naive risks are counts: small ones are withheld, the rest exact.
+        let k = server().get(who, "/api/meta").json()["min_count"]
+            .as_f64()
+            .unwrap();
+        for f in v["features"].as_array().unwrap() {
+            let p = &f["properties"];
+            if p["suppressed"] == true {
+                assert!(p["risk"].is_null() && p["share"].is_null());
+                assert!(p["count_label"].as_str().unwrap().contains('<'));
+            } else {
+                assert!(p["risk"].as_f64().unwrap() >= k, "{who:?}: {p}");
+            }
+        }
+        // Kde bandwidths are raised to the viewers' minimum: the cells differ from the analyst's.
+        let kde = "/api/forecast?method=kde&bandwidth=50&cell=100&format=csv";
+        let mine = server().get(who, kde).text();
+        let analysts = server().get(Who::Analyst, kde).text();
+        let wide = server()
+            .get(
+                Who::Analyst,
+                &kde.replace(
+                    "bandwidth=50",
+                    &format!("bandwidth={}", brandpunt::access::VIEWER_MIN_BANDWIDTH_M),
+                ),
+            )
+            .text();
+        assert_ne!(mine, analysts, "{who:?}");
+        assert_eq!(mine, wide, "{who:?}");
+    }
+    // The analyst sees the exact counts.
+    for f in analyst["features"].as_array().unwrap() {
+        assert_eq!(f["properties"]["suppressed"], false);
+    }
+}
+
+#[test]
+fn openapi_documents_the_forecast() {
+    let doc = get("/api/openapi.json");
+    let op = &doc["paths"]["/api/forecast"]["get"];
+    let names: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for p in [
+        "method",
+        "cell",
+        "at",
+        "horizon",
+        "top",
+        "format",
+        "days",
+        "bandwidth",
+    ] {
+        assert!(names.contains(&p), "{p}");
+    }
+}
