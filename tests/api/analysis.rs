@@ -338,14 +338,45 @@ fn profile_equals_the_library_on_store_addresses() {
         v["matched_incidents"].as_u64().unwrap(),
         expected.matched_incidents
     );
-    assert_eq!(
-        v["dimensions"],
-        serde_json::to_value(&expected.dimensions).unwrap()
+    json_close(
+        &v["dimensions"],
+        &serde_json::to_value(&expected.dimensions).unwrap(),
+        "dimensions",
     );
     let r = get(&format!("/api/areas/{code}/profile?confidence=2"));
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["parameter"], "confidence");
     assert_eq!(get("/api/areas/WK99999999/profile").status, 404);
+}
+
+/// `got` equals `want` with numbers within 4 ulp: serde_json's default float parsing may miss the last bit.
+fn json_close(got: &Value, want: &Value, path: &str) {
+    match (got, want) {
+        (Value::Number(a), Value::Number(b)) if a.is_f64() || b.is_f64() => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!(
+                (a - b).abs() <= 4.0 * f64::EPSILON * b.abs(),
+                "{path}: {a} vs {b}"
+            );
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{path}: length");
+            for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                json_close(x, y, &format!("{path}[{k}]"));
+            }
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            assert_eq!(
+                a.keys().collect::<Vec<_>>(),
+                b.keys().collect::<Vec<_>>(),
+                "{path}: keys"
+            );
+            for (k, x) in a {
+                json_close(x, &b[k], &format!("{path}.{k}"));
+            }
+        }
+        _ => assert_eq!(got, want, "{path}"),
+    }
 }
 
 fn f(v: &Value) -> Option<f64> {
