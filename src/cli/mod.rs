@@ -23,7 +23,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "brandpunt", version, about, long_about = None)]
 pub struct Cli {
-    /// Path of the embedded store (SQLite).
+    /// The store: a SQLite file path (embedded), or a PostgreSQL URL `postgres://user:pass@host:port/db`.
     #[arg(
         long,
         global = true,
