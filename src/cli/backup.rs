@@ -3,7 +3,7 @@
 use super::access::cli_actor;
 use super::context;
 use brandpunt::audit::AuditEntry;
-use brandpunt::store::{restore_sqlite, PrivacyStore, StoreOpener};
+use brandpunt::store::{restore_sqlite, StoreOpener};
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -138,7 +138,6 @@ fn error_chain(e: &anyhow::Error) -> String {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    use brandpunt::store::Store;
     match cli.command {
         Command::Import(cmd) => import::run(&cli.db, cmd),
         Command::Geocode(args) => geocode::run(&cli.db, args),

@@ -146,13 +146,13 @@ impl Cluster {
         unsafe {
             libc::atexit(stop_at_exit);
         }
-        cluster.psql(
-            "postgres",
-            "postgres",
-            "CREATE ROLE brandpunt LOGIN NOSUPERUSER CREATEDB;
-             CREATE ROLE brandpunt_app LOGIN NOSUPERUSER NOBYPASSRLS;
-             CREATE DATABASE brandpunt_template OWNER brandpunt;",
-        );
+        for sql in [
+            "CREATE ROLE brandpunt LOGIN NOSUPERUSER CREATEDB",
+            "CREATE ROLE brandpunt_app LOGIN NOSUPERUSER NOBYPASSRLS",
+            "CREATE DATABASE brandpunt_template OWNER brandpunt",
+        ] {
+            cluster.psql("postgres", "postgres", sql);
+        }
         let postgis = cluster.try_psql(
             "postgres",
             "brandpunt_template",

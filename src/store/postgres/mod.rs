@@ -514,7 +514,7 @@ impl Store for PostgresStore {
         self.for_tenant(tenant, |c, id| {
             c.execute("DELETE FROM tenant_gemeente WHERE tenant_id = $1", &[&id])?;
             c.execute(
-                "INSERT INTO tenant_gemeente (tenant_id, gemeentecode) SELECT $1, unnest($2::text[])",
+                "INSERT INTO tenant_gemeente (tenant_id, gemeentecode) SELECT $1::bigint, unnest($2::text[])",
                 &[&id, &codes],
             )?;
             Ok(())

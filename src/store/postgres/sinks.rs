@@ -46,7 +46,7 @@ const INSERT_INCIDENTS_SQL: &str = "
 INSERT INTO incident (tenant_id, source, version, delivery_id, registration, line, begin_min, end_min, time_known,
     category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode, plaats, bag_id, x, y,
     buurtcode, located_by, match_kind, match_score, extra, content_hash)
-SELECT $1, $2, $3, $4, r.registration, r.line, r.begin_min, r.end_min, r.time_known, r.category_code,
+SELECT $1::bigint, $2::text, $3::bigint, $4::bigint, r.registration, r.line, r.begin_min, r.end_min, r.time_known, r.category_code,
     r.category_label, r.street, r.huisnummer, r.huisletter, r.toevoeging, r.postcode, r.plaats, r.bag_id, r.x, r.y,
     r.buurtcode, r.located_by, r.match_kind, r.match_score, coalesce(r.extra::jsonb, '{}'), r.content_hash
 FROM unnest($5::text[], $6::int8[], $7::int8[], $8::int8[], $9::bool[], $10::text[], $11::text[], $12::text[],
@@ -483,7 +483,8 @@ impl AddressSink for PgAddressSink<'_> {
         let n = self.tx.conn().execute(
             "INSERT INTO pand (pand_id, bouwjaar, status, gebruiksdoel, oppervlakte_min, oppervlakte_max,
                                aantal_verblijfsobjecten)
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM address WHERE pand_id = $1)
+             SELECT $1::text, $2::integer, $3::text, $4::text, $5::bigint, $6::bigint, $7::bigint
+             WHERE EXISTS (SELECT 1 FROM address WHERE pand_id = $1::text)
              ON CONFLICT (pand_id) DO UPDATE SET bouwjaar = EXCLUDED.bouwjaar, status = EXCLUDED.status,
                  gebruiksdoel = EXCLUDED.gebruiksdoel, oppervlakte_min = EXCLUDED.oppervlakte_min,
                  oppervlakte_max = EXCLUDED.oppervlakte_max,
