@@ -20,11 +20,11 @@ mod sqlite;
 mod sqlite_privacy;
 
 pub use crate::relations::{LinkedIncident, StoredPseudonym};
+pub use postgres::{redact_location, PostgresStore};
 pub use privacy::{
     BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
     MIN_PASSWORD_CHARS,
 };
-pub use postgres::{redact_location, PostgresStore};
 pub use sqlite::{normalize_gemeentecode, SqliteStore};
 pub use sqlite_privacy::{restore_sqlite, RestoreOutcome};
 

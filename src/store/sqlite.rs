@@ -32,7 +32,10 @@ pub(super) fn now_utc() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-pub(super) fn geometry_to_wkb(code: &str, geometry: &MultiPolygon<f64>) -> Result<Vec<u8>, StoreError> {
+pub(super) fn geometry_to_wkb(
+    code: &str,
+    geometry: &MultiPolygon<f64>,
+) -> Result<Vec<u8>, StoreError> {
     let g = geometry.to_gdal().map_err(|e| StoreError::Geometry {
         code: code.to_string(),
         reason: e.to_string(),

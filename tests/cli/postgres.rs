@@ -101,7 +101,10 @@ fn stats_on_postgres_equal_stats_on_sqlite() {
         outputs[0][0]
     );
     assert_eq!(outputs[1], outputs[0], "PostgreSQL (--db) and SQLite");
-    assert_eq!(outputs[2], outputs[0], "PostgreSQL (BRANDPUNT_DB) and SQLite");
+    assert_eq!(
+        outputs[2], outputs[0],
+        "PostgreSQL (BRANDPUNT_DB) and SQLite"
+    );
     // The URL was not taken for a file path.
     assert!(!Path::new("postgresql:").exists());
 }

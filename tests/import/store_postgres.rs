@@ -173,12 +173,19 @@ fn the_serving_role_sees_no_tenant_rows_without_the_tenant_setting() {
         &database,
         "SELECT id FROM tenant WHERE code = 'ander'",
     );
+    // The last line is the answer of `sql` (psql prints set_config's too).
     let scoped = |sql: &str| {
         c.psql(
             "brandpunt_app",
             &database,
-            &format!("BEGIN; SELECT set_config('brandpunt.tenant', '{ander}', true); {sql}; COMMIT;"),
+            &format!(
+                "BEGIN; SELECT set_config('brandpunt.tenant', '{ander}', true); {sql}; COMMIT;"
+            ),
         )
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
     };
     assert_eq!(
         scoped("SELECT string_agg(registration, ',') FROM incident"),
@@ -200,7 +207,11 @@ fn the_serving_role_sees_no_tenant_rows_without_the_tenant_setting() {
         "a row of another tenant is refused"
     );
     assert!(c
-        .try_psql("brandpunt_app", &database, "ALTER TABLE incident DISABLE ROW LEVEL SECURITY")
+        .try_psql(
+            "brandpunt_app",
+            &database,
+            "ALTER TABLE incident DISABLE ROW LEVEL SECURITY"
+        )
         .is_err());
     // Through the store, each tenant sees its own incidents.
     let regs = |tenant: &str| -> Vec<String> {

@@ -169,11 +169,9 @@ impl PostgresStore {
     ) -> Result<T, E> {
         self.begin(scope, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         let result = f(&self.conn);
-        let end = self.conn.batch(if result.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        });
+        let end = self
+            .conn
+            .batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
         let v = result?;
         end?;
         Ok(v)
@@ -181,10 +179,10 @@ impl PostgresStore {
 
     fn begin(&self, scope: &str, begin: &str) -> Result<(), StoreError> {
         self.conn.batch(begin)?;
-        if let Err(e) = self.conn.execute(
-            "SELECT set_config('brandpunt.tenant', $1, true)",
-            &[&scope],
-        ) {
+        if let Err(e) = self
+            .conn
+            .execute("SELECT set_config('brandpunt.tenant', $1, true)", &[&scope])
+        {
             let _ = self.conn.batch("ROLLBACK");
             return Err(e);
         }
@@ -210,7 +208,10 @@ impl PostgresStore {
     }
 
     fn newest_year(conn: &Conn) -> Result<Option<i32>, StoreError> {
-        get(&conn.query_one("SELECT max(year) FROM boundary_set", &[])?, 0)
+        get(
+            &conn.query_one("SELECT max(year) FROM boundary_set", &[])?,
+            0,
+        )
     }
 
     fn mark_of(conn: &Conn, tenant_id: i64) -> Result<IncidentMark, StoreError> {
@@ -319,7 +320,8 @@ impl PostgresStore {
         f: &IncidentFilter,
         first: usize,
     ) -> (String, Vec<Box<dyn tokio_postgres::types::ToSql + Sync>>) {
-        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync>> = vec![Box::new(tenant_id)];
+        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync>> =
+            vec![Box::new(tenant_id)];
         let mut sql = format!("i.tenant_id = ${first}");
         let next = |params: &mut Vec<_>, value: Box<dyn tokio_postgres::types::ToSql + Sync>| {
             params.push(value);
@@ -443,7 +445,9 @@ fn refs(params: &[Box<dyn tokio_postgres::types::ToSql + Sync>]) -> Vec<Param<'_
     params.iter().map(|p| p.as_ref() as Param<'_>).collect()
 }
 
-fn read_incident_record(r: &tokio_postgres::Row) -> Result<crate::dataset::IncidentRecord, StoreError> {
+fn read_incident_record(
+    r: &tokio_postgres::Row,
+) -> Result<crate::dataset::IncidentRecord, StoreError> {
     Ok(crate::dataset::IncidentRecord {
         id: get(r, 0)?,
         source: get(r, 1)?,
@@ -468,7 +472,10 @@ impl Store for PostgresStore {
 
     fn tenants(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.conn
-            .query("SELECT code, name FROM tenant ORDER BY code", &[])?
+            .query(
+                "SELECT code, name FROM tenant ORDER BY code COLLATE \"C\"",
+                &[],
+            )?
             .iter()
             .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
             .collect()
@@ -492,7 +499,7 @@ impl Store for PostgresStore {
     fn tenant_gemeenten(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
         self.for_tenant(tenant, |c, id| {
             c.query(
-                "SELECT gemeentecode FROM tenant_gemeente WHERE tenant_id = $1 ORDER BY gemeentecode",
+                "SELECT gemeentecode FROM tenant_gemeente WHERE tenant_id = $1 ORDER BY gemeentecode COLLATE \"C\"",
                 &[&id],
             )?
             .iter()
@@ -607,7 +614,7 @@ impl Store for PostgresStore {
                 "SELECT a.level, a.code, a.name, a.wijkcode, a.gemeentecode, a.gemeentenaam, a.water, a.inhabitants,
                         a.stats::text, ST_AsBinary(a.geom)
                  FROM area a JOIN boundary_set b ON b.id = a.boundary_set_id
-                 WHERE b.year = $1 AND a.level = $2 ORDER BY a.code",
+                 WHERE b.year = $1 AND a.level = $2 ORDER BY a.code COLLATE \"C\"",
                 &[&year, &level.as_str()],
             )?
             .iter()
@@ -643,14 +650,17 @@ impl Store for PostgresStore {
         self.conn.for_each(
             "SELECT bag_id, kind, street, street_short, huisnummer, huisletter, toevoeging, postcode, woonplaats,
                     bronhouder, status, gebruiksdoel, oppervlakte_m2, bouwjaar, pand_id, pand_status, x, y, buurtcode
-             FROM address ORDER BY bag_id",
+             FROM address ORDER BY bag_id COLLATE \"C\"",
             &[],
             |r| f(&Self::read_address(r)?),
         )
     }
 
     fn address_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = get(&self.conn.query_one("SELECT count(*) FROM address", &[])?, 0)?;
+        let n: i64 = get(
+            &self.conn.query_one("SELECT count(*) FROM address", &[])?,
+            0,
+        )?;
         Ok(n as u64)
     }
 
@@ -719,7 +729,10 @@ impl Store for PostgresStore {
         // The delivery id names its tenant; the rows are read in that tenant's scope.
         let tenant: Option<i64> = {
             let r = self.transaction(ALL_TENANTS, |c| {
-                c.query_opt("SELECT tenant_id FROM delivery WHERE id = $1", &[&delivery_id])
+                c.query_opt(
+                    "SELECT tenant_id FROM delivery WHERE id = $1",
+                    &[&delivery_id],
+                )
             })?;
             r.map(|r| get(&r, 0)).transpose()?
         };
@@ -829,7 +842,8 @@ impl Store for PostgresStore {
             .query(
                 "SELECT table_id, category, region, period, value FROM police_count
                  WHERE $1::text IS NULL OR starts_with(region, $1::text)
-                 ORDER BY table_id, region, period, category",
+                 ORDER BY table_id COLLATE \"C\", region COLLATE \"C\", period COLLATE \"C\",
+                          category COLLATE \"C\"",
                 &[&region_prefix],
             )?
             .iter()
@@ -848,7 +862,7 @@ impl Store for PostgresStore {
     fn indicators(&self, tenant: &str) -> Result<Vec<IndicatorValue>, StoreError> {
         self.for_tenant(tenant, |c, id| {
             c.query(
-                "SELECT buurtcode, name, value FROM indicator WHERE tenant_id = $1 ORDER BY buurtcode, name",
+                "SELECT buurtcode, name, value FROM indicator WHERE tenant_id = $1 ORDER BY buurtcode COLLATE \"C\", name COLLATE \"C\"",
                 &[&id],
             )?
             .iter()
@@ -886,7 +900,7 @@ impl Store for PostgresStore {
                  JOIN area a ON a.code = i.buurtcode AND a.level = 'buurt'
                  JOIN boundary_set b ON b.id = a.boundary_set_id AND b.year = $1
                  WHERE {where_sql} AND i.located_by <> 'none' AND {key} IS NOT NULL
-                 GROUP BY 1, 2 ORDER BY 1, 2"
+                 GROUP BY 1, 2 ORDER BY {key} COLLATE \"C\", coalesce(i.category_code, '') COLLATE \"C\""
             );
             let mut all: Vec<Param<'_>> = vec![&year];
             all.extend(refs(&params));
@@ -1278,7 +1292,7 @@ impl Changes for PostgresStore {
     fn data_fingerprint(&self) -> Result<DataFingerprint, StoreError> {
         self.snapshot(ALL_TENANTS, |c| {
             let r = c.query_one(
-                "SELECT (SELECT count(*) || ',' || coalesce(string_agg(code || '=' || name, ',' ORDER BY code), '')
+                "SELECT (SELECT count(*) || ',' || coalesce(string_agg(code || '=' || name, ',' ORDER BY code COLLATE \"C\"), '')
                          FROM tenant) || '|' ||
                         (SELECT version::text FROM store_version WHERE part = 'shared'),
                         (SELECT version::text FROM store_version WHERE part = 'access')",
@@ -1286,7 +1300,7 @@ impl Changes for PostgresStore {
             )?;
             let tenants = c
                 .query(
-                    &format!("SELECT t.code, {TENANT_PRINT} FROM tenant t ORDER BY t.code"),
+                    &format!("SELECT t.code, {TENANT_PRINT} FROM tenant t ORDER BY t.code COLLATE \"C\""),
                     &[],
                 )?
                 .iter()
@@ -1340,11 +1354,15 @@ mod tests {
     #[test]
     fn an_unreachable_server_is_an_open_error_without_the_password() {
         // Port 1 on the loopback: refused at once.
-        let err = PostgresStore::open("postgres://app:geheim@127.0.0.1:1/brandpunt?connect_timeout=2")
-            .err()
-            .expect("nothing listens on port 1");
+        let err =
+            PostgresStore::open("postgres://app:geheim@127.0.0.1:1/brandpunt?connect_timeout=2")
+                .err()
+                .expect("nothing listens on port 1");
         let text = err.to_string();
-        assert!(text.starts_with("database postgres://app:***@127.0.0.1:1/"), "{text}");
+        assert!(
+            text.starts_with("database postgres://app:***@127.0.0.1:1/"),
+            "{text}"
+        );
         assert!(!text.contains("geheim"), "{text}");
     }
 }

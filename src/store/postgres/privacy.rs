@@ -156,7 +156,7 @@ impl PrivacyStore for PostgresStore {
             for r in c.query(
                 "SELECT u.name, t.code, u.role, u.categories, u.disabled, u.created_at, u.relations
                  FROM app_user u JOIN tenant t ON t.id = u.tenant_id
-                 WHERE $1::text IS NULL OR t.code = $1 ORDER BY u.name",
+                 WHERE $1::text IS NULL OR t.code = $1 ORDER BY u.name COLLATE \"C\"",
                 &[&tenant],
             )? {
                 let role: String = get(&r, 2)?;
@@ -450,7 +450,8 @@ impl PrivacyStore for PostgresStore {
         self.conn.for_each(
             &format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit_log
-                 WHERE ($1::text IS NULL OR at >= $1) AND ($2::text IS NULL OR at < $2) ORDER BY seq"
+                 WHERE ($1::text IS NULL OR at >= $1 COLLATE \"C\") AND ($2::text IS NULL OR at < $2 COLLATE \"C\")
+                 ORDER BY seq"
             ),
             &[&from, &to],
             |r| -> Result<(), StoreError> {
