@@ -1,7 +1,10 @@
 //! The command line on a PostgreSQL store ([`crate::postgres_cluster`], a throwaway cluster): the same imports
-//! into SQLite and into PostgreSQL (`--db postgres://...` and `BRANDPUNT_DB`) give the same `stats`.
+//! into SQLite and into PostgreSQL (`--db postgres://...` and `BRANDPUNT_DB`) give the same `stats`, and
+//! `serve` on either answers the same statistics.
 
 use crate::postgres_cluster::cluster;
+use brandpunt::access::Role;
+use brandpunt::store::{StoreOpener, TokenOwner};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -107,4 +110,25 @@ fn stats_on_postgres_equal_stats_on_sqlite() {
     );
     // The URL was not taken for a file path.
     assert!(!Path::new("postgresql:").exists());
+
+    // `serve` on either store answers the same statistics.
+    let answers: Vec<String> = [&sqlite, &postgres]
+        .iter()
+        .map(|db| {
+            let mut store = StoreOpener::new(Path::new(db)).unwrap().open().unwrap();
+            store
+                .add_user("default", "ana", Role::Analyst, &[])
+                .unwrap();
+            let token = store
+                .create_token(&TokenOwner::User("ana".into()), None)
+                .unwrap()
+                .token;
+            let server = crate::common::server::start(Path::new(db), &[]);
+            let r = crate::common::server::get_as(&server.base, Some(&token), "/api/stats.csv");
+            assert_eq!(r.status, 200, "{db}: {}", r.text());
+            r.text()
+        })
+        .collect();
+    assert!(answers[0].lines().count() > 3, "{}", answers[0]);
+    assert_eq!(answers[1], answers[0], "serve on PostgreSQL and on SQLite");
 }
