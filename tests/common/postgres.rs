@@ -151,7 +151,10 @@ impl Cluster {
             "CREATE ROLE brandpunt_app LOGIN NOSUPERUSER NOBYPASSRLS",
             "CREATE DATABASE brandpunt_template OWNER brandpunt",
         ] {
-            cluster.psql("postgres", "postgres", sql);
+            if let Err(e) = cluster.try_psql("postgres", "postgres", sql) {
+                cluster.stop();
+                panic!("setting up the test cluster: {sql}: {e}");
+            }
         }
         let postgis = cluster.try_psql(
             "postgres",
@@ -159,6 +162,8 @@ impl Cluster {
             "CREATE EXTENSION postgis;",
         );
         if let Err(e) = postgis {
+            // Not yet in CLUSTER, so the exit handler would not stop it.
+            cluster.stop();
             panic!("PostGIS cannot be installed in the test cluster ({e}): {INSTALL_HINT}");
         }
         cluster
