@@ -4,7 +4,9 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
-SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config
+# postgresql + postgresql-postgis: the distribution's default PostgreSQL server and its PostGIS (Debian 12: 15,
+# Ubuntu 24.04: 16) for the PostgreSQL store's tests (a throwaway cluster per test binary, tests/common/postgres.rs).
+SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config postgresql postgresql-postgis
 DEMO_DIR ?= data/demo
 PORT ?= 8080
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use brandpunt::access::Role;
 use brandpunt::audit::AuditEntry;
 use brandpunt::pseudonym::PseudonymKey;
-use brandpunt::store::{PrivacyStore, TokenOwner};
+use brandpunt::store::{ServerStore, TokenOwner};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -91,7 +91,7 @@ pub fn cli_actor() -> String {
 }
 
 fn audit(
-    store: &mut dyn PrivacyStore,
+    store: &mut dyn ServerStore,
     tenant: &str,
     action: &str,
     endpoint: &str,
@@ -151,7 +151,7 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             let password = read_password_line()?;
             store.set_password(&name, &password)?;
             audit(
-                &mut store,
+                store.as_mut(),
                 "-",
                 "user_password",
                 "cli:user password",
@@ -198,7 +198,7 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 store.set_relations_grant(&name, true)?;
             }
             audit(
-                &mut store,
+                store.as_mut(),
                 &tenant,
                 "user_add",
                 "cli:user add",
@@ -240,7 +240,7 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         UserCommand::Grant { name, .. } => {
             store.set_relations_grant(&name, true)?;
             audit(
-                &mut store,
+                store.as_mut(),
                 "-",
                 "user_grant",
                 "cli:user grant",
@@ -251,7 +251,7 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         UserCommand::Revoke { name, .. } => {
             store.set_relations_grant(&name, false)?;
             audit(
-                &mut store,
+                store.as_mut(),
                 "-",
                 "user_revoke",
                 "cli:user revoke",
@@ -262,7 +262,7 @@ pub fn run_user(db: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         UserCommand::Disable { name } => {
             store.disable_user(&name)?;
             audit(
-                &mut store,
+                store.as_mut(),
                 "-",
                 "user_disable",
                 "cli:user disable",
@@ -304,7 +304,7 @@ pub fn run_token(db: &Path, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 }
             };
             audit(
-                &mut store,
+                store.as_mut(),
                 &tenant,
                 "token_create",
                 "cli:token create",
@@ -324,7 +324,7 @@ pub fn run_token(db: &Path, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("geen actief token met id '{id}'");
             }
             audit(
-                &mut store,
+                store.as_mut(),
                 "-",
                 "token_revoke",
                 "cli:token revoke",

@@ -3,7 +3,6 @@
 use super::context;
 use anyhow::Context;
 use brandpunt::audit;
-use brandpunt::store::PrivacyStore;
 use chrono::NaiveDate;
 use std::io::Write;
 use std::path::Path;

@@ -3,7 +3,7 @@
 use super::access::cli_actor;
 use super::context;
 use brandpunt::audit::AuditEntry;
-use brandpunt::store::{restore_sqlite, PrivacyStore};
+use brandpunt::store::{restore_sqlite, StoreOpener};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -20,7 +20,15 @@ pub fn backup(db: &Path, file: &Path) -> anyhow::Result<ExitCode> {
 
 /// Replace the store by the backup `file` (checked first; refused when the store is in use).
 pub fn restore(db: &Path, file: &Path) -> anyhow::Result<ExitCode> {
-    let o = restore_sqlite(db, file)?;
+    let opener = StoreOpener::new(db)?;
+    let Some(path) = opener.sqlite_path() else {
+        anyhow::bail!(
+            "{}: terugzetten met brandpunt restore kan alleen in een SQLite-database; \
+             een PostgreSQL-database zet u terug met pg_restore",
+            opener.describe()
+        );
+    };
+    let o = restore_sqlite(path, file)?;
     let mut store = context::open_store(db)?;
     store.append_audit(&AuditEntry {
         actor: cli_actor(),

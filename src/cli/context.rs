@@ -4,12 +4,17 @@ use anyhow::Context;
 use brandpunt::area_index::AreaIndex;
 use brandpunt::geocode::GeocodeIndex;
 use brandpunt::import::incidents::{self, Locator};
-use brandpunt::store::{SqliteStore, Store};
+use brandpunt::store::{ServerStore, Store, StoreOpener};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 
-pub fn open_store(db: &Path) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(db).with_context(|| format!("kan de database {} niet openen", db.display()))
+/// Open the store at `db`: a SQLite file path, or a `postgres://` URL (never taken for a file path).
+pub fn open_store(db: &Path) -> anyhow::Result<Box<dyn ServerStore>> {
+    let opener = StoreOpener::new(db)
+        .with_context(|| format!("kan de database {} niet openen", db.display()))?;
+    opener
+        .open()
+        .with_context(|| format!("kan de database {} niet openen", opener.describe()))
 }
 
 /// The buurt index of the newest boundary set (empty when no CBS file was imported).

@@ -5,7 +5,7 @@ use brandpunt::demo::national::{self, NationalConfig};
 use brandpunt::demo::{self, DemoConfig};
 use brandpunt::import::{incidents::IncidentImportOptions, mapping};
 use brandpunt::pseudonym::PseudonymKey;
-use brandpunt::store::{PrivacyError, PrivacyStore, Store, StoreError};
+use brandpunt::store::{PrivacyError, StoreError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

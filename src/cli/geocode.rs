@@ -69,8 +69,8 @@ pub fn run(db: &Path, args: GeocodeArgs) -> anyhow::Result<ExitCode> {
         headers.join(", ")
     );
     let store = context::open_store(db)?;
-    let geocoder = context::geocoder(&store)?;
-    let areas = context::area_index(&store)?;
+    let geocoder = context::geocoder(store.as_store())?;
+    let areas = context::area_index(store.as_store())?;
     anyhow::ensure!(
         !geocoder.is_empty(),
         "er zijn nog geen BAG-adressen ingelezen (brandpunt import bag)"

@@ -4,7 +4,7 @@ use super::context;
 use anyhow::Context;
 use brandpunt::area_level::AreaLevel;
 use brandpunt::import::{bag, cbs, incidents, indicators, mapping, opendata};
-use brandpunt::store::{DeliveryMeta, SqliteStore, Store};
+use brandpunt::store::{DeliveryMeta, ServerStore};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -141,7 +141,7 @@ pub fn import_bag(db: &Path, file: &Path, gemeente: Option<&str>) -> anyhow::Res
         None => Vec::new(),
     };
     let mut store = context::open_store(db)?;
-    let index = context::area_index(&store)?;
+    let index = context::area_index(store.as_store())?;
     let assign = |x: f64, y: f64| index.locate(x, y).map(|a| a.buurtcode.clone());
     let pb = ProgressBar::new(0);
     pb.set_style(
@@ -172,14 +172,14 @@ pub fn import_bag(db: &Path, file: &Path, gemeente: Option<&str>) -> anyhow::Res
 
 /// Build the locator once and import several incident files with it.
 pub struct IncidentImporter {
-    store: SqliteStore,
+    store: Box<dyn ServerStore>,
     locator: incidents::Locator,
 }
 
 impl IncidentImporter {
     pub fn new(db: &Path) -> anyhow::Result<Self> {
         let store = context::open_store(db)?;
-        let locator = context::locator(&store)?;
+        let locator = context::locator(store.as_store())?;
         Ok(IncidentImporter { store, locator })
     }
 
@@ -189,7 +189,7 @@ impl IncidentImporter {
         options: &incidents::IncidentImportOptions,
     ) -> anyhow::Result<incidents::IncidentImportSummary> {
         Ok(incidents::import_incident_file(
-            &mut self.store,
+            self.store.as_store_mut(),
             &self.locator,
             file,
             options,

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "brandpunt", version, about, long_about = None)]
 pub struct Cli {
-    /// Path of the embedded store (SQLite).
+    /// The store: a SQLite file path (embedded), or a PostgreSQL URL `postgres://user:pass@host:port/db`.
     #[arg(
         long,
         global = true,
@@ -140,7 +140,6 @@ fn error_chain(e: &anyhow::Error) -> String {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    use brandpunt::store::Store;
     match cli.command {
         Command::Import(cmd) => import::run(&cli.db, cmd),
         Command::Geocode(args) => geocode::run(&cli.db, args),

@@ -12,7 +12,6 @@ use brandpunt::relations::export::{Elements, Format};
 use brandpunt::relations::{
     centrality, queries, Graph, Subgraph, MAX_BETWEENNESS_NODES, MAX_PATHS, MAX_RESULT_NODES,
 };
-use brandpunt::store::Store;
 use chrono::NaiveDate;
 use clap::Subcommand;
 use std::io::Write;

@@ -2,7 +2,6 @@
 
 use super::access::cli_actor;
 use super::context;
-use brandpunt::store::PrivacyStore;
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -3,7 +3,6 @@
 use super::analyse::input::incident_filter;
 use super::context;
 use brandpunt::area_level::AreaLevel;
-use brandpunt::store::Store;
 use chrono::NaiveDate;
 use std::path::Path;
 use std::process::ExitCode;

@@ -14,11 +14,13 @@
 //! (CBS boundaries, BAG addresses, the police open-data counts) do not. Coordinates are RD New metres.
 
 mod migrations;
+mod postgres;
 mod privacy;
 mod sqlite;
 mod sqlite_privacy;
 
 pub use crate::relations::{LinkedIncident, StoredPseudonym};
+pub use postgres::{redact_location, PostgresStore};
 pub use privacy::{
     BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
     MIN_PASSWORD_CHARS,
@@ -48,7 +50,7 @@ pub enum StoreError {
     },
     /// The location names a kind of store this build cannot open.
     #[error(
-        "database {location}: unsupported kind of store '{scheme}' (supported: a SQLite file path)"
+        "database {location}: unsupported kind of store '{scheme}' (supported: a SQLite file path, sqlite://PATH, postgres://... or postgresql://...)"
     )]
     UnsupportedBackend { location: String, scheme: String },
     /// Another writer holds the store longer than the backend waits.
@@ -464,14 +466,28 @@ pub trait Store {
     ) -> Result<(), StoreError>;
 
     // CBS boundaries (shared reference data).
-    /// Replace the boundary set of `year` with `areas` (one transaction); re-assign buurtcodes of addresses and
-    /// incidents when this is the newest year.
+    /// Replace the boundary set of `year` with `areas` (one transaction); when this is the newest year, clear
+    /// the buurtcodes of addresses and incidents with coordinates ([`Store::replace_boundary_set_with`] without
+    /// an assignment).
     fn replace_boundary_set(
         &mut self,
         year: i32,
         source_file: &str,
         checksum: &str,
         areas: &[AreaRecord],
+    ) -> Result<(), StoreError> {
+        self.replace_boundary_set_with(year, source_file, checksum, areas, &|_, _| None)
+    }
+    /// Replace the boundary set of `year` with `areas` and, when it is the newest year, re-assign the
+    /// buurtcodes of addresses and of incidents with coordinates using `assign` (RD metres -> buurtcode), all
+    /// in one transaction.
+    fn replace_boundary_set_with(
+        &mut self,
+        year: i32,
+        source_file: &str,
+        checksum: &str,
+        areas: &[AreaRecord],
+        assign: &dyn Fn(f64, f64) -> Option<String>,
     ) -> Result<(), StoreError>;
     fn boundary_sets(&self) -> Result<Vec<BoundarySet>, StoreError>;
     /// Areas of one level of a boundary set (`None` = the newest year).
@@ -904,14 +920,17 @@ impl<T: Store + PrivacyStore + Changes + Send> ServerStore for T {
 enum Backend {
     /// A SQLite database file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database: the URL as given.
+    Postgres(String),
 }
 
 /// Opens handles onto one store, each call a new, independent handle (connection). The server opens its request
 /// store, its change watcher and its credential workers through one opener, so which backend serves them is
 /// decided here alone.
 ///
-/// A location is a SQLite database file path, optionally written as `sqlite://PATH`. Other `SCHEME://` locations
-/// (`postgres://...`) are refused with [`StoreError::UnsupportedBackend`] until a backend for them exists.
+/// A location is a SQLite database file path, optionally written as `sqlite://PATH`, or a PostgreSQL URL
+/// (`postgres://user:pass@host:port/db` or `postgresql://...`: [`PostgresStore`]). Other `SCHEME://` locations
+/// are refused with [`StoreError::UnsupportedBackend`]; a URL is never taken for a file path.
 ///
 /// ```
 /// use brandpunt::store::{Store, StoreOpener};
@@ -921,7 +940,9 @@ enum Backend {
 /// first.add_tenant("enschede", "Gemeente Enschede")?;
 /// let second = opener.open()?;
 /// assert!(second.tenants()?.iter().any(|(code, _)| code == "enschede"));
-/// assert!(StoreOpener::new(std::path::Path::new("postgres://db.example/brandpunt")).is_err());
+/// assert!(StoreOpener::new(std::path::Path::new("mysql://db.example/brandpunt")).is_err());
+/// // A PostgreSQL URL is recognised (nothing is opened until `open`).
+/// assert!(StoreOpener::new(std::path::Path::new("postgres://db.example/brandpunt")).is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -935,6 +956,7 @@ impl StoreOpener {
         let text = location.to_string_lossy();
         let backend = match text.split_once("://") {
             Some(("sqlite", path)) => Backend::Sqlite(PathBuf::from(path)),
+            Some(("postgres" | "postgresql", _)) => Backend::Postgres(text.to_string()),
             Some((scheme, _))
                 if !scheme.is_empty()
                     && scheme
@@ -957,6 +979,23 @@ impl StoreOpener {
     pub fn open(&self) -> Result<Box<dyn ServerStore>, StoreError> {
         match &*self.backend {
             Backend::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
+            Backend::Postgres(url) => Ok(Box::new(PostgresStore::open(url)?)),
+        }
+    }
+
+    /// The SQLite database file this opener opens; `None` for another backend.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &*self.backend {
+            Backend::Sqlite(path) => Some(path),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The location for messages: the path, or the URL with its password redacted.
+    pub fn describe(&self) -> String {
+        match &*self.backend {
+            Backend::Sqlite(path) => path.display().to_string(),
+            Backend::Postgres(url) => redact_location(url),
         }
     }
 }
@@ -1006,12 +1045,20 @@ mod opener_tests {
                 Backend::Sqlite(PathBuf::from(p))
             );
         }
-        let err = StoreOpener::new(Path::new("postgres://db.example/brandpunt")).unwrap_err();
+        let err = StoreOpener::new(Path::new("mysql://db.example/brandpunt")).unwrap_err();
         assert!(
-            matches!(err, StoreError::UnsupportedBackend { ref scheme, .. } if scheme == "postgres"),
+            matches!(err, StoreError::UnsupportedBackend { ref scheme, .. } if scheme == "mysql"),
             "{err}"
         );
-        assert!(err.to_string().contains("postgres://db.example/brandpunt"));
+        assert!(err.to_string().contains("mysql://db.example/brandpunt"));
+        for url in [
+            "postgres://app:geheim@db.example:5432/brandpunt",
+            "postgresql://db.example/brandpunt?sslmode=require",
+        ] {
+            let opener = StoreOpener::new(Path::new(url)).unwrap();
+            assert_eq!(*opener.backend, Backend::Postgres(url.to_string()));
+            assert!(!opener.describe().contains("geheim"));
+        }
     }
 
     #[test]

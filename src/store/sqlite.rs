@@ -28,11 +28,14 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-fn now_utc() -> String {
+pub(super) fn now_utc() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn geometry_to_wkb(code: &str, geometry: &MultiPolygon<f64>) -> Result<Vec<u8>, StoreError> {
+pub(super) fn geometry_to_wkb(
+    code: &str,
+    geometry: &MultiPolygon<f64>,
+) -> Result<Vec<u8>, StoreError> {
     let g = geometry.to_gdal().map_err(|e| StoreError::Geometry {
         code: code.to_string(),
         reason: e.to_string(),
@@ -43,7 +46,7 @@ fn geometry_to_wkb(code: &str, geometry: &MultiPolygon<f64>) -> Result<Vec<u8>, 
     })
 }
 
-fn geometry_from_wkb(code: &str, wkb: &[u8]) -> Result<MultiPolygon<f64>, StoreError> {
+pub(super) fn geometry_from_wkb(code: &str, wkb: &[u8]) -> Result<MultiPolygon<f64>, StoreError> {
     let err = |reason: String| StoreError::Geometry {
         code: code.to_string(),
         reason,
@@ -58,12 +61,12 @@ fn geometry_from_wkb(code: &str, wkb: &[u8]) -> Result<MultiPolygon<f64>, StoreE
 
 /// Minutes since 1970-01-01T00:00 of a naive (local) timestamp, as stored in `incident.begin_min`/`end_min`;
 /// seconds are dropped (rounded down).
-fn to_minutes(t: NaiveDateTime) -> i64 {
+pub(super) fn to_minutes(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp().div_euclid(60)
 }
 
 /// The naive (local) timestamp of a stored minute count (inverse of [`to_minutes`]).
-fn from_minutes(minutes: i64) -> Result<NaiveDateTime, StoreError> {
+pub(super) fn from_minutes(minutes: i64) -> Result<NaiveDateTime, StoreError> {
     minutes
         .checked_mul(60)
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
@@ -417,62 +420,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Replace a boundary set and, when it is the newest year, re-assign buurtcodes using `assign`
-    /// (RD metres -> buurtcode), all in one transaction.
-    pub fn replace_boundary_set_with(
-        &mut self,
-        year: i32,
-        source_file: &str,
-        checksum: &str,
-        areas: &[AreaRecord],
-        assign: &dyn Fn(f64, f64) -> Option<String>,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM boundary_set WHERE year = ?1", [year])?;
-        tx.execute(
-            "INSERT INTO boundary_set (year, source_file, checksum, imported_at) VALUES (?1, ?2, ?3, ?4)",
-            params![year, source_file, checksum, now_utc()],
-        )?;
-        let set_id = tx.last_insert_rowid();
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO area (boundary_set_id, level, code, name, wijkcode, gemeentecode, gemeentenaam, water,
-                                   inhabitants, stats_json, minx, miny, maxx, maxy, geom_wkb)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )?;
-            for a in areas {
-                let wkb = geometry_to_wkb(&a.code, &a.geometry)?;
-                let bbox = a.geometry.bounding_rect();
-                let (minx, miny, maxx, maxy) = bbox
-                    .map(|r| (r.min().x, r.min().y, r.max().x, r.max().y))
-                    .unwrap_or((0.0, 0.0, 0.0, 0.0));
-                let stats = serde_json::to_string(&a.stats).unwrap_or_else(|_| "{}".to_string());
-                stmt.execute(params![
-                    set_id,
-                    a.level.as_str(),
-                    a.code,
-                    a.name,
-                    a.wijkcode,
-                    a.gemeentecode,
-                    a.gemeentenaam,
-                    a.water,
-                    a.inhabitants,
-                    stats,
-                    minx,
-                    miny,
-                    maxx,
-                    maxy,
-                    wkb
-                ])?;
-            }
-        }
-        if Self::newest_year(&tx)? == Some(year) {
-            Self::reassign_buurten(&tx, assign)?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     fn read_area(r: &rusqlite::Row<'_>) -> Result<AreaRecord, StoreError> {
         let level: String = r.get(0)?;
         let code: String = r.get(1)?;
@@ -656,12 +603,12 @@ fn bind_incident(
 
 /// The in-memory registration maps of [`SqliteIncidentSink`] use FxHash: registration numbers come from the
 /// police's and municipalities' own systems, not from an adversary, and SipHash showed up in the import profile.
-type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
+pub(super) type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// At most this many stored registrations are preloaded into memory by an incident sink; a larger tenant and
 /// source looks every row up in the unique index instead, so the sink's memory does not grow with the table
 /// (about 190 bytes per preloaded registration).
-const PRELOAD_MAX: i64 = 1_000_000;
+pub(super) const PRELOAD_MAX: i64 = 1_000_000;
 
 /// Bits of the filter of registrations an incident sink wrote ([`Written`]): 2^26 bits = 8 MiB whatever the
 /// size of the delivery.
@@ -671,12 +618,12 @@ const WRITTEN_FILTER_BITS: u64 = 1 << 26;
 /// replaced. "Not written" is certain; "maybe written" (a registration repeated within the delivery, or a false
 /// positive: about 2 % of rows after 5 M rows, 0.1 % after 1 M) costs one exact look-up in the unique index. Its
 /// memory is fixed, so the sink's memory does not grow with the delivery.
-struct Written {
+pub(super) struct Written {
     bits: Vec<u64>,
 }
 
 impl Written {
-    fn new() -> Written {
+    pub(super) fn new() -> Written {
         // Zeroed memory: pages are only made resident when a bit in them is set.
         Written {
             bits: vec![0; (WRITTEN_FILTER_BITS / 64) as usize],
@@ -692,7 +639,7 @@ impl Written {
         [h % WRITTEN_FILTER_BITS, (h >> 32) % WRITTEN_FILTER_BITS]
     }
 
-    fn insert(&mut self, registration: &str) {
+    pub(super) fn insert(&mut self, registration: &str) {
         for p in Self::positions(registration) {
             if let Some(word) = self.bits.get_mut((p / 64) as usize) {
                 *word |= 1 << (p % 64);
@@ -700,7 +647,7 @@ impl Written {
         }
     }
 
-    fn maybe_contains(&self, registration: &str) -> bool {
+    pub(super) fn maybe_contains(&self, registration: &str) -> bool {
         Self::positions(registration).iter().all(|p| {
             self.bits
                 .get((p / 64) as usize)
@@ -1240,14 +1187,58 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn replace_boundary_set(
+    fn replace_boundary_set_with(
         &mut self,
         year: i32,
         source_file: &str,
         checksum: &str,
         areas: &[AreaRecord],
+        assign: &dyn Fn(f64, f64) -> Option<String>,
     ) -> Result<(), StoreError> {
-        self.replace_boundary_set_with(year, source_file, checksum, areas, &|_, _| None)
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM boundary_set WHERE year = ?1", [year])?;
+        tx.execute(
+            "INSERT INTO boundary_set (year, source_file, checksum, imported_at) VALUES (?1, ?2, ?3, ?4)",
+            params![year, source_file, checksum, now_utc()],
+        )?;
+        let set_id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO area (boundary_set_id, level, code, name, wijkcode, gemeentecode, gemeentenaam, water,
+                                   inhabitants, stats_json, minx, miny, maxx, maxy, geom_wkb)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?;
+            for a in areas {
+                let wkb = geometry_to_wkb(&a.code, &a.geometry)?;
+                let bbox = a.geometry.bounding_rect();
+                let (minx, miny, maxx, maxy) = bbox
+                    .map(|r| (r.min().x, r.min().y, r.max().x, r.max().y))
+                    .unwrap_or((0.0, 0.0, 0.0, 0.0));
+                let stats = serde_json::to_string(&a.stats).unwrap_or_else(|_| "{}".to_string());
+                stmt.execute(params![
+                    set_id,
+                    a.level.as_str(),
+                    a.code,
+                    a.name,
+                    a.wijkcode,
+                    a.gemeentecode,
+                    a.gemeentenaam,
+                    a.water,
+                    a.inhabitants,
+                    stats,
+                    minx,
+                    miny,
+                    maxx,
+                    maxy,
+                    wkb
+                ])?;
+            }
+        }
+        if Self::newest_year(&tx)? == Some(year) {
+            Self::reassign_buurten(&tx, assign)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn boundary_sets(&self) -> Result<Vec<BoundarySet>, StoreError> {

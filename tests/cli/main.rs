@@ -13,4 +13,9 @@ mod demo_regenerate;
 mod forecast;
 mod import;
 mod near_repeat;
+mod postgres;
 mod relations;
+
+/// The throwaway PostgreSQL cluster of this binary (`postgres`).
+#[path = "../common/postgres.rs"]
+mod postgres_cluster;

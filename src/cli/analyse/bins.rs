@@ -15,7 +15,6 @@ use brandpunt::analysis::places::{
 use brandpunt::analysis::weights::SpatialWeights;
 use brandpunt::area_level::AreaLevel;
 use brandpunt::coords::Transformer;
-use brandpunt::store::Store;
 use chrono::NaiveDateTime;
 use geo_types::{Geometry, MultiPolygon};
 use std::collections::HashMap;
@@ -254,7 +253,7 @@ fn area_places(
             }
         }
     } else {
-        let locator = context::area_index(&store)?;
+        let locator = context::area_index(store.as_store())?;
         for (r, e) in records.iter().zip(input::events(records)?) {
             let place = locator.locate(e.x_m, e.y_m).and_then(|a| {
                 let code = match level {

@@ -137,8 +137,8 @@ pub fn run(db: &Path, args: CompareArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     })?;
-    let current = counts(&store, &args, &prefixes, args.from, args.to)?;
-    let previous = counts(&store, &args, &prefixes, args.vs_from, args.vs_to)?;
+    let current = counts(store.as_store(), &args, &prefixes, args.from, args.to)?;
+    let previous = counts(store.as_store(), &args, &prefixes, args.vs_from, args.vs_to)?;
     let periods: Vec<AreaPeriods> = codes
         .iter()
         .enumerate()

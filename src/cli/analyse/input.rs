@@ -306,7 +306,7 @@ pub struct BuurtHit {
 /// the input of per-area counts.
 pub fn store_buurt_hits(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<BuurtHit>> {
     let store = context::open_store(db)?;
-    let study = Study::of(&store, args)?;
+    let study = Study::of(store.as_store(), args)?;
     Ok(store
         .incidents(&store_filter(args))?
         .into_iter()
@@ -328,7 +328,7 @@ pub fn store_buurt_hits(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Buurt
 fn load_store(db: &Path, args: &InputArgs) -> anyhow::Result<Vec<Record>> {
     let store = context::open_store(db)?;
     let filter = store_filter(args);
-    let study = Study::of(&store, args)?;
+    let study = Study::of(store.as_store(), args)?;
     let incidents = store.incidents(&filter)?;
     Ok(incidents
         .into_iter()

@@ -4,7 +4,7 @@
 
 use brandpunt::analysis::profile::{phenomenon_profile, AddressAttrs};
 use brandpunt::export::{ColumnType, Table, Value};
-use brandpunt::store::{IncidentFilter, Store};
+use brandpunt::store::IncidentFilter;
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -9,7 +9,6 @@
 use anyhow::{bail, Context};
 use brandpunt::analysis::repeat_victims::{repeat_victims, AddressIncident, RepeatVictims};
 use brandpunt::export::{write_csv, ColumnType, Table, Value};
-use brandpunt::store::Store;
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,7 +47,7 @@ pub fn run(db: &Path, args: RepeatsArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(f <= t, "--from ({f}) ligt na --to ({t})");
     }
     let store = context::open_store(db)?;
-    let study = Study::of(&store, a)?;
+    let study = Study::of(store.as_store(), a)?;
     let filter = input::incident_filter(&a.tenant, a.category.as_deref(), &a.source, a.from, a.to);
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).context("datum")?;
     let mut without_address = 0u64;

@@ -10,7 +10,6 @@ use brandpunt::analysis::striking::{
 use brandpunt::area_level::AreaLevel;
 use brandpunt::calendar::{month_index, parse_month};
 use brandpunt::export::{ColumnType, Table, Value};
-use brandpunt::store::Store;
 use chrono::Months;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,313 @@
+//! One PostgreSQL connection used synchronously: the pure-Rust async client (`tokio-postgres`), with the
+//! connection task driven by a small runtime on a thread of its own and each request awaited by blocking the
+//! calling thread. The store traits are synchronous and are called from plain threads and from the server's
+//! tokio runtime alike; the blocking `postgres` crate would start a runtime inside the caller's and panic there.
+//!
+//! TLS goes through rustls with the ring provider (as `serve [tls]`): `sslmode=prefer` (the default) tries TLS
+//! and falls back to plain, `require` insists on it, `disable` never tries; server certificates are checked
+//! against the system roots (`SSL_CERT_FILE`, else `/etc/ssl/certs/ca-certificates.crt`). Unix sockets never
+//! use TLS.
+
+use super::super::StoreError;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+
+/// A statement parameter.
+pub(super) type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// Wait for `future` on the calling thread (parked between wake-ups). The client's futures only wait on
+/// channels to the connection thread, so no runtime is needed here.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// `url` with its password replaced by `***` (for messages and logs).
+///
+/// ```
+/// use brandpunt::store::redact_location;
+/// assert_eq!(
+///     redact_location("postgres://app:geheim@db.example/brandpunt"),
+///     "postgres://app:***@db.example/brandpunt"
+/// );
+/// ```
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    // A `password=` query parameter is redacted as well.
+    let tail = tail
+        .split('&')
+        .map(|part| match part.split_once("password=") {
+            Some((head, _)) => format!("{head}password=***"),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{scheme}://{authority}{tail}")
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => {
+                let mut message = db.message().to_string();
+                if let Some(detail) = db.detail() {
+                    message.push_str(&format!(" ({detail})"));
+                }
+                let code = db.code().code();
+                if code.starts_with("23") {
+                    StoreError::Constraint { message }
+                } else if matches!(code, "40001" | "40P01" | "55P03") {
+                    StoreError::Busy { message }
+                } else {
+                    StoreError::Backend { message }
+                }
+            }
+            None => StoreError::Backend {
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// The system's trusted roots for TLS to the database server.
+fn root_store() -> rustls::RootCertStore {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let file = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+    if let Ok(certs) = rustls_pki_types::CertificateDer::pem_file_iter(&file) {
+        for cert in certs.flatten() {
+            // A certificate rustls cannot use is skipped; the others still verify.
+            let _ = roots.add(cert);
+        }
+    }
+    roots
+}
+
+/// One open connection (see the module doc).
+pub(super) struct Conn {
+    client: Client,
+    /// Prepared statements by SQL text (a statement is prepared once per connection).
+    statements: RefCell<HashMap<String, Statement>>,
+}
+
+impl Conn {
+    /// Connect to the database at `url` (a `postgres://` URL or a `key=value` string).
+    pub(super) fn connect(url: &str) -> Result<Conn, StoreError> {
+        let open_error = |reason: String| StoreError::Open {
+            path: redact(url),
+            reason,
+        };
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| open_error(e.to_string()))?;
+        let tls_config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| open_error(e.to_string()))?
+        .with_root_certificates(root_store())
+        .with_no_client_auth();
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
+        let (sender, receiver) = std::sync::mpsc::channel::<Result<Client, String>>();
+        std::thread::Builder::new()
+            .name("brandpunt-postgres".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = sender.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match config.connect(tls).await {
+                        Ok((client, connection)) => {
+                            let _ = sender.send(Ok(client));
+                            // Runs until the client is dropped or the server closes the connection.
+                            if let Err(e) = connection.await {
+                                tracing::debug!(error = %e, "PostgreSQL connection ended");
+                            }
+                        }
+                        Err(e) => {
+                            let _ = sender.send(Err(e.to_string()));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| open_error(e.to_string()))?;
+        let client = receiver
+            .recv()
+            .map_err(|_| open_error("the connection thread stopped".into()))?
+            .map_err(open_error)?;
+        Ok(Conn {
+            client,
+            statements: RefCell::new(HashMap::new()),
+        })
+    }
+
+    fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = block_on(self.client.prepare(sql))?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// Run one or more statements without parameters.
+    pub(super) fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(block_on(self.client.batch_execute(sql))?)
+    }
+
+    /// Run a statement; returns the number of rows it touched.
+    pub(super) fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(block_on(self.client.execute(&s, params))?)
+    }
+
+    pub(super) fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(block_on(self.client.query(&s, params))?)
+    }
+
+    pub(super) fn query_opt(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(block_on(self.client.query_opt(&s, params))?)
+    }
+
+    pub(super) fn query_one(&self, sql: &str, params: &[Param<'_>]) -> Result<Row, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(block_on(self.client.query_one(&s, params))?)
+    }
+
+    /// Visit the rows of a query one by one as they arrive (bounded memory).
+    pub(super) fn for_each<E: From<StoreError>>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        mut f: impl FnMut(&Row) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let s = self.statement(sql)?;
+        let stream = block_on(self.client.query_raw(&s, params.iter().copied()))
+            .map_err(StoreError::from)?;
+        let mut stream = Box::pin(stream);
+        loop {
+            let next = block_on(std::future::poll_fn(|cx| {
+                futures_core::Stream::poll_next(stream.as_mut(), cx)
+            }));
+            match next {
+                Some(row) => f(&row.map_err(StoreError::from)?)?,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// A column of a row, with a type mismatch or NULL in a non-null column as an error (never a panic).
+pub(super) fn get<'r, T: tokio_postgres::types::FromSql<'r>>(
+    row: &'r Row,
+    index: usize,
+) -> Result<T, StoreError> {
+    row.try_get(index).map_err(|e| StoreError::Backend {
+        message: format!("column {index}: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_locations() {
+        assert_eq!(
+            redact("postgres://app:geheim@db.example:5432/brandpunt?sslmode=require"),
+            "postgres://app:***@db.example:5432/brandpunt?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgresql://app@db/b?password=geheim&sslmode=disable"),
+            "postgresql://app@db/b?password=***&sslmode=disable"
+        );
+        assert_eq!(redact("postgres://db/b"), "postgres://db/b");
+    }
+
+    #[test]
+    fn block_on_waits_for_a_future_woken_from_another_thread() {
+        let (tx, rx) = futures_channel_like();
+        std::thread::spawn(move || tx.send(7).unwrap());
+        assert_eq!(block_on(rx), 7);
+    }
+
+    /// A one-shot value delivered through a std channel, polled as a future (wakes its waker from the sender).
+    fn futures_channel_like() -> (Sender, Receiver) {
+        let shared = Arc::new(std::sync::Mutex::new((None::<i32>, None::<Waker>)));
+        (Sender(shared.clone()), Receiver(shared))
+    }
+    type Slot = Arc<std::sync::Mutex<(Option<i32>, Option<Waker>)>>;
+    struct Sender(Slot);
+    impl Sender {
+        fn send(self, v: i32) -> Result<(), ()> {
+            let mut g = self.0.lock().map_err(|_| ())?;
+            g.0 = Some(v);
+            if let Some(w) = g.1.take() {
+                w.wake();
+            }
+            Ok(())
+        }
+    }
+    struct Receiver(Slot);
+    impl Future for Receiver {
+        type Output = i32;
+        fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<i32> {
+            let mut g = self.0.lock().unwrap();
+            match g.0.take() {
+                Some(v) => Poll::Ready(v),
+                None => {
+                    g.1 = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        }
+    }
+}

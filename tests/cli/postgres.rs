@@ -1,0 +1,134 @@
+//! The command line on a PostgreSQL store ([`crate::postgres_cluster`], a throwaway cluster): the same imports
+//! into SQLite and into PostgreSQL (`--db postgres://...` and `BRANDPUNT_DB`) give the same `stats`, and
+//! `serve` on either answers the same statistics.
+
+use crate::postgres_cluster::cluster;
+use brandpunt::access::Role;
+use brandpunt::store::{StoreOpener, TokenOwner};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Run `brandpunt` on the store `db` (given as `--db`, or as `BRANDPUNT_DB` when `env` is set); its stdout.
+fn ok(db: &str, env: bool, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_brandpunt"));
+    if env {
+        cmd.env("BRANDPUNT_DB", db);
+    } else {
+        cmd.arg("--db").arg(db).env_remove("BRANDPUNT_DB");
+    }
+    let out = cmd.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} on {db}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A delivery of `rows` incidents in the fixture's CBS area; `variant` changes the category of every third row.
+fn write_delivery(path: &Path, rows: usize, variant: bool) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(
+        f,
+        "Registratienummer;Pleegdatum begin;Pleegtijd begin;Maatschappelijke klasse;X;Y"
+    )
+    .unwrap();
+    for i in 0..rows {
+        let class = if variant && i % 3 == 0 {
+            "1.4.4 Bedreiging"
+        } else {
+            "1.2.3 Diefstal van brom-, snor-, fietsen"
+        };
+        writeln!(
+            f,
+            "PL-{i:06};{:02}-03-2024;{:02}:15;{class};{},5;{},25",
+            1 + i % 28,
+            i % 24,
+            233_000 + (i * 37) % 3000,
+            473_000 + (i * 53) % 3000
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn stats_on_postgres_equal_stats_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("week1.csv");
+    let second = dir.path().join("week2.csv");
+    write_delivery(&first, 400, false);
+    write_delivery(&second, 500, true);
+    let sqlite = dir.path().join("brandpunt.db").display().to_string();
+    let c = cluster();
+    let postgres = c.url("brandpunt", &c.database());
+    let cbs = fixtures().join("cbs/wijkenbuurten_2024_v1.gpkg");
+    let bag = fixtures().join("bag/bag-light.gpkg");
+    let mut outputs = Vec::new();
+    for (db, env) in [(&sqlite, false), (&postgres, false), (&postgres, true)] {
+        if !env {
+            ok(db, false, &["import", "cbs", &cbs.display().to_string()]);
+            ok(db, false, &["import", "bag", &bag.display().to_string()]);
+            for delivery in [&first, &second, &first] {
+                ok(
+                    db,
+                    false,
+                    &[
+                        "import",
+                        "incidents",
+                        &delivery.display().to_string(),
+                        "--source",
+                        "politie",
+                    ],
+                );
+            }
+        }
+        let stats: Vec<String> = [
+            vec!["stats"],
+            vec!["stats", "--by", "wijk"],
+            vec!["stats", "--by", "gemeente", "--format", "json"],
+            vec!["stats", "--from", "2024-03-05", "--to", "2024-03-20"],
+        ]
+        .iter()
+        .map(|args| ok(db, env, args))
+        .collect();
+        outputs.push(stats);
+    }
+    assert!(
+        outputs[0][0].lines().count() > 3,
+        "the delivery is counted in several buurten: {}",
+        outputs[0][0]
+    );
+    assert_eq!(outputs[1], outputs[0], "PostgreSQL (--db) and SQLite");
+    assert_eq!(
+        outputs[2], outputs[0],
+        "PostgreSQL (BRANDPUNT_DB) and SQLite"
+    );
+    // The URL was not taken for a file path.
+    assert!(!Path::new("postgresql:").exists());
+
+    // `serve` on either store answers the same statistics.
+    let answers: Vec<String> = [&sqlite, &postgres]
+        .iter()
+        .map(|db| {
+            let mut store = StoreOpener::new(Path::new(db)).unwrap().open().unwrap();
+            store
+                .add_user("default", "ana", Role::Analyst, &[])
+                .unwrap();
+            let token = store
+                .create_token(&TokenOwner::User("ana".into()), None)
+                .unwrap()
+                .token;
+            let server = crate::common::server::start(Path::new(db), &[]);
+            let r = crate::common::server::get_as(&server.base, Some(&token), "/api/stats.csv");
+            assert_eq!(r.status, 200, "{db}: {}", r.text());
+            r.text()
+        })
+        .collect();
+    assert!(answers[0].lines().count() > 3, "{}", answers[0]);
+    assert_eq!(answers[1], answers[0], "serve on PostgreSQL and on SQLite");
+}

@@ -1,0 +1,229 @@
+//! The PostgreSQL store on a real, throwaway cluster ([`crate::postgres_cluster`]): the store conformance suite
+//! ([`store_conformance`]) as on SQLite, migrations by replicas starting together, a delivery rolled back when
+//! its writer goes away, and tenant isolation in the database itself (row-level security for the serving role).
+
+use brandpunt::store::*;
+use chrono::NaiveDate;
+use std::path::Path;
+
+use crate::postgres_cluster::cluster;
+use crate::store_conformance;
+
+fn opener(user: &str, database: &str) -> StoreOpener {
+    StoreOpener::new(Path::new(&cluster().url(user, database))).unwrap()
+}
+
+/// The PostgreSQL backend passes the store conformance suite, each check on a new database, as a table owner
+/// that is no superuser (so row-level security applies to every query of the store).
+#[test]
+fn postgres_store_conforms() {
+    store_conformance::run_all(&|| {
+        let database = cluster().database();
+        store_conformance::EmptyStore::new(opener("brandpunt", &database), Box::new(database))
+    });
+}
+
+fn incident(registration: &str, hash: &str) -> IncidentRecord {
+    let at = NaiveDate::from_ymd_opt(2024, 3, 1)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    IncidentRecord {
+        line: 2,
+        registration: registration.into(),
+        begin: at,
+        end: at,
+        time_known: true,
+        category_code: Some("1.1.1".into()),
+        category_label: None,
+        street: None,
+        huisnummer: None,
+        huisletter: None,
+        toevoeging: None,
+        postcode: None,
+        plaats: None,
+        bag_id: None,
+        x_m: Some(155_000.0),
+        y_m: Some(463_000.0),
+        buurtcode: None,
+        located_by: LocatedBy::Coordinates,
+        match_kind: None,
+        match_score: None,
+        extra: Default::default(),
+        content_hash: hash.into(),
+    }
+}
+
+fn meta(tenant: &str, checksum: &str) -> DeliveryMeta {
+    DeliveryMeta {
+        tenant: tenant.into(),
+        source: "politie".into(),
+        kind: "incidents".into(),
+        file_name: format!("{checksum}.csv"),
+        checksum: checksum.into(),
+        total_rows: 2,
+    }
+}
+
+/// Several replicas opening a new database at once apply each migration exactly once (advisory lock).
+#[test]
+fn replicas_starting_together_migrate_once() {
+    let database = cluster().database();
+    let opener = opener("brandpunt", &database);
+    let versions: Vec<i64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| opener.open().unwrap().schema_version().unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(versions[0] > 0);
+    assert!(versions.iter().all(|v| *v == versions[0]), "{versions:?}");
+    let applied = cluster().psql(
+        "brandpunt",
+        &database,
+        "SELECT count(*) || '/' || count(DISTINCT version) FROM schema_migration",
+    );
+    assert_eq!(applied, format!("{0}/{0}", versions[0]));
+}
+
+/// A delivery whose writer is dropped halfway (an error, a killed import) leaves nothing behind, and the
+/// connection is usable again at once.
+#[test]
+fn an_unfinished_delivery_leaves_nothing() {
+    let database = cluster().database();
+    let mut store = opener("brandpunt", &database).open().unwrap();
+    {
+        let mut sink = store
+            .incident_sink(&meta("default", "half"), 5_000)
+            .unwrap()
+            .unwrap();
+        for k in 0..4_500 {
+            sink.push(incident(&format!("R{k}"), "h")).unwrap();
+        }
+        // Dropped without finish.
+    }
+    assert!(store.deliveries("default").unwrap().is_empty());
+    let all = IncidentFilter {
+        tenant: "default".into(),
+        ..Default::default()
+    };
+    assert!(store.incidents(&all).unwrap().is_empty());
+    let again = store
+        .store_incident_delivery(&meta("default", "half"), &[incident("R1", "h")], &[])
+        .unwrap();
+    assert_eq!((again.inserted, again.already_imported), (1, false));
+}
+
+/// The documented role set-up: the owner migrates, the serving role (no owner, no superuser) works through the
+/// store, and a direct query as the serving role sees no tenant rows without the tenant setting, and only its
+/// tenant's rows with it.
+#[test]
+fn the_serving_role_sees_no_tenant_rows_without_the_tenant_setting() {
+    let c = cluster();
+    let database = c.database();
+    c.psql(
+        "brandpunt",
+        &database,
+        "ALTER DEFAULT PRIVILEGES FOR ROLE brandpunt GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO brandpunt_app;
+         ALTER DEFAULT PRIVILEGES FOR ROLE brandpunt GRANT USAGE, SELECT ON SEQUENCES TO brandpunt_app;",
+    );
+    drop(opener("brandpunt", &database).open().unwrap());
+    let mut app = opener("brandpunt_app", &database).open().unwrap();
+    app.add_tenant("ander", "Andere gemeente").unwrap();
+    app.store_incident_delivery(
+        &meta("default", "d1"),
+        &[incident("A", "a"), incident("B", "b")],
+        &[],
+    )
+    .unwrap();
+    app.store_incident_delivery(&meta("ander", "a1"), &[incident("C", "c")], &[])
+        .unwrap();
+    let square: geo_types::MultiPolygon<f64> =
+        geo_types::Rect::new((155_000.0, 463_000.0), (155_100.0, 463_100.0))
+            .to_polygon()
+            .into();
+    app.insert_custom_area("ander", "Plein", &square).unwrap();
+    app.add_user("ander", "piet", brandpunt::access::Role::Analyst, &[])
+        .unwrap();
+    let owned = [
+        "delivery",
+        "incident",
+        "incident_history",
+        "report_row",
+        "indicator",
+        "custom_area",
+        "delivery_personal",
+        "tenant_gemeente",
+        "app_user",
+        "api_token",
+    ];
+    for table in owned {
+        assert_eq!(
+            c.psql(
+                "brandpunt_app",
+                &database,
+                &format!("SELECT count(*) FROM {table}")
+            ),
+            "0",
+            "{table} without the tenant setting"
+        );
+    }
+    let ander = c.psql(
+        "brandpunt_app",
+        &database,
+        "SELECT id FROM tenant WHERE code = 'ander'",
+    );
+    // The last line is the answer of `sql` (psql prints set_config's too).
+    let scoped = |sql: &str| {
+        c.psql(
+            "brandpunt_app",
+            &database,
+            &format!(
+                "BEGIN; SELECT set_config('brandpunt.tenant', '{ander}', true); {sql}; COMMIT;"
+            ),
+        )
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+    };
+    assert_eq!(
+        scoped("SELECT string_agg(registration, ',') FROM incident"),
+        "C"
+    );
+    assert_eq!(scoped("SELECT count(*) FROM custom_area"), "1");
+    // The serving role cannot write a row of another tenant either, nor get around the policy.
+    let other = c.try_psql(
+        "brandpunt_app",
+        &database,
+        &format!(
+            "BEGIN; SELECT set_config('brandpunt.tenant', '{ander}', true);
+             INSERT INTO tenant_gemeente (tenant_id, gemeentecode)
+             SELECT id, 'GM0363' FROM tenant WHERE code = 'default'; COMMIT;"
+        ),
+    );
+    assert!(
+        other.is_err_and(|e| e.contains("row-level security")),
+        "a row of another tenant is refused"
+    );
+    assert!(c
+        .try_psql(
+            "brandpunt_app",
+            &database,
+            "ALTER TABLE incident DISABLE ROW LEVEL SECURITY"
+        )
+        .is_err());
+    // Through the store, each tenant sees its own incidents.
+    let regs = |tenant: &str| -> Vec<String> {
+        app.incidents(&IncidentFilter {
+            tenant: tenant.into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|i| i.registration)
+        .collect()
+    };
+    assert_eq!(regs("default"), ["A", "B"]);
+    assert_eq!(regs("ander"), ["C"]);
+}
