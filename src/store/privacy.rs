@@ -3,7 +3,7 @@
 //! SQLite one in `sqlite_privacy`).
 
 use super::StoreError;
-use crate::access::{self, AccessError, Principal, Role};
+use crate::access::{self, AccessError, Principal, PrincipalKind, Role};
 use crate::audit::{AuditEntry, AuditRecord};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
@@ -166,3 +166,107 @@ pub trait PrivacyStore {
 
 /// Shortest accepted web login password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 12;
+
+// Helpers every backend's `PrivacyStore` shares: what is the same whatever the SQL.
+
+/// The category grants stored as comma-separated text.
+pub(super) fn split_grants(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub(super) fn random_salt() -> [u8; 16] {
+    let mut salt = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+    salt
+}
+
+/// An argon2id hash no password is known for: verified against when a login names an unknown user or one
+/// without a password, so that path costs the same as a real check.
+pub(super) fn dummy_password_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+        let secret = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, secret);
+        // Hashing a fresh random secret cannot fail with the default parameters; should it, the fallback
+        // still is a well-formed PHC string that no password verifies against.
+        access::hash_secret(&secret, &random_salt()).unwrap_or_else(|_| {
+            "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                .to_string()
+        })
+    })
+}
+
+/// The principal of a user row (tenant code, name, role, stored category grants, `relations` grant).
+pub(super) fn user_row_principal(
+    tenant: String,
+    user: String,
+    role: &str,
+    grants: &str,
+    relations: bool,
+) -> Result<Principal, PrivacyError> {
+    Ok(Principal {
+        tenant,
+        user,
+        role: Role::parse(role)?,
+        categories: access::expand_grants(&split_grants(grants)),
+        relations,
+        kind: PrincipalKind::User,
+    })
+}
+
+/// What a backend reads for an API token by its id: the token row, its tenant's code and, for a user's token,
+/// the user row (`None`s when the user is gone).
+pub(super) struct TokenRow {
+    pub hash: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub delivery_source: Option<String>,
+    pub tenant: String,
+    pub user: Option<String>,
+    pub role: Option<String>,
+    pub categories: Option<String>,
+    pub disabled: Option<bool>,
+    pub relations: Option<bool>,
+}
+
+impl TokenRow {
+    /// The principal of this token for `secret` at `now` (UTC, as stored): `None` when the token is revoked or
+    /// expired, its user disabled or gone, or the secret does not verify.
+    pub(super) fn principal(
+        self,
+        secret: &str,
+        now: &str,
+    ) -> Result<Option<Principal>, PrivacyError> {
+        let expired = self.expires_at.as_deref().is_some_and(|e| e <= now);
+        if self.revoked_at.is_some() || expired || self.disabled == Some(true) {
+            return Ok(None);
+        }
+        if !access::verify_secret(secret, &self.hash) {
+            return Ok(None);
+        }
+        Ok(match (self.delivery_source, self.user, self.role) {
+            (Some(source), _, _) => Some(Principal {
+                tenant: self.tenant,
+                user: format!("levering:{source}"),
+                role: Role::Viewer,
+                categories: Vec::new(),
+                relations: false,
+                kind: PrincipalKind::Delivery { source },
+            }),
+            (None, Some(user), Some(role)) => Some(user_row_principal(
+                self.tenant,
+                user,
+                &role,
+                &self.categories.unwrap_or_default(),
+                self.relations == Some(true),
+            )?),
+            // A user token whose user row is gone: deny.
+            _ => None,
+        })
+    }
+}

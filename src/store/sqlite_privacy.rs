@@ -5,11 +5,12 @@
 
 use super::migrations::MIGRATIONS;
 use super::privacy::{
-    BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
+    dummy_password_hash, random_salt, split_grants, user_row_principal, BackupOutcome,
+    PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, TokenRow, UserInfo,
     MIN_PASSWORD_CHARS,
 };
 use super::{SqliteStore, StoreError};
-use crate::access::{self, AccessError, Principal, PrincipalKind, Role};
+use crate::access::{self, AccessError, Principal, Role};
 use crate::audit::{self, AuditEntry, AuditRecord};
 use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::backup::Backup;
@@ -57,14 +58,6 @@ fn tenant_id(conn: &Connection, code: &str) -> Result<i64, PrivacyError> {
     .ok_or_else(|| PrivacyError::UnknownTenant(code.to_string()))
 }
 
-fn split_grants(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 fn read_audit(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     Ok(AuditRecord {
         seq: r.get(0)?,
@@ -109,47 +102,6 @@ fn append_audit_in(conn: &Connection, entry: &AuditEntry) -> Result<AuditRecord,
         ],
     )?;
     Ok(r)
-}
-
-/// An argon2id hash no password is known for: verified against when a login names an unknown user or one
-/// without a password, so that path costs the same as a real check.
-fn dummy_password_hash() -> &'static str {
-    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    H.get_or_init(|| {
-        let mut secret = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
-        let secret = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, secret);
-        // Hashing a fresh random secret cannot fail with the default parameters; should it, the fallback
-        // still is a well-formed PHC string that no password verifies against.
-        access::hash_secret(&secret, &random_salt()).unwrap_or_else(|_| {
-            "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                .to_string()
-        })
-    })
-}
-
-/// The principal of a user row (tenant code, name, role, stored category grants, `relations` grant).
-fn user_row_principal(
-    tenant: String,
-    user: String,
-    role: &str,
-    grants: &str,
-    relations: bool,
-) -> Result<Principal, PrivacyError> {
-    Ok(Principal {
-        tenant,
-        user,
-        role: Role::parse(role)?,
-        categories: access::expand_grants(&split_grants(grants)),
-        relations,
-        kind: PrincipalKind::User,
-    })
-}
-
-fn random_salt() -> [u8; 16] {
-    let mut salt = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
-    salt
 }
 
 impl PrivacyStore for SqliteStore {
@@ -321,19 +273,7 @@ impl PrivacyStore for SqliteStore {
         let Some(parsed) = access::parse_token(token) else {
             return Ok(None);
         };
-        type Row = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<bool>,
-            Option<bool>,
-        );
-        let row: Option<Row> = self
+        let row = self
             .connection()
             .query_row(
                 "SELECT k.hash, k.expires_at, k.revoked_at, k.delivery_source, t.code, u.name, u.role,
@@ -342,52 +282,25 @@ impl PrivacyStore for SqliteStore {
                  WHERE k.prefix = ?1",
                 [parsed.id],
                 |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                    ))
+                    Ok(TokenRow {
+                        hash: r.get(0)?,
+                        expires_at: r.get(1)?,
+                        revoked_at: r.get(2)?,
+                        delivery_source: r.get(3)?,
+                        tenant: r.get(4)?,
+                        user: r.get(5)?,
+                        role: r.get(6)?,
+                        categories: r.get(7)?,
+                        disabled: r.get(8)?,
+                        relations: r.get(9)?,
+                    })
                 },
             )
             .optional()?;
-        let Some((hash, expires, revoked, source, tenant, user, role, grants, disabled, relations)) =
-            row
-        else {
-            return Ok(None);
-        };
-        if revoked.is_some() || expires.is_some_and(|e| e <= now_utc()) || disabled == Some(true) {
-            return Ok(None);
+        match row {
+            Some(row) => row.principal(parsed.secret, &now_utc()),
+            None => Ok(None),
         }
-        if !access::verify_secret(parsed.secret, &hash) {
-            return Ok(None);
-        }
-        let principal = match (source, user, role) {
-            (Some(source), _, _) => Principal {
-                tenant,
-                user: format!("levering:{source}"),
-                role: Role::Viewer,
-                categories: Vec::new(),
-                relations: false,
-                kind: PrincipalKind::Delivery { source },
-            },
-            (None, Some(user), Some(role)) => user_row_principal(
-                tenant,
-                user,
-                &role,
-                &grants.unwrap_or_default(),
-                relations == Some(true),
-            )?,
-            // A user token whose user row is gone: deny.
-            _ => return Ok(None),
-        };
-        Ok(Some(principal))
     }
 
     fn set_password(&mut self, name: &str, password: &str) -> Result<(), PrivacyError> {

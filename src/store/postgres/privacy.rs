@@ -3,25 +3,18 @@
 //! (replicas) still make one unbroken chain. Backups of a PostgreSQL store are the database's own (`pg_dump`).
 
 use super::super::privacy::{
-    BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
+    dummy_password_hash, random_salt, split_grants, user_row_principal, BackupOutcome,
+    PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, TokenRow, UserInfo,
     MIN_PASSWORD_CHARS,
 };
 use super::super::sqlite::now_utc;
 use super::super::StoreError;
 use super::connection::{get, Conn};
 use super::{PostgresStore, ALL_TENANTS, AUDIT_LOCK};
-use crate::access::{self, AccessError, Principal, PrincipalKind, Role};
+use crate::access::{self, AccessError, Principal, Role};
 use crate::audit::{self, AuditEntry, AuditRecord};
 use chrono::{NaiveDate, NaiveDateTime};
 use std::path::Path;
-
-fn split_grants(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 const AUDIT_COLUMNS: &str =
     "seq, at, actor, tenant, action, endpoint, filter, records, prev_hash, hash";
@@ -70,44 +63,6 @@ fn append_audit_in(conn: &Conn, entry: &AuditEntry) -> Result<AuditRecord, Priva
         ],
     )?;
     Ok(r)
-}
-
-fn random_salt() -> [u8; 16] {
-    let mut salt = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
-    salt
-}
-
-/// An argon2id hash no password is known for, verified against when a login names an unknown user or one
-/// without a password, so that path costs the same as a real check.
-fn dummy_password_hash() -> &'static str {
-    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    H.get_or_init(|| {
-        let mut secret = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
-        let secret = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, secret);
-        access::hash_secret(&secret, &random_salt()).unwrap_or_else(|_| {
-            "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                .to_string()
-        })
-    })
-}
-
-fn user_row_principal(
-    tenant: String,
-    user: String,
-    role: &str,
-    grants: &str,
-    relations: bool,
-) -> Result<Principal, PrivacyError> {
-    Ok(Principal {
-        tenant,
-        user,
-        role: Role::parse(role)?,
-        categories: access::expand_grants(&split_grants(grants)),
-        relations,
-        kind: PrincipalKind::User,
-    })
 }
 
 impl PrivacyStore for PostgresStore {
@@ -310,45 +265,22 @@ impl PrivacyStore for PostgresStore {
                 &[&parsed.id],
             )
         })?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        let hash: String = get(&r, 0)?;
-        let expires: Option<String> = get(&r, 1)?;
-        let revoked: Option<String> = get(&r, 2)?;
-        let source: Option<String> = get(&r, 3)?;
-        let tenant: String = get(&r, 4)?;
-        let user: Option<String> = get(&r, 5)?;
-        let role: Option<String> = get(&r, 6)?;
-        let grants: Option<String> = get(&r, 7)?;
-        let disabled: Option<bool> = get(&r, 8)?;
-        let relations: Option<bool> = get(&r, 9)?;
-        if revoked.is_some() || expires.is_some_and(|e| e <= now_utc()) || disabled == Some(true) {
-            return Ok(None);
+        match row {
+            Some(r) => TokenRow {
+                hash: get(&r, 0)?,
+                expires_at: get(&r, 1)?,
+                revoked_at: get(&r, 2)?,
+                delivery_source: get(&r, 3)?,
+                tenant: get(&r, 4)?,
+                user: get(&r, 5)?,
+                role: get(&r, 6)?,
+                categories: get(&r, 7)?,
+                disabled: get(&r, 8)?,
+                relations: get(&r, 9)?,
+            }
+            .principal(parsed.secret, &now_utc()),
+            None => Ok(None),
         }
-        if !access::verify_secret(parsed.secret, &hash) {
-            return Ok(None);
-        }
-        let principal = match (source, user, role) {
-            (Some(source), _, _) => Principal {
-                tenant,
-                user: format!("levering:{source}"),
-                role: Role::Viewer,
-                categories: Vec::new(),
-                relations: false,
-                kind: PrincipalKind::Delivery { source },
-            },
-            (None, Some(user), Some(role)) => user_row_principal(
-                tenant,
-                user,
-                &role,
-                &grants.unwrap_or_default(),
-                relations == Some(true),
-            )?,
-            // A user token whose user row is gone: deny.
-            _ => return Ok(None),
-        };
-        Ok(Some(principal))
     }
 
     fn set_password(&mut self, name: &str, password: &str) -> Result<(), PrivacyError> {
