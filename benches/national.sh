@@ -10,8 +10,13 @@
 #   one probe request first (status, time; a failure such as HTTP 400/503 or a timeout is reported with the
 #   server's message, and that layer/zoom is not load-tested), then wrk cold (every round through the tiles
 #   uses a filter period never asked before, benches/load/tiles.lua MODE=cold) and warm (the same tiles after
-#   a priming round): p50, p99, requests/s, non-2xx responses and timeouts as wrk reports them; the z12 cold
-#   KDE requests/s is the "cold z12 KDE tiles/s" figure;
+#   a priming round): p50, p99, requests/s, non-2xx responses and timeouts as wrk reports them; and "cold tile,
+#   known filter": tiles never asked before (FRESH_RADIUS around the FRESH_HOTSPOTS densest buurten), each asked
+#   exactly once over CONNECTIONS connections (python client, every latency counted, until the list or DURATION
+#   ends), with a filter whose per-filter aggregates one priming request computed: the tile cache misses, the
+#   filter's aggregates do not (the cost of panning or zooming the map). The z12 requests/s of that run is the
+#   "cold z12 KDE tiles/s" figure; the "cold" column (new filter every round) is the stricter cost of changing
+#   the filter;
 # - a 1-row delivery (a copy of the generator's probe with a fresh registration number) imported with the CLI
 #   while the server runs: seconds from the end of the import until the area statistics of its buurt count it
 #   and until the z12 incident-cell tile over that buurt changes;
@@ -23,7 +28,8 @@
 #
 # Usage: benches/national.sh
 # env: INCIDENTS (5000000; regional 2000000) YEARS=5 REGIONAL=0 TENANTS (1; regional 25) DURATION=10s
-#      CONNECTIONS=8 THREADS=2 ZOOMS="8 12 16" HOTSPOTS=4 PROBE_TIMEOUT=120 WRK_TIMEOUT=5s READY_TIMEOUT=900
+#      CONNECTIONS=8 THREADS=2 ZOOMS="8 12 16" HOTSPOTS=4 FRESH_HOTSPOTS=40 FRESH_RADIUS=2 PROBE_TIMEOUT=120
+#      WRK_TIMEOUT=5s READY_TIMEOUT=900
 #      LAYERS="kde.png hotspots.png emerging.mvt incidents.mvt" (the tile layers measured)
 #      BIN=path (default: cargo build --release) DATA=dir (keep the generated data and database there and reuse
 #      them on the next run; default a temp dir that is removed) NICENESS=10 (everything runs under nice)
@@ -45,6 +51,8 @@ THREADS=${THREADS:-2}
 ZOOMS=${ZOOMS:-8 12 16}
 LAYERS=${LAYERS:-kde.png hotspots.png emerging.mvt incidents.mvt}
 HOTSPOTS=${HOTSPOTS:-4}
+FRESH_HOTSPOTS=${FRESH_HOTSPOTS:-40}
+FRESH_RADIUS=${FRESH_RADIUS:-2}
 PROBE_TIMEOUT=${PROBE_TIMEOUT:-120}
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}
 READY_TIMEOUT=${READY_TIMEOUT:-900}
@@ -188,7 +196,10 @@ if [ "$REGIONAL" != 1 ]; then
   say "== tiles over dense areas (top $HOTSPOTS buurten by count; 3 x 3 tiles around each); $CONNECTIONS connections, $THREADS wrk threads, $DURATION per run"
   # shellcheck disable=SC2086
   $PY dense "$BASE" "$TOKEN" "$HOTSPOTS" $ZOOMS >"$W/tiles.txt"
-  printf '%-10s %-4s %-6s %-28s %-40s %-40s\n' layer zoom tiles "first request (status, s)" "cold p50 / p99, req/s, done, failures" "warm p50 / p99, req/s, done, failures"
+  # shellcheck disable=SC2086
+  $PY around "$BASE" "$TOKEN" "$FRESH_HOTSPOTS" "$FRESH_RADIUS" $ZOOMS >"$W/fresh_tiles.txt"
+  FRESH_FROM=$(date -u -d "$LAST - 729 days" +%Y-%m-%d)
+  printf '%-10s %-4s %-6s %-28s %-40s %-40s %s\n' layer zoom tiles "first request (status, s)" "cold p50 / p99, req/s, done, failures" "warm p50 / p99, req/s, done, failures" "cold tile, known filter: p50 / p99, req/s, done of distinct tiles, failures"
   for layer in $LAYERS; do
     name=${layer%.*}
     ext=${layer#*.}
@@ -209,8 +220,17 @@ if [ "$REGIONAL" != 1 ]; then
       sed "s/\$/\&from=$FROM\&to=$LAST/" "$W/cold.txt" >"$W/warm.txt"
       while read -r p; do curl -s -o /dev/null --max-time "$PROBE_TIMEOUT" -H "Authorization: Bearer $TOKEN" "$BASE$p" || true; done <"$W/warm.txt"
       read -r w50 w99 wrps wbad wto wdone < <(wrk_run warm "$W/warm.txt" "$TOKEN")
-      printf '%-10s z%-3s %-6s %-28s %-40s %-40s\n' "$name" "$z" "$n_tiles" "$probe_txt" \
-        "$c50 / $c99, $crps/s, $cdone done, $cbad non-2xx, $cto t/o" "$w50 / $w99, $wrps/s, $wdone done, $wbad non-2xx, $wto t/o"
+      # Cold tiles with a known filter: prime the filter with the first tile, then every other tile once.
+      awk -v z="$z" -v n="$name" -v e="$ext" -v f="$FRESH_FROM" -v l="$LAST" \
+        '$1 == z {printf "/tiles/%s/%s/%s/%s.%s?source=politie&from=%s&to=%s\n", n, $1, $2, $3, e, f, l}' \
+        "$W/fresh_tiles.txt" >"$W/fresh.txt"
+      probe "$(head -n 1 "$W/fresh.txt")" "$TOKEN" >/dev/null
+      sed -i 1d "$W/fresh.txt"
+      read -r f50 f99 frps fdone n_fresh fbad < <($PY fresh "$BASE" "$TOKEN" "$W/fresh.txt" "$CONNECTIONS" \
+        "${DURATION%s}")
+      printf '%-10s z%-3s %-6s %-28s %-40s %-40s %s\n' "$name" "$z" "$n_tiles" "$probe_txt" \
+        "$c50 / $c99, $crps/s, $cdone done, $cbad non-2xx, $cto t/o" "$w50 / $w99, $wrps/s, $wdone done, $wbad non-2xx, $wto t/o" \
+        "${f50}ms / ${f99}ms, $frps/s, $fdone of $n_fresh, $fbad non-2xx"
     done
   done
   say "server after the tile runs: $(rss_of "$SERVER_PID")"

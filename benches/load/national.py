@@ -3,8 +3,15 @@
 
   national.py dense BASE TOKEN K ZOOMS...   tile paths ("z x y", one per line) of the 3 x 3 tiles around the
                                             centres of the K buurten with the most incidents, per zoom
+  national.py around BASE TOKEN K R ZOOMS...
+                                           the same with the (2R + 1) x (2R + 1) tiles around each centre, each
+                                           tile once (the distinct tiles of the "cold tile, known filter" runs)
   national.py centre BASE TOKEN ZOOM       "z x y" of the tile at the centre of the caller's tenant (/api/meta)
   national.py tile LON LAT ZOOM            "z x y" of the tile containing a WGS84 point
+  national.py fresh BASE TOKEN FILE CONNECTIONS LIMIT_S
+                                           requests every path of FILE exactly once over CONNECTIONS keep-alive
+                                           connections (until the list or LIMIT_S ends); prints "p50_ms p99_ms
+                                           req_per_s done total failures" (latency of each request, exact)
   national.py count BASE TOKEN CODE        the incident count of an area (/api/areas/CODE/stats), or "error ..."
   national.py state BASE TOKEN CODE        "count hash": the area's count and a hash of the z12 incident-cell tile
                                            at the centre of the area
@@ -39,7 +46,7 @@ def tile(lon, lat, z):
     return x, y
 
 
-def dense(base, token, k, zooms):
+def dense(base, token, k, zooms, r=1):
     areas = {a["code"]: a["bbox"] for a in json.loads(get(base, token, "/api/areas?level=buurt"))}
     counts = []
     for row in csv.DictReader(io.StringIO(get(base, token, "/api/stats.csv?level=buurt"))):
@@ -56,8 +63,9 @@ def dense(base, token, k, zooms):
                 continue
             x, y = tile((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, z)
             # The centre tile first (the benchmark probes the first tile of every list).
-            for dx in (0, -1, 1):
-                for dy in (0, -1, 1):
+            steps = [0] + [d for i in range(1, r + 1) for d in (-i, i)]
+            for dx in steps:
+                for dy in steps:
                     t = (z, x + dx, y + dy)
                     if t not in seen:
                         seen.add(t)
@@ -103,10 +111,56 @@ def get_bytes(base, token, path, timeout=30):
         return r.read()
 
 
+def fresh(base, token, file, connections, limit_s):
+    import http.client
+    import threading
+    import urllib.parse
+
+    with open(file) as f:
+        paths = [line.strip() for line in f if line.strip()]
+    host = urllib.parse.urlparse(base).netloc
+    lock = threading.Lock()
+    times, failures = [], [0]
+    todo = iter(paths)
+    start = time.monotonic()
+
+    def worker():
+        conn = http.client.HTTPConnection(host, timeout=600)
+        head = {"Authorization": "Bearer " + token, "Accept-Encoding": "gzip"}
+        while time.monotonic() - start < limit_s:
+            with lock:
+                path = next(todo, None)
+            if path is None:
+                return
+            t = time.perf_counter()
+            conn.request("GET", path, headers=head)
+            r = conn.getresponse()
+            r.read()
+            ms = (time.perf_counter() - t) * 1e3
+            with lock:
+                times.append(ms)
+                if r.status not in (200, 204):
+                    failures[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - start
+    times.sort()
+    q = lambda p: times[min(len(times) - 1, int(p * len(times)))] if times else float("nan")
+    print("%.1f %.1f %.1f %d %d %d" % (q(0.5), q(0.99), len(times) / wall, len(times), len(paths), failures[0]))
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "dense":
         dense(sys.argv[2], sys.argv[3], int(sys.argv[4]), [int(z) for z in sys.argv[5:]])
+    elif cmd == "around":
+        dense(sys.argv[2], sys.argv[3], int(sys.argv[4]), [int(z) for z in sys.argv[6:]], int(sys.argv[5]))
+    elif cmd == "fresh":
+        fresh(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
     elif cmd == "centre":
         meta = json.loads(get(sys.argv[2], sys.argv[3], "/api/meta"))
         z = int(sys.argv[4])
