@@ -334,15 +334,17 @@ struct CellStreet {
 /// Per cell of `cells`: the number of address-located incidents before `at` and its most common street with
 /// its count (ties alphabetical).
 fn cell_streets(
+    state: &AppState,
+    tenant: &str,
     events: &[(Event, i64)],
-    streets: &HashMap<i64, String>,
     spec: &GridSpec,
     cells: &[(usize, usize)],
     at: chrono::NaiveDateTime,
     cancel: &Cancel,
 ) -> Result<HashMap<usize, CellStreet>, ApiError> {
     let wanted: std::collections::HashSet<usize> = cells.iter().map(|(k, _)| *k).collect();
-    let mut per: HashMap<usize, (u64, HashMap<&str, u64>)> = HashMap::new();
+    // The incidents of the answered cells before `at`; only their streets are read from the store.
+    let mut in_cells: Vec<(usize, i64)> = Vec::new();
     for (i, (e, id)) in events.iter().enumerate() {
         if i % 65_536 == 0 {
             cancel.check()?;
@@ -350,10 +352,15 @@ fn cell_streets(
         if e.begin.is_none_or(|b| b >= at) {
             continue;
         }
-        let Some(k) = spec.cell_of(e.x_m, e.y_m).filter(|k| wanted.contains(k)) else {
-            continue;
-        };
-        let entry = per.entry(k).or_default();
+        if let Some(k) = spec.cell_of(e.x_m, e.y_m).filter(|k| wanted.contains(k)) {
+            in_cells.push((k, *id));
+        }
+    }
+    let ids: Vec<i64> = in_cells.iter().map(|&(_, id)| id).collect();
+    let streets = super::patrol::street_names(state, tenant, &ids, cancel)?;
+    let mut per: HashMap<usize, (u64, HashMap<&str, u64>)> = HashMap::new();
+    for (k, id) in &in_cells {
+        let entry = per.entry(*k).or_default();
         entry.0 += 1;
         if let Some(s) = streets.get(id) {
             *entry.1.entry(s.as_str()).or_default() += 1;
@@ -438,8 +445,15 @@ fn compute(
         _ => ranked_cells(&f.grid.values, threshold),
     };
     let streets = if params.top_percent.is_some() && !params.csv {
-        let names = super::patrol::streets(state, snapshot)?;
-        cell_streets(&tagged, &names, &spec, &cells, at_t, cancel)?
+        cell_streets(
+            state,
+            &snapshot.tenant,
+            &tagged,
+            &spec,
+            &cells,
+            at_t,
+            cancel,
+        )?
     } else {
         HashMap::new()
     };

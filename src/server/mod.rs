@@ -539,7 +539,6 @@ pub const CACHE_KINDS: &[&str] = &[
     analysis_api::ProfileDataKey::KIND,
     report::MonthlyReportKey::KIND,
     patrol::PatrolKey::KIND,
-    patrol::StreetsKey::KIND,
     relations::RelationsGraphKey::KIND,
 ];
 

@@ -137,9 +137,6 @@ impl HeapSize for PatrolCell {
     }
 }
 
-/// Incident id -> BAG street name of the address-located incidents, read from the store once per generation.
-pub(super) type Streets = Arc<HashMap<i64, String>>;
-
 /// Cache key of a computed [`PatrolResult`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PatrolKey {
@@ -159,34 +156,35 @@ impl CacheEntry for PatrolKey {
     const KIND: &'static str = "patrol";
 }
 
-/// Cache key of a tenant's incident streets (`streets`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct StreetsKey {
-    pub generation: u64,
-}
+/// Ids read from the store per query by [`street_names`].
+const STREET_IDS_PER_READ: usize = 4_096;
 
-impl HeapSize for StreetsKey {
-    fn heap_bytes(&self) -> usize {
-        0
+/// Incident id -> BAG street name for those of `ids` (incidents of `tenant`) located by address, read from a
+/// store handle of its own (the shared one stays free) in batches, checking `cancel` between them. Callers ask
+/// for the incidents of the cells they show, so the cost follows the answer, not the tenant.
+pub(super) fn street_names(
+    state: &AppState,
+    tenant: &str,
+    ids: &[i64],
+    cancel: &Cancel,
+) -> Result<HashMap<i64, String>, ApiError> {
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
     }
-}
-
-impl CacheEntry for StreetsKey {
-    type Value = Streets;
-    const KIND: &'static str = "streets";
-}
-
-pub(super) fn streets(state: &AppState, snapshot: &Snapshot) -> Result<Streets, ApiError> {
-    let key = StreetsKey {
-        generation: snapshot.generation,
-    };
-    if let Some(m) = state.caches.get(&key) {
-        return Ok(m);
+    let store = state.opener.open().map_err(ApiError::internal)?;
+    for chunk in ids.chunks(STREET_IDS_PER_READ) {
+        cancel.check()?;
+        for d in store
+            .incident_details(tenant, chunk)
+            .map_err(ApiError::internal)?
+        {
+            if let Some(street) = d.street.filter(|_| d.located_by == "address") {
+                out.insert(d.id, street);
+            }
+        }
     }
-    let map = state.with_store(|s| s.incident_streets(&snapshot.tenant));
-    let map = Arc::new(map.map_err(ApiError::internal)?);
-    state.caches.insert(key, map.clone());
-    Ok(map)
+    Ok(out)
 }
 
 fn compute(
@@ -205,26 +203,21 @@ fn compute(
         return Ok(r);
     }
     let block = p.block()?;
-    let streets = streets(state, &snapshot)?;
+    let located = snapshot.located_incidents(filter);
     cancel.check()?;
-    let incidents: Vec<(Event, Option<&str>)> = snapshot
-        .located_incidents(filter)
-        .into_iter()
-        .map(|k| {
-            let inc = &snapshot.incidents[k as usize];
-            let event = Event {
-                x_m: inc.x_m,
-                y_m: inc.y_m,
-                begin: Some(inc.begin()),
-                end: Some(inc.end()),
-                weight: 1.0,
-            };
-            (event, streets.get(&inc.id).map(String::as_str))
-        })
-        .collect();
-    let result = Arc::new(
+    let event = |k: u32| {
+        let inc = &snapshot.incidents[k as usize];
+        Event {
+            x_m: inc.x_m,
+            y_m: inc.y_m,
+            begin: Some(inc.begin()),
+            end: Some(inc.end()),
+            weight: 1.0,
+        }
+    };
+    let planned = |incidents: &[(Event, Option<&str>)]| {
         plan(
-            &incidents,
+            incidents,
             &block,
             &AoristicConfig::default(),
             p.cell_m,
@@ -234,8 +227,37 @@ fn compute(
         .map_err(|e| match e {
             PatrolError::Cancelled(c) => ApiError::from(c),
             e => ApiError::internal(e),
-        })?,
-    );
+        })
+    };
+    // Rank without streets first; then name the streets of the chosen cells from their own incidents only.
+    // Planning again over exactly those incidents gives the same cells, scores and order (every incident of a
+    // chosen cell is in, and the ranking does not depend on streets), now with their streets.
+    let plain: Vec<(Event, Option<&str>)> = located.iter().map(|&k| (event(k), None)).collect();
+    let mut result = planned(&plain)?;
+    drop(plain);
+    let chosen: std::collections::HashSet<&BinId> = result.cells.iter().map(|c| &c.cell).collect();
+    let in_chosen: Vec<u32> = located
+        .iter()
+        .copied()
+        .filter(|&k| {
+            let inc = &snapshot.incidents[k as usize];
+            BinId::grid_cell(inc.x_m, inc.y_m, p.cell_m).is_some_and(|c| chosen.contains(&c))
+        })
+        .collect();
+    let ids: Vec<i64> = in_chosen
+        .iter()
+        .map(|&k| snapshot.incidents[k as usize].id)
+        .collect();
+    let names = street_names(state, &snapshot.tenant, &ids, cancel)?;
+    let named: Vec<(Event, Option<&str>)> = in_chosen
+        .iter()
+        .map(|&k| {
+            let id = snapshot.incidents[k as usize].id;
+            (event(k), names.get(&id).map(String::as_str))
+        })
+        .collect();
+    result.cells = planned(&named)?.cells;
+    let result = Arc::new(result);
     state.caches.insert(key, result.clone());
     Ok(result)
 }

@@ -355,6 +355,16 @@ CREATE TABLE delivery_personal (
 ALTER TABLE app_user ADD COLUMN relations INTEGER NOT NULL DEFAULT 0
     CHECK (relations IN (0, 1) AND (relations = 0 OR role <> 'viewer'));
 "#,
+    // 11: a version of the BAG addresses, bumped in the transaction of every write of them (the address sink and
+    //     the buurt re-assignment), so the change fingerprint reads one row instead of counting the addresses
+    //     (millions nationally) after every commit.
+    r#"
+CREATE TABLE store_version (
+    part     TEXT PRIMARY KEY,
+    version  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO store_version (part) VALUES ('address');
+"#,
 ];
 
 #[cfg(test)]

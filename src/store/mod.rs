@@ -616,8 +616,6 @@ pub trait Store {
         tenant: &str,
         ids: &[i64],
     ) -> Result<Vec<IncidentDetail>, StoreError>;
-    /// Incident id -> BAG street name, for every current incident of `tenant` located by address.
-    fn incident_streets(&self, tenant: &str) -> Result<HashMap<i64, String>, StoreError>;
 
     /// Where `tenant`'s data stand now, for a later [`Store::incident_changes`]: the last delivery and a summary
     /// of everything else a snapshot reads of the tenant (its gemeenten and custom areas). Read it before the data

@@ -397,6 +397,7 @@ impl SqliteStore {
                 updates.push((id, assign(x, y)));
             }
         }
+        bump_address_version(tx)?;
         {
             let mut up = tx.prepare("UPDATE address SET buurtcode = ?2 WHERE bag_id = ?1")?;
             for (id, code) in &updates {
@@ -1285,6 +1286,7 @@ impl Store for SqliteStore {
         gemeenten: &[String],
     ) -> Result<Box<dyn AddressSink + 'a>, StoreError> {
         let tx = self.conn.transaction()?;
+        bump_address_version(&tx)?;
         if gemeenten.is_empty() {
             tx.execute("DELETE FROM address", [])?;
             tx.execute("DELETE FROM pand", [])?;
@@ -1658,7 +1660,10 @@ impl Store for SqliteStore {
         ids: &[i64],
     ) -> Result<Vec<IncidentDetail>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
-        // Ids are integers written into the statement: no parameter limit, nothing to escape.
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        // Ids are integers written into the statement: no parameter limit, nothing to escape. The unary `+`
+        // keeps SQLite from walking the tenant's index (every incident of the tenant, per batch): the rows are
+        // found by primary key and then checked for the tenant.
         for chunk in ids.chunks(500) {
             let list = chunk
                 .iter()
@@ -1668,12 +1673,12 @@ impl Store for SqliteStore {
             let sql = format!(
                 "SELECT i.id, i.registration, i.source, i.category_code, i.located_by, \
                  a.street, a.huisnummer, a.huisletter, a.toevoeging, a.postcode, i.buurtcode \
-                 FROM incident i JOIN tenant t ON t.id = i.tenant_id \
+                 FROM incident i \
                  LEFT JOIN address a ON a.bag_id = i.bag_id AND i.located_by = 'address' \
-                 WHERE t.code = ?1 AND i.id IN ({list})"
+                 WHERE +i.tenant_id = ?1 AND i.id IN ({list})"
             );
             let mut stmt = self.conn.prepare(&sql)?;
-            let rows = stmt.query_map([tenant], |r| {
+            let rows = stmt.query_map([tenant_id], |r| {
                 Ok(IncidentDetail {
                     id: r.get(0)?,
                     registration: r.get(1)?,
@@ -1693,18 +1698,6 @@ impl Store for SqliteStore {
             }
         }
         Ok(out)
-    }
-
-    fn incident_streets(&self, tenant: &str) -> Result<HashMap<i64, String>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT i.id, a.street FROM incident i JOIN tenant t ON t.id = i.tenant_id \
-             JOIN address a ON a.bag_id = i.bag_id \
-             WHERE t.code = ?1 AND i.located_by = 'address'",
-        )?;
-        let rows = stmt.query_map([tenant], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn incident_mark(&self, tenant: &str) -> Result<IncidentMark, StoreError> {
@@ -1967,7 +1960,7 @@ impl Changes for SqliteStore {
             (SELECT count(*) || ',' || ifnull(group_concat(code || '=' || name), '') FROM tenant) || '|' ||
             (SELECT count(*) || ',' || ifnull(max(id), 0) || ',' || ifnull(group_concat(checksum), '')
              FROM boundary_set) || '|' ||
-            (SELECT count(*) FROM address)";
+            (SELECT version FROM store_version WHERE part = 'address')";
         const ACCESS: &str = "SELECT
             (SELECT count(*) || ',' || total(disabled) || ',' ||
                     ifnull(group_concat(role || ':' || categories || ':' || relations || ':' ||
@@ -1999,6 +1992,16 @@ impl Changes for SqliteStore {
             )
             .optional()?)
     }
+}
+
+/// Mark the BAG addresses as changed in `tx` (migration 11's `store_version` row, read by the change
+/// fingerprint): every write of the `address` or `pand` table calls this in its transaction.
+fn bump_address_version(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE store_version SET version = version + 1 WHERE part = 'address'",
+        [],
+    )?;
+    Ok(())
 }
 
 /// `0153`, `GM0153` or `gm153`... -> `GM0153`; `None` when it is not 1 to 4 digits after an optional `GM`.

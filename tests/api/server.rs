@@ -753,7 +753,6 @@ fn a_tiny_cache_budget_holds_its_bytes_under_it_and_answers_the_same() {
         "profile_data",
         "monthly_report",
         "patrol",
-        "streets",
     ];
     let held = |p: &InProcess| -> u64 {
         kinds

@@ -1077,22 +1077,6 @@ impl Store for PostgresStore {
         })
     }
 
-    fn incident_streets(&self, tenant: &str) -> Result<HashMap<i64, String>, StoreError> {
-        self.for_tenant(tenant, |c, tenant_id| {
-            let mut out = HashMap::new();
-            c.for_each(
-                "SELECT i.id, a.street FROM incident i JOIN address a ON a.bag_id = i.bag_id
-                 WHERE i.tenant_id = $1 AND i.located_by = 'address'",
-                &[&tenant_id],
-                |r| -> Result<(), StoreError> {
-                    out.insert(get(r, 0)?, get(r, 1)?);
-                    Ok(())
-                },
-            )?;
-            Ok(out)
-        })
-    }
-
     fn incident_mark(&self, tenant: &str) -> Result<IncidentMark, StoreError> {
         self.for_tenant(tenant, Self::mark_of)
     }
