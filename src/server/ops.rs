@@ -206,7 +206,11 @@ impl Metrics {
         if !duties.is_empty() {
             let _ = writeln!(out, "# TYPE brandpunt_duty_held gauge");
             for (duty, held) in duties {
-                let _ = writeln!(out, "brandpunt_duty_held{{duty=\"{duty}\"}} {}", u8::from(held));
+                let _ = writeln!(
+                    out,
+                    "brandpunt_duty_held{{duty=\"{duty}\"}} {}",
+                    u8::from(held)
+                );
             }
         }
         out

@@ -20,8 +20,8 @@ mod sqlite;
 mod sqlite_privacy;
 
 pub use crate::relations::{LinkedIncident, StoredPseudonym};
-pub use postgres::{redact_location, ChangeFeed, PostgresStore};
 use postgres::DutyLock as PostgresDutyLock;
+pub use postgres::{redact_location, ChangeFeed, PostgresStore};
 pub use privacy::{
     BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
     MIN_PASSWORD_CHARS,
