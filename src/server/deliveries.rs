@@ -270,9 +270,15 @@ pub fn spawn_inbox(state: &Arc<AppState>) -> Result<(), std::io::Error> {
         .spawn(move || {
             let mut inbox = Inbox::new(dir);
             let interval = state.config.poll_interval.max(Duration::from_millis(200));
+            // One replica at a time imports the inbox (a folder shared by the replicas).
+            let mut duty = super::DutyHolder::new(crate::store::Duty::Inbox);
             loop {
-                inbox.poll(&state);
-                std::thread::sleep(interval);
+                if duty.hold(&state) {
+                    inbox.poll(&state);
+                    std::thread::sleep(interval);
+                } else {
+                    std::thread::sleep(super::DUTY_RETRY);
+                }
             }
         })?;
     tracing::info!("inbox active");

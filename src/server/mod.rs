@@ -693,45 +693,230 @@ pub fn router(state: Arc<AppState>) -> Router {
     ))
 }
 
-/// Watch the store for commits by other processes and reload when one changed what the server shows.
+/// How often a replica that does not hold a singleton duty tries to take it.
+pub const DUTY_RETRY: Duration = Duration::from_secs(2);
+
+/// A singleton duty ([`crate::store::Duty`]: retention, the inbox) as one background task of this server sees it:
+/// performed only while this process holds its lock, so of several replicas on one database exactly one performs
+/// it, and another takes over when the holder dies. Shown at `/metrics` as `brandpunt_duty_held`.
+pub struct DutyHolder {
+    duty: crate::store::Duty,
+    lock: Option<crate::store::DutyLock>,
+}
+
+impl DutyHolder {
+    pub fn new(duty: crate::store::Duty) -> DutyHolder {
+        DutyHolder { duty, lock: None }
+    }
+
+    /// Whether this process performs the duty now: keeps a lock still held, notices one lost, and tries to
+    /// take a free one.
+    pub fn hold(&mut self, state: &AppState) -> bool {
+        let duty = self.duty.name();
+        if self.lock.as_ref().is_some_and(|l| !l.held()) {
+            tracing::warn!(duty, "singleton duty lost (its connection ended)");
+            self.lock = None;
+        }
+        if self.lock.is_none() {
+            match state.opener.try_duty(self.duty) {
+                Ok(Some(lock)) => {
+                    tracing::info!(duty, "singleton duty taken");
+                    self.lock = Some(lock);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(duty, error = %e, "cannot take a singleton duty"),
+            }
+        }
+        let held = self.lock.is_some();
+        lock(&state.metrics.duties).insert(duty, held);
+        held
+    }
+}
+
+/// How often the change watcher on a store with a change feed compares all fingerprints anyway (a missed
+/// announcement is caught within this time).
+const FULL_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Watch the store for commits by other processes and reload when one changed what the server shows: through
+/// the store's change feed when it has one ([`crate::store::StoreOpener::listen`]: reload the announced tenants
+/// at once, compare everything after each reconnect and every [`FULL_CHECK_INTERVAL`]), else by polling its
+/// change token every [`ServerConfig::poll_interval`].
 fn spawn_change_watcher(state: Arc<AppState>) -> Result<(), ServerError> {
     let watcher = state.opener.open()?;
-    std::thread::Builder::new()
-        .name("brandpunt-watch".into())
-        .spawn(move || {
-            let mut last = watcher.change_token().ok();
-            loop {
-                std::thread::sleep(state.config.poll_interval);
-                let now = watcher.change_token().ok();
-                if now == last {
-                    continue;
+    let feed = state.opener.listen()?;
+    let thread = std::thread::Builder::new().name("brandpunt-watch".into());
+    match feed {
+        Some(feed) => {
+            state
+                .metrics
+                .change_feed_connects
+                .fetch_add(1, Ordering::Relaxed);
+            thread.spawn(move || watch_feed(state, watcher, feed))?
+        }
+        None => thread.spawn(move || poll_changes(state, watcher))?,
+    };
+    Ok(())
+}
+
+/// The change watcher of a store without a change feed: poll its change token.
+fn poll_changes(state: Arc<AppState>, mut watcher: Box<dyn ServerStore>) {
+    let mut last = watcher.change_token().ok();
+    loop {
+        std::thread::sleep(state.config.poll_interval);
+        let now = watcher.change_token().ok();
+        if now == last {
+            continue;
+        }
+        last = now;
+        check_all(&state, &mut watcher);
+    }
+}
+
+/// The change watcher of a store with a change feed (see [`spawn_change_watcher`]).
+fn watch_feed(
+    state: Arc<AppState>,
+    mut watcher: Box<dyn ServerStore>,
+    feed: crate::store::ChangeFeed,
+) {
+    use crate::store::ChangeEvent;
+    let mut feed = Some(feed);
+    // Commits between loading the snapshots and listening were not announced.
+    check_all(&state, &mut watcher);
+    let mut last_full = std::time::Instant::now();
+    loop {
+        let Some(listening) = &feed else {
+            match state.opener.listen() {
+                Ok(Some(f)) => {
+                    state
+                        .metrics
+                        .change_feed_connects
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("change feed reconnected");
+                    feed = Some(f);
+                    // Commits while the feed was down were not announced.
+                    check_all(&state, &mut watcher);
+                    last_full = std::time::Instant::now();
                 }
-                last = now;
-                // Audit records (written on every address-level export and every minute of tile access) commit
-                // too, and the server's own writes reload their tenant at once: reload only what differs from
-                // what the current snapshots were read from, and only the tenants it belongs to.
-                let _writing = state.writing();
-                let (data, access) = match watcher.data_fingerprint() {
-                    Ok(print) => state.changes_since_loaded(&print),
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot read the store's fingerprint: reloading everything");
-                        (DataChange::All, true)
-                    }
-                };
-                let reloaded = match data {
-                    DataChange::None => Ok(()),
-                    DataChange::Tenants(tenants) => state.reload_tenants(&tenants),
-                    DataChange::All => state.reload(),
-                };
-                if let Err(e) = reloaded {
-                    tracing::error!(error = %e, "reload after a change failed");
-                }
-                if access {
-                    state.access_changed();
+                Ok(None) => return poll_changes(state, watcher),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for changes: retrying in a second");
+                    std::thread::sleep(Duration::from_secs(1));
                 }
             }
-        })?;
-    Ok(())
+            continue;
+        };
+        match listening.wait(FULL_CHECK_INTERVAL.saturating_sub(last_full.elapsed())) {
+            ChangeEvent::Changed { tenants, all } => {
+                state
+                    .metrics
+                    .change_notifications
+                    .fetch_add(1, Ordering::Relaxed);
+                if all {
+                    check_all(&state, &mut watcher);
+                } else {
+                    check_tenants(&state, &mut watcher, &tenants);
+                }
+            }
+            ChangeEvent::Quiet => {}
+            ChangeEvent::Lost => {
+                tracing::warn!("change feed connection lost: reconnecting");
+                feed = None;
+                continue;
+            }
+        }
+        if last_full.elapsed() >= FULL_CHECK_INTERVAL {
+            check_all(&state, &mut watcher);
+            last_full = std::time::Instant::now();
+        }
+    }
+}
+
+/// A new handle for the watcher after its connection failed (the old one is kept when none can be opened).
+fn reopen_watcher(state: &AppState, watcher: &mut Box<dyn ServerStore>) {
+    match state.opener.open() {
+        Ok(fresh) => *watcher = fresh,
+        Err(e) => tracing::error!(error = %e, "cannot reopen the change watcher's store"),
+    }
+}
+
+/// Compare the store's whole fingerprint with what the server shows and reload what differs.
+fn check_all(state: &AppState, watcher: &mut Box<dyn ServerStore>) {
+    // Audit records (written on every address-level export and every minute of tile access) commit too, and the
+    // server's own writes reload their tenant at once: reload only what differs from what the current snapshots
+    // were read from, and only the tenants it belongs to.
+    let _writing = state.writing();
+    let (data, access) = match watcher.data_fingerprint() {
+        Ok(print) => state.changes_since_loaded(&print),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the store's fingerprint: reloading everything");
+            reopen_watcher(state, watcher);
+            (DataChange::All, true)
+        }
+    };
+    let reloaded = match data {
+        DataChange::None => Ok(()),
+        DataChange::Tenants(tenants) => state.reload_tenants(&tenants),
+        DataChange::All => state.reload(),
+    };
+    if let Err(e) = reloaded {
+        tracing::error!(error = %e, "reload after a change failed");
+    }
+    if access {
+        state.access_changed();
+    }
+}
+
+/// Reload those of `tenants` (announced by the change feed) whose own fingerprint differs from what the server
+/// shows; a tenant the server does not know, or that no longer exists, makes it a whole comparison.
+fn check_tenants(
+    state: &AppState,
+    watcher: &mut Box<dyn ServerStore>,
+    tenants: &std::collections::BTreeSet<String>,
+) {
+    let whole = {
+        let _writing = state.writing();
+        match tenants_to_reload(state, watcher, tenants) {
+            Some(changed) => {
+                if !changed.is_empty() {
+                    if let Err(e) = state.reload_tenants(&changed) {
+                        tracing::error!(error = %e, "reload after a change failed");
+                    }
+                }
+                false
+            }
+            None => true,
+        }
+    };
+    if whole {
+        check_all(state, watcher);
+    }
+}
+
+/// Those of `tenants` whose own fingerprint in the store differs from the one their snapshot was read at;
+/// `None` when that cannot be decided per tenant (a tenant unknown on either side, the store unreadable).
+fn tenants_to_reload(
+    state: &AppState,
+    watcher: &mut Box<dyn ServerStore>,
+    tenants: &std::collections::BTreeSet<String>,
+) -> Option<Vec<String>> {
+    let mut changed = Vec::new();
+    for code in tenants {
+        let print = match watcher.tenant_fingerprint(code) {
+            Ok(Some(print)) => print,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(error = %e, tenant = %code, "cannot read a tenant's fingerprint");
+                reopen_watcher(state, watcher);
+                return None;
+            }
+        };
+        match lock(&state.loaded).tenants.get(code) {
+            Some(loaded) if *loaded == print => {}
+            Some(_) => changed.push(code.clone()),
+            None => return None,
+        }
+    }
+    Some(changed)
 }
 
 /// Bind, announce the address on stdout (`listening on http://ADDR`, or `https://` with [`ServerConfig::tls`])

@@ -35,6 +35,12 @@ pub struct Metrics {
     pub tenant_incremental_reloads: AtomicU64,
     /// Token verifications run against the store (cache misses and background re-checks; [`super::auth`]).
     pub token_checks: AtomicU64,
+    /// Announcements of commits received from the store's change feed (PostgreSQL `NOTIFY`; one per burst).
+    pub change_notifications: AtomicU64,
+    /// Connections of the change feed opened (the first and every reconnect).
+    pub change_feed_connects: AtomicU64,
+    /// Per singleton duty this server runs: whether it holds it now ([`super::DutyHolder`]).
+    pub duties: Mutex<std::collections::BTreeMap<&'static str, bool>>,
 }
 
 impl Metrics {
@@ -127,6 +133,16 @@ impl Metrics {
                 self.token_checks.load(Ordering::Relaxed) as f64,
             ),
             (
+                "brandpunt_change_notifications_total",
+                "counter",
+                self.change_notifications.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "brandpunt_change_feed_connects_total",
+                "counter",
+                self.change_feed_connects.load(Ordering::Relaxed) as f64,
+            ),
+            (
                 "brandpunt_token_cache_entries",
                 "gauge",
                 state.token_cache.len() as f64,
@@ -182,6 +198,20 @@ impl Metrics {
             ("brandpunt_tile_cache_entries", "gauge", tiles.entries),
         ] {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
+        }
+        let duties = match self.duties.lock() {
+            Ok(d) => d.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if !duties.is_empty() {
+            let _ = writeln!(out, "# TYPE brandpunt_duty_held gauge");
+            for (duty, held) in duties {
+                let _ = writeln!(
+                    out,
+                    "brandpunt_duty_held{{duty=\"{duty}\"}} {}",
+                    u8::from(held)
+                );
+            }
         }
         out
     }

@@ -3,7 +3,9 @@
 //! clock ([`crate::config::ServerConfig::clock`]) are deleted (with
 //! their history versions) at start and then every 24 hours, each run one transaction per tenant with an audit
 //! record by [`RETENTION_ACTOR`] (the same operation as `brandpunt retention apply`). A run that deleted
-//! something reloads the snapshots, so the served data never show removed incidents.
+//! something reloads the snapshots, so the served data never show removed incidents. Of several replicas on one
+//! database only the one holding the duty runs it ([`super::DutyHolder`]); a replica that takes the duty over runs
+//! at once.
 
 use super::AppState;
 use chrono::NaiveDateTime;
@@ -73,9 +75,21 @@ pub fn spawn(state: &Arc<AppState>) -> std::io::Result<()> {
     let state = state.clone();
     std::thread::Builder::new()
         .name("brandpunt-retention".into())
-        .spawn(move || loop {
-            run_once(&state, months, state.config.clock.now());
-            std::thread::sleep(RETENTION_INTERVAL);
+        .spawn(move || {
+            let mut duty = super::DutyHolder::new(crate::store::Duty::Retention);
+            // When this process last ran while holding the duty without interruption.
+            let mut last_run: Option<std::time::Instant> = None;
+            loop {
+                if duty.hold(&state) {
+                    if last_run.is_none_or(|t| t.elapsed() >= RETENTION_INTERVAL) {
+                        run_once(&state, months, state.config.clock.now());
+                        last_run = Some(std::time::Instant::now());
+                    }
+                } else {
+                    last_run = None;
+                }
+                std::thread::sleep(super::DUTY_RETRY);
+            }
         })?;
     tracing::info!(months, "daily retention active");
     Ok(())

@@ -20,7 +20,8 @@ mod sqlite;
 mod sqlite_privacy;
 
 pub use crate::relations::{LinkedIncident, StoredPseudonym};
-pub use postgres::{redact_location, PostgresStore};
+use postgres::DutyLock as PostgresDutyLock;
+pub use postgres::{redact_location, ChangeFeed, PostgresStore};
 pub use privacy::{
     BackupOutcome, PrivacyError, PrivacyStore, RetentionOutcome, TokenInfo, TokenOwner, UserInfo,
     MIN_PASSWORD_CHARS,
@@ -32,7 +33,7 @@ use crate::area_level::AreaLevel;
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::MultiPolygon;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -829,6 +830,63 @@ pub trait Changes {
     fn tenant_fingerprint(&self, tenant: &str) -> Result<Option<String>, StoreError>;
 }
 
+/// What a [`ChangeFeed`] announced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// Commits of other handles: the tenants whose own data they changed, and whether they changed anything
+    /// else the server reads (shared reference data, the tenant list, users, tokens).
+    Changed {
+        tenants: BTreeSet<String>,
+        all: bool,
+    },
+    /// Nothing was announced in the time given.
+    Quiet,
+    /// The feed's connection ended: commits from now until a new feed listens are not announced.
+    Lost,
+}
+
+/// A task of `brandpunt serve` that one process at a time performs on a store shared by several replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Duty {
+    /// The daily retention run.
+    Retention,
+    /// Importing the deliveries dropped in the inbox folder.
+    Inbox,
+}
+
+impl Duty {
+    /// The name in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Duty::Retention => "retention",
+            Duty::Inbox => "inbox",
+        }
+    }
+
+    /// The PostgreSQL advisory lock key of the duty (distinct from the store's other lock keys).
+    fn lock_key(self) -> i64 {
+        match self {
+            Duty::Retention => 0x6272_616e_6470_0101,
+            Duty::Inbox => 0x6272_616e_6470_0102,
+        }
+    }
+}
+
+/// The right to perform a [`Duty`] ([`StoreOpener::try_duty`]): on PostgreSQL a session advisory lock on a
+/// connection of its own, released when this is dropped or the connection ends; on SQLite (one serving
+/// process per database file) always granted.
+pub struct DutyLock {
+    postgres: Option<PostgresDutyLock>,
+}
+
+impl DutyLock {
+    /// Whether the duty is still this process's: false once the lock's connection ended (another replica may
+    /// hold it by now; drop this and try again).
+    pub fn held(&self) -> bool {
+        self.postgres.as_ref().is_none_or(|l| l.held())
+    }
+}
+
 /// What the server shows, summarised in parts so that a change can be traced to what it touches.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DataFingerprint {
@@ -978,6 +1036,36 @@ impl StoreOpener {
         match &*self.backend {
             Backend::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
             Backend::Postgres(url) => Ok(Box::new(PostgresStore::open(url)?)),
+        }
+    }
+
+    /// A feed of the commits of other handles as they happen, for a backend that announces them (PostgreSQL:
+    /// `LISTEN`/`NOTIFY`); `None` for SQLite, whose changes are noticed by polling [`Changes`].
+    pub fn listen(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(url) => Ok(Some(ChangeFeed::open(url)?)),
+        }
+    }
+
+    /// Take `duty` for this process when no other process holds it (`None` then: try again later). SQLite
+    /// grants it always (one serving process per file); PostgreSQL takes a session advisory lock on a new
+    /// connection, so of several replicas exactly one holds each duty, and another takes it over when the
+    /// holder's connection ends.
+    ///
+    /// ```
+    /// use brandpunt::store::{Duty, StoreOpener};
+    /// let dir = tempfile::tempdir()?;
+    /// let opener = StoreOpener::new(&dir.path().join("brandpunt.db"))?;
+    /// let lock = opener.try_duty(Duty::Retention)?.expect("SQLite always grants a duty");
+    /// assert!(lock.held());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_duty(&self, duty: Duty) -> Result<Option<DutyLock>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(_) => Ok(Some(DutyLock { postgres: None })),
+            Backend::Postgres(url) => Ok(PostgresDutyLock::try_take(url, duty.lock_key())?
+                .map(|l| DutyLock { postgres: Some(l) })),
         }
     }
 

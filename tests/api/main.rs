@@ -16,8 +16,13 @@ mod operations;
 mod raster;
 mod relations;
 mod reload;
+mod replicas;
 mod report_protected;
 mod security;
 mod server;
 mod shared;
 mod suppression;
+
+/// The throwaway PostgreSQL cluster of this binary ([`replicas`]).
+#[path = "../common/postgres.rs"]
+mod postgres_cluster;

@@ -116,6 +116,128 @@ fn root_store() -> rustls::RootCertStore {
     roots
 }
 
+/// Open a client on `url`; its connection runs on a thread of its own until the client is dropped or the server
+/// closes it. With `notices`, the payload of every notification the connection receives is sent there, and the
+/// sender is dropped when the connection ends (so the receiver sees the end).
+fn open_client(
+    url: &str,
+    notices: Option<std::sync::mpsc::Sender<String>>,
+) -> Result<Client, StoreError> {
+    let open_error = |reason: String| StoreError::Open {
+        path: redact(url),
+        reason,
+    };
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| open_error(e.to_string()))?;
+    let tls_config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| open_error(e.to_string()))?
+    .with_root_certificates(root_store())
+    .with_no_client_auth();
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
+    let (sender, receiver) = std::sync::mpsc::channel::<Result<Client, String>>();
+    std::thread::Builder::new()
+        .name("brandpunt-postgres".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = sender.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match config.connect(tls).await {
+                    Ok((client, mut connection)) => {
+                        let _ = sender.send(Ok(client));
+                        // Runs until the client is dropped or the server closes the connection.
+                        loop {
+                            let message =
+                                std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+                            match message {
+                                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                                    if let Some(notices) = &notices {
+                                        // An error means nobody listens any more (the client is dropped).
+                                        let _ = notices.send(n.payload().to_string());
+                                    }
+                                }
+                                Some(Ok(_)) => {}
+                                Some(Err(e)) => {
+                                    tracing::debug!(error = %e, "PostgreSQL connection ended");
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = sender.send(Err(e.to_string()));
+                    }
+                }
+            });
+        })
+        .map_err(|e| open_error(e.to_string()))?;
+    receiver
+        .recv()
+        .map_err(|_| open_error("the connection thread stopped".into()))?
+        .map_err(open_error)
+}
+
+/// A connection that `LISTEN`s on one channel: the payloads of its notifications, in order, until the
+/// connection ends (the server restarted, the backend was terminated, the network broke).
+pub(super) struct Listener {
+    /// Kept open: dropping it ends the connection.
+    _client: Client,
+    notices: std::sync::mpsc::Receiver<String>,
+}
+
+/// What [`Listener::wait`] saw.
+pub(super) enum Heard {
+    /// A notification's payload.
+    Notice(String),
+    /// Nothing within the time given.
+    Nothing,
+    /// The connection ended: open a new listener.
+    Ended,
+}
+
+impl Listener {
+    /// Connect to `url` and `LISTEN` on `channel` (a plain identifier).
+    pub(super) fn listen(url: &str, channel: &str) -> Result<Listener, StoreError> {
+        let (sender, notices) = std::sync::mpsc::channel();
+        let client = open_client(url, Some(sender))?;
+        block_on(client.batch_execute(&format!("LISTEN {channel}")))?;
+        Ok(Listener {
+            _client: client,
+            notices,
+        })
+    }
+
+    /// The next notification, waiting up to `timeout`.
+    pub(super) fn wait(&self, timeout: std::time::Duration) -> Heard {
+        match self.notices.recv_timeout(timeout) {
+            Ok(payload) => Heard::Notice(payload),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Heard::Nothing,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Heard::Ended,
+        }
+    }
+
+    /// A notification already received, without waiting.
+    pub(super) fn try_next(&self) -> Heard {
+        match self.notices.try_recv() {
+            Ok(payload) => Heard::Notice(payload),
+            Err(std::sync::mpsc::TryRecvError::Empty) => Heard::Nothing,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => Heard::Ended,
+        }
+    }
+}
+
 /// One open connection (see the module doc).
 pub(super) struct Conn {
     client: Client,
@@ -126,55 +248,7 @@ pub(super) struct Conn {
 impl Conn {
     /// Connect to the database at `url` (a `postgres://` URL or a `key=value` string).
     pub(super) fn connect(url: &str) -> Result<Conn, StoreError> {
-        let open_error = |reason: String| StoreError::Open {
-            path: redact(url),
-            reason,
-        };
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| open_error(e.to_string()))?;
-        let tls_config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| open_error(e.to_string()))?
-        .with_root_certificates(root_store())
-        .with_no_client_auth();
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
-        let (sender, receiver) = std::sync::mpsc::channel::<Result<Client, String>>();
-        std::thread::Builder::new()
-            .name("brandpunt-postgres".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = sender.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match config.connect(tls).await {
-                        Ok((client, connection)) => {
-                            let _ = sender.send(Ok(client));
-                            // Runs until the client is dropped or the server closes the connection.
-                            if let Err(e) = connection.await {
-                                tracing::debug!(error = %e, "PostgreSQL connection ended");
-                            }
-                        }
-                        Err(e) => {
-                            let _ = sender.send(Err(e.to_string()));
-                        }
-                    }
-                });
-            })
-            .map_err(|e| open_error(e.to_string()))?;
-        let client = receiver
-            .recv()
-            .map_err(|_| open_error("the connection thread stopped".into()))?
-            .map_err(open_error)?;
+        let client = open_client(url, None)?;
         Ok(Conn {
             client,
             statements: RefCell::new(HashMap::new()),

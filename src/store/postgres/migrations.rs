@@ -20,6 +20,11 @@
 //!   data and one of users and tokens, bumped by statement triggers. No counter is shared by all writers, so
 //!   writers of different tenants never wait for each other.
 
+/// The channel on which every commit that changes what a snapshot, a session or a token check reads is
+/// announced (migration 2): the payload is the code of the tenant whose own data changed, or `*` for shared
+/// reference data, the tenant list, users or tokens.
+pub(super) const CHANGES_CHANNEL: &str = "brandpunt_changes";
+
 /// Key of the session advisory lock held while migrating (`pg_advisory_lock`).
 pub(super) const MIGRATION_LOCK: i64 = 0x6272_616e_6470_0001;
 
@@ -363,5 +368,28 @@ BEGIN
                         WITH CHECK (current_setting(''brandpunt.tenant'', true) IN (tenant_id::text, ''all''))', t);
     END LOOP;
 END $$;
+"#,
+    // 2: every change of a tenant's own data (its change record, its deliveries) is announced with
+    // `NOTIFY brandpunt_changes, '<tenant code>'`, every change of the shared versions (reference data, tenant
+    // list, users, tokens) with `'*'`, in the writing transaction (delivered at its commit; repeats within one
+    // transaction are delivered once).
+    r#"
+CREATE FUNCTION brandpunt_notify_tenant() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('brandpunt_changes', t.code) FROM tenant t
+    WHERE t.id = (CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION brandpunt_notify_all() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('brandpunt_changes', '*');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER tenant_change_notify AFTER UPDATE ON tenant_change
+    FOR EACH ROW EXECUTE FUNCTION brandpunt_notify_tenant();
+CREATE TRIGGER delivery_notify AFTER INSERT OR UPDATE OR DELETE ON delivery
+    FOR EACH ROW EXECUTE FUNCTION brandpunt_notify_tenant();
+CREATE TRIGGER store_version_notify AFTER UPDATE ON store_version
+    FOR EACH STATEMENT EXECUTE FUNCTION brandpunt_notify_all();
 "#,
 ];

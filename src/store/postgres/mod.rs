@@ -40,8 +40,8 @@ pub use connection::redact as redact_location;
 use super::sqlite::{from_minutes, geometry_from_wkb, geometry_to_wkb, now_utc};
 use super::*;
 use chrono::NaiveTime;
-use connection::{get, Conn, Param};
-use migrations::{MIGRATIONS, MIGRATION_LOCK};
+use connection::{get, Conn, Heard, Listener, Param};
+use migrations::{CHANGES_CHANNEL, MIGRATIONS, MIGRATION_LOCK};
 
 /// Key class of the transaction advisory lock that serialises the deliveries of one tenant.
 const DELIVERY_LOCK: i32 = 0x6270_0002;
@@ -56,6 +56,70 @@ pub struct PostgresStore {
     conn: Conn,
     /// The location as given, password redacted (for messages).
     location: String,
+}
+
+/// The commits of other processes as they happen: a connection listening on the channel on which every
+/// writing transaction announces the tenant whose data it changed (or `*`: shared reference data, the tenant
+/// list, users, tokens; see [`migrations`]). Notifications arrive only while the connection lives: after
+/// [`ChangeEvent::Lost`] open a new feed and compare all fingerprints, since commits in between were not heard.
+pub struct ChangeFeed {
+    listener: Listener,
+}
+
+impl ChangeFeed {
+    /// Listen on the database at `url` (its schema must be up to date: open a [`PostgresStore`] first).
+    pub fn open(url: &str) -> Result<ChangeFeed, StoreError> {
+        Ok(ChangeFeed {
+            listener: Listener::listen(url, CHANGES_CHANNEL)?,
+        })
+    }
+
+    /// The commits announced next, waiting up to `timeout` for the first one and then collecting all that are
+    /// already queued (one event for a burst of commits).
+    pub fn wait(&self, timeout: std::time::Duration) -> ChangeEvent {
+        let mut tenants = BTreeSet::new();
+        let mut all = false;
+        let mut heard = self.listener.wait(timeout);
+        loop {
+            match heard {
+                Heard::Notice(payload) => {
+                    if payload == "*" {
+                        all = true;
+                    } else {
+                        tenants.insert(payload);
+                    }
+                }
+                Heard::Nothing => break,
+                Heard::Ended => return ChangeEvent::Lost,
+            }
+            heard = self.listener.try_next();
+        }
+        if all || !tenants.is_empty() {
+            ChangeEvent::Changed { tenants, all }
+        } else {
+            ChangeEvent::Quiet
+        }
+    }
+}
+
+/// The session advisory lock of one singleton duty, held by its own connection: released when this is dropped
+/// or when the connection ends (the process died, the network broke), so another replica can take the duty.
+pub struct DutyLock {
+    conn: Conn,
+}
+
+impl DutyLock {
+    /// Take the lock `key` on a new connection to `url` when no other session holds it (`None` then).
+    pub fn try_take(url: &str, key: i64) -> Result<Option<DutyLock>, StoreError> {
+        let conn = Conn::connect(url)?;
+        let row = conn.query_one("SELECT pg_try_advisory_lock($1)", &[&key])?;
+        Ok(get::<bool>(&row, 0)?.then_some(DutyLock { conn }))
+    }
+
+    /// Whether the lock is still held: its connection still answers (a session lock lives as long as it).
+    pub fn held(&self) -> bool {
+        self.conn.query_one("SELECT 1", &[]).is_ok()
+    }
 }
 
 impl PostgresStore {
