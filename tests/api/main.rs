@@ -12,6 +12,7 @@ mod analysis;
 mod forecast;
 mod login;
 mod oidc;
+mod ogc;
 mod operations;
 mod raster;
 mod relations;
