@@ -98,10 +98,8 @@ pub fn fgb_bytes(
 ) -> Result<Vec<u8>, ExportError> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::path::PathBuf::from(format!(
-        "/vsimem/brandpunt-{}-{n}.fgb",
-        std::process::id()
-    ));
+    let path =
+        std::path::PathBuf::from(format!("/vsimem/brandpunt-{}-{n}.fgb", std::process::id()));
     let srs = SpatialRef::from_epsg(28992).map_err(|e| gdal_err(&path, e))?;
     // `/vsimem/` paths are invisible to `std::fs`, so `write_ogr` finds nothing to replace.
     write_ogr(

@@ -187,12 +187,21 @@ fn gdal_lists_the_collections_a_role_may_read() {
     let analyst = layers(Who::Analyst);
     let viewer = layers(Who::Viewer);
     for c in ["buurten", "wijken", "gemeenten", "areas", "hotspots"] {
-        assert!(analyst.contains(c) && viewer.contains(c), "{c}: {analyst:?} {viewer:?}");
+        assert!(
+            analyst.contains(c) && viewer.contains(c),
+            "{c}: {analyst:?} {viewer:?}"
+        );
     }
     assert!(analyst.contains("incidents"));
     assert!(!viewer.contains("incidents"));
-    assert_eq!(get(Who::Viewer, "/ogc/collections/incidents/items").status, 403);
-    assert_eq!(get(Who::Anonymous, "/ogc/collections/incidents").status, 403);
+    assert_eq!(
+        get(Who::Viewer, "/ogc/collections/incidents/items").status,
+        403
+    );
+    assert_eq!(
+        get(Who::Anonymous, "/ogc/collections/incidents").status,
+        403
+    );
 }
 
 #[test]
@@ -234,7 +243,12 @@ fn gdal_reads_the_analysts_incidents_page_by_page_and_every_page_is_audited() {
     let api = get_json(Who::Analyst, "/api/incidents.geojson");
     let regs = |fs: &[Value]| -> BTreeSet<String> {
         fs.iter()
-            .map(|f| f["properties"]["registration"].as_str().unwrap().to_string())
+            .map(|f| {
+                f["properties"]["registration"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect()
     };
     let want = regs(api["features"].as_array().unwrap());
@@ -297,7 +311,9 @@ fn multipolygon(geometry: &Value) -> MultiPolygon<f64> {
     };
     match geometry["type"].as_str() {
         Some("MultiPolygon") => MultiPolygon(polys(&geometry["coordinates"])),
-        Some("Polygon") => MultiPolygon(polys(&Value::Array(vec![geometry["coordinates"].clone()]))),
+        Some("Polygon") => {
+            MultiPolygon(polys(&Value::Array(vec![geometry["coordinates"].clone()])))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -316,13 +332,20 @@ fn gdal_reads_the_buurten_and_incidents_in_a_box() {
         .map(|f| f["properties"]["code"].as_str().unwrap().to_string())
         .collect();
     let all = api["features"].as_array().unwrap().len();
-    assert!(!want.is_empty() && want.len() < all, "{} of {all}", want.len());
+    assert!(
+        !want.is_empty() && want.len() < all,
+        "{} of {all}",
+        want.len()
+    );
     let ogr = ogr_features(Who::Viewer, "buurten", 3, Some(b));
     let got: BTreeSet<String> = counts_by(&ogr, "code").into_keys().collect();
     assert_eq!(got, want);
     // The server's own page count agrees.
     let bbox = b.map(|v| v.to_string()).join(",");
-    let page = get_json(Who::Viewer, &format!("/ogc/collections/buurten/items?bbox={bbox}"));
+    let page = get_json(
+        Who::Viewer,
+        &format!("/ogc/collections/buurten/items?bbox={bbox}"),
+    );
     assert_eq!(page["numberMatched"].as_u64().unwrap() as usize, want.len());
     // Incidents in the box: the incident export of the same box.
     let api = get_json(Who::Analyst, &format!("/api/incidents.geojson?bbox={bbox}"));
@@ -330,13 +353,23 @@ fn gdal_reads_the_buurten_and_incidents_in_a_box() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["properties"]["registration"].as_str().unwrap().to_string())
+        .map(|f| {
+            f["properties"]["registration"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert!(!want.is_empty());
     let ogr = ogr_features(Who::Analyst, "incidents", 50, Some(b));
     let got: BTreeSet<String> = ogr
         .iter()
-        .map(|f| f["properties"]["registration"].as_str().unwrap().to_string())
+        .map(|f| {
+            f["properties"]["registration"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(got, want);
 }
@@ -360,7 +393,12 @@ fn the_landing_page_conformance_and_api_follow_the_specification() {
         .iter()
         .map(|c| c.as_str().unwrap())
         .collect();
-    for c in ["conf/core", "conf/geojson", "conf/oas30", "ogcapi-features-2/1.0/conf/crs"] {
+    for c in [
+        "conf/core",
+        "conf/geojson",
+        "conf/oas30",
+        "ogcapi-features-2/1.0/conf/crs",
+    ] {
         assert!(classes.iter().any(|k| k.contains(c)), "{c}");
     }
     let api = get(Who::Anonymous, "/ogc/api");
@@ -372,7 +410,10 @@ fn the_landing_page_conformance_and_api_follow_the_specification() {
         assert!(params.contains(p), "{p}");
     }
     let c = get_json(Who::Anonymous, "/ogc/collections/buurten");
-    assert_eq!(c["storageCrs"], "http://www.opengis.net/def/crs/EPSG/0/28992");
+    assert_eq!(
+        c["storageCrs"],
+        "http://www.opengis.net/def/crs/EPSG/0/28992"
+    );
     assert_eq!(c["crs"][0], "http://www.opengis.net/def/crs/OGC/1.3/CRS84");
     // Unknown parameters and bad values are 400 naming the parameter.
     for (path, parameter) in [
@@ -381,7 +422,10 @@ fn the_landing_page_conformance_and_api_follow_the_specification() {
         ("/ogc/collections/buurten/items?limit=0", "limit"),
         ("/ogc/collections/buurten/items?bbox=1,2,3", "bbox"),
         ("/ogc/collections/buurten/items?crs=EPSG:4326", "crs"),
-        ("/ogc/collections/buurten/items?datetime=gisteren", "datetime"),
+        (
+            "/ogc/collections/buurten/items?datetime=gisteren",
+            "datetime",
+        ),
         ("/ogc/collections/buurten/items?category=geen", "category"),
         ("/ogc/collections/buurten?limit=3", "limit"),
         ("/ogc/conformance?x=1", "x"),
@@ -430,7 +474,10 @@ fn pages_link_to_each_other_and_cover_the_collection_once() {
             assert!(link("prev").is_some());
         }
         let Some(next) = link("next") else { break };
-        let path = next.strip_prefix(&server().server.base).unwrap().to_string();
+        let path = next
+            .strip_prefix(&server().server.base)
+            .unwrap()
+            .to_string();
         page = get_json(Who::Viewer, &path);
     }
     assert_eq!(pages, matched.div_ceil(5));
@@ -438,7 +485,10 @@ fn pages_link_to_each_other_and_cover_the_collection_once() {
     assert_eq!(codes.iter().collect::<BTreeSet<_>>().len(), matched);
     // A limit above the maximum is capped.
     let big = get_json(Who::Viewer, "/ogc/collections/buurten/items?limit=20000");
-    assert!(big["links"][0]["href"].as_str().unwrap().contains("limit=10000"));
+    assert!(big["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .contains("limit=10000"));
     assert_eq!(big["numberReturned"].as_u64().unwrap() as usize, matched);
 }
 
@@ -455,9 +505,15 @@ fn datetime_category_and_source_filter_like_the_statistics_api() {
                 format!("datetime={from}/{last}&category=inbraak"),
                 format!("from={from}&to={last}&category=inbraak"),
             ),
-            (format!("datetime={first}/..&source={source}"), format!("from={first}&source={source}")),
+            (
+                format!("datetime={first}/..&source={source}"),
+                format!("from={first}&source={source}"),
+            ),
             (format!("datetime=../{from}"), format!("to={from}")),
-            (format!("datetime={from}T00:00:00Z"), format!("from={from}&to={from}")),
+            (
+                format!("datetime={from}T00:00:00Z"),
+                format!("from={from}&to={from}"),
+            ),
         ] {
             let o = get_json(who, &format!("/ogc/collections/wijken/items?{ogc}"));
             let a = get_json(who, &format!("/api/stats.geojson?level=wijk&{api}"));
@@ -513,7 +569,12 @@ fn geometry_comes_in_the_crs_asked_for_and_boxes_in_any_crs() {
     let b = centre_box(0.004);
     let (x0, y0) = t.wgs84_to_rd(b[0], b[1]).unwrap();
     let (x1, y1) = t.wgs84_to_rd(b[2], b[3]).unwrap();
-    let inner = [x0.max(t.wgs84_to_rd(b[0], b[3]).unwrap().0), y0.max(t.wgs84_to_rd(b[2], b[1]).unwrap().1), x1, y1];
+    let inner = [
+        x0.max(t.wgs84_to_rd(b[0], b[3]).unwrap().0),
+        y0.max(t.wgs84_to_rd(b[2], b[1]).unwrap().1),
+        x1,
+        y1,
+    ];
     let rd_box = inner.map(|v| format!("{v:.1}")).join(",");
     let by_rd = get_json(
         Who::Viewer,
@@ -584,7 +645,10 @@ fn qgis_reads_the_buurten_with_the_viewers_protected_counts() {
         .map(|f| (f["code"].as_str().unwrap().to_string(), f["count"].clone()))
         .collect();
     same_counts(&qgis, &counts_by(api_features, "code"), "QGIS buurten");
-    assert!(qgis.values().any(Value::is_null), "a withheld count reaches QGIS as NULL");
+    assert!(
+        qgis.values().any(Value::is_null),
+        "a withheld count reaches QGIS as NULL"
+    );
 }
 
 #[test]
@@ -596,14 +660,26 @@ fn the_statistics_export_as_flatgeobuf_reads_back_in_gdal_with_the_same_counts()
         let dir = tempfile::tempdir().unwrap();
         let fgb = dir.path().join("wijken.fgb");
         std::fs::write(&fgb, &r.body).unwrap();
-        let info = gdal("ogrinfo", Who::Anonymous, &["-ro", "-so", "-al", fgb.to_str().unwrap()]);
-        assert!(info.contains("FlatGeobuf") || info.contains("wijken"), "{info}");
+        let info = gdal(
+            "ogrinfo",
+            Who::Anonymous,
+            &["-ro", "-so", "-al", fgb.to_str().unwrap()],
+        );
+        assert!(
+            info.contains("FlatGeobuf") || info.contains("wijken"),
+            "{info}"
+        );
         assert!(info.contains("28992"), "RD New: {info}");
         let out = dir.path().join("wijken.geojson");
         gdal(
             "ogr2ogr",
             Who::Anonymous,
-            &["-f", "GeoJSON", out.to_str().unwrap(), fgb.to_str().unwrap()],
+            &[
+                "-f",
+                "GeoJSON",
+                out.to_str().unwrap(),
+                fgb.to_str().unwrap(),
+            ],
         );
         let ogr = read_features(&out);
         let api = get_json(who, "/api/stats.geojson?level=wijk&category=inbraak");

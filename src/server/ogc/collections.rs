@@ -80,11 +80,9 @@ pub const COLLECTIONS: &[Collection] = &[
 pub fn visible(caller: &Caller, c: &Collection) -> bool {
     match c.kind {
         Kind::Incidents => !matches!(
-            caller.principal.address_level_scope(
-                caller.tenant(),
-                &[],
-                &caller.snapshot.categories
-            ),
+            caller
+                .principal
+                .address_level_scope(caller.tenant(), &[], &caller.snapshot.categories),
             CategoryScope::Denied
         ),
         _ => true,

@@ -115,7 +115,11 @@ impl Crs {
     }
 
     /// A GeoJSON MultiPolygon of an RD multipolygon.
-    pub fn multipolygon(self, t: &Transformer, mp: &MultiPolygon<f64>) -> Result<Value, CoordError> {
+    pub fn multipolygon(
+        self,
+        t: &Transformer,
+        mp: &MultiPolygon<f64>,
+    ) -> Result<Value, CoordError> {
         let converted;
         let mp = match self {
             Crs::Rd => mp,
@@ -133,15 +137,14 @@ impl Crs {
                 .map(|c| [self.round(c.x), self.round(c.y)])
                 .collect()
         };
-        let polys: Vec<Vec<Vec<[f64; 2]>>> = mp
-            .0
-            .iter()
-            .map(|p| {
-                std::iter::once(ring(p.exterior()))
-                    .chain(p.interiors().iter().map(ring))
-                    .collect()
-            })
-            .collect();
+        let polys: Vec<Vec<Vec<[f64; 2]>>> =
+            mp.0.iter()
+                .map(|p| {
+                    std::iter::once(ring(p.exterior()))
+                        .chain(p.interiors().iter().map(ring))
+                        .collect()
+                })
+                .collect();
         Ok(json!({"type": "MultiPolygon", "coordinates": polys}))
     }
 }
@@ -202,7 +205,14 @@ mod tests {
     #[test]
     fn a_box_is_four_ordered_numbers() {
         assert_eq!(parse_bbox("1,2,3,4").unwrap(), [1.0, 2.0, 3.0, 4.0]);
-        for bad in ["", "1,2,3", "1,2,3,4,5,6", "3,2,1,4", "a,b,c,d", "NaN,1,2,3"] {
+        for bad in [
+            "",
+            "1,2,3",
+            "1,2,3,4,5,6",
+            "3,2,1,4",
+            "a,b,c,d",
+            "NaN,1,2,3",
+        ] {
             assert!(parse_bbox(bad).is_err(), "{bad}");
         }
     }
@@ -212,11 +222,17 @@ mod tests {
         crate::coords::with_thread_transformer(|t| {
             let p = box_to_rd(t, Crs::Rd, [100.0, 200.0, 300.0, 400.0]).unwrap();
             let r = geo::BoundingRect::bounding_rect(&p).unwrap();
-            assert_eq!((r.min().x, r.min().y, r.max().x, r.max().y), (100.0, 200.0, 300.0, 400.0));
+            assert_eq!(
+                (r.min().x, r.min().y, r.max().x, r.max().y),
+                (100.0, 200.0, 300.0, 400.0)
+            );
             // Amersfoort, the origin of RD (155000, 463000), lies in a small box around it.
             let p = box_to_rd(t, Crs::Crs84, [5.38, 52.15, 5.40, 52.16]).unwrap();
             let (x, y) = Crs::Crs84.to_rd(t, 5.387206, 52.155174).unwrap();
-            assert!((x - 155_000.0).abs() < 1.0 && (y - 463_000.0).abs() < 1.0, "{x} {y}");
+            assert!(
+                (x - 155_000.0).abs() < 1.0 && (y - 463_000.0).abs() < 1.0,
+                "{x} {y}"
+            );
             assert!(geo::Contains::contains(&p, &geo_types::Point::new(x, y)));
             // And back.
             let (lon, lat) = Crs::Crs84.from_rd(t, x, y).unwrap();

@@ -83,7 +83,10 @@ impl ItemsQuery {
         let offset = match given("offset") {
             None => 0,
             Some(v) => v.parse::<usize>().map_err(|_| {
-                ApiError::param("offset", format!("'{v}': verwacht een geheel getal vanaf 0"))
+                ApiError::param(
+                    "offset",
+                    format!("'{v}': verwacht een geheel getal vanaf 0"),
+                )
             })?,
         };
         let crs = given("crs")
@@ -201,7 +204,10 @@ impl Window {
     /// The window of `bbox` in its CRS; 400 naming `bbox` when it cannot be drawn in RD.
     pub fn new(t: &Transformer, bbox: [f64; 4], crs: Crs) -> Result<Window, ApiError> {
         let bad = |e: crate::coords::CoordError| {
-            ApiError::param("bbox", format!("kader buiten het bereik van {}: {e}", crs.uri()))
+            ApiError::param(
+                "bbox",
+                format!("kader buiten het bereik van {}: {e}", crs.uri()),
+            )
         };
         let rd = box_to_rd(t, crs, bbox).map_err(bad)?;
         let mut ring: Vec<(f64, f64)> = rd.exterior().0.iter().map(|c| (c.x, c.y)).collect();
@@ -242,9 +248,7 @@ fn window_of(t: &Transformer, q: &ItemsQuery) -> Result<Option<Window>, ApiError
     q.bbox.map(|(b, c)| Window::new(t, b, c)).transpose()
 }
 
-fn with_transformer<R>(
-    f: impl FnOnce(&Transformer) -> Result<R, ApiError>,
-) -> Result<R, ApiError> {
+fn with_transformer<R>(f: impl FnOnce(&Transformer) -> Result<R, ApiError>) -> Result<R, ApiError> {
     crate::coords::with_thread_transformer(f).map_err(ApiError::internal)?
 }
 
@@ -680,7 +684,9 @@ pub async fn item(
         }
     };
     let Some(mut feature) = page.features.into_iter().next() else {
-        return Err(ApiError::NotFound(format!("onbekend object '{feature_id}'")));
+        return Err(ApiError::NotFound(format!(
+            "onbekend object '{feature_id}'"
+        )));
     };
     let href = format!(
         "{base}/collections/{}/items/{}{}",
@@ -727,10 +733,18 @@ mod tests {
 
     #[test]
     fn limit_defaults_to_100_and_is_capped() {
-        assert_eq!(ItemsQuery::parse(&params(&[])).unwrap().limit, DEFAULT_LIMIT);
+        assert_eq!(
+            ItemsQuery::parse(&params(&[])).unwrap().limit,
+            DEFAULT_LIMIT
+        );
         let q = ItemsQuery::parse(&params(&[("limit", "250000"), ("offset", "7")])).unwrap();
         assert_eq!((q.limit, q.offset), (MAX_LIMIT, 7));
-        for (name, bad) in [("limit", "0"), ("limit", "-1"), ("offset", "x"), ("limit", "1.5")] {
+        for (name, bad) in [
+            ("limit", "0"),
+            ("limit", "-1"),
+            ("offset", "x"),
+            ("limit", "1.5"),
+        ] {
             let e = ItemsQuery::parse(&params(&[(name, bad)])).unwrap_err();
             assert_eq!(parameter(e), name);
         }
@@ -743,7 +757,13 @@ mod tests {
         assert_eq!(q.filter_params["to"], "2024-02-29");
         let q = ItemsQuery::parse(&params(&[("datetime", "../2024-02-29")])).unwrap();
         assert!(!q.filter_params.contains_key("from"));
-        for bad in ["2024-02-01T12:00:00Z", "..", "gisteren", "2024-03-01/2024-02-01", "../.."] {
+        for bad in [
+            "2024-02-01T12:00:00Z",
+            "..",
+            "gisteren",
+            "2024-03-01/2024-02-01",
+            "../..",
+        ] {
             let e = ItemsQuery::parse(&params(&[("datetime", bad)])).unwrap_err();
             assert_eq!(parameter(e), "datetime", "{bad}");
         }
@@ -759,7 +779,10 @@ mod tests {
             ("crs", Crs::WebMercator.uri()),
         ]))
         .unwrap();
-        assert_eq!(q.bbox, Some(([155000.0, 463000.0, 156000.0, 464000.0], Crs::Rd)));
+        assert_eq!(
+            q.bbox,
+            Some(([155000.0, 463000.0, 156000.0, 464000.0], Crs::Rd))
+        );
         assert_eq!(q.crs, Crs::WebMercator);
         let e = ItemsQuery::parse(&params(&[("crs", "EPSG:4326")])).unwrap_err();
         assert_eq!(parameter(e), "crs");

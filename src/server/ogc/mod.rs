@@ -51,10 +51,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/ogc/collections", get(collections::list))
         .route("/ogc/collections/{id}", get(collections::one))
         .route("/ogc/collections/{id}/items", get(items::items))
-        .route(
-            "/ogc/collections/{id}/items/{feature_id}",
-            get(items::item),
-        )
+        .route("/ogc/collections/{id}/items/{feature_id}", get(items::item))
 }
 
 /// The absolute URL of `/ogc` as the client reached it: `https` with `[tls]`, else `http`; the host from the

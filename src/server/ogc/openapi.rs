@@ -89,20 +89,58 @@ pub fn build(base: &str, sources: &[String], with_incidents: bool) -> Value {
         r
     };
     let mut paths = Map::new();
-    paths.insert("/".into(), get("Landingspagina", vec![param_ref("f")], json_ok("De landingspagina")));
-    paths.insert("/conformance".into(), get("Conformiteitsklassen", vec![param_ref("f")], json_ok("conformsTo")));
-    paths.insert("/api".into(), get("Deze API-beschrijving", vec![param_ref("f")], response("OpenAPI 3.0", OPENAPI)));
-    paths.insert("/collections".into(), get("De collecties", vec![param_ref("f")], json_ok("De collecties")));
+    paths.insert(
+        "/".into(),
+        get(
+            "Landingspagina",
+            vec![param_ref("f")],
+            json_ok("De landingspagina"),
+        ),
+    );
+    paths.insert(
+        "/conformance".into(),
+        get(
+            "Conformiteitsklassen",
+            vec![param_ref("f")],
+            json_ok("conformsTo"),
+        ),
+    );
+    paths.insert(
+        "/api".into(),
+        get(
+            "Deze API-beschrijving",
+            vec![param_ref("f")],
+            response("OpenAPI 3.0", OPENAPI),
+        ),
+    );
+    paths.insert(
+        "/collections".into(),
+        get(
+            "De collecties",
+            vec![param_ref("f")],
+            json_ok("De collecties"),
+        ),
+    );
     paths.insert(
         "/collections/{collectionId}".into(),
-        get("Eén collectie", vec![param_ref("collectionId"), param_ref("f")], json_ok("De collectie")),
+        get(
+            "Eén collectie",
+            vec![param_ref("collectionId"), param_ref("f")],
+            json_ok("De collectie"),
+        ),
     );
     for c in COLLECTIONS {
         if c.kind == Kind::Incidents && !with_incidents {
             continue;
         }
-        let mut items: Vec<Value> = super::items::ITEMS_PARAMS.iter().map(|p| param_ref(p)).collect();
-        let mut one: Vec<Value> = super::items::ITEM_PARAMS.iter().map(|p| param_ref(p)).collect();
+        let mut items: Vec<Value> = super::items::ITEMS_PARAMS
+            .iter()
+            .map(|p| param_ref(p))
+            .collect();
+        let mut one: Vec<Value> = super::items::ITEM_PARAMS
+            .iter()
+            .map(|p| param_ref(p))
+            .collect();
         if c.kind == Kind::Hotspots {
             items.push(param_ref("bins"));
             one.push(param_ref("bins"));
@@ -112,7 +150,11 @@ pub fn build(base: &str, sources: &[String], with_incidents: bool) -> Value {
         one.insert(0, param_ref("featureId"));
         paths.insert(
             format!("/collections/{}/items", c.id),
-            get(&format!("{}: objecten", c.title), items, geo_ok("FeatureCollection met numberMatched, numberReturned en links next/prev")),
+            get(
+                &format!("{}: objecten", c.title),
+                items,
+                geo_ok("FeatureCollection met numberMatched, numberReturned en links next/prev"),
+            ),
         );
         paths.insert(
             format!("/collections/{}/items/{{featureId}}", c.id),
@@ -166,9 +208,19 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|p| p["$ref"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
+                .map(|p| {
+                    p["$ref"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_string()
+                })
                 .collect();
-            for n in ["category", "source", "datetime", "bbox", "limit", "offset", "crs", "bbox-crs"] {
+            for n in [
+                "category", "source", "datetime", "bbox", "limit", "offset", "crs", "bbox-crs",
+            ] {
                 assert!(names.contains(&n.to_string()), "{path}: {n}");
                 assert!(doc["components"]["parameters"][n].is_object(), "{n}");
             }
