@@ -6,7 +6,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # postgresql + postgresql-postgis: the distribution's default PostgreSQL server and its PostGIS (Debian 12: 15,
 # Ubuntu 24.04: 16) for the PostgreSQL store's tests (a throwaway cluster per test binary, tests/common/postgres.rs).
-SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config postgresql postgresql-postgis
+# gdal-bin + python3-qgis: the real GIS clients of the OGC API - Features tests (tests/api/ogc.rs: ogrinfo/ogr2ogr's
+# OAPIF driver, QGIS's OAPIF provider headless). python3-qgis is large: 157 packages, 167 MB download, 653 MB on
+# disk, 3 min to install on the shared 2-core machine.
+SYSTEM_PACKAGES := libgdal-dev libproj-dev libsqlite3-dev clang pkg-config postgresql postgresql-postgis gdal-bin python3-qgis
 DEMO_DIR ?= data/demo
 PORT ?= 8080
 

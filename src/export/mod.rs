@@ -4,7 +4,8 @@
 //! and shares [`ExportError`]:
 //! - [`geotiff`]: rasters (KDE surfaces) as single-band Float32 GeoTIFF in RD New (EPSG:28992).
 //! - [`table`]: attribute tables (rows of typed values) and their CSV writer.
-//! - [`vector`]: tables with one geometry per row as GeoPackage (RD New) or GeoJSON (RFC 7946, WGS84).
+//! - [`vector`]: tables with one geometry per row as GeoPackage or FlatGeobuf (RD New) or GeoJSON (RFC 7946,
+//!   WGS84).
 //! - [`geojson`]: WGS84 polygons as GeoJSON geometry values (in memory, no I/O).
 //! - [`topojson`]: WGS84 polygons as a quantized TopoJSON topology with shared arcs (in memory, no I/O).
 //! - [`wkt`]: WGS84 polygons as WKT text (in memory, no I/O).
@@ -18,7 +19,7 @@ pub mod wkt;
 
 pub use geotiff::{write_geotiff, write_geotiff_with, GeoTiffOptions};
 pub use table::{write_csv, ColumnType, Table, Value};
-pub use vector::{write_geojson, write_gpkg};
+pub use vector::{fgb_bytes, write_fgb, write_geojson, write_gpkg};
 
 /// Polygons in WGS84: polygons -> rings (exterior first, then holes; closed) -> `(lon, lat)` in degrees.
 pub type LonLatRings = Vec<Vec<Vec<(f64, f64)>>>;

@@ -1,5 +1,6 @@
-//! Area statistics exports for BI tools: `GET /api/stats.geojson`, `/api/stats.topojson`, `/api/stats.csv`
-//! (`?level=gemeente|wijk|buurt|custom`, default `buurt`, plus the common filters). CORS for the configured
+//! Area statistics exports for BI tools and GIS: `GET /api/stats.geojson`, `/api/stats.topojson`,
+//! `/api/stats.csv`, `/api/stats.fgb` (`?level=gemeente|wijk|buurt|custom`, default `buurt`, plus the common
+//! filters). CORS for the configured
 //! origins comes from the router's CORS layer.
 //!
 //! Every area of the level is one feature/row with `code`, `name`, `count` (incidents in the filter),
@@ -14,6 +15,8 @@
 //! - CSV: UTF-8, comma-separated, columns
 //!   `code,name,level,count,count_label,inhabitants,rate,prev_count,prev_count_label,change,wkt` with a
 //!   WKT `MULTIPOLYGON` ([`crate::export::wkt`], for Power BI reference layers).
+//! - FlatGeobuf (`application/flatgeobuf`): the CSV's columns but `wkt` as typed fields, the geometry in RD New
+//!   (EPSG:28992) with a spatial index ([`crate::export::fgb_bytes`]); a withheld count is null with its label.
 //!
 //! Viewers and anonymous callers get protected counts (see [`super::AppState::protected_table`]; the same values
 //! as the tiles and the statistics API): a withheld count is `null` in GeoJSON/TopoJSON with `count_label`
@@ -52,6 +55,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/stats.geojson", get(geojson))
         .route("/api/stats.topojson", get(topojson))
         .route("/api/stats.csv", get(csv_export))
+        .route("/api/stats.fgb", get(fgb_export))
 }
 
 /// Export format.
@@ -60,6 +64,7 @@ pub enum Format {
     GeoJson,
     TopoJson,
     Csv,
+    FlatGeobuf,
 }
 
 impl Format {
@@ -68,6 +73,7 @@ impl Format {
             Format::GeoJson => "geojson",
             Format::TopoJson => "topojson",
             Format::Csv => "csv",
+            Format::FlatGeobuf => "fgb",
         }
     }
     fn content_type(self) -> &'static str {
@@ -75,6 +81,7 @@ impl Format {
             Format::GeoJson => "application/geo+json",
             Format::TopoJson => "application/json",
             Format::Csv => "text/csv; charset=utf-8",
+            Format::FlatGeobuf => "application/flatgeobuf",
         }
     }
 }
@@ -317,6 +324,46 @@ fn csv_body(rows: &[Row]) -> Result<Vec<u8>, ApiError> {
     w.into_inner().map_err(ApiError::internal)
 }
 
+/// The rows as a FlatGeobuf file: the CSV's columns (typed, `wkt` left out) and the areas' RD geometry.
+fn fgb_body(s: &Snapshot, level: AreaLevel, rows: &[Row]) -> Result<Vec<u8>, ApiError> {
+    use crate::export::{ColumnType, Table, Value as Cell};
+    let mut t = Table::new(&[
+        ("code", ColumnType::Text),
+        ("name", ColumnType::Text),
+        ("level", ColumnType::Text),
+        ("count", ColumnType::Int),
+        ("count_label", ColumnType::Text),
+        ("inhabitants", ColumnType::Int),
+        ("rate", ColumnType::Real),
+        ("prev_count", ColumnType::Int),
+        ("prev_count_label", ColumnType::Text),
+        ("change", ColumnType::Real),
+    ]);
+    let int = |v: Option<u64>| v.map_or(Cell::Null, |v| Cell::Int(v.min(i64::MAX as u64) as i64));
+    let text = |v: &Option<String>| v.clone().map_or(Cell::Null, Cell::Text);
+    let real = |v: Option<f64>| v.map_or(Cell::Null, Cell::Real);
+    for r in rows {
+        t.rows.push(vec![
+            Cell::Text(r.code.clone()),
+            Cell::Text(r.name.clone()),
+            Cell::Text(r.level.to_string()),
+            int(r.count),
+            text(&r.count_label),
+            r.inhabitants.map_or(Cell::Null, Cell::Int),
+            real(r.rate),
+            int(r.prev_count),
+            text(&r.prev_count_label),
+            real(r.change),
+        ]);
+    }
+    let geometries: Vec<geo_types::Geometry<f64>> = s
+        .level_areas(level)
+        .iter()
+        .map(|&i| s.area(i).geometry_rd.clone().into())
+        .collect();
+    crate::export::fgb_bytes(object_name(level), &t, &geometries).map_err(ApiError::internal)
+}
+
 async fn export(
     state: Arc<AppState>,
     caller: Caller,
@@ -358,6 +405,7 @@ async fn export(
                         Format::TopoJson => serde_json::to_vec(&topojson_body(&rows, level))
                             .map_err(ApiError::internal),
                         Format::Csv => csv_body(&rows),
+                        Format::FlatGeobuf => fgb_body(&s, level, &rows),
                     }
                 })
                 .await?;
@@ -408,4 +456,13 @@ async fn csv_export(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     export(state, caller, params, Format::Csv).await
+}
+
+/// `GET /api/stats.fgb`.
+async fn fgb_export(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    export(state, caller, params, Format::FlatGeobuf).await
 }

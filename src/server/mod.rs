@@ -23,7 +23,8 @@
 //!   (statistics as GeoJSON, TopoJSON, CSV), [`hotspots`] (KDE, Gi*, emerging hot spots), [`incidents`]
 //!   (address-level exports), [`patrol`], [`report`] (the monthly analysis), [`tiles`] (MVT and TileJSON),
 //!   [`raster`] (PNG tiles), [`wms`] (WMS and the Tableau `.tms` file), [`deliveries`] (uploads and the inbox),
-//!   [`relations`] (the network of registrations, addresses and pseudonymised subjects);
+//!   [`relations`] (the network of registrations, addresses and pseudonymised subjects), [`ogc`] (OGC API -
+//!   Features for GIS clients);
 //! - background tasks: [`retention`] (daily retention), [`access_log`] (audit of address-level tile access),
 //!   the change watcher (below).
 //!
@@ -47,6 +48,7 @@ pub mod heavy;
 pub mod hotspots;
 pub mod incidents;
 pub mod near_repeat;
+pub mod ogc;
 pub mod streaming;
 use crate::oidc;
 pub mod ops;
@@ -604,7 +606,7 @@ fn load_all(
 
 /// Path prefixes of the API (everything the web app does not own).
 const API_PREFIXES: &[&str] = &[
-    "/api/", "/tiles/", "/bi/", "/wms", "/healthz", "/readyz", "/metrics",
+    "/api/", "/tiles/", "/bi/", "/wms", "/ogc", "/healthz", "/readyz", "/metrics",
 ];
 
 /// Whether `path` belongs to the API rather than the web app.
@@ -631,6 +633,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(patrol::routes())
         .merge(report::routes())
         .merge(relations::routes())
+        .merge(ogc::routes())
         .merge(deliveries::routes())
         .merge(session::routes())
         .merge(

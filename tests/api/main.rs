@@ -11,6 +11,7 @@ mod access;
 mod analysis;
 mod forecast;
 mod login;
+mod ogc;
 mod oidc;
 mod operations;
 mod raster;

@@ -206,6 +206,53 @@ fn gistar_geopackage_has_the_polygons_in_rd_and_the_csv_numbers() {
     assert_eq!(n, 49);
 }
 
+#[test]
+fn gistar_flatgeobuf_reads_back_in_gdal_like_the_geopackage() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let shp = format!("{FIXTURES}columbus.shp");
+    let mut layers = Vec::new();
+    for name in ["gistar.gpkg", "gistar.fgb"] {
+        let out = dir.path().join(name);
+        ok(
+            &db,
+            &[
+                "analyse",
+                "gistar",
+                "--input",
+                &shp,
+                "--value",
+                "CRIME",
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        );
+        let ds = Dataset::open(&out).unwrap();
+        let mut layer = ds.layer(0).unwrap();
+        assert_eq!(layer.spatial_ref().unwrap().auth_code().unwrap(), 28992);
+        let z_idx = layer.defn().field_index("z").unwrap();
+        let rows: Vec<(Option<f64>, String)> = layer
+            .features()
+            .map(|f| {
+                (
+                    f.field_as_double(z_idx).unwrap(),
+                    f.geometry().unwrap().wkt().unwrap(),
+                )
+            })
+            .collect();
+        layers.push((ds.driver().short_name(), rows));
+    }
+    assert_eq!(layers[1].0, "FlatGeobuf");
+    assert_eq!(layers[0].1.len(), 49);
+    // FlatGeobuf's spatial index reorders features: compare as sets of (z, geometry).
+    let sorted = |rows: &[(Option<f64>, String)]| {
+        let mut v: Vec<String> = rows.iter().map(|(z, g)| format!("{z:?} {g}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&layers[0].1), sorted(&layers[1].1));
+}
+
 /// The geodanet crime points as a CSV with `x`,`y` (their own projected coordinates; the analysis only needs
 /// metric coordinates).
 fn crimes_csv(dir: &Path) -> PathBuf {

@@ -45,7 +45,7 @@ pub struct EmergingArgs {
     /// Time window in steps (the bin's own step and this many earlier steps).
     #[arg(long, default_value_t = 1)]
     pub time_window: usize,
-    /// Output: `.csv`, `.gpkg` or `.geojson` (cell or area polygons).
+    /// Output: `.csv`, `.gpkg`, `.fgb` or `.geojson` (cell or area polygons).
     #[arg(long)]
     pub output: PathBuf,
 }

@@ -59,7 +59,7 @@ pub struct ForecastArgs {
     /// sepp: Lewis-Mohler edge correction.
     #[arg(long)]
     pub corrected: bool,
-    /// Output: `.tif`, `.csv`, `.gpkg` or `.geojson`.
+    /// Output: `.tif`, `.csv`, `.gpkg`, `.fgb` or `.geojson`.
     #[arg(long)]
     pub output: PathBuf,
 }
@@ -180,7 +180,7 @@ pub fn run(db: &Path, args: ForecastArgs) -> anyhow::Result<ExitCode> {
     let format = format_of(&args.output)?;
     anyhow::ensure!(
         format != Format::Json,
-        "{}: kies .tif, .csv, .gpkg of .geojson",
+        "{}: kies .tif, .csv, .gpkg, .fgb of .geojson",
         args.output.display()
     );
     anyhow::ensure!(

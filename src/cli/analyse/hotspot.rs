@@ -57,7 +57,7 @@ pub struct HotspotArgs {
     /// Seed of the permutations (with `--permutations`; default 12345), for reproducible `p_sim`.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output: `.csv`, `.gpkg` or `.geojson`.
+    /// Output: `.csv`, `.gpkg`, `.fgb` or `.geojson`.
     #[arg(long)]
     pub output: PathBuf,
 }

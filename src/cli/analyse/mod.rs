@@ -1,6 +1,6 @@
 //! `brandpunt analyse`: the analysis engine on the command line. A thin layer: load incidents (store or file),
 //! call the pure modules in `brandpunt::analysis`, write the result by the extension of `--output`
-//! (`.tif` raster, `.gpkg` GeoPackage in RD New, `.geojson` RFC 7946 in WGS84, `.csv`).
+//! (`.tif` raster, `.gpkg` GeoPackage and `.fgb` FlatGeobuf in RD New, `.geojson` RFC 7946 in WGS84, `.csv`).
 
 mod bins;
 mod compare;

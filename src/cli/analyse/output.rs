@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use brandpunt::coords::Transformer;
-use brandpunt::export::{write_csv, write_geojson, write_gpkg, Table};
+use brandpunt::export::{write_csv, write_fgb, write_geojson, write_gpkg, Table};
 use geo_types::Geometry;
 use std::path::Path;
 
@@ -12,11 +12,12 @@ pub enum Format {
     Csv,
     Json,
     GeoPackage,
+    FlatGeobuf,
     GeoJson,
     GeoTiff,
 }
 
-/// The format of `path` by its extension (`.csv`, `.json`, `.gpkg`, `.geojson`, `.tif`/`.tiff`).
+/// The format of `path` by its extension (`.csv`, `.json`, `.gpkg`, `.fgb`, `.geojson`, `.tif`/`.tiff`).
 pub fn format_of(path: &Path) -> anyhow::Result<Format> {
     let ext = path
         .extension()
@@ -27,10 +28,11 @@ pub fn format_of(path: &Path) -> anyhow::Result<Format> {
         "csv" => Format::Csv,
         "json" => Format::Json,
         "gpkg" => Format::GeoPackage,
+        "fgb" => Format::FlatGeobuf,
         "geojson" => Format::GeoJson,
         "tif" | "tiff" => Format::GeoTiff,
         _ => bail!(
-            "{}: onbekende extensie; kies .csv, .gpkg, .geojson, .json of .tif",
+            "{}: onbekende extensie; kies .csv, .gpkg, .fgb, .geojson, .json of .tif",
             path.display()
         ),
     })
@@ -47,12 +49,13 @@ pub fn write(
         Format::Csv => write_csv(path, table)?,
         Format::Json => write_json(path, table)?,
         Format::GeoPackage => write_gpkg(path, layer, table, geometries)?,
+        Format::FlatGeobuf => write_fgb(path, layer, table, geometries)?,
         Format::GeoJson => {
             let t = Transformer::new().context("PROJ-transformatie RD -> WGS84")?;
             write_geojson(path, layer, table, geometries, &t)?
         }
         Format::GeoTiff => bail!(
-            "{}: deze analyse levert geen raster; kies .csv, .gpkg of .geojson",
+            "{}: deze analyse levert geen raster; kies .csv, .gpkg, .fgb of .geojson",
             path.display()
         ),
     }
