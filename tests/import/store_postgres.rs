@@ -265,7 +265,7 @@ fn bulk_deliveries_across_staging_batches_store_what_sqlite_stores() {
     let database = cluster().database();
     let mut postgres = opener("brandpunt", &database).open().unwrap();
 
-    let n = 40_000usize;
+    let n = 20_000usize;
     let mut first: Vec<(String, String)> = (0..n).map(|k| (format!("R{k:06}"), "a".into())).collect();
     // Repeats: some right after the original (inside a batch), some far later (across batches), unchanged or
     // changed, one changed twice.
@@ -295,7 +295,7 @@ fn bulk_deliveries_across_staging_batches_store_what_sqlite_stores() {
     assert_eq!(strip(&outcomes[1].0), strip(&outcomes[0].0), "first delivery");
     assert_eq!(strip(&outcomes[1].1), strip(&outcomes[0].1), "second delivery");
     assert!(outcomes[0].0.replaced > 0 && outcomes[0].0.unchanged > 0);
-    assert!(outcomes[0].1.inserted == 500 && outcomes[0].1.replaced > 10_000);
+    assert!(outcomes[0].1.inserted == 500 && outcomes[0].1.replaced > n as u64 / 4);
 
     let all = IncidentFilter {
         tenant: "default".into(),
@@ -312,7 +312,7 @@ fn bulk_deliveries_across_staging_batches_store_what_sqlite_stores() {
     let expected = rows(sqlite.as_store());
     assert_eq!(expected.len(), n + 500);
     assert_eq!(rows(postgres.as_store()), expected);
-    for k in [0usize, 97, 1_013, 2_026, 3 * 97, 39_999, 40_200] {
+    for k in [0usize, 97, 1_013, 2_026, 3 * 97, n - 1, n + 200] {
         let registration = format!("R{k:06}");
         assert_eq!(
             postgres

@@ -103,8 +103,9 @@ const INCIDENT_STAGE_TYPES: [Type; 25] = [
     Type::TEXT,
 ];
 
-/// The stored rows the staged rows replace go to the history, superseded by this delivery ($1 tenant, $2
-/// delivery).
+/// The stored rows the staged rows replace ($3, ids) go to the history, superseded by this delivery ($1 tenant,
+/// $2 delivery). The ids come as an array, not from the staging table: the primary key answers them whatever
+/// the planner knows of a temporary table (a join with it was planned as a scan of `incident` per batch).
 const ARCHIVE_STAGED_SQL: &str = "
 INSERT INTO incident_history (incident_id, tenant_id, source, registration, version, delivery_id, superseded_by,
                               record)
@@ -117,13 +118,11 @@ SELECT id, tenant_id, source, registration, version, delivery_id, $2,
            'postcode', postcode, 'plaats', plaats, 'bag_id', bag_id, 'x', x, 'y', y, 'buurtcode', buurtcode,
            'located_by', located_by, 'match_kind', match_kind, 'match_score', match_score, 'extra', extra,
            'content_hash', content_hash, 'line', line)
-FROM incident
-WHERE tenant_id = $1 AND id IN (SELECT replaces FROM brandpunt_incident_stage WHERE replaces IS NOT NULL)
+FROM incident WHERE id = ANY($3::bigint[]) AND tenant_id = $1
 ORDER BY id";
 
 const DELETE_REPLACED_SQL: &str = "
-DELETE FROM incident
-WHERE tenant_id = $1 AND id IN (SELECT replaces FROM brandpunt_incident_stage WHERE replaces IS NOT NULL)";
+DELETE FROM incident WHERE id = ANY($2::bigint[]) AND tenant_id = $1";
 
 /// The staged rows into `incident`, in push order ($1 tenant, $2 source, $3 delivery).
 const MERGE_INCIDENTS_SQL: &str = "
@@ -286,9 +285,13 @@ impl PgIncidentWriter<'_> {
                 ])
             },
         )?;
-        if self.pending.iter().any(|r| r.replaces.is_some()) {
-            c.execute(ARCHIVE_STAGED_SQL, &[&self.tenant_id, &self.delivery_id])?;
-            c.execute(DELETE_REPLACED_SQL, &[&self.tenant_id])?;
+        let replaced: Vec<i64> = self.pending.iter().filter_map(|r| r.replaces).collect();
+        if !replaced.is_empty() {
+            c.execute(
+                ARCHIVE_STAGED_SQL,
+                &[&self.tenant_id, &self.delivery_id, &replaced],
+            )?;
+            c.execute(DELETE_REPLACED_SQL, &[&self.tenant_id, &replaced])?;
         }
         c.execute(
             MERGE_INCIDENTS_SQL,
