@@ -298,7 +298,13 @@ mod tests {
         // The repeat of A waits in the batch: the batch is written first, then A is found unchanged.
         assert_eq!(d[2], Decision::Unchanged);
         assert_eq!(store.flushes, 1);
-        assert!(matches!(d[3], Decision::Replace { next_version: 2, .. }));
+        assert!(matches!(
+            d[3],
+            Decision::Replace {
+                next_version: 2,
+                ..
+            }
+        ));
         assert_eq!(d[4], Decision::Unchanged);
         let o = rule.outcome();
         assert_eq!((o.inserted, o.unchanged, o.replaced), (2, 2, 1));

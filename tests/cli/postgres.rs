@@ -186,7 +186,13 @@ fn kill_9_during_a_postgres_import_leaves_nothing_half_written() {
         killed_while_writing,
         "the import finished (or stalled) before it could be killed mid-write"
     );
-    let count = |table: &str| c.psql("postgres", &database, &format!("SELECT count(*) FROM {table}"));
+    let count = |table: &str| {
+        c.psql(
+            "postgres",
+            &database,
+            &format!("SELECT count(*) FROM {table}"),
+        )
+    };
     for table in ["delivery", "incident", "incident_history", "report_row"] {
         assert_eq!(count(table), "0", "a killed import leaves no {table} rows");
     }

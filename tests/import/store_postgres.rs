@@ -266,7 +266,8 @@ fn bulk_deliveries_across_staging_batches_store_what_sqlite_stores() {
     let mut postgres = opener("brandpunt", &database).open().unwrap();
 
     let n = 20_000usize;
-    let mut first: Vec<(String, String)> = (0..n).map(|k| (format!("R{k:06}"), "a".into())).collect();
+    let mut first: Vec<(String, String)> =
+        (0..n).map(|k| (format!("R{k:06}"), "a".into())).collect();
     // Repeats: some right after the original (inside a batch), some far later (across batches), unchanged or
     // changed, one changed twice.
     for k in (0..n).step_by(97) {
@@ -292,8 +293,16 @@ fn bulk_deliveries_across_staging_batches_store_what_sqlite_stores() {
         outcomes.push((o1, o2));
     }
     let strip = |o: &DeliveryOutcome| (o.inserted, o.replaced, o.unchanged, o.reported);
-    assert_eq!(strip(&outcomes[1].0), strip(&outcomes[0].0), "first delivery");
-    assert_eq!(strip(&outcomes[1].1), strip(&outcomes[0].1), "second delivery");
+    assert_eq!(
+        strip(&outcomes[1].0),
+        strip(&outcomes[0].0),
+        "first delivery"
+    );
+    assert_eq!(
+        strip(&outcomes[1].1),
+        strip(&outcomes[0].1),
+        "second delivery"
+    );
     assert!(outcomes[0].0.replaced > 0 && outcomes[0].0.unchanged > 0);
     assert!(outcomes[0].1.inserted == 500 && outcomes[0].1.replaced > n as u64 / 4);
 

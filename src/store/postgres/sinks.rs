@@ -6,9 +6,9 @@ use super::super::incident_rule::{Decision, FxMap, IncidentRule, RegistrationLoo
 use super::super::sqlite::to_minutes;
 use super::super::*;
 use super::connection::{get, Conn, Param};
-use tokio_postgres::types::Type;
 use super::PostgresStore;
 use std::collections::HashSet;
+use tokio_postgres::types::Type;
 
 /// Rows per multi-row insert (arrays unnested in one statement).
 const BATCH: usize = 2_000;
@@ -135,7 +135,8 @@ SELECT $1::bigint, $2::text, s.version, $3::bigint, s.registration, s.line, s.be
     s.content_hash
 FROM brandpunt_incident_stage s ORDER BY s.n";
 
-const COPY_REPORTS_SQL: &str = "COPY brandpunt_report_stage (n, line, registration, column_name, reason, outcome)
+const COPY_REPORTS_SQL: &str =
+    "COPY brandpunt_report_stage (n, line, registration, column_name, reason, outcome)
     FROM STDIN (FORMAT binary)";
 
 const REPORT_STAGE_TYPES: [Type; 6] = [
