@@ -89,6 +89,7 @@ for store in sqlite postgres; do
   timed "$store: import incidents (end to end)" "$BIN" --db "$DB" import incidents "$DELIVERY" --source politie
   grep -E 'ingelezen|registraties|afgewezen|niet gelokaliseerd' "$W/cmd.out" | head -n 3 || true
 done
-say "== stored: sqlite $("$BIN" --db "$SQLITE" stats | tail -n 1)"
-say "== stored: postgres $("$BIN" --db "$PG_URL" stats | tail -n 1)"
+S1=$("$BIN" --db "$SQLITE" stats | md5sum | cut -c1-12)
+S2=$("$BIN" --db "$PG_URL" stats | md5sum | cut -c1-12)
+say "== stats (md5 of the output): sqlite $S1, postgres $S2 ($([ "$S1" = "$S2" ] && echo equal || echo DIFFERENT))"
 say "== postgres incident rows: $(psql_as postgres brandpunt 'SELECT count(*) FROM incident'), database size $(psql_as postgres brandpunt "SELECT pg_size_pretty(pg_database_size('brandpunt'))")"
