@@ -13,6 +13,7 @@
 //! Every tenant-owned row (incidents, deliveries, rejected rows, indicators) carries a tenant; shared reference data
 //! (CBS boundaries, BAG addresses, the police open-data counts) do not. Coordinates are RD New metres.
 
+mod incident_rule;
 mod migrations;
 mod postgres;
 mod privacy;

@@ -1,5 +1,6 @@
 //! The embedded SQLite backend of [`Store`](super::Store).
 
+use super::incident_rule::{Decision, FxMap, IncidentRule, RegistrationLookup, Stored};
 use super::migrations::MIGRATIONS;
 use super::*;
 use chrono::NaiveTime;
@@ -602,61 +603,6 @@ fn bind_incident(
     Ok(())
 }
 
-/// The in-memory registration maps of [`SqliteIncidentSink`] use FxHash: registration numbers come from the
-/// police's and municipalities' own systems, not from an adversary, and SipHash showed up in the import profile.
-pub(super) type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
-
-/// At most this many stored registrations are preloaded into memory by an incident sink; a larger tenant and
-/// source looks every row up in the unique index instead, so the sink's memory does not grow with the table
-/// (about 190 bytes per preloaded registration).
-pub(super) const PRELOAD_MAX: i64 = 1_000_000;
-
-/// Bits of the filter of registrations an incident sink wrote ([`Written`]): 2^26 bits = 8 MiB whatever the
-/// size of the delivery.
-const WRITTEN_FILTER_BITS: u64 = 1 << 26;
-
-/// A Bloom filter (two bit positions per registration) of the registrations an incident sink inserted or
-/// replaced. "Not written" is certain; "maybe written" (a registration repeated within the delivery, or a false
-/// positive: about 2 % of rows after 5 M rows, 0.1 % after 1 M) costs one exact look-up in the unique index. Its
-/// memory is fixed, so the sink's memory does not grow with the delivery.
-pub(super) struct Written {
-    bits: Vec<u64>,
-}
-
-impl Written {
-    pub(super) fn new() -> Written {
-        // Zeroed memory: pages are only made resident when a bit in them is set.
-        Written {
-            bits: vec![0; (WRITTEN_FILTER_BITS / 64) as usize],
-        }
-    }
-
-    /// The two bit positions of `registration` (SipHash-1-3, fixed keys).
-    fn positions(registration: &str) -> [u64; 2] {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        registration.hash(&mut h);
-        let h = h.finish();
-        [h % WRITTEN_FILTER_BITS, (h >> 32) % WRITTEN_FILTER_BITS]
-    }
-
-    pub(super) fn insert(&mut self, registration: &str) {
-        for p in Self::positions(registration) {
-            if let Some(word) = self.bits.get_mut((p / 64) as usize) {
-                *word |= 1 << (p % 64);
-            }
-        }
-    }
-
-    pub(super) fn maybe_contains(&self, registration: &str) -> bool {
-        Self::positions(registration).iter().all(|p| {
-            self.bits
-                .get((p / 64) as usize)
-                .is_some_and(|word| word & (1 << (p % 64)) != 0)
-        })
-    }
-}
-
 /// The per-row trigger `tenant_change_insert` (migration 7) as it must read, whitespace aside, for a bulk load
 /// to stand in for it ([`BulkCounter`]).
 const COUNTER_TRIGGER_SQL: &str = "CREATE TRIGGER tenant_change_insert AFTER INSERT ON incident BEGIN
@@ -716,46 +662,45 @@ impl BulkCounter {
 }
 
 /// The streaming writer of one incident delivery ([`Store::incident_sink`]) inside the delivery's transaction,
-/// with the semantics of [`Store::store_incident_delivery`]: a new registration is inserted as version 1, one
-/// with the same content hash is unchanged, one with another hash is archived to `incident_history` and
-/// replaced by the next version. Rows are handled in push order, so a registration repeated within the delivery
-/// is compared with its previous row. Dropping the sink without [`IncidentSink::finish`] rolls everything back.
+/// with the semantics of [`Store::store_incident_delivery`], decided by the rule shared with every backend
+/// ([`IncidentRule`]: insert, unchanged, or archive and replace by the next version, in push order). Dropping the
+/// sink without [`IncidentSink::finish`] rolls everything back.
 ///
 /// Bulk strategy (measured in BENCHMARKS.md, "Importing a delivery end to end"):
-/// - the registrations this tenant and source already have are loaded into a map in one query when there are
-///   at most twice as many as expected rows and at most [`PRELOAD_MAX`] (an initial load, a re-delivery);
-///   otherwise each row is looked up in the unique index;
+/// - the registrations this tenant and source already have are preloaded when there are few enough
+///   ([`IncidentRule::preload_limit`]); otherwise each row is looked up in the unique index;
 /// - new registrations are inserted 32 rows per statement;
 /// - when the delivery is at least half as large as the incident table, the period index `incident_query` is
 ///   dropped and rebuilt after the rows are in (one sort instead of a random B-tree insert per row), and the
 ///   change record's insert trigger is replaced by one update at the end ([`BulkCounter`]). All of it happens
 ///   inside the delivery's transaction.
 ///
-/// Memory: the preloaded map (bounded by [`PRELOAD_MAX`]), at most 32 pending rows and the fixed-size filter
-/// [`Written`]: bounded, whatever the size of the delivery.
+/// Memory: the rule's (bounded), and at most 32 pending rows: bounded, whatever the size of the delivery.
 struct SqliteIncidentSink<'a> {
-    tx: Transaction<'a>,
-    tenant_id: i64,
-    delivery_id: i64,
-    source: String,
-    outcome: DeliveryOutcome,
+    /// The insert/unchanged/replace rule shared by every backend, and the outcome counts.
+    rule: IncidentRule,
+    writer: SqliteIncidentWriter<'a>,
     /// The period index to recreate at the end, when it was dropped for a bulk load.
     index_sql: Option<String>,
     /// The per-row insert trigger of `tenant_change` to recreate at the end, when it was dropped for a bulk
     /// load ([`BulkCounter`]).
     counter: Option<BulkCounter>,
-    /// Registration -> (row id, version, content hash) of the tenant and source, when preloaded.
-    preloaded: Option<FxMap<String, (i64, i64, String)>>,
-    /// The registrations this delivery inserted or replaced: one that may be here is looked up exactly.
-    written: Written,
-    /// New rows waiting for the next multi-row insert (all version 1).
-    pending: Vec<IncidentRecord>,
-    insert_one_sql: String,
-    insert_batch_sql: String,
     rows: u64,
     started: std::time::Instant,
     /// Declared last: dropped after the transaction has ended (committed or rolled back).
     _temp_store: TempStoreGuard<'a>,
+}
+
+/// The delivery's transaction and its batch of new rows: where [`SqliteIncidentSink`] finds and writes rows.
+struct SqliteIncidentWriter<'a> {
+    tx: Transaction<'a>,
+    tenant_id: i64,
+    delivery_id: i64,
+    source: String,
+    /// New rows waiting for the next multi-row insert (all version 1).
+    pending: Vec<IncidentRecord>,
+    insert_one_sql: String,
+    insert_batch_sql: String,
 }
 
 /// `PRAGMA temp_store = MEMORY` on a connection while an incident sink writes, restored on drop. A multi-row
@@ -838,7 +783,7 @@ impl<'a> SqliteIncidentSink<'a> {
         } else {
             None
         };
-        let limit = n.saturating_mul(2).min(PRELOAD_MAX);
+        let limit = IncidentRule::preload_limit(expected_rows);
         let existing: i64 = tx.query_row(
             "SELECT count(*) FROM (SELECT 1 FROM incident WHERE tenant_id = ?1 AND source = ?2 LIMIT ?3)",
             params![tenant_id, source, limit.saturating_add(1)],
@@ -858,46 +803,28 @@ impl<'a> SqliteIncidentSink<'a> {
             None
         };
         Ok(SqliteIncidentSink {
-            tenant_id,
-            delivery_id,
-            source: source.to_string(),
-            outcome: DeliveryOutcome {
-                delivery_id: Some(delivery_id),
-                ..Default::default()
+            rule: IncidentRule::new(delivery_id, preloaded),
+            writer: SqliteIncidentWriter {
+                tx,
+                tenant_id,
+                delivery_id,
+                source: source.to_string(),
+                pending: Vec::with_capacity(INSERT_BATCH),
+                insert_one_sql: insert_incidents_sql(1),
+                insert_batch_sql: insert_incidents_sql(INSERT_BATCH),
             },
             index_sql,
             counter,
-            preloaded,
-            written: Written::new(),
-            pending: Vec::with_capacity(INSERT_BATCH),
-            insert_one_sql: insert_incidents_sql(1),
-            insert_batch_sql: insert_incidents_sql(INSERT_BATCH),
             rows: 0,
             started: std::time::Instant::now(),
-            tx,
             _temp_store: temp_store,
         })
     }
+}
 
-    /// The stored (row id, version, same content hash) of a registration, looked up in the unique index.
-    fn find(&self, inc: &IncidentRecord) -> rusqlite::Result<Option<(i64, i64, bool)>> {
-        self.tx
-            .prepare_cached(FIND_INCIDENT_SQL)?
-            .query_row(
-                params![self.tenant_id, self.source, inc.registration],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get_ref(2)?.as_str()? == inc.content_hash,
-                    ))
-                },
-            )
-            .optional()
-    }
-
+impl SqliteIncidentWriter<'_> {
     /// Insert the pending new rows: one multi-row statement for a full batch, else row by row.
-    fn flush(&mut self) -> rusqlite::Result<()> {
+    fn write_pending(&mut self) -> rusqlite::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -919,120 +846,133 @@ impl<'a> SqliteIncidentSink<'a> {
         self.pending.clear();
         Ok(())
     }
+
+    /// Archive stored row `id`, delete it and insert `inc` as `version` (after the pending rows).
+    fn replace(&mut self, id: i64, version: i64, inc: &IncidentRecord) -> Result<(), StoreError> {
+        self.write_pending()?;
+        self.tx
+            .prepare_cached(ARCHIVE_INCIDENT_SQL)?
+            .execute(params![id, self.delivery_id])?;
+        self.tx
+            .prepare_cached("DELETE FROM incident WHERE id = ?1")?
+            .execute([id])?;
+        let mut insert = self.tx.prepare_cached(&self.insert_one_sql)?;
+        bind_shared(
+            &mut insert,
+            self.tenant_id,
+            &self.source,
+            version,
+            self.delivery_id,
+        )?;
+        bind_incident(&mut insert, SHARED_PARAMS, inc)?;
+        insert.raw_execute()?;
+        Ok(())
+    }
+}
+
+impl RegistrationLookup for SqliteIncidentWriter<'_> {
+    fn pending_contains(&self, registration: &str) -> bool {
+        self.pending.iter().any(|p| p.registration == registration)
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(self.write_pending()?)
+    }
+
+    /// The stored row of a registration, looked up in the unique index.
+    fn find(&self, inc: &IncidentRecord) -> Result<Option<Stored>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached(FIND_INCIDENT_SQL)?
+            .query_row(
+                params![self.tenant_id, self.source, inc.registration],
+                |r| {
+                    Ok(Stored {
+                        id: r.get(0)?,
+                        version: r.get(1)?,
+                        same_content: r.get_ref(2)?.as_str()? == inc.content_hash,
+                    })
+                },
+            )
+            .optional()?)
+    }
 }
 
 impl IncidentSink for SqliteIncidentSink<'_> {
     fn push(&mut self, inc: IncidentRecord) -> Result<(), StoreError> {
         self.rows += 1;
-        let stored = if self.written.maybe_contains(&inc.registration) {
-            // Possibly written by this delivery: when it waits in the batch, write the batch first; then the
-            // unique index knows it exactly.
-            if self
-                .pending
-                .iter()
-                .any(|p| p.registration == inc.registration)
-            {
-                self.flush()?;
-            }
-            self.find(&inc)?
-        } else if let Some(map) = &self.preloaded {
-            map.get(inc.registration.as_str())
-                .map(|(id, version, hash)| (*id, *version, *hash == inc.content_hash))
-        } else {
-            self.find(&inc)?
-        };
-        match stored {
-            None => {
-                self.written.insert(&inc.registration);
-                self.outcome.inserted += 1;
-                self.pending.push(inc);
-                if self.pending.len() == INSERT_BATCH {
-                    self.flush()?;
+        match self.rule.decide(&inc, &mut self.writer)? {
+            Decision::Insert => {
+                self.writer.pending.push(inc);
+                if self.writer.pending.len() == INSERT_BATCH {
+                    self.writer.write_pending()?;
                 }
             }
-            Some((_, _, true)) => self.outcome.unchanged += 1,
-            Some((id, version, false)) => {
-                // Pending rows go first, so rows keep push order.
-                self.flush()?;
-                self.tx
-                    .prepare_cached(ARCHIVE_INCIDENT_SQL)?
-                    .execute(params![id, self.delivery_id])?;
-                self.tx
-                    .prepare_cached("DELETE FROM incident WHERE id = ?1")?
-                    .execute([id])?;
-                let mut insert = self.tx.prepare_cached(&self.insert_one_sql)?;
-                bind_shared(
-                    &mut insert,
-                    self.tenant_id,
-                    &self.source,
-                    version + 1,
-                    self.delivery_id,
-                )?;
-                bind_incident(&mut insert, SHARED_PARAMS, &inc)?;
-                insert.raw_execute()?;
-                drop(insert);
-                self.written.insert(&inc.registration);
-                self.outcome.replaced += 1;
+            Decision::Unchanged => {}
+            Decision::Replace { id, next_version } => {
+                self.writer.replace(id, next_version, &inc)?;
             }
         }
         Ok(())
     }
 
     fn push_report(&mut self, r: &ReportRecord) -> Result<(), StoreError> {
-        self.tx.prepare_cached(INSERT_REPORT_SQL)?.execute(params![
-            self.delivery_id,
-            r.line as i64,
-            r.registration,
-            r.column,
-            r.reason,
-            r.outcome
-        ])?;
-        self.outcome.reported += 1;
+        self.writer
+            .tx
+            .prepare_cached(INSERT_REPORT_SQL)?
+            .execute(params![
+                self.writer.delivery_id,
+                r.line as i64,
+                r.registration,
+                r.column,
+                r.reason,
+                r.outcome
+            ])?;
+        self.rule.reported();
         Ok(())
     }
 
     fn personal_columns(&mut self, columns: &[PersonalColumn]) -> Result<(), StoreError> {
-        self.tx.execute(
+        let w = &self.writer;
+        w.tx.execute(
             "DELETE FROM delivery_personal WHERE delivery_id = ?1",
-            [self.delivery_id],
+            [w.delivery_id],
         )?;
-        let mut insert = self.tx.prepare_cached(
+        let mut insert = w.tx.prepare_cached(
             "INSERT INTO delivery_personal (delivery_id, role, kind, key_id) VALUES (?1, ?2, ?3, ?4)",
         )?;
         for c in columns {
-            insert.execute(params![self.delivery_id, c.role, c.kind.as_str(), c.key_id])?;
+            insert.execute(params![w.delivery_id, c.role, c.kind.as_str(), c.key_id])?;
         }
         Ok(())
     }
 
     fn finish(self: Box<Self>) -> Result<DeliveryOutcome, StoreError> {
         let mut this = *self;
-        this.flush()?;
+        this.writer.write_pending()?;
+        let outcome = this.rule.outcome().clone();
+        let w = &this.writer;
         if let Some(sql) = this.index_sql.take() {
             let started = std::time::Instant::now();
-            this.tx.execute_batch(&sql)?;
+            w.tx.execute_batch(&sql)?;
             tracing::debug!(
                 seconds = started.elapsed().as_secs_f64(),
                 "incident_query index rebuilt"
             );
         }
         if let Some(counter) = this.counter.take() {
-            counter.resume(
-                &this.tx,
-                this.tenant_id,
-                this.outcome.inserted + this.outcome.replaced,
-            )?;
+            counter.resume(&w.tx, w.tenant_id, outcome.inserted + outcome.replaced)?;
         }
-        SqliteStore::finish_delivery(&this.tx, this.delivery_id, &this.outcome)?;
+        SqliteStore::finish_delivery(&w.tx, w.delivery_id, &outcome)?;
         let written = this.started.elapsed();
-        this.tx.commit()?;
+        this.writer.tx.commit()?;
         tracing::debug!(
             rows = this.rows,
             write_s = written.as_secs_f64(),
             commit_s = (this.started.elapsed() - written).as_secs_f64(),
             "incident delivery stored"
         );
-        Ok(this.outcome)
+        Ok(outcome)
     }
 }
 

@@ -132,3 +132,86 @@ fn stats_on_postgres_equal_stats_on_sqlite() {
     assert!(answers[0].lines().count() > 3, "{}", answers[0]);
     assert_eq!(answers[1], answers[0], "serve on PostgreSQL and on SQLite");
 }
+
+/// Crash safety on PostgreSQL: `kill -9` of `brandpunt import incidents` after it has copied and merged a first
+/// staging batch (its transaction open) leaves no delivery and no incident behind, earlier data survive, and
+/// the same import then simply succeeds.
+#[test]
+fn kill_9_during_a_postgres_import_leaves_nothing_half_written() {
+    const ROWS: usize = 80_000;
+    let dir = tempfile::tempdir().unwrap();
+    let delivery = dir.path().join("levering.csv");
+    write_delivery(&delivery, ROWS, false);
+    let c = cluster();
+    let database = c.database();
+    let db = c.url("brandpunt", &database);
+    let cbs = fixtures().join("cbs/wijkenbuurten_2024_v1.gpkg");
+    ok(&db, false, &["import", "cbs", &cbs.display().to_string()]);
+    let import = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brandpunt"));
+        cmd.arg("--db")
+            .arg(&db)
+            .env_remove("BRANDPUNT_DB")
+            .args(["import", "incidents"])
+            .arg(&delivery)
+            .args(["--source", "politie"]);
+        cmd
+    };
+    let mut child = import()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The import's connection has an open transaction that has written, and its last statement worked on the
+    // staging table: at least one batch is copied and merged, not committed.
+    let writing = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND backend_xid IS NOT NULL \
+         AND query LIKE '%brandpunt_incident_stage%'"
+    );
+    let start = std::time::Instant::now();
+    let mut killed_while_writing = false;
+    while start.elapsed() < std::time::Duration::from_secs(300) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if c.psql("postgres", "postgres", &writing) != "0" {
+            child.kill().unwrap();
+            killed_while_writing = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.wait().unwrap();
+    assert!(
+        killed_while_writing,
+        "the import finished (or stalled) before it could be killed mid-write"
+    );
+    let count = |table: &str| {
+        c.psql(
+            "postgres",
+            &database,
+            &format!("SELECT count(*) FROM {table}"),
+        )
+    };
+    for table in ["delivery", "incident", "incident_history", "report_row"] {
+        assert_eq!(count(table), "0", "a killed import leaves no {table} rows");
+    }
+    assert_ne!(count("area"), "0", "earlier data survive");
+    assert_eq!(
+        c.psql(
+            "postgres",
+            &database,
+            "SELECT incident_count FROM tenant_change JOIN tenant ON tenant.id = tenant_id WHERE code = 'default'"
+        ),
+        "0",
+        "the change record is unchanged"
+    );
+    let out = import().output().unwrap();
+    assert!(
+        out.status.success(),
+        "the import can simply be repeated: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count("incident"), ROWS.to_string());
+    assert_eq!(count("delivery"), "1");
+}

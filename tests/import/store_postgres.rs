@@ -227,3 +227,121 @@ fn the_serving_role_sees_no_tenant_rows_without_the_tenant_setting() {
     assert_eq!(regs("default"), ["A", "B"]);
     assert_eq!(regs("ander"), ["C"]);
 }
+
+/// Push one delivery through a store's sink: rows and report rows interleaved (every 9th row also reported).
+fn push_all(store: &mut dyn Store, m: &DeliveryMeta, rows: &[(String, String)]) -> DeliveryOutcome {
+    let mut sink = store
+        .incident_sink(m, rows.len() as u64)
+        .unwrap()
+        .expect("a new delivery");
+    for (k, (registration, hash)) in rows.iter().enumerate() {
+        let mut inc = incident(registration, hash);
+        inc.line = k as u64 + 2;
+        inc.category_code = Some(format!("1.{}", hash.len()));
+        sink.push(inc).unwrap();
+        if k % 9 == 0 {
+            sink.push_report(&ReportRecord {
+                line: k as u64 + 2,
+                registration: Some(registration.clone()),
+                column: (k % 2 == 0).then(|| "Postcode".to_string()),
+                reason: format!("reden {k}"),
+                outcome: "not_located".into(),
+            })
+            .unwrap();
+        }
+    }
+    sink.finish().unwrap()
+}
+
+/// Deliveries larger than one staging batch, with registrations repeated within a delivery (same and changed
+/// content, inside a batch and across batches) and a second delivery replacing a third of the rows: the
+/// PostgreSQL bulk path (COPY into staging, merged per batch) stores exactly what SQLite stores: the same
+/// outcome counts, current rows in the same order, versions and report rows.
+#[test]
+fn bulk_deliveries_across_staging_batches_store_what_sqlite_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_path = dir.path().join("peer.db");
+    let mut sqlite = StoreOpener::new(&sqlite_path).unwrap().open().unwrap();
+    let database = cluster().database();
+    let mut postgres = opener("brandpunt", &database).open().unwrap();
+
+    let n = 20_000usize;
+    let mut first: Vec<(String, String)> =
+        (0..n).map(|k| (format!("R{k:06}"), "a".into())).collect();
+    // Repeats: some right after the original (inside a batch), some far later (across batches), unchanged or
+    // changed, one changed twice.
+    for k in (0..n).step_by(97) {
+        let hash = if k % 2 == 0 { "a" } else { "bb" };
+        first.insert((k + 1).min(first.len()), (format!("R{k:06}"), hash.into()));
+    }
+    for k in (0..n).step_by(1_013) {
+        first.push((format!("R{k:06}"), "ccc".into()));
+        first.push((format!("R{k:06}"), "dddd".into()));
+    }
+    let second: Vec<(String, String)> = (0..n + 500)
+        .map(|k| {
+            let hash = if k % 3 == 0 { "eeeee" } else { "a" };
+            (format!("R{k:06}"), hash.to_string())
+        })
+        .collect();
+
+    let mut outcomes = Vec::new();
+    for store in [&mut sqlite, &mut postgres] {
+        let store: &mut dyn Store = store.as_store_mut();
+        let o1 = push_all(store, &meta("default", "bulk1"), &first);
+        let o2 = push_all(store, &meta("default", "bulk2"), &second);
+        outcomes.push((o1, o2));
+    }
+    let strip = |o: &DeliveryOutcome| (o.inserted, o.replaced, o.unchanged, o.reported);
+    assert_eq!(
+        strip(&outcomes[1].0),
+        strip(&outcomes[0].0),
+        "first delivery"
+    );
+    assert_eq!(
+        strip(&outcomes[1].1),
+        strip(&outcomes[0].1),
+        "second delivery"
+    );
+    assert!(outcomes[0].0.replaced > 0 && outcomes[0].0.unchanged > 0);
+    assert!(outcomes[0].1.inserted == 500 && outcomes[0].1.replaced > n as u64 / 4);
+
+    let all = IncidentFilter {
+        tenant: "default".into(),
+        ..Default::default()
+    };
+    let rows = |store: &dyn Store| -> Vec<(String, i64, Option<String>)> {
+        store
+            .incidents(&all)
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.registration, i.version, i.category_code))
+            .collect()
+    };
+    let expected = rows(sqlite.as_store());
+    assert_eq!(expected.len(), n + 500);
+    assert_eq!(rows(postgres.as_store()), expected);
+    for k in [0usize, 97, 1_013, 2_026, 3 * 97, n - 1, n + 200] {
+        let registration = format!("R{k:06}");
+        assert_eq!(
+            postgres
+                .incident_versions("default", "politie", &registration)
+                .unwrap(),
+            sqlite
+                .incident_versions("default", "politie", &registration)
+                .unwrap(),
+            "{registration}"
+        );
+    }
+    for (o_sqlite, o_postgres) in [
+        (&outcomes[0].0, &outcomes[1].0),
+        (&outcomes[0].1, &outcomes[1].1),
+    ] {
+        let reports = |store: &dyn Store, o: &DeliveryOutcome| {
+            store.report_rows(o.delivery_id.unwrap()).unwrap()
+        };
+        let expected = reports(sqlite.as_store(), o_sqlite);
+        assert!(!expected.is_empty());
+        assert_eq!(reports(postgres.as_store(), o_postgres), expected);
+    }
+}

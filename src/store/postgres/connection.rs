@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 /// A statement parameter.
@@ -294,6 +295,31 @@ impl Conn {
     pub(super) fn query_one(&self, sql: &str, params: &[Param<'_>]) -> Result<Row, StoreError> {
         let s = self.statement(sql)?;
         Ok(block_on(self.client.query_one(&s, params))?)
+    }
+
+    /// Stream `rows` into `COPY ... FROM STDIN (FORMAT binary)` (`sql`), each row's values (of `types`, in
+    /// column order) given by `values`; returns the number of rows copied. Holds no more than one row's
+    /// encoding beyond the client's send buffer.
+    pub(super) fn copy_in<'r, T>(
+        &self,
+        sql: &str,
+        types: &[Type],
+        rows: &'r [T],
+        values: impl Fn(&'r T, &mut Vec<Param<'r>>),
+    ) -> Result<u64, StoreError> {
+        block_on(async {
+            let sink = self.client.copy_in(sql).await?;
+            let writer = BinaryCopyInWriter::new(sink, types);
+            let mut writer = std::pin::pin!(writer);
+            let mut row: Vec<Param<'r>> = Vec::with_capacity(types.len());
+            for r in rows {
+                row.clear();
+                values(r, &mut row);
+                writer.as_mut().write(&row).await?;
+            }
+            writer.as_mut().finish().await
+        })
+        .map_err(StoreError::from)
     }
 
     /// Visit the rows of a query one by one as they arrive (bounded memory).

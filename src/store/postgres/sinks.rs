@@ -1,11 +1,14 @@
-//! The streaming writers of the PostgreSQL store: one incident delivery ([`PgIncidentSink`]) and one BAG import
-//! ([`PgAddressSink`]), each inside one transaction that is rolled back when the writer is dropped unfinished.
+//! The streaming writers of the PostgreSQL store: one incident delivery ([`PgIncidentSink`], bulk rows through
+//! `COPY ... (FORMAT binary)` into a staging table) and one BAG import ([`PgAddressSink`]), each inside one
+//! transaction that is rolled back when the writer is dropped unfinished.
 
-use super::super::sqlite::{to_minutes, FxMap, Written, PRELOAD_MAX};
+use super::super::incident_rule::{Decision, FxMap, IncidentRule, RegistrationLookup, Stored};
+use super::super::sqlite::to_minutes;
 use super::super::*;
-use super::connection::{get, Conn};
+use super::connection::{get, Conn, Param};
 use super::PostgresStore;
 use std::collections::HashSet;
+use tokio_postgres::types::Type;
 
 /// Rows per multi-row insert (arrays unnested in one statement).
 const BATCH: usize = 2_000;
@@ -42,25 +45,68 @@ impl Drop for OpenTransaction<'_> {
     }
 }
 
-const INSERT_INCIDENTS_SQL: &str = "
-INSERT INTO incident (tenant_id, source, version, delivery_id, registration, line, begin_min, end_min, time_known,
-    category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode, plaats, bag_id, x, y,
-    buurtcode, located_by, match_kind, match_score, extra, content_hash)
-SELECT $1::bigint, $2::text, $3::bigint, $4::bigint, r.registration, r.line, r.begin_min, r.end_min, r.time_known, r.category_code,
-    r.category_label, r.street, r.huisnummer, r.huisletter, r.toevoeging, r.postcode, r.plaats, r.bag_id, r.x, r.y,
-    r.buurtcode, r.located_by, r.match_kind, r.match_score, coalesce(r.extra::jsonb, '{}'), r.content_hash
-FROM unnest($5::text[], $6::int8[], $7::int8[], $8::int8[], $9::bool[], $10::text[], $11::text[], $12::text[],
-            $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::float8[],
-            $20::float8[], $21::text[], $22::text[], $23::text[], $24::float8[], $25::text[], $26::text[])
-    WITH ORDINALITY AS r(registration, line, begin_min, end_min, time_known, category_code, category_label, street,
-                         huisnummer, huisletter, toevoeging, postcode, plaats, bag_id, x, y, buurtcode, located_by,
-                         match_kind, match_score, extra, content_hash, n)
-ORDER BY r.n";
+/// Rows of a delivery staged in memory before they are copied into the staging table and merged: a batch ends
+/// earlier when a registration repeats within it (the rule must see the earlier row stored).
+const STAGE_ROWS: usize = 16_384;
 
-const FIND_INCIDENT_SQL: &str =
-    "SELECT id, version, content_hash FROM incident WHERE tenant_id = $1 AND source = $2 AND registration = $3";
+/// Report rows staged in memory before they are copied and merged.
+const STAGE_REPORTS: usize = 4_096;
 
-const ARCHIVE_INCIDENT_SQL: &str = "
+/// The session's staging tables (temporary, emptied at every commit; a rolled-back creation leaves nothing).
+/// `COPY FROM` does not apply row-level security, so rows are copied here, where no policy applies, and merged
+/// into the tenant-owned tables by `INSERT ... SELECT` under the tenant setting.
+const CREATE_STAGE_SQL: &str = "
+CREATE TEMP TABLE IF NOT EXISTS brandpunt_incident_stage (
+    n bigint NOT NULL, replaces bigint, version bigint NOT NULL, registration text NOT NULL, line bigint NOT NULL,
+    begin_min bigint NOT NULL, end_min bigint NOT NULL, time_known boolean NOT NULL, category_code text,
+    category_label text, street text, huisnummer text, huisletter text, toevoeging text, postcode text,
+    plaats text, bag_id text, x double precision, y double precision, buurtcode text, located_by text NOT NULL,
+    match_kind text, match_score double precision, extra text, content_hash text NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS brandpunt_report_stage (
+    n bigint NOT NULL, line bigint NOT NULL, registration text, column_name text, reason text NOT NULL,
+    outcome text NOT NULL
+) ON COMMIT DELETE ROWS;
+TRUNCATE brandpunt_incident_stage, brandpunt_report_stage";
+
+const COPY_INCIDENTS_SQL: &str = "COPY brandpunt_incident_stage (n, replaces, version, registration, line,
+    begin_min, end_min, time_known, category_code, category_label, street, huisnummer, huisletter, toevoeging,
+    postcode, plaats, bag_id, x, y, buurtcode, located_by, match_kind, match_score, extra, content_hash)
+    FROM STDIN (FORMAT binary)";
+
+/// The column types of [`COPY_INCIDENTS_SQL`], in order.
+const INCIDENT_STAGE_TYPES: [Type; 25] = [
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::BOOL,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+/// The stored rows the staged rows replace ($3, ids) go to the history, superseded by this delivery ($1 tenant,
+/// $2 delivery). The ids come as an array, not from the staging table: the primary key answers them whatever
+/// the planner knows of a temporary table (a join with it was planned as a scan of `incident` per batch).
+const ARCHIVE_STAGED_SQL: &str = "
 INSERT INTO incident_history (incident_id, tenant_id, source, registration, version, delivery_id, superseded_by,
                               record)
 SELECT id, tenant_id, source, registration, version, delivery_id, $2,
@@ -72,135 +118,269 @@ SELECT id, tenant_id, source, registration, version, delivery_id, $2,
            'postcode', postcode, 'plaats', plaats, 'bag_id', bag_id, 'x', x, 'y', y, 'buurtcode', buurtcode,
            'located_by', located_by, 'match_kind', match_kind, 'match_score', match_score, 'extra', extra,
            'content_hash', content_hash, 'line', line)
-FROM incident WHERE id = $1";
+FROM incident WHERE id = ANY($3::bigint[]) AND tenant_id = $1
+ORDER BY id";
 
-/// Column arrays of a batch of new incidents, for [`INSERT_INCIDENTS_SQL`].
-#[derive(Default)]
-struct Columns {
-    registration: Vec<String>,
-    line: Vec<i64>,
-    begin_min: Vec<i64>,
-    end_min: Vec<i64>,
-    time_known: Vec<bool>,
-    category_code: Vec<Option<String>>,
-    category_label: Vec<Option<String>>,
-    street: Vec<Option<String>>,
-    huisnummer: Vec<Option<String>>,
-    huisletter: Vec<Option<String>>,
-    toevoeging: Vec<Option<String>>,
-    postcode: Vec<Option<String>>,
-    plaats: Vec<Option<String>>,
-    bag_id: Vec<Option<String>>,
-    x: Vec<Option<f64>>,
-    y: Vec<Option<f64>>,
-    buurtcode: Vec<Option<String>>,
-    located_by: Vec<String>,
-    match_kind: Vec<Option<String>>,
-    match_score: Vec<Option<f64>>,
-    extra: Vec<Option<String>>,
-    content_hash: Vec<String>,
+const DELETE_REPLACED_SQL: &str = "
+DELETE FROM incident WHERE id = ANY($2::bigint[]) AND tenant_id = $1";
+
+/// The staged rows into `incident`, in push order ($1 tenant, $2 source, $3 delivery).
+const MERGE_INCIDENTS_SQL: &str = "
+INSERT INTO incident (tenant_id, source, version, delivery_id, registration, line, begin_min, end_min, time_known,
+    category_code, category_label, street, huisnummer, huisletter, toevoeging, postcode, plaats, bag_id, x, y,
+    buurtcode, located_by, match_kind, match_score, extra, content_hash)
+SELECT $1::bigint, $2::text, s.version, $3::bigint, s.registration, s.line, s.begin_min, s.end_min, s.time_known,
+    s.category_code, s.category_label, s.street, s.huisnummer, s.huisletter, s.toevoeging, s.postcode, s.plaats,
+    s.bag_id, s.x, s.y, s.buurtcode, s.located_by, s.match_kind, s.match_score, coalesce(s.extra::jsonb, '{}'),
+    s.content_hash
+FROM brandpunt_incident_stage s ORDER BY s.n";
+
+const COPY_REPORTS_SQL: &str =
+    "COPY brandpunt_report_stage (n, line, registration, column_name, reason, outcome)
+    FROM STDIN (FORMAT binary)";
+
+const REPORT_STAGE_TYPES: [Type; 6] = [
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+/// The staged report rows into `report_row`, in push order ($1 tenant, $2 delivery).
+const MERGE_REPORTS_SQL: &str = "
+INSERT INTO report_row (tenant_id, delivery_id, line, registration, column_name, reason, outcome)
+SELECT $1::bigint, $2::bigint, line, registration, column_name, reason, outcome
+FROM brandpunt_report_stage ORDER BY n";
+
+const FIND_INCIDENT_SQL: &str =
+    "SELECT id, version, content_hash FROM incident WHERE tenant_id = $1 AND source = $2 AND registration = $3";
+
+/// One incident row as staged: the record's columns as they are stored.
+struct StagedIncident {
+    /// The row's place in its batch (push order).
+    n: i64,
+    replaces: Option<i64>,
+    version: i64,
+    registration: String,
+    line: i64,
+    begin_min: i64,
+    end_min: i64,
+    time_known: bool,
+    category_code: Option<String>,
+    category_label: Option<String>,
+    street: Option<String>,
+    huisnummer: Option<String>,
+    huisletter: Option<String>,
+    toevoeging: Option<String>,
+    postcode: Option<String>,
+    plaats: Option<String>,
+    bag_id: Option<String>,
+    x: Option<f64>,
+    y: Option<f64>,
+    buurtcode: Option<String>,
+    located_by: &'static str,
+    match_kind: Option<String>,
+    match_score: Option<f64>,
+    extra: Option<String>,
+    content_hash: String,
 }
 
-impl Columns {
-    fn len(&self) -> usize {
-        self.registration.len()
-    }
-
-    fn push(&mut self, inc: IncidentRecord) {
-        self.line.push(inc.line as i64);
-        self.begin_min.push(to_minutes(inc.begin));
-        self.end_min.push(to_minutes(inc.end));
-        self.time_known.push(inc.time_known);
-        self.category_code.push(inc.category_code);
-        self.category_label.push(inc.category_label);
-        self.street.push(inc.street);
-        self.huisnummer.push(inc.huisnummer);
-        self.huisletter.push(inc.huisletter);
-        self.toevoeging.push(inc.toevoeging);
-        self.postcode.push(inc.postcode);
-        self.plaats.push(inc.plaats);
-        self.bag_id.push(inc.bag_id);
-        self.x.push(inc.x_m);
-        self.y.push(inc.y_m);
-        self.buurtcode.push(inc.buurtcode);
-        self.located_by.push(inc.located_by.as_str().to_string());
-        self.match_kind.push(inc.match_kind);
-        self.match_score.push(inc.match_score);
-        // A map of strings always serialises; an empty one is stored as '{}' by the statement.
-        self.extra.push(if inc.extra.is_empty() {
-            None
-        } else {
-            serde_json::to_string(&inc.extra).ok()
-        });
-        self.content_hash.push(inc.content_hash);
-        self.registration.push(inc.registration);
-    }
-
-    /// Insert the rows (in push order) with the shared columns, and empty the batch.
-    fn insert(
-        &mut self,
-        conn: &Conn,
-        tenant_id: i64,
-        source: &str,
-        version: i64,
-        delivery_id: i64,
-    ) -> Result<(), StoreError> {
-        if self.len() == 0 {
-            return Ok(());
+impl StagedIncident {
+    fn new(n: usize, inc: IncidentRecord, version: i64, replaces: Option<i64>) -> StagedIncident {
+        StagedIncident {
+            n: n as i64,
+            replaces,
+            version,
+            line: inc.line as i64,
+            begin_min: to_minutes(inc.begin),
+            end_min: to_minutes(inc.end),
+            time_known: inc.time_known,
+            category_code: inc.category_code,
+            category_label: inc.category_label,
+            street: inc.street,
+            huisnummer: inc.huisnummer,
+            huisletter: inc.huisletter,
+            toevoeging: inc.toevoeging,
+            postcode: inc.postcode,
+            plaats: inc.plaats,
+            bag_id: inc.bag_id,
+            x: inc.x_m,
+            y: inc.y_m,
+            buurtcode: inc.buurtcode,
+            located_by: inc.located_by.as_str(),
+            match_kind: inc.match_kind,
+            match_score: inc.match_score,
+            // A map of strings always serialises; an empty one is stored as '{}' by the merge.
+            extra: if inc.extra.is_empty() {
+                None
+            } else {
+                serde_json::to_string(&inc.extra).ok()
+            },
+            content_hash: inc.content_hash,
+            registration: inc.registration,
         }
-        conn.execute(
-            INSERT_INCIDENTS_SQL,
-            &[
-                &tenant_id,
-                &source,
-                &version,
-                &delivery_id,
-                &self.registration,
-                &self.line,
-                &self.begin_min,
-                &self.end_min,
-                &self.time_known,
-                &self.category_code,
-                &self.category_label,
-                &self.street,
-                &self.huisnummer,
-                &self.huisletter,
-                &self.toevoeging,
-                &self.postcode,
-                &self.plaats,
-                &self.bag_id,
-                &self.x,
-                &self.y,
-                &self.buurtcode,
-                &self.located_by,
-                &self.match_kind,
-                &self.match_score,
-                &self.extra,
-                &self.content_hash,
-            ],
-        )?;
-        *self = Columns::default();
-        Ok(())
     }
 }
 
-/// The streaming writer of one incident delivery, with the semantics of [`Store::store_incident_delivery`] (as
-/// the SQLite store's): a new registration is inserted as version 1, one with the same content hash is
-/// unchanged, one with another hash is archived to `incident_history` and replaced by the next version, in push
-/// order. New rows are inserted [`BATCH`] at a time (column arrays, one statement). The registrations of the
-/// tenant and source are preloaded when there are at most twice the expected rows and at most
-/// [`PRELOAD_MAX`]; otherwise each row is looked up in the unique index. Registrations this delivery wrote are
-/// tracked in a fixed-size filter ([`Written`]) and looked up exactly when they may repeat, so memory stays
-/// bounded.
-pub(super) struct PgIncidentSink<'a> {
+/// The delivery's transaction and its staged rows: where [`PgIncidentSink`] finds and writes rows.
+struct PgIncidentWriter<'a> {
     tx: OpenTransaction<'a>,
     tenant_id: i64,
     delivery_id: i64,
     source: String,
-    outcome: DeliveryOutcome,
-    preloaded: Option<FxMap<String, (i64, i64, String)>>,
-    written: Written,
-    pending: Columns,
+    /// Rows waiting to be copied and merged, in push order; at most one per registration.
+    pending: Vec<StagedIncident>,
+    pending_registrations: HashSet<String>,
+    /// Report rows waiting to be copied and merged.
+    reports: Vec<StagedReport>,
+}
+
+impl PgIncidentWriter<'_> {
+    fn stage(&mut self, inc: IncidentRecord, version: i64, replaces: Option<i64>) {
+        self.pending_registrations.insert(inc.registration.clone());
+        let n = self.pending.len();
+        self.pending
+            .push(StagedIncident::new(n, inc, version, replaces));
+    }
+
+    /// Copy the pending rows into the staging table and merge them: the rows they replace archived and
+    /// deleted, then all inserted in push order.
+    fn write_pending(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let c = self.tx.conn();
+        c.copy_in(
+            COPY_INCIDENTS_SQL,
+            &INCIDENT_STAGE_TYPES,
+            &self.pending,
+            |r, row| {
+                row.extend_from_slice(&[
+                    &r.n as Param<'_>,
+                    &r.replaces,
+                    &r.version,
+                    &r.registration,
+                    &r.line,
+                    &r.begin_min,
+                    &r.end_min,
+                    &r.time_known,
+                    &r.category_code,
+                    &r.category_label,
+                    &r.street,
+                    &r.huisnummer,
+                    &r.huisletter,
+                    &r.toevoeging,
+                    &r.postcode,
+                    &r.plaats,
+                    &r.bag_id,
+                    &r.x,
+                    &r.y,
+                    &r.buurtcode,
+                    &r.located_by,
+                    &r.match_kind,
+                    &r.match_score,
+                    &r.extra,
+                    &r.content_hash,
+                ])
+            },
+        )?;
+        let replaced: Vec<i64> = self.pending.iter().filter_map(|r| r.replaces).collect();
+        if !replaced.is_empty() {
+            c.execute(
+                ARCHIVE_STAGED_SQL,
+                &[&self.tenant_id, &self.delivery_id, &replaced],
+            )?;
+            c.execute(DELETE_REPLACED_SQL, &[&self.tenant_id, &replaced])?;
+        }
+        c.execute(
+            MERGE_INCIDENTS_SQL,
+            &[&self.tenant_id, &self.source, &self.delivery_id],
+        )?;
+        c.batch("TRUNCATE brandpunt_incident_stage")?;
+        self.pending.clear();
+        self.pending_registrations.clear();
+        Ok(())
+    }
+
+    /// Copy the pending report rows into their staging table and merge them into `report_row`.
+    fn write_reports(&mut self) -> Result<(), StoreError> {
+        if self.reports.is_empty() {
+            return Ok(());
+        }
+        let c = self.tx.conn();
+        c.copy_in(
+            COPY_REPORTS_SQL,
+            &REPORT_STAGE_TYPES,
+            &self.reports,
+            |r, row| {
+                row.extend_from_slice(&[
+                    &r.n as Param<'_>,
+                    &r.line,
+                    &r.registration,
+                    &r.column,
+                    &r.reason,
+                    &r.outcome,
+                ])
+            },
+        )?;
+        c.execute(MERGE_REPORTS_SQL, &[&self.tenant_id, &self.delivery_id])?;
+        c.batch("TRUNCATE brandpunt_report_stage")?;
+        self.reports.clear();
+        Ok(())
+    }
+}
+
+impl RegistrationLookup for PgIncidentWriter<'_> {
+    fn pending_contains(&self, registration: &str) -> bool {
+        self.pending_registrations.contains(registration)
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.write_pending()
+    }
+
+    /// The stored row of a registration, looked up in the unique index.
+    fn find(&self, inc: &IncidentRecord) -> Result<Option<Stored>, StoreError> {
+        self.tx
+            .conn()
+            .query_opt(
+                FIND_INCIDENT_SQL,
+                &[&self.tenant_id, &self.source, &inc.registration],
+            )?
+            .map(|r| {
+                let hash: &str = get(&r, 2)?;
+                Ok(Stored {
+                    id: get(&r, 0)?,
+                    version: get(&r, 1)?,
+                    same_content: hash == inc.content_hash,
+                })
+            })
+            .transpose()
+    }
+}
+
+/// A report row as staged.
+struct StagedReport {
+    n: i64,
+    line: i64,
+    registration: Option<String>,
+    column: Option<String>,
+    reason: String,
+    outcome: String,
+}
+
+/// The streaming writer of one incident delivery, with the semantics of [`Store::store_incident_delivery`]
+/// decided by the rule shared with every backend ([`IncidentRule`]). Rows are staged in memory in batches of
+/// at most [`STAGE_ROWS`] (one row per registration), copied with `COPY ... (FORMAT binary)` into a temporary
+/// staging table and merged into `incident` by set statements: the stored rows they replace archived to
+/// `incident_history` and deleted, then all inserted in push order. Report rows go the same way. Everything
+/// happens inside the delivery's one transaction: an unfinished delivery (an error, a killed process, a lost
+/// connection) leaves nothing behind. Memory: the rule's (bounded) and one batch.
+pub(super) struct PgIncidentSink<'a> {
+    rule: IncidentRule,
+    writer: PgIncidentWriter<'a>,
 }
 
 impl<'a> PgIncidentSink<'a> {
@@ -212,8 +392,8 @@ impl<'a> PgIncidentSink<'a> {
         expected_rows: u64,
     ) -> Result<PgIncidentSink<'a>, StoreError> {
         let c = tx.conn();
-        let n = i64::try_from(expected_rows).unwrap_or(i64::MAX);
-        let limit = n.saturating_mul(2).min(PRELOAD_MAX);
+        c.batch(CREATE_STAGE_SQL)?;
+        let limit = IncidentRule::preload_limit(expected_rows);
         let existing: i64 = get(
             &c.query_one(
                 "SELECT count(*) FROM (SELECT 1 FROM incident WHERE tenant_id = $1 AND source = $2 LIMIT $3) s",
@@ -236,126 +416,66 @@ impl<'a> PgIncidentSink<'a> {
             None
         };
         Ok(PgIncidentSink {
-            tx,
-            tenant_id,
-            delivery_id,
-            source: source.to_string(),
-            outcome: DeliveryOutcome {
-                delivery_id: Some(delivery_id),
-                ..Default::default()
+            rule: IncidentRule::new(delivery_id, preloaded),
+            writer: PgIncidentWriter {
+                tx,
+                tenant_id,
+                delivery_id,
+                source: source.to_string(),
+                pending: Vec::new(),
+                pending_registrations: HashSet::new(),
+                reports: Vec::new(),
             },
-            preloaded,
-            written: Written::new(),
-            pending: Columns::default(),
         })
-    }
-
-    fn find(&self, inc: &IncidentRecord) -> Result<Option<(i64, i64, bool)>, StoreError> {
-        self.tx
-            .conn()
-            .query_opt(
-                FIND_INCIDENT_SQL,
-                &[&self.tenant_id, &self.source, &inc.registration],
-            )?
-            .map(|r| {
-                let hash: &str = get(&r, 2)?;
-                Ok((get(&r, 0)?, get(&r, 1)?, hash == inc.content_hash))
-            })
-            .transpose()
-    }
-
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.pending.insert(
-            self.tx.conn(),
-            self.tenant_id,
-            &self.source,
-            1,
-            self.delivery_id,
-        )
     }
 }
 
 impl IncidentSink for PgIncidentSink<'_> {
     fn push(&mut self, inc: IncidentRecord) -> Result<(), StoreError> {
-        let stored = if self.written.maybe_contains(&inc.registration) {
-            // Possibly written by this delivery: when it waits in the batch, write the batch first; then the
-            // unique index knows it exactly.
-            if self.pending.registration.contains(&inc.registration) {
-                self.flush()?;
+        match self.rule.decide(&inc, &mut self.writer)? {
+            Decision::Insert => self.writer.stage(inc, 1, None),
+            Decision::Unchanged => {}
+            Decision::Replace { id, next_version } => {
+                self.writer.stage(inc, next_version, Some(id))
             }
-            self.find(&inc)?
-        } else if let Some(map) = &self.preloaded {
-            map.get(inc.registration.as_str())
-                .map(|(id, version, hash)| (*id, *version, *hash == inc.content_hash))
-        } else {
-            self.find(&inc)?
-        };
-        match stored {
-            None => {
-                self.written.insert(&inc.registration);
-                self.outcome.inserted += 1;
-                self.pending.push(inc);
-                if self.pending.len() >= BATCH {
-                    self.flush()?;
-                }
-            }
-            Some((_, _, true)) => self.outcome.unchanged += 1,
-            Some((id, version, false)) => {
-                // Pending rows go first, so rows keep push order.
-                self.flush()?;
-                let c = self.tx.conn();
-                c.execute(ARCHIVE_INCIDENT_SQL, &[&id, &self.delivery_id])?;
-                c.execute(
-                    "DELETE FROM incident WHERE id = $1 AND tenant_id = $2",
-                    &[&id, &self.tenant_id],
-                )?;
-                self.written.insert(&inc.registration);
-                let mut one = Columns::default();
-                one.push(inc);
-                one.insert(
-                    c,
-                    self.tenant_id,
-                    &self.source,
-                    version + 1,
-                    self.delivery_id,
-                )?;
-                self.outcome.replaced += 1;
-            }
+        }
+        if self.writer.pending.len() >= STAGE_ROWS {
+            self.writer.write_pending()?;
         }
         Ok(())
     }
 
     fn push_report(&mut self, r: &ReportRecord) -> Result<(), StoreError> {
-        self.tx.conn().execute(
-            "INSERT INTO report_row (tenant_id, delivery_id, line, registration, column_name, reason, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &self.tenant_id,
-                &self.delivery_id,
-                &(r.line as i64),
-                &r.registration,
-                &r.column,
-                &r.reason,
-                &r.outcome,
-            ],
-        )?;
-        self.outcome.reported += 1;
+        let n = self.writer.reports.len() as i64;
+        self.writer.reports.push(StagedReport {
+            n,
+            line: r.line as i64,
+            registration: r.registration.clone(),
+            column: r.column.clone(),
+            reason: r.reason.clone(),
+            outcome: r.outcome.clone(),
+        });
+        if self.writer.reports.len() >= STAGE_REPORTS {
+            self.writer.write_reports()?;
+        }
+        self.rule.reported();
         Ok(())
     }
 
     fn personal_columns(&mut self, columns: &[PersonalColumn]) -> Result<(), StoreError> {
-        let c = self.tx.conn();
+        let w = &self.writer;
+        let c = w.tx.conn();
         c.execute(
             "DELETE FROM delivery_personal WHERE delivery_id = $1 AND tenant_id = $2",
-            &[&self.delivery_id, &self.tenant_id],
+            &[&w.delivery_id, &w.tenant_id],
         )?;
         for col in columns {
             c.execute(
                 "INSERT INTO delivery_personal (tenant_id, delivery_id, role, kind, key_id)
                  VALUES ($1, $2, $3, $4, $5)",
                 &[
-                    &self.tenant_id,
-                    &self.delivery_id,
+                    &w.tenant_id,
+                    &w.delivery_id,
                     &col.role,
                     &col.kind.as_str(),
                     &col.key_id,
@@ -367,10 +487,12 @@ impl IncidentSink for PgIncidentSink<'_> {
 
     fn finish(self: Box<Self>) -> Result<DeliveryOutcome, StoreError> {
         let mut this = *self;
-        this.flush()?;
-        PostgresStore::finish_delivery(this.tx.conn(), this.delivery_id, &this.outcome)?;
-        this.tx.commit()?;
-        Ok(this.outcome)
+        this.writer.write_pending()?;
+        this.writer.write_reports()?;
+        let outcome = this.rule.outcome().clone();
+        PostgresStore::finish_delivery(this.writer.tx.conn(), this.writer.delivery_id, &outcome)?;
+        this.writer.tx.commit()?;
+        Ok(outcome)
     }
 }
 
