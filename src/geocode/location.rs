@@ -50,8 +50,21 @@ fn near_marker(tokens: &[String]) -> Option<(usize, f64)> {
 
 /// First words of a remark after an address (`Burgwal 3 bij de bushalte`).
 const REMARK_WORDS: &[&str] = &[
-    "bij", "nabij", "voor", "achter", "naast", "tegenover", "thv", "to", "t/o", "ter", "richting",
-    "nabijheid", "hoek", "op", "in",
+    "bij",
+    "nabij",
+    "voor",
+    "achter",
+    "naast",
+    "tegenover",
+    "thv",
+    "to",
+    "t/o",
+    "ter",
+    "richting",
+    "nabijheid",
+    "hoek",
+    "op",
+    "in",
 ];
 
 /// Lower case without dots: `T.o.` -> `to`, `t.h.v.` -> `thv`.
@@ -103,7 +116,10 @@ impl GeocodeIndex {
             return m;
         };
         let mut phrase = street.to_string();
-        for part in [q.huisnummer, q.huisletter, q.toevoeging].into_iter().flatten() {
+        for part in [q.huisnummer, q.huisletter, q.toevoeging]
+            .into_iter()
+            .flatten()
+        {
             let part = part.trim();
             if !part.is_empty() {
                 phrase.push(' ');
@@ -247,7 +263,10 @@ impl GeocodeIndex {
     ) -> Option<GeocodeMatch> {
         let number_from = |from: usize| -> Option<String> {
             let mut from = from;
-            if matches!(words.get(from).map(String::as_str), Some("nr" | "no" | "nummer")) {
+            if matches!(
+                words.get(from).map(String::as_str),
+                Some("nr" | "no" | "nummer")
+            ) {
                 from += 1;
             }
             let rest = raw.get(from..).filter(|r| !r.is_empty())?;
@@ -750,7 +769,8 @@ mod tests {
         }
         // The remark needs a known woonplaats: an unknown one is never read as part of the remark.
         assert_eq!(
-            idx.geocode_free_text("Burgwal 3 bij de bushalte Nergensdorp").kind,
+            idx.geocode_free_text("Burgwal 3 bij de bushalte Nergensdorp")
+                .kind,
             MatchKind::None
         );
         // The address itself is unchanged.

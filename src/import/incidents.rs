@@ -185,7 +185,10 @@ impl Locator {
             record.match_score = Some(m.score);
             match (m.kind, m.point_m) {
                 (
-                    MatchKind::Exact | MatchKind::Normalized | MatchKind::Fuzzy | MatchKind::Partial,
+                    MatchKind::Exact
+                    | MatchKind::Normalized
+                    | MatchKind::Fuzzy
+                    | MatchKind::Partial,
                     Some((x, y)),
                 ) => {
                     let bag_id = m.address.map(|id| self.geocoder.bag_id(id));
@@ -328,7 +331,12 @@ pub const OUTCOME_AT_COORDINATES: &str = "op coördinaten";
 pub const OUTCOME_CONFLICT: &str = "conflict";
 
 /// A report row about `record`'s location.
-fn report_row(record: &IncidentRecord, column: &str, reason: String, outcome: &str) -> ReportRecord {
+fn report_row(
+    record: &IncidentRecord,
+    column: &str,
+    reason: String,
+    outcome: &str,
+) -> ReportRecord {
     ReportRecord {
         line: record.line,
         registration: Some(record.registration.clone()),

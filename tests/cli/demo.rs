@@ -435,7 +435,10 @@ fn geocode_command_places_intersections_streets_and_near_locations() {
             output.to_str().unwrap(),
         ],
     );
-    assert!(out.contains("intersection: 1") && out.contains("near: 1"), "{out}");
+    assert!(
+        out.contains("intersection: 1") && out.contains("near: 1"),
+        "{out}"
+    );
     let text = std::fs::read_to_string(&output).unwrap();
     let rows: Vec<Vec<String>> = text
         .lines()
@@ -450,7 +453,12 @@ fn geocode_command_places_intersections_streets_and_near_locations() {
     store
         .for_each_address(&mut |a| {
             if a.woonplaats == "Demostad" && a.street == "Burgwal" {
-                burgwal.push((a.bag_id.clone(), a.huisnummer, a.huisletter.clone(), (a.x_m, a.y_m)));
+                burgwal.push((
+                    a.bag_id.clone(),
+                    a.huisnummer,
+                    a.huisletter.clone(),
+                    (a.x_m, a.y_m),
+                ));
             }
             if a.woonplaats == "Demostad" && a.street == "Plein 1944" {
                 plein.push((a.x_m, a.y_m));
@@ -468,7 +476,11 @@ fn geocode_command_places_intersections_streets_and_near_locations() {
         .unwrap();
     assert_eq!(rows[0][8], "intersection", "{:?}", rows[0]);
     assert_eq!(rows[0][2], "", "no BAG object for an intersection");
-    assert!(close(xy(&rows[0]), ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0)), "{:?}", rows[0]);
+    assert!(
+        close(xy(&rows[0]), ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0)),
+        "{:?}",
+        rows[0]
+    );
     assert!(rows[0][5].starts_with("BU1999"), "{:?}", rows[0]);
 
     let nr3 = burgwal.iter().find(|a| a.1 == 3 && a.2.is_none()).unwrap();

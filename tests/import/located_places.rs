@@ -101,13 +101,22 @@ fn intersections_streets_near_and_conflicts_are_placed_and_reported() {
     std::fs::copy(fixtures().join("deliveries/locations_demo.csv"), &csv).unwrap();
     let out = ok(
         &db,
-        &["import", "incidents", csv.to_str().unwrap(), "--source", "politie"],
+        &[
+            "import",
+            "incidents",
+            csv.to_str().unwrap(),
+            "--source",
+            "politie",
+        ],
     );
     assert!(
         out.contains("1 op een kruising, 1 op een straat, 1 nabij een adres"),
         "{out}"
     );
-    assert!(out.contains("1 op coördinaten") && out.contains("1 conflict"), "{out}");
+    assert!(
+        out.contains("1 op coördinaten") && out.contains("1 conflict"),
+        "{out}"
+    );
     let report = std::fs::read_to_string(dir.path().join("levering.rapport.csv")).unwrap();
 
     let store = SqliteStore::open(&db).unwrap();
@@ -133,19 +142,25 @@ fn intersections_streets_near_and_conflicts_are_placed_and_reported() {
         .min_by(|p, q| p.0.total_cmp(&q.0))
         .unwrap();
     let pl1 = &by_reg["PL-1"];
-    assert_eq!((pl1.located_by.as_str(), pl1.bag_id.as_deref()), ("address", None));
+    assert_eq!(
+        (pl1.located_by.as_str(), pl1.bag_id.as_deref()),
+        ("address", None)
+    );
     assert_near(point(pl1), ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0), "PL-1");
     let (reason, outcome) = report_line(&report, "PL-1").unwrap();
     assert_eq!(outcome, "intersection");
-    assert!(reason.contains("kruising") && reason.contains("onzekerheid"), "{reason}");
+    assert!(
+        reason.contains("kruising") && reason.contains("onzekerheid"),
+        "{reason}"
+    );
 
     // PL-2: near Burgwal 3 (the object without letter); no BAG object.
-    let nr3 = burgwal
-        .iter()
-        .find(|a| a.1 == 3 && a.2.is_none())
-        .unwrap();
+    let nr3 = burgwal.iter().find(|a| a.1 == 3 && a.2.is_none()).unwrap();
     let pl2 = &by_reg["PL-2"];
-    assert_eq!((pl2.located_by.as_str(), pl2.bag_id.as_deref()), ("address", None));
+    assert_eq!(
+        (pl2.located_by.as_str(), pl2.bag_id.as_deref()),
+        ("address", None)
+    );
     assert_near(point(pl2), nr3.3, "PL-2");
     assert_eq!(report_line(&report, "PL-2").unwrap().1, "near");
 
@@ -159,12 +174,18 @@ fn intersections_streets_near_and_conflicts_are_placed_and_reported() {
         .min_by(|p, q| dist(p.3, c).total_cmp(&dist(q.3, c)))
         .unwrap();
     let pl3 = &by_reg["PL-3"];
-    assert_eq!((pl3.located_by.as_str(), pl3.bag_id.as_deref()), ("address", None));
+    assert_eq!(
+        (pl3.located_by.as_str(), pl3.bag_id.as_deref()),
+        ("address", None)
+    );
     assert_near(point(pl3), mid.3, "PL-3");
     let (reason, outcome) = report_line(&report, "PL-3").unwrap();
     assert_eq!(outcome, "street");
     let extent = burgwal.iter().map(|a| dist(a.3, mid.3)).fold(0.0, f64::max);
-    assert!(reason.contains(&format!("onzekerheid {extent:.0} m")), "{reason}");
+    assert!(
+        reason.contains(&format!("onzekerheid {extent:.0} m")),
+        "{reason}"
+    );
 
     // PL-4: an address with a remark is that address, with its BAG object, and not reported.
     let pl4 = &by_reg["PL-4"];
@@ -192,7 +213,8 @@ fn intersections_streets_near_and_conflicts_are_placed_and_reported() {
     let (reason, outcome) = report_line(&report, "PL-6").unwrap();
     assert_eq!(outcome, "conflict");
     assert!(
-        reason.contains(&format!("ligt {d:.0} m van de eigen coördinaten")) && reason.ends_with("adres gebruikt"),
+        reason.contains(&format!("ligt {d:.0} m van de eigen coördinaten"))
+            && reason.ends_with("adres gebruikt"),
         "{reason}"
     );
 
@@ -234,7 +256,10 @@ fn prefer_coordinates_in_the_mapping_switches_a_conflict() {
     let report = std::fs::read_to_string(dir.path().join("levering.rapport.csv")).unwrap();
     let by_reg = stored(&db);
     let pl6 = &by_reg["PL-6"];
-    assert_eq!((pl6.located_by.as_str(), pl6.bag_id.as_deref()), ("coordinates", None));
+    assert_eq!(
+        (pl6.located_by.as_str(), pl6.bag_id.as_deref()),
+        ("coordinates", None)
+    );
     assert_near(point(pl6), (233_900.0, 474_900.0), "PL-6");
     let (reason, outcome) = report_line(&report, "PL-6").unwrap();
     assert_eq!(outcome, "conflict");
