@@ -401,11 +401,8 @@ impl GeocodeIndex {
                     uncertainty_m: Some(extent_m),
                 }
             }
-            many => ambiguous(
-                many.iter()
-                    .filter_map(|&(s, _)| self.segment_addresses(s).next())
-                    .collect(),
-            ),
+            // A street name alone in several woonplaatsen names no place: the woonplaats is needed.
+            _ => GeocodeMatch::none(),
         }
     }
 
@@ -706,8 +703,7 @@ mod tests {
         }
         // Kerkstraat is in two woonplaatsen: only with the woonplaats.
         let m = idx.geocode_free_text("Kerkstraat");
-        assert_eq!(m.kind, MatchKind::Ambiguous, "{m:?}");
-        assert_eq!(m.candidates.len(), 2);
+        assert_eq!(m.kind, MatchKind::None, "{m:?}");
         let m = idx.geocode_free_text("Kerkstraat Oudedorp");
         assert_eq!(m.kind, MatchKind::Street);
         assert_eq!(label(&idx, &m.candidates), ["Kerkstraat 1, Oudedorp"]);
@@ -729,7 +725,7 @@ mod tests {
         for (text, radius) in [
             ("Burgwal thv 3 Demostad", NEAR_RADIUS_M),
             ("Burgwal t.h.v. 3 Demostad", NEAR_RADIUS_M),
-            ("Burgwal t.o. 3 Demostad", NEAR_RADIUS_M),
+            ("Burgwal to 3 Demostad", NEAR_RADIUS_M),
             ("tegenover Burgwal 3 Demostad", NEAR_RADIUS_M),
             ("ter hoogte van Burgwal 3, Demostad", NEAR_RADIUS_M),
             ("Burgwal nabij 3 Demostad", NEAR_LOOSE_RADIUS_M),
