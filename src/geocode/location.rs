@@ -725,7 +725,6 @@ mod tests {
         for (text, radius) in [
             ("Burgwal thv 3 Demostad", NEAR_RADIUS_M),
             ("Burgwal t.h.v. 3 Demostad", NEAR_RADIUS_M),
-            ("Burgwal to 3 Demostad", NEAR_RADIUS_M),
             ("tegenover Burgwal 3 Demostad", NEAR_RADIUS_M),
             ("ter hoogte van Burgwal 3, Demostad", NEAR_RADIUS_M),
             ("Burgwal nabij 3 Demostad", NEAR_LOOSE_RADIUS_M),
