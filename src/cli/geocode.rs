@@ -2,7 +2,7 @@
 
 use super::context;
 use anyhow::Context;
-use brandpunt::geocode::{AddressQuery, GeocodeMatch};
+use brandpunt::geocode::{AddressQuery, GeocodeMatch, MatchKind};
 use brandpunt::import::read_delimited_text;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +12,8 @@ pub struct GeocodeArgs {
     /// CSV with `straat`, `huisnummer`, `huisletter`, `toevoeging`, `postcode`, `plaats` columns, or one `adres`.
     #[arg(long)]
     pub input: PathBuf,
-    /// Output CSV: every input column plus bag_id, x, y, buurtcode, wijkcode, gemeentecode, match, score.
+    /// Output CSV: every input column plus bag_id, x, y, buurtcode, wijkcode, gemeentecode, match, score
+    /// (x/y for an address, and for `near`, `intersection`, `street` the derived point without bag_id).
     #[arg(long)]
     pub output: PathBuf,
 }
@@ -94,7 +95,7 @@ pub fn run(db: &Path, args: GeocodeArgs) -> anyhow::Result<ExitCode> {
         };
         let m: GeocodeMatch = match free.and_then(|i| record.get(i)) {
             Some(text) if cols[1].is_none() => geocoder.geocode_free_text(text),
-            _ => geocoder.geocode(&AddressQuery {
+            _ => geocoder.geocode_place(&AddressQuery {
                 street: get(cols[0]),
                 huisnummer: get(cols[1]),
                 huisletter: get(cols[2]),
@@ -107,11 +108,10 @@ pub fn run(db: &Path, args: GeocodeArgs) -> anyhow::Result<ExitCode> {
         let mut row: Vec<String> = (0..headers.len())
             .map(|i| record.get(i).unwrap_or("").to_string())
             .collect();
-        match m.address {
-            Some(id) => {
-                let (x, y) = geocoder.point_m(id);
+        match m.point_m.filter(|_| m.kind != MatchKind::Partial) {
+            Some((x, y)) => {
                 let area = areas.locate(x, y);
-                row.push(geocoder.bag_id(id));
+                row.push(m.address.map(|id| geocoder.bag_id(id)).unwrap_or_default());
                 row.push(format!("{x:.3}"));
                 row.push(format!("{y:.3}"));
                 row.push(area.map(|a| a.buurtcode.clone()).unwrap_or_default());

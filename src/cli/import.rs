@@ -223,7 +223,28 @@ pub fn print_incident_summary(s: &incidents::IncidentImportSummary) {
         s.not_located + s.ambiguous,
         s.ambiguous
     );
-    if s.rejected + s.not_located + s.ambiguous > 0 {
+    if s.intersection + s.street + s.near > 0 {
+        println!(
+            "  geen enkel adres (op adres, zonder BAG-object): {} op een kruising, {} op een straat, {} nabij een adres",
+            s.intersection, s.street, s.near
+        );
+    }
+    if s.at_coordinates + s.conflicts > 0 {
+        println!(
+            "  adres en coördinaten: {} op coördinaten (adres niet gevonden of niet eenduidig), {} conflict (adres > 250 m van de coördinaten)",
+            s.at_coordinates, s.conflicts
+        );
+    }
+    if s.rejected
+        + s.not_located
+        + s.ambiguous
+        + s.intersection
+        + s.street
+        + s.near
+        + s.at_coordinates
+        + s.conflicts
+        > 0
+    {
         println!("  rapport: {}", s.report_path);
     }
 }

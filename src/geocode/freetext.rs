@@ -16,7 +16,7 @@ use super::normalize::parse_house_number;
 use super::{AddressQuery, GeocodeMatch, MatchKind};
 
 /// Byte range of the first postcode-looking group in `text`.
-fn find_postcode(text: &str) -> Option<(usize, usize)> {
+pub(super) fn find_postcode(text: &str) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     let n = b.len();
     let boundary = |i: usize| i >= n || !b[i].is_ascii_alphanumeric();
@@ -100,7 +100,10 @@ fn is_continuation(t: &str) -> bool {
 }
 
 impl GeocodeIndex {
-    /// Resolve a one-line address such as `Burg. v. Veenlaan 12a-3, 7511 AB Enschede`.
+    /// Resolve a one-line address such as `Burg. v. Veenlaan 12a-3, 7511 AB Enschede`; when no address
+    /// reading fits, the text is read as a location that is not one address (`hoek Burgwal/Boterlaan
+    /// Demostad`, `Burgwal thv 3 Demostad`, `Burgwal Demostad`, `Burgwal 3 bij de bushalte Demostad`; see
+    /// the module docs of [`crate::geocode`]).
     pub fn geocode_free_text(&self, text: &str) -> GeocodeMatch {
         geocode_free_text(self, text)
     }
@@ -121,7 +124,12 @@ fn geocode_free_text(index: &GeocodeIndex, text: &str) -> GeocodeMatch {
     if strict.kind != MatchKind::None {
         return strict;
     }
-    resolve_readings(index, &tokens, postcode, true)
+    let loose = resolve_readings(index, &tokens, postcode, true);
+    if loose.kind != MatchKind::None {
+        return loose;
+    }
+    // Not an address: an intersection, a street, a place near an address, an address with a remark.
+    index.locate_free_text(text)
 }
 
 fn resolve_readings(
@@ -215,6 +223,8 @@ fn resolve_readings(
                 score: 0.0,
                 address: None,
                 candidates: c,
+                point_m: None,
+                uncertainty_m: None,
             };
         }
     }

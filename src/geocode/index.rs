@@ -504,18 +504,35 @@ enum Decision {
     Ambiguous(Vec<u32>),
 }
 
-fn sorted_unique(mut v: Vec<u32>) -> Vec<u32> {
+/// The street segments a query street names ([`GeocodeIndex::street_segments`]).
+pub(crate) struct StreetSegments {
+    pub(crate) segs: Vec<u32>,
+    /// The exact BAG spelling hit: (street name id, key id).
+    raw_hit: Option<(u32, u32)>,
+    /// Typo quality when found by the typo search.
+    street_quality: Option<Quality>,
+    wp_quality: Quality,
+}
+
+/// Euclidean distance of two RD points in metres.
+pub(crate) fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    (a.0 - b.0).hypot(a.1 - b.1)
+}
+
+pub(crate) fn sorted_unique(mut v: Vec<u32>) -> Vec<u32> {
     v.sort_unstable();
     v.dedup();
     v
 }
 
-fn ambiguous(ids: Vec<u32>) -> GeocodeMatch {
+pub(crate) fn ambiguous(ids: Vec<u32>) -> GeocodeMatch {
     GeocodeMatch {
         kind: MatchKind::Ambiguous,
         score: 0.0,
         address: None,
         candidates: sorted_unique(ids),
+        point_m: None,
+        uncertainty_m: None,
     }
 }
 
@@ -805,6 +822,8 @@ impl GeocodeIndex {
                     score: q.score,
                     address: Some(id),
                     candidates: Vec::new(),
+                    point_m: Some(self.point_m(id)),
+                    uncertainty_m: Some(0.0),
                 }
             }
             Decision::Partial { ids, level, .. } => {
@@ -813,11 +832,25 @@ impl GeocodeIndex {
                 } else {
                     0.4
                 };
+                let candidates = sorted_unique(ids);
+                let (point_m, uncertainty_m) = match candidates.first() {
+                    Some(&first) => {
+                        let p = self.point_m(first);
+                        let r = candidates
+                            .iter()
+                            .map(|&c| distance_m(p, self.point_m(c)))
+                            .fold(0.0, f64::max);
+                        (Some(p), Some(r))
+                    }
+                    None => (None, None),
+                };
                 GeocodeMatch {
                     kind: MatchKind::Partial,
                     score: quality.score.min(cap),
                     address: None,
-                    candidates: sorted_unique(ids),
+                    candidates,
+                    point_m,
+                    uncertainty_m,
                 }
             }
             Decision::Ambiguous(ids) => ambiguous(ids),
@@ -1096,21 +1129,24 @@ impl GeocodeIndex {
         Some((best_segs, Quality::fuzzy(best_d, qs.fold().len())))
     }
 
-    fn street_route(
+    /// The street segments a query street names within the area of `woonplaats` (or, without it, of the
+    /// postcode `pc`'s woonplaatsen, or else the whole index): by the exact BAG spelling, the normalised key,
+    /// and (when `fuzzy` and the area is known) the typo search. `None` when the woonplaats is unknown or no
+    /// street fits.
+    fn street_segments(
         &self,
         qs: &QueryStreet<'_>,
-        want: &Want,
         woonplaats: Option<&str>,
         pc: Option<u32>,
         fuzzy: bool,
-    ) -> GeocodeMatch {
+    ) -> Option<StreetSegments> {
         // Exact BAG spelling first: no normalisation needed.
         let raw_hit = self.street_name_map.get(qs.raw).copied();
         let key_id = match raw_hit {
             Some((_, k)) => Some(k),
             None => {
                 if qs.key().is_empty() {
-                    return GeocodeMatch::none();
+                    return None;
                 }
                 self.key_map.get(qs.key()).copied()
             }
@@ -1119,7 +1155,7 @@ impl GeocodeIndex {
         let (area, wp_quality): (Option<&[u32]>, Quality) = match woonplaats {
             Some(w) => match self.resolve_woonplaats(w, fuzzy) {
                 Some((ids, q)) => (Some(ids), q),
-                None => return GeocodeMatch::none(),
+                None => return None,
             },
             None => {
                 pc_area = pc
@@ -1153,17 +1189,99 @@ impl GeocodeIndex {
         }
         let mut street_quality = None;
         if segs.is_empty() {
-            let Some(a) = area.filter(|_| fuzzy) else {
-                return GeocodeMatch::none();
-            };
-            match self.fuzzy_street(qs, a) {
-                Some((s, q)) => {
-                    segs = s;
-                    street_quality = Some(q);
-                }
-                None => return GeocodeMatch::none(),
-            }
+            let a = area.filter(|_| fuzzy)?;
+            let (s, q) = self.fuzzy_street(qs, a)?;
+            segs = s;
+            street_quality = Some(q);
         }
+        Some(StreetSegments {
+            segs,
+            raw_hit,
+            street_quality,
+            wp_quality,
+        })
+    }
+
+    /// Name quality of segment `seg` found by [`GeocodeIndex::street_segments`]: the woonplaats quality and
+    /// the street's (exact spelling, normalised key, or the typo quality).
+    fn segment_quality(&self, seg: u32, qs: &QueryStreet<'_>, found: &StreetSegments) -> Quality {
+        let sq = found.street_quality.unwrap_or_else(|| {
+            let segm = &self.segments[seg as usize];
+            let names = [segm.street, segm.short];
+            let exact = found.raw_hit.is_some_and(|(n, _)| names.contains(&n))
+                || names.iter().any(|&n| {
+                    n != NO_NAME && eq_ignore_case(&self.street_names[n as usize], qs.raw)
+                });
+            if exact {
+                Quality::EXACT
+            } else {
+                Quality::NORMALIZED
+            }
+        });
+        found.wp_quality.and(sq)
+    }
+
+    /// The street segments (with their name quality) that the street name `street` denotes in the area of
+    /// `woonplaats` / postcode `pc` (see [`GeocodeIndex::street_segments`]); empty when none.
+    pub(crate) fn street_segments_named(
+        &self,
+        street: &str,
+        woonplaats: Option<&str>,
+        pc: Option<u32>,
+        fuzzy: bool,
+    ) -> Vec<(u32, Quality)> {
+        let street = street.trim();
+        if !street.chars().any(char::is_alphanumeric) {
+            return Vec::new();
+        }
+        let qs = QueryStreet::new(street);
+        let Some(found) = self.street_segments(&qs, woonplaats, pc, fuzzy) else {
+            return Vec::new();
+        };
+        found
+            .segs
+            .iter()
+            .map(|&s| (s, self.segment_quality(s, &qs, &found)))
+            .collect()
+    }
+
+    /// True when `raw` names a woonplaats of the index (exactly or after normalisation; with `fuzzy` also a
+    /// clearly closest typo).
+    pub(crate) fn knows_woonplaats(&self, raw: &str, fuzzy: bool) -> bool {
+        self.resolve_woonplaats(raw, fuzzy).is_some()
+    }
+
+    /// The address ids of street segment `seg`, sorted by house number.
+    pub(crate) fn segment_addresses(&self, seg: u32) -> std::ops::Range<u32> {
+        self.segments
+            .get(seg as usize)
+            .map_or(0..0, |s| s.start..s.end)
+    }
+
+    /// The normalised woonplaats key of segment `seg` (two woonplaatsen with the same name share it).
+    pub(crate) fn segment_woonplaats_key(&self, seg: u32) -> &str {
+        self.segments
+            .get(seg as usize)
+            .map_or("", |s| &self.woonplaats_keys[s.woonplaats as usize])
+    }
+
+    /// House number of address `i` (0 when out of range).
+    pub(crate) fn huisnummer(&self, i: AddressId) -> u32 {
+        self.numbers.get(i as usize).copied().unwrap_or(0)
+    }
+
+    fn street_route(
+        &self,
+        qs: &QueryStreet<'_>,
+        want: &Want,
+        woonplaats: Option<&str>,
+        pc: Option<u32>,
+        fuzzy: bool,
+    ) -> GeocodeMatch {
+        let Some(found) = self.street_segments(qs, woonplaats, pc, fuzzy) else {
+            return GeocodeMatch::none();
+        };
+        let segs = &found.segs;
         let groups: Vec<(u32, Vec<u32>)> = segs
             .iter()
             .map(|&s| {
@@ -1174,22 +1292,9 @@ impl GeocodeIndex {
         let Some(d) = self.decide(groups, want) else {
             return GeocodeMatch::none();
         };
-        let mut quality = wp_quality;
+        let mut quality = found.wp_quality;
         if let Some(seg) = Self::decision_seg(&d) {
-            let sq = street_quality.unwrap_or_else(|| {
-                let segm = &self.segments[seg as usize];
-                let names = [segm.street, segm.short];
-                let exact = raw_hit.is_some_and(|(n, _)| names.contains(&n))
-                    || names.iter().any(|&n| {
-                        n != NO_NAME && eq_ignore_case(&self.street_names[n as usize], qs.raw)
-                    });
-                if exact {
-                    Quality::EXACT
-                } else {
-                    Quality::NORMALIZED
-                }
-            });
-            quality = quality.and(sq);
+            quality = self.segment_quality(seg, qs, &found);
         }
         if let (Some(pc), Decision::Unique { id, .. }) = (pc, &d) {
             if self.recs[*id as usize].postcode != pc {

@@ -72,9 +72,42 @@
 //! resolves each reading with the structured rules (first without typo search, then with it when no reading
 //! matched anything) and returns `Ambiguous` when two readings give different objects of the same kind.
 
+//!
+//! # Locations that are not one address
+//! Police registrations of street crime and handhaving signals often name a corner, a street or a spot near a
+//! number. [`GeocodeIndex::geocode_free_text`] (when no address reading fits) and
+//! [`GeocodeIndex::geocode_place`] (when the structured address finds nothing; the street field with the
+//! number fields appended is the phrase, the query's woonplaats/postcode the area) read them as follows. In
+//! free text the woonplaats is the part after the last (or before the first) comma, or the last one to four
+//! words when they name a woonplaats of the index; otherwise the whole index is searched (a street in several
+//! woonplaatsen is then `Ambiguous`); an unknown woonplaats is never dropped (the result is `None`). Street
+//! names resolve as in rule 2 (typo search only within a known woonplaats). None of these is ever `Exact`.
+//! - **Intersection** ([`MatchKind::Intersection`]): `hoek A / B`, `hoek A/B`, `hoek van A en B`,
+//!   `kruising A - B`, `A hoek B`, `A x B`, `A / B` (the last ones only when both parts are streets of the
+//!   area). For every pair of a segment of A and one of B in the same woonplaats, the closest pair of their
+//!   addresses is found; the streets meet there when that pair is at most
+//!   [`location::INTERSECTION_MAX_GAP_M`] (150 m) apart, and the point is the pair's midpoint, with
+//!   uncertainty half the pair's distance plus [`location::CORNER_SETBACK_M`] (25 m). `Ambiguous` when they
+//!   meet in two woonplaatsen, or when another pair within 150 m has its midpoint more than
+//!   [`location::INTERSECTION_SEPARATE_M`] (300 m) away (two meeting points, or parallel streets); `None`
+//!   when they do not meet. Score 0.7 times the lower name quality.
+//! - **Street** ([`MatchKind::Street`]): a street without a number (`Burgwal Demostad`). The point is the
+//!   street's address nearest the centroid of its addresses (so it lies on the street), the uncertainty the
+//!   largest distance from it to an address of the street. Score 0.5 times the name quality. A street
+//!   name alone that fits several woonplaatsen is `None` (the woonplaats is needed).
+//! - **Near** ([`MatchKind::Near`]): `A thv 3`, `A t.h.v. 3`, `A t.o. 3`, `tegenover A 3`,
+//!   `ter hoogte van A 3`, `A nabij 3`, `A bij (nr) 3`: at that address (`candidates[0]`, no `address`: the
+//!   place is near it, not in it), uncertainty 25 m (50 m for `nabij`/`bij`), score 0.7 times the address's
+//!   score; when the street has no such number, at its nearest number (score 0.6 times the name quality).
+//! - **Address with a remark**: `Burgwal 3 bij de bushalte Demostad` (number followed by `bij`, `nabij`,
+//!   `voor`, `achter`, `naast`, `tegenover`, `thv`, `t.o.`, `ter`, `richting`, `hoek`, `op`, `in`): that
+//!   address with its own kind, but at best `Normalized` and score at most 0.9 (text was ignored). Only with
+//!   a woonplaats or postcode, so that an unknown woonplaats is never read as part of the remark.
+
 mod freetext;
 mod index;
 mod interner;
+pub mod location;
 mod normalize;
 pub mod synthetic;
 #[cfg(test)]
@@ -142,6 +175,18 @@ pub enum MatchKind {
     Fuzzy,
     /// The building (house number) was found but not the unit; `candidates` are the units, `address` is `None`.
     Partial,
+    /// A "near" location: `ter hoogte van` / `thv` / `t.o.` / `tegenover` / `nabij` / `bij` and a house number
+    /// of a street (`Burgwal thv 3`). `point_m` is that address (or the nearest number of the street);
+    /// `candidates` holds that address; `address` is `None`: the incident is near the object, not in it.
+    Near,
+    /// The meeting point of two streets (`hoek A / B`, `A hoek B`, `kruising A - B`, `A x B`, `A / B`); see
+    /// the module docs ("Locations that are not one address"). `candidates` are the two addresses of the
+    /// closest pair; `address` is `None`.
+    Intersection,
+    /// A street without a house number (`Burgwal Demostad`): `point_m` is the street's address nearest the
+    /// centroid of its addresses, `uncertainty_m` the street's extent; `candidates` holds that address;
+    /// `address` is `None`.
+    Street,
     /// Several objects fit (or postcode and street contradict); `candidates` lists them, `address` is `None`.
     Ambiguous,
     /// Nothing fits.
@@ -149,13 +194,17 @@ pub enum MatchKind {
 }
 
 impl MatchKind {
-    /// Lower-case label: `exact`, `normalized`, `fuzzy`, `partial`, `ambiguous`, `none`.
+    /// Lower-case label: `exact`, `normalized`, `fuzzy`, `partial`, `near`, `intersection`, `street`,
+    /// `ambiguous`, `none`.
     pub fn as_str(self) -> &'static str {
         match self {
             MatchKind::Exact => "exact",
             MatchKind::Normalized => "normalized",
             MatchKind::Fuzzy => "fuzzy",
             MatchKind::Partial => "partial",
+            MatchKind::Near => "near",
+            MatchKind::Intersection => "intersection",
+            MatchKind::Street => "street",
             MatchKind::Ambiguous => "ambiguous",
             MatchKind::None => "none",
         }
@@ -177,8 +226,15 @@ pub struct GeocodeMatch {
     pub score: f64,
     /// The unique matching object (`Exact`, `Normalized`, `Fuzzy` only).
     pub address: Option<AddressId>,
-    /// For `Partial` the units of the building, for `Ambiguous` the competing objects (sorted, unique).
+    /// For `Partial` the units of the building, for `Ambiguous` the competing objects (sorted, unique); for
+    /// `Near`, `Intersection` and `Street` the addresses the point was derived from (see [`MatchKind`]).
     pub candidates: Vec<AddressId>,
+    /// Where the query is placed (RD New metres): the address for `Exact`/`Normalized`/`Fuzzy`, the first
+    /// unit for `Partial`, the derived point for `Near`/`Intersection`/`Street`; `None` for `Ambiguous`/`None`.
+    pub point_m: Option<(f64, f64)>,
+    /// Radius in metres around `point_m` within which the place lies (0 for a unique address; for `Partial`
+    /// the largest distance of a unit from the first). `None` when `point_m` is `None`.
+    pub uncertainty_m: Option<f64>,
 }
 
 impl GeocodeMatch {
@@ -189,6 +245,8 @@ impl GeocodeMatch {
             score: 0.0,
             address: None,
             candidates: Vec::new(),
+            point_m: None,
+            uncertainty_m: None,
         }
     }
 }

@@ -1,19 +1,29 @@
 //! Importing an incident delivery end to end: read the file ([`super::delivery`]), place every row
 //! ([`Locator`]), and store delivery, incidents and report in one transaction.
 //!
-//! How a row is placed, in this order:
+//! How a row is placed, in this order (the address is resolved by [`GeocodeIndex::geocode_place`]):
 //! 1. An address (street + number, or postcode + number) that the geocoder matches uniquely (`exact`,
 //!    `normalized`, `fuzzy`) places the incident on that BAG object; `partial` (the building is certain, the unit is
-//!    not) places it on the building's point without a `bag_id`.
-//! 2. Otherwise given coordinates (RD `x`/`y`, or `lat`/`lon` converted to RD) place it.
-//! 3. Otherwise a known buurtcode places it in that buurt (no point).
-//! 4. Otherwise it is stored as not located (`located_by = none`) and listed in the report, as `ambiguous` (with
+//!    not) places it on the building's point without a `bag_id`. When the row also has coordinates (RD `x`/`y`, or
+//!    `lat`/`lon` converted to RD) and the address lies more than [`CONFLICT_DISTANCE_M`] from them, the row is
+//!    reported as a `conflict` (reason with the distance); the address wins, or the coordinates with the mapping's
+//!    `[options] prefer = "coordinates"` (then `located_by = coordinates`, no `bag_id`).
+//! 2. Otherwise given coordinates place it; when the row had an address that was not found or not unique, it is
+//!    reported as `op coördinaten` (reason "adres niet gevonden in de BAG: 'Straat 1, Plaats' (...)").
+//! 3. Otherwise a location that is not one address (match `intersection`, `street`, `near`: the point the geocoder
+//!    derived) places it with `located_by = address` but without a `bag_id` (no single address: address-level
+//!    features such as the building profile and repeats per address do not count it); the report lists the row
+//!    with the match kind as outcome and the uncertainty in the reason.
+//! 4. Otherwise a known buurtcode places it in that buurt (no point).
+//! 5. Otherwise it is stored as not located (`located_by = none`) and listed in the report, as `ambiguous` (with
 //!    the number of candidates) or `not_located`.
 //!
-//! Rows the reader rejected are listed in the report as `rejected` and not stored as incidents.
+//! The buurt of a placed incident is the buurt of its point. Rows the reader rejected are listed in the report as
+//! `rejected` and not stored as incidents. The report file lists every outcome; the store's report keeps only
+//! `rejected`, `not_located` and `ambiguous` ([`report::is_stored_outcome`]; its table accepts no other).
 
 use super::delivery::{self, DeliveryRow};
-use super::mapping::Mapping;
+use super::mapping::{LocationPreference, Mapping};
 use super::report::{self, ReportEntry, ReportWriter};
 use crate::area_index::{AreaIndex, AreaPolygon};
 use crate::area_level::AreaLevel;
@@ -98,6 +108,12 @@ impl Locator {
     /// [`Locator::place`] taking the row by value: its strings move into the record instead of being copied
     /// (the import places a million rows and drops them anyway).
     pub fn place_owned(&self, row: DeliveryRow) -> Placed {
+        self.place_preferring(row, LocationPreference::Address)
+    }
+
+    /// [`Locator::place_owned`] with the mapping's choice of what wins when the address lies more than
+    /// [`CONFLICT_DISTANCE_M`] from the row's own coordinates.
+    pub fn place_preferring(&self, row: DeliveryRow, prefer: LocationPreference) -> Placed {
         let DeliveryRow {
             line,
             registration,
@@ -146,9 +162,18 @@ impl Locator {
         };
         let mut address_problem: Option<(MatchKind, usize)> = None;
         let has_address =
-            record.huisnummer.is_some() && (record.street.is_some() || record.postcode.is_some());
+            record.street.is_some() || (record.huisnummer.is_some() && record.postcode.is_some());
+        let rd = match (x_m, y_m, lat, lon) {
+            (Some(x), Some(y), _, _) => Some((x, y)),
+            (_, _, Some(lat), Some(lon)) => with_thread_transformer(|t| t.wgs84_to_rd(lon, lat))
+                .ok()
+                .and_then(Result::ok),
+            _ => None,
+        };
+        // A location that is not one address (intersection, street, near) waits for the coordinates.
+        let mut vague: Option<crate::geocode::GeocodeMatch> = None;
         if has_address {
-            let m = self.geocoder.geocode(&AddressQuery {
+            let m = self.geocoder.geocode_place(&AddressQuery {
                 street: record.street.as_deref(),
                 huisnummer: record.huisnummer.as_deref(),
                 huisletter: record.huisletter.as_deref(),
@@ -158,40 +183,91 @@ impl Locator {
             });
             record.match_kind = Some(m.kind.as_str().to_string());
             record.match_score = Some(m.score);
-            match (m.kind, m.address, m.candidates.first()) {
-                (MatchKind::Exact | MatchKind::Normalized | MatchKind::Fuzzy, Some(id), _) => {
-                    let (x, y) = self.geocoder.point_m(id);
-                    record.bag_id = Some(self.geocoder.bag_id(id));
-                    self.set_point(&mut record, x, y, LocatedBy::Address);
-                    return Placed {
-                        record,
-                        report: None,
-                    };
+            match (m.kind, m.point_m) {
+                (
+                    MatchKind::Exact
+                    | MatchKind::Normalized
+                    | MatchKind::Fuzzy
+                    | MatchKind::Partial,
+                    Some((x, y)),
+                ) => {
+                    let bag_id = m.address.map(|id| self.geocoder.bag_id(id));
+                    let conflict = rd
+                        .map(|c| (c, (x - c.0).hypot(y - c.1)))
+                        .filter(|&(_, d)| d > CONFLICT_DISTANCE_M);
+                    let report = conflict.map(|((cx, cy), d)| {
+                        let winner = match prefer {
+                            LocationPreference::Address => "adres gebruikt",
+                            LocationPreference::Coordinates => "coördinaten gebruikt",
+                        };
+                        report_row(
+                            &record,
+                            "adres",
+                            format!(
+                                "adres {} ligt {:.0} m van de eigen coördinaten (x={cx:.0}, y={cy:.0}): {winner}",
+                                address_text(&record),
+                                d
+                            ),
+                            OUTCOME_CONFLICT,
+                        )
+                    });
+                    match (conflict, prefer) {
+                        (Some(((cx, cy), _)), LocationPreference::Coordinates) => {
+                            self.set_point(&mut record, cx, cy, LocatedBy::Coordinates);
+                        }
+                        _ => {
+                            record.bag_id = bag_id;
+                            self.set_point(&mut record, x, y, LocatedBy::Address);
+                        }
+                    }
+                    return Placed { record, report };
                 }
-                (MatchKind::Partial, _, Some(&first)) => {
-                    let (x, y) = self.geocoder.point_m(first);
-                    self.set_point(&mut record, x, y, LocatedBy::Address);
-                    return Placed {
-                        record,
-                        report: None,
-                    };
+                (MatchKind::Near | MatchKind::Intersection | MatchKind::Street, Some(_)) => {
+                    vague = Some(m);
                 }
-                (kind, _, _) => address_problem = Some((kind, m.candidates.len())),
+                (kind, _) => address_problem = Some((kind, m.candidates.len())),
             }
         }
-        if let (Some(x), Some(y)) = (x_m, y_m) {
+        if let Some((x, y)) = rd {
             self.set_point(&mut record, x, y, LocatedBy::Coordinates);
-            return Placed {
-                record,
-                report: None,
-            };
+            let report = address_problem.map(|(kind, n)| {
+                let why = if kind == MatchKind::Ambiguous {
+                    format!("adres is niet eenduidig (past bij {n} adressen)")
+                } else {
+                    "adres niet gevonden in de BAG".to_string()
+                };
+                report_row(
+                    &record,
+                    "adres",
+                    format!(
+                        "{why}: {} (op de eigen coördinaten geplaatst)",
+                        address_text(&record)
+                    ),
+                    OUTCOME_AT_COORDINATES,
+                )
+            });
+            return Placed { record, report };
         }
-        if let (Some(lon), Some(lat)) = (lon, lat) {
-            if let Ok(Ok((x, y))) = with_thread_transformer(|t| t.wgs84_to_rd(lon, lat)) {
-                self.set_point(&mut record, x, y, LocatedBy::Coordinates);
+        if let Some(m) = vague {
+            if let (Some((x, y)), Some(r)) = (m.point_m, m.uncertainty_m) {
+                self.set_point(&mut record, x, y, LocatedBy::Address);
+                let place = match m.kind {
+                    MatchKind::Intersection => "op de kruising van twee straten",
+                    MatchKind::Street => "midden op de straat (geen huisnummer)",
+                    _ => "bij het genoemde adres",
+                };
+                let report = report_row(
+                    &record,
+                    "adres",
+                    format!(
+                        "geen enkel adres: {} geplaatst {place} (onzekerheid {r:.0} m)",
+                        address_text(&record)
+                    ),
+                    m.kind.as_str(),
+                );
                 return Placed {
                     record,
-                    report: None,
+                    report: Some(report),
                 };
             }
         }
@@ -243,6 +319,59 @@ impl Locator {
         record.buurtcode = self.areas.locate(x, y).map(|a| a.buurtcode.clone());
         record.located_by = by;
     }
+}
+
+/// An address that geocodes further than this (metres) from the row's own coordinates is a conflict.
+pub const CONFLICT_DISTANCE_M: f64 = 250.0;
+
+/// Report outcome of a row placed at its own coordinates because its address was not found (or not unique).
+pub const OUTCOME_AT_COORDINATES: &str = "op coördinaten";
+
+/// Report outcome of a row whose address lies more than [`CONFLICT_DISTANCE_M`] from its coordinates.
+pub const OUTCOME_CONFLICT: &str = "conflict";
+
+/// A report row about `record`'s location.
+fn report_row(
+    record: &IncidentRecord,
+    column: &str,
+    reason: String,
+    outcome: &str,
+) -> ReportRecord {
+    ReportRecord {
+        line: record.line,
+        registration: Some(record.registration.clone()),
+        column: Some(column.to_string()),
+        reason,
+        outcome: outcome.to_string(),
+    }
+}
+
+/// The delivered address of `record` as one line, quoted: `'Burgwal 3a, 7461AB Demostad'`.
+fn address_text(record: &IncidentRecord) -> String {
+    let mut s = String::new();
+    for part in [
+        record.street.as_deref(),
+        record.huisnummer.as_deref(),
+        record.huisletter.as_deref(),
+        record.toevoeging.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(part);
+    }
+    let place: Vec<&str> = [record.postcode.as_deref(), record.plaats.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !place.is_empty() {
+        s.push_str(", ");
+        s.push_str(&place.join(" "));
+    }
+    format!("'{s}'")
 }
 
 /// The buurt index of the newest boundary set in `store` (empty when no CBS file was imported).
@@ -310,6 +439,16 @@ pub struct IncidentImportSummary {
     pub located_by_coordinates: u64,
     pub located_by_buurt: u64,
     pub partial: u64,
+    /// Located by address at a place that is not one address (match kinds `intersection`, `street`, `near`;
+    /// no `bag_id`), also listed in the report with that kind as outcome.
+    pub intersection: u64,
+    pub street: u64,
+    pub near: u64,
+    /// Placed at the row's own coordinates because its address was not found or not unique (report outcome
+    /// `op coördinaten`).
+    pub at_coordinates: u64,
+    /// Address more than [`CONFLICT_DISTANCE_M`] from the row's own coordinates (report outcome `conflict`).
+    pub conflicts: u64,
     pub not_located: u64,
     pub ambiguous: u64,
     pub outcome: DeliveryOutcome,
@@ -331,16 +470,22 @@ impl IncidentImportSummary {
             LocatedBy::Buurt => self.located_by_buurt += 1,
             LocatedBy::None => {}
         }
-        if placed.record.match_kind.as_deref() == Some("partial")
-            && placed.record.located_by == LocatedBy::Address
-        {
-            self.partial += 1;
+        if placed.record.located_by == LocatedBy::Address {
+            match placed.record.match_kind.as_deref() {
+                Some("partial") => self.partial += 1,
+                Some("intersection") => self.intersection += 1,
+                Some("street") => self.street += 1,
+                Some("near") => self.near += 1,
+                _ => {}
+            }
         }
         if let Some(r) = &placed.report {
-            if r.outcome == "ambiguous" {
-                self.ambiguous += 1;
-            } else {
-                self.not_located += 1;
+            match r.outcome.as_str() {
+                "ambiguous" => self.ambiguous += 1,
+                "not_located" => self.not_located += 1,
+                OUTCOME_AT_COORDINATES => self.at_coordinates += 1,
+                OUTCOME_CONFLICT => self.conflicts += 1,
+                _ => {}
             }
         }
     }
@@ -512,6 +657,7 @@ fn produce<W: std::io::Write>(
             source,
         })
     };
+    let prefer = mapping.map(|m| m.prefer).unwrap_or_default();
     reader.for_each_batch(IMPORT_BATCH_ROWS, |mut items| {
         if let Some(m) = mapping {
             items.par_iter_mut().for_each(|item| {
@@ -522,7 +668,7 @@ fn produce<W: std::io::Write>(
         }
         let placed: Vec<Result<Placed, delivery::Rejection>> = items
             .into_par_iter()
-            .map(|item| item.map(|row| locator.place_owned(row)))
+            .map(|item| item.map(|row| locator.place_preferring(row, prefer)))
             .collect();
         let mut batch = PlacedBatch {
             records: Vec::with_capacity(placed.len()),
@@ -546,7 +692,9 @@ fn produce<W: std::io::Write>(
             if let Some(r) = report {
                 writer.write(&report_entry(&r)).map_err(report_error)?;
                 summary.keep(&r);
-                batch.reports.push(r);
+                if report::is_stored_outcome(&r.outcome) {
+                    batch.reports.push(r);
+                }
             }
         }
         tx.send(batch).map_err(|_| ProduceError::Stopped)
@@ -561,11 +709,7 @@ fn report_entry(r: &ReportRecord) -> ReportEntry {
         registration: r.registration.clone(),
         column: r.column.clone(),
         reason: r.reason.clone(),
-        outcome: match r.outcome.as_str() {
-            "ambiguous" => "ambiguous",
-            "not_located" => "not_located",
-            _ => "rejected",
-        },
+        outcome: report::outcome_label(&r.outcome),
     }
 }
 

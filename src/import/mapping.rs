@@ -23,6 +23,8 @@
 //! encoding = "windows-1252"  # "auto" (default), "utf-8" or "windows-1252" (aliases: cp1252, latin1)
 //! date_format = "%d-%m-%Y"   # chrono strftime; when given, the ONLY accepted date format
 //! sheet = "Blad1"            # XLSX: sheet to read; default: the first sheet
+//! prefer = "coordinates"     # "address" (default) or "coordinates": which wins when a row's address lies
+//!                            # more than 250 m from its own coordinates (see import::incidents)
 //!
 //! [personal]           # columns holding personal identifiers: never kept raw
 //! columns = ["Kenteken", "BSN"]
@@ -212,6 +214,16 @@ pub fn normalise_header(header: &str) -> String {
         .collect()
 }
 
+/// Which location of a row wins when its address geocodes far from its own coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LocationPreference {
+    /// The BAG address (default).
+    #[default]
+    Address,
+    /// The delivered coordinates.
+    Coordinates,
+}
+
 /// A parsed mapping file; see the module docs for the format.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Mapping {
@@ -229,6 +241,8 @@ pub struct Mapping {
     pub date_format: Option<String>,
     /// XLSX sheet name; `None` = first sheet.
     pub sheet: Option<String>,
+    /// Which location wins when a row's address and its own coordinates conflict (`[options] prefer`).
+    pub prefer: LocationPreference,
     /// Headers of columns holding personal identifiers (never read raw into stored rows).
     pub personal_columns: Vec<String>,
     /// `[personal.kinds]`: personal header (as written in `personal_columns`) -> kind; absent = `other`.
@@ -361,9 +375,22 @@ impl Mapping {
                                 mapping.date_format = Some(text.to_string());
                             }
                             "sheet" => mapping.sheet = Some(text.to_string()),
+                            "prefer" => {
+                                mapping.prefer = match text.to_ascii_lowercase().as_str() {
+                                    "address" | "adres" => LocationPreference::Address,
+                                    "coordinates" | "coördinaten" | "coordinaten" => {
+                                        LocationPreference::Coordinates
+                                    }
+                                    other => {
+                                        return Err(err(format!(
+                                            "[options] prefer '{other}' niet ondersteund (address, coordinates)"
+                                        )))
+                                    }
+                                };
+                            }
                             other => {
                                 return Err(err(format!(
-                                    "[options] onbekende optie '{other}' (delimiter, encoding, date_format, sheet)"
+                                    "[options] onbekende optie '{other}' (delimiter, encoding, date_format, sheet, prefer)"
                                 )))
                             }
                         }
@@ -681,6 +708,7 @@ delimiter = "tab"
 encoding = "cp1252"
 date_format = "%d-%m-%Y"
 sheet = "Blad1"
+prefer = "coordinates"
 [personal]
 columns = ["Kenteken", "BSN"]
 "#;
@@ -692,7 +720,12 @@ columns = ["Kenteken", "BSN"]
         assert_eq!(m.encoding, TextEncoding::Windows1252);
         assert_eq!(m.date_format.as_deref(), Some("%d-%m-%Y"));
         assert_eq!(m.sheet.as_deref(), Some("Blad1"));
+        assert_eq!(m.prefer, LocationPreference::Coordinates);
         assert_eq!(m.personal_columns, vec!["Kenteken", "BSN"]);
+        assert_eq!(
+            Mapping::from_toml_str("m.toml", "").unwrap().prefer,
+            LocationPreference::Address
+        );
 
         let headers = h(&[
             "Team",
@@ -718,6 +751,7 @@ columns = ["Kenteken", "BSN"]
             ("[options]\nencoding = \"ebcdic\"", "encoding"),
             ("[options]\ndate_format = \"%Q\"", "date_format"),
             ("[options]\nfoo = \"1\"", "foo"),
+            ("[options]\nprefer = \"buurt\"", "prefer"),
             ("[kolommen]\nx = \"1\"", "kolommen"),
             ("[personal]\ncolumns = \"BSN\"", "columns"),
             (

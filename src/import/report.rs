@@ -1,5 +1,7 @@
 //! The import report: one CSV line per row that did not make it (rejected while reading, or later not
-//! located / ambiguous in geocoding), for the analyst to fix in the source system.
+//! located / ambiguous in geocoding) or whose location is doubtful (placed at its coordinates because the
+//! address was not found, address and coordinates in conflict, placed at an intersection, a street or near an
+//! address), for the analyst to check or fix in the source system.
 //!
 //! Format: `;`-separated, UTF-8 with BOM (so Dutch Excel opens it with the right columns and characters),
 //! header `regel;registratienummer;kolom;reden;uitkomst`. Fields starting with `=`, `+`, `-`, `@`, tab or
@@ -22,7 +24,8 @@ pub struct ReportEntry {
     pub column: Option<String>,
     /// Plain-words reason.
     pub reason: String,
-    /// `"rejected"`, `"not_located"` or `"ambiguous"`.
+    /// `"rejected"`, `"not_located"`, `"ambiguous"` (also stored), or `"op coördinaten"`, `"conflict"`,
+    /// `"intersection"`, `"street"`, `"near"` (report file only; see [`is_stored_outcome`]).
     pub outcome: &'static str,
 }
 
@@ -36,6 +39,33 @@ impl From<&Rejection> for ReportEntry {
             outcome: "rejected",
         }
     }
+}
+
+/// Every outcome a report line can have.
+pub const OUTCOMES: [&str; 8] = [
+    "rejected",
+    "not_located",
+    "ambiguous",
+    "op coördinaten",
+    "conflict",
+    "intersection",
+    "street",
+    "near",
+];
+
+/// The static label of an outcome text (`rejected` for an unknown one).
+pub fn outcome_label(outcome: &str) -> &'static str {
+    OUTCOMES
+        .iter()
+        .find(|o| **o == outcome)
+        .copied()
+        .unwrap_or("rejected")
+}
+
+/// True for the outcomes the store's report table accepts (`rejected`, `not_located`, `ambiguous`); the others
+/// are in the report file and the import summary only.
+pub fn is_stored_outcome(outcome: &str) -> bool {
+    matches!(outcome, "rejected" | "not_located" | "ambiguous")
 }
 
 fn excel_safe(field: &str) -> std::borrow::Cow<'_, str> {

@@ -410,3 +410,100 @@ fn national_demo_imports_one_delivery_per_tenant_block() {
     }
     assert_eq!(all.len(), 420);
 }
+
+/// The issue's examples of locations that are not one address, on the small demo city (whose BAG has
+/// `Plein 1944` beside `Burgwal`, but no `Boterlaan`). Expected points are computed here from the stored BAG.
+#[test]
+fn geocode_command_places_intersections_streets_and_near_locations() {
+    let d = demo();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("plaatsen.csv");
+    std::fs::write(
+        &input,
+        "id;adres\n1;hoek Burgwal/Plein 1944 Demostad\n2;Burgwal thv 3 Demostad\n3;Burgwal Demostad\n\
+         4;Burgwal 3 bij de bushalte Demostad\n5;hoek Burgwal/Boterlaan Demostad\n",
+    )
+    .unwrap();
+    let output = dir.path().join("uit.csv");
+    let out = ok(
+        &d.db,
+        &[
+            "geocode",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.contains("intersection: 1") && out.contains("near: 1"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&output).unwrap();
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').map(str::to_string).collect())
+        .collect();
+    // id;adres;bag_id;x;y;buurtcode;wijkcode;gemeentecode;match;score
+    let xy = |r: &[String]| -> (f64, f64) { (r[3].parse().unwrap(), r[4].parse().unwrap()) };
+    let store = SqliteStore::open(&d.db).unwrap();
+    let mut burgwal = Vec::new();
+    let mut plein = Vec::new();
+    store
+        .for_each_address(&mut |a| {
+            if a.woonplaats == "Demostad" && a.street == "Burgwal" {
+                burgwal.push((
+                    a.bag_id.clone(),
+                    a.huisnummer,
+                    a.huisletter.clone(),
+                    (a.x_m, a.y_m),
+                ));
+            }
+            if a.woonplaats == "Demostad" && a.street == "Plein 1944" {
+                plein.push((a.x_m, a.y_m));
+            }
+            Ok(())
+        })
+        .unwrap();
+    let dist = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).hypot(a.1 - b.1);
+    let close = |a: (f64, f64), b: (f64, f64)| dist(a, b) < 0.001;
+
+    let (_, a, b) = burgwal
+        .iter()
+        .flat_map(|a| plein.iter().map(move |&b| (dist(a.3, b), a.3, b)))
+        .min_by(|p, q| p.0.total_cmp(&q.0))
+        .unwrap();
+    assert_eq!(rows[0][8], "intersection", "{:?}", rows[0]);
+    assert_eq!(rows[0][2], "", "no BAG object for an intersection");
+    assert!(
+        close(xy(&rows[0]), ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0)),
+        "{:?}",
+        rows[0]
+    );
+    assert!(rows[0][5].starts_with("BU1999"), "{:?}", rows[0]);
+
+    let nr3 = burgwal.iter().find(|a| a.1 == 3 && a.2.is_none()).unwrap();
+    assert_eq!(rows[1][8], "near", "{:?}", rows[1]);
+    assert_eq!(rows[1][2], "");
+    assert!(close(xy(&rows[1]), nr3.3), "{:?}", rows[1]);
+
+    let n = burgwal.len() as f64;
+    let c = burgwal
+        .iter()
+        .fold((0.0, 0.0), |s, a| (s.0 + a.3 .0 / n, s.1 + a.3 .1 / n));
+    let mid = burgwal
+        .iter()
+        .min_by(|p, q| dist(p.3, c).total_cmp(&dist(q.3, c)))
+        .unwrap();
+    assert_eq!(rows[2][8], "street", "{:?}", rows[2]);
+    assert_eq!(rows[2][2], "");
+    assert!(close(xy(&rows[2]), mid.3), "{:?}", rows[2]);
+
+    assert_eq!(rows[3][8], "normalized", "{:?}", rows[3]);
+    assert_eq!(rows[3][2], nr3.0);
+
+    // Boterlaan is no street of the small demo city: nothing is guessed.
+    assert_eq!(rows[4][8], "none", "{:?}", rows[4]);
+    assert_eq!(rows[4][3], "");
+}

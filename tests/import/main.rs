@@ -6,6 +6,7 @@ mod delivery_fuzz;
 mod delivery_xlsx;
 mod geocode_messy;
 mod import_streaming;
+mod located_places;
 mod store_incident_write;
 mod store_postgres;
 mod store_sqlite;
