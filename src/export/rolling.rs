@@ -28,12 +28,8 @@ pub fn rolling_table(r: &RollingEvaluation) -> Result<Table, ExportError> {
         ("verdict", ColumnType::Text),
     ]);
     let opt = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
-    let fold_no = |o: &chrono::NaiveDateTime| {
-        r.origins
-            .iter()
-            .position(|x| x == o)
-            .map_or(0, |k| k + 1)
-    };
+    let fold_no =
+        |o: &chrono::NaiveDateTime| r.origins.iter().position(|x| x == o).map_or(0, |k| k + 1);
     for f in &r.folds {
         let m = &f.metrics;
         t.push(vec![

@@ -241,10 +241,9 @@ fn api_error(e: ForecastError) -> ApiError {
             "category",
             format!("het filter laat te weinig incidenten over: {e}"),
         ),
-        ForecastError::InvalidParameter { parameter, reason } => ApiError::param(
-            &parameter.trim_start_matches('-').replace('-', "_"),
-            reason,
-        ),
+        ForecastError::InvalidParameter { parameter, reason } => {
+            ApiError::param(&parameter.trim_start_matches('-').replace('-', "_"), reason)
+        }
         e => ApiError::internal(e),
     }
 }
@@ -277,7 +276,8 @@ fn test_and_verdict(s: &MethodSummary) -> (Value, &'static str) {
         None => (Value::Null, BASELINE_VERDICT),
         Some(p) => (
             json!({"statistic": s.mean_difference, "pairs": s.pairs, "p": p}),
-            s.verdict.unwrap_or(crate::analysis::forecast::rolling::NOT_BETTER),
+            s.verdict
+                .unwrap_or(crate::analysis::forecast::rolling::NOT_BETTER),
         ),
     }
 }
@@ -509,8 +509,11 @@ mod tests {
         let names: Vec<&str> = p.methods.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, METHODS);
         assert_eq!((p.rri_days, p.csv, p.until), (28, false, None));
-        let p = EvaluateParams::parse(&params(&[("days", "14"), ("methods", "naive,kde")]), &analyst())
-            .unwrap();
+        let p = EvaluateParams::parse(
+            &params(&[("days", "14"), ("methods", "naive,kde")]),
+            &analyst(),
+        )
+        .unwrap();
         assert_eq!(p.rri_days, 14);
         assert_eq!(
             p.methods[1].1,

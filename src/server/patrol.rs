@@ -460,7 +460,12 @@ fn render_html(
     let near = rows.iter().fold(None::<[f64; 4]>, |acc, r| {
         let q = r.square_rd;
         Some(acc.map_or(q, |a| {
-            [a[0].min(q[0]), a[1].min(q[1]), a[2].max(q[2]), a[3].max(q[3])]
+            [
+                a[0].min(q[0]),
+                a[1].min(q[1]),
+                a[2].max(q[2]),
+                a[3].max(q[3]),
+            ]
         }))
     });
     let outlines: Vec<Vec<(f64, f64)>> = match near {

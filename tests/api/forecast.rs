@@ -361,7 +361,16 @@ fn openapi_documents_the_forecast() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    for p in ["folds", "horizon", "until", "methods", "coverages", "cell", "days", "format"] {
+    for p in [
+        "folds",
+        "horizon",
+        "until",
+        "methods",
+        "coverages",
+        "cell",
+        "days",
+        "format",
+    ] {
         assert!(names.contains(&p), "evaluate: {p}");
     }
 }
@@ -377,7 +386,13 @@ fn table(csv: &str) -> Vec<std::collections::HashMap<String, String>> {
         .collect();
     lines
         .filter(|l| !l.is_empty())
-        .map(|l| header.iter().cloned().zip(l.split(',').map(str::to_string)).collect())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
         .collect()
 }
 
@@ -394,7 +409,10 @@ fn evaluation_equals_the_command_line() {
     );
     let v = get(&q);
     // `until` defaults to the tenant's last incident day, never the machine's date.
-    let last = get("/api/meta")["period"]["last"].as_str().unwrap().to_string();
+    let last = get("/api/meta")["period"]["last"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(v["until"].as_str(), Some(last.as_str()));
     assert_eq!(v["origins"].as_array().unwrap().len(), 12);
     let e: Vec<f64> = v["extent_rd"]
@@ -441,7 +459,9 @@ fn evaluation_equals_the_command_line() {
     assert_eq!(api_csv, cli_text);
     let cli = table(&cli_text);
     let num = |r: &std::collections::HashMap<String, String>, k: &str| -> Option<f64> {
-        r.get(k).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap())
+        r.get(k)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
     };
     let json_num = |x: &Value| x.as_f64();
     let same = |a: Option<f64>, b: Option<f64>, what: &str| match (a, b) {
@@ -458,7 +478,11 @@ fn evaluation_equals_the_command_line() {
             let mine = |r: &&std::collections::HashMap<String, String>| {
                 r["method"] == name && num(r, "coverage_pct") == Some(cov)
             };
-            let folds: Vec<_> = cli.iter().filter(mine).filter(|r| r["fold"] != "gemiddeld").collect();
+            let folds: Vec<_> = cli
+                .iter()
+                .filter(mine)
+                .filter(|r| r["fold"] != "gemiddeld")
+                .collect();
             let api_folds = c["folds"].as_array().unwrap();
             assert_eq!(api_folds.len(), folds.len(), "{name} {cov}");
             for (a, r) in api_folds.iter().zip(&folds) {
@@ -469,9 +493,17 @@ fn evaluation_equals_the_command_line() {
                 assert_eq!(a["test_events"].as_f64(), num(r, "test_events"));
                 assert_eq!(a["cells"].as_f64(), num(r, "cells"));
             }
-            let mean = cli.iter().filter(mine).find(|r| r["fold"] == "gemiddeld").unwrap();
+            let mean = cli
+                .iter()
+                .filter(mine)
+                .find(|r| r["fold"] == "gemiddeld")
+                .unwrap();
             for k in ["hit_rate", "pai", "pei", "rri"] {
-                same(json_num(&c["mean"][k]), num(mean, k), &format!("{name} {cov} mean {k}"));
+                same(
+                    json_num(&c["mean"][k]),
+                    num(mean, k),
+                    &format!("{name} {cov} mean {k}"),
+                );
             }
             let verdict = c["verdict"].as_str().unwrap();
             if name == "naive" {
@@ -483,7 +515,11 @@ fn evaluation_equals_the_command_line() {
                 same(Some(p), num(mean, "p_vs_naive"), "p");
                 assert_eq!(verdict, mean["verdict"]);
                 // The rule: better only when p < 0.05.
-                let want = if p < 0.05 { "beter dan tellen" } else { "niet beter dan tellen" };
+                let want = if p < 0.05 {
+                    "beter dan tellen"
+                } else {
+                    "niet beter dan tellen"
+                };
                 assert_eq!(verdict, want, "{name} {cov}");
                 // The statistic is the mean paired difference of the hit rates.
                 let base = methods[0]["coverages"]
@@ -565,9 +601,15 @@ fn evaluation_for_viewers_has_the_surface_limits_and_no_counts() {
             // The aggregates equal the analyst's on the same grid.
             assert_eq!(fm["mean"], fa["mean"]);
             assert_eq!(fm["verdict"], fa["verdict"]);
-            for (f, g) in fm["folds"].as_array().unwrap().iter().zip(fa["folds"].as_array().unwrap()) {
+            for (f, g) in fm["folds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(fa["folds"].as_array().unwrap())
+            {
                 assert!(f["test_events"].is_null() && f["hits"].is_null(), "{f}");
-                let small = g["test_events"].as_u64().unwrap() < k && g["test_events"].as_u64().unwrap() > 0;
+                let small = g["test_events"].as_u64().unwrap() < k
+                    && g["test_events"].as_u64().unwrap() > 0;
                 assert_eq!(f["suppressed"], small, "{f} {g}");
                 if small {
                     assert!(f["hit_rate"].is_null() && f["pai"].is_null());

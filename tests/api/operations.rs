@@ -166,7 +166,9 @@ fn check_patrol(query: &str, block: PatrolBlock, categories: &[String], cell_m: 
     // The block's occurrences: the days of the data's period (no from/to in the query) on the block's start day,
     // counted day by day.
     let meta = admin_get(s, "/api/meta").json();
-    let day = |k: &str| NaiveDate::parse_from_str(meta["period"][k].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let day = |k: &str| {
+        NaiveDate::parse_from_str(meta["period"][k].as_str().unwrap(), "%Y-%m-%d").unwrap()
+    };
     let (first, last) = (day("first"), day("last"));
     let start_day = query
         .split('&')
@@ -180,8 +182,14 @@ fn check_patrol(query: &str, block: PatrolBlock, categories: &[String], cell_m: 
         .count() as u64;
     assert!(occurrences > 0);
     assert_eq!(fc["occurrences"].as_u64(), Some(occurrences));
-    assert_eq!(fc["period"]["from"].as_str(), meta["period"]["first"].as_str());
-    assert!(fc["per_week_rule"].as_str().unwrap().contains("gedeeld door"));
+    assert_eq!(
+        fc["period"]["from"].as_str(),
+        meta["period"]["first"].as_str()
+    );
+    assert!(fc["per_week_rule"]
+        .as_str()
+        .unwrap()
+        .contains("gedeeld door"));
     for (k, f) in features.iter().enumerate() {
         let p = &f["properties"];
         let score = p["score"].as_f64().unwrap();
@@ -213,7 +221,10 @@ fn check_patrol(query: &str, block: PatrolBlock, categories: &[String], cell_m: 
         assert_eq!(p["street"].as_str().map(str::to_string), want, "{code}");
         // Without a street the cell says why (exact counts: only when none of its incidents has an address).
         if want.is_none() {
-            assert_eq!(p["street_note"], "geen adres bij de incidenten in deze cel", "{code}");
+            assert_eq!(
+                p["street_note"], "geen adres bij de incidenten in deze cel",
+                "{code}"
+            );
         } else {
             assert!(p.get("street_note").is_none(), "{code}");
         }
@@ -280,9 +291,15 @@ fn patrol_html_is_a_printable_dutch_list() {
             Some(v) => format!("{v:.2}").replace('.', ","),
             None => p["count_label"].as_str().unwrap().replace('<', "&lt;"),
         };
-        assert!(html.contains(&format!("<td class=\"num\">{per_week}</td>")), "{per_week}");
+        assert!(
+            html.contains(&format!("<td class=\"num\">{per_week}</td>")),
+            "{per_week}"
+        );
         let street = p["street"].as_str().or(p["street_note"].as_str()).unwrap();
-        assert!(html.contains(&format!("<li value=\"{}\">{street}</li>", p["rank"])), "{street}");
+        assert!(
+            html.contains(&format!("<li value=\"{}\">{street}</li>", p["rank"])),
+            "{street}"
+        );
     }
 }
 

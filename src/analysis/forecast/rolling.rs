@@ -5,7 +5,9 @@
 //! 10 %) the fold's hit rate, PAI, PEI and RRI are computed by
 //! [`coverage_metrics`](crate::analysis::evaluation::coverage_metrics) with **fractional ties** (cells tied with
 //! the threshold share the remaining places: the expected hits of a random choice among them). RRI compares with
-//! the incidents of the `rri_days` before `at`.
+//! the incidents of the `rri_days` before `at`. A method that cannot be fitted at an origin (the self-exciting
+//! model with fewer than two incidents before it) forecasts a flat surface there: every cell tied, scored as a
+//! random choice of cells.
 //!
 //! Per method and coverage the averages over the folds are reported with a one-sided paired sign-flip test of
 //! the per-fold hit rates against the baseline (`naive`) ([`paired_sign_flip_p`]); a method is called better
@@ -313,15 +315,20 @@ pub fn rolling_evaluation(
         }
         for (name, method) in methods {
             cancel.check()?;
-            let f = forecast(events, grid, at, method, cancel)?;
+            // A method that cannot be fitted yet at this origin (the self-exciting model before two incidents)
+            // forecasts a flat surface: every cell tied, so it scores as a random choice of cells.
+            let values = match forecast(events, grid, at, method, cancel) {
+                Ok(f) => f.grid.values,
+                Err(ForecastError::TooFewEvents(_)) => vec![0.0; grid.len()],
+                Err(e) => return Err(e),
+            };
             for &c in &params.coverages_pct {
-                let metrics =
-                    coverage_metrics(&f.grid.values, &test, Some(&train), c).map_err(|e| {
-                        ForecastError::InvalidParameter {
-                            parameter: "--coverages",
-                            reason: e.to_string(),
-                        }
-                    })?;
+                let metrics = coverage_metrics(&values, &test, Some(&train), c).map_err(|e| {
+                    ForecastError::InvalidParameter {
+                        parameter: "--coverages",
+                        reason: e.to_string(),
+                    }
+                })?;
                 folds.push(FoldScore {
                     origin: at,
                     method: name.clone(),
@@ -468,5 +475,57 @@ mod tests {
             .filter(|s| s.method == "naive2")
             .all(|s| s.verdict == Some(NOT_BETTER) && s.p_vs_baseline == Some(1.0)));
         assert!(rolling_evaluation(&events, &grid, &[], &params, &Cancel::never()).is_err());
+        // The mean paired difference is the test's statistic.
+        let s = r.summaries.iter().find(|s| s.method == "naive2").unwrap();
+        assert_eq!((s.pairs, s.mean_difference), (12, Some(0.0)));
+    }
+
+    #[test]
+    fn a_method_without_enough_history_scores_as_a_random_choice() {
+        let t0 = NaiveDate::from_ymd_opt(2024, 1, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        // One incident a day in cell 0 from day 10 on; the first origin (day 5) has no history.
+        let events: Vec<Event> = (10..40i64)
+            .map(|d| {
+                let t = Some(t0 + Duration::days(d));
+                Event {
+                    x_m: 5.0,
+                    y_m: 5.0,
+                    begin: t,
+                    end: t,
+                    weight: 1.0,
+                }
+            })
+            .collect();
+        let grid = GridSpec::covering(
+            Extent {
+                minx_m: 0.0,
+                miny_m: 0.0,
+                maxx_m: 100.0,
+                maxy_m: 100.0,
+            },
+            10.0,
+        )
+        .unwrap();
+        let methods = vec![(
+            "sepp".to_string(),
+            Method::Sepp {
+                window: Window::All,
+                iterations: 5,
+                corrected: false,
+            },
+        )];
+        let params = RollingParams {
+            origins: vec![t0 + Duration::days(5)],
+            horizon_days: 14,
+            coverages_pct: vec![10.0],
+            rri_days: 28,
+        };
+        let r = rolling_evaluation(&events, &grid, &methods, &params, &Cancel::never()).unwrap();
+        // 10 of 100 cells, all tied: a tenth of the test incidents.
+        let hit = r.folds[0].metrics.hit_rate.unwrap();
+        assert!((hit - 0.1).abs() < 1e-12, "{hit}");
     }
 }
