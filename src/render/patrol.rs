@@ -162,8 +162,8 @@ fn map_svg(page: &PatrolPage<'_>) -> String {
     // Scale bar: the largest of 50, 100, 250, 500 m, 1, 2, 5 km that fits in a quarter of the width.
     let bar_m = [50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0]
         .into_iter()
-        .filter(|m| m * scale <= MAP_W / 4.0)
-        .last()
+        .rev()
+        .find(|m| m * scale <= MAP_W / 4.0)
         .unwrap_or(50.0);
     let bar = bar_m * scale;
     let label = if bar_m >= 1000.0 {
