@@ -12,6 +12,9 @@
 //!   a share > 0. Cells are ranked by score, then count, then cell name ([`rank_cells`]).
 //! - `street` is the most common street of the cell's incidents that fall (partly) in the block and have one
 //!   (ties: alphabetical).
+//! - The score is a total over the whole period. The expected number **per occurrence** of the block (per week)
+//!   is the score divided by the number of times the block starts in the period ([`WeeklyHours::occurrences`]:
+//!   the days from the period's first to its last day, both included, that fall on the block's start day).
 //!
 //! ```
 //! use brandpunt::analysis::aoristic::AoristicConfig;
@@ -35,7 +38,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::Weekday;
+use chrono::{Datelike, NaiveDate, Weekday};
 
 use super::aoristic::{patrol_block_share, AoristicConfig, AoristicError, PatrolBlock};
 use super::grid::BinId;
@@ -74,6 +77,36 @@ impl WeeklyHours {
             (self.day.succ(), self.to_hour)
         };
         PatrolBlock::new((self.day, self.from_hour, 0), (end.0, end.1, 0))
+    }
+
+    /// How often the block occurs in the period `first..=last` (days): the number of those days that fall on
+    /// [`WeeklyHours::day`] (the block starts on them). 0 when `last < first`.
+    ///
+    /// ```
+    /// use brandpunt::analysis::patrol::WeeklyHours;
+    /// use chrono::{NaiveDate, Weekday};
+    ///
+    /// let fri = WeeklyHours { day: Weekday::Fri, from_hour: 20, to_hour: 2 };
+    /// let d = |m, d| NaiveDate::from_ymd_opt(2024, m, d).unwrap();
+    /// // 2024-09-06 is a Friday: 6, 13, 20 and 27 September.
+    /// assert_eq!(fri.occurrences(d(9, 1), d(9, 30)), 4);
+    /// assert_eq!(fri.occurrences(d(9, 6), d(9, 6)), 1);
+    /// assert_eq!(fri.occurrences(d(9, 7), d(9, 12)), 0);
+    /// ```
+    pub fn occurrences(&self, first: NaiveDate, last: NaiveDate) -> u64 {
+        if last < first {
+            return 0;
+        }
+        let days = (last - first).num_days() + 1;
+        // Days from `first` to the first start day.
+        let lead = (i64::from(self.day.num_days_from_monday())
+            - i64::from(first.weekday().num_days_from_monday()))
+        .rem_euclid(7);
+        if lead >= days {
+            0
+        } else {
+            ((days - lead - 1) / 7 + 1) as u64
+        }
     }
 
     /// `vrijdag 20:00 - zaterdag 02:00`.
@@ -268,6 +301,30 @@ mod tests {
             y_m: y,
             share,
             street,
+        }
+    }
+
+    #[test]
+    fn occurrences_count_the_start_days_in_the_period() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for day in [Weekday::Mon, Weekday::Wed, Weekday::Sun] {
+            let h = WeeklyHours {
+                day,
+                from_hour: 22,
+                to_hour: 2,
+            };
+            // Brute force over a year of periods starting on every weekday.
+            for start in 1..=7 {
+                let first = d(2024, 1, start);
+                for len in 0..60i64 {
+                    let last = first + chrono::Duration::days(len);
+                    let want = (0..=len)
+                        .filter(|k| (first + chrono::Duration::days(*k)).weekday() == day)
+                        .count() as u64;
+                    assert_eq!(h.occurrences(first, last), want, "{day} {first} {last}");
+                }
+            }
+            assert_eq!(h.occurrences(d(2024, 2, 1), d(2024, 1, 1)), 0);
         }
     }
 

@@ -8,10 +8,12 @@
 //!   WGS84).
 //! - [`geojson`]: WGS84 polygons as GeoJSON geometry values (in memory, no I/O).
 //! - [`topojson`]: WGS84 polygons as a quantized TopoJSON topology with shared arcs (in memory, no I/O).
+//! - [`rolling`]: the rolling-origin backtest of the forecasts as a [`Table`].
 //! - [`wkt`]: WGS84 polygons as WKT text (in memory, no I/O).
 
 pub mod geojson;
 pub mod geotiff;
+pub mod rolling;
 pub mod table;
 pub mod topojson;
 pub mod vector;

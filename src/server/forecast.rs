@@ -28,7 +28,8 @@
 //! (`sepp`); one square polygon per cell with risk > 0 (with `top`: per top cell), ordered by rank, with `risk`,
 //! `rank` (1 = highest; tied cells share the lowest rank), `share` (of the total risk of the grid), `x_m`, `y_m`
 //! (RD centre), `center` (`[lon, lat]`) and, with `top`, `street`: the most common BAG street of the cell's
-//! address-located incidents before `at` (ties alphabetical). CSV: `x`, `y` (cell centre, RD) and `risk`, every
+//! address-located incidents before `at` (ties alphabetical), or else `street_note`: why there is none (no
+//! address among its incidents, too few incidents to show a street, or no incidents before `at`). CSV: `x`, `y` (cell centre, RD) and `risk`, every
 //! cell south row first (the command line's `.csv`), with `top` only the top cells in that order.
 //!
 //! Who may call it, and what viewers get: everyone who may read the tenant's map, with the limits of the hot
@@ -396,6 +397,17 @@ struct Answer {
     streets: HashMap<usize, CellStreet>,
 }
 
+/// The forecast event of a snapshot incident: its position and time window, weight 1.
+pub fn event_of(inc: &crate::dataset::Incident) -> Event {
+    Event {
+        x_m: inc.x_m,
+        y_m: inc.y_m,
+        begin: Some(inc.begin()),
+        end: Some(inc.end()),
+        weight: 1.0,
+    }
+}
+
 fn compute(
     state: &AppState,
     snapshot: &Snapshot,
@@ -411,14 +423,7 @@ fn compute(
         .iter()
         .map(|&k| {
             let inc = &snapshot.incidents[k as usize];
-            let e = Event {
-                x_m: inc.x_m,
-                y_m: inc.y_m,
-                begin: Some(inc.begin()),
-                end: Some(inc.end()),
-                weight: 1.0,
-            };
-            (e, inc.id)
+            (event_of(inc), inc.id)
         })
         .collect();
     let events: Vec<Event> = tagged.iter().map(|(e, _)| e.clone()).collect();
@@ -467,6 +472,10 @@ fn compute(
         streets,
     })
 }
+
+/// Why a forecast cell names no street: it had no incidents before `at` (its risk comes from its neighbours or
+/// the model's background).
+pub const NO_INCIDENTS: &str = "geen eerdere incidenten in deze cel";
 
 /// The "< k" label of a naive count for callers who see protected counts.
 fn small_label(method: &Method, risk: f64, protect_k: Option<u32>) -> Option<String> {
@@ -581,15 +590,23 @@ fn cell_feature(
         "y_m": y,
         "center": centre,
     });
-    if let Some(CellStreet {
-        incidents: n,
-        street: Some((street, on_street)),
-    }) = a.streets.get(&k)
-    {
-        // `crate::publish::shown_street`'s rule: never a street pointing at fewer than k incidents.
-        let shown = protect_k.is_none_or(|k| *n >= u64::from(k) && *on_street >= u64::from(k));
-        if shown && label.is_none() {
-            props["street"] = json!(street);
+    if a.params.top_percent.is_some() {
+        match a.streets.get(&k) {
+            Some(CellStreet {
+                incidents: n,
+                street: Some((street, on_street)),
+            }) => {
+                // `crate::publish::shown_street`'s rule: never a street pointing at fewer than k incidents.
+                let shown =
+                    protect_k.is_none_or(|k| *n >= u64::from(k) && *on_street >= u64::from(k));
+                if shown && label.is_none() {
+                    props["street"] = json!(street);
+                } else {
+                    props["street_note"] = json!(super::patrol::TOO_FEW_FOR_STREET);
+                }
+            }
+            Some(_) => props["street_note"] = json!(super::patrol::NO_ADDRESS),
+            None => props["street_note"] = json!(NO_INCIDENTS),
         }
     }
     Ok(json!({

@@ -44,6 +44,7 @@ pub mod error;
 pub mod export;
 pub mod filter;
 pub mod forecast;
+pub mod forecast_evaluate;
 pub mod heavy;
 pub mod hotspots;
 pub mod incidents;
@@ -627,6 +628,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(hotspots::routes())
         .merge(near_repeat::routes())
         .merge(forecast::routes())
+        .merge(forecast_evaluate::routes())
         .merge(repeats::routes())
         .merge(incidents::routes())
         .merge(wms::routes())

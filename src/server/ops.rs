@@ -284,6 +284,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/deliveries.json"),
     include_str!("openapi/export.json"),
     include_str!("openapi/forecast.json"),
+    include_str!("openapi/forecast_evaluate.json"),
     include_str!("openapi/hotspots.json"),
     include_str!("openapi/incidents.json"),
     include_str!("openapi/near_repeat.json"),

@@ -14,8 +14,16 @@
 //!   (then count, then cell name); the first `top` (default 10, 1..=500) are returned.
 //! - `street` is the most common BAG street name of the address-located incidents of the cell that fall (partly)
 //!   in the block (ties: alphabetical), absent when none is known.
-//! - Default answer: a GeoJSON FeatureCollection (WGS84 square polygons); `format=html` a printable Dutch list
-//!   ([`crate::render::patrol`]).
+//! - `score` is a total over the filter's whole period (`from`..`to`, else the data's first and last day). The
+//!   expected number per occurrence of the block, `per_week`, is `score / occurrences`, where `occurrences` is
+//!   the number of days of the period that fall on the block's start day
+//!   ([`crate::analysis::patrol::WeeklyHours::occurrences`]; `null` when the block does not occur in the period).
+//! - A cell without a shown `street` gets `street_note`, the reason in Dutch: `geen adres bij de incidenten in
+//!   deze cel` (none of its incidents in the block was located at an address), or `te weinig incidenten om een
+//!   straat te tonen` (small-count protection, below).
+//! - Default answer: a GeoJSON FeatureCollection (WGS84 square polygons); `format=html` a printable Dutch page
+//!   ([`crate::render::patrol`]): a map of the cells (an SVG over the buurt outlines, numbered by rank, with
+//!   the streets beside it) and the list.
 //!
 //! Small-count protection (viewers, anonymous callers): a cell with a `count` in `1..k-1` (k of the filter,
 //! [`crate::publish::Policy::k_for`]) gets `count` and `score` `null`, `count_label` "< k", `suppressed: true`
@@ -326,22 +334,27 @@ async fn patrol(
             compute(&st, snap, &ff, &pp, cancel)
         })
         .await?;
+    let period = filter.period(&snapshot);
+    let occurrences = period.map_or(0, |(a, b)| p.hours.occurrences(a, b));
     let mut features = Vec::with_capacity(result.cells.len());
     let mut rows = Vec::with_capacity(result.cells.len());
     for c in &result.cells {
         let (ring, centre) = cell_geometry(&c.cell)?;
         let label = small_label(c.count, protect_k);
+        let per_week = per_occurrence(c.score, occurrences);
         let mut props = json!({
             "rank": c.rank,
             "score": if label.is_some() { json!(null) } else { json!(c.score) },
+            "per_week": if label.is_some() { json!(null) } else { json!(per_week) },
             "count": if label.is_some() { json!(null) } else { json!(c.count) },
             "count_label": label,
             "suppressed": label.is_some(),
             "cell": c.label(),
             "center": centre,
         });
-        if let (Some(s), None) = (crate::publish::shown_street(c, protect_k), &label) {
-            props["street"] = json!(s);
+        match street_shown(c, protect_k) {
+            Ok(s) => props["street"] = json!(s),
+            Err(note) => props["street_note"] = json!(note),
         }
         features.push(json!({
             "type": "Feature",
@@ -352,8 +365,12 @@ async fn patrol(
         rows.push((c, centre));
     }
     if html {
+        let page = PatrolPeriod {
+            period,
+            occurrences,
+        };
         return Ok(Html(render_html(
-            &snapshot, &filter, &p, &result, &rows, protect_k,
+            &snapshot, &filter, &p, &result, &rows, protect_k, &page,
         ))
         .into_response());
     }
@@ -367,6 +384,9 @@ async fn patrol(
             "label": p.hours.dutch_label(),
         },
         "cell_m": p.cell_m,
+        "period": period.map(|(a, b)| json!({"from": a, "to": b})),
+        "occurrences": occurrences,
+        "per_week_rule": PER_WEEK_RULE,
         "incidents_used": result.used,
         "incidents_excluded": result.excluded,
         "total_score": result.total_score,
@@ -375,12 +395,43 @@ async fn patrol(
     .into_response())
 }
 
+/// How the expected number per occurrence of the block is computed, in Dutch (JSON `per_week_rule`, HTML).
+pub const PER_WEEK_RULE: &str = "verwacht aantal per keer = score over de hele periode gedeeld door het aantal keren dat het tijdsblok in de periode begint (het aantal van die weekdagen van de eerste tot en met de laatste dag)";
+
+/// The reason a cell shows no street: none of its incidents in the block has an address.
+pub const NO_ADDRESS: &str = "geen adres bij de incidenten in deze cel";
+/// The reason a cell shows no street: small-count protection.
+pub const TOO_FEW_FOR_STREET: &str = "te weinig incidenten om een straat te tonen";
+
+/// `score / occurrences`, `None` when the block does not occur in the period.
+fn per_occurrence(score: f64, occurrences: u64) -> Option<f64> {
+    (occurrences > 0).then(|| score / occurrences as f64)
+}
+
+/// The street the caller may see for cell `c`, or the Dutch reason why there is none.
+fn street_shown(c: &PatrolCell, protect_k: Option<u32>) -> Result<&str, &'static str> {
+    if small_label(c.count, protect_k).is_some() {
+        return Err(TOO_FEW_FOR_STREET);
+    }
+    match (crate::publish::shown_street(c, protect_k), &c.street) {
+        (Some(s), _) => Ok(s),
+        (None, Some(_)) => Err(TOO_FEW_FOR_STREET),
+        (None, None) => Err(NO_ADDRESS),
+    }
+}
+
+/// The period of the filter and how often the block occurs in it.
+struct PatrolPeriod {
+    period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    occurrences: u64,
+}
+
 /// "< k" when `count` is in `1..k-1` and the caller sees protected counts (`protect_k`).
 fn small_label(count: u64, protect_k: Option<u32>) -> Option<String> {
     protect_k.and_then(|k| crate::publish::small_count_label(count, k))
 }
 
-/// The printable list ([`patrol_html`]) with the texts `protect_k` lets the caller see.
+/// The printable page ([`patrol_html`]) with the texts `protect_k` lets the caller see.
 fn render_html(
     snapshot: &Snapshot,
     filter: &Filter,
@@ -388,33 +439,79 @@ fn render_html(
     result: &PatrolResult,
     rows: &[(&PatrolCell, [f64; 2])],
     protect_k: Option<u32>,
+    period: &PatrolPeriod,
 ) -> String {
     let rows: Vec<PatrolRow> = rows
         .iter()
         .map(|(c, centre)| {
             let label = small_label(c.count, protect_k);
-            let (street, score, count) = match &label {
-                Some(l) => ("afgeschermd".to_string(), l.clone(), l.clone()),
+            let street = match street_shown(c, protect_k) {
+                Ok(s) => s.to_string(),
+                Err(note) => note.to_string(),
+            };
+            let (score, per_week, count) = match &label {
+                Some(l) => (l.clone(), l.clone(), l.clone()),
                 None => (
-                    match (crate::publish::shown_street(c, protect_k), &c.street) {
-                        (Some(s), _) => s.to_string(),
-                        (None, Some(_)) => "afgeschermd".to_string(),
-                        (None, None) => "onbekend".to_string(),
-                    },
                     fmt_nl(c.score, 1),
+                    per_occurrence(c.score, period.occurrences)
+                        .map_or_else(|| "-".to_string(), |v| fmt_nl(v, 2)),
                     c.count.to_string(),
                 ),
             };
+            let square = c
+                .cell
+                .grid_polygon_m()
+                .map(|poly| {
+                    let r = geo::BoundingRect::bounding_rect(&poly);
+                    r.map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y])
+                })
+                .unwrap_or([0.0; 4]);
             PatrolRow {
                 rank: c.rank,
                 cell: c.label(),
                 centre_lon_lat: *centre,
                 street,
                 score,
+                per_week,
                 count,
+                square_rd: square,
             }
         })
         .collect();
+    // The buurten within 2 km of the cells, for orientation on the printed map.
+    let near = rows.iter().fold(None::<[f64; 4]>, |acc, r| {
+        let q = r.square_rd;
+        Some(acc.map_or(q, |a| {
+            [
+                a[0].min(q[0]),
+                a[1].min(q[1]),
+                a[2].max(q[2]),
+                a[3].max(q[3]),
+            ]
+        }))
+    });
+    let outlines: Vec<Vec<(f64, f64)>> = match near {
+        None => Vec::new(),
+        Some([x0, y0, x1, y1]) => snapshot
+            .level_areas(crate::area_level::AreaLevel::Buurt)
+            .iter()
+            .map(|&k| &snapshot.areas[k as usize].geometry_rd)
+            .filter(|g| {
+                geo::BoundingRect::bounding_rect(*g).is_some_and(|b| {
+                    b.min().x <= x1 + 2000.0
+                        && b.max().x >= x0 - 2000.0
+                        && b.min().y <= y1 + 2000.0
+                        && b.max().y >= y0 - 2000.0
+                })
+            })
+            .flat_map(|g| g.0.iter())
+            .map(|poly| poly.exterior().0.iter().map(|c| (c.x, c.y)).collect())
+            .collect(),
+    };
+    let period_label = period.period.map_or_else(
+        || "geen gegevens".to_string(),
+        |(a, b)| format!("{} t/m {}", dutch_day(a), dutch_day(b)),
+    );
     patrol_html(&PatrolPage {
         tenant_name: &snapshot.tenant_name,
         block_label: &p.hours.dutch_label(),
@@ -423,8 +520,19 @@ fn render_html(
         filter: &filter_description(&filter.query_string()),
         used: result.used,
         total_score: result.total_score,
+        period: &period_label,
+        occurrences: period.occurrences,
+        per_week_rule: PER_WEEK_RULE,
+        outlines_rd: &outlines,
         rows: &rows,
     })
+}
+
+/// `6 september 2024`.
+fn dutch_day(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let month = crate::calendar::dutch_month(d);
+    format!("{} {month}", d.day())
 }
 
 #[cfg(test)]

@@ -354,4 +354,273 @@ fn openapi_documents_the_forecast() {
     ] {
         assert!(names.contains(&p), "{p}");
     }
+    let op = &doc["paths"]["/api/forecast/evaluate"]["get"];
+    let names: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for p in [
+        "folds",
+        "horizon",
+        "until",
+        "methods",
+        "coverages",
+        "cell",
+        "days",
+        "format",
+    ] {
+        assert!(names.contains(&p), "evaluate: {p}");
+    }
+}
+
+/// The rows of an evaluation CSV by column name.
+fn table(csv: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut lines = csv.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// Equal up to serde_json's last-bit float parsing.
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs())
+}
+
+#[test]
+fn evaluation_equals_the_command_line() {
+    let gemeente = gemeente_and_wijken().0;
+    let q = format!(
+        "/api/forecast/evaluate?folds=12&horizon=7&methods=naive,kde,prospective,sepp&coverages=1,3,5,10&cell=125&iterations=5&area={gemeente}"
+    );
+    let v = get(&q);
+    // `until` defaults to the tenant's last incident day, never the machine's date.
+    let last = get("/api/meta")["period"]["last"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(v["until"].as_str(), Some(last.as_str()));
+    assert_eq!(v["origins"].as_array().unwrap().len(), 12);
+    let e: Vec<f64> = v["extent_rd"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let extent = format!("{},{},{},{}", e[0], e[1], e[2], e[3]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.csv");
+    cli_ok(
+        &demo().db,
+        &[
+            "analyse",
+            "evaluate",
+            "--folds",
+            "12",
+            "--horizon",
+            "7",
+            "--until",
+            &last,
+            "--methods",
+            "naive,kde,prospective,sepp",
+            "--coverages",
+            "1,3,5,10",
+            "--bins",
+            "grid:125",
+            "--iterations",
+            "5",
+            "--area",
+            &gemeente,
+            "--extent",
+            &extent,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    let cli_text = std::fs::read_to_string(&out).unwrap();
+    // The CSV answer is the command line's table.
+    let api_csv = server()
+        .get(Who::Analyst, &format!("{q}&format=csv"))
+        .text();
+    assert_eq!(api_csv, cli_text);
+    let cli = table(&cli_text);
+    let num = |r: &std::collections::HashMap<String, String>, k: &str| -> Option<f64> {
+        r.get(k)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+    };
+    let json_num = |x: &Value| x.as_f64();
+    let same = |a: Option<f64>, b: Option<f64>, what: &str| match (a, b) {
+        (Some(a), Some(b)) => assert!(close(a, b), "{what}: {a} != {b}"),
+        (a, b) => assert_eq!(a, b, "{what}"),
+    };
+    let methods = v["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 4);
+    let mut verdicts = 0;
+    for m in methods {
+        let name = m["method"].as_str().unwrap();
+        for c in m["coverages"].as_array().unwrap() {
+            let cov = c["coverage_pct"].as_f64().unwrap();
+            let mine = |r: &&std::collections::HashMap<String, String>| {
+                r["method"] == name && num(r, "coverage_pct") == Some(cov)
+            };
+            let folds: Vec<_> = cli
+                .iter()
+                .filter(mine)
+                .filter(|r| r["fold"] != "gemiddeld")
+                .collect();
+            let api_folds = c["folds"].as_array().unwrap();
+            assert_eq!(api_folds.len(), folds.len(), "{name} {cov}");
+            for (a, r) in api_folds.iter().zip(&folds) {
+                assert_eq!(a["origin"].as_str(), Some(r["origin"].as_str()));
+                for k in ["hits", "hit_rate", "pai", "pei", "rri"] {
+                    same(json_num(&a[k]), num(r, k), &format!("{name} {cov} {k}"));
+                }
+                assert_eq!(a["test_events"].as_f64(), num(r, "test_events"));
+                assert_eq!(a["cells"].as_f64(), num(r, "cells"));
+            }
+            let mean = cli
+                .iter()
+                .filter(mine)
+                .find(|r| r["fold"] == "gemiddeld")
+                .unwrap();
+            for k in ["hit_rate", "pai", "pei", "rri"] {
+                same(
+                    json_num(&c["mean"][k]),
+                    num(mean, k),
+                    &format!("{name} {cov} mean {k}"),
+                );
+            }
+            let verdict = c["verdict"].as_str().unwrap();
+            if name == "naive" {
+                assert_eq!(verdict, "referentie");
+                assert!(c["test"].is_null());
+                assert_eq!(mean["verdict"], "");
+            } else {
+                let p = c["test"]["p"].as_f64().unwrap();
+                same(Some(p), num(mean, "p_vs_naive"), "p");
+                assert_eq!(verdict, mean["verdict"]);
+                // The rule: better only when p < 0.05.
+                let want = if p < 0.05 {
+                    "beter dan tellen"
+                } else {
+                    "niet beter dan tellen"
+                };
+                assert_eq!(verdict, want, "{name} {cov}");
+                // The statistic is the mean paired difference of the hit rates.
+                let base = methods[0]["coverages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|b| b["coverage_pct"].as_f64() == Some(cov))
+                    .unwrap();
+                let diffs: Vec<f64> = api_folds
+                    .iter()
+                    .zip(base["folds"].as_array().unwrap())
+                    .filter_map(|(a, b)| Some(a["hit_rate"].as_f64()? - b["hit_rate"].as_f64()?))
+                    .collect();
+                assert_eq!(c["test"]["pairs"].as_u64(), Some(diffs.len() as u64));
+                let stat = diffs.iter().sum::<f64>() / diffs.len() as f64;
+                assert!((c["test"]["statistic"].as_f64().unwrap() - stat).abs() < 1e-12);
+                verdicts += 1;
+            }
+        }
+    }
+    assert_eq!(verdicts, 12);
+}
+
+#[test]
+fn evaluation_refusals_name_the_parameter() {
+    for (query, parameter) in [
+        ("folds=0", "folds"),
+        ("folds=105", "folds"),
+        ("horizon=0", "horizon"),
+        ("until=gisteren", "until"),
+        ("methods=naive,magic", "methods"),
+        ("coverages=0", "coverages"),
+        ("coverages=1,101", "coverages"),
+        ("cell=10", "cell"),
+        ("format=xml", "format"),
+        ("method=naive&days=0", "days"),
+        ("area=GM9999", "area"),
+        ("category=geen-categorie", "category"),
+        // Too many cells for one grid, then too much work over the folds.
+        ("cell=25&bbox=3.4,50.8,7.2,53.5", "cell"),
+        ("cell=125&bbox=3.4,50.8,7.2,53.5", "folds"),
+    ] {
+        let r = server().get(Who::Analyst, &format!("/api/forecast/evaluate?{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        assert_eq!(r.json()["parameter"], parameter, "{query}");
+    }
+}
+
+#[test]
+fn evaluation_for_viewers_has_the_surface_limits_and_no_counts() {
+    let q = "/api/forecast/evaluate?folds=6&methods=naive,prospective&coverages=5&cell=25&category=inbraak";
+    let analyst = get(q);
+    assert_eq!(analyst["cell_m"].as_f64(), Some(25.0));
+    assert_eq!(analyst["protected"], false);
+    for who in [Who::Viewer, Who::Anonymous] {
+        let r = server().get(who, q);
+        assert_eq!(r.status, 200, "{who:?}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["protected"], true);
+        assert_eq!(
+            v["cell_m"].as_f64(),
+            Some(brandpunt::access::VIEWER_MIN_CELL_M),
+            "{who:?}"
+        );
+        let k = server().get(who, "/api/meta").json()["min_count"]
+            .as_u64()
+            .unwrap();
+        let wide = get(&q.replace(
+            "cell=25",
+            &format!("cell={}", brandpunt::access::VIEWER_MIN_CELL_M),
+        ));
+        for (m, a) in v["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(wide["methods"].as_array().unwrap())
+        {
+            let (fm, fa) = (&m["coverages"][0], &a["coverages"][0]);
+            // The aggregates equal the analyst's on the same grid.
+            assert_eq!(fm["mean"], fa["mean"]);
+            assert_eq!(fm["verdict"], fa["verdict"]);
+            for (f, g) in fm["folds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(fa["folds"].as_array().unwrap())
+            {
+                assert!(f["test_events"].is_null() && f["hits"].is_null(), "{f}");
+                let small = g["test_events"].as_u64().unwrap() < k
+                    && g["test_events"].as_u64().unwrap() > 0;
+                assert_eq!(f["suppressed"], small, "{f} {g}");
+                if small {
+                    assert!(f["hit_rate"].is_null() && f["pai"].is_null());
+                } else {
+                    assert_eq!(f["hit_rate"], g["hit_rate"]);
+                }
+            }
+        }
+        let csv = server().get(who, &format!("{q}&format=csv")).text();
+        for r in table(&csv).iter().filter(|r| r["fold"] != "gemiddeld") {
+            assert!(r["test_events"].is_empty() && r["hits"].is_empty(), "{r:?}");
+        }
+    }
 }

@@ -163,8 +163,38 @@ fn check_patrol(query: &str, block: PatrolBlock, categories: &[String], cell_m: 
     let t = Transformer::new().unwrap();
     let mut returned = Vec::new();
     let mut previous = f64::INFINITY;
+    // The block's occurrences: the days of the data's period (no from/to in the query) on the block's start day,
+    // counted day by day.
+    let meta = admin_get(s, "/api/meta").json();
+    let day = |k: &str| {
+        NaiveDate::parse_from_str(meta["period"][k].as_str().unwrap(), "%Y-%m-%d").unwrap()
+    };
+    let (first, last) = (day("first"), day("last"));
+    let start_day = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("day="))
+        .and_then(brandpunt::calendar::parse_weekday)
+        .unwrap();
+    let occurrences = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .filter(|d| d.weekday() == start_day)
+        .count() as u64;
+    assert!(occurrences > 0);
+    assert_eq!(fc["occurrences"].as_u64(), Some(occurrences));
+    assert_eq!(
+        fc["period"]["from"].as_str(),
+        meta["period"]["first"].as_str()
+    );
+    assert!(fc["per_week_rule"]
+        .as_str()
+        .unwrap()
+        .contains("gedeeld door"));
     for (k, f) in features.iter().enumerate() {
         let p = &f["properties"];
+        let score = p["score"].as_f64().unwrap();
+        let per_week = p["per_week"].as_f64().unwrap();
+        assert!((per_week - score / occurrences as f64).abs() < 1e-12, "{p}");
         assert_eq!(p["rank"], k + 1);
         let code = p["cell"].as_str().unwrap();
         let id = by_code
@@ -189,6 +219,15 @@ fn check_patrol(query: &str, block: PatrolBlock, categories: &[String], cell_m: 
             .find(|(_, &n)| Some(n) == max)
             .map(|(s, _)| s.to_string());
         assert_eq!(p["street"].as_str().map(str::to_string), want, "{code}");
+        // Without a street the cell says why (exact counts: only when none of its incidents has an address).
+        if want.is_none() {
+            assert_eq!(
+                p["street_note"], "geen adres bij de incidenten in deze cel",
+                "{code}"
+            );
+        } else {
+            assert!(p.get("street_note").is_none(), "{code}");
+        }
         // The WGS84 geometry is the cell: its centre converts back into the cell.
         let c = p["center"].as_array().unwrap();
         let (x, y) = t
@@ -240,8 +279,27 @@ fn patrol_html_is_a_printable_dutch_list() {
     assert!(html.contains("Surveillanceplanning"));
     assert!(html.contains("vrijdag 20:00 - zaterdag 02:00"));
     assert!(html.contains("@media print"));
+    // The printable map: one numbered square per listed cell, and the expected number per occurrence.
+    assert!(html.contains("<svg id=\"patrol-map\""));
+    assert!(html.contains("Verwacht per keer"));
     for f in json["features"].as_array().unwrap() {
-        assert!(html.contains(f["properties"]["cell"].as_str().unwrap()));
+        let p = &f["properties"];
+        assert!(html.contains(p["cell"].as_str().unwrap()));
+        assert!(html.contains(&format!("data-rank=\"{}\"", p["rank"])));
+        // Anonymous callers: a withheld count has no expected number either.
+        let per_week = match p["per_week"].as_f64() {
+            Some(v) => format!("{v:.2}").replace('.', ","),
+            None => p["count_label"].as_str().unwrap().replace('<', "&lt;"),
+        };
+        assert!(
+            html.contains(&format!("<td class=\"num\">{per_week}</td>")),
+            "{per_week}"
+        );
+        let street = p["street"].as_str().or(p["street_note"].as_str()).unwrap();
+        assert!(
+            html.contains(&format!("<li value=\"{}\">{street}</li>", p["rank"])),
+            "{street}"
+        );
     }
 }
 

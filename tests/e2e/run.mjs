@@ -374,6 +374,76 @@ test('klik op een buurt toont de cijfers in het zijpaneel', async (page) => {
   await shot(page, '03-buurt-zijpaneel');
 });
 
+/** Overlapping pairs of the x-axis labels (text.ax at the bottom) of every trend chart inside `selector`. */
+async function overlappingAxisLabels(page, selector) {
+  return page.evaluate((selector) => {
+    const out = [];
+    for (const svg of document.querySelectorAll(`${selector} svg.chart.trend`)) {
+      const h = Number(svg.getAttribute('height'));
+      const boxes = [...svg.querySelectorAll('text.ax')]
+        .filter((t) => Number(t.getAttribute('y')) > h - 10)
+        .map((t) => ({ text: t.textContent, r: t.getBoundingClientRect() }))
+        .sort((a, b) => a.r.left - b.r.left);
+      for (let i = 1; i < boxes.length; i++) {
+        if (boxes[i].r.left < boxes[i - 1].r.right) out.push(`${boxes[i - 1].text} / ${boxes[i].text}`);
+      }
+      if (boxes.length < 2 && svg.querySelectorAll('circle').length > 1) out.push(`slechts ${boxes.length} aslabel(s)`);
+    }
+    return out;
+  }, selector);
+}
+
+test('tijdreeksgrafiek: de aslabels overlappen niet', async (page) => {
+  // The side panel's chart of the current buurt, and the same chart function with long monthly and weekly
+  // series in the panel's and the comparison's widths, measured as the browser lays them out.
+  const panel = await overlappingAxisLabels(page, '#side-kaart');
+  check(panel.length === 0, `zijpaneel: aslabels overlappen: ${panel.join(', ')}`);
+  const made = await page.evaluate(async () => {
+    const { trendChart } = await import('./charts.js');
+    const months = [];
+    for (let y = 2021; y <= 2024; y++) for (let m = 1; m <= 12; m++) months.push(`${y}-${String(m).padStart(2, '0')}`);
+    const weeks = [];
+    for (let y = 2023; y <= 2024; y++) for (let w = 1; w <= 52; w++) weeks.push(`${y}-W${String(w).padStart(2, '0')}`);
+    const div = document.createElement('div');
+    div.id = 'axis-test';
+    for (const [periods, width] of [[months, 330], [months, 480], [weeks, 330], [weeks, 480], [months.slice(0, 13), 330], [weeks.slice(0, 10), 330]]) {
+      div.innerHTML += trendChart([{ name: 'x', points: periods.map((period, i) => ({ period, count: i % 7 })) }], { width, title: 'Test' });
+    }
+    document.body.appendChild(div);
+    return div.querySelectorAll('svg').length;
+  });
+  check(made === 6, `${made} testgrafieken`);
+  const test = await overlappingAxisLabels(page, '#axis-test');
+  await page.evaluate(() => document.getElementById('axis-test').remove());
+  check(test.length === 0, `aslabels overlappen: ${test.join(', ')}`);
+}, ['timeseries']);
+
+test('dichtheid (KDE): kleurverloop en rand, buurten gedimd zolang de laag aan staat', async (page) => {
+  await page.click('#tabs button[data-view="kaart"]');
+  const look = () => page.evaluate(() => {
+    const m = window.brandpunt.map;
+    const op = JSON.stringify(m.getPaintProperty('buurten-fill', 'fill-opacity'));
+    return { op, line: m.getLayoutProperty('kde-line', 'visibility'), fill: JSON.stringify(m.getPaintProperty('kde-fill', 'fill-color')) };
+  });
+  const before = await look();
+  await page.check('input[data-layer="kde"]');
+  await mapIdle(page);
+  const on = await look();
+  check(on.line === 'visible', `de rand van de KDE is niet zichtbaar (${on.line})`);
+  check(on.op !== before.op, 'de buurten worden niet gedimd zolang de KDE aan staat');
+  // Dimmed: every opacity in the expression is lower.
+  const nums = (s) => (s.match(/\d+\.\d+|\b\d\b/g) || []).map(Number).filter((v) => v > 0 && v < 1);
+  const [a, b] = [nums(before.op), nums(on.op)];
+  check(a.length === b.length && a.length > 0 && b.every((v, i) => v < a[i]), `opaciteit ${before.op} -> ${on.op}`);
+  check(on.fill.includes('level'), `de KDE kleurt niet naar niveau: ${on.fill}`);
+  const legend = (await page.textContent('#legend')) || '';
+  check(legend.includes('gedimd'), `legenda zegt niet dat de buurten gedimd zijn: "${legend}"`);
+  await shot(page, '03d-kde');
+  await page.uncheck('input[data-layer="kde"]');
+  const off = await look();
+  check(off.op === before.op && off.line === 'none', 'na uitzetten van de KDE zijn de buurten niet terug');
+});
+
 /** Clicks buurt `code` on the map and waits until the side panel shows it; returns the panel's count cell. */
 async function openBuurt(page, code) {
   const p = await pixelInside(page, code);
@@ -666,6 +736,48 @@ test('verwachting: kaartlaag en surveillance tonen de cellen van de API', async 
   await page.uncheck('#patrol-forecast');
 }, ['forecast']);
 
+test('verwachting: "Hoe goed voorspelt dit?" toont de toets van de API', async (page) => {
+  await page.click('#tabs button[data-view="kaart"]');
+  await page.click('#forecast-eval-open');
+  await page.waitForFunction(() => document.body.dataset.forecastEvalReady === '1', null, { timeout: 180000 });
+  const err = await page.locator('#forecast-eval-result .error').count();
+  check(err === 0, `de toets gaf een fout: ${await page.textContent('#forecast-eval-result')}`);
+  const params = await page.evaluate(() => window.brandpunt.evaluationParams());
+  const ev = await apiGet('/api/forecast/evaluate', params);
+  const rows = await page.$$eval('#forecast-eval-table tbody tr', (trs) => trs.map((tr) => ({
+    method: tr.dataset.method,
+    coverage: Number(tr.dataset.coverage),
+    hit: tr.querySelector('.hit').textContent,
+    pai: tr.querySelector('.pai').textContent,
+    p: tr.querySelector('.p').textContent,
+    verdict: tr.querySelector('.verdict').textContent,
+  })));
+  // The test's own Dutch formatting of the API's numbers.
+  const nl = (v, d) => (v === null || v === undefined ? '–' : Number(v).toLocaleString('nl-NL', { minimumFractionDigits: d, maximumFractionDigits: d }));
+  let expected = 0;
+  for (const m of ev.methods) {
+    for (const c of m.coverages) {
+      expected++;
+      const r = rows.find((x) => x.method === m.method && x.coverage === c.coverage_pct);
+      check(r, `geen regel voor ${m.method} bij ${c.coverage_pct} %`);
+      const hit = c.mean.hit_rate === null ? '–' : `${nl(c.mean.hit_rate * 100, 1)} %`;
+      check(r.hit === hit, `${m.method} ${c.coverage_pct} %: trefferratio "${r.hit}", API ${hit}`);
+      check(r.pai === nl(c.mean.pai, 2), `${m.method} ${c.coverage_pct} %: PAI "${r.pai}", API ${c.mean.pai}`);
+      check(r.verdict === c.verdict, `${m.method} ${c.coverage_pct} %: oordeel "${r.verdict}", API "${c.verdict}"`);
+      if (m.method === ev.baseline) {
+        check(r.verdict === 'referentie' && r.p === '–', `${m.method}: de referentie heeft geen toets (${r.verdict}, ${r.p})`);
+      } else {
+        check(r.p === nl(c.test.p, 3), `${m.method} ${c.coverage_pct} %: p "${r.p}", API ${c.test.p}`);
+        const want = c.test.p < 0.05 ? 'beter dan tellen' : 'niet beter dan tellen';
+        check(r.verdict === want, `${m.method} ${c.coverage_pct} %: p = ${c.test.p} maar oordeel "${r.verdict}"`);
+      }
+    }
+  }
+  check(rows.length === expected && expected === 16, `${rows.length} regels, API ${expected}`);
+  await shot(page, '07-verwachting-toets');
+  await page.click('#forecast-eval-open');
+}, ['forecastEval']);
+
 test('links voor BI volgen het filter en werken', async (page) => {
   await page.click('#tabs button[data-view="links"]');
   const urls = await page.$$eval('#links input', (is) => is.map((i) => i.value));
@@ -816,6 +928,7 @@ let skipped = 0;
     compare: await offers('POST', '/api/compare', {}),
     patrol: await offers('GET', '/api/patrol?day=fri&from_hour=20&to_hour=2&top=10'),
     forecast: await offers('GET', '/api/forecast?top=5'),
+    forecastEval: await offers('GET', '/api/forecast/evaluate?folds=1&methods=naive'),
     statsGeojson: await offers('GET', '/api/stats.geojson?level=buurt'),
   };
   const missing = Object.entries(ctx.offered).filter(([, v]) => !v).map(([k]) => k);

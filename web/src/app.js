@@ -9,6 +9,7 @@ import { initCompare } from './compare.js';
 import { initCustomAreas } from './custom-areas.js';
 import { filterParams, initFilters } from './filters.js';
 import { forecastParams, initForecast } from './forecast.js';
+import { evaluationParams, initForecastEvaluation } from './forecast-eval.js';
 import { initLegend, renderLegend } from './legend.js';
 import { initCopyButtons, initLinks } from './links.js';
 import { applyMe, initLogin, loadMe } from './login.js';
@@ -25,6 +26,7 @@ window.brandpunt = {
   state,
   filterParams,
   forecastParams,
+  evaluationParams,
   get map() { return state.map; },
   get me() { return state.me; },
 };
@@ -71,6 +73,7 @@ async function main() {
   initPanel();
   initCompare();
   initForecast();
+  initForecastEvaluation();
   initPatrol();
   initLinks();
   initRelations(map);

@@ -20,6 +20,40 @@ export function countText(value, label, digits = 0) {
   return fmtNum(value, digits);
 }
 
+/** Width in px of an axis label of `n` characters (10 px font, generously estimated). */
+const labelWidth = (n) => n * 6.5;
+/** Smallest gap in px between two axis labels. */
+const LABEL_GAP = 6;
+
+/**
+ * The periods (indices) that get an axis label on an axis `w` px wide (period i at i w / (n - 1); the first
+ * label anchored at its start, the last at its end, the others centred): every k-th from the first with the
+ * smallest k for which no two labels come closer than LABEL_GAP, plus the last period when its label keeps that
+ * distance from the previous one.
+ */
+export function tickIndices(periods, w) {
+  const n = periods.length;
+  if (n === 0) return [];
+  if (n === 1) return [0];
+  const step = w / (n - 1);
+  const extent = (i) => {
+    const x = i * step;
+    const lw = labelWidth(String(periods[i]).length);
+    if (i === 0) return [x, x + lw];
+    if (i === n - 1) return [x - lw, x];
+    return [x - lw / 2, x + lw / 2];
+  };
+  const fits = (list) => list.every((i, k) => k === 0 || extent(list[k - 1])[1] + LABEL_GAP <= extent(i)[0]);
+  for (let every = 1; every < n; every++) {
+    const out = [];
+    for (let i = 0; i < n; i += every) out.push(i);
+    if (!fits(out)) continue;
+    if (out[out.length - 1] !== n - 1 && fits([out[out.length - 1], n - 1])) out.push(n - 1);
+    return out;
+  }
+  return fits([0, n - 1]) ? [0, n - 1] : [0];
+}
+
 export const SERIES_COLOURS = ['#1f5fa8', '#d2552b', '#2e8b57', '#8e44ad', '#b8860b', '#555555'];
 
 /**
@@ -43,13 +77,11 @@ export function trendChart(lines, { width = 320, height = 140, title = 'Verloop'
     svg += `<line x1="${pad.l}" x2="${width - pad.r}" y1="${y(t)}" y2="${y(t)}" class="grid"/>`;
     svg += `<text x="${pad.l - 4}" y="${y(t) + 3}" class="ax" text-anchor="end">${fmtNum(t, t % 1 ? 1 : 0)}</text>`;
   }
-  const labelEvery = Math.max(1, Math.ceil(periods.length / 6));
-  periods.forEach((p, i) => {
-    if (i % labelEvery === 0 || i === periods.length - 1) {
-      const anchor = periods.length > 1 && i === periods.length - 1 ? 'end' : i === 0 && periods.length > 1 ? 'start' : 'middle';
-      svg += `<text x="${x(i)}" y="${height - 6}" class="ax" text-anchor="${anchor}">${esc(p)}</text>`;
-    }
-  });
+  for (const i of tickIndices(periods, w)) {
+    const p = periods[i];
+    const anchor = periods.length > 1 && i === periods.length - 1 ? 'end' : i === 0 && periods.length > 1 ? 'start' : 'middle';
+    svg += `<text x="${x(i)}" y="${height - 6}" class="ax" text-anchor="${anchor}">${esc(p)}</text>`;
+  }
   lines.forEach((l, li) => {
     const colour = SERIES_COLOURS[li % SERIES_COLOURS.length];
     const byPeriod = new Map(l.points.map((p) => [p.period, p]));

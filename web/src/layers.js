@@ -146,10 +146,7 @@ export function buildStyle(filter, mode, breaks) {
         'source-layer': 'buurten',
         paint: {
           'fill-color': choroplethExpression(mode, breaks),
-          // lighter when zoomed in, so the incident points stay visible
-          'fill-opacity': ['interpolate', ['linear'], ['zoom'],
-            13, ['case', ['boolean', ['feature-state', 'hover'], false], 0.9, 0.72],
-            16, ['case', ['boolean', ['feature-state', 'hover'], false], 0.45, 0.25]],
+          'fill-opacity': buurtenOpacity(false),
         },
       },
       {
@@ -158,7 +155,17 @@ export function buildStyle(filter, mode, breaks) {
         source: 'kde',
         'source-layer': 'kde',
         layout: { visibility: 'none' },
-        paint: { 'fill-color': '#e6550d', 'fill-opacity': 0.16 },
+        // Stacked contour levels (1 = lowest, 5 by default): a ramp from yellow to dark red, each level fairly
+        // opaque, so the hot core stands out over the (dimmed) choropleth.
+        paint: { 'fill-color': KDE_COLOURS, 'fill-opacity': 0.4 },
+      },
+      {
+        id: 'kde-line',
+        type: 'line',
+        source: 'kde',
+        'source-layer': 'kde',
+        layout: { visibility: 'none' },
+        paint: { 'line-color': '#7f2704', 'line-width': ['interpolate', ['linear'], ['get', 'level'], 1, 0.8, 5, 2] },
       },
       {
         id: 'hotspots-fill',
@@ -287,10 +294,22 @@ export function buildStyle(filter, mode, breaks) {
   };
 }
 
+/** Fill colour of a KDE contour by its level (1 = lowest density). */
+export const KDE_COLOURS = ['interpolate', ['linear'], ['get', 'level'], 1, '#fed976', 2, '#feb24c', 3, '#fd8d3c', 4, '#e31a1c', 5, '#800026'];
+
+/** Fill opacity of the buurten: lighter when zoomed in (incident points stay visible), dimmed while the KDE
+ * layer is on (so its contours stand out). */
+export function buurtenOpacity(dimmed) {
+  const f = dimmed ? 0.35 : 1;
+  return ['interpolate', ['linear'], ['zoom'],
+    13, ['case', ['boolean', ['feature-state', 'hover'], false], 0.9 * f, 0.72 * f],
+    16, ['case', ['boolean', ['feature-state', 'hover'], false], 0.45 * f, 0.25 * f]];
+}
+
 /** Style layers controlled by each layer checkbox. */
 export const TOGGLES = {
   buurten: ['buurten-fill'],
-  kde: ['kde-fill'],
+  kde: ['kde-fill', 'kde-line'],
   hotspots: ['hotspots-fill'],
   emerging: ['emerging-fill'],
   forecast: ['forecast-fill', 'forecast-line'],

@@ -37,7 +37,7 @@ export function renderLegend() {
     if (state.mode === 'rate') html += `<li><i style="background:${NO_DATA}"></i>onbekend (geen inwoners)</li>`;
     html += '</ul>';
   }
-  if (vis('kde-fill')) html += '<h4>Dichtheid (KDE)</h4><div class="ramp kde"></div><div class="ramp-labels"><span>laag</span><span>hoog (per km²)</span></div>';
+  if (vis('kde-fill')) html += '<h4>Dichtheid (KDE)</h4><div class="ramp kde"></div><div class="ramp-labels"><span>laag</span><span>hoog (per km²)</span></div><p class="hint" id="legend-kde-dim">buurtkleuren gedimd zolang de dichtheid aan staat</p>';
   if (vis('hotspots-fill')) {
     html += '<h4>Hotspots (Getis-Ord Gi*)</h4><ul class="legend">' + GI_BINS.filter((b) => b.bin !== 0).map((b) => `<li><i style="background:${b.colour}"></i>${esc(b.label)}</li>`).join('') + '</ul>';
   }

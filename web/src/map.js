@@ -4,7 +4,7 @@
 
 import { esc, fmtNum } from './charts.js';
 import { updateBreaks } from './choropleth.js';
-import { buildStyle, tileUrl, FILTERED_SOURCES, TOGGLES } from './layers.js';
+import { buildStyle, buurtenOpacity, tileUrl, FILTERED_SOURCES, TOGGLES } from './layers.js';
 import { renderLegend } from './legend.js';
 import { filterParams } from './filters.js';
 import { state, subscribe, setMap, markBreaksDirty, selectArea } from './state.js';
@@ -67,6 +67,7 @@ function initLayerSwitches(map, meta) {
   for (const input of document.querySelectorAll('input[data-layer]')) {
     input.addEventListener('change', () => {
       for (const l of TOGGLES[input.dataset.layer] || []) map.setLayoutProperty(l, 'visibility', input.checked ? 'visible' : 'none');
+      if (input.dataset.layer === 'kde') map.setPaintProperty('buurten-fill', 'fill-opacity', buurtenOpacity(input.checked));
       renderLegend();
     });
   }

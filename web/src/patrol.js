@@ -67,12 +67,25 @@ async function runPatrol() {
   const block = `${$('patrol-from').selectedOptions[0].textContent}–${$('patrol-to').selectedOptions[0].textContent}`;
   const sorted = features.slice().sort((a, b) => a.properties.rank - b.properties.rank);
   out.innerHTML = `<h3>Top ${sorted.length} voor ${esc(dayName)} ${esc(block)}</h3>
-    ${sorted.length ? `<ol id="patrol-list" class="patrol">${sorted.map((f) => { const q = f.properties; return `<li value="${esc(q.rank)}"><strong>${esc(q.street || 'Cel zonder straatnaam')}</strong><br><span class="hint">${fmtNum(q.count)} incidenten · score ${fmtNum(q.score, 2)}</span></li>`; }).join('')}</ol>` : '<p>Geen incidenten in dit tijdblok.</p>'}
+    ${sorted.length ? `<ol id="patrol-list" class="patrol">${sorted.map((f) => patrolItem(f.properties, dayName)).join('')}</ol>
+    <p class="hint" id="patrol-rule">Verwacht per ${esc(dayName)}: de score over de hele periode${fc.period ? ` (${esc(fc.period.from)} t/m ${esc(fc.period.to)})` : ''} gedeeld door het aantal keren dat dit tijdblok in die periode begint (${esc(fmtNum(fc.occurrences))} keer).</p>` : '<p>Geen incidenten in dit tijdblok.</p>'}
     <div class="buttons noprint">
       <button type="button" id="patrol-print">Afdrukken</button>
-      <a href="${esc(absUrl('/api/patrol', { ...p, format: 'html' }))}" target="_blank" rel="noopener">Printbare lijst (HTML)</a>
+      <a id="patrol-print-map" href="${esc(absUrl('/api/patrol', { ...p, format: 'html' }))}" target="_blank" rel="noopener">Printbare kaart en lijst</a>
     </div>`;
   $('patrol-print').addEventListener('click', () => window.print());
+}
+
+/** One list item of a patrol cell: its street (or why there is none), the expected number per occurrence of
+ * the block, and the period's count and score; withheld counts as their label. */
+export function patrolItem(q, dayName) {
+  const street = q.street
+    ? `<strong>${esc(q.street)}</strong>`
+    : `<strong>Geen straatnaam</strong> <span class="street-note">(${esc(q.street_note || 'onbekend')})</span>`;
+  const detail = q.suppressed
+    ? `${esc(q.count_label)} incidenten`
+    : `verwacht <span class="per-week">${fmtNum(q.per_week, 2)}</span> per ${esc(dayName)} · ${fmtNum(q.count)} incidenten in de periode (score ${fmtNum(q.score, 1)})`;
+  return `<li value="${esc(q.rank)}">${street}<br><span class="hint">${detail}</span></li>`;
 }
 
 function clearForecast() {
@@ -102,7 +115,8 @@ async function showForecast() {
   const rows = features.map((f) => {
     const q = f.properties;
     const risk = q.suppressed ? esc(q.count_label || 'afgeschermd') : `${fmtNum((q.share || 0) * 100, 1)} % van de verwachting`;
-    return `<li value="${esc(q.rank)}"><strong>${esc(q.street || 'Cel zonder straatnaam')}</strong><br><span class="hint">${risk}</span></li>`;
+    const street = q.street ? `<strong>${esc(q.street)}</strong>` : `<strong>Geen straatnaam</strong> <span class="street-note">(${esc(q.street_note || 'onbekend')})</span>`;
+    return `<li value="${esc(q.rank)}">${street}<br><span class="hint">${risk}</span></li>`;
   }).join('');
   out.innerHTML = `<h3>Verwachting ${esc(fc.at)} t/m ${esc(fc.forecast_until)}</h3>
     <p class="hint">${esc(methodLabel(fc.method))}: de hoogste 5 % van de cellen van ${esc(fc.cell_m)} m (${esc(fmtNum(fc.top_cells))} cellen), gestippeld op de kaart.</p>

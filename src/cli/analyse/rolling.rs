@@ -7,11 +7,9 @@
 //! places equally.
 
 use anyhow::Context;
-use brandpunt::analysis::forecast::rolling::{rolling_evaluation, RollingParams};
+use brandpunt::analysis::forecast::rolling::{backtest, rri_days, Backtest, TIE_RULE};
 use brandpunt::analysis::forecast::{event_time, Method, Window};
 use brandpunt::cancel::Cancel;
-use brandpunt::export::{ColumnType, Table, Value};
-use chrono::{Days, NaiveTime};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -22,20 +20,8 @@ use super::input;
 use super::output;
 use brandpunt::analysis::grid::BinSpec;
 
-/// The tie rule as printed with the output.
-pub const TIE_RULE: &str = "gelijke waarden op de drempel tellen als fractionele treffers: de gelijke cellen delen de resterende plaatsen";
-
 pub fn run(db: &Path, args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     let folds = args.folds.unwrap_or(12);
-    anyhow::ensure!(
-        (1..=520).contains(&folds),
-        "--folds {folds}: kies 1 tot en met 520"
-    );
-    anyhow::ensure!(
-        (1..=366).contains(&args.horizon),
-        "--horizon {}: kies 1 tot en met 366 dagen",
-        args.horizon
-    );
     let cell_m = match bins::parse_bins(&args.bins)? {
         BinSpec::Grid { cell_m } => f64::from(cell_m),
         other => {
@@ -73,10 +59,15 @@ pub fn run(db: &Path, args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
         methods.push((m.name().to_string(), m));
     }
     anyhow::ensure!(!methods.is_empty(), "--methods: geen methoden");
-    let rri_days = match parse_window(args.days.as_deref(), Window::Days(28))? {
-        Window::Days(n) => n,
-        Window::All => 28,
-    };
+    let days = args
+        .days
+        .as_deref()
+        .map(|d| parse_window(Some(d), Window::Days(28)))
+        .transpose()?;
+    // Checks --folds and --horizon before the incidents are read.
+    let check_until = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).context("datum")?;
+    brandpunt::analysis::forecast::rolling::origins(check_until, folds, args.horizon)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let records = input::load(db, &args.input, None, None)?;
     let events = input::events(&records)?;
     let until = match args.until {
@@ -88,82 +79,18 @@ pub fn run(db: &Path, args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
             .context("geen incidenten met een datum")?
             .date(),
     };
-    let end = until.checked_add_days(Days::new(1)).context("--until")?;
-    let origins = (1..=folds)
-        .rev()
-        .map(|k| {
-            end.checked_sub_days(Days::new(u64::from(k) * u64::from(args.horizon)))
-                .map(|d| d.and_time(NaiveTime::MIN))
-                .context("--folds x --horizon reikt te ver terug")
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let grid = grid_of(&events, args.extent, cell_m)?;
-    let params = RollingParams {
-        origins,
+    let spec = Backtest {
+        folds,
         horizon_days: args.horizon,
+        until,
+        methods,
         coverages_pct: coverages,
-        rri_days,
+        rri_days: rri_days(days),
     };
-    let r = rolling_evaluation(&events, &grid, &methods, &params, &Cancel::never())
+    let r = backtest(&events, &grid, &spec, &Cancel::never())
         .map_err(|e| anyhow::anyhow!("evaluatie: {e}"))?;
-    let mut t = Table::new(&[
-        ("fold", ColumnType::Text),
-        ("origin", ColumnType::Text),
-        ("method", ColumnType::Text),
-        ("coverage_pct", ColumnType::Real),
-        ("cells", ColumnType::Int),
-        ("test_events", ColumnType::Int),
-        ("hits", ColumnType::Real),
-        ("hit_rate", ColumnType::Real),
-        ("pai", ColumnType::Real),
-        ("pei", ColumnType::Real),
-        ("rri", ColumnType::Real),
-        ("p_vs_naive", ColumnType::Real),
-        ("verdict", ColumnType::Text),
-    ]);
-    let opt = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
-    let fold_no = |o: &chrono::NaiveDateTime| {
-        params
-            .origins
-            .iter()
-            .position(|x| x == o)
-            .map_or(0, |k| k + 1)
-    };
-    for f in &r.folds {
-        let m = &f.metrics;
-        t.push(vec![
-            Value::Text(fold_no(&f.origin).to_string()),
-            Value::Text(f.origin.date().to_string()),
-            Value::from(f.method.as_str()),
-            Value::Real(f.coverage_pct),
-            Value::from(m.selection.n_selected),
-            Value::from(m.test_total),
-            Value::Real(m.hits),
-            opt(m.hit_rate),
-            opt(m.pai),
-            opt(m.pei),
-            opt(m.rri),
-            Value::Null,
-            Value::Null,
-        ])?;
-    }
-    for s in &r.summaries {
-        t.push(vec![
-            Value::from("gemiddeld"),
-            Value::Null,
-            Value::from(s.method.as_str()),
-            Value::Real(s.coverage_pct),
-            Value::Null,
-            Value::from(s.folds),
-            Value::Null,
-            opt(s.mean_hit_rate),
-            opt(s.mean_pai),
-            opt(s.mean_pei),
-            opt(s.mean_rri),
-            opt(s.p_vs_baseline),
-            s.verdict.map_or(Value::Null, Value::from),
-        ])?;
-    }
+    let t = brandpunt::export::rolling::rolling_table(&r)?;
     output::write_plain(args.output.as_deref(), &t)?;
     eprintln!(
         "{} folds van {} dagen tot en met {until}, basis {}; {TIE_RULE}; beter dan tellen alleen bij p < 0,05 (eenzijdige gepaarde tekenwisseltoets op de treffersratio per fold)",
