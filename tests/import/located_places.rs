@@ -40,8 +40,11 @@ fn demo_bag(dir: &Path) -> PathBuf {
     db
 }
 
-/// (bag_id, huisnummer, huisletter, point) of every Demostad address of `street`.
-fn addresses(store: &SqliteStore, street: &str) -> Vec<(String, u32, Option<String>, (f64, f64))> {
+/// An address of the demo BAG: (bag_id, huisnummer, huisletter, point).
+type DemoAddress = (String, u32, Option<String>, (f64, f64));
+
+/// Every Demostad address of `street`.
+fn addresses(store: &SqliteStore, street: &str) -> Vec<DemoAddress> {
     let mut out = Vec::new();
     store
         .for_each_address(&mut |a| {
