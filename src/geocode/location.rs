@@ -367,6 +367,18 @@ impl GeocodeIndex {
         {
             return GeocodeMatch::none();
         }
+        // A house number after a street the index knows is an address the BAG does not have (`Stationsplein
+        // 999`): not located, so the analyst sees it and corrects the number, rather than the street's point.
+        if let Some((head, last)) = phrase.trim().rsplit_once(char::is_whitespace) {
+            if is_number_word(last)
+                && parse_house_number(last).is_some()
+                && !self
+                    .street_segments_named(head, area.woonplaats, area.pc, fuzzy)
+                    .is_empty()
+            {
+                return GeocodeMatch::none();
+            }
+        }
         let segs = self.street_segments_named(phrase, area.woonplaats, area.pc, fuzzy);
         match segs.as_slice() {
             [] => GeocodeMatch::none(),

@@ -94,7 +94,9 @@
 //! - **Street** ([`MatchKind::Street`]): a street without a number (`Burgwal Demostad`). The point is the
 //!   street's address nearest the centroid of its addresses (so it lies on the street), the uncertainty the
 //!   largest distance from it to an address of the street. Score 0.5 times the name quality. A street
-//!   name alone that fits several woonplaatsen is `None` (the woonplaats is needed).
+//!   name alone that fits several woonplaatsen is `None` (the woonplaats is needed). A number the street does
+//!   not have (`Stationsplein 999`) is `None` too, not the street: the row is reported so the number is
+//!   corrected.
 //! - **Near** ([`MatchKind::Near`]): `A thv 3`, `A t.h.v. 3`, `A t.o. 3`, `tegenover A 3`,
 //!   `ter hoogte van A 3`, `A nabij 3`, `A bij (nr) 3`: at that address (`candidates[0]`, no `address`: the
 //!   place is near it, not in it), uncertainty 25 m (50 m for `nabij`/`bij`), score 0.7 times the address's
