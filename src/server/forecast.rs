@@ -86,7 +86,8 @@ pub struct ForecastParams {
     pub csv: bool,
 }
 
-fn given<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+/// The value of query parameter `name`, trimmed; `None` when absent or empty.
+pub(super) fn given<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 

@@ -42,7 +42,7 @@
 
 use super::error::ApiError;
 use super::filter::{parse_date, Filter};
-use super::forecast::{event_of, grid_over, ForecastParams};
+use super::forecast::{event_of, given, grid_over, ForecastParams};
 use super::AppState;
 use super::Caller;
 use crate::analysis::forecast::rolling::{
@@ -91,10 +91,6 @@ pub struct EvaluateParams {
     pub cell_m: f64,
     pub rri_days: u32,
     pub csv: bool,
-}
-
-fn given<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 impl EvaluateParams {
