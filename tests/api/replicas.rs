@@ -124,9 +124,9 @@ fn wait_for_metric(server: &Server, series: &str, at_least: f64) {
     }
 }
 
-/// A PostgreSQL database with the fixture's CBS areas and a first delivery, an analyst's token, and two servers
-/// on it.
-fn two_replicas(dir: &Path) -> (String, String, [Server; 2]) {
+/// A new PostgreSQL database with the fixture's CBS areas and an analyst `ana` of tenant `default`: its URL and
+/// the analyst's API token.
+fn database_with_analyst() -> (String, String) {
     let c = cluster();
     let db = c.url("brandpunt", &c.database());
     cli(
@@ -140,7 +140,6 @@ fn two_replicas(dir: &Path) -> (String, String, [Server; 2]) {
                 .to_string(),
         ],
     );
-    import(&db, dir, "EERSTE", 300);
     let token = {
         let mut store = StoreOpener::new(Path::new(&db)).unwrap().open().unwrap();
         store
@@ -151,6 +150,14 @@ fn two_replicas(dir: &Path) -> (String, String, [Server; 2]) {
             .unwrap()
             .token
     };
+    (db, token)
+}
+
+/// A PostgreSQL database with the fixture's CBS areas and a first delivery, an analyst's token, and two servers
+/// on it.
+fn two_replicas(dir: &Path) -> (String, String, [Server; 2]) {
+    let (db, token) = database_with_analyst();
+    import(&db, dir, "EERSTE", 300);
     let servers = [
         srv::start(Path::new(&db), &[]),
         srv::start(Path::new(&db), &[]),
@@ -251,29 +258,7 @@ fn duty_held(server: &Server, duty: &str) -> Option<f64> {
 #[test]
 fn one_replica_imports_the_shared_inbox_and_the_other_takes_over_when_it_dies() {
     let dir = tempfile::tempdir().unwrap();
-    let c = cluster();
-    let db = c.url("brandpunt", &c.database());
-    cli(
-        &db,
-        &[
-            "import",
-            "cbs",
-            &fixtures()
-                .join("cbs/wijkenbuurten_2024_v1.gpkg")
-                .display()
-                .to_string(),
-        ],
-    );
-    let token = {
-        let mut store = StoreOpener::new(Path::new(&db)).unwrap().open().unwrap();
-        store
-            .add_user("default", "ana", Role::Analyst, &["*".into()])
-            .unwrap();
-        store
-            .create_token(&TokenOwner::User("ana".into()), None)
-            .unwrap()
-            .token
-    };
+    let (db, token) = database_with_analyst();
     let inbox = dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     let inbox_arg = inbox.display().to_string();
