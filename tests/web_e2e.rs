@@ -6,7 +6,7 @@
 //! Needs node, `web/node_modules` (`make web`) and chromium: `make test` installs them, so their absence
 //! is a failure with a message saying what to install, not a silent skip.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -201,7 +201,7 @@ fn web_map_end_to_end() {
     }
 
     let out = root.join("target/e2e-artifacts");
-    let st = Command::new("node")
+    let mut suite = Command::new("node")
         .arg(root.join("tests/e2e/run.mjs"))
         .arg("--base")
         .arg(format!("http://127.0.0.1:{port}"))
@@ -211,22 +211,49 @@ fn web_map_end_to_end() {
         .arg(CHROMIUM)
         .arg("--demo-password")
         .arg(brandpunt::demo::DEMO_PASSWORD)
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap();
+    // Echo the suite's lines as they come, and keep each failure (a `FOUT` line and the lines up to the next
+    // result) for the panic message, so a CI log's last lines say which checks failed and why.
+    let mut failures: Vec<String> = Vec::new();
+    let mut in_failure = false;
+    for line in std::io::BufReader::new(suite.stdout.take().unwrap()).lines() {
+        let line = line.unwrap_or_default();
+        println!("{line}");
+        if line.starts_with("FOUT") {
+            in_failure = true;
+            failures.push(String::new());
+        } else if ["ok ", "OVERGESLAGEN", "schermafdrukken"]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
+            in_failure = false;
+        }
+        if let (true, Some(f)) = (in_failure, failures.last_mut()) {
+            if f.lines().count() < 12 {
+                f.push_str(&line);
+                f.push('\n');
+            }
+        }
+    }
+    let st = suite.wait().unwrap();
     if !st.success() {
         let log = std::fs::read_to_string(tmp.path().join("serve.log")).unwrap_or_default();
         let tail: String = log
             .lines()
             .rev()
-            .take(40)
+            .take(15)
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
             .collect::<Vec<_>>()
             .join("\n");
         panic!(
-            "de e2e-suite faalde (schermafdrukken in {}); serverlog:\n{tail}",
-            out.display()
+            "de e2e-suite faalde: {} mislukte controle(s):\n{}\nschermafdrukken in {}; serverlog (einde):\n{tail}",
+            failures.len(),
+            failures.join("\n"),
+            out.display(),
         );
     }
 }

@@ -27,9 +27,11 @@
 //! `events_used`, `total_risk`, `top_percent`, `top_cells`, `threshold` and for sepp its fitted parameters
 //! (`sepp`); one square polygon per cell with risk > 0 (with `top`: per top cell), ordered by rank, with `risk`,
 //! `rank` (1 = highest; tied cells share the lowest rank), `share` (of the total risk of the grid), `x_m`, `y_m`
-//! (RD centre), `center` (`[lon, lat]`) and, with `top`, `street`: the most common BAG street of the cell's
-//! address-located incidents before `at` (ties alphabetical), or else `street_note`: why there is none (no
-//! address among its incidents, too few incidents to show a street, or no incidents before `at`). CSV: `x`, `y` (cell centre, RD) and `risk`, every
+//! (RD centre), `center` (`[lon, lat]`) and, with `top`, `street`: for the first [`STREET_CELLS`] cells in rank
+//! order, the most common BAG street among the address-located ones of the cell's latest [`STREET_SAMPLE`]
+//! incidents before `at` (ties alphabetical), or else `street_note`: why there is none (no address among those
+//! incidents, too few incidents to show a street, no incidents before `at`, or ranked below the named cells).
+//! So the streets cost at most [`STREET_CELLS`] x [`STREET_SAMPLE`] incident reads, whatever the grid. CSV: `x`, `y` (cell centre, RD) and `risk`, every
 //! cell south row first (the command line's `.csv`), with `top` only the top cells in that order.
 //!
 //! Who may call it, and what viewers get: everyone who may read the tenant's map, with the limits of the hot
@@ -333,8 +335,21 @@ struct CellStreet {
     street: Option<(String, u64)>,
 }
 
-/// Per cell of `cells`: the number of address-located incidents before `at` and its most common street with
-/// its count (ties alphabetical).
+/// How many of an answer's cells get a street: the highest-ranked ones, in rank order. A street is for finding
+/// a cell on patrol, and reading the streets of every top cell of a national grid would cost the whole tenant.
+pub const STREET_CELLS: usize = 500;
+
+/// How many of a named cell's incidents before `at`, the latest ones, its street is taken from.
+pub const STREET_SAMPLE: usize = 64;
+
+/// Why a forecast cell names no street: it ranks below the first [`STREET_CELLS`] cells.
+pub const BEYOND_STREET_CELLS: &str =
+    "geen straatnaam: alleen de 500 cellen met het hoogste risico krijgen er een";
+
+/// Per cell among the first [`STREET_CELLS`] of `cells` (rank order) that had incidents before `at`: their
+/// number, and the most common street, with its count, among the address-located ones of its latest
+/// [`STREET_SAMPLE`] incidents (by begin, then id; street ties alphabetical). Only the sampled incidents'
+/// streets are read from the store.
 fn cell_streets(
     state: &AppState,
     tenant: &str,
@@ -344,33 +359,44 @@ fn cell_streets(
     at: chrono::NaiveDateTime,
     cancel: &Cancel,
 ) -> Result<HashMap<usize, CellStreet>, ApiError> {
-    let wanted: std::collections::HashSet<usize> = cells.iter().map(|(k, _)| *k).collect();
-    // The incidents of the answered cells before `at`; only their streets are read from the store.
-    let mut in_cells: Vec<(usize, i64)> = Vec::new();
+    let wanted: std::collections::HashSet<usize> =
+        cells.iter().take(STREET_CELLS).map(|(k, _)| *k).collect();
+    // Per named cell: its incidents before `at` (begin, id); then only the latest ones are kept.
+    let mut per: HashMap<usize, Vec<(chrono::NaiveDateTime, i64)>> = HashMap::new();
     for (i, (e, id)) in events.iter().enumerate() {
         if i % 65_536 == 0 {
             cancel.check()?;
         }
-        if e.begin.is_none_or(|b| b >= at) {
+        let Some(begin) = e.begin.filter(|b| *b < at) else {
             continue;
-        }
+        };
         if let Some(k) = spec.cell_of(e.x_m, e.y_m).filter(|k| wanted.contains(k)) {
-            in_cells.push((k, *id));
+            per.entry(k).or_default().push((begin, *id));
         }
     }
-    let ids: Vec<i64> = in_cells.iter().map(|&(_, id)| id).collect();
+    let per: HashMap<usize, (u64, Vec<i64>)> = per
+        .into_iter()
+        .map(|(k, mut found)| {
+            let n = found.len() as u64;
+            if found.len() > STREET_SAMPLE {
+                found.select_nth_unstable_by(STREET_SAMPLE - 1, |a, b| b.cmp(a));
+                found.truncate(STREET_SAMPLE);
+            }
+            (k, (n, found.into_iter().map(|(_, id)| id).collect()))
+        })
+        .collect();
+    let ids: Vec<i64> = per
+        .values()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
     let streets = super::patrol::street_names(state, tenant, &ids, cancel)?;
-    let mut per: HashMap<usize, (u64, HashMap<&str, u64>)> = HashMap::new();
-    for (k, id) in &in_cells {
-        let entry = per.entry(*k).or_default();
-        entry.0 += 1;
-        if let Some(s) = streets.get(id) {
-            *entry.1.entry(s.as_str()).or_default() += 1;
-        }
-    }
     Ok(per
         .into_iter()
-        .map(|(k, (n, by_street))| {
+        .map(|(k, (n, ids))| {
+            let mut by_street: HashMap<&str, u64> = HashMap::new();
+            for s in ids.iter().filter_map(|id| streets.get(id)) {
+                *by_street.entry(s.as_str()).or_default() += 1;
+            }
             let best = by_street
                 .into_iter()
                 .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
@@ -552,12 +578,8 @@ fn geojson_head(a: &Answer) -> Result<serde_json::Map<String, Value>, ApiError> 
 }
 
 /// The GeoJSON feature (WGS84 square) of cell `k` with rank `rank`.
-fn cell_feature(
-    a: &Answer,
-    k: usize,
-    rank: usize,
-    protect_k: Option<u32>,
-) -> Result<Value, ApiError> {
+fn cell_feature(a: &Answer, position: usize, protect_k: Option<u32>) -> Result<Value, ApiError> {
+    let (k, rank) = a.cells[position];
     let spec = &a.forecast.grid.spec;
     let h = spec.cell_m / 2.0;
     let (x, y) = spec.centre_m(k);
@@ -607,6 +629,7 @@ fn cell_feature(
                 }
             }
             Some(_) => props["street_note"] = json!(super::patrol::NO_ADDRESS),
+            None if position >= STREET_CELLS => props["street_note"] = json!(BEYOND_STREET_CELLS),
             None => props["street_note"] = json!(NO_INCIDENTS),
         }
     }
@@ -693,11 +716,11 @@ async fn api_forecast(
         "application/geo+json",
         move |w| {
             let _turn = turn;
-            let mut cells = answer.cells.iter();
+            let mut positions = 0..answer.cells.len();
             super::streaming::write_feature_collection(w, &head, || {
-                cells
+                positions
                     .next()
-                    .map(|&(k, rank)| cell_feature(&answer, k, rank, protect_k))
+                    .map(|position| cell_feature(&answer, position, protect_k))
                     .transpose()
             })
         },

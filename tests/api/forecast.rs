@@ -624,3 +624,133 @@ fn evaluation_for_viewers_has_the_surface_limits_and_no_counts() {
         }
     }
 }
+
+/// The streets of the top cells, recomputed in SQL from the demo database: for the first 500 cells in rank order,
+/// the most common BAG street (ties alphabetical) among the address-located ones of the cell's latest 64
+/// incidents before `at` (by begin, then id); every cell ranked lower says why it has none.
+/// Returns the number of cells with a street and of cells with more incidents than the sample.
+fn check_forecast_streets(query: &str) -> (usize, usize) {
+    const NAMED: usize = 500;
+    const SAMPLE: usize = 64;
+    let fc = get(&format!("/api/forecast?{query}"));
+    let features = fc["features"].as_array().unwrap();
+    let at = fc["at"].as_str().unwrap().to_string();
+    let cell_m = fc["cell_m"].as_f64().unwrap();
+    let (minx, miny, ncols) = (
+        fc["grid"]["minx_m"].as_f64().unwrap(),
+        fc["grid"]["miny_m"].as_f64().unwrap(),
+        fc["grid"]["ncols"].as_u64().unwrap() as i64,
+    );
+    let cell_of = |x: f64, y: f64| {
+        let (c, r) = (
+            ((x - minx) / cell_m).floor() as i64,
+            ((y - miny) / cell_m).floor() as i64,
+        );
+        (c >= 0 && c < ncols && r >= 0).then_some(r * ncols + c)
+    };
+    // Per cell: (begin to the minute, id, street of an address-located incident).
+    let conn = rusqlite::Connection::open(&demo().db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT i.begin_min, i.id, i.x, i.y, \
+             CASE WHEN i.located_by = 'address' THEN a.street END \
+             FROM incident i JOIN tenant t ON t.id = i.tenant_id \
+             LEFT JOIN address a ON a.bag_id = i.bag_id \
+             WHERE t.code = 'default' AND i.x IS NOT NULL AND i.begin_min < ?1",
+        )
+        .unwrap();
+    // `at` 00:00 in minutes since 1970 (the store's `begin_min`).
+    let at_min = NaiveDate::parse_from_str(&at, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp()
+        / 60;
+    let mut per: std::collections::HashMap<i64, Vec<(i64, i64, Option<String>)>> =
+        Default::default();
+    for row in stmt
+        .query_map([at_min], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+                r.get::<_, f64>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .unwrap()
+    {
+        let (begin, id, x, y, street) = row.unwrap();
+        if let Some(k) = cell_of(x, y) {
+            per.entry(k).or_default().push((begin, id, street));
+        }
+    }
+    let (mut named, mut sampled) = (0, 0);
+    for (position, f) in features.iter().enumerate() {
+        let p = &f["properties"];
+        let k = cell_of(p["x_m"].as_f64().unwrap(), p["y_m"].as_f64().unwrap()).unwrap();
+        if position >= NAMED {
+            assert!(p.get("street").is_none(), "#{position}: {p}");
+            assert_eq!(
+                p["street_note"],
+                "geen straatnaam: alleen de 500 cellen met het hoogste risico krijgen er een"
+            );
+            continue;
+        }
+        let mut found = per.get(&k).cloned().unwrap_or_default();
+        found.sort_by_key(|x| std::cmp::Reverse((x.0, x.1)));
+        if found.len() > SAMPLE {
+            sampled += 1;
+        }
+        found.truncate(SAMPLE);
+        let mut tally: std::collections::BTreeMap<String, u64> = Default::default();
+        for s in found.iter().filter_map(|(_, _, s)| s.clone()) {
+            *tally.entry(s).or_default() += 1;
+        }
+        let max = tally.values().copied().max();
+        let want = tally
+            .iter()
+            .find(|(_, &n)| Some(n) == max)
+            .map(|(s, _)| s.clone());
+        assert_eq!(
+            p["street"].as_str().map(str::to_string),
+            want,
+            "#{position} cell {k}: {p}"
+        );
+        if want.is_some() {
+            named += 1;
+        } else if found.is_empty() {
+            assert_eq!(p["street_note"], "geen eerdere incidenten in deze cel");
+        } else {
+            assert_eq!(p["street_note"], "geen adres bij de incidenten in deze cel");
+        }
+    }
+    (named, sampled)
+}
+
+#[test]
+fn forecast_streets_come_from_the_latest_incidents_of_the_first_cells() {
+    // A kde surface covers every cell within its bandwidth of an incident: more than 500 cells.
+    let q = "method=kde&days=all&bandwidth=200&cell=50&top=100";
+    let cells = get(&format!("/api/forecast?{q}"))["features"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(
+        cells > 500,
+        "{q}: {cells} cells, too few to check the limit"
+    );
+    let (named, _) = check_forecast_streets(q);
+    assert!(
+        named >= 20,
+        "{q}: only {named} of the first cells got a street"
+    );
+    // Cells of 500 m hold more incidents than the sample.
+    let q = "method=naive&days=all&cell=500&top=100";
+    let (named, sampled) = check_forecast_streets(q);
+    assert!(
+        named > 0 && sampled > 0,
+        "{q}: {named} named, {sampled} sampled"
+    );
+}

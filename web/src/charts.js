@@ -20,8 +20,22 @@ export function countText(value, label, digits = 0) {
   return fmtNum(value, digits);
 }
 
-/** Width in px of an axis label of `n` characters (10 px font, generously estimated). */
-const labelWidth = (n) => n * 6.5;
+/** Canvas for measuring axis labels in the page's font (`null` outside a browser). */
+let measure;
+
+/**
+ * Width in px of axis label `text` (10 px, the charts' font): the larger of a generous estimate (6.5 px per
+ * character) and the width the browser measures in the page's font, so labels never overlap in a wider font.
+ */
+function labelWidth(text) {
+  const estimate = text.length * 6.5;
+  if (measure === undefined) {
+    const canvas = typeof document !== 'undefined' ? document.createElement('canvas') : null;
+    measure = canvas && canvas.getContext ? canvas.getContext('2d') : null;
+    if (measure) measure.font = `10px ${getComputedStyle(document.body).fontFamily}`;
+  }
+  return measure ? Math.max(estimate, Math.ceil(measure.measureText(text).width)) : estimate;
+}
 /** Smallest gap in px between two axis labels. */
 const LABEL_GAP = 6;
 
@@ -38,7 +52,7 @@ export function tickIndices(periods, w) {
   const step = w / (n - 1);
   const extent = (i) => {
     const x = i * step;
-    const lw = labelWidth(String(periods[i]).length);
+    const lw = labelWidth(String(periods[i]));
     if (i === 0) return [x, x + lw];
     if (i === n - 1) return [x - lw, x];
     return [x - lw / 2, x + lw / 2];
