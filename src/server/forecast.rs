@@ -412,6 +412,22 @@ fn cell_streets(
         .collect())
 }
 
+/// The core's refusal as an API error naming the request parameter (`--space-cells` -> `space_cells`);
+/// `context` follows "het filter laat te weinig incidenten over" (e.g. " voor sepp").
+pub(super) fn api_error(e: ForecastError, context: &str) -> ApiError {
+    match e {
+        ForecastError::Cancelled(_) => ApiError::Cancelled,
+        ForecastError::TooFewEvents(_) => ApiError::param(
+            "category",
+            format!("het filter laat te weinig incidenten over{context}: {e}"),
+        ),
+        ForecastError::InvalidParameter { parameter, reason } => {
+            ApiError::param(&parameter.trim_start_matches('-').replace('-', "_"), reason)
+        }
+        e => ApiError::internal(e),
+    }
+}
+
 /// What one request computed.
 struct Answer {
     params: ForecastParams,
@@ -455,20 +471,8 @@ fn compute(
         .collect();
     let events: Vec<Event> = tagged.iter().map(|(e, _)| e.clone()).collect();
     let at_t = at.and_time(NaiveTime::MIN);
-    let f = forecast(&events, &spec, at_t, &params.method, cancel).map_err(|e| match e {
-        ForecastError::Cancelled(_) => ApiError::Cancelled,
-        ForecastError::TooFewEvents(_) => ApiError::param(
-            "category",
-            format!(
-                "het filter laat te weinig incidenten over voor {}: {e}",
-                params.method.name()
-            ),
-        ),
-        ForecastError::InvalidParameter { parameter, reason } => {
-            ApiError::param(&parameter.replace('-', "_"), reason)
-        }
-        e => ApiError::internal(e),
-    })?;
+    let f = forecast(&events, &spec, at_t, &params.method, cancel)
+        .map_err(|e| api_error(e, &format!(" voor {}", params.method.name())))?;
     let threshold = params
         .top_percent
         .and_then(|p| top_threshold(&f.grid.values, p));

@@ -48,7 +48,7 @@ use super::Caller;
 use crate::analysis::forecast::rolling::{
     backtest, rri_days, Backtest, MethodSummary, RollingEvaluation, ALPHA, TIE_RULE,
 };
-use crate::analysis::forecast::{ForecastError, GridSpec, Method, Window};
+use crate::analysis::forecast::{GridSpec, Method, Window};
 use crate::analysis::Event;
 use crate::dataset::Snapshot;
 use axum::body::Bytes;
@@ -226,21 +226,6 @@ impl EvaluateParams {
             ));
         }
         Ok(())
-    }
-}
-
-/// The core's refusal as an API error naming the request parameter.
-fn api_error(e: ForecastError) -> ApiError {
-    match e {
-        ForecastError::Cancelled(_) => ApiError::Cancelled,
-        ForecastError::TooFewEvents(_) => ApiError::param(
-            "category",
-            format!("het filter laat te weinig incidenten over: {e}"),
-        ),
-        ForecastError::InvalidParameter { parameter, reason } => {
-            ApiError::param(&parameter.trim_start_matches('-').replace('-', "_"), reason)
-        }
-        e => ApiError::internal(e),
     }
 }
 
@@ -435,7 +420,7 @@ async fn api_evaluate(
     p.check_work(&grid)?;
     // The origins are checked before any work (e.g. folds x horizon reaching before year 1).
     crate::analysis::forecast::rolling::origins(until, p.folds, p.horizon_days)
-        .map_err(api_error)?;
+        .map_err(|e| super::forecast::api_error(e, ""))?;
     let protect_k = caller
         .principal
         .sees_protected_counts()
@@ -455,7 +440,8 @@ async fn api_evaluate(
                 coverages_pct: p.coverages_pct.clone(),
                 rri_days: p.rri_days,
             };
-            let result = backtest(&events, &grid, &spec, cancel).map_err(api_error)?;
+            let result = backtest(&events, &grid, &spec, cancel)
+                .map_err(|e| super::forecast::api_error(e, ""))?;
             let e = Evaluation {
                 params: p,
                 until,
