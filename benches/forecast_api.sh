@@ -42,7 +42,7 @@ for _ in $(seq $((READY_TIMEOUT * 10))); do
 done
 echo "serve ready after $(awk -v a="$START" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s"
 ask() {
-  curl -s -o "$W/body" -w '%{http_code} %{time_total} %{size_download}' --max-time 600 \
+  curl -s -o "$W/body" -w '%{http_code} %{time_total} %{size_download}\n' --max-time 600 \
     -H "Authorization: Bearer $TOKEN" "$BASE$1"
 }
 for method in $METHODS; do
