@@ -342,3 +342,98 @@ fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audi
     );
     assert_eq!(views(&postgres), original);
 }
+
+#[test]
+fn kill_9_during_a_store_copy_leaves_the_target_as_it_was() {
+    let (_dir, demo_db) = crate::common::demo::demo_copy();
+    let c = cluster();
+    let database = c.database();
+    let postgres = c.url("brandpunt", &database);
+    // Migrated and empty: the tenant `default` only.
+    ok(&postgres, false, &["tenant", "list"]);
+    let tenants_before = c.psql(
+        "postgres",
+        &database,
+        "SELECT string_agg(code, ',') FROM tenant",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brandpunt"))
+        .env_remove("BRANDPUNT_DB")
+        .args(["store", "copy", "--from"])
+        .arg(&demo_db)
+        .args(["--to", &postgres])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The copy's connection has an open transaction that has written rows of a copied table.
+    let writing = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND backend_xid IS NOT NULL \
+         AND query LIKE 'INSERT INTO % FROM unnest(%'"
+    );
+    let start = std::time::Instant::now();
+    let mut killed_while_writing = false;
+    while start.elapsed() < std::time::Duration::from_secs(300) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if c.psql("postgres", "postgres", &writing) != "0" {
+            child.kill().unwrap();
+            killed_while_writing = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.wait().unwrap();
+    assert!(
+        killed_while_writing,
+        "the copy finished (or stalled) before it could be killed mid-write"
+    );
+    // Wait until the server has rolled the dead connection's transaction back.
+    let open = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND backend_xid IS NOT NULL"
+    );
+    let start = std::time::Instant::now();
+    while c.psql("postgres", "postgres", &open) != "0" {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for table in [
+        "boundary_set",
+        "area",
+        "address",
+        "delivery",
+        "incident",
+        "app_user",
+        "audit_log",
+    ] {
+        assert_eq!(
+            c.psql(
+                "postgres",
+                &database,
+                &format!("SELECT count(*) FROM {table}")
+            ),
+            "0",
+            "a killed copy leaves no {table} rows"
+        );
+    }
+    assert_eq!(
+        c.psql(
+            "postgres",
+            &database,
+            "SELECT string_agg(code, ',') FROM tenant"
+        ),
+        tenants_before
+    );
+    // Nothing half-written: the target still counts as empty, and a new copy succeeds.
+    let demo = demo_db.display().to_string();
+    let out = ok(
+        &demo,
+        false,
+        &["store", "copy", "--from", &demo, "--to", &postgres],
+    );
+    assert!(out.contains("auditlog intact"), "{out}");
+    assert_eq!(
+        ok(&postgres, false, &["stats"]),
+        ok(&demo, false, &["stats"])
+    );
+}
