@@ -29,7 +29,7 @@
 //! - [`cache`]: the typed cache bounded by bytes, with hits, misses and bytes per kind.
 //! - [`proxy`]: trusted proxies, address ranges and the `X-Forwarded-For` rule for a client's address.
 //! - [`rate_limit`]: token buckets per credential, session or client address.
-//! - [`session`]: the web session table and the failed-login throttle.
+//! - [`session`]: the rules of web sessions and of the failed-login throttle (the rows live in the store).
 //! - [`relations`]: the network of registrations, addresses and pseudonymised subjects (graph, queries,
 //!   centrality, exports).
 //!

@@ -14,6 +14,7 @@ mod relations;
 mod retention;
 mod serve;
 mod stats;
+mod store;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -73,6 +74,9 @@ pub enum Command {
     Backup { file: PathBuf },
     /// Replace the store by the backup FILE (checked first; the store must not be in use).
     Restore { file: PathBuf },
+    /// Move a whole store between backends (`store copy --from FILE.db --to postgres://...`, and back).
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// List the imported deliveries of a tenant.
     Deliveries {
         #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
@@ -154,6 +158,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention(cmd) => retention::run(&cli.db, cmd),
         Command::Backup { file } => backup::backup(&cli.db, &file),
         Command::Restore { file } => backup::restore(&cli.db, &file),
+        Command::Store(cmd) => store::run(cmd),
 
         Command::Tenant(TenantCommand::Add {
             code,

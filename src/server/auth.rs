@@ -27,6 +27,7 @@
 
 use super::{cookie, ApiError, AppState, Snapshot};
 use crate::access::{Action, Principal};
+use crate::store::ServerStore;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -250,29 +251,56 @@ async fn check_jwt(state: &Arc<AppState>, token: &str) -> Result<Option<Principa
     Ok(principal)
 }
 
-/// The principal of a session cookie (re-reading the user when due); 401 when the session ended, 403 for a
-/// state-changing request without the CSRF marks.
+/// The principal of a session cookie, read with its user from the store ([`crate::session::session_state`]
+/// decides; an expired session or one of a disabled user is deleted, a due last use written); 401 when the
+/// session ended, 403 for a state-changing request without the CSRF marks.
 async fn check_session(
     parts: &Parts,
     state: &Arc<AppState>,
     id: &str,
 ) -> Result<Principal, ApiError> {
     let ended = || ApiError::Unauthorized("sessie verlopen of beëindigd; log opnieuw in".into());
-    let principal = match state.sessions.lookup(id, Instant::now()) {
-        crate::session::Lookup::Valid(p) => p,
-        crate::session::Lookup::Missing => return Err(ended()),
-        crate::session::Lookup::Refresh { user } => {
-            let current = read_user(state, user).await?;
-            state
-                .sessions
-                .refreshed(id, current, Instant::now())
-                .ok_or_else(ended)?
-        }
+    let key = crate::session::session_key(id);
+    let principal = state
+        .session_store
+        .run(move |store| session_principal(store, &key, crate::session::now_ms()))
+        .await?
+        .map_err(ApiError::internal)?;
+    let Some(principal) = principal else {
+        state.seen_sessions.remove(&key);
+        return Err(ended());
     };
+    state.seen_sessions.insert(key, ());
     if !cookie::csrf_ok(&parts.method, &parts.headers) {
         return Err(ApiError::Forbidden(CSRF_MESSAGE.into()));
     }
     Ok(principal)
+}
+
+/// The principal of the session stored under `key` at `now_ms`, `None` when there is none or it ended
+/// (deleted then); writes the last use when due ([`crate::session::TOUCH_INTERVAL`]).
+pub fn session_principal(
+    store: &dyn ServerStore,
+    key: &[u8; 32],
+    now_ms: i64,
+) -> Result<Option<Principal>, crate::store::PrivacyError> {
+    use crate::session::{session_state, SessionState};
+    let Some(stored) = store.session(key)? else {
+        return Ok(None);
+    };
+    match (session_state(&stored.times, now_ms), stored.principal) {
+        (SessionState::Live { touch }, Some(p)) => {
+            if touch {
+                store.touch_session(key, now_ms)?;
+            }
+            Ok(Some(p))
+        }
+        // Expired, or the user was disabled.
+        _ => {
+            store.end_session(key)?;
+            Ok(None)
+        }
+    }
 }
 
 /// The principal of a request: see the module docs for the order. 401 for bad or missing credentials.

@@ -131,10 +131,12 @@ pub struct AppState {
     pub heavy: heavy::HeavyGate,
     /// Core computations on the blocking pool, cancelled with their request ([`blocking`]).
     pub blocking: blocking::Blocking,
-    /// Web login sessions ([`session`]).
-    pub sessions: crate::session::Sessions,
-    /// Failed logins per user and client address ([`session`]).
-    pub login_throttle: crate::session::LoginThrottle,
+    /// Session ids (their SHA-256) this process found live in the store: only for keying the rate limit
+    /// ([`security`]); whether a session is valid is read from the store on every request ([`session`]).
+    pub seen_sessions: quick_cache::sync::Cache<[u8; 32], ()>,
+    /// The threads that read and write web sessions and failed logins ([`session`]): apart from the
+    /// credential workers, so a session check never waits behind argon2 checks.
+    pub session_store: credential_worker::CredentialWorkers,
     /// OpenID Connect token verification, when `[oidc]` is configured ([`oidc`]).
     pub oidc: Option<oidc::OidcVerifier>,
     ready: AtomicBool,
@@ -187,6 +189,11 @@ impl AppState {
             credential_worker::WORKERS,
             credential_worker::QUEUE,
         )?;
+        let session_store = credential_worker::CredentialWorkers::start(
+            opener.clone(),
+            credential_worker::WORKERS,
+            credential_worker::QUEUE,
+        )?;
         let oidc = config
             .oidc
             .as_ref()
@@ -204,8 +211,8 @@ impl AppState {
             token_cache: auth::TokenCache::new(4096),
             heavy,
             blocking: blocking::Blocking::default(),
-            sessions: crate::session::Sessions::new(),
-            login_throttle: crate::session::LoginThrottle::new(),
+            seen_sessions: quick_cache::sync::Cache::new(4096),
+            session_store,
             oidc,
             ready: AtomicBool::new(true),
             caches,
@@ -413,11 +420,10 @@ impl AppState {
         lock(&self.writing)
     }
 
-    /// Users or API tokens changed: remembered token checks are forgotten and every session re-reads its user
-    /// before its next request. Data changes never call this.
+    /// Users or API tokens changed: remembered token checks are forgotten (sessions read their user from the
+    /// store on every request anyway). Data changes never call this.
     pub fn access_changed(&self) {
         self.token_cache.clear();
-        self.sessions.mark_stale();
     }
 
     /// What changed in the store since the current snapshots were read (`now` is the store's fingerprint), and

@@ -296,7 +296,10 @@ pub async fn throttle(State(state): State<Arc<AppState>>, req: Request, next: Ne
     if !unlimited(req.uri().path()) {
         let now = Instant::now();
         let key = rate_key(req.headers(), req.extensions().get::<ClientInfo>(), |id| {
-            state.sessions.is_live(id, now)
+            state
+                .seen_sessions
+                .get(&crate::session::session_key(id))
+                .is_some()
         });
         if let Err(wait) = state.rate_limiter.check(key, now) {
             let secs = wait.as_secs().max(1);

@@ -3,12 +3,16 @@
 //! - `POST /api/login` with `{"user", "password"}` checks the password ([`crate::store::PrivacyStore::verify_password`]) and
 //!   answers 200 with the body of `/api/me` and `Set-Cookie: brandpunt_sessie=<id>; HttpOnly; SameSite=Strict;
 //!   Path=/` (plus `Secure` when the server runs TLS). The id is 32 random bytes in unpadded base64url; the
-//!   server keeps only its SHA-256, in memory ([`crate::session::Sessions`]). A restart therefore ends every session.
-//! - A session ends after [`crate::session::IDLE_TIMEOUT`] without requests and at the latest [`crate::session::ABSOLUTE_TIMEOUT`] after the
-//!   login. The user's role, grants and disabled state are re-read from the store at most every
-//!   [`crate::session::REFRESH_INTERVAL`] (and at once after any change to the store): disabling a user ends their sessions.
-//! - Failed logins are counted per user name and per client address: after [`crate::session::MAX_FAILURES`] failures within
-//!   [`crate::session::FAILURE_WINDOW`] further attempts get 429 until the window has passed ([`crate::session::LoginThrottle`]).
+//!   store keeps only its SHA-256 ([`crate::store::SessionStore`]), so every `serve` process on the database
+//!   (replicas) knows the session, a logout on one ends it on all, and a restart ends none.
+//! - A session ends after [`crate::session::IDLE_TIMEOUT`] without requests and at the latest
+//!   [`crate::session::ABSOLUTE_TIMEOUT`] after the login; its last use is written at most every
+//!   [`crate::session::TOUCH_INTERVAL`]. Each request reads the session with its user (one indexed lookup, on the
+//!   session workers: never behind argon2 checks), so disabling a user or changing a role applies from the next
+//!   request.
+//! - Failed logins are counted in the store per user name and per client address: after
+//!   [`crate::session::MAX_FAILURES`] failures within [`crate::session::FAILURE_WINDOW`] (on any replica) further
+//!   attempts get 429 until the window has passed.
 //! - CSRF: a state-changing request (not GET/HEAD/OPTIONS) authenticated by the cookie needs an `Origin` of the
 //!   same host or the header `X-Brandpunt: 1` ([`csrf_ok`]); see [`super::auth`].
 //! - `GET /api/me` tells the web app who is calling and what they may (`anonymous: true` for callers of the
@@ -21,7 +25,9 @@ use super::cookie::{clear_cookie, csrf_ok, session_cookie, set_cookie};
 use super::security::ClientInfo;
 use super::{auth, ApiError, AppState};
 use crate::access::{Action, Principal, PrincipalKind};
-use crate::session::{throttle_keys, FAILURE_WINDOW};
+use crate::session::{
+    new_session_id, now_ms, session_key, throttle_keys, throttled, FAILURE_WINDOW,
+};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
@@ -32,7 +38,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The body of `/api/me` for `principal` of tenant `tenant_name`.
 pub fn me_body(principal: &Principal, tenant_name: &str) -> serde_json::Value {
@@ -129,7 +134,13 @@ async fn login(
         return Err(ApiError::param("password", "wachtwoord te lang"));
     }
     let keys = throttle_keys(&user, client);
-    if state.login_throttle.blocked(&keys, Instant::now()) {
+    let check_keys = keys.clone();
+    let failures = state
+        .session_store
+        .run(move |store| store.login_failures(&check_keys, now_ms()))
+        .await?
+        .map_err(ApiError::internal)?;
+    if throttled(failures) {
         tracing::warn!(user = %user.trim(), client = ?client, "login geweigerd: te veel mislukte pogingen");
         return Ok(too_many());
     }
@@ -142,20 +153,39 @@ async fn login(
     // A user of a tenant that is not served cannot log in (and learns nothing more than a wrong password).
     let principal = principal.filter(|p| state.snapshot_of(&p.tenant).is_some());
     let Some(principal) = principal else {
-        state.login_throttle.failed(&keys, Instant::now());
+        state
+            .session_store
+            .run(move |store| store.record_login_failure(&keys, now_ms()))
+            .await?
+            .map_err(ApiError::internal)?;
         tracing::info!(user = %user.trim(), client = ?client, "login mislukt");
         return Err(ApiError::Unauthorized(
             "onjuiste gebruikersnaam of wachtwoord".into(),
         ));
     };
-    state.login_throttle.clear(&keys[0]);
     // A new login replaces the session this browser had.
-    if let Some(old) = session_cookie(&parts.headers) {
-        state.sessions.remove(&old);
+    let old = session_cookie(&parts.headers).map(|id| session_key(&id));
+    let id = new_session_id();
+    let key = session_key(&id);
+    let user_key = keys[0].clone();
+    let name = principal.user.clone();
+    state
+        .session_store
+        .run(move |store| -> Result<(), crate::store::PrivacyError> {
+            store.clear_login_failures(&user_key)?;
+            if let Some(old) = old {
+                store.end_session(&old)?;
+            }
+            store.create_session(&key, &name, now_ms())
+        })
+        .await?
+        .map_err(ApiError::internal)?;
+    if let Some(old) = old {
+        state.seen_sessions.remove(&old);
     }
+    state.seen_sessions.insert(key, ());
     tracing::info!(user = %principal.user, tenant = %principal.tenant, client = ?client, "login gelukt");
     let body = me_body(&principal, &tenant_name(&state, &principal.tenant));
-    let id = state.sessions.create(principal, Instant::now());
     let secure = state.config.tls.is_some();
     Ok((
         StatusCode::OK,
@@ -174,7 +204,14 @@ async fn logout(
         if !csrf_ok(&method, &headers) {
             return Err(ApiError::Forbidden(auth::CSRF_MESSAGE.into()));
         }
-        if state.sessions.remove(&id) {
+        let key = session_key(&id);
+        state.seen_sessions.remove(&key);
+        let ended = state
+            .session_store
+            .run(move |store| store.end_session(&key))
+            .await?
+            .map_err(ApiError::internal)?;
+        if ended {
             tracing::info!("uitgelogd");
         }
     }

@@ -365,6 +365,27 @@ CREATE TABLE store_version (
 ) WITHOUT ROWID;
 INSERT INTO store_version (part) VALUES ('address');
 "#,
+    // 12: reserved for another branch (issue 16's WOZ work); a no-op placeholder until that migration is merged
+    //     in its place.
+    "",
+    // 13: web sessions and failed logins in the store, shared by every `serve` process on the file
+    //     (`store::web_session`): only the SHA-256 of a session id is kept; times in ms since the Unix epoch.
+    r#"
+CREATE TABLE web_session (
+    key           BLOB PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES app_user(id) ON DELETE CASCADE,
+    created_ms    INTEGER NOT NULL,
+    last_used_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX web_session_last_used ON web_session (last_used_ms);
+CREATE INDEX web_session_created ON web_session (created_ms);
+CREATE TABLE login_failure (
+    key    TEXT NOT NULL,
+    at_ms  INTEGER NOT NULL
+);
+CREATE INDEX login_failure_key ON login_failure (key, at_ms);
+CREATE INDEX login_failure_at ON login_failure (at_ms);
+"#,
 ];
 
 #[cfg(test)]

@@ -13,12 +13,16 @@
 //! Every tenant-owned row (incidents, deliveries, rejected rows, indicators) carries a tenant; shared reference data
 //! (CBS boundaries, BAG addresses, the police open-data counts) do not. Coordinates are RD New metres.
 
+pub mod copy;
 mod incident_rule;
 mod migrations;
 mod postgres;
 mod privacy;
 mod sqlite;
+mod sqlite_copy;
 mod sqlite_privacy;
+mod sqlite_session;
+mod web_session;
 
 pub use crate::relations::{LinkedIncident, StoredPseudonym};
 use postgres::DutyLock as PostgresDutyLock;
@@ -29,6 +33,7 @@ pub use privacy::{
 };
 pub use sqlite::{normalize_gemeentecode, SqliteStore};
 pub use sqlite_privacy::{restore_sqlite, RestoreOutcome};
+pub use web_session::{SessionStore, StoredSession};
 
 use crate::area_level::AreaLevel;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -954,16 +959,16 @@ impl DataFingerprint {
 }
 
 /// Everything the HTTP server needs from a store: the core [`Store`], [`PrivacyStore`] (users, tokens, audit,
-/// retention) and [`Changes`]. Implemented for every type that implements those; the server holds it as
+/// retention), [`SessionStore`] (web sessions, failed logins) and [`Changes`]. Implemented for every type that implements those; the server holds it as
 /// `Box<dyn ServerStore>` from [`open`].
-pub trait ServerStore: Store + PrivacyStore + Changes + Send {
+pub trait ServerStore: Store + PrivacyStore + SessionStore + Changes + Send {
     /// This store as a [`Store`] trait object.
     fn as_store(&self) -> &dyn Store;
     /// This store as a mutable [`Store`] trait object.
     fn as_store_mut(&mut self) -> &mut dyn Store;
 }
 
-impl<T: Store + PrivacyStore + Changes + Send> ServerStore for T {
+impl<T: Store + PrivacyStore + SessionStore + Changes + Send> ServerStore for T {
     fn as_store(&self) -> &dyn Store {
         self
     }

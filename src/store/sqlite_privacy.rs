@@ -32,7 +32,7 @@ fn now_utc() -> String {
 }
 
 /// Run `f` inside `BEGIN IMMEDIATE` ... `COMMIT` (rolled back on error).
-fn immediate<T>(
+pub(super) fn immediate<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T, PrivacyError>,
 ) -> Result<T, PrivacyError> {

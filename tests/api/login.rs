@@ -290,6 +290,68 @@ fn ten_failures_block_further_logins_of_that_user_and_address() {
     assert_eq!(login(base, "analist", DEMO_PASSWORD).status, 429);
 }
 
+/// Sessions and failed logins live in the store, so every `serve` process on one database shares them: a login
+/// on `a` holds on `b`, a logout on `b` ends it on `a`, and failed logins on `a` count on `b`. `user` logs in
+/// with `password`; `other` is a second user with the same password, used for the throttle.
+pub fn sessions_are_shared_by_two_servers(
+    a: &srv::Server,
+    b: &srv::Server,
+    user: &str,
+    other: &str,
+    password: &str,
+) {
+    let r = login(&a.base, user, password);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = session_cookie(&r);
+    let on_b = me(&b.base, Some(&id));
+    assert_eq!(on_b.status, 200, "{}", on_b.text());
+    assert_eq!(on_b.json()["user"], user);
+    assert_eq!(me(&a.base, Some(&id)).json()["user"], user);
+    // Logout on b ends the session on a as well.
+    let c = cookie(&id);
+    let out = srv::request(
+        "POST",
+        &format!("{}/api/logout", b.base),
+        &[("Cookie", c.as_str()), ("X-Brandpunt", "1")],
+        None,
+    );
+    assert_eq!(out.status, 204, "{}", out.text());
+    assert_eq!(me(&a.base, Some(&id)).status, 401);
+    assert_eq!(me(&b.base, Some(&id)).status, 401);
+    // Ten failures on a: the right password is refused on b (for the user, and for the address).
+    for i in 0..10 {
+        assert_eq!(
+            login(&a.base, user, &format!("fout-wachtwoord-{i}")).status,
+            401,
+            "attempt {i}"
+        );
+    }
+    let r = login(&b.base, user, password);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("set-cookie").is_none());
+    assert_eq!(login(&b.base, other, password).status, 429);
+}
+
+#[test]
+fn two_servers_on_one_sqlite_file_share_sessions_and_failed_logins() {
+    let (_dir, db) = demo_copy();
+    let a = srv::start(&db, &[]);
+    let b = srv::start(&db, &[]);
+    sessions_are_shared_by_two_servers(&a, &b, "analist", "beheerder", DEMO_PASSWORD);
+}
+
+#[test]
+fn sessions_survive_a_restart_of_the_server() {
+    let (_dir, db) = demo_copy();
+    let first = srv::start(&db, &[]);
+    let r = login(&first.base, "analist", DEMO_PASSWORD);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = session_cookie(&r);
+    drop(first);
+    let second = srv::start(&db, &[]);
+    assert_eq!(me(&second.base, Some(&id)).json()["user"], "analist");
+}
+
 fn cli(db: &Path, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = bin()
         .arg("--db")

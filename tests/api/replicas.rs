@@ -217,6 +217,45 @@ fn a_cli_import_becomes_visible_on_both_replicas_also_after_their_listen_connect
 }
 
 #[test]
+fn a_login_on_one_replica_holds_on_the_other_and_failed_logins_count_on_both() {
+    let (db, _token) = database_with_analyst();
+    let password = "een lang genoeg wachtwoord";
+    {
+        let mut store = StoreOpener::new(Path::new(&db)).unwrap().open().unwrap();
+        store
+            .add_user("default", "bert", Role::Viewer, &[])
+            .unwrap();
+        store.set_password("ana", password).unwrap();
+        store.set_password("bert", password).unwrap();
+    }
+    let a = srv::start(Path::new(&db), &[]);
+    let b = srv::start(Path::new(&db), &[]);
+    // Only the SHA-256 of a session id is stored, never the id (the cookie value).
+    let body = format!(r#"{{"user": "bert", "password": "{password}"}}"#);
+    let r = srv::request("POST", &format!("{}/api/login", a.base), &[], Some(&body));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let set_cookie = r.header("set-cookie").unwrap();
+    let id = set_cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.strip_prefix("brandpunt_sessie="))
+        .unwrap();
+    let database = db.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let stored = cluster().psql(
+        "postgres",
+        database,
+        "SELECT encode(key, 'hex') FROM web_session",
+    );
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(stored.trim(), hash);
+    crate::login::sessions_are_shared_by_two_servers(&a, &b, "ana", "bert", password);
+}
+
+#[test]
 fn two_replicas_writing_audit_records_at_once_keep_one_unbroken_chain() {
     let dir = tempfile::tempdir().unwrap();
     let (db, token, servers) = two_replicas(dir.path());

@@ -215,3 +215,225 @@ fn kill_9_during_a_postgres_import_leaves_nothing_half_written() {
     assert_eq!(count("incident"), ROWS.to_string());
     assert_eq!(count("delivery"), "1");
 }
+
+/// Run `brandpunt ARGS...` expecting failure; its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_brandpunt"))
+        .env_remove("BRANDPUNT_DB")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Rows of `sql` on the SQLite file `db`, every column as text (blobs in hex), for comparing two files.
+fn sqlite_rows(db: &Path, sql: &str) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = c.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            let mut line = Vec::with_capacity(n);
+            for i in 0..n {
+                line.push(match r.get::<_, rusqlite::types::Value>(i)? {
+                    rusqlite::types::Value::Blob(b) => {
+                        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+                    }
+                    v => format!("{v:?}"),
+                });
+            }
+            Ok(line.join("|"))
+        })
+        .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audit_chain() {
+    let (dir, demo_db) = crate::common::demo::demo_copy();
+    {
+        use brandpunt::audit::AuditEntry;
+        let mut store = StoreOpener::new(&demo_db).unwrap().open().unwrap();
+        for (i, action) in ["export", "read_incidents", "export"].iter().enumerate() {
+            store
+                .append_audit(&AuditEntry {
+                    actor: "analist".into(),
+                    tenant: "default".into(),
+                    action: action.to_string(),
+                    endpoint: "GET /api/incidents.csv".into(),
+                    filter: format!("categorie=1.{i}"),
+                    records: 10 + i as i64,
+                })
+                .unwrap();
+        }
+    }
+    let demo = demo_db.display().to_string();
+    let c = cluster();
+    let postgres = c.url("brandpunt", &c.database());
+    let back = dir.path().join("terug.db").display().to_string();
+
+    let out = ok(
+        &demo,
+        false,
+        &["store", "copy", "--from", &demo, "--to", &postgres],
+    );
+    assert!(out.contains("auditlog intact (3 records)"), "{out}");
+    let out = ok(
+        &demo,
+        false,
+        &["store", "copy", "--from", &postgres, "--to", &back],
+    );
+    assert!(out.contains("auditlog intact (3 records)"), "{out}");
+
+    let views = |db: &str| -> Vec<String> {
+        [
+            &["stats"][..],
+            &["stats", "--by", "wijk", "--format", "json"],
+            &["stats", "--by", "gemeente", "--category", "1.1.1"],
+            &["audit", "verify"],
+            &["audit", "export", "--format", "json"],
+            &["tenant", "list"],
+            &["user", "list"],
+            &["token", "list"],
+            &["deliveries"],
+        ]
+        .iter()
+        .map(|args| ok(db, false, args))
+        .collect()
+    };
+    let original = views(&demo);
+    assert!(original[0].lines().count() > 10, "{}", original[0]);
+    assert!(original[3].contains("3 records"), "{}", original[3]);
+    assert_eq!(views(&postgres), original, "SQLite -> PostgreSQL");
+    assert_eq!(views(&back), original, "PostgreSQL -> SQLite");
+    // Row for row: ids, versions, geometry and bounding boxes, every incident column but the JSON text
+    // (PostgreSQL's jsonb normalises its layout).
+    for sql in [
+        "SELECT id, boundary_set_id, level, code, name, minx, miny, maxx, maxy, geom_wkb FROM area ORDER BY id",
+        "SELECT id, tenant_id, source, registration, version, delivery_id, line, begin_min, end_min, time_known,
+                category_code, street, huisnummer, postcode, bag_id, x, y, buurtcode, located_by, match_kind,
+                match_score, content_hash FROM incident ORDER BY id",
+        "SELECT id, incident_id, version, delivery_id, superseded_by FROM incident_history ORDER BY id",
+        "SELECT * FROM address ORDER BY bag_id",
+        "SELECT * FROM delivery ORDER BY id",
+        "SELECT * FROM app_user ORDER BY id",
+        "SELECT * FROM api_token ORDER BY id",
+        "SELECT * FROM audit_log ORDER BY seq",
+    ] {
+        assert_eq!(
+            sqlite_rows(Path::new(&back), sql),
+            sqlite_rows(&demo_db, sql),
+            "{sql}"
+        );
+    }
+
+    // A target that holds data is refused, by name, and stays as it was.
+    let err = fails(&["store", "copy", "--from", &demo, "--to", &postgres]);
+    assert!(err.contains("is niet leeg"), "{err}");
+    assert!(
+        err.contains("tabel tenant") || err.contains("tabel boundary_set"),
+        "{err}"
+    );
+    let err = fails(&["store", "copy", "--from", &postgres, "--to", &back]);
+    assert!(
+        err.contains("is niet leeg") && err.contains("terug.db"),
+        "{err}"
+    );
+    assert_eq!(views(&postgres), original);
+}
+
+#[test]
+fn kill_9_during_a_store_copy_leaves_the_target_as_it_was() {
+    let (_dir, demo_db) = crate::common::demo::demo_copy();
+    let c = cluster();
+    let database = c.database();
+    let postgres = c.url("brandpunt", &database);
+    // Migrated and empty: the tenant `default` only.
+    ok(&postgres, false, &["tenant", "list"]);
+    let tenants_before = c.psql(
+        "postgres",
+        &database,
+        "SELECT string_agg(code, ',') FROM tenant",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brandpunt"))
+        .env_remove("BRANDPUNT_DB")
+        .args(["store", "copy", "--from"])
+        .arg(&demo_db)
+        .args(["--to", &postgres])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The copy's connection has an open transaction that has written rows of a copied table.
+    let writing = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND backend_xid IS NOT NULL \
+         AND query LIKE 'INSERT INTO % FROM unnest(%'"
+    );
+    let start = std::time::Instant::now();
+    let mut killed_while_writing = false;
+    while start.elapsed() < std::time::Duration::from_secs(300) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if c.psql("postgres", "postgres", &writing) != "0" {
+            child.kill().unwrap();
+            killed_while_writing = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.wait().unwrap();
+    assert!(
+        killed_while_writing,
+        "the copy finished (or stalled) before it could be killed mid-write"
+    );
+    // Wait until the server has rolled the dead connection's transaction back.
+    let open = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND backend_xid IS NOT NULL"
+    );
+    let start = std::time::Instant::now();
+    while c.psql("postgres", "postgres", &open) != "0" {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for table in [
+        "boundary_set",
+        "area",
+        "address",
+        "delivery",
+        "incident",
+        "app_user",
+        "audit_log",
+    ] {
+        assert_eq!(
+            c.psql(
+                "postgres",
+                &database,
+                &format!("SELECT count(*) FROM {table}")
+            ),
+            "0",
+            "a killed copy leaves no {table} rows"
+        );
+    }
+    assert_eq!(
+        c.psql(
+            "postgres",
+            &database,
+            "SELECT string_agg(code, ',') FROM tenant"
+        ),
+        tenants_before
+    );
+    // Nothing half-written: the target still counts as empty, and a new copy succeeds.
+    let demo = demo_db.display().to_string();
+    let out = ok(
+        &demo,
+        false,
+        &["store", "copy", "--from", &demo, "--to", &postgres],
+    );
+    assert!(out.contains("auditlog intact"), "{out}");
+    assert_eq!(
+        ok(&postgres, false, &["stats"]),
+        ok(&demo, false, &["stats"])
+    );
+}

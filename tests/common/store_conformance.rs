@@ -4,7 +4,7 @@
 //!
 //! Covered: tenants and their gemeenten, boundary sets and areas, BAG addresses, incident deliveries with
 //! versioning and history, queries (filters, counts per area, details, streets), custom areas, police counts and
-//! indicators, users and tokens, passwords, the audit log, retention, and noticing changes (change token, data
+//! indicators, users and tokens, passwords, web sessions and failed logins, the audit log, retention, and noticing changes (change token, data
 //! fingerprint, and the incidents deliveries changed since a mark).
 
 use brandpunt::access::{AccessError, PrincipalKind, Role};
@@ -66,6 +66,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("users_and_tokens", users_and_tokens),
     ("passwords", passwords),
     ("relations_grant", relations_grant),
+    (
+        "web_sessions_and_login_failures",
+        web_sessions_and_login_failures,
+    ),
     ("audit_log", audit_log),
     ("retention", retention),
     ("changes", changes),
@@ -995,6 +999,122 @@ pub fn passwords(s: &EmptyStore) {
     );
     assert_eq!(store.user_principal("jan").unwrap(), None);
     assert_eq!(store.user_principal("niemand").unwrap(), None);
+}
+
+/// Web sessions and failed logins: stored under the session key by one handle and seen by another (another
+/// process, another replica), with the user's current principal; touched forward only; ended; expired ones
+/// deleted; failed logins counted per key within the window and forgotten per key.
+pub fn web_sessions_and_login_failures(s: &EmptyStore) {
+    use brandpunt::session::{
+        session_key, ExpiryCutoffs, ABSOLUTE_TIMEOUT, FAILURE_WINDOW, IDLE_TIMEOUT,
+    };
+    let ms = |d: std::time::Duration| d.as_millis() as i64;
+    let t0: i64 = 1_750_000_000_000;
+    let mut admin = s.open();
+    admin
+        .add_user("default", "ana", Role::Analyst, &["*".into()])
+        .unwrap();
+    let a = s.open();
+    let b = s.open();
+    let key = session_key("sessie-een");
+    assert_eq!(b.session(&key).unwrap(), None);
+    a.create_session(&key, "ana", t0).unwrap();
+    let seen = b
+        .session(&key)
+        .unwrap()
+        .expect("the other handle sees the session");
+    assert_eq!((seen.times.created_ms, seen.times.last_used_ms), (t0, t0));
+    let p = seen.principal.expect("an enabled user");
+    assert_eq!(
+        (p.tenant.as_str(), p.user.as_str(), p.role),
+        ("default", "ana", Role::Analyst)
+    );
+    // The last use moves forward only.
+    b.touch_session(&key, t0 + 5_000).unwrap();
+    a.touch_session(&key, t0 + 1_000).unwrap();
+    assert_eq!(
+        a.session(&key).unwrap().unwrap().times.last_used_ms,
+        t0 + 5_000
+    );
+    assert!(matches!(
+        a.create_session(&session_key("x"), "niemand", t0),
+        Err(PrivacyError::UnknownUser(_))
+    ));
+    // A role change shows at the next read; a disabled user's session has no principal and no new one starts.
+    admin.set_relations_grant("ana", true).unwrap();
+    assert!(
+        b.session(&key)
+            .unwrap()
+            .unwrap()
+            .principal
+            .unwrap()
+            .relations
+    );
+    let other = session_key("sessie-twee");
+    a.create_session(&other, "ana", t0).unwrap();
+    assert!(b.end_session(&other).unwrap());
+    assert!(!a.end_session(&other).unwrap());
+    assert_eq!(a.session(&other).unwrap(), None);
+    // Expiry: idle since t0, and a second session used later; the clean-up at t0 + idle timeout deletes the
+    // first only.
+    let later = session_key("sessie-drie");
+    a.create_session(&later, "ana", t0 + 1_000).unwrap();
+    a.touch_session(&later, t0 + 600_000).unwrap();
+    let cut = ExpiryCutoffs::at(t0 + ms(IDLE_TIMEOUT));
+    assert_eq!(cut.idle_before_ms, t0);
+    assert_eq!(
+        b.delete_expired_sessions(t0 + ms(IDLE_TIMEOUT) + 4_999)
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        b.delete_expired_sessions(t0 + ms(IDLE_TIMEOUT) + 5_000)
+            .unwrap(),
+        1
+    );
+    assert_eq!(a.session(&key).unwrap(), None);
+    assert!(a.session(&later).unwrap().is_some());
+    // A new session deletes the expired ones (here: `later`, past the absolute timeout) in passing.
+    let fresh = session_key("sessie-vier");
+    a.create_session(&fresh, "ana", t0 + ms(ABSOLUTE_TIMEOUT) + 1_000)
+        .unwrap();
+    assert_eq!(b.session(&later).unwrap(), None);
+    admin.disable_user("ana").unwrap();
+    assert_eq!(b.session(&fresh).unwrap().unwrap().principal, None);
+    assert!(matches!(
+        a.create_session(&session_key("y"), "ana", t0),
+        Err(PrivacyError::UserDisabled(_))
+    ));
+
+    // Failed logins, counted per key within the window, on whichever handle they happen.
+    let keys = |user: &str, addr: &str| vec![format!("user:{user}"), format!("addr:{addr}")];
+    for i in 0..3 {
+        a.record_login_failure(&keys("jan", "10.0.0.7"), t0 + i * 1_000)
+            .unwrap();
+    }
+    b.record_login_failure(&keys("piet", "10.0.0.7"), t0 + 3_000)
+        .unwrap();
+    let now = t0 + 10_000;
+    assert_eq!(b.login_failures(&keys("jan", "10.0.0.8"), now).unwrap(), 3);
+    assert_eq!(
+        b.login_failures(&keys("klaas", "10.0.0.7"), now).unwrap(),
+        4
+    );
+    assert_eq!(
+        a.login_failures(&keys("klaas", "10.0.0.8"), now).unwrap(),
+        0
+    );
+    assert_eq!(a.login_failures(&[], now).unwrap(), 0);
+    // The first failure (t0) no longer counts a window later, the other two do.
+    let end = t0 + ms(FAILURE_WINDOW);
+    assert_eq!(a.login_failures(&keys("jan", "x"), end).unwrap(), 2);
+    a.clear_login_failures("user:jan").unwrap();
+    assert_eq!(a.login_failures(&keys("jan", "x"), now).unwrap(), 0);
+    assert_eq!(a.login_failures(&keys("x", "10.0.0.7"), now).unwrap(), 4);
+    // A failure recorded later deletes those that no longer count (of any key).
+    b.record_login_failure(&keys("klaas", "10.0.0.9"), end + 10_000)
+        .unwrap();
+    assert_eq!(a.login_failures(&keys("x", "10.0.0.7"), now).unwrap(), 0);
 }
 
 /// The `relations` grant: off by default, given and taken per user, never to a viewer, carried by tokens,

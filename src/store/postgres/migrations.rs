@@ -392,4 +392,33 @@ CREATE TRIGGER delivery_notify AFTER INSERT OR UPDATE OR DELETE ON delivery
 CREATE TRIGGER store_version_notify AFTER UPDATE ON store_version
     FOR EACH STATEMENT EXECUTE FUNCTION brandpunt_notify_all();
 "#,
+    // 3: reserved for another branch (issue 16's WOZ work); a no-op placeholder until that migration is merged
+    // in its place.
+    "",
+    // 4: web sessions and failed logins in the database, shared by every replica (`store::web_session`): only
+    // the SHA-256 of a session id is kept; times in ms since the Unix epoch. `web_session` is tenant-owned
+    // (row-level security like the other tenant tables); `login_failure` holds throttle keys (attempted user
+    // names, client addresses), not tenant rows. Neither announces changes: a session is read per request.
+    r#"
+CREATE TABLE web_session (
+    key           bytea PRIMARY KEY,
+    tenant_id     bigint NOT NULL REFERENCES tenant(id) ON DELETE CASCADE,
+    user_id       bigint NOT NULL REFERENCES app_user(id) ON DELETE CASCADE,
+    created_ms    bigint NOT NULL,
+    last_used_ms  bigint NOT NULL
+);
+CREATE INDEX web_session_last_used ON web_session (last_used_ms);
+CREATE INDEX web_session_created ON web_session (created_ms);
+ALTER TABLE web_session ENABLE ROW LEVEL SECURITY;
+ALTER TABLE web_session FORCE ROW LEVEL SECURITY;
+CREATE POLICY brandpunt_tenant_row ON web_session
+    USING (current_setting('brandpunt.tenant', true) IN (tenant_id::text, 'all'))
+    WITH CHECK (current_setting('brandpunt.tenant', true) IN (tenant_id::text, 'all'));
+CREATE TABLE login_failure (
+    key    text NOT NULL,
+    at_ms  bigint NOT NULL
+);
+CREATE INDEX login_failure_key ON login_failure (key, at_ms);
+CREATE INDEX login_failure_at ON login_failure (at_ms);
+"#,
 ];

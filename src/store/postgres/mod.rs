@@ -31,8 +31,10 @@
 //! [`Store::incident_changes`] relies on); migrations run under a session advisory lock.
 
 mod connection;
+mod copy;
 mod migrations;
 mod privacy;
+mod session;
 mod sinks;
 
 pub use connection::redact as redact_location;
