@@ -1,6 +1,8 @@
 //! Access control of the real server: the leak test matrix (every path of `/api/openapi.json` plus every tile
 //! layer, `/wms` and `/bi/tableau.tms`, for nine principals of two tenants), the audit log of address-level
-//! access, the viewer limits of surfaces and the custom-area ownership rules.
+//! access, the viewer limits of surfaces and the custom-area ownership rules. The leak matrix runs twice: on the
+//! SQLite store and on the same store copied into PostgreSQL (`brandpunt store copy`), served as the serving
+//! role under row-level security.
 //!
 //! The store: the small demo city split in two tenants. Tenant `default` (public, anonymous callers are its
 //! viewers) covers gemeente GM1999, tenant `buurstad` GM1998; the incidents located in GM1998 belong to
@@ -241,8 +243,18 @@ fn area_names(db: &Path, gemeente: &str) -> Vec<String> {
     out
 }
 
-/// The two-tenant store and the server with `--public-tenant default`.
-fn world() -> World {
+/// Where the leak matrix's server keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Backend {
+    Sqlite,
+    /// The two-tenant SQLite store copied with `brandpunt store copy` into a new PostgreSQL database of the
+    /// test cluster (as its owner `brandpunt`), served as the documented serving role `brandpunt_app` (not the
+    /// owner, no superuser, row-level security applies).
+    Postgres,
+}
+
+/// The two-tenant store and the server with `--public-tenant default`, on `backend`.
+fn world(backend: Backend) -> World {
     let (dir, db) = demo_copy();
     let mut tokens = BTreeMap::new();
     let (a_custom, b_custom);
@@ -306,18 +318,65 @@ fn world() -> World {
         assert!(s.revoke_token(&id).unwrap());
     }
     tokens.insert("revoked", revoked);
-    let server = srv::start(&db, &["--public-tenant", A]);
     // Buurstad's own incidents: a police delivery (published CSV format) at addresses in GM1998, uploaded with
-    // buurstad's delivery token.
+    // buurstad's delivery token (on PostgreSQL imported into the SQLite store before the copy).
     let csv = buurdorp_delivery(&db);
-    let up = srv::upload_delivery(
-        &server.base,
-        &srv::delivery_token(&db, B, "politie"),
-        "politie",
-        "politie_buurstad.csv",
-        csv.as_bytes(),
-    );
-    assert_eq!(up.status, 200, "{}", up.text());
+    let server = match backend {
+        Backend::Sqlite => {
+            let server = srv::start(&db, &["--public-tenant", A]);
+            let up = srv::upload_delivery(
+                &server.base,
+                &srv::delivery_token(&db, B, "politie"),
+                "politie",
+                "politie_buurstad.csv",
+                csv.as_bytes(),
+            );
+            assert_eq!(up.status, 200, "{}", up.text());
+            server
+        }
+        Backend::Postgres => {
+            let file = dir.path().join("politie_buurstad.csv");
+            std::fs::write(&file, &csv).unwrap();
+            cli_ok(
+                &db,
+                &[
+                    "import",
+                    "incidents",
+                    file.to_str().unwrap(),
+                    "--source",
+                    "politie",
+                    "--tenant",
+                    B,
+                    "--report",
+                    dir.path().join("rapport.csv").to_str().unwrap(),
+                ],
+            );
+            let c = crate::postgres_cluster::cluster();
+            let database = c.database();
+            c.psql(
+                "brandpunt",
+                &database,
+                "ALTER DEFAULT PRIVILEGES FOR ROLE brandpunt GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO brandpunt_app;
+                 ALTER DEFAULT PRIVILEGES FOR ROLE brandpunt GRANT USAGE, SELECT ON SEQUENCES TO brandpunt_app;",
+            );
+            let owner = c.url("brandpunt", &database);
+            cli_ok(
+                &db,
+                &[
+                    "store",
+                    "copy",
+                    "--from",
+                    db.to_str().unwrap(),
+                    "--to",
+                    &owner,
+                ],
+            );
+            srv::start(
+                Path::new(&c.url("brandpunt_app", &database)),
+                &["--public-tenant", A],
+            )
+        }
+    };
     let mut a = tenant_data(&db, A, "GM1999", format!("custom:{a_custom}"));
     let mut b = tenant_data(&db, B, "GM1998", format!("custom:{b_custom}"));
     let (na, nb) = (area_names(&db, "GM1999"), area_names(&db, "GM1998"));
@@ -692,7 +751,16 @@ fn expected(who: Who, probe: &Probe) -> Vec<u16> {
 
 #[test]
 fn leak_matrix_every_endpoint_every_principal() {
-    let w = world();
+    leak_matrix(Backend::Sqlite);
+}
+
+#[test]
+fn leak_matrix_every_endpoint_every_principal_on_postgresql() {
+    leak_matrix(Backend::Postgres);
+}
+
+fn leak_matrix(backend: Backend) {
+    let w = world(backend);
     let doc = w
         .call(Who::Anonymous, "GET", "/api/openapi.json", None)
         .json();
@@ -813,7 +881,7 @@ fn leak_matrix_every_endpoint_every_principal() {
     assert!(analyst_csv_columns, "analyst A's CSV has no point columns");
     let paths = doc["paths"].as_object().unwrap().len();
     eprintln!(
-        "leak matrix: {} probes ({paths} OpenAPI paths) x {} principals = {calls} calls",
+        "leak matrix ({backend:?}): {} probes ({paths} OpenAPI paths) x {} principals = {calls} calls",
         probes.len(),
         Who::ALL.len()
     );
