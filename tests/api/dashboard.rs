@@ -589,3 +589,88 @@ fn correlation_of_an_indicator_with_the_counts_across_buurten() {
         .iter()
         .all(|p| p["y"].is_null() == p["count"].is_null()));
 }
+
+/// The indicators are the tenant's own: another tenant's indicators of the same buurten never show.
+#[test]
+fn indicators_are_the_callers_tenants_only() {
+    use crate::common::demo::demo_copy;
+    use crate::common::server as srv;
+    use brandpunt::access::Role;
+    use brandpunt::store::{DeliveryMeta, IndicatorValue};
+    let (_dir, db) = demo_copy();
+    let buurt = {
+        let mut s = SqliteStore::open(&db).unwrap();
+        s.add_tenant("tweede", "Tweede Gemeente").unwrap();
+        let buurt = s.areas(AreaLevel::Buurt, None).unwrap()[0].code.clone();
+        s.store_indicators(
+            &DeliveryMeta {
+                tenant: "tweede".into(),
+                source: "gemeente".into(),
+                kind: "indicators".into(),
+                file_name: "tweede.csv".into(),
+                checksum: "tweede-indicatoren".into(),
+                total_rows: 1,
+            },
+            &[IndicatorValue {
+                buurtcode: buurt.clone(),
+                name: "alleen_tweede".into(),
+                value: Some(7.5),
+            }],
+        )
+        .unwrap();
+        buurt
+    };
+    let own = srv::user_token(&db, "default", "eigen", Role::Analyst, &["*"]);
+    let other = srv::user_token(&db, "tweede", "ander", Role::Viewer, &[]);
+    let server = srv::start(&db, &[]);
+    let keys = |token: &str| -> Vec<String> {
+        srv::get_as(&server.base, Some(token), "/api/enrichment?level=buurt").json()["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let demo_names: Vec<String> = store_indicator_names(&db);
+    assert!(!demo_names.is_empty());
+    let mine = keys(&own);
+    let theirs = keys(&other);
+    assert!(
+        !mine.contains(&"indicator:alleen_tweede".to_string()),
+        "{mine:?}"
+    );
+    assert!(
+        theirs.contains(&"indicator:alleen_tweede".to_string()),
+        "{theirs:?}"
+    );
+    for n in &demo_names {
+        assert!(mine.contains(&format!("indicator:{n}")));
+        assert!(!theirs.contains(&format!("indicator:{n}")), "{theirs:?}");
+    }
+    let st = srv::get_as(
+        &server.base,
+        Some(&other),
+        &format!("/api/areas/{buurt}/stats"),
+    )
+    .json();
+    assert_eq!(
+        st["enrichment"]["indicators"],
+        serde_json::json!({"alleen_tweede": 7.5})
+    );
+    let csv = srv::get_as(&server.base, Some(&own), "/api/stats.csv?level=buurt").text();
+    assert!(!csv.lines().next().unwrap().contains("alleen_tweede"));
+}
+
+/// The names of the demo tenant's indicators in the store at `db`.
+fn store_indicator_names(db: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = SqliteStore::open(db)
+        .unwrap()
+        .indicators("default")
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}

@@ -599,6 +599,7 @@ test('dashboard anoniem: cijfers gelijk aan de API, kleine aantallen afgeschermd
   const k = d.min_count;
   const withheld = d.ranking.buurt.filter((r) => r.count === null);
   check(withheld.length > 0, 'geen afgeschermde buurt in de ranglijst van een anonieme gebruiker');
+  await page.check('input[name="dash-level"][value="buurt"]');
   for (const r of withheld) {
     const text = (await page.textContent(`#dash-ranking tr[data-code="${r.code}"] td[data-col="count"]`)).trim();
     check(text === r.count_label && /^(<|>=) \d+$|^afgeschermd$/.test(text), `ranglijst toont "${text}" voor het afgeschermde ${r.code} (label ${r.count_label}, k ${k})`);
@@ -656,6 +657,8 @@ test('ingelogd als analist: het exacte aantal van die buurt', async (page) => {
 });
 
 test('dashboard als analist: cijfers gelijk aan de API, rij opent het gebied op de kaart', async (page) => {
+  // The map's view before the row zooms in: restored at the end for the tests that follow.
+  const camera = await page.evaluate(() => { const m = window.brandpunt.map; return { center: m.getCenter().toArray(), zoom: m.getZoom() }; });
   const d = await checkDashboard(page);
   check(d.protected === false, 'het dashboard is voor de analist afgeschermd');
   check(d.ranking.buurt.every((r) => r.count !== null), 'de analist krijgt een afgeschermd aantal in de ranglijst');
@@ -696,6 +699,7 @@ test('dashboard als analist: cijfers gelijk aan de API, rij opent het gebied op 
   }
   await shot(page, '03f-kleur-naar-indicator');
   await page.selectOption('#choropleth-mode', 'count');
+  await page.evaluate((c) => window.brandpunt.map.jumpTo(c), camera);
   await mapIdle(page);
 });
 
