@@ -321,10 +321,14 @@ fn rate(count: &ScopeCount, inhabitants: Option<i64>) -> Value {
 }
 
 /// The figure of one period: count fields and rate, or "no data".
+/// The figure of a period the data do not cover.
+fn no_data_json() -> Value {
+    json!({"count": null, "count_label": null, "suppressed": false, "rate": null, "no_data": true})
+}
+
 fn figure_json(count: &ScopeCount, inhabitants: Option<i64>, covered: i64) -> Value {
     if covered == 0 {
-        return json!({"count": null, "count_label": null, "suppressed": false, "rate": null,
-                      "no_data": true});
+        return no_data_json();
     }
     let (c, label, suppressed) = count.fields();
     json!({"count": c, "count_label": label, "suppressed": suppressed,
@@ -385,22 +389,25 @@ fn key_figures(
         .iter()
         .map(|g| {
             let now = scope_count(state, s, req.scope, &g.filter, protect);
-            let other = |p: Option<(NaiveDate, NaiveDate)>| {
+            // A period the data do not cover is not counted: "no data".
+            let other = |p: Option<(NaiveDate, NaiveDate)>| -> Option<(Option<ScopeCount>, i64)> {
                 p.map(|p| {
                     let days = covered_days(s, p.0, p.1);
-                    let c =
-                        scope_count(state, s, req.scope, &with_period(s, &g.filter, p), protect);
+                    let c = (days > 0).then(|| {
+                        scope_count(state, s, req.scope, &with_period(s, &g.filter, p), protect)
+                    });
                     (c, days)
                 })
             };
             let (prev_c, year_c) = (other(prev), other(year));
-            let fig = |c: &Option<(ScopeCount, i64)>| match c {
-                Some((c, days)) => figure_json(c, inhabitants, *days),
+            let fig = |c: &Option<(Option<ScopeCount>, i64)>| match c {
+                Some((Some(c), days)) => figure_json(c, inhabitants, *days),
+                Some((None, _)) => no_data_json(),
                 None => Value::Null,
             };
-            let chg = |c: &Option<(ScopeCount, i64)>| match c {
-                Some((c, days)) => change_json(&now, now_days, c, *days),
-                None => Value::Null,
+            let chg = |c: &Option<(Option<ScopeCount>, i64)>| match c {
+                Some((Some(c), days)) => change_json(&now, now_days, c, *days),
+                _ => Value::Null,
             };
             json!({
                 "name": g.name,
@@ -563,12 +570,16 @@ fn ranking(
 ) -> Value {
     let now = state.protected_table(s, &req.filter, protect);
     let now_days = covered_days(s, req.period.0, req.period.1).max(1);
-    let prev = previous(req.period).map(|p| {
-        (
-            state.protected_table(s, &with_period(s, &req.filter, p), protect),
-            covered_days(s, p.0, p.1),
-        )
-    });
+    // The previous period's table only when the data cover some of it.
+    let prev = previous(req.period)
+        .map(|p| (p, covered_days(s, p.0, p.1)))
+        .filter(|(_, days)| *days > 0)
+        .map(|(p, days)| {
+            (
+                state.protected_table(s, &with_period(s, &req.filter, p), protect),
+                days,
+            )
+        });
     let level_rows = |level: AreaLevel| -> Vec<Value> {
         let mut rows: Vec<(Option<u64>, Value)> = areas_in_scope(s, &req.filter, level)
             .into_iter()
