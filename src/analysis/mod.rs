@@ -7,6 +7,7 @@
 
 pub mod aoristic;
 pub mod compare;
+pub mod correlation;
 pub mod emerging;
 pub mod evaluation;
 pub mod fdr;

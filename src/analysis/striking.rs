@@ -199,6 +199,27 @@ fn baseline(history: &[u64], cfg: &StrikingConfig) -> (f64, Baseline, usize) {
     (mean(prev), Baseline::PreviousPeriods, prev.len())
 }
 
+/// The baseline of the period that follows `history` (counts per period, oldest first) as the analysis computes
+/// it: the mean ([`StrikingConfig::baseline`]; seasonal falls back to the previous `window` periods when fewer
+/// than `min_seasons` earlier seasons exist), the kind used and the number of periods averaged. `None` for an
+/// empty history. This is `history_mean` of a [`StrikingArea`], before the `min_expected` floor.
+///
+/// ```
+/// use brandpunt::analysis::striking::{baseline_after, Baseline, StrikingConfig};
+///
+/// let seasonal = StrikingConfig { baseline: Baseline::Seasonal, ..StrikingConfig::default() };
+/// // Two years of months: the month after them is compared with the same month of the two years.
+/// let mut history = vec![1u64; 24];
+/// history[0] = 7;
+/// history[12] = 9;
+/// assert_eq!(baseline_after(&history, &seasonal), Some((8.0, Baseline::Seasonal, 2)));
+/// assert_eq!(baseline_after(&history[..13], &seasonal).map(|b| b.1), Some(Baseline::PreviousPeriods));
+/// assert_eq!(baseline_after(&[], &seasonal), None);
+/// ```
+pub fn baseline_after(history: &[u64], cfg: &StrikingConfig) -> Option<(f64, Baseline, usize)> {
+    (!history.is_empty()).then(|| baseline(history, cfg))
+}
+
 fn validate(cfg: &StrikingConfig) -> Result<(), StrikingError> {
     if !(cfg.alpha > 0.0 && cfg.alpha < 1.0) {
         return Err(StrikingError::InvalidAlpha(cfg.alpha));

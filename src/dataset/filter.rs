@@ -313,6 +313,21 @@ impl Filter {
         }
     }
 
+    /// The same filter (sources, period, study area) on other categories: `category_codes` expanded codes, empty =
+    /// every category.
+    pub fn with_categories(&self, snapshot: &Snapshot, category_codes: Vec<String>) -> Filter {
+        Filter {
+            study: self.study.clone(),
+            ..Filter::new(
+                snapshot,
+                category_codes,
+                self.source_names.clone(),
+                self.from,
+                self.to,
+            )
+        }
+    }
+
     /// The effective period: the given bounds, else the data's first/last day.
     pub fn period(&self, snapshot: &Snapshot) -> Option<(NaiveDate, NaiveDate)> {
         let from = self.from.or(snapshot.first_day)?;

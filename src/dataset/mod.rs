@@ -23,6 +23,7 @@
 //! assert_eq!(s.counts(AreaLevel::Gemeente, &Filter::all(&s)), vec![0]);
 //! ```
 
+pub mod area_stats;
 pub mod compare;
 pub mod filter;
 mod incident_points;

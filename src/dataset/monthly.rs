@@ -63,9 +63,10 @@ pub fn compute_report(
         .iter()
         .map(|&a| snapshot.area(a).code.as_str())
         .collect();
+    // The incidents of the month and its history only (a contiguous range of the sorted begins).
     let incidents = snapshot
         .incidents
-        .iter()
+        .range(snapshot.period_range(&f))
         .filter(|inc| f.matches(inc))
         .map(|inc| MonthlyIncident {
             day: inc.begin().date(),

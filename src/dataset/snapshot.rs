@@ -11,6 +11,7 @@
 //! Selecting incidents by a filter (counts per area, the incidents of an area) is in [`super::filter`]: a scan
 //! over the compact incidents (about 1 ns per incident per level).
 
+use super::area_stats::AreaStatsTable;
 use super::incident_points::IncidentPoints;
 use super::incident_table::{IncidentRow, IncidentTable, TenantTable};
 use super::sorted_incidents::SortedIncidents;
@@ -22,7 +23,7 @@ use geo::{BoundingRect, Contains, Simplify};
 use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon, Rect};
 use rayon::prelude::*;
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 /// One area as served.
@@ -148,6 +149,8 @@ pub struct Snapshot {
     trees: Arc<[RTree<AreaEntry>; 4]>,
     /// Parent indices per buurt area index: (wijk, gemeente), `u32::MAX` when unknown.
     pub(super) buurt_parents: Arc<HashMap<u32, (u32, u32)>>,
+    /// The CBS kerncijfers of the areas (rows indexed like `areas`), shared like them.
+    pub area_stats: Arc<AreaStatsTable>,
     /// Sorted by `begin_min`, then id (so a period is a contiguous range of positions, see
     /// [`Snapshot::period_range`]), in chunks shared with the snapshots [`Snapshot::apply`] derives.
     pub incidents: SortedIncidents,
@@ -205,6 +208,8 @@ pub struct TenantArea {
     /// The buurt's or wijk's gemeente.
     pub gemeentecode: Option<String>,
     pub inhabitants: Option<i64>,
+    /// The other numeric CBS statistics of the area (`store::AreaRecord::stats`); empty for custom areas.
+    pub stats: BTreeMap<String, f64>,
     /// RD New metres.
     pub geometry_rd: MultiPolygon<f64>,
 }
@@ -224,6 +229,7 @@ impl TenantArea {
             wijkcode: None,
             gemeentecode: None,
             inhabitants: None,
+            stats: BTreeMap::new(),
             geometry_rd,
         }
     }
@@ -529,6 +535,7 @@ impl Snapshot {
     ) -> Result<Snapshot, SnapshotError> {
         // One transformer here first: a PROJ set-up error shows as an error, not as NaN coordinates.
         let transformer = Transformer::new()?;
+        let area_stats = AreaStatsTable::from_rows(data.areas.iter().map(|a| &a.stats));
         let areas = data
             .areas
             .into_par_iter()
@@ -553,17 +560,20 @@ impl Snapshot {
             &data.code,
             data.name,
             areas,
+            area_stats,
             data.incidents,
             &transformer,
             cancel,
         )?)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         generation: u64,
         tenant: &str,
         tenant_name: String,
         areas: Vec<Area>,
+        area_stats: AreaStatsTable,
         table: IncidentTable,
         transformer: &Transformer,
         cancel: &Cancel,
@@ -634,6 +644,7 @@ impl Snapshot {
             by_level: Arc::new(by_level),
             trees: Arc::new(trees),
             buurt_parents: Arc::new(buurt_parents),
+            area_stats: Arc::new(area_stats),
             incidents,
             points,
             custom_members,
@@ -753,6 +764,7 @@ impl Snapshot {
             by_level: self.by_level.clone(),
             trees: self.trees.clone(),
             buurt_parents: self.buurt_parents.clone(),
+            area_stats: self.area_stats.clone(),
             incidents,
             points,
             custom_members,

@@ -321,7 +321,8 @@ pub fn area_stats(
     })
 }
 
-/// `GET /api/areas/{code}/stats`.
+/// `GET /api/areas/{code}/stats`: [`area_stats`] and the area's `enrichment` (CBS kerncijfers and the tenant's
+/// indicators, [`super::enrichment::area_json`]).
 async fn stats(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -332,7 +333,14 @@ async fn stats(
     let idx = find(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
     let protect = caller.principal.sees_protected_counts();
-    Ok(Json(area_stats(&state, &s, idx, &filter, protect)))
+    let st = state.clone();
+    let s2 = s.clone();
+    let indicators = tokio::task::spawn_blocking(move || super::enrichment::indicators(&st, &s2))
+        .await
+        .map_err(ApiError::internal)??;
+    let mut v = area_stats(&state, &s, idx, &filter, protect);
+    v["enrichment"] = super::enrichment::area_json(&s, &indicators, idx);
+    Ok(Json(v))
 }
 
 fn custom_error(e: CustomAreaError) -> ApiError {

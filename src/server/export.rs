@@ -5,15 +5,18 @@
 //!
 //! Every area of the level is one feature/row with `code`, `name`, `count` (incidents in the filter),
 //! `inhabitants`, `rate` (per 1,000 inhabitants; null when unknown), `prev_count` (the equally long period just
-//! before) and `change` (`count / prev_count - 1`; null when `prev_count` = 0). Geometry is WGS84 lon/lat
-//! (6 decimals).
+//! before) and `change` (`count / prev_count - 1`; null when `prev_count` = 0), then the enrichment
+//! ([`super::enrichment::export_columns`]): `cbs_COLUMN` for every other CBS kerncijfer of the boundary set and
+//! `ind_NAME` for every municipal indicator of the caller's tenant (buurten only; null/empty where an area has no
+//! value). Geometry is WGS84 lon/lat (6 decimals).
 //!
 //! - GeoJSON: a FeatureCollection of MultiPolygons (`application/geo+json`).
 //! - TopoJSON: a Topology with one GeometryCollection object named after the level (`buurten`, `wijken`,
 //!   `gemeenten`, `custom`), quantized with shared arcs ([`crate::export::topojson`]); Power BI's Shape Map
 //!   reads it.
 //! - CSV: UTF-8, comma-separated, columns
-//!   `code,name,level,count,count_label,inhabitants,rate,prev_count,prev_count_label,change,wkt` with a
+//!   `code,name,level,count,count_label,inhabitants,rate,prev_count,prev_count_label,change`, the enrichment
+//!   columns, and `wkt` with a
 //!   WKT `MULTIPOLYGON` ([`crate::export::wkt`], for Power BI reference layers).
 //! - FlatGeobuf (`application/flatgeobuf`): the CSV's columns but `wkt` as typed fields, the geometry in RD New
 //!   (EPSG:28992) with a spatial index ([`crate::export::fgb_bytes`]); a withheld count is null with its label.
@@ -102,12 +105,14 @@ struct Row {
     prev_count: Option<u64>,
     prev_count_label: Option<String>,
     change: Option<f64>,
+    /// The enrichment values, aligned with the export's enrichment columns.
+    enrichment: Vec<Option<f64>>,
     rings: Arc<Rings>,
 }
 
 impl Row {
-    fn properties(&self) -> Value {
-        json!({
+    fn properties(&self, names: &[String]) -> Value {
+        let mut v = json!({
             "code": self.code,
             "name": self.name,
             "level": self.level,
@@ -119,7 +124,11 @@ impl Row {
             "prev_count": self.prev_count,
             "prev_count_label": self.prev_count_label,
             "change": self.change,
-        })
+        });
+        for (n, x) in names.iter().zip(&self.enrichment) {
+            v[n.as_str()] = json!(x);
+        }
+        v
     }
 }
 
@@ -215,13 +224,16 @@ fn rows(
     level: AreaLevel,
     filter: &Filter,
     protect: bool,
-) -> Result<Vec<Row>, ApiError> {
+) -> Result<(Vec<String>, Vec<Row>), ApiError> {
+    let indicators = super::enrichment::indicators(state, s)?;
+    let columns = super::enrichment::export_columns(s, &indicators);
     let table = state.protected_table(s, filter, protect);
     let prev = filter
         .previous(s)
         .map(|p| state.protected_table(s, &p, protect));
     let rings = wgs84_rings(state, s, level)?;
-    Ok(s.level_areas(level)
+    let rows = s
+        .level_areas(level)
         .iter()
         .zip(rings.iter())
         .map(|(&i, r)| {
@@ -246,20 +258,25 @@ fn rows(
                     .filter(|&p| p > 0)
                     .zip(count)
                     .map(|(p, c)| c as f64 / p as f64 - 1.0),
+                enrichment: columns
+                    .iter()
+                    .map(|(_, c)| c.value(s, &indicators, i))
+                    .collect(),
                 rings: r.clone(),
             }
         })
-        .collect())
+        .collect();
+    Ok((columns.into_iter().map(|(n, _)| n).collect(), rows))
 }
 
-fn geojson_body(rows: &[Row]) -> Value {
+fn geojson_body(names: &[String], rows: &[Row]) -> Value {
     let features: Vec<Value> = rows
         .iter()
         .map(|r| {
             json!({
                 "type": "Feature",
                 "id": crate::dataset::feature_id(&r.code),
-                "properties": r.properties(),
+                "properties": r.properties(names),
                 "geometry": lon_lat_rings(&r.rings),
             })
         })
@@ -276,21 +293,21 @@ fn object_name(level: AreaLevel) -> &'static str {
     }
 }
 
-fn topojson_body(rows: &[Row], level: AreaLevel) -> Value {
+fn topojson_body(names: &[String], rows: &[Row], level: AreaLevel) -> Value {
     let features: Vec<TopoFeature<'_>> = rows
         .iter()
         .map(|r| TopoFeature {
             id: &r.code,
             rings: &r.rings,
-            properties: r.properties(),
+            properties: r.properties(names),
         })
         .collect();
     topology(object_name(level), &features)
 }
 
-fn csv_body(rows: &[Row]) -> Result<Vec<u8>, ApiError> {
+fn csv_body(names: &[String], rows: &[Row]) -> Result<Vec<u8>, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut header: Vec<&str> = vec![
         "code",
         "name",
         "level",
@@ -301,12 +318,13 @@ fn csv_body(rows: &[Row]) -> Result<Vec<u8>, ApiError> {
         "prev_count",
         "prev_count_label",
         "change",
-        "wkt",
-    ])
-    .map_err(ApiError::internal)?;
+    ];
+    header.extend(names.iter().map(String::as_str));
+    header.push("wkt");
+    w.write_record(&header).map_err(ApiError::internal)?;
     let opt = |v: Option<String>| v.unwrap_or_default();
     for r in rows {
-        w.write_record([
+        let mut record = vec![
             r.code.clone(),
             r.name.clone(),
             r.level.to_string(),
@@ -317,17 +335,23 @@ fn csv_body(rows: &[Row]) -> Result<Vec<u8>, ApiError> {
             opt(r.prev_count.map(|v| v.to_string())),
             opt(r.prev_count_label.clone()),
             opt(r.change.map(|v| v.to_string())),
-            wkt::multipolygon(&r.rings),
-        ])
-        .map_err(ApiError::internal)?;
+        ];
+        record.extend(r.enrichment.iter().map(|v| opt(v.map(|v| v.to_string()))));
+        record.push(wkt::multipolygon(&r.rings));
+        w.write_record(&record).map_err(ApiError::internal)?;
     }
     w.into_inner().map_err(ApiError::internal)
 }
 
 /// The rows as a FlatGeobuf file: the CSV's columns (typed, `wkt` left out) and the areas' RD geometry.
-fn fgb_body(s: &Snapshot, level: AreaLevel, rows: &[Row]) -> Result<Vec<u8>, ApiError> {
+fn fgb_body(
+    s: &Snapshot,
+    level: AreaLevel,
+    names: &[String],
+    rows: &[Row],
+) -> Result<Vec<u8>, ApiError> {
     use crate::export::{ColumnType, Table, Value as Cell};
-    let mut t = Table::new(&[
+    let mut columns = vec![
         ("code", ColumnType::Text),
         ("name", ColumnType::Text),
         ("level", ColumnType::Text),
@@ -338,12 +362,14 @@ fn fgb_body(s: &Snapshot, level: AreaLevel, rows: &[Row]) -> Result<Vec<u8>, Api
         ("prev_count", ColumnType::Int),
         ("prev_count_label", ColumnType::Text),
         ("change", ColumnType::Real),
-    ]);
+    ];
+    columns.extend(names.iter().map(|n| (n.as_str(), ColumnType::Real)));
+    let mut t = Table::new(&columns);
     let int = |v: Option<u64>| v.map_or(Cell::Null, |v| Cell::Int(v.min(i64::MAX as u64) as i64));
     let text = |v: &Option<String>| v.clone().map_or(Cell::Null, Cell::Text);
     let real = |v: Option<f64>| v.map_or(Cell::Null, Cell::Real);
     for r in rows {
-        t.rows.push(vec![
+        let mut row = vec![
             Cell::Text(r.code.clone()),
             Cell::Text(r.name.clone()),
             Cell::Text(r.level.to_string()),
@@ -354,7 +380,9 @@ fn fgb_body(s: &Snapshot, level: AreaLevel, rows: &[Row]) -> Result<Vec<u8>, Api
             int(r.prev_count),
             text(&r.prev_count_label),
             real(r.change),
-        ]);
+        ];
+        row.extend(r.enrichment.iter().map(|v| real(*v)));
+        t.rows.push(row);
     }
     let geometries: Vec<geo_types::Geometry<f64>> = s
         .level_areas(level)
@@ -396,16 +424,17 @@ async fn export(
             let body = state
                 .blocking
                 .run(move |cancel| -> Result<Vec<u8>, ApiError> {
-                    let rows = rows(&st, &s, level, &filter, protect)?;
+                    let (names, rows) = rows(&st, &s, level, &filter, protect)?;
                     cancel.check()?;
                     match format {
-                        Format::GeoJson => {
-                            serde_json::to_vec(&geojson_body(&rows)).map_err(ApiError::internal)
-                        }
-                        Format::TopoJson => serde_json::to_vec(&topojson_body(&rows, level))
+                        Format::GeoJson => serde_json::to_vec(&geojson_body(&names, &rows))
                             .map_err(ApiError::internal),
-                        Format::Csv => csv_body(&rows),
-                        Format::FlatGeobuf => fgb_body(&s, level, &rows),
+                        Format::TopoJson => {
+                            serde_json::to_vec(&topojson_body(&names, &rows, level))
+                                .map_err(ApiError::internal)
+                        }
+                        Format::Csv => csv_body(&names, &rows),
+                        Format::FlatGeobuf => fgb_body(&s, level, &names, &rows),
                     }
                 })
                 .await?;

@@ -21,7 +21,9 @@
 //! - routes, one module each with its OpenAPI fragment: [`areas`] (meta, area list, area GeoJSON and statistics,
 //!   custom areas), [`analysis_api`] (time series, hour of week, phenomenon profile), [`compare`], [`export`]
 //!   (statistics as GeoJSON, TopoJSON, CSV), [`hotspots`] (KDE, Gi*, emerging hot spots), [`incidents`]
-//!   (address-level exports), [`patrol`], [`report`] (the monthly analysis), [`tiles`] (MVT and TileJSON),
+//!   (address-level exports), [`patrol`], [`report`] (the monthly analysis), [`dashboard`] (the dashboard
+//!   veiligheid), [`enrichment`] (CBS kerncijfers and municipal indicators per area, the scatter), [`tiles`]
+//!   (MVT and TileJSON),
 //!   [`raster`] (PNG tiles), [`wms`] (WMS and the Tableau `.tms` file), [`deliveries`] (uploads and the inbox),
 //!   [`relations`] (the network of registrations, addresses and pseudonymised subjects), [`ogc`] (OGC API -
 //!   Features for GIS clients);
@@ -39,7 +41,9 @@ pub mod blocking;
 pub mod compare;
 pub mod cookie;
 pub mod credential_worker;
+pub mod dashboard;
 pub mod deliveries;
+pub mod enrichment;
 pub mod error;
 pub mod export;
 pub mod filter;
@@ -549,6 +553,8 @@ pub const CACHE_KINDS: &[&str] = &[
     report::MonthlyReportKey::KIND,
     patrol::PatrolKey::KIND,
     relations::RelationsGraphKey::KIND,
+    dashboard::DashboardKey::KIND,
+    enrichment::IndicatorsKey::KIND,
 ];
 
 /// A cached response body weighs its bytes.
@@ -640,6 +646,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(wms::routes())
         .merge(patrol::routes())
         .merge(report::routes())
+        .merge(dashboard::routes())
+        .merge(enrichment::routes())
         .merge(relations::routes())
         .merge(ogc::routes())
         .merge(deliveries::routes())

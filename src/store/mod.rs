@@ -739,6 +739,7 @@ pub trait Store {
                     wijkcode: a.wijkcode,
                     gemeentecode,
                     inhabitants: a.inhabitants,
+                    stats: a.stats,
                     geometry_rd: a.geometry,
                 });
             }

@@ -9,6 +9,7 @@ mod common;
 
 mod access;
 mod analysis;
+mod dashboard;
 mod forecast;
 mod login;
 mod ogc;

@@ -480,6 +480,77 @@ test('zijpaneel: een vorige periode vóór het begin van de gegevens heet "geen 
   await page.waitForFunction(() => !/geen gegevens over de vorige periode/.test(document.getElementById('panel-change')?.textContent || ''), null, { timeout: 15000 });
 });
 
+
+/** Open the Dashboard tab and wait until it shows the answer for the current filter. */
+async function openDashboard(page) {
+  await page.click('#tabs button[data-view="dashboard"]');
+  await page.waitForFunction(() => document.body.dataset.dashboard === 'ready', null, { timeout: 30000 });
+}
+/** A count as the dashboard shows it: the number (nl-NL) or the label of a withheld count. */
+function shownCount(value, label) {
+  if (value === null || value === undefined) return label || '–';
+  return Number(value).toLocaleString('nl-NL');
+}
+/**
+ * The dashboard's figures equal GET /api/dashboard for the same caller and query: key figures per group, every
+ * ranking row (buurten and wijken), the opvallend list, the hour-of-week profile (or its withholding) and the
+ * scatter's coefficients. Returns the API's answer.
+ */
+async function checkDashboard(page) {
+  await openDashboard(page);
+  const params = await page.evaluate(() => window.brandpunt.dashboardParams());
+  const d = await apiGet('/api/dashboard', params);
+  const me = await pageMe(page);
+  check(d.protected === Boolean(me.body.anonymous || me.body.role === 'viewer'), `dashboard protected=${d.protected} voor ${JSON.stringify(me.body)}`);
+  const figures = await page.evaluate(() => [...document.querySelectorAll('#dash-figures tbody tr')].map((tr) => ({
+    group: tr.dataset.group,
+    cells: Object.fromEntries([...tr.querySelectorAll('td[data-col]')].map((td) => [td.dataset.col, { value: td.dataset.value, text: td.textContent.trim() }])),
+  })));
+  check(figures.length === d.groups.length, `dashboard toont ${figures.length} groepen, de API ${d.groups.length}`);
+  for (const [i, g] of d.groups.entries()) {
+    const f = figures[i];
+    check(f.group === g.name, `groep ${i}: ${f.group}, API ${g.name}`);
+    const c = g.current;
+    check(f.cells.count.text === shownCount(c.count, c.count_label), `${g.name}: dashboard "${f.cells.count.text}", API ${c.count ?? c.count_label}`);
+    check(f.cells.count.value === (c.count === null ? '' : String(c.count)), `${g.name}: data-value ${f.cells.count.value}, API ${c.count}`);
+    const rate = c.rate === null ? '–' : Number(c.rate).toLocaleString('nl-NL', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    check(f.cells.rate.text === rate, `${g.name}: per 1.000 inwoners "${f.cells.rate.text}", API ${c.rate}`);
+    const prev = g.previous.no_data ? 'geen gegevens' : shownCount(g.previous.count, g.previous.count_label);
+    check(f.cells.previous.text === prev, `${g.name}: vorige periode "${f.cells.previous.text}", API ${JSON.stringify(g.previous)}`);
+    const rr = g.change_previous ? g.change_previous.rate_ratio : null;
+    check(f.cells.change_previous.value === (rr === null || rr === undefined ? '' : String(rr)), `${g.name}: verandering ${f.cells.change_previous.value}, API ${rr}`);
+    const year = g.year_before.no_data ? 'geen gegevens' : shownCount(g.year_before.count, g.year_before.count_label);
+    check(f.cells.year_before.text === year, `${g.name}: jaar eerder "${f.cells.year_before.text}", API ${JSON.stringify(g.year_before)}`);
+  }
+  for (const level of ['buurt', 'wijk']) {
+    await page.check(`input[name="dash-level"][value="${level}"]`);
+    const rows = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#dash-ranking tbody tr')].map((tr) => {
+      const td = tr.querySelector('td[data-col="count"]');
+      return [tr.dataset.code, { value: td.dataset.value, text: td.textContent.trim(), striking: tr.querySelector('td[data-col="striking"]').textContent.trim() }];
+    })));
+    check(Object.keys(rows).length === d.ranking[level].length, `ranglijst ${level}: ${Object.keys(rows).length} rijen, API ${d.ranking[level].length}`);
+    for (const r of d.ranking[level]) {
+      const row = rows[r.code];
+      check(row, `ranglijst ${level}: ${r.code} ontbreekt`);
+      check(row.text === shownCount(r.count, r.count_label) && row.value === (r.count === null ? '' : String(r.count)), `ranglijst ${r.code}: "${row.text}", API ${r.count ?? r.count_label}`);
+      check(Boolean(row.striking) === Boolean(r.striking), `ranglijst ${r.code}: opvallend "${row.striking}", API ${r.striking}`);
+    }
+  }
+  const striking = await page.evaluate(() => [...document.querySelectorAll('#dash-striking li')].map((li) => li.dataset.code));
+  check(JSON.stringify(striking) === JSON.stringify(d.striking.map((a) => a.code)), `opvallend: ${striking.join(',')}, API ${d.striking.map((a) => a.code).join(',')}`);
+  const thumb = await page.evaluate(() => document.querySelectorAll('#dash-thumbnail path').length);
+  check(thumb === d.ranking.buurt.length, `kaartje tekent ${thumb} buurten, de ranglijst heeft er ${d.ranking.buurt.length}`);
+  if (d.hour_of_week.suppressed) check(await page.isVisible('#dash-how-suppressed'), 'uur van de week afgeschermd maar niet gemeld');
+  else check(await page.evaluate(() => document.querySelectorAll('#dash-how svg rect').length) === 168, 'uur van de week heeft geen 168 vakjes');
+  const x = await page.inputValue('#dash-x');
+  const corr = await apiGet('/api/enrichment/correlation', { ...params, x, y: await page.inputValue('#dash-y'), level: 'buurt' });
+  const shown = await page.evaluate(() => ({ ...document.getElementById('dash-corr').dataset }));
+  check(Number(shown.n) === corr.n && shown.pearson === (corr.pearson === null ? '' : String(corr.pearson)), `spreidingsdiagram: n ${shown.n} r ${shown.pearson}, API n ${corr.n} r ${corr.pearson}`);
+  const dots = await page.evaluate(() => document.querySelectorAll('#dash-scatter-svg circle').length);
+  check(dots === corr.points.filter((p) => p.x !== null && p.y !== null).length, `spreidingsdiagram: ${dots} punten, API ${corr.n}`);
+  return d;
+}
+
 test('anoniem ziet "< k" voor een buurt met 1..k-1 incidenten', async (page) => {
   const k = ctx.meta.min_count;
   check(ctx.meta.protected === true && Number.isInteger(k) && k >= 2, `/api/meta anoniem: protected ${ctx.meta.protected}, min_count ${k}`);
@@ -522,6 +593,31 @@ function inGeometry(pt, g) {
   return polys.some((rings) => rings.filter((r) => inRing(pt, r)).length % 2 === 1);
 }
 
+test('dashboard anoniem: cijfers gelijk aan de API, kleine aantallen afgeschermd, afdrukbaar', async (page) => {
+  const d = await checkDashboard(page);
+  check(d.protected === true, 'het dashboard is voor een anonieme gebruiker niet afgeschermd');
+  const k = d.min_count;
+  const withheld = d.ranking.buurt.filter((r) => r.count === null);
+  check(withheld.length > 0, 'geen afgeschermde buurt in de ranglijst van een anonieme gebruiker');
+  await page.check('input[name="dash-level"][value="buurt"]');
+  for (const r of withheld) {
+    const text = (await page.textContent(`#dash-ranking tr[data-code="${r.code}"] td[data-col="count"]`)).trim();
+    check(text === r.count_label && /^(<|>=) \d+$|^afgeschermd$/.test(text), `ranglijst toont "${text}" voor het afgeschermde ${r.code} (label ${r.count_label}, k ${k})`);
+  }
+  // Printable: the print stylesheet shows the dashboard without filters, map and controls.
+  await page.emulateMedia({ media: 'print' });
+  const print = await page.evaluate(() => ({
+    filters: getComputedStyle(document.getElementById('filters')).display,
+    dash: getComputedStyle(document.getElementById('dashboard-view')).display,
+    map: getComputedStyle(document.getElementById('map')).display,
+    controls: getComputedStyle(document.getElementById('dash-scope').closest('.noprint')).display,
+  }));
+  await page.emulateMedia({ media: 'screen' });
+  check(print.filters === 'none' && print.map === 'none' && print.controls === 'none' && print.dash !== 'none', `afdrukweergave: ${JSON.stringify(print)}`);
+  await shot(page, '03e-dashboard-anoniem');
+  await page.click('#tabs button[data-view="kaart"]');
+});
+
 test('inloggen als analist toont wie er is ingelogd en de puntenlaag', async (page) => {
   await submitLogin(page, 'analist', DEMO_PASSWORD);
   // The app reloads after a login: wait for the new page.
@@ -558,6 +654,53 @@ test('ingelogd als analist: het exacte aantal van die buurt', async (page) => {
   const rendered = await renderedBuurten(page);
   check(rendered[ctx.small.code] && sameAsStats(rendered[ctx.small.code], s), `tegel van ${ctx.small.code} als analist: ${JSON.stringify(rendered[ctx.small.code])}`);
   await shot(page, '03d-exact');
+});
+
+test('dashboard als analist: cijfers gelijk aan de API, rij opent het gebied op de kaart', async (page) => {
+  // The map's view before the row zooms in: restored at the end for the tests that follow.
+  const camera = await page.evaluate(() => { const m = window.brandpunt.map; return { center: m.getCenter().toArray(), zoom: m.getZoom() }; });
+  const d = await checkDashboard(page);
+  check(d.protected === false, 'het dashboard is voor de analist afgeschermd');
+  check(d.ranking.buurt.every((r) => r.count !== null), 'de analist krijgt een afgeschermd aantal in de ranglijst');
+  // Sorting by name, then a row opens its area on the map.
+  await page.check('input[name="dash-level"][value="buurt"]');
+  await page.click('#dash-ranking th[data-sort="name"]');
+  const names = await page.evaluate(() => [...document.querySelectorAll('#dash-ranking tbody tr td:first-child')].map((td) => td.textContent.trim()));
+  check(names.every((n, i) => i === 0 || names[i - 1].localeCompare(n, 'nl') <= 0), `gesorteerd op naam: ${names.slice(0, 5).join(', ')}`);
+  const first = await page.getAttribute('#dash-ranking tbody tr', 'data-code');
+  await page.click(`#dash-ranking tbody tr[data-code="${first}"]`);
+  await page.waitForFunction(() => window.brandpunt.state.view === 'kaart', null, { timeout: 10000 });
+  const selected = await page.evaluate(() => window.brandpunt.state.selected && window.brandpunt.state.selected.code);
+  check(selected === first, `rij ${first} opende ${selected}`);
+  await page.waitForFunction(() => document.getElementById('panel-count') !== null, null, { timeout: 15000 });
+  // Kleur naar an indicator: every buurt with a value gets the colour of its class in the legend.
+  const t = await apiGet('/api/enrichment', { level: 'buurt' });
+  const col = t.columns.find((c) => c.source === 'indicator');
+  check(col, '/api/enrichment noemt geen indicatoren van de gemeente');
+  await page.selectOption('#choropleth-mode', col.key);
+  await mapIdle(page);
+  const legendTitle = await page.textContent('#legend h4');
+  check(legendTitle.includes(col.label), `legenda "${legendTitle}" noemt ${col.label} niet`);
+  const { breaks, colours } = await legendState(page);
+  const rendered = await renderedBuurten(page);
+  const values = new Map(t.areas.filter((a) => a.values[col.key] !== undefined).map((a) => [a.code, a.values[col.key]]));
+  let coloured = 0;
+  for (const [code, f] of Object.entries(rendered)) {
+    if (!values.has(code)) continue;
+    coloured++;
+    check(f.colour === expectedColour(values.get(code), breaks, colours), `buurt ${code} (${col.key} ${values.get(code)}) heeft kleur ${f.colour}`);
+  }
+  check(coloured > 0, `geen getekende buurt heeft een waarde voor ${col.key}`);
+  // The side panel shows the buurt's indicators.
+  const st = await apiGet(`/api/areas/${encodeURIComponent(first)}/stats`, ctx.filter);
+  const name = col.key.slice('indicator:'.length);
+  if (st.enrichment.indicators && st.enrichment.indicators[name] !== undefined) {
+    check((await page.textContent('#panel-enrichment')).includes(col.label), `zijpaneel toont indicator ${col.label} van ${first} niet`);
+  }
+  await shot(page, '03f-kleur-naar-indicator');
+  await page.selectOption('#choropleth-mode', 'count');
+  await page.evaluate((c) => window.brandpunt.map.jumpTo(c), camera);
+  await mapIdle(page);
 });
 
 test('incidentpunten bij inzoomen kloppen met de buurtcijfers', async (page) => {

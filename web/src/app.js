@@ -4,9 +4,10 @@
 
 import { api } from './api.js';
 import { loadAreas } from './areas.js';
-import { initChoropleth } from './choropleth.js';
+import { initChoropleth, loadEnrichment } from './choropleth.js';
 import { initCompare } from './compare.js';
 import { initCustomAreas } from './custom-areas.js';
+import { dashboardParams, initDashboard } from './dashboard.js';
 import { filterParams, initFilters } from './filters.js';
 import { forecastParams, initForecast } from './forecast.js';
 import { evaluationParams, initForecastEvaluation } from './forecast-eval.js';
@@ -25,6 +26,7 @@ import { initViews } from './views.js';
 window.brandpunt = {
   state,
   filterParams,
+  dashboardParams,
   forecastParams,
   evaluationParams,
   get map() { return state.map; },
@@ -72,12 +74,13 @@ async function main() {
   initCustomAreas(map);
   initPanel();
   initCompare();
+  initDashboard();
   initForecast();
   initForecastEvaluation();
   initPatrol();
   initLinks();
   initRelations(map);
-  await loadAreas();
+  await Promise.all([loadAreas(), loadEnrichment()]);
   document.body.dataset.ready = '1';
 }
 

@@ -80,6 +80,23 @@ export function choroplethExpression(prop, breaks) {
   return ['case', ['has', 'suppressed'], SUPPRESSED, ['has', prop], step, NO_DATA];
 }
 
+/**
+ * Choropleth fill expression for enrichment values (a kerncijfer or indicator per buurt code, `values`: Map
+ * code -> number) with ascending class breaks; buurten without a value get NO_DATA.
+ */
+export function enrichmentExpression(values, breaks) {
+  const colours = classColours(breaks.length);
+  const expr = ['match', ['get', 'code']];
+  for (const [code, v] of values) {
+    let i = 0;
+    while (i < breaks.length && v >= breaks[i]) i += 1;
+    expr.push(code, colours[i]);
+  }
+  if (expr.length === 2) return NO_DATA;
+  expr.push(NO_DATA);
+  return expr;
+}
+
 /** Colours of the classes for `nBreaks` breaks: spread over the whole ramp, lightest first. */
 export function classColours(nBreaks) {
   const last = CHORO_COLOURS.length - 1;

@@ -2,6 +2,7 @@
 // hotspots, emerging hotspots, the forecast, incidents, cells and custom areas.
 
 import { esc, fmtNum } from './charts.js';
+import { enrichmentLabel, isEnrichmentMode } from './choropleth.js';
 import { classColours, NO_DATA, SUPPRESSED, GI_BINS, EMERGING, FORECAST_COLOUR } from './layers.js';
 import { state, subscribe } from './state.js';
 
@@ -26,7 +27,13 @@ export function renderLegend() {
   const map = state.map;
   const vis = (id) => map && map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none';
   let html = '';
-  if (vis('buurten-fill')) {
+  if (vis('buurten-fill') && isEnrichmentMode(state.mode)) {
+    const breaks = state.breaks[state.mode] || [];
+    html += `<h4>${esc(enrichmentLabel(state.mode))} per buurt</h4><ul class="legend" id="legend-choropleth" data-mode="${esc(state.mode)}">`;
+    const colours = classColours(breaks.length);
+    for (let i = 0; i <= breaks.length; i++) html += `<li><i style="background:${colours[i]}"></i>${legendRange(breaks, i, false)}</li>`;
+    html += `<li><i style="background:${NO_DATA}"></i>geen waarde</li></ul>`;
+  } else if (vis('buurten-fill')) {
     const breaks = state.breaks[state.mode];
     const integer = state.mode === 'count';
     html += `<h4>${state.mode === 'count' ? 'Aantal incidenten per buurt' : 'Incidenten per 1.000 inwoners'}</h4><ul class="legend" id="legend-choropleth">`;

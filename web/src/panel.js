@@ -1,10 +1,12 @@
 // The area side panel: the area picker, and for the selected area its figures (GET /api/areas/{code}/stats),
 // the change against the previous period, categories, trend and hour-of-week profile, with buttons to zoom,
-// compare and (custom areas) delete. It follows the selection and the filter.
+// compare and (custom areas) delete, and its CBS kerncijfers and municipal indicators. It follows the selection
+// and the filter.
 
 import { api } from './api.js';
 import { trendChart, hourOfWeekChart, barChart, esc, fmtNum, countText } from './charts.js';
 import { areaName, areaOptionsHtml, levelOf, zoomToArea } from './areas.js';
+import { enrichmentLabel } from './choropleth.js';
 import { deleteCustom } from './custom-areas.js';
 import { fmtDate } from './dates.js';
 import { filterParams } from './filters.js';
@@ -84,6 +86,7 @@ async function showArea(area) {
   // An area whose count is withheld (small-count protection) gets no time profile: the server withholds it whole.
   if (how.status === 'fulfilled' && how.value && how.value.suppressed) html += `<p class="hint" id="panel-how-suppressed">Te weinig incidenten om een tijdprofiel te tonen${s.count_label ? ` (${esc(s.count_label)})` : ''}.</p>`;
   else html += how.status === 'fulfilled' && how.value ? hourOfWeekChart(how.value.slots, { title: 'Gewogen incidenten per uur (aoristisch)' }) : `<p class="hint">Tijdprofiel niet beschikbaar${how.status === 'rejected' ? `: ${esc(errorMessage(how.reason))}` : ''}.</p>`;
+  html += enrichmentHtml(s.enrichment);
   html += `<div class="buttons">
       <button type="button" id="panel-zoom">Inzoomen</button>
       <button type="button" id="panel-compare">Toevoegen aan vergelijking</button>
@@ -93,6 +96,17 @@ async function showArea(area) {
   $('panel-zoom').addEventListener('click', () => zoomToArea(area.code));
   $('panel-compare').addEventListener('click', () => { addCompare(area.code); setView('vergelijken'); });
   if ($('panel-delete')) $('panel-delete').addEventListener('click', () => deleteCustom(area.code, s.name));
+}
+
+/** The area's CBS kerncijfers and the municipality's indicators (`enrichment` of /stats). */
+function enrichmentHtml(e) {
+  if (!e) return '';
+  const rows = [
+    ...Object.entries(e.cbs || {}).map(([k, v]) => [enrichmentLabel(`cbs:${k}`), v, 'CBS']),
+    ...Object.entries(e.indicators || {}).map(([k, v]) => [enrichmentLabel(`indicator:${k}`), v, 'gemeente']),
+  ];
+  if (!rows.length) return '';
+  return `<h3>Kerncijfers</h3><table class="data" id="panel-enrichment"><tbody>${rows.map(([l, v, src]) => `<tr><th>${esc(l)}</th><td class="num">${fmtNum(v, Number.isInteger(v) ? 0 : 1)}</td><td class="n">${src}</td></tr>`).join('')}</tbody></table>`;
 }
 
 function renderAreaPick() {

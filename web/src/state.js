@@ -25,8 +25,9 @@ export const state = {
   to: '',
   filterVersion: 0, // goes up every time the filter is applied
   // choropleth classes
-  mode: 'count', // 'count' | 'rate'
+  mode: 'count', // 'count' | 'rate' | an enrichment key ('cbs:COLUMN', 'indicator:NAME')
   breaks: { count: [], rate: [] },
+  enrichment: null, // GET /api/enrichment?level=buurt: the kerncijfers and indicators per buurt
   suppressedK: null, // the k of the "< k" labels in the loaded tiles, null when there are none
   breaksDirty: false, // the breaks do not yet follow the applied filter
   breaksVersion: null, // filterVersion the breaks were computed for; null before the first computation
@@ -101,12 +102,15 @@ export function setMode(mode) {
   state.mode = mode;
   notify('classes');
 }
+export function setEnrichment(table) {
+  state.enrichment = table;
+}
 export function markBreaksDirty() {
   state.breaksDirty = true;
 }
 /** New class breaks for the applied filter, and the k of its "< k" labels (null when none). */
 export function setBreaks(breaks, suppressedK) {
-  state.breaks = breaks;
+  state.breaks = { ...state.breaks, ...breaks };
   state.suppressedK = suppressedK;
   state.breaksDirty = false;
   state.breaksVersion = state.filterVersion;

@@ -1,4 +1,4 @@
-// The views (tabs): Kaart, Vergelijken, Surveillance, Links voor BI, and Relaties (only with the relations grant). Shows the parts of the page that
+// The views (tabs): Kaart, Dashboard, Vergelijken, Surveillance, Links voor BI, and Relaties (only with the relations grant). Shows the parts of the page that
 // belong to the current view; the compare and patrol views react to the change themselves.
 
 import { setView, subscribe } from './state.js';
@@ -9,6 +9,7 @@ function showView(view) {
   document.body.dataset.view = view;
   for (const b of document.querySelectorAll('#tabs button')) b.classList.toggle('active', b.dataset.view === view);
   $('compare-view').hidden = view !== 'vergelijken';
+  $('dashboard-view').hidden = view !== 'dashboard';
   $('side-kaart').hidden = !(view === 'kaart' || view === 'vergelijken');
   document.querySelector('.side-pick').hidden = $('side-kaart').hidden;
   $('side-surveillance').hidden = view !== 'surveillance';

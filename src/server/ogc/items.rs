@@ -13,6 +13,9 @@
 //! - `category`, `source`: the common filters ([`crate::server::filter`]);
 //! - `hotspots` also `bins` (as `/api/hotspots`, default `grid:100`, limited for viewers).
 //!
+//! The area collections' features carry `code`, `name`, the protected `count` (`count_label`, `suppressed`),
+//! `inhabitants`, `rate` and the enrichment (`cbs_COLUMN`, `ind_NAME`: [`crate::server::enrichment`]).
+//!
 //! Cost follows the page: the area collections read the cached count table of the filter and convert the
 //! geometry of the page's areas only; `incidents` selects in the snapshot and reads the stored details of the
 //! page's incidents only, and writes one audit record per page with the number of incidents served.
@@ -252,12 +255,20 @@ fn with_transformer<R>(f: impl FnOnce(&Transformer) -> Result<R, ApiError>) -> R
     crate::coords::with_thread_transformer(f).map_err(ApiError::internal)?
 }
 
-/// The GeoJSON feature of area `i` with its published count.
+/// The enrichment columns of the area collections and the values they read.
+type Enrichment = (
+    Arc<crate::dataset::area_stats::AreaStatsTable>,
+    Vec<(String, crate::server::enrichment::Column)>,
+);
+
+/// The GeoJSON feature of area `i` with its published count and its enrichment (`cbs_COLUMN`, `ind_NAME`:
+/// [`crate::server::enrichment::export_columns`]).
 fn area_feature(
     t: &Transformer,
     s: &Snapshot,
     i: u32,
     table: &Protected,
+    enrichment: &Enrichment,
     crs: Crs,
 ) -> Result<Value, ApiError> {
     let a = s.area(i);
@@ -267,19 +278,24 @@ fn area_feature(
         .filter(|&n| n > 0)
         .zip(count)
         .map(|(n, c)| rate_per_1000(c.min(u64::from(u32::MAX)) as u32, n));
+    let mut properties = json!({
+        "code": a.code,
+        "name": a.name,
+        "count": count,
+        "count_label": table.label(i as usize),
+        "suppressed": count.is_none(),
+        "inhabitants": a.inhabitants,
+        "rate": rate,
+    });
+    let (indicators, columns) = enrichment;
+    for (name, c) in columns {
+        properties[name.as_str()] = json!(c.value(s, indicators, i));
+    }
     Ok(json!({
         "type": "Feature",
         "id": a.code,
         "geometry": crs.multipolygon(t, &a.geometry_rd).map_err(ApiError::internal)?,
-        "properties": {
-            "code": a.code,
-            "name": a.name,
-            "count": count,
-            "count_label": table.label(i as usize),
-            "suppressed": count.is_none(),
-            "inhabitants": a.inhabitants,
-            "rate": rate,
-        },
+        "properties": properties,
     }))
 }
 
@@ -307,10 +323,13 @@ async fn areas(
         .blocking
         .run(move |cancel| {
             let table = st.protected_table(&s, &filter, protect);
+            let indicators = crate::server::enrichment::indicators(&st, &s)?;
+            let columns = crate::server::enrichment::export_columns(&s, &indicators);
+            let enrichment: Enrichment = (indicators, columns);
             with_transformer(|t| {
                 if let Some(i) = one {
                     return Ok(Page {
-                        features: vec![area_feature(t, &s, i, &table, q.crs)?],
+                        features: vec![area_feature(t, &s, i, &table, &enrichment, q.crs)?],
                         matched: 1,
                     });
                 }
@@ -330,7 +349,7 @@ async fn areas(
                 }
                 let features = matched[page_range(matched.len(), &q)]
                     .iter()
-                    .map(|&i| area_feature(t, &s, i, &table, q.crs))
+                    .map(|&i| area_feature(t, &s, i, &table, &enrichment, q.crs))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Page {
                     features,
