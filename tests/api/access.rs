@@ -489,6 +489,25 @@ fn tile_of(z: u8, (mx, my): (f64, f64)) -> (u32, u32) {
     (t.x, t.y)
 }
 
+/// The names of the parameters `op` declares in the OpenAPI document `doc` (`$ref`s resolved).
+fn declared_parameters(doc: &Value, op: &Value) -> BTreeSet<String> {
+    op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let p = match p["$ref"].as_str() {
+                Some(r) => r
+                    .trim_start_matches("#/")
+                    .split('/')
+                    .fold(doc, |v, part| &v[part]),
+                None => p,
+            };
+            p["name"].as_str().map(str::to_string)
+        })
+        .collect()
+}
+
 /// Every probe: the OpenAPI paths with their path parameters filled with codes of A and of B, every tile layer
 /// (MVT and PNG) on tiles with data of A and of B, WMS and Tableau.
 fn probes(w: &World, doc: &Value) -> Vec<Probe> {
@@ -505,9 +524,18 @@ fn probes(w: &World, doc: &Value) -> Vec<Probe> {
         .collect();
     assert!(layers.contains(&"incidents".to_string()));
     let raster = ["kde", "hotspots", "buurten"];
-    let query = "month=2024-09&day=fri&from_hour=20&to_hour=2";
+    // Query parameters a probe adds when its operation declares them (some operations refuse parameters they
+    // do not take).
+    let query = [
+        ("month", "2024-09"),
+        ("day", "fri"),
+        ("from_hour", "20"),
+        ("to_hour", "2"),
+        ("x", "cbs:aantal_inwoners"),
+        ("y", "count"),
+    ];
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, _op) in item.as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
             if !["get", "post", "put", "delete"].contains(&method.as_str()) {
                 continue;
             }
@@ -593,9 +621,15 @@ fn probes(w: &World, doc: &Value) -> Vec<Probe> {
                     _ if method_uc == "POST" || method_uc == "PUT" => Some("{}".to_string()),
                     _ => None,
                 };
+                let declared = declared_parameters(doc, op);
+                let query: Vec<String> = query
+                    .iter()
+                    .filter(|(k, _)| declared.contains(*k))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 let sep = if p.contains('?') { '&' } else { '?' };
-                let full = if method_uc == "GET" && p != "/wms" {
-                    format!("{p}{sep}{query}")
+                let full = if method_uc == "GET" && p != "/wms" && !query.is_empty() {
+                    format!("{p}{sep}{}", query.join("&"))
                 } else {
                     p.clone()
                 };
