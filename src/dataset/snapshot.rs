@@ -118,6 +118,17 @@ impl Incident {
     pub fn end(&self) -> NaiveDateTime {
         minutes_to_datetime(self.end_min)
     }
+    /// The incident as an analysis event: its position (RD metres, NaN when it has none) and time window,
+    /// weight 1.
+    pub fn event(&self) -> crate::analysis::Event {
+        crate::analysis::Event {
+            x_m: self.x_m,
+            y_m: self.y_m,
+            begin: Some(self.begin()),
+            end: Some(self.end()),
+            weight: 1.0,
+        }
+    }
 }
 
 pub fn datetime_to_minutes(t: NaiveDateTime) -> i64 {

@@ -286,16 +286,7 @@ async fn hour_of_week(
         let events: Vec<Event> = s
             .incidents_in(idx, &filter)
             .into_iter()
-            .map(|k| {
-                let inc = &s.incidents[k as usize];
-                Event {
-                    x_m: inc.x_m,
-                    y_m: inc.y_m,
-                    begin: Some(inc.begin()),
-                    end: Some(inc.end()),
-                    weight: 1.0,
-                }
-            })
+            .map(|k| s.incidents[k as usize].event())
             .collect();
         let p = time_profile(&events, &AoristicConfig::default()).map_err(ApiError::internal)?;
         Ok(json!({

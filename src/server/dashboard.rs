@@ -650,13 +650,7 @@ fn hour_of_week(
         .incidents
         .range(s.period_range(&req.filter))
         .filter(|inc| req.filter.matches(inc))
-        .map(|inc| Event {
-            x_m: inc.x_m,
-            y_m: inc.y_m,
-            begin: Some(inc.begin()),
-            end: Some(inc.end()),
-            weight: 1.0,
-        })
+        .map(|inc| inc.event())
         .collect();
     let p = time_profile(&events, &AoristicConfig::default()).map_err(ApiError::internal)?;
     Ok(json!({

@@ -440,17 +440,6 @@ struct Answer {
     streets: HashMap<usize, CellStreet>,
 }
 
-/// The forecast event of a snapshot incident: its position and time window, weight 1.
-pub fn event_of(inc: &crate::dataset::Incident) -> Event {
-    Event {
-        x_m: inc.x_m,
-        y_m: inc.y_m,
-        begin: Some(inc.begin()),
-        end: Some(inc.end()),
-        weight: 1.0,
-    }
-}
-
 fn compute(
     state: &AppState,
     snapshot: &Snapshot,
@@ -466,7 +455,7 @@ fn compute(
         .iter()
         .map(|&k| {
             let inc = &snapshot.incidents[k as usize];
-            (event_of(inc), inc.id)
+            (inc.event(), inc.id)
         })
         .collect();
     let events: Vec<Event> = tagged.iter().map(|(e, _)| e.clone()).collect();

@@ -42,7 +42,7 @@
 
 use super::error::ApiError;
 use super::filter::{parse_date, Filter};
-use super::forecast::{event_of, given, grid_over, ForecastParams};
+use super::forecast::{given, grid_over, ForecastParams};
 use super::AppState;
 use super::Caller;
 use crate::analysis::forecast::rolling::{
@@ -243,7 +243,7 @@ fn events(snapshot: &Snapshot, filter: &Filter) -> Vec<Event> {
     snapshot
         .located_incidents(filter)
         .iter()
-        .map(|&k| event_of(&snapshot.incidents[k as usize]))
+        .map(|&k| snapshot.incidents[k as usize].event())
         .collect()
 }
 

@@ -213,16 +213,7 @@ fn compute(
     let block = p.block()?;
     let located = snapshot.located_incidents(filter);
     cancel.check()?;
-    let event = |k: u32| {
-        let inc = &snapshot.incidents[k as usize];
-        Event {
-            x_m: inc.x_m,
-            y_m: inc.y_m,
-            begin: Some(inc.begin()),
-            end: Some(inc.end()),
-            weight: 1.0,
-        }
-    };
+    let event = |k: u32| snapshot.incidents[k as usize].event();
     let planned = |incidents: &[(Event, Option<&str>)]| {
         plan(
             incidents,

@@ -108,16 +108,7 @@ pub fn located_events(snapshot: &Snapshot, filter: &Filter) -> Vec<Event> {
     snapshot
         .located_incidents(filter)
         .into_iter()
-        .map(|k| {
-            let i = &snapshot.incidents[k as usize];
-            Event {
-                x_m: i.x_m,
-                y_m: i.y_m,
-                begin: Some(i.begin()),
-                end: Some(i.end()),
-                weight: 1.0,
-            }
-        })
+        .map(|k| snapshot.incidents[k as usize].event())
         .collect()
 }
 
