@@ -846,9 +846,15 @@ mod tests {
         assert_eq!(class("ZZ"), UNKNOWN);
         assert_eq!(woz.order.last().map(String::as_str), Some(UNKNOWN));
         // numpy.quantile([1, 2, 3, 4, 10], [0.25, 0.5, 0.75]) = [2, 3, 4].
-        assert_eq!(quantile_bounds(&[10.0, 1.0, 2.0, 3.0, 4.0], 4), [2.0, 3.0, 4.0]);
+        assert_eq!(
+            quantile_bounds(&[10.0, 1.0, 2.0, 3.0, 4.0], 4),
+            [2.0, 3.0, 4.0]
+        );
         assert_eq!(quantile_bounds(&[5.0, 5.0, 5.0], 3), [5.0]);
-        assert_eq!(ClassSpec::parse("quantiles:4").unwrap(), ClassSpec::Quantiles(4));
+        assert_eq!(
+            ClassSpec::parse("quantiles:4").unwrap(),
+            ClassSpec::Quantiles(4)
+        );
         assert_eq!(
             ClassSpec::parse("100, 250.5").unwrap(),
             ClassSpec::Bounds(vec![100.0, 250.5])
@@ -860,7 +866,8 @@ mod tests {
             .iter()
             .map(|id| addr(id, 2000, "woonfunctie", 80.0))
             .collect();
-        let d = Dimension::attribute("woz_waarde", &values, &ClassSpec::Quantiles(2), &base).unwrap();
+        let d =
+            Dimension::attribute("woz_waarde", &values, &ClassSpec::Quantiles(2), &base).unwrap();
         assert_eq!(d.bounds, Some(vec![150_000.0]));
         let p = dimension_profile(&base, &["A1", "A1", "A3"], &d, 0.95).unwrap();
         let rows: Vec<(&str, u64, u64)> = p
@@ -869,7 +876,8 @@ mod tests {
             .map(|r| (r.class.as_str(), r.incidents, r.addresses))
             .collect();
         assert_eq!(rows, [("<150.000", 2, 1), (">=150.000", 1, 2)]);
-        let full = phenomenon_profile_with(&base, &["A1"], &[Dimension::woz(&values)], 0.95).unwrap();
+        let full =
+            phenomenon_profile_with(&base, &["A1"], &[Dimension::woz(&values)], 0.95).unwrap();
         assert_eq!(full.dimensions.len(), 4);
         assert_eq!(full.dimensions[3].dimension, "woz");
     }

@@ -28,7 +28,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::homogeneity::{chi_square_homogeneity, risk_homogeneity, Homogeneity};
-use super::profile::{join, AddressAttrs, Dimension, DimensionProfile, Joined, ProfileError, UNKNOWN};
+use super::profile::{
+    join, AddressAttrs, Dimension, DimensionProfile, Joined, ProfileError, UNKNOWN,
+};
 
 /// What a breakdown groups by, as the command line and the API name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -215,10 +217,7 @@ pub fn profile_breakdown<S: AsRef<str>>(
     } else {
         let known: Vec<&String> = classes.iter().filter(|c| *c != UNKNOWN).collect();
         let cell = |g: &GroupProfile, class: &str, f: fn(&super::profile::ProfileRow) -> u64| {
-            g.rows
-                .iter()
-                .find(|r| r.class == class)
-                .map_or(0, f)
+            g.rows.iter().find(|r| r.class == class).map_or(0, f)
         };
         let table = |f: fn(&super::profile::ProfileRow) -> u64| -> Vec<Vec<u64>> {
             out_groups
@@ -231,9 +230,8 @@ pub fn profile_breakdown<S: AsRef<str>>(
         let exposure = table(|r| r.addresses);
         let d = chi_square_homogeneity(&incidents);
         let r = risk_homogeneity(&affected, &exposure);
-        let note = (d.is_none() || r.is_none()).then(|| {
-            "geen toets: minder dan twee groepen of klassen met incidenten".to_string()
-        });
+        let note = (d.is_none() || r.is_none())
+            .then(|| "geen toets: minder dan twee groepen of klassen met incidenten".to_string());
         (d, r, note)
     };
     Ok(ProfileBreakdown {
@@ -296,7 +294,10 @@ mod tests {
         assert_eq!(b.classes, ["<1945", ">=2010"]);
         assert_eq!(b.groups.len(), 2);
         let ga = &b.groups[0];
-        assert_eq!((ga.group.as_str(), ga.incidents, ga.addresses), ("BUA", 44, 200));
+        assert_eq!(
+            (ga.group.as_str(), ga.incidents, ga.addresses),
+            ("BUA", 44, 200)
+        );
         let rr = ga.rows[0].relative_risk.as_ref().unwrap();
         assert!((rr.rr - 10.0).abs() < 1e-9, "{}", rr.rr);
         let gb = &b.groups[1];
@@ -331,7 +332,10 @@ mod tests {
         let b = profile_breakdown(&a, &inc, Grouping::ByIncident(&years), &d, 0.95).unwrap();
         assert_eq!(b.groups.len(), 2);
         for g in &b.groups {
-            assert_eq!((g.incidents, g.addresses, g.affected_addresses), (45, 400, 45));
+            assert_eq!(
+                (g.incidents, g.addresses, g.affected_addresses),
+                (45, 400, 45)
+            );
         }
         let risk = b.risk_test.unwrap();
         assert!(risk.statistic < 1e-9 && risk.p_value > 0.99);

@@ -449,7 +449,8 @@ pub fn import_address_attributes(
         .unwrap_or_else(|| brandpunt::import::report::default_report_path(file));
     let out = std::fs::File::create(&report_path)
         .with_context(|| format!("{}: kan het rapport niet schrijven", report_path.display()))?;
-    let mut writer = ReportWriter::with_key_column(std::io::BufWriter::new(out), "verblijfsobject")?;
+    let mut writer =
+        ReportWriter::with_key_column(std::io::BufWriter::new(out), "verblijfsobject")?;
     for e in &entries {
         writer.write(e)?;
     }

@@ -152,13 +152,16 @@ pub fn plant(
         planted.low_dwellings.push(n_low);
         planted.dwellings.push(n_all);
         let mut pool: Vec<usize> = (0..bag.addresses.len())
-            .filter(|&i| dwelling(i) && low(i) && bag.addresses[i].buurt == b && !ev.farms.contains(&i))
+            .filter(|&i| {
+                dwelling(i) && low(i) && bag.addresses[i].buurt == b && !ev.farms.contains(&i)
+            })
             .collect();
         for _ in 0..per.min(pool.len()) {
             let a = pool.swap_remove(rng.gen_range(0..pool.len()));
             // Begin early enough for the registration (0-2 days later) to fall inside the period.
             let day = first_day + Duration::days(rng.gen_range(0..(period_days - 3).max(1)));
-            let begin = day.and_time(NaiveTime::MIN) + Duration::minutes(rng.gen_range(9 * 60..15 * 60));
+            let begin =
+                day.and_time(NaiveTime::MIN) + Duration::minutes(rng.gen_range(9 * 60..15 * 60));
             let registered = day + Duration::days(rng.gen_range(0..3));
             let ad = &bag.addresses[a];
             new.push(Incident {

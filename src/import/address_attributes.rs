@@ -144,9 +144,7 @@ pub fn parse_euro(raw: &str) -> Option<f64> {
             let ok = groups[0].len() <= 3
                 && !groups[0].is_empty()
                 && groups[1..].iter().all(|g| g.len() == 3)
-                && groups
-                    .iter()
-                    .all(|g| g.bytes().all(|b| b.is_ascii_digit()));
+                && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
             if !ok {
                 return None;
             }
@@ -178,10 +176,14 @@ fn parse_year(raw: &str) -> Option<f64> {
 pub fn parse_object_id(raw: &str) -> Result<String, String> {
     let t = raw.trim();
     let lower = t.to_ascii_lowercase();
-    let t = ["nl.imbag.verblijfsobject.", "nl.imbag.ligplaats.", "nl.imbag.standplaats."]
-        .iter()
-        .find(|p| lower.starts_with(**p))
-        .map_or(t, |p| &t[p.len()..]);
+    let t = [
+        "nl.imbag.verblijfsobject.",
+        "nl.imbag.ligplaats.",
+        "nl.imbag.standplaats.",
+    ]
+    .iter()
+    .find(|p| lower.starts_with(**p))
+    .map_or(t, |p| &t[p.len()..]);
     if t.is_empty() {
         return Err("geen verblijfsobject-id".to_string());
     }
@@ -215,12 +217,33 @@ fn csv_table(text: &str) -> Table {
         .from_reader(text.as_bytes());
     let mut records = Vec::new();
     let mut record = csv::StringRecord::new();
+    // Line numbers from the byte offsets: with CRLF line ends the reader's own line count of a record can lag
+    // by one (the `\n` of the previous line is consumed with the next record).
+    let bytes = text.as_bytes();
+    let (mut counted_to, mut line) = (0usize, 1u64);
     loop {
         match reader.read_record(&mut record) {
-            Ok(true) => records.push(Record {
-                line: record.position().map_or(0, |p| p.line()),
-                fields: record.iter().map(str::to_string).collect(),
-            }),
+            Ok(true) => {
+                let mut start = record
+                    .position()
+                    .map_or(counted_to, |p| {
+                        usize::try_from(p.byte()).unwrap_or(counted_to)
+                    })
+                    .max(counted_to)
+                    .min(bytes.len());
+                while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+                    start += 1;
+                }
+                line += bytes[counted_to..start]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count() as u64;
+                counted_to = start;
+                records.push(Record {
+                    line,
+                    fields: record.iter().map(str::to_string).collect(),
+                });
+            }
             Ok(false) => break,
             // The csv reader only fails on invalid UTF-8, which decoded text cannot contain.
             Err(_) => break,
@@ -336,7 +359,9 @@ fn read_table(
         let name = attribute_name(h);
         let kind = if c == id_col {
             Column::Id
-        } else if h.is_empty() || IGNORED_COLUMNS.contains(&h.as_str()) || ID_COLUMNS.contains(&h.as_str())
+        } else if h.is_empty()
+            || IGNORED_COLUMNS.contains(&h.as_str())
+            || ID_COLUMNS.contains(&h.as_str())
         {
             Column::Ignored
         } else if name == "woz_waarde" {
@@ -450,7 +475,10 @@ fn read_table(
     }
     rejections.sort_by_key(|e| e.line);
     let objects = rows.len() as u64;
-    let object_lines = rows.iter().map(|(line, id, _)| (id.clone(), *line)).collect();
+    let object_lines = rows
+        .iter()
+        .map(|(line, id, _)| (id.clone(), *line))
+        .collect();
     Ok(AddressAttributes {
         checksum,
         format,
@@ -491,17 +519,25 @@ mod tests {
         assert_eq!(parse_year("2023"), Some(2023.0));
         assert_eq!(parse_year("01-01-2023"), Some(2023.0));
         assert_eq!(parse_year("1850"), None);
-        assert_eq!(parse_object_id("1999010000000001").unwrap(), "1999010000000001");
+        assert_eq!(
+            parse_object_id("1999010000000001").unwrap(),
+            "1999010000000001"
+        );
         assert_eq!(
             parse_object_id("NL.IMBAG.Verblijfsobject.0153010000012345").unwrap(),
             "0153010000012345"
         );
         // Excel dropped the leading zero.
-        assert_eq!(parse_object_id("153010000012345").unwrap(), "0153010000012345");
+        assert_eq!(
+            parse_object_id("153010000012345").unwrap(),
+            "0153010000012345"
+        );
         assert!(parse_object_id("1999200000000001")
             .unwrap_err()
             .contains("nummeraanduiding"));
-        assert!(parse_object_id("1999100000000001").unwrap_err().contains("pand"));
+        assert!(parse_object_id("1999100000000001")
+            .unwrap_err()
+            .contains("pand"));
         assert!(parse_object_id("12345").is_err());
     }
 
@@ -561,7 +597,10 @@ mod tests {
     fn without_an_id_column_the_file_is_refused_naming_the_columns() {
         let (_d, path) = file("x.csv", b"postcode;woz_waarde\n7461AB;200000\n");
         let e = read_address_attributes(&path).unwrap_err().to_string();
-        assert!(e.contains("x.csv") && e.contains("verblijfsobject_id") && e.contains("postcode"), "{e}");
+        assert!(
+            e.contains("x.csv") && e.contains("verblijfsobject_id") && e.contains("postcode"),
+            "{e}"
+        );
         let (_d, path) = file("leeg.csv", b"\n\n");
         assert!(matches!(
             read_address_attributes(&path),

@@ -116,7 +116,10 @@ impl<W: Write> ReportWriter<W> {
 
     /// Starts a report whose second column (the row's key, [`ReportEntry::registration`]) is headed
     /// `key_column` instead of `registratienummer` (e.g. `verblijfsobject` for address attributes).
-    pub fn with_key_column(mut out: W, key_column: &str) -> Result<ReportWriter<W>, std::io::Error> {
+    pub fn with_key_column(
+        mut out: W,
+        key_column: &str,
+    ) -> Result<ReportWriter<W>, std::io::Error> {
         out.write_all(b"\xEF\xBB\xBF")?;
         let mut csv = csv::WriterBuilder::new()
             .delimiter(b';')

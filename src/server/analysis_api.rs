@@ -582,7 +582,10 @@ async fn profile(
         .map_err(|e| ApiError::param("classes", e.to_string()))?;
     let by = match params.get("by").map(|b| b.trim()).filter(|b| !b.is_empty()) {
         Some(b) => Some(ProfileBy::parse(b).ok_or_else(|| {
-            ApiError::param("by", format!("onbekende indeling '{b}': buurt, wijk of year"))
+            ApiError::param(
+                "by",
+                format!("onbekende indeling '{b}': buurt, wijk of year"),
+            )
         })?),
         None => None,
     };
@@ -653,7 +656,8 @@ async fn profile(
         }
         let available = available_dimensions(&names);
         let has_woz = names.iter().any(|n| n == WOZ_ATTRIBUTE);
-        let param = |e: crate::analysis::profile::ProfileError| ApiError::param("classes", e.to_string());
+        let param =
+            |e: crate::analysis::profile::ProfileError| ApiError::param("classes", e.to_string());
         // The values of the dimension's attribute (or of woz_waarde for the default profile's woz dimension).
         let wanted = match dimension.as_deref() {
             Some(d) => dimension_attribute(d),
@@ -672,7 +676,8 @@ async fn profile(
                 (spec, woz) => {
                     let attr = if woz { WOZ_ATTRIBUTE } else { name };
                     let spec = spec.clone().unwrap_or(ClassSpec::Quantiles(5));
-                    let mut d = Dimension::attribute(attr, &values, &spec, &addresses).map_err(param)?;
+                    let mut d =
+                        Dimension::attribute(attr, &values, &spec, &addresses).map_err(param)?;
                     if woz {
                         d.name = "woz".into();
                     }
@@ -683,8 +688,13 @@ async fn profile(
         let k = protect.then(|| st.protected_table(&s, &filter, true).k);
         let mut v = match (&dimension, by) {
             (None, _) => {
-                let extra = if has_woz { vec![make("woz")?] } else { Vec::new() };
-                let p = phenomenon_profile_with(&addresses, &ids, &extra, confidence).map_err(param)?;
+                let extra = if has_woz {
+                    vec![make("woz")?]
+                } else {
+                    Vec::new()
+                };
+                let p =
+                    phenomenon_profile_with(&addresses, &ids, &extra, confidence).map_err(param)?;
                 serde_json::to_value(&p).map_err(ApiError::internal)?
             }
             (Some(name), None) => {
@@ -718,7 +728,8 @@ async fn profile(
                         Grouping::ByAddress(&address_groups)
                     }
                 };
-                let b = profile_breakdown(&addresses, &ids, grouping, &d, confidence).map_err(param)?;
+                let b =
+                    profile_breakdown(&addresses, &ids, grouping, &d, confidence).map_err(param)?;
                 let mut v = serde_json::to_value(&b).map_err(ApiError::internal)?;
                 let mut withheld = false;
                 if let Some(k) = k {

@@ -973,7 +973,10 @@ fn gemeente_profile_input(category: &str) -> (Vec<AddressAttrs>, Vec<Option<Stri
     let mut buurten = Vec::new();
     store()
         .for_each_address(&mut |a| {
-            if a.buurtcode.as_deref().is_some_and(|b| b.starts_with("BU1999")) {
+            if a.buurtcode
+                .as_deref()
+                .is_some_and(|b| b.starts_with("BU1999"))
+            {
                 buurten.push(a.buurtcode.clone());
                 addresses.push(AddressAttrs {
                     address_id: a.bag_id.clone(),
@@ -997,7 +1000,11 @@ fn gemeente_profile_input(category: &str) -> (Vec<AddressAttrs>, Vec<Option<Stri
         })
         .unwrap()
         .into_iter()
-        .filter(|i| i.buurtcode.as_deref().is_some_and(|b| b.starts_with("BU1999")))
+        .filter(|i| {
+            i.buurtcode
+                .as_deref()
+                .is_some_and(|b| b.starts_with("BU1999"))
+        })
         .filter_map(|i| i.bag_id)
         .collect();
     (addresses, buurten, ids)
@@ -1060,8 +1067,17 @@ fn woz_breakdown_by_buurt_finds_the_planted_low_woz_farms() {
     )
     .unwrap();
     json_close(
-        &v["groups"].as_array().unwrap().iter().map(|g| g["rows"].clone()).collect::<Value>(),
-        &want.groups.iter().map(|g| serde_json::to_value(&g.rows).unwrap()).collect::<Value>(),
+        &v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["rows"].clone())
+            .collect::<Value>(),
+        &want
+            .groups
+            .iter()
+            .map(|g| serde_json::to_value(&g.rows).unwrap())
+            .collect::<Value>(),
         "groups",
     );
     let risk = want.risk_test.as_ref().unwrap();
@@ -1086,7 +1102,10 @@ fn woz_breakdown_by_buurt_finds_the_planted_low_woz_farms() {
     planted_sorted.sort();
     assert_eq!(top, planted_sorted, "{by_low:?}");
     assert!(by_low[1].0 > by_low[2].0, "{by_low:?}");
-    let farms = gt["woz"]["planted"]["registrations"].as_array().unwrap().len() as u64;
+    let farms = gt["woz"]["planted"]["registrations"]
+        .as_array()
+        .unwrap()
+        .len() as u64;
     let mut in_low = 0;
     for b in &planted {
         let row = low_row(&v, b);
@@ -1094,7 +1113,10 @@ fn woz_breakdown_by_buurt_finds_the_planted_low_woz_farms() {
         assert!(rr["ci_lower"].as_f64().unwrap() > 1.0, "{b}: {row}");
         in_low += row["incidents"].as_u64().unwrap();
     }
-    assert!(in_low >= farms, "{in_low} incidents in the low class, {farms} planted");
+    assert!(
+        in_low >= farms,
+        "{in_low} incidents in the low class, {farms} planted"
+    );
 }
 
 #[test]
@@ -1147,7 +1169,8 @@ fn profile_dimensions_and_breakdowns_check_their_parameters_and_protect_viewers(
         assert_eq!(r.json()["parameter"], parameter, "{query}");
     }
     // Given classes and quantiles of an attribute.
-    let v = get("/api/areas/GM1999/profile?category=3.1.1&dimension=woz&classes=200000,300000").json();
+    let v =
+        get("/api/areas/GM1999/profile?category=3.1.1&dimension=woz&classes=200000,300000").json();
     let classes: Vec<&str> = v["rows"]
         .as_array()
         .unwrap()
@@ -1170,7 +1193,10 @@ fn profile_dimensions_and_breakdowns_check_their_parameters_and_protect_viewers(
         for row in g["rows"].as_array().unwrap() {
             if row["suppressed"] == true {
                 withheld += 1;
-                assert!(row["incidents"].is_null() && row["relative_risk"].is_null(), "{row}");
+                assert!(
+                    row["incidents"].is_null() && row["relative_risk"].is_null(),
+                    "{row}"
+                );
                 assert!(row["count_label"].is_string());
             } else {
                 let n = row["incidents"].as_u64().unwrap();

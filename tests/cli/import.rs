@@ -213,7 +213,11 @@ fn address_attributes_are_versioned_reported_and_idempotent() {
     );
     ok(
         &db,
-        &["import", "bag", path(&fixtures().join("bag/bag-light.gpkg"))],
+        &[
+            "import",
+            "bag",
+            path(&fixtures().join("bag/bag-light.gpkg")),
+        ],
     );
     let mut ids = Vec::new();
     SqliteStore::open(&db)
@@ -268,7 +272,13 @@ fn address_attributes_are_versioned_reported_and_idempotent() {
     // The same file again changes nothing; a changed file is version 2.
     let again = ok(
         &db,
-        &["import", "address-attributes", path(&csv), "--source", "woz"],
+        &[
+            "import",
+            "address-attributes",
+            path(&csv),
+            "--source",
+            "woz",
+        ],
     );
     assert!(again.contains("al eerder ingelezen"), "{again}");
     std::fs::write(
@@ -278,7 +288,13 @@ fn address_attributes_are_versioned_reported_and_idempotent() {
     .unwrap();
     let out = ok(
         &db,
-        &["import", "address-attributes", path(&csv), "--source", "woz"],
+        &[
+            "import",
+            "address-attributes",
+            path(&csv),
+            "--source",
+            "woz",
+        ],
     );
     assert!(out.contains("versie 2"), "{out}");
     let store = SqliteStore::open(&db).unwrap();
@@ -290,7 +306,13 @@ fn address_attributes_are_versioned_reported_and_idempotent() {
     std::fs::write(&csv, "postcode;woz_waarde\n7461AB;1\n").unwrap();
     let out = run(
         &db,
-        &["import", "address-attributes", path(&csv), "--source", "woz"],
+        &[
+            "import",
+            "address-attributes",
+            path(&csv),
+            "--source",
+            "woz",
+        ],
     );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -12,10 +12,10 @@ use brandpunt::area_level::AreaLevel;
 use brandpunt::audit::{self, AuditEntry};
 use brandpunt::pseudonym::IdentifierKind;
 use brandpunt::store::{
-    AddressAttributeValue, AddressKind, AddressRecord, AreaRecord, AttributeSetMeta, DataChange, DataFingerprint, DeliveryMeta,
-    IncidentFilter, IncidentRecord, IndicatorValue, LinkedIncident, LocatedBy, PandRecord,
-    PersonalColumn, PoliceCount, PrivacyError, ReportRecord, ServerStore, StoreError, StoreOpener,
-    TokenOwner,
+    AddressAttributeValue, AddressKind, AddressRecord, AreaRecord, AttributeSetMeta, DataChange,
+    DataFingerprint, DeliveryMeta, IncidentFilter, IncidentRecord, IndicatorValue, LinkedIncident,
+    LocatedBy, PandRecord, PersonalColumn, PoliceCount, PrivacyError, ReportRecord, ServerStore,
+    StoreError, StoreOpener, TokenOwner,
 };
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::{polygon, MultiPolygon};
@@ -878,10 +878,7 @@ pub fn address_attributes_are_versioned_per_source(s: &EmptyStore) {
     assert_ne!(store.tenant_fingerprint("default").unwrap(), print);
     assert_ne!(store.incident_mark("default").unwrap(), mark);
     assert_eq!(store.tenant_fingerprint("hengelo").unwrap(), other);
-    assert!(store
-        .incident_changes("default", &mark)
-        .unwrap()
-        .is_none());
+    assert!(store.incident_changes("default", &mark).unwrap().is_none());
     // The same file again: nothing changes.
     let print = store.tenant_fingerprint("default").unwrap();
     let again = store
@@ -927,12 +924,19 @@ pub fn address_attributes_are_versioned_per_source(s: &EmptyStore) {
         .collect();
     assert_eq!(
         summary,
-        [("taxatie", 1, true, 2), ("woz", 2, true, 1), ("woz", 1, false, 3)]
+        [
+            ("taxatie", 1, true, 2),
+            ("woz", 2, true, 1),
+            ("woz", 1, false, 3)
+        ]
     );
     assert_eq!((sets[2].total_rows, sets[2].rejected), (3, 1));
     assert_eq!(sets[2].file_name, "w1.csv");
     // Tenants are apart: the same file is new for another tenant.
-    assert!(store.address_attributes("hengelo", "woz_waarde").unwrap().is_empty());
+    assert!(store
+        .address_attributes("hengelo", "woz_waarde")
+        .unwrap()
+        .is_empty());
     let o = store
         .store_address_attributes(&meta("hengelo", "woz", "w1"), &[])
         .unwrap();

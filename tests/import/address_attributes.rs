@@ -2,7 +2,9 @@
 //! the test (no binary committed) and read back with `read_address_attributes`, as a CSV would be.
 
 use brandpunt::import::address_attributes::read_address_attributes;
-use gdal::vector::{Feature, FieldDefn, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
+use gdal::vector::{
+    Feature, FieldDefn, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
+};
 use gdal::DriverManager;
 
 #[test]
@@ -26,12 +28,27 @@ fn xlsx_woz_extract_with_number_cells_and_a_bad_row() {
             ("Waardepeildatum", OGRFieldType::OFTString),
             ("Bouwlagen", OGRFieldType::OFTReal),
         ] {
-            FieldDefn::new(header, ty).unwrap().add_to_layer(&layer).unwrap();
+            FieldDefn::new(header, ty)
+                .unwrap()
+                .add_to_layer(&layer)
+                .unwrap();
         }
         let rows: [(&str, &str, Option<f64>, &str, Option<f64>); 3] = [
-            ("1999010000000001", "7461AB", Some(245_000.0), "01-01-2023", Some(2.0)),
+            (
+                "1999010000000001",
+                "7461AB",
+                Some(245_000.0),
+                "01-01-2023",
+                Some(2.0),
+            ),
             ("1999010000000002", "7461AB", Some(312_500.0), "2023", None),
-            ("1999100000000003", "7461AC", Some(199_000.0), "2023", Some(1.0)),
+            (
+                "1999100000000003",
+                "7461AC",
+                Some(199_000.0),
+                "2023",
+                Some(1.0),
+            ),
         ];
         for (id, pc, woz, peil, lagen) in rows {
             let mut f = Feature::new(layer.defn()).unwrap();

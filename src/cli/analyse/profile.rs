@@ -10,10 +10,10 @@ use brandpunt::analysis::profile::{
     STANDARD_DIMENSIONS, WOZ_ATTRIBUTE,
 };
 use brandpunt::analysis::profile_breakdown::{profile_breakdown, Grouping, ProfileBy};
-use std::collections::HashMap;
 use brandpunt::export::{ColumnType, Table, Value};
 use brandpunt::store::IncidentFilter;
 use chrono::NaiveDate;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -211,17 +211,19 @@ pub fn run(db: &Path, args: ProfileArgs) -> anyhow::Result<ExitCode> {
                     Grouping::ByIncident(&groups)
                 }
                 _ => {
-                    address_groups = buurten.iter().map(|b| by.address_group(b.as_deref())).collect();
+                    address_groups = buurten
+                        .iter()
+                        .map(|b| by.address_group(b.as_deref()))
+                        .collect();
                     Grouping::ByAddress(&address_groups)
                 }
             };
             let b = profile_breakdown(&addresses, &ids, grouping, &d, args.confidence)?;
             // JSON output: the whole breakdown with its tests.
-            if let Some(path) = args
-                .output
-                .as_deref()
-                .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")))
-            {
+            if let Some(path) = args.output.as_deref().filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            }) {
                 let mut v = serde_json::to_value(&b)?;
                 v["by"] = serde_json::json!(by.as_str());
                 std::fs::write(path, serde_json::to_vec_pretty(&v)?)
@@ -237,7 +239,10 @@ pub fn run(db: &Path, args: ProfileArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             for (what, test) in [
-                ("verdeling van de incidenten over de klassen", &b.distribution_test),
+                (
+                    "verdeling van de incidenten over de klassen",
+                    &b.distribution_test,
+                ),
                 ("relatief risico per klasse", &b.risk_test),
             ] {
                 match test {
@@ -262,7 +267,12 @@ pub fn run(db: &Path, args: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
         (_, Some(name)) => {
             let d = dimension(name.trim())?;
-            let p = brandpunt::analysis::profile::dimension_profile(&addresses, &ids, &d, args.confidence)?;
+            let p = brandpunt::analysis::profile::dimension_profile(
+                &addresses,
+                &ids,
+                &d,
+                args.confidence,
+            )?;
             write_rows(&mut t, &p, &mut push)?;
         }
         (_, None) => {

@@ -981,7 +981,7 @@ impl Store for PostgresStore {
                 let vals: Vec<f64> = chunk.iter().map(|v| v.value).collect();
                 c.execute(
                     "INSERT INTO address_attribute (tenant_id, set_id, name, bag_id, value)
-                     SELECT DISTINCT ON (n, b) $1, $2, n, b, v
+                     SELECT DISTINCT ON (n, b) $1::bigint, $2::bigint, n, b, v
                      FROM unnest($3::text[], $4::text[], $5::float8[]) WITH ORDINALITY AS u(n, b, v, k)
                      ORDER BY n, b, k DESC
                      ON CONFLICT (set_id, name, bag_id) DO UPDATE SET value = EXCLUDED.value",
