@@ -839,8 +839,8 @@ fn cannabis_profile_counts_the_planted_farm_addresses() {
         ],
     );
     let rows = read_csv(&out);
-    // Oracle: the farm addresses of the ground truth, their bouwjaar read from bag-light.gpkg, classed as the
-    // profile documents (<1945, 1945-1969, 1970-1989, 1990-2009, >=2010).
+    // Oracle: the farm addresses of the ground truth (pattern (e) and the low-WOZ farms of (g)), their bouwjaar
+    // read from bag-light.gpkg, classed as the profile documents (<1945, 1945-1969, 1970-1989, 1990-2009, >=2010).
     let gt = ground_truth(&d.files);
     let farms: Vec<String> = gt["patterns"]
         .as_array()
@@ -851,6 +851,7 @@ fn cannabis_profile_counts_the_planted_farm_addresses() {
         .as_array()
         .unwrap()
         .iter()
+        .chain(gt["woz"]["planted"]["farm_addresses"].as_array().unwrap())
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     let ds = Dataset::open(d.files.join("bag-light.gpkg")).unwrap();
