@@ -33,7 +33,9 @@ fn xlsx_woz_extract_with_number_cells_and_a_bad_row() {
                 .add_to_layer(&layer)
                 .unwrap();
         }
-        let rows: [(&str, &str, Option<f64>, &str, Option<f64>); 3] = [
+        // (id, postcode, WOZ value, peildatum, bouwlagen)
+        type Row<'a> = (&'a str, &'a str, Option<f64>, &'a str, Option<f64>);
+        let rows: [Row<'_>; 3] = [
             (
                 "1999010000000001",
                 "7461AB",
