@@ -589,6 +589,12 @@ async fn profile(
         })?),
         None => None,
     };
+    if spec.is_some() && dimension.as_deref().and_then(dimension_attribute).is_none() {
+        return Err(ApiError::param(
+            "classes",
+            "klassen gelden alleen voor woz en ingelezen adreskenmerken (dimension=...)",
+        ));
+    }
     if by.is_some() && dimension.is_none() {
         return Err(ApiError::param(
             "dimension",

@@ -1162,6 +1162,7 @@ fn profile_dimensions_and_breakdowns_check_their_parameters_and_protect_viewers(
         ("dimension=energielabel", "dimension"),
         ("dimension=woz&classes=quantiles:1", "classes"),
         ("dimension=woz&classes=3,2", "classes"),
+        ("dimension=bouwjaar&classes=quantiles:4", "classes"),
     ] {
         let r = get(&format!("/api/areas/GM1999/profile?category=3.1.1&{query}"));
         assert_eq!(r.status, 400, "{query}");

@@ -127,6 +127,13 @@ pub fn run(db: &Path, args: ProfileArgs) -> anyhow::Result<ExitCode> {
         .map(ClassSpec::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--classes: {e}"))?;
+    let numeric = args
+        .dimension
+        .as_deref()
+        .is_some_and(|d| !STANDARD_DIMENSIONS.contains(&d.trim()));
+    if classes.is_some() && !numeric {
+        anyhow::bail!("--classes geldt alleen voor --dimension woz of een ingelezen adreskenmerk");
+    }
     let names = store.address_attribute_names(&args.tenant)?;
     let wanted = match args.dimension.as_deref().map(str::trim) {
         None => names
