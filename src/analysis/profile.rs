@@ -27,6 +27,15 @@
 //! - oppervlakte (m2, verblijfsobject floor area): `<50`, `50-74`, `75-99`, `100-149`, `150-249`, `>=250`, and
 //!   `onbekend` (missing, zero, negative or not finite).
 //!
+//! - woz (the WOZ value of the address in EUR, from an imported address-attribute file, `woz_waarde`): the
+//!   bands of [`WOZ_BOUNDS_EUR`], lower bound inclusive, upper bound exclusive: `<150.000`,
+//!   `150.000-200.000`, `200.000-250.000`, `250.000-300.000`, `300.000-400.000`, `400.000-500.000`,
+//!   `500.000-750.000`, `>=750.000`, and `onbekend` (no value, zero, negative or not finite). These follow the
+//!   price bands of the CBS/Kadaster house price statistics, with the low end merged below 150.000;
+//! - any other imported numeric attribute by name ([`Dimension::attribute`]): bands at given bounds, or at
+//!   quantiles of the attribute over the profile's base population (the area's addresses with a value; numpy's
+//!   default linear interpolation, equal bounds merged), with `onbekend` for addresses without a value.
+//!
 //! Incidents at address ids that are not among the area's addresses are counted as `unmatched_incidents` and left
 //! out of every share. When an address id occurs twice in the attributes, the first occurrence is used and the
 //! duplicate is counted in `duplicate_addresses`.
@@ -45,6 +54,9 @@ pub enum ProfileError {
     /// Confidence levels must lie strictly between 0 and 1.
     #[error("confidence level must be in (0, 1), got {0}")]
     InvalidConfidence(f64),
+    /// Class bounds that cannot be used (not finite, not increasing, or no quantile count).
+    #[error("classes: {0}")]
+    InvalidClasses(String),
     /// A 2x2 table with more affected than total addresses.
     #[error("affected count {affected} exceeds the number of addresses {total}")]
     AffectedExceedsTotal {
@@ -250,14 +262,14 @@ pub fn gebruiksdoel_classes(gebruiksdoelen: &[String]) -> Vec<String> {
 }
 
 /// Addresses (first occurrence per id) with their incident counts, plus bookkeeping.
-struct Joined<'a> {
-    addresses: Vec<(&'a AddressAttrs, u64)>,
-    total_incidents: u64,
-    matched_incidents: u64,
-    duplicates: u64,
+pub(crate) struct Joined<'a> {
+    pub(crate) addresses: Vec<(&'a AddressAttrs, u64)>,
+    pub(crate) total_incidents: u64,
+    pub(crate) matched_incidents: u64,
+    pub(crate) duplicates: u64,
 }
 
-fn join<'a, S: AsRef<str>>(
+pub(crate) fn join<'a, S: AsRef<str>>(
     addresses: &'a [AddressAttrs],
     incident_address_ids: &[S],
 ) -> Joined<'a> {
@@ -294,7 +306,7 @@ struct ClassTally {
     addresses: u64,
 }
 
-fn build_dimension(
+pub(crate) fn build_dimension(
     name: &str,
     joined: &Joined<'_>,
     classify: &dyn Fn(&AddressAttrs) -> Vec<String>,
@@ -382,30 +394,26 @@ pub fn phenomenon_profile<S: AsRef<str>>(
     incident_address_ids: &[S],
     confidence: f64,
 ) -> Result<PhenomenonProfile, ProfileError> {
+    phenomenon_profile_with(addresses, incident_address_ids, &[], confidence)
+}
+
+/// The standard profile followed by the dimensions `extra` (e.g. [`Dimension::woz`]).
+pub fn phenomenon_profile_with<S: AsRef<str>>(
+    addresses: &[AddressAttrs],
+    incident_address_ids: &[S],
+    extra: &[Dimension<'_>],
+    confidence: f64,
+) -> Result<PhenomenonProfile, ProfileError> {
     let joined = join(addresses, incident_address_ids);
-    let dimensions = vec![
-        build_dimension(
-            "bouwjaar",
-            &joined,
-            &|a| vec![bouwjaar_class(a.bouwjaar).to_string()],
-            Some(&BOUWJAAR_CLASSES),
-            confidence,
-        )?,
-        build_dimension(
-            "gebruiksdoel",
-            &joined,
-            &|a| gebruiksdoel_classes(&a.gebruiksdoelen),
-            None,
-            confidence,
-        )?,
-        build_dimension(
-            "oppervlakte",
-            &joined,
-            &|a| vec![oppervlakte_class(a.oppervlakte_m2).to_string()],
-            Some(&OPPERVLAKTE_CLASSES),
-            confidence,
-        )?,
-    ];
+    let mut dimensions = Vec::with_capacity(3 + extra.len());
+    for name in STANDARD_DIMENSIONS {
+        if let Some(d) = Dimension::standard(name) {
+            dimensions.push(d.build(&joined, confidence)?);
+        }
+    }
+    for d in extra {
+        dimensions.push(d.build(&joined, confidence)?);
+    }
     Ok(PhenomenonProfile {
         total_incidents: joined.total_incidents,
         matched_incidents: joined.matched_incidents,
@@ -415,6 +423,278 @@ pub fn phenomenon_profile<S: AsRef<str>>(
         duplicate_addresses: joined.duplicates,
         dimensions,
     })
+}
+
+/// One dimension alone (see [`Dimension`]).
+pub fn dimension_profile<S: AsRef<str>>(
+    addresses: &[AddressAttrs],
+    incident_address_ids: &[S],
+    dimension: &Dimension<'_>,
+    confidence: f64,
+) -> Result<DimensionProfile, ProfileError> {
+    dimension.build(&join(addresses, incident_address_ids), confidence)
+}
+
+/// The dimensions of the standard profile, in order.
+pub const STANDARD_DIMENSIONS: [&str; 3] = ["bouwjaar", "gebruiksdoel", "oppervlakte"];
+
+/// WOZ value class bounds in EUR (see the module docs): a value `v` is in the class `[b_i, b_(i+1))`.
+pub const WOZ_BOUNDS_EUR: [f64; 7] = [
+    150_000.0, 200_000.0, 250_000.0, 300_000.0, 400_000.0, 500_000.0, 750_000.0,
+];
+
+/// The attribute name of the WOZ value in an address-attribute import.
+pub const WOZ_ATTRIBUTE: &str = "woz_waarde";
+
+/// How the classes of a numeric attribute are formed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClassSpec {
+    /// `n` classes at the quantiles of the base population (2..=20).
+    Quantiles(u32),
+    /// Given increasing, finite bounds: `<b1`, `b1-b2`, ..., `>=bk`.
+    Bounds(Vec<f64>),
+}
+
+impl ClassSpec {
+    /// Parse `quantiles:N` (also `kwantielen:N`) or comma-separated bounds (`100000,250000`; a decimal point,
+    /// no thousands separators). The error says what is wrong.
+    pub fn parse(text: &str) -> Result<ClassSpec, ProfileError> {
+        let t = text.trim();
+        let lower = t.to_ascii_lowercase();
+        if let Some(n) = lower
+            .strip_prefix("quantiles:")
+            .or_else(|| lower.strip_prefix("kwantielen:"))
+        {
+            return match n.trim().parse::<u32>() {
+                Ok(n) if (2..=20).contains(&n) => Ok(ClassSpec::Quantiles(n)),
+                _ => Err(ProfileError::InvalidClasses(format!(
+                    "'{t}': het aantal kwantielen moet 2 tot en met 20 zijn"
+                ))),
+            };
+        }
+        let mut bounds = Vec::new();
+        for part in t.split(',') {
+            let v: f64 = part.trim().parse().map_err(|_| {
+                ProfileError::InvalidClasses(format!(
+                    "'{}' is geen getal (grenzen als 100000,250000 of quantiles:5)",
+                    part.trim()
+                ))
+            })?;
+            bounds.push(v);
+        }
+        check_bounds(&bounds)?;
+        Ok(ClassSpec::Bounds(bounds))
+    }
+}
+
+fn check_bounds(bounds: &[f64]) -> Result<(), ProfileError> {
+    if bounds.is_empty() || bounds.len() > 50 {
+        return Err(ProfileError::InvalidClasses(
+            "1 tot 50 grenzen nodig".to_string(),
+        ));
+    }
+    if bounds.iter().any(|b| !b.is_finite()) || bounds.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(ProfileError::InvalidClasses(format!(
+            "grenzen moeten eindig en oplopend zijn: {bounds:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Quantile bounds of `values` at `k / n` for `k = 1..n` (numpy's default linear interpolation), equal bounds
+/// merged; empty without values.
+pub fn quantile_bounds(values: &[f64], n: u32) -> Vec<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() || n < 2 {
+        return Vec::new();
+    }
+    v.sort_by(f64::total_cmp);
+    let last = (v.len() - 1) as f64;
+    let mut out: Vec<f64> = (1..n)
+        .map(|k| {
+            let h = last * f64::from(k) / f64::from(n);
+            let (lo, frac) = (h.floor() as usize, h - h.floor());
+            let hi = (lo + 1).min(v.len() - 1);
+            v[lo] + frac * (v[hi] - v[lo])
+        })
+        .collect();
+    out.dedup_by(|a, b| a == b);
+    out
+}
+
+/// A bound as analysts read it: integers with Dutch thousands dots (`150.000`), other values with a decimal
+/// comma.
+pub fn format_bound(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        let digits = format!("{}", v.abs() as u64);
+        let mut out = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push('.');
+            }
+            out.push(ch);
+        }
+        if v < 0.0 {
+            out.insert(0, '-');
+        }
+        out
+    } else {
+        format!("{v}").replace('.', ",")
+    }
+}
+
+/// Class labels of bands at `bounds` (lower bound inclusive): `<b1`, `b1-b2`, ..., `>=bk`.
+pub fn band_labels(bounds: &[f64]) -> Vec<String> {
+    let mut labels = Vec::with_capacity(bounds.len() + 1);
+    if let Some(first) = bounds.first() {
+        labels.push(format!("<{}", format_bound(*first)));
+    }
+    for w in bounds.windows(2) {
+        labels.push(format!("{}-{}", format_bound(w[0]), format_bound(w[1])));
+    }
+    if let Some(last) = bounds.last() {
+        labels.push(format!(">={}", format_bound(*last)));
+    }
+    labels
+}
+
+type Classify<'a> = Box<dyn Fn(&AddressAttrs) -> Vec<String> + Send + Sync + 'a>;
+
+/// One profile dimension: its name, how an address is classified and the class order.
+pub struct Dimension<'a> {
+    /// `bouwjaar`, `gebruiksdoel`, `oppervlakte`, `woz` or an attribute name.
+    pub name: String,
+    classify: Classify<'a>,
+    /// Class order (`onbekend` last); empty = alphabetical.
+    pub order: Vec<String>,
+    /// False when an address may be in several classes (gebruiksdoel): then the shares may sum to more than 1
+    /// and a breakdown's homogeneity tests are not computed.
+    pub single_valued: bool,
+    /// The band bounds of a numeric dimension.
+    pub bounds: Option<Vec<f64>>,
+}
+
+impl std::fmt::Debug for Dimension<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dimension")
+            .field("name", &self.name)
+            .field("order", &self.order)
+            .field("bounds", &self.bounds)
+            .finish()
+    }
+}
+
+impl<'a> Dimension<'a> {
+    /// A dimension of the standard profile by name (`bouwjaar`, `gebruiksdoel`, `oppervlakte`).
+    pub fn standard(name: &str) -> Option<Dimension<'static>> {
+        let owned = |c: &[&str]| c.iter().map(|s| s.to_string()).collect();
+        match name {
+            "bouwjaar" => Some(Dimension {
+                name: name.into(),
+                classify: Box::new(|a| vec![bouwjaar_class(a.bouwjaar).to_string()]),
+                order: owned(&BOUWJAAR_CLASSES),
+                single_valued: true,
+                bounds: None,
+            }),
+            "gebruiksdoel" => Some(Dimension {
+                name: name.into(),
+                classify: Box::new(|a| gebruiksdoel_classes(&a.gebruiksdoelen)),
+                order: Vec::new(),
+                single_valued: false,
+                bounds: None,
+            }),
+            "oppervlakte" => Some(Dimension {
+                name: name.into(),
+                classify: Box::new(|a| vec![oppervlakte_class(a.oppervlakte_m2).to_string()]),
+                order: owned(&OPPERVLAKTE_CLASSES),
+                single_valued: true,
+                bounds: None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The WOZ classes ([`WOZ_BOUNDS_EUR`]) of the values `woz_eur` (BAG id -> WOZ value in EUR); a value that is
+    /// not positive and finite is `onbekend`.
+    pub fn woz(woz_eur: &'a HashMap<String, f64>) -> Dimension<'a> {
+        Dimension::banded("woz", woz_eur, WOZ_BOUNDS_EUR.to_vec(), true)
+    }
+
+    /// A numeric attribute `name` with values `values` (BAG id -> value), in the classes of `spec`; quantiles
+    /// are taken over the values of `base` (the profile's addresses). Addresses without a value are `onbekend`.
+    pub fn attribute(
+        name: &str,
+        values: &'a HashMap<String, f64>,
+        spec: &ClassSpec,
+        base: &[AddressAttrs],
+    ) -> Result<Dimension<'a>, ProfileError> {
+        let bounds = match spec {
+            ClassSpec::Bounds(b) => {
+                check_bounds(b)?;
+                b.clone()
+            }
+            ClassSpec::Quantiles(n) => {
+                let in_base: Vec<f64> = base
+                    .iter()
+                    .filter_map(|a| values.get(&a.address_id).copied())
+                    .collect();
+                quantile_bounds(&in_base, *n)
+            }
+        };
+        Ok(Dimension::banded(name, values, bounds, false))
+    }
+
+    fn banded(
+        name: &str,
+        values: &'a HashMap<String, f64>,
+        bounds: Vec<f64>,
+        positive_only: bool,
+    ) -> Dimension<'a> {
+        let labels = band_labels(&bounds);
+        let mut order = labels.clone();
+        order.push(UNKNOWN.to_string());
+        let b = bounds.clone();
+        Dimension {
+            name: name.to_string(),
+            classify: Box::new(move |a| {
+                let class = match values.get(&a.address_id) {
+                    Some(v) if v.is_finite() && (!positive_only || *v > 0.0) => {
+                        if labels.is_empty() {
+                            // No bounds (no values in the base): one class of everything known.
+                            "alle".to_string()
+                        } else {
+                            labels[b.partition_point(|x| x <= v)].clone()
+                        }
+                    }
+                    _ => UNKNOWN.to_string(),
+                };
+                vec![class]
+            }),
+            order,
+            single_valued: true,
+            bounds: Some(bounds),
+        }
+    }
+
+    /// The classes of address `a`.
+    pub fn classify(&self, a: &AddressAttrs) -> Vec<String> {
+        (self.classify)(a)
+    }
+
+    pub(crate) fn build(
+        &self,
+        joined: &Joined<'_>,
+        confidence: f64,
+    ) -> Result<DimensionProfile, ProfileError> {
+        let order: Vec<&str> = self.order.iter().map(String::as_str).collect();
+        build_dimension(
+            &self.name,
+            joined,
+            &*self.classify,
+            (!order.is_empty()).then_some(order.as_slice()),
+            confidence,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -535,5 +815,70 @@ mod tests {
         .unwrap();
         assert_eq!(d.rows[0].class, "ja");
         assert_eq!(d.rows[0].addresses, 4);
+    }
+
+    #[test]
+    fn woz_and_attribute_classes() {
+        assert_eq!(format_bound(150_000.0), "150.000");
+        assert_eq!(format_bound(1_250_000.0), "1.250.000");
+        assert_eq!(format_bound(12.5), "12,5");
+        assert_eq!(
+            band_labels(&WOZ_BOUNDS_EUR)[..3],
+            ["<150.000", "150.000-200.000", "200.000-250.000"]
+        );
+        let values: HashMap<String, f64> = [
+            ("A1", 149_999.0),
+            ("A2", 150_000.0),
+            ("A3", 800_000.0),
+            ("A4", 0.0),
+            ("A5", f64::NAN),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let woz = Dimension::woz(&values);
+        let class = |id: &str| woz.classify(&addr(id, 2000, "woonfunctie", 80.0))[0].clone();
+        assert_eq!(class("A1"), "<150.000");
+        assert_eq!(class("A2"), "150.000-200.000");
+        assert_eq!(class("A3"), ">=750.000");
+        assert_eq!(class("A4"), UNKNOWN);
+        assert_eq!(class("A5"), UNKNOWN);
+        assert_eq!(class("ZZ"), UNKNOWN);
+        assert_eq!(woz.order.last().map(String::as_str), Some(UNKNOWN));
+        // numpy.quantile([1, 2, 3, 4, 10], [0.25, 0.5, 0.75]) = [2, 3, 4].
+        assert_eq!(
+            quantile_bounds(&[10.0, 1.0, 2.0, 3.0, 4.0], 4),
+            [2.0, 3.0, 4.0]
+        );
+        assert_eq!(quantile_bounds(&[5.0, 5.0, 5.0], 3), [5.0]);
+        assert_eq!(
+            ClassSpec::parse("quantiles:4").unwrap(),
+            ClassSpec::Quantiles(4)
+        );
+        assert_eq!(
+            ClassSpec::parse("100, 250.5").unwrap(),
+            ClassSpec::Bounds(vec![100.0, 250.5])
+        );
+        assert!(ClassSpec::parse("quantiles:1").is_err());
+        assert!(ClassSpec::parse("300,200").is_err());
+        assert!(ClassSpec::parse("1.000,x").is_err());
+        let base: Vec<AddressAttrs> = ["A1", "A2", "A3"]
+            .iter()
+            .map(|id| addr(id, 2000, "woonfunctie", 80.0))
+            .collect();
+        let d =
+            Dimension::attribute("woz_waarde", &values, &ClassSpec::Quantiles(2), &base).unwrap();
+        assert_eq!(d.bounds, Some(vec![150_000.0]));
+        let p = dimension_profile(&base, &["A1", "A1", "A3"], &d, 0.95).unwrap();
+        let rows: Vec<(&str, u64, u64)> = p
+            .rows
+            .iter()
+            .map(|r| (r.class.as_str(), r.incidents, r.addresses))
+            .collect();
+        assert_eq!(rows, [("<150.000", 2, 1), (">=150.000", 1, 2)]);
+        let full =
+            phenomenon_profile_with(&base, &["A1"], &[Dimension::woz(&values)], 0.95).unwrap();
+        assert_eq!(full.dimensions.len(), 4);
+        assert_eq!(full.dimensions[3].dimension, "woz");
     }
 }

@@ -127,6 +127,13 @@ pub fn run(db: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     import::print_incident_summary(&s);
     import::import_counts(db, &files.counts_json, "default")?;
     import::import_indicators(db, &files.indicators_csv, "default", "gemeente")?;
+    import::import_address_attributes(
+        db,
+        &files.woz_csv,
+        "default",
+        "woz",
+        Some(&report_for(&files.woz_csv)),
+    )?;
     demo_users(db)?;
     println!(
         "Klaar. Database: {}. Grondwaarheid: {}",

@@ -35,6 +35,19 @@ pub enum ImportCommand {
         #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
         tenant: String,
     },
+    /// Numeric attributes of BAG addresses (e.g. WOZ values: `woz_waarde`, `peiljaar`) keyed by verblijfsobject id
+    /// (CSV or XLSX). Every new file of a source is its next version; the same file again changes nothing.
+    AddressAttributes {
+        file: PathBuf,
+        /// Name of the source, e.g. `woz`.
+        #[arg(long)]
+        source: String,
+        /// Where to write the report of rejected rows and values (default: next to the input).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        #[arg(long, env = "BRANDPUNT_TENANT", default_value = "default")]
+        tenant: String,
+    },
     /// Municipal figures per buurt (CSV keyed by buurtcode).
     Indicators {
         file: PathBuf,
@@ -78,6 +91,12 @@ pub fn run(db: &Path, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
             tenant,
             source,
         } => import_indicators(db, &file, &tenant, &source),
+        ImportCommand::AddressAttributes {
+            file,
+            source,
+            report,
+            tenant,
+        } => import_address_attributes(db, &file, &tenant, &source, report.as_deref()),
     }
 }
 
@@ -361,5 +380,96 @@ pub fn import_indicators(
             read.rejections.len()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `brandpunt import address-attributes`: read the file, report ids not in the BAG, store it as the source's next
+/// version (one transaction), write the report of rejected rows and values next to the input (or `report`).
+pub fn import_address_attributes(
+    db: &Path,
+    file: &Path,
+    tenant: &str,
+    source: &str,
+    report: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use brandpunt::import::address_attributes::read_address_attributes;
+    use brandpunt::import::report::{ReportEntry, ReportWriter};
+    use brandpunt::store::AttributeSetMeta;
+    let source = source.trim();
+    if source.is_empty() {
+        anyhow::bail!("--source: geef de bron een naam (bijv. woz)");
+    }
+    let read = read_address_attributes(file)?;
+    let mut store = context::open_store(db)?;
+    // Ids the BAG does not know are kept but reported: they do not count in profiles until the BAG has them.
+    let mut wanted: std::collections::HashMap<&str, u64> = read
+        .object_lines
+        .iter()
+        .map(|(id, line)| (id.as_str(), *line))
+        .collect();
+    let bag_addresses = store.address_count()?;
+    if bag_addresses > 0 {
+        store.for_each_address(&mut |a| {
+            wanted.remove(a.bag_id.as_str());
+            Ok(())
+        })?;
+    }
+    let mut entries = read.rejections.clone();
+    if bag_addresses > 0 {
+        for (id, line) in &wanted {
+            entries.push(ReportEntry {
+                line: *line,
+                registration: Some(id.to_string()),
+                column: None,
+                reason: "verblijfsobject niet in de BAG (telt niet mee in profielen)".into(),
+                outcome: "niet in BAG",
+            });
+        }
+    }
+    entries.sort_by_key(|e| e.line);
+    let meta = AttributeSetMeta {
+        tenant: tenant.to_string(),
+        source: source.to_string(),
+        file_name: file_name(file),
+        checksum: read.checksum.clone(),
+        total_rows: read.total_rows,
+        rejected: read.rejections.len() as u64,
+    };
+    let outcome = store.store_address_attributes(&meta, &read.values)?;
+    if outcome.already_imported {
+        println!(
+            "{}: dit bestand is al eerder ingelezen (versie {} van bron '{source}'); niets gewijzigd.",
+            file.display(),
+            outcome.version
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report_path = report
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| brandpunt::import::report::default_report_path(file));
+    let out = std::fs::File::create(&report_path)
+        .with_context(|| format!("{}: kan het rapport niet schrijven", report_path.display()))?;
+    let mut writer =
+        ReportWriter::with_key_column(std::io::BufWriter::new(out), "verblijfsobject")?;
+    for e in &entries {
+        writer.write(e)?;
+    }
+    writer.finish()?;
+    println!(
+        "{} ({}): versie {} van bron '{source}': {} rijen, {} verblijfsobjecten, {} waarden ({}), {} afgekeurd, {} niet in de BAG",
+        file.display(),
+        read.format,
+        outcome.version,
+        read.total_rows,
+        read.objects,
+        outcome.values,
+        read.attributes.join(", "),
+        read.rejections.len(),
+        if bag_addresses > 0 { wanted.len() } else { 0 }
+    );
+    if !read.ignored_columns.is_empty() {
+        println!("Genegeerde kolommen: {}", read.ignored_columns.join(", "));
+    }
+    println!("Rapport: {}", report_path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -466,9 +466,12 @@ pub fn write_police(
         // Re-deliveries: two identical rows from the last four weeks, plus this week's correction.
         if w >= 1 {
             let lo = w.saturating_sub(4);
+            // The planted WOZ farms (appended last) stay out, so the other re-deliveries do not move.
             let pool: Vec<usize> = (lo..w)
                 .flat_map(|k| by_week[k as usize].iter().copied())
-                .filter(|&i| corrected_in[i].is_none())
+                .filter(|&i| {
+                    corrected_in[i].is_none() && ev.incidents[i].pattern != Pattern::CannabisLowWoz
+                })
                 .collect();
             let mut picked = Vec::new();
             for _ in 0..2 {

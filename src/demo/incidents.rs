@@ -47,6 +47,8 @@ pub enum Pattern {
     NearRepeatBurglary,
     /// (f) planted repeat addresses: the same dwelling burgled 2-4 times (`near_repeats`).
     RepeatAddress,
+    /// (g) cannabis farms in the lowest WOZ class in two buurten (`woz`).
+    CannabisLowWoz,
 }
 
 impl Pattern {
@@ -63,6 +65,7 @@ impl Pattern {
             Pattern::UnknownAddress => "unknown_address",
             Pattern::NearRepeatBurglary => "near_repeat_burglary",
             Pattern::RepeatAddress => "repeat_address_burglary",
+            Pattern::CannabisLowWoz => "cannabis_low_woz",
         }
     }
 }

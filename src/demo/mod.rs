@@ -19,6 +19,7 @@ mod near_repeats;
 mod opendata;
 pub mod subjects;
 mod truth;
+pub mod woz;
 
 pub use addresses::{abbreviate, nen_short_form};
 
@@ -135,6 +136,8 @@ pub struct DemoFiles {
     pub counts_csv: PathBuf,
     /// Municipal indicators `indicatoren_buurt.csv` (long form).
     pub indicators_csv: PathBuf,
+    /// The municipality's WOZ extract `woz_waarden.csv` (WOZ value and peiljaar per verblijfsobject).
+    pub woz_csv: PathBuf,
     /// Ground truth `ground_truth.json`.
     pub ground_truth_json: PathBuf,
     /// Every true incident and signal with its real location `truth_incidents.csv`.
@@ -148,6 +151,9 @@ struct City {
     events: incidents::Events,
     subjects: subjects::Subjects,
     near_repeats: near_repeats::Planted,
+    /// WOZ value per address (Demostad's verblijfsobjecten).
+    woz: Vec<Option<f64>>,
+    woz_planted: woz::PlantedWoz,
 }
 
 fn build_city(cfg: &DemoConfig) -> Result<City, DemoError> {
@@ -187,13 +193,31 @@ fn build_city(cfg: &DemoConfig) -> Result<City, DemoError> {
         &mut rng_near,
     );
     let mut rng_subjects = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7375_626a_6563_7473);
-    let subjects = subjects::generate(&bag, &events, &mut rng_subjects);
+    let mut subjects = subjects::generate(&bag, &events, &mut rng_subjects);
+    // WOZ values and pattern (g), from their own stream after everything else: the other events, their numbers
+    // and their identifiers stay as they were (the planted farms name no person).
+    let mut rng_woz = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x776f_7a5f_7761_6172);
+    let woz_values = woz::values(&layout, &bag, &mut rng_woz);
+    let woz_planted = woz::plant(
+        &layout,
+        &bag,
+        &woz_values,
+        cfg.weeks,
+        cfg.last_day,
+        &mut events,
+        &mut rng_woz,
+    );
+    subjects
+        .police
+        .resize(events.incidents.len(), Default::default());
     Ok(City {
         layout,
         bag,
         events,
         subjects,
         near_repeats,
+        woz: woz_values,
+        woz_planted,
     })
 }
 
@@ -209,6 +233,8 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
         events,
         subjects,
         near_repeats,
+        woz: woz_values,
+        woz_planted,
     } = build_city(cfg)?;
     let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let mut rng_del = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0064_656c);
@@ -226,6 +252,7 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
         counts_json: dir.join("47022NED.json"),
         counts_csv: dir.join("47022NED.csv"),
         indicators_csv: dir.join("indicatoren_buurt.csv"),
+        woz_csv: dir.join(woz::FILE),
         ground_truth_json: dir.join("ground_truth.json"),
         truth_incidents_csv: dir.join("truth_incidents.csv"),
     };
@@ -248,7 +275,34 @@ pub fn generate(dir: &Path, cfg: &DemoConfig) -> Result<DemoFiles, DemoError> {
     let rows = opendata::counts(&layout, &events, first_day, cfg.last_day);
     opendata::write_counts(&files.counts_json, &files.counts_csv, &rows)?;
     opendata::write_indicators(&files.indicators_csv, &layout, &bag, &events)?;
-    let gt = truth::ground_truth(cfg, &layout, &bag, &events, &log, &subjects, &near_repeats);
+    let peiljaar = {
+        use chrono::Datelike;
+        cfg.last_day.year() - 1
+    };
+    woz::write(&files.woz_csv, &layout, &bag, &woz_values, peiljaar)?;
+    let mut gt = truth::ground_truth(cfg, &layout, &bag, &events, &log, &subjects, &near_repeats);
+    gt["woz"] = serde_json::json!({
+        "file": woz::FILE,
+        "attribute": "woz_waarde",
+        "peiljaar": peiljaar,
+        "values": woz_values.iter().filter(|v| v.is_some()).count(),
+        "injected_rows": woz::INJECTED
+            .iter()
+            .map(|(line, what)| serde_json::json!({"line": line, "what": what}))
+            .collect::<Vec<_>>(),
+        "planted": {
+            "name": "cannabis_low_woz",
+            "what": "police 3.1.1 Drugshandel at distinct dwellings valued below 150.000 EUR in two buurten",
+            "category": woz::CATEGORY,
+            "low_class": "<150.000",
+            "low_class_eur": woz::LOW_CLASS_EUR,
+            "buurtcodes": woz_planted.buurtcodes,
+            "low_dwellings": woz_planted.low_dwellings,
+            "dwellings": woz_planted.dwellings,
+            "registrations": woz_planted.registrations,
+            "farm_addresses": woz_planted.farm_addresses,
+        },
+    });
     truth::write_json(&files.ground_truth_json, &gt)?;
     truth::write_incidents_csv(&files.truth_incidents_csv, &layout, &bag, &events, &log)?;
     Ok(files)
@@ -273,6 +327,8 @@ pub fn write_fixtures(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
         events,
         subjects: _,
         near_repeats: _,
+        woz: _,
+        woz_planted: _,
     } = build_city(&cfg)?;
     let first_day = cfg.last_day - chrono::Duration::days(i64::from(cfg.weeks) * 7 - 1);
     let sub = |name: &str| -> Result<PathBuf, DemoError> {

@@ -1,6 +1,7 @@
 //! Importers: readers for the real published source formats. They turn files into plain records and
 //! precise errors; the store persists them.
 
+pub mod address_attributes;
 pub mod bag;
 pub mod cbs;
 pub mod delivery;

@@ -110,13 +110,22 @@ pub struct ReportWriter<W: Write> {
 
 impl<W: Write> ReportWriter<W> {
     /// Starts the report: BOM and header.
-    pub fn new(mut out: W) -> Result<ReportWriter<W>, std::io::Error> {
+    pub fn new(out: W) -> Result<ReportWriter<W>, std::io::Error> {
+        ReportWriter::with_key_column(out, "registratienummer")
+    }
+
+    /// Starts a report whose second column (the row's key, [`ReportEntry::registration`]) is headed
+    /// `key_column` instead of `registratienummer` (e.g. `verblijfsobject` for address attributes).
+    pub fn with_key_column(
+        mut out: W,
+        key_column: &str,
+    ) -> Result<ReportWriter<W>, std::io::Error> {
         out.write_all(b"\xEF\xBB\xBF")?;
         let mut csv = csv::WriterBuilder::new()
             .delimiter(b';')
             .terminator(csv::Terminator::CRLF)
             .from_writer(out);
-        csv.write_record(["regel", "registratienummer", "kolom", "reden", "uitkomst"])?;
+        csv.write_record(["regel", key_column, "kolom", "reden", "uitkomst"])?;
         Ok(ReportWriter { csv })
     }
 

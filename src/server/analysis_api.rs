@@ -12,7 +12,13 @@
 //! - Profile: [`crate::analysis::profile::phenomenon_profile`] of the BAG addresses (bag id) of the area's
 //!   filtered incidents against all addresses of the area (CBS levels: by the address's buurt; custom areas: the
 //!   address point inside the polygon). Addresses and the incidents' bag ids are read from the store once per
-//!   snapshot generation and cached.
+//!   snapshot generation and cached. With `dimension` one dimension only: `bouwjaar`, `gebruiksdoel`,
+//!   `oppervlakte`, `woz` (WOZ classes of the tenant's imported `woz_waarde`) or the name of an imported address
+//!   attribute (`classes`: `quantiles:N`, default 5, or bounds); with `by=buurt|wijk|year` as well the breakdown
+//!   of that dimension per group with the tests of homogeneity across the groups
+//!   ([`crate::analysis::profile_breakdown`]). Without `dimension` the standard dimensions, and `woz` when the
+//!   tenant has WOZ values; `available_dimensions` lists what can be asked. The attribute values are read once
+//!   per snapshot generation and attribute and cached.
 //!
 //! Small-count protection (viewers, anonymous callers; [`crate::suppression`]): the time series is protected
 //! as a table of its own hanging from the area's count (the period total = the sum of the steps; the total's
@@ -20,7 +26,12 @@
 //! steps are `null` with `count_label` and `suppressed: true`; when the steps cannot be protected without
 //! revealing the published total, every step is withheld (`count_label: "afgeschermd"`). The hour-of-week
 //! profile and the phenomenon profile of an area whose count is withheld are withheld as a whole
-//! (`suppressed: true`, no distributions).
+//! (`suppressed: true`, no distributions). The rows of one dimension (`dimension`, and every group of a
+//! breakdown) are protected as parts under their total ([`crate::publish::breakdown_table`]): a withheld class
+//! has `incidents: null` with `count_label` and `suppressed: true` and its shares, affected addresses and
+//! relative risk `null`; a published class whose affected addresses are fewer than k has those and its relative
+//! risk withheld (`affected_label`); a group whose total is withheld shows `incidents: null`; the tests of
+//! homogeneity are withheld (`tests_withheld: true`) when any count of the table is.
 //!
 //! Results are computed on the blocking pool ([`super::blocking`]) and cached ([`crate::cache`]) by (generation, area, filter,
 //! parameters, protected or not).
@@ -30,7 +41,11 @@ use super::filter::Filter;
 use super::AppState;
 use super::Caller;
 use crate::analysis::aoristic::{time_profile, AoristicConfig};
-use crate::analysis::profile::{phenomenon_profile, AddressAttrs, ProfileAddress, ProfileData};
+use crate::analysis::profile::{
+    dimension_profile, phenomenon_profile_with, AddressAttrs, ClassSpec, Dimension, ProfileAddress,
+    ProfileData, STANDARD_DIMENSIONS, WOZ_ATTRIBUTE,
+};
+use crate::analysis::profile_breakdown::{profile_breakdown, Grouping, ProfileBy};
 use crate::analysis::Event;
 use crate::cache::{CacheEntry, F64Key};
 use crate::calendar::{Buckets, Step};
@@ -53,6 +68,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/areas/{code}/timeseries", get(timeseries))
         .route("/api/areas/{code}/hour-of-week", get(hour_of_week))
         .route("/api/areas/{code}/profile", get(profile))
+        .route("/api/profile/dimensions", get(profile_dimensions))
 }
 
 /// Cache key of a JSON body of an area analysis or a comparison (`cached_json`).
@@ -80,6 +96,10 @@ pub enum AnalysisRequest {
         area: u32,
         filter: FilterKey,
         confidence: F64Key,
+        /// One dimension (`woz`, an attribute name, ...), its classes (as given) and the breakdown.
+        dimension: Option<String>,
+        classes: Option<String>,
+        by: Option<ProfileBy>,
     },
     Compare {
         areas: Vec<u32>,
@@ -96,7 +116,7 @@ impl HeapSize for AnalysisBodyKey {
         match &self.request {
             AnalysisRequest::TimeSeries { filter, .. }
             | AnalysisRequest::HourOfWeek { filter, .. }
-            | AnalysisRequest::Profile { filter, .. } => filter.heap_bytes(),
+            | AnalysisRequest::Profile { filter, .. } => filter.heap_bytes() + 64,
             AnalysisRequest::Compare {
                 areas,
                 filter,
@@ -361,7 +381,160 @@ pub(crate) fn profile_data(state: &AppState, s: &Snapshot) -> Result<Arc<Profile
     Ok(data)
 }
 
-/// `GET /api/areas/{code}/profile` (+filters, `confidence`, default 0.95): phenomenon profile.
+/// Cache key of the current values of one address attribute of a snapshot's tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AttributeValuesKey {
+    pub generation: u64,
+    pub name: String,
+}
+
+impl HeapSize for AttributeValuesKey {
+    fn heap_bytes(&self) -> usize {
+        self.name.heap_bytes()
+    }
+}
+
+impl CacheEntry for AttributeValuesKey {
+    type Value = Arc<HashMap<String, f64>>;
+    const KIND: &'static str = "attribute_values";
+}
+
+/// Cache key of the names of a snapshot's tenant's address attributes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AttributeNamesKey {
+    pub generation: u64,
+}
+
+impl HeapSize for AttributeNamesKey {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl CacheEntry for AttributeNamesKey {
+    type Value = Arc<Vec<String>>;
+    const KIND: &'static str = "attribute_names";
+}
+
+fn attribute_names(state: &AppState, s: &Snapshot) -> Result<Arc<Vec<String>>, ApiError> {
+    let key = AttributeNamesKey {
+        generation: s.generation,
+    };
+    if let Some(n) = state.caches.get(&key) {
+        return Ok(n);
+    }
+    let names = Arc::new(state.with_store(|store| store.address_attribute_names(&s.tenant))?);
+    state.caches.insert(key, names.clone());
+    Ok(names)
+}
+
+fn attribute_values(
+    state: &AppState,
+    s: &Snapshot,
+    name: &str,
+) -> Result<Arc<HashMap<String, f64>>, ApiError> {
+    let key = AttributeValuesKey {
+        generation: s.generation,
+        name: name.to_string(),
+    };
+    if let Some(v) = state.caches.get(&key) {
+        return Ok(v);
+    }
+    let values = Arc::new(state.with_store(|store| store.address_attributes(&s.tenant, name))?);
+    state.caches.insert(key, values.clone());
+    Ok(values)
+}
+
+/// The attribute a dimension name reads (`woz` -> `woz_waarde`); `None` for a standard dimension.
+fn dimension_attribute(name: &str) -> Option<&str> {
+    if STANDARD_DIMENSIONS.contains(&name) {
+        None
+    } else if name == "woz" {
+        Some(WOZ_ATTRIBUTE)
+    } else {
+        Some(name)
+    }
+}
+
+/// The dimensions a profile of the caller's tenant can be asked for: the standard ones, `woz` when WOZ values
+/// were imported, and every imported address attribute.
+fn available_dimensions(names: &[String]) -> Vec<String> {
+    let mut available: Vec<String> = STANDARD_DIMENSIONS.iter().map(|d| d.to_string()).collect();
+    if names.iter().any(|n| n == WOZ_ATTRIBUTE) {
+        available.push("woz".into());
+    }
+    available.extend(names.iter().cloned());
+    available
+}
+
+/// `GET /api/profile/dimensions`: `{"dimensions": [...]}` ([`available_dimensions`]), for the web panel's choice.
+async fn profile_dimensions(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let s = caller.snapshot.clone();
+    let st = state.clone();
+    let names = state
+        .blocking
+        .run(move |_| attribute_names(&st, &s))
+        .await?;
+    Ok(axum::Json(json!({"dimensions": available_dimensions(&names)})).into_response())
+}
+
+/// Protect the rows of one dimension (`rows`, serialised [`crate::analysis::profile::ProfileRow`]s) as parts
+/// under their total with `k` (see the module docs); returns (whether any count was withheld, the total's
+/// published value or `None`, the total's label).
+fn protect_rows(rows: &mut Value, k: u32) -> (bool, Option<u64>, Option<String>) {
+    let Some(items) = rows.as_array_mut() else {
+        return (false, None, None);
+    };
+    let parts: Vec<(String, u64)> = items
+        .iter()
+        .map(|r| {
+            (
+                r["class"].as_str().unwrap_or_default().to_string(),
+                r["incidents"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let table = crate::publish::breakdown_table(&parts, k);
+    let mut withheld = table.is_suppressed(0);
+    for (j, item) in items.iter_mut().enumerate() {
+        if table.is_suppressed(j + 1) {
+            withheld = true;
+            crate::publish::withhold_json(
+                item,
+                "incidents",
+                table.label(j + 1),
+                &[
+                    "incident_share",
+                    "affected_addresses",
+                    "over_representation",
+                    "relative_risk",
+                ],
+            );
+            continue;
+        }
+        if let Some(o) = item.as_object_mut() {
+            o.insert("count_label".into(), Value::Null);
+            o.insert("suppressed".into(), json!(false));
+            let affected = o
+                .get("affected_addresses")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if let Some(label) = crate::publish::small_count_label(affected, k) {
+                withheld = true;
+                o.insert("affected_addresses".into(), Value::Null);
+                o.insert("affected_label".into(), json!(label));
+                o.insert("relative_risk".into(), Value::Null);
+            }
+        }
+    }
+    (withheld, table.published(0), table.label(0))
+}
+
+/// `GET /api/areas/{code}/profile` (+filters, `confidence`, default 0.95, `dimension`, `classes`, `by`):
+/// phenomenon profile (see the module docs).
 async fn profile(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -385,6 +558,61 @@ async fn profile(
             })?,
         None => 0.95,
     };
+    let dimension = params
+        .get("dimension")
+        .map(|d| d.trim().to_lowercase())
+        .filter(|d| !d.is_empty());
+    let classes = params
+        .get("classes")
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    let spec = classes
+        .as_deref()
+        .map(ClassSpec::parse)
+        .transpose()
+        .map_err(|e| ApiError::param("classes", e.to_string()))?;
+    let by = match params.get("by").map(|b| b.trim()).filter(|b| !b.is_empty()) {
+        Some(b) => Some(ProfileBy::parse(b).ok_or_else(|| {
+            ApiError::param(
+                "by",
+                format!("onbekende indeling '{b}': buurt, wijk of year"),
+            )
+        })?),
+        None => None,
+    };
+    if spec.is_some() && dimension.as_deref().and_then(dimension_attribute).is_none() {
+        return Err(ApiError::param(
+            "classes",
+            "klassen gelden alleen voor woz en ingelezen adreskenmerken (dimension=...)",
+        ));
+    }
+    if by.is_some() && dimension.is_none() {
+        return Err(ApiError::param(
+            "dimension",
+            "by vraagt om één dimensie, bijv. dimension=woz",
+        ));
+    }
+    let names = {
+        let st = state.clone();
+        let s = s.clone();
+        state
+            .blocking
+            .run(move |_| attribute_names(&st, &s))
+            .await?
+    };
+    if let Some(attr) = dimension.as_deref().and_then(dimension_attribute) {
+        if !names.iter().any(|n| n == attr) {
+            let available = available_dimensions(&names);
+            return Err(ApiError::param(
+                "dimension",
+                format!(
+                    "onbekende dimensie '{}': kies uit {}",
+                    dimension.as_deref().unwrap_or_default(),
+                    available.join(", ")
+                ),
+            ));
+        }
+    }
     let protect = caller.principal.sees_protected_counts();
     let key = AnalysisBodyKey {
         generation: s.generation,
@@ -393,31 +621,149 @@ async fn profile(
             area: idx,
             filter: filter.cache_key(),
             confidence: confidence.into(),
+            dimension: dimension.clone(),
+            classes: classes.clone(),
+            by,
         },
     };
     let st = state.clone();
     cached_json(&state, key, move || {
+        let a = s.area(idx);
         if area_withheld(&st, &s, idx, &filter, protect) {
-            let a = s.area(idx);
             return Ok(json!({"code": a.code, "name": a.name, "suppressed": true}));
         }
         let data = profile_data(&st, &s)?;
-        let addresses: Vec<AddressAttrs> = data
+        let members: Vec<&ProfileAddress> = data
             .addresses
             .iter()
             .filter(|a| s.holds_address(idx, a.buurtcode.as_deref(), a.x_m, a.y_m))
-            .map(|a| a.attrs.clone())
             .collect();
+        let addresses: Vec<AddressAttrs> = members.iter().map(|a| a.attrs.clone()).collect();
         let incidents = s.incidents_in(idx, &filter);
-        let ids: Vec<&str> = incidents
-            .iter()
-            .filter_map(|&k| data.bag_ids.get(&s.incidents[k as usize].id))
-            .map(String::as_str)
-            .collect();
-        let p = phenomenon_profile(&addresses, &ids, confidence)
-            .map_err(|e| ApiError::param("confidence", e.to_string()))?;
-        let a = s.area(idx);
-        let mut v = serde_json::to_value(&p).map_err(ApiError::internal)?;
+        let mut ids: Vec<&str> = Vec::with_capacity(incidents.len());
+        let mut years: Vec<String> = Vec::new();
+        for &k in &incidents {
+            let inc = &s.incidents[k as usize];
+            if let Some(id) = data.bag_ids.get(&inc.id) {
+                ids.push(id.as_str());
+                if by == Some(ProfileBy::Year) {
+                    years.push(chrono::Datelike::year(&inc.begin()).to_string());
+                }
+            }
+        }
+        let available = available_dimensions(&names);
+        let has_woz = names.iter().any(|n| n == WOZ_ATTRIBUTE);
+        let param =
+            |e: crate::analysis::profile::ProfileError| ApiError::param("classes", e.to_string());
+        // The values of the dimension's attribute (or of woz_waarde for the default profile's woz dimension).
+        let wanted = match dimension.as_deref() {
+            Some(d) => dimension_attribute(d),
+            None => has_woz.then_some(WOZ_ATTRIBUTE),
+        };
+        let values = match wanted {
+            Some(attr) => attribute_values(&st, &s, attr)?,
+            None => Arc::new(HashMap::new()),
+        };
+        let make = |name: &str| -> Result<Dimension<'_>, ApiError> {
+            if let Some(d) = Dimension::standard(name) {
+                return Ok(d);
+            }
+            match (&spec, name == "woz") {
+                (None, true) => Ok(Dimension::woz(&values)),
+                (spec, woz) => {
+                    let attr = if woz { WOZ_ATTRIBUTE } else { name };
+                    let spec = spec.clone().unwrap_or(ClassSpec::Quantiles(5));
+                    let mut d =
+                        Dimension::attribute(attr, &values, &spec, &addresses).map_err(param)?;
+                    if woz {
+                        d.name = "woz".into();
+                    }
+                    Ok(d)
+                }
+            }
+        };
+        let k = protect.then(|| st.protected_table(&s, &filter, true).k);
+        let mut v = match (&dimension, by) {
+            (None, _) => {
+                let extra = if has_woz {
+                    vec![make("woz")?]
+                } else {
+                    Vec::new()
+                };
+                let p =
+                    phenomenon_profile_with(&addresses, &ids, &extra, confidence).map_err(param)?;
+                serde_json::to_value(&p).map_err(ApiError::internal)?
+            }
+            (Some(name), None) => {
+                let d = make(name)?;
+                let p = dimension_profile(&addresses, &ids, &d, confidence).map_err(param)?;
+                let mut rows = serde_json::to_value(&p.rows).map_err(ApiError::internal)?;
+                if let Some(k) = k {
+                    protect_rows(&mut rows, k);
+                }
+                json!({"dimension": p.dimension, "bounds": d.bounds, "rows": rows})
+            }
+            (Some(name), Some(by)) => {
+                let d = make(name)?;
+                let address_groups: Vec<Option<String>>;
+                let grouping = match by {
+                    ProfileBy::Year => Grouping::ByIncident(&years),
+                    ProfileBy::Buurt | ProfileBy::Wijk => {
+                        address_groups = members
+                            .iter()
+                            .map(|m| {
+                                let b = m.buurtcode.as_deref()?;
+                                match by {
+                                    ProfileBy::Wijk => s
+                                        .area_index(b)
+                                        .and_then(|i| s.area(i).wijkcode.clone())
+                                        .or_else(|| by.address_group(Some(b))),
+                                    _ => by.address_group(Some(b)),
+                                }
+                            })
+                            .collect();
+                        Grouping::ByAddress(&address_groups)
+                    }
+                };
+                let b =
+                    profile_breakdown(&addresses, &ids, grouping, &d, confidence).map_err(param)?;
+                let mut v = serde_json::to_value(&b).map_err(ApiError::internal)?;
+                let mut withheld = false;
+                if let Some(k) = k {
+                    withheld |= protect_rows(&mut v["overall"]["rows"], k).0;
+                    if let Some(groups) = v["groups"].as_array_mut() {
+                        for g in groups {
+                            let (w, total, label) = protect_rows(&mut g["rows"], k);
+                            withheld |= w;
+                            if total.is_none() {
+                                g["incidents"] = Value::Null;
+                                g["count_label"] = json!(label);
+                                g["suppressed"] = json!(true);
+                            }
+                            let affected = g["affected_addresses"].as_u64().unwrap_or(0);
+                            if let Some(label) = crate::publish::small_count_label(affected, k) {
+                                g["affected_addresses"] = Value::Null;
+                                g["affected_label"] = json!(label);
+                            }
+                        }
+                    }
+                    if withheld {
+                        v["distribution_test"] = Value::Null;
+                        v["risk_test"] = Value::Null;
+                    }
+                }
+                v["tests_withheld"] = json!(withheld);
+                v["by"] = json!(by.as_str());
+                if let Some(groups) = v["groups"].as_array_mut() {
+                    for g in groups {
+                        let code = g["group"].as_str().unwrap_or_default().to_string();
+                        let name = s.area_index(&code).map(|i| s.area(i).name.clone());
+                        g["name"] = json!(name);
+                    }
+                }
+                v
+            }
+        };
         if let Some(o) = v.as_object_mut() {
             o.insert("code".into(), json!(a.code));
             o.insert("name".into(), json!(a.name));
@@ -427,6 +773,7 @@ async fn profile(
                 json!(incidents.len() - ids.len()),
             );
             o.insert("confidence".into(), json!(confidence));
+            o.insert("available_dimensions".into(), json!(available));
         }
         Ok(v)
     })

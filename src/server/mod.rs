@@ -550,6 +550,8 @@ pub const CACHE_KINDS: &[&str] = &[
     hotspots::EmergingKey::KIND,
     hotspots::EmergingGridKey::KIND,
     analysis_api::ProfileDataKey::KIND,
+    analysis_api::AttributeValuesKey::KIND,
+    analysis_api::AttributeNamesKey::KIND,
     report::MonthlyReportKey::KIND,
     patrol::PatrolKey::KIND,
     relations::RelationsGraphKey::KIND,

@@ -3,7 +3,8 @@
 //!
 //! Copied, in this order (references first): tenants, boundary sets and areas, BAG addresses and panden, tenant
 //! gemeenten, deliveries (with their personal columns), incidents and their history, delivery reports, open
-//! police data, indicators, custom areas, users, tokens and the audit log. Not copied: web sessions and failed
+//! police data, indicators, address attributes (WOZ values and other imported numbers, every version), custom
+//! areas, users, tokens and the audit log. Not copied: web sessions and failed
 //! logins (everyone logs in again), and what the target keeps itself (the change records `tenant_change` and
 //! `store_version`, kept by the target's triggers and writes).
 //!
@@ -20,7 +21,8 @@
 //!    audit hash chain is intact (streamed, [`crate::audit::verify_from`]).
 //!
 //! The tables and columns are listed once ([`TABLES`]), with how each backend stores a column (PostgreSQL:
-//! `jsonb`, PostGIS geometry, `boolean`, and `tenant_id` on report rows and personal columns; SQLite: JSON text,
+//! `jsonb`, PostGIS geometry, `boolean`, and `tenant_id` on report rows, personal columns and address attribute
+//! values; SQLite: JSON text,
 //! WKB blobs with their bounding box, 0/1 integers).
 
 use super::{Backend, PostgresStore, SqliteStore, StoreError, StoreOpener};
@@ -355,6 +357,37 @@ pub(super) const TABLES: &[Table] = &[
             col("name", Text),
             col("value", Real),
             col("delivery_id", Int8),
+        ],
+        identity: None,
+    },
+    Table {
+        name: "address_attribute_set",
+        columns: &[
+            col("id", Int8),
+            col("tenant_id", Int8),
+            col("source", Text),
+            col("version", Int8),
+            col("file_name", Text),
+            col("checksum", Text),
+            col("imported_at", Text),
+            col("total_rows", Int8),
+            col("rejected", Int8),
+            col("value_count", Int8),
+        ],
+        identity: Some("id"),
+    },
+    Table {
+        name: "address_attribute",
+        columns: &[
+            postgres_only(
+                "tenant_id",
+                Int8,
+                "(SELECT s.tenant_id FROM address_attribute_set s WHERE s.id = address_attribute.set_id)",
+            ),
+            col("set_id", Int8),
+            col("name", Text),
+            col("bag_id", Text),
+            col("value", Real),
         ],
         identity: None,
     },

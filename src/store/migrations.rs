@@ -365,9 +365,40 @@ CREATE TABLE store_version (
 ) WITHOUT ROWID;
 INSERT INTO store_version (part) VALUES ('address');
 "#,
-    // 12: reserved for another branch (issue 16's WOZ work); a no-op placeholder until that migration is merged
-    //     in its place.
-    "",
+    // 12: numeric attributes of BAG addresses per tenant (`import address-attributes`, e.g. WOZ values): one
+    //     `address_attribute_set` per imported file, numbered per tenant and source (version 1, 2, ...; the
+    //     newest is current, the older ones are history), its values in `address_attribute`. Every new or removed
+    //     set bumps the tenant's `attributes_version`, read by the change fingerprint and the incident mark.
+    r#"
+CREATE TABLE address_attribute_set (
+    id           INTEGER PRIMARY KEY,
+    tenant_id    INTEGER NOT NULL REFERENCES tenant(id),
+    source       TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    file_name    TEXT NOT NULL,
+    checksum     TEXT NOT NULL,
+    imported_at  TEXT NOT NULL,
+    total_rows   INTEGER NOT NULL,
+    rejected     INTEGER NOT NULL,
+    value_count  INTEGER NOT NULL,
+    UNIQUE (tenant_id, source, checksum),
+    UNIQUE (tenant_id, source, version)
+);
+CREATE TABLE address_attribute (
+    set_id  INTEGER NOT NULL REFERENCES address_attribute_set(id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    bag_id  TEXT NOT NULL,
+    value   REAL NOT NULL,
+    PRIMARY KEY (set_id, name, bag_id)
+) WITHOUT ROWID;
+ALTER TABLE tenant_change ADD COLUMN attributes_version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER tenant_change_attribute_set_insert AFTER INSERT ON address_attribute_set BEGIN
+    UPDATE tenant_change SET attributes_version = attributes_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER tenant_change_attribute_set_delete AFTER DELETE ON address_attribute_set BEGIN
+    UPDATE tenant_change SET attributes_version = attributes_version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+"#,
     // 13: web sessions and failed logins in the store, shared by every `serve` process on the file
     //     (`store::web_session`): only the SHA-256 of a session id is kept; times in ms since the Unix epoch.
     r#"

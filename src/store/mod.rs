@@ -315,6 +315,60 @@ pub struct IndicatorValue {
     pub value: Option<f64>,
 }
 
+/// One numeric attribute of a BAG address (tenant data: `import address-attributes`, e.g. `woz_waarde`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AddressAttributeValue {
+    /// 16-digit BAG identificatie of the verblijfsobject (or ligplaats/standplaats).
+    pub bag_id: String,
+    /// Attribute name, lower case (`woz_waarde`, `peiljaar`, ...).
+    pub name: String,
+    pub value: f64,
+}
+
+/// Metadata of one address-attribute file: one version of the tenant's source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttributeSetMeta {
+    pub tenant: String,
+    /// The source, e.g. `woz`.
+    pub source: String,
+    pub file_name: String,
+    /// sha256 of the file bytes.
+    pub checksum: String,
+    /// Data rows in the file.
+    pub total_rows: u64,
+    /// Rows (or values) rejected while reading.
+    pub rejected: u64,
+}
+
+/// One stored version of an address-attribute source.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttributeSetInfo {
+    pub id: i64,
+    pub source: String,
+    /// 1 for the first file of the source, then 2, 3, ...
+    pub version: i64,
+    pub file_name: String,
+    pub checksum: String,
+    pub imported_at: String,
+    pub total_rows: i64,
+    pub rejected: i64,
+    /// Values stored.
+    pub values: i64,
+    /// Whether this is the source's current (newest) version.
+    pub current: bool,
+}
+
+/// What storing an address-attribute file did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AttributeSetOutcome {
+    pub set_id: Option<i64>,
+    /// The version the file became (the existing one when `already_imported`).
+    pub version: i64,
+    /// The same file (checksum) was imported before for this tenant and source: nothing changed.
+    pub already_imported: bool,
+    pub values: u64,
+}
+
 /// Filter for incident queries. Empty lists mean "all".
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IncidentFilter {
@@ -598,6 +652,28 @@ pub trait Store {
     ) -> Result<DeliveryOutcome, StoreError>;
     fn police_counts(&self, region_prefix: Option<&str>) -> Result<Vec<PoliceCount>, StoreError>;
     fn indicators(&self, tenant: &str) -> Result<Vec<IndicatorValue>, StoreError>;
+
+    // Address attributes (tenant data).
+    /// Store one address-attribute file as the next version of `meta.source` for `meta.tenant`, in one
+    /// transaction; the same file (checksum) again changes nothing (`already_imported`, the version it became).
+    /// Earlier versions stay (history); [`Store::address_attributes`] reads the newest of every source. Changes
+    /// the tenant's fingerprint and its [`IncidentMark::other`], so a server rebuilds that tenant's snapshot.
+    fn store_address_attributes(
+        &mut self,
+        meta: &AttributeSetMeta,
+        values: &[AddressAttributeValue],
+    ) -> Result<AttributeSetOutcome, StoreError>;
+    /// Every stored version of `tenant`'s address-attribute sources, by source, newest version first.
+    fn address_attribute_sets(&self, tenant: &str) -> Result<Vec<AttributeSetInfo>, StoreError>;
+    /// The current values of attribute `name` of `tenant` (BAG id -> value): from the newest version of each
+    /// source; when two sources give an address the attribute, the later imported one wins.
+    fn address_attributes(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<HashMap<String, f64>, StoreError>;
+    /// The names of the attributes in the current versions of `tenant`'s sources, sorted.
+    fn address_attribute_names(&self, tenant: &str) -> Result<Vec<String>, StoreError>;
 
     // Queries.
     /// Counts of located incidents per area (at `level`, newest boundary set) and category code.

@@ -271,7 +271,8 @@ impl SqliteStore {
     fn mark_of(conn: &Connection, tenant_id: i64) -> Result<IncidentMark, StoreError> {
         Ok(conn.query_row(
             "SELECT (SELECT ifnull(max(id), 0) FROM delivery WHERE tenant_id = ?1),
-                    (SELECT 'areas ' || ifnull(max(areas_version), 0) FROM tenant_change WHERE tenant_id = ?1)",
+                    (SELECT 'areas ' || ifnull(max(areas_version), 0) || ' attributes ' ||
+                            ifnull(max(attributes_version), 0) FROM tenant_change WHERE tenant_id = ?1)",
             [tenant_id],
             |r| {
                 Ok(IncidentMark {
@@ -1419,6 +1420,130 @@ impl Store for SqliteStore {
         )
     }
 
+    fn store_address_attributes(
+        &mut self,
+        meta: &AttributeSetMeta,
+        values: &[AddressAttributeValue],
+    ) -> Result<AttributeSetOutcome, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, &meta.tenant)?;
+        let tx = self.conn.transaction()?;
+        let known: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM address_attribute_set
+                 WHERE tenant_id = ?1 AND source = ?2 AND checksum = ?3",
+                params![tenant_id, meta.source, meta.checksum],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(version) = known {
+            return Ok(AttributeSetOutcome {
+                set_id: None,
+                version,
+                already_imported: true,
+                values: 0,
+            });
+        }
+        let version: i64 = tx.query_row(
+            "SELECT ifnull(max(version), 0) + 1 FROM address_attribute_set WHERE tenant_id = ?1 AND source = ?2",
+            params![tenant_id, meta.source],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO address_attribute_set (tenant_id, source, version, file_name, checksum, imported_at,
+                                                total_rows, rejected, value_count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                tenant_id,
+                meta.source,
+                version,
+                meta.file_name,
+                meta.checksum,
+                now_utc(),
+                meta.total_rows as i64,
+                meta.rejected as i64,
+                values.len() as i64
+            ],
+        )?;
+        let set_id = tx.last_insert_rowid();
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR REPLACE INTO address_attribute (set_id, name, bag_id, value) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for v in values {
+                insert.execute(params![set_id, v.name, v.bag_id, v.value])?;
+            }
+        }
+        tx.commit()?;
+        Ok(AttributeSetOutcome {
+            set_id: Some(set_id),
+            version,
+            already_imported: false,
+            values: values.len() as u64,
+        })
+    }
+
+    fn address_attribute_sets(&self, tenant: &str) -> Result<Vec<AttributeSetInfo>, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT s.id, s.source, s.version, s.file_name, s.checksum, s.imported_at, s.total_rows, s.rejected,
+                    s.value_count,
+                    s.version = (SELECT max(version) FROM address_attribute_set m
+                                 WHERE m.tenant_id = s.tenant_id AND m.source = s.source)
+             FROM address_attribute_set s WHERE s.tenant_id = ?1 ORDER BY s.source, s.version DESC",
+        )?;
+        let rows = stmt.query_map([tenant_id], |r| {
+            Ok(AttributeSetInfo {
+                id: r.get(0)?,
+                source: r.get(1)?,
+                version: r.get(2)?,
+                file_name: r.get(3)?,
+                checksum: r.get(4)?,
+                imported_at: r.get(5)?,
+                total_rows: r.get(6)?,
+                rejected: r.get(7)?,
+                values: r.get(8)?,
+                current: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn address_attributes(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<HashMap<String, f64>, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT a.bag_id, a.value FROM address_attribute_set s
+             JOIN address_attribute a ON a.set_id = s.id AND a.name = ?2
+             WHERE s.tenant_id = ?1
+               AND s.version = (SELECT max(version) FROM address_attribute_set m
+                                WHERE m.tenant_id = s.tenant_id AND m.source = s.source)
+             ORDER BY s.id",
+        )?;
+        let mut out = HashMap::new();
+        let mut rows = stmt.query(params![tenant_id, name])?;
+        while let Some(r) = rows.next()? {
+            out.insert(r.get(0)?, r.get(1)?);
+        }
+        Ok(out)
+    }
+
+    fn address_attribute_names(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
+        let tenant_id = Self::tenant_id(&self.conn, tenant)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT a.name FROM address_attribute_set s
+             JOIN address_attribute a ON a.set_id = s.id
+             WHERE s.tenant_id = ?1
+               AND s.version = (SELECT max(version) FROM address_attribute_set m
+                                WHERE m.tenant_id = s.tenant_id AND m.source = s.source)
+             ORDER BY a.name",
+        )?;
+        let rows = stmt.query_map([tenant_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn police_counts(&self, region_prefix: Option<&str>) -> Result<Vec<PoliceCount>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT table_id, category, region, period, value FROM police_count
@@ -1883,7 +2008,7 @@ impl Store for SqliteStore {
 /// rows, and its areas by the same row's `areas_version` (migration 8: triggers on `custom_area` and
 /// `tenant_gemeente`): one row read, whatever the number of incidents.
 const TENANT_PRINT: &str = "
-    (SELECT incidents_version || ',' || incident_count || ',' || areas_version
+    (SELECT incidents_version || ',' || incident_count || ',' || areas_version || ',' || attributes_version
      FROM tenant_change c WHERE c.tenant_id = t.id) || '|' ||
     (SELECT count(*) || ',' || ifnull(max(id), 0) FROM delivery d WHERE d.tenant_id = t.id)";
 

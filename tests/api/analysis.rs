@@ -338,11 +338,13 @@ fn profile_equals_the_library_on_store_addresses() {
         v["matched_incidents"].as_u64().unwrap(),
         expected.matched_incidents
     );
+    // The standard dimensions, then the WOZ classes (the demo imports WOZ values).
     json_close(
-        &v["dimensions"],
+        &Value::Array(v["dimensions"].as_array().unwrap()[..3].to_vec()),
         &serde_json::to_value(&expected.dimensions).unwrap(),
         "dimensions",
     );
+    assert_eq!(v["dimensions"][3]["dimension"], "woz");
     let r = get(&format!("/api/areas/{code}/profile?confidence=2"));
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["parameter"], "confidence");
@@ -962,4 +964,247 @@ fn near_repeat_finds_the_demos_planted_burglary_chains() {
     }
     let far = find("[400,inf)", "[0,7)");
     assert!(far["p"].as_f64().unwrap() > 0.05, "{far}");
+}
+
+/// The store's addresses of GM1999 (profile attributes and buurtcodes) and the incidents of `category` at an
+/// address there, for recomputing profiles with the library.
+fn gemeente_profile_input(category: &str) -> (Vec<AddressAttrs>, Vec<Option<String>>, Vec<String>) {
+    let mut addresses = Vec::new();
+    let mut buurten = Vec::new();
+    store()
+        .for_each_address(&mut |a| {
+            if a.buurtcode
+                .as_deref()
+                .is_some_and(|b| b.starts_with("BU1999"))
+            {
+                buurten.push(a.buurtcode.clone());
+                addresses.push(AddressAttrs {
+                    address_id: a.bag_id.clone(),
+                    bouwjaar: a.bouwjaar,
+                    gebruiksdoelen: a
+                        .gebruiksdoel
+                        .as_deref()
+                        .map(|g| g.split(',').map(|s| s.trim().to_string()).collect())
+                        .unwrap_or_default(),
+                    oppervlakte_m2: a.oppervlakte_m2.map(|v| v as f64),
+                });
+            }
+            Ok(())
+        })
+        .unwrap();
+    let ids: Vec<String> = store()
+        .incidents(&IncidentFilter {
+            tenant: "default".into(),
+            categories: brandpunt::category::expand_filter(category),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|i| {
+            i.buurtcode
+                .as_deref()
+                .is_some_and(|b| b.starts_with("BU1999"))
+        })
+        .filter_map(|i| i.bag_id)
+        .collect();
+    (addresses, buurten, ids)
+}
+
+fn demo_truth() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(crate::common::demo::demo().files.join("ground_truth.json"))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The low WOZ class row of group `code` of a breakdown.
+fn low_row<'a>(v: &'a Value, code: &str) -> &'a Value {
+    let g = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == code)
+        .unwrap_or_else(|| panic!("group {code}"));
+    g["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["class"] == "<150.000")
+        .unwrap_or_else(|| panic!("{code} has no <150.000 row"))
+}
+
+#[test]
+fn woz_breakdown_by_buurt_finds_the_planted_low_woz_farms() {
+    use brandpunt::analysis::profile::Dimension;
+    use brandpunt::analysis::profile_breakdown::{profile_breakdown, Grouping};
+    let gt = demo_truth();
+    let planted: Vec<String> = gt["woz"]["planted"]["buurtcodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(planted.len(), 2);
+    let v = get("/api/areas/GM1999/profile?category=3.1.1&dimension=woz&by=buurt").json();
+    assert_eq!(v["by"], "buurt");
+    assert_eq!(v["dimension"], "woz");
+    assert!(v["available_dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d == "woz"));
+    // The same breakdown from the store and the library.
+    let (addresses, buurten, ids) = gemeente_profile_input("3.1.1");
+    let woz = store().address_attributes("default", "woz_waarde").unwrap();
+    assert!(woz.len() > 1000);
+    let want = profile_breakdown(
+        &addresses,
+        &ids,
+        Grouping::ByAddress(&buurten),
+        &Dimension::woz(&woz),
+        0.95,
+    )
+    .unwrap();
+    json_close(
+        &v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["rows"].clone())
+            .collect::<Value>(),
+        &want
+            .groups
+            .iter()
+            .map(|g| serde_json::to_value(&g.rows).unwrap())
+            .collect::<Value>(),
+        "groups",
+    );
+    let risk = want.risk_test.as_ref().unwrap();
+    assert!((v["risk_test"]["p_value"].as_f64().unwrap() - risk.p_value).abs() < 1e-12);
+    // The planted pattern: the two buurten with the most farms in the lowest class are the planted ones, each
+    // with a relative risk of that class whose 95 % interval lies above 1. (The small city has too few other
+    // 3.1.1 incidents for the test of homogeneity to reject; `tests/cli/analyse.rs` checks that on the default
+    // city.)
+    let mut by_low: Vec<(u64, String)> = want
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let r = g.rows.iter().find(|r| r.class == "<150.000")?;
+            Some((r.incidents, g.group.clone()))
+        })
+        .collect();
+    by_low.sort_by(|a, b| b.cmp(a));
+    let mut top: Vec<String> = by_low.iter().take(2).map(|(_, g)| g.clone()).collect();
+    top.sort();
+    let mut planted_sorted = planted.clone();
+    planted_sorted.sort();
+    assert_eq!(top, planted_sorted, "{by_low:?}");
+    assert!(by_low[1].0 > by_low[2].0, "{by_low:?}");
+    let farms = gt["woz"]["planted"]["registrations"]
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    let mut in_low = 0;
+    for b in &planted {
+        let row = low_row(&v, b);
+        let rr = &row["relative_risk"];
+        assert!(rr["ci_lower"].as_f64().unwrap() > 1.0, "{b}: {row}");
+        in_low += row["incidents"].as_u64().unwrap();
+    }
+    assert!(
+        in_low >= farms,
+        "{in_low} incidents in the low class, {farms} planted"
+    );
+}
+
+#[test]
+fn woz_pattern_is_absent_for_burglary_and_by_year() {
+    let gt = demo_truth();
+    let planted: Vec<String> = gt["woz"]["planted"]["buurtcodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect();
+    // Burglaries hit dwellings regardless of their WOZ value: no difference in relative risk across buurten,
+    // and no over-representation of the low class in the planted buurten.
+    let v = get("/api/areas/GM1999/profile?category=inbraak&dimension=woz&by=buurt").json();
+    let risk = v["risk_test"]["p_value"].as_f64().unwrap();
+    assert!(risk > 0.05, "burglary risk test p {risk}");
+    for b in &planted {
+        let row = low_row(&v, b);
+        if let Some(lower) = row["relative_risk"]["ci_lower"].as_f64() {
+            assert!(lower <= 1.0, "{b}: {row}");
+        }
+    }
+    // By year: every year has all the addresses as base population.
+    let v = get("/api/areas/GM1999/profile?category=3.1.1&dimension=woz&by=year").json();
+    let groups = v["groups"].as_array().unwrap();
+    assert!(!groups.is_empty());
+    let n_addresses = v["overall"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["addresses"].as_u64().unwrap())
+        .sum::<u64>();
+    for g in groups {
+        assert!(g["group"].as_str().unwrap().parse::<i32>().is_ok());
+        assert_eq!(g["addresses"].as_u64().unwrap(), n_addresses);
+    }
+}
+
+#[test]
+fn profile_dimensions_and_breakdowns_check_their_parameters_and_protect_viewers() {
+    for (query, parameter) in [
+        ("dimension=woz&by=straat", "by"),
+        ("by=buurt", "dimension"),
+        ("dimension=energielabel", "dimension"),
+        ("dimension=woz&classes=quantiles:1", "classes"),
+        ("dimension=woz&classes=3,2", "classes"),
+        ("dimension=bouwjaar&classes=quantiles:4", "classes"),
+    ] {
+        let r = get(&format!("/api/areas/GM1999/profile?category=3.1.1&{query}"));
+        assert_eq!(r.status, 400, "{query}");
+        assert_eq!(r.json()["parameter"], parameter, "{query}");
+    }
+    // Given classes and quantiles of an attribute.
+    let v =
+        get("/api/areas/GM1999/profile?category=3.1.1&dimension=woz&classes=200000,300000").json();
+    let classes: Vec<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes[..3], ["<200.000", "200.000-300.000", ">=300.000"]);
+    let v = get("/api/areas/GM1999/profile?category=3.1.1&dimension=peiljaar").json();
+    assert_eq!(v["dimension"], "peiljaar");
+    // The default profile has the WOZ classes after the standard dimensions.
+    let v = get("/api/areas/GM1999/profile?category=3.1.1").json();
+    assert_eq!(v["dimensions"][3]["dimension"], "woz");
+    // A viewer (the public tenant's anonymous caller) gets protected counts: small classes withheld with
+    // their derived values, and the tests withheld when any count is.
+    let r = anonymous("/api/areas/GM1999/profile?category=3.1.1&dimension=woz&by=buurt");
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let mut withheld = 0;
+    for g in v["groups"].as_array().unwrap() {
+        for row in g["rows"].as_array().unwrap() {
+            if row["suppressed"] == true {
+                withheld += 1;
+                assert!(
+                    row["incidents"].is_null() && row["relative_risk"].is_null(),
+                    "{row}"
+                );
+                assert!(row["count_label"].is_string());
+            } else {
+                let n = row["incidents"].as_u64().unwrap();
+                assert!(n == 0 || n >= 5, "{row}");
+            }
+        }
+    }
+    assert!(withheld > 0);
+    assert_eq!(v["tests_withheld"], true);
+    assert!(v["risk_test"].is_null() && v["distribution_test"].is_null());
 }

@@ -839,8 +839,8 @@ fn cannabis_profile_counts_the_planted_farm_addresses() {
         ],
     );
     let rows = read_csv(&out);
-    // Oracle: the farm addresses of the ground truth, their bouwjaar read from bag-light.gpkg, classed as the
-    // profile documents (<1945, 1945-1969, 1970-1989, 1990-2009, >=2010).
+    // Oracle: the farm addresses of the ground truth (pattern (e) and the low-WOZ farms of (g)), their bouwjaar
+    // read from bag-light.gpkg, classed as the profile documents (<1945, 1945-1969, 1970-1989, 1990-2009, >=2010).
     let gt = ground_truth(&d.files);
     let farms: Vec<String> = gt["patterns"]
         .as_array()
@@ -851,6 +851,7 @@ fn cannabis_profile_counts_the_planted_farm_addresses() {
         .as_array()
         .unwrap()
         .iter()
+        .chain(gt["woz"]["planted"]["farm_addresses"].as_array().unwrap())
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     let ds = Dataset::open(d.files.join("bag-light.gpkg")).unwrap();
@@ -2243,4 +2244,146 @@ fn analyses_take_a_box_or_a_drawn_area_as_study_area() {
         args.extend_from_slice(extra);
         fails_with(&db, &args, needles);
     }
+}
+
+/// The planted low-WOZ cannabis farms (`ground_truth.json` → `woz.planted`) on the default city (the small one has
+/// too few other 3.1.1 incidents to contrast them with): the relative risk of the lowest WOZ class is not the
+/// same across buurten, it lies above 1 in the two planted buurten, and those have the most farms in that class.
+/// Burglary shows no such difference in relative risk (its incidents still fall in different classes per buurt,
+/// because the buurten differ in their houses: the distribution test rejects, the risk test does not).
+#[test]
+fn woz_profile_by_buurt_on_the_command_line_finds_the_planted_farms() {
+    let d = default_demo();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("woz.json");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "analyse",
+            "profile",
+            "--category",
+            "3.1.1",
+            "--area",
+            "GM1999",
+            "--dimension",
+            "woz",
+            "--by",
+            "buurt",
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = args(&json);
+    ok(&d.db, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["by"], "buurt");
+    assert!(
+        v["risk_test"]["p_value"].as_f64().unwrap() < 0.05,
+        "{}",
+        v["risk_test"]
+    );
+    let gt = ground_truth(&d.files);
+    let mut by_low: Vec<(u64, String)> = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| {
+            let r = g["rows"]
+                .as_array()?
+                .iter()
+                .find(|r| r["class"] == "<150.000")?;
+            Some((r["incidents"].as_u64()?, g["group"].as_str()?.to_string()))
+        })
+        .collect();
+    by_low.sort_by(|a, b| b.cmp(a));
+    let mut top: Vec<&str> = by_low[..2].iter().map(|(_, g)| g.as_str()).collect();
+    top.sort();
+    let mut planted: Vec<&str> = gt["woz"]["planted"]["buurtcodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    planted.sort();
+    assert_eq!(top, planted, "{by_low:?}");
+    for b in gt["woz"]["planted"]["buurtcodes"].as_array().unwrap() {
+        let g = v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"] == *b)
+            .unwrap();
+        let low = g["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["class"] == "<150.000")
+            .unwrap();
+        assert!(
+            low["relative_risk"]["ci_lower"].as_f64().unwrap() > 1.0,
+            "{b}: {low}"
+        );
+    }
+    // CSV: the whole area (empty group) and every buurt, the same numbers.
+    let csv = dir.path().join("woz.csv");
+    let a = args(&csv);
+    ok(&d.db, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let rows = read_csv(&csv);
+    let overall: u64 = rows
+        .iter()
+        .filter(|r| r["group"].is_empty())
+        .map(|r| r["incidents"].parse::<u64>().unwrap())
+        .sum();
+    let in_groups: u64 = rows
+        .iter()
+        .filter(|r| !r["group"].is_empty())
+        .map(|r| r["incidents"].parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        overall > 0 && overall == in_groups,
+        "{overall} vs {in_groups}"
+    );
+    assert!(rows.iter().all(|r| r["dimension"] == "woz"));
+    // Burglary: no difference in relative risk across buurten.
+    let burglary = dir.path().join("inbraak.json");
+    ok(
+        &d.db,
+        &[
+            "analyse",
+            "profile",
+            "--category",
+            "inbraak",
+            "--area",
+            "GM1999",
+            "--dimension",
+            "woz",
+            "--by",
+            "buurt",
+            "--output",
+            burglary.to_str().unwrap(),
+        ],
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&burglary).unwrap()).unwrap();
+    let risk = v["risk_test"]["p_value"].as_f64().unwrap();
+    assert!(risk > 0.05, "burglary risk test p {risk}");
+    assert!(v["distribution_test"]["p_value"].as_f64().unwrap() < 0.05);
+    fails_with(
+        &d.db,
+        &["analyse", "profile", "--category", "3.1.1", "--by", "buurt"],
+        &["--by", "--dimension"],
+    );
+    fails_with(
+        &d.db,
+        &[
+            "analyse",
+            "profile",
+            "--category",
+            "3.1.1",
+            "--dimension",
+            "energielabel",
+        ],
+        &["energielabel", "woz_waarde"],
+    );
 }

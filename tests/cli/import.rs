@@ -198,3 +198,123 @@ fn wrong_files_are_refused_with_their_name_and_what_is_missing() {
     let out = run(&db, &["stats", "--by", "straat"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn address_attributes_are_versioned_reported_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    ok(
+        &db,
+        &[
+            "import",
+            "cbs",
+            path(&fixtures().join("cbs/wijkenbuurten_2024_v1.gpkg")),
+        ],
+    );
+    ok(
+        &db,
+        &[
+            "import",
+            "bag",
+            path(&fixtures().join("bag/bag-light.gpkg")),
+        ],
+    );
+    let mut ids = Vec::new();
+    SqliteStore::open(&db)
+        .unwrap()
+        .for_each_address(&mut |a| {
+            if a.bag_id.starts_with("199901") && ids.len() < 3 {
+                ids.push(a.bag_id.clone());
+            }
+            Ok(())
+        })
+        .unwrap();
+    let csv = dir.path().join("woz.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "verblijfsobject_id;straat;woz_waarde;peiljaar\n{};Kerkstraat;245.000;2023\n{};Kerkstraat;veel;2023\n\
+             1999019999999999;Nergensstraat;100000;2023\n{};Kerkstraat;€ 310.000;2023\n",
+            ids[0], ids[1], ids[2]
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("rapport.csv");
+    let out = ok(
+        &db,
+        &[
+            "import",
+            "address-attributes",
+            path(&csv),
+            "--source",
+            "woz",
+            "--report",
+            path(&report),
+        ],
+    );
+    assert!(out.contains("versie 1"), "{out}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "regel;verblijfsobject;kolom;reden;uitkomst");
+    assert!(
+        lines[1].starts_with(&format!("3;{};woz_waarde;geen bedrag", ids[1])),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("4;1999019999999999;;verblijfsobject niet in de BAG"),
+        "{text}"
+    );
+    let store = SqliteStore::open(&db).unwrap();
+    let woz = store.address_attributes("default", "woz_waarde").unwrap();
+    assert_eq!(woz.get(&ids[0]), Some(&245_000.0));
+    assert_eq!(woz.get(&ids[2]), Some(&310_000.0));
+    assert_eq!(woz.len(), 3, "the id not in the BAG is kept");
+    // The same file again changes nothing; a changed file is version 2.
+    let again = ok(
+        &db,
+        &[
+            "import",
+            "address-attributes",
+            path(&csv),
+            "--source",
+            "woz",
+        ],
+    );
+    assert!(again.contains("al eerder ingelezen"), "{again}");
+    std::fs::write(
+        &csv,
+        format!("verblijfsobject_id;woz_waarde\n{};250000\n", ids[0]),
+    )
+    .unwrap();
+    let out = ok(
+        &db,
+        &[
+            "import",
+            "address-attributes",
+            path(&csv),
+            "--source",
+            "woz",
+        ],
+    );
+    assert!(out.contains("versie 2"), "{out}");
+    let store = SqliteStore::open(&db).unwrap();
+    let woz = store.address_attributes("default", "woz_waarde").unwrap();
+    assert_eq!(woz.len(), 1);
+    assert_eq!(woz.get(&ids[0]), Some(&250_000.0));
+    assert_eq!(store.address_attribute_sets("default").unwrap().len(), 2);
+    // A file without an id column is refused, naming the file and the columns found.
+    std::fs::write(&csv, "postcode;woz_waarde\n7461AB;1\n").unwrap();
+    let out = run(
+        &db,
+        &[
+            "import",
+            "address-attributes",
+            path(&csv),
+            "--source",
+            "woz",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("woz.csv") && err.contains("postcode"), "{err}");
+}

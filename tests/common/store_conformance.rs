@@ -4,7 +4,8 @@
 //!
 //! Covered: tenants and their gemeenten, boundary sets and areas, BAG addresses, incident deliveries with
 //! versioning and history, queries (filters, counts per area, details, streets), custom areas, police counts and
-//! indicators, users and tokens, passwords, web sessions and failed logins, the audit log, retention, and noticing changes (change token, data
+//! indicators, address attributes (versions per source), users and tokens, passwords, web sessions and failed
+//! logins, the audit log, retention, and noticing changes (change token, data
 //! fingerprint, and the incidents deliveries changed since a mark).
 
 use brandpunt::access::{AccessError, PrincipalKind, Role};
@@ -12,10 +13,10 @@ use brandpunt::area_level::AreaLevel;
 use brandpunt::audit::{self, AuditEntry};
 use brandpunt::pseudonym::IdentifierKind;
 use brandpunt::store::{
-    AddressKind, AddressRecord, AreaRecord, DataChange, DataFingerprint, DeliveryMeta,
-    IncidentFilter, IncidentRecord, IndicatorValue, LinkedIncident, LocatedBy, PandRecord,
-    PersonalColumn, PoliceCount, PrivacyError, ReportRecord, ServerStore, StoreError, StoreOpener,
-    TokenOwner,
+    AddressAttributeValue, AddressKind, AddressRecord, AreaRecord, AttributeSetMeta, DataChange,
+    DataFingerprint, DeliveryMeta, IncidentFilter, IncidentRecord, IndicatorValue, LinkedIncident,
+    LocatedBy, PandRecord, PersonalColumn, PoliceCount, PrivacyError, ReportRecord, ServerStore,
+    StoreError, StoreOpener, TokenOwner,
 };
 use chrono::{NaiveDate, NaiveDateTime};
 use geo_types::{polygon, MultiPolygon};
@@ -63,6 +64,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("incident_details_and_streets", incident_details_and_streets),
     ("custom_areas", custom_areas),
     ("police_counts_and_indicators", police_counts_and_indicators),
+    (
+        "address_attributes_are_versioned_per_source",
+        address_attributes_are_versioned_per_source,
+    ),
     ("users_and_tokens", users_and_tokens),
     ("passwords", passwords),
     ("relations_grant", relations_grant),
@@ -840,6 +845,111 @@ pub fn police_counts_and_indicators(s: &EmptyStore) {
     );
     store.add_tenant("hengelo", "Gemeente Hengelo").unwrap();
     assert!(store.indicators("hengelo").unwrap().is_empty());
+}
+
+/// Address attributes: every new file of a source is its next version (the newest is current), the same file
+/// again changes nothing, sources and tenants are apart, and an import changes the tenant's fingerprint and its
+/// incident mark (so a server rebuilds the snapshot).
+pub fn address_attributes_are_versioned_per_source(s: &EmptyStore) {
+    let mut store = s.open();
+    store.add_tenant("hengelo", "Gemeente Hengelo").unwrap();
+    let value = |bag_id: &str, name: &str, v: f64| AddressAttributeValue {
+        bag_id: bag_id.into(),
+        name: name.into(),
+        value: v,
+    };
+    let meta = |tenant: &str, source: &str, checksum: &str| AttributeSetMeta {
+        tenant: tenant.into(),
+        source: source.into(),
+        file_name: format!("{checksum}.csv"),
+        checksum: checksum.into(),
+        total_rows: 3,
+        rejected: 1,
+    };
+    let print = store.tenant_fingerprint("default").unwrap();
+    let mark = store.incident_mark("default").unwrap();
+    let other = store.tenant_fingerprint("hengelo").unwrap();
+    let o = store
+        .store_address_attributes(
+            &meta("default", "woz", "w1"),
+            &[
+                value("1999010000000001", "woz_waarde", 150_000.0),
+                value("1999010000000002", "woz_waarde", 320_000.0),
+                value("1999010000000001", "peiljaar", 2023.0),
+            ],
+        )
+        .unwrap();
+    assert_eq!((o.version, o.already_imported, o.values), (1, false, 3));
+    assert_ne!(store.tenant_fingerprint("default").unwrap(), print);
+    assert_ne!(store.incident_mark("default").unwrap(), mark);
+    assert_eq!(store.tenant_fingerprint("hengelo").unwrap(), other);
+    assert!(store.incident_changes("default", &mark).unwrap().is_none());
+    // The same file again: nothing changes.
+    let print = store.tenant_fingerprint("default").unwrap();
+    let again = store
+        .store_address_attributes(&meta("default", "woz", "w1"), &[])
+        .unwrap();
+    assert_eq!((again.version, again.already_imported), (1, true));
+    assert_eq!(store.tenant_fingerprint("default").unwrap(), print);
+    // Version 2 replaces version 1 as the current values; version 1 stays as history.
+    let o = store
+        .store_address_attributes(
+            &meta("default", "woz", "w2"),
+            &[value("1999010000000002", "woz_waarde", 330_000.0)],
+        )
+        .unwrap();
+    assert_eq!(o.version, 2);
+    let woz = store.address_attributes("default", "woz_waarde").unwrap();
+    assert_eq!(woz.len(), 1);
+    assert_eq!(woz.get("1999010000000002"), Some(&330_000.0));
+    assert_eq!(
+        store.address_attribute_names("default").unwrap(),
+        ["woz_waarde"]
+    );
+    // Another source keeps its own versions; the later imported source wins for an address both give.
+    store
+        .store_address_attributes(
+            &meta("default", "taxatie", "t1"),
+            &[
+                value("1999010000000002", "woz_waarde", 340_000.0),
+                value("1999010000000003", "energielabel_index", 1.25),
+            ],
+        )
+        .unwrap();
+    let woz = store.address_attributes("default", "woz_waarde").unwrap();
+    assert_eq!(woz.get("1999010000000002"), Some(&340_000.0));
+    assert_eq!(
+        store.address_attribute_names("default").unwrap(),
+        ["energielabel_index", "woz_waarde"]
+    );
+    let sets = store.address_attribute_sets("default").unwrap();
+    let summary: Vec<(&str, i64, bool, i64)> = sets
+        .iter()
+        .map(|x| (x.source.as_str(), x.version, x.current, x.values))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("taxatie", 1, true, 2),
+            ("woz", 2, true, 1),
+            ("woz", 1, false, 3)
+        ]
+    );
+    assert_eq!((sets[2].total_rows, sets[2].rejected), (3, 1));
+    assert_eq!(sets[2].file_name, "w1.csv");
+    // Tenants are apart: the same file is new for another tenant.
+    assert!(store
+        .address_attributes("hengelo", "woz_waarde")
+        .unwrap()
+        .is_empty());
+    let o = store
+        .store_address_attributes(&meta("hengelo", "woz", "w1"), &[])
+        .unwrap();
+    assert_eq!((o.version, o.already_imported), (1, false));
+    assert!(matches!(
+        store.address_attributes("nope", "woz_waarde"),
+        Err(StoreError::UnknownTenant(_))
+    ));
 }
 
 /// Users are unique; tokens authenticate as their user or delivery channel until revoked, expired or the user

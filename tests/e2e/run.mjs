@@ -656,6 +656,33 @@ test('ingelogd als analist: het exacte aantal van die buurt', async (page) => {
   await shot(page, '03d-exact');
 });
 
+test('zijpaneel: fenomeenprofiel naar WOZ-klasse, ook per jaar, zoals de API', async (page) => {
+  const code = await page.evaluate(() => window.brandpunt.state.selected && window.brandpunt.state.selected.code);
+  check(code, 'geen gebied geselecteerd in het zijpaneel');
+  await page.waitForSelector('#profile-show', { timeout: 15000 });
+  const options = await page.$$eval('#profile-dimension option', (os) => os.map((o) => o.value));
+  check(options.includes('woz'), `kenmerken in het zijpaneel: ${options.join(', ')}`);
+  const f = await page.evaluate(() => window.brandpunt.filterParams());
+  const rowsOf = (sel) => page.$$eval(`${sel} tbody tr`, (rows) => rows.map((r) => [r.dataset.class, r.children[1].textContent.trim()]));
+  const wantRows = (rows) => rows.map((r) => [r.class, r.incidents === null ? r.count_label : String(r.incidents)]);
+  await page.selectOption('#profile-dimension', 'woz');
+  await page.selectOption('#profile-by', '');
+  await page.click('#profile-show');
+  await page.waitForSelector('#profile-overall', { timeout: 30000 });
+  const v = await apiGet(`/api/areas/${encodeURIComponent(code)}/profile`, { ...f, dimension: 'woz' });
+  const shown = await rowsOf('#profile-overall');
+  check(JSON.stringify(shown) === JSON.stringify(wantRows(v.rows)), `profiel in het zijpaneel ${JSON.stringify(shown)}, API ${JSON.stringify(wantRows(v.rows))}`);
+  check(shown.some(([c]) => c === '<150.000' || c === '150.000-200.000' || c === '>=750.000' || c === 'onbekend'), `geen WOZ-klassen: ${JSON.stringify(shown)}`);
+  await page.selectOption('#profile-by', 'year');
+  await page.click('#profile-show');
+  await page.waitForSelector('#profile-result .profile-group, #profile-result #profile-tests-withheld, #profile-result #profile-tests', { timeout: 30000 });
+  const b = await apiGet(`/api/areas/${encodeURIComponent(code)}/profile`, { ...f, dimension: 'woz', by: 'year' });
+  const groups = await page.$$eval('#profile-result details.profile-group', (ds) => ds.map((d) => d.dataset.group).sort());
+  const want = b.groups.filter((g) => g.incidents !== 0).map((g) => g.group).sort();
+  check(JSON.stringify(groups) === JSON.stringify(want), `jaren in het zijpaneel ${groups.join(', ')}, API ${want.join(', ')}`);
+  await shot(page, '03e-profiel');
+});
+
 test('dashboard als analist: cijfers gelijk aan de API, rij opent het gebied op de kaart', async (page) => {
   // The map's view before the row zooms in: restored at the end for the tests that follow.
   const camera = await page.evaluate(() => { const m = window.brandpunt.map; return { center: m.getCenter().toArray(), zoom: m.getZoom() }; });

@@ -1,6 +1,7 @@
 //! Reading deliveries (CSV, XLSX, random and mutated bytes), geocoding messy addresses, and the SQLite and
 //! PostgreSQL stores' write paths, through the library on fixtures and generated data. No server and no demo city.
 
+mod address_attributes;
 mod delivery_csv;
 mod delivery_fuzz;
 mod delivery_xlsx;

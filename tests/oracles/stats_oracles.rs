@@ -202,3 +202,30 @@ fn aoristic_profile_and_series_match_python_datetime_oracle() {
     let out = want["weight_outside_2025"].as_f64().unwrap();
     assert!((s.weight_outside_period - out).abs() < 1e-9);
 }
+
+fn table(s: &str) -> Vec<Vec<u64>> {
+    s.split('|')
+        .map(|row| row.split(' ').map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn profile_homogeneity_tests_match_scipy() {
+    use brandpunt::analysis::homogeneity::{chi_square_homogeneity, risk_homogeneity};
+    let rows = read_rows("profile_homogeneity.csv");
+    assert!(rows.len() >= 8);
+    for r in &rows {
+        let observed = table(&r[1]);
+        let got = match &r[0] {
+            "chi2" => chi_square_homogeneity(&observed).unwrap(),
+            _ => risk_homogeneity(&observed, &table(&r[2])).unwrap(),
+        };
+        let what = format!("{} {}", &r[0], &r[1]);
+        assert_eq!(got.method, "chi2", "{what}");
+        assert_eq!(got.df, u(r, 5), "df {what}");
+        // The risk oracle fits by BFGS, so its digits beyond 1e-7 are its own.
+        let rel = if &r[0] == "chi2" { 1e-10 } else { 1e-6 };
+        assert_close(got.statistic, f(r, 3), rel, &format!("statistic {what}"));
+        assert_close(got.p_value, f(r, 4), rel, &format!("p {what}"));
+    }
+}

@@ -1,7 +1,7 @@
 // The area side panel: the area picker, and for the selected area its figures (GET /api/areas/{code}/stats),
-// the change against the previous period, categories, trend and hour-of-week profile, with buttons to zoom,
-// compare and (custom areas) delete, and its CBS kerncijfers and municipal indicators. It follows the selection
-// and the filter.
+// the change against the previous period, categories, trend and hour-of-week profile, the phenomenon profile on
+// request (profile-panel.js), with buttons to zoom, compare and (custom areas) delete, and its CBS kerncijfers and
+// municipal indicators. It follows the selection and the filter.
 
 import { api } from './api.js';
 import { trendChart, hourOfWeekChart, barChart, esc, fmtNum, countText } from './charts.js';
@@ -12,6 +12,7 @@ import { fmtDate } from './dates.js';
 import { filterParams } from './filters.js';
 import { state, subscribe, selectArea, addCompare, setView } from './state.js';
 import { errorMessage } from './status.js';
+import { profileControlsHtml, initProfileControls } from './profile-panel.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,9 +33,10 @@ async function showArea(area) {
     api.get(`/api/areas/${code}/stats`, f),
     api.get(`/api/areas/${code}/timeseries`, { ...f, step }),
     api.get(`/api/areas/${code}/hour-of-week`, f),
+    api.get('/api/profile/dimensions'),
   ]);
   if (latest !== token) return;
-  const [stats, ts, how] = results;
+  const [stats, ts, how, dims] = results;
   if (stats.status === 'rejected') {
     el.innerHTML = `<h2>${esc(area.name || area.code)}</h2><p class="error">Cijfers konden niet worden geladen: ${esc(errorMessage(stats.reason))}</p>`;
     return;
@@ -87,12 +89,14 @@ async function showArea(area) {
   if (how.status === 'fulfilled' && how.value && how.value.suppressed) html += `<p class="hint" id="panel-how-suppressed">Te weinig incidenten om een tijdprofiel te tonen${s.count_label ? ` (${esc(s.count_label)})` : ''}.</p>`;
   else html += how.status === 'fulfilled' && how.value ? hourOfWeekChart(how.value.slots, { title: 'Gewogen incidenten per uur (aoristisch)' }) : `<p class="hint">Tijdprofiel niet beschikbaar${how.status === 'rejected' ? `: ${esc(errorMessage(how.reason))}` : ''}.</p>`;
   html += enrichmentHtml(s.enrichment);
+  html += profileControlsHtml(dims.status === 'fulfilled' && dims.value ? dims.value.dimensions : null);
   html += `<div class="buttons">
       <button type="button" id="panel-zoom">Inzoomen</button>
       <button type="button" id="panel-compare">Toevoegen aan vergelijking</button>
       ${s.level === 'custom' ? '<button type="button" id="panel-delete" class="danger">Verwijderen</button>' : ''}
     </div>`;
   el.innerHTML = html;
+  initProfileControls(area.code, f);
   $('panel-zoom').addEventListener('click', () => zoomToArea(area.code));
   $('panel-compare').addEventListener('click', () => { addCompare(area.code); setView('vergelijken'); });
   if ($('panel-delete')) $('panel-delete').addEventListener('click', () => deleteCustom(area.code, s.name));

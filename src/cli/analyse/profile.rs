@@ -1,11 +1,19 @@
 //! `brandpunt analyse profile`: phenomenon profile (fenomeenanalyse) from the store: the BAG attributes
 //! (bouwjaar, gebruiksdoel, oppervlakte classes) of the addresses where the selected incidents happened,
-//! against all addresses of the same area (`--area`, default every address), with the relative risk per class.
+//! against all addresses of the same area (`--area`, default every address), with the relative risk per class;
+//! the WOZ classes and any imported numeric address attribute as a dimension (`--dimension woz`,
+//! `--dimension NAME --classes quantiles:5`), and the breakdown of one dimension by buurt, wijk or year (`--by`)
+//! with the tests of homogeneity across the groups.
 
-use brandpunt::analysis::profile::{phenomenon_profile, AddressAttrs};
+use brandpunt::analysis::profile::{
+    phenomenon_profile_with, AddressAttrs, ClassSpec, Dimension, DimensionProfile, ProfileRow,
+    STANDARD_DIMENSIONS, WOZ_ATTRIBUTE,
+};
+use brandpunt::analysis::profile_breakdown::{profile_breakdown, Grouping, ProfileBy};
 use brandpunt::export::{ColumnType, Table, Value};
 use brandpunt::store::IncidentFilter;
 use chrono::NaiveDate;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -30,6 +38,19 @@ pub struct ProfileArgs {
     /// Source(s), comma-separated.
     #[arg(long)]
     pub source: Option<String>,
+    /// One dimension only: `bouwjaar`, `gebruiksdoel`, `oppervlakte`, `woz` (the WOZ classes of the imported
+    /// `woz_waarde`) or the name of an imported address attribute. Default: the standard dimensions, and `woz`
+    /// when WOZ values were imported.
+    #[arg(long)]
+    pub dimension: Option<String>,
+    /// Classes of a numeric attribute: `quantiles:N` (default `quantiles:5`) or bounds `100,250,500`; for `woz`
+    /// they replace the WOZ classes.
+    #[arg(long)]
+    pub classes: Option<String>,
+    /// Break the dimension down by `buurt`, `wijk` or `year`, with the tests of homogeneity across the groups
+    /// (needs `--dimension`).
+    #[arg(long)]
+    pub by: Option<String>,
     /// Confidence level of the relative risk interval.
     #[arg(long, default_value_t = 0.95)]
     pub confidence: f64,
@@ -48,8 +69,10 @@ pub fn run(db: &Path, args: ProfileArgs) -> anyhow::Result<ExitCode> {
     };
     let store = context::open_store(db)?;
     let mut addresses = Vec::new();
+    let mut buurten: Vec<Option<String>> = Vec::new();
     store.for_each_address(&mut |a| {
         if in_area(a.buurtcode.as_deref()) {
+            buurten.push(a.buurtcode.clone());
             addresses.push(AddressAttrs {
                 address_id: a.bag_id.clone(),
                 bouwjaar: a.bouwjaar,
@@ -63,6 +86,16 @@ pub fn run(db: &Path, args: ProfileArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     })?;
+    let by = match args.by.as_deref() {
+        Some(b) => Some(
+            ProfileBy::parse(b)
+                .ok_or_else(|| anyhow::anyhow!("--by '{b}': kies buurt, wijk of year"))?,
+        ),
+        None => None,
+    };
+    if by.is_some() && args.dimension.is_none() {
+        anyhow::bail!("--by heeft --dimension nodig (bijv. --dimension woz)");
+    }
     let filter = IncidentFilter {
         tenant: args.tenant.clone(),
         categories: brandpunt::category::expand_filter(&args.category),
@@ -81,13 +114,65 @@ pub fn run(db: &Path, args: ProfileArgs) -> anyhow::Result<ExitCode> {
     };
     let incidents = store.incidents(&filter)?;
     let total = incidents.len();
-    let ids: Vec<String> = incidents
+    let located: Vec<(String, chrono::NaiveDateTime)> = incidents
         .into_iter()
         .filter(|i| in_area(i.buurtcode.as_deref()))
-        .filter_map(|i| i.bag_id)
+        .filter_map(|i| i.bag_id.map(|b| (b, i.begin)))
         .collect();
-    let profile = phenomenon_profile(&addresses, &ids, args.confidence)?;
+    let ids: Vec<&str> = located.iter().map(|(b, _)| b.as_str()).collect();
+    // The attribute values a dimension needs, read once.
+    let classes = args
+        .classes
+        .as_deref()
+        .map(ClassSpec::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--classes: {e}"))?;
+    let numeric = args
+        .dimension
+        .as_deref()
+        .is_some_and(|d| !STANDARD_DIMENSIONS.contains(&d.trim()));
+    if classes.is_some() && !numeric {
+        anyhow::bail!("--classes geldt alleen voor --dimension woz of een ingelezen adreskenmerk");
+    }
+    let names = store.address_attribute_names(&args.tenant)?;
+    let wanted = match args.dimension.as_deref().map(str::trim) {
+        None => names
+            .iter()
+            .any(|n| n == WOZ_ATTRIBUTE)
+            .then(|| WOZ_ATTRIBUTE.to_string()),
+        Some("woz") => Some(WOZ_ATTRIBUTE.to_string()),
+        Some(d) if STANDARD_DIMENSIONS.contains(&d) => None,
+        Some(d) => Some(d.to_ascii_lowercase()),
+    };
+    let values: HashMap<String, f64> = match &wanted {
+        Some(name) if names.contains(name) => store.address_attributes(&args.tenant, name)?,
+        Some(name) => anyhow::bail!(
+            "--dimension: er zijn geen adreskenmerken '{name}' ingelezen voor {} (wel: {}); lees ze in met              `brandpunt import address-attributes`; standaard: {}",
+            args.tenant,
+            if names.is_empty() { "geen".to_string() } else { names.join(", ") },
+            STANDARD_DIMENSIONS.join(", ")
+        ),
+        None => HashMap::new(),
+    };
+    let dimension = |name: &str| -> anyhow::Result<Dimension<'_>> {
+        if let Some(d) = Dimension::standard(name) {
+            return Ok(d);
+        }
+        let attr = if name == "woz" { WOZ_ATTRIBUTE } else { name };
+        Ok(match (&classes, attr == WOZ_ATTRIBUTE) {
+            (None, true) => Dimension::woz(&values),
+            (spec, _) => {
+                let spec = spec.clone().unwrap_or(ClassSpec::Quantiles(5));
+                let mut d = Dimension::attribute(attr, &values, &spec, &addresses)?;
+                if name == "woz" {
+                    d.name = "woz".into();
+                }
+                d
+            }
+        })
+    };
     let mut t = Table::new(&[
+        ("group", ColumnType::Text),
         ("dimension", ColumnType::Text),
         ("class", ColumnType::Text),
         ("incidents", ColumnType::Int),
@@ -102,30 +187,131 @@ pub fn run(db: &Path, args: ProfileArgs) -> anyhow::Result<ExitCode> {
     ]);
     let opt = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
     let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
-    for d in &profile.dimensions {
-        for r in &d.rows {
-            t.push(vec![
-                Value::from(d.dimension.as_str()),
-                Value::from(r.class.as_str()),
-                int(r.incidents),
-                opt(r.incident_share),
-                int(r.addresses),
-                opt(r.address_share),
-                int(r.affected_addresses),
-                opt(r.over_representation),
-                opt(r.relative_risk.as_ref().map(|x| x.rr)),
-                opt(r.relative_risk.as_ref().map(|x| x.ci_lower)),
-                opt(r.relative_risk.as_ref().map(|x| x.ci_upper)),
-            ])?;
+    let mut push = |t: &mut Table, group: &str, dimension: &str, r: &ProfileRow| {
+        t.push(vec![
+            Value::from(group),
+            Value::from(dimension),
+            Value::from(r.class.as_str()),
+            int(r.incidents),
+            opt(r.incident_share),
+            int(r.addresses),
+            opt(r.address_share),
+            int(r.affected_addresses),
+            opt(r.over_representation),
+            opt(r.relative_risk.as_ref().map(|x| x.rr)),
+            opt(r.relative_risk.as_ref().map(|x| x.ci_lower)),
+            opt(r.relative_risk.as_ref().map(|x| x.ci_upper)),
+        ])
+    };
+    let mut json_written = false;
+    match (by, args.dimension.as_deref()) {
+        (Some(by), Some(name)) => {
+            let d = dimension(name.trim())?;
+            let groups: Vec<String>;
+            let address_groups: Vec<Option<String>>;
+            let grouping = match by {
+                ProfileBy::Year => {
+                    groups = located
+                        .iter()
+                        .map(|(_, begin)| chrono::Datelike::year(begin).to_string())
+                        .collect();
+                    Grouping::ByIncident(&groups)
+                }
+                _ => {
+                    address_groups = buurten
+                        .iter()
+                        .map(|b| by.address_group(b.as_deref()))
+                        .collect();
+                    Grouping::ByAddress(&address_groups)
+                }
+            };
+            let b = profile_breakdown(&addresses, &ids, grouping, &d, args.confidence)?;
+            // JSON output: the whole breakdown with its tests.
+            if let Some(path) = args.output.as_deref().filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            }) {
+                let mut v = serde_json::to_value(&b)?;
+                v["by"] = serde_json::json!(by.as_str());
+                std::fs::write(path, serde_json::to_vec_pretty(&v)?)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                json_written = true;
+            }
+            for r in &b.overall.rows {
+                push(&mut t, "", &b.dimension, r)?;
+            }
+            for g in &b.groups {
+                for r in &g.rows {
+                    push(&mut t, &g.group, &b.dimension, r)?;
+                }
+            }
+            for (what, test) in [
+                (
+                    "verdeling van de incidenten over de klassen",
+                    &b.distribution_test,
+                ),
+                ("relatief risico per klasse", &b.risk_test),
+            ] {
+                match test {
+                    Some(h) => eprintln!(
+                        "Toets gelijkheid per {} ({what}): chi-kwadraat {:.3}, df {}, p {:.4} ({}{}; {} van {} cellen verwacht < 5)",
+                        by.as_str(),
+                        h.statistic,
+                        h.df,
+                        h.p_value,
+                        h.method,
+                        h.simulations.map(|n| format!(", {n} simulaties")).unwrap_or_default(),
+                        h.small_expected_cells,
+                        h.cells
+                    ),
+                    None => eprintln!(
+                        "Toets gelijkheid per {} ({what}): {}",
+                        by.as_str(),
+                        b.tests_note.as_deref().unwrap_or("geen toets")
+                    ),
+                }
+            }
+        }
+        (_, Some(name)) => {
+            let d = dimension(name.trim())?;
+            let p = brandpunt::analysis::profile::dimension_profile(
+                &addresses,
+                &ids,
+                &d,
+                args.confidence,
+            )?;
+            write_rows(&mut t, &p, &mut push)?;
+        }
+        (_, None) => {
+            let extra: Vec<Dimension<'_>> = match &wanted {
+                Some(_) => vec![dimension("woz")?],
+                None => Vec::new(),
+            };
+            let profile = phenomenon_profile_with(&addresses, &ids, &extra, args.confidence)?;
+            for d in &profile.dimensions {
+                write_rows(&mut t, d, &mut push)?;
+            }
         }
     }
-    output::write_plain(args.output.as_deref(), &t)?;
+    if !json_written {
+        output::write_plain(args.output.as_deref(), &t)?;
+    }
     eprintln!(
-        "Profiel: {} incidenten geselecteerd, {} op een adres in het gebied ({} niet gekoppeld), {} adressen",
+        "Profiel: {} incidenten geselecteerd, {} in het gebied op een adres, {} adressen",
         total,
-        profile.matched_incidents,
-        profile.unmatched_incidents,
-        profile.addresses
+        ids.len(),
+        addresses.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn write_rows<E>(
+    t: &mut Table,
+    d: &DimensionProfile,
+    push: &mut impl FnMut(&mut Table, &str, &str, &ProfileRow) -> Result<(), E>,
+) -> Result<(), E> {
+    for r in &d.rows {
+        push(t, "", &d.dimension, r)?;
+    }
+    Ok(())
 }

@@ -283,7 +283,8 @@ impl PostgresStore {
     fn mark_of(conn: &Conn, tenant_id: i64) -> Result<IncidentMark, StoreError> {
         let r = conn.query_one(
             "SELECT (SELECT coalesce(max(id), 0) FROM delivery WHERE tenant_id = $1),
-                    (SELECT 'areas ' || coalesce(max(areas_version), 0) FROM tenant_change WHERE tenant_id = $1)",
+                    (SELECT 'areas ' || coalesce(max(areas_version), 0) || ' attributes ' ||
+                            coalesce(max(attributes_version), 0) FROM tenant_change WHERE tenant_id = $1)",
             &[&tenant_id],
         )?;
         Ok(IncidentMark {
@@ -924,6 +925,151 @@ impl Store for PostgresStore {
         )
     }
 
+    fn store_address_attributes(
+        &mut self,
+        meta: &AttributeSetMeta,
+        values: &[AddressAttributeValue],
+    ) -> Result<AttributeSetOutcome, StoreError> {
+        self.for_tenant(&meta.tenant, |c, tenant_id| {
+            // One writer per tenant at a time (as deliveries): the next version number is taken safely.
+            let key = i32::try_from(tenant_id).unwrap_or(i32::MAX);
+            c.execute(
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                &[&DELIVERY_LOCK, &key],
+            )?;
+            if let Some(r) = c.query_opt(
+                "SELECT version FROM address_attribute_set
+                 WHERE tenant_id = $1 AND source = $2 AND checksum = $3",
+                &[&tenant_id, &meta.source, &meta.checksum],
+            )? {
+                return Ok(AttributeSetOutcome {
+                    set_id: None,
+                    version: get(&r, 0)?,
+                    already_imported: true,
+                    values: 0,
+                });
+            }
+            let version: i64 = get(
+                &c.query_one(
+                    "SELECT coalesce(max(version), 0) + 1 FROM address_attribute_set
+                     WHERE tenant_id = $1 AND source = $2",
+                    &[&tenant_id, &meta.source],
+                )?,
+                0,
+            )?;
+            let set_id: i64 = get(
+                &c.query_one(
+                    "INSERT INTO address_attribute_set (tenant_id, source, version, file_name, checksum,
+                                                        imported_at, total_rows, rejected, value_count)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                    &[
+                        &tenant_id,
+                        &meta.source,
+                        &version,
+                        &meta.file_name,
+                        &meta.checksum,
+                        &now_utc(),
+                        &(meta.total_rows as i64),
+                        &(meta.rejected as i64),
+                        &(values.len() as i64),
+                    ],
+                )?,
+                0,
+            )?;
+            // Arrays of bounded size per statement; a repeated (name, bag id) keeps the last value.
+            for chunk in values.chunks(10_000) {
+                let names: Vec<&str> = chunk.iter().map(|v| v.name.as_str()).collect();
+                let ids: Vec<&str> = chunk.iter().map(|v| v.bag_id.as_str()).collect();
+                let vals: Vec<f64> = chunk.iter().map(|v| v.value).collect();
+                c.execute(
+                    "INSERT INTO address_attribute (tenant_id, set_id, name, bag_id, value)
+                     SELECT DISTINCT ON (n, b) $1::bigint, $2::bigint, n, b, v
+                     FROM unnest($3::text[], $4::text[], $5::float8[]) WITH ORDINALITY AS u(n, b, v, k)
+                     ORDER BY n, b, k DESC
+                     ON CONFLICT (set_id, name, bag_id) DO UPDATE SET value = EXCLUDED.value",
+                    &[&tenant_id, &set_id, &names, &ids, &vals],
+                )?;
+            }
+            Ok(AttributeSetOutcome {
+                set_id: Some(set_id),
+                version,
+                already_imported: false,
+                values: values.len() as u64,
+            })
+        })
+    }
+
+    fn address_attribute_sets(&self, tenant: &str) -> Result<Vec<AttributeSetInfo>, StoreError> {
+        self.for_tenant(tenant, |c, id| {
+            c.query(
+                "SELECT s.id, s.source, s.version, s.file_name, s.checksum, s.imported_at, s.total_rows,
+                        s.rejected, s.value_count,
+                        s.version = (SELECT max(version) FROM address_attribute_set m
+                                     WHERE m.tenant_id = s.tenant_id AND m.source = s.source)
+                 FROM address_attribute_set s WHERE s.tenant_id = $1
+                 ORDER BY s.source COLLATE \"C\", s.version DESC",
+                &[&id],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(AttributeSetInfo {
+                    id: get(r, 0)?,
+                    source: get(r, 1)?,
+                    version: get(r, 2)?,
+                    file_name: get(r, 3)?,
+                    checksum: get(r, 4)?,
+                    imported_at: get(r, 5)?,
+                    total_rows: get(r, 6)?,
+                    rejected: get(r, 7)?,
+                    values: get(r, 8)?,
+                    current: get(r, 9)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn address_attributes(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<HashMap<String, f64>, StoreError> {
+        self.for_tenant(tenant, |c, id| {
+            let mut out = HashMap::new();
+            c.for_each(
+                "SELECT a.bag_id, a.value FROM address_attribute_set s
+                 JOIN address_attribute a ON a.set_id = s.id AND a.name = $2
+                 WHERE s.tenant_id = $1
+                   AND s.version = (SELECT max(version) FROM address_attribute_set m
+                                    WHERE m.tenant_id = s.tenant_id AND m.source = s.source)
+                 ORDER BY s.id",
+                &[&id, &name],
+                |r| -> Result<(), StoreError> {
+                    out.insert(get(r, 0)?, get(r, 1)?);
+                    Ok(())
+                },
+            )?;
+            Ok(out)
+        })
+    }
+
+    fn address_attribute_names(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
+        self.for_tenant(tenant, |c, id| {
+            c.query(
+                "SELECT DISTINCT a.name COLLATE \"C\" FROM address_attribute_set s
+                 JOIN address_attribute a ON a.set_id = s.id
+                 WHERE s.tenant_id = $1
+                   AND s.version = (SELECT max(version) FROM address_attribute_set m
+                                    WHERE m.tenant_id = s.tenant_id AND m.source = s.source)
+                 ORDER BY 1",
+                &[&id],
+            )?
+            .iter()
+            .map(|r| get(r, 0))
+            .collect()
+        })
+    }
+
     fn police_counts(&self, region_prefix: Option<&str>) -> Result<Vec<PoliceCount>, StoreError> {
         self.conn
             .query(
@@ -1352,7 +1498,7 @@ impl Store for PostgresStore {
 /// The fingerprint of the tenant row `t`, from the tenant's change record (kept by the triggers of migration 1)
 /// and its deliveries: a few rows read, whatever the number of incidents.
 const TENANT_PRINT: &str = "
-    (SELECT incidents_version || ',' || incident_count || ',' || areas_version
+    (SELECT incidents_version || ',' || incident_count || ',' || areas_version || ',' || attributes_version
      FROM tenant_change c WHERE c.tenant_id = t.id) || '|' ||
     (SELECT count(*) || ',' || coalesce(max(id), 0) FROM delivery d WHERE d.tenant_id = t.id)";
 
