@@ -297,6 +297,14 @@ fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audi
             &["user", "list"],
             &["token", "list"],
             &["deliveries"],
+            &[
+                "analyse",
+                "profile",
+                "--category",
+                "3.1.1",
+                "--dimension",
+                "woz",
+            ],
         ]
         .iter()
         .map(|args| ok(db, false, args))
@@ -305,6 +313,11 @@ fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audi
     let original = views(&demo);
     assert!(original[0].lines().count() > 10, "{}", original[0]);
     assert!(original[3].contains("3 records"), "{}", original[3]);
+    assert!(
+        original[9].contains("150.000"),
+        "the WOZ classes: {}",
+        original[9]
+    );
     assert_eq!(views(&postgres), original, "SQLite -> PostgreSQL");
     assert_eq!(views(&back), original, "PostgreSQL -> SQLite");
     // Row for row: ids, versions, geometry and bounding boxes, every incident column but the JSON text
@@ -320,6 +333,8 @@ fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audi
         "SELECT * FROM app_user ORDER BY id",
         "SELECT * FROM api_token ORDER BY id",
         "SELECT * FROM audit_log ORDER BY seq",
+        "SELECT * FROM address_attribute_set ORDER BY id",
+        "SELECT * FROM address_attribute ORDER BY set_id, name, bag_id",
     ] {
         assert_eq!(
             sqlite_rows(Path::new(&back), sql),
