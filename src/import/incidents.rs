@@ -19,8 +19,8 @@
 //!    the number of candidates) or `not_located`.
 //!
 //! The buurt of a placed incident is the buurt of its point. Rows the reader rejected are listed in the report as
-//! `rejected` and not stored as incidents. The report file lists every outcome; the store's report keeps only
-//! `rejected`, `not_located` and `ambiguous` ([`report::is_stored_outcome`]; its table accepts no other).
+//! `rejected` and not stored as incidents. The report file and the store's report list every outcome
+//! ([`report::OUTCOMES`]).
 
 use super::delivery::{self, DeliveryRow};
 use super::mapping::{LocationPreference, Mapping};
@@ -692,9 +692,7 @@ fn produce<W: std::io::Write>(
             if let Some(r) = report {
                 writer.write(&report_entry(&r)).map_err(report_error)?;
                 summary.keep(&r);
-                if report::is_stored_outcome(&r.outcome) {
-                    batch.reports.push(r);
-                }
+                batch.reports.push(r);
             }
         }
         tx.send(batch).map_err(|_| ProduceError::Stopped)

@@ -24,8 +24,8 @@ pub struct ReportEntry {
     pub column: Option<String>,
     /// Plain-words reason.
     pub reason: String,
-    /// `"rejected"`, `"not_located"`, `"ambiguous"` (also stored), or `"op coördinaten"`, `"conflict"`,
-    /// `"intersection"`, `"street"`, `"near"` (report file only; see [`is_stored_outcome`]).
+    /// One of [`OUTCOMES`]: `"rejected"`, `"not_located"`, `"ambiguous"`, or for a placed row whose location is
+    /// doubtful `"op coördinaten"`, `"conflict"`, `"intersection"`, `"street"`, `"near"`.
     pub outcome: &'static str,
 }
 
@@ -60,12 +60,6 @@ pub fn outcome_label(outcome: &str) -> &'static str {
         .find(|o| **o == outcome)
         .copied()
         .unwrap_or("rejected")
-}
-
-/// True for the outcomes the store's report table accepts (`rejected`, `not_located`, `ambiguous`); the others
-/// are in the report file and the import summary only.
-pub fn is_stored_outcome(outcome: &str) -> bool {
-    matches!(outcome, "rejected" | "not_located" | "ambiguous")
 }
 
 fn excel_safe(field: &str) -> std::borrow::Cow<'_, str> {

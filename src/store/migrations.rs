@@ -417,6 +417,26 @@ CREATE TABLE login_failure (
 CREATE INDEX login_failure_key ON login_failure (key, at_ms);
 CREATE INDEX login_failure_at ON login_failure (at_ms);
 "#,
+    // 14: a delivery's stored report also keeps the rows whose location is doubtful (`op coördinaten`,
+    //     `conflict`, `intersection`, `street`, `near`; `import::report::OUTCOMES`), as its report file does.
+    //     SQLite cannot change a CHECK: the table is rebuilt with the same ids.
+    r#"
+CREATE TABLE report_row_v2 (
+    id            INTEGER PRIMARY KEY,
+    delivery_id   INTEGER NOT NULL REFERENCES delivery(id) ON DELETE CASCADE,
+    line          INTEGER NOT NULL,
+    registration  TEXT,
+    column_name   TEXT,
+    reason        TEXT NOT NULL,
+    outcome       TEXT NOT NULL CHECK (outcome IN ('rejected', 'not_located', 'ambiguous', 'op coördinaten',
+                                                   'conflict', 'intersection', 'street', 'near'))
+);
+INSERT INTO report_row_v2 (id, delivery_id, line, registration, column_name, reason, outcome)
+    SELECT id, delivery_id, line, registration, column_name, reason, outcome FROM report_row;
+DROP TABLE report_row;
+ALTER TABLE report_row_v2 RENAME TO report_row;
+CREATE INDEX report_row_delivery ON report_row (delivery_id);
+"#,
 ];
 
 #[cfg(test)]

@@ -252,14 +252,15 @@ pub struct DeliveryMeta {
     pub total_rows: u64,
 }
 
-/// A row that was rejected or could not be located, for the import report.
+/// A row that was rejected, could not be located or was placed doubtfully, for the import report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReportRecord {
     pub line: u64,
     pub registration: Option<String>,
     pub column: Option<String>,
     pub reason: String,
-    /// `rejected`, `not_located` or `ambiguous`.
+    /// One of `crate::import::report::OUTCOMES`: `rejected`, `not_located`, `ambiguous`, `op coördinaten`,
+    /// `conflict`, `intersection`, `street`, `near`.
     pub outcome: String,
 }
 

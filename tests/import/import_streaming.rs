@@ -138,12 +138,8 @@ fn a_delivery_of_several_batches_imports_as_the_whole_file_path_does() {
         records.push(placed.record);
     }
     expected_report.sort_by_key(|r| r.line);
-    // The store's report keeps rejected, not located and ambiguous rows; the file lists every row.
-    let stored_report: Vec<ReportRecord> = expected_report
-        .iter()
-        .filter(|r| report::is_stored_outcome(&r.outcome))
-        .cloned()
-        .collect();
+    // The store's report keeps every row the file lists.
+    let stored_report: Vec<ReportRecord> = expected_report.clone();
     let mut whole = SqliteStore::open_in_memory().unwrap();
     let meta = DeliveryMeta {
         tenant: "default".into(),

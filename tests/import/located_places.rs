@@ -234,6 +234,36 @@ fn intersections_streets_near_and_conflicts_are_placed_and_reported() {
 
     // Every row was accepted.
     assert!(report.lines().all(|l| !l.ends_with(";rejected")));
+
+    // The store keeps the same report as the file: every line with its outcome.
+    let delivery = store.deliveries("default").unwrap()[0].id;
+    let stored: Vec<(String, String)> = store
+        .report_rows(delivery)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.registration.unwrap_or_default(), r.outcome))
+        .collect();
+    let in_file: Vec<(String, String)> = report
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(';').collect();
+            (f[1].to_string(), f[f.len() - 1].to_string())
+        })
+        .collect();
+    assert_eq!(stored, in_file);
+    for outcome in [
+        "intersection",
+        "street",
+        "near",
+        "op coördinaten",
+        "conflict",
+    ] {
+        assert!(
+            stored.iter().any(|(_, o)| o == outcome),
+            "{outcome} not stored: {stored:?}"
+        );
+    }
 }
 
 #[test]

@@ -466,4 +466,11 @@ CREATE TABLE login_failure (
 CREATE INDEX login_failure_key ON login_failure (key, at_ms);
 CREATE INDEX login_failure_at ON login_failure (at_ms);
 "#,
+    // 5: a delivery's stored report also keeps the rows whose location is doubtful (SQLite migration 14).
+    r#"
+ALTER TABLE report_row DROP CONSTRAINT report_row_outcome_check;
+ALTER TABLE report_row ADD CONSTRAINT report_row_outcome_check
+    CHECK (outcome IN ('rejected', 'not_located', 'ambiguous', 'op coördinaten', 'conflict', 'intersection',
+                       'street', 'near'));
+"#,
 ];
