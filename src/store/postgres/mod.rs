@@ -664,6 +664,9 @@ impl Store for PostgresStore {
             if Self::newest_year(c)? == Some(year) {
                 Self::reassign_buurten(c, assign)?;
             }
+            // A new boundary set is thousands of areas: the planner's statistics include them at once (see
+            // `sinks::ANALYZE_AFTER_ROWS`).
+            c.execute("ANALYZE area, boundary_set", &[])?;
             Ok(())
         })
     }

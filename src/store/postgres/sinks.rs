@@ -491,10 +491,22 @@ impl IncidentSink for PgIncidentSink<'_> {
         this.writer.write_reports()?;
         let outcome = this.rule.outcome().clone();
         PostgresStore::finish_delivery(this.writer.tx.conn(), this.writer.delivery_id, &outcome)?;
+        if outcome.inserted + outcome.replaced >= ANALYZE_AFTER_ROWS {
+            this.writer
+                .tx
+                .conn()
+                .execute("ANALYZE incident, incident_history", &[])?;
+        }
         this.writer.tx.commit()?;
         Ok(outcome)
     }
 }
+
+/// Rows a delivery or BAG import must write before its transaction refreshes the planner's statistics of the
+/// table (`ANALYZE`, a sample of at most 30,000 rows, inside the transaction so the statistics include the new
+/// rows). Without it a large first load is planned as an empty table until autovacuum runs: `stats` at 1 M
+/// incidents joined every incident to every area (more than 12 minutes instead of 1.3 s).
+const ANALYZE_AFTER_ROWS: u64 = 10_000;
 
 const INSERT_ADDRESSES_SQL: &str = "
 INSERT INTO address (bag_id, kind, street, street_short, huisnummer, huisletter, toevoeging, postcode, woonplaats,
@@ -628,6 +640,9 @@ impl AddressSink for PgAddressSink<'_> {
         let mut this = *self;
         this.flush()?;
         let count = this.count;
+        if count >= ANALYZE_AFTER_ROWS {
+            this.tx.conn().execute("ANALYZE address", &[])?;
+        }
         this.tx.commit()?;
         Ok(count)
     }
