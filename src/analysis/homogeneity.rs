@@ -109,6 +109,24 @@ fn pearson_independence(t: &[Vec<f64>]) -> (f64, Vec<f64>) {
     (x2, expected)
 }
 
+/// The Monte Carlo p-value of an observed `statistic`: `(1 + simulations at least as large) / (SIMULATIONS + 1)`
+/// over [`SIMULATIONS`] tables drawn by `simulate` (which returns a table's statistic) from one RNG seeded with
+/// [`SEED`]; with the method name and the number of simulations, as [`Homogeneity`] reports them.
+fn monte_carlo(
+    statistic: f64,
+    mut simulate: impl FnMut(&mut ChaCha8Rng) -> f64,
+) -> (f64, &'static str, Option<u32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    let at_least = (0..SIMULATIONS)
+        .filter(|_| simulate(&mut rng) >= statistic * (1.0 - 1e-12))
+        .count() as u32;
+    (
+        f64::from(at_least + 1) / f64::from(SIMULATIONS + 1),
+        "monte_carlo",
+        Some(SIMULATIONS),
+    )
+}
+
 /// Pearson's chi-square test of homogeneity of the rows of `table` (groups x classes of counts); see the module
 /// docs. `None` when fewer than two rows or two columns have a positive total (nothing to compare).
 ///
@@ -146,11 +164,9 @@ pub fn chi_square_homogeneity(table: &[Vec<u64>]) -> Option<Homogeneity> {
             let total: f64 = t.iter().map(|r| r[c]).sum();
             labels.extend(std::iter::repeat_n(c, total as usize));
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-        let mut at_least = 0u32;
         let mut sim = vec![vec![0.0; cols.len()]; rows.len()];
-        for _ in 0..SIMULATIONS {
-            labels.shuffle(&mut rng);
+        monte_carlo(statistic, |rng| {
+            labels.shuffle(rng);
             let mut k = 0;
             for (g, &n) in row_totals.iter().enumerate() {
                 sim[g].iter_mut().for_each(|x| *x = 0.0);
@@ -159,15 +175,8 @@ pub fn chi_square_homogeneity(table: &[Vec<u64>]) -> Option<Homogeneity> {
                 }
                 k += n;
             }
-            if pearson_independence(&sim).0 >= statistic * (1.0 - 1e-12) {
-                at_least += 1;
-            }
-        }
-        (
-            f64::from(at_least + 1) / f64::from(SIMULATIONS + 1),
-            "monte_carlo",
-            Some(SIMULATIONS),
-        )
+            pearson_independence(&sim).0
+        })
     };
     Some(Homogeneity {
         statistic,
@@ -276,10 +285,8 @@ pub fn risk_homogeneity(observed: &[Vec<u64>], exposure: &[Vec<u64>]) -> Option<
         (chi2_sf(statistic, df), "chi2", None)
     } else {
         let mu = ipf(&o, &n);
-        let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-        let mut at_least = 0u32;
         let mut sim = vec![vec![0.0; cols.len()]; rows.len()];
-        for _ in 0..SIMULATIONS {
+        monte_carlo(statistic, |rng| {
             for (g, r) in mu.iter().enumerate() {
                 let total: f64 = o[g].iter().sum();
                 let cumulative: Vec<f64> = r
@@ -300,15 +307,8 @@ pub fn risk_homogeneity(observed: &[Vec<u64>], exposure: &[Vec<u64>]) -> Option<
                     sim[g][c] += 1.0;
                 }
             }
-            if pearson_fitted(&sim, &n).0 >= statistic * (1.0 - 1e-12) {
-                at_least += 1;
-            }
-        }
-        (
-            f64::from(at_least + 1) / f64::from(SIMULATIONS + 1),
-            "monte_carlo",
-            Some(SIMULATIONS),
-        )
+            pearson_fitted(&sim, &n).0
+        })
     };
     Some(Homogeneity {
         statistic,
