@@ -8,16 +8,15 @@
 # Usage: DB=/path/to/national/db benches/forecast_api.sh   (DB: a database made by benches/national.sh with
 #        DATA=dir, i.e. DIR/db)
 # env: TENANT=default BIN (default target/release/brandpunt) METHODS="naive kde prospective sepp" TOP=1 ROUNDS=3 NICENESS=10
-#      READY_TIMEOUT=900
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/load/common.sh
 : "${DB:?DB=path of a national database (benches/national.sh DATA=dir keeps one in dir/db)}"
 BIN=${BIN:-target/release/brandpunt}
 METHODS=${METHODS:-naive kde prospective sepp}
 TOP=${TOP:-1}
 ROUNDS=${ROUNDS:-3}
 NICE="nice -n ${NICENESS:-10}"
-READY_TIMEOUT=${READY_TIMEOUT:-900}
 W=$(mktemp -d)
 cleanup() {
   [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null
@@ -33,13 +32,7 @@ echo "== machine: $(nproc) cores, $(uname -m), load $(cut -d' ' -f1-3 /proc/load
 START=$(date +%s.%N)
 $NICE "$BIN" --db "$DB" serve --addr 127.0.0.1:0 >"$W/server.out" 2>"$W/server.err" &
 SERVER_PID=$!
-BASE=
-for _ in $(seq $((READY_TIMEOUT * 10))); do
-  [ -z "$BASE" ] && BASE=$(sed -n 's/^listening on //p' "$W/server.out" 2>/dev/null)
-  if [ -n "$BASE" ] && curl -sf -o /dev/null "$BASE/readyz"; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "the server exited: $(tail -n 5 "$W/server.err")"; exit 1; }
-  sleep 0.1
-done
+wait_for_server "$W/server.out"
 echo "serve ready after $(awk -v a="$START" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s"
 ask() {
   curl -s -o "$W/body" -w '%{http_code} %{time_total} %{size_download}\n' --max-time 600 \

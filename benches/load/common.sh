@@ -1,4 +1,4 @@
-# Shared by the load scripts (benches/load_tiles.sh, benches/soak.sh); source it, do not run it.
+# Shared by the load scripts (benches/load_tiles.sh, benches/soak.sh, benches/forecast_api.sh); source it, do not run it.
 
 # wait_for_server OUT: wait until the server writing its stdout to OUT announces its address and answers
 # /readyz; sets BASE to that address.
