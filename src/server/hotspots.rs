@@ -5,7 +5,8 @@
 //!
 //! Parameters (besides the common filters; invalid values are 400 naming the parameter):
 //! - `method=kde|gistar|emerging` (`/api/hotspots` only, default `gistar`);
-//! - KDE: `cell` (m, 10..=1000, default 50), `bandwidth` (m, default the ArcGIS rule), `levels` (contours,
+//! - KDE: `cell` (m, 10..=1000; default a 16th of the bandwidth in multiples of 25 m, at least 50 m, see
+//!   [`crate::surfaces::kde::auto_cell_m`]), `bandwidth` (m, default the ArcGIS rule), `levels` (contours,
 //!   1..=20, default 5; level `i` is the region with density >= `i / (levels + 1)` times the maximum);
 //! - Gi*: `bins=grid:M|h3:R|buurt|wijk|gemeente` (default `grid:100`). A grid covers every cell of the bounding
 //!   box of the incidents (empty cells count 0), H3 the occupied cells, areas all areas of the level (counted by
@@ -19,7 +20,7 @@
 //! get coarser surfaces, so a surface never pins down a single address: grid cells and KDE cells below
 //! [`crate::access::VIEWER_MIN_CELL_M`] are raised to it, H3 resolutions above
 //! [`crate::access::VIEWER_MAX_H3_RESOLUTION`] lowered to it, the KDE bandwidth (given, or from the default
-//! rule) raised to at least [`crate::access::VIEWER_MIN_BANDWIDTH_M`] ([`limit_bins`], [`KdeSettings::limited`],
+//! rule) raised to at least [`crate::access::VIEWER_MIN_BANDWIDTH_M`] ([`limit_bins`], [`KdeSettings::resolved`],
 //! [`EmergingSettings::limited`]); tiles deeper than [`crate::access::VIEWER_MAX_SURFACE_ZOOM`] are 403
 //! ([`check_surface_zoom`]). `/api/hotspots` reports the values used (`bandwidth_m`, `cell_m`, `bins`).
 //!
@@ -54,7 +55,9 @@ use crate::surfaces::emerging::{
 use crate::surfaces::gistar::{
     gistar_features, gistar_grid_tile, gistar_tile, GiStarCells, GiStarGrid,
 };
-use crate::surfaces::kde::{kde_tile_local, Contour, KdeField, KdeSurface};
+use crate::surfaces::kde::{
+    auto_cell_m, kde_tile_local, Contour, KdeField, KdeSurface, AUTO_CELL_MIN_M,
+};
 use crate::surfaces::SurfaceError;
 use crate::tiles::TileId;
 use axum::extract::{Query, State};
@@ -84,6 +87,9 @@ fn param_f64(params: &HashMap<String, String>, name: &str) -> Result<Option<f64>
 #[derive(Clone, Debug, PartialEq)]
 pub struct KdeSettings {
     pub cell_m: f64,
+    /// No `cell` given: [`KdeSettings::resolved`] sets the cell from the bandwidth
+    /// ([`crate::surfaces::kde::auto_cell_m`]).
+    pub auto_cell: bool,
     /// `None` = the ArcGIS default rule.
     pub bandwidth_m: Option<f64>,
     /// Number of contour levels.
@@ -93,7 +99,8 @@ pub struct KdeSettings {
 impl KdeSettings {
     /// From `cell`, `bandwidth`, `levels`.
     pub fn parse(params: &HashMap<String, String>) -> Result<KdeSettings, ApiError> {
-        let cell_m = param_f64(params, "cell")?.unwrap_or(50.0);
+        let given = param_f64(params, "cell")?;
+        let cell_m = given.unwrap_or(AUTO_CELL_MIN_M);
         if !(10.0..=1000.0).contains(&cell_m) {
             return Err(ApiError::param(
                 "cell",
@@ -128,6 +135,7 @@ impl KdeSettings {
         };
         Ok(KdeSettings {
             cell_m,
+            auto_cell: given.is_none(),
             bandwidth_m,
             levels,
         })
@@ -141,24 +149,34 @@ impl KdeSettings {
         }
     }
 
-    /// These settings within the limits of `principal` (see the module docs): unchanged for analysts and
-    /// admins; otherwise the cell at least [`VIEWER_MIN_CELL_M`] and the bandwidth (the given one, else the
-    /// default rule's for this filter) at least [`VIEWER_MIN_BANDWIDTH_M`].
-    pub fn limited(
+    /// The settings the surface is computed with, for `principal` and the filter: within the limits of
+    /// `principal` (see the module docs; unchanged for analysts and admins, otherwise the cell at least
+    /// [`VIEWER_MIN_CELL_M`] and the bandwidth, the given one else the default rule's for this filter, at least
+    /// [`VIEWER_MIN_BANDWIDTH_M`]), and without a given `cell` the automatic cell of that bandwidth
+    /// ([`auto_cell_m`]; 50 m when the filter has no bandwidth).
+    pub fn resolved(
         mut self,
         principal: &Principal,
         state: &AppState,
         snapshot: &Snapshot,
         filter: &Filter,
     ) -> KdeSettings {
-        if principal.unrestricted_surfaces() {
-            return self;
+        if !principal.unrestricted_surfaces() {
+            self.cell_m = self.cell_m.max(VIEWER_MIN_CELL_M);
+            let bandwidth = self
+                .bandwidth_m
+                .or_else(|| default_bandwidth(state, snapshot, filter));
+            self.bandwidth_m = Some(bandwidth.unwrap_or(0.0).max(VIEWER_MIN_BANDWIDTH_M));
         }
-        self.cell_m = self.cell_m.max(VIEWER_MIN_CELL_M);
-        let bandwidth = self
-            .bandwidth_m
-            .or_else(|| default_bandwidth(state, snapshot, filter));
-        self.bandwidth_m = Some(bandwidth.unwrap_or(0.0).max(VIEWER_MIN_BANDWIDTH_M));
+        if self.auto_cell {
+            let bandwidth = self
+                .bandwidth_m
+                .or_else(|| default_bandwidth(state, snapshot, filter));
+            if let Some(b) = bandwidth {
+                self.cell_m = self.cell_m.max(auto_cell_m(b));
+            }
+            self.auto_cell = false;
+        }
         self
     }
 }
@@ -608,7 +626,7 @@ pub fn vector_tile(
             emerging_grid_tile(&grid, snapshot, filter, tile, window, cancel)?
         }
         "kde" => {
-            let s = KdeSettings::parse(&no_params)?.limited(principal, state, snapshot, filter);
+            let s = KdeSettings::parse(&no_params)?.resolved(principal, state, snapshot, filter);
             let Some(field) = kde_field(state, snapshot, filter, &s, cancel)? else {
                 return Ok(None);
             };
@@ -690,6 +708,23 @@ async fn api_hotspots(
             ))
         }
     };
+    // The KDE settings as computed (viewer limits, automatic cell): the default bandwidth rule reads every
+    // located incident of the filter once (then cached).
+    let job = match job {
+        Job::Kde(s) => {
+            let (st, snap, f, p) = (
+                state.clone(),
+                snapshot.clone(),
+                filter.clone(),
+                principal.clone(),
+            );
+            let s = tokio::task::spawn_blocking(move || s.resolved(&p, &st, &snap, &f))
+                .await
+                .map_err(ApiError::internal)?;
+            Job::Kde(s)
+        }
+        other => other,
+    };
     // The size limits, on the study area's extent (else the extent of the tenant's incidents), before any work.
     if let Some(extent) = filter
         .study
@@ -704,7 +739,6 @@ async fn api_hotspots(
             Job::Gi(_) => {}
         }
     }
-    let principal = caller.principal.clone();
     let turn = state.heavy.enter().await?;
     // What was found, kept by reference: the features are made one by one while the body is written.
     enum Found {
@@ -723,7 +757,6 @@ async fn api_hotspots(
             head.insert("method".into(), serde_json::json!(method));
             let found = match job {
                 Job::Kde(s) => {
-                    let s = s.limited(&principal, &state, &snapshot, &filter);
                     if let Some(surface) = kde_surface(&state, &snapshot, &filter, &s, cancel)? {
                         head.insert(
                             "bandwidth_m".into(),
@@ -820,6 +853,7 @@ mod tests {
 
         let kde = KdeSettings {
             cell_m: 10.0,
+            auto_cell: false,
             bandwidth_m: Some(300.0),
             levels: 5,
         };

@@ -17,7 +17,7 @@
 //!   maximum is taken over the published values only. Analysts and admins get exact counts, in the XYZ tiles and
 //!   in WMS GetMap alike (the exact variant has its own layer key).
 //!
-//! Callers without address-level rights get the layers within the viewer limits ([`RasterLayer::limited`]:
+//! Callers without address-level rights get the layers within the viewer limits ([`RasterLayer::resolved`]:
 //! coarser KDE and Gi* cells, a wider KDE bandwidth) and no tiles deeper than
 //! [`crate::access::VIEWER_MAX_SURFACE_ZOOM`] (403, for every raster layer); the cache key holds the limited
 //! parameters, so a viewer never gets an analyst's finer tile from the cache.
@@ -102,8 +102,10 @@ impl RasterLayer {
         }
     }
 
-    /// The layer within the limits of `principal` (see [`super::hotspots`]); unchanged for analysts and admins.
-    pub fn limited(
+    /// The layer as drawn for `principal` and the filter: within the viewer limits (see [`super::hotspots`];
+    /// unchanged for analysts and admins) and with the KDE's automatic cell resolved
+    /// ([`KdeSettings::resolved`]).
+    pub fn resolved(
         self,
         principal: &crate::access::Principal,
         state: &AppState,
@@ -111,7 +113,7 @@ impl RasterLayer {
         filter: &Filter,
     ) -> RasterLayer {
         match self {
-            RasterLayer::Kde(s) => RasterLayer::Kde(s.limited(principal, state, snapshot, filter)),
+            RasterLayer::Kde(s) => RasterLayer::Kde(s.resolved(principal, state, snapshot, filter)),
             RasterLayer::Hotspots(b) => {
                 RasterLayer::Hotspots(super::hotspots::limit_bins(b, principal))
             }
@@ -413,11 +415,11 @@ pub async fn png_tile(
             filter.clone(),
             caller.principal.clone(),
         );
-        tokio::task::spawn_blocking(move || rl.limited(&p, &st, &snap, &f))
+        tokio::task::spawn_blocking(move || rl.resolved(&p, &st, &snap, &f))
             .await
             .map_err(ApiError::internal)?
     } else {
-        rl.limited(&caller.principal, &state, &snapshot, &filter)
+        rl.resolved(&caller.principal, &state, &snapshot, &filter)
     };
     let etag = format!(
         "\"{:x}-{:x}\"",

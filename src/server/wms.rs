@@ -8,7 +8,7 @@
 //! XML ([`WmsError::report_xml`]) with HTTP 400.
 //!
 //! Access: callers without address-level rights get the layers within the viewer limits
-//! ([`RasterLayer::limited`]) and a GetMap finer than the tiles of [`crate::access::VIEWER_MAX_SURFACE_ZOOM`]
+//! ([`RasterLayer::resolved`]) and a GetMap finer than the tiles of [`crate::access::VIEWER_MAX_SURFACE_ZOOM`]
 //! ([`equivalent_zoom`], from the horizontal resolution) is refused with a JSON 403 (an authorisation answer,
 //! not a WMS exception).
 //!
@@ -134,7 +134,7 @@ async fn get_map(
         .run(move |cancel| {
             let layers: Vec<RasterLayer> = layers
                 .into_iter()
-                .map(|l| l.limited(&principal, &state, &snapshot, &filter))
+                .map(|l| l.resolved(&principal, &state, &snapshot, &filter))
                 .collect();
             render_map_png(
                 &state,

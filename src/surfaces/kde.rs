@@ -82,6 +82,42 @@ pub fn default_bandwidth_m(snapshot: &Snapshot, filter: &Filter) -> Option<f64> 
     crate::analysis::kde::default_bandwidth_m(&located_events(snapshot, filter)).ok()
 }
 
+/// Cells per bandwidth of the automatic KDE cell size ([`auto_cell_m`]): at least this many.
+pub const CELLS_PER_BANDWIDTH: f64 = 16.0;
+
+/// The automatic KDE cell size is a multiple of this (m), so the lattices of similar bandwidths coincide.
+pub const AUTO_CELL_STEP_M: f64 = 25.0;
+
+/// Smallest automatic KDE cell size (m): the default cell of a narrow bandwidth.
+pub const AUTO_CELL_MIN_M: f64 = 50.0;
+
+/// Largest automatic KDE cell size (m), the largest cell the API accepts.
+pub const AUTO_CELL_MAX_M: f64 = 1000.0;
+
+/// The KDE cell size (m) used when the caller gives none: a [`CELLS_PER_BANDWIDTH`]th of the bandwidth rounded
+/// down to a multiple of [`AUTO_CELL_STEP_M`], at least [`AUTO_CELL_MIN_M`] and at most [`AUTO_CELL_MAX_M`]. A
+/// density smoothed over the bandwidth changes little within a 16th of it (maps draw the lattice with bilinear
+/// interpolation), and cells of the bandwidth's order keep the cost of a surface bounded: an incident touches
+/// about `pi * 16^2` cells however wide the bandwidth (the default rule gives kilometres for a region or the
+/// country, where 50 m cells would make every incident touch tens of thousands). ArcGIS's default cell (the
+/// extent's shorter side / 250) is coarser still at that scale.
+///
+/// ```
+/// use brandpunt::surfaces::kde::auto_cell_m;
+/// assert_eq!(auto_cell_m(300.0), 50.0);
+/// assert_eq!(auto_cell_m(1_000.0), 50.0);
+/// assert_eq!(auto_cell_m(3_000.0), 175.0);
+/// assert_eq!(auto_cell_m(5_300.0), 325.0);
+/// assert_eq!(auto_cell_m(40_000.0), 1_000.0);
+/// ```
+pub fn auto_cell_m(bandwidth_m: f64) -> f64 {
+    let cell = (bandwidth_m / CELLS_PER_BANDWIDTH / AUTO_CELL_STEP_M).floor() * AUTO_CELL_STEP_M;
+    if cell.is_nan() {
+        return AUTO_CELL_MIN_M;
+    }
+    cell.clamp(AUTO_CELL_MIN_M, AUTO_CELL_MAX_M)
+}
+
 /// The KDE surface of the filter's located incidents with cells of `cell_m` and the bandwidth `bandwidth_m`
 /// (`None` = the default rule); `None` when there is nothing to estimate, [`SurfaceError::KdeTooManyCells`] for
 /// more than [`MAX_KDE_CELLS`] cells.

@@ -784,6 +784,44 @@ fn kde_contours_enclose_exactly_the_cells_above_their_level() {
     }
 }
 
+#[test]
+fn kde_cell_follows_a_wide_bandwidth_unless_given() {
+    // Without `cell` a 3 km bandwidth gets a lattice of 175 m (3000 / 16 = 187.5, down to a multiple of 25 m); a
+    // given cell is kept.
+    let auto = get("/api/hotspots?method=kde&bandwidth=3000&levels=1").json();
+    assert_eq!(auto["cell_m"].as_f64(), Some(175.0));
+    assert_eq!(auto["bandwidth_m"].as_f64(), Some(3000.0));
+    let given = get("/api/hotspots?method=kde&bandwidth=3000&cell=50&levels=1").json();
+    assert_eq!(given["cell_m"].as_f64(), Some(50.0));
+    // The reported maximum is the library's on the 175 m lattice over the whole extent.
+    let (events, _) = store_events();
+    let kde = kde_raster::<f64>(
+        &events,
+        &KdeParams {
+            bandwidth_m: Some(3000.0),
+            ..KdeParams::new(175.0)
+        },
+    )
+    .unwrap();
+    let (max, i, j) = kde.raster.max().unwrap();
+    let reported = auto["max_density_per_km2"].as_f64().unwrap();
+    assert!((reported - max).abs() <= 1e-4 * max, "{reported} vs {max}");
+    // The map's tiles use the same lattice: the PNG tile without `cell` is the one with `cell=175`, not `cell=50`.
+    let (x, y) = kde.raster.cell_centre_m(i, j);
+    let (tile, _, _) = tile_and_pixel(13, x, y);
+    let png = |q: &str| {
+        let r = get(&format!(
+            "{}?bandwidth=3000{q}",
+            tile_path("kde", tile, "png")
+        ));
+        assert_eq!(r.status, 200, "{q}");
+        r.body
+    };
+    let auto_png = png("");
+    assert_eq!(auto_png, png("&cell=175"));
+    assert_ne!(auto_png, png("&cell=50"));
+}
+
 /// Well-formedness: every start tag is closed in order (comments, declarations and self-closing tags skipped).
 fn assert_well_formed(xml: &str) {
     let mut stack: Vec<String> = Vec::new();
