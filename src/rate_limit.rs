@@ -93,6 +93,11 @@ impl RateLimiter {
         }
     }
 
+    /// Whether requests are limited at all (`per_minute` > 0); when not, [`RateLimiter::check`] always passes.
+    pub fn enabled(&self) -> bool {
+        self.per_minute > 0
+    }
+
     /// Count one request of `key` at `now`; `Err(wait)` when its bucket is empty.
     pub fn check(&self, key: RateKey, now: Instant) -> Result<(), Duration> {
         if self.per_minute == 0 {

@@ -25,8 +25,8 @@ struct RouteStats {
 /// Counters exposed at `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
-    /// (route, status) -> stats.
-    routes: Mutex<std::collections::BTreeMap<(String, u16), RouteStats>>,
+    /// route -> status -> stats.
+    routes: Mutex<std::collections::BTreeMap<String, std::collections::BTreeMap<u16, RouteStats>>>,
     /// Reloads of snapshots (one per reload, whatever its number of tenants).
     pub reloads: AtomicU64,
     /// Tenant snapshots rebuilt by the reloads.
@@ -49,7 +49,12 @@ impl Metrics {
             Ok(r) => r,
             Err(p) => p.into_inner(),
         };
-        let s = routes.entry((route.to_string(), status)).or_default();
+        // The route's name is copied only the first time it is seen (this runs for every request).
+        let statuses = match routes.get_mut(route) {
+            Some(statuses) => statuses,
+            None => routes.entry(route.to_string()).or_default(),
+        };
+        let s = statuses.entry(status).or_default();
         s.count += 1;
         s.sum_s += seconds;
         for (i, b) in BUCKETS_S.iter().enumerate() {
@@ -68,7 +73,10 @@ impl Metrics {
         };
         out.push_str("# HELP brandpunt_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE brandpunt_http_requests_total counter\n");
-        for ((route, status), s) in routes.iter() {
+        for (route, status, s) in routes
+            .iter()
+            .flat_map(|(r, st)| st.iter().map(move |(status, s)| (r, status, s)))
+        {
             let _ = writeln!(
                 out,
                 "brandpunt_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {}",
@@ -78,12 +86,14 @@ impl Metrics {
         out.push_str("# HELP brandpunt_http_request_duration_seconds Request duration by route.\n");
         out.push_str("# TYPE brandpunt_http_request_duration_seconds histogram\n");
         let mut per_route: std::collections::BTreeMap<&str, RouteStats> = Default::default();
-        for ((route, _), s) in routes.iter() {
+        for (route, statuses) in routes.iter() {
             let agg = per_route.entry(route.as_str()).or_default();
-            agg.count += s.count;
-            agg.sum_s += s.sum_s;
-            for i in 0..BUCKETS_S.len() {
-                agg.buckets[i] += s.buckets[i];
+            for s in statuses.values() {
+                agg.count += s.count;
+                agg.sum_s += s.sum_s;
+                for i in 0..BUCKETS_S.len() {
+                    agg.buckets[i] += s.buckets[i];
+                }
             }
         }
         for (route, s) in &per_route {
@@ -220,25 +230,29 @@ impl Metrics {
 /// Middleware: time every request, count it per route and status, and log it.
 pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "static".to_string());
+    // The matched route shares the router's string (no copy per request).
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("static", MatchedPath::as_str);
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    // The client address (behind a trusted proxy: from X-Forwarded-For). Never logged: headers (Authorization,
-    // Cookie), the query string (it may hold a filter on personal data), bodies.
-    let client = req
-        .extensions()
-        .get::<super::security::ClientInfo>()
-        .and_then(|c| c.addr)
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let logged = tracing::enabled!(target: "brandpunt::http", tracing::Level::INFO);
+    // Path and client address are only copied when the request log is on. The client address (behind a trusted
+    // proxy: from X-Forwarded-For). Never logged: headers (Authorization, Cookie), the query string (it may hold
+    // a filter on personal data), bodies.
+    let (path, client) = if logged {
+        let client = req
+            .extensions()
+            .get::<super::security::ClientInfo>()
+            .and_then(|c| c.addr)
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        (req.uri().path().to_string(), client)
+    } else {
+        (String::new(), String::new())
+    };
     let response = next.run(req).await;
     let elapsed = start.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.metrics.record(&route, status, elapsed);
+    state.metrics.record(route, status, elapsed);
     tracing::info!(
         target: "brandpunt::http",
         %method,

@@ -48,7 +48,8 @@ pub use crate::surfaces::layers::{TileAreas, INCIDENT_POINTS_MIN_ZOOM};
 pub struct CachedTile {
     pub gzip: axum::body::Bytes,
     pub raw_len: usize,
-    pub etag: String,
+    /// The ETag, ready to send (`"generation-hash"`: visible ASCII only).
+    pub etag: HeaderValue,
     /// Incidents shown (`incidents` layer: points, or the summed cell counts), for the audit log; 0 otherwise.
     pub incidents: i64,
 }
@@ -95,7 +96,7 @@ impl CacheEntry for VectorTileKey {
 
 impl HeapSize for CachedTile {
     fn heap_bytes(&self) -> usize {
-        self.gzip.heap_bytes() + self.etag.heap_bytes()
+        self.gzip.heap_bytes() + self.etag.len()
     }
 }
 
@@ -124,12 +125,22 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
 }
 
-/// Names of the vector layers.
+/// The vector layers, in the order of their definitions in `tiles/layers.json` (a test checks that the two
+/// agree). A constant: the tile handler checks the layer of every request against it.
+pub const LAYER_NAMES: [&str; 8] = [
+    "gemeenten",
+    "wijken",
+    "buurten",
+    "areas",
+    "incidents",
+    "hotspots",
+    "emerging",
+    "kde",
+];
+
+/// Names of the vector layers ([`LAYER_NAMES`]).
 pub fn layer_names() -> Vec<String> {
-    layer_defs()
-        .iter()
-        .filter_map(|l| l.get("id").and_then(|v| v.as_str()).map(str::to_string))
-        .collect()
+    LAYER_NAMES.iter().map(|l| l.to_string()).collect()
 }
 
 fn layer_defs() -> Vec<serde_json::Value> {
@@ -232,7 +243,7 @@ async fn tile(
             "laag '{layer}' heeft geen .{ext}-tegels"
         )));
     }
-    if !layer_names().iter().any(|l| l == &layer) {
+    if !LAYER_NAMES.contains(&layer.as_str()) {
         return Err(ApiError::NotFound(format!("onbekende laag '{layer}'")));
     }
     let snapshot = caller.snapshot.clone();
@@ -335,6 +346,7 @@ fn tile_etag(generation: u64, layer: &str, tile: TileId, variant: &str) -> Strin
 }
 
 fn compress(etag: String, raw: Option<Vec<u8>>) -> Result<CachedTile, ApiError> {
+    let etag = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
     let Some(raw) = raw else {
         return Ok(CachedTile {
             gzip: Default::default(),
@@ -364,22 +376,28 @@ pub fn tile_response(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(',')
-                .any(|t| t.trim() == tile.etag || t.trim() == "*")
+                .any(|t| t.trim().as_bytes() == tile.etag.as_bytes() || t.trim() == "*")
         });
-    let mut common = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&tile.etag) {
-        common.insert(header::ETAG, v);
-    }
+    // Room for these headers and the security headers added on the way out (no growth per request).
+    let mut common = HeaderMap::with_capacity(16);
+    common.insert(header::ETAG, tile.etag.clone());
     common.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=0, must-revalidate"),
     );
     common.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    // The response takes `common` itself as its header map (the tuple form would copy it into a new map).
+    let respond = |status: StatusCode, headers: HeaderMap, body: axum::body::Body| {
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    };
     if etag_matches {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
+        return respond(StatusCode::NOT_MODIFIED, common, Default::default());
     }
     if tile.raw_len == 0 {
-        return (StatusCode::NO_CONTENT, common).into_response();
+        return respond(StatusCode::NO_CONTENT, common, Default::default());
     }
     common.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let gzip_ok = headers
@@ -388,7 +406,7 @@ pub fn tile_response(
         .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
     if gzip_ok {
         common.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        (StatusCode::OK, common, tile.gzip.clone()).into_response()
+        respond(StatusCode::OK, common, tile.gzip.clone().into())
     } else {
         let mut raw = Vec::with_capacity(tile.raw_len);
         let mut dec = flate2::write::GzDecoder::new(&mut raw);
@@ -399,7 +417,7 @@ pub fn tile_response(
         {
             return ApiError::Internal("tile cache entry is not valid gzip".into()).into_response();
         }
-        (StatusCode::OK, common, raw).into_response()
+        respond(StatusCode::OK, common, raw.into())
     }
 }
 
@@ -480,4 +498,18 @@ fn incident_tile(
     filter: &Filter,
 ) -> Result<(Option<Vec<u8>>, i64), ApiError> {
     crate::surfaces::layers::incident_tile(snapshot, tile, filter).map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_names_are_the_layers_defined_in_layers_json() {
+        let defined: Vec<String> = layer_defs()
+            .iter()
+            .filter_map(|l| l.get("id").and_then(|v| v.as_str()).map(str::to_string))
+            .collect();
+        assert_eq!(defined, layer_names());
+    }
 }
