@@ -17,8 +17,8 @@
 # 3. checks that both give the same (code, count, prev_count) in every tile of the run (GDAL's MVT driver decodes
 #    both) before anything is timed;
 # 4. wrk: warm (the same filtered tiles over and over after one priming round: both answer from their tile cache)
-#    and unique (a new period on every request: brandpunt computes counts and tile, martin asks PostGIS), each
-#    ROUNDS times, brandpunt then martin.
+#    and unique (a new period on every request, never one an earlier run asked: brandpunt computes counts and
+#    tile, martin asks PostGIS), each ROUNDS times, brandpunt then martin.
 #
 # Usage: benches/martin.sh    env: DURATION=20s CONNECTIONS=64 THREADS=2 ROUNDS=2 ZOOM=14 FILTER=category=inbraak
 #        BIN=path (default: cargo build --release) MARTIN=path (default: target/martin/bin/martin, built if missing)
@@ -212,9 +212,9 @@ sed -i "s/\$/\&${PERIOD//&/\\&}/" "$W/brandpunt.txt" "$W/martin.txt"
 # Prime both tile caches.
 while read -r p; do curl -sf -o /dev/null -H 'Accept-Encoding: gzip' -H "Authorization: Bearer $TOKEN" "$BRANDPUNT$p"; done <"$W/brandpunt.txt"
 while read -r p; do curl -sf -o /dev/null -H 'Accept-Encoding: gzip' "$MARTIN_BASE$p"; done <"$W/martin.txt"
-run() { # run NAME BASE URLS MODE [TOKEN]
+run() { # run NAME BASE URLS MODE OFFSET [TOKEN]
   local out
-  out=$(URLS="$3" MODE="$4" TOKEN="${5:-}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+  out=$(URLS="$3" MODE="$4" OFFSET="$5" TOKEN="${6:-}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
     -s benches/load/tiles.lua "$2")
   printf '%-9s %-6s %10s req/s  p50 %8s  p99 %8s  non-2xx %s\n' "$1" "$4" \
     "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
@@ -223,12 +223,13 @@ run() { # run NAME BASE URLS MODE [TOKEN]
     "$(echo "$out" | awk '/Non-2xx/ {print $NF}' | grep . || echo 0)"
 }
 for r in $(seq "$ROUNDS"); do
-  run brandpunt "$BRANDPUNT" "$W/brandpunt.txt" warm "$TOKEN"
-  run martin "$MARTIN_BASE" "$W/martin.txt" warm
+  run brandpunt "$BRANDPUNT" "$W/brandpunt.txt" warm 0 "$TOKEN"
+  run martin "$MARTIN_BASE" "$W/martin.txt" warm 0
 done
-# Unique: a new period on every request (the lua script appends it; strip the fixed one).
+# Unique: a new period on every request (the lua script appends it; strip the fixed one). Each run starts
+# elsewhere in the script's sequence of periods (OFFSET), so no run repeats a period an earlier run asked.
 sed -i 's/&from=.*//' "$W/brandpunt.txt" "$W/martin.txt"
 for r in $(seq "$ROUNDS"); do
-  run brandpunt "$BRANDPUNT" "$W/brandpunt.txt" unique "$TOKEN"
-  run martin "$MARTIN_BASE" "$W/martin.txt" unique
+  run brandpunt "$BRANDPUNT" "$W/brandpunt.txt" unique $((r * 200000)) "$TOKEN"
+  run martin "$MARTIN_BASE" "$W/martin.txt" unique $((r * 200000))
 done
