@@ -15,8 +15,10 @@
 #   wrk runs with CONNECTIONS/2 each); the sum of both against the single run. Client and servers share this
 #   machine's cores: on a 2-core machine two replicas cannot reach 2x; the figures say what this machine gives.
 #
-# Usage: [BIN=path] [DATA=dir] benches/replicas.sh
+# Usage: [BIN=path] [DATA=dir] [QUIET=wrapper] benches/replicas.sh
 #   env: INCIDENTS=1000000 DELIVERIES=20 DURATION=20s CONNECTIONS=64 THREADS=2 HOTSPOTS=4 NICENESS=10
+#   QUIET: a command that runs each timed part (the latency loop, each wrk run) as `$QUIET CMD...`, e.g.
+#   /tmp/quiet/frozen.sh on a shared machine (other compilers stopped during the measurements only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INCIDENTS=${INCIDENTS:-1000000}
@@ -26,6 +28,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 HOTSPOTS=${HOTSPOTS:-4}
 NICE="nice -n ${NICENESS:-10}"
+QUIET=${QUIET:-}
 PY="python3 benches/load/national.py"
 for tool in wrk python3 curl; do
   command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install wrk python3 curl)" >&2; exit 1; }
@@ -99,7 +102,7 @@ B=$(start_replica b)
 say "== two replicas ready in $(echo "$(date +%s.%N) - $ts" | bc) s: $A $B"
 
 # Commit-to-visible latency on both replicas.
-python3 - "$BIN" "$DB" "$PROBE" "$W" "$DELIVERIES" "$TOKEN" "$A" "$B" <<'PYEOF'
+$QUIET python3 - "$BIN" "$DB" "$PROBE" "$W" "$DELIVERIES" "$TOKEN" "$A" "$B" <<'PYEOF'
 import json, subprocess, sys, time, urllib.request
 bin_, db, probe, work, n, token, *bases = sys.argv[1:]
 n = int(n)
@@ -149,12 +152,13 @@ $PY dense "$A" "$TOKEN" "$HOTSPOTS" 12 14 | while read -r z x y; do echo "/tiles
 for b in "$A" "$B"; do while read -r p; do curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$b$p" || true; done <"$URLS"; done
 rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
 say "== tiles: $(wc -l <"$URLS") buurten MVT tiles (z12, z14), warm; $CONNECTIONS connections, $THREADS wrk threads, $DURATION"
-URLS=$URLS MODE=warm TOKEN=$TOKEN wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$A" >"$W/one.txt"
+export URLS MODE=warm TOKEN
+$QUIET wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$A" >"$W/one.txt"
 HALF=$((CONNECTIONS / 2))
-URLS=$URLS MODE=warm TOKEN=$TOKEN wrk -t"$THREADS" -c"$HALF" -d"$DURATION" --latency -s benches/load/tiles.lua "$A" >"$W/two_a.txt" &
-WA=$!
-URLS=$URLS MODE=warm TOKEN=$TOKEN wrk -t"$THREADS" -c"$HALF" -d"$DURATION" --latency -s benches/load/tiles.lua "$B" >"$W/two_b.txt"
-wait "$WA"
+# Both replicas at once: two wrk runs in one (quiet) command.
+$QUIET bash -c 'wrk -t"$1" -c"$2" -d"$3" --latency -s benches/load/tiles.lua "$4" >"$6" & a=$!
+  wrk -t"$1" -c"$2" -d"$3" --latency -s benches/load/tiles.lua "$5" >"$7"; wait "$a"' \
+  _ "$THREADS" "$HALF" "$DURATION" "$A" "$B" "$W/two_a.txt" "$W/two_b.txt"
 ONE=$(rps "$W/one.txt")
 TWO_A=$(rps "$W/two_a.txt")
 TWO_B=$(rps "$W/two_b.txt")
