@@ -314,6 +314,20 @@ impl Conn {
         })))
     }
 
+    /// [`Conn::start`] for a query of at most one row.
+    pub(super) fn start_query_opt(
+        &self,
+        sql: &str,
+        params: Vec<Box<dyn ToSql + Sync + Send>>,
+    ) -> Result<Started<'_, Option<Row>>, StoreError> {
+        let statement = self.statement(sql)?;
+        let client = &self.client;
+        Ok(Started::sent(Box::pin(async move {
+            let params: Vec<Param<'_>> = params.iter().map(|p| p.as_ref() as Param<'_>).collect();
+            client.query_opt(&statement, &params).await
+        })))
+    }
+
     /// [`Conn::start`] for statements without parameters (simple query protocol).
     pub(super) fn start_batch(&self, sql: &'static str) -> Started<'_> {
         let client = &self.client;
@@ -370,18 +384,19 @@ impl Conn {
     }
 }
 
-/// A statement sent by [`Conn::start`] whose end has not been waited for.
-pub(super) struct Started<'c> {
-    future: std::pin::Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'c>>,
+/// The pending outcome of a statement sent by [`Conn::start`].
+type Outcome<'c, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, tokio_postgres::Error>> + 'c>>;
+
+/// A statement sent by [`Conn::start`] (or [`Conn::start_query_opt`]) whose end has not been waited for; `T` is
+/// its outcome (rows touched, the row).
+pub(super) struct Started<'c, T = u64> {
+    future: Outcome<'c, T>,
 }
 
-impl<'c> Started<'c> {
+impl<'c, T: 'c> Started<'c, T> {
     /// Poll `future` once: that encodes its request and hands it to the connection thread, which sends it.
-    fn sent(
-        mut future: std::pin::Pin<
-            Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'c>,
-        >,
-    ) -> Started<'c> {
+    fn sent(mut future: Outcome<'c, T>) -> Started<'c, T> {
         let mut cx = Context::from_waker(Waker::noop());
         if let Poll::Ready(outcome) = future.as_mut().poll(&mut cx) {
             future = Box::pin(std::future::ready(outcome));
@@ -389,8 +404,8 @@ impl<'c> Started<'c> {
         Started { future }
     }
 
-    /// Wait for the statement's end: the number of rows it touched, or its error.
-    pub(super) fn wait(self) -> Result<u64, StoreError> {
+    /// Wait for the statement's end: its outcome, or its error.
+    pub(super) fn wait(self) -> Result<T, StoreError> {
         Ok(block_on(self.future)?)
     }
 }
