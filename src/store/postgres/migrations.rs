@@ -18,7 +18,9 @@
 //! - change detection: `tenant_change` per tenant (as SQLite's, kept by statement triggers with transition
 //!   tables: one update per statement, not per row) and `store_version` with a version of the shared reference
 //!   data and one of users and tokens, bumped by statement triggers. No counter is shared by all writers, so
-//!   writers of different tenants never wait for each other.
+//!   writers of different tenants never wait for each other;
+//! - `incident`'s references to its tenant and delivery are checked by statement triggers (migration 6: one
+//!   check per statement, not per row), with the guarantees of the foreign keys they replaced.
 
 /// The channel on which every commit that changes what a snapshot, a session or a token check reads is
 /// announced (migration 2): the payload is the code of the tenant whose own data changed, or `*` for shared
