@@ -44,8 +44,8 @@ chmod 755 "$W"
 AS=()
 [ "$(id -u)" = 0 ] && AS=(runuser -u postgres --)
 cleanup() {
-  for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-  [ -d "$W/pg" ] && "${AS[@]}" "$PG_BIN/pg_ctl" -D "$W/pg" -m immediate -w stop >/dev/null 2>&1
+  for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  [ -d "$W/pg" ] && "${AS[@]}" "$PG_BIN/pg_ctl" -D "$W/pg" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$W"
   return 0
 }
