@@ -13,7 +13,8 @@
 # env: INCIDENTS=1000000 YEARS=5; CBS=file DELIVERY=file (reuse an existing national CBS GeoPackage and delivery,
 #      e.g. from `brandpunt demo --national --no-import`; default: generate them into the work dir);
 #      BIN=path (default: cargo build --release); PG_BIN=dir with initdb/pg_ctl/psql (default: newest under
-#      /usr/lib/postgresql); PG_FSYNC=on; NICENESS=10 (every step runs under nice); KEEP=1 keeps the work dir.
+#      /usr/lib/postgresql); PG_FSYNC=on; PG_OPTS="-c shared_buffers=2GB" (more server settings; default: the
+#      defaults, shared_buffers 128MB); NICENESS=10 (every step runs under nice); KEEP=1 keeps the work dir.
 # Needs postgresql-15 + postgresql-15-postgis-3 (Debian 12) and /usr/bin/time (package `time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,13 +62,13 @@ timed() {
 }
 
 say "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-say "== PostgreSQL: $("$PG_BIN/postgres" --version), fsync=$PG_FSYNC; work dir $W"
+say "== PostgreSQL: $("$PG_BIN/postgres" --version), fsync=$PG_FSYNC ${PG_OPTS:-}; work dir $W"
 
 mkdir -p "$W/pg"
 [ ${#RUN_AS[@]} -gt 0 ] && chown postgres: "$W/pg"
 pg "$PG_BIN/initdb" -D "$W/pg/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
 pg "$PG_BIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/server.log" -w \
-  -o "-k $W/pg -c listen_addresses='' -c fsync=$PG_FSYNC -c max_wal_size=4GB" start >/dev/null
+  -o "-k $W/pg -c listen_addresses='' -c fsync=$PG_FSYNC -c max_wal_size=4GB ${PG_OPTS:-}" start >/dev/null
 psql_as() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$W/pg" -U "$1" -d "$2" -c "$3"; }
 psql_as postgres postgres "CREATE ROLE brandpunt LOGIN NOSUPERUSER"
 psql_as postgres postgres "CREATE DATABASE brandpunt OWNER brandpunt"

@@ -15,8 +15,10 @@
 #   wrk runs with CONNECTIONS/2 each); the sum of both against the single run. Client and servers share this
 #   machine's cores: on a 2-core machine two replicas cannot reach 2x; the figures say what this machine gives.
 #
-# Usage: [BIN=path] [DATA=dir] benches/replicas.sh
+# Usage: [BIN=path] [DATA=dir] [QUIET=wrapper] benches/replicas.sh
 #   env: INCIDENTS=1000000 DELIVERIES=20 DURATION=20s CONNECTIONS=64 THREADS=2 HOTSPOTS=4 NICENESS=10
+#   QUIET: a command that runs each timed part (the latency loop, each wrk run) as `$QUIET CMD...`, e.g.
+#   /tmp/quiet/frozen.sh on a shared machine (other compilers stopped during the measurements only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INCIDENTS=${INCIDENTS:-1000000}
@@ -26,6 +28,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 HOTSPOTS=${HOTSPOTS:-4}
 NICE="nice -n ${NICENESS:-10}"
+QUIET=${QUIET:-}
 PY="python3 benches/load/national.py"
 for tool in wrk python3 curl; do
   command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install wrk python3 curl)" >&2; exit 1; }
@@ -41,8 +44,8 @@ chmod 755 "$W"
 AS=()
 [ "$(id -u)" = 0 ] && AS=(runuser -u postgres --)
 cleanup() {
-  for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-  [ -d "$W/pg" ] && "${AS[@]}" "$PG_BIN/pg_ctl" -D "$W/pg" -m immediate -w stop >/dev/null 2>&1
+  for f in "$W"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  [ -d "$W/pg" ] && "${AS[@]}" "$PG_BIN/pg_ctl" -D "$W/pg" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$W"
   return 0
 }
@@ -51,11 +54,11 @@ say() { echo "$*"; }
 say "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')"
 
 # The cluster: socket in $W/sock, defaults otherwise (fsync on).
-mkdir -p "$W/sock"
-[ ${#AS[@]} -gt 0 ] && chown postgres: "$W/sock"
+mkdir -p "$W/sock" "$W/pg"
+[ ${#AS[@]} -gt 0 ] && chown postgres: "$W/sock" "$W/pg"
 "${AS[@]}" "$PG_BIN/initdb" -D "$W/pg" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
 "${AS[@]}" "$PG_BIN/pg_ctl" -D "$W/pg" -o "-k $W/sock -c listen_addresses='' -c max_connections=200" \
-  -l "$W/pg.log" -w start >/dev/null
+  -l "$W/sock/pg.log" -w start >/dev/null
 psql_su() { "$PG_BIN/psql" -X -q -h "$W/sock" -U postgres "$@"; }
 psql_su -d postgres -c "CREATE ROLE brandpunt LOGIN NOSUPERUSER" -c "CREATE DATABASE brandpunt OWNER brandpunt"
 psql_su -d brandpunt -c "CREATE EXTENSION postgis"
@@ -99,7 +102,7 @@ B=$(start_replica b)
 say "== two replicas ready in $(echo "$(date +%s.%N) - $ts" | bc) s: $A $B"
 
 # Commit-to-visible latency on both replicas.
-python3 - "$BIN" "$DB" "$PROBE" "$W" "$DELIVERIES" "$TOKEN" "$A" "$B" <<'PYEOF'
+$QUIET python3 - "$BIN" "$DB" "$PROBE" "$W" "$DELIVERIES" "$TOKEN" "$A" "$B" <<'PYEOF'
 import json, subprocess, sys, time, urllib.request
 bin_, db, probe, work, n, token, *bases = sys.argv[1:]
 n = int(n)
@@ -149,17 +152,30 @@ $PY dense "$A" "$TOKEN" "$HOTSPOTS" 12 14 | while read -r z x y; do echo "/tiles
 for b in "$A" "$B"; do while read -r p; do curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$b$p" || true; done <"$URLS"; done
 rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
 say "== tiles: $(wc -l <"$URLS") buurten MVT tiles (z12, z14), warm; $CONNECTIONS connections, $THREADS wrk threads, $DURATION"
-URLS=$URLS MODE=warm TOKEN=$TOKEN wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$A" >"$W/one.txt"
+export URLS MODE=warm TOKEN
+# CPU seconds (user + system) a replica process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$(cat "$W/$1.pid")/stat"; }
+A0=$(cpu a)
+$QUIET wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/tiles.lua "$A" >"$W/one.txt"
+A1=$(cpu a)
+B1=$(cpu b)
 HALF=$((CONNECTIONS / 2))
-URLS=$URLS MODE=warm TOKEN=$TOKEN wrk -t"$THREADS" -c"$HALF" -d"$DURATION" --latency -s benches/load/tiles.lua "$A" >"$W/two_a.txt" &
-WA=$!
-URLS=$URLS MODE=warm TOKEN=$TOKEN wrk -t"$THREADS" -c"$HALF" -d"$DURATION" --latency -s benches/load/tiles.lua "$B" >"$W/two_b.txt"
-wait "$WA"
+# Both replicas at once: two wrk runs in one (quiet) command.
+$QUIET bash -c 'wrk -t"$1" -c"$2" -d"$3" --latency -s benches/load/tiles.lua "$4" >"$6" & a=$!
+  wrk -t"$1" -c"$2" -d"$3" --latency -s benches/load/tiles.lua "$5" >"$7"; wait "$a"' \
+  _ "$THREADS" "$HALF" "$DURATION" "$A" "$B" "$W/two_a.txt" "$W/two_b.txt"
+A2=$(cpu a)
+B2=$(cpu b)
 ONE=$(rps "$W/one.txt")
 TWO_A=$(rps "$W/two_a.txt")
 TWO_B=$(rps "$W/two_b.txt")
 say "one replica: $ONE req/s (p99 $(awk '/ 99%/ {print $2}' "$W/one.txt"))"
 say "two replicas: $TWO_A + $TWO_B = $(echo "$TWO_A + $TWO_B" | bc) req/s (p99 $(awk '/ 99%/ {print $2}' "$W/two_a.txt") / $(awk '/ 99%/ {print $2}' "$W/two_b.txt")); ratio $(echo "scale=2; ($TWO_A + $TWO_B) / $ONE" | bc)"
+# Requests per CPU second of the replicas: equal for one and two replicas means the second replica costs no extra
+# work per request (no database queries, no coordination on the tile path), so throughput grows with the cores
+# given to the replicas; a 2-core machine shared with wrk cannot show that as requests per second.
+requests() { awk '/requests in/ {print $1}' "$1"; }
+say "CPU of the replicas: one replica $(echo "$A1 - $A0" | bc) s for $(requests "$W/one.txt") requests ($(echo "scale=0; $(requests "$W/one.txt") / ($A1 - $A0)" | bc) per CPU s); two replicas $(echo "$A2 - $A1 + $B2 - $B1" | bc) s for $(($(requests "$W/two_a.txt") + $(requests "$W/two_b.txt"))) requests ($(echo "scale=0; ($(requests "$W/two_a.txt") + $(requests "$W/two_b.txt")) / ($A2 - $A1 + $B2 - $B1)" | bc) per CPU s)"
 grep -h "Non-2xx\|Socket errors" "$W"/one.txt "$W"/two_*.txt || true
 for b in "$A" "$B"; do
   say "$b: $(curl -sf "$b/metrics" | grep -E '^brandpunt_(change_notifications_total|change_feed_connects_total|tenant_incremental_reloads_total) ' | tr '\n' ' ')"

@@ -228,6 +228,89 @@ fn the_serving_role_sees_no_tenant_rows_without_the_tenant_setting() {
     assert_eq!(regs("ander"), ["C"]);
 }
 
+/// An incident's tenant and delivery are checked per statement (migration 6 replaced the per-row foreign keys):
+/// an incident of a delivery that does not exist, or of another tenant's delivery, is refused, and a delivery (or
+/// tenant) that incidents refer to can be neither deleted nor renumbered.
+#[test]
+fn incidents_refer_to_an_existing_delivery_of_their_tenant() {
+    let c = cluster();
+    let database = c.database();
+    let mut store = opener("brandpunt", &database).open().unwrap();
+    store.add_tenant("ander", "Andere gemeente").unwrap();
+    store
+        .store_incident_delivery(&meta("default", "d1"), &[incident("A", "a")], &[])
+        .unwrap();
+    store
+        .store_incident_delivery(&meta("ander", "a1"), &[incident("B", "b")], &[])
+        .unwrap();
+    drop(store);
+    let id = |sql: &str| c.psql("brandpunt", &database, sql);
+    let default_id = id("SELECT id FROM tenant WHERE code = 'default'");
+    let ander_id = id("SELECT id FROM tenant WHERE code = 'ander'");
+    let all = "SELECT set_config('brandpunt.tenant', 'all', true)";
+    let ander_delivery = id(&format!(
+        "BEGIN; {all}; SELECT id FROM delivery WHERE tenant_id = {ander_id}; COMMIT;"
+    ))
+    .lines()
+    .last()
+    .unwrap()
+    .to_string();
+    let insert = |delivery: &str| {
+        format!(
+            "INSERT INTO incident (tenant_id, source, registration, version, delivery_id, line, begin_min, end_min,
+                                   time_known, located_by, content_hash)
+             VALUES ({default_id}, 'politie', 'X', 1, {delivery}, 2, 0, 0, true, 'none', 'h')"
+        )
+    };
+    let refused = |sql: &str| {
+        let outcome = c.try_psql(
+            "brandpunt",
+            &database,
+            &format!("BEGIN; {all}; {sql}; COMMIT;"),
+        );
+        assert!(
+            outcome.as_ref().is_err_and(|e| e.contains("refer")),
+            "{sql}: {outcome:?}"
+        );
+    };
+    refused(&insert("999999"));
+    refused(&insert(&ander_delivery));
+    refused(&format!(
+        "UPDATE incident SET delivery_id = {ander_delivery} WHERE registration = 'A'"
+    ));
+    refused(&format!("DELETE FROM delivery WHERE id = {ander_delivery}"));
+    refused(&format!(
+        "UPDATE delivery SET id = 999999 WHERE id = {ander_delivery}"
+    ));
+    refused(&format!(
+        "DELETE FROM tenant_change WHERE tenant_id = {ander_id}; DELETE FROM tenant WHERE id = {ander_id}"
+    ));
+    // Nothing was refused by mistake: a correct row goes in, and an unreferenced delivery can go.
+    let own_delivery = id(&format!(
+        "BEGIN; {all}; SELECT id FROM delivery WHERE tenant_id = {default_id}; COMMIT;"
+    ))
+    .lines()
+    .last()
+    .unwrap()
+    .to_string();
+    c.psql(
+        "brandpunt",
+        &database,
+        &format!("BEGIN; {all}; {}; COMMIT;", insert(&own_delivery)),
+    );
+    c.psql(
+        "brandpunt",
+        &database,
+        &format!(
+            "BEGIN; {all};
+             INSERT INTO delivery (tenant_id, source, kind, file_name, checksum, imported_at, total_rows, inserted,
+                                   replaced, unchanged, reported)
+             VALUES ({default_id}, 'politie', 'incidents', 'leeg.csv', 'leeg', 'nu', 0, 0, 0, 0, 0);
+             DELETE FROM delivery WHERE checksum = 'leeg'; COMMIT;"
+        ),
+    );
+}
+
 /// Push one delivery through a store's sink: rows and report rows interleaved (every 9th row also reported).
 fn push_all(store: &mut dyn Store, m: &DeliveryMeta, rows: &[(String, String)]) -> DeliveryOutcome {
     let mut sink = store

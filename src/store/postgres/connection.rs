@@ -297,6 +297,45 @@ impl Conn {
         Ok(block_on(self.client.query_one(&s, params))?)
     }
 
+    /// Send a statement (its parameters owned) and return without waiting for its end: the server runs it while
+    /// the caller works on. Requests on one connection run in the order they were sent, so anything sent later
+    /// runs after it (in the same transaction); [`Started::wait`] before relying on its outcome. Dropping it
+    /// unwaited discards the outcome, not the statement.
+    pub(super) fn start(
+        &self,
+        sql: &str,
+        params: Vec<Box<dyn ToSql + Sync + Send>>,
+    ) -> Result<Started<'_>, StoreError> {
+        let statement = self.statement(sql)?;
+        let client = &self.client;
+        Ok(Started::sent(Box::pin(async move {
+            let params: Vec<Param<'_>> = params.iter().map(|p| p.as_ref() as Param<'_>).collect();
+            client.execute(&statement, &params).await
+        })))
+    }
+
+    /// [`Conn::start`] for a query of at most one row.
+    pub(super) fn start_query_opt(
+        &self,
+        sql: &str,
+        params: Vec<Box<dyn ToSql + Sync + Send>>,
+    ) -> Result<Started<'_, Option<Row>>, StoreError> {
+        let statement = self.statement(sql)?;
+        let client = &self.client;
+        Ok(Started::sent(Box::pin(async move {
+            let params: Vec<Param<'_>> = params.iter().map(|p| p.as_ref() as Param<'_>).collect();
+            client.query_opt(&statement, &params).await
+        })))
+    }
+
+    /// [`Conn::start`] for statements without parameters (simple query protocol).
+    pub(super) fn start_batch(&self, sql: &'static str) -> Started<'_> {
+        let client = &self.client;
+        Started::sent(Box::pin(async move {
+            client.batch_execute(sql).await.map(|()| 0)
+        }))
+    }
+
     /// Stream `rows` into `COPY ... FROM STDIN (FORMAT binary)` (`sql`), each row's values (of `types`, in
     /// column order) given by `values`; returns the number of rows copied. Holds no more than one row's
     /// encoding beyond the client's send buffer.
@@ -342,6 +381,32 @@ impl Conn {
                 None => return Ok(()),
             }
         }
+    }
+}
+
+/// The pending outcome of a statement sent by [`Conn::start`].
+type Outcome<'c, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, tokio_postgres::Error>> + 'c>>;
+
+/// A statement sent by [`Conn::start`] (or [`Conn::start_query_opt`]) whose end has not been waited for; `T` is
+/// its outcome (rows touched, the row).
+pub(super) struct Started<'c, T = u64> {
+    future: Outcome<'c, T>,
+}
+
+impl<'c, T: 'c> Started<'c, T> {
+    /// Poll `future` once: that encodes its request and hands it to the connection thread, which sends it.
+    fn sent(mut future: Outcome<'c, T>) -> Started<'c, T> {
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(outcome) = future.as_mut().poll(&mut cx) {
+            future = Box::pin(std::future::ready(outcome));
+        }
+        Started { future }
+    }
+
+    /// Wait for the statement's end: its outcome, or its error.
+    pub(super) fn wait(self) -> Result<T, StoreError> {
+        Ok(block_on(self.future)?)
     }
 }
 
