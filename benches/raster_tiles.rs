@@ -66,6 +66,7 @@ fn bench(c: &mut Criterion) {
     let filter = Filter::all(&snapshot);
     let settings = KdeSettings {
         cell_m: 50.0,
+        auto_cell: false,
         bandwidth_m: None,
         levels: 5,
     };
