@@ -36,13 +36,8 @@ FILTER=${FILTER:-category=inbraak}
 for tool in wrk ogr2ogr curl; do
   command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install wrk gdal-bin curl)" >&2; exit 1; }
 done
-if [ -z "${PG_BIN:-}" ]; then
-  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-fi
-[ -x "${PG_BIN:-}/initdb" ] || {
-  echo "no PostgreSQL server binaries: apt-get install postgresql-15 postgresql-15-postgis-3" >&2
-  exit 1
-}
+. benches/load/postgres.sh
+pg_find_bin
 if [ -z "${MARTIN:-}" ]; then
   MARTIN=target/martin/bin/martin
   [ -x "$MARTIN" ] || cargo install martin@1.14.0 --locked --no-default-features --features postgres \
@@ -57,13 +52,10 @@ BIN=$(realpath "$BIN")
 
 W=$(mktemp -d /tmp/brandpunt-martin.XXXXXX)
 chmod 755 "$W"
-RUN_AS=()
-if [ "$(id -u)" = 0 ]; then RUN_AS=(runuser -u postgres --); fi
-pg() { "${RUN_AS[@]}" "$@"; }
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  pg "$PG_BIN/pg_ctl" -D "$W/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+  pg_stop
   [ "${KEEP:-0}" = 1 ] || rm -rf "$W"
   return 0
 }
@@ -72,7 +64,7 @@ trap cleanup EXIT
 # A free TCP port on loopback (martin connects over TCP).
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC'); brandpunt $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $("$MARTIN" --version); $("$PG_BIN/postgres" --version)"
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC'); brandpunt $BIN (checkout $(git rev-parse --short HEAD 2>/dev/null || echo '?')); $("$MARTIN" --version); $("$PG_BIN/postgres" --version)"
 
 # 1. The demo city and an analyst's token (exact counts, every category).
 "$BIN" --db "$W/demo.db" demo --dir "$W/demo" >/dev/null
@@ -80,22 +72,16 @@ echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10485
 TOKEN=$("$BIN" --db "$W/demo.db" token create --user bench_martin 2>/dev/null | tail -n 1)
 
 # 2. PostgreSQL with the same data.
+# martin connects over TCP; psql (pg_sql) finds the socket of that port through PGPORT.
 PG_PORT=$(free_port)
-mkdir -p "$W/pg"
-[ ${#RUN_AS[@]} -gt 0 ] && chown postgres: "$W/pg"
-pg "$PG_BIN/initdb" -D "$W/pg/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
-pg "$PG_BIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/server.log" -w \
-  -o "-k $W/pg -c listen_addresses=127.0.0.1 -p $PG_PORT -c fsync=off -c shared_buffers=512MB" start >/dev/null
-psql_as() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U "$1" -d "$2" "${@:3}"; }
-psql_as postgres postgres -c "CREATE ROLE brandpunt LOGIN NOSUPERUSER"
-psql_as postgres postgres -c "CREATE DATABASE brandpunt OWNER brandpunt"
-psql_as postgres brandpunt -c "CREATE EXTENSION postgis"
+export PGPORT=$PG_PORT
+pg_start "$W/pg" "-c listen_addresses=127.0.0.1 -p $PG_PORT -c fsync=off -c shared_buffers=512MB"
 PG_URL="postgresql://brandpunt@127.0.0.1:$PG_PORT/brandpunt"
 "$BIN" store copy --from "$W/demo.db" --to "$PG_URL" >/dev/null
 # The categories of the filter, expanded by brandpunt itself (a group name or codes).
 CATEGORY=$(printf '%s' "$FILTER" | sed -n 's/.*category=\([^&]*\).*/\1/p')
 # martin's tables and function (as the superuser: row-level security does not apply to it).
-psql_as postgres brandpunt <<'SQL'
+pg_sql postgres brandpunt <<'SQL'
 CREATE TABLE martin_buurt AS
   SELECT a.code, a.name, a.inhabitants, ST_Transform(a.geom, 3857)::geometry(MultiPolygon, 3857) AS geom
   FROM area a

@@ -23,13 +23,8 @@ YEARS=${YEARS:-5}
 PG_FSYNC=${PG_FSYNC:-on}
 NICE="nice -n ${NICENESS:-10}"
 command -v /usr/bin/time >/dev/null || { echo "/usr/bin/time missing (apt-get install time)" >&2; exit 1; }
-if [ -z "${PG_BIN:-}" ]; then
-  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-fi
-[ -x "$PG_BIN/initdb" ] || {
-  echo "no PostgreSQL server binaries: apt-get install postgresql-15 postgresql-15-postgis-3" >&2
-  exit 1
-}
+. benches/load/postgres.sh
+pg_find_bin
 if [ -z "${BIN:-}" ]; then
   $NICE cargo build --release --bin brandpunt
   BIN=target/release/brandpunt
@@ -37,11 +32,8 @@ fi
 BIN=$(realpath "$BIN")
 W=$(mktemp -d /tmp/brandpunt-pgbench.XXXXXX)
 chmod 755 "$W"
-RUN_AS=()
-if [ "$(id -u)" = 0 ]; then RUN_AS=(runuser -u postgres --); fi
-pg() { "${RUN_AS[@]}" "$@"; }
 cleanup() {
-  pg "$PG_BIN/pg_ctl" -D "$W/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+  pg_stop
   [ "${KEEP:-0}" = 1 ] || rm -rf "$W"
   return 0
 }
@@ -64,15 +56,7 @@ timed() {
 say "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "== PostgreSQL: $("$PG_BIN/postgres" --version), fsync=$PG_FSYNC ${PG_OPTS:-}; work dir $W"
 
-mkdir -p "$W/pg"
-[ ${#RUN_AS[@]} -gt 0 ] && chown postgres: "$W/pg"
-pg "$PG_BIN/initdb" -D "$W/pg/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
-pg "$PG_BIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/server.log" -w \
-  -o "-k $W/pg -c listen_addresses='' -c fsync=$PG_FSYNC -c max_wal_size=4GB ${PG_OPTS:-}" start >/dev/null
-psql_as() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$W/pg" -U "$1" -d "$2" -c "$3"; }
-psql_as postgres postgres "CREATE ROLE brandpunt LOGIN NOSUPERUSER"
-psql_as postgres postgres "CREATE DATABASE brandpunt OWNER brandpunt"
-psql_as postgres brandpunt "CREATE EXTENSION postgis"
+pg_start "$W/pg" "-c listen_addresses='' -c fsync=$PG_FSYNC -c max_wal_size=4GB ${PG_OPTS:-}"
 PG_URL="postgresql://brandpunt@$(printf %s "$W/pg" | sed 's/%/%25/g; s|/|%2F|g')/brandpunt"
 SQLITE=$W/brandpunt.db
 
@@ -93,4 +77,4 @@ done
 S1=$("$BIN" --db "$SQLITE" stats | md5sum | cut -c1-12)
 S2=$("$BIN" --db "$PG_URL" stats | md5sum | cut -c1-12)
 say "== stats (md5 of the output): sqlite $S1, postgres $S2 ($([ "$S1" = "$S2" ] && echo equal || echo DIFFERENT))"
-say "== postgres incident rows: $(psql_as postgres brandpunt 'SELECT count(*) FROM incident'), database size $(psql_as postgres brandpunt "SELECT pg_size_pretty(pg_database_size('brandpunt'))")"
+say "== postgres incident rows: $(pg_sql postgres brandpunt -c 'SELECT count(*) FROM incident'), database size $(pg_sql postgres brandpunt -c "SELECT pg_size_pretty(pg_database_size('brandpunt'))")"
