@@ -155,16 +155,14 @@ mod tests {
 
     fn read_back(bytes: &[u8]) -> Vec<ReadSheet> {
         use gdal::vector::LayerAccess;
-        let path = format!("/vsimem/xlsx_test_{}.xlsx", std::process::id());
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = format!("/vsimem/xlsx_test_{}_{n}.xlsx", std::process::id());
         gdal::vsi::create_mem_file(&path, bytes.to_vec()).unwrap();
-        let ds = gdal::Dataset::open_ex(
-            &path,
-            gdal::DatasetOptions {
-                open_options: Some(&["HEADERS=FORCE", "FIELD_TYPES=AUTO"]),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        // GDAL 3.6's XLSX driver reads these configuration options (not open options) when it loads a sheet.
+        gdal::config::set_thread_local_config_option("OGR_XLSX_HEADERS", "FORCE").unwrap();
+        gdal::config::set_thread_local_config_option("OGR_XLSX_FIELD_TYPES", "AUTO").unwrap();
+        let ds = gdal::Dataset::open(&path).unwrap();
         let mut out = Vec::new();
         for mut layer in ds.layers() {
             let name = layer.name();
@@ -188,6 +186,9 @@ mod tests {
             ));
         }
         drop(ds);
+        for k in ["OGR_XLSX_HEADERS", "OGR_XLSX_FIELD_TYPES"] {
+            gdal::config::clear_thread_local_config_option(k).unwrap();
+        }
         gdal::vsi::unlink_mem_file(&path).unwrap();
         out
     }
