@@ -2395,18 +2395,19 @@ fn read_xlsx(path: &Path) -> (String, Vec<String>, Vec<Vec<String>>) {
     gdal::config::set_thread_local_config_option("OGR_XLSX_HEADERS", "FORCE").unwrap();
     gdal::config::set_thread_local_config_option("OGR_XLSX_FIELD_TYPES", "STRING").unwrap();
     let ds = Dataset::open(path).unwrap();
-    let mut layer = ds.layer(0).unwrap();
-    let header: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-    let rows = layer
-        .features()
-        .map(|f| {
-            (0..header.len())
-                .map(|i| f.field_as_string(i).unwrap().unwrap_or_default())
-                .collect()
-        })
-        .collect();
-    let name = layer.name();
-    drop(layer);
+    let (name, header, rows) = {
+        let mut layer = ds.layer(0).unwrap();
+        let header: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+        let rows = layer
+            .features()
+            .map(|f| {
+                (0..header.len())
+                    .map(|i| f.field_as_string(i).unwrap().unwrap_or_default())
+                    .collect()
+            })
+            .collect();
+        (layer.name(), header, rows)
+    };
     drop(ds);
     for k in ["OGR_XLSX_HEADERS", "OGR_XLSX_FIELD_TYPES"] {
         gdal::config::clear_thread_local_config_option(k).unwrap();
