@@ -885,6 +885,16 @@ test('vergelijken toont de aantallen', async (page) => {
   const expect = ctx.offered.compare ? 2 : 1;
   check(charts === expect, `vergelijking heeft ${charts} grafieken, verwacht ${expect}`);
   if (!ctx.offered.compare) console.log('    (zonder POST /api/compare: de kaart rekent met /stats per periode)');
+  if (ctx.offered.compare) {
+    // The Excel button posts the same comparison with format=xlsx: a workbook whose first sheet has the areas.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#compare-xlsx')]);
+    check(dl.suggestedFilename() === 'brandpunt-vergelijking.xlsx', `bestandsnaam ${dl.suggestedFilename()}`);
+    const buf = readFileSync(await dl.path());
+    check(buf.subarray(0, 2).toString('latin1') === 'PK', 'de Excel-download van de vergelijking is geen zip');
+    const header = xlsxHeader(buf);
+    for (const c of ['code', 'name', 'count', 'count_label', 'vs_count', 'vs_count_label', 'rate_ratio']) check(header.includes(c), `kop van de vergelijking zonder ${c}: ${header}`);
+    check((await page.textContent('#compare-xlsx-error')) === '', `fout bij de download: ${await page.textContent('#compare-xlsx-error')}`);
+  }
   await shot(page, '05-vergelijken');
 });
 
