@@ -578,6 +578,14 @@ async function checkDashboard(page) {
   }
   const striking = await page.evaluate(() => [...document.querySelectorAll('#dash-striking li')].map((li) => li.dataset.code));
   check(JSON.stringify(striking) === JSON.stringify(d.striking.map((a) => a.code)), `opvallend: ${striking.join(',')}, API ${d.striking.map((a) => a.code).join(',')}`);
+  // The monthly report's tables as Excel, for this month and the caller: a workbook whose first sheet is the total.
+  const xlsxHref = await page.getAttribute('#dash-monthly-xlsx', 'href');
+  const xq = new URL(xlsxHref).searchParams;
+  check(xq.get('month') === d.month.month && xq.get('format') === 'xlsx', `Excel-link van de maandanalyse: ${xlsxHref}`);
+  const xres = await fetch(xlsxHref, { headers: ctx.cookie ? { Cookie: ctx.cookie } : {} });
+  check(xres.ok && (xres.headers.get('content-type') || '').includes('spreadsheetml'), `Excel van de maandanalyse gaf ${xres.status} ${xres.headers.get('content-type')}`);
+  const xhead = xlsxHeader(Buffer.from(await xres.arrayBuffer()));
+  check(['month', 'count', 'count_label', 'history_mean'].every((c) => xhead.includes(c)), `kop van het blad Totaal: ${xhead}`);
   const thumb = await page.evaluate(() => document.querySelectorAll('#dash-thumbnail path').length);
   check(thumb === d.ranking.buurt.length, `kaartje tekent ${thumb} buurten, de ranglijst heeft er ${d.ranking.buurt.length}`);
   if (d.hour_of_week.suppressed) check(await page.isVisible('#dash-how-suppressed'), 'uur van de week afgeschermd maar niet gemeld');
