@@ -10,6 +10,7 @@
 //! - [`topojson`]: WGS84 polygons as a quantized TopoJSON topology with shared arcs (in memory, no I/O).
 //! - [`rolling`]: the rolling-origin backtest of the forecasts as a [`Table`].
 //! - [`wkt`]: WGS84 polygons as WKT text (in memory, no I/O).
+//! - [`xlsx`]: tables as an Excel workbook (`.xlsx`, one worksheet per table; in memory, no I/O).
 
 pub mod geojson;
 pub mod geotiff;
@@ -18,10 +19,12 @@ pub mod table;
 pub mod topojson;
 pub mod vector;
 pub mod wkt;
+pub mod xlsx;
 
 pub use geotiff::{write_geotiff, write_geotiff_with, GeoTiffOptions};
 pub use table::{write_csv, ColumnType, Table, Value};
 pub use vector::{fgb_bytes, write_fgb, write_geojson, write_gpkg};
+pub use xlsx::{workbook_bytes, Sheet};
 
 /// Polygons in WGS84: polygons -> rings (exterior first, then holes; closed) -> `(lon, lat)` in degrees.
 pub type LonLatRings = Vec<Vec<Vec<(f64, f64)>>>;
@@ -32,6 +35,9 @@ pub enum ExportError {
     /// GDAL failed (driver missing, file not writable, ...).
     #[error("GDAL: {0}")]
     Gdal(#[from] gdal::errors::GdalError),
+    /// The Excel writer refused the workbook (a sheet beyond Excel's limits, a text longer than 32,767 characters).
+    #[error("xlsx: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
     /// The raster has no cells.
     #[error("raster is empty ({width} x {height} cells)")]
     EmptyRaster {

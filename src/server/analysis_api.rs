@@ -143,8 +143,17 @@ pub(crate) async fn cached_json(
     key: AnalysisBodyKey,
     f: impl FnOnce() -> Result<Value, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
+    Ok(json_body(cached_body(state, key, f).await?))
+}
+
+/// The JSON body of `key` from the caches, else computed with `f` in a blocking task and cached.
+pub(crate) async fn cached_body(
+    state: &AppState,
+    key: AnalysisBodyKey,
+    f: impl FnOnce() -> Result<Value, ApiError> + Send + 'static,
+) -> Result<Bytes, ApiError> {
     if let Some(b) = state.caches.get(&key) {
-        return Ok(json_body(b));
+        return Ok(b);
     }
     // The analyses of this module cost the incidents of one area (or two); the token stops them between steps.
     let value = state
@@ -156,7 +165,7 @@ pub(crate) async fn cached_json(
         .await?;
     let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
     state.caches.insert(key, bytes.clone());
-    Ok(json_body(bytes))
+    Ok(bytes)
 }
 
 /// Parse the `step` of a time series: `week` or `month` (also Dutch `maand`); the error names `parameter`.

@@ -25,10 +25,16 @@
 //! from it are `null`; the series are protected under their period's total as in `/timeseries`; the WDQ is
 //! withheld (`{"suppressed": true}`) when any of its six counts is withheld or in `1..k-1`.
 //!
+//! `POST /api/compare?format=xlsx` (same body) answers the same document as an Excel workbook
+//! (`brandpunt-vergelijking.xlsx`, [`super::xlsx`]): worksheets `Gebieden` (a row per area, [`AREA_COLUMNS`]),
+//! `Reeks periode` and `Reeks vergelijking` (a row per area and step: `code`, `name` and the series' members),
+//! `Perioden` (both periods with their days) and, with an intervention, `Verplaatsing (WDQ)` (the WDQ's members,
+//! its counts flattened; only `suppressed` when withheld). A withheld count is an empty cell with its label.
+//!
 //! Errors: 400 naming the field (`areas`, `category`, `from`, `vs_to`, `intervention.buffer_m`, ...), 404 for an
 //! unknown area. Responses are cached per (generation, body).
 
-use super::analysis_api::{buckets_json, cached_json, find_area, parse_step};
+use super::analysis_api::{buckets_json, cached_body, find_area, json_body, parse_step};
 use super::analysis_api::{AnalysisBodyKey, AnalysisRequest};
 use super::error::ApiError;
 use super::filter::{self, parse_date, Filter};
@@ -42,7 +48,7 @@ use crate::dataset::compare::{area_period_counts, buffer_ring_counts};
 use crate::dataset::Snapshot;
 use crate::publish::rate_per_1000;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
@@ -438,8 +444,20 @@ fn finish(req: &Request, areas: Vec<Value>, wdq: Value) -> Value {
 async fn compare(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let xlsx = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(f) if f.is_empty() || f == "json" => false,
+        Some(f) if f == "xlsx" => true,
+        Some(f) => {
+            return Err(ApiError::param(
+                "format",
+                format!("onbekend formaat '{f}' (json of xlsx)"),
+            ))
+        }
+    };
     let s = caller.snapshot.clone();
     let req = parse_request(&s, &body, state.config.limits.max_period_days)?;
     let protect = caller.principal.sees_protected_counts();
@@ -458,5 +476,88 @@ async fn compare(
         },
     };
     let st = state.clone();
-    cached_json(&st, key, move || compute(&state, &s, &req, protect)).await
+    let body = cached_body(&st, key, move || compute(&state, &s, &req, protect)).await?;
+    if !xlsx {
+        return Ok(json_body(body));
+    }
+    let bytes = st
+        .blocking
+        .run(move |_| {
+            let v: Value = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+            workbook(&v)
+        })
+        .await?;
+    Ok(super::xlsx::response(bytes, "vergelijking"))
+}
+
+/// Columns of the `Gebieden` worksheet.
+pub const AREA_COLUMNS: &[&str] = &[
+    "code",
+    "name",
+    "level",
+    "count",
+    "count_label",
+    "vs_count",
+    "vs_count_label",
+    "inhabitants",
+    "rate",
+    "rate_ratio",
+    "ci_low",
+    "ci_high",
+    "p",
+];
+/// Columns of the series worksheets (`code` and `name` of the area, then the step).
+pub const SERIES_COLUMNS: &[&str] = &[
+    "code",
+    "name",
+    "period",
+    "start",
+    "days",
+    "count",
+    "count_label",
+];
+
+/// The workbook of the JSON answer `v` (see the module contract).
+fn workbook(v: &Value) -> Result<Vec<u8>, ApiError> {
+    use super::xlsx::{json_table, object_table};
+    let areas = v["areas"].as_array().cloned().unwrap_or_default();
+    let series = |k: &str| -> Vec<Value> {
+        areas
+            .iter()
+            .flat_map(|a| {
+                a[k].as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |mut step| {
+                        step["code"] = a["code"].clone();
+                        step["name"] = a["name"].clone();
+                        step
+                    })
+            })
+            .collect()
+    };
+    let periods = [
+        json!({"period": "periode", "from": v["period"]["from"], "to": v["period"]["to"], "days": v["period"]["days"]}),
+        json!({"period": "vergelijking", "from": v["vs_period"]["from"], "to": v["vs_period"]["to"], "days": v["vs_period"]["days"]}),
+    ];
+    let mut sheets = vec![
+        ("Gebieden", json_table(&areas, AREA_COLUMNS)),
+        (
+            "Reeks periode",
+            json_table(&series("series"), SERIES_COLUMNS),
+        ),
+        (
+            "Reeks vergelijking",
+            json_table(&series("vs_series"), SERIES_COLUMNS),
+        ),
+        (
+            "Perioden",
+            json_table(&periods, &["period", "from", "to", "days"]),
+        ),
+    ];
+    if !v["wdq"].is_null() {
+        sheets.push(("Verplaatsing (WDQ)", object_table(&v["wdq"])));
+    }
+    super::xlsx::workbook(&sheets)
 }

@@ -1,5 +1,5 @@
 //! Area statistics exports for BI tools and GIS: `GET /api/stats.geojson`, `/api/stats.topojson`,
-//! `/api/stats.csv`, `/api/stats.fgb` (`?level=gemeente|wijk|buurt|custom`, default `buurt`, plus the common
+//! `/api/stats.csv`, `/api/stats.fgb`, `/api/stats.xlsx` (`?level=gemeente|wijk|buurt|custom`, default `buurt`, plus the common
 //! filters). CORS for the configured
 //! origins comes from the router's CORS layer.
 //!
@@ -20,6 +20,10 @@
 //!   WKT `MULTIPOLYGON` ([`crate::export::wkt`], for Power BI reference layers).
 //! - FlatGeobuf (`application/flatgeobuf`): the CSV's columns but `wkt` as typed fields, the geometry in RD New
 //!   (EPSG:28992) with a spatial index ([`crate::export::fgb_bytes`]); a withheld count is null with its label.
+//! - Excel (`.xlsx`, [`super::xlsx::CONTENT_TYPE`]): one worksheet named after the level (`Buurten`, `Wijken`,
+//!   `Gemeenten`, `Eigen gebieden`) with the CSV's columns but `wkt`, numbers as numeric cells, a withheld
+//!   count an empty cell with its label in `count_label` (as in the CSV), empty cells for nulls
+//!   ([`crate::export::xlsx`]). For analysts whose Excel opens the comma-separated file as one column.
 //!
 //! Viewers and anonymous callers get protected counts (see [`super::AppState::protected_table`]; the same values
 //! as the tiles and the statistics API): a withheld count is `null` in GeoJSON/TopoJSON with `count_label`
@@ -27,7 +31,7 @@
 //! `count_label` column holds the label (likewise `prev_count`/`prev_count_label`); rates and changes derived
 //! from a withheld count are empty. Exact callers get the same columns with empty labels.
 //!
-//! All three carry `Content-Disposition: attachment; filename="brandpunt-{level}.{ext}"`. Bodies are cached per
+//! All of them carry `Content-Disposition: attachment; filename="brandpunt-{level}.{ext}"`. Bodies are cached per
 //! (generation, level, filter, format, protected or not).
 
 use super::error::ApiError;
@@ -59,6 +63,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/stats.topojson", get(topojson))
         .route("/api/stats.csv", get(csv_export))
         .route("/api/stats.fgb", get(fgb_export))
+        .route("/api/stats.xlsx", get(xlsx_export))
 }
 
 /// Export format.
@@ -68,6 +73,7 @@ pub enum Format {
     TopoJson,
     Csv,
     FlatGeobuf,
+    Xlsx,
 }
 
 impl Format {
@@ -77,6 +83,7 @@ impl Format {
             Format::TopoJson => "topojson",
             Format::Csv => "csv",
             Format::FlatGeobuf => "fgb",
+            Format::Xlsx => "xlsx",
         }
     }
     fn content_type(self) -> &'static str {
@@ -85,6 +92,7 @@ impl Format {
             Format::TopoJson => "application/json",
             Format::Csv => "text/csv; charset=utf-8",
             Format::FlatGeobuf => "application/flatgeobuf",
+            Format::Xlsx => super::xlsx::CONTENT_TYPE,
         }
     }
 }
@@ -343,13 +351,8 @@ fn csv_body(names: &[String], rows: &[Row]) -> Result<Vec<u8>, ApiError> {
     w.into_inner().map_err(ApiError::internal)
 }
 
-/// The rows as a FlatGeobuf file: the CSV's columns (typed, `wkt` left out) and the areas' RD geometry.
-fn fgb_body(
-    s: &Snapshot,
-    level: AreaLevel,
-    names: &[String],
-    rows: &[Row],
-) -> Result<Vec<u8>, ApiError> {
+/// The CSV's columns but `wkt` as a typed table: a withheld count is null with its label.
+fn typed_table(names: &[String], rows: &[Row]) -> crate::export::Table {
     use crate::export::{ColumnType, Table, Value as Cell};
     let mut columns = vec![
         ("code", ColumnType::Text),
@@ -384,6 +387,27 @@ fn fgb_body(
         row.extend(r.enrichment.iter().map(|v| real(*v)));
         t.rows.push(row);
     }
+    t
+}
+
+/// The worksheet name of a level's areas (Dutch).
+fn sheet_name(level: AreaLevel) -> &'static str {
+    match level {
+        AreaLevel::Gemeente => "Gemeenten",
+        AreaLevel::Wijk => "Wijken",
+        AreaLevel::Buurt => "Buurten",
+        AreaLevel::Custom => "Eigen gebieden",
+    }
+}
+
+/// The rows as a FlatGeobuf file: the CSV's columns (typed, `wkt` left out) and the areas' RD geometry.
+fn fgb_body(
+    s: &Snapshot,
+    level: AreaLevel,
+    names: &[String],
+    rows: &[Row],
+) -> Result<Vec<u8>, ApiError> {
+    let t = typed_table(names, rows);
     let geometries: Vec<geo_types::Geometry<f64>> = s
         .level_areas(level)
         .iter()
@@ -435,6 +459,10 @@ async fn export(
                         }
                         Format::Csv => csv_body(&names, &rows),
                         Format::FlatGeobuf => fgb_body(&s, level, &names, &rows),
+                        Format::Xlsx => super::xlsx::workbook(&[(
+                            sheet_name(level),
+                            typed_table(&names, &rows),
+                        )]),
                     }
                 })
                 .await?;
@@ -494,4 +522,13 @@ async fn fgb_export(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     export(state, caller, params, Format::FlatGeobuf).await
+}
+
+/// `GET /api/stats.xlsx`.
+async fn xlsx_export(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    export(state, caller, params, Format::Xlsx).await
 }

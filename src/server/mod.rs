@@ -67,6 +67,7 @@ pub mod security;
 pub mod session;
 pub mod tiles;
 pub mod wms;
+pub mod xlsx;
 
 use crate::area_level::AreaLevel;
 use crate::cache::{CacheEntry, Caches};

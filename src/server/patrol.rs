@@ -23,7 +23,10 @@
 //!   straat te tonen` (small-count protection, below).
 //! - Default answer: a GeoJSON FeatureCollection (WGS84 square polygons); `format=html` a printable Dutch page
 //!   ([`crate::render::patrol`]): a map of the cells (an SVG over the buurt outlines, numbered by rank, with
-//!   the streets beside it) and the list.
+//!   the streets beside it) and the list; `format=xlsx` an Excel workbook (`brandpunt-surveillance.xlsx`,
+//!   [`super::xlsx`]) made from the same JSON: worksheet `Surveillancelijst` with a row per cell ([`LIST_COLUMNS`]:
+//!   the properties and the centre as `lon`/`lat`; a withheld count is an empty cell with its `count_label`) and
+//!   `Tijdsblok` with the block, period, occurrences and totals.
 //!
 //! Small-count protection (viewers, anonymous callers): a cell with a `count` in `1..k-1` (k of the filter,
 //! [`crate::publish::Policy::k_for`]) gets `count` and `score` `null`, `count_label` "< k", `suppressed: true`
@@ -303,14 +306,15 @@ async fn patrol(
         .principal
         .sees_protected_counts()
         .then(|| state.policy.k_for(&filter.category_codes));
-    let html = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
-        None => false,
-        Some(f) if f.is_empty() || f == "json" || f == "geojson" => false,
-        Some(f) if f == "html" => true,
+    let (html, xlsx) = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
+        None => (false, false),
+        Some(f) if f.is_empty() || f == "json" || f == "geojson" => (false, false),
+        Some(f) if f == "html" => (true, false),
+        Some(f) if f == "xlsx" => (false, true),
         Some(f) => {
             return Err(ApiError::param(
                 "format",
-                format!("onbekend formaat '{f}' (json of html)"),
+                format!("onbekend formaat '{f}' (json, html of xlsx)"),
             ))
         }
     };
@@ -365,7 +369,7 @@ async fn patrol(
         ))
         .into_response());
     }
-    Ok(Json(json!({
+    let answer = json!({
         "type": "FeatureCollection",
         "block": {
             "day": format!("{}", p.hours.day).to_ascii_lowercase(),
@@ -382,8 +386,56 @@ async fn patrol(
         "incidents_excluded": result.excluded,
         "total_score": result.total_score,
         "features": features,
-    }))
-    .into_response())
+    });
+    if xlsx {
+        let bytes = tokio::task::spawn_blocking(move || workbook(&answer))
+            .await
+            .map_err(ApiError::internal)??;
+        return Ok(super::xlsx::response(bytes, "surveillance"));
+    }
+    Ok(Json(answer).into_response())
+}
+
+/// Columns of the `Surveillancelijst` worksheet: a cell's properties, its centre as `lon`/`lat`.
+pub const LIST_COLUMNS: &[&str] = &[
+    "rank",
+    "cell",
+    "street",
+    "street_note",
+    "count",
+    "count_label",
+    "score",
+    "per_week",
+    "lon",
+    "lat",
+];
+
+/// The workbook of the JSON answer `v` (see the module contract).
+fn workbook(v: &serde_json::Value) -> Result<Vec<u8>, ApiError> {
+    use super::xlsx::{json_table, object_table};
+    let rows: Vec<serde_json::Value> = v["features"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|feature| {
+                    let mut p = feature["properties"].clone();
+                    p["lon"] = p["center"][0].clone();
+                    p["lat"] = p["center"][1].clone();
+                    p
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut block = v.clone();
+    if let Some(o) = block.as_object_mut() {
+        o.remove("type");
+        o.remove("features");
+        // `period` and `block` flatten to their members; `block.label` says the block in Dutch.
+    }
+    super::xlsx::workbook(&[
+        ("Surveillancelijst", json_table(&rows, LIST_COLUMNS)),
+        ("Tijdsblok", object_table(&block)),
+    ])
 }
 
 /// How the expected number per occurrence of the block is computed, in Dutch (JSON `per_week_rule`, HTML).

@@ -17,6 +17,11 @@
 //! published number of addresses, the time-to-next counts as a breakdown of the published number of repeats
 //! ([`crate::publish::breakdown_table`]); a withheld bin has `null` counts, shares and percentages and a
 //! `count_label`. The incident totals per histogram bin are not shown to them.
+//!
+//! `format=xlsx` answers the same document as an Excel workbook (`brandpunt-herhaling-CODE.xlsx`,
+//! [`super::xlsx`]) with the same rules (protection, address level, audit): worksheets `Samenvatting` (the
+//! scalar members), `Aantal per adres` (`histogram`), `Tijd tot volgende` (`time_to_next`) and, for callers who
+//! get it in JSON, `Per adres` (`per_address`); a withheld count is an empty cell with its `count_label`.
 
 use super::access_log;
 use super::analysis_api::{find_area, json_body};
@@ -117,6 +122,17 @@ async fn repeats(
     let s = caller.snapshot.clone();
     let idx = find_area(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
+    let xlsx = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(f) if f.is_empty() || f == "json" => false,
+        Some(f) if f == "xlsx" => true,
+        Some(f) => {
+            return Err(ApiError::param(
+                "format",
+                format!("onbekend formaat '{f}' (json of xlsx)"),
+            ))
+        }
+    };
     let protect = caller.principal.sees_protected_counts();
     let with_addresses = !protect
         && match caller.principal.address_level_scope(
@@ -215,6 +231,76 @@ async fn repeats(
             listed,
         )?;
     }
+    if xlsx {
+        let name = format!("herhaling-{}", body["code"].as_str().unwrap_or_default());
+        let bytes = state.blocking.run(move |_| workbook(&body)).await?;
+        return Ok(super::xlsx::response(bytes, &name));
+    }
     let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     Ok(json_body(Bytes::from(bytes)))
+}
+
+/// Columns of the `Samenvatting` worksheet (those the caller's JSON has).
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "code",
+    "name",
+    "suppressed",
+    "incidents",
+    "incidents_without_address",
+    "addresses",
+    "addresses_label",
+    "repeats",
+    "repeats_label",
+    "repeat_share",
+];
+/// Columns of the `Aantal per adres` worksheet (`incidents` only for exact callers).
+pub const HISTOGRAM_COLUMNS: &[&str] = &[
+    "label",
+    "addresses",
+    "count_label",
+    "incidents",
+    "share",
+    "percent",
+];
+/// Columns of the `Tijd tot volgende` worksheet.
+pub const TIME_TO_NEXT_COLUMNS: &[&str] = &["label", "count", "count_label", "share", "percent"];
+/// Columns of the `Per adres` worksheet.
+pub const PER_ADDRESS_COLUMNS: &[&str] = &[
+    "address",
+    "incidents",
+    "first_day",
+    "last_day",
+    "shortest_gap_days",
+];
+
+/// The workbook of the caller's JSON answer `v`: only the columns and worksheets the JSON has (`count_label`
+/// always, empty for exact callers, as in the CSV exports).
+fn workbook(v: &Value) -> Result<Vec<u8>, ApiError> {
+    use super::xlsx::json_table;
+    let present = |columns: &[&'static str], items: &[Value]| -> Vec<&'static str> {
+        columns
+            .iter()
+            .copied()
+            .filter(|c| *c == "count_label" || items.iter().any(|i| i.get(*c).is_some()))
+            .collect()
+    };
+    let summary = std::slice::from_ref(v);
+    let mut sheets = vec![(
+        "Samenvatting",
+        json_table(summary, &present(SUMMARY_COLUMNS, summary)),
+    )];
+    let items = |k: &str| v[k].as_array().cloned();
+    if let Some(h) = items("histogram") {
+        sheets.push((
+            "Aantal per adres",
+            json_table(&h, &present(HISTOGRAM_COLUMNS, &h)),
+        ));
+    }
+    if let Some(t) = items("time_to_next") {
+        sheets.push(("Tijd tot volgende", json_table(&t, TIME_TO_NEXT_COLUMNS)));
+    }
+    if let Some(p) = items("per_address") {
+        sheets.push(("Per adres", json_table(&p, PER_ADDRESS_COLUMNS)));
+    }
+    super::xlsx::workbook(&sheets)
 }

@@ -1,6 +1,6 @@
 //! The monthly analysis: `GET /api/report/monthly?month=2024-09` (+ `category`, `source`) answers what stands out
 //! in that month, as JSON or (`format=html`) as a self-contained, printable Dutch HTML page (inline SVG map and
-//! charts, no external resources).
+//! charts, no external resources), or (`format=xlsx`) as an Excel workbook of its tables.
 //!
 //! Contract:
 //! - The month under test is compared with the preceding 12 months (fewer when the data begin later: history
@@ -25,6 +25,11 @@
 //! is rendered from the caller's JSON ([`crate::render::report`]): a protected caller's page shows the labels (`"< 5"`)
 //! of the values their JSON withholds, withheld buurten are grey on the map, and no withheld number appears
 //! anywhere in the page, its SVG map or its tables.
+//!
+//! The workbook (`format=xlsx`, `brandpunt-maandanalyse-JJJJ-MM.xlsx`) is made from the caller's JSON as well
+//! ([`super::xlsx`]), one worksheet per table: `Totaal` (the month's `total` with `month`, `from`, `to`,
+//! `filter`), `Maanden` (`series`), `Buurten` (`areas`), `Categorieën` (`categories`); a withheld count is an
+//! empty cell with its `count_label`.
 //!
 //! Results are cached ([`crate::cache`]) per (snapshot generation, filter, month); the protection is applied
 //! per answer from the cached protected tables.
@@ -119,14 +124,15 @@ async fn monthly(
         Some(m) => parse_month(m)?,
         None => return Err(ApiError::param("month", "'month' ontbreekt (JJJJ-MM)")),
     };
-    let html = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
-        None => false,
-        Some(f) if f.is_empty() || f == "json" => false,
-        Some(f) if f == "html" => true,
+    let format = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
+        None => Answer::Json,
+        Some(f) if f.is_empty() || f == "json" => Answer::Json,
+        Some(f) if f == "html" => Answer::Html,
+        Some(f) if f == "xlsx" => Answer::Xlsx,
         Some(f) => {
             return Err(ApiError::param(
                 "format",
-                format!("onbekend formaat '{f}' (json of html)"),
+                format!("onbekend formaat '{f}' (json, html of xlsx)"),
             ))
         }
     };
@@ -160,7 +166,14 @@ async fn monthly(
         protect_report(&snapshot, &table, &report, &mut v);
     }
     v["protected"] = json!(protect);
-    if html {
+    if format == Answer::Xlsx {
+        let name = format!("maandanalyse-{}", v["month"].as_str().unwrap_or_default());
+        let bytes = tokio::task::spawn_blocking(move || workbook(&v))
+            .await
+            .map_err(ApiError::internal)??;
+        return Ok(super::xlsx::response(bytes, &name));
+    }
+    if format == Answer::Html {
         // Rendered from the caller's JSON: a protected caller's page withholds what their JSON withholds.
         let s = snapshot.clone();
         let f = filter.clone();
@@ -170,6 +183,77 @@ async fn monthly(
         return Ok(Html(page).into_response());
     }
     Ok(Json(v).into_response())
+}
+
+/// The answer's format (`format=json|html|xlsx`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Json,
+    Html,
+    Xlsx,
+}
+
+/// Columns of the `Buurten` worksheet.
+pub const AREA_COLUMNS: &[&str] = &[
+    "code",
+    "name",
+    "wijkcode",
+    "observed",
+    "count_label",
+    "expected",
+    "history_mean",
+    "baseline_periods",
+    "ratio",
+    "p_increase",
+    "p_decrease",
+    "direction",
+];
+/// Columns of the `Categorieën` worksheet.
+pub const CATEGORY_COLUMNS: &[&str] = &[
+    "code",
+    "label",
+    "observed",
+    "count_label",
+    "expected",
+    "history_mean",
+    "baseline_periods",
+    "ratio",
+    "p_increase",
+    "p_decrease",
+    "direction",
+];
+/// Columns of the `Maanden` worksheet.
+pub const SERIES_COLUMNS: &[&str] = &["period", "start", "count", "count_label"];
+/// Columns of the `Totaal` worksheet.
+pub const TOTAL_COLUMNS: &[&str] = &[
+    "month",
+    "from",
+    "to",
+    "filter",
+    "count",
+    "count_label",
+    "previous_month",
+    "history_mean",
+    "change",
+];
+
+/// The workbook of the caller's JSON answer `v` (see the module contract).
+fn workbook(v: &Value) -> Result<Vec<u8>, ApiError> {
+    use super::xlsx::json_table;
+    let items = |k: &str| v[k].as_array().cloned().unwrap_or_default();
+    let mut total = v["total"].clone();
+    for k in ["month", "from", "to", "filter"] {
+        total[k] = v[k].clone();
+    }
+    super::xlsx::workbook(&[
+        ("Totaal", json_table([&total], TOTAL_COLUMNS)),
+        ("Maanden", json_table(&items("series"), SERIES_COLUMNS)),
+        ("Buurten", json_table(&items("areas"), AREA_COLUMNS)),
+        (
+            "Categorieën",
+            json_table(&items("categories"), CATEGORY_COLUMNS),
+        ),
+    ])
 }
 
 /// The HTML page ([`monthly_html`]) from the caller's JSON answer `v` (after [`protect_report`] for protected

@@ -424,6 +424,39 @@ fn leaked(body: &str, request: &str, other: &TenantData, other_code: &str) -> Op
     .find(|pat| body.contains(pat.as_str()))
 }
 
+/// The XML parts of an `.xlsx` workbook (a zip archive, read through its central directory; stored or deflated
+/// entries), concatenated: the texts a leak check searches.
+fn xlsx_text(zip: &[u8]) -> String {
+    use std::io::Read;
+    let u16_at = |p: usize| u16::from_le_bytes([zip[p], zip[p + 1]]) as usize;
+    let u32_at =
+        |p: usize| u32::from_le_bytes([zip[p], zip[p + 1], zip[p + 2], zip[p + 3]]) as usize;
+    let eocd = (0..=zip.len().saturating_sub(22))
+        .rev()
+        .find(|&p| u32_at(p) == 0x0605_4b50)
+        .expect("a zip archive");
+    let mut out = String::new();
+    let mut p = u32_at(eocd + 16);
+    for _ in 0..u16_at(eocd + 10) {
+        assert_eq!(u32_at(p), 0x0201_4b50, "zip central directory");
+        let (method, size, name_len) = (u16_at(p + 10), u32_at(p + 20), u16_at(p + 28));
+        let local = u32_at(p + 42);
+        let start = local + 30 + u16_at(local + 26) + u16_at(local + 28);
+        let data = &zip[start..start + size];
+        let mut part = Vec::new();
+        if method == 8 {
+            flate2::read::DeflateDecoder::new(data)
+                .read_to_end(&mut part)
+                .unwrap();
+        } else {
+            part.extend_from_slice(data);
+        }
+        out.push_str(&String::from_utf8_lossy(&part));
+        p += 46 + name_len + u16_at(p + 30) + u16_at(p + 32);
+    }
+    out
+}
+
 /// Point features in a GeoJSON document (anywhere in it).
 fn geojson_points(v: &Value) -> usize {
     match v {
@@ -822,7 +855,10 @@ fn leak_matrix(backend: Backend) {
                 continue;
             }
             let ctype = r.content_type();
-            let text = if ctype.contains("image/png") || ctype.contains("vector-tile") {
+            let text = if ctype.contains("spreadsheetml") {
+                // A workbook is a zip: its texts are in the deflated XML parts.
+                xlsx_text(&r.body)
+            } else if ctype.contains("image/png") || ctype.contains("vector-tile") {
                 String::from_utf8_lossy(&r.body).to_string()
             } else {
                 r.text()

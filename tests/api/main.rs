@@ -24,6 +24,7 @@ mod security;
 mod server;
 mod shared;
 mod suppression;
+mod xlsx;
 
 /// The throwaway PostgreSQL cluster of this binary ([`replicas`]).
 #[path = "../common/postgres.rs"]

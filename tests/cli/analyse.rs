@@ -2387,3 +2387,75 @@ fn woz_profile_by_buurt_on_the_command_line_finds_the_planted_farms() {
         &["energielabel", "woz_waarde"],
     );
 }
+
+/// The rows of the first worksheet of an `.xlsx` file as GDAL's XLSX driver reads them (first row as header,
+/// every cell as its own text): the header and the rows.
+fn read_xlsx(path: &Path) -> (String, Vec<String>, Vec<Vec<String>>) {
+    // GDAL 3.6 takes these as (thread-local) configuration options, read when a sheet is loaded.
+    gdal::config::set_thread_local_config_option("OGR_XLSX_HEADERS", "FORCE").unwrap();
+    gdal::config::set_thread_local_config_option("OGR_XLSX_FIELD_TYPES", "STRING").unwrap();
+    let ds = Dataset::open(path).unwrap();
+    let (name, header, rows) = {
+        let mut layer = ds.layer(0).unwrap();
+        let header: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+        let rows = layer
+            .features()
+            .map(|f| {
+                (0..header.len())
+                    .map(|i| f.field_as_string(i).unwrap().unwrap_or_default())
+                    .collect()
+            })
+            .collect();
+        (layer.name(), header, rows)
+    };
+    drop(ds);
+    for k in ["OGR_XLSX_HEADERS", "OGR_XLSX_FIELD_TYPES"] {
+        gdal::config::clear_thread_local_config_option(k).unwrap();
+    }
+    (name, header, rows)
+}
+
+#[test]
+fn xlsx_output_holds_the_csv_cells() {
+    let d = default_demo();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cells = BTreeMap::new();
+    for ext in ["csv", "xlsx"] {
+        let out = tmp.path().join(format!("maanden.{ext}"));
+        ok(
+            &d.db,
+            &[
+                "analyse",
+                "time",
+                "--by",
+                "month",
+                "--category",
+                "inbraak",
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        );
+        cells.insert(ext, out);
+    }
+    let text = std::fs::read_to_string(&cells["csv"]).unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rd.headers().unwrap().iter().map(str::to_string).collect();
+    let records: Vec<Vec<String>> = rd
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    assert!(records.len() > 6, "{} months", records.len());
+    let bytes = std::fs::read(&cells["xlsx"]).unwrap();
+    assert_eq!(&bytes[..2], b"PK");
+    let (sheet, xlsx_header, rows) = read_xlsx(&cells["xlsx"]);
+    assert_eq!(sheet, "Resultaat");
+    assert_eq!(xlsx_header, header);
+    assert_eq!(rows, records, "every cell as in the CSV");
+    // An unknown extension names the choices, .xlsx among them.
+    let r = run(
+        &d.db,
+        &["analyse", "time", "--by", "month", "--output", "x.ods"],
+    );
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains(".xlsx"));
+}

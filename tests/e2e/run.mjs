@@ -8,7 +8,8 @@
 // last line is "N passed, N failed".
 
 import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +71,45 @@ async function apiLogin(user) {
   const cookie = (res.headers.get('set-cookie') || '').split(';')[0];
   check(cookie.includes('='), `POST /api/login als ${user} gaf geen sessiecookie`);
   return cookie;
+}
+/** The entries of a zip archive (an .xlsx) by name, read through its central directory (stored or deflated). */
+function unzip(buf) {
+  let eocd = buf.length - 22;
+  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) eocd--;
+  check(eocd >= 0, 'geen zip: geen centrale map');
+  const entries = new Map();
+  let p = buf.readUInt32LE(eocd + 16);
+  for (let i = 0; i < buf.readUInt16LE(eocd + 10); i++) {
+    check(buf.readUInt32LE(p) === 0x02014b50, 'zip: kapotte centrale map');
+    const method = buf.readUInt16LE(p + 10);
+    const size = buf.readUInt32LE(p + 20);
+    const nameLen = buf.readUInt16LE(p + 28);
+    const skip = nameLen + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
+    const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
+    const local = buf.readUInt32LE(p + 42);
+    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    const data = buf.subarray(start, start + size);
+    entries.set(name, method === 8 ? inflateRawSync(data) : data);
+    p += 46 + skip;
+  }
+  return entries;
+}
+/** The first row of the first worksheet of an .xlsx workbook, as texts (shared or inline strings). */
+function xlsxHeader(buf) {
+  const z = unzip(buf);
+  const unxml = (t) => t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  const shared = [...(z.get('xl/sharedStrings.xml') || '').toString().matchAll(/<si>([\s\S]*?)<\/si>/g)]
+    .map((m) => unxml([...m[1].matchAll(/<t[^>]*>([\s\S]*?)<\/t>/g)].map((t) => t[1]).join('')));
+  const sheet = z.get('xl/worksheets/sheet1.xml');
+  check(sheet, 'werkmap zonder xl/worksheets/sheet1.xml');
+  const row = /<row [^>]*r="1"[^>]*>([\s\S]*?)<\/row>/.exec(sheet.toString());
+  check(row, 'werkblad zonder eerste rij');
+  return [...row[1].matchAll(/<c ([^>]*?)(?:\/>|>([\s\S]*?)<\/c>)/g)].map((c) => {
+    const inner = c[2] || '';
+    if (/t="s"/.test(c[1])) return shared[Number(/<v>(\d+)<\/v>/.exec(inner)[1])];
+    const t = /<t[^>]*>([\s\S]*?)<\/t>/.exec(inner) || /<v>([\s\S]*?)<\/v>/.exec(inner);
+    return t ? unxml(t[1]) : '';
+  });
 }
 /** Count of a rendered buurt feature, or null when the tile withholds it (small-count protection). */
 function tileCount(f) {
@@ -538,6 +578,14 @@ async function checkDashboard(page) {
   }
   const striking = await page.evaluate(() => [...document.querySelectorAll('#dash-striking li')].map((li) => li.dataset.code));
   check(JSON.stringify(striking) === JSON.stringify(d.striking.map((a) => a.code)), `opvallend: ${striking.join(',')}, API ${d.striking.map((a) => a.code).join(',')}`);
+  // The monthly report's tables as Excel, for this month and the caller: a workbook whose first sheet is the total.
+  const xlsxHref = await page.getAttribute('#dash-monthly-xlsx', 'href');
+  const xq = new URL(xlsxHref).searchParams;
+  check(xq.get('month') === d.month.month && xq.get('format') === 'xlsx', `Excel-link van de maandanalyse: ${xlsxHref}`);
+  const xres = await fetch(xlsxHref, { headers: ctx.cookie ? { Cookie: ctx.cookie } : {} });
+  check(xres.ok && (xres.headers.get('content-type') || '').includes('spreadsheetml'), `Excel van de maandanalyse gaf ${xres.status} ${xres.headers.get('content-type')}`);
+  const xhead = xlsxHeader(Buffer.from(await xres.arrayBuffer()));
+  check(['month', 'count', 'count_label', 'history_mean'].every((c) => xhead.includes(c)), `kop van het blad Totaal: ${xhead}`);
   const thumb = await page.evaluate(() => document.querySelectorAll('#dash-thumbnail path').length);
   check(thumb === d.ranking.buurt.length, `kaartje tekent ${thumb} buurten, de ranglijst heeft er ${d.ranking.buurt.length}`);
   if (d.hour_of_week.suppressed) check(await page.isVisible('#dash-how-suppressed'), 'uur van de week afgeschermd maar niet gemeld');
@@ -845,6 +893,16 @@ test('vergelijken toont de aantallen', async (page) => {
   const expect = ctx.offered.compare ? 2 : 1;
   check(charts === expect, `vergelijking heeft ${charts} grafieken, verwacht ${expect}`);
   if (!ctx.offered.compare) console.log('    (zonder POST /api/compare: de kaart rekent met /stats per periode)');
+  if (ctx.offered.compare) {
+    // The Excel button posts the same comparison with format=xlsx: a workbook whose first sheet has the areas.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#compare-xlsx')]);
+    check(dl.suggestedFilename() === 'brandpunt-vergelijking.xlsx', `bestandsnaam ${dl.suggestedFilename()}`);
+    const buf = readFileSync(await dl.path());
+    check(buf.subarray(0, 2).toString('latin1') === 'PK', 'de Excel-download van de vergelijking is geen zip');
+    const header = xlsxHeader(buf);
+    for (const c of ['code', 'name', 'count', 'count_label', 'vs_count', 'vs_count_label', 'rate_ratio']) check(header.includes(c), `kop van de vergelijking zonder ${c}: ${header}`);
+    check((await page.textContent('#compare-xlsx-error')) === '', `fout bij de download: ${await page.textContent('#compare-xlsx-error')}`);
+  }
   await shot(page, '05-vergelijken');
 });
 
@@ -987,6 +1045,26 @@ test('links voor BI volgen het filter en werken', async (page) => {
   })));
   check(t.status === 200, `tegel-link gaf ${t.status}`);
   await shot(page, '07-links');
+});
+
+test('Excel-knop van de cijfers per buurt geeft een werkmap met de kolommen van de CSV', async (page) => {
+  await page.click('#tabs button[data-view="links"]');
+  const link = page.locator('#download-stats-xlsx');
+  check((await link.textContent()).trim() === 'Download Excel (.xlsx)', `knoptekst "${await link.textContent()}"`);
+  const [dl] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  check(/^brandpunt-buurt\.xlsx$/.test(dl.suggestedFilename()), `bestandsnaam ${dl.suggestedFilename()}`);
+  const buf = readFileSync(await dl.path());
+  check(buf.subarray(0, 2).toString('latin1') === 'PK', `het bestand begint met ${JSON.stringify(buf.subarray(0, 4).toString('latin1'))}, geen zip`);
+  // The expected header: the CSV's of the same filter and caller, without the geometry column.
+  const csvUrl = (await page.getAttribute('#download-stats-csv', 'href'));
+  check(csvUrl.replace('/api/stats.csv', '/api/stats.xlsx') === (await link.getAttribute('href')), 'CSV- en Excel-knop hebben niet hetzelfde filter');
+  const res = await fetch(csvUrl, { headers: ctx.cookie ? { Cookie: ctx.cookie } : {} });
+  check(res.ok, `CSV gaf ${res.status}`);
+  const csvHeader = (await res.text()).split('\n')[0].trim().split(',');
+  check(csvHeader.pop() === 'wkt', 'de CSV eindigt niet op wkt');
+  const header = xlsxHeader(buf);
+  check(JSON.stringify(header) === JSON.stringify(csvHeader), `kop van de werkmap ${JSON.stringify(header)}, CSV ${JSON.stringify(csvHeader)}`);
+  check(header.includes('count') && header.includes('count_label'), `kop zonder count/count_label: ${header}`);
 });
 
 test('zonder relatierecht geen tab Relaties', async (page) => {

@@ -57,6 +57,44 @@ async function request(method, path, params, body) {
   return json;
 }
 
+/** Label of every Excel download button. */
+export const XLSX_LABEL = 'Download Excel (.xlsx)';
+
+/**
+ * Downloads the answer of `method path` (JSON `body` for POST) as the file the server names in its
+ * Content-Disposition (else `fallbackName`): for downloads a plain link cannot make (POST bodies).
+ */
+export async function download(method, path, params, body, fallbackName) {
+  const headers = body !== undefined ? { 'Content-Type': 'application/json' } : {};
+  if (method !== 'GET') headers['X-Brandpunt'] = '1';
+  let res;
+  try {
+    res = await fetch(absUrl(path, params), {
+      method,
+      credentials: 'same-origin',
+      headers,
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+  } catch (e) {
+    throw new ApiError(`De server is niet bereikbaar (${path}).`, 0);
+  }
+  if (!res.ok) {
+    let json = null;
+    try { json = await res.json(); } catch (e) { json = null; }
+    const msg = json && json.error ? json.error : `Fout ${res.status} bij ${path}`;
+    throw new ApiError(json && json.parameter ? `${msg} (parameter: ${json.parameter})` : msg, res.status, json && json.parameter);
+  }
+  const blob = await res.blob();
+  const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = m ? m[1] : fallbackName;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
 export const api = {
   get: (path, params) => request('GET', path, params),
   post: (path, body) => request('POST', path, undefined, body),

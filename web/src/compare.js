@@ -2,7 +2,7 @@
 // long period before it), an optional intervention evaluation (WDQ), and the result of POST /api/compare as
 // a table, bars and trend lines. Servers without POST /api/compare get counts from /stats instead.
 
-import { api, ApiError } from './api.js';
+import { api, ApiError, download, XLSX_LABEL } from './api.js';
 import { trendChart, barChart, esc, fmtNum, countText, SERIES_COLOURS } from './charts.js';
 import { areaName, areaOptionsHtml } from './areas.js';
 import { fmtDate, shiftDays } from './dates.js';
@@ -113,7 +113,19 @@ async function runCompare() {
   html += trendChart(rows.map((r) => ({ name: r.name || r.code, points: r.series || [] })), { width: 480, height: 180, title: 'Verloop per gebied' });
   html += '</div>';
   if (res.wdq) html += wdqHtml(res.wdq);
+  // The same comparison as an Excel workbook (POST with the same body); not from the /stats fallback.
+  if (!fallback) html += `<div class="buttons noprint"><button type="button" id="compare-xlsx">${esc(XLSX_LABEL)}</button><span id="compare-xlsx-error" class="error" role="alert"></span></div>`;
   out.innerHTML = html;
+  if (!fallback) {
+    $('compare-xlsx').addEventListener('click', async () => {
+      $('compare-xlsx-error').textContent = '';
+      try {
+        await download('POST', '/api/compare', { format: 'xlsx' }, body, 'brandpunt-vergelijking.xlsx');
+      } catch (e) {
+        $('compare-xlsx-error').textContent = `Download mislukt: ${errorMessage(e)}`;
+      }
+    });
+  }
 }
 
 /** Compare rows from GET /api/areas/{code}/stats for both periods (servers without POST /api/compare). */

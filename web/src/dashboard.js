@@ -6,7 +6,7 @@
 // wijk. Printable: the print stylesheet (style.css) shows the dashboard alone. Every number shown comes from the
 // API as it answered (viewers: protected counts with their labels).
 
-import { api } from './api.js';
+import { api, absUrl, XLSX_LABEL } from './api.js';
 import { trendChart, hourOfWeekChart, esc, fmtNum, countText } from './charts.js';
 import { zoomToArea } from './areas.js';
 import { fmtDate } from './dates.js';
@@ -165,15 +165,23 @@ async function loadShapes() {
   return buurtShapes;
 }
 
+/** The monthly analysis of `month` (its tables: total, months, buurten, categories) as an Excel download. */
+function monthlyXlsxLink(month) {
+  if (!month) return '';
+  const f = filterParams();
+  const href = absUrl('/api/report/monthly', { month, category: f.category, source: f.source, format: 'xlsx' });
+  return `<div class="buttons noprint"><a id="dash-monthly-xlsx" class="button" href="${esc(href)}" download>${esc(XLSX_LABEL)}</a></div>`;
+}
+
 function strikingHtml(d) {
   const m = d.month || {};
   let html = `<p class="hint">Maand ${esc(m.month || '')}: buurten met significant meer of minder incidenten dan hun eigen verleden doet verwachten (Poisson-toets, Benjamini-Hochberg 5 %).</p>`;
-  if (!d.striking.length) return `${html}<p id="dash-striking-none">Deze maand valt geen buurt op.</p>`;
+  if (!d.striking.length) return `${html}<p id="dash-striking-none">Deze maand valt geen buurt op.</p>${monthlyXlsxLink(m.month)}`;
   html += '<ol id="dash-striking">';
   for (const a of d.striking) {
     html += `<li data-code="${esc(a.code)}" data-direction="${esc(a.direction)}"><strong>${esc(a.name || a.code)}</strong>: ${esc(countText(a.observed, a.count_label))} incidenten, verwacht ${fmtNum(a.expected, 1)} (${esc(STRIKING[a.direction] || a.direction)})</li>`;
   }
-  return `${html}</ol>`;
+  return `${html}</ol>${monthlyXlsxLink(m.month)}`;
 }
 
 async function drawThumbnail(d, token) {

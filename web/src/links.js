@@ -1,7 +1,7 @@
-// The "Links voor BI" view: tile, WMS, GeoJSON/TopoJSON/CSV and Tableau addresses for the current filter,
-// each with a copy button.
+// The "Links voor BI" view: tile, WMS, GeoJSON/TopoJSON/CSV/Excel and Tableau addresses for the current filter,
+// each with a copy button, and download buttons for the statistics per buurt as CSV and as Excel (.xlsx).
 
-import { absUrl, qs } from './api.js';
+import { absUrl, qs, XLSX_LABEL } from './api.js';
 import { esc } from './charts.js';
 import { filterParams } from './filters.js';
 import { subscribe } from './state.js';
@@ -23,8 +23,11 @@ function renderLinks() {
     ['GeoJSON per buurt', withQ('/api/stats.geojson', { level: 'buurt' })],
     ['TopoJSON per buurt (Power BI)', withQ('/api/stats.topojson', { level: 'buurt' })],
     ['CSV per buurt', withQ('/api/stats.csv', { level: 'buurt' })],
+    ['Excel per buurt (.xlsx)', withQ('/api/stats.xlsx', { level: 'buurt' })],
     ['Tableau TMS', withQ('/bi/tableau.tms')],
   ];
+  $('links-downloads').innerHTML = `<a id="download-stats-csv" class="button" href="${esc(withQ('/api/stats.csv', { level: 'buurt' }))}" download>Download CSV</a>
+    <a id="download-stats-xlsx" class="button" href="${esc(withQ('/api/stats.xlsx', { level: 'buurt' }))}" download>${esc(XLSX_LABEL)}</a>`;
   $('links').innerHTML = links.map(([label, url], i) => `<div class="link-row"><label for="link-${i}">${esc(label)}</label><div class="row"><input id="link-${i}" readonly value="${esc(url)}"><button type="button" class="small" data-copy="link-${i}">Kopiëren</button></div></div>`).join('');
 }
 

@@ -3,7 +3,7 @@
 // the map when the view is left. "toon verwachting" adds the top 5 % forecast cells of the coming week
 // (GET /api/forecast, method prospective) to the map and lists them with their streets.
 
-import { api, absUrl } from './api.js';
+import { api, absUrl, XLSX_LABEL } from './api.js';
 import { esc, fmtNum } from './charts.js';
 import { filterParams } from './filters.js';
 import { fetchForecast, methodLabel } from './forecast.js';
@@ -72,6 +72,7 @@ async function runPatrol() {
     <div class="buttons noprint">
       <button type="button" id="patrol-print">Afdrukken</button>
       <a id="patrol-print-map" href="${esc(absUrl('/api/patrol', { ...p, format: 'html' }))}" target="_blank" rel="noopener">Printbare kaart en lijst</a>
+      <a id="patrol-xlsx" class="button" href="${esc(absUrl('/api/patrol', { ...p, format: 'xlsx' }))}" download>${esc(XLSX_LABEL)}</a>
     </div>`;
   $('patrol-print').addEventListener('click', () => window.print());
 }

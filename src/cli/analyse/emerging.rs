@@ -258,7 +258,10 @@ fn run_places(
         (None, Layout::Grid { .. }) => bail!("interne fout: rasterkubus buiten het rasterpad"),
     };
     let result = analyse(args, &cube, &weights, options)?;
-    let geometries = if matches!(output::format_of(&args.output)?, output::Format::Csv) {
+    let geometries = if matches!(
+        output::format_of(&args.output)?,
+        output::Format::Csv | output::Format::Xlsx
+    ) {
         None
     } else {
         Some(bins::geometries(&a.places)?)

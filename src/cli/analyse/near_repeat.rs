@@ -70,9 +70,9 @@ fn bounds<T: std::str::FromStr>(flag: &str, s: &str) -> anyhow::Result<Vec<T>> {
 
 pub fn run(db: &Path, args: NearRepeatArgs) -> anyhow::Result<ExitCode> {
     let format = format_of(&args.output)?;
-    if !matches!(format, Format::Csv | Format::Json) {
+    if !matches!(format, Format::Csv | Format::Json | Format::Xlsx) {
         bail!(
-            "{}: near-repeat schrijft .csv of .json",
+            "{}: near-repeat schrijft .csv, .xlsx of .json",
             args.output.display()
         );
     }
@@ -96,6 +96,7 @@ pub fn run(db: &Path, args: NearRepeatArgs) -> anyhow::Result<ExitCode> {
             std::fs::write(&args.output, text)
                 .with_context(|| format!("{}: kan niet schrijven", args.output.display()))?;
         }
+        Format::Xlsx => super::output::write_xlsx(&args.output, "Nabijheid", &csv_table(&table))?,
         _ => write_csv(&args.output, &csv_table(&table))?,
     }
     let first = table.cell(1, 0);

@@ -2,7 +2,10 @@
 
 use anyhow::{bail, Context};
 use brandpunt::coords::Transformer;
-use brandpunt::export::{write_csv, write_fgb, write_geojson, write_gpkg, Table};
+use brandpunt::export::xlsx::check_sheet_name;
+use brandpunt::export::{
+    workbook_bytes, write_csv, write_fgb, write_geojson, write_gpkg, Sheet, Table,
+};
 use geo_types::Geometry;
 use std::path::Path;
 
@@ -15,9 +18,10 @@ pub enum Format {
     FlatGeobuf,
     GeoJson,
     GeoTiff,
+    Xlsx,
 }
 
-/// The format of `path` by its extension (`.csv`, `.json`, `.gpkg`, `.fgb`, `.geojson`, `.tif`/`.tiff`).
+/// The format of `path` by its extension (`.csv`, `.json`, `.gpkg`, `.fgb`, `.geojson`, `.tif`/`.tiff`, `.xlsx`).
 pub fn format_of(path: &Path) -> anyhow::Result<Format> {
     let ext = path
         .extension()
@@ -31,8 +35,9 @@ pub fn format_of(path: &Path) -> anyhow::Result<Format> {
         "fgb" => Format::FlatGeobuf,
         "geojson" => Format::GeoJson,
         "tif" | "tiff" => Format::GeoTiff,
+        "xlsx" => Format::Xlsx,
         _ => bail!(
-            "{}: onbekende extensie; kies .csv, .gpkg, .fgb, .geojson, .json of .tif",
+            "{}: onbekende extensie; kies .csv, .xlsx, .gpkg, .fgb, .geojson, .json of .tif",
             path.display()
         ),
     })
@@ -48,6 +53,7 @@ pub fn write(
     match format_of(path)? {
         Format::Csv => write_csv(path, table)?,
         Format::Json => write_json(path, table)?,
+        Format::Xlsx => write_xlsx(path, layer, table)?,
         Format::GeoPackage => write_gpkg(path, layer, table, geometries)?,
         Format::FlatGeobuf => write_fgb(path, layer, table, geometries)?,
         Format::GeoJson => {
@@ -60,6 +66,18 @@ pub fn write(
         ),
     }
     Ok(())
+}
+
+/// Writes `table` as an Excel workbook with one worksheet named `sheet` (`Resultaat` when `sheet` is no valid
+/// worksheet name): the CSV's columns and cells, numbers as numeric cells ([`brandpunt::export::xlsx`]).
+pub fn write_xlsx(path: &Path, sheet: &str, table: &Table) -> anyhow::Result<()> {
+    let name = if check_sheet_name(sheet).is_ok() {
+        sheet
+    } else {
+        "Resultaat"
+    };
+    let bytes = workbook_bytes(&[Sheet { name, table }])?;
+    std::fs::write(path, bytes).with_context(|| format!("{}: kan niet schrijven", path.display()))
 }
 
 /// Writes `table` as a JSON array of objects (column -> value; null for missing/non-finite).
@@ -90,13 +108,14 @@ pub fn write_json(path: &Path, table: &Table) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("{}: kan niet schrijven", path.display()))
 }
 
-/// Writes a table without geometry to `path` (`.csv` or `.json`), or as CSV to standard output.
+/// Writes a table without geometry to `path` (`.csv`, `.json` or `.xlsx`), or as CSV to standard output.
 pub fn write_plain(path: Option<&Path>, table: &Table) -> anyhow::Result<()> {
     match path {
         Some(path) => match format_of(path)? {
             Format::Json => write_json(path, table),
             Format::Csv => Ok(write_csv(path, table)?),
-            _ => bail!("{}: kies .csv of .json", path.display()),
+            Format::Xlsx => write_xlsx(path, "Resultaat", table),
+            _ => bail!("{}: kies .csv, .xlsx of .json", path.display()),
         },
         None => {
             let mut w = csv::Writer::from_writer(std::io::stdout());

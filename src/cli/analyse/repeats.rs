@@ -35,8 +35,11 @@ fn date_of(day: i64) -> String {
 
 pub fn run(db: &Path, args: RepeatsArgs) -> anyhow::Result<ExitCode> {
     let format = format_of(&args.output)?;
-    if !matches!(format, Format::Csv | Format::Json) {
-        bail!("{}: repeats schrijft .csv of .json", args.output.display());
+    if !matches!(format, Format::Csv | Format::Json | Format::Xlsx) {
+        bail!(
+            "{}: repeats schrijft .csv, .xlsx of .json",
+            args.output.display()
+        );
     }
     let a = &args.input;
     anyhow::ensure!(
@@ -78,6 +81,7 @@ pub fn run(db: &Path, args: RepeatsArgs) -> anyhow::Result<ExitCode> {
             std::fs::write(&args.output, serde_json::to_string_pretty(&v)?)
                 .with_context(|| format!("{}: kan niet schrijven", args.output.display()))?;
         }
+        Format::Xlsx => super::output::write_xlsx(&args.output, "Per adres", &address_table(&r))?,
         _ => write_csv(&args.output, &address_table(&r))?,
     }
     println!(
