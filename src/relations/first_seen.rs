@@ -14,19 +14,21 @@ use crate::cancel::{Cancel, Cancelled};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Bits of a hash (its top bits) that choose its shard.
+/// Bits of a hash that choose its shard.
 const SHARD_BITS: u32 = 8;
 /// Number of shards.
 pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
 
-/// The shard of a key with hash `hash`.
+/// The shard of a key with hash `hash`: bits 32-39. Not the top bits, which hashbrown keeps as a slot's tag (one
+/// tag for every key of a shard would make each probe compare every key of a group), nor the low bits, which
+/// choose the slot.
 pub(crate) fn shard_of(hash: u64) -> usize {
-    (hash >> (64 - SHARD_BITS)) as usize
+    ((hash >> 32) as usize) & (SHARDS - 1)
 }
 
 /// Distinct keys numbered in first-occurrence order.
 pub(crate) struct FirstSeen<A> {
-    /// The number of the key of each occurrence, by position.
+    /// The number of the key of each occurrence, by position (empty unless asked for).
     pub of: Vec<u32>,
     /// The position of the first occurrence of each key, by number (ascending).
     pub first: Vec<u32>,
@@ -52,14 +54,16 @@ struct Shard<A> {
 impl<A: Send> FirstSeen<A> {
     /// Numbers the keys of the `n` occurrences (`n < u32::MAX`). `hash(j)`: the hash of the key of occurrence
     /// `j`; `same(i, j)`: are the keys of occurrences `i` and `j` equal (called only when their hashes are equal);
-    /// `init(j)`/`fold(a, j)`: the fold of a key's occurrences. `part`: occurrences per unit of parallel work (and
-    /// between two checks of `cancel`).
+    /// `init(j)`/`fold(a, j)`: the fold of a key's occurrences. `with_of`: make [`FirstSeen::of`]. `part`:
+    /// occurrences per unit of parallel work (and between two checks of `cancel`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         n: usize,
         hash: impl Fn(usize) -> u64 + Sync,
         same: impl Fn(usize, usize) -> bool + Sync,
         init: impl Fn(usize) -> A + Sync,
         fold: impl Fn(&mut A, usize) + Sync,
+        with_of: bool,
         part: usize,
         cancel: &Cancel,
     ) -> Result<FirstSeen<A>, Cancelled> {
@@ -118,7 +122,7 @@ impl<A: Send> FirstSeen<A> {
                     firsts: Vec::new(),
                     hashes: Vec::new(),
                     folded: Vec::new(),
-                    local_of: Vec::with_capacity(count),
+                    local_of: Vec::with_capacity(if with_of { count } else { 0 }),
                 };
                 for j in occurrences(s) {
                     let h = hashes[j];
@@ -144,7 +148,9 @@ impl<A: Send> FirstSeen<A> {
                             l
                         }
                     };
-                    shard.local_of.push(l);
+                    if with_of {
+                        shard.local_of.push(l);
+                    }
                 }
                 Ok(shard)
             })
@@ -175,7 +181,11 @@ impl<A: Send> FirstSeen<A> {
             folded.extend(folds[s].next());
         }
         debug_assert_eq!(folded.len(), first.len());
-        let of: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+        let n_of = if with_of { n } else { 0 };
+        let of: Vec<AtomicU32> = (0..n_of)
+            .into_par_iter()
+            .map(|_| AtomicU32::new(0))
+            .collect();
         let tables: Vec<hashbrown::HashTable<u32>> = shards
             .into_par_iter()
             .zip(ids)
@@ -242,7 +252,7 @@ mod tests {
                 })
                 .collect();
             // A poor hash (many equal hashes of different keys) and a good one.
-            for poor in [true, false] {
+            for (poor, with_of) in [(true, true), (false, true), (false, false)] {
                 let hash = |j: usize| {
                     if poor {
                         (keys[j] % 5) << 61
@@ -256,12 +266,17 @@ mod tests {
                     |i, j| keys[i] == keys[j],
                     |j| (j, 1u32),
                     |a, _| a.1 += 1,
+                    with_of,
                     part,
                     &Cancel::never(),
                 )
                 .unwrap();
                 let (of, first, folded) = sequential(&keys);
-                assert_eq!(got.of, of, "n {n} poor {poor}");
+                if with_of {
+                    assert_eq!(got.of, of, "n {n} poor {poor}");
+                } else {
+                    assert!(got.of.is_empty());
+                }
                 assert_eq!(got.first, first);
                 assert_eq!(got.folded, folded);
                 // The tables find every key under its number.
@@ -285,6 +300,7 @@ mod tests {
             |i, j| i == j,
             |_| (),
             |_, _| (),
+            true,
             4,
             &cancel,
         );

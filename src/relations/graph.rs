@@ -377,6 +377,9 @@ struct Flat<'a> {
     address_key: Vec<&'a str>,
     subject_incident: Vec<u32>,
     subject: Vec<&'a StoredPseudonym>,
+    /// The pseudonym and kind of each subject occurrence (read without going through `subject`).
+    subject_key: Vec<&'a str>,
+    subject_kind: Vec<IdentifierKind>,
     key_id: Vec<u32>,
     sources: Interner<'a>,
     categories: Interner<'a>,
@@ -417,6 +420,8 @@ impl<'a> Flat<'a> {
             }
             for p in &inc.pseudonyms {
                 f.subject.push(p);
+                f.subject_key.push(p.pseudonym.as_str());
+                f.subject_kind.push(p.kind);
                 f.subject_incident.push(i as u32);
                 f.key_id.push(f.key_ids.get(p.key_id.as_str()));
             }
@@ -476,6 +481,8 @@ impl<'a> Flat<'a> {
         all.address_key.reserve_exact(sum(|p| p.address_key.len()));
         all.subject_incident.reserve_exact(sum(|p| p.subject.len()));
         all.subject.reserve_exact(sum(|p| p.subject.len()));
+        all.subject_key.reserve_exact(sum(|p| p.subject.len()));
+        all.subject_kind.reserve_exact(sum(|p| p.subject.len()));
         all.key_id.reserve_exact(sum(|p| p.subject.len()));
         let last = parts.len().saturating_sub(1);
         for (k, p) in parts.into_iter().enumerate() {
@@ -490,6 +497,8 @@ impl<'a> Flat<'a> {
             all.address_key.extend(p.address_key);
             all.subject_incident.extend(p.subject_incident);
             all.subject.extend(p.subject);
+            all.subject_key.extend(p.subject_key);
+            all.subject_kind.extend(p.subject_kind);
             all.key_id.extend(p.key_id);
         }
         if all.subject_start.is_empty() {
@@ -577,6 +586,7 @@ impl Graph {
             |i, j| visible_incidents[i].registration == visible_incidents[j].registration,
             |_| (),
             |_, _| (),
+            false,
             part,
             cancel,
         )?;
@@ -673,6 +683,7 @@ impl Graph {
                         let i = f.address_incident[a] as usize;
                         touch(node, f.day[i], f.source[i]);
                     },
+                    true,
                     part,
                     cancel,
                 )
@@ -680,12 +691,12 @@ impl Graph {
             || {
                 FirstSeen::new(
                     f.subject.len(),
-                    |j| KeyIndex::hash(&f.subject[j].pseudonym),
-                    |j, k| f.subject[j].pseudonym == f.subject[k].pseudonym,
+                    |j| KeyIndex::hash(f.subject_key[j]),
+                    |j, k| f.subject_key[j] == f.subject_key[k],
                     |j| {
                         let i = f.subject_incident[j];
                         let node = GraphNode {
-                            kind: NodeKind::Subject(f.subject[j].kind),
+                            kind: NodeKind::Subject(f.subject_kind[j]),
                             first_day: f.day[i as usize],
                             last_day: f.day[i as usize],
                             incidents: 1,
@@ -701,13 +712,14 @@ impl Graph {
                             touch(node, f.day[i as usize], f.source[i as usize]);
                             *last = i;
                         }
-                        let kind = f.subject[j].kind;
+                        let kind = f.subject_kind[j];
                         if node.kind == NodeKind::Subject(IdentifierKind::Other)
                             && kind != IdentifierKind::Other
                         {
                             node.kind = NodeKind::Subject(kind);
                         }
                     },
+                    true,
                     part,
                     cancel,
                 )
@@ -769,7 +781,7 @@ impl Graph {
                             b += flat.address_key[flat.address[i] as usize].len();
                         }
                         for j in flat.subjects(i).filter(|&j| new_subject(j)) {
-                            b += flat.subject[j].pseudonym.len();
+                            b += flat.subject_key[j].len();
                         }
                         b
                     })
@@ -786,7 +798,8 @@ impl Graph {
             category: u32::MAX,
             key_id: u32::MAX,
         };
-        let mut nodes = vec![placeholder; node_count];
+        let mut nodes = Vec::with_capacity(node_count);
+        nodes.par_extend(rayon::iter::repeat_n(placeholder, node_count));
         let mut ends = vec![0usize; node_count];
         let mut text = vec![0u8; key_bytes.iter().sum()];
         let node_lengths = || {
@@ -838,7 +851,7 @@ impl Graph {
                     }
                     for j in flat.subjects(i).filter(|&j| new_subject(j)) {
                         let node = subjects.folded[subjects.of[j] as usize].0.clone();
-                        add(node, &flat.subject[j].pseudonym);
+                        add(node, flat.subject_key[j]);
                     }
                 }
             });
@@ -899,8 +912,7 @@ impl Graph {
         let base_edges: usize = part_edges.iter().map(|p| p.base_edges).sum();
         let pair_count: usize = part_edges.iter().map(|p| p.pairs).sum();
         let mut edges = Vec::with_capacity(base_edges + pair_count);
-        edges.resize(
-            base_edges,
+        edges.par_extend(rayon::iter::repeat_n(
             GraphEdge {
                 a: 0,
                 b: 0,
@@ -911,24 +923,23 @@ impl Graph {
                 sources: 0,
                 roles: u32::MAX,
             },
-        );
-        let mut pair_key = vec![0u64; pair_count];
-        let mut pair_incident = vec![0u32; pair_count];
+            base_edges,
+        ));
+        // Each co-occurrence as (`a << 32 | b`, day, source number): what numbering and folding it reads, together.
+        let mut pairs: Vec<(u64, i32, u32)> = Vec::with_capacity(pair_count);
+        pairs.par_extend(rayon::iter::repeat_n((0, 0, 0), pair_count));
         pieces(&mut edges, part_edges.iter().map(|p| p.base_edges))
             .into_par_iter()
-            .zip(pieces(&mut pair_key, part_edges.iter().map(|p| p.pairs)))
-            .zip(pieces(
-                &mut pair_incident,
-                part_edges.iter().map(|p| p.pairs),
-            ))
+            .zip(pieces(&mut pairs, part_edges.iter().map(|p| p.pairs)))
             .zip(&ranges)
             .zip(&part_edges)
             .zip(&role_maps)
-            .for_each(|(((((edges, keys), incidents), r), pe), role_map)| {
+            .for_each(|((((edges, pairs), r), pe), role_map)| {
                 let (mut e, mut p, mut involves) = (0usize, 0usize, 0usize);
                 for (i, &d) in r.clone().zip(&pe.counts) {
                     let this = incident_node[i];
                     let (day, bit) = (flat.day[i], flat.source[i]);
+                    let source = bit.trailing_zeros();
                     let edge = |b: u32, kind: EdgeKind, roles: u32| GraphEdge {
                         a: this,
                         b,
@@ -953,13 +964,12 @@ impl Graph {
                     }
                     for (x, &(s, _)) in mine.iter().enumerate() {
                         for &(t, _) in &mine[x + 1..] {
-                            keys[p] = u64::from(s) << 32 | u64::from(t);
-                            incidents[p] = i as u32;
+                            pairs[p] = (u64::from(s) << 32 | u64::from(t), day, source);
                             p += 1;
                         }
                         if let Some(a) = address {
-                            keys[p] = u64::from(s.min(a)) << 32 | u64::from(s.max(a));
-                            incidents[p] = i as u32;
+                            let key = u64::from(s.min(a)) << 32 | u64::from(s.max(a));
+                            pairs[p] = (key, day, source);
                             p += 1;
                         }
                     }
@@ -971,37 +981,38 @@ impl Graph {
         //    folded over the incidents they share.
         let pair_hash = |p: usize| {
             use std::hash::BuildHasher;
-            foldhash::fast::FixedState::default().hash_one(pair_key[p])
+            foldhash::fast::FixedState::default().hash_one(pairs[p].0)
         };
         let derived = FirstSeen::new(
             pair_count,
             pair_hash,
-            |p, q| pair_key[p] == pair_key[q],
+            |p, q| pairs[p].0 == pairs[q].0,
             |p| {
-                let i = pair_incident[p] as usize;
+                let (key, day, source) = pairs[p];
                 GraphEdge {
-                    a: (pair_key[p] >> 32) as u32,
-                    b: pair_key[p] as u32,
+                    a: (key >> 32) as u32,
+                    b: key as u32,
                     kind: EdgeKind::CoOccurs,
                     count: 1,
-                    first_day: flat.day[i],
-                    last_day: flat.day[i],
-                    sources: flat.source[i],
+                    first_day: day,
+                    last_day: day,
+                    sources: 1u64 << source,
                     roles: u32::MAX,
                 }
             },
             |edge, p| {
-                let i = pair_incident[p] as usize;
+                let (_, day, source) = pairs[p];
                 edge.count += 1;
-                edge.first_day = edge.first_day.min(flat.day[i]);
-                edge.last_day = edge.last_day.max(flat.day[i]);
-                edge.sources |= flat.source[i];
+                edge.first_day = edge.first_day.min(day);
+                edge.last_day = edge.last_day.max(day);
+                edge.sources |= 1u64 << source;
             },
+            false,
             part,
             cancel,
         )?;
-        drop((pair_key, pair_incident));
-        edges.extend(derived.folded);
+        drop(pairs);
+        edges.par_extend(derived.folded);
         cancel.check()?;
         // 8. Both CSR adjacencies at once.
         let base_pairs: Vec<(u32, u32)> =
