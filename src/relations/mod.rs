@@ -8,6 +8,8 @@
 //! - [`graph`]: building the [`Graph`] from [`LinkedIncident`]s after the
 //!   caller's category grants ([`CategoryScope`](crate::access::CategoryScope)) removed what the user may not
 //!   see, so nothing links through an invisible registration.
+//! - `first_seen` (private): numbering keys in first-occurrence order on all cores (sharded by hash), for the
+//!   build.
 //! - [`queries`]: neighbourhood, shortest paths, connecting network, components, repeat subjects.
 //! - [`centrality`]: degree and (Brandes, exact) betweenness.
 //! - [`export`]: GraphML, GEXF 1.3 (with time intervals), Cytoscape.js JSON and a link-table CSV.
@@ -24,6 +26,7 @@
 pub mod adjacency;
 pub mod centrality;
 pub mod export;
+mod first_seen;
 pub mod graph;
 pub mod node;
 pub mod queries;
