@@ -547,11 +547,11 @@ fn errors_name_the_file() {
             "--value",
             "CRIME",
             "--output",
-            dir.path().join("x.xlsx").to_str().unwrap(),
+            dir.path().join("x.docx").to_str().unwrap(),
         ],
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("x.xlsx"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("x.docx"));
 }
 
 fn ground_truth(files: &Path) -> Value {
