@@ -447,17 +447,7 @@ async fn compare(
     Query(params): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let xlsx = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
-        None => false,
-        Some(f) if f.is_empty() || f == "json" => false,
-        Some(f) if f == "xlsx" => true,
-        Some(f) => {
-            return Err(ApiError::param(
-                "format",
-                format!("onbekend formaat '{f}' (json of xlsx)"),
-            ))
-        }
-    };
+    let xlsx = super::xlsx::wants_xlsx(&params)?;
     let s = caller.snapshot.clone();
     let req = parse_request(&s, &body, state.config.limits.max_period_days)?;
     let protect = caller.principal.sees_protected_counts();

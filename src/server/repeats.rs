@@ -122,17 +122,7 @@ async fn repeats(
     let s = caller.snapshot.clone();
     let idx = find_area(&s, &code)?;
     let filter = Filter::parse(&params, &s)?;
-    let xlsx = match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
-        None => false,
-        Some(f) if f.is_empty() || f == "json" => false,
-        Some(f) if f == "xlsx" => true,
-        Some(f) => {
-            return Err(ApiError::param(
-                "format",
-                format!("onbekend formaat '{f}' (json of xlsx)"),
-            ))
-        }
-    };
+    let xlsx = super::xlsx::wants_xlsx(&params)?;
     let protect = caller.principal.sees_protected_counts();
     let with_addresses = !protect
         && match caller.principal.address_level_scope(

@@ -104,6 +104,20 @@ pub fn workbook(sheets: &[(&str, Table)]) -> Result<Vec<u8>, ApiError> {
     workbook_bytes(&sheets).map_err(ApiError::internal)
 }
 
+/// Whether the request asks for a workbook: `format=xlsx`; absent, empty or `json` is JSON; anything else is a
+/// 400 naming `format`.
+pub fn wants_xlsx(params: &std::collections::HashMap<String, String>) -> Result<bool, ApiError> {
+    match params.get("format").map(|f| f.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(f) if f.is_empty() || f == "json" => Ok(false),
+        Some(f) if f == "xlsx" => Ok(true),
+        Some(f) => Err(ApiError::param(
+            "format",
+            format!("onbekend formaat '{f}' (json of xlsx)"),
+        )),
+    }
+}
+
 /// The HTTP answer of a workbook: `brandpunt-{name}.xlsx` as an attachment.
 pub fn response(bytes: impl Into<axum::body::Bytes>, name: &str) -> Response {
     (
