@@ -109,22 +109,45 @@ fn pearson_independence(t: &[Vec<f64>]) -> (f64, Vec<f64>) {
     (x2, expected)
 }
 
-/// The Monte Carlo p-value of an observed `statistic`: `(1 + simulations at least as large) / (SIMULATIONS + 1)`
-/// over [`SIMULATIONS`] tables drawn by `simulate` (which returns a table's statistic) from one RNG seeded with
-/// [`SEED`]; with the method name and the number of simulations, as [`Homogeneity`] reports them.
-fn monte_carlo(
+/// The test of an observed `statistic` with `df` degrees of freedom and its `expected` cells, as [`Homogeneity`]
+/// reports it: the chi-square distribution when Cochran's rule holds ([`cochran_ok`]), else the Monte Carlo
+/// p-value `(1 + simulations at least as large) / (SIMULATIONS + 1)` over [`SIMULATIONS`] tables drawn by the
+/// simulator `simulator` makes (only then), which returns a table's statistic, from one RNG seeded with [`SEED`].
+fn tested<S: FnMut(&mut ChaCha8Rng) -> f64>(
     statistic: f64,
-    mut simulate: impl FnMut(&mut ChaCha8Rng) -> f64,
-) -> (f64, &'static str, Option<u32>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-    let at_least = (0..SIMULATIONS)
-        .filter(|_| simulate(&mut rng) >= statistic * (1.0 - 1e-12))
-        .count() as u32;
-    (
-        f64::from(at_least + 1) / f64::from(SIMULATIONS + 1),
-        "monte_carlo",
-        Some(SIMULATIONS),
-    )
+    df: u64,
+    expected: &[f64],
+    groups: usize,
+    classes: usize,
+    simulator: impl FnOnce() -> S,
+) -> Homogeneity {
+    let (ok, small, min_expected) = cochran_ok(expected);
+    let (p_value, method, simulations) = if ok {
+        (chi2_sf(statistic, df), "chi2", None)
+    } else {
+        let mut simulate = simulator();
+        let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+        let at_least = (0..SIMULATIONS)
+            .filter(|_| simulate(&mut rng) >= statistic * (1.0 - 1e-12))
+            .count() as u32;
+        (
+            f64::from(at_least + 1) / f64::from(SIMULATIONS + 1),
+            "monte_carlo",
+            Some(SIMULATIONS),
+        )
+    };
+    Homogeneity {
+        statistic,
+        df,
+        p_value,
+        method,
+        simulations,
+        groups: groups as u64,
+        classes: classes as u64,
+        cells: expected.len() as u64,
+        small_expected_cells: small,
+        min_expected,
+    }
 }
 
 /// Pearson's chi-square test of homogeneity of the rows of `table` (groups x classes of counts); see the module
@@ -153,43 +176,35 @@ pub fn chi_square_homogeneity(table: &[Vec<u64>]) -> Option<Homogeneity> {
         .collect();
     let (statistic, expected) = pearson_independence(&t);
     let df = ((rows.len() - 1) * (cols.len() - 1)) as u64;
-    let (ok, small, min_expected) = cochran_ok(&expected);
-    let (p_value, method, simulations) = if ok {
-        (chi2_sf(statistic, df), "chi2", None)
-    } else {
-        // Permute the class labels of the units over the rows: tables with the observed margins.
-        let row_totals: Vec<usize> = t.iter().map(|r| r.iter().sum::<f64>() as usize).collect();
-        let mut labels: Vec<usize> = Vec::new();
-        for (c, _) in cols.iter().enumerate() {
-            let total: f64 = t.iter().map(|r| r[c]).sum();
-            labels.extend(std::iter::repeat_n(c, total as usize));
-        }
-        let mut sim = vec![vec![0.0; cols.len()]; rows.len()];
-        monte_carlo(statistic, |rng| {
-            labels.shuffle(rng);
-            let mut k = 0;
-            for (g, &n) in row_totals.iter().enumerate() {
-                sim[g].iter_mut().for_each(|x| *x = 0.0);
-                for &c in &labels[k..k + n] {
-                    sim[g][c] += 1.0;
-                }
-                k += n;
-            }
-            pearson_independence(&sim).0
-        })
-    };
-    Some(Homogeneity {
+    Some(tested(
         statistic,
         df,
-        p_value,
-        method,
-        simulations,
-        groups: rows.len() as u64,
-        classes: cols.len() as u64,
-        cells: expected.len() as u64,
-        small_expected_cells: small,
-        min_expected,
-    })
+        &expected,
+        rows.len(),
+        cols.len(),
+        || {
+            // Permute the class labels of the units over the rows: tables with the observed margins.
+            let row_totals: Vec<usize> = t.iter().map(|r| r.iter().sum::<f64>() as usize).collect();
+            let mut labels: Vec<usize> = Vec::new();
+            for (c, _) in cols.iter().enumerate() {
+                let total: f64 = t.iter().map(|r| r[c]).sum();
+                labels.extend(std::iter::repeat_n(c, total as usize));
+            }
+            let mut sim = vec![vec![0.0; cols.len()]; rows.len()];
+            move |rng: &mut ChaCha8Rng| {
+                labels.shuffle(rng);
+                let mut k = 0;
+                for (g, &n) in row_totals.iter().enumerate() {
+                    sim[g].iter_mut().for_each(|x| *x = 0.0);
+                    for &c in &labels[k..k + n] {
+                        sim[g][c] += 1.0;
+                    }
+                    k += n;
+                }
+                pearson_independence(&sim).0
+            }
+        },
+    ))
 }
 
 /// Iterative proportional fitting of `start` (exposures) to the row and column totals of `observed`.
@@ -280,48 +295,49 @@ pub fn risk_homogeneity(observed: &[Vec<u64>], exposure: &[Vec<u64>]) -> Option<
     }
     let df = (cells - free) as u64;
     let (statistic, expected) = pearson_fitted(&o, &n);
-    let (ok, small, min_expected) = cochran_ok(&expected);
-    let (p_value, method, simulations) = if ok {
-        (chi2_sf(statistic, df), "chi2", None)
-    } else {
-        let mu = ipf(&o, &n);
-        let mut sim = vec![vec![0.0; cols.len()]; rows.len()];
-        monte_carlo(statistic, |rng| {
-            for (g, r) in mu.iter().enumerate() {
-                let total: f64 = o[g].iter().sum();
-                let cumulative: Vec<f64> = r
-                    .iter()
-                    .scan(0.0, |s, x| {
-                        *s += x;
-                        Some(*s)
-                    })
-                    .collect();
-                let sum = cumulative.last().copied().unwrap_or(0.0);
-                sim[g].iter_mut().for_each(|x| *x = 0.0);
-                if sum <= 0.0 {
-                    continue;
-                }
-                for _ in 0..total as u64 {
-                    let u = rng.gen::<f64>() * sum;
-                    let c = cumulative.partition_point(|x| *x <= u).min(r.len() - 1);
-                    sim[g][c] += 1.0;
-                }
-            }
-            pearson_fitted(&sim, &n).0
-        })
-    };
-    Some(Homogeneity {
+    Some(tested(
         statistic,
         df,
-        p_value,
-        method,
-        simulations,
-        groups: rows.len() as u64,
-        classes: cols.len() as u64,
-        cells: expected.len() as u64,
-        small_expected_cells: small,
-        min_expected,
-    })
+        &expected,
+        rows.len(),
+        cols.len(),
+        || {
+            // Each group's count drawn over the classes with the fitted probabilities: the row's total and the
+            // cumulative fitted values, made once for every simulation.
+            let rows_cumulative: Vec<(u64, Vec<f64>)> = ipf(&o, &n)
+                .iter()
+                .zip(&o)
+                .map(|(r, observed)| {
+                    let cumulative: Vec<f64> = r
+                        .iter()
+                        .scan(0.0, |s, x| {
+                            *s += x;
+                            Some(*s)
+                        })
+                        .collect();
+                    (observed.iter().sum::<f64>() as u64, cumulative)
+                })
+                .collect();
+            let mut sim = vec![vec![0.0; cols.len()]; rows.len()];
+            move |rng: &mut ChaCha8Rng| {
+                for (g, (total, cumulative)) in rows_cumulative.iter().enumerate() {
+                    let sum = cumulative.last().copied().unwrap_or(0.0);
+                    sim[g].iter_mut().for_each(|x| *x = 0.0);
+                    if sum <= 0.0 {
+                        continue;
+                    }
+                    for _ in 0..*total {
+                        let u = rng.gen::<f64>() * sum;
+                        let c = cumulative
+                            .partition_point(|x| *x <= u)
+                            .min(cumulative.len() - 1);
+                        sim[g][c] += 1.0;
+                    }
+                }
+                pearson_fitted(&sim, &n).0
+            }
+        },
+    ))
 }
 
 #[cfg(test)]
