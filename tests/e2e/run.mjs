@@ -158,28 +158,38 @@ async function shot(page, name) {
   await page.screenshot({ path: join(OUT, `${name}.png`) });
 }
 /** A pixel of the map canvas (page coordinates) inside the rendered buurt `code`, away from its edges. */
-async function pixelInside(page, code) {
-  return page.evaluate((code) => {
-    const m = window.brandpunt.map;
-    const canvas = m.getCanvas().getBoundingClientRect();
-    const w = m.getCanvas().clientWidth;
-    const h = m.getCanvas().clientHeight;
-    let best = null;
-    for (let y = 10; y < h - 10; y += 6) {
-      for (let x = 10; x < w - 10; x += 6) {
-        const hit = m.queryRenderedFeatures([x, y], { layers: ['buurten-fill'] })[0];
-        if (!hit || hit.properties.code !== code) continue;
-        // prefer points whose neighbourhood (+-12 px) is the same buurt
-        const ok = [[12, 0], [-12, 0], [0, 12], [0, -12]].every(([dx, dy]) => {
-          const q = m.queryRenderedFeatures([x + dx, y + dy], { layers: ['buurten-fill'] })[0];
-          return q && q.properties.code === code;
-        });
-        if (ok) return { x: canvas.left + x, y: canvas.top + y };
-        if (!best) best = { x: canvas.left + x, y: canvas.top + y };
+async function pixelInside(page, code, timeoutMs = 20000) {
+  // The filter's tiles must be drawn first: after a filter change the buurten source is reloading (setTiles empties
+  // it), and a query in that window finds no buurt at all. Then poll each idle frame until the buurt is found.
+  await page.waitForFunction(() => window.brandpunt.state.breaksVersion === window.brandpunt.state.filterVersion, null, { timeout: timeoutMs });
+  await mapIdle(page);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await page.evaluate((code) => {
+      const m = window.brandpunt.map;
+      const canvas = m.getCanvas().getBoundingClientRect();
+      const w = m.getCanvas().clientWidth;
+      const h = m.getCanvas().clientHeight;
+      let best = null;
+      for (let y = 10; y < h - 10; y += 6) {
+        for (let x = 10; x < w - 10; x += 6) {
+          const hit = m.queryRenderedFeatures([x, y], { layers: ['buurten-fill'] })[0];
+          if (!hit || hit.properties.code !== code) continue;
+          // prefer points whose neighbourhood (+-12 px) is the same buurt
+          const ok = [[12, 0], [-12, 0], [0, 12], [0, -12]].every(([dx, dy]) => {
+            const q = m.queryRenderedFeatures([x + dx, y + dy], { layers: ['buurten-fill'] })[0];
+            return q && q.properties.code === code;
+          });
+          if (ok) return { x: canvas.left + x, y: canvas.top + y };
+          if (!best) best = { x: canvas.left + x, y: canvas.top + y };
+        }
       }
-    }
-    return best;
-  }, code);
+      return best;
+    }, code);
+    if (p || Date.now() > deadline) return p;
+    await page.waitForTimeout(250);
+    await mapIdle(page);
+  }
 }
 
 /**
