@@ -16,6 +16,7 @@ pub mod gistar;
 pub mod grid;
 pub mod homogeneity;
 pub mod kde;
+pub mod kde_lattice;
 pub mod mann_kendall;
 pub mod moran;
 pub mod near_repeat;

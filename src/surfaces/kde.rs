@@ -34,6 +34,7 @@ use crate::analysis::kde::{
     density_at_points, kde_raster, map_surface, Extent, Kde, KdeError, KdeFloat, KdeParams, Kernel,
     Raster, DEFAULT_GAUSSIAN_TAIL,
 };
+use crate::analysis::kde_lattice::QuarticLattice;
 use crate::analysis::Event;
 use crate::cancel::Cancel;
 use crate::dataset::{Filter, Snapshot};
@@ -177,11 +178,20 @@ pub struct KdeField {
     pub bandwidth_m: f64,
     /// The largest density of the whole surface (per km2), > 0.
     pub max_per_km2: f64,
+    /// The incidents binned into the lattice, when the kernel spans at most [`LATTICE_MAX_RADIUS_CELLS`] cells:
+    /// then every window's cells come from it (see [`crate::analysis::kde_lattice`]), else they are summed
+    /// incident by incident.
+    lattice: Option<QuarticLattice>,
 }
+
+/// The widest kernel (in cells) whose windows are computed from the binned incidents: a cell costs about
+/// `pi R^2` bins there, which beats summing the incidents within the radius while `R` is small (the automatic
+/// cell gives `R` of 16-24).
+pub const LATTICE_MAX_RADIUS_CELLS: f64 = 32.0;
 
 impl HeapSize for KdeField {
     fn heap_bytes(&self) -> usize {
-        self.points.heap_bytes()
+        self.points.heap_bytes() + self.lattice.as_ref().map_or(0, HeapSize::heap_bytes)
     }
 }
 
@@ -237,11 +247,22 @@ impl KdeField {
             events.iter().map(|e| (e.x_m, e.y_m)),
             support_m.max(4.0 * cell_m).max(250.0),
         );
+        cancel.check()?;
+        let lattice = if support_m / cell_m <= LATTICE_MAX_RADIUS_CELLS {
+            Some(QuarticLattice::new(
+                events.iter().map(|e| (e.x_m, e.y_m)),
+                cell_m,
+                support_m,
+            )?)
+        } else {
+            None
+        };
         let mut field = KdeField {
             points,
             cell_m,
             bandwidth_m,
             max_per_km2: 0.0,
+            lattice,
         };
         cancel.check()?;
         field.max_per_km2 = field.largest_density(cancel)?;
@@ -387,6 +408,9 @@ impl KdeField {
     }
 
     fn raster_of_extent<T: KdeFloat>(&self, extent: Extent) -> Result<Raster<T>, SurfaceError> {
+        if let Some(lattice) = &self.lattice {
+            return Ok(lattice.raster(extent)?);
+        }
         let s = self.support_m();
         let reach = Rect::new(
             (extent.minx_m - s, extent.miny_m - s),

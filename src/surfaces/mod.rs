@@ -70,6 +70,8 @@ pub enum SurfaceError {
     Places(#[from] PlacesError),
     #[error("KDE: {0}")]
     Kde(#[from] KdeError),
+    #[error("KDE: {0}")]
+    KdeLattice(#[from] crate::analysis::kde_lattice::LatticeError),
     #[error("Gi*: {0}")]
     GiStar(#[from] GiStarError),
     #[error("emerging hot spots: {0}")]
