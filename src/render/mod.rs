@@ -121,9 +121,9 @@ impl Image {
             let oa = sa + da * (1.0 - sa);
             for c in 0..3 {
                 let v = (f32::from(s[c]) * sa + f32::from(d[c]) * da * (1.0 - sa)) / oa;
-                d[c] = v.round().clamp(0.0, 255.0) as u8;
+                d[c] = channel(f64::from(v));
             }
-            d[3] = (oa * 255.0).round().clamp(0.0, 255.0) as u8;
+            d[3] = channel(f64::from(oa * 255.0));
         }
         Ok(())
     }
@@ -235,22 +235,53 @@ pub fn bilinear<T: Copy + Into<f64>>(raster: &Raster<T>, x_m: f64, y_m: f64) -> 
     }
     let fx = (x_m - raster.minx_m) / raster.cell_m - 0.5;
     let fy = (raster.maxy_m - y_m) / raster.cell_m - 0.5;
-    let (i0, j0) = (fx.floor(), fy.floor());
-    let (tx, ty) = (fx - i0, fy - j0);
-    let (w, h) = (raster.width as f64, raster.height as f64);
-    if i0 < -1.0 || j0 < -1.0 || i0 >= w || j0 >= h {
+    let (w, h) = (raster.width as i64, raster.height as i64);
+    // Beyond one cell outside the raster every corner is outside (also for a NaN from a degenerate raster).
+    if !(fx >= -1.0 && fy >= -1.0 && fx < w as f64 && fy < h as f64) {
         return 0.0;
     }
-    let at = |i: f64, j: f64| -> f64 {
-        if i < 0.0 || j < 0.0 || i >= w || j >= h {
+    let (i0, j0) = (floor_to_i64(fx), floor_to_i64(fy));
+    let (tx, ty) = (fx - i0 as f64, fy - j0 as f64);
+    let at = |i: i64, j: i64| -> f64 {
+        if i < 0 || j < 0 || i >= w || j >= h {
             0.0
         } else {
             raster.values[j as usize * raster.width + i as usize].into()
         }
     };
-    let top = at(i0, j0) * (1.0 - tx) + at(i0 + 1.0, j0) * tx;
-    let bottom = at(i0, j0 + 1.0) * (1.0 - tx) + at(i0 + 1.0, j0 + 1.0) * tx;
+    let top = at(i0, j0) * (1.0 - tx) + at(i0 + 1, j0) * tx;
+    let bottom = at(i0, j0 + 1) * (1.0 - tx) + at(i0 + 1, j0 + 1) * tx;
     top * (1.0 - ty) + bottom * ty
+}
+
+/// `v.floor()` as an integer for finite `v` of magnitude below 2^62, without a call into libm (the baseline
+/// x86_64 target has no rounding instruction, and this is per pixel).
+#[inline]
+fn floor_to_i64(v: f64) -> i64 {
+    let t = v as i64;
+    if (t as f64) > v {
+        t - 1
+    } else {
+        t
+    }
+}
+
+/// A colour channel: `v` rounded half away from zero and clamped to 0..=255 (as `v.round().clamp(0.0, 255.0)
+/// as u8`, NaN giving 0), without a call into libm.
+#[inline]
+pub fn channel(v: f64) -> u8 {
+    if v.is_nan() || v <= 0.0 {
+        return 0;
+    }
+    if v >= 255.0 {
+        return 255;
+    }
+    let t = v as u8;
+    if v - f64::from(t) >= 0.5 {
+        t + 1
+    } else {
+        t
+    }
 }
 
 /// A density image of `width` x `height` pixels (row-major `values`): each value divided by `scale` through
@@ -368,6 +399,24 @@ mod tests {
             }
         }
         assert!(interpolate_lattice(&xs, &ys, &nodes[1..], w, h).is_err());
+    }
+
+    #[test]
+    fn channel_is_round_and_clamp() {
+        let mut v: f64 = -3.0;
+        while v < 260.0 {
+            for w in [
+                v,
+                v + 0.5,
+                v - f64::EPSILON * v.abs(),
+                v + 0.499_999_999_999_999_9,
+            ] {
+                assert_eq!(channel(w), w.round().clamp(0.0, 255.0) as u8, "{w}");
+            }
+            v += 0.25;
+        }
+        assert_eq!(channel(f64::NAN), 0);
+        assert_eq!(channel(f64::INFINITY), 255);
     }
 
     #[test]

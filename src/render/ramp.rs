@@ -68,7 +68,7 @@ impl ColourRamp {
                 let mut out = [0u8; 4];
                 for k in 0..4 {
                     let v = f64::from(c0[k]) + (f64::from(c1[k]) - f64::from(c0[k])) * f;
-                    out[k] = v.round().clamp(0.0, 255.0) as u8;
+                    out[k] = super::channel(v);
                 }
                 return out;
             }
