@@ -24,7 +24,8 @@
 //! # Threads
 //! `proj::Proj` holds raw PROJ pointers and is neither `Send` nor `Sync`, so neither is
 //! [`Transformer`]. Create one per thread: either call [`with_thread_transformer`] (a lazily built
-//! `thread_local!` instance; the first call on each thread costs a few milliseconds), or construct one
+//! `thread_local!` instance; the first call in the process asks PROJ's database, later ones on other threads
+//! build from the definitions found then), or construct one
 //! per worker, e.g. `rayon`'s `map_init(|| Transformer::new(), ...)`. Never share one across threads.
 
 use geo_types::{Coord, LineString, MultiPolygon, Polygon};
@@ -152,6 +153,11 @@ pub enum CoordError {
 const RD_TO_WGS84: &str = "RD New -> WGS84";
 const WGS84_TO_RD: &str = "WGS84 -> RD New";
 
+/// The definitions of the fixed RD New -> WGS84 and WGS84 -> RD New pipelines PROJ picked from its database,
+/// resolved by the first [`Transformer::new`] of the process. Constant for the process (the EPSG database does not
+/// change while it runs); two short strings, not a cache of data.
+static PIPELINES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+
 /// RD New <-> WGS84 <-> Web Mercator through PROJ with the EPSG Helmert transformation.
 ///
 /// WGS84 coordinates are always `(lon, lat)` in degrees (x first), RD and Web Mercator `(x, y)` in
@@ -256,11 +262,27 @@ fn transform_slice(
 }
 
 impl Transformer {
-    /// Builds both directions (a few milliseconds; reuse the result).
+    /// Builds both directions. The first call in a process asks PROJ's database which operations to use (tens
+    /// of milliseconds of SQLite queries) and keeps their definitions ([`PIPELINES`]); later calls, on any
+    /// thread, build the same pipelines from those definitions (well under a millisecond).
     ///
     /// Fails when PROJ cannot find its database, or when the operation it picks for the
     /// Netherlands is not a Helmert transformation.
     pub fn new() -> Result<Self, CoordError> {
+        if let Some((forward, inverse)) = PIPELINES.get() {
+            let build = |definition: &str, what: &'static str| {
+                Proj::new(definition).map_err(|e| CoordError::Create {
+                    what,
+                    message: e.to_string(),
+                })
+            };
+            return Ok(Self {
+                rd_to_wgs84: build(forward, RD_TO_WGS84)?,
+                wgs84_to_rd: build(inverse, WGS84_TO_RD)?,
+                rd_to_wgs84_definition: forward.clone(),
+                wgs84_to_rd_definition: inverse.clone(),
+            });
+        }
         let (rd_to_wgs84, rd_to_wgs84_definition) = fixed_helmert_pipeline(
             "EPSG:28992",
             "EPSG:4326",
@@ -273,6 +295,11 @@ impl Transformer {
             AMERSFOORT_ORIGIN_WGS84_DEG,
             WGS84_TO_RD,
         )?;
+        // Another thread may have resolved them meanwhile: PROJ's answer is the same, either is kept.
+        let _ = PIPELINES.set((
+            rd_to_wgs84_definition.clone(),
+            wgs84_to_rd_definition.clone(),
+        ));
         Ok(Self {
             rd_to_wgs84,
             wgs84_to_rd,
