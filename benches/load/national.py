@@ -11,7 +11,8 @@
   national.py fresh BASE TOKEN FILE CONNECTIONS LIMIT_S
                                            requests every path of FILE exactly once over CONNECTIONS keep-alive
                                            connections (until the list or LIMIT_S ends); prints "p50_ms p99_ms
-                                           req_per_s done total failures" (latency of each request, exact)
+                                           req_per_s done total failures" (latency of each request, exact); with
+                                           FRESH_LOG=PATH also every request's "start_ms latency_ms path"
   national.py count BASE TOKEN CODE        the incident count of an area (/api/areas/CODE/stats), or "error ..."
   national.py state BASE TOKEN CODE        "count hash": the area's count and a hash of the z12 incident-cell tile
                                            at the centre of the area
@@ -26,6 +27,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import sys
 import time
 import urllib.error
@@ -122,6 +124,8 @@ def fresh(base, token, file, connections, limit_s):
     lock = threading.Lock()
     times, failures = [], [0]
     todo = iter(paths)
+    log = []
+    t0 = time.perf_counter()
     start = time.monotonic()
 
     def worker():
@@ -139,6 +143,7 @@ def fresh(base, token, file, connections, limit_s):
             ms = (time.perf_counter() - t) * 1e3
             with lock:
                 times.append(ms)
+                log.append((t - t0, ms, path))
                 if r.status not in (200, 204):
                     failures[0] += 1
 
@@ -148,6 +153,10 @@ def fresh(base, token, file, connections, limit_s):
     for t in threads:
         t.join()
     wall = time.monotonic() - start
+    if os.environ.get("FRESH_LOG"):
+        with open(os.environ["FRESH_LOG"], "w") as f:
+            for at, ms, path in sorted(log):
+                f.write("%.1f %.1f %s\n" % (at * 1e3, ms, path))
     times.sort()
     q = lambda p: times[min(len(times) - 1, int(p * len(times)))] if times else float("nan")
     print("%.1f %.1f %.1f %d %d %d" % (q(0.5), q(0.99), len(times) / wall, len(times), len(paths), failures[0]))
