@@ -17,11 +17,12 @@
 //! ```
 //! use brandpunt::analysis::kde::{Extent, Kernel};
 //! use brandpunt::analysis::kde_lattice::QuarticLattice;
+//! use brandpunt::cancel::Cancel;
 //!
 //! let points = [(155_010.0, 463_020.0), (155_300.0, 463_100.0), (156_000.0, 462_500.0)];
 //! let lattice = QuarticLattice::new(points.iter().copied(), 50.0, 800.0).unwrap();
 //! let extent = Extent { minx_m: 154_000.0, miny_m: 462_000.0, maxx_m: 157_000.0, maxy_m: 464_000.0 };
-//! let raster = lattice.raster::<f64>(extent).unwrap();
+//! let raster = lattice.raster::<f64>(extent, &Cancel::never()).unwrap();
 //! assert_eq!((raster.width, raster.height), (60, 40));
 //! // The cell centred at (155 025, 463 025): the sum of the three kernels (per km2).
 //! let direct: f64 = points
@@ -33,6 +34,7 @@
 //! ```
 
 use super::kde::{Extent, KdeFloat, Kernel, Raster};
+use crate::cancel::{Cancel, Cancelled};
 use crate::heap_size::HeapSize;
 use rayon::prelude::*;
 
@@ -51,6 +53,9 @@ pub enum LatticeError {
     /// An extent whose edges are not on the lattice, or empty.
     #[error("extent {0:?} does not lie on the lattice")]
     OffLattice(Extent),
+    /// The computation was cancelled.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
 }
 
 /// Largest kernel radius in cells (the stencil has `(2 R + 1)^2` offsets).
@@ -239,7 +244,12 @@ impl QuarticLattice {
 
     /// The densities (per km2) at the centres of the cells of `extent`, whose edges must lie on the lattice
     /// (multiples of the cell size, to a millionth of a cell). Rows north to south as [`Raster`].
-    pub fn raster<T: KdeFloat>(&self, extent: Extent) -> Result<Raster<T>, LatticeError> {
+    /// [`LatticeError::Cancelled`] once `cancel` is (checked before each row of cells).
+    pub fn raster<T: KdeFloat>(
+        &self,
+        extent: Extent,
+        cancel: &Cancel,
+    ) -> Result<Raster<T>, LatticeError> {
         let c = self.cell_m;
         let on = |v: f64| -> Option<i64> {
             let k = (v / c).round();
@@ -257,7 +267,7 @@ impl QuarticLattice {
             return Err(LatticeError::OffLattice(extent));
         }
         let (width, height) = ((i1 - i0) as usize, (j1 - j0) as usize);
-        let values = self.cells(i0, j0, width, height);
+        let values = self.cells(i0, j0, width, height, cancel)?;
         Ok(Raster {
             minx_m: i0 as f64 * c,
             maxy_m: j1 as f64 * c,
@@ -270,24 +280,33 @@ impl QuarticLattice {
 
     /// The densities (per km2) of cells `i0..i0 + width` x `j0..j0 + height`, row-major from the northern row
     /// (`j0 + height - 1`).
-    fn cells(&self, i0: i64, j0: i64, width: usize, height: usize) -> Vec<f64> {
+    fn cells(
+        &self,
+        i0: i64,
+        j0: i64,
+        width: usize,
+        height: usize,
+        cancel: &Cancel,
+    ) -> Result<Vec<f64>, Cancelled> {
         let mut out = vec![0.0; width * height];
         if width == 0 || height == 0 || self.keys.is_empty() {
-            return out;
+            return Ok(out);
         }
         let block = Block::of(self, i0, j0, width, height);
         let amp_per_km2 = Kernel::Quartic.value_per_m2(0.0, self.radius_m) * 1e6;
         out.par_chunks_mut(width)
             .enumerate()
-            .for_each(|(row, values)| {
+            .try_for_each(|(row, values)| {
+                cancel.check()?;
                 // Lattice row j = j0 + height - 1 - row; its row in the block is that minus the block's first.
                 let t = height - 1 - row;
                 self.row(&block, t, values);
                 for v in values.iter_mut() {
                     *v *= amp_per_km2;
                 }
-            });
-        out
+                Ok(())
+            })?;
+        Ok(out)
     }
 
     /// The unscaled sums of target row `t` of `block` (0 = the block's southern target row) into `values`.
@@ -439,7 +458,7 @@ mod tests {
                 maxx_m: (i0 + w as i64) as f64 * c,
                 maxy_m: (j0 + h as i64) as f64 * c,
             };
-            let raster = lattice.raster::<f64>(extent).unwrap();
+            let raster = lattice.raster::<f64>(extent, &Cancel::never()).unwrap();
             assert_eq!((raster.width, raster.height), (w, h));
             let max = raster.values.iter().copied().fold(0.0, f64::max);
             assert!(max > 0.0);
@@ -461,13 +480,17 @@ mod tests {
         let pts = points(2_000, 11);
         let (c, r) = (50.0, 700.0);
         let lattice = QuarticLattice::new(pts.iter().copied(), c, r).unwrap();
+        let never = Cancel::never();
         let whole = lattice
-            .raster::<f64>(Extent {
-                minx_m: 149_000.0,
-                miny_m: 459_000.0,
-                maxx_m: 155_000.0,
-                maxy_m: 464_000.0,
-            })
+            .raster::<f64>(
+                Extent {
+                    minx_m: 149_000.0,
+                    miny_m: 459_000.0,
+                    maxx_m: 155_000.0,
+                    maxy_m: 464_000.0,
+                },
+                &never,
+            )
             .unwrap();
         for (x0, y0, x1, y1) in [
             (151_000.0, 460_500.0, 152_000.0, 461_800.0),
@@ -475,12 +498,15 @@ mod tests {
             (149_000.0, 459_000.0, 149_050.0, 459_050.0),
         ] {
             let part = lattice
-                .raster::<f64>(Extent {
-                    minx_m: x0,
-                    miny_m: y0,
-                    maxx_m: x1,
-                    maxy_m: y1,
-                })
+                .raster::<f64>(
+                    Extent {
+                        minx_m: x0,
+                        miny_m: y0,
+                        maxx_m: x1,
+                        maxy_m: y1,
+                    },
+                    &never,
+                )
                 .unwrap();
             for row in 0..part.height {
                 for col in 0..part.width {
@@ -521,8 +547,21 @@ mod tests {
             maxy_m: 20.0,
         };
         assert!(matches!(
-            lattice.raster::<f32>(off),
+            lattice.raster::<f32>(off, &Cancel::never()),
             Err(LatticeError::OffLattice(_))
+        ));
+        // A cancelled computation stops.
+        let (cancel, guard) = Cancel::new();
+        drop(guard);
+        let on = Extent {
+            minx_m: 0.0,
+            miny_m: 0.0,
+            maxx_m: 20.0,
+            maxy_m: 20.0,
+        };
+        assert!(matches!(
+            lattice.raster::<f32>(on, &cancel),
+            Err(LatticeError::Cancelled(_))
         ));
         // Non-finite points are left out.
         let l = QuarticLattice::new([(f64::NAN, 1.0), (2.0, 3.0)].into_iter(), 10.0, 30.0).unwrap();

@@ -631,7 +631,7 @@ pub fn vector_tile(
                 return Ok(None);
             };
             let window = crate::surfaces::tile_window_rd(tile)?;
-            kde_tile_local(&field, s.levels, tile, window)?
+            kde_tile_local(&field, s.levels, tile, window, cancel)?
         }
         other => return Err(ApiError::NotFound(format!("onbekende laag '{other}'"))),
     };

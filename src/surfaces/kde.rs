@@ -34,7 +34,7 @@ use crate::analysis::kde::{
     density_at_points, kde_raster, map_surface, Extent, Kde, KdeError, KdeFloat, KdeParams, Kernel,
     Raster, DEFAULT_GAUSSIAN_TAIL,
 };
-use crate::analysis::kde_lattice::QuarticLattice;
+use crate::analysis::kde_lattice::{LatticeError, QuarticLattice};
 use crate::analysis::Event;
 use crate::cancel::Cancel;
 use crate::dataset::{Filter, Snapshot};
@@ -277,7 +277,12 @@ impl KdeField {
     /// The cells of the lattice covering `window` (RD metres; cut to the kernel radius around the incidents) and
     /// one more cell around it, so that bilinear sampling anywhere in the window has its four cell centres;
     /// densities per km2 from the incidents within the kernel radius of those cells. [`SurfaceError::KdeTooManyCells`] when that is more than [`MAX_KDE_CELLS`].
-    pub fn raster<T: KdeFloat>(&self, window: Rect<f64>) -> Result<Raster<T>, SurfaceError> {
+    /// [`SurfaceError::Cancelled`] once `cancel` is.
+    pub fn raster<T: KdeFloat>(
+        &self,
+        window: Rect<f64>,
+        cancel: &Cancel,
+    ) -> Result<Raster<T>, SurfaceError> {
         let c = self.cell_m;
         // Beyond the kernel radius of the incidents the surface is 0: a window reaching further is cut there.
         let window = match self.points.bounds() {
@@ -310,7 +315,7 @@ impl KdeField {
         if cells.is_nan() || cells > MAX_KDE_CELLS {
             return Err(SurfaceError::KdeTooManyCells { cells });
         }
-        self.raster_of_extent(extent)
+        self.raster_of_extent(extent, cancel)
     }
 
     /// The surface at each of `points_rd` (RD metres): bilinear between the four nearest cell centres, as
@@ -329,7 +334,7 @@ impl KdeField {
         let c = self.cell_m;
         let cells = (window.width() / c + 3.0) * (window.height() / c + 3.0);
         if cells <= 4.0 * points_rd.len() as f64 {
-            let raster = self.raster::<f64>(window)?;
+            let raster = self.raster::<f64>(window, cancel)?;
             return Ok(points_rd
                 .iter()
                 .map(|&(x, y)| crate::render::bilinear(&raster, x, y))
@@ -407,10 +412,18 @@ impl KdeField {
             .collect()
     }
 
-    fn raster_of_extent<T: KdeFloat>(&self, extent: Extent) -> Result<Raster<T>, SurfaceError> {
+    fn raster_of_extent<T: KdeFloat>(
+        &self,
+        extent: Extent,
+        cancel: &Cancel,
+    ) -> Result<Raster<T>, SurfaceError> {
         if let Some(lattice) = &self.lattice {
-            return Ok(lattice.raster(extent)?);
+            return lattice.raster(extent, cancel).map_err(|e| match e {
+                LatticeError::Cancelled(c) => SurfaceError::Cancelled(c),
+                e => e.into(),
+            });
         }
+        cancel.check()?;
         let s = self.support_m();
         let reach = Rect::new(
             (extent.minx_m - s, extent.miny_m - s),
@@ -536,7 +549,7 @@ impl KdeField {
                         maxx_m: (leaf.bi + 1) as f64 * m,
                         maxy_m: (leaf.bj + 1) as f64 * m,
                     };
-                    let raster = self.raster_of_extent::<f64>(extent)?;
+                    let raster = self.raster_of_extent::<f64>(extent, cancel)?;
                     Ok(raster.max().map_or(0.0, |m| m.0))
                 })
                 .collect::<Result<Vec<f64>, SurfaceError>>()?;
@@ -666,6 +679,7 @@ pub fn kde_tile_local(
     levels: usize,
     tile: TileId,
     window_rd: Rect<f64>,
+    cancel: &Cancel,
 ) -> Result<Option<Vec<u8>>, SurfaceError> {
     // Two more cells around the window: the contours' artificial edges along the raster's border stay outside
     // the clipped tile.
@@ -674,7 +688,7 @@ pub fn kde_tile_local(
         (window_rd.min().x - 2.0 * c, window_rd.min().y - 2.0 * c),
         (window_rd.max().x + 2.0 * c, window_rd.max().y + 2.0 * c),
     );
-    let raster = field.raster::<f32>(grown)?;
+    let raster = field.raster::<f32>(grown, cancel)?;
     let mut contours = Vec::with_capacity(levels);
     for c in density_contours(&raster, field.max_per_km2, levels) {
         if c.polygon_rd.0.is_empty() {
@@ -761,7 +775,7 @@ mod tests {
                 (5_000.0, 5_000.0, 5_100.0, 5_100.0),
             ] {
                 let window = Rect::new((x0 + a, y0 + b), (x0 + c, y0 + d));
-                let local = field.raster::<f64>(window).unwrap();
+                let local = field.raster::<f64>(window, &Cancel::never()).unwrap();
                 let mut compared = 0;
                 for j in 0..local.height {
                     for i in 0..local.width {
@@ -903,17 +917,21 @@ mod tests {
             .unwrap();
         let tile = fixture::tile_over(725.0, 725.0, 15);
         let window = super::super::tile_window_rd(tile).unwrap();
-        let bytes = kde_tile_local(&field, 5, tile, window).unwrap().unwrap();
+        let bytes = kde_tile_local(&field, 5, tile, window, &Cancel::never())
+            .unwrap()
+            .unwrap();
         assert!(
             bytes.windows(3).any(|w| w == b"kde"),
             "the layer is named kde"
         );
         let far = fixture::tile_over(30_000.0, 30_000.0, 15);
         let window = super::super::tile_window_rd(far).unwrap();
-        assert!(kde_tile_local(&field, 5, far, window).unwrap().is_none());
+        assert!(kde_tile_local(&field, 5, far, window, &Cancel::never())
+            .unwrap()
+            .is_none());
         // A window is cut to the incidents' reach: a huge one over the town is small...
         assert!(field
-            .raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6)))
+            .raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6)), &Cancel::never())
             .is_ok());
         // ... but one over incidents 300 km apart is refused, while the field itself costs two blocks.
         let at = |x_m, y_m| Event {
@@ -932,7 +950,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(matches!(
-            wide.raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6))),
+            wide.raster::<f32>(Rect::new((0.0, 0.0), (1e6, 1e6)), &Cancel::never()),
             Err(SurfaceError::KdeTooManyCells { .. })
         ));
     }

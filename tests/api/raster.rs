@@ -205,7 +205,12 @@ fn tile_local_kde_equals_the_whole_surface_on_the_demo_city() {
                 let tile = TileId::new(u32::from(z), tx, ty).unwrap();
                 tiles += 1;
                 if z == 14 {
-                    let local = field.raster::<f64>(tile_window_rd(tile).unwrap()).unwrap();
+                    let local = field
+                        .raster::<f64>(
+                            tile_window_rd(tile).unwrap(),
+                            &brandpunt::cancel::Cancel::never(),
+                        )
+                        .unwrap();
                     for j in 0..local.height {
                         for i in 0..local.width {
                             let (x, y) = local.cell_centre_m(i, j);
