@@ -13,8 +13,10 @@
 //!    new store has. Otherwise [`CopyError::TargetNotEmpty`] names the target and a table that has rows.
 //! 2. The source is read table by table in one read snapshot (SQLite: one read transaction; PostgreSQL:
 //!    repeatable read), streaming: at most [`BATCH_ROWS`] rows are held at a time, never a whole table.
-//! 3. The target writes everything in ONE transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: batches of
-//!    `INSERT ... SELECT FROM unnest(...)`, then the identity sequences moved past the copied ids), committed
+//! 3. The target writes everything in ONE transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: one
+//!    `COPY ... (FORMAT binary)` per table and 65,536 rows, fed as the source is read, with row-level security
+//!    lifted for the owner inside the transaction and forced again before the commit; the geometry tables by
+//!    `INSERT ... SELECT FROM unnest(...)`; then the identity sequences moved past the copied ids), committed
 //!    only after the last table. A copy that fails, is interrupted (Ctrl-C) or killed leaves the target as it
 //!    was: the database rolls the transaction back.
 //! 4. After the commit the target is verified: its row count of every table equals what was read, and its

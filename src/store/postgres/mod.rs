@@ -58,6 +58,11 @@ pub struct PostgresStore {
     conn: Conn,
     /// The location as given, password redacted (for messages).
     location: String,
+    /// The tables whose forced row-level security `store copy` lifted inside its open transaction (so the
+    /// owner may `COPY` into them); forced again before that transaction commits ([`copy`]).
+    copy_unforced: Vec<String>,
+    /// The `COPY` of `store copy` still open on `conn`: its table and the copy.
+    copy_open: Option<(&'static str, connection::OpenCopy)>,
 }
 
 /// The commits of other processes as they happen: a connection listening on the channel on which every
@@ -132,6 +137,8 @@ impl PostgresStore {
         let store = PostgresStore {
             conn,
             location: connection::redact(url),
+            copy_unforced: Vec::new(),
+            copy_open: None,
         };
         store.migrate()?;
         Ok(store)
