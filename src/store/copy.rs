@@ -520,31 +520,31 @@ pub enum CopyProgress {
     Verifying,
 }
 
-/// An opened store of either backend.
+/// An opened store of either backend (PostgreSQL's boxed: it also carries the state of a copy it writes).
 enum Opened {
     Sqlite(SqliteStore),
-    Postgres(PostgresStore),
+    Postgres(Box<PostgresStore>),
 }
 
 impl Opened {
     fn open(opener: &StoreOpener) -> Result<Opened, StoreError> {
         Ok(match &*opener.backend {
             Backend::Sqlite(path) => Opened::Sqlite(SqliteStore::open(path)?),
-            Backend::Postgres(url) => Opened::Postgres(PostgresStore::open(url)?),
+            Backend::Postgres(url) => Opened::Postgres(Box::new(PostgresStore::open(url)?)),
         })
     }
 
     fn source(&self) -> &dyn CopySource {
         match self {
             Opened::Sqlite(s) => s,
-            Opened::Postgres(s) => s,
+            Opened::Postgres(s) => s.as_ref(),
         }
     }
 
     fn target(&mut self) -> &mut dyn CopyTarget {
         match self {
             Opened::Sqlite(s) => s,
-            Opened::Postgres(s) => s,
+            Opened::Postgres(s) => s.as_mut(),
         }
     }
 }

@@ -270,7 +270,8 @@ fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audi
     }
     let demo = demo_db.display().to_string();
     let c = cluster();
-    let postgres = c.url("brandpunt", &c.database());
+    let target_db = c.database();
+    let postgres = c.url("brandpunt", &target_db);
     let back = dir.path().join("terug.db").display().to_string();
 
     let out = ok(
@@ -319,6 +320,22 @@ fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audi
         original[9]
     );
     assert_eq!(views(&postgres), original, "SQLite -> PostgreSQL");
+    // The copy drops plain indexes while it loads a table and lifts forced row-level security in its
+    // transaction: afterwards the schema has every index, defined as migrated, and every table forced as migrated.
+    let migrated_db = c.database();
+    ok(
+        &c.url("brandpunt", &migrated_db),
+        false,
+        &["tenant", "list"],
+    );
+    for sql in [
+        "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'",
+        "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relkind = 'r' AND relforcerowsecurity",
+    ] {
+        let migrated = c.psql("postgres", &migrated_db, sql);
+        assert!(migrated.contains("incident"), "{migrated}");
+        assert_eq!(c.psql("postgres", &target_db, sql), migrated, "{sql}");
+    }
     assert_eq!(views(&back), original, "PostgreSQL -> SQLite");
     // Row for row: ids, versions, geometry and bounding boxes, every incident column but the JSON text
     // (PostgreSQL's jsonb normalises its layout).

@@ -9,7 +9,8 @@
 //! on their owner too: the copy (run as the owner) lifts the forcing of those tables inside its transaction
 //! (`ALTER TABLE ... NO FORCE ROW LEVEL SECURITY`, which locks them until the commit; the target is new) and
 //! forces it again just before the commit. Both are part of the one transaction: a copy that fails or is
-//! killed leaves the tables forced as they were.
+//! killed leaves the tables forced as they were. So are the plain indexes of each table copied with `COPY`,
+//! dropped before its first row and built again after its last.
 
 use super::super::copy::{
     select_sql, unexpected, Column, CopyError, CopySource, CopyTarget, Kind, RowVisitor, Side,
@@ -212,6 +213,9 @@ impl CopyTarget for PostgresStore {
         let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
         let prepare = || -> Result<Vec<String>, StoreError> {
             self.conn.batch("DELETE FROM tenant")?;
+            // The indexes dropped for the copy are built again in memory (the default is 64 MB).
+            self.conn
+                .batch("SET LOCAL maintenance_work_mem = '256MB'")?;
             // The copied tables whose row-level security is forced on their owner: COPY FROM refuses them.
             let forced: Vec<String> = self
                 .conn
@@ -247,7 +251,7 @@ impl CopyTarget for PostgresStore {
             .iter()
             .any(|c| c.kind == Kind::Geometry && matches!(c.postgres, Side::Stored(_)));
         if geometry {
-            self.finish_open_copy()?;
+            self.end_table()?;
             self.insert_rows(table, rows)
         } else {
             self.copy_rows(table, rows)
@@ -257,7 +261,7 @@ impl CopyTarget for PostgresStore {
     fn commit_copy(&mut self) -> Result<(), CopyError> {
         let unforced = std::mem::take(&mut self.copy_unforced);
         let mut finish = || -> Result<(), StoreError> {
-            self.finish_open_copy()?;
+            self.end_table()?;
             for t in &unforced {
                 self.conn
                     .batch(&format!("ALTER TABLE \"{t}\" FORCE ROW LEVEL SECURITY"))?;
@@ -283,6 +287,7 @@ impl CopyTarget for PostgresStore {
     fn rollback_copy(&mut self) {
         // Dropped unfinished: the copy is aborted, so the connection takes the rollback.
         self.copy_open = None;
+        self.copy_table = None;
         self.copy_unforced.clear();
         let _ = self.conn.batch("ROLLBACK");
     }
@@ -304,17 +309,50 @@ impl PostgresStore {
 
     /// End the open `COPY`, if any, and wait until the server has taken its rows.
     fn finish_open_copy(&mut self) -> Result<(), StoreError> {
-        if let Some((_, copy)) = self.copy_open.take() {
+        if let Some(copy) = self.copy_open.take() {
             copy.finish()?;
         }
         Ok(())
+    }
+
+    /// The table being copied with `COPY` has all its rows: end the open `COPY` and build the indexes dropped
+    /// for it (one sort per index instead of a B-tree insert per row: "Populating a Database" in PostgreSQL's
+    /// manual).
+    fn end_table(&mut self) -> Result<(), StoreError> {
+        self.finish_open_copy()?;
+        if let Some((_, indexes)) = self.copy_table.take() {
+            for definition in indexes {
+                self.conn.batch(&definition)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop the plain indexes of `table` (not those of a primary key or unique constraint, which the copy's
+    /// rows are checked against) and return their definitions, to be built again by [`Self::end_table`].
+    fn drop_plain_indexes(&self, table: &str) -> Result<Vec<String>, StoreError> {
+        let rows = self.conn.query(
+            "SELECT x.indexrelid::regclass::text, pg_get_indexdef(x.indexrelid) FROM pg_index x
+             WHERE x.indrelid = to_regclass($1)
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+             ORDER BY 1",
+            &[&table],
+        )?;
+        let mut definitions = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let name: String = get(r, 0)?;
+            self.conn.batch(&format!("DROP INDEX {name}"))?;
+            definitions.push(get(r, 1)?);
+        }
+        Ok(definitions)
     }
 
     /// Write `rows` of `table` into the table's open `COPY ... FROM STDIN (FORMAT binary)` (started by the
     /// table's first batch, so the server takes in the rows while the source is read), each value encoded for
     /// the type the server states for its column. A copy is ended after [`COPY_ROWS`] rows and the next batch
     /// starts another: the statement triggers of a table (change counters, reference checks) see the rows of
-    /// one statement at a time, and that keeps their transition tables bounded.
+    /// one statement at a time, and that keeps their transition tables bounded. The table's plain indexes are
+    /// dropped before its first row and built after its last ([`Self::end_table`]).
     fn copy_rows(&mut self, table: &Table, rows: &[Vec<Value>]) -> Result<(), CopyError> {
         let stored = Self::stored_columns(table);
         let mut cells: Vec<Cell<'_>> = Vec::with_capacity(rows.len() * stored.len());
@@ -327,8 +365,12 @@ impl PostgresStore {
                 cells.push(Cell(value));
             }
         }
-        let open = matches!(&self.copy_open, Some((name, copy)) if *name == table.name && copy.rows() < COPY_ROWS);
-        if !open {
+        if !matches!(&self.copy_table, Some((name, _)) if *name == table.name) {
+            self.end_table()?;
+            let indexes = self.drop_plain_indexes(table.name)?;
+            self.copy_table = Some((table.name, indexes));
+        }
+        if !matches!(&self.copy_open, Some(copy) if copy.rows() < COPY_ROWS) {
             self.finish_open_copy()?;
             let names: Vec<String> = stored.iter().map(|(_, _, n)| format!("\"{n}\"")).collect();
             let types = self.conn.column_types(&format!(
@@ -344,9 +386,9 @@ impl PostgresStore {
                 ),
                 &types,
             )?;
-            self.copy_open = Some((table.name, copy));
+            self.copy_open = Some(copy);
         }
-        let Some((_, copy)) = self.copy_open.as_mut() else {
+        let Some(copy) = self.copy_open.as_mut() else {
             return Ok(());
         };
         let mut row: Vec<Param<'_>> = Vec::with_capacity(stored.len());

@@ -61,8 +61,11 @@ pub struct PostgresStore {
     /// The tables whose forced row-level security `store copy` lifted inside its open transaction (so the
     /// owner may `COPY` into them); forced again before that transaction commits ([`copy`]).
     copy_unforced: Vec<String>,
-    /// The `COPY` of `store copy` still open on `conn`: its table and the copy.
-    copy_open: Option<(&'static str, connection::OpenCopy)>,
+    /// The `COPY` of `store copy` still open on `conn`.
+    copy_open: Option<connection::OpenCopy>,
+    /// The table `store copy` is copying with `COPY`, and the definitions of its plain (non-constraint) indexes,
+    /// dropped when its first rows came and built again once all its rows are in ([`copy`]).
+    copy_table: Option<(&'static str, Vec<String>)>,
 }
 
 /// The commits of other processes as they happen: a connection listening on the channel on which every
@@ -139,6 +142,7 @@ impl PostgresStore {
             location: connection::redact(url),
             copy_unforced: Vec::new(),
             copy_open: None,
+            copy_table: None,
         };
         store.migrate()?;
         Ok(store)
