@@ -15,7 +15,8 @@
 //!    repeatable read), streaming: at most [`BATCH_ROWS`] rows are held at a time, never a whole table.
 //! 3. The target writes everything in ONE transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: one
 //!    `COPY ... (FORMAT binary)` per table and 65,536 rows, fed as the source is read, with row-level security
-//!    lifted for the owner inside the transaction and forced again before the commit; the geometry tables by
+//!    lifted for the owner inside the transaction and forced again before the commit, and each table's plain
+//!    indexes built after its rows are in; the geometry tables by
 //!    `INSERT ... SELECT FROM unnest(...)`; then the identity sequences moved past the copied ids), committed
 //!    only after the last table. A copy that fails, is interrupted (Ctrl-C) or killed leaves the target as it
 //!    was: the database rolls the transaction back.
