@@ -7,14 +7,22 @@
 #
 # The cluster is set up as tests/common/postgres.rs does: initdb (as the system user `postgres` via runuser when
 # run as root; initdb refuses root), unix socket only, a role `brandpunt` (no superuser) owning a database with
-# PostGIS. Unlike the tests, fsync stays on (a durable cluster, as in production) unless PG_FSYNC=off.
+# PostGIS. Unlike the tests, fsync stays on (a durable cluster, as in production) unless PG_FSYNC=off. The
+# cluster gets `max_wal_size=4GB` (README, "PostgreSQL": the bulk-load setting of PostgreSQL's "Populating a
+# Database"), and before the timed steps its WAL segments are made as a cluster that has run a while holds them
+# (PG_WARM=1, see `pg_warm_wal`): a brand-new cluster creates and zero-fills every 16 MB segment inside the
+# import that first needs it; PG_WARM=0 measures that.
+#
+# After the imports, `brandpunt store copy` of the SQLite store into a new database of the same cluster is timed
+# too (COPY_STORE=0 skips it).
 #
 # Usage: benches/pg_import.sh
 # env: INCIDENTS=1000000 YEARS=5; CBS=file DELIVERY=file (reuse an existing national CBS GeoPackage and delivery,
 #      e.g. from `brandpunt demo --national --no-import`; default: generate them into the work dir);
 #      BIN=path (default: cargo build --release); PG_BIN=dir with initdb/pg_ctl/psql (default: newest under
 #      /usr/lib/postgresql); PG_FSYNC=on; PG_OPTS="-c shared_buffers=2GB" (more server settings; default: the
-#      defaults, shared_buffers 128MB); NICENESS=10 (every step runs under nice); KEEP=1 keeps the work dir.
+#      defaults, shared_buffers 128MB); NICENESS=10 (every step runs under nice); KEEP=1 keeps the work dir;
+#      PG_WARM=1; COPY_STORE=1.
 # Needs postgresql-15 + postgresql-15-postgis-3 (Debian 12) and /usr/bin/time (package `time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +65,12 @@ say "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/104857
 say "== PostgreSQL: $("$PG_BIN/postgres" --version), fsync=$PG_FSYNC ${PG_OPTS:-}; work dir $W"
 
 pg_start "$W/pg" "-c listen_addresses='' -c fsync=$PG_FSYNC -c max_wal_size=4GB ${PG_OPTS:-}"
-PG_URL="postgresql://brandpunt@$(printf %s "$W/pg" | sed 's/%/%25/g; s|/|%2F|g')/brandpunt"
+PG_SOCKET=$(printf %s "$W/pg" | sed 's/%/%25/g; s|/|%2F|g')
+PG_URL="postgresql://brandpunt@$PG_SOCKET/brandpunt"
+if [ "${PG_WARM:-1}" = 1 ]; then
+  pg_warm_wal 64
+  say "== WAL: 64 segments made and recycled before the timed steps (PG_WARM=1)"
+fi
 SQLITE=$W/brandpunt.db
 
 if [ -z "${CBS:-}" ] || [ -z "${DELIVERY:-}" ]; then
@@ -78,3 +91,10 @@ S1=$("$BIN" --db "$SQLITE" stats | md5sum | cut -c1-12)
 S2=$("$BIN" --db "$PG_URL" stats | md5sum | cut -c1-12)
 say "== stats (md5 of the output): sqlite $S1, postgres $S2 ($([ "$S1" = "$S2" ] && echo equal || echo DIFFERENT))"
 say "== postgres incident rows: $(pg_sql postgres brandpunt -c 'SELECT count(*) FROM incident'), database size $(pg_sql postgres brandpunt -c "SELECT pg_size_pretty(pg_database_size('brandpunt'))")"
+if [ "${COPY_STORE:-1}" = 1 ]; then
+  pg_sql postgres postgres -c "CREATE DATABASE brandpunt_copy OWNER brandpunt"
+  pg_sql postgres brandpunt_copy -c "CREATE EXTENSION postgis"
+  timed "store copy sqlite -> postgres (a new database)" "$BIN" store copy --from "$SQLITE" \
+    --to "postgresql://brandpunt@$PG_SOCKET/brandpunt_copy"
+  say "== copied incident rows: $(pg_sql postgres brandpunt_copy -c 'SELECT count(*) FROM incident')"
+fi

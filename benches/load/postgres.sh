@@ -32,6 +32,18 @@ pg_start() {
   pg_sql postgres brandpunt -c "CREATE EXTENSION postgis"
 }
 
+# pg_warm_wal N: makes N WAL segments (16 MB each) and lets a checkpoint keep them for reuse, as a cluster that
+# has run a while holds them: a new cluster instead creates and zero-fills each segment inside the statement
+# that first needs it (~1.5 s over the 0.6 GB of WAL of a 1 M-row delivery on the test machine).
+pg_warm_wal() {
+  local i
+  pg_sql postgres postgres -c "CREATE TABLE brandpunt_warm_wal (x int)"
+  for i in $(seq 1 "$1"); do
+    pg_sql postgres postgres -c "INSERT INTO brandpunt_warm_wal VALUES ($i)" -c "SELECT pg_switch_wal()" >/dev/null
+  done
+  pg_sql postgres postgres -c "DROP TABLE brandpunt_warm_wal" -c "CHECKPOINT"
+}
+
 # pg_sql ROLE DATABASE PSQL_ARGS...: psql over the cluster's socket, quiet, unaligned, stopping at the first error.
 pg_sql() {
   "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_DIR" -U "$1" -d "$2" "${@:3}"

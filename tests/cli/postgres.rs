@@ -270,7 +270,8 @@ fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audi
     }
     let demo = demo_db.display().to_string();
     let c = cluster();
-    let postgres = c.url("brandpunt", &c.database());
+    let target_db = c.database();
+    let postgres = c.url("brandpunt", &target_db);
     let back = dir.path().join("terug.db").display().to_string();
 
     let out = ok(
@@ -319,6 +320,22 @@ fn store_copy_moves_the_demo_city_to_postgres_and_back_with_equal_stats_and_audi
         original[9]
     );
     assert_eq!(views(&postgres), original, "SQLite -> PostgreSQL");
+    // The copy drops plain indexes while it loads a table and lifts forced row-level security in its
+    // transaction: afterwards the schema has every index, defined as migrated, and every table forced as migrated.
+    let migrated_db = c.database();
+    ok(
+        &c.url("brandpunt", &migrated_db),
+        false,
+        &["tenant", "list"],
+    );
+    for sql in [
+        "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'",
+        "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relkind = 'r' AND relforcerowsecurity",
+    ] {
+        let migrated = c.psql("postgres", &migrated_db, sql);
+        assert!(migrated.contains("incident"), "{migrated}");
+        assert_eq!(c.psql("postgres", &target_db, sql), migrated, "{sql}");
+    }
     assert_eq!(views(&back), original, "PostgreSQL -> SQLite");
     // Row for row: ids, versions, geometry and bounding boxes, every incident column but the JSON text
     // (PostgreSQL's jsonb normalises its layout).
@@ -371,6 +388,15 @@ fn kill_9_during_a_store_copy_leaves_the_target_as_it_was() {
         &database,
         "SELECT string_agg(code, ',') FROM tenant",
     );
+    // The copy lifts the forced row-level security of the tenant-owned tables inside its transaction (COPY FROM
+    // refuses them): forced before, after the kill and after a finished copy alike.
+    let forced = "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class \
+                  WHERE relkind = 'r' AND relforcerowsecurity";
+    let forced_before = c.psql("postgres", &database, forced);
+    assert!(
+        forced_before.contains("incident") && forced_before.contains("app_user"),
+        "{forced_before}"
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_brandpunt"))
         .env_remove("BRANDPUNT_DB")
         .args(["store", "copy", "--from"])
@@ -380,10 +406,11 @@ fn kill_9_during_a_store_copy_leaves_the_target_as_it_was() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // The copy's connection has an open transaction that has written rows of a copied table.
+    // The copy's connection has an open transaction that is copying rows into a table (after the first
+    // tables, whose geometry is inserted).
     let writing = format!(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND backend_xid IS NOT NULL \
-         AND query LIKE 'INSERT INTO % FROM unnest(%'"
+         AND query LIKE 'COPY % FROM STDIN%'"
     );
     let start = std::time::Instant::now();
     let mut killed_while_writing = false;
@@ -439,6 +466,7 @@ fn kill_9_during_a_store_copy_leaves_the_target_as_it_was() {
         ),
         tenants_before
     );
+    assert_eq!(c.psql("postgres", &database, forced), forced_before);
     // Nothing half-written: the target still counts as empty, and a new copy succeeds.
     let demo = demo_db.display().to_string();
     let out = ok(
@@ -451,4 +479,5 @@ fn kill_9_during_a_store_copy_leaves_the_target_as_it_was() {
         ok(&postgres, false, &["stats"]),
         ok(&demo, false, &["stats"])
     );
+    assert_eq!(c.psql("postgres", &database, forced), forced_before);
 }

@@ -267,6 +267,12 @@ impl Conn {
         Ok(s)
     }
 
+    /// The types of the columns `sql` (a query) returns, as the server states them.
+    pub(super) fn column_types(&self, sql: &str) -> Result<Vec<Type>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(s.columns().iter().map(|c| c.type_().clone()).collect())
+    }
+
     /// Run one or more statements without parameters.
     pub(super) fn batch(&self, sql: &str) -> Result<(), StoreError> {
         Ok(block_on(self.client.batch_execute(sql))?)
@@ -336,6 +342,18 @@ impl Conn {
         }))
     }
 
+    /// Start `COPY ... FROM STDIN (FORMAT binary)` (`sql`) with columns of `types` and leave it open: rows are
+    /// written to it one call at a time ([`OpenCopy::write`]) and the server takes them in as they arrive. Until
+    /// it is finished (or dropped, which aborts it) nothing else may be sent on this connection: a statement
+    /// sent meanwhile would wait behind the copy for ever.
+    pub(super) fn copy_open(&self, sql: &str, types: &[Type]) -> Result<OpenCopy, StoreError> {
+        let sink = block_on(self.client.copy_in(sql))?;
+        Ok(OpenCopy {
+            writer: Box::pin(BinaryCopyInWriter::new(sink, types)),
+            rows: 0,
+        })
+    }
+
     /// Stream `rows` into `COPY ... FROM STDIN (FORMAT binary)` (`sql`), each row's values (of `types`, in
     /// column order) given by `values`; returns the number of rows copied. Holds no more than one row's
     /// encoding beyond the client's send buffer.
@@ -381,6 +399,32 @@ impl Conn {
                 None => return Ok(()),
             }
         }
+    }
+}
+
+/// A `COPY ... FROM STDIN (FORMAT binary)` in progress ([`Conn::copy_open`]); dropping it unfinished aborts the
+/// copy (the server fails the statement, and with it the transaction).
+pub(super) struct OpenCopy {
+    writer: std::pin::Pin<Box<BinaryCopyInWriter>>,
+    rows: u64,
+}
+
+impl OpenCopy {
+    /// Write one row (values in the copy's column order and types); sent once the client's buffer fills.
+    pub(super) fn write(&mut self, row: &[Param<'_>]) -> Result<(), StoreError> {
+        block_on(self.writer.as_mut().write(row))?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The rows written so far.
+    pub(super) fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// End the copy and wait for the server to have taken every row: the rows copied.
+    pub(super) fn finish(mut self) -> Result<u64, StoreError> {
+        Ok(block_on(self.writer.as_mut().finish())?)
     }
 }
 

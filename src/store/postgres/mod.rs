@@ -58,6 +58,14 @@ pub struct PostgresStore {
     conn: Conn,
     /// The location as given, password redacted (for messages).
     location: String,
+    /// The tables whose forced row-level security `store copy` lifted inside its open transaction (so the
+    /// owner may `COPY` into them); forced again before that transaction commits ([`copy`]).
+    copy_unforced: Vec<String>,
+    /// The `COPY` of `store copy` still open on `conn`.
+    copy_open: Option<connection::OpenCopy>,
+    /// The table `store copy` is copying with `COPY`, and the definitions of its plain (non-constraint) indexes,
+    /// dropped when its first rows came and built again once all its rows are in ([`copy`]).
+    copy_table: Option<(&'static str, Vec<String>)>,
 }
 
 /// The commits of other processes as they happen: a connection listening on the channel on which every
@@ -132,6 +140,9 @@ impl PostgresStore {
         let store = PostgresStore {
             conn,
             location: connection::redact(url),
+            copy_unforced: Vec::new(),
+            copy_open: None,
+            copy_table: None,
         };
         store.migrate()?;
         Ok(store)
