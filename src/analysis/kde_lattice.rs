@@ -412,21 +412,22 @@ mod tests {
             .sum()
     }
 
-    /// Clustered and scattered points with a deterministic generator (xorshift).
+    /// Clustered and scattered points, seeded.
     fn points(n: usize, seed: u64) -> Vec<(f64, f64)> {
-        let mut s = seed;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         (0..n)
             .map(|k| {
                 if k % 3 == 0 {
-                    (150_000.0 + 4_000.0 * next(), 460_000.0 + 3_000.0 * next())
+                    (
+                        rng.gen_range(150_000.0..154_000.0),
+                        rng.gen_range(460_000.0..463_000.0),
+                    )
                 } else {
-                    (151_500.0 + 300.0 * next(), 461_200.0 + 200.0 * next())
+                    (
+                        rng.gen_range(151_500.0..151_800.0),
+                        rng.gen_range(461_200.0..461_400.0),
+                    )
                 }
             })
             .collect()
@@ -540,27 +541,21 @@ mod tests {
             Err(LatticeError::RadiusTooWide { .. })
         ));
         let lattice = QuarticLattice::new(pts.iter().copied(), 10.0, 30.0).unwrap();
-        let off = Extent {
-            minx_m: 5.0,
+        let from_x = |minx_m| Extent {
+            minx_m,
             miny_m: 0.0,
             maxx_m: 20.0,
             maxy_m: 20.0,
         };
         assert!(matches!(
-            lattice.raster::<f32>(off, &Cancel::never()),
+            lattice.raster::<f32>(from_x(5.0), &Cancel::never()),
             Err(LatticeError::OffLattice(_))
         ));
         // A cancelled computation stops.
         let (cancel, guard) = Cancel::new();
         drop(guard);
-        let on = Extent {
-            minx_m: 0.0,
-            miny_m: 0.0,
-            maxx_m: 20.0,
-            maxy_m: 20.0,
-        };
         assert!(matches!(
-            lattice.raster::<f32>(on, &cancel),
+            lattice.raster::<f32>(from_x(0.0), &cancel),
             Err(LatticeError::Cancelled(_))
         ));
         // Non-finite points are left out.
