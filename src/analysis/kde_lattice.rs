@@ -36,6 +36,7 @@
 use super::kde::{Extent, KdeFloat, Kernel, Raster};
 use crate::cancel::{Cancel, Cancelled};
 use crate::heap_size::HeapSize;
+use geo_types::Rect;
 use rayon::prelude::*;
 
 /// Errors of [`QuarticLattice`].
@@ -79,6 +80,8 @@ pub struct QuarticLattice {
     ys: Vec<f64>,
     /// Bin `k`'s sums.
     sums: Vec<[f64; SUMS]>,
+    /// The bounding box of the points (`None` when there are none).
+    bounds: Option<Rect<f64>>,
     stencil: Stencil,
 }
 
@@ -215,6 +218,15 @@ impl QuarticLattice {
             ys.push(y);
         }
         starts.push(xs.len());
+        let bounds = match (
+            xs.iter().copied().reduce(f64::min),
+            xs.iter().copied().reduce(f64::max),
+            ys.iter().copied().reduce(f64::min),
+            ys.iter().copied().reduce(f64::max),
+        ) {
+            (Some(x0), Some(x1), Some(y0), Some(y1)) => Some(Rect::new((x0, y0), (x1, y1))),
+            _ => None,
+        };
         Ok(QuarticLattice {
             cell_m,
             radius_m,
@@ -223,6 +235,7 @@ impl QuarticLattice {
             xs,
             ys,
             sums,
+            bounds,
             stencil: Stencil::new(cell_m, radius_m),
         })
     }
@@ -240,6 +253,37 @@ impl QuarticLattice {
     /// The binned points, bin by bin.
     pub fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         self.xs.iter().copied().zip(self.ys.iter().copied())
+    }
+
+    /// The bounding box of the binned points; `None` when there are none.
+    pub fn bounds(&self) -> Option<Rect<f64>> {
+        self.bounds
+    }
+
+    /// The binned points inside `window` (edges included), bin by bin; costs the occupied bins of the window's
+    /// rows that it overlaps and their points.
+    pub fn within(&self, window: Rect<f64>) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let c = self.cell_m;
+        let span = |lo: f64, hi: f64| ((lo / c).floor() as i64, (hi / c).floor() as i64);
+        let (i0, i1) = span(window.min().x, window.max().x);
+        let (j0, j1) = span(window.min().y, window.max().y);
+        let first = self.keys.partition_point(|&k| k < (j0, i0));
+        self.keys[first..]
+            .iter()
+            .enumerate()
+            .take_while(move |&(_, &(j, _))| j <= j1)
+            .filter(move |&(_, &(_, i))| (i0..=i1).contains(&i))
+            .flat_map(move |(k, _)| {
+                let range = self.starts[first + k]..self.starts[first + k + 1];
+                self.xs[range.clone()]
+                    .iter()
+                    .copied()
+                    .zip(self.ys[range].iter().copied())
+            })
+            .filter(move |&(x, y)| {
+                (window.min().x..=window.max().x).contains(&x)
+                    && (window.min().y..=window.max().y).contains(&y)
+            })
     }
 
     /// The densities (per km2) at the centres of the cells of `extent`, whose edges must lie on the lattice
@@ -521,6 +565,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn within_and_bounds_are_those_of_the_points() {
+        let pts = points(1_500, 5);
+        let lattice = QuarticLattice::new(pts.iter().copied(), 50.0, 300.0).unwrap();
+        let window = Rect::new((151_000.0, 460_500.0), (151_600.0, 461_250.0));
+        let mut got: Vec<(f64, f64)> = lattice.within(window).collect();
+        let mut want: Vec<(f64, f64)> = pts
+            .iter()
+            .copied()
+            .filter(|&(x, y)| {
+                (151_000.0..=151_600.0).contains(&x) && (460_500.0..=461_250.0).contains(&y)
+            })
+            .collect();
+        let order = |a: &(f64, f64), b: &(f64, f64)| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1));
+        got.sort_by(order);
+        want.sort_by(order);
+        assert!(!want.is_empty());
+        assert_eq!(got, want);
+        let b = lattice.bounds().unwrap();
+        assert_eq!(
+            b.min().x,
+            pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min)
+        );
+        assert_eq!(
+            b.max().y,
+            pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max)
+        );
+        let empty = QuarticLattice::new(std::iter::empty(), 50.0, 300.0).unwrap();
+        assert!(empty.bounds().is_none() && empty.within(window).next().is_none());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! ([`kde_contours`]: level `i` of `levels` is the region with density >= `i / (levels + 1)` times the maximum)
 //! and the `kde` vector tile layer of those contours ([`kde_tile`]: `level`, `density_per_km2`).
 //!
-//! Maps read the surface window by window through a [`KdeField`] ([`kde_field`]): the filter's incidents in a
-//! [`PointIndex`], the bandwidth and the surface's maximum, from which [`KdeField::raster`] computes the cells of
+//! Maps read the surface window by window through a [`KdeField`] ([`kde_field`]): the filter's incidents
+//! (binned into the lattice by [`QuarticLattice`], or for a kernel wider than [`LATTICE_MAX_RADIUS_CELLS`] cells
+//! in a [`PointIndex`]), the bandwidth and the surface's maximum, from which [`KdeField::raster`] computes the cells of
 //! any window (a tile, a WMS bounding box) from the incidents within the kernel radius of it only. The cells lie
 //! on one lattice for the whole country (centres at `(k + 0.5) cell_m` in RD), so a window's values are the
 //! whole surface's values at those cells; the maximum (the colour scale and the contour levels) is computed once
@@ -170,18 +171,46 @@ pub fn finite_bounds(points: &[(f64, f64)]) -> Option<Rect<f64>> {
 
 /// The quartic KDE surface of a filter's incidents, ready to be computed window by window (see the module docs).
 pub struct KdeField {
-    /// The filter's located incidents (buckets of at least the kernel radius).
-    pub points: PointIndex,
+    /// The filter's located incidents.
+    points: FieldIncidents,
     /// Cell size (m): cell centres at `(k + 0.5) cell_m`.
     pub cell_m: f64,
     /// The bandwidth used (given, or the default rule over all the filter's incidents), m.
     pub bandwidth_m: f64,
     /// The largest density of the whole surface (per km2), > 0.
     pub max_per_km2: f64,
-    /// The incidents binned into the lattice, when the kernel spans at most [`LATTICE_MAX_RADIUS_CELLS`] cells:
-    /// then every window's cells come from it (see [`crate::analysis::kde_lattice`]), else they are summed
-    /// incident by incident.
-    lattice: Option<QuarticLattice>,
+}
+
+/// A field's incidents, held once: binned into the lattice when the kernel spans at most
+/// [`LATTICE_MAX_RADIUS_CELLS`] cells (every window's cells then come from the bins, see
+/// [`crate::analysis::kde_lattice`]), else in a point index (buckets of at least the kernel radius) and summed
+/// incident by incident.
+enum FieldIncidents {
+    Binned(QuarticLattice),
+    Indexed(PointIndex),
+}
+
+impl FieldIncidents {
+    fn bounds(&self) -> Option<Rect<f64>> {
+        match self {
+            FieldIncidents::Binned(l) => l.bounds(),
+            FieldIncidents::Indexed(p) => p.bounds(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (f64, f64)> + '_> {
+        match self {
+            FieldIncidents::Binned(l) => Box::new(l.points()),
+            FieldIncidents::Indexed(p) => Box::new(p.iter()),
+        }
+    }
+
+    fn within(&self, window: Rect<f64>) -> Box<dyn Iterator<Item = (f64, f64)> + '_> {
+        match self {
+            FieldIncidents::Binned(l) => Box::new(l.within(window)),
+            FieldIncidents::Indexed(p) => Box::new(p.within(window)),
+        }
+    }
 }
 
 /// The widest kernel (in cells) whose windows are computed from the binned incidents: a cell costs about
@@ -191,7 +220,10 @@ pub const LATTICE_MAX_RADIUS_CELLS: f64 = 32.0;
 
 impl HeapSize for KdeField {
     fn heap_bytes(&self) -> usize {
-        self.points.heap_bytes() + self.lattice.as_ref().map_or(0, HeapSize::heap_bytes)
+        match &self.points {
+            FieldIncidents::Binned(l) => l.heap_bytes(),
+            FieldIncidents::Indexed(p) => p.heap_bytes(),
+        }
     }
 }
 
@@ -243,26 +275,20 @@ impl KdeField {
         }
         cancel.check()?;
         let support_m = Kernel::Quartic.support_radius_m(bandwidth_m, DEFAULT_GAUSSIAN_TAIL);
-        let points = PointIndex::new(
-            events.iter().map(|e| (e.x_m, e.y_m)),
-            support_m.max(4.0 * cell_m).max(250.0),
-        );
-        cancel.check()?;
-        let lattice = if support_m / cell_m <= LATTICE_MAX_RADIUS_CELLS {
-            Some(QuarticLattice::new(
-                events.iter().map(|e| (e.x_m, e.y_m)),
-                cell_m,
-                support_m,
-            )?)
+        let located = events.iter().map(|e| (e.x_m, e.y_m));
+        let points = if support_m / cell_m <= LATTICE_MAX_RADIUS_CELLS {
+            FieldIncidents::Binned(QuarticLattice::new(located, cell_m, support_m)?)
         } else {
-            None
+            FieldIncidents::Indexed(PointIndex::new(
+                located,
+                support_m.max(4.0 * cell_m).max(250.0),
+            ))
         };
         let mut field = KdeField {
             points,
             cell_m,
             bandwidth_m,
             max_per_km2: 0.0,
-            lattice,
         };
         cancel.check()?;
         field.max_per_km2 = field.largest_density(cancel)?;
@@ -417,7 +443,7 @@ impl KdeField {
         extent: Extent,
         cancel: &Cancel,
     ) -> Result<Raster<T>, SurfaceError> {
-        if let Some(lattice) = &self.lattice {
+        if let FieldIncidents::Binned(lattice) = &self.points {
             return lattice.raster(extent, cancel).map_err(|e| match e {
                 LatticeError::Cancelled(c) => SurfaceError::Cancelled(c),
                 e => e.into(),
@@ -752,7 +778,13 @@ mod tests {
     fn every_window_of_the_field_is_the_whole_surface_there() {
         let s = fixture::town();
         let events = located_events(&s, &Filter::all(&s));
-        for (cell_m, bandwidth_m) in [(25.0, Some(200.0)), (10.0, None), (33.3, Some(150.0))] {
+        // The last: a kernel of 80 cells, wider than LATTICE_MAX_RADIUS_CELLS, summed incident by incident.
+        for (cell_m, bandwidth_m) in [
+            (25.0, Some(200.0)),
+            (33.3, Some(150.0)),
+            (10.0, None),
+            (5.0, Some(400.0)),
+        ] {
             let field = KdeField::new(&events, cell_m, bandwidth_m, &Cancel::never())
                 .unwrap()
                 .unwrap();
