@@ -26,13 +26,14 @@ export function absUrl(path, params) {
   return `${location.origin}${path}${q ? (path.includes('?') ? '&' : '?') + q : ''}`;
 }
 
-async function request(method, path, params, body) {
-  let res;
+/** Sends `method path` (JSON `body` for POST) with the session cookie; rejects with a Dutch ApiError when the
+ * server cannot be reached. */
+async function send(method, path, params, body) {
   const headers = body !== undefined ? { 'Content-Type': 'application/json' } : {};
   // State-changing requests carry the app's mark: the server refuses them for cookie sessions otherwise (CSRF).
   if (method !== 'GET') headers['X-Brandpunt'] = '1';
   try {
-    res = await fetch(absUrl(path, params), {
+    return await fetch(absUrl(path, params), {
       method,
       credentials: 'same-origin',
       headers,
@@ -41,6 +42,17 @@ async function request(method, path, params, body) {
   } catch (e) {
     throw new ApiError(`De server is niet bereikbaar (${path}).`, 0);
   }
+}
+
+/** The ApiError of a failed answer: the server's message (`json.error`) and the parameter it names. */
+function failure(res, json, path) {
+  const msg = json && json.error ? json.error : `Fout ${res.status} bij ${path}`;
+  const param = json && json.parameter ? json.parameter : null;
+  return new ApiError(param ? `${msg} (parameter: ${param})` : msg, res.status, param);
+}
+
+async function request(method, path, params, body) {
+  const res = await send(method, path, params, body);
   if (res.status === 204) return null;
   const text = await res.text();
   let json = null;
@@ -49,11 +61,7 @@ async function request(method, path, params, body) {
   } catch (e) {
     json = null;
   }
-  if (!res.ok) {
-    const msg = json && json.error ? json.error : `Fout ${res.status} bij ${path}`;
-    const param = json && json.parameter ? json.parameter : null;
-    throw new ApiError(param ? `${msg} (parameter: ${param})` : msg, res.status, param);
-  }
+  if (!res.ok) throw failure(res, json, path);
   return json;
 }
 
@@ -65,24 +73,11 @@ export const XLSX_LABEL = 'Download Excel (.xlsx)';
  * Content-Disposition (else `fallbackName`): for downloads a plain link cannot make (POST bodies).
  */
 export async function download(method, path, params, body, fallbackName) {
-  const headers = body !== undefined ? { 'Content-Type': 'application/json' } : {};
-  if (method !== 'GET') headers['X-Brandpunt'] = '1';
-  let res;
-  try {
-    res = await fetch(absUrl(path, params), {
-      method,
-      credentials: 'same-origin',
-      headers,
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-  } catch (e) {
-    throw new ApiError(`De server is niet bereikbaar (${path}).`, 0);
-  }
+  const res = await send(method, path, params, body);
   if (!res.ok) {
     let json = null;
     try { json = await res.json(); } catch (e) { json = null; }
-    const msg = json && json.error ? json.error : `Fout ${res.status} bij ${path}`;
-    throw new ApiError(json && json.parameter ? `${msg} (parameter: ${json.parameter})` : msg, res.status, json && json.parameter);
+    throw failure(res, json, path);
   }
   const blob = await res.blob();
   const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
