@@ -623,7 +623,7 @@ pub fn vector_tile(
                 return Ok(None);
             };
             let window = crate::surfaces::tile_window_rd(tile)?;
-            emerging_grid_tile(&grid, snapshot, filter, tile, window, cancel)?
+            emerging_grid_tile(&grid, tile, window, cancel)?
         }
         "kde" => {
             let s = KdeSettings::parse(&no_params)?.resolved(principal, state, snapshot, filter);

@@ -7,9 +7,11 @@
 //! The maps read the layer cell by cell through an [`EmergingGrid`] ([`emerging_grid`]): what is global by
 //! definition (the Gi* population of every time step over the analysed cells, the Benjamini-Hochberg cut-off
 //! over all bins of the cube) is computed once per filter from the occupied cells, without a cube over the
-//! extent; a tile ([`emerging_grid_tile`]) then computes the Gi* series, trend and category of its own cells
-//! from the filter's incidents under it and one cell around it. The values and tile bytes equal
-//! [`emerging_cells`] and [`emerging_tile`]. Only analysed (occupied) cells are drawn, at every zoom.
+//! extent. The grid keeps the occupied cells' sparse count series (a few bytes per (cell, step) with an
+//! incident), so a tile ([`emerging_grid_tile`]) computes the Gi* series, trend and category of its own cells
+//! from the counts of its cells and one cell around it, without reading or filtering incidents again. The
+//! values and tile bytes equal [`emerging_cells`] and [`emerging_tile`]. Only analysed (occupied) cells are
+//! drawn, at every zoom.
 //!
 //! ```
 //! use brandpunt::calendar::Step;
@@ -151,11 +153,20 @@ fn emerging_layer(
 
 /// Occupied cells of a grid cube with their sparse count series: cell `i` (`(col, row)`, ordered by (row, col),
 /// as [`grid_cube_from_events`] orders its locations) has the counts `entries[offsets[i]..offsets[i + 1]]`
-/// (`(step, count)`, ascending steps, counts > 0). Memory follows the incidents, not the cube.
+/// (`(step, count)`, ascending steps, counts > 0). Memory follows the incidents, not the cube: 24 bytes per
+/// occupied cell and 8 per occupied (cell, step).
 struct SparseCells {
     cells: Vec<(i64, i64)>,
     offsets: Vec<usize>,
-    entries: Vec<(u32, f64)>,
+    entries: Vec<(u32, u32)>,
+}
+
+impl HeapSize for SparseCells {
+    fn heap_bytes(&self) -> usize {
+        self.cells.capacity() * std::mem::size_of::<(i64, i64)>()
+            + self.offsets.capacity() * std::mem::size_of::<usize>()
+            + self.entries.capacity() * std::mem::size_of::<(u32, u32)>()
+    }
 }
 
 impl SparseCells {
@@ -182,7 +193,7 @@ impl SparseCells {
         keys.par_sort_unstable();
         let mut cells: Vec<(i64, i64)> = Vec::new();
         let mut offsets = vec![0];
-        let mut entries: Vec<(u32, f64)> = Vec::new();
+        let mut entries: Vec<(u32, u32)> = Vec::new();
         for (k, &(row, col, t)) in keys.iter().enumerate() {
             let new_cell = k == 0 || (keys[k - 1].0, keys[k - 1].1) != (row, col);
             if new_cell {
@@ -192,8 +203,8 @@ impl SparseCells {
                 cells.push((col, row));
             }
             match entries.last_mut() {
-                Some((last_t, n)) if !new_cell && *last_t == t => *n += 1.0,
-                _ => entries.push((t, 1.0)),
+                Some((last_t, n)) if !new_cell && *last_t == t => *n += 1,
+                _ => entries.push((t, 1)),
             }
         }
         if !cells.is_empty() {
@@ -206,15 +217,41 @@ impl SparseCells {
         }
     }
 
-    fn series(&self, i: usize) -> &[(u32, f64)] {
+    fn series(&self, i: usize) -> &[(u32, u32)] {
         &self.entries[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// The cells with `cols.0 <= col <= cols.1` and `rows.0 <= row <= rows.1`, with their series, in the same
+    /// order. Costs a binary search per row of the range plus the cells copied.
+    fn within(&self, cols: (i64, i64), rows: (i64, i64)) -> SparseCells {
+        let mut part = SparseCells {
+            cells: Vec::new(),
+            offsets: vec![0],
+            entries: Vec::new(),
+        };
+        // The cells are ordered by (row, col): each row of the range is one run.
+        let key = |&(col, row): &(i64, i64)| (row, col);
+        let first = self.cells.partition_point(|c| key(c) < (rows.0, i64::MIN));
+        let mut at = first;
+        while at < self.cells.len() && self.cells[at].1 <= rows.1 {
+            let row = self.cells[at].1;
+            let lo = at + self.cells[at..].partition_point(|c| key(c) < (row, cols.0));
+            let hi = lo + self.cells[lo..].partition_point(|c| key(c) <= (row, cols.1));
+            for i in lo..hi {
+                part.cells.push(self.cells[i]);
+                part.entries.extend_from_slice(self.series(i));
+                part.offsets.push(part.entries.len());
+            }
+            at = hi + self.cells[hi..].partition_point(|c| c.1 == row);
+        }
+        part
     }
 
     /// The dense count row of cell `i` into `row` (`n_steps` values).
     fn row_into(&self, i: usize, row: &mut [f64]) {
         row.fill(0.0);
         for &(t, v) in self.series(i) {
-            row[t as usize] = v;
+            row[t as usize] = f64::from(v);
         }
     }
 
@@ -227,7 +264,7 @@ impl SparseCells {
         for (&j, &wij) in w.neighbours(i).iter().zip(w.weights(i)) {
             // Adding the zero bins would add +0.0: the same bits.
             for &(t, v) in self.series(j as usize) {
-                lag[t as usize] += wij * v;
+                lag[t as usize] += wij * f64::from(v);
             }
             sw += wij;
             sw2 += wij * wij;
@@ -239,8 +276,9 @@ impl SparseCells {
 /// Emerging hot spots on a grid of `cell_m`, cell by cell (see [`emerging_grid`]): the statistics that are global
 /// by definition, computed once from the occupied cells: the Gi* population (n, mean, SD) of every time step
 /// over the analysed cells (the cells with an incident in the period) and the Benjamini-Hochberg cut-off over
-/// the p-values of all bins of the cube. A cell's Gi* series, Mann-Kendall trend and category then need the
-/// counts of its neighbourhood only ([`EmergingGrid::trends_within`], [`emerging_grid_tile`]).
+/// the p-values of all bins of the cube. It keeps the occupied cells' sparse count series; a cell's Gi* series,
+/// Mann-Kendall trend and category then need the counts of its neighbourhood only
+/// ([`EmergingGrid::trends_within`], [`emerging_grid_tile`]).
 pub struct EmergingGrid {
     pub cell_m: u32,
     pub steps: TimeSteps,
@@ -250,12 +288,15 @@ pub struct EmergingGrid {
     /// (n, mean, sd) of each step's population.
     populations: Vec<(f64, f64, f64)>,
     significance: Significance,
+    /// The filter's counts per occupied cell and step.
+    sparse: SparseCells,
 }
 
 impl HeapSize for EmergingGrid {
     fn heap_bytes(&self) -> usize {
         self.steps.heap_bytes()
             + self.populations.capacity() * std::mem::size_of::<(f64, f64, f64)>()
+            + self.sparse.heap_bytes()
     }
 }
 
@@ -268,8 +309,8 @@ const CHUNK_CELLS: usize = 256;
 /// The [`EmergingGrid`] of the filter's located incidents on `cell_m` cells with `step` steps and a Gi* time
 /// window of `time_window` steps; `None` and errors exactly when [`emerging_cells`] gives them. Costs the
 /// filter's incidents and the occupied cells' bins once (the Gi* of every bin for the FDR cut-off, in parallel,
-/// streamed), and holds only per-step statistics: no cube over the extent. Checks `cancel` every few
-/// milliseconds of work.
+/// streamed), and holds per-step statistics and the occupied cells' sparse counts: no cube over the extent.
+/// Checks `cancel` every few milliseconds of work.
 ///
 /// ```
 /// use brandpunt::calendar::Step;
@@ -290,7 +331,7 @@ const CHUNK_CELLS: usize = 256;
 /// let grid = emerging_grid(&s, &all, 100, Step::Week, 1, &Cancel::never()).unwrap().unwrap();
 /// let whole = emerging_cells(&s, &all, 100, Step::Week, 1, &Cancel::never()).unwrap().unwrap();
 /// let window = geo_types::Rect::new((154_000.0, 462_000.0), (156_000.0, 464_000.0));
-/// let cells = grid.trends_within(&s, &all, window, &Cancel::never()).unwrap();
+/// let cells = grid.trends_within(window, &Cancel::never()).unwrap();
 /// assert_eq!(cells.len(), whole.result.locations.len());
 /// for ((cell, t), w) in cells.iter().zip(&whole.result.locations) {
 ///     assert_eq!(whole.places.ids[w.location], grid.cell_id(*cell));
@@ -314,7 +355,7 @@ pub fn emerging_grid(
     let c = f64::from(cell_m);
     let located = snapshot.located_incidents(filter);
     cancel.check().map_err(EmergingError::from)?;
-    let sparse = SparseCells::bin(
+    let mut sparse = SparseCells::bin(
         located.par_iter().map(|&k| {
             let i = &snapshot.incidents[k as usize];
             (i.x_m, i.y_m, i.begin().date())
@@ -323,6 +364,9 @@ pub fn emerging_grid(
         &steps,
     );
     drop(located);
+    sparse.cells.shrink_to_fit();
+    sparse.offsets.shrink_to_fit();
+    sparse.entries.shrink_to_fit();
     let n_cells = sparse.cells.len();
     if n_cells < 3 {
         return Ok(None);
@@ -370,6 +414,7 @@ pub fn emerging_grid(
         },
         options,
         populations,
+        sparse,
     }))
 }
 
@@ -419,10 +464,15 @@ fn fdr_cutoff(
             for i in chunk * CHUNK_CELLS..((chunk + 1) * CHUNK_CELLS).min(n_cells) {
                 // The cell's sparse lag: its counts and its neighbours', by step.
                 lag.clear();
-                lag.extend_from_slice(sparse.series(i));
+                lag.extend(sparse.series(i).iter().map(|&(t, v)| (t, f64::from(v))));
                 let (mut sw, mut sw2) = (1.0, 1.0);
                 for (&j, &wij) in weights.neighbours(i).iter().zip(weights.weights(i)) {
-                    lag.extend(sparse.series(j as usize).iter().map(|&(t, v)| (t, wij * v)));
+                    lag.extend(
+                        sparse
+                            .series(j as usize)
+                            .iter()
+                            .map(|&(t, v)| (t, wij * f64::from(v))),
+                    );
                     sw += wij;
                     sw2 += wij * wij;
                 }
@@ -519,36 +569,22 @@ impl EmergingGrid {
 
     /// The analysed cells within `window_rd` (RD metres; the cells holding a point of it) with their trend and
     /// category, ordered by (row, col); `location` is the index in the returned list. Equal to
-    /// [`emerging_cells`] for those cells. Reads the filter's incidents within the window and one cell around it
-    /// (plus a cell of margin) from the snapshot's point index, so the cost follows the incidents near the
-    /// window. Checks `cancel` every few milliseconds of work.
+    /// [`emerging_cells`] for those cells. Reads the counts of the occupied cells within the window and one cell
+    /// around it, so the cost follows the occupied cells near the window. Checks `cancel` every few
+    /// milliseconds of work.
     pub fn trends_within(
         &self,
-        snapshot: &Snapshot,
-        filter: &Filter,
         window_rd: Rect<f64>,
         cancel: &Cancel,
     ) -> Result<Vec<CellTrend>, SurfaceError> {
         let c = f64::from(self.cell_m);
-        let span = |lo: f64, hi: f64| ((lo / c).floor() as i64, (hi / c).floor() as i64);
-        let (col0, col1) = span(window_rd.min().x, window_rd.max().x);
-        let (row0, row1) = span(window_rd.min().y, window_rd.max().y);
-        // The neighbours lie within one cell; a second cell keeps the edge rule of the index out of the way.
-        let load = Rect::new(
-            ((col0 - 2) as f64 * c, (row0 - 2) as f64 * c),
-            ((col1 + 3) as f64 * c, (row1 + 3) as f64 * c),
-        );
-        let near = snapshot.incidents_within(load);
+        // Clamped so that a window far outside RD cannot overflow the margin below.
+        let cell = |v: f64| ((v / c).floor()).clamp(-1e15, 1e15) as i64;
+        let (col0, col1) = (cell(window_rd.min().x), cell(window_rd.max().x));
+        let (row0, row1) = (cell(window_rd.min().y), cell(window_rd.max().y));
+        // The neighbours lie within one cell.
+        let local = self.sparse.within((col0 - 1, col1 + 1), (row0 - 1, row1 + 1));
         cancel.check().map_err(EmergingError::from)?;
-        let local = SparseCells::bin(
-            near.par_iter()
-                .map(|&k| &snapshot.incidents[k as usize])
-                .filter(|i| filter.matches(i))
-                .map(|i| (i.x_m, i.y_m, i.begin().date())),
-            c,
-            &self.steps,
-        );
-        drop(near);
         let targets: Vec<usize> = (0..local.cells.len())
             .filter(|&i| {
                 let (col, row) = local.cells[i];
@@ -595,17 +631,15 @@ impl EmergingGrid {
 /// The `emerging` layer of `tile` from an [`EmergingGrid`]: the analysed cells reaching into the tile and its
 /// buffer (`window_rd`, see [`super::tile_window_rd`]), with the properties of [`emerging_tile`] and the same
 /// bytes; `None` when empty. Only analysed (occupied) cells are drawn at every zoom, so a tile costs the
-/// filter's incidents under it and its margin: at low zooms the tile covering a region analyses that region's
+/// occupied cells under it and its margin: at low zooms the tile covering a region analyses that region's
 /// occupied cells (the server caches the tile).
 pub fn emerging_grid_tile(
     grid: &EmergingGrid,
-    snapshot: &Snapshot,
-    filter: &Filter,
     tile: TileId,
     window_rd: Rect<f64>,
     cancel: &Cancel,
 ) -> Result<Option<Vec<u8>>, SurfaceError> {
-    let trends = grid.trends_within(snapshot, filter, window_rd, cancel)?;
+    let trends = grid.trends_within(window_rd, cancel)?;
     if trends.is_empty() {
         return Ok(None);
     }
@@ -805,7 +839,7 @@ mod tests {
                 // Up to the last cell's interior: the next window starts at the next cell.
                 let window = Rect::new((x, y), (x + wx - 0.5 * c, y + wy - 0.5 * c));
                 for (cell, t) in grid
-                    .trends_within(s, filter, window, &Cancel::never())
+                    .trends_within(window, &Cancel::never())
                     .unwrap()
                 {
                     let w = by_id[grid.cell_id(cell).as_str()];
@@ -885,7 +919,7 @@ mod tests {
                 for y in a.y..=b.y {
                     let tile = TileId::new(u32::from(z), x, y).unwrap();
                     let window = crate::surfaces::tile_window_rd(tile).unwrap();
-                    let local = emerging_grid_tile(&grid, &s, &all, tile, window, &Cancel::never())
+                    let local = emerging_grid_tile(&grid, tile, window, &Cancel::never())
                         .unwrap();
                     assert_eq!(local, emerging_tile(&whole, tile).unwrap(), "{tile:?}");
                     drawn += usize::from(local.is_some());
@@ -929,11 +963,11 @@ mod tests {
             (fixture::X0, fixture::Y0),
             (fixture::X0 + 1500.0, fixture::Y0 + 1500.0),
         );
-        assert!(grid.trends_within(&s, &all, window, &cancel).is_err());
+        assert!(grid.trends_within(window, &cancel).is_err());
         // Far away: no cells.
         let far = Rect::new((0.0, 0.0), (1000.0, 1000.0));
         assert!(grid
-            .trends_within(&s, &all, far, &never)
+            .trends_within(far, &never)
             .unwrap()
             .is_empty());
     }

@@ -309,9 +309,9 @@ fn tile_local_emerging_equals_the_whole_cube_on_the_demo_city() {
                     let tile = TileId::new(u32::from(z), tx, ty).unwrap();
                     let window = tile_window_rd(tile).unwrap();
                     let local =
-                        emerging_grid_tile(&grid, &snapshot, &all, tile, window, &never).unwrap();
+                        emerging_grid_tile(&grid, tile, window, &never).unwrap();
                     assert_eq!(local, emerging_tile(&whole, tile).unwrap(), "{tile:?}");
-                    for (cell, t) in grid.trends_within(&snapshot, &all, window, &never).unwrap() {
+                    for (cell, t) in grid.trends_within(window, &never).unwrap() {
                         let id = grid.cell_id(cell);
                         let w = by_id[id.as_str()];
                         assert_eq!(t.category, w.category, "{id}");
