@@ -44,14 +44,15 @@ pub mod layers;
 use crate::analysis::emerging::EmergingError;
 use crate::analysis::gistar::GiStarError;
 use crate::analysis::kde::KdeError;
-use crate::analysis::places::{GridIndex, Places, PlacesError};
+use crate::analysis::places::{GridIndex, Layout, Places, PlacesError};
 use crate::analysis::Event;
 use crate::coords::CoordError;
 use crate::dataset::{Filter, Snapshot};
 use crate::heap_size::HeapSize;
 use crate::tiles::{encode_tile, LayerData, TileError, TileFeature, TileId};
 use geo::BoundingRect;
-use geo_types::{MultiPolygon, Rect};
+use geo_types::{LineString, MultiPolygon, Polygon, Rect};
+use rayon::prelude::*;
 
 /// Errors of the surfaces. The first three are the caller's parameters asking too much (Dutch messages, see
 /// [`SurfaceError::parameter`]); the rest are failures of the methods or of coordinate transformation.
@@ -129,17 +130,27 @@ pub struct MappedPlaces {
 }
 
 impl MappedPlaces {
-    /// The map geometry of `places` (H3 vertices converted with `wgs84_to_rd`).
+    /// The map geometry of `places` (H3 vertices converted with `wgs84_to_rd`). The Web Mercator polygons are
+    /// converted in parallel; a grid's cells share their corners, so each corner is converted once (the same
+    /// positions as [`rd_to_mercator`] of each cell's polygon).
     pub fn new(
         places: Places,
         wgs84_to_rd: impl Fn(f64, f64) -> Option<(f64, f64)>,
     ) -> Result<MappedPlaces, SurfaceError> {
         let grid = places.grid_index();
+        let grid_polygons_m = match &places.layout {
+            Layout::Grid { cell_m, cells } => Some(grid_cells_to_mercator(*cell_m, cells)?),
+            _ => None,
+        };
         let (ids, polygons_rd) = places.into_polygons(wgs84_to_rd)?;
-        let polygons_m = polygons_rd
-            .iter()
-            .map(rd_to_mercator)
-            .collect::<Result<Vec<_>, _>>()?;
+        let polygons_m = match grid_polygons_m {
+            Some(polygons) => polygons,
+            None => polygons_rd
+                .par_iter()
+                .with_min_len(256)
+                .map(rd_to_mercator)
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let bbox_m = polygons_m.iter().map(|p| p.bounding_rect()).collect();
         Ok(MappedPlaces {
             ids,
@@ -165,6 +176,58 @@ impl HeapSize for MappedPlaces {
             + self.bbox_m.heap_bytes()
             + self.grid.heap_bytes()
     }
+}
+
+/// Corners converted per unit of parallel work.
+const CORNERS_PER_TASK: usize = 4096;
+
+/// The Web Mercator polygons of the square grid cells `(col, row)` of `cell_m` metres, in order: each cell's
+/// ring as [`crate::analysis::grid::BinId::grid_polygon_m`] draws it, with every distinct corner converted once
+/// (in parallel). The corners are whole multiples of the cell size, so a corner shared by four cells has the
+/// same RD position in each and the same converted position as [`rd_to_mercator`] gives it.
+fn grid_cells_to_mercator(
+    cell_m: u32,
+    cells: &[(i64, i64)],
+) -> Result<Vec<MultiPolygon<f64>>, SurfaceError> {
+    const RING: [(i64, i64); 4] = [(0, 0), (1, 0), (1, 1), (0, 1)];
+    // Every (corner, slot) with slot = 4 * cell + corner of the ring, sorted by corner: equal corners are a run.
+    let mut slots: Vec<((i64, i64), usize)> = cells
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &(col, row))| {
+            RING.iter()
+                .enumerate()
+                .map(move |(k, &(dc, dr))| ((col + dc, row + dr), 4 * i + k))
+        })
+        .collect();
+    slots.par_sort_unstable();
+    let c = f64::from(cell_m);
+    let mut converted: Vec<(f64, f64)> = Vec::new();
+    let mut corner_of_slot = vec![0usize; slots.len()];
+    for (k, &(corner, slot)) in slots.iter().enumerate() {
+        if k == 0 || slots[k - 1].0 != corner {
+            converted.push((corner.0 as f64 * c, corner.1 as f64 * c));
+        }
+        corner_of_slot[slot] = converted.len() - 1;
+    }
+    drop(slots);
+    converted
+        .par_chunks_mut(CORNERS_PER_TASK)
+        .try_for_each(|part| {
+            crate::coords::with_thread_transformer(|t| t.rd_to_web_mercator_in_place(part))?
+        })?;
+    Ok(corner_of_slot
+        .par_chunks(4)
+        .with_min_len(1024)
+        .map(|ring| {
+            let at = |k: usize| {
+                let (x, y) = converted[ring[k]];
+                geo_types::Coord { x, y }
+            };
+            let closed = vec![at(0), at(1), at(2), at(3), at(0)];
+            MultiPolygon(vec![Polygon::new(LineString(closed), vec![])])
+        })
+        .collect())
 }
 
 /// RD -> Web Mercator, vertex by vertex.
@@ -400,6 +463,24 @@ mod tests {
             (5.0..5.3).contains(&p.x) && (52.0..52.2).contains(&p.y),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn grid_cells_share_corners_and_convert_as_their_own_polygons() {
+        // Adjacent, diagonal and lone cells (more than one unit of parallel work), some at negative positions.
+        let mut cells: Vec<(i64, i64)> = (0..3000)
+            .map(|k: i64| (1550 + k % 61 - (k % 7) * 3, 4630 + k / 61 - (k % 5)))
+            .chain([(-3, -2), (1_200, 6_100), (1_201, 6_101)])
+            .collect();
+        cells.sort_unstable_by_key(|&(col, row)| (row, col));
+        cells.dedup();
+        let n = cells.len();
+        let mapped = MappedPlaces::new(Places::grid(100, cells), |_, _| None).unwrap();
+        assert_eq!(mapped.polygons_m.len(), n);
+        for (rd, m) in mapped.polygons_rd.iter().zip(&mapped.polygons_m) {
+            // Bit for bit what converting the cell's own polygon gives.
+            assert_eq!(&rd_to_mercator(rd).unwrap(), m);
+        }
     }
 
     #[test]
