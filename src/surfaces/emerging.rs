@@ -2,7 +2,9 @@
 //! `cell_m` cells and `step` steps over the filter's period (the snapshot's data period where the filter leaves
 //! it open), neighbours within 1.5 cell sizes ([`crate::analysis::places::emerging_grid_neighbourhood`], as
 //! `brandpunt analyse emerging`); and the `emerging` vector tile layer ([`emerging_tile`]: `id`, `category`,
-//! `label`, `trend_z`, `trend_p`).
+//! `label`, `trend_z`, `trend_p`; at zooms where a cell is smaller than a pixel the layer is the cells' overview
+//! ([`super::cell_overview`]): runs of pixels with the most prominent `category` and `label` of the cells under
+//! them and the number of those `cells`, hot spot patterns first, then cold spot patterns, then no pattern).
 //!
 //! The maps read the layer cell by cell through an [`EmergingGrid`] ([`emerging_grid`]): what is global by
 //! definition (the Gi* population of every time step over the analysed cells, the Benjamini-Hochberg cut-off
@@ -33,11 +35,12 @@
 //! assert_eq!(em.result.n_steps, em.steps.len());
 //! ```
 
+use super::cell_overview::{is_overview, overview_runs};
 use super::{encode_layer, located_events, reaches_tile, MappedPlaces, SurfaceError};
 use crate::analysis::emerging::{
     check_alphas, check_time_window, emerging_hot_spots, gi_star_bin, gi_star_series,
-    grid_cube_from_events, location_trend, step_populations, EmergingError, EmergingOptions,
-    EmergingResult, LocationTrend, Significance, TimeSteps,
+    grid_cube_from_events, location_trend, step_populations, EmergingCategory, EmergingError,
+    EmergingOptions, EmergingResult, LocationTrend, Significance, TimeSteps,
 };
 use crate::analysis::mann_kendall::two_sided_normal_p;
 use crate::analysis::places::{emerging_grid_neighbourhood, Places};
@@ -53,6 +56,9 @@ use rayon::prelude::*;
 
 /// Emerging hot spots on grid cells (only the occupied cells, in the cube's order).
 pub struct EmergingCells {
+    pub cell_m: u32,
+    /// The cells `(col, row)`, in the order of `places`.
+    pub cells: Vec<(i64, i64)>,
     pub places: MappedPlaces,
     pub result: EmergingResult,
     pub steps: TimeSteps,
@@ -60,7 +66,10 @@ pub struct EmergingCells {
 
 impl HeapSize for EmergingCells {
     fn heap_bytes(&self) -> usize {
-        self.places.heap_bytes() + self.result.heap_bytes() + self.steps.heap_bytes()
+        self.cells.capacity() * std::mem::size_of::<(i64, i64)>()
+            + self.places.heap_bytes()
+            + self.result.heap_bytes()
+            + self.steps.heap_bytes()
     }
 }
 
@@ -103,6 +112,8 @@ pub fn emerging_cells(
     };
     cancel.check()?;
     Ok(Some(EmergingCells {
+        cell_m,
+        cells: cube.cells.clone(),
         places: MappedPlaces::new(Places::grid(cell_m, cube.cells.clone()), |_, _| None)?,
         result,
         steps,
@@ -124,7 +135,74 @@ fn cube_steps(snapshot: &Snapshot, filter: &Filter, step: Step) -> Option<TimeSt
 /// The `emerging` layer of `tile`: the analysed cells reaching into it (id = [`feature_id`] of the cell id;
 /// `id`, `category`, `label` (Dutch), `trend_z`, `trend_p`); `None` when empty.
 pub fn emerging_tile(em: &EmergingCells, tile: TileId) -> Result<Option<Vec<u8>>, SurfaceError> {
+    if is_overview(tile, em.cell_m) {
+        let cells = em
+            .result
+            .locations
+            .iter()
+            .map(|l| (em.cells[l.location], l.category));
+        return emerging_overview(tile, em.cell_m, cells);
+    }
     emerging_layer(tile, &em.places, &em.result.locations)
+}
+
+/// The categories from the most to the least prominent in an overview: the hot spot patterns, the cold spot
+/// patterns (each from new to historical), no pattern.
+const PROMINENCE: [EmergingCategory; 17] = {
+    use EmergingCategory::*;
+    [
+        NewHotSpot,
+        ConsecutiveHotSpot,
+        IntensifyingHotSpot,
+        PersistentHotSpot,
+        DiminishingHotSpot,
+        SporadicHotSpot,
+        OscillatingHotSpot,
+        HistoricalHotSpot,
+        NewColdSpot,
+        ConsecutiveColdSpot,
+        IntensifyingColdSpot,
+        PersistentColdSpot,
+        DiminishingColdSpot,
+        SporadicColdSpot,
+        OscillatingColdSpot,
+        HistoricalColdSpot,
+        NoPattern,
+    ]
+};
+
+/// The `emerging` layer of an overview tile ([`super::cell_overview`]) from the cells and their categories:
+/// `category`, `label`, `cells`; `None` when empty.
+fn emerging_overview(
+    tile: TileId,
+    cell_m: u32,
+    cells: impl Iterator<Item = ((i64, i64), EmergingCategory)>,
+) -> Result<Option<Vec<u8>>, SurfaceError> {
+    let ranked = cells.map(|(cell, category)| {
+        let rank = PROMINENCE
+            .iter()
+            .position(|&c| c == category)
+            .unwrap_or(PROMINENCE.len());
+        (cell, rank as u8)
+    });
+    let runs = overview_runs(tile, cell_m, ranked)?;
+    let features = runs
+        .iter()
+        .enumerate()
+        .filter_map(|(k, run)| {
+            let category = *PROMINENCE.get(usize::from(run.rank))?;
+            Some(TileFeature {
+                id: k as u64 + 1,
+                geometry: TileGeometry::Polygons(&run.polygon),
+                properties: vec![
+                    ("category", Value::from(category.as_str())),
+                    ("label", Value::from(category.dutch_label())),
+                    ("cells", Value::Int(i64::from(run.cells))),
+                ],
+            })
+        })
+        .collect();
+    encode_layer(tile, "emerging", features)
 }
 
 /// The `emerging` layer of `tile` from `trends` of the cells of `places` (`location` indexes `places`).
@@ -583,7 +661,9 @@ impl EmergingGrid {
         let (col0, col1) = (cell(window_rd.min().x), cell(window_rd.max().x));
         let (row0, row1) = (cell(window_rd.min().y), cell(window_rd.max().y));
         // The neighbours lie within one cell.
-        let local = self.sparse.within((col0 - 1, col1 + 1), (row0 - 1, row1 + 1));
+        let local = self
+            .sparse
+            .within((col0 - 1, col1 + 1), (row0 - 1, row1 + 1));
         cancel.check().map_err(EmergingError::from)?;
         let targets: Vec<usize> = (0..local.cells.len())
             .filter(|&i| {
@@ -642,6 +722,10 @@ pub fn emerging_grid_tile(
     let trends = grid.trends_within(window_rd, cancel)?;
     if trends.is_empty() {
         return Ok(None);
+    }
+    if is_overview(tile, grid.cell_m) {
+        let cells = trends.iter().map(|(cell, t)| (*cell, t.category));
+        return emerging_overview(tile, grid.cell_m, cells);
     }
     let (cells, trends): (Vec<(i64, i64)>, Vec<LocationTrend>) = trends.into_iter().unzip();
     let places = MappedPlaces::new(Places::grid(grid.cell_m, cells), |_, _| None)?;
@@ -838,10 +922,7 @@ mod tests {
                 let (x, y) = ((gx + i as f64) * wx, (gy + j as f64) * wy);
                 // Up to the last cell's interior: the next window starts at the next cell.
                 let window = Rect::new((x, y), (x + wx - 0.5 * c, y + wy - 0.5 * c));
-                for (cell, t) in grid
-                    .trends_within(window, &Cancel::never())
-                    .unwrap()
-                {
+                for (cell, t) in grid.trends_within(window, &Cancel::never()).unwrap() {
                     let w = by_id[grid.cell_id(cell).as_str()];
                     let at = format!("{cell_m} {step:?} k={k} {cell:?}");
                     assert_eq!(t.category, w.category, "{at}");
@@ -912,15 +993,14 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut drawn = 0;
-        for z in [5u8, 12, 14, 15, 16] {
+        for z in [5u8, 8, 9, 12, 14, 15, 16] {
             let a = fixture::tile_over(0.0, 3000.0, z);
             let b = fixture::tile_over(3000.0, 0.0, z);
             for x in a.x..=b.x {
                 for y in a.y..=b.y {
                     let tile = TileId::new(u32::from(z), x, y).unwrap();
                     let window = crate::surfaces::tile_window_rd(tile).unwrap();
-                    let local = emerging_grid_tile(&grid, tile, window, &Cancel::never())
-                        .unwrap();
+                    let local = emerging_grid_tile(&grid, tile, window, &Cancel::never()).unwrap();
                     assert_eq!(local, emerging_tile(&whole, tile).unwrap(), "{tile:?}");
                     drawn += usize::from(local.is_some());
                 }
@@ -966,9 +1046,6 @@ mod tests {
         assert!(grid.trends_within(window, &cancel).is_err());
         // Far away: no cells.
         let far = Rect::new((0.0, 0.0), (1000.0, 1000.0));
-        assert!(grid
-            .trends_within(far, &never)
-            .unwrap()
-            .is_empty());
+        assert!(grid.trends_within(far, &never).unwrap().is_empty());
     }
 }

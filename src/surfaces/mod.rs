@@ -36,6 +36,7 @@
 //! assert!(gi.result.z[cluster] > 0.0);
 //! ```
 
+pub mod cell_overview;
 pub mod emerging;
 pub mod gistar;
 pub mod kde;

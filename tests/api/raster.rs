@@ -308,8 +308,7 @@ fn tile_local_emerging_equals_the_whole_cube_on_the_demo_city() {
                 for ty in a.y..=b.y {
                     let tile = TileId::new(u32::from(z), tx, ty).unwrap();
                     let window = tile_window_rd(tile).unwrap();
-                    let local =
-                        emerging_grid_tile(&grid, tile, window, &never).unwrap();
+                    let local = emerging_grid_tile(&grid, tile, window, &never).unwrap();
                     assert_eq!(local, emerging_tile(&whole, tile).unwrap(), "{tile:?}");
                     for (cell, t) in grid.trends_within(window, &never).unwrap() {
                         let id = grid.cell_id(cell);
@@ -692,6 +691,58 @@ fn emerging_geojson_and_vector_layer_equal_the_library() {
         let pr = mvt::properties(layer, f);
         assert_eq!(pr["category"].as_str(), expected[&pr["id"].as_str()].0);
     }
+    // At zoom 8 a 100 m cell is smaller than a pixel: the layer is the overview, runs of pixels with the most
+    // prominent category of the cells under them. The most prominent category present wins every pixel it is
+    // in, so its runs count all its cells in the tile.
+    let (tile8, _, _) = tile_and_pixel(8, (col as f64 + 0.5) * 100.0, (row as f64 + 0.5) * 100.0);
+    // The documented order: hot spot patterns, cold spot patterns (each from new to historical), no pattern.
+    let patterns = [
+        "new",
+        "consecutive",
+        "intensifying",
+        "persistent",
+        "diminishing",
+        "sporadic",
+        "oscillating",
+        "historical",
+    ];
+    let prominence: Vec<String> = ["hot_spot", "cold_spot"]
+        .iter()
+        .flat_map(|kind| patterns.iter().map(move |p| format!("{p}_{kind}")))
+        .chain(["no_pattern".to_string()])
+        .collect();
+    let rank = |c: &str| prominence.iter().position(|p| p == c).unwrap();
+    let mut in_tile: HashMap<&str, i64> = HashMap::new();
+    for l in &res.locations {
+        let (c, r) = cube.cells[l.location];
+        if tile_and_pixel(8, (c as f64 + 0.5) * 100.0, (r as f64 + 0.5) * 100.0).0 == tile8 {
+            *in_tile.entry(l.category.as_str()).or_default() += 1;
+        }
+    }
+    let r = get(&tile_path("emerging", tile8, "mvt"));
+    assert_eq!(r.status, 200);
+    let t = mvt::decode(&r.body);
+    let layer = t.layers.iter().find(|l| l.name == "emerging").unwrap();
+    let mut drawn: HashMap<String, i64> = HashMap::new();
+    for f in &layer.features {
+        let pr = mvt::properties(layer, f);
+        assert!(
+            !pr.contains_key("id") && !pr.contains_key("trend_z"),
+            "{pr:?}"
+        );
+        let cells = pr["cells"].as_f64() as i64;
+        assert!(cells >= 1);
+        *drawn.entry(pr["category"].as_str()).or_default() += cells;
+    }
+    assert!(
+        layer.features.len() < in_tile.values().sum::<i64>() as usize,
+        "{} runs for {:?}",
+        layer.features.len(),
+        in_tile
+    );
+    let top = in_tile.keys().min_by_key(|c| rank(c)).unwrap();
+    assert_eq!(drawn[*top], in_tile[top], "{top}: {drawn:?} of {in_tile:?}");
+    assert!(drawn.values().sum::<i64>() <= in_tile.values().sum::<i64>());
     for (q, p) in [
         ("step=day", "step"),
         ("bins=buurt", "bins"),
