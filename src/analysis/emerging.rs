@@ -778,6 +778,38 @@ impl Significance {
             p < self.alpha
         }
     }
+
+    /// A z-score magnitude below which no bin is significant: every `|z| <= quiet_z()` has a two-sided p that
+    /// [`Significance::is_significant`] refuses, so its p need not be computed. Found by bisection on
+    /// [`two_sided_normal_p`] and moved a millionth towards zero, far beyond the rounding of the p-value.
+    pub fn quiet_z(&self) -> f64 {
+        let threshold = match (self.fdr, self.cutoff) {
+            (true, None) => return f64::INFINITY,
+            (true, Some(c)) => c,
+            (false, _) => self.alpha,
+        };
+        if threshold.is_nan() || threshold <= 0.0 {
+            return f64::INFINITY;
+        }
+        if threshold >= 1.0 {
+            // Every p may be significant.
+            return f64::NEG_INFINITY;
+        }
+        // p(lo) > threshold >= p(hi).
+        let (mut lo, mut hi) = (0.0f64, 40.0f64);
+        if two_sided_normal_p(hi) > threshold {
+            return hi;
+        }
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if two_sided_normal_p(mid) > threshold {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo * (1.0 - 1e-6)
+    }
 }
 
 /// The trend and category of the analysed location `location` from its Gi* z and p series.
@@ -952,6 +984,36 @@ mod tests {
             trend_p,
             0.05,
         )
+    }
+
+    #[test]
+    fn quiet_z_leaves_out_only_bins_that_are_not_significant() {
+        for (fdr, alpha, cutoff) in [
+            (true, 0.05, Some(0.0123)),
+            (true, 0.05, Some(1e-9)),
+            (true, 0.05, None),
+            (false, 0.05, None),
+            (false, 0.01, Some(0.5)),
+        ] {
+            let sig = Significance { fdr, alpha, cutoff };
+            let q = sig.quiet_z();
+            if fdr && cutoff.is_none() {
+                assert_eq!(q, f64::INFINITY);
+                continue;
+            }
+            assert!(q > 0.5 && q.is_finite(), "{q}");
+            // Near the boundary and everywhere below it: never significant.
+            for k in 0..=2000 {
+                let z = q * f64::from(k) / 2000.0;
+                assert!(!sig.is_significant(two_sided_normal_p(z)), "{z}");
+                assert!(!sig.is_significant(two_sided_normal_p(-z)), "{z}");
+            }
+            // Just above it the bins become significant (the bound is tight).
+            assert!(
+                sig.is_significant(two_sided_normal_p(q * (1.0 + 1e-5))),
+                "{q}"
+            );
+        }
     }
 
     #[test]

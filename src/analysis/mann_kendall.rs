@@ -33,33 +33,34 @@ pub fn two_sided_normal_p(z: f64) -> f64 {
     erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0)
 }
 
+/// Series shorter than this count their pairs directly (no sort needed for S).
+const PAIRS_BELOW: usize = 16;
+
 /// Mann-Kendall test of the series `x` (in time order). NaN values are not allowed in meaningful input;
 /// they compare as ties with nothing and contribute 0 to S.
+///
+/// Costs O(n log n): S and the tie groups come from one merge sort of a copy that counts the pairs out of order
+/// (`S = pairs - tied pairs - 2 * pairs out of order`, exact in integers); a series with NaN, or a short one,
+/// counts its pairs one by one.
 pub fn mann_kendall(x: &[f64]) -> MannKendall {
     let n = x.len();
-    let mut s: i64 = 0;
-    for k in 0..n {
-        let xk = x[k];
-        // Branch-free sign sum (vectorises); NaN compares false both ways and adds 0.
-        s += x[k + 1..]
-            .iter()
-            .map(|&xj| i64::from(xj > xk) - i64::from(xj < xk))
-            .sum::<i64>();
-    }
-    // Tie groups: sort a copy and count runs of equal values.
-    let mut sorted: Vec<f64> = x.iter().copied().filter(|v| !v.is_nan()).collect();
-    sorted.sort_by(f64::total_cmp);
-    let mut tie_term = 0.0;
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i + 1;
-        while j < sorted.len() && sorted[j] == sorted[i] {
-            j += 1;
-        }
-        let t = (j - i) as f64;
-        tie_term += t * (t - 1.0) * (2.0 * t + 5.0);
-        i = j;
-    }
+    let (s, sorted) = if n < PAIRS_BELOW || x.iter().any(|v| v.is_nan()) {
+        let mut sorted: Vec<f64> = x.iter().copied().filter(|v| !v.is_nan()).collect();
+        sorted.sort_by(f64::total_cmp);
+        (s_by_pairs(x), sorted)
+    } else {
+        let mut sorted = x.to_vec();
+        let descending = sort_counting_descents(&mut sorted);
+        let tied: i64 = tie_groups(&sorted).map(|t| t * (t - 1) / 2).sum();
+        let pairs = (n * (n - 1) / 2) as i64;
+        (pairs - tied - 2 * descending, sorted)
+    };
+    let tie_term: f64 = tie_groups(&sorted)
+        .map(|t| {
+            let t = t as f64;
+            t * (t - 1.0) * (2.0 * t + 5.0)
+        })
+        .sum();
     let nf = n as f64;
     let var_s = ((nf * (nf - 1.0) * (2.0 * nf + 5.0) - tie_term) / 18.0).max(0.0);
     let s = s as f64;
@@ -74,6 +75,78 @@ pub fn mann_kendall(x: &[f64]) -> MannKendall {
         z,
         p: two_sided_normal_p(z),
     }
+}
+
+/// `S = sum_{k<j} sgn(x_j - x_k)` pair by pair (NaN adds 0).
+fn s_by_pairs(x: &[f64]) -> i64 {
+    let mut s: i64 = 0;
+    for k in 0..x.len() {
+        let xk = x[k];
+        // Branch-free sign sum (vectorises); NaN compares false both ways and adds 0.
+        s += x[k + 1..]
+            .iter()
+            .map(|&xj| i64::from(xj > xk) - i64::from(xj < xk))
+            .sum::<i64>();
+    }
+    s
+}
+
+/// Sorts `x` (no NaN) ascending by a bottom-up merge sort and returns the number of pairs `k < j` with
+/// `x_k > x_j` in the original order (equal values are not counted: the merge takes the left one first).
+fn sort_counting_descents(x: &mut [f64]) -> i64 {
+    let n = x.len();
+    let mut scratch = vec![0.0; n];
+    // Each pass merges runs of `width` from `from` into `to`, then the two swap.
+    let (mut from, mut to): (&mut [f64], &mut [f64]) = (x, &mut scratch);
+    let mut passes = 0;
+    let mut descents: i64 = 0;
+    let mut width = 1;
+    while width < n {
+        for lo in (0..n).step_by(2 * width) {
+            let mid = (lo + width).min(n);
+            let hi = (lo + 2 * width).min(n);
+            let (mut i, mut j, mut k) = (lo, mid, lo);
+            while i < mid && j < hi {
+                if from[i] <= from[j] {
+                    to[k] = from[i];
+                    i += 1;
+                } else {
+                    to[k] = from[j];
+                    j += 1;
+                    descents += (mid - i) as i64;
+                }
+                k += 1;
+            }
+            to[k..k + mid - i].copy_from_slice(&from[i..mid]);
+            let k = k + mid - i;
+            to[k..k + hi - j].copy_from_slice(&from[j..hi]);
+        }
+        std::mem::swap(&mut from, &mut to);
+        passes += 1;
+        width *= 2;
+    }
+    if passes % 2 == 1 {
+        // The sorted values are in the scratch buffer (`from`); `to` is `x`.
+        to.copy_from_slice(from);
+    }
+    descents
+}
+
+/// The sizes of the runs of equal values of a sorted series.
+fn tie_groups(sorted: &[f64]) -> impl Iterator<Item = i64> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if i >= sorted.len() {
+            return None;
+        }
+        let mut j = i + 1;
+        while j < sorted.len() && sorted[j] == sorted[i] {
+            j += 1;
+        }
+        let t = (j - i) as i64;
+        i = j;
+        Some(t)
+    })
 }
 
 #[cfg(test)]
@@ -101,6 +174,35 @@ mod tests {
         assert_eq!(r.s, 2.0);
         assert!((r.var_s - 264.0 / 18.0).abs() < 1e-12);
         assert!((r.z - 1.0 / (264.0f64 / 18.0).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_merge_sort_counts_s_as_the_pairs_do() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for n in [16usize, 17, 31, 64, 104, 260, 261] {
+            for round in 0..40 {
+                // Few distinct values (many ties, both zeros) or continuous values.
+                let x: Vec<f64> = (0..n)
+                    .map(|_| match round % 3 {
+                        0 => [-1.5, -0.0, 0.0, 0.0, 2.0, 3.25][rng.gen_range(0..6)],
+                        1 => rng.gen_range(-3.0..3.0),
+                        _ => f64::from(rng.gen_range(0..4)) + 0.001 * rng.gen_range(0.0..1.0),
+                    })
+                    .collect();
+                let mut sorted = x.clone();
+                let descents = sort_counting_descents(&mut sorted);
+                let tied: i64 = tie_groups(&sorted).map(|t| t * (t - 1) / 2).sum();
+                let s = (n * (n - 1) / 2) as i64 - tied - 2 * descents;
+                assert_eq!(s, s_by_pairs(&x), "n {n} round {round}");
+                assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
+                assert_eq!(mann_kendall(&x).s, s as f64);
+            }
+        }
+        // NaN: counted pair by pair, ties with nothing.
+        let mut x: Vec<f64> = (0..20).map(f64::from).collect();
+        x[4] = f64::NAN;
+        assert_eq!(mann_kendall(&x).s, s_by_pairs(&x) as f64);
     }
 
     #[test]

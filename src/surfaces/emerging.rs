@@ -678,19 +678,29 @@ impl EmergingGrid {
             .map_err(EmergingError::from)?;
         let n_steps = self.steps.len();
         let k = self.options.time_window;
+        let quiet_z = self.significance.quiet_z();
         let trends: Vec<Vec<CellTrend>> = targets
             .par_chunks(CHUNK_CELLS / 4)
             .enumerate()
             .map(|(chunk, part)| {
                 cancel.check()?;
-                let (mut lag, mut z) = (vec![0.0; n_steps], vec![0.0; n_steps]);
+                let (mut lag, mut z, mut p) =
+                    (vec![0.0; n_steps], vec![0.0; n_steps], vec![0.0; n_steps]);
                 Ok(part
                     .iter()
                     .enumerate()
                     .map(|(a, &i)| {
                         let (sw, sw2) = local.lag_into(i, &weights, &mut lag);
                         gi_star_series(&lag, sw, sw2, k, &self.populations, &mut z);
-                        let p: Vec<f64> = z.iter().map(|&zt| two_sided_normal_p(zt)).collect();
+                        // Only the significance of a bin's p counts: a quiet bin's p (1) is refused as its
+                        // own would be.
+                        for (pt, &zt) in p.iter_mut().zip(&z) {
+                            *pt = if zt.abs() <= quiet_z {
+                                1.0
+                            } else {
+                                two_sided_normal_p(zt)
+                            };
+                        }
                         let trend = location_trend(
                             chunk * (CHUNK_CELLS / 4) + a,
                             &z,
