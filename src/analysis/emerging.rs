@@ -427,8 +427,9 @@ impl Default for EmergingOptions {
     }
 }
 
-/// Emerging hot spot category of a location.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Emerging hot spot category of a location. Ordered by prominence on a map (the order of declaration): the hot
+/// spot patterns, then the cold spot patterns (each from new to historical), then no pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EmergingCategory {
     NewHotSpot,
     ConsecutiveHotSpot,

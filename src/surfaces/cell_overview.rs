@@ -1,6 +1,7 @@
 //! The overview of a grid layer at zooms where its cells are smaller than a pixel ([`is_overview`]): the tile as
-//! [`OVERVIEW_PIXELS`] x [`OVERVIEW_PIXELS`] pixels, each pixel taking the most prominent class (the lowest
-//! rank) of the cells whose centre lies in it, drawn as runs of equal pixels along each row ([`overview_runs`]).
+//! [`OVERVIEW_PIXELS`] x [`OVERVIEW_PIXELS`] pixels, each pixel taking the most prominent class (the least in
+//! the class's order) of the cells whose centre lies in it, drawn as runs of equal pixels along each row
+//! ([`overview_runs`]).
 //!
 //! A 100 m cell is a quarter of a pixel at zoom 8: drawing every cell there means a tile of a few megabytes
 //! whose squares the map cannot show apart. The overview's size is bounded by its pixels, whatever the number
@@ -22,8 +23,8 @@
 //! assert!(!is_overview(TileId::containing(14, x, y), 100));
 //! let cells = (0..40).map(|k| ((1360 + k % 20, 4560 + k / 20), if k == 3 { 0 } else { 1 }));
 //! let runs = overview_runs(tile, 100, cells).unwrap();
-//! // Rank 0 wins the pixel of its cell.
-//! assert!(runs.iter().any(|r| r.rank == 0 && r.cells == 1));
+//! // Class 0 wins the pixel of its cell.
+//! assert!(runs.iter().any(|r| r.class == 0 && r.cells == 1));
 //! assert!(runs.iter().map(|r| r.cells).sum::<u32>() <= 40);
 //! ```
 
@@ -51,24 +52,23 @@ pub fn is_overview(tile: TileId, cell_m: u32) -> bool {
 
 /// A run of pixels of one class along a row of an overview.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Run {
-    /// The class of the pixels (lower = more prominent).
-    pub rank: u8,
+pub struct Run<T> {
+    /// The class of the pixels.
+    pub class: T,
     /// The cells of that class whose centres lie in the run.
     pub cells: u32,
     /// The run's rectangle in Web Mercator metres.
     pub polygon: MultiPolygon<f64>,
 }
 
-/// The overview runs of `tile` from grid cells `(col, row)` of `cell_m` metres with their class rank: row by row
-/// from the top, left to right. Cells whose centre lies outside the tile are left out. Costs the cells plus
-/// the pixels, and [`LATTICE_POINTS`]² conversions with PROJ.
-pub fn overview_runs(
+/// The overview runs of `tile` from grid cells `(col, row)` of `cell_m` metres with their class (the lesser
+/// class is the more prominent): row by row from the top, left to right. Cells whose centre lies outside the
+/// tile are left out. Costs the cells plus the pixels, and [`LATTICE_POINTS`]² conversions with PROJ.
+pub fn overview_runs<T: Copy + Ord>(
     tile: TileId,
     cell_m: u32,
-    cells: impl Iterator<Item = ((i64, i64), u8)>,
-) -> Result<Vec<Run>, SurfaceError> {
-    const EMPTY: u8 = u8::MAX;
+    cells: impl Iterator<Item = ((i64, i64), T)>,
+) -> Result<Vec<Run<T>>, SurfaceError> {
     let n = OVERVIEW_PIXELS;
     let (tx0, ty0, tx1, ty1) = tile.bounds_m();
     let pixel_m = (tx1 - tx0) / n as f64;
@@ -76,35 +76,34 @@ pub fn overview_runs(
         return Ok(Vec::new());
     };
     let c = f64::from(cell_m);
-    // (rank, cells of that rank) per pixel, row-major from the top row.
-    let mut pixels = vec![(EMPTY, 0u32); n * n];
-    for ((col, row), rank) in cells {
+    // (class, cells of that class) per pixel, row-major from the top row.
+    let mut pixels: Vec<Option<(T, u32)>> = vec![None; n * n];
+    for ((col, row), class) in cells {
         let (x, y) = positions.mercator((col as f64 + 0.5) * c, (row as f64 + 0.5) * c);
         let (px, py) = ((x - tx0) / pixel_m, (ty1 - y) / pixel_m);
         if !(px >= 0.0 && py >= 0.0 && px < n as f64 && py < n as f64) {
             continue;
         }
-        let pixel = &mut pixels[py as usize * n + px as usize];
-        if rank < pixel.0 {
-            *pixel = (rank, 1);
-        } else if rank == pixel.0 {
-            pixel.1 += 1;
+        match &mut pixels[py as usize * n + px as usize] {
+            Some((held, count)) if *held == class => *count += 1,
+            Some((held, _)) if *held < class => {}
+            pixel => *pixel = Some((class, 1)),
         }
     }
     let mut runs = Vec::new();
     for (py, line) in pixels.chunks_exact(n).enumerate() {
         let mut px = 0;
         while px < n {
-            let rank = line[px].0;
+            let class = line[px].map(|(class, _)| class);
             let start = px;
             let mut count = 0;
-            while px < n && line[px].0 == rank {
-                count += line[px].1;
+            while px < n && line[px].map(|(class, _)| class) == class {
+                count += line[px].map_or(0, |(_, cells)| cells);
                 px += 1;
             }
-            if rank == EMPTY {
+            let Some(class) = class else {
                 continue;
-            }
+            };
             let (x0, x1) = (tx0 + start as f64 * pixel_m, tx0 + px as f64 * pixel_m);
             let (y1, y0) = (ty1 - py as f64 * pixel_m, ty1 - (py + 1) as f64 * pixel_m);
             // The last pixel ends exactly on the tile's edge.
@@ -114,7 +113,7 @@ pub fn overview_runs(
             );
             let ring = LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]);
             runs.push(Run {
-                rank,
+                class,
                 cells: count,
                 polygon: MultiPolygon(vec![Polygon::new(ring, vec![])]),
             });
@@ -224,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pixel_takes_the_lowest_rank_and_counts_its_cells() {
+    fn a_pixel_takes_the_least_class_and_counts_its_cells() {
         let tile = tile_at(8, 136_200.0, 456_200.0);
         // 4 x 4 cells of 100 m: one pixel (~600 m at z8) or a few.
         let cells: Vec<((i64, i64), u8)> = (0..16)
@@ -232,8 +231,8 @@ mod tests {
             .collect();
         let runs = overview_runs(tile, 100, cells.iter().copied()).unwrap();
         assert!(!runs.is_empty() && runs.len() <= 4, "{runs:?}");
-        assert!(runs.iter().any(|r| r.rank == 2 && r.cells == 1));
-        // Every cell is under a run; the rank-7 cells sharing the rank-2 pixel are not counted there.
+        assert!(runs.iter().any(|r| r.class == 2 && r.cells == 1));
+        // Every cell is under a run; the class-7 cells sharing the class-2 pixel are not counted there.
         let total: u32 = runs.iter().map(|r| r.cells).sum();
         assert!((1..=16).contains(&total));
         // Outside the tile: nothing.

@@ -146,60 +146,25 @@ pub fn emerging_tile(em: &EmergingCells, tile: TileId) -> Result<Option<Vec<u8>>
     emerging_layer(tile, &em.places, &em.result.locations)
 }
 
-/// The categories from the most to the least prominent in an overview: the hot spot patterns, the cold spot
-/// patterns (each from new to historical), no pattern.
-const PROMINENCE: [EmergingCategory; 17] = {
-    use EmergingCategory::*;
-    [
-        NewHotSpot,
-        ConsecutiveHotSpot,
-        IntensifyingHotSpot,
-        PersistentHotSpot,
-        DiminishingHotSpot,
-        SporadicHotSpot,
-        OscillatingHotSpot,
-        HistoricalHotSpot,
-        NewColdSpot,
-        ConsecutiveColdSpot,
-        IntensifyingColdSpot,
-        PersistentColdSpot,
-        DiminishingColdSpot,
-        SporadicColdSpot,
-        OscillatingColdSpot,
-        HistoricalColdSpot,
-        NoPattern,
-    ]
-};
-
-/// The `emerging` layer of an overview tile ([`super::cell_overview`]) from the cells and their categories:
-/// `category`, `label`, `cells`; `None` when empty.
+/// The `emerging` layer of an overview tile ([`super::cell_overview`]) from the cells and their categories (the
+/// categories' order is their prominence): `category`, `label`, `cells`; `None` when empty.
 fn emerging_overview(
     tile: TileId,
     cell_m: u32,
     cells: impl Iterator<Item = ((i64, i64), EmergingCategory)>,
 ) -> Result<Option<Vec<u8>>, SurfaceError> {
-    let ranked = cells.map(|(cell, category)| {
-        let rank = PROMINENCE
-            .iter()
-            .position(|&c| c == category)
-            .unwrap_or(PROMINENCE.len());
-        (cell, rank as u8)
-    });
-    let runs = overview_runs(tile, cell_m, ranked)?;
+    let runs = overview_runs(tile, cell_m, cells)?;
     let features = runs
         .iter()
         .enumerate()
-        .filter_map(|(k, run)| {
-            let category = *PROMINENCE.get(usize::from(run.rank))?;
-            Some(TileFeature {
-                id: k as u64 + 1,
-                geometry: TileGeometry::Polygons(&run.polygon),
-                properties: vec![
-                    ("category", Value::from(category.as_str())),
-                    ("label", Value::from(category.dutch_label())),
-                    ("cells", Value::Int(i64::from(run.cells))),
-                ],
-            })
+        .map(|(k, run)| TileFeature {
+            id: k as u64 + 1,
+            geometry: TileGeometry::Polygons(&run.polygon),
+            properties: vec![
+                ("category", Value::from(run.class.as_str())),
+                ("label", Value::from(run.class.dutch_label())),
+                ("cells", Value::Int(i64::from(run.cells))),
+            ],
         })
         .collect();
     encode_layer(tile, "emerging", features)
