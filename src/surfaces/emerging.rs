@@ -133,7 +133,9 @@ fn cube_steps(snapshot: &Snapshot, filter: &Filter, step: Step) -> Option<TimeSt
 }
 
 /// The `emerging` layer of `tile`: the analysed cells reaching into it (id = [`feature_id`] of the cell id;
-/// `id`, `category`, `label` (Dutch), `trend_z`, `trend_p`); `None` when empty.
+/// `id`, `category`, `label` (Dutch), `trend_z`, `trend_p`), or where a cell is smaller than a pixel
+/// ([`is_overview`]) the overview of the cells whose centre lies in it (`category`, `label`, `cells`); `None` when
+/// empty.
 pub fn emerging_tile(em: &EmergingCells, tile: TileId) -> Result<Option<Vec<u8>>, SurfaceError> {
     if is_overview(tile, em.cell_m) {
         let cells = em
@@ -685,9 +687,9 @@ impl EmergingGrid {
 
 /// The `emerging` layer of `tile` from an [`EmergingGrid`]: the analysed cells reaching into the tile and its
 /// buffer (`window_rd`, see [`super::tile_window_rd`]), with the properties of [`emerging_tile`] and the same
-/// bytes; `None` when empty. Only analysed (occupied) cells are drawn at every zoom, so a tile costs the
-/// occupied cells under it and its margin: at low zooms the tile covering a region analyses that region's
-/// occupied cells (the server caches the tile).
+/// bytes (the overview where [`emerging_tile`] draws one); `None` when empty. Only analysed (occupied) cells are
+/// drawn at every zoom, so a tile costs the occupied cells under it and its margin: at low zooms the tile
+/// covering a region analyses that region's occupied cells (the server caches the tile).
 pub fn emerging_grid_tile(
     grid: &EmergingGrid,
     tile: TileId,
