@@ -263,7 +263,7 @@ fn transform_slice(
 
 impl Transformer {
     /// Builds both directions. The first call in a process asks PROJ's database which operations to use (tens
-    /// of milliseconds of SQLite queries) and keeps their definitions ([`PIPELINES`]); later calls, on any
+    /// of milliseconds of SQLite queries) and keeps their definitions (`PIPELINES`); later calls, on any
     /// thread, build the same pipelines from those definitions (well under a millisecond).
     ///
     /// Fails when PROJ cannot find its database, or when the operation it picks for the

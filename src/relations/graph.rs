@@ -89,7 +89,7 @@ pub struct GraphNode {
     pub sources: u64,
     /// Incidents: index into [`Graph::categories`], or `u32::MAX` for none.
     pub category: u32,
-    /// Subjects: index into [`Graph::key_ids`] of the key that made the pseudonym; `u32::MAX` otherwise.
+    /// Subjects: index into `Graph::key_ids` of the key that made the pseudonym; `u32::MAX` otherwise.
     pub key_id: u32,
 }
 

@@ -10,7 +10,7 @@
 //! the grant. Each incident: `registration`, `source`, `begin`, `end` (local time, `YYYY-MM-DDTHH:MM`),
 //! `category`, `located_by`, the BAG address (`street`, `huisnummer`, `huisletter`, `toevoeging`, `postcode`)
 //! when located by address, `lon`/`lat` (WGS84, 6 decimals) and `buurtcode`. More than
-//! [`super::Limits::max_results`] incidents is 400 naming `bbox` (or `area`, or `from` when neither was given)
+//! `[limits] max_results` incidents is 400 naming `bbox` (or `area`, or `from` when neither was given)
 //! with the count. Every answer is logged in the audit trail first ([`super::access_log::log_now`]).
 //!
 //! # Point-level output of the other endpoints (decisions)

@@ -23,7 +23,7 @@
 //! 4. After the commit the target is verified: its row count of every table equals what was read, and its
 //!    audit hash chain is intact (streamed, [`crate::audit::verify_from`]).
 //!
-//! The tables and columns are listed once ([`TABLES`]), with how each backend stores a column (PostgreSQL:
+//! The tables and columns are listed once (`TABLES`), with how each backend stores a column (PostgreSQL:
 //! `jsonb`, PostGIS geometry, `boolean`, and `tenant_id` on report rows, personal columns and address attribute
 //! values; SQLite: JSON text,
 //! WKB blobs with their bounding box, 0/1 integers).

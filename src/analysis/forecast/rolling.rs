@@ -3,7 +3,7 @@
 //! For every origin `at` (fold) each method forecasts from the incidents before `at` only; the incidents of
 //! `[at, at + horizon days)` are the test set. At each coverage (share of the grid's cells, default 1, 3, 5 and
 //! 10 %) the fold's hit rate, PAI, PEI and RRI are computed by
-//! [`coverage_metrics`](crate::analysis::evaluation::coverage_metrics) with **fractional ties** (cells tied with
+//! [`crate::analysis::evaluation::coverage_metrics`] with **fractional ties** (cells tied with
 //! the threshold share the remaining places: the expected hits of a random choice among them). RRI compares with
 //! the incidents of the `rri_days` before `at`. A method that cannot be fitted at an origin (the self-exciting
 //! model with fewer than two incidents before it) forecasts a flat surface there: every cell tied, scored as a

@@ -153,7 +153,7 @@ impl Crs {
 const BOX_EDGE_STEPS: usize = 16;
 
 /// The box `[minx, miny, maxx, maxy]` of `crs` as an RD polygon: every edge sampled in
-/// [`BOX_EDGE_STEPS`] steps, so it follows the box's curved edges to well within a metre at city scale.
+/// `BOX_EDGE_STEPS` steps, so it follows the box's curved edges to well within a metre at city scale.
 pub fn box_to_rd(t: &Transformer, crs: Crs, b: [f64; 4]) -> Result<Polygon<f64>, CoordError> {
     let [x0, y0, x1, y1] = b;
     let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];

@@ -70,7 +70,7 @@ pub struct PostgresStore {
 
 /// The commits of other processes as they happen: a connection listening on the channel on which every
 /// writing transaction announces the tenant whose data it changed (or `*`: shared reference data, the tenant
-/// list, users, tokens; see [`migrations`]). Notifications arrive only while the connection lives: after
+/// list, users, tokens; see `migrations`). Notifications arrive only while the connection lives: after
 /// [`ChangeEvent::Lost`] open a new feed and compare all fingerprints, since commits in between were not heard.
 pub struct ChangeFeed {
     listener: Listener,
