@@ -549,8 +549,65 @@ pub fn bin_areas(
     })
 }
 
+/// The index ranges of the entries of `sorted` (ordered by `(row, col)` as `key` gives them) with
+/// `cols.0 <= col <= cols.1` and `rows.0 <= row <= rows.1`: one range per row of the window holding such entries,
+/// south to north. Costs three binary searches per occupied row of the window, not the rows' full width.
+///
+/// ```
+/// use brandpunt::analysis::grid::window_runs;
+///
+/// // (row, col) keys of occupied cells.
+/// let keys = [(0, 0), (0, 5), (0, 9), (1, 4), (3, 5), (3, 6), (7, 5)];
+/// let runs: Vec<_> = window_runs(&keys, |&k| k, (4, 6), (0, 3)).collect();
+/// assert_eq!(runs, vec![1..2, 3..4, 4..6]);
+/// ```
+pub fn window_runs<'a, T>(
+    sorted: &'a [T],
+    key: impl Fn(&T) -> (i64, i64) + 'a,
+    cols: (i64, i64),
+    rows: (i64, i64),
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let mut at = sorted.partition_point(|e| key(e) < (rows.0, i64::MIN));
+    std::iter::from_fn(move || loop {
+        let row = key(sorted.get(at)?).0;
+        if row > rows.1 {
+            return None;
+        }
+        let lo = at + sorted[at..].partition_point(|e| key(e) < (row, cols.0));
+        let hi = lo + sorted[lo..].partition_point(|e| key(e) <= (row, cols.1));
+        at = hi + sorted[hi..].partition_point(|e| key(e).0 == row);
+        if lo < hi {
+            return Some(lo..hi);
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn window_runs_are_the_entries_inside_the_window() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut keys: Vec<(i64, i64)> = (0..600)
+            .map(|_| (rng.gen_range(-20..20), rng.gen_range(-30..30)))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for _ in 0..300 {
+            let (c0, r0) = (rng.gen_range(-35..35), rng.gen_range(-25..25));
+            let cols = (c0, c0 + rng.gen_range(-2..20));
+            let rows = (r0, r0 + rng.gen_range(-2..12));
+            let got: Vec<usize> = window_runs(&keys, |&k| k, cols, rows).flatten().collect();
+            let want: Vec<usize> = (0..keys.len())
+                .filter(|&k| {
+                    let (row, col) = keys[k];
+                    (rows.0..=rows.1).contains(&row) && (cols.0..=cols.1).contains(&col)
+                })
+                .collect();
+            assert_eq!(got, want, "{cols:?} {rows:?}");
+        }
+    }
+
     use super::*;
 
     fn ev(x: f64, y: f64, w: f64) -> Event {

@@ -33,6 +33,7 @@
 //! assert!((raster.values[row * raster.width + col] - direct).abs() < 1e-12 * direct);
 //! ```
 
+use super::grid::window_runs;
 use super::kde::{Extent, KdeFloat, Kernel, Raster};
 use crate::cancel::{Cancel, Cancelled};
 use crate::heap_size::HeapSize;
@@ -260,21 +261,17 @@ impl QuarticLattice {
         self.bounds
     }
 
-    /// The binned points inside `window` (edges included), bin by bin; costs the occupied bins of the window's
-    /// rows that it overlaps and their points.
+    /// The binned points inside `window` (edges included), bin by bin; costs the occupied bins of the window
+    /// (found with a few binary searches per row) and their points.
     pub fn within(&self, window: Rect<f64>) -> impl Iterator<Item = (f64, f64)> + '_ {
         let c = self.cell_m;
         let span = |lo: f64, hi: f64| ((lo / c).floor() as i64, (hi / c).floor() as i64);
-        let (i0, i1) = span(window.min().x, window.max().x);
-        let (j0, j1) = span(window.min().y, window.max().y);
-        let first = self.keys.partition_point(|&k| k < (j0, i0));
-        self.keys[first..]
-            .iter()
-            .enumerate()
-            .take_while(move |&(_, &(j, _))| j <= j1)
-            .filter(move |&(_, &(_, i))| (i0..=i1).contains(&i))
-            .flat_map(move |(k, _)| {
-                let range = self.starts[first + k]..self.starts[first + k + 1];
+        let cols = span(window.min().x, window.max().x);
+        let rows = span(window.min().y, window.max().y);
+        window_runs(&self.keys, |&k| k, cols, rows)
+            .flatten()
+            .flat_map(move |k| {
+                let range = self.starts[k]..self.starts[k + 1];
                 self.xs[range.clone()]
                     .iter()
                     .copied()
@@ -418,14 +415,11 @@ impl Block {
         let plane = bw * bh;
         let mut sums = vec![0.0; SUMS * plane];
         let mut ranges = vec![(0, 0); plane];
-        for row in 0..bh {
-            let j = bj0 + row as i64;
-            let first = lattice.keys.partition_point(|&k| k < (j, bi0));
-            for (k, &(kj, ki)) in lattice.keys.iter().enumerate().skip(first) {
-                if kj != j || ki >= bi0 + bw as i64 {
-                    break;
-                }
-                let b = row * bw + (ki - bi0) as usize;
+        let (cols, rows) = ((bi0, bi0 + bw as i64 - 1), (bj0, bj0 + bh as i64 - 1));
+        for run in window_runs(&lattice.keys, |&k| k, cols, rows) {
+            for k in run {
+                let (kj, ki) = lattice.keys[k];
+                let b = (kj - bj0) as usize * bw + (ki - bi0) as usize;
                 for (s, v) in lattice.sums[k].iter().enumerate() {
                     sums[s * plane + b] = *v;
                 }

@@ -42,6 +42,7 @@ use crate::analysis::emerging::{
     grid_cube_from_events, location_trend, step_populations, EmergingCategory, EmergingError,
     EmergingOptions, EmergingResult, LocationTrend, Significance, TimeSteps,
 };
+use crate::analysis::grid::window_runs;
 use crate::analysis::mann_kendall::two_sided_normal_p;
 use crate::analysis::places::{emerging_grid_neighbourhood, Places};
 use crate::analysis::weights::{regular_grid, SpatialWeights};
@@ -267,27 +268,20 @@ impl SparseCells {
     }
 
     /// The cells with `cols.0 <= col <= cols.1` and `rows.0 <= row <= rows.1`, with their series, in the same
-    /// order. Costs a binary search per row of the range plus the cells copied.
+    /// order. Costs a few binary searches per occupied row of the range plus the cells copied.
     fn within(&self, cols: (i64, i64), rows: (i64, i64)) -> SparseCells {
         let mut part = SparseCells {
             cells: Vec::new(),
             offsets: vec![0],
             entries: Vec::new(),
         };
-        // The cells are ordered by (row, col): each row of the range is one run.
         let key = |&(col, row): &(i64, i64)| (row, col);
-        let first = self.cells.partition_point(|c| key(c) < (rows.0, i64::MIN));
-        let mut at = first;
-        while at < self.cells.len() && self.cells[at].1 <= rows.1 {
-            let row = self.cells[at].1;
-            let lo = at + self.cells[at..].partition_point(|c| key(c) < (row, cols.0));
-            let hi = lo + self.cells[lo..].partition_point(|c| key(c) <= (row, cols.1));
-            for i in lo..hi {
+        for run in window_runs(&self.cells, key, cols, rows) {
+            for i in run {
                 part.cells.push(self.cells[i]);
                 part.entries.extend_from_slice(self.series(i));
                 part.offsets.push(part.entries.len());
             }
-            at = hi + self.cells[hi..].partition_point(|c| c.1 == row);
         }
         part
     }

@@ -31,6 +31,7 @@
 //! ```
 
 use super::{encode_layer, located_events, rd_to_mercator, reaches_tile, SurfaceError};
+use crate::analysis::grid::window_runs;
 use crate::analysis::kde::{
     density_at_points, kde_raster, map_surface, Extent, Kde, KdeError, KdeFloat, KdeParams, Kernel,
     Raster, DEFAULT_GAUSSIAN_TAIL,
@@ -681,14 +682,9 @@ impl CountLevel {
         let s = self.side_m;
         let (i0, i1) = ((x0 / s).floor() as i64, (x1 / s).floor() as i64);
         let (j0, j1) = ((y0 / s).floor() as i64, (y1 / s).floor() as i64);
-        for j in j0..=j1 {
-            let start = self
-                .buckets
-                .partition_point(|&(bj, bi, _)| (bj, bi) < (j, i0));
-            for &(bj, bi, n) in &self.buckets[start..] {
-                if bj != j || bi > i1 {
-                    break;
-                }
+        let key = |&(bj, bi, _): &(i64, i64, u32)| (bj, bi);
+        for run in window_runs(&self.buckets, key, (i0, i1), (j0, j1)) {
+            for &(bj, bi, n) in &self.buckets[run] {
                 let (x, y) = (bi as f64 * s, bj as f64 * s);
                 f((x, y, x + s, y + s), n);
             }
