@@ -327,6 +327,8 @@ pub struct EmergingGrid {
     /// (n, mean, sd) of each step's population.
     populations: Vec<(f64, f64, f64)>,
     significance: Significance,
+    /// Every bin with `|z|` at most this is not significant ([`Significance::quiet_z`]).
+    quiet_z: f64,
     /// The filter's counts per occupied cell and step.
     sparse: SparseCells,
 }
@@ -442,15 +444,17 @@ pub fn emerging_grid(
     } else {
         None
     };
+    let significance = Significance {
+        fdr: options.fdr,
+        alpha: options.alpha,
+        cutoff,
+    };
     Ok(Some(EmergingGrid {
         cell_m,
         steps,
         n_cells,
-        significance: Significance {
-            fdr: options.fdr,
-            alpha: options.alpha,
-            cutoff,
-        },
+        quiet_z: significance.quiet_z(),
+        significance,
         options,
         populations,
         sparse,
@@ -639,7 +643,7 @@ impl EmergingGrid {
             .map_err(EmergingError::from)?;
         let n_steps = self.steps.len();
         let k = self.options.time_window;
-        let quiet_z = self.significance.quiet_z();
+        let quiet_z = self.quiet_z;
         let trends: Vec<Vec<CellTrend>> = targets
             .par_chunks(CHUNK_CELLS / 4)
             .enumerate()
