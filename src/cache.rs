@@ -8,8 +8,10 @@
 //!
 //! Values report their approximate heap bytes ([`HeapSize`]); an entry weighs its value, its key and a fixed
 //! overhead, and the cache evicts (CLOCK-Pro, [`quick_cache`]) to keep the total weight within the budget. The
-//! budget is split evenly over the cache's shards: an entry heavier than one shard's share is computed and
-//! answered but not kept.
+//! budget is split evenly over the cache's shards: an entry heavier than one shard's share
+//! ([`Caches::largest_entry_bytes`]) is computed and answered but not kept. A shard gets at least
+//! [`MIN_SHARD_BYTES`] (fewer shards under a small budget), so that one filter's national surface can be kept
+//! whenever the budget holds it.
 //!
 //! Hits, misses, bytes and entries are counted per kind ([`Caches::stats`]) and rendered as Prometheus text
 //! ([`Caches::render_metrics`]).
@@ -173,6 +175,7 @@ impl Counters {
 pub struct Caches {
     entries: Cache<Key, Stored, ByWeight>,
     budget_bytes: u64,
+    largest_entry_bytes: u64,
     /// The kinds named at creation, then any other kind in the order of its first lookup.
     counters: RwLock<Vec<Arc<Counters>>>,
 }
@@ -183,6 +186,20 @@ fn shard_count() -> u64 {
     (cores as u64 * 4).next_power_of_two()
 }
 
+/// The least share of the budget a shard gets (when the budget is at least this): the largest entry the cache
+/// keeps. A budget below `shards x` this gets fewer shards rather than shards too small for one filter's
+/// surface of a national tenant (tens of MiB).
+pub const MIN_SHARD_BYTES: u64 = 64 << 20;
+
+/// The number of shards for `budget_bytes`: [`shard_count`], fewer when a shard would get less than
+/// [`MIN_SHARD_BYTES`] (at least 1), and never more than the budget in bytes; a power of two.
+fn shards_for(budget_bytes: u64) -> u64 {
+    let largest_power_of_two_within = |v: u64| 1u64 << (63 - v.max(1).leading_zeros());
+    shard_count()
+        .min(largest_power_of_two_within(budget_bytes / MIN_SHARD_BYTES))
+        .min(largest_power_of_two_within(budget_bytes))
+}
+
 impl Caches {
     /// Caches holding at most `budget_bytes` (at least 1) of entries. `kinds` are listed by [`Caches::stats`] and
     /// [`Caches::render_metrics`] from the start, in this order (a kind not named here is listed after its first
@@ -190,8 +207,7 @@ impl Caches {
     pub fn new(budget_bytes: u64, kinds: &[&'static str]) -> Caches {
         let budget_bytes = budget_bytes.max(1);
         // Every shard gets the same whole number of bytes, so the shards together never exceed the budget.
-        let largest_power_of_two_within = 1u64 << (63 - budget_bytes.leading_zeros());
-        let shards = shard_count().min(largest_power_of_two_within);
+        let shards = shards_for(budget_bytes);
         let capacity = budget_bytes / shards * shards;
         // Guess of the number of entries (sizes the tables): one per 16 KiB, within reason.
         let items = usize::try_from(budget_bytes / 16_384)
@@ -221,8 +237,14 @@ impl Caches {
         Caches {
             entries,
             budget_bytes,
+            largest_entry_bytes: capacity / shards,
             counters: RwLock::new(counters),
         }
+    }
+
+    /// The heaviest entry (bytes, key and overhead included) the cache keeps: one shard's share of the budget.
+    pub fn largest_entry_bytes(&self) -> u64 {
+        self.largest_entry_bytes
     }
 
     /// The budget in bytes.
@@ -416,6 +438,12 @@ impl Caches {
              # TYPE brandpunt_cache_budget_bytes gauge\nbrandpunt_cache_budget_bytes {}",
             self.budget_bytes
         );
+        let _ = writeln!(
+            out,
+            "# HELP brandpunt_cache_largest_entry_bytes The heaviest entry the caches keep (one shard's share of the budget).\n\
+             # TYPE brandpunt_cache_largest_entry_bytes gauge\nbrandpunt_cache_largest_entry_bytes {}",
+            self.largest_entry_bytes
+        );
     }
 }
 
@@ -545,6 +573,54 @@ mod tests {
         }
     }
 
+    /// A value that claims `.0` heap bytes without holding them.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Claimed(usize);
+
+    impl HeapSize for Claimed {
+        fn heap_bytes(&self) -> usize {
+            self.0
+        }
+    }
+
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    struct ClaimedOf(u8);
+
+    impl HeapSize for ClaimedOf {
+        fn heap_bytes(&self) -> usize {
+            0
+        }
+    }
+
+    impl CacheEntry for ClaimedOf {
+        type Value = Claimed;
+        const KIND: &'static str = "claimed";
+    }
+
+    #[test]
+    fn a_small_budget_has_fewer_shards_and_keeps_one_large_entry() {
+        let mib = 1u64 << 20;
+        for budget in [64 * mib, 128 * mib, 300 * mib, 4096 * mib] {
+            let c = Caches::new(budget, KINDS);
+            let largest = c.largest_entry_bytes();
+            assert!(
+                largest >= MIN_SHARD_BYTES && largest <= budget,
+                "{budget}: {largest}"
+            );
+            // An entry of 60 MiB is kept under every budget of at least 64 MiB.
+            c.insert(ClaimedOf(1), Claimed(60 << 20));
+            assert_eq!(c.get(&ClaimedOf(1)), Some(Claimed(60 << 20)), "{budget}");
+            // One heavier than a shard is answered but not kept.
+            c.insert(ClaimedOf(2), Claimed(largest as usize));
+            assert_eq!(c.get(&ClaimedOf(2)), None, "{budget}");
+            assert!(c.bytes() <= budget);
+        }
+        // Below the least shard: one shard of the whole budget.
+        let c = Caches::new(10 * mib, KINDS);
+        assert_eq!(c.largest_entry_bytes(), 10 * mib);
+        assert_eq!(Caches::new(1, KINDS).largest_entry_bytes(), 1);
+    }
+
     #[test]
     fn clear_drops_everything() {
         let c = Caches::new(1 << 20, KINDS);
@@ -584,6 +660,11 @@ mod tests {
         );
         assert!(
             out.contains("brandpunt_cache_budget_bytes 1048576\n"),
+            "{out}"
+        );
+        // 1 MiB is below the least shard: one shard keeps an entry of up to the whole budget.
+        assert!(
+            out.contains("brandpunt_cache_largest_entry_bytes 1048576\n"),
             "{out}"
         );
         for k in KINDS {
