@@ -29,6 +29,7 @@
 //! cache_bytes = 2147483648          # all caches together; default a quarter of the physical memory
 //! heavy_analyses = 2                # hotspots/patrol analyses at once; default the number of cores
 //! heavy_queue = 4                   # waiting beyond that; more get 503 + Retry-After; default 2 x heavy_analyses
+//! concurrent_builds = 1             # per-filter surfaces built at once (memory bound); default half the cores
 //!
 //! [privacy]
 //! min_count = 5                     # k: counts 1..k-1 are shown as "< k" to viewers and anonymous callers
@@ -155,6 +156,7 @@ pub struct LimitsSection {
     pub cache_bytes: Option<u64>,
     pub heavy_analyses: Option<usize>,
     pub heavy_queue: Option<usize>,
+    pub concurrent_builds: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone, PartialEq)]
@@ -215,6 +217,9 @@ pub struct Limits {
     /// Heavy analyses waiting for a turn; more are refused with 503 and `Retry-After` (default: twice
     /// `heavy_analyses`).
     pub heavy_queue: usize,
+    /// Per-filter surfaces (KDE, Gi*, emerging) built at once; more wait for a turn (default: half the cores, at
+    /// least 1; see `server::builds`).
+    pub concurrent_builds: usize,
 }
 
 impl Default for Limits {
@@ -232,8 +237,14 @@ impl Default for Limits {
             cache_bytes: default_cache_bytes(),
             heavy_analyses: default_heavy_analyses(),
             heavy_queue: 2 * default_heavy_analyses(),
+            concurrent_builds: default_concurrent_builds(),
         }
     }
+}
+
+/// The default number of per-filter builds at once: half the cores, at least 1.
+pub fn default_concurrent_builds() -> usize {
+    (default_heavy_analyses() / 2).max(1)
 }
 
 /// The default number of heavy analyses at once: the number of cores (1 when unknown).
@@ -316,6 +327,9 @@ impl ConfigFile {
         }
         if c.limits.heavy_analyses == Some(0) {
             return Err(invalid("limits", "heavy_analyses", "minstens 1"));
+        }
+        if c.limits.concurrent_builds == Some(0) {
+            return Err(invalid("limits", "concurrent_builds", "minstens 1"));
         }
         if let Some(t) = c.limits.request_timeout_seconds {
             if !(t.is_finite() && t > 0.0) {
@@ -402,6 +416,7 @@ impl ConfigFile {
             heavy_queue: l
                 .heavy_queue
                 .unwrap_or(2 * l.heavy_analyses.unwrap_or(d.heavy_analyses)),
+            concurrent_builds: l.concurrent_builds.unwrap_or(d.concurrent_builds),
         }
     }
 

@@ -419,7 +419,7 @@ pub fn kde_surface(
         kde: s.cache_key(),
     };
     state.caches.get_or_insert_with(key, || {
-        cancel.check()?;
+        let _turn = state.builds.enter(cancel)?;
         let surface = crate::surfaces::kde::kde_surface(snapshot, filter, s.cell_m, s.bandwidth_m)?;
         Ok(surface.map(Arc::new))
     })
@@ -440,6 +440,7 @@ pub fn kde_field(
         kde: s.cache_key(),
     };
     state.caches.get_or_insert_with(key, || {
+        let _turn = state.builds.enter(cancel)?;
         let field =
             crate::surfaces::kde::kde_field(snapshot, filter, s.cell_m, s.bandwidth_m, cancel)?;
         Ok(field.map(Arc::new))
@@ -485,6 +486,7 @@ pub fn gistar_grid(
         cell_m,
     };
     state.caches.get_or_insert_with(key, || {
+        let _turn = state.builds.enter(cancel)?;
         let grid = crate::surfaces::gistar::gistar_grid(snapshot, filter, cell_m, cancel)?;
         Ok(grid.map(Arc::new))
     })
@@ -504,6 +506,7 @@ pub fn gistar_cells(
         bins,
     };
     state.caches.get_or_insert_with(key, || {
+        let _turn = state.builds.enter(cancel)?;
         let area_counts = |level| state.counts(snapshot, level, filter);
         let gi =
             crate::surfaces::gistar::gistar_cells(snapshot, filter, bins, area_counts, cancel)?;
@@ -527,6 +530,7 @@ pub fn emerging_cells(
         time_window: s.time_window,
     };
     state.caches.get_or_insert_with(key, || {
+        let _turn = state.builds.enter(cancel)?;
         let em = crate::surfaces::emerging::emerging_cells(
             snapshot,
             filter,
@@ -556,6 +560,7 @@ pub fn emerging_grid(
         time_window: s.time_window,
     };
     state.caches.get_or_insert_with(key, || {
+        let _turn = state.builds.enter(cancel)?;
         let grid = crate::surfaces::emerging::emerging_grid(
             snapshot,
             filter,

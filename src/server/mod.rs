@@ -38,6 +38,7 @@ pub mod analysis_api;
 pub mod areas;
 pub mod auth;
 pub mod blocking;
+pub mod builds;
 pub mod compare;
 pub mod cookie;
 pub mod credential_worker;
@@ -134,6 +135,8 @@ pub struct AppState {
     pub token_cache: auth::TokenCache,
     /// Admission of heavy analyses ([`heavy`]).
     pub heavy: heavy::HeavyGate,
+    /// Admission of per-filter builds ([`builds`]).
+    pub builds: builds::BuildGate,
     /// Core computations on the blocking pool, cancelled with their request ([`blocking`]).
     pub blocking: blocking::Blocking,
     /// Session ids (their SHA-256) this process found live in the store: only for keying the rate limit
@@ -185,6 +188,7 @@ impl AppState {
         }
         let caches = Caches::new(config.limits.cache_bytes, CACHE_KINDS);
         let heavy = heavy::HeavyGate::new(config.limits.heavy_analyses, config.limits.heavy_queue);
+        let builds = builds::BuildGate::new(config.limits.concurrent_builds);
         let policy = crate::publish::Policy {
             min_count: config.privacy.min_count,
             min_count_per_group: config.privacy.min_count_per_group.clone(),
@@ -215,6 +219,7 @@ impl AppState {
             writing: Mutex::new(()),
             token_cache: auth::TokenCache::new(4096),
             heavy,
+            builds,
             blocking: blocking::Blocking::default(),
             seen_sessions: quick_cache::sync::Cache::new(4096),
             session_store,

@@ -173,6 +173,21 @@ impl Metrics {
                 state.heavy.refused() as f64,
             ),
             (
+                "brandpunt_builds_running",
+                "gauge",
+                state.builds.running() as f64,
+            ),
+            (
+                "brandpunt_builds_waiting",
+                "gauge",
+                state.builds.waiting() as f64,
+            ),
+            (
+                "brandpunt_build_waits_total",
+                "counter",
+                state.builds.waits() as f64,
+            ),
+            (
                 "brandpunt_computations_running",
                 "gauge",
                 state.blocking.running() as f64,
