@@ -516,85 +516,116 @@ pub fn classify(
     trend_p: f64,
     trend_alpha: f64,
 ) -> EmergingCategory {
-    use EmergingCategory::*;
-    let n = hot.len();
-    if n == 0 {
-        return NoPattern;
+    let mut bins = BinSides::default();
+    for (&h, &c) in hot.iter().zip(cold) {
+        bins.push(h, c);
     }
-    let n_hot = hot.iter().filter(|&&h| h).count();
-    let n_cold = cold.iter().filter(|&&c| c).count();
-    let mostly = |count: usize| 10 * count >= 9 * n;
-    let trend_up = trend_p < trend_alpha && trend_z > 0.0;
-    let trend_down = trend_p < trend_alpha && trend_z < 0.0;
-    // Shared rule for the side of the final bin: (same, other, strengthening, weakening).
-    let side = |same: &[bool],
-                n_same: usize,
-                n_other: usize,
-                strengthening: bool,
-                weakening: bool,
-                cats: [EmergingCategory; 7]| {
-        let [intensifying, diminishing, persistent, new, consecutive, oscillating, sporadic] = cats;
-        if mostly(n_same) {
-            if strengthening {
-                intensifying
-            } else if weakening {
-                diminishing
-            } else {
-                persistent
-            }
-        } else if n_same == 1 {
-            new
-        } else {
-            let run = same.iter().rev().take_while(|&&b| b).count();
-            if run >= 2 && run == n_same {
+    bins.category(trend_z, trend_p, trend_alpha)
+}
+
+/// What the category rules read of a location's hot and cold bins, gathered bin by bin (oldest first): the
+/// number of bins, of hot and of cold bins, and the side and length of the run of bins at the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BinSides {
+    n: usize,
+    n_hot: usize,
+    n_cold: usize,
+    /// Side of the final bin (1 hot, -1 cold, 0 neither) and the number of final bins on that side.
+    last: i8,
+    run: usize,
+}
+
+impl BinSides {
+    /// The next bin: hot, cold or (both false) neither.
+    pub fn push(&mut self, hot: bool, cold: bool) {
+        self.n += 1;
+        self.n_hot += usize::from(hot);
+        self.n_cold += usize::from(cold);
+        let side = i8::from(hot) - i8::from(cold);
+        self.run = if side == self.last { self.run + 1 } else { 1 };
+        self.last = side;
+    }
+
+    fn mostly(&self, count: usize) -> bool {
+        10 * count >= 9 * self.n
+    }
+
+    /// Whether [`BinSides::category`] reads the trend: only a location whose final bin is hot (cold) and that
+    /// was hot (cold) in at least 90 % of the bins is intensifying, diminishing or persistent by its trend;
+    /// every other category follows from the bins alone.
+    pub fn needs_trend(&self) -> bool {
+        (self.last == 1 && self.mostly(self.n_hot)) || (self.last == -1 && self.mostly(self.n_cold))
+    }
+
+    /// The category (see the module docs) with the Mann-Kendall trend `trend_z`, `trend_p`.
+    pub fn category(&self, trend_z: f64, trend_p: f64, trend_alpha: f64) -> EmergingCategory {
+        use EmergingCategory::*;
+        if self.n == 0 {
+            return NoPattern;
+        }
+        let trend_up = trend_p < trend_alpha && trend_z > 0.0;
+        let trend_down = trend_p < trend_alpha && trend_z < 0.0;
+        // Shared rule for the side of the final bin: (same, other, strengthening, weakening).
+        let side = |n_same: usize,
+                    n_other: usize,
+                    strengthening: bool,
+                    weakening: bool,
+                    cats: [EmergingCategory; 7]| {
+            let [intensifying, diminishing, persistent, new, consecutive, oscillating, sporadic] =
+                cats;
+            if self.mostly(n_same) {
+                if strengthening {
+                    intensifying
+                } else if weakening {
+                    diminishing
+                } else {
+                    persistent
+                }
+            } else if n_same == 1 {
+                new
+            } else if self.run >= 2 && self.run == n_same {
                 consecutive
             } else if n_other > 0 {
                 oscillating
             } else {
                 sporadic
             }
+        };
+        match self.last {
+            1 => side(
+                self.n_hot,
+                self.n_cold,
+                trend_up,
+                trend_down,
+                [
+                    IntensifyingHotSpot,
+                    DiminishingHotSpot,
+                    PersistentHotSpot,
+                    NewHotSpot,
+                    ConsecutiveHotSpot,
+                    OscillatingHotSpot,
+                    SporadicHotSpot,
+                ],
+            ),
+            -1 => side(
+                self.n_cold,
+                self.n_hot,
+                trend_down,
+                trend_up,
+                [
+                    IntensifyingColdSpot,
+                    DiminishingColdSpot,
+                    PersistentColdSpot,
+                    NewColdSpot,
+                    ConsecutiveColdSpot,
+                    OscillatingColdSpot,
+                    SporadicColdSpot,
+                ],
+            ),
+            _ if self.mostly(self.n_hot) => HistoricalHotSpot,
+            _ if self.mostly(self.n_cold) => HistoricalColdSpot,
+            _ => NoPattern,
         }
-    };
-    if hot[n - 1] {
-        side(
-            hot,
-            n_hot,
-            n_cold,
-            trend_up,
-            trend_down,
-            [
-                IntensifyingHotSpot,
-                DiminishingHotSpot,
-                PersistentHotSpot,
-                NewHotSpot,
-                ConsecutiveHotSpot,
-                OscillatingHotSpot,
-                SporadicHotSpot,
-            ],
-        )
-    } else if cold[n - 1] {
-        side(
-            cold,
-            n_cold,
-            n_hot,
-            trend_down,
-            trend_up,
-            [
-                IntensifyingColdSpot,
-                DiminishingColdSpot,
-                PersistentColdSpot,
-                NewColdSpot,
-                ConsecutiveColdSpot,
-                OscillatingColdSpot,
-                SporadicColdSpot,
-            ],
-        )
-    } else if mostly(n_hot) {
-        HistoricalHotSpot
-    } else if mostly(n_cold) {
-        HistoricalColdSpot
-    } else {
-        NoPattern
     }
 }
 
@@ -723,24 +754,87 @@ pub(crate) fn step_populations(
         .collect()
 }
 
-/// The Gi* z series of one location from its spatial lag per step (its own count plus the weighted counts of
-/// its neighbours), the sum of its weights `sw` and of their squares `sw2` (self weight 1 included), the time
-/// window `k` and the step populations; written to `z` (same length as `lag`).
-pub(crate) fn gi_star_series(
-    lag: &[f64],
+/// The parts of the Gi* z of each step that depend on the step and the weight sums only, for the locations
+/// whose weights sum to `sw` (squares: `sw2`): bin `t` with the window sum `w` has `z = (w - a_t) / d_t`, the
+/// same operations in the same order as [`gi_star_bin`], so the same bits. A bin whose z is 0 by definition
+/// (no variation in its step, no variance term) has `a_t = 0`, `d_t = inf`: a window sum is a finite sum of
+/// non-negative counts, so `w / inf` is `+0`, as [`gi_star_bin`] gives.
+pub(crate) struct StepTerms {
     sw: f64,
     sw2: f64,
     k: usize,
-    populations: &[(f64, f64, f64)],
-    z: &mut [f64],
-) {
-    let mut window = 0.0;
-    for t in 0..lag.len() {
-        window += lag[t];
-        if t > k {
-            window -= lag[t - k - 1];
+    terms: Vec<(f64, f64)>,
+}
+
+impl StepTerms {
+    pub fn new(sw: f64, sw2: f64, k: usize, populations: &[(f64, f64, f64)]) -> StepTerms {
+        let terms = populations
+            .iter()
+            .enumerate()
+            .map(|(t, &(n, mean, sd))| {
+                let m = (t.min(k) + 1) as f64;
+                let (sw, sw2) = (sw * m, sw2 * m);
+                // As gi_star_z.
+                let var_term = (n * sw2 - sw * sw) / (n - 1.0);
+                if !has_variation(mean, sd) || var_term <= 0.0 {
+                    (0.0, f64::INFINITY)
+                } else {
+                    (mean * sw, sd * var_term.sqrt())
+                }
+            })
+            .collect();
+        StepTerms { sw, sw2, k, terms }
+    }
+
+    /// The z series of a location with these weight sums from its spatial lag per step (one value per step).
+    pub fn series(&self, lag: &[f64], z: &mut [f64]) {
+        let k = self.k;
+        let mut window = 0.0;
+        for (t, (zt, &(a, d))) in z.iter_mut().zip(&self.terms).enumerate() {
+            window += lag[t];
+            if t > k {
+                window -= lag[t - k - 1];
+            }
+            *zt = (window - a) / d;
         }
-        z[t] = gi_star_bin(window, sw, sw2, t, k, populations);
+    }
+}
+
+/// The [`StepTerms`] of the weight sums met so far (a location's sums are one of a few on a grid), for one
+/// thread's share of the locations.
+pub(crate) struct StepTermsCache<'a> {
+    k: usize,
+    populations: &'a [(f64, f64, f64)],
+    known: Vec<StepTerms>,
+}
+
+impl<'a> StepTermsCache<'a> {
+    /// Tables kept at most; beyond that (weights of many different sums) the oldest is dropped.
+    const MOST: usize = 32;
+
+    pub fn new(k: usize, populations: &'a [(f64, f64, f64)]) -> StepTermsCache<'a> {
+        StepTermsCache {
+            k,
+            populations,
+            known: Vec::new(),
+        }
+    }
+
+    /// The terms for the weight sums `sw`, `sw2` (compared bit for bit).
+    pub fn get(&mut self, sw: f64, sw2: f64) -> &StepTerms {
+        let same =
+            |t: &StepTerms| t.sw.to_bits() == sw.to_bits() && t.sw2.to_bits() == sw2.to_bits();
+        match self.known.iter().position(same) {
+            Some(i) => &self.known[i],
+            None => {
+                if self.known.len() == Self::MOST {
+                    self.known.remove(0);
+                }
+                self.known
+                    .push(StepTerms::new(sw, sw2, self.k, self.populations));
+                &self.known[self.known.len() - 1]
+            }
+        }
     }
 }
 
@@ -843,6 +937,34 @@ pub(crate) fn location_trend(
     }
 }
 
+/// The category of a location from its Gi* z series, as [`location_trend`] gives it with the p-values of the
+/// bins: a bin with `|z| <= quiet_z` ([`Significance::quiet_z`]) is not significant without computing its p,
+/// and the Mann-Kendall trend is computed only when the category depends on it ([`BinSides::needs_trend`]).
+pub(crate) fn location_category(
+    z: &[f64],
+    significance: &Significance,
+    quiet_z: f64,
+    trend_alpha: f64,
+) -> EmergingCategory {
+    if !z.iter().any(|zt| zt.abs() > quiet_z) {
+        // No bin is significant: neither hot nor cold anywhere.
+        return EmergingCategory::NoPattern;
+    }
+    let mut bins = BinSides::default();
+    for &zt in z {
+        let significant = zt.abs() > quiet_z && significance.is_significant(two_sided_normal_p(zt));
+        bins.push(zt > 0.0 && significant, zt < 0.0 && significant);
+    }
+    let (trend_z, trend_p) = if bins.needs_trend() {
+        let mk = mann_kendall(z);
+        (mk.z, mk.p)
+    } else {
+        // Not read for these bins.
+        (0.0, 1.0)
+    };
+    bins.category(trend_z, trend_p, trend_alpha)
+}
+
 /// Run emerging hot spot analysis on `cube` with spatial `weights` between its locations (no
 /// self-weights; see the module docs for the method). `cancel` is checked between the steps and, in the long
 /// steps, before each location ([`EmergingError::Cancelled`]).
@@ -902,23 +1024,26 @@ pub fn emerging_hot_spots(
         .par_chunks_mut(n_steps)
         .enumerate()
         .with_min_len(64)
-        .for_each(|(i, z_row)| {
-            if cancel.is_cancelled() {
-                return;
-            }
-            // Spatial lag per step (incl. self), then the backward sliding window sum.
-            let mut lag: Vec<f64> = x[i * n_steps..(i + 1) * n_steps].to_vec();
-            let (mut sw, mut sw2) = (1.0, 1.0);
-            for (&j, &wij) in w.neighbours(i).iter().zip(w.weights(i)) {
-                let row = &x[j as usize * n_steps..(j as usize + 1) * n_steps];
-                for (l, v) in lag.iter_mut().zip(row) {
-                    *l += wij * v;
+        .for_each_init(
+            || StepTermsCache::new(k, &populations),
+            |terms, (i, z_row)| {
+                if cancel.is_cancelled() {
+                    return;
                 }
-                sw += wij;
-                sw2 += wij * wij;
-            }
-            gi_star_series(&lag, sw, sw2, k, &populations, z_row);
-        });
+                // Spatial lag per step (incl. self), then the backward sliding window sum.
+                let mut lag: Vec<f64> = x[i * n_steps..(i + 1) * n_steps].to_vec();
+                let (mut sw, mut sw2) = (1.0, 1.0);
+                for (&j, &wij) in w.neighbours(i).iter().zip(w.weights(i)) {
+                    let row = &x[j as usize * n_steps..(j as usize + 1) * n_steps];
+                    for (l, v) in lag.iter_mut().zip(row) {
+                        *l += wij * v;
+                    }
+                    sw += wij;
+                    sw2 += wij * wij;
+                }
+                terms.get(sw, sw2).series(&lag, z_row);
+            },
+        );
     cancel.check()?;
     let mut bin_p: Vec<f64> = Vec::with_capacity(bin_z.len());
     for piece in bin_z.chunks(BINS_PER_CHECK) {
@@ -1044,6 +1169,99 @@ mod tests {
         assert_eq!(cat("CCHHHHHHHH", 0.0, 1.0), ConsecutiveHotSpot);
         // A one-step cube whose only bin is hot is persistent (|H| = n >= 0.9 n comes first).
         assert_eq!(cat("H", 0.0, 1.0), PersistentHotSpot);
+    }
+
+    #[test]
+    fn step_terms_give_gi_star_bin_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let n_steps = 60;
+        // Populations with and without variation, and a vanishing variance term (n = 2: n sw2 < sw^2).
+        let mut populations: Vec<(f64, f64, f64)> = (0..n_steps)
+            .map(|_| (5_000.0, rng.gen_range(0.0..2.0), rng.gen_range(0.0..1.5)))
+            .collect();
+        populations[3] = (5_000.0, 1.0, 0.0);
+        populations[7] = (2.0, 0.5, 0.5);
+        for k in [0, 1, 3] {
+            let mut cache = StepTermsCache::new(k, &populations);
+            for size in 0..=8 {
+                let sw = 1.0 + size as f64;
+                let lag: Vec<f64> = (0..n_steps)
+                    .map(|_| f64::from(rng.gen_range(0u32..4) * rng.gen_range(0u32..2)))
+                    .collect();
+                let mut z = vec![0.0; n_steps];
+                cache.get(sw, sw).series(&lag, &mut z);
+                for t in 0..n_steps {
+                    let window: f64 = lag[t.saturating_sub(k)..=t].iter().sum();
+                    let want = gi_star_bin(window, sw, sw, t, k, &populations);
+                    assert_eq!(z[t].to_bits(), want.to_bits(), "k {k} size {size} t {t}");
+                }
+            }
+            assert_eq!(cache.known.len(), 9);
+        }
+    }
+
+    #[test]
+    fn only_the_patterns_needing_the_trend_read_it() {
+        let trends = [(3.0, 0.001), (-3.0, 0.001), (1.0, 0.3), (0.0, 1.0)];
+        // Every pattern of 'H', 'C' and '.' up to 7 bins, and 10-bin patterns around the 90 % rule.
+        let mut patterns: Vec<String> = vec![String::new()];
+        for n in 1..=7u32 {
+            for code in 0..3usize.pow(n) {
+                patterns.push(
+                    (0..n)
+                        .map(|d| ['H', 'C', '.'][code / 3usize.pow(d) % 3])
+                        .collect(),
+                );
+            }
+        }
+        patterns.extend(
+            [
+                "HHHHHHHHHH",
+                "CHHHHHHHHH",
+                "CCHHHHHHHH",
+                "CCCCCCCCCC",
+                ".CCCCCCCCC",
+            ]
+            .map(String::from),
+        );
+        let mut read = 0;
+        for pattern in &patterns {
+            let cats: Vec<EmergingCategory> =
+                trends.iter().map(|&(z, p)| cat(pattern, z, p)).collect();
+            let mut bins = BinSides::default();
+            for (h, c) in bools(pattern, 'H').into_iter().zip(bools(pattern, 'C')) {
+                bins.push(h, c);
+            }
+            if bins.needs_trend() {
+                read += 1;
+            } else {
+                assert!(cats.iter().all(|&c| c == cats[0]), "{pattern}: {cats:?}");
+            }
+        }
+        assert!(read > 10);
+        // The category without the trend where it is not needed is the full computation's.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let sig = Significance {
+            fdr: false,
+            alpha: 0.05,
+            cutoff: None,
+        };
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..3_000 {
+            let n = rng.gen_range(1..40);
+            let drift = rng.gen_range(-0.2..0.2);
+            let base = rng.gen_range(-4.0..4.0);
+            let z: Vec<f64> = (0..n)
+                .map(|t| base + drift * t as f64 + rng.gen_range(-1.5..1.5))
+                .collect();
+            let p: Vec<f64> = z.iter().map(|&z| two_sided_normal_p(z)).collect();
+            let want = location_trend(0, &z, &p, &sig, 0.05).category;
+            assert_eq!(location_category(&z, &sig, sig.quiet_z(), 0.05), want);
+            seen.insert(want);
+        }
+        assert!(seen.len() >= 10, "{seen:?}");
     }
 
     #[test]

@@ -38,9 +38,9 @@
 use super::cell_overview::{is_overview, overview_runs};
 use super::{encode_layer, located_events, reaches_tile, MappedPlaces, SurfaceError};
 use crate::analysis::emerging::{
-    check_alphas, check_time_window, emerging_hot_spots, gi_star_bin, gi_star_series,
-    grid_cube_from_events, location_trend, step_populations, EmergingCategory, EmergingError,
-    EmergingOptions, EmergingResult, LocationTrend, Significance, TimeSteps,
+    check_alphas, check_time_window, emerging_hot_spots, gi_star_bin, grid_cube_from_events,
+    location_category, location_trend, step_populations, EmergingCategory, EmergingError,
+    EmergingOptions, EmergingResult, LocationTrend, Significance, StepTermsCache, TimeSteps,
 };
 use crate::analysis::grid::window_runs;
 use crate::analysis::mann_kendall::two_sided_normal_p;
@@ -267,25 +267,6 @@ impl SparseCells {
         &self.entries[self.offsets[i]..self.offsets[i + 1]]
     }
 
-    /// The cells with `cols.0 <= col <= cols.1` and `rows.0 <= row <= rows.1`, with their series, in the same
-    /// order. Costs a few binary searches per occupied row of the range plus the cells copied.
-    fn within(&self, cols: (i64, i64), rows: (i64, i64)) -> SparseCells {
-        let mut part = SparseCells {
-            cells: Vec::new(),
-            offsets: vec![0],
-            entries: Vec::new(),
-        };
-        let key = |&(col, row): &(i64, i64)| (row, col);
-        for run in window_runs(&self.cells, key, cols, rows) {
-            for i in run {
-                part.cells.push(self.cells[i]);
-                part.entries.extend_from_slice(self.series(i));
-                part.offsets.push(part.entries.len());
-            }
-        }
-        part
-    }
-
     /// The dense count row of cell `i` into `row` (`n_steps` values).
     fn row_into(&self, i: usize, row: &mut [f64]) {
         row.fill(0.0);
@@ -294,21 +275,18 @@ impl SparseCells {
         }
     }
 
-    /// The spatial lag of cell `i` per step (its counts plus the weighted counts of its neighbours in `w`, in
-    /// the neighbours' order, as the whole cube sums them) into `lag`; returns the sums of the weights and of
-    /// their squares, the self weight 1 included.
-    fn lag_into(&self, i: usize, w: &SpatialWeights, lag: &mut [f64]) -> (f64, f64) {
+    /// The spatial lag of cell `i` per step (its counts plus the counts of the cells `neighbours`, all of
+    /// weight one) into `lag`; returns the sum of the weights (and of their squares), the self weight included.
+    /// The counts are whole numbers, so the sums are exact in any order: the whole cube's bits.
+    fn lag_into(&self, i: usize, neighbours: &[usize], lag: &mut [f64]) -> f64 {
         self.row_into(i, lag);
-        let (mut sw, mut sw2) = (1.0, 1.0);
-        for (&j, &wij) in w.neighbours(i).iter().zip(w.weights(i)) {
+        for &j in neighbours {
             // Adding the zero bins would add +0.0: the same bits.
-            for &(t, v) in self.series(j as usize) {
-                lag[t as usize] += wij * f64::from(v);
+            for &(t, v) in self.series(j) {
+                lag[t as usize] += f64::from(v);
             }
-            sw += wij;
-            sw2 += wij * wij;
         }
-        (sw, sw2)
+        1.0 + neighbours.len() as f64
     }
 }
 
@@ -342,7 +320,10 @@ impl HeapSize for EmergingGrid {
 }
 
 /// A grid cell `(col, row)` with its trend and category.
-pub type CellTrend = ((i64, i64), LocationTrend);
+pub type CellTrend = CellValue<LocationTrend>;
+
+/// A grid cell `(col, row)` with a value computed for it.
+pub type CellValue<T> = ((i64, i64), T);
 
 /// Locations per unit of parallel work (and per cancellation check).
 const CHUNK_CELLS: usize = 256;
@@ -620,66 +601,131 @@ impl EmergingGrid {
         window_rd: Rect<f64>,
         cancel: &Cancel,
     ) -> Result<Vec<CellTrend>, SurfaceError> {
+        let (alpha, quiet_z) = (self.options.trend_alpha, self.quiet_z);
+        self.each_within(window_rd, cancel, |location, z, p| {
+            // Only the significance of a bin's p counts: a quiet bin's p (1) is refused as its own would be.
+            p.clear();
+            p.extend(z.iter().map(|&zt| {
+                if zt.abs() <= quiet_z {
+                    1.0
+                } else {
+                    two_sided_normal_p(zt)
+                }
+            }));
+            location_trend(location, z, p, &self.significance, alpha)
+        })
+    }
+
+    /// The analysed cells within `window_rd` with their category, as [`EmergingGrid::trends_within`] gives it,
+    /// ordered by (row, col). Cheaper: no p-value of a bin that cannot be significant, and the Mann-Kendall
+    /// trend of a cell only when its category depends on it
+    /// ([`crate::analysis::emerging::BinSides::needs_trend`]).
+    pub fn categories_within(
+        &self,
+        window_rd: Rect<f64>,
+        cancel: &Cancel,
+    ) -> Result<Vec<CellValue<EmergingCategory>>, SurfaceError> {
+        let (alpha, quiet_z) = (self.options.trend_alpha, self.quiet_z);
+        self.each_within(window_rd, cancel, |_, z, _| {
+            location_category(z, &self.significance, quiet_z, alpha)
+        })
+    }
+
+    /// `per_cell(location, z, scratch)` of every analysed cell within `window_rd` (see
+    /// [`EmergingGrid::trends_within`]) from its Gi* z series, in (row, col) order; `location` is the index in
+    /// the returned list and `scratch` a buffer of the calling thread. The rows of the window are computed in
+    /// parallel; a cell's neighbours (the occupied cells among the 8 around it, as
+    /// [`emerging_grid_neighbourhood`] defines them) are found by walking the occupied cells of its row and the
+    /// rows beside it, which are sorted by column.
+    fn each_within<T: Send>(
+        &self,
+        window_rd: Rect<f64>,
+        cancel: &Cancel,
+        per_cell: impl Fn(usize, &[f64], &mut Vec<f64>) -> T + Sync,
+    ) -> Result<Vec<CellValue<T>>, SurfaceError> {
         let c = f64::from(self.cell_m);
         // Clamped so that a window far outside RD cannot overflow the margin below.
         let cell = |v: f64| ((v / c).floor()).clamp(-1e15, 1e15) as i64;
         let (col0, col1) = (cell(window_rd.min().x), cell(window_rd.max().x));
         let (row0, row1) = (cell(window_rd.min().y), cell(window_rd.max().y));
-        // The neighbours lie within one cell.
-        let local = self
-            .sparse
-            .within((col0 - 1, col1 + 1), (row0 - 1, row1 + 1));
+        let cells = &self.sparse.cells;
+        // The occupied cells of the window and one cell around it (the neighbours), row by row.
+        let key = |&(col, row): &(i64, i64)| (row, col);
+        let rows: Vec<(i64, std::ops::Range<usize>)> =
+            window_runs(cells, key, (col0 - 1, col1 + 1), (row0 - 1, row1 + 1))
+                .map(|run| (cells[run.start].1, run))
+                .collect();
         cancel.check().map_err(EmergingError::from)?;
-        let targets: Vec<usize> = (0..local.cells.len())
-            .filter(|&i| {
-                let (col, row) = local.cells[i];
-                (col0..=col1).contains(&col) && (row0..=row1).contains(&row)
-            })
-            .collect();
+        // The rows of the window with their cells in it: (index in `rows`, cells, first location).
+        let mut targets: Vec<(usize, std::ops::Range<usize>, usize)> = Vec::new();
+        let mut n_targets = 0;
+        for (k, (row, run)) in rows.iter().enumerate() {
+            if !(row0..=row1).contains(row) {
+                continue;
+            }
+            let in_run = &cells[run.clone()];
+            let from = run.start + in_run.partition_point(|&(col, _)| col < col0);
+            let to = run.start + in_run.partition_point(|&(col, _)| col <= col1);
+            if from < to {
+                targets.push((k, from..to, n_targets));
+                n_targets += to - from;
+            }
+        }
         if targets.is_empty() {
             return Ok(Vec::new());
         }
-        let weights = regular_grid(&local.cells, c, emerging_grid_neighbourhood(c))
-            .map_err(EmergingError::from)?;
         let n_steps = self.steps.len();
         let k = self.options.time_window;
-        let quiet_z = self.quiet_z;
-        let trends: Vec<Vec<CellTrend>> = targets
-            .par_chunks(CHUNK_CELLS / 4)
-            .enumerate()
-            .map(|(chunk, part)| {
-                cancel.check()?;
-                let (mut lag, mut z, mut p) =
-                    (vec![0.0; n_steps], vec![0.0; n_steps], vec![0.0; n_steps]);
-                Ok(part
-                    .iter()
-                    .enumerate()
-                    .map(|(a, &i)| {
-                        let (sw, sw2) = local.lag_into(i, &weights, &mut lag);
-                        gi_star_series(&lag, sw, sw2, k, &self.populations, &mut z);
-                        // Only the significance of a bin's p counts: a quiet bin's p (1) is refused as its
-                        // own would be.
-                        for (pt, &zt) in p.iter_mut().zip(&z) {
-                            *pt = if zt.abs() <= quiet_z {
-                                1.0
-                            } else {
-                                two_sided_normal_p(zt)
-                            };
+        let per_cell = &per_cell;
+        let rows = &rows;
+        let done: Vec<Vec<CellValue<T>>> = targets
+            .par_iter()
+            .map_init(
+                || {
+                    (
+                        vec![0.0; n_steps],
+                        vec![0.0; n_steps],
+                        Vec::new(),
+                        StepTermsCache::new(k, &self.populations),
+                        Vec::new(),
+                    )
+                },
+                |(lag, z, scratch, terms, neighbours), (at, run, first)| {
+                    cancel.check()?;
+                    let row = rows[*at].0;
+                    // The runs of the rows row - 1, row and row + 1, each with a cursor.
+                    let mut near: Vec<(std::ops::Range<usize>, usize)> = rows
+                        [at.saturating_sub(1)..(at + 2).min(rows.len())]
+                        .iter()
+                        .filter(|(r, _)| (r - row).abs() <= 1)
+                        .map(|(_, run)| (run.clone(), run.start))
+                        .collect();
+                    let mut out = Vec::with_capacity(run.len());
+                    for (a, i) in run.clone().enumerate() {
+                        let col = cells[i].0;
+                        neighbours.clear();
+                        for (range, cursor) in near.iter_mut() {
+                            while *cursor < range.end && cells[*cursor].0 < col - 1 {
+                                *cursor += 1;
+                            }
+                            let mut j = *cursor;
+                            while j < range.end && cells[j].0 <= col + 1 {
+                                if j != i {
+                                    neighbours.push(j);
+                                }
+                                j += 1;
+                            }
                         }
-                        let trend = location_trend(
-                            chunk * (CHUNK_CELLS / 4) + a,
-                            &z,
-                            &p,
-                            &self.significance,
-                            self.options.trend_alpha,
-                        );
-                        (local.cells[i], trend)
-                    })
-                    .collect())
-            })
+                        let sw = self.sparse.lag_into(i, neighbours, lag);
+                        terms.get(sw, sw).series(lag, z);
+                        out.push((cells[i], per_cell(first + a, z, scratch)));
+                    }
+                    Ok(out)
+                },
+            )
             .collect::<Result<_, crate::cancel::Cancelled>>()
             .map_err(EmergingError::from)?;
-        Ok(trends.into_iter().flatten().collect())
+        Ok(done.into_iter().flatten().collect())
     }
 }
 
@@ -694,13 +740,16 @@ pub fn emerging_grid_tile(
     window_rd: Rect<f64>,
     cancel: &Cancel,
 ) -> Result<Option<Vec<u8>>, SurfaceError> {
+    if is_overview(tile, grid.cell_m) {
+        let cells = grid.categories_within(window_rd, cancel)?;
+        if cells.is_empty() {
+            return Ok(None);
+        }
+        return emerging_overview(tile, grid.cell_m, cells.into_iter());
+    }
     let trends = grid.trends_within(window_rd, cancel)?;
     if trends.is_empty() {
         return Ok(None);
-    }
-    if is_overview(tile, grid.cell_m) {
-        let cells = trends.iter().map(|(cell, t)| (*cell, t.category));
-        return emerging_overview(tile, grid.cell_m, cells);
     }
     let (cells, trends): (Vec<(i64, i64)>, Vec<LocationTrend>) = trends.into_iter().unzip();
     let places = MappedPlaces::new(Places::grid(grid.cell_m, cells), |_, _| None)?;
@@ -897,7 +946,17 @@ mod tests {
                 let (x, y) = ((gx + i as f64) * wx, (gy + j as f64) * wy);
                 // Up to the last cell's interior: the next window starts at the next cell.
                 let window = Rect::new((x, y), (x + wx - 0.5 * c, y + wy - 0.5 * c));
-                for (cell, t) in grid.trends_within(window, &Cancel::never()).unwrap() {
+                let trends = grid.trends_within(window, &Cancel::never()).unwrap();
+                // The categories alone are the trends' categories, cell by cell.
+                let categories = grid.categories_within(window, &Cancel::never()).unwrap();
+                assert_eq!(
+                    categories,
+                    trends
+                        .iter()
+                        .map(|(cell, t)| (*cell, t.category))
+                        .collect::<Vec<_>>()
+                );
+                for (cell, t) in trends {
                     let w = by_id[grid.cell_id(cell).as_str()];
                     let at = format!("{cell_m} {step:?} k={k} {cell:?}");
                     assert_eq!(t.category, w.category, "{at}");
