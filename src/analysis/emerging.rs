@@ -905,6 +905,35 @@ impl Significance {
         }
         lo * (1.0 - 1e-6)
     }
+
+    /// A z-score magnitude above which every bin is significant: every `|z| >= loud_z()` has a two-sided p
+    /// that [`Significance::is_significant`] accepts, so its p need not be computed (infinite when no bound is
+    /// known: no cut-off, or every p accepted or refused alike). Found by bisection on [`two_sided_normal_p`]
+    /// and moved a millionth away from zero, far beyond the rounding of the p-value.
+    pub fn loud_z(&self) -> f64 {
+        let threshold = match (self.fdr, self.cutoff) {
+            (true, None) => return f64::INFINITY,
+            (true, Some(c)) => c,
+            (false, _) => self.alpha,
+        };
+        if !(threshold > 0.0 && threshold < 1.0) {
+            return f64::INFINITY;
+        }
+        // p(lo) > threshold >= p(hi).
+        let (mut lo, mut hi) = (0.0f64, 40.0f64);
+        if two_sided_normal_p(hi) > threshold {
+            return f64::INFINITY;
+        }
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if two_sided_normal_p(mid) > threshold {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi * (1.0 + 1e-6)
+    }
 }
 
 /// The trend and category of the analysed location `location` from its Gi* z and p series.
@@ -938,12 +967,13 @@ pub(crate) fn location_trend(
 }
 
 /// The category of a location from its Gi* z series, as [`location_trend`] gives it with the p-values of the
-/// bins: a bin with `|z| <= quiet_z` ([`Significance::quiet_z`]) is not significant without computing its p,
+/// bins: a bin with `|z| <= quiet_z` ([`Significance::quiet_z`]) is not significant and one with
+/// `|z| >= loud_z` ([`Significance::loud_z`]) is, without computing its p;
 /// and the Mann-Kendall trend is computed only when the category depends on it ([`BinSides::needs_trend`]).
 pub(crate) fn location_category(
     z: &[f64],
     significance: &Significance,
-    quiet_z: f64,
+    (quiet_z, loud_z): (f64, f64),
     trend_alpha: f64,
 ) -> EmergingCategory {
     if !z.iter().any(|zt| zt.abs() > quiet_z) {
@@ -952,7 +982,9 @@ pub(crate) fn location_category(
     }
     let mut bins = BinSides::default();
     for &zt in z {
-        let significant = zt.abs() > quiet_z && significance.is_significant(two_sided_normal_p(zt));
+        let a = zt.abs();
+        let significant =
+            a >= loud_z || (a > quiet_z && significance.is_significant(two_sided_normal_p(zt)));
         bins.push(zt > 0.0 && significant, zt < 0.0 && significant);
     }
     let (trend_z, trend_p) = if bins.needs_trend() {
@@ -1139,6 +1171,14 @@ mod tests {
                 sig.is_significant(two_sided_normal_p(q * (1.0 + 1e-5))),
                 "{q}"
             );
+            // From the loud bound up every bin is significant, and it is tight too.
+            let l = sig.loud_z();
+            assert!(l > q && l < q * (1.0 + 1e-5), "{q} {l}");
+            for k in 0..=2000 {
+                let z = l * (1.0 + f64::from(k) / 100.0);
+                assert!(sig.is_significant(two_sided_normal_p(z)), "{z}");
+                assert!(sig.is_significant(two_sided_normal_p(-z)), "{z}");
+            }
         }
     }
 
@@ -1258,7 +1298,10 @@ mod tests {
                 .collect();
             let p: Vec<f64> = z.iter().map(|&z| two_sided_normal_p(z)).collect();
             let want = location_trend(0, &z, &p, &sig, 0.05).category;
-            assert_eq!(location_category(&z, &sig, sig.quiet_z(), 0.05), want);
+            assert_eq!(
+                location_category(&z, &sig, (sig.quiet_z(), sig.loud_z()), 0.05),
+                want
+            );
             seen.insert(want);
         }
         assert!(seen.len() >= 10, "{seen:?}");

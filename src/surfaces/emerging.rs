@@ -307,6 +307,8 @@ pub struct EmergingGrid {
     significance: Significance,
     /// Every bin with `|z|` at most this is not significant ([`Significance::quiet_z`]).
     quiet_z: f64,
+    /// Every bin with `|z|` at least this is significant ([`Significance::loud_z`]).
+    loud_z: f64,
     /// The filter's counts per occupied cell and step.
     sparse: SparseCells,
 }
@@ -435,6 +437,7 @@ pub fn emerging_grid(
         steps,
         n_cells,
         quiet_z: significance.quiet_z(),
+        loud_z: significance.loud_z(),
         significance,
         options,
         populations,
@@ -625,9 +628,9 @@ impl EmergingGrid {
         window_rd: Rect<f64>,
         cancel: &Cancel,
     ) -> Result<Vec<CellValue<EmergingCategory>>, SurfaceError> {
-        let (alpha, quiet_z) = (self.options.trend_alpha, self.quiet_z);
+        let (alpha, bounds) = (self.options.trend_alpha, (self.quiet_z, self.loud_z));
         self.each_within(window_rd, cancel, |_, z, _| {
-            location_category(z, &self.significance, quiet_z, alpha)
+            location_category(z, &self.significance, bounds, alpha)
         })
     }
 
