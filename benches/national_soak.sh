@@ -26,7 +26,7 @@
 #   the cache budget + 1 GiB above the RSS of the server when it was ready (its data).
 #
 # Usage: DATA=dir [BIN=path] benches/national_soak.sh [SECONDS=600]
-#   env: CACHE_BYTES=134217728 CONNECTIONS=16 THREADS=2 HOTSPOTS=4 FILTERS=4 TIMEOUT=70s (wrk's timeout: longer than the server's
+#   env: LIMITS (more [limits] lines, e.g. "concurrent_builds = 2") CACHE_BYTES=134217728 CONNECTIONS=16 THREADS=2 HOTSPOTS=4 FILTERS=4 TIMEOUT=70s (wrk's timeout: longer than the server's
 #   default request timeout of 60 s, so a request past it is the server's 503, not a socket timeout) NICENESS=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,11 +60,12 @@ TENANT=$(awk -F'\t' '$1 == "tenant" {print $2; exit}' "$DATA/files.txt")
 user="bench_soak_$$"
 "$BIN" --db "$DB" user add "$user" --tenant "$TENANT" --role analyst --categories '*' >/dev/null
 TOKEN=$("$BIN" --db "$DB" token create --user "$user" 2>/dev/null | tail -n 1)
+printf '[limits]\n' >"$W/config.toml"
 if [ "$CACHE_BYTES" != 0 ]; then
-  printf '[limits]\ncache_bytes = %s\n' "$CACHE_BYTES" >"$W/config.toml"
-else
-  : >"$W/config.toml"
+  printf 'cache_bytes = %s\n' "$CACHE_BYTES" >>"$W/config.toml"
 fi
+# More [limits] lines, e.g. LIMITS="concurrent_builds = 2".
+[ -n "${LIMITS:-}" ] && printf '%s\n' "$LIMITS" >>"$W/config.toml"
 START=$(date +%s.%N)
 $NICE "$BIN" --db "$DB" serve --addr 127.0.0.1:0 --config "$W/config.toml" >"$W/server.out" 2>"$W/server.err" &
 SERVER_PID=$!

@@ -574,12 +574,49 @@ fn bandwidth_from_points(pts: &[Pt]) -> Result<f64, KdeError> {
         dist.sort_by(|a, b| a.0.total_cmp(&b.0));
         weighted_median(&dist, n)
     };
+    default_rule(sd, dm, n)
+}
+
+/// `0.9 * min(sd, sqrt(1/ln 2) * dm) * n^-0.2`, or [`KdeError::DegenerateBandwidth`] when that is not positive.
+fn default_rule(sd: f64, dm: f64, n: f64) -> Result<f64, KdeError> {
     let r = 0.9 * sd.min((1.0 / std::f64::consts::LN_2).sqrt() * dm) * n.powf(-0.2);
     if r > 0.0 && r.is_finite() {
         Ok(r)
     } else {
         Err(KdeError::DegenerateBandwidth)
     }
+}
+
+/// [`default_bandwidth_m`] of unit-weight points, bit for bit, read from `points` (called once per pass)
+/// instead of held as events: it keeps one distance per point (8 bytes), not a copy of the events, so the
+/// bandwidth of millions of incidents costs tens of MB. Points with a non-finite coordinate are ignored.
+///
+/// ```
+/// use brandpunt::analysis::kde::{default_bandwidth_m, default_bandwidth_unit_m};
+/// use brandpunt::analysis::Event;
+///
+/// let xy = [(155_000.0, 463_000.0), (155_400.0, 463_100.0), (156_000.0, 462_700.0), (f64::NAN, 1.0)];
+/// let events: Vec<Event> =
+///     xy.iter().map(|&(x_m, y_m)| Event { x_m, y_m, begin: None, end: None, weight: 1.0 }).collect();
+/// let from_points = default_bandwidth_unit_m(|| xy.iter().copied()).unwrap();
+/// assert_eq!(from_points.to_bits(), default_bandwidth_m(&events).unwrap().to_bits());
+/// ```
+pub fn default_bandwidth_unit_m<I: Iterator<Item = (f64, f64)>>(
+    points: impl Fn() -> I,
+) -> Result<f64, KdeError> {
+    let finite = || points().filter(|(x, y)| x.is_finite() && y.is_finite());
+    // The sums of `bandwidth_from_points` with every weight 1, in the same order.
+    let n: f64 = finite().map(|_| 1.0).sum();
+    if n <= 0.0 {
+        return Err(KdeError::NoEvents);
+    }
+    let mx = finite().map(|(x, _)| x).sum::<f64>() / n;
+    let my = finite().map(|(_, y)| y).sum::<f64>() / n;
+    let sxx = finite().map(|(x, _)| (x - mx).powi(2)).sum::<f64>() / n;
+    let syy = finite().map(|(_, y)| (y - my).powi(2)).sum::<f64>() / n;
+    let sd = (sxx + syy).sqrt();
+    let mut dist: Vec<f64> = finite().map(|(x, y)| (x - mx).hypot(y - my)).collect();
+    default_rule(sd, unit_median(&mut dist), n)
 }
 
 /// The median of `values` (not empty; reordered): the middle value, or the mean of the two middle values for an

@@ -188,12 +188,16 @@ fn default_bandwidth(state: &AppState, snapshot: &Snapshot, filter: &Filter) -> 
         generation: snapshot.generation,
         filter: filter.cache_key(),
     };
-    if let Some(b) = state.caches.get(&key) {
-        return b;
+    // Concurrent requests of one filter wait for the first one's result.
+    let computed = state.caches.get_or_insert_with(key, || {
+        Ok::<_, std::convert::Infallible>(crate::surfaces::kde::default_bandwidth_m(
+            snapshot, filter,
+        ))
+    });
+    match computed {
+        Ok(b) => b,
+        Err(never) => match never {},
     }
-    let b = crate::surfaces::kde::default_bandwidth_m(snapshot, filter);
-    state.caches.insert(key, b);
-    b
 }
 
 /// `bins` within the limits of `principal`: unchanged for analysts and admins; otherwise grid cells at least

@@ -81,8 +81,17 @@ impl HeapSize for Contour {
 }
 
 /// The default-rule KDE bandwidth (ArcGIS) of the filter's located incidents; `None` when there are none.
+/// Reads the incidents' coordinates twice instead of copying them (see
+/// [`crate::analysis::kde::default_bandwidth_unit_m`]): a few bytes per incident.
 pub fn default_bandwidth_m(snapshot: &Snapshot, filter: &Filter) -> Option<f64> {
-    crate::analysis::kde::default_bandwidth_m(&located_events(snapshot, filter)).ok()
+    let located = snapshot.located_incidents(filter);
+    crate::analysis::kde::default_bandwidth_unit_m(|| {
+        located.iter().map(|&k| {
+            let i = &snapshot.incidents[k as usize];
+            (i.x_m, i.y_m)
+        })
+    })
+    .ok()
 }
 
 /// Cells per bandwidth of the automatic KDE cell size ([`auto_cell_m`]): at least this many.
