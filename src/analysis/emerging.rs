@@ -874,14 +874,39 @@ impl Significance {
         }
     }
 
+    /// The p-value a bin must not exceed to be significant (`None` without a cut-off: nothing is).
+    fn p_threshold(&self) -> Option<f64> {
+        match (self.fdr, self.cutoff) {
+            (true, None) => None,
+            (true, Some(c)) => Some(c),
+            (false, _) => Some(self.alpha),
+        }
+    }
+
+    /// `(lo, hi)` with `p(lo) > threshold >= p(hi)` and `hi - lo` at the rounding of `f64`, by bisection on
+    /// [`two_sided_normal_p`] over `0..=40`; `None` when even `p(40)` is above the threshold.
+    fn z_bracket(threshold: f64) -> Option<(f64, f64)> {
+        let (mut lo, mut hi) = (0.0f64, 40.0f64);
+        if two_sided_normal_p(hi) > threshold {
+            return None;
+        }
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if two_sided_normal_p(mid) > threshold {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some((lo, hi))
+    }
+
     /// A z-score magnitude below which no bin is significant: every `|z| <= quiet_z()` has a two-sided p that
     /// [`Significance::is_significant`] refuses, so its p need not be computed. Found by bisection on
     /// [`two_sided_normal_p`] and moved a millionth towards zero, far beyond the rounding of the p-value.
     pub fn quiet_z(&self) -> f64 {
-        let threshold = match (self.fdr, self.cutoff) {
-            (true, None) => return f64::INFINITY,
-            (true, Some(c)) => c,
-            (false, _) => self.alpha,
+        let Some(threshold) = self.p_threshold() else {
+            return f64::INFINITY;
         };
         if threshold.is_nan() || threshold <= 0.0 {
             return f64::INFINITY;
@@ -890,20 +915,10 @@ impl Significance {
             // Every p may be significant.
             return f64::NEG_INFINITY;
         }
-        // p(lo) > threshold >= p(hi).
-        let (mut lo, mut hi) = (0.0f64, 40.0f64);
-        if two_sided_normal_p(hi) > threshold {
-            return hi;
+        match Self::z_bracket(threshold) {
+            Some((lo, _)) => lo * (1.0 - 1e-6),
+            None => 40.0,
         }
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            if two_sided_normal_p(mid) > threshold {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        lo * (1.0 - 1e-6)
     }
 
     /// A z-score magnitude above which every bin is significant: every `|z| >= loud_z()` has a two-sided p
@@ -911,28 +926,12 @@ impl Significance {
     /// known: no cut-off, or every p accepted or refused alike). Found by bisection on [`two_sided_normal_p`]
     /// and moved a millionth away from zero, far beyond the rounding of the p-value.
     pub fn loud_z(&self) -> f64 {
-        let threshold = match (self.fdr, self.cutoff) {
-            (true, None) => return f64::INFINITY,
-            (true, Some(c)) => c,
-            (false, _) => self.alpha,
-        };
-        if !(threshold > 0.0 && threshold < 1.0) {
-            return f64::INFINITY;
-        }
-        // p(lo) > threshold >= p(hi).
-        let (mut lo, mut hi) = (0.0f64, 40.0f64);
-        if two_sided_normal_p(hi) > threshold {
-            return f64::INFINITY;
-        }
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            if two_sided_normal_p(mid) > threshold {
-                lo = mid;
-            } else {
-                hi = mid;
+        match self.p_threshold() {
+            Some(threshold) if threshold > 0.0 && threshold < 1.0 => {
+                Self::z_bracket(threshold).map_or(f64::INFINITY, |(_, hi)| hi * (1.0 + 1e-6))
             }
+            _ => f64::INFINITY,
         }
-        hi * (1.0 + 1e-6)
     }
 }
 
