@@ -517,6 +517,7 @@ mod tests {
         assert_eq!(c.privacy().min_count_per_group.get("inbraak"), Some(&10));
         assert_eq!(c.limits().requests_per_minute, 6000);
         assert_eq!(c.limits().cache_bytes, 2 << 30);
+        assert_eq!(c.limits().concurrent_builds, 1);
         assert_eq!(c.oidc.unwrap().username_claim, "preferred_username");
         assert_eq!(c.proxy.trusted.len(), 2);
     }
@@ -567,6 +568,11 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "b.toml: [limits] cache_bytes: moet minstens 1 zijn"
+        );
+        let e = ConfigFile::parse("b.toml", "[limits]\nconcurrent_builds = 0\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "b.toml: [limits] concurrent_builds: minstens 1"
         );
         let ok = "[privacy.min_count_per_group]\nGeweld = 8\n\"1.4.1\" = 10\n";
         assert!(ConfigFile::parse("b.toml", ok).is_ok());
