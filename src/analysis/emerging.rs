@@ -44,7 +44,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use super::gistar::{gi_star_z, has_variation};
+use super::gistar::{gi_star_terms, has_variation};
 use super::mann_kendall::{mann_kendall, two_sided_normal_p};
 use super::weights::{regular_grid, GridNeighbourhood, SpatialWeights, WeightsError};
 use super::Event;
@@ -768,20 +768,8 @@ pub(crate) struct StepTerms {
 
 impl StepTerms {
     pub fn new(sw: f64, sw2: f64, k: usize, populations: &[(f64, f64, f64)]) -> StepTerms {
-        let terms = populations
-            .iter()
-            .enumerate()
-            .map(|(t, &(n, mean, sd))| {
-                let m = (t.min(k) + 1) as f64;
-                let (sw, sw2) = (sw * m, sw2 * m);
-                // As gi_star_z.
-                let var_term = (n * sw2 - sw * sw) / (n - 1.0);
-                if !has_variation(mean, sd) || var_term <= 0.0 {
-                    (0.0, f64::INFINITY)
-                } else {
-                    (mean * sw, sd * var_term.sqrt())
-                }
-            })
+        let terms = (0..populations.len())
+            .map(|t| step_terms(sw, sw2, t, k, populations).unwrap_or((0.0, f64::INFINITY)))
             .collect();
         StepTerms { sw, sw2, k, terms }
     }
@@ -847,12 +835,25 @@ pub(crate) fn gi_star_bin(
     k: usize,
     populations: &[(f64, f64, f64)],
 ) -> f64 {
+    step_terms(sw, sw2, t, k, populations)
+        .map_or(0.0, |(expected, scale)| (window - expected) / scale)
+}
+
+/// The parts of [`gi_star_bin`] at step `t` that do not depend on the window sum ([`gi_star_terms`] of the
+/// window's weight sums); `None` where the z is 0 (no variation in the step, no variance term).
+fn step_terms(
+    sw: f64,
+    sw2: f64,
+    t: usize,
+    k: usize,
+    populations: &[(f64, f64, f64)],
+) -> Option<(f64, f64)> {
     let m = (t.min(k) + 1) as f64;
     let (n, mean, sd) = populations[t];
     if has_variation(mean, sd) {
-        gi_star_z(window, sw * m, sw2 * m, n, mean, sd)
+        gi_star_terms(sw * m, sw2 * m, n, mean, sd)
     } else {
-        0.0
+        None
     }
 }
 

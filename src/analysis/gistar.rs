@@ -109,11 +109,21 @@ pub(crate) fn has_variation(mean: f64, sd: f64) -> bool {
 /// Returns 0 when the variance term vanishes (neighbourhood = everything).
 #[inline]
 pub(crate) fn gi_star_z(lag: f64, sw: f64, sw2: f64, n: f64, mean: f64, sd: f64) -> f64 {
+    match gi_star_terms(sw, sw2, n, mean, sd) {
+        Some((expected, scale)) => (lag - expected) / scale,
+        None => 0.0,
+    }
+}
+
+/// The parts of [`gi_star_z`] that do not depend on the lag: `z = (lag - expected) / scale`; `None` when the
+/// variance term vanishes (z is 0).
+#[inline]
+pub(crate) fn gi_star_terms(sw: f64, sw2: f64, n: f64, mean: f64, sd: f64) -> Option<(f64, f64)> {
     let var_term = (n * sw2 - sw * sw) / (n - 1.0);
     if var_term <= 0.0 {
-        return 0.0;
+        return None;
     }
-    (lag - mean * sw) / (sd * var_term.sqrt())
+    Some((mean * sw, sd * var_term.sqrt()))
 }
 
 /// Significance bins with or without FDR (see the module docs).
