@@ -8,6 +8,7 @@ use super::snapshot::Incident;
 use super::sorted_incidents::{PositionShift, SortedIncidents};
 use crate::point_index::PointIndex;
 use geo_types::Rect;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Bucket size of the point index (RD metres).
@@ -91,24 +92,35 @@ impl IncidentPoints {
         self.bounds
     }
 
-    /// Positions of the located incidents inside `window` (edges included), ascending.
-    pub(super) fn within(&self, window: Rect<f64>, list: &SortedIncidents) -> Vec<u32> {
+    /// Positions in `positions` of the located incidents inside `window` (edges included), ascending.
+    pub(super) fn within(
+        &self,
+        window: Rect<f64>,
+        positions: Range<usize>,
+        list: &SortedIncidents,
+    ) -> Vec<u32> {
         let inside = |(x, y): (f64, f64)| {
             x >= window.min().x && x <= window.max().x && y >= window.min().y && y <= window.max().y
         };
+        let wanted = |p: u32| positions.contains(&(p as usize));
         let mut k: Vec<u32> = if self.shift.is_identity() {
-            self.base.within_ids(window).map(|(k, _)| k).collect()
+            self.base
+                .within_ids(window)
+                .map(|(k, _)| k)
+                .filter(|&k| wanted(k))
+                .collect()
         } else {
             self.base
                 .within_ids(window)
                 .filter_map(|(k, _)| self.shift.map(k))
+                .filter(|&k| wanted(k))
                 .collect()
         };
         k.extend(
             self.extras
                 .iter()
                 .zip(self.shift.inserted())
-                .filter(|(e, _)| located(e.point) && inside(e.point))
+                .filter(|(e, &p)| wanted(p) && located(e.point) && inside(e.point))
                 .map(|(_, &p)| p),
         );
         debug_assert!(k.iter().all(|&p| (p as usize) < list.len()));

@@ -24,6 +24,7 @@ use geo_types::{Coord, LineString, MultiPolygon, Point, Polygon, Rect};
 use rayon::prelude::*;
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 /// One area as served.
@@ -636,7 +637,7 @@ impl Snapshot {
                 continue;
             };
             let members: Vec<u32> = points
-                .within(bbox, &incidents)
+                .within(bbox, 0..incidents.len(), &incidents)
                 .into_iter()
                 .filter(|&k| {
                     let inc = &incidents[k as usize];
@@ -794,7 +795,17 @@ impl Snapshot {
     /// The located incidents whose RD point lies in `window_rd` (edges included): indices into
     /// [`Snapshot::incidents`], ascending. Costs the incidents near the window, not all of them.
     pub fn incidents_within(&self, window_rd: Rect<f64>) -> Vec<u32> {
-        self.points.within(window_rd, &self.incidents)
+        self.incidents_within_range(window_rd, 0..self.incidents.len())
+    }
+
+    /// As [`Snapshot::incidents_within`], only the positions in `positions` (such as a filter's
+    /// [`Snapshot::period_range`]): positions outside it are dropped before they are sorted or read.
+    pub fn incidents_within_range(
+        &self,
+        window_rd: Rect<f64>,
+        positions: Range<usize>,
+    ) -> Vec<u32> {
+        self.points.within(window_rd, positions, &self.incidents)
     }
 
     /// Whether an address lies in area `idx`: for the CBS levels by the address's buurt (`buurtcode`), for a
@@ -1093,6 +1104,17 @@ pub(super) mod tests {
         ] {
             let w = Rect::new((X0 + x0, Y0 + y0), (X0 + x1, Y0 + y1));
             assert_eq!(got.incidents_within(w), want.incidents_within(w), "{w:?}");
+            // A position range keeps exactly the positions of the whole window's answer inside it.
+            let period = Filter::new(got, vec![], vec![], day(2, 1), day(3, 20));
+            let range = got.period_range(&period);
+            let all = got.incidents_within(w);
+            let kept: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&p| range.contains(&(p as usize)))
+                .collect();
+            assert_eq!(got.incidents_within_range(w, range.clone()), kept, "{w:?}");
+            assert_eq!(want.incidents_within_range(w, range), kept, "{w:?}");
         }
         assert_eq!(got.incident_bounds_rd(), want.incident_bounds_rd());
     }

@@ -182,6 +182,29 @@ impl SortedIncidents {
         }
     }
 
+    /// The incidents at `positions`, which must ascend, in that order; positions past the end are skipped.
+    /// Walks the chunks once (no search per position), so it costs the positions plus the chunks they span.
+    pub fn at_ascending<'a>(
+        &'a self,
+        positions: &'a [u32],
+    ) -> impl Iterator<Item = &'a Incident> + 'a {
+        debug_assert!(positions.windows(2).all(|w| w[0] <= w[1]));
+        let mut chunk = 0;
+        positions.iter().filter_map(move |&p| {
+            let p = p as usize;
+            if p >= self.len {
+                return None;
+            }
+            while chunk + 1 < self.starts.len() && self.starts[chunk + 1] <= p {
+                chunk += 1;
+            }
+            if self.starts[chunk] > p {
+                chunk = self.locate(p).0;
+            }
+            Some(&self.chunks[chunk][p - self.starts[chunk]])
+        })
+    }
+
     /// The chunks, in order (each a contiguous run of the list).
     pub fn chunks(&self) -> impl Iterator<Item = &[Incident]> + '_ {
         self.chunks.iter().map(|c| &c[..])
@@ -350,6 +373,20 @@ mod tests {
 
     fn ids(list: &SortedIncidents) -> Vec<i64> {
         list.iter().map(|i| i.id).collect()
+    }
+
+    #[test]
+    fn incidents_at_ascending_positions_are_those_of_the_index() {
+        let list = SortedIncidents::from_sorted((0..20_000).map(|k| at(k, k)).collect());
+        // Within a chunk, across one boundary, skipping whole chunks, the last one; then past the end.
+        let positions = [0, 1, 4095, 4096, 4096, 9000, 19_999, 20_000, 70_000];
+        let got: Vec<i64> = list.at_ascending(&positions).map(|i| i.id).collect();
+        let want: Vec<i64> = positions[..7]
+            .iter()
+            .map(|&p| list[p as usize].id)
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(list.at_ascending(&[]).count(), 0);
     }
 
     #[test]

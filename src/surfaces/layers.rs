@@ -132,12 +132,12 @@ pub fn incident_tile(
 ) -> Result<(Option<Vec<u8>>, i64), TileError> {
     let (minx, miny, maxx, maxy) = tile.bounds_m();
     let inside = |x: f64, y: f64| x >= minx && x < maxx && y > miny && y <= maxy;
-    // The incidents near the tile only (its RD window), in snapshot order.
+    // The incidents near the tile (its RD window) that begin in the filter's period, in snapshot order.
     let Ok(window) = super::tile_window_rd(tile) else {
         return Ok((None, 0));
     };
-    let near = snapshot.incidents_within(window);
-    let candidates = near.iter().map(|&k| &snapshot.incidents[k as usize]);
+    let near = snapshot.incidents_within_range(window, snapshot.period_range(filter));
+    let candidates = snapshot.incidents.at_ascending(&near);
     if tile.z >= INCIDENT_POINTS_MIN_ZOOM {
         let features = candidates
             .filter(|i| i.merc_x.is_finite() && inside(i.merc_x, i.merc_y) && filter.matches(i))
