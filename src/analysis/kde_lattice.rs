@@ -3,16 +3,20 @@
 //! ([`QuarticLattice`]).
 //!
 //! Within its radius `r` the quartic kernel `3 / (pi r^2) (1 - d^2 / r^2)^2` is a polynomial of degree 4 in the
-//! incident's coordinates, so the kernels of all the incidents of a bin that lies wholly within `r` of a cell
-//! centre sum to a fixed combination of nine sums over that bin (its count and moments up to degree 4, in
-//! coordinates local to the bin and scaled by `r`). A bin wholly beyond `r` adds nothing, and only the bins that
-//! the kernel's circle crosses are summed incident by incident. Which bins are which depends only on the offset
-//! between the cell and the bin, so it is one stencil for the whole lattice. A cell then costs about
-//! `pi (r / c)^2` bins and the incidents of the ~`2 pi r / c` bins on the circle, instead of every incident
-//! within `r`; the values equal the direct sum to rounding (tests: 1e-12 relative).
+//! incident's coordinates, so the kernels of all the incidents of a group of bins that lies wholly within `r` of a
+//! cell centre sum to a fixed combination of nine sums over the group (its count and moments up to degree 4, in
+//! coordinates relative to the group's centre and scaled by `r`). A bin wholly beyond `r` adds nothing, and only
+//! the bins that the kernel's circle crosses are summed incident by incident. Which bins are which depends only
+//! on the offset between the cell and the bin, so it is one stencil for the whole lattice. In each row of the
+//! stencil the bins wholly inside the circle are one run `-L..=L`, summed as a few runs of `2^k` bins whose sums
+//! come from those of their two halves (moments moved to the run's centre): a run of `2^k` bins starting at any
+//! column is one term. A cell then costs about `2 r / c` rows of a few terms each and the incidents of the
+//! ~`2 pi r / c` bins on the circle, instead of every incident within `r` (or the `pi (r / c)^2` bins inside
+//! it); the values equal the direct sum to rounding (tests: 1e-12 relative).
 //!
 //! Every cell's value is summed in the same order (stencil order, then the incidents of each crossed bin in bin
-//! order) whatever window it is computed in, so a cell has the same bits in every window.
+//! order) from run sums that depend only on the bins they cover, whatever window it is computed in, so a cell has
+//! the same bits in every window.
 //!
 //! ```
 //! use brandpunt::analysis::kde::{Extent, Kernel};
@@ -86,13 +90,43 @@ pub struct QuarticLattice {
     stencil: Stencil,
 }
 
-/// Which bin offsets `(di, dj)` (bin minus cell, in cells) are wholly within the radius of a cell centre, with the
-/// weights of their nine sums, and which the circle crosses.
+/// Which bins lie wholly within the radius of a cell centre, as runs of `2^level` bins with the weights of their
+/// nine sums, and which bin offsets `(di, dj)` (bin minus cell, in cells) the circle crosses.
 struct Stencil {
     /// Largest `|di|`, `|dj|` of any offset.
     reach: usize,
-    inside: Vec<(i64, i64, [f64; SUMS])>,
-    crossed: Vec<(i64, i64)>,
+    /// Largest run level used.
+    top_level: usize,
+    /// Per stencil row, south to north: the runs covering its inside bins `-L..=L`, west to east.
+    inside: Vec<Run>,
+    /// Per stencil row `dj` with crossed bins, south to north: their `di`, west to east.
+    crossed: Vec<(i64, Vec<i64>)>,
+}
+
+/// Bins `start..start + 2^level` (offsets from the cell, in cells) of stencil row `dj`, and the weights of the
+/// run's nine sums (moments about the run's centre).
+struct Run {
+    dj: i64,
+    start: i64,
+    level: usize,
+    weights: [f64; SUMS],
+}
+
+/// The weights of the nine sums of a group of incidents for a cell centre at `(dx, dy)` radii from the group's
+/// centre: `sum (1 - |q - d|^2)^2` over the group is the dot product of these with its sums.
+fn weights(dx: f64, dy: f64) -> [f64; SUMS] {
+    let a = 1.0 - (dx * dx + dy * dy);
+    [
+        a * a,
+        4.0 * a * dx,
+        4.0 * a * dy,
+        4.0 * dx * dx - 2.0 * a,
+        8.0 * dx * dy,
+        4.0 * dy * dy - 2.0 * a,
+        -4.0 * dx,
+        -4.0 * dy,
+        1.0,
+    ]
 }
 
 impl Stencil {
@@ -102,46 +136,72 @@ impl Stencil {
         let reach = (radius_m / cell_m + 0.5).ceil() as i64;
         // A little room for the rounding of the binning (a point may sit a hair outside its bin).
         let slack = 1e-9;
-        let (mut inside, mut crossed) = (Vec::new(), Vec::new());
+        // Farthest and nearest point of the bin at offset (di, dj) from the cell centre, in radii.
+        let far = |di: i64, dj: i64| u * (di.abs() as f64 + 0.5).hypot(dj.abs() as f64 + 0.5);
+        let near = |di: i64, dj: i64| {
+            u * (di.abs() as f64 - 0.5)
+                .max(0.0)
+                .hypot((dj.abs() as f64 - 0.5).max(0.0))
+        };
+        let (mut inside, mut crossed, mut top_level) = (Vec::new(), Vec::new(), 0);
         for dj in -reach..=reach {
-            for di in -reach..=reach {
-                let (ai, aj) = ((di as f64).abs(), (dj as f64).abs());
-                // Farthest and nearest point of the bin from the cell centre, in radii.
-                let far = u * (ai + 0.5).hypot(aj + 0.5);
-                let near = u * (ai - 0.5).max(0.0).hypot((aj - 0.5).max(0.0));
-                if near >= 1.0 + slack {
-                    continue;
-                }
-                if far <= 1.0 - slack {
-                    // The cell centre relative to the bin centre, in radii.
-                    let (dx, dy) = (-(di as f64) * u, -(dj as f64) * u);
-                    let a = 1.0 - (dx * dx + dy * dy);
-                    inside.push((
-                        di,
+            // The farthest point grows with |di|: the inside bins of the row are -half..=half.
+            let half = (0..=reach)
+                .take_while(|&di| far(di, dj) <= 1.0 - slack)
+                .last();
+            if let Some(half) = half {
+                let (mut start, len) = (-half, 2 * half + 1);
+                for level in (0..=len.ilog2() as usize).rev() {
+                    if len & (1 << level) == 0 {
+                        continue;
+                    }
+                    // The run's centre lies at start + 2^level / 2 - 1/2 cells from the cell centre.
+                    let centre = start as f64 + (1u64 << level) as f64 / 2.0 - 0.5;
+                    inside.push(Run {
                         dj,
-                        [
-                            a * a,
-                            4.0 * a * dx,
-                            4.0 * a * dy,
-                            4.0 * dx * dx - 2.0 * a,
-                            8.0 * dx * dy,
-                            4.0 * dy * dy - 2.0 * a,
-                            -4.0 * dx,
-                            -4.0 * dy,
-                            1.0,
-                        ],
-                    ));
-                } else {
-                    crossed.push((di, dj));
+                        start,
+                        level,
+                        weights: weights(-centre * u, -(dj as f64) * u),
+                    });
+                    top_level = top_level.max(level);
+                    start += 1 << level;
                 }
+            }
+            let row: Vec<i64> = (-reach..=reach)
+                .filter(|&di| {
+                    let inside_row = half.is_some_and(|h| di.abs() <= h);
+                    !inside_row && near(di, dj) < 1.0 + slack
+                })
+                .collect();
+            if !row.is_empty() {
+                crossed.push((dj, row));
             }
         }
         Stencil {
             reach: reach as usize,
+            top_level,
             inside,
             crossed,
         }
     }
+}
+
+/// The sums of a group moved from its centre to a point `delta` radii west of it (`q -> q + delta` along x).
+#[inline]
+fn moved(s: &[f64; SUMS], delta: f64) -> [f64; SUMS] {
+    let [n, sx, sy, sxx, sxy, syy, tx, ty, q] = *s;
+    let d2 = delta * delta;
+    [
+        n,
+        sx + delta * n,
+        sy,
+        sxx + 2.0 * delta * sx + d2 * n,
+        sxy + delta * sy,
+        syy,
+        tx + delta * (3.0 * sxx + syy) + 3.0 * d2 * sx + d2 * delta * n,
+        ty + 2.0 * delta * sxy + d2 * sy,
+        q + 4.0 * delta * tx + d2 * (6.0 * sxx + 2.0 * syy) + 4.0 * d2 * delta * sx + d2 * d2 * n,
+    ]
 }
 
 impl HeapSize for QuarticLattice {
@@ -150,8 +210,13 @@ impl HeapSize for QuarticLattice {
             + self.starts.capacity() * std::mem::size_of::<usize>()
             + (self.xs.capacity() + self.ys.capacity()) * std::mem::size_of::<f64>()
             + self.sums.capacity() * std::mem::size_of::<[f64; SUMS]>()
-            + self.stencil.inside.capacity() * std::mem::size_of::<(i64, i64, [f64; SUMS])>()
-            + self.stencil.crossed.capacity() * std::mem::size_of::<(i64, i64)>()
+            + self.stencil.inside.capacity() * std::mem::size_of::<Run>()
+            + self
+                .stencil
+                .crossed
+                .iter()
+                .map(|(_, row)| std::mem::size_of::<(i64, Vec<i64>)>() + row.capacity() * 8)
+                .sum::<usize>()
     }
 }
 
@@ -335,15 +400,21 @@ impl QuarticLattice {
         }
         let block = Block::of(self, i0, j0, width, height);
         let amp_per_km2 = Kernel::Quartic.value_per_m2(0.0, self.radius_m) * 1e6;
-        out.par_chunks_mut(width)
+        // Bands of rows, each with the sums of the block rows it reads (buffers reused within a thread).
+        out.par_chunks_mut(width * BAND_ROWS)
             .enumerate()
-            .try_for_each(|(row, values)| {
+            .try_for_each_init(BandSums::default, |sums, (band, values)| {
                 cancel.check()?;
-                // Lattice row j = j0 + height - 1 - row; its row in the block is that minus the block's first.
-                let t = height - 1 - row;
-                self.row(&block, t, values);
-                for v in values.iter_mut() {
-                    *v *= amp_per_km2;
+                let rows = values.len() / width;
+                // Output rows run north to south: the band's southern target row (0 = the block's southern one).
+                let south = height - band * BAND_ROWS - rows;
+                sums.fill(self, &block, south, rows);
+                for (k, values) in values.chunks_mut(width).enumerate() {
+                    cancel.check()?;
+                    self.row(&block, sums, south + rows - 1 - k, values);
+                    for v in values.iter_mut() {
+                        *v *= amp_per_km2;
+                    }
                 }
                 Ok(())
             })?;
@@ -351,60 +422,151 @@ impl QuarticLattice {
     }
 
     /// The unscaled sums of target row `t` of `block` (0 = the block's southern target row) into `values`.
-    fn row(&self, block: &Block, t: usize, values: &mut [f64]) {
+    fn row(&self, block: &Block, band: &BandSums, t: usize, values: &mut [f64]) {
         let r = self.stencil.reach as i64;
-        let plane = block.width * block.height;
-        for &(di, dj, w) in &self.stencil.inside {
-            let base = (t as i64 + r + dj) as usize * block.width + (r + di) as usize;
+        let plane = band.rows * block.width;
+        for run in &self.stencil.inside {
+            let sums = &band.levels[run.level];
+            let row = (t as i64 + r + run.dj) as usize - band.first_row;
+            let base = row * block.width + (r + run.start) as usize;
+            // The nine sums of the runs starting under the row's cells, one slice each.
+            let at: [&[f64]; SUMS] = std::array::from_fn(|k| {
+                let from = k * plane + base;
+                &sums[from..from + values.len()]
+            });
             for (col, v) in values.iter_mut().enumerate() {
-                let b = base + col;
                 let mut s = 0.0;
-                for (k, wk) in w.iter().enumerate() {
-                    s += wk * block.sums[k * plane + b];
+                for (wk, sum) in run.weights.iter().zip(&at) {
+                    s += wk * sum[col];
                 }
                 *v += s;
             }
         }
+        // The crossed bins, occupied bin by occupied bin: per cell in stencil order (dj, then di).
         let c = self.cell_m;
         let inv_r2 = 1.0 / (self.radius_m * self.radius_m);
         let ty = (block.j0 + t as i64) as f64 * c + 0.5 * c;
-        for (col, v) in values.iter_mut().enumerate() {
-            let tx = (block.i0 + col as i64) as f64 * c + 0.5 * c;
-            let mut acc = [0.0f64; 4];
-            for &(di, dj) in &self.stencil.crossed {
-                let b = (t as i64 + r + dj) as usize * block.width + (col as i64 + r + di) as usize;
-                let (from, to) = block.ranges[b];
+        let width = values.len() as i64;
+        for (dj, dis) in &self.stencil.crossed {
+            let row = (t as i64 + r + dj) as usize;
+            for &(bc, k) in &block.occupied[block.row_starts[row]..block.row_starts[row + 1]] {
+                let (from, to) = (self.starts[k], self.starts[k + 1]);
                 let (xs, ys) = (&self.xs[from..to], &self.ys[from..to]);
-                let mut chunks = xs.chunks_exact(4).zip(ys.chunks_exact(4));
-                for (x4, y4) in &mut chunks {
-                    for k in 0..4 {
-                        let (dx, dy) = (tx - x4[k], ty - y4[k]);
-                        let u = (1.0 - (dx * dx + dy * dy) * inv_r2).max(0.0);
-                        acc[k] += u * u;
+                for &di in dis {
+                    // The cell that sees this bin at offset di.
+                    let col = i64::from(bc) - r - di;
+                    if !(0..width).contains(&col) {
+                        continue;
                     }
-                }
-                let rest = xs.len() - xs.len() % 4;
-                for (k, (x, y)) in xs[rest..].iter().zip(&ys[rest..]).enumerate() {
-                    let (dx, dy) = (tx - x, ty - y);
-                    let u = (1.0 - (dx * dx + dy * dy) * inv_r2).max(0.0);
-                    acc[k] += u * u;
+                    let tx = (block.i0 + col) as f64 * c + 0.5 * c;
+                    values[col as usize] += kernel_sum(xs, ys, tx, ty, inv_r2);
                 }
             }
-            *v += (acc[0] + acc[1]) + (acc[2] + acc[3]);
         }
     }
 }
 
-/// The bins a window of target cells reaches, dense: the sums in nine planes and each bin's point range.
+/// `sum (1 - d^2 / r^2)_+^2` over the points `(xs, ys)` at distance `d` from `(tx, ty)`, in four lanes.
+#[inline]
+fn kernel_sum(xs: &[f64], ys: &[f64], tx: f64, ty: f64, inv_r2: f64) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut chunks = xs.chunks_exact(4).zip(ys.chunks_exact(4));
+    for (x4, y4) in &mut chunks {
+        for k in 0..4 {
+            let (dx, dy) = (tx - x4[k], ty - y4[k]);
+            let u = (1.0 - (dx * dx + dy * dy) * inv_r2).max(0.0);
+            acc[k] += u * u;
+        }
+    }
+    let rest = xs.len() - xs.len() % 4;
+    for (k, (x, y)) in xs[rest..].iter().zip(&ys[rest..]).enumerate() {
+        let (dx, dy) = (tx - x, ty - y);
+        let u = (1.0 - (dx * dx + dy * dy) * inv_r2).max(0.0);
+        acc[k] += u * u;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Target rows computed together: the sums their rows read ([`BandSums`]) are built once for the band.
+const BAND_ROWS: usize = 32;
+
+/// The bin sums of the block rows a band of target rows reads (level 0), and the sums of every run of `2^k` bins
+/// (`1 <= k <=` the stencil's top level) starting at each column of those rows, about the run's centre: the
+/// sums of its western half moved east plus those of its eastern half moved west, so a run's sums depend only
+/// on the bins it covers.
+#[derive(Default)]
+struct BandSums {
+    /// Block row of the first row held.
+    first_row: usize,
+    rows: usize,
+    /// Level `k`'s sums at `levels[k][m * rows * width + row * width + col]` (row 0 = `first_row`); runs reaching
+    /// past the block's eastern edge are 0 (the stencil never reads them).
+    levels: Vec<Vec<f64>>,
+}
+
+impl BandSums {
+    /// The sums of the block rows read by target rows `south..south + rows` (`2 reach` more rows), in the
+    /// buffers already held.
+    fn fill(&mut self, lattice: &QuarticLattice, block: &Block, south: usize, rows: usize) {
+        let top_level = lattice.stencil.top_level;
+        let u = lattice.cell_m / lattice.radius_m;
+        let rows = (rows + 2 * block.reach).min(block.height - south);
+        let w = block.width;
+        let plane = rows * w;
+        (self.first_row, self.rows) = (south, rows);
+        self.levels.resize_with(top_level + 1, Vec::new);
+        for level in &mut self.levels {
+            level.clear();
+            level.resize(SUMS * plane, 0.0);
+        }
+        let base = &mut self.levels[0];
+        for row in 0..rows {
+            let (from, to) = (
+                block.row_starts[south + row],
+                block.row_starts[south + row + 1],
+            );
+            for &(col, k) in &block.occupied[from..to] {
+                let b = row * w + col as usize;
+                for (m, v) in lattice.sums[k].iter().enumerate() {
+                    base[m * plane + b] = *v;
+                }
+            }
+        }
+        for level in 1..=top_level {
+            let half = 1usize << (level - 1);
+            // The halves' centres lie 2^(level - 2) cells either side of the run's centre.
+            let delta = half as f64 / 2.0 * u;
+            let (done, todo) = self.levels.split_at_mut(level);
+            let (from, sums) = (&done[level - 1], &mut todo[0]);
+            for row in 0..rows {
+                let at = |m: usize, col: usize| from[m * plane + row * w + col];
+                for col in 0..w.saturating_sub(2 * half - 1) {
+                    let west: [f64; SUMS] = std::array::from_fn(|m| at(m, col));
+                    let east: [f64; SUMS] = std::array::from_fn(|m| at(m, col + half));
+                    let (west, east) = (moved(&west, -delta), moved(&east, delta));
+                    for m in 0..SUMS {
+                        sums[m * plane + row * w + col] = west[m] + east[m];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The bins a window of target cells reaches: the target cells and the stencil's reach around them, with the
+/// occupied bins row by row.
 struct Block {
     /// Lattice column and row of the first target cell.
     i0: i64,
     j0: i64,
     width: usize,
     height: usize,
-    /// `sums[k * width * height + row * width + col]`, row 0 = the southern row `j0 - reach`.
-    sums: Vec<f64>,
-    ranges: Vec<(usize, usize)>,
+    /// The stencil's reach: the block is the target cells and this many bins around them.
+    reach: usize,
+    /// The occupied bins, row by row (row `k`'s are `occupied[row_starts[k]..row_starts[k + 1]]`), west to east:
+    /// block column and index in the lattice's bins.
+    occupied: Vec<(u32, usize)>,
+    row_starts: Vec<usize>,
 }
 
 impl Block {
@@ -412,27 +574,28 @@ impl Block {
         let r = lattice.stencil.reach;
         let (bw, bh) = (width + 2 * r, height + 2 * r);
         let (bi0, bj0) = (i0 - r as i64, j0 - r as i64);
-        let plane = bw * bh;
-        let mut sums = vec![0.0; SUMS * plane];
-        let mut ranges = vec![(0, 0); plane];
+        let mut occupied = Vec::new();
+        let mut row_starts = Vec::with_capacity(bh + 1);
         let (cols, rows) = ((bi0, bi0 + bw as i64 - 1), (bj0, bj0 + bh as i64 - 1));
         for run in window_runs(&lattice.keys, |&k| k, cols, rows) {
             for k in run {
                 let (kj, ki) = lattice.keys[k];
-                let b = (kj - bj0) as usize * bw + (ki - bi0) as usize;
-                for (s, v) in lattice.sums[k].iter().enumerate() {
-                    sums[s * plane + b] = *v;
+                let row = (kj - bj0) as usize;
+                while row_starts.len() <= row {
+                    row_starts.push(occupied.len());
                 }
-                ranges[b] = (lattice.starts[k], lattice.starts[k + 1]);
+                occupied.push(((ki - bi0) as u32, k));
             }
         }
+        row_starts.resize(bh + 1, occupied.len());
         Block {
             i0,
             j0,
             width: bw,
             height: bh,
-            sums,
-            ranges,
+            reach: r,
+            occupied,
+            row_starts,
         }
     }
 }
@@ -510,6 +673,87 @@ mod tests {
                         "c {c} r {r} cell ({i}, {j}): {v} vs {want}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_stencil_runs_cover_each_inside_bin_once_and_no_other() {
+        for (c, r) in [
+            (50.0, 300.0),
+            (50.0, 810.0),
+            (325.0, 5_300.0),
+            (10.0, 2_560.0),
+        ] {
+            let st = Stencil::new(c, r);
+            let u = c / r;
+            let reach = st.reach as i64;
+            let mut covered = std::collections::HashMap::new();
+            for run in &st.inside {
+                for di in run.start..run.start + (1 << run.level) {
+                    *covered.entry((di, run.dj)).or_insert(0) += 1;
+                }
+            }
+            for dj in -reach..=reach {
+                for di in -reach..=reach {
+                    let far = u * (di.abs() as f64 + 0.5).hypot(dj.abs() as f64 + 0.5);
+                    let near = u
+                        * (di.abs() as f64 - 0.5)
+                            .max(0.0)
+                            .hypot((dj.abs() as f64 - 0.5).max(0.0));
+                    let inside = far <= 1.0 - 1e-9;
+                    assert_eq!(covered.get(&(di, dj)).copied(), inside.then_some(1));
+                    let crossed = !inside && near < 1.0 + 1e-9;
+                    let listed = st
+                        .crossed
+                        .iter()
+                        .any(|(j, row)| *j == dj && row.contains(&di));
+                    assert_eq!(listed, crossed, "c {c} r {r} ({di}, {dj})");
+                }
+            }
+            // A row of 2 L + 1 inside bins takes one run per bit of 2 L + 1.
+            let rows = st
+                .inside
+                .iter()
+                .map(|run| run.dj)
+                .collect::<std::collections::BTreeSet<_>>();
+            assert!(st.inside.len() <= rows.len() * (st.top_level + 1));
+        }
+    }
+
+    #[test]
+    fn moved_sums_are_the_sums_about_the_new_centre() {
+        let pts = [(0.3, -0.2), (-0.45, 0.1), (0.05, 0.49), (0.2, 0.2)];
+        let sums = |delta: f64| -> [f64; SUMS] {
+            let mut s = [0.0; SUMS];
+            for &(x, y) in &pts {
+                let (qx, qy) = (x + delta, y);
+                let q2 = qx * qx + qy * qy;
+                for (acc, v) in s.iter_mut().zip([
+                    1.0,
+                    qx,
+                    qy,
+                    qx * qx,
+                    qx * qy,
+                    qy * qy,
+                    qx * q2,
+                    qy * q2,
+                    q2 * q2,
+                ]) {
+                    *acc += v;
+                }
+            }
+            s
+        };
+        for delta in [-0.75, -0.03, 0.5, 1.0] {
+            let (got, want) = (moved(&sums(0.0), delta), sums(delta));
+            for m in 0..SUMS {
+                assert!(
+                    (got[m] - want[m]).abs() < 1e-12,
+                    "delta {delta} sum {m}: {} vs {}",
+                    got[m],
+                    want[m]
+                );
             }
         }
     }
