@@ -95,9 +95,7 @@ pub struct QuarticLattice {
 struct Stencil {
     /// Largest `|di|`, `|dj|` of any offset.
     reach: usize,
-    /// Largest run level used.
-    top_level: usize,
-    /// Per stencil row, south to north: the runs covering its inside bins `-L..=L`, west to east.
+    /// The runs covering each stencil row's inside bins `-L..=L`, by level, then south to north and west to east.
     inside: Vec<Run>,
     /// Per stencil row `dj` with crossed bins, south to north: their `di`, west to east.
     crossed: Vec<(i64, Vec<i64>)>,
@@ -143,7 +141,7 @@ impl Stencil {
                 .max(0.0)
                 .hypot((dj.abs() as f64 - 0.5).max(0.0))
         };
-        let (mut inside, mut crossed, mut top_level) = (Vec::new(), Vec::new(), 0);
+        let (mut inside, mut crossed) = (Vec::new(), Vec::new());
         for dj in -reach..=reach {
             // The farthest point grows with |di|: the inside bins of the row are -half..=half.
             let half = (0..=reach)
@@ -163,7 +161,6 @@ impl Stencil {
                         level,
                         weights: weights(-centre * u, -(dj as f64) * u),
                     });
-                    top_level = top_level.max(level);
                     start += 1 << level;
                 }
             }
@@ -177,9 +174,10 @@ impl Stencil {
                 crossed.push((dj, row));
             }
         }
+        // By level (stable: each level's runs stay in stencil order).
+        inside.sort_by_key(|run: &Run| run.level);
         Stencil {
             reach: reach as usize,
-            top_level,
             inside,
             crossed,
         }
@@ -400,18 +398,20 @@ impl QuarticLattice {
         }
         let block = Block::of(self, i0, j0, width, height);
         let amp_per_km2 = Kernel::Quartic.value_per_m2(0.0, self.radius_m) * 1e6;
-        // Bands of rows, each with the sums of the block rows it reads (buffers reused within a thread).
-        out.par_chunks_mut(width * BAND_ROWS)
+        // Bands of rows, each with the sums of the block rows it reads. A task computes a run of bands one after
+        // another in one set of buffers (a few MB): two tasks per thread balance the load without allocating
+        // them per band.
+        let bands = height.div_ceil(BAND_ROWS);
+        let per_task = bands.div_ceil(2 * rayon::current_num_threads().max(1));
+        out.par_chunks_mut(width * BAND_ROWS * per_task)
             .enumerate()
-            .try_for_each_init(BandSums::default, |sums, (band, values)| {
-                cancel.check()?;
-                let rows = values.len() / width;
-                // Output rows run north to south: the band's southern target row (0 = the block's southern one).
-                let south = height - band * BAND_ROWS - rows;
-                sums.fill(self, &block, south, rows);
-                for (k, values) in values.chunks_mut(width).enumerate() {
-                    cancel.check()?;
-                    self.row(&block, sums, south + rows - 1 - k, values);
+            .try_for_each(|(task, values)| {
+                let mut sums = BandSums::default();
+                for (b, values) in values.chunks_mut(width * BAND_ROWS).enumerate() {
+                    // Output rows run north to south: the band's southern target row (0 = the block's southern
+                    // one).
+                    let south = height - (task * per_task + b) * BAND_ROWS - values.len() / width;
+                    self.band(&block, &mut sums, south, values, cancel)?;
                     for v in values.iter_mut() {
                         *v *= amp_per_km2;
                     }
@@ -421,28 +421,64 @@ impl QuarticLattice {
         Ok(out)
     }
 
-    /// The unscaled sums of target row `t` of `block` (0 = the block's southern target row) into `values`.
-    fn row(&self, block: &Block, band: &BandSums, t: usize, values: &mut [f64]) {
+    /// The unscaled sums of the target rows `south..` of `block` (0 = the block's southern target row) into
+    /// `values` (rows north to south, as wide as the targets): per cell the inside runs level by level (each
+    /// level in stencil order), then the crossed bins.
+    fn band(
+        &self,
+        block: &Block,
+        sums: &mut BandSums,
+        south: usize,
+        values: &mut [f64],
+        cancel: &Cancel,
+    ) -> Result<(), Cancelled> {
+        let width = block.width - 2 * block.reach;
+        let rows = values.len() / width;
         let r = self.stencil.reach as i64;
-        let plane = band.rows * block.width;
-        for run in &self.stencil.inside {
-            let sums = &band.levels[run.level];
-            let row = (t as i64 + r + run.dj) as usize - band.first_row;
-            let base = row * block.width + (r + run.start) as usize;
-            // The nine sums of the runs starting under the row's cells, one slice each.
-            let at: [&[f64]; SUMS] = std::array::from_fn(|k| {
-                let from = k * plane + base;
-                &sums[from..from + values.len()]
-            });
-            for (col, v) in values.iter_mut().enumerate() {
-                let mut s = 0.0;
-                for (wk, sum) in run.weights.iter().zip(&at) {
-                    s += wk * sum[col];
+        sums.start(self, block, south, rows);
+        for (level, runs) in self
+            .stencil
+            .inside
+            .chunk_by(|a, b| a.level == b.level)
+            .enumerate()
+        {
+            cancel.check()?;
+            while sums.level < runs[0].level {
+                sums.next_level(block.width, self.cell_m / self.radius_m);
+            }
+            debug_assert!(level <= sums.level);
+            let plane = sums.rows * block.width;
+            for (k, values) in values.chunks_mut(width).enumerate() {
+                let t = south + rows - 1 - k;
+                for run in runs {
+                    let row = (t as i64 + r + run.dj) as usize - sums.first_row;
+                    let base = row * block.width + (r + run.start) as usize;
+                    // The nine sums of the runs starting under the row's cells, one slice each.
+                    let at: [&[f64]; SUMS] = std::array::from_fn(|m| {
+                        let from = m * plane + base;
+                        &sums.current[from..from + width]
+                    });
+                    for (col, v) in values.iter_mut().enumerate() {
+                        let mut s = 0.0;
+                        for (wm, sum) in run.weights.iter().zip(&at) {
+                            s += wm * sum[col];
+                        }
+                        *v += s;
+                    }
                 }
-                *v += s;
             }
         }
-        // The crossed bins, occupied bin by occupied bin: per cell in stencil order (dj, then di).
+        for (k, values) in values.chunks_mut(width).enumerate() {
+            cancel.check()?;
+            self.crossed(block, south + rows - 1 - k, values);
+        }
+        Ok(())
+    }
+
+    /// Adds the crossed bins' incidents to target row `t` of `block`, occupied bin by occupied bin: per cell in
+    /// stencil order (dj, then di).
+    fn crossed(&self, block: &Block, t: usize, values: &mut [f64]) {
+        let r = self.stencil.reach as i64;
         let c = self.cell_m;
         let inv_r2 = 1.0 / (self.radius_m * self.radius_m);
         let ty = (block.j0 + t as i64) as f64 * c + 0.5 * c;
@@ -490,36 +526,34 @@ fn kernel_sum(xs: &[f64], ys: &[f64], tx: f64, ty: f64, inv_r2: f64) -> f64 {
 /// Target rows computed together: the sums their rows read ([`BandSums`]) are built once for the band.
 const BAND_ROWS: usize = 32;
 
-/// The bin sums of the block rows a band of target rows reads (level 0), and the sums of every run of `2^k` bins
-/// (`1 <= k <=` the stencil's top level) starting at each column of those rows, about the run's centre: the
-/// sums of its western half moved east plus those of its eastern half moved west, so a run's sums depend only
-/// on the bins it covers.
+/// The sums of the block rows a band of target rows reads, one run length at a time: the bins' sums (level 0),
+/// then the sums of every run of `2^k` bins starting at each column of those rows, about the run's centre (the
+/// sums of its western half moved east plus those of its eastern half moved west, so a run's sums depend only on
+/// the bins it covers).
 #[derive(Default)]
 struct BandSums {
     /// Block row of the first row held.
     first_row: usize,
     rows: usize,
-    /// Level `k`'s sums at `levels[k][m * rows * width + row * width + col]` (row 0 = `first_row`); runs reaching
-    /// past the block's eastern edge are 0 (the stencil never reads them).
-    levels: Vec<Vec<f64>>,
+    /// The run level held: runs of `2^level` bins.
+    level: usize,
+    /// Their sums at `current[m * rows * width + row * width + col]` (row 0 = `first_row`); runs reaching past the
+    /// block's eastern edge are 0 (the stencil never reads them).
+    current: Vec<f64>,
+    /// The previous level's buffer, reused.
+    spare: Vec<f64>,
 }
 
 impl BandSums {
-    /// The sums of the block rows read by target rows `south..south + rows` (`2 reach` more rows), in the
-    /// buffers already held.
-    fn fill(&mut self, lattice: &QuarticLattice, block: &Block, south: usize, rows: usize) {
-        let top_level = lattice.stencil.top_level;
-        let u = lattice.cell_m / lattice.radius_m;
+    /// The bins' sums (level 0) of the block rows read by target rows `south..south + rows` (`2 reach` more
+    /// rows), in the buffers already held.
+    fn start(&mut self, lattice: &QuarticLattice, block: &Block, south: usize, rows: usize) {
         let rows = (rows + 2 * block.reach).min(block.height - south);
         let w = block.width;
         let plane = rows * w;
-        (self.first_row, self.rows) = (south, rows);
-        self.levels.resize_with(top_level + 1, Vec::new);
-        for level in &mut self.levels {
-            level.clear();
-            level.resize(SUMS * plane, 0.0);
-        }
-        let base = &mut self.levels[0];
+        (self.first_row, self.rows, self.level) = (south, rows, 0);
+        self.current.clear();
+        self.current.resize(SUMS * plane, 0.0);
         for row in 0..rows {
             let (from, to) = (
                 block.row_starts[south + row],
@@ -528,28 +562,34 @@ impl BandSums {
             for &(col, k) in &block.occupied[from..to] {
                 let b = row * w + col as usize;
                 for (m, v) in lattice.sums[k].iter().enumerate() {
-                    base[m * plane + b] = *v;
+                    self.current[m * plane + b] = *v;
                 }
             }
         }
-        for level in 1..=top_level {
-            let half = 1usize << (level - 1);
-            // The halves' centres lie 2^(level - 2) cells either side of the run's centre.
-            let delta = half as f64 / 2.0 * u;
-            let (done, todo) = self.levels.split_at_mut(level);
-            let (from, sums) = (&done[level - 1], &mut todo[0]);
-            for row in 0..rows {
-                let at = |m: usize, col: usize| from[m * plane + row * w + col];
-                for col in 0..w.saturating_sub(2 * half - 1) {
-                    let west: [f64; SUMS] = std::array::from_fn(|m| at(m, col));
-                    let east: [f64; SUMS] = std::array::from_fn(|m| at(m, col + half));
-                    let (west, east) = (moved(&west, -delta), moved(&east, delta));
-                    for m in 0..SUMS {
-                        sums[m * plane + row * w + col] = west[m] + east[m];
-                    }
+    }
+
+    /// Moves on to runs twice as long (`u`: the cell size in radii).
+    fn next_level(&mut self, w: usize, u: f64) {
+        let plane = self.rows * w;
+        let half = 1usize << self.level;
+        // The halves' centres lie half / 2 cells either side of the run's centre.
+        let delta = half as f64 / 2.0 * u;
+        std::mem::swap(&mut self.current, &mut self.spare);
+        self.current.clear();
+        self.current.resize(SUMS * plane, 0.0);
+        let (from, sums) = (&self.spare, &mut self.current);
+        for row in 0..self.rows {
+            let at = |m: usize, col: usize| from[m * plane + row * w + col];
+            for col in 0..w.saturating_sub(2 * half - 1) {
+                let west: [f64; SUMS] = std::array::from_fn(|m| at(m, col));
+                let east: [f64; SUMS] = std::array::from_fn(|m| at(m, col + half));
+                let (west, east) = (moved(&west, -delta), moved(&east, delta));
+                for m in 0..SUMS {
+                    sums[m * plane + row * w + col] = west[m] + east[m];
                 }
             }
         }
+        self.level += 1;
     }
 }
 
@@ -717,7 +757,10 @@ mod tests {
                 .iter()
                 .map(|run| run.dj)
                 .collect::<std::collections::BTreeSet<_>>();
-            assert!(st.inside.len() <= rows.len() * (st.top_level + 1));
+            let top_level = st.inside.iter().map(|run| run.level).max().unwrap_or(0);
+            assert!(st.inside.len() <= rows.len() * (top_level + 1));
+            // The runs come level by level.
+            assert!(st.inside.windows(2).all(|w| w[0].level <= w[1].level));
         }
     }
 
