@@ -971,7 +971,7 @@ struct BandGeometry {
 }
 
 /// Whether the AVX2 build of the band loop can run on this CPU (8 f32 / 4 f64 lanes instead of SSE2's 4 / 2).
-fn avx2_available() -> bool {
+pub(crate) fn avx2_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")
