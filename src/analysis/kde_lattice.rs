@@ -534,6 +534,18 @@ impl QuarticLattice {
 /// `sum (1 - d^2 / r^2)_+^2` over the points `(xs, ys)` at distance `d` from `(tx, ty)`, in four lanes.
 #[inline(always)]
 fn kernel_sum(xs: &[f64], ys: &[f64], tx: f64, ty: f64, inv_r2: f64) -> f64 {
+    let k = |x: f64, y: f64| {
+        let (dx, dy) = (tx - x, ty - y);
+        let u = (1.0 - (dx * dx + dy * dy) * inv_r2).max(0.0);
+        u * u
+    };
+    // One to three points (most bins of a sparse region): the sums the lanes below give, without the loops.
+    match (xs, ys) {
+        ([x], [y]) => return k(*x, *y),
+        ([x0, x1], [y0, y1]) => return k(*x0, *y0) + k(*x1, *y1),
+        ([x0, x1, x2], [y0, y1, y2]) => return (k(*x0, *y0) + k(*x1, *y1)) + k(*x2, *y2),
+        _ => {}
+    }
     let mut acc = [0.0f64; 4];
     let mut chunks = xs.chunks_exact(4).zip(ys.chunks_exact(4));
     for (x4, y4) in &mut chunks {
