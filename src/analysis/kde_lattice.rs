@@ -95,6 +95,9 @@ pub struct QuarticLattice {
 struct Stencil {
     /// Largest `|di|`, `|dj|` of any offset.
     reach: usize,
+    /// Per run level `k`: the largest `|dj|` of the runs of level `k` or longer (the rows their sums are needed
+    /// in).
+    level_reach: Vec<i64>,
     /// The runs covering each stencil row's inside bins `-L..=L`, by level, then south to north and west to east.
     inside: Vec<Run>,
     /// Per stencil row `dj` with crossed bins, south to north: their `di`, west to east.
@@ -176,8 +179,20 @@ impl Stencil {
         }
         // By level (stable: each level's runs stay in stencil order).
         inside.sort_by_key(|run: &Run| run.level);
+        let top = inside.iter().map(|run| run.level).max().unwrap_or(0);
+        let level_reach = (0..=top)
+            .map(|level| {
+                inside
+                    .iter()
+                    .filter(|run| run.level >= level)
+                    .map(|run| run.dj.abs())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
         Stencil {
             reach: reach as usize,
+            level_reach,
             inside,
             crossed,
         }
@@ -209,6 +224,7 @@ impl HeapSize for QuarticLattice {
             + (self.xs.capacity() + self.ys.capacity()) * std::mem::size_of::<f64>()
             + self.sums.capacity() * std::mem::size_of::<[f64; SUMS]>()
             + self.stencil.inside.capacity() * std::mem::size_of::<Run>()
+            + self.stencil.level_reach.capacity() * std::mem::size_of::<i64>()
             + self
                 .stencil
                 .crossed
@@ -464,17 +480,19 @@ impl QuarticLattice {
         let rows = values.len() / width;
         let r = self.stencil.reach as i64;
         sums.start(self, block, south, rows);
-        for (level, runs) in self
-            .stencil
-            .inside
-            .chunk_by(|a, b| a.level == b.level)
-            .enumerate()
-        {
+        for runs in self.stencil.inside.chunk_by(|a, b| a.level == b.level) {
             cancel.check()?;
             while sums.level < runs[0].level {
-                sums.next_level(block.width, self.cell_m / self.radius_m);
+                // The rows the runs of the next level and longer read.
+                let reach = self.stencil.level_reach[sums.level + 1];
+                let first_row = (south as i64 + r - reach) as usize;
+                sums.next_level(
+                    block.width,
+                    self.cell_m / self.radius_m,
+                    first_row,
+                    rows + 2 * reach as usize,
+                );
             }
-            debug_assert!(level <= sums.level);
             let plane = sums.rows * block.width;
             for (k, values) in values.chunks_mut(width).enumerate() {
                 let t = south + rows - 1 - k;
@@ -610,19 +628,25 @@ impl BandSums {
         }
     }
 
-    /// Moves on to runs twice as long (`u`: the cell size in radii).
+    /// Moves on to runs twice as long (`u`: the cell size in radii), for the block rows
+    /// `first_row..first_row + rows` only (some of those held).
     #[inline(always)]
-    fn next_level(&mut self, w: usize, u: f64) {
-        let plane = self.rows * w;
+    fn next_level(&mut self, w: usize, u: f64, first_row: usize, rows: usize) {
+        debug_assert!(
+            first_row >= self.first_row && first_row + rows <= self.first_row + self.rows
+        );
+        let (from_plane, plane) = (self.rows * w, rows * w);
+        let skipped = first_row - self.first_row;
         let half = 1usize << self.level;
         // The halves' centres lie half / 2 cells either side of the run's centre.
         let delta = half as f64 / 2.0 * u;
         std::mem::swap(&mut self.current, &mut self.spare);
         self.current.clear();
         self.current.resize(SUMS * plane, 0.0);
+        (self.first_row, self.rows) = (first_row, rows);
         let (from, sums) = (&self.spare, &mut self.current);
-        for row in 0..self.rows {
-            let at = |m: usize, col: usize| from[m * plane + row * w + col];
+        for row in 0..rows {
+            let at = |m: usize, col: usize| from[m * from_plane + (skipped + row) * w + col];
             for col in 0..w.saturating_sub(2 * half - 1) {
                 let west: [f64; SUMS] = std::array::from_fn(|m| at(m, col));
                 let east: [f64; SUMS] = std::array::from_fn(|m| at(m, col + half));
