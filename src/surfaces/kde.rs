@@ -223,9 +223,9 @@ impl FieldIncidents {
     }
 }
 
-/// The widest kernel (in cells) whose windows are computed from the binned incidents: a cell costs about
-/// `pi R^2` bins there, which beats summing the incidents within the radius while `R` is small (the automatic
-/// cell gives `R` of 16-24).
+/// The widest kernel (in cells) whose windows are computed from the binned incidents: a cell costs a few run
+/// sums in each of its `2 R + 1` stencil rows and the incidents of the `~2 pi R` bins on the circle there, which
+/// beats summing the incidents within the radius while `R` is small (the automatic cell gives `R` of 16-24).
 pub const LATTICE_MAX_RADIUS_CELLS: f64 = 32.0;
 
 impl HeapSize for KdeField {
