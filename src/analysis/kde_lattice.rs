@@ -199,6 +199,22 @@ impl Stencil {
     }
 }
 
+/// One incident's terms of the nine sums, at `q = (qx, qy)` radii from its group's centre.
+fn terms(qx: f64, qy: f64) -> [f64; SUMS] {
+    let q2 = qx * qx + qy * qy;
+    [
+        1.0,
+        qx,
+        qy,
+        qx * qx,
+        qx * qy,
+        qy * qy,
+        qx * q2,
+        qy * q2,
+        q2 * q2,
+    ]
+}
+
 /// The sums of a group moved from its centre to a point `delta` radii west of it (`q -> q + delta` along x).
 #[inline(always)]
 fn moved(s: &[f64; SUMS], delta: f64) -> [f64; SUMS] {
@@ -278,19 +294,8 @@ impl QuarticLattice {
             let (j, i) = key;
             let qx = (x - (i as f64 + 0.5) * cell_m) / radius_m;
             let qy = (y - (j as f64 + 0.5) * cell_m) / radius_m;
-            let q2 = qx * qx + qy * qy;
             if let Some(s) = sums.last_mut() {
-                for (acc, v) in s.iter_mut().zip([
-                    1.0,
-                    qx,
-                    qy,
-                    qx * qx,
-                    qx * qy,
-                    qy * qy,
-                    qx * q2,
-                    qy * q2,
-                    q2 * q2,
-                ]) {
+                for (acc, v) in s.iter_mut().zip(terms(qx, qy)) {
                     *acc += v;
                 }
             }
@@ -837,19 +842,7 @@ mod tests {
         let sums = |delta: f64| -> [f64; SUMS] {
             let mut s = [0.0; SUMS];
             for &(x, y) in &pts {
-                let (qx, qy) = (x + delta, y);
-                let q2 = qx * qx + qy * qy;
-                for (acc, v) in s.iter_mut().zip([
-                    1.0,
-                    qx,
-                    qy,
-                    qx * qx,
-                    qx * qy,
-                    qy * qy,
-                    qx * q2,
-                    qy * q2,
-                    q2 * q2,
-                ]) {
+                for (acc, v) in s.iter_mut().zip(terms(x + delta, y)) {
                     *acc += v;
                 }
             }
