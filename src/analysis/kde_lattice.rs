@@ -14,9 +14,9 @@
 //! ~`2 pi r / c` bins on the circle, instead of every incident within `r` (or the `pi (r / c)^2` bins inside
 //! it); the values equal the direct sum to rounding (tests: 1e-12 relative).
 //!
-//! Every cell's value is summed in the same order (stencil order, then the incidents of each crossed bin in bin
-//! order) from run sums that depend only on the bins they cover, whatever window it is computed in, so a cell has
-//! the same bits in every window.
+//! Every cell's value is summed in the same order (the inside runs level by level, each level in stencil order,
+//! then the crossed bins in stencil order, each bin's incidents in bin order) from run sums that depend only on
+//! the bins they cover, whatever window it is computed in, so a cell has the same bits in every window.
 //!
 //! ```
 //! use brandpunt::analysis::kde::{Extent, Kernel};
