@@ -483,18 +483,21 @@ impl Snapshot {
     /// Incidents with a point matching `filter` (indices).
     pub fn located_incidents(&self, filter: &Filter) -> Vec<u32> {
         if let Some(study) = &filter.study {
-            // The incidents near the study area only.
+            // The incidents near the study area that begin in the period only, read in one pass.
+            let near = self.incidents_within_range(study.bbox_rd, self.period_range(filter));
             return self
-                .incidents_within(study.bbox_rd)
-                .into_iter()
-                .filter(|&k| filter.matches(&self.incidents[k as usize]))
+                .incidents
+                .at_ascending(&near)
+                .filter(|(_, inc)| filter.matches(inc))
+                .map(|(k, _)| k)
                 .collect();
         }
+        let period = self.period_range(filter);
         self.incidents
-            .iter()
-            .enumerate()
-            .filter(|(_, inc)| inc.has_point() && filter.matches(inc))
-            .map(|(k, _)| k as u32)
+            .range(period.clone())
+            .zip(period)
+            .filter(|(inc, _)| inc.has_point() && filter.matches(inc))
+            .map(|(_, k)| k as u32)
             .collect()
     }
 }

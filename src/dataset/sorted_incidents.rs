@@ -182,16 +182,17 @@ impl SortedIncidents {
         }
     }
 
-    /// The incidents at `positions`, which must ascend, in that order; positions past the end are skipped.
+    /// The incidents at `positions`, which must ascend, each with its position, in that order; positions past
+    /// the end are skipped.
     /// Walks the chunks once (no search per position), so it costs the positions plus the chunks they span.
     pub fn at_ascending<'a>(
         &'a self,
         positions: &'a [u32],
-    ) -> impl Iterator<Item = &'a Incident> + 'a {
+    ) -> impl Iterator<Item = (u32, &'a Incident)> + 'a {
         debug_assert!(positions.windows(2).all(|w| w[0] <= w[1]));
         let mut chunk = 0;
-        positions.iter().filter_map(move |&p| {
-            let p = p as usize;
+        positions.iter().filter_map(move |&position| {
+            let p = position as usize;
             if p >= self.len {
                 return None;
             }
@@ -201,7 +202,7 @@ impl SortedIncidents {
             if self.starts[chunk] > p {
                 chunk = self.locate(p).0;
             }
-            Some(&self.chunks[chunk][p - self.starts[chunk]])
+            Some((position, &self.chunks[chunk][p - self.starts[chunk]]))
         })
     }
 
@@ -380,7 +381,10 @@ mod tests {
         let list = SortedIncidents::from_sorted((0..20_000).map(|k| at(k, k)).collect());
         // Within a chunk, across one boundary, skipping whole chunks, the last one; then past the end.
         let positions = [0, 1, 4095, 4096, 4096, 9000, 19_999, 20_000, 70_000];
-        let got: Vec<i64> = list.at_ascending(&positions).map(|i| i.id).collect();
+        let got: Vec<i64> = list.at_ascending(&positions).map(|(_, i)| i.id).collect();
+        assert!(list
+            .at_ascending(&positions)
+            .all(|(p, i)| i.id == i64::from(p)));
         let want: Vec<i64> = positions[..7]
             .iter()
             .map(|&p| list[p as usize].id)

@@ -86,10 +86,10 @@ impl HeapSize for Contour {
 pub fn default_bandwidth_m(snapshot: &Snapshot, filter: &Filter) -> Option<f64> {
     let located = snapshot.located_incidents(filter);
     crate::analysis::kde::default_bandwidth_unit_m(|| {
-        located.iter().map(|&k| {
-            let i = &snapshot.incidents[k as usize];
-            (i.x_m, i.y_m)
-        })
+        snapshot
+            .incidents
+            .at_ascending(&located)
+            .map(|(_, i)| (i.x_m, i.y_m))
     })
     .ok()
 }

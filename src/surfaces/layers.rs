@@ -137,7 +137,7 @@ pub fn incident_tile(
         return Ok((None, 0));
     };
     let near = snapshot.incidents_within_range(window, snapshot.period_range(filter));
-    let candidates = snapshot.incidents.at_ascending(&near);
+    let candidates = snapshot.incidents.at_ascending(&near).map(|(_, i)| i);
     if tile.z >= INCIDENT_POINTS_MIN_ZOOM {
         let features = candidates
             .filter(|i| i.merc_x.is_finite() && inside(i.merc_x, i.merc_y) && filter.matches(i))
